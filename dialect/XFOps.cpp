@@ -1,0 +1,178 @@
+//===- XFOps.cpp - xf dialect operations ----------------------------------===//
+#include "dialect/XFOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::xf;
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+void AttentionOp::build(OpBuilder &b, OperationState &state, Value query, Value key, Value value,
+                        Value output, int64_t numHeads, int64_t numKvHeads, double scale, bool causal,
+                        int64_t window) {
+  state.addOperands({query, key, value, output});
+  state.addAttribute(getNumHeadsAttrName(state.name), b.getI64IntegerAttr(numHeads));
+  state.addAttribute(getNumKvHeadsAttrName(state.name), b.getI64IntegerAttr(numKvHeads));
+  state.addAttribute(getScaleAttrName(state.name), b.getF64FloatAttr(scale));
+  state.addAttribute(getCausalAttrName(state.name), b.getBoolAttr(causal));
+  state.addAttribute(getWindowAttrName(state.name), b.getI64IntegerAttr(window));
+  if (isa<RankedTensorType>(output.getType()))
+    state.addTypes(output.getType());
+  state.addRegion();
+  state.addRegion();
+}
+
+static std::string dimString(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+/// Checks that dimension `da` of `a` and `db` of `b` agree where both are static.
+static LogicalResult verifyDimsAgree(AttentionOp op, StringRef aName, ShapedType a, unsigned da,
+                                     StringRef bName, ShapedType b, unsigned db, StringRef what) {
+  int64_t x = a.getDimSize(da), y = b.getDimSize(db);
+  if (!ShapedType::isDynamic(x) && !ShapedType::isDynamic(y) && x != y)
+    return op.emitOpError() << aName << " and " << bName << " disagree on " << what << " (" << x
+                            << " vs " << y << ")";
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  struct Named {
+    StringRef name;
+    Type type;
+  };
+  Named operands[] = {{"query", getQuery().getType()},
+                      {"key", getKey().getType()},
+                      {"value", getValue().getType()},
+                      {"output", getOutput().getType()}};
+
+  bool tensors = isa<RankedTensorType>(getQuery().getType());
+  for (const Named &o : operands) {
+    if (!isa<RankedTensorType, MemRefType>(o.type))
+      return emitOpError() << o.name << " must be a ranked tensor or a memref, got " << o.type;
+    if (isa<RankedTensorType>(o.type) != tensors)
+      return emitOpError() << o.name
+                           << " must be a tensor like the query or a memref like the query, not a mix";
+    auto shaped = cast<ShapedType>(o.type);
+    if (shaped.getRank() != 4)
+      return emitOpError() << o.name << " must have rank 4 [batch, heads, seq, head_dim], got rank "
+                           << shaped.getRank();
+    if (!isa<FloatType>(shaped.getElementType()))
+      return emitOpError() << o.name << " must have a float element type, got "
+                           << shaped.getElementType();
+  }
+  Type elementType = getQueryType().getElementType();
+  for (const Named &o : operands)
+    if (cast<ShapedType>(o.type).getElementType() != elementType)
+      return emitOpError() << o.name << " element type " << cast<ShapedType>(o.type).getElementType()
+                           << " differs from the query element type " << elementType;
+
+  if (tensors) {
+    if (getNumResults() != 1 || getResult()[0].getType() != getOutput().getType())
+      return emitOpError() << "on tensors must return exactly one result of the output type "
+                           << getOutput().getType();
+  } else if (getNumResults() != 0) {
+    return emitOpError() << "on memrefs must not return results";
+  }
+
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
+  if (heads <= 0)
+    return emitOpError() << "num_heads must be positive, got " << heads;
+  if (kvHeads <= 0)
+    return emitOpError() << "num_kv_heads must be positive, got " << kvHeads;
+  if (heads % kvHeads != 0)
+    return emitOpError() << "kv heads (" << kvHeads << ") must divide query heads (" << heads << ")";
+
+  ShapedType q = getQueryType(), k = getKeyType(), v = getValueType(), o = getOutputType();
+  if (q.getDimSize(1) != heads)
+    return emitOpError() << "query heads dim (" << dimString(q.getDimSize(1))
+                         << ") must equal num_heads (" << heads << ")";
+  if (o.getDimSize(1) != heads)
+    return emitOpError() << "output heads dim (" << dimString(o.getDimSize(1))
+                         << ") must equal num_heads (" << heads << ")";
+  if (k.getDimSize(1) != kvHeads)
+    return emitOpError() << "key heads dim (" << dimString(k.getDimSize(1))
+                         << ") must equal num_kv_heads (" << kvHeads << ")";
+  if (v.getDimSize(1) != kvHeads)
+    return emitOpError() << "value heads dim (" << dimString(v.getDimSize(1))
+                         << ") must equal num_kv_heads (" << kvHeads << ")";
+  for (const Named &n : operands)
+    if (ShapedType::isDynamic(cast<ShapedType>(n.type).getDimSize(3)))
+      return emitOpError() << n.name << " head_dim (dim 3) must be static";
+  if (q.getDimSize(3) != k.getDimSize(3))
+    return emitOpError() << "query head_dim (" << q.getDimSize(3) << ") must equal key head_dim ("
+                         << k.getDimSize(3) << ")";
+  if (v.getDimSize(3) != o.getDimSize(3))
+    return emitOpError() << "value head_dim (" << v.getDimSize(3) << ") must equal output head_dim ("
+                         << o.getDimSize(3) << ")";
+
+  if (failed(verifyDimsAgree(*this, "query", q, 0, "key", k, 0, "batch")) ||
+      failed(verifyDimsAgree(*this, "query", q, 0, "value", v, 0, "batch")) ||
+      failed(verifyDimsAgree(*this, "query", q, 0, "output", o, 0, "batch")) ||
+      failed(verifyDimsAgree(*this, "key", k, 2, "value", v, 2, "key sequence length")) ||
+      failed(verifyDimsAgree(*this, "query", q, 2, "output", o, 2, "query sequence length")))
+    return failure();
+
+  double scale = getScale().convertToDouble();
+  if (!std::isfinite(scale) || scale == 0.0)
+    return emitOpError() << "scale must be finite and non-zero, got " << scale;
+  if (getWindow() < 0)
+    return emitOpError() << "window must be >= 0 (0 disables it), got " << getWindow();
+  return success();
+}
+
+/// Checks one modifier region: a single block with the given argument types and an xf.yield of one value
+/// of `yieldType`, holding only side-effect-free ops.
+static LogicalResult verifyModifierRegion(AttentionOp op, Region &region, StringRef name,
+                                          ArrayRef<Type> argTypes, StringRef argSpelling,
+                                          Type yieldType) {
+  if (region.empty())
+    return success();
+  if (!region.hasOneBlock())
+    return op.emitOpError() << name << " region must have exactly one block";
+  Block &block = region.front();
+  if (block.getNumArguments() != argTypes.size() ||
+      !llvm::equal(block.getArgumentTypes(), argTypes))
+    return op.emitOpError() << name << " region must take " << argSpelling;
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield)
+    return op.emitOpError() << name << " region must end in xf.yield";
+  if (yield.getValues().size() != 1 || yield.getValues()[0].getType() != yieldType)
+    return op.emitOpError() << name << " region must yield exactly one " << yieldType;
+  for (Operation &inner : block.without_terminator())
+    if (!isMemoryEffectFree(&inner))
+      return inner.emitOpError() << "has side effects, which are not allowed in the " << name
+                                 << " region of xf.attention";
+  return success();
+}
+
+LogicalResult AttentionOp::verifyRegions() {
+  MLIRContext *ctx = getContext();
+  Type index = IndexType::get(ctx);
+  Type element = getQueryType().getElementType();
+  if (failed(verifyModifierRegion(*this, getScore(), "score", {element, index, index, index, index},
+                                  "(z: element type, b, h, i, j: index)", element)))
+    return failure();
+  return verifyModifierRegion(*this, getMask(), "mask", {index, index, index, index},
+                              "(b, h, i, j: index)", IntegerType::get(ctx, 1));
+}
+
+void AttentionOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
+  if (hasTensorSemantics())
+    return;
+  for (OpOperand *operand : {&getQueryMutable(), &getKeyMutable(), &getValueMutable()})
+    effects.emplace_back(MemoryEffects::Read::get(), operand, SideEffects::DefaultResource::get());
+  effects.emplace_back(MemoryEffects::Write::get(), &getOutputMutable(),
+                       SideEffects::DefaultResource::get());
+}
+
+#define GET_OP_CLASSES
+#include "dialect/XFOps.cpp.inc"

@@ -1,0 +1,123 @@
+//===- XFOps.td - xf dialect operations ---------------------*- tablegen -*-===//
+#ifndef XF_OPS_TD
+#define XF_OPS_TD
+
+include "dialect/XFDialect.td"
+include "mlir/IR/OpAsmInterface.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def XF_AttentionOp : XF_Op<"attention", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface,
+    IsolatedFromAbove]> {
+  let summary = "Scaled dot-product attention with optional score and mask modifiers";
+  let description = [{
+    Computes, for every batch `b`, query head `h`, query row `r` and key `j`:
+
+    ```
+    z[b,h,r,j] = scale * dot(query[b,h,r,:], key[b,h/(H/Hkv),j,:])
+    O[b,h,r,:] = sum_j softmax_j(score(z, b, h, i, j) masked by visible(b, h, i, j)) * value[b,h/(H/Hkv),j,:]
+    ```
+
+    Layouts are `[batch, heads, seq, head_dim]`: `query` is `[B, H, S, D]`, `key` `[B, Hkv, T, D]`,
+    `value` `[B, Hkv, T, Dv]` and `output` `[B, H, S, Dv]`. `H` must equal `num_heads`, `Hkv` must equal
+    `num_kv_heads` and divide `H` (query head `h` reads kv head `h / (H / Hkv)`: MHA, GQA and MQA are one op).
+    Head dims are static.
+
+    The queries are the newest `S` of the `T` tokens: query row `r` sits at position `i = T - S + r`.
+    A key `j` is visible iff every enabled rule keeps it:
+    - `causal`: `j <= i`;
+    - `window = W > 0`: `j > i - W` (W keys including the query's own position);
+    - the `mask` region, if present: it receives `(b, h, i, j)` as `index` values and yields an `i1`.
+
+    The optional `score` region receives `(z, b, h, i, j)` (`z` of the element type, the rest `index`)
+    and yields the modified score; it runs before masking and before the softmax, like FlexAttention's
+    `score_mod`. Both regions are isolated from above and may only hold side-effect-free ops.
+
+    A query row that sees no key at all produces zeros.
+
+    The op is in destination-passing style: on tensors it returns a tensor of the type of `output`; on
+    memrefs it writes `output` and returns nothing. One-shot bufferization turns the first into the second.
+
+    Example (GQA, causal, 128-token window, softcap 30):
+
+    ```mlir
+    %o = xf.attention ins(%q, %k, %v : tensor<1x32x?x128xf32>, tensor<1x8x?x128xf32>, tensor<1x8x?x128xf32>)
+           outs(%init : tensor<1x32x?x128xf32>)
+           {num_heads = 32, num_kv_heads = 8, scale = 0.08838834764831845 : f64, causal = true, window = 128}
+           score {
+           ^bb0(%z: f32, %b: index, %h: index, %i: index, %j: index):
+             %c = arith.constant 30.0 : f32
+             %t = arith.divf %z, %c : f32
+             %th = math.tanh %t : f32
+             %s = arith.mulf %th, %c : f32
+             xf.yield %s : f32
+           } -> tensor<1x32x?x128xf32>
+    ```
+  }];
+
+  let arguments = (ins
+    AnyShaped:$query,
+    AnyShaped:$key,
+    AnyShaped:$value,
+    AnyShaped:$output,
+    I64Attr:$num_heads,
+    I64Attr:$num_kv_heads,
+    F64Attr:$scale,
+    DefaultValuedAttr<BoolAttr, "false">:$causal,
+    DefaultValuedAttr<I64Attr, "0">:$window
+  );
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let regions = (region AnyRegion:$score, AnyRegion:$mask);
+
+  let assemblyFormat = [{
+    `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
+    `outs` `(` $output `:` type($output) `)`
+    attr-dict
+    (`score` $score^)?
+    (`mask` $mask^)?
+    (`->` type($result)^)?
+  }];
+
+  let skipDefaultBuilders = 1;
+  let builders = [
+    OpBuilder<(ins "Value":$query, "Value":$key, "Value":$value, "Value":$output,
+                   "int64_t":$numHeads, "int64_t":$numKvHeads, "double":$scale,
+                   "bool":$causal, "int64_t":$window)>
+  ];
+
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
+    bool hasTensorSemantics() { return getNumResults() == 1; }
+    bool hasScoreModifier() { return !getScore().empty(); }
+    bool hasMaskModifier() { return !getMask().empty(); }
+    ShapedType getQueryType() { return ::llvm::cast<ShapedType>(getQuery().getType()); }
+    ShapedType getKeyType() { return ::llvm::cast<ShapedType>(getKey().getType()); }
+    ShapedType getValueType() { return ::llvm::cast<ShapedType>(getValue().getType()); }
+    ShapedType getOutputType() { return ::llvm::cast<ShapedType>(getOutput().getType()); }
+    int64_t getHeadDim() { return getQueryType().getDimSize(3); }
+    int64_t getValueHeadDim() { return getValueType().getDimSize(3); }
+  }];
+
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+}
+
+def XF_YieldOp : XF_Op<"yield", [Pure, Terminator, ReturnLike, ParentOneOf<["AttentionOp"]>]> {
+  let summary = "Yields the value of an xf modifier region";
+  let description = [{
+    Terminates the `score` region (yielding the modified score) and the `mask` region (yielding an `i1`
+    that is true when the key is visible) of `xf.attention`.
+
+    ```mlir
+    xf.yield %keep : i1
+    ```
+  }];
+  let arguments = (ins Variadic<AnyType>:$values);
+  let builders = [OpBuilder<(ins), [{ /* nothing to yield */ }]>];
+  let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
+}
+
+#endif // XF_OPS_TD

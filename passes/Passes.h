@@ -1,0 +1,53 @@
+//===- Passes.h - xf passes and pipelines ---------------------------------===//
+#ifndef XF_PASSES_PASSES_H
+#define XF_PASSES_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+namespace xf {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+/// Code-generation parameters of one CPU target; the pipeline derives the attention tiling from them.
+struct CpuTargetDescription {
+  int64_t vectorWidth = 16; // f32 lanes of the widest profitable vector register
+  int64_t numVectorRegisters = 32;
+
+  /// AVX-512 when `features` (LLVM target feature string, e.g. "+avx512f,+fma") has it, else AVX2/NEON-
+  /// sized vectors.
+  static CpuTargetDescription fromFeatures(llvm::StringRef features);
+  XFLowerAttentionOptions attentionTiling() const;
+};
+
+struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
+  Option<int64_t> vectorWidth{*this, "vector-width",
+                              llvm::cl::desc("f32 lanes per vector register (16: AVX-512, 8: AVX2/NEON)"),
+                              llvm::cl::init(16)};
+};
+
+/// Tensor-level xf IR to the LLVM dialect for the CPU: bufferization, attention lowering, the kernel ABI,
+/// then the upstream conversions.
+void buildCpuPipeline(OpPassManager &pm, const CpuTargetDescription &target);
+/// The first half: up to loops on memrefs with the kernel ABI (what `xfc --emit=lowered` shows).
+void buildCpuLoweringPipeline(OpPassManager &pm, const CpuTargetDescription &target);
+/// The second half: loops, vectors and memrefs to the LLVM dialect.
+void buildCpuToLLVMPipeline(OpPassManager &pm);
+void registerPipelines();
+
+} // namespace xf
+} // namespace mlir
+
+#endif // XF_PASSES_PASSES_H

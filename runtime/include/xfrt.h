@@ -1,0 +1,84 @@
+/*===- xfrt.h - the xf runtime C API -----------------------------------------===*
+ *
+ * A C program uses an xf artifact through this API: open a compiled module (a shared library made by
+ * `xfc --emit=lib`), create a context (a CPU thread pool), and run its kernels on caller-owned buffers.
+ * Errors are values: every call that can fail returns an xfrt_status, NULL on success; a non-NULL status
+ * carries a one-line message and must be released with xfrt_status_free.
+ *
+ * Tensors are dense, row-major (C order) float32 buffers. Attention kernels take
+ *   query  [B, H,   S, D]      key    [B, Hkv, T, D]
+ *   value  [B, Hkv, T, Dv]     output [B, H,   S, Dv]
+ * where H and Hkv (and D, Dv) are fixed by the compiled spec and B, S, T may vary per call when the spec
+ * declares them dynamic.
+ *===--------------------------------------------------------------------------===*/
+#ifndef XFRT_H
+#define XFRT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xfrt_status_s *xfrt_status;
+typedef struct xfrt_module_s xfrt_module;
+typedef struct xfrt_context_s xfrt_context;
+
+#define XFRT_MAX_RANK 8
+
+/* A dense row-major float32 tensor; `data` is owned by the caller. */
+typedef struct {
+  float *data;
+  int32_t rank;
+  int64_t shape[XFRT_MAX_RANK];
+} xfrt_tensor;
+
+/* The message of a failed status (never NULL for a non-NULL status). */
+const char *xfrt_status_message(xfrt_status status);
+void xfrt_status_free(xfrt_status status);
+
+/* Threads: 0 picks the hardware concurrency. */
+xfrt_status xfrt_context_create(int32_t num_threads, xfrt_context **out);
+int32_t xfrt_context_num_threads(const xfrt_context *context);
+void xfrt_context_destroy(xfrt_context *context);
+
+/* Loads a module built by `xfc --emit=lib`. */
+xfrt_status xfrt_module_open(const char *path, xfrt_module **out);
+void xfrt_module_close(xfrt_module *module);
+int64_t xfrt_module_num_kernels(const xfrt_module *module);
+/* Name of kernel `index` (0 <= index < num_kernels), NULL when out of range. */
+const char *xfrt_module_kernel_name(const xfrt_module *module, int64_t index);
+/* Number of operands (inputs followed by the output) of a kernel, or -1 if there is no such kernel. */
+int64_t xfrt_kernel_num_operands(const xfrt_module *module, const char *kernel);
+/* Name of operand `index` of a kernel ("query", "key", ...), NULL when out of range. */
+const char *xfrt_kernel_operand_name(const xfrt_module *module, const char *kernel, int64_t index);
+
+/* In every kernel query, `kernel` NULL names the module's only kernel (and finds nothing when the module
+ * has several). The following let tools such as xf-run size outputs and describe a module without reading
+ * its metadata themselves. */
+
+/* The kernel's kind ("attention", ...), or NULL if there is no such kernel. */
+const char *xfrt_kernel_kind(const xfrt_module *module, const char *kernel);
+/* The compiled shape of operand `index`: writes rank entries to `shape` (-1 for a dynamic dimension; `shape`
+ * may be NULL to ask only for the rank) and returns the rank, or -1 if there is no such operand. */
+int32_t xfrt_kernel_operand_shape(const xfrt_module *module, const char *kernel, int64_t index,
+                                  int64_t shape[XFRT_MAX_RANK]);
+/* Attributes are the kernel's metadata keys other than its name, kind, symbols and operands (num_heads,
+ * causal, scale, ...), sorted by name. Number of them, or -1 if there is no such kernel. */
+int64_t xfrt_kernel_num_attributes(const xfrt_module *module, const char *kernel);
+/* Name of attribute `index`, NULL when out of range. */
+const char *xfrt_kernel_attribute_name(const xfrt_module *module, const char *kernel, int64_t index);
+/* An attribute's value spelled as JSON ("32", "true", "0.08838834764831845"), NULL if absent. */
+const char *xfrt_kernel_attribute(const xfrt_module *module, const char *kernel, const char *name);
+
+/* Runs `kernel` (NULL: the module's only kernel) on the context's threads. `operands` holds the kernel's
+ * operands in order, output last. Shapes are checked against the compiled spec and against each other
+ * before anything runs. */
+xfrt_status xfrt_kernel_run(xfrt_context *context, const xfrt_module *module, const char *kernel,
+                            const xfrt_tensor *operands, int64_t num_operands);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XFRT_H */

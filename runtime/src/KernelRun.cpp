@@ -1,0 +1,135 @@
+//===- KernelRun.cpp - xfrt_kernel_run: check a call, then run it ----------===//
+//
+// Compiled kernels trust their operands' shapes (checking them per work item would cost, and a wrong shape
+// would read out of bounds), so every call is checked here against the metadata before any kernel code runs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Context.h"
+#include "Module.h"
+#include "Status.h"
+#include "runtime/cpu/MemRefCall.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+
+using namespace xf::rt;
+
+namespace {
+
+std::optional<std::string> checkOperand(const KernelInfo &kernel, const OperandInfo &operand,
+                                        const xfrt_tensor &tensor) {
+  std::string where = "kernel '" + kernel.name + "': operand '" + operand.name + "'";
+  int64_t expectedRank = static_cast<int64_t>(operand.shape.size());
+  if (tensor.rank != expectedRank)
+    return llvm::formatv("{0} has rank {1}, expected {2}", where, tensor.rank, expectedRank).str();
+  int64_t numElements = 1;
+  for (int64_t dim = 0; dim < expectedRank; ++dim) {
+    int64_t size = tensor.shape[dim];
+    if (size < 0)
+      return llvm::formatv("{0} dim {1} is {2}, sizes must be >= 0", where, dim, size).str();
+    if (operand.shape[dim] != kDynamicDim && size != operand.shape[dim])
+      return llvm::formatv("{0} dim {1} is {2}, expected {3}", where, dim, size, operand.shape[dim]).str();
+    if (size != 0 && numElements > INT64_MAX / static_cast<int64_t>(sizeof(float)) / size)
+      return where + " is too large (its byte size overflows 64 bits)";
+    numElements *= size;
+  }
+  // An empty tensor may have no buffer (an empty std::vector's data() is NULL); the kernel never reads it.
+  if (!tensor.data && numElements != 0)
+    return where + " has a NULL data pointer";
+  return std::nullopt;
+}
+
+/// Rules between attention operands that the per-operand shapes cannot express: B, S and T are dynamic but
+/// must agree across operands. Head counts and head dims are fixed by the attributes.
+std::optional<std::string> checkAttentionOperands(const KernelInfo &kernel, const xfrt_tensor *operands) {
+  auto tensor = [&](llvm::StringRef name) -> const xfrt_tensor & {
+    return operands[kernel.operandIndex(name)];
+  };
+  std::string where = "kernel '" + kernel.name + "': ";
+  const xfrt_tensor &query = tensor("query");
+  for (const char *name : {"key", "value", "output"})
+    if (tensor(name).shape[0] != query.shape[0])
+      return llvm::formatv("{0}batch mismatch: query has batch {1}, {2} has {3}", where, query.shape[0], name,
+                           tensor(name).shape[0])
+          .str();
+  if (tensor("output").shape[2] != query.shape[2])
+    return llvm::formatv("{0}query has {1} positions (dim 2) but output has {2}", where, query.shape[2],
+                         tensor("output").shape[2])
+        .str();
+  if (tensor("value").shape[2] != tensor("key").shape[2])
+    return llvm::formatv("{0}key has {1} positions (dim 2) but value has {2}", where, tensor("key").shape[2],
+                         tensor("value").shape[2])
+        .str();
+
+  for (const AttributeFixedDim &fixed : attentionAttributeFixedDims()) {
+    int64_t size = tensor(fixed.operand).shape[fixed.dim];
+    int64_t expected = *kernel.integerAttribute(fixed.attribute);
+    if (size != expected)
+      return llvm::formatv("{0}operand '{1}' dim {2} is {3}, expected {4} ({5})", where, fixed.operand,
+                           fixed.dim, size, expected, fixed.attribute)
+          .str();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> checkCall(const KernelInfo &kernel, const xfrt_tensor *operands, int64_t numOperands) {
+  if (numOperands != static_cast<int64_t>(kernel.operands.size())) {
+    std::vector<llvm::StringRef> names;
+    for (const OperandInfo &operand : kernel.operands)
+      names.push_back(operand.name);
+    return llvm::formatv("kernel '{0}' takes {1} operands ({2}), got {3}", kernel.name, kernel.operands.size(),
+                         llvm::join(names, ", "), numOperands)
+        .str();
+  }
+  if (!operands)
+    return "kernel '" + kernel.name + "': 'operands' is NULL";
+  for (size_t i = 0; i < kernel.operands.size(); ++i)
+    if (std::optional<std::string> problem = checkOperand(kernel, kernel.operands[i], operands[i]))
+      return problem;
+  if (kernel.kind == "attention")
+    return checkAttentionOperands(kernel, operands);
+  return std::nullopt;
+}
+
+/// Small chunks keep threads busy to the end when work items differ in cost (causal attention); the
+/// divisor bounds the number of atomic hand-outs for kernels with very many cheap items.
+int64_t chunkSizeFor(int64_t numWorkItems, unsigned numThreads) {
+  constexpr int64_t kChunksPerThread = 16;
+  return std::max<int64_t>(1, numWorkItems / (kChunksPerThread * numThreads));
+}
+
+xfrt_status runKernel(xfrt_context *context, const xfrt_module *module, const char *kernelName,
+                      const xfrt_tensor *operands, int64_t numOperands) {
+  if (!context)
+    return failure("xfrt_kernel_run: 'context' is NULL");
+  if (!module)
+    return failure("xfrt_kernel_run: 'module' is NULL");
+  int64_t kernelIndex = findKernelIndex(*module, kernelName);
+  if (kernelIndex < 0)
+    return failure(describeMissingKernel(*module, kernelName));
+  const KernelInfo &kernel = module->info.kernels[kernelIndex];
+  const xfrt_module_s::EntryPoints &entryPoints = module->entryPoints[kernelIndex];
+
+  if (std::optional<std::string> problem = checkCall(kernel, operands, numOperands))
+    return failure(std::move(*problem));
+
+  std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
+  int64_t numWorkItems = callWorkItems(entryPoints.workItems, descriptors);
+  if (numWorkItems < 0)
+    return failure(llvm::formatv("kernel '{0}': work item count is {1} (a bug in the compiled kernel)",
+                                 kernel.name, numWorkItems));
+  ThreadPool &threadPool = context->threadPool;
+  threadPool.parallelFor(numWorkItems, chunkSizeFor(numWorkItems, threadPool.numThreads()),
+                         [&](int64_t begin, int64_t end) { callEntry(entryPoints.entry, descriptors, begin, end); });
+  return nullptr;
+}
+
+} // namespace
+
+extern "C" xfrt_status xfrt_kernel_run(xfrt_context *context, const xfrt_module *module, const char *kernel,
+                                       const xfrt_tensor *operands, int64_t num_operands) {
+  return guarded("xfrt_kernel_run", [&] { return runKernel(context, module, kernel, operands, num_operands); });
+}

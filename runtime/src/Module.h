@@ -1,0 +1,33 @@
+//===- Module.h - an opened xf module ---------------------------------------===//
+#ifndef XF_RUNTIME_SRC_MODULE_H
+#define XF_RUNTIME_SRC_MODULE_H
+
+#include "ModuleInfo.h"
+#include "xfrt.h"
+
+#include <string>
+#include <vector>
+
+struct xfrt_module_s {
+  std::string path;
+  void *handle = nullptr; // from dlopen
+  xf::rt::ModuleInfo info;
+  /// Resolved entry points, parallel to info.kernels.
+  struct EntryPoints {
+    void *entry = nullptr;
+    void *workItems = nullptr;
+  };
+  std::vector<EntryPoints> entryPoints;
+};
+
+namespace xf::rt {
+
+/// The kernel called `name`, or the module's only kernel when `name` is NULL; -1 when there is none.
+int64_t findKernelIndex(const xfrt_module &module, const char *name);
+
+/// A one-line explanation of why findKernelIndex found nothing.
+std::string describeMissingKernel(const xfrt_module &module, const char *name);
+
+} // namespace xf::rt
+
+#endif // XF_RUNTIME_SRC_MODULE_H

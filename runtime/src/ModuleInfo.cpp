@@ -1,0 +1,235 @@
+//===- ModuleInfo.cpp - parsing and checking xf_module_info ----------------===//
+
+#include "ModuleInfo.h"
+
+#include "xfrt.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+
+#include <algorithm>
+#include <charconv>
+
+using namespace xf::rt;
+namespace json = llvm::json;
+
+const OperandInfo *KernelInfo::findOperand(llvm::StringRef operandName) const {
+  int64_t index = operandIndex(operandName);
+  return index < 0 ? nullptr : &operands[index];
+}
+
+int64_t KernelInfo::operandIndex(llvm::StringRef operandName) const {
+  for (size_t i = 0; i < operands.size(); ++i)
+    if (operands[i].name == operandName)
+      return static_cast<int64_t>(i);
+  return -1;
+}
+
+const KernelAttribute *KernelInfo::findAttribute(llvm::StringRef attributeName) const {
+  for (const KernelAttribute &attribute : attributes)
+    if (attribute.name == attributeName)
+      return &attribute;
+  return nullptr;
+}
+
+std::optional<int64_t> KernelInfo::integerAttribute(llvm::StringRef attributeName) const {
+  const KernelAttribute *attribute = findAttribute(attributeName);
+  int64_t value;
+  if (!attribute || llvm::StringRef(attribute->json).getAsInteger(10, value))
+    return std::nullopt;
+  return value;
+}
+
+std::optional<bool> KernelInfo::boolAttribute(llvm::StringRef attributeName) const {
+  const KernelAttribute *attribute = findAttribute(attributeName);
+  if (!attribute || (attribute->json != "true" && attribute->json != "false"))
+    return std::nullopt;
+  return attribute->json == "true";
+}
+
+llvm::ArrayRef<AttributeFixedDim> xf::rt::attentionAttributeFixedDims() {
+  static const AttributeFixedDim fixedDims[] = {
+      {"query", 1, "num_heads"}, {"query", 3, "head_dim"},   {"key", 1, "num_kv_heads"},   {"key", 3, "head_dim"},
+      {"value", 1, "num_kv_heads"}, {"value", 3, "head_dim_v"}, {"output", 1, "num_heads"}, {"output", 3, "head_dim_v"}};
+  return fixedDims;
+}
+
+namespace {
+
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// JSON spelling of an attribute value. Doubles use the shortest round-tripping form (llvm::json would
+/// print 17 significant digits, e.g. 0.088388347648318447 for 0.08838834764831845).
+std::string spellJSON(const json::Value &value) {
+  if (value.kind() == json::Value::Number && !value.getAsInteger()) {
+    char buffer[64];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), *value.getAsNumber());
+    if (ec == std::errc())
+      return std::string(buffer, end);
+  }
+  return llvm::formatv("{0}", value).str();
+}
+
+llvm::Expected<std::string> requireString(const json::Object &object, llvm::StringRef key,
+                                          const llvm::Twine &where) {
+  const json::Value *value = object.get(key);
+  if (!value)
+    return error(where + ": missing key '" + key + "'");
+  std::optional<llvm::StringRef> string = value->getAsString();
+  if (!string || string->empty())
+    return error(where + ": key '" + key + "' must be a non-empty string");
+  return string->str();
+}
+
+llvm::Expected<OperandInfo> parseOperand(const json::Value &value, const llvm::Twine &where) {
+  const json::Object *object = value.getAsObject();
+  if (!object)
+    return error(where + " must be an object");
+  OperandInfo operand;
+  llvm::Expected<std::string> name = requireString(*object, "name", where);
+  if (!name)
+    return name.takeError();
+  operand.name = std::move(*name);
+
+  const json::Array *shape = object->getArray("shape");
+  if (!shape)
+    return error(where + " ('" + operand.name + "'): missing array 'shape'");
+  if (shape->size() > XFRT_MAX_RANK)
+    return error(llvm::formatv("{0} ('{1}'): rank {2} exceeds the maximum of {3}", where, operand.name,
+                               shape->size(), XFRT_MAX_RANK));
+  for (const json::Value &dim : *shape) {
+    std::optional<int64_t> size = dim.getAsInteger();
+    if (!size || *size < kDynamicDim)
+      return error(where + " ('" + operand.name + "'): shape entries must be integers >= 0, or -1 (dynamic)");
+    operand.shape.push_back(*size);
+  }
+  return operand;
+}
+
+/// The attention kernel's operand layout and attributes are what the runtime relies on to check calls and
+/// size outputs, so an inconsistent description is rejected when the module is opened, not on first use.
+llvm::Error checkAttentionKernel(const KernelInfo &kernel, const llvm::Twine &where) {
+  for (llvm::StringRef name : {"num_heads", "num_kv_heads", "head_dim", "head_dim_v"}) {
+    std::optional<int64_t> value = kernel.integerAttribute(name);
+    if (!value || *value <= 0)
+      return error(where + ": attention kernel needs a positive integer '" + name + "'");
+  }
+  if (!kernel.boolAttribute("causal"))
+    return error(where + ": attention kernel needs a boolean 'causal'");
+  int64_t numHeads = *kernel.integerAttribute("num_heads");
+  int64_t numKvHeads = *kernel.integerAttribute("num_kv_heads");
+  if (numHeads % numKvHeads != 0)
+    return error(llvm::formatv("{0}: num_kv_heads ({1}) must divide num_heads ({2})", where, numKvHeads, numHeads));
+
+  for (const char *name : {"query", "key", "value", "output"}) {
+    const OperandInfo *operand = kernel.findOperand(name);
+    if (!operand)
+      return error(where + ": attention kernel has no operand '" + name + "'");
+    if (operand->shape.size() != 4)
+      return error(llvm::formatv("{0}: operand '{1}' has rank {2}, attention operands have rank 4", where, name,
+                                 operand->shape.size()));
+  }
+  if (kernel.operands.back().name != "output")
+    return error(where + ": the last operand of an attention kernel must be 'output'");
+  for (const AttributeFixedDim &fixed : attentionAttributeFixedDims()) {
+    int64_t declared = kernel.findOperand(fixed.operand)->shape[fixed.dim];
+    int64_t expected = *kernel.integerAttribute(fixed.attribute);
+    if (declared != kDynamicDim && declared != expected)
+      return error(llvm::formatv("{0}: operand '{1}' dim {2} is {3} but {4} is {5}", where, fixed.operand,
+                                 fixed.dim, declared, fixed.attribute, expected));
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<KernelInfo> parseKernel(const json::Value &value, size_t index) {
+  std::string where = llvm::formatv("kernels[{0}]", index).str();
+  const json::Object *object = value.getAsObject();
+  if (!object)
+    return error(where + " must be an object");
+
+  KernelInfo kernel;
+  llvm::Expected<std::string> name = requireString(*object, "name", where);
+  if (!name)
+    return name.takeError();
+  kernel.name = std::move(*name);
+  where = "kernel '" + kernel.name + "'";
+
+  for (auto [key, field] : {std::pair{"kind", &kernel.kind}, std::pair{"entry", &kernel.entrySymbol},
+                            std::pair{"work_items", &kernel.workItemsSymbol}}) {
+    llvm::Expected<std::string> string = requireString(*object, key, where);
+    if (!string)
+      return string.takeError();
+    *field = std::move(*string);
+  }
+
+  const json::Array *operands = object->getArray("operands");
+  if (!operands)
+    return error(where + ": missing array 'operands'");
+  if (operands->empty() || operands->size() > kMaxOperands)
+    return error(llvm::formatv("{0}: has {1} operands, the runtime supports 1 to {2}", where, operands->size(),
+                               kMaxOperands));
+  llvm::StringSet<> operandNames;
+  for (size_t i = 0; i < operands->size(); ++i) {
+    llvm::Expected<OperandInfo> operand = parseOperand((*operands)[i], where + llvm::formatv(": operands[{0}]", i));
+    if (!operand)
+      return operand.takeError();
+    if (!operandNames.insert(operand->name).second)
+      return error(where + ": duplicate operand '" + operand->name + "'");
+    kernel.operands.push_back(std::move(*operand));
+  }
+
+  static const llvm::StringSet<> structuralKeys = {"name", "kind", "entry", "work_items", "operands"};
+  for (const auto &[key, attributeValue] : *object)
+    if (!structuralKeys.contains(key))
+      kernel.attributes.push_back({key.str(), spellJSON(attributeValue)});
+  llvm::sort(kernel.attributes,
+             [](const KernelAttribute &a, const KernelAttribute &b) { return a.name < b.name; });
+
+  if (kernel.kind == "attention")
+    if (llvm::Error err = checkAttentionKernel(kernel, where))
+      return std::move(err);
+  return kernel;
+}
+
+} // namespace
+
+llvm::Expected<ModuleInfo> xf::rt::parseModuleInfo(llvm::StringRef text) {
+  llvm::Expected<json::Value> document = json::parse(text);
+  if (!document)
+    return error("xf_module_info is not valid JSON: " + llvm::toString(document.takeError()));
+  const json::Object *root = document->getAsObject();
+  if (!root)
+    return error("xf_module_info must be a JSON object");
+
+  const json::Value *format = root->get("format");
+  if (!format)
+    return error("xf_module_info: missing key 'format'");
+  std::optional<int64_t> formatNumber = format->getAsInteger();
+  if (formatNumber != kModuleInfoFormat)
+    return error(llvm::formatv("xf_module_info format {0} is not supported (this runtime reads format {1})",
+                               spellJSON(*format), kModuleInfoFormat));
+
+  ModuleInfo info;
+  llvm::Expected<std::string> target = requireString(*root, "target", "xf_module_info");
+  if (!target)
+    return target.takeError();
+  info.target = std::move(*target);
+
+  const json::Array *kernels = root->getArray("kernels");
+  if (!kernels)
+    return error("xf_module_info: missing array 'kernels'");
+  llvm::StringSet<> kernelNames;
+  for (size_t i = 0; i < kernels->size(); ++i) {
+    llvm::Expected<KernelInfo> kernel = parseKernel((*kernels)[i], i);
+    if (!kernel)
+      return kernel.takeError();
+    if (!kernelNames.insert(kernel->name).second)
+      return error("xf_module_info: duplicate kernel '" + kernel->name + "'");
+    info.kernels.push_back(std::move(*kernel));
+  }
+  return info;
+}

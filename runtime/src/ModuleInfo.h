@@ -1,0 +1,83 @@
+//===- ModuleInfo.h - the metadata an xf module describes itself with ------===//
+//
+// `xfc --emit=lib` embeds a JSON document in the library as the NUL-terminated array `xf_module_info`. It is
+// the contract between compiler and runtime: which kernels exist, their entry symbols, operand names and
+// shapes (-1 = dynamic), and attributes such as num_heads. Unknown keys are ignored so that newer compilers
+// can add fields without breaking older runtimes; `format` changes only when a change is not compatible.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_RUNTIME_SRC_MODULEINFO_H
+#define XF_RUNTIME_SRC_MODULEINFO_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xf::rt {
+
+/// The metadata format this runtime reads.
+inline constexpr int64_t kModuleInfoFormat = 1;
+/// The entry points are called with one descriptor per operand; see cpu/MemRefCall.h.
+inline constexpr size_t kMaxOperands = 12;
+
+struct OperandInfo {
+  std::string name;
+  /// One entry per dimension; kDynamicDim where the size is chosen per call.
+  std::vector<int64_t> shape;
+};
+
+inline constexpr int64_t kDynamicDim = -1;
+
+struct KernelAttribute {
+  std::string name;
+  /// The value spelled as JSON ("32", "true", "0.08838834764831845"), so tools can show any attribute,
+  /// including kinds added after this runtime was written.
+  std::string json;
+};
+
+struct KernelInfo {
+  std::string name;
+  std::string kind;
+  std::string entrySymbol;
+  std::string workItemsSymbol;
+  /// Inputs in call order, then the output.
+  std::vector<OperandInfo> operands;
+  /// Every kernel key that is not one of the structural ones above, sorted by name.
+  std::vector<KernelAttribute> attributes;
+
+  const OperandInfo *findOperand(llvm::StringRef operandName) const;
+  /// Index of `operandName` in `operands`, or -1.
+  int64_t operandIndex(llvm::StringRef operandName) const;
+  const KernelAttribute *findAttribute(llvm::StringRef attributeName) const;
+  /// An integer-valued attribute, or nullopt if absent or not an integer.
+  std::optional<int64_t> integerAttribute(llvm::StringRef attributeName) const;
+  /// A boolean attribute, or nullopt if absent or not a boolean.
+  std::optional<bool> boolAttribute(llvm::StringRef attributeName) const;
+};
+
+struct ModuleInfo {
+  std::string target;
+  std::vector<KernelInfo> kernels;
+};
+
+/// An attention operand dimension whose size an attribute fixes (query dim 1 is num_heads, ...). Checked
+/// against the declared shapes when a module opens and against the actual shapes on every call.
+struct AttributeFixedDim {
+  const char *operand;
+  int dim;
+  const char *attribute;
+};
+llvm::ArrayRef<AttributeFixedDim> attentionAttributeFixedDims();
+
+/// Parses and checks a module's metadata. Errors are one line and do not name the library; the caller
+/// prefixes the path.
+llvm::Expected<ModuleInfo> parseModuleInfo(llvm::StringRef json);
+
+} // namespace xf::rt
+
+#endif // XF_RUNTIME_SRC_MODULEINFO_H

@@ -1,0 +1,448 @@
+//===- xf-run.cpp - run the kernels of an xf module -------------------------===//
+//
+// `xf-run kernel` feeds a compiled kernel from .npy files and reports its speed; `xf-run list` shows what a
+// module contains. Everything goes through the public runtime API (xfrt.h), so this tool is also its first
+// user. Arguments are parsed by hand: the runtime keeps LLVM private, and llvm::cl's multi-line diagnostics
+// would not give the one-line `xf-run: error: ...` that scripts match on.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/src/Npy.h"
+#include "xfrt.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char *const kHelp = R"(OVERVIEW: xf-run - run the kernels of an xf module (a library built by `xfc --emit=lib`)
+
+USAGE:
+  xf-run kernel <module.so> [inputs] -o <out.npy> [--kernel NAME] [--threads N] [--repeat N]
+  xf-run list <module.so>
+  xf-run --help
+
+COMMANDS:
+  kernel    Read the kernel's inputs from .npy files, run it, write its output to a .npy file and print
+            one line with the best time and the throughput.
+  list      Print every kernel of the module: kind, operands with their compiled shapes (? = dynamic,
+            chosen per call) and attributes.
+
+OPTIONS (kernel):
+  --in NAME=FILE     Input operand NAME (as `xf-run list` names it) from FILE. Repeat for every input:
+                     each operand except the output (the last one) must be given.
+  --q FILE           Shorthand for --in query=FILE.
+  --k FILE           Shorthand for --in key=FILE.
+  --v FILE           Shorthand for --in value=FILE.
+  -o, --output FILE  Where to write the output operand.
+  --kernel NAME      The kernel to run; needed only when the module has more than one.
+  --threads N        Threads running the kernel, the calling one included; 0 (default) = all cores.
+  --repeat N         Run N times (default 1) and report the fastest run; the output of the last run is
+                     written.
+  -h, --help         Show this help.
+  Options take their value as the next argument or after '=' (--threads=2).
+
+FILES:
+  Inputs and outputs are float32 .npy files in C order ('<f4', fortran_order False, rank <= 8), as
+  numpy.save writes them.
+
+OUTPUT SHAPE:
+  Attention kernels: [B, num_heads, S, head_dim_v], B and S taken from the query ([B, H, S, D]).
+  Other kinds: the output's compiled shape, which must then be fully static.
+
+THROUGHPUT:
+  Attention FLOPs follow the FlashAttention convention, counting the two matmuls QK^T and PV:
+  2*B*H*S*T*(D + Dv), i.e. 4*B*H*S*T*D when D = Dv, with S the query and T the key length. Causal
+  kernels count exactly half of that (the diagonal's extra terms are ignored); a sliding window is not
+  discounted. Other kinds report only the time.
+
+Errors are reported on one line, `xf-run: error: ...`, with exit code 1.
+)";
+
+/// A user-facing failure; main prints it as `xf-run: error: <message>` and exits with 1.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void fail(const std::string &message) { throw UsageError(message); }
+
+struct StatusDeleter {
+  void operator()(xfrt_status_s *status) const { xfrt_status_free(status); }
+};
+struct ModuleDeleter {
+  void operator()(xfrt_module *module) const { xfrt_module_close(module); }
+};
+struct ContextDeleter {
+  void operator()(xfrt_context *context) const { xfrt_context_destroy(context); }
+};
+using ModuleHandle = std::unique_ptr<xfrt_module, ModuleDeleter>;
+using ContextHandle = std::unique_ptr<xfrt_context, ContextDeleter>;
+
+void check(xfrt_status status) {
+  std::unique_ptr<xfrt_status_s, StatusDeleter> owned(status);
+  if (owned)
+    fail(xfrt_status_message(owned.get()));
+}
+
+ModuleHandle openModule(const std::string &path) {
+  xfrt_module *module = nullptr;
+  check(xfrt_module_open(path.c_str(), &module));
+  return ModuleHandle(module);
+}
+
+int64_t parseInteger(const std::string &option, const std::string &text) {
+  errno = 0;
+  char *end = nullptr;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE)
+    fail("option '" + option + "' expects an integer, got '" + text + "'");
+  return value;
+}
+
+std::string joinNames(const std::vector<std::string> &names) {
+  std::string joined;
+  for (const std::string &name : names)
+    joined += (joined.empty() ? "" : ", ") + name;
+  return joined;
+}
+
+std::string shapeString(const int64_t *shape, int64_t rank) {
+  std::string text = "[";
+  for (int64_t i = 0; i < rank; ++i)
+    text += (i ? ", " : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+  return text + "]";
+}
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  return shapeString(shape.data(), static_cast<int64_t>(shape.size()));
+}
+
+//===----------------------------------------------------------------------===//
+// Command line
+//===----------------------------------------------------------------------===//
+
+struct KernelCommand {
+  std::string modulePath;
+  std::map<std::string, std::string> inputFiles; // operand name -> .npy path
+  std::string outputPath;
+  std::optional<std::string> kernelName;
+  int32_t numThreads = 0;
+  int64_t repeat = 1;
+};
+
+/// Walks argv, splitting `--flag=value` and taking `--flag value`.
+class ArgumentReader {
+public:
+  ArgumentReader(int argc, char **argv) : args(argv + 1, argv + argc) {}
+
+  bool done() const { return next >= args.size(); }
+  const std::string &peek() const { return args[next]; }
+
+  /// If the next argument is one of `spellings` (alone or with `=value`), consumes it and its value.
+  std::optional<std::string> optionValue(std::initializer_list<const char *> spellings) {
+    const std::string &arg = args[next];
+    for (const char *spelling : spellings) {
+      std::string flag = spelling;
+      if (arg == flag) {
+        if (next + 1 >= args.size())
+          fail("option '" + flag + "' needs a value");
+        next += 2;
+        return args[next - 1];
+      }
+      if (arg.compare(0, flag.size() + 1, flag + "=") == 0) {
+        ++next;
+        return arg.substr(flag.size() + 1);
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::string take() { return args[next++]; }
+
+private:
+  std::vector<std::string> args;
+  size_t next = 0;
+};
+
+bool isOption(const std::string &arg) { return arg.size() > 1 && arg[0] == '-'; }
+
+[[noreturn]] void unknownOption(const std::string &arg) {
+  fail("unknown option '" + arg + "' (see xf-run --help)");
+}
+
+void addInput(KernelCommand &command, const std::string &operand, const std::string &file) {
+  if (operand.empty() || file.empty())
+    fail("--in expects NAME=FILE, got '" + operand + "=" + file + "'");
+  if (!command.inputFiles.emplace(operand, file).second)
+    fail("operand '" + operand + "' is given twice");
+}
+
+KernelCommand parseKernelCommand(ArgumentReader &reader) {
+  KernelCommand command;
+  std::vector<std::string> positional;
+  while (!reader.done()) {
+    if (!isOption(reader.peek())) {
+      positional.push_back(reader.take());
+    } else if (auto file = reader.optionValue({"--q"})) {
+      addInput(command, "query", *file);
+    } else if (auto file = reader.optionValue({"--k"})) {
+      addInput(command, "key", *file);
+    } else if (auto file = reader.optionValue({"--v"})) {
+      addInput(command, "value", *file);
+    } else if (auto binding = reader.optionValue({"--in"})) {
+      size_t equals = binding->find('=');
+      if (equals == std::string::npos)
+        fail("--in expects NAME=FILE, got '" + *binding + "'");
+      addInput(command, binding->substr(0, equals), binding->substr(equals + 1));
+    } else if (auto path = reader.optionValue({"-o", "--output"})) {
+      command.outputPath = *path;
+    } else if (auto name = reader.optionValue({"--kernel"})) {
+      command.kernelName = *name;
+    } else if (auto threads = reader.optionValue({"--threads"})) {
+      int64_t value = parseInteger("--threads", *threads);
+      if (value < 0 || value > INT32_MAX)
+        fail("--threads must be >= 0, got " + *threads);
+      command.numThreads = static_cast<int32_t>(value);
+    } else if (auto repeat = reader.optionValue({"--repeat"})) {
+      command.repeat = parseInteger("--repeat", *repeat);
+      if (command.repeat < 1)
+        fail("--repeat must be >= 1, got " + *repeat);
+    } else {
+      unknownOption(reader.peek());
+    }
+  }
+  if (positional.size() != 1)
+    fail(positional.empty() ? "missing <module.so> (see xf-run --help)"
+                            : "unexpected argument '" + positional[1] + "'");
+  command.modulePath = positional[0];
+  if (command.outputPath.empty())
+    fail("missing -o <out.npy>");
+  return command;
+}
+
+std::string parseListCommand(ArgumentReader &reader) {
+  std::vector<std::string> positional;
+  while (!reader.done()) {
+    if (isOption(reader.peek()))
+      unknownOption(reader.peek());
+    positional.push_back(reader.take());
+  }
+  if (positional.size() != 1)
+    fail(positional.empty() ? "missing <module.so> (see xf-run --help)"
+                            : "unexpected argument '" + positional[1] + "'");
+  return positional[0];
+}
+
+//===----------------------------------------------------------------------===//
+// Commands
+//===----------------------------------------------------------------------===//
+
+std::vector<std::string> kernelNames(const xfrt_module *module) {
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < xfrt_module_num_kernels(module); ++i)
+    names.push_back(xfrt_module_kernel_name(module, i));
+  return names;
+}
+
+/// The kernel's name as the runtime knows it: --kernel if given, else the module's only kernel.
+std::string selectKernel(const xfrt_module *module, const KernelCommand &command) {
+  std::vector<std::string> names = kernelNames(module);
+  if (command.kernelName) {
+    if (std::find(names.begin(), names.end(), *command.kernelName) == names.end())
+      fail(command.modulePath + ": no kernel '" + *command.kernelName + "' (kernels: " + joinNames(names) + ")");
+    return *command.kernelName;
+  }
+  if (names.size() != 1)
+    fail(command.modulePath + " has " + std::to_string(names.size()) + " kernels" +
+         (names.empty() ? "" : " (" + joinNames(names) + "); pick one with --kernel"));
+  return names[0];
+}
+
+std::optional<int64_t> integerAttribute(const xfrt_module *module, const std::string &kernel, const char *name) {
+  const char *json = xfrt_kernel_attribute(module, kernel.c_str(), name);
+  if (!json)
+    return std::nullopt;
+  char *end = nullptr;
+  long long value = std::strtoll(json, &end, 10);
+  return *end == '\0' ? std::optional<int64_t>(value) : std::nullopt;
+}
+
+bool boolAttribute(const xfrt_module *module, const std::string &kernel, const char *name) {
+  const char *json = xfrt_kernel_attribute(module, kernel.c_str(), name);
+  return json && std::string(json) == "true";
+}
+
+std::string inputHint(const std::string &operand) {
+  static const std::map<std::string, std::string> shorthands = {{"query", "--q"}, {"key", "--k"}, {"value", "--v"}};
+  auto shorthand = shorthands.find(operand);
+  return shorthand == shorthands.end() ? "--in " + operand + "=FILE"
+                                       : shorthand->second + " FILE or --in " + operand + "=FILE";
+}
+
+/// The output's shape: attention derives it from the query and the attributes, other kinds need it static.
+std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &kernel,
+                                 const std::map<std::string, xf::npy::Array> &inputs, int64_t outputIndex,
+                                 const std::string &outputName) {
+  if (std::string(xfrt_kernel_kind(module, kernel.c_str())) == "attention") {
+    const std::vector<int64_t> &query = inputs.at("query").shape;
+    if (query.size() != 4)
+      fail("kernel '" + kernel + "': operand 'query' has rank " + std::to_string(query.size()) +
+           ", expected 4 ([B, H, S, D])");
+    return {query[0], *integerAttribute(module, kernel, "num_heads"), query[2],
+            *integerAttribute(module, kernel, "head_dim_v")};
+  }
+  int64_t compiled[XFRT_MAX_RANK];
+  int32_t rank = xfrt_kernel_operand_shape(module, kernel.c_str(), outputIndex, compiled);
+  std::vector<int64_t> shape(compiled, compiled + rank);
+  if (std::any_of(shape.begin(), shape.end(), [](int64_t size) { return size < 0; }))
+    fail("kernel '" + kernel + "': cannot size output '" + outputName + "' of kind '" +
+         xfrt_kernel_kind(module, kernel.c_str()) + "': its compiled shape " + shapeString(shape) +
+         " is dynamic");
+  return shape;
+}
+
+xfrt_tensor tensorOf(const std::vector<int64_t> &shape, float *data) {
+  xfrt_tensor tensor{};
+  tensor.data = data;
+  tensor.rank = static_cast<int32_t>(shape.size());
+  std::copy(shape.begin(), shape.end(), tensor.shape);
+  return tensor;
+}
+
+int runKernelCommand(const KernelCommand &command) {
+  ModuleHandle module = openModule(command.modulePath);
+  std::string kernel = selectKernel(module.get(), command);
+  int64_t numOperands = xfrt_kernel_num_operands(module.get(), kernel.c_str());
+  std::vector<std::string> operandNames;
+  for (int64_t i = 0; i < numOperands; ++i)
+    operandNames.push_back(xfrt_kernel_operand_name(module.get(), kernel.c_str(), i));
+  std::string outputName = operandNames.back();
+  std::vector<std::string> inputNames(operandNames.begin(), operandNames.end() - 1);
+
+  for (const auto &[operand, file] : command.inputFiles)
+    if (std::find(inputNames.begin(), inputNames.end(), operand) == inputNames.end())
+      fail("kernel '" + kernel + "' has no input operand '" + operand + "' (inputs: " + joinNames(inputNames) +
+           (operand == outputName ? "; '" + outputName + "' is the output, written with -o)" : ")"));
+  std::map<std::string, xf::npy::Array> inputs;
+  for (const std::string &operand : inputNames) {
+    auto file = command.inputFiles.find(operand);
+    if (file == command.inputFiles.end())
+      fail("kernel '" + kernel + "': missing input '" + operand + "' (give " + inputHint(operand) + ")");
+    xf::npy::ReadResult read = xf::npy::read(file->second);
+    if (!read)
+      fail(read.error);
+    inputs[operand] = std::move(read.array);
+  }
+
+  xf::npy::Array output;
+  output.shape = outputShape(module.get(), kernel, inputs, numOperands - 1, outputName);
+  output.data.resize(output.numElements());
+
+  std::vector<xfrt_tensor> operands;
+  for (const std::string &operand : inputNames)
+    operands.push_back(tensorOf(inputs[operand].shape, inputs[operand].data.data()));
+  operands.push_back(tensorOf(output.shape, output.data.data()));
+
+  xfrt_context *rawContext = nullptr;
+  check(xfrt_context_create(command.numThreads, &rawContext));
+  ContextHandle context(rawContext);
+
+  double bestSeconds = 0;
+  for (int64_t run = 0; run < command.repeat; ++run) {
+    auto start = std::chrono::steady_clock::now();
+    check(xfrt_kernel_run(context.get(), module.get(), kernel.c_str(), operands.data(), numOperands));
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    bestSeconds = run == 0 ? seconds : std::min(bestSeconds, seconds);
+  }
+  std::string writeError = xf::npy::write(command.outputPath, output);
+  if (!writeError.empty())
+    fail(writeError);
+
+  std::string throughput, problem;
+  if (std::string(xfrt_kernel_kind(module.get(), kernel.c_str())) == "attention") {
+    const std::vector<int64_t> &query = inputs["query"].shape, &key = inputs["key"].shape;
+    double batch = query[0], heads = query[1], queryLength = query[2], keyLength = key[2];
+    double headDim = query[3], headDimV = output.shape[3];
+    bool causal = boolAttribute(module.get(), kernel, "causal");
+    double flops = 2 * batch * heads * queryLength * keyLength * (headDim + headDimV) * (causal ? 0.5 : 1.0);
+    char buffer[64];
+    std::snprintf(buffer, sizeof(buffer), ", %.2f GFLOP/s", bestSeconds > 0 ? flops / bestSeconds / 1e9 : 0.0);
+    throughput = buffer;
+    problem = " [B=" + std::to_string(query[0]) + " H=" + std::to_string(query[1]) + " S=" +
+              std::to_string(query[2]) + " T=" + std::to_string(key[2]) + " D=" + std::to_string(query[3]) +
+              (causal ? " causal]" : "]");
+  }
+  int32_t numThreads = xfrt_context_num_threads(context.get());
+  std::printf("%s%s: best of %lld %s %.3f ms%s (%d %s) -> %s\n", kernel.c_str(), problem.c_str(),
+              static_cast<long long>(command.repeat), command.repeat == 1 ? "run" : "runs", bestSeconds * 1e3,
+              throughput.c_str(), numThreads, numThreads == 1 ? "thread" : "threads", command.outputPath.c_str());
+  return 0;
+}
+
+int runListCommand(const std::string &modulePath) {
+  ModuleHandle module = openModule(modulePath);
+  std::vector<std::string> names = kernelNames(module.get());
+  std::printf("%s: %zu kernel%s\n", modulePath.c_str(), names.size(), names.size() == 1 ? "" : "s");
+  for (const std::string &kernel : names) {
+    const char *name = kernel.c_str();
+    std::printf("%s (%s)\n  operands:\n", name, xfrt_kernel_kind(module.get(), name));
+    int64_t numOperands = xfrt_kernel_num_operands(module.get(), name);
+    for (int64_t i = 0; i < numOperands; ++i) {
+      int64_t shape[XFRT_MAX_RANK];
+      int32_t rank = xfrt_kernel_operand_shape(module.get(), name, i, shape);
+      std::printf("    %-10s %s%s\n", xfrt_kernel_operand_name(module.get(), name, i),
+                  shapeString(shape, rank).c_str(), i + 1 == numOperands ? "  (output)" : "");
+    }
+    int64_t numAttributes = xfrt_kernel_num_attributes(module.get(), name);
+    if (numAttributes > 0)
+      std::printf("  attributes:\n");
+    for (int64_t i = 0; i < numAttributes; ++i) {
+      const char *attribute = xfrt_kernel_attribute_name(module.get(), name, i);
+      std::printf("    %s = %s\n", attribute, xfrt_kernel_attribute(module.get(), name, attribute));
+    }
+  }
+  return 0;
+}
+
+int runCommandLine(int argc, char **argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+  ArgumentReader reader(argc, argv);
+  if (reader.done())
+    fail("missing command: kernel or list (see xf-run --help)");
+  std::string commandName = reader.take();
+  if (commandName == "kernel")
+    return runKernelCommand(parseKernelCommand(reader));
+  if (commandName == "list")
+    return runListCommand(parseListCommand(reader));
+  if (isOption(commandName))
+    unknownOption(commandName);
+  fail("unknown command '" + commandName + "' (expected kernel or list; see xf-run --help)");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return runCommandLine(argc, argv);
+  } catch (const UsageError &error) {
+    std::fprintf(stderr, "xf-run: error: %s\n", error.what());
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "xf-run: error: out of memory\n");
+  } catch (const std::exception &error) {
+    std::fprintf(stderr, "xf-run: error: %s\n", error.what());
+  }
+  return 1;
+}

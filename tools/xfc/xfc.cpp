@@ -1,0 +1,331 @@
+//===- xfc.cpp - the xf compiler driver -----------------------------------===//
+//
+// xfc model.xf|kernel.mlir [--emit=ast|xf|lowered|llvm|obj|lib] [-o out]
+//
+//===----------------------------------------------------------------------===//
+#include "frontend/MLIRGen.h"
+#include "frontend/Parser.h"
+#include "frontend/Sema.h"
+#include "passes/InitAll.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace llvm;
+
+namespace {
+enum class Emit { AST, XF, Lowered, LLVM, Obj, Lib };
+
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.xf | kernel.mlir>"), cl::Required);
+cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout; required for obj and lib)"),
+                                cl::value_desc("file"), cl::init("-"));
+cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Lib),
+                   cl::values(clEnumValN(Emit::AST, "ast", "the parsed specification"),
+                              clEnumValN(Emit::XF, "xf", "xf IR on tensors"),
+                              clEnumValN(Emit::Lowered, "lowered", "loops on memrefs with the kernel ABI"),
+                              clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
+                              clEnumValN(Emit::Obj, "obj", "an object file"),
+                              clEnumValN(Emit::Lib, "lib", "a shared library and its C header")));
+cl::opt<std::string> target("target", cl::desc("Target device (only 'cpu' for now)"), cl::init("cpu"));
+cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"));
+cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"));
+cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"));
+cl::opt<std::string> headerFile("header", cl::desc("Where --emit=lib writes the C header (default: output with .h)"));
+cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time each xf pass takes"), cl::init(false));
+
+[[noreturn]] void fatal(const Twine &msg) {
+  errs() << "xfc: error: " << msg << "\n";
+  exit(1);
+}
+
+/// Parses, checks and lowers a .xf file to xf IR; null on error (already reported).
+mlir::OwningOpRef<mlir::ModuleOp> loadSpec(mlir::MLIRContext &ctx, SourceMgr &sm) {
+  std::optional<xf::SpecFile> file = xf::parseSpec(sm, sm.getMainFileID());
+  if (!file)
+    return nullptr;
+  if (emit == Emit::AST) {
+    std::string error;
+    auto out = mlir::openOutputFile(outputFile, &error);
+    if (!out)
+      fatal(error);
+    xf::printAST(*file, out->os());
+    out->keep();
+    exit(0);
+  }
+  std::optional<xf::Spec> spec = xf::analyzeSpec(*file, sm);
+  if (!spec)
+    return nullptr;
+  return xf::generateModule(ctx, *spec, sm);
+}
+
+struct TargetChoice {
+  std::unique_ptr<TargetMachine> machine;
+  mlir::xf::CpuTargetDescription description;
+};
+
+TargetChoice chooseTarget() {
+  InitializeAllTargetInfos();
+  InitializeAllTargets();
+  InitializeAllTargetMCs();
+  InitializeAllAsmPrinters();
+  std::string tripleName = targetTriple.empty() ? sys::getProcessTriple() : targetTriple.getValue();
+  bool host = targetTriple.empty() || Triple(tripleName) == Triple(sys::getProcessTriple());
+  std::string cpu = !mcpu.empty() ? mcpu.getValue() : host ? sys::getHostCPUName().str() : "generic";
+  std::string features = mattr;
+  if (features.empty() && host && cpu == sys::getHostCPUName()) {
+    SmallVector<std::string> list;
+    for (const auto &f : sys::getHostCPUFeatures())
+      list.push_back((f.second ? "+" : "-") + f.first().str());
+    features = join(list, ",");
+  }
+  Triple triple(tripleName);
+  std::string error;
+  const Target *t = TargetRegistry::lookupTarget(triple, error);
+  if (!t)
+    fatal("target triple '" + tripleName + "': " + error);
+  TargetChoice choice;
+  choice.machine.reset(t->createTargetMachine(triple, cpu, features, TargetOptions(), Reloc::PIC_,
+                                              std::nullopt, CodeGenOptLevel::Aggressive));
+  if (!choice.machine)
+    fatal("cannot create a target machine for '" + tripleName + "' cpu '" + cpu + "'");
+  // The CPU's own feature list decides the vector width when none was given.
+  std::string effective = choice.machine->getTargetFeatureString().str();
+  if (features.empty() && host && cpu == sys::getHostCPUName())
+    effective = features;
+  choice.description = mlir::xf::CpuTargetDescription::fromFeatures(effective);
+  return choice;
+}
+
+void runPasses(mlir::ModuleOp module, function_ref<void(mlir::OpPassManager &)> build) {
+  mlir::PassManager pm(module->getContext());
+  if (failed(mlir::applyPassManagerCLOptions(pm)))
+    fatal("bad pass manager options");
+  if (timePasses)
+    pm.enableTiming();
+  build(pm);
+  if (failed(pm.run(module)))
+    exit(1);
+}
+
+std::string cTypeOf(mlir::MemRefType type) { return "xf_memref_f32_" + std::to_string(type.getRank()) + "d"; }
+
+/// The C header of a library: the descriptor types and one entry (plus its work counter) per kernel.
+void writeHeader(mlir::ModuleOp lowered, StringRef path, StringRef libName) {
+  std::string error;
+  auto out = mlir::openOutputFile(path, &error);
+  if (!out)
+    fatal(error);
+  raw_ostream &os = out->os();
+  std::string guard = "XF_" + sys::path::stem(path).upper() + "_H";
+  for (char &c : guard)
+    if (!isalnum(static_cast<unsigned char>(c)))
+      c = '_';
+  os << "/* Generated by xfc from " << inputFile << " for " << libName << ". Do not edit. */\n"
+     << "#ifndef " << guard << "\n#define " << guard << "\n\n#include <stdint.h>\n\n"
+     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+     << "/* MLIR strided memref descriptors: for a dense row-major tensor, allocated = aligned = data,\n"
+     << "   offset = 0, sizes = the shape, strides = the row-major strides (in elements). */\n";
+  std::set<int64_t> ranks;
+  lowered.walk([&](mlir::func::FuncOp f) {
+    if (f->hasAttr("xf.kernel"))
+      for (mlir::Type t : f.getArgumentTypes())
+        if (auto m = dyn_cast<mlir::MemRefType>(t))
+          ranks.insert(m.getRank());
+  });
+  for (int64_t r : ranks)
+    os << "typedef struct { float *allocated; float *aligned; int64_t offset; int64_t sizes[" << r
+       << "]; int64_t strides[" << r << "]; } xf_memref_f32_" << r << "d;\n";
+  os << "\n/* JSON description of the kernels, read by the xf runtime (xfrt_module_open). */\n"
+     << "extern const char xf_module_info[];\n";
+  lowered.walk([&](mlir::func::FuncOp f) {
+    if (!f->hasAttr("xf.kernel"))
+      return;
+    auto names = f->getAttrOfType<mlir::ArrayAttr>("xf.operand_names");
+    std::string args, shapes;
+    unsigned n = 0;
+    for (auto [i, t] : llvm::enumerate(f.getArgumentTypes())) {
+      auto m = dyn_cast<mlir::MemRefType>(t);
+      if (!m)
+        continue;
+      std::string name = names && i < names.size() ? cast<mlir::StringAttr>(names[i]).str() : "arg" + std::to_string(i);
+      args += (n++ ? ", " : "") + cTypeOf(m) + " *" + name;
+      shapes += "     " + name + " [";
+      for (auto [j, d] : llvm::enumerate(m.getShape()))
+        shapes += (j ? ", " : "") + (mlir::ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d));
+      shapes += "]\n";
+    }
+    os << "\n/* Kernel '" << f.getSymName() << "'. Operands (? = given per call):\n" << shapes;
+    if (auto info = f->getAttrOfType<mlir::DictionaryAttr>("xf.attention_info")) {
+      os << "   Attention:";
+      for (mlir::NamedAttribute a : info) {
+        os << " " << a.getName().strref() << "=";
+        if (auto i = dyn_cast<mlir::IntegerAttr>(a.getValue()))
+          os << (i.getType().isInteger(1) ? (i.getValue().getBoolValue() ? "true" : "false")
+                                          : std::to_string(i.getInt()));
+        else if (auto fl = dyn_cast<mlir::FloatAttr>(a.getValue()))
+          os << fl.getValueAsDouble();
+        else if (auto bl = dyn_cast<mlir::BoolAttr>(a.getValue()))
+          os << (bl.getValue() ? "true" : "false");
+      }
+      os << "\n";
+    }
+    os << "   Runs work items [begin, end) of _work_items(...); items are independent, so threads may\n"
+       << "   run disjoint ranges concurrently. */\n";
+    os << "void _mlir_ciface_" << f.getSymName() << "(" << args << ", int64_t begin, int64_t end);\n";
+    os << "int64_t _mlir_ciface_" << f.getSymName() << "_work_items(" << args << ");\n";
+  });
+  os << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << " */\n";
+  out->keep();
+}
+
+void emitObject(llvm::Module &module, TargetMachine &tm, StringRef path) {
+  std::error_code ec;
+  ToolOutputFile out(path, ec, sys::fs::OF_None);
+  if (ec)
+    fatal("cannot write '" + path + "': " + ec.message());
+  legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, out.os(), nullptr, CodeGenFileType::ObjectFile))
+    fatal("the target cannot emit object files");
+  pm.run(module);
+  out.keep();
+}
+
+void linkSharedLibrary(StringRef object, StringRef output) {
+  std::string driver = XF_LINKER_DRIVER;
+  if (!sys::fs::can_execute(driver)) {
+    auto found = sys::findProgramByName("cc");
+    if (!found)
+      fatal("no linker driver found (looked for " + driver + " and cc)");
+    driver = *found;
+  }
+  SmallVector<StringRef> args = {driver, "-shared", "-o", output, object, "-lm"};
+  std::string error;
+  int rc = sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &error);
+  if (rc != 0)
+    fatal("linking '" + output + "' failed" + (error.empty() ? "" : ": " + error));
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  mlir::registerPassManagerCLOptions();
+  cl::ParseCommandLineOptions(argc, argv, "xf compiler: .xf specifications to ahead-of-time kernels\n");
+
+  if (target != "cpu")
+    fatal("target '" + target + "' is not supported yet (supported: cpu)");
+  if ((emit == Emit::Obj || emit == Emit::Lib) && outputFile == "-")
+    fatal("--emit=obj and --emit=lib need an output file (-o)");
+
+  mlir::DialectRegistry registry;
+  mlir::xf::registerAllDialects(registry);
+  mlir::MLIRContext ctx(registry);
+
+  auto buffer = MemoryBuffer::getFileOrSTDIN(inputFile);
+  if (std::error_code ec = buffer.getError())
+    fatal("cannot read '" + inputFile + "': " + ec.message());
+  SourceMgr sm;
+  sm.AddNewSourceBuffer(std::move(*buffer), SMLoc());
+
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (StringRef(inputFile).ends_with(".mlir")) {
+    mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
+    module = mlir::parseSourceFile<mlir::ModuleOp>(sm, &ctx);
+  } else {
+    if (emit == Emit::AST || !StringRef(inputFile).ends_with(".xf"))
+      ; // .xf and anything else not ending in .mlir is read as a specification
+    mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
+    module = loadSpec(ctx, sm);
+  }
+  if (!module)
+    return 1;
+
+  std::string error;
+  if (emit == Emit::XF) {
+    auto out = mlir::openOutputFile(outputFile, &error);
+    if (!out)
+      fatal(error);
+    module->print(out->os());
+    out->keep();
+    return 0;
+  }
+
+  TargetChoice choice = chooseTarget();
+  {
+    mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
+    runPasses(*module, [&](mlir::OpPassManager &pm) { mlir::xf::buildCpuLoweringPipeline(pm, choice.description); });
+  }
+  if (emit == Emit::Lowered) {
+    auto out = mlir::openOutputFile(outputFile, &error);
+    if (!out)
+      fatal(error);
+    module->print(out->os());
+    out->keep();
+    return 0;
+  }
+  mlir::OwningOpRef<mlir::ModuleOp> lowered = module->clone();
+  runPasses(*module, [&](mlir::OpPassManager &pm) { mlir::xf::buildCpuToLLVMPipeline(pm); });
+
+  LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = mlir::translateModuleToLLVMIR(*module, llvmContext, inputFile);
+  if (!llvmModule)
+    fatal("translation to LLVM IR failed");
+  llvmModule->setTargetTriple(choice.machine->getTargetTriple());
+  llvmModule->setDataLayout(choice.machine->createDataLayout());
+  auto optimize = mlir::makeOptimizingTransformer(3, 0, choice.machine.get());
+  if (Error err = optimize(llvmModule.get()))
+    fatal("LLVM optimization failed: " + toString(std::move(err)));
+
+  if (emit == Emit::LLVM) {
+    auto out = mlir::openOutputFile(outputFile, &error);
+    if (!out)
+      fatal(error);
+    llvmModule->print(out->os(), nullptr);
+    out->keep();
+    return 0;
+  }
+  if (emit == Emit::Obj) {
+    emitObject(*llvmModule, *choice.machine, outputFile);
+    return 0;
+  }
+
+  SmallString<128> object;
+  if (std::error_code ec = sys::fs::createTemporaryFile("xfc", "o", object))
+    fatal("cannot create a temporary file: " + ec.message());
+  FileRemover removeObject(object);
+  emitObject(*llvmModule, *choice.machine, object);
+  linkSharedLibrary(object, outputFile);
+  std::string header = headerFile;
+  if (header.empty()) {
+    SmallString<128> h(outputFile);
+    sys::path::replace_extension(h, "h");
+    header = std::string(h);
+  }
+  writeHeader(*lowered, header, sys::path::filename(outputFile));
+  return 0;
+}
