@@ -123,8 +123,10 @@ LogicalResult AttentionOp::verify() {
   double scale = getScale().convertToDouble();
   if (!std::isfinite(scale) || scale == 0.0)
     return emitOpError() << "scale must be finite and non-zero, got " << scale;
-  if (getWindow() < 0)
-    return emitOpError() << "window must be >= 0 (0 disables it), got " << getWindow();
+  // I64Attr getters are unsigned; read the window signed so negative values are caught.
+  int64_t window = getWindowAttr().getInt();
+  if (window < 0)
+    return emitOpError() << "window must be >= 0 (0 disables it), got " << window;
   return success();
 }
 

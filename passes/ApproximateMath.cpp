@@ -16,8 +16,11 @@ struct ApproximateMathPass : public xf::impl::XFApproximateMathBase<ApproximateM
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     auto wanted = [](StringRef name) {
-      return name == "exp" || name == "exp2" || name == "tanh" || name == "log" || name == "erf" ||
-             name == "expm1" || name == "log1p";
+      return llvm::is_contained({math::ExpOp::getOperationName(), math::Exp2Op::getOperationName(),
+                                 math::TanhOp::getOperationName(), math::LogOp::getOperationName(),
+                                 math::ErfOp::getOperationName(), math::ExpM1Op::getOperationName(),
+                                 math::Log1pOp::getOperationName()},
+                                name);
     };
     populateMathF32ExpansionPatterns(patterns, wanted);
     populateMathPolynomialApproximationPatterns(patterns, wanted);

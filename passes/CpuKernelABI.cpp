@@ -100,8 +100,7 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
         if (par)
           return func.emitError("xf kernel must contain one top-level scf.parallel, found several");
         par = p;
-      } else if (!isMemoryEffectFree(&op) && !isa<func::ReturnOp>(op) &&
-                 !isa<memref::DimOp>(op)) {
+      } else if (!isMemoryEffectFree(&op) && !isa<func::ReturnOp, memref::DimOp, memref::AllocOp>(op)) {
         return op.emitError("xf kernel must hold only its work loop and index arithmetic; found ")
                << op.getName();
       }
@@ -120,6 +119,9 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
       func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(), {}));
     }
     unsigned numOperands = func.getNumArguments();
+    for (auto alloca : par.getBody()->getOps<memref::AllocaOp>())
+      if (alloca->getNumOperands() != 0)
+        return alloca.emitError("xf kernel scratch must have a static size");
     described.push_back(describeKernel(func, numOperands));
 
     // The work-item counter: the function's index arithmetic, returning the loop's upper bound.
@@ -157,6 +159,11 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
     loopBody->getOperations().splice(loopBody->begin(), parBody->getOperations());
     par.getInductionVars()[0].replaceAllUsesWith(loop.getInductionVar());
     par.erase();
+    // scf.for is no allocation scope: per-item scratch would grow the stack with every item. One call
+    // runs on one thread, so the items can share scratch allocated once at entry.
+    for (auto alloca : llvm::make_early_inc_range(loopBody->getOps<memref::AllocaOp>()))
+      if (alloca->getNumOperands() == 0)
+        alloca->moveBefore(&body.front());
     func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
     return success();
   }

@@ -91,13 +91,8 @@ void AttentionEmitter::emit() {
   Value items = mul(batches, perBatch);
 
   auto par = scf::ParallelOp::create(b, ValueRange{idx(0)}, ValueRange{items}, ValueRange{idx(1)});
+  // scf.parallel is an automatic allocation scope: the scratch tiles below live for one work item.
   b.setInsertionPointToStart(par.getBody());
-  // Scratch tiles live for one work item; the scope returns their stack space when it ends.
-  auto scope = memref::AllocaScopeOp::create(b, TypeRange{});
-  Block *scopeBody = b.createBlock(&scope.getBodyRegion());
-  b.setInsertionPointToStart(scopeBody);
-  memref::AllocaScopeReturnOp::create(b, ValueRange{});
-  b.setInsertionPointToStart(scopeBody);
 
   Value w = par.getInductionVars()[0];
   batch = arith::DivUIOp::create(b, w, perBatch);

@@ -70,9 +70,11 @@ void ThreadPool::parallelFor(int64_t count, int64_t chunkSize, const ChunkBody &
   if (count <= 0)
     return;
   chunkSize = std::max<int64_t>(chunkSize, 1);
-  // One chunk, or nobody to share with: waking workers would only add latency.
+  // One chunk, or nobody to share with: waking workers would only add latency. The range is still cut into
+  // chunks, so that the body sees the same bounded ranges whatever the thread count.
   if (workers.empty() || count <= chunkSize) {
-    body(0, count);
+    for (int64_t begin = 0; begin < count; begin += chunkSize)
+      body(begin, std::min(begin + chunkSize, count));
     return;
   }
 

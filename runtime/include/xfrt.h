@@ -37,12 +37,16 @@ typedef struct {
 const char *xfrt_status_message(xfrt_status status);
 void xfrt_status_free(xfrt_status status);
 
-/* Threads: 0 picks the hardware concurrency. */
+/* A context owns num_threads - 1 persistent worker threads; the thread calling xfrt_kernel_run is the last
+ * one. 0 picks the hardware concurrency; more than 1024 is an error. Idle workers sleep (no spinning). */
 xfrt_status xfrt_context_create(int32_t num_threads, xfrt_context **out);
 int32_t xfrt_context_num_threads(const xfrt_context *context);
 void xfrt_context_destroy(xfrt_context *context);
 
-/* Loads a module built by `xfc --emit=lib`. */
+/* Loads a module built by `xfc --emit=lib` (a path without '/' is the file in the current directory, not a
+ * library-path search). Fails with a message naming the path when the file is missing, is not a shared
+ * library, has no `xf_module_info`, or its metadata is malformed, of another format, or for a target other
+ * than cpu, or names symbols the library lacks. Closing a module invalidates its names and attributes. */
 xfrt_status xfrt_module_open(const char *path, xfrt_module **out);
 void xfrt_module_close(xfrt_module *module);
 int64_t xfrt_module_num_kernels(const xfrt_module *module);
@@ -73,7 +77,9 @@ const char *xfrt_kernel_attribute(const xfrt_module *module, const char *kernel,
 
 /* Runs `kernel` (NULL: the module's only kernel) on the context's threads. `operands` holds the kernel's
  * operands in order, output last. Shapes are checked against the compiled spec and against each other
- * before anything runs. */
+ * before anything runs. `data` may be NULL only for a tensor with no elements. The kernel's work items are
+ * handed to the threads in small chunks (dynamic scheduling); the call returns when all are done. Several
+ * threads may share a context and module; the pool serves one call at a time. */
 xfrt_status xfrt_kernel_run(xfrt_context *context, const xfrt_module *module, const char *kernel,
                             const xfrt_tensor *operands, int64_t num_operands);
 

@@ -94,11 +94,14 @@ std::optional<std::string> checkCall(const KernelInfo &kernel, const xfrt_tensor
   return std::nullopt;
 }
 
-/// Small chunks keep threads busy to the end when work items differ in cost (causal attention); the
-/// divisor bounds the number of atomic hand-outs for kernels with very many cheap items.
+/// Small chunks keep threads busy to the end when work items differ in cost (causal attention). A work item
+/// is meant to be coarse (a tile of query rows), so a few items per entry call already amortize the call and
+/// the atomic hand-out. The cap also bounds what one entry call does, which matters for kernels whose
+/// per-item scratch buffers live on the stack.
 int64_t chunkSizeFor(int64_t numWorkItems, unsigned numThreads) {
   constexpr int64_t kChunksPerThread = 16;
-  return std::max<int64_t>(1, numWorkItems / (kChunksPerThread * numThreads));
+  constexpr int64_t kMaxItemsPerCall = 16;
+  return std::clamp<int64_t>(numWorkItems / (kChunksPerThread * numThreads), 1, kMaxItemsPerCall);
 }
 
 xfrt_status runKernel(xfrt_context *context, const xfrt_module *module, const char *kernelName,

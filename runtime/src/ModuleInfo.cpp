@@ -51,8 +51,9 @@ std::optional<bool> KernelInfo::boolAttribute(llvm::StringRef attributeName) con
 
 llvm::ArrayRef<AttributeFixedDim> xf::rt::attentionAttributeFixedDims() {
   static const AttributeFixedDim fixedDims[] = {
-      {"query", 1, "num_heads"}, {"query", 3, "head_dim"},   {"key", 1, "num_kv_heads"},   {"key", 3, "head_dim"},
-      {"value", 1, "num_kv_heads"}, {"value", 3, "head_dim_v"}, {"output", 1, "num_heads"}, {"output", 3, "head_dim_v"}};
+      {"query", 1, "num_heads"},    {"query", 3, "head_dim"},     {"key", 1, "num_kv_heads"},
+      {"key", 3, "head_dim"},       {"value", 1, "num_kv_heads"}, {"value", 3, "head_dim_v"},
+      {"output", 1, "num_heads"},   {"output", 3, "head_dim_v"}};
   return fixedDims;
 }
 

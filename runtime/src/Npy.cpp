@@ -240,7 +240,8 @@ std::string xf::npy::write(const std::string &path, const float *data, const std
   out.write(length, sizeof(length));
   out << header;
   if constexpr (llvm::endianness::native == llvm::endianness::little) {
-    out.write(reinterpret_cast<const char *>(data), numElements * sizeof(float));
+    if (numElements != 0)
+      out.write(reinterpret_cast<const char *>(data), numElements * sizeof(float));
   } else {
     for (uint64_t i = 0; i < numElements; ++i) {
       char bytes[4];

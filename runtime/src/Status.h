@@ -9,6 +9,7 @@
 
 #include "xfrt.h"
 
+#include <exception>
 #include <string>
 
 struct xfrt_status_s {

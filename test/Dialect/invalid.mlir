@@ -1,0 +1,267 @@
+// RUN: xf-opt %s -split-input-file -verify-diagnostics
+
+func.func @kv_heads_divide(%q: tensor<1x32x4x64xf32>, %k: tensor<1x3x4x64xf32>, %o: tensor<1x32x4x64xf32>) -> tensor<1x32x4x64xf32> {
+  // expected-error @+1 {{'xf.attention' op kv heads (3) must divide query heads (32)}}
+  %r = xf.attention ins(%q, %k, %k : tensor<1x32x4x64xf32>, tensor<1x3x4x64xf32>, tensor<1x3x4x64xf32>) outs(%o : tensor<1x32x4x64xf32>) {num_heads = 32, num_kv_heads = 3, scale = 1.0 : f64} -> tensor<1x32x4x64xf32>
+  return %r : tensor<1x32x4x64xf32>
+}
+
+// -----
+
+func.func @rank(%q: tensor<32x4x64xf32>, %k: tensor<1x8x4x64xf32>, %o: tensor<32x4x64xf32>) -> tensor<32x4x64xf32> {
+  // expected-error @+1 {{query must have rank 4 [batch, heads, seq, head_dim], got rank 3}}
+  %r = xf.attention ins(%q, %k, %k : tensor<32x4x64xf32>, tensor<1x8x4x64xf32>, tensor<1x8x4x64xf32>) outs(%o : tensor<32x4x64xf32>) {num_heads = 32, num_kv_heads = 8, scale = 1.0 : f64} -> tensor<32x4x64xf32>
+  return %r : tensor<32x4x64xf32>
+}
+
+// -----
+
+func.func @mixed(%q: tensor<1x4x4x64xf32>, %k: memref<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{key must be a tensor like the query or a memref like the query, not a mix}}
+  %r = xf.attention ins(%q, %k, %k : tensor<1x4x4x64xf32>, memref<1x4x4x64xf32>, memref<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @element_type(%q: tensor<1x4x4x64xf32>, %k: tensor<1x4x4x64xf16>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{key element type 'f16' differs from the query element type 'f32'}}
+  %r = xf.attention ins(%q, %k, %k : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf16>, tensor<1x4x4x64xf16>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @integer_elements(%q: tensor<1x4x4x64xi32>, %o: tensor<1x4x4x64xi32>) -> tensor<1x4x4x64xi32> {
+  // expected-error @+1 {{query must have a float element type, got 'i32'}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xi32>, tensor<1x4x4x64xi32>, tensor<1x4x4x64xi32>) outs(%o : tensor<1x4x4x64xi32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xi32>
+  return %r : tensor<1x4x4x64xi32>
+}
+
+// -----
+
+func.func @tensor_result(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) {
+  // expected-error @+1 {{on tensors must return exactly one result of the output type 'tensor<1x4x4x64xf32>'}}
+  xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64}
+  return
+}
+
+// -----
+
+func.func @memref_result(%q: memref<1x4x4x64xf32>, %o: memref<1x4x4x64xf32>) {
+  // expected-error @+1 {{on memrefs must not return results}}
+  %r = xf.attention ins(%q, %q, %q : memref<1x4x4x64xf32>, memref<1x4x4x64xf32>, memref<1x4x4x64xf32>) outs(%o : memref<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return
+}
+
+// -----
+
+func.func @num_heads_positive(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{num_heads must be positive, got 0}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 0, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @num_kv_heads_positive(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{num_kv_heads must be positive, got -2}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = -2, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @query_heads(%q: tensor<1x8x4x64xf32>, %k: tensor<1x4x4x64xf32>, %o: tensor<1x8x4x64xf32>) -> tensor<1x8x4x64xf32> {
+  // expected-error @+1 {{query heads dim (8) must equal num_heads (4)}}
+  %r = xf.attention ins(%q, %k, %k : tensor<1x8x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x8x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x8x4x64xf32>
+  return %r : tensor<1x8x4x64xf32>
+}
+
+// -----
+
+func.func @output_heads(%q: tensor<1x4x4x64xf32>, %o: tensor<1x2x4x64xf32>) -> tensor<1x2x4x64xf32> {
+  // expected-error @+1 {{output heads dim (2) must equal num_heads (4)}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x2x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x2x4x64xf32>
+  return %r : tensor<1x2x4x64xf32>
+}
+
+// -----
+
+func.func @key_heads(%q: tensor<1x4x4x64xf32>, %k: tensor<1x?x4x64xf32>, %v: tensor<1x2x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{key heads dim (?) must equal num_kv_heads (2)}}
+  %r = xf.attention ins(%q, %k, %v : tensor<1x4x4x64xf32>, tensor<1x?x4x64xf32>, tensor<1x2x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 2, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @value_heads(%q: tensor<1x4x4x64xf32>, %k: tensor<1x2x4x64xf32>, %v: tensor<1x1x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{value heads dim (1) must equal num_kv_heads (2)}}
+  %r = xf.attention ins(%q, %k, %v : tensor<1x4x4x64xf32>, tensor<1x2x4x64xf32>, tensor<1x1x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 2, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @dynamic_head_dim(%q: tensor<1x4x4x?xf32>, %k: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{query head_dim (dim 3) must be static}}
+  %r = xf.attention ins(%q, %k, %k : tensor<1x4x4x?xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @qk_head_dim(%q: tensor<1x4x4x64xf32>, %k: tensor<1x4x4x32xf32>, %v: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{query head_dim (64) must equal key head_dim (32)}}
+  %r = xf.attention ins(%q, %k, %v : tensor<1x4x4x64xf32>, tensor<1x4x4x32xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @vo_head_dim(%q: tensor<1x4x4x64xf32>, %v: tensor<1x4x4x80xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{value head_dim (80) must equal output head_dim (64)}}
+  %r = xf.attention ins(%q, %q, %v : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x80xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @batch(%q: tensor<2x4x4x64xf32>, %k: tensor<3x4x4x64xf32>, %o: tensor<2x4x4x64xf32>) -> tensor<2x4x4x64xf32> {
+  // expected-error @+1 {{query and key disagree on batch (2 vs 3)}}
+  %r = xf.attention ins(%q, %k, %k : tensor<2x4x4x64xf32>, tensor<3x4x4x64xf32>, tensor<3x4x4x64xf32>) outs(%o : tensor<2x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<2x4x4x64xf32>
+  return %r : tensor<2x4x4x64xf32>
+}
+
+// -----
+
+func.func @key_value_length(%q: tensor<1x4x4x64xf32>, %k: tensor<1x4x9x64xf32>, %v: tensor<1x4x8x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{key and value disagree on key sequence length (9 vs 8)}}
+  %r = xf.attention ins(%q, %k, %v : tensor<1x4x4x64xf32>, tensor<1x4x9x64xf32>, tensor<1x4x8x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @query_output_length(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x5x64xf32>) -> tensor<1x4x5x64xf32> {
+  // expected-error @+1 {{query and output disagree on query sequence length (4 vs 5)}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x5x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x5x64xf32>
+  return %r : tensor<1x4x5x64xf32>
+}
+
+// -----
+
+func.func @scale(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{scale must be finite and non-zero, got 0}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 0.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @window(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{window must be >= 0 (0 disables it), got -1}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64, window = -1} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @score_signature(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{score region must take (z: element type, b, h, i, j: index)}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64}
+  score {
+  ^bb0(%z: f32, %i: index):
+    xf.yield %z : f32
+  } -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @score_yield(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{score region must yield exactly one 'f32'}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64}
+  score {
+  ^bb0(%z: f32, %b: index, %h: index, %i: index, %j: index):
+    xf.yield %i : index
+  } -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @mask_signature(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{mask region must take (b, h, i, j: index)}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64}
+  mask {
+  ^bb0(%b: index, %h: index, %i: i32, %j: index):
+    %t = arith.constant true
+    xf.yield %t : i1
+  } -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @mask_yield(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{mask region must yield exactly one 'i1'}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64}
+  mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %z = arith.constant 0.0 : f32
+    xf.yield %z : f32
+  } -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @mask_blocks(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{mask region must have exactly one block}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64}
+  mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %t = arith.constant true
+    xf.yield %t : i1
+  ^bb1:
+    %f = arith.constant false
+    xf.yield %f : i1
+  } -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @region_side_effects(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64}
+  score {
+  ^bb0(%z: f32, %b: index, %h: index, %i: index, %j: index):
+    // expected-error @+1 {{has side effects, which are not allowed in the score region of xf.attention}}
+    %m = memref.alloc() : memref<4xf32>
+    xf.yield %z : f32
+  } -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @region_isolated(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>, %c: f32) -> tensor<1x4x4x64xf32> {
+  // expected-note @+1 {{required by region isolation constraints}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64}
+  score {
+  ^bb0(%z: f32, %b: index, %h: index, %i: index, %j: index):
+    // expected-error @+1 {{using value defined outside the region}}
+    %s = arith.addf %z, %c : f32
+    xf.yield %s : f32
+  } -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @yield_parent(%x: f32) -> f32 {
+  // expected-error @+1 {{'xf.yield' op expects parent op 'xf.attention'}}
+  xf.yield %x : f32
+}

@@ -1,0 +1,26 @@
+# -*- Python -*-
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "xf"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".xf", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.xf_obj_root, "test")
+# Inputs/ hold files that tests read; unit/, reference/ and fuzz/ are not lit tests.
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "reference", "fuzz"]
+
+# Captured FileCheck variables do not leak across CHECK-LABELs.
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.xf_tools_dir, append_path=True)
+
+# Debian's numpy lives with /usr/bin/python3, not with whatever python3 comes first on PATH.
+config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%xf_src", config.xf_src_root))
+
+llvm_config.add_tool_substitutions(["xf-opt", "xfc", "xf-run"], [config.xf_tools_dir])

@@ -1,0 +1,456 @@
+//===- AttentionNumericsTest.cpp - compiled attention against the oracle --===//
+//
+// End to end: each case writes a spec (.xf, or .mlir for score/mask regions), compiles it with the real xfc,
+// runs the library through libxfrt on two threads and compares the output with the double-precision oracle
+// in test/reference. The cases aim at the shapes a tiled kernel gets wrong: lengths that are not multiples
+// of a tile, S != T (the position offset T - S), every GQA group size, windows narrower and wider than a
+// tile, and head dims that do not fill a vector.
+//
+//===----------------------------------------------------------------------===//
+
+#include "test/reference/ReferenceAttention.h"
+#include "xfrt.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using xf::reference::AttentionProblem;
+
+// fp32 accumulation over at most a few hundred keys stays well inside this; a wrong mask or offset does not.
+constexpr double kTolerance = 1e-4;
+
+//===----------------------------------------------------------------------===//
+// Compiling and running
+//===----------------------------------------------------------------------===//
+
+/// One directory per test process for specs, libraries and xfc's stderr; removed when the process ends.
+class ScratchDirectory : public testing::Environment {
+public:
+  static const fs::path &path() { return instance->directory; }
+
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "xf-numerics-XXXXXX").string();
+    if (!mkdtemp(pattern.data()))
+      FAIL() << "mkdtemp(" << pattern << ") failed";
+    directory = pattern;
+    instance = this;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(directory, ignored);
+  }
+
+private:
+  static inline ScratchDirectory *instance = nullptr;
+  fs::path directory;
+};
+testing::Environment *const scratchEnvironment = testing::AddGlobalTestEnvironment(new ScratchDirectory);
+
+std::string readFile(const fs::path &path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// The status's message, or "" for success; frees the status.
+std::string messageOf(xfrt_status status) {
+  if (!status)
+    return "";
+  std::string message = xfrt_status_message(status);
+  xfrt_status_free(status);
+  return message;
+}
+
+struct ModuleDeleter {
+  void operator()(xfrt_module *module) const { xfrt_module_close(module); }
+};
+struct ContextDeleter {
+  void operator()(xfrt_context *context) const { xfrt_context_destroy(context); }
+};
+using ModulePtr = std::unique_ptr<xfrt_module, ModuleDeleter>;
+using ContextPtr = std::unique_ptr<xfrt_context, ContextDeleter>;
+
+/// Writes `source` to <scratch>/<name>.<extension>, compiles it with xfc and returns the library's path.
+/// Fails the test (showing xfc's stderr) when xfc does not exit with 0.
+testing::AssertionResult compile(const std::string &name, const std::string &extension, const std::string &source,
+                                 fs::path &library) {
+  fs::path spec = ScratchDirectory::path() / (name + "." + extension);
+  library = ScratchDirectory::path() / (name + ".so");
+  fs::path errors = ScratchDirectory::path() / (name + ".stderr");
+  std::ofstream(spec) << source;
+  // The paths are mkdtemp's plus test names ([A-Za-z0-9_]), so single quotes are enough for the shell.
+  std::string command = "'" XF_XFC_PATH "' '" + spec.string() + "' -o '" + library.string() + "' 2> '" +
+                        errors.string() + "'";
+  int status = std::system(command.c_str());
+  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return testing::AssertionFailure() << "xfc failed (status " << status << ") on\n"
+                                       << source << "\nstderr:\n"
+                                       << readFile(errors);
+  return testing::AssertionSuccess();
+}
+
+ModulePtr openModule(const fs::path &library) {
+  xfrt_module *module = nullptr;
+  std::string message = messageOf(xfrt_module_open(library.c_str(), &module));
+  EXPECT_EQ(message, "") << "opening " << library;
+  return ModulePtr(module);
+}
+
+ContextPtr makeContext(int32_t numThreads) {
+  xfrt_context *context = nullptr;
+  EXPECT_EQ(messageOf(xfrt_context_create(numThreads, &context)), "");
+  return ContextPtr(context);
+}
+
+xfrt_tensor tensorOf(std::vector<float> &data, std::vector<int64_t> shape) {
+  xfrt_tensor tensor{};
+  tensor.data = data.data();
+  tensor.rank = static_cast<int32_t>(shape.size());
+  std::copy(shape.begin(), shape.end(), tensor.shape);
+  return tensor;
+}
+
+std::vector<float> randomNormals(size_t count, uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float &value : values)
+    value = normal(generator);
+  return values;
+}
+
+//===----------------------------------------------------------------------===//
+// The cases
+//===----------------------------------------------------------------------===//
+
+/// One numerics case: the problem (shapes, flags, and for .mlir cases the score/mask functions matching the
+/// regions) plus how it is handed to xfc.
+struct NumericsCase {
+  std::string name;
+  AttentionProblem problem;
+  bool defaultScale = true;
+  bool staticShapes = false; // batch/seq_q/seq_k spelled as integers in the spec
+  std::string mlir;          // non-empty: compile this .mlir instead of a generated .xf spec
+
+  explicit NumericsCase(std::string name) : name(std::move(name)) {
+    heads(4, 4).dims(64).seq(1, 1);
+  }
+  NumericsCase &heads(int64_t h, int64_t hkv) {
+    problem.heads = h;
+    problem.kvHeads = hkv;
+    return *this;
+  }
+  NumericsCase &dims(int64_t d, int64_t dv = 0) {
+    problem.headDim = d;
+    problem.headDimV = dv ? dv : d;
+    if (defaultScale)
+      problem.scale = 1.0 / std::sqrt(double(d));
+    return *this;
+  }
+  NumericsCase &seq(int64_t s, int64_t t) {
+    problem.seqQ = s;
+    problem.seqK = t;
+    return *this;
+  }
+  NumericsCase &batch(int64_t b) {
+    problem.batch = b;
+    return *this;
+  }
+  NumericsCase &causal() {
+    problem.causal = true;
+    return *this;
+  }
+  NumericsCase &window(int64_t w) {
+    problem.window = w;
+    return *this;
+  }
+  NumericsCase &scale(double s) {
+    problem.scale = s;
+    defaultScale = false;
+    return *this;
+  }
+  NumericsCase &fixedShapes() {
+    staticShapes = true;
+    return *this;
+  }
+  NumericsCase &source(std::string text) {
+    mlir = std::move(text);
+    return *this;
+  }
+  NumericsCase &scoreMod(decltype(AttentionProblem::scoreMod) f) {
+    problem.scoreMod = std::move(f);
+    return *this;
+  }
+  NumericsCase &maskMod(decltype(AttentionProblem::maskMod) f) {
+    problem.maskMod = std::move(f);
+    return *this;
+  }
+
+  std::string spec() const {
+    const AttentionProblem &p = problem;
+    auto dim = [&](int64_t size) { return staticShapes ? std::to_string(size) : std::string("dynamic"); };
+    std::ostringstream out;
+    out << "attention attn {\n"
+        << "  heads = " << p.heads << "\n"
+        << "  kv_heads = " << p.kvHeads << "\n"
+        << "  head_dim = " << p.headDim << "\n"
+        << "  head_dim_v = " << p.headDimV << "\n"
+        << "  causal = " << (p.causal ? "true" : "false") << "\n"
+        << "  window = " << (p.window ? std::to_string(p.window) : "none") << "\n";
+    if (defaultScale)
+      out << "  scale = default\n";
+    else
+      out << "  scale = " << p.scale << "\n";
+    out << "  batch = " << dim(p.batch) << "\n"
+        << "  seq_q = " << dim(p.seqQ) << "\n"
+        << "  seq_k = " << dim(p.seqK) << "\n"
+        << "}\n";
+    return out.str();
+  }
+};
+
+// gtest prints parameters when a case fails; the name says it all.
+void PrintTo(const NumericsCase &c, std::ostream *os) { *os << c.name; }
+
+// Gemma-2-style logit softcap with a chunked mask (Llama-4-style 16-key chunks), on top of causal.
+// H=4, Hkv=2, D=64, scale 1/8.
+const char *kSoftcapChunkedMlir = R"mlir(
+func.func @attn(%q: tensor<?x4x?x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tensor<?x2x?x64xf32>, %o: tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32> attributes {xf.kernel} {
+  %r = xf.attention ins(%q, %k, %v : tensor<?x4x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>) outs(%o : tensor<?x4x?x64xf32>) {num_heads = 4, num_kv_heads = 2, scale = 0.125 : f64, causal = true, window = 0}
+  score {
+  ^bb0(%z: f32, %b: index, %h: index, %i: index, %j: index):
+    %c = arith.constant 20.0 : f32
+    %t = arith.divf %z, %c : f32
+    %th = math.tanh %t : f32
+    %s = arith.mulf %th, %c : f32
+    xf.yield %s : f32
+  } mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c16 = arith.constant 16 : index
+    %ci = arith.divui %i, %c16 : index
+    %cj = arith.divui %j, %c16 : index
+    %keep = arith.cmpi eq, %ci, %cj : index
+    xf.yield %keep : i1
+  } -> tensor<?x4x?x64xf32>
+  return %r : tensor<?x4x?x64xf32>
+}
+)mlir";
+
+// ALiBi-style bias z - (0.25 / (h+1)) * (i - j) with a prefix-LM mask (the first 16 keys are visible to every
+// query, the rest causally), not causal by attribute. MQA: H=8, Hkv=1, D=64, scale 1/8.
+const char *kAlibiPrefixLmMlir = R"mlir(
+func.func @attn(%q: tensor<?x8x?x64xf32>, %k: tensor<?x1x?x64xf32>, %v: tensor<?x1x?x64xf32>, %o: tensor<?x8x?x64xf32>) -> tensor<?x8x?x64xf32> attributes {xf.kernel} {
+  %r = xf.attention ins(%q, %k, %v : tensor<?x8x?x64xf32>, tensor<?x1x?x64xf32>, tensor<?x1x?x64xf32>) outs(%o : tensor<?x8x?x64xf32>) {num_heads = 8, num_kv_heads = 1, scale = 0.125 : f64, causal = false, window = 0}
+  score {
+  ^bb0(%z: f32, %b: index, %h: index, %i: index, %j: index):
+    %c1 = arith.constant 1 : index
+    %h1 = arith.addi %h, %c1 : index
+    %hi = arith.index_cast %h1 : index to i64
+    %hf = arith.sitofp %hi : i64 to f32
+    %d = arith.subi %i, %j : index
+    %di = arith.index_cast %d : index to i64
+    %df = arith.sitofp %di : i64 to f32
+    %quarter = arith.constant 0.25 : f32
+    %slope = arith.divf %quarter, %hf : f32
+    %bias = arith.mulf %slope, %df : f32
+    %s = arith.subf %z, %bias : f32
+    xf.yield %s : f32
+  } mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c16 = arith.constant 16 : index
+    %prefix = arith.cmpi ult, %j, %c16 : index
+    %past = arith.cmpi ule, %j, %i : index
+    %keep = arith.ori %prefix, %past : i1
+    xf.yield %keep : i1
+  } -> tensor<?x8x?x64xf32>
+  return %r : tensor<?x8x?x64xf32>
+}
+)mlir";
+
+std::vector<NumericsCase> numericsCases() {
+  using C = NumericsCase;
+  return {
+      // Odd lengths, S == T.
+      C("len1_causal").heads(4, 4).seq(1, 1).causal(),
+      C("len3_causal_gqa2").heads(4, 2).seq(3, 3).causal(),
+      C("len17_full").heads(4, 2).seq(17, 17),
+      C("len77_causal_gqa4").heads(8, 2).seq(77, 77).causal(),
+      C("len129_causal_gqa8").heads(16, 2).seq(129, 129).causal(),
+      C("len257_causal").heads(8, 2).seq(257, 257).causal(),
+      C("len300_causal_gqa4").heads(16, 4).seq(300, 300).causal(),
+      // S < T: decode and chunked prefill against a longer cache.
+      C("decode_t257_causal_gqa8").heads(16, 2).dims(128).seq(1, 257).causal(),
+      C("decode_t129_full_mqa").heads(8, 1).seq(1, 129),
+      C("chunk_s17_t129_causal").heads(8, 2).seq(17, 129).causal(),
+      // S > T: with causal the first S - T rows see no key and must be zero.
+      C("s77_t17_causal_leading_zero_rows").heads(4, 2).seq(77, 17).causal(),
+      C("s33_t5_full").heads(4, 2).seq(33, 5),
+      // Group sizes.
+      C("mha_len77_full").heads(4, 4).seq(77, 77),
+      C("mqa_len129_causal").heads(8, 1).seq(129, 129).causal(),
+      // Sliding window.
+      C("window1_causal").heads(4, 2).seq(77, 77).causal().window(1),
+      C("window16_causal").heads(8, 2).seq(129, 129).causal().window(16),
+      C("window_ge_t_causal").heads(4, 2).seq(257, 257).causal().window(300),
+      C("window8_not_causal").heads(4, 2).seq(65, 65).window(8),
+      C("window32_s17_t200_causal").heads(8, 4).seq(17, 200).causal().window(32),
+      // Head dims.
+      C("dim80_causal").heads(4, 2).dims(80).seq(77, 77).causal(),
+      C("dim128_full").heads(4, 1).dims(128).seq(129, 129),
+      C("dim128_dimv64_causal").heads(4, 2).dims(128, 64).seq(77, 77).causal(),
+      C("dim64_dimv80_full").heads(4, 2).dims(64, 80).seq(33, 49),
+      // Batch, scale, static shapes.
+      C("batch3_causal_gqa2").batch(3).heads(4, 2).seq(33, 33).causal(),
+      C("scale0p3_full").heads(4, 2).seq(65, 65).scale(0.3),
+      C("static_b2_s17_t129_causal").batch(2).heads(8, 2).seq(17, 129).causal().fixedShapes(),
+      C("static_len64_full").heads(4, 4).seq(64, 64).fixedShapes(),
+      C("static_decode_b2_window8").batch(2).heads(8, 2).dims(128).seq(1, 100).causal().window(8).fixedShapes(),
+      // Score and mask regions (.mlir input).
+      C("mlir_softcap_chunked_causal")
+          .batch(2)
+          .heads(4, 2)
+          .dims(64)
+          .seq(77, 77)
+          .causal()
+          .source(kSoftcapChunkedMlir)
+          .scoreMod([](double z, int64_t, int64_t, int64_t, int64_t) { return 20.0 * std::tanh(z / 20.0); })
+          .maskMod([](int64_t, int64_t, int64_t i, int64_t j) { return i / 16 == j / 16; }),
+      C("mlir_softcap_chunked_s33_t100")
+          .heads(4, 2)
+          .dims(64)
+          .seq(33, 100)
+          .causal()
+          .source(kSoftcapChunkedMlir)
+          .scoreMod([](double z, int64_t, int64_t, int64_t, int64_t) { return 20.0 * std::tanh(z / 20.0); })
+          .maskMod([](int64_t, int64_t, int64_t i, int64_t j) { return i / 16 == j / 16; }),
+      C("mlir_alibi_prefix_lm")
+          .batch(2)
+          .heads(8, 1)
+          .dims(64)
+          .seq(57, 57)
+          .source(kAlibiPrefixLmMlir)
+          .scoreMod([](double z, int64_t, int64_t h, int64_t i, int64_t j) {
+            return z - 0.25 / double(h + 1) * double(i - j);
+          })
+          .maskMod([](int64_t, int64_t, int64_t i, int64_t j) { return j < 16 || j <= i; }),
+  };
+}
+
+class AttentionNumerics : public testing::TestWithParam<NumericsCase> {};
+
+TEST_P(AttentionNumerics, MatchesReference) {
+  const NumericsCase &c = GetParam();
+  const AttentionProblem &p = c.problem;
+
+  fs::path library;
+  ASSERT_TRUE(c.mlir.empty() ? compile(c.name, "xf", c.spec(), library) : compile(c.name, "mlir", c.mlir, library));
+  ModulePtr module = openModule(library);
+  ASSERT_TRUE(module);
+  ContextPtr context = makeContext(2);
+  ASSERT_TRUE(context);
+
+  std::vector<int64_t> queryShape{p.batch, p.heads, p.seqQ, p.headDim};
+  std::vector<int64_t> keyShape{p.batch, p.kvHeads, p.seqK, p.headDim};
+  std::vector<int64_t> valueShape{p.batch, p.kvHeads, p.seqK, p.headDimV};
+  std::vector<int64_t> outputShape{p.batch, p.heads, p.seqQ, p.headDimV};
+  uint32_t seed = static_cast<uint32_t>(std::hash<std::string>()(c.name));
+  std::vector<float> query = randomNormals(p.batch * p.heads * p.seqQ * p.headDim, seed);
+  std::vector<float> key = randomNormals(p.batch * p.kvHeads * p.seqK * p.headDim, seed + 1);
+  std::vector<float> value = randomNormals(p.batch * p.kvHeads * p.seqK * p.headDimV, seed + 2);
+  // NaN, so an element the kernel never writes (a skipped empty row, say) cannot pass as zero.
+  std::vector<float> output(p.batch * p.heads * p.seqQ * p.headDimV, NAN);
+
+  xfrt_tensor operands[] = {tensorOf(query, queryShape), tensorOf(key, keyShape), tensorOf(value, valueShape),
+                            tensorOf(output, outputShape)};
+  ASSERT_EQ(messageOf(xfrt_kernel_run(context.get(), module.get(), "attn", operands, 4)), "");
+
+  std::vector<double> expected = xf::reference::attention(p, query, key, value);
+  ASSERT_EQ(expected.size(), output.size());
+  double worstError = -1;
+  size_t worst = 0;
+  for (size_t index = 0; index < output.size(); ++index) {
+    double error = std::abs(double(output[index]) - expected[index]);
+    if (std::isnan(error))
+      error = INFINITY;
+    if (error > worstError) {
+      worstError = error;
+      worst = index;
+    }
+  }
+  size_t d = worst % p.headDimV, s = worst / p.headDimV % p.seqQ, h = worst / p.headDimV / p.seqQ % p.heads,
+         b = worst / p.headDimV / p.seqQ / p.heads;
+  EXPECT_LE(worstError, kTolerance) << "worst element " << worst << " = [b=" << b << ", h=" << h << ", s=" << s
+                                    << ", d=" << d << "]: xf " << output[worst] << ", reference "
+                                    << expected[worst] << "\nspec:\n"
+                                    << (c.mlir.empty() ? c.spec() : c.mlir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, AttentionNumerics, testing::ValuesIn(numericsCases()),
+                         [](const testing::TestParamInfo<NumericsCase> &info) { return info.param.name; });
+
+//===----------------------------------------------------------------------===//
+// Errors through the runtime
+//===----------------------------------------------------------------------===//
+
+TEST(AttentionRuntimeErrors, WrongKeyHeadsNamesTheOperand) {
+  NumericsCase c = NumericsCase("wrong_key_heads").heads(8, 8).seq(5, 5).causal();
+  fs::path library;
+  ASSERT_TRUE(compile(c.name, "xf", c.spec(), library));
+  ModulePtr module = openModule(library);
+  ASSERT_TRUE(module);
+  ContextPtr context = makeContext(2);
+
+  std::vector<float> query(8 * 5 * 64, 1.0f), key(4 * 5 * 64, 1.0f), value(8 * 5 * 64, 1.0f),
+      output(8 * 5 * 64, -7.0f);
+  xfrt_tensor operands[] = {tensorOf(query, {1, 8, 5, 64}), tensorOf(key, {1, 4, 5, 64}),
+                            tensorOf(value, {1, 8, 5, 64}), tensorOf(output, {1, 8, 5, 64})};
+  std::string message = messageOf(xfrt_kernel_run(context.get(), module.get(), "attn", operands, 4));
+  EXPECT_NE(message.find("'key'"), std::string::npos) << message;
+  EXPECT_NE(message.find('4'), std::string::npos) << message;
+  // Shapes are checked before anything runs.
+  for (float element : output)
+    ASSERT_EQ(element, -7.0f);
+}
+
+TEST(AttentionRuntimeErrors, StaticLengthMismatchNamesTheOperand) {
+  NumericsCase c = NumericsCase("static_mismatch").heads(4, 2).seq(17, 33).fixedShapes();
+  fs::path library;
+  ASSERT_TRUE(compile(c.name, "xf", c.spec(), library));
+  ModulePtr module = openModule(library);
+  ASSERT_TRUE(module);
+  ContextPtr context = makeContext(2);
+
+  // The query is one position short of the compiled seq_q = 17.
+  std::vector<float> query(4 * 16 * 64), key(2 * 33 * 64), value(2 * 33 * 64), output(4 * 16 * 64);
+  xfrt_tensor operands[] = {tensorOf(query, {1, 4, 16, 64}), tensorOf(key, {1, 2, 33, 64}),
+                            tensorOf(value, {1, 2, 33, 64}), tensorOf(output, {1, 4, 16, 64})};
+  std::string message = messageOf(xfrt_kernel_run(context.get(), module.get(), "attn", operands, 4));
+  EXPECT_NE(message.find("'query'"), std::string::npos) << message;
+  EXPECT_NE(message.find("17"), std::string::npos) << message;
+}
+
+TEST(AttentionRuntimeErrors, MissingLibraryFailsCleanly) {
+  fs::path missing = ScratchDirectory::path() / "no-such-dir" / "libmissing.so";
+  xfrt_module *module = nullptr;
+  std::string message = messageOf(xfrt_module_open(missing.c_str(), &module));
+  EXPECT_EQ(module, nullptr);
+  EXPECT_NE(message.find(missing.string()), std::string::npos) << message;
+}
+
+} // namespace
