@@ -24,8 +24,6 @@ public:
         error(block.loc, "unknown block kind '" + block.kind + "'" + suggest(block.kind, {"attention"}));
         continue;
       }
-      if (!isCIdentifier(block.name))
-        error(block.nameLoc, "name '" + block.name + "' must be a C identifier: it names the exported kernel");
       auto [it, inserted] = names.try_emplace(block.name, block.nameLoc);
       if (!inserted) {
         error(block.nameLoc, "'" + block.name + "' is defined twice");
@@ -34,6 +32,7 @@ public:
       if (auto attention = analyzeAttention(block))
         spec.attentions.push_back(std::move(*attention));
     }
+    flush();
     if (failed)
       return std::nullopt;
     if (spec.attentions.empty()) {
@@ -45,16 +44,28 @@ public:
   }
 
 private:
+  // Checks run per key, not in source order; diagnostics are buffered and printed sorted by position,
+  // each error followed by its notes.
+  struct Diagnostic {
+    SMLoc loc;
+    std::string message;
+    std::vector<std::pair<SMLoc, std::string>> notes;
+  };
   void error(SMLoc loc, const llvm::Twine &msg) {
-    sm.PrintMessage(loc, SourceMgr::DK_Error, msg);
+    diagnostics.push_back({loc, msg.str(), {}});
     failed = true;
   }
-  void note(SMLoc loc, const llvm::Twine &msg) { sm.PrintMessage(loc, SourceMgr::DK_Note, msg); }
-
-  static bool isCIdentifier(llvm::StringRef s) {
-    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
-      return false;
-    return llvm::all_of(s, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  void note(SMLoc loc, const llvm::Twine &msg) { diagnostics.back().notes.emplace_back(loc, msg.str()); }
+  void flush() {
+    std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const Diagnostic &a, const Diagnostic &b) {
+      return a.loc.getPointer() < b.loc.getPointer();
+    });
+    for (const Diagnostic &d : diagnostics) {
+      sm.PrintMessage(d.loc, SourceMgr::DK_Error, d.message);
+      for (const auto &[loc, message] : d.notes)
+        sm.PrintMessage(loc, SourceMgr::DK_Note, message);
+    }
+    diagnostics.clear();
   }
 
   static std::string suggest(llvm::StringRef word, llvm::ArrayRef<llvm::StringRef> known) {
@@ -206,6 +217,7 @@ private:
   }
 
   SourceMgr &sm;
+  std::vector<Diagnostic> diagnostics;
   bool failed = false;
 };
 

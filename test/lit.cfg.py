@@ -24,3 +24,4 @@ config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%xf_src", config.xf_src_root))
 
 llvm_config.add_tool_substitutions(["xf-opt", "xfc", "xf-run"], [config.xf_tools_dir])
+config.substitutions.append(("%cc", "clang-22"))

@@ -21,6 +21,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -112,11 +113,10 @@ TargetChoice chooseTarget() {
                                               std::nullopt, CodeGenOptLevel::Aggressive));
   if (!choice.machine)
     fatal("cannot create a target machine for '" + tripleName + "' cpu '" + cpu + "'");
-  // The CPU's own feature list decides the vector width when none was given.
-  std::string effective = choice.machine->getTargetFeatureString().str();
-  if (features.empty() && host && cpu == sys::getHostCPUName())
-    effective = features;
-  choice.description = mlir::xf::CpuTargetDescription::fromFeatures(effective);
+  // Ask the subtarget, which knows the features a named CPU implies, which vector width to use.
+  const MCSubtargetInfo *subtarget = choice.machine->getMCSubtargetInfo();
+  bool avx512 = triple.isX86() && subtarget->checkFeatures("+avx512f");
+  choice.description = mlir::xf::CpuTargetDescription::fromFeatures(avx512 ? "+avx512f" : "");
   return choice;
 }
 
