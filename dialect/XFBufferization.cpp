@@ -31,13 +31,14 @@ struct AttentionOpBufferization
     rewriter.setInsertionPoint(op);
     OperationState newState(op->getLoc(), op->getName());
     newState.addOperands(buffers);
-    newState.addAttributes(op->getAttrs());
+    newState.propertiesAttr = op->getPropertiesAsAttribute();
+    newState.addAttributes(op->getDiscardableAttrDictionary().getValue());
     for (unsigned i = 0; i < op->getNumRegions(); ++i)
       newState.addRegion();
     Operation *newOp = rewriter.create(newState);
     for (unsigned i = 0; i < op->getNumRegions(); ++i)
       rewriter.inlineRegionBefore(op->getRegion(i), newOp->getRegion(i), newOp->getRegion(i).end());
-    replaceOpWithBufferizedValues(rewriter, op, buffers[3]);
+    replaceOpWithBufferizedValues(rewriter, op, buffers[attention.getOutputMutable().getOperandNumber()]);
     return success();
   }
 };

@@ -18,6 +18,7 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Value query, Value 
                         Value output, int64_t numHeads, int64_t numKvHeads, double scale, bool causal,
                         int64_t window) {
   state.addOperands({query, key, value, output});
+  state.getOrAddProperties<Properties>().operandSegmentSizes = {1, 1, 1, 1, 0, 0, 0, 0};
   state.addAttribute(getNumHeadsAttrName(state.name), b.getI64IntegerAttr(numHeads));
   state.addAttribute(getNumKvHeadsAttrName(state.name), b.getI64IntegerAttr(numKvHeads));
   state.addAttribute(getScaleAttrName(state.name), b.getF64FloatAttr(scale));
@@ -127,6 +128,54 @@ LogicalResult AttentionOp::verify() {
   int64_t window = getWindowAttr().getInt();
   if (window < 0)
     return emitOpError() << "window must be >= 0 (0 disables it), got " << window;
+  int64_t sinkTokens = getSinkTokensAttr().getInt();
+  if (sinkTokens < 0)
+    return emitOpError() << "sink_tokens must be >= 0, got " << sinkTokens;
+  if (sinkTokens > 0 && window == 0)
+    return emitOpError() << "sink_tokens (" << sinkTokens
+                         << ") need a window: streaming attention keeps sink tokens plus a window";
+  return verifyVariantOperands(tensors, elementType);
+}
+
+/// Checks an optional per-head or per-token variant operand against the query's dims. `dims` lists, per
+/// dimension of `value`, which query dimension it must match.
+static LogicalResult verifyVariantOperand(AttentionOp op, Value value, StringRef name, bool tensors,
+                                          Type elementType, ArrayRef<ArrayRef<unsigned>> allowedLayouts,
+                                          StringRef layoutSpelling) {
+  if (!value)
+    return success();
+  if (isa<RankedTensorType>(value.getType()) != tensors)
+    return op.emitOpError() << name << " must be a tensor like the query or a memref like the query, not a mix";
+  auto type = cast<ShapedType>(value.getType());
+  if (type.getElementType() != elementType)
+    return op.emitOpError() << name << " element type " << type.getElementType()
+                            << " differs from the query element type " << elementType;
+  ShapedType q = op.getQueryType();
+  for (ArrayRef<unsigned> layout : allowedLayouts) {
+    if (type.getRank() != static_cast<int64_t>(layout.size()))
+      continue;
+    for (auto [d, qd] : llvm::enumerate(layout)) {
+      int64_t x = type.getDimSize(d), y = q.getDimSize(qd);
+      if (!ShapedType::isDynamic(x) && !ShapedType::isDynamic(y) && x != y)
+        return op.emitOpError() << name << " dim " << d << " (" << x << ") must match query dim " << qd
+                                << " (" << y << "); " << name << " is " << layoutSpelling;
+    }
+    return success();
+  }
+  return op.emitOpError() << name << " must be " << layoutSpelling << ", got rank " << type.getRank();
+}
+
+LogicalResult AttentionOp::verifyVariantOperands(bool tensors, Type elementType) {
+  if (static_cast<bool>(getAlpha()) != static_cast<bool>(getAlphaMa()))
+    return emitOpError() << "affine scale needs both alpha and alpha_ma";
+  // Query dims: 0 batch, 1 heads, 2 sequence.
+  if (failed(verifyVariantOperand(*this, getSinks(), "sinks", tensors, elementType, {{1}}, "[heads]")) ||
+      failed(verifyVariantOperand(*this, getGates(), "gates", tensors, elementType, {{1}, {0, 1, 2}},
+                                  "[heads] or [batch, heads, seq]")) ||
+      failed(verifyVariantOperand(*this, getAlpha(), "alpha", tensors, elementType, {{0, 1, 2}},
+                                  "[batch, heads, seq]")) ||
+      failed(verifyVariantOperand(*this, getAlphaMa(), "alpha_ma", tensors, elementType, {{1}}, "[heads]")))
+    return failure();
   return success();
 }
 
@@ -170,8 +219,9 @@ void AttentionOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
   if (hasTensorSemantics())
     return;
-  for (OpOperand *operand : {&getQueryMutable(), &getKeyMutable(), &getValueMutable()})
-    effects.emplace_back(MemoryEffects::Read::get(), operand, SideEffects::DefaultResource::get());
+  for (OpOperand &operand : getOperation()->getOpOperands())
+    if (&operand != &getOutputMutable())
+      effects.emplace_back(MemoryEffects::Read::get(), &operand, SideEffects::DefaultResource::get());
   effects.emplace_back(MemoryEffects::Write::get(), &getOutputMutable(),
                        SideEffects::DefaultResource::get());
 }

@@ -10,6 +10,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def XF_AttentionOp : XF_Op<"attention", [
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    AttrSizedOperandSegments,
     DestinationStyleOpInterface,
     IsolatedFromAbove]> {
   let summary = "Scaled dot-product attention with optional score and mask modifiers";
@@ -38,6 +39,18 @@ def XF_AttentionOp : XF_Op<"attention", [
 
     A query row that sees no key at all produces zeros.
 
+    Variants (VARIANTS.md) enter as optional operands and attributes, so they stack:
+    - `sinks(%s : [H])`: learned per-head sink logits (gpt-oss). The sink adds `exp(s[h])` to every
+      row's softmax denominator (not multiplied by `scale`) and contributes no value.
+    - `sink_tokens = k` with `window = W`: StreamingLLM. Keys `j < k` stay visible (subject to `causal`)
+      besides the window. Together with `window` this is the KV-cache policy the runtime reads:
+      `window = 0` full cache, `window > 0` sliding window, `sink_tokens > 0` streaming sinks.
+    - `gates(%g : [H] or [B, H, S])`: head gates applied to each head's output (head modulation gains
+      with `[H]`; mixture-of-heads router gates with `[B, H, S]`). A block of query rows whose gates are
+      all zero is skipped, not computed and multiplied by zero.
+    - `affine(%alpha : [B, H, S], %alpha_ma : [H])`: affine-scaled attention,
+      `O[i] = alpha_i * softmax_i V + (alpha_ma - alpha_i) * mean_{visible j} V[j]`.
+
     The op is in destination-passing style: on tensors it returns a tensor of the type of `output`; on
     memrefs it writes `output` and returns nothing. One-shot bufferization turns the first into the second.
 
@@ -63,17 +76,25 @@ def XF_AttentionOp : XF_Op<"attention", [
     AnyShaped:$key,
     AnyShaped:$value,
     AnyShaped:$output,
+    Optional<AnyShaped>:$sinks,
+    Optional<AnyShaped>:$gates,
+    Optional<AnyShaped>:$alpha,
+    Optional<AnyShaped>:$alpha_ma,
     I64Attr:$num_heads,
     I64Attr:$num_kv_heads,
     F64Attr:$scale,
     DefaultValuedAttr<BoolAttr, "false">:$causal,
-    DefaultValuedAttr<I64Attr, "0">:$window
+    DefaultValuedAttr<I64Attr, "0">:$window,
+    DefaultValuedAttr<I64Attr, "0">:$sink_tokens
   );
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let regions = (region AnyRegion:$score, AnyRegion:$mask);
 
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
+    (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
+    (`gates` `(` $gates^ `:` type($gates) `)`)?
+    (`affine` `(` $alpha^ `,` $alpha_ma `:` type($alpha) `,` type($alpha_ma) `)`)?
     `outs` `(` $output `:` type($output) `)`
     attr-dict
     (`score` $score^)?
@@ -90,6 +111,7 @@ def XF_AttentionOp : XF_Op<"attention", [
 
   let extraClassDeclaration = [{
     MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
+    ::llvm::LogicalResult verifyVariantOperands(bool tensors, Type elementType);
     bool hasTensorSemantics() { return getNumResults() == 1; }
     bool hasScoreModifier() { return !getScore().empty(); }
     bool hasMaskModifier() { return !getMask().empty(); }
@@ -99,6 +121,7 @@ def XF_AttentionOp : XF_Op<"attention", [
     ShapedType getOutputType() { return ::llvm::cast<ShapedType>(getOutput().getType()); }
     int64_t getHeadDim() { return getQueryType().getDimSize(3); }
     int64_t getValueHeadDim() { return getValueType().getDimSize(3); }
+    bool hasAffineScale() { return static_cast<bool>(getAlpha()); }
   }];
 
   let hasVerifier = 1;

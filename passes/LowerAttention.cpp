@@ -58,13 +58,16 @@ private:
     return map.lookup(cast<xf::YieldOp>(region.front().getTerminator()).getValues()[0]);
   }
 
+  void emitWorkItem();
+  SmallVector<Value> emitKeyBlock(Value j0, Value segmentEnd, bool sinkSegment, ValueRange carried);
   void packQuery();
   void emitScores(Value j0, Value lastKey);
   void emitScoreRegion(Value j0, Value numKeys);
-  void emitMask(Value j0, Value keyEnd, Value numKeys);
+  Value emitMask(Value j0, Value keyEnd, Value numKeys, bool sinkSegment);
   SmallVector<Value> emitSoftmax(ValueRange mOld, ValueRange lOld);
   void emitValueAccumulate(Value j0, Value numKeys, ValueRange alpha);
-  void emitEpilogue(ValueRange l);
+  SmallVector<Value> emitValueSum(Value j0, Value numKeys, Value full, ValueRange count);
+  void emitEpilogue(ValueRange l, ValueRange count);
 
   xf::AttentionOp op;
   Tiling t;
@@ -75,12 +78,13 @@ private:
   // Values of the current work item.
   Value batch, head, kvHead, rowBegin, numRows, firstPos, lastPos;
   Value qT, pT, accT, lBuf; // transposed query, probabilities, accumulator; denominators
+  Value gBuf;               // per-row head gates
+  Value visT, vsumT, cntBuf, colSum; // affine scaling: visibility, value sums, counts, block column sums
 };
 
 void AttentionEmitter::emit() {
   int64_t numHeads = op.getNumHeads();
   int64_t group = numHeads / op.getNumKvHeads();
-  int64_t nc = t.queryVectors();
   Value q = op.getQuery(), k = op.getKey();
 
   Value batches = memref::DimOp::create(b, q, 0);
@@ -102,6 +106,9 @@ void AttentionEmitter::emit() {
   kvHead = group == 1 ? head : arith::DivUIOp::create(b, head, idx(group)).getResult();
   rowBegin = mul(qBlock, idx(t.blockQ));
   numRows = minI(idx(t.blockQ), sub(seqQ, rowBegin));
+  // Query row r sits at position T - S + r.
+  firstPos = add(sub(seqK, seqQ), rowBegin);
+  lastPos = sub(add(firstPos, numRows), idx(1));
 
   auto alloc = [&](int64_t rows, int64_t cols) -> Value {
     auto type = MemRefType::get(cols ? ArrayRef<int64_t>{rows, cols} : ArrayRef<int64_t>{rows}, f32);
@@ -111,42 +118,129 @@ void AttentionEmitter::emit() {
   pT = alloc(t.blockK, t.blockQ);
   accT = alloc(op.getValueHeadDim(), t.blockQ);
   lBuf = alloc(t.blockQ, 0);
+  if (op.hasAffineScale()) {
+    visT = alloc(t.blockK, t.blockQ);
+    vsumT = alloc(op.getValueHeadDim(), t.blockQ);
+    cntBuf = alloc(t.blockQ, 0);
+    colSum = alloc(op.getValueHeadDim(), 0);
+  }
 
+  if (!op.getGates()) {
+    emitWorkItem();
+    return;
+  }
+  // Head gates: a block whose rows all have gate 0 contributes nothing; skip its attention entirely.
+  gBuf = alloc(t.blockQ, 0);
+  Value zeroF = f32Const(0.0);
+  auto gateLoop = scf::ForOp::create(
+      b, idx(0), idx(t.blockQ), idx(1), ValueRange{arith::ConstantIntOp::create(b, 0, 1)},
+      [&](OpBuilder &, Location, Value r, ValueRange any) {
+        Value valid = cmpI(arith::CmpIPredicate::slt, r, numRows);
+        Value g = zeroF;
+        auto ifValid = scf::IfOp::create(b, TypeRange{f32}, valid, /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(ifValid.thenBlock());
+          Value gate = cast<ShapedType>(op.getGates().getType()).getRank() == 1
+                           ? memref::LoadOp::create(b, op.getGates(), ValueRange{head}).getResult()
+                           : memref::LoadOp::create(b, op.getGates(), ValueRange{batch, head, add(rowBegin, r)})
+                                 .getResult();
+          scf::YieldOp::create(b, gate);
+          b.setInsertionPointToStart(ifValid.elseBlock());
+          scf::YieldOp::create(b, zeroF);
+        }
+        g = ifValid.getResult(0);
+        memref::StoreOp::create(b, g, gBuf, ValueRange{r});
+        Value nonZero = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, g, zeroF);
+        scf::YieldOp::create(b, ValueRange{arith::OrIOp::create(b, any[0], nonZero)});
+      });
+  auto ifActive = scf::IfOp::create(b, gateLoop.getResult(0), /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifActive.thenBlock());
+  emitWorkItem();
+  b.setInsertionPointToStart(ifActive.elseBlock());
+  scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
+    scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
+                       [&](OpBuilder &, Location, Value d, ValueRange) {
+                         memref::StoreOp::create(b, zeroF, op.getOutput(),
+                                                 ValueRange{batch, head, add(rowBegin, r), d});
+                         scf::YieldOp::create(b);
+                       });
+    scf::YieldOp::create(b);
+  });
+}
+
+void AttentionEmitter::emitWorkItem() {
+  int64_t nc = t.queryVectors();
+  Value seqK = memref::DimOp::create(b, op.getKey(), 2);
   packQuery();
   Value zero = vecConst(0.0);
-  scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
-                     [&](OpBuilder &, Location, Value dv, ValueRange) {
-                       for (int64_t c = 0; c < nc; ++c)
-                         vector::StoreOp::create(b, zero, accT, ValueRange{dv, idx(c * t.vectorWidth)});
-                       scf::YieldOp::create(b);
-                     });
+  auto zeroRows = [&](Value buffer, int64_t rows) {
+    scf::ForOp::create(b, idx(0), idx(rows), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value dv, ValueRange) {
+      for (int64_t c = 0; c < nc; ++c)
+        vector::StoreOp::create(b, zero, buffer, ValueRange{dv, idx(c * t.vectorWidth)});
+      scf::YieldOp::create(b);
+    });
+  };
+  zeroRows(accT, op.getValueHeadDim());
+  if (op.hasAffineScale())
+    zeroRows(vsumT, op.getValueHeadDim());
 
-  // Query row r sits at position T - S + r; the key range [keyBegin, keyEnd) is what causal and window
-  // leave visible to any row of this block, so key blocks outside it are never visited.
-  firstPos = add(sub(seqK, seqQ), rowBegin);
-  lastPos = sub(add(firstPos, numRows), idx(1));
+  // The key range [keyBegin, keyEnd) is what causal and window leave visible to any row of this block;
+  // key blocks outside it are never visited. Streaming attention adds the sink prefix [0, sink_tokens)
+  // as a second segment.
   Value keyBegin = idx(0), keyEnd = seqK;
   if (int64_t window = op.getWindow())
     keyBegin = maxI(idx(0), add(sub(firstPos, idx(window)), idx(1)));
   if (op.getCausal())
     keyEnd = minI(seqK, add(lastPos, idx(1)));
 
-  SmallVector<Value> init(nc, vecConst(-std::numeric_limits<double>::infinity()));
-  init.append(nc, zero);
-  auto keyLoop = scf::ForOp::create(
-      b, keyBegin, keyEnd, idx(t.blockK), init,
-      [&](OpBuilder &, Location, Value j0, ValueRange ml) {
-        Value numKeys = minI(idx(t.blockK), sub(keyEnd, j0));
-        emitScores(j0, sub(keyEnd, idx(1)));
-        if (op.hasScoreModifier())
-          emitScoreRegion(j0, numKeys);
-        emitMask(j0, keyEnd, numKeys);
-        SmallVector<Value> next = emitSoftmax(ml.take_front(nc), ml.drop_front(nc));
-        emitValueAccumulate(j0, numKeys, ArrayRef<Value>(next).drop_front(2 * nc));
-        next.resize(2 * nc);
-        scf::YieldOp::create(b, next);
-      });
-  emitEpilogue(keyLoop.getResults().drop_front(nc));
+  // Loop-carried state: m[nc], l[nc] and, for affine scaling, the visible-key counts cnt[nc]. A learned
+  // sink starts every row at m = s[h], l = exp(s[h] - m) = 1: the sink is a key with no value.
+  SmallVector<Value> state;
+  if (op.getSinks()) {
+    Value s = memref::LoadOp::create(b, op.getSinks(), ValueRange{head});
+    state.append(nc, vector::BroadcastOp::create(b, vec, s).getResult());
+    state.append(nc, vecConst(1.0));
+  } else {
+    state.append(nc, vecConst(-std::numeric_limits<double>::infinity()));
+    state.append(nc, zero);
+  }
+  if (op.hasAffineScale())
+    state.append(nc, zero);
+
+  auto keyLoop = [&](Value begin, Value end, bool sinkSegment, ValueRange init) {
+    return scf::ForOp::create(b, begin, end, idx(t.blockK), init,
+                              [&](OpBuilder &, Location, Value j0, ValueRange carried) {
+                                scf::YieldOp::create(b, emitKeyBlock(j0, end, sinkSegment, carried));
+                              })
+        .getResults();
+  };
+  SmallVector<Value> results(state);
+  if (int64_t sinkTokens = op.getSinkTokens()) {
+    Value prefixEnd = minI(idx(sinkTokens), keyEnd);
+    results = llvm::to_vector_of<Value>(keyLoop(idx(0), prefixEnd, /*sinkSegment=*/true, results));
+    keyBegin = maxI(keyBegin, idx(sinkTokens));
+  }
+  results = llvm::to_vector_of<Value>(keyLoop(keyBegin, keyEnd, /*sinkSegment=*/false, results));
+  emitEpilogue(ArrayRef<Value>(results).slice(nc, nc),
+               op.hasAffineScale() ? ArrayRef<Value>(results).slice(2 * nc, nc) : ArrayRef<Value>());
+}
+
+SmallVector<Value> AttentionEmitter::emitKeyBlock(Value j0, Value segmentEnd, bool sinkSegment,
+                                                  ValueRange carried) {
+  int64_t nc = t.queryVectors();
+  Value numKeys = minI(idx(t.blockK), sub(segmentEnd, j0));
+  emitScores(j0, sub(segmentEnd, idx(1)));
+  if (op.hasScoreModifier())
+    emitScoreRegion(j0, numKeys);
+  Value full = emitMask(j0, segmentEnd, numKeys, sinkSegment);
+  SmallVector<Value> next = emitSoftmax(carried.take_front(nc), carried.slice(nc, nc));
+  emitValueAccumulate(j0, numKeys, ArrayRef<Value>(next).drop_front(2 * nc));
+  next.resize(2 * nc);
+  if (op.hasAffineScale())
+    next.append(emitValueSum(j0, numKeys, full, carried.slice(2 * nc, nc)));
+  return next;
 }
 
 void AttentionEmitter::packQuery() {
@@ -214,8 +308,12 @@ void AttentionEmitter::emitScoreRegion(Value j0, Value numKeys) {
   });
 }
 
-void AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys) {
-  int64_t nc = t.queryVectors(), vw = t.vectorWidth, window = op.getWindow();
+/// Masks the scores of one key block with -inf and returns whether the block was entirely visible (then
+/// nothing was masked). For affine scaling it also records each score's visibility (1 or 0).
+Value AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys, bool sinkSegment) {
+  int64_t nc = t.queryVectors(), vw = t.vectorWidth;
+  // The sink prefix of streaming attention ignores the window.
+  int64_t window = sinkSegment ? 0 : op.getWindow();
   bool causal = op.getCausal();
   // A block that is complete and entirely visible to every row skips masking.
   Value full = cmpI(arith::CmpIPredicate::eq, numKeys, idx(t.blockK));
@@ -239,6 +337,7 @@ void AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys) {
     lanes[l] = l;
   Value iota = arith::ConstantOp::create(b, DenseElementsAttr::get(ivec, ArrayRef<int64_t>(lanes)));
   Value ninf = vecConst(-std::numeric_limits<double>::infinity());
+  Value one = vecConst(1.0), zero = vecConst(0.0);
   Value firstPos64 = arith::IndexCastOp::create(b, i64, firstPos);
   scf::ForOp::create(b, idx(0), idx(t.blockK), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
     Value j = add(j0, jj);
@@ -260,22 +359,96 @@ void AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys) {
       SmallVector<Value, 2> at{jj, idx(c * vw)};
       Value z = vector::LoadOp::create(b, vec, pT, at);
       vector::StoreOp::create(b, arith::SelectOp::create(b, keep, z, ninf), pT, at);
+      if (visT)
+        vector::StoreOp::create(b, arith::SelectOp::create(b, keep, one, zero), visT, at);
     }
     scf::YieldOp::create(b);
   });
   if (op.hasMaskModifier()) {
     Value ninfScalar = f32Const(-std::numeric_limits<double>::infinity());
+    Value zeroScalar = f32Const(0.0);
     scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
       Value j = add(j0, jj);
       scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
         Value keep = inlineRegion(op.getMask(), {batch, head, add(firstPos, r), j});
         Value z = memref::LoadOp::create(b, pT, ValueRange{jj, r});
         memref::StoreOp::create(b, arith::SelectOp::create(b, keep, z, ninfScalar), pT, ValueRange{jj, r});
+        if (visT) {
+          Value v = memref::LoadOp::create(b, visT, ValueRange{jj, r});
+          memref::StoreOp::create(b, arith::SelectOp::create(b, keep, v, zeroScalar), visT, ValueRange{jj, r});
+        }
         scf::YieldOp::create(b);
       });
       scf::YieldOp::create(b);
     });
   }
+  return full;
+}
+
+/// Affine scaling needs the plain sum of the visible values and their count per row. A fully visible
+/// block adds its column sums to every row; a masked block weighs each value by its visibility.
+SmallVector<Value> AttentionEmitter::emitValueSum(Value j0, Value numKeys, Value full, ValueRange count) {
+  int64_t nc = t.queryVectors(), dv = op.getValueHeadDim(), vw = t.vectorWidth;
+  SmallVector<Type> types(nc, vec);
+  auto ifFull = scf::IfOp::create(b, types, full, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+
+  b.setInsertionPointToStart(ifFull.thenBlock());
+  Value zeroF = f32Const(0.0);
+  scf::ForOp::create(b, idx(0), idx(dv), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+    auto sum = scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{zeroF},
+                                  [&](OpBuilder &, Location, Value jj, ValueRange acc) {
+                                    Value x = memref::LoadOp::create(b, op.getValue(),
+                                                                     ValueRange{batch, kvHead, add(j0, jj), d});
+                                    scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(b, acc[0], x)});
+                                  });
+    Value s = vector::BroadcastOp::create(b, vec, sum.getResult(0));
+    for (int64_t c = 0; c < nc; ++c) {
+      SmallVector<Value, 2> at{d, idx(c * vw)};
+      Value v = vector::LoadOp::create(b, vec, vsumT, at);
+      vector::StoreOp::create(b, arith::AddFOp::create(b, v, s), vsumT, at);
+    }
+    scf::YieldOp::create(b);
+  });
+  Value n = vector::BroadcastOp::create(
+      b, vec, arith::UIToFPOp::create(b, f32, arith::IndexCastUIOp::create(b, b.getI64Type(), numKeys)));
+  SmallVector<Value> fullCount;
+  for (int64_t c = 0; c < nc; ++c)
+    fullCount.push_back(arith::AddFOp::create(b, count[c], n));
+  scf::YieldOp::create(b, fullCount);
+
+  b.setInsertionPointToStart(ifFull.elseBlock());
+  scf::ForOp::create(b, idx(0), idx(dv), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+    SmallVector<Value> init;
+    for (int64_t c = 0; c < nc; ++c)
+      init.push_back(vector::LoadOp::create(b, vec, vsumT, ValueRange{d, idx(c * vw)}));
+    auto loop = scf::ForOp::create(b, idx(0), numKeys, idx(1), init,
+                                   [&](OpBuilder &, Location, Value jj, ValueRange acc) {
+                                     Value x = memref::LoadOp::create(b, op.getValue(),
+                                                                      ValueRange{batch, kvHead, add(j0, jj), d});
+                                     Value xb = vector::BroadcastOp::create(b, vec, x);
+                                     SmallVector<Value> next;
+                                     for (int64_t c = 0; c < nc; ++c) {
+                                       Value vis = vector::LoadOp::create(b, vec, visT, ValueRange{jj, idx(c * vw)});
+                                       next.push_back(vector::FMAOp::create(b, xb, vis, acc[c]));
+                                     }
+                                     scf::YieldOp::create(b, next);
+                                   });
+    for (int64_t c = 0; c < nc; ++c)
+      vector::StoreOp::create(b, loop.getResult(c), vsumT, ValueRange{d, idx(c * vw)});
+    scf::YieldOp::create(b);
+  });
+  auto countLoop = scf::ForOp::create(b, idx(0), numKeys, idx(1), count,
+                                      [&](OpBuilder &, Location, Value jj, ValueRange acc) {
+                                        SmallVector<Value> next;
+                                        for (int64_t c = 0; c < nc; ++c) {
+                                          Value vis = vector::LoadOp::create(b, vec, visT, ValueRange{jj, idx(c * vw)});
+                                          next.push_back(arith::AddFOp::create(b, acc[c], vis));
+                                        }
+                                        scf::YieldOp::create(b, next);
+                                      });
+  scf::YieldOp::create(b, countLoop.getResults());
+  return llvm::to_vector_of<Value>(ifFull.getResults());
 }
 
 /// Returns m_new[nc], l_new[nc], alpha[nc]; leaves exp(z - m_new) in the probability tile.
@@ -355,21 +528,45 @@ void AttentionEmitter::emitValueAccumulate(Value j0, Value numKeys, ValueRange a
   });
 }
 
-void AttentionEmitter::emitEpilogue(ValueRange l) {
-  for (int64_t c = 0; c < t.queryVectors(); ++c)
+void AttentionEmitter::emitEpilogue(ValueRange l, ValueRange count) {
+  for (int64_t c = 0; c < t.queryVectors(); ++c) {
     vector::StoreOp::create(b, l[c], lBuf, ValueRange{idx(c * t.vectorWidth)});
+    if (cntBuf)
+      vector::StoreOp::create(b, count[c], cntBuf, ValueRange{idx(c * t.vectorWidth)});
+  }
   Value zero = f32Const(0.0), one = f32Const(1.0);
   scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
+    Value row = add(rowBegin, r);
     Value lr = memref::LoadOp::create(b, lBuf, ValueRange{r});
     // A row that saw no key has l = 0 and yields zeros.
     Value sawKey = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lr, zero);
-    Value inv = arith::SelectOp::create(b, sawKey, arith::DivFOp::create(b, one, lr), zero);
-    Value row = add(rowBegin, r);
+    Value accScale = arith::SelectOp::create(b, sawKey, arith::DivFOp::create(b, one, lr), zero);
+    // O = a * acc / l + (alpha_ma - a) * vsum / count, all times the row's gate.
+    Value sumScale;
+    if (op.hasAffineScale()) {
+      Value a = memref::LoadOp::create(b, op.getAlpha(), ValueRange{batch, head, row});
+      Value ama = memref::LoadOp::create(b, op.getAlphaMa(), ValueRange{head});
+      Value cr = memref::LoadOp::create(b, cntBuf, ValueRange{r});
+      Value anyVisible = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, cr, zero);
+      accScale = arith::MulFOp::create(b, accScale, a);
+      sumScale = arith::SelectOp::create(
+          b, anyVisible, arith::DivFOp::create(b, arith::SubFOp::create(b, ama, a), cr), zero);
+    }
+    if (gBuf) {
+      Value g = memref::LoadOp::create(b, gBuf, ValueRange{r});
+      accScale = arith::MulFOp::create(b, accScale, g);
+      if (sumScale)
+        sumScale = arith::MulFOp::create(b, sumScale, g);
+    }
     scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
                        [&](OpBuilder &, Location, Value d, ValueRange) {
                          Value a = memref::LoadOp::create(b, accT, ValueRange{d, r});
-                         memref::StoreOp::create(b, arith::MulFOp::create(b, a, inv), op.getOutput(),
-                                                 ValueRange{batch, head, row, d});
+                         Value o = arith::MulFOp::create(b, a, accScale);
+                         if (sumScale) {
+                           Value vs = memref::LoadOp::create(b, vsumT, ValueRange{d, r});
+                           o = arith::AddFOp::create(b, o, arith::MulFOp::create(b, vs, sumScale));
+                         }
+                         memref::StoreOp::create(b, o, op.getOutput(), ValueRange{batch, head, row, d});
                          scf::YieldOp::create(b);
                        });
     scf::YieldOp::create(b);
@@ -382,9 +579,12 @@ static void nameOperands(xf::AttentionOp op) {
   SmallVector<Attribute> names;
   for (unsigned i = 0; i < func.getNumArguments(); ++i)
     names.push_back(StringAttr::get(op.getContext(), "arg" + Twine(i)));
-  StringRef roles[] = {"query", "key", "value", "output"};
-  for (auto [operand, role] : llvm::zip(op->getOperands(), roles))
-    if (auto arg = dyn_cast<BlockArgument>(operand); arg && arg.getOwner()->isEntryBlock())
+  std::pair<Value, StringRef> roles[] = {{op.getQuery(), "query"}, {op.getKey(), "key"},
+                                         {op.getValue(), "value"}, {op.getOutput(), "output"},
+                                         {op.getSinks(), "sinks"},  {op.getGates(), "gates"},
+                                         {op.getAlpha(), "alpha"},  {op.getAlphaMa(), "alpha_ma"}};
+  for (auto [operand, role] : roles)
+    if (auto arg = dyn_cast_or_null<BlockArgument>(operand); arg && arg.getOwner()->isEntryBlock())
       names[arg.getArgNumber()] = StringAttr::get(op.getContext(), role);
   func->setAttr("xf.operand_names", ArrayAttr::get(op.getContext(), names));
 }
@@ -431,6 +631,7 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
           attrs.getNamedAttr("head_dim_v", attrs.getI64IntegerAttr(op.getValueHeadDim())),
           attrs.getNamedAttr("causal", attrs.getBoolAttr(op.getCausal())),
           attrs.getNamedAttr("window", attrs.getI64IntegerAttr(op.getWindow())),
+          attrs.getNamedAttr("sink_tokens", attrs.getI64IntegerAttr(op.getSinkTokens())),
           attrs.getNamedAttr("scale", op.getScaleAttr()),
           attrs.getNamedAttr("block_q", attrs.getI64IntegerAttr(blockQ)),
       };

@@ -64,6 +64,18 @@ std::optional<std::string> checkAttentionOperands(const KernelInfo &kernel, cons
                          tensor("value").shape[2])
         .str();
 
+  // Per-token variant operands ([B, H, S]: router gates, affine alpha) follow the query's B and S.
+  for (const char *name : {"gates", "alpha"}) {
+    if (kernel.operandIndex(name) < 0)
+      continue;
+    const xfrt_tensor &t = tensor(name);
+    if (t.rank == 3 && (t.shape[0] != query.shape[0] || t.shape[2] != query.shape[2]))
+      return llvm::formatv("{0}operand '{1}' has shape [{2}, {3}, {4}] but the query has batch {5} and {6} "
+                           "positions",
+                           where, name, t.shape[0], t.shape[1], t.shape[2], query.shape[0], query.shape[2])
+          .str();
+  }
+
   for (const AttributeFixedDim &fixed : attentionAttributeFixedDims()) {
     int64_t size = tensor(fixed.operand).shape[fixed.dim];
     int64_t expected = *kernel.integerAttribute(fixed.attribute);

@@ -31,7 +31,8 @@ std::vector<double> xf::reference::attention(const AttentionProblem &p, const st
           bool keep = true;
           if (p.causal && j > i)
             keep = false;
-          if (p.window > 0 && j <= i - p.window)
+          bool sinkToken = j < p.sinkTokens;
+          if (p.window > 0 && j <= i - p.window && !sinkToken)
             keep = false;
           if (p.maskMod && !p.maskMod(b, h, i, j))
             keep = false;
@@ -41,20 +42,45 @@ std::vector<double> xf::reference::attention(const AttentionProblem &p, const st
             maxZ = std::max(maxZ, z[j]);
           }
         }
-        if (!any)
+        const double sink = p.sinks.empty() ? -std::numeric_limits<double>::infinity() : double(p.sinks[h]);
+        if (!any && p.sinks.empty())
           continue;
-        double denom = 0.0;
+        if (any)
+          maxZ = std::max(maxZ, sink);
+        else
+          maxZ = sink;
+        // P[i,j] = exp(z_j) / (exp(s_h) + sum_j' exp(z_j')), computed relative to the row max.
+        double denom = p.sinks.empty() ? 0.0 : std::exp(sink - maxZ);
+        int64_t visibleKeys = 0;
         for (int64_t j = 0; j < T; ++j)
-          if (visible[j])
+          if (visible[j]) {
             denom += std::exp(z[j] - maxZ);
-        double *o = &out[((b * H + h) * S + r) * Dv];
+            ++visibleKeys;
+          }
+        std::vector<double> softmaxV(Dv, 0.0), meanV(Dv, 0.0);
         for (int64_t j = 0; j < T; ++j) {
           if (!visible[j])
             continue;
           double pj = std::exp(z[j] - maxZ) / denom;
-          for (int64_t d = 0; d < Dv; ++d)
-            o[d] += pj * double(v[((b * Hkv + hk) * T + j) * Dv + d]);
+          for (int64_t d = 0; d < Dv; ++d) {
+            double vj = double(v[((b * Hkv + hk) * T + j) * Dv + d]);
+            softmaxV[d] += pj * vj;
+            meanV[d] += vj / double(visibleKeys);
+          }
         }
+        double a = 1.0, shift = 0.0;
+        if (!p.alpha.empty()) {
+          a = p.alpha[(b * H + h) * S + r];
+          shift = double(p.alphaMa[h]) - a;
+        }
+        double g = 1.0;
+        if (p.gates.size() == size_t(H))
+          g = p.gates[h];
+        else if (!p.gates.empty())
+          g = p.gates[(b * H + h) * S + r];
+        double *o = &out[((b * H + h) * S + r) * Dv];
+        for (int64_t d = 0; d < Dv; ++d)
+          o[d] = g * (a * softmaxV[d] + shift * meanV[d]);
       }
     }
   return out;

@@ -22,6 +22,17 @@ struct AttentionProblem {
   std::function<double(double, int64_t, int64_t, int64_t, int64_t)> scoreMod;
   /// mask_mod(b, h, i, j) -> visible. Empty: all visible.
   std::function<bool(int64_t, int64_t, int64_t, int64_t)> maskMod;
+
+  // Variants (VARIANTS.md); empty vectors disable them.
+  /// 1a. Learned sink logit per query head [H]: adds exp(s[h]) to the denominator, no value.
+  std::vector<float> sinks;
+  /// 1b. StreamingLLM: keys j < sinkTokens stay visible besides the window (still causal).
+  int64_t sinkTokens = 0;
+  /// 2/3. Head gates: [H] (per-head gains) or [B, H, S] (per-token router gates), O' = g * O.
+  std::vector<float> gates;
+  /// 4. Affine scaling: alpha [B, H, S], alphaMa [H];
+  ///    O = alpha * softmax V + (alphaMa - alpha) * mean over visible keys of V.
+  std::vector<float> alpha, alphaMa;
 };
 
 /// Attention in double precision. A query row that sees no key yields zeros.
