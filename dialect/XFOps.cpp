@@ -168,6 +168,9 @@ static LogicalResult verifyVariantOperand(AttentionOp op, Value value, StringRef
 LogicalResult AttentionOp::verifyVariantOperands(bool tensors, Type elementType) {
   if (static_cast<bool>(getAlpha()) != static_cast<bool>(getAlphaMa()))
     return emitOpError() << "affine scale needs both alpha and alpha_ma";
+  StringRef activation = getAlphaActivation();
+  if (activation != "none" && activation != "linear_clip" && activation != "sigmoid")
+    return emitOpError() << "alpha_activation must be none, linear_clip or sigmoid, got '" << activation << "'";
   // Query dims: 0 batch, 1 heads, 2 sequence.
   if (failed(verifyVariantOperand(*this, getSinks(), "sinks", tensors, elementType, {{1}}, "[heads]")) ||
       failed(verifyVariantOperand(*this, getGates(), "gates", tensors, elementType, {{1}, {0, 1, 2}},

@@ -49,7 +49,9 @@ def XF_AttentionOp : XF_Op<"attention", [
       with `[H]`; mixture-of-heads router gates with `[B, H, S]`). A block of query rows whose gates are
       all zero is skipped, not computed and multiplied by zero.
     - `affine(%alpha : [B, H, S], %alpha_ma : [H])`: affine-scaled attention,
-      `O[i] = alpha_i * softmax_i V + (alpha_ma - alpha_i) * mean_{visible j} V[j]`.
+      `O[i] = alpha_i * softmax_i V + (alpha_ma - alpha_i) * mean_{visible j} V[j]`, where
+      `alpha_i = phi(%alpha[b, h, i])` and `alpha_activation` names phi: `none` (the operand is alpha),
+      `linear_clip` (`clamp(0.1 x + 0.5, 0, 1)`) or `sigmoid`.
 
     The op is in destination-passing style: on tensors it returns a tensor of the type of `output`; on
     memrefs it writes `output` and returns nothing. One-shot bufferization turns the first into the second.
@@ -85,7 +87,8 @@ def XF_AttentionOp : XF_Op<"attention", [
     F64Attr:$scale,
     DefaultValuedAttr<BoolAttr, "false">:$causal,
     DefaultValuedAttr<I64Attr, "0">:$window,
-    DefaultValuedAttr<I64Attr, "0">:$sink_tokens
+    DefaultValuedAttr<I64Attr, "0">:$sink_tokens,
+    DefaultValuedAttr<StrAttr, "\"none\"">:$alpha_activation
   );
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let regions = (region AnyRegion:$score, AnyRegion:$mask);

@@ -57,6 +57,8 @@ static llvm::json::Value describeKernel(func::FuncOp func, unsigned numOperands)
         kernel[attr.getName().strref()] = f.getValueAsDouble();
       else if (auto bl = dyn_cast<BoolAttr>(attr.getValue()))
         kernel[attr.getName().strref()] = bl.getValue();
+      else if (auto str = dyn_cast<StringAttr>(attr.getValue()))
+        kernel[attr.getName().strref()] = str.str();
     }
   }
   return llvm::json::Value(std::move(kernel));

@@ -545,6 +545,12 @@ void AttentionEmitter::emitEpilogue(ValueRange l, ValueRange count) {
     Value sumScale;
     if (op.hasAffineScale()) {
       Value a = memref::LoadOp::create(b, op.getAlpha(), ValueRange{batch, head, row});
+      if (op.getAlphaActivation() == "linear_clip")
+        a = arith::MinimumFOp::create(
+            b, arith::MaximumFOp::create(b, math::FmaOp::create(b, a, f32Const(0.1), f32Const(0.5)), zero), one);
+      else if (op.getAlphaActivation() == "sigmoid")
+        a = arith::DivFOp::create(
+            b, one, arith::AddFOp::create(b, one, math::ExpOp::create(b, arith::NegFOp::create(b, a))));
       Value ama = memref::LoadOp::create(b, op.getAlphaMa(), ValueRange{head});
       Value cr = memref::LoadOp::create(b, cntBuf, ValueRange{r});
       Value anyVisible = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, cr, zero);
@@ -632,6 +638,7 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
           attrs.getNamedAttr("causal", attrs.getBoolAttr(op.getCausal())),
           attrs.getNamedAttr("window", attrs.getI64IntegerAttr(op.getWindow())),
           attrs.getNamedAttr("sink_tokens", attrs.getI64IntegerAttr(op.getSinkTokens())),
+          attrs.getNamedAttr("alpha_activation", op.getAlphaActivationAttr()),
           attrs.getNamedAttr("scale", op.getScaleAttr()),
           attrs.getNamedAttr("block_q", attrs.getI64IntegerAttr(blockQ)),
       };

@@ -110,4 +110,102 @@ def XFApproximateMath : Pass<"xf-approximate-math"> {
                            "::mlir::vector::VectorDialect", "::mlir::LLVM::LLVMDialect"];
 }
 
+def XFAttentionSinks : Pass<"xf-attention-sinks", "func::FuncOp"> {
+  let summary = "Attention sinks: learned sink logits (gpt-oss) or StreamingLLM sink tokens";
+  let description = [{
+    `mode=learned` gives every `xf.attention` of a kernel a per-head sink logit operand `sinks` ([H],
+    added as a kernel argument before the output): `P[i,j] = exp(z[i,j]) / (exp(s[h]) + sum_j' exp(z[i,j']))`.
+    The kernel starts each row's running max at `s[h]` with denominator 1, so the sink costs nothing per
+    key.
+
+    `mode=streaming` keeps the first `sink-tokens` keys visible besides a window of `window` keys
+    (StreamingLLM): it sets `sink_tokens` and `window` (the op's own window when `window=0`). The lowering
+    visits only the two key ranges. The cache-slot positions StreamingLLM applies RoPE at are a property of
+    the KV cache the runtime keeps (`sink_tokens` + `window` is its policy), not of this kernel.
+
+    Before:
+    ```mlir
+    func.func @attn(%q: tensor<1x8x?x64xf32>, %k: ..., %v: ..., %o: tensor<1x8x?x64xf32>) -> ... {
+      %r = xf.attention ins(%q, %k, %v : ...) outs(%o : ...) {num_heads = 8, ...}
+    ```
+    After `--xf-attention-sinks=mode=learned`:
+    ```mlir
+    func.func @attn(%q: ..., %k: ..., %v: ..., %sinks: tensor<8xf32>, %o: ...) -> ... {
+      %r = xf.attention ins(%q, %k, %v : ...) sinks(%sinks : tensor<8xf32>) outs(%o : ...) {...}
+    ```
+    After `--xf-attention-sinks="mode=streaming sink-tokens=4 window=1020"`:
+    ```mlir
+      %r = xf.attention ins(...) outs(...) {..., sink_tokens = 4, window = 1020}
+    ```
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", "\"learned\"", "learned | streaming">,
+    Option<"sinkTokens", "sink-tokens", "int64_t", "4", "streaming: sink tokens kept at the start">,
+    Option<"window", "window", "int64_t", "0", "streaming: recent keys kept (0: the op's window)">,
+  ];
+}
+
+def XFHeadModulation : Pass<"xf-head-modulation", "func::FuncOp"> {
+  let summary = "Head modulation: per-head output gains and key-token emphasis";
+  let description = [{
+    Per-head gains: `O'[h] = g[h] * O[h]` with `g = gain` on `heads` and 1 elsewhere (VHR-style
+    reinforcement uses gain 2). The gains become the op's `gates` ([H], a constant), applied in the
+    kernel's epilogue.
+
+    Token emphasis (PAINT-style): `z' = z + a * |z|` for keys `j` in `emphasis-keys`, as a score modifier
+    composed after any existing `score` region, so it fuses before the softmax.
+
+    Before:
+    ```mlir
+    %r = xf.attention ins(%q, %k, %v : ...) outs(%o : ...) {num_heads = 4, ...}
+    ```
+    After `--xf-head-modulation="heads=1,3 gain=2.0 emphasis-keys=0 emphasis=0.7"`:
+    ```mlir
+    %g = arith.constant dense<[1.0, 2.0, 1.0, 2.0]> : tensor<4xf32>
+    %r = xf.attention ins(%q, %k, %v : ...) gates(%g : tensor<4xf32>) outs(%o : ...) {...}
+    score {
+    ^bb0(%z: f32, %b: index, %h: index, %i: index, %j: index):
+      %abs = math.absf %z : f32
+      %e = arith.mulf %abs, %c0.7 : f32
+      %ze = arith.addf %z, %e : f32
+      %hit = arith.cmpi eq, %j, %c0 : index
+      %s = arith.select %hit, %ze, %z : f32
+      xf.yield %s : f32
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+  let options = [
+    ListOption<"heads", "heads", "int64_t", "query heads whose output is scaled by gain">,
+    Option<"gain", "gain", "double", "2.0", "output gain of the selected heads">,
+    ListOption<"emphasisKeys", "emphasis-keys", "int64_t", "key positions whose scores are emphasized">,
+    Option<"emphasis", "emphasis", "double", "0.7", "a in z' = z + a |z| (0.7 local, 0.3 summary tokens)">,
+  ];
+}
+
+def XFAffineScale : Pass<"xf-affine-scale", "func::FuncOp"> {
+  let summary = "Affine-scaled attention: input-dependent scale and bias on the softmax weights";
+  let description = [{
+    `Attn = (alpha(X) * softmax(QK^T/sqrt(d)) + beta(X)) V` with `alpha = phi(W_a X)` per (token, head),
+    `beta = (alpha_ma - alpha) / N_i`: adds the kernel arguments `alpha` ([B, H, S], the pre-activation
+    `W_a X`) and `alpha_ma` ([H], the frozen moving average) and sets `alpha_activation` (phi). The kernel
+    keeps one extra, un-rescaled value-sum accumulator and the visible-key count per row and finishes
+    `O = alpha * softmax V + (alpha_ma - alpha) * mean_visible V` in its epilogue.
+
+    Before:
+    ```mlir
+    %r = xf.attention ins(%q, %k, %v : ...) outs(%o : ...) {...}
+    ```
+    After:
+    ```mlir
+    %r = xf.attention ins(%q, %k, %v : ...) affine(%alpha, %alpha_ma : tensor<1x8x?xf32>, tensor<8xf32>)
+           outs(%o : ...) {alpha_activation = "linear_clip", ...}
+    ```
+  }];
+  let options = [
+    Option<"activation", "activation", "std::string", "\"linear_clip\"",
+           "phi: linear_clip (clamp(0.1x + 0.5, 0, 1)) | sigmoid | none (alpha is given directly)">,
+  ];
+}
+
 #endif // XF_PASSES_TD

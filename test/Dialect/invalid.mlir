@@ -265,3 +265,51 @@ func.func @yield_parent(%x: f32) -> f32 {
   // expected-error @+1 {{'xf.yield' op expects parent op 'xf.attention'}}
   xf.yield %x : f32
 }
+
+// -----
+
+func.func @sinks_shape(%q: tensor<1x4x4x64xf32>, %s: tensor<3xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{sinks dim 0 (3) must match query dim 1 (4); sinks is [heads]}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) sinks(%s : tensor<3xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @gates_rank(%q: tensor<1x4x4x64xf32>, %g: tensor<1x4xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{gates must be [heads] or [batch, heads, seq], got rank 2}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) gates(%g : tensor<1x4xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @alpha_seq(%q: tensor<1x4x4x64xf32>, %a: tensor<1x4x5xf32>, %ama: tensor<4xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{alpha dim 2 (5) must match query dim 2 (4); alpha is [batch, heads, seq]}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) affine(%a, %ama : tensor<1x4x5xf32>, tensor<4xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @activation(%q: tensor<1x4x4x64xf32>, %a: tensor<1x4x4xf32>, %ama: tensor<4xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{alpha_activation must be none, linear_clip or sigmoid, got 'relu'}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) affine(%a, %ama : tensor<1x4x4xf32>, tensor<4xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64, alpha_activation = "relu"} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @sink_tokens_window(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{sink_tokens (4) need a window: streaming attention keeps sink tokens plus a window}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64, sink_tokens = 4} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @sinks_mixed(%q: tensor<1x4x4x64xf32>, %s: memref<4xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{sinks must be a tensor like the query or a memref like the query, not a mix}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) sinks(%s : memref<4xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}

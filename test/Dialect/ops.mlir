@@ -45,3 +45,12 @@ func.func @modifiers(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: ten
   } -> tensor<1x2x8x16xf32>
   return %r : tensor<1x2x8x16xf32>
 }
+
+// CHECK-LABEL: func.func @variants
+// CHECK: xf.attention ins(%{{.+}}, %{{.+}}, %{{.+}} : {{.+}}) sinks(%{{.+}} : tensor<4xf32>) gates(%{{.+}} : tensor<1x4x8xf32>) affine(%{{.+}}, %{{.+}} : tensor<1x4x8xf32>, tensor<4xf32>) outs(%{{.+}} : tensor<1x4x8x16xf32>)
+// CHECK-SAME: alpha_activation = "linear_clip"
+// CHECK-SAME: sink_tokens = 2 : i64, window = 4 : i64
+func.func @variants(%q: tensor<1x4x8x16xf32>, %s: tensor<4xf32>, %g: tensor<1x4x8xf32>, %a: tensor<1x4x8xf32>, %ama: tensor<4xf32>, %o: tensor<1x4x8x16xf32>) -> tensor<1x4x8x16xf32> {
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>) sinks(%s : tensor<4xf32>) gates(%g : tensor<1x4x8xf32>) affine(%a, %ama : tensor<1x4x8xf32>, tensor<4xf32>) outs(%o : tensor<1x4x8x16xf32>) {num_heads = 4, num_kv_heads = 4, scale = 0.25 : f64, causal = true, window = 4, sink_tokens = 2, alpha_activation = "linear_clip"} -> tensor<1x4x8x16xf32>
+  return %r : tensor<1x4x8x16xf32>
+}

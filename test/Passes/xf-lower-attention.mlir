@@ -7,7 +7,7 @@
 // transposed query block, a 16x16 probability tile and a [Dv][16] accumulator: no S x T buffer.
 // CHECK-LABEL: func.func @causal_window
 // CHECK-SAME: (%[[Q:[a-z0-9]+]]: memref<?x4x?x64xf32>, %[[K:[a-z0-9]+]]: memref<?x2x?x64xf32>, %[[V:[a-z0-9]+]]: memref<?x2x?x32xf32>, %[[O:[a-z0-9]+]]: memref<?x4x?x32xf32>)
-// CHECK-SAME: xf.attention_info = {block_q = 16 : i64, causal = true, head_dim = 64 : i64, head_dim_v = 32 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 1.250000e-01 : f64, sink_tokens = 0 : i64, window = 16 : i64}
+// CHECK-SAME: xf.attention_info = {alpha_activation = "none", block_q = 16 : i64, causal = true, head_dim = 64 : i64, head_dim_v = 32 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 1.250000e-01 : f64, sink_tokens = 0 : i64, window = 16 : i64}
 // CHECK-SAME: xf.operand_names = ["query", "key", "value", "output"]
 // CHECK-NOT: xf.attention
 // CHECK-DAG: %[[B:.+]] = memref.dim %[[Q]], %c0

@@ -71,6 +71,10 @@ std::vector<double> xf::reference::attention(const AttentionProblem &p, const st
         double a = 1.0, shift = 0.0;
         if (!p.alpha.empty()) {
           a = p.alpha[(b * H + h) * S + r];
+          if (p.alphaActivation == AttentionProblem::Activation::LinearClip)
+            a = std::min(1.0, std::max(0.0, 0.1 * a + 0.5));
+          else if (p.alphaActivation == AttentionProblem::Activation::Sigmoid)
+            a = 1.0 / (1.0 + std::exp(-a));
           shift = double(p.alphaMa[h]) - a;
         }
         double g = 1.0;

@@ -33,6 +33,8 @@ struct AttentionProblem {
   /// 4. Affine scaling: alpha [B, H, S], alphaMa [H];
   ///    O = alpha * softmax V + (alphaMa - alpha) * mean over visible keys of V.
   std::vector<float> alpha, alphaMa;
+  /// phi applied to alpha: identity, linear clipping clamp(0.1x + 0.5, 0, 1), or the logistic sigmoid.
+  enum class Activation { None, LinearClip, Sigmoid } alphaActivation = Activation::None;
 };
 
 /// Attention in double precision. A query row that sees no key yields zeros.

@@ -1,0 +1,28 @@
+// RUN: xf-opt %s --xf-attention-sinks=mode=learned --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=LEARNED
+// RUN: xf-opt %s --xf-attention-sinks="mode=streaming sink-tokens=4 window=1020" --split-input-file | FileCheck %s --check-prefix=STREAM
+// RUN: not xf-opt %s --xf-attention-sinks=mode=magic 2>&1 | FileCheck %s --check-prefix=MODE
+
+// The sink logits become a kernel argument just before the output, which stays last.
+// LEARNED-LABEL: func.func @attn
+// LEARNED-SAME: (%[[Q:.+]]: tensor<1x8x?x64xf32>, %[[K:.+]]: tensor<1x2x?x64xf32>, %[[V:.+]]: tensor<1x2x?x64xf32>, %[[S:.+]]: tensor<8xf32>, %[[O:.+]]: tensor<1x8x?x64xf32>)
+// LEARNED: xf.attention ins(%[[Q]], %[[K]], %[[V]] : {{.+}}) sinks(%[[S]] : tensor<8xf32>) outs(%[[O]] : tensor<1x8x?x64xf32>)
+
+// STREAM-LABEL: func.func @attn
+// STREAM-SAME: (%{{.+}}: tensor<1x8x?x64xf32>, %{{.+}}: tensor<1x2x?x64xf32>, %{{.+}}: tensor<1x2x?x64xf32>, %{{.+}}: tensor<1x8x?x64xf32>)
+// STREAM: xf.attention
+// STREAM-SAME: sink_tokens = 4 : i64, window = 1020 : i64
+
+// MODE: xf-attention-sinks: unknown mode 'magic' (expected learned or streaming)
+func.func @attn(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x64xf32>, %o: tensor<1x8x?x64xf32>) -> tensor<1x8x?x64xf32> {
+  %r = xf.attention ins(%q, %k, %v : tensor<1x8x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>) outs(%o : tensor<1x8x?x64xf32>) {num_heads = 8, num_kv_heads = 2, scale = 0.125 : f64, causal = true} -> tensor<1x8x?x64xf32>
+  return %r : tensor<1x8x?x64xf32>
+}
+
+// -----
+
+func.func @not_a_kernel(%q: tensor<1x8x4x64xf32>, %k: tensor<1x2x4x64xf32>) -> tensor<1x8x4x64xf32> {
+  %o = tensor.empty() : tensor<1x8x4x64xf32>
+  // expected-error @+1 {{xf-attention-sinks adds the variant's data as a kernel argument, so the attention's output must be an argument of its function}}
+  %r = xf.attention ins(%q, %k, %k : tensor<1x8x4x64xf32>, tensor<1x2x4x64xf32>, tensor<1x2x4x64xf32>) outs(%o : tensor<1x8x4x64xf32>) {num_heads = 8, num_kv_heads = 2, scale = 0.125 : f64, window = 2} -> tensor<1x8x4x64xf32>
+  return %r : tensor<1x8x4x64xf32>
+}
