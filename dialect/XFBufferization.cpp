@@ -16,13 +16,14 @@ using namespace mlir;
 using namespace mlir::bufferization;
 
 namespace {
-struct AttentionOpBufferization
-    : public DstBufferizableOpInterfaceExternalModel<AttentionOpBufferization, xf::AttentionOp> {
+/// Both xf ops are destination-style with one init; they bufferize by recreating the op on buffers.
+template <typename OpTy>
+struct DpsOpBufferization : public DstBufferizableOpInterfaceExternalModel<DpsOpBufferization<OpTy>, OpTy> {
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter, const BufferizationOptions &options,
                           BufferizationState &state) const {
-    auto attention = cast<xf::AttentionOp>(op);
+    auto concrete = cast<OpTy>(op);
     SmallVector<Value> buffers;
-    for (Value operand : attention->getOperands()) {
+    for (Value operand : op->getOperands()) {
       FailureOr<Value> buffer = getBuffer(rewriter, operand, options, state);
       if (failed(buffer))
         return failure();
@@ -38,7 +39,7 @@ struct AttentionOpBufferization
     Operation *newOp = rewriter.create(newState);
     for (unsigned i = 0; i < op->getNumRegions(); ++i)
       rewriter.inlineRegionBefore(op->getRegion(i), newOp->getRegion(i), newOp->getRegion(i).end());
-    replaceOpWithBufferizedValues(rewriter, op, buffers[attention.getOutputMutable().getOperandNumber()]);
+    replaceOpWithBufferizedValues(rewriter, op, buffers[concrete.getOutputMutable().getOperandNumber()]);
     return success();
   }
 };
@@ -46,6 +47,7 @@ struct AttentionOpBufferization
 
 void mlir::xf::registerBufferizableOpInterfaceExternalModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, xf::XFDialect *dialect) {
-    xf::AttentionOp::attachInterface<AttentionOpBufferization>(*ctx);
+    xf::AttentionOp::attachInterface<DpsOpBufferization<xf::AttentionOp>>(*ctx);
+    xf::MoHRouterOp::attachInterface<DpsOpBufferization<xf::MoHRouterOp>>(*ctx);
   });
 }

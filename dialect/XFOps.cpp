@@ -229,5 +229,71 @@ void AttentionOp::getEffects(
                        SideEffects::DefaultResource::get());
 }
 
+//===----------------------------------------------------------------------===//
+// MoHRouterOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MoHRouterOp::verify() {
+  std::pair<StringRef, Value> operands[] = {{"input", getInput()},       {"w_routed", getWRouted()},
+                                            {"w_shared", getWShared()}, {"w_head", getWHead()},
+                                            {"output", getOutput()}};
+  bool tensors = isa<RankedTensorType>(getInput().getType());
+  int64_t ranks[] = {3, 2, 2, 2, 3};
+  for (auto [i, named] : llvm::enumerate(operands)) {
+    auto [name, value] = named;
+    if (!isa<RankedTensorType, MemRefType>(value.getType()) ||
+        isa<RankedTensorType>(value.getType()) != tensors)
+      return emitOpError() << name << " must be a ranked tensor or memref, like the input";
+    auto type = cast<ShapedType>(value.getType());
+    if (type.getRank() != ranks[i])
+      return emitOpError() << name << " must have rank " << ranks[i] << ", got " << type.getRank();
+    if (!type.getElementType().isF32())
+      return emitOpError() << name << " must have element type f32, got " << type.getElementType();
+  }
+  if (tensors ? getNumResults() != 1 || getResult()[0].getType() != getOutput().getType() : getNumResults() != 0)
+    return emitOpError() << (tensors ? "on tensors must return one result of the output type"
+                                     : "on memrefs must not return results");
+  auto input = cast<ShapedType>(getInput().getType()), out = cast<ShapedType>(getOutput().getType());
+  auto routed = cast<ShapedType>(getWRouted().getType()), shared = cast<ShapedType>(getWShared().getType()),
+       head = cast<ShapedType>(getWHead().getType());
+  int64_t features = input.getDimSize(2);
+  for (auto [name, type] : {std::pair<StringRef, ShapedType>{"w_routed", routed}, {"w_shared", shared}, {"w_head", head}})
+    if (type.isDynamicDim(0) || type.getDimSize(1) != features)
+      return emitOpError() << name << " must be [static rows, " << features << " input features], got "
+                           << type;
+  if (input.isDynamicDim(2))
+    return emitOpError("input features (dim 2) must be static");
+  if (head.getDimSize(0) != 2)
+    return emitOpError() << "w_head must have 2 rows (shared vs routed weight), got " << head.getDimSize(0);
+  int64_t sharedHeads = getSharedHeadsAttr().getInt(), topK = getTopKAttr().getInt();
+  if (shared.getDimSize(0) != sharedHeads)
+    return emitOpError() << "w_shared rows (" << shared.getDimSize(0) << ") must equal shared_heads ("
+                         << sharedHeads << ")";
+  if (sharedHeads < 1)
+    return emitOpError() << "shared_heads must be >= 1, got " << sharedHeads;
+  int64_t routedHeads = routed.getDimSize(0);
+  if (topK < 1 || topK > routedHeads)
+    return emitOpError() << "top_k (" << topK << ") must be in [1, " << routedHeads << " routed heads]";
+  if (out.getDimSize(1) != sharedHeads + routedHeads)
+    return emitOpError() << "output heads dim (" << out.getDimSize(1) << ") must equal shared + routed heads ("
+                         << sharedHeads + routedHeads << ")";
+  for (auto [d, od] : {std::pair<unsigned, unsigned>{0, 0}, {1, 2}})
+    if (!input.isDynamicDim(d) && !out.isDynamicDim(od) && input.getDimSize(d) != out.getDimSize(od))
+      return emitOpError() << "input dim " << d << " (" << input.getDimSize(d) << ") must equal output dim "
+                           << od << " (" << out.getDimSize(od) << ")";
+  if (!(getEps().convertToDouble() > 0))
+    return emitOpError("eps must be positive");
+  return success();
+}
+
+void MoHRouterOp::getEffects(SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
+  if (hasTensorSemantics())
+    return;
+  for (OpOperand &operand : getOperation()->getOpOperands())
+    if (&operand != &getOutputMutable())
+      effects.emplace_back(MemoryEffects::Read::get(), &operand, SideEffects::DefaultResource::get());
+  effects.emplace_back(MemoryEffects::Write::get(), &getOutputMutable(), SideEffects::DefaultResource::get());
+}
+
 #define GET_OP_CLASSES
 #include "dialect/XFOps.cpp.inc"

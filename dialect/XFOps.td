@@ -131,6 +131,48 @@ def XF_AttentionOp : XF_Op<"attention", [
   let hasRegionVerifier = 1;
 }
 
+def XF_MoHRouterOp : XF_Op<"moh_router", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Mixture-of-head attention router: per-token head gates";
+  let description = [{
+    Computes, for every token `x = input[b, s, :]` (the attention input, `C` features), the gates of
+    mixture-of-head attention (VARIANTS.md §3). Heads `[0, hs)` are shared, heads `[hs, H)` routed:
+
+    ```
+    g_r  = softmax(w_routed x)                                  over the H - hs routed heads
+    M    = top_k(g_r)                                           (ties: the lower head wins)
+    g~_r = top_k * (g_r * M) / max(sum(g_r * M), eps)
+    g_s  = hs * softmax(w_shared x)
+    [a1, a2] = 2 * softmax(w_head x)
+    gates[b, :, s] = [a1 * g_s, a2 * g~_r]
+    ```
+
+    `input` is `[B, S, C]`, `w_routed` `[H - hs, C]`, `w_shared` `[hs, C]`, `w_head` `[2, C]`, `output`
+    `[B, H, S]` (the layout `xf.attention`'s `gates` takes). Destination-passing style like
+    `xf.attention`.
+
+    ```mlir
+    %g = xf.moh_router ins(%x, %wr, %ws, %wh : tensor<1x?x512xf32>, tensor<6x512xf32>, tensor<2x512xf32>, tensor<2x512xf32>)
+           outs(%init : tensor<1x8x?xf32>) {shared_heads = 2, top_k = 3} -> tensor<1x8x?xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$input, AnyShaped:$w_routed, AnyShaped:$w_shared, AnyShaped:$w_head,
+                       AnyShaped:$output, I64Attr:$shared_heads, I64Attr:$top_k,
+                       DefaultValuedAttr<F64Attr, "1.0e-6">:$eps);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    `ins` `(` $input `,` $w_routed `,` $w_shared `,` $w_head `:` type($input) `,` type($w_routed) `,`
+      type($w_shared) `,` type($w_head) `)`
+    `outs` `(` $output `:` type($output) `)` attr-dict (`->` type($result)^)?
+  }];
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
+    bool hasTensorSemantics() { return getNumResults() == 1; }
+  }];
+  let hasVerifier = 1;
+}
+
 def XF_YieldOp : XF_Op<"yield", [Pure, Terminator, ReturnLike, ParentOneOf<["AttentionOp"]>]> {
   let summary = "Yields the value of an xf modifier region";
   let description = [{

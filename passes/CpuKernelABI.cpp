@@ -46,8 +46,12 @@ static llvm::json::Value describeKernel(func::FuncOp func, unsigned numOperands)
     operands.push_back(llvm::json::Object{{"name", operandName}, {"shape", std::move(shape)}});
   }
   kernel["operands"] = std::move(operands);
-  if (auto info = func->getAttrOfType<DictionaryAttr>(kInfoAttr)) {
+  DictionaryAttr info = func->getAttrOfType<DictionaryAttr>(kInfoAttr);
+  if (info)
     kernel["kind"] = "attention";
+  else
+    info = func->getAttrOfType<DictionaryAttr>("xf.kernel_info");
+  if (info) {
     for (NamedAttribute attr : info) {
       if (auto i = dyn_cast<IntegerAttr>(attr.getValue()))
         kernel[attr.getName().strref()] =
@@ -132,6 +136,7 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
     counter.setSymName((func.getSymName() + "_work_items").str());
     counter->removeAttr(kKernelAttr);
     counter->removeAttr(kInfoAttr);
+    counter->removeAttr("xf.kernel_info");
     counter->removeAttr(kOperandNamesAttr);
     Block &counterBody = counter.getBody().front();
     auto counterPar = *counterBody.getOps<scf::ParallelOp>().begin();

@@ -41,6 +41,7 @@ void xf::buildCpuLoweringPipeline(OpPassManager &pm, const CpuTargetDescription 
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createXFLowerAttention(target.attentionTiling()));
+  pm.addNestedPass<func::FuncOp>(createXFLowerMoHRouter({target.vectorWidth}));
   pm.addPass(createXFCpuKernelABI());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

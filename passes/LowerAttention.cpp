@@ -38,6 +38,9 @@ public:
 
 private:
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value positionOf(Value r) {
+    return arith::IndexCastOp::create(b, b.getIndexType(), memref::LoadOp::create(b, posBuf, ValueRange{r}));
+  }
   Value f32Const(double v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
   Value vecConst(double v) {
     return arith::ConstantOp::create(b, DenseElementsAttr::get(vec, b.getF32FloatAttr(v)));
@@ -59,6 +62,7 @@ private:
   }
 
   void emitWorkItem();
+  void storeZeroRow(Value row);
   SmallVector<Value> emitKeyBlock(Value j0, Value segmentEnd, bool sinkSegment, ValueRange carried);
   void packQuery();
   void emitScores(Value j0, Value lastKey);
@@ -76,9 +80,10 @@ private:
   VectorType vec;
 
   // Values of the current work item.
-  Value batch, head, kvHead, rowBegin, numRows, firstPos, lastPos;
+  Value batch, head, kvHead, numRows, firstPos, lastPos;
   Value qT, pT, accT, lBuf; // transposed query, probabilities, accumulator; denominators
   Value gBuf;               // per-row head gates
+  Value rowIds, posBuf;     // the item's query rows and their positions (rows may be gathered)
   Value visT, vsumT, cntBuf, colSum; // affine scaling: visibility, value sums, counts, block column sums
 };
 
@@ -104,70 +109,119 @@ void AttentionEmitter::emit() {
   head = arith::DivUIOp::create(b, rem, qBlocks);
   Value qBlock = arith::RemUIOp::create(b, rem, qBlocks);
   kvHead = group == 1 ? head : arith::DivUIOp::create(b, head, idx(group)).getResult();
-  rowBegin = mul(qBlock, idx(t.blockQ));
-  numRows = minI(idx(t.blockQ), sub(seqQ, rowBegin));
-  // Query row r sits at position T - S + r.
-  firstPos = add(sub(seqK, seqQ), rowBegin);
-  lastPos = sub(add(firstPos, numRows), idx(1));
+  Value blockBegin = mul(qBlock, idx(t.blockQ));
 
-  auto alloc = [&](int64_t rows, int64_t cols) -> Value {
-    auto type = MemRefType::get(cols ? ArrayRef<int64_t>{rows, cols} : ArrayRef<int64_t>{rows}, f32);
+  auto alloc = [&](int64_t rows, int64_t cols, Type element) -> Value {
+    auto type = MemRefType::get(cols ? ArrayRef<int64_t>{rows, cols} : ArrayRef<int64_t>{rows}, element);
     return memref::AllocaOp::create(b, type, ValueRange{}, b.getI64IntegerAttr(64));
   };
-  qT = alloc(op.getHeadDim(), t.blockQ);
-  pT = alloc(t.blockK, t.blockQ);
-  accT = alloc(op.getValueHeadDim(), t.blockQ);
-  lBuf = alloc(t.blockQ, 0);
+  qT = alloc(op.getHeadDim(), t.blockQ, f32);
+  pT = alloc(t.blockK, t.blockQ, f32);
+  accT = alloc(op.getValueHeadDim(), t.blockQ, f32);
+  lBuf = alloc(t.blockQ, 0, f32);
+  rowIds = alloc(t.blockQ, 0, b.getIndexType());
+  posBuf = alloc(t.blockQ, 0, b.getI64Type());
   if (op.hasAffineScale()) {
-    visT = alloc(t.blockK, t.blockQ);
-    vsumT = alloc(op.getValueHeadDim(), t.blockQ);
-    cntBuf = alloc(t.blockQ, 0);
-    colSum = alloc(op.getValueHeadDim(), 0);
+    visT = alloc(t.blockK, t.blockQ, f32);
+    vsumT = alloc(op.getValueHeadDim(), t.blockQ, f32);
+    cntBuf = alloc(t.blockQ, 0, f32);
+  }
+  Value zeroF = f32Const(0.0);
+  Value active;
+  auto gatesType = op.getGates() ? cast<ShapedType>(op.getGates().getType()) : ShapedType();
+  if (gatesType)
+    gBuf = alloc(t.blockQ, 0, f32);
+
+  if (gatesType && gatesType.getRank() == 3) {
+    // Per-token gates (mixture of heads): this item takes the qBlock-th group of block_q rows whose gate
+    // for this head is non-zero, so the work falls with the fraction of active (token, head) pairs. Rows
+    // of the item's own contiguous range that are inactive are written as zeros here.
+    auto scan = scf::ForOp::create(
+        b, idx(0), seqQ, idx(1), ValueRange{idx(0)}, [&](OpBuilder &, Location, Value row, ValueRange count) {
+          Value g = memref::LoadOp::create(b, op.getGates(), ValueRange{batch, head, row});
+          Value isActive = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, g, zeroF);
+          Value slot = sub(count[0], blockBegin);
+          Value mine = arith::AndIOp::create(
+              b, isActive,
+              arith::AndIOp::create(b, cmpI(arith::CmpIPredicate::sge, slot, idx(0)),
+                                    cmpI(arith::CmpIPredicate::slt, slot, idx(t.blockQ))));
+          auto ifMine = scf::IfOp::create(b, mine, /*withElseRegion=*/false);
+          {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(ifMine.thenBlock());
+            memref::StoreOp::create(b, row, rowIds, ValueRange{slot});
+            memref::StoreOp::create(b, g, gBuf, ValueRange{slot});
+          }
+          Value inRange = arith::AndIOp::create(b, cmpI(arith::CmpIPredicate::sge, row, blockBegin),
+                                                cmpI(arith::CmpIPredicate::slt, row, add(blockBegin, idx(t.blockQ))));
+          auto ifIdle = scf::IfOp::create(
+              b, arith::AndIOp::create(b, inRange, arith::XOrIOp::create(b, isActive, arith::ConstantIntOp::create(b, 1, 1))),
+              /*withElseRegion=*/false);
+          {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(ifIdle.thenBlock());
+            storeZeroRow(row);
+          }
+          Value next = arith::SelectOp::create(b, isActive, add(count[0], idx(1)), count[0]);
+          scf::YieldOp::create(b, next);
+        });
+    numRows = maxI(idx(0), minI(idx(t.blockQ), sub(scan.getResult(0), blockBegin)));
+    active = cmpI(arith::CmpIPredicate::sgt, numRows, idx(0));
+    // Padding slots repeat the last row, so every slot reads valid memory.
+    Value last = memref::LoadOp::create(b, rowIds, ValueRange{maxI(idx(0), sub(numRows, idx(1)))});
+    scf::ForOp::create(b, numRows, idx(t.blockQ), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
+      memref::StoreOp::create(b, last, rowIds, ValueRange{r});
+      memref::StoreOp::create(b, zeroF, gBuf, ValueRange{r});
+      scf::YieldOp::create(b);
+    });
+  } else {
+    numRows = minI(idx(t.blockQ), sub(seqQ, blockBegin));
+    Value gate;
+    if (gatesType) {
+      // Per-head gains: a head with gain 0 contributes nothing; skip it.
+      gate = memref::LoadOp::create(b, op.getGates(), ValueRange{head});
+      active = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, gate, zeroF);
+    }
+    scf::ForOp::create(b, idx(0), idx(t.blockQ), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
+      memref::StoreOp::create(b, add(blockBegin, minI(r, sub(numRows, idx(1)))), rowIds, ValueRange{r});
+      if (gate)
+        memref::StoreOp::create(b, gate, gBuf, ValueRange{r});
+      scf::YieldOp::create(b);
+    });
   }
 
-  if (!op.getGates()) {
+  // Query row r sits at position T - S + r.
+  Value offset = sub(seqK, seqQ);
+  scf::ForOp::create(b, idx(0), idx(t.blockQ), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
+    Value pos = add(offset, memref::LoadOp::create(b, rowIds, ValueRange{r}));
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, b.getI64Type(), pos), posBuf, ValueRange{r});
+    scf::YieldOp::create(b);
+  });
+  firstPos = add(offset, memref::LoadOp::create(b, rowIds, ValueRange{idx(0)}));
+  lastPos = add(offset, memref::LoadOp::create(b, rowIds, ValueRange{maxI(idx(0), sub(numRows, idx(1)))}));
+
+  if (!active) {
     emitWorkItem();
     return;
   }
-  // Head gates: a block whose rows all have gate 0 contributes nothing; skip its attention entirely.
-  gBuf = alloc(t.blockQ, 0);
-  Value zeroF = f32Const(0.0);
-  auto gateLoop = scf::ForOp::create(
-      b, idx(0), idx(t.blockQ), idx(1), ValueRange{arith::ConstantIntOp::create(b, 0, 1)},
-      [&](OpBuilder &, Location, Value r, ValueRange any) {
-        Value valid = cmpI(arith::CmpIPredicate::slt, r, numRows);
-        Value g = zeroF;
-        auto ifValid = scf::IfOp::create(b, TypeRange{f32}, valid, /*withElseRegion=*/true);
-        {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(ifValid.thenBlock());
-          Value gate = cast<ShapedType>(op.getGates().getType()).getRank() == 1
-                           ? memref::LoadOp::create(b, op.getGates(), ValueRange{head}).getResult()
-                           : memref::LoadOp::create(b, op.getGates(), ValueRange{batch, head, add(rowBegin, r)})
-                                 .getResult();
-          scf::YieldOp::create(b, gate);
-          b.setInsertionPointToStart(ifValid.elseBlock());
-          scf::YieldOp::create(b, zeroF);
-        }
-        g = ifValid.getResult(0);
-        memref::StoreOp::create(b, g, gBuf, ValueRange{r});
-        Value nonZero = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, g, zeroF);
-        scf::YieldOp::create(b, ValueRange{arith::OrIOp::create(b, any[0], nonZero)});
-      });
-  auto ifActive = scf::IfOp::create(b, gateLoop.getResult(0), /*withElseRegion=*/true);
+  auto ifActive = scf::IfOp::create(b, active, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifActive.thenBlock());
   emitWorkItem();
   b.setInsertionPointToStart(ifActive.elseBlock());
   scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
-    scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
-                       [&](OpBuilder &, Location, Value d, ValueRange) {
-                         memref::StoreOp::create(b, zeroF, op.getOutput(),
-                                                 ValueRange{batch, head, add(rowBegin, r), d});
-                         scf::YieldOp::create(b);
-                       });
+    storeZeroRow(memref::LoadOp::create(b, rowIds, ValueRange{r}));
     scf::YieldOp::create(b);
   });
+}
+
+void AttentionEmitter::storeZeroRow(Value row) {
+  Value zeroF = f32Const(0.0);
+  scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
+                     [&](OpBuilder &, Location, Value d, ValueRange) {
+                       memref::StoreOp::create(b, zeroF, op.getOutput(), ValueRange{batch, head, row, d});
+                       scf::YieldOp::create(b);
+                     });
 }
 
 void AttentionEmitter::emitWorkItem() {
@@ -250,7 +304,7 @@ void AttentionEmitter::packQuery() {
   scf::ForOp::create(b, idx(0), idx(t.blockQ), idx(1), ValueRange{},
                      [&](OpBuilder &, Location, Value r, ValueRange) {
                        Value valid = cmpI(arith::CmpIPredicate::slt, r, numRows);
-                       Value row = minI(add(rowBegin, r), add(rowBegin, sub(numRows, idx(1))));
+                       Value row = memref::LoadOp::create(b, rowIds, ValueRange{r});
                        scf::ForOp::create(b, idx(0), idx(d), idx(1), ValueRange{},
                                           [&](OpBuilder &, Location, Value dd, ValueRange) {
                                             Value x = memref::LoadOp::create(
@@ -300,7 +354,7 @@ void AttentionEmitter::emitScoreRegion(Value j0, Value numKeys) {
     Value j = add(j0, jj);
     scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
       Value z = memref::LoadOp::create(b, pT, ValueRange{jj, r});
-      Value modified = inlineRegion(op.getScore(), {z, batch, head, add(firstPos, r), j});
+      Value modified = inlineRegion(op.getScore(), {z, batch, head, positionOf(r), j});
       memref::StoreOp::create(b, modified, pT, ValueRange{jj, r});
       scf::YieldOp::create(b);
     });
@@ -332,13 +386,8 @@ Value AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys, bool sin
   b.setInsertionPointToStart(ifOp.thenBlock());
   Type i64 = b.getI64Type();
   auto ivec = VectorType::get({vw}, i64);
-  SmallVector<int64_t> lanes(vw);
-  for (int64_t l = 0; l < vw; ++l)
-    lanes[l] = l;
-  Value iota = arith::ConstantOp::create(b, DenseElementsAttr::get(ivec, ArrayRef<int64_t>(lanes)));
   Value ninf = vecConst(-std::numeric_limits<double>::infinity());
   Value one = vecConst(1.0), zero = vecConst(0.0);
-  Value firstPos64 = arith::IndexCastOp::create(b, i64, firstPos);
   scf::ForOp::create(b, idx(0), idx(t.blockK), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
     Value j = add(j0, jj);
     Value j64 = arith::IndexCastOp::create(b, i64, j);
@@ -346,8 +395,7 @@ Value AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys, bool sin
     auto boolVec = VectorType::get({vw}, b.getI1Type());
     Value inRange = vector::BroadcastOp::create(b, boolVec, cmpI(arith::CmpIPredicate::slt, j, keyEnd));
     for (int64_t c = 0; c < nc; ++c) {
-      Value base = arith::AddIOp::create(b, firstPos64, arith::ConstantIntOp::create(b, i64, c * vw));
-      Value pos = arith::AddIOp::create(b, vector::BroadcastOp::create(b, ivec, base), iota);
+      Value pos = vector::LoadOp::create(b, ivec, posBuf, ValueRange{idx(c * vw)});
       Value keep = inRange;
       if (causal)
         keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, jVec, pos));
@@ -370,7 +418,7 @@ Value AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys, bool sin
     scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
       Value j = add(j0, jj);
       scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
-        Value keep = inlineRegion(op.getMask(), {batch, head, add(firstPos, r), j});
+        Value keep = inlineRegion(op.getMask(), {batch, head, positionOf(r), j});
         Value z = memref::LoadOp::create(b, pT, ValueRange{jj, r});
         memref::StoreOp::create(b, arith::SelectOp::create(b, keep, z, ninfScalar), pT, ValueRange{jj, r});
         if (visT) {
@@ -536,7 +584,7 @@ void AttentionEmitter::emitEpilogue(ValueRange l, ValueRange count) {
   }
   Value zero = f32Const(0.0), one = f32Const(1.0);
   scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
-    Value row = add(rowBegin, r);
+    Value row = memref::LoadOp::create(b, rowIds, ValueRange{r});
     Value lr = memref::LoadOp::create(b, lBuf, ValueRange{r});
     // A row that saw no key has l = 0 and yields zeros.
     Value sawKey = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lr, zero);

@@ -208,4 +208,62 @@ def XFAffineScale : Pass<"xf-affine-scale", "func::FuncOp"> {
   ];
 }
 
+def XFMixtureOfHeads : Pass<"xf-mixture-of-heads", "ModuleOp"> {
+  let summary = "Mixture-of-head attention: a router kernel and per-token head gates";
+  let description = [{
+    For every attention kernel `@NAME`, adds the per-token head gates (`gates`, [B, H, S]) as a kernel
+    argument and a router kernel `@NAME_router(input [B, S, hidden], w_routed [H - shared, hidden],
+    w_shared [shared, hidden], w_head [2, hidden], gates [B, H, S])` holding `xf.moh_router`. The router
+    depends only on the attention input, so it runs first; the attention kernel then works only on the
+    (token, head) pairs whose gate is non-zero: rows are gathered per head, and a head with no active row
+    in a block costs nothing.
+
+    Before:
+    ```mlir
+    func.func @attn(%q: tensor<1x8x?x64xf32>, %k: ..., %v: ..., %o: tensor<1x8x?x64xf32>) -> ... {xf.kernel}
+    ```
+    After `--xf-mixture-of-heads="shared-heads=2 top-k=3 hidden=512"`:
+    ```mlir
+    func.func @attn(%q: ..., %k: ..., %v: ..., %gates: tensor<1x8x?xf32>, %o: ...) -> ... {xf.kernel} {
+      %r = xf.attention ins(%q, %k, %v : ...) gates(%gates : tensor<1x8x?xf32>) outs(%o : ...) {...}
+    }
+    func.func @attn_router(%x: tensor<1x?x512xf32>, %wr: tensor<6x512xf32>, %ws: tensor<2x512xf32>,
+                           %wh: tensor<2x512xf32>, %g: tensor<1x8x?xf32>) -> tensor<1x8x?xf32> {xf.kernel} {
+      %r = xf.moh_router ins(%x, %wr, %ws, %wh : ...) outs(%g : ...) {shared_heads = 2, top_k = 3}
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+  let options = [
+    Option<"sharedHeads", "shared-heads", "int64_t", "1", "heads [0, shared-heads) are always active">,
+    Option<"topK", "top-k", "int64_t", "1", "routed heads active per token">,
+    Option<"hidden", "hidden", "int64_t", "0", "features of the attention input (the router's input)">,
+  ];
+}
+
+def XFLowerMoHRouter : Pass<"xf-lower-moh-router", "func::FuncOp"> {
+  let summary = "Lower memref xf.moh_router to a parallel loop over tokens";
+  let description = [{
+    One work item per token: the three small projections of the token (vectorized dot products over the
+    features), the softmaxes, the top-k selection and the gate formula, written into `[B, H, S]`.
+
+    Before:
+    ```mlir
+    xf.moh_router ins(%x, %wr, %ws, %wh : memref<1x?x512xf32>, ...) outs(%g : memref<1x8x?xf32>) {shared_heads = 2, top_k = 3}
+    ```
+    After:
+    ```mlir
+    scf.parallel (%t) = (%c0) to (%tokens) step (%c1) {
+      ... // logits = W x (vector.fma + vector.reduction), softmax, top-k, gates
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector">,
+  ];
+}
+
 #endif // XF_PASSES_TD
