@@ -103,6 +103,15 @@ std::optional<std::string> checkCall(const KernelInfo &kernel, const xfrt_tensor
       return problem;
   if (kernel.kind == "attention")
     return checkAttentionOperands(kernel, operands);
+  if (kernel.kind == "moh_router" && kernel.operandIndex("input") >= 0) {
+    const xfrt_tensor &input = operands[kernel.operandIndex("input")];
+    const xfrt_tensor &gates = operands[kernel.operands.size() - 1];
+    if (input.rank == 3 && gates.rank == 3 && (input.shape[0] != gates.shape[0] || input.shape[1] != gates.shape[2]))
+      return llvm::formatv("kernel '{0}': input [{1}, {2}, ...] and gates [{3}, ..., {4}] disagree on batch or "
+                           "tokens",
+                           kernel.name, input.shape[0], input.shape[1], gates.shape[0], gates.shape[2])
+          .str();
+  }
   return std::nullopt;
 }
 

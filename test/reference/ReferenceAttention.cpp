@@ -1,6 +1,7 @@
 //===- ReferenceAttention.cpp - the double-precision attention oracle -----===//
 #include "test/reference/ReferenceAttention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -88,4 +89,52 @@ std::vector<double> xf::reference::attention(const AttentionProblem &p, const st
       }
     }
   return out;
+}
+
+std::vector<double> xf::reference::mohRouter(const std::vector<float> &x, const std::vector<float> &wRouted,
+                                             const std::vector<float> &wShared, const std::vector<float> &wHead,
+                                             int64_t batch, int64_t seq, int64_t features, int64_t sharedHeads,
+                                             int64_t routedHeads, int64_t topK, double eps) {
+  const int64_t H = sharedHeads + routedHeads;
+  std::vector<double> gates(batch * H * seq, 0.0);
+  auto softmaxOf = [&](const std::vector<float> &w, int64_t rows, const float *token) {
+    std::vector<double> logits(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      double dot = 0.0;
+      for (int64_t c = 0; c < features; ++c)
+        dot += double(w[r * features + c]) * double(token[c]);
+      logits[r] = dot;
+    }
+    double m = *std::max_element(logits.begin(), logits.end()), sum = 0.0;
+    for (double &l : logits)
+      sum += (l = std::exp(l - m));
+    for (double &l : logits)
+      l /= sum;
+    return logits;
+  };
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t s = 0; s < seq; ++s) {
+      const float *token = &x[(b * seq + s) * features];
+      std::vector<double> gr = softmaxOf(wRouted, routedHeads, token);
+      std::vector<double> gs = softmaxOf(wShared, sharedHeads, token);
+      std::vector<double> a = softmaxOf(wHead, 2, token);
+      // g~_r = k * (g_r * M) / max(sum(g_r * M), eps), M the top-k mask.
+      std::vector<bool> keep(routedHeads, false);
+      for (int64_t n = 0; n < topK; ++n) {
+        int64_t best = -1;
+        for (int64_t r = 0; r < routedHeads; ++r)
+          if (!keep[r] && (best < 0 || gr[r] > gr[best]))
+            best = r;
+        keep[best] = true;
+      }
+      double kept = 0.0;
+      for (int64_t r = 0; r < routedHeads; ++r)
+        kept += keep[r] ? gr[r] : 0.0;
+      for (int64_t h = 0; h < sharedHeads; ++h)
+        gates[(b * H + h) * seq + s] = 2.0 * a[0] * double(sharedHeads) * gs[h];
+      for (int64_t r = 0; r < routedHeads; ++r)
+        gates[(b * H + sharedHeads + r) * seq + s] =
+            keep[r] ? 2.0 * a[1] * double(topK) * gr[r] / std::max(kept, eps) : 0.0;
+    }
+  return gates;
 }

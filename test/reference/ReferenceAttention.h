@@ -41,6 +41,13 @@ struct AttentionProblem {
 std::vector<double> attention(const AttentionProblem &p, const std::vector<float> &q,
                               const std::vector<float> &k, const std::vector<float> &v);
 
+/// 3. Mixture-of-head router: x [B, S, C], wRouted [H - shared, C], wShared [shared, C], wHead [2, C];
+/// returns gates [B, H, S]. Top-k ties go to the lower head.
+std::vector<double> mohRouter(const std::vector<float> &x, const std::vector<float> &wRouted,
+                              const std::vector<float> &wShared, const std::vector<float> &wHead, int64_t batch,
+                              int64_t seq, int64_t features, int64_t sharedHeads, int64_t routedHeads, int64_t topK,
+                              double eps = 1e-6);
+
 } // namespace xf::reference
 
 #endif // XF_TEST_REFERENCE_REFERENCEATTENTION_H

@@ -57,6 +57,7 @@ FILES:
 
 OUTPUT SHAPE:
   Attention kernels: [B, num_heads, S, head_dim_v], B and S taken from the query ([B, H, S, D]).
+  Mixture-of-heads routers: [B, num_heads, S], B and S taken from the input ([B, S, C]).
   Other kinds: the output's compiled shape, which must then be fully static.
 
 THROUGHPUT:
@@ -299,6 +300,13 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
            ", expected 4 ([B, H, S, D])");
     return {query[0], *integerAttribute(module, kernel, "num_heads"), query[2],
             *integerAttribute(module, kernel, "head_dim_v")};
+  }
+  if (std::string(xfrt_kernel_kind(module, kernel.c_str())) == "moh_router") {
+    const std::vector<int64_t> &input = inputs.at("input").shape;
+    if (input.size() != 3)
+      fail("kernel '" + kernel + "': operand 'input' has rank " + std::to_string(input.size()) +
+           ", expected 3 ([B, S, C])");
+    return {input[0], *integerAttribute(module, kernel, "num_heads"), input[1]};
   }
   int64_t compiled[XFRT_MAX_RANK];
   int32_t rank = xfrt_kernel_operand_shape(module, kernel.c_str(), outputIndex, compiled);
