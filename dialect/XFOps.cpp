@@ -295,5 +295,34 @@ void MoHRouterOp::getEffects(SmallVectorImpl<SideEffects::EffectInstance<MemoryE
   effects.emplace_back(MemoryEffects::Write::get(), &getOutputMutable(), SideEffects::DefaultResource::get());
 }
 
+//===----------------------------------------------------------------------===//
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  auto input = cast<RankedTensorType>(getInput().getType());
+  auto positions = cast<RankedTensorType>(getPositions().getType());
+  if (input.getRank() != 4)
+    return emitOpError() << "input must have rank 4 [batch, heads, seq, head_dim], got rank " << input.getRank();
+  if (getResult().getType() != input)
+    return emitOpError() << "result type " << getResult().getType() << " must equal the input type " << input;
+  if (positions.getRank() != 1 || !positions.getElementType().isInteger(64))
+    return emitOpError() << "positions must be a 1-D tensor of i64, got " << positions;
+  if (!positions.isDynamicDim(0) && !input.isDynamicDim(2) && positions.getDimSize(0) != input.getDimSize(2))
+    return emitOpError() << "positions (" << positions.getDimSize(0) << ") must match the input's seq dim ("
+                         << input.getDimSize(2) << ")";
+  int64_t rotary = getRotaryDimAttr().getInt(), headDim = input.getDimSize(3);
+  if (rotary <= 2 || rotary % 2 || (!input.isDynamicDim(3) && rotary > headDim))
+    return emitOpError() << "rotary_dim (" << rotary << ") must be even, > 2 and at most head_dim (" << headDim
+                         << ")";
+  double base = getBase().convertToDouble();
+  if (!(base == 0.0 || (std::isfinite(base) && base > 1.0)))
+    return emitOpError() << "base must be > 1, or 0 for auto, got " << base;
+  StringRef scaling = getScaling();
+  if (!llvm::is_contained({"none", "linear", "dynamic", "yarn", "llama3", "longrope"}, scaling))
+    return emitOpError() << "unknown scaling '" << scaling << "'";
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dialect/XFOps.cpp.inc"

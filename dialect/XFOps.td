@@ -173,6 +173,25 @@ def XF_MoHRouterOp : XF_Op<"moh_router", [
   let hasVerifier = 1;
 }
 
+def XF_RopeOp : XF_Op<"rope", [Pure]> {
+  let summary = "Rotary position embedding of queries or keys";
+  let description = [{
+    Rotates `input` ([B, H, S, D]) at `positions` ([S], i64) with the rotate-half pairing `(i, i + d/2)`
+    of Hugging Face over the first `rotary_dim` dims (the rest pass through):
+    `inv_freq[i] = base^(-2i/rotary_dim)`, angle `= position * inv_freq[i]` (after `scaling`, VARIANTS.md
+    §5). `base = 0.0` means "auto": `xf-phase-bounded-rope` must choose it before lowering.
+
+    ```mlir
+    %r = xf.rope %q, %pos {base = 500000.0 : f64, rotary_dim = 128} : tensor<1x32x?x128xf32>, tensor<?xi64> -> tensor<1x32x?x128xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$positions, F64Attr:$base, I64Attr:$rotary_dim,
+                       DefaultValuedAttr<StrAttr, "\"none\"">:$scaling);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $positions attr-dict `:` type($input) `,` type($positions) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 def XF_YieldOp : XF_Op<"yield", [Pure, Terminator, ReturnLike, ParentOneOf<["AttentionOp"]>]> {
   let summary = "Yields the value of an xf modifier region";
   let description = [{

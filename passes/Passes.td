@@ -266,4 +266,37 @@ def XFLowerMoHRouter : Pass<"xf-lower-moh-router", "func::FuncOp"> {
   ];
 }
 
+def XFPhaseBoundedRope : Pass<"xf-phase-bounded-rope"> {
+  let summary = "Check (or choose) RoPE bases against aliasing, stability and precision bounds";
+  let description = [{
+    For every `xf.rope`, computes the bounds of VARIANTS.md §5 for the context length `context`, the
+    depth `depth`, the op's `rotary_dim` and angles with `mantissa-bits` (fp32: 23):
+    - aliasing: `context * base^(-(d-2)/d) < 2 pi`;
+    - DC stability through depth: `base >= (context / arccos(eps^(1/depth)))^(d/(d-2))`;
+    - precision: `base < 2^mantissa-bits`.
+    A base outside the feasible interval is an error (or a warning with `severity=warning`) that names
+    every failing bound, the interval and the tolerance. `base = 0` ("auto") is replaced by the geometric
+    middle of the interval. The formulas live in `RopeBounds` (passes/RopeBounds.h).
+
+    Before:
+    ```mlir
+    %r = xf.rope %q, %pos {base = 0.0 : f64, rotary_dim = 128} : ...
+    ```
+    After `--xf-phase-bounded-rope="context=131072 depth=32"`:
+    ```mlir
+    %r = xf.rope %q, %pos {base = 3.6e+06 : f64, rotary_dim = 128} : ...
+    ```
+    and for `base = 10000.0`:
+    `error: RoPE base 10000 fails for context 131072, depth 32 (eps 0.1, 23-bit angles): DC stability: ...;
+    feasible bases: [464917, 8388608)`.
+  }];
+  let options = [
+    Option<"context", "context", "int64_t", "0", "context length L the model must support">,
+    Option<"depth", "depth", "int64_t", "1", "layers N">,
+    Option<"eps", "eps", "double", "0.1", "tolerance of the stability bound (xf default 0.1)">,
+    Option<"mantissaBits", "mantissa-bits", "int64_t", "23", "mantissa bits of the angle dtype (fp32: 23)">,
+    Option<"severity", "severity", "std::string", "\"error\"", "error | warning">,
+  ];
+}
+
 #endif // XF_PASSES_TD

@@ -313,3 +313,51 @@ func.func @sinks_mixed(%q: tensor<1x4x4x64xf32>, %s: memref<4xf32>, %o: tensor<1
   %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) sinks(%s : memref<4xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
   return %r : tensor<1x4x4x64xf32>
 }
+
+// -----
+
+func.func @rope_dims(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{rotary_dim (65) must be even, > 2 and at most head_dim (64)}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 65} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_base(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{base must be > 1, or 0 for auto, got 0.5}}
+  %r = xf.rope %q, %pos {base = 0.5 : f64, rotary_dim = 64} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_positions(%q: tensor<1x4x8x64xf32>, %pos: tensor<7xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{positions (7) must match the input's seq dim (8)}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64} : tensor<1x4x8x64xf32>, tensor<7xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @router_top_k(%x: tensor<1x?x64xf32>, %wr: tensor<6x64xf32>, %ws: tensor<2x64xf32>, %wh: tensor<2x64xf32>, %g: tensor<1x8x?xf32>) -> tensor<1x8x?xf32> {
+  // expected-error @+1 {{top_k (7) must be in [1, 6 routed heads]}}
+  %r = xf.moh_router ins(%x, %wr, %ws, %wh : tensor<1x?x64xf32>, tensor<6x64xf32>, tensor<2x64xf32>, tensor<2x64xf32>) outs(%g : tensor<1x8x?xf32>) {shared_heads = 2, top_k = 7} -> tensor<1x8x?xf32>
+  return %r : tensor<1x8x?xf32>
+}
+
+// -----
+
+func.func @router_heads(%x: tensor<1x?x64xf32>, %wr: tensor<6x64xf32>, %ws: tensor<2x64xf32>, %wh: tensor<2x64xf32>, %g: tensor<1x9x?xf32>) -> tensor<1x9x?xf32> {
+  // expected-error @+1 {{output heads dim (9) must equal shared + routed heads (8)}}
+  %r = xf.moh_router ins(%x, %wr, %ws, %wh : tensor<1x?x64xf32>, tensor<6x64xf32>, tensor<2x64xf32>, tensor<2x64xf32>) outs(%g : tensor<1x9x?xf32>) {shared_heads = 2, top_k = 3} -> tensor<1x9x?xf32>
+  return %r : tensor<1x9x?xf32>
+}
+
+// -----
+
+func.func @router_features(%x: tensor<1x?x64xf32>, %wr: tensor<6x32xf32>, %ws: tensor<2x64xf32>, %wh: tensor<2x64xf32>, %g: tensor<1x8x?xf32>) -> tensor<1x8x?xf32> {
+  // expected-error @+1 {{w_routed must be [static rows, 64 input features], got 'tensor<6x32xf32>'}}
+  %r = xf.moh_router ins(%x, %wr, %ws, %wh : tensor<1x?x64xf32>, tensor<6x32xf32>, tensor<2x64xf32>, tensor<2x64xf32>) outs(%g : tensor<1x8x?xf32>) {shared_heads = 2, top_k = 3} -> tensor<1x8x?xf32>
+  return %r : tensor<1x8x?xf32>
+}
