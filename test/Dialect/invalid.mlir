@@ -325,7 +325,7 @@ func.func @rope_dims(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x
 // -----
 
 func.func @rope_base(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
-  // expected-error @+1 {{base must be > 1, or 0 for auto, got 0.5}}
+  // expected-error @+1 {{base must be > 1, or 0 for auto, got 5.000000e-01}}
   %r = xf.rope %q, %pos {base = 0.5 : f64, rotary_dim = 64} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
   return %r : tensor<1x4x8x64xf32>
 }
