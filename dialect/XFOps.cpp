@@ -168,6 +168,26 @@ static LogicalResult verifyVariantOperand(AttentionOp op, Value value, StringRef
 LogicalResult AttentionOp::verifyVariantOperands(bool tensors, Type elementType) {
   if (static_cast<bool>(getAlpha()) != static_cast<bool>(getAlphaMa()))
     return emitOpError() << "affine scale needs both alpha and alpha_ma";
+  if (static_cast<bool>(getCalibratedKeys()) != static_cast<bool>(getCalibratedHeads()))
+    return emitOpError("sink calibration needs both calibrated_keys and calibrated_heads");
+  if (auto keys = getCalibratedKeys()) {
+    if (keys->empty() || keys->size() > 64)
+      return emitOpError() << "calibrated_keys must list 1 to 64 key columns, got " << keys->size();
+    for (auto [i, key] : llvm::enumerate(*keys)) {
+      if (key < 1)
+        return emitOpError() << "calibrated key " << key << " must be >= 1: the first token is never calibrated";
+      if (i > 0 && key <= (*keys)[i - 1])
+        return emitOpError("calibrated_keys must be strictly increasing");
+    }
+    for (int64_t h : *getCalibratedHeads())
+      if (h < 0 || h >= static_cast<int64_t>(getNumHeads()))
+        return emitOpError() << "calibrated head " << h << " is out of range [0, " << getNumHeads() << ")";
+    double beta = getCalibrationBeta().convertToDouble();
+    if (!(beta >= 0.0 && beta <= 1.0))
+      return emitOpError() << "calibration_beta must be in [0, 1], got " << beta;
+    if (getAlpha())
+      return emitOpError("sink calibration and affine scaling cannot be combined on one attention");
+  }
   StringRef activation = getAlphaActivation();
   if (activation != "none" && activation != "linear_clip" && activation != "sigmoid")
     return emitOpError() << "alpha_activation must be none, linear_clip or sigmoid, got '" << activation << "'";

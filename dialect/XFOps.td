@@ -52,6 +52,10 @@ def XF_AttentionOp : XF_Op<"attention", [
       `O[i] = alpha_i * softmax_i V + (alpha_ma - alpha_i) * mean_{visible j} V[j]`, where
       `alpha_i = phi(%alpha[b, h, i])` and `alpha_activation` names phi: `none` (the operand is alpha),
       `linear_clip` (`clamp(0.1 x + 0.5, 0, 1)`) or `sigmoid`.
+    - `calibrated_keys = array<i64: ...>`, `calibrated_heads = array<i64: ...>`, `calibration_beta`: ACT
+      sink calibration. On the listed heads the softmax mass of the key columns `S` is scaled by beta
+      and the rest renormalized: `P'[i,j] = beta P[i,j]` for `j` in `S`, else
+      `P[i,j] (1 - beta S_i) / (1 - S_i)`. The kernel keeps split accumulators for `S` and the rest.
 
     The op is in destination-passing style: on tensors it returns a tensor of the type of `output`; on
     memrefs it writes `output` and returns nothing. One-shot bufferization turns the first into the second.
@@ -88,7 +92,10 @@ def XF_AttentionOp : XF_Op<"attention", [
     DefaultValuedAttr<BoolAttr, "false">:$causal,
     DefaultValuedAttr<I64Attr, "0">:$window,
     DefaultValuedAttr<I64Attr, "0">:$sink_tokens,
-    DefaultValuedAttr<StrAttr, "\"none\"">:$alpha_activation
+    DefaultValuedAttr<StrAttr, "\"none\"">:$alpha_activation,
+    OptionalAttr<DenseI64ArrayAttr>:$calibrated_keys,
+    OptionalAttr<DenseI64ArrayAttr>:$calibrated_heads,
+    DefaultValuedAttr<F64Attr, "0.4">:$calibration_beta
   );
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let regions = (region AnyRegion:$score, AnyRegion:$mask);

@@ -2,6 +2,8 @@
 #include "passes/KernelOperands.h"
 #include "passes/Passes.h"
 
+#include "mlir/IR/Verifier.h"
+
 namespace mlir::xf {
 #define GEN_PASS_DEF_XFATTENTIONSINKS
 #include "passes/Passes.h.inc"
@@ -14,15 +16,15 @@ struct AttentionSinksPass : public xf::impl::XFAttentionSinksBase<AttentionSinks
   using Base::Base;
 
   void runOnOperation() override {
-    if (mode != "learned" && mode != "streaming") {
+    if (mode != "learned" && mode != "streaming" && mode != "calibrated") {
       getOperation().emitError() << "xf-attention-sinks: unknown mode '" << mode
-                                 << "' (expected learned or streaming)";
+                                 << "' (expected learned, streaming or calibrated)";
       return signalPassFailure();
     }
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
     for (xf::AttentionOp op : ops)
-      if (failed(mode == "learned" ? addLearnedSinks(op) : makeStreaming(op)))
+      if (failed(mode == "learned" ? addLearnedSinks(op) : mode == "streaming" ? makeStreaming(op) : calibrate(op)))
         return signalPassFailure();
   }
 
@@ -34,6 +36,22 @@ struct AttentionSinksPass : public xf::impl::XFAttentionSinksBase<AttentionSinks
       return failure();
     op.getSinksMutable().assign(*sinks);
     return success();
+  }
+
+  LogicalResult calibrate(xf::AttentionOp op) {
+    if (keys.empty() || heads.empty())
+      return op.emitOpError("xf-attention-sinks: calibrated mode needs keys=... and heads=...");
+    Builder b(op.getContext());
+    SmallVector<int64_t> sortedKeys(keys.begin(), keys.end()), sortedHeads(heads.begin(), heads.end());
+    llvm::sort(sortedKeys);
+    llvm::sort(sortedHeads);
+    sortedKeys.erase(std::unique(sortedKeys.begin(), sortedKeys.end()), sortedKeys.end());
+    sortedHeads.erase(std::unique(sortedHeads.begin(), sortedHeads.end()), sortedHeads.end());
+    op.setCalibratedKeysAttr(b.getDenseI64ArrayAttr(sortedKeys));
+    op.setCalibratedHeadsAttr(b.getDenseI64ArrayAttr(sortedHeads));
+    op.setCalibrationBetaAttr(b.getF64FloatAttr(beta));
+    // The verifier states what is wrong with the values (range, first token, beta).
+    return mlir::verify(op);
   }
 
   LogicalResult makeStreaming(xf::AttentionOp op) {

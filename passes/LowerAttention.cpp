@@ -71,7 +71,9 @@ private:
   SmallVector<Value> emitSoftmax(ValueRange mOld, ValueRange lOld);
   void emitValueAccumulate(Value j0, Value numKeys, ValueRange alpha);
   SmallVector<Value> emitValueSum(Value j0, Value numKeys, Value full, ValueRange count);
-  void emitEpilogue(ValueRange l, ValueRange count);
+  void emitEpilogue(ValueRange m, ValueRange l, ValueRange count);
+  void emitCalibratedColumns();
+  Value inCalibratedColumns(Value j);
 
   xf::AttentionOp op;
   Tiling t;
@@ -84,6 +86,8 @@ private:
   Value qT, pT, accT, lBuf; // transposed query, probabilities, accumulator; denominators
   Value gBuf;               // per-row head gates
   Value rowIds, posBuf;     // the item's query rows and their positions (rows may be gathered)
+  Value isCalibrated;       // ACT: this head calibrates the sink columns
+  Value mBuf, accSinkT, mSinkBuf, lSinkBuf; // ACT: row maxima and the split sink-column accumulators
   Value visT, vsumT, cntBuf, colSum; // affine scaling: visibility, value sums, counts, block column sums
 };
 
@@ -121,6 +125,15 @@ void AttentionEmitter::emit() {
   lBuf = alloc(t.blockQ, 0, f32);
   rowIds = alloc(t.blockQ, 0, b.getIndexType());
   posBuf = alloc(t.blockQ, 0, b.getI64Type());
+  if (auto heads = op.getCalibratedHeads()) {
+    mBuf = alloc(t.blockQ, 0, f32);
+    accSinkT = alloc(op.getValueHeadDim(), t.blockQ, f32);
+    mSinkBuf = alloc(t.blockQ, 0, f32);
+    lSinkBuf = alloc(t.blockQ, 0, f32);
+    isCalibrated = arith::ConstantIntOp::create(b, 0, 1);
+    for (int64_t h : *heads)
+      isCalibrated = arith::OrIOp::create(b, isCalibrated, cmpI(arith::CmpIPredicate::eq, head, idx(h)));
+  }
   if (op.hasAffineScale()) {
     visT = alloc(t.blockK, t.blockQ, f32);
     vsumT = alloc(op.getValueHeadDim(), t.blockQ, f32);
@@ -277,7 +290,9 @@ void AttentionEmitter::emitWorkItem() {
     keyBegin = maxI(keyBegin, idx(sinkTokens));
   }
   results = llvm::to_vector_of<Value>(keyLoop(keyBegin, keyEnd, /*sinkSegment=*/false, results));
-  emitEpilogue(ArrayRef<Value>(results).slice(nc, nc),
+  if (isCalibrated)
+    emitCalibratedColumns();
+  emitEpilogue(ArrayRef<Value>(results).slice(0, nc), ArrayRef<Value>(results).slice(nc, nc),
                op.hasAffineScale() ? ArrayRef<Value>(results).slice(2 * nc, nc) : ArrayRef<Value>());
 }
 
@@ -379,6 +394,15 @@ Value AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys, bool sin
         b, full, cmpI(arith::CmpIPredicate::sgt, j0, sub(lastPos, idx(window))));
   if (op.hasMaskModifier())
     full = arith::ConstantIntOp::create(b, 0, 1);
+  if (isCalibrated) {
+    // The sink columns of a calibrated head go to their own accumulators, not this loop's.
+    ArrayRef<int64_t> keys = *op.getCalibratedKeys();
+    Value overlaps = arith::AndIOp::create(b, cmpI(arith::CmpIPredicate::sle, j0, idx(keys.back())),
+                                           cmpI(arith::CmpIPredicate::sgt, add(j0, idx(t.blockK)), idx(keys.front())));
+    full = arith::AndIOp::create(
+        b, full, arith::XOrIOp::create(b, arith::AndIOp::create(b, overlaps, isCalibrated),
+                                       arith::ConstantIntOp::create(b, 1, 1)));
+  }
 
   auto ifOp = scf::IfOp::create(b, arith::XOrIOp::create(b, full, arith::ConstantIntOp::create(b, 1, 1)),
                                 /*withElseRegion=*/false);
@@ -393,7 +417,13 @@ Value AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys, bool sin
     Value j64 = arith::IndexCastOp::create(b, i64, j);
     Value jVec = vector::BroadcastOp::create(b, ivec, j64);
     auto boolVec = VectorType::get({vw}, b.getI1Type());
-    Value inRange = vector::BroadcastOp::create(b, boolVec, cmpI(arith::CmpIPredicate::slt, j, keyEnd));
+    Value inRangeScalar = cmpI(arith::CmpIPredicate::slt, j, keyEnd);
+    if (isCalibrated)
+      inRangeScalar = arith::AndIOp::create(
+          b, inRangeScalar,
+          arith::XOrIOp::create(b, arith::AndIOp::create(b, isCalibrated, inCalibratedColumns(j)),
+                                arith::ConstantIntOp::create(b, 1, 1)));
+    Value inRange = vector::BroadcastOp::create(b, boolVec, inRangeScalar);
     for (int64_t c = 0; c < nc; ++c) {
       Value pos = vector::LoadOp::create(b, ivec, posBuf, ValueRange{idx(c * vw)});
       Value keep = inRange;
@@ -576,9 +606,125 @@ void AttentionEmitter::emitValueAccumulate(Value j0, Value numKeys, ValueRange a
   });
 }
 
-void AttentionEmitter::emitEpilogue(ValueRange l, ValueRange count) {
+Value AttentionEmitter::inCalibratedColumns(Value j) {
+  Value in = arith::ConstantIntOp::create(b, 0, 1);
+  for (int64_t key : *op.getCalibratedKeys())
+    in = arith::OrIOp::create(b, in, cmpI(arith::CmpIPredicate::eq, j, idx(key)));
+  return in;
+}
+
+/// ACT: the sink columns S of a calibrated head, with their own max, denominator and accumulator. The
+/// main loop left them out, so nothing is subtracted and no precision is lost when S holds most mass.
+void AttentionEmitter::emitCalibratedColumns() {
+  ArrayRef<int64_t> keys = *op.getCalibratedKeys();
+  int64_t nc = t.queryVectors(), vw = t.vectorWidth, numKeys = keys.size();
+  Value zero = vecConst(0.0), ninf = vecConst(-std::numeric_limits<double>::infinity());
+  for (int64_t c = 0; c < nc; ++c) {
+    vector::StoreOp::create(b, ninf, mSinkBuf, ValueRange{idx(c * vw)});
+    vector::StoreOp::create(b, zero, lSinkBuf, ValueRange{idx(c * vw)});
+  }
+  scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+    for (int64_t c = 0; c < nc; ++c)
+      vector::StoreOp::create(b, zero, accSinkT, ValueRange{d, idx(c * vw)});
+    scf::YieldOp::create(b);
+  });
+  auto ifCalibrated = scf::IfOp::create(b, isCalibrated, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifCalibrated.thenBlock());
+
+  Value seqK = memref::DimOp::create(b, op.getKey(), 2);
+  Value lastKey = sub(seqK, idx(1));
+  Type i64 = b.getI64Type();
+  auto ivec = VectorType::get({vw}, i64);
+  // Scores of the sink columns into rows [0, |S|) of the probability tile.
+  for (auto [n, key] : llvm::enumerate(keys)) {
+    Value row = minI(idx(key), lastKey);
+    auto dot = scf::ForOp::create(b, idx(0), idx(op.getHeadDim()), idx(1), SmallVector<Value>(nc, zero),
+                                  [&](OpBuilder &, Location, Value d, ValueRange acc) {
+                                    Value kx = memref::LoadOp::create(b, op.getKey(), ValueRange{batch, kvHead, row, d});
+                                    Value kb = vector::BroadcastOp::create(b, vec, kx);
+                                    SmallVector<Value> next;
+                                    for (int64_t c = 0; c < nc; ++c)
+                                      next.push_back(vector::FMAOp::create(
+                                          b, kb, vector::LoadOp::create(b, vec, qT, ValueRange{d, idx(c * vw)}), acc[c]));
+                                    scf::YieldOp::create(b, next);
+                                  });
+    for (int64_t c = 0; c < nc; ++c)
+      vector::StoreOp::create(b, dot.getResult(c), pT, ValueRange{idx(n), idx(c * vw)});
+  }
+  if (op.hasScoreModifier())
+    for (auto [n, key] : llvm::enumerate(keys))
+      scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
+        Value z = memref::LoadOp::create(b, pT, ValueRange{idx(n), r});
+        memref::StoreOp::create(b, inlineRegion(op.getScore(), {z, batch, head, positionOf(r), idx(key)}), pT,
+                                ValueRange{idx(n), r});
+        scf::YieldOp::create(b);
+      });
+  // Visibility of each sink column: it exists, and causal, window (unless a streaming sink token) and the
+  // mask region keep it.
+  for (auto [n, key] : llvm::enumerate(keys)) {
+    Value exists = cmpI(arith::CmpIPredicate::slt, idx(key), seqK);
+    Value keyVec = vector::BroadcastOp::create(b, ivec, arith::ConstantIntOp::create(b, i64, key));
+    for (int64_t c = 0; c < nc; ++c) {
+      Value pos = vector::LoadOp::create(b, ivec, posBuf, ValueRange{idx(c * vw)});
+      Value keep = vector::BroadcastOp::create(b, VectorType::get({vw}, b.getI1Type()), exists);
+      if (op.getCausal())
+        keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, keyVec, pos));
+      if (int64_t window = op.getWindow(); window && key >= static_cast<int64_t>(op.getSinkTokens())) {
+        Value lo = arith::SubIOp::create(
+            b, pos, vector::BroadcastOp::create(b, ivec, arith::ConstantIntOp::create(b, i64, window)));
+        keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sgt, keyVec, lo));
+      }
+      SmallVector<Value, 2> at{idx(n), idx(c * vw)};
+      Value z = vector::LoadOp::create(b, vec, pT, at);
+      vector::StoreOp::create(b, arith::SelectOp::create(b, keep, z, ninf), pT, at);
+    }
+    if (op.hasMaskModifier()) {
+      Value ninfScalar = f32Const(-std::numeric_limits<double>::infinity());
+      scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
+        Value keepScalar = inlineRegion(op.getMask(), {batch, head, positionOf(r), idx(key)});
+        Value z = memref::LoadOp::create(b, pT, ValueRange{idx(n), r});
+        memref::StoreOp::create(b, arith::SelectOp::create(b, keepScalar, z, ninfScalar), pT, ValueRange{idx(n), r});
+        scf::YieldOp::create(b);
+      });
+    }
+  }
+  // Their own softmax statistics and value accumulator.
+  for (int64_t c = 0; c < nc; ++c) {
+    Value m = ninf;
+    for (int64_t n = 0; n < numKeys; ++n)
+      m = arith::MaximumFOp::create(b, m, vector::LoadOp::create(b, vec, pT, ValueRange{idx(n), idx(c * vw)}));
+    Value allMasked = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m, ninf);
+    Value mSafe = arith::SelectOp::create(b, allMasked, zero, m);
+    Value l = zero;
+    for (int64_t n = 0; n < numKeys; ++n) {
+      SmallVector<Value, 2> at{idx(n), idx(c * vw)};
+      Value p = math::ExpOp::create(b, arith::SubFOp::create(b, vector::LoadOp::create(b, vec, pT, at), mSafe));
+      vector::StoreOp::create(b, p, pT, at);
+      l = arith::AddFOp::create(b, l, p);
+    }
+    vector::StoreOp::create(b, m, mSinkBuf, ValueRange{idx(c * vw)});
+    vector::StoreOp::create(b, l, lSinkBuf, ValueRange{idx(c * vw)});
+  }
+  scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+    for (int64_t c = 0; c < nc; ++c) {
+      Value acc = zero;
+      for (auto [n, key] : llvm::enumerate(keys)) {
+        Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, minI(idx(key), lastKey), d});
+        acc = vector::FMAOp::create(b, vector::BroadcastOp::create(b, vec, vx),
+                                    vector::LoadOp::create(b, vec, pT, ValueRange{idx(n), idx(c * vw)}), acc);
+      }
+      vector::StoreOp::create(b, acc, accSinkT, ValueRange{d, idx(c * vw)});
+    }
+    scf::YieldOp::create(b);
+  });
+}
+
+void AttentionEmitter::emitEpilogue(ValueRange m, ValueRange l, ValueRange count) {
   for (int64_t c = 0; c < t.queryVectors(); ++c) {
     vector::StoreOp::create(b, l[c], lBuf, ValueRange{idx(c * t.vectorWidth)});
+    if (mBuf)
+      vector::StoreOp::create(b, m[c], mBuf, ValueRange{idx(c * t.vectorWidth)});
     if (cntBuf)
       vector::StoreOp::create(b, count[c], cntBuf, ValueRange{idx(c * t.vectorWidth)});
   }
@@ -589,6 +735,27 @@ void AttentionEmitter::emitEpilogue(ValueRange l, ValueRange count) {
     // A row that saw no key has l = 0 and yields zeros.
     Value sawKey = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lr, zero);
     Value accScale = arith::SelectOp::create(b, sawKey, arith::DivFOp::create(b, one, lr), zero);
+    // ACT: with the rest (N) and the sink columns (S) rescaled to their common max,
+    // O = beta acc_S / (l_S + l_N) + (1 - beta l_S / (l_S + l_N)) acc_N / l_N.
+    Value sinkScale;
+    if (mBuf) {
+      Value ninf = f32Const(-std::numeric_limits<double>::infinity());
+      Value mN = memref::LoadOp::create(b, mBuf, ValueRange{r});
+      Value mS = memref::LoadOp::create(b, mSinkBuf, ValueRange{r});
+      Value mMax = arith::MaximumFOp::create(b, mN, mS);
+      auto factor = [&](Value mPart) -> Value {
+        Value dead = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mPart, ninf);
+        return arith::SelectOp::create(b, dead, zero, math::ExpOp::create(b, arith::SubFOp::create(b, mPart, mMax)));
+      };
+      Value lS = arith::MulFOp::create(b, memref::LoadOp::create(b, lSinkBuf, ValueRange{r}), factor(mS));
+      Value lTotal = arith::AddFOp::create(b, arith::MulFOp::create(b, lr, factor(mN)), lS);
+      Value anyMass = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lTotal, zero);
+      Value beta = f32Const(op.getCalibrationBeta().convertToDouble());
+      Value invTotal = arith::SelectOp::create(b, anyMass, arith::DivFOp::create(b, one, lTotal), zero);
+      sinkScale = arith::MulFOp::create(b, arith::MulFOp::create(b, beta, factor(mS)), invTotal);
+      Value restShare = arith::SubFOp::create(b, one, arith::MulFOp::create(b, arith::MulFOp::create(b, beta, lS), invTotal));
+      accScale = arith::MulFOp::create(b, accScale, restShare);
+    }
     // O = a * acc / l + (alpha_ma - a) * vsum / count, all times the row's gate.
     Value sumScale;
     if (op.hasAffineScale()) {
@@ -611,6 +778,8 @@ void AttentionEmitter::emitEpilogue(ValueRange l, ValueRange count) {
       accScale = arith::MulFOp::create(b, accScale, g);
       if (sumScale)
         sumScale = arith::MulFOp::create(b, sumScale, g);
+      if (sinkScale)
+        sinkScale = arith::MulFOp::create(b, sinkScale, g);
     }
     scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
                        [&](OpBuilder &, Location, Value d, ValueRange) {
@@ -619,6 +788,10 @@ void AttentionEmitter::emitEpilogue(ValueRange l, ValueRange count) {
                          if (sumScale) {
                            Value vs = memref::LoadOp::create(b, vsumT, ValueRange{d, r});
                            o = arith::AddFOp::create(b, o, arith::MulFOp::create(b, vs, sumScale));
+                         }
+                         if (sinkScale) {
+                           Value as = memref::LoadOp::create(b, accSinkT, ValueRange{d, r});
+                           o = arith::AddFOp::create(b, o, arith::MulFOp::create(b, as, sinkScale));
                          }
                          memref::StoreOp::create(b, o, op.getOutput(), ValueRange{batch, head, row, d});
                          scf::YieldOp::create(b);

@@ -137,11 +137,23 @@ def XFAttentionSinks : Pass<"xf-attention-sinks", "func::FuncOp"> {
     ```mlir
       %r = xf.attention ins(...) outs(...) {..., sink_tokens = 4, window = 1020}
     ```
+
+    `mode=calibrated` applies ACT's training-free sink calibration on `heads`: the attention mass of the
+    key columns `keys` is scaled by `beta` and the other columns are renormalized so rows still sum to 1.
+    The kernel keeps split accumulators for the calibrated columns, so the cost is one extra small pass
+    per calibrated head. The columns come from the spec (detection over a prefill is done offline).
+    After `--xf-attention-sinks="mode=calibrated keys=1,2 heads=0,3 beta=0.4"`:
+    ```mlir
+      %r = xf.attention ins(...) outs(...) {calibrated_heads = array<i64: 0, 3>, calibrated_keys = array<i64: 1, 2>, calibration_beta = 0.4 : f64, ...}
+    ```
   }];
   let options = [
-    Option<"mode", "mode", "std::string", "\"learned\"", "learned | streaming">,
+    Option<"mode", "mode", "std::string", "\"learned\"", "learned | streaming | calibrated">,
     Option<"sinkTokens", "sink-tokens", "int64_t", "4", "streaming: sink tokens kept at the start">,
     Option<"window", "window", "int64_t", "0", "streaming: recent keys kept (0: the op's window)">,
+    ListOption<"keys", "keys", "int64_t", "calibrated: the sink key columns S (>= 1)">,
+    ListOption<"heads", "heads", "int64_t", "calibrated: the query heads to calibrate">,
+    Option<"beta", "beta", "double", "0.4", "calibrated: the factor on the sink columns' mass">,
   ];
 }
 

@@ -59,10 +59,22 @@ std::vector<double> xf::reference::attention(const AttentionProblem &p, const st
             ++visibleKeys;
           }
         std::vector<double> softmaxV(Dv, 0.0), meanV(Dv, 0.0);
+        const bool calibrated =
+            std::find(p.calibratedHeads.begin(), p.calibratedHeads.end(), h) != p.calibratedHeads.end();
+        auto inS = [&](int64_t j) {
+          return std::find(p.calibratedKeys.begin(), p.calibratedKeys.end(), j) != p.calibratedKeys.end();
+        };
+        double massS = 0.0; // S_i
+        if (calibrated)
+          for (int64_t j = 0; j < T; ++j)
+            if (visible[j] && inS(j))
+              massS += std::exp(z[j] - maxZ) / denom;
         for (int64_t j = 0; j < T; ++j) {
           if (!visible[j])
             continue;
           double pj = std::exp(z[j] - maxZ) / denom;
+          if (calibrated)
+            pj = inS(j) ? p.beta * pj : (massS < 1.0 ? pj * (1.0 - p.beta * massS) / (1.0 - massS) : 0.0);
           for (int64_t d = 0; d < Dv; ++d) {
             double vj = double(v[((b * Hkv + hk) * T + j) * Dv + d]);
             softmaxV[d] += pj * vj;

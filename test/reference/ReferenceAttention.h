@@ -35,6 +35,10 @@ struct AttentionProblem {
   std::vector<float> alpha, alphaMa;
   /// phi applied to alpha: identity, linear clipping clamp(0.1x + 0.5, 0, 1), or the logistic sigmoid.
   enum class Activation { None, LinearClip, Sigmoid } alphaActivation = Activation::None;
+  /// 1c. ACT sink calibration on `calibratedHeads`: columns `calibratedKeys` (S) get beta * P, the others
+  ///     P * (1 - beta * S_i) / (1 - S_i).
+  std::vector<int64_t> calibratedKeys, calibratedHeads;
+  double beta = 0.4;
 };
 
 /// Attention in double precision. A query row that sees no key yields zeros.
