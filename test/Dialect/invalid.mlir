@@ -361,3 +361,35 @@ func.func @router_features(%x: tensor<1x?x64xf32>, %wr: tensor<6x32xf32>, %ws: t
   %r = xf.moh_router ins(%x, %wr, %ws, %wh : tensor<1x?x64xf32>, tensor<6x32xf32>, tensor<2x64xf32>, tensor<2x64xf32>) outs(%g : tensor<1x8x?xf32>) {shared_heads = 2, top_k = 3} -> tensor<1x8x?xf32>
   return %r : tensor<1x8x?xf32>
 }
+
+// -----
+
+func.func @calibration_pair(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{sink calibration needs both calibrated_keys and calibrated_heads}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64, calibrated_keys = array<i64: 1>} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @calibration_order(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{calibrated_keys must be strictly increasing}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64, calibrated_keys = array<i64: 2, 1>, calibrated_heads = array<i64: 0>} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @calibration_head(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{calibrated head 4 is out of range [0, 4)}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64, calibrated_keys = array<i64: 1>, calibrated_heads = array<i64: 4>} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @calibration_beta(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{calibration_beta must be in [0, 1], got 1.5}}
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64, calibrated_keys = array<i64: 1>, calibrated_heads = array<i64: 0>, calibration_beta = 1.5 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}

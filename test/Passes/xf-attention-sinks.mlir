@@ -12,7 +12,7 @@
 // STREAM: xf.attention
 // STREAM-SAME: sink_tokens = 4 : i64, window = 1020 : i64
 
-// MODE: xf-attention-sinks: unknown mode 'magic' (expected learned or streaming)
+// MODE: xf-attention-sinks: unknown mode 'magic' (expected learned, streaming or calibrated)
 func.func @attn(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x64xf32>, %o: tensor<1x8x?x64xf32>) -> tensor<1x8x?x64xf32> {
   %r = xf.attention ins(%q, %k, %v : tensor<1x8x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>) outs(%o : tensor<1x8x?x64xf32>) {num_heads = 8, num_kv_heads = 2, scale = 0.125 : f64, causal = true} -> tensor<1x8x?x64xf32>
   return %r : tensor<1x8x?x64xf32>
@@ -26,3 +26,10 @@ func.func @not_a_kernel(%q: tensor<1x8x4x64xf32>, %k: tensor<1x2x4x64xf32>) -> t
   %r = xf.attention ins(%q, %k, %k : tensor<1x8x4x64xf32>, tensor<1x2x4x64xf32>, tensor<1x2x4x64xf32>) outs(%o : tensor<1x8x4x64xf32>) {num_heads = 8, num_kv_heads = 2, scale = 0.125 : f64, window = 2} -> tensor<1x8x4x64xf32>
   return %r : tensor<1x8x4x64xf32>
 }
+
+// RUN: xf-opt %s --xf-attention-sinks="mode=calibrated keys=2,1 heads=3,0 beta=0.25" --split-input-file | FileCheck %s --check-prefix=ACT
+// RUN: not xf-opt %s --xf-attention-sinks="mode=calibrated keys=0 heads=1" --split-input-file 2>&1 | FileCheck %s --check-prefix=FIRST
+// ACT-LABEL: func.func @attn
+// ACT: xf.attention
+// ACT-SAME: calibrated_heads = array<i64: 0, 3>, calibrated_keys = array<i64: 1, 2>, calibration_beta = 2.500000e-01 : f64
+// FIRST: calibrated key 0 must be >= 1: the first token is never calibrated
