@@ -22,6 +22,7 @@ llvm_config.with_environment("PATH", config.xf_tools_dir, append_path=True)
 # Debian's numpy lives with /usr/bin/python3, not with whatever python3 comes first on PATH.
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%xf_src", config.xf_src_root))
+config.substitutions.append(("%xf_obj", config.xf_obj_root))
 
 llvm_config.add_tool_substitutions(["xf-opt", "xfc", "xf-run"], [config.xf_tools_dir])
 config.substitutions.append(("%cc", "clang-22"))

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 
-def reference(q, k, v, scale, causal, window):
+def reference(q, k, v, scale, causal, window, alibi=False):
     B, H, S, D = q.shape
     Hkv, T = k.shape[1], k.shape[2]
     group = H // Hkv
@@ -16,6 +16,10 @@ def reference(q, k, v, scale, causal, window):
     z = scale * np.einsum("bhsd,bhtd->bhst", q, k)
     i = (T - S + np.arange(S))[:, None]
     j = np.arange(T)[None, :]
+    if alibi:
+        # ALiBi (examples/plugin): z - 2^(-8 (h + 1) / H) * (i - j)
+        slopes = 2.0 ** (-8.0 * (np.arange(H) + 1) / H)
+        z = z - slopes[None, :, None, None] * (i - j)[None, None, :, :]
     visible = np.ones((S, T), dtype=bool)
     if causal:
         visible &= j <= i
@@ -39,6 +43,7 @@ def main():
     ap.add_argument("--window", type=int, default=0)
     ap.add_argument("--scale", type=float, default=0.0)
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--alibi", type=int, default=0)
     a = ap.parse_args()
     B, H, Hkv, S, T, D, Dv = (int(x) for x in a.shape.split(","))
     d = a.dir
@@ -51,7 +56,7 @@ def main():
     q, k, v = (np.load(f"{d}/{n}.npy") for n in "qkv")
     out = np.load(f"{d}/out.npy")
     scale = a.scale or 1.0 / np.sqrt(D)
-    ref = reference(q, k, v, scale, a.causal, a.window)
+    ref = reference(q, k, v, scale, a.causal, a.window, bool(a.alibi))
     if out.shape != ref.shape:
         print(f"FAIL: output shape {out.shape}, expected {ref.shape}")
         return 1
