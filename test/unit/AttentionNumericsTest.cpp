@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "test/reference/ReferenceAttention.h"
+#include "test/unit/KernelHarness.h"
 #include "xfrt.h"
 
 #include <gtest/gtest.h>
@@ -29,111 +30,11 @@
 namespace {
 
 namespace fs = std::filesystem;
+using namespace xf::test;
 using xf::reference::AttentionProblem;
 
 // fp32 accumulation over at most a few hundred keys stays well inside this; a wrong mask or offset does not.
 constexpr double kTolerance = 1e-4;
-
-//===----------------------------------------------------------------------===//
-// Compiling and running
-//===----------------------------------------------------------------------===//
-
-/// One directory per test process for specs, libraries and xfc's stderr; removed when the process ends.
-class ScratchDirectory : public testing::Environment {
-public:
-  static const fs::path &path() { return instance->directory; }
-
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "xf-numerics-XXXXXX").string();
-    if (!mkdtemp(pattern.data()))
-      FAIL() << "mkdtemp(" << pattern << ") failed";
-    directory = pattern;
-    instance = this;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(directory, ignored);
-  }
-
-private:
-  static inline ScratchDirectory *instance = nullptr;
-  fs::path directory;
-};
-testing::Environment *const scratchEnvironment = testing::AddGlobalTestEnvironment(new ScratchDirectory);
-
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-/// The status's message, or "" for success; frees the status.
-std::string messageOf(xfrt_status status) {
-  if (!status)
-    return "";
-  std::string message = xfrt_status_message(status);
-  xfrt_status_free(status);
-  return message;
-}
-
-struct ModuleDeleter {
-  void operator()(xfrt_module *module) const { xfrt_module_close(module); }
-};
-struct ContextDeleter {
-  void operator()(xfrt_context *context) const { xfrt_context_destroy(context); }
-};
-using ModulePtr = std::unique_ptr<xfrt_module, ModuleDeleter>;
-using ContextPtr = std::unique_ptr<xfrt_context, ContextDeleter>;
-
-/// Writes `source` to <scratch>/<name>.<extension>, compiles it with xfc and returns the library's path.
-/// Fails the test (showing xfc's stderr) when xfc does not exit with 0.
-testing::AssertionResult compile(const std::string &name, const std::string &extension, const std::string &source,
-                                 fs::path &library) {
-  fs::path spec = ScratchDirectory::path() / (name + "." + extension);
-  library = ScratchDirectory::path() / (name + ".so");
-  fs::path errors = ScratchDirectory::path() / (name + ".stderr");
-  std::ofstream(spec) << source;
-  // The paths are mkdtemp's plus test names ([A-Za-z0-9_]), so single quotes are enough for the shell.
-  std::string command = "'" XF_XFC_PATH "' '" + spec.string() + "' -o '" + library.string() + "' 2> '" +
-                        errors.string() + "'";
-  int status = std::system(command.c_str());
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return testing::AssertionFailure() << "xfc failed (status " << status << ") on\n"
-                                       << source << "\nstderr:\n"
-                                       << readFile(errors);
-  return testing::AssertionSuccess();
-}
-
-ModulePtr openModule(const fs::path &library) {
-  xfrt_module *module = nullptr;
-  std::string message = messageOf(xfrt_module_open(library.c_str(), &module));
-  EXPECT_EQ(message, "") << "opening " << library;
-  return ModulePtr(module);
-}
-
-ContextPtr makeContext(int32_t numThreads) {
-  xfrt_context *context = nullptr;
-  EXPECT_EQ(messageOf(xfrt_context_create(numThreads, &context)), "");
-  return ContextPtr(context);
-}
-
-xfrt_tensor tensorOf(std::vector<float> &data, std::vector<int64_t> shape) {
-  xfrt_tensor tensor{};
-  tensor.data = data.data();
-  tensor.rank = static_cast<int32_t>(shape.size());
-  std::copy(shape.begin(), shape.end(), tensor.shape);
-  return tensor;
-}
-
-std::vector<float> randomNormals(size_t count, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> values(count);
-  for (float &value : values)
-    value = normal(generator);
-  return values;
-}
 
 //===----------------------------------------------------------------------===//
 // The cases

@@ -1,0 +1,136 @@
+//===- KernelHarness.h - compile specs with xfc and run them through xfrt ---===//
+//
+// Shared by the numerics tests: a scratch directory per test process, xfc invocation with its stderr shown
+// on failure, and RAII wrappers around the runtime's C handles.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_TEST_UNIT_KERNELHARNESS_H
+#define XF_TEST_UNIT_KERNELHARNESS_H
+
+#include "xfrt.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace xf::test {
+
+namespace fs = std::filesystem;
+
+
+//===----------------------------------------------------------------------===//
+// Compiling and running
+//===----------------------------------------------------------------------===//
+
+/// One directory per test process for specs, libraries and xfc's stderr; removed when the process ends.
+class ScratchDirectory : public testing::Environment {
+public:
+  static const fs::path &path() { return instance->directory; }
+
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "xf-numerics-XXXXXX").string();
+    if (!mkdtemp(pattern.data()))
+      FAIL() << "mkdtemp(" << pattern << ") failed";
+    directory = pattern;
+    instance = this;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(directory, ignored);
+  }
+
+private:
+  static inline ScratchDirectory *instance = nullptr;
+  fs::path directory;
+};
+inline testing::Environment *const scratchEnvironment =
+    testing::AddGlobalTestEnvironment(new ScratchDirectory);
+
+inline std::string readFile(const fs::path &path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// The status's message, or "" for success; frees the status.
+inline std::string messageOf(xfrt_status status) {
+  if (!status)
+    return "";
+  std::string message = xfrt_status_message(status);
+  xfrt_status_free(status);
+  return message;
+}
+
+struct ModuleDeleter {
+  void operator()(xfrt_module *module) const { xfrt_module_close(module); }
+};
+struct ContextDeleter {
+  void operator()(xfrt_context *context) const { xfrt_context_destroy(context); }
+};
+using ModulePtr = std::unique_ptr<xfrt_module, ModuleDeleter>;
+using ContextPtr = std::unique_ptr<xfrt_context, ContextDeleter>;
+
+/// Writes `source` to <scratch>/<name>.<extension>, compiles it with xfc and returns the library's path.
+/// Fails the test (showing xfc's stderr) when xfc does not exit with 0.
+inline testing::AssertionResult compile(const std::string &name, const std::string &extension,
+                                        const std::string &source, fs::path &library,
+                                        const std::string &extraArgs = "") {
+  fs::path spec = ScratchDirectory::path() / (name + "." + extension);
+  library = ScratchDirectory::path() / (name + ".so");
+  fs::path errors = ScratchDirectory::path() / (name + ".stderr");
+  std::ofstream(spec) << source;
+  // The paths are mkdtemp's plus test names ([A-Za-z0-9_]), so single quotes are enough for the shell.
+  std::string command = "'" XF_XFC_PATH "' '" + spec.string() + "' -o '" + library.string() + "' " + extraArgs + " 2> '" +
+                        errors.string() + "'";
+  int status = std::system(command.c_str());
+  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return testing::AssertionFailure() << "xfc failed (status " << status << ") on\n"
+                                       << source << "\nstderr:\n"
+                                       << readFile(errors);
+  return testing::AssertionSuccess();
+}
+
+inline ModulePtr openModule(const fs::path &library) {
+  xfrt_module *module = nullptr;
+  std::string message = messageOf(xfrt_module_open(library.c_str(), &module));
+  EXPECT_EQ(message, "") << "opening " << library;
+  return ModulePtr(module);
+}
+
+inline ContextPtr makeContext(int32_t numThreads) {
+  xfrt_context *context = nullptr;
+  EXPECT_EQ(messageOf(xfrt_context_create(numThreads, &context)), "");
+  return ContextPtr(context);
+}
+
+inline xfrt_tensor tensorOf(std::vector<float> &data, std::vector<int64_t> shape) {
+  xfrt_tensor tensor{};
+  tensor.data = data.data();
+  tensor.rank = static_cast<int32_t>(shape.size());
+  std::copy(shape.begin(), shape.end(), tensor.shape);
+  return tensor;
+}
+
+inline std::vector<float> randomNormals(size_t count, uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float &value : values)
+    value = normal(generator);
+  return values;
+}
+
+} // namespace xf::test
+
+#endif // XF_TEST_UNIT_KERNELHARNESS_H
