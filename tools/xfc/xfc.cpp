@@ -1,11 +1,13 @@
 //===- xfc.cpp - the xf compiler driver -----------------------------------===//
 //
-// xfc model.xf|kernel.mlir [--emit=ast|xf|lowered|llvm|obj|lib] [-o out]
+// xfc model.xf|config.json|model-folder|kernel.mlir [--emit=ast|spec|xf|lowered|llvm|obj|lib] [-o out]
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/MLIRGen.h"
 #include "frontend/Parser.h"
 #include "frontend/Sema.h"
+#include "frontend/SpecPrinter.h"
+#include "frontend/hf/ConfigImporter.h"
 #include "passes/InitAll.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -15,6 +17,8 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Tools/Plugins/PassPlugin.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
@@ -39,13 +43,16 @@
 using namespace llvm;
 
 namespace {
-enum class Emit { AST, XF, Lowered, LLVM, Obj, Lib };
+enum class Emit { AST, Spec, XF, Lowered, LLVM, Obj, Lib };
 
-cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.xf | kernel.mlir>"), cl::Required);
+cl::opt<std::string> inputFile(cl::Positional,
+                               cl::desc("<model.xf | config.json | folder with a config.json | kernel.mlir>"),
+                               cl::Required);
 cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout; required for obj and lib)"),
                                 cl::value_desc("file"), cl::init("-"));
 cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Lib),
                    cl::values(clEnumValN(Emit::AST, "ast", "the parsed specification"),
+                              clEnumValN(Emit::Spec, "spec", "the canonical .xf specification (also of a config.json)"),
                               clEnumValN(Emit::XF, "xf", "xf IR on tensors"),
                               clEnumValN(Emit::Lowered, "lowered", "loops on memrefs with the kernel ABI"),
                               clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
@@ -56,6 +63,15 @@ cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple 
 cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"));
 cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"));
 cl::opt<std::string> headerFile("header", cl::desc("Where --emit=lib writes the C header (default: output with .h)"));
+cl::list<std::string> variants("variant",
+                               cl::desc("A variant pass to apply to the xf IR before the target pipeline, with its "
+                                        "options, e.g. 'xf-attention-sinks{mode=learned}'; repeatable, applied "
+                                        "in order"),
+                               cl::value_desc("pass"));
+cl::list<std::string> passPlugins("load-pass-plugin",
+                                  cl::desc("Load a pass plugin (an out-of-tree variant), then use its passes "
+                                           "with --variant"),
+                                  cl::value_desc("plugin.so"));
 cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time each xf pass takes"), cl::init(false));
 
 [[noreturn]] void fatal(const Twine &msg) {
@@ -63,23 +79,47 @@ cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time 
   exit(1);
 }
 
-/// Parses, checks and lowers a .xf file to xf IR; null on error (already reported).
-mlir::OwningOpRef<mlir::ModuleOp> loadSpec(mlir::MLIRContext &ctx, SourceMgr &sm) {
-  std::optional<xf::SpecFile> file = xf::parseSpec(sm, sm.getMainFileID());
-  if (!file)
-    return nullptr;
-  if (emit == Emit::AST) {
-    std::string error;
-    auto out = mlir::openOutputFile(outputFile, &error);
-    if (!out)
-      fatal(error);
-    xf::printAST(*file, out->os());
-    out->keep();
-    exit(0);
+void writeSpec(const xf::Spec &spec) {
+  std::string error;
+  auto out = mlir::openOutputFile(outputFile, &error);
+  if (!out)
+    fatal(error);
+  xf::printSpec(spec, out->os());
+  out->keep();
+  exit(0);
+}
+
+/// Parses, checks and lowers a .xf file, or imports a Hugging Face config.json, to xf IR; null on error
+/// (already reported). `spec` receives the checked specification.
+mlir::OwningOpRef<mlir::ModuleOp> loadSpec(mlir::MLIRContext &ctx, SourceMgr &sm, bool hfConfig,
+                                           std::optional<xf::Spec> &spec) {
+  if (hfConfig) {
+    if (emit == Emit::AST)
+      fatal("--emit=ast shows the syntax of a .xf file; use --emit=spec for a config.json");
+    std::optional<xf::ModelSpec> model = xf::importHFConfig(sm, sm.getMainFileID());
+    if (!model)
+      return nullptr;
+    spec.emplace();
+    spec->models.push_back(std::move(*model));
+  } else {
+    std::optional<xf::SpecFile> file = xf::parseSpec(sm, sm.getMainFileID());
+    if (!file)
+      return nullptr;
+    if (emit == Emit::AST) {
+      std::string error;
+      auto out = mlir::openOutputFile(outputFile, &error);
+      if (!out)
+        fatal(error);
+      xf::printAST(*file, out->os());
+      out->keep();
+      exit(0);
+    }
+    spec = xf::analyzeSpec(*file, sm);
+    if (!spec)
+      return nullptr;
   }
-  std::optional<xf::Spec> spec = xf::analyzeSpec(*file, sm);
-  if (!spec)
-    return nullptr;
+  if (emit == Emit::Spec)
+    writeSpec(*spec);
   return xf::generateModule(ctx, *spec, sm);
 }
 
@@ -235,41 +275,91 @@ int main(int argc, char **argv) {
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
+  mlir::xf::registerAllPasses();
   cl::ParseCommandLineOptions(argc, argv, "xf compiler: .xf specifications to ahead-of-time kernels\n");
 
   if (target != "cpu")
     fatal("target '" + target + "' is not supported yet (supported: cpu)");
+  for (const std::string &pluginPath : passPlugins) {
+    Expected<mlir::PassPlugin> plugin = mlir::PassPlugin::load(pluginPath);
+    if (!plugin)
+      fatal("cannot load pass plugin '" + pluginPath + "': " + toString(plugin.takeError()));
+    plugin->registerPassRegistryCallbacks();
+  }
   if ((emit == Emit::Obj || emit == Emit::Lib) && outputFile == "-")
     fatal("--emit=obj and --emit=lib need an output file (-o)");
 
   mlir::DialectRegistry registry;
   mlir::xf::registerAllDialects(registry);
   mlir::MLIRContext ctx(registry);
+  // Diagnostics point at the spec; dumping the IR they concern helps pass authors, not xfc's users.
+  ctx.printOpOnDiagnostic(false);
 
-  auto buffer = MemoryBuffer::getFileOrSTDIN(inputFile);
+  // A folder is a Hugging Face model folder: read its config.json.
+  std::string path = inputFile;
+  if (sys::fs::is_directory(path)) {
+    SmallString<256> config(path);
+    sys::path::append(config, "config.json");
+    if (!sys::fs::exists(config))
+      fatal("'" + inputFile + "' is a folder without a config.json");
+    path = std::string(config);
+  }
+  auto buffer = MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
   if (std::error_code ec = buffer.getError())
-    fatal("cannot read '" + inputFile + "': " + ec.message());
+    fatal("cannot read '" + path + "': " + ec.message());
   SourceMgr sm;
   sm.AddNewSourceBuffer(std::move(*buffer), SMLoc());
 
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  if (StringRef(inputFile).ends_with(".mlir")) {
+  std::optional<xf::Spec> spec;
+  if (StringRef(path).ends_with(".mlir")) {
+    if (emit == Emit::AST || emit == Emit::Spec)
+      fatal("--emit=ast and --emit=spec need a .xf or config.json input");
     mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
     module = mlir::parseSourceFile<mlir::ModuleOp>(sm, &ctx);
   } else {
-    if (emit == Emit::AST || !StringRef(inputFile).ends_with(".xf"))
-      ; // .xf and anything else not ending in .mlir is read as a specification
+    // .json is a Hugging Face config; anything else not ending in .mlir is read as a .xf specification.
     mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
-    module = loadSpec(ctx, sm);
+    module = loadSpec(ctx, sm, StringRef(path).ends_with(".json"), spec);
   }
   if (!module)
     return 1;
+
+  if (!variants.empty()) {
+    // Variant passes anchor on functions or modules; implicit nesting places each where it belongs.
+    mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
+    mlir::PassManager pm(&ctx, mlir::ModuleOp::getOperationName(), mlir::OpPassManager::Nesting::Implicit);
+    if (failed(mlir::applyPassManagerCLOptions(pm)))
+      fatal("bad pass manager options");
+    for (const std::string &variant : variants) {
+      // NAME or NAME{options}: added through the registry, so the pass manager nests it by its anchor.
+      StringRef text = StringRef(variant).trim(), name = text.take_until([](char c) { return c == '{'; });
+      StringRef options = text.drop_front(name.size());
+      if (!options.empty() && (!options.consume_front("{") || !options.consume_back("}")))
+        fatal("--variant='" + variant + "': expected NAME or NAME{options}");
+      const mlir::PassRegistryEntry *entry = mlir::PassInfo::lookup(name.trim());
+      if (!entry)
+        entry = mlir::PassPipelineInfo::lookup(name.trim());
+      if (!entry)
+        fatal("--variant='" + variant + "': no pass named '" + name.trim() +
+              "' (xf-opt --help lists the passes; plugins need --load-pass-plugin)");
+      if (failed(entry->addToPipeline(pm, options, [&](const Twine &msg) {
+            errs() << "xfc: error: --variant='" << variant << "': " << msg << "\n";
+            return failure();
+          })))
+        return 1;
+    }
+    if (failed(pm.run(*module)))
+      return 1;
+  }
 
   std::string error;
   if (emit == Emit::XF) {
     auto out = mlir::openOutputFile(outputFile, &error);
     if (!out)
       fatal(error);
+    if (spec)
+      out->os() << xf::describeUnloweredParts(*spec);
     module->print(out->os());
     out->keep();
     return 0;
