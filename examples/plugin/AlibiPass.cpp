@@ -5,7 +5,7 @@
 // slope[h] = 2^(-8 (h + 1) / H). The pass only adds a score region to xf.attention, so it stacks with the
 // built-in variants and fuses into the same kernel.
 //
-// Load it with `xf-opt --load-pass-plugin=libXFAlibiPlugin.so --xf-alibi` or
+// Load it with `xf-opt --load-pass-plugin=libXFAlibiPlugin.so --pass-pipeline="builtin.module(func.func(xf-alibi))"` or
 // `xfc --load-pass-plugin=libXFAlibiPlugin.so --variant=xf-alibi`.
 //
 //===----------------------------------------------------------------------===//
