@@ -2,6 +2,7 @@
 #include "dialect/XFOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/StringExtras.h"
 
@@ -236,6 +237,29 @@ LogicalResult AttentionOp::verifyRegions() {
     return failure();
   return verifyModifierRegion(*this, getMask(), "mask", {index, index, index, index},
                               "(b, h, i, j: index)", IntegerType::get(ctx, 1));
+}
+
+void AttentionOp::composeScore(function_ref<Value(OpBuilder &, Location, Value, ValueRange)> modifier) {
+  Region &score = getScore();
+  Location loc = getLoc();
+  OpBuilder b(getContext());
+  Type index = b.getIndexType();
+  auto *block = new Block();
+  block->addArguments({getQueryType().getElementType(), index, index, index, index},
+                      SmallVector<Location>(5, loc));
+  b.setInsertionPointToStart(block);
+  Value z = block->getArgument(0);
+  if (!score.empty()) {
+    IRMapping map;
+    map.map(score.front().getArguments(), block->getArguments());
+    for (Operation &inner : score.front().without_terminator())
+      b.clone(inner, map);
+    z = map.lookup(cast<YieldOp>(score.front().getTerminator()).getValues()[0]);
+    score.getBlocks().clear();
+  }
+  Value result = modifier(b, loc, z, block->getArguments().drop_front());
+  YieldOp::create(b, loc, ValueRange{result});
+  score.push_back(block);
 }
 
 void AttentionOp::getEffects(

@@ -132,6 +132,10 @@ def XF_AttentionOp : XF_Op<"attention", [
     int64_t getHeadDim() { return getQueryType().getDimSize(3); }
     int64_t getValueHeadDim() { return getValueType().getDimSize(3); }
     bool hasAffineScale() { return static_cast<bool>(getAlpha()); }
+    /// Composes a score modifier after the existing one (if any): `modifier` receives the score the
+    /// current region yields (or the raw score) and the (b, h, i, j) block arguments, and returns the new
+    /// score. This is how variant passes, in tree or in plugins, stack score modifiers.
+    void composeScore(::llvm::function_ref<Value(OpBuilder &, Location, Value z, ValueRange bhij)> modifier);
   }];
 
   let hasVerifier = 1;

@@ -2,7 +2,6 @@
 #include "passes/KernelOperands.h"
 #include "passes/Passes.h"
 
-#include "mlir/IR/IRMapping.h"
 
 namespace mlir::xf {
 #define GEN_PASS_DEF_XFHEADMODULATION
@@ -49,34 +48,18 @@ struct HeadModulationPass : public xf::impl::XFHeadModulationBase<HeadModulation
 
   /// z' = z + a |z| on the emphasized keys, applied after the existing score modifier if any.
   void addEmphasis(xf::AttentionOp op) {
-    Region &score = op.getScore();
-    OpBuilder b(op.getContext());
-    Location loc = op.getLoc();
-    Type element = op.getQueryType().getElementType(), index = b.getIndexType();
-    auto *block = new Block();
-    block->addArguments({element, index, index, index, index}, SmallVector<Location>(5, loc));
-    b.setInsertionPointToStart(block);
-    Value z = block->getArgument(0);
-    if (!score.empty()) {
-      IRMapping map;
-      map.map(score.front().getArguments(), block->getArguments());
-      for (Operation &inner : score.front().without_terminator())
-        b.clone(inner, map);
-      z = map.lookup(cast<xf::YieldOp>(score.front().getTerminator()).getValues()[0]);
-      score.getBlocks().clear();
-    }
-    Value j = block->getArgument(4);
-    Value hit = arith::ConstantIntOp::create(b, loc, 0, 1);
-    for (int64_t key : emphasisKeys)
-      hit = arith::OrIOp::create(
-          b, loc, hit,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, j, arith::ConstantIndexOp::create(b, loc, key)));
-    Value a = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, emphasis));
-    Value emphasized =
-        arith::AddFOp::create(b, loc, z, arith::MulFOp::create(b, loc, math::AbsFOp::create(b, loc, z), a));
-    Value result = arith::SelectOp::create(b, loc, hit, emphasized, z);
-    xf::YieldOp::create(b, loc, ValueRange{result});
-    score.push_back(block);
+    op.composeScore([&](OpBuilder &b, Location loc, Value z, ValueRange bhij) -> Value {
+      Value j = bhij[3];
+      Value hit = arith::ConstantIntOp::create(b, loc, 0, 1);
+      for (int64_t key : emphasisKeys)
+        hit = arith::OrIOp::create(
+            b, loc, hit,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, j, arith::ConstantIndexOp::create(b, loc, key)));
+      Value a = arith::ConstantOp::create(b, loc, b.getFloatAttr(z.getType(), emphasis));
+      Value emphasized =
+          arith::AddFOp::create(b, loc, z, arith::MulFOp::create(b, loc, math::AbsFOp::create(b, loc, z), a));
+      return arith::SelectOp::create(b, loc, hit, emphasized, z);
+    });
   }
 };
 } // namespace

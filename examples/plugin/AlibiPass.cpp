@@ -14,7 +14,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Tools/Plugins/PassPlugin.h"
 
@@ -34,38 +33,23 @@ struct AlibiPass : public PassWrapper<AlibiPass, OperationPass<func::FuncOp>> {
     getOperation().walk([&](xf::AttentionOp op) { addAlibi(op); });
   }
 
-  /// Builds the new score region: the old modifier (if any) first, then the bias.
+  /// Adds the bias after the existing score modifier (if any), so ALiBi stacks with other variants.
   static void addAlibi(xf::AttentionOp op) {
-    Region &score = op.getScore();
-    Location loc = op.getLoc();
-    OpBuilder b(op.getContext());
-    Type element = op.getQueryType().getElementType(), index = b.getIndexType();
-    auto *block = new Block();
-    block->addArguments({element, index, index, index, index}, SmallVector<Location>(5, loc));
-    b.setInsertionPointToStart(block);
-    Value z = block->getArgument(0);
-    if (!score.empty()) {
-      IRMapping map;
-      map.map(score.front().getArguments(), block->getArguments());
-      for (Operation &inner : score.front().without_terminator())
-        b.clone(inner, map);
-      z = map.lookup(cast<xf::YieldOp>(score.front().getTerminator()).getValues()[0]);
-      score.getBlocks().clear();
-    }
-    auto toFloat = [&](Value v) {
-      Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
-      return arith::SIToFPOp::create(b, loc, element, i64).getResult();
-    };
-    Value h = toFloat(block->getArgument(2));
-    Value distance = toFloat(arith::SubIOp::create(b, loc, block->getArgument(3), block->getArgument(4)));
     double perHead = -8.0 / static_cast<double>(op.getNumHeads());
-    Value one = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 1.0));
-    Value exponent = arith::MulFOp::create(b, loc, arith::AddFOp::create(b, loc, h, one),
-                                           arith::ConstantOp::create(b, loc, b.getFloatAttr(element, perHead)));
-    Value slope = math::Exp2Op::create(b, loc, exponent);
-    Value biased = arith::SubFOp::create(b, loc, z, arith::MulFOp::create(b, loc, slope, distance));
-    xf::YieldOp::create(b, loc, ValueRange{biased});
-    score.push_back(block);
+    op.composeScore([&](OpBuilder &b, Location loc, Value z, ValueRange bhij) -> Value {
+      Type element = z.getType();
+      auto toFloat = [&](Value v) {
+        Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+        return arith::SIToFPOp::create(b, loc, element, i64).getResult();
+      };
+      Value h = toFloat(bhij[1]);
+      Value distance = toFloat(arith::SubIOp::create(b, loc, bhij[2], bhij[3]));
+      Value one = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 1.0));
+      Value exponent = arith::MulFOp::create(b, loc, arith::AddFOp::create(b, loc, h, one),
+                                             arith::ConstantOp::create(b, loc, b.getFloatAttr(element, perHead)));
+      Value slope = math::Exp2Op::create(b, loc, exponent);
+      return arith::SubFOp::create(b, loc, z, arith::MulFOp::create(b, loc, slope, distance));
+    });
   }
 };
 } // namespace
