@@ -9,12 +9,13 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/SourceMgr.h"
 
 using namespace mlir;
-using xf::ScalarType;
-using xf::TypedExpr;
-using Op = xf::TypedExpr::Op;
+using ::xf::ScalarType;
+using ::xf::TypedExpr;
+using ExprOp = ::xf::TypedExpr::Op;
 
 namespace {
 
@@ -40,7 +41,7 @@ public:
     auto ops = [&](size_t k) { return emit(*e.operands[k]); };
     bool isFloat = !e.operands.empty() && e.operands[0]->type == ScalarType::Float;
     switch (e.op) {
-    case Op::Const:
+    case ExprOp::Const:
       switch (e.type) {
       case ScalarType::Int:
         return arith::ConstantIndexOp::create(b, loc, e.intValue);
@@ -50,7 +51,7 @@ public:
         return arith::ConstantIntOp::create(b, loc, e.boolValue, 1);
       }
       break;
-    case Op::Var:
+    case ExprOp::Var:
       switch (e.var) {
       case 'z':
         return z;
@@ -63,47 +64,47 @@ public:
       default:
         return bhij[3];
       }
-    case Op::Neg:
+    case ExprOp::Neg:
       if (e.type == ScalarType::Float)
         return arith::NegFOp::create(b, loc, ops(0));
       return arith::SubIOp::create(b, loc, arith::ConstantIndexOp::create(b, loc, 0), ops(0));
-    case Op::Not:
+    case ExprOp::Not:
       return arith::XOrIOp::create(b, loc, ops(0), arith::ConstantIntOp::create(b, loc, 1, 1));
-    case Op::Add:
+    case ExprOp::Add:
       return isFloat ? Value(arith::AddFOp::create(b, loc, ops(0), ops(1)))
                      : Value(arith::AddIOp::create(b, loc, ops(0), ops(1)));
-    case Op::Sub:
+    case ExprOp::Sub:
       return isFloat ? Value(arith::SubFOp::create(b, loc, ops(0), ops(1)))
                      : Value(arith::SubIOp::create(b, loc, ops(0), ops(1)));
-    case Op::Mul:
+    case ExprOp::Mul:
       return isFloat ? Value(arith::MulFOp::create(b, loc, ops(0), ops(1)))
                      : Value(arith::MulIOp::create(b, loc, ops(0), ops(1)));
-    case Op::Div:
+    case ExprOp::Div:
       if (isFloat)
         return arith::DivFOp::create(b, loc, ops(0), ops(1));
       return floorDivMod(ops(0), e.operands[1]->intValue, /*wantQuotient=*/true);
-    case Op::Mod:
+    case ExprOp::Mod:
       return floorDivMod(ops(0), e.operands[1]->intValue, /*wantQuotient=*/false);
-    case Op::Lt:
-    case Op::Le:
-    case Op::Gt:
-    case Op::Ge:
-    case Op::Eq:
-    case Op::Ne:
+    case ExprOp::Lt:
+    case ExprOp::Le:
+    case ExprOp::Gt:
+    case ExprOp::Ge:
+    case ExprOp::Eq:
+    case ExprOp::Ne:
       return compare(e.op, isFloat, ops(0), ops(1));
-    case Op::And:
+    case ExprOp::And:
       return arith::AndIOp::create(b, loc, ops(0), ops(1));
-    case Op::Or:
+    case ExprOp::Or:
       return arith::OrIOp::create(b, loc, ops(0), ops(1));
-    case Op::Select:
+    case ExprOp::Select:
       return arith::SelectOp::create(b, loc, ops(0), ops(1), ops(2));
-    case Op::Min:
+    case ExprOp::Min:
       return isFloat ? Value(arith::MinimumFOp::create(b, loc, ops(0), ops(1)))
                      : Value(arith::MinSIOp::create(b, loc, ops(0), ops(1)));
-    case Op::Max:
+    case ExprOp::Max:
       return isFloat ? Value(arith::MaximumFOp::create(b, loc, ops(0), ops(1)))
                      : Value(arith::MaxSIOp::create(b, loc, ops(0), ops(1)));
-    case Op::Abs: {
+    case ExprOp::Abs: {
       Value x = ops(0);
       if (isFloat)
         return math::AbsFOp::create(b, loc, x);
@@ -111,19 +112,19 @@ public:
       Value negative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, zero);
       return arith::SelectOp::create(b, loc, negative, arith::SubIOp::create(b, loc, zero, x), x);
     }
-    case Op::Exp:
+    case ExprOp::Exp:
       return math::ExpOp::create(b, loc, ops(0));
-    case Op::Log:
+    case ExprOp::Log:
       return math::LogOp::create(b, loc, ops(0));
-    case Op::Sqrt:
+    case ExprOp::Sqrt:
       return math::SqrtOp::create(b, loc, ops(0));
-    case Op::Tanh:
+    case ExprOp::Tanh:
       return math::TanhOp::create(b, loc, ops(0));
-    case Op::ToFloat: {
+    case ExprOp::ToFloat: {
       Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), ops(0));
       return arith::SIToFPOp::create(b, loc, f32, i64);
     }
-    case Op::Lookup: {
+    case ExprOp::Lookup: {
       int64_t n = e.type == ScalarType::Float ? e.floatTable.size() : e.intTable.size();
       Value i = ops(0);
       i = arith::MaxSIOp::create(b, loc, i, arith::ConstantIndexOp::create(b, loc, 0));
@@ -168,21 +169,21 @@ private:
     return arith::SelectOp::create(b, loc, adjust, arith::AddIOp::create(b, loc, r, c), r);
   }
 
-  Value compare(Op op, bool isFloat, Value x, Value y) {
+  Value compare(ExprOp op, bool isFloat, Value x, Value y) {
     if (isFloat) {
-      arith::CmpFPredicate p = op == Op::Lt   ? arith::CmpFPredicate::OLT
-                               : op == Op::Le ? arith::CmpFPredicate::OLE
-                               : op == Op::Gt ? arith::CmpFPredicate::OGT
-                               : op == Op::Ge ? arith::CmpFPredicate::OGE
-                               : op == Op::Eq ? arith::CmpFPredicate::OEQ
+      arith::CmpFPredicate p = op == ExprOp::Lt   ? arith::CmpFPredicate::OLT
+                               : op == ExprOp::Le ? arith::CmpFPredicate::OLE
+                               : op == ExprOp::Gt ? arith::CmpFPredicate::OGT
+                               : op == ExprOp::Ge ? arith::CmpFPredicate::OGE
+                               : op == ExprOp::Eq ? arith::CmpFPredicate::OEQ
                                               : arith::CmpFPredicate::UNE;
       return arith::CmpFOp::create(b, loc, p, x, y);
     }
-    arith::CmpIPredicate p = op == Op::Lt   ? arith::CmpIPredicate::slt
-                             : op == Op::Le ? arith::CmpIPredicate::sle
-                             : op == Op::Gt ? arith::CmpIPredicate::sgt
-                             : op == Op::Ge ? arith::CmpIPredicate::sge
-                             : op == Op::Eq ? arith::CmpIPredicate::eq
+    arith::CmpIPredicate p = op == ExprOp::Lt   ? arith::CmpIPredicate::slt
+                             : op == ExprOp::Le ? arith::CmpIPredicate::sle
+                             : op == ExprOp::Gt ? arith::CmpIPredicate::sgt
+                             : op == ExprOp::Ge ? arith::CmpIPredicate::sge
+                             : op == ExprOp::Eq ? arith::CmpIPredicate::eq
                                             : arith::CmpIPredicate::ne;
     return arith::CmpIOp::create(b, loc, p, x, y);
   }
@@ -197,16 +198,16 @@ private:
 struct KernelRequest {
   std::string name;
   Location loc;
-  xf::AttentionConfig config;
-  std::vector<xf::VariantSpec> variants;
+  ::xf::AttentionConfig config;
+  std::vector<::xf::VariantSpec> variants;
   std::vector<int64_t> layers; // for models
 };
 
 void buildKernel(OpBuilder &b, ModuleOp module, const KernelRequest &k) {
   MLIRContext *ctx = b.getContext();
-  const xf::AttentionConfig &a = k.config;
+  const ::xf::AttentionConfig &a = k.config;
   Location loc = k.loc;
-  auto dim = [](const xf::Extent &e) { return e.value ? *e.value : ShapedType::kDynamic; };
+  auto dim = [](const ::xf::Extent &e) { return e.value ? *e.value : ShapedType::kDynamic; };
   Type f32 = b.getF32Type();
   int64_t batch = dim(a.batch), seqQ = dim(a.seqQ), seqK = dim(a.seqK);
   auto qType = RankedTensorType::get({batch, a.heads, seqQ, a.headDim}, f32);
@@ -219,26 +220,26 @@ void buildKernel(OpBuilder &b, ModuleOp module, const KernelRequest &k) {
   if (!k.layers.empty())
     func->setAttr("xf.layers", b.getDenseI64ArrayAttr(k.layers));
   SmallVector<Attribute> builtin;
-  for (const xf::VariantSpec &v : k.variants) {
+  for (const ::xf::VariantSpec &v : k.variants) {
     if (!v.builtin)
       continue;
     SmallVector<NamedAttribute> entries{b.getNamedAttr("name", b.getStringAttr(v.name))};
     for (const auto &[key, value] : v.params) {
       Attribute attr;
       switch (value.kind) {
-      case xf::ParamValue::Kind::Int:
+      case ::xf::ParamValue::Kind::Int:
         attr = b.getI64IntegerAttr(value.intValue);
         break;
-      case xf::ParamValue::Kind::Float:
+      case ::xf::ParamValue::Kind::Float:
         attr = b.getF64FloatAttr(value.floatValue);
         break;
-      case xf::ParamValue::Kind::Bool:
+      case ::xf::ParamValue::Kind::Bool:
         attr = b.getBoolAttr(value.boolValue);
         break;
-      case xf::ParamValue::Kind::Word:
+      case ::xf::ParamValue::Kind::Word:
         attr = b.getStringAttr(value.word);
         break;
-      case xf::ParamValue::Kind::IntList:
+      case ::xf::ParamValue::Kind::IntList:
         attr = b.getDenseI64ArrayAttr(value.list);
         break;
       }
@@ -260,7 +261,7 @@ void buildKernel(OpBuilder &b, ModuleOp module, const KernelRequest &k) {
     scores.push_back(a.score.get());
   if (a.mask)
     masks.push_back(a.mask.get());
-  for (const xf::VariantSpec &v : k.variants) {
+  for (const ::xf::VariantSpec &v : k.variants) {
     if (v.score)
       scores.push_back(v.score.get());
     if (v.mask)
@@ -306,11 +307,11 @@ std::string sanitize(llvm::StringRef name) {
 }
 
 /// The model's distinct layer attentions, each with the layers that use it, named as MLIRGen.h says.
-std::vector<KernelRequest> modelKernels(MLIRContext &ctx, const xf::ModelSpec &m, const llvm::SourceMgr &sm) {
+std::vector<KernelRequest> modelKernels(MLIRContext &ctx, const ::xf::ModelSpec &m, const llvm::SourceMgr &sm) {
   std::vector<KernelRequest> kernels;
   Location loc = locationOf(ctx, sm, m.loc);
   for (size_t l = 0; l < m.layers.size(); ++l) {
-    const xf::LayerSpec &layer = m.layers[l];
+    const ::xf::LayerSpec &layer = m.layers[l];
     auto it = llvm::find_if(kernels, [&](const KernelRequest &k) {
       return k.config == layer.attention && k.variants == layer.variants;
     });
@@ -322,7 +323,7 @@ std::vector<KernelRequest> modelKernels(MLIRContext &ctx, const xf::ModelSpec &m
   }
   std::string base = sanitize(m.name);
   bool onlyWindows = llvm::all_of(kernels, [&](const KernelRequest &k) {
-    xf::AttentionConfig a = k.config, b = kernels.front().config;
+    ::xf::AttentionConfig a = k.config, b = kernels.front().config;
     a.window = b.window = 0;
     return a == b && k.variants == kernels.front().variants;
   });
@@ -346,11 +347,26 @@ OwningOpRef<ModuleOp> generateModule(MLIRContext &ctx, const Spec &spec, const l
                   mlir::xf::XFDialect>();
   OpBuilder b(&ctx);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
+  std::vector<KernelRequest> kernels;
   for (const AttentionSpec &a : spec.attentions)
-    buildKernel(b, *module, {a.name, locationOf(ctx, sm, a.loc), a.config, a.variants, {}});
+    kernels.push_back({a.name, locationOf(ctx, sm, a.loc), a.config, a.variants, {}});
   for (const ModelSpec &m : spec.models)
-    for (const KernelRequest &k : modelKernels(ctx, m, sm))
-      buildKernel(b, *module, k);
+    llvm::append_range(kernels, modelKernels(ctx, m, sm));
+  // A model's kernel may be named like a kernel block or another model's kernel.
+  llvm::StringMap<Location> names;
+  bool clash = false;
+  for (const KernelRequest &k : kernels) {
+    auto [it, inserted] = names.try_emplace(k.name, k.loc);
+    if (!inserted) {
+      emitError(k.loc) << "the kernel '" << k.name << "' is defined twice; rename the block or model"
+                       << " (a model's kernels are named <model>_attention...)";
+      clash = true;
+    }
+  }
+  if (clash)
+    return nullptr;
+  for (const KernelRequest &k : kernels)
+    buildKernel(b, *module, k);
   if (failed(verify(*module)))
     return nullptr;
   return module;

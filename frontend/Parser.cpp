@@ -107,10 +107,22 @@ private:
   bool atLineEnd() const {
     return tok.is(Token::Newline) || tok.is(Token::Semi) || tok.is(Token::RBrace) || tok.is(Token::Eof);
   }
+  /// Skips the rest of a broken entry: to the end of its line, or past the block it opened.
   void recoverToNextLine() {
     nesting = 0;
-    while (!atLineEnd())
+    int braces = 0;
+    while (!tok.is(Token::Eof)) {
+      if (tok.is(Token::LBrace)) {
+        ++braces;
+      } else if (tok.is(Token::RBrace)) {
+        if (braces == 0)
+          break;
+        --braces;
+      } else if (braces == 0 && (tok.is(Token::Newline) || tok.is(Token::Semi))) {
+        break;
+      }
       advance();
+    }
   }
   void recoverToNextBlock() {
     nesting = 0;
@@ -276,12 +288,13 @@ private:
       block.fields.push_back(std::move(field));
       return true;
     }
-    bool layers = (key.text == "layers" || key.text == "layer") && next.is(Token::Integer);
+    bool layerKey = key.text == "layers" || key.text == "layer";
+    bool layers = layerKey && next.is(Token::Integer);
     bool variant = key.text == "variant" && next.is(Token::Ident);
-    bool unnamed = next.is(Token::LBrace);
-    bool named = next.is(Token::Ident) && peek2().is(Token::LBrace);
+    bool unnamed = !layerKey && next.is(Token::LBrace);
+    bool named = !layerKey && next.is(Token::Ident) && peek2().is(Token::LBrace);
     if (!layers && !variant && !unnamed && !named) {
-      if (key.text == "layers" || key.text == "layer")
+      if (layerKey)
         error(next.loc(), "expected '=' or a layer selection such as '0..3' after '" + key.text + "', found " +
                               describe(next));
       else

@@ -10,6 +10,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -33,6 +34,7 @@ namespace {
 //===----------------------------------------------------------------------===//
 
 const StringRef kTopKinds[] = {"attention", "model", "variant"};
+constexpr size_t kMaxLookupEntries = 4096;
 const StringRef kKernelKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", "causal",
                                  "window", "scale",    "query_pre_attn_scalar",  "softcap",
                                  "score",  "mask",     "batch",    "seq_q",      "seq_k"};
@@ -131,8 +133,14 @@ struct Val {
   Kind kind = Kind::Scalar;
   TypedExprRef scalar;
   std::string text;
-  std::vector<Val> elems;
+  /// The items of a list, shared: constants are copied wherever they are used, and lists can be long.
+  std::shared_ptr<const std::vector<Val>> elems;
   SMLoc loc;
+
+  const std::vector<Val> &items() const {
+    static const std::vector<Val> none;
+    return elems ? *elems : none;
+  }
 
   bool isScalar() const { return kind == Kind::Scalar; }
   bool isConstScalar() const { return isScalar() && isConst(scalar); }
@@ -170,6 +178,11 @@ public:
     failed = true;
   }
   void note(SMLoc loc, const llvm::Twine &msg) { list.back().notes.emplace_back(loc, msg.str()); }
+  /// Adds a note to every error reported since the count was `first`.
+  void noteSince(size_t first, SMLoc loc, const llvm::Twine &msg) {
+    for (size_t i = first; i < list.size(); ++i)
+      list[i].notes.emplace_back(loc, msg.str());
+  }
   bool hasFailed() const { return failed; }
   size_t count() const { return list.size(); }
 
@@ -180,8 +193,12 @@ public:
       unsigned id = loc.isValid() ? sm.FindBufferContainingLoc(loc) : 0;
       return std::make_pair(id ? id : ~0u, loc.getPointer());
     };
-    std::stable_sort(list.begin(), list.end(),
-                     [&](const Entry &a, const Entry &b) { return key(a.loc) < key(b.loc); });
+    // By position, then in the order reported (std::stable_sort warns in this libstdc++).
+    for (size_t i = 0; i < list.size(); ++i)
+      list[i].order = i;
+    std::sort(list.begin(), list.end(), [&](const Entry &a, const Entry &b) {
+      return std::make_pair(key(a.loc), a.order) < std::make_pair(key(b.loc), b.order);
+    });
     std::set<std::pair<const char *, std::string>> printed;
     for (const Entry &d : list) {
       if (!printed.insert({d.loc.getPointer(), d.message}).second)
@@ -198,6 +215,7 @@ private:
     SMLoc loc;
     std::string message;
     std::vector<std::pair<SMLoc, std::string>> notes;
+    size_t order = 0;
   };
   SourceMgr &sm;
   std::vector<Entry> list;
@@ -294,7 +312,9 @@ private:
         diag.error(c.loc, "'" + c.name + "' is reserved and cannot name a constant");
         continue;
       }
-      auto [it, inserted] = consts.try_emplace(c.name, ConstEntry{&c});
+      ConstEntry entry;
+      entry.decl = &c;
+      auto [it, inserted] = consts.try_emplace(c.name, entry);
       if (!inserted) {
         diag.error(c.loc, "constant '" + c.name + "' is defined twice");
         diag.note(it->second.decl->loc, "first definition of '" + c.name + "'");
@@ -559,12 +579,17 @@ private:
       Val v;
       v.kind = Val::Kind::Array;
       v.loc = e.loc;
+      bool ok = true;
+      std::vector<Val> items;
       for (const ExprPtr &item : e.operands) {
         auto x = eval(*item, ctx);
-        if (!x)
-          return std::nullopt;
-        v.elems.push_back(std::move(*x));
+        if (x)
+          items.push_back(std::move(*x));
+        ok &= x.has_value();
       }
+      if (!ok)
+        return std::nullopt;
+      v.elems = std::make_shared<const std::vector<Val>>(std::move(items));
       return v;
     }
     case Expr::Kind::Unary:
@@ -664,11 +689,10 @@ private:
   }
 
   std::optional<Val> evalBinary(const Expr &e, const Context &ctx) {
+    // Both sides are evaluated, so that an error in each is reported.
     auto l = eval(*e.operands[0], ctx);
-    if (!l)
-      return std::nullopt;
     auto r = eval(*e.operands[1], ctx);
-    if (!r)
+    if (!l || !r)
       return std::nullopt;
     std::string where = "'" + e.text + "'";
     auto a = scalarOf(*l, where);
@@ -750,20 +774,14 @@ private:
 
   std::optional<Val> evalTernary(const Expr &e, const Context &ctx) {
     auto c = eval(*e.operands[0], ctx);
-    if (!c)
-      return std::nullopt;
-    auto cs = scalarOf(*c, "the condition of '?:'");
-    if (!cs)
-      return std::nullopt;
-    if ((*cs)->type != ScalarType::Bool) {
+    auto cs = c ? scalarOf(*c, "the condition of '?:'") : std::nullopt;
+    if (cs && (*cs)->type != ScalarType::Bool) {
       diag.error(startLoc(*e.operands[0]), "the condition of '?:' must be a bool, got " + toString((*cs)->type));
-      return std::nullopt;
+      cs.reset();
     }
     auto a = eval(*e.operands[1], ctx);
-    if (!a)
-      return std::nullopt;
     auto b = eval(*e.operands[2], ctx);
-    if (!b)
+    if (!cs || !a || !b)
       return std::nullopt;
     // A constant condition may choose between words or lists too.
     if (isConst(*cs) && (!a->isScalar() || !b->isScalar()))
@@ -801,19 +819,20 @@ private:
       return std::nullopt;
     }
     std::vector<TypedExprRef> args;
+    bool ok = true;
     for (const ExprPtr &arg : e.operands) {
       auto v = eval(*arg, ctx);
-      if (!v)
-        return std::nullopt;
-      auto s = scalarOf(*v, "the arguments of '" + f + "'");
-      if (!s)
-        return std::nullopt;
-      if ((*s)->type == ScalarType::Bool) {
+      auto s = v ? scalarOf(*v, "the arguments of '" + f + "'") : std::nullopt;
+      if (s && (*s)->type == ScalarType::Bool) {
         diag.error(startLoc(*arg), "'" + f + "' needs numbers, got bool");
-        return std::nullopt;
+        s.reset();
       }
-      args.push_back(*s);
+      if (s)
+        args.push_back(*s);
+      ok &= s.has_value();
     }
+    if (!ok)
+      return std::nullopt;
     SMLoc loc = e.loc;
     auto result = [&](std::optional<TypedExprRef> t) -> std::optional<Val> {
       if (!t)
@@ -882,22 +901,22 @@ private:
     Val v;
     v.kind = Val::Kind::Array;
     v.loc = e.loc;
+    std::vector<Val> items;
     for (double s : slopes)
-      v.elems.push_back(Val::of(constFloat(s), e.loc));
+      items.push_back(Val::of(constFloat(s), e.loc));
+    v.elems = std::make_shared<const std::vector<Val>>(std::move(items));
     return v;
   }
 
   std::optional<Val> evalIndex(const Expr &e, const Context &ctx) {
     auto list = eval(*e.operands[0], ctx);
-    if (!list)
+    auto idx = eval(*e.operands[1], ctx);
+    if (!list || !idx)
       return std::nullopt;
     if (list->kind != Val::Kind::Array) {
       diag.error(e.loc, "only a list can be indexed");
       return std::nullopt;
     }
-    auto idx = eval(*e.operands[1], ctx);
-    if (!idx)
-      return std::nullopt;
     auto index = scalarOf(*idx, "an index");
     if (!index)
       return std::nullopt;
@@ -905,7 +924,7 @@ private:
       diag.error(startLoc(*e.operands[1]), "an index must be an int, got " + toString((*index)->type));
       return std::nullopt;
     }
-    size_t n = list->elems.size();
+    size_t n = list->items().size();
     if (n == 0) {
       diag.error(e.loc, "cannot index an empty list");
       return std::nullopt;
@@ -917,15 +936,21 @@ private:
                                                  llvm::Twine(n));
         return std::nullopt;
       }
-      Val v = list->elems[k];
+      Val v = list->items()[k];
       v.loc = startLoc(e);
       return v;
     }
-    // A lookup at run time: the list must hold constants of one type.
+    // A lookup at run time: the list must hold constants of one type, few enough to sit in a vector
+    // constant of the kernel.
+    if (n > kMaxLookupEntries) {
+      diag.error(e.loc, "a list indexed at run time holds at most " + llvm::Twine(kMaxLookupEntries) +
+                            " entries, this one " + llvm::Twine(n));
+      return std::nullopt;
+    }
     auto table = std::make_shared<TypedExpr>();
     table->op = Op::Lookup;
     bool anyFloat = false, anyBool = false, anyNumber = false;
-    for (const Val &item : list->elems) {
+    for (const Val &item : list->items()) {
       if (!item.isConstScalar()) {
         diag.error(item.loc, "a list indexed at run time must hold constant numbers or bools");
         return std::nullopt;
@@ -939,7 +964,7 @@ private:
       return std::nullopt;
     }
     table->type = anyBool ? ScalarType::Bool : anyFloat ? ScalarType::Float : ScalarType::Int;
-    for (const Val &item : list->elems) {
+    for (const Val &item : list->items()) {
       if (table->type == ScalarType::Float)
         table->floatTable.push_back(item.number());
       else if (table->type == ScalarType::Bool)
@@ -1082,10 +1107,10 @@ private:
     auto v = value(f);
     if (!v)
       return std::nullopt;
-    bool ok = v->kind == Val::Kind::Array && !v->elems.empty();
+    bool ok = v->kind == Val::Kind::Array && !v->items().empty();
     std::vector<double> out;
     if (ok)
-      for (const Val &x : v->elems) {
+      for (const Val &x : v->items()) {
         if (!x.isNumber() || !(x.number() > 0)) {
           ok = false;
           break;
@@ -1313,7 +1338,8 @@ private:
       a.headDimV = *p.headDim;
     if (!apply(a, p))
       ok = false;
-    if (!ok)
+    // Variants and expressions are checked whenever the shape they depend on is known.
+    if (a.heads <= 0 || a.kvHeads <= 0 || a.headDim <= 0)
       return std::nullopt;
     size_t before = diag.count();
     for (const Block &nested : block.blocks) {
@@ -1330,7 +1356,7 @@ private:
     if (p.mask)
       if (auto m = resolveModifier(*p.mask, false, a, nullptr))
         a.mask = *m;
-    if (diag.count() != before)
+    if (!ok || diag.count() != before)
       return std::nullopt;
     return spec;
   }
@@ -1414,6 +1440,12 @@ private:
         paramExprs[f.key] = f.value.get();
       }
     }
+    // Errors in the declaration's expressions get a note at this use, which chose the parameters.
+    size_t first = diag.count();
+    llvm::scope_exit noteUse([&] {
+      if (decl != &inst)
+        diag.noteSince(first, inst.nameLoc, "in variant '" + name + "' applied here");
+    });
     llvm::StringMap<Val> params;
     Context ctx;
     ctx.attention = &attention;
@@ -1438,6 +1470,9 @@ private:
         return std::nullopt;
       spec.mask = *m;
     }
+    // A variant whose modifiers change nothing (score = z, mask = true) is dropped, not kept empty.
+    if (!spec.score && !spec.mask)
+      return std::nullopt;
     return spec;
   }
 
@@ -1471,6 +1506,7 @@ private:
     Context ctx;
     ctx.attention = &attention;
     auto eval = [&](const Field &f) { return this->eval(*f.value, ctx); };
+    const int64_t maxKeys = std::numeric_limits<int64_t>::max();
     // A list of distinct integers in [lo, hi), or (if allowAll) the word `all`.
     auto indexList = [&](const Field &f, int64_t lo, int64_t hi, StringRef what, bool allowAll) -> std::optional<ParamValue> {
       auto v = eval(f);
@@ -1478,19 +1514,23 @@ private:
         return std::nullopt;
       if (allowAll && v->isWord("all"))
         return wordParam("all");
-      if (v->kind != Val::Kind::Array || v->elems.empty()) {
+      if (v->kind != Val::Kind::Array || v->items().empty()) {
         diag.error(startLoc(*f.value), "'" + f.key + "' must be " + (allowAll ? "'all' or " : "") + "a list of " + what);
         return std::nullopt;
       }
       ParamValue out;
       out.kind = ParamValue::Kind::IntList;
-      for (const Val &x : v->elems) {
+      std::set<int64_t> seen;
+      for (const Val &x : v->items()) {
         if (!x.isInt() || x.scalar->intValue < lo || x.scalar->intValue >= hi) {
-          diag.error(x.loc, "'" + f.key + "' entries must be " + what + " in [" + llvm::Twine(lo) + ", " +
-                                llvm::Twine(hi) + ")");
+          if (hi == maxKeys)
+            diag.error(x.loc, "'" + f.key + "' entries must be " + what + " >= " + llvm::Twine(lo));
+          else
+            diag.error(x.loc, "'" + f.key + "' entries must be " + what + " in [" + llvm::Twine(lo) + ", " +
+                                  llvm::Twine(hi) + ")");
           return std::nullopt;
         }
-        if (llvm::is_contained(out.list, x.scalar->intValue)) {
+        if (!seen.insert(x.scalar->intValue).second) {
           diag.error(x.loc, "'" + f.key + "' lists " + llvm::Twine(x.scalar->intValue) + " twice");
           return std::nullopt;
         }
@@ -1498,7 +1538,6 @@ private:
       }
       return out;
     };
-    int64_t maxKeys = std::numeric_limits<int64_t>::max();
 
     if (name == "sinks") {
       static const StringRef keys[] = {"mode", "tokens", "window", "beta", "threshold", "heads", "columns"};
@@ -1554,7 +1593,7 @@ private:
         if (const Field *f = get(fields, "columns")) {
           auto v = eval(*f);
           if (v && v->isWord("auto")) {
-          } else if (auto l = indexList(*f, 1, maxKeys, "key positions (the first token, 0, is never one)", false)) {
+          } else if (auto l = indexList(*f, 1, maxKeys, "key positions", false)) {
             columns = *l;
           }
         }
@@ -1625,11 +1664,12 @@ private:
       if (const Field *f = get(fields, "phi"))
         if (auto w = word(*f, {"clip", "sigmoid"}))
           phi = *w;
-      if (const Field *f = get(fields, "rho"))
+      if (const Field *f = get(fields, "rho")) {
         if (auto x = number(*f, 0, 1, false, "in (0, 1)"); x && *x < 1)
           rho = *x;
         else if (x)
           diag.error(startLoc(*f->value), "'rho' must be in (0, 1), got '" + spell(*f->value) + "'");
+      }
       add("phi", wordParam(phi));
       add("rho", floatParam(rho));
     } else {
@@ -1648,11 +1688,12 @@ private:
         diag.error(inst.nameLoc, "phase_bounded_rope needs 'context', or 'max_position' in the model");
       }
       double eps = 0.1;
-      if (const Field *f = get(fields, "eps"))
+      if (const Field *f = get(fields, "eps")) {
         if (auto x = number(*f, 0, 1, false, "in (0, 1)"); x && *x < 1)
           eps = *x;
         else if (x)
           diag.error(startLoc(*f->value), "'eps' must be in (0, 1), got '" + spell(*f->value) + "'");
+      }
       std::string dtype = "f32", severity = "error";
       if (const Field *f = get(fields, "angle_dtype"))
         if (auto w = word(*f, {"f32", "f64", "bf16", "f16"}))
@@ -1763,7 +1804,7 @@ private:
       if (v) {
         bool ok = v->kind == Val::Kind::Array;
         if (ok)
-          for (const Val &x : v->elems) {
+          for (const Val &x : v->items()) {
             if (x.isWord("sliding") || x.isWord("sliding_attention"))
               m.layerTypes.push_back(LayerType::Sliding);
             else if (x.isWord("full") || x.isWord("full_attention"))
@@ -1838,7 +1879,10 @@ private:
         wantsAutoBase = true;
     analyzeRope(singles.lookup("rope"), m, wantsAutoBase);
 
-    if (diag.count() != before)
+    // The layers, expressions and variants are checked whenever the attention's shape is known, so that
+    // their errors are reported together with the others.
+    const AttentionConfig &a = m.attention;
+    if (a.heads <= 0 || a.kvHeads <= 0 || a.headDim <= 0)
       return std::nullopt;
 
     // Layers: the block (with the layer type's window), then every `layers` block in order.
@@ -1871,8 +1915,6 @@ private:
         llvm::append_range(layers[l].layerVariants, extra);
       }
     }
-    if (diag.count() != before)
-      return std::nullopt;
 
     // Expressions and variants, against the final attention of each layer.
     if (base.score)
@@ -1901,8 +1943,6 @@ private:
       for (const Block *v : p.layerVariants)
         if (auto vs = cachedVariant(v, p.config, VariantSite::Layer, &m))
           spec.variants.push_back(std::move(*vs));
-      if (diag.count() != before)
-        return std::nullopt;
       m.layers.push_back(std::move(spec));
     }
     if (diag.count() != before)
@@ -1934,6 +1974,7 @@ private:
 
   std::vector<int64_t> layerSet(const Block &lb, int64_t numLayers) {
     std::vector<int64_t> out;
+    std::vector<bool> taken(numLayers);
     for (const LayerRange &r : lb.layers) {
       if (r.first < 0 || r.last < r.first || r.step < 1) {
         diag.error(r.loc, "a layer range runs from a first to a last layer (inclusive) with a step >= 1");
@@ -1945,8 +1986,10 @@ private:
         continue;
       }
       for (int64_t l = r.first; l <= r.last; l += r.step)
-        if (!llvm::is_contained(out, l))
+        if (!taken[l]) {
+          taken[l] = true;
           out.push_back(l);
+        }
     }
     return out;
   }
@@ -1959,7 +2002,7 @@ private:
       if (auto w = word(*f, {"rms", "layer"}))
         m.norm.kind = *w == "rms" ? NormSpec::Kind::RMS : NormSpec::Kind::Layer;
     if (const Field *f = get(fields, "eps"))
-      if (auto x = number(*f, 0, 1, false, "in (0, 1)"))
+      if (auto x = number(*f, 0, 1, false, "in (0, 1]"))
         m.norm.eps = *x;
     if (const Field *f = get(fields, "unit_offset"))
       if (auto b = boolean(*f))

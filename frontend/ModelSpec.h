@@ -1,0 +1,236 @@
+//===- ModelSpec.h - a checked, fully resolved specification ---------------===//
+//
+// What the frontend hands to MLIRGen and the spec printer: attention kernel blocks and models with every
+// default applied and every per-layer override resolved, from a .xf file (Sema) or a Hugging Face
+// config.json (hf/ConfigImporter). Nothing here needs the source to be understood; source locations are
+// kept only for diagnostics and IR locations (and are empty for imported configs).
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_FRONTEND_MODELSPEC_H
+#define XF_FRONTEND_MODELSPEC_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/SMLoc.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xf {
+
+//===----------------------------------------------------------------------===//
+// Score and mask expressions
+//===----------------------------------------------------------------------===//
+
+/// Types of score/mask expressions: `b, h, i, j` are Int, `z` is Float, comparisons are Bool.
+enum class ScalarType { Int, Float, Bool };
+llvm::StringRef toString(ScalarType t);
+
+/// A type-checked score or mask expression over (z, b, h, i, j). Constants are folded, named constants
+/// and variant parameters substituted, ints used where floats are expected converted explicitly
+/// (ToFloat), so MLIRGen emits it one node per op and the printer writes it back as .xf.
+struct TypedExpr {
+  enum class Op {
+    Const,   // intValue / floatValue / boolValue by type
+    Var,     // var: 'z', 'b', 'h', 'i' or 'j'
+    Neg, Not,
+    Add, Sub, Mul,
+    Div,     // Int: floor division by a non-zero constant; Float: IEEE division
+    Mod,     // Int only: floored modulo by a non-zero constant (the sign of the divisor)
+    Lt, Le, Gt, Ge, Eq, Ne,
+    And, Or,
+    Select,  // operands: condition, then, else
+    Min, Max, Abs, Exp, Log, Sqrt, Tanh,
+    ToFloat, // Int -> Float
+    Lookup,  // table[clamp(operand, 0, size-1)]; intTable or floatTable by type
+  };
+  Op op = Op::Const;
+  ScalarType type = ScalarType::Int;
+  int64_t intValue = 0;
+  double floatValue = 0.0;
+  bool boolValue = false;
+  char var = 0;
+  std::vector<int64_t> intTable; // Int and Bool lookups
+  std::vector<double> floatTable;
+  std::vector<std::shared_ptr<const TypedExpr>> operands;
+};
+using TypedExprRef = std::shared_ptr<const TypedExpr>;
+
+bool equal(const TypedExprRef &a, const TypedExprRef &b);
+/// Prints `e` as a .xf expression that parses back to the same tree.
+void printTypedExpr(const TypedExpr &e, llvm::raw_ostream &os);
+/// The shortest decimal spelling of `v` that reads back exactly, always with '.' or an exponent.
+std::string formatNumber(double v);
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+/// A dimension fixed at compile time or given per call.
+struct Extent {
+  std::optional<int64_t> value; // nullopt: dynamic
+  bool operator==(const Extent &o) const { return value == o.value; }
+};
+
+enum class AttentionBias { None, QKV, All };
+
+/// A value of a built-in variant parameter.
+struct ParamValue {
+  enum class Kind { Int, Float, Bool, Word, IntList };
+  Kind kind = Kind::Int;
+  int64_t intValue = 0;
+  double floatValue = 0.0;
+  bool boolValue = false;
+  std::string word;
+  std::vector<int64_t> list;
+  bool operator==(const ParamValue &o) const;
+};
+
+/// One variant applied to an attention: a built-in one (VARIANTS.md: sinks, head_modulation,
+/// mixture_of_heads, affine_scale, phase_bounded_rope) with its parameters, all defaults filled in, or a
+/// user-declared one with its resolved score and/or mask expression.
+struct VariantSpec {
+  std::string name;
+  bool builtin = false;
+  std::vector<std::pair<std::string, ParamValue>> params; // built-in: in the canonical order
+  TypedExprRef score, mask;                               // user-declared
+  llvm::SMLoc loc;
+  const ParamValue *param(llvm::StringRef key) const;
+  bool operator==(const VariantSpec &o) const;
+};
+
+/// The attention of one layer, or of a kernel block, after defaults and overrides.
+struct AttentionConfig {
+  int64_t heads = 0, kvHeads = 0, headDim = 0, headDimV = 0;
+  bool causal = false;
+  int64_t window = 0; // keys including the query's own position; 0: none
+
+  /// How the score scale is given: 1/sqrt(head_dim), a number, or Gemma's query_pre_attn_scalar q
+  /// (scale = 1/sqrt(q)).
+  enum class ScaleKind { Default, Value, QueryPreAttnScalar };
+  ScaleKind scaleKind = ScaleKind::Default;
+  double scaleValue = 0.0;
+  double scale() const;
+
+  std::optional<double> softcap; // z' = c * tanh(z / c), applied after every other score modifier
+  TypedExprRef score, mask;      // the block's own modifiers (null: none)
+  bool qkNorm = false;           // RMSNorm over head_dim on q and k before RoPE (Qwen3)
+  AttentionBias bias = AttentionBias::None;
+  Extent batch, seqQ, seqK;      // kernel blocks only
+
+  bool operator==(const AttentionConfig &o) const;
+  bool operator!=(const AttentionConfig &o) const { return !(*this == o); }
+};
+
+/// A top-level `attention NAME { ... }` block: one kernel.
+struct AttentionSpec {
+  std::string name;
+  llvm::SMLoc loc;
+  AttentionConfig config;
+  std::vector<VariantSpec> variants;
+};
+
+//===----------------------------------------------------------------------===//
+// Models
+//===----------------------------------------------------------------------===//
+
+enum class DType { F32, F16, BF16 };
+llvm::StringRef toString(DType t);
+
+struct NormSpec {
+  enum class Kind { RMS, Layer };
+  Kind kind = Kind::RMS;
+  double eps = 1e-5;
+  bool unitOffset = false; // weight stored as w - 1 and applied as (1 + w) (Gemma)
+  bool operator==(const NormSpec &o) const {
+    return kind == o.kind && eps == o.eps && unitOffset == o.unitOffset;
+  }
+};
+
+/// Where the norms sit: `pre` (x + f(norm(x))) or `sandwich` (x + norm(f(norm(x))), Gemma 2).
+enum class NormPlacement { Pre, Sandwich };
+
+enum class Activation { SiLU, GELU, GELUTanh, ReLU };
+llvm::StringRef toString(Activation a);
+
+struct MlpSpec {
+  Activation activation = Activation::SiLU;
+  bool gated = true; // act(gate(x)) * up(x)
+  int64_t intermediate = 0;
+  bool bias = false;
+  int64_t experts = 0; // 0: dense
+  int64_t topK = 0;
+  /// gpt-oss clamped SwiGLU: gate clamped to <= limit, up to [-limit, limit], gate * sigmoid(alpha *
+  /// gate) * (up + 1).
+  std::optional<double> limit;
+  double alpha = 1.702;
+  bool operator==(const MlpSpec &o) const;
+};
+
+struct RopeSpec {
+  enum class Scaling { None, Linear, Dynamic, Yarn, Llama3, LongRope };
+  double base = 10000.0;
+  bool baseAuto = false;   // `base = auto`: chosen by the phase-bounded RoPE pass
+  double partial = 1.0;    // fraction of head_dim rotated (partial_rotary_factor)
+  bool interleaved = false;
+  Scaling scaling = Scaling::None;
+  double factor = 1.0;
+  std::optional<int64_t> originalMaxPosition;
+  double lowFreqFactor = 1.0, highFreqFactor = 4.0;      // llama3
+  double betaFast = 32.0, betaSlow = 1.0;                 // yarn
+  bool truncate = true;                                   // yarn
+  std::optional<double> mscale, mscaleAllDim;             // yarn (DeepSeek form)
+  std::optional<double> attentionFactor;                  // yarn, longrope; nullopt: the HF formula
+  std::vector<double> shortFactor, longFactor;            // longrope
+  bool operator==(const RopeSpec &o) const;
+};
+llvm::StringRef toString(RopeSpec::Scaling s);
+
+enum class LayerType { Full, Sliding };
+
+struct LayerSpec {
+  AttentionConfig attention;
+  std::vector<VariantSpec> variants; // the model's, then the layer's own
+};
+
+struct ModelSpec {
+  std::string name;
+  llvm::SMLoc loc;
+  std::string architecture; // informational (the HF class name), changes nothing
+  int64_t vocab = 0, hidden = 0, numLayers = 0;
+  DType dtype = DType::BF16;
+  bool tieEmbeddings = false;
+  int64_t maxPosition = 0; // 0: not stated
+  double embedScale = 1.0; // the embedding output is multiplied by it (Gemma: sqrt(hidden))
+  std::optional<double> finalSoftcap;
+  NormSpec norm;
+  NormPlacement normPlacement = NormPlacement::Pre;
+  MlpSpec mlp;
+  RopeSpec rope;
+
+  /// The attention block as written (before layer types and overrides).
+  AttentionConfig attention;
+  std::optional<int64_t> slidingWindow; // the window of `sliding` layers
+  std::vector<LayerType> layerTypes;    // empty, or one per layer
+  std::vector<VariantSpec> variants;    // applied to every layer
+
+  std::vector<LayerSpec> layers; // resolved, one per layer
+
+  /// The attention of `layer` before `layers` overrides: the block, with the sliding window if the layer
+  /// type says so.
+  AttentionConfig layerBase(size_t layer) const;
+  /// Fills `layers` from the attention block, the layer types and the model variants (no overrides).
+  void resolveLayers();
+};
+
+struct Spec {
+  std::vector<AttentionSpec> attentions;
+  std::vector<ModelSpec> models;
+};
+
+} // namespace xf
+
+#endif // XF_FRONTEND_MODELSPEC_H

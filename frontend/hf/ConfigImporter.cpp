@@ -1,0 +1,873 @@
+//===- ConfigImporter.cpp - a ModelSpec from a Hugging Face config.json ---===//
+//
+// The mapping follows the transformers configuration classes and modeling code of each architecture
+// (defaults included, since a config.json may leave a field out and get the class default). Fields are
+// read with llvm::json; a small scanner of the same text maps each JSON path to its byte offset, so that
+// every error points at its value with a caret, although llvm::json keeps no positions.
+//
+//===----------------------------------------------------------------------===//
+#include "frontend/hf/ConfigImporter.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Regex.h"
+
+#include <cmath>
+#include <map>
+
+using namespace xf;
+using llvm::SMLoc;
+using llvm::StringRef;
+namespace json = llvm::json;
+
+namespace {
+
+constexpr int kMaxJsonDepth = 64;
+
+//===----------------------------------------------------------------------===//
+// Where each JSON value is
+//===----------------------------------------------------------------------===//
+
+/// Byte offsets of the values of a JSON text, by path (`rope_scaling.factor`, `layer_types[3]`). Runs
+/// on text that llvm::json already accepted, but never reads past the end whatever the text is.
+class JsonPositions {
+public:
+  explicit JsonPositions(StringRef text) : text(text) {
+    skipSpace();
+    value("", 0);
+  }
+  std::optional<size_t> find(StringRef path) const {
+    auto it = offsets.find(path.str());
+    if (it == offsets.end())
+      return std::nullopt;
+    return it->second;
+  }
+
+private:
+  bool more() const { return pos < text.size(); }
+  void skipSpace() {
+    while (more() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r'))
+      ++pos;
+  }
+  std::string string() {
+    std::string s;
+    ++pos; // "
+    while (more() && text[pos] != '"') {
+      if (text[pos] == '\\' && pos + 1 < text.size()) {
+        char c = text[pos + 1];
+        s += c == 'n' ? '\n' : c == 't' ? '\t' : c;
+        pos += 2;
+        continue;
+      }
+      s += text[pos++];
+    }
+    if (more())
+      ++pos;
+    return s;
+  }
+  void value(const std::string &path, int depth) {
+    if (!more() || depth > kMaxJsonDepth)
+      return;
+    offsets[path] = pos;
+    char c = text[pos];
+    if (c == '{' || c == '[') {
+      char close = c == '{' ? '}' : ']';
+      ++pos;
+      for (size_t index = 0;; ++index) {
+        skipSpace();
+        if (!more())
+          return;
+        if (text[pos] == close) {
+          ++pos;
+          return;
+        }
+        std::string child;
+        if (c == '{') {
+          if (text[pos] != '"')
+            return;
+          std::string key = string();
+          child = path.empty() ? key : path + "." + key;
+          skipSpace();
+          if (!more() || text[pos] != ':')
+            return;
+          ++pos;
+          skipSpace();
+        } else {
+          child = path + "[" + std::to_string(index) + "]";
+        }
+        size_t before = pos;
+        value(child, depth + 1);
+        if (pos == before)
+          return;
+        skipSpace();
+        if (more() && text[pos] == ',')
+          ++pos;
+      }
+    }
+    if (c == '"') {
+      string();
+      return;
+    }
+    while (more() && !StringRef(",}] \t\r\n").contains(text[pos]))
+      ++pos;
+  }
+
+  StringRef text;
+  size_t pos = 0;
+  std::map<std::string, size_t> offsets;
+};
+
+/// The deepest nesting of brackets outside strings: llvm::json parses recursively.
+int jsonDepth(StringRef text) {
+  int depth = 0, deepest = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+//===----------------------------------------------------------------------===//
+// Architectures
+//===----------------------------------------------------------------------===//
+
+enum class SlidingStyle {
+  None,        // no sliding window
+  AllLayers,   // sliding_window applies to every layer (Mistral, Mixtral, Phi-3)
+  Qwen,        // use_sliding_window: layers >= max_window_layers slide; or layer_types
+  Alternating, // layer_types, by default even layers slide (Gemma 2, gpt-oss)
+};
+
+struct Architecture {
+  StringRef name, modelType;
+  double ropeTheta, rmsEps;
+  bool tieEmbeddings;
+  StringRef activation;
+  int64_t headDim;             // default head_dim; 0: hidden / heads
+  bool headDimKey;             // the class reads head_dim
+  SlidingStyle sliding;
+  std::optional<int64_t> slidingWindow; // the class default
+  int64_t maxPosition;
+  bool attentionBiasKey;       // the class reads attention_bias
+  bool attentionBias;          // its default
+  bool moe;
+  int64_t experts, topK;       // MoE defaults
+};
+
+const Architecture kArchitectures[] = {
+    {"LlamaForCausalLM", "llama", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 2048,
+     true, false, false, 0, 0},
+    {"MistralForCausalLM", "mistral", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::AllLayers, 4096, 131072,
+     false, false, false, 0, 0},
+    {"Qwen2ForCausalLM", "qwen2", 10000.0, 1e-6, false, "silu", 0, false, SlidingStyle::Qwen, 4096, 32768, false,
+     false, false, 0, 0},
+    {"Qwen3ForCausalLM", "qwen3", 10000.0, 1e-6, false, "silu", 128, true, SlidingStyle::Qwen, 4096, 32768, true,
+     false, false, 0, 0},
+    {"Gemma2ForCausalLM", "gemma2", 10000.0, 1e-6, true, "gelu_pytorch_tanh", 256, true, SlidingStyle::Alternating,
+     4096, 8192, true, false, false, 0, 0},
+    {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, false, SlidingStyle::AllLayers, std::nullopt, 4096,
+     false, false, false, 0, 0},
+    {"MixtralForCausalLM", "mixtral", 1e6, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt,
+     131072, false, false, true, 8, 2},
+    {"GptOssForCausalLM", "gpt_oss", 150000.0, 1e-5, false, "silu", 64, true, SlidingStyle::Alternating, 128,
+     131072, true, true, true, 128, 4},
+};
+
+const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalLM", "Qwen2ForCausalLM",
+                                        "Qwen3ForCausalLM",   "Gemma2ForCausalLM",  "Phi3ForCausalLM",
+                                        "MixtralForCausalLM", "GptOssForCausalLM"};
+
+/// Fields that do not change what the model computes at inference: identity, token ids, generation
+/// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
+const StringRef kNoMathFields[] = {
+    "_name_or_path", "transformers_version", "architectures", "model_type", "use_cache", "bos_token_id",
+    "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "initializer_range",
+    "attention_dropout", "embd_pdrop", "resid_pdrop", "hidden_dropout", "hidden_dropout_prob",
+    "output_router_logits", "router_aux_loss_coef", "router_jitter_noise", "auto_map", "tokenizer_class",
+    "cache_implementation", "initial_context_length", "return_dict", "output_hidden_states",
+    "output_attentions", "torchscript", "use_bfloat16", "tf_legacy_loss", "pruned_heads",
+    "chunk_size_feed_forward", "is_encoder_decoder", "is_decoder", "add_cross_attention",
+    "tie_encoder_decoder", "id2label", "label2id", "problem_type", "finetuning_task", "task_specific_params",
+    "prefix", "max_length", "min_length", "do_sample", "early_stopping", "num_beams", "num_beam_groups",
+    "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
+    "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
+    "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
+    "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens",
+    "begin_suppress_tokens", "_attn_implementation", "attn_implementation", "_attn_implementation_autoset",
+    // Tensor-parallel matmul splitting (Llama): the same products, summed in another order.
+    "pretraining_tp"};
+
+/// `v` rounded to the nearest value of `type` (round to nearest even), as a torch.tensor(v, dtype) is.
+double roundToDType(double v, DType type) {
+  if (type == DType::F32)
+    return static_cast<float>(v);
+  int mantissaBits = type == DType::BF16 ? 8 : 11; // significant bits, the implicit one included
+  int exponent;
+  double fraction = std::frexp(v, &exponent); // v = fraction * 2^exponent, fraction in [0.5, 1)
+  double scaled = std::ldexp(fraction, mantissaBits);
+  return std::ldexp(std::nearbyint(scaled), exponent - mantissaBits);
+}
+
+std::string sanitize(StringRef name) {
+  std::string s;
+  for (char c : name)
+    s += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? char(std::tolower(c)) : '_';
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
+    s = "model_" + s;
+  return s;
+}
+
+//===----------------------------------------------------------------------===//
+// The importer
+//===----------------------------------------------------------------------===//
+
+class Importer {
+public:
+  Importer(llvm::SourceMgr &sm, unsigned bufferId)
+      : sm(sm), buffer(sm.getMemoryBuffer(bufferId)->getBuffer()), positions(StringRef()) {}
+
+  std::optional<ModelSpec> run() {
+    if (jsonDepth(buffer) > kMaxJsonDepth) {
+      report(0, "the JSON is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
+      flush();
+      return std::nullopt;
+    }
+    llvm::Expected<json::Value> parsed = json::parse(buffer);
+    if (!parsed) {
+      // "[line:col, byte=N]: message"
+      std::string message = llvm::toString(parsed.takeError());
+      llvm::SmallVector<StringRef> m;
+      if (llvm::Regex("^\\[[0-9]+:[0-9]+, byte=([0-9]+)\\]: (.*)$").match(message, &m)) {
+        size_t offset = 0;
+        m[1].getAsInteger(10, offset);
+        report(std::min(offset, buffer.size()), "invalid JSON: " + m[2].str());
+      } else {
+        report(0, "invalid JSON: " + message);
+      }
+      flush();
+      return std::nullopt;
+    }
+    positions = JsonPositions(buffer);
+    root = parsed->getAsObject();
+    if (!root) {
+      report(0, "a config.json holds one JSON object");
+      flush();
+      return std::nullopt;
+    }
+    std::optional<ModelSpec> m = importModel();
+    if (!flush() || !m)
+      return std::nullopt;
+    return m;
+  }
+
+private:
+  //===--------------------------------------------------------------------===//
+  // Diagnostics
+  //===--------------------------------------------------------------------===//
+  void report(size_t offset, const std::string &message) { problems.push_back({offset, message}); }
+  /// An error at the value of `path` (or at the start if it has none), prefixed with the path unless
+  /// the message names it.
+  void error(StringRef path, const llvm::Twine &message, bool prefix = true) {
+    size_t offset = positions.find(path).value_or(0);
+    report(offset, (path.empty() || !prefix ? "" : path.str() + ": ") + message.str());
+  }
+  /// Prints every problem in file order; true if there was none.
+  bool flush() {
+    // By position, then in the order found (std::stable_sort warns in this libstdc++).
+    std::vector<size_t> order(problems.size());
+    for (size_t i = 0; i < order.size(); ++i)
+      order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return std::make_pair(problems[a].first, a) < std::make_pair(problems[b].first, b);
+    });
+    decltype(problems) sorted;
+    for (size_t i : order)
+      sorted.push_back(problems[i]);
+    problems = std::move(sorted);
+    for (const auto &[offset, message] : problems)
+      sm.PrintMessage(SMLoc::getFromPointer(buffer.data() + std::min(offset, buffer.size())),
+                      llvm::SourceMgr::DK_Error, message);
+    return problems.empty();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Typed reads; each marks its field handled
+  //===--------------------------------------------------------------------===//
+  const json::Value *field(StringRef key) {
+    handled.insert(key);
+    const json::Value *v = root->get(key);
+    return v && v->kind() != json::Value::Null ? v : nullptr;
+  }
+
+  static std::string describe(const json::Value &v) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << v;
+    if (s.size() > 40)
+      s = s.substr(0, 37) + "...";
+    return s;
+  }
+
+  std::optional<int64_t> asInt(const json::Value &v, StringRef path, int64_t lo, StringRef what) {
+    std::optional<double> d = v.getAsNumber();
+    std::optional<int64_t> i;
+    if (d && std::fabs(*d) < 9e15)
+      i = v.getAsInteger();
+    if (!i) {
+      error(path, "expected " + what + ", got " + describe(v));
+      return std::nullopt;
+    }
+    if (*i < lo) {
+      error(path, "expected " + what + ", got " + std::to_string(*i));
+      return std::nullopt;
+    }
+    return i;
+  }
+  std::optional<double> asNumber(const json::Value &v, StringRef path, bool positive = true) {
+    std::optional<double> d = v.getAsNumber();
+    if (!d || !std::isfinite(*d) || (positive && !(*d > 0))) {
+      error(path, std::string("expected ") + (positive ? "a positive number" : "a number") + ", got " + describe(v));
+      return std::nullopt;
+    }
+    return d;
+  }
+  std::optional<bool> asBool(const json::Value &v, StringRef path) {
+    std::optional<bool> b = v.getAsBoolean();
+    if (!b)
+      error(path, "expected true or false, got " + describe(v));
+    return b;
+  }
+  std::optional<StringRef> asString(const json::Value &v, StringRef path) {
+    std::optional<StringRef> s = v.getAsString();
+    if (!s)
+      error(path, "expected a string, got " + describe(v));
+    return s;
+  }
+
+  int64_t intField(StringRef key, std::optional<int64_t> fallback, int64_t lo = 1) {
+    if (const json::Value *v = field(key))
+      return asInt(*v, key, lo, lo > 0 ? "a positive integer" : "a non-negative integer").value_or(0);
+    if (!fallback) {
+      error("", "missing '" + key + "'");
+      return 0;
+    }
+    return *fallback;
+  }
+  double numberField(StringRef key, double fallback) {
+    if (const json::Value *v = field(key))
+      return asNumber(*v, key).value_or(fallback);
+    return fallback;
+  }
+  bool boolField(StringRef key, bool fallback) {
+    if (const json::Value *v = field(key))
+      return asBool(*v, key).value_or(fallback);
+    return fallback;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // The model
+  //===--------------------------------------------------------------------===//
+  const Architecture *architecture() {
+    handled.insert("architectures");
+    handled.insert("model_type");
+    const json::Value *archs = root->get("architectures");
+    const json::Value *type = root->get("model_type");
+    if (!archs) {
+      // Without `architectures`, the model_type names the family.
+      if (type && type->getAsString())
+        for (const Architecture &a : kArchitectures)
+          if (a.modelType == *type->getAsString())
+            return &a;
+      error("", "missing 'architectures' (one of " + llvm::join(std::begin(kArchitectureNames), std::end(kArchitectureNames), ", ") + ")");
+      return nullptr;
+    }
+    const json::Array *list = archs->getAsArray();
+    if (!list || list->size() != 1 || !(*list)[0].getAsString()) {
+      error("architectures", "expected a list of one class name, got " + describe(*archs));
+      return nullptr;
+    }
+    StringRef name = *(*list)[0].getAsString();
+    for (const Architecture &a : kArchitectures)
+      if (a.name == name)
+        return &a;
+    error("architectures[0]", "unsupported architecture '" + name + "'; supported: " +
+                                  llvm::join(std::begin(kArchitectureNames), std::end(kArchitectureNames), ", "));
+    return nullptr;
+  }
+
+  std::optional<ModelSpec> importModel() {
+    const Architecture *arch = architecture();
+    if (!arch)
+      return std::nullopt;
+    ModelSpec m;
+    m.architecture = arch->name.str();
+    const json::Value *type = root->get("model_type");
+    m.name = sanitize(type && type->getAsString() ? *type->getAsString() : arch->modelType);
+    if (type && type->getAsString() && *type->getAsString() != arch->modelType)
+      error("model_type", "'" + type->getAsString()->str() + "' does not match " + arch->name + " (model_type '" +
+                              arch->modelType + "')");
+
+    m.vocab = intField("vocab_size", std::nullopt);
+    m.hidden = intField("hidden_size", std::nullopt);
+    m.numLayers = intField("num_hidden_layers", std::nullopt);
+    if (m.numLayers > 100000) {
+      error("num_hidden_layers", "implausibly many layers (" + std::to_string(m.numLayers) + ")");
+      m.numLayers = 0;
+    }
+    m.maxPosition = intField("max_position_embeddings", arch->maxPosition);
+    m.tieEmbeddings = boolField("tie_word_embeddings", arch->tieEmbeddings);
+    readDType(m);
+
+    // Norms.
+    m.norm.kind = NormSpec::Kind::RMS;
+    m.norm.eps = numberField("rms_norm_eps", arch->rmsEps);
+    if (m.norm.eps > 1)
+      error("rms_norm_eps", "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
+    bool gemma = arch->modelType == "gemma2";
+    if (gemma) {
+      // Gemma: RMSNorm scales by (1 + w), norms before and after attention and MLP, embeddings times
+      // sqrt(hidden).
+      m.norm.unitOffset = true;
+      m.normPlacement = NormPlacement::Sandwich;
+      // HF multiplies by sqrt(hidden) held in a tensor of the model's dtype, so rounded to it.
+      if (m.hidden > 0)
+        m.embedScale = roundToDType(std::sqrt(double(m.hidden)), m.dtype);
+    }
+
+    // Attention.
+    AttentionConfig &a = m.attention;
+    a.causal = true;
+    a.heads = intField("num_attention_heads", std::nullopt);
+    a.kvHeads = intField("num_key_value_heads", a.heads);
+    if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
+      error("num_key_value_heads", "num_key_value_heads (" + std::to_string(a.kvHeads) +
+                                       ") must divide num_attention_heads (" + std::to_string(a.heads) + ")",
+            /*prefix=*/false);
+    int64_t derived = a.heads > 0 && m.hidden % a.heads == 0 ? m.hidden / a.heads : 0;
+    int64_t headDimDefault = arch->headDim ? arch->headDim : derived;
+    if (arch->headDimKey) {
+      // Without a default (hidden not a multiple of heads), head_dim must be given; if heads or hidden
+      // are themselves wrong, that was reported.
+      bool sizesKnown = a.heads > 0 && m.hidden > 0;
+      a.headDim = intField("head_dim", headDimDefault ? std::optional<int64_t>(headDimDefault)
+                                       : sizesKnown   ? std::nullopt
+                                                      : std::optional<int64_t>(0));
+    } else {
+      a.headDim = derived;
+      if (a.heads > 0 && m.hidden > 0 && !derived)
+        error("hidden_size", "hidden_size (" + std::to_string(m.hidden) + ") is not a multiple of num_attention_heads (" +
+                                 std::to_string(a.heads) + ")", /*prefix=*/false);
+    }
+    a.headDimV = a.headDim;
+    if (arch->modelType == "qwen2")
+      a.bias = AttentionBias::QKV; // Qwen2 has q, k, v biases and none on o_proj.
+    if (arch->attentionBiasKey)
+      a.bias = boolField("attention_bias", arch->attentionBias) ? AttentionBias::All : AttentionBias::None;
+    else if (const json::Value *v = field("attention_bias"))
+      if (asBool(*v, "attention_bias").value_or(false))
+        error("attention_bias", arch->name + " has no attention bias switch; true is not what it computes");
+    a.qkNorm = arch->modelType == "qwen3";
+    if (gemma) {
+      a.scaleKind = AttentionConfig::ScaleKind::QueryPreAttnScalar;
+      a.scaleValue = numberField("query_pre_attn_scalar", 256);
+      a.softcap = optionalNumber("attn_logit_softcapping", 50.0);
+      m.finalSoftcap = optionalNumber("final_logit_softcapping", 30.0);
+    }
+    readSliding(m, *arch);
+
+    // MLP.
+    MlpSpec &mlp = m.mlp;
+    mlp.intermediate = intField("intermediate_size", std::nullopt);
+    readActivation(m, *arch);
+    if (arch->name == "LlamaForCausalLM")
+      mlp.bias = boolField("mlp_bias", false);
+    if (arch->moe) {
+      mlp.experts = intField("num_local_experts", arch->experts);
+      mlp.topK = intField("num_experts_per_tok", arch->topK);
+      if (mlp.topK > mlp.experts && mlp.experts > 0)
+        error("num_experts_per_tok", "num_experts_per_tok (" + std::to_string(mlp.topK) +
+                                         ") exceeds num_local_experts (" + std::to_string(mlp.experts) + ")",
+              /*prefix=*/false);
+    }
+    if (arch->modelType == "gpt_oss") {
+      // gpt-oss: every projection has a bias (the router's too), a clamped SwiGLU, learned sinks.
+      mlp.bias = true;
+      mlp.limit = numberField("swiglu_limit", 7.0);
+      mlp.alpha = 1.702;
+      if (const json::Value *v = field("experts_per_token"))
+        if (auto k = asInt(*v, "experts_per_token", 1, "a positive integer"); k && *k != mlp.topK)
+          error("experts_per_token", "experts_per_token (" + std::to_string(*k) + ") disagrees with num_experts_per_tok (" +
+                                         std::to_string(mlp.topK) + ")", /*prefix=*/false);
+      VariantSpec sinks;
+      sinks.name = "sinks";
+      sinks.builtin = true;
+      ParamValue mode;
+      mode.kind = ParamValue::Kind::Word;
+      mode.word = "learned";
+      sinks.params.emplace_back("mode", mode);
+      m.variants.push_back(sinks);
+    }
+
+    readRope(m);
+
+    if (const json::Value *v = field("quantization_config")) {
+      const json::Object *q = v->getAsObject();
+      std::optional<StringRef> method = q ? q->getString("quant_method") : std::nullopt;
+      error("quantization_config", "quantized weights (" + (method ? method->str() : std::string("unknown method")) +
+                                       ") are not supported; use a checkpoint with unquantized weights");
+    }
+    if (const json::Value *v = field("use_mrope"))
+      if (asBool(*v, "use_mrope").value_or(false))
+        error("use_mrope", "multimodal RoPE (mrope) is not supported");
+
+    // Anything else might change the computation: refuse it by name.
+    for (const auto &entry : *root) {
+      StringRef key = entry.first;
+      if (handled.contains(key) || llvm::is_contained(kNoMathFields, key))
+        continue;
+      error(key, "field '" + key + "' is not handled by the importer for " + arch->name +
+                     " and may change the computation", /*prefix=*/false);
+    }
+    if (!problems.empty())
+      return std::nullopt;
+    m.resolveLayers();
+    return m;
+  }
+
+  std::optional<double> optionalNumber(StringRef key, double fallback) {
+    handled.insert(key);
+    const json::Value *v = root->get(key);
+    if (!v)
+      return fallback;
+    if (v->kind() == json::Value::Null)
+      return std::nullopt;
+    return asNumber(*v, key);
+  }
+
+  void readDType(ModelSpec &m) {
+    const json::Value *v = field("torch_dtype");
+    StringRef key = "torch_dtype";
+    if (const json::Value *d = field("dtype")) {
+      v = d;
+      key = "dtype";
+    }
+    m.dtype = DType::F32; // the PretrainedConfig default
+    if (!v)
+      return;
+    std::optional<StringRef> s = asString(*v, key);
+    if (!s)
+      return;
+    if (*s == "bfloat16")
+      m.dtype = DType::BF16;
+    else if (*s == "float16")
+      m.dtype = DType::F16;
+    else if (*s == "float32")
+      m.dtype = DType::F32;
+    else
+      error(key, "unsupported dtype '" + *s + "' (bfloat16, float16 or float32)");
+  }
+
+  void readActivation(ModelSpec &m, const Architecture &arch) {
+    // Gemma 2's MLP reads hidden_activation; hidden_act is kept for older code.
+    StringRef key = "hidden_act";
+    const json::Value *v = field("hidden_act");
+    if (arch.modelType == "gemma2") {
+      if (const json::Value *g = field("hidden_activation")) {
+        v = g;
+        key = "hidden_activation";
+      }
+    }
+    StringRef act = arch.activation;
+    if (v) {
+      if (auto s = asString(*v, key))
+        act = *s;
+      else
+        return;
+    }
+    MlpSpec &mlp = m.mlp;
+    mlp.gated = true;
+    if (act == "silu" || act == "swish")
+      mlp.activation = Activation::SiLU;
+    else if (act == "gelu_pytorch_tanh" || act == "gelu_new")
+      mlp.activation = Activation::GELUTanh;
+    else if (act == "gelu")
+      mlp.activation = Activation::GELU;
+    else if (act == "relu")
+      mlp.activation = Activation::ReLU;
+    else
+      error(key, "unsupported activation '" + act + "' (silu, gelu, gelu_pytorch_tanh, gelu_new or relu)");
+  }
+
+  void readSliding(ModelSpec &m, const Architecture &arch) {
+    std::optional<int64_t> window;
+    if (arch.sliding != SlidingStyle::None) {
+      handled.insert("sliding_window");
+      const json::Value *v = root->get("sliding_window");
+      if (!v)
+        window = arch.slidingWindow;
+      else if (v->kind() != json::Value::Null)
+        window = asInt(*v, "sliding_window", 1, "a positive number of keys or null");
+    }
+    if (arch.modelType == "gemma2")
+      if (const json::Value *v = field("sliding_window_size"))
+        if (auto w = asInt(*v, "sliding_window_size", 1, "a positive integer"); w && *w != window)
+          error("sliding_window_size", "sliding_window_size (" + std::to_string(*w) + ") disagrees with sliding_window",
+                /*prefix=*/false);
+    int64_t n = m.numLayers;
+    std::vector<LayerType> types(n, LayerType::Full);
+    bool explicitTypes = false;
+    if (arch.sliding == SlidingStyle::Qwen || arch.sliding == SlidingStyle::Alternating) {
+      if (const json::Value *v = field("layer_types")) {
+        explicitTypes = true;
+        const json::Array *list = v->getAsArray();
+        if (!list) {
+          error("layer_types", "expected a list of layer types");
+        } else {
+          if (int64_t(list->size()) != n)
+            error("layer_types", "lists " + std::to_string(list->size()) + " layers but num_hidden_layers is " +
+                                     std::to_string(n));
+          for (size_t i = 0; i < list->size() && int64_t(i) < n; ++i) {
+            std::string path = "layer_types[" + std::to_string(i) + "]";
+            std::optional<StringRef> t = (*list)[i].getAsString();
+            if (t && *t == "sliding_attention")
+              types[i] = LayerType::Sliding;
+            else if (!t || *t != "full_attention")
+              error(path, "unsupported layer type " + describe((*list)[i]) +
+                              " (sliding_attention or full_attention)");
+          }
+        }
+      }
+    }
+    switch (arch.sliding) {
+    case SlidingStyle::None:
+      return;
+    case SlidingStyle::AllLayers:
+      if (window)
+        std::fill(types.begin(), types.end(), LayerType::Sliding);
+      break;
+    case SlidingStyle::Qwen: {
+      // Qwen2Config: sliding_window is None unless use_sliding_window; by default the layers from
+      // max_window_layers on slide.
+      bool use = boolField("use_sliding_window", false);
+      int64_t maxWindowLayers = intField("max_window_layers", 28, 0);
+      if (!use)
+        window.reset();
+      if (!explicitTypes && window)
+        for (int64_t i = maxWindowLayers; i < n; ++i)
+          types[i] = LayerType::Sliding;
+      break;
+    }
+    case SlidingStyle::Alternating:
+      if (!explicitTypes)
+        for (int64_t i = 0; i < n; i += 2)
+          types[i] = LayerType::Sliding;
+      break;
+    }
+    if (!window)
+      return; // sliding layers without a window attend to everything
+    int64_t sliding = llvm::count(types, LayerType::Sliding);
+    if (sliding == n && n > 0) {
+      m.attention.window = *window;
+    } else if (sliding > 0) {
+      m.slidingWindow = window;
+      m.layerTypes = types;
+    }
+  }
+
+  //===--------------------------------------------------------------------===//
+  // RoPE
+  //===--------------------------------------------------------------------===//
+  void readRope(ModelSpec &m) {
+    RopeSpec &r = m.rope;
+    // rope_scaling (transformers < 5) or rope_parameters (transformers 5, which also holds rope_theta
+    // and partial_rotary_factor).
+    const json::Value *scaling = field("rope_scaling");
+    StringRef prefix = "rope_scaling";
+    if (const json::Value *params = field("rope_parameters")) {
+      if (scaling) {
+        error("rope_parameters", "give either rope_parameters or rope_scaling, not both");
+        return;
+      }
+      scaling = params;
+      prefix = "rope_parameters";
+    }
+    const json::Object *s = scaling ? scaling->getAsObject() : nullptr;
+    if (scaling && !s) {
+      error(prefix, "expected an object or null, got " + describe(*scaling));
+      return;
+    }
+    llvm::StringSet<> used;
+    auto path = [&](StringRef key) { return (prefix + "." + key).str(); };
+    auto get = [&](StringRef key) -> const json::Value * {
+      used.insert(key);
+      const json::Value *v = s->get(key);
+      return v && v->kind() != json::Value::Null ? v : nullptr;
+    };
+
+    std::string basePath = "rope_theta", partialPath = "partial_rotary_factor";
+    r.base = numberField("rope_theta", r.base);
+    r.partial = numberField("partial_rotary_factor", 1.0);
+    if (s && prefix == "rope_parameters") {
+      if (const json::Value *v = get("rope_theta")) {
+        basePath = path("rope_theta");
+        r.base = asNumber(*v, basePath).value_or(r.base);
+      }
+      if (const json::Value *v = get("partial_rotary_factor")) {
+        partialPath = path("partial_rotary_factor");
+        r.partial = asNumber(*v, partialPath).value_or(r.partial);
+      }
+    }
+    if (!(r.base > 1))
+      error(basePath, "expected a RoPE base > 1, got " + formatNumber(r.base));
+    if (r.partial > 1.0)
+      error(partialPath, "expected a fraction in (0, 1], got " + formatNumber(r.partial));
+    std::optional<int64_t> originalTop;
+    if (const json::Value *v = field("original_max_position_embeddings"))
+      originalTop = asInt(*v, "original_max_position_embeddings", 1, "a positive integer");
+
+    double rotary = double(m.attention.headDim) * r.partial;
+    int64_t rotaryDim = int64_t(rotary);
+    if (m.attention.headDim > 0 && (double(rotaryDim) != rotary || rotaryDim % 2 || rotaryDim == 0))
+      error(positions.find(partialPath) ? partialPath : std::string("head_dim"),
+            "RoPE would rotate head_dim * partial_rotary_factor = " + formatNumber(rotary) +
+                " dims, which must be a positive even integer");
+    if (!s)
+      return;
+    auto number = [&](StringRef key, std::optional<double> &out) {
+      if (const json::Value *v = get(key))
+        out = asNumber(*v, path(key));
+    };
+    // The kind: rope_type, or type in older configs.
+    std::optional<StringRef> kind;
+    for (StringRef key : {"rope_type", "type"}) {
+      if (const json::Value *v = get(key)) {
+        std::optional<StringRef> k = asString(*v, path(key));
+        if (k && kind && *k != *kind)
+          error(path(key), "'" + *k + "' disagrees with rope_type '" + *kind + "'");
+        if (k && !kind)
+          kind = k;
+      }
+    }
+    if (!kind) {
+      error(prefix, "missing 'rope_type'");
+      return;
+    }
+    StringRef k = *kind == "su" ? StringRef("longrope") : *kind;
+    std::optional<double> factor, attentionFactor, low, high, betaFast, betaSlow, mscale, mscaleAllDim;
+    std::optional<int64_t> original;
+    if (const json::Value *v = get("original_max_position_embeddings"))
+      original = asInt(*v, path("original_max_position_embeddings"), 1, "a positive integer");
+    auto require = [&](StringRef key, std::optional<double> &out) {
+      number(key, out);
+      if (!s->get(key))
+        error(prefix, "rope_type '" + k + "' needs '" + key + "'");
+    };
+    if (k == "default") {
+      r.scaling = RopeSpec::Scaling::None;
+    } else if (k == "linear") {
+      r.scaling = RopeSpec::Scaling::Linear;
+      require("factor", factor);
+    } else if (k == "dynamic") {
+      r.scaling = RopeSpec::Scaling::Dynamic;
+      require("factor", factor);
+      r.originalMaxPosition = original ? original : originalTop ? originalTop : std::optional<int64_t>(m.maxPosition);
+    } else if (k == "yarn") {
+      r.scaling = RopeSpec::Scaling::Yarn;
+      require("factor", factor);
+      number("attention_factor", attentionFactor);
+      number("beta_fast", betaFast);
+      number("beta_slow", betaSlow);
+      number("mscale", mscale);
+      number("mscale_all_dim", mscaleAllDim);
+      if (const json::Value *v = get("truncate"))
+        r.truncate = asBool(*v, path("truncate")).value_or(true);
+      r.originalMaxPosition = original ? original : std::optional<int64_t>(m.maxPosition);
+      r.betaFast = betaFast.value_or(32.0);
+      r.betaSlow = betaSlow.value_or(1.0);
+      if (!(r.betaFast > r.betaSlow))
+        error(path("beta_fast"), "beta_fast must exceed beta_slow");
+      r.mscale = mscale;
+      r.mscaleAllDim = mscaleAllDim;
+      r.attentionFactor = attentionFactor;
+    } else if (k == "llama3") {
+      r.scaling = RopeSpec::Scaling::Llama3;
+      require("factor", factor);
+      require("low_freq_factor", low);
+      require("high_freq_factor", high);
+      if (!original)
+        error(prefix, "rope_type 'llama3' needs 'original_max_position_embeddings'");
+      r.originalMaxPosition = original;
+      r.lowFreqFactor = low.value_or(1.0);
+      r.highFreqFactor = high.value_or(4.0);
+      if (low && high && !(*high > *low))
+        error(path("high_freq_factor"), "high_freq_factor must exceed low_freq_factor");
+    } else if (k == "longrope") {
+      r.scaling = RopeSpec::Scaling::LongRope;
+      number("attention_factor", attentionFactor);
+      number("factor", factor);
+      r.attentionFactor = attentionFactor;
+      r.originalMaxPosition = original ? original : originalTop;
+      if (!r.originalMaxPosition)
+        error(prefix, "rope_type 'longrope' needs original_max_position_embeddings (here or at the top level)");
+      else if (!factor)
+        factor = double(m.maxPosition) / double(*r.originalMaxPosition);
+      for (auto [key, out] : {std::pair<StringRef, std::vector<double> *>{"short_factor", &r.shortFactor},
+                              {"long_factor", &r.longFactor}}) {
+        const json::Value *v = get(key);
+        const json::Array *list = v ? v->getAsArray() : nullptr;
+        if (!list) {
+          error(v ? path(key) : prefix.str(), "rope_type 'longrope' needs '" + key + "', a list of numbers");
+          continue;
+        }
+        for (size_t i = 0; i < list->size(); ++i)
+          if (auto x = asNumber((*list)[i], path(key) + "[" + std::to_string(i) + "]"))
+            out->push_back(*x);
+        if (rotaryDim > 0 && int64_t(list->size()) != rotaryDim / 2)
+          error(path(key), "has " + std::to_string(list->size()) + " entries; RoPE over " +
+                               std::to_string(rotaryDim) + " dims needs " + std::to_string(rotaryDim / 2));
+      }
+    } else {
+      error(path(s->get("rope_type") ? "rope_type" : "type"),
+            "unsupported rope_type '" + *kind + "' (default, linear, dynamic, yarn, llama3, longrope or su)");
+      return;
+    }
+    if (factor)
+      r.factor = *factor;
+    if (r.scaling != RopeSpec::Scaling::None && r.scaling != RopeSpec::Scaling::LongRope && r.factor < 1.0)
+      error(path("factor"), "factor must be >= 1, got " + formatNumber(r.factor));
+    for (const auto &entry : *s)
+      if (!used.contains(entry.first))
+        error(path(entry.first), "field '" + path(entry.first) + "' is not handled for rope_type '" + k +
+                                     "' and may change the computation", /*prefix=*/false);
+  }
+
+  llvm::SourceMgr &sm;
+  StringRef buffer;
+  JsonPositions positions;
+  const json::Object *root = nullptr;
+  llvm::StringSet<> handled;
+  std::vector<std::pair<size_t, std::string>> problems;
+};
+
+} // namespace
+
+llvm::ArrayRef<StringRef> xf::supportedHFArchitectures() { return kArchitectureNames; }
+
+std::optional<ModelSpec> xf::importHFConfig(llvm::SourceMgr &sourceMgr, unsigned bufferId) {
+  return Importer(sourceMgr, bufferId).run();
+}
