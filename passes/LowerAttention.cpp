@@ -64,6 +64,9 @@ private:
   void emitWorkItem();
   void storeZeroRow(Value row);
   SmallVector<Value> emitKeyBlock(Value j0, Value segmentEnd, bool sinkSegment, ValueRange carried);
+  SmallVector<Value> emitVisibleKeyBlock(Value j0, Value segmentEnd, Value numKeys, bool sinkSegment,
+                                         ValueRange carried);
+  Value emitMaskRegionTile(Value j0, Value numKeys);
   void packQuery();
   void emitScores(Value j0, Value lastKey);
   void emitScoreRegion(Value j0, Value numKeys);
@@ -88,7 +91,8 @@ private:
   Value rowIds, posBuf;     // the item's query rows and their positions (rows may be gathered)
   Value isCalibrated;       // ACT: this head calibrates the sink columns
   Value mBuf, accSinkT, mSinkBuf, lSinkBuf; // ACT: row maxima and the split sink-column accumulators
-  Value visT, vsumT, cntBuf, colSum; // affine scaling: visibility, value sums, counts, block column sums
+  Value visT, vsumT, cntBuf;  // affine scaling: visibility, value sums, counts
+  Value maskT;                // the mask region's verdict per (key, row) of a key block
 };
 
 void AttentionEmitter::emit() {
@@ -134,6 +138,8 @@ void AttentionEmitter::emit() {
     for (int64_t h : *heads)
       isCalibrated = arith::OrIOp::create(b, isCalibrated, cmpI(arith::CmpIPredicate::eq, head, idx(h)));
   }
+  if (op.hasMaskModifier())
+    maskT = alloc(t.blockK, t.blockQ, f32);
   if (op.hasAffineScale()) {
     visT = alloc(t.blockK, t.blockQ, f32);
     vsumT = alloc(op.getValueHeadDim(), t.blockQ, f32);
@@ -298,8 +304,49 @@ void AttentionEmitter::emitWorkItem() {
 
 SmallVector<Value> AttentionEmitter::emitKeyBlock(Value j0, Value segmentEnd, bool sinkSegment,
                                                   ValueRange carried) {
-  int64_t nc = t.queryVectors();
   Value numKeys = minI(idx(t.blockK), sub(segmentEnd, j0));
+  if (!op.hasMaskModifier())
+    return emitVisibleKeyBlock(j0, segmentEnd, numKeys, sinkSegment, carried);
+  // A mask region cannot be analyzed, so it is evaluated first, per (key, row) of the block: a block it
+  // hides from every row is skipped (no scores, no softmax update, no P V), as FlexAttention's block mask.
+  Value any = emitMaskRegionTile(j0, numKeys);
+  auto ifAny = scf::IfOp::create(b, TypeRange(carried), any, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifAny.thenBlock());
+  scf::YieldOp::create(b, emitVisibleKeyBlock(j0, segmentEnd, numKeys, sinkSegment, carried));
+  b.setInsertionPointToStart(ifAny.elseBlock());
+  scf::YieldOp::create(b, carried);
+  return llvm::to_vector_of<Value>(ifAny.getResults());
+}
+
+/// Fills the mask tile with 1 where the mask region keeps (key jj, row r), 0 elsewhere (also past the
+/// block's keys and rows), and returns whether it kept anything.
+Value AttentionEmitter::emitMaskRegionTile(Value j0, Value numKeys) {
+  int64_t nc = t.queryVectors(), vw = t.vectorWidth;
+  Value zero = vecConst(0.0), zeroF = f32Const(0.0), oneF = f32Const(1.0);
+  scf::ForOp::create(b, idx(0), idx(t.blockK), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+    for (int64_t c = 0; c < nc; ++c)
+      vector::StoreOp::create(b, zero, maskT, ValueRange{jj, idx(c * vw)});
+    scf::YieldOp::create(b);
+  });
+  Value none = arith::ConstantIntOp::create(b, 0, 1);
+  auto keys = scf::ForOp::create(
+      b, idx(0), numKeys, idx(1), ValueRange{none}, [&](OpBuilder &, Location, Value jj, ValueRange anyKey) {
+        Value j = add(j0, jj);
+        auto rows = scf::ForOp::create(
+            b, idx(0), numRows, idx(1), ValueRange{anyKey[0]}, [&](OpBuilder &, Location, Value r, ValueRange anyRow) {
+              Value keep = inlineRegion(op.getMask(), {batch, head, positionOf(r), j});
+              memref::StoreOp::create(b, arith::SelectOp::create(b, keep, oneF, zeroF), maskT, ValueRange{jj, r});
+              scf::YieldOp::create(b, ValueRange{arith::OrIOp::create(b, anyRow[0], keep)});
+            });
+        scf::YieldOp::create(b, rows.getResults());
+      });
+  return keys.getResult(0);
+}
+
+SmallVector<Value> AttentionEmitter::emitVisibleKeyBlock(Value j0, Value segmentEnd, Value numKeys,
+                                                         bool sinkSegment, ValueRange carried) {
+  int64_t nc = t.queryVectors();
   emitScores(j0, sub(segmentEnd, idx(1)));
   if (op.hasScoreModifier())
     emitScoreRegion(j0, numKeys);
@@ -443,20 +490,19 @@ Value AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys, bool sin
     scf::YieldOp::create(b);
   });
   if (op.hasMaskModifier()) {
-    Value ninfScalar = f32Const(-std::numeric_limits<double>::infinity());
-    Value zeroScalar = f32Const(0.0);
-    scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
-      Value j = add(j0, jj);
-      scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
-        Value keep = inlineRegion(op.getMask(), {batch, head, positionOf(r), j});
-        Value z = memref::LoadOp::create(b, pT, ValueRange{jj, r});
-        memref::StoreOp::create(b, arith::SelectOp::create(b, keep, z, ninfScalar), pT, ValueRange{jj, r});
+    // The mask region's verdicts were computed into the mask tile before the scores.
+    scf::ForOp::create(b, idx(0), idx(t.blockK), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+      for (int64_t c = 0; c < nc; ++c) {
+        SmallVector<Value, 2> at{jj, idx(c * vw)};
+        Value keep = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE,
+                                           vector::LoadOp::create(b, vec, maskT, at), zero);
+        Value z = vector::LoadOp::create(b, vec, pT, at);
+        vector::StoreOp::create(b, arith::SelectOp::create(b, keep, z, ninf), pT, at);
         if (visT) {
-          Value v = memref::LoadOp::create(b, visT, ValueRange{jj, r});
-          memref::StoreOp::create(b, arith::SelectOp::create(b, keep, v, zeroScalar), visT, ValueRange{jj, r});
+          Value v = vector::LoadOp::create(b, vec, visT, at);
+          vector::StoreOp::create(b, arith::SelectOp::create(b, keep, v, zero), visT, at);
         }
-        scf::YieldOp::create(b);
-      });
+      }
       scf::YieldOp::create(b);
     });
   }

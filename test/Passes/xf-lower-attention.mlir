@@ -70,12 +70,21 @@ func.func @full(%q: memref<1x2x8x16xf32>, %k: memref<1x2x40x16xf32>, %v: memref<
 
 // -----
 
-// Modifier regions are inlined: the score region on every score of a visited block, the mask region
-// on every block (no block can be assumed fully visible).
+// Modifier regions are inlined. The mask region runs first, per (key, row) of a key block, into a mask
+// tile; a block it hides from every row is skipped (the key loop's state passes through unchanged).
+// Then the score region runs on every score of a visited block and the tile masks the scores.
 // CHECK-LABEL: func.func @regions
-// CHECK: math.tanh
+// CHECK: scf.for {{.+}} iter_args
+// CHECK: %[[ANY:.+]] = scf.for {{.+}} iter_args({{.+}}) -> (i1)
 // CHECK: arith.cmpi eq
 // CHECK: arith.select %{{.+}}, %{{.+}}, %{{.+}} : f32
+// CHECK: arith.ori
+// CHECK: scf.if %[[ANY]] -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: vector.fma
+// CHECK: math.tanh
+// CHECK: arith.cmpf one
+// CHECK: } else {
+// CHECK-NEXT: scf.yield
 func.func @regions(%q: memref<1x2x8x16xf32>, %k: memref<1x2x40x16xf32>, %v: memref<1x2x40x16xf32>, %o: memref<1x2x8x16xf32>) {
   xf.attention ins(%q, %k, %v : memref<1x2x8x16xf32>, memref<1x2x40x16xf32>, memref<1x2x40x16xf32>) outs(%o : memref<1x2x8x16xf32>) {num_heads = 2, num_kv_heads = 2, scale = 0.25 : f64}
   score {
