@@ -180,15 +180,17 @@ LogicalResult AttentionOp::verifyVariantOperands(bool tensors, Type elementType)
       if (i > 0 && key <= (*keys)[i - 1])
         return emitOpError("calibrated_keys must be strictly increasing");
     }
-    for (int64_t h : *getCalibratedHeads())
+    ArrayRef<int64_t> calibratedHeads = *getCalibratedHeads();
+    for (int64_t h : calibratedHeads)
       if (h < 0 || h >= static_cast<int64_t>(getNumHeads()))
         return emitOpError() << "calibrated head " << h << " is out of range [0, " << getNumHeads() << ")";
     double beta = getCalibrationBeta().convertToDouble();
     if (!(beta >= 0.0 && beta <= 1.0))
       return emitOpError() << "calibration_beta must be in [0, 1], got " << beta;
-    if (getAlpha())
-      return emitOpError("sink calibration and affine scaling cannot be combined on one attention");
   }
+  if (auto gains = getHeadGains(); gains && static_cast<int64_t>(gains->size()) != static_cast<int64_t>(getNumHeads()))
+    return emitOpError() << "head_gains has " << gains->size() << " entries, expected one per head ("
+                         << getNumHeads() << ")";
   StringRef activation = getAlphaActivation();
   if (activation != "none" && activation != "linear_clip" && activation != "sigmoid")
     return emitOpError() << "alpha_activation must be none, linear_clip or sigmoid, got '" << activation << "'";

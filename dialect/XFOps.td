@@ -45,9 +45,11 @@ def XF_AttentionOp : XF_Op<"attention", [
     - `sink_tokens = k` with `window = W`: StreamingLLM. Keys `j < k` stay visible (subject to `causal`)
       besides the window. Together with `window` this is the KV-cache policy the runtime reads:
       `window = 0` full cache, `window > 0` sliding window, `sink_tokens > 0` streaming sinks.
-    - `gates(%g : [H] or [B, H, S])`: head gates applied to each head's output (head modulation gains
-      with `[H]`; mixture-of-heads router gates with `[B, H, S]`). A block of query rows whose gates are
-      all zero is skipped, not computed and multiplied by zero.
+    - `gates(%g : [H] or [B, H, S])`: head gates applied to each head's output (mixture-of-heads router
+      gates are `[B, H, S]`). With per-token gates, each work item gathers the rows of its head whose gate
+      is non-zero, so inactive (token, head) pairs are skipped, not computed and multiplied by zero.
+    - `head_gains = array<f64: ...>` ([H]): constant per-head output gains (head modulation); they
+      multiply the gates, and a head with gain 0 is skipped.
     - `affine(%alpha : [B, H, S], %alpha_ma : [H])`: affine-scaled attention,
       `O[i] = alpha_i * softmax_i V + (alpha_ma - alpha_i) * mean_{visible j} V[j]`, where
       `alpha_i = phi(%alpha[b, h, i])` and `alpha_activation` names phi: `none` (the operand is alpha),
@@ -95,7 +97,8 @@ def XF_AttentionOp : XF_Op<"attention", [
     DefaultValuedAttr<StrAttr, "\"none\"">:$alpha_activation,
     OptionalAttr<DenseI64ArrayAttr>:$calibrated_keys,
     OptionalAttr<DenseI64ArrayAttr>:$calibrated_heads,
-    DefaultValuedAttr<F64Attr, "0.4">:$calibration_beta
+    DefaultValuedAttr<F64Attr, "0.4">:$calibration_beta,
+    OptionalAttr<DenseF64ArrayAttr>:$head_gains
   );
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let regions = (region AnyRegion:$score, AnyRegion:$mask);

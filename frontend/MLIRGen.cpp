@@ -1,6 +1,8 @@
 //===- MLIRGen.cpp - xf IR from a checked specification -------------------===//
 #include "frontend/MLIRGen.h"
 
+#include <cmath>
+
 #include "dialect/XFOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -201,6 +203,7 @@ struct KernelRequest {
   ::xf::AttentionConfig config;
   std::vector<::xf::VariantSpec> variants;
   std::vector<int64_t> layers; // for models
+  const ::xf::ModelSpec *model = nullptr;
 };
 
 void buildKernel(OpBuilder &b, ModuleOp module, const KernelRequest &k) {
@@ -249,6 +252,18 @@ void buildKernel(OpBuilder &b, ModuleOp module, const KernelRequest &k) {
   }
   if (!builtin.empty())
     func->setAttr("xf.variants", b.getArrayAttr(builtin));
+  // The model facts the variant passes need: the router's input size (MoH), the RoPE base and rotary dims
+  // and the depth (phase-bounded RoPE).
+  if (const ::xf::ModelSpec *m = k.model) {
+    int64_t rotary = static_cast<int64_t>(std::llround(a.headDim * m->rope.partial));
+    func->setAttr("xf.model", b.getDictionaryAttr({
+                                  b.getNamedAttr("hidden", b.getI64IntegerAttr(m->hidden)),
+                                  b.getNamedAttr("layers", b.getI64IntegerAttr(m->numLayers)),
+                                  b.getNamedAttr("max_position", b.getI64IntegerAttr(m->maxPosition)),
+                                  b.getNamedAttr("rope_base", b.getF64FloatAttr(m->rope.baseAuto ? 0.0 : m->rope.base)),
+                                  b.getNamedAttr("rotary_dim", b.getI64IntegerAttr(rotary)),
+                              }));
+  }
 
   Block *entry = func.addEntryBlock();
   OpBuilder body = OpBuilder::atBlockEnd(entry);
@@ -316,7 +331,7 @@ std::vector<KernelRequest> modelKernels(MLIRContext &ctx, const ::xf::ModelSpec 
       return k.config == layer.attention && k.variants == layer.variants;
     });
     if (it == kernels.end()) {
-      kernels.push_back({"", loc, layer.attention, layer.variants, {}});
+      kernels.push_back({"", loc, layer.attention, layer.variants, {}, &m});
       it = std::prev(kernels.end());
     }
     it->layers.push_back(l);

@@ -1,6 +1,7 @@
 //===- AffineScale.cpp - affine-scaled attention --------------------------===//
 #include "passes/KernelOperands.h"
 #include "passes/Passes.h"
+#include "passes/VariantRewrites.h"
 
 namespace mlir::xf {
 #define GEN_PASS_DEF_XFAFFINESCALE
@@ -8,6 +9,24 @@ namespace mlir::xf {
 } // namespace mlir::xf
 
 using namespace mlir;
+
+LogicalResult xf::addAffineScale(AttentionOp op, StringRef activation) {
+  if (activation != "linear_clip" && activation != "sigmoid" && activation != "none")
+    return op.emitOpError() << "affine scaling: unknown activation '" << activation
+                            << "' (expected linear_clip, sigmoid or none)";
+  if (op.hasAffineScale())
+    return op.emitOpError("already has affine scaling");
+  FailureOr<Value> alpha = addKernelOperand(op, perTokenType(op), "xf-affine-scale");
+  if (failed(alpha))
+    return failure();
+  FailureOr<Value> alphaMa = addKernelOperand(op, perHeadType(op), "xf-affine-scale");
+  if (failed(alphaMa))
+    return failure();
+  op.getAlphaMutable().assign(*alpha);
+  op.getAlphaMaMutable().assign(*alphaMa);
+  op.setAlphaActivation(activation);
+  return success();
+}
 
 namespace {
 struct AffineScalePass : public xf::impl::XFAffineScaleBase<AffineScalePass> {
@@ -21,21 +40,9 @@ struct AffineScalePass : public xf::impl::XFAffineScaleBase<AffineScalePass> {
     }
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
-    for (xf::AttentionOp op : ops) {
-      if (op.hasAffineScale()) {
-        op.emitOpError("already has affine scaling");
+    for (xf::AttentionOp op : ops)
+      if (failed(xf::addAffineScale(op, activation)))
         return signalPassFailure();
-      }
-      FailureOr<Value> alpha = xf::addKernelOperand(op, xf::perTokenType(op), "xf-affine-scale");
-      if (failed(alpha))
-        return signalPassFailure();
-      FailureOr<Value> alphaMa = xf::addKernelOperand(op, xf::perHeadType(op), "xf-affine-scale");
-      if (failed(alphaMa))
-        return signalPassFailure();
-      op.getAlphaMutable().assign(*alpha);
-      op.getAlphaMaMutable().assign(*alphaMa);
-      op.setAlphaActivation(activation);
-    }
   }
 };
 } // namespace

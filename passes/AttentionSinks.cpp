@@ -1,6 +1,7 @@
-//===- AttentionSinks.cpp - learned and streaming attention sinks ---------===//
+//===- AttentionSinks.cpp - learned, streaming and calibrated sinks -------===//
 #include "passes/KernelOperands.h"
 #include "passes/Passes.h"
+#include "passes/VariantRewrites.h"
 
 #include "mlir/IR/Verifier.h"
 
@@ -10,6 +11,44 @@ namespace mlir::xf {
 } // namespace mlir::xf
 
 using namespace mlir;
+
+LogicalResult xf::addLearnedSinks(AttentionOp op) {
+  if (op.getSinks())
+    return op.emitOpError("already has learned sinks");
+  FailureOr<Value> sinks = addKernelOperand(op, perHeadType(op), "xf-attention-sinks");
+  if (failed(sinks))
+    return failure();
+  op.getSinksMutable().assign(*sinks);
+  return success();
+}
+
+LogicalResult xf::makeStreaming(AttentionOp op, int64_t sinkTokens, int64_t window) {
+  int64_t keep = window ? window : static_cast<int64_t>(op.getWindow());
+  if (sinkTokens <= 0)
+    return op.emitOpError() << "streaming sinks: sink tokens must be positive, got " << sinkTokens;
+  if (keep <= 0)
+    return op.emitOpError("streaming sinks need a window (give the variant or the attention one)");
+  Builder b(op.getContext());
+  op.setSinkTokensAttr(b.getI64IntegerAttr(sinkTokens));
+  op.setWindowAttr(b.getI64IntegerAttr(keep));
+  return success();
+}
+
+LogicalResult xf::calibrateSinks(AttentionOp op, ArrayRef<int64_t> keys, ArrayRef<int64_t> heads, double beta) {
+  if (keys.empty() || heads.empty())
+    return op.emitOpError("sink calibration needs the key columns and the heads to calibrate");
+  SmallVector<int64_t> sortedKeys(keys), sortedHeads(heads);
+  llvm::sort(sortedKeys);
+  llvm::sort(sortedHeads);
+  sortedKeys.erase(std::unique(sortedKeys.begin(), sortedKeys.end()), sortedKeys.end());
+  sortedHeads.erase(std::unique(sortedHeads.begin(), sortedHeads.end()), sortedHeads.end());
+  Builder b(op.getContext());
+  op.setCalibratedKeysAttr(b.getDenseI64ArrayAttr(sortedKeys));
+  op.setCalibratedHeadsAttr(b.getDenseI64ArrayAttr(sortedHeads));
+  op.setCalibrationBetaAttr(b.getF64FloatAttr(beta));
+  // The verifier states what is wrong with the values (range, first token, beta).
+  return verify(op);
+}
 
 namespace {
 struct AttentionSinksPass : public xf::impl::XFAttentionSinksBase<AttentionSinksPass> {
@@ -23,48 +62,13 @@ struct AttentionSinksPass : public xf::impl::XFAttentionSinksBase<AttentionSinks
     }
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
-    for (xf::AttentionOp op : ops)
-      if (failed(mode == "learned" ? addLearnedSinks(op) : mode == "streaming" ? makeStreaming(op) : calibrate(op)))
+    for (xf::AttentionOp op : ops) {
+      LogicalResult result = mode == "learned"     ? xf::addLearnedSinks(op)
+                             : mode == "streaming" ? xf::makeStreaming(op, sinkTokens, window)
+                                                   : xf::calibrateSinks(op, keys, heads, beta);
+      if (failed(result))
         return signalPassFailure();
-  }
-
-  LogicalResult addLearnedSinks(xf::AttentionOp op) {
-    if (op.getSinks())
-      return op.emitOpError("already has learned sinks");
-    FailureOr<Value> sinks = xf::addKernelOperand(op, xf::perHeadType(op), "xf-attention-sinks");
-    if (failed(sinks))
-      return failure();
-    op.getSinksMutable().assign(*sinks);
-    return success();
-  }
-
-  LogicalResult calibrate(xf::AttentionOp op) {
-    if (keys.empty() || heads.empty())
-      return op.emitOpError("xf-attention-sinks: calibrated mode needs keys=... and heads=...");
-    Builder b(op.getContext());
-    SmallVector<int64_t> sortedKeys(keys.begin(), keys.end()), sortedHeads(heads.begin(), heads.end());
-    llvm::sort(sortedKeys);
-    llvm::sort(sortedHeads);
-    sortedKeys.erase(std::unique(sortedKeys.begin(), sortedKeys.end()), sortedKeys.end());
-    sortedHeads.erase(std::unique(sortedHeads.begin(), sortedHeads.end()), sortedHeads.end());
-    op.setCalibratedKeysAttr(b.getDenseI64ArrayAttr(sortedKeys));
-    op.setCalibratedHeadsAttr(b.getDenseI64ArrayAttr(sortedHeads));
-    op.setCalibrationBetaAttr(b.getF64FloatAttr(beta));
-    // The verifier states what is wrong with the values (range, first token, beta).
-    return mlir::verify(op);
-  }
-
-  LogicalResult makeStreaming(xf::AttentionOp op) {
-    int64_t keep = window ? window : op.getWindow();
-    if (sinkTokens <= 0)
-      return op.emitOpError() << "xf-attention-sinks: sink-tokens must be positive, got " << sinkTokens;
-    if (keep <= 0)
-      return op.emitOpError("xf-attention-sinks: streaming needs a window (pass window=N or give the "
-                            "attention one)");
-    Builder b(op.getContext());
-    op.setSinkTokensAttr(b.getI64IntegerAttr(sinkTokens));
-    op.setWindowAttr(b.getI64IntegerAttr(keep));
-    return success();
+    }
   }
 };
 } // namespace

@@ -63,6 +63,8 @@ static llvm::json::Value describeKernel(func::FuncOp func, unsigned numOperands)
         kernel[attr.getName().strref()] = bl.getValue();
       else if (auto str = dyn_cast<StringAttr>(attr.getValue()))
         kernel[attr.getName().strref()] = str.str();
+      else if (auto doubles = dyn_cast<DenseF64ArrayAttr>(attr.getValue()))
+        kernel[attr.getName().strref()] = llvm::json::Array(doubles.asArrayRef());
     }
   }
   return llvm::json::Value(std::move(kernel));

@@ -91,6 +91,7 @@ private:
   Value rowIds, posBuf;     // the item's query rows and their positions (rows may be gathered)
   Value isCalibrated;       // ACT: this head calibrates the sink columns
   Value mBuf, accSinkT, mSinkBuf, lSinkBuf; // ACT: row maxima and the split sink-column accumulators
+  Value cntSinkBuf;                         // ACT with affine scaling: visible calibrated columns per row
   Value visT, vsumT, cntBuf;  // affine scaling: visibility, value sums, counts
   Value maskT;                // the mask region's verdict per (key, row) of a key block
 };
@@ -134,6 +135,8 @@ void AttentionEmitter::emit() {
     accSinkT = alloc(op.getValueHeadDim(), t.blockQ, f32);
     mSinkBuf = alloc(t.blockQ, 0, f32);
     lSinkBuf = alloc(t.blockQ, 0, f32);
+    if (op.hasAffineScale())
+      cntSinkBuf = alloc(t.blockQ, 0, f32);
     isCalibrated = arith::ConstantIntOp::create(b, 0, 1);
     for (int64_t h : *heads)
       isCalibrated = arith::OrIOp::create(b, isCalibrated, cmpI(arith::CmpIPredicate::eq, head, idx(h)));
@@ -148,7 +151,15 @@ void AttentionEmitter::emit() {
   Value zeroF = f32Const(0.0);
   Value active;
   auto gatesType = op.getGates() ? cast<ShapedType>(op.getGates().getType()) : ShapedType();
-  if (gatesType)
+  // Head gains are compile-time constants: this head's gain is one element of a constant vector.
+  Value headGain;
+  if (auto gains = op.getHeadGains()) {
+    SmallVector<float> values(gains->begin(), gains->end());
+    auto type = VectorType::get({static_cast<int64_t>(values.size())}, f32);
+    Value all = arith::ConstantOp::create(b, DenseElementsAttr::get(type, ArrayRef<float>(values)));
+    headGain = vector::ExtractOp::create(b, all, ArrayRef<OpFoldResult>{OpFoldResult(head)});
+  }
+  if (gatesType || headGain)
     gBuf = alloc(t.blockQ, 0, f32);
 
   if (gatesType && gatesType.getRank() == 3) {
@@ -169,7 +180,8 @@ void AttentionEmitter::emit() {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(ifMine.thenBlock());
             memref::StoreOp::create(b, row, rowIds, ValueRange{slot});
-            memref::StoreOp::create(b, g, gBuf, ValueRange{slot});
+            memref::StoreOp::create(b, headGain ? arith::MulFOp::create(b, g, headGain).getResult() : g, gBuf,
+                                    ValueRange{slot});
           }
           Value inRange = arith::AndIOp::create(b, cmpI(arith::CmpIPredicate::sge, row, blockBegin),
                                                 cmpI(arith::CmpIPredicate::slt, row, add(blockBegin, idx(t.blockQ))));
@@ -186,6 +198,8 @@ void AttentionEmitter::emit() {
         });
     numRows = maxI(idx(0), minI(idx(t.blockQ), sub(scan.getResult(0), blockBegin)));
     active = cmpI(arith::CmpIPredicate::sgt, numRows, idx(0));
+    if (headGain)
+      active = arith::AndIOp::create(b, active, arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, headGain, zeroF));
     // Padding slots repeat the last row, so every slot reads valid memory.
     Value last = memref::LoadOp::create(b, rowIds, ValueRange{maxI(idx(0), sub(numRows, idx(1)))});
     scf::ForOp::create(b, numRows, idx(t.blockQ), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
@@ -195,12 +209,12 @@ void AttentionEmitter::emit() {
     });
   } else {
     numRows = minI(idx(t.blockQ), sub(seqQ, blockBegin));
-    Value gate;
-    if (gatesType) {
-      // Per-head gains: a head with gain 0 contributes nothing; skip it.
-      gate = memref::LoadOp::create(b, op.getGates(), ValueRange{head});
+    // Per-head gates and gains: a head whose factor is 0 contributes nothing; skip it.
+    Value gate = gatesType ? memref::LoadOp::create(b, op.getGates(), ValueRange{head}).getResult() : Value();
+    if (headGain)
+      gate = gate ? arith::MulFOp::create(b, gate, headGain).getResult() : headGain;
+    if (gate)
       active = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, gate, zeroF);
-    }
     scf::ForOp::create(b, idx(0), idx(t.blockQ), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
       memref::StoreOp::create(b, add(blockBegin, minI(r, sub(numRows, idx(1)))), rowIds, ValueRange{r});
       if (gate)
@@ -654,7 +668,8 @@ void AttentionEmitter::emitValueAccumulate(Value j0, Value numKeys, ValueRange a
 
 Value AttentionEmitter::inCalibratedColumns(Value j) {
   Value in = arith::ConstantIntOp::create(b, 0, 1);
-  for (int64_t key : *op.getCalibratedKeys())
+  ArrayRef<int64_t> keys = *op.getCalibratedKeys();
+  for (int64_t key : keys)
     in = arith::OrIOp::create(b, in, cmpI(arith::CmpIPredicate::eq, j, idx(key)));
   return in;
 }
@@ -668,6 +683,8 @@ void AttentionEmitter::emitCalibratedColumns() {
   for (int64_t c = 0; c < nc; ++c) {
     vector::StoreOp::create(b, ninf, mSinkBuf, ValueRange{idx(c * vw)});
     vector::StoreOp::create(b, zero, lSinkBuf, ValueRange{idx(c * vw)});
+    if (cntSinkBuf)
+      vector::StoreOp::create(b, zero, cntSinkBuf, ValueRange{idx(c * vw)});
   }
   scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
     for (int64_t c = 0; c < nc; ++c)
@@ -683,7 +700,8 @@ void AttentionEmitter::emitCalibratedColumns() {
   Type i64 = b.getI64Type();
   auto ivec = VectorType::get({vw}, i64);
   // Scores of the sink columns into rows [0, |S|) of the probability tile.
-  for (auto [n, key] : llvm::enumerate(keys)) {
+  for (int64_t n = 0; n < numKeys; ++n) {
+    int64_t key = keys[n];
     Value row = minI(idx(key), lastKey);
     auto dot = scf::ForOp::create(b, idx(0), idx(op.getHeadDim()), idx(1), SmallVector<Value>(nc, zero),
                                   [&](OpBuilder &, Location, Value d, ValueRange acc) {
@@ -699,16 +717,19 @@ void AttentionEmitter::emitCalibratedColumns() {
       vector::StoreOp::create(b, dot.getResult(c), pT, ValueRange{idx(n), idx(c * vw)});
   }
   if (op.hasScoreModifier())
-    for (auto [n, key] : llvm::enumerate(keys))
+    for (int64_t n = 0; n < numKeys; ++n) {
+      int64_t key = keys[n];
       scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
         Value z = memref::LoadOp::create(b, pT, ValueRange{idx(n), r});
         memref::StoreOp::create(b, inlineRegion(op.getScore(), {z, batch, head, positionOf(r), idx(key)}), pT,
                                 ValueRange{idx(n), r});
         scf::YieldOp::create(b);
       });
+    }
   // Visibility of each sink column: it exists, and causal, window (unless a streaming sink token) and the
   // mask region keep it.
-  for (auto [n, key] : llvm::enumerate(keys)) {
+  for (int64_t n = 0; n < numKeys; ++n) {
+    int64_t key = keys[n];
     Value exists = cmpI(arith::CmpIPredicate::slt, idx(key), seqK);
     Value keyVec = vector::BroadcastOp::create(b, ivec, arith::ConstantIntOp::create(b, i64, key));
     for (int64_t c = 0; c < nc; ++c) {
@@ -724,6 +745,8 @@ void AttentionEmitter::emitCalibratedColumns() {
       SmallVector<Value, 2> at{idx(n), idx(c * vw)};
       Value z = vector::LoadOp::create(b, vec, pT, at);
       vector::StoreOp::create(b, arith::SelectOp::create(b, keep, z, ninf), pT, at);
+      if (visT)
+        vector::StoreOp::create(b, arith::SelectOp::create(b, keep, vecConst(1.0), zero), visT, at);
     }
     if (op.hasMaskModifier()) {
       Value ninfScalar = f32Const(-std::numeric_limits<double>::infinity());
@@ -731,9 +754,36 @@ void AttentionEmitter::emitCalibratedColumns() {
         Value keepScalar = inlineRegion(op.getMask(), {batch, head, positionOf(r), idx(key)});
         Value z = memref::LoadOp::create(b, pT, ValueRange{idx(n), r});
         memref::StoreOp::create(b, arith::SelectOp::create(b, keepScalar, z, ninfScalar), pT, ValueRange{idx(n), r});
+        if (visT) {
+          Value v = memref::LoadOp::create(b, visT, ValueRange{idx(n), r});
+          memref::StoreOp::create(b, arith::SelectOp::create(b, keepScalar, v, f32Const(0.0)), visT,
+                                  ValueRange{idx(n), r});
+        }
         scf::YieldOp::create(b);
       });
     }
+  }
+  // Affine scaling averages over every visible key, the calibrated columns included.
+  if (visT) {
+    for (int64_t c = 0; c < nc; ++c) {
+      Value count = zero;
+      for (int64_t n = 0; n < numKeys; ++n)
+        count = arith::AddFOp::create(b, count, vector::LoadOp::create(b, vec, visT, ValueRange{idx(n), idx(c * vw)}));
+      vector::StoreOp::create(b, count, cntSinkBuf, ValueRange{idx(c * vw)});
+    }
+    scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+      for (int64_t c = 0; c < nc; ++c) {
+        SmallVector<Value, 2> at{d, idx(c * vw)};
+        Value sum = vector::LoadOp::create(b, vec, vsumT, at);
+        for (int64_t n = 0; n < numKeys; ++n) {
+          Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, minI(idx(keys[n]), lastKey), d});
+          sum = vector::FMAOp::create(b, vector::BroadcastOp::create(b, vec, vx),
+                                      vector::LoadOp::create(b, vec, visT, ValueRange{idx(n), idx(c * vw)}), sum);
+        }
+        vector::StoreOp::create(b, sum, vsumT, at);
+      }
+      scf::YieldOp::create(b);
+    });
   }
   // Their own softmax statistics and value accumulator.
   for (int64_t c = 0; c < nc; ++c) {
@@ -755,7 +805,8 @@ void AttentionEmitter::emitCalibratedColumns() {
   scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
     for (int64_t c = 0; c < nc; ++c) {
       Value acc = zero;
-      for (auto [n, key] : llvm::enumerate(keys)) {
+      for (int64_t n = 0; n < numKeys; ++n) {
+    int64_t key = keys[n];
         Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, minI(idx(key), lastKey), d});
         acc = vector::FMAOp::create(b, vector::BroadcastOp::create(b, vec, vx),
                                     vector::LoadOp::create(b, vec, pT, ValueRange{idx(n), idx(c * vw)}), acc);
@@ -814,8 +865,12 @@ void AttentionEmitter::emitEpilogue(ValueRange m, ValueRange l, ValueRange count
             b, one, arith::AddFOp::create(b, one, math::ExpOp::create(b, arith::NegFOp::create(b, a))));
       Value ama = memref::LoadOp::create(b, op.getAlphaMa(), ValueRange{head});
       Value cr = memref::LoadOp::create(b, cntBuf, ValueRange{r});
+      if (cntSinkBuf) // the calibrated columns are visible keys too
+        cr = arith::AddFOp::create(b, cr, memref::LoadOp::create(b, cntSinkBuf, ValueRange{r}));
       Value anyVisible = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, cr, zero);
       accScale = arith::MulFOp::create(b, accScale, a);
+      if (sinkScale)
+        sinkScale = arith::MulFOp::create(b, sinkScale, a);
       sumScale = arith::SelectOp::create(
           b, anyVisible, arith::DivFOp::create(b, arith::SubFOp::create(b, ama, a), cr), zero);
     }
@@ -909,7 +964,10 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
           attrs.getNamedAttr("scale", op.getScaleAttr()),
           attrs.getNamedAttr("block_q", attrs.getI64IntegerAttr(blockQ)),
       };
-      getOperation()->setAttr("xf.attention_info", attrs.getDictionaryAttr(info));
+      NamedAttrList infoList(info);
+      if (auto gains = op.getHeadGainsAttr())
+        infoList.set("head_gains", gains);
+      getOperation()->setAttr("xf.attention_info", infoList.getDictionary(op.getContext()));
       nameOperands(op);
       AttentionEmitter(op, tiling).emit();
       op.erase();

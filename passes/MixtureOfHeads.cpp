@@ -1,6 +1,7 @@
 //===- MixtureOfHeads.cpp - router kernel and head gates ------------------===//
 #include "passes/KernelOperands.h"
 #include "passes/Passes.h"
+#include "passes/VariantRewrites.h"
 
 namespace mlir::xf {
 #define GEN_PASS_DEF_XFMIXTUREOFHEADS
@@ -8,6 +9,51 @@ namespace mlir::xf {
 } // namespace mlir::xf
 
 using namespace mlir;
+
+LogicalResult xf::addMixtureOfHeads(AttentionOp op, int64_t sharedHeads, int64_t topK, int64_t hidden) {
+  int64_t heads = op.getNumHeads();
+  if (hidden <= 0)
+    return op.emitOpError("xf-mixture-of-heads needs the router's input size: pass hidden=N");
+  if (sharedHeads < 1 || sharedHeads >= heads)
+    return op.emitOpError() << "xf-mixture-of-heads: shared-heads (" << sharedHeads << ") must be in [1, "
+                            << heads << ")";
+  if (topK < 1 || topK > heads - sharedHeads)
+    return op.emitOpError() << "xf-mixture-of-heads: top-k (" << topK << ") must be in [1, "
+                            << heads - sharedHeads << " routed heads]";
+  if (op.getGates())
+    return op.emitOpError("xf-mixture-of-heads: the attention already has head gates");
+  if (!op.hasTensorSemantics())
+    return op.emitOpError("xf-mixture-of-heads runs on tensor-level IR, before bufferization");
+  auto gatesType = cast<RankedTensorType>(perTokenType(op));
+  FailureOr<Value> gates = addKernelOperand(op, gatesType, "xf-mixture-of-heads");
+  if (failed(gates))
+    return failure();
+  op.getGatesMutable().assign(*gates);
+
+  // The router kernel, next to the attention kernel.
+  auto kernel = op->getParentOfType<func::FuncOp>();
+  OpBuilder b(kernel);
+  b.setInsertionPointAfter(kernel);
+  Location loc = op.getLoc();
+  Type f32 = b.getF32Type();
+  ShapedType q = op.getQueryType();
+  auto inputType = RankedTensorType::get({q.getDimSize(0), q.getDimSize(2), hidden}, f32);
+  auto routedType = RankedTensorType::get({heads - sharedHeads, hidden}, f32);
+  auto sharedType = RankedTensorType::get({sharedHeads, hidden}, f32);
+  auto headType = RankedTensorType::get({2, hidden}, f32);
+  auto router = func::FuncOp::create(
+      b, loc, (kernel.getSymName() + "_router").str(),
+      b.getFunctionType({inputType, routedType, sharedType, headType, gatesType}, {gatesType}));
+  router->setAttr("xf.kernel", b.getUnitAttr());
+  Block *entry = router.addEntryBlock();
+  OpBuilder body = OpBuilder::atBlockEnd(entry);
+  auto route = xf::MoHRouterOp::create(body, loc, TypeRange{gatesType}, entry->getArgument(0),
+                                       entry->getArgument(1), entry->getArgument(2), entry->getArgument(3),
+                                       entry->getArgument(4), b.getI64IntegerAttr(sharedHeads),
+                                       b.getI64IntegerAttr(topK), b.getF64FloatAttr(1.0e-6));
+  func::ReturnOp::create(body, loc, route.getResult());
+  return success();
+}
 
 namespace {
 struct MixtureOfHeadsPass : public xf::impl::XFMixtureOfHeadsBase<MixtureOfHeadsPass> {
@@ -17,53 +63,8 @@ struct MixtureOfHeadsPass : public xf::impl::XFMixtureOfHeadsBase<MixtureOfHeads
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
     for (xf::AttentionOp op : ops)
-      if (failed(route(op)))
+      if (failed(xf::addMixtureOfHeads(op, sharedHeads, topK, hidden)))
         return signalPassFailure();
-  }
-
-  LogicalResult route(xf::AttentionOp op) {
-    int64_t heads = op.getNumHeads();
-    if (hidden <= 0)
-      return op.emitOpError("xf-mixture-of-heads needs the router's input size: pass hidden=N");
-    if (sharedHeads < 1 || sharedHeads >= heads)
-      return op.emitOpError() << "xf-mixture-of-heads: shared-heads (" << sharedHeads << ") must be in [1, "
-                              << heads << ")";
-    if (topK < 1 || topK > heads - sharedHeads)
-      return op.emitOpError() << "xf-mixture-of-heads: top-k (" << topK << ") must be in [1, "
-                              << heads - sharedHeads << " routed heads]";
-    if (op.getGates())
-      return op.emitOpError("xf-mixture-of-heads: the attention already has head gates");
-    if (!op.hasTensorSemantics())
-      return op.emitOpError("xf-mixture-of-heads runs on tensor-level IR, before bufferization");
-    auto gatesType = cast<RankedTensorType>(xf::perTokenType(op));
-    FailureOr<Value> gates = xf::addKernelOperand(op, gatesType, "xf-mixture-of-heads");
-    if (failed(gates))
-      return failure();
-    op.getGatesMutable().assign(*gates);
-
-    // The router kernel, next to the attention kernel.
-    auto kernel = op->getParentOfType<func::FuncOp>();
-    OpBuilder b(kernel);
-    b.setInsertionPointAfter(kernel);
-    Location loc = op.getLoc();
-    Type f32 = b.getF32Type();
-    ShapedType q = op.getQueryType();
-    auto inputType = RankedTensorType::get({q.getDimSize(0), q.getDimSize(2), hidden}, f32);
-    auto routedType = RankedTensorType::get({heads - sharedHeads, hidden}, f32);
-    auto sharedType = RankedTensorType::get({sharedHeads, hidden}, f32);
-    auto headType = RankedTensorType::get({2, hidden}, f32);
-    auto router = func::FuncOp::create(
-        b, loc, (kernel.getSymName() + "_router").str(),
-        b.getFunctionType({inputType, routedType, sharedType, headType, gatesType}, {gatesType}));
-    router->setAttr("xf.kernel", b.getUnitAttr());
-    Block *entry = router.addEntryBlock();
-    OpBuilder body = OpBuilder::atBlockEnd(entry);
-    auto route = xf::MoHRouterOp::create(body, loc, TypeRange{gatesType}, entry->getArgument(0),
-                                         entry->getArgument(1), entry->getArgument(2), entry->getArgument(3),
-                                         entry->getArgument(4), b.getI64IntegerAttr(sharedHeads),
-                                         b.getI64IntegerAttr(topK), b.getF64FloatAttr(1.0e-6));
-    func::ReturnOp::create(body, loc, route.getResult());
-    return success();
   }
 };
 } // namespace

@@ -311,4 +311,30 @@ def XFPhaseBoundedRope : Pass<"xf-phase-bounded-rope"> {
   ];
 }
 
+def XFApplySpecVariants : Pass<"xf-apply-spec-variants", "ModuleOp"> {
+  let summary = "Apply the built-in variants a .xf spec or config.json declares on each kernel";
+  let description = [{
+    The frontend records the built-in variants of a kernel in `xf.variants` (one dictionary per variant,
+    with its checked parameters) and model facts in `xf.model` (hidden size, layers, RoPE base and rotary
+    dims, context length). This pass applies each variant with the same rewrite its own pass uses:
+    `sinks` (learned, streaming, calibrated), `head_modulation`, `mixture_of_heads`, `affine_scale`, and
+    checks `phase_bounded_rope` against the model's RoPE base (choosing it when the spec says
+    `base = auto`, recorded as `xf.model.rope_base`). `xfc` runs it on every input.
+
+    Before:
+    ```mlir
+    // xf.variants holds one dictionary: mode = "learned", name = "sinks"
+    func.func @m_attention(...) attributes {xf.kernel, xf.variants = [...]} {
+      %r = xf.attention ins(%q, %k, %v : ...) outs(%o : ...) {...}
+    ```
+    After:
+    ```mlir
+    func.func @m_attention(%q: ..., %k: ..., %v: ..., %sinks: tensor<64xf32>, %o: ...) attributes {xf.kernel} {
+      %r = xf.attention ins(%q, %k, %v : ...) sinks(%sinks : tensor<64xf32>) outs(%o : ...) {...}
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 #endif // XF_PASSES_TD

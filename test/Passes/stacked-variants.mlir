@@ -8,8 +8,8 @@
 // CHECK-SAME: %[[SINKS:[a-z0-9]+]]: memref<4xf32>
 // CHECK-NOT: xf.attention ins
 // CHECK: scf.parallel
-// The head's gain is read once per work item, and a zero gain skips the item.
-// CHECK: memref.load %{{.+}}[%{{.+}}] : memref<4xf32>
+// The head's gain is picked once per work item from the constant gains, and a zero gain skips the item.
+// CHECK: vector.extract %{{.+}}[%{{.+}}] : f32 from vector<4xf32>
 // CHECK: arith.cmpf une
 // CHECK: scf.if
 // The key range is the window's.

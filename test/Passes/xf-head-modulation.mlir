@@ -1,10 +1,12 @@
 // RUN: xf-opt %s --xf-head-modulation="heads=1,3 gain=2.0" | FileCheck %s --check-prefix=GAIN
+// RUN: xf-opt %s --xf-head-modulation="heads=1,3 gain=2.0" --xf-head-modulation="heads=3 gain=0.5" | FileCheck %s --check-prefix=STACK
+// STACK: head_gains = array<f64: 1.000000e+00, 2.000000e+00, 1.000000e+00, 1.000000e+00>
 // RUN: xf-opt %s --xf-head-modulation="emphasis-keys=0,5 emphasis=0.3" | FileCheck %s --check-prefix=EMPH
 // RUN: not xf-opt %s --xf-head-modulation="heads=9" 2>&1 | FileCheck %s --check-prefix=RANGE
 
 // GAIN-LABEL: func.func @attn
-// GAIN: %[[G:.+]] = arith.constant dense<[1.000000e+00, 2.000000e+00, 1.000000e+00, 2.000000e+00]> : tensor<4xf32>
-// GAIN: xf.attention ins({{.+}}) gates(%[[G]] : tensor<4xf32>) outs(
+// GAIN: xf.attention ins({{.+}}) outs(
+// GAIN-SAME: head_gains = array<f64: 1.000000e+00, 2.000000e+00, 1.000000e+00, 2.000000e+00>
 
 // Emphasis composes after the existing softcap modifier: tanh first, then z + a|z| on keys 0 and 5.
 // EMPH-LABEL: func.func @attn

@@ -95,6 +95,8 @@ std::vector<double> xf::reference::attention(const AttentionProblem &p, const st
           g = p.gates[h];
         else if (!p.gates.empty())
           g = p.gates[(b * H + h) * S + r];
+        if (!p.headGains.empty())
+          g *= p.headGains[h];
         double *o = &out[((b * H + h) * S + r) * Dv];
         for (int64_t d = 0; d < Dv; ++d)
           o[d] = g * (a * softmaxV[d] + shift * meanV[d]);

@@ -30,6 +30,8 @@ struct AttentionProblem {
   int64_t sinkTokens = 0;
   /// 2/3. Head gates: [H] (per-head gains) or [B, H, S] (per-token router gates), O' = g * O.
   std::vector<float> gates;
+  /// 2. Per-head output gains [H] (head modulation); they multiply the gates.
+  std::vector<double> headGains;
   /// 4. Affine scaling: alpha [B, H, S], alphaMa [H];
   ///    O = alpha * softmax V + (alphaMa - alpha) * mean over visible keys of V.
   std::vector<float> alpha, alphaMa;

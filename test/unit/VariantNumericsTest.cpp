@@ -168,8 +168,8 @@ TEST_P(VariantNumerics, MatchesReference) {
     p.beta = 0.4;
   }
   if (c.has(Gains)) {
-    p.gates.assign(c.heads, 1.0f);
-    p.gates[1] = p.gates[2] = 2.0f;
+    p.headGains.assign(c.heads, 1.0);
+    p.headGains[1] = p.headGains[2] = 2.0;
   }
   if (c.has(MoH))
     p.gates = data["gates"];
@@ -206,8 +206,7 @@ TEST_P(VariantNumerics, MatchesReference) {
 }
 
 std::vector<VariantCase> variantCases() {
-  // Every variant alone, then pairs and triples that share a kernel (gains and MoH both use the head
-  // gates, and ACT does not combine with affine scaling, so those pairs are absent).
+  // Every variant alone, then pairs and triples on one kernel.
   std::vector<std::vector<Variant>> sets = {
       {LearnedSinks}, {Streaming}, {Calibrated}, {Gains}, {Emphasis}, {MoH}, {Affine}, {Softcap}, {ChunkMask},
       {LearnedSinks, Streaming}, {LearnedSinks, Calibrated}, {LearnedSinks, Gains}, {LearnedSinks, MoH},
@@ -217,7 +216,8 @@ std::vector<VariantCase> variantCases() {
       {ChunkMask, Affine}, {MoH, ChunkMask},
       {LearnedSinks, Softcap, Gains}, {LearnedSinks, Streaming, Calibrated}, {MoH, Affine, LearnedSinks},
       {Gains, Emphasis, Affine}, {Streaming, Calibrated, MoH}, {Softcap, ChunkMask, Calibrated},
-      {LearnedSinks, Streaming, Affine}, {Emphasis, Softcap, MoH},
+      {LearnedSinks, Streaming, Affine}, {Emphasis, Softcap, MoH}, {Gains, MoH}, {Gains, MoH, Calibrated},
+      {Calibrated, Affine}, {Calibrated, Affine, LearnedSinks}, {Calibrated, Affine, ChunkMask},
   };
   std::mt19937 rng(2026);
   auto pick = [&](std::initializer_list<int64_t> options) {

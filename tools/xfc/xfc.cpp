@@ -325,12 +325,14 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
-  if (!variants.empty()) {
-    // Variant passes anchor on functions or modules; implicit nesting places each where it belongs.
+  {
+    // The variants the spec declares, then those given with --variant. Variant passes anchor on functions
+    // or modules; implicit nesting places each where it belongs.
     mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
     mlir::PassManager pm(&ctx, mlir::ModuleOp::getOperationName(), mlir::OpPassManager::Nesting::Implicit);
     if (failed(mlir::applyPassManagerCLOptions(pm)))
       fatal("bad pass manager options");
+    pm.addPass(mlir::xf::createXFApplySpecVariants());
     for (const std::string &variant : variants) {
       // NAME or NAME{options}: added through the registry, so the pass manager nests it by its anchor.
       StringRef text = StringRef(variant).trim(), name = text.take_until([](char c) { return c == '{'; });
