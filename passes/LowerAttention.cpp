@@ -92,7 +92,7 @@ private:
   Value isCalibrated;       // ACT: this head calibrates the sink columns
   Value mBuf, accSinkT, mSinkBuf, lSinkBuf; // ACT: row maxima and the split sink-column accumulators
   Value cntSinkBuf;                         // ACT with affine scaling: visible calibrated columns per row
-  Value visT, vsumT, cntBuf;  // affine scaling: visibility, value sums, counts
+  Value visT, vsumT, cntBuf, colSum; // affine scaling: visibility, value sums, counts, block column sums
   Value maskT;                // the mask region's verdict per (key, row) of a key block
 };
 
@@ -147,6 +147,7 @@ void AttentionEmitter::emit() {
     visT = alloc(t.blockK, t.blockQ, f32);
     vsumT = alloc(op.getValueHeadDim(), t.blockQ, f32);
     cntBuf = alloc(t.blockQ, 0, f32);
+    colSum = alloc(op.getValueHeadDim(), 0, f32);
   }
   Value zeroF = f32Const(0.0);
   Value active;
@@ -270,8 +271,15 @@ void AttentionEmitter::emitWorkItem() {
     });
   };
   zeroRows(accT, op.getValueHeadDim());
-  if (op.hasAffineScale())
+  if (op.hasAffineScale()) {
     zeroRows(vsumT, op.getValueHeadDim());
+    Value zeroF = f32Const(0.0);
+    scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
+                       [&](OpBuilder &, Location, Value d, ValueRange) {
+                         memref::StoreOp::create(b, zeroF, colSum, ValueRange{d});
+                         scf::YieldOp::create(b);
+                       });
+  }
 
   // The key range [keyBegin, keyEnd) is what causal and window leave visible to any row of this block;
   // key blocks outside it are never visited. Streaming attention adds the sink prefix [0, sink_tokens)
@@ -532,22 +540,39 @@ SmallVector<Value> AttentionEmitter::emitValueSum(Value j0, Value numKeys, Value
   OpBuilder::InsertionGuard guard(b);
 
   b.setInsertionPointToStart(ifFull.thenBlock());
-  Value zeroF = f32Const(0.0);
-  scf::ForOp::create(b, idx(0), idx(dv), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
-    auto sum = scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{zeroF},
-                                  [&](OpBuilder &, Location, Value jj, ValueRange acc) {
-                                    Value x = memref::LoadOp::create(b, op.getValue(),
-                                                                     ValueRange{batch, kvHead, add(j0, jj), d});
-                                    scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(b, acc[0], x)});
-                                  });
-    Value s = vector::BroadcastOp::create(b, vec, sum.getResult(0));
-    for (int64_t c = 0; c < nc; ++c) {
-      SmallVector<Value, 2> at{d, idx(c * vw)};
-      Value v = vector::LoadOp::create(b, vec, vsumT, at);
-      vector::StoreOp::create(b, arith::AddFOp::create(b, v, s), vsumT, at);
-    }
-    scf::YieldOp::create(b);
-  });
+  // A fully visible block adds the same values to every row: accumulate its column sums once into the
+  // work item's running column total (along the value rows, contiguous in d, in vectors when the value
+  // head dim allows); the epilogue adds the total to every row.
+  if (dv % vw == 0) {
+    int64_t chunks = dv / vw;
+    SmallVector<Value> init;
+    for (int64_t k = 0; k < chunks; ++k)
+      init.push_back(vector::LoadOp::create(b, vec, colSum, ValueRange{idx(k * vw)}));
+    auto sums = scf::ForOp::create(b, idx(0), numKeys, idx(1), init,
+                                   [&](OpBuilder &, Location, Value jj, ValueRange acc) {
+                                     SmallVector<Value> next;
+                                     for (int64_t k = 0; k < chunks; ++k) {
+                                       Value x = vector::LoadOp::create(
+                                           b, vec, op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx(k * vw)});
+                                       next.push_back(arith::AddFOp::create(b, acc[k], x));
+                                     }
+                                     scf::YieldOp::create(b, next);
+                                   });
+    for (int64_t k = 0; k < chunks; ++k)
+      vector::StoreOp::create(b, sums.getResult(k), colSum, ValueRange{idx(k * vw)});
+  } else {
+    scf::ForOp::create(b, idx(0), idx(dv), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+      Value total = memref::LoadOp::create(b, colSum, ValueRange{d});
+      auto sum = scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{total},
+                                    [&](OpBuilder &, Location, Value jj, ValueRange acc) {
+                                      Value x = memref::LoadOp::create(b, op.getValue(),
+                                                                       ValueRange{batch, kvHead, add(j0, jj), d});
+                                      scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(b, acc[0], x)});
+                                    });
+      memref::StoreOp::create(b, sum.getResult(0), colSum, ValueRange{d});
+      scf::YieldOp::create(b);
+    });
+  }
   Value n = vector::BroadcastOp::create(
       b, vec, arith::UIToFPOp::create(b, f32, arith::IndexCastUIOp::create(b, b.getI64Type(), numKeys)));
   SmallVector<Value> fullCount;
@@ -887,7 +912,8 @@ void AttentionEmitter::emitEpilogue(ValueRange m, ValueRange l, ValueRange count
                          Value a = memref::LoadOp::create(b, accT, ValueRange{d, r});
                          Value o = arith::MulFOp::create(b, a, accScale);
                          if (sumScale) {
-                           Value vs = memref::LoadOp::create(b, vsumT, ValueRange{d, r});
+                           Value vs = arith::AddFOp::create(b, memref::LoadOp::create(b, vsumT, ValueRange{d, r}),
+                                                            memref::LoadOp::create(b, colSum, ValueRange{d}));
                            o = arith::AddFOp::create(b, o, arith::MulFOp::create(b, vs, sumScale));
                          }
                          if (sinkScale) {
