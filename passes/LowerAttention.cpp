@@ -52,6 +52,70 @@ private:
   Value maxI(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
   Value cmpI(arith::CmpIPredicate p, Value x, Value y) { return arith::CmpIOp::create(b, p, x, y); }
 
+  /// Whether a modifier region can run on vectors along query rows when the block arguments marked in
+  /// `varying` are vectors: every op depending on them must be elementwise (arith, math); ops that depend
+  /// only on uniform values (b, h, j, constants) stay scalar.
+  static bool isVectorizable(Region &region, ArrayRef<bool> varying) {
+    llvm::DenseSet<Value> vary;
+    for (auto [arg, v] : llvm::zip(region.front().getArguments(), varying))
+      if (v)
+        vary.insert(arg);
+    for (Operation &inner : region.front().without_terminator()) {
+      if (llvm::none_of(inner.getOperands(), [&](Value x) { return vary.contains(x); }))
+        continue;
+      if (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
+          !inner.hasTrait<OpTrait::Elementwise>() || inner.getNumRegions() ||
+          llvm::any_of(inner.getResultTypes(), [](Type t) { return !t.isIntOrIndexOrFloat(); }))
+        return false;
+      for (Value r : inner.getResults())
+        vary.insert(r);
+    }
+    return true;
+  }
+
+  /// Inlines a vectorizable modifier region: `args` are vectors (varying) or scalars (uniform); returns
+  /// the yielded value as a vector of `t.vectorWidth` lanes.
+  Value inlineRegionVectorized(Region &region, ValueRange args) {
+    IRMapping map;
+    map.map(region.front().getArguments(), args);
+    // Varying values are tracked by identity: a region may hold vectors of its own (lookup tables).
+    llvm::DenseSet<Value> varying;
+    for (auto [arg, value] : llvm::zip(region.front().getArguments(), args))
+      if (isa<VectorType>(value.getType()))
+        varying.insert(arg);
+    auto widen = [&](Value original) -> Value {
+      Value v = map.lookupOrDefault(original);
+      if (varying.contains(original))
+        return v;
+      return vector::BroadcastOp::create(b, VectorType::get({t.vectorWidth}, v.getType()), v);
+    };
+    for (Operation &inner : region.front().without_terminator()) {
+      if (llvm::none_of(inner.getOperands(), [&](Value x) { return varying.contains(x); })) {
+        b.clone(inner, map);
+        continue;
+      }
+      OperationState state(inner.getLoc(), inner.getName());
+      for (Value x : inner.getOperands())
+        state.addOperands(widen(x));
+      for (Type type : inner.getResultTypes())
+        state.addTypes(VectorType::get({t.vectorWidth}, type));
+      state.propertiesAttr = inner.getPropertiesAsAttribute();
+      state.addAttributes(inner.getDiscardableAttrDictionary().getValue());
+      Operation *vectorized = b.create(state);
+      map.map(inner.getResults(), vectorized->getResults());
+      for (Value r : inner.getResults())
+        varying.insert(r);
+    }
+    return widen(cast<xf::YieldOp>(region.front().getTerminator()).getValues()[0]);
+  }
+
+  /// The positions of the query rows of vector `c`, as index lanes.
+  Value positionsOf(int64_t c) {
+    auto i64s = VectorType::get({t.vectorWidth}, b.getI64Type());
+    Value pos = vector::LoadOp::create(b, i64s, posBuf, ValueRange{idx(c * t.vectorWidth)});
+    return arith::IndexCastOp::create(b, VectorType::get({t.vectorWidth}, b.getIndexType()), pos);
+  }
+
   /// Inlines a modifier region with `args` bound to its block arguments; returns the yielded value.
   Value inlineRegion(Region &region, ValueRange args) {
     IRMapping map;
@@ -352,12 +416,29 @@ Value AttentionEmitter::emitMaskRegionTile(Value j0, Value numKeys) {
     scf::YieldOp::create(b);
   });
   Value none = arith::ConstantIntOp::create(b, 0, 1);
+  Region &mask = op.getMask();
+  if (isVectorizable(mask, {false, false, true, false})) {
+    // Padding lanes repeat the last row's position, so they change no verdict.
+    Value ones = vecConst(1.0);
+    auto keys = scf::ForOp::create(
+        b, idx(0), numKeys, idx(1), ValueRange{none}, [&](OpBuilder &, Location, Value jj, ValueRange anyKey) {
+          Value j = add(j0, jj);
+          Value any = anyKey[0];
+          for (int64_t c = 0; c < nc; ++c) {
+            Value keep = inlineRegionVectorized(mask, {batch, head, positionsOf(c), j});
+            vector::StoreOp::create(b, arith::SelectOp::create(b, keep, ones, zero), maskT, ValueRange{jj, idx(c * vw)});
+            any = arith::OrIOp::create(b, any, vector::ReductionOp::create(b, vector::CombiningKind::OR, keep));
+          }
+          scf::YieldOp::create(b, ValueRange{any});
+        });
+    return keys.getResult(0);
+  }
   auto keys = scf::ForOp::create(
       b, idx(0), numKeys, idx(1), ValueRange{none}, [&](OpBuilder &, Location, Value jj, ValueRange anyKey) {
         Value j = add(j0, jj);
         auto rows = scf::ForOp::create(
             b, idx(0), numRows, idx(1), ValueRange{anyKey[0]}, [&](OpBuilder &, Location, Value r, ValueRange anyRow) {
-              Value keep = inlineRegion(op.getMask(), {batch, head, positionOf(r), j});
+              Value keep = inlineRegion(mask, {batch, head, positionOf(r), j});
               memref::StoreOp::create(b, arith::SelectOp::create(b, keep, oneF, zeroF), maskT, ValueRange{jj, r});
               scf::YieldOp::create(b, ValueRange{arith::OrIOp::create(b, anyRow[0], keep)});
             });
@@ -434,11 +515,25 @@ void AttentionEmitter::emitScores(Value j0, Value lastKey) {
 }
 
 void AttentionEmitter::emitScoreRegion(Value j0, Value numKeys) {
+  Region &score = op.getScore();
+  // (z, b, h, i, j): the score and the query position vary along the rows of a vector.
+  if (isVectorizable(score, {true, false, false, true, false})) {
+    scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+      Value j = add(j0, jj);
+      for (int64_t c = 0; c < t.queryVectors(); ++c) {
+        SmallVector<Value, 2> at{jj, idx(c * t.vectorWidth)};
+        Value z = vector::LoadOp::create(b, vec, pT, at);
+        vector::StoreOp::create(b, inlineRegionVectorized(score, {z, batch, head, positionsOf(c), j}), pT, at);
+      }
+      scf::YieldOp::create(b);
+    });
+    return;
+  }
   scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
     Value j = add(j0, jj);
     scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
       Value z = memref::LoadOp::create(b, pT, ValueRange{jj, r});
-      Value modified = inlineRegion(op.getScore(), {z, batch, head, positionOf(r), j});
+      Value modified = inlineRegion(score, {z, batch, head, positionOf(r), j});
       memref::StoreOp::create(b, modified, pT, ValueRange{jj, r});
       scf::YieldOp::create(b);
     });

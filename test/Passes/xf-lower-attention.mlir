@@ -70,18 +70,19 @@ func.func @full(%q: memref<1x2x8x16xf32>, %k: memref<1x2x40x16xf32>, %v: memref<
 
 // -----
 
-// Modifier regions are inlined. The mask region runs first, per (key, row) of a key block, into a mask
-// tile; a block it hides from every row is skipped (the key loop's state passes through unchanged).
-// Then the score region runs on every score of a visited block and the tile masks the scores.
+// Modifier regions are inlined, vectorized along query rows (their elementwise ops take vectors of the
+// rows' positions and scores). The mask region runs first, per key of a block, into a mask tile; a block
+// it hides from every row is skipped (the key loop's state passes through unchanged). Then the score
+// region runs on the scores of a visited block and the tile masks them.
 // CHECK-LABEL: func.func @regions
 // CHECK: scf.for {{.+}} iter_args
 // CHECK: %[[ANY:.+]] = scf.for {{.+}} iter_args({{.+}}) -> (i1)
-// CHECK: arith.cmpi eq
-// CHECK: arith.select %{{.+}}, %{{.+}}, %{{.+}} : f32
-// CHECK: arith.ori
+// CHECK: arith.cmpi eq, %{{.+}}, %{{.+}} : vector<8xindex>
+// CHECK: arith.select %{{.+}}, %{{.+}}, %{{.+}} : vector<8xi1>, vector<8xf32>
+// CHECK: vector.reduction <or>
 // CHECK: scf.if %[[ANY]] -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK: vector.fma
-// CHECK: math.tanh
+// CHECK: math.tanh %{{.+}} : vector<8xf32>
 // CHECK: arith.cmpf one
 // CHECK: } else {
 // CHECK-NEXT: scf.yield
