@@ -116,6 +116,26 @@ private:
     return arith::IndexCastOp::create(b, VectorType::get({t.vectorWidth}, b.getIndexType()), pos);
   }
 
+  /// The register-blocked micro-kernel of both products: for iv in [0, extent), acc[r][c] +=
+  /// broadcast(scalar(iv, r)) * vector(iv, c) for `regs` broadcast rows and every query vector c. The
+  /// accumulators are loop-carried values, so LLVM keeps them in registers.
+  scf::ForOp emitOuterProducts(Value extent, ValueRange init, int64_t regs,
+                               function_ref<Value(Value, int64_t)> vectorAt,
+                               function_ref<Value(Value, int64_t)> scalarAt) {
+    int64_t nc = t.queryVectors();
+    return scf::ForOp::create(b, idx(0), extent, idx(1), init, [&](OpBuilder &, Location, Value iv, ValueRange acc) {
+      SmallVector<Value> vectors, next;
+      for (int64_t c = 0; c < nc; ++c)
+        vectors.push_back(vectorAt(iv, c));
+      for (int64_t r = 0; r < regs; ++r) {
+        Value broadcast = vector::BroadcastOp::create(b, vec, scalarAt(iv, r));
+        for (int64_t c = 0; c < nc; ++c)
+          next.push_back(vector::FMAOp::create(b, broadcast, vectors[c], acc[r * nc + c]));
+      }
+      scf::YieldOp::create(b, next);
+    });
+  }
+
   /// Inlines a modifier region with `args` bound to its block arguments; returns the yielded value.
   Value inlineRegion(Region &region, ValueRange args) {
     IRMapping map;
@@ -492,19 +512,11 @@ void AttentionEmitter::emitScores(Value j0, Value lastKey) {
         for (int64_t r = 0; r < kr; ++r)
           keyRow.push_back(minI(add(add(j0, jj), idx(r)), lastKey));
         SmallVector<Value> zeros(kr * nc, vecConst(0.0));
-        auto dLoop = scf::ForOp::create(
-            b, idx(0), idx(op.getHeadDim()), idx(1), zeros,
-            [&](OpBuilder &, Location, Value d, ValueRange acc) {
-              SmallVector<Value> qv, next;
-              for (int64_t c = 0; c < nc; ++c)
-                qv.push_back(vector::LoadOp::create(b, vec, qT, ValueRange{d, idx(c * t.vectorWidth)}));
-              for (int64_t r = 0; r < kr; ++r) {
-                Value kx = memref::LoadOp::create(b, op.getKey(), ValueRange{batch, kvHead, keyRow[r], d});
-                Value kb = vector::BroadcastOp::create(b, vec, kx);
-                for (int64_t c = 0; c < nc; ++c)
-                  next.push_back(vector::FMAOp::create(b, kb, qv[c], acc[r * nc + c]));
-              }
-              scf::YieldOp::create(b, next);
+        auto dLoop = emitOuterProducts(
+            idx(op.getHeadDim()), zeros, kr,
+            [&](Value d, int64_t c) { return vector::LoadOp::create(b, vec, qT, ValueRange{d, idx(c * t.vectorWidth)}); },
+            [&](Value d, int64_t r) {
+              return memref::LoadOp::create(b, op.getKey(), ValueRange{batch, kvHead, keyRow[r], d});
             });
         for (int64_t r = 0; r < kr; ++r)
           for (int64_t c = 0; c < nc; ++c)
@@ -765,19 +777,12 @@ void AttentionEmitter::emitValueAccumulate(Value j0, Value numKeys, ValueRange a
         Value a = vector::LoadOp::create(b, vec, accT, ValueRange{add(d0, idx(r)), idx(c * t.vectorWidth)});
         init.push_back(arith::MulFOp::create(b, a, alpha[c]));
       }
-    auto jLoop = scf::ForOp::create(b, idx(0), numKeys, idx(1), init, [&](OpBuilder &, Location, Value jj, ValueRange acc) {
-      SmallVector<Value> p, next;
-      for (int64_t c = 0; c < nc; ++c)
-        p.push_back(vector::LoadOp::create(b, vec, pT, ValueRange{jj, idx(c * t.vectorWidth)}));
-      Value j = add(j0, jj);
-      for (int64_t r = 0; r < vr; ++r) {
-        Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, j, add(d0, idx(r))});
-        Value vb = vector::BroadcastOp::create(b, vec, vx);
-        for (int64_t c = 0; c < nc; ++c)
-          next.push_back(vector::FMAOp::create(b, vb, p[c], acc[r * nc + c]));
-      }
-      scf::YieldOp::create(b, next);
-    });
+    auto jLoop = emitOuterProducts(
+        numKeys, init, vr,
+        [&](Value jj, int64_t c) { return vector::LoadOp::create(b, vec, pT, ValueRange{jj, idx(c * t.vectorWidth)}); },
+        [&](Value jj, int64_t r) {
+          return memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, add(j0, jj), add(d0, idx(r))});
+        });
     for (int64_t r = 0; r < vr; ++r)
       for (int64_t c = 0; c < nc; ++c)
         vector::StoreOp::create(b, jLoop.getResult(r * nc + c), accT,
