@@ -1,12 +1,28 @@
 """Makes random attention inputs as .npy files and checks xf's output against a float64 NumPy reference
-written from VARIANTS.md (queries are the newest S of T tokens; causal j <= i; window j > i - W)."""
+written from VARIANTS.md: queries are the newest S of T tokens (query row r sits at position
+i = T - S + r); causal keeps j <= i; a window W keeps j > i - W; a row that sees no key is zero.
+
+Score and mask modifiers are NumPy expressions over the broadcast index arrays b, h, i, j (ints) and the
+score z (float64), with Python's floor division and modulo, which are the DSL's (docs/DSL.md);
+`alibi_slopes(n)` gives ALiBi's per-head slopes.
+"""
 import argparse
 import sys
 
 import numpy as np
 
 
-def reference(q, k, v, scale, causal, window, alibi=False):
+def alibi_slopes(n):
+    def power_of_two(m):
+        return [2.0 ** (-8.0 * k / m) for k in range(1, m + 1)]
+
+    m = 1
+    while m * 2 <= n:
+        m *= 2
+    return np.array(power_of_two(m) + power_of_two(2 * m)[0::2][: n - m])
+
+
+def reference(q, k, v, scale, causal, window, score="z", mask="True"):
     B, H, S, D = q.shape
     Hkv, T = k.shape[1], k.shape[2]
     group = H // Hkv
@@ -14,17 +30,17 @@ def reference(q, k, v, scale, causal, window, alibi=False):
     k = np.repeat(k, group, axis=1)
     v = np.repeat(v, group, axis=1)
     z = scale * np.einsum("bhsd,bhtd->bhst", q, k)
-    i = (T - S + np.arange(S))[:, None]
-    j = np.arange(T)[None, :]
-    if alibi:
-        # ALiBi (examples/plugin): z - 2^(-8 (h + 1) / H) * (i - j)
-        slopes = 2.0 ** (-8.0 * (np.arange(H) + 1) / H)
-        z = z - slopes[None, :, None, None] * (i - j)[None, None, :, :]
-    visible = np.ones((S, T), dtype=bool)
+    b = np.arange(B)[:, None, None, None]
+    h = np.arange(H)[None, :, None, None]
+    i = (T - S + np.arange(S))[None, None, :, None]
+    j = np.arange(T)[None, None, None, :]
+    env = {"np": np, "z": z, "b": b, "h": h, "i": i, "j": j, "alibi_slopes": alibi_slopes}
+    z = np.broadcast_to(eval(score, env), z.shape)
+    visible = np.broadcast_to(np.asarray(eval(mask, env), dtype=bool), z.shape).copy()
     if causal:
-        visible &= j <= i
+        visible &= np.broadcast_to(j <= i, z.shape)
     if window:
-        visible &= j > i - window
+        visible &= np.broadcast_to(j > i - window, z.shape)
     z = np.where(visible, z, -np.inf)
     m = np.max(z, axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
@@ -42,13 +58,15 @@ def main():
     ap.add_argument("--causal", type=int, default=0)
     ap.add_argument("--window", type=int, default=0)
     ap.add_argument("--scale", type=float, default=0.0)
+    ap.add_argument("--score", default="z", help="score modifier, e.g. 'z - alibi_slopes(8)[h] * (i - j)'")
+    ap.add_argument("--mask", default="True", help="mask modifier, e.g. '(i // 16) == (j // 16)'")
+    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tol", type=float, default=1e-4)
-    ap.add_argument("--alibi", type=int, default=0)
     a = ap.parse_args()
     B, H, Hkv, S, T, D, Dv = (int(x) for x in a.shape.split(","))
     d = a.dir
     if a.mode == "make":
-        rng = np.random.default_rng(7)
+        rng = np.random.default_rng(a.seed)
         np.save(f"{d}/q.npy", rng.standard_normal((B, H, S, D), dtype=np.float32))
         np.save(f"{d}/k.npy", rng.standard_normal((B, Hkv, T, D), dtype=np.float32))
         np.save(f"{d}/v.npy", rng.standard_normal((B, Hkv, T, Dv), dtype=np.float32))
@@ -56,7 +74,7 @@ def main():
     q, k, v = (np.load(f"{d}/{n}.npy") for n in "qkv")
     out = np.load(f"{d}/out.npy")
     scale = a.scale or 1.0 / np.sqrt(D)
-    ref = reference(q, k, v, scale, a.causal, a.window, bool(a.alibi))
+    ref = reference(q, k, v, scale, a.causal, a.window, a.score, a.mask)
     if out.shape != ref.shape:
         print(f"FAIL: output shape {out.shape}, expected {ref.shape}")
         return 1
