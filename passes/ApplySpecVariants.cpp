@@ -95,8 +95,8 @@ struct ApplySpecVariantsPass : public xf::impl::XFApplySpecVariantsBase<ApplySpe
       if (mode == "streaming")
         return xf::makeStreaming(op, p.integer("tokens", 4), p.integer("window", 0));
       if (p.list("columns").empty())
-        return op.emitOpError("sinks mode = calibrated with columns = auto needs a calibration run over a "
-                              "prefill to find the sink columns, which xf does not do yet; list the columns");
+        return op.emitOpError("sinks mode = calibrated with columns = auto: find the sink columns over a "
+                              "prefill with `xf-run calibrate --q q.npy --k k.npy --tau T` and list them");
       return xf::calibrateSinks(op, p.list("columns"), p.heads("heads", heads), p.number("beta", 0.4));
     }
     if (name == "head_modulation") {

@@ -41,7 +41,7 @@ func.func @small_base(%q: tensor<1x4x?x128xf32>, %o: tensor<1x4x?x128xf32>) -> t
 
 func.func @calibration_auto(%q: tensor<1x4x?x16xf32>, %o: tensor<1x4x?x16xf32>) -> tensor<1x4x?x16xf32>
     attributes {xf.kernel, xf.variants = [{name = "sinks", mode = "calibrated", beta = 0.4 : f64, threshold = 0.1 : f64, heads = "all", columns = "auto"}]} {
-  // expected-error @+1 {{sinks mode = calibrated with columns = auto needs a calibration run over a prefill to find the sink columns, which xf does not do yet; list the columns}}
+  // expected-error @+1 {{sinks mode = calibrated with columns = auto: find the sink columns over a prefill with `xf-run calibrate --q q.npy --k k.npy --tau T` and list them}}
   %r = xf.attention ins(%q, %q, %q : tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>) outs(%o : tensor<1x4x?x16xf32>) {num_heads = 4, num_kv_heads = 4, scale = 0.25 : f64, causal = true} -> tensor<1x4x?x16xf32>
   return %r : tensor<1x4x?x16xf32>
 }

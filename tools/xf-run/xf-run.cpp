@@ -15,7 +15,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -29,9 +31,14 @@ const char *const kHelp = R"(OVERVIEW: xf-run - run the kernels of an xf module 
 USAGE:
   xf-run kernel <module.so> [inputs] -o <out.npy> [--kernel NAME] [--threads N] [--repeat N]
   xf-run list <module.so>
+  xf-run calibrate --q q.npy --k k.npy [--tau 0.1] [--scale S]
   xf-run --help
 
 COMMANDS:
+  calibrate Find ACT sink columns from the queries [B, H, N, D] and keys [B, Hkv, N, D] of a causal
+            prefill: per head, the column scores c_j = (sum_i P[i,j]) / (N - j) of the softmax (averaged
+            over the batch); columns j >= 1 with c_j > tau are sink columns. Prints them per head and the
+            `variant sinks { mode = calibrated; ... }` line for the spec.
   kernel    Read the kernel's inputs from .npy files, run it, write its output to a .npy file and print
             one line with the best time and the throughput.
   list      Print every kernel of the module: kind, operands with their compiled shapes (? = dynamic,
@@ -421,6 +428,93 @@ int runListCommand(const std::string &modulePath) {
   return 0;
 }
 
+/// ACT's sink detection (VARIANTS.md §1c) over a causal prefill: for every head, the column scores
+/// c_j = (sum_i P[i,j]) / (N - j) of the softmax P, averaged over the batch; columns j >= 1 with c_j > tau
+/// are sink columns. Plain double-precision loops: this runs once, offline, to write the spec.
+int runCalibrateCommand(ArgumentReader &reader) {
+  std::string queryPath, keyPath;
+  double scale = 0.0, tau = 0.1;
+  while (!reader.done()) {
+    if (auto v = reader.optionValue({"--q"}))
+      queryPath = *v;
+    else if (auto v = reader.optionValue({"--k"}))
+      keyPath = *v;
+    else if (auto v = reader.optionValue({"--scale"}))
+      scale = std::strtod(v->c_str(), nullptr);
+    else if (auto v = reader.optionValue({"--tau"}))
+      tau = std::strtod(v->c_str(), nullptr);
+    else
+      unknownOption(reader.take());
+  }
+  if (queryPath.empty() || keyPath.empty())
+    fail("calibrate needs --q and --k (the queries and keys of a causal prefill)");
+  if (!(tau > 0.0 && tau <= 1.0))
+    fail("--tau must be in (0, 1]");
+  auto load = [](const std::string &path) {
+    xf::npy::ReadResult r = xf::npy::read(path);
+    if (!r)
+      fail(r.error);
+    if (r.array.shape.size() != 4)
+      fail(path + ": expected rank 4 [B, heads, seq, head_dim], got rank " + std::to_string(r.array.shape.size()));
+    return std::move(r.array);
+  };
+  xf::npy::Array q = load(queryPath), k = load(keyPath);
+  const int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3], Hkv = k.shape[1];
+  if (k.shape[0] != B || k.shape[2] != N || k.shape[3] != D || Hkv <= 0 || H % Hkv != 0)
+    fail("calibrate needs q [B, H, N, D] and k [B, Hkv, N, D] of one prefill, with Hkv dividing H");
+  if (scale == 0.0)
+    scale = 1.0 / std::sqrt(static_cast<double>(D));
+  std::vector<std::vector<int64_t>> columns(H);
+  std::vector<double> columnSum(N), z(N);
+  std::set<int64_t> allColumns;
+  std::vector<int64_t> heads;
+  for (int64_t h = 0; h < H; ++h) {
+    std::fill(columnSum.begin(), columnSum.end(), 0.0);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < N; ++i) {
+        const float *qi = &q.data[((b * H + h) * N + i) * D];
+        double m = -INFINITY, l = 0.0;
+        for (int64_t j = 0; j <= i; ++j) {
+          const float *kj = &k.data[((b * Hkv + h / (H / Hkv)) * N + j) * D];
+          double dot = 0.0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += double(qi[d]) * double(kj[d]);
+          z[j] = scale * dot;
+          m = std::max(m, z[j]);
+        }
+        for (int64_t j = 0; j <= i; ++j)
+          l += std::exp(z[j] - m);
+        for (int64_t j = 0; j <= i; ++j)
+          columnSum[j] += std::exp(z[j] - m) / l;
+      }
+    std::printf("head %lld:", static_cast<long long>(h));
+    for (int64_t j = 1; j < N; ++j) {
+      double score = columnSum[j] / static_cast<double>(B * (N - j));
+      if (score > tau) {
+        columns[h].push_back(j);
+        allColumns.insert(j);
+        std::printf(" c[%lld]=%.3f", static_cast<long long>(j), score);
+      }
+    }
+    std::printf("%s\n", columns[h].empty() ? " no sink column" : "");
+    if (!columns[h].empty())
+      heads.push_back(h);
+  }
+  auto list = [](auto begin, auto end) {
+    std::string text;
+    for (auto it = begin; it != end; ++it)
+      text += (text.empty() ? "" : ", ") + std::to_string(*it);
+    return "[" + text + "]";
+  };
+  if (heads.empty()) {
+    std::printf("no head has a sink column above tau = %g: nothing to calibrate\n", tau);
+    return 0;
+  }
+  std::printf("variant sinks { mode = calibrated; heads = %s; columns = %s }\n",
+              list(heads.begin(), heads.end()).c_str(), list(allColumns.begin(), allColumns.end()).c_str());
+  return 0;
+}
+
 int runCommandLine(int argc, char **argv) {
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
@@ -429,15 +523,17 @@ int runCommandLine(int argc, char **argv) {
     }
   ArgumentReader reader(argc, argv);
   if (reader.done())
-    fail("missing command: kernel or list (see xf-run --help)");
+    fail("missing command: kernel, list or calibrate (see xf-run --help)");
   std::string commandName = reader.take();
   if (commandName == "kernel")
     return runKernelCommand(parseKernelCommand(reader));
   if (commandName == "list")
     return runListCommand(parseListCommand(reader));
+  if (commandName == "calibrate")
+    return runCalibrateCommand(reader);
   if (isOption(commandName))
     unknownOption(commandName);
-  fail("unknown command '" + commandName + "' (expected kernel or list; see xf-run --help)");
+  fail("unknown command '" + commandName + "' (expected kernel, list or calibrate; see xf-run --help)");
 }
 
 } // namespace
