@@ -215,9 +215,13 @@ static LogicalResult verifyModifierRegion(AttentionOp op, Region &region, String
   if (!region.hasOneBlock())
     return op.emitOpError() << name << " region must have exactly one block";
   Block &block = region.front();
-  if (block.getNumArguments() != argTypes.size() ||
-      !llvm::equal(block.getArgumentTypes(), argTypes))
-    return op.emitOpError() << name << " region must take " << argSpelling;
+  // An optional trailing `t: index` gives the modifier the key count T (e.g. "the last query row").
+  SmallVector<Type> types(block.getArgumentTypes());
+  bool withKeyCount = types.size() == argTypes.size() + 1 && isa<IndexType>(types.back());
+  if ((types.size() != argTypes.size() && !withKeyCount) ||
+      !llvm::equal(ArrayRef<Type>(types).take_front(argTypes.size()), argTypes))
+    return op.emitOpError() << name << " region must take " << argSpelling
+                            << ", optionally followed by t: index (the key count)";
   auto yield = dyn_cast<YieldOp>(block.getTerminator());
   if (!yield)
     return op.emitOpError() << name << " region must end in xf.yield";
@@ -241,19 +245,23 @@ LogicalResult AttentionOp::verifyRegions() {
                               "(b, h, i, j: index)", IntegerType::get(ctx, 1));
 }
 
-void AttentionOp::composeScore(function_ref<Value(OpBuilder &, Location, Value, ValueRange)> modifier) {
+void AttentionOp::composeScore(function_ref<Value(OpBuilder &, Location, Value, ValueRange)> modifier,
+                               bool withKeyCount) {
   Region &score = getScore();
   Location loc = getLoc();
   OpBuilder b(getContext());
   Type index = b.getIndexType();
+  withKeyCount |= !score.empty() && score.front().getNumArguments() == 6;
   auto *block = new Block();
-  block->addArguments({getQueryType().getElementType(), index, index, index, index},
-                      SmallVector<Location>(5, loc));
+  SmallVector<Type> types{getQueryType().getElementType(), index, index, index, index};
+  if (withKeyCount)
+    types.push_back(index);
+  block->addArguments(types, SmallVector<Location>(types.size(), loc));
   b.setInsertionPointToStart(block);
   Value z = block->getArgument(0);
   if (!score.empty()) {
     IRMapping map;
-    map.map(score.front().getArguments(), block->getArguments());
+    map.map(score.front().getArguments(), block->getArguments().take_front(score.front().getNumArguments()));
     for (Operation &inner : score.front().without_terminator())
       b.clone(inner, map);
     z = map.lookup(cast<YieldOp>(score.front().getTerminator()).getValues()[0]);

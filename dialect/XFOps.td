@@ -35,7 +35,9 @@ def XF_AttentionOp : XF_Op<"attention", [
 
     The optional `score` region receives `(z, b, h, i, j)` (`z` of the element type, the rest `index`)
     and yields the modified score; it runs before masking and before the softmax, like FlexAttention's
-    `score_mod`. Both regions are isolated from above and may only hold side-effect-free ops.
+    `score_mod`. Both regions may take one more `index` argument, `t`, the number of keys T (so a
+    modifier can single out the last query row, `i == t - 1`). Both regions are isolated from above and
+    may only hold side-effect-free ops.
 
     A query row that sees no key at all produces zeros.
 
@@ -138,7 +140,9 @@ def XF_AttentionOp : XF_Op<"attention", [
     /// Composes a score modifier after the existing one (if any): `modifier` receives the score the
     /// current region yields (or the raw score) and the (b, h, i, j) block arguments, and returns the new
     /// score. This is how variant passes, in tree or in plugins, stack score modifiers.
-    void composeScore(::llvm::function_ref<Value(OpBuilder &, Location, Value z, ValueRange bhij)> modifier);
+    /// `withKeyCount` gives the region (and `modifier`, as a fifth value after b, h, i, j) the key count t.
+    void composeScore(::llvm::function_ref<Value(OpBuilder &, Location, Value z, ValueRange bhij)> modifier,
+                      bool withKeyCount = false);
   }];
 
   let hasVerifier = 1;

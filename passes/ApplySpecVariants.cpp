@@ -102,12 +102,8 @@ struct ApplySpecVariantsPass : public xf::impl::XFApplySpecVariantsBase<ApplySpe
     if (name == "head_modulation") {
       if (failed(xf::addHeadGains(op, p.heads("heads", heads), p.number("gain", 2.0))))
         return failure();
-      if (double a = p.number("emphasis", 0.0)) {
-        if (p.str("rows", "all") != "all")
-          return op.emitOpError("head_modulation: emphasis on the last query row only is not supported yet; "
-                                "use rows = all");
-        xf::addKeyEmphasis(op, p.list("keys"), a);
-      }
+      if (double a = p.number("emphasis", 0.0))
+        xf::addKeyEmphasis(op, p.list("keys"), a, p.str("rows", "last") == "last");
       return success();
     }
     if (name == "mixture_of_heads" || name == "moh") {

@@ -26,19 +26,27 @@ LogicalResult xf::addHeadGains(AttentionOp op, ArrayRef<int64_t> heads, double g
   return success();
 }
 
-void xf::addKeyEmphasis(AttentionOp op, ArrayRef<int64_t> keys, double a) {
-  op.composeScore([&](OpBuilder &b, Location loc, Value z, ValueRange bhij) -> Value {
-    Value j = bhij[3];
-    Value hit = arith::ConstantIntOp::create(b, loc, 0, 1);
-    for (int64_t key : keys)
-      hit = arith::OrIOp::create(
-          b, loc, hit,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, j, arith::ConstantIndexOp::create(b, loc, key)));
-    Value factor = arith::ConstantOp::create(b, loc, b.getFloatAttr(z.getType(), a));
-    Value emphasized =
-        arith::AddFOp::create(b, loc, z, arith::MulFOp::create(b, loc, math::AbsFOp::create(b, loc, z), factor));
-    return arith::SelectOp::create(b, loc, hit, emphasized, z);
-  });
+void xf::addKeyEmphasis(AttentionOp op, ArrayRef<int64_t> keys, double a, bool lastRowOnly) {
+  op.composeScore(
+      [&](OpBuilder &b, Location loc, Value z, ValueRange bhij) -> Value {
+        Value j = bhij[3];
+        Value hit = arith::ConstantIntOp::create(b, loc, 0, 1);
+        for (int64_t key : keys)
+          hit = arith::OrIOp::create(
+              b, loc, hit,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, j, arith::ConstantIndexOp::create(b, loc, key)));
+        if (lastRowOnly) {
+          // The last query row sits at position t - 1.
+          Value last = arith::SubIOp::create(b, loc, bhij[4], arith::ConstantIndexOp::create(b, loc, 1));
+          hit = arith::AndIOp::create(b, loc, hit,
+                                      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, bhij[2], last));
+        }
+        Value factor = arith::ConstantOp::create(b, loc, b.getFloatAttr(z.getType(), a));
+        Value emphasized =
+            arith::AddFOp::create(b, loc, z, arith::MulFOp::create(b, loc, math::AbsFOp::create(b, loc, z), factor));
+        return arith::SelectOp::create(b, loc, hit, emphasized, z);
+      },
+      lastRowOnly);
 }
 
 namespace {
@@ -51,8 +59,12 @@ struct HeadModulationPass : public xf::impl::XFHeadModulationBase<HeadModulation
     for (xf::AttentionOp op : ops) {
       if (!heads.empty() && failed(xf::addHeadGains(op, heads, gain)))
         return signalPassFailure();
+      if (emphasisRows != "all" && emphasisRows != "last") {
+        op.emitOpError() << "xf-head-modulation: emphasis-rows must be all or last, got '" << emphasisRows << "'";
+        return signalPassFailure();
+      }
       if (!emphasisKeys.empty())
-        xf::addKeyEmphasis(op, emphasisKeys, emphasis);
+        xf::addKeyEmphasis(op, emphasisKeys, emphasis, emphasisRows == "last");
     }
   }
 };

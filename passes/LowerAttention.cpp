@@ -52,6 +52,14 @@ private:
   Value maxI(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
   Value cmpI(arith::CmpIPredicate p, Value x, Value y) { return arith::CmpIOp::create(b, p, x, y); }
 
+  /// The region's arguments: `given`, then the key count T if the region takes it.
+  SmallVector<Value> withKeyCount(Region &region, ValueRange given) {
+    SmallVector<Value> args(given);
+    if (region.front().getNumArguments() > args.size())
+      args.push_back(keyCount);
+    return args;
+  }
+
   /// Whether a modifier region can run on vectors along query rows when the block arguments marked in
   /// `varying` are vectors: every op depending on them must be elementwise (arith, math); ops that depend
   /// only on uniform values (b, h, j, constants) stay scalar.
@@ -75,7 +83,8 @@ private:
 
   /// Inlines a vectorizable modifier region: `args` are vectors (varying) or scalars (uniform); returns
   /// the yielded value as a vector of `t.vectorWidth` lanes.
-  Value inlineRegionVectorized(Region &region, ValueRange args) {
+  Value inlineRegionVectorized(Region &region, ValueRange given) {
+    SmallVector<Value> args = withKeyCount(region, given);
     IRMapping map;
     map.map(region.front().getArguments(), args);
     // Varying values are tracked by identity: a region may hold vectors of its own (lookup tables).
@@ -137,7 +146,8 @@ private:
   }
 
   /// Inlines a modifier region with `args` bound to its block arguments; returns the yielded value.
-  Value inlineRegion(Region &region, ValueRange args) {
+  Value inlineRegion(Region &region, ValueRange given) {
+    SmallVector<Value> args = withKeyCount(region, given);
     IRMapping map;
     map.map(region.front().getArguments(), args);
     for (Operation &inner : region.front().without_terminator())
@@ -170,6 +180,7 @@ private:
 
   // Values of the current work item.
   Value batch, head, kvHead, numRows, firstPos, lastPos;
+  Value keyCount; // T, for modifier regions that take it
   Value qT, pT, accT, lBuf; // transposed query, probabilities, accumulator; denominators
   Value gBuf;               // per-row head gates
   Value rowIds, posBuf;     // the item's query rows and their positions (rows may be gathered)
@@ -188,6 +199,7 @@ void AttentionEmitter::emit() {
   Value batches = memref::DimOp::create(b, q, 0);
   Value seqQ = memref::DimOp::create(b, q, 2);
   Value seqK = memref::DimOp::create(b, k, 2);
+  keyCount = seqK;
   Value qBlocks = arith::CeilDivUIOp::create(b, seqQ, idx(t.blockQ));
   Value perBatch = mul(idx(numHeads), qBlocks);
   Value items = mul(batches, perBatch);

@@ -164,8 +164,9 @@ def XFHeadModulation : Pass<"xf-head-modulation", "func::FuncOp"> {
     reinforcement uses gain 2). The gains become the op's `gates` ([H], a constant), applied in the
     kernel's epilogue.
 
-    Token emphasis (PAINT-style): `z' = z + a * |z|` for keys `j` in `emphasis-keys`, as a score modifier
-    composed after any existing `score` region, so it fuses before the softmax.
+    Token emphasis (PAINT-style): `z' = z + a * |z|` for keys `j` in `emphasis-keys`, on every query row or
+    (`emphasis-rows=last`) only the last one, `i == t - 1` with the region's key-count argument `t`; a
+    score modifier composed after any existing `score` region, so it fuses before the softmax.
 
     Before:
     ```mlir
@@ -192,6 +193,8 @@ def XFHeadModulation : Pass<"xf-head-modulation", "func::FuncOp"> {
     Option<"gain", "gain", "double", "2.0", "output gain of the selected heads">,
     ListOption<"emphasisKeys", "emphasis-keys", "int64_t", "key positions whose scores are emphasized">,
     Option<"emphasis", "emphasis", "double", "0.7", "a in z' = z + a |z| (0.7 local, 0.3 summary tokens)">,
+    Option<"emphasisRows", "emphasis-rows", "std::string", "\"all\"",
+           "all | last: emphasize on every query row or only the last one (i == T - 1)">,
   ];
 }
 

@@ -21,8 +21,8 @@ LogicalResult makeStreaming(AttentionOp op, int64_t sinkTokens, int64_t window);
 LogicalResult calibrateSinks(AttentionOp op, ArrayRef<int64_t> keys, ArrayRef<int64_t> heads, double beta);
 /// 2: output gain `gain` on `heads`, as constant head gates.
 LogicalResult addHeadGains(AttentionOp op, ArrayRef<int64_t> heads, double gain);
-/// 2: token emphasis z' = z + a |z| on the key positions `keys` (all query rows).
-void addKeyEmphasis(AttentionOp op, ArrayRef<int64_t> keys, double a);
+/// 2: token emphasis z' = z + a |z| on the key positions `keys`, on every query row or only the last.
+void addKeyEmphasis(AttentionOp op, ArrayRef<int64_t> keys, double a, bool lastRowOnly);
 /// 3: mixture of heads: per-token gates as the kernel operand `gates` and a router kernel next to it.
 LogicalResult addMixtureOfHeads(AttentionOp op, int64_t sharedHeads, int64_t topK, int64_t hidden);
 /// 4: affine scaling with the kernel operands `alpha`, `alpha_ma` and activation phi.

@@ -54,3 +54,24 @@ func.func @variants(%q: tensor<1x4x8x16xf32>, %s: tensor<4xf32>, %g: tensor<1x4x
   %r = xf.attention ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>) sinks(%s : tensor<4xf32>) gates(%g : tensor<1x4x8xf32>) affine(%a, %ama : tensor<1x4x8xf32>, tensor<4xf32>) outs(%o : tensor<1x4x8x16xf32>) {num_heads = 4, num_kv_heads = 4, scale = 0.25 : f64, causal = true, window = 4, sink_tokens = 2, alpha_activation = "linear_clip"} -> tensor<1x4x8x16xf32>
   return %r : tensor<1x4x8x16xf32>
 }
+
+// Modifier regions may also take the key count t.
+// CHECK-LABEL: func.func @key_count
+// CHECK: score {
+// CHECK: ^bb0(%{{.+}}: f32, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index):
+// CHECK: } mask {
+// CHECK: ^bb0(%{{.+}}: index, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index):
+func.func @key_count(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
+  %r = xf.attention ins(%q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) outs(%o : tensor<1x2x8x16xf32>) {num_heads = 2, num_kv_heads = 2, scale = 0.25 : f64}
+  score {
+  ^bb0(%z: f32, %b: index, %h: index, %i: index, %j: index, %t: index):
+    xf.yield %z : f32
+  } mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index, %t: index):
+    %c4 = arith.constant 4 : index
+    %lo = arith.subi %t, %c4 : index
+    %keep = arith.cmpi sge, %j, %lo : index
+    xf.yield %keep : i1
+  } -> tensor<1x2x8x16xf32>
+  return %r : tensor<1x2x8x16xf32>
+}

@@ -48,9 +48,14 @@ func.func @calibration_auto(%q: tensor<1x4x?x16xf32>, %o: tensor<1x4x?x16xf32>) 
 
 // -----
 
+// Emphasis on the last query row only: the score region takes the key count t and tests i == t - 1.
+// CHECK-LABEL: func.func @emphasis_last_row
+// CHECK: score {
+// CHECK: ^bb0(%{{.+}}: f32, %{{.+}}: index, %{{.+}}: index, %[[I:.+]]: index, %[[J:.+]]: index, %[[T:.+]]: index):
+// CHECK: %[[LAST:.+]] = arith.subi %[[T]], %c1
+// CHECK: arith.cmpi eq, %[[I]], %[[LAST]]
 func.func @emphasis_last_row(%q: tensor<1x4x?x16xf32>, %o: tensor<1x4x?x16xf32>) -> tensor<1x4x?x16xf32>
     attributes {xf.kernel, xf.variants = [{name = "head_modulation", heads = "all", gain = 1.0 : f64, emphasis = 0.7 : f64, keys = array<i64: 0>, rows = "last"}]} {
-  // expected-error @+1 {{head_modulation: emphasis on the last query row only is not supported yet; use rows = all}}
   %r = xf.attention ins(%q, %q, %q : tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>) outs(%o : tensor<1x4x?x16xf32>) {num_heads = 4, num_kv_heads = 4, scale = 0.25 : f64, causal = true} -> tensor<1x4x?x16xf32>
   return %r : tensor<1x4x?x16xf32>
 }

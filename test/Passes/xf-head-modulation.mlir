@@ -3,6 +3,14 @@
 // STACK: head_gains = array<f64: 1.000000e+00, 2.000000e+00, 1.000000e+00, 1.000000e+00>
 // RUN: xf-opt %s --xf-head-modulation="emphasis-keys=0,5 emphasis=0.3" | FileCheck %s --check-prefix=EMPH
 // RUN: not xf-opt %s --xf-head-modulation="heads=9" 2>&1 | FileCheck %s --check-prefix=RANGE
+// RUN: xf-opt %s --xf-head-modulation="emphasis-keys=0 emphasis-rows=last" | FileCheck %s --check-prefix=LAST
+
+// On the last query row only, the composed region takes the key count t (the softcap stays first).
+// LAST: score {
+// LAST: ^bb0(%[[Z:.+]]: f32, %{{.+}}: index, %{{.+}}: index, %[[I:.+]]: index, %{{.+}}: index, %[[T:.+]]: index):
+// LAST:   math.tanh %[[Z]]
+// LAST:   arith.subi %[[T]], %c1
+// LAST:   arith.cmpi eq, %[[I]]
 
 // GAIN-LABEL: func.func @attn
 // GAIN: xf.attention ins({{.+}}) outs(

@@ -31,9 +31,10 @@ enum Variant {
   Affine,       // xf-affine-scale activation=linear_clip
   Softcap,      // score region: 20 tanh(z / 20)
   ChunkMask,    // mask region: i / 16 == j / 16
+  EmphasisLast, // xf-head-modulation: keys 0,4 get z + 0.7|z| on the last query row only
 };
 const char *const kVariantNames[] = {"sinks",  "streaming", "act",     "gains",    "emphasis",
-                                     "moh",    "affine",    "softcap", "chunkmask"};
+                                     "moh",    "affine",    "softcap", "chunkmask", "emphasislast"};
 
 struct VariantCase {
   std::string name;
@@ -84,6 +85,8 @@ std::string variantFlags(const VariantCase &c) {
     flags += " '--variant=xf-head-modulation{heads=1,2 gain=2.0}'";
   else if (c.has(Emphasis))
     flags += " '--variant=xf-head-modulation{emphasis-keys=0,4 emphasis=0.7}'";
+  if (c.has(EmphasisLast))
+    flags += " '--variant=xf-head-modulation{emphasis-keys=0,4 emphasis=0.7 emphasis-rows=last}'";
   if (c.has(MoH))
     flags += " '--variant=xf-mixture-of-heads{shared-heads=1 top-k=2 hidden=16}'";
   if (c.has(Affine))
@@ -178,12 +181,15 @@ TEST_P(VariantNumerics, MatchesReference) {
     p.alphaMa = data["alpha_ma"];
     p.alphaActivation = AttentionProblem::Activation::LinearClip;
   }
-  bool softcap = c.has(Softcap), emphasis = c.has(Emphasis);
-  if (softcap || emphasis)
-    p.scoreMod = [softcap, emphasis](double z, int64_t, int64_t, int64_t, int64_t j) {
+  bool softcap = c.has(Softcap), emphasis = c.has(Emphasis), emphasisLast = c.has(EmphasisLast);
+  int64_t lastRow = c.seqK - 1;
+  if (softcap || emphasis || emphasisLast)
+    p.scoreMod = [=](double z, int64_t, int64_t, int64_t i, int64_t j) {
       if (softcap)
         z = 20.0 * std::tanh(z / 20.0);
       if (emphasis && (j == 0 || j == 4))
+        z += 0.7 * std::fabs(z);
+      if (emphasisLast && i == lastRow && (j == 0 || j == 4))
         z += 0.7 * std::fabs(z);
       return z;
     };
@@ -218,6 +224,7 @@ std::vector<VariantCase> variantCases() {
       {Gains, Emphasis, Affine}, {Streaming, Calibrated, MoH}, {Softcap, ChunkMask, Calibrated},
       {LearnedSinks, Streaming, Affine}, {Emphasis, Softcap, MoH}, {Gains, MoH}, {Gains, MoH, Calibrated},
       {Calibrated, Affine}, {Calibrated, Affine, LearnedSinks}, {Calibrated, Affine, ChunkMask},
+      {EmphasisLast}, {EmphasisLast, Softcap}, {EmphasisLast, Calibrated, ChunkMask},
   };
   std::mt19937 rng(2026);
   auto pick = [&](std::initializer_list<int64_t> options) {
