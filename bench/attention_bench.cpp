@@ -16,7 +16,7 @@
 
 #include "runtime/src/Npy.h"
 #include "test/reference/ReferenceAttention.h"
-#include "xfrt.h"
+#include "xfrt.hpp"
 
 #include <cblas.h>
 
@@ -53,17 +53,12 @@ struct Options {
   bool torch = true;
 };
 
+using xfrt::messageOf;
+using xfrt::tensorOf;
+
 [[noreturn]] void die(const std::string &message) {
   std::fprintf(stderr, "xf-attention-bench: %s\n", message.c_str());
   std::exit(1);
-}
-
-std::string messageOf(xfrt_status status) {
-  if (!status)
-    return "";
-  std::string message = xfrt_status_message(status);
-  xfrt_status_free(status);
-  return message;
 }
 
 Options parseOptions(int argc, char **argv) {
@@ -114,14 +109,6 @@ std::vector<float> randomNormals(int64_t count, uint32_t seed) {
   for (float &value : values)
     value = normal(generator);
   return values;
-}
-
-xfrt_tensor tensorOf(std::vector<float> &data, std::vector<int64_t> shape) {
-  xfrt_tensor tensor{};
-  tensor.data = data.data();
-  tensor.rank = static_cast<int32_t>(shape.size());
-  std::copy(shape.begin(), shape.end(), tensor.shape);
-  return tensor;
 }
 
 double sgemmGflops(const Options &options) {

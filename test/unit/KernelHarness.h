@@ -7,7 +7,7 @@
 #ifndef XF_TEST_UNIT_KERNELHARNESS_H
 #define XF_TEST_UNIT_KERNELHARNESS_H
 
-#include "xfrt.h"
+#include "xfrt.hpp"
 
 #include <gtest/gtest.h>
 
@@ -63,23 +63,10 @@ inline std::string readFile(const fs::path &path) {
   return text.str();
 }
 
-/// The status's message, or "" for success; frees the status.
-inline std::string messageOf(xfrt_status status) {
-  if (!status)
-    return "";
-  std::string message = xfrt_status_message(status);
-  xfrt_status_free(status);
-  return message;
-}
-
-struct ModuleDeleter {
-  void operator()(xfrt_module *module) const { xfrt_module_close(module); }
-};
-struct ContextDeleter {
-  void operator()(xfrt_context *context) const { xfrt_context_destroy(context); }
-};
-using ModulePtr = std::unique_ptr<xfrt_module, ModuleDeleter>;
-using ContextPtr = std::unique_ptr<xfrt_context, ContextDeleter>;
+using xfrt::ContextPtr;
+using xfrt::messageOf;
+using xfrt::ModulePtr;
+using xfrt::tensorOf;
 
 /// Writes `source` to <scratch>/<name>.<extension>, compiles it with xfc and returns the library's path.
 /// Fails the test (showing xfc's stderr) when xfc does not exit with 0.
@@ -112,14 +99,6 @@ inline ContextPtr makeContext(int32_t numThreads) {
   xfrt_context *context = nullptr;
   EXPECT_EQ(messageOf(xfrt_context_create(numThreads, &context)), "");
   return ContextPtr(context);
-}
-
-inline xfrt_tensor tensorOf(std::vector<float> &data, std::vector<int64_t> shape) {
-  xfrt_tensor tensor{};
-  tensor.data = data.data();
-  tensor.rank = static_cast<int32_t>(shape.size());
-  std::copy(shape.begin(), shape.end(), tensor.shape);
-  return tensor;
 }
 
 inline std::vector<float> randomNormals(size_t count, uint32_t seed) {

@@ -130,7 +130,7 @@ void _mlir_ciface_slow(MemRef1 *out, int64_t begin, int64_t end) {
 #else // the test program
 
 #include "runtime/src/Npy.h"
-#include "xfrt.h"
+#include "xfrt.hpp"
 
 #include <gtest/gtest.h>
 
@@ -158,23 +158,10 @@ std::string temporaryPath(const std::string &name) {
   return std::string(directory ? directory : "/tmp") + "/xfrt-test-" + std::to_string(getpid()) + "-" + name;
 }
 
-/// The status's message, or "" for success; frees the status.
-std::string messageOf(xfrt_status status) {
-  if (!status)
-    return "";
-  std::string message = xfrt_status_message(status);
-  xfrt_status_free(status);
-  return message;
-}
-
-struct ModuleDeleter {
-  void operator()(xfrt_module *module) const { xfrt_module_close(module); }
-};
-struct ContextDeleter {
-  void operator()(xfrt_context *context) const { xfrt_context_destroy(context); }
-};
-using ModulePtr = std::unique_ptr<xfrt_module, ModuleDeleter>;
-using ContextPtr = std::unique_ptr<xfrt_context, ContextDeleter>;
+using xfrt::ContextPtr;
+using xfrt::messageOf;
+using xfrt::ModulePtr;
+using xfrt::tensorOf;
 
 ModulePtr openFakeModule() {
   xfrt_module *module = nullptr;
@@ -186,14 +173,6 @@ ContextPtr makeContext(int32_t numThreads) {
   xfrt_context *context = nullptr;
   EXPECT_EQ(messageOf(xfrt_context_create(numThreads, &context)), "");
   return ContextPtr(context);
-}
-
-xfrt_tensor tensorOf(std::vector<float> &data, std::vector<int64_t> shape) {
-  xfrt_tensor tensor{};
-  tensor.data = data.data();
-  tensor.rank = static_cast<int32_t>(shape.size());
-  std::copy(shape.begin(), shape.end(), tensor.shape);
-  return tensor;
 }
 
 /// Holds the fake module loaded and lets a test swap its metadata; restores the original afterwards.

@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/src/Npy.h"
-#include "xfrt.h"
+#include "xfrt.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -86,14 +86,8 @@ struct UsageError : std::runtime_error {
 struct StatusDeleter {
   void operator()(xfrt_status_s *status) const { xfrt_status_free(status); }
 };
-struct ModuleDeleter {
-  void operator()(xfrt_module *module) const { xfrt_module_close(module); }
-};
-struct ContextDeleter {
-  void operator()(xfrt_context *context) const { xfrt_context_destroy(context); }
-};
-using ModuleHandle = std::unique_ptr<xfrt_module, ModuleDeleter>;
-using ContextHandle = std::unique_ptr<xfrt_context, ContextDeleter>;
+using ModuleHandle = xfrt::ModulePtr;
+using ContextHandle = xfrt::ContextPtr;
 
 void check(xfrt_status status) {
   std::unique_ptr<xfrt_status_s, StatusDeleter> owned(status);
@@ -325,14 +319,6 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
   return shape;
 }
 
-xfrt_tensor tensorOf(const std::vector<int64_t> &shape, float *data) {
-  xfrt_tensor tensor{};
-  tensor.data = data;
-  tensor.rank = static_cast<int32_t>(shape.size());
-  std::copy(shape.begin(), shape.end(), tensor.shape);
-  return tensor;
-}
-
 int runKernelCommand(const KernelCommand &command) {
   ModuleHandle module = openModule(command.modulePath);
   std::string kernel = selectKernel(module.get(), command);
@@ -364,8 +350,8 @@ int runKernelCommand(const KernelCommand &command) {
 
   std::vector<xfrt_tensor> operands;
   for (const std::string &operand : inputNames)
-    operands.push_back(tensorOf(inputs[operand].shape, inputs[operand].data.data()));
-  operands.push_back(tensorOf(output.shape, output.data.data()));
+    operands.push_back(xfrt::tensorOf(inputs[operand].data.data(), inputs[operand].shape));
+  operands.push_back(xfrt::tensorOf(output.data.data(), output.shape));
 
   xfrt_context *rawContext = nullptr;
   check(xfrt_context_create(command.numThreads, &rawContext));
