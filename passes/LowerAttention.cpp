@@ -180,7 +180,7 @@ private:
 
   // Values of the current work item.
   Value batch, head, kvHead, numRows, firstPos, lastPos;
-  Value keyCount; // T, for modifier regions that take it
+  Value keyCount; // T: the key range, and modifier regions that take it
   Value qT, pT, accT, lBuf; // transposed query, probabilities, accumulator; denominators
   Value gBuf;               // per-row head gates
   Value rowIds, posBuf;     // the item's query rows and their positions (rows may be gathered)
@@ -356,7 +356,7 @@ void AttentionEmitter::storeZeroRow(Value row) {
 
 void AttentionEmitter::emitWorkItem() {
   int64_t nc = t.queryVectors();
-  Value seqK = memref::DimOp::create(b, op.getKey(), 2);
+  Value seqK = keyCount;
   packQuery();
   Value zero = vecConst(0.0);
   auto zeroRows = [&](Value buffer, int64_t rows) {
@@ -832,7 +832,7 @@ void AttentionEmitter::emitCalibratedColumns() {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifCalibrated.thenBlock());
 
-  Value seqK = memref::DimOp::create(b, op.getKey(), 2);
+  Value seqK = keyCount;
   Value lastKey = sub(seqK, idx(1));
   Type i64 = b.getI64Type();
   auto ivec = VectorType::get({vw}, i64);
