@@ -1,0 +1,262 @@
+#!/usr/bin/python3
+"""Write a tiny random Hugging Face checkpoint (config.json + safetensors) for end-to-end tests.
+
+    /usr/bin/python3 test/models/gen_tiny_model.py --arch {llama,mistral,gptoss} --out DIR
+        [--seed N] [--dtype f32|bf16|f16] [--shards K]
+
+DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
+GptOssForCausalLM) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
+--shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
+DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
+
+The weights are drawn in float32 from numpy's default_rng(seed) in a fixed order, so the same seed gives
+the same values whatever --dtype and --shards are; --dtype then rounds them to nearest, ties to even
+(bf16: the top 16 bits of the float32; f16: numpy's float16 conversion).
+
+NumPy only: the safetensors format is written by hand (see write_safetensors).
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
+ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Configs
+# --------------------------------------------------------------------------------------------------
+def make_config(arch, dtype):
+    common = {
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "rms_norm_eps": 1e-5,
+        "tie_word_embeddings": False,
+        "hidden_act": "silu",
+        "torch_dtype": TORCH_DTYPE[dtype],
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "use_cache": True,
+    }
+    if arch == "llama":
+        cfg = {
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            **common,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": {
+                "rope_type": "llama3",
+                "factor": 8.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 64,
+            },
+            "attention_bias": False,
+            "mlp_bias": False,
+        }
+    elif arch == "mistral":
+        # MistralConfig has no attention_bias / mlp_bias fields (Mistral has no biases).
+        cfg = {
+            "architectures": ["MistralForCausalLM"],
+            "model_type": "mistral",
+            **common,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "sliding_window": 16,
+        }
+    elif arch == "gptoss":
+        cfg = {
+            "architectures": ["GptOssForCausalLM"],
+            "model_type": "gpt_oss",
+            **common,
+            "intermediate_size": 32,
+            "num_local_experts": 4,
+            "num_experts_per_tok": 2,
+            "swiglu_limit": 7.0,
+            "sliding_window": 8,
+            "layer_types": ["sliding_attention", "full_attention"],
+            "rope_theta": 150000.0,
+            "rope_scaling": {
+                "rope_type": "yarn",
+                "factor": 4.0,
+                "beta_fast": 32.0,
+                "beta_slow": 1.0,
+                "original_max_position_embeddings": 64,
+                "truncate": False,
+            },
+            # factor * original_max_position_embeddings, as in the real gpt-oss configs (32 * 4096 =
+            # 131072): some transformers versions replace the yarn factor by max_position_embeddings /
+            # original_max_position_embeddings, so the two must agree for the model to be unambiguous.
+            "max_position_embeddings": 256,
+            "attention_bias": True,
+        }
+    else:
+        raise ValueError(arch)
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------------
+# Weights (float32, drawn in a fixed order)
+# --------------------------------------------------------------------------------------------------
+def make_weights(cfg, seed):
+    rng = np.random.default_rng(seed)
+    V, H = cfg["vocab_size"], cfg["hidden_size"]
+    nH, nKV, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    I = cfg["intermediate_size"]
+    L = cfg["num_hidden_layers"]
+    gptoss = cfg["model_type"] == "gpt_oss"
+
+    def mat(*shape, std=0.08):
+        return (rng.standard_normal(shape) * std).astype(np.float32)
+
+    def norm(n):
+        return (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
+
+    def bias(*shape):
+        return (0.02 * rng.standard_normal(shape)).astype(np.float32)
+
+    w = {}
+    # Embeddings ~ N(0, 1): RMSNorm follows, so their scale does not matter much.
+    w["model.embed_tokens.weight"] = mat(V, H, std=1.0)
+    for n in range(L):
+        p = "model.layers.%d." % n
+        w[p + "input_layernorm.weight"] = norm(H)
+        w[p + "post_attention_layernorm.weight"] = norm(H)
+        # q/k std 0.15 so that attention scores are O(1) and the softmax is not flat.
+        w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, std=0.15)
+        w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, std=0.15)
+        w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
+        w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
+        if cfg.get("attention_bias", False):
+            w[p + "self_attn.q_proj.bias"] = bias(nH * D)
+            w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
+            w[p + "self_attn.v_proj.bias"] = bias(nKV * D)
+            w[p + "self_attn.o_proj.bias"] = bias(H)
+        if gptoss:
+            E = cfg["num_local_experts"]
+            w[p + "self_attn.sinks"] = rng.standard_normal(nH).astype(np.float32)
+            w[p + "mlp.router.weight"] = mat(E, H, std=0.3)
+            w[p + "mlp.router.bias"] = bias(E)
+            # [E, H, 2I], gate and up interleaved along the last axis (gate = [..., ::2], up = [..., 1::2]).
+            # std 0.45: pre-activations have std ~3.6, so the swiglu clamp at 7 is hit now and then (~5%).
+            w[p + "mlp.experts.gate_up_proj"] = mat(E, H, 2 * I, std=0.45)
+            w[p + "mlp.experts.gate_up_proj_bias"] = bias(E, 2 * I)
+            w[p + "mlp.experts.down_proj"] = mat(E, I, H)
+            w[p + "mlp.experts.down_proj_bias"] = bias(E, H)
+        else:
+            w[p + "mlp.gate_proj.weight"] = mat(I, H)
+            w[p + "mlp.up_proj.weight"] = mat(I, H)
+            w[p + "mlp.down_proj.weight"] = mat(H, I)
+    w["model.norm.weight"] = norm(H)
+    w["lm_head.weight"] = mat(V, H, std=0.2)
+    return w
+
+
+# --------------------------------------------------------------------------------------------------
+# Rounding and the safetensors format
+# --------------------------------------------------------------------------------------------------
+def f32_to_bf16_bits(a):
+    """uint16 bit patterns of bfloat16(a): the top 16 bits of the float32, rounded to nearest, ties to
+    even (finite inputs)."""
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    u = u + 0x7FFF + ((u >> 16) & 1)
+    return (u >> 16).astype(np.uint16)
+
+
+def encode(a, dtype):
+    """Raw little-endian bytes of float32 array `a` stored as `dtype` (f32, bf16 or f16)."""
+    if dtype == "f32":
+        return np.ascontiguousarray(a, dtype="<f4").tobytes()
+    if dtype == "f16":
+        return np.ascontiguousarray(a.astype(np.float16), dtype="<f2").tobytes()
+    if dtype == "bf16":
+        return np.ascontiguousarray(f32_to_bf16_bits(a), dtype="<u2").tobytes()
+    raise ValueError(dtype)
+
+
+def write_safetensors(path, tensors, dtype, metadata=None):
+    """tensors: ordered {name: float32 array}. Header: 8-byte little-endian length N, N bytes of JSON
+    padded with spaces to a multiple of 8, then the data, each tensor at its data_offsets (relative to
+    the end of the header)."""
+    header = {}
+    blobs = []
+    offset = 0
+    for name, a in tensors.items():
+        data = encode(a, dtype)
+        header[name] = {"dtype": ST_DTYPE[dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    header["__metadata__"] = dict(metadata or {"format": "pt"})
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    return offset
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", required=True, choices=["llama", "mistral", "gptoss"])
+    ap.add_argument("--out", required=True, help="output folder (created)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
+    ap.add_argument("--shards", type=int, default=1)
+    args = ap.parse_args(argv)
+    if args.shards < 1:
+        ap.error("--shards must be >= 1")
+
+    cfg = make_config(args.arch, args.dtype)
+    weights = make_weights(cfg, args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+
+    if args.shards == 1:
+        write_safetensors(os.path.join(args.out, "model.safetensors"), weights, args.dtype)
+        return 0
+
+    # Split the tensors, in order, into K contiguous groups of roughly equal byte size.
+    names = list(weights)
+    if args.shards > len(names):
+        ap.error("--shards %d exceeds the number of tensors (%d)" % (args.shards, len(names)))
+    itemsize = 4 if args.dtype == "f32" else 2
+    sizes = [weights[n].size * itemsize for n in names]
+    total = sum(sizes)
+    # Shard k starts at the first tensor whose byte offset reaches k/K of the total, pushed on where
+    # needed so that every shard holds at least one tensor.
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    bounds = [0]
+    for k in range(1, args.shards):
+        b = int(np.searchsorted(starts, k * total / args.shards))
+        bounds.append(min(max(b, bounds[-1] + 1), len(names) - (args.shards - k)))
+    bounds.append(len(names))
+    groups = [names[bounds[k]:bounds[k + 1]] for k in range(args.shards)]
+    weight_map = {}
+    for k, group in enumerate(groups):
+        fname = "model-%05d-of-%05d.safetensors" % (k + 1, args.shards)
+        write_safetensors(os.path.join(args.out, fname), {n: weights[n] for n in group}, args.dtype)
+        for n in group:
+            weight_map[n] = fname
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
+        json.dump(index, f, indent=2)
+        f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

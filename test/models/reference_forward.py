@@ -1,0 +1,340 @@
+#!/usr/bin/python3
+"""Float64 NumPy reference forward pass and greedy decoding for tiny Hugging Face checkpoints.
+
+    /usr/bin/python3 test/models/reference_forward.py --model DIR --prompt-ids 1,2,3 --max-new N
+        --out logits.npy [--print-tokens]
+
+Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
+F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: LlamaForCausalLM,
+MistralForCausalLM, GptOssForCausalLM (the configs that gen_tiny_model.py writes, and the same
+architectures at other sizes).
+
+Greedy decoding: the prompt runs as one causal prefill; row 0 of the output is the logits of the last
+prompt position, its argmax is the first generated token; row k is the logits after feeding generated
+token k-1 (one token at a time, with a KV cache). N rows, N generated tokens (the last one is not fed).
+Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --print-tokens adds one
+line per step on stderr (step, token, its logit, the runner-up margin).
+
+Written from the transformers modeling code (modeling_llama / modeling_mistral / modeling_gpt_oss,
+modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with the xf repository.
+Conventions:
+  * RMSNorm: x / sqrt(mean(x^2) + eps) * w.
+  * RoPE: rotate-half pairing (i, i + d/2); inv_freq[i] = base^(-2i/d); llama3 and yarn scaling as in
+    _compute_llama3_parameters / _compute_yarn_parameters; yarn's attention_factor multiplies cos and sin.
+  * Attention: scale 1/sqrt(head_dim); query head h reads kv head h // (H / Hkv); causal; a sliding
+    window W lets the query at position p see keys j with p - W < j <= p (W keys, itself included).
+  * gpt-oss sinks: P[i,j] = exp(z[i,j]) / (exp(s[h]) + sum_j' exp(z[i,j'])), s not scaled.
+  * gpt-oss MoE: softmax over the top-k router logits; gate/up interleaved; clamped SwiGLU
+    (gate <= limit, |up| <= limit, gate * sigmoid(1.702 * gate) * (up + 1)).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------
+_ST_DTYPES = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2), "F64": ("<f8", 8)}
+
+
+def read_safetensors(path):
+    """{name: float64 array} from one .safetensors file."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n].decode("utf-8"))
+    data = memoryview(blob)[8 + n:]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dt = info["dtype"]
+        if dt not in _ST_DTYPES:
+            raise ValueError("%s: unsupported dtype %s" % (name, dt))
+        np_dt, size = _ST_DTYPES[dt]
+        begin, end = info["data_offsets"]
+        shape = tuple(info["shape"])
+        count = int(np.prod(shape)) if shape else 1
+        if end - begin != count * size:
+            raise ValueError("%s: data_offsets do not match shape %s" % (name, shape))
+        raw = np.frombuffer(data[begin:end], dtype=np_dt)
+        if dt == "BF16":
+            # bfloat16 = the top 16 bits of a float32.
+            raw = (raw.astype(np.uint32) << 16).view(np.float32)
+        out[name] = raw.astype(np.float64).reshape(shape)
+    return out
+
+
+def load_weights(model_dir):
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            weight_map = json.load(f)["weight_map"]
+        weights = {}
+        for fname in sorted(set(weight_map.values())):
+            for name, a in read_safetensors(os.path.join(model_dir, fname)).items():
+                if weight_map.get(name) == fname:
+                    weights[name] = a
+        missing = set(weight_map) - set(weights)
+        if missing:
+            raise ValueError("tensors in the index but not in the shards: %s" % sorted(missing))
+        return weights
+    return read_safetensors(os.path.join(model_dir, "model.safetensors"))
+
+
+# --------------------------------------------------------------------------------------------------
+# RoPE
+# --------------------------------------------------------------------------------------------------
+def rope_parameters(cfg):
+    """(inv_freq [d/2], attention_scaling) as transformers' modeling_rope_utils computes them."""
+    d = cfg["head_dim"]
+    base = float(cfg["rope_theta"])
+    inv_freq = 1.0 / base ** (np.arange(0, d, 2, dtype=np.float64) / d)
+    scaling = cfg.get("rope_scaling") or {}
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    if kind == "default":
+        return inv_freq, 1.0
+
+    if kind == "llama3":
+        factor = scaling["factor"]
+        low_freq_factor = scaling["low_freq_factor"]
+        high_freq_factor = scaling["high_freq_factor"]
+        old_context_len = scaling["original_max_position_embeddings"]
+        low_freq_wavelen = old_context_len / low_freq_factor
+        high_freq_wavelen = old_context_len / high_freq_factor
+        out = np.empty_like(inv_freq)
+        for i, f in enumerate(inv_freq):
+            wavelen = 2 * math.pi / f
+            if wavelen < high_freq_wavelen:       # high frequency: unchanged
+                out[i] = f
+            elif wavelen > low_freq_wavelen:      # low frequency: interpolated
+                out[i] = f / factor
+            else:                                 # in between: smooth blend
+                smooth = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+                out[i] = (1 - smooth) * f / factor + smooth * f
+        return out, 1.0
+
+    if kind == "yarn":
+        factor = scaling["factor"]
+        original = scaling.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
+        beta_fast = scaling.get("beta_fast") or 32
+        beta_slow = scaling.get("beta_slow") or 1
+        truncate = scaling.get("truncate", True)
+        attention_factor = scaling.get("attention_factor")
+        if attention_factor is None:
+            if scaling.get("mscale") or scaling.get("mscale_all_dim"):
+                raise NotImplementedError("yarn mscale / mscale_all_dim")
+            attention_factor = 0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0
+
+        def correction_dim(num_rotations):
+            return d * math.log(original / (num_rotations * 2 * math.pi)) / (2 * math.log(base))
+
+        low = correction_dim(beta_fast)
+        high = correction_dim(beta_slow)
+        if truncate:
+            low, high = math.floor(low), math.ceil(high)
+        low, high = max(low, 0), min(high, d - 1)
+        if low == high:
+            high += 0.001
+        ramp = np.clip((np.arange(d // 2, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
+        # ramp 0: extrapolation (keep inv_freq, high frequencies); ramp 1: interpolation (inv_freq/factor).
+        out = (inv_freq / factor) * ramp + inv_freq * (1.0 - ramp)
+        return out, attention_factor
+
+    raise NotImplementedError("rope_type %r" % kind)
+
+
+def rotate(x, positions, inv_freq, attention_scaling):
+    """x [heads, S, d]; rotate-half RoPE at the given absolute positions."""
+    angles = np.outer(positions, inv_freq)                        # [S, d/2]
+    cos = np.cos(angles) * attention_scaling
+    sin = np.sin(angles) * attention_scaling
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------------
+def rms_norm(x, w, eps):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
+
+
+def silu(x):
+    return x / (1.0 + np.exp(-x))
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class Model:
+    def __init__(self, model_dir):
+        with open(os.path.join(model_dir, "config.json")) as f:
+            cfg = json.load(f)
+        arch = cfg["architectures"][0]
+        if arch not in ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM"):
+            raise NotImplementedError(arch)
+        self.arch = arch
+        self.gptoss = arch == "GptOssForCausalLM"
+        cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+        cfg.setdefault("num_key_value_heads", cfg["num_attention_heads"])
+        self.cfg = cfg
+        self.w = load_weights(model_dir)
+        self.L = cfg["num_hidden_layers"]
+        self.H = cfg["num_attention_heads"]
+        self.Hkv = cfg["num_key_value_heads"]
+        self.D = cfg["head_dim"]
+        self.eps = cfg["rms_norm_eps"]
+        self.inv_freq, self.attention_scaling = rope_parameters(cfg)
+        # The window of each layer, None for full attention.
+        if arch == "MistralForCausalLM":
+            self.windows = [cfg.get("sliding_window")] * self.L
+        elif self.gptoss:
+            types = cfg.get("layer_types") or ["sliding_attention" if i % 2 == 0 else "full_attention"
+                                               for i in range(self.L)]
+            self.windows = [cfg["sliding_window"] if t == "sliding_attention" else None for t in types]
+        else:
+            self.windows = [None] * self.L
+        if cfg.get("tie_word_embeddings", False):
+            self.lm_head = self.w["model.embed_tokens.weight"]
+        else:
+            self.lm_head = self.w["lm_head.weight"]
+
+    def new_cache(self):
+        empty = lambda: np.zeros((self.Hkv, 0, self.D))
+        return [[empty(), empty()] for _ in range(self.L)]
+
+    def linear(self, x, name):
+        y = x @ self.w[name + ".weight"].T
+        b = self.w.get(name + ".bias")
+        return y if b is None else y + b
+
+    def attention(self, n, x, positions, cache):
+        p = "model.layers.%d.self_attn." % n
+        S = x.shape[0]
+        q = self.linear(x, p + "q_proj").reshape(S, self.H, self.D).transpose(1, 0, 2)
+        k = self.linear(x, p + "k_proj").reshape(S, self.Hkv, self.D).transpose(1, 0, 2)
+        v = self.linear(x, p + "v_proj").reshape(S, self.Hkv, self.D).transpose(1, 0, 2)
+        q = rotate(q, positions, self.inv_freq, self.attention_scaling)
+        k = rotate(k, positions, self.inv_freq, self.attention_scaling)
+        cache[n][0] = np.concatenate([cache[n][0], k], axis=1)
+        cache[n][1] = np.concatenate([cache[n][1], v], axis=1)
+        K, V = cache[n]
+        T = K.shape[1]                       # keys sit at positions 0..T-1
+        key_pos = np.arange(T)
+        visible = key_pos[None, :] <= positions[:, None]
+        W = self.windows[n]
+        if W is not None:
+            visible &= key_pos[None, :] > positions[:, None] - W
+        group = self.H // self.Hkv
+        out = np.empty((self.H, S, self.D))
+        for h in range(self.H):
+            kv = h // group
+            z = (q[h] @ K[kv].T) / math.sqrt(self.D)            # [S, T]
+            z = np.where(visible, z, -np.inf)
+            if self.gptoss:
+                s = self.w[p + "sinks"][h]
+                m = np.maximum(z.max(axis=-1, keepdims=True), s)
+                e = np.exp(z - m)
+                P = e / (e.sum(axis=-1, keepdims=True) + np.exp(s - m))
+            else:
+                m = z.max(axis=-1, keepdims=True)
+                e = np.exp(z - m)
+                P = e / e.sum(axis=-1, keepdims=True)
+            out[h] = P @ V[kv]
+        out = out.transpose(1, 0, 2).reshape(S, self.H * self.D)
+        return self.linear(out, p + "o_proj")
+
+    def dense_mlp(self, n, x):
+        p = "model.layers.%d.mlp." % n
+        return self.linear(silu(self.linear(x, p + "gate_proj")) * self.linear(x, p + "up_proj"), p + "down_proj")
+
+    def moe_mlp(self, n, x):
+        p = "model.layers.%d.mlp." % n
+        k = self.cfg["num_experts_per_tok"]
+        limit = self.cfg.get("swiglu_limit", 7.0)
+        alpha = 1.702
+        gate_up_w = self.w[p + "experts.gate_up_proj"]          # [E, H, 2I]
+        gate_up_b = self.w[p + "experts.gate_up_proj_bias"]     # [E, 2I]
+        down_w = self.w[p + "experts.down_proj"]                # [E, I, H]
+        down_b = self.w[p + "experts.down_proj_bias"]           # [E, H]
+        logits = self.linear(x, p + "router")                   # [S, E]
+        out = np.zeros_like(x)
+        for t in range(x.shape[0]):
+            top = np.argsort(-logits[t], kind="stable")[:k]
+            vals = logits[t, top]
+            weights = np.exp(vals - vals.max())
+            weights /= weights.sum()
+            for e, wt in zip(top, weights):
+                gate_up = x[t] @ gate_up_w[e] + gate_up_b[e]
+                gate, up = gate_up[0::2], gate_up[1::2]
+                gate = np.minimum(gate, limit)
+                up = np.clip(up, -limit, limit)
+                glu = gate * sigmoid(gate * alpha)
+                out[t] += wt * (((up + 1.0) * glu) @ down_w[e] + down_b[e])
+        return out
+
+    def forward(self, ids, start, cache):
+        """Logits [len(ids), vocab] of tokens `ids` at positions start, start+1, ...; appends to cache."""
+        positions = np.arange(start, start + len(ids))
+        x = self.w["model.embed_tokens.weight"][np.asarray(ids)]
+        for n in range(self.L):
+            p = "model.layers.%d." % n
+            x = x + self.attention(n, rms_norm(x, self.w[p + "input_layernorm.weight"], self.eps), positions, cache)
+            h = rms_norm(x, self.w[p + "post_attention_layernorm.weight"], self.eps)
+            x = x + (self.moe_mlp(n, h) if self.gptoss else self.dense_mlp(n, h))
+        x = rms_norm(x, self.w["model.norm.weight"], self.eps)
+        return x @ self.lm_head.T
+
+
+def greedy(model, prompt, max_new):
+    """(logits [max_new, vocab] float64, generated tokens)."""
+    cache = model.new_cache()
+    rows, tokens = [], []
+    logits = model.forward(prompt, 0, cache)[-1]
+    pos = len(prompt)
+    for step in range(max_new):
+        rows.append(logits)
+        tok = int(np.argmax(logits))
+        tokens.append(tok)
+        if step + 1 < max_new:
+            logits = model.forward([tok], pos, cache)[-1]
+            pos += 1
+    return np.array(rows).reshape(max_new, -1), tokens
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="folder with config.json and safetensors")
+    ap.add_argument("--prompt-ids", required=True, help="comma-separated token ids")
+    ap.add_argument("--max-new", type=int, required=True, help="tokens to generate (rows of logits)")
+    ap.add_argument("--out", required=True, help="output .npy, float32 [max_new, vocab]")
+    ap.add_argument("--print-tokens", action="store_true", help="also print one line per step on stderr")
+    args = ap.parse_args(argv)
+    prompt = [int(t) for t in args.prompt_ids.split(",") if t.strip()]
+    if not prompt:
+        ap.error("empty --prompt-ids")
+    if args.max_new < 1:
+        ap.error("--max-new must be >= 1")
+    model = Model(args.model)
+    V = model.cfg["vocab_size"]
+    if any(t < 0 or t >= V for t in prompt):
+        ap.error("prompt ids must lie in [0, %d)" % V)
+    logits, tokens = greedy(model, prompt, args.max_new)
+    np.save(args.out, logits.astype(np.float32))
+    if args.print_tokens:
+        for k, (row, tok) in enumerate(zip(logits, tokens)):
+            second = np.sort(row)[-2]
+            print("step %d: token %d logit %.6f margin %.3g" % (k, tok, row[tok], row[tok] - second), file=sys.stderr)
+    print("tokens: " + ",".join(str(t) for t in tokens))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
