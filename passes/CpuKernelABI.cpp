@@ -87,6 +87,15 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
       return;
 
     llvm::json::Object moduleInfo{{"format", 1}, {"target", "cpu"}, {"kernels", std::move(described)}};
+    // A model's plan (frontend/ModelPlan.h) rides along for the runtime's model loader.
+    if (auto plan = module->getAttrOfType<StringAttr>("xf.model_plan")) {
+      llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(plan.getValue());
+      if (!parsed) {
+        module.emitError("xf.model_plan is not valid JSON: ") << llvm::toString(parsed.takeError());
+        return signalPassFailure();
+      }
+      moduleInfo["model"] = std::move(*parsed);
+    }
     std::string json;
     llvm::raw_string_ostream os(json);
     os << llvm::json::Value(std::move(moduleInfo));

@@ -62,7 +62,9 @@ def XFCpuKernelABI : Pass<"xf-cpu-kernel-abi", "ModuleOp"> {
     - adds `@<name>_work_items`, which returns the number of work items for the given operands;
     - marks both `llvm.emit_c_interface`;
     - emits the global `xf_module_info`: a JSON description of every kernel (operands and their static
-      shapes, attention attributes) that the runtime reads when it opens the artifact.
+      shapes, attention attributes) that the runtime reads when it opens the artifact. A module
+      attribute `xf.model_plan` (a JSON string that `xfc` derives from a model spec: sizes, norms, MLP,
+      RoPE frequencies, the kernel of each layer) is copied into it under `"model"`.
 
     Before:
     ```mlir

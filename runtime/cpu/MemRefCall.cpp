@@ -21,6 +21,17 @@ MemRefDescriptor::MemRefDescriptor(const xfrt_tensor &tensor) {
   }
 }
 
+MemRefDescriptor::MemRefDescriptor(const float *data, int64_t rank, const int64_t *shape, const int64_t *strides) {
+  auto dataWord = static_cast<int64_t>(reinterpret_cast<intptr_t>(data));
+  words[0] = dataWord;
+  words[1] = dataWord;
+  words[2] = 0;
+  for (int64_t dim = 0; dim < rank; ++dim) {
+    words[3 + dim] = shape[dim];
+    words[3 + rank + dim] = strides[dim];
+  }
+}
+
 namespace {
 
 template <size_t> using DescriptorPointer = void *;

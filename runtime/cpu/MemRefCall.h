@@ -21,6 +21,9 @@ class MemRefDescriptor {
 public:
   /// Describes a dense row-major tensor (offset 0, row-major strides).
   explicit MemRefDescriptor(const xfrt_tensor &tensor);
+  /// Describes a strided view (the model runtime's KV-cache windows). Kernels index through the
+  /// descriptor's strides, so a view of the first T rows of a larger cache needs no copy.
+  MemRefDescriptor(const float *data, int64_t rank, const int64_t *shape, const int64_t *strides);
   void *get() { return words.data(); }
 
 private:

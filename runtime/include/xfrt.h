@@ -83,6 +83,40 @@ const char *xfrt_kernel_attribute(const xfrt_module *module, const char *kernel,
 xfrt_status xfrt_kernel_run(xfrt_context *context, const xfrt_module *module, const char *kernel,
                             const xfrt_tensor *operands, int64_t num_operands);
 
+/*===------------------------------------------------------------------------===*
+ * Models. An artifact compiled from a model spec (`xfc model.xf` or `xfc config.json`) carries a plan of
+ * the model; xfrt_model_load binds it to Hugging Face weights and a session runs it: prefill with the
+ * prompt, then one token per decode step, the KV cache kept in the session. Batch size 1, float32 compute
+ * (f16/bf16 weights are widened when loaded).
+ *===------------------------------------------------------------------------===*/
+typedef struct xfrt_model_s xfrt_model;
+typedef struct xfrt_session_s xfrt_session;
+
+/* Loads the weights of the module's model from `weights` (a .safetensors file, a
+ * model.safetensors.index.json, or a folder holding either). Every weight the model needs must be there
+ * with the right shape, and nothing else may be (errors name the tensor). The module must outlive the model. */
+xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt_model **out);
+void xfrt_model_free(xfrt_model *model);
+int64_t xfrt_model_vocab_size(const xfrt_model *model);
+/* The spec's context length (max_position), 0 when it states none. */
+int64_t xfrt_model_max_positions(const xfrt_model *model);
+
+/* A session holds the KV cache of one sequence. `max_tokens` caps the sequence length (0: the model's
+ * context length; one of the two must be set; more than the model's is an error). Sliding-window and
+ * streaming-sink layers keep only the keys their window can still see. The model and context must outlive
+ * the session. */
+xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_t max_tokens, xfrt_session **out);
+void xfrt_session_free(xfrt_session *session);
+/* Number of tokens consumed so far. */
+int64_t xfrt_session_position(const xfrt_session *session);
+/* Runs `num_tokens` tokens (a prompt, or the last generated token) through the model at the session's
+ * position, appends them to the KV cache and, if `logits` is not NULL, writes the logits of the last one
+ * (vocab_size floats). An id outside the vocabulary, or a sequence that would pass max_tokens, fails before
+ * anything runs and leaves the session unchanged; a failure while running resets the session. */
+xfrt_status xfrt_session_run(xfrt_session *session, const int32_t *tokens, int64_t num_tokens, float *logits);
+/* Forgets the sequence: the next run starts at position 0. */
+void xfrt_session_reset(xfrt_session *session);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,8 +21,16 @@ struct ModuleDeleter {
 struct ContextDeleter {
   void operator()(xfrt_context *context) const { xfrt_context_destroy(context); }
 };
+struct ModelDeleter {
+  void operator()(xfrt_model *model) const { xfrt_model_free(model); }
+};
+struct SessionDeleter {
+  void operator()(xfrt_session *session) const { xfrt_session_free(session); }
+};
 using ModulePtr = std::unique_ptr<xfrt_module, ModuleDeleter>;
 using ContextPtr = std::unique_ptr<xfrt_context, ContextDeleter>;
+using ModelPtr = std::unique_ptr<xfrt_model, ModelDeleter>;
+using SessionPtr = std::unique_ptr<xfrt_session, SessionDeleter>;
 
 /// The status's message, or "" for success; frees the status.
 inline std::string messageOf(xfrt_status status) {

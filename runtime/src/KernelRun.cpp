@@ -141,17 +141,24 @@ xfrt_status runKernel(xfrt_context *context, const xfrt_module *module, const ch
     return failure(std::move(*problem));
 
   std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
+  return runChecked(*context, *module, kernelIndex, descriptors);
+}
+
+} // namespace
+
+xfrt_status xf::rt::runChecked(xfrt_context &context, const xfrt_module &module, int64_t kernelIndex,
+                               std::vector<MemRefDescriptor> &descriptors) {
+  const KernelInfo &kernel = module.info.kernels[kernelIndex];
+  const xfrt_module_s::EntryPoints &entryPoints = module.entryPoints[kernelIndex];
   int64_t numWorkItems = callWorkItems(entryPoints.workItems, descriptors);
   if (numWorkItems < 0)
     return failure(llvm::formatv("kernel '{0}': work item count is {1} (a bug in the compiled kernel)",
                                  kernel.name, numWorkItems));
-  ThreadPool &threadPool = context->threadPool;
+  ThreadPool &threadPool = context.threadPool;
   threadPool.parallelFor(numWorkItems, chunkSizeFor(numWorkItems, threadPool.numThreads()),
                          [&](int64_t begin, int64_t end) { callEntry(entryPoints.entry, descriptors, begin, end); });
   return nullptr;
 }
-
-} // namespace
 
 extern "C" xfrt_status xfrt_kernel_run(xfrt_context *context, const xfrt_module *module, const char *kernel,
                                        const xfrt_tensor *operands, int64_t num_operands) {

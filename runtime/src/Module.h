@@ -28,6 +28,11 @@ int64_t findKernelIndex(const xfrt_module &module, const char *name);
 /// A one-line explanation of why findKernelIndex found nothing.
 std::string describeMissingKernel(const xfrt_module &module, const char *name);
 
+class MemRefDescriptor;
+/// Runs kernel `kernelIndex` on operands the caller has already checked, spread over the context's threads.
+xfrt_status runChecked(xfrt_context &context, const xfrt_module &module, int64_t kernelIndex,
+                       std::vector<MemRefDescriptor> &descriptors);
+
 } // namespace xf::rt
 
 #endif // XF_RUNTIME_SRC_MODULE_H

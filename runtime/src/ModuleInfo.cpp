@@ -232,5 +232,10 @@ llvm::Expected<ModuleInfo> xf::rt::parseModuleInfo(llvm::StringRef text) {
       return error("xf_module_info: duplicate kernel '" + kernel->name + "'");
     info.kernels.push_back(std::move(*kernel));
   }
+  if (const json::Value *model = root->get("model")) {
+    if (!model->getAsObject())
+      return error("xf_module_info: 'model' is not an object");
+    info.modelPlan = spellJSON(*model);
+  }
   return info;
 }

@@ -63,6 +63,8 @@ struct KernelInfo {
 struct ModuleInfo {
   std::string target;
   std::vector<KernelInfo> kernels;
+  /// The model plan (frontend/ModelPlan.h) as JSON text; empty for a kernels-only artifact.
+  std::string modelPlan;
 };
 
 /// An attention operand dimension whose size an attribute fixes (query dim 1 is num_heads, ...). Checked

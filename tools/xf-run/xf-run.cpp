@@ -29,10 +29,25 @@ namespace {
 const char *const kHelp = R"(OVERVIEW: xf-run - run the kernels of an xf module (a library built by `xfc --emit=lib`)
 
 USAGE:
+  xf-run <model.so> --weights <path> --prompt-ids 1,2,3 [--max-new N] [--logits out.npy] [--threads N]
+         [--max-tokens N] [--quiet]
   xf-run kernel <module.so> [inputs] -o <out.npy> [--kernel NAME] [--threads N] [--repeat N]
   xf-run list <module.so>
   xf-run calibrate --q q.npy --k k.npy [--tau 0.1] [--scale S]
   xf-run --help
+
+MODEL RUNS (a module compiled from a model spec or config.json):
+  Loads the weights (a .safetensors file, a model.safetensors.index.json, or a folder with either),
+  runs the prompt as one prefill, then decodes greedily: --max-new tokens (default 32), each fed back.
+  Prints the generated ids on one line (`tokens: ...`), then prefill and decode tokens/s. A progress
+  line on stderr shows decoding as it goes (not with --quiet).
+  --weights PATH     The model's weights (Hugging Face tensor names).
+  --prompt-ids LIST  Comma-separated token ids of the prompt.
+  --max-new N        Tokens to generate (default 32; 0 runs only the prefill).
+  --logits FILE      Write the logits used for each generated token, float32 [max-new, vocab] (row 0:
+                     the prefill's last position), or [1, vocab] with --max-new 0.
+  --max-tokens N     Sequence limit for the KV cache (default: the model's context length).
+  --threads N        Threads, the calling one included; 0 (default) = all cores.
 
 COMMANDS:
   calibrate Find ACT sink columns from the queries [B, H, N, D] and keys [B, Hkv, N, D] of a causal
@@ -501,6 +516,115 @@ int runCalibrateCommand(ArgumentReader &reader) {
   return 0;
 }
 
+//===----------------------------------------------------------------------===//
+// Model runs
+//===----------------------------------------------------------------------===//
+
+std::vector<int32_t> parseIds(const std::string &text) {
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    int64_t id = parseInteger("--prompt-ids", item);
+    if (id < 0 || id > INT32_MAX)
+      fail("--prompt-ids: token id " + item + " is out of range");
+    ids.push_back(static_cast<int32_t>(id));
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return ids;
+}
+
+int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
+  std::string weights, logitsPath;
+  std::vector<int32_t> prompt;
+  int64_t maxNew = 32, maxTokens = 0, threads = 0;
+  bool quiet = false;
+  while (!reader.done()) {
+    if (auto v = reader.optionValue({"--weights"}))
+      weights = *v;
+    else if (auto v = reader.optionValue({"--prompt-ids"}))
+      prompt = parseIds(*v);
+    else if (auto v = reader.optionValue({"--max-new"}))
+      maxNew = parseInteger("--max-new", *v);
+    else if (auto v = reader.optionValue({"--logits"}))
+      logitsPath = *v;
+    else if (auto v = reader.optionValue({"--max-tokens"}))
+      maxTokens = parseInteger("--max-tokens", *v);
+    else if (auto v = reader.optionValue({"--threads"}))
+      threads = parseInteger("--threads", *v);
+    else if (reader.peek() == "--quiet" && (reader.take(), true))
+      quiet = true;
+    else if (isOption(reader.peek()))
+      unknownOption(reader.peek());
+    else
+      fail("unexpected argument '" + reader.peek() + "'");
+  }
+  if (weights.empty())
+    fail("missing --weights (the model's .safetensors file or folder)");
+  if (prompt.empty())
+    fail("missing --prompt-ids (comma-separated token ids)");
+  if (maxNew < 0)
+    fail("--max-new must be >= 0");
+  if (threads < 0 || threads > 1024)
+    fail("--threads must be in [0, 1024]");
+
+  ModuleHandle module = openModule(modulePath);
+  xfrt_context *rawContext = nullptr;
+  check(xfrt_context_create(static_cast<int32_t>(threads), &rawContext));
+  ContextHandle context(rawContext);
+  xfrt_model *rawModel = nullptr;
+  check(xfrt_model_load(module.get(), weights.c_str(), &rawModel));
+  xfrt::ModelPtr model(rawModel);
+  xfrt_session *rawSession = nullptr;
+  check(xfrt_session_create(model.get(), context.get(), maxTokens, &rawSession));
+  xfrt::SessionPtr session(rawSession);
+
+  const int64_t vocab = xfrt_model_vocab_size(model.get());
+  const int64_t rows = std::max<int64_t>(maxNew, 1);
+  std::vector<float> logits(static_cast<size_t>(rows * vocab));
+  std::vector<int32_t> generated;
+  auto argmax = [&](const float *row) {
+    return static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+  };
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  check(xfrt_session_run(session.get(), prompt.data(), static_cast<int64_t>(prompt.size()), logits.data()));
+  double prefillSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+  auto decodeStart = Clock::now(), lastReport = decodeStart;
+  for (int64_t step = 0; step < maxNew; ++step) {
+    int32_t next = argmax(logits.data() + step * vocab);
+    generated.push_back(next);
+    if (step + 1 == maxNew)
+      break;
+    check(xfrt_session_run(session.get(), &next, 1, logits.data() + (step + 1) * vocab));
+    if (!quiet && std::chrono::duration<double>(Clock::now() - lastReport).count() > 1.0) {
+      lastReport = Clock::now();
+      double elapsed = std::chrono::duration<double>(lastReport - decodeStart).count();
+      std::fprintf(stderr, "decode: %lld/%lld tokens, %.1f tokens/s\n", static_cast<long long>(step + 1),
+                   static_cast<long long>(maxNew), (step + 1) / elapsed);
+    }
+  }
+  double decodeSeconds = std::chrono::duration<double>(Clock::now() - decodeStart).count();
+  int64_t decoded = std::max<int64_t>(maxNew - 1, 0);
+
+  std::string line = "tokens:";
+  for (size_t i = 0; i < generated.size(); ++i)
+    line += (i ? "," : " ") + std::to_string(generated[i]);
+  std::printf("%s\n", line.c_str());
+  std::printf("prefill: %zu tokens in %.3f ms, %.1f tokens/s\n", prompt.size(), prefillSeconds * 1e3,
+              prompt.size() / prefillSeconds);
+  if (decoded > 0)
+    std::printf("decode: %lld tokens in %.3f ms, %.1f tokens/s\n", static_cast<long long>(decoded),
+                decodeSeconds * 1e3, decoded / decodeSeconds);
+  if (!logitsPath.empty())
+    if (std::string error = xf::npy::write(logitsPath, logits.data(), {rows, vocab}); !error.empty())
+      fail(error);
+  return 0;
+}
+
 int runCommandLine(int argc, char **argv) {
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
@@ -509,7 +633,7 @@ int runCommandLine(int argc, char **argv) {
     }
   ArgumentReader reader(argc, argv);
   if (reader.done())
-    fail("missing command: kernel, list or calibrate (see xf-run --help)");
+    fail("missing command: <model.so>, kernel, list or calibrate (see xf-run --help)");
   std::string commandName = reader.take();
   if (commandName == "kernel")
     return runKernelCommand(parseKernelCommand(reader));
@@ -519,6 +643,8 @@ int runCommandLine(int argc, char **argv) {
     return runCalibrateCommand(reader);
   if (isOption(commandName))
     unknownOption(commandName);
+  if (commandName.find('/') != std::string::npos || commandName.find('.') != std::string::npos)
+    return runModelCommand(commandName, reader);
   fail("unknown command '" + commandName + "' (expected kernel, list or calibrate; see xf-run --help)");
 }
 

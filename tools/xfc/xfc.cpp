@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/MLIRGen.h"
+#include "frontend/ModelPlan.h"
 #include "frontend/Parser.h"
 #include "frontend/Sema.h"
 #include "frontend/SpecPrinter.h"
@@ -121,6 +122,20 @@ mlir::OwningOpRef<mlir::ModuleOp> loadSpec(mlir::MLIRContext &ctx, SourceMgr &sm
   if (emit == Emit::Spec)
     writeSpec(*spec);
   return xf::generateModule(ctx, *spec, sm);
+}
+
+/// Records the model's plan (frontend/ModelPlan.h) for the kernel ABI pass to put in the artifact's
+/// metadata. A model the runtime cannot run still compiles: its artifact serves the attention kernels.
+void attachModelPlan(mlir::ModuleOp module, const xf::ModelSpec &model) {
+  Expected<json::Value> plan = xf::describeModelPlan(model, module);
+  if (!plan) {
+    errs() << "xfc: warning: " << toString(plan.takeError())
+           << "; the artifact holds the model's attention kernels only\n";
+    return;
+  }
+  std::string text;
+  raw_string_ostream(text) << *plan;
+  module->setAttr("xf.model_plan", mlir::StringAttr::get(module.getContext(), text));
 }
 
 struct TargetChoice {
@@ -324,6 +339,8 @@ int main(int argc, char **argv) {
   }
   if (!module)
     return 1;
+  if (spec && spec->models.size() == 1 && emit != Emit::XF)
+    attachModelPlan(*module, spec->models.front());
 
   {
     // The variants the spec declares, then those given with --variant. Variant passes anchor on functions

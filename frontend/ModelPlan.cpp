@@ -1,0 +1,199 @@
+//===- ModelPlan.cpp - the runtime's description of a model ---------------===//
+#include "frontend/ModelPlan.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include <algorithm>
+#include <cmath>
+#include "llvm/Support/MathExtras.h"
+
+using namespace xf;
+
+namespace {
+
+/// Hugging Face's yarn `get_mscale`.
+double yarnMscale(double scale, double mscale) { return scale <= 1.0 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0; }
+
+/// The rotary dimension pair index at which `rotations` full turns fit in the original context (yarn's
+/// find_correction_dim).
+double yarnCorrectionDim(double rotations, int64_t dim, double base, double originalMax) {
+  return (dim * std::log(originalMax / (rotations * 2.0 * llvm::numbers::pi))) / (2.0 * std::log(base));
+}
+
+llvm::json::Array doubles(const std::vector<double> &values) {
+  llvm::json::Array a;
+  for (double v : values)
+    a.push_back(v);
+  return a;
+}
+
+} // namespace
+
+RopeFrequencies xf::computeRopeFrequencies(const RopeSpec &rope, int64_t rotaryDim, int64_t maxPosition) {
+  RopeFrequencies f;
+  int64_t half = rotaryDim / 2;
+  std::vector<double> base(half);
+  for (int64_t k = 0; k < half; ++k)
+    base[k] = 1.0 / std::pow(rope.base, static_cast<double>(2 * k) / static_cast<double>(rotaryDim));
+  double original = static_cast<double>(rope.originalMaxPosition.value_or(maxPosition));
+  f.invFreq = base;
+  switch (rope.scaling) {
+  case RopeSpec::Scaling::None:
+  case RopeSpec::Scaling::Dynamic:
+    break;
+  case RopeSpec::Scaling::Linear:
+    for (double &v : f.invFreq)
+      v /= rope.factor;
+    break;
+  case RopeSpec::Scaling::Llama3: {
+    double lowWavelen = original / rope.lowFreqFactor, highWavelen = original / rope.highFreqFactor;
+    for (int64_t k = 0; k < half; ++k) {
+      double inv = base[k], wavelen = 2.0 * llvm::numbers::pi / inv;
+      if (wavelen > lowWavelen) {
+        f.invFreq[k] = inv / rope.factor;
+      } else if (wavelen >= highWavelen) {
+        double smooth = (original / wavelen - rope.lowFreqFactor) / (rope.highFreqFactor - rope.lowFreqFactor);
+        f.invFreq[k] = (1.0 - smooth) * inv / rope.factor + smooth * inv;
+      }
+    }
+    break;
+  }
+  case RopeSpec::Scaling::Yarn: {
+    if (rope.attentionFactor)
+      f.attentionFactor = *rope.attentionFactor;
+    else if (rope.mscale && rope.mscaleAllDim)
+      f.attentionFactor = yarnMscale(rope.factor, *rope.mscale) / yarnMscale(rope.factor, *rope.mscaleAllDim);
+    else
+      f.attentionFactor = yarnMscale(rope.factor, 1.0);
+    double low = yarnCorrectionDim(rope.betaFast, rotaryDim, rope.base, original);
+    double high = yarnCorrectionDim(rope.betaSlow, rotaryDim, rope.base, original);
+    if (rope.truncate) {
+      low = std::floor(low);
+      high = std::ceil(high);
+    }
+    low = std::max(low, 0.0);
+    high = std::min(high, static_cast<double>(rotaryDim - 1));
+    if (low == high)
+      high += 0.001;
+    for (int64_t k = 0; k < half; ++k) {
+      double ramp = std::clamp((static_cast<double>(k) - low) / (high - low), 0.0, 1.0);
+      double extrapolation = 1.0 - ramp;
+      f.invFreq[k] = base[k] / rope.factor * (1.0 - extrapolation) + base[k] * extrapolation;
+    }
+    break;
+  }
+  case RopeSpec::Scaling::LongRope: {
+    f.longInvFreq = base;
+    for (int64_t k = 0; k < half; ++k) {
+      if (k < static_cast<int64_t>(rope.shortFactor.size()))
+        f.invFreq[k] = base[k] / rope.shortFactor[k];
+      if (k < static_cast<int64_t>(rope.longFactor.size()))
+        f.longInvFreq[k] = base[k] / rope.longFactor[k];
+    }
+    if (rope.attentionFactor)
+      f.attentionFactor = *rope.attentionFactor;
+    else if (rope.factor > 1.0)
+      f.attentionFactor = std::sqrt(1.0 + std::log(rope.factor) / std::log(original));
+    break;
+  }
+  }
+  return f;
+}
+
+llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir::ModuleOp module) {
+  auto fail = [&](const llvm::Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "model '" + m.name + "': " + message);
+  };
+  std::vector<std::string> kernelOfLayer(m.layers.size());
+  module.walk([&](mlir::func::FuncOp f) {
+    if (auto layers = f->getAttrOfType<mlir::DenseI64ArrayAttr>("xf.layers"))
+      for (int64_t l : layers.asArrayRef())
+        if (l >= 0 && l < static_cast<int64_t>(kernelOfLayer.size()))
+          kernelOfLayer[l] = f.getSymName().str();
+  });
+
+  if (m.norm.kind != NormSpec::Kind::RMS)
+    return fail("layer norm is not supported by the model runtime yet (RMSNorm is)");
+  if (m.rope.interleaved)
+    return fail("interleaved RoPE is not supported by the model runtime yet");
+  if (m.mlp.experts > 0 && !m.mlp.limit && m.mlp.bias)
+    return fail("MoE experts with biases are supported only in the gpt-oss form");
+  if (!m.mlp.gated)
+    return fail("a non-gated MLP is not supported by the model runtime yet");
+
+  llvm::json::Array layers;
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const AttentionConfig &a = m.layers[l].attention;
+    if (kernelOfLayer[l].empty())
+      return fail("layer " + llvm::Twine(l) + " has no attention kernel");
+    if (a.headDimV != a.headDim)
+      return fail("layer " + llvm::Twine(l) + ": a value head dim other than the key head dim is not supported");
+    bool learnedSinks = false;
+    for (const VariantSpec &v : m.layers[l].variants) {
+      if (!v.builtin)
+        continue;
+      if (v.name == "sinks") {
+        const ParamValue *mode = v.param("mode");
+        learnedSinks = mode && mode->word == "learned";
+      } else if (v.name == "mixture_of_heads" || v.name == "affine_scale") {
+        return fail("layer " + llvm::Twine(l) + ": the " + v.name +
+                    " variant needs per-token operands the model runtime does not compute yet");
+      }
+    }
+    layers.push_back(llvm::json::Object{
+        {"kernel", kernelOfLayer[l]},
+        {"heads", a.heads},
+        {"kv_heads", a.kvHeads},
+        {"head_dim", a.headDim},
+        {"qk_norm", a.qkNorm},
+        {"qkv_bias", a.bias != AttentionBias::None},
+        {"o_bias", a.bias == AttentionBias::All},
+        {"learned_sinks", learnedSinks},
+    });
+  }
+
+  int64_t headDim = m.layers.empty() ? 0 : m.layers.front().attention.headDim;
+  int64_t rotaryDim = static_cast<int64_t>(std::floor(headDim * m.rope.partial));
+  rotaryDim -= rotaryDim % 2;
+  RopeFrequencies freqs = computeRopeFrequencies(m.rope, rotaryDim, m.maxPosition);
+  llvm::json::Object rope{{"rotary_dim", rotaryDim},
+                          {"inv_freq", doubles(freqs.invFreq)},
+                          {"attention_factor", freqs.attentionFactor},
+                          {"scaling", toString(m.rope.scaling)}};
+  if (!freqs.longInvFreq.empty())
+    rope["long_inv_freq"] = doubles(freqs.longInvFreq);
+  if (m.rope.scaling == RopeSpec::Scaling::Dynamic || m.rope.scaling == RopeSpec::Scaling::LongRope) {
+    rope["original_max_position"] = m.rope.originalMaxPosition.value_or(m.maxPosition);
+    rope["factor"] = m.rope.factor;
+    rope["base"] = m.rope.base;
+  }
+
+  llvm::json::Object mlp{{"activation", toString(m.mlp.activation)},
+                         {"intermediate", m.mlp.intermediate},
+                         {"bias", m.mlp.bias},
+                         {"experts", m.mlp.experts},
+                         {"top_k", m.mlp.topK},
+                         {"alpha", m.mlp.alpha}};
+  if (m.mlp.limit)
+    mlp["limit"] = *m.mlp.limit;
+
+  llvm::json::Object plan{
+      {"name", m.name},
+      {"architecture", m.architecture},
+      {"vocab", m.vocab},
+      {"hidden", m.hidden},
+      {"max_positions", m.maxPosition},
+      {"tie_embeddings", m.tieEmbeddings},
+      {"embed_scale", m.embedScale},
+      {"norm_eps", m.norm.eps},
+      {"norm_unit_offset", m.norm.unitOffset},
+      {"sandwich_norms", m.normPlacement == NormPlacement::Sandwich},
+      {"mlp", std::move(mlp)},
+      {"rope", std::move(rope)},
+      {"layers", std::move(layers)},
+  };
+  if (m.finalSoftcap)
+    plan["final_softcap"] = *m.finalSoftcap;
+  return llvm::json::Value(std::move(plan));
+}

@@ -1,0 +1,167 @@
+//===- DenseOps.cpp - the CPU dense path: Halide kernels behind plain calls ===//
+#include "runtime/cpu/DenseOps.h"
+
+#include "HalideRuntime.h"
+#include "xf_add_scaled.h"
+#include "xf_clamped_swiglu.h"
+#include "xf_embed.h"
+#include "xf_gelu_gate.h"
+#include "xf_gelu_tanh_gate.h"
+#include "xf_gemm.h"
+#include "xf_gemv.h"
+#include "xf_rms_norm.h"
+#include "xf_rope.h"
+#include "xf_silu_gate.h"
+
+#include <atomic>
+#include <cstring>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+
+using namespace xf::rt;
+using namespace xf::rt::dense;
+
+namespace {
+
+thread_local ThreadPool *currentPool = nullptr;
+
+/// Halide's parallel loops, on the pool of the context that is running the model. Without one (a caller
+/// outside ScopedPool) the loop runs serially on the calling thread.
+int doParFor(void *userContext, halide_task_t task, int min, int size, uint8_t *closure) {
+  ThreadPool *pool = currentPool;
+  if (!pool || size <= 1 || pool->numThreads() == 1) {
+    for (int i = 0; i < size; ++i)
+      if (int result = task(userContext, min + i, closure))
+        return result;
+    return 0;
+  }
+  std::atomic<int> failed{0};
+  pool->parallelFor(size, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      if (int result = task(userContext, min + static_cast<int>(i), closure))
+        failed.store(result);
+  });
+  return failed.load();
+}
+
+/// A halide_buffer_t over caller memory; dims are (extent, stride) pairs, innermost first.
+template <typename T>
+struct View {
+  halide_buffer_t buffer{};
+  halide_dimension_t dims[4]{};
+
+  View(const T *data, std::initializer_list<std::pair<int64_t, int64_t>> shape) {
+    int d = 0;
+    for (auto [extent, stride] : shape)
+      dims[d++] = halide_dimension_t(0, static_cast<int32_t>(extent), static_cast<int32_t>(stride));
+    buffer.host = reinterpret_cast<uint8_t *>(const_cast<T *>(data));
+    buffer.type = halide_type_of<T>();
+    buffer.dimensions = d;
+    buffer.dim = dims;
+  }
+  halide_buffer_t *get() { return &buffer; }
+};
+using F = View<float>;
+
+void check(int result, const char *kernel) {
+  if (result != 0)
+    throw std::runtime_error(std::string("dense kernel ") + kernel + " failed (Halide error " +
+                             std::to_string(result) + ")");
+}
+
+} // namespace
+
+ScopedPool::ScopedPool(ThreadPool &pool) : previous(currentPool) {
+  static const bool installed = [] {
+    halide_set_custom_do_par_for(doParFor);
+    return true;
+  }();
+  (void)installed;
+  currentPool = &pool;
+}
+
+ScopedPool::~ScopedPool() { currentPool = previous; }
+
+void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, bool transposed, const float *b) {
+  in = inFeatures;
+  out = outFeatures;
+  outPadded = paddedCols(out);
+  wt.assign(static_cast<size_t>(in * outPadded), 0.0f);
+  for (int64_t k = 0; k < in; ++k)
+    for (int64_t n = 0; n < out; ++n)
+      wt[k * outPadded + n] = transposed ? w[k * out + n] : w[n * in + k];
+  bias.assign(static_cast<size_t>(outPadded), 0.0f);
+  if (b)
+    std::memcpy(bias.data(), b, sizeof(float) * out);
+}
+
+void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy) {
+  F wt(layer.wt.data(), {{layer.outPadded, 1}, {layer.in, layer.outPadded}});
+  F bias(layer.bias.data(), {{layer.outPadded, 1}});
+  if (rows == 1) {
+    F xv(x, {{layer.in, 1}});
+    F yv(y, {{layer.outPadded, 1}});
+    check(xf_gemv(xv.get(), wt.get(), bias.get(), yv.get()), "xf_gemv");
+    return;
+  }
+  if (rows < kMinRows)
+    throw std::logic_error("dense::linear: fewer rows than the GEMM tile");
+  F xv(x, {{layer.in, 1}, {rows, ldx}});
+  F yv(y, {{layer.outPadded, 1}, {rows, ldy}});
+  check(xf_gemm(xv.get(), wt.get(), bias.get(), yv.get()), "xf_gemm");
+}
+
+void dense::rmsNorm(const float *x, int64_t ldx, int64_t rows, int64_t width, const float *w, float eps,
+                    float offset, float *y, int64_t ldy) {
+  F xv(x, {{width, 1}, {rows, ldx}});
+  F wv(w, {{width, 1}});
+  F yv(y, {{width, 1}, {rows, ldy}});
+  check(xf_rms_norm(xv.get(), wv.get(), eps, offset, yv.get()), "xf_rms_norm");
+}
+
+void dense::gatedActivation(GateKind kind, const float *g, int64_t ldg, int64_t rows, int64_t inter, float *y,
+                            int64_t ldy) {
+  F gv(g, {{2 * inter, 1}, {rows, ldg}});
+  F yv(y, {{inter, 1}, {rows, ldy}});
+  switch (kind) {
+  case GateKind::SiLU:
+    return check(xf_silu_gate(gv.get(), yv.get()), "xf_silu_gate");
+  case GateKind::GELUTanh:
+    return check(xf_gelu_tanh_gate(gv.get(), yv.get()), "xf_gelu_tanh_gate");
+  case GateKind::GELU:
+    return check(xf_gelu_gate(gv.get(), yv.get()), "xf_gelu_gate");
+  }
+}
+
+void dense::clampedSwiGlu(const float *g, int64_t ldg, int64_t rows, int64_t inter, float limit, float alpha,
+                          float *y, int64_t ldy) {
+  F gv(g, {{2 * inter, 1}, {rows, ldg}});
+  F yv(y, {{inter, 1}, {rows, ldy}});
+  check(xf_clamped_swiglu(gv.get(), limit, alpha, yv.get()), "xf_clamped_swiglu");
+}
+
+void dense::rope(const float *x, int64_t tokens, int64_t sx, int64_t heads, int64_t hx, int64_t headDim,
+                 const float *cosTable, const float *sinTable, int64_t half, float *y, int64_t sy, int64_t hy) {
+  F xv(x, {{headDim, 1}, {heads, hx}, {tokens, sx}});
+  F yv(y, {{headDim, 1}, {heads, hy}, {tokens, sy}});
+  F cv(cosTable, {{half, 1}, {tokens, half}});
+  F sv(sinTable, {{half, 1}, {tokens, half}});
+  check(xf_rope(xv.get(), cv.get(), sv.get(), yv.get()), "xf_rope");
+}
+
+void dense::embed(const int32_t *ids, int64_t tokens, const float *table, int64_t vocab, int64_t width, float scale,
+                  float *y) {
+  View<int32_t> iv(ids, {{tokens, 1}});
+  F tv(table, {{width, 1}, {vocab, width}});
+  F yv(y, {{width, 1}, {tokens, width}});
+  check(xf_embed(iv.get(), tv.get(), scale, yv.get()), "xf_embed");
+}
+
+void dense::addScaled(const float *a, int64_t lda, const float *b, int64_t ldb, float scale, int64_t rows,
+                      int64_t width, float *y, int64_t ldy) {
+  F av(a, {{width, 1}, {rows, lda}});
+  F bv(b, {{width, 1}, {rows, ldb}});
+  F yv(y, {{width, 1}, {rows, ldy}});
+  check(xf_add_scaled(av.get(), bv.get(), scale, yv.get()), "xf_add_scaled");
+}

@@ -1,0 +1,78 @@
+//===- DenseOps.h - the CPU dense path: Halide kernels behind plain calls ---===//
+//
+// Row-major float32 throughout. A weight matrix W [N, K] (nn.Linear layout) is stored transposed as [K, Np]
+// with Np = max(N, kMinCols), so the kernels vectorize along outputs and never need tail code; activations
+// feeding a GEMM have at least kMinRows rows (the caller sizes its scratch with paddedRows). Halide's
+// parallel loops run on the calling context's thread pool (see ScopedPool).
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_RUNTIME_CPU_DENSEOPS_H
+#define XF_RUNTIME_CPU_DENSEOPS_H
+
+#include "runtime/cpu/ThreadPool.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace xf::rt::dense {
+
+/// Smallest operand sizes the GEMM tiles accept (runtime/cpu/halide/DenseGenerators.cpp).
+inline constexpr int64_t kMinRows = 6;
+inline constexpr int64_t kMinCols = 64;
+inline int64_t paddedRows(int64_t m) { return m < kMinRows ? kMinRows : m; }
+inline int64_t paddedCols(int64_t n) { return n < kMinCols ? kMinCols : n; }
+
+/// A linear layer y = x W^T + b with W stored transposed and padded.
+struct Linear {
+  int64_t in = 0, out = 0, outPadded = 0;
+  std::vector<float> wt;   // [in, outPadded]
+  std::vector<float> bias; // [outPadded], zeros when the layer has none
+
+  /// Takes W as [out, in] row-major (`transposed` false) or as [in, out] (true: gpt-oss expert tensors).
+  void assign(const float *w, int64_t out, int64_t in, bool transposed, const float *b);
+};
+
+/// While alive, Halide's parallel loops on this thread run on `pool`.
+class ScopedPool {
+public:
+  explicit ScopedPool(ThreadPool &pool);
+  ~ScopedPool();
+
+private:
+  ThreadPool *previous;
+};
+
+/// y[m, 0:outPadded] (row stride ldy) = x[m, 0:in] (row stride ldx) W^T + b, for m < rows. `rows` == 1 runs
+/// the GEMV; otherwise rows >= kMinRows.
+void linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy);
+
+/// y = x * rsqrt(mean(x^2) + eps) * (w + offset) per row of `width` floats.
+void rmsNorm(const float *x, int64_t ldx, int64_t rows, int64_t width, const float *w, float eps, float offset,
+             float *y, int64_t ldy);
+
+enum class GateKind { SiLU, GELUTanh, GELU };
+/// y[m, i] = act(g[m, i]) * g[m, inter + i] for i < inter (a fused [gate | up] projection).
+void gatedActivation(GateKind kind, const float *g, int64_t ldg, int64_t rows, int64_t inter, float *y,
+                     int64_t ldy);
+/// gpt-oss: gate = g[m, 2i] (clamped above by limit), up = g[m, 2i + 1] (clamped to +-limit),
+/// y = (up + 1) * gate * sigmoid(alpha * gate).
+void clampedSwiGlu(const float *g, int64_t ldg, int64_t rows, int64_t inter, float limit, float alpha, float *y,
+                   int64_t ldy);
+
+/// Rotates x (tokens x heads x headDim, strides sx and hx between tokens and heads) into y (strides sy, hy),
+/// rotate-half convention, the first 2 * half dims of each head; cos/sin are [tokens, half].
+void rope(const float *x, int64_t tokens, int64_t sx, int64_t heads, int64_t hx, int64_t headDim,
+          const float *cosTable, const float *sinTable, int64_t half, float *y, int64_t sy, int64_t hy);
+
+/// y[s, :] = table[ids[s], :] * scale (ids already checked against the vocabulary).
+void embed(const int32_t *ids, int64_t tokens, const float *table, int64_t vocab, int64_t width, float scale,
+           float *y);
+
+/// y = a + b * scale over rows x width (y may alias a).
+void addScaled(const float *a, int64_t lda, const float *b, int64_t ldb, float scale, int64_t rows, int64_t width,
+               float *y, int64_t ldy);
+
+} // namespace xf::rt::dense
+
+#endif // XF_RUNTIME_CPU_DENSEOPS_H

@@ -1,0 +1,275 @@
+//===- DenseGenerators.cpp - Halide generators for the CPU dense path ----===//
+//
+// Built into an executable that runs at build time (add_halide_library) and emits one static library per
+// generator, one object per target ISA with a runtime dispatcher. This file links Halide 14 (LLVM 14); it must
+// never share a process with MLIR/LLVM 22.
+//
+// Conventions shared with runtime/cpu/DenseOps.cpp: Halide dimension 0 is the contiguous one, so a row-major
+// [M, K] activation is x(k, m). Weights are stored transposed, wt(n, k) = W[n][k] as [K, N] row-major, so the
+// inner loops vectorize along n. The GEMM tiles assume N >= kMaxTileN and M >= kMaxTileM (the runtime pads
+// smaller operands), so no tail code is generated: the last tile shifts inwards.
+//
+//===----------------------------------------------------------------------===//
+#include "Halide.h"
+
+using namespace Halide;
+
+namespace {
+
+// Register tile of the GEMM micro-kernel: rows of x times vectors of wt. Kept in sync with
+// xf::rt::dense::kMinRows / kMinCols.
+constexpr int kMaxTileM = 6;
+constexpr int kMaxTileN = 64;
+
+/// out(n, m) = bias(n) + sum_k x(k, m) * wt(n, k). For prefill-sized M: each task owns a column panel of wt
+/// (kept in L2) and walks all row tiles; the accumulator tile lives in registers.
+class Gemm : public Generator<Gemm> {
+public:
+  Input<Buffer<float>> x{"x", 2};
+  Input<Buffer<float>> wt{"wt", 2};
+  Input<Buffer<float>> bias{"bias", 1};
+  Output<Buffer<float>> out{"out", 2};
+
+  void generate() {
+    r = RDom(0, x.dim(0).extent());
+    acc(n, m) = bias(n);
+    acc(n, m) += x(r, m) * wt(n, r);
+    out(n, m) = acc(n, m);
+  }
+
+  void schedule() {
+    const int vec = natural_vector_size<float>();
+    // AVX-512: 6 x 4 zmm accumulators of 32 registers; AVX2: 4 x 3 ymm of 16.
+    const int tileN = vec >= 16 ? 4 * vec : 3 * vec;
+    const int tileM = vec >= 16 ? 6 : 4;
+    Var no, mo, ni, mi, tile;
+    out.tile(n, m, no, mo, ni, mi, tileN, tileM)
+        .reorder(ni, mi, mo, no)
+        .vectorize(ni, vec)
+        .unroll(ni)
+        .unroll(mi)
+        .parallel(no);
+    acc.compute_at(out, mo).vectorize(n, vec).unroll(n).unroll(m);
+    acc.update().reorder(n, m, r).vectorize(n, vec).unroll(n).unroll(m);
+    static_assert(kMaxTileM >= 6 && kMaxTileN >= 64, "runtime padding must cover every tile");
+    x.dim(0).set_min(0);
+    wt.dim(0).set_min(0).dim(1).set_min(0);
+    bias.dim(0).set_min(0);
+  }
+
+private:
+  Var n{"n"}, m{"m"};
+  RDom r;
+  Func acc{"acc"};
+};
+
+/// out(n) = bias(n) + sum_k x(k) * wt(n, k) for one token (decode). Memory-bound: each task streams a strip
+/// of wt rows once.
+class Gemv : public Generator<Gemv> {
+public:
+  Input<Buffer<float>> x{"x", 1};
+  Input<Buffer<float>> wt{"wt", 2};
+  Input<Buffer<float>> bias{"bias", 1};
+  Output<Buffer<float>> out{"out", 1};
+
+  void generate() {
+    r = RDom(0, x.dim(0).extent());
+    acc(n) = bias(n);
+    acc(n) += x(r) * wt(n, r);
+    out(n) = acc(n);
+  }
+
+  void schedule() {
+    const int vec = natural_vector_size<float>();
+    Var no, ni;
+    out.split(n, no, ni, 4 * vec).vectorize(ni, vec).unroll(ni).parallel(no);
+    acc.compute_at(out, no).vectorize(n, vec).unroll(n);
+    // Four independent k streams hide the FMA latency; their partial sums are added at the end.
+    RVar ro, ri;
+    acc.update().split(r, ro, ri, 4).reorder(n, ri, ro).vectorize(n, vec).unroll(n).unroll(ri);
+    x.dim(0).set_min(0);
+    wt.dim(0).set_min(0).dim(1).set_min(0);
+    bias.dim(0).set_min(0);
+  }
+
+private:
+  Var n{"n"};
+  RDom r;
+  Func acc{"acc"};
+};
+
+/// RMSNorm over dimension 0: out = x * rsqrt(mean(x^2) + eps) * (w + offset); offset 1 for Gemma's
+/// unit-offset weights.
+class RmsNorm : public Generator<RmsNorm> {
+public:
+  Input<Buffer<float>> x{"x", 2};
+  Input<Buffer<float>> w{"w", 1};
+  Input<float> eps{"eps"};
+  Input<float> offset{"offset"};
+  Output<Buffer<float>> out{"out", 2};
+
+  void generate() {
+    r = RDom(0, x.dim(0).extent());
+    sumsq(m) = 0.0f;
+    sumsq(m) += x(r, m) * x(r, m);
+    Expr inv = 1.0f / sqrt(sumsq(m) / cast<float>(x.dim(0).extent()) + eps);
+    out(h, m) = x(h, m) * inv * (w(h) + offset);
+  }
+
+  void schedule() {
+    const int vec = natural_vector_size<float>();
+    out.parallel(m).vectorize(h, vec, TailStrategy::GuardWithIf);
+    sumsq.compute_at(out, m);
+    RVar ro, ri;
+    sumsq.update().split(r, ro, ri, vec, TailStrategy::GuardWithIf);
+    x.dim(0).set_min(0);
+    w.dim(0).set_min(0);
+  }
+
+private:
+  Var h{"h"}, m{"m"};
+  RDom r;
+  Func sumsq{"sumsq"};
+};
+
+/// Gated activations of the MLP on a fused [gate | up] projection g(2I, m):
+///   kind 0: silu(gate) * up, kind 1: gelu_tanh(gate) * up, kind 2: gelu_erf(gate) * up.
+/// gpt-oss's clamped, interleaved form is ClampedSwiGlu.
+class GatedActivation : public Generator<GatedActivation> {
+public:
+  GeneratorParam<int> kind{"kind", 0};
+  Input<Buffer<float>> g{"g", 2};
+  Output<Buffer<float>> out{"out", 2};
+
+  void generate() {
+    Expr inter = g.dim(0).extent() / 2;
+    Expr gate = g(i, m), up = g(i + inter, m);
+    Expr act;
+    const int k = kind;
+    if (k == 0) {
+      act = gate / (1.0f + exp(-gate));
+    } else if (k == 1) {
+      Expr u = 0.7978845608028654f * (gate + 0.044715f * gate * gate * gate);
+      act = 0.5f * gate * (1.0f + tanh(u));
+    } else {
+      act = 0.5f * gate * (1.0f + erf(gate * 0.7071067811865476f));
+    }
+    out(i, m) = act * up;
+  }
+
+  void schedule() {
+    out.parallel(m).vectorize(i, natural_vector_size<float>(), TailStrategy::GuardWithIf);
+    g.dim(0).set_min(0);
+  }
+
+private:
+  Var i{"i"}, m{"m"};
+};
+
+/// gpt-oss SwiGLU on an interleaved gate/up projection g(2I, m): gate = g(2i), up = g(2i + 1), gate clamped
+/// above by limit, up to [-limit, limit], out = (up + 1) * gate * sigmoid(alpha * gate).
+class ClampedSwiGlu : public Generator<ClampedSwiGlu> {
+public:
+  Input<Buffer<float>> g{"g", 2};
+  Input<float> limit{"limit"};
+  Input<float> alpha{"alpha"};
+  Output<Buffer<float>> out{"out", 2};
+
+  void generate() {
+    Expr gate = min(g(2 * i, m), limit);
+    Expr up = clamp(g(2 * i + 1, m), -limit, limit);
+    out(i, m) = (up + 1.0f) * (gate / (1.0f + exp(-alpha * gate)));
+  }
+
+  void schedule() {
+    out.parallel(m).vectorize(i, natural_vector_size<float>(), TailStrategy::GuardWithIf);
+    g.dim(0).set_min(0);
+  }
+
+private:
+  Var i{"i"}, m{"m"};
+};
+
+/// Rotary embedding in the half-split (rotate_half) convention on x(d, h, s): the first `rotary` = 2 *
+/// cos.dim(0).extent() dims rotate, the rest pass through. cos and sin are per token (c, s) tables of
+/// angle position * inv_freq[c], already multiplied by the attention factor. The output's strides are the
+/// caller's: the runtime writes queries head-major and keys straight into the KV cache.
+class Rope : public Generator<Rope> {
+public:
+  Input<Buffer<float>> x{"x", 3};
+  Input<Buffer<float>> cosTable{"cos", 2};
+  Input<Buffer<float>> sinTable{"sin", 2};
+  Output<Buffer<float>> out{"out", 3};
+
+  void generate() {
+    Expr half = cosTable.dim(0).extent();
+    Expr lo = d < half, rotated = d < 2 * half;
+    Expr c = select(lo, d, d - half);
+    Expr cc = cosTable(clamp(c, 0, half - 1), s), ss = sinTable(clamp(c, 0, half - 1), s);
+    Expr partner = x(clamp(select(lo, d + half, d - half), 0, x.dim(0).extent() - 1), h, s);
+    Expr rot = x(d, h, s) * cc + select(lo, -partner, partner) * ss;
+    out(d, h, s) = select(rotated, rot, x(d, h, s));
+  }
+
+  void schedule() {
+    out.parallel(s).vectorize(d, natural_vector_size<float>(), TailStrategy::GuardWithIf);
+    x.dim(0).set_min(0);
+    cosTable.dim(0).set_min(0);
+    sinTable.dim(0).set_min(0);
+  }
+
+private:
+  Var d{"d"}, h{"h"}, s{"s"};
+};
+
+/// out(h, s) = table(h, ids(s)) * scale. The runtime checks every id against the vocabulary first; the
+/// clamp only keeps bounds inference finite.
+class Embed : public Generator<Embed> {
+public:
+  Input<Buffer<int32_t>> ids{"ids", 1};
+  Input<Buffer<float>> table{"table", 2};
+  Input<float> scale{"scale"};
+  Output<Buffer<float>> out{"out", 2};
+
+  void generate() {
+    Expr row = clamp(ids(s), 0, table.dim(1).extent() - 1);
+    out(h, s) = table(h, row) * scale;
+  }
+
+  void schedule() {
+    out.parallel(s).vectorize(h, natural_vector_size<float>(), TailStrategy::GuardWithIf);
+    table.dim(0).set_min(0).dim(1).set_min(0);
+  }
+
+private:
+  Var h{"h"}, s{"s"};
+};
+
+/// out = a + b * scale (residual adds, and the weighted sum of MoE expert outputs).
+class AddScaled : public Generator<AddScaled> {
+public:
+  Input<Buffer<float>> a{"a", 2};
+  Input<Buffer<float>> b{"b", 2};
+  Input<float> scale{"scale"};
+  Output<Buffer<float>> out{"out", 2};
+
+  void generate() { out(h, s) = a(h, s) + b(h, s) * scale; }
+
+  void schedule() {
+    out.parallel(s).vectorize(h, natural_vector_size<float>(), TailStrategy::GuardWithIf);
+  }
+
+private:
+  Var h{"h"}, s{"s"};
+};
+
+} // namespace
+
+HALIDE_REGISTER_GENERATOR(Gemm, xf_gemm)
+HALIDE_REGISTER_GENERATOR(Gemv, xf_gemv)
+HALIDE_REGISTER_GENERATOR(RmsNorm, xf_rms_norm)
+HALIDE_REGISTER_GENERATOR(GatedActivation, xf_gated_activation)
+HALIDE_REGISTER_GENERATOR(ClampedSwiGlu, xf_clamped_swiglu)
+HALIDE_REGISTER_GENERATOR(Rope, xf_rope)
+HALIDE_REGISTER_GENERATOR(Embed, xf_embed)
+HALIDE_REGISTER_GENERATOR(AddScaled, xf_add_scaled)

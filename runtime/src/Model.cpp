@@ -1,0 +1,630 @@
+//===- Model.cpp - running a model: plan, weights, KV cache, forward -------===//
+//
+// The artifact's plan (frontend/ModelPlan.h) says what each layer is; this file binds it to Hugging Face
+// weights and runs it: dense ops through the Halide kernels (runtime/cpu/DenseOps.h), attention through
+// the artifact's compiled kernels, which read the KV cache in place through strided descriptors.
+//
+//===----------------------------------------------------------------------===//
+#include "Context.h"
+#include "Module.h"
+#include "Safetensors.h"
+#include "Status.h"
+#include "runtime/cpu/DenseOps.h"
+#include "runtime/cpu/MemRefCall.h"
+
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+
+using namespace xf::rt;
+using dense::Linear;
+namespace json = llvm::json;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// The plan
+//===----------------------------------------------------------------------===//
+
+struct LayerPlan {
+  std::string kernel;
+  int64_t kernelIndex = -1;
+  int64_t heads = 0, kvHeads = 0, headDim = 0;
+  bool qkNorm = false, qkvBias = false, oBias = false, learnedSinks = false;
+  int64_t window = 0, sinkTokens = 0; // from the kernel's attributes: the cache policy
+};
+
+struct Plan {
+  std::string name, architecture;
+  int64_t vocab = 0, hidden = 0, maxPositions = 0;
+  bool tieEmbeddings = false, unitOffset = false, sandwich = false;
+  double embedScale = 1.0, normEps = 1e-5;
+  std::optional<double> finalSoftcap;
+  struct {
+    std::string activation;
+    int64_t intermediate = 0, experts = 0, topK = 0;
+    bool bias = false;
+    double alpha = 1.702;
+    std::optional<double> limit;
+  } mlp;
+  struct {
+    int64_t rotaryDim = 0, originalMax = 0;
+    std::vector<double> invFreq, longInvFreq;
+    double attentionFactor = 1.0, factor = 1.0, base = 10000.0;
+    std::string scaling;
+  } rope;
+  std::vector<LayerPlan> layers;
+};
+
+[[noreturn]] void fail(const llvm::Twine &message) { throw std::runtime_error(message.str()); }
+
+int64_t integer(const json::Object &o, llvm::StringRef key) {
+  std::optional<int64_t> v = o.getInteger(key);
+  if (!v)
+    fail("model plan: missing integer '" + key + "'");
+  return *v;
+}
+double number(const json::Object &o, llvm::StringRef key) {
+  std::optional<double> v = o.getNumber(key);
+  if (!v)
+    fail("model plan: missing number '" + key + "'");
+  return *v;
+}
+bool boolean(const json::Object &o, llvm::StringRef key) { return o.getBoolean(key).value_or(false); }
+std::vector<double> numbers(const json::Object &o, llvm::StringRef key) {
+  std::vector<double> out;
+  if (const json::Array *a = o.getArray(key))
+    for (const json::Value &v : *a)
+      out.push_back(v.getAsNumber().value_or(0.0));
+  return out;
+}
+
+Plan parsePlan(const xfrt_module &module) {
+  if (module.info.modelPlan.empty())
+    fail("'" + module.path + "' holds no model (it was compiled from attention kernels only, or xfc warned "
+                             "that the model cannot run yet)");
+  llvm::Expected<json::Value> parsed = json::parse(module.info.modelPlan);
+  if (!parsed)
+    fail("model plan: " + llvm::toString(parsed.takeError()));
+  const json::Object &o = *parsed->getAsObject();
+  Plan p;
+  p.name = o.getString("name").value_or("").str();
+  p.architecture = o.getString("architecture").value_or("").str();
+  p.vocab = integer(o, "vocab");
+  p.hidden = integer(o, "hidden");
+  p.maxPositions = integer(o, "max_positions");
+  p.tieEmbeddings = boolean(o, "tie_embeddings");
+  p.embedScale = number(o, "embed_scale");
+  p.normEps = number(o, "norm_eps");
+  p.unitOffset = boolean(o, "norm_unit_offset");
+  p.sandwich = boolean(o, "sandwich_norms");
+  if (std::optional<double> c = o.getNumber("final_softcap"))
+    p.finalSoftcap = *c;
+  const json::Object *mlp = o.getObject("mlp");
+  const json::Object *rope = o.getObject("rope");
+  const json::Array *layers = o.getArray("layers");
+  if (!mlp || !rope || !layers)
+    fail("model plan: missing 'mlp', 'rope' or 'layers'");
+  p.mlp.activation = mlp->getString("activation").value_or("").str();
+  p.mlp.intermediate = integer(*mlp, "intermediate");
+  p.mlp.experts = integer(*mlp, "experts");
+  p.mlp.topK = integer(*mlp, "top_k");
+  p.mlp.bias = boolean(*mlp, "bias");
+  p.mlp.alpha = number(*mlp, "alpha");
+  if (std::optional<double> l = mlp->getNumber("limit"))
+    p.mlp.limit = *l;
+  p.rope.rotaryDim = integer(*rope, "rotary_dim");
+  p.rope.invFreq = numbers(*rope, "inv_freq");
+  p.rope.longInvFreq = numbers(*rope, "long_inv_freq");
+  p.rope.attentionFactor = number(*rope, "attention_factor");
+  p.rope.scaling = rope->getString("scaling").value_or("none").str();
+  p.rope.originalMax = rope->getInteger("original_max_position").value_or(0);
+  p.rope.factor = rope->getNumber("factor").value_or(1.0);
+  p.rope.base = rope->getNumber("base").value_or(10000.0);
+  if (static_cast<int64_t>(p.rope.invFreq.size()) * 2 != p.rope.rotaryDim)
+    fail("model plan: rope inv_freq has " + llvm::Twine(p.rope.invFreq.size()) + " entries for rotary dim " +
+         llvm::Twine(p.rope.rotaryDim));
+
+  for (const json::Value &v : *layers) {
+    const json::Object *l = v.getAsObject();
+    if (!l)
+      fail("model plan: a layer is not an object");
+    LayerPlan lp;
+    lp.kernel = l->getString("kernel").value_or("").str();
+    lp.heads = integer(*l, "heads");
+    lp.kvHeads = integer(*l, "kv_heads");
+    lp.headDim = integer(*l, "head_dim");
+    lp.qkNorm = boolean(*l, "qk_norm");
+    lp.qkvBias = boolean(*l, "qkv_bias");
+    lp.oBias = boolean(*l, "o_bias");
+    lp.learnedSinks = boolean(*l, "learned_sinks");
+    lp.kernelIndex = findKernelIndex(module, lp.kernel.c_str());
+    if (lp.kernelIndex < 0)
+      fail("model plan: layer " + llvm::Twine(p.layers.size()) + " names kernel '" + lp.kernel +
+           "', which the artifact lacks");
+    const KernelInfo &k = module.info.kernels[lp.kernelIndex];
+    lp.window = k.integerAttribute("window").value_or(0);
+    lp.sinkTokens = k.integerAttribute("sink_tokens").value_or(0);
+    for (const OperandInfo &operand : k.operands)
+      if (operand.name != "query" && operand.name != "key" && operand.name != "value" &&
+          operand.name != "output" && !(operand.name == "sinks" && lp.learnedSinks))
+        fail("layer " + llvm::Twine(p.layers.size()) + ": kernel '" + lp.kernel + "' takes operand '" +
+             operand.name + "', which the model runtime does not compute yet");
+    if (lp.headDim < p.rope.rotaryDim)
+      fail("model plan: rotary dim exceeds the head dim");
+    p.layers.push_back(std::move(lp));
+  }
+  if (p.rope.rotaryDim % 2 != 0)
+    fail("model plan: odd rotary dim");
+  return p;
+}
+
+//===----------------------------------------------------------------------===//
+// Weights
+//===----------------------------------------------------------------------===//
+
+struct LayerWeights {
+  std::vector<float> inputNorm, postAttnNorm, preFfnNorm, postFfnNorm, qNorm, kNorm, sinks;
+  Linear qkv, o;
+  Linear gateUp, down;                           // dense MLP: gateUp holds [gate | up]
+  Linear router;                                 // MoE
+  std::vector<Linear> expertGateUp, expertDown;  // gpt-oss: gate/up interleaved
+};
+
+/// Reads weights by HF name, remembering which were used so leftovers can be reported.
+class WeightReader {
+public:
+  explicit WeightReader(const WeightStore &store) : store(store) {}
+
+  std::vector<float> read(const std::string &name, std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    std::vector<float> data(static_cast<size_t>(n));
+    std::string error = store.readF32(name, shape, data.data());
+    if (!error.empty())
+      fail(error);
+    used.insert(name);
+    return data;
+  }
+  bool has(const std::string &name) const { return store.find(name) != nullptr; }
+  void ignore(const std::string &name) { used.insert(name); }
+
+  void linear(Linear &l, const std::string &prefix, int64_t out, int64_t in, bool bias) {
+    std::vector<float> w = read(prefix + ".weight", {out, in});
+    std::vector<float> b = bias ? read(prefix + ".bias", {out}) : std::vector<float>();
+    l.assign(w.data(), out, in, /*transposed=*/false, bias ? b.data() : nullptr);
+  }
+
+  /// Several nn.Linear stacked along their outputs into one (fused QKV, fused gate/up).
+  void fused(Linear &l, const std::vector<std::pair<std::string, int64_t>> &parts, int64_t in, bool bias) {
+    std::vector<float> w, b;
+    int64_t out = 0;
+    for (const auto &[prefix, rows] : parts) {
+      std::vector<float> pw = read(prefix + ".weight", {rows, in});
+      w.insert(w.end(), pw.begin(), pw.end());
+      if (bias) {
+        std::vector<float> pb = read(prefix + ".bias", {rows});
+        b.insert(b.end(), pb.begin(), pb.end());
+      }
+      out += rows;
+    }
+    l.assign(w.data(), out, in, /*transposed=*/false, bias ? b.data() : nullptr);
+  }
+
+  const WeightStore &store;
+  llvm::StringSet<> used;
+};
+
+} // namespace
+
+struct xfrt_model_s {
+  const xfrt_module *module = nullptr;
+  Plan plan;
+  std::vector<float> embedding; // [vocab, hidden]
+  std::vector<float> finalNorm;
+  Linear lmHead;
+  std::vector<LayerWeights> layers;
+};
+
+namespace {
+
+void loadWeights(xfrt_model &m, const WeightStore &store) {
+  const Plan &p = m.plan;
+  WeightReader r(store);
+  int64_t H = p.hidden, I = p.mlp.intermediate;
+  m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
+  m.finalNorm = r.read("model.norm.weight", {H});
+  if (p.tieEmbeddings) {
+    m.lmHead.assign(m.embedding.data(), p.vocab, H, false, nullptr);
+    if (r.has("lm_head.weight"))
+      r.ignore("lm_head.weight"); // some checkpoints store the tied copy
+  } else {
+    r.linear(m.lmHead, "lm_head", p.vocab, H, false);
+  }
+  bool phi3 = p.architecture == "Phi3ForCausalLM";
+  bool mixtral = p.mlp.experts > 0 && !p.mlp.limit;
+  for (size_t l = 0; l < p.layers.size(); ++l) {
+    const LayerPlan &lp = p.layers[l];
+    LayerWeights &w = m.layers.emplace_back();
+    std::string pre = "model.layers." + std::to_string(l) + ".";
+    int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
+    w.inputNorm = r.read(pre + "input_layernorm.weight", {H});
+    w.postAttnNorm = r.read(pre + "post_attention_layernorm.weight", {H});
+    if (p.sandwich) {
+      w.preFfnNorm = r.read(pre + "pre_feedforward_layernorm.weight", {H});
+      w.postFfnNorm = r.read(pre + "post_feedforward_layernorm.weight", {H});
+    }
+    if (phi3)
+      r.linear(w.qkv, pre + "self_attn.qkv_proj", qRows + 2 * kvRows, H, lp.qkvBias);
+    else
+      r.fused(w.qkv, {{pre + "self_attn.q_proj", qRows}, {pre + "self_attn.k_proj", kvRows},
+                      {pre + "self_attn.v_proj", kvRows}},
+              H, lp.qkvBias);
+    r.linear(w.o, pre + "self_attn.o_proj", H, qRows, lp.oBias);
+    if (lp.qkNorm) {
+      w.qNorm = r.read(pre + "self_attn.q_norm.weight", {lp.headDim});
+      w.kNorm = r.read(pre + "self_attn.k_norm.weight", {lp.headDim});
+    }
+    if (lp.learnedSinks)
+      w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
+
+    int64_t E = p.mlp.experts;
+    if (E == 0) {
+      if (phi3)
+        r.linear(w.gateUp, pre + "mlp.gate_up_proj", 2 * I, H, p.mlp.bias);
+      else
+        r.fused(w.gateUp, {{pre + "mlp.gate_proj", I}, {pre + "mlp.up_proj", I}}, H, p.mlp.bias);
+      r.linear(w.down, pre + "mlp.down_proj", H, I, p.mlp.bias);
+    } else if (mixtral) {
+      r.linear(w.router, pre + "block_sparse_moe.gate", E, H, false);
+      for (int64_t e = 0; e < E; ++e) {
+        std::string ex = pre + "block_sparse_moe.experts." + std::to_string(e) + ".";
+        r.fused(w.expertGateUp.emplace_back(), {{ex + "w1", I}, {ex + "w3", I}}, H, false);
+        r.linear(w.expertDown.emplace_back(), ex + "w2", H, I, false);
+      }
+    } else {
+      r.linear(w.router, pre + "mlp.router", E, H, true);
+      std::vector<float> gu = r.read(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I});
+      std::vector<float> gub = r.read(pre + "mlp.experts.gate_up_proj_bias", {E, 2 * I});
+      std::vector<float> dn = r.read(pre + "mlp.experts.down_proj", {E, I, H});
+      std::vector<float> dnb = r.read(pre + "mlp.experts.down_proj_bias", {E, H});
+      for (int64_t e = 0; e < E; ++e) {
+        w.expertGateUp.emplace_back().assign(gu.data() + e * H * 2 * I, 2 * I, H, /*transposed=*/true,
+                                             gub.data() + e * 2 * I);
+        w.expertDown.emplace_back().assign(dn.data() + e * I * H, H, I, /*transposed=*/true, dnb.data() + e * H);
+      }
+    }
+    r.ignore(pre + "self_attn.rotary_emb.inv_freq"); // a buffer older checkpoints saved
+  }
+  std::vector<std::string> extra = store.unused(r.used);
+  if (!extra.empty())
+    fail("unexpected weight '" + extra.front() + "'" +
+         (extra.size() > 1 ? " (and " + std::to_string(extra.size() - 1) + " more)" : std::string()) +
+         ": the model '" + p.name + "' has no such parameter");
+}
+
+//===----------------------------------------------------------------------===//
+// KV cache
+//===----------------------------------------------------------------------===//
+
+/// One layer's keys and values, [kvHeads, capacity, headDim] each, rows in position order. A windowed
+/// layer keeps the `sinkTokens` first rows plus the newest ones its window can still see: before new rows
+/// would overflow, older rows are dropped by moving the kept ones down (amortized O(1) per token).
+struct LayerCache {
+  int64_t kvHeads = 0, headDim = 0, capacity = 0, count = 0;
+  int64_t window = 0, sinkTokens = 0;
+  std::vector<float> k, v;
+
+  void reserveFor(int64_t incoming) {
+    if (window > 0 && count + incoming > capacity) {
+      // Queries of the next call see at most window - 1 older rows.
+      int64_t keepRecent = std::min(count - std::min(count, sinkTokens), window - 1);
+      int64_t keepSinks = std::min(count, sinkTokens);
+      int64_t drop = count - keepSinks - keepRecent;
+      if (drop > 0) {
+        for (std::vector<float> *t : {&k, &v})
+          for (int64_t h = 0; h < kvHeads; ++h) {
+            float *base = t->data() + h * capacity * headDim;
+            std::memmove(base + keepSinks * headDim, base + (keepSinks + drop) * headDim,
+                         sizeof(float) * keepRecent * headDim);
+          }
+        count -= drop;
+      }
+    }
+    if (count + incoming <= capacity)
+      return;
+    int64_t newCapacity = std::max(count + incoming, capacity * 2);
+    for (std::vector<float> *t : {&k, &v}) {
+      std::vector<float> grown(static_cast<size_t>(kvHeads * newCapacity * headDim));
+      for (int64_t h = 0; h < kvHeads; ++h)
+        std::memcpy(grown.data() + h * newCapacity * headDim, t->data() + h * capacity * headDim,
+                    sizeof(float) * count * headDim);
+      t->swap(grown);
+    }
+    capacity = newCapacity;
+  }
+};
+
+} // namespace
+
+struct xfrt_session_s {
+  xfrt_model *model = nullptr;
+  xfrt_context *context = nullptr;
+  int64_t maxTokens = 0, position = 0;
+  std::vector<LayerCache> caches;
+};
+
+namespace {
+
+/// The inverse frequencies for a sequence of `length` tokens: dynamic NTK and longrope change with it.
+std::vector<double> ropeFrequencies(const Plan &p, int64_t length) {
+  const auto &r = p.rope;
+  if (r.scaling == "longrope" && r.originalMax > 0 && length > r.originalMax && !r.longInvFreq.empty())
+    return r.longInvFreq;
+  if (r.scaling == "dynamic" && r.originalMax > 0 && length > r.originalMax) {
+    double d = static_cast<double>(r.rotaryDim);
+    double base = r.base * std::pow(r.factor * length / r.originalMax - (r.factor - 1.0), d / (d - 2.0));
+    std::vector<double> f(r.invFreq.size());
+    for (size_t k = 0; k < f.size(); ++k)
+      f[k] = 1.0 / std::pow(base, 2.0 * k / d);
+    return f;
+  }
+  return r.invFreq;
+}
+
+void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
+  xfrt_model &m = *s.model;
+  const Plan &p = m.plan;
+  const int64_t H = p.hidden, pos0 = s.position, T = pos0 + S;
+  const int64_t rows = S == 1 ? 1 : dense::paddedRows(S);
+  const float offset = p.unitOffset ? 1.0f : 0.0f, eps = static_cast<float>(p.normEps);
+  dense::ScopedPool pool(s.context->threadPool);
+
+  auto scratch = [&](int64_t r, int64_t c) { return std::vector<float>(static_cast<size_t>(r * c), 0.0f); };
+  const int64_t Hp = dense::paddedCols(H);
+  std::vector<float> x = scratch(rows, H), h = scratch(rows, H), o = scratch(rows, Hp);
+  dense::embed(tokens, S, m.embedding.data(), p.vocab, H, static_cast<float>(p.embedScale), x.data());
+
+  // Rotation tables for positions pos0 .. T-1, the attention factor folded in.
+  const int64_t half = p.rope.rotaryDim / 2;
+  std::vector<double> invFreq = ropeFrequencies(p, T);
+  std::vector<float> cosT(static_cast<size_t>(S * std::max<int64_t>(half, 1))), sinT(cosT.size());
+  for (int64_t t = 0; t < S; ++t)
+    for (int64_t k = 0; k < half; ++k) {
+      double angle = static_cast<double>(pos0 + t) * invFreq[k];
+      cosT[t * half + k] = static_cast<float>(std::cos(angle) * p.rope.attentionFactor);
+      sinT[t * half + k] = static_cast<float>(std::sin(angle) * p.rope.attentionFactor);
+    }
+
+  for (size_t l = 0; l < p.layers.size(); ++l) {
+    const LayerPlan &lp = p.layers[l];
+    LayerWeights &w = m.layers[l];
+    LayerCache &cache = s.caches[l];
+    const int64_t D = lp.headDim, Hq = lp.heads, Hkv = lp.kvHeads;
+
+    dense::rmsNorm(x.data(), H, S, H, w.inputNorm.data(), eps, offset, h.data(), H);
+    const int64_t ldq = w.qkv.outPadded;
+    std::vector<float> qkv = scratch(rows, ldq);
+    dense::linear(w.qkv, h.data(), H, rows, qkv.data(), ldq);
+    if (lp.qkNorm)
+      for (int64_t t = 0; t < S; ++t) {
+        float *row = qkv.data() + t * ldq;
+        dense::rmsNorm(row, D, Hq, D, w.qNorm.data(), eps, offset, row, D);
+        dense::rmsNorm(row + Hq * D, D, Hkv, D, w.kNorm.data(), eps, offset, row + Hq * D, D);
+      }
+
+    cache.reserveFor(S);
+    const int64_t C = cache.capacity, base = cache.count;
+    std::vector<float> q = scratch(Hq * S, D), attn = scratch(Hq * S, D);
+    dense::rope(qkv.data(), S, ldq, Hq, D, D, cosT.data(), sinT.data(), half, q.data(), D, S * D);
+    dense::rope(qkv.data() + Hq * D, S, ldq, Hkv, D, D, cosT.data(), sinT.data(), half,
+                cache.k.data() + base * D, D, C * D);
+    for (int64_t t = 0; t < S; ++t)
+      for (int64_t kh = 0; kh < Hkv; ++kh)
+        std::memcpy(cache.v.data() + (kh * C + base + t) * D, qkv.data() + t * ldq + (Hq + Hkv + kh) * D,
+                    sizeof(float) * D);
+    cache.count += S;
+
+    // The kernel sees the cache rows as key/value [1, Hkv, count, D] in place.
+    const int64_t Tk = cache.count;
+    int64_t qShape[4] = {1, Hq, S, D}, qStrides[4] = {Hq * S * D, S * D, D, 1};
+    int64_t kvShape[4] = {1, Hkv, Tk, D}, kvStrides[4] = {Hkv * C * D, C * D, D, 1};
+    std::vector<MemRefDescriptor> operands;
+    operands.emplace_back(q.data(), 4, qShape, qStrides);
+    operands.emplace_back(cache.k.data(), 4, kvShape, kvStrides);
+    operands.emplace_back(cache.v.data(), 4, kvShape, kvStrides);
+    if (lp.learnedSinks) {
+      int64_t sShape[1] = {Hq}, sStrides[1] = {1};
+      operands.emplace_back(w.sinks.data(), 1, sShape, sStrides);
+    }
+    operands.emplace_back(attn.data(), 4, qShape, qStrides);
+    if (xfrt_status status = runChecked(*s.context, *m.module, lp.kernelIndex, operands)) {
+      std::string message = xfrt_status_message(status);
+      xfrt_status_free(status);
+      fail("layer " + llvm::Twine(l) + ": " + message);
+    }
+
+    // [Hq, S, D] -> [S, Hq * D] for the output projection.
+    std::vector<float> merged = scratch(rows, Hq * D);
+    for (int64_t hh = 0; hh < Hq; ++hh)
+      for (int64_t t = 0; t < S; ++t)
+        std::memcpy(merged.data() + t * Hq * D + hh * D, attn.data() + (hh * S + t) * D, sizeof(float) * D);
+    dense::linear(w.o, merged.data(), Hq * D, rows, o.data(), Hp);
+    if (p.sandwich)
+      dense::rmsNorm(o.data(), Hp, S, H, w.postAttnNorm.data(), eps, offset, o.data(), Hp);
+    dense::addScaled(x.data(), H, o.data(), Hp, 1.0f, S, H, x.data(), H);
+
+    // MLP.
+    dense::rmsNorm(x.data(), H, S, H, p.sandwich ? w.preFfnNorm.data() : w.postAttnNorm.data(), eps, offset,
+                   h.data(), H);
+    const int64_t I = p.mlp.intermediate;
+    std::fill(o.begin(), o.end(), 0.0f);
+    if (p.mlp.experts == 0) {
+      std::vector<float> gu = scratch(rows, w.gateUp.outPadded), act = scratch(rows, I);
+      dense::linear(w.gateUp, h.data(), H, rows, gu.data(), w.gateUp.outPadded);
+      dense::GateKind kind = p.mlp.activation == "silu"       ? dense::GateKind::SiLU
+                             : p.mlp.activation == "gelu_tanh" ? dense::GateKind::GELUTanh
+                                                               : dense::GateKind::GELU;
+      dense::gatedActivation(kind, gu.data(), w.gateUp.outPadded, S, I, act.data(), I);
+      dense::linear(w.down, act.data(), I, rows, o.data(), Hp);
+    } else {
+      // Route each token to its top-k experts (softmax over the chosen logits), then run each expert once
+      // on the rows routed to it.
+      const int64_t E = p.mlp.experts, K = p.mlp.topK, Ep = w.router.outPadded;
+      std::vector<float> routerLogits = scratch(rows, Ep);
+      dense::linear(w.router, h.data(), H, rows, routerLogits.data(), Ep);
+      std::vector<std::vector<std::pair<int64_t, float>>> routed(E);
+      std::vector<int64_t> order(E);
+      for (int64_t t = 0; t < S; ++t) {
+        const float *lg = routerLogits.data() + t * Ep;
+        for (int64_t e = 0; e < E; ++e)
+          order[e] = e;
+        std::partial_sort(order.begin(), order.begin() + K, order.end(),
+                          [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+        double mx = lg[order[0]], sum = 0.0;
+        for (int64_t k = 0; k < K; ++k)
+          sum += std::exp(static_cast<double>(lg[order[k]]) - mx);
+        for (int64_t k = 0; k < K; ++k)
+          routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / sum)});
+      }
+      for (int64_t e = 0; e < E; ++e) {
+        if (routed[e].empty())
+          continue;
+        const Linear &gateUp = w.expertGateUp[e], &down = w.expertDown[e];
+        int64_t n = static_cast<int64_t>(routed[e].size()), nr = n == 1 ? 1 : dense::paddedRows(n);
+        std::vector<float> in = scratch(nr, H), gu = scratch(nr, gateUp.outPadded), act = scratch(nr, I),
+                           out = scratch(nr, Hp);
+        for (int64_t r = 0; r < n; ++r)
+          std::memcpy(in.data() + r * H, h.data() + routed[e][r].first * H, sizeof(float) * H);
+        dense::linear(gateUp, in.data(), H, nr, gu.data(), gateUp.outPadded);
+        if (p.mlp.limit)
+          dense::clampedSwiGlu(gu.data(), gateUp.outPadded, n, I, static_cast<float>(*p.mlp.limit),
+                               static_cast<float>(p.mlp.alpha), act.data(), I);
+        else
+          dense::gatedActivation(dense::GateKind::SiLU, gu.data(), gateUp.outPadded, n, I, act.data(), I);
+        dense::linear(down, act.data(), I, nr, out.data(), Hp);
+        for (int64_t r = 0; r < n; ++r) {
+          auto [t, weight] = routed[e][r];
+          dense::addScaled(o.data() + t * Hp, Hp, out.data() + r * Hp, Hp, weight, 1, H, o.data() + t * Hp, Hp);
+        }
+      }
+    }
+    if (p.sandwich)
+      dense::rmsNorm(o.data(), Hp, S, H, w.postFfnNorm.data(), eps, offset, o.data(), Hp);
+    dense::addScaled(x.data(), H, o.data(), Hp, 1.0f, S, H, x.data(), H);
+  }
+
+  s.position = T;
+  if (!logits)
+    return;
+  const float *last = x.data() + (S - 1) * H;
+  std::vector<float> normed(static_cast<size_t>(H)), out(static_cast<size_t>(m.lmHead.outPadded));
+  dense::rmsNorm(last, H, 1, H, m.finalNorm.data(), eps, offset, normed.data(), H);
+  dense::linear(m.lmHead, normed.data(), H, 1, out.data(), m.lmHead.outPadded);
+  for (int64_t v = 0; v < p.vocab; ++v) {
+    float z = out[v];
+    if (p.finalSoftcap)
+      z = static_cast<float>(*p.finalSoftcap * std::tanh(z / *p.finalSoftcap));
+    logits[v] = z;
+  }
+}
+
+} // namespace
+
+extern "C" {
+
+xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt_model **out) {
+  return guarded("xfrt_model_load", [&]() -> xfrt_status {
+    if (!module || !weights || !out)
+      return failure("xfrt_model_load: NULL argument");
+    *out = nullptr;
+    auto model = std::make_unique<xfrt_model>();
+    model->module = module;
+    model->plan = parsePlan(*module);
+    std::string error;
+    std::unique_ptr<WeightStore> store = WeightStore::open(weights, error);
+    if (!store)
+      return failure(error);
+    loadWeights(*model, *store);
+    *out = model.release();
+    return nullptr;
+  });
+}
+
+void xfrt_model_free(xfrt_model *model) { delete model; }
+int64_t xfrt_model_vocab_size(const xfrt_model *model) { return model ? model->plan.vocab : 0; }
+int64_t xfrt_model_max_positions(const xfrt_model *model) { return model ? model->plan.maxPositions : 0; }
+
+xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_t maxTokens, xfrt_session **out) {
+  return guarded("xfrt_session_create", [&]() -> xfrt_status {
+    if (!model || !context || !out)
+      return failure("xfrt_session_create: NULL argument");
+    *out = nullptr;
+    int64_t limit = model->plan.maxPositions;
+    if (maxTokens < 0 || (limit > 0 && maxTokens > limit))
+      return failure(llvm::formatv("xfrt_session_create: max_tokens {0} is outside [0, {1}] (the model's "
+                                   "context length)",
+                                   maxTokens, limit));
+    if (maxTokens == 0 && limit == 0)
+      return failure("xfrt_session_create: the model states no context length; pass max_tokens");
+    auto session = std::make_unique<xfrt_session>();
+    session->model = model;
+    session->context = context;
+    session->maxTokens = maxTokens ? maxTokens : limit;
+    for (const LayerPlan &lp : model->plan.layers) {
+      LayerCache &c = session->caches.emplace_back();
+      c.kvHeads = lp.kvHeads;
+      c.headDim = lp.headDim;
+      c.window = lp.window;
+      c.sinkTokens = lp.sinkTokens;
+    }
+    *out = session.release();
+    return nullptr;
+  });
+}
+
+void xfrt_session_free(xfrt_session *session) { delete session; }
+int64_t xfrt_session_position(const xfrt_session *session) { return session ? session->position : 0; }
+
+void xfrt_session_reset(xfrt_session *session) {
+  if (!session)
+    return;
+  session->position = 0;
+  for (LayerCache &c : session->caches)
+    c.count = 0;
+}
+
+xfrt_status xfrt_session_run(xfrt_session *session, const int32_t *tokens, int64_t numTokens, float *logits) {
+  return guarded("xfrt_session_run", [&]() -> xfrt_status {
+    if (!session || (!tokens && numTokens > 0))
+      return failure("xfrt_session_run: NULL argument");
+    if (numTokens <= 0)
+      return failure("xfrt_session_run: num_tokens must be positive");
+    const Plan &p = session->model->plan;
+    if (session->position + numTokens > session->maxTokens)
+      return failure(llvm::formatv("context limit: {0} tokens so far plus {1} new would pass the session's "
+                                   "limit of {2} tokens",
+                                   session->position, numTokens, session->maxTokens));
+    for (int64_t t = 0; t < numTokens; ++t)
+      if (tokens[t] < 0 || tokens[t] >= p.vocab)
+        return failure(llvm::formatv("token {0} (at index {1}) is outside the vocabulary [0, {2})", tokens[t], t,
+                                     p.vocab));
+    // A failure midway leaves caches half-written: start over rather than continue from a wrong state.
+    try {
+      forward(*session, tokens, numTokens, logits);
+    } catch (...) {
+      xfrt_session_reset(session);
+      throw;
+    }
+    return nullptr;
+  });
+}
+
+} // extern "C"
