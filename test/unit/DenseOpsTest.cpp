@@ -1,0 +1,158 @@
+//===- DenseOpsTest.cpp - the Halide dense kernels against double loops ---===//
+//
+// Shapes cover the GEMV (one row), the GEMM's minimum tile, tiles that do not divide the sizes (the last
+// tile shifts inwards), outputs narrower than a tile (padded), row strides wider than the rows, and two
+// threads. Tolerances: float32 accumulation over K terms of O(1) values, 1e-4 relative to the output scale.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/cpu/DenseOps.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+using namespace xf::rt;
+
+namespace {
+
+std::vector<float> randomVector(size_t n, std::mt19937 &rng, float scale = 1.0f) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = d(rng);
+  return v;
+}
+
+class DenseOpsTest : public ::testing::Test {
+protected:
+  ThreadPool pool{2};
+  dense::ScopedPool scope{pool};
+  std::mt19937 rng{1234};
+};
+
+struct LinearCase {
+  int64_t rows, in, out;
+  bool bias, transposed;
+};
+
+class LinearTest : public DenseOpsTest, public ::testing::WithParamInterface<LinearCase> {};
+
+TEST_P(LinearTest, MatchesDoubleLoops) {
+  const LinearCase c = GetParam();
+  std::vector<float> w = randomVector(c.in * c.out, rng, 1.0f / std::sqrt(float(c.in)));
+  std::vector<float> b = randomVector(c.out, rng);
+  dense::Linear layer;
+  layer.assign(w.data(), c.out, c.in, c.transposed, c.bias ? b.data() : nullptr);
+  const int64_t ldx = c.in + 3, ldy = layer.outPadded + 5;
+  std::vector<float> x = randomVector(c.rows * ldx, rng), y(c.rows * ldy, -7.0f);
+  dense::linear(layer, x.data(), ldx, c.rows, y.data(), ldy);
+  double worst = 0.0;
+  for (int64_t m = 0; m < c.rows; ++m)
+    for (int64_t n = 0; n < c.out; ++n) {
+      double ref = c.bias ? b[n] : 0.0;
+      for (int64_t k = 0; k < c.in; ++k)
+        ref += double(x[m * ldx + k]) * (c.transposed ? w[k * c.out + n] : w[n * c.in + k]);
+      worst = std::max(worst, std::abs(ref - y[m * ldy + n]));
+    }
+  EXPECT_LT(worst, 1e-4) << "rows " << c.rows << " in " << c.in << " out " << c.out;
+  // Padding columns and the row gap are never written past outPadded.
+  for (int64_t m = 0; m < c.rows; ++m)
+    for (int64_t n = layer.outPadded; n < ldy; ++n)
+      ASSERT_EQ(y[m * ldy + n], -7.0f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
+                         ::testing::Values(LinearCase{1, 64, 64, false, false}, LinearCase{1, 300, 1000, true, false},
+                                           LinearCase{1, 17, 10, true, true}, LinearCase{6, 64, 64, false, false},
+                                           LinearCase{7, 100, 200, true, false},
+                                           LinearCase{37, 300, 130, false, true},
+                                           LinearCase{130, 128, 1000, true, false},
+                                           LinearCase{512, 96, 64, false, false}));
+
+TEST_F(DenseOpsTest, RmsNormWithAndWithoutUnitOffset) {
+  const int64_t rows = 5, width = 77, ld = 80;
+  std::vector<float> x = randomVector(rows * ld, rng), w = randomVector(width, rng), y(rows * ld);
+  for (float offset : {0.0f, 1.0f}) {
+    dense::rmsNorm(x.data(), ld, rows, width, w.data(), 1e-5f, offset, y.data(), ld);
+    for (int64_t m = 0; m < rows; ++m) {
+      double ss = 0.0;
+      for (int64_t h = 0; h < width; ++h)
+        ss += double(x[m * ld + h]) * x[m * ld + h];
+      double inv = 1.0 / std::sqrt(ss / width + 1e-5);
+      for (int64_t h = 0; h < width; ++h)
+        EXPECT_NEAR(y[m * ld + h], x[m * ld + h] * inv * (w[h] + offset), 1e-5);
+    }
+  }
+}
+
+TEST_F(DenseOpsTest, GatedActivations) {
+  const int64_t rows = 3, inter = 37, ldg = 2 * inter + 2;
+  std::vector<float> g = randomVector(rows * ldg, rng, 2.0f), y(rows * inter);
+  auto gelu = [](double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); };
+  auto geluTanh = [](double v) {
+    return 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+  };
+  auto silu = [](double v) { return v / (1.0 + std::exp(-v)); };
+  for (auto [kind, act] : {std::pair<dense::GateKind, double (*)(double)>{dense::GateKind::SiLU, silu},
+                           {dense::GateKind::GELUTanh, geluTanh},
+                           {dense::GateKind::GELU, gelu}}) {
+    dense::gatedActivation(kind, g.data(), ldg, rows, inter, y.data(), inter);
+    for (int64_t m = 0; m < rows; ++m)
+      for (int64_t i = 0; i < inter; ++i)
+        EXPECT_NEAR(y[m * inter + i], act(g[m * ldg + i]) * g[m * ldg + inter + i], 1e-5);
+  }
+}
+
+TEST_F(DenseOpsTest, ClampedSwiGlu) {
+  const int64_t rows = 4, inter = 21;
+  std::vector<float> g = randomVector(rows * 2 * inter, rng, 6.0f), y(rows * inter);
+  dense::clampedSwiGlu(g.data(), 2 * inter, rows, inter, 7.0f, 1.702f, y.data(), inter);
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t i = 0; i < inter; ++i) {
+      double gate = std::min<double>(g[m * 2 * inter + 2 * i], 7.0);
+      double up = std::clamp<double>(g[m * 2 * inter + 2 * i + 1], -7.0, 7.0);
+      double ref = (up + 1.0) * gate / (1.0 + std::exp(-1.702 * gate));
+      EXPECT_NEAR(y[m * inter + i], ref, 1e-4 * std::max(1.0, std::abs(ref)));
+    }
+}
+
+TEST_F(DenseOpsTest, PartialRopeIntoStridedOutput) {
+  // 3 tokens x 2 heads x 10 dims, 6 of them rotated; written head-major as the attention query wants it.
+  const int64_t S = 3, H = 2, D = 10, half = 3, sx = H * D + 4;
+  std::vector<float> x = randomVector(S * sx, rng), cosT(S * half), sinT(S * half), y(H * S * D, -1.0f);
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t k = 0; k < half; ++k) {
+      cosT[s * half + k] = std::cos(0.3 * (s + 1) * (k + 1));
+      sinT[s * half + k] = std::sin(0.3 * (s + 1) * (k + 1));
+    }
+  dense::rope(x.data(), S, sx, H, D, D, cosT.data(), sinT.data(), half, y.data(), D, S * D);
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t d = 0; d < D; ++d) {
+        const float *in = x.data() + s * sx + h * D;
+        double ref = in[d];
+        if (d < half)
+          ref = in[d] * cosT[s * half + d] - in[d + half] * sinT[s * half + d];
+        else if (d < 2 * half)
+          ref = in[d] * cosT[s * half + d - half] + in[d - half] * sinT[s * half + d - half];
+        EXPECT_NEAR(y[(h * S + s) * D + d], ref, 1e-6) << s << " " << h << " " << d;
+      }
+}
+
+TEST_F(DenseOpsTest, EmbedAndAddScaled) {
+  const int64_t vocab = 11, width = 19;
+  std::vector<float> table = randomVector(vocab * width, rng), y(3 * width);
+  std::vector<int32_t> ids = {10, 0, 4};
+  dense::embed(ids.data(), 3, table.data(), vocab, width, 2.0f, y.data());
+  for (int64_t s = 0; s < 3; ++s)
+    for (int64_t h = 0; h < width; ++h)
+      EXPECT_EQ(y[s * width + h], table[ids[s] * width + h] * 2.0f);
+  std::vector<float> b = randomVector(3 * width, rng), sum(3 * width);
+  dense::addScaled(y.data(), width, b.data(), width, -0.5f, 3, width, sum.data(), width);
+  for (size_t i = 0; i < sum.size(); ++i)
+    EXPECT_FLOAT_EQ(sum[i], y[i] + b[i] * -0.5f);
+}
+
+} // namespace
