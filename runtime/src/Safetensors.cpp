@@ -1,0 +1,481 @@
+//===- Safetensors.cpp - reading model weights from .safetensors files ------===//
+//
+// Everything a header says is checked before any tensor is handed out: a WeightInfo's data range always
+// lies inside its mapped file, and its byte size always equals its element count times the element size.
+// Header keys are visited in sorted order so that a file with several problems always reports the same one.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Safetensors.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <optional>
+
+using namespace xf::rt;
+using llvm::StringRef;
+
+namespace {
+
+// Real headers are a few hundred kilobytes even for thousands of tensors; a larger length is corruption,
+// and mapping it would only waste time before the JSON parser fails.
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+// A valid header nests three levels (object, tensor object, shape array); llvm::json parses recursively,
+// so deeper input is refused before it can exhaust the stack.
+constexpr int kMaxJsonDepth = 64;
+
+constexpr StringRef kMetadataKey = "__metadata__";
+constexpr StringRef kSingleFile = "model.safetensors";
+constexpr StringRef kIndexFile = "model.safetensors.index.json";
+
+uint64_t elementSize(WeightType type) { return type == WeightType::F32 ? 4 : 2; }
+
+std::optional<WeightType> parseWeightType(StringRef dtype) {
+  if (dtype == "F32")
+    return WeightType::F32;
+  if (dtype == "F16")
+    return WeightType::F16;
+  if (dtype == "BF16")
+    return WeightType::BF16;
+  return std::nullopt;
+}
+
+std::string shapeString(llvm::ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+/// The deepest nesting of brackets outside strings.
+int jsonDepth(StringRef text) {
+  int depth = 0, deepest = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+/// The first key that appears twice in one object of `text`, which must be valid JSON. llvm::json keeps
+/// one of the two values silently; a tensor listed twice is ambiguous, so it is an error here.
+std::optional<std::string> findDuplicateKey(StringRef text) {
+  std::vector<std::optional<llvm::StringSet<>>> levels; // the keys seen in each enclosing object; none for arrays
+  bool atKey = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    switch (text[i]) {
+    case '{':
+      levels.emplace_back(llvm::StringSet<>());
+      atKey = true;
+      break;
+    case '[':
+      levels.emplace_back(std::nullopt);
+      atKey = false;
+      break;
+    case '}':
+    case ']':
+      if (!levels.empty())
+        levels.pop_back();
+      atKey = false;
+      break;
+    case ',':
+      atKey = !levels.empty() && levels.back();
+      break;
+    case '"': {
+      size_t end = i + 1;
+      while (end < text.size() && text[end] != '"')
+        end += text[end] == '\\' ? 2 : 1;
+      if (atKey && !levels.empty() && levels.back()) {
+        StringRef raw = text.slice(i, end + 1);
+        std::string key = raw.drop_front().drop_back().str();
+        if (raw.contains('\\')) { // compare keys as decoded, as llvm::json does
+          llvm::Expected<llvm::json::Value> decoded = llvm::json::parse(raw);
+          if (!decoded)
+            llvm::consumeError(decoded.takeError());
+          else if (std::optional<StringRef> decodedKey = decoded->getAsString())
+            key = decodedKey->str();
+        }
+        if (!levels.back()->insert(key).second)
+          return key;
+      }
+      i = end;
+      atKey = false;
+      break;
+    }
+    default:
+      break;
+    }
+  }
+  return std::nullopt;
+}
+
+/// Parses `text` as JSON with the depth guard; on failure returns nullopt and sets `problem`.
+std::optional<llvm::json::Value> parseJson(StringRef text, std::string &problem) {
+  if (jsonDepth(text) > kMaxJsonDepth) {
+    problem = "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep";
+    return std::nullopt;
+  }
+  llvm::Expected<llvm::json::Value> value = llvm::json::parse(text);
+  if (!value) {
+    problem = "is not valid JSON: " + llvm::toString(value.takeError());
+    return std::nullopt;
+  }
+  if (std::optional<std::string> key = findDuplicateKey(text)) {
+    problem = "has key '" + *key + "' twice";
+    return std::nullopt;
+  }
+  return std::move(*value);
+}
+
+std::vector<const llvm::json::Object::value_type *> sortedEntries(const llvm::json::Object &object) {
+  std::vector<const llvm::json::Object::value_type *> entries;
+  for (const auto &entry : object)
+    entries.push_back(&entry);
+  llvm::sort(entries, [](const auto *a, const auto *b) { return a->first < b->first; });
+  return entries;
+}
+
+/// Validates the tensor entry `name` -> `value` of a header whose data section has `dataSize` bytes
+/// starting at `data`. Returns the problem (without the file name) or nullopt.
+std::optional<std::string> parseEntry(StringRef name, const llvm::json::Value &value, const uint8_t *data,
+                                      uint64_t dataSize, WeightInfo &info) {
+  std::string tensor = "tensor '" + name.str() + "'";
+  const llvm::json::Object *entry = value.getAsObject();
+  if (!entry)
+    return tensor + " is not an object";
+
+  std::optional<StringRef> dtype = entry->getString("dtype");
+  if (!dtype)
+    return tensor + " has no string 'dtype'";
+  std::optional<WeightType> type = parseWeightType(*dtype);
+  if (!type)
+    return tensor + " has dtype '" + dtype->str() + "'; only F32, F16 and BF16 are supported";
+
+  const llvm::json::Array *shape = entry->getArray("shape");
+  if (!shape)
+    return tensor + " has no 'shape' array";
+  std::vector<int64_t> sizes;
+  uint64_t numElements = 1;
+  for (const llvm::json::Value &dim : *shape) {
+    std::optional<uint64_t> size = dim.getAsUINT64();
+    if (!size) {
+      std::optional<int64_t> integer = dim.getAsInteger();
+      if (integer && *integer < 0)
+        return tensor + " has negative shape entry " + std::to_string(*integer);
+      return llvm::formatv("{0} has shape entry {1}, which is not an integer", tensor, dim).str();
+    }
+    if (*size > uint64_t(INT64_MAX) || __builtin_mul_overflow(numElements, *size, &numElements))
+      return tensor + " has too many elements (the element count overflows)";
+    sizes.push_back(int64_t(*size));
+  }
+  uint64_t numBytes;
+  if (__builtin_mul_overflow(numElements, elementSize(*type), &numBytes))
+    return tensor + " has too many elements (the byte count overflows)";
+
+  const llvm::json::Array *offsets = entry->getArray("data_offsets");
+  std::optional<uint64_t> begin, end;
+  if (offsets && offsets->size() == 2) {
+    begin = (*offsets)[0].getAsUINT64();
+    end = (*offsets)[1].getAsUINT64();
+  }
+  if (!begin || !end)
+    return tensor + " has no 'data_offsets' pair of non-negative integers";
+  std::string range = llvm::formatv("data_offsets [{0}, {1}]", *begin, *end).str();
+  if (*begin > *end)
+    return tensor + " " + range + " begin after they end";
+  if (*end > dataSize)
+    return llvm::formatv("{0} {1} exceed the data section ({2} bytes)", tensor, range, dataSize).str();
+  if (*end - *begin != numBytes)
+    return llvm::formatv("{0} {1} hold {2} bytes, but shape {3} of {4} needs {5}", tensor, range, *end - *begin,
+                         shapeString(sizes), *dtype, numBytes)
+        .str();
+
+  info.name = name.str();
+  info.type = *type;
+  info.shape = std::move(sizes);
+  info.data = data + *begin;
+  info.bytes = numBytes;
+  return std::nullopt;
+}
+
+/// Validates the safetensors image in `buffer` and appends its tensors to `tensors`. Returns an error
+/// message that starts with the buffer's identifier, or "".
+std::string parseSafetensors(const llvm::MemoryBuffer &buffer, std::vector<WeightInfo> &tensors) {
+  std::string file = buffer.getBufferIdentifier().str();
+  auto fail = [&](const llvm::Twine &message) { return file + ": " + message.str(); };
+  StringRef bytes = buffer.getBuffer();
+  if (bytes.size() < 8)
+    return fail(llvm::formatv("file is {0} bytes, too short for the 8-byte header length", bytes.size()));
+  uint64_t headerLength = llvm::support::endian::read<uint64_t, llvm::endianness::little>(bytes.data());
+  if (headerLength > kMaxHeaderBytes)
+    return fail(llvm::formatv("header length {0} exceeds the limit of {1} bytes", headerLength, kMaxHeaderBytes));
+  if (headerLength > bytes.size() - 8)
+    return fail(llvm::formatv("header length {0} exceeds the {1} bytes that follow it", headerLength,
+                              bytes.size() - 8));
+
+  std::string problem;
+  std::optional<llvm::json::Value> header = parseJson(bytes.substr(8, headerLength), problem);
+  if (!header)
+    return fail("header " + problem);
+  const llvm::json::Object *object = header->getAsObject();
+  if (!object)
+    return fail("header is not a JSON object");
+
+  const uint8_t *data = reinterpret_cast<const uint8_t *>(bytes.data()) + 8 + headerLength;
+  uint64_t dataSize = bytes.size() - 8 - headerLength;
+  for (const auto *entry : sortedEntries(*object)) {
+    StringRef name = entry->first;
+    if (name == kMetadataKey) {
+      const llvm::json::Object *metadata = entry->second.getAsObject();
+      if (!metadata || llvm::any_of(*metadata, [](const auto &item) { return !item.second.getAsString(); }))
+        return fail("__metadata__ is not an object of strings");
+      continue;
+    }
+    WeightInfo info;
+    if (std::optional<std::string> entryProblem = parseEntry(name, entry->second, data, dataSize, info))
+      return fail(*entryProblem);
+    info.file = file;
+    tensors.push_back(std::move(info));
+  }
+  return "";
+}
+
+std::unique_ptr<llvm::MemoryBuffer> mapFile(const std::string &path, std::string &error) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false, /*IsVolatile=*/false);
+  if (!buffer) {
+    error = path + ": cannot open: " + buffer.getError().message();
+    return nullptr;
+  }
+  return std::move(*buffer);
+}
+
+std::string joinPath(StringRef directory, StringRef name) {
+  llvm::SmallString<256> path(directory);
+  llvm::sys::path::append(path, name);
+  llvm::sys::path::remove_dots(path, /*remove_dot_dot=*/true);
+  return path.str().str();
+}
+
+} // namespace
+
+llvm::StringRef xf::rt::weightTypeName(WeightType type) {
+  switch (type) {
+  case WeightType::F32:
+    return "F32";
+  case WeightType::F16:
+    return "F16";
+  case WeightType::BF16:
+    return "BF16";
+  }
+  return "?";
+}
+
+float xf::rt::halfToFloat(uint16_t half) {
+  uint32_t sign = uint32_t(half & 0x8000) << 16;
+  uint32_t exponent = (half >> 10) & 0x1f;
+  uint32_t mantissa = half & 0x3ff;
+  uint32_t bits;
+  if (exponent == 0x1f) { // inf, or NaN with its payload kept
+    bits = sign | 0x7f800000 | (mantissa << 13);
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else { // subnormal: mantissa * 2^-24, normal as a float
+    int shift = llvm::countl_zero(mantissa) - (32 - 11); // brings the leading 1 to bit 10
+    mantissa = (mantissa << shift) & 0x3ff;
+    bits = sign | (uint32_t(127 - 15 + 1 - shift) << 23) | (mantissa << 13);
+  }
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+float xf::rt::bfloat16ToFloat(uint16_t bfloat) {
+  uint32_t bits = uint32_t(bfloat) << 16;
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+std::unique_ptr<WeightStore> WeightStore::fromBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
+                                                     std::string &error) {
+  std::unique_ptr<WeightStore> store(new WeightStore());
+  store->path = buffer->getBufferIdentifier().str();
+  error = store->addFile(std::move(buffer));
+  if (!error.empty())
+    return nullptr;
+  return store;
+}
+
+std::string WeightStore::addFile(std::unique_ptr<llvm::MemoryBuffer> buffer) {
+  std::vector<WeightInfo> tensors;
+  std::string error = parseSafetensors(*buffer, tensors);
+  if (!error.empty())
+    return error;
+  for (WeightInfo &info : tensors) {
+    auto [it, inserted] = weights.try_emplace(info.name, info);
+    if (!inserted)
+      return info.file + ": tensor '" + info.name + "' is also in " + it->second.file;
+  }
+  files.push_back(std::move(buffer));
+  return "";
+}
+
+std::string WeightStore::openIndex(const std::string &indexPath) {
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> indexBuffer = mapFile(indexPath, error);
+  if (!indexBuffer)
+    return error;
+  auto fail = [&](const llvm::Twine &message) { return indexPath + ": " + message.str(); };
+  std::string problem;
+  std::optional<llvm::json::Value> index = parseJson(indexBuffer->getBuffer(), problem);
+  if (!index)
+    return fail(problem);
+  const llvm::json::Object *root = index->getAsObject();
+  const llvm::json::Object *weightMap = root ? root->getObject("weight_map") : nullptr;
+  if (!weightMap)
+    return fail("has no 'weight_map' object");
+
+  // Shard path -> the tensors the index places there, both sorted for deterministic messages.
+  StringRef directory = llvm::sys::path::parent_path(indexPath);
+  std::map<std::string, std::vector<std::string>> shards;
+  llvm::StringMap<std::string> shardOf;
+  for (const auto *entry : sortedEntries(*weightMap)) {
+    std::optional<StringRef> shard = entry->second.getAsString();
+    if (!shard)
+      return fail("weight_map entry '" + StringRef(entry->first) + "' is not a file name");
+    std::string shardPath = joinPath(directory, *shard);
+    shards[shardPath].push_back(entry->first.str());
+    shardOf[entry->first] = shardPath;
+  }
+
+  for (const auto &[shardPath, expected] : shards) {
+    std::unique_ptr<llvm::MemoryBuffer> buffer = mapFile(shardPath, error);
+    if (!buffer)
+      return error;
+    std::vector<WeightInfo> tensors;
+    error = parseSafetensors(*buffer, tensors);
+    if (!error.empty())
+      return error;
+    llvm::StringSet<> present;
+    for (WeightInfo &info : tensors) {
+      auto mapped = shardOf.find(info.name);
+      if (mapped == shardOf.end())
+        return fail("tensor '" + info.name + "' is in " + shardPath + " but not in weight_map");
+      if (mapped->second != shardPath)
+        return fail("tensor '" + info.name + "' is in " + shardPath + " but weight_map places it in " +
+                    mapped->second);
+      present.insert(info.name);
+      weights.try_emplace(info.name, std::move(info)); // unique: each name maps to this one shard
+    }
+    for (const std::string &name : expected)
+      if (!present.contains(name))
+        return fail("weight_map places tensor '" + name + "' in " + shardPath + ", which does not contain it");
+    files.push_back(std::move(buffer));
+  }
+  return "";
+}
+
+std::unique_ptr<WeightStore> WeightStore::open(const std::string &path, std::string &error) {
+  std::unique_ptr<WeightStore> store(new WeightStore());
+  store->path = path;
+  if (llvm::sys::fs::is_directory(path)) {
+    std::string single = joinPath(path, kSingleFile), index = joinPath(path, kIndexFile);
+    if (llvm::sys::fs::exists(single)) {
+      if (std::unique_ptr<llvm::MemoryBuffer> buffer = mapFile(single, error))
+        error = store->addFile(std::move(buffer));
+    } else if (llvm::sys::fs::exists(index)) {
+      error = store->openIndex(index);
+    } else {
+      error = path + ": the directory holds neither " + kSingleFile.str() + " nor " + kIndexFile.str();
+    }
+  } else if (StringRef(path).ends_with(".json")) {
+    error = store->openIndex(path);
+  } else if (std::unique_ptr<llvm::MemoryBuffer> buffer = mapFile(path, error)) {
+    error = store->addFile(std::move(buffer));
+  }
+  if (!error.empty())
+    return nullptr;
+  return store;
+}
+
+const WeightInfo *WeightStore::find(llvm::StringRef name) const {
+  auto it = weights.find(name);
+  return it == weights.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> WeightStore::names() const {
+  std::vector<std::string> result;
+  result.reserve(weights.size());
+  for (const auto &entry : weights)
+    result.push_back(entry.getKey().str());
+  llvm::sort(result);
+  return result;
+}
+
+std::vector<std::string> WeightStore::unused(const llvm::StringSet<> &used) const {
+  std::vector<std::string> result;
+  for (const auto &entry : weights)
+    if (!used.contains(entry.getKey()))
+      result.push_back(entry.getKey().str());
+  llvm::sort(result);
+  return result;
+}
+
+std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, float *dst) const {
+  const WeightInfo *info = find(name);
+  if (!info)
+    return path + ": missing weight '" + name.str() + "'";
+  if (llvm::ArrayRef<int64_t>(info->shape) != expectedShape)
+    return info->file + ": weight '" + info->name + "' has shape " + shapeString(info->shape) +
+           " but the model needs " + shapeString(expectedShape);
+  uint64_t count = info->bytes / elementSize(info->type);
+  if (count != 0 && !dst)
+    return info->file + ": weight '" + info->name + "' cannot be read into a null buffer";
+  const uint8_t *source = info->data;
+  using llvm::support::endian::read;
+  switch (info->type) {
+  case WeightType::F32:
+    if constexpr (llvm::endianness::native == llvm::endianness::little) {
+      if (count != 0)
+        std::memcpy(dst, source, count * sizeof(float));
+    } else {
+      for (uint64_t i = 0; i < count; ++i)
+        dst[i] = read<float, llvm::endianness::little>(source + 4 * i);
+    }
+    return "";
+  case WeightType::F16:
+    for (uint64_t i = 0; i < count; ++i)
+      dst[i] = halfToFloat(read<uint16_t, llvm::endianness::little>(source + 2 * i));
+    return "";
+  case WeightType::BF16:
+    for (uint64_t i = 0; i < count; ++i)
+      dst[i] = bfloat16ToFloat(read<uint16_t, llvm::endianness::little>(source + 2 * i));
+    return "";
+  }
+  return info->file + ": weight '" + info->name + "' has unsupported dtype " + weightTypeName(info->type).str();
+}

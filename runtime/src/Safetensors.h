@@ -1,0 +1,92 @@
+//===- Safetensors.h - reading model weights from .safetensors files --------===//
+//
+// The weights of a Hugging Face checkpoint: one model.safetensors, or several shards listed by a
+// model.safetensors.index.json. Files are memory-mapped and validated completely when opened (header,
+// dtypes, shapes, every tensor's bytes inside its file), so that a WeightStore that opened successfully
+// can hand out any tensor without further checks. Only the float types a model's weights come in are
+// accepted (F32, F16, BF16); readF32 widens them exactly. Nothing here throws: failures come back as
+// one-line messages that start with the file they concern.
+//
+// Format: https://github.com/huggingface/safetensors#format. An 8-byte little-endian header length N,
+// N bytes of JSON {"name": {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]}, ...,
+// "__metadata__": {"key": "value"}}, then the data section, to which the offsets are relative.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_RUNTIME_SRC_SAFETENSORS_H
+#define XF_RUNTIME_SRC_SAFETENSORS_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace xf::rt {
+
+enum class WeightType { F32, F16, BF16 };
+
+/// The safetensors dtype name ("F32", "F16", "BF16").
+llvm::StringRef weightTypeName(WeightType type);
+
+/// One tensor of a checkpoint. `data` points into the mapped file and holds `bytes` bytes of little-endian
+/// elements in row-major order; it lives as long as the WeightStore and is not necessarily aligned.
+struct WeightInfo {
+  std::string name;
+  WeightType type;
+  std::vector<int64_t> shape;
+  const uint8_t *data;
+  uint64_t bytes;
+  std::string file; // the path of the .safetensors file holding it
+};
+
+class WeightStore {
+public:
+  /// Opens `path`: a .safetensors file, a model.safetensors.index.json (any path ending in .json), or a
+  /// directory holding model.safetensors or, failing that, model.safetensors.index.json. Shards are
+  /// resolved relative to the index's directory. On failure returns nullptr and sets `error`.
+  static std::unique_ptr<WeightStore> open(const std::string &path, std::string &error);
+
+  /// Reads one .safetensors image held in `buffer`, whose identifier stands for the file in messages.
+  /// This is what open() does for each file; the fuzz target calls it directly.
+  static std::unique_ptr<WeightStore> fromBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
+                                                 std::string &error);
+
+  /// The tensor called `name`, or nullptr if there is none.
+  const WeightInfo *find(llvm::StringRef name) const;
+
+  /// The names of all tensors, sorted.
+  std::vector<std::string> names() const;
+
+  /// Converts tensor `name` to float32 into `dst` (room for the product of `expectedShape` floats) after
+  /// checking that it exists and has exactly `expectedShape`. Returns an empty string on success, or a
+  /// message that starts with the file and names the tensor: "<file>: weight 'x' has shape [64, 32] but
+  /// the model needs [64, 64]", "<path opened>: missing weight 'x'".
+  std::string readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, float *dst) const;
+
+  /// The names, sorted, of the tensors not in `used`: what a model loader reports as unexpected weights.
+  std::vector<std::string> unused(const llvm::StringSet<> &used) const;
+
+private:
+  WeightStore() = default;
+
+  /// Validates the safetensors image `buffer` and adds its tensors; returns an error message or "".
+  std::string addFile(std::unique_ptr<llvm::MemoryBuffer> buffer);
+  std::string openIndex(const std::string &indexPath);
+
+  std::string path; // what open() was given, for errors that concern no single file
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> files;
+  llvm::StringMap<WeightInfo> weights;
+};
+
+/// Exact conversions of one little-endian element's bits to float.
+float halfToFloat(uint16_t bits);
+float bfloat16ToFloat(uint16_t bits);
+
+} // namespace xf::rt
+
+#endif // XF_RUNTIME_SRC_SAFETENSORS_H
