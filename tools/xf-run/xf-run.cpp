@@ -11,6 +11,11 @@
 #include "xfrt.hpp"
 
 #include <algorithm>
+#include <cstring>
+#ifdef XF_RUN_EMBEDDED
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -650,9 +655,53 @@ int runCommandLine(int argc, char **argv) {
 
 } // namespace
 
+#ifdef XF_RUN_EMBEDDED
+/// An `xfc --emit=exe` artifact is this launcher followed by the compiled model (a shared library) and a
+/// trailer: the 8 bytes "XFMODEL1" and the payload size (8 bytes, little endian). The payload is copied to
+/// an anonymous memory file that dlopen can open by its /proc path, so nothing is written to disk.
+std::string openEmbeddedModel() {
+  FILE *self = std::fopen("/proc/self/exe", "rb");
+  if (!self)
+    fail("cannot read this executable (/proc/self/exe)");
+  std::unique_ptr<FILE, int (*)(FILE *)> closer(self, std::fclose);
+  unsigned char trailer[16];
+  if (std::fseek(self, -16, SEEK_END) != 0 || std::fread(trailer, 1, 16, self) != 16 ||
+      std::memcmp(trailer, "XFMODEL1", 8) != 0)
+    fail("this executable carries no model (build it with xfc --emit=exe)");
+  uint64_t size = 0;
+  for (int i = 7; i >= 0; --i)
+    size = size << 8 | trailer[8 + i];
+  long end = std::ftell(self);
+  if (size == 0 || size > static_cast<uint64_t>(end) - 16)
+    fail("this executable's model payload is damaged");
+  std::vector<char> payload(size);
+  if (std::fseek(self, end - 16 - static_cast<long>(size), SEEK_SET) != 0 ||
+      std::fread(payload.data(), 1, size, self) != size)
+    fail("cannot read this executable's model payload");
+  int fd = memfd_create("xf-model", MFD_CLOEXEC);
+  if (fd < 0 || write(fd, payload.data(), size) != static_cast<ssize_t>(size))
+    fail("cannot stage the model payload in memory");
+  return "/proc/self/fd/" + std::to_string(fd);
+}
+#endif
+
 int main(int argc, char **argv) {
   try {
+#ifdef XF_RUN_EMBEDDED
+    // `./model --weights ... --prompt-ids ...` runs as `xf-run <embedded model> --weights ...`.
+    std::string model = openEmbeddedModel();
+    std::vector<char *> args(argv, argv + argc);
+    args.insert(args.begin() + 1, model.data());
+    if (argc == 1 || (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h"))) {
+      std::printf("USAGE: %s --weights <path> --prompt-ids 1,2,3 [--max-new N] [--logits out.npy] "
+                  "[--threads N] [--max-tokens N] [--quiet]\n(the model run options of xf-run --help)\n",
+                  argv[0]);
+      return argc == 1 ? 1 : 0;
+    }
+    return runCommandLine(static_cast<int>(args.size()), args.data());
+#else
     return runCommandLine(argc, argv);
+#endif
   } catch (const UsageError &error) {
     std::fprintf(stderr, "xf-run: error: %s\n", error.what());
   } catch (const std::bad_alloc &) {

@@ -1,6 +1,6 @@
 //===- xfc.cpp - the xf compiler driver -----------------------------------===//
 //
-// xfc model.xf|config.json|model-folder|kernel.mlir [--emit=ast|spec|xf|lowered|llvm|obj|lib] [-o out]
+// xfc model.xf|config.json|model-folder|kernel.mlir [--emit=ast|spec|xf|lowered|llvm|obj|lib|exe] [-o out]
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/MLIRGen.h"
@@ -44,7 +44,7 @@
 using namespace llvm;
 
 namespace {
-enum class Emit { AST, Spec, XF, Lowered, LLVM, Obj, Lib };
+enum class Emit { AST, Spec, XF, Lowered, LLVM, Obj, Lib, Exe };
 
 cl::opt<std::string> inputFile(cl::Positional,
                                cl::desc("<model.xf | config.json | folder with a config.json | kernel.mlir>"),
@@ -58,7 +58,8 @@ cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Lib),
                               clEnumValN(Emit::Lowered, "lowered", "loops on memrefs with the kernel ABI"),
                               clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
                               clEnumValN(Emit::Obj, "obj", "an object file"),
-                              clEnumValN(Emit::Lib, "lib", "a shared library and its C header")));
+                              clEnumValN(Emit::Lib, "lib", "a shared library and its C header"),
+                              clEnumValN(Emit::Exe, "exe", "a standalone executable that runs the model (runtime linked in)")));
 cl::opt<std::string> target("target", cl::desc("Target device (only 'cpu' for now)"), cl::init("cpu"));
 cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"));
 cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"));
@@ -283,6 +284,32 @@ void linkSharedLibrary(StringRef object, StringRef output) {
   if (rc != 0)
     fatal("linking '" + output + "' failed" + (error.empty() ? "" : ": " + error));
 }
+/// The launcher (xf-run's model mode, runtime linked in) followed by the model library and a trailer that
+/// the launcher looks for at start: "XFMODEL1" and the library's size, 8 bytes little endian.
+void writeExecutable(const char *argv0, StringRef library, StringRef output) {
+  std::string self = sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&writeExecutable));
+  SmallString<256> launcher(sys::path::parent_path(self));
+  sys::path::append(launcher, XF_LAUNCHER_FROM_BIN);
+  sys::path::remove_dots(launcher, /*remove_dot_dot=*/true);
+  auto launcherBytes = MemoryBuffer::getFile(launcher, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  if (!launcherBytes)
+    fatal("cannot read the model launcher '" + std::string(launcher) + "': " + launcherBytes.getError().message());
+  auto libraryBytes = MemoryBuffer::getFile(library, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  if (!libraryBytes)
+    fatal("cannot read '" + library.str() + "': " + libraryBytes.getError().message());
+  std::error_code ec;
+  raw_fd_ostream out(output, ec, sys::fs::OF_None);
+  if (ec)
+    fatal("cannot write '" + output.str() + "': " + ec.message());
+  out << (*launcherBytes)->getBuffer() << (*libraryBytes)->getBuffer() << "XFMODEL1";
+  uint64_t size = (*libraryBytes)->getBufferSize();
+  for (int i = 0; i < 8; ++i)
+    out << static_cast<char>((size >> (8 * i)) & 0xff);
+  out.close();
+  if (out.has_error())
+    fatal("cannot write '" + output.str() + "'");
+  sys::fs::setPermissions(output, sys::fs::all_read | sys::fs::all_exe | sys::fs::owner_write);
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -301,8 +328,8 @@ int main(int argc, char **argv) {
       fatal("cannot load pass plugin '" + pluginPath + "': " + toString(plugin.takeError()));
     plugin->registerPassRegistryCallbacks();
   }
-  if ((emit == Emit::Obj || emit == Emit::Lib) && outputFile == "-")
-    fatal("--emit=obj and --emit=lib need an output file (-o)");
+  if ((emit == Emit::Obj || emit == Emit::Lib || emit == Emit::Exe) && outputFile == "-")
+    fatal("--emit=obj, --emit=lib and --emit=exe need an output file (-o)");
 
   mlir::DialectRegistry registry;
   mlir::xf::registerAllDialects(registry);
@@ -428,6 +455,17 @@ int main(int argc, char **argv) {
     fatal("cannot create a temporary file: " + ec.message());
   FileRemover removeObject(object);
   emitObject(*llvmModule, *choice.machine, object);
+  if (emit == Emit::Exe) {
+    if (!(*module)->hasAttr("xf.model_plan"))
+      fatal("--emit=exe needs a model spec the runtime can run (see the warning above, or use --emit=lib)");
+    SmallString<128> library;
+    if (std::error_code ec = sys::fs::createTemporaryFile("xfc", "so", library))
+      fatal("cannot create a temporary file: " + ec.message());
+    FileRemover removeLibrary(library);
+    linkSharedLibrary(object, library);
+    writeExecutable(argv[0], library, outputFile);
+    return 0;
+  }
   linkSharedLibrary(object, outputFile);
   std::string header = headerFile;
   if (header.empty()) {
