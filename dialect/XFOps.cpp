@@ -375,6 +375,170 @@ LogicalResult RopeOp::verify() {
   StringRef scaling = getScaling();
   if (!llvm::is_contained({"none", "linear", "dynamic", "yarn", "llama3", "longrope"}, scaling))
     return emitOpError() << "unknown scaling '" << scaling << "'";
+  auto positive = [](double x) { return std::isfinite(x) && x > 0.0; };
+  double factor = getFactor().convertToDouble();
+  if (scaling != "none" && !positive(factor))
+    return emitOpError() << "scaling '" << scaling << "' needs a positive factor, got " << factor;
+  int64_t original = getOriginalMaxPositionAttr().getInt();
+  if (llvm::is_contained({"dynamic", "yarn", "llama3", "longrope"}, scaling) && original <= 0)
+    return emitOpError() << "scaling '" << scaling << "' needs original_max_position > 0, got " << original;
+  if (scaling == "llama3") {
+    double low = getLowFreqFactor().convertToDouble(), high = getHighFreqFactor().convertToDouble();
+    if (!positive(low) || !(high > low))
+      return emitOpError() << "llama3 scaling needs 0 < low_freq_factor < high_freq_factor, got " << low << " and "
+                           << high;
+  }
+  if (scaling == "yarn") {
+    double fast = getBetaFast().convertToDouble(), slow = getBetaSlow().convertToDouble();
+    if (!positive(slow) || !(fast > slow))
+      return emitOpError() << "yarn scaling needs 0 < beta_slow < beta_fast, got " << slow << " and " << fast;
+  }
+  if (scaling == "longrope") {
+    for (auto [name, list] : {std::pair<StringRef, std::optional<ArrayRef<double>>>{"short_factor", getShortFactor()},
+                              {"long_factor", getLongFactor()}}) {
+      if (!list || static_cast<int64_t>(list->size()) != rotary / 2)
+        return emitOpError() << "longrope scaling needs " << name << " with rotary_dim / 2 (" << rotary / 2
+                             << ") entries, got " << (list ? static_cast<int64_t>(list->size()) : 0);
+      if (!llvm::all_of(*list, positive))
+        return emitOpError() << name << " entries must be positive";
+    }
+  } else if (getShortFactor() || getLongFactor()) {
+    return emitOpError() << "short_factor and long_factor belong to longrope scaling, not '" << scaling << "'";
+  }
+  double attentionFactor = getAttentionFactor().convertToDouble();
+  if (!positive(attentionFactor))
+    return emitOpError() << "attention_factor must be positive, got " << attentionFactor;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// EmbedOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbedOp::verify() {
+  auto table = cast<RankedTensorType>(getTable().getType());
+  auto ids = cast<RankedTensorType>(getIds().getType());
+  auto result = cast<RankedTensorType>(getResult().getType());
+  if (table.getRank() != 2 || !isa<FloatType>(table.getElementType()))
+    return emitOpError() << "table must be a 2-D float tensor [vocab, hidden], got " << table;
+  if (!ids.getElementType().isSignlessInteger())
+    return emitOpError() << "ids must have a signless integer element type, got " << ids.getElementType();
+  if (!isa<FloatType>(result.getElementType()))
+    return emitOpError() << "result must have a float element type, got " << result.getElementType();
+  if (result.getRank() != ids.getRank() + 1)
+    return emitOpError() << "result rank (" << result.getRank() << ") must be the ids rank plus one ("
+                         << ids.getRank() + 1 << "): the ids' shape followed by hidden";
+  for (int64_t d = 0; d < ids.getRank(); ++d)
+    if (!ids.isDynamicDim(d) && !result.isDynamicDim(d) && ids.getDimSize(d) != result.getDimSize(d))
+      return emitOpError() << "result dim " << d << " (" << result.getDimSize(d) << ") must equal ids dim " << d
+                           << " (" << ids.getDimSize(d) << ")";
+  int64_t hidden = table.getDimSize(1), last = result.getDimSize(result.getRank() - 1);
+  if (!ShapedType::isDynamic(hidden) && !ShapedType::isDynamic(last) && hidden != last)
+    return emitOpError() << "result's last dim (" << last << ") must equal the table's hidden size (" << hidden << ")";
+  double scale = getScale().convertToDouble();
+  if (!std::isfinite(scale) || scale <= 0.0)
+    return emitOpError() << "scale must be positive and finite, got " << scale;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RmsNormOp, LayerNormOp
+//===----------------------------------------------------------------------===//
+
+/// The rules both norms share: result type = input type, float input with a static last dim, 1-D float
+/// per-feature operands of that size, eps in (0, 1].
+static LogicalResult verifyNorm(Operation *op, Value input, ArrayRef<std::pair<StringRef, Value>> perFeature,
+                                Type resultType, double eps) {
+  auto in = cast<RankedTensorType>(input.getType());
+  if (in.getRank() < 1 || !isa<FloatType>(in.getElementType()))
+    return op->emitOpError() << "input must be a float tensor of rank >= 1, got " << in;
+  if (resultType != in)
+    return op->emitOpError() << "result type " << resultType << " must equal the input type " << in;
+  int64_t features = in.getDimSize(in.getRank() - 1);
+  if (ShapedType::isDynamic(features))
+    return op->emitOpError("input's last dim (the normalized features) must be static");
+  for (auto [name, value] : perFeature) {
+    if (!value)
+      continue;
+    auto t = cast<RankedTensorType>(value.getType());
+    if (t.getRank() != 1 || !isa<FloatType>(t.getElementType()) || t.getDimSize(0) != features)
+      return op->emitOpError() << name << " must be a 1-D float tensor of " << features
+                               << " entries (the input's last dim), got " << t;
+  }
+  if (!(eps > 0.0 && eps <= 1.0))
+    return op->emitOpError() << "eps must be in (0, 1], got " << eps;
+  return success();
+}
+
+LogicalResult RmsNormOp::verify() {
+  return verifyNorm(*this, getInput(), {{"weight", getWeight()}}, getResult().getType(),
+                    getEps().convertToDouble());
+}
+
+LogicalResult LayerNormOp::verify() {
+  return verifyNorm(*this, getInput(), {{"weight", getWeight()}, {"bias", getBias()}}, getResult().getType(),
+                    getEps().convertToDouble());
+}
+
+//===----------------------------------------------------------------------===//
+// MoEOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MoEOp::verify() {
+  auto input = cast<RankedTensorType>(getInput().getType());
+  auto logits = cast<RankedTensorType>(getRouterLogits().getType());
+  if (input.getRank() != 2 || !isa<FloatType>(input.getElementType()) || input.isDynamicDim(1))
+    return emitOpError() << "input must be a float tensor [tokens, hidden] with a static hidden size, got " << input;
+  if (getResult().getType() != input)
+    return emitOpError() << "result type " << getResult().getType() << " must equal the input type " << input;
+  if (logits.getRank() != 2 || logits.getElementType() != input.getElementType() || logits.isDynamicDim(1))
+    return emitOpError() << "router_logits must be [tokens, experts] with a static expert count and the input's "
+                            "element type, got "
+                         << logits;
+  if (!input.isDynamicDim(0) && !logits.isDynamicDim(0) && input.getDimSize(0) != logits.getDimSize(0))
+    return emitOpError() << "router_logits tokens (" << logits.getDimSize(0) << ") must equal the input's ("
+                         << input.getDimSize(0) << ")";
+  int64_t experts = logits.getDimSize(1), hidden = input.getDimSize(1);
+  auto up = cast<RankedTensorType>(getUp().getType());
+  if (up.getRank() != 3 || up.isDynamicDim(2))
+    return emitOpError() << "up must be [experts, hidden, intermediate] with a static intermediate size, got " << up;
+  int64_t inter = up.getDimSize(2);
+  struct Expected {
+    StringRef name;
+    Value value;
+    SmallVector<int64_t> shape;
+    StringRef spelling;
+  };
+  Expected expected[] = {
+      {"gate", getGate(), {experts, hidden, inter}, "[experts, hidden, intermediate]"},
+      {"up", getUp(), {experts, hidden, inter}, "[experts, hidden, intermediate]"},
+      {"down", getDown(), {experts, inter, hidden}, "[experts, intermediate, hidden]"},
+      {"gate_bias", getGateBias(), {experts, inter}, "[experts, intermediate]"},
+      {"up_bias", getUpBias(), {experts, inter}, "[experts, intermediate]"},
+      {"down_bias", getDownBias(), {experts, hidden}, "[experts, hidden]"},
+  };
+  for (const Expected &e : expected) {
+    if (!e.value)
+      continue;
+    auto t = cast<RankedTensorType>(e.value.getType());
+    if (!isa<FloatType>(t.getElementType()) || t.getShape() != ArrayRef<int64_t>(e.shape))
+      return emitOpError() << e.name << " must be a float tensor " << e.spelling << " = ["
+                           << llvm::join(llvm::map_range(e.shape, dimString), ", ") << "], got " << t;
+  }
+  if (getGateBias() && !getGate())
+    return emitOpError("gate_bias needs a gate (a gated MLP)");
+  int64_t topK = getTopKAttr().getInt();
+  if (topK < 1 || topK > experts)
+    return emitOpError() << "top_k (" << topK << ") must be in [1, " << experts << " experts]";
+  StringRef act = getActivation();
+  if (!llvm::is_contained({"silu", "gelu", "gelu_tanh", "relu"}, act))
+    return emitOpError() << "activation must be silu, gelu, gelu_tanh or relu, got '" << act << "'";
+  if (std::optional<APFloat> limit = getLimit()) {
+    if (!getGate())
+      return emitOpError("limit (clamped SwiGLU) needs a gate (a gated MLP)");
+    if (!(limit->convertToDouble() > 0.0))
+      return emitOpError() << "limit must be positive, got " << limit->convertToDouble();
+  }
   return success();
 }
 

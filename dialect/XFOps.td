@@ -194,19 +194,159 @@ def XF_MoHRouterOp : XF_Op<"moh_router", [
 def XF_RopeOp : XF_Op<"rope", [Pure]> {
   let summary = "Rotary position embedding of queries or keys";
   let description = [{
-    Rotates `input` ([B, H, S, D]) at `positions` ([S], i64) with the rotate-half pairing `(i, i + d/2)`
-    of Hugging Face over the first `rotary_dim` dims (the rest pass through):
-    `inv_freq[i] = base^(-2i/rotary_dim)`, angle `= position * inv_freq[i]` (after `scaling`, VARIANTS.md
-    §5). `base = 0.0` means "auto": `xf-phase-bounded-rope` must choose it before lowering.
+    Rotates `input` ([B, H, S, D]) at `positions` ([S], i64, shared by the batch) over its first
+    `rotary_dim` dims; the other `D - rotary_dim` dims pass through. Pairs are rotate-half `(i, i + r/2)`
+    as in Hugging Face, or `(2i, 2i + 1)` with `interleaved`. With `r = rotary_dim`:
+
+    ```
+    inv_freq[i] = base^(-2i/r),  i < r/2          (then rescaled by `scaling`, below)
+    angle       = position * inv_freq[i]
+    out         = x * cos(angle) * attention_factor + rotate(x) * sin(angle) * attention_factor
+    ```
+
+    The op carries the parameters of the rotation, not a table of frequencies: `base = 0.0` means
+    "auto" (`xf-phase-bounded-rope` or `xf-apply-spec-variants` choose it before lowering), and the
+    `dynamic` and `longrope` rules depend on the sequence length at run time. `scaling` (VARIANTS.md §5,
+    HF `rope_scaling`) and the parameters each kind reads:
+    - `none`;
+    - `linear`: `inv_freq / factor`;
+    - `dynamic` (NTK): past `original_max_position` positions L, `base * ((factor L / original) -
+      (factor - 1))^(r / (r - 2))`;
+    - `yarn`: `factor`, `original_max_position`, `beta_fast`, `beta_slow`, `truncate`: a ramp between
+      `inv_freq` and `inv_freq / factor` over the dims;
+    - `llama3`: `factor`, `original_max_position`, `low_freq_factor`, `high_freq_factor`;
+    - `longrope`: `short_factor` / `long_factor` (r/2 divisors each; long once the sequence exceeds
+      `original_max_position`).
+    `attention_factor` (yarn's `0.1 ln(factor) + 1`, longrope's `sqrt(1 + ln(factor) / ln(original))`,
+    or the model's own value) is resolved by the frontend and multiplies cos and sin.
 
     ```mlir
-    %r = xf.rope %q, %pos {base = 500000.0 : f64, rotary_dim = 128} : tensor<1x32x?x128xf32>, tensor<?xi64> -> tensor<1x32x?x128xf32>
+    %r = xf.rope %q, %pos {base = 500000.0 : f64, rotary_dim = 128, scaling = "llama3", factor = 8.0 : f64,
+                           original_max_position = 8192, low_freq_factor = 1.0 : f64, high_freq_factor = 4.0 : f64}
+           : tensor<1x32x?x128xf32>, tensor<?xi64> -> tensor<1x32x?x128xf32>
     ```
   }];
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$positions, F64Attr:$base, I64Attr:$rotary_dim,
-                       DefaultValuedAttr<StrAttr, "\"none\"">:$scaling);
+                       DefaultValuedAttr<StrAttr, "\"none\"">:$scaling,
+                       DefaultValuedAttr<BoolAttr, "false">:$interleaved,
+                       DefaultValuedAttr<F64Attr, "1.0">:$factor,
+                       DefaultValuedAttr<I64Attr, "0">:$original_max_position,
+                       DefaultValuedAttr<F64Attr, "1.0">:$low_freq_factor,
+                       DefaultValuedAttr<F64Attr, "4.0">:$high_freq_factor,
+                       DefaultValuedAttr<F64Attr, "32.0">:$beta_fast,
+                       DefaultValuedAttr<F64Attr, "1.0">:$beta_slow,
+                       DefaultValuedAttr<BoolAttr, "true">:$truncate,
+                       DefaultValuedAttr<F64Attr, "1.0">:$attention_factor,
+                       OptionalAttr<DenseF64ArrayAttr>:$short_factor,
+                       OptionalAttr<DenseF64ArrayAttr>:$long_factor);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$input `,` $positions attr-dict `:` type($input) `,` type($positions) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def XF_EmbedOp : XF_Op<"embed", [Pure]> {
+  let summary = "Token embedding: rows of a table, times a scale";
+  let description = [{
+    `result[..., :] = scale * table[ids[...], :]`, widened to the result's element type. `table` is
+    `[vocab, hidden]` (HF `model.embed_tokens.weight`), `ids` any integer tensor; the result has the shape
+    of `ids` followed by `hidden`. `scale` is the model's embedding multiplier (Gemma:
+    `sqrt(hidden)` rounded to the weights' dtype); ids outside `[0, vocab)` are the caller's error (the
+    runtime checks token ids before running).
+
+    ```mlir
+    %h = xf.embed %table[%ids] {scale = 59.75 : f64} : tensor<256000x3584xbf16>, tensor<?xi32> -> tensor<?x3584xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$table, AnyRankedTensor:$ids, DefaultValuedAttr<F64Attr, "1.0">:$scale);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$table `[` $ids `]` attr-dict `:` type($table) `,` type($ids) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def XF_RmsNormOp : XF_Op<"rms_norm", [Pure]> {
+  let summary = "RMS normalization over the last dimension, times a weight";
+  let description = [{
+    `result = x / sqrt(mean(x^2) + eps) * w` over the last dimension of `input`, with `w = weight`, or
+    `w = 1 + weight` when `unit_offset` is set (Gemma stores the weight minus one). `weight` has one entry
+    per element of the last dimension and is widened to the input's element type. The same op serves the
+    layer norms (`[tokens, hidden]`) and Qwen3's per-head q/k norms (`[B, S, heads, head_dim]`).
+
+    ```mlir
+    %y = xf.rms_norm %x, %w {eps = 1.0e-06 : f64, unit_offset = true} : tensor<?x3584xf32>, tensor<3584xbf16> -> tensor<?x3584xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight, F64Attr:$eps,
+                       DefaultValuedAttr<BoolAttr, "false">:$unit_offset);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def XF_LayerNormOp : XF_Op<"layer_norm", [Pure]> {
+  let summary = "Layer normalization over the last dimension, times a weight, plus a bias";
+  let description = [{
+    `result = (x - mean(x)) / sqrt(var(x) + eps) * w + bias` over the last dimension of `input` (biased
+    variance, as `torch.nn.LayerNorm`), with `w = weight`, or `1 + weight` with `unit_offset`. `weight`
+    and the optional `bias` have one entry per element of the last dimension.
+
+    ```mlir
+    %y = xf.layer_norm %x, %w, %b {eps = 1.0e-05 : f64} : tensor<?x512xf32>, tensor<512xf16>, tensor<512xf16> -> tensor<?x512xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight, Optional<AnyRankedTensor>:$bias,
+                       F64Attr:$eps, DefaultValuedAttr<BoolAttr, "false">:$unit_offset);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight) (`,` type($bias)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Mixture of experts: top-k routing and the selected experts' MLPs";
+  let description = [{
+    For every token `t` (`input` is `[tokens, hidden]`, `router_logits` `[tokens, experts]`, computed
+    by the model from its router weights), picks the `top_k` experts with the largest logits (ties: the
+    lower expert), weighs them by the softmax of those `top_k` logits (gpt-oss; for Mixtral this equals
+    its softmax over all experts renormalized over the chosen ones) and sums their MLPs:
+
+    ```
+    result[t] = sum_{e in topk(t)} w[t, e] * (down[e]^T h_e(t) + down_bias[e])
+    h_e(t)    = act(gate[e]^T x + gate_bias[e]) * (up[e]^T x + up_bias[e])     (gated)
+              = act(up[e]^T x + up_bias[e])                                    (no gate)
+    ```
+
+    Expert weights are stacked `[experts, in, out]`: `gate` and `up` are `[E, hidden, intermediate]`,
+    `down` `[E, intermediate, hidden]` (the layout of gpt-oss's fused expert tensors; the model adapts
+    other layouts with `tensor`/`linalg` ops on the weights), biases `[E, intermediate]` and
+    `[E, hidden]`. Weights are widened to the input's element type. `activation` is `silu`, `gelu`,
+    `gelu_tanh` or `relu`; `limit` selects gpt-oss's clamped SwiGLU instead: `g = min(gate, limit)`,
+    `u = clamp(up, -limit, limit)`, `h = g * sigmoid(alpha g) * (u + 1)`. Only the chosen experts are
+    computed: this is why MoE is an op and not a dense contraction multiplied by a sparse mask.
+
+    ```mlir
+    %y = xf.moe %x, %logits : tensor<?x2880xf32>, tensor<?x32xf32>
+           gate(%g : tensor<32x2880x2880xbf16>) up(%u : tensor<32x2880x2880xbf16>) down(%d : tensor<32x2880x2880xbf16>)
+           gate_bias(%gb : tensor<32x2880xbf16>) up_bias(%ub : tensor<32x2880xbf16>) down_bias(%db : tensor<32x2880xbf16>)
+           {top_k = 4, activation = "silu", limit = 7.0 : f64, alpha = 1.702 : f64} -> tensor<?x2880xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$router_logits, Optional<AnyRankedTensor>:$gate,
+                       AnyRankedTensor:$up, AnyRankedTensor:$down, Optional<AnyRankedTensor>:$gate_bias,
+                       Optional<AnyRankedTensor>:$up_bias, Optional<AnyRankedTensor>:$down_bias,
+                       I64Attr:$top_k, DefaultValuedAttr<StrAttr, "\"silu\"">:$activation,
+                       OptionalAttr<F64Attr>:$limit, DefaultValuedAttr<F64Attr, "1.702">:$alpha);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $router_logits `:` type($input) `,` type($router_logits)
+    (`gate` `(` $gate^ `:` type($gate) `)`)?
+    `up` `(` $up `:` type($up) `)`
+    `down` `(` $down `:` type($down) `)`
+    (`gate_bias` `(` $gate_bias^ `:` type($gate_bias) `)`)?
+    (`up_bias` `(` $up_bias^ `:` type($up_bias) `)`)?
+    (`down_bias` `(` $down_bias^ `:` type($down_bias) `)`)?
+    attr-dict `->` type($result)
+  }];
   let hasVerifier = 1;
 }
 

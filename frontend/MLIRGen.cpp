@@ -3,11 +3,14 @@
 
 #include <cmath>
 
+#include "dialect/ModelFunctions.h"
 #include "dialect/XFOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
@@ -18,6 +21,7 @@ using namespace mlir;
 using ::xf::ScalarType;
 using ::xf::TypedExpr;
 using ExprOp = ::xf::TypedExpr::Op;
+namespace model = ::mlir::xf::model;
 
 namespace {
 
@@ -353,35 +357,569 @@ std::vector<KernelRequest> modelKernels(MLIRContext &ctx, const ::xf::ModelSpec 
   return kernels;
 }
 
+//===----------------------------------------------------------------------===//
+// Whole-model functions: @prefill and @decode
+//===----------------------------------------------------------------------===//
+
+Type elementTypeOf(MLIRContext *ctx, ::xf::DType t) {
+  switch (t) {
+  case ::xf::DType::F32:
+    return Float32Type::get(ctx);
+  case ::xf::DType::F16:
+    return Float16Type::get(ctx);
+  case ::xf::DType::BF16:
+    return BFloat16Type::get(ctx);
+  }
+  return Float32Type::get(ctx);
+}
+
+/// HF's attention factor (the multiplier of cos and sin) for yarn and longrope; 1 otherwise.
+double ropeAttentionFactor(const ::xf::RopeSpec &r) {
+  using Scaling = ::xf::RopeSpec::Scaling;
+  if (r.attentionFactor)
+    return *r.attentionFactor;
+  if (r.scaling == Scaling::Yarn) {
+    auto mscale = [](double scale, double m) { return scale <= 1.0 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+    if (r.mscale && r.mscaleAllDim && *r.mscale != 0.0 && *r.mscaleAllDim != 0.0)
+      return mscale(r.factor, *r.mscale) / mscale(r.factor, *r.mscaleAllDim);
+    return mscale(r.factor, 1.0);
+  }
+  if (r.scaling == Scaling::LongRope && r.originalMaxPosition && r.factor > 1.0)
+    return std::sqrt(1.0 + std::log(r.factor) / std::log(static_cast<double>(*r.originalMaxPosition)));
+  return 1.0;
+}
+
+/// The KV-cache policy of a layer, as the runtime reads it: the layer's window, or StreamingLLM's sink
+/// tokens plus a window when the layer has `sinks { mode = streaming }`.
+NamedAttrList cachePolicy(Builder &b, const ::xf::LayerSpec &layer) {
+  NamedAttrList policy;
+  int64_t window = layer.attention.window;
+  for (const ::xf::VariantSpec &v : layer.variants) {
+    const ::xf::ParamValue *mode = v.param("mode");
+    if (!v.builtin || v.name != "sinks" || !mode || mode->word != "streaming")
+      continue;
+    const ::xf::ParamValue *tokens = v.param("tokens"), *w = v.param("window");
+    int64_t keep = w && w->intValue > 0 ? w->intValue : window;
+    policy.set("policy", b.getStringAttr("streaming"));
+    policy.set("sink_tokens", b.getI64IntegerAttr(tokens ? tokens->intValue : 4));
+    policy.set("window", b.getI64IntegerAttr(keep));
+    return policy;
+  }
+  if (window > 0) {
+    policy.set("policy", b.getStringAttr("sliding_window"));
+    policy.set("window", b.getI64IntegerAttr(window));
+  } else {
+    policy.set("policy", b.getStringAttr("full"));
+  }
+  return policy;
+}
+
+/// Builds `@prefill` or `@decode` of one model (see MLIRGen.h). Activations are f32 and token-major
+/// ([tokens, features], tokens = batch * seq) between layers, so every projection is one matmul; they are
+/// reshaped to [batch, heads, seq, head_dim] only around attention. Weights are arguments in the model's
+/// dtype, added in the order the computation first reads them.
+class ModelFunctionBuilder {
+public:
+  ModelFunctionBuilder(OpBuilder &builder, ModuleOp module, const ::xf::ModelSpec &m, Location loc,
+                       ArrayRef<std::string> kernelOfLayer)
+      : b(builder), module(module), m(m), loc(loc), kernelOfLayer(kernelOfLayer) {}
+
+  void build(StringRef name, bool decode) {
+    this->decode = decode;
+    MLIRContext *ctx = b.getContext();
+    Type i32 = b.getI32Type();
+    f32 = b.getF32Type();
+    int64_t dyn = ShapedType::kDynamic;
+    int64_t slots = m.maxPosition > 0 ? m.maxPosition : dyn;
+
+    SmallVector<Type> inputs{RankedTensorType::get({dyn, decode ? 1 : dyn}, i32)};
+    SmallVector<DictionaryAttr> inputAttrs{DictionaryAttr::get(ctx)};
+    if (decode) {
+      inputs.push_back(b.getIndexType());
+      inputAttrs.push_back(DictionaryAttr::get(ctx));
+    }
+    SmallVector<Type> results{RankedTensorType::get({dyn, decode ? 1 : dyn, m.vocab}, f32)};
+    SmallVector<DictionaryAttr> resultAttrs{
+        b.getDictionaryAttr({b.getNamedAttr(model::kOutputAttr, b.getStringAttr("logits"))})};
+    for (size_t l = 0; l < m.layers.size(); ++l) {
+      const ::xf::AttentionConfig &a = m.layers[l].attention;
+      NamedAttrList policy = cachePolicy(b, m.layers[l]);
+      for (bool isValue : {false, true}) {
+        NamedAttrList entry(policy);
+        entry.set("kind", b.getStringAttr(isValue ? "value" : "key"));
+        entry.set("layer", b.getI64IntegerAttr(l));
+        DictionaryAttr attrs = b.getDictionaryAttr({b.getNamedAttr(model::kCacheAttr, entry.getDictionary(ctx))});
+        auto type = RankedTensorType::get({dyn, a.kvHeads, slots, isValue ? a.headDimV : a.headDim}, f32);
+        inputs.push_back(type);
+        inputAttrs.push_back(attrs);
+        results.push_back(type);
+        resultAttrs.push_back(attrs);
+      }
+    }
+
+    b.setInsertionPointToEnd(module.getBody());
+    func = func::FuncOp::create(b, loc, name, b.getFunctionType(inputs, results));
+    func.setAllArgAttrs(inputAttrs);
+    func.setAllResultAttrs(resultAttrs);
+    func->setAttr(model::kEntryAttr, b.getStringAttr(decode ? "decode" : "prefill"));
+    func->setAttr(model::kModelAttr,
+                  b.getDictionaryAttr({
+                      b.getNamedAttr("name", b.getStringAttr(m.name)),
+                      b.getNamedAttr("dtype", TypeAttr::get(elementTypeOf(ctx, m.dtype))),
+                      b.getNamedAttr("vocab", b.getI64IntegerAttr(m.vocab)),
+                      b.getNamedAttr("hidden", b.getI64IntegerAttr(m.hidden)),
+                      b.getNamedAttr("layers", b.getI64IntegerAttr(m.numLayers)),
+                      b.getNamedAttr("max_position", b.getI64IntegerAttr(m.maxPosition)),
+                  }));
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+
+    Value tokens = func.getArgument(0);
+    batch = tensor::DimOp::create(b, loc, tokens, 0).getResult();
+    seq = decode ? OpFoldResult(b.getIndexAttr(1)) : OpFoldResult(tensor::DimOp::create(b, loc, tokens, 1).getResult());
+    if (decode)
+      position = func.getArgument(1);
+    unsigned firstCache = decode ? 2 : 1;
+    keyCaches.clear();
+    valueCaches.clear();
+    for (size_t l = 0; l < m.layers.size(); ++l) {
+      keyCaches.push_back(func.getArgument(firstCache + 2 * l));
+      valueCaches.push_back(func.getArgument(firstCache + 2 * l + 1));
+    }
+    positions = positionsTensor();
+
+    // Embedding: [batch, seq] ids -> [tokens, hidden].
+    Value ids = tensor::CollapseShapeOp::create(b, loc, tokens, SmallVector<ReassociationIndices>{{0, 1}});
+    Value table = weight("model.embed_tokens.weight", {m.vocab, m.hidden});
+    auto hType = RankedTensorType::get({dyn, m.hidden}, f32);
+    Value h = mlir::xf::EmbedOp::create(b, loc, hType, table, ids, b.getF64FloatAttr(m.embedScale));
+
+    bool sandwich = m.normPlacement == ::xf::NormPlacement::Sandwich;
+    for (size_t l = 0; l < m.layers.size(); ++l) {
+      int64_t layer = static_cast<int64_t>(l);
+      Value x = norm(h, model::layerTensorName(layer, "input_layernorm"));
+      x.getDefiningOp()->setAttr(model::kAttentionInputAttr, b.getI64IntegerAttr(layer));
+      Value attn = attention(layer, x);
+      if (sandwich)
+        attn = norm(attn, model::layerTensorName(layer, "post_attention_layernorm"));
+      h = add(h, attn);
+      Value y = norm(h, model::layerTensorName(layer, sandwich ? "pre_feedforward_layernorm" : "post_attention_layernorm"));
+      y = m.mlp.experts > 0 ? moe(layer, y) : mlp(layer, y);
+      if (sandwich)
+        y = norm(y, model::layerTensorName(layer, "post_feedforward_layernorm"));
+      h = add(h, y);
+    }
+    h = norm(h, "model.norm");
+    Value head = m.tieEmbeddings ? table : weight("lm_head.weight", {m.vocab, m.hidden});
+    Value logits = model::linear(b, loc, h, head);
+    if (m.finalSoftcap)
+      logits = softcap(logits, *m.finalSoftcap);
+    SmallVector<Value> returned{model::splitTokens(b, loc, logits, batch, seq)};
+    for (size_t l = 0; l < m.layers.size(); ++l) {
+      returned.push_back(keyCaches[l]);
+      returned.push_back(valueCaches[l]);
+    }
+    func::ReturnOp::create(b, loc, returned);
+  }
+
+private:
+  Value weight(StringRef name, ArrayRef<int64_t> shape) { return model::getOrAddWeight(func, name, shape); }
+  Value layerWeight(int64_t layer, StringRef leaf, ArrayRef<int64_t> shape) {
+    return weight(model::layerTensorName(layer, leaf), shape);
+  }
+  bool isGptOss() const { return m.architecture == "GptOssForCausalLM" || m.mlp.limit.has_value(); }
+  bool isPhi3() const { return m.architecture == "Phi3ForCausalLM"; }
+
+  /// Positions of this call's tokens: 0..S-1 for a prefill, the given position for a decode step.
+  Value positionsTensor() {
+    Type i64 = b.getI64Type();
+    if (decode) {
+      Value p = arith::IndexCastOp::create(b, loc, i64, position);
+      return tensor::FromElementsOp::create(b, loc, RankedTensorType::get({1}, i64), ValueRange{p});
+    }
+    return tensor::GenerateOp::create(b, loc, RankedTensorType::get({ShapedType::kDynamic}, i64),
+                                      ValueRange{cast<Value>(seq)},
+                                      [&](OpBuilder &nb, Location nloc, ValueRange ivs) {
+                                        Value p = arith::IndexCastOp::create(nb, nloc, i64, ivs[0]);
+                                        tensor::YieldOp::create(nb, nloc, p);
+                                      });
+  }
+
+  /// The model's norm over the last dim of `x`, with the weights `<prefix>.weight` (and `.bias`).
+  Value norm(Value x, const std::string &prefix) {
+    int64_t features = cast<RankedTensorType>(x.getType()).getShape().back();
+    Value w = weight(prefix + ".weight", {features});
+    FloatAttr eps = b.getF64FloatAttr(m.norm.eps);
+    BoolAttr unitOffset = b.getBoolAttr(m.norm.unitOffset);
+    if (m.norm.kind == ::xf::NormSpec::Kind::Layer)
+      return mlir::xf::LayerNormOp::create(b, loc, x.getType(), x, w, weight(prefix + ".bias", {features}), eps,
+                                           unitOffset);
+    return mlir::xf::RmsNormOp::create(b, loc, x.getType(), x, w, eps, unitOffset);
+  }
+
+  Value add(Value x, Value y) {
+    return model::mapElements(b, loc, {x, y}, f32, [](OpBuilder &nb, Location nloc, ValueRange v) -> Value {
+      return arith::AddFOp::create(nb, nloc, v[0], v[1]);
+    });
+  }
+
+  Value constant(OpBuilder &nb, Location nloc, double v) {
+    return arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(static_cast<float>(v)));
+  }
+
+  Value softcap(Value x, double c) {
+    return model::mapElements(b, loc, x, f32, [&](OpBuilder &nb, Location nloc, ValueRange v) -> Value {
+      Value cap = constant(nb, nloc, c);
+      Value t = math::TanhOp::create(nb, nloc, arith::DivFOp::create(nb, nloc, v[0], cap));
+      return arith::MulFOp::create(nb, nloc, cap, t);
+    });
+  }
+
+  Value sigmoid(OpBuilder &nb, Location nloc, Value x) {
+    Value one = constant(nb, nloc, 1.0);
+    Value e = math::ExpOp::create(nb, nloc, arith::NegFOp::create(nb, nloc, x));
+    return arith::DivFOp::create(nb, nloc, one, arith::AddFOp::create(nb, nloc, one, e));
+  }
+
+  /// The MLP activation of one scalar.
+  Value activate(OpBuilder &nb, Location nloc, Value x) {
+    switch (m.mlp.activation) {
+    case ::xf::Activation::SiLU:
+      return arith::MulFOp::create(nb, nloc, x, sigmoid(nb, nloc, x));
+    case ::xf::Activation::GELU: {
+      Value e = math::ErfOp::create(nb, nloc, arith::MulFOp::create(nb, nloc, x, constant(nb, nloc, M_SQRT1_2)));
+      Value half = arith::MulFOp::create(nb, nloc, x, constant(nb, nloc, 0.5));
+      return arith::MulFOp::create(nb, nloc, half, arith::AddFOp::create(nb, nloc, constant(nb, nloc, 1.0), e));
+    }
+    case ::xf::Activation::GELUTanh: {
+      Value x3 = arith::MulFOp::create(nb, nloc, x, arith::MulFOp::create(nb, nloc, x, x));
+      Value inner = arith::AddFOp::create(nb, nloc, x, arith::MulFOp::create(nb, nloc, x3, constant(nb, nloc, 0.044715)));
+      Value t = math::TanhOp::create(nb, nloc,
+                                     arith::MulFOp::create(nb, nloc, inner, constant(nb, nloc, std::sqrt(2.0 / M_PI))));
+      Value half = arith::MulFOp::create(nb, nloc, x, constant(nb, nloc, 0.5));
+      return arith::MulFOp::create(nb, nloc, half, arith::AddFOp::create(nb, nloc, constant(nb, nloc, 1.0), t));
+    }
+    case ::xf::Activation::ReLU:
+      return arith::MaximumFOp::create(nb, nloc, x, constant(nb, nloc, 0.0));
+    }
+    llvm_unreachable("unknown activation");
+  }
+
+  /// act(gate) * up, or gpt-oss's clamped SwiGLU when the MLP has a limit.
+  Value gatedActivation(Value gate, Value up) {
+    return model::mapElements(b, loc, {gate, up}, f32, [&](OpBuilder &nb, Location nloc, ValueRange v) -> Value {
+      if (!m.mlp.limit)
+        return arith::MulFOp::create(nb, nloc, activate(nb, nloc, v[0]), v[1]);
+      Value limit = constant(nb, nloc, *m.mlp.limit);
+      Value g = arith::MinimumFOp::create(nb, nloc, v[0], limit);
+      Value u = arith::MaximumFOp::create(nb, nloc, arith::MinimumFOp::create(nb, nloc, v[1], limit),
+                                          arith::NegFOp::create(nb, nloc, limit));
+      Value glu = arith::MulFOp::create(
+          nb, nloc, g, sigmoid(nb, nloc, arith::MulFOp::create(nb, nloc, g, constant(nb, nloc, m.mlp.alpha))));
+      return arith::MulFOp::create(nb, nloc, glu, arith::AddFOp::create(nb, nloc, u, constant(nb, nloc, 1.0)));
+    });
+  }
+
+  /// Columns [begin, begin + size) of a [tokens, features] activation.
+  Value columns(Value x, int64_t begin, int64_t size) {
+    SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(begin)};
+    SmallVector<OpFoldResult> sizes{tensor::getMixedSizes(b, loc, x)[0], b.getIndexAttr(size)};
+    SmallVector<OpFoldResult> strides{b.getIndexAttr(1), b.getIndexAttr(1)};
+    return tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, strides);
+  }
+
+  /// [tokens, heads * dim] -> [batch, heads, seq, dim].
+  Value toHeads(Value x, int64_t heads, int64_t dim) {
+    SmallVector<OpFoldResult> sizes{batch, seq, b.getIndexAttr(heads), b.getIndexAttr(dim)};
+    auto type = RankedTensorType::get({ShapedType::kDynamic, decode ? 1 : ShapedType::kDynamic, heads, dim}, f32);
+    return tensor::ExpandShapeOp::create(b, loc, type, x, SmallVector<ReassociationIndices>{{0, 1}, {2, 3}}, sizes);
+  }
+
+  Value rope(Value x, const ::xf::AttentionConfig &a) {
+    const ::xf::RopeSpec &r = m.rope;
+    using Scaling = ::xf::RopeSpec::Scaling;
+    int64_t rotary = static_cast<int64_t>(std::llround(a.headDim * r.partial));
+    NamedAttrList attrs;
+    attrs.set("base", b.getF64FloatAttr(r.baseAuto ? 0.0 : r.base));
+    attrs.set("rotary_dim", b.getI64IntegerAttr(rotary));
+    if (r.scaling != Scaling::None) {
+      attrs.set("scaling", b.getStringAttr(::xf::toString(r.scaling)));
+      attrs.set("factor", b.getF64FloatAttr(r.factor));
+    }
+    if (r.interleaved)
+      attrs.set("interleaved", b.getBoolAttr(true));
+    if (r.scaling != Scaling::None && r.scaling != Scaling::Linear && r.originalMaxPosition)
+      attrs.set("original_max_position", b.getI64IntegerAttr(*r.originalMaxPosition));
+    if (r.scaling == Scaling::Llama3) {
+      attrs.set("low_freq_factor", b.getF64FloatAttr(r.lowFreqFactor));
+      attrs.set("high_freq_factor", b.getF64FloatAttr(r.highFreqFactor));
+    }
+    if (r.scaling == Scaling::Yarn) {
+      attrs.set("beta_fast", b.getF64FloatAttr(r.betaFast));
+      attrs.set("beta_slow", b.getF64FloatAttr(r.betaSlow));
+      if (!r.truncate)
+        attrs.set("truncate", b.getBoolAttr(false));
+    }
+    if (r.scaling == Scaling::LongRope) {
+      attrs.set("short_factor", b.getDenseF64ArrayAttr(r.shortFactor));
+      attrs.set("long_factor", b.getDenseF64ArrayAttr(r.longFactor));
+    }
+    if (double factor = ropeAttentionFactor(r); factor != 1.0)
+      attrs.set("attention_factor", b.getF64FloatAttr(factor));
+    return mlir::xf::RopeOp::create(b, loc, TypeRange{x.getType()}, ValueRange{x, positions}, attrs.getAttrs());
+  }
+
+  /// One layer's attention on its normalized input `x` ([tokens, hidden]): projections, q/k norms, RoPE,
+  /// the cache update, a call of the layer's kernel, and the output projection.
+  Value attention(int64_t layer, Value x) {
+    const ::xf::AttentionConfig &a = m.layers[layer].attention;
+    int64_t H = a.heads, Hkv = a.kvHeads, D = a.headDim, Dv = a.headDimV, C = m.hidden;
+    bool qkvBias = a.bias != ::xf::AttentionBias::None, outBias = a.bias == ::xf::AttentionBias::All;
+    Value q, k, v;
+    if (isPhi3()) {
+      // Phi-3 stores q, k and v as one projection.
+      int64_t rows = H * D + Hkv * D + Hkv * Dv;
+      Value qkv = model::linear(b, loc, x, layerWeight(layer, "self_attn.qkv_proj.weight", {rows, C}),
+                                qkvBias ? layerWeight(layer, "self_attn.qkv_proj.bias", {rows}) : Value());
+      q = columns(qkv, 0, H * D);
+      k = columns(qkv, H * D, Hkv * D);
+      v = columns(qkv, H * D + Hkv * D, Hkv * Dv);
+    } else {
+      auto project = [&](StringRef name, int64_t rows) {
+        std::string leaf = ("self_attn." + name).str();
+        return model::linear(b, loc, x, layerWeight(layer, leaf + ".weight", {rows, C}),
+                             qkvBias ? layerWeight(layer, leaf + ".bias", {rows}) : Value());
+      };
+      q = project("q_proj", H * D);
+      k = project("k_proj", Hkv * D);
+      v = project("v_proj", Hkv * Dv);
+    }
+    Value q4 = toHeads(q, H, D), k4 = toHeads(k, Hkv, D), v4 = toHeads(v, Hkv, Dv);
+    if (a.qkNorm) {
+      FloatAttr eps = b.getF64FloatAttr(m.norm.eps);
+      BoolAttr unitOffset = b.getBoolAttr(m.norm.unitOffset);
+      q4 = mlir::xf::RmsNormOp::create(b, loc, q4.getType(), q4, layerWeight(layer, "self_attn.q_norm.weight", {D}),
+                                       eps, unitOffset);
+      k4 = mlir::xf::RmsNormOp::create(b, loc, k4.getType(), k4, layerWeight(layer, "self_attn.k_norm.weight", {D}),
+                                       eps, unitOffset);
+    }
+    // [batch, seq, heads, dim] -> [batch, heads, seq, dim], the attention layout.
+    SmallVector<int64_t> swap{0, 2, 1, 3};
+    Value qh = rope(model::transpose(b, loc, q4, swap), a);
+    Value kh = rope(model::transpose(b, loc, k4, swap), a);
+    Value vh = model::transpose(b, loc, v4, swap);
+
+    // The cache: this call's keys and values go to their positions; attention reads positions [0, T).
+    OpFoldResult start = decode ? OpFoldResult(position) : OpFoldResult(b.getIndexAttr(0));
+    auto store = [&](Value cache, Value rows, int64_t dim) -> Value {
+      SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(0), start, b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes{batch, b.getIndexAttr(Hkv), seq, b.getIndexAttr(dim)};
+      SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+      return tensor::InsertSliceOp::create(b, loc, rows, cache, offsets, sizes, strides);
+    };
+    keyCaches[layer] = store(keyCaches[layer], kh, D);
+    valueCaches[layer] = store(valueCaches[layer], vh, Dv);
+    Value keys = kh, values = vh;
+    if (decode) {
+      Value visible = arith::AddIOp::create(b, loc, position, arith::ConstantIndexOp::create(b, loc, 1));
+      auto read = [&](Value cache, int64_t dim) -> Value {
+        SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0));
+        SmallVector<OpFoldResult> sizes{batch, b.getIndexAttr(Hkv), visible, b.getIndexAttr(dim)};
+        SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+        return tensor::ExtractSliceOp::create(b, loc, cache, offsets, sizes, strides);
+      };
+      keys = read(keyCaches[layer], D);
+      values = read(valueCaches[layer], Dv);
+    }
+
+    auto kernel = module.lookupSymbol<func::FuncOp>(kernelOfLayer[layer]);
+    ArrayRef<Type> params = kernel.getFunctionType().getInputs();
+    Value init = model::emptyTensor(b, loc, {batch, b.getIndexAttr(H), seq, b.getIndexAttr(Dv)}, f32);
+    SmallVector<Value> operands{model::castTo(b, loc, qh, params[0]), model::castTo(b, loc, keys, params[1]),
+                                model::castTo(b, loc, values, params[2]), model::castTo(b, loc, init, params[3])};
+    auto call = func::CallOp::create(b, loc, kernel, operands);
+    call->setAttr(model::kLayerAttr, b.getI64IntegerAttr(layer));
+    Value o = model::castTo(b, loc, call.getResult(0), init.getType());
+    Value merged = tensor::CollapseShapeOp::create(b, loc, model::transpose(b, loc, o, swap),
+                                                   SmallVector<ReassociationIndices>{{0, 1}, {2, 3}});
+    return model::linear(b, loc, merged, layerWeight(layer, "self_attn.o_proj.weight", {C, H * Dv}),
+                         outBias ? layerWeight(layer, "self_attn.o_proj.bias", {C}) : Value());
+  }
+
+  /// A dense MLP (HF names mlp.gate_proj / up_proj / down_proj; Phi-3's fused mlp.gate_up_proj).
+  Value mlp(int64_t layer, Value x) {
+    const ::xf::MlpSpec &p = m.mlp;
+    int64_t I = p.intermediate, C = m.hidden;
+    auto project = [&](Value in, StringRef name, int64_t rows, int64_t cols) {
+      std::string leaf = ("mlp." + name).str();
+      return model::linear(b, loc, in, layerWeight(layer, leaf + ".weight", {rows, cols}),
+                           p.bias ? layerWeight(layer, leaf + ".bias", {rows}) : Value());
+    };
+    Value h;
+    if (p.gated && isPhi3()) {
+      Value gateUp = project(x, "gate_up_proj", 2 * I, C);
+      h = gatedActivation(columns(gateUp, 0, I), columns(gateUp, I, I));
+    } else if (p.gated) {
+      h = gatedActivation(project(x, "gate_proj", I, C), project(x, "up_proj", I, C));
+    } else {
+      h = model::mapElements(b, loc, project(x, "up_proj", I, C), f32,
+                             [&](OpBuilder &nb, Location nloc, ValueRange v) { return activate(nb, nloc, v[0]); });
+    }
+    return project(h, "down_proj", C, I);
+  }
+
+  /// Slices [.., begin::2] of the last dim of a weight (gpt-oss interleaves gate and up columns).
+  Value everyOther(Value w, int64_t begin) {
+    auto type = cast<RankedTensorType>(w.getType());
+    int64_t rank = type.getRank();
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes, strides(rank, b.getIndexAttr(1));
+    offsets.back() = b.getIndexAttr(begin);
+    for (int64_t d = 0; d < rank; ++d)
+      sizes.push_back(b.getIndexAttr(d + 1 == rank ? type.getDimSize(d) / 2 : type.getDimSize(d)));
+    strides.back() = b.getIndexAttr(2);
+    return tensor::ExtractSliceOp::create(b, loc, w, offsets, sizes, strides);
+  }
+
+  /// Mixtral's per-expert tensors, each transposed if `transposeEach`, stacked along a new first dim.
+  Value stackExperts(int64_t layer, StringRef leaf, ArrayRef<int64_t> shape, bool transposeEach) {
+    int64_t E = m.mlp.experts;
+    SmallVector<int64_t> stored(shape);
+    SmallVector<int64_t> each(shape);
+    if (transposeEach)
+      std::swap(each[0], each[1]);
+    SmallVector<OpFoldResult> stackSizes{b.getIndexAttr(E)};
+    for (int64_t d : each)
+      stackSizes.push_back(b.getIndexAttr(d));
+    Value stack = model::emptyTensor(b, loc, stackSizes, model::weightElementType(func));
+    for (int64_t e = 0; e < E; ++e) {
+      Value w = layerWeight(layer, ("block_sparse_moe.experts." + Twine(e) + "." + leaf).str(), stored);
+      if (transposeEach)
+        w = model::transpose(b, loc, w, {1, 0});
+      SmallVector<OpFoldResult> offsets(each.size() + 1, b.getIndexAttr(0)), sizes{b.getIndexAttr(1)};
+      offsets[0] = b.getIndexAttr(e);
+      for (int64_t d : each)
+        sizes.push_back(b.getIndexAttr(d));
+      SmallVector<OpFoldResult> strides(each.size() + 1, b.getIndexAttr(1));
+      stack = tensor::InsertSliceOp::create(b, loc, w, stack, offsets, sizes, strides);
+    }
+    return stack;
+  }
+
+  /// A mixture of experts: the router projection, then xf.moe on the experts' weights in its stacked
+  /// [E, in, out] layout (gpt-oss's own, with its gate/up columns de-interleaved; Mixtral's per-expert
+  /// nn.Linear weights transposed and stacked).
+  Value moe(int64_t layer, Value x) {
+    const ::xf::MlpSpec &p = m.mlp;
+    int64_t E = p.experts, I = p.intermediate, C = m.hidden;
+    Value logits, gate, up, down, gateBias, upBias, downBias;
+    if (isGptOss()) {
+      logits = model::linear(b, loc, x, layerWeight(layer, "mlp.router.weight", {E, C}),
+                             p.bias ? layerWeight(layer, "mlp.router.bias", {E}) : Value());
+      if (p.gated) {
+        Value gateUp = layerWeight(layer, "mlp.experts.gate_up_proj", {E, C, 2 * I});
+        gate = everyOther(gateUp, 0);
+        up = everyOther(gateUp, 1);
+        if (p.bias) {
+          Value bias = layerWeight(layer, "mlp.experts.gate_up_proj_bias", {E, 2 * I});
+          gateBias = everyOther(bias, 0);
+          upBias = everyOther(bias, 1);
+        }
+      } else {
+        up = layerWeight(layer, "mlp.experts.up_proj", {E, C, I});
+        if (p.bias)
+          upBias = layerWeight(layer, "mlp.experts.up_proj_bias", {E, I});
+      }
+      down = layerWeight(layer, "mlp.experts.down_proj", {E, I, C});
+      if (p.bias)
+        downBias = layerWeight(layer, "mlp.experts.down_proj_bias", {E, C});
+    } else {
+      logits = model::linear(b, loc, x, layerWeight(layer, "block_sparse_moe.gate.weight", {E, C}),
+                             p.bias ? layerWeight(layer, "block_sparse_moe.gate.bias", {E}) : Value());
+      // Mixtral: w1 is the activation's input (the gate when gated), w3 the up projection, w2 down.
+      Value first = stackExperts(layer, "w1.weight", {I, C}, /*transposeEach=*/true);
+      Value firstBias = p.bias ? stackExperts(layer, "w1.bias", {I}, false) : Value();
+      if (p.gated) {
+        gate = first;
+        gateBias = firstBias;
+        up = stackExperts(layer, "w3.weight", {I, C}, true);
+        upBias = p.bias ? stackExperts(layer, "w3.bias", {I}, false) : Value();
+      } else {
+        up = first;
+        upBias = firstBias;
+      }
+      down = stackExperts(layer, "w2.weight", {C, I}, true);
+      downBias = p.bias ? stackExperts(layer, "w2.bias", {C}, false) : Value();
+    }
+    FloatAttr limit = p.limit ? b.getF64FloatAttr(*p.limit) : FloatAttr();
+    return mlir::xf::MoEOp::create(b, loc, x.getType(), x, logits, gate, up, down, gateBias, upBias, downBias,
+                                   b.getI64IntegerAttr(p.topK), b.getStringAttr(::xf::toString(p.activation)),
+                                   limit, b.getF64FloatAttr(p.alpha));
+  }
+
+  OpBuilder &b;
+  ModuleOp module;
+  const ::xf::ModelSpec &m;
+  Location loc;
+  ArrayRef<std::string> kernelOfLayer;
+  bool decode = false;
+  Type f32;
+  func::FuncOp func;
+  OpFoldResult batch, seq;
+  Value position, positions;
+  SmallVector<Value> keyCaches, valueCaches;
+};
+
 } // namespace
 
 namespace xf {
 
 OwningOpRef<ModuleOp> generateModule(MLIRContext &ctx, const Spec &spec, const llvm::SourceMgr &sm) {
-  ctx.loadDialect<func::FuncDialect, arith::ArithDialect, math::MathDialect, vector::VectorDialect,
-                  mlir::xf::XFDialect>();
+  ctx.loadDialect<func::FuncDialect, arith::ArithDialect, linalg::LinalgDialect, math::MathDialect,
+                  tensor::TensorDialect, vector::VectorDialect, mlir::xf::XFDialect>();
   OpBuilder b(&ctx);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
   std::vector<KernelRequest> kernels;
   for (const AttentionSpec &a : spec.attentions)
     kernels.push_back({a.name, locationOf(ctx, sm, a.loc), a.config, a.variants, {}});
-  for (const ModelSpec &m : spec.models)
-    llvm::append_range(kernels, modelKernels(ctx, m, sm));
-  // A model's kernel may be named like a kernel block or another model's kernel.
+  // Each model's kernels, and the kernel each of its layers calls.
+  std::vector<std::vector<std::string>> kernelOfLayer;
+  for (const ModelSpec &m : spec.models) {
+    std::vector<KernelRequest> own = modelKernels(ctx, m, sm);
+    std::vector<std::string> &names = kernelOfLayer.emplace_back(m.layers.size());
+    for (const KernelRequest &k : own)
+      for (int64_t l : k.layers)
+        names[l] = k.name;
+    llvm::append_range(kernels, own);
+  }
+  // The whole-model functions: @prefill/@decode, or <model>_prefill/<model>_decode for several models.
+  auto entryName = [&](const ModelSpec &m, StringRef phase) {
+    return spec.models.size() == 1 ? phase.str() : sanitize(m.name) + "_" + phase.str();
+  };
+  // A model's kernel may be named like a kernel block, another model's kernel or a model function.
   llvm::StringMap<Location> names;
   bool clash = false;
-  for (const KernelRequest &k : kernels) {
-    auto [it, inserted] = names.try_emplace(k.name, k.loc);
-    if (!inserted) {
-      emitError(k.loc) << "the kernel '" << k.name << "' is defined twice; rename the block or model"
-                       << " (a model's kernels are named <model>_attention...)";
-      clash = true;
-    }
-  }
+  auto claim = [&](const std::string &name, Location loc, StringRef what, StringRef naming) {
+    if (names.try_emplace(name, loc).second)
+      return;
+    emitError(loc) << "the " << what << " '" << name << "' is defined twice; rename the block or model ("
+                   << naming << ")";
+    clash = true;
+  };
+  for (const KernelRequest &k : kernels)
+    claim(k.name, k.loc, "kernel", "a model's kernels are named <model>_attention...");
+  for (const ModelSpec &m : spec.models)
+    for (StringRef phase : {"prefill", "decode"})
+      claim(entryName(m, phase), locationOf(ctx, sm, m.loc), "function",
+            "a model's functions are prefill and decode, <model>_prefill and <model>_decode with several models");
   if (clash)
     return nullptr;
   for (const KernelRequest &k : kernels)
     buildKernel(b, *module, k);
+  for (auto [m, layers] : llvm::zip(spec.models, kernelOfLayer)) {
+    ModelFunctionBuilder builder(b, *module, m, locationOf(ctx, sm, m.loc), layers);
+    builder.build(entryName(m, "prefill"), /*decode=*/false);
+    builder.build(entryName(m, "decode"), /*decode=*/true);
+  }
   if (failed(verify(*module)))
     return nullptr;
   return module;
@@ -390,10 +928,14 @@ OwningOpRef<ModuleOp> generateModule(MLIRContext &ctx, const Spec &spec, const l
 std::string describeUnloweredParts(const Spec &spec) {
   std::string s;
   for (const ModelSpec &m : spec.models) {
-    s += "// Model '" + m.name + "': only its attention is lowered so far, one kernel per distinct layer\n"
-         "// attention (its layers in xf.layers; built-in variants listed in xf.variants are applied by the\n"
-         "// variant passes). Not lowered yet: embeddings, norms, RoPE, the MLP, the layer loop and\n"
-         "// @prefill/@decode; kernels are f32 whatever the model's dtype.\n";
+    std::string prefill = spec.models.size() == 1 ? "@prefill" : "@" + sanitize(m.name) + "_prefill";
+    std::string decode = spec.models.size() == 1 ? "@decode" : "@" + sanitize(m.name) + "_decode";
+    s += "// Model '" + m.name + "': " + prefill + " and " + decode +
+         " are the whole model in xf IR, calling one attention kernel per\n"
+         "// distinct layer attention (its layers in xf.layers; built-in variants applied by the variant passes).\n"
+         "// Only the kernels are lowered so far: the CPU pipeline drops " + prefill + "/" + decode +
+         " (xf-strip-model-functions);\n"
+         "// kernels are f32 whatever the model's dtype.\n";
   }
   return s;
 }

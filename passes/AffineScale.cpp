@@ -1,7 +1,10 @@
 //===- AffineScale.cpp - affine-scaled attention --------------------------===//
+#include "dialect/ModelFunctions.h"
 #include "passes/KernelOperands.h"
 #include "passes/Passes.h"
 #include "passes/VariantRewrites.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::xf {
 #define GEN_PASS_DEF_XFAFFINESCALE
@@ -9,6 +12,7 @@ namespace mlir::xf {
 } // namespace mlir::xf
 
 using namespace mlir;
+namespace model = mlir::xf::model;
 
 LogicalResult xf::addAffineScale(AttentionOp op, StringRef activation) {
   if (activation != "linear_clip" && activation != "sigmoid" && activation != "none")
@@ -16,10 +20,31 @@ LogicalResult xf::addAffineScale(AttentionOp op, StringRef activation) {
                             << "' (expected linear_clip, sigmoid or none)";
   if (op.hasAffineScale())
     return op.emitOpError("already has affine scaling");
-  FailureOr<Value> alpha = addKernelOperand(op, perTokenType(op), "xf-affine-scale");
+  // Calls from @prefill/@decode compute alpha = W_a x from the layer's attention input x (the normalized
+  // input of q_proj) with the weight `self_attn.alpha_proj.weight` [H, hidden], and pass the frozen
+  // moving average `self_attn.alpha_ma` [H].
+  int64_t heads = op.getNumHeads();
+  Type element = op.getQueryType().getElementType();
+  FailureOr<Value> alpha = addKernelOperand(
+      op, perTokenType(op), "xf-affine-scale", [&](OpBuilder &b, func::CallOp call, int64_t layer) -> FailureOr<Value> {
+        FailureOr<Value> x = callerAttentionInput(b, call, layer, "xf-affine-scale");
+        if (failed(x))
+          return failure();
+        // [batch, seq, hidden] -> [tokens, hidden] for the projection, then [batch, heads, seq].
+        Location loc = call.getLoc();
+        auto xType = cast<RankedTensorType>(x->getType());
+        Value tokens = tensor::CollapseShapeOp::create(b, loc, *x, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+        Value w = callerLayerWeight(b, call, layer, "alpha_proj.weight", {heads, xType.getDimSize(2)}, element);
+        Value projected = model::linear(b, loc, tokens, w);
+        SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, *x);
+        return model::transpose(b, loc, model::splitTokens(b, loc, projected, sizes[0], sizes[1]), {0, 2, 1});
+      });
   if (failed(alpha))
     return failure();
-  FailureOr<Value> alphaMa = addKernelOperand(op, perHeadType(op), "xf-affine-scale");
+  FailureOr<Value> alphaMa = addKernelOperand(
+      op, perHeadType(op), "xf-affine-scale", [&](OpBuilder &b, func::CallOp call, int64_t layer) -> FailureOr<Value> {
+        return callerLayerWeight(b, call, layer, "alpha_ma", {heads}, element);
+      });
   if (failed(alphaMa))
     return failure();
   op.getAlphaMutable().assign(*alpha);

@@ -140,8 +140,18 @@ struct ApplySpecVariantsPass : public xf::impl::XFApplySpecVariantsBase<ApplySpe
                                   << llvm::formatv("{0:F0}", bounds.lower()) << " but below "
                                   << llvm::formatv("{0:F0}", bounds.precisionMax);
       NamedAttrList facts(model);
-      facts.set("rope_base", b.getF64FloatAttr(bounds.autoBase()));
+      FloatAttr chosen = b.getF64FloatAttr(bounds.autoBase());
+      facts.set("rope_base", chosen);
       kernel->setAttr("xf.model", facts.getDictionary(kernel.getContext()));
+      // The model functions that call this kernel rotate with the chosen base too.
+      if (auto module = kernel->getParentOfType<ModuleOp>())
+        if (std::optional<SymbolTable::UseRange> uses = SymbolTable::getSymbolUses(kernel, module))
+          for (const SymbolTable::SymbolUse &use : *uses)
+            if (auto caller = use.getUser()->getParentOfType<func::FuncOp>())
+              caller.walk([&](xf::RopeOp rope) {
+                if (rope.getBase().isZero())
+                  rope.setBaseAttr(chosen);
+              });
       return success();
     }
     std::string violations = bounds.violations(base);

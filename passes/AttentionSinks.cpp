@@ -15,7 +15,13 @@ using namespace mlir;
 LogicalResult xf::addLearnedSinks(AttentionOp op) {
   if (op.getSinks())
     return op.emitOpError("already has learned sinks");
-  FailureOr<Value> sinks = addKernelOperand(op, perHeadType(op), "xf-attention-sinks");
+  // Calls from @prefill/@decode pass the layer's sink logits, HF's `self_attn.sinks` weight.
+  int64_t heads = op.getNumHeads();
+  Type element = op.getQueryType().getElementType();
+  FailureOr<Value> sinks = addKernelOperand(
+      op, perHeadType(op), "xf-attention-sinks", [&](OpBuilder &b, func::CallOp call, int64_t layer) -> FailureOr<Value> {
+        return callerLayerWeight(b, call, layer, "sinks", {heads}, element);
+      });
   if (failed(sinks))
     return failure();
   op.getSinksMutable().assign(*sinks);

@@ -35,6 +35,8 @@ xf::XFLowerAttentionOptions xf::CpuTargetDescription::attentionTiling() const {
 }
 
 void xf::buildCpuLoweringPipeline(OpPassManager &pm, const CpuTargetDescription &target) {
+  // @prefill/@decode have no lowering yet; the kernels they call do.
+  pm.addPass(createXFStripModelFunctions());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion = bufferization::LayoutMapOption::IdentityLayoutMap;

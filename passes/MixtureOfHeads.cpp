@@ -1,7 +1,10 @@
 //===- MixtureOfHeads.cpp - router kernel and head gates ------------------===//
+#include "dialect/ModelFunctions.h"
 #include "passes/KernelOperands.h"
 #include "passes/Passes.h"
 #include "passes/VariantRewrites.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::xf {
 #define GEN_PASS_DEF_XFMIXTUREOFHEADS
@@ -9,6 +12,7 @@ namespace mlir::xf {
 } // namespace mlir::xf
 
 using namespace mlir;
+namespace model = mlir::xf::model;
 
 LogicalResult xf::addMixtureOfHeads(AttentionOp op, int64_t sharedHeads, int64_t topK, int64_t hidden) {
   int64_t heads = op.getNumHeads();
@@ -25,13 +29,11 @@ LogicalResult xf::addMixtureOfHeads(AttentionOp op, int64_t sharedHeads, int64_t
   if (!op.hasTensorSemantics())
     return op.emitOpError("xf-mixture-of-heads runs on tensor-level IR, before bufferization");
   auto gatesType = cast<RankedTensorType>(perTokenType(op));
-  FailureOr<Value> gates = addKernelOperand(op, gatesType, "xf-mixture-of-heads");
-  if (failed(gates))
-    return failure();
-  op.getGatesMutable().assign(*gates);
 
   // The router kernel, next to the attention kernel.
   auto kernel = op->getParentOfType<func::FuncOp>();
+  if (!kernel)
+    return op.emitOpError("xf-mixture-of-heads: the attention must be in a kernel function");
   OpBuilder b(kernel);
   b.setInsertionPointAfter(kernel);
   Location loc = op.getLoc();
@@ -52,6 +54,36 @@ LogicalResult xf::addMixtureOfHeads(AttentionOp op, int64_t sharedHeads, int64_t
                                        entry->getArgument(4), b.getI64IntegerAttr(sharedHeads),
                                        b.getI64IntegerAttr(topK), b.getF64FloatAttr(1.0e-6));
   func::ReturnOp::create(body, loc, route.getResult());
+
+  // Calls from @prefill/@decode run the router on the layer's attention input first, with the weights
+  // `self_attn.moh_router.{w_routed, w_shared, w_head}`, and pass its gates.
+  FailureOr<Value> gates = addKernelOperand(
+      op, gatesType, "xf-mixture-of-heads", [&](OpBuilder &cb, func::CallOp call, int64_t layer) -> FailureOr<Value> {
+        FailureOr<Value> x = callerAttentionInput(cb, call, layer, "xf-mixture-of-heads");
+        if (failed(x))
+          return failure();
+        Location cloc = call.getLoc();
+        SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(cb, cloc, *x);
+        ArrayRef<Type> params = router.getFunctionType().getInputs();
+        Value init = model::emptyTensor(cb, cloc, {sizes[0], cb.getIndexAttr(heads), sizes[1]}, f32);
+        SmallVector<Value> operands{
+            model::castTo(cb, cloc, *x, params[0]),
+            model::castTo(cb, cloc, callerLayerWeight(cb, call, layer, "moh_router.w_routed", routedType.getShape(), f32),
+                          params[1]),
+            model::castTo(cb, cloc, callerLayerWeight(cb, call, layer, "moh_router.w_shared", sharedType.getShape(), f32),
+                          params[2]),
+            model::castTo(cb, cloc, callerLayerWeight(cb, call, layer, "moh_router.w_head", headType.getShape(), f32),
+                          params[3]),
+            model::castTo(cb, cloc, init, params[4])};
+        auto route = func::CallOp::create(cb, cloc, router, operands);
+        route->setAttr(model::kLayerAttr, cb.getI64IntegerAttr(layer));
+        return route.getResult(0);
+      });
+  if (failed(gates)) {
+    router.erase();
+    return failure();
+  }
+  op.getGatesMutable().assign(*gates);
   return success();
 }
 

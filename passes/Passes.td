@@ -157,6 +157,7 @@ def XFAttentionSinks : Pass<"xf-attention-sinks", "func::FuncOp"> {
     ListOption<"heads", "heads", "int64_t", "calibrated: the query heads to calibrate">,
     Option<"beta", "beta", "double", "0.4", "calibrated: the factor on the sink columns' mass">,
   ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
 }
 
 def XFHeadModulation : Pass<"xf-head-modulation", "func::FuncOp"> {
@@ -219,6 +220,8 @@ def XFAffineScale : Pass<"xf-affine-scale", "func::FuncOp"> {
            outs(%o : ...) {alpha_activation = "linear_clip", ...}
     ```
   }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
   let options = [
     Option<"activation", "activation", "std::string", "\"linear_clip\"",
            "phi: linear_clip (clamp(0.1x + 0.5, 0, 1)) | sigmoid | none (alpha is given directly)">,
@@ -250,7 +253,8 @@ def XFMixtureOfHeads : Pass<"xf-mixture-of-heads", "ModuleOp"> {
     }
     ```
   }];
-  let dependentDialects = ["::mlir::func::FuncDialect"];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
   let options = [
     Option<"sharedHeads", "shared-heads", "int64_t", "1", "heads [0, shared-heads) are always active">,
     Option<"topK", "top-k", "int64_t", "1", "routed heads active per token">,
@@ -339,7 +343,35 @@ def XFApplySpecVariants : Pass<"xf-apply-spec-variants", "ModuleOp"> {
     ```
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
-                           "::mlir::func::FuncDialect"];
+                           "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def XFStripModelFunctions : Pass<"xf-strip-model-functions", "ModuleOp"> {
+  let summary = "Remove the whole-model functions (@prefill, @decode) before the CPU pipeline";
+  let description = [{
+    `xfc` generates, for a model, its attention kernels (`xf.kernel`) and the whole-model functions
+    `@prefill` and `@decode` (`xf.entry`), which call the kernels. Only the kernels have a lowering so
+    far, so the CPU pipeline starts with this pass: it erases every function marked `xf.entry` and
+    leaves the kernels (which never call a model function) exactly as they were.
+
+    Before:
+    ```mlir
+    func.func @m_attention(%q: tensor<?x8x?x64xf32>, ...) -> tensor<?x8x?x64xf32> attributes {xf.kernel} {...}
+    func.func @prefill(%tokens: tensor<?x?xi32>, %embed: tensor<1000x512xbf16> {xf.weight = "model.embed_tokens.weight"}, ...)
+        -> (tensor<?x?x1000xf32>, ...) attributes {xf.entry = "prefill", ...} {
+      ...
+      %o = call @m_attention(%q, %k, %v, %init) {xf.layer = 0 : i64} : (...) -> tensor<?x8x?x64xf32>
+      ...
+    }
+    func.func @decode(...) attributes {xf.entry = "decode", ...} {...}
+    ```
+    After:
+    ```mlir
+    func.func @m_attention(%q: tensor<?x8x?x64xf32>, ...) -> tensor<?x8x?x64xf32> attributes {xf.kernel} {...}
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
 #endif // XF_PASSES_TD
