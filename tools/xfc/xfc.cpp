@@ -279,6 +279,13 @@ void linkSharedLibrary(StringRef object, StringRef output) {
     driver = *found;
   }
   SmallVector<StringRef> args = {driver, "-shared", "-o", output, object, "-lm"};
+  // Another architecture: the driver links for it with lld against its Debian cross sysroot
+  // (e.g. libc6-dev-arm64-cross for aarch64-linux-gnu).
+  std::string targetFlag;
+  if (!targetTriple.empty() && Triple(targetTriple) != Triple(sys::getProcessTriple())) {
+    targetFlag = "--target=" + targetTriple;
+    args.append({targetFlag, "-fuse-ld=lld"});
+  }
   std::string error;
   int rc = sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &error);
   if (rc != 0)
