@@ -145,9 +145,8 @@ Value xf::model::splitTokens(OpBuilder &b, Location loc, Value x, OpFoldResult b
     shape.push_back(c ? *c : ShapedType::kDynamic);
   }
   SmallVector<ReassociationIndices> reassociation{{0, 1}};
-  SmallVector<OpFoldResult> rest = tensor::getMixedSizes(b, loc, x);
   for (int64_t d = 1; d < type.getRank(); ++d) {
-    sizes.push_back(rest[d]);
+    sizes.push_back(tensor::getMixedSize(b, loc, x, d));
     shape.push_back(type.getDimSize(d));
     reassociation.push_back({d + 1});
   }

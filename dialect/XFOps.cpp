@@ -366,8 +366,8 @@ LogicalResult RopeOp::verify() {
     return emitOpError() << "positions (" << positions.getDimSize(0) << ") must match the input's seq dim ("
                          << input.getDimSize(2) << ")";
   int64_t rotary = getRotaryDimAttr().getInt(), headDim = input.getDimSize(3);
-  if (rotary <= 2 || rotary % 2 || (!input.isDynamicDim(3) && rotary > headDim))
-    return emitOpError() << "rotary_dim (" << rotary << ") must be even, > 2 and at most head_dim (" << headDim
+  if (rotary < 2 || rotary % 2 || (!input.isDynamicDim(3) && rotary > headDim))
+    return emitOpError() << "rotary_dim (" << rotary << ") must be even, >= 2 and at most head_dim (" << headDim
                          << ")";
   double base = getBase().convertToDouble();
   if (!(base == 0.0 || (std::isfinite(base) && base > 1.0)))

@@ -1905,6 +1905,23 @@ private:
       }
       if (!p.ok)
         continue;
+      // RoPE rotates head_dim * partial dims of every layer, so a layer's own head_dim must allow that.
+      if (p.headDim) {
+        double rotary = double(*p.headDim) * m.rope.partial;
+        int64_t rotaryDim = int64_t(rotary);
+        size_t half = size_t(rotaryDim / 2);
+        if (double(rotaryDim) != rotary || rotaryDim % 2 != 0 || rotaryDim == 0)
+          diag.error(p.keyLocs.lookup("head_dim"),
+                     "RoPE rotates head_dim * partial = " + formatNumber(rotary) +
+                         " dims of these layers, which must be a positive even integer (head_dim is " +
+                         llvm::Twine(*p.headDim) + ")");
+        else if (m.rope.scaling == RopeSpec::Scaling::LongRope &&
+                 (m.rope.shortFactor.size() != half || m.rope.longFactor.size() != half))
+          diag.error(p.keyLocs.lookup("head_dim"),
+                     "longrope lists one factor per frequency, but RoPE over these layers' " + llvm::Twine(rotaryDim) +
+                         " dims needs " + llvm::Twine(half) + " (the lists have " +
+                         llvm::Twine(m.rope.shortFactor.size()) + ")");
+      }
       for (int64_t l : selected) {
         if (!apply(layers[l].config, p))
           break; // the same error for the next layers

@@ -4,8 +4,6 @@
 #include "passes/Passes.h"
 #include "passes/VariantRewrites.h"
 
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-
 namespace mlir::xf {
 #define GEN_PASS_DEF_XFAFFINESCALE
 #include "passes/Passes.h.inc"
@@ -27,17 +25,14 @@ LogicalResult xf::addAffineScale(AttentionOp op, StringRef activation) {
   Type element = op.getQueryType().getElementType();
   FailureOr<Value> alpha = addKernelOperand(
       op, perTokenType(op), "xf-affine-scale", [&](OpBuilder &b, func::CallOp call, int64_t layer) -> FailureOr<Value> {
-        FailureOr<Value> x = callerAttentionInput(b, call, layer, "xf-affine-scale");
+        FailureOr<Value> x = callerAttentionInput(call, layer, "xf-affine-scale");
         if (failed(x))
           return failure();
-        // [batch, seq, hidden] -> [tokens, hidden] for the projection, then [batch, heads, seq].
-        Location loc = call.getLoc();
-        auto xType = cast<RankedTensorType>(x->getType());
-        Value tokens = tensor::CollapseShapeOp::create(b, loc, *x, SmallVector<ReassociationIndices>{{0, 1}, {2}});
-        Value w = callerLayerWeight(b, call, layer, "alpha_proj.weight", {heads, xType.getDimSize(2)}, element);
-        Value projected = model::linear(b, loc, tokens, w);
-        SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, *x);
-        return model::transpose(b, loc, model::splitTokens(b, loc, projected, sizes[0], sizes[1]), {0, 2, 1});
+        // [tokens, hidden] x [heads, hidden]^T, then [batch, seq, heads] -> [batch, heads, seq].
+        int64_t hidden = cast<RankedTensorType>(x->getType()).getDimSize(1);
+        Value w = callerLayerWeight(b, call, layer, "alpha_proj.weight", {heads, hidden}, element);
+        Value projected = model::linear(b, call.getLoc(), *x, w);
+        return model::transpose(b, call.getLoc(), splitTokensLikeQuery(b, call, projected), {0, 2, 1});
       });
   if (failed(alpha))
     return failure();

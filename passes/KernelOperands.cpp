@@ -85,13 +85,17 @@ Value xf::callerLayerWeight(OpBuilder &b, func::CallOp call, int64_t layer, Stri
   return model::convertElements(b, call.getLoc(), w, elementType);
 }
 
-FailureOr<Value> xf::callerAttentionInput(OpBuilder &b, func::CallOp call, int64_t layer, StringRef passName) {
+FailureOr<Value> xf::callerAttentionInput(func::CallOp call, int64_t layer, StringRef passName) {
   Value x = model::attentionInput(call->getParentOfType<func::FuncOp>(), layer);
   if (!x)
     return call.emitOpError() << passName << " needs layer " << layer
                               << "'s attention input, which the model function does not mark (xf.attention_input)";
+  return x;
+}
+
+Value xf::splitTokensLikeQuery(OpBuilder &b, func::CallOp call, Value tokens) {
   Location loc = call.getLoc();
   Value query = call.getOperand(0);
   Value batch = tensor::DimOp::create(b, loc, query, 0), seq = tensor::DimOp::create(b, loc, query, 2);
-  return model::splitTokens(b, loc, x, batch, seq);
+  return model::splitTokens(b, loc, tokens, batch, seq);
 }

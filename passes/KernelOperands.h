@@ -33,9 +33,12 @@ ShapedType perTokenType(AttentionOp op);
 /// argument if missing, converted to `elementType`.
 Value callerLayerWeight(OpBuilder &b, func::CallOp call, int64_t layer, StringRef leaf, ArrayRef<int64_t> shape,
                         Type elementType);
-/// At a call site: the layer's attention input as [batch, seq, hidden], batch and seq taken from the
-/// call's query operand. Fails with an error naming `passName` if the model function marks none.
-FailureOr<Value> callerAttentionInput(OpBuilder &b, func::CallOp call, int64_t layer, StringRef passName);
+/// At a call site: the layer's attention input, [tokens, hidden] (tokens = batch * seq). Fails with an
+/// error naming `passName` if the model function marks none.
+FailureOr<Value> callerAttentionInput(func::CallOp call, int64_t layer, StringRef passName);
+/// At a call site: a per-token value [tokens, ...] as [batch, seq, ...], batch and seq taken from the
+/// call's query operand.
+Value splitTokensLikeQuery(OpBuilder &b, func::CallOp call, Value tokens);
 
 } // namespace mlir::xf
 

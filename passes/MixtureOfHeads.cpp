@@ -59,15 +59,16 @@ LogicalResult xf::addMixtureOfHeads(AttentionOp op, int64_t sharedHeads, int64_t
   // `self_attn.moh_router.{w_routed, w_shared, w_head}`, and pass its gates.
   FailureOr<Value> gates = addKernelOperand(
       op, gatesType, "xf-mixture-of-heads", [&](OpBuilder &cb, func::CallOp call, int64_t layer) -> FailureOr<Value> {
-        FailureOr<Value> x = callerAttentionInput(cb, call, layer, "xf-mixture-of-heads");
-        if (failed(x))
+        FailureOr<Value> tokens = callerAttentionInput(call, layer, "xf-mixture-of-heads");
+        if (failed(tokens))
           return failure();
         Location cloc = call.getLoc();
-        SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(cb, cloc, *x);
+        Value x = splitTokensLikeQuery(cb, call, *tokens);
+        SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(cb, cloc, x);
         ArrayRef<Type> params = router.getFunctionType().getInputs();
         Value init = model::emptyTensor(cb, cloc, {sizes[0], cb.getIndexAttr(heads), sizes[1]}, f32);
         SmallVector<Value> operands{
-            model::castTo(cb, cloc, *x, params[0]),
+            model::castTo(cb, cloc, x, params[0]),
             model::castTo(cb, cloc, callerLayerWeight(cb, call, layer, "moh_router.w_routed", routedType.getShape(), f32),
                           params[1]),
             model::castTo(cb, cloc, callerLayerWeight(cb, call, layer, "moh_router.w_shared", sharedType.getShape(), f32),

@@ -112,13 +112,15 @@ def XFApproximateMath : Pass<"xf-approximate-math"> {
                            "::mlir::vector::VectorDialect", "::mlir::LLVM::LLVMDialect"];
 }
 
-def XFAttentionSinks : Pass<"xf-attention-sinks", "func::FuncOp"> {
+def XFAttentionSinks : Pass<"xf-attention-sinks", "ModuleOp"> {
   let summary = "Attention sinks: learned sink logits (gpt-oss) or StreamingLLM sink tokens";
   let description = [{
     `mode=learned` gives every `xf.attention` of a kernel a per-head sink logit operand `sinks` ([H],
     added as a kernel argument before the output): `P[i,j] = exp(z[i,j]) / (exp(s[h]) + sum_j' exp(z[i,j']))`.
     The kernel starts each row's running max at `s[h]` with denominator 1, so the sink costs nothing per
-    key.
+    key. Calls of the kernel from `@prefill`/`@decode` pass the layer's sink logits, the weight
+    `model.layers.N.self_attn.sinks` (added to the calling function's weights). The pass runs on the
+    module because it edits those callers too.
 
     `mode=streaming` keeps the first `sink-tokens` keys visible besides a window of `window` keys
     (StreamingLLM): it sets `sink_tokens` and `window` (the op's own window when `window=0`). The lowering
@@ -201,14 +203,17 @@ def XFHeadModulation : Pass<"xf-head-modulation", "func::FuncOp"> {
   ];
 }
 
-def XFAffineScale : Pass<"xf-affine-scale", "func::FuncOp"> {
+def XFAffineScale : Pass<"xf-affine-scale", "ModuleOp"> {
   let summary = "Affine-scaled attention: input-dependent scale and bias on the softmax weights";
   let description = [{
     `Attn = (alpha(X) * softmax(QK^T/sqrt(d)) + beta(X)) V` with `alpha = phi(W_a X)` per (token, head),
     `beta = (alpha_ma - alpha) / N_i`: adds the kernel arguments `alpha` ([B, H, S], the pre-activation
     `W_a X`) and `alpha_ma` ([H], the frozen moving average) and sets `alpha_activation` (phi). The kernel
     keeps one extra, un-rescaled value-sum accumulator and the visible-key count per row and finishes
-    `O = alpha * softmax V + (alpha_ma - alpha) * mean_visible V` in its epilogue.
+    `O = alpha * softmax V + (alpha_ma - alpha) * mean_visible V` in its epilogue. Calls of the kernel
+    from `@prefill`/`@decode` compute `alpha` from the layer's attention input with the weight
+    `model.layers.N.self_attn.alpha_proj.weight` ([H, hidden]) and pass `model.layers.N.self_attn.alpha_ma`;
+    the pass runs on the module because it edits those callers too.
 
     Before:
     ```mlir
@@ -236,7 +241,9 @@ def XFMixtureOfHeads : Pass<"xf-mixture-of-heads", "ModuleOp"> {
     w_shared [shared, hidden], w_head [2, hidden], gates [B, H, S])` holding `xf.moh_router`. The router
     depends only on the attention input, so it runs first; the attention kernel then works only on the
     (token, head) pairs whose gate is non-zero: rows are gathered per head, and a head with no active row
-    in a block costs nothing.
+    in a block costs nothing. Calls of the kernel from `@prefill`/`@decode` first call the router on the
+    layer's attention input with the weights `model.layers.N.self_attn.moh_router.{w_routed, w_shared,
+    w_head}` and pass its gates.
 
     Before:
     ```mlir

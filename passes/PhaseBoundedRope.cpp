@@ -26,6 +26,11 @@ struct PhaseBoundedRopePass : public xf::impl::XFPhaseBoundedRopeBase<PhaseBound
     }
     bool failedAny = false;
     getOperation()->walk([&](xf::RopeOp op) {
+      if (op.getRotaryDimAttr().getInt() <= 2) {
+        op.emitError("xf-phase-bounded-rope needs more than 2 rotary dims (the bounds divide by d - 2)");
+        failedAny = true;
+        return;
+      }
       xf::RopeBoundsInput input{op.getRotaryDimAttr().getInt(), context, depth, eps, mantissaBits};
       xf::RopeBounds bounds = xf::computeRopeBounds(input);
       std::string setting = llvm::formatv("context {0}, depth {1} (eps {2}, {3}-bit angles)", context, depth,

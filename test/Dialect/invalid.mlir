@@ -317,7 +317,7 @@ func.func @sinks_mixed(%q: tensor<1x4x4x64xf32>, %s: memref<4xf32>, %o: tensor<1
 // -----
 
 func.func @rope_dims(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
-  // expected-error @+1 {{rotary_dim (65) must be even, > 2 and at most head_dim (64)}}
+  // expected-error @+1 {{rotary_dim (65) must be even, >= 2 and at most head_dim (64)}}
   %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 65} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
   return %r : tensor<1x4x8x64xf32>
 }
@@ -392,4 +392,292 @@ func.func @calibration_beta(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) 
   // expected-error @+1 {{calibration_beta must be in [0, 1], got 1.5}}
   %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64, calibrated_keys = array<i64: 1>, calibrated_heads = array<i64: 0>, calibration_beta = 1.5 : f64} -> tensor<1x4x4x64xf32>
   return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+func.func @rope_factor(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{scaling 'linear' needs a positive factor, got 0.000000e+00}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64, scaling = "linear", factor = 0.0 : f64} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_original(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{scaling 'yarn' needs original_max_position > 0, got 0}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64, scaling = "yarn", factor = 4.0 : f64} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_llama3(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{llama3 scaling needs 0 < low_freq_factor < high_freq_factor, got 4.000000e+00 and 1.000000e+00}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64, scaling = "llama3", factor = 8.0 : f64, original_max_position = 8192, low_freq_factor = 4.0 : f64, high_freq_factor = 1.0 : f64} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_yarn_betas(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{yarn scaling needs 0 < beta_slow < beta_fast, got 3.200000e+01 and 1.000000e+00}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64, scaling = "yarn", factor = 4.0 : f64, original_max_position = 4096, beta_fast = 1.0 : f64, beta_slow = 32.0 : f64} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_longrope_lists(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{longrope scaling needs long_factor with rotary_dim / 2 (4) entries, got 2}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 8, scaling = "longrope", factor = 4.0 : f64, original_max_position = 4096, short_factor = array<f64: 1.0, 1.0, 1.0, 1.0>, long_factor = array<f64: 2.0, 2.0>} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_longrope_positive(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{short_factor entries must be positive}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 4, scaling = "longrope", factor = 4.0 : f64, original_max_position = 4096, short_factor = array<f64: 1.0, -1.0>, long_factor = array<f64: 2.0, 2.0>} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_factor_lists_elsewhere(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{short_factor and long_factor belong to longrope scaling, not 'none'}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 4, short_factor = array<f64: 1.0, 1.0>} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_attention_factor(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{attention_factor must be positive, got -1.000000e+00}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64, attention_factor = -1.0 : f64} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @embed_table(%t: tensor<10x4x2xf32>, %ids: tensor<3xi32>) -> tensor<3x2xf32> {
+  // expected-error @+1 {{table must be a 2-D float tensor [vocab, hidden], got}}
+  %r = xf.embed %t[%ids] : tensor<10x4x2xf32>, tensor<3xi32> -> tensor<3x2xf32>
+  return %r : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @embed_ids(%t: tensor<10x4xf32>, %ids: tensor<3xf32>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{ids must have a signless integer element type, got 'f32'}}
+  %r = xf.embed %t[%ids] : tensor<10x4xf32>, tensor<3xf32> -> tensor<3x4xf32>
+  return %r : tensor<3x4xf32>
+}
+
+// -----
+
+func.func @embed_result_float(%t: tensor<10x4xf32>, %ids: tensor<3xi32>) -> tensor<3x4xi32> {
+  // expected-error @+1 {{result must have a float element type, got 'i32'}}
+  %r = xf.embed %t[%ids] : tensor<10x4xf32>, tensor<3xi32> -> tensor<3x4xi32>
+  return %r : tensor<3x4xi32>
+}
+
+// -----
+
+func.func @embed_rank(%t: tensor<10x4xf32>, %ids: tensor<2x3xi32>) -> tensor<6x4xf32> {
+  // expected-error @+1 {{result rank (2) must be the ids rank plus one (3): the ids' shape followed by hidden}}
+  %r = xf.embed %t[%ids] : tensor<10x4xf32>, tensor<2x3xi32> -> tensor<6x4xf32>
+  return %r : tensor<6x4xf32>
+}
+
+// -----
+
+func.func @embed_dims(%t: tensor<10x4xf32>, %ids: tensor<3xi32>) -> tensor<5x4xf32> {
+  // expected-error @+1 {{result dim 0 (5) must equal ids dim 0 (3)}}
+  %r = xf.embed %t[%ids] : tensor<10x4xf32>, tensor<3xi32> -> tensor<5x4xf32>
+  return %r : tensor<5x4xf32>
+}
+
+// -----
+
+func.func @embed_hidden(%t: tensor<10x4xf32>, %ids: tensor<3xi32>) -> tensor<3x8xf32> {
+  // expected-error @+1 {{result's last dim (8) must equal the table's hidden size (4)}}
+  %r = xf.embed %t[%ids] : tensor<10x4xf32>, tensor<3xi32> -> tensor<3x8xf32>
+  return %r : tensor<3x8xf32>
+}
+
+// -----
+
+func.func @embed_scale(%t: tensor<10x4xf32>, %ids: tensor<3xi32>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{scale must be positive and finite, got 0.000000e+00}}
+  %r = xf.embed %t[%ids] {scale = 0.0 : f64} : tensor<10x4xf32>, tensor<3xi32> -> tensor<3x4xf32>
+  return %r : tensor<3x4xf32>
+}
+
+// -----
+
+func.func @rms_norm_input(%x: tensor<?x64xi32>, %w: tensor<64xf32>) -> tensor<?x64xi32> {
+  // expected-error @+1 {{input must be a float tensor of rank >= 1, got}}
+  %r = xf.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xi32>, tensor<64xf32> -> tensor<?x64xi32>
+  return %r : tensor<?x64xi32>
+}
+
+// -----
+
+func.func @rms_norm_result(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf16> {
+  // expected-error @+1 {{result type 'tensor<?x64xf16>' must equal the input type 'tensor<?x64xf32>'}}
+  %r = xf.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf16>
+  return %r : tensor<?x64xf16>
+}
+
+// -----
+
+func.func @rms_norm_features(%x: tensor<4x?xf32>, %w: tensor<64xf32>) -> tensor<4x?xf32> {
+  // expected-error @+1 {{input's last dim (the normalized features) must be static}}
+  %r = xf.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<4x?xf32>, tensor<64xf32> -> tensor<4x?xf32>
+  return %r : tensor<4x?xf32>
+}
+
+// -----
+
+func.func @rms_norm_weight(%x: tensor<?x64xf32>, %w: tensor<32xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{weight must be a 1-D float tensor of 64 entries (the input's last dim), got 'tensor<32xf32>'}}
+  %r = xf.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<32xf32> -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @rms_norm_eps(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{eps must be in (0, 1], got 0.000000e+00}}
+  %r = xf.rms_norm %x, %w {eps = 0.0 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @layer_norm_bias(%x: tensor<?x64xf32>, %w: tensor<64xf32>, %b: tensor<64x1xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{bias must be a 1-D float tensor of 64 entries (the input's last dim), got 'tensor<64x1xf32>'}}
+  %r = xf.layer_norm %x, %w, %b {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<64x1xf32> -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @layer_norm_weight(%x: tensor<?x64xf32>, %w: tensor<64xi8>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{weight must be a 1-D float tensor of 64 entries (the input's last dim), got 'tensor<64xi8>'}}
+  %r = xf.layer_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xi8> -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @layer_norm_eps(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{eps must be in (0, 1], got 2.000000e+00}}
+  %r = xf.layer_norm %x, %w {eps = 2.0 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_input(%x: tensor<?x?xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{input must be a float tensor [tokens, hidden] with a static hidden size, got 'tensor<?x?xf32>'}}
+  %r = xf.moe %x, %l : tensor<?x?xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2} -> tensor<?x?xf32>
+  return %r : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @moe_result(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<8x64xf32> {
+  // expected-error @+1 {{result type 'tensor<8x64xf32>' must equal the input type 'tensor<?x64xf32>'}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2} -> tensor<8x64xf32>
+  return %r : tensor<8x64xf32>
+}
+
+// -----
+
+func.func @moe_logits(%x: tensor<?x64xf32>, %l: tensor<?x?xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{router_logits must be [tokens, experts] with a static expert count and the input's element type, got 'tensor<?x?xf32>'}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x?xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_tokens(%x: tensor<4x64xf32>, %l: tensor<3x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<4x64xf32> {
+  // expected-error @+1 {{router_logits tokens (3) must equal the input's (4)}}
+  %r = xf.moe %x, %l : tensor<4x64xf32>, tensor<3x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2} -> tensor<4x64xf32>
+  return %r : tensor<4x64xf32>
+}
+
+// -----
+
+func.func @moe_up(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x?xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{up must be [experts, hidden, intermediate] with a static intermediate size, got 'tensor<4x64x?xbf16>'}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> up(%u : tensor<4x64x?xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_down(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x64x32xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{down must be a float tensor [experts, intermediate, hidden] = [4, 32, 64], got 'tensor<4x64x32xbf16>'}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x64x32xbf16>) {top_k = 2} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_gate_experts(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<8x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{gate must be a float tensor [experts, hidden, intermediate] = [4, 64, 32], got 'tensor<8x64x32xbf16>'}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<8x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_bias(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>, %b: tensor<4x32xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{down_bias must be a float tensor [experts, hidden] = [4, 64], got 'tensor<4x32xbf16>'}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) down_bias(%b : tensor<4x32xbf16>) {top_k = 2} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_gate_bias(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>, %b: tensor<4x32xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{gate_bias needs a gate (a gated MLP)}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) gate_bias(%b : tensor<4x32xbf16>) {top_k = 2} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_top_k(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{top_k (5) must be in [1, 4 experts]}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 5} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_activation(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{activation must be silu, gelu, gelu_tanh or relu, got 'tanh'}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, activation = "tanh"} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_limit_gate(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{limit (clamped SwiGLU) needs a gate (a gated MLP)}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, limit = 7.0 : f64} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_limit(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{limit must be positive, got 0.000000e+00}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, limit = 0.0 : f64} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
 }

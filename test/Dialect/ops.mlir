@@ -75,3 +75,30 @@ func.func @key_count(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>) -> tens
   } -> tensor<1x2x8x16xf32>
   return %r : tensor<1x2x8x16xf32>
 }
+
+// The ops of whole-model functions.
+// CHECK-LABEL: func.func @model_ops
+// CHECK-SAME: (%[[TABLE:.+]]: tensor<1000x64xbf16>, %[[IDS:.+]]: tensor<?xi32>, %[[W:.+]]: tensor<64xbf16>, %[[B:.+]]: tensor<64xbf16>, %[[L:.+]]: tensor<?x4xf32>, %[[G:.+]]: tensor<4x64x32xbf16>, %[[U:.+]]: tensor<4x64x32xbf16>, %[[D:.+]]: tensor<4x32x64xbf16>, %[[GB:.+]]: tensor<4x32xbf16>, %[[DB:.+]]: tensor<4x64xbf16>, %[[Q:.+]]: tensor<?x8x?x64xf32>, %[[POS:.+]]: tensor<?xi64>)
+// CHECK: %[[H:.+]] = xf.embed %[[TABLE]][%[[IDS]]] {scale = 8.000000e+00 : f64} : tensor<1000x64xbf16>, tensor<?xi32> -> tensor<?x64xf32>
+// CHECK: %[[N:.+]] = xf.rms_norm %[[H]], %[[W]] {eps = 9.9999999999999995E-7 : f64, unit_offset = true} : tensor<?x64xf32>, tensor<64xbf16> -> tensor<?x64xf32>
+// CHECK: %[[LN:.+]] = xf.layer_norm %[[N]], %[[W]], %[[B]] {eps = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xbf16>, tensor<64xbf16> -> tensor<?x64xf32>
+// CHECK: %[[LN2:.+]] = xf.layer_norm %[[LN]], %[[W]] {eps = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xbf16> -> tensor<?x64xf32>
+// CHECK: %[[M:.+]] = xf.moe %[[LN2]], %[[L]] : tensor<?x64xf32>, tensor<?x4xf32> gate(%[[G]] : tensor<4x64x32xbf16>) up(%[[U]] : tensor<4x64x32xbf16>) down(%[[D]] : tensor<4x32x64xbf16>) gate_bias(%[[GB]] : tensor<4x32xbf16>) down_bias(%[[DB]] : tensor<4x64xbf16>) {limit = 7.000000e+00 : f64, top_k = 2 : i64} -> tensor<?x64xf32>
+// CHECK: %[[M2:.+]] = xf.moe %[[M]], %[[L]] : tensor<?x64xf32>, tensor<?x4xf32> up(%[[U]] : tensor<4x64x32xbf16>) down(%[[D]] : tensor<4x32x64xbf16>) {activation = "gelu", top_k = 1 : i64} -> tensor<?x64xf32>
+// CHECK: %[[R:.+]] = xf.rope %[[Q]], %[[POS]] {attention_factor = 1.3465735902799727 : f64, base = 1.500000e+05 : f64, factor = 3.200000e+01 : f64, original_max_position = 4096 : i64, rotary_dim = 64 : i64, scaling = "yarn", truncate = false} : tensor<?x8x?x64xf32>, tensor<?xi64> -> tensor<?x8x?x64xf32>
+// CHECK: %[[R2:.+]] = xf.rope %[[Q]], %[[POS]] {base = 1.000000e+04 : f64, factor = 4.000000e+00 : f64, interleaved = true, long_factor = array<f64: 2.000000e+00, 3.000000e+00>, original_max_position = 4096 : i64, rotary_dim = 4 : i64, scaling = "longrope", short_factor = array<f64: 1.000000e+00, 1.500000e+00>}
+// CHECK: return %[[M2]], %[[R]], %[[R2]]
+func.func @model_ops(%table: tensor<1000x64xbf16>, %ids: tensor<?xi32>, %w: tensor<64xbf16>, %b: tensor<64xbf16>,
+                     %logits: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>,
+                     %gb: tensor<4x32xbf16>, %db: tensor<4x64xbf16>, %q: tensor<?x8x?x64xf32>, %pos: tensor<?xi64>)
+    -> (tensor<?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>) {
+  %h = xf.embed %table[%ids] {scale = 8.0 : f64} : tensor<1000x64xbf16>, tensor<?xi32> -> tensor<?x64xf32>
+  %n = xf.rms_norm %h, %w {eps = 1.0e-06 : f64, unit_offset = true} : tensor<?x64xf32>, tensor<64xbf16> -> tensor<?x64xf32>
+  %l = xf.layer_norm %n, %w, %b {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xbf16>, tensor<64xbf16> -> tensor<?x64xf32>
+  %l2 = xf.layer_norm %l, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xbf16> -> tensor<?x64xf32>
+  %m = xf.moe %l2, %logits : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) gate_bias(%gb : tensor<4x32xbf16>) down_bias(%db : tensor<4x64xbf16>) {top_k = 2, limit = 7.0 : f64} -> tensor<?x64xf32>
+  %m2 = xf.moe %m, %logits : tensor<?x64xf32>, tensor<?x4xf32> up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 1, activation = "gelu"} -> tensor<?x64xf32>
+  %r = xf.rope %q, %pos {base = 150000.0 : f64, rotary_dim = 64, scaling = "yarn", factor = 32.0 : f64, original_max_position = 4096, truncate = false, attention_factor = 1.3465735902799727 : f64} : tensor<?x8x?x64xf32>, tensor<?xi64> -> tensor<?x8x?x64xf32>
+  %r2 = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 4, interleaved = true, scaling = "longrope", factor = 4.0 : f64, original_max_position = 4096, short_factor = array<f64: 1.0, 1.5>, long_factor = array<f64: 2.0, 3.0>} : tensor<?x8x?x64xf32>, tensor<?xi64> -> tensor<?x8x?x64xf32>
+  return %m2, %r, %r2 : tensor<?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
+}
