@@ -13,7 +13,10 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Dominance.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Transforms/CSE.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -520,6 +523,10 @@ public:
       returned.push_back(valueCaches[l]);
     }
     func::ReturnOp::create(b, loc, returned);
+    // The builders above ask for the same sizes and constants many times; keep one of each.
+    IRRewriter rewriter(ctx);
+    DominanceInfo dominance(func);
+    eliminateCommonSubExpressions(rewriter, dominance, func);
   }
 
 private:
