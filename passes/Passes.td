@@ -335,7 +335,9 @@ def XFApplySpecVariants : Pass<"xf-apply-spec-variants", "ModuleOp"> {
     dims, context length). This pass applies each variant with the same rewrite its own pass uses:
     `sinks` (learned, streaming, calibrated), `head_modulation`, `mixture_of_heads`, `affine_scale`, and
     checks `phase_bounded_rope` against the model's RoPE base (choosing it when the spec says
-    `base = auto`, recorded as `xf.model.rope_base`). `xfc` runs it on every input.
+    `base = auto`, recorded as `xf.model.rope_base` and written into the `xf.rope` ops of the functions
+    that call the kernel). Calls of a kernel from `@prefill`/`@decode` get the operands a variant adds, as
+    the variant's own pass gives them. `xfc` runs it on every input.
 
     Before:
     ```mlir

@@ -59,3 +59,22 @@ func.func @emphasis_last_row(%q: tensor<1x4x?x16xf32>, %o: tensor<1x4x?x16xf32>)
   %r = xf.attention ins(%q, %q, %q : tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>) outs(%o : tensor<1x4x?x16xf32>) {num_heads = 4, num_kv_heads = 4, scale = 0.25 : f64, causal = true} -> tensor<1x4x?x16xf32>
   return %r : tensor<1x4x?x16xf32>
 }
+
+// -----
+
+// The base chosen for `base = auto` also goes into the RoPE of the model functions that call the kernel.
+// CHECK-LABEL: func.func @auto_base_kernel
+// CHECK-LABEL: func.func @prefill
+// CHECK: xf.rope %{{.+}}, %{{.+}} {base = 463518.58{{[0-9]+}} : f64, rotary_dim = 128 : i64}
+// CHECK: call @auto_base_kernel
+func.func @auto_base_kernel(%q: tensor<1x4x?x128xf32>, %o: tensor<1x4x?x128xf32>) -> tensor<1x4x?x128xf32>
+    attributes {xf.kernel, xf.model = {hidden = 64 : i64, layers = 32 : i64, max_position = 8192 : i64, rope_base = 0.0 : f64, rotary_dim = 128 : i64},
+                xf.variants = [{name = "phase_bounded_rope", eps = 0.1 : f64, angle_dtype = "f32", severity = "error"}]} {
+  %r = xf.attention ins(%q, %q, %q : tensor<1x4x?x128xf32>, tensor<1x4x?x128xf32>, tensor<1x4x?x128xf32>) outs(%o : tensor<1x4x?x128xf32>) {num_heads = 4, num_kv_heads = 4, scale = 0.25 : f64, causal = true} -> tensor<1x4x?x128xf32>
+  return %r : tensor<1x4x?x128xf32>
+}
+func.func @prefill(%q: tensor<1x4x?x128xf32>, %pos: tensor<?xi64>, %o: tensor<1x4x?x128xf32>) -> tensor<1x4x?x128xf32> attributes {xf.entry = "prefill"} {
+  %r = xf.rope %q, %pos {base = 0.0 : f64, rotary_dim = 128} : tensor<1x4x?x128xf32>, tensor<?xi64> -> tensor<1x4x?x128xf32>
+  %a = call @auto_base_kernel(%r, %o) {xf.layer = 0 : i64} : (tensor<1x4x?x128xf32>, tensor<1x4x?x128xf32>) -> tensor<1x4x?x128xf32>
+  return %a : tensor<1x4x?x128xf32>
+}
