@@ -3,20 +3,27 @@
 
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
-For each architecture (llama, mistral, gptoss) it generates a tiny checkpoint and checks:
+For each architecture (llama, mistral, gptoss, gemma2, qwen3, qwen2, mixtral, phi3) it generates a tiny
+checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
   2. against an independent float64 implementation written here with torch 1.13 ops in the style of
      the transformers modeling code (its own safetensors reader via torch.frombuffer, HF-style RoPE
-     tables, additive masks, sink column appended then dropped, the dense all-experts MoE path),
-     decoding greedily by recomputing the whole sequence each step: same tokens, logits to 1e-9;
+     tables and partial apply_rotary_pos_emb, additive masks, sink column appended then dropped, the
+     dense all-experts gpt-oss MoE, Mixtral's softmax-topk-renormalize routing with per-expert token
+     gathering, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
+     fused projections split by slicing / chunk), decoding greedily by recomputing the whole sequence
+     each step: same tokens, logits to 1e-9;
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
   4. --dtype bf16 / f16: every weight read back equals torch's round-to-nearest-even conversion of
      the float32 weights of the same seed, and the decode still matches torch;
   5. --shards 2 / 3: the index and shard files are well formed and give the same weights as one file;
-  6. that the windows matter (a Mistral / gpt-oss run without the window gives other logits), that
-     the gpt-oss model exercises the swiglu clamp, the sinks and yarn's truncate=false and attention
-     factor (each removed, the logits move), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+  6. that the windows matter (a run without the window gives other logits, from the first row that
+     has more keys than the window on), that each architecture's own features change the logits when
+     removed (gpt-oss: swiglu clamp, sinks, yarn's truncate=false and attention factor; gemma2: each soft
+     cap, the sandwich norms, (1 + w), the embedding scale, query_pre_attn_scalar; qwen3: q/k norms;
+     qwen2: q/k/v biases; mixtral: the top-2 renormalization, top-2 itself; phi3: the partial rotary
+     factor), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -38,7 +45,7 @@ import gen_tiny_model  # noqa: E402
 import reference_forward  # noqa: E402
 
 PROMPT = [1, 7, 42, 100, 3]
-ARCHS = ["llama", "mistral", "gptoss"]
+ARCHS = gen_tiny_model.ARCHS
 failures = []
 
 
@@ -72,7 +79,9 @@ def torch_load(model_dir):
 
 def torch_rope(cfg):
     """inv_freq and attention scaling, following transformers' modeling_rope_utils."""
-    base, dim = cfg["rope_theta"], cfg["head_dim"]
+    base = cfg["rope_theta"]
+    # _compute_default_rope_parameters: dim = int(head_dim * partial_rotary_factor)
+    dim = int(cfg["head_dim"] * cfg.get("partial_rotary_factor", 1.0))
     inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).double() / dim))
     rs = cfg.get("rope_scaling")
     if not rs:
@@ -113,11 +122,26 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
+def apply_rotary_pos_emb(q, k, cos, sin):
+    """transformers' apply_rotary_pos_emb, with Phi-3's partial form: the first cos.shape[-1] dims rotate."""
+    rotary_dim = cos.shape[-1]
+    q_rot, q_pass = q[..., :rotary_dim], q[..., rotary_dim:]
+    k_rot, k_pass = k[..., :rotary_dim], k[..., rotary_dim:]
+    q_embed = torch.cat([(q_rot * cos) + (rotate_half(q_rot) * sin), q_pass], dim=-1)
+    k_embed = torch.cat([(k_rot * cos) + (rotate_half(k_rot) * sin), k_pass], dim=-1)
+    return q_embed, k_embed
+
+
 class TorchModel:
     def __init__(self, model_dir):
         self.cfg = json.load(open(os.path.join(model_dir, "config.json")))
+        c = self.cfg
+        self.type = c["model_type"]
+        self.gptoss = self.type == "gpt_oss"
+        self.gemma = self.type == "gemma2"
+        # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
+        c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.w = torch_load(model_dir)
-        self.gptoss = self.cfg["model_type"] == "gpt_oss"
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
 
     def lin(self, x, name):
@@ -125,34 +149,82 @@ class TorchModel:
 
     def rms(self, x, name):
         var = x.pow(2).mean(-1, keepdim=True)
+        if self.gemma:
+            # Gemma2RMSNorm: output * (1.0 + self.weight.float())
+            return (x * torch.rsqrt(var + self.cfg["rms_norm_eps"])) * (1.0 + self.w[name])
         return self.w[name] * (x * torch.rsqrt(var + self.cfg["rms_norm_eps"]))
 
     def window(self, layer):
         c = self.cfg
-        if c["model_type"] == "mistral":
+        if self.type in ("mistral", "mixtral", "phi3"):
             return c.get("sliding_window")
         if self.gptoss and c["layer_types"][layer] == "sliding_attention":
             return c["sliding_window"]
+        if self.gemma:
+            # Gemma2Attention: sliding_window if not bool(layer_idx % 2) (or layer_types, when given)
+            sliding = c["layer_types"][layer] == "sliding_attention" if c.get("layer_types") else not bool(layer % 2)
+            return c["sliding_window"] if sliding else None
+        if self.type in ("qwen2", "qwen3"):
+            # Qwen2Config: sliding_window if use_sliding_window else None; layer_types "sliding_attention"
+            # if sliding_window is not None and i >= max_window_layers.
+            sw = c.get("sliding_window") if c.get("use_sliding_window") else None
+            types = c.get("layer_types") or ["sliding_attention" if sw is not None and i >= c["max_window_layers"]
+                                             else "full_attention" for i in range(c["num_hidden_layers"])]
+            return sw if types[layer] == "sliding_attention" else None
         return None
+
+    def qkv(self, h, p, S, H, KV, D):
+        if self.type == "phi3":
+            qkv = self.lin(h, p + "self_attn.qkv_proj")
+            query_pos = H * D
+            q = qkv[..., :query_pos]
+            k = qkv[..., query_pos:query_pos + KV * D]
+            v = qkv[..., query_pos + KV * D:]
+        else:
+            q = self.lin(h, p + "self_attn.q_proj")
+            k = self.lin(h, p + "self_attn.k_proj")
+            v = self.lin(h, p + "self_attn.v_proj")
+        q, k, v = q.view(S, -1, D), k.view(S, -1, D), v.view(S, -1, D)
+        if self.type == "qwen3":
+            # Qwen3Attention: self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
+            q = self.rms(q, p + "self_attn.q_norm.weight")
+            k = self.rms(k, p + "self_attn.k_norm.weight")
+        return q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
+
+    def mlp(self, p, h):
+        c = self.cfg
+        if self.gptoss:
+            return self.moe(p + "mlp.", h)
+        if self.type == "mixtral":
+            return self.mixtral_moe(p + "block_sparse_moe.", h)
+        if self.type == "phi3":
+            up_states = self.lin(h, p + "mlp.gate_up_proj")
+            gate, up_states = up_states.chunk(2, dim=-1)
+            return self.lin(up_states * F.silu(gate), p + "mlp.down_proj")
+        act = (lambda x: F.gelu(x, approximate="tanh")) if self.gemma else F.silu
+        assert c.get("hidden_activation", c.get("hidden_act")) == ("gelu_pytorch_tanh" if self.gemma else "silu")
+        return self.lin(act(self.lin(h, p + "mlp.gate_proj")) * self.lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
 
     def forward(self, ids):
         """Logits of every position of `ids` (no cache)."""
         c, w = self.cfg, self.w
         S, H, KV, D = len(ids), c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
         x = F.embedding(torch.tensor(ids), w["model.embed_tokens.weight"])
+        if self.gemma:
+            # Gemma2Model: normalizer = torch.tensor(self.config.hidden_size**0.5, dtype=hidden_states.dtype)
+            dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[c["torch_dtype"]]
+            x = x * torch.tensor(c["hidden_size"] ** 0.5, dtype=dtype).double()
         freqs = torch.outer(torch.arange(S, dtype=torch.float64), self.inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos() * self.att_scaling, emb.sin() * self.att_scaling
         q_idx = torch.arange(S)[:, None]
         kv_idx = torch.arange(S)[None, :]
+        scaling = c["query_pre_attn_scalar"] ** -0.5 if self.gemma else D ** -0.5
         for n in range(c["num_hidden_layers"]):
             p = "model.layers.%d." % n
             h = self.rms(x, p + "input_layernorm.weight")
-            q = self.lin(h, p + "self_attn.q_proj").view(S, H, D).transpose(0, 1)
-            k = self.lin(h, p + "self_attn.k_proj").view(S, KV, D).transpose(0, 1)
-            v = self.lin(h, p + "self_attn.v_proj").view(S, KV, D).transpose(0, 1)
-            q = q * cos + rotate_half(q) * sin
-            k = k * cos + rotate_half(k) * sin
+            q, k, v = self.qkv(h, p, S, H, KV, D)
+            q, k = apply_rotary_pos_emb(q, k, cos, sin)
             # repeat_kv: kv head j serves query heads j*n_rep .. j*n_rep + n_rep - 1.
             k = k[:, None].expand(KV, H // KV, S, D).reshape(H, S, D)
             v = v[:, None].expand(KV, H // KV, S, D).reshape(H, S, D)
@@ -161,7 +233,12 @@ class TorchModel:
             if W is not None:
                 allowed = allowed & (kv_idx > q_idx - W)        # transformers' sliding_window_overlay
             mask = torch.zeros(S, S, dtype=torch.float64).masked_fill(~allowed, float("-inf"))
-            scores = torch.matmul(q, k.transpose(1, 2)) * D ** -0.5 + mask
+            scores = torch.matmul(q, k.transpose(1, 2)) * scaling
+            if self.gemma and c.get("attn_logit_softcapping") is not None:
+                scores = scores / c["attn_logit_softcapping"]
+                scores = torch.tanh(scores)
+                scores = scores * c["attn_logit_softcapping"]
+            scores = scores + mask
             if self.gptoss:
                 sinks = w[p + "self_attn.sinks"].reshape(H, 1, 1).expand(H, S, 1)
                 combined = torch.cat([scores, sinks], dim=-1)
@@ -170,15 +247,25 @@ class TorchModel:
             else:
                 probs = F.softmax(scores, dim=-1)
             attn = torch.matmul(probs, v).transpose(0, 1).reshape(S, H * D)
-            x = x + self.lin(attn, p + "self_attn.o_proj")
-            h = self.rms(x, p + "post_attention_layernorm.weight")
-            if self.gptoss:
-                x = x + self.moe(p + "mlp.", h)
+            attn = self.lin(attn, p + "self_attn.o_proj")
+            if self.gemma:
+                # Gemma2DecoderLayer: post_attention_layernorm on the attention output, then the residual;
+                # pre_feedforward_layernorm -> mlp -> post_feedforward_layernorm, then the residual.
+                x = x + self.rms(attn, p + "post_attention_layernorm.weight")
+                h = self.rms(x, p + "pre_feedforward_layernorm.weight")
+                x = x + self.rms(self.mlp(p, h), p + "post_feedforward_layernorm.weight")
             else:
-                x = x + self.lin(F.silu(self.lin(h, p + "mlp.gate_proj")) * self.lin(h, p + "mlp.up_proj"),
-                                 p + "mlp.down_proj")
+                x = x + attn
+                h = self.rms(x, p + "post_attention_layernorm.weight")
+                x = x + self.mlp(p, h)
         x = self.rms(x, "model.norm.weight")
-        return F.linear(x, w["lm_head.weight"])
+        head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", self.gemma) else w["lm_head.weight"]
+        logits = F.linear(x, head)
+        if self.gemma and c.get("final_logit_softcapping") is not None:
+            logits = logits / c["final_logit_softcapping"]
+            logits = torch.tanh(logits)
+            logits = logits * c["final_logit_softcapping"]
+        return logits
 
     def moe(self, p, h):
         """GptOssTopKRouter + GptOssExperts (the dense path: every expert, weighted by the scores)."""
@@ -196,6 +283,26 @@ class TorchModel:
         glu = gate * torch.sigmoid(gate * alpha)
         out = torch.bmm((up + 1) * glu, w[p + "experts.down_proj"]) + w[p + "experts.down_proj_bias"][..., None, :]
         return (out * scores.transpose(0, 1)[..., None]).sum(dim=0)
+
+    def mixtral_moe(self, p, h):
+        """MixtralSparseMoeBlock: softmax over all experts, topk, renormalize, then each expert on the
+        tokens routed to it (index_add_)."""
+        c, w = self.cfg, self.w
+        E, k = c["num_local_experts"], c["num_experts_per_tok"]
+        router_logits = F.linear(h, w[p + "gate.weight"])
+        routing_weights = F.softmax(router_logits, dim=1, dtype=torch.float64)
+        routing_weights, selected_experts = torch.topk(routing_weights, k, dim=-1)
+        routing_weights /= routing_weights.sum(dim=-1, keepdim=True)
+        final = torch.zeros_like(h)
+        expert_mask = F.one_hot(selected_experts, num_classes=E).permute(2, 1, 0)    # [E, k, S]
+        for e in range(E):
+            idx, top_x = torch.where(expert_mask[e])
+            current = h[None, top_x].reshape(-1, h.shape[-1])
+            q = p + "experts.%d." % e
+            out = F.linear(F.silu(F.linear(current, w[q + "w1.weight"])) * F.linear(current, w[q + "w3.weight"]),
+                           w[q + "w2.weight"])
+            final.index_add_(0, top_x, out * routing_weights[top_x, idx, None])
+        return final
 
     def greedy(self, prompt, n):
         ids, rows = list(prompt), []
@@ -306,13 +413,22 @@ def check_window_matters(arch, model_dir, logits):
           "%s: the sliding window changes exactly the rows past %d keys" % (arch, W))
 
 
-def check_features_matter(model_dir, logits):
-    """gpt-oss: the swiglu clamp, the sinks, yarn's truncate=false and attention factor all change the
-    logits (so the test model exercises them)."""
+def check_features_matter(arch, model_dir, logits):
+    """Each architecture feature, switched off in the reference, changes the logits (so the test model
+    exercises it)."""
     def run(mutate):
         ref = reference_forward.Model(model_dir)
         mutate(ref)
         return maxdiff(reference_forward.greedy(ref, PROMPT, logits.shape[0])[0], logits)
+
+    def setattr_(name, value):
+        return lambda r: setattr(r, name, value)
+
+    def cfg_(key, value):
+        def f(r):
+            r.cfg[key] = value
+            r.inv_freq, r.attention_scaling = reference_forward.rope_parameters(r.cfg)
+        return f
 
     def no_clamp(r):
         r.cfg["swiglu_limit"] = float("inf")
@@ -325,13 +441,29 @@ def check_features_matter(model_dir, logits):
         r.cfg["rope_scaling"]["truncate"] = True
         r.inv_freq, r.attention_scaling = reference_forward.rope_parameters(r.cfg)
 
-    def no_attention_factor(r):
-        r.attention_scaling = 1.0
+    def no_qkv_bias(r):
+        for n in range(r.L):
+            for t in "qkv":
+                del r.w["model.layers.%d.self_attn.%s_proj.bias" % (n, t)]
 
-    for name, f in (("swiglu clamp", no_clamp), ("sinks", no_sinks), ("yarn truncate=false", truncate),
-                    ("yarn attention factor", no_attention_factor)):
+    features = {
+        "gptoss": (("swiglu clamp", no_clamp), ("sinks", no_sinks), ("yarn truncate=false", truncate),
+                   ("yarn attention factor", setattr_("attention_scaling", 1.0))),
+        "gemma2": (("attention soft cap", setattr_("attn_softcap", None)),
+                   ("final soft cap", setattr_("final_softcap", None)),
+                   ("sandwich norms", setattr_("sandwich", False)),
+                   ("(1 + w) norm", setattr_("unit_offset", False)),
+                   ("embedding scale", setattr_("embed_scale", 1.0)),
+                   ("query_pre_attn_scalar", lambda r: setattr(r, "scale", r.D ** -0.5))),
+        "qwen3": (("q/k norms", setattr_("qk_norm", False)),),
+        "qwen2": (("q/k/v biases", no_qkv_bias),),
+        "mixtral": (("top-2 renormalization", setattr_("moe_renormalize", False)),
+                    ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
+        "phi3": (("partial rotary factor", cfg_("partial_rotary_factor", 1.0)),),
+    }
+    for name, f in features.get(arch, ()):
         d = run(f)
-        check(d > 1e-3, "gptoss: the model exercises the %s" % name, "logits move by %.3g without it" % d)
+        check(d > 1e-3, "%s: the model exercises the %s" % (arch, name), "logits move by %.3g without it" % d)
 
 
 def check_importer(xfc, arch, model_dir):
@@ -358,10 +490,9 @@ def main():
             check_importer(args.xfc, arch, d)
             logits, tokens = check_decode(arch + " f32", d, args.max_new)
             check_cli(arch + " f32", d, args.max_new, logits, tokens, root)
-            if arch != "llama":
+            if any(reference_forward.Model(d).windows):
                 check_window_matters(arch, d, logits)
-            if arch == "gptoss":
-                check_features_matter(d, logits)
+            check_features_matter(arch, d, logits)
             check_rounding(root, arch)
             check_shards(root, arch)
             for dtype in ("bf16", "f16"):

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Write a tiny random Hugging Face checkpoint (config.json + safetensors) for end-to-end tests.
 
-    /usr/bin/python3 test/models/gen_tiny_model.py --arch {llama,mistral,gptoss} --out DIR
+    /usr/bin/python3 test/models/gen_tiny_model.py
+        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3} --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
-GptOssForCausalLM) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
+GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
+Phi3ForCausalLM) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 
@@ -24,6 +26,7 @@ import numpy as np
 
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
+ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -100,6 +103,105 @@ def make_config(arch, dtype):
             "max_position_embeddings": 256,
             "attention_bias": True,
         }
+    elif arch == "gemma2":
+        # Gemma 2: (1 + w) RMSNorm before and after attention and MLP, embeddings times sqrt(hidden),
+        # gelu_pytorch_tanh, scores scaled by query_pre_attn_scalar^-0.5 and soft-capped, final logits
+        # soft-capped, layers 0, 2, ... slide (the class default: no layer_types here, as in the real
+        # gemma-2 configs). The caps are small so that tanh is far from linear on these tiny models (the
+        # real 50 / 30 would barely bend their logits). Untied (the class default and every Gemma 2
+        # checkpoint tie them): with random weights a tied head mostly predicts the input token again.
+        cfg = {
+            "architectures": ["Gemma2ForCausalLM"],
+            "model_type": "gemma2",
+            **common,
+            "rms_norm_eps": 1e-6,
+            "tie_word_embeddings": False,
+            "hidden_act": "gelu_pytorch_tanh",
+            "hidden_activation": "gelu_pytorch_tanh",
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "attention_bias": False,
+            "query_pre_attn_scalar": 24,
+            "attn_logit_softcapping": 5.0,
+            "final_logit_softcapping": 3.0,
+            "sliding_window": 8,
+            "cache_implementation": "hybrid",
+            "pad_token_id": 0,
+        }
+    elif arch == "qwen3":
+        # Qwen 3: RMSNorm over head_dim on q and k (q_norm, k_norm) before RoPE; head_dim 32 with
+        # hidden 64 and 4 heads (q_proj [128, 64]), as Qwen3-0.6B has head_dim 128 with 1024 / 16.
+        cfg = {
+            "architectures": ["Qwen3ForCausalLM"],
+            "model_type": "qwen3",
+            **common,
+            "head_dim": 32,
+            "rms_norm_eps": 1e-6,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 1000000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "use_sliding_window": False,
+            "sliding_window": None,
+            "max_window_layers": 2,
+        }
+    elif arch == "qwen2":
+        # Qwen 2: biases on q, k and v (none on o); Qwen2Config has no head_dim (hidden / heads) and no
+        # attention_bias. use_sliding_window with max_window_layers 1: layer 0 full, layer 1 slides over
+        # 8 keys (transformers' layer_types default: sliding iff i >= max_window_layers).
+        cfg = {
+            "architectures": ["Qwen2ForCausalLM"],
+            "model_type": "qwen2",
+            **common,
+            "rms_norm_eps": 1e-6,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 1000000.0,
+            "use_sliding_window": True,
+            "sliding_window": 8,
+            "max_window_layers": 1,
+        }
+        del cfg["head_dim"]
+    elif arch == "mixtral":
+        # Mixtral: block_sparse_moe with 4 experts (w1 gate, w3 up, w2 down), top 2, the softmax of the
+        # router logits renormalized over the chosen two; no sliding window (as Mixtral-8x7B).
+        cfg = {
+            "architectures": ["MixtralForCausalLM"],
+            "model_type": "mixtral",
+            **common,
+            "intermediate_size": 64,
+            "num_local_experts": 4,
+            "num_experts_per_tok": 2,
+            "max_position_embeddings": 512,
+            "rope_theta": 1000000.0,
+            "sliding_window": None,
+            "output_router_logits": False,
+            "router_aux_loss_coef": 0.02,
+        }
+    elif arch == "phi3":
+        # Phi-3: fused qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows); RoPE on the first
+        # half of each head (partial_rotary_factor 0.5, as Phi-4-mini's 0.75); sliding window 16 on
+        # every layer (the Phi-3 configs all set one). Phi3Config has no head_dim (hidden / heads).
+        cfg = {
+            "architectures": ["Phi3ForCausalLM"],
+            "model_type": "phi3",
+            **common,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "original_max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "partial_rotary_factor": 0.5,
+            "sliding_window": 16,
+            "attention_bias": False,
+            "embd_pdrop": 0.0,
+            "resid_pdrop": 0.0,
+            "attention_dropout": 0.0,
+            "pad_token_id": 0,
+        }
+        del cfg["head_dim"]
     else:
         raise ValueError(arch)
     return cfg
@@ -111,10 +213,12 @@ def make_config(arch, dtype):
 def make_weights(cfg, seed):
     rng = np.random.default_rng(seed)
     V, H = cfg["vocab_size"], cfg["hidden_size"]
-    nH, nKV, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    nH = cfg["num_attention_heads"]
+    nKV = cfg.get("num_key_value_heads", nH)
+    D = cfg.get("head_dim", H // nH)
     I = cfg["intermediate_size"]
     L = cfg["num_hidden_layers"]
-    gptoss = cfg["model_type"] == "gpt_oss"
+    kind = cfg["model_type"]
 
     def mat(*shape, std=0.08):
         return (rng.standard_normal(shape) * std).astype(np.float32)
@@ -122,27 +226,52 @@ def make_weights(cfg, seed):
     def norm(n):
         return (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
 
-    def bias(*shape):
-        return (0.02 * rng.standard_normal(shape)).astype(np.float32)
+    def gemma_norm(n):
+        # Gemma's RMSNorm scales by (1 + w): w near 0.
+        return (0.1 * rng.standard_normal(n)).astype(np.float32)
+
+    def bias(*shape, std=0.02):
+        return (std * rng.standard_normal(shape)).astype(np.float32)
 
     w = {}
-    # Embeddings ~ N(0, 1): RMSNorm follows, so their scale does not matter much.
-    w["model.embed_tokens.weight"] = mat(V, H, std=1.0)
+    # Embeddings ~ N(0, 1): RMSNorm follows, so their scale does not matter much. Gemma 2 multiplies
+    # them by sqrt(hidden) = 8: std 0.25 keeps them from drowning the (normed) attention and MLP outputs.
+    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if kind == "gemma2" else 1.0)
     for n in range(L):
         p = "model.layers.%d." % n
-        w[p + "input_layernorm.weight"] = norm(H)
-        w[p + "post_attention_layernorm.weight"] = norm(H)
-        # q/k std 0.15 so that attention scores are O(1) and the softmax is not flat.
-        w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, std=0.15)
-        w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, std=0.15)
-        w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
-        w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
+        if kind == "gemma2":
+            w[p + "input_layernorm.weight"] = gemma_norm(H)
+            w[p + "post_attention_layernorm.weight"] = gemma_norm(H)
+            w[p + "pre_feedforward_layernorm.weight"] = gemma_norm(H)
+            w[p + "post_feedforward_layernorm.weight"] = gemma_norm(H)
+        else:
+            w[p + "input_layernorm.weight"] = norm(H)
+            w[p + "post_attention_layernorm.weight"] = norm(H)
+        if kind == "phi3":
+            # qkv_proj: the q, k and v rows stacked ([H*D + 2*KV*D, hidden]).
+            w[p + "self_attn.qkv_proj.weight"] = np.concatenate(
+                [mat(nH * D, H, std=0.15), mat(nKV * D, H, std=0.15), mat(nKV * D, H)], axis=0)
+            w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
+        else:
+            # q/k std 0.15 so that attention scores are O(1) and the softmax is not flat.
+            w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, std=0.15)
+            w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, std=0.15)
+            w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
+            w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
         if cfg.get("attention_bias", False):
             w[p + "self_attn.q_proj.bias"] = bias(nH * D)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
             w[p + "self_attn.v_proj.bias"] = bias(nKV * D)
             w[p + "self_attn.o_proj.bias"] = bias(H)
-        if gptoss:
+        if kind == "qwen2":
+            # q, k, v biases, none on o_proj; std 0.1 so that they move the logits visibly.
+            w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
+            w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
+            w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
+        if kind == "qwen3":
+            w[p + "self_attn.q_norm.weight"] = norm(D)
+            w[p + "self_attn.k_norm.weight"] = norm(D)
+        if kind == "gpt_oss":
             E = cfg["num_local_experts"]
             w[p + "self_attn.sinks"] = rng.standard_normal(nH).astype(np.float32)
             w[p + "mlp.router.weight"] = mat(E, H, std=0.3)
@@ -153,12 +282,25 @@ def make_weights(cfg, seed):
             w[p + "mlp.experts.gate_up_proj_bias"] = bias(E, 2 * I)
             w[p + "mlp.experts.down_proj"] = mat(E, I, H)
             w[p + "mlp.experts.down_proj_bias"] = bias(E, H)
+        elif kind == "mixtral":
+            E = cfg["num_local_experts"]
+            w[p + "block_sparse_moe.gate.weight"] = mat(E, H, std=0.3)
+            for e in range(E):
+                q = p + "block_sparse_moe.experts.%d." % e
+                w[q + "w1.weight"] = mat(I, H, std=0.15)
+                w[q + "w2.weight"] = mat(H, I)
+                w[q + "w3.weight"] = mat(I, H, std=0.15)
+        elif kind == "phi3":
+            # gate_up_proj: the gate rows, then the up rows ([2I, hidden]).
+            w[p + "mlp.gate_up_proj.weight"] = np.concatenate([mat(I, H), mat(I, H)], axis=0)
+            w[p + "mlp.down_proj.weight"] = mat(H, I)
         else:
             w[p + "mlp.gate_proj.weight"] = mat(I, H)
             w[p + "mlp.up_proj.weight"] = mat(I, H)
             w[p + "mlp.down_proj.weight"] = mat(H, I)
-    w["model.norm.weight"] = norm(H)
-    w["lm_head.weight"] = mat(V, H, std=0.2)
+    w["model.norm.weight"] = gemma_norm(H) if kind == "gemma2" else norm(H)
+    if not cfg.get("tie_word_embeddings", False):
+        w["lm_head.weight"] = mat(V, H, std=0.2)
     return w
 
 
@@ -209,7 +351,7 @@ def write_safetensors(path, tensors, dtype, metadata=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", required=True, choices=["llama", "mistral", "gptoss"])
+    ap.add_argument("--arch", required=True, choices=ARCHS)
     ap.add_argument("--out", required=True, help="output folder (created)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])

@@ -6,8 +6,9 @@
 
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: LlamaForCausalLM,
-MistralForCausalLM, GptOssForCausalLM (the configs that gen_tiny_model.py writes, and the same
-architectures at other sizes).
+MistralForCausalLM, GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM,
+MixtralForCausalLM, Phi3ForCausalLM (the configs that gen_tiny_model.py writes, and the same
+architectures at other sizes; config fields left out take the transformers class defaults).
 
 Greedy decoding: the prompt runs as one causal prefill; row 0 of the output is the logits of the last
 prompt position, its argmax is the first generated token; row k is the logits after feeding generated
@@ -15,17 +16,31 @@ token k-1 (one token at a time, with a KV cache). N rows, N generated tokens (th
 Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --print-tokens adds one
 line per step on stderr (step, token, its logit, the runner-up margin).
 
-Written from the transformers modeling code (modeling_llama / modeling_mistral / modeling_gpt_oss,
-modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with the xf repository.
-Conventions:
-  * RMSNorm: x / sqrt(mean(x^2) + eps) * w.
-  * RoPE: rotate-half pairing (i, i + d/2); inv_freq[i] = base^(-2i/d); llama3 and yarn scaling as in
+Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma2 / _qwen2 /
+_qwen3 / _mixtral / _phi3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+the xf repository. Conventions:
+  * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma 2: * (1 + w).
+  * RoPE: rotate-half pairing (i, i + r/2) over the first r = int(head_dim * partial_rotary_factor)
+    dims of each head (the rest pass through); inv_freq[i] = base^(-2i/r); llama3 and yarn scaling as in
     _compute_llama3_parameters / _compute_yarn_parameters; yarn's attention_factor multiplies cos and sin.
-  * Attention: scale 1/sqrt(head_dim); query head h reads kv head h // (H / Hkv); causal; a sliding
-    window W lets the query at position p see keys j with p - W < j <= p (W keys, itself included).
+  * Attention: scale 1/sqrt(head_dim) (Gemma 2: 1/sqrt(query_pre_attn_scalar)); query head h reads kv
+    head h // (H / Hkv); causal; a sliding window W lets the query at position p see keys j with
+    p - W < j <= p (W keys, itself included). Which layers slide: Mistral, Mixtral, Phi-3 every layer
+    when sliding_window is set; gpt-oss and Gemma 2 layer_types, by default the even layers; Qwen 2/3
+    only with use_sliding_window, then layer_types, by default the layers i >= max_window_layers.
+  * Gemma 2: embeddings times sqrt(hidden) rounded to the config dtype (a tensor of that dtype in HF);
+    sandwich norms (input / post_attention around attention, pre / post_feedforward around the MLP,
+    each output normed before its residual add); scores z -> c tanh(z / c) with c =
+    attn_logit_softcapping after scaling, before the mask; logits -> c tanh(logits / c) with c =
+    final_logit_softcapping; gelu_pytorch_tanh; embeddings tied by default.
+  * Qwen 3: q_norm / k_norm, RMSNorm over head_dim of each head, after the projections, before RoPE.
+  * Qwen 2: biases on q, k and v projections (whatever tensors exist are added).
+  * Phi-3: qkv_proj rows = [q (H*D); k (Hkv*D); v (Hkv*D)]; gate_up_proj rows = [gate (I); up (I)].
   * gpt-oss sinks: P[i,j] = exp(z[i,j]) / (exp(s[h]) + sum_j' exp(z[i,j'])), s not scaled.
   * gpt-oss MoE: softmax over the top-k router logits; gate/up interleaved; clamped SwiGLU
     (gate <= limit, |up| <= limit, gate * sigmoid(1.702 * gate) * (up + 1)).
+  * Mixtral MoE: router `block_sparse_moe.gate` (no bias), softmax over all experts, top-k, renormalized
+    (= softmax over the top-k logits); expert e: w2(silu(w1 x) * w3 x).
 """
 import argparse
 import json
@@ -89,9 +104,14 @@ def load_weights(model_dir):
 # --------------------------------------------------------------------------------------------------
 # RoPE
 # --------------------------------------------------------------------------------------------------
+def rotary_dim(cfg):
+    return int(cfg["head_dim"] * cfg.get("partial_rotary_factor", 1.0))
+
+
 def rope_parameters(cfg):
-    """(inv_freq [d/2], attention_scaling) as transformers' modeling_rope_utils computes them."""
-    d = cfg["head_dim"]
+    """(inv_freq [d/2], attention_scaling) as transformers' modeling_rope_utils computes them, d the
+    rotary dim int(head_dim * partial_rotary_factor)."""
+    d = rotary_dim(cfg)
     base = float(cfg["rope_theta"])
     inv_freq = 1.0 / base ** (np.arange(0, d, 2, dtype=np.float64) / d)
     scaling = cfg.get("rope_scaling") or {}
@@ -149,20 +169,22 @@ def rope_parameters(cfg):
 
 
 def rotate(x, positions, inv_freq, attention_scaling):
-    """x [heads, S, d]; rotate-half RoPE at the given absolute positions."""
-    angles = np.outer(positions, inv_freq)                        # [S, d/2]
+    """x [heads, S, D]; rotate-half RoPE at the given absolute positions over the first
+    r = 2 len(inv_freq) dims of each head (pairs (i, i + r/2)); dims r..D-1 pass through."""
+    angles = np.outer(positions, inv_freq)                        # [S, r/2]
     cos = np.cos(angles) * attention_scaling
     sin = np.sin(angles) * attention_scaling
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    half = len(inv_freq)
+    x1, x2, rest = x[..., :half], x[..., half:2 * half], x[..., 2 * half:]
+    return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin, rest], axis=-1)
 
 
 # --------------------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------------------
-def rms_norm(x, w, eps):
-    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
+def rms_norm(x, w, eps, unit_offset=False):
+    y = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
+    return y * (1.0 + w) if unit_offset else y * w
 
 
 def silu(x):
@@ -173,38 +195,113 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+_erf = np.vectorize(math.erf)
+
+ACTIVATIONS = {
+    "silu": silu,
+    "swish": silu,
+    "gelu_pytorch_tanh": gelu_tanh,
+    "gelu_new": gelu_tanh,
+    "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
+    "relu": lambda x: np.maximum(x, 0.0),
+}
+
+
+def round_to_dtype(v, torch_dtype):
+    """float(torch.tensor(v, dtype=torch_dtype)): round to nearest, ties to even."""
+    if torch_dtype == "float16":
+        return float(np.float16(v))
+    if torch_dtype == "bfloat16":
+        u = np.array([v], dtype=np.float32).view(np.uint32).astype(np.uint64)
+        u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+        return float(u.astype(np.uint32).view(np.float32)[0])
+    return float(np.float32(v))
+
+
+ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM",
+                 "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM")
+
+
 class Model:
+    """The forward pass. Each architecture feature is an attribute set from the config (so that a test
+    can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
+    qk_norm, inv_freq / attention_scaling (RoPE), act, moe ("gptoss", "mixtral" or None),
+    moe_renormalize."""
+
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
             cfg = json.load(f)
         arch = cfg["architectures"][0]
-        if arch not in ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM"):
+        if arch not in ARCHITECTURES:
             raise NotImplementedError(arch)
         self.arch = arch
+        gemma = arch == "Gemma2ForCausalLM"
         self.gptoss = arch == "GptOssForCausalLM"
-        cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
-        cfg.setdefault("num_key_value_heads", cfg["num_attention_heads"])
+        # Class defaults that differ from the generic ones.
+        if gemma:
+            cfg.setdefault("head_dim", 256)
+            cfg.setdefault("rms_norm_eps", 1e-6)
+            cfg.setdefault("tie_word_embeddings", True)
+        elif arch == "Qwen3ForCausalLM":
+            cfg.setdefault("head_dim", 128)
+        cfg.setdefault("rope_theta", 1e6 if arch == "MixtralForCausalLM" else 10000.0)
+        if cfg.get("head_dim") is None:
+            cfg["head_dim"] = cfg["hidden_size"] // cfg["num_attention_heads"]
+        if cfg.get("num_key_value_heads") is None:
+            cfg["num_key_value_heads"] = cfg["num_attention_heads"]
         self.cfg = cfg
         self.w = load_weights(model_dir)
         self.L = cfg["num_hidden_layers"]
         self.H = cfg["num_attention_heads"]
         self.Hkv = cfg["num_key_value_heads"]
         self.D = cfg["head_dim"]
-        self.eps = cfg["rms_norm_eps"]
+        self.eps = cfg.get("rms_norm_eps", 1e-6)
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
-        # The window of each layer, None for full attention.
-        if arch == "MistralForCausalLM":
-            self.windows = [cfg.get("sliding_window")] * self.L
-        elif self.gptoss:
-            types = cfg.get("layer_types") or ["sliding_attention" if i % 2 == 0 else "full_attention"
-                                               for i in range(self.L)]
-            self.windows = [cfg["sliding_window"] if t == "sliding_attention" else None for t in types]
+        self.windows = self._windows()
+        self.unit_offset = gemma
+        self.sandwich = gemma
+        self.qk_norm = arch == "Qwen3ForCausalLM"
+        self.moe = "gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM" else None
+        self.moe_renormalize = True
+        if gemma:
+            self.scale = cfg.get("query_pre_attn_scalar", 256) ** -0.5
+            self.attn_softcap = cfg.get("attn_logit_softcapping", 50.0)
+            self.final_softcap = cfg.get("final_logit_softcapping", 30.0)
+            self.embed_scale = round_to_dtype(math.sqrt(cfg["hidden_size"]), cfg.get("torch_dtype", "float32"))
+            act = cfg.get("hidden_activation") or cfg.get("hidden_act") or "gelu_pytorch_tanh"
         else:
-            self.windows = [None] * self.L
+            self.scale = self.D ** -0.5
+            self.attn_softcap = self.final_softcap = None
+            self.embed_scale = 1.0
+            act = cfg.get("hidden_act", "silu")
+        self.act = ACTIVATIONS[act]
         if cfg.get("tie_word_embeddings", False):
             self.lm_head = self.w["model.embed_tokens.weight"]
         else:
             self.lm_head = self.w["lm_head.weight"]
+
+    def _windows(self):
+        """The window of each layer, None for full attention."""
+        cfg, arch, L = self.cfg, self.arch, self.L
+        if arch in ("MistralForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM"):
+            return [cfg.get("sliding_window", 4096 if arch == "MistralForCausalLM" else None)] * L
+        if arch in ("GptOssForCausalLM", "Gemma2ForCausalLM"):
+            default = 4096 if arch == "Gemma2ForCausalLM" else 128
+            window = cfg.get("sliding_window", default)
+            types = cfg.get("layer_types") or ["sliding_attention" if i % 2 == 0 else "full_attention"
+                                               for i in range(L)]
+            return [window if t == "sliding_attention" else None for t in types]
+        if arch in ("Qwen2ForCausalLM", "Qwen3ForCausalLM"):
+            window = cfg.get("sliding_window", 4096) if cfg.get("use_sliding_window", False) else None
+            first = cfg.get("max_window_layers", 28)
+            types = cfg.get("layer_types") or ["sliding_attention" if window is not None and i >= first
+                                               else "full_attention" for i in range(L)]
+            return [window if t == "sliding_attention" else None for t in types]
+        return [None] * L
 
     def new_cache(self):
         empty = lambda: np.zeros((self.Hkv, 0, self.D))
@@ -215,14 +312,27 @@ class Model:
         b = self.w.get(name + ".bias")
         return y if b is None else y + b
 
+    def norm(self, x, name):
+        return rms_norm(x, self.w[name + ".weight"], self.eps, self.unit_offset)
+
     def attention(self, n, x, positions, cache):
         p = "model.layers.%d.self_attn." % n
-        S = x.shape[0]
-        q = self.linear(x, p + "q_proj").reshape(S, self.H, self.D).transpose(1, 0, 2)
-        k = self.linear(x, p + "k_proj").reshape(S, self.Hkv, self.D).transpose(1, 0, 2)
-        v = self.linear(x, p + "v_proj").reshape(S, self.Hkv, self.D).transpose(1, 0, 2)
-        q = rotate(q, positions, self.inv_freq, self.attention_scaling)
-        k = rotate(k, positions, self.inv_freq, self.attention_scaling)
+        S, H, Hkv, D = x.shape[0], self.H, self.Hkv, self.D
+        if p + "qkv_proj.weight" in self.w:                    # Phi-3: [q; k; v] rows
+            qkv = self.linear(x, p + "qkv_proj")
+            q, k, v = qkv[:, :H * D], qkv[:, H * D:(H + Hkv) * D], qkv[:, (H + Hkv) * D:]
+        else:
+            q = self.linear(x, p + "q_proj")
+            k = self.linear(x, p + "k_proj")
+            v = self.linear(x, p + "v_proj")
+        q = q.reshape(S, H, D)
+        k = k.reshape(S, Hkv, D)
+        v = v.reshape(S, Hkv, D).transpose(1, 0, 2)
+        if self.qk_norm:                                         # Qwen 3: per head, before RoPE
+            q = self.norm(q, p + "q_norm")
+            k = self.norm(k, p + "k_norm")
+        q = rotate(q.transpose(1, 0, 2), positions, self.inv_freq, self.attention_scaling)
+        k = rotate(k.transpose(1, 0, 2), positions, self.inv_freq, self.attention_scaling)
         cache[n][0] = np.concatenate([cache[n][0], k], axis=1)
         cache[n][1] = np.concatenate([cache[n][1], v], axis=1)
         K, V = cache[n]
@@ -232,11 +342,13 @@ class Model:
         W = self.windows[n]
         if W is not None:
             visible &= key_pos[None, :] > positions[:, None] - W
-        group = self.H // self.Hkv
-        out = np.empty((self.H, S, self.D))
-        for h in range(self.H):
+        group = H // Hkv
+        out = np.empty((H, S, D))
+        for h in range(H):
             kv = h // group
-            z = (q[h] @ K[kv].T) / math.sqrt(self.D)            # [S, T]
+            z = (q[h] @ K[kv].T) * self.scale                    # [S, T]
+            if self.attn_softcap is not None:
+                z = self.attn_softcap * np.tanh(z / self.attn_softcap)
             z = np.where(visible, z, -np.inf)
             if self.gptoss:
                 s = self.w[p + "sinks"][h]
@@ -248,14 +360,36 @@ class Model:
                 e = np.exp(z - m)
                 P = e / e.sum(axis=-1, keepdims=True)
             out[h] = P @ V[kv]
-        out = out.transpose(1, 0, 2).reshape(S, self.H * self.D)
+        out = out.transpose(1, 0, 2).reshape(S, H * D)
         return self.linear(out, p + "o_proj")
 
     def dense_mlp(self, n, x):
         p = "model.layers.%d.mlp." % n
-        return self.linear(silu(self.linear(x, p + "gate_proj")) * self.linear(x, p + "up_proj"), p + "down_proj")
+        if p + "gate_up_proj.weight" in self.w:                 # Phi-3: [gate; up] rows
+            gate_up = self.linear(x, p + "gate_up_proj")
+            I = gate_up.shape[-1] // 2
+            gate, up = gate_up[:, :I], gate_up[:, I:]
+        else:
+            gate, up = self.linear(x, p + "gate_proj"), self.linear(x, p + "up_proj")
+        return self.linear(self.act(gate) * up, p + "down_proj")
 
-    def moe_mlp(self, n, x):
+    def mixtral_moe(self, n, x):
+        p = "model.layers.%d.block_sparse_moe." % n
+        k = self.cfg.get("num_experts_per_tok", 2)
+        logits = self.linear(x, p + "gate")                    # [S, E]
+        out = np.zeros_like(x)
+        for t in range(x.shape[0]):
+            top = np.argsort(-logits[t], kind="stable")[:k]
+            weights = np.exp(logits[t, top] - logits[t].max())
+            # Renormalized over the chosen k (Mixtral), or (a test switch) the softmax over all experts.
+            weights /= weights.sum() if self.moe_renormalize else np.exp(logits[t] - logits[t].max()).sum()
+            for e, wt in zip(top, weights):
+                q = p + "experts.%d." % e
+                h = self.act(self.linear(x[t], q + "w1")) * self.linear(x[t], q + "w3")
+                out[t] += wt * self.linear(h, q + "w2")
+        return out
+
+    def gptoss_moe(self, n, x):
         p = "model.layers.%d.mlp." % n
         k = self.cfg["num_experts_per_tok"]
         limit = self.cfg.get("swiglu_limit", 7.0)
@@ -280,17 +414,33 @@ class Model:
                 out[t] += wt * (((up + 1.0) * glu) @ down_w[e] + down_b[e])
         return out
 
+    def mlp(self, n, x):
+        if self.moe == "gptoss":
+            return self.gptoss_moe(n, x)
+        if self.moe == "mixtral":
+            return self.mixtral_moe(n, x)
+        return self.dense_mlp(n, x)
+
     def forward(self, ids, start, cache):
         """Logits [len(ids), vocab] of tokens `ids` at positions start, start+1, ...; appends to cache."""
         positions = np.arange(start, start + len(ids))
-        x = self.w["model.embed_tokens.weight"][np.asarray(ids)]
+        x = self.w["model.embed_tokens.weight"][np.asarray(ids)] * self.embed_scale
         for n in range(self.L):
             p = "model.layers.%d." % n
-            x = x + self.attention(n, rms_norm(x, self.w[p + "input_layernorm.weight"], self.eps), positions, cache)
-            h = rms_norm(x, self.w[p + "post_attention_layernorm.weight"], self.eps)
-            x = x + (self.moe_mlp(n, h) if self.gptoss else self.dense_mlp(n, h))
-        x = rms_norm(x, self.w["model.norm.weight"], self.eps)
-        return x @ self.lm_head.T
+            h = self.attention(n, self.norm(x, p + "input_layernorm"), positions, cache)
+            if self.sandwich:
+                h = self.norm(h, p + "post_attention_layernorm")
+                x = x + h
+                x = x + self.norm(self.mlp(n, self.norm(x, p + "pre_feedforward_layernorm")),
+                                  p + "post_feedforward_layernorm")
+            else:
+                x = x + h
+                x = x + self.mlp(n, self.norm(x, p + "post_attention_layernorm"))
+        x = self.norm(x, "model.norm")
+        logits = x @ self.lm_head.T
+        if self.final_softcap is not None:
+            logits = self.final_softcap * np.tanh(logits / self.final_softcap)
+        return logits
 
 
 def greedy(model, prompt, max_new):
