@@ -55,6 +55,40 @@ Value xf::model::attentionInput(func::FuncOp f, int64_t layer) {
   return found;
 }
 
+NamedAttrList xf::model::cachePolicy(Builder &b, int64_t window, int64_t sinkTokens) {
+  NamedAttrList policy;
+  if (sinkTokens > 0) {
+    policy.set("policy", b.getStringAttr("streaming"));
+    policy.set("sink_tokens", b.getI64IntegerAttr(sinkTokens));
+    policy.set("window", b.getI64IntegerAttr(window));
+  } else if (window > 0) {
+    policy.set("policy", b.getStringAttr("sliding_window"));
+    policy.set("window", b.getI64IntegerAttr(window));
+  } else {
+    policy.set("policy", b.getStringAttr("full"));
+  }
+  return policy;
+}
+
+void xf::model::setCachePolicy(func::FuncOp f, int64_t layer, const NamedAttrList &policy) {
+  MLIRContext *ctx = f.getContext();
+  auto update = [&](DictionaryAttr cache) -> DictionaryAttr {
+    auto at = cache ? cache.getAs<IntegerAttr>("layer") : IntegerAttr();
+    if (!at || at.getInt() != layer)
+      return {};
+    NamedAttrList entry(policy);
+    entry.set("kind", cache.get("kind"));
+    entry.set("layer", at);
+    return entry.getDictionary(ctx);
+  };
+  for (unsigned i = 0; i < f.getNumArguments(); ++i)
+    if (DictionaryAttr updated = update(f.getArgAttrOfType<DictionaryAttr>(i, kCacheAttr)))
+      f.setArgAttr(i, kCacheAttr, updated);
+  for (unsigned i = 0; i < f.getNumResults(); ++i)
+    if (DictionaryAttr updated = update(f.getResultAttrOfType<DictionaryAttr>(i, kCacheAttr)))
+      f.setResultAttr(i, kCacheAttr, updated);
+}
+
 Value xf::model::emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes, Type elementType) {
   return tensor::EmptyOp::create(b, loc, sizes, elementType);
 }

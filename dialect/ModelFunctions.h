@@ -55,6 +55,12 @@ Value getOrAddWeight(func::FuncOp f, llvm::StringRef name, ArrayRef<int64_t> sha
 /// Layer `layer`'s attention input in `f` ([tokens, hidden], f32), or null if `f` marks none.
 Value attentionInput(func::FuncOp f, int64_t layer);
 
+/// The KV-cache policy of a layer (`policy`, and `window` / `sink_tokens` where they apply): the entries
+/// `xf.kv_cache` holds besides `kind` and `layer`.
+NamedAttrList cachePolicy(Builder &b, int64_t window, int64_t sinkTokens);
+/// Sets the policy of layer `layer`'s cache arguments and results in `f`.
+void setCachePolicy(func::FuncOp f, int64_t layer, const NamedAttrList &policy);
+
 //===----------------------------------------------------------------------===//
 // Builders of the upstream ops model functions are made of
 //===----------------------------------------------------------------------===//

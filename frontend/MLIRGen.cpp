@@ -393,28 +393,20 @@ double ropeAttentionFactor(const ::xf::RopeSpec &r) {
 }
 
 /// The KV-cache policy of a layer, as the runtime reads it: the layer's window, or StreamingLLM's sink
-/// tokens plus a window when the layer has `sinks { mode = streaming }`.
-NamedAttrList cachePolicy(Builder &b, const ::xf::LayerSpec &layer) {
-  NamedAttrList policy;
-  int64_t window = layer.attention.window;
+/// tokens plus a window when the layer has `sinks { mode = streaming }` (what the variant pass then sets
+/// on the kernel).
+NamedAttrList layerCachePolicy(Builder &b, const ::xf::LayerSpec &layer) {
+  int64_t window = layer.attention.window, sinkTokens = 0;
   for (const ::xf::VariantSpec &v : layer.variants) {
     const ::xf::ParamValue *mode = v.param("mode");
     if (!v.builtin || v.name != "sinks" || !mode || mode->word != "streaming")
       continue;
     const ::xf::ParamValue *tokens = v.param("tokens"), *w = v.param("window");
-    int64_t keep = w && w->intValue > 0 ? w->intValue : window;
-    policy.set("policy", b.getStringAttr("streaming"));
-    policy.set("sink_tokens", b.getI64IntegerAttr(tokens ? tokens->intValue : 4));
-    policy.set("window", b.getI64IntegerAttr(keep));
-    return policy;
+    sinkTokens = tokens ? tokens->intValue : 4;
+    if (w && w->intValue > 0)
+      window = w->intValue;
   }
-  if (window > 0) {
-    policy.set("policy", b.getStringAttr("sliding_window"));
-    policy.set("window", b.getI64IntegerAttr(window));
-  } else {
-    policy.set("policy", b.getStringAttr("full"));
-  }
-  return policy;
+  return model::cachePolicy(b, window, sinkTokens);
 }
 
 /// Builds `@prefill` or `@decode` of one model (see MLIRGen.h). Activations are f32 and token-major
@@ -446,7 +438,7 @@ public:
         b.getDictionaryAttr({b.getNamedAttr(model::kOutputAttr, b.getStringAttr("logits"))})};
     for (size_t l = 0; l < m.layers.size(); ++l) {
       const ::xf::AttentionConfig &a = m.layers[l].attention;
-      NamedAttrList policy = cachePolicy(b, m.layers[l]);
+      NamedAttrList policy = layerCachePolicy(b, m.layers[l]);
       for (bool isValue : {false, true}) {
         NamedAttrList entry(policy);
         entry.set("kind", b.getStringAttr(isValue ? "value" : "key"));

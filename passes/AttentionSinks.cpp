@@ -1,4 +1,5 @@
 //===- AttentionSinks.cpp - learned, streaming and calibrated sinks -------===//
+#include "dialect/ModelFunctions.h"
 #include "passes/KernelOperands.h"
 #include "passes/Passes.h"
 #include "passes/VariantRewrites.h"
@@ -11,6 +12,7 @@ namespace mlir::xf {
 } // namespace mlir::xf
 
 using namespace mlir;
+namespace model = mlir::xf::model;
 
 LogicalResult xf::addLearnedSinks(AttentionOp op) {
   if (op.getSinks())
@@ -37,6 +39,11 @@ LogicalResult xf::makeStreaming(AttentionOp op, int64_t sinkTokens, int64_t wind
   Builder b(op.getContext());
   op.setSinkTokensAttr(b.getI64IntegerAttr(sinkTokens));
   op.setWindowAttr(b.getI64IntegerAttr(keep));
+  // The layers that call this kernel keep their caches under the new policy.
+  if (auto kernel = op->getParentOfType<func::FuncOp>())
+    forEachModelCall(kernel, [&](func::CallOp call, int64_t layer) {
+      model::setCachePolicy(call->getParentOfType<func::FuncOp>(), layer, model::cachePolicy(b, keep, sinkTokens));
+    });
   return success();
 }
 

@@ -64,6 +64,22 @@ FailureOr<Value> xf::addKernelOperand(AttentionOp op, Type type, StringRef passN
   return Value(func.getArgument(index));
 }
 
+void xf::forEachModelCall(func::FuncOp kernel, function_ref<void(func::CallOp, int64_t)> fn) {
+  auto module = kernel->getParentOfType<ModuleOp>();
+  if (!module)
+    return;
+  std::optional<SymbolTable::UseRange> uses = SymbolTable::getSymbolUses(kernel, module);
+  if (!uses)
+    return;
+  for (const SymbolTable::SymbolUse &use : *uses) {
+    auto call = dyn_cast<func::CallOp>(use.getUser());
+    auto caller = call ? call->getParentOfType<func::FuncOp>() : func::FuncOp();
+    auto layer = call ? call->getAttrOfType<IntegerAttr>(model::kLayerAttr) : IntegerAttr();
+    if (caller && layer && model::isModelFunction(caller))
+      fn(call, layer.getInt());
+  }
+}
+
 static ShapedType withDims(xf::AttentionOp op, ArrayRef<int64_t> dims) {
   Type element = op.getQueryType().getElementType();
   if (op.hasTensorSemantics())

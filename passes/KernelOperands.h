@@ -21,8 +21,11 @@ using CallSiteOperand = llvm::function_ref<FailureOr<Value>(OpBuilder &b, func::
 /// Every call of the kernel gets the new operand too, so @prefill/@decode keep calling their kernels
 /// correctly however many variants stack: `atCalls` builds it at calls from model functions; without
 /// one, the model function takes it as a new argument marked `xf.variant_input = {layer, pass}`. A call
-/// from any other function is an error.
+/// from any other function is an error. Passes that use it edit the callers, so they run on the module.
 FailureOr<Value> addKernelOperand(AttentionOp op, Type type, StringRef passName, CallSiteOperand atCalls = nullptr);
+
+/// Calls `fn` for every call of `kernel` from a model function, with the layer the call is for.
+void forEachModelCall(func::FuncOp kernel, llvm::function_ref<void(func::CallOp call, int64_t layer)> fn);
 
 /// The type of a per-head ([H]) or per-token ([B, H, S]) variant operand in the op's form (tensor or
 /// memref), with the query's dims.

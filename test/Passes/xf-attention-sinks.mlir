@@ -45,6 +45,9 @@ func.func @not_a_kernel(%q: tensor<1x8x4x64xf32>, %k: tensor<1x2x4x64xf32>) -> t
 // LEARNED: %[[WIDE:.+]] = linalg.generic {{.+}} ins(%[[SINKS]] : tensor<8xbf16>)
 // LEARNED: arith.extf
 // LEARNED: call @layer_attn(%{{.+}}, %{{.+}}, %{{.+}}, %[[WIDE]], %{{.+}}) {xf.layer = 3 : i64}
+// Streaming sinks change the layer's cache policy, which the model function states on its caches.
+// STREAM-LABEL: func.func @prefill
+// STREAM-SAME: {xf.kv_cache = {kind = "key", layer = 3 : i64, policy = "streaming", sink_tokens = 4 : i64, window = 1020 : i64}}
 func.func @layer_attn(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x64xf32>, %o: tensor<1x8x?x64xf32>) -> tensor<1x8x?x64xf32> attributes {xf.kernel} {
   %r = xf.attention ins(%q, %k, %v : tensor<1x8x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>) outs(%o : tensor<1x8x?x64xf32>) {num_heads = 8, num_kv_heads = 2, scale = 0.125 : f64, causal = true} -> tensor<1x8x?x64xf32>
   return %r : tensor<1x8x?x64xf32>
