@@ -681,3 +681,35 @@ func.func @moe_limit(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x
   %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, limit = 0.0 : f64} -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }
+
+// -----
+
+func.func @rope_rank(%q: tensor<4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<4x8x64xf32> {
+  // expected-error @+1 {{input must have rank 4 [batch, heads, seq, head_dim], got rank 3}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64} : tensor<4x8x64xf32>, tensor<8xi64> -> tensor<4x8x64xf32>
+  return %r : tensor<4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_result(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf16> {
+  // expected-error @+1 {{result type 'tensor<1x4x8x64xf16>' must equal the input type 'tensor<1x4x8x64xf32>'}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf16>
+  return %r : tensor<1x4x8x64xf16>
+}
+
+// -----
+
+func.func @rope_positions_type(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi32>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{positions must be a 1-D tensor of i64, got 'tensor<8xi32>'}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64} : tensor<1x4x8x64xf32>, tensor<8xi32> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+// -----
+
+func.func @rope_scaling(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-error @+1 {{unknown scaling 'ntk'}}
+  %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64, scaling = "ntk"} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
+  return %r : tensor<1x4x8x64xf32>
+}
