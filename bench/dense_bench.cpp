@@ -1,0 +1,326 @@
+//===- dense_bench.cpp - the Halide dense kernels against OpenBLAS ---------===//
+//
+// xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot]
+//
+// One process, one table per kernel: xf's GEMM (M = 512 tokens, prefill) and GEMV (M = 1, decode) from
+// runtime/cpu/DenseOps.cpp (the Halide kernels libxfrt runs, compiled into this program from the same
+// sources and static kernel libraries) against OpenBLAS cblas_sgemm / cblas_sgemv on the same buffers, at the
+// linear-layer shapes of a ~100M llama-style model and of Llama-3-8B. Both peers get 2 threads: xf its
+// ThreadPool under dense::ScopedPool, OpenBLAS openblas_set_num_threads(2) (its default on this 2-core
+// machine; the program prints what OpenBLAS reports).
+//
+// Data layout: xf keeps a weight W [N, K] transposed, wt [K, Np] row-major (DenseOps.h). OpenBLAS gets the
+// very same wt: GEMM y = x * wt (RowMajor, NoTrans, NoTrans), GEMV y = wt^T x (RowMajor, Trans). The GEMV
+// table also times OpenBLAS on the nn.Linear layout W [N, K] (RowMajor, NoTrans: one dot product per output),
+// the layout PyTorch feeds it, for reference.
+//
+// GEMV is memory bound, and the 100M shapes fit the 32 MiB L3: the main GEMV table cycles through enough
+// copies of the weights (>= 256 MiB in all) that every call streams its matrix from DRAM, as a decode step
+// through a whole model does; a second table repeats one copy (weights hot in L3) for the matrices under
+// 16 MiB. GB/s counts the minimum traffic: weights + x + y once, 4 bytes each.
+//
+// Every result is checked against OpenBLAS before it is timed (max |xf - blas| / max |blas|).
+// Timings: best of up to --runs measurements after a warm-up; a measurement repeats the call until it
+// spans at least 20 ms.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/DenseOps.h"
+#include "runtime/cpu/ThreadPool.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace xf::rt;
+
+constexpr unsigned kThreads = 2;
+constexpr int64_t kPrefillRows = 512;
+constexpr double kTolerance = 1e-4;
+constexpr int64_t kColdBytes = 256ll << 20; // >= 8x the L3
+constexpr int64_t kHotMaxBytes = 16ll << 20;
+
+struct Options {
+  int runs = 5;
+  double budgetSeconds = 8;
+  std::string only;
+  bool hot = true;
+};
+
+struct Shape {
+  const char *model, *name;
+  int64_t in, out; // K, N
+};
+
+const Shape kShapes[] = {
+    {"100m", "qkv 768->1280", 768, 1280},
+    {"100m", "o 768->768", 768, 768},
+    {"100m", "gate/up 768->4096", 768, 4096},
+    {"100m", "down 2048->768", 2048, 768},
+    {"100m", "lm_head 768->32000", 768, 32000},
+    {"8b", "q/o 4096->4096", 4096, 4096},
+    {"8b", "qkv 4096->6144", 4096, 6144},
+    {"8b", "gate/up 4096->28672", 4096, 28672},
+    {"8b", "down 14336->4096", 14336, 4096},
+};
+
+[[noreturn]] void die(const std::string &message) {
+  std::fprintf(stderr, "xf-dense-bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+Options parseOptions(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        die("missing value after " + arg);
+      return argv[++i];
+    };
+    if (arg == "--runs")
+      o.runs = std::max(1, std::atoi(value().c_str()));
+    else if (arg == "--budget")
+      o.budgetSeconds = std::atof(value().c_str());
+    else if (arg == "--only")
+      o.only = value();
+    else if (arg == "--no-hot")
+      o.hot = false;
+    else if (arg == "-h" || arg == "--help") {
+      std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot]\n");
+      std::exit(0);
+    } else
+      die("unknown argument '" + arg + "' (try --help)");
+  }
+  if (!o.only.empty() && o.only != "100m" && o.only != "8b")
+    die("--only takes 100m or 8b");
+  return o;
+}
+
+/// Uniform values in [-1, 1) from a 64-bit LCG (fast enough for a 470 MB matrix).
+void fillRandom(float *data, int64_t count, uint64_t seed) {
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int64_t i = 0; i < count; ++i) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    data[i] = static_cast<float>(static_cast<int32_t>(s >> 32)) * (1.0f / 2147483648.0f);
+  }
+}
+
+/// Seconds per call: best over up to `runs` measurements (after a warm-up call) of the mean of a batch of
+/// calls that spans at least 20 ms. `body(i)` is call number i (the GEMV rotates weight copies by i).
+double bestSeconds(const Options &o, const std::function<void(int64_t)> &body) {
+  using Clock = std::chrono::steady_clock;
+  body(0);
+  Clock::time_point start = Clock::now();
+  body(1);
+  double one = std::chrono::duration<double>(Clock::now() - start).count();
+  int64_t batch = std::max<int64_t>(1, static_cast<int64_t>(0.02 / std::max(one, 1e-9)));
+  double best = INFINITY, spent = 0;
+  int64_t call = 2;
+  for (int run = 0; run < o.runs && (run == 0 || spent < o.budgetSeconds); ++run) {
+    start = Clock::now();
+    for (int64_t i = 0; i < batch; ++i)
+      body(call++);
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    spent += seconds;
+    best = std::min(best, seconds / batch);
+  }
+  return best;
+}
+
+/// OpenBLAS's threads spin a while after a call; let them go to sleep before timing xf's.
+void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(300)); }
+
+double relativeError(const float *a, const float *b, int64_t rows, int64_t cols, int64_t lda, int64_t ldb) {
+  double worst = 0, scale = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      double d = std::abs(double(a[r * lda + c]) - double(b[r * ldb + c]));
+      worst = std::max(worst, std::isnan(d) ? INFINITY : d);
+      scale = std::max(scale, std::abs(double(b[r * ldb + c])));
+    }
+  return worst / std::max(scale, 1e-30);
+}
+
+/// A weight in xf's layout with its values, plus (optionally) the same weight as W [N, K].
+dense::Linear makeLinear(const Shape &s, uint64_t seed) {
+  dense::Linear l;
+  l.in = s.in;
+  l.out = s.out;
+  l.outPadded = dense::paddedCols(s.out);
+  l.wt.resize(static_cast<size_t>(l.in * l.outPadded));
+  fillRandom(l.wt.data(), static_cast<int64_t>(l.wt.size()), seed);
+  for (int64_t k = 0; k < l.in; ++k) // zero the padding columns (none at these shapes)
+    std::fill(l.wt.begin() + k * l.outPadded + l.out, l.wt.begin() + (k + 1) * l.outPadded, 0.0f);
+  l.bias.assign(static_cast<size_t>(l.outPadded), 0.0f);
+  return l;
+}
+
+std::vector<float> transposed(const dense::Linear &l) {
+  std::vector<float> w(static_cast<size_t>(l.out * l.in));
+  constexpr int64_t B = 64;
+  for (int64_t k0 = 0; k0 < l.in; k0 += B)
+    for (int64_t n0 = 0; n0 < l.out; n0 += B)
+      for (int64_t k = k0; k < std::min(k0 + B, l.in); ++k)
+        for (int64_t n = n0; n < std::min(n0 + B, l.out); ++n)
+          w[n * l.in + k] = l.wt[k * l.outPadded + n];
+  return w;
+}
+
+struct Row {
+  std::string name;
+  double xf = 0, blas = 0, blasNK = 0; // seconds per call
+  double flops = 0, bytes = 0, error = 0;
+};
+
+void printHeader(bool withNK) {
+  std::printf("%-22s %5s %9s %9s %8s %9s %9s %8s %9s", "shape (K->N)", "M", "xf ms", "xf GF/s", "xf GB/s",
+              "blas ms", "blas GF/s", "blas GB/s", "xf %blas");
+  if (withNK)
+    std::printf(" %10s %8s %10s", "blasNK ms", "NK GB/s", "xf %blasNK");
+  std::printf(" %9s\n", "rel.err");
+}
+
+void printRow(const Row &r, int64_t m, bool withNK) {
+  std::printf("%-22s %5lld %9.3f %9.1f %8.1f %9.3f %9.1f %8.1f %8.1f%%", r.name.c_str(), (long long)m, r.xf * 1e3,
+              r.flops / r.xf * 1e-9, r.bytes / r.xf * 1e-9, r.blas * 1e3, r.flops / r.blas * 1e-9,
+              r.bytes / r.blas * 1e-9, 100.0 * r.blas / r.xf);
+  if (withNK)
+    std::printf(" %10.3f %8.1f %9.1f%%", r.blasNK * 1e3, r.bytes / r.blasNK * 1e-9, 100.0 * r.blasNK / r.xf);
+  std::printf(" %9.2e\n", r.error);
+  std::fflush(stdout);
+}
+
+bool selected(const Options &o, const Shape &s) { return o.only.empty() || o.only == s.model; }
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parseOptions(argc, argv);
+  ThreadPool pool(kThreads);
+  dense::ScopedPool scoped(pool);
+  int defaultBlasThreads = openblas_get_num_threads();
+  openblas_set_num_threads(kThreads);
+
+  std::printf("xf dense kernels (Halide, runtime/cpu/DenseOps.cpp) vs OpenBLAS %s (%s kernels), fp32\n",
+              OPENBLAS_VERSION, openblas_get_corename());
+  std::printf("threads: xf ThreadPool %u; OpenBLAS %d (its default here: %d)\n", pool.numThreads(),
+              openblas_get_num_threads(), defaultBlasThreads);
+  if (const char *core = std::getenv("OPENBLAS_CORETYPE"))
+    std::printf("note: OPENBLAS_CORETYPE=%s is set: OpenBLAS runs a forced, older kernel\n", core);
+  std::printf("best of up to %d measurements (each >= 20 ms of back-to-back calls) after a warm-up\n", o.runs);
+  std::printf("GF/s = 2*M*K*N / time; GB/s = 4*(K*N + M*K + M*N) / time; xf %%blas = blas time / xf time\n");
+  bool ok = true;
+
+  // GEMM, M = 512.
+  std::printf("\nGEMM, M = %lld (prefill), weights [K, N] shared by both peers\n", (long long)kPrefillRows);
+  printHeader(false);
+  for (const Shape &s : kShapes) {
+    if (!selected(o, s))
+      continue;
+    dense::Linear l = makeLinear(s, 1);
+    const int64_t M = kPrefillRows, K = s.in, N = l.outPadded;
+    std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yb(y.size());
+    fillRandom(x.data(), M * K, 2);
+    auto xf = [&](int64_t) { dense::linear(l, x.data(), K, M, y.data(), N); };
+    auto blas = [&](int64_t) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, x.data(), int(K),
+                  l.wt.data(), int(N), 0.0f, yb.data(), int(N));
+    };
+    xf(0);
+    blas(0);
+    Row r;
+    r.name = s.name;
+    r.error = relativeError(y.data(), yb.data(), M, s.out, N, N);
+    ok &= r.error <= kTolerance;
+    r.flops = 2.0 * M * K * s.out;
+    r.bytes = 4.0 * (double(K) * s.out + M * K + M * s.out);
+    r.blas = bestSeconds(o, blas);
+    settle();
+    r.xf = bestSeconds(o, xf);
+    printRow(r, M, false);
+  }
+
+  // GEMV, M = 1: weights from DRAM (rotating copies), then hot.
+  for (bool hot : {false, true}) {
+    if (hot && !o.hot)
+      continue;
+    if (!hot)
+      std::printf("\nGEMV, M = 1 (decode), weights from DRAM: each call reads the next of n copies (>= %lld MiB "
+                  "in all)\n",
+                  (long long)(kColdBytes >> 20));
+    else
+      std::printf("\nGEMV, M = 1, one copy of the weights repeated (hot in the 32 MiB L3), matrices < %lld MiB\n",
+                  (long long)(kHotMaxBytes >> 20));
+    std::printf("blasNK = OpenBLAS on W [N, K] (nn.Linear layout, RowMajor NoTrans), same values\n");
+    printHeader(true);
+    for (const Shape &s : kShapes) {
+      if (!selected(o, s))
+        continue;
+      const int64_t K = s.in, N = dense::paddedCols(s.out);
+      const int64_t bytes = 4 * K * N;
+      if (hot && bytes >= kHotMaxBytes)
+        continue;
+      const int64_t copies = hot ? 1 : std::max<int64_t>(1, (kColdBytes + bytes - 1) / bytes);
+      std::vector<dense::Linear> ls;
+      std::vector<std::vector<float>> ws;
+      for (int64_t c = 0; c < copies; ++c) {
+        ls.push_back(makeLinear(s, 10 + c));
+        ws.push_back(transposed(ls.back()));
+      }
+      std::vector<float> x(static_cast<size_t>(K)), y(static_cast<size_t>(N)), yb(y.size()), yn(y.size());
+      fillRandom(x.data(), K, 3);
+      auto xf = [&](int64_t i) { dense::linear(ls[i % copies], x.data(), K, 1, y.data(), N); };
+      auto blas = [&](int64_t i) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, int(K), int(N), 1.0f, ls[i % copies].wt.data(), int(N), x.data(), 1,
+                    0.0f, yb.data(), 1);
+      };
+      auto blasNK = [&](int64_t i) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, int(s.out), int(K), 1.0f, ws[i % copies].data(), int(K), x.data(),
+                    1, 0.0f, yn.data(), 1);
+      };
+      Row r;
+      r.name = s.name;
+      for (int64_t c = 0; c < copies; ++c) {
+        xf(c);
+        blas(c);
+        blasNK(c);
+        r.error = std::max({r.error, relativeError(y.data(), yb.data(), 1, s.out, N, N),
+                            relativeError(yn.data(), yb.data(), 1, s.out, N, N)});
+      }
+      ok &= r.error <= kTolerance;
+      r.flops = 2.0 * K * s.out;
+      r.bytes = 4.0 * (double(K) * s.out + K + s.out);
+      r.blas = bestSeconds(o, blas);
+      r.blasNK = bestSeconds(o, blasNK);
+      settle();
+      r.xf = bestSeconds(o, xf);
+      r.name += hot ? "" : " x" + std::to_string(copies);
+      printRow(r, 1, true);
+    }
+  }
+  // The fixed cost every parallel Halide loop pays: the ThreadPool wakes its sleeping worker per call.
+  {
+    std::atomic<int64_t> items{0};
+    double seconds = bestSeconds(o, [&](int64_t) {
+      pool.parallelFor(kThreads, 1, [&](int64_t begin, int64_t end) { items += end - begin; });
+    });
+    std::printf("\nThreadPool::parallelFor over %u items of no work: %.2f us per call (wakes the sleeping worker)\n",
+                kThreads, seconds * 1e6);
+  }
+  std::printf("\nchecks (rel.err <= %g before timing): %s\n", kTolerance, ok ? "ok" : "FAILED");
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""Write a random ~100M-parameter llama-style Hugging Face checkpoint for bench/run_model_bench.
+
+    /usr/bin/python3 bench/gen_bench_model.py --out DIR [--seed N] [--preset bench100m]
+
+DIR/config.json (LlamaForCausalLM) and DIR/model.safetensors (float32, HF tensor names). Preset bench100m:
+vocab 32000, hidden 768, 12 layers, 12 query heads, 4 kv heads, head_dim 64, intermediate 2048 (SwiGLU),
+untied embeddings, RoPE theta 1e4 without scaling, max_position_embeddings 2048: 124.7M parameters
+(24.6M embedding + 24.6M lm_head + 12 x 6.3M), 499 MB.
+
+Weights are Gaussian with std 1/sqrt(fan_in) (q and k 1.5/sqrt(fan_in), so attention scores are O(1);
+lm_head 2/sqrt(hidden), so the top logits are well separated and greedy tokens do not hinge on rounding),
+RMSNorm weights 1 + 0.1 N(0, 1), embeddings N(0, 1). The safetensors writer is the one of
+test/models/gen_tiny_model.py (numpy only).
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "models"))
+from gen_tiny_model import write_safetensors  # noqa: E402
+
+PRESETS = {
+    "bench100m": {
+        "vocab_size": 32000,
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "num_key_value_heads": 4,
+        "head_dim": 64,
+        "intermediate_size": 2048,
+        "max_position_embeddings": 2048,
+    },
+}
+
+
+def make_config(preset):
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        **PRESETS[preset],
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": False,
+        "hidden_act": "silu",
+        "attention_bias": False,
+        "mlp_bias": False,
+        "torch_dtype": "float32",
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "use_cache": True,
+    }
+
+
+def make_weights(cfg, seed):
+    rng = np.random.default_rng(seed)
+    V, H, L = cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"]
+    nH, nKV, D, I = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"], cfg["intermediate_size"]
+
+    def mat(out, inp, gain=1.0):
+        a = rng.standard_normal((out, inp), dtype=np.float32)
+        a *= np.float32(gain / np.sqrt(inp))
+        return a
+
+    def norm(n):
+        return (1.0 + 0.1 * rng.standard_normal(n, dtype=np.float32)).astype(np.float32)
+
+    w = {"model.embed_tokens.weight": rng.standard_normal((V, H), dtype=np.float32)}
+    for n in range(L):
+        p = "model.layers.%d." % n
+        w[p + "input_layernorm.weight"] = norm(H)
+        w[p + "post_attention_layernorm.weight"] = norm(H)
+        w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, 1.5)
+        w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, 1.5)
+        w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
+        w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
+        w[p + "mlp.gate_proj.weight"] = mat(I, H)
+        w[p + "mlp.up_proj.weight"] = mat(I, H)
+        w[p + "mlp.down_proj.weight"] = mat(H, I)
+    w["model.norm.weight"] = norm(H)
+    w["lm_head.weight"] = mat(V, H, 2.0)
+    return w
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="output folder (created)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--preset", default="bench100m", choices=sorted(PRESETS))
+    args = ap.parse_args(argv)
+    cfg = make_config(args.preset)
+    weights = make_weights(cfg, args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    size = write_safetensors(os.path.join(args.out, "model.safetensors"), weights, "f32")
+    params = sum(a.size for a in weights.values())
+    print("wrote %s: %.1fM parameters, %.0f MB" % (args.out, params / 1e6, size / 1e6))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
