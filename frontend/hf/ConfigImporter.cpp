@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/hf/ConfigImporter.h"
+#include "runtime/src/JsonDepth.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -120,27 +121,6 @@ private:
   std::map<std::string, size_t> offsets;
 };
 
-/// The deepest nesting of brackets outside strings: llvm::json parses recursively.
-int jsonDepth(StringRef text) {
-  int depth = 0, deepest = 0;
-  bool inString = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (inString) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        inString = false;
-    } else if (c == '"') {
-      inString = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
 
 //===----------------------------------------------------------------------===//
 // Architectures
@@ -242,7 +222,7 @@ public:
       : sm(sm), buffer(sm.getMemoryBuffer(bufferId)->getBuffer()), positions(StringRef()) {}
 
   std::optional<ModelSpec> run() {
-    if (jsonDepth(buffer) > kMaxJsonDepth) {
+    if (xf::jsonDepth(buffer) > kMaxJsonDepth) {
       report(0, "the JSON is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
       flush();
       return std::nullopt;

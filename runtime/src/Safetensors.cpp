@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Safetensors.h"
+#include "runtime/src/JsonDepth.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -57,27 +58,6 @@ std::string shapeString(llvm::ArrayRef<int64_t> shape) {
   return text + "]";
 }
 
-/// The deepest nesting of brackets outside strings.
-int jsonDepth(StringRef text) {
-  int depth = 0, deepest = 0;
-  bool inString = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (inString) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        inString = false;
-    } else if (c == '"') {
-      inString = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
 
 /// The first key that appears twice in one object of `text`, which must be valid JSON. llvm::json keeps
 /// one of the two values silently; a tensor listed twice is ambiguous, so it is an error here.
@@ -133,7 +113,7 @@ std::optional<std::string> findDuplicateKey(StringRef text) {
 
 /// Parses `text` as JSON with the depth guard; on failure returns nullopt and sets `problem`.
 std::optional<llvm::json::Value> parseJson(StringRef text, std::string &problem) {
-  if (jsonDepth(text) > kMaxJsonDepth) {
+  if (xf::jsonDepth(text) > kMaxJsonDepth) {
     problem = "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep";
     return std::nullopt;
   }
