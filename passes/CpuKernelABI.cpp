@@ -46,6 +46,24 @@ static llvm::json::Value describeKernel(func::FuncOp func, unsigned numOperands)
     operands.push_back(llvm::json::Object{{"name", operandName}, {"shape", std::move(shape)}});
   }
   kernel["operands"] = std::move(operands);
+  if (auto gpu = func->getAttrOfType<DictionaryAttr>("xf.gpu_kernel")) {
+    // GPU targets: the kernel is a SPIR-V or PTX module in the artifact, not a host entry point.
+    kernel.erase("entry");
+    llvm::json::Object launch;
+    for (NamedAttribute attr : gpu) {
+      if (auto i = dyn_cast<IntegerAttr>(attr.getValue()))
+        launch[attr.getName().strref()] = i.getInt();
+      else if (auto str = dyn_cast<StringAttr>(attr.getValue()))
+        launch[attr.getName().strref()] = str.str();
+      else if (auto list = dyn_cast<ArrayAttr>(attr.getValue())) {
+        llvm::json::Array values;
+        for (Attribute element : list)
+          values.push_back(llvm::json::Array(cast<DenseI64ArrayAttr>(element).asArrayRef()));
+        launch[attr.getName().strref()] = std::move(values);
+      }
+    }
+    kernel["gpu"] = std::move(launch);
+  }
   DictionaryAttr info = func->getAttrOfType<DictionaryAttr>(kInfoAttr);
   if (info)
     kernel["kind"] = "attention";
@@ -71,6 +89,8 @@ static llvm::json::Value describeKernel(func::FuncOp func, unsigned numOperands)
 }
 
 struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> kernels;
@@ -86,7 +106,7 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
     if (kernels.empty())
       return;
 
-    llvm::json::Object moduleInfo{{"format", 1}, {"target", "cpu"}, {"kernels", std::move(described)}};
+    llvm::json::Object moduleInfo{{"format", 1}, {"target", target}, {"kernels", std::move(described)}};
     // A model's plan (frontend/ModelPlan.h) rides along for the runtime's model loader.
     if (auto plan = module->getAttrOfType<StringAttr>("xf.model_plan")) {
       llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(plan.getValue());
@@ -149,6 +169,7 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
     counter->removeAttr(kInfoAttr);
     counter->removeAttr("xf.kernel_info");
     counter->removeAttr(kOperandNamesAttr);
+    counter->removeAttr("xf.gpu_kernel");
     Block &counterBody = counter.getBody().front();
     auto counterPar = *counterBody.getOps<scf::ParallelOp>().begin();
     Value upper = counterPar.getUpperBound()[0];
@@ -160,6 +181,12 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
     counter.setType(b.getFunctionType(counter.getArgumentTypes(), {b.getIndexType()}));
     eraseDeadOps(counterBody);
     counter->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+
+    if (target != "cpu") {
+      // The kernel runs on the device; the host keeps only the counter.
+      func.erase();
+      return success();
+    }
 
     // The kernel itself runs the work items in [begin, end).
     Type index = b.getIndexType();

@@ -31,6 +31,10 @@ xf::XFLowerAttentionOptions xf::CpuTargetDescription::attentionTiling() const {
   options.keyRegs = numVectorRegisters >= 32 ? 8 : 4;
   options.valueRegs = options.keyRegs;
   options.blockK = 64;
+  // Decode steps (S <= 8 query rows) take the decode form: head_dim on the lanes, each K/V row read once
+  // per GQA group.
+  options.decodeForm = true;
+  options.decodeRows = 8;
   return options;
 }
 
@@ -79,5 +83,14 @@ void xf::registerPipelines() {
         CpuTargetDescription target =
             CpuTargetDescription::fromFeatures(options.vectorWidth >= 16 ? "+avx512f" : "");
         buildCpuPipeline(pm, target);
+      });
+  PassPipelineRegistration<VulkanPipelineOptions>(
+      "xf-vulkan-pipeline",
+      "Tensor-level xf IR to SPIR-V kernels embedded in a host module: bufferize, lower attention one "
+      "query row per thread, outline GPU kernels, convert to SPIR-V with push constants, serialize",
+      [](OpPassManager &pm, const VulkanPipelineOptions &options) {
+        GpuTargetDescription target;
+        target.workgroupSize = options.workgroupSize;
+        buildVulkanPipeline(pm, target);
       });
 }

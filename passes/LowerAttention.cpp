@@ -24,6 +24,8 @@ namespace {
 
 struct Tiling {
   int64_t vectorWidth, blockQ, blockK, keyRegs, valueRegs;
+  bool decodeForm = false; // also emit the decode form, taken when S <= decodeRows
+  int64_t decodeRows = 0;
   int64_t queryVectors() const { return blockQ / vectorWidth; }
 };
 
@@ -155,8 +157,26 @@ private:
     return map.lookup(cast<xf::YieldOp>(region.front().getTerminator()).getValues()[0]);
   }
 
+  void emitBlockItem(Value w, Value seqQ, Value perBatch, Value qBlocks);
   void emitWorkItem();
   void storeZeroRow(Value row);
+  Value alloc(int64_t rows, int64_t cols, Type element) {
+    auto type = MemRefType::get(cols ? ArrayRef<int64_t>{rows, cols} : ArrayRef<int64_t>{rows}, element);
+    return memref::AllocaOp::create(b, type, ValueRange{}, b.getI64IntegerAttr(64));
+  }
+
+  // The decode form (few query rows): one work item per (batch, kv head) takes every query row of the
+  // GQA group; head_dim is on the lanes of the products, the keys of a block on the lanes of the softmax.
+  void emitDecodeItem(Value w, Value seqQ);
+  void emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, Value numKeys, bool sinkSegment);
+  void emitDecodeEpilogue(Value n);
+  Value decodeDot(Value n, Value j);
+  Value keyLanes(Value jStart);
+  Value isCalibratedHead(Value h);
+  struct DecodeRow {
+    Value head, seq, pos; // query head, query row s, position T - S + s
+  };
+  DecodeRow decodeRow(Value n);
   SmallVector<Value> emitKeyBlock(Value j0, Value segmentEnd, bool sinkSegment, ValueRange carried);
   SmallVector<Value> emitVisibleKeyBlock(Value j0, Value segmentEnd, Value numKeys, bool sinkSegment,
                                          ValueRange carried);
@@ -189,11 +209,19 @@ private:
   Value cntSinkBuf;                         // ACT with affine scaling: visible calibrated columns per row
   Value visT, vsumT, cntBuf, colSum; // affine scaling: visibility, value sums, counts, block column sums
   Value maskT;                // the mask region's verdict per (key, row) of a key block
+
+  // Decode form: slot n of the item's active rows (row r = g * S + s of the group) and its state.
+  int64_t decodeGroup = 1, decodeRows = 0;
+  int64_t dw = 1, dvw = 1;      // lanes of the head_dim and head_dim_v vectors (they divide the dims)
+  Value seqQAll;                // S
+  Value dRows;                  // active slot -> row (only with gates or gains)
+  Value dQ, dAcc, dM, dL, dGate; // scaled query rows, accumulators, running max and denominator, gates
+  Value dZ, dVis, dMask;        // one row's block of scores, visibility (affine) and mask verdicts
+  Value dVsum, dCnt, dSinkAcc;  // affine: value sums and counts; ACT: the sink-column accumulator
 };
 
 void AttentionEmitter::emit() {
   int64_t numHeads = op.getNumHeads();
-  int64_t group = numHeads / op.getNumKvHeads();
   Value q = op.getQuery(), k = op.getKey();
 
   Value batches = memref::DimOp::create(b, q, 0);
@@ -203,12 +231,47 @@ void AttentionEmitter::emit() {
   Value qBlocks = arith::CeilDivUIOp::create(b, seqQ, idx(t.blockQ));
   Value perBatch = mul(idx(numHeads), qBlocks);
   Value items = mul(batches, perBatch);
+  Value isDecode;
+  if (t.decodeForm) {
+    // The decode form's scratch holds group * decode-rows query rows; keep it a few hundred KiB.
+    decodeGroup = numHeads / op.getNumKvHeads();
+    int64_t rowBytes = 4 * (op.getHeadDim() + 2 * op.getValueHeadDim());
+    decodeRows = std::max<int64_t>(1, std::min(t.decodeRows, (256 << 10) / (decodeGroup * rowBytes)));
+    isDecode = cmpI(arith::CmpIPredicate::ule, seqQ, idx(decodeRows));
+    items = arith::SelectOp::create(b, isDecode, mul(batches, idx(op.getNumKvHeads())), items);
+  }
 
   auto par = scf::ParallelOp::create(b, ValueRange{idx(0)}, ValueRange{items}, ValueRange{idx(1)});
   // scf.parallel is an automatic allocation scope: the scratch tiles below live for one work item.
   b.setInsertionPointToStart(par.getBody());
 
   Value w = par.getInductionVars()[0];
+  if (!isDecode) {
+    emitBlockItem(w, seqQ, perBatch, qBlocks);
+    return;
+  }
+  auto ifDecode = scf::IfOp::create(b, isDecode, /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifDecode.thenBlock());
+    emitDecodeItem(w, seqQ);
+    b.setInsertionPointToStart(ifDecode.elseBlock());
+    emitBlockItem(w, seqQ, perBatch, qBlocks);
+  }
+  // Scratch of either form moves to the top of the work item: scf.if is no allocation scope, and the
+  // kernel ABI hoists only the work item's own static allocas out of its loop.
+  Block *body = par.getBody();
+  par.walk([&](memref::AllocaOp alloca) {
+    if (alloca->getBlock() != body && alloca->getNumOperands() == 0)
+      alloca->moveBefore(&body->front());
+  });
+}
+
+/// The block form: one work item per (batch, query head, block of block-q query rows).
+void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value qBlocks) {
+  int64_t numHeads = op.getNumHeads();
+  int64_t group = numHeads / op.getNumKvHeads();
+  Value seqK = keyCount;
   batch = arith::DivUIOp::create(b, w, perBatch);
   Value rem = arith::RemUIOp::create(b, w, perBatch);
   head = arith::DivUIOp::create(b, rem, qBlocks);
@@ -216,10 +279,6 @@ void AttentionEmitter::emit() {
   kvHead = group == 1 ? head : arith::DivUIOp::create(b, head, idx(group)).getResult();
   Value blockBegin = mul(qBlock, idx(t.blockQ));
 
-  auto alloc = [&](int64_t rows, int64_t cols, Type element) -> Value {
-    auto type = MemRefType::get(cols ? ArrayRef<int64_t>{rows, cols} : ArrayRef<int64_t>{rows}, element);
-    return memref::AllocaOp::create(b, type, ValueRange{}, b.getI64IntegerAttr(64));
-  };
   qT = alloc(op.getHeadDim(), t.blockQ, f32);
   pT = alloc(t.blockK, t.blockQ, f32);
   accT = alloc(op.getValueHeadDim(), t.blockQ, f32);
@@ -1039,6 +1098,471 @@ void AttentionEmitter::emitEpilogue(ValueRange m, ValueRange l, ValueRange count
   });
 }
 
+//===----------------------------------------------------------------------===//
+// The decode form
+//===----------------------------------------------------------------------===//
+
+/// The largest vector width up to `lanes` that divides `dim` (row loads never cross a row's end).
+static int64_t lanesFor(int64_t dim, int64_t lanes) {
+  while (lanes > 1 && dim % lanes)
+    lanes /= 2;
+  return lanes;
+}
+
+AttentionEmitter::DecodeRow AttentionEmitter::decodeRow(Value n) {
+  Value r = dRows ? memref::LoadOp::create(b, dRows, ValueRange{n}).getResult() : n;
+  Value g = arith::DivUIOp::create(b, r, seqQAll);
+  Value s = arith::RemUIOp::create(b, r, seqQAll);
+  Value h = add(mul(kvHead, idx(decodeGroup)), g);
+  return {h, s, add(sub(keyCount, seqQAll), s)};
+}
+
+Value AttentionEmitter::isCalibratedHead(Value h) {
+  Value is = arith::ConstantIntOp::create(b, 0, 1);
+  ArrayRef<int64_t> heads = *op.getCalibratedHeads();
+  for (int64_t calibrated : heads)
+    is = arith::OrIOp::create(b, is, cmpI(arith::CmpIPredicate::eq, h, idx(calibrated)));
+  return is;
+}
+
+/// Keys jStart, jStart + 1, ... on the lanes of an i64 vector.
+Value AttentionEmitter::keyLanes(Value jStart) {
+  auto ivec = VectorType::get({t.vectorWidth}, b.getI64Type());
+  SmallVector<int64_t> iota(t.vectorWidth);
+  for (int64_t l = 0; l < t.vectorWidth; ++l)
+    iota[l] = l;
+  Value lanes = arith::ConstantOp::create(b, DenseElementsAttr::get(ivec, ArrayRef<int64_t>(iota)));
+  Value start = arith::IndexCastOp::create(b, b.getI64Type(), jStart);
+  return arith::AddIOp::create(b, vector::BroadcastOp::create(b, ivec, start), lanes);
+}
+
+/// q[n] . k[j] with head_dim on the lanes: two accumulator chains, one horizontal sum.
+Value AttentionEmitter::decodeDot(Value n, Value j) {
+  auto dvec = VectorType::get({dw}, f32);
+  int64_t chunks = op.getHeadDim() / dw;
+  Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(dvec, b.getF32FloatAttr(0.0)));
+  Value acc[2] = {zero, zero};
+  for (int64_t c = 0; c < chunks; ++c) {
+    Value qx = vector::LoadOp::create(b, dvec, dQ, ValueRange{n, idx(c * dw)});
+    Value kx = vector::LoadOp::create(b, dvec, op.getKey(), ValueRange{batch, kvHead, j, idx(c * dw)});
+    acc[c % 2] = vector::FMAOp::create(b, qx, kx, acc[c % 2]);
+  }
+  Value sum = chunks > 1 ? arith::AddFOp::create(b, acc[0], acc[1]).getResult() : acc[0];
+  return vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum, arith::FastMathFlags::reassoc);
+}
+
+void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
+  int64_t numKv = op.getNumKvHeads(), maxRows = decodeGroup * decodeRows;
+  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim(), bk = t.blockK;
+  dw = lanesFor(d, t.vectorWidth);
+  dvw = lanesFor(dv, t.vectorWidth);
+  auto dvec = VectorType::get({dw}, f32), dvvec = VectorType::get({dvw}, f32);
+  Value zeroDv = arith::ConstantOp::create(b, DenseElementsAttr::get(dvvec, b.getF32FloatAttr(0.0)));
+  Value zeroF = f32Const(0.0), oneF = f32Const(1.0), ninfF = f32Const(-std::numeric_limits<double>::infinity());
+  Value seqK = keyCount;
+  seqQAll = seqQ;
+  batch = arith::DivUIOp::create(b, w, idx(numKv));
+  kvHead = arith::RemUIOp::create(b, w, idx(numKv));
+
+  auto gatesType = op.getGates() ? cast<ShapedType>(op.getGates().getType()) : ShapedType();
+  bool gated = gatesType || op.getHeadGains();
+  dQ = alloc(maxRows, d, f32);
+  dAcc = alloc(maxRows, dv, f32);
+  dM = alloc(maxRows, 0, f32);
+  dL = alloc(maxRows, 0, f32);
+  dZ = alloc(bk, 0, f32);
+  if (gated) {
+    dRows = alloc(maxRows, 0, b.getIndexType());
+    dGate = alloc(maxRows, 0, f32);
+  }
+  if (op.hasMaskModifier())
+    dMask = alloc(bk, 0, f32);
+  if (op.hasAffineScale()) {
+    dVis = alloc(bk, 0, f32);
+    dVsum = alloc(maxRows, dv, f32);
+    dCnt = alloc(maxRows, 0, f32);
+  }
+  if (op.getCalibratedHeads())
+    dSinkAcc = alloc(dv, 0, f32);
+
+  // The active rows: a row whose gate (per-head or per-token, times the head's gain) is 0 is written
+  // as zeros here and skipped.
+  Value numRowsAll = mul(idx(decodeGroup), seqQ);
+  Value numActive = numRowsAll;
+  if (gated) {
+    Value gains;
+    if (auto g = op.getHeadGains()) {
+      SmallVector<float> values(g->begin(), g->end());
+      auto type = VectorType::get({static_cast<int64_t>(values.size())}, f32);
+      gains = arith::ConstantOp::create(b, DenseElementsAttr::get(type, ArrayRef<float>(values)));
+    }
+    auto scan = scf::ForOp::create(
+        b, idx(0), numRowsAll, idx(1), ValueRange{idx(0)}, [&](OpBuilder &, Location, Value r, ValueRange count) {
+          Value h = add(mul(kvHead, idx(decodeGroup)), arith::DivUIOp::create(b, r, seqQ));
+          Value s = arith::RemUIOp::create(b, r, seqQ);
+          Value gate = oneF;
+          if (gatesType)
+            gate = gatesType.getRank() == 3
+                       ? memref::LoadOp::create(b, op.getGates(), ValueRange{batch, h, s}).getResult()
+                       : memref::LoadOp::create(b, op.getGates(), ValueRange{h}).getResult();
+          if (gains)
+            gate = arith::MulFOp::create(
+                b, gate, vector::ExtractOp::create(b, gains, ArrayRef<OpFoldResult>{OpFoldResult(h)}));
+          Value isActive = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, gate, zeroF);
+          auto ifActive = scf::IfOp::create(b, isActive, /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(ifActive.thenBlock());
+            memref::StoreOp::create(b, r, dRows, ValueRange{count[0]});
+            memref::StoreOp::create(b, gate, dGate, ValueRange{count[0]});
+            b.setInsertionPointToStart(ifActive.elseBlock());
+            scf::ForOp::create(b, idx(0), idx(dv), idx(dvw), ValueRange{}, [&](OpBuilder &, Location, Value c, ValueRange) {
+              vector::StoreOp::create(b, zeroDv, op.getOutput(), ValueRange{batch, h, s, c});
+              scf::YieldOp::create(b);
+            });
+          }
+          scf::YieldOp::create(b, ValueRange{arith::SelectOp::create(b, isActive, add(count[0], idx(1)), count[0])});
+        });
+    numActive = scan.getResult(0);
+  }
+
+  // Pack the active rows' queries (times scale) and start their state: m = s[h], l = exp(s[h] - m) = 1
+  // with a learned sink, else m = -inf, l = 0.
+  Value scale = arith::ConstantOp::create(b, DenseElementsAttr::get(dvec, b.getF32FloatAttr(op.getScale().convertToDouble())));
+  scf::ForOp::create(b, idx(0), numActive, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
+    DecodeRow row = decodeRow(n);
+    for (int64_t c = 0; c < d / dw; ++c) {
+      Value x = vector::LoadOp::create(b, dvec, op.getQuery(), ValueRange{batch, row.head, row.seq, idx(c * dw)});
+      vector::StoreOp::create(b, arith::MulFOp::create(b, x, scale), dQ, ValueRange{n, idx(c * dw)});
+    }
+    for (int64_t c = 0; c < dv / dvw; ++c) {
+      vector::StoreOp::create(b, zeroDv, dAcc, ValueRange{n, idx(c * dvw)});
+      if (dVsum)
+        vector::StoreOp::create(b, zeroDv, dVsum, ValueRange{n, idx(c * dvw)});
+    }
+    if (op.getSinks()) {
+      memref::StoreOp::create(b, memref::LoadOp::create(b, op.getSinks(), ValueRange{row.head}), dM, ValueRange{n});
+      memref::StoreOp::create(b, oneF, dL, ValueRange{n});
+    } else {
+      memref::StoreOp::create(b, ninfF, dM, ValueRange{n});
+      memref::StoreOp::create(b, zeroF, dL, ValueRange{n});
+    }
+    if (dCnt)
+      memref::StoreOp::create(b, zeroF, dCnt, ValueRange{n});
+    scf::YieldOp::create(b);
+  });
+
+  // The key range any row sees (rows sit at T - S .. T - 1); each key block is read for all rows.
+  Value firstPos = sub(seqK, seqQ);
+  Value keyBegin = idx(0), keyEnd = seqK;
+  if (int64_t window = op.getWindow())
+    keyBegin = maxI(idx(0), add(sub(firstPos, idx(window)), idx(1)));
+  auto keyLoop = [&](Value begin, Value end, bool sinkSegment) {
+    scf::ForOp::create(b, begin, end, idx(bk), ValueRange{}, [&](OpBuilder &, Location, Value j0, ValueRange) {
+      Value numKeys = minI(idx(bk), sub(end, j0));
+      scf::ForOp::create(b, idx(0), numActive, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
+        emitDecodeRowBlock(n, j0, end, numKeys, sinkSegment);
+        scf::YieldOp::create(b);
+      });
+      scf::YieldOp::create(b);
+    });
+  };
+  if (int64_t sinkTokens = op.getSinkTokens()) {
+    keyLoop(idx(0), minI(idx(sinkTokens), keyEnd), /*sinkSegment=*/true);
+    keyBegin = maxI(keyBegin, idx(sinkTokens));
+  }
+  keyLoop(keyBegin, keyEnd, /*sinkSegment=*/false);
+
+  scf::ForOp::create(b, idx(0), numActive, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
+    emitDecodeEpilogue(n);
+    scf::YieldOp::create(b);
+  });
+}
+
+/// One key block for one row: scores, the score region, masking, the online softmax update and P V.
+void AttentionEmitter::emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, Value numKeys, bool sinkSegment) {
+  int64_t vw = t.vectorWidth, bk = t.blockK, dv = op.getValueHeadDim();
+  DecodeRow row = decodeRow(n);
+  Value lastKey = sub(segmentEnd, idx(1));
+  Value ninf = vecConst(-std::numeric_limits<double>::infinity());
+  Value ninfF = f32Const(-std::numeric_limits<double>::infinity());
+  Value zero = vecConst(0.0), one = vecConst(1.0);
+  Type i64 = b.getI64Type();
+  auto ivec = VectorType::get({vw}, i64), indexVec = VectorType::get({vw}, b.getIndexType());
+
+  auto body = [&] {
+    // Scores; keys past the segment are clamped to its last key and masked below.
+    scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+      Value j = minI(add(j0, jj), lastKey);
+      Value z = decodeDot(n, j);
+      if (op.hasScoreModifier() && !isVectorizable(op.getScore(), {true, false, false, false, true}))
+        z = inlineRegion(op.getScore(), {z, batch, row.head, row.pos, j});
+      memref::StoreOp::create(b, z, dZ, ValueRange{jj});
+      scf::YieldOp::create(b);
+    });
+    // Masking with the block's keys on the lanes, and the block's max.
+    Value pos = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, row.pos));
+    Value end = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, segmentEnd));
+    int64_t window = sinkSegment ? 0 : op.getWindow();
+    Value calibrated = op.getCalibratedHeads() ? isCalibratedHead(row.head) : Value();
+    Value blockMax = ninf;
+    for (int64_t c = 0; c < bk / vw; ++c) {
+      Value jStart = add(j0, idx(c * vw));
+      Value jv = keyLanes(jStart);
+      SmallVector<Value, 1> at{idx(c * vw)};
+      Value z = vector::LoadOp::create(b, vec, dZ, at);
+      if (op.hasScoreModifier() && isVectorizable(op.getScore(), {true, false, false, false, true}))
+        z = inlineRegionVectorized(op.getScore(),
+                                   {z, batch, row.head, row.pos, arith::IndexCastOp::create(b, indexVec, jv)});
+      Value keep = cmpI(arith::CmpIPredicate::slt, jv, end);
+      if (op.getCausal())
+        keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, jv, pos));
+      if (window) {
+        Value lo = arith::SubIOp::create(b, pos, vector::BroadcastOp::create(b, ivec, arith::ConstantIntOp::create(b, i64, window)));
+        keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sgt, jv, lo));
+      }
+      if (calibrated) {
+        // The sink columns of a calibrated head go to their own accumulators (the epilogue).
+        Value in = arith::ConstantOp::create(b, DenseElementsAttr::get(VectorType::get({vw}, b.getI1Type()), false));
+        ArrayRef<int64_t> keys = *op.getCalibratedKeys();
+        for (int64_t key : keys)
+          in = arith::OrIOp::create(b, in, cmpI(arith::CmpIPredicate::eq, jv,
+                                                 vector::BroadcastOp::create(b, ivec, arith::ConstantIntOp::create(b, i64, key))));
+        Value skip = arith::AndIOp::create(b, in, vector::BroadcastOp::create(b, VectorType::get({vw}, b.getI1Type()), calibrated));
+        keep = arith::AndIOp::create(b, keep, arith::XOrIOp::create(b, skip, arith::ConstantOp::create(b, DenseElementsAttr::get(VectorType::get({vw}, b.getI1Type()), true))));
+      }
+      if (dMask)
+        keep = arith::AndIOp::create(b, keep, arith::CmpFOp::create(b, arith::CmpFPredicate::ONE,
+                                                                    vector::LoadOp::create(b, vec, dMask, at), zero));
+      z = arith::SelectOp::create(b, keep, z, ninf);
+      vector::StoreOp::create(b, z, dZ, at);
+      if (dVis)
+        vector::StoreOp::create(b, arith::SelectOp::create(b, keep, one, zero), dVis, at);
+      blockMax = arith::MaximumFOp::create(b, blockMax, z);
+    }
+    Value zMax = vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF, blockMax);
+    // A block that adds nothing to this row (all masked) changes neither m, l nor acc.
+    auto ifAny = scf::IfOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, zMax, ninfF),
+                                   /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifAny.thenBlock());
+      Value mOld = memref::LoadOp::create(b, dM, ValueRange{n});
+      Value mNew = arith::MaximumFOp::create(b, mOld, zMax);
+      Value alpha = math::ExpOp::create(b, arith::SubFOp::create(b, mOld, mNew));
+      Value mVec = vector::BroadcastOp::create(b, vec, mNew);
+      Value sum = zero;
+      for (int64_t c = 0; c < bk / vw; ++c) {
+        SmallVector<Value, 1> at{idx(c * vw)};
+        Value p = math::ExpOp::create(b, arith::SubFOp::create(b, vector::LoadOp::create(b, vec, dZ, at), mVec));
+        vector::StoreOp::create(b, p, dZ, at);
+        sum = arith::AddFOp::create(b, sum, p);
+      }
+      Value l = memref::LoadOp::create(b, dL, ValueRange{n});
+      Value blockSum = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum, arith::FastMathFlags::reassoc);
+      memref::StoreOp::create(b, math::FmaOp::create(b, l, alpha, blockSum), dL, ValueRange{n});
+      memref::StoreOp::create(b, mNew, dM, ValueRange{n});
+      // acc = alpha acc + sum_j p_j v_j, head_dim_v on the lanes, up to 8 vectors in registers.
+      auto dvvec = VectorType::get({dvw}, f32);
+      Value alphaVec = vector::BroadcastOp::create(b, dvvec, alpha);
+      int64_t chunks = dv / dvw;
+      for (int64_t c0 = 0; c0 < chunks; c0 += 8) {
+        int64_t nc = std::min<int64_t>(8, chunks - c0);
+        SmallVector<Value> init;
+        for (int64_t c = 0; c < nc; ++c)
+          init.push_back(arith::MulFOp::create(
+              b, vector::LoadOp::create(b, dvvec, dAcc, ValueRange{n, idx((c0 + c) * dvw)}), alphaVec));
+        auto pv = scf::ForOp::create(b, idx(0), numKeys, idx(1), init, [&](OpBuilder &, Location, Value jj, ValueRange acc) {
+          Value p = vector::BroadcastOp::create(b, dvvec, memref::LoadOp::create(b, dZ, ValueRange{jj}));
+          SmallVector<Value> next;
+          for (int64_t c = 0; c < nc; ++c) {
+            Value vx = vector::LoadOp::create(b, dvvec, op.getValue(),
+                                              ValueRange{batch, kvHead, add(j0, jj), idx((c0 + c) * dvw)});
+            next.push_back(vector::FMAOp::create(b, p, vx, acc[c]));
+          }
+          scf::YieldOp::create(b, next);
+        });
+        for (int64_t c = 0; c < nc; ++c)
+          vector::StoreOp::create(b, pv.getResult(c), dAcc, ValueRange{n, idx((c0 + c) * dvw)});
+      }
+    }
+    if (dVsum) {
+      // Affine scaling: the plain sum of the visible values and their count.
+      auto dvvec = VectorType::get({dvw}, f32);
+      int64_t chunks = dv / dvw;
+      scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+        Value vis = memref::LoadOp::create(b, dVis, ValueRange{jj});
+        Value visVec = vector::BroadcastOp::create(b, dvvec, vis);
+        for (int64_t c = 0; c < chunks; ++c) {
+          SmallVector<Value, 2> at{n, idx(c * dvw)};
+          Value vx = vector::LoadOp::create(b, dvvec, op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx(c * dvw)});
+          vector::StoreOp::create(b, vector::FMAOp::create(b, visVec, vx, vector::LoadOp::create(b, dvvec, dVsum, at)), dVsum, at);
+        }
+        memref::StoreOp::create(b, arith::AddFOp::create(b, memref::LoadOp::create(b, dCnt, ValueRange{n}), vis), dCnt,
+                                ValueRange{n});
+        scf::YieldOp::create(b);
+      });
+    }
+  };
+
+  if (!op.hasMaskModifier()) {
+    body();
+    return;
+  }
+  // The mask region first: a block it hides from this row is skipped for the row (no scores, no P V).
+  Region &mask = op.getMask();
+  Value any;
+  if (isVectorizable(mask, {false, false, false, true})) {
+    any = arith::ConstantIntOp::create(b, 0, 1);
+    Value numKeysVec = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, add(j0, numKeys)));
+    for (int64_t c = 0; c < bk / vw; ++c) {
+      Value jv = keyLanes(add(j0, idx(c * vw)));
+      Value keep = inlineRegionVectorized(mask, {batch, row.head, row.pos, arith::IndexCastOp::create(b, indexVec, jv)});
+      keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::slt, jv, numKeysVec));
+      vector::StoreOp::create(b, arith::SelectOp::create(b, keep, one, zero), dMask, ValueRange{idx(c * vw)});
+      any = arith::OrIOp::create(b, any, vector::ReductionOp::create(b, vector::CombiningKind::OR, keep));
+    }
+  } else {
+    Value none = arith::ConstantIntOp::create(b, 0, 1);
+    auto keys = scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{none}, [&](OpBuilder &, Location, Value jj, ValueRange acc) {
+      Value j = add(j0, jj);
+      Value keep = arith::AndIOp::create(b, inlineRegion(mask, {batch, row.head, row.pos, j}),
+                                         cmpI(arith::CmpIPredicate::slt, jj, numKeys));
+      memref::StoreOp::create(b, arith::SelectOp::create(b, keep, f32Const(1.0), f32Const(0.0)), dMask, ValueRange{jj});
+      scf::YieldOp::create(b, ValueRange{arith::OrIOp::create(b, acc[0], keep)});
+    });
+    any = keys.getResult(0);
+  }
+  auto ifAny = scf::IfOp::create(b, any, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifAny.thenBlock());
+  body();
+}
+
+/// O = acc / l for one row, with the sink columns of ACT, affine scaling and the row's gate, as in the
+/// block form's epilogue.
+void AttentionEmitter::emitDecodeEpilogue(Value n) {
+  int64_t dv = op.getValueHeadDim(), chunks = dv / dvw;
+  auto dvvec = VectorType::get({dvw}, f32);
+  DecodeRow row = decodeRow(n);
+  Value zero = f32Const(0.0), one = f32Const(1.0), ninfF = f32Const(-std::numeric_limits<double>::infinity());
+  Value zeroDv = arith::ConstantOp::create(b, DenseElementsAttr::get(dvvec, b.getF32FloatAttr(0.0)));
+  Value lr = memref::LoadOp::create(b, dL, ValueRange{n});
+  Value sawKey = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lr, zero);
+  Value accScale = arith::SelectOp::create(b, sawKey, arith::DivFOp::create(b, one, lr), zero);
+  Value sinkScale, cntSink;
+  if (auto heads = op.getCalibratedHeads()) {
+    // ACT: the sink columns S with their own max, denominator and accumulator (zero for other heads).
+    ArrayRef<int64_t> keys = *op.getCalibratedKeys();
+    for (int64_t c = 0; c < chunks; ++c)
+      vector::StoreOp::create(b, zeroDv, dSinkAcc, ValueRange{idx(c * dvw)});
+    auto ifCal = scf::IfOp::create(b, TypeRange{f32, f32, f32}, isCalibratedHead(row.head), /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifCal.thenBlock());
+      Value seqK = keyCount, lastKey = sub(keyCount, idx(1));
+      SmallVector<Value> zs, vis, rows;
+      for (int64_t key : keys) {
+        Value kk = minI(idx(key), lastKey);
+        rows.push_back(kk);
+        Value z = decodeDot(n, kk);
+        if (op.hasScoreModifier())
+          z = inlineRegion(op.getScore(), {z, batch, row.head, row.pos, idx(key)});
+        Value keep = cmpI(arith::CmpIPredicate::slt, idx(key), seqK);
+        if (op.getCausal())
+          keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, idx(key), row.pos));
+        if (int64_t window = op.getWindow(); window && key >= static_cast<int64_t>(op.getSinkTokens()))
+          keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sgt, idx(key), sub(row.pos, idx(window))));
+        if (op.hasMaskModifier())
+          keep = arith::AndIOp::create(b, keep, inlineRegion(op.getMask(), {batch, row.head, row.pos, idx(key)}));
+        zs.push_back(arith::SelectOp::create(b, keep, z, ninfF));
+        vis.push_back(arith::SelectOp::create(b, keep, one, zero));
+      }
+      Value m = ninfF;
+      for (Value z : zs)
+        m = arith::MaximumFOp::create(b, m, z);
+      Value mSafe = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m, ninfF), zero, m);
+      Value l = zero, cnt = zero;
+      SmallVector<Value> ps;
+      for (auto [z, v] : llvm::zip(zs, vis)) {
+        ps.push_back(math::ExpOp::create(b, arith::SubFOp::create(b, z, mSafe)));
+        l = arith::AddFOp::create(b, l, ps.back());
+        cnt = arith::AddFOp::create(b, cnt, v);
+      }
+      for (int64_t c = 0; c < chunks; ++c) {
+        Value acc = zeroDv;
+        Value vsum = dVsum ? vector::LoadOp::create(b, dvvec, dVsum, ValueRange{n, idx(c * dvw)}).getResult() : Value();
+        for (size_t e = 0; e < keys.size(); ++e) {
+          Value vx = vector::LoadOp::create(b, dvvec, op.getValue(), ValueRange{batch, kvHead, rows[e], idx(c * dvw)});
+          acc = vector::FMAOp::create(b, vector::BroadcastOp::create(b, dvvec, ps[e]), vx, acc);
+          if (vsum) // affine scaling averages over every visible key, the calibrated columns included
+            vsum = vector::FMAOp::create(b, vector::BroadcastOp::create(b, dvvec, vis[e]), vx, vsum);
+        }
+        vector::StoreOp::create(b, acc, dSinkAcc, ValueRange{idx(c * dvw)});
+        if (vsum)
+          vector::StoreOp::create(b, vsum, dVsum, ValueRange{n, idx(c * dvw)});
+      }
+      scf::YieldOp::create(b, ValueRange{m, l, cnt});
+      b.setInsertionPointToStart(ifCal.elseBlock());
+      scf::YieldOp::create(b, ValueRange{ninfF, zero, zero});
+    }
+    // O = beta acc_S / (l_S + l_N) + (1 - beta l_S / (l_S + l_N)) acc_N / l_N at the common max.
+    Value mN = memref::LoadOp::create(b, dM, ValueRange{n});
+    Value mS = ifCal.getResult(0);
+    Value mMax = arith::MaximumFOp::create(b, mN, mS);
+    auto factor = [&](Value mPart) -> Value {
+      Value dead = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mPart, ninfF);
+      return arith::SelectOp::create(b, dead, zero, math::ExpOp::create(b, arith::SubFOp::create(b, mPart, mMax)));
+    };
+    Value lS = arith::MulFOp::create(b, ifCal.getResult(1), factor(mS));
+    Value lTotal = arith::AddFOp::create(b, arith::MulFOp::create(b, lr, factor(mN)), lS);
+    Value anyMass = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lTotal, zero);
+    Value beta = f32Const(op.getCalibrationBeta().convertToDouble());
+    Value invTotal = arith::SelectOp::create(b, anyMass, arith::DivFOp::create(b, one, lTotal), zero);
+    sinkScale = arith::MulFOp::create(b, arith::MulFOp::create(b, beta, factor(mS)), invTotal);
+    Value restShare = arith::SubFOp::create(b, one, arith::MulFOp::create(b, arith::MulFOp::create(b, beta, lS), invTotal));
+    accScale = arith::MulFOp::create(b, accScale, restShare);
+    cntSink = ifCal.getResult(2);
+  }
+  Value sumScale;
+  if (op.hasAffineScale()) {
+    Value a = memref::LoadOp::create(b, op.getAlpha(), ValueRange{batch, row.head, row.seq});
+    if (op.getAlphaActivation() == "linear_clip")
+      a = arith::MinimumFOp::create(
+          b, arith::MaximumFOp::create(b, math::FmaOp::create(b, a, f32Const(0.1), f32Const(0.5)), zero), one);
+    else if (op.getAlphaActivation() == "sigmoid")
+      a = arith::DivFOp::create(b, one, arith::AddFOp::create(b, one, math::ExpOp::create(b, arith::NegFOp::create(b, a))));
+    Value ama = memref::LoadOp::create(b, op.getAlphaMa(), ValueRange{row.head});
+    Value cr = memref::LoadOp::create(b, dCnt, ValueRange{n});
+    if (cntSink)
+      cr = arith::AddFOp::create(b, cr, cntSink);
+    Value anyVisible = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, cr, zero);
+    accScale = arith::MulFOp::create(b, accScale, a);
+    if (sinkScale)
+      sinkScale = arith::MulFOp::create(b, sinkScale, a);
+    sumScale = arith::SelectOp::create(b, anyVisible, arith::DivFOp::create(b, arith::SubFOp::create(b, ama, a), cr), zero);
+  }
+  if (dGate) {
+    Value g = memref::LoadOp::create(b, dGate, ValueRange{n});
+    accScale = arith::MulFOp::create(b, accScale, g);
+    if (sumScale)
+      sumScale = arith::MulFOp::create(b, sumScale, g);
+    if (sinkScale)
+      sinkScale = arith::MulFOp::create(b, sinkScale, g);
+  }
+  Value accScaleVec = vector::BroadcastOp::create(b, dvvec, accScale);
+  for (int64_t c = 0; c < chunks; ++c) {
+    Value o = arith::MulFOp::create(b, vector::LoadOp::create(b, dvvec, dAcc, ValueRange{n, idx(c * dvw)}), accScaleVec);
+    if (sumScale)
+      o = vector::FMAOp::create(b, vector::LoadOp::create(b, dvvec, dVsum, ValueRange{n, idx(c * dvw)}),
+                                vector::BroadcastOp::create(b, dvvec, sumScale), o);
+    if (sinkScale)
+      o = vector::FMAOp::create(b, vector::LoadOp::create(b, dvvec, dSinkAcc, ValueRange{idx(c * dvw)}),
+                                vector::BroadcastOp::create(b, dvvec, sinkScale), o);
+    vector::StoreOp::create(b, o, op.getOutput(), ValueRange{batch, row.head, row.seq, idx(c * dvw)});
+  }
+}
+
 /// Records which function arguments are the attention's operands, so the runtime can name them.
 static void nameOperands(xf::AttentionOp op) {
   auto func = op->getParentOfType<func::FuncOp>();
@@ -1069,13 +1593,18 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
                   Twine(vectorWidth) + ")");
     if (blockK % keyRegs)
       return fail("block-k (" + Twine(blockK) + ") must be a multiple of key-regs (" + Twine(keyRegs) + ")");
+    if (decodeForm && blockK % vectorWidth)
+      return fail("with decode-form, block-k (" + Twine(blockK) + ") must be a multiple of vector-width (" +
+                  Twine(vectorWidth) + ")");
+    if (decodeForm && decodeRows <= 0)
+      return fail("decode-rows must be positive");
     return success();
   }
 
   void runOnOperation() override {
     if (failed(validateOptions()))
       return signalPassFailure();
-    Tiling tiling{vectorWidth, blockQ, blockK, keyRegs, valueRegs};
+    Tiling tiling{vectorWidth, blockQ, blockK, keyRegs, valueRegs, decodeForm, decodeRows};
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
     for (xf::AttentionOp op : ops) {
@@ -1107,7 +1636,14 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
         infoList.set("head_gains", gains);
       getOperation()->setAttr("xf.attention_info", infoList.getDictionary(op.getContext()));
       nameOperands(op);
-      AttentionEmitter(op, tiling).emit();
+      Tiling opTiling = tiling;
+      // The decode form loads rows as vectors: every operand's innermost dimension must be unit-stride.
+      if (opTiling.decodeForm)
+        opTiling.decodeForm = llvm::all_of(op->getOperands(), [](Value v) {
+          auto type = dyn_cast<MemRefType>(v.getType());
+          return !type || type.isLastDimUnitStride();
+        });
+      AttentionEmitter(op, opTiling).emit();
       op.erase();
     }
   }

@@ -47,6 +47,23 @@ void buildCpuPipeline(OpPassManager &pm, const CpuTargetDescription &target);
 void buildCpuLoweringPipeline(OpPassManager &pm, const CpuTargetDescription &target);
 /// The second half: loops, vectors and memrefs to the LLVM dialect.
 void buildCpuToLLVMPipeline(OpPassManager &pm);
+/// Code-generation parameters of a GPU target; the pipeline derives the attention tiling from them.
+struct GpuTargetDescription {
+  int64_t workgroupSize = 64; // threads per workgroup, one work item each
+  XFLowerAttentionOptions attentionTiling() const;
+};
+
+struct VulkanPipelineOptions : public PassPipelineOptions<VulkanPipelineOptions> {
+  Option<int64_t> workgroupSize{*this, "workgroup-size", llvm::cl::desc("threads per workgroup"),
+                                llvm::cl::init(64)};
+};
+
+/// Tensor-level xf IR to host code plus SPIR-V: bufferization and attention lowering as for the CPU
+/// (one query row per work item), the work loop outlined into one GPU kernel per xf kernel, converted
+/// to SPIR-V, serialized into the artifact; the host keeps the work-item counters and the metadata.
+void buildVulkanPipeline(OpPassManager &pm, const GpuTargetDescription &target);
+/// Up to the outlined GPU kernels (what `xfc --target=vulkan --emit=lowered` shows).
+void buildVulkanLoweringPipeline(OpPassManager &pm, const GpuTargetDescription &target);
 void registerPipelines();
 
 } // namespace xf

@@ -23,6 +23,25 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
 
     No `S x T` score matrix exists: the largest temporary is one `block-k x block-q` tile.
 
+    **Decode form** (`decode-form=true`, turned on by the CPU pipeline only). With few query rows the
+    form above wastes its lanes: at S = 1 one of `block-q` rows is real, and each query head of a GQA
+    group reads its kv head's keys and values again. The decode form is a second loop nest in the same
+    `scf.parallel`, chosen at run time when `S <= decode-rows`; the work item count is then
+    `B * num_kv_heads` instead of `B * num_heads * ceil(S / block-q)`. A work item takes one kv head and
+    every query row of its group (`group * S` rows, flash-decoding style) and walks the key range in
+    blocks of `block-k` keys, each block once for all rows: per row, scores are dot products with
+    `head_dim` on the vector lanes (one horizontal sum per key), the score region, masking and the
+    softmax run with the block's keys on the lanes, and `P V` accumulates with `head_dim_v` on the lanes.
+    So every K/V row comes from memory once per group and the rest of the group finds it in cache. Every
+    variant hook of the form above works in the decode form: learned sinks, sink tokens + window, causal,
+    window, score and mask regions (a key block the mask hides from a row is skipped for that row), head
+    gains, per-head and per-token gates (inactive rows are skipped), affine scaling and ACT calibrated
+    heads. The key range is not split across work items: combining partial `(m, l, acc)` would need a
+    second phase, which the one-`scf.parallel` kernel ABI does not have; with `B * num_kv_heads` smaller
+    than the thread count some threads idle. The decode form is not emitted (the kernel keeps only the
+    form above) when a memref operand's innermost dimension is not unit-stride, since it loads rows as
+    vectors.
+
     Before:
     ```mlir
     xf.attention ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>)
@@ -49,7 +68,63 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     Option<"blockK", "block-k", "int64_t", "64", "keys per key block (a multiple of key-regs)">,
     Option<"keyRegs", "key-regs", "int64_t", "8", "keys held in registers at once while computing scores">,
     Option<"valueRegs", "value-regs", "int64_t", "8", "value columns held in registers at once while accumulating P V">,
+    Option<"decodeForm", "decode-form", "bool", "false",
+           "also emit the decode form (head dim on the lanes, one work item per (batch, kv head)), taken at "
+           "run time when S <= decode-rows">,
+    Option<"decodeRows", "decode-rows", "int64_t", "8", "the largest query count S that takes the decode form">,
   ];
+}
+
+def XFGpuOutlineKernels : Pass<"xf-gpu-outline-kernels", "ModuleOp"> {
+  let summary = "Outline the work loop of every xf kernel into a GPU kernel with a flat buffer ABI";
+  let description = [{
+    For every function marked `xf.kernel` whose body is one top-level one-dimensional `scf.parallel`
+    (what `xf-lower-attention` and `xf-lower-moh-router` leave), this pass adds a `gpu.module
+    @<name>_gpu` holding `gpu.func @<name>`, in which one GPU thread runs one work item:
+
+    - every operand becomes a flat `memref<?xT>` (a storage buffer; binding = operand index), and
+      every load and store on it indexes the flat buffer with the row-major linear index;
+    - every dynamic dimension of every operand becomes an `i32` argument, in operand order and then
+      dimension order (the push constants on Vulkan, descriptor set 1), so `memref.dim` is a load of
+      a kernel argument;
+    - the work item is `block_id.x * workgroup-size + thread_id.x`, guarded against the item count;
+    - per-item scratch (`memref.alloca`) moves to the function entry (one thread runs one item) and,
+      for Vulkan, into the `Function` storage class.
+
+    The host function keeps its body (the kernel ABI pass derives the work-item counter from it) and
+    gets `xf.gpu_kernel = {entry, workgroup_size, push_constants}` for the runtime's metadata.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::spirv::SPIRVDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+  let options = [
+    Option<"target", "target", "std::string", "\"vulkan\"", "vulkan or cuda">,
+    Option<"workgroupSize", "workgroup-size", "int64_t", "64", "threads (work items) per workgroup">,
+  ];
+}
+
+def XFConvertGpuToSpirv : Pass<"xf-convert-gpu-to-spirv", "ModuleOp"> {
+  let summary = "Convert the outlined xf GPU kernels to spirv.module ops";
+  let description = [{
+    The conversion of upstream `convert-gpu-to-spirv` (the `gpu.module` becomes a `spirv.module`, the
+    `gpu.func` an entry point whose arguments become interface variables) with the `math`, `scf` and
+    `ub` patterns added, which attention kernels need. Memory spaces map to Vulkan storage classes
+    first. The `gpu.module` is converted in place.
+  }];
+  let dependentDialects = ["::mlir::spirv::SPIRVDialect"];
+}
+
+def XFVulkanSerialize : Pass<"xf-vulkan-serialize", "ModuleOp"> {
+  let summary = "Move kernel arguments into one push-constant block and embed each SPIR-V module";
+  let description = [{
+    Runs after `convert-gpu-to-spirv` and `spirv-lower-abi-attrs`. In every `spirv.module`, the
+    global variables of descriptor set 1 (the scalar kernel arguments that `xf-gpu-outline-kernels`
+    made) are merged, in binding order, into one `PushConstant` block of `i32` members. The module is
+    then serialized to SPIR-V words and stored as the LLVM global `xf_spirv_<kernel>`; the host
+    function's `xf.gpu_kernel` records the symbol and its size in bytes. The `spirv.module` and
+    `gpu.module` ops are erased.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::spirv::SPIRVDialect"];
 }
 
 def XFCpuKernelABI : Pass<"xf-cpu-kernel-abi", "ModuleOp"> {
@@ -92,6 +167,11 @@ def XFCpuKernelABI : Pass<"xf-cpu-kernel-abi", "ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect",
                            "::mlir::LLVM::LLVMDialect"];
+  let options = [
+    Option<"target", "target", "std::string", "\"cpu\"",
+           "the artifact's target: cpu, or vulkan/cuda, where the kernels run as GPU kernels (see "
+           "xf-gpu-outline-kernels) and only the work-item counters stay host code">,
+  ];
 }
 
 def XFApproximateMath : Pass<"xf-approximate-math"> {

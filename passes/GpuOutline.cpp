@@ -1,0 +1,303 @@
+//===- GpuOutline.cpp - xf kernels as GPU kernels with a flat buffer ABI ---===//
+//
+// The CPU lowering already splits every kernel into independent work items of one scf.parallel; on a GPU
+// each thread runs one item. Operands become flat buffers indexed row-major, because neither Vulkan nor
+// our CUDA launcher passes memref descriptors, and SPIR-V cannot index memrefs with dynamic strides.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SPIRV/IR/SPIRVAttributes.h"
+#include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
+#include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::xf {
+#define GEN_PASS_DEF_XFGPUOUTLINEKERNELS
+#include "passes/Passes.h.inc"
+} // namespace mlir::xf
+
+using namespace mlir;
+
+namespace {
+
+/// Descriptor set of the scalar arguments; xf-vulkan-serialize turns it into the push-constant block.
+constexpr unsigned kPushConstantSet = 1;
+
+struct OperandLayout {
+  MemRefType type;
+  Value flat;                // the flat buffer argument
+  SmallVector<Value> sizes;  // every dimension as an index value (constants or kernel arguments)
+};
+
+/// SPIR-V has no index type in memory; Vulkan indexes with i32, so index scratch holds i32 and its loads
+/// and stores cast.
+LogicalResult narrowIndexScratch(memref::AllocaOp alloca) {
+  auto i32 = IntegerType::get(alloca.getContext(), 32);
+  auto narrow = [&](Type t) -> Type {
+    if (auto vector = dyn_cast<VectorType>(t))
+      return VectorType::get(vector.getShape(), i32);
+    return i32;
+  };
+  for (Operation *user : llvm::make_early_inc_range(alloca->getUsers())) {
+    OpBuilder b(user);
+    Location loc = user->getLoc();
+    if (isa<memref::LoadOp, vector::LoadOp>(user)) {
+      Value loaded = user->getResult(0);
+      Type wide = loaded.getType();
+      loaded.setType(narrow(wide));
+      b.setInsertionPointAfter(user);
+      auto cast = arith::IndexCastOp::create(b, loc, wide, loaded);
+      loaded.replaceAllUsesExcept(cast, cast);
+    } else if (isa<memref::StoreOp, vector::StoreOp>(user)) {
+      OpOperand &stored = user->getOpOperand(0);
+      stored.set(arith::IndexCastOp::create(b, loc, narrow(stored.get().getType()), stored.get()));
+    } else {
+      return user->emitError("GPU kernel index scratch is accessed only by loads and stores; found ")
+             << user->getName();
+    }
+  }
+  MemRefType type = alloca.getType();
+  alloca.getResult().setType(MemRefType::get(type.getShape(), i32, type.getLayout(), type.getMemorySpace()));
+  return success();
+}
+
+class Outliner {
+public:
+  Outliner(func::FuncOp func, bool vulkan, int64_t workgroupSize)
+      : func(func), vulkan(vulkan), workgroupSize(workgroupSize) {}
+
+  LogicalResult run(ModuleOp module);
+
+private:
+  LogicalResult checkSignature();
+  LogicalResult flattenAccesses(gpu::GPUFuncOp kernel);
+  Value linearIndex(OpBuilder &b, Location loc, const OperandLayout &layout, ValueRange indices);
+
+  func::FuncOp func;
+  bool vulkan;
+  int64_t workgroupSize;
+  SmallVector<OperandLayout> operands;
+};
+
+LogicalResult Outliner::checkSignature() {
+  if (func.isExternal() || !func.getBody().hasOneBlock())
+    return func.emitError("xf kernel must have a body of one block");
+  for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
+    auto memref = dyn_cast<MemRefType>(type);
+    if (!memref || !memref.getLayout().isIdentity() || memref.getMemorySpace())
+      return func.emitError("GPU kernels take dense row-major memrefs; operand ") << i << " is " << type;
+    if (!memref.getElementType().isIntOrFloat())
+      return func.emitError("GPU kernel operand ") << i << " has element type " << memref.getElementType();
+  }
+  return success();
+}
+
+Value Outliner::linearIndex(OpBuilder &b, Location loc, const OperandLayout &layout, ValueRange indices) {
+  Value linear = indices.empty() ? arith::ConstantIndexOp::create(b, loc, 0).getResult() : indices[0];
+  for (size_t d = 1; d < indices.size(); ++d)
+    linear = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, linear, layout.sizes[d]), indices[d]);
+  return linear;
+}
+
+/// Rewrites every access to an operand (cloned with the flat buffer standing in for the N-d memref) into
+/// an access of the flat buffer at the linear index.
+LogicalResult Outliner::flattenAccesses(gpu::GPUFuncOp kernel) {
+  for (OperandLayout &layout : operands) {
+    for (Operation *user : llvm::make_early_inc_range(layout.flat.getUsers())) {
+      OpBuilder b(user);
+      Location loc = user->getLoc();
+      if (auto load = dyn_cast<memref::LoadOp>(user)) {
+        Value index = linearIndex(b, loc, layout, load.getIndices());
+        load.replaceAllUsesWith(memref::LoadOp::create(b, loc, layout.flat, index).getResult());
+      } else if (auto store = dyn_cast<memref::StoreOp>(user)) {
+        Value index = linearIndex(b, loc, layout, store.getIndices());
+        memref::StoreOp::create(b, loc, store.getValueToStore(), layout.flat, index);
+      } else if (auto load = dyn_cast<vector::LoadOp>(user); load && load.getVectorType().getNumElements() == 1) {
+        Value index = linearIndex(b, loc, layout, load.getIndices());
+        Value scalar = memref::LoadOp::create(b, loc, layout.flat, index);
+        load.replaceAllUsesWith(vector::BroadcastOp::create(b, loc, load.getVectorType(), scalar).getResult());
+      } else if (auto store = dyn_cast<vector::StoreOp>(user);
+                 store && store.getVectorType().getNumElements() == 1) {
+        Value index = linearIndex(b, loc, layout, store.getIndices());
+        SmallVector<int64_t> zeros(store.getVectorType().getRank(), 0);
+        Value scalar = vector::ExtractOp::create(b, loc, store.getValueToStore(), zeros);
+        memref::StoreOp::create(b, loc, scalar, layout.flat, index);
+      } else if (auto dim = dyn_cast<memref::DimOp>(user)) {
+        std::optional<int64_t> which = dim.getConstantIndex();
+        if (!which || *which < 0 || *which >= static_cast<int64_t>(layout.sizes.size()))
+          return dim.emitError("GPU kernels need memref.dim with a constant, valid dimension");
+        dim.replaceAllUsesWith(layout.sizes[*which]);
+      } else {
+        return user->emitError("GPU kernels access operands only through loads, stores and memref.dim "
+                               "(vectors of one element); found ")
+               << user->getName();
+      }
+      user->erase();
+    }
+    layout.flat.setType(MemRefType::get({ShapedType::kDynamic}, layout.type.getElementType()));
+  }
+  return success();
+}
+
+LogicalResult Outliner::run(ModuleOp module) {
+  if (failed(checkSignature()))
+    return failure();
+  Block &body = func.getBody().front();
+  scf::ParallelOp par;
+  for (Operation &op : body) {
+    if (auto p = dyn_cast<scf::ParallelOp>(op)) {
+      if (par)
+        return func.emitError("xf kernel must contain one top-level scf.parallel, found several");
+      par = p;
+    } else if (!isMemoryEffectFree(&op) && !isa<func::ReturnOp, memref::DimOp>(op)) {
+      return op.emitError("xf kernel must hold only its work loop and index arithmetic; found ") << op.getName();
+    }
+  }
+  if (!par || par.getNumLoops() != 1)
+    return func.emitError("xf kernel must contain one one-dimensional top-level scf.parallel");
+
+  MLIRContext *ctx = func.getContext();
+  Location loc = func.getLoc();
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module.getBody());
+  auto gpuModule = gpu::GPUModuleOp::create(b, loc, (func.getSymName() + "_gpu").str());
+  if (vulkan) {
+    // Vulkan 1.1 consumes SPIR-V 1.3; positions are i64 in the per-item scratch.
+    Attribute env = parseAttribute("#spirv.target_env<#spirv.vce<v1.3, [Shader, Int64], "
+                                   "[SPV_KHR_storage_buffer_storage_class]>, api=Vulkan, #spirv.resource_limits<>>",
+                                   ctx);
+    gpuModule->setAttr(spirv::getTargetEnvAttrName(), env);
+  }
+
+  // Signature: one buffer per operand, then one i32 per dynamic dimension.
+  SmallVector<Type> argTypes;
+  SmallVector<std::pair<unsigned, unsigned>> dynamicDims;
+  for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
+    auto memref = cast<MemRefType>(type);
+    argTypes.push_back(MemRefType::get({ShapedType::kDynamic}, memref.getElementType()));
+    for (auto [d, size] : llvm::enumerate(memref.getShape()))
+      if (ShapedType::isDynamic(size))
+        dynamicDims.push_back({static_cast<unsigned>(i), static_cast<unsigned>(d)});
+  }
+  unsigned numBuffers = argTypes.size();
+  argTypes.append(dynamicDims.size(), b.getI32Type());
+
+  b.setInsertionPointToStart(gpuModule.getBody());
+  auto kernel = gpu::GPUFuncOp::create(b, loc, func.getSymName(), b.getFunctionType(argTypes, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  int32_t size = static_cast<int32_t>(workgroupSize);
+  kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({size, 1, 1}));
+  if (vulkan) {
+    kernel->setAttr(spirv::getEntryPointABIAttrName(), spirv::getEntryPointABIAttr(ctx, {size, 1, 1}));
+    for (unsigned i = 0; i < argTypes.size(); ++i) {
+      bool scalar = i >= numBuffers;
+      kernel.setArgAttr(i, spirv::getInterfaceVarABIAttrName(),
+                        spirv::getInterfaceVarABIAttr(scalar ? kPushConstantSet : 0, scalar ? i - numBuffers : i,
+                                                      scalar ? std::optional(spirv::StorageClass::StorageBuffer)
+                                                             : std::nullopt,
+                                                      ctx));
+    }
+  }
+
+  Block &entry = kernel.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
+    OperandLayout layout{cast<MemRefType>(type), entry.getArgument(i), {}};
+    for (int64_t size : layout.type.getShape())
+      layout.sizes.push_back(ShapedType::isDynamic(size) ? Value() : arith::ConstantIndexOp::create(b, loc, size));
+    operands.push_back(std::move(layout));
+  }
+  for (auto [slot, dim] : llvm::enumerate(dynamicDims))
+    operands[dim.first].sizes[dim.second] =
+        arith::IndexCastOp::create(b, loc, b.getIndexType(), entry.getArgument(numBuffers + slot));
+
+  // The setup (item count, shapes) and then the loop body, guarded, with the item from the thread id.
+  IRMapping map;
+  for (auto [i, arg] : llvm::enumerate(func.getArguments()))
+    map.map(arg, entry.getArgument(i));
+  for (Operation &op : body) {
+    if (&op == par.getOperation())
+      break;
+    b.clone(op, map);
+  }
+  Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value item = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, block, arith::ConstantIndexOp::create(b, loc, workgroupSize)), thread);
+  Value iv = arith::AddIOp::create(
+      b, loc, map.lookupOrDefault(par.getLowerBound()[0]),
+      arith::MulIOp::create(b, loc, item, map.lookupOrDefault(par.getStep()[0])));
+  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, iv, map.lookupOrDefault(par.getUpperBound()[0]));
+  auto guard = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+  map.map(par.getInductionVars()[0], iv);
+  b.setInsertionPointToStart(guard.thenBlock());
+  for (Operation &op : par.getBody()->without_terminator())
+    b.clone(op, map);
+  b.setInsertionPointToEnd(&entry);
+  gpu::ReturnOp::create(b, loc);
+
+  if (failed(flattenAccesses(kernel)))
+    return failure();
+
+  // SPIR-V wants every Function-storage variable at the top of the entry block; one thread runs one item,
+  // so hoisting the item's scratch there changes nothing.
+  SmallVector<memref::AllocaOp> allocas;
+  kernel.walk([&](memref::AllocaOp alloca) { allocas.push_back(alloca); });
+  for (memref::AllocaOp alloca : allocas) {
+    if (alloca->getNumOperands())
+      return alloca.emitError("GPU kernel scratch must have a static size");
+    alloca->moveBefore(&entry.front());
+    if (vulkan) {
+      if (alloca.getType().getElementType().isIndex() && failed(narrowIndexScratch(alloca)))
+        return failure();
+      MemRefType type = alloca.getType();
+      auto privateType = MemRefType::get(type.getShape(), type.getElementType(), type.getLayout(),
+                                         spirv::StorageClassAttr::get(ctx, spirv::StorageClass::Function));
+      alloca.getResult().setType(privateType);
+    }
+  }
+
+  SmallVector<Attribute> pushConstants;
+  for (auto [operand, dim] : dynamicDims)
+    pushConstants.push_back(b.getDenseI64ArrayAttr({operand, dim}));
+  NamedAttribute info[] = {
+      b.getNamedAttr("entry", b.getStringAttr(func.getSymName())),
+      b.getNamedAttr("workgroup_size", b.getI64IntegerAttr(workgroupSize)),
+      b.getNamedAttr("push_constants", b.getArrayAttr(pushConstants)),
+  };
+  func->setAttr("xf.gpu_kernel", b.getDictionaryAttr(info));
+  return success();
+}
+
+struct GpuOutlineKernelsPass : public xf::impl::XFGpuOutlineKernelsBase<GpuOutlineKernelsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (target != "vulkan" && target != "cuda") {
+      module.emitError("xf-gpu-outline-kernels: target must be vulkan or cuda, got '") << target << "'";
+      return signalPassFailure();
+    }
+    if (workgroupSize <= 0 || workgroupSize > 1024) {
+      module.emitError("xf-gpu-outline-kernels: workgroup-size must be in [1, 1024], got ") << workgroupSize;
+      return signalPassFailure();
+    }
+    SmallVector<func::FuncOp> kernels;
+    module.walk([&](func::FuncOp f) {
+      if (f->hasAttr("xf.kernel"))
+        kernels.push_back(f);
+    });
+    if (kernels.empty())
+      return;
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(module.getContext()));
+    for (func::FuncOp func : kernels)
+      if (failed(Outliner(func, target == "vulkan", workgroupSize).run(module)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
