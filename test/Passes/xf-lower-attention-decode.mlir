@@ -1,0 +1,143 @@
+// The decode form of xf-lower-attention (decode-form=true, as the CPU pipeline sets it): a second loop
+// nest in the same scf.parallel, taken at run time when S <= decode-rows.
+// RUN: xf-opt %s --xf-lower-attention="vector-width=8 block-q=16 block-k=16 key-regs=4 value-regs=2 decode-form=true" --canonicalize --cse --split-input-file | FileCheck %s
+// Without the option (other targets) the kernel has the block form only.
+// RUN: xf-opt %s --xf-lower-attention="vector-width=8 block-q=16 block-k=16 key-regs=4 value-regs=2" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=BLOCK
+// RUN: not xf-opt %s --xf-lower-attention="vector-width=8 block-q=16 block-k=12 key-regs=4 decode-form=true" --split-input-file 2>&1 | FileCheck %s --check-prefix=OPTIONS
+// RUN: not xf-opt %s --xf-lower-attention="decode-form=true decode-rows=0" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADROWS
+
+// OPTIONS: with decode-form, block-k (12) must be a multiple of vector-width (8)
+// BADROWS: decode-rows must be positive
+
+// BLOCK-LABEL: func.func @causal_window
+// BLOCK-NOT: arith.cmpi ule
+// BLOCK-NOT: vector.reduction <add>
+// BLOCK: scf.parallel
+
+// S <= 8 takes the decode form with B * Hkv work items, else the block form with B * H * ceil(S / 16).
+// Both forms' scratch sits at the top of the work item; the decode form's holds group (2) x 8 rows.
+// CHECK-LABEL: func.func @causal_window
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: memref<?x4x?x64xf32>, %[[K:[a-z0-9]+]]: memref<?x2x?x64xf32>, %[[V:[a-z0-9]+]]: memref<?x2x?x32xf32>, %[[O:[a-z0-9]+]]: memref<?x4x?x32xf32>)
+// CHECK-DAG: %[[B:.+]] = memref.dim %[[Q]], %c0
+// CHECK-DAG: %[[S:.+]] = memref.dim %[[Q]], %c2
+// CHECK-DAG: %[[T:.+]] = memref.dim %[[K]], %c2
+// CHECK: %[[NQ:.+]] = arith.ceildivui %[[S]], %c16
+// CHECK: %[[BLOCKQ:.+]] = arith.muli %[[NQ]], %c4
+// CHECK: %[[BLOCKITEMS:.+]] = arith.muli %[[B]], %[[BLOCKQ]]
+// CHECK: %[[DECODE:.+]] = arith.cmpi ule, %[[S]], %c8
+// CHECK: %[[DECODEITEMS:.+]] = arith.muli %[[B]], %c2
+// CHECK: %[[ITEMS:.+]] = arith.select %[[DECODE]], %[[DECODEITEMS]], %[[BLOCKITEMS]]
+// CHECK: scf.parallel (%[[W:.+]]) = (%c0) to (%[[ITEMS]]) step (%c1)
+// CHECK-DAG: %[[QROWS:.+]] = memref.alloca() {alignment = 64 : i64} : memref<16x64xf32>
+// CHECK-DAG: %[[ACC:.+]] = memref.alloca() {alignment = 64 : i64} : memref<16x32xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<16xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x16xf32>
+// CHECK: scf.if %[[DECODE]] {
+// The work item is (batch, kv head); its rows are the group's 2 heads x S query rows, packed and scaled.
+// CHECK: %[[BATCH:.+]] = arith.divui %[[W]], %c2
+// CHECK: %[[KVH:.+]] = arith.remui %[[W]], %c2
+// CHECK: %[[ROWS:.+]] = arith.muli %[[S]], %c2
+// CHECK: scf.for %{{.+}} = %c0 to %[[ROWS]] step %c1
+// CHECK: vector.load %[[Q]]{{.+}} : memref<?x4x?x64xf32>, vector<8xf32>
+// CHECK: arith.mulf %{{.+}} : vector<8xf32>
+// The window leaves keys from T - S - 15 on; each key block is walked once, for every row in turn.
+// CHECK: %[[LO:.+]] = arith.maxsi %{{.+}}, %c0 : index
+// CHECK: scf.for %[[J0:.+]] = %[[LO]] to %[[T]] step %c16 {
+// CHECK: scf.for %[[N:.+]] = %c0 to %[[ROWS]] step %c1 {
+// Scores: head_dim on the lanes, one horizontal sum per key.
+// CHECK: scf.for %{{.+}} = %c0 to %c16 step %c1 {
+// CHECK: vector.load %[[K]][%[[BATCH]], %[[KVH]], %{{.+}}, %c0] : memref<?x2x?x64xf32>, vector<8xf32>
+// CHECK: vector.fma
+// CHECK: vector.reduction <add>, %{{.+}} fastmath<reassoc> : vector<8xf32> into f32
+// CHECK: memref.store %{{.+}}, %{{.+}} : memref<16xf32>
+// Causal and window masks with the block's keys on the lanes, then the block max.
+// CHECK: arith.cmpi sle, %{{.+}}, %{{.+}} : vector<8xi64>
+// CHECK: arith.cmpi sgt, %{{.+}}, %{{.+}} : vector<8xi64>
+// CHECK: arith.select %{{.+}}, %{{.+}}, %cst{{.*}} : vector<8xi1>, vector<8xf32>
+// CHECK: %[[ZMAX:.+]] = vector.reduction <maximumf>
+// A block that leaves a row nothing is skipped for that row.
+// CHECK: %[[SOME:.+]] = arith.cmpf ogt, %[[ZMAX]]
+// CHECK: scf.if %[[SOME]] {
+// CHECK: math.exp %{{.+}} : f32
+// CHECK: math.exp %{{.+}} : vector<8xf32>
+// CHECK: vector.reduction <add>
+// P V with head_dim_v (32 = 4 vectors) on the lanes, rescaled by alpha as the accumulator is loaded.
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: vector.load %[[V]][%[[BATCH]], %[[KVH]], %{{.+}}, %c0] : memref<?x2x?x32xf32>, vector<8xf32>
+// CHECK: vector.fma
+// Epilogue: acc / l (0 for a row that saw no key) into the output rows.
+// CHECK: arith.cmpf ogt
+// CHECK: arith.divf
+// CHECK: vector.store %{{.+}}, %[[O]]
+// CHECK: } else {
+// CHECK: arith.divui %[[W]], %[[BLOCKQ]]
+// CHECK-NOT: memref.alloca
+// CHECK: memref.store %{{.+}}, %[[O]]
+func.func @causal_window(%q: memref<?x4x?x64xf32>, %k: memref<?x2x?x64xf32>, %v: memref<?x2x?x32xf32>, %o: memref<?x4x?x32xf32>) {
+  xf.attention ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x32xf32>) outs(%o : memref<?x4x?x32xf32>) {num_heads = 4, num_kv_heads = 2, scale = 0.125 : f64, causal = true, window = 16}
+  return
+}
+
+// -----
+
+// Variants in the decode form. Per-token gates: a row whose gate is 0 is written as zeros and left out
+// of the item's active rows. Learned sinks start a row at m = s[h], l = 1. Streaming walks the sink tokens
+// and then the window. The mask region runs first, with the keys on the lanes; a block it hides from a
+// row is skipped for that row. The score region runs on vectors of keys.
+// CHECK-LABEL: func.func @variants
+// CHECK-SAME: %[[SINKS:[a-z0-9]+]]: memref<4xf32>, %[[GATES:[a-z0-9]+]]: memref<?x4x?xf32>
+// CHECK: scf.if %{{.+}} {
+// CHECK: %[[ACTIVE:.+]] = scf.for {{.+}} iter_args({{.+}}) -> (index)
+// CHECK: memref.load %[[GATES]]
+// CHECK: arith.cmpf une
+// CHECK: scf.if
+// CHECK: } else {
+// CHECK: vector.store %{{.+}}, %{{.+}} : memref<?x4x?x64xf32>, vector<8xf32>
+// CHECK: scf.for %{{.+}} = %c0 to %[[ACTIVE]] step %c1
+// CHECK: memref.load %[[SINKS]]
+// Sink tokens [0, min(4, T)), then the window.
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c16 {
+// CHECK: scf.for %{{.+}} = %c0 to %[[ACTIVE]] step %c1 {
+// CHECK: arith.cmpi eq, %{{.+}}, %{{.+}} : vector<8xindex>
+// CHECK: %[[ANY:.+]] = vector.reduction <or>
+// CHECK: scf.if %{{.+}} {
+// CHECK: vector.reduction <add>, %{{.+}} fastmath<reassoc>
+// CHECK: math.tanh %{{.+}} : vector<8xf32>
+// CHECK: vector.reduction <maximumf>
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16 {
+// CHECK: scf.for %{{.+}} = %c0 to %[[ACTIVE]] step %c1 {
+// CHECK: vector.reduction <or>
+// The row's gate scales its output.
+// CHECK: scf.for %{{.+}} = %c0 to %[[ACTIVE]] step %c1 {
+// CHECK: arith.mulf
+// CHECK: vector.store
+// CHECK: } else {
+func.func @variants(%q: memref<?x4x?x64xf32>, %k: memref<?x2x?x64xf32>, %v: memref<?x2x?x64xf32>, %s: memref<4xf32>, %g: memref<?x4x?xf32>, %o: memref<?x4x?x64xf32>) {
+  xf.attention ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>) sinks(%s : memref<4xf32>) gates(%g : memref<?x4x?xf32>) outs(%o : memref<?x4x?x64xf32>) {num_heads = 4, num_kv_heads = 2, scale = 0.125 : f64, causal = true, window = 32, sink_tokens = 4}
+  score {
+  ^bb0(%z: f32, %b: index, %h: index, %i: index, %j: index):
+    %t = math.tanh %z : f32
+    xf.yield %t : f32
+  } mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c8 = arith.constant 8 : index
+    %ci = arith.divui %i, %c8 : index
+    %cj = arith.divui %j, %c8 : index
+    %keep = arith.cmpi eq, %ci, %cj : index
+    xf.yield %keep : i1
+  }
+  return
+}
+
+// -----
+
+// The decode form loads rows as vectors; an operand whose innermost dimension is not unit-stride keeps
+// the kernel in the block form.
+// CHECK-LABEL: func.func @strided_key
+// CHECK-NOT: arith.cmpi ule
+// CHECK-NOT: vector.reduction <add>
+// CHECK: return
+func.func @strided_key(%q: memref<1x2x8x16xf32>, %k: memref<1x2x40x16xf32, strided<[2560, 1280, 32, 2]>>, %v: memref<1x2x40x16xf32>, %o: memref<1x2x8x16xf32>) {
+  xf.attention ins(%q, %k, %v : memref<1x2x8x16xf32>, memref<1x2x40x16xf32, strided<[2560, 1280, 32, 2]>>, memref<1x2x40x16xf32>) outs(%o : memref<1x2x8x16xf32>) {num_heads = 2, num_kv_heads = 2, scale = 0.25 : f64}
+  return
+}
