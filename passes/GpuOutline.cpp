@@ -12,7 +12,9 @@
 #include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
 #include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
 #include "mlir/AsmParser/AsmParser.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::xf {
@@ -62,6 +64,37 @@ LogicalResult narrowIndexScratch(memref::AllocaOp alloca) {
   }
   MemRefType type = alloca.getType();
   alloca.getResult().setType(MemRefType::get(type.getShape(), i32, type.getLayout(), type.getMemorySpace()));
+  return success();
+}
+
+/// SPIR-V vectors have at most 4 lanes in shaders. The lowering keeps per-head constants (gains, modifier
+/// lookup tables) as constant vectors indexed by a dynamic head; each such lookup becomes a select chain.
+LogicalResult scalarizeConstantTables(gpu::GPUFuncOp kernel) {
+  SmallVector<vector::ExtractOp> lookups;
+  kernel.walk([&](vector::ExtractOp extract) {
+    if (extract.getSourceVectorType().getNumElements() > 4)
+      lookups.push_back(extract);
+  });
+  for (vector::ExtractOp extract : lookups) {
+    DenseElementsAttr table;
+    if (extract.getSourceVectorType().getRank() != 1 || extract.getNumIndices() != 1 ||
+        !matchPattern(extract.getSource(), m_Constant(&table)))
+      return extract.emitError("GPU kernels index vectors of more than 4 lanes only as constant tables");
+    OpBuilder b(extract);
+    Location loc = extract.getLoc();
+    Value position = getValueOrCreateConstantIndexOp(b, loc, extract.getMixedPosition()[0]);
+    auto elements = llvm::to_vector(table.getValues<Attribute>());
+    Type type = extract.getType();
+    Value result = arith::ConstantOp::create(b, loc, type, cast<TypedAttr>(elements.back()));
+    for (int64_t i = static_cast<int64_t>(elements.size()) - 2; i >= 0; --i) {
+      Value isI = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, position,
+                                        arith::ConstantIndexOp::create(b, loc, i));
+      Value value = arith::ConstantOp::create(b, loc, type, cast<TypedAttr>(elements[i]));
+      result = arith::SelectOp::create(b, loc, isI, value, result);
+    }
+    extract.replaceAllUsesWith(result);
+    extract.erase();
+  }
   return success();
 }
 
@@ -240,7 +273,7 @@ LogicalResult Outliner::run(ModuleOp module) {
   b.setInsertionPointToEnd(&entry);
   gpu::ReturnOp::create(b, loc);
 
-  if (failed(flattenAccesses(kernel)))
+  if (failed(flattenAccesses(kernel)) || (vulkan && failed(scalarizeConstantTables(kernel))))
     return failure();
 
   // SPIR-V wants every Function-storage variable at the top of the entry block; one thread runs one item,

@@ -43,6 +43,11 @@ void xf::buildVulkanLoweringPipeline(OpPassManager &pm, const GpuTargetDescripti
 
 void xf::buildVulkanPipeline(OpPassManager &pm, const GpuTargetDescription &target) {
   buildVulkanLoweringPipeline(pm, target);
+  buildVulkanToHostPipeline(pm);
+  buildCpuToLLVMPipeline(pm);
+}
+
+void xf::buildVulkanToHostPipeline(OpPassManager &pm) {
   pm.addPass(createXFConvertGpuToSpirv());
   pm.addNestedPass<spirv::ModuleOp>(spirv::createSPIRVLowerABIAttributesPass());
   pm.addNestedPass<spirv::ModuleOp>(spirv::createSPIRVUpdateVCEPass());
@@ -51,5 +56,4 @@ void xf::buildVulkanPipeline(OpPassManager &pm, const GpuTargetDescription &targ
   pm.addPass(createXFCpuKernelABI({"vulkan"}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  buildCpuToLLVMPipeline(pm);
 }

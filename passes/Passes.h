@@ -64,6 +64,9 @@ struct VulkanPipelineOptions : public PassPipelineOptions<VulkanPipelineOptions>
 void buildVulkanPipeline(OpPassManager &pm, const GpuTargetDescription &target);
 /// Up to the outlined GPU kernels (what `xfc --target=vulkan --emit=lowered` shows).
 void buildVulkanLoweringPipeline(OpPassManager &pm, const GpuTargetDescription &target);
+/// The second half up to host code: SPIR-V conversion and serialization, the kernel ABI (work-item
+/// counters, metadata); buildCpuToLLVMPipeline then takes the host module to LLVM.
+void buildVulkanToHostPipeline(OpPassManager &pm);
 void registerPipelines();
 
 } // namespace xf

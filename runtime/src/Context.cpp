@@ -3,6 +3,9 @@
 #include "Context.h"
 #include "Status.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -27,6 +30,61 @@ extern "C" xfrt_status xfrt_context_create(int32_t num_threads, xfrt_context **o
     return nullptr;
   });
 }
+
+extern "C" xfrt_status xfrt_context_create_on(const char *device, int32_t num_threads, xfrt_context **out) {
+  return guarded("xfrt_context_create_on", [&]() -> xfrt_status {
+    if (!out)
+      return failure("xfrt_context_create_on: 'out' is NULL");
+    *out = nullptr;
+    llvm::StringRef name = device ? device : "cpu";
+    int index = -1;
+    if (name != "cpu" && name != "vulkan") {
+      llvm::StringRef number = name;
+      if (!number.consume_front("vulkan:") || number.getAsInteger(10, index) || index < 0)
+        return failure("unknown device '" + name.str() + "' (expected cpu, vulkan or vulkan:N)");
+    }
+    xfrt_context *context = nullptr;
+    if (xfrt_status status = xfrt_context_create(num_threads, &context))
+      return status;
+    std::unique_ptr<xfrt_context> owned(context);
+    if (name != "cpu") {
+      llvm::Expected<std::unique_ptr<VulkanDevice>> opened = VulkanDevice::open(index);
+      if (!opened)
+        return failure(llvm::toString(opened.takeError()));
+      owned->vulkan = std::move(*opened);
+      owned->device = owned->vulkan->name();
+    }
+    *out = owned.release();
+    return nullptr;
+  });
+}
+
+extern "C" const char *xfrt_context_device(const xfrt_context *context) {
+  return context ? context->device.c_str() : nullptr;
+}
+
+extern "C" xfrt_status xfrt_list_devices(char **out) {
+  return guarded("xfrt_list_devices", [&]() -> xfrt_status {
+    if (!out)
+      return failure("xfrt_list_devices: 'out' is NULL");
+    std::string text = "cpu: " + std::to_string(std::max(1u, std::thread::hardware_concurrency())) + " threads\n";
+    llvm::Expected<std::vector<std::string>> vulkan = VulkanDevice::describeDevices();
+    if (!vulkan)
+      text += "vulkan: none (" + llvm::toString(vulkan.takeError()) + ")\n";
+    else if (vulkan->empty())
+      text += "vulkan: none (the loader found no physical device)\n";
+    else
+      for (const std::string &line : *vulkan)
+        text += line + "\n";
+    *out = static_cast<char *>(std::malloc(text.size() + 1));
+    if (!*out)
+      return failure("xfrt_list_devices: out of memory");
+    std::memcpy(*out, text.c_str(), text.size() + 1);
+    return nullptr;
+  });
+}
+
+extern "C" void xfrt_string_free(char *text) { std::free(text); }
 
 extern "C" int32_t xfrt_context_num_threads(const xfrt_context *context) {
   return context ? static_cast<int32_t>(context->threadPool.numThreads()) : 0;

@@ -3,10 +3,17 @@
 #define XF_RUNTIME_SRC_CONTEXT_H
 
 #include "runtime/cpu/ThreadPool.h"
+#include "runtime/vulkan/VulkanDevice.h"
+
+#include <memory>
+#include <string>
 
 struct xfrt_context_s {
   explicit xfrt_context_s(unsigned numThreads) : threadPool(numThreads) {}
   xf::rt::ThreadPool threadPool;
+  /// Set on contexts created for a Vulkan device; vulkan modules run there.
+  std::unique_ptr<xf::rt::VulkanDevice> vulkan;
+  std::string device = "cpu";
 };
 
 #endif // XF_RUNTIME_SRC_CONTEXT_H

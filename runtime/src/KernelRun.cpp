@@ -125,6 +125,56 @@ int64_t chunkSizeFor(int64_t numWorkItems, unsigned numThreads) {
   return std::clamp<int64_t>(numWorkItems / (kChunksPerThread * numThreads), 1, kMaxItemsPerCall);
 }
 
+/// A vulkan module's kernel: operands into device buffers, the work-item count from the host counter, one
+/// thread per item, the output back.
+xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_t kernelIndex,
+                        const xfrt_tensor *operands, int64_t numOperands) {
+  const KernelInfo &kernel = module.info.kernels[kernelIndex];
+  if (!context.vulkan)
+    return failure("kernel '" + kernel.name + "' is compiled for vulkan but the context runs on " + context.device +
+                   " (create it with xfrt_context_create_on(\"vulkan\", ...))");
+  const GpuLaunchInfo &gpu = *kernel.gpu;
+  std::vector<VulkanBinding> bindings;
+  for (int64_t i = 0; i < numOperands; ++i) {
+    int64_t elements = 1;
+    for (int32_t d = 0; d < operands[i].rank; ++d) {
+      if (operands[i].shape[d] > INT32_MAX)
+        return failure(llvm::formatv("kernel '{0}': operand '{1}' dim {2} is {3}; Vulkan kernels index with 32 bits",
+                                     kernel.name, kernel.operands[i].name, d, operands[i].shape[d]));
+      elements *= operands[i].shape[d];
+    }
+    if (elements > INT32_MAX)
+      return failure(llvm::formatv("kernel '{0}': operand '{1}' has {2} elements; Vulkan kernels index with 32 bits "
+                                   "(at most 2^31 - 1 elements)",
+                                   kernel.name, kernel.operands[i].name, elements));
+    bindings.push_back({operands[i].data, static_cast<size_t>(elements) * sizeof(float), i == numOperands - 1});
+  }
+  std::vector<int32_t> pushConstants;
+  for (auto [operand, dim] : gpu.pushConstants)
+    pushConstants.push_back(static_cast<int32_t>(operands[operand].shape[dim]));
+
+  std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
+  int64_t numWorkItems = callWorkItems(module.entryPoints[kernelIndex].workItems, descriptors);
+  if (numWorkItems < 0)
+    return failure(llvm::formatv("kernel '{0}': work item count is {1} (a bug in the compiled kernel)", kernel.name,
+                                 numWorkItems));
+  int64_t groups = (numWorkItems + gpu.workgroupSize - 1) / gpu.workgroupSize;
+  if (groups > context.vulkan->maxWorkgroups())
+    return failure(llvm::formatv("kernel '{0}': {1} work items need {2} workgroups, {3} allows {4} per dispatch",
+                                 kernel.name, numWorkItems, groups, context.vulkan->name(),
+                                 context.vulkan->maxWorkgroups()));
+  VulkanKernel launch;
+  launch.spirv = module.entryPoints[kernelIndex].binary;
+  launch.spirvBytes = static_cast<size_t>(gpu.binarySize);
+  launch.entryPoint = gpu.entryPoint;
+  launch.workgroupSize = static_cast<uint32_t>(gpu.workgroupSize);
+  launch.numBuffers = static_cast<uint32_t>(numOperands);
+  launch.numPushConstants = static_cast<uint32_t>(pushConstants.size());
+  if (llvm::Error err = context.vulkan->dispatch(launch, bindings, pushConstants, static_cast<uint32_t>(groups)))
+    return failure("kernel '" + kernel.name + "' on " + context.vulkan->name() + ": " + llvm::toString(std::move(err)));
+  return nullptr;
+}
+
 xfrt_status runKernel(xfrt_context *context, const xfrt_module *module, const char *kernelName,
                       const xfrt_tensor *operands, int64_t numOperands) {
   if (!context)
@@ -135,10 +185,11 @@ xfrt_status runKernel(xfrt_context *context, const xfrt_module *module, const ch
   if (kernelIndex < 0)
     return failure(describeMissingKernel(*module, kernelName));
   const KernelInfo &kernel = module->info.kernels[kernelIndex];
-  const xfrt_module_s::EntryPoints &entryPoints = module->entryPoints[kernelIndex];
 
   if (std::optional<std::string> problem = checkCall(kernel, operands, numOperands))
     return failure(std::move(*problem));
+  if (kernel.gpu)
+    return runOnVulkan(*context, *module, kernelIndex, operands, numOperands);
 
   std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
   return runChecked(*context, *module, kernelIndex, descriptors);
@@ -150,6 +201,9 @@ xfrt_status xf::rt::runChecked(xfrt_context &context, const xfrt_module &module,
                                std::vector<MemRefDescriptor> &descriptors) {
   const KernelInfo &kernel = module.info.kernels[kernelIndex];
   const xfrt_module_s::EntryPoints &entryPoints = module.entryPoints[kernelIndex];
+  if (kernel.gpu)
+    return failure("kernel '" + kernel.name + "' is compiled for " + module.info.target +
+                   "; models run on cpu modules only for now");
   int64_t numWorkItems = callWorkItems(entryPoints.workItems, descriptors);
   if (numWorkItems < 0)
     return failure(llvm::formatv("kernel '{0}': work item count is {1} (a bug in the compiled kernel)",

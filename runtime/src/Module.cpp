@@ -96,17 +96,31 @@ xfrt_status openModule(const char *path, xfrt_module **out) {
   if (!info)
     return failure(module->path + ": " + llvm::toString(info.takeError()));
   module->info = std::move(*info);
-  if (module->info.target != "cpu")
+  bool gpu = module->info.target == "vulkan";
+  if (module->info.target != "cpu" && !gpu)
     return failure(module->path + ": module is compiled for target '" + module->info.target +
-                   "', this runtime runs 'cpu' modules");
+                   "', this runtime runs 'cpu' and 'vulkan' modules");
 
   for (const KernelInfo &kernel : module->info.kernels) {
+    if (gpu != kernel.gpu.has_value())
+      return failure(module->path + ": kernel '" + kernel.name + "': " +
+                     (gpu ? "a vulkan module's kernels need 'gpu' launch metadata" : "a cpu module's kernels have no 'gpu' metadata"));
     xfrt_module_s::EntryPoints entryPoints;
     for (auto [symbol, slot] : {std::pair{&kernel.entrySymbol, &entryPoints.entry},
                                 std::pair{&kernel.workItemsSymbol, &entryPoints.workItems}}) {
+      if (symbol->empty())
+        continue;
       *slot = dlsym(module->handle, symbol->c_str());
       if (!*slot)
         return failure(module->path + ": kernel '" + kernel.name + "': symbol '" + *symbol + "' not found");
+    }
+    if (gpu) {
+      entryPoints.binary = dlsym(module->handle, kernel.gpu->binarySymbol.c_str());
+      if (!entryPoints.binary)
+        return failure(module->path + ": kernel '" + kernel.name + "': symbol '" + kernel.gpu->binarySymbol +
+                       "' not found");
+      if (reinterpret_cast<uintptr_t>(entryPoints.binary) % 4)
+        return failure(module->path + ": kernel '" + kernel.name + "': SPIR-V is not 4-byte aligned");
     }
     module->entryPoints.push_back(entryPoints);
   }
@@ -133,6 +147,10 @@ extern "C" void xfrt_module_close(xfrt_module *module) {
   if (module->handle)
     dlclose(module->handle);
   delete module;
+}
+
+extern "C" const char *xfrt_module_target(const xfrt_module *module) {
+  return module ? module->info.target.c_str() : nullptr;
 }
 
 extern "C" int64_t xfrt_module_num_kernels(const xfrt_module *module) {

@@ -16,6 +16,7 @@ struct xfrt_module_s {
   struct EntryPoints {
     void *entry = nullptr;
     void *workItems = nullptr;
+    const void *binary = nullptr; // GPU targets: the kernel's SPIR-V
   };
   std::vector<EntryPoints> entryPoints;
 };

@@ -146,6 +146,41 @@ llvm::Error checkAttentionKernel(const KernelInfo &kernel, const llvm::Twine &wh
   return llvm::Error::success();
 }
 
+llvm::Expected<GpuLaunchInfo> parseGpuLaunch(const json::Value &value, const std::vector<OperandInfo> &operands,
+                                             const std::string &where) {
+  const json::Object *object = value.getAsObject();
+  if (!object)
+    return error(where + ": 'gpu' must be an object");
+  GpuLaunchInfo launch;
+  for (auto [key, field] : {std::pair{"binary", &launch.binarySymbol}, std::pair{"entry", &launch.entryPoint}}) {
+    llvm::Expected<std::string> string = requireString(*object, key, where + ": gpu");
+    if (!string)
+      return string.takeError();
+    *field = std::move(*string);
+  }
+  std::optional<int64_t> size = object->getInteger("binary_size");
+  std::optional<int64_t> workgroup = object->getInteger("workgroup_size");
+  if (!size || *size <= 0 || *size % 4)
+    return error(where + ": gpu: 'binary_size' must be a positive multiple of 4");
+  if (!workgroup || *workgroup <= 0 || *workgroup > 1024)
+    return error(where + ": gpu: 'workgroup_size' must be in [1, 1024]");
+  launch.binarySize = *size;
+  launch.workgroupSize = *workgroup;
+  const json::Array *slots = object->getArray("push_constants");
+  if (!slots)
+    return error(where + ": gpu: missing array 'push_constants'");
+  for (const json::Value &slot : *slots) {
+    const json::Array *pair = slot.getAsArray();
+    std::optional<int64_t> operand = pair && pair->size() == 2 ? (*pair)[0].getAsInteger() : std::nullopt;
+    std::optional<int64_t> dim = pair && pair->size() == 2 ? (*pair)[1].getAsInteger() : std::nullopt;
+    if (!operand || !dim || *operand < 0 || *operand >= static_cast<int64_t>(operands.size()) || *dim < 0 ||
+        *dim >= static_cast<int64_t>(operands[*operand].shape.size()))
+      return error(where + ": gpu: push constants must be [operand, dimension] pairs naming an operand dimension");
+    launch.pushConstants.push_back({*operand, *dim});
+  }
+  return launch;
+}
+
 llvm::Expected<KernelInfo> parseKernel(const json::Value &value, size_t index) {
   std::string where = llvm::formatv("kernels[{0}]", index).str();
   const json::Object *object = value.getAsObject();
@@ -159,8 +194,11 @@ llvm::Expected<KernelInfo> parseKernel(const json::Value &value, size_t index) {
   kernel.name = std::move(*name);
   where = "kernel '" + kernel.name + "'";
 
+  bool gpu = object->get("gpu") != nullptr;
   for (auto [key, field] : {std::pair{"kind", &kernel.kind}, std::pair{"entry", &kernel.entrySymbol},
                             std::pair{"work_items", &kernel.workItemsSymbol}}) {
+    if (gpu && field == &kernel.entrySymbol)
+      continue;
     llvm::Expected<std::string> string = requireString(*object, key, where);
     if (!string)
       return string.takeError();
@@ -183,7 +221,14 @@ llvm::Expected<KernelInfo> parseKernel(const json::Value &value, size_t index) {
     kernel.operands.push_back(std::move(*operand));
   }
 
-  static const llvm::StringSet<> structuralKeys = {"name", "kind", "entry", "work_items", "operands"};
+  if (gpu) {
+    llvm::Expected<GpuLaunchInfo> launch = parseGpuLaunch(*object->get("gpu"), kernel.operands, where);
+    if (!launch)
+      return launch.takeError();
+    kernel.gpu = std::move(*launch);
+  }
+
+  static const llvm::StringSet<> structuralKeys = {"name", "kind", "entry", "work_items", "operands", "gpu"};
   for (const auto &[key, attributeValue] : *object)
     if (!structuralKeys.contains(key))
       kernel.attributes.push_back({key.str(), spellJSON(attributeValue)});

@@ -40,10 +40,21 @@ struct KernelAttribute {
   std::string json;
 };
 
+/// How a GPU target launches a kernel (absent on cpu modules).
+struct GpuLaunchInfo {
+  std::string binarySymbol; // the SPIR-V words in the library
+  int64_t binarySize = 0;   // bytes
+  std::string entryPoint;
+  int64_t workgroupSize = 0; // threads per workgroup; one work item per thread
+  /// The push constants, in order: (operand index, dimension) whose size each one holds.
+  std::vector<std::pair<int64_t, int64_t>> pushConstants;
+};
+
 struct KernelInfo {
   std::string name;
   std::string kind;
-  std::string entrySymbol;
+  std::string entrySymbol; // empty on GPU targets
+  std::optional<GpuLaunchInfo> gpu;
   std::string workItemsSymbol;
   /// Inputs in call order, then the output.
   std::vector<OperandInfo> operands;

@@ -36,8 +36,9 @@ const char *const kHelp = R"(OVERVIEW: xf-run - run the kernels of an xf module 
 USAGE:
   xf-run <model.so> --weights <path> --prompt-ids 1,2,3 [--max-new N] [--logits out.npy] [--threads N]
          [--max-tokens N] [--quiet]
-  xf-run kernel <module.so> [inputs] -o <out.npy> [--kernel NAME] [--threads N] [--repeat N]
+  xf-run kernel <module.so> [inputs] -o <out.npy> [--kernel NAME] [--device D] [--threads N] [--repeat N]
   xf-run list <module.so>
+  xf-run devices
   xf-run calibrate --q q.npy --k k.npy [--tau 0.1] [--scale S]
   xf-run --help
 
@@ -63,6 +64,7 @@ COMMANDS:
             one line with the best time and the throughput.
   list      Print every kernel of the module: kind, operands with their compiled shapes (? = dynamic,
             chosen per call) and attributes.
+  devices   Print the devices kernels can run on: the CPU and every Vulkan device (vulkan:N).
 
 OPTIONS (kernel):
   --in NAME=FILE     Input operand NAME (as `xf-run list` names it) from FILE. Repeat for every input:
@@ -72,6 +74,9 @@ OPTIONS (kernel):
   --v FILE           Shorthand for --in value=FILE.
   -o, --output FILE  Where to write the output operand.
   --kernel NAME      The kernel to run; needed only when the module has more than one.
+  --device D         Where to run: cpu, vulkan (the best Vulkan device) or vulkan:N (see xf-run devices).
+                     Default: the module's target (xfc --target). A module runs only on its target's
+                     kind of device. XF_VULKAN_VALIDATION=1 enables the Vulkan validation layer.
   --threads N        Threads running the kernel, the calling one included; 0 (default) = all cores.
   --repeat N         Run N times (default 1) and report the fastest run; the output of the last run is
                      written.
@@ -159,6 +164,7 @@ struct KernelCommand {
   std::optional<std::string> kernelName;
   int32_t numThreads = 0;
   int64_t repeat = 1;
+  std::optional<std::string> device;
 };
 
 /// Walks argv, splitting `--flag=value` and taking `--flag value`.
@@ -234,6 +240,8 @@ KernelCommand parseKernelCommand(ArgumentReader &reader) {
       if (value < 0 || value > INT32_MAX)
         fail("--threads must be >= 0, got " + *threads);
       command.numThreads = static_cast<int32_t>(value);
+    } else if (auto device = reader.optionValue({"--device"})) {
+      command.device = *device;
     } else if (auto repeat = reader.optionValue({"--repeat"})) {
       command.repeat = parseInteger("--repeat", *repeat);
       if (command.repeat < 1)
@@ -373,8 +381,10 @@ int runKernelCommand(const KernelCommand &command) {
     operands.push_back(xfrt::tensorOf(inputs[operand].data.data(), inputs[operand].shape));
   operands.push_back(xfrt::tensorOf(output.data.data(), output.shape));
 
+  // A module runs where it was compiled for unless --device says which device of that kind.
+  std::string device = command.device.value_or(xfrt_module_target(module.get()));
   xfrt_context *rawContext = nullptr;
-  check(xfrt_context_create(command.numThreads, &rawContext));
+  check(xfrt_context_create_on(device.c_str(), command.numThreads, &rawContext));
   ContextHandle context(rawContext);
 
   double bestSeconds = 0;
@@ -403,9 +413,11 @@ int runKernelCommand(const KernelCommand &command) {
               (causal ? " causal]" : "]");
   }
   int32_t numThreads = xfrt_context_num_threads(context.get());
-  std::printf("%s%s: best of %lld %s %.3f ms%s (%d %s) -> %s\n", kernel.c_str(), problem.c_str(),
+  std::string where = device == "cpu" ? std::to_string(numThreads) + (numThreads == 1 ? " thread" : " threads")
+                                      : std::string(xfrt_context_device(context.get()));
+  std::printf("%s%s: best of %lld %s %.3f ms%s (%s) -> %s\n", kernel.c_str(), problem.c_str(),
               static_cast<long long>(command.repeat), command.repeat == 1 ? "run" : "runs", bestSeconds * 1e3,
-              throughput.c_str(), numThreads, numThreads == 1 ? "thread" : "threads", command.outputPath.c_str());
+              throughput.c_str(), where.c_str(), command.outputPath.c_str());
   return 0;
 }
 
@@ -638,7 +650,7 @@ int runCommandLine(int argc, char **argv) {
     }
   ArgumentReader reader(argc, argv);
   if (reader.done())
-    fail("missing command: <model.so>, kernel, list or calibrate (see xf-run --help)");
+    fail("missing command: <model.so>, kernel, list, devices or calibrate (see xf-run --help)");
   std::string commandName = reader.take();
   if (commandName == "kernel")
     return runKernelCommand(parseKernelCommand(reader));
@@ -646,11 +658,20 @@ int runCommandLine(int argc, char **argv) {
     return runListCommand(parseListCommand(reader));
   if (commandName == "calibrate")
     return runCalibrateCommand(reader);
+  if (commandName == "devices") {
+    if (!reader.done())
+      fail("unexpected argument '" + reader.peek() + "' (xf-run devices takes none)");
+    char *list = nullptr;
+    check(xfrt_list_devices(&list));
+    std::fputs(list, stdout);
+    xfrt_string_free(list);
+    return 0;
+  }
   if (isOption(commandName))
     unknownOption(commandName);
   if (commandName.find('/') != std::string::npos || commandName.find('.') != std::string::npos)
     return runModelCommand(commandName, reader);
-  fail("unknown command '" + commandName + "' (expected kernel, list or calibrate; see xf-run --help)");
+  fail("unknown command '" + commandName + "' (expected kernel, list, devices or calibrate; see xf-run --help)");
 }
 
 } // namespace

@@ -44,7 +44,7 @@
 using namespace llvm;
 
 namespace {
-enum class Emit { AST, Spec, XF, Lowered, LLVM, Obj, Lib, Exe };
+enum class Emit { AST, Spec, XF, Lowered, SPIRV, LLVM, Obj, Lib, Exe };
 
 cl::opt<std::string> inputFile(cl::Positional,
                                cl::desc("<model.xf | config.json | folder with a config.json | kernel.mlir>"),
@@ -55,12 +55,14 @@ cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Lib),
                    cl::values(clEnumValN(Emit::AST, "ast", "the parsed specification"),
                               clEnumValN(Emit::Spec, "spec", "the canonical .xf specification (also of a config.json)"),
                               clEnumValN(Emit::XF, "xf", "xf IR on tensors"),
-                              clEnumValN(Emit::Lowered, "lowered", "loops on memrefs with the kernel ABI"),
+                              clEnumValN(Emit::Lowered, "lowered", "loops on memrefs with the kernel ABI (GPU targets: the outlined GPU kernels)"),
+                              clEnumValN(Emit::SPIRV, "spirv", "--target=vulkan: one SPIR-V module per kernel, <kernel>.spv in the folder -o names"),
                               clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
                               clEnumValN(Emit::Obj, "obj", "an object file"),
                               clEnumValN(Emit::Lib, "lib", "a shared library and its C header"),
                               clEnumValN(Emit::Exe, "exe", "a standalone executable that runs the model (runtime linked in)")));
-cl::opt<std::string> target("target", cl::desc("Target device (only 'cpu' for now)"), cl::init("cpu"));
+cl::opt<std::string> target("target", cl::desc("Target device: cpu, or vulkan (kernels as SPIR-V, run by the runtime's Vulkan device)"),
+                            cl::init("cpu"));
 cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"));
 cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"));
 cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"));
@@ -190,7 +192,26 @@ void runPasses(mlir::ModuleOp module, function_ref<void(mlir::OpPassManager &)> 
 std::string cTypeOf(mlir::MemRefType type) { return "xf_memref_f32_" + std::to_string(type.getRank()) + "d"; }
 
 /// The C header of a library: the descriptor types and one entry (plus its work counter) per kernel.
-void writeHeader(mlir::ModuleOp lowered, StringRef path, StringRef libName) {
+/// Writes every embedded SPIR-V module (the `xf_spirv_<kernel>` globals) to <folder>/<kernel>.spv.
+void writeSpirvModules(mlir::ModuleOp module, StringRef folder) {
+  if (std::error_code ec = sys::fs::create_directories(folder))
+    fatal("cannot create '" + folder.str() + "': " + ec.message());
+  for (auto global : module.getOps<mlir::LLVM::GlobalOp>()) {
+    StringRef kernel = global.getSymName();
+    if (!kernel.consume_front("xf_spirv_"))
+      continue;
+    SmallString<256> path(folder);
+    sys::path::append(path, kernel + ".spv");
+    std::string error;
+    auto out = mlir::openOutputFile(path, &error);
+    if (!out)
+      fatal(error);
+    out->os() << cast<mlir::StringAttr>(*global.getValue()).getValue();
+    out->keep();
+  }
+}
+
+void writeHeader(mlir::ModuleOp lowered, StringRef path, StringRef libName, bool gpu) {
   std::string error;
   auto out = mlir::openOutputFile(path, &error);
   if (!out)
@@ -205,6 +226,9 @@ void writeHeader(mlir::ModuleOp lowered, StringRef path, StringRef libName) {
      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
      << "/* MLIR strided memref descriptors: for a dense row-major tensor, allocated = aligned = data,\n"
      << "   offset = 0, sizes = the shape, strides = the row-major strides (in elements). */\n";
+  if (gpu)
+    os << "/* The kernels are SPIR-V in the library: run them with xfrt_kernel_run (xfrt.h) on a context\n"
+       << "   created for a Vulkan device. The work-item counters below are host code. */\n";
   std::set<int64_t> ranks;
   lowered.walk([&](mlir::func::FuncOp f) {
     if (f->hasAttr("xf.kernel"))
@@ -251,7 +275,8 @@ void writeHeader(mlir::ModuleOp lowered, StringRef path, StringRef libName) {
     }
     os << "   Runs work items [begin, end) of _work_items(...); items are independent, so threads may\n"
        << "   run disjoint ranges concurrently. */\n";
-    os << "void _mlir_ciface_" << f.getSymName() << "(" << args << ", int64_t begin, int64_t end);\n";
+    if (!gpu)
+      os << "void _mlir_ciface_" << f.getSymName() << "(" << args << ", int64_t begin, int64_t end);\n";
     os << "int64_t _mlir_ciface_" << f.getSymName() << "_work_items(" << args << ");\n";
   });
   os << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << " */\n";
@@ -327,8 +352,15 @@ int main(int argc, char **argv) {
   mlir::xf::registerAllPasses();
   cl::ParseCommandLineOptions(argc, argv, "xf compiler: .xf specifications to ahead-of-time kernels\n");
 
-  if (target != "cpu")
-    fatal("target '" + target + "' is not supported yet (supported: cpu)");
+  if (target != "cpu" && target != "vulkan")
+    fatal("target '" + target + "' is not supported (supported: cpu, vulkan)");
+  bool vulkan = target == "vulkan";
+  if (vulkan && emit == Emit::Exe)
+    fatal("--emit=exe runs models, which run on --target=cpu only for now");
+  if (emit == Emit::SPIRV && !vulkan)
+    fatal("--emit=spirv needs --target=vulkan");
+  if (emit == Emit::SPIRV && outputFile == "-")
+    fatal("--emit=spirv needs an output folder (-o)");
   for (const std::string &pluginPath : passPlugins) {
     Expected<mlir::PassPlugin> plugin = mlir::PassPlugin::load(pluginPath);
     if (!plugin)
@@ -421,7 +453,12 @@ int main(int argc, char **argv) {
   TargetChoice choice = chooseTarget();
   {
     mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
-    runPasses(*module, [&](mlir::OpPassManager &pm) { mlir::xf::buildCpuLoweringPipeline(pm, choice.description); });
+    runPasses(*module, [&](mlir::OpPassManager &pm) {
+      if (vulkan)
+        mlir::xf::buildVulkanLoweringPipeline(pm, mlir::xf::GpuTargetDescription());
+      else
+        mlir::xf::buildCpuLoweringPipeline(pm, choice.description);
+    });
   }
   if (emit == Emit::Lowered) {
     auto out = mlir::openOutputFile(outputFile, &error);
@@ -432,6 +469,14 @@ int main(int argc, char **argv) {
     return 0;
   }
   mlir::OwningOpRef<mlir::ModuleOp> lowered = module->clone();
+  if (vulkan) {
+    mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
+    runPasses(*module, [&](mlir::OpPassManager &pm) { mlir::xf::buildVulkanToHostPipeline(pm); });
+  }
+  if (emit == Emit::SPIRV) {
+    writeSpirvModules(*module, outputFile);
+    return 0;
+  }
   runPasses(*module, [&](mlir::OpPassManager &pm) { mlir::xf::buildCpuToLLVMPipeline(pm); });
 
   LLVMContext llvmContext;
@@ -480,6 +525,6 @@ int main(int argc, char **argv) {
     sys::path::replace_extension(h, "h");
     header = std::string(h);
   }
-  writeHeader(*lowered, header, sys::path::filename(outputFile));
+  writeHeader(*lowered, header, sys::path::filename(outputFile), vulkan);
   return 0;
 }

@@ -1,0 +1,650 @@
+//===- VulkanDevice.cpp - the runtime's Vulkan compute device --------------===//
+#include "runtime/vulkan/VulkanDevice.h"
+
+#define VK_NO_PROTOTYPES
+#include <vulkan/vulkan.h>
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+using namespace xf::rt;
+
+namespace {
+
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+// The Vulkan entry points the device uses, loaded through vkGetInstanceProcAddr.
+#define XF_VK_GLOBAL_FUNCTIONS(X)                                                                                     \
+  X(vkCreateInstance)                                                                                                  \
+  X(vkEnumerateInstanceLayerProperties)                                                                                \
+  X(vkEnumerateInstanceExtensionProperties)
+#define XF_VK_INSTANCE_FUNCTIONS(X)                                                                                   \
+  X(vkDestroyInstance)                                                                                                 \
+  X(vkEnumeratePhysicalDevices)                                                                                        \
+  X(vkGetPhysicalDeviceProperties)                                                                                     \
+  X(vkGetPhysicalDeviceFeatures)                                                                                       \
+  X(vkGetPhysicalDeviceQueueFamilyProperties)                                                                          \
+  X(vkGetPhysicalDeviceMemoryProperties)                                                                               \
+  X(vkCreateDevice)                                                                                                    \
+  X(vkDestroyDevice)                                                                                                   \
+  X(vkGetDeviceQueue)                                                                                                  \
+  X(vkCreateBuffer)                                                                                                    \
+  X(vkDestroyBuffer)                                                                                                   \
+  X(vkGetBufferMemoryRequirements)                                                                                     \
+  X(vkAllocateMemory)                                                                                                  \
+  X(vkFreeMemory)                                                                                                      \
+  X(vkBindBufferMemory)                                                                                                \
+  X(vkMapMemory)                                                                                                       \
+  X(vkCreateShaderModule)                                                                                              \
+  X(vkDestroyShaderModule)                                                                                             \
+  X(vkCreateDescriptorSetLayout)                                                                                       \
+  X(vkDestroyDescriptorSetLayout)                                                                                      \
+  X(vkCreatePipelineLayout)                                                                                            \
+  X(vkDestroyPipelineLayout)                                                                                           \
+  X(vkCreateComputePipelines)                                                                                          \
+  X(vkDestroyPipeline)                                                                                                 \
+  X(vkCreateDescriptorPool)                                                                                            \
+  X(vkDestroyDescriptorPool)                                                                                           \
+  X(vkAllocateDescriptorSets)                                                                                          \
+  X(vkUpdateDescriptorSets)                                                                                            \
+  X(vkCreateCommandPool)                                                                                               \
+  X(vkDestroyCommandPool)                                                                                              \
+  X(vkAllocateCommandBuffers)                                                                                          \
+  X(vkBeginCommandBuffer)                                                                                              \
+  X(vkEndCommandBuffer)                                                                                                \
+  X(vkResetCommandBuffer)                                                                                              \
+  X(vkCmdBindPipeline)                                                                                                 \
+  X(vkCmdBindDescriptorSets)                                                                                           \
+  X(vkCmdPushConstants)                                                                                                \
+  X(vkCmdDispatch)                                                                                                     \
+  X(vkCmdPipelineBarrier)                                                                                              \
+  X(vkCreateFence)                                                                                                     \
+  X(vkDestroyFence)                                                                                                    \
+  X(vkResetFences)                                                                                                     \
+  X(vkWaitForFences)                                                                                                   \
+  X(vkQueueSubmit)
+
+struct Loader {
+  void *library = nullptr;
+  PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr = nullptr;
+#define XF_VK_DECLARE(name) PFN_##name name = nullptr;
+  XF_VK_GLOBAL_FUNCTIONS(XF_VK_DECLARE)
+  XF_VK_INSTANCE_FUNCTIONS(XF_VK_DECLARE)
+#undef XF_VK_DECLARE
+  PFN_vkCreateDebugUtilsMessengerEXT vkCreateDebugUtilsMessengerEXT = nullptr;
+  PFN_vkDestroyDebugUtilsMessengerEXT vkDestroyDebugUtilsMessengerEXT = nullptr;
+
+  llvm::Error openLibrary() {
+    library = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!library)
+      return error("no Vulkan loader (libvulkan.so.1 could not be opened; install libvulkan1 and a Vulkan driver)");
+    vkGetInstanceProcAddr = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(library, "vkGetInstanceProcAddr"));
+    if (!vkGetInstanceProcAddr)
+      return error("libvulkan.so.1 has no vkGetInstanceProcAddr");
+#define XF_VK_LOAD(name)                                                                                               \
+  name = reinterpret_cast<PFN_##name>(vkGetInstanceProcAddr(nullptr, #name));                                          \
+  if (!name)                                                                                                           \
+    return error("the Vulkan loader lacks " #name);
+    XF_VK_GLOBAL_FUNCTIONS(XF_VK_LOAD)
+#undef XF_VK_LOAD
+    return llvm::Error::success();
+  }
+
+  llvm::Error loadInstanceFunctions(VkInstance instance) {
+#define XF_VK_LOAD(name)                                                                                               \
+  name = reinterpret_cast<PFN_##name>(vkGetInstanceProcAddr(instance, #name));                                         \
+  if (!name)                                                                                                           \
+    return error("the Vulkan loader lacks " #name);
+    XF_VK_INSTANCE_FUNCTIONS(XF_VK_LOAD)
+#undef XF_VK_LOAD
+    vkCreateDebugUtilsMessengerEXT = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT"));
+    vkDestroyDebugUtilsMessengerEXT = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"));
+    return llvm::Error::success();
+  }
+
+  ~Loader() {
+    if (library)
+      dlclose(library);
+  }
+};
+
+std::string resultName(VkResult result) {
+  switch (result) {
+  case VK_ERROR_OUT_OF_HOST_MEMORY:
+    return "out of host memory";
+  case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+    return "out of device memory";
+  case VK_ERROR_INITIALIZATION_FAILED:
+    return "initialization failed";
+  case VK_ERROR_DEVICE_LOST:
+    return "device lost";
+  case VK_ERROR_LAYER_NOT_PRESENT:
+    return "layer not present";
+  case VK_ERROR_EXTENSION_NOT_PRESENT:
+    return "extension not present";
+  case VK_ERROR_FEATURE_NOT_PRESENT:
+    return "feature not present";
+  case VK_ERROR_INCOMPATIBLE_DRIVER:
+    return "incompatible driver (no Vulkan ICD found)";
+  case VK_TIMEOUT:
+    return "timeout";
+  default:
+    return "VkResult " + std::to_string(static_cast<int>(result));
+  }
+}
+
+llvm::Error check(VkResult result, const char *what) {
+  if (result == VK_SUCCESS)
+    return llvm::Error::success();
+  return error(llvm::Twine(what) + " failed: " + resultName(result));
+}
+
+const char *typeName(VkPhysicalDeviceType type) {
+  switch (type) {
+  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+    return "discrete GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+    return "integrated GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+    return "virtual GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_CPU:
+    return "CPU";
+  default:
+    return "other";
+  }
+}
+
+/// A zeroed Vulkan info struct of type `type`.
+template <typename T>
+T make(VkStructureType type) {
+  T value{};
+  value.sType = type;
+  return value;
+}
+
+bool validationRequested() {
+  const char *value = std::getenv("XF_VULKAN_VALIDATION");
+  return value && *value && std::strcmp(value, "0") != 0;
+}
+
+} // namespace
+
+struct VulkanDevice::Impl {
+  Loader vk;
+  VkInstance instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkPhysicalDeviceProperties properties{};
+  VkPhysicalDeviceMemoryProperties memory{};
+  VkDevice device = VK_NULL_HANDLE;
+  VkQueue queue = VK_NULL_HANDLE;
+  uint32_t queueFamily = 0;
+  VkCommandPool commandPool = VK_NULL_HANDLE;
+  VkCommandBuffer commands = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  std::string name;
+  std::mutex mutex; // one dispatch at a time
+
+  // Validation messages since the last check; the callback may run on any thread.
+  std::mutex messagesMutex;
+  std::vector<std::string> messages;
+
+  struct Pipeline {
+    VkShaderModule shader = VK_NULL_HANDLE;
+    VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
+    VkPipelineLayout layout = VK_NULL_HANDLE;
+    VkPipeline pipeline = VK_NULL_HANDLE;
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+  };
+  llvm::DenseMap<const void *, Pipeline> pipelines;
+
+  /// Host-visible buffers, one per binding slot, grown on demand and reused across dispatches.
+  struct Buffer {
+    VkBuffer buffer = VK_NULL_HANDLE;
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    VkDeviceSize capacity = 0;
+    void *mapped = nullptr;
+  };
+  std::vector<Buffer> buffers;
+
+  static VKAPI_ATTR VkBool32 VKAPI_CALL onMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                  VkDebugUtilsMessageTypeFlagsEXT,
+                                                  const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
+    auto *self = static_cast<Impl *>(user);
+    std::lock_guard<std::mutex> lock(self->messagesMutex);
+    self->messages.push_back(
+        (severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error: " : "warning: ") +
+        std::string(data && data->pMessage ? data->pMessage : "(no message)"));
+    return VK_FALSE;
+  }
+
+  llvm::Error takeValidationMessages() {
+    std::lock_guard<std::mutex> lock(messagesMutex);
+    if (messages.empty())
+      return llvm::Error::success();
+    std::string text = "Vulkan validation " + messages.front();
+    if (messages.size() > 1)
+      text += llvm::formatv(" (and {0} more)", messages.size() - 1).str();
+    messages.clear();
+    return error(text);
+  }
+
+  llvm::Error createInstance() {
+    if (llvm::Error err = vk.openLibrary())
+      return err;
+    std::vector<const char *> layers, extensions;
+    if (validationRequested()) {
+      uint32_t count = 0;
+      vk.vkEnumerateInstanceLayerProperties(&count, nullptr);
+      std::vector<VkLayerProperties> available(count);
+      vk.vkEnumerateInstanceLayerProperties(&count, available.data());
+      bool found = llvm::any_of(available, [](const VkLayerProperties &layer) {
+        return std::strcmp(layer.layerName, "VK_LAYER_KHRONOS_validation") == 0;
+      });
+      if (!found)
+        return error("XF_VULKAN_VALIDATION is set but VK_LAYER_KHRONOS_validation is not installed "
+                     "(Debian: vulkan-validationlayers)");
+      layers.push_back("VK_LAYER_KHRONOS_validation");
+      extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    }
+    auto app = make<VkApplicationInfo>(VK_STRUCTURE_TYPE_APPLICATION_INFO);
+    app.pApplicationName = "xf";
+    app.pEngineName = "xfrt";
+    app.apiVersion = VK_API_VERSION_1_1;
+    auto info = make<VkInstanceCreateInfo>(VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
+    info.pApplicationInfo = &app;
+    info.enabledLayerCount = static_cast<uint32_t>(layers.size());
+    info.ppEnabledLayerNames = layers.data();
+    info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+    info.ppEnabledExtensionNames = extensions.data();
+    if (llvm::Error err = check(vk.vkCreateInstance(&info, nullptr, &instance), "vkCreateInstance"))
+      return err;
+    if (llvm::Error err = vk.loadInstanceFunctions(instance))
+      return err;
+    if (!layers.empty()) {
+      if (!vk.vkCreateDebugUtilsMessengerEXT)
+        return error("the validation layer is enabled but VK_EXT_debug_utils is missing");
+      auto debug = make<VkDebugUtilsMessengerCreateInfoEXT>(VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT);
+      debug.messageSeverity =
+          VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+      debug.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT;
+      debug.pfnUserCallback = onMessage;
+      debug.pUserData = this;
+      if (llvm::Error err = check(vk.vkCreateDebugUtilsMessengerEXT(instance, &debug, nullptr, &messenger),
+                                  "vkCreateDebugUtilsMessengerEXT"))
+        return err;
+    }
+    return llvm::Error::success();
+  }
+
+  llvm::Expected<std::vector<VkPhysicalDevice>> physicalDevices() {
+    uint32_t count = 0;
+    if (llvm::Error err = check(vk.vkEnumeratePhysicalDevices(instance, &count, nullptr), "vkEnumeratePhysicalDevices"))
+      return std::move(err);
+    std::vector<VkPhysicalDevice> devices(count);
+    if (llvm::Error err =
+            check(vk.vkEnumeratePhysicalDevices(instance, &count, devices.data()), "vkEnumeratePhysicalDevices"))
+      return std::move(err);
+    devices.resize(count);
+    return devices;
+  }
+
+  llvm::Error createDevice(int index) {
+    llvm::Expected<std::vector<VkPhysicalDevice>> devices = physicalDevices();
+    if (!devices)
+      return devices.takeError();
+    if (devices->empty())
+      return error("no Vulkan device (the loader found no physical device; install a driver, e.g. "
+                   "mesa-vulkan-drivers for lavapipe)");
+    if (index >= static_cast<int>(devices->size()))
+      return error(llvm::formatv("no Vulkan device {0}: there are {1} (xf-run devices lists them)", index,
+                                 devices->size()));
+    if (index < 0) {
+      // Prefer a discrete GPU, then an integrated one, then whatever exists (a CPU implementation).
+      int best = 0, bestRank = 3;
+      for (auto [i, candidate] : llvm::enumerate(*devices)) {
+        VkPhysicalDeviceProperties p;
+        vk.vkGetPhysicalDeviceProperties(candidate, &p);
+        int rank = p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU     ? 0
+                   : p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? 1
+                                                                            : 2;
+        if (rank < bestRank) {
+          best = static_cast<int>(i);
+          bestRank = rank;
+        }
+      }
+      index = best;
+    }
+    physical = (*devices)[index];
+    vk.vkGetPhysicalDeviceProperties(physical, &properties);
+    vk.vkGetPhysicalDeviceMemoryProperties(physical, &memory);
+    name = llvm::formatv("vulkan:{0} ({1})", index, properties.deviceName).str();
+
+    VkPhysicalDeviceFeatures features;
+    vk.vkGetPhysicalDeviceFeatures(physical, &features);
+    if (!features.shaderInt64)
+      return error(name + ": the device lacks shaderInt64, which xf kernels use");
+
+    uint32_t familyCount = 0;
+    vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &familyCount, nullptr);
+    std::vector<VkQueueFamilyProperties> families(familyCount);
+    vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &familyCount, families.data());
+    auto compute = llvm::find_if(families, [](const VkQueueFamilyProperties &f) {
+      return (f.queueFlags & VK_QUEUE_COMPUTE_BIT) && f.queueCount > 0;
+    });
+    if (compute == families.end())
+      return error(name + ": no queue family supports compute");
+    queueFamily = static_cast<uint32_t>(compute - families.begin());
+
+    float priority = 1.0f;
+    auto queueInfo = make<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
+    queueInfo.queueFamilyIndex = queueFamily;
+    queueInfo.queueCount = 1;
+    queueInfo.pQueuePriorities = &priority;
+    VkPhysicalDeviceFeatures enabled{};
+    enabled.shaderInt64 = VK_TRUE;
+    auto deviceInfo = make<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+    deviceInfo.queueCreateInfoCount = 1;
+    deviceInfo.pQueueCreateInfos = &queueInfo;
+    deviceInfo.pEnabledFeatures = &enabled;
+    if (llvm::Error err = check(vk.vkCreateDevice(physical, &deviceInfo, nullptr, &device), "vkCreateDevice"))
+      return err;
+    vk.vkGetDeviceQueue(device, queueFamily, 0, &queue);
+
+    auto poolInfo = make<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
+    poolInfo.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    poolInfo.queueFamilyIndex = queueFamily;
+    if (llvm::Error err = check(vk.vkCreateCommandPool(device, &poolInfo, nullptr, &commandPool), "vkCreateCommandPool"))
+      return err;
+    auto allocInfo = make<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
+    allocInfo.commandPool = commandPool;
+    allocInfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    allocInfo.commandBufferCount = 1;
+    if (llvm::Error err = check(vk.vkAllocateCommandBuffers(device, &allocInfo, &commands), "vkAllocateCommandBuffers"))
+      return err;
+    auto fenceInfo = make<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
+    if (llvm::Error err = check(vk.vkCreateFence(device, &fenceInfo, nullptr, &fence), "vkCreateFence"))
+      return err;
+    return takeValidationMessages();
+  }
+
+  llvm::Expected<uint32_t> memoryTypeFor(uint32_t allowed) {
+    // Host-visible and coherent so operands are copied with memcpy; device-local too where a device has
+    // such memory (resizable BAR, integrated GPUs, CPU implementations).
+    const VkMemoryPropertyFlags required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    std::optional<uint32_t> fallback;
+    for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
+      if (!(allowed & (1u << i)) || (memory.memoryTypes[i].propertyFlags & required) != required)
+        continue;
+      if (memory.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+        return i;
+      if (!fallback)
+        fallback = i;
+    }
+    if (fallback)
+      return *fallback;
+    return error(name + ": no host-visible, coherent memory type for storage buffers");
+  }
+
+  void destroyBuffer(Buffer &buffer) {
+    if (buffer.buffer)
+      vk.vkDestroyBuffer(device, buffer.buffer, nullptr);
+    if (buffer.memory)
+      vk.vkFreeMemory(device, buffer.memory, nullptr); // unmaps
+    buffer = Buffer();
+  }
+
+  llvm::Error ensureBuffer(size_t slot, VkDeviceSize bytes) {
+    if (buffers.size() <= slot)
+      buffers.resize(slot + 1);
+    Buffer &buffer = buffers[slot];
+    // Vulkan buffers cannot be empty; an empty operand still gets a small one.
+    bytes = std::max<VkDeviceSize>(bytes, 16);
+    if (buffer.capacity >= bytes)
+      return llvm::Error::success();
+    destroyBuffer(buffer);
+    auto info = make<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);
+    info.size = bytes;
+    info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+    info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    if (llvm::Error err = check(vk.vkCreateBuffer(device, &info, nullptr, &buffer.buffer), "vkCreateBuffer"))
+      return err;
+    VkMemoryRequirements requirements;
+    vk.vkGetBufferMemoryRequirements(device, buffer.buffer, &requirements);
+    llvm::Expected<uint32_t> type = memoryTypeFor(requirements.memoryTypeBits);
+    if (!type)
+      return type.takeError();
+    auto alloc = make<VkMemoryAllocateInfo>(VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO);
+    alloc.allocationSize = requirements.size;
+    alloc.memoryTypeIndex = *type;
+    if (llvm::Error err = check(vk.vkAllocateMemory(device, &alloc, nullptr, &buffer.memory),
+                                llvm::formatv("vkAllocateMemory ({0} bytes)", requirements.size).str().c_str()))
+      return err;
+    if (llvm::Error err = check(vk.vkBindBufferMemory(device, buffer.buffer, buffer.memory, 0), "vkBindBufferMemory"))
+      return err;
+    if (llvm::Error err = check(vk.vkMapMemory(device, buffer.memory, 0, VK_WHOLE_SIZE, 0, &buffer.mapped), "vkMapMemory"))
+      return err;
+    buffer.capacity = bytes;
+    return llvm::Error::success();
+  }
+
+  llvm::Expected<Pipeline *> pipelineFor(const VulkanKernel &kernel) {
+    auto found = pipelines.find(kernel.spirv);
+    if (found != pipelines.end())
+      return &found->second;
+    Pipeline p;
+    auto fail = [&](llvm::Error err) -> llvm::Expected<Pipeline *> {
+      destroyPipeline(p);
+      return std::move(err);
+    };
+    auto shaderInfo = make<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
+    shaderInfo.codeSize = kernel.spirvBytes;
+    shaderInfo.pCode = static_cast<const uint32_t *>(kernel.spirv);
+    if (llvm::Error err = check(vk.vkCreateShaderModule(device, &shaderInfo, nullptr, &p.shader), "vkCreateShaderModule"))
+      return fail(std::move(err));
+
+    std::vector<VkDescriptorSetLayoutBinding> bindings(kernel.numBuffers);
+    for (uint32_t i = 0; i < kernel.numBuffers; ++i) {
+      bindings[i].binding = i;
+      bindings[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      bindings[i].descriptorCount = 1;
+      bindings[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+    }
+    auto setInfo = make<VkDescriptorSetLayoutCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO);
+    setInfo.bindingCount = kernel.numBuffers;
+    setInfo.pBindings = bindings.data();
+    if (llvm::Error err =
+            check(vk.vkCreateDescriptorSetLayout(device, &setInfo, nullptr, &p.setLayout), "vkCreateDescriptorSetLayout"))
+      return fail(std::move(err));
+
+    VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, 4 * kernel.numPushConstants};
+    auto layoutInfo = make<VkPipelineLayoutCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO);
+    layoutInfo.setLayoutCount = 1;
+    layoutInfo.pSetLayouts = &p.setLayout;
+    layoutInfo.pushConstantRangeCount = kernel.numPushConstants ? 1 : 0;
+    layoutInfo.pPushConstantRanges = &range;
+    if (llvm::Error err = check(vk.vkCreatePipelineLayout(device, &layoutInfo, nullptr, &p.layout), "vkCreatePipelineLayout"))
+      return fail(std::move(err));
+
+    auto pipelineInfo = make<VkComputePipelineCreateInfo>(VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO);
+    pipelineInfo.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+    pipelineInfo.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    pipelineInfo.stage.module = p.shader;
+    pipelineInfo.stage.pName = kernel.entryPoint.c_str();
+    pipelineInfo.layout = p.layout;
+    if (llvm::Error err = check(vk.vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pipelineInfo, nullptr, &p.pipeline),
+                                "vkCreateComputePipelines"))
+      return fail(std::move(err));
+
+    VkDescriptorPoolSize poolSize{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, std::max<uint32_t>(kernel.numBuffers, 1)};
+    auto poolInfo = make<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
+    poolInfo.maxSets = 1;
+    poolInfo.poolSizeCount = 1;
+    poolInfo.pPoolSizes = &poolSize;
+    if (llvm::Error err = check(vk.vkCreateDescriptorPool(device, &poolInfo, nullptr, &p.pool), "vkCreateDescriptorPool"))
+      return fail(std::move(err));
+    auto allocInfo = make<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
+    allocInfo.descriptorPool = p.pool;
+    allocInfo.descriptorSetCount = 1;
+    allocInfo.pSetLayouts = &p.setLayout;
+    if (llvm::Error err = check(vk.vkAllocateDescriptorSets(device, &allocInfo, &p.set), "vkAllocateDescriptorSets"))
+      return fail(std::move(err));
+    if (llvm::Error err = takeValidationMessages())
+      return fail(std::move(err));
+    return &(pipelines[kernel.spirv] = p);
+  }
+
+  void destroyPipeline(Pipeline &p) {
+    if (p.pool)
+      vk.vkDestroyDescriptorPool(device, p.pool, nullptr);
+    if (p.pipeline)
+      vk.vkDestroyPipeline(device, p.pipeline, nullptr);
+    if (p.layout)
+      vk.vkDestroyPipelineLayout(device, p.layout, nullptr);
+    if (p.setLayout)
+      vk.vkDestroyDescriptorSetLayout(device, p.setLayout, nullptr);
+    if (p.shader)
+      vk.vkDestroyShaderModule(device, p.shader, nullptr);
+  }
+
+  llvm::Error dispatch(const VulkanKernel &kernel, llvm::ArrayRef<VulkanBinding> bindings,
+                       llvm::ArrayRef<int32_t> pushConstants, uint32_t groups) {
+    if (bindings.size() != kernel.numBuffers || pushConstants.size() != kernel.numPushConstants)
+      return error(llvm::formatv("kernel '{0}' takes {1} buffers and {2} push constants, got {3} and {4}",
+                                 kernel.entryPoint, kernel.numBuffers, kernel.numPushConstants, bindings.size(),
+                                 pushConstants.size()));
+    if (4 * pushConstants.size() > properties.limits.maxPushConstantsSize)
+      return error(llvm::formatv("kernel '{0}' needs {1} bytes of push constants, {2} allows {3}", kernel.entryPoint,
+                                 4 * pushConstants.size(), name, properties.limits.maxPushConstantsSize));
+    if (groups > properties.limits.maxComputeWorkGroupCount[0])
+      return error(llvm::formatv("kernel '{0}' needs {1} workgroups, {2} allows {3} in one dispatch",
+                                 kernel.entryPoint, groups, name, properties.limits.maxComputeWorkGroupCount[0]));
+    if (groups == 0)
+      return llvm::Error::success();
+    llvm::Expected<Pipeline *> pipeline = pipelineFor(kernel);
+    if (!pipeline)
+      return pipeline.takeError();
+    Pipeline &p = **pipeline;
+
+    std::vector<VkDescriptorBufferInfo> infos(bindings.size());
+    std::vector<VkWriteDescriptorSet> writes(bindings.size());
+    for (size_t i = 0; i < bindings.size(); ++i) {
+      if (llvm::Error err = ensureBuffer(i, bindings[i].bytes))
+        return err;
+      if (bindings[i].bytes)
+        std::memcpy(buffers[i].mapped, bindings[i].data, bindings[i].bytes);
+      infos[i] = {buffers[i].buffer, 0, VK_WHOLE_SIZE};
+      writes[i] = make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
+      writes[i].dstSet = p.set;
+      writes[i].dstBinding = static_cast<uint32_t>(i);
+      writes[i].descriptorCount = 1;
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[i].pBufferInfo = &infos[i];
+    }
+    vk.vkUpdateDescriptorSets(device, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+
+    vk.vkResetCommandBuffer(commands, 0);
+    auto begin = make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    if (llvm::Error err = check(vk.vkBeginCommandBuffer(commands, &begin), "vkBeginCommandBuffer"))
+      return err;
+    vk.vkCmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
+    vk.vkCmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &p.set, 0, nullptr);
+    if (!pushConstants.empty())
+      vk.vkCmdPushConstants(commands, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                            static_cast<uint32_t>(4 * pushConstants.size()), pushConstants.data());
+    vk.vkCmdDispatch(commands, groups, 1, 1);
+    // The fence orders execution only; the barrier makes the shader's writes visible to host reads.
+    auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vk.vkCmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier,
+                            0, nullptr, 0, nullptr);
+    if (llvm::Error err = check(vk.vkEndCommandBuffer(commands), "vkEndCommandBuffer"))
+      return err;
+
+    auto submit = make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &commands;
+    if (llvm::Error err = check(vk.vkResetFences(device, 1, &fence), "vkResetFences"))
+      return err;
+    if (llvm::Error err = check(vk.vkQueueSubmit(queue, 1, &submit, fence), "vkQueueSubmit"))
+      return err;
+    if (llvm::Error err = check(vk.vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences"))
+      return err;
+    for (size_t i = 0; i < bindings.size(); ++i)
+      if (bindings[i].download && bindings[i].bytes)
+        std::memcpy(bindings[i].data, buffers[i].mapped, bindings[i].bytes);
+    return takeValidationMessages();
+  }
+
+  ~Impl() {
+    if (device) {
+      for (auto &entry : pipelines)
+        destroyPipeline(entry.second);
+      for (Buffer &buffer : buffers)
+        destroyBuffer(buffer);
+      if (fence)
+        vk.vkDestroyFence(device, fence, nullptr);
+      if (commandPool)
+        vk.vkDestroyCommandPool(device, commandPool, nullptr);
+      vk.vkDestroyDevice(device, nullptr);
+    }
+    if (messenger && vk.vkDestroyDebugUtilsMessengerEXT)
+      vk.vkDestroyDebugUtilsMessengerEXT(instance, messenger, nullptr);
+    if (instance)
+      vk.vkDestroyInstance(instance, nullptr);
+  }
+};
+
+VulkanDevice::VulkanDevice(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
+VulkanDevice::~VulkanDevice() = default;
+
+llvm::Expected<std::unique_ptr<VulkanDevice>> VulkanDevice::open(int index) {
+  auto impl = std::make_unique<Impl>();
+  if (llvm::Error err = impl->createInstance())
+    return std::move(err);
+  if (llvm::Error err = impl->createDevice(index))
+    return std::move(err);
+  return std::unique_ptr<VulkanDevice>(new VulkanDevice(std::move(impl)));
+}
+
+llvm::Expected<std::vector<std::string>> VulkanDevice::describeDevices() {
+  Impl impl;
+  if (llvm::Error err = impl.createInstance())
+    return std::move(err);
+  llvm::Expected<std::vector<VkPhysicalDevice>> devices = impl.physicalDevices();
+  if (!devices)
+    return devices.takeError();
+  std::vector<std::string> lines;
+  for (auto [i, device] : llvm::enumerate(*devices)) {
+    VkPhysicalDeviceProperties p;
+    impl.vk.vkGetPhysicalDeviceProperties(device, &p);
+    lines.push_back(llvm::formatv("vulkan:{0}: {1} ({2}, Vulkan {3}.{4}.{5})", i, p.deviceName,
+                                  typeName(p.deviceType), VK_API_VERSION_MAJOR(p.apiVersion),
+                                  VK_API_VERSION_MINOR(p.apiVersion), VK_API_VERSION_PATCH(p.apiVersion))
+                        .str());
+  }
+  return lines;
+}
+
+const std::string &VulkanDevice::name() const { return impl->name; }
+
+uint32_t VulkanDevice::maxWorkgroups() const { return impl->properties.limits.maxComputeWorkGroupCount[0]; }
+
+llvm::Error VulkanDevice::dispatch(const VulkanKernel &kernel, llvm::ArrayRef<VulkanBinding> bindings,
+                                   llvm::ArrayRef<int32_t> pushConstants, uint32_t groups) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  return impl->dispatch(kernel, bindings, pushConstants, groups);
+}

@@ -1,0 +1,70 @@
+//===- VulkanDevice.h - the runtime's Vulkan compute device ----------------===//
+//
+// The Vulkan loader is opened at run time (dlopen of libvulkan.so.1), so libxfrt has no link dependency on
+// Vulkan and a machine without it gets a clear error only when it asks for a Vulkan device. One device
+// runs one dispatch at a time: operands are copied into host-visible buffers, the kernel's pipeline (built
+// once per kernel and cached) is dispatched with the shapes as push constants, and the output is copied
+// back after a fence.
+//
+// With XF_VULKAN_VALIDATION=1 in the environment the Khronos validation layer is enabled, and any warning
+// or error it reports fails the call that caused it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_RUNTIME_VULKAN_VULKANDEVICE_H
+#define XF_RUNTIME_VULKAN_VULKANDEVICE_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace xf::rt {
+
+/// One compiled compute kernel: SPIR-V words and how to launch them.
+struct VulkanKernel {
+  const void *spirv = nullptr; // 4-byte aligned words
+  size_t spirvBytes = 0;
+  std::string entryPoint;
+  uint32_t workgroupSize = 0;
+  uint32_t numBuffers = 0;       // storage buffers at set 0, bindings 0..numBuffers-1
+  uint32_t numPushConstants = 0; // i32 members of the push-constant block
+};
+
+/// A host array bound to one storage buffer of a dispatch.
+struct VulkanBinding {
+  void *data = nullptr;
+  size_t bytes = 0;
+  bool download = false; // copy the buffer back into `data` after the kernel ran
+};
+
+class VulkanDevice {
+public:
+  /// Opens physical device `index`, or, when `index` is -1, the first discrete GPU, else the first
+  /// integrated GPU, else the first device.
+  static llvm::Expected<std::unique_ptr<VulkanDevice>> open(int index);
+  /// One line per physical device: "vulkan:N: NAME (TYPE, Vulkan X.Y.Z)".
+  static llvm::Expected<std::vector<std::string>> describeDevices();
+  ~VulkanDevice();
+
+  /// "vulkan:N (NAME)".
+  const std::string &name() const;
+  uint32_t maxWorkgroups() const;
+
+  /// Runs `groups` workgroups of `kernel` and waits for them. `key` identifies the kernel for the pipeline
+  /// cache (the address of its SPIR-V in a loaded module); the kernel must outlive the device's use of it.
+  llvm::Error dispatch(const VulkanKernel &kernel, llvm::ArrayRef<VulkanBinding> bindings,
+                       llvm::ArrayRef<int32_t> pushConstants, uint32_t groups);
+
+  struct Impl;
+
+private:
+  explicit VulkanDevice(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+} // namespace xf::rt
+
+#endif // XF_RUNTIME_VULKAN_VULKANDEVICE_H
