@@ -3,9 +3,40 @@
 #include "ThreadPool.h"
 
 #include <algorithm>
-#include <atomic>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 using namespace xf::rt;
+
+namespace {
+
+/// Tells the core this is a spin-wait: frees pipeline resources for the sibling hyperthread and saves power.
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+/// Polls `ready` with a pause between tries for up to ThreadPool::kSpinMicros; returns whether it held.
+template <typename Ready> bool spinUntil(Ready ready) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + std::chrono::microseconds(ThreadPool::kSpinMicros);
+  for (unsigned tries = 1;; ++tries) {
+    if (ready())
+      return true;
+    // Reading the clock costs more than a pause; look at it every 64 tries.
+    if (tries % 64 == 0 && Clock::now() >= deadline)
+      return false;
+    cpuRelax();
+  }
+}
+
+} // namespace
 
 struct ThreadPool::Job {
   int64_t count;
@@ -25,44 +56,55 @@ struct ThreadPool::Job {
 
 ThreadPool::ThreadPool(unsigned numThreads) {
   try {
+    // The generation is read here, not in the new thread: a worker that starts late must still see the
+    // first job (and a stop) as new.
     for (unsigned i = 1; i < numThreads; ++i)
-      workers.emplace_back([this] { workerLoop(); });
+      workers.emplace_back([this, start = generation.load()] { workerLoop(start); });
   } catch (...) {
-    {
-      std::lock_guard<std::mutex> lock(stateMutex);
-      stopping = true;
-    }
-    workAvailable.notify_all();
-    for (std::thread &worker : workers)
-      worker.join();
+    stopWorkers();
     throw;
   }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stopWorkers(); }
+
+void ThreadPool::stopWorkers() {
+  stopping.store(true);
+  generation.fetch_add(1);
   {
     std::lock_guard<std::mutex> lock(stateMutex);
-    stopping = true;
   }
   workAvailable.notify_all();
   for (std::thread &worker : workers)
     worker.join();
 }
 
-void ThreadPool::workerLoop() {
-  uint64_t lastGeneration = 0;
-  std::unique_lock<std::mutex> lock(stateMutex);
-  for (;;) {
-    workAvailable.wait(lock, [&] { return stopping || jobGeneration != lastGeneration; });
-    if (stopping)
-      return;
-    lastGeneration = jobGeneration;
-    Job *job = currentJob;
-    lock.unlock();
-    job->runChunks();
-    lock.lock();
-    if (--workersBusy == 0)
+uint64_t ThreadPool::awaitGeneration(uint64_t seen) {
+  uint64_t current = seen;
+  auto changed = [&] {
+    current = generation.load();
+    return current != seen || stopping.load();
+  };
+  if (!spinUntil(changed)) {
+    std::unique_lock<std::mutex> lock(stateMutex);
+    sleepingWorkers.fetch_add(1);
+    workAvailable.wait(lock, changed);
+    sleepingWorkers.fetch_sub(1);
+  }
+  return stopping.load() ? 0 : current;
+}
+
+void ThreadPool::workerLoop(uint64_t seen) {
+  while ((seen = awaitGeneration(seen)) != 0) {
+    busyWorkers.fetch_add(1);
+    if (Job *job = currentJob.load())
+      job->runChunks();
+    if (busyWorkers.fetch_sub(1) == 1 && callerSleeping.load()) {
+      {
+        std::lock_guard<std::mutex> lock(stateMutex);
+      }
       workersDone.notify_one();
+    }
   }
 }
 
@@ -70,7 +112,7 @@ void ThreadPool::parallelFor(int64_t count, int64_t chunkSize, const ChunkBody &
   if (count <= 0)
     return;
   chunkSize = std::max<int64_t>(chunkSize, 1);
-  // One chunk, or nobody to share with: waking workers would only add latency. The range is still cut into
+  // One chunk, or nobody to share with: handing off would only add latency. The range is still cut into
   // chunks, so that the body sees the same bounded ranges whatever the thread count.
   if (workers.empty() || count <= chunkSize) {
     for (int64_t begin = 0; begin < count; begin += chunkSize)
@@ -80,16 +122,25 @@ void ThreadPool::parallelFor(int64_t count, int64_t chunkSize, const ChunkBody &
 
   std::lock_guard<std::mutex> runLock(runMutex);
   Job job{count, chunkSize, body};
-  {
-    std::lock_guard<std::mutex> lock(stateMutex);
-    currentJob = &job;
-    ++jobGeneration;
-    workersBusy = static_cast<unsigned>(workers.size());
+  currentJob.store(&job);
+  generation.fetch_add(1);
+  if (sleepingWorkers.load() > 0) {
+    {
+      // A worker between announcing itself and waiting holds stateMutex: taking it here means the notify
+      // below cannot fall into that gap.
+      std::lock_guard<std::mutex> lock(stateMutex);
+    }
+    workAvailable.notify_all();
   }
-  workAvailable.notify_all();
   job.runChunks();
+
   // Every worker must have let go of `job` (it lives on this stack frame) before returning.
-  std::unique_lock<std::mutex> lock(stateMutex);
-  workersDone.wait(lock, [&] { return workersBusy == 0; });
-  currentJob = nullptr;
+  currentJob.store(nullptr);
+  auto done = [&] { return busyWorkers.load() == 0; };
+  if (!spinUntil(done)) {
+    std::unique_lock<std::mutex> lock(stateMutex);
+    callerSleeping.store(true);
+    workersDone.wait(lock, done);
+    callerSleeping.store(false);
+  }
 }
