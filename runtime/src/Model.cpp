@@ -352,6 +352,23 @@ struct LayerCache {
   }
 };
 
+/// forward()'s activations, kept across calls: a decode step would otherwise allocate and zero a dozen
+/// vectors per layer. Each buffer grows to the largest call so far and is never shrunk; contents are stale
+/// between calls (every row a call reads, it has written first, except GEMM padding rows, whose outputs
+/// are never read).
+struct Scratch {
+  std::vector<float> x, h, o, qkv, q, attn, merged, gateUp, act, cosT, sinT, normed, logits;
+  std::vector<float> routerLogits, expertIn, expertGateUp, expertAct, expertOut; // MoE
+  std::vector<MemRefDescriptor> operands;
+
+  static float *sized(std::vector<float> &v, int64_t rows, int64_t cols) {
+    size_t n = static_cast<size_t>(rows * cols);
+    if (v.size() < n)
+      v.resize(n);
+    return v.data();
+  }
+};
+
 } // namespace
 
 struct xfrt_session_s {
@@ -359,6 +376,7 @@ struct xfrt_session_s {
   xfrt_context *context = nullptr;
   int64_t maxTokens = 0, position = 0;
   std::vector<LayerCache> caches;
+  Scratch scratch;
 };
 
 namespace {
@@ -387,15 +405,16 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   const float offset = p.unitOffset ? 1.0f : 0.0f, eps = static_cast<float>(p.normEps);
   dense::ScopedPool pool(s.context->threadPool);
 
-  auto scratch = [&](int64_t r, int64_t c) { return std::vector<float>(static_cast<size_t>(r * c), 0.0f); };
+  Scratch &sc = s.scratch;
   const int64_t Hp = dense::paddedCols(H);
-  std::vector<float> x = scratch(rows, H), h = scratch(rows, H), o = scratch(rows, Hp);
-  dense::embed(tokens, S, m.embedding.data(), p.vocab, H, static_cast<float>(p.embedScale), x.data());
+  float *x = Scratch::sized(sc.x, rows, H), *h = Scratch::sized(sc.h, rows, H), *o = Scratch::sized(sc.o, rows, Hp);
+  dense::embed(tokens, S, m.embedding.data(), p.vocab, H, static_cast<float>(p.embedScale), x);
 
   // Rotation tables for positions pos0 .. T-1, the attention factor folded in.
   const int64_t half = p.rope.rotaryDim / 2;
   std::vector<double> invFreq = ropeFrequencies(p, T);
-  std::vector<float> cosT(static_cast<size_t>(S * std::max<int64_t>(half, 1))), sinT(cosT.size());
+  float *cosT = Scratch::sized(sc.cosT, S, std::max<int64_t>(half, 1));
+  float *sinT = Scratch::sized(sc.sinT, S, std::max<int64_t>(half, 1));
   for (int64_t t = 0; t < S; ++t)
     for (int64_t k = 0; k < half; ++k) {
       double angle = static_cast<double>(pos0 + t) * invFreq[k];
@@ -409,26 +428,25 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     LayerCache &cache = s.caches[l];
     const int64_t D = lp.headDim, Hq = lp.heads, Hkv = lp.kvHeads;
 
-    dense::rmsNorm(x.data(), H, S, H, w.inputNorm.data(), eps, offset, h.data(), H);
+    dense::rmsNorm(x, H, S, H, w.inputNorm.data(), eps, offset, h, H);
     const int64_t ldq = w.qkv.outPadded;
-    std::vector<float> qkv = scratch(rows, ldq);
-    dense::linear(w.qkv, h.data(), H, rows, qkv.data(), ldq);
+    float *qkv = Scratch::sized(sc.qkv, rows, ldq);
+    dense::linear(w.qkv, h, H, rows, qkv, ldq);
     if (lp.qkNorm)
       for (int64_t t = 0; t < S; ++t) {
-        float *row = qkv.data() + t * ldq;
+        float *row = qkv + t * ldq;
         dense::rmsNorm(row, D, Hq, D, w.qNorm.data(), eps, offset, row, D);
         dense::rmsNorm(row + Hq * D, D, Hkv, D, w.kNorm.data(), eps, offset, row + Hq * D, D);
       }
 
     cache.reserveFor(S);
     const int64_t C = cache.capacity, base = cache.count;
-    std::vector<float> q = scratch(Hq * S, D), attn = scratch(Hq * S, D);
-    dense::rope(qkv.data(), S, ldq, Hq, D, D, cosT.data(), sinT.data(), half, q.data(), D, S * D);
-    dense::rope(qkv.data() + Hq * D, S, ldq, Hkv, D, D, cosT.data(), sinT.data(), half,
-                cache.k.data() + base * D, D, C * D);
+    float *q = Scratch::sized(sc.q, Hq * S, D), *attn = Scratch::sized(sc.attn, Hq * S, D);
+    dense::rope(qkv, S, ldq, Hq, D, D, cosT, sinT, half, q, D, S * D);
+    dense::rope(qkv + Hq * D, S, ldq, Hkv, D, D, cosT, sinT, half, cache.k.data() + base * D, D, C * D);
     for (int64_t t = 0; t < S; ++t)
       for (int64_t kh = 0; kh < Hkv; ++kh)
-        std::memcpy(cache.v.data() + (kh * C + base + t) * D, qkv.data() + t * ldq + (Hq + Hkv + kh) * D,
+        std::memcpy(cache.v.data() + (kh * C + base + t) * D, qkv + t * ldq + (Hq + Hkv + kh) * D,
                     sizeof(float) * D);
     cache.count += S;
 
@@ -436,15 +454,16 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     const int64_t Tk = cache.count;
     int64_t qShape[4] = {1, Hq, S, D}, qStrides[4] = {Hq * S * D, S * D, D, 1};
     int64_t kvShape[4] = {1, Hkv, Tk, D}, kvStrides[4] = {Hkv * C * D, C * D, D, 1};
-    std::vector<MemRefDescriptor> operands;
-    operands.emplace_back(q.data(), 4, qShape, qStrides);
+    std::vector<MemRefDescriptor> &operands = sc.operands;
+    operands.clear();
+    operands.emplace_back(q, 4, qShape, qStrides);
     operands.emplace_back(cache.k.data(), 4, kvShape, kvStrides);
     operands.emplace_back(cache.v.data(), 4, kvShape, kvStrides);
     if (lp.learnedSinks) {
       int64_t sShape[1] = {Hq}, sStrides[1] = {1};
       operands.emplace_back(w.sinks.data(), 1, sShape, sStrides);
     }
-    operands.emplace_back(attn.data(), 4, qShape, qStrides);
+    operands.emplace_back(attn, 4, qShape, qStrides);
     if (xfrt_status status = runChecked(*s.context, *m.module, lp.kernelIndex, operands)) {
       std::string message = xfrt_status_message(status);
       xfrt_status_free(status);
@@ -452,38 +471,42 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     }
 
     // [Hq, S, D] -> [S, Hq * D] for the output projection.
-    std::vector<float> merged = scratch(rows, Hq * D);
-    for (int64_t hh = 0; hh < Hq; ++hh)
-      for (int64_t t = 0; t < S; ++t)
-        std::memcpy(merged.data() + t * Hq * D + hh * D, attn.data() + (hh * S + t) * D, sizeof(float) * D);
-    dense::linear(w.o, merged.data(), Hq * D, rows, o.data(), Hp);
+    // [Hq, S, D] -> [S, Hq * D] for the output projection (at S = 1 the two are the same).
+    float *merged = attn;
+    if (S > 1) {
+      merged = Scratch::sized(sc.merged, rows, Hq * D);
+      for (int64_t hh = 0; hh < Hq; ++hh)
+        for (int64_t t = 0; t < S; ++t)
+          std::memcpy(merged + t * Hq * D + hh * D, attn + (hh * S + t) * D, sizeof(float) * D);
+    }
+    dense::linear(w.o, merged, Hq * D, rows, o, Hp);
     if (p.sandwich)
-      dense::rmsNorm(o.data(), Hp, S, H, w.postAttnNorm.data(), eps, offset, o.data(), Hp);
-    dense::addScaled(x.data(), H, o.data(), Hp, 1.0f, S, H, x.data(), H);
+      dense::rmsNorm(o, Hp, S, H, w.postAttnNorm.data(), eps, offset, o, Hp);
+    dense::addScaled(x, H, o, Hp, 1.0f, S, H, x, H);
 
     // MLP.
-    dense::rmsNorm(x.data(), H, S, H, p.sandwich ? w.preFfnNorm.data() : w.postAttnNorm.data(), eps, offset,
-                   h.data(), H);
+    dense::rmsNorm(x, H, S, H, p.sandwich ? w.preFfnNorm.data() : w.postAttnNorm.data(), eps, offset, h, H);
     const int64_t I = p.mlp.intermediate;
-    std::fill(o.begin(), o.end(), 0.0f);
     if (p.mlp.experts == 0) {
-      std::vector<float> gu = scratch(rows, w.gateUp.outPadded), act = scratch(rows, I);
-      dense::linear(w.gateUp, h.data(), H, rows, gu.data(), w.gateUp.outPadded);
+      float *gu = Scratch::sized(sc.gateUp, rows, w.gateUp.outPadded), *act = Scratch::sized(sc.act, rows, I);
+      dense::linear(w.gateUp, h, H, rows, gu, w.gateUp.outPadded);
       dense::GateKind kind = p.mlp.activation == "silu"       ? dense::GateKind::SiLU
                              : p.mlp.activation == "gelu_tanh" ? dense::GateKind::GELUTanh
                                                                : dense::GateKind::GELU;
-      dense::gatedActivation(kind, gu.data(), w.gateUp.outPadded, S, I, act.data(), I);
-      dense::linear(w.down, act.data(), I, rows, o.data(), Hp);
+      dense::gatedActivation(kind, gu, w.gateUp.outPadded, S, I, act, I);
+      dense::linear(w.down, act, I, rows, o, Hp);
     } else {
       // Route each token to its top-k experts (softmax over the chosen logits), then run each expert once
       // on the rows routed to it.
       const int64_t E = p.mlp.experts, K = p.mlp.topK, Ep = w.router.outPadded;
-      std::vector<float> routerLogits = scratch(rows, Ep);
-      dense::linear(w.router, h.data(), H, rows, routerLogits.data(), Ep);
+      // The experts' outputs are summed into o.
+      std::fill(o, o + rows * Hp, 0.0f);
+      float *routerLogits = Scratch::sized(sc.routerLogits, rows, Ep);
+      dense::linear(w.router, h, H, rows, routerLogits, Ep);
       std::vector<std::vector<std::pair<int64_t, float>>> routed(E);
       std::vector<int64_t> order(E);
       for (int64_t t = 0; t < S; ++t) {
-        const float *lg = routerLogits.data() + t * Ep;
+        const float *lg = routerLogits + t * Ep;
         for (int64_t e = 0; e < E; ++e)
           order[e] = e;
         std::partial_sort(order.begin(), order.begin() + K, order.end(),
@@ -499,35 +522,35 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
           continue;
         const Linear &gateUp = w.expertGateUp[e], &down = w.expertDown[e];
         int64_t n = static_cast<int64_t>(routed[e].size()), nr = n == 1 ? 1 : dense::paddedRows(n);
-        std::vector<float> in = scratch(nr, H), gu = scratch(nr, gateUp.outPadded), act = scratch(nr, I),
-                           out = scratch(nr, Hp);
+        float *in = Scratch::sized(sc.expertIn, nr, H), *gu = Scratch::sized(sc.expertGateUp, nr, gateUp.outPadded),
+              *act = Scratch::sized(sc.expertAct, nr, I), *out = Scratch::sized(sc.expertOut, nr, Hp);
         for (int64_t r = 0; r < n; ++r)
-          std::memcpy(in.data() + r * H, h.data() + routed[e][r].first * H, sizeof(float) * H);
-        dense::linear(gateUp, in.data(), H, nr, gu.data(), gateUp.outPadded);
+          std::memcpy(in + r * H, h + routed[e][r].first * H, sizeof(float) * H);
+        dense::linear(gateUp, in, H, nr, gu, gateUp.outPadded);
         if (p.mlp.limit)
-          dense::clampedSwiGlu(gu.data(), gateUp.outPadded, n, I, static_cast<float>(*p.mlp.limit),
-                               static_cast<float>(p.mlp.alpha), act.data(), I);
+          dense::clampedSwiGlu(gu, gateUp.outPadded, n, I, static_cast<float>(*p.mlp.limit),
+                               static_cast<float>(p.mlp.alpha), act, I);
         else
-          dense::gatedActivation(dense::GateKind::SiLU, gu.data(), gateUp.outPadded, n, I, act.data(), I);
-        dense::linear(down, act.data(), I, nr, out.data(), Hp);
+          dense::gatedActivation(dense::GateKind::SiLU, gu, gateUp.outPadded, n, I, act, I);
+        dense::linear(down, act, I, nr, out, Hp);
         for (int64_t r = 0; r < n; ++r) {
           auto [t, weight] = routed[e][r];
-          dense::addScaled(o.data() + t * Hp, Hp, out.data() + r * Hp, Hp, weight, 1, H, o.data() + t * Hp, Hp);
+          dense::addScaled(o + t * Hp, Hp, out + r * Hp, Hp, weight, 1, H, o + t * Hp, Hp);
         }
       }
     }
     if (p.sandwich)
-      dense::rmsNorm(o.data(), Hp, S, H, w.postFfnNorm.data(), eps, offset, o.data(), Hp);
-    dense::addScaled(x.data(), H, o.data(), Hp, 1.0f, S, H, x.data(), H);
+      dense::rmsNorm(o, Hp, S, H, w.postFfnNorm.data(), eps, offset, o, Hp);
+    dense::addScaled(x, H, o, Hp, 1.0f, S, H, x, H);
   }
 
   s.position = T;
   if (!logits)
     return;
-  const float *last = x.data() + (S - 1) * H;
-  std::vector<float> normed(static_cast<size_t>(H)), out(static_cast<size_t>(m.lmHead.outPadded));
-  dense::rmsNorm(last, H, 1, H, m.finalNorm.data(), eps, offset, normed.data(), H);
-  dense::linear(m.lmHead, normed.data(), H, 1, out.data(), m.lmHead.outPadded);
+  const float *last = x + (S - 1) * H;
+  float *normed = Scratch::sized(sc.normed, 1, H), *out = Scratch::sized(sc.logits, 1, m.lmHead.outPadded);
+  dense::rmsNorm(last, H, 1, H, m.finalNorm.data(), eps, offset, normed, H);
+  dense::linear(m.lmHead, normed, H, 1, out, m.lmHead.outPadded);
   for (int64_t v = 0; v < p.vocab; ++v) {
     float z = out[v];
     if (p.finalSoftcap)
