@@ -9,10 +9,10 @@
 // ThreadPool under dense::ScopedPool, OpenBLAS openblas_set_num_threads(2) (its default on this 2-core
 // machine; the program prints what OpenBLAS reports).
 //
-// Data layout: xf keeps a weight W [N, K] transposed, wt [K, Np] row-major (DenseOps.h). OpenBLAS gets the
-// very same wt: GEMM y = x * wt (RowMajor, NoTrans, NoTrans), GEMV y = wt^T x (RowMajor, Trans). The GEMV
-// table also times OpenBLAS on the nn.Linear layout W [N, K] (RowMajor, NoTrans: one dot product per output),
-// the layout PyTorch feeds it, for reference.
+// Data layout: xf keeps a weight W [N, K] in column panels, [Np / 64][K][64] (DenseOps.h). OpenBLAS gets the
+// same values as wt = W^T, [K, Np] row-major: GEMM y = x * wt (RowMajor, NoTrans, NoTrans), GEMV y = wt^T x
+// (RowMajor, Trans). The GEMV table also times OpenBLAS on the nn.Linear layout W [N, K] (RowMajor, NoTrans:
+// one dot product per output), the layout PyTorch feeds it.
 //
 // GEMV is memory bound, and the 100M shapes fit the 32 MiB L3: the main GEMV table cycles through enough
 // copies of the weights (>= 256 MiB in all) that every call streams its matrix from DRAM, as a decode step
@@ -155,28 +155,31 @@ double relativeError(const float *a, const float *b, int64_t rows, int64_t cols,
   return worst / std::max(scale, 1e-30);
 }
 
-/// A weight in xf's layout with its values, plus (optionally) the same weight as W [N, K].
-dense::Linear makeLinear(const Shape &s, uint64_t seed) {
-  dense::Linear l;
-  l.in = s.in;
-  l.out = s.out;
-  l.outPadded = dense::paddedCols(s.out);
-  l.wt.resize(static_cast<size_t>(l.in * l.outPadded));
-  fillRandom(l.wt.data(), static_cast<int64_t>(l.wt.size()), seed);
-  for (int64_t k = 0; k < l.in; ++k) // zero the padding columns (none at these shapes)
-    std::fill(l.wt.begin() + k * l.outPadded + l.out, l.wt.begin() + (k + 1) * l.outPadded, 0.0f);
-  l.bias.assign(static_cast<size_t>(l.outPadded), 0.0f);
-  return l;
-}
+/// One weight in the three layouts: xf's panels, OpenBLAS's wt [K, Np] (padding columns zero) and W [N, K].
+struct Weight {
+  dense::Linear xf;
+  std::vector<float> kn, nk;
+};
 
-std::vector<float> transposed(const dense::Linear &l) {
-  std::vector<float> w(static_cast<size_t>(l.out * l.in));
-  constexpr int64_t B = 64;
-  for (int64_t k0 = 0; k0 < l.in; k0 += B)
-    for (int64_t n0 = 0; n0 < l.out; n0 += B)
-      for (int64_t k = k0; k < std::min(k0 + B, l.in); ++k)
-        for (int64_t n = n0; n < std::min(n0 + B, l.out); ++n)
-          w[n * l.in + k] = l.wt[k * l.outPadded + n];
+Weight makeWeight(const Shape &s, uint64_t seed, bool withNK) {
+  Weight w;
+  const int64_t K = s.in, N = s.out, Np = dense::paddedCols(N);
+  w.kn.resize(static_cast<size_t>(K * Np));
+  fillRandom(w.kn.data(), K * Np, seed);
+  for (int64_t k = 0; k < K; ++k) // zero the padding columns (none at these shapes)
+    std::fill(w.kn.begin() + k * Np + N, w.kn.begin() + (k + 1) * Np, 0.0f);
+  // Linear::assign takes [in, out] with row stride `out`: give it the padded width, then fix the sizes.
+  w.xf.assign(w.kn.data(), Np, K, /*transposed=*/true, nullptr);
+  w.xf.out = N;
+  if (withNK) {
+    w.nk.resize(static_cast<size_t>(N * K));
+    constexpr int64_t B = 64;
+    for (int64_t k0 = 0; k0 < K; k0 += B)
+      for (int64_t n0 = 0; n0 < N; n0 += B)
+        for (int64_t k = k0; k < std::min(k0 + B, K); ++k)
+          for (int64_t n = n0; n < std::min(n0 + B, N); ++n)
+            w.nk[n * K + k] = w.kn[k * Np + n];
+  }
   return w;
 }
 
@@ -226,19 +229,21 @@ int main(int argc, char **argv) {
   bool ok = true;
 
   // GEMM, M = 512.
-  std::printf("\nGEMM, M = %lld (prefill), weights [K, N] shared by both peers\n", (long long)kPrefillRows);
+  std::printf("\nGEMM, M = %lld (prefill), same weights: xf in its 64-column panels, OpenBLAS as [K, N]\n",
+              (long long)kPrefillRows);
   printHeader(false);
   for (const Shape &s : kShapes) {
     if (!selected(o, s))
       continue;
-    dense::Linear l = makeLinear(s, 1);
+    Weight w = makeWeight(s, 1, false);
+    const dense::Linear &l = w.xf;
     const int64_t M = kPrefillRows, K = s.in, N = l.outPadded;
     std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yb(y.size());
     fillRandom(x.data(), M * K, 2);
     auto xf = [&](int64_t) { dense::linear(l, x.data(), K, M, y.data(), N); };
     auto blas = [&](int64_t) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, x.data(), int(K),
-                  l.wt.data(), int(N), 0.0f, yb.data(), int(N));
+                  w.kn.data(), int(N), 0.0f, yb.data(), int(N));
     };
     xf(0);
     blas(0);
@@ -275,22 +280,19 @@ int main(int argc, char **argv) {
       if (hot && bytes >= kHotMaxBytes)
         continue;
       const int64_t copies = hot ? 1 : std::max<int64_t>(1, (kColdBytes + bytes - 1) / bytes);
-      std::vector<dense::Linear> ls;
-      std::vector<std::vector<float>> ws;
-      for (int64_t c = 0; c < copies; ++c) {
-        ls.push_back(makeLinear(s, 10 + c));
-        ws.push_back(transposed(ls.back()));
-      }
+      std::vector<Weight> ws;
+      for (int64_t c = 0; c < copies; ++c)
+        ws.push_back(makeWeight(s, 10 + c, true));
       std::vector<float> x(static_cast<size_t>(K)), y(static_cast<size_t>(N)), yb(y.size()), yn(y.size());
       fillRandom(x.data(), K, 3);
-      auto xf = [&](int64_t i) { dense::linear(ls[i % copies], x.data(), K, 1, y.data(), N); };
+      auto xf = [&](int64_t i) { dense::linear(ws[i % copies].xf, x.data(), K, 1, y.data(), N); };
       auto blas = [&](int64_t i) {
-        cblas_sgemv(CblasRowMajor, CblasTrans, int(K), int(N), 1.0f, ls[i % copies].wt.data(), int(N), x.data(), 1,
+        cblas_sgemv(CblasRowMajor, CblasTrans, int(K), int(N), 1.0f, ws[i % copies].kn.data(), int(N), x.data(), 1,
                     0.0f, yb.data(), 1);
       };
       auto blasNK = [&](int64_t i) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, int(s.out), int(K), 1.0f, ws[i % copies].data(), int(K), x.data(),
-                    1, 0.0f, yn.data(), 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, int(s.out), int(K), 1.0f, ws[i % copies].nk.data(), int(K),
+                    x.data(), 1, 0.0f, yn.data(), 1);
       };
       Row r;
       r.name = s.name;
@@ -312,14 +314,26 @@ int main(int argc, char **argv) {
       printRow(r, 1, true);
     }
   }
-  // The fixed cost every parallel Halide loop pays: the ThreadPool wakes its sleeping worker per call.
+  // The fixed cost every parallel Halide loop pays: handing the job to the worker and waiting for it. Back to
+  // back, the worker is still spinning from the previous call; after a pause longer than its spin window
+  // (ThreadPool::kSpinMicros) it sleeps and has to be woken, as every call did before it spun.
   {
     std::atomic<int64_t> items{0};
-    double seconds = bestSeconds(o, [&](int64_t) {
-      pool.parallelFor(kThreads, 1, [&](int64_t begin, int64_t end) { items += end - begin; });
-    });
-    std::printf("\nThreadPool::parallelFor over %u items of no work: %.2f us per call (wakes the sleeping worker)\n",
+    auto call = [&] { pool.parallelFor(kThreads, 1, [&](int64_t begin, int64_t end) { items += end - begin; }); };
+    double seconds = bestSeconds(o, [&](int64_t) { call(); });
+    std::printf("\nThreadPool::parallelFor over %u items of no work: %.2f us per call back to back (worker spinning)\n",
                 kThreads, seconds * 1e6);
+    using Clock = std::chrono::steady_clock;
+    double best = INFINITY;
+    for (int i = 0; i < 50; ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(10 * ThreadPool::kSpinMicros));
+      Clock::time_point start = Clock::now();
+      call();
+      best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    std::printf("ThreadPool::parallelFor over %u items of no work: %.2f us per call after a %lld us pause (wakes "
+                "the sleeping worker), best of 50\n",
+                kThreads, best * 1e6, (long long)(10 * ThreadPool::kSpinMicros));
   }
   std::printf("\nchecks (rel.err <= %g before timing): %s\n", kTolerance, ok ? "ok" : "FAILED");
   return ok ? 0 : 1;

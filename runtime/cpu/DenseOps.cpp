@@ -13,6 +13,7 @@
 #include "xf_rope.h"
 #include "xf_silu_gate.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <initializer_list>
@@ -88,27 +89,38 @@ void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, boo
   out = outFeatures;
   outPadded = paddedCols(out);
   wt.assign(static_cast<size_t>(in * outPadded), 0.0f);
-  for (int64_t k = 0; k < in; ++k)
-    for (int64_t n = 0; n < out; ++n)
-      wt[k * outPadded + n] = transposed ? w[k * out + n] : w[n * in + k];
+  // Panel by panel; within one, k outer so the 64 source rows of W [N, K] are read along together.
+  for (int64_t n0 = 0; n0 < out; n0 += kPanel) {
+    const int64_t width = std::min(kPanel, out - n0);
+    float *panel = wt.data() + n0 * in;
+    for (int64_t k = 0; k < in; ++k) {
+      float *dst = panel + k * kPanel;
+      if (transposed)
+        std::memcpy(dst, w + k * out + n0, sizeof(float) * width);
+      else
+        for (int64_t j = 0; j < width; ++j)
+          dst[j] = w[(n0 + j) * in + k];
+    }
+  }
   bias.assign(static_cast<size_t>(outPadded), 0.0f);
   if (b)
     std::memcpy(bias.data(), b, sizeof(float) * out);
 }
 
 void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy) {
-  F wt(layer.wt.data(), {{layer.outPadded, 1}, {layer.in, layer.outPadded}});
-  F bias(layer.bias.data(), {{layer.outPadded, 1}});
+  const int64_t panels = layer.outPadded / kPanel;
+  F wt(layer.wt.data(), {{kPanel, 1}, {layer.in, kPanel}, {panels, layer.in * kPanel}});
+  F bias(layer.bias.data(), {{kPanel, 1}, {panels, kPanel}});
   if (rows == 1) {
     F xv(x, {{layer.in, 1}});
-    F yv(y, {{layer.outPadded, 1}});
+    F yv(y, {{kPanel, 1}, {panels, kPanel}});
     check(xf_gemv(xv.get(), wt.get(), bias.get(), yv.get()), "xf_gemv");
     return;
   }
   if (rows < kMinRows)
     throw std::logic_error("dense::linear: fewer rows than the GEMM tile");
   F xv(x, {{layer.in, 1}, {rows, ldx}});
-  F yv(y, {{layer.outPadded, 1}, {rows, ldy}});
+  F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
   check(xf_gemm(xv.get(), wt.get(), bias.get(), yv.get()), "xf_gemm");
 }
 

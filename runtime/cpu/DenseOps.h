@@ -1,9 +1,12 @@
 //===- DenseOps.h - the CPU dense path: Halide kernels behind plain calls ---===//
 //
-// Row-major float32 throughout. A weight matrix W [N, K] (nn.Linear layout) is stored transposed as [K, Np]
-// with Np = max(N, kMinCols), so the kernels vectorize along outputs and never need tail code; activations
-// feeding a GEMM have at least kMinRows rows (the caller sizes its scratch with paddedRows). Halide's
-// parallel loops run on the calling context's thread pool (see ScopedPool).
+// Row-major float32 throughout. A weight matrix W [N, K] (nn.Linear layout) is stored in column panels of
+// kPanel outputs, [Np / kPanel][K][kPanel] with Np = N rounded up to a multiple of kPanel: the kernels
+// vectorize along outputs and never need tail code, and each of their tasks reads one panel, a contiguous
+// K * kPanel floats (the decode GEMV streams memory instead of gathering 256-byte strips of rows N floats
+// apart). Outputs are plain rows of Np floats. Activations feeding a GEMM have at least kMinRows rows (the
+// caller sizes its scratch with paddedRows). Halide's parallel loops run on the calling context's thread
+// pool (see ScopedPool).
 //
 //===----------------------------------------------------------------------===//
 #ifndef XF_RUNTIME_CPU_DENSEOPS_H
@@ -19,18 +22,21 @@ namespace xf::rt::dense {
 
 /// Smallest operand sizes the GEMM tiles accept (runtime/cpu/halide/DenseGenerators.cpp).
 inline constexpr int64_t kMinRows = 6;
-inline constexpr int64_t kMinCols = 64;
+inline constexpr int64_t kPanel = 64;
 inline int64_t paddedRows(int64_t m) { return m < kMinRows ? kMinRows : m; }
-inline int64_t paddedCols(int64_t n) { return n < kMinCols ? kMinCols : n; }
+/// Output columns of a layer with n outputs: n rounded up to whole panels.
+inline int64_t paddedCols(int64_t n) { return (n + kPanel - 1) / kPanel * kPanel; }
 
-/// A linear layer y = x W^T + b with W stored transposed and padded.
+/// A linear layer y = x W^T + b with W stored in padded column panels.
 struct Linear {
   int64_t in = 0, out = 0, outPadded = 0;
-  std::vector<float> wt;   // [in, outPadded]
+  std::vector<float> wt;   // [outPadded / kPanel][in][kPanel]; padding columns are zero
   std::vector<float> bias; // [outPadded], zeros when the layer has none
 
   /// Takes W as [out, in] row-major (`transposed` false) or as [in, out] (true: gpt-oss expert tensors).
   void assign(const float *w, int64_t out, int64_t in, bool transposed, const float *b);
+  /// The stored W[n][k] (n < outPadded).
+  float weight(int64_t n, int64_t k) const { return wt[((n / kPanel) * in + k) * kPanel + n % kPanel]; }
 };
 
 /// While alive, Halide's parallel loops on this thread run on `pool`.

@@ -1,8 +1,8 @@
 //===- DenseOpsTest.cpp - the Halide dense kernels against double loops ---===//
 //
 // Shapes cover the GEMV (one row), the GEMM's minimum tile, tiles that do not divide the sizes (the last
-// tile shifts inwards), outputs narrower than a tile (padded), row strides wider than the rows, and two
-// threads. Tolerances: float32 accumulation over K terms of O(1) values, 1e-4 relative to the output scale.
+// tile shifts inwards), outputs narrower than a panel or not a whole number of panels (padded), reductions
+// not a multiple of the GEMV's 4-row step, row strides wider than the rows, and two threads. Tolerances: float32 accumulation over K terms of O(1) values, 1e-4 relative to the output scale.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cpu/DenseOps.h"
@@ -57,10 +57,13 @@ TEST_P(LinearTest, MatchesDoubleLoops) {
       worst = std::max(worst, std::abs(ref - y[m * ldy + n]));
     }
   EXPECT_LT(worst, 1e-4) << "rows " << c.rows << " in " << c.in << " out " << c.out;
-  // Padding columns and the row gap are never written past outPadded.
-  for (int64_t m = 0; m < c.rows; ++m)
+  // Padding columns hold zeros (zero weights and bias); the row gap past outPadded is never written.
+  for (int64_t m = 0; m < c.rows; ++m) {
+    for (int64_t n = c.out; n < layer.outPadded; ++n)
+      ASSERT_EQ(y[m * ldy + n], 0.0f) << "row " << m << " padding column " << n;
     for (int64_t n = layer.outPadded; n < ldy; ++n)
       ASSERT_EQ(y[m * ldy + n], -7.0f);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
@@ -69,7 +72,34 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
                                            LinearCase{7, 100, 200, true, false},
                                            LinearCase{37, 300, 130, false, true},
                                            LinearCase{130, 128, 1000, true, false},
-                                           LinearCase{512, 96, 64, false, false}));
+                                           LinearCase{512, 96, 64, false, false},
+                                           LinearCase{1, 771, 200, true, false},
+                                           LinearCase{1, 2048, 768, false, true},
+                                           LinearCase{9, 771, 200, true, true},
+                                           LinearCase{64, 768, 1280, false, false}));
+
+// The stored layout: whole panels of kPanel columns, each [in][kPanel], padding columns zero.
+TEST_F(DenseOpsTest, LinearStoresColumnPanels) {
+  const int64_t out = 150, in = 7;
+  std::vector<float> w(out * in), wT(out * in);
+  for (int64_t n = 0; n < out; ++n)
+    for (int64_t k = 0; k < in; ++k) {
+      w[n * in + k] = float(n * 1000 + k);
+      wT[k * out + n] = w[n * in + k];
+    }
+  for (bool transposed : {false, true}) {
+    dense::Linear layer;
+    layer.assign(transposed ? wT.data() : w.data(), out, in, transposed, nullptr);
+    ASSERT_EQ(layer.outPadded, 3 * dense::kPanel);
+    ASSERT_EQ(int64_t(layer.wt.size()), layer.outPadded * in);
+    for (int64_t n = 0; n < layer.outPadded; ++n)
+      for (int64_t k = 0; k < in; ++k) {
+        float expected = n < out ? w[n * in + k] : 0.0f;
+        ASSERT_EQ(layer.wt[((n / dense::kPanel) * in + k) * dense::kPanel + n % dense::kPanel], expected);
+        ASSERT_EQ(layer.weight(n, k), expected);
+      }
+  }
+}
 
 TEST_F(DenseOpsTest, RmsNormWithAndWithoutUnitOffset) {
   const int64_t rows = 5, width = 77, ld = 80;

@@ -5,9 +5,11 @@
 // never share a process with MLIR/LLVM 22.
 //
 // Conventions shared with runtime/cpu/DenseOps.cpp: Halide dimension 0 is the contiguous one, so a row-major
-// [M, K] activation is x(k, m). Weights are stored transposed, wt(n, k) = W[n][k] as [K, N] row-major, so the
-// inner loops vectorize along n. The GEMM tiles assume N >= kMaxTileN and M >= kMaxTileM (the runtime pads
-// smaller operands), so no tail code is generated: the last tile shifts inwards.
+// [M, K] activation is x(k, m). A weight W [N, K] is stored in column panels of kPanel = 64 outputs,
+// [N / 64][K][64]: wt(j, k, p) = W[64 p + j][k]. Both the GEMM and the GEMV give each task whole panels, so a
+// task streams one contiguous block of K * 256 bytes; outputs are viewed the same way, out(j, p, m) with
+// strides (1, 64, ldy), so no index needs a division. N is padded to a multiple of 64 and M to at least
+// kMaxTileM (the runtime pads smaller operands), so no tail code is generated: the last tile shifts inwards.
 //
 //===----------------------------------------------------------------------===//
 #include "Halide.h"
@@ -16,84 +18,87 @@ using namespace Halide;
 
 namespace {
 
-// Register tile of the GEMM micro-kernel: rows of x times vectors of wt. Kept in sync with
-// xf::rt::dense::kMinRows / kMinCols.
+// Width of a weight panel, and the register tile of the GEMM micro-kernel: rows of x times vectors of a
+// panel. Kept in sync with xf::rt::dense::kPanel / kMinRows.
+constexpr int kPanel = 64;
 constexpr int kMaxTileM = 6;
-constexpr int kMaxTileN = 64;
 
-/// out(n, m) = bias(n) + sum_k x(k, m) * wt(n, k). For prefill-sized M: each task owns a column panel of wt
-/// (kept in L2) and walks all row tiles; the accumulator tile lives in registers.
+/// out(j, p, m) = bias(j, p) + sum_k x(k, m) * wt(j, k, p). For prefill-sized M: each task owns one panel
+/// of wt (K * 256 contiguous bytes, kept in L2) and walks all row tiles; the accumulator tile lives in
+/// registers.
 class Gemm : public Generator<Gemm> {
 public:
   Input<Buffer<float>> x{"x", 2};
-  Input<Buffer<float>> wt{"wt", 2};
-  Input<Buffer<float>> bias{"bias", 1};
-  Output<Buffer<float>> out{"out", 2};
+  Input<Buffer<float>> wt{"wt", 3};
+  Input<Buffer<float>> bias{"bias", 2};
+  Output<Buffer<float>> out{"out", 3};
 
   void generate() {
     r = RDom(0, x.dim(0).extent());
-    acc(n, m) = bias(n);
-    acc(n, m) += x(r, m) * wt(n, r);
-    out(n, m) = acc(n, m);
+    acc(j, p, m) = bias(j, p);
+    acc(j, p, m) += x(r, m) * wt(j, r, p);
+    out(j, p, m) = acc(j, p, m);
   }
 
   void schedule() {
     const int vec = natural_vector_size<float>();
-    // AVX-512: 6 x 4 zmm accumulators of 32 registers; AVX2: 4 x 3 ymm of 16.
-    const int tileN = vec >= 16 ? 4 * vec : 3 * vec;
+    // AVX-512: 6 x 4 zmm accumulators of 32 registers (a whole panel); AVX2: 4 x 3 ymm of 16.
+    const int tileN = vec >= 16 ? kPanel : 3 * vec;
     const int tileM = vec >= 16 ? 6 : 4;
-    Var no, mo, ni, mi, tile;
-    out.tile(n, m, no, mo, ni, mi, tileN, tileM)
-        .reorder(ni, mi, mo, no)
-        .vectorize(ni, vec)
-        .unroll(ni)
+    Var jo, ji, mo, mi;
+    out.split(j, jo, ji, tileN)
+        .split(m, mo, mi, tileM)
+        .reorder(ji, mi, jo, mo, p)
+        .vectorize(ji, vec)
+        .unroll(ji)
         .unroll(mi)
-        .parallel(no);
-    acc.compute_at(out, mo).vectorize(n, vec).unroll(n).unroll(m);
-    acc.update().reorder(n, m, r).vectorize(n, vec).unroll(n).unroll(m);
-    static_assert(kMaxTileM >= 6 && kMaxTileN >= 64, "runtime padding must cover every tile");
+        .parallel(p);
+    acc.compute_at(out, jo).vectorize(j, vec).unroll(j).unroll(m);
+    acc.update().reorder(j, m, r).vectorize(j, vec).unroll(j).unroll(m);
+    static_assert(kMaxTileM >= 6, "runtime padding must cover every tile");
     x.dim(0).set_min(0);
-    wt.dim(0).set_min(0).dim(1).set_min(0);
-    bias.dim(0).set_min(0);
+    wt.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
+    bias.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
   }
 
 private:
-  Var n{"n"}, m{"m"};
+  Var j{"j"}, p{"p"}, m{"m"};
   RDom r;
   Func acc{"acc"};
 };
 
-/// out(n) = bias(n) + sum_k x(k) * wt(n, k) for one token (decode). Memory-bound: each task streams a strip
-/// of wt rows once.
+/// out(j, p) = bias(j, p) + sum_k x(k) * wt(j, k, p) for one token (decode). Memory-bound: each task
+/// streams one panel, a contiguous K * 256 bytes.
 class Gemv : public Generator<Gemv> {
 public:
   Input<Buffer<float>> x{"x", 1};
-  Input<Buffer<float>> wt{"wt", 2};
-  Input<Buffer<float>> bias{"bias", 1};
-  Output<Buffer<float>> out{"out", 1};
+  Input<Buffer<float>> wt{"wt", 3};
+  Input<Buffer<float>> bias{"bias", 2};
+  Output<Buffer<float>> out{"out", 2};
 
   void generate() {
     r = RDom(0, x.dim(0).extent());
-    acc(n) = bias(n);
-    acc(n) += x(r) * wt(n, r);
-    out(n) = acc(n);
+    acc(j, p) = bias(j, p);
+    acc(j, p) += x(r) * wt(j, r, p);
+    out(j, p) = acc(j, p);
   }
 
   void schedule() {
     const int vec = natural_vector_size<float>();
-    Var no, ni;
-    out.split(n, no, ni, 4 * vec).vectorize(ni, vec).unroll(ni).parallel(no);
-    acc.compute_at(out, no).vectorize(n, vec).unroll(n);
-    // Four independent k streams hide the FMA latency; their partial sums are added at the end.
+    out.vectorize(j, vec).unroll(j).parallel(p);
+    acc.compute_at(out, p).vectorize(j, vec).unroll(j);
+    // Four k rows per step (1 KiB of the panel): independent loads ahead of the dependent FMAs.
     RVar ro, ri;
-    acc.update().split(r, ro, ri, 4).reorder(n, ri, ro).vectorize(n, vec).unroll(n).unroll(ri);
+    acc.update().split(r, ro, ri, 4).reorder(j, ri, ro).vectorize(j, vec).unroll(j).unroll(ri);
     x.dim(0).set_min(0);
-    wt.dim(0).set_min(0).dim(1).set_min(0);
-    bias.dim(0).set_min(0);
+    wt.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
+    bias.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
   }
 
 private:
-  Var n{"n"};
+  Var j{"j"}, p{"p"};
   RDom r;
   Func acc{"acc"};
 };
