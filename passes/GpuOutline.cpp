@@ -98,6 +98,86 @@ LogicalResult scalarizeConstantTables(gpu::GPUFuncOp kernel) {
   return success();
 }
 
+/// The SCF-to-SPIR-V conversion passes an scf.for's results out of the loop through variables that only
+/// the loop body writes, so a loop that runs zero times yields garbage instead of its initial values.
+/// Every loop with results is therefore entered only when it runs at least once.
+void guardZeroTripLoops(gpu::GPUFuncOp kernel) {
+  SmallVector<scf::ForOp> loops;
+  kernel.walk([&](scf::ForOp loop) {
+    if (loop.getNumResults())
+      loops.push_back(loop);
+  });
+  for (scf::ForOp loop : loops) {
+    OpBuilder b(loop);
+    Location loc = loop.getLoc();
+    Value runs = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, loop.getLowerBound(), loop.getUpperBound());
+    auto guard = scf::IfOp::create(b, loc, loop.getResultTypes(), runs, /*withElseRegion=*/true);
+    loop->replaceAllUsesWith(guard.getResults());
+    loop->moveBefore(guard.thenBlock(), guard.thenBlock()->end());
+    b.setInsertionPointToEnd(guard.thenBlock());
+    scf::YieldOp::create(b, loc, loop.getResults());
+    b.setInsertionPointToEnd(guard.elseBlock());
+    scf::YieldOp::create(b, loc, loop.getInitArgs());
+  }
+}
+
+/// With one query row per thread every vector has one lane; single-lane vector loads and stores become
+/// scalar ones, which every target converts directly.
+void scalarizeSingleLaneAccesses(gpu::GPUFuncOp kernel) {
+  SmallVector<Operation *> accesses;
+  kernel.walk([&](Operation *op) {
+    if (auto load = dyn_cast<vector::LoadOp>(op); load && load.getVectorType().getNumElements() == 1)
+      accesses.push_back(op);
+    if (auto store = dyn_cast<vector::StoreOp>(op); store && store.getVectorType().getNumElements() == 1)
+      accesses.push_back(op);
+  });
+  for (Operation *op : accesses) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    if (auto load = dyn_cast<vector::LoadOp>(op)) {
+      Value scalar = memref::LoadOp::create(b, loc, load.getBase(), load.getIndices());
+      load.replaceAllUsesWith(vector::BroadcastOp::create(b, loc, load.getVectorType(), scalar).getResult());
+    } else {
+      auto store = cast<vector::StoreOp>(op);
+      SmallVector<int64_t> zeros(store.getVectorType().getRank(), 0);
+      Value scalar = vector::ExtractOp::create(b, loc, store.getValueToStore(), zeros);
+      memref::StoreOp::create(b, loc, scalar, store.getBase(), store.getIndices());
+    }
+    op->erase();
+  }
+}
+
+/// Positions are i64 in the lowering's scratch; Vulkan kernels compute them in i32 (every extent is below
+/// 2^31, which the runtime checks), so the module needs no Int64 capability, which not every device has.
+void narrowI64(gpu::GPUFuncOp kernel) {
+  auto i32 = IntegerType::get(kernel.getContext(), 32);
+  auto narrow = [&](Type type) -> Type {
+    if (type.isInteger(64))
+      return i32;
+    if (auto vector = dyn_cast<VectorType>(type); vector && vector.getElementType().isInteger(64))
+      return vector.clone(i32);
+    if (auto memref = dyn_cast<MemRefType>(type); memref && memref.getElementType().isInteger(64))
+      return MemRefType::get(memref.getShape(), i32, memref.getLayout(), memref.getMemorySpace());
+    return type;
+  };
+  kernel.walk([&](Operation *op) {
+    if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
+      auto truncate = [](const APInt &value) { return value.trunc(32); };
+      if (auto integer = dyn_cast<IntegerAttr>(constant.getValue()); integer && integer.getType().isInteger(64))
+        constant.setValueAttr(IntegerAttr::get(i32, truncate(integer.getValue())));
+      else if (auto dense = dyn_cast<DenseIntElementsAttr>(constant.getValue());
+               dense && dense.getElementType().isInteger(64))
+        constant.setValueAttr(dense.mapValues(i32, truncate));
+    }
+    for (Value result : op->getResults())
+      result.setType(narrow(result.getType()));
+    for (Region &region : op->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments())
+          arg.setType(narrow(arg.getType()));
+  });
+}
+
 class Outliner {
 public:
   Outliner(func::FuncOp func, bool vulkan, int64_t workgroupSize)
@@ -199,8 +279,8 @@ LogicalResult Outliner::run(ModuleOp module) {
   b.setInsertionPointToEnd(module.getBody());
   auto gpuModule = gpu::GPUModuleOp::create(b, loc, (func.getSymName() + "_gpu").str());
   if (vulkan) {
-    // Vulkan 1.1 consumes SPIR-V 1.3; positions are i64 in the per-item scratch.
-    Attribute env = parseAttribute("#spirv.target_env<#spirv.vce<v1.3, [Shader, Int64], "
+    // Vulkan 1.1 consumes SPIR-V 1.3; narrowI64 leaves no 64-bit integers.
+    Attribute env = parseAttribute("#spirv.target_env<#spirv.vce<v1.3, [Shader], "
                                    "[SPV_KHR_storage_buffer_storage_class]>, api=Vulkan, #spirv.resource_limits<>>",
                                    ctx);
     gpuModule->setAttr(spirv::getTargetEnvAttrName(), env);
@@ -275,6 +355,11 @@ LogicalResult Outliner::run(ModuleOp module) {
 
   if (failed(flattenAccesses(kernel)) || (vulkan && failed(scalarizeConstantTables(kernel))))
     return failure();
+  scalarizeSingleLaneAccesses(kernel);
+  if (vulkan) {
+    guardZeroTripLoops(kernel);
+    narrowI64(kernel);
+  }
 
   // SPIR-V wants every Function-storage variable at the top of the entry block; one thread runs one item,
   // so hoisting the item's scratch there changes nothing.

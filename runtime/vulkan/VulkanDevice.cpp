@@ -30,7 +30,6 @@ llvm::Error error(const llvm::Twine &message) {
   X(vkDestroyInstance)                                                                                                 \
   X(vkEnumeratePhysicalDevices)                                                                                        \
   X(vkGetPhysicalDeviceProperties)                                                                                     \
-  X(vkGetPhysicalDeviceFeatures)                                                                                       \
   X(vkGetPhysicalDeviceQueueFamilyProperties)                                                                          \
   X(vkGetPhysicalDeviceMemoryProperties)                                                                               \
   X(vkCreateDevice)                                                                                                    \
@@ -331,11 +330,6 @@ struct VulkanDevice::Impl {
     vk.vkGetPhysicalDeviceMemoryProperties(physical, &memory);
     name = llvm::formatv("vulkan:{0} ({1})", index, properties.deviceName).str();
 
-    VkPhysicalDeviceFeatures features;
-    vk.vkGetPhysicalDeviceFeatures(physical, &features);
-    if (!features.shaderInt64)
-      return error(name + ": the device lacks shaderInt64, which xf kernels use");
-
     uint32_t familyCount = 0;
     vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &familyCount, nullptr);
     std::vector<VkQueueFamilyProperties> families(familyCount);
@@ -352,8 +346,7 @@ struct VulkanDevice::Impl {
     queueInfo.queueFamilyIndex = queueFamily;
     queueInfo.queueCount = 1;
     queueInfo.pQueuePriorities = &priority;
-    VkPhysicalDeviceFeatures enabled{};
-    enabled.shaderInt64 = VK_TRUE;
+    VkPhysicalDeviceFeatures enabled{}; // xf kernels need no optional feature
     auto deviceInfo = make<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
     deviceInfo.queueCreateInfoCount = 1;
     deviceInfo.pQueueCreateInfos = &queueInfo;

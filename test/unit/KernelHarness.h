@@ -101,6 +101,22 @@ inline ContextPtr makeContext(int32_t numThreads) {
   return ContextPtr(context);
 }
 
+/// A context on the Vulkan device the runtime picks, with the validation layer on when it is installed (any
+/// message it reports fails the run). Null, after GTEST_SKIP, when the machine has no Vulkan device, unless
+/// XF_REQUIRE_VULKAN is set (as CI sets it): then a missing device is a failure, not a skip.
+inline ContextPtr makeVulkanContext(std::string &skipReason) {
+  if (!std::getenv("XF_VULKAN_VALIDATION") &&
+      fs::exists("/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json"))
+    setenv("XF_VULKAN_VALIDATION", "1", 1);
+  xfrt_context *context = nullptr;
+  std::string message = messageOf(xfrt_context_create_on("vulkan", 2, &context));
+  if (!message.empty()) {
+    EXPECT_EQ(std::getenv("XF_REQUIRE_VULKAN"), nullptr) << "XF_REQUIRE_VULKAN is set but: " << message;
+    skipReason = message;
+  }
+  return ContextPtr(context);
+}
+
 inline std::vector<float> randomNormals(size_t count, uint32_t seed) {
   std::mt19937 generator(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);

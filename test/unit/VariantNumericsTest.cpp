@@ -96,13 +96,22 @@ std::string variantFlags(const VariantCase &c) {
 
 class VariantNumerics : public testing::TestWithParam<VariantCase> {};
 
-TEST_P(VariantNumerics, MatchesReference) {
-  const VariantCase &c = GetParam();
+/// Compiles the case for `target` (cpu or vulkan), runs it on random operands and compares with the oracle.
+void checkVariantCase(const VariantCase &c, const std::string &target) {
+  ContextPtr context;
+  if (target == "vulkan") {
+    std::string skip;
+    context = makeVulkanContext(skip);
+    if (!context)
+      GTEST_SKIP() << "no Vulkan device: " << skip;
+  } else {
+    context = makeContext(2);
+  }
   fs::path library;
-  ASSERT_TRUE(compile(c.name, "mlir", kernelSource(c), library, variantFlags(c)));
+  ASSERT_TRUE(compile(c.name + "_" + target, "mlir", kernelSource(c), library,
+                      variantFlags(c) + " --target=" + target));
   ModulePtr module = openModule(library);
   ASSERT_TRUE(module);
-  ContextPtr context = makeContext(2);
 
   std::map<std::string, std::vector<float>> data;
   std::vector<xfrt_tensor> operands;
@@ -208,8 +217,16 @@ TEST_P(VariantNumerics, MatchesReference) {
     }
   }
   EXPECT_LE(worstError, kTolerance) << "worst element " << worst << ": xf " << out[worst] << ", reference "
-                                    << reference[worst] << "\nflags:" << variantFlags(c);
+                                    << reference[worst] << "\nshape: B=" << c.batch << " H=" << c.heads
+                                    << " Hkv=" << c.kvHeads << " S=" << c.seqQ << " T=" << c.seqK
+                                    << " D=" << c.headDim << " causal=" << c.causal << " window=" << c.window
+                                    << "\nflags:" << variantFlags(c);
 }
+
+TEST_P(VariantNumerics, MatchesReference) { checkVariantCase(GetParam(), "cpu"); }
+
+/// The same kernels through the Vulkan pipeline, on the runtime's Vulkan device (lavapipe in CI).
+TEST_P(VariantNumerics, MatchesReferenceOnVulkan) { checkVariantCase(GetParam(), "vulkan"); }
 
 std::vector<VariantCase> variantCases() {
   // Every variant alone, then pairs and triples on one kernel.
@@ -255,7 +272,10 @@ INSTANTIATE_TEST_SUITE_P(Stacked, VariantNumerics, testing::ValuesIn(variantCase
                          [](const testing::TestParamInfo<VariantCase> &info) { return info.param.name; });
 
 /// The router kernel that MoH adds, against the oracle's gate formula.
-TEST(MoHRouterNumerics, MatchesReference) {
+class MoHRouterNumerics : public testing::TestWithParam<std::string> {};
+
+TEST_P(MoHRouterNumerics, MatchesReference) {
+  const std::string target = GetParam();
   const std::string source = R"mlir(
 func.func @attn(%q: tensor<?x8x?x32xf32>, %k: tensor<?x2x?x32xf32>, %v: tensor<?x2x?x32xf32>, %o: tensor<?x8x?x32xf32>) -> tensor<?x8x?x32xf32> attributes {xf.kernel} {
   %r = xf.attention ins(%q, %k, %v : tensor<?x8x?x32xf32>, tensor<?x2x?x32xf32>, tensor<?x2x?x32xf32>) outs(%o : tensor<?x8x?x32xf32>) {num_heads = 8, num_kv_heads = 2, scale = 0.17677669529663687 : f64, causal = true} -> tensor<?x8x?x32xf32>
@@ -263,13 +283,22 @@ func.func @attn(%q: tensor<?x8x?x32xf32>, %k: tensor<?x2x?x32xf32>, %v: tensor<?
 }
 )mlir";
   for (int64_t hidden : {48, 37}) { // vector and scalar dot products
+    ContextPtr context;
+    if (target == "vulkan") {
+      std::string skip;
+      context = makeVulkanContext(skip);
+      if (!context)
+        GTEST_SKIP() << "no Vulkan device: " << skip;
+    } else {
+      context = makeContext(2);
+    }
     fs::path library;
-    std::string name = "router_" + std::to_string(hidden);
+    std::string name = "router_" + std::to_string(hidden) + "_" + target;
     ASSERT_TRUE(compile(name, "mlir", source, library,
-                        "'--variant=xf-mixture-of-heads{shared-heads=2 top-k=3 hidden=" + std::to_string(hidden) + "}'"));
+                        "'--variant=xf-mixture-of-heads{shared-heads=2 top-k=3 hidden=" + std::to_string(hidden) +
+                            "}' --target=" + target));
     ModulePtr module = openModule(library);
     ASSERT_TRUE(module);
-    ContextPtr context = makeContext(2);
     const int64_t B = 2, S = 45, H = 8, shared = 2, routed = 6;
     std::vector<float> x = randomNormals(B * S * hidden, 1), wr = randomNormals(routed * hidden, 2),
                        ws = randomNormals(shared * hidden, 3), wh = randomNormals(2 * hidden, 4),
@@ -286,5 +315,8 @@ func.func @attn(%q: tensor<?x8x?x32xf32>, %k: tensor<?x2x?x32xf32>, %v: tensor<?
     EXPECT_EQ(activeRouted, B * S * 3) << "top-3 of the routed heads must be active on every token";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Targets, MoHRouterNumerics, testing::Values("cpu", "vulkan"),
+                         [](const testing::TestParamInfo<std::string> &info) { return info.param; });
 
 } // namespace
