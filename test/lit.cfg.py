@@ -26,3 +26,14 @@ config.substitutions.append(("%xf_obj", config.xf_obj_root))
 
 llvm_config.add_tool_substitutions(["xf-opt", "xfc", "xf-run"], [config.xf_tools_dir])
 config.substitutions.append(("%cc", "clang-22"))
+
+# Vulkan tests need a Vulkan device (Mesa's lavapipe in CI). They run with the validation layer when it is
+# installed; with XF_REQUIRE_VULKAN set, a machine without a device is an error rather than a skip.
+import subprocess
+devices = subprocess.run([os.path.join(config.xf_tools_dir, "xf-run"), "devices"], capture_output=True, text=True)
+if "vulkan:0:" in devices.stdout:
+    config.available_features.add("vulkan")
+elif os.environ.get("XF_REQUIRE_VULKAN"):
+    lit_config.fatal("XF_REQUIRE_VULKAN is set but xf-run devices finds no Vulkan device:\n" + devices.stdout + devices.stderr)
+if os.path.exists("/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json"):
+    config.environment["XF_VULKAN_VALIDATION"] = "1"

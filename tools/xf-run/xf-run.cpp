@@ -424,7 +424,8 @@ int runKernelCommand(const KernelCommand &command) {
 int runListCommand(const std::string &modulePath) {
   ModuleHandle module = openModule(modulePath);
   std::vector<std::string> names = kernelNames(module.get());
-  std::printf("%s: %zu kernel%s\n", modulePath.c_str(), names.size(), names.size() == 1 ? "" : "s");
+  std::printf("%s: %zu kernel%s for %s\n", modulePath.c_str(), names.size(), names.size() == 1 ? "" : "s",
+              xfrt_module_target(module.get()));
   for (const std::string &kernel : names) {
     const char *name = kernel.c_str();
     std::printf("%s (%s)\n  operands:\n", name, xfrt_kernel_kind(module.get(), name));
