@@ -103,6 +103,28 @@ def XFGpuOutlineKernels : Pass<"xf-gpu-outline-kernels", "ModuleOp"> {
   ];
 }
 
+def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
+  let summary = "Add the dense ops of a model (matmul, RMSNorm, RoPE, gated SiLU, add, embedding) as xf kernels";
+  let description = [{
+    Adds shape-generic kernels, already in lowered form (memrefs, one `scf.parallel`), that GPU targets
+    run a model's dense ops with (the CPU uses its Halide kernels instead):
+
+    | kernel | operands | work item |
+    |---|---|---|
+    | `@xf_dense_matmul` | input `[M, K]`, weight `[N, K]` (nn.Linear layout), output `[M, N]` | one output |
+    | `@xf_dense_rms_norm` | input `[M, C]`, weight `[C]`, params `[eps, weight offset]`, output | one row |
+    | `@xf_dense_rope` | input `[S, H, D]`, cos `[S, D/2]`, sin `[S, D/2]`, output (rotate-half) | one pair |
+    | `@xf_dense_silu_gate` | gate `[N]`, up `[N]`, output `silu(gate) * up` | one element |
+    | `@xf_dense_add` | lhs `[N]`, rhs `[N]`, output | one element |
+    | `@xf_dense_embed` | ids `[S]` (f32), table `[V, C]`, output `[S, C]` | one element |
+
+    Each carries `xf.kernel_info = {kind = "dense_<op>"}`; the runtime checks the shapes between
+    operands before a call.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"];
+}
+
 def XFConvertGpuToSpirv : Pass<"xf-convert-gpu-to-spirv", "ModuleOp"> {
   let summary = "Convert the outlined xf GPU kernels to spirv.module ops";
   let description = [{

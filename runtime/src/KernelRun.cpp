@@ -14,6 +14,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
+#include <cmath>
 
 using namespace xf::rt;
 
@@ -87,6 +88,60 @@ std::optional<std::string> checkAttentionOperands(const KernelInfo &kernel, cons
   return std::nullopt;
 }
 
+/// The dense kernels (xf-add-dense-kernels) index one operand with another's sizes, so sizes that must
+/// agree are checked here, and embedding ids against the table.
+std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xfrt_tensor *operands) {
+  auto tensor = [&](llvm::StringRef name) -> const xfrt_tensor & { return operands[kernel.operandIndex(name)]; };
+  std::string where = "kernel '" + kernel.name + "': ";
+  auto sameShape = [&](llvm::StringRef a, llvm::StringRef b) -> std::optional<std::string> {
+    const xfrt_tensor &x = tensor(a), &y = tensor(b);
+    if (x.rank == y.rank && std::equal(x.shape, x.shape + x.rank, y.shape))
+      return std::nullopt;
+    return where + "'" + a.str() + "' and '" + b.str() + "' must have the same shape";
+  };
+  auto dim = [&](llvm::StringRef name, int d) { return tensor(name).shape[d]; };
+  if (kernel.kind == "dense_matmul") {
+    if (dim("weight", 1) != dim("input", 1))
+      return llvm::formatv("{0}'weight' has {1} columns but 'input' has {2}", where, dim("weight", 1), dim("input", 1)).str();
+    if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 0))
+      return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 0)).str();
+  } else if (kernel.kind == "dense_rms_norm") {
+    if (dim("weight", 0) != dim("input", 1))
+      return llvm::formatv("{0}'weight' has {1} entries but rows have {2}", where, dim("weight", 0), dim("input", 1)).str();
+    return sameShape("input", "output");
+  } else if (kernel.kind == "dense_rope") {
+    for (const char *table : {"cos", "sin"})
+      if (dim(table, 0) != dim("input", 0) || 2 * dim(table, 1) != dim("input", 2))
+        return llvm::formatv("{0}'{1}' must be [{2}, {3}]", where, table, dim("input", 0), dim("input", 2) / 2).str();
+    if (dim("input", 2) % 2)
+      return where + "the head dim must be even";
+    return sameShape("input", "output");
+  } else if (kernel.kind == "dense_silu_gate") {
+    if (auto problem = sameShape("gate", "up"))
+      return problem;
+    return sameShape("gate", "output");
+  } else if (kernel.kind == "dense_add") {
+    if (auto problem = sameShape("lhs", "rhs"))
+      return problem;
+    return sameShape("lhs", "output");
+  } else if (kernel.kind == "dense_embed") {
+    if (dim("output", 0) != dim("ids", 0) || dim("output", 1) != dim("table", 1))
+      return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("ids", 0), dim("table", 1)).str();
+    const xfrt_tensor &ids = tensor("ids");
+    for (int64_t i = 0; i < ids.shape[0]; ++i) {
+      float id = ids.data[i];
+      if (!(id >= 0 && id < dim("table", 0)) || id != std::floor(id)) {
+        std::string spelled = id == std::floor(id) && std::fabs(id) < 1e15f ? std::to_string(static_cast<int64_t>(id))
+                                                                             : llvm::formatv("{0}", id).str();
+        return llvm::formatv("{0}id {1} at position {2} is outside the table's {3} rows", where, spelled, i,
+                             dim("table", 0))
+            .str();
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> checkCall(const KernelInfo &kernel, const xfrt_tensor *operands, int64_t numOperands) {
   if (numOperands != static_cast<int64_t>(kernel.operands.size())) {
     std::vector<llvm::StringRef> names;
@@ -103,6 +158,8 @@ std::optional<std::string> checkCall(const KernelInfo &kernel, const xfrt_tensor
       return problem;
   if (kernel.kind == "attention")
     return checkAttentionOperands(kernel, operands);
+  if (llvm::StringRef(kernel.kind).starts_with("dense_"))
+    return checkDenseOperands(kernel, operands);
   if (kernel.kind == "moh_router" && kernel.operandIndex("input") >= 0) {
     const xfrt_tensor &input = operands[kernel.operandIndex("input")];
     const xfrt_tensor &gates = operands[kernel.operands.size() - 1];
@@ -125,6 +182,77 @@ int64_t chunkSizeFor(int64_t numWorkItems, unsigned numThreads) {
   return std::clamp<int64_t>(numWorkItems / (kChunksPerThread * numThreads), 1, kMaxItemsPerCall);
 }
 
+/// The byte size of every operand of a GPU kernel. GPU kernels index with 32 bits, so every dimension and
+/// every operand's element count must stay below 2^31.
+std::optional<std::string> gpuOperandBytes(const KernelInfo &kernel, const xfrt_tensor *operands, int64_t numOperands,
+                                           const char *api, std::vector<size_t> &bytes) {
+  for (int64_t i = 0; i < numOperands; ++i) {
+    int64_t elements = 1;
+    for (int32_t d = 0; d < operands[i].rank; ++d) {
+      if (operands[i].shape[d] > INT32_MAX)
+        return llvm::formatv("kernel '{0}': operand '{1}' dim {2} is {3}; {4} kernels index with 32 bits", kernel.name,
+                             kernel.operands[i].name, d, operands[i].shape[d], api)
+            .str();
+      elements *= operands[i].shape[d];
+    }
+    if (elements > INT32_MAX)
+      return llvm::formatv("kernel '{0}': operand '{1}' has {2} elements; {3} kernels index with 32 bits (at most "
+                           "2^31 - 1 elements)",
+                           kernel.name, kernel.operands[i].name, elements, api)
+          .str();
+    bytes.push_back(static_cast<size_t>(elements) * sizeof(float));
+  }
+  return std::nullopt;
+}
+
+/// A cuda module's kernel: the PTX image for the device's architecture, operands into device memory, the
+/// work-item count from the host counter, one thread per item, the output back.
+xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t kernelIndex,
+                      const xfrt_tensor *operands, int64_t numOperands) {
+  const KernelInfo &kernel = module.info.kernels[kernelIndex];
+  if (!context.cuda)
+    return failure("kernel '" + kernel.name + "' is compiled for cuda but the context runs on " + context.device +
+                   " (create it with xfrt_context_create_on(\"cuda\", ...))");
+  const GpuLaunchInfo &gpu = *kernel.gpu;
+  // The newest image the device runs: PTX for sm_NN is JIT-compiled for any device of capability >= NN.
+  int capability = context.cuda->computeCapability();
+  const char *ptx = nullptr;
+  for (auto [image, text] : llvm::zip(gpu.ptx, module.entryPoints[kernelIndex].ptx))
+    if (image.arch <= capability)
+      ptx = text;
+  if (!ptx)
+    return failure(llvm::formatv("kernel '{0}': {1} (compute capability {2}.{3}) is older than every PTX image "
+                                 "(the oldest is for sm_{4})",
+                                 kernel.name, context.cuda->name(), capability / 10, capability % 10,
+                                 gpu.ptx.front().arch));
+  std::vector<size_t> bytes;
+  if (std::optional<std::string> problem = gpuOperandBytes(kernel, operands, numOperands, "CUDA", bytes))
+    return failure(std::move(*problem));
+  std::vector<CudaBinding> bindings;
+  for (int64_t i = 0; i < numOperands; ++i)
+    bindings.push_back({operands[i].data, bytes[i], i == numOperands - 1});
+  std::vector<int32_t> shapes;
+  for (auto [operand, dim] : gpu.pushConstants)
+    shapes.push_back(static_cast<int32_t>(operands[operand].shape[dim]));
+
+  std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
+  int64_t numWorkItems = callWorkItems(module.entryPoints[kernelIndex].workItems, descriptors);
+  if (numWorkItems < 0)
+    return failure(llvm::formatv("kernel '{0}': work item count is {1} (a bug in the compiled kernel)", kernel.name,
+                                 numWorkItems));
+  int64_t blocks = (numWorkItems + gpu.workgroupSize - 1) / gpu.workgroupSize;
+  if (blocks > context.cuda->maxBlocks())
+    return failure(llvm::formatv("kernel '{0}': {1} work items need {2} blocks, {3} allows {4} per launch",
+                                 kernel.name, numWorkItems, blocks, context.cuda->name(), context.cuda->maxBlocks()));
+  CudaKernel launch;
+  launch.ptx = ptx;
+  launch.entryPoint = gpu.entryPoint;
+  launch.blockSize = static_cast<uint32_t>(gpu.workgroupSize);
+  if (llvm::Error err = context.cuda->launch(launch, bindings, shapes, static_cast<uint32_t>(blocks)))
+    return failure("kernel '" + kernel.name + "' on " + context.cuda->name() + ": " + llvm::toString(std::move(err)));
+  return nullptr;
+}
+
 /// A vulkan module's kernel: operands into device buffers, the work-item count from the host counter, one
 /// thread per item, the output back.
 xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_t kernelIndex,
@@ -134,21 +262,12 @@ xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_
     return failure("kernel '" + kernel.name + "' is compiled for vulkan but the context runs on " + context.device +
                    " (create it with xfrt_context_create_on(\"vulkan\", ...))");
   const GpuLaunchInfo &gpu = *kernel.gpu;
+  std::vector<size_t> bytes;
+  if (std::optional<std::string> problem = gpuOperandBytes(kernel, operands, numOperands, "Vulkan", bytes))
+    return failure(std::move(*problem));
   std::vector<VulkanBinding> bindings;
-  for (int64_t i = 0; i < numOperands; ++i) {
-    int64_t elements = 1;
-    for (int32_t d = 0; d < operands[i].rank; ++d) {
-      if (operands[i].shape[d] > INT32_MAX)
-        return failure(llvm::formatv("kernel '{0}': operand '{1}' dim {2} is {3}; Vulkan kernels index with 32 bits",
-                                     kernel.name, kernel.operands[i].name, d, operands[i].shape[d]));
-      elements *= operands[i].shape[d];
-    }
-    if (elements > INT32_MAX)
-      return failure(llvm::formatv("kernel '{0}': operand '{1}' has {2} elements; Vulkan kernels index with 32 bits "
-                                   "(at most 2^31 - 1 elements)",
-                                   kernel.name, kernel.operands[i].name, elements));
-    bindings.push_back({operands[i].data, static_cast<size_t>(elements) * sizeof(float), i == numOperands - 1});
-  }
+  for (int64_t i = 0; i < numOperands; ++i)
+    bindings.push_back({operands[i].data, bytes[i], i == numOperands - 1});
   std::vector<int32_t> pushConstants;
   for (auto [operand, dim] : gpu.pushConstants)
     pushConstants.push_back(static_cast<int32_t>(operands[operand].shape[dim]));
@@ -188,6 +307,8 @@ xfrt_status runKernel(xfrt_context *context, const xfrt_module *module, const ch
 
   if (std::optional<std::string> problem = checkCall(kernel, operands, numOperands))
     return failure(std::move(*problem));
+  if (kernel.gpu && module->info.target == "cuda")
+    return runOnCuda(*context, *module, kernelIndex, operands, numOperands);
   if (kernel.gpu)
     return runOnVulkan(*context, *module, kernelIndex, operands, numOperands);
 

@@ -1,0 +1,190 @@
+//===- DenseKernels.cpp - the dense ops of a model as GPU-ready kernels ---===//
+//
+// The CPU runs a model's dense ops with Halide kernels; GPU targets need them as xf kernels that take the
+// same pipeline as attention. They are written here in their lowered form (memrefs, one scf.parallel, one
+// work item per output element or row), shape-generic, so one copy serves every layer and model.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Parser/Parser.h"
+
+namespace mlir::xf {
+#define GEN_PASS_DEF_XFADDDENSEKERNELS
+#include "passes/Passes.h.inc"
+} // namespace mlir::xf
+
+using namespace mlir;
+
+namespace {
+
+// Weights keep the Hugging Face nn.Linear layout [out, in]; token ids arrive as f32 (exact below 2^24).
+constexpr const char *kDenseKernels = R"mlir(
+func.func @xf_dense_matmul(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_matmul"}, xf.operand_names = ["input", "weight", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x?xf32>
+  %k = memref.dim %x, %c1 : memref<?x?xf32>
+  %n = memref.dim %w, %c0 : memref<?x?xf32>
+  %items = arith.muli %m, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %sum = scf.for %kk = %c0 to %k step %c1 iter_args(%acc = %zero) -> f32 {
+      %a = memref.load %x[%row, %kk] : memref<?x?xf32>
+      %b = memref.load %w[%col, %kk] : memref<?x?xf32>
+      %p = math.fma %a, %b, %acc : f32
+      scf.yield %p : f32
+    }
+    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+func.func @xf_dense_rms_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %params: memref<2xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_rms_norm"}, xf.operand_names = ["input", "weight", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %rows = memref.dim %x, %c0 : memref<?x?xf32>
+  %cols = memref.dim %x, %c1 : memref<?x?xf32>
+  %colsI = arith.index_cast %cols : index to i32
+  %colsF = arith.sitofp %colsI : i32 to f32
+  scf.parallel (%r) = (%c0) to (%rows) step (%c1) {
+    %eps = memref.load %params[%c0] : memref<2xf32>
+    %offset = memref.load %params[%c1] : memref<2xf32>
+    %ss = scf.for %c = %c0 to %cols step %c1 iter_args(%acc = %zero) -> f32 {
+      %v = memref.load %x[%r, %c] : memref<?x?xf32>
+      %p = math.fma %v, %v, %acc : f32
+      scf.yield %p : f32
+    }
+    %mean = arith.divf %ss, %colsF : f32
+    %shifted = arith.addf %mean, %eps : f32
+    %inv = math.rsqrt %shifted : f32
+    scf.for %c = %c0 to %cols step %c1 {
+      %v = memref.load %x[%r, %c] : memref<?x?xf32>
+      %g = memref.load %w[%c] : memref<?xf32>
+      %gain = arith.addf %g, %offset : f32
+      %n = arith.mulf %v, %inv : f32
+      %o = arith.mulf %n, %gain : f32
+      memref.store %o, %y[%r, %c] : memref<?x?xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+func.func @xf_dense_silu_gate(%g: memref<?xf32>, %u: memref<?xf32>, %y: memref<?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_silu_gate"}, xf.operand_names = ["gate", "up", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1.0 : f32
+  %n = memref.dim %g, %c0 : memref<?xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %a = memref.load %g[%i] : memref<?xf32>
+    %b = memref.load %u[%i] : memref<?xf32>
+    %na = arith.negf %a : f32
+    %e = math.exp %na : f32
+    %d = arith.addf %one, %e : f32
+    %s = arith.divf %a, %d : f32
+    %o = arith.mulf %s, %b : f32
+    memref.store %o, %y[%i] : memref<?xf32>
+    scf.reduce
+  }
+  return
+}
+
+func.func @xf_dense_add(%a: memref<?xf32>, %b: memref<?xf32>, %y: memref<?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_add"}, xf.operand_names = ["lhs", "rhs", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %a, %c0 : memref<?xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %x = memref.load %a[%i] : memref<?xf32>
+    %z = memref.load %b[%i] : memref<?xf32>
+    %o = arith.addf %x, %z : f32
+    memref.store %o, %y[%i] : memref<?xf32>
+    scf.reduce
+  }
+  return
+}
+
+func.func @xf_dense_embed(%ids: memref<?xf32>, %table: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_embed"}, xf.operand_names = ["ids", "table", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %s = memref.dim %ids, %c0 : memref<?xf32>
+  %cols = memref.dim %table, %c1 : memref<?x?xf32>
+  %items = arith.muli %s, %cols : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %t = arith.divui %i, %cols : index
+    %c = arith.remui %i, %cols : index
+    %idF = memref.load %ids[%t] : memref<?xf32>
+    %idI = arith.fptosi %idF : f32 to i32
+    %id = arith.index_cast %idI : i32 to index
+    %v = memref.load %table[%id, %c] : memref<?x?xf32>
+    memref.store %v, %y[%t, %c] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// Rotate-half RoPE on [S, H, D]: pairs (i, i + D/2) turn by the angle whose cosine and sine the runtime
+// tabulates per token ([S, D/2], computed in double: GPU sin/cos are too coarse at large angles).
+func.func @xf_dense_rope(%x: memref<?x?x?xf32>, %cosines: memref<?x?xf32>, %sines: memref<?x?xf32>, %y: memref<?x?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_rope"}, xf.operand_names = ["input", "cos", "sin", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %s = memref.dim %x, %c0 : memref<?x?x?xf32>
+  %h = memref.dim %x, %c1 : memref<?x?x?xf32>
+  %half = memref.dim %cosines, %c1 : memref<?x?xf32>
+  %perToken = arith.muli %h, %half : index
+  %items = arith.muli %s, %perToken : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %t = arith.divui %i, %perToken : index
+    %rest = arith.remui %i, %perToken : index
+    %head = arith.divui %rest, %half : index
+    %j = arith.remui %rest, %half : index
+    %jj = arith.addi %j, %half : index
+    %cos = memref.load %cosines[%t, %j] : memref<?x?xf32>
+    %sin = memref.load %sines[%t, %j] : memref<?x?xf32>
+    %a = memref.load %x[%t, %head, %j] : memref<?x?x?xf32>
+    %b = memref.load %x[%t, %head, %jj] : memref<?x?x?xf32>
+    %ac = arith.mulf %a, %cos : f32
+    %bs = arith.mulf %b, %sin : f32
+    %lo = arith.subf %ac, %bs : f32
+    %bc = arith.mulf %b, %cos : f32
+    %as = arith.mulf %a, %sin : f32
+    %hi = arith.addf %bc, %as : f32
+    memref.store %lo, %y[%t, %head, %j] : memref<?x?x?xf32>
+    memref.store %hi, %y[%t, %head, %jj] : memref<?x?x?xf32>
+    scf.reduce
+  }
+  return
+}
+)mlir";
+
+struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(kDenseKernels, module.getContext());
+    if (!library) {
+      module.emitError("xf-add-dense-kernels: the kernel library does not parse (a bug)");
+      return signalPassFailure();
+    }
+    for (Operation &op : llvm::make_early_inc_range(library->getBody()->getOperations())) {
+      auto func = cast<func::FuncOp>(op);
+      if (module.lookupSymbol(func.getSymName())) {
+        module.emitError("xf-add-dense-kernels: the module already defines @") << func.getSymName();
+        return signalPassFailure();
+      }
+      op.moveBefore(module.getBody(), module.getBody()->end());
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,145 @@
+//===- DenseKernelsTest.cpp - xf-add-dense-kernels against double loops ----===//
+//
+// The dense kernels GPU targets run models with, compiled by xfc for the CPU and for Vulkan and called
+// through xfrt on random operands with odd sizes; each output is compared with a double-precision loop.
+//
+//===----------------------------------------------------------------------===//
+
+#include "test/unit/KernelHarness.h"
+
+#include <cmath>
+
+namespace {
+
+using namespace xf::test;
+
+class DenseKernels : public testing::TestWithParam<std::string> {
+protected:
+  void SetUp() override {
+    const std::string target = GetParam();
+    if (target == "vulkan") {
+      std::string skip;
+      context = makeVulkanContext(skip);
+      if (!context)
+        GTEST_SKIP() << "no Vulkan device: " << skip;
+    } else {
+      context = makeContext(2);
+    }
+    fs::path library;
+    ASSERT_TRUE(compile("dense_" + target, "mlir", "module {}\n", library,
+                        "--variant=xf-add-dense-kernels --target=" + target));
+    module = openModule(library);
+    ASSERT_TRUE(module);
+  }
+
+  std::string run(const char *kernel, std::vector<xfrt_tensor> operands) {
+    return messageOf(xfrt_kernel_run(context.get(), module.get(), kernel, operands.data(), operands.size()));
+  }
+
+  ContextPtr context;
+  ModulePtr module;
+};
+
+double worstError(const std::vector<float> &actual, const std::vector<double> &expected) {
+  double worst = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    double error = std::fabs(actual[i] - expected[i]);
+    if (!(error <= worst))
+      worst = std::isnan(error) ? INFINITY : error;
+  }
+  return worst;
+}
+
+TEST_P(DenseKernels, Matmul) {
+  const int64_t M = 7, K = 93, N = 45;
+  std::vector<float> x = randomNormals(M * K, 1), w = randomNormals(N * K, 2), y(M * N, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_matmul", {tensorOf(x, {M, K}), tensorOf(w, {N, K}), tensorOf(y, {M, N})}), "");
+  std::vector<double> expected(M * N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k)
+        expected[m * N + n] += double(x[m * K + k]) * w[n * K + k];
+  EXPECT_LE(worstError(y, expected), 1e-4);
+}
+
+TEST_P(DenseKernels, MatmulRejectsMismatchedInnerSizes) {
+  std::vector<float> x(3 * 8), w(5 * 9), y(3 * 5);
+  EXPECT_NE(run("xf_dense_matmul", {tensorOf(x, {3, 8}), tensorOf(w, {5, 9}), tensorOf(y, {3, 5})})
+                .find("'weight' has 9 columns but 'input' has 8"),
+            std::string::npos);
+}
+
+TEST_P(DenseKernels, RmsNormWithGainOffset) {
+  const int64_t M = 5, C = 77;
+  std::vector<float> x = randomNormals(M * C, 3), w = randomNormals(C, 4), params = {1e-5f, 1.0f};
+  std::vector<float> y(M * C, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_rms_norm",
+                {tensorOf(x, {M, C}), tensorOf(w, {C}), tensorOf(params, {2}), tensorOf(y, {M, C})}),
+            "");
+  std::vector<double> expected(M * C);
+  for (int64_t m = 0; m < M; ++m) {
+    double ss = 0;
+    for (int64_t c = 0; c < C; ++c)
+      ss += double(x[m * C + c]) * x[m * C + c];
+    double inv = 1.0 / std::sqrt(ss / C + 1e-5);
+    for (int64_t c = 0; c < C; ++c)
+      expected[m * C + c] = x[m * C + c] * inv * (w[c] + 1.0);
+  }
+  EXPECT_LE(worstError(y, expected), 1e-5);
+}
+
+TEST_P(DenseKernels, RopeRotateHalf) {
+  const int64_t S = 6, H = 3, D = 10;
+  std::vector<float> x = randomNormals(S * H * D, 5), cosines(S * D / 2), sines(S * D / 2), y(S * H * D, std::nanf(""));
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t i = 0; i < D / 2; ++i) {
+      double angle = (s + 1000) * std::pow(10000.0, -2.0 * i / D);
+      cosines[s * D / 2 + i] = float(std::cos(angle));
+      sines[s * D / 2 + i] = float(std::sin(angle));
+    }
+  ASSERT_EQ(run("xf_dense_rope", {tensorOf(x, {S, H, D}), tensorOf(cosines, {S, D / 2}), tensorOf(sines, {S, D / 2}),
+                                  tensorOf(y, {S, H, D})}),
+            "");
+  std::vector<double> expected(S * H * D);
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < D / 2; ++i) {
+        double c = cosines[s * D / 2 + i], sn = sines[s * D / 2 + i];
+        double a = x[(s * H + h) * D + i], b = x[(s * H + h) * D + i + D / 2];
+        expected[(s * H + h) * D + i] = a * c - b * sn;
+        expected[(s * H + h) * D + i + D / 2] = b * c + a * sn;
+      }
+  EXPECT_LE(worstError(y, expected), 1e-5);
+}
+
+TEST_P(DenseKernels, SiluGateAddEmbed) {
+  const int64_t N = 301;
+  std::vector<float> g = randomNormals(N, 6), u = randomNormals(N, 7), y(N, std::nanf("")), sum(N, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_silu_gate", {tensorOf(g, {N}), tensorOf(u, {N}), tensorOf(y, {N})}), "");
+  ASSERT_EQ(run("xf_dense_add", {tensorOf(g, {N}), tensorOf(u, {N}), tensorOf(sum, {N})}), "");
+  std::vector<double> gated(N), added(N);
+  for (int64_t i = 0; i < N; ++i) {
+    gated[i] = g[i] / (1.0 + std::exp(-double(g[i]))) * u[i];
+    added[i] = double(g[i]) + u[i];
+  }
+  EXPECT_LE(worstError(y, gated), 1e-5);
+  EXPECT_LE(worstError(sum, added), 1e-6);
+
+  const int64_t V = 11, C = 9;
+  std::vector<float> ids = {3, 0, 10, 3}, table = randomNormals(V * C, 8), rows(4 * C, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_embed", {tensorOf(ids, {4}), tensorOf(table, {V, C}), tensorOf(rows, {4, C})}), "");
+  std::vector<double> expected(4 * C);
+  for (int64_t t = 0; t < 4; ++t)
+    for (int64_t c = 0; c < C; ++c)
+      expected[t * C + c] = table[int64_t(ids[t]) * C + c];
+  EXPECT_EQ(worstError(rows, expected), 0.0);
+  std::vector<float> bad = {3, 11};
+  EXPECT_NE(run("xf_dense_embed", {tensorOf(bad, {2}), tensorOf(table, {V, C}), tensorOf(rows, {2, C})})
+                .find("id 11 at position 1 is outside the table's 11 rows"),
+            std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, DenseKernels, testing::Values("cpu", "vulkan"),
+                         [](const testing::TestParamInfo<std::string> &info) { return info.param; });
+
+} // namespace
