@@ -171,6 +171,8 @@ private:
   void emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, Value numKeys, bool sinkSegment);
   void emitDecodeEpilogue(Value n);
   Value decodeDot(Value n, Value j);
+  Value decodePartialDot(Value n, Value j);
+  Value transposedSums(ArrayRef<Value> parts);
   Value keyLanes(Value jStart);
   Value isCalibratedHead(Value h);
   struct DecodeRow {
@@ -1136,8 +1138,8 @@ Value AttentionEmitter::keyLanes(Value jStart) {
   return arith::AddIOp::create(b, vector::BroadcastOp::create(b, ivec, start), lanes);
 }
 
-/// q[n] . k[j] with head_dim on the lanes: two accumulator chains, one horizontal sum.
-Value AttentionEmitter::decodeDot(Value n, Value j) {
+/// q[n] * k[j] summed into one vector of head_dim lanes (two accumulator chains).
+Value AttentionEmitter::decodePartialDot(Value n, Value j) {
   auto dvec = VectorType::get({dw}, f32);
   int64_t chunks = op.getHeadDim() / dw;
   Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(dvec, b.getF32FloatAttr(0.0)));
@@ -1147,8 +1149,38 @@ Value AttentionEmitter::decodeDot(Value n, Value j) {
     Value kx = vector::LoadOp::create(b, dvec, op.getKey(), ValueRange{batch, kvHead, j, idx(c * dw)});
     acc[c % 2] = vector::FMAOp::create(b, qx, kx, acc[c % 2]);
   }
-  Value sum = chunks > 1 ? arith::AddFOp::create(b, acc[0], acc[1]).getResult() : acc[0];
-  return vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum, arith::FastMathFlags::reassoc);
+  return chunks > 1 ? arith::AddFOp::create(b, acc[0], acc[1]).getResult() : acc[0];
+}
+
+/// q[n] . k[j]: one horizontal sum.
+Value AttentionEmitter::decodeDot(Value n, Value j) {
+  return vector::ReductionOp::create(b, vector::CombiningKind::ADD, decodePartialDot(n, j),
+                                     arith::FastMathFlags::reassoc | arith::FastMathFlags::nsz);
+}
+
+/// The horizontal sums of `parts` (vector-width vectors of vector-width lanes) as one vector, lane k the
+/// sum of parts[k]: each level adds the two halves of every segment of a pair of vectors, so vector-width
+/// keys cost 2 (vector-width - 1) shuffles and vector-width - 1 adds instead of a reduction each.
+Value AttentionEmitter::transposedSums(ArrayRef<Value> parts) {
+  int64_t vw = t.vectorWidth;
+  SmallVector<Value> current(parts);
+  for (int64_t segment = vw; current.size() > 1; segment /= 2) {
+    int64_t segments = vw / segment;
+    SmallVector<int64_t> low, high;
+    for (int64_t k = 0; k < 2 * segments; ++k) {
+      int64_t base = k < segments ? k * segment : vw + (k - segments) * segment;
+      for (int64_t l = 0; l < segment / 2; ++l) {
+        low.push_back(base + l);
+        high.push_back(base + segment / 2 + l);
+      }
+    }
+    SmallVector<Value> next;
+    for (size_t i = 0; i < current.size(); i += 2)
+      next.push_back(arith::AddFOp::create(b, vector::ShuffleOp::create(b, current[i], current[i + 1], low),
+                                           vector::ShuffleOp::create(b, current[i], current[i + 1], high)));
+    current = std::move(next);
+  }
+  return current[0];
 }
 
 void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
@@ -1291,15 +1323,47 @@ void AttentionEmitter::emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, V
   auto ivec = VectorType::get({vw}, i64), indexVec = VectorType::get({vw}, b.getIndexType());
 
   auto body = [&] {
-    // Scores; keys past the segment are clamped to its last key and masked below.
-    scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
-      Value j = minI(add(j0, jj), lastKey);
-      Value z = decodeDot(n, j);
-      if (op.hasScoreModifier() && !isVectorizable(op.getScore(), {true, false, false, false, true}))
-        z = inlineRegion(op.getScore(), {z, batch, row.head, row.pos, j});
-      memref::StoreOp::create(b, z, dZ, ValueRange{jj});
-      scf::YieldOp::create(b);
-    });
+    // Scores; keys past the segment are clamped to its last key and masked below. The first row also
+    // prefetches the next key block's K and V rows into L2, so that memory streams while the block's
+    // rows compute (the hardware prefetcher alone runs too little ahead of the block's first row).
+    Value first = cmpI(arith::CmpIPredicate::eq, n, idx(0));
+    auto prefetchNext = [&](Value jj) {
+      auto ifFirst = scf::IfOp::create(b, first, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifFirst.thenBlock());
+      Value next = minI(add(add(j0, idx(bk)), jj), sub(keyCount, idx(1)));
+      for (auto [rows, width] : {std::pair{op.getKey(), op.getHeadDim()}, std::pair{op.getValue(), dv}})
+        for (int64_t line = 0; line < width; line += 16)
+          memref::PrefetchOp::create(b, rows, ValueRange{batch, kvHead, next, idx(line)}, /*isWrite=*/false,
+                                     /*localityHint=*/2, /*isDataCache=*/true);
+    };
+    bool vwPowerOfTwo = llvm::isPowerOf2_64(vw);
+    if (dw == vw && vwPowerOfTwo) {
+      // vector-width keys at a time, their horizontal sums transposed into one vector.
+      scf::ForOp::create(b, idx(0), idx(bk), idx(vw), ValueRange{}, [&](OpBuilder &, Location, Value g0, ValueRange) {
+        SmallVector<Value> parts;
+        for (int64_t k = 0; k < vw; ++k) {
+          Value jj = add(g0, idx(k));
+          prefetchNext(jj);
+          parts.push_back(decodePartialDot(n, minI(add(j0, jj), lastKey)));
+        }
+        vector::StoreOp::create(b, transposedSums(parts), dZ, ValueRange{g0});
+        scf::YieldOp::create(b);
+      });
+    } else {
+      scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+        prefetchNext(jj);
+        memref::StoreOp::create(b, decodeDot(n, minI(add(j0, jj), lastKey)), dZ, ValueRange{jj});
+        scf::YieldOp::create(b);
+      });
+    }
+    if (op.hasScoreModifier() && !isVectorizable(op.getScore(), {true, false, false, false, true}))
+      scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+        Value j = minI(add(j0, jj), lastKey);
+        Value z = memref::LoadOp::create(b, dZ, ValueRange{jj});
+        memref::StoreOp::create(b, inlineRegion(op.getScore(), {z, batch, row.head, row.pos, j}), dZ, ValueRange{jj});
+        scf::YieldOp::create(b);
+      });
     // Masking with the block's keys on the lanes, and the block's max.
     Value pos = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, row.pos));
     Value end = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, segmentEnd));

@@ -44,12 +44,18 @@
 // CHECK: %[[LO:.+]] = arith.maxsi %{{.+}}, %c0 : index
 // CHECK: scf.for %[[J0:.+]] = %[[LO]] to %[[T]] step %c16 {
 // CHECK: scf.for %[[N:.+]] = %c0 to %[[ROWS]] step %c1 {
-// Scores: head_dim on the lanes, one horizontal sum per key.
-// CHECK: scf.for %{{.+}} = %c0 to %c16 step %c1 {
+// Scores: head_dim on the lanes, 8 keys at a time, their horizontal sums transposed into one vector by
+// shuffles (no reduction per key). The first row prefetches the next block's K and V rows into L2.
+// CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[N]], %c0
+// CHECK: scf.for %{{.+}} = %c0 to %c16 step %c8 {
+// CHECK: scf.if %[[FIRST]] {
+// CHECK: memref.prefetch %[[K]][%[[BATCH]], %[[KVH]], %{{.+}}, %c0], read, locality<2>, data
+// CHECK: memref.prefetch %[[V]]
 // CHECK: vector.load %[[K]][%[[BATCH]], %[[KVH]], %{{.+}}, %c0] : memref<?x2x?x64xf32>, vector<8xf32>
 // CHECK: vector.fma
-// CHECK: vector.reduction <add>, %{{.+}} fastmath<reassoc> : vector<8xf32> into f32
-// CHECK: memref.store %{{.+}}, %{{.+}} : memref<16xf32>
+// CHECK-NOT: vector.reduction
+// CHECK: vector.shuffle
+// CHECK: vector.store %{{.+}}, %{{.+}} : memref<16xf32>, vector<8xf32>
 // Causal and window masks with the block's keys on the lanes, then the block max.
 // CHECK: arith.cmpi sle, %{{.+}}, %{{.+}} : vector<8xi64>
 // CHECK: arith.cmpi sgt, %{{.+}}, %{{.+}} : vector<8xi64>
@@ -101,7 +107,7 @@ func.func @causal_window(%q: memref<?x4x?x64xf32>, %k: memref<?x2x?x64xf32>, %v:
 // CHECK: arith.cmpi eq, %{{.+}}, %{{.+}} : vector<8xindex>
 // CHECK: %[[ANY:.+]] = vector.reduction <or>
 // CHECK: scf.if %{{.+}} {
-// CHECK: vector.reduction <add>, %{{.+}} fastmath<reassoc>
+// CHECK: vector.shuffle
 // CHECK: math.tanh %{{.+}} : vector<8xf32>
 // CHECK: vector.reduction <maximumf>
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16 {
