@@ -68,8 +68,9 @@ private:
   Func acc{"acc"};
 };
 
-/// out(j, p) = bias(j, p) + sum_k x(k) * wt(j, k, p) for one token (decode). Memory-bound: each task
-/// streams one panel, a contiguous K * 256 bytes.
+/// out(j, p) = bias(j, p) + sum_k x(k) * wt(j, k, p) for one token (decode). Memory-bound: each task reads
+/// one panel, split along k into kStreams quarters read side by side (several sequential streams per core
+/// keep more DRAM requests in flight than one), each with its own accumulators, summed at the end.
 class Gemv : public Generator<Gemv> {
 public:
   Input<Buffer<float>> x{"x", 1};
@@ -78,19 +79,27 @@ public:
   Output<Buffer<float>> out{"out", 2};
 
   void generate() {
-    r = RDom(0, x.dim(0).extent());
-    acc(j, p) = bias(j, p);
-    acc(j, p) += x(r) * wt(j, r, p);
-    out(j, p) = acc(j, p);
+    Expr K = x.dim(0).extent(), quarter = K / kStreams;
+    rq = RDom(0, quarter);
+    part(j, st, p) = 0.0f;
+    part(j, st, p) += x(st * quarter + rq) * wt(j, st * quarter + rq, p);
+    // The K % kStreams rows the quarters leave over.
+    rt = RDom(kStreams * quarter, K - kStreams * quarter);
+    rest(j, p) = bias(j, p);
+    rest(j, p) += x(rt) * wt(j, rt, p);
+    Expr sum = rest(j, p);
+    for (int i = 0; i < kStreams; ++i)
+      sum += part(j, i, p);
+    out(j, p) = sum;
   }
 
   void schedule() {
     const int vec = natural_vector_size<float>();
     out.vectorize(j, vec).unroll(j).parallel(p);
-    acc.compute_at(out, p).vectorize(j, vec).unroll(j);
-    // Four k rows per step (1 KiB of the panel): independent loads ahead of the dependent FMAs.
-    RVar ro, ri;
-    acc.update().split(r, ro, ri, 4).reorder(j, ri, ro).vectorize(j, vec).unroll(j).unroll(ri);
+    part.compute_at(out, p).bound(st, 0, kStreams).vectorize(j, vec).unroll(j).unroll(st);
+    part.update().reorder(j, st, rq).vectorize(j, vec).unroll(j).unroll(st);
+    rest.compute_at(out, p).vectorize(j, vec).unroll(j);
+    rest.update().reorder(j, rt).vectorize(j, vec).unroll(j);
     x.dim(0).set_min(0);
     wt.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
     bias.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
@@ -98,9 +107,10 @@ public:
   }
 
 private:
-  Var j{"j"}, p{"p"};
-  RDom r;
-  Func acc{"acc"};
+  static constexpr int kStreams = 4;
+  Var j{"j"}, st{"st"}, p{"p"};
+  RDom rq, rt;
+  Func part{"part"}, rest{"rest"};
 };
 
 /// RMSNorm over dimension 0: out = x * rsqrt(mean(x^2) + eps) * (w + offset); offset 1 for Gemma's
