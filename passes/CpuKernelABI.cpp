@@ -28,6 +28,30 @@ static void eraseDeadOps(Block &block) {
       op->erase();
 }
 
+/// The launch description (xf.gpu_kernel) as JSON: integers, strings, i64 arrays, and lists and
+/// dictionaries of those (CUDA's per-architecture PTX images).
+static llvm::json::Value launchToJSON(Attribute value) {
+  if (auto i = dyn_cast<IntegerAttr>(value))
+    return i.getInt();
+  if (auto str = dyn_cast<StringAttr>(value))
+    return str.str();
+  if (auto array = dyn_cast<DenseI64ArrayAttr>(value))
+    return llvm::json::Array(array.asArrayRef());
+  if (auto list = dyn_cast<ArrayAttr>(value)) {
+    llvm::json::Array values;
+    for (Attribute element : list)
+      values.push_back(launchToJSON(element));
+    return values;
+  }
+  if (auto dict = dyn_cast<DictionaryAttr>(value)) {
+    llvm::json::Object object;
+    for (NamedAttribute attr : dict)
+      object[attr.getName().strref()] = launchToJSON(attr.getValue());
+    return object;
+  }
+  return nullptr;
+}
+
 static llvm::json::Value describeKernel(func::FuncOp func, unsigned numOperands) {
   llvm::json::Object kernel;
   StringRef name = func.getSymName();
@@ -49,20 +73,7 @@ static llvm::json::Value describeKernel(func::FuncOp func, unsigned numOperands)
   if (auto gpu = func->getAttrOfType<DictionaryAttr>("xf.gpu_kernel")) {
     // GPU targets: the kernel is a SPIR-V or PTX module in the artifact, not a host entry point.
     kernel.erase("entry");
-    llvm::json::Object launch;
-    for (NamedAttribute attr : gpu) {
-      if (auto i = dyn_cast<IntegerAttr>(attr.getValue()))
-        launch[attr.getName().strref()] = i.getInt();
-      else if (auto str = dyn_cast<StringAttr>(attr.getValue()))
-        launch[attr.getName().strref()] = str.str();
-      else if (auto list = dyn_cast<ArrayAttr>(attr.getValue())) {
-        llvm::json::Array values;
-        for (Attribute element : list)
-          values.push_back(llvm::json::Array(cast<DenseI64ArrayAttr>(element).asArrayRef()));
-        launch[attr.getName().strref()] = std::move(values);
-      }
-    }
-    kernel["gpu"] = std::move(launch);
+    kernel["gpu"] = launchToJSON(gpu);
   }
   DictionaryAttr info = func->getAttrOfType<DictionaryAttr>(kInfoAttr);
   if (info)

@@ -93,4 +93,13 @@ void xf::registerPipelines() {
         target.workgroupSize = options.workgroupSize;
         buildVulkanPipeline(pm, target);
       });
+  PassPipelineRegistration<CudaPipelineOptions>(
+      "xf-cuda-pipeline",
+      "Tensor-level xf IR to PTX kernels (sm_80 and sm_90) embedded in a host module: bufferize, lower "
+      "attention one query row per thread, outline GPU kernels, convert to NVVM, emit PTX",
+      [](OpPassManager &pm, const CudaPipelineOptions &options) {
+        GpuTargetDescription target;
+        target.workgroupSize = options.workgroupSize;
+        buildCudaPipeline(pm, target, {options.cudaPath});
+      });
 }

@@ -1,14 +1,17 @@
-//===- GpuPipeline.cpp - the named Vulkan pipeline ------------------------===//
+//===- GpuPipeline.cpp - the named Vulkan and CUDA pipelines --------------===//
 #include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
 #include "mlir/Dialect/SPIRV/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+
+#include <cstdlib>
 
 using namespace mlir;
 
@@ -24,7 +27,9 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   return options;
 }
 
-void xf::buildVulkanLoweringPipeline(OpPassManager &pm, const GpuTargetDescription &target) {
+/// Both GPU targets share the front half; only the outlining differs (what SPIR-V needs).
+static void buildGpuLoweringPipeline(OpPassManager &pm, const xf::GpuTargetDescription &target, StringRef api) {
+  using namespace xf;
   pm.addPass(createXFStripModelFunctions());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -35,10 +40,14 @@ void xf::buildVulkanLoweringPipeline(OpPassManager &pm, const GpuTargetDescripti
   pm.addNestedPass<func::FuncOp>(createXFLowerMoHRouter({/*vectorWidth=*/1}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  pm.addPass(createXFGpuOutlineKernels({"vulkan", target.workgroupSize}));
+  pm.addPass(createXFGpuOutlineKernels({api.str(), target.workgroupSize}));
   pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createCSEPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createLoopInvariantCodeMotionPass());
+}
+
+void xf::buildVulkanLoweringPipeline(OpPassManager &pm, const GpuTargetDescription &target) {
+  buildGpuLoweringPipeline(pm, target, "vulkan");
 }
 
 void xf::buildVulkanPipeline(OpPassManager &pm, const GpuTargetDescription &target) {
@@ -56,4 +65,56 @@ void xf::buildVulkanToHostPipeline(OpPassManager &pm) {
   pm.addPass(createXFCpuKernelABI({"vulkan"}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+}
+
+void xf::buildCudaLoweringPipeline(OpPassManager &pm, const GpuTargetDescription &target) {
+  buildGpuLoweringPipeline(pm, target, "cuda");
+}
+
+/// The toolkit whose libdevice the kernels link: the option, else $CUDA_HOME, $CUDA_PATH or $CUDA_ROOT, else
+/// /usr/local/cuda. (MLIR's own fallback is a path fixed when it was built, empty in Debian's packages.)
+static std::string cudaToolkitPath(const xf::CudaTargetOptions &options) {
+  if (!options.cudaPath.empty())
+    return options.cudaPath;
+  for (const char *variable : {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"})
+    if (const char *value = std::getenv(variable); value && *value)
+      return value;
+  return "/usr/local/cuda";
+}
+
+void xf::buildCudaToHostPipeline(OpPassManager &pm, const CudaTargetOptions &options) {
+  // One PTX image per architecture: sm_80 runs on every Ampere and later GPU (the driver JIT-compiles it),
+  // sm_90 lets Hopper use its own PTX ISA.
+  for (StringRef chip : {"sm_80", "sm_90"}) {
+    GpuNVVMAttachTargetOptions attach;
+    attach.chip = chip.str();
+    attach.optLevel = 3;
+    pm.addPass(createGpuNVVMAttachTarget(attach));
+  }
+  // 32-bit indices, as on Vulkan: the runtime refuses operands of 2^31 elements or more, and GPU integer
+  // arithmetic is 32-bit (64-bit adds and multiplies are emulated).
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.indexBitwidth = 32;
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createSCFToControlFlowPass());
+  kernels.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  // PTX is text the driver compiles for the device it runs on, so the artifact needs no ptxas here. The
+  // NVPTX backend links libdevice (math functions) from the CUDA toolkit.
+  GpuModuleToBinaryPassOptions toBinary;
+  toBinary.compilationTarget = "isa";
+  toBinary.toolkitPath = cudaToolkitPath(options);
+  pm.addPass(createGpuModuleToBinaryPass(toBinary));
+  pm.addPass(createXFCudaSerialize());
+  pm.addPass(createXFCpuKernelABI({"cuda"}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void xf::buildCudaPipeline(OpPassManager &pm, const GpuTargetDescription &target, const CudaTargetOptions &options) {
+  buildCudaLoweringPipeline(pm, target);
+  buildCudaToHostPipeline(pm, options);
+  buildCpuToLLVMPipeline(pm);
 }

@@ -67,6 +67,28 @@ void buildVulkanLoweringPipeline(OpPassManager &pm, const GpuTargetDescription &
 /// The second half up to host code: SPIR-V conversion and serialization, the kernel ABI (work-item
 /// counters, metadata); buildCpuToLLVMPipeline then takes the host module to LLVM.
 void buildVulkanToHostPipeline(OpPassManager &pm);
+/// Where the CUDA pipeline finds the toolkit (libdevice); empty: $CUDA_HOME, $CUDA_PATH or $CUDA_ROOT, else
+/// /usr/local/cuda.
+struct CudaTargetOptions {
+  std::string cudaPath;
+};
+
+struct CudaPipelineOptions : public PassPipelineOptions<CudaPipelineOptions> {
+  Option<int64_t> workgroupSize{*this, "workgroup-size", llvm::cl::desc("threads per block"), llvm::cl::init(64)};
+  Option<std::string> cudaPath{*this, "cuda-path",
+                               llvm::cl::desc("CUDA toolkit holding nvvm/libdevice (default: $CUDA_HOME, else /usr/local/cuda)"),
+                               llvm::cl::init("")};
+};
+
+/// Tensor-level xf IR to host code plus PTX: the same front half as Vulkan (one query row per thread,
+/// one GPU kernel per xf kernel), then NVVM, PTX for sm_80 and sm_90 embedded in the artifact; the host
+/// keeps the work-item counters and the metadata.
+void buildCudaPipeline(OpPassManager &pm, const GpuTargetDescription &target, const CudaTargetOptions &options);
+/// Up to the outlined GPU kernels (what `xfc --target=cuda --emit=lowered` shows).
+void buildCudaLoweringPipeline(OpPassManager &pm, const GpuTargetDescription &target);
+/// The second half up to host code: NVVM, PTX per architecture (xf-cuda-serialize), the kernel ABI;
+/// buildCpuToLLVMPipeline then takes the host module to LLVM.
+void buildCudaToHostPipeline(OpPassManager &pm, const CudaTargetOptions &options);
 void registerPipelines();
 
 } // namespace xf

@@ -37,3 +37,15 @@ elif os.environ.get("XF_REQUIRE_VULKAN"):
     lit_config.fatal("XF_REQUIRE_VULKAN is set but xf-run devices finds no Vulkan device:\n" + devices.stdout + devices.stderr)
 if os.path.exists("/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json"):
     config.environment["XF_VULKAN_VALIDATION"] = "1"
+
+# CUDA: compiling needs the toolkit (libdevice for the math functions; ptxas checks the PTX). Execution tests
+# need a CUDA device (sm_80 or newer) and report unsupported elsewhere; with XF_REQUIRE_CUDA set, a machine
+# without one is an error rather than a skip.
+cuda_root = "/usr/local/cuda"  # where xfc looks for libdevice unless --cuda-path says otherwise
+if os.path.exists(os.path.join(cuda_root, "bin", "ptxas")) and os.path.isdir(os.path.join(cuda_root, "nvvm", "libdevice")):
+    config.available_features.add("cuda-toolkit")
+    config.substitutions.append(("%ptxas", os.path.join(cuda_root, "bin", "ptxas")))
+if "\ncuda:0:" in "\n" + devices.stdout:
+    config.available_features.add("cuda")
+elif os.environ.get("XF_REQUIRE_CUDA"):
+    lit_config.fatal("XF_REQUIRE_CUDA is set but xf-run devices finds no CUDA device:\n" + devices.stdout + devices.stderr)

@@ -46,26 +46,29 @@ int32_t xfrt_context_num_threads(const xfrt_context *context);
 void xfrt_context_destroy(xfrt_context *context);
 
 /* A context on a device: "cpu" (the same as xfrt_context_create), "vulkan" (the first discrete GPU, else
- * the first integrated one, else the first Vulkan device, e.g. Mesa's lavapipe on the CPU) or "vulkan:N"
- * (device N of xfrt_list_devices). `num_threads` sizes the CPU thread pool every context has (host work,
- * cpu modules). A missing Vulkan loader, driver or device is an error naming what is missing. With
+ * the first integrated one, else the first Vulkan device, e.g. Mesa's lavapipe on the CPU), "vulkan:N"
+ * (device N of xfrt_list_devices), "cuda" (CUDA device 0) or "cuda:N". `num_threads` sizes the CPU thread
+ * pool every context has (host work, cpu modules). A missing Vulkan loader, CUDA driver (libcuda.so.1,
+ * opened at run time; libxfrt links no CUDA library) or device is an error naming what is missing, and so is
+ * a CUDA device older than compute capability 8.0. With
  * XF_VULKAN_VALIDATION=1 in the environment the Khronos validation layer checks every Vulkan call, and any
  * message it reports fails the call. */
 xfrt_status xfrt_context_create_on(const char *device, int32_t num_threads, xfrt_context **out);
-/* "cpu" or the Vulkan device's name, e.g. "vulkan:0 (llvmpipe (LLVM 15.0.6, 256 bits))". */
+/* "cpu" or the device's name, e.g. "vulkan:0 (llvmpipe (LLVM 15.0.6, 256 bits))", "cuda:0 (NVIDIA H100)". */
 const char *xfrt_context_device(const xfrt_context *context);
-/* Every device this runtime can use, one per line ("cpu: N threads", "vulkan:0: NAME (TYPE, Vulkan X.Y.Z)");
- * free *out with xfrt_string_free. A machine without Vulkan lists only the CPU and says why in the list. */
+/* Every device this runtime can use, one per line ("cpu: N threads", "vulkan:0: NAME (TYPE, Vulkan X.Y.Z)",
+ * "cuda:0: NAME (compute capability X.Y, M MiB)"); free *out with xfrt_string_free. A kind of device the
+ * machine lacks is listed as "vulkan: none (why)" or "cuda: none (why)". */
 xfrt_status xfrt_list_devices(char **out);
 void xfrt_string_free(char *text);
 
 /* Loads a module built by `xfc --emit=lib` (a path without '/' is the file in the current directory, not a
  * library-path search). Fails with a message naming the path when the file is missing, is not a shared
  * library, has no `xf_module_info`, or its metadata is malformed, of another format, or for a target other
- * than cpu, or names symbols the library lacks. Closing a module invalidates its names and attributes. */
+ * than cpu, vulkan or cuda, or names symbols the library lacks. Closing a module invalidates its names and attributes. */
 xfrt_status xfrt_module_open(const char *path, xfrt_module **out);
 void xfrt_module_close(xfrt_module *module);
-/* The target the module was compiled for: "cpu" or "vulkan". */
+/* The target the module was compiled for: "cpu", "vulkan" or "cuda". */
 const char *xfrt_module_target(const xfrt_module *module);
 int64_t xfrt_module_num_kernels(const xfrt_module *module);
 /* Name of kernel `index` (0 <= index < num_kernels), NULL when out of range. */
@@ -94,9 +97,11 @@ const char *xfrt_kernel_attribute_name(const xfrt_module *module, const char *ke
 const char *xfrt_kernel_attribute(const xfrt_module *module, const char *kernel, const char *name);
 
 /* Runs `kernel` (NULL: the module's only kernel): a cpu module on the context's threads, a vulkan module
- * (`xfc --target=vulkan`) on the context's Vulkan device, which the context must have. On Vulkan the
- * operands are copied to the device and the output back, and each operand must have fewer than 2^31
- * elements. The rest of this comment is about cpu modules. `operands` holds the kernel's
+ * (`xfc --target=vulkan`) on the context's Vulkan device and a cuda module (`xfc --target=cuda`) on its
+ * CUDA device, which the context must have. On a GPU the operands are copied to the device and the output
+ * back, and each operand must have fewer than 2^31 elements; on CUDA the kernel's PTX image for the
+ * device's architecture (sm_90 from compute capability 9.0, else sm_80) is JIT-compiled by the driver on
+ * the first call and cached in the context. The rest of this comment is about cpu modules. `operands` holds the kernel's
  * operands in order, output last. Shapes are checked against the compiled spec and against each other
  * before anything runs. `data` may be NULL only for a tensor with no elements. The kernel's work items are
  * handed to the threads in small chunks (dynamic scheduling); the call returns when all are done. Several

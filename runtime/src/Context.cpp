@@ -38,16 +38,24 @@ extern "C" xfrt_status xfrt_context_create_on(const char *device, int32_t num_th
     *out = nullptr;
     llvm::StringRef name = device ? device : "cpu";
     int index = -1;
-    if (name != "cpu" && name != "vulkan") {
+    bool cuda = name == "cuda" || name.starts_with("cuda:");
+    if (name != "cpu" && name != "vulkan" && name != "cuda") {
       llvm::StringRef number = name;
-      if (!number.consume_front("vulkan:") || number.getAsInteger(10, index) || index < 0)
-        return failure("unknown device '" + name.str() + "' (expected cpu, vulkan or vulkan:N)");
+      if (!(number.consume_front("vulkan:") || number.consume_front("cuda:")) || number.getAsInteger(10, index) ||
+          index < 0)
+        return failure("unknown device '" + name.str() + "' (expected cpu, vulkan, vulkan:N, cuda or cuda:N)");
     }
     xfrt_context *context = nullptr;
     if (xfrt_status status = xfrt_context_create(num_threads, &context))
       return status;
     std::unique_ptr<xfrt_context> owned(context);
-    if (name != "cpu") {
+    if (cuda) {
+      llvm::Expected<std::unique_ptr<CudaDevice>> opened = CudaDevice::open(index);
+      if (!opened)
+        return failure("cannot open CUDA device '" + name.str() + "': " + llvm::toString(opened.takeError()));
+      owned->cuda = std::move(*opened);
+      owned->device = owned->cuda->name();
+    } else if (name != "cpu") {
       llvm::Expected<std::unique_ptr<VulkanDevice>> opened = VulkanDevice::open(index);
       if (!opened)
         return failure(llvm::toString(opened.takeError()));
@@ -75,6 +83,14 @@ extern "C" xfrt_status xfrt_list_devices(char **out) {
       text += "vulkan: none (the loader found no physical device)\n";
     else
       for (const std::string &line : *vulkan)
+        text += line + "\n";
+    llvm::Expected<std::vector<std::string>> cuda = CudaDevice::describeDevices();
+    if (!cuda)
+      text += "cuda: none (" + llvm::toString(cuda.takeError()) + ")\n";
+    else if (cuda->empty())
+      text += "cuda: none (the CUDA driver finds no GPU)\n";
+    else
+      for (const std::string &line : *cuda)
         text += line + "\n";
     *out = static_cast<char *>(std::malloc(text.size() + 1));
     if (!*out)

@@ -3,6 +3,7 @@
 #define XF_RUNTIME_SRC_CONTEXT_H
 
 #include "runtime/cpu/ThreadPool.h"
+#include "runtime/cuda/CudaDevice.h"
 #include "runtime/vulkan/VulkanDevice.h"
 
 #include <memory>
@@ -13,6 +14,8 @@ struct xfrt_context_s {
   xf::rt::ThreadPool threadPool;
   /// Set on contexts created for a Vulkan device; vulkan modules run there.
   std::unique_ptr<xf::rt::VulkanDevice> vulkan;
+  /// Set on contexts created for a CUDA device; cuda modules run there.
+  std::unique_ptr<xf::rt::CudaDevice> cuda;
   std::string device = "cpu";
 };
 

@@ -96,15 +96,20 @@ xfrt_status openModule(const char *path, xfrt_module **out) {
   if (!info)
     return failure(module->path + ": " + llvm::toString(info.takeError()));
   module->info = std::move(*info);
-  bool gpu = module->info.target == "vulkan";
+  bool cuda = module->info.target == "cuda";
+  bool gpu = module->info.target == "vulkan" || cuda;
   if (module->info.target != "cpu" && !gpu)
     return failure(module->path + ": module is compiled for target '" + module->info.target +
-                   "', this runtime runs 'cpu' and 'vulkan' modules");
+                   "', this runtime runs 'cpu', 'vulkan' and 'cuda' modules");
 
   for (const KernelInfo &kernel : module->info.kernels) {
     if (gpu != kernel.gpu.has_value())
       return failure(module->path + ": kernel '" + kernel.name + "': " +
-                     (gpu ? "a vulkan module's kernels need 'gpu' launch metadata" : "a cpu module's kernels have no 'gpu' metadata"));
+                     (gpu ? "a " + module->info.target + " module's kernels need 'gpu' launch metadata"
+                          : std::string("a cpu module's kernels have no 'gpu' metadata")));
+    if (gpu && cuda == kernel.gpu->ptx.empty())
+      return failure(module->path + ": kernel '" + kernel.name + "': " +
+                     (cuda ? "a cuda kernel needs 'ptx' images" : "a vulkan kernel has a SPIR-V 'binary', not 'ptx'"));
     xfrt_module_s::EntryPoints entryPoints;
     for (auto [symbol, slot] : {std::pair{&kernel.entrySymbol, &entryPoints.entry},
                                 std::pair{&kernel.workItemsSymbol, &entryPoints.workItems}}) {
@@ -114,7 +119,16 @@ xfrt_status openModule(const char *path, xfrt_module **out) {
       if (!*slot)
         return failure(module->path + ": kernel '" + kernel.name + "': symbol '" + *symbol + "' not found");
     }
-    if (gpu) {
+    for (const PtxImage &image : cuda ? kernel.gpu->ptx : std::vector<PtxImage>()) {
+      const char *text = static_cast<const char *>(dlsym(module->handle, image.symbol.c_str()));
+      if (!text)
+        return failure(module->path + ": kernel '" + kernel.name + "': symbol '" + image.symbol + "' not found");
+      if (text[image.size - 1] != '\0')
+        return failure(module->path + ": kernel '" + kernel.name + "': PTX '" + image.symbol +
+                       "' is not NUL-terminated");
+      entryPoints.ptx.push_back(text);
+    }
+    if (gpu && !cuda) {
       entryPoints.binary = dlsym(module->handle, kernel.gpu->binarySymbol.c_str());
       if (!entryPoints.binary)
         return failure(module->path + ": kernel '" + kernel.name + "': symbol '" + kernel.gpu->binarySymbol +

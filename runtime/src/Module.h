@@ -16,7 +16,8 @@ struct xfrt_module_s {
   struct EntryPoints {
     void *entry = nullptr;
     void *workItems = nullptr;
-    const void *binary = nullptr; // GPU targets: the kernel's SPIR-V
+    const void *binary = nullptr; // vulkan: the kernel's SPIR-V
+    std::vector<const char *> ptx; // cuda: the PTX images, parallel to gpu->ptx
   };
   std::vector<EntryPoints> entryPoints;
 };

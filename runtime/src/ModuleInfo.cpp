@@ -152,7 +152,11 @@ llvm::Expected<GpuLaunchInfo> parseGpuLaunch(const json::Value &value, const std
   if (!object)
     return error(where + ": 'gpu' must be an object");
   GpuLaunchInfo launch;
+  // A vulkan kernel has one SPIR-V binary; a cuda kernel has PTX images ("ptx") instead.
+  const json::Value *ptx = object->get("ptx");
   for (auto [key, field] : {std::pair{"binary", &launch.binarySymbol}, std::pair{"entry", &launch.entryPoint}}) {
+    if (ptx && field == &launch.binarySymbol)
+      continue;
     llvm::Expected<std::string> string = requireString(*object, key, where + ": gpu");
     if (!string)
       return string.takeError();
@@ -160,11 +164,27 @@ llvm::Expected<GpuLaunchInfo> parseGpuLaunch(const json::Value &value, const std
   }
   std::optional<int64_t> size = object->getInteger("binary_size");
   std::optional<int64_t> workgroup = object->getInteger("workgroup_size");
-  if (!size || *size <= 0 || *size % 4)
+  if (!ptx && (!size || *size <= 0 || *size % 4))
     return error(where + ": gpu: 'binary_size' must be a positive multiple of 4");
+  if (ptx) {
+    const json::Array *images = ptx->getAsArray();
+    if (!images || images->empty())
+      return error(where + ": gpu: 'ptx' must be a non-empty array of {arch, symbol, size}");
+    for (const json::Value &entry : *images) {
+      const json::Object *image = entry.getAsObject();
+      std::optional<int64_t> arch = image ? image->getInteger("arch") : std::nullopt;
+      std::optional<llvm::StringRef> symbol = image ? image->getString("symbol") : std::nullopt;
+      std::optional<int64_t> bytes = image ? image->getInteger("size") : std::nullopt;
+      if (!arch || *arch <= 0 || !symbol || symbol->empty() || !bytes || *bytes <= 0)
+        return error(where + ": gpu: every 'ptx' image must be {arch: N > 0, symbol: NAME, size: N > 0}");
+      launch.ptx.push_back({*arch, symbol->str(), *bytes});
+    }
+    llvm::sort(launch.ptx, [](const PtxImage &a, const PtxImage &b) { return a.arch < b.arch; });
+  } else {
+    launch.binarySize = *size;
+  }
   if (!workgroup || *workgroup <= 0 || *workgroup > 1024)
     return error(where + ": gpu: 'workgroup_size' must be in [1, 1024]");
-  launch.binarySize = *size;
   launch.workgroupSize = *workgroup;
   const json::Array *slots = object->getArray("push_constants");
   if (!slots)

@@ -40,10 +40,19 @@ struct KernelAttribute {
   std::string json;
 };
 
+/// One PTX image of a CUDA kernel: NUL-terminated text at `symbol`, for devices of compute capability
+/// `arch` (major * 10 + minor) and newer.
+struct PtxImage {
+  int64_t arch = 0;
+  std::string symbol;
+  int64_t size = 0; // bytes, the NUL included
+};
+
 /// How a GPU target launches a kernel (absent on cpu modules).
 struct GpuLaunchInfo {
-  std::string binarySymbol; // the SPIR-V words in the library
+  std::string binarySymbol; // vulkan: the SPIR-V words in the library
   int64_t binarySize = 0;   // bytes
+  std::vector<PtxImage> ptx; // cuda: one image per architecture, ascending
   std::string entryPoint;
   int64_t workgroupSize = 0; // threads per workgroup; one work item per thread
   /// The push constants, in order: (operand index, dimension) whose size each one holds.

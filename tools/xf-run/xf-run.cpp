@@ -64,7 +64,8 @@ COMMANDS:
             one line with the best time and the throughput.
   list      Print every kernel of the module: kind, operands with their compiled shapes (? = dynamic,
             chosen per call) and attributes.
-  devices   Print the devices kernels can run on: the CPU and every Vulkan device (vulkan:N).
+  devices   Print the devices kernels can run on: the CPU, every Vulkan device (vulkan:N) and every CUDA
+            device (cuda:N); a kind with none says why.
 
 OPTIONS (kernel):
   --in NAME=FILE     Input operand NAME (as `xf-run list` names it) from FILE. Repeat for every input:
@@ -74,7 +75,8 @@ OPTIONS (kernel):
   --v FILE           Shorthand for --in value=FILE.
   -o, --output FILE  Where to write the output operand.
   --kernel NAME      The kernel to run; needed only when the module has more than one.
-  --device D         Where to run: cpu, vulkan (the best Vulkan device) or vulkan:N (see xf-run devices).
+  --device D         Where to run: cpu, vulkan (the best Vulkan device), vulkan:N, cuda (CUDA device 0) or
+                     cuda:N (see xf-run devices).
                      Default: the module's target (xfc --target). A module runs only on its target's
                      kind of device. XF_VULKAN_VALIDATION=1 enables the Vulkan validation layer.
   --threads N        Threads running the kernel, the calling one included; 0 (default) = all cores.

@@ -44,7 +44,7 @@
 using namespace llvm;
 
 namespace {
-enum class Emit { AST, Spec, XF, Lowered, SPIRV, LLVM, Obj, Lib, Exe };
+enum class Emit { AST, Spec, XF, Lowered, SPIRV, PTX, LLVM, Obj, Lib, Exe };
 
 cl::opt<std::string> inputFile(cl::Positional,
                                cl::desc("<model.xf | config.json | folder with a config.json | kernel.mlir>"),
@@ -57,12 +57,18 @@ cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Lib),
                               clEnumValN(Emit::XF, "xf", "xf IR on tensors"),
                               clEnumValN(Emit::Lowered, "lowered", "loops on memrefs with the kernel ABI (GPU targets: the outlined GPU kernels)"),
                               clEnumValN(Emit::SPIRV, "spirv", "--target=vulkan: one SPIR-V module per kernel, <kernel>.spv in the folder -o names"),
+                              clEnumValN(Emit::PTX, "ptx", "--target=cuda: each kernel's PTX, <kernel>.sm_80.ptx and <kernel>.sm_90.ptx in the folder -o names"),
                               clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
                               clEnumValN(Emit::Obj, "obj", "an object file"),
                               clEnumValN(Emit::Lib, "lib", "a shared library and its C header"),
                               clEnumValN(Emit::Exe, "exe", "a standalone executable that runs the model (runtime linked in)")));
-cl::opt<std::string> target("target", cl::desc("Target device: cpu, or vulkan (kernels as SPIR-V, run by the runtime's Vulkan device)"),
+cl::opt<std::string> target("target",
+                            cl::desc("Target device: cpu, vulkan (kernels as SPIR-V, run by the runtime's Vulkan "
+                                     "device) or cuda (kernels as PTX for sm_80 and sm_90, run by its CUDA device)"),
                             cl::init("cpu"));
+cl::opt<std::string> cudaPath("cuda-path",
+                              cl::desc("--target=cuda: the CUDA toolkit whose nvvm/libdevice the kernels link "
+                                       "(default: $CUDA_HOME, else /usr/local/cuda)"));
 cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"));
 cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"));
 cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"));
@@ -211,7 +217,29 @@ void writeSpirvModules(mlir::ModuleOp module, StringRef folder) {
   }
 }
 
-void writeHeader(mlir::ModuleOp lowered, StringRef path, StringRef libName, bool gpu) {
+/// Writes every embedded PTX image (the `xf_ptx_<kernel>_sm<NN>` globals, NUL-terminated) to
+/// <folder>/<kernel>.sm_<NN>.ptx.
+void writePtxModules(mlir::ModuleOp module, StringRef folder) {
+  if (std::error_code ec = sys::fs::create_directories(folder))
+    fatal("cannot create '" + folder.str() + "': " + ec.message());
+  for (auto global : module.getOps<mlir::LLVM::GlobalOp>()) {
+    StringRef name = global.getSymName();
+    if (!name.consume_front("xf_ptx_"))
+      continue;
+    auto [kernel, arch] = name.rsplit("_sm");
+    SmallString<256> path(folder);
+    sys::path::append(path, kernel + ".sm_" + arch + ".ptx");
+    std::string error;
+    auto out = mlir::openOutputFile(path, &error);
+    if (!out)
+      fatal(error);
+    out->os() << cast<mlir::StringAttr>(*global.getValue()).getValue().rtrim('\0');
+    out->keep();
+  }
+}
+
+/// `gpu`: empty for cpu, else the GPU target (vulkan, cuda).
+void writeHeader(mlir::ModuleOp lowered, StringRef path, StringRef libName, StringRef gpu) {
   std::string error;
   auto out = mlir::openOutputFile(path, &error);
   if (!out)
@@ -226,9 +254,12 @@ void writeHeader(mlir::ModuleOp lowered, StringRef path, StringRef libName, bool
      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
      << "/* MLIR strided memref descriptors: for a dense row-major tensor, allocated = aligned = data,\n"
      << "   offset = 0, sizes = the shape, strides = the row-major strides (in elements). */\n";
-  if (gpu)
+  if (gpu == "vulkan")
     os << "/* The kernels are SPIR-V in the library: run them with xfrt_kernel_run (xfrt.h) on a context\n"
        << "   created for a Vulkan device. The work-item counters below are host code. */\n";
+  else if (gpu == "cuda")
+    os << "/* The kernels are PTX in the library: run them with xfrt_kernel_run (xfrt.h) on a context\n"
+       << "   created for a CUDA device. The work-item counters below are host code. */\n";
   std::set<int64_t> ranks;
   lowered.walk([&](mlir::func::FuncOp f) {
     if (f->hasAttr("xf.kernel"))
@@ -275,7 +306,7 @@ void writeHeader(mlir::ModuleOp lowered, StringRef path, StringRef libName, bool
     }
     os << "   Runs work items [begin, end) of _work_items(...); items are independent, so threads may\n"
        << "   run disjoint ranges concurrently. */\n";
-    if (!gpu)
+    if (gpu.empty())
       os << "void _mlir_ciface_" << f.getSymName() << "(" << args << ", int64_t begin, int64_t end);\n";
     os << "int64_t _mlir_ciface_" << f.getSymName() << "_work_items(" << args << ");\n";
   });
@@ -352,15 +383,19 @@ int main(int argc, char **argv) {
   mlir::xf::registerAllPasses();
   cl::ParseCommandLineOptions(argc, argv, "xf compiler: .xf specifications to ahead-of-time kernels\n");
 
-  if (target != "cpu" && target != "vulkan")
-    fatal("target '" + target + "' is not supported (supported: cpu, vulkan)");
-  bool vulkan = target == "vulkan";
-  if (vulkan && emit == Emit::Exe)
+  if (target != "cpu" && target != "vulkan" && target != "cuda")
+    fatal("target '" + target + "' is not supported (supported: cpu, vulkan, cuda)");
+  bool vulkan = target == "vulkan", cuda = target == "cuda";
+  if ((vulkan || cuda) && emit == Emit::Exe)
     fatal("--emit=exe runs models, which run on --target=cpu only for now");
   if (emit == Emit::SPIRV && !vulkan)
     fatal("--emit=spirv needs --target=vulkan");
   if (emit == Emit::SPIRV && outputFile == "-")
     fatal("--emit=spirv needs an output folder (-o)");
+  if (emit == Emit::PTX && !cuda)
+    fatal("--emit=ptx needs --target=cuda");
+  if (emit == Emit::PTX && outputFile == "-")
+    fatal("--emit=ptx needs an output folder (-o)");
   for (const std::string &pluginPath : passPlugins) {
     Expected<mlir::PassPlugin> plugin = mlir::PassPlugin::load(pluginPath);
     if (!plugin)
@@ -456,6 +491,8 @@ int main(int argc, char **argv) {
     runPasses(*module, [&](mlir::OpPassManager &pm) {
       if (vulkan)
         mlir::xf::buildVulkanLoweringPipeline(pm, mlir::xf::GpuTargetDescription());
+      else if (cuda)
+        mlir::xf::buildCudaLoweringPipeline(pm, mlir::xf::GpuTargetDescription());
       else
         mlir::xf::buildCpuLoweringPipeline(pm, choice.description);
     });
@@ -472,6 +509,14 @@ int main(int argc, char **argv) {
   if (vulkan) {
     mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
     runPasses(*module, [&](mlir::OpPassManager &pm) { mlir::xf::buildVulkanToHostPipeline(pm); });
+  }
+  if (cuda) {
+    mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
+    runPasses(*module, [&](mlir::OpPassManager &pm) { mlir::xf::buildCudaToHostPipeline(pm, {cudaPath}); });
+  }
+  if (emit == Emit::PTX) {
+    writePtxModules(*module, outputFile);
+    return 0;
   }
   if (emit == Emit::SPIRV) {
     writeSpirvModules(*module, outputFile);
@@ -525,6 +570,6 @@ int main(int argc, char **argv) {
     sys::path::replace_extension(h, "h");
     header = std::string(h);
   }
-  writeHeader(*lowered, header, sys::path::filename(outputFile), vulkan);
+  writeHeader(*lowered, header, sys::path::filename(outputFile), target == "cpu" ? StringRef() : StringRef(target));
   return 0;
 }

@@ -1,0 +1,338 @@
+//===- CudaDevice.cpp - the runtime's CUDA device ----------------------------===//
+#include "runtime/cuda/CudaDevice.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <mutex>
+
+using namespace xf::rt;
+
+namespace {
+
+/// The few driver API types and constants the device uses, declared here so that libxfrt builds without the
+/// CUDA toolkit; the values are those of cuda.h, which the build checks where cuda.h exists.
+namespace cu {
+using Result = int;
+using Device = int;
+using DevicePtr = unsigned long long;
+using Context = struct CUctx_st *;
+using Module = struct CUmod_st *;
+using Function = struct CUfunc_st *;
+using Stream = struct CUstream_st *;
+using JitOption = int;
+using DeviceAttribute = int;
+constexpr Result kSuccess = 0;
+constexpr Result kErrorNoDevice = 100;
+constexpr DeviceAttribute kMaxGridDimX = 5;
+constexpr DeviceAttribute kComputeCapabilityMajor = 75;
+constexpr DeviceAttribute kComputeCapabilityMinor = 76;
+constexpr JitOption kJitErrorLogBuffer = 5;
+constexpr JitOption kJitErrorLogBufferSizeBytes = 6;
+} // namespace cu
+
+// The driver entry points, with the symbol each has in libcuda.so.1 (cuda.h maps the plain names to the
+// versioned ones).
+#define XF_CU_FUNCTIONS(X)                                                                                             \
+  X(cuInit, "cuInit", cu::Result, unsigned)                                                                            \
+  X(cuDriverGetVersion, "cuDriverGetVersion", cu::Result, int *)                                                       \
+  X(cuGetErrorName, "cuGetErrorName", cu::Result, cu::Result, const char **)                                           \
+  X(cuGetErrorString, "cuGetErrorString", cu::Result, cu::Result, const char **)                                       \
+  X(cuDeviceGetCount, "cuDeviceGetCount", cu::Result, int *)                                                           \
+  X(cuDeviceGet, "cuDeviceGet", cu::Result, cu::Device *, int)                                                         \
+  X(cuDeviceGetName, "cuDeviceGetName", cu::Result, char *, int, cu::Device)                                           \
+  X(cuDeviceGetAttribute, "cuDeviceGetAttribute", cu::Result, int *, cu::DeviceAttribute, cu::Device)                  \
+  X(cuDeviceTotalMem, "cuDeviceTotalMem_v2", cu::Result, size_t *, cu::Device)                                         \
+  X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", cu::Result, cu::Context *, cu::Device)                       \
+  X(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", cu::Result, cu::Device)                                 \
+  X(cuCtxSetCurrent, "cuCtxSetCurrent", cu::Result, cu::Context)                                                       \
+  X(cuModuleLoadDataEx, "cuModuleLoadDataEx", cu::Result, cu::Module *, const void *, unsigned, cu::JitOption *,       \
+    void **)                                                                                                           \
+  X(cuModuleUnload, "cuModuleUnload", cu::Result, cu::Module)                                                          \
+  X(cuModuleGetFunction, "cuModuleGetFunction", cu::Result, cu::Function *, cu::Module, const char *)                  \
+  X(cuMemAlloc, "cuMemAlloc_v2", cu::Result, cu::DevicePtr *, size_t)                                                  \
+  X(cuMemFree, "cuMemFree_v2", cu::Result, cu::DevicePtr)                                                              \
+  X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", cu::Result, cu::DevicePtr, const void *, size_t, cu::Stream)            \
+  X(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", cu::Result, void *, cu::DevicePtr, size_t, cu::Stream)                  \
+  X(cuStreamCreate, "cuStreamCreate", cu::Result, cu::Stream *, unsigned)                                              \
+  X(cuStreamDestroy, "cuStreamDestroy_v2", cu::Result, cu::Stream)                                                     \
+  X(cuStreamSynchronize, "cuStreamSynchronize", cu::Result, cu::Stream)                                                \
+  X(cuLaunchKernel, "cuLaunchKernel", cu::Result, cu::Function, unsigned, unsigned, unsigned, unsigned, unsigned,      \
+    unsigned, unsigned, cu::Stream, void **, void **)
+
+struct Driver {
+  void *library = nullptr;
+#define XF_CU_DECLARE(name, symbol, result, ...) result (*name)(__VA_ARGS__) = nullptr;
+  XF_CU_FUNCTIONS(XF_CU_DECLARE)
+#undef XF_CU_DECLARE
+};
+
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// The driver, opened and initialized once per process; an error says what is missing.
+llvm::Expected<const Driver *> driver() {
+  static Driver loaded;
+  static std::string problem;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    dlerror();
+    loaded.library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!loaded.library) {
+      const char *reason = dlerror();
+      problem = std::string("the CUDA driver is not installed (cannot load libcuda.so.1: ") +
+                (reason ? reason : "dlopen failed") + ")";
+      return;
+    }
+#define XF_CU_LOAD(name, symbol, result, ...)                                                                          \
+  loaded.name = reinterpret_cast<decltype(loaded.name)>(dlsym(loaded.library, symbol));                               \
+  if (!loaded.name) {                                                                                                  \
+    problem = "the CUDA driver (libcuda.so.1) has no " symbol "; it is too old";                                      \
+    return;                                                                                                            \
+  }
+    XF_CU_FUNCTIONS(XF_CU_LOAD)
+#undef XF_CU_LOAD
+    cu::Result status = loaded.cuInit(0);
+    if (status == cu::kErrorNoDevice) {
+      problem = "the CUDA driver finds no GPU (cuInit: no CUDA-capable device is detected)";
+    } else if (status != cu::kSuccess) {
+      const char *text = nullptr;
+      loaded.cuGetErrorString(status, &text);
+      problem = "the CUDA driver failed to initialize (cuInit: " + std::string(text ? text : "unknown error") + ")";
+    }
+  });
+  if (!problem.empty())
+    return error(problem);
+  return &loaded;
+}
+
+/// "cuFoo: the driver's message (CUDA_ERROR_NAME)".
+llvm::Error check(const Driver &d, cu::Result status, const char *call) {
+  if (status == cu::kSuccess)
+    return llvm::Error::success();
+  const char *text = nullptr, *name = nullptr;
+  d.cuGetErrorString(status, &text);
+  d.cuGetErrorName(status, &name);
+  return error(llvm::formatv("{0}: {1} ({2})", call, text ? text : "unknown error", name ? name : "error " +
+                                                                                         std::to_string(status)));
+}
+
+#define XF_CU_CHECK(d, call) check(d, d.call, #call)
+
+struct DeviceFacts {
+  cu::Device device = 0;
+  std::string name;
+  int computeCapability = 0;
+  size_t memory = 0;
+};
+
+llvm::Expected<DeviceFacts> describe(const Driver &d, int index) {
+  DeviceFacts facts;
+  char name[256] = {};
+  int major = 0, minor = 0;
+  if (llvm::Error err = XF_CU_CHECK(d, cuDeviceGet(&facts.device, index)))
+    return std::move(err);
+  if (llvm::Error err = XF_CU_CHECK(d, cuDeviceGetName(name, sizeof(name) - 1, facts.device)))
+    return std::move(err);
+  if (llvm::Error err = XF_CU_CHECK(d, cuDeviceGetAttribute(&major, cu::kComputeCapabilityMajor, facts.device)))
+    return std::move(err);
+  if (llvm::Error err = XF_CU_CHECK(d, cuDeviceGetAttribute(&minor, cu::kComputeCapabilityMinor, facts.device)))
+    return std::move(err);
+  if (llvm::Error err = XF_CU_CHECK(d, cuDeviceTotalMem(&facts.memory, facts.device)))
+    return std::move(err);
+  facts.name = name;
+  facts.computeCapability = major * 10 + minor;
+  return facts;
+}
+
+/// Device memory for one launch, freed when the launch returns.
+struct DeviceBuffers {
+  const Driver &d;
+  std::vector<cu::DevicePtr> pointers;
+  ~DeviceBuffers() {
+    for (cu::DevicePtr pointer : pointers)
+      d.cuMemFree(pointer);
+  }
+};
+
+} // namespace
+
+struct CudaDevice::Impl {
+  const Driver *d = nullptr;
+  cu::Device device = 0;
+  cu::Context context = nullptr;
+  cu::Stream stream = nullptr;
+  std::string name;
+  int computeCapability = 0;
+  uint32_t maxBlocks = 0;
+  std::mutex mutex; // one launch at a time; the module cache
+  struct Loaded {
+    cu::Module module = nullptr;
+    cu::Function function = nullptr;
+  };
+  llvm::DenseMap<const char *, Loaded> kernels;
+
+  ~Impl() {
+    if (!context)
+      return;
+    d->cuCtxSetCurrent(context);
+    for (auto &entry : kernels)
+      d->cuModuleUnload(entry.second.module);
+    if (stream)
+      d->cuStreamDestroy(stream);
+    d->cuDevicePrimaryCtxRelease(device);
+  }
+
+  llvm::Expected<cu::Function> function(const CudaKernel &kernel) {
+    auto found = kernels.find(kernel.ptx);
+    if (found != kernels.end())
+      return found->second.function;
+    // The driver compiles the PTX for this device; its log says why when that fails.
+    char log[4096] = {};
+    cu::JitOption options[] = {cu::kJitErrorLogBuffer, cu::kJitErrorLogBufferSizeBytes};
+    void *values[] = {log, reinterpret_cast<void *>(sizeof(log) - 1)};
+    Loaded loaded;
+    if (llvm::Error err = XF_CU_CHECK((*d), cuModuleLoadDataEx(&loaded.module, kernel.ptx, 2, options, values)))
+      return error(llvm::toString(std::move(err)) + (log[0] ? std::string(": ") + log : std::string()));
+    if (llvm::Error err = XF_CU_CHECK((*d), cuModuleGetFunction(&loaded.function, loaded.module,
+                                                                 kernel.entryPoint.c_str()))) {
+      d->cuModuleUnload(loaded.module);
+      return std::move(err);
+    }
+    kernels[kernel.ptx] = loaded;
+    return loaded.function;
+  }
+};
+
+CudaDevice::CudaDevice(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
+CudaDevice::~CudaDevice() = default;
+
+const std::string &CudaDevice::name() const { return impl->name; }
+int CudaDevice::computeCapability() const { return impl->computeCapability; }
+uint32_t CudaDevice::maxBlocks() const { return impl->maxBlocks; }
+
+llvm::Expected<std::vector<std::string>> CudaDevice::describeDevices() {
+  llvm::Expected<const Driver *> d = driver();
+  if (!d)
+    return d.takeError();
+  int count = 0;
+  if (llvm::Error err = XF_CU_CHECK((**d), cuDeviceGetCount(&count)))
+    return std::move(err);
+  std::vector<std::string> lines;
+  for (int i = 0; i < count; ++i) {
+    llvm::Expected<DeviceFacts> facts = describe(**d, i);
+    if (!facts)
+      return facts.takeError();
+    lines.push_back(llvm::formatv("cuda:{0}: {1} (compute capability {2}.{3}, {4} MiB)", i, facts->name,
+                                  facts->computeCapability / 10, facts->computeCapability % 10,
+                                  facts->memory >> 20));
+  }
+  return lines;
+}
+
+llvm::Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(int index) {
+  llvm::Expected<const Driver *> loaded = driver();
+  if (!loaded)
+    return loaded.takeError();
+  const Driver &d = **loaded;
+  int count = 0;
+  if (llvm::Error err = XF_CU_CHECK(d, cuDeviceGetCount(&count)))
+    return std::move(err);
+  if (count == 0)
+    return error("the CUDA driver finds no GPU");
+  if (index < 0)
+    index = 0;
+  if (index >= count)
+    return error(llvm::formatv("no CUDA device cuda:{0} (this machine has {1}: cuda:0 to cuda:{2})", index, count,
+                               count - 1));
+  llvm::Expected<DeviceFacts> facts = describe(d, index);
+  if (!facts)
+    return facts.takeError();
+  auto impl = std::make_unique<Impl>();
+  impl->d = &d;
+  impl->device = facts->device;
+  impl->name = llvm::formatv("cuda:{0} ({1})", index, facts->name);
+  impl->computeCapability = facts->computeCapability;
+  if (facts->computeCapability < kMinCudaComputeCapability)
+    return error(llvm::formatv("{0} has compute capability {1}.{2}; xf's CUDA kernels need 8.0 (sm_80) or newer",
+                               impl->name, facts->computeCapability / 10, facts->computeCapability % 10));
+  int maxGrid = 0;
+  if (llvm::Error err = XF_CU_CHECK(d, cuDeviceGetAttribute(&maxGrid, cu::kMaxGridDimX, impl->device)))
+    return std::move(err);
+  impl->maxBlocks = static_cast<uint32_t>(maxGrid);
+  if (llvm::Error err = XF_CU_CHECK(d, cuDevicePrimaryCtxRetain(&impl->context, impl->device)))
+    return std::move(err);
+  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
+    return std::move(err);
+  if (llvm::Error err = XF_CU_CHECK(d, cuStreamCreate(&impl->stream, /*CU_STREAM_NON_BLOCKING=*/1)))
+    return std::move(err);
+  return std::unique_ptr<CudaDevice>(new CudaDevice(std::move(impl)));
+}
+
+llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings,
+                               llvm::ArrayRef<int32_t> shapes, uint32_t blocks) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  const Driver &d = *impl->d;
+  // The context is current per thread; callers may come from any thread.
+  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
+    return err;
+  llvm::Expected<cu::Function> function = impl->function(kernel);
+  if (!function)
+    return function.takeError();
+
+  DeviceBuffers buffers{d, {}};
+  // Per buffer: allocated, aligned, offset, size, stride; then the shapes. The parameter array points at
+  // each value.
+  struct Descriptor {
+    cu::DevicePtr allocated, aligned;
+    int32_t offset, size, stride;
+  };
+  std::vector<Descriptor> descriptors(bindings.size());
+  std::vector<void *> params;
+  for (auto [i, binding] : llvm::enumerate(bindings)) {
+    cu::DevicePtr pointer = 0;
+    // An empty tensor still gets a (tiny) buffer: cuMemAlloc refuses 0 bytes, and the kernel never reads it.
+    if (llvm::Error err = XF_CU_CHECK(d, cuMemAlloc(&pointer, std::max<size_t>(binding.bytes, 4))))
+      return err;
+    buffers.pointers.push_back(pointer);
+    if (binding.bytes && !binding.download)
+      if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, binding.data, binding.bytes, impl->stream)))
+        return err;
+    Descriptor &descriptor = descriptors[i];
+    descriptor = {pointer, pointer, 0, static_cast<int32_t>(binding.bytes / sizeof(float)), 1};
+    for (void *field : {static_cast<void *>(&descriptor.allocated), static_cast<void *>(&descriptor.aligned),
+                        static_cast<void *>(&descriptor.offset), static_cast<void *>(&descriptor.size),
+                        static_cast<void *>(&descriptor.stride)})
+      params.push_back(field);
+  }
+  std::vector<int32_t> shapeValues(shapes.begin(), shapes.end());
+  for (int32_t &shape : shapeValues)
+    params.push_back(&shape);
+
+  if (blocks > 0)
+    if (llvm::Error err = XF_CU_CHECK(d, cuLaunchKernel(*function, blocks, 1, 1, kernel.blockSize, 1, 1,
+                                                        /*sharedMemBytes=*/0, impl->stream, params.data(), nullptr)))
+      return err;
+  for (auto [i, binding] : llvm::enumerate(bindings))
+    if (binding.download && binding.bytes)
+      if (llvm::Error err =
+              XF_CU_CHECK(d, cuMemcpyDtoHAsync(binding.data, buffers.pointers[i], binding.bytes, impl->stream)))
+        return err;
+  // Errors of the kernel itself (a bad address, a trap) surface here.
+  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+}
+
+#if __has_include(<cuda.h>)
+#include <cuda.h>
+static_assert(CUDA_SUCCESS == cu::kSuccess && CUDA_ERROR_NO_DEVICE == cu::kErrorNoDevice);
+static_assert(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X == cu::kMaxGridDimX &&
+              CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR == cu::kComputeCapabilityMajor &&
+              CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR == cu::kComputeCapabilityMinor);
+static_assert(CU_JIT_ERROR_LOG_BUFFER == cu::kJitErrorLogBuffer &&
+              CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES == cu::kJitErrorLogBufferSizeBytes);
+static_assert(CU_STREAM_NON_BLOCKING == 1 && sizeof(CUdeviceptr) == sizeof(cu::DevicePtr));
+#endif

@@ -1,0 +1,70 @@
+//===- CudaDevice.h - the runtime's CUDA device ------------------------------===//
+//
+// The CUDA driver is opened at run time (dlopen of libcuda.so.1), so libxfrt links no CUDA library, builds
+// without the toolkit, and a machine without the driver or a GPU gets a clear error only when it asks for a
+// CUDA device. A device runs one launch at a time on its own stream, in the device's primary context:
+// operands are copied to device memory, the kernel (its PTX module loaded once and cached) is launched with
+// the buffers and the shapes, and the output is copied back before the call returns.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_RUNTIME_CUDA_CUDADEVICE_H
+#define XF_RUNTIME_CUDA_CUDADEVICE_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace xf::rt {
+
+/// The oldest compute capability (major * 10 + minor) the compiled kernels target: sm_80.
+inline constexpr int kMinCudaComputeCapability = 80;
+
+/// One compiled kernel: PTX text and how to launch it.
+struct CudaKernel {
+  const char *ptx = nullptr; // NUL-terminated; identifies the kernel in the module cache
+  std::string entryPoint;
+  uint32_t blockSize = 0; // threads per block, one work item each
+};
+
+/// A host array bound to one kernel buffer.
+struct CudaBinding {
+  void *data = nullptr;
+  size_t bytes = 0;
+  bool download = false; // copy the buffer back into `data` after the kernel ran
+};
+
+class CudaDevice {
+public:
+  /// Opens device `index` (-1: device 0). Fails, naming what is missing, without a driver, without a
+  /// device, or for a device older than compute capability 8.0.
+  static llvm::Expected<std::unique_ptr<CudaDevice>> open(int index);
+  /// One line per device: "cuda:N: NAME (compute capability X.Y, M MiB)".
+  static llvm::Expected<std::vector<std::string>> describeDevices();
+  ~CudaDevice();
+
+  /// "cuda:N (NAME)".
+  const std::string &name() const;
+  /// major * 10 + minor, e.g. 90 for an H100.
+  int computeCapability() const;
+  uint32_t maxBlocks() const;
+
+  /// Runs `blocks` blocks of `kernel` and waits for them. Kernel parameters are, per binding, MLIR's
+  /// memref descriptor at 32-bit index width (allocated, aligned, offset 0, size in elements, stride 1;
+  /// see xf-cuda-serialize), then the i32 `shapes`. The kernel's PTX must outlive the device's use of it.
+  llvm::Error launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings, llvm::ArrayRef<int32_t> shapes,
+                     uint32_t blocks);
+
+  struct Impl;
+
+private:
+  explicit CudaDevice(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+} // namespace xf::rt
+
+#endif // XF_RUNTIME_CUDA_CUDADEVICE_H
