@@ -1326,36 +1326,45 @@ void AttentionEmitter::emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, V
     // Scores; keys past the segment are clamped to its last key and masked below. The first row also
     // prefetches the next key block's K and V rows into L2, so that memory streams while the block's
     // rows compute (the hardware prefetcher alone runs too little ahead of the block's first row).
-    Value first = cmpI(arith::CmpIPredicate::eq, n, idx(0));
     auto prefetchNext = [&](Value jj) {
-      auto ifFirst = scf::IfOp::create(b, first, /*withElseRegion=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifFirst.thenBlock());
       Value next = minI(add(add(j0, idx(bk)), jj), sub(keyCount, idx(1)));
       for (auto [rows, width] : {std::pair{op.getKey(), op.getHeadDim()}, std::pair{op.getValue(), dv}})
         for (int64_t line = 0; line < width; line += 16)
           memref::PrefetchOp::create(b, rows, ValueRange{batch, kvHead, next, idx(line)}, /*isWrite=*/false,
                                      /*localityHint=*/2, /*isDataCache=*/true);
     };
-    bool vwPowerOfTwo = llvm::isPowerOf2_64(vw);
-    if (dw == vw && vwPowerOfTwo) {
-      // vector-width keys at a time, their horizontal sums transposed into one vector.
-      scf::ForOp::create(b, idx(0), idx(bk), idx(vw), ValueRange{}, [&](OpBuilder &, Location, Value g0, ValueRange) {
-        SmallVector<Value> parts;
-        for (int64_t k = 0; k < vw; ++k) {
-          Value jj = add(g0, idx(k));
-          prefetchNext(jj);
-          parts.push_back(decodePartialDot(n, minI(add(j0, jj), lastKey)));
-        }
-        vector::StoreOp::create(b, transposedSums(parts), dZ, ValueRange{g0});
-        scf::YieldOp::create(b);
-      });
-    } else {
+    bool grouped = dw == vw && llvm::isPowerOf2_64(vw);
+    auto scoreLoop = [&](bool prefetch) {
+      if (grouped) {
+        // vector-width keys at a time, their horizontal sums transposed into one vector.
+        scf::ForOp::create(b, idx(0), idx(bk), idx(vw), ValueRange{}, [&](OpBuilder &, Location, Value g0, ValueRange) {
+          SmallVector<Value> parts;
+          for (int64_t k = 0; k < vw; ++k) {
+            Value jj = add(g0, idx(k));
+            if (prefetch)
+              prefetchNext(jj);
+            parts.push_back(decodePartialDot(n, minI(add(j0, jj), lastKey)));
+          }
+          vector::StoreOp::create(b, transposedSums(parts), dZ, ValueRange{g0});
+          scf::YieldOp::create(b);
+        });
+        return;
+      }
       scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
-        prefetchNext(jj);
+        if (prefetch)
+          prefetchNext(jj);
         memref::StoreOp::create(b, decodeDot(n, minI(add(j0, jj), lastKey)), dZ, ValueRange{jj});
         scf::YieldOp::create(b);
       });
+    };
+    // The first row's copy of the score loop also prefetches; a branch per key would split the loop.
+    auto ifFirst = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::eq, n, idx(0)), /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifFirst.thenBlock());
+      scoreLoop(/*prefetch=*/true);
+      b.setInsertionPointToStart(ifFirst.elseBlock());
+      scoreLoop(/*prefetch=*/false);
     }
     if (op.hasScoreModifier() && !isVectorizable(op.getScore(), {true, false, false, false, true}))
       scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {

@@ -45,10 +45,11 @@
 // CHECK: scf.for %[[J0:.+]] = %[[LO]] to %[[T]] step %c16 {
 // CHECK: scf.for %[[N:.+]] = %c0 to %[[ROWS]] step %c1 {
 // Scores: head_dim on the lanes, 8 keys at a time, their horizontal sums transposed into one vector by
-// shuffles (no reduction per key). The first row prefetches the next block's K and V rows into L2.
+// shuffles (no reduction per key). The first row's copy of the loop prefetches the next block's K and V
+// rows into L2; the other rows' copy does not.
 // CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[N]], %c0
-// CHECK: scf.for %{{.+}} = %c0 to %c16 step %c8 {
 // CHECK: scf.if %[[FIRST]] {
+// CHECK: scf.for %{{.+}} = %c0 to %c16 step %c8 {
 // CHECK: memref.prefetch %[[K]][%[[BATCH]], %[[KVH]], %{{.+}}, %c0], read, locality<2>, data
 // CHECK: memref.prefetch %[[V]]
 // CHECK: vector.load %[[K]][%[[BATCH]], %[[KVH]], %{{.+}}, %c0] : memref<?x2x?x64xf32>, vector<8xf32>
@@ -56,6 +57,10 @@
 // CHECK-NOT: vector.reduction
 // CHECK: vector.shuffle
 // CHECK: vector.store %{{.+}}, %{{.+}} : memref<16xf32>, vector<8xf32>
+// CHECK: } else {
+// CHECK: scf.for %{{.+}} = %c0 to %c16 step %c8 {
+// CHECK-NOT: memref.prefetch
+// CHECK: vector.shuffle
 // Causal and window masks with the block's keys on the lanes, then the block max.
 // CHECK: arith.cmpi sle, %{{.+}}, %{{.+}} : vector<8xi64>
 // CHECK: arith.cmpi sgt, %{{.+}}, %{{.+}} : vector<8xi64>
