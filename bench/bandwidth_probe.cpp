@@ -1,6 +1,6 @@
 //===- bandwidth_probe.cpp - decode attention against the memory bandwidth -===//
 //
-// xf-bandwidth-probe [--runs N] [--contexts T1,T2,...]
+// xf-bandwidth-probe [--runs N] [--contexts T1,T2,...] [--module LIB.so]
 //
 // 1. Read bandwidth of this machine: 2 threads sum a 1 GiB float array (each its half), best of --runs; each
 //    thread reads its half as 1 or 4 sequential streams side by side, with or without a software prefetch
@@ -11,7 +11,9 @@
 //    K and V per call (2 * Hkv * T * D * 4) / time, against the probe. Each call reads the next of several
 //    K/V copies (>= 256 MiB in all), so K and V come from DRAM as they do when a decode step walks every
 //    layer's cache. The same kernel at S = 32 (one full query block, same K/V bytes) shows how much of the
-//    S = 1 time is the query block's fixed compute rather than memory.
+//    S = 1 time is the query block's fixed compute rather than memory; S = 8 is the largest S the CPU
+//    lowering's decode form takes. --module times another build of the same kernel (e.g. one compiled
+//    before the decode form, for before/after figures).
 // 3. For scale, a plain C++ GQA decode (not xf: each thread takes kv heads, reads K and V once for the 4
 //    query heads that share them, one pass of scores, softmax, one pass of P V), same data, same threads.
 //
@@ -223,6 +225,7 @@ void plainDecode(const float *q, const float *k, const float *v, int64_t T, floa
 int main(int argc, char **argv) {
   int runs = 5;
   std::vector<int64_t> contexts{4096, 16384};
+  std::string modulePath = XF_BENCH_MODULE;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--runs" && i + 1 < argc)
@@ -234,8 +237,10 @@ int main(int argc, char **argv) {
         if (*p == ',')
           ++p;
       }
+    } else if (arg == "--module" && i + 1 < argc) {
+      modulePath = argv[++i];
     } else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: xf-bandwidth-probe [--runs N] [--contexts T1,T2,...]\n");
+      std::printf("usage: xf-bandwidth-probe [--runs N] [--contexts T1,T2,...] [--module LIB.so]\n");
       return 0;
     } else
       die("unknown argument '" + arg + "' (try --help)");
@@ -263,13 +268,13 @@ int main(int argc, char **argv) {
     die(m);
   xfrt::ContextPtr context(rawContext);
   xfrt_module *rawModule = nullptr;
-  if (std::string m = messageOf(xfrt_module_open(XF_BENCH_MODULE, &rawModule)); !m.empty())
+  if (std::string m = messageOf(xfrt_module_open(modulePath.c_str(), &rawModule)); !m.empty())
     die(m);
   xfrt::ModulePtr module(rawModule);
   const char *kernel = "attn_causal";
 
   std::printf("decode attention: kernel %s of %s, H=%lld Hkv=%lld D=%lld causal fp32, %d threads, best of %d\n",
-              kernel, XF_BENCH_MODULE, (long long)kHeads, (long long)kKvHeads, (long long)kHeadDim, kThreads, runs);
+              kernel, modulePath.c_str(), (long long)kHeads, (long long)kKvHeads, (long long)kHeadDim, kThreads, runs);
   std::printf("bytes per call = K + V = 2*Hkv*T*D*4; each call reads the next of n K/V copies (>= %lld MiB)\n",
               (long long)(kColdBytes >> 20));
   std::printf("%7s %-26s %3s %6s %10s %8s %10s %10s\n", "T", "kernel", "S", "copies", "ms/call", "GB/s",
@@ -283,7 +288,7 @@ int main(int argc, char **argv) {
       fillRandom(ks[c].data(), kvFloats, 100 + 2 * c);
       fillRandom(vs[c].data(), kvFloats, 101 + 2 * c);
     }
-    for (int64_t S : {int64_t(1), int64_t(32)}) {
+    for (int64_t S : {int64_t(1), int64_t(8), int64_t(32)}) {
       std::vector<float> q(kHeads * S * kHeadDim), out(q.size(), NAN);
       fillRandom(q.data(), static_cast<int64_t>(q.size()), 5);
       // Scores of O(1): scale q up so the softmax is not flat (uniform [-1,1) entries give |q.k| ~ 4).
