@@ -117,6 +117,28 @@ inline ContextPtr makeVulkanContext(std::string &skipReason) {
   return ContextPtr(context);
 }
 
+/// A context on CUDA device 0. Null, after which the caller skips with `skipReason`, when the machine has no
+/// CUDA driver or device, unless XF_REQUIRE_CUDA is set (as a GPU CI sets it): then it is a failure.
+inline ContextPtr makeCudaContext(std::string &skipReason) {
+  xfrt_context *context = nullptr;
+  std::string message = messageOf(xfrt_context_create_on("cuda", 2, &context));
+  if (!message.empty()) {
+    EXPECT_EQ(std::getenv("XF_REQUIRE_CUDA"), nullptr) << "XF_REQUIRE_CUDA is set but: " << message;
+    skipReason = message;
+  }
+  return ContextPtr(context);
+}
+
+/// A context for `target`: the CPU's (2 threads), or the GPU device the runtime picks. Null, with the
+/// reason in `skipReason`, when the machine has no such device.
+inline ContextPtr makeTargetContext(const std::string &target, std::string &skipReason) {
+  if (target == "vulkan")
+    return makeVulkanContext(skipReason);
+  if (target == "cuda")
+    return makeCudaContext(skipReason);
+  return makeContext(2);
+}
+
 inline std::vector<float> randomNormals(size_t count, uint32_t seed) {
   std::mt19937 generator(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);

@@ -96,17 +96,13 @@ std::string variantFlags(const VariantCase &c) {
 
 class VariantNumerics : public testing::TestWithParam<VariantCase> {};
 
-/// Compiles the case for `target` (cpu or vulkan), runs it on random operands and compares with the oracle.
+/// Compiles the case for `target` (cpu, vulkan or cuda), runs it on random operands and compares with the
+/// oracle. Skipped, with the runtime's reason, where the machine has no device of the target's kind.
 void checkVariantCase(const VariantCase &c, const std::string &target) {
-  ContextPtr context;
-  if (target == "vulkan") {
-    std::string skip;
-    context = makeVulkanContext(skip);
-    if (!context)
-      GTEST_SKIP() << "no Vulkan device: " << skip;
-  } else {
-    context = makeContext(2);
-  }
+  std::string skip;
+  ContextPtr context = makeTargetContext(target, skip);
+  if (!context)
+    GTEST_SKIP() << "no " << target << " device: " << skip;
   fs::path library;
   ASSERT_TRUE(compile(c.name + "_" + target, "mlir", kernelSource(c), library,
                       variantFlags(c) + " --target=" + target));
@@ -228,6 +224,9 @@ TEST_P(VariantNumerics, MatchesReference) { checkVariantCase(GetParam(), "cpu");
 /// The same kernels through the Vulkan pipeline, on the runtime's Vulkan device (lavapipe in CI).
 TEST_P(VariantNumerics, MatchesReferenceOnVulkan) { checkVariantCase(GetParam(), "vulkan"); }
 
+/// The same kernels through the CUDA pipeline (PTX, one query row per thread) on CUDA device 0.
+TEST_P(VariantNumerics, MatchesReferenceOnCuda) { checkVariantCase(GetParam(), "cuda"); }
+
 std::vector<VariantCase> variantCases() {
   // Every variant alone, then pairs and triples on one kernel.
   std::vector<std::vector<Variant>> sets = {
@@ -283,15 +282,10 @@ func.func @attn(%q: tensor<?x8x?x32xf32>, %k: tensor<?x2x?x32xf32>, %v: tensor<?
 }
 )mlir";
   for (int64_t hidden : {48, 37}) { // vector and scalar dot products
-    ContextPtr context;
-    if (target == "vulkan") {
-      std::string skip;
-      context = makeVulkanContext(skip);
-      if (!context)
-        GTEST_SKIP() << "no Vulkan device: " << skip;
-    } else {
-      context = makeContext(2);
-    }
+    std::string skip;
+    ContextPtr context = makeTargetContext(target, skip);
+    if (!context)
+      GTEST_SKIP() << "no " << target << " device: " << skip;
     fs::path library;
     std::string name = "router_" + std::to_string(hidden) + "_" + target;
     ASSERT_TRUE(compile(name, "mlir", source, library,
@@ -316,7 +310,7 @@ func.func @attn(%q: tensor<?x8x?x32xf32>, %k: tensor<?x2x?x32xf32>, %v: tensor<?
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Targets, MoHRouterNumerics, testing::Values("cpu", "vulkan"),
+INSTANTIATE_TEST_SUITE_P(Targets, MoHRouterNumerics, testing::Values("cpu", "vulkan", "cuda"),
                          [](const testing::TestParamInfo<std::string> &info) { return info.param; });
 
 } // namespace
