@@ -45,6 +45,8 @@ cuda_root = "/usr/local/cuda"  # where xfc looks for libdevice unless --cuda-pat
 if os.path.exists(os.path.join(cuda_root, "bin", "ptxas")) and os.path.isdir(os.path.join(cuda_root, "nvvm", "libdevice")):
     config.available_features.add("cuda-toolkit")
     config.substitutions.append(("%ptxas", os.path.join(cuda_root, "bin", "ptxas")))
+    # The toolkit's stub libcuda resolves every driver symbol the runtime loads, and cuInit fails on it.
+    config.substitutions.append(("%cuda_stub", os.path.join(cuda_root, "lib64", "stubs", "libcuda.so")))
 if "\ncuda:0:" in "\n" + devices.stdout:
     config.available_features.add("cuda")
 elif os.environ.get("XF_REQUIRE_CUDA"):

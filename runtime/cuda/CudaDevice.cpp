@@ -26,6 +26,7 @@ using Stream = struct CUstream_st *;
 using JitOption = int;
 using DeviceAttribute = int;
 constexpr Result kSuccess = 0;
+constexpr Result kErrorStubLibrary = 34;
 constexpr Result kErrorNoDevice = 100;
 constexpr DeviceAttribute kMaxGridDimX = 5;
 constexpr DeviceAttribute kComputeCapabilityMajor = 75;
@@ -74,6 +75,19 @@ llvm::Error error(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
+/// The driver's message for `status`, with the causes a user can act on spelled out; the toolkit's stub
+/// libcuda has no messages at all.
+std::string describeStatus(const Driver &d, cu::Result status) {
+  if (status == cu::kErrorStubLibrary)
+    return "libcuda.so.1 is the CUDA toolkit's stub library, not a driver";
+  const char *text = nullptr, *name = nullptr;
+  if (d.cuGetErrorString(status, &text) != cu::kSuccess || !text)
+    return "CUDA error " + std::to_string(status);
+  if (d.cuGetErrorName(status, &name) != cu::kSuccess || !name)
+    return text;
+  return std::string(text) + " (" + name + ")";
+}
+
 /// The driver, opened and initialized once per process; an error says what is missing.
 llvm::Expected<const Driver *> driver() {
   static Driver loaded;
@@ -97,28 +111,21 @@ llvm::Expected<const Driver *> driver() {
     XF_CU_FUNCTIONS(XF_CU_LOAD)
 #undef XF_CU_LOAD
     cu::Result status = loaded.cuInit(0);
-    if (status == cu::kErrorNoDevice) {
+    if (status == cu::kErrorNoDevice)
       problem = "the CUDA driver finds no GPU (cuInit: no CUDA-capable device is detected)";
-    } else if (status != cu::kSuccess) {
-      const char *text = nullptr;
-      loaded.cuGetErrorString(status, &text);
-      problem = "the CUDA driver failed to initialize (cuInit: " + std::string(text ? text : "unknown error") + ")";
-    }
+    else if (status != cu::kSuccess)
+      problem = "the CUDA driver failed to initialize (cuInit: " + describeStatus(loaded, status) + ")";
   });
   if (!problem.empty())
     return error(problem);
   return &loaded;
 }
 
-/// "cuFoo: the driver's message (CUDA_ERROR_NAME)".
+/// "cuFoo(...): the driver's message (CUDA_ERROR_NAME)".
 llvm::Error check(const Driver &d, cu::Result status, const char *call) {
   if (status == cu::kSuccess)
     return llvm::Error::success();
-  const char *text = nullptr, *name = nullptr;
-  d.cuGetErrorString(status, &text);
-  d.cuGetErrorName(status, &name);
-  return error(llvm::formatv("{0}: {1} ({2})", call, text ? text : "unknown error", name ? name : "error " +
-                                                                                         std::to_string(status)));
+  return error(llvm::StringRef(call).take_until([](char c) { return c == '('; }) + ": " + describeStatus(d, status));
 }
 
 #define XF_CU_CHECK(d, call) check(d, d.call, #call)
@@ -328,7 +335,8 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
 
 #if __has_include(<cuda.h>)
 #include <cuda.h>
-static_assert(CUDA_SUCCESS == cu::kSuccess && CUDA_ERROR_NO_DEVICE == cu::kErrorNoDevice);
+static_assert(CUDA_SUCCESS == cu::kSuccess && CUDA_ERROR_NO_DEVICE == cu::kErrorNoDevice &&
+              CUDA_ERROR_STUB_LIBRARY == cu::kErrorStubLibrary);
 static_assert(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X == cu::kMaxGridDimX &&
               CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR == cu::kComputeCapabilityMajor &&
               CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR == cu::kComputeCapabilityMinor);
