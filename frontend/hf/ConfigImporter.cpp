@@ -154,13 +154,13 @@ const Architecture kArchitectures[] = {
      true, false, false, 0, 0},
     {"MistralForCausalLM", "mistral", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::AllLayers, 4096, 131072,
      false, false, false, 0, 0},
-    {"Qwen2ForCausalLM", "qwen2", 10000.0, 1e-6, false, "silu", 0, false, SlidingStyle::Qwen, 4096, 32768, false,
+    {"Qwen2ForCausalLM", "qwen2", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::Qwen, 4096, 32768, false,
      false, false, 0, 0},
     {"Qwen3ForCausalLM", "qwen3", 10000.0, 1e-6, false, "silu", 128, true, SlidingStyle::Qwen, 4096, 32768, true,
      false, false, 0, 0},
     {"Gemma2ForCausalLM", "gemma2", 10000.0, 1e-6, true, "gelu_pytorch_tanh", 256, true, SlidingStyle::Alternating,
      4096, 8192, true, false, false, 0, 0},
-    {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, false, SlidingStyle::AllLayers, std::nullopt, 4096,
+    {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
      false, false, false, 0, 0},
     {"MixtralForCausalLM", "mixtral", 1e6, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt,
      131072, false, false, true, 8, 2},
@@ -444,9 +444,16 @@ private:
       // Without a default (hidden not a multiple of heads), head_dim must be given; if heads or hidden
       // are themselves wrong, that was reported.
       bool sizesKnown = a.heads > 0 && m.hidden > 0;
-      a.headDim = intField("head_dim", headDimDefault ? std::optional<int64_t>(headDimDefault)
-                                       : sizesKnown   ? std::nullopt
-                                                      : std::optional<int64_t>(0));
+      if (sizesKnown && !headDimDefault && !root->get("head_dim")) {
+        handled.insert("head_dim");
+        error("hidden_size", "hidden_size (" + std::to_string(m.hidden) + ") is not a multiple of num_attention_heads (" +
+                                 std::to_string(a.heads) + "); give head_dim",
+              /*prefix=*/false);
+      } else {
+        a.headDim = intField("head_dim", headDimDefault ? std::optional<int64_t>(headDimDefault)
+                                         : sizesKnown   ? std::nullopt
+                                                        : std::optional<int64_t>(0));
+      }
     } else {
       a.headDim = derived;
       if (a.heads > 0 && m.hidden > 0 && !derived)
@@ -476,6 +483,18 @@ private:
     readActivation(m, *arch);
     if (arch->name == "LlamaForCausalLM")
       mlp.bias = boolField("mlp_bias", false);
+    if (arch->modelType == "phi3") {
+      // Phi-4-mini's config carries fields that HF's Phi3 code never reads. Their published values change
+      // nothing; any other value would mean a model HF computes differently from what the config says.
+      for (StringRef key : {"lm_head_bias", "mlp_bias"})
+        if (boolField(key, false))
+          error(key, arch->name + " has no " + (key == "mlp_bias" ? "MLP" : "lm_head") +
+                         " bias (HF ignores this field); only false is supported");
+      for (StringRef key : {"full_attn_mod", "interpolate_factor"})
+        if (double value = numberField(key, 1); value != 1)
+          error(key, "'" + key + "' = " + formatNumber(value) + ": HF's " + arch->name +
+                         " ignores this field; only 1 is supported");
+    }
     if (arch->moe) {
       mlp.experts = intField("num_local_experts", arch->experts);
       mlp.topK = intField("num_experts_per_tok", arch->topK);
