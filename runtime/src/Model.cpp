@@ -224,6 +224,12 @@ public:
 
 } // namespace
 
+/// A model compiled for a GPU target keeps its projections in the Hugging Face layout [out, in], which
+/// the dense GPU kernels (xf-add-dense-kernels) read.
+struct GpuLayerWeights {
+  std::vector<float> qkv, o, gate, up, down;
+};
+
 struct xfrt_model_s {
   const xfrt_module *module = nullptr;
   Plan plan;
@@ -231,6 +237,9 @@ struct xfrt_model_s {
   std::vector<float> finalNorm;
   Linear lmHead;
   std::vector<LayerWeights> layers;
+  bool gpu = false; // the module's target is not the CPU: dense ops run as the module's kernels
+  std::vector<GpuLayerWeights> gpuLayers;
+  std::vector<float> gpuLmHead; // [vocab, hidden]
 };
 
 namespace {
@@ -303,6 +312,84 @@ void loadWeights(xfrt_model &m, const WeightStore &store) {
     }
     r.ignore(pre + "self_attn.rotary_emb.inv_freq"); // a buffer older checkpoints saved
   }
+  std::vector<std::string> extra = store.unused(r.used);
+  if (!extra.empty())
+    fail("unexpected weight '" + extra.front() + "'" +
+         (extra.size() > 1 ? " (and " + std::to_string(extra.size() - 1) + " more)" : std::string()) +
+         ": the model '" + p.name + "' has no such parameter");
+}
+
+/// What a GPU target's model runtime runs so far: dense llama-style decoders. Anything else is refused
+/// when the model loads, by name.
+void checkGpuSupport(const xfrt_model &m) {
+  const Plan &p = m.plan;
+  auto refuse = [&](const std::string &what) {
+    fail("model '" + p.name + "' on " + m.module->info.target + ": " + what +
+         " (not supported by the GPU model runtime yet; compile for --target=cpu)");
+  };
+  if (p.mlp.experts > 0)
+    refuse("a mixture-of-experts MLP");
+  if (p.mlp.activation != "silu")
+    refuse("the '" + p.mlp.activation + "' MLP activation");
+  if (p.mlp.bias)
+    refuse("MLP biases");
+  if (p.sandwich)
+    refuse("sandwich norms");
+  if (p.embedScale != 1.0)
+    refuse("embedding scaling");
+  if (p.architecture == "Phi3ForCausalLM")
+    refuse("Phi-3's fused projections");
+  for (const LayerPlan &lp : p.layers) {
+    if (lp.qkvBias || lp.oBias)
+      refuse("attention biases");
+    if (p.rope.rotaryDim != lp.headDim)
+      refuse("partial rotary embeddings");
+  }
+  for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_rope", "xf_dense_silu_gate",
+                             "xf_dense_add", "xf_dense_embed"})
+    if (findKernelIndex(*m.module, kernel) < 0)
+      fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
+}
+
+void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
+  const Plan &p = m.plan;
+  WeightReader r(store);
+  int64_t H = p.hidden, I = p.mlp.intermediate;
+  m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
+  m.finalNorm = r.read("model.norm.weight", {H});
+  std::vector<float> lmHead;
+  if (p.tieEmbeddings) {
+    if (r.has("lm_head.weight"))
+      r.ignore("lm_head.weight");
+  } else {
+    lmHead = r.read("lm_head.weight", {p.vocab, H});
+  }
+  for (size_t l = 0; l < p.layers.size(); ++l) {
+    const LayerPlan &lp = p.layers[l];
+    LayerWeights &w = m.layers.emplace_back();
+    GpuLayerWeights &g = m.gpuLayers.emplace_back();
+    std::string pre = "model.layers." + std::to_string(l) + ".";
+    int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
+    w.inputNorm = r.read(pre + "input_layernorm.weight", {H});
+    w.postAttnNorm = r.read(pre + "post_attention_layernorm.weight", {H});
+    // q, k and v stacked along their outputs: one matmul gives [S, q | k | v].
+    for (auto [name, rows] : {std::pair{"q_proj", qRows}, std::pair{"k_proj", kvRows}, std::pair{"v_proj", kvRows}}) {
+      std::vector<float> part = r.read(pre + "self_attn." + name + ".weight", {rows, H});
+      g.qkv.insert(g.qkv.end(), part.begin(), part.end());
+    }
+    g.o = r.read(pre + "self_attn.o_proj.weight", {H, qRows});
+    if (lp.qkNorm) {
+      w.qNorm = r.read(pre + "self_attn.q_norm.weight", {lp.headDim});
+      w.kNorm = r.read(pre + "self_attn.k_norm.weight", {lp.headDim});
+    }
+    if (lp.learnedSinks)
+      w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
+    g.gate = r.read(pre + "mlp.gate_proj.weight", {I, H});
+    g.up = r.read(pre + "mlp.up_proj.weight", {I, H});
+    g.down = r.read(pre + "mlp.down_proj.weight", {H, I});
+    r.ignore(pre + "self_attn.rotary_emb.inv_freq");
+  }
+  m.gpuLmHead = p.tieEmbeddings ? m.embedding : std::move(lmHead);
   std::vector<std::string> extra = store.unused(r.used);
   if (!extra.empty())
     fail("unexpected weight '" + extra.front() + "'" +
@@ -559,6 +646,127 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   }
 }
 
+/// A GPU module's kernel, through the public entry point so every call is checked like a user's.
+void runKernel(xfrt_session &s, const char *kernel, std::initializer_list<xfrt_tensor> operands, size_t layer) {
+  std::vector<xfrt_tensor> list(operands);
+  if (xfrt_status status =
+          xfrt_kernel_run(s.context, s.model->module, kernel, list.data(), static_cast<int64_t>(list.size()))) {
+    std::string message = xfrt_status_message(status);
+    xfrt_status_free(status);
+    fail(layer == SIZE_MAX ? message : "layer " + std::to_string(layer) + ": " + message);
+  }
+}
+
+xfrt_tensor view(std::vector<float> &data, std::initializer_list<int64_t> shape) {
+  xfrt_tensor t{};
+  t.data = data.data();
+  t.rank = static_cast<int32_t>(shape.size());
+  std::copy(shape.begin(), shape.end(), t.shape);
+  return t;
+}
+
+/// The forward of a GPU module: every dense op and attention runs as one of its kernels on the context's
+/// device. Token ids, RoPE tables, the KV cache and layout changes between kernels stay on the host (the
+/// device copies operands per call), which is correct but not fast: keeping activations and the cache on
+/// the device is the next step.
+void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
+  xfrt_model &m = *s.model;
+  const Plan &p = m.plan;
+  const int64_t H = p.hidden, I = p.mlp.intermediate, pos0 = s.position, T = pos0 + S;
+  const size_t none = SIZE_MAX;
+  std::vector<float> ids(tokens, tokens + S), x(S * H), h(S * H), o(S * H), sum(S * H);
+  std::vector<float> params = {static_cast<float>(p.normEps), p.unitOffset ? 1.0f : 0.0f};
+  runKernel(s, "xf_dense_embed", {view(ids, {S}), view(m.embedding, {p.vocab, H}), view(x, {S, H})}, none);
+
+  const int64_t half = p.rope.rotaryDim / 2;
+  std::vector<double> invFreq = ropeFrequencies(p, T);
+  std::vector<float> cosT(S * half), sinT(S * half);
+  for (int64_t t = 0; t < S; ++t)
+    for (int64_t k = 0; k < half; ++k) {
+      double angle = static_cast<double>(pos0 + t) * invFreq[k];
+      cosT[t * half + k] = static_cast<float>(std::cos(angle) * p.rope.attentionFactor);
+      sinT[t * half + k] = static_cast<float>(std::sin(angle) * p.rope.attentionFactor);
+    }
+
+  for (size_t l = 0; l < p.layers.size(); ++l) {
+    const LayerPlan &lp = p.layers[l];
+    LayerWeights &w = m.layers[l];
+    GpuLayerWeights &g = m.gpuLayers[l];
+    LayerCache &cache = s.caches[l];
+    const int64_t D = lp.headDim, Hq = lp.heads, Hkv = lp.kvHeads, width = (Hq + 2 * Hkv) * D;
+
+    runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(w.inputNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+    std::vector<float> qkv(S * width);
+    runKernel(s, "xf_dense_matmul", {view(h, {S, H}), view(g.qkv, {width, H}), view(qkv, {S, width})}, l);
+    std::vector<float> q(S * Hq * D), k(S * Hkv * D), v(S * Hkv * D);
+    for (int64_t t = 0; t < S; ++t) {
+      const float *row = qkv.data() + t * width;
+      std::copy(row, row + Hq * D, q.data() + t * Hq * D);
+      std::copy(row + Hq * D, row + (Hq + Hkv) * D, k.data() + t * Hkv * D);
+      std::copy(row + (Hq + Hkv) * D, row + width, v.data() + t * Hkv * D);
+    }
+    if (lp.qkNorm) {
+      runKernel(s, "xf_dense_rms_norm", {view(q, {S * Hq, D}), view(w.qNorm, {D}), view(params, {2}), view(q, {S * Hq, D})}, l);
+      runKernel(s, "xf_dense_rms_norm", {view(k, {S * Hkv, D}), view(w.kNorm, {D}), view(params, {2}), view(k, {S * Hkv, D})}, l);
+    }
+    std::vector<float> qr(q.size()), kr(k.size());
+    runKernel(s, "xf_dense_rope", {view(q, {S, Hq, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(qr, {S, Hq, D})}, l);
+    runKernel(s, "xf_dense_rope", {view(k, {S, Hkv, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(kr, {S, Hkv, D})}, l);
+
+    // The cache takes [S, Hkv, D] rows at [Hkv, count + t, D]; the kernel reads dense [1, Hkv, Tk, D].
+    cache.reserveFor(S);
+    const int64_t C = cache.capacity, base = cache.count;
+    for (int64_t t = 0; t < S; ++t)
+      for (int64_t kh = 0; kh < Hkv; ++kh) {
+        std::copy_n(kr.data() + (t * Hkv + kh) * D, D, cache.k.data() + (kh * C + base + t) * D);
+        std::copy_n(v.data() + (t * Hkv + kh) * D, D, cache.v.data() + (kh * C + base + t) * D);
+      }
+    cache.count += S;
+    const int64_t Tk = cache.count;
+    std::vector<float> keys(Hkv * Tk * D), values(Hkv * Tk * D), queries(Hq * S * D), attn(Hq * S * D);
+    for (int64_t kh = 0; kh < Hkv; ++kh) {
+      std::copy_n(cache.k.data() + kh * C * D, Tk * D, keys.data() + kh * Tk * D);
+      std::copy_n(cache.v.data() + kh * C * D, Tk * D, values.data() + kh * Tk * D);
+    }
+    for (int64_t t = 0; t < S; ++t)
+      for (int64_t hh = 0; hh < Hq; ++hh)
+        std::copy_n(qr.data() + (t * Hq + hh) * D, D, queries.data() + (hh * S + t) * D);
+    const char *kernel = m.module->info.kernels[lp.kernelIndex].name.c_str();
+    if (lp.learnedSinks)
+      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), view(keys, {1, Hkv, Tk, D}), view(values, {1, Hkv, Tk, D}),
+                            view(w.sinks, {Hq}), view(attn, {1, Hq, S, D})}, l);
+    else
+      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), view(keys, {1, Hkv, Tk, D}), view(values, {1, Hkv, Tk, D}),
+                            view(attn, {1, Hq, S, D})}, l);
+
+    std::vector<float> merged(S * Hq * D);
+    for (int64_t hh = 0; hh < Hq; ++hh)
+      for (int64_t t = 0; t < S; ++t)
+        std::copy_n(attn.data() + (hh * S + t) * D, D, merged.data() + (t * Hq + hh) * D);
+    runKernel(s, "xf_dense_matmul", {view(merged, {S, Hq * D}), view(g.o, {H, Hq * D}), view(o, {S, H})}, l);
+    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(o, {S * H}), view(sum, {S * H})}, l);
+    x.swap(sum);
+
+    runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+    std::vector<float> gate(S * I), up(S * I), act(S * I);
+    runKernel(s, "xf_dense_matmul", {view(h, {S, H}), view(g.gate, {I, H}), view(gate, {S, I})}, l);
+    runKernel(s, "xf_dense_matmul", {view(h, {S, H}), view(g.up, {I, H}), view(up, {S, I})}, l);
+    runKernel(s, "xf_dense_silu_gate", {view(gate, {S * I}), view(up, {S * I}), view(act, {S * I})}, l);
+    runKernel(s, "xf_dense_matmul", {view(act, {S, I}), view(g.down, {H, I}), view(o, {S, H})}, l);
+    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(o, {S * H}), view(sum, {S * H})}, l);
+    x.swap(sum);
+  }
+
+  s.position = T;
+  if (!logits)
+    return;
+  std::vector<float> last(x.end() - H, x.end()), normed(H), out(p.vocab);
+  runKernel(s, "xf_dense_rms_norm", {view(last, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
+  runKernel(s, "xf_dense_matmul", {view(normed, {1, H}), view(m.gpuLmHead, {p.vocab, H}), view(out, {1, p.vocab})}, none);
+  for (int64_t vv = 0; vv < p.vocab; ++vv)
+    logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(out[vv] / *p.finalSoftcap)) : out[vv];
+}
+
 } // namespace
 
 extern "C" {
@@ -575,7 +783,13 @@ xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt
     std::unique_ptr<WeightStore> store = WeightStore::open(weights, error);
     if (!store)
       return failure(error);
-    loadWeights(*model, *store);
+    model->gpu = module->info.target != "cpu";
+    if (model->gpu) {
+      checkGpuSupport(*model);
+      loadGpuWeights(*model, *store);
+    } else {
+      loadWeights(*model, *store);
+    }
     *out = model.release();
     return nullptr;
   });
@@ -597,6 +811,10 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
                                    maxTokens, limit));
     if (maxTokens == 0 && limit == 0)
       return failure("xfrt_session_create: the model states no context length; pass max_tokens");
+    const std::string &target = model->module->info.target;
+    if (target != "cpu" && llvm::StringRef(context->device).split(':').first != target)
+      return failure("xfrt_session_create: the model is compiled for " + target + " but the context runs on " +
+                     context->device + " (create it with xfrt_context_create_on(\"" + target + "\", ...))");
     auto session = std::make_unique<xfrt_session>();
     session->model = model;
     session->context = context;
@@ -641,7 +859,10 @@ xfrt_status xfrt_session_run(xfrt_session *session, const int32_t *tokens, int64
                                      p.vocab));
     // A failure midway leaves caches half-written: start over rather than continue from a wrong state.
     try {
-      forward(*session, tokens, numTokens, logits);
+      if (session->model->gpu)
+        forwardGpu(*session, tokens, numTokens, logits);
+      else
+        forward(*session, tokens, numTokens, logits);
     } catch (...) {
       xfrt_session_reset(session);
       throw;

@@ -54,6 +54,8 @@ MODEL RUNS (a module compiled from a model spec or config.json):
                      the prefill's last position), or [1, vocab] with --max-new 0.
   --max-tokens N     Sequence limit for the KV cache (default: the model's context length).
   --threads N        Threads, the calling one included; 0 (default) = all cores.
+  --device D         cpu, vulkan or vulkan:N; default: the module's target. Vulkan models (xfc
+                     --target=vulkan) run llama-style dense decoders so far.
 
 COMMANDS:
   calibrate Find ACT sink columns from the queries [B, H, N, D] and keys [B, Hkv, N, D] of a causal
@@ -561,6 +563,7 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   std::string weights, logitsPath;
   std::vector<int32_t> prompt;
   int64_t maxNew = 32, maxTokens = 0, threads = 0;
+  std::optional<std::string> device;
   bool quiet = false;
   while (!reader.done()) {
     if (auto v = reader.optionValue({"--weights"}))
@@ -575,6 +578,8 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
       maxTokens = parseInteger("--max-tokens", *v);
     else if (auto v = reader.optionValue({"--threads"}))
       threads = parseInteger("--threads", *v);
+    else if (auto v = reader.optionValue({"--device"}))
+      device = *v;
     else if (reader.peek() == "--quiet" && (reader.take(), true))
       quiet = true;
     else if (isOption(reader.peek()))
@@ -592,8 +597,9 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
     fail("--threads must be in [0, 1024]");
 
   ModuleHandle module = openModule(modulePath);
+  std::string deviceName = device.value_or(xfrt_module_target(module.get()));
   xfrt_context *rawContext = nullptr;
-  check(xfrt_context_create(static_cast<int32_t>(threads), &rawContext));
+  check(xfrt_context_create_on(deviceName.c_str(), static_cast<int32_t>(threads), &rawContext));
   ContextHandle context(rawContext);
   xfrt_model *rawModel = nullptr;
   check(xfrt_model_load(module.get(), weights.c_str(), &rawModel));

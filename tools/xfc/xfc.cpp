@@ -489,6 +489,9 @@ int main(int argc, char **argv) {
   {
     mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
     runPasses(*module, [&](mlir::OpPassManager &pm) {
+      // GPU targets run a model's dense ops as kernels of the artifact too.
+      if ((vulkan || cuda) && (*module)->hasAttr("xf.model_plan"))
+        pm.addPass(mlir::xf::createXFAddDenseKernels());
       if (vulkan)
         mlir::xf::buildVulkanLoweringPipeline(pm, mlir::xf::GpuTargetDescription());
       else if (cuda)
