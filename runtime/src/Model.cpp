@@ -464,6 +464,16 @@ struct xfrt_session_s {
   int64_t maxTokens = 0, position = 0;
   std::vector<LayerCache> caches;
   Scratch scratch;
+  /// Weights kept on the context's Vulkan device for the session's lifetime.
+  std::vector<const void *> pinned;
+
+  xfrt_session_s() = default;
+  xfrt_session_s(const xfrt_session_s &) = delete;
+  xfrt_session_s &operator=(const xfrt_session_s &) = delete;
+  ~xfrt_session_s() {
+    for (const void *data : pinned)
+      context->vulkan->unpin(data);
+  }
 };
 
 namespace {
@@ -819,6 +829,25 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
     session->model = model;
     session->context = context;
     session->maxTokens = maxTokens ? maxTokens : limit;
+    if (model->gpu && context->vulkan) {
+      // Weights go to the device once; every kernel call then binds them instead of copying them.
+      std::vector<const std::vector<float> *> weights = {&model->embedding, &model->finalNorm, &model->gpuLmHead};
+      for (size_t l = 0; l < model->layers.size(); ++l) {
+        const LayerWeights &w = model->layers[l];
+        const GpuLayerWeights &g = model->gpuLayers[l];
+        for (const std::vector<float> *v : {&w.inputNorm, &w.postAttnNorm, &w.qNorm, &w.kNorm, &w.sinks, &g.qkv, &g.o,
+                                            &g.gate, &g.up, &g.down})
+          weights.push_back(v);
+      }
+      for (const std::vector<float> *v : weights) {
+        if (v->empty())
+          continue;
+        if (llvm::Error err = context->vulkan->pin(v->data(), v->size() * sizeof(float)))
+          return failure("xfrt_session_create: cannot keep the weights on " + context->device + ": " +
+                         llvm::toString(std::move(err)));
+        session->pinned.push_back(v->data());
+      }
+    }
     for (const LayerPlan &lp : model->plan.layers) {
       LayerCache &c = session->caches.emplace_back();
       c.kvHeads = lp.kvHeads;

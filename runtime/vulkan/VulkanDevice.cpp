@@ -216,6 +216,13 @@ struct VulkanDevice::Impl {
     void *mapped = nullptr;
   };
   std::vector<Buffer> buffers;
+  /// Pinned host arrays' device copies, with their byte size and pin count.
+  struct Pinned {
+    Buffer buffer;
+    size_t bytes = 0;
+    int count = 0;
+  };
+  llvm::DenseMap<const void *, Pinned> pinned;
 
   static VKAPI_ATTR VkBool32 VKAPI_CALL onMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                   VkDebugUtilsMessageTypeFlagsEXT,
@@ -401,7 +408,10 @@ struct VulkanDevice::Impl {
   llvm::Error ensureBuffer(size_t slot, VkDeviceSize bytes) {
     if (buffers.size() <= slot)
       buffers.resize(slot + 1);
-    Buffer &buffer = buffers[slot];
+    return ensureCapacity(buffers[slot], bytes);
+  }
+
+  llvm::Error ensureCapacity(Buffer &buffer, VkDeviceSize bytes) {
     // Vulkan buffers cannot be empty; an empty operand still gets a small one.
     bytes = std::max<VkDeviceSize>(bytes, 16);
     if (buffer.capacity >= bytes)
@@ -533,11 +543,16 @@ struct VulkanDevice::Impl {
     std::vector<VkDescriptorBufferInfo> infos(bindings.size());
     std::vector<VkWriteDescriptorSet> writes(bindings.size());
     for (size_t i = 0; i < bindings.size(); ++i) {
-      if (llvm::Error err = ensureBuffer(i, bindings[i].bytes))
-        return err;
-      if (bindings[i].bytes)
-        std::memcpy(buffers[i].mapped, bindings[i].data, bindings[i].bytes);
-      infos[i] = {buffers[i].buffer, 0, VK_WHOLE_SIZE};
+      auto resident = pinned.find(bindings[i].data);
+      if (resident != pinned.end() && resident->second.bytes == bindings[i].bytes && !bindings[i].download) {
+        infos[i] = {resident->second.buffer.buffer, 0, VK_WHOLE_SIZE};
+      } else {
+        if (llvm::Error err = ensureBuffer(i, bindings[i].bytes))
+          return err;
+        if (bindings[i].bytes)
+          std::memcpy(buffers[i].mapped, bindings[i].data, bindings[i].bytes);
+        infos[i] = {buffers[i].buffer, 0, VK_WHOLE_SIZE};
+      }
       writes[i] = make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
       writes[i].dstSet = p.set;
       writes[i].dstBinding = static_cast<uint32_t>(i);
@@ -584,6 +599,8 @@ struct VulkanDevice::Impl {
 
   ~Impl() {
     if (device) {
+      for (auto &entry : pinned)
+        destroyBuffer(entry.second.buffer);
       for (auto &entry : pipelines)
         destroyPipeline(entry.second);
       for (Buffer &buffer : buffers)
@@ -635,6 +652,36 @@ llvm::Expected<std::vector<std::string>> VulkanDevice::describeDevices() {
 const std::string &VulkanDevice::name() const { return impl->name; }
 
 uint32_t VulkanDevice::maxWorkgroups() const { return impl->properties.limits.maxComputeWorkGroupCount[0]; }
+
+llvm::Error VulkanDevice::pin(const void *data, size_t bytes) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  Impl::Pinned &entry = impl->pinned[data];
+  if (entry.count > 0) {
+    if (entry.bytes != bytes)
+      return error("pinned twice with different sizes");
+    ++entry.count;
+    return llvm::Error::success();
+  }
+  if (llvm::Error err = impl->ensureCapacity(entry.buffer, bytes)) {
+    impl->destroyBuffer(entry.buffer);
+    impl->pinned.erase(data);
+    return err;
+  }
+  if (bytes)
+    std::memcpy(entry.buffer.mapped, data, bytes);
+  entry.bytes = bytes;
+  entry.count = 1;
+  return llvm::Error::success();
+}
+
+void VulkanDevice::unpin(const void *data) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  auto found = impl->pinned.find(data);
+  if (found == impl->pinned.end() || --found->second.count > 0)
+    return;
+  impl->destroyBuffer(found->second.buffer);
+  impl->pinned.erase(found);
+}
 
 llvm::Error VulkanDevice::dispatch(const VulkanKernel &kernel, llvm::ArrayRef<VulkanBinding> bindings,
                                    llvm::ArrayRef<int32_t> pushConstants, uint32_t groups) {

@@ -53,6 +53,12 @@ public:
   const std::string &name() const;
   uint32_t maxWorkgroups() const;
 
+  /// Keeps a device copy of the host array [data, data + bytes) that dispatches bind instead of copying it
+  /// (model weights): the caller promises not to change or free the array before the last unpin. Pins
+  /// are counted; the copy goes when the count returns to zero.
+  llvm::Error pin(const void *data, size_t bytes);
+  void unpin(const void *data);
+
   /// Runs `groups` workgroups of `kernel` and waits for them. `key` identifies the kernel for the pipeline
   /// cache (the address of its SPIR-V in a loaded module); the kernel must outlive the device's use of it.
   llvm::Error dispatch(const VulkanKernel &kernel, llvm::ArrayRef<VulkanBinding> bindings,
