@@ -306,7 +306,8 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
     if (llvm::Error err = XF_CU_CHECK(d, cuMemAlloc(&pointer, std::max<size_t>(binding.bytes, 4))))
       return err;
     buffers.pointers.push_back(pointer);
-    if (binding.bytes && !binding.download)
+    // The output too: a kernel may leave parts of it as they were (MoH skips inactive heads), as on the CPU.
+    if (binding.bytes)
       if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, binding.data, binding.bytes, impl->stream)))
         return err;
     Descriptor &descriptor = descriptors[i];

@@ -3,8 +3,9 @@
 // The CUDA driver is opened at run time (dlopen of libcuda.so.1), so libxfrt links no CUDA library, builds
 // without the toolkit, and a machine without the driver or a GPU gets a clear error only when it asks for a
 // CUDA device. A device runs one launch at a time on its own stream, in the device's primary context:
-// operands are copied to device memory, the kernel (its PTX module loaded once and cached) is launched with
-// the buffers and the shapes, and the output is copied back before the call returns.
+// operands (the output included) are copied to device memory, the kernel (its PTX module loaded once and
+// cached) is launched with the buffers and the shapes, and the output is copied back before the call
+// returns.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XF_RUNTIME_CUDA_CUDADEVICE_H
