@@ -82,6 +82,10 @@ cl::list<std::string> passPlugins("load-pass-plugin",
                                   cl::desc("Load a pass plugin (an out-of-tree variant), then use its passes "
                                            "with --variant"),
                                   cl::value_desc("plugin.so"));
+cl::opt<bool> staticRuntime("static-runtime",
+                            cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
+                                     "C API itself and needs no libxfrt.so"),
+                            cl::init(false));
 cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time each xf pass takes"), cl::init(false));
 
 [[noreturn]] void fatal(const Twine &msg) {
@@ -326,7 +330,31 @@ void emitObject(llvm::Module &module, TargetMachine &tm, StringRef path) {
   out.keep();
 }
 
-void linkSharedLibrary(StringRef object, StringRef output) {
+/// The link arguments that put the runtime into a model library: its objects whole (they are what the
+/// library exports), then what they use, with only the C API and the model's own symbols exported.
+std::vector<std::string> staticRuntimeArguments(const char *argv0, StringRef versionScript) {
+  std::string self = sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&staticRuntimeArguments));
+  SmallString<256> dir(sys::path::parent_path(self));
+  sys::path::append(dir, XF_EMBED_DIR_FROM_BIN);
+  sys::path::remove_dots(dir, /*remove_dot_dot=*/true);
+  SmallString<256> runtime(dir), deps(dir);
+  sys::path::append(runtime, "libxfrt_static.a");
+  sys::path::append(deps, "libxfrt_deps.a");
+  for (StringRef archive : {StringRef(runtime), StringRef(deps)})
+    if (!sys::fs::exists(archive))
+      fatal("--static-runtime: the runtime archive '" + archive.str() + "' is missing (is xf fully installed?)");
+  std::string error;
+  auto script = mlir::openOutputFile(versionScript, &error);
+  if (!script)
+    fatal(error);
+  // The runtime's statically linked LLVM and Halide stay local, so another LLVM in the process cannot clash.
+  script->os() << "{ global: xfrt_*; xf_module_info; xf_spirv_*; xf_ptx_*; _mlir_ciface_*; local: *; };\n";
+  script->keep();
+  return {"-Wl,--whole-archive", std::string(runtime), "-Wl,--no-whole-archive", std::string(deps), "-lstdc++",
+          "-lpthread", "-ldl", "-Wl,-Bsymbolic", "-Wl,--version-script=" + versionScript.str()};
+}
+
+void linkSharedLibrary(StringRef object, StringRef output, ArrayRef<std::string> extra = {}) {
   std::string driver = XF_LINKER_DRIVER;
   if (!sys::fs::can_execute(driver)) {
     auto found = sys::findProgramByName("cc");
@@ -334,7 +362,10 @@ void linkSharedLibrary(StringRef object, StringRef output) {
       fatal("no linker driver found (looked for " + driver + " and cc)");
     driver = *found;
   }
-  SmallVector<StringRef> args = {driver, "-shared", "-o", output, object, "-lm"};
+  SmallVector<StringRef> args = {driver, "-shared", "-o", output, object};
+  for (const std::string &arg : extra)
+    args.push_back(arg);
+  args.push_back("-lm");
   // Another architecture: the driver links for it with lld against its Debian cross sysroot
   // (e.g. libc6-dev-arm64-cross for aarch64-linux-gnu).
   std::string targetFlag;
@@ -402,6 +433,10 @@ int main(int argc, char **argv) {
       fatal("cannot load pass plugin '" + pluginPath + "': " + toString(plugin.takeError()));
     plugin->registerPassRegistryCallbacks();
   }
+  if (staticRuntime && emit != Emit::Lib)
+    fatal("--static-runtime applies to --emit=lib (--emit=exe always links the runtime in)");
+  if (staticRuntime && !targetTriple.empty() && Triple(targetTriple) != Triple(sys::getProcessTriple()))
+    fatal("--static-runtime: the runtime is built for this host only, not for '" + targetTriple + "'");
   if ((emit == Emit::Obj || emit == Emit::Lib || emit == Emit::Exe) && outputFile == "-")
     fatal("--emit=obj, --emit=lib and --emit=exe need an output file (-o)");
 
@@ -566,7 +601,15 @@ int main(int argc, char **argv) {
     writeExecutable(argv[0], library, outputFile);
     return 0;
   }
-  linkSharedLibrary(object, outputFile);
+  if (staticRuntime) {
+    SmallString<128> versionScript;
+    if (std::error_code ec = sys::fs::createTemporaryFile("xfc", "map", versionScript))
+      fatal("cannot create a temporary file: " + ec.message());
+    FileRemover removeScript(versionScript);
+    linkSharedLibrary(object, outputFile, staticRuntimeArguments(argv[0], versionScript));
+  } else {
+    linkSharedLibrary(object, outputFile);
+  }
   std::string header = headerFile;
   if (header.empty()) {
     SmallString<128> h(outputFile);
