@@ -30,7 +30,11 @@ config.substitutions.append(("%cc", "clang-22"))
 # Vulkan tests need a Vulkan device (Mesa's lavapipe in CI). They run with the validation layer when it is
 # installed; with XF_REQUIRE_VULKAN set, a machine without a device is an error rather than a skip.
 import subprocess
-devices = subprocess.run([os.path.join(config.xf_tools_dir, "xf-run"), "devices"], capture_output=True, text=True)
+try:
+    devices = subprocess.run([os.path.join(config.xf_tools_dir, "xf-run"), "devices"], capture_output=True, text=True,
+                             timeout=60)
+except (OSError, subprocess.TimeoutExpired) as error:
+    lit_config.fatal("cannot list devices with xf-run (is xf built?): " + str(error))
 if "vulkan:0:" in devices.stdout:
     config.available_features.add("vulkan")
 elif os.environ.get("XF_REQUIRE_VULKAN"):
