@@ -156,16 +156,6 @@ llvm::Expected<DeviceFacts> describe(const Driver &d, int index) {
   return facts;
 }
 
-/// Device memory for one launch, freed when the launch returns.
-struct DeviceBuffers {
-  const Driver &d;
-  std::vector<cu::DevicePtr> pointers;
-  ~DeviceBuffers() {
-    for (cu::DevicePtr pointer : pointers)
-      d.cuMemFree(pointer);
-  }
-};
-
 } // namespace
 
 struct CudaDevice::Impl {
@@ -176,12 +166,21 @@ struct CudaDevice::Impl {
   std::string name;
   int computeCapability = 0;
   uint32_t maxBlocks = 0;
-  std::mutex mutex; // one launch at a time; the module cache
+  std::mutex mutex; // one launch at a time; the module cache and the buffers
   struct Loaded {
     cu::Module module = nullptr;
     cu::Function function = nullptr;
+    // What was loaded: a module closed and another opened at the same address must not hit this entry.
+    std::string ptx, entryPoint;
   };
   llvm::DenseMap<const char *, Loaded> kernels;
+  /// Device memory per operand slot, kept across launches (cuMemAlloc and cuMemFree are slow, and cuMemFree
+  /// waits for the device) and grown on demand.
+  struct Buffer {
+    cu::DevicePtr pointer = 0;
+    size_t capacity = 0;
+  };
+  std::vector<Buffer> buffers;
 
   ~Impl() {
     if (!context)
@@ -189,6 +188,9 @@ struct CudaDevice::Impl {
     d->cuCtxSetCurrent(context);
     for (auto &entry : kernels)
       d->cuModuleUnload(entry.second.module);
+    for (Buffer &buffer : buffers)
+      if (buffer.pointer)
+        d->cuMemFree(buffer.pointer);
     if (stream)
       d->cuStreamDestroy(stream);
     d->cuDevicePrimaryCtxRelease(device);
@@ -196,8 +198,12 @@ struct CudaDevice::Impl {
 
   llvm::Expected<cu::Function> function(const CudaKernel &kernel) {
     auto found = kernels.find(kernel.ptx);
-    if (found != kernels.end())
-      return found->second.function;
+    if (found != kernels.end()) {
+      if (found->second.ptx == kernel.ptx && found->second.entryPoint == kernel.entryPoint)
+        return found->second.function;
+      d->cuModuleUnload(found->second.module);
+      kernels.erase(found);
+    }
     // The driver compiles the PTX for this device; its log says why when that fails.
     char log[4096] = {};
     cu::JitOption options[] = {cu::kJitErrorLogBuffer, cu::kJitErrorLogBufferSizeBytes};
@@ -210,8 +216,29 @@ struct CudaDevice::Impl {
       d->cuModuleUnload(loaded.module);
       return std::move(err);
     }
-    kernels[kernel.ptx] = loaded;
-    return loaded.function;
+    loaded.ptx = kernel.ptx;
+    loaded.entryPoint = kernel.entryPoint;
+    cu::Function function = loaded.function;
+    kernels[kernel.ptx] = std::move(loaded);
+    return function;
+  }
+
+  /// Slot `index` with room for `bytes` (at least 4: cuMemAlloc refuses 0, and an empty tensor still gets
+  /// an address the kernel never reads).
+  llvm::Expected<cu::DevicePtr> buffer(size_t index, size_t bytes) {
+    if (buffers.size() <= index)
+      buffers.resize(index + 1);
+    Buffer &slot = buffers[index];
+    if (slot.capacity >= bytes && slot.pointer)
+      return slot.pointer;
+    if (slot.pointer)
+      d->cuMemFree(slot.pointer);
+    slot = {};
+    size_t capacity = std::max<size_t>(bytes, 4);
+    if (llvm::Error err = XF_CU_CHECK((*d), cuMemAlloc(&slot.pointer, capacity)))
+      return std::move(err);
+    slot.capacity = capacity;
+    return slot.pointer;
   }
 };
 
@@ -291,7 +318,6 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
   if (!function)
     return function.takeError();
 
-  DeviceBuffers buffers{d, {}};
   // Per buffer: allocated, aligned, offset, size, stride; then the shapes. The parameter array points at
   // each value.
   struct Descriptor {
@@ -301,11 +327,10 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
   std::vector<Descriptor> descriptors(bindings.size());
   std::vector<void *> params;
   for (auto [i, binding] : llvm::enumerate(bindings)) {
-    cu::DevicePtr pointer = 0;
-    // An empty tensor still gets a (tiny) buffer: cuMemAlloc refuses 0 bytes, and the kernel never reads it.
-    if (llvm::Error err = XF_CU_CHECK(d, cuMemAlloc(&pointer, std::max<size_t>(binding.bytes, 4))))
-      return err;
-    buffers.pointers.push_back(pointer);
+    llvm::Expected<cu::DevicePtr> allocated = impl->buffer(i, binding.bytes);
+    if (!allocated)
+      return allocated.takeError();
+    cu::DevicePtr pointer = *allocated;
     // The output too: a kernel may leave parts of it as they were (MoH skips inactive heads), as on the CPU.
     if (binding.bytes)
       if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, binding.data, binding.bytes, impl->stream)))
@@ -328,7 +353,7 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
   for (auto [i, binding] : llvm::enumerate(bindings))
     if (binding.download && binding.bytes)
       if (llvm::Error err =
-              XF_CU_CHECK(d, cuMemcpyDtoHAsync(binding.data, buffers.pointers[i], binding.bytes, impl->stream)))
+              XF_CU_CHECK(d, cuMemcpyDtoHAsync(binding.data, impl->buffers[i].pointer, binding.bytes, impl->stream)))
         return err;
   // Errors of the kernel itself (a bad address, a trap) surface here.
   return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));

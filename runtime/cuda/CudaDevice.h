@@ -55,7 +55,7 @@ public:
 
   /// Runs `blocks` blocks of `kernel` and waits for them. Kernel parameters are, per binding, MLIR's
   /// memref descriptor at 32-bit index width (allocated, aligned, offset 0, size in elements, stride 1;
-  /// see xf-cuda-serialize), then the i32 `shapes`. The kernel's PTX must outlive the device's use of it.
+  /// see xf-cuda-serialize), then the i32 `shapes`. The loaded module is cached per PTX image.
   llvm::Error launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings, llvm::ArrayRef<int32_t> shapes,
                      uint32_t blocks);
 

@@ -34,6 +34,7 @@ CUresult cuStreamDestroy_v2(void *stream) { return 0; }
 CUresult cuStreamSynchronize(void *stream) { return 0; }
 
 CUresult cuMemAlloc_v2(unsigned long long *pointer, size_t bytes) {
+  fprintf(stderr, "fake-cuda: alloc %zu\n", bytes);
   *pointer = (unsigned long long)(uintptr_t)calloc(1, bytes);
   return 0;
 }
