@@ -35,6 +35,7 @@ xf::XFLowerAttentionOptions xf::CpuTargetDescription::attentionTiling() const {
   // per GQA group.
   options.decodeForm = true;
   options.decodeRows = 8;
+  options.decodeBlockK = 32;
   return options;
 }
 

@@ -26,6 +26,7 @@ struct Tiling {
   int64_t vectorWidth, blockQ, blockK, keyRegs, valueRegs;
   bool decodeForm = false; // also emit the decode form, taken when S <= decodeRows
   int64_t decodeRows = 0;
+  int64_t decodeBlockK = 32; // keys per key block of the decode form
   int64_t queryVectors() const { return blockQ / vectorWidth; }
 };
 
@@ -1185,7 +1186,7 @@ Value AttentionEmitter::transposedSums(ArrayRef<Value> parts) {
 
 void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   int64_t numKv = op.getNumKvHeads(), maxRows = decodeGroup * decodeRows;
-  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim(), bk = t.blockK;
+  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim(), bk = t.decodeBlockK;
   dw = lanesFor(d, t.vectorWidth);
   dvw = lanesFor(dv, t.vectorWidth);
   auto dvec = VectorType::get({dw}, f32), dvvec = VectorType::get({dvw}, f32);
@@ -1313,7 +1314,7 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
 
 /// One key block for one row: scores, the score region, masking, the online softmax update and P V.
 void AttentionEmitter::emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, Value numKeys, bool sinkSegment) {
-  int64_t vw = t.vectorWidth, bk = t.blockK, dv = op.getValueHeadDim();
+  int64_t vw = t.vectorWidth, bk = t.decodeBlockK, dv = op.getValueHeadDim();
   DecodeRow row = decodeRow(n);
   Value lastKey = sub(segmentEnd, idx(1));
   Value ninf = vecConst(-std::numeric_limits<double>::infinity());
@@ -1666,8 +1667,8 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
                   Twine(vectorWidth) + ")");
     if (blockK % keyRegs)
       return fail("block-k (" + Twine(blockK) + ") must be a multiple of key-regs (" + Twine(keyRegs) + ")");
-    if (decodeForm && blockK % vectorWidth)
-      return fail("with decode-form, block-k (" + Twine(blockK) + ") must be a multiple of vector-width (" +
+    if (decodeForm && (decodeBlockK <= 0 || decodeBlockK % vectorWidth))
+      return fail("decode-block-k (" + Twine(decodeBlockK) + ") must be a positive multiple of vector-width (" +
                   Twine(vectorWidth) + ")");
     if (decodeForm && decodeRows <= 0)
       return fail("decode-rows must be positive");
@@ -1677,7 +1678,7 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
   void runOnOperation() override {
     if (failed(validateOptions()))
       return signalPassFailure();
-    Tiling tiling{vectorWidth, blockQ, blockK, keyRegs, valueRegs, decodeForm, decodeRows};
+    Tiling tiling{vectorWidth, blockQ, blockK, keyRegs, valueRegs, decodeForm, decodeRows, decodeBlockK};
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
     for (xf::AttentionOp op : ops) {

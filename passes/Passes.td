@@ -29,10 +29,12 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     `scf.parallel`, chosen at run time when `S <= decode-rows`; the work item count is then
     `B * num_kv_heads` instead of `B * num_heads * ceil(S / block-q)`. A work item takes one kv head and
     every query row of its group (`group * S` rows, flash-decoding style) and walks the key range in
-    blocks of `block-k` keys, each block once for all rows: per row, scores are dot products with
-    `head_dim` on the vector lanes (one horizontal sum per key), the score region, masking and the
-    softmax run with the block's keys on the lanes, and `P V` accumulates with `head_dim_v` on the lanes.
-    So every K/V row comes from memory once per group and the rest of the group finds it in cache. Every
+    blocks of `decode-block-k` keys, each block once for all rows: per row, scores are dot products with
+    `head_dim` on the vector lanes (`vector-width` keys at a time, their horizontal sums transposed into
+    one vector by shuffles), the score region, masking and the softmax run with the block's keys on the
+    lanes, and `P V` accumulates with `head_dim_v` on the lanes. So every K/V row comes from memory once
+    per group and the rest of the group finds it in L1; the group's first row prefetches the next
+    block into L2 while the others compute. Every
     variant hook of the form above works in the decode form: learned sinks, sink tokens + window, causal,
     window, score and mask regions (a key block the mask hides from a row is skipped for that row), head
     gains, per-head and per-token gates (inactive rows are skipped), affine scaling and ACT calibrated
@@ -72,6 +74,9 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
            "also emit the decode form (head dim on the lanes, one work item per (batch, kv head)), taken at "
            "run time when S <= decode-rows">,
     Option<"decodeRows", "decode-rows", "int64_t", "8", "the largest query count S that takes the decode form">,
+    Option<"decodeBlockK", "decode-block-k", "int64_t", "32",
+           "keys per key block of the decode form (a multiple of vector-width; 32 keys of K and V stay in L1 "
+           "while every row of the group reads them)">,
   ];
 }
 

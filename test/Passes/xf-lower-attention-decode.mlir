@@ -1,12 +1,12 @@
 // The decode form of xf-lower-attention (decode-form=true, as the CPU pipeline sets it): a second loop
 // nest in the same scf.parallel, taken at run time when S <= decode-rows.
-// RUN: xf-opt %s --xf-lower-attention="vector-width=8 block-q=16 block-k=16 key-regs=4 value-regs=2 decode-form=true" --canonicalize --cse --split-input-file | FileCheck %s
+// RUN: xf-opt %s --xf-lower-attention="vector-width=8 block-q=16 block-k=16 key-regs=4 value-regs=2 decode-form=true decode-block-k=16" --canonicalize --cse --split-input-file | FileCheck %s
 // Without the option (other targets) the kernel has the block form only.
 // RUN: xf-opt %s --xf-lower-attention="vector-width=8 block-q=16 block-k=16 key-regs=4 value-regs=2" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=BLOCK
-// RUN: not xf-opt %s --xf-lower-attention="vector-width=8 block-q=16 block-k=12 key-regs=4 decode-form=true" --split-input-file 2>&1 | FileCheck %s --check-prefix=OPTIONS
+// RUN: not xf-opt %s --xf-lower-attention="vector-width=8 block-q=16 decode-form=true decode-block-k=12" --split-input-file 2>&1 | FileCheck %s --check-prefix=OPTIONS
 // RUN: not xf-opt %s --xf-lower-attention="decode-form=true decode-rows=0" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADROWS
 
-// OPTIONS: with decode-form, block-k (12) must be a multiple of vector-width (8)
+// OPTIONS: decode-block-k (12) must be a positive multiple of vector-width (8)
 // BADROWS: decode-rows must be positive
 
 // BLOCK-LABEL: func.func @causal_window
