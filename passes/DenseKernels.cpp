@@ -166,6 +166,74 @@ func.func @xf_dense_rope(%x: memref<?x?x?xf32>, %cosines: memref<?x?xf32>, %sine
   }
   return
 }
+// gelu_tanh(gate) * up, with tanh(t) = 1 - 2 / (exp(2t) + 1): exact at both ends, where GPU tanh may not be.
+func.func @xf_dense_gelu_tanh_gate(%g: memref<?xf32>, %u: memref<?xf32>, %y: memref<?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_gelu_tanh_gate"}, xf.operand_names = ["gate", "up", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %two = arith.constant 2.0 : f32
+  %k0 = arith.constant 0.7978845608028654 : f32
+  %k1 = arith.constant 0.044715 : f32
+  %n = memref.dim %g, %c0 : memref<?xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %a = memref.load %g[%i] : memref<?xf32>
+    %b = memref.load %u[%i] : memref<?xf32>
+    %a2 = arith.mulf %a, %a : f32
+    %a3 = arith.mulf %a2, %a : f32
+    %inner = math.fma %k1, %a3, %a : f32
+    %t = arith.mulf %k0, %inner : f32
+    %t2 = arith.mulf %two, %t : f32
+    %e = math.exp %t2 : f32
+    %e1 = arith.addf %e, %one : f32
+    %q = arith.divf %two, %e1 : f32
+    %tanh = arith.subf %one, %q : f32
+    %onePlus = arith.addf %one, %tanh : f32
+    %ha = arith.mulf %half, %a : f32
+    %gelu = arith.mulf %ha, %onePlus : f32
+    %o = arith.mulf %gelu, %b : f32
+    memref.store %o, %y[%i] : memref<?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// x[M, N] + bias[N] (projection biases).
+func.func @xf_dense_bias_add(%x: memref<?x?xf32>, %bias: memref<?xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_bias_add"}, xf.operand_names = ["input", "bias", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %m = memref.dim %x, %c0 : memref<?x?xf32>
+  %n = memref.dim %x, %c1 : memref<?x?xf32>
+  %items = arith.muli %m, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %v = memref.load %x[%row, %col] : memref<?x?xf32>
+    %b = memref.load %bias[%col] : memref<?xf32>
+    %o = arith.addf %v, %b : f32
+    memref.store %o, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// x * factor[0] (embedding scaling).
+func.func @xf_dense_scale(%x: memref<?xf32>, %factor: memref<1xf32>, %y: memref<?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_scale"}, xf.operand_names = ["input", "factor", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %x, %c0 : memref<?xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %f = memref.load %factor[%c0] : memref<1xf32>
+    %v = memref.load %x[%i] : memref<?xf32>
+    %o = arith.mulf %v, %f : f32
+    memref.store %o, %y[%i] : memref<?xf32>
+    scf.reduce
+  }
+  return
+}
 )mlir";
 
 struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKernelsPass> {

@@ -114,7 +114,7 @@ def XFGpuOutlineKernels : Pass<"xf-gpu-outline-kernels", "ModuleOp"> {
 }
 
 def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
-  let summary = "Add the dense ops of a model (matmul, RMSNorm, RoPE, gated SiLU, add, embedding) as xf kernels";
+  let summary = "Add the dense ops of a model (matmul, RMSNorm, RoPE, gated activations, adds, embedding) as xf kernels";
   let description = [{
     Adds shape-generic kernels, already in lowered form (memrefs, one `scf.parallel`), that GPU targets
     run a model's dense ops with (the CPU uses its Halide kernels instead):
@@ -127,6 +127,9 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_silu_gate` | gate `[N]`, up `[N]`, output `silu(gate) * up` | one element |
     | `@xf_dense_add` | lhs `[N]`, rhs `[N]`, output | one element |
     | `@xf_dense_embed` | ids `[S]` (f32), table `[V, C]`, output `[S, C]` | one element |
+    | `@xf_dense_gelu_tanh_gate` | gate `[N]`, up `[N]`, output `gelu_tanh(gate) * up` | one element |
+    | `@xf_dense_bias_add` | input `[M, N]`, bias `[N]`, output | one element |
+    | `@xf_dense_scale` | input `[N]`, factor `[1]`, output | one element |
 
     Each carries `xf.kernel_info = {kind = "dense_<op>"}`; the runtime checks the shapes between
     operands before a call.

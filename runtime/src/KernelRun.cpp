@@ -116,7 +116,13 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     if (dim("input", 2) % 2)
       return where + "the head dim must be even";
     return sameShape("input", "output");
-  } else if (kernel.kind == "dense_silu_gate") {
+  } else if (kernel.kind == "dense_bias_add") {
+    if (dim("bias", 0) != dim("input", 1))
+      return llvm::formatv("{0}'bias' has {1} entries but rows have {2}", where, dim("bias", 0), dim("input", 1)).str();
+    return sameShape("input", "output");
+  } else if (kernel.kind == "dense_scale") {
+    return sameShape("input", "output");
+  } else if (kernel.kind == "dense_silu_gate" || kernel.kind == "dense_gelu_tanh_gate") {
     if (auto problem = sameShape("gate", "up"))
       return problem;
     return sameShape("gate", "output");

@@ -228,6 +228,7 @@ public:
 /// the dense GPU kernels (xf-add-dense-kernels) read.
 struct GpuLayerWeights {
   std::vector<float> qkv, o, gate, up, down;
+  std::vector<float> qkvBias, oBias, gateBias, upBias, downBias; // empty where the model has none
 };
 
 struct xfrt_model_s {
@@ -329,24 +330,16 @@ void checkGpuSupport(const xfrt_model &m) {
   };
   if (p.mlp.experts > 0)
     refuse("a mixture-of-experts MLP");
-  if (p.mlp.activation != "silu")
+  if (p.mlp.activation != "silu" && p.mlp.activation != "gelu_tanh")
     refuse("the '" + p.mlp.activation + "' MLP activation");
-  if (p.mlp.bias)
-    refuse("MLP biases");
-  if (p.sandwich)
-    refuse("sandwich norms");
-  if (p.embedScale != 1.0)
-    refuse("embedding scaling");
   if (p.architecture == "Phi3ForCausalLM")
     refuse("Phi-3's fused projections");
-  for (const LayerPlan &lp : p.layers) {
-    if (lp.qkvBias || lp.oBias)
-      refuse("attention biases");
+  for (const LayerPlan &lp : p.layers)
     if (p.rope.rotaryDim != lp.headDim)
       refuse("partial rotary embeddings");
-  }
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_rope", "xf_dense_silu_gate",
-                             "xf_dense_add", "xf_dense_embed"})
+                             "xf_dense_gelu_tanh_gate", "xf_dense_add", "xf_dense_bias_add", "xf_dense_scale",
+                             "xf_dense_embed"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -372,12 +365,22 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
     int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
     w.inputNorm = r.read(pre + "input_layernorm.weight", {H});
     w.postAttnNorm = r.read(pre + "post_attention_layernorm.weight", {H});
+    if (p.sandwich) {
+      w.preFfnNorm = r.read(pre + "pre_feedforward_layernorm.weight", {H});
+      w.postFfnNorm = r.read(pre + "post_feedforward_layernorm.weight", {H});
+    }
     // q, k and v stacked along their outputs: one matmul gives [S, q | k | v].
     for (auto [name, rows] : {std::pair{"q_proj", qRows}, std::pair{"k_proj", kvRows}, std::pair{"v_proj", kvRows}}) {
       std::vector<float> part = r.read(pre + "self_attn." + name + ".weight", {rows, H});
       g.qkv.insert(g.qkv.end(), part.begin(), part.end());
+      if (lp.qkvBias) {
+        std::vector<float> bias = r.read(pre + "self_attn." + name + ".bias", {rows});
+        g.qkvBias.insert(g.qkvBias.end(), bias.begin(), bias.end());
+      }
     }
     g.o = r.read(pre + "self_attn.o_proj.weight", {H, qRows});
+    if (lp.oBias)
+      g.oBias = r.read(pre + "self_attn.o_proj.bias", {H});
     if (lp.qkNorm) {
       w.qNorm = r.read(pre + "self_attn.q_norm.weight", {lp.headDim});
       w.kNorm = r.read(pre + "self_attn.k_norm.weight", {lp.headDim});
@@ -387,6 +390,11 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
     g.gate = r.read(pre + "mlp.gate_proj.weight", {I, H});
     g.up = r.read(pre + "mlp.up_proj.weight", {I, H});
     g.down = r.read(pre + "mlp.down_proj.weight", {H, I});
+    if (p.mlp.bias) {
+      g.gateBias = r.read(pre + "mlp.gate_proj.bias", {I});
+      g.upBias = r.read(pre + "mlp.up_proj.bias", {I});
+      g.downBias = r.read(pre + "mlp.down_proj.bias", {H});
+    }
     r.ignore(pre + "self_attn.rotary_emb.inv_freq");
   }
   m.gpuLmHead = p.tieEmbeddings ? m.embedding : std::move(lmHead);
@@ -687,6 +695,18 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   std::vector<float> ids(tokens, tokens + S), x(S * H), h(S * H), o(S * H), sum(S * H);
   std::vector<float> params = {static_cast<float>(p.normEps), p.unitOffset ? 1.0f : 0.0f};
   runKernel(s, "xf_dense_embed", {view(ids, {S}), view(m.embedding, {p.vocab, H}), view(x, {S, H})}, none);
+  if (p.embedScale != 1.0) {
+    std::vector<float> factor = {static_cast<float>(p.embedScale)};
+    runKernel(s, "xf_dense_scale", {view(x, {S * H}), view(factor, {1}), view(sum, {S * H})}, none);
+    x.swap(sum);
+  }
+  // y = x W^T (+ b), the bias added in place.
+  auto project = [&](std::vector<float> &in, int64_t k, std::vector<float> &weight, std::vector<float> &bias,
+                     std::vector<float> &out, int64_t n, size_t layer) {
+    runKernel(s, "xf_dense_matmul", {view(in, {S, k}), view(weight, {n, k}), view(out, {S, n})}, layer);
+    if (!bias.empty())
+      runKernel(s, "xf_dense_bias_add", {view(out, {S, n}), view(bias, {n}), view(out, {S, n})}, layer);
+  };
 
   const int64_t half = p.rope.rotaryDim / 2;
   std::vector<double> invFreq = ropeFrequencies(p, T);
@@ -707,7 +727,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
 
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(w.inputNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
     std::vector<float> qkv(S * width);
-    runKernel(s, "xf_dense_matmul", {view(h, {S, H}), view(g.qkv, {width, H}), view(qkv, {S, width})}, l);
+    project(h, H, g.qkv, g.qkvBias, qkv, width, l);
     std::vector<float> q(S * Hq * D), k(S * Hkv * D), v(S * Hkv * D);
     for (int64_t t = 0; t < S; ++t) {
       const float *row = qkv.data() + t * width;
@@ -753,16 +773,22 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     for (int64_t hh = 0; hh < Hq; ++hh)
       for (int64_t t = 0; t < S; ++t)
         std::copy_n(attn.data() + (hh * S + t) * D, D, merged.data() + (t * Hq + hh) * D);
-    runKernel(s, "xf_dense_matmul", {view(merged, {S, Hq * D}), view(g.o, {H, Hq * D}), view(o, {S, H})}, l);
+    project(merged, Hq * D, g.o, g.oBias, o, H, l);
+    if (p.sandwich)
+      runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(o, {S, H})}, l);
     runKernel(s, "xf_dense_add", {view(x, {S * H}), view(o, {S * H}), view(sum, {S * H})}, l);
     x.swap(sum);
 
-    runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+    std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
+    runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
     std::vector<float> gate(S * I), up(S * I), act(S * I);
-    runKernel(s, "xf_dense_matmul", {view(h, {S, H}), view(g.gate, {I, H}), view(gate, {S, I})}, l);
-    runKernel(s, "xf_dense_matmul", {view(h, {S, H}), view(g.up, {I, H}), view(up, {S, I})}, l);
-    runKernel(s, "xf_dense_silu_gate", {view(gate, {S * I}), view(up, {S * I}), view(act, {S * I})}, l);
-    runKernel(s, "xf_dense_matmul", {view(act, {S, I}), view(g.down, {H, I}), view(o, {S, H})}, l);
+    project(h, H, g.gate, g.gateBias, gate, I, l);
+    project(h, H, g.up, g.upBias, up, I, l);
+    const char *activation = p.mlp.activation == "silu" ? "xf_dense_silu_gate" : "xf_dense_gelu_tanh_gate";
+    runKernel(s, activation, {view(gate, {S * I}), view(up, {S * I}), view(act, {S * I})}, l);
+    project(act, I, g.down, g.downBias, o, H, l);
+    if (p.sandwich)
+      runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postFfnNorm, {H}), view(params, {2}), view(o, {S, H})}, l);
     runKernel(s, "xf_dense_add", {view(x, {S * H}), view(o, {S * H}), view(sum, {S * H})}, l);
     x.swap(sum);
   }
@@ -835,8 +861,9 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
       for (size_t l = 0; l < model->layers.size(); ++l) {
         const LayerWeights &w = model->layers[l];
         const GpuLayerWeights &g = model->gpuLayers[l];
-        for (const std::vector<float> *v : {&w.inputNorm, &w.postAttnNorm, &w.qNorm, &w.kNorm, &w.sinks, &g.qkv, &g.o,
-                                            &g.gate, &g.up, &g.down})
+        for (const std::vector<float> *v :
+             {&w.inputNorm, &w.postAttnNorm, &w.preFfnNorm, &w.postFfnNorm, &w.qNorm, &w.kNorm, &w.sinks, &g.qkv, &g.o,
+              &g.gate, &g.up, &g.down, &g.qkvBias, &g.oBias, &g.gateBias, &g.upBias, &g.downBias})
           weights.push_back(v);
       }
       for (const std::vector<float> *v : weights) {

@@ -139,6 +139,33 @@ TEST_P(DenseKernels, SiluGateAddEmbed) {
             std::string::npos);
 }
 
+TEST_P(DenseKernels, GeluTanhGateBiasScale) {
+  const int64_t M = 3, N = 41;
+  // Gate values out to +-12 reach both ends of tanh.
+  std::vector<float> g = randomNormals(M * N, 9), u = randomNormals(M * N, 10), bias = randomNormals(N, 11);
+  for (float &v : g)
+    v *= 4.0f;
+  std::vector<float> gated(M * N, std::nanf("")), biased(M * N, std::nanf("")), scaled(M * N, std::nanf(""));
+  std::vector<float> factor = {2.5f};
+  ASSERT_EQ(run("xf_dense_gelu_tanh_gate", {tensorOf(g, {M * N}), tensorOf(u, {M * N}), tensorOf(gated, {M * N})}), "");
+  ASSERT_EQ(run("xf_dense_bias_add", {tensorOf(u, {M, N}), tensorOf(bias, {N}), tensorOf(biased, {M, N})}), "");
+  ASSERT_EQ(run("xf_dense_scale", {tensorOf(u, {M * N}), tensorOf(factor, {1}), tensorOf(scaled, {M * N})}), "");
+  std::vector<double> expectGated(M * N), expectBiased(M * N), expectScaled(M * N);
+  for (int64_t i = 0; i < M * N; ++i) {
+    double a = g[i];
+    expectGated[i] = 0.5 * a * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (a + 0.044715 * a * a * a))) * u[i];
+    expectBiased[i] = double(u[i]) + bias[i % N];
+    expectScaled[i] = 2.5 * u[i];
+  }
+  EXPECT_LE(worstError(gated, expectGated), 2e-5);
+  EXPECT_LE(worstError(biased, expectBiased), 1e-6);
+  EXPECT_LE(worstError(scaled, expectScaled), 1e-6);
+  std::vector<float> shortBias(N - 1);
+  EXPECT_NE(run("xf_dense_bias_add", {tensorOf(u, {M, N}), tensorOf(shortBias, {N - 1}), tensorOf(biased, {M, N})})
+                .find("'bias' has 40 entries but rows have 41"),
+            std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Targets, DenseKernels, testing::Values("cpu", "vulkan"),
                          [](const testing::TestParamInfo<std::string> &info) { return info.param; });
 
