@@ -234,6 +234,34 @@ func.func @xf_dense_scale(%x: memref<?xf32>, %factor: memref<1xf32>, %y: memref<
   }
   return
 }
+// gpt-oss SwiGLU: gate clamped above by limit, up to [-limit, limit], (up + 1) * gate * sigmoid(alpha gate).
+func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params: memref<2xf32>, %y: memref<?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_clamped_swiglu"}, xf.operand_names = ["gate", "up", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1.0 : f32
+  %n = memref.dim %g, %c0 : memref<?xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %alpha = memref.load %params[%c0] : memref<2xf32>
+    %limit = memref.load %params[%c1] : memref<2xf32>
+    %neg = arith.negf %limit : f32
+    %a = memref.load %g[%i] : memref<?xf32>
+    %b = memref.load %u[%i] : memref<?xf32>
+    %gate = arith.minimumf %a, %limit : f32
+    %upLow = arith.maximumf %b, %neg : f32
+    %up = arith.minimumf %upLow, %limit : f32
+    %ag = arith.mulf %alpha, %gate : f32
+    %nag = arith.negf %ag : f32
+    %e = math.exp %nag : f32
+    %d = arith.addf %one, %e : f32
+    %glu = arith.divf %gate, %d : f32
+    %up1 = arith.addf %up, %one : f32
+    %o = arith.mulf %up1, %glu : f32
+    memref.store %o, %y[%i] : memref<?xf32>
+    scf.reduce
+  }
+  return
+}
 )mlir";
 
 struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKernelsPass> {

@@ -130,6 +130,7 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_gelu_tanh_gate` | gate `[N]`, up `[N]`, output `gelu_tanh(gate) * up` | one element |
     | `@xf_dense_bias_add` | input `[M, N]`, bias `[N]`, output | one element |
     | `@xf_dense_scale` | input `[N]`, factor `[1]`, output | one element |
+    | `@xf_dense_clamped_swiglu` | gate `[N]`, up `[N]`, params `[alpha, limit]`, output (gpt-oss) | one element |
 
     Each carries `xf.kernel_info = {kind = "dense_<op>"}`; the runtime checks the shapes between
     operands before a call.

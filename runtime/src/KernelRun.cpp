@@ -122,7 +122,8 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     return sameShape("input", "output");
   } else if (kernel.kind == "dense_scale") {
     return sameShape("input", "output");
-  } else if (kernel.kind == "dense_silu_gate" || kernel.kind == "dense_gelu_tanh_gate") {
+  } else if (kernel.kind == "dense_silu_gate" || kernel.kind == "dense_gelu_tanh_gate" ||
+             kernel.kind == "dense_clamped_swiglu") {
     if (auto problem = sameShape("gate", "up"))
       return problem;
     return sameShape("gate", "output");

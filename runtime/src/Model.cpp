@@ -229,6 +229,9 @@ public:
 struct GpuLayerWeights {
   std::vector<float> qkv, o, gate, up, down;
   std::vector<float> qkvBias, oBias, gateBias, upBias, downBias; // empty where the model has none
+  // MoE: the router and each expert's projections, in the same layout.
+  std::vector<float> router, routerBias;
+  std::vector<std::vector<float>> expertGate, expertUp, expertDown, expertGateBias, expertUpBias, expertDownBias;
 };
 
 struct xfrt_model_s {
@@ -328,8 +331,6 @@ void checkGpuSupport(const xfrt_model &m) {
     fail("model '" + p.name + "' on " + m.module->info.target + ": " + what +
          " (not supported by the GPU model runtime yet; compile for --target=cpu)");
   };
-  if (p.mlp.experts > 0)
-    refuse("a mixture-of-experts MLP");
   if (p.mlp.activation != "silu" && p.mlp.activation != "gelu_tanh")
     refuse("the '" + p.mlp.activation + "' MLP activation");
   if (p.architecture == "Phi3ForCausalLM")
@@ -338,8 +339,8 @@ void checkGpuSupport(const xfrt_model &m) {
     if (p.rope.rotaryDim != lp.headDim)
       refuse("partial rotary embeddings");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_rope", "xf_dense_silu_gate",
-                             "xf_dense_gelu_tanh_gate", "xf_dense_add", "xf_dense_bias_add", "xf_dense_scale",
-                             "xf_dense_embed"})
+                             "xf_dense_gelu_tanh_gate", "xf_dense_clamped_swiglu", "xf_dense_add",
+                             "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -387,10 +388,51 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
     }
     if (lp.learnedSinks)
       w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
-    g.gate = r.read(pre + "mlp.gate_proj.weight", {I, H});
-    g.up = r.read(pre + "mlp.up_proj.weight", {I, H});
-    g.down = r.read(pre + "mlp.down_proj.weight", {H, I});
-    if (p.mlp.bias) {
+    int64_t E = p.mlp.experts;
+    if (E > 0 && !p.mlp.limit) {
+      // Mixtral: w1 (gate), w3 (up), w2 (down) per expert, already [out, in].
+      g.router = r.read(pre + "block_sparse_moe.gate.weight", {E, H});
+      for (int64_t e = 0; e < E; ++e) {
+        std::string ex = pre + "block_sparse_moe.experts." + std::to_string(e) + ".";
+        g.expertGate.push_back(r.read(ex + "w1.weight", {I, H}));
+        g.expertUp.push_back(r.read(ex + "w3.weight", {I, H}));
+        g.expertDown.push_back(r.read(ex + "w2.weight", {H, I}));
+      }
+    } else if (E > 0) {
+      // gpt-oss: gate_up_proj [E, H, 2I] with gate and up interleaved along 2I, down_proj [E, I, H]; both
+      // transposed to [out, in] and de-interleaved here.
+      g.router = r.read(pre + "mlp.router.weight", {E, H});
+      g.routerBias = r.read(pre + "mlp.router.bias", {E});
+      std::vector<float> gu = r.read(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I});
+      std::vector<float> gub = r.read(pre + "mlp.experts.gate_up_proj_bias", {E, 2 * I});
+      std::vector<float> dn = r.read(pre + "mlp.experts.down_proj", {E, I, H});
+      std::vector<float> dnb = r.read(pre + "mlp.experts.down_proj_bias", {E, H});
+      for (int64_t e = 0; e < E; ++e) {
+        std::vector<float> gate(I * H), up(I * H), down(H * I), gateBias(I), upBias(I);
+        for (int64_t i = 0; i < I; ++i) {
+          for (int64_t c = 0; c < H; ++c) {
+            gate[i * H + c] = gu[(e * H + c) * 2 * I + 2 * i];
+            up[i * H + c] = gu[(e * H + c) * 2 * I + 2 * i + 1];
+          }
+          gateBias[i] = gub[e * 2 * I + 2 * i];
+          upBias[i] = gub[e * 2 * I + 2 * i + 1];
+        }
+        for (int64_t c = 0; c < H; ++c)
+          for (int64_t i = 0; i < I; ++i)
+            down[c * I + i] = dn[(e * I + i) * H + c];
+        g.expertGate.push_back(std::move(gate));
+        g.expertUp.push_back(std::move(up));
+        g.expertDown.push_back(std::move(down));
+        g.expertGateBias.push_back(std::move(gateBias));
+        g.expertUpBias.push_back(std::move(upBias));
+        g.expertDownBias.emplace_back(dnb.begin() + e * H, dnb.begin() + (e + 1) * H);
+      }
+    } else {
+      g.gate = r.read(pre + "mlp.gate_proj.weight", {I, H});
+      g.up = r.read(pre + "mlp.up_proj.weight", {I, H});
+      g.down = r.read(pre + "mlp.down_proj.weight", {H, I});
+    }
+    if (p.mlp.bias && E == 0) {
       g.gateBias = r.read(pre + "mlp.gate_proj.bias", {I});
       g.upBias = r.read(pre + "mlp.up_proj.bias", {I});
       g.downBias = r.read(pre + "mlp.down_proj.bias", {H});
@@ -702,10 +744,10 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   }
   // y = x W^T (+ b), the bias added in place.
   auto project = [&](std::vector<float> &in, int64_t k, std::vector<float> &weight, std::vector<float> &bias,
-                     std::vector<float> &out, int64_t n, size_t layer) {
-    runKernel(s, "xf_dense_matmul", {view(in, {S, k}), view(weight, {n, k}), view(out, {S, n})}, layer);
+                     std::vector<float> &out, int64_t n, size_t layer, int64_t rows) {
+    runKernel(s, "xf_dense_matmul", {view(in, {rows, k}), view(weight, {n, k}), view(out, {rows, n})}, layer);
     if (!bias.empty())
-      runKernel(s, "xf_dense_bias_add", {view(out, {S, n}), view(bias, {n}), view(out, {S, n})}, layer);
+      runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
 
   const int64_t half = p.rope.rotaryDim / 2;
@@ -727,7 +769,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
 
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(w.inputNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
     std::vector<float> qkv(S * width);
-    project(h, H, g.qkv, g.qkvBias, qkv, width, l);
+    project(h, H, g.qkv, g.qkvBias, qkv, width, l, S);
     std::vector<float> q(S * Hq * D), k(S * Hkv * D), v(S * Hkv * D);
     for (int64_t t = 0; t < S; ++t) {
       const float *row = qkv.data() + t * width;
@@ -773,7 +815,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     for (int64_t hh = 0; hh < Hq; ++hh)
       for (int64_t t = 0; t < S; ++t)
         std::copy_n(attn.data() + (hh * S + t) * D, D, merged.data() + (t * Hq + hh) * D);
-    project(merged, Hq * D, g.o, g.oBias, o, H, l);
+    project(merged, Hq * D, g.o, g.oBias, o, H, l, S);
     if (p.sandwich)
       runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(o, {S, H})}, l);
     runKernel(s, "xf_dense_add", {view(x, {S * H}), view(o, {S * H}), view(sum, {S * H})}, l);
@@ -781,12 +823,58 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
 
     std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
-    std::vector<float> gate(S * I), up(S * I), act(S * I);
-    project(h, H, g.gate, g.gateBias, gate, I, l);
-    project(h, H, g.up, g.upBias, up, I, l);
-    const char *activation = p.mlp.activation == "silu" ? "xf_dense_silu_gate" : "xf_dense_gelu_tanh_gate";
-    runKernel(s, activation, {view(gate, {S * I}), view(up, {S * I}), view(act, {S * I})}, l);
-    project(act, I, g.down, g.downBias, o, H, l);
+    if (p.mlp.experts == 0) {
+      std::vector<float> gate(S * I), up(S * I), act(S * I);
+      project(h, H, g.gate, g.gateBias, gate, I, l, S);
+      project(h, H, g.up, g.upBias, up, I, l, S);
+      const char *activation = p.mlp.activation == "silu" ? "xf_dense_silu_gate" : "xf_dense_gelu_tanh_gate";
+      runKernel(s, activation, {view(gate, {S * I}), view(up, {S * I}), view(act, {S * I})}, l);
+      project(act, I, g.down, g.downBias, o, H, l, S);
+    } else {
+      // Routing (top-k, softmax over the chosen logits) and the weighted combine run on the host, as on the
+      // CPU; each expert's projections run once on the rows routed to it.
+      const int64_t E = p.mlp.experts, K = p.mlp.topK;
+      std::vector<float> logitsE(S * E), none;
+      project(h, H, g.router, g.routerBias, logitsE, E, l, S);
+      std::vector<std::vector<std::pair<int64_t, float>>> routed(E);
+      std::vector<int64_t> order(E);
+      for (int64_t t = 0; t < S; ++t) {
+        const float *lg = logitsE.data() + t * E;
+        for (int64_t e = 0; e < E; ++e)
+          order[e] = e;
+        std::partial_sort(order.begin(), order.begin() + K, order.end(),
+                          [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+        double mx = lg[order[0]], total = 0.0;
+        for (int64_t k = 0; k < K; ++k)
+          total += std::exp(static_cast<double>(lg[order[k]]) - mx);
+        for (int64_t k = 0; k < K; ++k)
+          routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / total)});
+      }
+      std::fill(o.begin(), o.end(), 0.0f);
+      std::vector<float> params = {static_cast<float>(p.mlp.alpha), static_cast<float>(p.mlp.limit.value_or(0.0))};
+      for (int64_t e = 0; e < E; ++e) {
+        int64_t n = static_cast<int64_t>(routed[e].size());
+        if (n == 0)
+          continue;
+        std::vector<float> in(n * H), gate(n * I), up(n * I), act(n * I), out(n * H);
+        for (int64_t r = 0; r < n; ++r)
+          std::copy_n(h.data() + routed[e][r].first * H, H, in.data() + r * H);
+        auto bias = [&](std::vector<std::vector<float>> &b) -> std::vector<float> & { return b.empty() ? none : b[e]; };
+        project(in, H, g.expertGate[e], bias(g.expertGateBias), gate, I, l, n);
+        project(in, H, g.expertUp[e], bias(g.expertUpBias), up, I, l, n);
+        if (p.mlp.limit)
+          runKernel(s, "xf_dense_clamped_swiglu",
+                    {view(gate, {n * I}), view(up, {n * I}), view(params, {2}), view(act, {n * I})}, l);
+        else
+          runKernel(s, "xf_dense_silu_gate", {view(gate, {n * I}), view(up, {n * I}), view(act, {n * I})}, l);
+        project(act, I, g.expertDown[e], bias(g.expertDownBias), out, H, l, n);
+        for (int64_t r = 0; r < n; ++r) {
+          auto [t, weight] = routed[e][r];
+          for (int64_t c = 0; c < H; ++c)
+            o[t * H + c] += weight * out[r * H + c];
+        }
+      }
+    }
     if (p.sandwich)
       runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postFfnNorm, {H}), view(params, {2}), view(o, {S, H})}, l);
     runKernel(s, "xf_dense_add", {view(x, {S * H}), view(o, {S * H}), view(sum, {S * H})}, l);
@@ -865,6 +953,14 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
              {&w.inputNorm, &w.postAttnNorm, &w.preFfnNorm, &w.postFfnNorm, &w.qNorm, &w.kNorm, &w.sinks, &g.qkv, &g.o,
               &g.gate, &g.up, &g.down, &g.qkvBias, &g.oBias, &g.gateBias, &g.upBias, &g.downBias})
           weights.push_back(v);
+      }
+      for (const GpuLayerWeights &g : model->gpuLayers) {
+        weights.push_back(&g.router);
+        weights.push_back(&g.routerBias);
+        for (const auto *list : {&g.expertGate, &g.expertUp, &g.expertDown, &g.expertGateBias, &g.expertUpBias,
+                                 &g.expertDownBias})
+          for (const std::vector<float> &v : *list)
+            weights.push_back(&v);
       }
       for (const std::vector<float> *v : weights) {
         if (v->empty())

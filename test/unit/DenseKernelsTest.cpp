@@ -7,6 +7,7 @@
 
 #include "test/unit/KernelHarness.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace {
@@ -160,6 +161,18 @@ TEST_P(DenseKernels, GeluTanhGateBiasScale) {
   EXPECT_LE(worstError(gated, expectGated), 2e-5);
   EXPECT_LE(worstError(biased, expectBiased), 1e-6);
   EXPECT_LE(worstError(scaled, expectScaled), 1e-6);
+  // gpt-oss's clamped SwiGLU with alpha 1.702 and limit 7 (the gate values above reach the clamps).
+  std::vector<float> params = {1.702f, 7.0f}, clamped(M * N, std::nanf(""));
+  std::vector<float> ups = g;
+  ASSERT_EQ(run("xf_dense_clamped_swiglu",
+                {tensorOf(g, {M * N}), tensorOf(ups, {M * N}), tensorOf(params, {2}), tensorOf(clamped, {M * N})}),
+            "");
+  std::vector<double> expectClamped(M * N);
+  for (int64_t i = 0; i < M * N; ++i) {
+    double gate = std::min(double(g[i]), 7.0), up = std::clamp(double(ups[i]), -7.0, 7.0);
+    expectClamped[i] = (up + 1.0) * gate / (1.0 + std::exp(-1.702 * gate));
+  }
+  EXPECT_LE(worstError(clamped, expectClamped), 2e-5);
   std::vector<float> shortBias(N - 1);
   EXPECT_NE(run("xf_dense_bias_add", {tensorOf(u, {M, N}), tensorOf(shortBias, {N - 1}), tensorOf(biased, {M, N})})
                 .find("'bias' has 40 entries but rows have 41"),
