@@ -133,35 +133,47 @@ func.func @xf_dense_embed(%ids: memref<?xf32>, %table: memref<?x?xf32>, %y: memr
   return
 }
 
-// Rotate-half RoPE on [S, H, D]: pairs (i, i + D/2) turn by the angle whose cosine and sine the runtime
-// tabulates per token ([S, D/2], computed in double: GPU sin/cos are too coarse at large angles).
+// Rotate-half RoPE on the first R dims of [S, H, D] (R = 2 * the tables' width; R < D is partial rotary,
+// the other dims pass through): pairs (i, i + R/2) turn by the angle whose cosine and sine the runtime
+// tabulates per token ([S, R/2], computed in double: GPU sin/cos are too coarse at large angles).
 func.func @xf_dense_rope(%x: memref<?x?x?xf32>, %cosines: memref<?x?xf32>, %sines: memref<?x?xf32>, %y: memref<?x?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_rope"}, xf.operand_names = ["input", "cos", "sin", "output"]} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
   %s = memref.dim %x, %c0 : memref<?x?x?xf32>
   %h = memref.dim %x, %c1 : memref<?x?x?xf32>
+  %d = memref.dim %x, %c2 : memref<?x?x?xf32>
   %half = memref.dim %cosines, %c1 : memref<?x?xf32>
-  %perToken = arith.muli %h, %half : index
+  // Per (token, head): half rotations and d - 2 * half copies.
+  %perHead = arith.subi %d, %half : index
+  %perToken = arith.muli %h, %perHead : index
   %items = arith.muli %s, %perToken : index
   scf.parallel (%i) = (%c0) to (%items) step (%c1) {
     %t = arith.divui %i, %perToken : index
     %rest = arith.remui %i, %perToken : index
-    %head = arith.divui %rest, %half : index
-    %j = arith.remui %rest, %half : index
-    %jj = arith.addi %j, %half : index
-    %cos = memref.load %cosines[%t, %j] : memref<?x?xf32>
-    %sin = memref.load %sines[%t, %j] : memref<?x?xf32>
-    %a = memref.load %x[%t, %head, %j] : memref<?x?x?xf32>
-    %b = memref.load %x[%t, %head, %jj] : memref<?x?x?xf32>
-    %ac = arith.mulf %a, %cos : f32
-    %bs = arith.mulf %b, %sin : f32
-    %lo = arith.subf %ac, %bs : f32
-    %bc = arith.mulf %b, %cos : f32
-    %as = arith.mulf %a, %sin : f32
-    %hi = arith.addf %bc, %as : f32
-    memref.store %lo, %y[%t, %head, %j] : memref<?x?x?xf32>
-    memref.store %hi, %y[%t, %head, %jj] : memref<?x?x?xf32>
+    %head = arith.divui %rest, %perHead : index
+    %j = arith.remui %rest, %perHead : index
+    %rotates = arith.cmpi ult, %j, %half : index
+    scf.if %rotates {
+      %jj = arith.addi %j, %half : index
+      %cos = memref.load %cosines[%t, %j] : memref<?x?xf32>
+      %sin = memref.load %sines[%t, %j] : memref<?x?xf32>
+      %a = memref.load %x[%t, %head, %j] : memref<?x?x?xf32>
+      %b = memref.load %x[%t, %head, %jj] : memref<?x?x?xf32>
+      %ac = arith.mulf %a, %cos : f32
+      %bs = arith.mulf %b, %sin : f32
+      %lo = arith.subf %ac, %bs : f32
+      %bc = arith.mulf %b, %cos : f32
+      %as = arith.mulf %a, %sin : f32
+      %hi = arith.addf %bc, %as : f32
+      memref.store %lo, %y[%t, %head, %j] : memref<?x?x?xf32>
+      memref.store %hi, %y[%t, %head, %jj] : memref<?x?x?xf32>
+    } else {
+      %k = arith.addi %j, %half : index
+      %v = memref.load %x[%t, %head, %k] : memref<?x?x?xf32>
+      memref.store %v, %y[%t, %head, %k] : memref<?x?x?xf32>
+    }
     scf.reduce
   }
   return

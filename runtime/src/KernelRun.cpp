@@ -110,11 +110,15 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
       return llvm::formatv("{0}'weight' has {1} entries but rows have {2}", where, dim("weight", 0), dim("input", 1)).str();
     return sameShape("input", "output");
   } else if (kernel.kind == "dense_rope") {
+    if (dim("cos", 1) != dim("sin", 1) || 2 * dim("cos", 1) > dim("input", 2))
+      return llvm::formatv("{0}'cos' and 'sin' must be [{1}, R/2] with the rotary dim R at most the head dim {2}",
+                           where, dim("input", 0), dim("input", 2))
+          .str();
     for (const char *table : {"cos", "sin"})
-      if (dim(table, 0) != dim("input", 0) || 2 * dim(table, 1) != dim("input", 2))
-        return llvm::formatv("{0}'{1}' must be [{2}, {3}]", where, table, dim("input", 0), dim("input", 2) / 2).str();
-    if (dim("input", 2) % 2)
-      return where + "the head dim must be even";
+      if (dim(table, 0) != dim("input", 0))
+        return llvm::formatv("{0}'{1}' has {2} rows but the input has {3} tokens", where, table, dim(table, 0),
+                             dim("input", 0))
+            .str();
     return sameShape("input", "output");
   } else if (kernel.kind == "dense_bias_add") {
     if (dim("bias", 0) != dim("input", 1))

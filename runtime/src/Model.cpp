@@ -333,11 +333,6 @@ void checkGpuSupport(const xfrt_model &m) {
   };
   if (p.mlp.activation != "silu" && p.mlp.activation != "gelu_tanh")
     refuse("the '" + p.mlp.activation + "' MLP activation");
-  if (p.architecture == "Phi3ForCausalLM")
-    refuse("Phi-3's fused projections");
-  for (const LayerPlan &lp : p.layers)
-    if (p.rope.rotaryDim != lp.headDim)
-      refuse("partial rotary embeddings");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_rope", "xf_dense_silu_gate",
                              "xf_dense_gelu_tanh_gate", "xf_dense_clamped_swiglu", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed"})
@@ -347,6 +342,7 @@ void checkGpuSupport(const xfrt_model &m) {
 
 void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
   const Plan &p = m.plan;
+  const bool phi3 = p.architecture == "Phi3ForCausalLM";
   WeightReader r(store);
   int64_t H = p.hidden, I = p.mlp.intermediate;
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
@@ -370,8 +366,12 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
       w.preFfnNorm = r.read(pre + "pre_feedforward_layernorm.weight", {H});
       w.postFfnNorm = r.read(pre + "post_feedforward_layernorm.weight", {H});
     }
-    // q, k and v stacked along their outputs: one matmul gives [S, q | k | v].
+    // q, k and v stacked along their outputs: one matmul gives [S, q | k | v] (Phi-3 stores them so).
+    if (phi3)
+      g.qkv = r.read(pre + "self_attn.qkv_proj.weight", {qRows + 2 * kvRows, H});
     for (auto [name, rows] : {std::pair{"q_proj", qRows}, std::pair{"k_proj", kvRows}, std::pair{"v_proj", kvRows}}) {
+      if (phi3)
+        break;
       std::vector<float> part = r.read(pre + "self_attn." + name + ".weight", {rows, H});
       g.qkv.insert(g.qkv.end(), part.begin(), part.end());
       if (lp.qkvBias) {
@@ -427,6 +427,12 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
         g.expertUpBias.push_back(std::move(upBias));
         g.expertDownBias.emplace_back(dnb.begin() + e * H, dnb.begin() + (e + 1) * H);
       }
+    } else if (phi3) {
+      // gate_up_proj [2I, H]: the gate's rows, then the up projection's.
+      std::vector<float> gateUp = r.read(pre + "mlp.gate_up_proj.weight", {2 * I, H});
+      g.gate.assign(gateUp.begin(), gateUp.begin() + I * H);
+      g.up.assign(gateUp.begin() + I * H, gateUp.end());
+      g.down = r.read(pre + "mlp.down_proj.weight", {H, I});
     } else {
       g.gate = r.read(pre + "mlp.gate_proj.weight", {I, H});
       g.up = r.read(pre + "mlp.up_proj.weight", {I, H});

@@ -113,6 +113,35 @@ TEST_P(DenseKernels, RopeRotateHalf) {
   EXPECT_LE(worstError(y, expected), 1e-5);
 }
 
+TEST_P(DenseKernels, RopePartialRotary) {
+  // Rotary dim 6 of head dim 10: pairs (i, i + 3) for i < 3 turn, dims 6..9 pass through.
+  const int64_t S = 4, H = 2, D = 10, R = 6;
+  std::vector<float> x = randomNormals(S * H * D, 12), cosines(S * R / 2), sines(S * R / 2), y(S * H * D, std::nanf(""));
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t i = 0; i < R / 2; ++i) {
+      cosines[s * R / 2 + i] = float(std::cos(0.3 * (s + 1) * (i + 1)));
+      sines[s * R / 2 + i] = float(std::sin(0.3 * (s + 1) * (i + 1)));
+    }
+  ASSERT_EQ(run("xf_dense_rope", {tensorOf(x, {S, H, D}), tensorOf(cosines, {S, R / 2}), tensorOf(sines, {S, R / 2}),
+                                  tensorOf(y, {S, H, D})}),
+            "");
+  std::vector<double> expected(x.begin(), x.end());
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < R / 2; ++i) {
+        double c = cosines[s * R / 2 + i], sn = sines[s * R / 2 + i];
+        double a = x[(s * H + h) * D + i], b = x[(s * H + h) * D + i + R / 2];
+        expected[(s * H + h) * D + i] = a * c - b * sn;
+        expected[(s * H + h) * D + i + R / 2] = b * c + a * sn;
+      }
+  EXPECT_LE(worstError(y, expected), 1e-6);
+  std::vector<float> wide(S * 6);
+  EXPECT_NE(run("xf_dense_rope", {tensorOf(x, {S, H, D}), tensorOf(wide, {S, 6}), tensorOf(wide, {S, 6}),
+                                  tensorOf(y, {S, H, D})})
+                .find("with the rotary dim R at most the head dim 10"),
+            std::string::npos);
+}
+
 TEST_P(DenseKernels, SiluGateAddEmbed) {
   const int64_t N = 301;
   std::vector<float> g = randomNormals(N, 6), u = randomNormals(N, 7), y(N, std::nanf("")), sum(N, std::nanf(""));
