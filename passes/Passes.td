@@ -123,7 +123,7 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     |---|---|---|
     | `@xf_dense_matmul` | input `[M, K]`, weight `[N, K]` (nn.Linear layout), output `[M, N]` | one output |
     | `@xf_dense_rms_norm` | input `[M, C]`, weight `[C]`, params `[eps, weight offset]`, output | one row |
-    | `@xf_dense_rope` | input `[S, H, D]`, cos `[S, D/2]`, sin `[S, D/2]`, output (rotate-half) | one pair |
+    | `@xf_dense_rope` | input `[S, H, D]`, cos `[S, R/2]`, sin `[S, R/2]`, output (rotate-half on the first `R <= D` dims) | one pair or passed-through dim |
     | `@xf_dense_silu_gate` | gate `[N]`, up `[N]`, output `silu(gate) * up` | one element |
     | `@xf_dense_add` | lhs `[N]`, rhs `[N]`, output | one element |
     | `@xf_dense_embed` | ids `[S]` (f32), table `[V, C]`, output `[S, C]` | one element |
