@@ -248,6 +248,46 @@ struct xfrt_model_s {
 
 namespace {
 
+/// The per-layer vectors both weight layouts share: norms, q/k norms, learned sinks.
+void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre, LayerWeights &w) {
+  int64_t H = p.hidden;
+  w.inputNorm = r.read(pre + "input_layernorm.weight", {H});
+  w.postAttnNorm = r.read(pre + "post_attention_layernorm.weight", {H});
+  if (p.sandwich) {
+    w.preFfnNorm = r.read(pre + "pre_feedforward_layernorm.weight", {H});
+    w.postFfnNorm = r.read(pre + "post_feedforward_layernorm.weight", {H});
+  }
+  if (lp.qkNorm) {
+    w.qNorm = r.read(pre + "self_attn.q_norm.weight", {lp.headDim});
+    w.kNorm = r.read(pre + "self_attn.k_norm.weight", {lp.headDim});
+  }
+  if (lp.learnedSinks)
+    w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
+  r.ignore(pre + "self_attn.rotary_emb.inv_freq"); // a buffer older checkpoints saved
+}
+
+/// Top-k routing of S tokens over E experts from router logits (row stride `stride`): per expert, the
+/// tokens sent to it with their weights, a softmax over each token's chosen logits (ties to the lower
+/// expert, as torch.topk).
+std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logits, int64_t S, int64_t E,
+                                                              int64_t stride, int64_t K) {
+  std::vector<std::vector<std::pair<int64_t, float>>> routed(E);
+  std::vector<int64_t> order(E);
+  for (int64_t t = 0; t < S; ++t) {
+    const float *lg = logits + t * stride;
+    for (int64_t e = 0; e < E; ++e)
+      order[e] = e;
+    std::partial_sort(order.begin(), order.begin() + K, order.end(),
+                      [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+    double mx = lg[order[0]], sum = 0.0;
+    for (int64_t k = 0; k < K; ++k)
+      sum += std::exp(static_cast<double>(lg[order[k]]) - mx);
+    for (int64_t k = 0; k < K; ++k)
+      routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / sum)});
+  }
+  return routed;
+}
+
 void loadWeights(xfrt_model &m, const WeightStore &store) {
   const Plan &p = m.plan;
   WeightReader r(store);
@@ -268,12 +308,7 @@ void loadWeights(xfrt_model &m, const WeightStore &store) {
     LayerWeights &w = m.layers.emplace_back();
     std::string pre = "model.layers." + std::to_string(l) + ".";
     int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
-    w.inputNorm = r.read(pre + "input_layernorm.weight", {H});
-    w.postAttnNorm = r.read(pre + "post_attention_layernorm.weight", {H});
-    if (p.sandwich) {
-      w.preFfnNorm = r.read(pre + "pre_feedforward_layernorm.weight", {H});
-      w.postFfnNorm = r.read(pre + "post_feedforward_layernorm.weight", {H});
-    }
+    readLayerVectors(r, p, lp, pre, w);
     if (phi3)
       r.linear(w.qkv, pre + "self_attn.qkv_proj", qRows + 2 * kvRows, H, lp.qkvBias);
     else
@@ -281,12 +316,6 @@ void loadWeights(xfrt_model &m, const WeightStore &store) {
                       {pre + "self_attn.v_proj", kvRows}},
               H, lp.qkvBias);
     r.linear(w.o, pre + "self_attn.o_proj", H, qRows, lp.oBias);
-    if (lp.qkNorm) {
-      w.qNorm = r.read(pre + "self_attn.q_norm.weight", {lp.headDim});
-      w.kNorm = r.read(pre + "self_attn.k_norm.weight", {lp.headDim});
-    }
-    if (lp.learnedSinks)
-      w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
 
     int64_t E = p.mlp.experts;
     if (E == 0) {
@@ -314,7 +343,6 @@ void loadWeights(xfrt_model &m, const WeightStore &store) {
         w.expertDown.emplace_back().assign(dn.data() + e * I * H, H, I, /*transposed=*/true, dnb.data() + e * H);
       }
     }
-    r.ignore(pre + "self_attn.rotary_emb.inv_freq"); // a buffer older checkpoints saved
   }
   std::vector<std::string> extra = store.unused(r.used);
   if (!extra.empty())
@@ -360,12 +388,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
     GpuLayerWeights &g = m.gpuLayers.emplace_back();
     std::string pre = "model.layers." + std::to_string(l) + ".";
     int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
-    w.inputNorm = r.read(pre + "input_layernorm.weight", {H});
-    w.postAttnNorm = r.read(pre + "post_attention_layernorm.weight", {H});
-    if (p.sandwich) {
-      w.preFfnNorm = r.read(pre + "pre_feedforward_layernorm.weight", {H});
-      w.postFfnNorm = r.read(pre + "post_feedforward_layernorm.weight", {H});
-    }
+    readLayerVectors(r, p, lp, pre, w);
     // q, k and v stacked along their outputs: one matmul gives [S, q | k | v] (Phi-3 stores them so).
     if (phi3)
       g.qkv = r.read(pre + "self_attn.qkv_proj.weight", {qRows + 2 * kvRows, H});
@@ -382,12 +405,6 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
     g.o = r.read(pre + "self_attn.o_proj.weight", {H, qRows});
     if (lp.oBias)
       g.oBias = r.read(pre + "self_attn.o_proj.bias", {H});
-    if (lp.qkNorm) {
-      w.qNorm = r.read(pre + "self_attn.q_norm.weight", {lp.headDim});
-      w.kNorm = r.read(pre + "self_attn.k_norm.weight", {lp.headDim});
-    }
-    if (lp.learnedSinks)
-      w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
     int64_t E = p.mlp.experts;
     if (E > 0 && !p.mlp.limit) {
       // Mixtral: w1 (gate), w3 (up), w2 (down) per expert, already [out, in].
@@ -443,7 +460,6 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
       g.upBias = r.read(pre + "mlp.up_proj.bias", {I});
       g.downBias = r.read(pre + "mlp.down_proj.bias", {H});
     }
-    r.ignore(pre + "self_attn.rotary_emb.inv_freq");
   }
   m.gpuLmHead = p.tieEmbeddings ? m.embedding : std::move(lmHead);
   std::vector<std::string> extra = store.unused(r.used);
@@ -656,20 +672,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       std::fill(o, o + rows * Hp, 0.0f);
       float *routerLogits = Scratch::sized(sc.routerLogits, rows, Ep);
       dense::linear(w.router, h, H, rows, routerLogits, Ep);
-      std::vector<std::vector<std::pair<int64_t, float>>> routed(E);
-      std::vector<int64_t> order(E);
-      for (int64_t t = 0; t < S; ++t) {
-        const float *lg = routerLogits + t * Ep;
-        for (int64_t e = 0; e < E; ++e)
-          order[e] = e;
-        std::partial_sort(order.begin(), order.begin() + K, order.end(),
-                          [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
-        double mx = lg[order[0]], sum = 0.0;
-        for (int64_t k = 0; k < K; ++k)
-          sum += std::exp(static_cast<double>(lg[order[k]]) - mx);
-        for (int64_t k = 0; k < K; ++k)
-          routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / sum)});
-      }
+      std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(routerLogits, S, E, Ep, K);
       for (int64_t e = 0; e < E; ++e) {
         if (routed[e].empty())
           continue;
@@ -842,20 +845,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       const int64_t E = p.mlp.experts, K = p.mlp.topK;
       std::vector<float> logitsE(S * E), none;
       project(h, H, g.router, g.routerBias, logitsE, E, l, S);
-      std::vector<std::vector<std::pair<int64_t, float>>> routed(E);
-      std::vector<int64_t> order(E);
-      for (int64_t t = 0; t < S; ++t) {
-        const float *lg = logitsE.data() + t * E;
-        for (int64_t e = 0; e < E; ++e)
-          order[e] = e;
-        std::partial_sort(order.begin(), order.begin() + K, order.end(),
-                          [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
-        double mx = lg[order[0]], total = 0.0;
-        for (int64_t k = 0; k < K; ++k)
-          total += std::exp(static_cast<double>(lg[order[k]]) - mx);
-        for (int64_t k = 0; k < K; ++k)
-          routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / total)});
-      }
+      std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(logitsE.data(), S, E, E, K);
       std::fill(o.begin(), o.end(), 0.0f);
       std::vector<float> params = {static_cast<float>(p.mlp.alpha), static_cast<float>(p.mlp.limit.value_or(0.0))};
       for (int64_t e = 0; e < E; ++e) {
