@@ -101,6 +101,7 @@ void xf::buildCudaToHostPipeline(OpPassManager &pm, const CudaTargetOptions &opt
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createXFCudaKernelNoAlias());
   // PTX is text the driver compiles for the device it runs on, so the artifact needs no ptxas here. The
   // NVPTX backend links libdevice (math functions) from the CUDA toolkit.
   GpuModuleToBinaryPassOptions toBinary;

@@ -163,6 +163,31 @@ def XFVulkanSerialize : Pass<"xf-vulkan-serialize", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::spirv::SPIRVDialect"];
 }
 
+def XFCudaKernelNoAlias : Pass<"xf-cuda-kernel-noalias", "ModuleOp"> {
+  let summary = "Mark the buffers of converted CUDA kernels noalias, and the inputs read-only";
+  let description = [{
+    Runs after `convert-gpu-to-nvvm{index-bitwidth=32}` on the outlined xf kernels (`llvm.func`s with
+    `nvvm.kernel`). Each buffer parameter is a memref descriptor `(allocated, aligned, offset, size,
+    stride)`; the aligned pointer, through which every load and store goes, gets `llvm.noalias`, and
+    for every buffer but the last (the output) `llvm.readonly`. That is what the runtime guarantees (one
+    device buffer per operand; kernels write only their output) and what lets the NVPTX backend load the
+    inputs through the read-only data cache (`ld.global.nc`). `convert-gpu-to-nvvm` itself copies
+    `llvm.noalias` only to bare pointers, which need static shapes.
+
+    Before:
+    ```mlir
+    llvm.func @k(%a0: !llvm.ptr, %a1: !llvm.ptr, %a2: i32, %a3: i32, %a4: i32,
+                 %o0: !llvm.ptr, %o1: !llvm.ptr, %o2: i32, %o3: i32, %o4: i32, %n: i32) attributes {nvvm.kernel}
+    ```
+    After:
+    ```mlir
+    llvm.func @k(%a0: !llvm.ptr, %a1: !llvm.ptr {llvm.noalias, llvm.readonly}, %a2: i32, %a3: i32, %a4: i32,
+                 %o0: !llvm.ptr, %o1: !llvm.ptr {llvm.noalias}, %o2: i32, %o3: i32, %o4: i32, %n: i32) attributes {nvvm.kernel}
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def XFCudaSerialize : Pass<"xf-cuda-serialize", "ModuleOp"> {
   let summary = "Embed each kernel's PTX, one image per target architecture, in the host module";
   let description = [{

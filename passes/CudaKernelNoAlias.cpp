@@ -1,0 +1,45 @@
+//===- CudaKernelNoAlias.cpp - read-only, non-aliasing kernel buffers ------===//
+//
+// The CUDA runtime gives every operand its own device buffer and kernels write only their output (the last
+// operand), so the NVPTX backend may read the inputs through the read-only data cache (ld.global.nc). It
+// may only when the pointers say so, and convert-gpu-to-nvvm cannot copy `llvm.noalias` to the pointers
+// of a memref descriptor; this pass marks them after the conversion.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
+namespace mlir::xf {
+#define GEN_PASS_DEF_XFCUDAKERNELNOALIAS
+#include "passes/Passes.h.inc"
+} // namespace mlir::xf
+
+using namespace mlir;
+
+namespace {
+
+struct CudaKernelNoAliasPass : public xf::impl::XFCudaKernelNoAliasBase<CudaKernelNoAliasPass> {
+  void runOnOperation() override {
+    getOperation().walk([&](LLVM::LLVMFuncOp kernel) {
+      if (!kernel->hasAttr(NVVM::NVVMDialect::getKernelFuncAttrName()))
+        return;
+      // A buffer is the 32-bit-index descriptor (allocated, aligned, offset, size, stride); the loads and
+      // stores go through the aligned pointer. The i32 shapes follow the buffers.
+      auto types = kernel.getFunctionType().getParams();
+      SmallVector<unsigned> aligned;
+      for (unsigned i = 0; i + 4 < types.size() && isa<LLVM::LLVMPointerType>(types[i]) &&
+                           isa<LLVM::LLVMPointerType>(types[i + 1]);
+           i += 5)
+        aligned.push_back(i + 1);
+      UnitAttr unit = UnitAttr::get(kernel.getContext());
+      for (auto [k, arg] : llvm::enumerate(aligned)) {
+        kernel.setArgAttr(arg, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
+        if (k + 1 < aligned.size())
+          kernel.setArgAttr(arg, LLVM::LLVMDialect::getReadonlyAttrName(), unit);
+      }
+    });
+  }
+};
+
+} // namespace
