@@ -99,6 +99,29 @@ static llvm::json::Value describeKernel(func::FuncOp func, unsigned numOperands)
   return llvm::json::Value(std::move(kernel));
 }
 
+} // namespace
+
+FailureOr<scf::ParallelOp> xf::findKernelWorkLoop(func::FuncOp func, bool allowAlloc) {
+  if (func.isExternal() || !func.getBody().hasOneBlock())
+    return func.emitError("xf kernel must have a body of one block");
+  scf::ParallelOp par;
+  for (Operation &op : func.getBody().front()) {
+    if (auto p = dyn_cast<scf::ParallelOp>(op)) {
+      if (par)
+        return func.emitError("xf kernel must contain one top-level scf.parallel, found several");
+      par = p;
+    } else if (!isMemoryEffectFree(&op) && !isa<func::ReturnOp, memref::DimOp>(op) &&
+               !(allowAlloc && isa<memref::AllocOp>(op))) {
+      return op.emitError("xf kernel must hold only its work loop and index arithmetic; found ") << op.getName();
+    }
+  }
+  if (!par || par.getNumLoops() != 1)
+    return func.emitError("xf kernel must contain one one-dimensional top-level scf.parallel");
+  return par;
+}
+
+namespace {
+
 struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> {
   using Base::Base;
 
@@ -139,22 +162,11 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
   }
 
   LogicalResult convert(func::FuncOp func, llvm::json::Array &described) {
-    if (func.isExternal() || !func.getBody().hasOneBlock())
-      return func.emitError("xf kernel must have a body of one block");
+    FailureOr<scf::ParallelOp> workLoop = xf::findKernelWorkLoop(func, /*allowAlloc=*/true);
+    if (failed(workLoop))
+      return failure();
+    scf::ParallelOp par = *workLoop;
     Block &body = func.getBody().front();
-    scf::ParallelOp par;
-    for (Operation &op : body) {
-      if (auto p = dyn_cast<scf::ParallelOp>(op)) {
-        if (par)
-          return func.emitError("xf kernel must contain one top-level scf.parallel, found several");
-        par = p;
-      } else if (!isMemoryEffectFree(&op) && !isa<func::ReturnOp, memref::DimOp, memref::AllocOp>(op)) {
-        return op.emitError("xf kernel must hold only its work loop and index arithmetic; found ")
-               << op.getName();
-      }
-    }
-    if (!par || par.getNumLoops() != 1)
-      return func.emitError("xf kernel must contain one one-dimensional top-level scf.parallel");
     // Bufferized destination-style kernels return their output arguments; the caller owns those.
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     for (Value v : ret.getOperands())

@@ -259,19 +259,11 @@ LogicalResult Outliner::flattenAccesses(gpu::GPUFuncOp kernel) {
 LogicalResult Outliner::run(ModuleOp module) {
   if (failed(checkSignature()))
     return failure();
+  FailureOr<scf::ParallelOp> loop = xf::findKernelWorkLoop(func, /*allowAlloc=*/false);
+  if (failed(loop))
+    return failure();
+  scf::ParallelOp par = *loop;
   Block &body = func.getBody().front();
-  scf::ParallelOp par;
-  for (Operation &op : body) {
-    if (auto p = dyn_cast<scf::ParallelOp>(op)) {
-      if (par)
-        return func.emitError("xf kernel must contain one top-level scf.parallel, found several");
-      par = p;
-    } else if (!isMemoryEffectFree(&op) && !isa<func::ReturnOp, memref::DimOp>(op)) {
-      return op.emitError("xf kernel must hold only its work loop and index arithmetic; found ") << op.getName();
-    }
-  }
-  if (!par || par.getNumLoops() != 1)
-    return func.emitError("xf kernel must contain one one-dimensional top-level scf.parallel");
 
   MLIRContext *ctx = func.getContext();
   Location loc = func.getLoc();

@@ -91,6 +91,11 @@ void buildCudaLoweringPipeline(OpPassManager &pm, const GpuTargetDescription &ta
 void buildCudaToHostPipeline(OpPassManager &pm, const CudaTargetOptions &options);
 void registerPipelines();
 
+/// The one top-level one-dimensional scf.parallel of an xf kernel function, whose body may otherwise hold
+/// only side-effect-free index arithmetic, memref.dim and the return (and memref.alloc where `allowAlloc`).
+/// Emits an error on `func` and fails otherwise.
+FailureOr<scf::ParallelOp> findKernelWorkLoop(func::FuncOp func, bool allowAlloc);
+
 } // namespace xf
 } // namespace mlir
 

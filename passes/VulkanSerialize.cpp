@@ -57,10 +57,11 @@ LogicalResult mergePushConstants(spirv::ModuleOp module) {
                                                        b.getStringAttr("xf_push_constants"), nullptr);
   auto i32 = IntegerType::get(ctx, 32);
 
-  for (auto [k, global] : llvm::enumerate(scalars)) {
+  for (auto [k, scalar] : llvm::enumerate(scalars)) {
+    StringRef name = scalar.getSymName();
     SmallVector<spirv::AddressOfOp> addresses;
     module.walk([&](spirv::AddressOfOp address) {
-      if (address.getVariable() == global.getSymName())
+      if (address.getVariable() == name)
         addresses.push_back(address);
     });
     for (spirv::AddressOfOp address : addresses) {
