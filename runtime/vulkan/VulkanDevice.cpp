@@ -527,6 +527,13 @@ struct VulkanDevice::Impl {
       return error(llvm::formatv("kernel '{0}' takes {1} buffers and {2} push constants, got {3} and {4}",
                                  kernel.entryPoint, kernel.numBuffers, kernel.numPushConstants, bindings.size(),
                                  pushConstants.size()));
+    if (kernel.workgroupSize > properties.limits.maxComputeWorkGroupSize[0] ||
+        kernel.workgroupSize > properties.limits.maxComputeWorkGroupInvocations)
+      return error(llvm::formatv("kernel '{0}' has workgroups of {1} threads, {2} allows {3} (recompile with a "
+                                 "smaller xfc --workgroup-size)",
+                                 kernel.entryPoint, kernel.workgroupSize, name,
+                                 std::min(properties.limits.maxComputeWorkGroupSize[0],
+                                          properties.limits.maxComputeWorkGroupInvocations)));
     if (4 * pushConstants.size() > properties.limits.maxPushConstantsSize)
       return error(llvm::formatv("kernel '{0}' needs {1} bytes of push constants, {2} allows {3}", kernel.entryPoint,
                                  4 * pushConstants.size(), name, properties.limits.maxPushConstantsSize));

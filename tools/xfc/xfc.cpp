@@ -82,6 +82,10 @@ cl::list<std::string> passPlugins("load-pass-plugin",
                                   cl::desc("Load a pass plugin (an out-of-tree variant), then use its passes "
                                            "with --variant"),
                                   cl::value_desc("plugin.so"));
+cl::opt<int64_t> workgroupSize("workgroup-size",
+                               cl::desc("GPU targets: threads per workgroup (one work item each), 1 to 1024; the "
+                                        "best value depends on the device (default 64)"),
+                               cl::init(64));
 cl::opt<bool> staticRuntime("static-runtime",
                             cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
                                      "C API itself and needs no libxfrt.so"),
@@ -433,6 +437,8 @@ int main(int argc, char **argv) {
       fatal("cannot load pass plugin '" + pluginPath + "': " + toString(plugin.takeError()));
     plugin->registerPassRegistryCallbacks();
   }
+  if (workgroupSize < 1 || workgroupSize > 1024)
+    fatal("--workgroup-size must be in [1, 1024], got " + std::to_string(workgroupSize));
   if (staticRuntime && emit != Emit::Lib)
     fatal("--static-runtime applies to --emit=lib (--emit=exe always links the runtime in)");
   if (staticRuntime && !targetTriple.empty() && Triple(targetTriple) != Triple(sys::getProcessTriple()))
@@ -521,6 +527,8 @@ int main(int argc, char **argv) {
   }
 
   TargetChoice choice = chooseTarget();
+  mlir::xf::GpuTargetDescription gpuTarget;
+  gpuTarget.workgroupSize = workgroupSize;
   {
     mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
     runPasses(*module, [&](mlir::OpPassManager &pm) {
@@ -528,9 +536,9 @@ int main(int argc, char **argv) {
       if ((vulkan || cuda) && (*module)->hasAttr("xf.model_plan"))
         pm.addPass(mlir::xf::createXFAddDenseKernels());
       if (vulkan)
-        mlir::xf::buildVulkanLoweringPipeline(pm, mlir::xf::GpuTargetDescription());
+        mlir::xf::buildVulkanLoweringPipeline(pm, gpuTarget);
       else if (cuda)
-        mlir::xf::buildCudaLoweringPipeline(pm, mlir::xf::GpuTargetDescription());
+        mlir::xf::buildCudaLoweringPipeline(pm, gpuTarget);
       else
         mlir::xf::buildCpuLoweringPipeline(pm, choice.description);
     });
