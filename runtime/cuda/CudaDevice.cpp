@@ -181,11 +181,20 @@ struct CudaDevice::Impl {
     size_t capacity = 0;
   };
   std::vector<Buffer> buffers;
+  /// Pinned host arrays' device copies, with their byte size and pin count.
+  struct Pinned {
+    cu::DevicePtr pointer = 0;
+    size_t bytes = 0;
+    int count = 0;
+  };
+  llvm::DenseMap<const void *, Pinned> pinned;
 
   ~Impl() {
     if (!context)
       return;
     d->cuCtxSetCurrent(context);
+    for (auto &entry : pinned)
+      d->cuMemFree(entry.second.pointer);
     for (auto &entry : kernels)
       d->cuModuleUnload(entry.second.module);
     for (Buffer &buffer : buffers)
@@ -307,6 +316,46 @@ llvm::Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(int index) {
   return std::unique_ptr<CudaDevice>(new CudaDevice(std::move(impl)));
 }
 
+llvm::Error CudaDevice::pin(const void *data, size_t bytes) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  const Driver &d = *impl->d;
+  Impl::Pinned &entry = impl->pinned[data];
+  if (entry.count > 0) {
+    if (entry.bytes != bytes)
+      return error("pinned twice with different sizes");
+    ++entry.count;
+    return llvm::Error::success();
+  }
+  auto fail = [&](llvm::Error err) {
+    if (entry.pointer)
+      d.cuMemFree(entry.pointer);
+    impl->pinned.erase(data);
+    return err;
+  };
+  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
+    return fail(std::move(err));
+  if (llvm::Error err = XF_CU_CHECK(d, cuMemAlloc(&entry.pointer, std::max<size_t>(bytes, 4))))
+    return fail(std::move(err));
+  if (bytes)
+    if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(entry.pointer, data, bytes, impl->stream)))
+      return fail(std::move(err));
+  if (llvm::Error err = XF_CU_CHECK(d, cuStreamSynchronize(impl->stream)))
+    return fail(std::move(err));
+  entry.bytes = bytes;
+  entry.count = 1;
+  return llvm::Error::success();
+}
+
+void CudaDevice::unpin(const void *data) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  auto found = impl->pinned.find(data);
+  if (found == impl->pinned.end() || --found->second.count > 0)
+    return;
+  impl->d->cuCtxSetCurrent(impl->context);
+  impl->d->cuMemFree(found->second.pointer);
+  impl->pinned.erase(found);
+}
+
 llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings,
                                llvm::ArrayRef<int32_t> shapes, uint32_t blocks) {
   std::lock_guard<std::mutex> lock(impl->mutex);
@@ -327,14 +376,20 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
   std::vector<Descriptor> descriptors(bindings.size());
   std::vector<void *> params;
   for (auto [i, binding] : llvm::enumerate(bindings)) {
-    llvm::Expected<cu::DevicePtr> allocated = impl->buffer(i, binding.bytes);
-    if (!allocated)
-      return allocated.takeError();
-    cu::DevicePtr pointer = *allocated;
-    // The output too: a kernel may leave parts of it as they were (MoH skips inactive heads), as on the CPU.
-    if (binding.bytes)
-      if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, binding.data, binding.bytes, impl->stream)))
-        return err;
+    cu::DevicePtr pointer = 0;
+    auto resident = impl->pinned.find(binding.data);
+    if (resident != impl->pinned.end() && resident->second.bytes == binding.bytes && !binding.download) {
+      pointer = resident->second.pointer;
+    } else {
+      llvm::Expected<cu::DevicePtr> allocated = impl->buffer(i, binding.bytes);
+      if (!allocated)
+        return allocated.takeError();
+      pointer = *allocated;
+      // The output too: a kernel may leave parts of it as they were (MoH skips inactive heads), as on the CPU.
+      if (binding.bytes)
+        if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, binding.data, binding.bytes, impl->stream)))
+          return err;
+    }
     Descriptor &descriptor = descriptors[i];
     descriptor = {pointer, pointer, 0, static_cast<int32_t>(binding.bytes / sizeof(float)), 1};
     for (void *field : {static_cast<void *>(&descriptor.allocated), static_cast<void *>(&descriptor.aligned),

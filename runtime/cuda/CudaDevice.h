@@ -53,6 +53,12 @@ public:
   int computeCapability() const;
   uint32_t maxBlocks() const;
 
+  /// Keeps a device copy of the host array [data, data + bytes) that launches bind instead of copying it
+  /// (model weights): the caller promises not to change or free the array before the last unpin. Pins
+  /// are counted; the copy goes when the count returns to zero.
+  llvm::Error pin(const void *data, size_t bytes);
+  void unpin(const void *data);
+
   /// Runs `blocks` blocks of `kernel` and waits for them. Kernel parameters are, per binding, MLIR's
   /// memref descriptor at 32-bit index width (allocated, aligned, offset 0, size in elements, stride 1;
   /// see xf-cuda-serialize), then the i32 `shapes`. The loaded module is cached per PTX image.

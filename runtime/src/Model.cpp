@@ -536,15 +536,19 @@ struct xfrt_session_s {
   int64_t maxTokens = 0, position = 0;
   std::vector<LayerCache> caches;
   Scratch scratch;
-  /// Weights kept on the context's Vulkan device for the session's lifetime.
+  /// Weights kept on the context's GPU for the session's lifetime.
   std::vector<const void *> pinned;
 
   xfrt_session_s() = default;
   xfrt_session_s(const xfrt_session_s &) = delete;
   xfrt_session_s &operator=(const xfrt_session_s &) = delete;
   ~xfrt_session_s() {
-    for (const void *data : pinned)
-      context->vulkan->unpin(data);
+    for (const void *data : pinned) {
+      if (context->vulkan)
+        context->vulkan->unpin(data);
+      else if (context->cuda)
+        context->cuda->unpin(data);
+    }
   }
 };
 
@@ -939,7 +943,7 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
     session->model = model;
     session->context = context;
     session->maxTokens = maxTokens ? maxTokens : limit;
-    if (model->gpu && context->vulkan) {
+    if (model->gpu && (context->vulkan || context->cuda)) {
       // Weights go to the device once; every kernel call then binds them instead of copying them.
       std::vector<const std::vector<float> *> weights = {&model->embedding, &model->finalNorm, &model->gpuLmHead};
       for (size_t l = 0; l < model->layers.size(); ++l) {
@@ -961,7 +965,8 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
       for (const std::vector<float> *v : weights) {
         if (v->empty())
           continue;
-        if (llvm::Error err = context->vulkan->pin(v->data(), v->size() * sizeof(float)))
+        size_t bytes = v->size() * sizeof(float);
+        if (llvm::Error err = context->vulkan ? context->vulkan->pin(v->data(), bytes) : context->cuda->pin(v->data(), bytes))
           return failure("xfrt_session_create: cannot keep the weights on " + context->device + ": " +
                          llvm::toString(std::move(err)));
         session->pinned.push_back(v->data());

@@ -40,6 +40,8 @@ CUresult cuMemAlloc_v2(unsigned long long *pointer, size_t bytes) {
 }
 CUresult cuMemFree_v2(unsigned long long pointer) { free((void *)(uintptr_t)pointer); return 0; }
 CUresult cuMemcpyHtoDAsync_v2(unsigned long long to, const void *from, size_t bytes, void *stream) {
+  if (getenv("FAKE_CUDA_LOG_COPIES"))
+    fprintf(stderr, "fake-cuda: upload %zu\n", bytes);
   memcpy((void *)(uintptr_t)to, from, bytes);
   return 0;
 }
