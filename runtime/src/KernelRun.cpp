@@ -216,6 +216,32 @@ std::optional<std::string> gpuOperandBytes(const KernelInfo &kernel, const xfrt_
   return std::nullopt;
 }
 
+/// What a GPU launch needs besides the kernel: each operand's byte size, the dynamic dims in push-constant
+/// order, and the number of workgroups (one work item per thread).
+struct GpuLaunch {
+  std::vector<size_t> bytes;
+  std::vector<int32_t> shapes;
+  int64_t workItems = 0, groups = 0;
+};
+
+std::optional<std::string> planGpuLaunch(const xfrt_module &module, int64_t kernelIndex, const xfrt_tensor *operands,
+                                         int64_t numOperands, const char *api, GpuLaunch &launch) {
+  const KernelInfo &kernel = module.info.kernels[kernelIndex];
+  const GpuLaunchInfo &gpu = *kernel.gpu;
+  if (std::optional<std::string> problem = gpuOperandBytes(kernel, operands, numOperands, api, launch.bytes))
+    return problem;
+  for (auto [operand, dim] : gpu.pushConstants)
+    launch.shapes.push_back(static_cast<int32_t>(operands[operand].shape[dim]));
+  std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
+  launch.workItems = callWorkItems(module.entryPoints[kernelIndex].workItems, descriptors);
+  if (launch.workItems < 0)
+    return llvm::formatv("kernel '{0}': work item count is {1} (a bug in the compiled kernel)", kernel.name,
+                         launch.workItems)
+        .str();
+  launch.groups = (launch.workItems + gpu.workgroupSize - 1) / gpu.workgroupSize;
+  return std::nullopt;
+}
+
 /// A cuda module's kernel: the PTX image for the device's architecture, operands into device memory, the
 /// work-item count from the host counter, one thread per item, the output back.
 xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t kernelIndex,
@@ -236,30 +262,21 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
                                  "(the oldest is for sm_{4})",
                                  kernel.name, context.cuda->name(), capability / 10, capability % 10,
                                  gpu.ptx.front().arch));
-  std::vector<size_t> bytes;
-  if (std::optional<std::string> problem = gpuOperandBytes(kernel, operands, numOperands, "CUDA", bytes))
+  GpuLaunch plan;
+  if (std::optional<std::string> problem = planGpuLaunch(module, kernelIndex, operands, numOperands, "CUDA", plan))
     return failure(std::move(*problem));
   std::vector<CudaBinding> bindings;
   for (int64_t i = 0; i < numOperands; ++i)
-    bindings.push_back({operands[i].data, bytes[i], i == numOperands - 1});
-  std::vector<int32_t> shapes;
-  for (auto [operand, dim] : gpu.pushConstants)
-    shapes.push_back(static_cast<int32_t>(operands[operand].shape[dim]));
-
-  std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
-  int64_t numWorkItems = callWorkItems(module.entryPoints[kernelIndex].workItems, descriptors);
-  if (numWorkItems < 0)
-    return failure(llvm::formatv("kernel '{0}': work item count is {1} (a bug in the compiled kernel)", kernel.name,
-                                 numWorkItems));
-  int64_t blocks = (numWorkItems + gpu.workgroupSize - 1) / gpu.workgroupSize;
+    bindings.push_back({operands[i].data, plan.bytes[i], i == numOperands - 1});
+  int64_t blocks = plan.groups;
   if (blocks > context.cuda->maxBlocks())
     return failure(llvm::formatv("kernel '{0}': {1} work items need {2} blocks, {3} allows {4} per launch",
-                                 kernel.name, numWorkItems, blocks, context.cuda->name(), context.cuda->maxBlocks()));
+                                 kernel.name, plan.workItems, blocks, context.cuda->name(), context.cuda->maxBlocks()));
   CudaKernel launch;
   launch.ptx = ptx;
   launch.entryPoint = gpu.entryPoint;
   launch.blockSize = static_cast<uint32_t>(gpu.workgroupSize);
-  if (llvm::Error err = context.cuda->launch(launch, bindings, shapes, static_cast<uint32_t>(blocks)))
+  if (llvm::Error err = context.cuda->launch(launch, bindings, plan.shapes, static_cast<uint32_t>(blocks)))
     return failure("kernel '" + kernel.name + "' on " + context.cuda->name() + ": " + llvm::toString(std::move(err)));
   return nullptr;
 }
@@ -273,25 +290,16 @@ xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_
     return failure("kernel '" + kernel.name + "' is compiled for vulkan but the context runs on " + context.device +
                    " (create it with xfrt_context_create_on(\"vulkan\", ...))");
   const GpuLaunchInfo &gpu = *kernel.gpu;
-  std::vector<size_t> bytes;
-  if (std::optional<std::string> problem = gpuOperandBytes(kernel, operands, numOperands, "Vulkan", bytes))
+  GpuLaunch plan;
+  if (std::optional<std::string> problem = planGpuLaunch(module, kernelIndex, operands, numOperands, "Vulkan", plan))
     return failure(std::move(*problem));
   std::vector<VulkanBinding> bindings;
   for (int64_t i = 0; i < numOperands; ++i)
-    bindings.push_back({operands[i].data, bytes[i], i == numOperands - 1});
-  std::vector<int32_t> pushConstants;
-  for (auto [operand, dim] : gpu.pushConstants)
-    pushConstants.push_back(static_cast<int32_t>(operands[operand].shape[dim]));
-
-  std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
-  int64_t numWorkItems = callWorkItems(module.entryPoints[kernelIndex].workItems, descriptors);
-  if (numWorkItems < 0)
-    return failure(llvm::formatv("kernel '{0}': work item count is {1} (a bug in the compiled kernel)", kernel.name,
-                                 numWorkItems));
-  int64_t groups = (numWorkItems + gpu.workgroupSize - 1) / gpu.workgroupSize;
+    bindings.push_back({operands[i].data, plan.bytes[i], i == numOperands - 1});
+  int64_t groups = plan.groups;
   if (groups > context.vulkan->maxWorkgroups())
     return failure(llvm::formatv("kernel '{0}': {1} work items need {2} workgroups, {3} allows {4} per dispatch",
-                                 kernel.name, numWorkItems, groups, context.vulkan->name(),
+                                 kernel.name, plan.workItems, groups, context.vulkan->name(),
                                  context.vulkan->maxWorkgroups()));
   VulkanKernel launch;
   launch.spirv = module.entryPoints[kernelIndex].binary;
@@ -299,8 +307,8 @@ xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_
   launch.entryPoint = gpu.entryPoint;
   launch.workgroupSize = static_cast<uint32_t>(gpu.workgroupSize);
   launch.numBuffers = static_cast<uint32_t>(numOperands);
-  launch.numPushConstants = static_cast<uint32_t>(pushConstants.size());
-  if (llvm::Error err = context.vulkan->dispatch(launch, bindings, pushConstants, static_cast<uint32_t>(groups)))
+  launch.numPushConstants = static_cast<uint32_t>(plan.shapes.size());
+  if (llvm::Error err = context.vulkan->dispatch(launch, bindings, plan.shapes, static_cast<uint32_t>(groups)))
     return failure("kernel '" + kernel.name + "' on " + context.vulkan->name() + ": " + llvm::toString(std::move(err)));
   return nullptr;
 }
