@@ -274,7 +274,11 @@ struct VulkanDevice::Impl {
     info.ppEnabledLayerNames = layers.data();
     info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
     info.ppEnabledExtensionNames = extensions.data();
-    if (llvm::Error err = check(vk.vkCreateInstance(&info, nullptr, &instance), "vkCreateInstance"))
+    VkResult created = vk.vkCreateInstance(&info, nullptr, &instance);
+    if (created == VK_ERROR_INCOMPATIBLE_DRIVER)
+      return error("no Vulkan driver found (the loader found no ICD; install one, e.g. mesa-vulkan-drivers for "
+                   "lavapipe)");
+    if (llvm::Error err = check(created, "vkCreateInstance"))
       return err;
     if (llvm::Error err = vk.loadInstanceFunctions(instance))
       return err;
