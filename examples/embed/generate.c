@@ -31,7 +31,9 @@ int main(int argc, char **argv) {
   xfrt_context *context = NULL;
   xfrt_model *model = NULL;
   xfrt_session *session = NULL;
-  if (check(xfrt_module_open(argv[1], &module)) || check(xfrt_context_create(0, &context)) ||
+  /* The context runs where the model was compiled for: "cpu", "vulkan" or "cuda" (xfc --target). */
+  if (check(xfrt_module_open(argv[1], &module)) ||
+      check(xfrt_context_create_on(xfrt_module_target(module), 0, &context)) ||
       check(xfrt_model_load(module, argv[2], &model)) || check(xfrt_session_create(model, context, 0, &session)))
     return 1;
 
