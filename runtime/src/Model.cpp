@@ -570,6 +570,19 @@ std::vector<double> ropeFrequencies(const Plan &p, int64_t length) {
   return r.invFreq;
 }
 
+/// The rotation tables of positions pos0 .. pos0 + S - 1, [S, rotaryDim / 2] each, in double and then
+/// rounded, the attention factor folded in.
+void ropeTables(const Plan &p, int64_t pos0, int64_t S, float *cosT, float *sinT) {
+  const int64_t half = p.rope.rotaryDim / 2;
+  std::vector<double> invFreq = ropeFrequencies(p, pos0 + S);
+  for (int64_t t = 0; t < S; ++t)
+    for (int64_t k = 0; k < half; ++k) {
+      double angle = static_cast<double>(pos0 + t) * invFreq[k];
+      cosT[t * half + k] = static_cast<float>(std::cos(angle) * p.rope.attentionFactor);
+      sinT[t * half + k] = static_cast<float>(std::sin(angle) * p.rope.attentionFactor);
+    }
+}
+
 void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
@@ -585,15 +598,9 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
 
   // Rotation tables for positions pos0 .. T-1, the attention factor folded in.
   const int64_t half = p.rope.rotaryDim / 2;
-  std::vector<double> invFreq = ropeFrequencies(p, T);
   float *cosT = Scratch::sized(sc.cosT, S, std::max<int64_t>(half, 1));
   float *sinT = Scratch::sized(sc.sinT, S, std::max<int64_t>(half, 1));
-  for (int64_t t = 0; t < S; ++t)
-    for (int64_t k = 0; k < half; ++k) {
-      double angle = static_cast<double>(pos0 + t) * invFreq[k];
-      cosT[t * half + k] = static_cast<float>(std::cos(angle) * p.rope.attentionFactor);
-      sinT[t * half + k] = static_cast<float>(std::sin(angle) * p.rope.attentionFactor);
-    }
+  ropeTables(p, pos0, S, cosT, sinT);
 
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];
@@ -764,14 +771,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   };
 
   const int64_t half = p.rope.rotaryDim / 2;
-  std::vector<double> invFreq = ropeFrequencies(p, T);
   std::vector<float> cosT(S * half), sinT(S * half);
-  for (int64_t t = 0; t < S; ++t)
-    for (int64_t k = 0; k < half; ++k) {
-      double angle = static_cast<double>(pos0 + t) * invFreq[k];
-      cosT[t * half + k] = static_cast<float>(std::cos(angle) * p.rope.attentionFactor);
-      sinT[t * half + k] = static_cast<float>(std::sin(angle) * p.rope.attentionFactor);
-    }
+  ropeTables(p, pos0, S, cosT.data(), sinT.data());
 
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];
