@@ -8,7 +8,11 @@
 #include "xf_gelu_gate.h"
 #include "xf_gelu_tanh_gate.h"
 #include "xf_gemm.h"
+#include "xf_gemm_bf16.h"
+#include "xf_gemm_f16.h"
 #include "xf_gemv.h"
+#include "xf_gemv_bf16.h"
+#include "xf_gemv_f16.h"
 #include "xf_rms_norm.h"
 #include "xf_rope.h"
 #include "xf_silu_gate.h"
@@ -52,12 +56,13 @@ struct View {
   halide_buffer_t buffer{};
   halide_dimension_t dims[4]{};
 
-  View(const T *data, std::initializer_list<std::pair<int64_t, int64_t>> shape) {
+  View(const T *data, std::initializer_list<std::pair<int64_t, int64_t>> shape,
+       halide_type_t type = halide_type_of<T>()) {
     int d = 0;
     for (auto [extent, stride] : shape)
       dims[d++] = halide_dimension_t(0, static_cast<int32_t>(extent), static_cast<int32_t>(stride));
     buffer.host = reinterpret_cast<uint8_t *>(const_cast<T *>(data));
-    buffer.type = halide_type_of<T>();
+    buffer.type = type;
     buffer.dimensions = d;
     buffer.dim = dims;
   }
@@ -84,15 +89,56 @@ ScopedPool::ScopedPool(ThreadPool &pool) : previous(currentPool) {
 
 ScopedPool::~ScopedPool() { currentPool = previous; }
 
-void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, bool transposed, const float *b) {
+const char *dense::storageName(Storage storage) {
+  switch (storage) {
+  case Storage::F32:
+    return "f32";
+  case Storage::BF16:
+    return "bf16";
+  case Storage::F16:
+    return "f16";
+  }
+  return "?";
+}
+
+uint16_t dense::toStorage16(float value, Storage storage) {
+  if (storage == Storage::F16) {
+    _Float16 half = static_cast<_Float16>(value);
+    uint16_t bits;
+    std::memcpy(&bits, &half, sizeof(bits));
+    return bits;
+  }
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((bits >> 16) | 0x40u); // NaN stays a (quiet) NaN
+  bits += 0x7fffu + ((bits >> 16) & 1u);                 // round to nearest even
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float dense::fromStorage16(uint16_t bits, Storage storage) {
+  if (storage == Storage::F16) {
+    _Float16 half;
+    std::memcpy(&half, &bits, sizeof(half));
+    return static_cast<float>(half);
+  }
+  uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &wide, sizeof(value));
+  return value;
+}
+
+void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, bool transposed, const float *b,
+                    Storage kind) {
   in = inFeatures;
   out = outFeatures;
   outPadded = paddedCols(out);
-  wt.assign(static_cast<size_t>(in * outPadded), 0.0f);
+  storage = kind;
+  std::vector<float> panels(static_cast<size_t>(in * outPadded), 0.0f);
   // Panel by panel; within one, k outer so the 64 source rows of W [N, K] are read along together.
   for (int64_t n0 = 0; n0 < out; n0 += kPanel) {
     const int64_t width = std::min(kPanel, out - n0);
-    float *panel = wt.data() + n0 * in;
+    float *panel = panels.data() + n0 * in;
     for (int64_t k = 0; k < in; ++k) {
       float *dst = panel + k * kPanel;
       if (transposed)
@@ -102,26 +148,60 @@ void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, boo
           dst[j] = w[(n0 + j) * in + k];
     }
   }
+  wt.clear();
+  wt16.clear();
+  if (storage == Storage::F32) {
+    wt = std::move(panels);
+  } else {
+    wt16.resize(panels.size());
+    for (size_t i = 0; i < panels.size(); ++i)
+      wt16[i] = toStorage16(panels[i], storage);
+  }
   bias.assign(static_cast<size_t>(outPadded), 0.0f);
   if (b)
     std::memcpy(bias.data(), b, sizeof(float) * out);
 }
 
+float Linear::weight(int64_t n, int64_t k) const {
+  size_t index = static_cast<size_t>(((n / kPanel) * in + k) * kPanel + n % kPanel);
+  return storage == Storage::F32 ? wt[index] : fromStorage16(wt16[index], storage);
+}
+
 void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy) {
   const int64_t panels = layer.outPadded / kPanel;
-  F wt(layer.wt.data(), {{kPanel, 1}, {layer.in, kPanel}, {panels, layer.in * kPanel}});
+  const std::initializer_list<std::pair<int64_t, int64_t>> shape = {
+      {kPanel, 1}, {layer.in, kPanel}, {panels, layer.in * kPanel}};
+  F wt32(layer.wt.data(), shape);
+  View<uint16_t> wt16(layer.wt16.data(), shape,
+                      layer.storage == Storage::F16 ? halide_type_t(halide_type_float, 16)
+                                                    : halide_type_of<uint16_t>());
+  halide_buffer_t *wt = layer.storage == Storage::F32 ? wt32.get() : wt16.get();
   F bias(layer.bias.data(), {{kPanel, 1}, {panels, kPanel}});
   if (rows == 1) {
     F xv(x, {{layer.in, 1}});
     F yv(y, {{kPanel, 1}, {panels, kPanel}});
-    check(xf_gemv(xv.get(), wt.get(), bias.get(), yv.get()), "xf_gemv");
+    switch (layer.storage) {
+    case Storage::F32:
+      return check(xf_gemv(xv.get(), wt, bias.get(), yv.get()), "xf_gemv");
+    case Storage::BF16:
+      return check(xf_gemv_bf16(xv.get(), wt, bias.get(), yv.get()), "xf_gemv_bf16");
+    case Storage::F16:
+      return check(xf_gemv_f16(xv.get(), wt, bias.get(), yv.get()), "xf_gemv_f16");
+    }
     return;
   }
   if (rows < kMinRows)
     throw std::logic_error("dense::linear: fewer rows than the GEMM tile");
   F xv(x, {{layer.in, 1}, {rows, ldx}});
   F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
-  check(xf_gemm(xv.get(), wt.get(), bias.get(), yv.get()), "xf_gemm");
+  switch (layer.storage) {
+  case Storage::F32:
+    return check(xf_gemm(xv.get(), wt, bias.get(), yv.get()), "xf_gemm");
+  case Storage::BF16:
+    return check(xf_gemm_bf16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_bf16");
+  case Storage::F16:
+    return check(xf_gemm_f16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_f16");
+  }
 }
 
 void dense::rmsNorm(const float *x, int64_t ldx, int64_t rows, int64_t width, const float *w, float eps,

@@ -1,11 +1,13 @@
 //===- DenseOps.h - the CPU dense path: Halide kernels behind plain calls ---===//
 //
-// Row-major float32 throughout. A weight matrix W [N, K] (nn.Linear layout) is stored in column panels of
+// Row-major float32 activations. A weight matrix W [N, K] (nn.Linear layout) is stored in column panels of
 // kPanel outputs, [Np / kPanel][K][kPanel] with Np = N rounded up to a multiple of kPanel: the kernels
 // vectorize along outputs and never need tail code, and each of their tasks reads one panel, a contiguous
 // K * kPanel floats (the decode GEMV streams memory instead of gathering 256-byte strips of rows N floats
 // apart). Outputs are plain rows of Np floats. Activations feeding a GEMM have at least kMinRows rows (the
-// caller sizes its scratch with paddedRows). Halide's parallel loops run on the calling context's thread
+// caller sizes its scratch with paddedRows). Weights are stored as float32, bfloat16 or float16 and widened in
+// registers (float32 arithmetic either way): a bf16 checkpoint kept as bf16 gives the same results as its
+// float32 widening with half the bytes per decode step. Halide's parallel loops run on the calling context's thread
 // pool (see ScopedPool).
 //
 //===----------------------------------------------------------------------===//
@@ -27,17 +29,31 @@ inline int64_t paddedRows(int64_t m) { return m < kMinRows ? kMinRows : m; }
 /// Output columns of a layer with n outputs: n rounded up to whole panels.
 inline int64_t paddedCols(int64_t n) { return (n + kPanel - 1) / kPanel * kPanel; }
 
+/// How a layer keeps its weights.
+enum class Storage { F32, BF16, F16 };
+const char *storageName(Storage storage);
+
 /// A linear layer y = x W^T + b with W stored in padded column panels.
 struct Linear {
   int64_t in = 0, out = 0, outPadded = 0;
-  std::vector<float> wt;   // [outPadded / kPanel][in][kPanel]; padding columns are zero
-  std::vector<float> bias; // [outPadded], zeros when the layer has none
+  Storage storage = Storage::F32;
+  std::vector<float> wt;      // F32: [outPadded / kPanel][in][kPanel]; padding columns are zero
+  std::vector<uint16_t> wt16; // BF16 / F16: the same layout, the bits of each element
+  std::vector<float> bias;    // [outPadded], zeros when the layer has none
 
-  /// Takes W as [out, in] row-major (`transposed` false) or as [in, out] (true: gpt-oss expert tensors).
-  void assign(const float *w, int64_t out, int64_t in, bool transposed, const float *b);
-  /// The stored W[n][k] (n < outPadded).
-  float weight(int64_t n, int64_t k) const { return wt[((n / kPanel) * in + k) * kPanel + n % kPanel]; }
+  /// Takes W as [out, in] row-major (`transposed` false) or as [in, out] (true: gpt-oss expert tensors),
+  /// rounding to `storage` to nearest even (exact for values that came from that type).
+  void assign(const float *w, int64_t out, int64_t in, bool transposed, const float *b,
+              Storage storage = Storage::F32);
+  /// The stored W[n][k] (n < outPadded), widened.
+  float weight(int64_t n, int64_t k) const;
+  /// Bytes of stored weights (what a decode step reads).
+  int64_t weightBytes() const { return in * outPadded * (storage == Storage::F32 ? 4 : 2); }
 };
+
+/// Exact or round-to-nearest-even conversions between float32 and the 16-bit storage types.
+uint16_t toStorage16(float value, Storage storage);
+float fromStorage16(uint16_t bits, Storage storage);
 
 /// While alive, Halide's parallel loops on this thread run on `pool`.
 class ScopedPool {

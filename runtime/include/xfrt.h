@@ -112,8 +112,7 @@ xfrt_status xfrt_kernel_run(xfrt_context *context, const xfrt_module *module, co
 /*===------------------------------------------------------------------------===*
  * Models. An artifact compiled from a model spec (`xfc model.xf` or `xfc config.json`) carries a plan of
  * the model; xfrt_model_load binds it to Hugging Face weights and a session runs it: prefill with the
- * prompt, then one token per decode step, the KV cache kept in the session. Batch size 1, float32 compute
- * (f16/bf16 weights are widened when loaded).
+ * prompt, then one token per decode step, the KV cache kept in the session. Batch size 1, float32 compute.
  *===------------------------------------------------------------------------===*/
 typedef struct xfrt_model_s xfrt_model;
 typedef struct xfrt_session_s xfrt_session;
@@ -122,6 +121,13 @@ typedef struct xfrt_session_s xfrt_session;
  * model.safetensors.index.json, or a folder holding either). Every weight the model needs must be there
  * with the right shape, and nothing else may be (errors name the tensor). The module must outlive the model. */
 xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt_model **out);
+/* As xfrt_model_load, choosing how the projection weights are kept in memory (CPU models; compute is float32
+ * either way, the kernels widen weights in registers): "auto" (xfrt_model_load's choice) keeps each as its
+ * checkpoint stores it, bf16 and f16 included, which is exact and halves the bytes a decode step reads;
+ * "f32", "bf16" or "f16" convert every projection (to 16 bits: round to nearest even, an approximation of
+ * f32 checkpoints). Norms, biases, embeddings and sinks stay float32. GPU targets take "auto" or "f32". */
+xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, const char *weight_type,
+                               xfrt_model **out);
 void xfrt_model_free(xfrt_model *model);
 int64_t xfrt_model_vocab_size(const xfrt_model *model);
 /* The spec's context length (max_position), 0 when it states none. */

@@ -24,6 +24,7 @@
 
 using namespace xf::rt;
 using dense::Linear;
+using dense::Storage;
 namespace json = llvm::json;
 
 namespace {
@@ -177,10 +178,26 @@ struct LayerWeights {
   std::vector<Linear> expertGateUp, expertDown;  // gpt-oss: gate/up interleaved
 };
 
+/// How a CPU model keeps its projections (xfrt_model_load_as): as the checkpoint stores them, or one type.
+enum class WeightPolicy { Auto, F32, BF16, F16 };
+
+WeightPolicy parseWeightPolicy(const char *name) {
+  llvm::StringRef n = name ? name : "auto";
+  if (n == "auto")
+    return WeightPolicy::Auto;
+  if (n == "f32")
+    return WeightPolicy::F32;
+  if (n == "bf16")
+    return WeightPolicy::BF16;
+  if (n == "f16")
+    return WeightPolicy::F16;
+  fail("weight type '" + n.str() + "' is not one of auto, f32, bf16, f16");
+}
+
 /// Reads weights by HF name, remembering which were used so leftovers can be reported.
 class WeightReader {
 public:
-  explicit WeightReader(const WeightStore &store) : store(store) {}
+  WeightReader(const WeightStore &store, WeightPolicy policy) : store(store), policy(policy) {}
 
   std::vector<float> read(const std::string &name, std::vector<int64_t> shape) {
     int64_t n = 1;
@@ -196,29 +213,60 @@ public:
   bool has(const std::string &name) const { return store.find(name) != nullptr; }
   void ignore(const std::string &name) { used.insert(name); }
 
+  /// The storage of a projection made of `tensors`: under Auto, 16-bit where all of them are stored in
+  /// the same 16-bit type (widening and narrowing back is exact), else float32.
+  Storage storageFor(std::initializer_list<std::string> tensors) const { return storageFor(std::vector(tensors)); }
+  Storage storageFor(const std::vector<std::string> &tensors) const {
+    switch (policy) {
+    case WeightPolicy::F32:
+      return Storage::F32;
+    case WeightPolicy::BF16:
+      return Storage::BF16;
+    case WeightPolicy::F16:
+      return Storage::F16;
+    case WeightPolicy::Auto:
+      break;
+    }
+    std::optional<WeightType> common;
+    for (const std::string &name : tensors) {
+      const WeightInfo *info = store.find(name);
+      if (!info || (common && *common != info->type))
+        return Storage::F32;
+      common = info->type;
+    }
+    if (common == WeightType::BF16)
+      return Storage::BF16;
+    if (common == WeightType::F16)
+      return Storage::F16;
+    return Storage::F32;
+  }
+
   void linear(Linear &l, const std::string &prefix, int64_t out, int64_t in, bool bias) {
     std::vector<float> w = read(prefix + ".weight", {out, in});
     std::vector<float> b = bias ? read(prefix + ".bias", {out}) : std::vector<float>();
-    l.assign(w.data(), out, in, /*transposed=*/false, bias ? b.data() : nullptr);
+    l.assign(w.data(), out, in, /*transposed=*/false, bias ? b.data() : nullptr, storageFor({prefix + ".weight"}));
   }
 
   /// Several nn.Linear stacked along their outputs into one (fused QKV, fused gate/up).
   void fused(Linear &l, const std::vector<std::pair<std::string, int64_t>> &parts, int64_t in, bool bias) {
     std::vector<float> w, b;
+    std::vector<std::string> names;
     int64_t out = 0;
     for (const auto &[prefix, rows] : parts) {
       std::vector<float> pw = read(prefix + ".weight", {rows, in});
       w.insert(w.end(), pw.begin(), pw.end());
+      names.push_back(prefix + ".weight");
       if (bias) {
         std::vector<float> pb = read(prefix + ".bias", {rows});
         b.insert(b.end(), pb.begin(), pb.end());
       }
       out += rows;
     }
-    l.assign(w.data(), out, in, /*transposed=*/false, bias ? b.data() : nullptr);
+    l.assign(w.data(), out, in, /*transposed=*/false, bias ? b.data() : nullptr, storageFor(names));
   }
 
   const WeightStore &store;
+  const WeightPolicy policy;
   llvm::StringSet<> used;
 };
 
@@ -288,14 +336,14 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
   return routed;
 }
 
-void loadWeights(xfrt_model &m, const WeightStore &store) {
+void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy) {
   const Plan &p = m.plan;
-  WeightReader r(store);
+  WeightReader r(store, policy);
   int64_t H = p.hidden, I = p.mlp.intermediate;
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
   m.finalNorm = r.read("model.norm.weight", {H});
   if (p.tieEmbeddings) {
-    m.lmHead.assign(m.embedding.data(), p.vocab, H, false, nullptr);
+    m.lmHead.assign(m.embedding.data(), p.vocab, H, false, nullptr, r.storageFor({"model.embed_tokens.weight"}));
     if (r.has("lm_head.weight"))
       r.ignore("lm_head.weight"); // some checkpoints store the tied copy
   } else {
@@ -337,10 +385,13 @@ void loadWeights(xfrt_model &m, const WeightStore &store) {
       std::vector<float> gub = r.read(pre + "mlp.experts.gate_up_proj_bias", {E, 2 * I});
       std::vector<float> dn = r.read(pre + "mlp.experts.down_proj", {E, I, H});
       std::vector<float> dnb = r.read(pre + "mlp.experts.down_proj_bias", {E, H});
+      Storage guStorage = r.storageFor({pre + "mlp.experts.gate_up_proj"});
+      Storage dnStorage = r.storageFor({pre + "mlp.experts.down_proj"});
       for (int64_t e = 0; e < E; ++e) {
         w.expertGateUp.emplace_back().assign(gu.data() + e * H * 2 * I, 2 * I, H, /*transposed=*/true,
-                                             gub.data() + e * 2 * I);
-        w.expertDown.emplace_back().assign(dn.data() + e * I * H, H, I, /*transposed=*/true, dnb.data() + e * H);
+                                             gub.data() + e * 2 * I, guStorage);
+        w.expertDown.emplace_back().assign(dn.data() + e * I * H, H, I, /*transposed=*/true, dnb.data() + e * H,
+                                           dnStorage);
       }
     }
   }
@@ -371,7 +422,7 @@ void checkGpuSupport(const xfrt_model &m) {
 void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
   const Plan &p = m.plan;
   const bool phi3 = p.architecture == "Phi3ForCausalLM";
-  WeightReader r(store);
+  WeightReader r(store, WeightPolicy::F32);
   int64_t H = p.hidden, I = p.mlp.intermediate;
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
   m.finalNorm = r.read("model.norm.weight", {H});
@@ -897,10 +948,16 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
 extern "C" {
 
 xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt_model **out) {
+  return xfrt_model_load_as(module, weights, "auto", out);
+}
+
+xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, const char *weightType,
+                               xfrt_model **out) {
   return guarded("xfrt_model_load", [&]() -> xfrt_status {
     if (!module || !weights || !out)
       return failure("xfrt_model_load: NULL argument");
     *out = nullptr;
+    WeightPolicy policy = parseWeightPolicy(weightType);
     auto model = std::make_unique<xfrt_model>();
     model->module = module;
     model->plan = parsePlan(*module);
@@ -910,10 +967,14 @@ xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt
       return failure(error);
     model->gpu = module->info.target != "cpu";
     if (model->gpu) {
+      if (policy != WeightPolicy::Auto && policy != WeightPolicy::F32)
+        return failure(llvm::formatv("xfrt_model_load: weight type '{0}' is not supported on {1} yet (the GPU "
+                                     "model runtime keeps float32 weights)",
+                                     weightType, module->info.target));
       checkGpuSupport(*model);
       loadGpuWeights(*model, *store);
     } else {
-      loadWeights(*model, *store);
+      loadWeights(*model, *store, policy);
     }
     *out = model.release();
     return nullptr;

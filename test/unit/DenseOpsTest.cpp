@@ -2,7 +2,10 @@
 //
 // Shapes cover the GEMV (one row), the GEMM's minimum tile, tiles that do not divide the sizes (the last
 // tile shifts inwards), outputs narrower than a panel or not a whole number of panels (padded), reductions
-// not a multiple of the GEMV's 4-row step, row strides wider than the rows, and two threads. Tolerances: float32 accumulation over K terms of O(1) values, 1e-4 relative to the output scale.
+// not a multiple of the GEMV's 4-row step, row strides wider than the rows, and two threads, for each weight
+// storage (f32, bf16, f16). Tolerances: float32 accumulation over K terms of O(1) values, 1e-4 relative to the
+// output scale, against the double-precision product with the weights as stored; the stored weights are
+// within the unit roundoff of the given ones (2^-8 relative for bf16, 2^-11 for f16).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cpu/DenseOps.h"
@@ -11,6 +14,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 using namespace xf::rt;
@@ -37,14 +41,18 @@ struct LinearCase {
   bool bias, transposed;
 };
 
-class LinearTest : public DenseOpsTest, public ::testing::WithParamInterface<LinearCase> {};
+class LinearTest : public DenseOpsTest,
+                   public ::testing::WithParamInterface<std::tuple<LinearCase, dense::Storage>> {};
 
 TEST_P(LinearTest, MatchesDoubleLoops) {
-  const LinearCase c = GetParam();
+  const auto [c, storage] = GetParam();
   std::vector<float> w = randomVector(c.in * c.out, rng, 1.0f / std::sqrt(float(c.in)));
   std::vector<float> b = randomVector(c.out, rng);
   dense::Linear layer;
-  layer.assign(w.data(), c.out, c.in, c.transposed, c.bias ? b.data() : nullptr);
+  layer.assign(w.data(), c.out, c.in, c.transposed, c.bias ? b.data() : nullptr, storage);
+  ASSERT_EQ(layer.storage, storage);
+  ASSERT_EQ(layer.wt.size() + layer.wt16.size(), size_t(layer.in * layer.outPadded));
+  const double unitRoundoff = storage == dense::Storage::BF16 ? 0x1p-8 : storage == dense::Storage::F16 ? 0x1p-11 : 0.0;
   const int64_t ldx = c.in + 3, ldy = layer.outPadded + 5;
   std::vector<float> x = randomVector(c.rows * ldx, rng), y(c.rows * ldy, -7.0f);
   dense::linear(layer, x.data(), ldx, c.rows, y.data(), ldy);
@@ -52,11 +60,17 @@ TEST_P(LinearTest, MatchesDoubleLoops) {
   for (int64_t m = 0; m < c.rows; ++m)
     for (int64_t n = 0; n < c.out; ++n) {
       double ref = c.bias ? b[n] : 0.0;
-      for (int64_t k = 0; k < c.in; ++k)
-        ref += double(x[m * ldx + k]) * (c.transposed ? w[k * c.out + n] : w[n * c.in + k]);
+      for (int64_t k = 0; k < c.in; ++k) {
+        const double given = c.transposed ? w[k * c.out + n] : w[n * c.in + k], stored = layer.weight(n, k);
+        // The unit roundoff of the 16-bit type (f16 subnormals: half their spacing, 2^-25).
+        ASSERT_LE(std::abs(stored - given), std::max(std::abs(given) * unitRoundoff, unitRoundoff > 0 ? 0x1p-25 : 0.0))
+            << "weight " << n << ", " << k;
+        ref += double(x[m * ldx + k]) * stored;
+      }
       worst = std::max(worst, std::abs(ref - y[m * ldy + n]));
     }
-  EXPECT_LT(worst, 1e-4) << "rows " << c.rows << " in " << c.in << " out " << c.out;
+  EXPECT_LT(worst, 1e-4) << "rows " << c.rows << " in " << c.in << " out " << c.out << " storage "
+                         << dense::storageName(storage);
   // Padding columns hold zeros (zero weights and bias); the row gap past outPadded is never written.
   for (int64_t m = 0; m < c.rows; ++m) {
     for (int64_t n = c.out; n < layer.outPadded; ++n)
@@ -67,7 +81,7 @@ TEST_P(LinearTest, MatchesDoubleLoops) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
-                         ::testing::Values(LinearCase{1, 64, 64, false, false}, LinearCase{1, 300, 1000, true, false},
+                         ::testing::Combine(::testing::Values(LinearCase{1, 64, 64, false, false}, LinearCase{1, 300, 1000, true, false},
                                            LinearCase{1, 17, 10, true, true}, LinearCase{6, 64, 64, false, false},
                                            LinearCase{7, 100, 200, true, false},
                                            LinearCase{37, 300, 130, false, true},
@@ -76,7 +90,38 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
                                            LinearCase{1, 771, 200, true, false},
                                            LinearCase{1, 2048, 768, false, true},
                                            LinearCase{9, 771, 200, true, true},
-                                           LinearCase{64, 768, 1280, false, false}));
+                                           LinearCase{64, 768, 1280, false, false}),
+                                            ::testing::Values(dense::Storage::F32, dense::Storage::BF16,
+                                                              dense::Storage::F16)));
+
+// Round to nearest even, ties included; values of the type itself and non-finite ones are kept.
+TEST(DenseStorage, SixteenBitConversions) {
+  using dense::Storage;
+  struct Case {
+    float value;
+    uint16_t bf16, f16;
+  };
+  for (Case c : {Case{1.0f, 0x3f80, 0x3c00}, Case{-2.5f, 0xc020, 0xc100},
+                 Case{1.0f + 0x1p-8f, 0x3f80, 0x3c04},     // bf16 tie: to even (down); exact in f16
+                 Case{1.0f + 0x3p-8f, 0x3f82, 0x3c0c},     // bf16 tie: to even (up)
+                 Case{1.0f + 0x1p-11f, 0x3f80, 0x3c00},    // f16 tie: to even (down)
+                 Case{1.0f + 0x3p-11f, 0x3f80, 0x3c02},    // f16 tie: to even (up)
+                 Case{65536.0f, 0x4780, 0x7c00},           // past the f16 range: infinity
+                 Case{INFINITY, 0x7f80, 0x7c00}, Case{0.0f, 0x0000, 0x0000}}) {
+    EXPECT_EQ(dense::toStorage16(c.value, Storage::BF16), c.bf16) << c.value;
+    EXPECT_EQ(dense::toStorage16(c.value, Storage::F16), c.f16) << c.value;
+  }
+  EXPECT_TRUE(std::isnan(dense::fromStorage16(dense::toStorage16(NAN, Storage::BF16), Storage::BF16)));
+  EXPECT_TRUE(std::isnan(dense::fromStorage16(dense::toStorage16(NAN, Storage::F16), Storage::F16)));
+  // Every finite 16-bit value survives widening and narrowing.
+  for (uint32_t bits = 0; bits < 0x10000; ++bits) {
+    for (Storage s : {Storage::BF16, Storage::F16}) {
+      float v = dense::fromStorage16(static_cast<uint16_t>(bits), s);
+      if (std::isfinite(v))
+        ASSERT_EQ(dense::toStorage16(v, s), bits) << dense::storageName(s) << " bits " << bits;
+    }
+  }
+}
 
 // The stored layout: whole panels of kPanel columns, each [in][kPanel], padding columns zero.
 TEST_F(DenseOpsTest, LinearStoresColumnPanels) {

@@ -35,7 +35,7 @@ const char *const kHelp = R"(OVERVIEW: xf-run - run the kernels of an xf module 
 
 USAGE:
   xf-run <model.so> --weights <path> --prompt-ids 1,2,3 [--max-new N] [--logits out.npy] [--threads N]
-         [--max-tokens N] [--quiet]
+         [--max-tokens N] [--weight-type T] [--quiet]
   xf-run kernel <module.so> [inputs] -o <out.npy> [--kernel NAME] [--device D] [--threads N] [--repeat N]
   xf-run list <module.so>
   xf-run devices
@@ -53,6 +53,9 @@ MODEL RUNS (a module compiled from a model spec or config.json):
   --logits FILE      Write the logits used for each generated token, float32 [max-new, vocab] (row 0:
                      the prefill's last position), or [1, vocab] with --max-new 0.
   --max-tokens N     Sequence limit for the KV cache (default: the model's context length).
+  --weight-type T    How CPU models keep projection weights: auto (default: as the checkpoint stores
+                     them; bf16/f16 checkpoints stay 16-bit, exactly), f32, bf16 or f16 (rounded). The
+                     arithmetic is float32 either way; 16-bit weights halve what a decode step reads.
   --threads N        Threads, the calling one included; 0 (default) = all cores.
   --device D         cpu, vulkan or vulkan:N; default: the module's target. Vulkan models (xfc
                      --target=vulkan) run llama-style dense decoders so far.
@@ -560,7 +563,7 @@ std::vector<int32_t> parseIds(const std::string &text) {
 }
 
 int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
-  std::string weights, logitsPath;
+  std::string weights, logitsPath, weightType = "auto";
   std::vector<int32_t> prompt;
   int64_t maxNew = 32, maxTokens = 0, threads = 0;
   std::optional<std::string> device;
@@ -580,6 +583,8 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
       threads = parseInteger("--threads", *v);
     else if (auto v = reader.optionValue({"--device"}))
       device = *v;
+    else if (auto v = reader.optionValue({"--weight-type"}))
+      weightType = *v;
     else if (reader.peek() == "--quiet" && (reader.take(), true))
       quiet = true;
     else if (isOption(reader.peek()))
@@ -602,7 +607,7 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   check(xfrt_context_create_on(deviceName.c_str(), static_cast<int32_t>(threads), &rawContext));
   ContextHandle context(rawContext);
   xfrt_model *rawModel = nullptr;
-  check(xfrt_model_load(module.get(), weights.c_str(), &rawModel));
+  check(xfrt_model_load_as(module.get(), weights.c_str(), weightType.c_str(), &rawModel));
   xfrt::ModelPtr model(rawModel);
   xfrt_session *rawSession = nullptr;
   check(xfrt_session_create(model.get(), context.get(), maxTokens, &rawSession));

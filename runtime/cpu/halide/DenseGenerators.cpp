@@ -23,20 +23,28 @@ namespace {
 constexpr int kPanel = 64;
 constexpr int kMaxTileM = 6;
 
+/// A stored weight as float32: bfloat16 is the upper half of a float32, float16 converts (F16C on x86).
+Expr widen(Expr w) {
+  if (w.type() == UInt(16))
+    return reinterpret(Float(32), cast(UInt(32), w) << 16);
+  return cast(Float(32), w);
+}
+
 /// out(j, p, m) = bias(j, p) + sum_k x(k, m) * wt(j, k, p). For prefill-sized M: each task owns one panel
 /// of wt (K * 256 contiguous bytes, kept in L2) and walks all row tiles; the accumulator tile lives in
 /// registers.
 class Gemm : public Generator<Gemm> {
 public:
   Input<Buffer<float>> x{"x", 2};
-  Input<Buffer<float>> wt{"wt", 3};
+  Input<Buffer<>> wt{"wt", 3};
   Input<Buffer<float>> bias{"bias", 2};
   Output<Buffer<float>> out{"out", 3};
 
   void generate() {
     r = RDom(0, x.dim(0).extent());
+    wf(j, k, p) = widen(wt(j, k, p));
     acc(j, p, m) = bias(j, p);
-    acc(j, p, m) += x(r, m) * wt(j, r, p);
+    acc(j, p, m) += x(r, m) * wf(j, r, p);
     out(j, p, m) = acc(j, p, m);
   }
 
@@ -55,6 +63,10 @@ public:
         .parallel(p);
     acc.compute_at(out, jo).vectorize(j, vec).unroll(j).unroll(m);
     acc.update().reorder(j, m, r).vectorize(j, vec).unroll(j).unroll(m);
+    // Narrow weights: a task widens its panel once (K * 256 bytes, L2-resident) and reuses it for every
+    // row tile, so the micro-kernel is the float32 one.
+    if (wt.type() != Float(32))
+      wf.compute_at(out, p).vectorize(j, vec);
     static_assert(kMaxTileM >= 6, "runtime padding must cover every tile");
     x.dim(0).set_min(0);
     wt.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
@@ -63,9 +75,9 @@ public:
   }
 
 private:
-  Var j{"j"}, p{"p"}, m{"m"};
+  Var j{"j"}, k{"k"}, p{"p"}, m{"m"};
   RDom r;
-  Func acc{"acc"};
+  Func acc{"acc"}, wf{"wf"};
 };
 
 /// out(j, p) = bias(j, p) + sum_k x(k) * wt(j, k, p) for one token (decode). Memory-bound: each task reads
@@ -74,7 +86,7 @@ private:
 class Gemv : public Generator<Gemv> {
 public:
   Input<Buffer<float>> x{"x", 1};
-  Input<Buffer<float>> wt{"wt", 3};
+  Input<Buffer<>> wt{"wt", 3};
   Input<Buffer<float>> bias{"bias", 2};
   Output<Buffer<float>> out{"out", 2};
 
@@ -82,11 +94,11 @@ public:
     Expr K = x.dim(0).extent(), quarter = K / kStreams;
     rq = RDom(0, quarter);
     part(j, st, p) = 0.0f;
-    part(j, st, p) += x(st * quarter + rq) * wt(j, st * quarter + rq, p);
+    part(j, st, p) += x(st * quarter + rq) * widen(wt(j, st * quarter + rq, p));
     // The K % kStreams rows the quarters leave over.
     rt = RDom(kStreams * quarter, K - kStreams * quarter);
     rest(j, p) = bias(j, p);
-    rest(j, p) += x(rt) * wt(j, rt, p);
+    rest(j, p) += x(rt) * widen(wt(j, rt, p));
     Expr sum = rest(j, p);
     for (int i = 0; i < kStreams; ++i)
       sum += part(j, i, p);
