@@ -92,6 +92,7 @@ void xf::registerPipelines() {
       [](OpPassManager &pm, const VulkanPipelineOptions &options) {
         GpuTargetDescription target;
         target.workgroupSize = options.workgroupSize;
+        target.stageKeyValue = options.stageKeyValue;
         buildVulkanPipeline(pm, target);
       });
   PassPipelineRegistration<CudaPipelineOptions>(
@@ -101,6 +102,7 @@ void xf::registerPipelines() {
       [](OpPassManager &pm, const CudaPipelineOptions &options) {
         GpuTargetDescription target;
         target.workgroupSize = options.workgroupSize;
+        target.stageKeyValue = options.stageKeyValue;
         buildCudaPipeline(pm, target, {options.cudaPath});
       });
 }

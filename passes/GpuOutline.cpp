@@ -259,6 +259,12 @@ LogicalResult Outliner::flattenAccesses(gpu::GPUFuncOp kernel) {
 LogicalResult Outliner::run(ModuleOp module) {
   if (failed(checkSignature()))
     return failure();
+  // A kernel whose work items share workgroup memory (xf-lower-attention's staged K/V) fixes its size.
+  if (auto required = func->getAttrOfType<IntegerAttr>("xf.workgroup_size")) {
+    workgroupSize = required.getInt();
+    if (workgroupSize <= 0 || workgroupSize > 1024)
+      return func.emitError("xf.workgroup_size must be in [1, 1024], got ") << workgroupSize;
+  }
   FailureOr<scf::ParallelOp> loop = xf::findKernelWorkLoop(func, /*allowAlloc=*/false);
   if (failed(loop))
     return failure();
@@ -369,6 +375,30 @@ LogicalResult Outliner::run(ModuleOp module) {
                                          spirv::StorageClassAttr::get(ctx, spirv::StorageClass::Function));
       alloca.getResult().setType(privateType);
     }
+  }
+
+  // Workgroup buffers (memref.alloc in #gpu.address_space<workgroup>) exist once per workgroup. SPIR-V
+  // takes them as allocs, which become Workgroup variables; the NVVM conversion as workgroup
+  // attributions, which become .shared globals.
+  SmallVector<memref::AllocOp> shared;
+  kernel.walk([&](memref::AllocOp alloc) {
+    auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(alloc.getType().getMemorySpace());
+    if (space && space.getValue() == gpu::AddressSpace::Workgroup)
+      shared.push_back(alloc);
+  });
+  for (memref::AllocOp alloc : shared) {
+    if (alloc->getNumOperands() || !alloc.getType().hasStaticShape())
+      return alloc.emitError("GPU workgroup buffers must have a static size");
+    if (vulkan) {
+      MemRefType type = alloc.getType();
+      alloc.getResult().setType(MemRefType::get(type.getShape(), type.getElementType(), type.getLayout(),
+                                                spirv::StorageClassAttr::get(ctx, spirv::StorageClass::Workgroup)));
+      alloc->moveBefore(&entry.front());
+      continue;
+    }
+    BlockArgument buffer = kernel.addWorkgroupAttribution(alloc.getType(), alloc.getLoc());
+    alloc.replaceAllUsesWith(buffer);
+    alloc.erase();
   }
 
   SmallVector<Attribute> pushConstants;

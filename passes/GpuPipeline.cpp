@@ -24,6 +24,10 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   options.blockK = 16;
   options.keyRegs = 4;
   options.valueRegs = 4;
+  // The workgroup's threads share each key block: 16 keys of K and V (block-k shrinks for heads wider
+  // than 128, so both tiles stay within the workgroup memory budget).
+  options.workgroupRows = stageKeyValue ? workgroupSize : 0;
+  options.workgroupMemory = workgroupMemoryBytes;
   return options;
 }
 

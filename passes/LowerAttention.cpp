@@ -8,6 +8,7 @@
 #include "dialect/XFOps.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -27,6 +28,7 @@ struct Tiling {
   bool decodeForm = false; // also emit the decode form, taken when S <= decodeRows
   int64_t decodeRows = 0;
   int64_t decodeBlockK = 32; // keys per key block of the decode form
+  int64_t workgroupRows = 0; // GPU: work items that share each key block of K and V in workgroup memory
   int64_t queryVectors() const { return blockQ / vectorWidth; }
 };
 
@@ -159,7 +161,21 @@ private:
   }
 
   void emitBlockItem(Value w, Value seqQ, Value perBatch, Value qBlocks);
-  void emitWorkItem();
+  void emitWorkItem(Value computes = Value());
+  void stageKeyBlock(Value j0);
+  Value keyAt(Value j0, Value j, Value d) {
+    if (kTile)
+      return memref::LoadOp::create(b, kTile, ValueRange{sub(j, j0), d});
+    return memref::LoadOp::create(b, op.getKey(), ValueRange{batch, kvHead, j, d});
+  }
+  /// Value row j0 + jj, element d; `type` a vector type loads a vector along d.
+  Value valueAt(Value j0, Value jj, Value d, Type type = Type()) {
+    SmallVector<Value> at = vTile ? SmallVector<Value>{jj, d} : SmallVector<Value>{batch, kvHead, add(j0, jj), d};
+    Value base = vTile ? vTile : op.getValue();
+    if (type)
+      return vector::LoadOp::create(b, cast<VectorType>(type), base, at);
+    return memref::LoadOp::create(b, base, at);
+  }
   void storeZeroRow(Value row);
   Value alloc(int64_t rows, int64_t cols, Type element) {
     auto type = MemRefType::get(cols ? ArrayRef<int64_t>{rows, cols} : ArrayRef<int64_t>{rows}, element);
@@ -213,6 +229,11 @@ private:
   Value visT, vsumT, cntBuf, colSum; // affine scaling: visibility, value sums, counts, block column sums
   Value maskT;                // the mask region's verdict per (key, row) of a key block
 
+  // Staged K/V (workgroup-rows > 0): the workgroup's tiles of one key block, this item's place in its
+  // group, and the group's first and last query positions (its key range is the union of its rows').
+  Value kTile, vTile, lane;
+  Value groupFirstPos, groupLastPos, groupLive;
+
   // Decode form: slot n of the item's active rows (row r = g * S + s of the group) and its state.
   int64_t decodeGroup = 1, decodeRows = 0;
   int64_t dw = 1, dvw = 1;      // lanes of the head_dim and head_dim_v vectors (they divide the dims)
@@ -232,6 +253,11 @@ void AttentionEmitter::emit() {
   Value seqK = memref::DimOp::create(b, k, 2);
   keyCount = seqK;
   Value qBlocks = arith::CeilDivUIOp::create(b, seqQ, idx(t.blockQ));
+  // Staged K/V: the items of one workgroup must share (batch, head), so every (batch, head) gets a whole
+  // number of workgroups; the items past its last query block only help load and meet the barriers.
+  if (t.workgroupRows)
+    qBlocks = mul(arith::DivUIOp::create(b, add(qBlocks, idx(t.workgroupRows - 1)), idx(t.workgroupRows)),
+                  idx(t.workgroupRows));
   Value perBatch = mul(idx(numHeads), qBlocks);
   Value items = mul(batches, perBatch);
   Value isDecode;
@@ -281,6 +307,19 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
   Value qBlock = arith::RemUIOp::create(b, rem, qBlocks);
   kvHead = group == 1 ? head : arith::DivUIOp::create(b, head, idx(group)).getResult();
   Value blockBegin = mul(qBlock, idx(t.blockQ));
+  // Staged K/V: the group's first item and its first row (or active-row slot).
+  Value groupBegin;
+  if (t.workgroupRows) {
+    lane = arith::RemUIOp::create(b, qBlock, idx(t.workgroupRows));
+    groupBegin = mul(sub(qBlock, lane), idx(t.blockQ));
+    kTile = memref::AllocOp::create(
+        b, MemRefType::get({t.blockK, op.getHeadDim()}, f32, MemRefLayoutAttrInterface(),
+                           gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup)));
+    vTile = memref::AllocOp::create(
+        b, MemRefType::get({t.blockK, op.getValueHeadDim()}, f32, MemRefLayoutAttrInterface(),
+                           gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup)));
+  }
+  Value groupFirstRow, groupLastRow;
 
   qT = alloc(op.getHeadDim(), t.blockQ, f32);
   pT = alloc(t.blockK, t.blockQ, f32);
@@ -325,8 +364,16 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
     // Per-token gates (mixture of heads): this item takes the qBlock-th group of block_q rows whose gate
     // for this head is non-zero, so the work falls with the fraction of active (token, head) pairs. Rows
     // of the item's own contiguous range that are inactive are written as zeros here.
+    // Staged K/V: the group's rows are the active slots [groupBegin, groupBegin + rows * block-q); the
+    // scan also finds the first and last of them. Slot 0 gets a valid row even in an item without any.
+    SmallVector<Value> scanInit{idx(0)};
+    if (t.workgroupRows) {
+      memref::StoreOp::create(b, idx(0), rowIds, ValueRange{idx(0)});
+      scanInit.append({idx(0), idx(0)});
+    }
+    Value groupSlotEnd = t.workgroupRows ? add(groupBegin, idx(t.workgroupRows * t.blockQ)) : Value();
     auto scan = scf::ForOp::create(
-        b, idx(0), seqQ, idx(1), ValueRange{idx(0)}, [&](OpBuilder &, Location, Value row, ValueRange count) {
+        b, idx(0), seqQ, idx(1), scanInit, [&](OpBuilder &, Location, Value row, ValueRange count) {
           Value g = memref::LoadOp::create(b, op.getGates(), ValueRange{batch, head, row});
           Value isActive = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, g, zeroF);
           Value slot = sub(count[0], blockBegin);
@@ -352,13 +399,30 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
             b.setInsertionPointToStart(ifIdle.thenBlock());
             storeZeroRow(row);
           }
-          Value next = arith::SelectOp::create(b, isActive, add(count[0], idx(1)), count[0]);
+          SmallVector<Value> next{arith::SelectOp::create(b, isActive, add(count[0], idx(1)), count[0])};
+          if (t.workgroupRows) {
+            Value inGroup = arith::AndIOp::create(
+                b, isActive,
+                arith::AndIOp::create(b, cmpI(arith::CmpIPredicate::sge, count[0], groupBegin),
+                                      cmpI(arith::CmpIPredicate::slt, count[0], groupSlotEnd)));
+            Value isFirst = arith::AndIOp::create(b, isActive, cmpI(arith::CmpIPredicate::eq, count[0], groupBegin));
+            next.push_back(arith::SelectOp::create(b, isFirst, row, count[1]));
+            next.push_back(arith::SelectOp::create(b, inGroup, row, count[2]));
+          }
           scf::YieldOp::create(b, next);
         });
     numRows = maxI(idx(0), minI(idx(t.blockQ), sub(scan.getResult(0), blockBegin)));
     active = cmpI(arith::CmpIPredicate::sgt, numRows, idx(0));
     if (headGain)
       active = arith::AndIOp::create(b, active, arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, headGain, zeroF));
+    if (t.workgroupRows) {
+      groupFirstRow = scan.getResult(1);
+      groupLastRow = scan.getResult(2);
+      groupLive = cmpI(arith::CmpIPredicate::sgt, scan.getResult(0), groupBegin);
+      if (headGain)
+        groupLive =
+            arith::AndIOp::create(b, groupLive, arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, headGain, zeroF));
+    }
     // Padding slots repeat the last row, so every slot reads valid memory.
     Value last = memref::LoadOp::create(b, rowIds, ValueRange{maxI(idx(0), sub(numRows, idx(1)))});
     scf::ForOp::create(b, numRows, idx(t.blockQ), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
@@ -374,8 +438,19 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
       gate = gate ? arith::MulFOp::create(b, gate, headGain).getResult() : headGain;
     if (gate)
       active = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, gate, zeroF);
+    if (t.workgroupRows) {
+      // Items past the last query block have no rows; theirs point at the last row, so loads stay valid.
+      numRows = maxI(idx(0), numRows);
+      groupFirstRow = groupBegin;
+      groupLastRow = sub(minI(seqQ, add(groupBegin, idx(t.workgroupRows * t.blockQ))), idx(1));
+      groupLive = active ? active : arith::ConstantIntOp::create(b, 1, 1).getResult();
+    }
+    Value lastRow = t.workgroupRows ? sub(seqQ, idx(1)) : Value();
     scf::ForOp::create(b, idx(0), idx(t.blockQ), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
-      memref::StoreOp::create(b, add(blockBegin, minI(r, sub(numRows, idx(1)))), rowIds, ValueRange{r});
+      Value row = add(blockBegin, minI(r, sub(numRows, idx(1))));
+      if (t.workgroupRows)
+        row = minI(row, lastRow);
+      memref::StoreOp::create(b, row, rowIds, ValueRange{r});
       if (gate)
         memref::StoreOp::create(b, gate, gBuf, ValueRange{r});
       scf::YieldOp::create(b);
@@ -392,6 +467,15 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
   firstPos = add(offset, memref::LoadOp::create(b, rowIds, ValueRange{idx(0)}));
   lastPos = add(offset, memref::LoadOp::create(b, rowIds, ValueRange{maxI(idx(0), sub(numRows, idx(1)))}));
 
+  if (t.workgroupRows) {
+    // Every item of the workgroup walks the same key blocks (barriers need uniform control flow); an
+    // item computes only while it has rows and its factor is not 0.
+    groupFirstPos = add(offset, groupFirstRow);
+    groupLastPos = add(offset, groupLastRow);
+    Value hasRows = cmpI(arith::CmpIPredicate::sgt, numRows, idx(0));
+    emitWorkItem(active ? arith::AndIOp::create(b, active, hasRows).getResult() : hasRows);
+    return;
+  }
   if (!active) {
     emitWorkItem();
     return;
@@ -416,10 +500,17 @@ void AttentionEmitter::storeZeroRow(Value row) {
                      });
 }
 
-void AttentionEmitter::emitWorkItem() {
+void AttentionEmitter::emitWorkItem(Value computes) {
   int64_t nc = t.queryVectors();
   Value seqK = keyCount;
-  packQuery();
+  if (computes) {
+    auto ifComputes = scf::IfOp::create(b, computes, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifComputes.thenBlock());
+    packQuery();
+  } else {
+    packQuery();
+  }
   Value zero = vecConst(0.0);
   auto zeroRows = [&](Value buffer, int64_t rows) {
     scf::ForOp::create(b, idx(0), idx(rows), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value dv, ValueRange) {
@@ -442,11 +533,22 @@ void AttentionEmitter::emitWorkItem() {
   // The key range [keyBegin, keyEnd) is what causal and window leave visible to any row of this block;
   // key blocks outside it are never visited. Streaming attention adds the sink prefix [0, sink_tokens)
   // as a second segment.
-  Value keyBegin = idx(0), keyEnd = seqK;
-  if (int64_t window = op.getWindow())
-    keyBegin = maxI(idx(0), add(sub(firstPos, idx(window)), idx(1)));
-  if (op.getCausal())
-    keyEnd = minI(seqK, add(lastPos, idx(1)));
+  auto keyRange = [&](Value first, Value last) -> std::pair<Value, Value> {
+    Value begin = idx(0), end = seqK;
+    if (int64_t window = op.getWindow())
+      begin = maxI(idx(0), add(sub(first, idx(window)), idx(1)));
+    if (op.getCausal())
+      end = minI(seqK, add(last, idx(1)));
+    return {begin, end};
+  };
+  auto [keyBegin, keyEnd] = keyRange(firstPos, lastPos);
+  // Staged K/V: the workgroup walks the union of its items' ranges (rows are consecutive, so it is one
+  // range), or nothing when no item computes.
+  Value groupBegin, groupEnd;
+  if (computes) {
+    std::tie(groupBegin, groupEnd) = keyRange(groupFirstPos, groupLastPos);
+    groupEnd = arith::SelectOp::create(b, groupLive, groupEnd, groupBegin);
+  }
 
   // Loop-carried state: m[nc], l[nc] and, for affine scaling, the visible-key counts cnt[nc]. A learned
   // sink starts every row at m = s[h], l = exp(s[h] - m) = 1: the sink is a key with no value.
@@ -469,17 +571,89 @@ void AttentionEmitter::emitWorkItem() {
                               })
         .getResults();
   };
+  // Staged K/V: the workgroup's blocks [groupBegin, groupEnd); per block every item loads its share of
+  // the tiles, all meet at a barrier, the items whose own range [begin, end) meets the block compute on
+  // the tiles (masking drops the keys outside their range), and a second barrier guards the tiles
+  // against the next block's loads.
+  auto stagedKeyLoop = [&](Value groupBegin, Value groupEnd, Value begin, Value end, bool sinkSegment,
+                           ValueRange init) {
+    return scf::ForOp::create(
+               b, groupBegin, groupEnd, idx(t.blockK), init,
+               [&](OpBuilder &, Location, Value j0, ValueRange carried) {
+                 stageKeyBlock(j0);
+                 gpu::BarrierOp::create(b);
+                 Value mine = arith::AndIOp::create(
+                     b, computes,
+                     arith::AndIOp::create(b, cmpI(arith::CmpIPredicate::slt, j0, end),
+                                           cmpI(arith::CmpIPredicate::sgt, add(j0, idx(t.blockK)), begin)));
+                 auto ifMine = scf::IfOp::create(b, TypeRange(carried), mine, /*withElseRegion=*/true);
+                 {
+                   OpBuilder::InsertionGuard guard(b);
+                   b.setInsertionPointToStart(ifMine.thenBlock());
+                   scf::YieldOp::create(b, emitKeyBlock(j0, end, sinkSegment, carried));
+                   b.setInsertionPointToStart(ifMine.elseBlock());
+                   scf::YieldOp::create(b, carried);
+                 }
+                 gpu::BarrierOp::create(b);
+                 scf::YieldOp::create(b, ifMine.getResults());
+               })
+        .getResults();
+  };
   SmallVector<Value> results(state);
   if (int64_t sinkTokens = op.getSinkTokens()) {
     Value prefixEnd = minI(idx(sinkTokens), keyEnd);
-    results = llvm::to_vector_of<Value>(keyLoop(idx(0), prefixEnd, /*sinkSegment=*/true, results));
+    if (computes)
+      results = llvm::to_vector_of<Value>(stagedKeyLoop(idx(0), minI(idx(sinkTokens), groupEnd), idx(0), prefixEnd,
+                                                        /*sinkSegment=*/true, results));
+    else
+      results = llvm::to_vector_of<Value>(keyLoop(idx(0), prefixEnd, /*sinkSegment=*/true, results));
     keyBegin = maxI(keyBegin, idx(sinkTokens));
+    if (computes)
+      groupBegin = maxI(groupBegin, idx(sinkTokens));
   }
-  results = llvm::to_vector_of<Value>(keyLoop(keyBegin, keyEnd, /*sinkSegment=*/false, results));
-  if (isCalibrated)
-    emitCalibratedColumns();
-  emitEpilogue(ArrayRef<Value>(results).slice(0, nc), ArrayRef<Value>(results).slice(nc, nc),
-               op.hasAffineScale() ? ArrayRef<Value>(results).slice(2 * nc, nc) : ArrayRef<Value>());
+  if (computes)
+    results = llvm::to_vector_of<Value>(
+        stagedKeyLoop(groupBegin, groupEnd, keyBegin, keyEnd, /*sinkSegment=*/false, results));
+  else
+    results = llvm::to_vector_of<Value>(keyLoop(keyBegin, keyEnd, /*sinkSegment=*/false, results));
+  auto finish = [&] {
+    if (isCalibrated)
+      emitCalibratedColumns();
+    emitEpilogue(ArrayRef<Value>(results).slice(0, nc), ArrayRef<Value>(results).slice(nc, nc),
+                 op.hasAffineScale() ? ArrayRef<Value>(results).slice(2 * nc, nc) : ArrayRef<Value>());
+  };
+  if (!computes) {
+    finish();
+    return;
+  }
+  auto ifComputes = scf::IfOp::create(b, computes, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifComputes.thenBlock());
+  finish();
+  b.setInsertionPointToStart(ifComputes.elseBlock());
+  scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
+    storeZeroRow(memref::LoadOp::create(b, rowIds, ValueRange{r}));
+    scf::YieldOp::create(b);
+  });
+}
+
+/// Staged K/V: the workgroup's items load key block [j0, j0 + block-k) of K and V into the tiles
+/// together, consecutive items taking consecutive elements; rows past the last key repeat it.
+void AttentionEmitter::stageKeyBlock(Value j0) {
+  Value lastKey = sub(keyCount, idx(1));
+  std::pair<Value, Value> tiles[] = {{kTile, op.getKey()}, {vTile, op.getValue()}};
+  for (auto [tile, source] : tiles) {
+    int64_t dim = cast<MemRefType>(tile.getType()).getDimSize(1);
+    scf::ForOp::create(b, lane, idx(t.blockK * dim), idx(t.workgroupRows), ValueRange{},
+                       [&](OpBuilder &, Location, Value e, ValueRange) {
+                         Value jj = arith::DivUIOp::create(b, e, idx(dim));
+                         Value d = arith::RemUIOp::create(b, e, idx(dim));
+                         Value j = minI(add(j0, jj), lastKey);
+                         Value x = memref::LoadOp::create(b, source, ValueRange{batch, kvHead, j, d});
+                         memref::StoreOp::create(b, x, tile, ValueRange{jj, d});
+                         scf::YieldOp::create(b);
+                       });
+  }
 }
 
 SmallVector<Value> AttentionEmitter::emitKeyBlock(Value j0, Value segmentEnd, bool sinkSegment,
@@ -589,9 +763,7 @@ void AttentionEmitter::emitScores(Value j0, Value lastKey) {
         auto dLoop = emitOuterProducts(
             idx(op.getHeadDim()), zeros, kr,
             [&](Value d, int64_t c) { return vector::LoadOp::create(b, vec, qT, ValueRange{d, idx(c * t.vectorWidth)}); },
-            [&](Value d, int64_t r) {
-              return memref::LoadOp::create(b, op.getKey(), ValueRange{batch, kvHead, keyRow[r], d});
-            });
+            [&](Value d, int64_t r) { return keyAt(j0, keyRow[r], d); });
         for (int64_t r = 0; r < kr; ++r)
           for (int64_t c = 0; c < nc; ++c)
             vector::StoreOp::create(b, dLoop.getResult(r * nc + c), pT,
@@ -733,8 +905,7 @@ SmallVector<Value> AttentionEmitter::emitValueSum(Value j0, Value numKeys, Value
                                    [&](OpBuilder &, Location, Value jj, ValueRange acc) {
                                      SmallVector<Value> next;
                                      for (int64_t k = 0; k < chunks; ++k) {
-                                       Value x = vector::LoadOp::create(
-                                           b, vec, op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx(k * vw)});
+                                       Value x = valueAt(j0, jj, idx(k * vw), vec);
                                        next.push_back(arith::AddFOp::create(b, acc[k], x));
                                      }
                                      scf::YieldOp::create(b, next);
@@ -746,8 +917,7 @@ SmallVector<Value> AttentionEmitter::emitValueSum(Value j0, Value numKeys, Value
       Value total = memref::LoadOp::create(b, colSum, ValueRange{d});
       auto sum = scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{total},
                                     [&](OpBuilder &, Location, Value jj, ValueRange acc) {
-                                      Value x = memref::LoadOp::create(b, op.getValue(),
-                                                                       ValueRange{batch, kvHead, add(j0, jj), d});
+                                      Value x = valueAt(j0, jj, d);
                                       scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(b, acc[0], x)});
                                     });
       memref::StoreOp::create(b, sum.getResult(0), colSum, ValueRange{d});
@@ -768,9 +938,7 @@ SmallVector<Value> AttentionEmitter::emitValueSum(Value j0, Value numKeys, Value
       init.push_back(vector::LoadOp::create(b, vec, vsumT, ValueRange{d, idx(c * vw)}));
     auto loop = scf::ForOp::create(b, idx(0), numKeys, idx(1), init,
                                    [&](OpBuilder &, Location, Value jj, ValueRange acc) {
-                                     Value x = memref::LoadOp::create(b, op.getValue(),
-                                                                      ValueRange{batch, kvHead, add(j0, jj), d});
-                                     Value xb = vector::BroadcastOp::create(b, vec, x);
+                                     Value xb = vector::BroadcastOp::create(b, vec, valueAt(j0, jj, d));
                                      SmallVector<Value> next;
                                      for (int64_t c = 0; c < nc; ++c) {
                                        Value vis = vector::LoadOp::create(b, vec, visT, ValueRange{jj, idx(c * vw)});
@@ -854,9 +1022,7 @@ void AttentionEmitter::emitValueAccumulate(Value j0, Value numKeys, ValueRange a
     auto jLoop = emitOuterProducts(
         numKeys, init, vr,
         [&](Value jj, int64_t c) { return vector::LoadOp::create(b, vec, pT, ValueRange{jj, idx(c * t.vectorWidth)}); },
-        [&](Value jj, int64_t r) {
-          return memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, add(j0, jj), add(d0, idx(r))});
-        });
+        [&](Value jj, int64_t r) { return valueAt(j0, jj, add(d0, idx(r))); });
     for (int64_t r = 0; r < vr; ++r)
       for (int64_t c = 0; c < nc; ++c)
         vector::StoreOp::create(b, jLoop.getResult(r * nc + c), accT,
@@ -1672,13 +1838,17 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
                   Twine(vectorWidth) + ")");
     if (decodeForm && decodeRows <= 0)
       return fail("decode-rows must be positive");
+    if (workgroupRows < 0 || workgroupRows > 1024)
+      return fail("workgroup-rows must be in [0, 1024]");
+    if (workgroupRows && decodeForm)
+      return fail("workgroup-rows (staged K/V) and decode-form cannot be combined");
     return success();
   }
 
   void runOnOperation() override {
     if (failed(validateOptions()))
       return signalPassFailure();
-    Tiling tiling{vectorWidth, blockQ, blockK, keyRegs, valueRegs, decodeForm, decodeRows, decodeBlockK};
+    Tiling tiling{vectorWidth, blockQ, blockK, keyRegs, valueRegs, decodeForm, decodeRows, decodeBlockK, workgroupRows};
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
     for (xf::AttentionOp op : ops) {
@@ -1717,6 +1887,21 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
           auto type = dyn_cast<MemRefType>(v.getType());
           return !type || type.isLastDimUnitStride();
         });
+      if (opTiling.workgroupRows) {
+        // The K and V tiles of one key block must fit the workgroup memory: block-k shrinks (in steps of
+        // key-regs) until they do; a head too wide for even key-regs rows is not staged.
+        int64_t rowBytes = 4 * (op.getHeadDim() + op.getValueHeadDim());
+        int64_t fits = std::min<int64_t>(opTiling.blockK, workgroupMemory / rowBytes);
+        opTiling.blockK = fits / keyRegs * keyRegs;
+        if (opTiling.blockK == 0) {
+          opTiling.blockK = blockK;
+          opTiling.workgroupRows = 0;
+        } else {
+          // The work items of one workgroup share the tiles: xf-gpu-outline-kernels must use this size.
+          op->getParentOfType<func::FuncOp>()->setAttr("xf.workgroup_size",
+                                                       attrs.getI64IntegerAttr(opTiling.workgroupRows));
+        }
+      }
       AttentionEmitter(op, opTiling).emit();
       op.erase();
     }

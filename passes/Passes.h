@@ -50,12 +50,19 @@ void buildCpuToLLVMPipeline(OpPassManager &pm);
 /// Code-generation parameters of a GPU target; the pipeline derives the attention tiling from them.
 struct GpuTargetDescription {
   int64_t workgroupSize = 64; // threads per workgroup, one work item each
+  // Attention: the threads of a workgroup take consecutive query rows of one (batch, head) and load each
+  // key block of K and V into workgroup memory together, instead of each streaming them on its own.
+  bool stageKeyValue = true;
+  int64_t workgroupMemoryBytes = 16384; // what the K/V tiles may take: every Vulkan device offers 16 KiB
   XFLowerAttentionOptions attentionTiling() const;
 };
 
 struct VulkanPipelineOptions : public PassPipelineOptions<VulkanPipelineOptions> {
   Option<int64_t> workgroupSize{*this, "workgroup-size", llvm::cl::desc("threads per workgroup"),
                                 llvm::cl::init(64)};
+  Option<bool> stageKeyValue{*this, "stage-kv",
+                             llvm::cl::desc("attention: share each key block of K and V in workgroup memory"),
+                             llvm::cl::init(true)};
 };
 
 /// Tensor-level xf IR to host code plus SPIR-V: bufferization and attention lowering as for the CPU
@@ -75,6 +82,9 @@ struct CudaTargetOptions {
 
 struct CudaPipelineOptions : public PassPipelineOptions<CudaPipelineOptions> {
   Option<int64_t> workgroupSize{*this, "workgroup-size", llvm::cl::desc("threads per block"), llvm::cl::init(64)};
+  Option<bool> stageKeyValue{*this, "stage-kv",
+                             llvm::cl::desc("attention: share each key block of K and V in shared memory"),
+                             llvm::cl::init(true)};
   Option<std::string> cudaPath{*this, "cuda-path",
                                llvm::cl::desc("CUDA toolkit holding nvvm/libdevice (default: $CUDA_HOME, else /usr/local/cuda)"),
                                llvm::cl::init("")};

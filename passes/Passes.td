@@ -44,6 +44,30 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     form above) when a memref operand's innermost dimension is not unit-stride, since it loads rows as
     vectors.
 
+    **Staged K/V** (`workgroup-rows=N`, set by the GPU pipelines to their workgroup size). On a GPU one
+    work item is one thread, and without staging every thread streams K and V from global memory on its
+    own. With staging the `N` threads of a workgroup share each key block instead:
+
+    - every `(batch, head)` gets a whole number of workgroups: the item count per head is
+      `ceil(ceil(S / block-q) / N) * N`, so the `N` items of a workgroup are consecutive query blocks of
+      one head (item `w`'s place in its workgroup is `w mod N`, which the outliner's mapping makes the
+      thread id); items past the last query block have no rows;
+    - per key block, the `N` items load the block's `block-k` rows of K and V into two buffers in
+      workgroup memory (`memref.alloc` in `#gpu.address_space<workgroup>`), consecutive items taking
+      consecutive elements, then meet at a `gpu.barrier`; every item computes its rows against the
+      buffers instead of global memory (the same score, mask, softmax and `P V` code, so every variant
+      keeps working), and a second `gpu.barrier` guards the buffers against the next block's loads;
+    - barriers need uniform control flow, so every item of the workgroup walks the same key blocks: the
+      union of its items' key ranges (from the workgroup's first and last query position, under causal
+      and window masks; with per-token gates, its first and last active row), empty when its head's
+      factor is 0 or no item has rows. An item computes a block only if it has rows, its factor is not 0
+      and the block meets its own key range (masking drops the keys outside it); otherwise it only loads
+      and waits. The sink columns of ACT are read from global memory, after the key loop.
+
+    `block-k` shrinks (in steps of `key-regs`) until both buffers fit `workgroup-memory` bytes; a head
+    too wide for `key-regs` rows is not staged. The kernel function gets `xf.workgroup_size = N`, which
+    `xf-gpu-outline-kernels` uses as its workgroup size. Staging and the decode form exclude each other.
+
     Before:
     ```mlir
     xf.attention ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>)
@@ -61,9 +85,9 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     }
     ```
   }];
-  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
-                           "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-                           "::mlir::vector::VectorDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector (16: AVX-512, 8: AVX2/NEON x2)">,
     Option<"blockQ", "block-q", "int64_t", "32", "query rows per work item (a multiple of vector-width)">,
@@ -77,6 +101,12 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     Option<"decodeBlockK", "decode-block-k", "int64_t", "32",
            "keys per key block of the decode form (a multiple of vector-width; 32 keys of K and V stay in L1 "
            "while every row of the group reads them)">,
+    Option<"workgroupRows", "workgroup-rows", "int64_t", "0",
+           "GPU targets: stage each key block of K and V in workgroup memory shared by this many consecutive "
+           "work items of one (batch, head) (0: every work item reads K and V itself)">,
+    Option<"workgroupMemory", "workgroup-memory", "int64_t", "16384",
+           "bytes of workgroup memory the staged K and V tiles may take (block-k shrinks to fit; 16 KiB is "
+           "what every Vulkan device offers)">,
   ];
 }
 
@@ -94,7 +124,13 @@ def XFGpuOutlineKernels : Pass<"xf-gpu-outline-kernels", "ModuleOp"> {
       a kernel argument;
     - the work item is `block_id.x * workgroup-size + thread_id.x`, guarded against the item count;
     - per-item scratch (`memref.alloca`) moves to the function entry (one thread runs one item) and,
-      for Vulkan, into the `Function` storage class.
+      for Vulkan, into the `Function` storage class;
+    - buffers shared by the workgroup (`memref.alloc` in `#gpu.address_space<workgroup>`, the staged K/V
+      tiles of `xf-lower-attention`) become, for Vulkan, allocs in the `Workgroup` storage class at the
+      function entry (SPIR-V `Workgroup` variables) and, for CUDA, workgroup attributions of the
+      `gpu.func` (PTX `.shared`);
+    - a kernel function carrying `xf.workgroup_size = N` (its work items share workgroup memory) gets
+      workgroups of `N` threads whatever `workgroup-size` says.
 
     The host function keeps its body (the kernel ABI pass derives the work-item counter from it) and
     gets `xf.gpu_kernel = {entry, workgroup_size, push_constants}` for the runtime's metadata.

@@ -86,6 +86,10 @@ cl::opt<int64_t> workgroupSize("workgroup-size",
                                cl::desc("GPU targets: threads per workgroup (one work item each), 1 to 1024; the "
                                         "best value depends on the device (default 64)"),
                                cl::init(64));
+cl::opt<bool> gpuStageKeyValue("gpu-stage-kv",
+                               cl::desc("GPU targets: the threads of a workgroup share each key block of K and V "
+                                        "in workgroup memory (default on; =false: every thread reads them itself)"),
+                               cl::init(true));
 cl::opt<bool> staticRuntime("static-runtime",
                             cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
                                      "C API itself and needs no libxfrt.so"),
@@ -529,6 +533,7 @@ int main(int argc, char **argv) {
   TargetChoice choice = chooseTarget();
   mlir::xf::GpuTargetDescription gpuTarget;
   gpuTarget.workgroupSize = workgroupSize;
+  gpuTarget.stageKeyValue = gpuStageKeyValue;
   {
     mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
     runPasses(*module, [&](mlir::OpPassManager &pm) {
