@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Write a random ~100M-parameter llama-style Hugging Face checkpoint for bench/run_model_bench.
 
-    /usr/bin/python3 bench/gen_bench_model.py --out DIR [--seed N] [--preset bench100m]
+    /usr/bin/python3 bench/gen_bench_model.py --out DIR [--seed N] [--preset bench100m] [--dtype f32|bf16]
 
-DIR/config.json (LlamaForCausalLM) and DIR/model.safetensors (float32, HF tensor names). Preset bench100m:
+DIR/config.json (LlamaForCausalLM) and DIR/model.safetensors (float32, or bfloat16 rounded to nearest even from
+the same float32 values, as Hugging Face publishes most checkpoints; HF tensor names). Preset bench100m:
 vocab 32000, hidden 768, 12 layers, 12 query heads, 4 kv heads, head_dim 64, intermediate 2048 (SwiGLU),
 untied embeddings, RoPE theta 1e4 without scaling, max_position_embeddings 2048: 124.7M parameters
 (24.6M embedding + 24.6M lm_head + 12 x 6.3M), 499 MB.
@@ -37,7 +38,7 @@ PRESETS = {
 }
 
 
-def make_config(preset):
+def make_config(preset, dtype):
     return {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
@@ -48,7 +49,7 @@ def make_config(preset):
         "hidden_act": "silu",
         "attention_bias": False,
         "mlp_bias": False,
-        "torch_dtype": "float32",
+        "torch_dtype": {"f32": "float32", "bf16": "bfloat16"}[dtype],
         "bos_token_id": 1,
         "eos_token_id": 2,
         "use_cache": True,
@@ -90,14 +91,15 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="output folder (created)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="bench100m", choices=sorted(PRESETS))
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
     args = ap.parse_args(argv)
-    cfg = make_config(args.preset)
+    cfg = make_config(args.preset, args.dtype)
     weights = make_weights(cfg, args.seed)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
-    size = write_safetensors(os.path.join(args.out, "model.safetensors"), weights, "f32")
+    size = write_safetensors(os.path.join(args.out, "model.safetensors"), weights, args.dtype)
     params = sum(a.size for a in weights.values())
     print("wrote %s: %.1fM parameters, %.0f MB" % (args.out, params / 1e6, size / 1e6))
     return 0
