@@ -1,6 +1,6 @@
 //===- dense_bench.cpp - the Halide dense kernels against OpenBLAS ---------===//
 //
-// xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot]
+// xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--xf-weights f32|bf16|f16]
 //
 // One process, one table per kernel: xf's GEMM (M = 512 tokens, prefill) and GEMV (M = 1, decode) from
 // runtime/cpu/DenseOps.cpp (the Halide kernels libxfrt runs, compiled into this program from the same
@@ -18,6 +18,9 @@
 // copies of the weights (>= 256 MiB in all) that every call streams its matrix from DRAM, as a decode step
 // through a whole model does; a second table repeats one copy (weights hot in L3) for the matrices under
 // 16 MiB. GB/s counts the minimum traffic: weights + x + y once, 4 bytes each.
+//
+// --xf-weights bf16 (or f16) stores xf's weights 16-bit: the values are rounded to that type first and OpenBLAS
+// gets the same values in float32, so both compute the same product; xf's GB/s then counts 2 bytes per weight.
 //
 // Every result is checked against OpenBLAS before it is timed (max |xf - blas| / max |blas|).
 // Timings: best of up to --runs measurements after a warm-up; a measurement repeats the call until it
@@ -58,6 +61,7 @@ struct Options {
   double budgetSeconds = 8;
   std::string only;
   bool hot = true;
+  dense::Storage xfWeights = dense::Storage::F32;
 };
 
 struct Shape {
@@ -99,8 +103,20 @@ Options parseOptions(int argc, char **argv) {
       o.only = value();
     else if (arg == "--no-hot")
       o.hot = false;
+    else if (arg == "--xf-weights") {
+      std::string type = value();
+      if (type == "f32")
+        o.xfWeights = dense::Storage::F32;
+      else if (type == "bf16")
+        o.xfWeights = dense::Storage::BF16;
+      else if (type == "f16")
+        o.xfWeights = dense::Storage::F16;
+      else
+        die("--xf-weights takes f32, bf16 or f16");
+    }
     else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot]\n");
+      std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] "
+                  "[--xf-weights f32|bf16|f16]\n");
       std::exit(0);
     } else
       die("unknown argument '" + arg + "' (try --help)");
@@ -161,15 +177,18 @@ struct Weight {
   std::vector<float> kn, nk;
 };
 
-Weight makeWeight(const Shape &s, uint64_t seed, bool withNK) {
+Weight makeWeight(const Shape &s, uint64_t seed, bool withNK, dense::Storage storage) {
   Weight w;
   const int64_t K = s.in, N = s.out, Np = dense::paddedCols(N);
   w.kn.resize(static_cast<size_t>(K * Np));
   fillRandom(w.kn.data(), K * Np, seed);
+  if (storage != dense::Storage::F32)
+    for (float &v : w.kn)
+      v = dense::fromStorage16(dense::toStorage16(v, storage), storage);
   for (int64_t k = 0; k < K; ++k) // zero the padding columns (none at these shapes)
     std::fill(w.kn.begin() + k * Np + N, w.kn.begin() + (k + 1) * Np, 0.0f);
   // Linear::assign takes [in, out] with row stride `out`: give it the padded width, then fix the sizes.
-  w.xf.assign(w.kn.data(), Np, K, /*transposed=*/true, nullptr);
+  w.xf.assign(w.kn.data(), Np, K, /*transposed=*/true, nullptr, storage);
   w.xf.out = N;
   if (withNK) {
     w.nk.resize(static_cast<size_t>(N * K));
@@ -186,7 +205,7 @@ Weight makeWeight(const Shape &s, uint64_t seed, bool withNK) {
 struct Row {
   std::string name;
   double xf = 0, blas = 0, blasNK = 0; // seconds per call
-  double flops = 0, bytes = 0, error = 0;
+  double flops = 0, bytes = 0, xfBytes = 0, error = 0;
 };
 
 void printHeader(bool withNK) {
@@ -199,7 +218,7 @@ void printHeader(bool withNK) {
 
 void printRow(const Row &r, int64_t m, bool withNK) {
   std::printf("%-22s %5lld %9.3f %9.1f %8.1f %9.3f %9.1f %8.1f %8.1f%%", r.name.c_str(), (long long)m, r.xf * 1e3,
-              r.flops / r.xf * 1e-9, r.bytes / r.xf * 1e-9, r.blas * 1e3, r.flops / r.blas * 1e-9,
+              r.flops / r.xf * 1e-9, r.xfBytes / r.xf * 1e-9, r.blas * 1e3, r.flops / r.blas * 1e-9,
               r.bytes / r.blas * 1e-9, 100.0 * r.blas / r.xf);
   if (withNK)
     std::printf(" %10.3f %8.1f %9.1f%%", r.blasNK * 1e3, r.bytes / r.blasNK * 1e-9, 100.0 * r.blasNK / r.xf);
@@ -225,7 +244,12 @@ int main(int argc, char **argv) {
   if (const char *core = std::getenv("OPENBLAS_CORETYPE"))
     std::printf("note: OPENBLAS_CORETYPE=%s is set: OpenBLAS runs a forced, older kernel\n", core);
   std::printf("best of up to %d measurements (each >= 20 ms of back-to-back calls) after a warm-up\n", o.runs);
-  std::printf("GF/s = 2*M*K*N / time; GB/s = 4*(K*N + M*K + M*N) / time; xf %%blas = blas time / xf time\n");
+  const double weightBytes = o.xfWeights == dense::Storage::F32 ? 4.0 : 2.0;
+  std::printf("xf weights stored as %s%s\n", dense::storageName(o.xfWeights),
+              o.xfWeights == dense::Storage::F32 ? "" : " (OpenBLAS: the same values in f32)");
+  std::printf("GF/s = 2*M*K*N / time; GB/s = (%g*K*N (xf), 4*K*N (blas) + 4*(M*K + M*N)) / time; xf %%blas = "
+              "blas time / xf time\n",
+              weightBytes);
   bool ok = true;
 
   // GEMM, M = 512.
@@ -235,7 +259,7 @@ int main(int argc, char **argv) {
   for (const Shape &s : kShapes) {
     if (!selected(o, s))
       continue;
-    Weight w = makeWeight(s, 1, false);
+    Weight w = makeWeight(s, 1, false, o.xfWeights);
     const dense::Linear &l = w.xf;
     const int64_t M = kPrefillRows, K = s.in, N = l.outPadded;
     std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yb(y.size());
@@ -253,6 +277,7 @@ int main(int argc, char **argv) {
     ok &= r.error <= kTolerance;
     r.flops = 2.0 * M * K * s.out;
     r.bytes = 4.0 * (double(K) * s.out + M * K + M * s.out);
+    r.xfBytes = weightBytes * double(K) * s.out + 4.0 * (M * K + M * s.out);
     r.blas = bestSeconds(o, blas);
     settle();
     r.xf = bestSeconds(o, xf);
@@ -276,13 +301,13 @@ int main(int argc, char **argv) {
       if (!selected(o, s))
         continue;
       const int64_t K = s.in, N = dense::paddedCols(s.out);
-      const int64_t bytes = 4 * K * N;
+      const int64_t bytes = static_cast<int64_t>(weightBytes) * K * N; // xf's copy: the cold set is for it
       if (hot && bytes >= kHotMaxBytes)
         continue;
       const int64_t copies = hot ? 1 : std::max<int64_t>(1, (kColdBytes + bytes - 1) / bytes);
       std::vector<Weight> ws;
       for (int64_t c = 0; c < copies; ++c)
-        ws.push_back(makeWeight(s, 10 + c, true));
+        ws.push_back(makeWeight(s, 10 + c, true, o.xfWeights));
       std::vector<float> x(static_cast<size_t>(K)), y(static_cast<size_t>(N)), yb(y.size()), yn(y.size());
       fillRandom(x.data(), K, 3);
       auto xf = [&](int64_t i) { dense::linear(ws[i % copies].xf, x.data(), K, 1, y.data(), N); };
@@ -306,6 +331,7 @@ int main(int argc, char **argv) {
       ok &= r.error <= kTolerance;
       r.flops = 2.0 * K * s.out;
       r.bytes = 4.0 * (double(K) * s.out + K + s.out);
+      r.xfBytes = weightBytes * double(K) * s.out + 4.0 * (K + s.out);
       r.blas = bestSeconds(o, blas);
       r.blasNK = bestSeconds(o, blasNK);
       settle();
