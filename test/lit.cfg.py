@@ -27,6 +27,11 @@ config.substitutions.append(("%xf_obj", config.xf_obj_root))
 llvm_config.add_tool_substitutions(["xf-opt", "xfc", "xf-run"], [config.xf_tools_dir])
 config.substitutions.append(("%cc", "clang-22"))
 
+# The runtime built for aarch64 (XF_AARCH64_RUNTIME), which `xfc --target-triple=aarch64-linux-gnu` links into
+# executables and self-contained libraries; scripts/setup installs what it needs, so CI builds and tests it.
+if config.xf_aarch64_runtime:
+    config.available_features.add("aarch64-runtime")
+
 # Vulkan tests need a Vulkan device (Mesa's lavapipe in CI). They run with the validation layer when it is
 # installed; with XF_REQUIRE_VULKAN set, a machine without a device is an error rather than a skip.
 import subprocess

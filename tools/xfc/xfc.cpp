@@ -101,6 +101,28 @@ cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time 
   exit(1);
 }
 
+/// Whether --target-triple names another machine than this host.
+bool crossTarget() { return !targetTriple.empty() && Triple(targetTriple) != Triple(sys::getProcessTriple()); }
+
+/// The folder with the runtime archives and the model launcher for the target, relative to xfc in the
+/// build tree and once installed alike: lib/xf for this host, lib/xf/<arch>-<os>-<environment> for another
+/// (lib/xf/aarch64-linux-gnu, built with XF_AARCH64_RUNTIME). `what` names the option that needs it.
+SmallString<256> runtimeDir(const char *argv0, void *mainAddr, StringRef what) {
+  std::string self = sys::fs::getMainExecutable(argv0, mainAddr);
+  SmallString<256> dir(sys::path::parent_path(self));
+  sys::path::append(dir, XF_EMBED_DIR_FROM_BIN);
+  sys::path::remove_dots(dir, /*remove_dot_dot=*/true);
+  if (!crossTarget())
+    return dir;
+  Triple triple(Triple::normalize(targetTriple));
+  std::string name = (triple.getArchName() + "-" + triple.getOSName() + "-" + triple.getEnvironmentName()).str();
+  sys::path::append(dir, name);
+  if (!sys::fs::is_directory(dir))
+    fatal(what + ": there is no runtime for '" + targetTriple + "' (looked for " + dir.str() +
+          "; xf builds one for aarch64-linux-gnu with -DXF_AARCH64_RUNTIME=ON)");
+  return dir;
+}
+
 void writeSpec(const xf::Spec &spec) {
   std::string error;
   auto out = mlir::openOutputFile(outputFile, &error);
@@ -341,10 +363,8 @@ void emitObject(llvm::Module &module, TargetMachine &tm, StringRef path) {
 /// The link arguments that put the runtime into a model library: its objects whole (they are what the
 /// library exports), then what they use, with only the C API and the model's own symbols exported.
 std::vector<std::string> staticRuntimeArguments(const char *argv0, StringRef versionScript) {
-  std::string self = sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&staticRuntimeArguments));
-  SmallString<256> dir(sys::path::parent_path(self));
-  sys::path::append(dir, XF_EMBED_DIR_FROM_BIN);
-  sys::path::remove_dots(dir, /*remove_dot_dot=*/true);
+  SmallString<256> dir =
+      runtimeDir(argv0, reinterpret_cast<void *>(&staticRuntimeArguments), "--static-runtime");
   SmallString<256> runtime(dir), deps(dir);
   sys::path::append(runtime, "libxfrt_static.a");
   sys::path::append(deps, "libxfrt_deps.a");
@@ -377,7 +397,7 @@ void linkSharedLibrary(StringRef object, StringRef output, ArrayRef<std::string>
   // Another architecture: the driver links for it with lld against its Debian cross sysroot
   // (e.g. libc6-dev-arm64-cross for aarch64-linux-gnu).
   std::string targetFlag;
-  if (!targetTriple.empty() && Triple(targetTriple) != Triple(sys::getProcessTriple())) {
+  if (crossTarget()) {
     targetFlag = "--target=" + targetTriple;
     args.append({targetFlag, "-fuse-ld=lld"});
   }
@@ -389,10 +409,8 @@ void linkSharedLibrary(StringRef object, StringRef output, ArrayRef<std::string>
 /// The launcher (xf-run's model mode, runtime linked in) followed by the model library and a trailer that
 /// the launcher looks for at start: "XFMODEL1" and the library's size, 8 bytes little endian.
 void writeExecutable(const char *argv0, StringRef library, StringRef output) {
-  std::string self = sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&writeExecutable));
-  SmallString<256> launcher(sys::path::parent_path(self));
-  sys::path::append(launcher, XF_LAUNCHER_FROM_BIN);
-  sys::path::remove_dots(launcher, /*remove_dot_dot=*/true);
+  SmallString<256> launcher = runtimeDir(argv0, reinterpret_cast<void *>(&writeExecutable), "--emit=exe");
+  sys::path::append(launcher, "xf-model-launcher");
   auto launcherBytes = MemoryBuffer::getFile(launcher, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (!launcherBytes)
     fatal("cannot read the model launcher '" + std::string(launcher) + "': " + launcherBytes.getError().message());
@@ -445,10 +463,12 @@ int main(int argc, char **argv) {
     fatal("--workgroup-size must be in [1, 1024], got " + std::to_string(workgroupSize));
   if (staticRuntime && emit != Emit::Lib)
     fatal("--static-runtime applies to --emit=lib (--emit=exe always links the runtime in)");
-  if (staticRuntime && !targetTriple.empty() && Triple(targetTriple) != Triple(sys::getProcessTriple()))
-    fatal("--static-runtime: the runtime is built for this host only, not for '" + targetTriple + "'");
   if ((emit == Emit::Obj || emit == Emit::Lib || emit == Emit::Exe) && outputFile == "-")
     fatal("--emit=obj, --emit=lib and --emit=exe need an output file (-o)");
+  // Before compiling: the target's runtime exists (another architecture's only where the build made one).
+  if (emit == Emit::Exe || staticRuntime)
+    runtimeDir(argv[0], reinterpret_cast<void *>(&writeExecutable),
+               emit == Emit::Exe ? "--emit=exe" : "--static-runtime");
 
   mlir::DialectRegistry registry;
   mlir::xf::registerAllDialects(registry);
