@@ -543,11 +543,11 @@ void AttentionEmitter::emitWorkItem(Value computes) {
   };
   auto [keyBegin, keyEnd] = keyRange(firstPos, lastPos);
   // Staged K/V: the workgroup walks the union of its items' ranges (rows are consecutive, so it is one
-  // range), or nothing when no item computes.
+  // range), or nothing (neither segment) when no item computes.
   Value groupBegin, groupEnd;
   if (computes) {
     std::tie(groupBegin, groupEnd) = keyRange(groupFirstPos, groupLastPos);
-    groupEnd = arith::SelectOp::create(b, groupLive, groupEnd, groupBegin);
+    groupEnd = arith::SelectOp::create(b, groupLive, groupEnd, idx(0));
   }
 
   // Loop-carried state: m[nc], l[nc] and, for affine scaling, the visible-key counts cnt[nc]. A learned
