@@ -186,6 +186,8 @@ private:
   // GQA group; head_dim is on the lanes of the products, the keys of a block on the lanes of the softmax.
   void emitDecodeItem(Value w, Value seqQ);
   void emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, Value numKeys, bool sinkSegment);
+  void emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value> scores, Value j0, Value segmentEnd, Value numKeys,
+                           bool sinkSegment);
   void emitDecodeEpilogue(Value n);
   Value decodeDot(Value n, Value j);
   Value decodePartialDot(Value n, Value j);
@@ -241,6 +243,7 @@ private:
   Value dRows;                  // active slot -> row (only with gates or gains)
   Value dQ, dAcc, dM, dL, dGate; // scaled query rows, accumulators, running max and denominator, gates
   Value dZ, dVis, dMask;        // one row's block of scores, visibility (affine) and mask verdicts
+  Value dZ2;                    // the second row's block of scores when two rows share a pass
   Value dVsum, dCnt, dSinkAcc;  // affine: value sums and counts; ACT: the sink-column accumulator
 };
 
@@ -1370,6 +1373,11 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   dM = alloc(maxRows, 0, f32);
   dL = alloc(maxRows, 0, f32);
   dZ = alloc(bk, 0, f32);
+  // Without mask regions or affine scaling, rows go through a key block in pairs: each V row loaded for
+  // P V feeds both rows' accumulators (half the cache traffic of P V per row and key).
+  bool paired = !op.hasMaskModifier() && !op.hasAffineScale();
+  if (paired)
+    dZ2 = alloc(bk, 0, f32);
   if (gated) {
     dRows = alloc(maxRows, 0, b.getIndexType());
     dGate = alloc(maxRows, 0, f32);
@@ -1459,10 +1467,25 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   auto keyLoop = [&](Value begin, Value end, bool sinkSegment) {
     scf::ForOp::create(b, begin, end, idx(bk), ValueRange{}, [&](OpBuilder &, Location, Value j0, ValueRange) {
       Value numKeys = minI(idx(bk), sub(end, j0));
-      scf::ForOp::create(b, idx(0), numActive, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
-        emitDecodeRowBlock(n, j0, end, numKeys, sinkSegment);
+      if (!paired) {
+        scf::ForOp::create(b, idx(0), numActive, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
+          emitDecodeRowBlock(n, j0, end, numKeys, sinkSegment);
+          scf::YieldOp::create(b);
+        });
+        scf::YieldOp::create(b);
+        return;
+      }
+      Value numPaired = mul(arith::DivUIOp::create(b, numActive, idx(2)), idx(2));
+      scf::ForOp::create(b, idx(0), numPaired, idx(2), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
+        emitDecodeRowsBlock({n, add(n, idx(1))}, {dZ, dZ2}, j0, end, numKeys, sinkSegment);
         scf::YieldOp::create(b);
       });
+      auto ifOdd = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::ult, numPaired, numActive), /*withElseRegion=*/false);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOdd.thenBlock());
+        emitDecodeRowsBlock({numPaired}, {dZ}, j0, end, numKeys, sinkSegment);
+      }
       scf::YieldOp::create(b);
     });
   };
@@ -1677,6 +1700,173 @@ void AttentionEmitter::emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, V
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifAny.thenBlock());
   body();
+}
+
+/// One key block for one or two rows (no mask region, no affine scaling): each row's scores, masking and
+/// online softmax update, then one P V pass in which every V row loaded feeds all the rows' accumulators.
+/// A row the block adds nothing to gets p = 0 and alpha = 1 (its m, l and acc stay as they were).
+void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value> scores, Value j0, Value segmentEnd,
+                                           Value numKeys, bool sinkSegment) {
+  int64_t vw = t.vectorWidth, bk = t.decodeBlockK, dv = op.getValueHeadDim();
+  Value lastKey = sub(segmentEnd, idx(1));
+  Value ninf = vecConst(-std::numeric_limits<double>::infinity());
+  Value ninfF = f32Const(-std::numeric_limits<double>::infinity());
+  Value zero = vecConst(0.0);
+  Type i64 = b.getI64Type();
+  auto ivec = VectorType::get({vw}, i64), indexVec = VectorType::get({vw}, b.getIndexType());
+  bool grouped = dw == vw && llvm::isPowerOf2_64(vw);
+
+  auto prefetchNext = [&](Value jj) {
+    Value next = minI(add(add(j0, idx(bk)), jj), sub(keyCount, idx(1)));
+    for (auto [buffer, width] : {std::pair{op.getKey(), op.getHeadDim()}, std::pair{op.getValue(), dv}})
+      for (int64_t line = 0; line < width; line += 16)
+        memref::PrefetchOp::create(b, buffer, ValueRange{batch, kvHead, next, idx(line)}, /*isWrite=*/false,
+                                   /*localityHint=*/2, /*isDataCache=*/true);
+  };
+  auto scoreLoop = [&](Value n, Value z, bool prefetch) {
+    if (grouped) {
+      scf::ForOp::create(b, idx(0), idx(bk), idx(vw), ValueRange{}, [&](OpBuilder &, Location, Value g0, ValueRange) {
+        SmallVector<Value> parts;
+        for (int64_t k = 0; k < vw; ++k) {
+          Value jj = add(g0, idx(k));
+          if (prefetch)
+            prefetchNext(jj);
+          parts.push_back(decodePartialDot(n, minI(add(j0, jj), lastKey)));
+        }
+        vector::StoreOp::create(b, transposedSums(parts), z, ValueRange{g0});
+        scf::YieldOp::create(b);
+      });
+      return;
+    }
+    scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+      if (prefetch)
+        prefetchNext(jj);
+      memref::StoreOp::create(b, decodeDot(n, minI(add(j0, jj), lastKey)), z, ValueRange{jj});
+      scf::YieldOp::create(b);
+    });
+  };
+
+  SmallVector<Value> alphas;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Value n = rows[i], z = scores[i];
+    DecodeRow row = decodeRow(n);
+    // Scores. The item's first row also prefetches the next key block's K and V rows into L2.
+    auto ifFirst = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::eq, n, idx(0)), /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifFirst.thenBlock());
+      scoreLoop(n, z, /*prefetch=*/true);
+      b.setInsertionPointToStart(ifFirst.elseBlock());
+      scoreLoop(n, z, /*prefetch=*/false);
+    }
+    if (op.hasScoreModifier() && !isVectorizable(op.getScore(), {true, false, false, false, true}))
+      scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+        Value j = minI(add(j0, jj), lastKey);
+        Value zj = memref::LoadOp::create(b, z, ValueRange{jj});
+        memref::StoreOp::create(b, inlineRegion(op.getScore(), {zj, batch, row.head, row.pos, j}), z, ValueRange{jj});
+        scf::YieldOp::create(b);
+      });
+    // Masking with the block's keys on the lanes, and the block's max.
+    Value pos = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, row.pos));
+    Value end = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, segmentEnd));
+    int64_t window = sinkSegment ? 0 : op.getWindow();
+    Value calibrated = op.getCalibratedHeads() ? isCalibratedHead(row.head) : Value();
+    Value blockMax = ninf;
+    for (int64_t c = 0; c < bk / vw; ++c) {
+      Value jv = keyLanes(add(j0, idx(c * vw)));
+      SmallVector<Value, 1> at{idx(c * vw)};
+      Value zc = vector::LoadOp::create(b, vec, z, at);
+      if (op.hasScoreModifier() && isVectorizable(op.getScore(), {true, false, false, false, true}))
+        zc = inlineRegionVectorized(op.getScore(),
+                                    {zc, batch, row.head, row.pos, arith::IndexCastOp::create(b, indexVec, jv)});
+      Value keep = cmpI(arith::CmpIPredicate::slt, jv, end);
+      if (op.getCausal())
+        keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, jv, pos));
+      if (window) {
+        Value lo = arith::SubIOp::create(
+            b, pos, vector::BroadcastOp::create(b, ivec, arith::ConstantIntOp::create(b, i64, window)));
+        keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sgt, jv, lo));
+      }
+      if (calibrated) {
+        // The sink columns of a calibrated head go to their own accumulators (the epilogue).
+        auto bvec = VectorType::get({vw}, b.getI1Type());
+        Value in = arith::ConstantOp::create(b, DenseElementsAttr::get(bvec, false));
+        ArrayRef<int64_t> keys = *op.getCalibratedKeys();
+        for (int64_t key : keys)
+          in = arith::OrIOp::create(
+              b, in,
+              cmpI(arith::CmpIPredicate::eq, jv,
+                   vector::BroadcastOp::create(b, ivec, arith::ConstantIntOp::create(b, i64, key))));
+        Value skip = arith::AndIOp::create(b, in, vector::BroadcastOp::create(b, bvec, calibrated));
+        keep = arith::AndIOp::create(
+            b, keep, arith::XOrIOp::create(b, skip, arith::ConstantOp::create(b, DenseElementsAttr::get(bvec, true))));
+      }
+      zc = arith::SelectOp::create(b, keep, zc, ninf);
+      vector::StoreOp::create(b, zc, z, at);
+      blockMax = arith::MaximumFOp::create(b, blockMax, zc);
+    }
+    Value zMax = vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF, blockMax);
+    // The online softmax update; p replaces the scores.
+    auto ifAny = scf::IfOp::create(b, TypeRange{f32}, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, zMax, ninfF),
+                                   /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifAny.thenBlock());
+      Value mOld = memref::LoadOp::create(b, dM, ValueRange{n});
+      Value mNew = arith::MaximumFOp::create(b, mOld, zMax);
+      Value alpha = math::ExpOp::create(b, arith::SubFOp::create(b, mOld, mNew));
+      Value mVec = vector::BroadcastOp::create(b, vec, mNew);
+      Value sum = zero;
+      for (int64_t c = 0; c < bk / vw; ++c) {
+        SmallVector<Value, 1> at{idx(c * vw)};
+        Value p = math::ExpOp::create(b, arith::SubFOp::create(b, vector::LoadOp::create(b, vec, z, at), mVec));
+        vector::StoreOp::create(b, p, z, at);
+        sum = arith::AddFOp::create(b, sum, p);
+      }
+      Value l = memref::LoadOp::create(b, dL, ValueRange{n});
+      Value blockSum = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum, arith::FastMathFlags::reassoc);
+      memref::StoreOp::create(b, math::FmaOp::create(b, l, alpha, blockSum), dL, ValueRange{n});
+      memref::StoreOp::create(b, mNew, dM, ValueRange{n});
+      scf::YieldOp::create(b, ValueRange{alpha});
+      b.setInsertionPointToStart(ifAny.elseBlock());
+      for (int64_t c = 0; c < bk / vw; ++c)
+        vector::StoreOp::create(b, zero, z, ValueRange{idx(c * vw)});
+      scf::YieldOp::create(b, ValueRange{f32Const(1.0)});
+    }
+    alphas.push_back(ifAny.getResult(0));
+  }
+
+  // acc_r = alpha_r acc_r + sum_j p_rj v_j, head_dim_v on the lanes; each V vector is loaded once for all
+  // rows. Up to 16 accumulators in registers.
+  auto dvvec = VectorType::get({dvw}, f32);
+  int64_t numRows = static_cast<int64_t>(rows.size());
+  int64_t chunks = dv / dvw, perPass = std::max<int64_t>(1, 16 / numRows);
+  for (int64_t c0 = 0; c0 < chunks; c0 += perPass) {
+    int64_t nc = std::min<int64_t>(perPass, chunks - c0);
+    SmallVector<Value> init;
+    for (int64_t r = 0; r < numRows; ++r) {
+      Value alphaVec = vector::BroadcastOp::create(b, dvvec, alphas[r]);
+      for (int64_t c = 0; c < nc; ++c)
+        init.push_back(arith::MulFOp::create(
+            b, vector::LoadOp::create(b, dvvec, dAcc, ValueRange{rows[r], idx((c0 + c) * dvw)}), alphaVec));
+    }
+    auto pv = scf::ForOp::create(b, idx(0), numKeys, idx(1), init, [&](OpBuilder &, Location, Value jj, ValueRange acc) {
+      SmallVector<Value> p;
+      for (int64_t r = 0; r < numRows; ++r)
+        p.push_back(vector::BroadcastOp::create(b, dvvec, memref::LoadOp::create(b, scores[r], ValueRange{jj})));
+      SmallVector<Value> next(acc.begin(), acc.end());
+      for (int64_t c = 0; c < nc; ++c) {
+        Value vx = vector::LoadOp::create(b, dvvec, op.getValue(),
+                                          ValueRange{batch, kvHead, add(j0, jj), idx((c0 + c) * dvw)});
+        for (int64_t r = 0; r < numRows; ++r)
+          next[r * nc + c] = vector::FMAOp::create(b, p[r], vx, acc[r * nc + c]);
+      }
+      scf::YieldOp::create(b, next);
+    });
+    for (int64_t r = 0; r < numRows; ++r)
+      for (int64_t c = 0; c < nc; ++c)
+        vector::StoreOp::create(b, pv.getResult(r * nc + c), dAcc, ValueRange{rows[r], idx((c0 + c) * dvw)});
+  }
 }
 
 /// O = acc / l for one row, with the sink columns of ACT, affine scaling and the row's gate, as in the
