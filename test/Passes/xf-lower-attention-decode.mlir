@@ -40,10 +40,13 @@
 // CHECK: scf.for %{{.+}} = %c0 to %[[ROWS]] step %c1
 // CHECK: vector.load %[[Q]]{{.+}} : memref<?x4x?x64xf32>, vector<8xf32>
 // CHECK: arith.mulf %{{.+}} : vector<8xf32>
-// The window leaves keys from T - S - 15 on; each key block is walked once, for every row in turn.
+// The window leaves keys from T - S - 15 on; each key block is walked once, for the rows in pairs (an odd
+// last row on its own).
 // CHECK: %[[LO:.+]] = arith.maxsi %{{.+}}, %c0 : index
 // CHECK: scf.for %[[J0:.+]] = %[[LO]] to %[[T]] step %c16 {
-// CHECK: scf.for %[[N:.+]] = %c0 to %[[ROWS]] step %c1 {
+// CHECK: %[[HALF:.+]] = arith.divui %[[ROWS]], %c2
+// CHECK: %[[PAIRED:.+]] = arith.muli %[[HALF]], %c2
+// CHECK: scf.for %[[N:.+]] = %c0 to %[[PAIRED]] step %c2 {
 // Scores: head_dim on the lanes, 8 keys at a time, their horizontal sums transposed into one vector by
 // shuffles (no reduction per key). The first row's copy of the loop prefetches the next block's K and V
 // rows into L2; the other rows' copy does not.
@@ -66,16 +69,31 @@
 // CHECK: arith.cmpi sgt, %{{.+}}, %{{.+}} : vector<8xi64>
 // CHECK: arith.select %{{.+}}, %{{.+}}, %cst{{.*}} : vector<8xi1>, vector<8xf32>
 // CHECK: %[[ZMAX:.+]] = vector.reduction <maximumf>
-// A block that leaves a row nothing is skipped for that row.
+// The online softmax update gives the row's alpha; a block that leaves the row nothing gives p = 0 and
+// alpha = 1.
 // CHECK: %[[SOME:.+]] = arith.cmpf ogt, %[[ZMAX]]
-// CHECK: scf.if %[[SOME]] {
+// CHECK: %[[ALPHA0:.+]] = scf.if %[[SOME]] -> (f32) {
 // CHECK: math.exp %{{.+}} : f32
 // CHECK: math.exp %{{.+}} : vector<8xf32>
 // CHECK: vector.reduction <add>
-// P V with head_dim_v (32 = 4 vectors) on the lanes, rescaled by alpha as the accumulator is loaded.
+// CHECK: } else {
+// CHECK: scf.yield %{{.+}} : f32
+// The second row of the pair, the same way.
+// CHECK: arith.cmpi eq, %{{.+}}, %c0
+// CHECK: vector.reduction <maximumf>
+// CHECK: %[[ALPHA1:.+]] = scf.if %{{.+}} -> (f32) {
+// P V for both rows at once, head_dim_v (32 = 4 vectors) on the lanes: each V vector is loaded once and
+// feeds both rows' accumulators, rescaled by their alphas as they are loaded.
+// CHECK: vector.broadcast %[[ALPHA0]]
+// CHECK: vector.broadcast %[[ALPHA1]]
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-4: vector.load %[[V]][%[[BATCH]], %[[KVH]], %{{.+}}] : memref<?x2x?x32xf32>, vector<8xf32>
+// CHECK-NOT: vector.load %[[V]]
+// CHECK: scf.yield
+// The odd last row alone: 4 accumulators.
+// CHECK: %[[ODD:.+]] = arith.cmpi ult, %[[PAIRED]], %[[ROWS]]
+// CHECK: scf.if %[[ODD]] {
 // CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK: vector.load %[[V]][%[[BATCH]], %[[KVH]], %{{.+}}, %c0] : memref<?x2x?x32xf32>, vector<8xf32>
-// CHECK: vector.fma
 // Epilogue: acc / l (0 for a row that saw no key) into the output rows.
 // CHECK: arith.cmpf ogt
 // CHECK: arith.divf
