@@ -645,7 +645,8 @@ void AttentionEmitter::emitWorkItem(Value computes) {
 void AttentionEmitter::stageKeyBlock(Value j0) {
   Value lastKey = sub(keyCount, idx(1));
   std::pair<Value, Value> tiles[] = {{kTile, op.getKey()}, {vTile, op.getValue()}};
-  for (auto [tile, source] : tiles) {
+  for (auto [tileValue, sourceValue] : tiles) {
+    Value tile = tileValue, source = sourceValue; // captured below (structured bindings cannot be, in C++17)
     int64_t dim = cast<MemRefType>(tile.getType()).getDimSize(1);
     scf::ForOp::create(b, lane, idx(t.blockK * dim), idx(t.workgroupRows), ValueRange{},
                        [&](OpBuilder &, Location, Value e, ValueRange) {
