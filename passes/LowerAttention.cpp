@@ -185,7 +185,6 @@ private:
   // The decode form (few query rows): one work item per (batch, kv head) takes every query row of the
   // GQA group; head_dim is on the lanes of the products, the keys of a block on the lanes of the softmax.
   void emitDecodeItem(Value w, Value seqQ);
-  void emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, Value numKeys, bool sinkSegment);
   void emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value> scores, Value j0, Value segmentEnd, Value numKeys,
                            bool sinkSegment);
   void emitDecodeEpilogue(Value n);
@@ -1470,7 +1469,7 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
       Value numKeys = minI(idx(bk), sub(end, j0));
       if (!paired) {
         scf::ForOp::create(b, idx(0), numActive, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
-          emitDecodeRowBlock(n, j0, end, numKeys, sinkSegment);
+          emitDecodeRowsBlock({n}, {dZ}, j0, end, numKeys, sinkSegment);
           scf::YieldOp::create(b);
         });
         scf::YieldOp::create(b);
@@ -1502,210 +1501,9 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   });
 }
 
-/// One key block for one row: scores, the score region, masking, the online softmax update and P V.
-void AttentionEmitter::emitDecodeRowBlock(Value n, Value j0, Value segmentEnd, Value numKeys, bool sinkSegment) {
-  int64_t vw = t.vectorWidth, bk = t.decodeBlockK, dv = op.getValueHeadDim();
-  DecodeRow row = decodeRow(n);
-  Value lastKey = sub(segmentEnd, idx(1));
-  Value ninf = vecConst(-std::numeric_limits<double>::infinity());
-  Value ninfF = f32Const(-std::numeric_limits<double>::infinity());
-  Value zero = vecConst(0.0), one = vecConst(1.0);
-  Type i64 = b.getI64Type();
-  auto ivec = VectorType::get({vw}, i64), indexVec = VectorType::get({vw}, b.getIndexType());
-
-  auto body = [&] {
-    // Scores; keys past the segment are clamped to its last key and masked below. The first row also
-    // prefetches the next key block's K and V rows into L2, so that memory streams while the block's
-    // rows compute (the hardware prefetcher alone runs too little ahead of the block's first row).
-    auto prefetchNext = [&](Value jj) {
-      Value next = minI(add(add(j0, idx(bk)), jj), sub(keyCount, idx(1)));
-      for (auto [rows, width] : {std::pair{op.getKey(), op.getHeadDim()}, std::pair{op.getValue(), dv}})
-        for (int64_t line = 0; line < width; line += 16)
-          memref::PrefetchOp::create(b, rows, ValueRange{batch, kvHead, next, idx(line)}, /*isWrite=*/false,
-                                     /*localityHint=*/2, /*isDataCache=*/true);
-    };
-    bool grouped = dw == vw && llvm::isPowerOf2_64(vw);
-    auto scoreLoop = [&](bool prefetch) {
-      if (grouped) {
-        // vector-width keys at a time, their horizontal sums transposed into one vector.
-        scf::ForOp::create(b, idx(0), idx(bk), idx(vw), ValueRange{}, [&](OpBuilder &, Location, Value g0, ValueRange) {
-          SmallVector<Value> parts;
-          for (int64_t k = 0; k < vw; ++k) {
-            Value jj = add(g0, idx(k));
-            if (prefetch)
-              prefetchNext(jj);
-            parts.push_back(decodePartialDot(n, minI(add(j0, jj), lastKey)));
-          }
-          vector::StoreOp::create(b, transposedSums(parts), dZ, ValueRange{g0});
-          scf::YieldOp::create(b);
-        });
-        return;
-      }
-      scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
-        if (prefetch)
-          prefetchNext(jj);
-        memref::StoreOp::create(b, decodeDot(n, minI(add(j0, jj), lastKey)), dZ, ValueRange{jj});
-        scf::YieldOp::create(b);
-      });
-    };
-    // The first row's copy of the score loop also prefetches; a branch per key would split the loop.
-    auto ifFirst = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::eq, n, idx(0)), /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifFirst.thenBlock());
-      scoreLoop(/*prefetch=*/true);
-      b.setInsertionPointToStart(ifFirst.elseBlock());
-      scoreLoop(/*prefetch=*/false);
-    }
-    if (op.hasScoreModifier() && !isVectorizable(op.getScore(), {true, false, false, false, true}))
-      scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
-        Value j = minI(add(j0, jj), lastKey);
-        Value z = memref::LoadOp::create(b, dZ, ValueRange{jj});
-        memref::StoreOp::create(b, inlineRegion(op.getScore(), {z, batch, row.head, row.pos, j}), dZ, ValueRange{jj});
-        scf::YieldOp::create(b);
-      });
-    // Masking with the block's keys on the lanes, and the block's max.
-    Value pos = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, row.pos));
-    Value end = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, segmentEnd));
-    int64_t window = sinkSegment ? 0 : op.getWindow();
-    Value calibrated = op.getCalibratedHeads() ? isCalibratedHead(row.head) : Value();
-    Value blockMax = ninf;
-    for (int64_t c = 0; c < bk / vw; ++c) {
-      Value jStart = add(j0, idx(c * vw));
-      Value jv = keyLanes(jStart);
-      SmallVector<Value, 1> at{idx(c * vw)};
-      Value z = vector::LoadOp::create(b, vec, dZ, at);
-      if (op.hasScoreModifier() && isVectorizable(op.getScore(), {true, false, false, false, true}))
-        z = inlineRegionVectorized(op.getScore(),
-                                   {z, batch, row.head, row.pos, arith::IndexCastOp::create(b, indexVec, jv)});
-      Value keep = cmpI(arith::CmpIPredicate::slt, jv, end);
-      if (op.getCausal())
-        keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, jv, pos));
-      if (window) {
-        Value lo = arith::SubIOp::create(b, pos, vector::BroadcastOp::create(b, ivec, arith::ConstantIntOp::create(b, i64, window)));
-        keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sgt, jv, lo));
-      }
-      if (calibrated) {
-        // The sink columns of a calibrated head go to their own accumulators (the epilogue).
-        Value in = arith::ConstantOp::create(b, DenseElementsAttr::get(VectorType::get({vw}, b.getI1Type()), false));
-        ArrayRef<int64_t> keys = *op.getCalibratedKeys();
-        for (int64_t key : keys)
-          in = arith::OrIOp::create(b, in, cmpI(arith::CmpIPredicate::eq, jv,
-                                                 vector::BroadcastOp::create(b, ivec, arith::ConstantIntOp::create(b, i64, key))));
-        Value skip = arith::AndIOp::create(b, in, vector::BroadcastOp::create(b, VectorType::get({vw}, b.getI1Type()), calibrated));
-        keep = arith::AndIOp::create(b, keep, arith::XOrIOp::create(b, skip, arith::ConstantOp::create(b, DenseElementsAttr::get(VectorType::get({vw}, b.getI1Type()), true))));
-      }
-      if (dMask)
-        keep = arith::AndIOp::create(b, keep, arith::CmpFOp::create(b, arith::CmpFPredicate::ONE,
-                                                                    vector::LoadOp::create(b, vec, dMask, at), zero));
-      z = arith::SelectOp::create(b, keep, z, ninf);
-      vector::StoreOp::create(b, z, dZ, at);
-      if (dVis)
-        vector::StoreOp::create(b, arith::SelectOp::create(b, keep, one, zero), dVis, at);
-      blockMax = arith::MaximumFOp::create(b, blockMax, z);
-    }
-    Value zMax = vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF, blockMax);
-    // A block that adds nothing to this row (all masked) changes neither m, l nor acc.
-    auto ifAny = scf::IfOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, zMax, ninfF),
-                                   /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifAny.thenBlock());
-      Value mOld = memref::LoadOp::create(b, dM, ValueRange{n});
-      Value mNew = arith::MaximumFOp::create(b, mOld, zMax);
-      Value alpha = math::ExpOp::create(b, arith::SubFOp::create(b, mOld, mNew));
-      Value mVec = vector::BroadcastOp::create(b, vec, mNew);
-      Value sum = zero;
-      for (int64_t c = 0; c < bk / vw; ++c) {
-        SmallVector<Value, 1> at{idx(c * vw)};
-        Value p = math::ExpOp::create(b, arith::SubFOp::create(b, vector::LoadOp::create(b, vec, dZ, at), mVec));
-        vector::StoreOp::create(b, p, dZ, at);
-        sum = arith::AddFOp::create(b, sum, p);
-      }
-      Value l = memref::LoadOp::create(b, dL, ValueRange{n});
-      Value blockSum = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum, arith::FastMathFlags::reassoc);
-      memref::StoreOp::create(b, math::FmaOp::create(b, l, alpha, blockSum), dL, ValueRange{n});
-      memref::StoreOp::create(b, mNew, dM, ValueRange{n});
-      // acc = alpha acc + sum_j p_j v_j, head_dim_v on the lanes, up to 8 vectors in registers.
-      auto dvvec = VectorType::get({dvw}, f32);
-      Value alphaVec = vector::BroadcastOp::create(b, dvvec, alpha);
-      int64_t chunks = dv / dvw;
-      for (int64_t c0 = 0; c0 < chunks; c0 += 8) {
-        int64_t nc = std::min<int64_t>(8, chunks - c0);
-        SmallVector<Value> init;
-        for (int64_t c = 0; c < nc; ++c)
-          init.push_back(arith::MulFOp::create(
-              b, vector::LoadOp::create(b, dvvec, dAcc, ValueRange{n, idx((c0 + c) * dvw)}), alphaVec));
-        auto pv = scf::ForOp::create(b, idx(0), numKeys, idx(1), init, [&](OpBuilder &, Location, Value jj, ValueRange acc) {
-          Value p = vector::BroadcastOp::create(b, dvvec, memref::LoadOp::create(b, dZ, ValueRange{jj}));
-          SmallVector<Value> next;
-          for (int64_t c = 0; c < nc; ++c) {
-            Value vx = vector::LoadOp::create(b, dvvec, op.getValue(),
-                                              ValueRange{batch, kvHead, add(j0, jj), idx((c0 + c) * dvw)});
-            next.push_back(vector::FMAOp::create(b, p, vx, acc[c]));
-          }
-          scf::YieldOp::create(b, next);
-        });
-        for (int64_t c = 0; c < nc; ++c)
-          vector::StoreOp::create(b, pv.getResult(c), dAcc, ValueRange{n, idx((c0 + c) * dvw)});
-      }
-    }
-    if (dVsum) {
-      // Affine scaling: the plain sum of the visible values and their count.
-      auto dvvec = VectorType::get({dvw}, f32);
-      int64_t chunks = dv / dvw;
-      scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
-        Value vis = memref::LoadOp::create(b, dVis, ValueRange{jj});
-        Value visVec = vector::BroadcastOp::create(b, dvvec, vis);
-        for (int64_t c = 0; c < chunks; ++c) {
-          SmallVector<Value, 2> at{n, idx(c * dvw)};
-          Value vx = vector::LoadOp::create(b, dvvec, op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx(c * dvw)});
-          vector::StoreOp::create(b, vector::FMAOp::create(b, visVec, vx, vector::LoadOp::create(b, dvvec, dVsum, at)), dVsum, at);
-        }
-        memref::StoreOp::create(b, arith::AddFOp::create(b, memref::LoadOp::create(b, dCnt, ValueRange{n}), vis), dCnt,
-                                ValueRange{n});
-        scf::YieldOp::create(b);
-      });
-    }
-  };
-
-  if (!op.hasMaskModifier()) {
-    body();
-    return;
-  }
-  // The mask region first: a block it hides from this row is skipped for the row (no scores, no P V).
-  Region &mask = op.getMask();
-  Value any;
-  if (isVectorizable(mask, {false, false, false, true})) {
-    any = arith::ConstantIntOp::create(b, 0, 1);
-    Value numKeysVec = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, add(j0, numKeys)));
-    for (int64_t c = 0; c < bk / vw; ++c) {
-      Value jv = keyLanes(add(j0, idx(c * vw)));
-      Value keep = inlineRegionVectorized(mask, {batch, row.head, row.pos, arith::IndexCastOp::create(b, indexVec, jv)});
-      keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::slt, jv, numKeysVec));
-      vector::StoreOp::create(b, arith::SelectOp::create(b, keep, one, zero), dMask, ValueRange{idx(c * vw)});
-      any = arith::OrIOp::create(b, any, vector::ReductionOp::create(b, vector::CombiningKind::OR, keep));
-    }
-  } else {
-    Value none = arith::ConstantIntOp::create(b, 0, 1);
-    auto keys = scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{none}, [&](OpBuilder &, Location, Value jj, ValueRange acc) {
-      Value j = add(j0, jj);
-      Value keep = arith::AndIOp::create(b, inlineRegion(mask, {batch, row.head, row.pos, j}),
-                                         cmpI(arith::CmpIPredicate::slt, jj, numKeys));
-      memref::StoreOp::create(b, arith::SelectOp::create(b, keep, f32Const(1.0), f32Const(0.0)), dMask, ValueRange{jj});
-      scf::YieldOp::create(b, ValueRange{arith::OrIOp::create(b, acc[0], keep)});
-    });
-    any = keys.getResult(0);
-  }
-  auto ifAny = scf::IfOp::create(b, any, /*withElseRegion=*/false);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(ifAny.thenBlock());
-  body();
-}
-
-/// One key block for one or two rows (no mask region, no affine scaling): each row's scores, masking and
-/// online softmax update, then one P V pass in which every V row loaded feeds all the rows' accumulators.
-/// A row the block adds nothing to gets p = 0 and alpha = 1 (its m, l and acc stay as they were).
+/// One key block for one row, or two (only without a mask region or affine scaling): each row's scores, score
+/// region, masking and online softmax update, then one P V pass in which every V row loaded feeds all the
+/// rows' accumulators. A row the block adds nothing to gets p = 0 and alpha = 1 (its m, l and acc stay).
 void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value> scores, Value j0, Value segmentEnd,
                                            Value numKeys, bool sinkSegment) {
   int64_t vw = t.vectorWidth, bk = t.decodeBlockK, dv = op.getValueHeadDim();
@@ -1716,6 +1514,38 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
   Type i64 = b.getI64Type();
   auto ivec = VectorType::get({vw}, i64), indexVec = VectorType::get({vw}, b.getIndexType());
   bool grouped = dw == vw && llvm::isPowerOf2_64(vw);
+  Value one = vecConst(1.0);
+  OpBuilder::InsertionGuard guard(b);
+  if (op.hasMaskModifier()) {
+    assert(rows.size() == 1 && "a mask region takes the rows one at a time");
+    Value n = rows[0];
+    DecodeRow row = decodeRow(n);
+    // The mask region first: a block it hides from this row is skipped for the row (no scores, no P V).
+    Region &mask = op.getMask();
+    Value any;
+    if (isVectorizable(mask, {false, false, false, true})) {
+      any = arith::ConstantIntOp::create(b, 0, 1);
+      Value numKeysVec = vector::BroadcastOp::create(b, ivec, arith::IndexCastOp::create(b, i64, add(j0, numKeys)));
+      for (int64_t c = 0; c < bk / vw; ++c) {
+        Value jv = keyLanes(add(j0, idx(c * vw)));
+        Value keep = inlineRegionVectorized(mask, {batch, row.head, row.pos, arith::IndexCastOp::create(b, indexVec, jv)});
+        keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::slt, jv, numKeysVec));
+        vector::StoreOp::create(b, arith::SelectOp::create(b, keep, one, zero), dMask, ValueRange{idx(c * vw)});
+        any = arith::OrIOp::create(b, any, vector::ReductionOp::create(b, vector::CombiningKind::OR, keep));
+      }
+    } else {
+      Value none = arith::ConstantIntOp::create(b, 0, 1);
+      auto keys = scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{none}, [&](OpBuilder &, Location, Value jj, ValueRange acc) {
+        Value j = add(j0, jj);
+        Value keep = arith::AndIOp::create(b, inlineRegion(mask, {batch, row.head, row.pos, j}),
+                                           cmpI(arith::CmpIPredicate::slt, jj, numKeys));
+        memref::StoreOp::create(b, arith::SelectOp::create(b, keep, f32Const(1.0), f32Const(0.0)), dMask, ValueRange{jj});
+        scf::YieldOp::create(b, ValueRange{arith::OrIOp::create(b, acc[0], keep)});
+      });
+      any = keys.getResult(0);
+    }
+    b.setInsertionPointToStart(scf::IfOp::create(b, any, /*withElseRegion=*/false).thenBlock());
+  }
 
   auto prefetchNext = [&](Value jj) {
     Value next = minI(add(add(j0, idx(bk)), jj), sub(keyCount, idx(1)));
@@ -1802,8 +1632,13 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
         keep = arith::AndIOp::create(
             b, keep, arith::XOrIOp::create(b, skip, arith::ConstantOp::create(b, DenseElementsAttr::get(bvec, true))));
       }
+      if (dMask)
+        keep = arith::AndIOp::create(b, keep, arith::CmpFOp::create(b, arith::CmpFPredicate::ONE,
+                                                                    vector::LoadOp::create(b, vec, dMask, at), zero));
       zc = arith::SelectOp::create(b, keep, zc, ninf);
       vector::StoreOp::create(b, zc, z, at);
+      if (dVis)
+        vector::StoreOp::create(b, arith::SelectOp::create(b, keep, one, zero), dVis, at);
       blockMax = arith::MaximumFOp::create(b, blockMax, zc);
     }
     Value zMax = vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF, blockMax);
@@ -1867,6 +1702,23 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
     for (int64_t r = 0; r < numRows; ++r)
       for (int64_t c = 0; c < nc; ++c)
         vector::StoreOp::create(b, pv.getResult(r * nc + c), dAcc, ValueRange{rows[r], idx((c0 + c) * dvw)});
+  }
+  if (dVsum) {
+    // Affine scaling: the plain sum of the visible values and their count.
+    auto dvvec = VectorType::get({dvw}, f32);
+    int64_t chunks = dv / dvw;
+    scf::ForOp::create(b, idx(0), numKeys, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
+      Value vis = memref::LoadOp::create(b, dVis, ValueRange{jj});
+      Value visVec = vector::BroadcastOp::create(b, dvvec, vis);
+      for (int64_t c = 0; c < chunks; ++c) {
+        SmallVector<Value, 2> at{rows[0], idx(c * dvw)};
+        Value vx = vector::LoadOp::create(b, dvvec, op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx(c * dvw)});
+        vector::StoreOp::create(b, vector::FMAOp::create(b, visVec, vx, vector::LoadOp::create(b, dvvec, dVsum, at)), dVsum, at);
+      }
+      memref::StoreOp::create(b, arith::AddFOp::create(b, memref::LoadOp::create(b, dCnt, ValueRange{rows[0]}), vis), dCnt,
+                              ValueRange{rows[0]});
+      scf::YieldOp::create(b);
+    });
   }
 }
 
