@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 
 using namespace xf::rt;
@@ -70,6 +71,48 @@ struct Driver {
   XF_CU_FUNCTIONS(XF_CU_DECLARE)
 #undef XF_CU_DECLARE
 };
+
+/// The cuBLAS entry points the device uses (cublas_api.h: the _v2 names are the current ABI).
+namespace blas {
+using Handle = struct cublasContext *;
+using Status = int;
+constexpr Status kSuccess = 0;
+constexpr int kOpN = 0, kOpT = 1;
+} // namespace blas
+
+#define XF_CUBLAS_FUNCTIONS(X)                                                                                         \
+  X(cublasCreate, "cublasCreate_v2", blas::Status, blas::Handle *)                                                    \
+  X(cublasDestroy, "cublasDestroy_v2", blas::Status, blas::Handle)                                                    \
+  X(cublasSetStream, "cublasSetStream_v2", blas::Status, blas::Handle, cu::Stream)                                    \
+  X(cublasSgemm, "cublasSgemm_v2", blas::Status, blas::Handle, int, int, int, int, int, const float *, const float *, \
+    int, const float *, int, const float *, float *, int)
+
+struct Blas {
+  void *library = nullptr;
+#define XF_CUBLAS_DECLARE(name, symbol, result, ...) result (*name)(__VA_ARGS__) = nullptr;
+  XF_CUBLAS_FUNCTIONS(XF_CUBLAS_DECLARE)
+#undef XF_CUBLAS_DECLARE
+};
+
+/// cuBLAS, opened once per process; nullptr where it is missing (the kernels then run the products).
+const Blas *openBlas() {
+  static Blas loaded;
+  static bool ok = [] {
+    for (const char *name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11"})
+      if ((loaded.library = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
+        break;
+    if (!loaded.library)
+      return false;
+#define XF_CUBLAS_LOAD(name, symbol, result, ...)                                                                      \
+  loaded.name = reinterpret_cast<decltype(loaded.name)>(dlsym(loaded.library, symbol));                               \
+  if (!loaded.name)                                                                                                    \
+    return false;
+    XF_CUBLAS_FUNCTIONS(XF_CUBLAS_LOAD)
+#undef XF_CUBLAS_LOAD
+    return true;
+  }();
+  return ok ? &loaded : nullptr;
+}
 
 llvm::Error error(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
@@ -188,11 +231,17 @@ struct CudaDevice::Impl {
     int count = 0;
   };
   llvm::DenseMap<const void *, Pinned> pinned;
+  /// cuBLAS on this device's stream: looked for on the first hasBlas().
+  const Blas *blas = nullptr;
+  blas::Handle blasHandle = nullptr;
+  bool blasTried = false;
 
   ~Impl() {
     if (!context)
       return;
     d->cuCtxSetCurrent(context);
+    if (blasHandle)
+      blas->cublasDestroy(blasHandle);
     for (auto &entry : pinned)
       d->cuMemFree(entry.second.pointer);
     for (auto &entry : kernels)
@@ -230,6 +279,21 @@ struct CudaDevice::Impl {
     cu::Function function = loaded.function;
     kernels[kernel.ptx] = std::move(loaded);
     return function;
+  }
+
+  /// The device address `binding` is read from: its pinned copy, else slot `index`, uploaded unless
+  /// `upload` is false (an output the kernel writes whole).
+  llvm::Expected<cu::DevicePtr> bind(size_t index, const CudaBinding &binding, bool upload) {
+    auto resident = pinned.find(binding.data);
+    if (resident != pinned.end() && resident->second.bytes == binding.bytes && !binding.download)
+      return resident->second.pointer;
+    llvm::Expected<cu::DevicePtr> allocated = buffer(index, binding.bytes);
+    if (!allocated)
+      return allocated.takeError();
+    if (upload && binding.bytes)
+      if (llvm::Error err = XF_CU_CHECK((*d), cuMemcpyHtoDAsync(*allocated, binding.data, binding.bytes, stream)))
+        return std::move(err);
+    return *allocated;
   }
 
   /// Slot `index` with room for `bytes` (at least 4: cuMemAlloc refuses 0, and an empty tensor still gets
@@ -376,20 +440,12 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
   std::vector<Descriptor> descriptors(bindings.size());
   std::vector<void *> params;
   for (auto [i, binding] : llvm::enumerate(bindings)) {
-    cu::DevicePtr pointer = 0;
-    auto resident = impl->pinned.find(binding.data);
-    if (resident != impl->pinned.end() && resident->second.bytes == binding.bytes && !binding.download) {
-      pointer = resident->second.pointer;
-    } else {
-      llvm::Expected<cu::DevicePtr> allocated = impl->buffer(i, binding.bytes);
-      if (!allocated)
-        return allocated.takeError();
-      pointer = *allocated;
-      // The output too: a kernel may leave parts of it as they were (MoH skips inactive heads), as on the CPU.
-      if (binding.bytes)
-        if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, binding.data, binding.bytes, impl->stream)))
-          return err;
-    }
+    // The output is uploaded too: a kernel may leave parts of it as they were (MoH skips inactive heads), as
+    // on the CPU.
+    llvm::Expected<cu::DevicePtr> bound = impl->bind(i, binding, /*upload=*/true);
+    if (!bound)
+      return bound.takeError();
+    cu::DevicePtr pointer = *bound;
     Descriptor &descriptor = descriptors[i];
     descriptor = {pointer, pointer, 0, static_cast<int32_t>(binding.bytes / sizeof(float)), 1};
     for (void *field : {static_cast<void *>(&descriptor.allocated), static_cast<void *>(&descriptor.aligned),
@@ -411,6 +467,61 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
               XF_CU_CHECK(d, cuMemcpyDtoHAsync(binding.data, impl->buffers[i].pointer, binding.bytes, impl->stream)))
         return err;
   // Errors of the kernel itself (a bad address, a trap) surface here.
+  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+}
+
+bool CudaDevice::hasBlas() {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  if (impl->blasTried)
+    return impl->blasHandle != nullptr;
+  impl->blasTried = true;
+  if (const char *setting = std::getenv("XF_CUDA_BLAS"); setting && llvm::StringRef(setting) == "0")
+    return false;
+  const Blas *blas = openBlas();
+  if (!blas || impl->d->cuCtxSetCurrent(impl->context) != cu::kSuccess)
+    return false;
+  blas::Handle handle = nullptr;
+  if (blas->cublasCreate(&handle) != blas::kSuccess)
+    return false;
+  if (blas->cublasSetStream(handle, impl->stream) != blas::kSuccess) {
+    blas->cublasDestroy(handle);
+    return false;
+  }
+  impl->blas = blas;
+  impl->blasHandle = handle;
+  return true;
+}
+
+llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const CudaBinding &y, int32_t m,
+                               int32_t n, int32_t k) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  const Driver &d = *impl->d;
+  if (!impl->blasHandle)
+    return error("cuBLAS is not available");
+  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
+    return err;
+  llvm::Expected<cu::DevicePtr> xd = impl->bind(0, x, /*upload=*/true);
+  if (!xd)
+    return xd.takeError();
+  llvm::Expected<cu::DevicePtr> wd = impl->bind(1, w, /*upload=*/true);
+  if (!wd)
+    return wd.takeError();
+  llvm::Expected<cu::DevicePtr> yd = impl->bind(2, y, /*upload=*/false);
+  if (!yd)
+    return yd.takeError();
+  // cuBLAS is column-major: the row-major y [m, n] is the column-major n x m matrix y^T = w x^T, where the
+  // row-major w [n, k] read column-major is k x n (so op T) and x [m, k] is k x m (op N).
+  const float alpha = 1.0f, beta = 0.0f;
+  if (m > 0 && n > 0) {
+    blas::Status status = impl->blas->cublasSgemm(
+        impl->blasHandle, blas::kOpT, blas::kOpN, n, m, k, &alpha, reinterpret_cast<const float *>(*wd),
+        std::max(k, 1), reinterpret_cast<const float *>(*xd), std::max(k, 1), &beta, reinterpret_cast<float *>(*yd), n);
+    if (status != blas::kSuccess)
+      return error(llvm::formatv("cublasSgemm: cuBLAS status {0}", status));
+  }
+  if (y.bytes)
+    if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyDtoHAsync(y.data, *yd, y.bytes, impl->stream)))
+      return err;
   return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
 }
 

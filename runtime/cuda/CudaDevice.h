@@ -5,7 +5,8 @@
 // CUDA device. A device runs one launch at a time on its own stream, in the device's primary context:
 // operands (the output included) are copied to device memory, the kernel (its PTX module loaded once and
 // cached) is launched with the buffers and the shapes, and the output is copied back before the call
-// returns.
+// returns. Dense matrix products can go through cuBLAS instead (also opened at run time: libcublas.so.13,
+// .12 or .11), on the same stream and buffers.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XF_RUNTIME_CUDA_CUDADEVICE_H
@@ -64,6 +65,13 @@ public:
   /// see xf-cuda-serialize), then the i32 `shapes`. The loaded module is cached per PTX image.
   llvm::Error launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings, llvm::ArrayRef<int32_t> shapes,
                      uint32_t blocks);
+
+  /// Whether cuBLAS could be opened (tried once per device; XF_CUDA_BLAS=0 in the environment turns it off).
+  bool hasBlas();
+  /// y[m, n] = x[m, k] w[n, k]^T, row-major (w in nn.Linear layout), float32, with cublasSgemm; y is
+  /// written whole. Requires hasBlas().
+  llvm::Error matmul(const CudaBinding &x, const CudaBinding &w, const CudaBinding &y, int32_t m, int32_t n,
+                     int32_t k);
 
   struct Impl;
 

@@ -268,6 +268,15 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
   std::vector<CudaBinding> bindings;
   for (int64_t i = 0; i < numOperands; ++i)
     bindings.push_back({operands[i].data, plan.bytes[i], i == numOperands - 1});
+  // Dense products (y = x w^T) go to cuBLAS where it is installed; the compiled kernel is the fallback.
+  if (kernel.kind == "dense_matmul" && context.cuda->hasBlas()) {
+    int64_t x = kernel.operandIndex("input"), w = kernel.operandIndex("weight"), y = kernel.operandIndex("output");
+    auto dim = [&](int64_t operand, int d) { return static_cast<int32_t>(operands[operand].shape[d]); };
+    if (llvm::Error err = context.cuda->matmul(bindings[x], bindings[w], bindings[y], dim(x, 0), dim(w, 0), dim(x, 1)))
+      return failure("kernel '" + kernel.name + "' (cuBLAS) on " + context.cuda->name() + ": " +
+                     llvm::toString(std::move(err)));
+    return nullptr;
+  }
   int64_t blocks = plan.groups;
   if (blocks > context.cuda->maxBlocks())
     return failure(llvm::formatv("kernel '{0}': {1} work items need {2} blocks, {3} allows {4} per launch",

@@ -344,6 +344,19 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
            ", expected 3 ([B, S, C])");
     return {input[0], *integerAttribute(module, kernel, "num_heads"), input[1]};
   }
+  // The dense kernels of GPU model modules: the product's [rows, weight rows]; the rest are elementwise over
+  // their first operand ([tokens, width] tables for the embedding).
+  const std::string kind = xfrt_kernel_kind(module, kernel.c_str());
+  if (kind == "dense_matmul")
+    return {inputs.at("input").shape.at(0), inputs.at("weight").shape.at(0)};
+  if (kind == "dense_embed")
+    return {inputs.at("ids").shape.at(0), inputs.at("table").shape.at(1)};
+  for (auto [denseKind, operand] : {std::pair{"dense_rms_norm", "input"}, {"dense_rope", "input"},
+                                    {"dense_bias_add", "input"}, {"dense_scale", "input"}, {"dense_add", "lhs"},
+                                    {"dense_silu_gate", "gate"}, {"dense_gelu_tanh_gate", "gate"},
+                                    {"dense_clamped_swiglu", "gate"}})
+    if (kind == denseKind)
+      return inputs.at(operand).shape;
   int64_t compiled[XFRT_MAX_RANK];
   int32_t rank = xfrt_kernel_operand_shape(module, kernel.c_str(), outputIndex, compiled);
   std::vector<int64_t> shape(compiled, compiled + rank);
