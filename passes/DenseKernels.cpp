@@ -44,6 +44,49 @@ func.func @xf_dense_matmul(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<
   return
 }
 
+// The same product with w in bf16, two per 32-bit word: w [n, ceil(k / 2)], the lower half of a word the even
+// column (bf16 is the upper half of an f32, so widening is a shift or a mask). Same order of operations as
+// xf_dense_matmul: bit-identical to it on the widened weights. For odd k the last word's upper half is 0 and
+// its x column is clamped, so it adds 0.
+func.func @xf_dense_matmul_bf16(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_matmul_bf16"}, xf.operand_names = ["input", "weight", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %zero = arith.constant 0.0 : f32
+  %c16 = arith.constant 16 : i32
+  %high = arith.constant -65536 : i32
+  %m = memref.dim %x, %c0 : memref<?x?xf32>
+  %k = memref.dim %x, %c1 : memref<?x?xf32>
+  %kw = memref.dim %w, %c1 : memref<?x?xf32>
+  %n = memref.dim %w, %c0 : memref<?x?xf32>
+  %last = arith.subi %k, %c1 : index
+  %items = arith.muli %m, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %sum = scf.for %pp = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
+      %word = memref.load %w[%col, %pp] : memref<?x?xf32>
+      %bits = arith.bitcast %word : f32 to i32
+      %lo = arith.shli %bits, %c16 : i32
+      %hi = arith.andi %bits, %high : i32
+      %b0 = arith.bitcast %lo : i32 to f32
+      %b1 = arith.bitcast %hi : i32 to f32
+      %k0 = arith.muli %pp, %c2 : index
+      %k1 = arith.addi %k0, %c1 : index
+      %k1c = arith.minui %k1, %last : index
+      %a0 = memref.load %x[%row, %k0] : memref<?x?xf32>
+      %a1 = memref.load %x[%row, %k1c] : memref<?x?xf32>
+      %p0 = math.fma %a0, %b0, %acc : f32
+      %p1 = math.fma %a1, %b1, %p0 : f32
+      scf.yield %p1 : f32
+    }
+    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
 func.func @xf_dense_rms_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %params: memref<2xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_rms_norm"}, xf.operand_names = ["input", "weight", "params", "output"]} {
   %c0 = arith.constant 0 : index

@@ -121,11 +121,13 @@ typedef struct xfrt_session_s xfrt_session;
  * model.safetensors.index.json, or a folder holding either). Every weight the model needs must be there
  * with the right shape, and nothing else may be (errors name the tensor). The module must outlive the model. */
 xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt_model **out);
-/* As xfrt_model_load, choosing how the projection weights are kept in memory (CPU models; compute is float32
- * either way, the kernels widen weights in registers): "auto" (xfrt_model_load's choice) keeps each as its
+/* As xfrt_model_load, choosing how the projection weights are kept in memory (compute is float32 either way,
+ * the kernels widen weights in registers): "auto" (xfrt_model_load's choice) keeps each as its
  * checkpoint stores it, bf16 and f16 included, which is exact and halves the bytes a decode step reads;
  * "f32", "bf16" or "f16" convert every projection (to 16 bits: round to nearest even, an approximation of
- * f32 checkpoints). Norms, biases, embeddings and sinks stay float32. GPU targets take "auto" or "f32". */
+ * f32 checkpoints). Norms, biases, embeddings and sinks stay float32. GPU targets keep projections as f32 or
+ * bf16 (no "f16"): on Vulkan "auto" keeps a checkpoint that is bf16 throughout as bf16; on CUDA "auto" means
+ * f32, which cuBLAS multiplies, and "bf16" runs the products as the compiled bf16 kernel. */
 xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, const char *weight_type,
                                xfrt_model **out);
 void xfrt_model_free(xfrt_model *model);

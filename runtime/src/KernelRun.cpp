@@ -100,9 +100,13 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     return where + "'" + a.str() + "' and '" + b.str() + "' must have the same shape";
   };
   auto dim = [&](llvm::StringRef name, int d) { return tensor(name).shape[d]; };
-  if (kernel.kind == "dense_matmul") {
-    if (dim("weight", 1) != dim("input", 1))
-      return llvm::formatv("{0}'weight' has {1} columns but 'input' has {2}", where, dim("weight", 1), dim("input", 1)).str();
+  if (kernel.kind == "dense_matmul" || kernel.kind == "dense_matmul_bf16") {
+    // bf16 weights hold two columns per 32-bit word.
+    int64_t columns = kernel.kind == "dense_matmul" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
+    if (dim("weight", 1) != columns)
+      return llvm::formatv("{0}'weight' has {1} columns but 'input' has {2}{3}", where, dim("weight", 1),
+                           dim("input", 1), kernel.kind == "dense_matmul" ? "" : " (bf16 pairs: expected ceil(K/2))")
+          .str();
     if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 0))
       return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 0)).str();
   } else if (kernel.kind == "dense_rms_norm") {

@@ -12,6 +12,7 @@
 #include "runtime/cpu/DenseOps.h"
 #include "runtime/cpu/MemRefCall.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -292,6 +293,9 @@ struct xfrt_model_s {
   bool gpu = false; // the module's target is not the CPU: dense ops run as the module's kernels
   std::vector<GpuLayerWeights> gpuLayers;
   std::vector<float> gpuLmHead; // [vocab, hidden]
+  /// The GPU projections stored as bf16 pairs in 32-bit words ([out, ceil(in / 2)], for
+  /// xf_dense_matmul_bf16), by their data pointer (stable when the vectors move).
+  llvm::DenseSet<const float *> gpuBf16;
 };
 
 namespace {
@@ -419,7 +423,7 @@ void checkGpuSupport(const xfrt_model &m) {
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
 
-void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
+void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy) {
   const Plan &p = m.plan;
   const bool phi3 = p.architecture == "Phi3ForCausalLM";
   WeightReader r(store, WeightPolicy::F32);
@@ -513,6 +517,48 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store) {
     }
   }
   m.gpuLmHead = p.tieEmbeddings ? m.embedding : std::move(lmHead);
+  // Projections stay 16-bit where the whole checkpoint is bf16 (exact) or bf16 is asked for (rounded).
+  bool bf16 = policy == WeightPolicy::BF16;
+  if (policy == WeightPolicy::Auto) {
+    bf16 = !r.used.empty();
+    for (const auto &name : r.used)
+      if (const WeightInfo *info = store.find(name.getKey()); info && info->type != WeightType::BF16)
+        bf16 = false;
+  }
+  if (bf16) {
+    auto pack = [&](std::vector<float> &w, int64_t cols) {
+      if (w.empty())
+        return;
+      int64_t rows = static_cast<int64_t>(w.size()) / cols, words = (cols + 1) / 2;
+      std::vector<float> packed(static_cast<size_t>(rows * words));
+      for (int64_t r0 = 0; r0 < rows; ++r0)
+        for (int64_t c = 0; c < words; ++c) {
+          uint32_t lo = dense::toStorage16(w[r0 * cols + 2 * c], Storage::BF16);
+          uint32_t hi = 2 * c + 1 < cols ? dense::toStorage16(w[r0 * cols + 2 * c + 1], Storage::BF16) : 0;
+          uint32_t word = lo | hi << 16;
+          std::memcpy(&packed[r0 * words + c], &word, sizeof(word));
+        }
+      w = std::move(packed);
+      m.gpuBf16.insert(w.data());
+    };
+    for (size_t l = 0; l < p.layers.size(); ++l) {
+      GpuLayerWeights &g = m.gpuLayers[l];
+      const LayerPlan &lp = p.layers[l];
+      pack(g.qkv, H);
+      pack(g.o, lp.heads * lp.headDim);
+      pack(g.gate, H);
+      pack(g.up, H);
+      pack(g.down, I);
+      pack(g.router, H);
+      for (auto &w : g.expertGate)
+        pack(w, H);
+      for (auto &w : g.expertUp)
+        pack(w, H);
+      for (auto &w : g.expertDown)
+        pack(w, I);
+    }
+    pack(m.gpuLmHead, H);
+  }
   std::vector<std::string> extra = store.unused(r.used);
   if (!extra.empty())
     fail("unexpected weight '" + extra.front() + "'" +
@@ -816,7 +862,9 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   // y = x W^T (+ b), the bias added in place.
   auto project = [&](std::vector<float> &in, int64_t k, std::vector<float> &weight, std::vector<float> &bias,
                      std::vector<float> &out, int64_t n, size_t layer, int64_t rows) {
-    runKernel(s, "xf_dense_matmul", {view(in, {rows, k}), view(weight, {n, k}), view(out, {rows, n})}, layer);
+    bool bf16 = m.gpuBf16.contains(weight.data());
+    runKernel(s, bf16 ? "xf_dense_matmul_bf16" : "xf_dense_matmul",
+              {view(in, {rows, k}), view(weight, {n, bf16 ? (k + 1) / 2 : k}), view(out, {rows, n})}, layer);
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
@@ -938,7 +986,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     return;
   std::vector<float> last(x.end() - H, x.end()), normed(H), out(p.vocab);
   runKernel(s, "xf_dense_rms_norm", {view(last, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
-  runKernel(s, "xf_dense_matmul", {view(normed, {1, H}), view(m.gpuLmHead, {p.vocab, H}), view(out, {1, p.vocab})}, none);
+  std::vector<float> noBias;
+  project(normed, H, m.gpuLmHead, noBias, out, p.vocab, none, 1);
   for (int64_t vv = 0; vv < p.vocab; ++vv)
     logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(out[vv] / *p.finalSoftcap)) : out[vv];
 }
@@ -967,12 +1016,15 @@ xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, c
       return failure(error);
     model->gpu = module->info.target != "cpu";
     if (model->gpu) {
-      if (policy != WeightPolicy::Auto && policy != WeightPolicy::F32)
-        return failure(llvm::formatv("xfrt_model_load: weight type '{0}' is not supported on {1} yet (the GPU "
-                                     "model runtime keeps float32 weights)",
-                                     weightType, module->info.target));
+      if (policy == WeightPolicy::F16)
+        return failure(llvm::formatv("xfrt_model_load: weight type 'f16' is not supported on {0} (the GPU model "
+                                     "runtime keeps f32 or bf16 projections)",
+                                     module->info.target));
       checkGpuSupport(*model);
-      loadGpuWeights(*model, *store);
+      // On CUDA the f32 projections go to cuBLAS, which has no f32 x bf16 product, so "auto" keeps f32 there.
+      if (module->info.target == "cuda" && policy == WeightPolicy::Auto)
+        policy = WeightPolicy::F32;
+      loadGpuWeights(*model, *store, policy);
     } else {
       loadWeights(*model, *store, policy);
     }

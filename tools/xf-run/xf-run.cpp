@@ -53,9 +53,11 @@ MODEL RUNS (a module compiled from a model spec or config.json):
   --logits FILE      Write the logits used for each generated token, float32 [max-new, vocab] (row 0:
                      the prefill's last position), or [1, vocab] with --max-new 0.
   --max-tokens N     Sequence limit for the KV cache (default: the model's context length).
-  --weight-type T    How CPU models keep projection weights: auto (default: as the checkpoint stores
-                     them; bf16/f16 checkpoints stay 16-bit, exactly), f32, bf16 or f16 (rounded). The
+  --weight-type T    How projection weights are kept: auto (default: as the checkpoint stores them;
+                     bf16/f16 checkpoints stay 16-bit, exactly), f32, bf16 or f16 (rounded). The
                      arithmetic is float32 either way; 16-bit weights halve what a decode step reads.
+                     GPU models keep f32 or bf16 (Vulkan: a bf16 checkpoint stays bf16; CUDA: auto is
+                     f32, for cuBLAS).
   --threads N        Threads, the calling one included; 0 (default) = all cores.
   --device D         cpu, vulkan or vulkan:N; default: the module's target. Vulkan models (xfc
                      --target=vulkan) run llama-style dense decoders so far.
@@ -347,7 +349,7 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
   // The dense kernels of GPU model modules: the product's [rows, weight rows]; the rest are elementwise over
   // their first operand ([tokens, width] tables for the embedding).
   const std::string kind = xfrt_kernel_kind(module, kernel.c_str());
-  if (kind == "dense_matmul")
+  if (kind == "dense_matmul" || kind == "dense_matmul_bf16")
     return {inputs.at("input").shape.at(0), inputs.at("weight").shape.at(0)};
   if (kind == "dense_embed")
     return {inputs.at("ids").shape.at(0), inputs.at("table").shape.at(1)};
