@@ -177,6 +177,8 @@ private:
     return memref::LoadOp::create(b, base, at);
   }
   void storeZeroRow(Value row);
+  /// `body` where `condition` holds; elsewhere the item's output rows are written as zeros.
+  void emitOrZeroRows(Value condition, llvm::function_ref<void()> body);
   Value alloc(int64_t rows, int64_t cols, Type element) {
     auto type = MemRefType::get(cols ? ArrayRef<int64_t>{rows, cols} : ArrayRef<int64_t>{rows}, element);
     return memref::AllocaOp::create(b, type, ValueRange{}, b.getI64IntegerAttr(64));
@@ -482,11 +484,15 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
     emitWorkItem();
     return;
   }
-  auto ifActive = scf::IfOp::create(b, active, /*withElseRegion=*/true);
+  emitOrZeroRows(active, [&] { emitWorkItem(); });
+}
+
+void AttentionEmitter::emitOrZeroRows(Value condition, llvm::function_ref<void()> body) {
+  auto ifOp = scf::IfOp::create(b, condition, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(ifActive.thenBlock());
-  emitWorkItem();
-  b.setInsertionPointToStart(ifActive.elseBlock());
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  body();
+  b.setInsertionPointToStart(ifOp.elseBlock());
   scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
     storeZeroRow(memref::LoadOp::create(b, rowIds, ValueRange{r}));
     scf::YieldOp::create(b);
@@ -628,15 +634,7 @@ void AttentionEmitter::emitWorkItem(Value computes) {
     finish();
     return;
   }
-  auto ifComputes = scf::IfOp::create(b, computes, /*withElseRegion=*/true);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(ifComputes.thenBlock());
-  finish();
-  b.setInsertionPointToStart(ifComputes.elseBlock());
-  scf::ForOp::create(b, idx(0), numRows, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
-    storeZeroRow(memref::LoadOp::create(b, rowIds, ValueRange{r}));
-    scf::YieldOp::create(b);
-  });
+  emitOrZeroRows(computes, finish);
 }
 
 /// Staged K/V: the workgroup's items load key block [j0, j0 + block-k) of K and V into the tiles
