@@ -1,6 +1,8 @@
 //===- CudaDevice.cpp - the runtime's CUDA device ----------------------------===//
 #include "runtime/cuda/CudaDevice.h"
 
+#include "runtime/src/PinTable.h"
+
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -224,13 +226,8 @@ struct CudaDevice::Impl {
     size_t capacity = 0;
   };
   std::vector<Buffer> buffers;
-  /// Pinned host arrays' device copies, with their byte size and pin count.
-  struct Pinned {
-    cu::DevicePtr pointer = 0;
-    size_t bytes = 0;
-    int count = 0;
-  };
-  llvm::DenseMap<const void *, Pinned> pinned;
+  /// Pinned host arrays' device copies.
+  PinTable<cu::DevicePtr> pinned;
   /// cuBLAS on this device's stream: looked for on the first hasBlas().
   const Blas *blas = nullptr;
   blas::Handle blasHandle = nullptr;
@@ -242,8 +239,7 @@ struct CudaDevice::Impl {
     d->cuCtxSetCurrent(context);
     if (blasHandle)
       blas->cublasDestroy(blasHandle);
-    for (auto &entry : pinned)
-      d->cuMemFree(entry.second.pointer);
+    pinned.clear([&](cu::DevicePtr &pointer) { d->cuMemFree(pointer); });
     for (auto &entry : kernels)
       d->cuModuleUnload(entry.second.module);
     for (Buffer &buffer : buffers)
@@ -284,9 +280,8 @@ struct CudaDevice::Impl {
   /// The device address `binding` is read from: its pinned copy, else slot `index`, uploaded unless
   /// `upload` is false (an output the kernel writes whole).
   llvm::Expected<cu::DevicePtr> bind(size_t index, const CudaBinding &binding, bool upload) {
-    auto resident = pinned.find(binding.data);
-    if (resident != pinned.end() && resident->second.bytes == binding.bytes && !binding.download)
-      return resident->second.pointer;
+    if (const cu::DevicePtr *resident = binding.download ? nullptr : pinned.find(binding.data, binding.bytes))
+      return *resident;
     llvm::Expected<cu::DevicePtr> allocated = buffer(index, binding.bytes);
     if (!allocated)
       return allocated.takeError();
@@ -383,41 +378,30 @@ llvm::Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(int index) {
 llvm::Error CudaDevice::pin(const void *data, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
   const Driver &d = *impl->d;
-  Impl::Pinned &entry = impl->pinned[data];
-  if (entry.count > 0) {
-    if (entry.bytes != bytes)
-      return error("pinned twice with different sizes");
-    ++entry.count;
-    return llvm::Error::success();
-  }
-  auto fail = [&](llvm::Error err) {
-    if (entry.pointer)
-      d.cuMemFree(entry.pointer);
-    impl->pinned.erase(data);
-    return err;
-  };
-  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
-    return fail(std::move(err));
-  if (llvm::Error err = XF_CU_CHECK(d, cuMemAlloc(&entry.pointer, std::max<size_t>(bytes, 4))))
-    return fail(std::move(err));
-  if (bytes)
-    if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(entry.pointer, data, bytes, impl->stream)))
-      return fail(std::move(err));
-  if (llvm::Error err = XF_CU_CHECK(d, cuStreamSynchronize(impl->stream)))
-    return fail(std::move(err));
-  entry.bytes = bytes;
-  entry.count = 1;
-  return llvm::Error::success();
+  return impl->pinned.pin(
+      data, bytes,
+      [&](cu::DevicePtr &pointer) -> llvm::Error {
+        if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
+          return err;
+        if (llvm::Error err = XF_CU_CHECK(d, cuMemAlloc(&pointer, std::max<size_t>(bytes, 4))))
+          return err;
+        if (bytes)
+          if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, data, bytes, impl->stream)))
+            return err;
+        return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+      },
+      [&](cu::DevicePtr &pointer) {
+        if (pointer)
+          d.cuMemFree(pointer);
+      });
 }
 
 void CudaDevice::unpin(const void *data) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  auto found = impl->pinned.find(data);
-  if (found == impl->pinned.end() || --found->second.count > 0)
-    return;
-  impl->d->cuCtxSetCurrent(impl->context);
-  impl->d->cuMemFree(found->second.pointer);
-  impl->pinned.erase(found);
+  impl->pinned.unpin(data, [&](cu::DevicePtr &pointer) {
+    impl->d->cuCtxSetCurrent(impl->context);
+    impl->d->cuMemFree(pointer);
+  });
 }
 
 llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings,

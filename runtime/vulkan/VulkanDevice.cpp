@@ -1,6 +1,8 @@
 //===- VulkanDevice.cpp - the runtime's Vulkan compute device --------------===//
 #include "runtime/vulkan/VulkanDevice.h"
 
+#include "runtime/src/PinTable.h"
+
 #define VK_NO_PROTOTYPES
 #include <vulkan/vulkan.h>
 
@@ -216,13 +218,8 @@ struct VulkanDevice::Impl {
     void *mapped = nullptr;
   };
   std::vector<Buffer> buffers;
-  /// Pinned host arrays' device copies, with their byte size and pin count.
-  struct Pinned {
-    Buffer buffer;
-    size_t bytes = 0;
-    int count = 0;
-  };
-  llvm::DenseMap<const void *, Pinned> pinned;
+  /// Pinned host arrays' device copies.
+  PinTable<Buffer> pinned;
 
   static VKAPI_ATTR VkBool32 VKAPI_CALL onMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                   VkDebugUtilsMessageTypeFlagsEXT,
@@ -554,9 +551,9 @@ struct VulkanDevice::Impl {
     std::vector<VkDescriptorBufferInfo> infos(bindings.size());
     std::vector<VkWriteDescriptorSet> writes(bindings.size());
     for (size_t i = 0; i < bindings.size(); ++i) {
-      auto resident = pinned.find(bindings[i].data);
-      if (resident != pinned.end() && resident->second.bytes == bindings[i].bytes && !bindings[i].download) {
-        infos[i] = {resident->second.buffer.buffer, 0, VK_WHOLE_SIZE};
+      const Buffer *resident = bindings[i].download ? nullptr : pinned.find(bindings[i].data, bindings[i].bytes);
+      if (resident) {
+        infos[i] = {resident->buffer, 0, VK_WHOLE_SIZE};
       } else {
         if (llvm::Error err = ensureBuffer(i, bindings[i].bytes))
           return err;
@@ -610,8 +607,7 @@ struct VulkanDevice::Impl {
 
   ~Impl() {
     if (device) {
-      for (auto &entry : pinned)
-        destroyBuffer(entry.second.buffer);
+      pinned.clear([&](Buffer &buffer) { destroyBuffer(buffer); });
       for (auto &entry : pipelines)
         destroyPipeline(entry.second);
       for (Buffer &buffer : buffers)
@@ -666,32 +662,21 @@ uint32_t VulkanDevice::maxWorkgroups() const { return impl->properties.limits.ma
 
 llvm::Error VulkanDevice::pin(const void *data, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  Impl::Pinned &entry = impl->pinned[data];
-  if (entry.count > 0) {
-    if (entry.bytes != bytes)
-      return error("pinned twice with different sizes");
-    ++entry.count;
-    return llvm::Error::success();
-  }
-  if (llvm::Error err = impl->ensureCapacity(entry.buffer, bytes)) {
-    impl->destroyBuffer(entry.buffer);
-    impl->pinned.erase(data);
-    return err;
-  }
-  if (bytes)
-    std::memcpy(entry.buffer.mapped, data, bytes);
-  entry.bytes = bytes;
-  entry.count = 1;
-  return llvm::Error::success();
+  return impl->pinned.pin(
+      data, bytes,
+      [&](Impl::Buffer &buffer) -> llvm::Error {
+        if (llvm::Error err = impl->ensureCapacity(buffer, bytes))
+          return err;
+        if (bytes)
+          std::memcpy(buffer.mapped, data, bytes);
+        return llvm::Error::success();
+      },
+      [&](Impl::Buffer &buffer) { impl->destroyBuffer(buffer); });
 }
 
 void VulkanDevice::unpin(const void *data) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  auto found = impl->pinned.find(data);
-  if (found == impl->pinned.end() || --found->second.count > 0)
-    return;
-  impl->destroyBuffer(found->second.buffer);
-  impl->pinned.erase(found);
+  impl->pinned.unpin(data, [&](Impl::Buffer &buffer) { impl->destroyBuffer(buffer); });
 }
 
 llvm::Error VulkanDevice::dispatch(const VulkanKernel &kernel, llvm::ArrayRef<VulkanBinding> bindings,
