@@ -134,6 +134,9 @@ void xfrt_model_free(xfrt_model *model);
 int64_t xfrt_model_vocab_size(const xfrt_model *model);
 /* The spec's context length (max_position), 0 when it states none. */
 int64_t xfrt_model_max_positions(const xfrt_model *model);
+/* How the model keeps its projection weights: "f32", "bf16", "f16", or "mixed" (some of each, as a
+ * checkpoint with mixed types loads under "auto"); NULL for a NULL model. */
+const char *xfrt_model_weight_type(const xfrt_model *model);
 
 /* A session holds the KV cache of one sequence. `max_tokens` caps the sequence length (0: the model's
  * context length; one of the two must be set; more than the model's is an error). Sliding-window and

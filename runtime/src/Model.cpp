@@ -1037,6 +1037,30 @@ void xfrt_model_free(xfrt_model *model) { delete model; }
 int64_t xfrt_model_vocab_size(const xfrt_model *model) { return model ? model->plan.vocab : 0; }
 int64_t xfrt_model_max_positions(const xfrt_model *model) { return model ? model->plan.maxPositions : 0; }
 
+const char *xfrt_model_weight_type(const xfrt_model *model) {
+  if (!model)
+    return nullptr;
+  if (model->gpu)
+    return model->gpuBf16.empty() ? "f32" : "bf16";
+  std::optional<Storage> common;
+  bool mixed = false;
+  auto note = [&](const Linear &l) {
+    if (l.in == 0)
+      return;
+    mixed |= common && *common != l.storage;
+    common = l.storage;
+  };
+  note(model->lmHead);
+  for (const LayerWeights &w : model->layers)
+    for (const Linear *l : {&w.qkv, &w.o, &w.gateUp, &w.down, &w.router})
+      note(*l);
+  for (const LayerWeights &w : model->layers)
+    for (const auto *list : {&w.expertGateUp, &w.expertDown})
+      for (const Linear &l : *list)
+        note(l);
+  return mixed ? "mixed" : dense::storageName(common.value_or(Storage::F32));
+}
+
 xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_t maxTokens, xfrt_session **out) {
   return guarded("xfrt_session_create", [&]() -> xfrt_status {
     if (!model || !context || !out)

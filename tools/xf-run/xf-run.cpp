@@ -624,6 +624,9 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   xfrt_model *rawModel = nullptr;
   check(xfrt_model_load_as(module.get(), weights.c_str(), weightType.c_str(), &rawModel));
   xfrt::ModelPtr model(rawModel);
+  if (!quiet)
+    std::fprintf(stderr, "weights: projections kept as %s on %s\n", xfrt_model_weight_type(model.get()),
+                 deviceName.c_str());
   xfrt_session *rawSession = nullptr;
   check(xfrt_session_create(model.get(), context.get(), maxTokens, &rawSession));
   xfrt::SessionPtr session(rawSession);
