@@ -32,6 +32,7 @@ llvm::Error error(const llvm::Twine &message) {
   X(vkDestroyInstance)                                                                                                 \
   X(vkEnumeratePhysicalDevices)                                                                                        \
   X(vkGetPhysicalDeviceProperties)                                                                                     \
+  X(vkGetPhysicalDeviceProperties2)                                                                                    \
   X(vkGetPhysicalDeviceQueueFamilyProperties)                                                                          \
   X(vkGetPhysicalDeviceMemoryProperties)                                                                               \
   X(vkCreateDevice)                                                                                                    \
@@ -646,11 +647,26 @@ llvm::Expected<std::vector<std::string>> VulkanDevice::describeDevices() {
     return devices.takeError();
   std::vector<std::string> lines;
   for (auto [i, device] : llvm::enumerate(*devices)) {
-    VkPhysicalDeviceProperties p;
-    impl.vk.vkGetPhysicalDeviceProperties(device, &p);
-    lines.push_back(llvm::formatv("vulkan:{0}: {1} ({2}, Vulkan {3}.{4}.{5})", i, p.deviceName,
+    VkPhysicalDeviceSubgroupProperties subgroup{};
+    subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
+    VkPhysicalDeviceProperties2 properties{};
+    properties.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+    properties.pNext = &subgroup;
+    impl.vk.vkGetPhysicalDeviceProperties2(device, &properties);
+    const VkPhysicalDeviceProperties &p = properties.properties;
+    // What compute shaders may do across a subgroup (the device reports it; the kernels use none yet).
+    std::string operations;
+    if (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT)
+      for (auto [bit, name] : {std::pair{VK_SUBGROUP_FEATURE_ARITHMETIC_BIT, "arithmetic"},
+                               {VK_SUBGROUP_FEATURE_SHUFFLE_BIT, "shuffle"},
+                               {VK_SUBGROUP_FEATURE_CLUSTERED_BIT, "clustered"},
+                               {VK_SUBGROUP_FEATURE_BALLOT_BIT, "ballot"}})
+        if (subgroup.supportedOperations & bit)
+          operations += (operations.empty() ? "" : " ") + std::string(name);
+    lines.push_back(llvm::formatv("vulkan:{0}: {1} ({2}, Vulkan {3}.{4}.{5}, subgroups of {6}: {7})", i, p.deviceName,
                                   typeName(p.deviceType), VK_API_VERSION_MAJOR(p.apiVersion),
-                                  VK_API_VERSION_MINOR(p.apiVersion), VK_API_VERSION_PATCH(p.apiVersion))
+                                  VK_API_VERSION_MINOR(p.apiVersion), VK_API_VERSION_PATCH(p.apiVersion),
+                                  subgroup.subgroupSize, operations.empty() ? "no compute operations" : operations)
                         .str());
   }
   return lines;

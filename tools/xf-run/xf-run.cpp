@@ -71,8 +71,9 @@ COMMANDS:
             one line with the best time and the throughput.
   list      Print every kernel of the module: kind, operands with their compiled shapes (? = dynamic,
             chosen per call) and attributes.
-  devices   Print the devices kernels can run on: the CPU, every Vulkan device (vulkan:N) and every CUDA
-            device (cuda:N); a kind with none says why.
+  devices   Print the devices kernels can run on: the CPU, every Vulkan device (vulkan:N, with its subgroup
+            size and the subgroup operations compute shaders may use) and every CUDA device (cuda:N); a kind
+            with none says why.
 
 OPTIONS (kernel):
   --in NAME=FILE     Input operand NAME (as `xf-run list` names it) from FILE. Repeat for every input:
