@@ -350,16 +350,31 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
   // The dense kernels of GPU model modules: the product's [rows, weight rows]; the rest are elementwise over
   // their first operand ([tokens, width] tables for the embedding).
   const std::string kind = xfrt_kernel_kind(module, kernel.c_str());
+  // An input's size d, after checking its rank against the compiled one (the run checks the rest).
+  auto size = [&](const std::string &operand, size_t d) {
+    const std::vector<int64_t> &shape = inputs.at(operand).shape;
+    int64_t compiled[XFRT_MAX_RANK];
+    for (int64_t i = 0; i < xfrt_kernel_num_operands(module, kernel.c_str()); ++i)
+      if (operand == xfrt_kernel_operand_name(module, kernel.c_str(), i)) {
+        int32_t rank = xfrt_kernel_operand_shape(module, kernel.c_str(), i, compiled);
+        if (static_cast<int32_t>(shape.size()) != rank)
+          fail("kernel '" + kernel + "': operand '" + operand + "' has rank " + std::to_string(shape.size()) +
+               ", expected " + std::to_string(rank));
+      }
+    return shape.at(d);
+  };
   if (kind == "dense_matmul" || kind == "dense_matmul_bf16")
-    return {inputs.at("input").shape.at(0), inputs.at("weight").shape.at(0)};
+    return {size("input", 0), size("weight", 0)};
   if (kind == "dense_embed")
-    return {inputs.at("ids").shape.at(0), inputs.at("table").shape.at(1)};
+    return {size("ids", 0), size("table", 1)};
   for (auto [denseKind, operand] : {std::pair{"dense_rms_norm", "input"}, {"dense_rope", "input"},
                                     {"dense_bias_add", "input"}, {"dense_scale", "input"}, {"dense_add", "lhs"},
                                     {"dense_silu_gate", "gate"}, {"dense_gelu_tanh_gate", "gate"},
                                     {"dense_clamped_swiglu", "gate"}})
-    if (kind == denseKind)
+    if (kind == denseKind) {
+      size(operand, 0);
       return inputs.at(operand).shape;
+    }
   int64_t compiled[XFRT_MAX_RANK];
   int32_t rank = xfrt_kernel_operand_shape(module, kernel.c_str(), outputIndex, compiled);
   std::vector<int64_t> shape(compiled, compiled + rank);
