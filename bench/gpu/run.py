@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Checks xf's CUDA and Vulkan kernels on a GPU machine; prepared here by bench/gpu/prepare, which says how.
+
+1. `xf-run devices`.
+2. Attention numerics, per available target (cuda, vulkan): GQA with a window (prefill, decode, several
+   workgroups per head), DSL score/mask modifiers (ALiBi + chunks, prefix-LM, packed documents with a
+   softcap), the benchmark kernels at small shapes; each against the float64 NumPy oracle
+   (attention_npy.py, tolerance 1e-4).
+3. Tiny whole models (llama, mistral bf16, gpt-oss) compiled for each target, 32 greedy steps against the
+   float64 reference forward computed when the kit was prepared (logits within 1e-3).
+4. Timings at the CUDA issue's shapes (B * S = 16k, H * D = 2048, d = 64 and 128, causal and not):
+   `xf-run kernel --repeat 5` per target, and PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same run.
+   xf's times include copying q, k, v to the device and the output back on every call (the runtime keeps
+   only model weights resident): read them as end-to-end call times, not kernel times.
+Writes everything to $OUT/gpu-report.txt (or ./gpu-report.txt) and prints it as it goes.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+XF = os.path.join(HERE, "bin", "xf-run")
+REPORT = os.path.join(os.environ.get("OUT") or HERE, "gpu-report.txt")
+lines = []
+
+
+def log(text=""):
+    print(text, flush=True)
+    lines.append(text)
+    with open(REPORT, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def run(args, timeout=600):
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def oracle(*args):
+    return run([sys.executable, os.path.join(HERE, "attention_npy.py")] + list(args))
+
+
+CASES = [
+    # (module, kernel, shape B,H,Hkv,S,T,D,Dv, oracle flags)
+    ("gqa", "gqa", "2,8,2,37,301,80,80", ["--causal", "1", "--window", "100"]),
+    ("gqa", "gqa", "1,8,2,1,300,80,80", ["--causal", "1", "--window", "100"]),
+    ("gqa", "gqa", "1,8,2,150,301,80,80", ["--causal", "1", "--window", "100"]),
+    ("modifiers", "alibi_chunked", "2,8,2,37,300,64,64",
+     ["--causal", "1", "--score", "z - alibi_slopes(8)[h] * (i - j)", "--mask", "i // 256 == j // 256"]),
+    ("modifiers", "prefix_lm", "1,8,8,50,50,64,64", ["--mask", "(j < 32) | (j <= i)"]),
+    ("modifiers", "packed_documents", "2,4,4,24,24,64,64",
+     ["--causal", "1", "--score", "30 * np.tanh(z / 30)", "--mask",
+      "np.array([0,0,0,0,0,1,1,1,2,2,2,2,2,2,2,2])[np.minimum(i, 15)] == "
+      "np.array([0,0,0,0,0,1,1,1,2,2,2,2,2,2,2,2])[np.minimum(j, 15)]"]),
+    ("kernels", "mha_d64_causal", "2,32,32,130,130,64,64", ["--causal", "1"]),
+    ("kernels", "mha_d128_full", "1,16,16,77,200,128,128", []),
+    ("kernels", "gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
+]
+
+
+def numerics(targets):
+    log("== attention numerics against the float64 oracle (tolerance 1e-4)")
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for module, kernel, shape, flags in CASES:
+            rc, text = oracle("make", "--dir", tmp, "--shape", shape)
+            if rc:
+                log("oracle make failed: " + text)
+                return 1
+            for target in targets:
+                lib = os.path.join(HERE, "modules", "%s-%s.so" % (module, target))
+                out = os.path.join(tmp, "out.npy")
+                rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", target] +
+                               [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] + ["-o", out])
+                if rc:
+                    verdict = "FAIL (run): " + text.strip().splitlines()[-1]
+                else:
+                    rc, text = oracle("check", "--dir", tmp, "--shape", shape, *flags)
+                    verdict = text.strip().splitlines()[-1] if text.strip() else "no output"
+                    verdict = ("ok " if rc == 0 else "FAIL ") + verdict
+                failures += not verdict.startswith("ok")
+                log("%-7s %-18s %-22s %s" % (target, kernel, shape, verdict))
+    return failures
+
+
+def models(targets):
+    log("== tiny models, 32 greedy steps against the float64 reference forward (logits within 1e-3)")
+    failures = 0
+    for folder in sorted(glob.glob(os.path.join(HERE, "models", "*"))):
+        name = os.path.basename(folder)
+        prompt = open(os.path.join(folder, "prompt.txt")).read().strip()
+        for target in targets:
+            lib = os.path.join(HERE, "modules", "model-%s-%s.so" % (name, target))
+            with tempfile.TemporaryDirectory() as tmp:
+                logits = os.path.join(tmp, "xf.npy")
+                rc, text = run([XF, lib, "--weights", folder, "--prompt-ids", prompt, "--max-new", "32",
+                                "--logits", logits, "--quiet"])
+                if rc:
+                    verdict = "FAIL (run): " + text.strip().splitlines()[-1]
+                else:
+                    with open(os.path.join(tmp, "xf.txt"), "w") as f:
+                        f.write(text)
+                    rc, out = run([sys.executable, os.path.join(HERE, "compare_logits.py"), "--xf", logits,
+                                   "--ref", os.path.join(folder, "ref.npy"), "--xf-tokens", os.path.join(tmp, "xf.txt"),
+                                   "--ref-tokens", os.path.join(folder, "ref.txt")])
+                    verdict = ("ok " if rc == 0 else "FAIL ") + out.strip().splitlines()[-1]
+            failures += not verdict.startswith("ok")
+            log("%-7s %-10s %s" % (target, name, verdict))
+    return failures
+
+
+def timings(targets):
+    import numpy as np
+    # XF_GPU_TIMING_BS="B,S" shrinks the shapes (a smoke test on lavapipe).
+    B, S = (int(x) for x in os.environ.get("XF_GPU_TIMING_BS", "4,4096").split(","))
+    log("== timings, B = %d, S = T = %d, H * D = 2048; xf: f32, best of 5 calls including the copies to and from "
+        "the device; torch: bf16 SDPA, best of 20 after a warm-up, kernel only" % (B, S))
+    shapes = [("mha_d64_full", 32, 64, False), ("mha_d64_causal", 32, 64, True),
+              ("mha_d128_full", 16, 128, False), ("mha_d128_causal", 16, 128, True)]
+    torch = None
+    try:
+        import torch as torch_module
+        if torch_module.cuda.is_available():
+            torch = torch_module
+    except ImportError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        for kernel, H, D, causal in shapes:
+            flops = 4.0 * B * H * S * S * D * (0.5 if causal else 1.0)
+            rng = np.random.default_rng(1)
+            for n in "qkv":
+                np.save(os.path.join(tmp, n + ".npy"), rng.standard_normal((B, H, S, D), dtype=np.float32))
+            row = "%-16s" % kernel
+            for target in targets:
+                lib = os.path.join(HERE, "modules", "kernels-%s.so" % target)
+                rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", target, "--repeat", "5"] +
+                               [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
+                               ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
+                m = re.search(r"best of \d+ runs? ([0-9.]+) ms", text)
+                row += "  %s %s" % (target, "%.2f ms (%.1f TFLOP/s)" % (float(m.group(1)), flops / float(m.group(1)) / 1e9)
+                                    if rc == 0 and m else "failed: " + text.strip().splitlines()[-1][:80])
+            if torch:
+                from torch.nn.attention import SDPBackend, sdpa_kernel
+                q, k, v = (torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+                for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION):
+                    try:
+                        with sdpa_kernel(backend):
+                            for _ in range(3):
+                                torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+                            torch.cuda.synchronize()
+                            best = float("inf")
+                            for _ in range(20):
+                                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                                start.record()
+                                torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+                                end.record()
+                                torch.cuda.synchronize()
+                                best = min(best, start.elapsed_time(end))
+                        row += "  torch %s %.3f ms (%.1f TFLOP/s)" % (backend.name, best, flops / best / 1e9)
+                    except Exception as error:  # a backend the build or the GPU lacks
+                        row += "  torch %s unavailable (%s)" % (backend.name, str(error).splitlines()[0][:60])
+            log(row)
+
+
+def main():
+    log("xf GPU check, %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    rc, text = run([XF, "devices"])
+    log(text.rstrip())
+    targets = [t for t in ("cuda", "vulkan") if re.search(r"^%s:0: " % t, text, re.M)]
+    if not targets:
+        log("no GPU target available: nothing to check")
+        return 1
+    failures = numerics(targets) + models(targets)
+    log("== %d failure(s) in the checks" % failures)
+    if "--no-timings" not in sys.argv:
+        timings(targets)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
