@@ -14,6 +14,7 @@
 #ifndef XFRT_H
 #define XFRT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -56,6 +57,12 @@ void xfrt_context_destroy(xfrt_context *context);
 xfrt_status xfrt_context_create_on(const char *device, int32_t num_threads, xfrt_context **out);
 /* "cpu" or the device's name, e.g. "vulkan:0 (llvmpipe (LLVM 15.0.6, 256 bits))", "cuda:0 (NVIDIA H100)". */
 const char *xfrt_context_device(const xfrt_context *context);
+/* Keeps a device copy of the `bytes` at `data` for the context's GPU device: kernel runs then read that copy
+ * instead of copying the array to the device (inputs that stay the same across calls, e.g. weights, or the
+ * operands of a timing loop). The caller must not change or free the array until the matching unpin; pins
+ * are counted. A no-op on CPU contexts. Outputs are always copied back. */
+xfrt_status xfrt_context_pin(xfrt_context *context, const void *data, size_t bytes);
+void xfrt_context_unpin(xfrt_context *context, const void *data);
 /* Every device this runtime can use, one per line ("cpu: N threads", "vulkan:0: NAME (TYPE, Vulkan X.Y.Z)",
  * "cuda:0: NAME (compute capability X.Y, M MiB)"); free *out with xfrt_string_free. A kind of device the
  * machine lacks is listed as "vulkan: none (why)" or "cuda: none (why)". */

@@ -71,6 +71,29 @@ extern "C" const char *xfrt_context_device(const xfrt_context *context) {
   return context ? context->device.c_str() : nullptr;
 }
 
+extern "C" xfrt_status xfrt_context_pin(xfrt_context *context, const void *data, size_t bytes) {
+  return guarded("xfrt_context_pin", [&]() -> xfrt_status {
+    if (!context || (!data && bytes))
+      return failure("xfrt_context_pin: NULL argument");
+    llvm::Error err = context->vulkan ? context->vulkan->pin(data, bytes)
+                      : context->cuda ? context->cuda->pin(data, bytes)
+                                      : llvm::Error::success();
+    if (err)
+      return failure("xfrt_context_pin: cannot keep " + std::to_string(bytes) + " bytes on " + context->device +
+                     ": " + llvm::toString(std::move(err)));
+    return nullptr;
+  });
+}
+
+extern "C" void xfrt_context_unpin(xfrt_context *context, const void *data) {
+  if (!context)
+    return;
+  if (context->vulkan)
+    context->vulkan->unpin(data);
+  else if (context->cuda)
+    context->cuda->unpin(data);
+}
+
 extern "C" xfrt_status xfrt_list_devices(char **out) {
   return guarded("xfrt_list_devices", [&]() -> xfrt_status {
     if (!out)
