@@ -11,7 +11,7 @@
 4. Timings at the CUDA issue's shapes (B * S = 16k, H * D = 2048, d = 64 and 128, causal and not):
    `xf-run kernel --repeat 5 --resident` per target (q, k, v copied to the device once; every call still
    copies the output back, so these are upper bounds on the kernel's time), and PyTorch SDPA (FLASH and
-   CUDNN backends, bf16) in the same run.
+   CUDNN backends, bf16) in the same run; one variant (ALiBi + chunks, GQA) against FlexAttention.
 Writes everything to $OUT/gpu-report.txt (or ./gpu-report.txt) and prints it as it goes.
 """
 import glob
@@ -164,6 +164,60 @@ def timings(targets):
                     except Exception as error:  # a backend the build or the GPU lacks
                         row += "  torch %s unavailable (%s)" % (backend.name, str(error).splitlines()[0][:60])
             log(row)
+        variant_timing(targets, torch, tmp)
+
+
+def variant_timing(targets, torch, tmp):
+    """ALiBi + 256-token chunks, causal, GQA 8/2, d = 64 (examples/modifiers.xf alibi_chunked) against
+    FlexAttention with the same score and mask modifiers (bf16, compiled), B = 4, S = T = 4096."""
+    import numpy as np
+    B, S = (int(x) for x in os.environ.get("XF_GPU_TIMING_BS", "4,4096").split(","))
+    H, Hkv, D = 8, 2, 64
+    rng = np.random.default_rng(2)
+    for n, heads in (("q", H), ("k", Hkv), ("v", Hkv)):
+        np.save(os.path.join(tmp, n + ".npy"), rng.standard_normal((B, heads, S, D), dtype=np.float32))
+    row = "%-16s" % "alibi_chunked"
+    for target in targets:
+        lib = os.path.join(HERE, "modules", "modifiers-%s.so" % target)
+        rc, text = run([XF, "kernel", lib, "--kernel", "alibi_chunked", "--device", target, "--repeat", "5",
+                        "--resident"] + [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
+                       ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
+        m = re.search(r"best of \d+ runs? ([0-9.]+) ms", text)
+        row += "  %s %s" % (target, "%.2f ms" % float(m.group(1)) if rc == 0 and m
+                            else "failed: " + text.strip().splitlines()[-1][:80])
+    if torch:
+        try:
+            from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+            m = 1
+            while m * 2 <= H:
+                m *= 2
+            slopes = torch.tensor([2.0 ** (-8.0 * k / m) for k in range(1, m + 1)], device="cuda")
+
+            def score_mod(score, b, h, q_idx, kv_idx):
+                return score - slopes[h] * (q_idx - kv_idx)
+
+            def mask_mod(b, h, q_idx, kv_idx):
+                return (kv_idx <= q_idx) & (q_idx // 256 == kv_idx // 256)
+
+            block_mask = create_block_mask(mask_mod, None, None, S, S, device="cuda")
+            flex = torch.compile(flex_attention)
+            q = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
+            k, v = (torch.randn(B, Hkv, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+            for _ in range(3):
+                flex(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=True)
+            torch.cuda.synchronize()
+            best = float("inf")
+            for _ in range(20):
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                flex(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=True)
+                end.record()
+                torch.cuda.synchronize()
+                best = min(best, start.elapsed_time(end))
+            row += "  torch FlexAttention %.3f ms" % best
+        except Exception as error:
+            row += "  torch FlexAttention unavailable (%s)" % str(error).splitlines()[0][:80]
+    log(row)
 
 
 def main():
