@@ -9,9 +9,9 @@
 3. Tiny whole models (llama, mistral bf16, gpt-oss) compiled for each target, 32 greedy steps against the
    float64 reference forward computed when the kit was prepared (logits within 1e-3).
 4. Timings at the CUDA issue's shapes (B * S = 16k, H * D = 2048, d = 64 and 128, causal and not):
-   `xf-run kernel --repeat 5 --resident` per target (q, k, v copied to the device once; every call still
-   copies the output back, so these are upper bounds on the kernel's time), and PyTorch SDPA (FLASH and
-   CUDNN backends, bf16) in the same run; one variant (ALiBi + chunks, GQA) against FlexAttention.
+   `xf-run kernel --repeat 5 --resident` per target: the kernel's own device time (Vulkan timestamps, CUDA
+   events), and the whole call's in parentheses; PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same
+   run; one variant (ALiBi + chunks, GQA) against FlexAttention.
 Writes everything to $OUT/gpu-report.txt (or ./gpu-report.txt) and prints it as it goes.
 """
 import glob
@@ -113,12 +113,23 @@ def models(targets):
     return failures
 
 
+def xf_time(rc, text, flops):
+    """'K ms (T TFLOP/s) (call C ms)' from an `xf-run kernel` line: K the device time, C the whole call's."""
+    call = re.search(r"best of \d+ runs? ([0-9.]+) ms", text)
+    kernel = re.search(r"kernel ([0-9.]+) ms on the device", text)
+    if rc or not call:
+        return "failed: " + (text.strip().splitlines() or ["no output"])[-1][:80]
+    ms = float(kernel.group(1)) if kernel else float(call.group(1))
+    rate = " (%.1f TFLOP/s)" % (flops / ms / 1e9) if flops else ""
+    return "%.3f ms%s (call %.3f ms%s)" % (ms, rate, float(call.group(1)), "" if kernel else "; no device time")
+
+
 def timings(targets):
     import numpy as np
     # XF_GPU_TIMING_BS="B,S" shrinks the shapes (a smoke test on lavapipe).
     B, S = (int(x) for x in os.environ.get("XF_GPU_TIMING_BS", "4,4096").split(","))
-    log("== timings, B = %d, S = T = %d, H * D = 2048; xf: f32, best of 5 calls with the inputs resident, each "
-        "copying its output back; torch: bf16 SDPA, best of 20 after a warm-up, kernel only" % (B, S))
+    log("== timings, B = %d, S = T = %d, H * D = 2048; xf: f32, best of 5 kernels by device time (in parentheses "
+        "the whole call, inputs resident, output copied back); torch: bf16 SDPA, best of 20 after a warm-up" % (B, S))
     shapes = [("mha_d64_full", 32, 64, False), ("mha_d64_causal", 32, 64, True),
               ("mha_d128_full", 16, 128, False), ("mha_d128_causal", 16, 128, True)]
     torch = None
@@ -140,9 +151,7 @@ def timings(targets):
                 rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", target, "--repeat", "5", "--resident"] +
                                [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
                                ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
-                m = re.search(r"best of \d+ runs? ([0-9.]+) ms", text)
-                row += "  %s %s" % (target, "%.2f ms (%.1f TFLOP/s)" % (float(m.group(1)), flops / float(m.group(1)) / 1e9)
-                                    if rc == 0 and m else "failed: " + text.strip().splitlines()[-1][:80])
+                row += "  %s %s" % (target, xf_time(rc, text, flops))
             if torch:
                 from torch.nn.attention import SDPBackend, sdpa_kernel
                 q, k, v = (torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
@@ -182,9 +191,7 @@ def variant_timing(targets, torch, tmp):
         rc, text = run([XF, "kernel", lib, "--kernel", "alibi_chunked", "--device", target, "--repeat", "5",
                         "--resident"] + [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
                        ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
-        m = re.search(r"best of \d+ runs? ([0-9.]+) ms", text)
-        row += "  %s %s" % (target, "%.2f ms" % float(m.group(1)) if rc == 0 and m
-                            else "failed: " + text.strip().splitlines()[-1][:80])
+        row += "  %s %s" % (target, xf_time(rc, text, 0))
     if torch:
         try:
             from torch.nn.attention.flex_attention import create_block_mask, flex_attention

@@ -26,6 +26,7 @@ using Context = struct CUctx_st *;
 using Module = struct CUmod_st *;
 using Function = struct CUfunc_st *;
 using Stream = struct CUstream_st *;
+using Event = struct CUevent_st *;
 using JitOption = int;
 using DeviceAttribute = int;
 constexpr Result kSuccess = 0;
@@ -64,6 +65,10 @@ constexpr JitOption kJitErrorLogBufferSizeBytes = 6;
   X(cuStreamCreate, "cuStreamCreate", cu::Result, cu::Stream *, unsigned)                                              \
   X(cuStreamDestroy, "cuStreamDestroy_v2", cu::Result, cu::Stream)                                                     \
   X(cuStreamSynchronize, "cuStreamSynchronize", cu::Result, cu::Stream)                                                \
+  X(cuEventCreate, "cuEventCreate", cu::Result, cu::Event *, unsigned)                                                 \
+  X(cuEventDestroy, "cuEventDestroy_v2", cu::Result, cu::Event)                                                        \
+  X(cuEventRecord, "cuEventRecord", cu::Result, cu::Event, cu::Stream)                                                 \
+  X(cuEventElapsedTime, "cuEventElapsedTime", cu::Result, float *, cu::Event, cu::Event)                              \
   X(cuLaunchKernel, "cuLaunchKernel", cu::Result, cu::Function, unsigned, unsigned, unsigned, unsigned, unsigned,      \
     unsigned, unsigned, cu::Stream, void **, void **)
 
@@ -228,6 +233,9 @@ struct CudaDevice::Impl {
   std::vector<Buffer> buffers;
   /// Pinned host arrays' device copies.
   PinTable<cu::DevicePtr> pinned;
+  /// Events around each launch or product: the kernel's own time.
+  cu::Event started = nullptr, finished = nullptr;
+  double lastKernelSeconds = -1;
   /// cuBLAS on this device's stream: looked for on the first hasBlas().
   const Blas *blas = nullptr;
   blas::Handle blasHandle = nullptr;
@@ -239,6 +247,9 @@ struct CudaDevice::Impl {
     d->cuCtxSetCurrent(context);
     if (blasHandle)
       blas->cublasDestroy(blasHandle);
+    for (cu::Event event : {started, finished})
+      if (event)
+        d->cuEventDestroy(event);
     pinned.clear([&](cu::DevicePtr &pointer) { d->cuMemFree(pointer); });
     for (auto &entry : kernels)
       d->cuModuleUnload(entry.second.module);
@@ -275,6 +286,18 @@ struct CudaDevice::Impl {
     cu::Function function = loaded.function;
     kernels[kernel.ptx] = std::move(loaded);
     return function;
+  }
+
+  /// Records the start of the device work whose time lastKernelSeconds reports.
+  llvm::Error startTiming() {
+    lastKernelSeconds = -1;
+    return XF_CU_CHECK((*d), cuEventRecord(started, stream));
+  }
+  /// After the stream synchronized: the time between the two events.
+  void finishTiming() {
+    float ms = 0;
+    if (d->cuEventElapsedTime(&ms, started, finished) == cu::kSuccess)
+      lastKernelSeconds = ms * 1e-3;
   }
 
   /// The device address `binding` is read from: its pinned copy, else slot `index`, uploaded unless
@@ -372,6 +395,9 @@ llvm::Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(int index) {
     return std::move(err);
   if (llvm::Error err = XF_CU_CHECK(d, cuStreamCreate(&impl->stream, /*CU_STREAM_NON_BLOCKING=*/1)))
     return std::move(err);
+  for (cu::Event *event : {&impl->started, &impl->finished})
+    if (llvm::Error err = XF_CU_CHECK(d, cuEventCreate(event, /*CU_EVENT_DEFAULT=*/0)))
+      return std::move(err);
   return std::unique_ptr<CudaDevice>(new CudaDevice(std::move(impl)));
 }
 
@@ -441,17 +467,29 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
   for (int32_t &shape : shapeValues)
     params.push_back(&shape);
 
+  if (llvm::Error err = impl->startTiming())
+    return err;
   if (blocks > 0)
     if (llvm::Error err = XF_CU_CHECK(d, cuLaunchKernel(*function, blocks, 1, 1, kernel.blockSize, 1, 1,
                                                         /*sharedMemBytes=*/0, impl->stream, params.data(), nullptr)))
       return err;
+  if (llvm::Error err = XF_CU_CHECK(d, cuEventRecord(impl->finished, impl->stream)))
+    return err;
   for (auto [i, binding] : llvm::enumerate(bindings))
     if (binding.download && binding.bytes)
       if (llvm::Error err =
               XF_CU_CHECK(d, cuMemcpyDtoHAsync(binding.data, impl->buffers[i].pointer, binding.bytes, impl->stream)))
         return err;
   // Errors of the kernel itself (a bad address, a trap) surface here.
-  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+  if (llvm::Error err = XF_CU_CHECK(d, cuStreamSynchronize(impl->stream)))
+    return err;
+  impl->finishTiming();
+  return llvm::Error::success();
+}
+
+double CudaDevice::lastKernelSeconds() const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  return impl->lastKernelSeconds;
 }
 
 bool CudaDevice::hasBlas() {
@@ -496,6 +534,8 @@ llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const
   // cuBLAS is column-major: the row-major y [m, n] is the column-major n x m matrix y^T = w x^T, where the
   // row-major w [n, k] read column-major is k x n (so op T) and x [m, k] is k x m (op N).
   const float alpha = 1.0f, beta = 0.0f;
+  if (llvm::Error err = impl->startTiming())
+    return err;
   if (m > 0 && n > 0) {
     blas::Status status = impl->blas->cublasSgemm(
         impl->blasHandle, blas::kOpT, blas::kOpN, n, m, k, &alpha, reinterpret_cast<const float *>(*wd),
@@ -503,10 +543,15 @@ llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const
     if (status != blas::kSuccess)
       return error(llvm::formatv("cublasSgemm: cuBLAS status {0}", status));
   }
+  if (llvm::Error err = XF_CU_CHECK(d, cuEventRecord(impl->finished, impl->stream)))
+    return err;
   if (y.bytes)
     if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyDtoHAsync(y.data, *yd, y.bytes, impl->stream)))
       return err;
-  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+  if (llvm::Error err = XF_CU_CHECK(d, cuStreamSynchronize(impl->stream)))
+    return err;
+  impl->finishTiming();
+  return llvm::Error::success();
 }
 
 #if __has_include(<cuda.h>)

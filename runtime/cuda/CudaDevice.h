@@ -53,6 +53,8 @@ public:
   /// major * 10 + minor, e.g. 90 for an H100.
   int computeCapability() const;
   uint32_t maxBlocks() const;
+  /// The last launch's or product's own time, between two events on the stream around it; -1 before any.
+  double lastKernelSeconds() const;
 
   /// Keeps a device copy of the host array [data, data + bytes) that launches bind instead of copying it
   /// (model weights): the caller promises not to change or free the array before the last unpin. Pins

@@ -63,6 +63,10 @@ const char *xfrt_context_device(const xfrt_context *context);
  * are counted. A no-op on CPU contexts. Outputs are always copied back. */
 xfrt_status xfrt_context_pin(xfrt_context *context, const void *data, size_t bytes);
 void xfrt_context_unpin(xfrt_context *context, const void *data);
+/* The device's own time for the last kernel run on a GPU context, in seconds, measured around the kernel
+ * alone (Vulkan timestamps, CUDA events; no copies): -1 on CPU contexts, before any run, or where the device
+ * has no timestamps. */
+double xfrt_context_last_kernel_seconds(const xfrt_context *context);
 /* Every device this runtime can use, one per line ("cpu: N threads", "vulkan:0: NAME (TYPE, Vulkan X.Y.Z)",
  * "cuda:0: NAME (compute capability X.Y, M MiB)"); free *out with xfrt_string_free. A kind of device the
  * machine lacks is listed as "vulkan: none (why)" or "cuda: none (why)". */

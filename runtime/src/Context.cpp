@@ -85,6 +85,14 @@ extern "C" xfrt_status xfrt_context_pin(xfrt_context *context, const void *data,
   });
 }
 
+extern "C" double xfrt_context_last_kernel_seconds(const xfrt_context *context) {
+  if (!context)
+    return -1;
+  return context->vulkan ? context->vulkan->lastKernelSeconds()
+         : context->cuda ? context->cuda->lastKernelSeconds()
+                         : -1;
+}
+
 extern "C" void xfrt_context_unpin(xfrt_context *context, const void *data) {
   if (!context)
     return;

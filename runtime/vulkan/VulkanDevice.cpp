@@ -68,6 +68,11 @@ llvm::Error error(const llvm::Twine &message) {
   X(vkCmdPushConstants)                                                                                                \
   X(vkCmdDispatch)                                                                                                     \
   X(vkCmdPipelineBarrier)                                                                                              \
+  X(vkCreateQueryPool)                                                                                                 \
+  X(vkDestroyQueryPool)                                                                                                \
+  X(vkCmdResetQueryPool)                                                                                               \
+  X(vkCmdWriteTimestamp)                                                                                               \
+  X(vkGetQueryPoolResults)                                                                                             \
   X(vkCreateFence)                                                                                                     \
   X(vkDestroyFence)                                                                                                    \
   X(vkResetFences)                                                                                                     \
@@ -194,6 +199,10 @@ struct VulkanDevice::Impl {
   VkCommandPool commandPool = VK_NULL_HANDLE;
   VkCommandBuffer commands = VK_NULL_HANDLE;
   VkFence fence = VK_NULL_HANDLE;
+  /// Two timestamps around each dispatch, where the queue has them: the kernel's own time.
+  VkQueryPool timestamps = VK_NULL_HANDLE;
+  uint32_t timestampBits = 0;
+  double lastKernelSeconds = -1;
   std::string name;
   std::mutex mutex; // one dispatch at a time
 
@@ -378,6 +387,14 @@ struct VulkanDevice::Impl {
     auto fenceInfo = make<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
     if (llvm::Error err = check(vk.vkCreateFence(device, &fenceInfo, nullptr, &fence), "vkCreateFence"))
       return err;
+    timestampBits = compute->timestampValidBits;
+    if (timestampBits && properties.limits.timestampPeriod > 0) {
+      auto queryInfo = make<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
+      queryInfo.queryType = VK_QUERY_TYPE_TIMESTAMP;
+      queryInfo.queryCount = 2;
+      if (vk.vkCreateQueryPool(device, &queryInfo, nullptr, &timestamps) != VK_SUCCESS)
+        timestamps = VK_NULL_HANDLE; // the kernel time is then unknown, nothing else changes
+    }
     return takeValidationMessages();
   }
 
@@ -581,7 +598,13 @@ struct VulkanDevice::Impl {
     if (!pushConstants.empty())
       vk.vkCmdPushConstants(commands, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                             static_cast<uint32_t>(4 * pushConstants.size()), pushConstants.data());
+    if (timestamps) {
+      vk.vkCmdResetQueryPool(commands, timestamps, 0, 2);
+      vk.vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps, 0);
+    }
     vk.vkCmdDispatch(commands, groups, 1, 1);
+    if (timestamps)
+      vk.vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps, 1);
     // The fence orders execution only; the barrier makes the shader's writes visible to host reads.
     auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
     barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
@@ -603,6 +626,13 @@ struct VulkanDevice::Impl {
     for (size_t i = 0; i < bindings.size(); ++i)
       if (bindings[i].download && bindings[i].bytes)
         std::memcpy(bindings[i].data, buffers[i].mapped, bindings[i].bytes);
+    lastKernelSeconds = -1;
+    uint64_t ticks[2] = {};
+    if (timestamps && vk.vkGetQueryPoolResults(device, timestamps, 0, 2, sizeof(ticks), ticks, sizeof(uint64_t),
+                                               VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
+      uint64_t mask = timestampBits >= 64 ? ~0ull : (1ull << timestampBits) - 1;
+      lastKernelSeconds = static_cast<double>((ticks[1] - ticks[0]) & mask) * properties.limits.timestampPeriod * 1e-9;
+    }
     return takeValidationMessages();
   }
 
@@ -615,6 +645,8 @@ struct VulkanDevice::Impl {
         destroyBuffer(buffer);
       if (fence)
         vk.vkDestroyFence(device, fence, nullptr);
+      if (timestamps)
+        vk.vkDestroyQueryPool(device, timestamps, nullptr);
       if (commandPool)
         vk.vkDestroyCommandPool(device, commandPool, nullptr);
       vk.vkDestroyDevice(device, nullptr);
@@ -675,6 +707,11 @@ llvm::Expected<std::vector<std::string>> VulkanDevice::describeDevices() {
 const std::string &VulkanDevice::name() const { return impl->name; }
 
 uint32_t VulkanDevice::maxWorkgroups() const { return impl->properties.limits.maxComputeWorkGroupCount[0]; }
+
+double VulkanDevice::lastKernelSeconds() const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  return impl->lastKernelSeconds;
+}
 
 llvm::Error VulkanDevice::pin(const void *data, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);

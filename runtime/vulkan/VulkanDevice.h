@@ -52,6 +52,8 @@ public:
   /// "vulkan:N (NAME)".
   const std::string &name() const;
   uint32_t maxWorkgroups() const;
+  /// The last dispatch's own time, from two device timestamps around it; -1 where the queue has none.
+  double lastKernelSeconds() const;
 
   /// Keeps a device copy of the host array [data, data + bytes) that dispatches bind instead of copying it
   /// (model weights): the caller promises not to change or free the array before the last unpin. Pins

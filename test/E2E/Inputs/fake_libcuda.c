@@ -32,6 +32,11 @@ CUresult cuCtxSetCurrent(void *context) { return 0; }
 CUresult cuStreamCreate(void **stream, unsigned flags) { *stream = (void *)0x2; return 0; }
 CUresult cuStreamDestroy_v2(void *stream) { return 0; }
 CUresult cuStreamSynchronize(void *stream) { return 0; }
+// Events: every interval between two of them reads 0.25 ms.
+CUresult cuEventCreate(void **event, unsigned flags) { *event = malloc(1); return 0; }
+CUresult cuEventDestroy_v2(void *event) { free(event); return 0; }
+CUresult cuEventRecord(void *event, void *stream) { return 0; }
+CUresult cuEventElapsedTime(float *ms, void *start, void *end) { *ms = 0.25f; return 0; }
 
 CUresult cuMemAlloc_v2(unsigned long long *pointer, size_t bytes) {
   fprintf(stderr, "fake-cuda: alloc %zu\n", bytes);
