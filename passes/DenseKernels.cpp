@@ -18,7 +18,9 @@ using namespace mlir;
 
 namespace {
 
-// Weights keep the Hugging Face nn.Linear layout [out, in]; token ids arrive as f32 (exact below 2^24).
+// Weights of the products are stored [in, out] (nn.Linear's W transposed), so the threads of consecutive
+// outputs read consecutive addresses at every step of the reduction; token ids arrive as f32 (exact below
+// 2^24).
 constexpr const char *kDenseKernels = R"mlir(
 func.func @xf_dense_matmul(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_matmul"}, xf.operand_names = ["input", "weight", "output"]} {
@@ -27,14 +29,14 @@ func.func @xf_dense_matmul(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<
   %zero = arith.constant 0.0 : f32
   %m = memref.dim %x, %c0 : memref<?x?xf32>
   %k = memref.dim %x, %c1 : memref<?x?xf32>
-  %n = memref.dim %w, %c0 : memref<?x?xf32>
+  %n = memref.dim %w, %c1 : memref<?x?xf32>
   %items = arith.muli %m, %n : index
   scf.parallel (%i) = (%c0) to (%items) step (%c1) {
     %row = arith.divui %i, %n : index
     %col = arith.remui %i, %n : index
     %sum = scf.for %kk = %c0 to %k step %c1 iter_args(%acc = %zero) -> f32 {
       %a = memref.load %x[%row, %kk] : memref<?x?xf32>
-      %b = memref.load %w[%col, %kk] : memref<?x?xf32>
+      %b = memref.load %w[%kk, %col] : memref<?x?xf32>
       %p = math.fma %a, %b, %acc : f32
       scf.yield %p : f32
     }
@@ -44,10 +46,10 @@ func.func @xf_dense_matmul(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<
   return
 }
 
-// The same product with w in bf16, two per 32-bit word: w [n, ceil(k / 2)], the lower half of a word the even
-// column (bf16 is the upper half of an f32, so widening is a shift or a mask). Same order of operations as
-// xf_dense_matmul: bit-identical to it on the widened weights. For odd k the last word's upper half is 0 and
-// its x column is clamped, so it adds 0.
+// The same product with w in bf16, two per 32-bit word: w [ceil(k / 2), n], word (p, c) holding the weights
+// of inputs 2p (low half) and 2p + 1 (high half) for output c (bf16 is the upper half of an f32, so widening
+// is a shift or a mask). Same order of operations as xf_dense_matmul: bit-identical to it on the widened
+// weights. For odd k the last word's upper half is 0 and its x column is clamped, so it adds 0.
 func.func @xf_dense_matmul_bf16(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_matmul_bf16"}, xf.operand_names = ["input", "weight", "output"]} {
   %c0 = arith.constant 0 : index
@@ -58,15 +60,15 @@ func.func @xf_dense_matmul_bf16(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: me
   %high = arith.constant -65536 : i32
   %m = memref.dim %x, %c0 : memref<?x?xf32>
   %k = memref.dim %x, %c1 : memref<?x?xf32>
-  %kw = memref.dim %w, %c1 : memref<?x?xf32>
-  %n = memref.dim %w, %c0 : memref<?x?xf32>
+  %kw = memref.dim %w, %c0 : memref<?x?xf32>
+  %n = memref.dim %w, %c1 : memref<?x?xf32>
   %last = arith.subi %k, %c1 : index
   %items = arith.muli %m, %n : index
   scf.parallel (%i) = (%c0) to (%items) step (%c1) {
     %row = arith.divui %i, %n : index
     %col = arith.remui %i, %n : index
     %sum = scf.for %pp = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
-      %word = memref.load %w[%col, %pp] : memref<?x?xf32>
+      %word = memref.load %w[%pp, %col] : memref<?x?xf32>
       %bits = arith.bitcast %word : f32 to i32
       %lo = arith.shli %bits, %c16 : i32
       %hi = arith.andi %bits, %high : i32

@@ -159,8 +159,8 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
 
     | kernel | operands | work item |
     |---|---|---|
-    | `@xf_dense_matmul` | input `[M, K]`, weight `[N, K]` (nn.Linear layout), output `[M, N]` | one output |
-    | `@xf_dense_matmul_bf16` | input `[M, K]`, weight `[N, ceil(K/2)]`: bf16 pairs in 32-bit words (even column in the low half), output `[M, N]` | one output |
+    | `@xf_dense_matmul` | input `[M, K]`, weight `[K, N]` (nn.Linear's W transposed: consecutive outputs read consecutive addresses), output `[M, N]` | one output |
+    | `@xf_dense_matmul_bf16` | input `[M, K]`, weight `[ceil(K/2), N]`: bf16 pairs of inputs 2p, 2p + 1 in 32-bit words (2p in the low half), output `[M, N]` | one output |
     | `@xf_dense_rms_norm` | input `[M, C]`, weight `[C]`, params `[eps, weight offset]`, output | one row |
     | `@xf_dense_rope` | input `[S, H, D]`, cos `[S, R/2]`, sin `[S, R/2]`, output (rotate-half on the first `R <= D` dims) | one pair or passed-through dim |
     | `@xf_dense_silu_gate` | gate `[N]`, up `[N]`, output `silu(gate) * up` | one element |

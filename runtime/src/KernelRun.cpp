@@ -101,14 +101,14 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
   };
   auto dim = [&](llvm::StringRef name, int d) { return tensor(name).shape[d]; };
   if (kernel.kind == "dense_matmul" || kernel.kind == "dense_matmul_bf16") {
-    // bf16 weights hold two columns per 32-bit word.
-    int64_t columns = kernel.kind == "dense_matmul" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
-    if (dim("weight", 1) != columns)
-      return llvm::formatv("{0}'weight' has {1} columns but 'input' has {2}{3}", where, dim("weight", 1),
+    // The weight is [K, N]; bf16 weights hold two of its rows per 32-bit word.
+    int64_t rows = kernel.kind == "dense_matmul" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
+    if (dim("weight", 0) != rows)
+      return llvm::formatv("{0}'weight' has {1} rows but 'input' has {2} columns{3}", where, dim("weight", 0),
                            dim("input", 1), kernel.kind == "dense_matmul" ? "" : " (bf16 pairs: expected ceil(K/2))")
           .str();
-    if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 0))
-      return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 0)).str();
+    if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 1))
+      return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 1)).str();
   } else if (kernel.kind == "dense_rms_norm") {
     if (dim("weight", 0) != dim("input", 1))
       return llvm::formatv("{0}'weight' has {1} entries but rows have {2}", where, dim("weight", 0), dim("input", 1)).str();
@@ -276,7 +276,7 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
   if (kernel.kind == "dense_matmul" && context.cuda->hasBlas()) {
     int64_t x = kernel.operandIndex("input"), w = kernel.operandIndex("weight"), y = kernel.operandIndex("output");
     auto dim = [&](int64_t operand, int d) { return static_cast<int32_t>(operands[operand].shape[d]); };
-    if (llvm::Error err = context.cuda->matmul(bindings[x], bindings[w], bindings[y], dim(x, 0), dim(w, 0), dim(x, 1)))
+    if (llvm::Error err = context.cuda->matmul(bindings[x], bindings[w], bindings[y], dim(x, 0), dim(w, 1), dim(x, 1)))
       return failure("kernel '" + kernel.name + "' (cuBLAS) on " + context.cuda->name() + ": " +
                      llvm::toString(std::move(err)));
     return nullptr;

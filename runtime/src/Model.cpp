@@ -273,8 +273,9 @@ public:
 
 } // namespace
 
-/// A model compiled for a GPU target keeps its projections in the Hugging Face layout [out, in], which
-/// the dense GPU kernels (xf-add-dense-kernels) read.
+/// A model compiled for a GPU target reads its weights in the Hugging Face layout [out, in]; loadGpuWeights
+/// then stores the projections as [in, out] (or bf16 pairs of rows of that), which the dense GPU kernels
+/// (xf-add-dense-kernels) read.
 struct GpuLayerWeights {
   std::vector<float> qkv, o, gate, up, down;
   std::vector<float> qkvBias, oBias, gateBias, upBias, downBias; // empty where the model has none
@@ -517,7 +518,8 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     }
   }
   m.gpuLmHead = p.tieEmbeddings ? m.embedding : std::move(lmHead);
-  // Projections stay 16-bit where the whole checkpoint is bf16 (exact) or bf16 is asked for (rounded).
+  // The product kernels read projections as [in, out] (consecutive outputs at consecutive addresses), f32 or,
+  // where the whole checkpoint is bf16 (exact) or bf16 is asked for (rounded), bf16 pairs of inputs per word.
   bool bf16 = policy == WeightPolicy::BF16;
   if (policy == WeightPolicy::Auto) {
     bf16 = !r.used.empty();
@@ -525,40 +527,47 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       if (const WeightInfo *info = store.find(name.getKey()); info && info->type != WeightType::BF16)
         bf16 = false;
   }
-  if (bf16) {
-    auto pack = [&](std::vector<float> &w, int64_t cols) {
-      if (w.empty())
-        return;
-      int64_t rows = static_cast<int64_t>(w.size()) / cols, words = (cols + 1) / 2;
-      std::vector<float> packed(static_cast<size_t>(rows * words));
-      for (int64_t r0 = 0; r0 < rows; ++r0)
-        for (int64_t c = 0; c < words; ++c) {
-          uint32_t lo = dense::toStorage16(w[r0 * cols + 2 * c], Storage::BF16);
-          uint32_t hi = 2 * c + 1 < cols ? dense::toStorage16(w[r0 * cols + 2 * c + 1], Storage::BF16) : 0;
-          uint32_t word = lo | hi << 16;
-          std::memcpy(&packed[r0 * words + c], &word, sizeof(word));
-        }
-      w = std::move(packed);
-      m.gpuBf16.insert(w.data());
-    };
-    for (size_t l = 0; l < p.layers.size(); ++l) {
-      GpuLayerWeights &g = m.gpuLayers[l];
-      const LayerPlan &lp = p.layers[l];
-      pack(g.qkv, H);
-      pack(g.o, lp.heads * lp.headDim);
-      pack(g.gate, H);
-      pack(g.up, H);
-      pack(g.down, I);
-      pack(g.router, H);
-      for (auto &w : g.expertGate)
-        pack(w, H);
-      for (auto &w : g.expertUp)
-        pack(w, H);
-      for (auto &w : g.expertDown)
-        pack(w, I);
+  auto layout = [&](std::vector<float> &w, int64_t in) {
+    if (w.empty())
+      return;
+    const int64_t out = static_cast<int64_t>(w.size()) / in;
+    if (!bf16) {
+      std::vector<float> transposed(w.size());
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t i = 0; i < in; ++i)
+          transposed[i * out + o] = w[o * in + i];
+      w = std::move(transposed);
+      return;
     }
-    pack(m.gpuLmHead, H);
+    const int64_t words = (in + 1) / 2;
+    std::vector<float> packed(static_cast<size_t>(words * out));
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t p = 0; p < words; ++p) {
+        uint32_t lo = dense::toStorage16(w[o * in + 2 * p], Storage::BF16);
+        uint32_t hi = 2 * p + 1 < in ? dense::toStorage16(w[o * in + 2 * p + 1], Storage::BF16) : 0;
+        uint32_t word = lo | hi << 16;
+        std::memcpy(&packed[p * out + o], &word, sizeof(word));
+      }
+    w = std::move(packed);
+    m.gpuBf16.insert(w.data());
+  };
+  for (size_t l = 0; l < p.layers.size(); ++l) {
+    GpuLayerWeights &g = m.gpuLayers[l];
+    const LayerPlan &lp = p.layers[l];
+    layout(g.qkv, H);
+    layout(g.o, lp.heads * lp.headDim);
+    layout(g.gate, H);
+    layout(g.up, H);
+    layout(g.down, I);
+    layout(g.router, H);
+    for (auto &w : g.expertGate)
+      layout(w, H);
+    for (auto &w : g.expertUp)
+      layout(w, H);
+    for (auto &w : g.expertDown)
+      layout(w, I);
   }
+  layout(m.gpuLmHead, H);
   std::vector<std::string> extra = store.unused(r.used);
   if (!extra.empty())
     fail("unexpected weight '" + extra.front() + "'" +
@@ -864,7 +873,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                      std::vector<float> &out, int64_t n, size_t layer, int64_t rows) {
     bool bf16 = m.gpuBf16.contains(weight.data());
     runKernel(s, bf16 ? "xf_dense_matmul_bf16" : "xf_dense_matmul",
-              {view(in, {rows, k}), view(weight, {n, bf16 ? (k + 1) / 2 : k}), view(out, {rows, n})}, layer);
+              {view(in, {rows, k}), view(weight, {bf16 ? (k + 1) / 2 : k, n}), view(out, {rows, n})}, layer);
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };

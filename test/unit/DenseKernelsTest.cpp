@@ -52,56 +52,58 @@ double worstError(const std::vector<float> &actual, const std::vector<double> &e
   return worst;
 }
 
+// The weight is [K, N] (nn.Linear's W transposed).
 TEST_P(DenseKernels, Matmul) {
   const int64_t M = 7, K = 93, N = 45;
-  std::vector<float> x = randomNormals(M * K, 1), w = randomNormals(N * K, 2), y(M * N, std::nanf(""));
-  ASSERT_EQ(run("xf_dense_matmul", {tensorOf(x, {M, K}), tensorOf(w, {N, K}), tensorOf(y, {M, N})}), "");
+  std::vector<float> x = randomNormals(M * K, 1), w = randomNormals(K * N, 2), y(M * N, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_matmul", {tensorOf(x, {M, K}), tensorOf(w, {K, N}), tensorOf(y, {M, N})}), "");
   std::vector<double> expected(M * N);
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k)
-        expected[m * N + n] += double(x[m * K + k]) * w[n * K + k];
+        expected[m * N + n] += double(x[m * K + k]) * w[k * N + n];
   EXPECT_LE(worstError(y, expected), 1e-4);
 }
 
-// bf16 weights, two per 32-bit word (the even column in the low half), an odd K so the last word has one;
-// the expected values use the bf16 weights widened independently (bf16 bits are the top half of an f32).
+// bf16 weights [ceil(K/2), N], word (p, n) holding the weights of inputs 2p (low half) and 2p + 1 (high half)
+// for output n; an odd K so the last row of words has one. The expected values use the bf16 weights widened
+// independently (bf16 bits are the top half of an f32).
 TEST_P(DenseKernels, MatmulOnBf16Pairs) {
   const int64_t M = 6, K = 93, N = 45, W = (K + 1) / 2;
-  std::vector<float> x = randomNormals(M * K, 5), w = randomNormals(N * K, 6), y(M * N, std::nanf(""));
-  std::vector<uint16_t> bits(N * K);
-  for (int64_t i = 0; i < N * K; ++i) {
+  std::vector<float> x = randomNormals(M * K, 5), w = randomNormals(K * N, 6), y(M * N, std::nanf(""));
+  std::vector<uint16_t> bits(K * N); // [K, N]
+  for (int64_t i = 0; i < K * N; ++i) {
     uint32_t word;
     std::memcpy(&word, &w[i], sizeof(word));
     bits[i] = static_cast<uint16_t>(word >> 16); // truncation: any bf16 value will do
   }
-  std::vector<float> packed(N * W);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < W; ++c) {
-      uint32_t word = bits[n * K + 2 * c] | (2 * c + 1 < K ? uint32_t(bits[n * K + 2 * c + 1]) << 16 : 0u);
-      std::memcpy(&packed[n * W + c], &word, sizeof(word));
+  std::vector<float> packed(W * N);
+  for (int64_t p = 0; p < W; ++p)
+    for (int64_t n = 0; n < N; ++n) {
+      uint32_t word = bits[2 * p * N + n] | (2 * p + 1 < K ? uint32_t(bits[(2 * p + 1) * N + n]) << 16 : 0u);
+      std::memcpy(&packed[p * N + n], &word, sizeof(word));
     }
-  ASSERT_EQ(run("xf_dense_matmul_bf16", {tensorOf(x, {M, K}), tensorOf(packed, {N, W}), tensorOf(y, {M, N})}), "");
+  ASSERT_EQ(run("xf_dense_matmul_bf16", {tensorOf(x, {M, K}), tensorOf(packed, {W, N}), tensorOf(y, {M, N})}), "");
   std::vector<double> expected(M * N);
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k) {
-        uint32_t wide = uint32_t(bits[n * K + k]) << 16;
+        uint32_t wide = uint32_t(bits[k * N + n]) << 16;
         float weight;
         std::memcpy(&weight, &wide, sizeof(weight));
         expected[m * N + n] += double(x[m * K + k]) * weight;
       }
   EXPECT_LE(worstError(y, expected), 1e-4);
-  std::vector<float> wrong(N * K);
-  EXPECT_NE(run("xf_dense_matmul_bf16", {tensorOf(x, {M, K}), tensorOf(wrong, {N, K}), tensorOf(y, {M, N})})
+  std::vector<float> wrong(K * N);
+  EXPECT_NE(run("xf_dense_matmul_bf16", {tensorOf(x, {M, K}), tensorOf(wrong, {K, N}), tensorOf(y, {M, N})})
                 .find("expected ceil(K/2)"),
             std::string::npos);
 }
 
 TEST_P(DenseKernels, MatmulRejectsMismatchedInnerSizes) {
-  std::vector<float> x(3 * 8), w(5 * 9), y(3 * 5);
-  EXPECT_NE(run("xf_dense_matmul", {tensorOf(x, {3, 8}), tensorOf(w, {5, 9}), tensorOf(y, {3, 5})})
-                .find("'weight' has 9 columns but 'input' has 8"),
+  std::vector<float> x(3 * 8), w(9 * 5), y(3 * 5);
+  EXPECT_NE(run("xf_dense_matmul", {tensorOf(x, {3, 8}), tensorOf(w, {9, 5}), tensorOf(y, {3, 5})})
+                .find("'weight' has 9 rows but 'input' has 8 columns"),
             std::string::npos);
 }
 

@@ -372,7 +372,7 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
     return shape.at(d);
   };
   if (kind == "dense_matmul" || kind == "dense_matmul_bf16")
-    return {size("input", 0), size("weight", 0)};
+    return {size("input", 0), size("weight", 1)};
   if (kind == "dense_embed")
     return {size("ids", 0), size("table", 1)};
   for (auto [denseKind, operand] : {std::pair{"dense_rms_norm", "input"}, {"dense_rope", "input"},
