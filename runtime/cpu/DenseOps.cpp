@@ -1,5 +1,6 @@
 //===- DenseOps.cpp - the CPU dense path: Halide kernels behind plain calls ===//
 #include "runtime/cpu/DenseOps.h"
+#include "runtime/src/Float16.h"
 
 #include "HalideRuntime.h"
 #include "xf_add_scaled.h"
@@ -117,15 +118,7 @@ uint16_t dense::toStorage16(float value, Storage storage) {
 }
 
 float dense::fromStorage16(uint16_t bits, Storage storage) {
-  if (storage == Storage::F16) {
-    _Float16 half;
-    std::memcpy(&half, &bits, sizeof(half));
-    return static_cast<float>(half);
-  }
-  uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float value;
-  std::memcpy(&value, &wide, sizeof(value));
-  return value;
+  return storage == Storage::F16 ? halfToFloat(bits) : bfloat16ToFloat(bits);
 }
 
 void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, bool transposed, const float *b,

@@ -294,7 +294,7 @@ struct xfrt_model_s {
   bool gpu = false; // the module's target is not the CPU: dense ops run as the module's kernels
   std::vector<GpuLayerWeights> gpuLayers;
   std::vector<float> gpuLmHead; // [vocab, hidden]
-  /// The GPU projections stored as bf16 pairs in 32-bit words ([out, ceil(in / 2)], for
+  /// The GPU projections stored as bf16 pairs in 32-bit words ([ceil(in / 2), out], for
   /// xf_dense_matmul_bf16), by their data pointer (stable when the vectors move).
   llvm::DenseSet<const float *> gpuBf16;
 };
@@ -868,7 +868,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     runKernel(s, "xf_dense_scale", {view(x, {S * H}), view(factor, {1}), view(sum, {S * H})}, none);
     x.swap(sum);
   }
-  // y = x W^T (+ b), the bias added in place.
+  // y = x W (+ b) with W stored [in, out] (loadGpuWeights), the bias added in place.
   auto project = [&](std::vector<float> &in, int64_t k, std::vector<float> &weight, std::vector<float> &bias,
                      std::vector<float> &out, int64_t n, size_t layer, int64_t rows) {
     bool bf16 = m.gpuBf16.contains(weight.data());

@@ -15,6 +15,8 @@
 #ifndef XF_RUNTIME_SRC_SAFETENSORS_H
 #define XF_RUNTIME_SRC_SAFETENSORS_H
 
+#include "runtime/src/Float16.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
@@ -82,10 +84,6 @@ private:
   std::vector<std::unique_ptr<llvm::MemoryBuffer>> files;
   llvm::StringMap<WeightInfo> weights;
 };
-
-/// Exact conversions of one little-endian element's bits to float.
-float halfToFloat(uint16_t bits);
-float bfloat16ToFloat(uint16_t bits);
 
 } // namespace xf::rt
 
