@@ -75,10 +75,7 @@ extern "C" xfrt_status xfrt_context_pin(xfrt_context *context, const void *data,
   return guarded("xfrt_context_pin", [&]() -> xfrt_status {
     if (!context || (!data && bytes))
       return failure("xfrt_context_pin: NULL argument");
-    llvm::Error err = context->vulkan ? context->vulkan->pin(data, bytes)
-                      : context->cuda ? context->cuda->pin(data, bytes)
-                                      : llvm::Error::success();
-    if (err)
+    if (llvm::Error err = context->pin(data, bytes))
       return failure("xfrt_context_pin: cannot keep " + std::to_string(bytes) + " bytes on " + context->device +
                      ": " + llvm::toString(std::move(err)));
     return nullptr;
@@ -94,12 +91,8 @@ extern "C" double xfrt_context_last_kernel_seconds(const xfrt_context *context) 
 }
 
 extern "C" void xfrt_context_unpin(xfrt_context *context, const void *data) {
-  if (!context)
-    return;
-  if (context->vulkan)
-    context->vulkan->unpin(data);
-  else if (context->cuda)
-    context->cuda->unpin(data);
+  if (context)
+    context->unpin(data);
 }
 
 extern "C" xfrt_status xfrt_list_devices(char **out) {

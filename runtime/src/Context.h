@@ -17,6 +17,17 @@ struct xfrt_context_s {
   /// Set on contexts created for a CUDA device; cuda modules run there.
   std::unique_ptr<xf::rt::CudaDevice> cuda;
   std::string device = "cpu";
+
+  /// Keeps a device copy of [data, data + bytes) on the context's GPU (counted); nothing on the CPU.
+  llvm::Error pin(const void *data, size_t bytes) {
+    return vulkan ? vulkan->pin(data, bytes) : cuda ? cuda->pin(data, bytes) : llvm::Error::success();
+  }
+  void unpin(const void *data) {
+    if (vulkan)
+      vulkan->unpin(data);
+    else if (cuda)
+      cuda->unpin(data);
+  }
 };
 
 #endif // XF_RUNTIME_SRC_CONTEXT_H

@@ -272,7 +272,7 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
   std::vector<CudaBinding> bindings;
   for (int64_t i = 0; i < numOperands; ++i)
     bindings.push_back({operands[i].data, plan.bytes[i], i == numOperands - 1});
-  // Dense products (y = x w^T) go to cuBLAS where it is installed; the compiled kernel is the fallback.
+  // Dense products (y = x w, w [K, N]) go to cuBLAS where it is installed; the compiled kernel is the fallback.
   if (kernel.kind == "dense_matmul" && context.cuda->hasBlas()) {
     int64_t x = kernel.operandIndex("input"), w = kernel.operandIndex("weight"), y = kernel.operandIndex("output");
     auto dim = [&](int64_t operand, int d) { return static_cast<int32_t>(operands[operand].shape[d]); };

@@ -649,12 +649,8 @@ struct xfrt_session_s {
   xfrt_session_s(const xfrt_session_s &) = delete;
   xfrt_session_s &operator=(const xfrt_session_s &) = delete;
   ~xfrt_session_s() {
-    for (const void *data : pinned) {
-      if (context->vulkan)
-        context->vulkan->unpin(data);
-      else if (context->cuda)
-        context->cuda->unpin(data);
-    }
+    for (const void *data : pinned)
+      context->unpin(data);
   }
 };
 
@@ -1113,7 +1109,7 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
         if (v->empty())
           continue;
         size_t bytes = v->size() * sizeof(float);
-        if (llvm::Error err = context->vulkan ? context->vulkan->pin(v->data(), bytes) : context->cuda->pin(v->data(), bytes))
+        if (llvm::Error err = context->pin(v->data(), bytes))
           return failure("xfrt_session_create: cannot keep the weights on " + context->device + ": " +
                          llvm::toString(std::move(err)));
         session->pinned.push_back(v->data());

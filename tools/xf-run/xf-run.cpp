@@ -355,8 +355,8 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
            ", expected 3 ([B, S, C])");
     return {input[0], *integerAttribute(module, kernel, "num_heads"), input[1]};
   }
-  // The dense kernels of GPU model modules: the product's [rows, weight rows]; the rest are elementwise over
-  // their first operand ([tokens, width] tables for the embedding).
+  // The dense kernels of GPU model modules: the product's [input rows, weight columns], the embedding's
+  // [ids, table width]; the rest are elementwise over their first operand.
   const std::string kind = xfrt_kernel_kind(module, kernel.c_str());
   // An input's size d, after checking its rank against the compiled one (the run checks the rest).
   auto size = [&](const std::string &operand, size_t d) {
