@@ -42,6 +42,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,15 +105,10 @@ Options parseOptions(int argc, char **argv) {
     else if (arg == "--no-hot")
       o.hot = false;
     else if (arg == "--xf-weights") {
-      std::string type = value();
-      if (type == "f32")
-        o.xfWeights = dense::Storage::F32;
-      else if (type == "bf16")
-        o.xfWeights = dense::Storage::BF16;
-      else if (type == "f16")
-        o.xfWeights = dense::Storage::F16;
-      else
+      std::optional<dense::Storage> storage = dense::storageNamed(value());
+      if (!storage)
         die("--xf-weights takes f32, bf16 or f16");
+      o.xfWeights = *storage;
     }
     else if (arg == "-h" || arg == "--help") {
       std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] "

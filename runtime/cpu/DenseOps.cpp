@@ -102,6 +102,13 @@ const char *dense::storageName(Storage storage) {
   return "?";
 }
 
+std::optional<Storage> dense::storageNamed(const std::string &name) {
+  for (Storage storage : {Storage::F32, Storage::BF16, Storage::F16})
+    if (name == storageName(storage))
+      return storage;
+  return std::nullopt;
+}
+
 uint16_t dense::toStorage16(float value, Storage storage) {
   if (storage == Storage::F16) {
     _Float16 half = static_cast<_Float16>(value);

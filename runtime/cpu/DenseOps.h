@@ -17,6 +17,7 @@
 #include "runtime/cpu/ThreadPool.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ inline int64_t paddedCols(int64_t n) { return (n + kPanel - 1) / kPanel * kPanel
 /// How a layer keeps its weights.
 enum class Storage { F32, BF16, F16 };
 const char *storageName(Storage storage);
+/// The storage storageName gives `name` ("f32", "bf16", "f16"), if any.
+std::optional<Storage> storageNamed(const std::string &name);
 
 /// A linear layer y = x W^T + b with W stored in padded column panels.
 struct Linear {

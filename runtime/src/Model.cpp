@@ -179,20 +179,17 @@ struct LayerWeights {
   std::vector<Linear> expertGateUp, expertDown;  // gpt-oss: gate/up interleaved
 };
 
-/// How a CPU model keeps its projections (xfrt_model_load_as): as the checkpoint stores them, or one type.
-enum class WeightPolicy { Auto, F32, BF16, F16 };
+/// How a model keeps its projections (xfrt_model_load_as): one storage for all of them, or, when unset
+/// ("auto"), what the checkpoint stores.
+using WeightPolicy = std::optional<Storage>;
 
 WeightPolicy parseWeightPolicy(const char *name) {
-  llvm::StringRef n = name ? name : "auto";
+  std::string n = name ? name : "auto";
   if (n == "auto")
-    return WeightPolicy::Auto;
-  if (n == "f32")
-    return WeightPolicy::F32;
-  if (n == "bf16")
-    return WeightPolicy::BF16;
-  if (n == "f16")
-    return WeightPolicy::F16;
-  fail("weight type '" + n.str() + "' is not one of auto, f32, bf16, f16");
+    return std::nullopt;
+  if (std::optional<Storage> storage = dense::storageNamed(n))
+    return storage;
+  fail("weight type '" + n + "' is not one of auto, f32, bf16, f16");
 }
 
 /// Reads weights by HF name, remembering which were used so leftovers can be reported.
@@ -218,16 +215,8 @@ public:
   /// the same 16-bit type (widening and narrowing back is exact), else float32.
   Storage storageFor(std::initializer_list<std::string> tensors) const { return storageFor(std::vector(tensors)); }
   Storage storageFor(const std::vector<std::string> &tensors) const {
-    switch (policy) {
-    case WeightPolicy::F32:
-      return Storage::F32;
-    case WeightPolicy::BF16:
-      return Storage::BF16;
-    case WeightPolicy::F16:
-      return Storage::F16;
-    case WeightPolicy::Auto:
-      break;
-    }
+    if (policy)
+      return *policy;
     std::optional<WeightType> common;
     for (const std::string &name : tensors) {
       const WeightInfo *info = store.find(name);
@@ -427,7 +416,7 @@ void checkGpuSupport(const xfrt_model &m) {
 void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy) {
   const Plan &p = m.plan;
   const bool phi3 = p.architecture == "Phi3ForCausalLM";
-  WeightReader r(store, WeightPolicy::F32);
+  WeightReader r(store, Storage::F32);
   int64_t H = p.hidden, I = p.mlp.intermediate;
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
   m.finalNorm = r.read("model.norm.weight", {H});
@@ -520,8 +509,8 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
   m.gpuLmHead = p.tieEmbeddings ? m.embedding : std::move(lmHead);
   // The product kernels read projections as [in, out] (consecutive outputs at consecutive addresses), f32 or,
   // where the whole checkpoint is bf16 (exact) or bf16 is asked for (rounded), bf16 pairs of inputs per word.
-  bool bf16 = policy == WeightPolicy::BF16;
-  if (policy == WeightPolicy::Auto) {
+  bool bf16 = policy == Storage::BF16;
+  if (!policy) {
     bf16 = !r.used.empty();
     for (const auto &name : r.used)
       if (const WeightInfo *info = store.find(name.getKey()); info && info->type != WeightType::BF16)
@@ -1021,14 +1010,14 @@ xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, c
       return failure(error);
     model->gpu = module->info.target != "cpu";
     if (model->gpu) {
-      if (policy == WeightPolicy::F16)
+      if (policy == Storage::F16)
         return failure(llvm::formatv("xfrt_model_load: weight type 'f16' is not supported on {0} (the GPU model "
                                      "runtime keeps f32 or bf16 projections)",
                                      module->info.target));
       checkGpuSupport(*model);
       // On CUDA the f32 projections go to cuBLAS, which has no f32 x bf16 product, so "auto" keeps f32 there.
-      if (module->info.target == "cuda" && policy == WeightPolicy::Auto)
-        policy = WeightPolicy::F32;
+      if (module->info.target == "cuda" && !policy)
+        policy = Storage::F32;
       loadGpuWeights(*model, *store, policy);
     } else {
       loadWeights(*model, *store, policy);
