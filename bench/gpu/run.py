@@ -113,6 +113,22 @@ def models(targets):
     return failures
 
 
+def cuda_ms(torch, call):
+    """Best of 20 timings of call() by CUDA events, in ms, after 3 warm-up calls."""
+    for _ in range(3):
+        call()
+    torch.cuda.synchronize()
+    best = float("inf")
+    for _ in range(20):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        call()
+        end.record()
+        torch.cuda.synchronize()
+        best = min(best, start.elapsed_time(end))
+    return best
+
+
 def xf_time(rc, text, flops):
     """'K ms (T TFLOP/s) (call C ms)' from an `xf-run kernel` line: K the device time, C the whole call's."""
     call = re.search(r"best of \d+ runs? ([0-9.]+) ms", text)
@@ -158,17 +174,8 @@ def timings(targets):
                 for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION):
                     try:
                         with sdpa_kernel(backend):
-                            for _ in range(3):
-                                torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
-                            torch.cuda.synchronize()
-                            best = float("inf")
-                            for _ in range(20):
-                                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                                start.record()
-                                torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
-                                end.record()
-                                torch.cuda.synchronize()
-                                best = min(best, start.elapsed_time(end))
+                            best = cuda_ms(torch, lambda: torch.nn.functional.scaled_dot_product_attention(
+                                q, k, v, is_causal=causal))
                         row += "  torch %s %.3f ms (%.1f TFLOP/s)" % (backend.name, best, flops / best / 1e9)
                     except Exception as error:  # a backend the build or the GPU lacks
                         row += "  torch %s unavailable (%s)" % (backend.name, str(error).splitlines()[0][:60])
@@ -210,17 +217,7 @@ def variant_timing(targets, torch, tmp):
             flex = torch.compile(flex_attention)
             q = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
             k, v = (torch.randn(B, Hkv, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(2))
-            for _ in range(3):
-                flex(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=True)
-            torch.cuda.synchronize()
-            best = float("inf")
-            for _ in range(20):
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                flex(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=True)
-                end.record()
-                torch.cuda.synchronize()
-                best = min(best, start.elapsed_time(end))
+            best = cuda_ms(torch, lambda: flex(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=True))
             row += "  torch FlexAttention %.3f ms" % best
         except Exception as error:
             row += "  torch FlexAttention unavailable (%s)" % str(error).splitlines()[0][:80]
