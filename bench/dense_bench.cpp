@@ -1,6 +1,6 @@
 //===- dense_bench.cpp - the Halide dense kernels against OpenBLAS ---------===//
 //
-// xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--xf-weights f32|bf16|f16]
+// xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--no-dot] [--xf-weights f32|bf16|f16]
 //
 // One process, one table per kernel: xf's GEMM (M = 512 tokens, prefill) and GEMV (M = 1, decode) from
 // runtime/cpu/DenseOps.cpp (the Halide kernels libxfrt runs, compiled into this program from the same
@@ -21,6 +21,12 @@
 //
 // --xf-weights bf16 (or f16) stores xf's weights 16-bit: the values are rounded to that type first and OpenBLAS
 // gets the same values in float32, so both compute the same product; xf's GB/s then counts 2 bytes per weight.
+//
+// The bf16-dot table (not with --no-dot; skipped on CPUs without AVX512-BF16) times the prefill GEMM three
+// ways on weights rounded to bf16: xf's float32 GEMM on them stored bf16 (what a bf16 checkpoint runs by
+// default), xf's bf16-dot GEMM (dense::Dot::BF16, xf-run --dot bf16: activations rounded to bf16, vdpbf16ps)
+// and OpenBLAS sgemm on the same values in float32. Its rel.err is the bf16 dot's against OpenBLAS: the
+// rounding of the activations (2^-9 relative each), checked against 2e-2.
 //
 // Every result is checked against OpenBLAS before it is timed (max |xf - blas| / max |blas|).
 // Timings: best of up to --runs measurements after a warm-up; a measurement repeats the call until it
@@ -54,6 +60,7 @@ using namespace xf::rt;
 constexpr unsigned kThreads = 2;
 constexpr int64_t kPrefillRows = 512;
 constexpr double kTolerance = 1e-4;
+constexpr double kDotTolerance = 2e-2;
 constexpr int64_t kColdBytes = 256ll << 20; // >= 8x the L3
 constexpr int64_t kHotMaxBytes = 16ll << 20;
 
@@ -62,6 +69,7 @@ struct Options {
   double budgetSeconds = 8;
   std::string only;
   bool hot = true;
+  bool dot = true;
   dense::Storage xfWeights = dense::Storage::F32;
 };
 
@@ -104,6 +112,8 @@ Options parseOptions(int argc, char **argv) {
       o.only = value();
     else if (arg == "--no-hot")
       o.hot = false;
+    else if (arg == "--no-dot")
+      o.dot = false;
     else if (arg == "--xf-weights") {
       std::optional<dense::Storage> storage = dense::storageNamed(value());
       if (!storage)
@@ -111,7 +121,7 @@ Options parseOptions(int argc, char **argv) {
       o.xfWeights = *storage;
     }
     else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] "
+      std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--no-dot] "
                   "[--xf-weights f32|bf16|f16]\n");
       std::exit(0);
     } else
@@ -280,6 +290,48 @@ int main(int argc, char **argv) {
     printRow(r, M, false);
   }
 
+  // GEMM, M = 512, multiplying in bf16.
+  if (o.dot && !dense::bf16DotSupported()) {
+    std::printf("\nGEMM with bf16 dot products: skipped, this CPU has no AVX512-BF16\n");
+  } else if (o.dot) {
+    std::printf("\nGEMM, M = %lld (prefill), weights rounded to bf16: xf float32 GEMM on them stored bf16 (f32), xf "
+                "bf16-dot GEMM (dot: --dot bf16), OpenBLAS sgemm on the same values (blas)\n",
+                (long long)kPrefillRows);
+    std::printf("GF/s = 2*M*K*N / time; dot/f32 and dot/blas = time ratios (speedup of the bf16 dot); rel.err = "
+                "max |dot - blas| / max |blas|\n");
+    std::printf("%-22s %5s %9s %9s %9s %9s %9s %9s %8s %8s %9s\n", "shape (K->N)", "M", "f32 ms", "f32 GF/s",
+                "dot ms", "dot GF/s", "blas ms", "blas GF/s", "dot/f32", "dot/blas", "rel.err");
+    for (const Shape &s : kShapes) {
+      if (!selected(o, s))
+        continue;
+      Weight w = makeWeight(s, 1, false, dense::Storage::BF16);
+      dense::Linear dot = w.xf;
+      dot.dot = dense::Dot::BF16;
+      const int64_t M = kPrefillRows, K = s.in, N = w.xf.outPadded;
+      std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yd(y.size()), yb(y.size());
+      fillRandom(x.data(), M * K, 2);
+      auto f32 = [&](int64_t) { dense::linear(w.xf, x.data(), K, M, y.data(), N); };
+      auto bf16 = [&](int64_t) { dense::linear(dot, x.data(), K, M, yd.data(), N); };
+      auto blas = [&](int64_t) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, x.data(), int(K),
+                    w.kn.data(), int(N), 0.0f, yb.data(), int(N));
+      };
+      f32(0);
+      bf16(0);
+      blas(0);
+      const double error = relativeError(yd.data(), yb.data(), M, s.out, N, N);
+      ok &= error <= kDotTolerance && relativeError(y.data(), yb.data(), M, s.out, N, N) <= kTolerance;
+      const double flops = 2.0 * M * K * s.out;
+      const double tb = bestSeconds(o, blas);
+      settle();
+      const double tf = bestSeconds(o, f32), td = bestSeconds(o, bf16);
+      std::printf("%-22s %5lld %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %7.2fx %7.2fx %9.2e\n", s.name, (long long)M,
+                  tf * 1e3, flops / tf * 1e-9, td * 1e3, flops / td * 1e-9, tb * 1e3, flops / tb * 1e-9, tf / td,
+                  tb / td, error);
+      std::fflush(stdout);
+    }
+  }
+
   // GEMV, M = 1: weights from DRAM (rotating copies), then hot.
   for (bool hot : {false, true}) {
     if (hot && !o.hot)
@@ -357,6 +409,7 @@ int main(int argc, char **argv) {
                 "the sleeping worker), best of 50\n",
                 kThreads, best * 1e6, (long long)(10 * ThreadPool::kSpinMicros));
   }
-  std::printf("\nchecks (rel.err <= %g before timing): %s\n", kTolerance, ok ? "ok" : "FAILED");
+  std::printf("\nchecks (rel.err <= %g before timing; bf16 dot <= %g): %s\n", kTolerance, kDotTolerance,
+              ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }

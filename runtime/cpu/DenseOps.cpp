@@ -10,6 +10,10 @@
 #include "xf_gelu_tanh_gate.h"
 #include "xf_gemm.h"
 #include "xf_gemm_bf16.h"
+#if defined(__x86_64__)
+#include "xf_gemm_bf16dot.h"
+#include <cpuid.h>
+#endif
 #include "xf_gemm_f16.h"
 #include "xf_gemv.h"
 #include "xf_gemv_bf16.h"
@@ -20,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <stdexcept>
@@ -109,6 +114,42 @@ std::optional<Storage> dense::storageNamed(const std::string &name) {
   return std::nullopt;
 }
 
+const char *dense::dotName(Dot dot) { return dot == Dot::BF16 ? "bf16" : "f32"; }
+
+std::optional<Dot> dense::dotNamed(const std::string &name) {
+  for (Dot dot : {Dot::F32, Dot::BF16})
+    if (name == dotName(dot))
+      return dot;
+  return std::nullopt;
+}
+
+bool dense::bf16DotSupported() {
+#if defined(__x86_64__)
+  static const bool cpu = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+      return false;
+    // The OS saves SSE, AVX and the three AVX-512 register states (XCR0 bits 1, 2, 5, 6, 7).
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xe6u) != 0xe6u)
+      return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1)
+      return false;
+    const unsigned ebx = bit_AVX512F | bit_AVX512DQ | bit_AVX512IFMA | bit_AVX512CD | bit_AVX512BW | bit_AVX512VL;
+    const unsigned ecx = bit_AVX512VBMI | bit_AVX512VNNI;
+    if ((b & ebx) != ebx || (c & ecx) != ecx)
+      return false;
+    __get_cpuid_count(7, 1, &a, &b, &c, &d);
+    return (a & bit_AVX512BF16) != 0;
+  }();
+  const char *disabled = std::getenv("XF_CPU_NO_AVX512BF16");
+  return cpu && !(disabled && *disabled && std::string(disabled) != "0");
+#else
+  return false;
+#endif
+}
+
 uint16_t dense::toStorage16(float value, Storage storage) {
   if (storage == Storage::F16) {
     _Float16 half = static_cast<_Float16>(value);
@@ -194,6 +235,15 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
     throw std::logic_error("dense::linear: fewer rows than the GEMM tile");
   F xv(x, {{layer.in, 1}, {rows, ldx}});
   F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
+  if (layer.dot == Dot::BF16 && layer.in % 2 == 0) {
+    if (layer.storage != Storage::BF16)
+      throw std::logic_error("dense::linear: bf16 dot products need bf16 weights");
+    if (!bf16DotSupported())
+      throw std::runtime_error("bf16 dot products need a CPU with AVX512-BF16 (vdpbf16ps); this one has none");
+#if defined(__x86_64__)
+    return check(xf_gemm_bf16dot(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_bf16dot");
+#endif
+  }
   switch (layer.storage) {
   case Storage::F32:
     return check(xf_gemm(xv.get(), wt, bias.get(), yv.get()), "xf_gemm");

@@ -7,7 +7,8 @@
 // apart). Outputs are plain rows of Np floats. Activations feeding a GEMM have at least kMinRows rows (the
 // caller sizes its scratch with paddedRows). Weights are stored as float32, bfloat16 or float16 and widened in
 // registers (float32 arithmetic either way): a bf16 checkpoint kept as bf16 gives the same results as its
-// float32 widening with half the bytes per decode step. Halide's parallel loops run on the calling context's thread
+// float32 widening with half the bytes per decode step. Opt-in, a layer with Dot::BF16 runs its GEMM in bf16
+// arithmetic instead (AVX512-BF16; see Dot). Halide's parallel loops run on the calling context's thread
 // pool (see ScopedPool).
 //
 //===----------------------------------------------------------------------===//
@@ -36,10 +37,25 @@ const char *storageName(Storage storage);
 /// The storage storageName gives `name` ("f32", "bf16", "f16"), if any.
 std::optional<Storage> storageNamed(const std::string &name);
 
+/// How the prefill GEMM (rows > 1) multiplies: F32 widens the stored weights and multiplies in float32;
+/// BF16 (opt-in) rounds the activations to bfloat16 once per call and multiplies bf16 by bf16 weights with
+/// float32 accumulation (AVX512-BF16 vdpbf16ps): the products are exact, the sums are float32 in another
+/// order, the activations lose their low 16 bits. The decode GEMV multiplies in float32 either way.
+enum class Dot { F32, BF16 };
+const char *dotName(Dot dot);
+/// The dot dotName gives `name` ("f32", "bf16"), if any.
+std::optional<Dot> dotNamed(const std::string &name);
+/// Whether Dot::BF16 can run here: an x86-64 build whose CPU (and OS) has AVX-512 with BF16, VNNI, IFMA
+/// and VBMI (what the kernel's Halide target, avx512_sapphirerapids, may use). XF_CPU_NO_AVX512BF16=1 in
+/// the environment answers false, to exercise the error path on a machine that has it.
+bool bf16DotSupported();
+
 /// A linear layer y = x W^T + b with W stored in padded column panels.
 struct Linear {
   int64_t in = 0, out = 0, outPadded = 0;
   Storage storage = Storage::F32;
+  /// BF16 needs Storage::BF16. An odd `in` (no supported architecture has one) runs the F32 GEMM.
+  Dot dot = Dot::F32;
   std::vector<float> wt;      // F32: [outPadded / kPanel][in][kPanel]; padding columns are zero
   std::vector<uint16_t> wt16; // BF16 / F16: the same layout, the bits of each element
   std::vector<float> bias;    // [outPadded], zeros when the layer has none
@@ -69,7 +85,8 @@ private:
 };
 
 /// y[m, 0:outPadded] (row stride ldy) = x[m, 0:in] (row stride ldx) W^T + b, for m < rows. `rows` == 1 runs
-/// the GEMV; otherwise rows >= kMinRows.
+/// the GEMV; otherwise rows >= kMinRows, the GEMM that layer.dot says (Dot::BF16 throws where
+/// bf16DotSupported() is false, before running anything).
 void linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy);
 
 /// y = x * rsqrt(mean(x^2) + eps) * (w + offset) per row of `width` floats.

@@ -141,6 +141,16 @@ xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt
  * f32, which cuBLAS multiplies, and "bf16" runs the products as the compiled bf16 kernel. */
 xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, const char *weight_type,
                                xfrt_model **out);
+/* As xfrt_model_load_as, also choosing how the CPU prefill GEMMs multiply: "f32" (xfrt_model_load_as's
+ * choice: float32 arithmetic on the stored weights) or "bf16", opt-in: every projection but the MoE routers
+ * keeps bf16 weights (the checkpoint's, or rounded to nearest even when they are f32 or f16; weight_type must
+ * be "auto" or "bf16"), and each prefill GEMM rounds its activations to bf16 (nearest even) once and
+ * multiplies bf16 by bf16 with float32 accumulation (AVX512-BF16 vdpbf16ps: exact products, float32 sums in
+ * another order). The activations' rounding (2^-9 relative) changes the logits slightly; decode steps (one token)
+ * multiply in float32 either way. "bf16" fails with a message on a CPU without AVX512-BF16, on GPU targets,
+ * and in builds for other architectures; it never runs an instruction the CPU lacks. */
+xfrt_status xfrt_model_load_with(const xfrt_module *module, const char *weights, const char *weight_type,
+                                 const char *dot_type, xfrt_model **out);
 void xfrt_model_free(xfrt_model *model);
 int64_t xfrt_model_vocab_size(const xfrt_model *model);
 /* The spec's context length (max_position), 0 when it states none. */
@@ -148,6 +158,8 @@ int64_t xfrt_model_max_positions(const xfrt_model *model);
 /* How the model keeps its projection weights: "f32", "bf16", "f16", or "mixed" (some of each, as a
  * checkpoint with mixed types loads under "auto"); NULL for a NULL model. */
 const char *xfrt_model_weight_type(const xfrt_model *model);
+/* How the model's CPU prefill GEMMs multiply: "f32" or "bf16" (xfrt_model_load_with); NULL for a NULL model. */
+const char *xfrt_model_dot_type(const xfrt_model *model);
 
 /* A session holds the KV cache of one sequence. `max_tokens` caps the sequence length (0: the model's
  * context length; one of the two must be set; more than the model's is an error). Sliding-window and

@@ -281,6 +281,7 @@ struct xfrt_model_s {
   Linear lmHead;
   std::vector<LayerWeights> layers;
   bool gpu = false; // the module's target is not the CPU: dense ops run as the module's kernels
+  dense::Dot dot = dense::Dot::F32; // how the CPU prefill GEMMs multiply (xfrt_model_load_with)
   std::vector<GpuLayerWeights> gpuLayers;
   std::vector<float> gpuLmHead; // [vocab, hidden]
   /// The GPU projections stored as bf16 pairs in 32-bit words ([ceil(in / 2), out], for
@@ -986,6 +987,20 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(out[vv] / *p.finalSoftcap)) : out[vv];
 }
 
+/// Every projection of a CPU model multiplies as `dot` in its prefill GEMMs, except the MoE routers: top-k
+/// picks experts from their logits, a discrete choice that rounding could flip, for a GEMM too small to matter.
+void setDot(xfrt_model &m, dense::Dot dot) {
+  m.dot = dot;
+  m.lmHead.dot = dot;
+  for (LayerWeights &w : m.layers) {
+    for (Linear *l : {&w.qkv, &w.o, &w.gateUp, &w.down})
+      l->dot = dot;
+    for (auto *list : {&w.expertGateUp, &w.expertDown})
+      for (Linear &l : *list)
+        l.dot = dot;
+  }
+}
+
 } // namespace
 
 extern "C" {
@@ -996,11 +1011,34 @@ xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt
 
 xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, const char *weightType,
                                xfrt_model **out) {
+  return xfrt_model_load_with(module, weights, weightType, "f32", out);
+}
+
+xfrt_status xfrt_model_load_with(const xfrt_module *module, const char *weights, const char *weightType,
+                                 const char *dotType, xfrt_model **out) {
   return guarded("xfrt_model_load", [&]() -> xfrt_status {
     if (!module || !weights || !out)
       return failure("xfrt_model_load: NULL argument");
     *out = nullptr;
     WeightPolicy policy = parseWeightPolicy(weightType);
+    std::string dotName = dotType ? dotType : "f32";
+    std::optional<dense::Dot> dot = dense::dotNamed(dotName);
+    if (!dot)
+      return failure("xfrt_model_load: dot type '" + dotName + "' is not one of f32, bf16");
+    if (*dot == dense::Dot::BF16) {
+      if (module->info.target != "cpu")
+        return failure(llvm::formatv("xfrt_model_load: dot type 'bf16' is for the CPU dense kernels; a {0} module "
+                                     "multiplies as its weight type says",
+                                     module->info.target));
+      if (policy && *policy != Storage::BF16)
+        return failure(llvm::formatv("xfrt_model_load: dot type 'bf16' multiplies bf16 weights, not '{0}' (use "
+                                     "weight type auto or bf16)",
+                                     dense::storageName(*policy)));
+      if (!dense::bf16DotSupported())
+        return failure("xfrt_model_load: dot type 'bf16' needs a CPU with AVX512-BF16 (vdpbf16ps), and this "
+                       "one has none (or the build is not x86-64); use dot type 'f32'");
+      policy = Storage::BF16;
+    }
     auto model = std::make_unique<xfrt_model>();
     model->module = module;
     model->plan = parsePlan(*module);
@@ -1021,6 +1059,7 @@ xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, c
       loadGpuWeights(*model, *store, policy);
     } else {
       loadWeights(*model, *store, policy);
+      setDot(*model, *dot);
     }
     *out = model.release();
     return nullptr;
@@ -1030,6 +1069,10 @@ xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, c
 void xfrt_model_free(xfrt_model *model) { delete model; }
 int64_t xfrt_model_vocab_size(const xfrt_model *model) { return model ? model->plan.vocab : 0; }
 int64_t xfrt_model_max_positions(const xfrt_model *model) { return model ? model->plan.maxPositions : 0; }
+
+const char *xfrt_model_dot_type(const xfrt_model *model) {
+  return model ? dense::dotName(model->dot) : nullptr;
+}
 
 const char *xfrt_model_weight_type(const xfrt_model *model) {
   if (!model)

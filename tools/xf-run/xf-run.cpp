@@ -35,7 +35,7 @@ const char *const kHelp = R"(OVERVIEW: xf-run - run the kernels of an xf module 
 
 USAGE:
   xf-run <model.so> --weights <path> --prompt-ids 1,2,3 [--max-new N] [--logits out.npy] [--threads N]
-         [--max-tokens N] [--weight-type T] [--quiet]
+         [--max-tokens N] [--weight-type T] [--dot D] [--quiet]
   xf-run kernel <module.so> [inputs] -o <out.npy> [--kernel NAME] [--device D] [--threads N] [--repeat N]
          [--resident]
   xf-run list <module.so>
@@ -59,6 +59,11 @@ MODEL RUNS (a module compiled from a model spec or config.json):
                      arithmetic is float32 either way; 16-bit weights halve what a decode step reads.
                      GPU models keep f32 or bf16 (Vulkan: a bf16 checkpoint stays bf16; CUDA: auto is
                      f32, for cuBLAS).
+  --dot D            How the CPU prefill GEMMs multiply: f32 (default: float32 arithmetic) or bf16
+                     (opt-in, AVX512-BF16 CPUs: projections kept as bf16, activations rounded to bf16
+                     once per GEMM, bf16 products summed in float32 by vdpbf16ps; not the MoE routers).
+                     Faster prefill, slightly different logits; decode steps stay float32. An error
+                     on a CPU without AVX512-BF16, on GPU models, or with --weight-type f32/f16.
   --threads N        Threads, the calling one included; 0 (default) = all cores.
   --device D         cpu, vulkan or vulkan:N; default: the module's target. Vulkan models (xfc
                      --target=vulkan) run llama-style dense decoders so far.
@@ -622,7 +627,7 @@ std::vector<int32_t> parseIds(const std::string &text) {
 }
 
 int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
-  std::string weights, logitsPath, weightType = "auto";
+  std::string weights, logitsPath, weightType = "auto", dotType = "f32";
   std::vector<int32_t> prompt;
   int64_t maxNew = 32, maxTokens = 0, threads = 0;
   std::optional<std::string> device;
@@ -644,6 +649,8 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
       device = *v;
     else if (auto v = reader.optionValue({"--weight-type"}))
       weightType = *v;
+    else if (auto v = reader.optionValue({"--dot"}))
+      dotType = *v;
     else if (reader.peek() == "--quiet" && (reader.take(), true))
       quiet = true;
     else if (isOption(reader.peek()))
@@ -666,11 +673,12 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   check(xfrt_context_create_on(deviceName.c_str(), static_cast<int32_t>(threads), &rawContext));
   ContextHandle context(rawContext);
   xfrt_model *rawModel = nullptr;
-  check(xfrt_model_load_as(module.get(), weights.c_str(), weightType.c_str(), &rawModel));
+  check(xfrt_model_load_with(module.get(), weights.c_str(), weightType.c_str(), dotType.c_str(), &rawModel));
   xfrt::ModelPtr model(rawModel);
   if (!quiet)
-    std::fprintf(stderr, "weights: projections kept as %s on %s\n", xfrt_model_weight_type(model.get()),
-                 deviceName.c_str());
+    std::fprintf(stderr, "weights: projections kept as %s on %s%s\n", xfrt_model_weight_type(model.get()),
+                 deviceName.c_str(),
+                 std::string(xfrt_model_dot_type(model.get())) == "bf16" ? ", prefill GEMMs multiply in bf16" : "");
   xfrt_session *rawSession = nullptr;
   check(xfrt_session_create(model.get(), context.get(), maxTokens, &rawSession));
   xfrt::SessionPtr session(rawSession);

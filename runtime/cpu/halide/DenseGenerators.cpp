@@ -80,6 +80,76 @@ private:
   Func acc{"acc"}, wf{"wf"};
 };
 
+/// The GEMM of Gemm multiplying in bfloat16 (opt-in, `xf-run --dot bf16`): out(j, p, m) = bias(j, p) +
+/// sum_k bf16(x(k, m)) * wt(j, k, p) with float32 accumulation, for bf16 weights (bits as uint16) and an even
+/// K. The activations are rounded to bf16 (to nearest even, as dense::toStorage16) once per call, a
+/// compute_root stage; each task interleaves its weight panel into k pairs, [K / 2][64][2], the operand layout of
+/// AVX512-BF16's vdpbf16ps, which adds two products per float32 lane. The products are exact in float32
+/// (8-bit significands); only the order and rounding of the float32 sums differ from the float32 GEMM's.
+/// The pair reduction is an atomic vectorized RVar of extent 2 inside the vectorized j: Halide forms
+/// VectorReduce(Add, f32(bf16) * f32(bf16)) with a factor of 2, which its x86 backend maps to
+/// vdpbf16ps when the target has avx512_sapphirerapids; vectorizing the pair and j separately (not fused)
+/// keeps the activation pair one 32-bit broadcast per row and k pair (fused, LLVM assembles it from two
+/// 16-bit broadcasts and three shuffles). Built for that target
+/// only: the runtime calls it after checking the CPU (dense::bf16DotSupported).
+class GemmBf16Dot : public Generator<GemmBf16Dot> {
+public:
+  Input<Buffer<float>> x{"x", 2};
+  Input<Buffer<uint16_t>> wt{"wt", 3};
+  Input<Buffer<float>> bias{"bias", 2};
+  Output<Buffer<float>> out{"out", 3};
+
+  void generate() {
+    // K is even (the runtime runs odd reductions on the float32 GEMM): pairs never straddle the end.
+    Expr pairs = x.dim(0).extent() / 2;
+    // Round to nearest even; NaN stays a quiet NaN.
+    auto u32 = [](uint32_t value) { return Expr(value); };
+    Expr bits = reinterpret(UInt(32), x(k, m));
+    Expr nearest = cast(UInt(16), (bits + u32(0x7fff) + ((bits >> 16) & u32(1))) >> 16);
+    Expr nan = cast(UInt(16), (bits >> 16) | u32(0x40));
+    xb(k, m) = select((bits & u32(0x7fffffff)) > u32(0x7f800000), nan, nearest);
+    wpair(kk, j, kp, p) = wt(j, 2 * kp + kk, p);
+    r = RDom(0, 2, 0, pairs);
+    acc(j, p, m) = bias(j, p);
+    acc(j, p, m) += bf16(xb(2 * r.y + r.x, m)) * bf16(wpair(r.x, j, r.y, p));
+    out(j, p, m) = acc(j, p, m);
+  }
+
+  void schedule() {
+    const int vec = natural_vector_size<float>();
+    Var jo, ji, mo, mi, jj, jv, kj;
+    out.split(j, jo, ji, kPanel)
+        .split(m, mo, mi, kMaxTileM)
+        .reorder(ji, mi, jo, mo, p)
+        .vectorize(ji, vec)
+        .unroll(ji)
+        .unroll(mi)
+        .parallel(p);
+    acc.compute_at(out, jo).vectorize(j, vec).unroll(j).unroll(m);
+    // 6 rows x 4 vectors of 16 lanes: 24 zmm accumulators, one vdpbf16ps per (row, vector) and k pair.
+    acc.update()
+        .split(j, jj, jv, vec)
+        .atomic()
+        .vectorize(r.x)
+        .vectorize(jv)
+        .reorder(r.x, jv, jj, m, r.y)
+        .unroll(jj)
+        .unroll(m);
+    wpair.compute_at(out, p).fuse(kk, j, kj).vectorize(kj, 2 * vec);
+    xb.compute_root().parallel(m).vectorize(k, 2 * vec, TailStrategy::GuardWithIf);
+    x.dim(0).set_min(0);
+    wt.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
+    bias.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+  }
+
+private:
+  static Expr bf16(Expr bits) { return cast(Float(32), reinterpret(BFloat(16), bits)); }
+  Var j{"j"}, k{"k"}, kk{"kk"}, kp{"kp"}, p{"p"}, m{"m"};
+  RDom r;
+  Func acc{"acc"}, xb{"xb"}, wpair{"wpair"};
+};
+
 /// out(j, p) = bias(j, p) + sum_k x(k) * wt(j, k, p) for one token (decode). Memory-bound: each task reads
 /// one panel, split along k into kStreams quarters read side by side (several sequential streams per core
 /// keep more DRAM requests in flight than one), each with its own accumulators, summed at the end.
@@ -293,6 +363,7 @@ private:
 } // namespace
 
 HALIDE_REGISTER_GENERATOR(Gemm, xf_gemm)
+HALIDE_REGISTER_GENERATOR(GemmBf16Dot, xf_gemm_bf16dot)
 HALIDE_REGISTER_GENERATOR(Gemv, xf_gemv)
 HALIDE_REGISTER_GENERATOR(RmsNorm, xf_rms_norm)
 HALIDE_REGISTER_GENERATOR(GatedActivation, xf_gated_activation)
