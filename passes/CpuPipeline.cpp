@@ -93,6 +93,7 @@ void xf::registerPipelines() {
         GpuTargetDescription target;
         target.workgroupSize = options.workgroupSize;
         target.stageKeyValue = options.stageKeyValue;
+        target.subgroupLanes = options.subgroupLanes;
         buildVulkanPipeline(pm, target);
       });
   PassPipelineRegistration<CudaPipelineOptions>(
@@ -103,6 +104,7 @@ void xf::registerPipelines() {
         GpuTargetDescription target;
         target.workgroupSize = options.workgroupSize;
         target.stageKeyValue = options.stageKeyValue;
+        target.subgroupLanes = options.subgroupLanes;
         buildCudaPipeline(pm, target, {options.cudaPath});
       });
 }

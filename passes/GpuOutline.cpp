@@ -265,6 +265,18 @@ LogicalResult Outliner::run(ModuleOp module) {
     if (workgroupSize <= 0 || workgroupSize > 1024)
       return func.emitError("xf.workgroup_size must be in [1, 1024], got ") << workgroupSize;
   }
+  // A kernel whose consecutive work items are lanes of one subgroup (xf-lower-attention's subgroup form)
+  // needs whole groups of them in every workgroup.
+  int64_t subgroupLanes = 0;
+  if (auto lanes = func->getAttrOfType<IntegerAttr>("xf.subgroup_lanes")) {
+    subgroupLanes = lanes.getInt();
+    if (subgroupLanes <= 0 || workgroupSize % subgroupLanes)
+      return func.emitError("xf.subgroup_lanes (") << subgroupLanes << ") must divide the workgroup size ("
+                                                   << workgroupSize << ")";
+    // NVVM shuffles of width 32 name the full warp as their members: the lanes of a row must be the warp.
+    if (!vulkan && subgroupLanes != 32)
+      return func.emitError("CUDA kernels need xf.subgroup_lanes = 32 (a warp), got ") << subgroupLanes;
+  }
   FailureOr<scf::ParallelOp> loop = xf::findKernelWorkLoop(func, /*allowAlloc=*/false);
   if (failed(loop))
     return failure();
@@ -277,9 +289,15 @@ LogicalResult Outliner::run(ModuleOp module) {
   b.setInsertionPointToEnd(module.getBody());
   auto gpuModule = gpu::GPUModuleOp::create(b, loc, (func.getSymName() + "_gpu").str());
   if (vulkan) {
-    // Vulkan 1.1 consumes SPIR-V 1.3; narrowI64 leaves no 64-bit integers.
-    Attribute env = parseAttribute("#spirv.target_env<#spirv.vce<v1.3, [Shader], "
-                                   "[SPV_KHR_storage_buffer_storage_class]>, api=Vulkan, #spirv.resource_limits<>>",
+    // Vulkan 1.1 consumes SPIR-V 1.3; narrowI64 leaves no 64-bit integers. Subgroup shuffles (core in
+    // Vulkan 1.1) are converted only when their width is the environment's subgroup size; the xor offsets
+    // stay below the lanes of a row, so the kernel runs on any device whose subgroups have that many.
+    std::string capabilities = subgroupLanes ? "Shader, GroupNonUniformShuffle" : "Shader";
+    std::string limits = subgroupLanes ? "subgroup_size = " + std::to_string(subgroupLanes) : "";
+    Attribute env = parseAttribute("#spirv.target_env<#spirv.vce<v1.3, [" + capabilities +
+                                       "], [SPV_KHR_storage_buffer_storage_class]>, api=Vulkan, "
+                                       "#spirv.resource_limits<" +
+                                       limits + ">>",
                                    ctx);
     gpuModule->setAttr(spirv::getTargetEnvAttrName(), env);
   }
@@ -404,12 +422,13 @@ LogicalResult Outliner::run(ModuleOp module) {
   SmallVector<Attribute> pushConstants;
   for (auto [operand, dim] : dynamicDims)
     pushConstants.push_back(b.getDenseI64ArrayAttr({operand, dim}));
-  NamedAttribute info[] = {
-      b.getNamedAttr("entry", b.getStringAttr(func.getSymName())),
-      b.getNamedAttr("workgroup_size", b.getI64IntegerAttr(workgroupSize)),
-      b.getNamedAttr("push_constants", b.getArrayAttr(pushConstants)),
-  };
-  func->setAttr("xf.gpu_kernel", b.getDictionaryAttr(info));
+  NamedAttrList info;
+  info.set("entry", b.getStringAttr(func.getSymName()));
+  info.set("workgroup_size", b.getI64IntegerAttr(workgroupSize));
+  info.set("push_constants", b.getArrayAttr(pushConstants));
+  if (subgroupLanes)
+    info.set("subgroup_lanes", b.getI64IntegerAttr(subgroupLanes));
+  func->setAttr("xf.gpu_kernel", info.getDictionary(ctx));
   return success();
 }
 

@@ -28,6 +28,8 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   // than 128, so both tiles stay within the workgroup memory budget).
   options.workgroupRows = stageKeyValue ? workgroupSize : 0;
   options.workgroupMemory = workgroupMemoryBytes;
+  options.subgroupLanes = subgroupLanes;
+  options.subgroupRows = subgroupRows;
   return options;
 }
 

@@ -29,6 +29,8 @@ struct Tiling {
   int64_t decodeRows = 0;
   int64_t decodeBlockK = 32; // keys per key block of the decode form
   int64_t workgroupRows = 0; // GPU: work items that share each key block of K and V in workgroup memory
+  int64_t subgroupLanes = 0; // GPU: lanes per query row in the subgroup form (0: no subgroup form)
+  int64_t subgroupRows = 0;  // the largest S that takes the subgroup form
   int64_t queryVectors() const { return blockQ / vectorWidth; }
 };
 
@@ -161,16 +163,24 @@ private:
   }
 
   void emitBlockItem(Value w, Value seqQ, Value perBatch, Value qBlocks);
+  void emitSubgroupItem(Value w, Value seqQ);
+  /// Subgroup form: lane `subgroupLane` of `lanes` owns the head dims i * lanes + subgroupLane, i < dim / lanes.
+  Value dimOf(Value i) { return lanes == 1 ? i : add(mul(i, idx(lanes)), subgroupLane); }
+  int64_t headDims() { return op.getHeadDim() / lanes; }
+  int64_t valueDims() { return op.getValueHeadDim() / lanes; }
+  Value laneSum(Value x);
   void emitWorkItem(Value computes = Value());
   void stageKeyBlock(Value j0);
+  /// Key row j, element d of this lane's share of the head dims (all of them outside the subgroup form).
   Value keyAt(Value j0, Value j, Value d) {
     if (kTile)
       return memref::LoadOp::create(b, kTile, ValueRange{sub(j, j0), d});
-    return memref::LoadOp::create(b, op.getKey(), ValueRange{batch, kvHead, j, d});
+    return memref::LoadOp::create(b, op.getKey(), ValueRange{batch, kvHead, j, dimOf(d)});
   }
-  /// Value row j0 + jj, element d; `type` a vector type loads a vector along d.
+  /// Value row j0 + jj, element d of this lane's share; `type` a vector type loads a vector along d.
   Value valueAt(Value j0, Value jj, Value d, Type type = Type()) {
-    SmallVector<Value> at = vTile ? SmallVector<Value>{jj, d} : SmallVector<Value>{batch, kvHead, add(j0, jj), d};
+    SmallVector<Value> at =
+        vTile ? SmallVector<Value>{jj, d} : SmallVector<Value>{batch, kvHead, add(j0, jj), dimOf(d)};
     Value base = vTile ? vTile : op.getValue();
     if (type)
       return vector::LoadOp::create(b, cast<VectorType>(type), base, at);
@@ -237,6 +247,10 @@ private:
   Value kTile, vTile, lane;
   Value groupFirstPos, groupLastPos, groupLive;
 
+  // Subgroup form: this work item's lane and the lanes per query row (1: one thread per row).
+  Value subgroupLane;
+  int64_t lanes = 1;
+
   // Decode form: slot n of the item's active rows (row r = g * S + s of the group) and its state.
   int64_t decodeGroup = 1, decodeRows = 0;
   int64_t dw = 1, dvw = 1;      // lanes of the head_dim and head_dim_v vectors (they divide the dims)
@@ -273,22 +287,33 @@ void AttentionEmitter::emit() {
     isDecode = cmpI(arith::CmpIPredicate::ule, seqQ, idx(decodeRows));
     items = arith::SelectOp::create(b, isDecode, mul(batches, idx(op.getNumKvHeads())), items);
   }
+  // The subgroup form: every query row of every (batch, head) gets `lanes` consecutive work items.
+  Value isSubgroup;
+  if (t.subgroupLanes) {
+    isSubgroup = cmpI(arith::CmpIPredicate::ule, seqQ, idx(t.subgroupRows));
+    Value rowLanes = mul(mul(batches, idx(numHeads)), mul(seqQ, idx(t.subgroupLanes)));
+    items = arith::SelectOp::create(b, isSubgroup, rowLanes, items);
+  }
 
   auto par = scf::ParallelOp::create(b, ValueRange{idx(0)}, ValueRange{items}, ValueRange{idx(1)});
   // scf.parallel is an automatic allocation scope: the scratch tiles below live for one work item.
   b.setInsertionPointToStart(par.getBody());
 
   Value w = par.getInductionVars()[0];
-  if (!isDecode) {
+  Value isOtherForm = isDecode ? isDecode : isSubgroup;
+  if (!isOtherForm) {
     emitBlockItem(w, seqQ, perBatch, qBlocks);
     return;
   }
-  auto ifDecode = scf::IfOp::create(b, isDecode, /*withElseRegion=*/true);
+  auto ifOther = scf::IfOp::create(b, isOtherForm, /*withElseRegion=*/true);
   {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifDecode.thenBlock());
-    emitDecodeItem(w, seqQ);
-    b.setInsertionPointToStart(ifDecode.elseBlock());
+    b.setInsertionPointToStart(ifOther.thenBlock());
+    if (isDecode)
+      emitDecodeItem(w, seqQ);
+    else
+      emitSubgroupItem(w, seqQ);
+    b.setInsertionPointToStart(ifOther.elseBlock());
     emitBlockItem(w, seqQ, perBatch, qBlocks);
   }
   // Scratch of either form moves to the top of the work item: scf.if is no allocation scope, and the
@@ -300,9 +325,39 @@ void AttentionEmitter::emit() {
   });
 }
 
+/// The subgroup form: the block form with one query row per work item and `lanes` work items per row, the
+/// head dims split across them. Scores are summed across the lanes by xor shuffles, so every lane holds
+/// the same score and the mask, softmax and variant logic run unchanged and uniformly on all of them.
+void AttentionEmitter::emitSubgroupItem(Value w, Value seqQ) {
+  lanes = t.subgroupLanes;
+  subgroupLane = arith::RemUIOp::create(b, w, idx(lanes));
+  int64_t staged = t.workgroupRows;
+  t.workgroupRows = 0;
+  Value row = arith::DivUIOp::create(b, w, idx(lanes));
+  emitBlockItem(row, seqQ, mul(idx(op.getNumHeads()), seqQ), seqQ);
+  t.workgroupRows = staged;
+  lanes = 1;
+  subgroupLane = Value();
+}
+
+/// The sum of `x` over the lanes of this work item's query row, in every lane. A butterfly of xor
+/// shuffles adds the same two partial sums in each pair of lanes, so all lanes get bit-identical sums.
+Value AttentionEmitter::laneSum(Value x) {
+  if (lanes == 1)
+    return x;
+  auto vector = dyn_cast<VectorType>(x.getType());
+  Value sum = vector ? vector::ExtractOp::create(b, x, ArrayRef<int64_t>{0}).getResult() : x;
+  for (int64_t offset = lanes / 2; offset >= 1; offset /= 2) {
+    Value other = gpu::ShuffleOp::create(b, sum, offset, lanes, gpu::ShuffleMode::XOR).getShuffleResult();
+    sum = arith::AddFOp::create(b, sum, other);
+  }
+  return vector ? vector::BroadcastOp::create(b, vector, sum).getResult() : sum;
+}
+
 /// The block form: one work item per (batch, query head, block of block-q query rows).
 void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value qBlocks) {
   int64_t numHeads = op.getNumHeads();
+  kTile = vTile = lane = Value();
   int64_t group = numHeads / op.getNumKvHeads();
   Value seqK = keyCount;
   batch = arith::DivUIOp::create(b, w, perBatch);
@@ -325,15 +380,15 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
   }
   Value groupFirstRow, groupLastRow;
 
-  qT = alloc(op.getHeadDim(), t.blockQ, f32);
+  qT = alloc(headDims(), t.blockQ, f32);
   pT = alloc(t.blockK, t.blockQ, f32);
-  accT = alloc(op.getValueHeadDim(), t.blockQ, f32);
+  accT = alloc(valueDims(), t.blockQ, f32);
   lBuf = alloc(t.blockQ, 0, f32);
   rowIds = alloc(t.blockQ, 0, b.getIndexType());
   posBuf = alloc(t.blockQ, 0, b.getI64Type());
   if (auto heads = op.getCalibratedHeads()) {
     mBuf = alloc(t.blockQ, 0, f32);
-    accSinkT = alloc(op.getValueHeadDim(), t.blockQ, f32);
+    accSinkT = alloc(valueDims(), t.blockQ, f32);
     mSinkBuf = alloc(t.blockQ, 0, f32);
     lSinkBuf = alloc(t.blockQ, 0, f32);
     if (op.hasAffineScale())
@@ -346,9 +401,9 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
     maskT = alloc(t.blockK, t.blockQ, f32);
   if (op.hasAffineScale()) {
     visT = alloc(t.blockK, t.blockQ, f32);
-    vsumT = alloc(op.getValueHeadDim(), t.blockQ, f32);
+    vsumT = alloc(valueDims(), t.blockQ, f32);
     cntBuf = alloc(t.blockQ, 0, f32);
-    colSum = alloc(op.getValueHeadDim(), 0, f32);
+    colSum = alloc(valueDims(), 0, f32);
   }
   Value zeroF = f32Const(0.0);
   Value active;
@@ -501,9 +556,9 @@ void AttentionEmitter::emitOrZeroRows(Value condition, llvm::function_ref<void()
 
 void AttentionEmitter::storeZeroRow(Value row) {
   Value zeroF = f32Const(0.0);
-  scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
+  scf::ForOp::create(b, idx(0), idx(valueDims()), idx(1), ValueRange{},
                      [&](OpBuilder &, Location, Value d, ValueRange) {
-                       memref::StoreOp::create(b, zeroF, op.getOutput(), ValueRange{batch, head, row, d});
+                       memref::StoreOp::create(b, zeroF, op.getOutput(), ValueRange{batch, head, row, dimOf(d)});
                        scf::YieldOp::create(b);
                      });
 }
@@ -527,11 +582,11 @@ void AttentionEmitter::emitWorkItem(Value computes) {
       scf::YieldOp::create(b);
     });
   };
-  zeroRows(accT, op.getValueHeadDim());
+  zeroRows(accT, valueDims());
   if (op.hasAffineScale()) {
-    zeroRows(vsumT, op.getValueHeadDim());
+    zeroRows(vsumT, valueDims());
     Value zeroF = f32Const(0.0);
-    scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
+    scf::ForOp::create(b, idx(0), idx(valueDims()), idx(1), ValueRange{},
                        [&](OpBuilder &, Location, Value d, ValueRange) {
                          memref::StoreOp::create(b, zeroF, colSum, ValueRange{d});
                          scf::YieldOp::create(b);
@@ -734,7 +789,7 @@ SmallVector<Value> AttentionEmitter::emitVisibleKeyBlock(Value j0, Value segment
 void AttentionEmitter::packQuery() {
   Value scale = f32Const(op.getScale().convertToDouble());
   Value zero = f32Const(0.0);
-  int64_t d = op.getHeadDim();
+  int64_t d = headDims();
   scf::ForOp::create(b, idx(0), idx(t.blockQ), idx(1), ValueRange{},
                      [&](OpBuilder &, Location, Value r, ValueRange) {
                        Value valid = cmpI(arith::CmpIPredicate::slt, r, numRows);
@@ -742,7 +797,7 @@ void AttentionEmitter::packQuery() {
                        scf::ForOp::create(b, idx(0), idx(d), idx(1), ValueRange{},
                                           [&](OpBuilder &, Location, Value dd, ValueRange) {
                                             Value x = memref::LoadOp::create(
-                                                b, op.getQuery(), ValueRange{batch, head, row, dd});
+                                                b, op.getQuery(), ValueRange{batch, head, row, dimOf(dd)});
                                             Value scaled = arith::MulFOp::create(b, x, scale);
                                             Value v = arith::SelectOp::create(b, valid, scaled, zero);
                                             memref::StoreOp::create(b, v, qT, ValueRange{dd, r});
@@ -762,12 +817,12 @@ void AttentionEmitter::emitScores(Value j0, Value lastKey) {
           keyRow.push_back(minI(add(add(j0, jj), idx(r)), lastKey));
         SmallVector<Value> zeros(kr * nc, vecConst(0.0));
         auto dLoop = emitOuterProducts(
-            idx(op.getHeadDim()), zeros, kr,
+            idx(headDims()), zeros, kr,
             [&](Value d, int64_t c) { return vector::LoadOp::create(b, vec, qT, ValueRange{d, idx(c * t.vectorWidth)}); },
             [&](Value d, int64_t r) { return keyAt(j0, keyRow[r], d); });
         for (int64_t r = 0; r < kr; ++r)
           for (int64_t c = 0; c < nc; ++c)
-            vector::StoreOp::create(b, dLoop.getResult(r * nc + c), pT,
+            vector::StoreOp::create(b, laneSum(dLoop.getResult(r * nc + c)), pT,
                                     ValueRange{add(jj, idx(r)), idx(c * t.vectorWidth)});
         scf::YieldOp::create(b);
       });
@@ -888,7 +943,7 @@ Value AttentionEmitter::emitMask(Value j0, Value keyEnd, Value numKeys, bool sin
 /// Affine scaling needs the plain sum of the visible values and their count per row. A fully visible
 /// block adds its column sums to every row; a masked block weighs each value by its visibility.
 SmallVector<Value> AttentionEmitter::emitValueSum(Value j0, Value numKeys, Value full, ValueRange count) {
-  int64_t nc = t.queryVectors(), dv = op.getValueHeadDim(), vw = t.vectorWidth;
+  int64_t nc = t.queryVectors(), dv = valueDims(), vw = t.vectorWidth;
   SmallVector<Type> types(nc, vec);
   auto ifFull = scf::IfOp::create(b, types, full, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
@@ -1008,7 +1063,7 @@ SmallVector<Value> AttentionEmitter::emitSoftmax(ValueRange mOld, ValueRange lOl
 }
 
 void AttentionEmitter::emitValueAccumulate(Value j0, Value numKeys, ValueRange alpha) {
-  int64_t nc = t.queryVectors(), dv = op.getValueHeadDim();
+  int64_t nc = t.queryVectors(), dv = valueDims();
   int64_t vr = std::min(t.valueRegs, dv);
   while (dv % vr)
     --vr;
@@ -1052,7 +1107,7 @@ void AttentionEmitter::emitCalibratedColumns() {
     if (cntSinkBuf)
       vector::StoreOp::create(b, zero, cntSinkBuf, ValueRange{idx(c * vw)});
   }
-  scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+  scf::ForOp::create(b, idx(0), idx(valueDims()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
     for (int64_t c = 0; c < nc; ++c)
       vector::StoreOp::create(b, zero, accSinkT, ValueRange{d, idx(c * vw)});
     scf::YieldOp::create(b);
@@ -1069,9 +1124,10 @@ void AttentionEmitter::emitCalibratedColumns() {
   for (int64_t n = 0; n < numKeys; ++n) {
     int64_t key = keys[n];
     Value row = minI(idx(key), lastKey);
-    auto dot = scf::ForOp::create(b, idx(0), idx(op.getHeadDim()), idx(1), SmallVector<Value>(nc, zero),
+    auto dot = scf::ForOp::create(b, idx(0), idx(headDims()), idx(1), SmallVector<Value>(nc, zero),
                                   [&](OpBuilder &, Location, Value d, ValueRange acc) {
-                                    Value kx = memref::LoadOp::create(b, op.getKey(), ValueRange{batch, kvHead, row, d});
+                                    Value kx = memref::LoadOp::create(b, op.getKey(),
+                                                                      ValueRange{batch, kvHead, row, dimOf(d)});
                                     Value kb = vector::BroadcastOp::create(b, vec, kx);
                                     SmallVector<Value> next;
                                     for (int64_t c = 0; c < nc; ++c)
@@ -1080,7 +1136,7 @@ void AttentionEmitter::emitCalibratedColumns() {
                                     scf::YieldOp::create(b, next);
                                   });
     for (int64_t c = 0; c < nc; ++c)
-      vector::StoreOp::create(b, dot.getResult(c), pT, ValueRange{idx(n), idx(c * vw)});
+      vector::StoreOp::create(b, laneSum(dot.getResult(c)), pT, ValueRange{idx(n), idx(c * vw)});
   }
   if (op.hasScoreModifier())
     for (int64_t n = 0; n < numKeys; ++n) {
@@ -1137,12 +1193,12 @@ void AttentionEmitter::emitCalibratedColumns() {
         count = arith::AddFOp::create(b, count, vector::LoadOp::create(b, vec, visT, ValueRange{idx(n), idx(c * vw)}));
       vector::StoreOp::create(b, count, cntSinkBuf, ValueRange{idx(c * vw)});
     }
-    scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+    scf::ForOp::create(b, idx(0), idx(valueDims()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
       for (int64_t c = 0; c < nc; ++c) {
         SmallVector<Value, 2> at{d, idx(c * vw)};
         Value sum = vector::LoadOp::create(b, vec, vsumT, at);
         for (int64_t n = 0; n < numKeys; ++n) {
-          Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, minI(idx(keys[n]), lastKey), d});
+          Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, minI(idx(keys[n]), lastKey), dimOf(d)});
           sum = vector::FMAOp::create(b, vector::BroadcastOp::create(b, vec, vx),
                                       vector::LoadOp::create(b, vec, visT, ValueRange{idx(n), idx(c * vw)}), sum);
         }
@@ -1168,12 +1224,12 @@ void AttentionEmitter::emitCalibratedColumns() {
     vector::StoreOp::create(b, m, mSinkBuf, ValueRange{idx(c * vw)});
     vector::StoreOp::create(b, l, lSinkBuf, ValueRange{idx(c * vw)});
   }
-  scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+  scf::ForOp::create(b, idx(0), idx(valueDims()), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
     for (int64_t c = 0; c < nc; ++c) {
       Value acc = zero;
       for (int64_t n = 0; n < numKeys; ++n) {
     int64_t key = keys[n];
-        Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, minI(idx(key), lastKey), d});
+        Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, minI(idx(key), lastKey), dimOf(d)});
         acc = vector::FMAOp::create(b, vector::BroadcastOp::create(b, vec, vx),
                                     vector::LoadOp::create(b, vec, pT, ValueRange{idx(n), idx(c * vw)}), acc);
       }
@@ -1248,7 +1304,7 @@ void AttentionEmitter::emitEpilogue(ValueRange m, ValueRange l, ValueRange count
       if (sinkScale)
         sinkScale = arith::MulFOp::create(b, sinkScale, g);
     }
-    scf::ForOp::create(b, idx(0), idx(op.getValueHeadDim()), idx(1), ValueRange{},
+    scf::ForOp::create(b, idx(0), idx(valueDims()), idx(1), ValueRange{},
                        [&](OpBuilder &, Location, Value d, ValueRange) {
                          Value a = memref::LoadOp::create(b, accT, ValueRange{d, r});
                          Value o = arith::MulFOp::create(b, a, accScale);
@@ -1261,7 +1317,7 @@ void AttentionEmitter::emitEpilogue(ValueRange m, ValueRange l, ValueRange count
                            Value as = memref::LoadOp::create(b, accSinkT, ValueRange{d, r});
                            o = arith::AddFOp::create(b, o, arith::MulFOp::create(b, as, sinkScale));
                          }
-                         memref::StoreOp::create(b, o, op.getOutput(), ValueRange{batch, head, row, d});
+                         memref::StoreOp::create(b, o, op.getOutput(), ValueRange{batch, head, row, dimOf(d)});
                          scf::YieldOp::create(b);
                        });
     scf::YieldOp::create(b);
@@ -1883,13 +1939,23 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       return fail("workgroup-rows must be in [0, 1024]");
     if (workgroupRows && decodeForm)
       return fail("workgroup-rows (staged K/V) and decode-form cannot be combined");
+    if (subgroupLanes < 0 || subgroupLanes == 1 || subgroupLanes > 128 || (subgroupLanes & (subgroupLanes - 1)))
+      return fail("subgroup-lanes must be 0 or a power of two in [2, 128], got " + Twine(subgroupLanes));
+    if (subgroupLanes && (vectorWidth != 1 || blockQ != 1))
+      return fail("subgroup-lanes needs vector-width=1 and block-q=1 (one query row per work item)");
+    if (subgroupLanes && decodeForm)
+      return fail("subgroup-lanes and decode-form cannot be combined");
+    if (subgroupLanes && subgroupRows <= 0)
+      return fail("subgroup-rows must be positive");
     return success();
   }
 
   void runOnOperation() override {
     if (failed(validateOptions()))
       return signalPassFailure();
-    Tiling tiling{vectorWidth, blockQ, blockK, keyRegs, valueRegs, decodeForm, decodeRows, decodeBlockK, workgroupRows};
+    Tiling tiling{vectorWidth, blockQ,        blockK,        keyRegs,      valueRegs,
+                  decodeForm,  decodeRows,    decodeBlockK,  workgroupRows, subgroupLanes,
+                  subgroupRows};
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
     for (xf::AttentionOp op : ops) {
@@ -1943,6 +2009,11 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
                                                        attrs.getI64IntegerAttr(opTiling.workgroupRows));
         }
       }
+      // The subgroup form splits both head dims evenly across the lanes; other heads keep one thread per row.
+      if (subgroupLanes && (op.getHeadDim() % subgroupLanes || op.getValueHeadDim() % subgroupLanes))
+        opTiling.subgroupLanes = 0;
+      if (opTiling.subgroupLanes)
+        op->getParentOfType<func::FuncOp>()->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(subgroupLanes));
       AttentionEmitter(op, opTiling).emit();
       op.erase();
     }

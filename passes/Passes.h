@@ -54,6 +54,10 @@ struct GpuTargetDescription {
   // key block of K and V into workgroup memory together, instead of each streaming them on its own.
   bool stageKeyValue = true;
   int64_t workgroupMemoryBytes = 16384; // what the K/V tiles may take: every Vulkan device offers 16 KiB
+  // Attention with S <= subgroupRows (decode): each query row gets subgroupLanes lanes of one subgroup,
+  // which split the head dims and sum scores with shuffles (0: one thread per row). CUDA needs 32 (a warp).
+  int64_t subgroupLanes = 8;
+  int64_t subgroupRows = 16;
   XFLowerAttentionOptions attentionTiling() const;
 };
 
@@ -63,6 +67,9 @@ struct VulkanPipelineOptions : public PassPipelineOptions<VulkanPipelineOptions>
   Option<bool> stageKeyValue{*this, "stage-kv",
                              llvm::cl::desc("attention: share each key block of K and V in workgroup memory"),
                              llvm::cl::init(true)};
+  Option<int64_t> subgroupLanes{*this, "subgroup-lanes",
+                                llvm::cl::desc("attention with S <= 16: lanes of one subgroup per query row (0: off)"),
+                                llvm::cl::init(8)};
 };
 
 /// Tensor-level xf IR to host code plus SPIR-V: bufferization and attention lowering as for the CPU
@@ -85,6 +92,9 @@ struct CudaPipelineOptions : public PassPipelineOptions<CudaPipelineOptions> {
   Option<bool> stageKeyValue{*this, "stage-kv",
                              llvm::cl::desc("attention: share each key block of K and V in shared memory"),
                              llvm::cl::init(true)};
+  Option<int64_t> subgroupLanes{*this, "subgroup-lanes",
+                                llvm::cl::desc("attention with S <= 16: lanes of one warp per query row (32 or 0: off)"),
+                                llvm::cl::init(32)};
   Option<std::string> cudaPath{*this, "cuda-path",
                                llvm::cl::desc("CUDA toolkit holding nvvm/libdevice (default: $CUDA_HOME, else /usr/local/cuda)"),
                                llvm::cl::init("")};

@@ -70,6 +70,22 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     too wide for `key-regs` rows is not staged. The kernel function gets `xf.workgroup_size = N`, which
     `xf-gpu-outline-kernels` uses as its workgroup size. Staging and the decode form exclude each other.
 
+    **Subgroup form** (`subgroup-lanes=L`, set by the GPU pipelines). With few query rows one thread per
+    row leaves a GPU idle: at S = 1 one thread of a staged workgroup computes, walking all T keys alone.
+    The subgroup form is a third loop nest in the same `scf.parallel`, chosen at run time when
+    `S <= subgroup-rows` (the staged or plain form takes larger S); the item count is then
+    `B * num_heads * S * L`. The `L` consecutive work items of one query row, lanes of one subgroup (the
+    outliner maps consecutive items to consecutive threads), split both head dims: lane `l` owns dims
+    `i * L + l`, so consecutive lanes read consecutive addresses of every K and V row. Each lane's partial
+    dot product is summed across the lanes by a butterfly of `gpu.shuffle xor` (offsets `L/2, ..., 1`),
+    which leaves the same, bit-identical score in every lane. So masking, the score and mask regions, the
+    online softmax and every variant hook run as in the block form, identically in all lanes, and control
+    flow stays uniform across the lanes of a row; each lane accumulates `P V` for its own value columns
+    and stores them. A head whose `head_dim` or `head_dim_v` is not a multiple of `L` keeps the other
+    forms only. The kernel function gets `xf.subgroup_lanes = L`, which the runtime checks against the
+    device (subgroups of at least `L` lanes that can shuffle). Needs `vector-width=1` and `block-q=1`;
+    excludes the decode form.
+
     Before:
     ```mlir
     xf.attention ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>)
@@ -106,6 +122,10 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     Option<"workgroupRows", "workgroup-rows", "int64_t", "0",
            "GPU targets: stage each key block of K and V in workgroup memory shared by this many consecutive "
            "work items of one (batch, head) (0: every work item reads K and V itself)">,
+    Option<"subgroupLanes", "subgroup-lanes", "int64_t", "0",
+           "GPU targets: also emit the subgroup form, in which this many consecutive work items (lanes of one "
+           "subgroup) share a query row, taken at run time when S <= subgroup-rows (0: no subgroup form)">,
+    Option<"subgroupRows", "subgroup-rows", "int64_t", "16", "the largest query count S that takes the subgroup form">,
     Option<"workgroupMemory", "workgroup-memory", "int64_t", "16384",
            "bytes of workgroup memory the staged K and V tiles may take (block-k shrinks to fit; 16 KiB is "
            "what every Vulkan device offers)">,
@@ -133,6 +153,12 @@ def XFGpuOutlineKernels : Pass<"xf-gpu-outline-kernels", "ModuleOp"> {
       `gpu.func` (PTX `.shared`);
     - a kernel function carrying `xf.workgroup_size = N` (its work items share workgroup memory) gets
       workgroups of `N` threads whatever `workgroup-size` says.
+    - a kernel function carrying `xf.subgroup_lanes = L` (runs of `L` consecutive work items shuffle
+      values among themselves: the subgroup form of `xf-lower-attention`) needs `L` to divide the
+      workgroup size, and on CUDA `L = 32`, since NVVM's shuffles synchronize the whole warp; for Vulkan
+      its target environment adds `GroupNonUniformShuffle` and declares subgroups of `L` (the shuffles'
+      width: SPIR-V xor shuffles within `L` lanes work on any device whose subgroups are at least that
+      large), and the launch description records `subgroup_lanes` for the runtime to check the device.
 
     The host function keeps its body (the kernel ABI pass derives the work-item counter from it) and
     gets `xf.gpu_kernel = {entry, workgroup_size, push_constants}` for the runtime's metadata.

@@ -285,6 +285,10 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
   if (blocks > context.cuda->maxBlocks())
     return failure(llvm::formatv("kernel '{0}': {1} work items need {2} blocks, {3} allows {4} per launch",
                                  kernel.name, plan.workItems, blocks, context.cuda->name(), context.cuda->maxBlocks()));
+  // The subgroup form's shuffles synchronize the full warp (membermask 0xffffffff).
+  if (gpu.subgroupLanes && gpu.subgroupLanes != 32)
+    return failure(llvm::formatv("kernel '{0}' gives each query row {1} lanes; CUDA kernels need 32 (a warp)",
+                                 kernel.name, gpu.subgroupLanes));
   CudaKernel launch;
   launch.ptx = ptx;
   launch.entryPoint = gpu.entryPoint;
@@ -321,6 +325,7 @@ xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_
   launch.workgroupSize = static_cast<uint32_t>(gpu.workgroupSize);
   launch.numBuffers = static_cast<uint32_t>(numOperands);
   launch.numPushConstants = static_cast<uint32_t>(plan.shapes.size());
+  launch.subgroupLanes = static_cast<uint32_t>(gpu.subgroupLanes);
   if (llvm::Error err = context.vulkan->dispatch(launch, bindings, plan.shapes, static_cast<uint32_t>(groups)))
     return failure("kernel '" + kernel.name + "' on " + context.vulkan->name() + ": " + llvm::toString(std::move(err)));
   return nullptr;

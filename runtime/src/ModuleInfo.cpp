@@ -186,6 +186,12 @@ llvm::Expected<GpuLaunchInfo> parseGpuLaunch(const json::Value &value, const std
   if (!workgroup || *workgroup <= 0 || *workgroup > 1024)
     return error(where + ": gpu: 'workgroup_size' must be in [1, 1024]");
   launch.workgroupSize = *workgroup;
+  if (const json::Value *lanes = object->get("subgroup_lanes")) {
+    std::optional<int64_t> n = lanes->getAsInteger();
+    if (!n || *n < 2 || *n > *workgroup || (*n & (*n - 1)) || *workgroup % *n)
+      return error(where + ": gpu: 'subgroup_lanes' must be a power of two of at least 2 that divides 'workgroup_size'");
+    launch.subgroupLanes = *n;
+  }
   const json::Array *slots = object->getArray("push_constants");
   if (!slots)
     return error(where + ": gpu: missing array 'push_constants'");

@@ -55,6 +55,7 @@ struct GpuLaunchInfo {
   std::vector<PtxImage> ptx; // cuda: one image per architecture, ascending
   std::string entryPoint;
   int64_t workgroupSize = 0; // threads per workgroup; one work item per thread
+  int64_t subgroupLanes = 0; // > 0: runs of this many consecutive threads must be lanes of one subgroup
   /// The push constants, in order: (operand index, dimension) whose size each one holds.
   std::vector<std::pair<int64_t, int64_t>> pushConstants;
 };

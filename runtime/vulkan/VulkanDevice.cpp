@@ -192,6 +192,7 @@ struct VulkanDevice::Impl {
   VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
   VkPhysicalDevice physical = VK_NULL_HANDLE;
   VkPhysicalDeviceProperties properties{};
+  VkPhysicalDeviceSubgroupProperties subgroup{};
   VkPhysicalDeviceMemoryProperties memory{};
   VkDevice device = VK_NULL_HANDLE;
   VkQueue queue = VK_NULL_HANDLE;
@@ -347,6 +348,11 @@ struct VulkanDevice::Impl {
     vk.vkGetPhysicalDeviceProperties(physical, &properties);
     vk.vkGetPhysicalDeviceMemoryProperties(physical, &memory);
     name = llvm::formatv("vulkan:{0} ({1})", index, properties.deviceName).str();
+    subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
+    VkPhysicalDeviceProperties2 withSubgroup{};
+    withSubgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+    withSubgroup.pNext = &subgroup;
+    vk.vkGetPhysicalDeviceProperties2(physical, &withSubgroup);
 
     uint32_t familyCount = 0;
     vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &familyCount, nullptr);
@@ -553,6 +559,19 @@ struct VulkanDevice::Impl {
                                  kernel.entryPoint, kernel.workgroupSize, name,
                                  std::min(properties.limits.maxComputeWorkGroupSize[0],
                                           properties.limits.maxComputeWorkGroupInvocations)));
+    if (kernel.subgroupLanes) {
+      bool shuffles = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                      (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+      if (!shuffles || subgroup.subgroupSize < kernel.subgroupLanes)
+        return error(llvm::formatv(
+            "kernel '{0}' gives each query row {1} lanes of one subgroup, but {2} has {3} (recompile with xfc "
+            "--gpu-subgroup-lanes={4})",
+            kernel.entryPoint, kernel.subgroupLanes, name,
+            shuffles ? llvm::formatv("subgroups of {0}", subgroup.subgroupSize).str()
+                     : std::string("no subgroup shuffles in compute shaders"),
+            shuffles && subgroup.subgroupSize >= 2 ? llvm::formatv("{0} or 0", subgroup.subgroupSize).str()
+                                                   : std::string("0")));
+    }
     if (4 * pushConstants.size() > properties.limits.maxPushConstantsSize)
       return error(llvm::formatv("kernel '{0}' needs {1} bytes of push constants, {2} allows {3}", kernel.entryPoint,
                                  4 * pushConstants.size(), name, properties.limits.maxPushConstantsSize));
@@ -686,7 +705,7 @@ llvm::Expected<std::vector<std::string>> VulkanDevice::describeDevices() {
     properties.pNext = &subgroup;
     impl.vk.vkGetPhysicalDeviceProperties2(device, &properties);
     const VkPhysicalDeviceProperties &p = properties.properties;
-    // What compute shaders may do across a subgroup (the device reports it; the kernels use none yet).
+    // What compute shaders may do across a subgroup (attention's subgroup form shuffles).
     std::string operations;
     if (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT)
       for (auto [bit, name] : {std::pair{VK_SUBGROUP_FEATURE_ARITHMETIC_BIT, "arithmetic"},

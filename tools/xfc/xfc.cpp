@@ -90,6 +90,12 @@ cl::opt<bool> gpuStageKeyValue("gpu-stage-kv",
                                cl::desc("GPU targets: the threads of a workgroup share each key block of K and V "
                                         "in workgroup memory (default on; =false: every thread reads them itself)"),
                                cl::init(true));
+cl::opt<int64_t> gpuSubgroupLanes(
+    "gpu-subgroup-lanes",
+    cl::desc("GPU targets: attention with S <= 16 query rows (decode) gives each row this many lanes of one "
+             "subgroup, which split the head dims and sum each score with subgroup shuffles; 0 gives each row "
+             "one thread (default: 8 on Vulkan, the smallest subgroups common devices have; 32 on CUDA, a warp)"),
+    cl::init(-1));
 cl::opt<bool> staticRuntime("static-runtime",
                             cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
                                      "C API itself and needs no libxfrt.so"),
@@ -461,6 +467,17 @@ int main(int argc, char **argv) {
   }
   if (workgroupSize < 1 || workgroupSize > 1024)
     fatal("--workgroup-size must be in [1, 1024], got " + std::to_string(workgroupSize));
+  if (gpuSubgroupLanes.getNumOccurrences()) {
+    int64_t lanes = gpuSubgroupLanes;
+    if (target == "cuda" && lanes != 0 && lanes != 32)
+      fatal("--gpu-subgroup-lanes must be 0 or 32 on CUDA (the shuffles synchronize a whole warp), got " +
+            std::to_string(lanes));
+    if (lanes < 0 || lanes == 1 || lanes > 64 || (lanes & (lanes - 1)))
+      fatal("--gpu-subgroup-lanes must be 0 or a power of two in [2, 64], got " + std::to_string(lanes));
+    if (lanes && workgroupSize % lanes)
+      fatal("--workgroup-size (" + std::to_string(workgroupSize) + ") must be a multiple of --gpu-subgroup-lanes (" +
+            std::to_string(lanes) + ")");
+  }
   if (staticRuntime && emit != Emit::Lib)
     fatal("--static-runtime applies to --emit=lib (--emit=exe always links the runtime in)");
   if ((emit == Emit::Obj || emit == Emit::Lib || emit == Emit::Exe) && outputFile == "-")
@@ -554,6 +571,12 @@ int main(int argc, char **argv) {
   mlir::xf::GpuTargetDescription gpuTarget;
   gpuTarget.workgroupSize = workgroupSize;
   gpuTarget.stageKeyValue = gpuStageKeyValue;
+  gpuTarget.subgroupLanes = gpuSubgroupLanes.getNumOccurrences() ? gpuSubgroupLanes.getValue()
+                            : cuda                                 ? 32
+                                                                   : 8;
+  // The default gives way to a workgroup too small for it (the form needs whole rows per workgroup).
+  if (!gpuSubgroupLanes.getNumOccurrences() && workgroupSize % gpuTarget.subgroupLanes)
+    gpuTarget.subgroupLanes = 0;
   {
     mlir::SourceMgrDiagnosticHandler handler(sm, &ctx);
     runPasses(*module, [&](mlir::OpPassManager &pm) {
