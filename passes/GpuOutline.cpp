@@ -13,6 +13,7 @@
 #include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -118,6 +119,41 @@ void guardZeroTripLoops(gpu::GPUFuncOp kernel) {
     scf::YieldOp::create(b, loc, loop.getResults());
     b.setInsertionPointToEnd(guard.elseBlock());
     scf::YieldOp::create(b, loc, loop.getInitArgs());
+  }
+}
+
+/// Loops of a constant trip count are unrolled, up to a size: the private arrays they index then have
+/// constant indices, which device compilers keep in registers, and the kernel does not depend on how a
+/// device runs long loops (Mesa's llvmpipe, the CI's Vulkan device, silently stops an invocation after
+/// 65535 loop iterations in all). Loops inside a loop with workgroup barriers stay: llvmpipe runs the
+/// invocations of a workgroup as coroutines, and every value live across a barrier (all of an unrolled
+/// accumulator) makes each switch slower, 10x overall for the staged attention form.
+void unrollConstantLoops(gpu::GPUFuncOp kernel) {
+  constexpr int64_t kMaxTrips = 512, kMaxUnrolledOps = 16384;
+  llvm::SmallPtrSet<Operation *, 4> barrierLoops;
+  kernel.walk([&](gpu::BarrierOp barrier) {
+    for (Operation *parent = barrier->getParentOp(); parent; parent = parent->getParentOp())
+      if (isa<scf::ForOp>(parent))
+        barrierLoops.insert(parent);
+  });
+  auto inBarrierLoop = [&](scf::ForOp loop) {
+    for (Operation *parent = loop->getParentOp(); parent; parent = parent->getParentOp())
+      if (barrierLoops.contains(parent))
+        return true;
+    return false;
+  };
+  SmallVector<scf::ForOp> loops;
+  kernel.walk<WalkOrder::PostOrder>([&](scf::ForOp loop) { loops.push_back(loop); }); // inner loops first
+  for (scf::ForOp loop : loops) {
+    if (barrierLoops.contains(loop) || inBarrierLoop(loop))
+      continue;
+    std::optional<APInt> trips = loop.getStaticTripCount();
+    if (!trips || trips->getZExtValue() > static_cast<uint64_t>(kMaxTrips))
+      continue;
+    int64_t ops = 0;
+    loop.getBody()->walk([&](Operation *) { ++ops; });
+    if (ops * static_cast<int64_t>(trips->getZExtValue()) <= kMaxUnrolledOps)
+      (void)loopUnrollFull(loop);
   }
 }
 
@@ -372,6 +408,7 @@ LogicalResult Outliner::run(ModuleOp module) {
   if (failed(flattenAccesses(kernel)) || (vulkan && failed(scalarizeConstantTables(kernel))))
     return failure();
   scalarizeSingleLaneAccesses(kernel);
+  unrollConstantLoops(kernel);
   if (vulkan) {
     guardZeroTripLoops(kernel);
     narrowI64(kernel);
@@ -426,8 +463,13 @@ LogicalResult Outliner::run(ModuleOp module) {
   info.set("entry", b.getStringAttr(func.getSymName()));
   info.set("workgroup_size", b.getI64IntegerAttr(workgroupSize));
   info.set("push_constants", b.getArrayAttr(pushConstants));
-  if (subgroupLanes)
+  if (subgroupLanes) {
     info.set("subgroup_lanes", b.getI64IntegerAttr(subgroupLanes));
+    if (auto rows = func->getAttrOfType<IntegerAttr>("xf.subgroup_rows"))
+      info.set("subgroup_rows", rows);
+  }
+  if (!shared.empty())
+    info.set("workgroup_barriers", b.getI64IntegerAttr(1));
   func->setAttr("xf.gpu_kernel", info.getDictionary(ctx));
   return success();
 }

@@ -30,6 +30,7 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   options.workgroupMemory = workgroupMemoryBytes;
   options.subgroupLanes = subgroupLanes;
   options.subgroupRows = subgroupRows;
+  options.staticKeyLoops = true;
   return options;
 }
 

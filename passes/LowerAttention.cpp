@@ -31,6 +31,7 @@ struct Tiling {
   int64_t workgroupRows = 0; // GPU: work items that share each key block of K and V in workgroup memory
   int64_t subgroupLanes = 0; // GPU: lanes per query row in the subgroup form (0: no subgroup form)
   int64_t subgroupRows = 0;  // the largest S that takes the subgroup form
+  bool staticKeyLoops = false; // P V runs over every key of a block, a loop of constant trip count
   int64_t queryVectors() const { return blockQ / vectorWidth; }
 };
 
@@ -1067,6 +1068,10 @@ void AttentionEmitter::emitValueAccumulate(Value j0, Value numKeys, ValueRange a
   int64_t vr = std::min(t.valueRegs, dv);
   while (dv % vr)
     --vr;
+  // With static key loops every key of the block takes part: padding keys were masked (p = 0) and read the
+  // last key's row, so the loop has a constant trip count and a GPU target can unroll it.
+  Value extent = t.staticKeyLoops ? idx(t.blockK) : numKeys;
+  Value lastInBlock = t.staticKeyLoops ? sub(sub(keyCount, idx(1)), j0) : Value();
   scf::ForOp::create(b, idx(0), idx(dv), idx(vr), ValueRange{}, [&](OpBuilder &, Location, Value d0, ValueRange) {
     // The running accumulator is rescaled by alpha as it is loaded: one pass over it per key block.
     SmallVector<Value> init;
@@ -1076,9 +1081,11 @@ void AttentionEmitter::emitValueAccumulate(Value j0, Value numKeys, ValueRange a
         init.push_back(arith::MulFOp::create(b, a, alpha[c]));
       }
     auto jLoop = emitOuterProducts(
-        numKeys, init, vr,
+        extent, init, vr,
         [&](Value jj, int64_t c) { return vector::LoadOp::create(b, vec, pT, ValueRange{jj, idx(c * t.vectorWidth)}); },
-        [&](Value jj, int64_t r) { return valueAt(j0, jj, add(d0, idx(r))); });
+        [&](Value jj, int64_t r) {
+          return valueAt(j0, lastInBlock ? minI(jj, lastInBlock) : jj, add(d0, idx(r)));
+        });
     for (int64_t r = 0; r < vr; ++r)
       for (int64_t c = 0; c < nc; ++c)
         vector::StoreOp::create(b, jLoop.getResult(r * nc + c), accT,
@@ -1953,9 +1960,9 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
   void runOnOperation() override {
     if (failed(validateOptions()))
       return signalPassFailure();
-    Tiling tiling{vectorWidth, blockQ,        blockK,        keyRegs,      valueRegs,
-                  decodeForm,  decodeRows,    decodeBlockK,  workgroupRows, subgroupLanes,
-                  subgroupRows};
+    Tiling tiling{vectorWidth,   blockQ,        blockK,       keyRegs,       valueRegs,
+                  decodeForm,    decodeRows,    decodeBlockK, workgroupRows, subgroupLanes,
+                  subgroupRows,  staticKeyLoops};
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
     for (xf::AttentionOp op : ops) {
@@ -2012,8 +2019,11 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       // The subgroup form splits both head dims evenly across the lanes; other heads keep one thread per row.
       if (subgroupLanes && (op.getHeadDim() % subgroupLanes || op.getValueHeadDim() % subgroupLanes))
         opTiling.subgroupLanes = 0;
-      if (opTiling.subgroupLanes)
-        op->getParentOfType<func::FuncOp>()->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(subgroupLanes));
+      if (opTiling.subgroupLanes) {
+        auto func = op->getParentOfType<func::FuncOp>();
+        func->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(subgroupLanes));
+        func->setAttr("xf.subgroup_rows", attrs.getI64IntegerAttr(subgroupRows));
+      }
       AttentionEmitter(op, opTiling).emit();
       op.erase();
     }

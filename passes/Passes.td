@@ -126,6 +126,9 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
            "GPU targets: also emit the subgroup form, in which this many consecutive work items (lanes of one "
            "subgroup) share a query row, taken at run time when S <= subgroup-rows (0: no subgroup form)">,
     Option<"subgroupRows", "subgroup-rows", "int64_t", "16", "the largest query count S that takes the subgroup form">,
+    Option<"staticKeyLoops", "static-key-loops", "bool", "false",
+           "P V runs over all block-k keys of a key block (padding keys have p = 0), so its loop has a constant "
+           "trip count; GPU targets set it, and xf-gpu-outline-kernels unrolls such loops">,
     Option<"workgroupMemory", "workgroup-memory", "int64_t", "16384",
            "bytes of workgroup memory the staged K and V tiles may take (block-k shrinks to fit; 16 KiB is "
            "what every Vulkan device offers)">,

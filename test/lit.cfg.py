@@ -42,6 +42,8 @@ except (OSError, subprocess.TimeoutExpired) as error:
     lit_config.fatal("cannot list devices with xf-run (is xf built?): " + str(error))
 if "vulkan:0:" in devices.stdout:
     config.available_features.add("vulkan")
+if "vulkan:0: llvmpipe" in devices.stdout:
+    config.available_features.add("llvmpipe")
 elif os.environ.get("XF_REQUIRE_VULKAN"):
     lit_config.fatal("XF_REQUIRE_VULKAN is set but xf-run devices finds no Vulkan device:\n" + devices.stdout + devices.stderr)
 if os.path.exists("/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json"):

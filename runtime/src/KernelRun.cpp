@@ -318,6 +318,26 @@ xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_
     return failure(llvm::formatv("kernel '{0}': {1} work items need {2} workgroups, {3} allows {4} per dispatch",
                                  kernel.name, plan.workItems, groups, context.vulkan->name(),
                                  context.vulkan->maxWorkgroups()));
+  // llvmpipe ends every invocation after 65535 loop iterations and returns what it has. The kernels unroll
+  // their inner loops, except attention's staged form (inside its barrier loop), which at head dim 128
+  // loses keys from about 1800 on. The bound below keeps a margin for the loops that variants add (affine
+  // value sums on partly masked blocks, modifier regions); refuse past it rather than return a truncated
+  // result.
+  if (gpu.workgroupBarriers && kernel.kind == "attention" && context.vulkan->isLlvmpipe()) {
+    int64_t keyIndex = kernel.operandIndex("key"), queryIndex = kernel.operandIndex("query");
+    bool staged = queryIndex < 0 || queryIndex >= numOperands || operands[queryIndex].rank != 4 ||
+                  operands[queryIndex].shape[2] > gpu.subgroupRows; // the subgroup form takes the rest
+    if (staged && keyIndex >= 0 && keyIndex < numOperands && operands[keyIndex].rank == 4) {
+      int64_t keys = operands[keyIndex].shape[2], headDim = operands[keyIndex].shape[3];
+      constexpr int64_t kLimit = 131072; // keys * head_dim checked correct on llvmpipe
+      if (keys * headDim > kLimit)
+        return failure(llvm::formatv(
+            "kernel '{0}': {1} keys of head dim {2} exceed what {3} runs in one invocation of the staged form "
+            "(llvmpipe stops shader loops after 65535 iterations; keys x head dim may reach {4}); recompile "
+            "with xfc --gpu-stage-kv=false for this device",
+            kernel.name, keys, headDim, context.vulkan->name(), kLimit));
+    }
+  }
   VulkanKernel launch;
   launch.spirv = module.entryPoints[kernelIndex].binary;
   launch.spirvBytes = static_cast<size_t>(gpu.binarySize);

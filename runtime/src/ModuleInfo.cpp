@@ -192,6 +192,8 @@ llvm::Expected<GpuLaunchInfo> parseGpuLaunch(const json::Value &value, const std
       return error(where + ": gpu: 'subgroup_lanes' must be a power of two of at least 2 that divides 'workgroup_size'");
     launch.subgroupLanes = *n;
   }
+  launch.subgroupRows = object->getInteger("subgroup_rows").value_or(0);
+  launch.workgroupBarriers = object->getInteger("workgroup_barriers").value_or(0) != 0;
   const json::Array *slots = object->getArray("push_constants");
   if (!slots)
     return error(where + ": gpu: missing array 'push_constants'");

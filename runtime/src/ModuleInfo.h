@@ -56,6 +56,8 @@ struct GpuLaunchInfo {
   std::string entryPoint;
   int64_t workgroupSize = 0; // threads per workgroup; one work item per thread
   int64_t subgroupLanes = 0; // > 0: runs of this many consecutive threads must be lanes of one subgroup
+  int64_t subgroupRows = 0;  // attention: the largest query count that the subgroup form takes
+  bool workgroupBarriers = false; // the threads of a workgroup meet at barriers (staged attention)
   /// The push constants, in order: (operand index, dimension) whose size each one holds.
   std::vector<std::pair<int64_t, int64_t>> pushConstants;
 };

@@ -725,6 +725,8 @@ llvm::Expected<std::vector<std::string>> VulkanDevice::describeDevices() {
 
 const std::string &VulkanDevice::name() const { return impl->name; }
 
+bool VulkanDevice::isLlvmpipe() const { return llvm::StringRef(impl->properties.deviceName).starts_with("llvmpipe"); }
+
 uint32_t VulkanDevice::maxWorkgroups() const { return impl->properties.limits.maxComputeWorkGroupCount[0]; }
 
 double VulkanDevice::lastKernelSeconds() const {

@@ -43,6 +43,9 @@ struct VulkanBinding {
 
 class VulkanDevice {
 public:
+  /// Mesa's llvmpipe (lavapipe), the CPU implementation: it stops an invocation after 65535 loop
+  /// iterations in all, silently.
+  bool isLlvmpipe() const;
   /// Opens physical device `index`, or, when `index` is -1, the first discrete GPU, else the first
   /// integrated GPU, else the first device.
   static llvm::Expected<std::unique_ptr<VulkanDevice>> open(int index);

@@ -21,7 +21,7 @@
 
 // CHECK-LABEL: func.func @causal
 // CHECK-SAME: (%[[Q:[a-z0-9]+]]: memref<?x4x?x64xf32>, %[[K:[a-z0-9]+]]: memref<?x2x?x64xf32>, %[[V:[a-z0-9]+]]: memref<?x2x?x32xf32>, %[[O:[a-z0-9]+]]: memref<?x4x?x32xf32>)
-// CHECK-SAME: xf.subgroup_lanes = 8 : i64
+// CHECK-SAME: xf.subgroup_lanes = 8 : i64, xf.subgroup_rows = 4 : i64
 // CHECK-DAG: %[[B:.+]] = memref.dim %[[Q]], %c0
 // CHECK-DAG: %[[S:.+]] = memref.dim %[[Q]], %c2
 // B * H * S * L work items when S <= subgroup-rows.
@@ -58,10 +58,10 @@
 // CHECK-NOT: gpu.shuffle
 // CHECK: return
 
-// VULKAN: xf.gpu_kernel = {entry = "causal", push_constants = [{{.+}}], subgroup_lanes = 8 : i64, workgroup_size = 64 : i64}
+// VULKAN: xf.gpu_kernel = {entry = "causal", push_constants = [{{.+}}], subgroup_lanes = 8 : i64, subgroup_rows = 16 : i64, workgroup_size = 64 : i64}
 // VULKAN: gpu.module @causal_gpu attributes {spirv.target_env = #spirv.target_env<#spirv.vce<v1.3, [Shader, GroupNonUniformShuffle], [SPV_KHR_storage_buffer_storage_class]>, api=Vulkan, #spirv.resource_limits<subgroup_size = 8>>}
 // VULKAN: gpu.shuffle xor
-// CUDA: xf.gpu_kernel = {entry = "causal", push_constants = [{{.+}}], subgroup_lanes = 32 : i64, workgroup_size = 64 : i64}
+// CUDA: xf.gpu_kernel = {entry = "causal", push_constants = [{{.+}}], subgroup_lanes = 32 : i64, subgroup_rows = 16 : i64, workgroup_size = 64 : i64}
 // CUDA: gpu.shuffle xor %{{.+}}, %c16_i32, %c32_i32
 
 // NARROW-NOT: xf.subgroup_lanes
