@@ -1,6 +1,7 @@
 //===- dense_bench.cpp - the Halide dense kernels against OpenBLAS ---------===//
 //
-// xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--no-dot] [--xf-weights f32|bf16|f16]
+// xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--no-dot | --dot-only]
+//                [--xf-weights f32|bf16|f16]
 //
 // One process, one table per kernel: xf's GEMM (M = 512 tokens, prefill) and GEMV (M = 1, decode) from
 // runtime/cpu/DenseOps.cpp (the Halide kernels libxfrt runs, compiled into this program from the same
@@ -22,8 +23,8 @@
 // --xf-weights bf16 (or f16) stores xf's weights 16-bit: the values are rounded to that type first and OpenBLAS
 // gets the same values in float32, so both compute the same product; xf's GB/s then counts 2 bytes per weight.
 //
-// The bf16-dot table (not with --no-dot; skipped on CPUs without AVX512-BF16) times the prefill GEMM three
-// ways on weights rounded to bf16: xf's float32 GEMM on them stored bf16 (what a bf16 checkpoint runs by
+// The bf16-dot table (not with --no-dot; --dot-only prints it alone; skipped on CPUs without AVX512-BF16) times the prefill GEMM three
+// ways, measured in turns (a round of one measurement each, repeated), on weights rounded to bf16: xf's float32 GEMM on them stored bf16 (what a bf16 checkpoint runs by
 // default), xf's bf16-dot GEMM (dense::Dot::BF16, xf-run --dot bf16: activations rounded to bf16, vdpbf16ps)
 // and OpenBLAS sgemm on the same values in float32. Its rel.err is the bf16 dot's against OpenBLAS: the
 // rounding of the activations (2^-9 relative each), checked against 2e-2.
@@ -69,7 +70,7 @@ struct Options {
   double budgetSeconds = 8;
   std::string only;
   bool hot = true;
-  bool dot = true;
+  bool dot = true, dotOnly = false;
   dense::Storage xfWeights = dense::Storage::F32;
 };
 
@@ -114,6 +115,8 @@ Options parseOptions(int argc, char **argv) {
       o.hot = false;
     else if (arg == "--no-dot")
       o.dot = false;
+    else if (arg == "--dot-only")
+      o.dotOnly = true;
     else if (arg == "--xf-weights") {
       std::optional<dense::Storage> storage = dense::storageNamed(value());
       if (!storage)
@@ -121,12 +124,14 @@ Options parseOptions(int argc, char **argv) {
       o.xfWeights = *storage;
     }
     else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--no-dot] "
-                  "[--xf-weights f32|bf16|f16]\n");
+      std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--no-dot | "
+                  "--dot-only] [--xf-weights f32|bf16|f16]\n");
       std::exit(0);
     } else
       die("unknown argument '" + arg + "' (try --help)");
   }
+  if (o.dotOnly && !o.dot)
+    die("--dot-only and --no-dot exclude each other");
   if (!o.only.empty() && o.only != "100m" && o.only != "8b")
     die("--only takes 100m or 8b");
   return o;
@@ -165,6 +170,33 @@ double bestSeconds(const Options &o, const std::function<void(int64_t)> &body) {
 
 /// OpenBLAS's threads spin a while after a call; let them go to sleep before timing xf's.
 void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(300)); }
+
+/// bestSeconds for several peers measured in turns (one measurement of each per round, every one after a
+/// settle), so a machine whose speed drifts (a shared VM) slows all of them alike.
+std::vector<double> bestSecondsInterleaved(const Options &o, const std::vector<std::function<void(int64_t)>> &bodies) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<int64_t> batch;
+  for (const auto &body : bodies) {
+    body(0);
+    Clock::time_point start = Clock::now();
+    body(1);
+    double one = std::chrono::duration<double>(Clock::now() - start).count();
+    batch.push_back(std::max<int64_t>(1, static_cast<int64_t>(0.02 / std::max(one, 1e-9))));
+  }
+  std::vector<double> best(bodies.size(), INFINITY);
+  double spent = 0;
+  for (int run = 0; run < o.runs && (run == 0 || spent < o.budgetSeconds * bodies.size()); ++run)
+    for (size_t b = 0; b < bodies.size(); ++b) {
+      settle();
+      Clock::time_point start = Clock::now();
+      for (int64_t i = 0; i < batch[b]; ++i)
+        bodies[b](2 + i);
+      double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      spent += seconds;
+      best[b] = std::min(best[b], seconds / batch[b]);
+    }
+  return best;
+}
 
 double relativeError(const float *a, const float *b, int64_t rows, int64_t cols, int64_t lda, int64_t ldb) {
   double worst = 0, scale = 0;
@@ -251,19 +283,23 @@ int main(int argc, char **argv) {
     std::printf("note: OPENBLAS_CORETYPE=%s is set: OpenBLAS runs a forced, older kernel\n", core);
   std::printf("best of up to %d measurements (each >= 20 ms of back-to-back calls) after a warm-up\n", o.runs);
   const double weightBytes = o.xfWeights == dense::Storage::F32 ? 4.0 : 2.0;
-  std::printf("xf weights stored as %s%s\n", dense::storageName(o.xfWeights),
-              o.xfWeights == dense::Storage::F32 ? "" : " (OpenBLAS: the same values in f32)");
-  std::printf("GF/s = 2*M*K*N / time; GB/s = (%g*K*N (xf), 4*K*N (blas) + 4*(M*K + M*N)) / time; xf %%blas = "
-              "blas time / xf time\n",
-              weightBytes);
+  if (!o.dotOnly) {
+    std::printf("xf weights stored as %s%s\n", dense::storageName(o.xfWeights),
+                o.xfWeights == dense::Storage::F32 ? "" : " (OpenBLAS: the same values in f32)");
+    std::printf("GF/s = 2*M*K*N / time; GB/s = (%g*K*N (xf), 4*K*N (blas) + 4*(M*K + M*N)) / time; xf %%blas = "
+                "blas time / xf time\n",
+                weightBytes);
+  }
   bool ok = true;
 
   // GEMM, M = 512.
-  std::printf("\nGEMM, M = %lld (prefill), same weights: xf in its 64-column panels, OpenBLAS as [K, N]\n",
-              (long long)kPrefillRows);
-  printHeader(false);
+  if (!o.dotOnly) {
+    std::printf("\nGEMM, M = %lld (prefill), same weights: xf in its 64-column panels, OpenBLAS as [K, N]\n",
+                (long long)kPrefillRows);
+    printHeader(false);
+  }
   for (const Shape &s : kShapes) {
-    if (!selected(o, s))
+    if (!selected(o, s) || o.dotOnly)
       continue;
     Weight w = makeWeight(s, 1, false, o.xfWeights);
     const dense::Linear &l = w.xf;
@@ -297,6 +333,7 @@ int main(int argc, char **argv) {
     std::printf("\nGEMM, M = %lld (prefill), weights rounded to bf16: xf float32 GEMM on them stored bf16 (f32), xf "
                 "bf16-dot GEMM (dot: --dot bf16), OpenBLAS sgemm on the same values (blas)\n",
                 (long long)kPrefillRows);
+    std::printf("the three measured in turns (each round: blas, f32, dot), best of up to %d rounds\n", o.runs);
     std::printf("GF/s = 2*M*K*N / time; dot/f32 and dot/blas = time ratios (speedup of the bf16 dot); rel.err = "
                 "max |dot - blas| / max |blas|\n");
     std::printf("%-22s %5s %9s %9s %9s %9s %9s %9s %8s %8s %9s\n", "shape (K->N)", "M", "f32 ms", "f32 GF/s",
@@ -322,9 +359,8 @@ int main(int argc, char **argv) {
       const double error = relativeError(yd.data(), yb.data(), M, s.out, N, N);
       ok &= error <= kDotTolerance && relativeError(y.data(), yb.data(), M, s.out, N, N) <= kTolerance;
       const double flops = 2.0 * M * K * s.out;
-      const double tb = bestSeconds(o, blas);
-      settle();
-      const double tf = bestSeconds(o, f32), td = bestSeconds(o, bf16);
+      const std::vector<double> t = bestSecondsInterleaved(o, {blas, f32, bf16});
+      const double tb = t[0], tf = t[1], td = t[2];
       std::printf("%-22s %5lld %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %7.2fx %7.2fx %9.2e\n", s.name, (long long)M,
                   tf * 1e3, flops / tf * 1e-9, td * 1e3, flops / td * 1e-9, tb * 1e3, flops / tb * 1e-9, tf / td,
                   tb / td, error);
@@ -334,7 +370,7 @@ int main(int argc, char **argv) {
 
   // GEMV, M = 1: weights from DRAM (rotating copies), then hot.
   for (bool hot : {false, true}) {
-    if (hot && !o.hot)
+    if ((hot && !o.hot) || o.dotOnly)
       continue;
     if (!hot)
       std::printf("\nGEMV, M = 1 (decode), weights from DRAM: each call reads the next of n copies (>= %lld MiB "
@@ -391,7 +427,7 @@ int main(int argc, char **argv) {
   // The fixed cost every parallel Halide loop pays: handing the job to the worker and waiting for it. Back to
   // back, the worker is still spinning from the previous call; after a pause longer than its spin window
   // (ThreadPool::kSpinMicros) it sleeps and has to be woken, as every call did before it spun.
-  {
+  if (!o.dotOnly) {
     std::atomic<int64_t> items{0};
     auto call = [&] { pool.parallelFor(kThreads, 1, [&](int64_t begin, int64_t end) { items += end - begin; }); };
     double seconds = bestSeconds(o, [&](int64_t) { call(); });
