@@ -122,10 +122,9 @@ void guardZeroTripLoops(gpu::GPUFuncOp kernel) {
   }
 }
 
-/// Loops of a constant trip count are unrolled, up to a size: the private arrays they index then have
-/// constant indices, which device compilers keep in registers, and the kernel does not depend on how a
-/// device runs long loops (Mesa's llvmpipe, the CI's Vulkan device, silently stops an invocation after
-/// 65535 loop iterations in all). Loops inside a loop with workgroup barriers stay: llvmpipe runs the
+/// Loops of a constant trip count inside a loop of dynamic trip count are unrolled, up to a size, so that
+/// a kernel does not depend on how a device runs long loops: Mesa's llvmpipe, the CI's Vulkan device,
+/// silently stops an invocation after 65535 loop iterations in all. Loops inside a loop with workgroup barriers stay: llvmpipe runs the
 /// invocations of a workgroup as coroutines, and every value live across a barrier (all of an unrolled
 /// accumulator) makes each switch slower, 10x overall for the staged attention form.
 void unrollConstantLoops(gpu::GPUFuncOp kernel) {
@@ -142,10 +141,18 @@ void unrollConstantLoops(gpu::GPUFuncOp kernel) {
         return true;
     return false;
   };
+  // Only loops that a loop of dynamic trip count repeats (attention's key-block loop) count against the
+  // cap; the rest run once per invocation and stay rolled, which keeps the shaders small.
+  auto repeated = [](scf::ForOp loop) {
+    for (Operation *parent = loop->getParentOp(); parent; parent = parent->getParentOp())
+      if (auto outer = dyn_cast<scf::ForOp>(parent); outer && !outer.getStaticTripCount())
+        return true;
+    return false;
+  };
   SmallVector<scf::ForOp> loops;
   kernel.walk<WalkOrder::PostOrder>([&](scf::ForOp loop) { loops.push_back(loop); }); // inner loops first
   for (scf::ForOp loop : loops) {
-    if (barrierLoops.contains(loop) || inBarrierLoop(loop))
+    if (barrierLoops.contains(loop) || inBarrierLoop(loop) || !repeated(loop))
       continue;
     std::optional<APInt> trips = loop.getStaticTripCount();
     if (!trips || trips->getZExtValue() > static_cast<uint64_t>(kMaxTrips))
