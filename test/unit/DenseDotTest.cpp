@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cpu/DenseOps.h"
+#include "test/unit/RandomVector.h"
 
 #include <gtest/gtest.h>
 
@@ -28,13 +29,7 @@ using namespace xf::rt;
 
 namespace {
 
-std::vector<float> randomVector(size_t n, std::mt19937 &rng, float scale = 1.0f) {
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
+using xf::test::randomVector;
 
 double bf16Rounded(float x) {
   return dense::fromStorage16(dense::toStorage16(x, dense::Storage::BF16), dense::Storage::BF16);

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cpu/DenseOps.h"
+#include "test/unit/RandomVector.h"
 
 #include <gtest/gtest.h>
 
@@ -21,13 +22,7 @@ using namespace xf::rt;
 
 namespace {
 
-std::vector<float> randomVector(size_t n, std::mt19937 &rng, float scale = 1.0f) {
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
+using xf::test::randomVector;
 
 class DenseOpsTest : public ::testing::Test {
 protected:
