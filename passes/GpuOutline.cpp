@@ -122,11 +122,12 @@ void guardZeroTripLoops(gpu::GPUFuncOp kernel) {
   }
 }
 
-/// Loops of a constant trip count inside a loop of dynamic trip count are unrolled, up to a size, so that
-/// a kernel does not depend on how a device runs long loops: Mesa's llvmpipe, the CI's Vulkan device,
-/// silently stops an invocation after 65535 loop iterations in all. Loops inside a loop with workgroup barriers stay: llvmpipe runs the
-/// invocations of a workgroup as coroutines, and every value live across a barrier (all of an unrolled
-/// accumulator) makes each switch slower, 10x overall for the staged attention form.
+/// Loops of a constant trip count that a loop of dynamic trip count repeats (attention's key-block loop)
+/// are unrolled, up to a size, so that a kernel does not depend on how a device runs long loops: Mesa's
+/// llvmpipe, the CI's Vulkan device, silently stops an invocation after 65535 loop iterations in all.
+/// Loops run once per invocation stay rolled, which keeps shaders small. So do loops inside a loop with
+/// workgroup barriers: llvmpipe runs a workgroup's invocations as coroutines, and every value live across
+/// a barrier (all of an unrolled accumulator) slows each switch, 10x overall for the staged attention form.
 void unrollConstantLoops(gpu::GPUFuncOp kernel) {
   constexpr int64_t kMaxTrips = 512, kMaxUnrolledOps = 16384;
   llvm::SmallPtrSet<Operation *, 4> barrierLoops;
@@ -135,27 +136,23 @@ void unrollConstantLoops(gpu::GPUFuncOp kernel) {
       if (isa<scf::ForOp>(parent))
         barrierLoops.insert(parent);
   });
-  auto inBarrierLoop = [&](scf::ForOp loop) {
-    for (Operation *parent = loop->getParentOp(); parent; parent = parent->getParentOp())
+  auto unrollable = [&](scf::ForOp loop) {
+    if (barrierLoops.contains(loop))
+      return false;
+    bool repeated = false;
+    for (Operation *parent = loop->getParentOp(); parent; parent = parent->getParentOp()) {
       if (barrierLoops.contains(parent))
-        return true;
-    return false;
-  };
-  // Only loops that a loop of dynamic trip count repeats (attention's key-block loop) count against the
-  // cap; the rest run once per invocation and stay rolled, which keeps the shaders small.
-  auto repeated = [](scf::ForOp loop) {
-    for (Operation *parent = loop->getParentOp(); parent; parent = parent->getParentOp())
+        return false;
       if (auto outer = dyn_cast<scf::ForOp>(parent); outer && !outer.getStaticTripCount())
-        return true;
-    return false;
+        repeated = true;
+    }
+    return repeated;
   };
   SmallVector<scf::ForOp> loops;
   kernel.walk<WalkOrder::PostOrder>([&](scf::ForOp loop) { loops.push_back(loop); }); // inner loops first
   for (scf::ForOp loop : loops) {
-    if (barrierLoops.contains(loop) || inBarrierLoop(loop) || !repeated(loop))
-      continue;
     std::optional<APInt> trips = loop.getStaticTripCount();
-    if (!trips || trips->getZExtValue() > static_cast<uint64_t>(kMaxTrips))
+    if (!trips || trips->getZExtValue() > static_cast<uint64_t>(kMaxTrips) || !unrollable(loop))
       continue;
     int64_t ops = 0;
     loop.getBody()->walk([&](Operation *) { ++ops; });
@@ -475,7 +472,7 @@ LogicalResult Outliner::run(ModuleOp module) {
     if (auto rows = func->getAttrOfType<IntegerAttr>("xf.subgroup_rows"))
       info.set("subgroup_rows", rows);
   }
-  if (!shared.empty())
+  if (kernel.walk([](gpu::BarrierOp) { return WalkResult::interrupt(); }).wasInterrupted())
     info.set("workgroup_barriers", b.getI64IntegerAttr(1));
   func->setAttr("xf.gpu_kernel", info.getDictionary(ctx));
   return success();
