@@ -35,6 +35,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compute_peak.h"
 #include "runtime/cpu/DenseOps.h"
 #include "runtime/cpu/ThreadPool.h"
 
@@ -282,6 +283,15 @@ int main(int argc, char **argv) {
   if (const char *core = std::getenv("OPENBLAS_CORETYPE"))
     std::printf("note: OPENBLAS_CORETYPE=%s is set: OpenBLAS runs a forced, older kernel\n", core);
   std::printf("best of up to %d measurements (each >= 20 ms of back-to-back calls) after a warm-up\n", o.runs);
+  // The ceiling the GEMM tables are read against (compute_peak.h).
+  xf::bench::ComputePeak peak = xf::bench::measureComputePeak(kThreads);
+  if (peak.fmaGflops > 0) {
+    std::printf("instruction peak on %u threads (12 independent chains each): vfmadd231ps zmm %.1f GF/s", kThreads,
+                peak.fmaGflops);
+    if (peak.bf16Gflops > 0)
+      std::printf(", vdpbf16ps zmm %.1f GF/s", peak.bf16Gflops);
+    std::printf("\n");
+  }
   const double weightBytes = o.xfWeights == dense::Storage::F32 ? 4.0 : 2.0;
   if (!o.dotOnly) {
     std::printf("xf weights stored as %s%s\n", dense::storageName(o.xfWeights),

@@ -23,6 +23,9 @@ using namespace mlir;
 
 namespace {
 
+/// The most rows of the decode form that share a pass over a key block (a GQA group of 4).
+constexpr int64_t kDecodeTuple = 4;
+
 struct Tiling {
   int64_t vectorWidth, blockQ, blockK, keyRegs, valueRegs;
   bool decodeForm = false; // also emit the decode form, taken when S <= decodeRows
@@ -258,8 +261,8 @@ private:
   Value seqQAll;                // S
   Value dRows;                  // active slot -> row (only with gates or gains)
   Value dQ, dAcc, dM, dL, dGate; // scaled query rows, accumulators, running max and denominator, gates
-  Value dZ, dVis, dMask;        // one row's block of scores, visibility (affine) and mask verdicts
-  Value dZ2;                    // the second row's block of scores when two rows share a pass
+  Value dVis, dMask;            // one row's block of visibility (affine) and mask verdicts
+  SmallVector<Value, 4> dZ;     // the block's scores of each row that shares a pass
   Value dVsum, dCnt, dSinkAcc;  // affine: value sums and counts; ACT: the sink-column accumulator
 };
 
@@ -1433,12 +1436,13 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   dAcc = alloc(maxRows, dv, f32);
   dM = alloc(maxRows, 0, f32);
   dL = alloc(maxRows, 0, f32);
-  dZ = alloc(bk, 0, f32);
-  // Without mask regions or affine scaling, rows go through a key block in pairs: each V row loaded for
-  // P V feeds both rows' accumulators (half the cache traffic of P V per row and key).
-  bool paired = !op.hasMaskModifier() && !op.hasAffineScale();
-  if (paired)
-    dZ2 = alloc(bk, 0, f32);
+  // Without mask regions or affine scaling, up to kDecodeTuple rows go through a key block together: each
+  // V row loaded for P V feeds all their accumulators (a quarter of the cache traffic of P V per row and key
+  // in a GQA group of 4).
+  bool shared = !op.hasMaskModifier() && !op.hasAffineScale();
+  dZ.clear();
+  for (int64_t r = 0; r < (shared ? kDecodeTuple : 1); ++r)
+    dZ.push_back(alloc(bk, 0, f32));
   if (gated) {
     dRows = alloc(maxRows, 0, b.getIndexType());
     dGate = alloc(maxRows, 0, f32);
@@ -1528,24 +1532,19 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   auto keyLoop = [&](Value begin, Value end, bool sinkSegment) {
     scf::ForOp::create(b, begin, end, idx(bk), ValueRange{}, [&](OpBuilder &, Location, Value j0, ValueRange) {
       Value numKeys = minI(idx(bk), sub(end, j0));
-      if (!paired) {
-        scf::ForOp::create(b, idx(0), numActive, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
-          emitDecodeRowsBlock({n}, {dZ}, j0, end, numKeys, sinkSegment);
+      // Tuples of kDecodeTuple rows, then at most one of each smaller power of two (without sharing, rows
+      // one at a time).
+      Value start = idx(0);
+      for (int64_t size = static_cast<int64_t>(dZ.size()); size >= 1; size /= 2) {
+        Value stop = add(start, mul(arith::DivUIOp::create(b, sub(numActive, start), idx(size)), idx(size)));
+        scf::ForOp::create(b, start, stop, idx(size), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
+          SmallVector<Value, 4> rows;
+          for (int64_t r = 0; r < size; ++r)
+            rows.push_back(add(n, idx(r)));
+          emitDecodeRowsBlock(rows, ArrayRef<Value>(dZ).take_front(size), j0, end, numKeys, sinkSegment);
           scf::YieldOp::create(b);
         });
-        scf::YieldOp::create(b);
-        return;
-      }
-      Value numPaired = mul(arith::DivUIOp::create(b, numActive, idx(2)), idx(2));
-      scf::ForOp::create(b, idx(0), numPaired, idx(2), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
-        emitDecodeRowsBlock({n, add(n, idx(1))}, {dZ, dZ2}, j0, end, numKeys, sinkSegment);
-        scf::YieldOp::create(b);
-      });
-      auto ifOdd = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::ult, numPaired, numActive), /*withElseRegion=*/false);
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(ifOdd.thenBlock());
-        emitDecodeRowsBlock({numPaired}, {dZ}, j0, end, numKeys, sinkSegment);
+        start = stop;
       }
       scf::YieldOp::create(b);
     });
@@ -1562,7 +1561,7 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   });
 }
 
-/// One key block for one row, or two (only without a mask region or affine scaling): each row's scores, score
+/// One key block for one row, or up to kDecodeTuple rows (only without a mask region or affine scaling): each row's scores, score
 /// region, masking and online softmax update, then one P V pass in which every V row loaded feeds all the
 /// rows' accumulators. A row the block adds nothing to gets p = 0 and alpha = 1 (its m, l and acc stay).
 void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value> scores, Value j0, Value segmentEnd,
@@ -1642,13 +1641,16 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
   for (size_t i = 0; i < rows.size(); ++i) {
     Value n = rows[i], z = scores[i];
     DecodeRow row = decodeRow(n);
-    // Scores. The item's first row also prefetches the next key block's K and V rows into L2.
-    auto ifFirst = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::eq, n, idx(0)), /*withElseRegion=*/true);
-    {
+    // Scores. The item's first row (only ever the first of a tuple) also prefetches the next key block's K
+    // and V rows into L2.
+    if (i == 0) {
+      auto ifFirst = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::eq, n, idx(0)), /*withElseRegion=*/true);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifFirst.thenBlock());
       scoreLoop(n, z, /*prefetch=*/true);
       b.setInsertionPointToStart(ifFirst.elseBlock());
+      scoreLoop(n, z, /*prefetch=*/false);
+    } else {
       scoreLoop(n, z, /*prefetch=*/false);
     }
     if (op.hasScoreModifier() && !isVectorizable(op.getScore(), {true, false, false, false, true}))

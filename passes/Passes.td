@@ -35,8 +35,8 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     lanes, and `P V` accumulates with `head_dim_v` on the lanes. So every K/V row comes from memory once
     per group and the rest of the group finds it in L1; the group's first row prefetches the next
     block into L2 while the others compute. Without a mask region or affine scaling the rows take a block
-    in pairs: each row's scores and softmax update as above, then one `P V` pass in which every V vector
-    loaded feeds both rows' accumulators (a row the block adds nothing to gets `p = 0`, `alpha = 1`). Every
+    in tuples of up to 4 (a GQA group of 4 at S = 1 is one tuple): each row's scores and softmax update as
+    above, then one `P V` pass in which every V vector loaded feeds all the tuple's accumulators (a row the block adds nothing to gets `p = 0`, `alpha = 1`). Every
     variant hook of the form above works in the decode form: learned sinks, sink tokens + window, causal,
     window, score and mask regions (a key block the mask hides from a row is skipped for that row), head
     gains, per-head and per-token gates (inactive rows are skipped), affine scaling and ACT calibrated

@@ -40,13 +40,13 @@
 // CHECK: scf.for %{{.+}} = %c0 to %[[ROWS]] step %c1
 // CHECK: vector.load %[[Q]]{{.+}} : memref<?x4x?x64xf32>, vector<8xf32>
 // CHECK: arith.mulf %{{.+}} : vector<8xf32>
-// The window leaves keys from T - S - 15 on; each key block is walked once, for the rows in pairs (an odd
-// last row on its own).
+// The window leaves keys from T - S - 15 on; each key block is walked once, for the rows in tuples of 4,
+// then at most one pair and one single row.
 // CHECK: %[[LO:.+]] = arith.maxsi %{{.+}}, %c0 : index
 // CHECK: scf.for %[[J0:.+]] = %[[LO]] to %[[T]] step %c16 {
-// CHECK: %[[HALF:.+]] = arith.divui %[[ROWS]], %c2
-// CHECK: %[[PAIRED:.+]] = arith.muli %[[HALF]], %c2
-// CHECK: scf.for %[[N:.+]] = %c0 to %[[PAIRED]] step %c2 {
+// CHECK: %[[QUARTER:.+]] = arith.divui %[[ROWS]], %c4
+// CHECK: %[[QUADS:.+]] = arith.muli %[[QUARTER]], %c4
+// CHECK: scf.for %[[N:.+]] = %c0 to %[[QUADS]] step %c4 {
 // Scores: head_dim on the lanes, 8 keys at a time, their horizontal sums transposed into one vector by
 // shuffles (no reduction per key). The first row's copy of the loop prefetches the next block's K and V
 // rows into L2; the other rows' copy does not.
@@ -78,21 +78,30 @@
 // CHECK: vector.reduction <add>
 // CHECK: } else {
 // CHECK: scf.yield %{{.+}} : f32
-// The second row of the pair, the same way.
-// CHECK: arith.cmpi eq, %{{.+}}, %c0
+// The tuple's other rows the same way, with one copy of the score loop (only the first row can be row 0).
+// CHECK-NOT: memref.prefetch
 // CHECK: vector.reduction <maximumf>
 // CHECK: %[[ALPHA1:.+]] = scf.if %{{.+}} -> (f32) {
-// P V for both rows at once, head_dim_v (32 = 4 vectors) on the lanes: each V vector is loaded once and
-// feeds both rows' accumulators, rescaled by their alphas as they are loaded.
+// CHECK-NOT: memref.prefetch
+// CHECK: %[[ALPHA2:.+]] = scf.if %{{.+}} -> (f32) {
+// CHECK-NOT: memref.prefetch
+// CHECK: %[[ALPHA3:.+]] = scf.if %{{.+}} -> (f32) {
+// P V for the 4 rows at once, head_dim_v (32 = 4 vectors) on the lanes: each V vector is loaded once and
+// feeds the 4 rows' accumulators (16 in all), rescaled by their alphas as they are loaded.
 // CHECK: vector.broadcast %[[ALPHA0]]
 // CHECK: vector.broadcast %[[ALPHA1]]
-// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: vector.broadcast %[[ALPHA2]]
+// CHECK: vector.broadcast %[[ALPHA3]]
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK-COUNT-4: vector.load %[[V]][%[[BATCH]], %[[KVH]], %{{.+}}] : memref<?x2x?x32xf32>, vector<8xf32>
 // CHECK-NOT: vector.load %[[V]]
 // CHECK: scf.yield
-// The odd last row alone: 4 accumulators.
-// CHECK: %[[ODD:.+]] = arith.cmpi ult, %[[PAIRED]], %[[ROWS]]
-// CHECK: scf.if %[[ODD]] {
+// Then at most one pair of the remaining rows (8 accumulators) and one single row (4).
+// CHECK: %[[REST:.+]] = arith.subi %[[ROWS]], %[[QUADS]]
+// CHECK: arith.divui %[[REST]], %c2
+// CHECK: scf.for %{{.+}} = %[[QUADS]] to %{{.+}} step %c2 {
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c1 {
 // CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // Epilogue: acc / l (0 for a row that saw no key) into the output rows.
 // CHECK: arith.cmpf ogt
