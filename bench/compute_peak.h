@@ -15,7 +15,8 @@ struct ComputePeak {
   double bf16Gflops = 0; // 512-bit vdpbf16ps (bf16 pairs summed into float32), 64 flops each; 0 without AVX512-BF16
 };
 
-/// Measures both on `threads` threads (about 0.3 s each). x86-64 with AVX-512 only; zeros elsewhere.
+/// Measures both on `threads` threads, best of three (about 2 s in all). x86-64 with AVX-512 only; zeros
+/// elsewhere.
 ComputePeak measureComputePeak(unsigned threads);
 
 } // namespace xf::bench

@@ -271,6 +271,9 @@ bool selected(const Options &o, const Shape &s) { return o.only.empty() || o.onl
 
 int main(int argc, char **argv) {
   Options o = parseOptions(argc, argv);
+  // The ceiling the GEMM tables are read against (compute_peak.h), measured before any pool's threads exist
+  // (OpenBLAS's spin after their first job and would share the cores).
+  xf::bench::ComputePeak peak = xf::bench::measureComputePeak(kThreads);
   ThreadPool pool(kThreads);
   dense::ScopedPool scoped(pool);
   int defaultBlasThreads = openblas_get_num_threads();
@@ -283,8 +286,6 @@ int main(int argc, char **argv) {
   if (const char *core = std::getenv("OPENBLAS_CORETYPE"))
     std::printf("note: OPENBLAS_CORETYPE=%s is set: OpenBLAS runs a forced, older kernel\n", core);
   std::printf("best of up to %d measurements (each >= 20 ms of back-to-back calls) after a warm-up\n", o.runs);
-  // The ceiling the GEMM tables are read against (compute_peak.h).
-  xf::bench::ComputePeak peak = xf::bench::measureComputePeak(kThreads);
   if (peak.fmaGflops > 0) {
     std::printf("instruction peak on %u threads (12 independent chains each): vfmadd231ps zmm %.1f GF/s", kThreads,
                 peak.fmaGflops);
