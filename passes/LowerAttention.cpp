@@ -1614,14 +1614,28 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
         memref::PrefetchOp::create(b, buffer, ValueRange{batch, kvHead, next, idx(line)}, /*isWrite=*/false,
                                    /*localityHint=*/2, /*isDataCache=*/true);
   };
-  auto scoreLoop = [&](Value n, Value z, bool prefetch) {
+  // The item's first rows (rows[0] == 0) prefetch the next key block's K and V rows into L2, spread over
+  // all their score loops so that the requests keep coming while the block computes: row i of the R rows
+  // takes keys [i bk / R, (i + 1) bk / R), one at every R-th of its scores.
+  int64_t numRows = static_cast<int64_t>(rows.size());
+  int64_t spread = bk % numRows ? 1 : numRows;
+  Value prefetching = cmpI(arith::CmpIPredicate::eq, rows[0], idx(0));
+  auto prefetchAt = [&](Value jj, int64_t i, Value due) {
+    auto ifDue = scf::IfOp::create(b, arith::AndIOp::create(b, prefetching, due), /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifDue.thenBlock());
+    prefetchNext(add(idx(i * (bk / spread)), arith::DivUIOp::create(b, jj, idx(spread))));
+  };
+  auto scoreLoop = [&](Value n, Value z, int64_t i) {
+    bool prefetches = i < spread;
+    Value always = arith::ConstantIntOp::create(b, 1, 1);
     if (grouped) {
       scf::ForOp::create(b, idx(0), idx(bk), idx(vw), ValueRange{}, [&](OpBuilder &, Location, Value g0, ValueRange) {
         SmallVector<Value> parts;
         for (int64_t k = 0; k < vw; ++k) {
           Value jj = add(g0, idx(k));
-          if (prefetch)
-            prefetchNext(jj);
+          if (prefetches && k % spread == 0) // g0 is a multiple of vw, so jj % spread == k % spread
+            prefetchAt(jj, i, always);
           parts.push_back(decodePartialDot(n, minI(add(j0, jj), lastKey)));
         }
         vector::StoreOp::create(b, transposedSums(parts), z, ValueRange{g0});
@@ -1630,8 +1644,8 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
       return;
     }
     scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
-      if (prefetch)
-        prefetchNext(jj);
+      if (prefetches)
+        prefetchAt(jj, i, cmpI(arith::CmpIPredicate::eq, arith::RemUIOp::create(b, jj, idx(spread)), idx(0)));
       memref::StoreOp::create(b, decodeDot(n, minI(add(j0, jj), lastKey)), z, ValueRange{jj});
       scf::YieldOp::create(b);
     });
@@ -1641,18 +1655,7 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
   for (size_t i = 0; i < rows.size(); ++i) {
     Value n = rows[i], z = scores[i];
     DecodeRow row = decodeRow(n);
-    // Scores. The item's first row (only ever the first of a tuple) also prefetches the next key block's K
-    // and V rows into L2.
-    if (i == 0) {
-      auto ifFirst = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::eq, n, idx(0)), /*withElseRegion=*/true);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifFirst.thenBlock());
-      scoreLoop(n, z, /*prefetch=*/true);
-      b.setInsertionPointToStart(ifFirst.elseBlock());
-      scoreLoop(n, z, /*prefetch=*/false);
-    } else {
-      scoreLoop(n, z, /*prefetch=*/false);
-    }
+    scoreLoop(n, z, static_cast<int64_t>(i));
     if (op.hasScoreModifier() && !isVectorizable(op.getScore(), {true, false, false, false, true}))
       scf::ForOp::create(b, idx(0), idx(bk), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value jj, ValueRange) {
         Value j = minI(add(j0, jj), lastKey);
@@ -1738,7 +1741,6 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
   // acc_r = alpha_r acc_r + sum_j p_rj v_j, head_dim_v on the lanes; each V vector is loaded once for all
   // rows. Up to 16 accumulators in registers.
   auto dvvec = VectorType::get({dvw}, f32);
-  int64_t numRows = static_cast<int64_t>(rows.size());
   int64_t chunks = dv / dvw, perPass = std::max<int64_t>(1, 16 / numRows);
   for (int64_t c0 = 0; c0 < chunks; c0 += perPass) {
     int64_t nc = std::min<int64_t>(perPass, chunks - c0);

@@ -33,8 +33,9 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     `head_dim` on the vector lanes (`vector-width` keys at a time, their horizontal sums transposed into
     one vector by shuffles), the score region, masking and the softmax run with the block's keys on the
     lanes, and `P V` accumulates with `head_dim_v` on the lanes. So every K/V row comes from memory once
-    per group and the rest of the group finds it in L1; the group's first row prefetches the next
-    block into L2 while the others compute. Without a mask region or affine scaling the rows take a block
+    per group and the rest of the group finds it in L1. The item's first rows prefetch the next block
+    into L2, the requests spread over all their score loops (row i of R takes an R-th of the keys, one at
+    every R-th score), so that memory stays busy while the block computes. Without a mask region or affine scaling the rows take a block
     in tuples of up to 4 (a GQA group of 4 at S = 1 is one tuple): each row's scores and softmax update as
     above, then one `P V` pass in which every V vector loaded feeds all the tuple's accumulators (a row the block adds nothing to gets `p = 0`, `alpha = 1`). Every
     variant hook of the form above works in the decode form: learned sinks, sink tokens + window, causal,

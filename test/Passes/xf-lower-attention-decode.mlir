@@ -48,11 +48,14 @@
 // CHECK: %[[QUADS:.+]] = arith.muli %[[QUARTER]], %c4
 // CHECK: scf.for %[[N:.+]] = %c0 to %[[QUADS]] step %c4 {
 // Scores: head_dim on the lanes, 8 keys at a time, their horizontal sums transposed into one vector by
-// shuffles (no reduction per key). The first row's copy of the loop prefetches the next block's K and V
-// rows into L2; the other rows' copy does not.
+// shuffles (no reduction per key). The item's first tuple (N = 0) prefetches the next block's K and V rows
+// into L2, spread over its 4 rows' score loops: row 0 takes keys j0 + 16 + [0, 4), one at every 4th score.
 // CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[N]], %c0
+// CHECK: scf.for %[[G:.+]] = %c0 to %c16 step %c8 {
 // CHECK: scf.if %[[FIRST]] {
-// CHECK: scf.for %{{.+}} = %c0 to %c16 step %c8 {
+// CHECK: %[[QUARTER:.+]] = arith.divui %[[G]], %c4
+// CHECK: %[[NEXT:.+]] = arith.addi %[[J0]], %c16
+// CHECK: arith.addi %[[NEXT]], %[[QUARTER]]
 // CHECK: memref.prefetch %[[K]][%[[BATCH]], %[[KVH]], %{{.+}}, %c0], read, locality<2>, data
 // CHECK: memref.prefetch %[[V]]
 // CHECK: vector.load %[[K]][%[[BATCH]], %[[KVH]], %{{.+}}, %c0] : memref<?x2x?x64xf32>, vector<8xf32>
@@ -60,10 +63,6 @@
 // CHECK-NOT: vector.reduction
 // CHECK: vector.shuffle
 // CHECK: vector.store %{{.+}}, %{{.+}} : memref<16xf32>, vector<8xf32>
-// CHECK: } else {
-// CHECK: scf.for %{{.+}} = %c0 to %c16 step %c8 {
-// CHECK-NOT: memref.prefetch
-// CHECK: vector.shuffle
 // Causal and window masks with the block's keys on the lanes, then the block max.
 // CHECK: arith.cmpi sle, %{{.+}}, %{{.+}} : vector<8xi64>
 // CHECK: arith.cmpi sgt, %{{.+}}, %{{.+}} : vector<8xi64>
@@ -78,13 +77,16 @@
 // CHECK: vector.reduction <add>
 // CHECK: } else {
 // CHECK: scf.yield %{{.+}} : f32
-// The tuple's other rows the same way, with one copy of the score loop (only the first row can be row 0).
-// CHECK-NOT: memref.prefetch
-// CHECK: vector.reduction <maximumf>
+// The tuple's other rows the same way; row 1 prefetches keys j0 + 16 + [4, 8), row 3 j0 + 16 + [12, 16).
+// CHECK: scf.if %[[FIRST]] {
+// CHECK: arith.addi %{{.+}}, %c4
+// CHECK: memref.prefetch %[[K]]
 // CHECK: %[[ALPHA1:.+]] = scf.if %{{.+}} -> (f32) {
-// CHECK-NOT: memref.prefetch
+// CHECK: memref.prefetch %[[K]]
 // CHECK: %[[ALPHA2:.+]] = scf.if %{{.+}} -> (f32) {
-// CHECK-NOT: memref.prefetch
+// CHECK: scf.if %[[FIRST]] {
+// CHECK: arith.addi %{{.+}}, %c12
+// CHECK: memref.prefetch %[[K]]
 // CHECK: %[[ALPHA3:.+]] = scf.if %{{.+}} -> (f32) {
 // P V for the 4 rows at once, head_dim_v (32 = 4 vectors) on the lanes: each V vector is loaded once and
 // feeds the 4 rows' accumulators (16 in all), rescaled by their alphas as they are loaded.
