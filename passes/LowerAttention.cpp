@@ -205,7 +205,7 @@ private:
                            bool sinkSegment);
   void emitDecodeEpilogue(Value n);
   Value decodeDot(Value n, Value j);
-  Value decodePartialDot(Value n, Value j);
+  Value decodePartialDot(Value n, Value j, int64_t chains);
   Value transposedSums(ArrayRef<Value> parts);
   Value keyLanes(Value jStart);
   Value isCalibratedHead(Value h);
@@ -1372,23 +1372,27 @@ Value AttentionEmitter::keyLanes(Value jStart) {
   return arith::AddIOp::create(b, vector::BroadcastOp::create(b, ivec, start), lanes);
 }
 
-/// q[n] * k[j] summed into one vector of head_dim lanes (two accumulator chains).
-Value AttentionEmitter::decodePartialDot(Value n, Value j) {
+/// q[n] * k[j] summed into one vector of head_dim lanes, in `chains` (1 or 2) accumulator chains: two hide
+/// the FMA latency of a lone dot product; where many keys' dot products interleave, one keeps their
+/// accumulators in registers.
+Value AttentionEmitter::decodePartialDot(Value n, Value j, int64_t chains) {
   auto dvec = VectorType::get({dw}, f32);
   int64_t chunks = op.getHeadDim() / dw;
-  Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(dvec, b.getF32FloatAttr(0.0)));
-  Value acc[2] = {zero, zero};
+  SmallVector<Value, 2> acc;
   for (int64_t c = 0; c < chunks; ++c) {
     Value qx = vector::LoadOp::create(b, dvec, dQ, ValueRange{n, idx(c * dw)});
     Value kx = vector::LoadOp::create(b, dvec, op.getKey(), ValueRange{batch, kvHead, j, idx(c * dw)});
-    acc[c % 2] = vector::FMAOp::create(b, qx, kx, acc[c % 2]);
+    if (c < chains)
+      acc.push_back(arith::MulFOp::create(b, qx, kx));
+    else
+      acc[c % chains] = vector::FMAOp::create(b, qx, kx, acc[c % chains]);
   }
-  return chunks > 1 ? arith::AddFOp::create(b, acc[0], acc[1]).getResult() : acc[0];
+  return acc.size() > 1 ? arith::AddFOp::create(b, acc[0], acc[1]).getResult() : acc[0];
 }
 
 /// q[n] . k[j]: one horizontal sum.
 Value AttentionEmitter::decodeDot(Value n, Value j) {
-  return vector::ReductionOp::create(b, vector::CombiningKind::ADD, decodePartialDot(n, j),
+  return vector::ReductionOp::create(b, vector::CombiningKind::ADD, decodePartialDot(n, j, /*chains=*/2),
                                      arith::FastMathFlags::reassoc | arith::FastMathFlags::nsz);
 }
 
@@ -1636,7 +1640,7 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
           Value jj = add(g0, idx(k));
           if (prefetches && k % spread == 0) // g0 is a multiple of vw, so jj % spread == k % spread
             prefetchAt(jj, i, always);
-          parts.push_back(decodePartialDot(n, minI(add(j0, jj), lastKey)));
+          parts.push_back(decodePartialDot(n, minI(add(j0, jj), lastKey), /*chains=*/1));
         }
         vector::StoreOp::create(b, transposedSums(parts), z, ValueRange{g0});
         scf::YieldOp::create(b);

@@ -200,6 +200,8 @@ std::vector<NumericsCase> numericsCases() {
       C("decode_t129_full_mqa").heads(8, 1).seq(1, 129),
       C("chunk_s17_t129_causal").heads(8, 2).seq(17, 129).causal(),
       C("decode_s3_t1500_window100").heads(4, 1).seq(3, 1500).causal().window(100),
+      // 7 rows: the decode form's tuple of 4, then a pair and a single row.
+      C("decode_t300_group7").heads(7, 1).seq(1, 300).causal(),
       // Empty operands: no queries, or no keys (every row sees nothing and must be zero).
       C("empty_queries").heads(2, 1).seq(0, 7).causal(),
       C("empty_keys_rows_zero").heads(2, 1).seq(5, 0),
