@@ -1,12 +1,13 @@
 //===- dense_bench.cpp - the Halide dense kernels against OpenBLAS ---------===//
 //
-// xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--no-dot | --dot-only]
+// xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b|moe] [--no-hot] [--no-dot | --dot-only]
 //                [--xf-weights f32|bf16|f16]
 //
 // One process, one table per kernel: xf's GEMM (M = 512 tokens, prefill) and GEMV (M = 1, decode) from
 // runtime/cpu/DenseOps.cpp (the Halide kernels libxfrt runs, compiled into this program from the same
 // sources and static kernel libraries) against OpenBLAS cblas_sgemm / cblas_sgemv on the same buffers, at the
-// linear-layer shapes of a ~100M llama-style model and of Llama-3-8B. Both peers get 2 threads: xf its
+// linear-layer shapes of a ~100M llama-style model and of Llama-3-8B, and at the expert shapes of gpt-oss-20b and
+// Mixtral-8x7B (--only moe; their GEMMs take an expert's share of the 512 tokens). Both peers get 2 threads: xf its
 // ThreadPool under dense::ScopedPool, OpenBLAS openblas_set_num_threads(2) (its default on this 2-core
 // machine; the program prints what OpenBLAS reports).
 //
@@ -77,7 +78,8 @@ struct Options {
 
 struct Shape {
   const char *model, *name;
-  int64_t in, out; // K, N
+  int64_t in, out;                 // K, N
+  int64_t rows = kPrefillRows;     // M of the prefill GEMM
 };
 
 const Shape kShapes[] = {
@@ -90,6 +92,13 @@ const Shape kShapes[] = {
     {"8b", "qkv 4096->6144", 4096, 6144},
     {"8b", "gate/up 4096->28672", 4096, 28672},
     {"8b", "down 14336->4096", 14336, 4096},
+    // MoE experts: a prefill GEMM takes the rows routed to one expert, 512 tokens x top-k / experts on
+    // average (gpt-oss-20b: hidden and expert width 2880, 32 experts, top-4; Mixtral-8x7B: 4096 -> 14336,
+    // 8 experts, top-2); a decode step runs each chosen expert as a GEMV.
+    {"moe", "gpt-oss gate/up 2880->5760", 2880, 5760, kPrefillRows * 4 / 32},
+    {"moe", "gpt-oss down 2880->2880", 2880, 2880, kPrefillRows * 4 / 32},
+    {"moe", "Mixtral gate/up 4096->28672", 4096, 28672, kPrefillRows * 2 / 8},
+    {"moe", "Mixtral down 14336->4096", 14336, 4096, kPrefillRows * 2 / 8},
 };
 
 [[noreturn]] void die(const std::string &message) {
@@ -125,7 +134,7 @@ Options parseOptions(int argc, char **argv) {
       o.xfWeights = *storage;
     }
     else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b] [--no-hot] [--no-dot | "
+      std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b|moe] [--no-hot] [--no-dot | "
                   "--dot-only] [--xf-weights f32|bf16|f16]\n");
       std::exit(0);
     } else
@@ -133,8 +142,8 @@ Options parseOptions(int argc, char **argv) {
   }
   if (o.dotOnly && !o.dot)
     die("--dot-only and --no-dot exclude each other");
-  if (!o.only.empty() && o.only != "100m" && o.only != "8b")
-    die("--only takes 100m or 8b");
+  if (!o.only.empty() && o.only != "100m" && o.only != "8b" && o.only != "moe")
+    die("--only takes 100m, 8b or moe");
   return o;
 }
 
@@ -248,7 +257,7 @@ struct Row {
 };
 
 void printHeader(bool withNK) {
-  std::printf("%-22s %5s %9s %9s %8s %9s %9s %8s %9s", "shape (K->N)", "M", "xf ms", "xf GF/s", "xf GB/s",
+  std::printf("%-31s %5s %9s %9s %8s %9s %9s %8s %9s", "shape (K->N)", "M", "xf ms", "xf GF/s", "xf GB/s",
               "blas ms", "blas GF/s", "blas GB/s", "xf %blas");
   if (withNK)
     std::printf(" %10s %8s %10s", "blasNK ms", "NK GB/s", "xf %blasNK");
@@ -256,7 +265,7 @@ void printHeader(bool withNK) {
 }
 
 void printRow(const Row &r, int64_t m, bool withNK) {
-  std::printf("%-22s %5lld %9.3f %9.1f %8.1f %9.3f %9.1f %8.1f %8.1f%%", r.name.c_str(), (long long)m, r.xf * 1e3,
+  std::printf("%-31s %5lld %9.3f %9.1f %8.1f %9.3f %9.1f %8.1f %8.1f%%", r.name.c_str(), (long long)m, r.xf * 1e3,
               r.flops / r.xf * 1e-9, r.xfBytes / r.xf * 1e-9, r.blas * 1e3, r.flops / r.blas * 1e-9,
               r.bytes / r.blas * 1e-9, 100.0 * r.blas / r.xf);
   if (withNK)
@@ -305,8 +314,9 @@ int main(int argc, char **argv) {
 
   // GEMM, M = 512.
   if (!o.dotOnly) {
-    std::printf("\nGEMM, M = %lld (prefill), same weights: xf in its 64-column panels, OpenBLAS as [K, N]\n",
-                (long long)kPrefillRows);
+    std::printf("\nGEMM, M = %lld (prefill; an MoE expert: its share of %lld tokens), same weights: xf in its "
+                "64-column panels, OpenBLAS as [K, N]\n",
+                (long long)kPrefillRows, (long long)kPrefillRows);
     printHeader(false);
   }
   for (const Shape &s : kShapes) {
@@ -314,7 +324,7 @@ int main(int argc, char **argv) {
       continue;
     Weight w = makeWeight(s, 1, false, o.xfWeights);
     const dense::Linear &l = w.xf;
-    const int64_t M = kPrefillRows, K = s.in, N = l.outPadded;
+    const int64_t M = s.rows, K = s.in, N = l.outPadded;
     std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yb(y.size());
     fillRandom(x.data(), M * K, 2);
     auto xf = [&](int64_t) { dense::linear(l, x.data(), K, M, y.data(), N); };
@@ -341,13 +351,13 @@ int main(int argc, char **argv) {
   if (o.dot && !dense::bf16DotSupported()) {
     std::printf("\nGEMM with bf16 dot products: skipped, this CPU has no AVX512-BF16\n");
   } else if (o.dot) {
-    std::printf("\nGEMM, M = %lld (prefill), weights rounded to bf16: xf float32 GEMM on them stored bf16 (f32), xf "
-                "bf16-dot GEMM (dot: --dot bf16), OpenBLAS sgemm on the same values (blas)\n",
+    std::printf("\nGEMM, M = %lld (prefill; an MoE expert: its share), weights rounded to bf16: xf float32 GEMM on "
+                "them stored bf16 (f32), xf bf16-dot GEMM (dot: --dot bf16), OpenBLAS sgemm on the same values (blas)\n",
                 (long long)kPrefillRows);
     std::printf("the three measured in turns (each round: blas, f32, dot), best of up to %d rounds\n", o.runs);
     std::printf("GF/s = 2*M*K*N / time; dot/f32 and dot/blas = time ratios (speedup of the bf16 dot); rel.err = "
                 "max |dot - blas| / max |blas|\n");
-    std::printf("%-22s %5s %9s %9s %9s %9s %9s %9s %8s %8s %9s\n", "shape (K->N)", "M", "f32 ms", "f32 GF/s",
+    std::printf("%-31s %5s %9s %9s %9s %9s %9s %9s %8s %8s %9s\n", "shape (K->N)", "M", "f32 ms", "f32 GF/s",
                 "dot ms", "dot GF/s", "blas ms", "blas GF/s", "dot/f32", "dot/blas", "rel.err");
     for (const Shape &s : kShapes) {
       if (!selected(o, s))
@@ -355,7 +365,7 @@ int main(int argc, char **argv) {
       Weight w = makeWeight(s, 1, false, dense::Storage::BF16);
       dense::Linear dot = w.xf;
       dot.dot = dense::Dot::BF16;
-      const int64_t M = kPrefillRows, K = s.in, N = w.xf.outPadded;
+      const int64_t M = s.rows, K = s.in, N = w.xf.outPadded;
       std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yd(y.size()), yb(y.size());
       fillRandom(x.data(), M * K, 2);
       auto f32 = [&](int64_t) { dense::linear(w.xf, x.data(), K, M, y.data(), N); };
@@ -372,7 +382,7 @@ int main(int argc, char **argv) {
       const double flops = 2.0 * M * K * s.out;
       const std::vector<double> t = bestSecondsInterleaved(o, {blas, f32, bf16});
       const double tb = t[0], tf = t[1], td = t[2];
-      std::printf("%-22s %5lld %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %7.2fx %7.2fx %9.2e\n", s.name, (long long)M,
+      std::printf("%-31s %5lld %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %7.2fx %7.2fx %9.2e\n", s.name, (long long)M,
                   tf * 1e3, flops / tf * 1e-9, td * 1e3, flops / td * 1e-9, tb * 1e3, flops / tb * 1e-9, tf / td,
                   tb / td, error);
       std::fflush(stdout);
