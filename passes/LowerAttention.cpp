@@ -11,6 +11,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/Support/SaveAndRestore.h"
 
 #include <limits>
 
@@ -43,7 +44,7 @@ class AttentionEmitter {
 public:
   AttentionEmitter(xf::AttentionOp op, const Tiling &tiling)
       : op(op), t(tiling), b(op.getLoc(), op), f32(b.getF32Type()),
-        vec(VectorType::get({tiling.vectorWidth}, b.getF32Type())) {}
+        vec(VectorType::get({tiling.vectorWidth}, b.getF32Type())), stagedRows(tiling.workgroupRows) {}
 
   void emit();
 
@@ -254,6 +255,9 @@ private:
   // Subgroup form: this work item's lane and the lanes per query row (1: one thread per row).
   Value subgroupLane;
   int64_t lanes = 1;
+  // Block form: the work items that stage each key block in workgroup memory together (0: none). The
+  // tiling's workgroup-rows, except in the subgroup form's block items, which do not stage.
+  int64_t stagedRows;
 
   // Decode form: slot n of the item's active rows (row r = g * S + s of the group) and its state.
   int64_t decodeGroup = 1, decodeRows = 0;
@@ -277,9 +281,9 @@ void AttentionEmitter::emit() {
   Value qBlocks = arith::CeilDivUIOp::create(b, seqQ, idx(t.blockQ));
   // Staged K/V: the items of one workgroup must share (batch, head), so every (batch, head) gets a whole
   // number of workgroups; the items past its last query block only help load and meet the barriers.
-  if (t.workgroupRows)
-    qBlocks = mul(arith::DivUIOp::create(b, add(qBlocks, idx(t.workgroupRows - 1)), idx(t.workgroupRows)),
-                  idx(t.workgroupRows));
+  if (stagedRows)
+    qBlocks = mul(arith::DivUIOp::create(b, add(qBlocks, idx(stagedRows - 1)), idx(stagedRows)),
+                  idx(stagedRows));
   Value perBatch = mul(idx(numHeads), qBlocks);
   Value items = mul(batches, perBatch);
   Value isDecode;
@@ -333,15 +337,10 @@ void AttentionEmitter::emit() {
 /// head dims split across them. Scores are summed across the lanes by xor shuffles, so every lane holds
 /// the same score and the mask, softmax and variant logic run unchanged and uniformly on all of them.
 void AttentionEmitter::emitSubgroupItem(Value w, Value seqQ) {
-  lanes = t.subgroupLanes;
-  subgroupLane = arith::RemUIOp::create(b, w, idx(lanes));
-  int64_t staged = t.workgroupRows;
-  t.workgroupRows = 0;
-  Value row = arith::DivUIOp::create(b, w, idx(lanes));
+  llvm::SaveAndRestore<int64_t> rowLanes(lanes, t.subgroupLanes), noStaging(stagedRows, 0);
+  llvm::SaveAndRestore<Value> rowLane(subgroupLane, arith::RemUIOp::create(b, w, idx(t.subgroupLanes)));
+  Value row = arith::DivUIOp::create(b, w, idx(t.subgroupLanes));
   emitBlockItem(row, seqQ, mul(idx(op.getNumHeads()), seqQ), seqQ);
-  t.workgroupRows = staged;
-  lanes = 1;
-  subgroupLane = Value();
 }
 
 /// The sum of `x` over the lanes of this work item's query row, in every lane. A butterfly of xor
@@ -372,8 +371,8 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
   Value blockBegin = mul(qBlock, idx(t.blockQ));
   // Staged K/V: the group's first item and its first row (or active-row slot).
   Value groupBegin;
-  if (t.workgroupRows) {
-    lane = arith::RemUIOp::create(b, qBlock, idx(t.workgroupRows));
+  if (stagedRows) {
+    lane = arith::RemUIOp::create(b, qBlock, idx(stagedRows));
     groupBegin = mul(sub(qBlock, lane), idx(t.blockQ));
     kTile = memref::AllocOp::create(
         b, MemRefType::get({t.blockK, op.getHeadDim()}, f32, MemRefLayoutAttrInterface(),
@@ -430,11 +429,11 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
     // Staged K/V: the group's rows are the active slots [groupBegin, groupBegin + rows * block-q); the
     // scan also finds the first and last of them. Slot 0 gets a valid row even in an item without any.
     SmallVector<Value> scanInit{idx(0)};
-    if (t.workgroupRows) {
+    if (stagedRows) {
       memref::StoreOp::create(b, idx(0), rowIds, ValueRange{idx(0)});
       scanInit.append({idx(0), idx(0)});
     }
-    Value groupSlotEnd = t.workgroupRows ? add(groupBegin, idx(t.workgroupRows * t.blockQ)) : Value();
+    Value groupSlotEnd = stagedRows ? add(groupBegin, idx(stagedRows * t.blockQ)) : Value();
     auto scan = scf::ForOp::create(
         b, idx(0), seqQ, idx(1), scanInit, [&](OpBuilder &, Location, Value row, ValueRange count) {
           Value g = memref::LoadOp::create(b, op.getGates(), ValueRange{batch, head, row});
@@ -463,7 +462,7 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
             storeZeroRow(row);
           }
           SmallVector<Value> next{arith::SelectOp::create(b, isActive, add(count[0], idx(1)), count[0])};
-          if (t.workgroupRows) {
+          if (stagedRows) {
             Value inGroup = arith::AndIOp::create(
                 b, isActive,
                 arith::AndIOp::create(b, cmpI(arith::CmpIPredicate::sge, count[0], groupBegin),
@@ -478,7 +477,7 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
     active = cmpI(arith::CmpIPredicate::sgt, numRows, idx(0));
     if (headGain)
       active = arith::AndIOp::create(b, active, arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, headGain, zeroF));
-    if (t.workgroupRows) {
+    if (stagedRows) {
       groupFirstRow = scan.getResult(1);
       groupLastRow = scan.getResult(2);
       groupLive = cmpI(arith::CmpIPredicate::sgt, scan.getResult(0), groupBegin);
@@ -501,17 +500,17 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
       gate = gate ? arith::MulFOp::create(b, gate, headGain).getResult() : headGain;
     if (gate)
       active = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, gate, zeroF);
-    if (t.workgroupRows) {
+    if (stagedRows) {
       // Items past the last query block have no rows; theirs point at the last row, so loads stay valid.
       numRows = maxI(idx(0), numRows);
       groupFirstRow = groupBegin;
-      groupLastRow = sub(minI(seqQ, add(groupBegin, idx(t.workgroupRows * t.blockQ))), idx(1));
+      groupLastRow = sub(minI(seqQ, add(groupBegin, idx(stagedRows * t.blockQ))), idx(1));
       groupLive = active ? active : arith::ConstantIntOp::create(b, 1, 1).getResult();
     }
-    Value lastRow = t.workgroupRows ? sub(seqQ, idx(1)) : Value();
+    Value lastRow = stagedRows ? sub(seqQ, idx(1)) : Value();
     scf::ForOp::create(b, idx(0), idx(t.blockQ), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value r, ValueRange) {
       Value row = add(blockBegin, minI(r, sub(numRows, idx(1))));
-      if (t.workgroupRows)
+      if (stagedRows)
         row = minI(row, lastRow);
       memref::StoreOp::create(b, row, rowIds, ValueRange{r});
       if (gate)
@@ -530,7 +529,7 @@ void AttentionEmitter::emitBlockItem(Value w, Value seqQ, Value perBatch, Value 
   firstPos = add(offset, memref::LoadOp::create(b, rowIds, ValueRange{idx(0)}));
   lastPos = add(offset, memref::LoadOp::create(b, rowIds, ValueRange{maxI(idx(0), sub(numRows, idx(1)))}));
 
-  if (t.workgroupRows) {
+  if (stagedRows) {
     // Every item of the workgroup walks the same key blocks (barriers need uniform control flow); an
     // item computes only while it has rows and its factor is not 0.
     groupFirstPos = add(offset, groupFirstRow);
@@ -704,7 +703,7 @@ void AttentionEmitter::stageKeyBlock(Value j0) {
   for (auto [tileValue, sourceValue] : tiles) {
     Value tile = tileValue, source = sourceValue; // captured below (structured bindings cannot be, in C++17)
     int64_t dim = cast<MemRefType>(tile.getType()).getDimSize(1);
-    scf::ForOp::create(b, lane, idx(t.blockK * dim), idx(t.workgroupRows), ValueRange{},
+    scf::ForOp::create(b, lane, idx(t.blockK * dim), idx(stagedRows), ValueRange{},
                        [&](OpBuilder &, Location, Value e, ValueRange) {
                          Value jj = arith::DivUIOp::create(b, e, idx(dim));
                          Value d = arith::RemUIOp::create(b, e, idx(dim));
