@@ -172,9 +172,16 @@ void xfrt_session_free(xfrt_session *session);
 int64_t xfrt_session_position(const xfrt_session *session);
 /* Runs `num_tokens` tokens (a prompt, or the last generated token) through the model at the session's
  * position, appends them to the KV cache and, if `logits` is not NULL, writes the logits of the last one
- * (vocab_size floats). An id outside the vocabulary, or a sequence that would pass max_tokens, fails before
- * anything runs and leaves the session unchanged; a failure while running resets the session. */
+ * (vocab_size floats). More tokens than the session's prefill chunk go through the model in forwards of
+ * that many, so a long prompt's activations stay bounded. An id outside the vocabulary, or a sequence that
+ * would pass max_tokens, fails before anything runs and leaves the session unchanged; a failure while
+ * running resets the session. */
 xfrt_status xfrt_session_run(xfrt_session *session, const int32_t *tokens, int64_t num_tokens, float *logits);
+/* The most tokens one forward of xfrt_session_run takes (default 1024; 0: any number in one forward, the
+ * activations then grow with the prompt). Chunks give the same results up to float rounding (the GEMMs and
+ * attention see other row counts). Fails on a negative count. */
+xfrt_status xfrt_session_set_prefill_chunk(xfrt_session *session, int64_t tokens);
+int64_t xfrt_session_prefill_chunk(const xfrt_session *session);
 /* Forgets the sequence: the next run starts at position 0. */
 void xfrt_session_reset(xfrt_session *session);
 

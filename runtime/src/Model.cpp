@@ -626,10 +626,16 @@ struct Scratch {
 
 } // namespace
 
+/// The activations of a forward grow with its token count (an 8B model's MLP takes 117 MB per 1024 tokens),
+/// the KV cache does not: long prompts run in chunks of this many tokens.
+constexpr int64_t kDefaultPrefillChunk = 1024;
+
 struct xfrt_session_s {
   xfrt_model *model = nullptr;
   xfrt_context *context = nullptr;
   int64_t maxTokens = 0, position = 0;
+  /// Longer runs go through the model in forwards of this many tokens (0: one forward).
+  int64_t prefillChunk = kDefaultPrefillChunk;
   std::vector<LayerCache> caches;
   Scratch scratch;
   /// Weights kept on the context's GPU for the session's lifetime.
@@ -1162,6 +1168,19 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
 void xfrt_session_free(xfrt_session *session) { delete session; }
 int64_t xfrt_session_position(const xfrt_session *session) { return session ? session->position : 0; }
 
+xfrt_status xfrt_session_set_prefill_chunk(xfrt_session *session, int64_t tokens) {
+  if (!session)
+    return failure("xfrt_session_set_prefill_chunk: NULL session");
+  if (tokens < 0)
+    return failure(llvm::formatv("xfrt_session_set_prefill_chunk: {0} tokens; pass a positive count, or 0 for "
+                                 "one forward",
+                                 tokens));
+  session->prefillChunk = tokens;
+  return nullptr;
+}
+
+int64_t xfrt_session_prefill_chunk(const xfrt_session *session) { return session ? session->prefillChunk : 0; }
+
 void xfrt_session_reset(xfrt_session *session) {
   if (!session)
     return;
@@ -1187,10 +1206,15 @@ xfrt_status xfrt_session_run(xfrt_session *session, const int32_t *tokens, int64
                                      p.vocab));
     // A failure midway leaves caches half-written: start over rather than continue from a wrong state.
     try {
-      if (session->model->gpu)
-        forwardGpu(*session, tokens, numTokens, logits);
-      else
-        forward(*session, tokens, numTokens, logits);
+      const int64_t chunk = session->prefillChunk > 0 ? session->prefillChunk : numTokens;
+      for (int64_t start = 0; start < numTokens; start += chunk) {
+        const int64_t n = std::min(chunk, numTokens - start);
+        float *out = start + n == numTokens ? logits : nullptr; // only the last token's logits are asked for
+        if (session->model->gpu)
+          forwardGpu(*session, tokens + start, n, out);
+        else
+          forward(*session, tokens + start, n, out);
+      }
     } catch (...) {
       xfrt_session_reset(session);
       throw;

@@ -35,7 +35,7 @@ const char *const kHelp = R"(OVERVIEW: xf-run - run the kernels of an xf module 
 
 USAGE:
   xf-run <model.so> --weights <path> --prompt-ids 1,2,3 [--max-new N] [--logits out.npy] [--threads N]
-         [--max-tokens N] [--prefill-runs N] [--weight-type T] [--dot D] [--quiet]
+         [--max-tokens N] [--prefill-chunk N] [--prefill-runs N] [--weight-type T] [--dot D] [--quiet]
   xf-run kernel <module.so> [inputs] -o <out.npy> [--kernel NAME] [--device D] [--threads N] [--repeat N]
          [--resident]
   xf-run list <module.so>
@@ -54,6 +54,9 @@ MODEL RUNS (a module compiled from a model spec or config.json):
   --logits FILE      Write the logits used for each generated token, float32 [max-new, vocab] (row 0:
                      the prefill's last position), or [1, vocab] with --max-new 0.
   --max-tokens N     Sequence limit for the KV cache (default: the model's context length).
+  --prefill-chunk N  The most prompt tokens one forward takes (default 1024; 0: the whole prompt at once).
+                     A long prompt's activations stay bounded, and its prefill shows a progress line;
+                     results match an unchunked prefill up to float rounding.
   --prefill-runs N   Run the prompt's prefill N times (default 1), resetting the session in between:
                      `prefill:` is then the best of runs 2..N (warm) and `prefill_first:` the first,
                      cold one. Every run must give the first run's logits bit for bit (an error if not).
@@ -633,6 +636,7 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   std::string weights, logitsPath, weightType = "auto", dotType = "f32";
   std::vector<int32_t> prompt;
   int64_t maxNew = 32, maxTokens = 0, threads = 0, prefillRuns = 1;
+  std::optional<int64_t> prefillChunk;
   std::optional<std::string> device;
   bool quiet = false;
   while (!reader.done()) {
@@ -648,6 +652,8 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
       maxTokens = parseInteger("--max-tokens", *v);
     else if (auto v = reader.optionValue({"--prefill-runs"}))
       prefillRuns = parseInteger("--prefill-runs", *v);
+    else if (auto v = reader.optionValue({"--prefill-chunk"}))
+      prefillChunk = parseInteger("--prefill-chunk", *v);
     else if (auto v = reader.optionValue({"--threads"}))
       threads = parseInteger("--threads", *v);
     else if (auto v = reader.optionValue({"--device"}))
@@ -671,6 +677,8 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
     fail("--max-new must be >= 0");
   if (prefillRuns < 1 || prefillRuns > 1000)
     fail("--prefill-runs must be in [1, 1000]");
+  if (prefillChunk && *prefillChunk < 0)
+    fail("--prefill-chunk must be >= 0");
   if (threads < 0 || threads > 1024)
     fail("--threads must be in [0, 1024]");
 
@@ -689,6 +697,11 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   xfrt_session *rawSession = nullptr;
   check(xfrt_session_create(model.get(), context.get(), maxTokens, &rawSession));
   xfrt::SessionPtr session(rawSession);
+  if (prefillChunk)
+    check(xfrt_session_set_prefill_chunk(session.get(), *prefillChunk));
+  const int64_t numPrompt = static_cast<int64_t>(prompt.size());
+  const int64_t chunk = xfrt_session_prefill_chunk(session.get()) > 0 ? xfrt_session_prefill_chunk(session.get())
+                                                                        : numPrompt;
 
   const int64_t vocab = xfrt_model_vocab_size(model.get());
   const int64_t rows = std::max<int64_t>(maxNew, 1);
@@ -705,8 +718,20 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   for (int64_t run = 0; run < prefillRuns; ++run) {
     if (run > 0)
       xfrt_session_reset(session.get());
-    auto start = Clock::now();
-    check(xfrt_session_run(session.get(), prompt.data(), static_cast<int64_t>(prompt.size()), logits.data()));
+    // Chunk by chunk, as the session would split the prompt anyway, so that a long prefill shows progress.
+    auto start = Clock::now(), lastReport = start;
+    for (int64_t done = 0; done < numPrompt;) {
+      int64_t n = std::min(chunk, numPrompt - done);
+      check(xfrt_session_run(session.get(), prompt.data() + done, n, done + n == numPrompt ? logits.data() : nullptr));
+      done += n;
+      if (!quiet && run == 0 && done < numPrompt &&
+          std::chrono::duration<double>(Clock::now() - lastReport).count() > 1.0) {
+        lastReport = Clock::now();
+        double elapsed = std::chrono::duration<double>(lastReport - start).count();
+        std::fprintf(stderr, "prefill: %lld/%lld tokens, %.1f tokens/s\n", static_cast<long long>(done),
+                     static_cast<long long>(numPrompt), done / elapsed);
+      }
+    }
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (run == 0) {
       firstSeconds = prefillSeconds = seconds;
