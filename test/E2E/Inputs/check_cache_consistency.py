@@ -4,7 +4,10 @@ the logits of a fresh prefill over the same tokens (one call: every row in the c
 decide visibility).
 
   check_cache_consistency.py --runner XF_RUN --model model.so --weights DIR --prompt-ids 1,2 --max-new N
-      --checkpoints 5,17,40 [--atol 1e-4]
+      --checkpoints 5,17,40 [--atol 1e-4] [--prefill-chunk C]
+
+With --prefill-chunk the decoding run takes its prompt C tokens per forward (the cache compacted between
+chunks too); the fresh prefills stay one forward.
 """
 import argparse
 import os
@@ -15,9 +18,9 @@ import tempfile
 import numpy as np
 
 
-def run(args, prompt, max_new, logits):
+def run(args, prompt, max_new, logits, chunk=0):
     cmd = [args.runner, args.model, "--weights", args.weights, "--prompt-ids", ",".join(map(str, prompt)),
-           "--max-new", str(max_new), "--logits", logits, "--quiet"]
+           "--max-new", str(max_new), "--logits", logits, "--quiet", "--prefill-chunk", str(chunk)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     line = out.splitlines()[0]
     return [int(t) for t in line[len("tokens:"):].split(",")]
@@ -32,11 +35,12 @@ def main():
     p.add_argument("--max-new", type=int, required=True)
     p.add_argument("--checkpoints", required=True)
     p.add_argument("--atol", type=float, default=1e-4)
+    p.add_argument("--prefill-chunk", type=int, default=0)
     a = p.parse_args()
     prompt = [int(t) for t in a.prompt_ids.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         decoded = os.path.join(tmp, "decode.npy")
-        tokens = run(a, prompt, a.max_new, decoded)
+        tokens = run(a, prompt, a.max_new, decoded, a.prefill_chunk)
         steps = np.load(decoded)
         worst = 0.0
         for k in map(int, a.checkpoints.split(",")):
