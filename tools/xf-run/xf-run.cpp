@@ -474,7 +474,14 @@ int runKernelCommand(const KernelCommand &command) {
     double batch = query[0], heads = query[1], queryLength = query[2], keyLength = key[2];
     double headDim = query[3], headDimV = output.shape[3];
     bool causal = boolAttribute(module.get(), kernel, "causal");
-    double flops = 2 * batch * heads * queryLength * keyLength * (headDim + headDimV) * (causal ? 0.5 : 1.0);
+    // The (query, key) pairs computed: queries sit at positions T - S .. T - 1, so with causal masking row s
+    // sees T - S + s + 1 keys (none when that is not positive): S T - S (S - 1) / 2 for S <= T (T = S: about
+    // half; decode, S = 1: all T), T (T + 1) / 2 for S > T.
+    double pairs = queryLength * keyLength;
+    if (causal)
+      pairs = queryLength <= keyLength ? queryLength * keyLength - queryLength * (queryLength - 1) / 2
+                                       : keyLength * (keyLength + 1) / 2;
+    double flops = 2 * batch * heads * pairs * (headDim + headDimV);
     char buffer[64];
     std::snprintf(buffer, sizeof(buffer), ", %.2f GFLOP/s", bestSeconds > 0 ? flops / bestSeconds / 1e9 : 0.0);
     throughput = buffer;
