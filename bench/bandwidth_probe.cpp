@@ -1,6 +1,6 @@
 //===- bandwidth_probe.cpp - decode attention against the memory bandwidth -===//
 //
-// xf-bandwidth-probe [--runs N] [--contexts T1,T2,...] [--module LIB.so]
+// xf-bandwidth-probe [--runs N] [--contexts T1,T2,...] [--module LIB.so] [--paired N]
 //
 // 1. Read bandwidth of this machine: 2 threads sum a 1 GiB float array (each its half), best of --runs; each
 //    thread reads its half as 1 or 4 sequential streams side by side, with or without a software prefetch
@@ -16,6 +16,11 @@
 //    before the decode form, for before/after figures).
 // 3. For scale, a plain C++ GQA decode (not xf: each thread takes kv heads, reads K and V once for the 4
 //    query heads that share them, one pass of scores, softmax, one pass of P V), same data, same threads.
+//
+// 4. --paired N: this machine's bandwidth moves between runs minutes apart (31 to 56 GB/s on the same VM in
+//    one hour), so one probe figure at the start says little about the kernel's minutes later. N rounds of
+//    (probe, kernel at S = 1) back to back, per context, give the kernel's share of the probe measured
+//    within a second of each other, and their median.
 //
 // Results are checked against a float64 reference before anything is timed.
 //
@@ -226,6 +231,7 @@ int main(int argc, char **argv) {
   int runs = 5;
   std::vector<int64_t> contexts{4096, 16384};
   std::string modulePath = XF_BENCH_MODULE;
+  int paired = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--runs" && i + 1 < argc)
@@ -239,8 +245,10 @@ int main(int argc, char **argv) {
       }
     } else if (arg == "--module" && i + 1 < argc) {
       modulePath = argv[++i];
+    } else if (arg == "--paired" && i + 1 < argc) {
+      paired = std::max(0, std::atoi(argv[++i]));
     } else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: xf-bandwidth-probe [--runs N] [--contexts T1,T2,...] [--module LIB.so]\n");
+      std::printf("usage: xf-bandwidth-probe [--runs N] [--contexts T1,T2,...] [--module LIB.so] [--paired N]\n");
       return 0;
     } else
       die("unknown argument '" + arg + "' (try --help)");
@@ -252,15 +260,22 @@ int main(int argc, char **argv) {
               (long long)(kProbeBytes >> 20), runs);
   float sink = 0;
   double probe2 = 0;
-  {
-    std::vector<float> data(kProbeBytes / 4);
-    fillRandom(data.data(), static_cast<int64_t>(data.size()), 7);
-    for (const ProbeKind &kind : kProbes) {
-      double two = probe(data, kThreads, kind, runs, sink), one = probe(data, 1, kind, runs, sink);
-      std::printf("  %-32s 2 threads %5.1f GB/s   (1 thread %5.1f GB/s)\n", kind.name, two, one);
-      probe2 = std::max(probe2, two);
-    }
+  std::vector<float> data(kProbeBytes / 4);
+  fillRandom(data.data(), static_cast<int64_t>(data.size()), 7);
+  for (const ProbeKind &kind : kProbes) {
+    double two = probe(data, kThreads, kind, runs, sink), one = probe(data, 1, kind, runs, sink);
+    std::printf("  %-32s 2 threads %5.1f GB/s   (1 thread %5.1f GB/s)\n", kind.name, two, one);
+    probe2 = std::max(probe2, two);
   }
+  // The probe again, 2 threads only (a --paired round).
+  auto probeNow = [&] {
+    double best = 0;
+    for (const ProbeKind &kind : kProbes)
+      best = std::max(best, probe(data, kThreads, kind, runs, sink));
+    return best;
+  };
+  if (!paired)
+    data = std::vector<float>(); // the K/V copies need the memory more
   std::printf("  probe (best with 2 threads): %.1f GB/s   [checksum %g]\n\n", probe2, sink);
 
   xfrt_context *rawContext = nullptr;
@@ -311,6 +326,19 @@ int main(int argc, char **argv) {
       std::printf("%7lld %-26s %3lld %6lld %10.3f %8.1f %9.1f%% %10.2e\n", (long long)T, "xf attn_causal",
                   (long long)S, (long long)copies, seconds * 1e3, gbs, 100.0 * gbs / probe2, error);
       std::fflush(stdout);
+      if (S == 1 && paired) {
+        std::vector<double> shares;
+        for (int round = 0; round < paired; ++round) {
+          double now = probeNow(), kernelGbs = double(kvBytes) / bestSeconds(runs, call) * 1e-9;
+          shares.push_back(100.0 * kernelGbs / now);
+          std::printf("%7lld   paired round %-3d probe %5.1f GB/s, xf %5.1f GB/s: %5.1f%%\n", (long long)T,
+                      round + 1, now, kernelGbs, shares.back());
+          std::fflush(stdout);
+        }
+        std::sort(shares.begin(), shares.end());
+        std::printf("%7lld   paired median: %.1f%% of the probe (%d rounds, %.1f-%.1f%%)\n", (long long)T,
+                    shares[shares.size() / 2], paired, shares.front(), shares.back());
+      }
 
       if (S != 1)
         continue;
