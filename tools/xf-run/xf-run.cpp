@@ -707,8 +707,9 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   if (prefillChunk)
     check(xfrt_session_set_prefill_chunk(session.get(), *prefillChunk));
   const int64_t numPrompt = static_cast<int64_t>(prompt.size());
-  const int64_t chunk = xfrt_session_prefill_chunk(session.get()) > 0 ? xfrt_session_prefill_chunk(session.get())
-                                                                        : numPrompt;
+  int64_t chunk = xfrt_session_prefill_chunk(session.get());
+  if (chunk <= 0)
+    chunk = numPrompt;
 
   const int64_t vocab = xfrt_model_vocab_size(model.get());
   const int64_t rows = std::max<int64_t>(maxNew, 1);
