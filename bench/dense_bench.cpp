@@ -225,6 +225,12 @@ struct Weight {
   std::vector<float> kn, nk;
 };
 
+/// OpenBLAS's y [M, N] = x [M, K] * w.kn [K, N] (N the panel-padded width), the GEMM peer of both tables.
+void blasGemm(const Weight &w, const float *x, int64_t M, int64_t K, int64_t N, float *y) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, x, int(K), w.kn.data(), int(N),
+              0.0f, y, int(N));
+}
+
 Weight makeWeight(const Shape &s, uint64_t seed, bool withNK, dense::Storage storage) {
   Weight w;
   const int64_t K = s.in, N = s.out, Np = dense::paddedCols(N);
@@ -328,10 +334,7 @@ int main(int argc, char **argv) {
     std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yb(y.size());
     fillRandom(x.data(), M * K, 2);
     auto xf = [&](int64_t) { dense::linear(l, x.data(), K, M, y.data(), N); };
-    auto blas = [&](int64_t) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, x.data(), int(K),
-                  w.kn.data(), int(N), 0.0f, yb.data(), int(N));
-    };
+    auto blas = [&](int64_t) { blasGemm(w, x.data(), M, K, N, yb.data()); };
     xf(0);
     blas(0);
     Row r;
@@ -370,10 +373,7 @@ int main(int argc, char **argv) {
       fillRandom(x.data(), M * K, 2);
       auto f32 = [&](int64_t) { dense::linear(w.xf, x.data(), K, M, y.data(), N); };
       auto bf16 = [&](int64_t) { dense::linear(dot, x.data(), K, M, yd.data(), N); };
-      auto blas = [&](int64_t) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, x.data(), int(K),
-                    w.kn.data(), int(N), 0.0f, yb.data(), int(N));
-      };
+      auto blas = [&](int64_t) { blasGemm(w, x.data(), M, K, N, yb.data()); };
       f32(0);
       bf16(0);
       blas(0);
