@@ -45,6 +45,14 @@ static LogicalResult verifyDimsAgree(AttentionOp op, StringRef aName, ShapedType
   return success();
 }
 
+Type AttentionOp::getComputeType() {
+  Type element = getQueryType().getElementType();
+  for (Value operand : {getKey(), getValue(), getOutput()})
+    if (cast<ShapedType>(operand.getType()).getElementType() != element)
+      return Float32Type::get(getContext());
+  return element.isBF16() || element.isF16() ? Float32Type::get(getContext()) : element;
+}
+
 LogicalResult AttentionOp::verify() {
   struct Named {
     StringRef name;
@@ -70,11 +78,20 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << o.name << " must have a float element type, got "
                            << shaped.getElementType();
   }
-  Type elementType = getQueryType().getElementType();
-  for (const Named &o : operands)
-    if (cast<ShapedType>(o.type).getElementType() != elementType)
-      return emitOpError() << o.name << " element type " << cast<ShapedType>(o.type).getElementType()
-                           << " differs from the query element type " << elementType;
+  // One element type throughout, or any mix of f32, bf16 and f16 (computed in f32).
+  Type queryElement = getQueryType().getElementType();
+  bool uniform = llvm::all_of(operands, [&](const Named &o) {
+    return cast<ShapedType>(o.type).getElementType() == queryElement;
+  });
+  if (!uniform)
+    for (const Named &o : operands) {
+      Type element = cast<ShapedType>(o.type).getElementType();
+      if (!element.isF32() && !element.isBF16() && !element.isF16())
+        return emitOpError() << o.name << " element type " << element
+                             << " differs from the query element type " << queryElement
+                             << "; only f32, bf16 and f16 may be mixed";
+    }
+  Type elementType = getComputeType();
 
   if (tensors) {
     if (getNumResults() != 1 || getResult()[0].getType() != getOutput().getType())
@@ -150,7 +167,7 @@ static LogicalResult verifyVariantOperand(AttentionOp op, Value value, StringRef
   auto type = cast<ShapedType>(value.getType());
   if (type.getElementType() != elementType)
     return op.emitOpError() << name << " element type " << type.getElementType()
-                            << " differs from the query element type " << elementType;
+                            << " differs from the compute type " << elementType;
   ShapedType q = op.getQueryType();
   for (ArrayRef<unsigned> layout : allowedLayouts) {
     if (type.getRank() != static_cast<int64_t>(layout.size()))
@@ -237,9 +254,9 @@ static LogicalResult verifyModifierRegion(AttentionOp op, Region &region, String
 LogicalResult AttentionOp::verifyRegions() {
   MLIRContext *ctx = getContext();
   Type index = IndexType::get(ctx);
-  Type element = getQueryType().getElementType();
+  Type element = getComputeType();
   if (failed(verifyModifierRegion(*this, getScore(), "score", {element, index, index, index, index},
-                                  "(z: element type, b, h, i, j: index)", element)))
+                                  "(z: compute type, b, h, i, j: index)", element)))
     return failure();
   return verifyModifierRegion(*this, getMask(), "mask", {index, index, index, index},
                               "(b, h, i, j: index)", IntegerType::get(ctx, 1));
@@ -253,7 +270,7 @@ void AttentionOp::composeScore(function_ref<Value(OpBuilder &, Location, Value, 
   Type index = b.getIndexType();
   withKeyCount |= !score.empty() && score.front().getNumArguments() == 6;
   auto *block = new Block();
-  SmallVector<Type> types{getQueryType().getElementType(), index, index, index, index};
+  SmallVector<Type> types{getComputeType(), index, index, index, index};
   if (withKeyCount)
     types.push_back(index);
   block->addArguments(types, SmallVector<Location>(types.size(), loc));

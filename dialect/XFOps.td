@@ -33,7 +33,12 @@ def XF_AttentionOp : XF_Op<"attention", [
     - `window = W > 0`: `j > i - W` (W keys including the query's own position);
     - the `mask` region, if present: it receives `(b, h, i, j)` as `index` values and yields an `i1`.
 
-    The optional `score` region receives `(z, b, h, i, j)` (`z` of the element type, the rest `index`)
+    Element types: all four operands share one float type, or each is f32, bf16 or f16 (e.g. a bf16 KV
+    cache with f32 queries). With any 16-bit operand the op computes in f32: 16-bit elements are widened
+    as they are loaded and the output rounded to its type once, at the end. This is the compute type;
+    variant operands (`sinks`, `gates`, `alpha`, `alpha_ma`) and the score region's `z` have it.
+
+    The optional `score` region receives `(z, b, h, i, j)` (`z` of the compute type, the rest `index`)
     and yields the modified score; it runs before masking and before the softmax, like FlexAttention's
     `score_mod`. Both regions may take one more `index` argument, `t`, the number of keys T (so a
     modifier can single out the last query row, `i == t - 1`). Both regions are isolated from above and
@@ -127,6 +132,9 @@ def XF_AttentionOp : XF_Op<"attention", [
   let extraClassDeclaration = [{
     MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
     ::llvm::LogicalResult verifyVariantOperands(bool tensors, Type elementType);
+    /// The type scores, softmax statistics and accumulators are computed in: f32 when any operand is
+    /// bf16 or f16, else the operands' element type.
+    Type getComputeType();
     bool hasTensorSemantics() { return getNumResults() == 1; }
     bool hasScoreModifier() { return !getScore().empty(); }
     bool hasMaskModifier() { return !getMask().empty(); }

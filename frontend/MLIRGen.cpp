@@ -213,17 +213,30 @@ struct KernelRequest {
   const ::xf::ModelSpec *model = nullptr;
 };
 
+Type elementTypeOf(MLIRContext *ctx, ::xf::DType t) {
+  switch (t) {
+  case ::xf::DType::F32:
+    return Float32Type::get(ctx);
+  case ::xf::DType::F16:
+    return Float16Type::get(ctx);
+  case ::xf::DType::BF16:
+    return BFloat16Type::get(ctx);
+  }
+  return Float32Type::get(ctx);
+}
+
 void buildKernel(OpBuilder &b, ModuleOp module, const KernelRequest &k) {
   MLIRContext *ctx = b.getContext();
   const ::xf::AttentionConfig &a = k.config;
   Location loc = k.loc;
   auto dim = [](const ::xf::Extent &e) { return e.value ? *e.value : ShapedType::kDynamic; };
   Type f32 = b.getF32Type();
+  Type qoElement = elementTypeOf(ctx, a.dtype), kvElement = elementTypeOf(ctx, a.kvDtype);
   int64_t batch = dim(a.batch), seqQ = dim(a.seqQ), seqK = dim(a.seqK);
-  auto qType = RankedTensorType::get({batch, a.heads, seqQ, a.headDim}, f32);
-  auto kType = RankedTensorType::get({batch, a.kvHeads, seqK, a.headDim}, f32);
-  auto vType = RankedTensorType::get({batch, a.kvHeads, seqK, a.headDimV}, f32);
-  auto oType = RankedTensorType::get({batch, a.heads, seqQ, a.headDimV}, f32);
+  auto qType = RankedTensorType::get({batch, a.heads, seqQ, a.headDim}, qoElement);
+  auto kType = RankedTensorType::get({batch, a.kvHeads, seqK, a.headDim}, kvElement);
+  auto vType = RankedTensorType::get({batch, a.kvHeads, seqK, a.headDimV}, kvElement);
+  auto oType = RankedTensorType::get({batch, a.heads, seqQ, a.headDimV}, qoElement);
   b.setInsertionPointToEnd(module.getBody());
   auto func = func::FuncOp::create(b, loc, k.name, b.getFunctionType({qType, kType, vType, oType}, {oType}));
   func->setAttr("xf.kernel", b.getUnitAttr());
@@ -363,18 +376,6 @@ std::vector<KernelRequest> modelKernels(MLIRContext &ctx, const ::xf::ModelSpec 
 //===----------------------------------------------------------------------===//
 // Whole-model functions: @prefill and @decode
 //===----------------------------------------------------------------------===//
-
-Type elementTypeOf(MLIRContext *ctx, ::xf::DType t) {
-  switch (t) {
-  case ::xf::DType::F32:
-    return Float32Type::get(ctx);
-  case ::xf::DType::F16:
-    return Float16Type::get(ctx);
-  case ::xf::DType::BF16:
-    return BFloat16Type::get(ctx);
-  }
-  return Float32Type::get(ctx);
-}
 
 /// HF's attention factor (the multiplier of cos and sin) for yarn and longrope; 1 otherwise.
 double ropeAttentionFactor(const ::xf::RopeSpec &r) {

@@ -359,7 +359,7 @@ bool AttentionConfig::operator==(const AttentionConfig &o) const {
          causal == o.causal && window == o.window && scaleKind == o.scaleKind &&
          (scaleKind == ScaleKind::Default || scaleValue == o.scaleValue) && softcap == o.softcap &&
          equal(score, o.score) && equal(mask, o.mask) && qkNorm == o.qkNorm && bias == o.bias &&
-         batch == o.batch && seqQ == o.seqQ && seqK == o.seqK;
+         batch == o.batch && seqQ == o.seqQ && seqK == o.seqK && dtype == o.dtype && kvDtype == o.kvDtype;
 }
 
 bool MlpSpec::operator==(const MlpSpec &o) const {

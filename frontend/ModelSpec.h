@@ -103,6 +103,9 @@ struct VariantSpec {
 };
 
 /// The attention of one layer, or of a kernel block, after defaults and overrides.
+enum class DType { F32, F16, BF16 };
+llvm::StringRef toString(DType t);
+
 struct AttentionConfig {
   int64_t heads = 0, kvHeads = 0, headDim = 0, headDimV = 0;
   bool causal = false;
@@ -120,6 +123,8 @@ struct AttentionConfig {
   bool qkNorm = false;           // RMSNorm over head_dim on q and k before RoPE (Qwen3)
   AttentionBias bias = AttentionBias::None;
   Extent batch, seqQ, seqK;      // kernel blocks only
+  DType dtype = DType::F32;      // kernel blocks only: query and output
+  DType kvDtype = DType::F32;    // kernel blocks only: key and value
 
   bool operator==(const AttentionConfig &o) const;
   bool operator!=(const AttentionConfig &o) const { return !(*this == o); }
@@ -137,8 +142,6 @@ struct AttentionSpec {
 // Models
 //===----------------------------------------------------------------------===//
 
-enum class DType { F32, F16, BF16 };
-llvm::StringRef toString(DType t);
 
 struct NormSpec {
   enum class Kind { RMS, Layer };

@@ -37,7 +37,8 @@ const StringRef kTopKinds[] = {"attention", "model", "variant"};
 constexpr size_t kMaxLookupEntries = 4096;
 const StringRef kKernelKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", "causal",
                                  "window", "scale",    "query_pre_attn_scalar",  "softcap",
-                                 "score",  "mask",     "batch",    "seq_q",      "seq_k"};
+                                 "score",  "mask",     "batch",    "seq_q",      "seq_k",
+                                 "dtype",  "kv_dtype"};
 const StringRef kModelAttentionKeys[] = {"heads",   "kv_heads", "head_dim", "head_dim_v", "causal",
                                          "window",  "sliding_window",       "scale",
                                          "query_pre_attn_scalar", "softcap", "score", "mask",
@@ -238,6 +239,7 @@ struct AttentionPatch {
   std::optional<bool> qkNorm;
   std::optional<AttentionBias> bias;
   std::optional<Extent> batch, seqQ, seqK;
+  std::optional<DType> dtype, kvDtype;
   llvm::StringMap<SMLoc> keyLocs, valueLocs;
   bool ok = true;
 };
@@ -1256,6 +1258,10 @@ private:
       else if (auto n = positiveInt(*f, *v))
         *out = Extent{*n};
     }
+    for (auto [key, out] : {std::pair<StringRef, std::optional<DType> *>{"dtype", &p.dtype}, {"kv_dtype", &p.kvDtype}})
+      if (const Field *f = get(fields, key))
+        if (auto w = word(*f, {"f32", "bf16", "f16"}))
+          *out = *w == "f32" ? DType::F32 : *w == "f16" ? DType::F16 : DType::BF16;
     p.ok = diag.count() == before;
     return p;
   }
@@ -1298,6 +1304,13 @@ private:
       a.seqQ = *p.seqQ;
     if (p.seqK)
       a.seqK = *p.seqK;
+    if (p.dtype) {
+      a.dtype = *p.dtype;
+      if (!p.kvDtype)
+        a.kvDtype = *p.dtype;
+    }
+    if (p.kvDtype)
+      a.kvDtype = *p.kvDtype;
     bool ok = true;
     if ((p.heads || p.kvHeads) && a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0) {
       if (report)

@@ -88,6 +88,10 @@ private:
     for (auto [k, e] : {std::pair<llvm::StringRef, const Extent *>{"batch", &c.batch}, {"seq_q", &c.seqQ}, {"seq_k", &c.seqK}})
       if (e->value)
         key(2, k, llvm::Twine(*e->value));
+    if (c.dtype != DType::F32)
+      key(2, "dtype", toString(c.dtype));
+    if (c.kvDtype != c.dtype)
+      key(2, "kv_dtype", toString(c.kvDtype));
     for (const VariantSpec &v : a.variants)
       printVariant(v, 2);
     os << "}\n";

@@ -22,7 +22,7 @@ LogicalResult xf::addAffineScale(AttentionOp op, StringRef activation) {
   // input of q_proj) with the weight `self_attn.alpha_proj.weight` [H, hidden], and pass the frozen
   // moving average `self_attn.alpha_ma` [H].
   int64_t heads = op.getNumHeads();
-  Type element = op.getQueryType().getElementType();
+  Type element = op.getComputeType();
   FailureOr<Value> alpha = addKernelOperand(
       op, perTokenType(op), "xf-affine-scale", [&](OpBuilder &b, func::CallOp call, int64_t layer) -> FailureOr<Value> {
         FailureOr<Value> x = callerAttentionInput(call, layer, "xf-affine-scale");

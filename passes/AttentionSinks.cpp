@@ -19,7 +19,7 @@ LogicalResult xf::addLearnedSinks(AttentionOp op) {
     return op.emitOpError("already has learned sinks");
   // Calls from @prefill/@decode pass the layer's sink logits, HF's `self_attn.sinks` weight.
   int64_t heads = op.getNumHeads();
-  Type element = op.getQueryType().getElementType();
+  Type element = op.getComputeType();
   FailureOr<Value> sinks = addKernelOperand(
       op, perHeadType(op), "xf-attention-sinks", [&](OpBuilder &b, func::CallOp call, int64_t layer) -> FailureOr<Value> {
         return callerLayerWeight(b, call, layer, "sinks", {heads}, element);

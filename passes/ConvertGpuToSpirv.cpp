@@ -35,12 +35,27 @@ struct ConvertGpuToSpirvPass : public xf::impl::XFConvertGpuToSpirvBase<ConvertG
     MLIRContext *ctx = module.getContext();
     SmallVector<gpu::GPUModuleOp> gpuModules(module.getOps<gpu::GPUModuleOp>());
     for (gpu::GPUModuleOp gpuModule : gpuModules) {
+      // The target environment has no 16-bit storage: narrower types would be widened to 32 bits in the
+      // buffers' declared types, so a bf16 or f16 operand would be read as garbage. Refuse it instead.
+      WalkResult narrow = gpuModule.walk([&](gpu::GPUFuncOp func) {
+        for (Type type : func.getArgumentTypes())
+          if (auto memref = dyn_cast<MemRefType>(type); memref && memref.getElementTypeBitWidth() < 32) {
+            func.emitError("the vulkan target takes f32 kernel operands, got ")
+                << memref.getElementType() << " (compile 16-bit operands for --target=cpu or --target=cuda)";
+            return WalkResult::interrupt();
+          }
+        return WalkResult::advance();
+      });
+      if (narrow.wasInterrupted())
+        return signalPassFailure();
       spirv::MemorySpaceToStorageClassConverter memorySpaces(spirv::mapMemorySpaceToVulkanStorageClass);
       spirv::convertMemRefTypesAndAttrs(gpuModule, memorySpaces);
 
       spirv::TargetEnvAttr env = spirv::lookupTargetEnvOrDefault(gpuModule);
       std::unique_ptr<ConversionTarget> target = SPIRVConversionTarget::get(env);
-      SPIRVTypeConverter types(env);
+      SPIRVConversionOptions options;
+      options.emulateLT32BitScalarTypes = false;
+      SPIRVTypeConverter types(env, options);
       ScfToSPIRVContext scfContext;
       RewritePatternSet patterns(ctx);
       populateGPUToSPIRVPatterns(types, patterns);

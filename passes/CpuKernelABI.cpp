@@ -67,7 +67,9 @@ static llvm::json::Value describeKernel(func::FuncOp func, unsigned numOperands)
       shape.push_back(ShapedType::isDynamic(d) ? int64_t(-1) : d);
     std::string operandName = names && i < names.size() ? cast<StringAttr>(names[i]).str()
                                                          : ("arg" + Twine(i)).str();
-    operands.push_back(llvm::json::Object{{"name", operandName}, {"shape", std::move(shape)}});
+    Type element = type.getElementType();
+    StringRef dtype = element.isBF16() ? "bf16" : element.isF16() ? "f16" : "f32";
+    operands.push_back(llvm::json::Object{{"name", operandName}, {"shape", std::move(shape)}, {"dtype", dtype}});
   }
   kernel["operands"] = std::move(operands);
   if (auto gpu = func->getAttrOfType<DictionaryAttr>("xf.gpu_kernel")) {
@@ -179,6 +181,12 @@ struct CpuKernelABIPass : public xf::impl::XFCpuKernelABIBase<CpuKernelABIPass> 
       func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(), {}));
     }
     unsigned numOperands = func.getNumArguments();
+    for (Type type : func.getArgumentTypes()) {
+      auto memref = dyn_cast<MemRefType>(type);
+      if (!memref || !(memref.getElementType().isF32() || memref.getElementType().isBF16() ||
+                       memref.getElementType().isF16()))
+        return func.emitError("xf kernel operands must be memrefs of f32, bf16 or f16, got ") << type;
+    }
     for (auto alloca : par.getBody()->getOps<memref::AllocaOp>())
       if (alloca->getNumOperands() != 0)
         return alloca.emitError("xf kernel scratch must have a static size");

@@ -81,7 +81,7 @@ void xf::forEachModelCall(func::FuncOp kernel, function_ref<void(func::CallOp, i
 }
 
 static ShapedType withDims(xf::AttentionOp op, ArrayRef<int64_t> dims) {
-  Type element = op.getQueryType().getElementType();
+  Type element = op.getComputeType();
   if (op.hasTensorSemantics())
     return RankedTensorType::get(dims, element);
   return MemRefType::get(dims, element);

@@ -57,6 +57,28 @@ private:
   Value vecConst(double v) {
     return arith::ConstantOp::create(b, DenseElementsAttr::get(vec, b.getF32FloatAttr(v)));
   }
+  /// Element(s) at `at` of an operand as f32 (`type`: a vector along the last dimension). bf16 and f16
+  /// operands are widened here, as they are loaded, so the kernel computes in f32 throughout.
+  Value load(Value buffer, ValueRange at, VectorType type = {}) {
+    Type stored = cast<MemRefType>(buffer.getType()).getElementType();
+    Value x = type ? vector::LoadOp::create(b, VectorType::get(type.getShape(), stored), buffer, at).getResult()
+                   : memref::LoadOp::create(b, buffer, at).getResult();
+    return stored == f32 ? x : arith::ExtFOp::create(b, type ? Type(type) : f32, x).getResult();
+  }
+  /// Stores f32 element(s) (a scalar or a vector along the last dimension), rounded to the buffer's type.
+  void store(Value x, Value buffer, ValueRange at) {
+    Type stored = cast<MemRefType>(buffer.getType()).getElementType();
+    auto vector = dyn_cast<VectorType>(x.getType());
+    if (stored != f32)
+      x = arith::TruncFOp::create(b, vector ? Type(VectorType::get(vector.getShape(), stored)) : stored, x);
+    if (vector)
+      vector::StoreOp::create(b, x, buffer, at);
+    else
+      memref::StoreOp::create(b, x, buffer, at);
+  }
+  static int64_t elementBytes(Value buffer) {
+    return cast<MemRefType>(buffer.getType()).getElementTypeBitWidth() / 8;
+  }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
   Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
@@ -180,16 +202,14 @@ private:
   Value keyAt(Value j0, Value j, Value d) {
     if (kTile)
       return memref::LoadOp::create(b, kTile, ValueRange{sub(j, j0), d});
-    return memref::LoadOp::create(b, op.getKey(), ValueRange{batch, kvHead, j, dimOf(d)});
+    return load(op.getKey(), ValueRange{batch, kvHead, j, dimOf(d)});
   }
   /// Value row j0 + jj, element d of this lane's share; `type` a vector type loads a vector along d.
   Value valueAt(Value j0, Value jj, Value d, Type type = Type()) {
     SmallVector<Value> at =
         vTile ? SmallVector<Value>{jj, d} : SmallVector<Value>{batch, kvHead, add(j0, jj), dimOf(d)};
     Value base = vTile ? vTile : op.getValue();
-    if (type)
-      return vector::LoadOp::create(b, cast<VectorType>(type), base, at);
-    return memref::LoadOp::create(b, base, at);
+    return load(base, at, cast_or_null<VectorType>(type));
   }
   void storeZeroRow(Value row);
   /// `body` where `condition` holds; elsewhere the item's output rows are written as zeros.
@@ -561,7 +581,7 @@ void AttentionEmitter::storeZeroRow(Value row) {
   Value zeroF = f32Const(0.0);
   scf::ForOp::create(b, idx(0), idx(valueDims()), idx(1), ValueRange{},
                      [&](OpBuilder &, Location, Value d, ValueRange) {
-                       memref::StoreOp::create(b, zeroF, op.getOutput(), ValueRange{batch, head, row, dimOf(d)});
+                       store(zeroF, op.getOutput(), ValueRange{batch, head, row, dimOf(d)});
                        scf::YieldOp::create(b);
                      });
 }
@@ -708,7 +728,7 @@ void AttentionEmitter::stageKeyBlock(Value j0) {
                          Value jj = arith::DivUIOp::create(b, e, idx(dim));
                          Value d = arith::RemUIOp::create(b, e, idx(dim));
                          Value j = minI(add(j0, jj), lastKey);
-                         Value x = memref::LoadOp::create(b, source, ValueRange{batch, kvHead, j, d});
+                         Value x = load(source, ValueRange{batch, kvHead, j, d});
                          memref::StoreOp::create(b, x, tile, ValueRange{jj, d});
                          scf::YieldOp::create(b);
                        });
@@ -799,8 +819,7 @@ void AttentionEmitter::packQuery() {
                        Value row = memref::LoadOp::create(b, rowIds, ValueRange{r});
                        scf::ForOp::create(b, idx(0), idx(d), idx(1), ValueRange{},
                                           [&](OpBuilder &, Location, Value dd, ValueRange) {
-                                            Value x = memref::LoadOp::create(
-                                                b, op.getQuery(), ValueRange{batch, head, row, dimOf(dd)});
+                                            Value x = load(op.getQuery(), ValueRange{batch, head, row, dimOf(dd)});
                                             Value scaled = arith::MulFOp::create(b, x, scale);
                                             Value v = arith::SelectOp::create(b, valid, scaled, zero);
                                             memref::StoreOp::create(b, v, qT, ValueRange{dd, r});
@@ -1135,8 +1154,7 @@ void AttentionEmitter::emitCalibratedColumns() {
     Value row = minI(idx(key), lastKey);
     auto dot = scf::ForOp::create(b, idx(0), idx(headDims()), idx(1), SmallVector<Value>(nc, zero),
                                   [&](OpBuilder &, Location, Value d, ValueRange acc) {
-                                    Value kx = memref::LoadOp::create(b, op.getKey(),
-                                                                      ValueRange{batch, kvHead, row, dimOf(d)});
+                                    Value kx = load(op.getKey(), ValueRange{batch, kvHead, row, dimOf(d)});
                                     Value kb = vector::BroadcastOp::create(b, vec, kx);
                                     SmallVector<Value> next;
                                     for (int64_t c = 0; c < nc; ++c)
@@ -1207,7 +1225,7 @@ void AttentionEmitter::emitCalibratedColumns() {
         SmallVector<Value, 2> at{d, idx(c * vw)};
         Value sum = vector::LoadOp::create(b, vec, vsumT, at);
         for (int64_t n = 0; n < numKeys; ++n) {
-          Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, minI(idx(keys[n]), lastKey), dimOf(d)});
+          Value vx = load(op.getValue(), ValueRange{batch, kvHead, minI(idx(keys[n]), lastKey), dimOf(d)});
           sum = vector::FMAOp::create(b, vector::BroadcastOp::create(b, vec, vx),
                                       vector::LoadOp::create(b, vec, visT, ValueRange{idx(n), idx(c * vw)}), sum);
         }
@@ -1238,7 +1256,7 @@ void AttentionEmitter::emitCalibratedColumns() {
       Value acc = zero;
       for (int64_t n = 0; n < numKeys; ++n) {
     int64_t key = keys[n];
-        Value vx = memref::LoadOp::create(b, op.getValue(), ValueRange{batch, kvHead, minI(idx(key), lastKey), dimOf(d)});
+        Value vx = load(op.getValue(), ValueRange{batch, kvHead, minI(idx(key), lastKey), dimOf(d)});
         acc = vector::FMAOp::create(b, vector::BroadcastOp::create(b, vec, vx),
                                     vector::LoadOp::create(b, vec, pT, ValueRange{idx(n), idx(c * vw)}), acc);
       }
@@ -1326,7 +1344,7 @@ void AttentionEmitter::emitEpilogue(ValueRange m, ValueRange l, ValueRange count
                            Value as = memref::LoadOp::create(b, accSinkT, ValueRange{d, r});
                            o = arith::AddFOp::create(b, o, arith::MulFOp::create(b, as, sinkScale));
                          }
-                         memref::StoreOp::create(b, o, op.getOutput(), ValueRange{batch, head, row, dimOf(d)});
+                         store(o, op.getOutput(), ValueRange{batch, head, row, dimOf(d)});
                          scf::YieldOp::create(b);
                        });
     scf::YieldOp::create(b);
@@ -1380,7 +1398,7 @@ Value AttentionEmitter::decodePartialDot(Value n, Value j, int64_t chains) {
   SmallVector<Value, 2> acc;
   for (int64_t c = 0; c < chunks; ++c) {
     Value qx = vector::LoadOp::create(b, dvec, dQ, ValueRange{n, idx(c * dw)});
-    Value kx = vector::LoadOp::create(b, dvec, op.getKey(), ValueRange{batch, kvHead, j, idx(c * dw)});
+    Value kx = load(op.getKey(), ValueRange{batch, kvHead, j, idx(c * dw)}, dvec);
     if (c < chains)
       acc.push_back(arith::MulFOp::create(b, qx, kx));
     else
@@ -1492,7 +1510,7 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
             memref::StoreOp::create(b, gate, dGate, ValueRange{count[0]});
             b.setInsertionPointToStart(ifActive.elseBlock());
             scf::ForOp::create(b, idx(0), idx(dv), idx(dvw), ValueRange{}, [&](OpBuilder &, Location, Value c, ValueRange) {
-              vector::StoreOp::create(b, zeroDv, op.getOutput(), ValueRange{batch, h, s, c});
+              store(zeroDv, op.getOutput(), ValueRange{batch, h, s, c});
               scf::YieldOp::create(b);
             });
           }
@@ -1507,7 +1525,7 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   scf::ForOp::create(b, idx(0), numActive, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
     DecodeRow row = decodeRow(n);
     for (int64_t c = 0; c < d / dw; ++c) {
-      Value x = vector::LoadOp::create(b, dvec, op.getQuery(), ValueRange{batch, row.head, row.seq, idx(c * dw)});
+      Value x = load(op.getQuery(), ValueRange{batch, row.head, row.seq, idx(c * dw)}, dvec);
       vector::StoreOp::create(b, arith::MulFOp::create(b, x, scale), dQ, ValueRange{n, idx(c * dw)});
     }
     for (int64_t c = 0; c < dv / dvw; ++c) {
@@ -1613,7 +1631,7 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
   auto prefetchNext = [&](Value jj) {
     Value next = minI(add(add(j0, idx(bk)), jj), sub(keyCount, idx(1)));
     for (auto [buffer, width] : {std::pair{op.getKey(), op.getHeadDim()}, std::pair{op.getValue(), dv}})
-      for (int64_t line = 0; line < width; line += 16)
+      for (int64_t line = 0; line < width; line += 64 / elementBytes(buffer))
         memref::PrefetchOp::create(b, buffer, ValueRange{batch, kvHead, next, idx(line)}, /*isWrite=*/false,
                                    /*localityHint=*/2, /*isDataCache=*/true);
   };
@@ -1760,8 +1778,7 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
         p.push_back(vector::BroadcastOp::create(b, dvvec, memref::LoadOp::create(b, scores[r], ValueRange{jj})));
       SmallVector<Value> next(acc.begin(), acc.end());
       for (int64_t c = 0; c < nc; ++c) {
-        Value vx = vector::LoadOp::create(b, dvvec, op.getValue(),
-                                          ValueRange{batch, kvHead, add(j0, jj), idx((c0 + c) * dvw)});
+        Value vx = load(op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx((c0 + c) * dvw)}, dvvec);
         for (int64_t r = 0; r < numRows; ++r)
           next[r * nc + c] = vector::FMAOp::create(b, p[r], vx, acc[r * nc + c]);
       }
@@ -1780,7 +1797,7 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
       Value visVec = vector::BroadcastOp::create(b, dvvec, vis);
       for (int64_t c = 0; c < chunks; ++c) {
         SmallVector<Value, 2> at{rows[0], idx(c * dvw)};
-        Value vx = vector::LoadOp::create(b, dvvec, op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx(c * dvw)});
+        Value vx = load(op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx(c * dvw)}, dvvec);
         vector::StoreOp::create(b, vector::FMAOp::create(b, visVec, vx, vector::LoadOp::create(b, dvvec, dVsum, at)), dVsum, at);
       }
       memref::StoreOp::create(b, arith::AddFOp::create(b, memref::LoadOp::create(b, dCnt, ValueRange{rows[0]}), vis), dCnt,
@@ -1844,7 +1861,7 @@ void AttentionEmitter::emitDecodeEpilogue(Value n) {
         Value acc = zeroDv;
         Value vsum = dVsum ? vector::LoadOp::create(b, dvvec, dVsum, ValueRange{n, idx(c * dvw)}).getResult() : Value();
         for (size_t e = 0; e < keys.size(); ++e) {
-          Value vx = vector::LoadOp::create(b, dvvec, op.getValue(), ValueRange{batch, kvHead, rows[e], idx(c * dvw)});
+          Value vx = load(op.getValue(), ValueRange{batch, kvHead, rows[e], idx(c * dvw)}, dvvec);
           acc = vector::FMAOp::create(b, vector::BroadcastOp::create(b, dvvec, ps[e]), vx, acc);
           if (vsum) // affine scaling averages over every visible key, the calibrated columns included
             vsum = vector::FMAOp::create(b, vector::BroadcastOp::create(b, dvvec, vis[e]), vx, vsum);
@@ -1910,7 +1927,7 @@ void AttentionEmitter::emitDecodeEpilogue(Value n) {
     if (sinkScale)
       o = vector::FMAOp::create(b, vector::LoadOp::create(b, dvvec, dSinkAcc, ValueRange{idx(c * dvw)}),
                                 vector::BroadcastOp::create(b, dvvec, sinkScale), o);
-    vector::StoreOp::create(b, o, op.getOutput(), ValueRange{batch, row.head, row.seq, idx(c * dvw)});
+    store(o, op.getOutput(), ValueRange{batch, row.head, row.seq, idx(c * dvw)});
   }
 }
 
@@ -1977,8 +1994,8 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
         op.emitOpError("must be bufferized before xf-lower-attention (run one-shot-bufferize)");
         return signalPassFailure();
       }
-      if (!op.getQueryType().getElementType().isF32()) {
-        op.emitOpError("xf-lower-attention supports f32 only, got ")
+      if (!op.getComputeType().isF32()) {
+        op.emitOpError("xf-lower-attention computes in f32: operands must be f32, bf16 or f16, got ")
             << op.getQueryType().getElementType();
         return signalPassFailure();
       }

@@ -21,7 +21,7 @@ MemRefDescriptor::MemRefDescriptor(const xfrt_tensor &tensor) {
   }
 }
 
-MemRefDescriptor::MemRefDescriptor(const float *data, int64_t rank, const int64_t *shape, const int64_t *strides) {
+MemRefDescriptor::MemRefDescriptor(const void *data, int64_t rank, const int64_t *shape, const int64_t *strides) {
   auto dataWord = static_cast<int64_t>(reinterpret_cast<intptr_t>(data));
   words[0] = dataWord;
   words[1] = dataWord;

@@ -16,14 +16,14 @@
 
 namespace xf::rt {
 
-/// A rank-r float memref descriptor laid out as 3 + 2r words.
+/// A rank-r memref descriptor laid out as 3 + 2r words.
 class MemRefDescriptor {
 public:
   /// Describes a dense row-major tensor (offset 0, row-major strides).
   explicit MemRefDescriptor(const xfrt_tensor &tensor);
   /// Describes a strided view (the model runtime's KV-cache windows). Kernels index through the
   /// descriptor's strides, so a view of the first T rows of a larger cache needs no copy.
-  MemRefDescriptor(const float *data, int64_t rank, const int64_t *shape, const int64_t *strides);
+  MemRefDescriptor(const void *data, int64_t rank, const int64_t *shape, const int64_t *strides);
   void *get() { return words.data(); }
 
 private:

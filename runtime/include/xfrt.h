@@ -5,7 +5,8 @@
  * Errors are values: every call that can fail returns an xfrt_status, NULL on success; a non-NULL status
  * carries a one-line message and must be released with xfrt_status_free.
  *
- * Tensors are dense, row-major (C order) float32 buffers. Attention kernels take
+ * Tensors are dense, row-major (C order) buffers of float32, or of bf16 or f16 where the kernel was compiled
+ * for them (an attention spec's `dtype` / `kv_dtype`; xfrt_kernel_operand_dtype says which). Attention kernels take
  *   query  [B, H,   S, D]      key    [B, Hkv, T, D]
  *   value  [B, Hkv, T, Dv]     output [B, H,   S, Dv]
  * where H and Hkv (and D, Dv) are fixed by the compiled spec and B, S, T may vary per call when the spec
@@ -27,12 +28,25 @@ typedef struct xfrt_context_s xfrt_context;
 
 #define XFRT_MAX_RANK 8
 
-/* A dense row-major float32 tensor; `data` is owned by the caller. */
+/* Element types. bf16 and f16 elements are 16-bit words (bf16: the high half of a float32; f16: IEEE binary16). */
+typedef enum {
+  XFRT_F32 = 0,
+  XFRT_BF16 = 1,
+  XFRT_F16 = 2,
+} xfrt_dtype;
+
+/* A dense row-major tensor; `data` is owned by the caller. A tensor initialized without `dtype` is float32. */
 typedef struct {
-  float *data;
+  void *data;
   int32_t rank;
   int64_t shape[XFRT_MAX_RANK];
+  xfrt_dtype dtype;
 } xfrt_tensor;
+
+/* "f32", "bf16" or "f16"; NULL for a value outside the enum. */
+const char *xfrt_dtype_name(xfrt_dtype dtype);
+/* Bytes per element: 4 or 2; 0 for a value outside the enum. */
+size_t xfrt_dtype_size(xfrt_dtype dtype);
 
 /* The message of a failed status (never NULL for a non-NULL status). */
 const char *xfrt_status_message(xfrt_status status);
@@ -99,6 +113,8 @@ const char *xfrt_kernel_kind(const xfrt_module *module, const char *kernel);
  * may be NULL to ask only for the rank) and returns the rank, or -1 if there is no such operand. */
 int32_t xfrt_kernel_operand_shape(const xfrt_module *module, const char *kernel, int64_t index,
                                   int64_t shape[XFRT_MAX_RANK]);
+/* The element type the kernel was compiled for at operand `index`; -1 if there is no such operand. */
+int32_t xfrt_kernel_operand_dtype(const xfrt_module *module, const char *kernel, int64_t index);
 /* Attributes are the kernel's metadata keys other than its name, kind, symbols and operands (num_heads,
  * causal, scale, ...), sorted by name. Number of them, or -1 if there is no such kernel. */
 int64_t xfrt_kernel_num_attributes(const xfrt_module *module, const char *kernel);

@@ -23,6 +23,13 @@ namespace {
 std::optional<std::string> checkOperand(const KernelInfo &kernel, const OperandInfo &operand,
                                         const xfrt_tensor &tensor) {
   std::string where = "kernel '" + kernel.name + "': operand '" + operand.name + "'";
+  if (tensor.dtype != operand.dtype) {
+    const char *given = xfrt_dtype_name(tensor.dtype);
+    return llvm::formatv("{0} is {1}, but the kernel was compiled for {2}", where,
+                         given ? std::string(given) : "an unknown dtype (" + std::to_string(tensor.dtype) + ")",
+                         xfrt_dtype_name(operand.dtype))
+        .str();
+  }
   int64_t expectedRank = static_cast<int64_t>(operand.shape.size());
   if (tensor.rank != expectedRank)
     return llvm::formatv("{0} has rank {1}, expected {2}", where, tensor.rank, expectedRank).str();
@@ -33,7 +40,7 @@ std::optional<std::string> checkOperand(const KernelInfo &kernel, const OperandI
       return llvm::formatv("{0} dim {1} is {2}, sizes must be >= 0", where, dim, size).str();
     if (operand.shape[dim] != kDynamicDim && size != operand.shape[dim])
       return llvm::formatv("{0} dim {1} is {2}, expected {3}", where, dim, size, operand.shape[dim]).str();
-    if (size != 0 && numElements > INT64_MAX / static_cast<int64_t>(sizeof(float)) / size)
+    if (size != 0 && numElements > INT64_MAX / static_cast<int64_t>(xfrt_dtype_size(operand.dtype)) / size)
       return where + " is too large (its byte size overflows 64 bits)";
     numElements *= size;
   }
@@ -144,7 +151,7 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
       return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("ids", 0), dim("table", 1)).str();
     const xfrt_tensor &ids = tensor("ids");
     for (int64_t i = 0; i < ids.shape[0]; ++i) {
-      float id = ids.data[i];
+      float id = static_cast<const float *>(ids.data)[i];
       if (!(id >= 0 && id < dim("table", 0)) || id != std::floor(id)) {
         std::string spelled = id == std::floor(id) && std::fabs(id) < 1e15f ? std::to_string(static_cast<int64_t>(id))
                                                                              : llvm::formatv("{0}", id).str();
@@ -215,7 +222,7 @@ std::optional<std::string> gpuOperandBytes(const KernelInfo &kernel, const xfrt_
                            "2^31 - 1 elements)",
                            kernel.name, kernel.operands[i].name, elements, api)
           .str();
-    bytes.push_back(static_cast<size_t>(elements) * sizeof(float));
+    bytes.push_back(static_cast<size_t>(elements) * xfrt_dtype_size(kernel.operands[i].dtype));
   }
   return std::nullopt;
 }

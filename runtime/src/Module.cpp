@@ -205,6 +205,36 @@ extern "C" int32_t xfrt_kernel_operand_shape(const xfrt_module *module, const ch
   return static_cast<int32_t>(declared.size());
 }
 
+extern "C" int32_t xfrt_kernel_operand_dtype(const xfrt_module *module, const char *kernel, int64_t index) {
+  const KernelInfo *info = findKernel(module, kernel);
+  if (!info || index < 0 || index >= static_cast<int64_t>(info->operands.size()))
+    return -1;
+  return info->operands[index].dtype;
+}
+
+extern "C" const char *xfrt_dtype_name(xfrt_dtype dtype) {
+  switch (dtype) {
+  case XFRT_F32:
+    return "f32";
+  case XFRT_BF16:
+    return "bf16";
+  case XFRT_F16:
+    return "f16";
+  }
+  return nullptr;
+}
+
+extern "C" size_t xfrt_dtype_size(xfrt_dtype dtype) {
+  switch (dtype) {
+  case XFRT_F32:
+    return 4;
+  case XFRT_BF16:
+  case XFRT_F16:
+    return 2;
+  }
+  return 0;
+}
+
 extern "C" int64_t xfrt_kernel_num_attributes(const xfrt_module *module, const char *kernel) {
   const KernelInfo *info = findKernel(module, kernel);
   return info ? static_cast<int64_t>(info->attributes.size()) : -1;

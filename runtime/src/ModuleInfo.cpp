@@ -108,6 +108,15 @@ llvm::Expected<OperandInfo> parseOperand(const json::Value &value, const llvm::T
       return error(where + " ('" + operand.name + "'): shape entries must be integers >= 0, or -1 (dynamic)");
     operand.shape.push_back(*size);
   }
+  if (const json::Value *dtype = object->get("dtype")) {
+    std::optional<llvm::StringRef> spelled = dtype->getAsString();
+    if (spelled == "bf16")
+      operand.dtype = XFRT_BF16;
+    else if (spelled == "f16")
+      operand.dtype = XFRT_F16;
+    else if (spelled != "f32")
+      return error(where + " ('" + operand.name + "'): 'dtype' must be \"f32\", \"bf16\" or \"f16\"");
+  }
   return operand;
 }
 

@@ -9,6 +9,8 @@
 #ifndef XF_RUNTIME_SRC_MODULEINFO_H
 #define XF_RUNTIME_SRC_MODULEINFO_H
 
+#include "xfrt.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -29,6 +31,8 @@ struct OperandInfo {
   std::string name;
   /// One entry per dimension; kDynamicDim where the size is chosen per call.
   std::vector<int64_t> shape;
+  /// The element type (metadata key "dtype": "f32", the default, "bf16" or "f16").
+  xfrt_dtype dtype = XFRT_F32;
 };
 
 inline constexpr int64_t kDynamicDim = -1;

@@ -24,9 +24,29 @@ func.func @mixed(%q: tensor<1x4x4x64xf32>, %k: memref<1x4x4x64xf32>, %o: tensor<
 
 // -----
 
-func.func @element_type(%q: tensor<1x4x4x64xf32>, %k: tensor<1x4x4x64xf16>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
-  // expected-error @+1 {{key element type 'f16' differs from the query element type 'f32'}}
-  %r = xf.attention ins(%q, %k, %k : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf16>, tensor<1x4x4x64xf16>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+func.func @element_type(%q: tensor<1x4x4x64xf32>, %k: tensor<1x4x4x64xf64>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{key element type 'f64' differs from the query element type 'f32'; only f32, bf16 and f16 may be mixed}}
+  %r = xf.attention ins(%q, %k, %k : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf64>, tensor<1x4x4x64xf64>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xf32>
+  return %r : tensor<1x4x4x64xf32>
+}
+
+// -----
+
+// 16-bit operands compute in f32: the sinks and the score region's z are f32.
+func.func @bf16_sinks(%q: tensor<1x4x4x64xbf16>, %k: tensor<1x4x4x64xbf16>, %s: tensor<4xbf16>, %o: tensor<1x4x4x64xbf16>) -> tensor<1x4x4x64xbf16> {
+  // expected-error @+1 {{sinks element type 'bf16' differs from the compute type 'f32'}}
+  %r = xf.attention ins(%q, %k, %k : tensor<1x4x4x64xbf16>, tensor<1x4x4x64xbf16>, tensor<1x4x4x64xbf16>) sinks(%s : tensor<4xbf16>) outs(%o : tensor<1x4x4x64xbf16>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} -> tensor<1x4x4x64xbf16>
+  return %r : tensor<1x4x4x64xbf16>
+}
+
+// -----
+
+func.func @f16_score_type(%q: tensor<1x4x4x64xf32>, %k: tensor<1x4x4x64xf16>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
+  // expected-error @+1 {{score region must take (z: compute type, b, h, i, j: index)}}
+  %r = xf.attention ins(%q, %k, %k : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf16>, tensor<1x4x4x64xf16>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64} score {
+  ^bb0(%z: f16, %b: index, %h: index, %i: index, %j: index):
+    xf.yield %z : f16
+  } -> tensor<1x4x4x64xf32>
   return %r : tensor<1x4x4x64xf32>
 }
 
@@ -169,7 +189,7 @@ func.func @window(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<
 // -----
 
 func.func @score_signature(%q: tensor<1x4x4x64xf32>, %o: tensor<1x4x4x64xf32>) -> tensor<1x4x4x64xf32> {
-  // expected-error @+1 {{score region must take (z: element type, b, h, i, j: index)}}
+  // expected-error @+1 {{score region must take (z: compute type, b, h, i, j: index)}}
   %r = xf.attention ins(%q, %q, %q : tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>) outs(%o : tensor<1x4x4x64xf32>) {num_heads = 4, num_kv_heads = 4, scale = 1.0 : f64}
   score {
   ^bb0(%z: f32, %i: index):

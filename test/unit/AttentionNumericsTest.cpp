@@ -48,6 +48,7 @@ struct NumericsCase {
   bool defaultScale = true;
   bool staticShapes = false; // batch/seq_q/seq_k spelled as integers in the spec
   std::string mlir;          // non-empty: compile this .mlir instead of a generated .xf spec
+  xfrt_dtype queryDtype = XFRT_F32, kvDtype = XFRT_F32; // query and output; key and value
 
   explicit NumericsCase(std::string name) : name(std::move(name)) {
     heads(4, 4).dims(64).seq(1, 1);
@@ -86,6 +87,11 @@ struct NumericsCase {
     defaultScale = false;
     return *this;
   }
+  NumericsCase &dtypes(xfrt_dtype queryAndOutput, xfrt_dtype keyAndValue) {
+    queryDtype = queryAndOutput;
+    kvDtype = keyAndValue;
+    return *this;
+  }
   NumericsCase &fixedShapes() {
     staticShapes = true;
     return *this;
@@ -121,6 +127,8 @@ struct NumericsCase {
     out << "  batch = " << dim(p.batch) << "\n"
         << "  seq_q = " << dim(p.seqQ) << "\n"
         << "  seq_k = " << dim(p.seqK) << "\n"
+        << "  dtype = " << xfrt_dtype_name(queryDtype) << "\n"
+        << "  kv_dtype = " << xfrt_dtype_name(kvDtype) << "\n"
         << "}\n";
     return out.str();
   }
@@ -228,6 +236,14 @@ std::vector<NumericsCase> numericsCases() {
       C("static_b2_s17_t129_causal").batch(2).heads(8, 2).seq(17, 129).causal().fixedShapes(),
       C("static_len64_full").heads(4, 4).seq(64, 64).fixedShapes(),
       C("static_decode_b2_window8").batch(2).heads(8, 2).dims(128).seq(1, 100).causal().window(8).fixedShapes(),
+      // 16-bit operands, computed in f32: a bf16 KV cache read by the decode form (tuples, pair, single row)
+      // and by the block form; all-16-bit kernels; f16 with a window.
+      C("bf16_kv_decode_t300_group7").heads(7, 1).seq(1, 300).causal().dtypes(XFRT_F32, XFRT_BF16),
+      C("bf16_kv_decode_b2_d128").batch(2).heads(8, 2).dims(128).seq(1, 1000).causal().dtypes(XFRT_F32, XFRT_BF16),
+      C("bf16_kv_prefill_s33_t100").heads(8, 2).seq(33, 100).causal().dtypes(XFRT_F32, XFRT_BF16),
+      C("bf16_all_causal_77").heads(4, 2).dims(96).seq(77, 77).causal().dtypes(XFRT_BF16, XFRT_BF16),
+      C("f16_all_decode_t129").heads(8, 2).dims(128).seq(1, 129).causal().dtypes(XFRT_F16, XFRT_F16),
+      C("f16_kv_window_s40_t200").heads(4, 4).dims(64, 32).seq(40, 200).causal().window(48).dtypes(XFRT_F32, XFRT_F16),
       // Score and mask regions (.mlir input).
       C("mlir_softcap_chunked_causal")
           .batch(2)
@@ -259,18 +275,21 @@ std::vector<NumericsCase> numericsCases() {
   };
 }
 
-class AttentionNumerics : public testing::TestWithParam<NumericsCase> {};
-
-TEST_P(AttentionNumerics, MatchesReference) {
-  const NumericsCase &c = GetParam();
+/// Compiles the case for `target` and compares a run with the oracle; skipped where the machine has no device
+/// of the target's kind.
+void checkCase(const NumericsCase &c, const std::string &target) {
   const AttentionProblem &p = c.problem;
+  std::string skip;
+  ContextPtr context = makeTargetContext(target, skip);
+  if (!context)
+    GTEST_SKIP() << "no " << target << " device: " << skip;
 
   fs::path library;
-  ASSERT_TRUE(c.mlir.empty() ? compile(c.name, "xf", c.spec(), library) : compile(c.name, "mlir", c.mlir, library));
+  std::string name = target == "cpu" ? c.name : c.name + "_" + target;
+  ASSERT_TRUE(c.mlir.empty() ? compile(name, "xf", c.spec(), library, "--target=" + target)
+                             : compile(name, "mlir", c.mlir, library, "--target=" + target));
   ModulePtr module = openModule(library);
   ASSERT_TRUE(module);
-  ContextPtr context = makeContext(2);
-  ASSERT_TRUE(context);
 
   std::vector<int64_t> queryShape{p.batch, p.heads, p.seqQ, p.headDim};
   std::vector<int64_t> keyShape{p.batch, p.kvHeads, p.seqK, p.headDim};
@@ -283,9 +302,24 @@ TEST_P(AttentionNumerics, MatchesReference) {
   // NaN, so an element the kernel never writes (a skipped empty row, say) cannot pass as zero.
   std::vector<float> output(p.batch * p.heads * p.seqQ * p.headDimV, NAN);
 
-  xfrt_tensor operands[] = {tensorOf(query, queryShape), tensorOf(key, keyShape), tensorOf(value, valueShape),
-                            tensorOf(output, outputShape)};
+  // 16-bit operands: the kernel gets the rounded values, and so does the reference (it checks the kernel,
+  // not the rounding). A 16-bit output starts as NaN too and is widened back after the run.
+  std::vector<uint16_t> narrowed[4];
+  auto operand = [&](int index, std::vector<float> &data, const std::vector<int64_t> &shape, xfrt_dtype dtype) {
+    if (dtype == XFRT_F32)
+      return tensorOf(data, shape);
+    narrowed[index].resize(data.size());
+    for (size_t i = 0; i < data.size(); ++i) {
+      narrowed[index][i] = dtype == XFRT_BF16 ? xfrt::toBf16(data[i]) : xfrt::toF16(data[i]);
+      data[i] = dtype == XFRT_BF16 ? xfrt::fromBf16(narrowed[index][i]) : xfrt::fromF16(narrowed[index][i]);
+    }
+    return tensorOf(narrowed[index].data(), shape, dtype);
+  };
+  xfrt_tensor operands[] = {operand(0, query, queryShape, c.queryDtype), operand(1, key, keyShape, c.kvDtype),
+                            operand(2, value, valueShape, c.kvDtype), operand(3, output, outputShape, c.queryDtype)};
   ASSERT_EQ(messageOf(xfrt_kernel_run(context.get(), module.get(), "attn", operands, 4)), "");
+  for (size_t i = 0; i < narrowed[3].size(); ++i)
+    output[i] = c.queryDtype == XFRT_BF16 ? xfrt::fromBf16(narrowed[3][i]) : xfrt::fromF16(narrowed[3][i]);
 
   std::vector<double> expected = xf::reference::attention(p, query, key, value);
   ASSERT_EQ(expected.size(), output.size());
@@ -293,8 +327,11 @@ TEST_P(AttentionNumerics, MatchesReference) {
     return;
   double worstError = -1;
   size_t worst = 0;
+  // A 16-bit output is the f32 result rounded once: half an ulp, at most 2^-8 relative for bf16 (8
+  // significant bits), 2^-11 for f16 (11).
+  double rounding = c.queryDtype == XFRT_BF16 ? 0x1p-8 : c.queryDtype == XFRT_F16 ? 0x1p-11 : 0.0;
   for (size_t index = 0; index < output.size(); ++index) {
-    double error = std::abs(double(output[index]) - expected[index]);
+    double error = std::abs(double(output[index]) - expected[index]) - rounding * std::abs(expected[index]);
     if (std::isnan(error))
       error = INFINITY;
     if (error > worstError) {
@@ -310,7 +347,27 @@ TEST_P(AttentionNumerics, MatchesReference) {
                                     << (c.mlir.empty() ? c.spec() : c.mlir);
 }
 
+class AttentionNumerics : public testing::TestWithParam<NumericsCase> {};
+
+TEST_P(AttentionNumerics, MatchesReference) { checkCase(GetParam(), "cpu"); }
+
 INSTANTIATE_TEST_SUITE_P(Cases, AttentionNumerics, testing::ValuesIn(numericsCases()),
+                         [](const testing::TestParamInfo<NumericsCase> &info) { return info.param.name; });
+
+/// The 16-bit cases on CUDA, where 16-bit loads and stores are the PTX's own (the Vulkan target refuses them).
+std::vector<NumericsCase> sixteenBitCases() {
+  std::vector<NumericsCase> cases;
+  for (const NumericsCase &c : numericsCases())
+    if (c.queryDtype != XFRT_F32 || c.kvDtype != XFRT_F32)
+      cases.push_back(c);
+  return cases;
+}
+
+class SixteenBitCuda : public testing::TestWithParam<NumericsCase> {};
+
+TEST_P(SixteenBitCuda, MatchesReference) { checkCase(GetParam(), "cuda"); }
+
+INSTANTIATE_TEST_SUITE_P(Cases, SixteenBitCuda, testing::ValuesIn(sixteenBitCases()),
                          [](const testing::TestParamInfo<NumericsCase> &info) { return info.param.name; });
 
 //===----------------------------------------------------------------------===//
@@ -352,6 +409,31 @@ TEST(AttentionRuntimeErrors, StaticLengthMismatchNamesTheOperand) {
   std::string message = messageOf(xfrt_kernel_run(context.get(), module.get(), "attn", operands, 4));
   EXPECT_NE(message.find("'query'"), std::string::npos) << message;
   EXPECT_NE(message.find("17"), std::string::npos) << message;
+}
+
+TEST(AttentionRuntimeErrors, WrongDtypeNamesTheOperand) {
+  NumericsCase c = NumericsCase("wrong_dtype").heads(4, 2).seq(3, 3).dtypes(XFRT_F32, XFRT_BF16);
+  fs::path library;
+  ASSERT_TRUE(compile(c.name, "xf", c.spec(), library));
+  ModulePtr module = openModule(library);
+  ASSERT_TRUE(module);
+  ContextPtr context = makeContext(2);
+  EXPECT_EQ(xfrt_kernel_operand_dtype(module.get(), "attn", 0), XFRT_F32);
+  EXPECT_EQ(xfrt_kernel_operand_dtype(module.get(), "attn", 1), XFRT_BF16);
+  EXPECT_EQ(xfrt_kernel_operand_dtype(module.get(), "attn", 4), -1);
+
+  // float32 keys for the bf16 key operand.
+  std::vector<float> query(4 * 3 * 64), key(2 * 3 * 64), output(4 * 3 * 64, -7.0f);
+  std::vector<uint16_t> value(2 * 3 * 64);
+  xfrt_tensor operands[] = {tensorOf(query, {1, 4, 3, 64}), tensorOf(key, {1, 2, 3, 64}),
+                            tensorOf(value.data(), {1, 2, 3, 64}, XFRT_BF16), tensorOf(output, {1, 4, 3, 64})};
+  EXPECT_EQ(messageOf(xfrt_kernel_run(context.get(), module.get(), "attn", operands, 4)),
+            "kernel 'attn': operand 'key' is f32, but the kernel was compiled for bf16");
+  operands[1].dtype = static_cast<xfrt_dtype>(9);
+  EXPECT_EQ(messageOf(xfrt_kernel_run(context.get(), module.get(), "attn", operands, 4)),
+            "kernel 'attn': operand 'key' is an unknown dtype (9), but the kernel was compiled for bf16");
+  for (float element : output)
+    ASSERT_EQ(element, -7.0f);
 }
 
 TEST(AttentionRuntimeErrors, MissingLibraryFailsCleanly) {

@@ -289,7 +289,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadMetadataCase{"\"num_kv_heads\":2,", "",
                         "kernel 'attn': attention kernel needs a positive integer 'num_kv_heads'"},
         BadMetadataCase{"{\"name\":\"key\",\"shape\":[-1,2,-1,8]}", "{\"name\":\"key\",\"shape\":[-1,3,-1,8]}",
-                        "kernel 'attn': operand 'key' dim 1 is 3 but num_kv_heads is 2"}));
+                        "kernel 'attn': operand 'key' dim 1 is 3 but num_kv_heads is 2"},
+        BadMetadataCase{"{\"name\":\"key\",\"shape\":[-1,2,-1,8]}",
+                        "{\"name\":\"key\",\"shape\":[-1,2,-1,8],\"dtype\":\"f8\"}",
+                        "kernel 'attn': operands[1] ('key'): 'dtype' must be \"f32\", \"bf16\" or \"f16\""}));
 
 //===----------------------------------------------------------------------===//
 // Running kernels

@@ -110,7 +110,8 @@ OPTIONS (kernel):
 
 FILES:
   Inputs and outputs are float32 .npy files in C order ('<f4', fortran_order False, rank <= 8), as
-  numpy.save writes them.
+  numpy.save writes them. An operand compiled for bf16 or f16 (an attention spec's dtype / kv_dtype)
+  takes its file's values rounded to nearest even; such an output is written widened to float32.
 
 OUTPUT SHAPE:
   Attention kernels: [B, num_heads, S, head_dim_v], B and S taken from the query ([B, H, S, D]).
@@ -433,10 +434,27 @@ int runKernelCommand(const KernelCommand &command) {
   output.shape = outputShape(module.get(), kernel, inputs, numOperands - 1, outputName);
   output.data.resize(output.numElements());
 
+  // Operands compiled for bf16 or f16 take the float32 .npy data rounded to nearest even; such an output is
+  // widened back to float32 for the .npy file.
+  auto dtypeOf = [&](int64_t index) { return static_cast<xfrt_dtype>(xfrt_kernel_operand_dtype(module.get(), kernel.c_str(), index)); };
+  auto narrow = [](const std::vector<float> &data, xfrt_dtype dtype) {
+    std::vector<uint16_t> words(data.size());
+    for (size_t i = 0; i < data.size(); ++i)
+      words[i] = dtype == XFRT_BF16 ? xfrt::toBf16(data[i]) : xfrt::toF16(data[i]);
+    return words;
+  };
+  std::vector<std::vector<uint16_t>> narrowed(numOperands);
   std::vector<xfrt_tensor> operands;
-  for (const std::string &operand : inputNames)
-    operands.push_back(xfrt::tensorOf(inputs[operand].data.data(), inputs[operand].shape));
-  operands.push_back(xfrt::tensorOf(output.data.data(), output.shape));
+  for (int64_t i = 0; i < numOperands; ++i) {
+    xf::npy::Array &array = i + 1 < numOperands ? inputs[inputNames[i]] : output;
+    xfrt_dtype dtype = dtypeOf(i);
+    if (dtype == XFRT_F32) {
+      operands.push_back(xfrt::tensorOf(array.data.data(), array.shape));
+      continue;
+    }
+    narrowed[i] = narrow(array.data, dtype);
+    operands.push_back(xfrt::tensorOf(narrowed[i].data(), array.shape, dtype));
+  }
 
   // A module runs where it was compiled for unless --device says which device of that kind.
   std::string device = command.device.value_or(xfrt_module_target(module.get()));
@@ -449,8 +467,8 @@ int runKernelCommand(const KernelCommand &command) {
   if (command.resident)
     for (int64_t i = 0; i + 1 < numOperands; ++i) {
       const xf::npy::Array &input = inputs[inputNames[i]];
-      check(xfrt_context_pin(context.get(), input.data.data(), input.data.size() * sizeof(float)));
-      pinned.push_back(input.data.data());
+      check(xfrt_context_pin(context.get(), operands[i].data, input.data.size() * xfrt_dtype_size(dtypeOf(i))));
+      pinned.push_back(operands[i].data);
     }
   double bestSeconds = 0, bestDeviceSeconds = -1;
   for (int64_t run = 0; run < command.repeat; ++run) {
@@ -464,6 +482,9 @@ int runKernelCommand(const KernelCommand &command) {
   }
   for (const void *data : pinned)
     xfrt_context_unpin(context.get(), data);
+  if (xfrt_dtype dtype = dtypeOf(numOperands - 1); dtype != XFRT_F32)
+    for (size_t i = 0; i < output.data.size(); ++i)
+      output.data[i] = dtype == XFRT_BF16 ? xfrt::fromBf16(narrowed.back()[i]) : xfrt::fromF16(narrowed.back()[i]);
   std::string writeError = xf::npy::write(command.outputPath, output);
   if (!writeError.empty())
     fail(writeError);
