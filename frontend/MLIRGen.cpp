@@ -445,7 +445,8 @@ public:
         entry.set("kind", b.getStringAttr(isValue ? "value" : "key"));
         entry.set("layer", b.getI64IntegerAttr(l));
         DictionaryAttr attrs = b.getDictionaryAttr({b.getNamedAttr(model::kCacheAttr, entry.getDictionary(ctx))});
-        auto type = RankedTensorType::get({dyn, a.kvHeads, slots, isValue ? a.headDimV : a.headDim}, f32);
+        auto type = RankedTensorType::get({dyn, a.kvHeads, slots, isValue ? a.headDimV : a.headDim},
+                                          elementTypeOf(ctx, a.kvDtype));
         inputs.push_back(type);
         inputAttrs.push_back(attrs);
         results.push_back(type);
@@ -717,6 +718,10 @@ private:
       SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
       return tensor::InsertSliceOp::create(b, loc, rows, cache, offsets, sizes, strides);
     };
+    // A 16-bit cache (kv_dtype) holds the rows rounded once, as they are stored.
+    Type cacheElement = cast<RankedTensorType>(keyCaches[layer].getType()).getElementType();
+    kh = model::convertElements(b, loc, kh, cacheElement);
+    vh = model::convertElements(b, loc, vh, cacheElement);
     keyCaches[layer] = store(keyCaches[layer], kh, D);
     valueCaches[layer] = store(valueCaches[layer], vh, Dv);
     Value keys = kh, values = vh;

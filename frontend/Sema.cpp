@@ -42,7 +42,7 @@ const StringRef kKernelKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v",
 const StringRef kModelAttentionKeys[] = {"heads",   "kv_heads", "head_dim", "head_dim_v", "causal",
                                          "window",  "sliding_window",       "scale",
                                          "query_pre_attn_scalar", "softcap", "score", "mask",
-                                         "qk_norm", "bias"};
+                                         "qk_norm", "bias",    "kv_dtype"};
 const StringRef kLayerKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", "causal",
                                 "window", "scale",    "query_pre_attn_scalar",  "softcap",
                                 "score",  "mask",     "qk_norm",  "bias"};

@@ -197,6 +197,8 @@ private:
       key(4, "qk_norm", "true");
     if (a.bias != AttentionBias::None)
       key(4, "bias", biasText(a.bias));
+    if (a.kvDtype != DType::F32)
+      key(4, "kv_dtype", toString(a.kvDtype));
     os << "  }\n";
 
     printRope(m.rope);

@@ -11,6 +11,7 @@
 #include "Status.h"
 #include "runtime/cpu/DenseOps.h"
 #include "runtime/cpu/MemRefCall.h"
+#include "xfrt.hpp"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
@@ -569,13 +570,31 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
 // KV cache
 //===----------------------------------------------------------------------===//
 
-/// One layer's keys and values, [kvHeads, capacity, headDim] each, rows in position order. A windowed
-/// layer keeps the `sinkTokens` first rows plus the newest ones its window can still see: before new rows
-/// would overflow, older rows are dropped by moving the kept ones down (amortized O(1) per token).
+/// One layer's keys and values, [kvHeads, capacity, headDim] each, rows in position order, of the element
+/// type the layer's attention kernel reads (float32, or bf16 / f16 words rounded as they are stored). A
+/// windowed layer keeps the `sinkTokens` first rows plus the newest ones its window can still see: before
+/// new rows would overflow, older rows are dropped by moving the kept ones down (amortized O(1) per token).
 struct LayerCache {
   int64_t kvHeads = 0, headDim = 0, capacity = 0, count = 0;
   int64_t window = 0, sinkTokens = 0;
-  std::vector<float> k, v;
+  xfrt_dtype dtype = XFRT_F32;
+  std::vector<uint8_t> k, v;
+
+  size_t elementBytes() const { return xfrt_dtype_size(dtype); }
+  uint8_t *row(std::vector<uint8_t> &t, int64_t head, int64_t slot) {
+    return t.data() + static_cast<size_t>((head * capacity + slot) * headDim) * elementBytes();
+  }
+  /// Writes `headDim` floats at (head, slot), rounded to the cache's element type.
+  void store(std::vector<uint8_t> &t, int64_t head, int64_t slot, const float *values) {
+    uint8_t *to = row(t, head, slot);
+    if (dtype == XFRT_F32) {
+      std::memcpy(to, values, sizeof(float) * headDim);
+      return;
+    }
+    auto *words = reinterpret_cast<uint16_t *>(to);
+    for (int64_t d = 0; d < headDim; ++d)
+      words[d] = dtype == XFRT_BF16 ? xfrt::toBf16(values[d]) : xfrt::toF16(values[d]);
+  }
 
   void reserveFor(int64_t incoming) {
     if (window > 0 && count + incoming > capacity) {
@@ -584,23 +603,20 @@ struct LayerCache {
       int64_t keepSinks = std::min(count, sinkTokens);
       int64_t drop = count - keepSinks - keepRecent;
       if (drop > 0) {
-        for (std::vector<float> *t : {&k, &v})
-          for (int64_t h = 0; h < kvHeads; ++h) {
-            float *base = t->data() + h * capacity * headDim;
-            std::memmove(base + keepSinks * headDim, base + (keepSinks + drop) * headDim,
-                         sizeof(float) * keepRecent * headDim);
-          }
+        for (std::vector<uint8_t> *t : {&k, &v})
+          for (int64_t h = 0; h < kvHeads; ++h)
+            std::memmove(row(*t, h, keepSinks), row(*t, h, keepSinks + drop), elementBytes() * keepRecent * headDim);
         count -= drop;
       }
     }
     if (count + incoming <= capacity)
       return;
     int64_t newCapacity = std::max(count + incoming, capacity * 2);
-    for (std::vector<float> *t : {&k, &v}) {
-      std::vector<float> grown(static_cast<size_t>(kvHeads * newCapacity * headDim));
+    for (std::vector<uint8_t> *t : {&k, &v}) {
+      std::vector<uint8_t> grown(static_cast<size_t>(kvHeads * newCapacity * headDim) * elementBytes());
       for (int64_t h = 0; h < kvHeads; ++h)
-        std::memcpy(grown.data() + h * newCapacity * headDim, t->data() + h * capacity * headDim,
-                    sizeof(float) * count * headDim);
+        std::memcpy(grown.data() + static_cast<size_t>(h * newCapacity * headDim) * elementBytes(), row(*t, h, 0),
+                    elementBytes() * count * headDim);
       t->swap(grown);
     }
     capacity = newCapacity;
@@ -612,7 +628,7 @@ struct LayerCache {
 /// between calls (every row a call reads, it has written first, except GEMM padding rows, whose outputs
 /// are never read).
 struct Scratch {
-  std::vector<float> x, h, o, qkv, q, attn, merged, gateUp, act, cosT, sinT, normed, logits;
+  std::vector<float> x, h, o, qkv, q, keys, attn, merged, gateUp, act, cosT, sinT, normed, logits;
   std::vector<float> routerLogits, expertIn, expertGateUp, expertAct, expertOut; // MoE
   std::vector<MemRefDescriptor> operands;
 
@@ -721,11 +737,20 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     const int64_t C = cache.capacity, base = cache.count;
     float *q = Scratch::sized(sc.q, Hq * S, D), *attn = Scratch::sized(sc.attn, Hq * S, D);
     dense::rope(qkv, S, ldq, Hq, D, D, cosT, sinT, half, q, D, S * D);
-    dense::rope(qkv + Hq * D, S, ldq, Hkv, D, D, cosT, sinT, half, cache.k.data() + base * D, D, C * D);
+    if (cache.dtype == XFRT_F32) {
+      dense::rope(qkv + Hq * D, S, ldq, Hkv, D, D, cosT, sinT, half,
+                  reinterpret_cast<float *>(cache.row(cache.k, 0, base)), D, C * D);
+    } else {
+      // Rotated keys [Hkv, S, D] in float32 first, then rounded into the cache.
+      float *rotated = Scratch::sized(sc.keys, Hkv * S, D);
+      dense::rope(qkv + Hq * D, S, ldq, Hkv, D, D, cosT, sinT, half, rotated, D, S * D);
+      for (int64_t kh = 0; kh < Hkv; ++kh)
+        for (int64_t t = 0; t < S; ++t)
+          cache.store(cache.k, kh, base + t, rotated + (kh * S + t) * D);
+    }
     for (int64_t t = 0; t < S; ++t)
       for (int64_t kh = 0; kh < Hkv; ++kh)
-        std::memcpy(cache.v.data() + (kh * C + base + t) * D, qkv + t * ldq + (Hq + Hkv + kh) * D,
-                    sizeof(float) * D);
+        cache.store(cache.v, kh, base + t, qkv + t * ldq + (Hq + Hkv + kh) * D);
     cache.count += S;
 
     // The kernel sees the cache rows as key/value [1, Hkv, count, D] in place.
@@ -835,7 +860,8 @@ void runKernel(xfrt_session &s, const char *kernel, std::initializer_list<xfrt_t
   }
 }
 
-xfrt_tensor view(std::vector<float> &data, std::initializer_list<int64_t> shape) {
+template <typename T>
+xfrt_tensor view(std::vector<T> &data, std::initializer_list<int64_t> shape) {
   xfrt_tensor t{};
   t.data = data.data();
   t.rank = static_cast<int32_t>(shape.size());
@@ -904,26 +930,34 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     const int64_t C = cache.capacity, base = cache.count;
     for (int64_t t = 0; t < S; ++t)
       for (int64_t kh = 0; kh < Hkv; ++kh) {
-        std::copy_n(kr.data() + (t * Hkv + kh) * D, D, cache.k.data() + (kh * C + base + t) * D);
-        std::copy_n(v.data() + (t * Hkv + kh) * D, D, cache.v.data() + (kh * C + base + t) * D);
+        cache.store(cache.k, kh, base + t, kr.data() + (t * Hkv + kh) * D);
+        cache.store(cache.v, kh, base + t, v.data() + (t * Hkv + kh) * D);
       }
     cache.count += S;
     const int64_t Tk = cache.count;
-    std::vector<float> keys(Hkv * Tk * D), values(Hkv * Tk * D), queries(Hq * S * D), attn(Hq * S * D);
+    // Dense [Hkv, Tk, D] copies of the cache rows, in the cache's element type.
+    size_t headBytes = static_cast<size_t>(Tk * D) * cache.elementBytes();
+    std::vector<uint8_t> keys(Hkv * headBytes), values(Hkv * headBytes);
+    std::vector<float> queries(Hq * S * D), attn(Hq * S * D);
     for (int64_t kh = 0; kh < Hkv; ++kh) {
-      std::copy_n(cache.k.data() + kh * C * D, Tk * D, keys.data() + kh * Tk * D);
-      std::copy_n(cache.v.data() + kh * C * D, Tk * D, values.data() + kh * Tk * D);
+      std::memcpy(keys.data() + kh * headBytes, cache.row(cache.k, kh, 0), headBytes);
+      std::memcpy(values.data() + kh * headBytes, cache.row(cache.v, kh, 0), headBytes);
     }
+    auto cacheView = [&](std::vector<uint8_t> &rows) {
+      xfrt_tensor t = view(rows, {1, Hkv, Tk, D});
+      t.dtype = cache.dtype;
+      return t;
+    };
     for (int64_t t = 0; t < S; ++t)
       for (int64_t hh = 0; hh < Hq; ++hh)
         std::copy_n(qr.data() + (t * Hq + hh) * D, D, queries.data() + (hh * S + t) * D);
     const char *kernel = m.module->info.kernels[lp.kernelIndex].name.c_str();
     if (lp.learnedSinks)
-      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), view(keys, {1, Hkv, Tk, D}), view(values, {1, Hkv, Tk, D}),
-                            view(w.sinks, {Hq}), view(attn, {1, Hq, S, D})}, l);
-    else
-      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), view(keys, {1, Hkv, Tk, D}), view(values, {1, Hkv, Tk, D}),
+      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), cacheView(keys), cacheView(values), view(w.sinks, {Hq}),
                             view(attn, {1, Hq, S, D})}, l);
+    else
+      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), cacheView(keys), cacheView(values), view(attn, {1, Hq, S, D})},
+                l);
 
     std::vector<float> merged(S * Hq * D);
     for (int64_t hh = 0; hh < Hq; ++hh)
@@ -1155,6 +1189,12 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
     }
     for (const LayerPlan &lp : model->plan.layers) {
       LayerCache &c = session->caches.emplace_back();
+      // The cache holds what the layer's kernel reads: its key operand's element type.
+      const KernelInfo &kernel = model->module->info.kernels[lp.kernelIndex];
+      const OperandInfo *key = kernel.findOperand("key"), *value = kernel.findOperand("value");
+      if (!key || !value || key->dtype != value->dtype)
+        return failure("xfrt_session_create: kernel '" + kernel.name + "' must take key and value of one element type");
+      c.dtype = key->dtype;
       c.kvHeads = lp.kvHeads;
       c.headDim = lp.headDim;
       c.window = lp.window;

@@ -25,7 +25,7 @@
 // CHECK: llvm.mlir.global external constant @xf_module_info(
 // CHECK-SAME: \22entry\22:\22_mlir_ciface_kernel\22
 // CHECK-SAME: \22kind\22:\22attention\22
-// CHECK-SAME: \22operands\22:[{\22name\22:\22query\22,\22shape\22:[-1,2,-1,8]},{\22name\22:\22output\22,\22shape\22:[-1,2,-1,8]}]
+// CHECK-SAME: \22operands\22:[{\22dtype\22:\22f32\22,\22name\22:\22query\22,\22shape\22:[-1,2,-1,8]},{\22dtype\22:\22f32\22,\22name\22:\22output\22,\22shape\22:[-1,2,-1,8]}]
 // CHECK-SAME: \22work_items\22:\22_mlir_ciface_kernel_work_items\22
 func.func @kernel(%q: memref<?x2x?x8xf32>, %o: memref<?x2x?x8xf32>) -> memref<?x2x?x8xf32>
     attributes {xf.kernel, xf.attention_info = {num_heads = 2 : i64, causal = true}, xf.operand_names = ["query", "output"]} {

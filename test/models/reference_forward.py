@@ -222,6 +222,18 @@ def round_to_dtype(v, torch_dtype):
     return float(np.float32(v))
 
 
+def round_array(a, dtype):
+    """`a` as xf's 16-bit KV cache holds it: float32 (what xf computes), then round to nearest even."""
+    f = np.asarray(a, dtype=np.float32)
+    if dtype == "f16":
+        return f.astype(np.float16).astype(np.float64)
+    if dtype == "bf16":
+        u = f.view(np.uint32).astype(np.uint64)
+        u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+        return u.astype(np.uint32).view(np.float32).astype(np.float64)
+    return np.asarray(a)
+
+
 ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM",
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM")
 
@@ -267,6 +279,7 @@ class Model:
         self.qk_norm = arch == "Qwen3ForCausalLM"
         self.moe = "gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM" else None
         self.moe_renormalize = True
+        self.kv_dtype = "f32"                     # "bf16" / "f16": round cached keys and values
         if gemma:
             self.scale = cfg.get("query_pre_attn_scalar", 256) ** -0.5
             self.attn_softcap = cfg.get("attn_logit_softcapping", 50.0)
@@ -333,6 +346,8 @@ class Model:
             k = self.norm(k, p + "k_norm")
         q = rotate(q.transpose(1, 0, 2), positions, self.inv_freq, self.attention_scaling)
         k = rotate(k.transpose(1, 0, 2), positions, self.inv_freq, self.attention_scaling)
+        if self.kv_dtype != "f32":                               # xfc --kv-dtype: a 16-bit cache
+            k, v = round_array(k, self.kv_dtype), round_array(v, self.kv_dtype)
         cache[n][0] = np.concatenate([cache[n][0], k], axis=1)
         cache[n][1] = np.concatenate([cache[n][1], v], axis=1)
         K, V = cache[n]
@@ -466,6 +481,8 @@ def main(argv=None):
     ap.add_argument("--max-new", type=int, required=True, help="tokens to generate (rows of logits)")
     ap.add_argument("--out", required=True, help="output .npy, float32 [max_new, vocab]")
     ap.add_argument("--print-tokens", action="store_true", help="also print one line per step on stderr")
+    ap.add_argument("--kv-dtype", choices=("f32", "bf16", "f16"), default="f32",
+                    help="round cached keys and values like a model compiled with xfc --kv-dtype")
     args = ap.parse_args(argv)
     prompt = [int(t) for t in args.prompt_ids.split(",") if t.strip()]
     if not prompt:
@@ -473,6 +490,7 @@ def main(argv=None):
     if args.max_new < 1:
         ap.error("--max-new must be >= 1")
     model = Model(args.model)
+    model.kv_dtype = args.kv_dtype
     V = model.cfg["vocab_size"]
     if any(t < 0 or t >= V for t in prompt):
         ap.error("prompt ids must lie in [0, %d)" % V)

@@ -69,6 +69,10 @@ cl::opt<std::string> target("target",
 cl::opt<std::string> cudaPath("cuda-path",
                               cl::desc("--target=cuda: the CUDA toolkit whose nvvm/libdevice the kernels link "
                                        "(default: $CUDA_HOME, else /usr/local/cuda)"));
+cl::opt<std::string> kvDtype("kv-dtype",
+                            cl::desc("The KV cache's element type in models: f32, bf16 or f16 (default: the spec's, f32 "
+                                     "unless its attention sets kv_dtype); 16-bit caches halve decode attention's "
+                                     "bytes"));
 cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"));
 cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"));
 cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"));
@@ -167,6 +171,18 @@ mlir::OwningOpRef<mlir::ModuleOp> loadSpec(mlir::MLIRContext &ctx, SourceMgr &sm
     spec = xf::analyzeSpec(*file, sm);
     if (!spec)
       return nullptr;
+  }
+  if (!kvDtype.empty()) {
+    if (kvDtype != "f32" && kvDtype != "bf16" && kvDtype != "f16")
+      fatal("--kv-dtype must be f32, bf16 or f16, got '" + kvDtype + "'");
+    if (spec->models.empty())
+      fatal("--kv-dtype applies to models; " + inputFile + " has none (set kv_dtype in an attention kernel)");
+    xf::DType dtype = kvDtype == "f32" ? xf::DType::F32 : kvDtype == "bf16" ? xf::DType::BF16 : xf::DType::F16;
+    for (xf::ModelSpec &model : spec->models) {
+      model.attention.kvDtype = dtype;
+      for (xf::LayerSpec &layer : model.layers)
+        layer.attention.kvDtype = dtype;
+    }
   }
   if (emit == Emit::Spec)
     writeSpec(*spec);
