@@ -139,8 +139,9 @@ xfrt_status xfrt_kernel_run(xfrt_context *context, const xfrt_module *module, co
 /*===------------------------------------------------------------------------===*
  * Models. An artifact compiled from a model spec (`xfc model.xf` or `xfc config.json`) carries a plan of
  * the model; xfrt_model_load binds it to Hugging Face weights and a session runs it: prefill with the
- * prompt, then one token per decode step, the KV cache kept in the session. Batch size 1, float32 compute
- * (unless xfrt_model_load_with asks for bf16 products in the CPU prefill GEMMs).
+ * prompt, then one token per decode step, the KV cache kept in the session (float32, or bf16 / f16 rows
+ * rounded as they are cached when the artifact was compiled with `xfc --kv-dtype`). Batch size 1, float32
+ * compute (unless xfrt_model_load_with asks for bf16 products in the CPU prefill GEMMs).
  *===------------------------------------------------------------------------===*/
 typedef struct xfrt_model_s xfrt_model;
 typedef struct xfrt_session_s xfrt_session;
