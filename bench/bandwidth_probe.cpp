@@ -14,6 +14,10 @@
 //    S = 1 time is the query block's fixed compute rather than memory; S = 8 is the largest S the CPU
 //    lowering's decode form takes. --module times another build of the same kernel (e.g. one compiled
 //    before the decode form, for before/after figures).
+//    At S = 1 the same kernel compiled for a bf16 KV cache (attn_causal_kv16: bf16 K and V, rounded copies
+//    of the same data, widened in registers, f32 arithmetic) reads half the bytes; its row gives its time,
+//    its GB/s of bf16 bytes, and the speedup over the f32 kernel. Its results are checked against the
+//    float64 reference on the rounded K and V.
 // 3. For scale, a plain C++ GQA decode (not xf: each thread takes kv heads, reads K and V once for the 4
 //    query heads that share them, one pass of scores, softmax, one pass of P V), same data, same threads.
 //
@@ -303,6 +307,19 @@ int main(int argc, char **argv) {
       fillRandom(ks[c].data(), kvFloats, 100 + 2 * c);
       fillRandom(vs[c].data(), kvFloats, 101 + 2 * c);
     }
+    // The bf16 cache: the same rows rounded, as many copies (half the bytes each).
+    std::vector<std::vector<uint16_t>> ks16(copies, std::vector<uint16_t>(kvFloats)),
+        vs16(copies, std::vector<uint16_t>(kvFloats));
+    std::vector<float> k16(kvFloats), v16(kvFloats); // copy 0 widened back, for the reference
+    for (int64_t c = 0; c < copies; ++c)
+      for (int64_t e = 0; e < kvFloats; ++e) {
+        ks16[c][e] = xfrt::toBf16(ks[c][e]);
+        vs16[c][e] = xfrt::toBf16(vs[c][e]);
+        if (c == 0) {
+          k16[e] = xfrt::fromBf16(ks16[c][e]);
+          v16[e] = xfrt::fromBf16(vs16[c][e]);
+        }
+      }
     for (int64_t S : {int64_t(1), int64_t(8), int64_t(32)}) {
       std::vector<float> q(kHeads * S * kHeadDim), out(q.size(), NAN);
       fillRandom(q.data(), static_cast<int64_t>(q.size()), 5);
@@ -318,6 +335,14 @@ int main(int argc, char **argv) {
             !m.empty())
           die(m);
       };
+      auto call16 = [&](int64_t i) {
+        int64_t c = i % copies;
+        xfrt_tensor operands[] = {tensorOf(q, qShape), tensorOf(ks16[c].data(), kvShape, XFRT_BF16),
+                                  tensorOf(vs16[c].data(), kvShape, XFRT_BF16), tensorOf(out, qShape)};
+        if (std::string m = messageOf(xfrt_kernel_run(context.get(), module.get(), "attn_causal_kv16", operands, 4));
+            !m.empty())
+          die(m);
+      };
       call(0);
       double error = maxError(out, reference(q.data(), ks[0].data(), vs[0].data(), S, T));
       ok &= error <= kTolerance;
@@ -326,13 +351,28 @@ int main(int argc, char **argv) {
       std::printf("%7lld %-26s %3lld %6lld %10.3f %8.1f %9.1f%% %10.2e\n", (long long)T, "xf attn_causal",
                   (long long)S, (long long)copies, seconds * 1e3, gbs, 100.0 * gbs / probe2, error);
       std::fflush(stdout);
+      if (S == 1) {
+        std::fill(out.begin(), out.end(), NAN);
+        call16(0);
+        double error16 = maxError(out, reference(q.data(), k16.data(), v16.data(), S, T));
+        ok &= error16 <= kTolerance;
+        double seconds16 = bestSeconds(runs, call16), gbs16 = double(kvBytes / 2) / seconds16 * 1e-9;
+        std::printf("%7lld %-26s %3lld %6lld %10.3f %8.1f %9.1f%% %10.2e   %.2fx the f32 kernel\n", (long long)T,
+                    "xf attn_causal_kv16 (bf16)", (long long)S, (long long)copies, seconds16 * 1e3, gbs16,
+                    100.0 * gbs16 / probe2, error16, seconds / seconds16);
+        std::fflush(stdout);
+      }
       if (S == 1 && paired) {
         std::vector<double> shares;
         for (int round = 0; round < paired; ++round) {
-          double now = probeNow(), kernelGbs = double(kvBytes) / bestSeconds(runs, call) * 1e-9;
+          double now = probeNow(), kernelSeconds = bestSeconds(runs, call);
+          double kernelGbs = double(kvBytes) / kernelSeconds * 1e-9;
           shares.push_back(100.0 * kernelGbs / now);
-          std::printf("%7lld   paired round %-3d probe %5.1f GB/s, xf %5.1f GB/s: %5.1f%%\n", (long long)T,
-                      round + 1, now, kernelGbs, shares.back());
+          double seconds16 = bestSeconds(runs, call16);
+          std::printf("%7lld   paired round %-3d probe %5.1f GB/s, xf %5.1f GB/s: %5.1f%%; bf16 KV %.3f ms, %.2fx "
+                      "the f32 kernel\n",
+                      (long long)T, round + 1, now, kernelGbs, shares.back(), seconds16 * 1e3,
+                      kernelSeconds / seconds16);
           std::fflush(stdout);
         }
         std::sort(shares.begin(), shares.end());
