@@ -227,6 +227,7 @@ private:
   void emitDecodeEpilogue(Value n);
   Value decodeDot(Value n, Value j);
   Value decodePartialDot(Value n, Value j, int64_t chains);
+  Value decodeChunk(Value buffer, bool split, Value row, int64_t c, VectorType type);
   Value transposedSums(ArrayRef<Value> parts);
   Value keyLanes(Value jStart);
   Value isCalibratedHead(Value h);
@@ -282,6 +283,7 @@ private:
   // Decode form: slot n of the item's active rows (row r = g * S + s of the group) and its state.
   int64_t decodeGroup = 1, decodeRows = 0;
   int64_t dw = 1, dvw = 1;      // lanes of the head_dim and head_dim_v vectors (they divide the dims)
+  bool splitK = false, splitV = false; // decode form: bf16 K / V rows taken as de-interleaved chunk pairs
   Value seqQAll;                // S
   Value dRows;                  // active slot -> row (only with gates or gains)
   Value dQ, dAcc, dM, dL, dGate; // scaled query rows, accumulators, running max and denominator, gates
@@ -1389,6 +1391,25 @@ Value AttentionEmitter::keyLanes(Value jStart) {
   return arith::AddIOp::create(b, vector::BroadcastOp::create(b, ivec, start), lanes);
 }
 
+/// Chunk c (`type`, f32 lanes) of K or V row `row`. A split bf16 operand is read as pairs of chunks
+/// de-interleaved: chunk 2b holds the even elements of block b (its 2 * lanes elements), chunk 2b + 1 the
+/// odd ones. Each then widens with one shift or mask of the block's 32-bit words (an even element is the
+/// low half of its word), where the plain order needs a shuffle per chunk as well. The query rows (dQ) and
+/// the accumulators take the same order; the epilogue interleaves the output back.
+Value AttentionEmitter::decodeChunk(Value buffer, bool split, Value row, int64_t c, VectorType type) {
+  int64_t lanes = type.getNumElements();
+  if (!split)
+    return load(buffer, ValueRange{batch, kvHead, row, idx(c * lanes)}, type);
+  auto words = VectorType::get({lanes}, b.getI32Type());
+  Value block = vector::LoadOp::create(b, VectorType::get({2 * lanes}, b.getBF16Type()), buffer,
+                                       ValueRange{batch, kvHead, row, idx(c / 2 * 2 * lanes)});
+  Value bits = vector::BitCastOp::create(b, words, block);
+  Value widened = c % 2 == 0
+                      ? arith::ShLIOp::create(b, bits, arith::ConstantOp::create(b, DenseElementsAttr::get(words, b.getI32IntegerAttr(16)))).getResult()
+                      : arith::AndIOp::create(b, bits, arith::ConstantOp::create(b, DenseElementsAttr::get(words, b.getI32IntegerAttr(static_cast<int32_t>(0xffff0000u))))).getResult();
+  return vector::BitCastOp::create(b, type, widened);
+}
+
 /// q[n] * k[j] summed into one vector of head_dim lanes, in `chains` (1 or 2) accumulator chains: two hide
 /// the FMA latency of a lone dot product; where many keys' dot products interleave, one keeps their
 /// accumulators in registers.
@@ -1398,7 +1419,7 @@ Value AttentionEmitter::decodePartialDot(Value n, Value j, int64_t chains) {
   SmallVector<Value, 2> acc;
   for (int64_t c = 0; c < chunks; ++c) {
     Value qx = vector::LoadOp::create(b, dvec, dQ, ValueRange{n, idx(c * dw)});
-    Value kx = load(op.getKey(), ValueRange{batch, kvHead, j, idx(c * dw)}, dvec);
+    Value kx = decodeChunk(op.getKey(), splitK, j, c, dvec);
     if (c < chains)
       acc.push_back(arith::MulFOp::create(b, qx, kx));
     else
@@ -1443,6 +1464,9 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   int64_t d = op.getHeadDim(), dv = op.getValueHeadDim(), bk = t.decodeBlockK;
   dw = lanesFor(d, t.vectorWidth);
   dvw = lanesFor(dv, t.vectorWidth);
+  auto isBf16 = [](Value v) { return cast<MemRefType>(v.getType()).getElementType().isBF16(); };
+  splitK = isBf16(op.getKey()) && dw > 1 && d % (2 * dw) == 0;
+  splitV = isBf16(op.getValue()) && dvw > 1 && dv % (2 * dvw) == 0;
   auto dvec = VectorType::get({dw}, f32), dvvec = VectorType::get({dvw}, f32);
   Value zeroDv = arith::ConstantOp::create(b, DenseElementsAttr::get(dvvec, b.getF32FloatAttr(0.0)));
   Value zeroF = f32Const(0.0), oneF = f32Const(1.0), ninfF = f32Const(-std::numeric_limits<double>::infinity());
@@ -1524,9 +1548,23 @@ void AttentionEmitter::emitDecodeItem(Value w, Value seqQ) {
   Value scale = arith::ConstantOp::create(b, DenseElementsAttr::get(dvec, b.getF32FloatAttr(op.getScale().convertToDouble())));
   scf::ForOp::create(b, idx(0), numActive, idx(1), ValueRange{}, [&](OpBuilder &, Location, Value n, ValueRange) {
     DecodeRow row = decodeRow(n);
-    for (int64_t c = 0; c < d / dw; ++c) {
+    for (int64_t c = 0; c < d / dw; c += splitK ? 2 : 1) {
       Value x = load(op.getQuery(), ValueRange{batch, row.head, row.seq, idx(c * dw)}, dvec);
-      vector::StoreOp::create(b, arith::MulFOp::create(b, x, scale), dQ, ValueRange{n, idx(c * dw)});
+      if (!splitK) {
+        vector::StoreOp::create(b, arith::MulFOp::create(b, x, scale), dQ, ValueRange{n, idx(c * dw)});
+        continue;
+      }
+      // The keys' order (decodeChunk): even elements of the block, then odd ones.
+      Value y = load(op.getQuery(), ValueRange{batch, row.head, row.seq, idx((c + 1) * dw)}, dvec);
+      SmallVector<int64_t> even, odd;
+      for (int64_t l = 0; l < dw; ++l) {
+        even.push_back(2 * l);
+        odd.push_back(2 * l + 1);
+      }
+      vector::StoreOp::create(b, arith::MulFOp::create(b, vector::ShuffleOp::create(b, x, y, even), scale), dQ,
+                              ValueRange{n, idx(c * dw)});
+      vector::StoreOp::create(b, arith::MulFOp::create(b, vector::ShuffleOp::create(b, x, y, odd), scale), dQ,
+                              ValueRange{n, idx((c + 1) * dw)});
     }
     for (int64_t c = 0; c < dv / dvw; ++c) {
       vector::StoreOp::create(b, zeroDv, dAcc, ValueRange{n, idx(c * dvw)});
@@ -1778,7 +1816,7 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
         p.push_back(vector::BroadcastOp::create(b, dvvec, memref::LoadOp::create(b, scores[r], ValueRange{jj})));
       SmallVector<Value> next(acc.begin(), acc.end());
       for (int64_t c = 0; c < nc; ++c) {
-        Value vx = load(op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx((c0 + c) * dvw)}, dvvec);
+        Value vx = decodeChunk(op.getValue(), splitV, add(j0, jj), c0 + c, dvvec);
         for (int64_t r = 0; r < numRows; ++r)
           next[r * nc + c] = vector::FMAOp::create(b, p[r], vx, acc[r * nc + c]);
       }
@@ -1797,7 +1835,7 @@ void AttentionEmitter::emitDecodeRowsBlock(ArrayRef<Value> rows, ArrayRef<Value>
       Value visVec = vector::BroadcastOp::create(b, dvvec, vis);
       for (int64_t c = 0; c < chunks; ++c) {
         SmallVector<Value, 2> at{rows[0], idx(c * dvw)};
-        Value vx = load(op.getValue(), ValueRange{batch, kvHead, add(j0, jj), idx(c * dvw)}, dvvec);
+        Value vx = decodeChunk(op.getValue(), splitV, add(j0, jj), c, dvvec);
         vector::StoreOp::create(b, vector::FMAOp::create(b, visVec, vx, vector::LoadOp::create(b, dvvec, dVsum, at)), dVsum, at);
       }
       memref::StoreOp::create(b, arith::AddFOp::create(b, memref::LoadOp::create(b, dCnt, ValueRange{rows[0]}), vis), dCnt,
@@ -1861,7 +1899,7 @@ void AttentionEmitter::emitDecodeEpilogue(Value n) {
         Value acc = zeroDv;
         Value vsum = dVsum ? vector::LoadOp::create(b, dvvec, dVsum, ValueRange{n, idx(c * dvw)}).getResult() : Value();
         for (size_t e = 0; e < keys.size(); ++e) {
-          Value vx = load(op.getValue(), ValueRange{batch, kvHead, rows[e], idx(c * dvw)}, dvvec);
+          Value vx = decodeChunk(op.getValue(), splitV, rows[e], c, dvvec);
           acc = vector::FMAOp::create(b, vector::BroadcastOp::create(b, dvvec, ps[e]), vx, acc);
           if (vsum) // affine scaling averages over every visible key, the calibrated columns included
             vsum = vector::FMAOp::create(b, vector::BroadcastOp::create(b, dvvec, vis[e]), vx, vsum);
@@ -1919,6 +1957,7 @@ void AttentionEmitter::emitDecodeEpilogue(Value n) {
       sinkScale = arith::MulFOp::create(b, sinkScale, g);
   }
   Value accScaleVec = vector::BroadcastOp::create(b, dvvec, accScale);
+  Value evenChunk; // split V: chunk 2b waits for 2b + 1, then the two interleave back into the output's order
   for (int64_t c = 0; c < chunks; ++c) {
     Value o = arith::MulFOp::create(b, vector::LoadOp::create(b, dvvec, dAcc, ValueRange{n, idx(c * dvw)}), accScaleVec);
     if (sumScale)
@@ -1927,7 +1966,23 @@ void AttentionEmitter::emitDecodeEpilogue(Value n) {
     if (sinkScale)
       o = vector::FMAOp::create(b, vector::LoadOp::create(b, dvvec, dSinkAcc, ValueRange{idx(c * dvw)}),
                                 vector::BroadcastOp::create(b, dvvec, sinkScale), o);
-    store(o, op.getOutput(), ValueRange{batch, row.head, row.seq, idx(c * dvw)});
+    if (!splitV) {
+      store(o, op.getOutput(), ValueRange{batch, row.head, row.seq, idx(c * dvw)});
+      continue;
+    }
+    if (c % 2 == 0) {
+      evenChunk = o;
+      continue;
+    }
+    for (int64_t half = 0; half < 2; ++half) {
+      SmallVector<int64_t> interleaved;
+      for (int64_t l = half * dvw / 2; l < (half + 1) * dvw / 2; ++l) {
+        interleaved.push_back(l);
+        interleaved.push_back(dvw + l);
+      }
+      store(vector::ShuffleOp::create(b, evenChunk, o, interleaved), op.getOutput(),
+            ValueRange{batch, row.head, row.seq, idx((c - 1 + half) * dvw)});
+    }
   }
 }
 

@@ -11,12 +11,23 @@
 // CHECK-NEXT: memref.prefetch %[[V]][%{{.+}}, %{{.+}}, %{{.+}}, %c0], read, locality<2>, data
 // CHECK-NEXT: memref.prefetch %[[V]][%{{.+}}, %{{.+}}, %{{.+}}, %c32], read, locality<2>, data
 // CHECK-NOT: memref.prefetch %[[K]][%{{.+}}, %{{.+}}, %{{.+}}, %c16]
-// CHECK: %[[KX:.+]] = vector.load %[[K]][{{.+}}] : memref<?x2x?x64xbf16>, vector<16xbf16>
-// CHECK-NEXT: arith.extf %[[KX]] : vector<16xbf16> to vector<16xf32>
-// CHECK: %[[VX:.+]] = vector.load %[[V]][{{.+}}] : memref<?x2x?x64xbf16>, vector<16xbf16>
-// CHECK-NEXT: arith.extf %[[VX]] : vector<16xbf16> to vector<16xf32>
-// CHECK: %[[OV:.+]] = arith.truncf %{{.+}} : vector<16xf32> to vector<16xbf16>
+// bf16 rows go as de-interleaved chunk pairs: 32 elements loaded as 16 words, the even elements widened by
+// a shift, the odd ones by a mask; the query rows are de-interleaved to match when they are staged.
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xf32>, vector<16xf32>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31] : vector<16xf32>, vector<16xf32>
+// CHECK: %[[KX:.+]] = vector.load %[[K]][{{.+}}, %c0] : memref<?x2x?x64xbf16>, vector<32xbf16>
+// CHECK-NEXT: %[[KW:.+]] = vector.bitcast %[[KX]] : vector<32xbf16> to vector<16xi32>
+// CHECK-NEXT: %[[KE:.+]] = arith.shli %[[KW]], %{{.+}} : vector<16xi32>
+// CHECK-NEXT: vector.bitcast %[[KE]] : vector<16xi32> to vector<16xf32>
+// CHECK: %[[KO:.+]] = arith.andi %[[KW]], %{{.+}} : vector<16xi32>
+// CHECK-NEXT: vector.bitcast %[[KO]] : vector<16xi32> to vector<16xf32>
+// CHECK: %[[VX:.+]] = vector.load %[[V]][{{.+}}] : memref<?x2x?x64xbf16>, vector<32xbf16>
+// CHECK-NEXT: vector.bitcast %[[VX]] : vector<32xbf16> to vector<16xi32>
+// The epilogue interleaves the accumulator pair back into the output's order.
+// CHECK: %[[OI:.+]] = vector.shuffle %{{.+}}, %{{.+}} [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23] : vector<16xf32>, vector<16xf32>
+// CHECK-NEXT: %[[OV:.+]] = arith.truncf %[[OI]] : vector<16xf32> to vector<16xbf16>
 // CHECK-NEXT: vector.store %[[OV]], %[[O]][{{.+}}] : memref<?x4x?x64xbf16>, vector<16xbf16>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31] : vector<16xf32>, vector<16xf32>
 // Block form: scalar loads, widened one by one; the f32 query is read as is.
 // CHECK: memref.load %[[Q]][{{.+}}] : memref<?x4x?x64xf32>
 // CHECK: %[[KS:.+]] = memref.load %[[K]][{{.+}}] : memref<?x2x?x64xbf16>

@@ -42,13 +42,15 @@ struct VariantCase {
   int64_t batch, heads, kvHeads, seqQ, seqK, headDim;
   bool causal;
   int64_t window;
+  bool bf16Cache = false; // key and value bf16 (a 16-bit KV cache), the rest f32
   bool has(Variant v) const { return std::find(variants.begin(), variants.end(), v) != variants.end(); }
 };
 void PrintTo(const VariantCase &c, std::ostream *os) { *os << c.name; }
 
 std::string kernelSource(const VariantCase &c) {
   std::string q = "tensor<?x" + std::to_string(c.heads) + "x?x" + std::to_string(c.headDim) + "xf32>";
-  std::string kv = "tensor<?x" + std::to_string(c.kvHeads) + "x?x" + std::to_string(c.headDim) + "xf32>";
+  std::string kv = "tensor<?x" + std::to_string(c.kvHeads) + "x?x" + std::to_string(c.headDim) +
+                   (c.bf16Cache ? "xbf16>" : "xf32>");
   std::ostringstream os;
   os << "func.func @attn(%q: " << q << ", %k: " << kv << ", %v: " << kv << ", %o: " << q << ") -> " << q
      << " attributes {xf.kernel} {\n"
@@ -123,6 +125,7 @@ void checkVariantCase(const VariantCase &c, const std::string &target) {
 
 void checkVariantRun(const VariantCase &c, const xfrt_module *module, xfrt_context *context) {
   std::map<std::string, std::vector<float>> data;
+  std::map<std::string, std::vector<uint16_t>> narrowed;
   std::vector<xfrt_tensor> operands;
   int64_t n = xfrt_kernel_num_operands(module, "attn");
   ASSERT_GT(n, 3);
@@ -165,6 +168,17 @@ void checkVariantRun(const VariantCase &c, const xfrt_module *module, xfrt_conte
     }
     if (name == "output")
       values.assign(count, std::nanf(""));
+    if (c.bf16Cache && (name == "key" || name == "value")) {
+      // The kernel reads the rounded values, and so does the reference below.
+      std::vector<uint16_t> &words = narrowed[name];
+      words.resize(count);
+      for (size_t e = 0; e < count; ++e) {
+        words[e] = xfrt::toBf16(values[e]);
+        values[e] = xfrt::fromBf16(words[e]);
+      }
+      operands.push_back(tensorOf(words.data(), shape, XFRT_BF16));
+      continue;
+    }
     operands.push_back(tensorOf(values, shape));
   }
   ASSERT_EQ(messageOf(xfrt_kernel_run(context, module, "attn", operands.data(), n)), "");
@@ -281,6 +295,50 @@ std::vector<VariantCase> variantCases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stacked, VariantNumerics, testing::ValuesIn(variantCases()),
+                         [](const testing::TestParamInfo<VariantCase> &info) { return info.param.name; });
+
+/// Stacked variants on a bf16 KV cache: the decode form reads bf16 rows as de-interleaved chunk pairs where
+/// the head dim allows (64, 128) and in plain order where it does not (80); the sink-column (ACT) and
+/// value-sum (affine) accumulators take that order too.
+class Bf16CacheVariantNumerics : public testing::TestWithParam<VariantCase> {};
+
+TEST_P(Bf16CacheVariantNumerics, MatchesReference) { checkVariantCase(GetParam(), "cpu"); }
+TEST_P(Bf16CacheVariantNumerics, MatchesReferenceOnCuda) { checkVariantCase(GetParam(), "cuda"); }
+
+std::vector<VariantCase> bf16CacheCases() {
+  std::vector<std::vector<Variant>> sets = {
+      {Softcap},           {LearnedSinks, Streaming},    {Calibrated, Affine, LearnedSinks}, {MoH, Affine},
+      {Streaming, Calibrated, MoH}, {Gains, Emphasis, Affine}, {EmphasisLast, Calibrated, ChunkMask},
+      {Calibrated, Affine, ChunkMask},
+  };
+  std::mt19937 rng(2027);
+  auto pick = [&](std::initializer_list<int64_t> options) {
+    std::vector<int64_t> o(options);
+    return o[std::uniform_int_distribution<size_t>(0, o.size() - 1)(rng)];
+  };
+  std::vector<VariantCase> cases;
+  int64_t headDims[] = {64, 128, 80};
+  for (size_t i = 0; i < std::size(sets); ++i) {
+    VariantCase c;
+    c.variants = sets[i];
+    for (Variant v : sets[i])
+      c.name += std::string(c.name.empty() ? "" : "_") + kVariantNames[v];
+    c.name = "kv16_" + c.name;
+    c.bf16Cache = true;
+    c.batch = pick({1, 2});
+    c.heads = 8;
+    c.kvHeads = pick({1, 2, 4});
+    c.seqK = pick({37, 77, 130, 201});
+    c.seqQ = pick({1, 3, 8});
+    c.headDim = headDims[i % std::size(headDims)];
+    c.causal = pick({0, 1, 1}) != 0;
+    c.window = c.has(Streaming) ? pick({9, 20, 50}) : pick({0, 0, 24, 100});
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Stacked, Bf16CacheVariantNumerics, testing::ValuesIn(bf16CacheCases()),
                          [](const testing::TestParamInfo<VariantCase> &info) { return info.param.name; });
 
 /// The router kernel that MoH adds, against the oracle's gate formula.
