@@ -718,10 +718,22 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   xfrt_model *rawModel = nullptr;
   check(xfrt_model_load_with(module.get(), weights.c_str(), weightType.c_str(), dotType.c_str(), &rawModel));
   xfrt::ModelPtr model(rawModel);
-  if (!quiet)
+  if (!quiet) {
     std::fprintf(stderr, "weights: projections kept as %s on %s%s\n", xfrt_model_weight_type(model.get()),
                  deviceName.c_str(),
                  std::string(xfrt_model_dot_type(model.get())) == "bf16" ? ", prefill GEMMs multiply in bf16" : "");
+    // The cache holds what the attention kernels read (xfc --kv-dtype).
+    const char *cacheType = "f32";
+    for (int64_t k = 0; k < xfrt_module_num_kernels(module.get()); ++k) {
+      const char *name = xfrt_module_kernel_name(module.get(), k);
+      if (std::string(xfrt_kernel_kind(module.get(), name)) != "attention")
+        continue;
+      for (int64_t i = 0; i < xfrt_kernel_num_operands(module.get(), name); ++i)
+        if (std::string(xfrt_kernel_operand_name(module.get(), name, i)) == "key")
+          cacheType = xfrt_dtype_name(static_cast<xfrt_dtype>(xfrt_kernel_operand_dtype(module.get(), name, i)));
+    }
+    std::fprintf(stderr, "kv cache: %s\n", cacheType);
+  }
   xfrt_session *rawSession = nullptr;
   check(xfrt_session_create(model.get(), context.get(), maxTokens, &rawSession));
   xfrt::SessionPtr session(rawSession);
