@@ -332,12 +332,24 @@ LogicalResult Outliner::run(ModuleOp module) {
     // Vulkan 1.1 consumes SPIR-V 1.3; narrowI64 leaves no 64-bit integers. Subgroup shuffles (core in
     // Vulkan 1.1) are converted only when their width is the environment's subgroup size; the xor offsets
     // stay below the lanes of a row, so the kernel runs on any device whose subgroups have that many.
+    // 16-bit operands need 16-bit storage buffers (the runtime enables the device feature): f16 as such,
+    // bf16 as i16 words (xf-convert-gpu-to-spirv widens and rounds them with integer ops).
     std::string capabilities = subgroupLanes ? "Shader, GroupNonUniformShuffle" : "Shader";
+    std::string extensions = "SPV_KHR_storage_buffer_storage_class";
+    auto elementOf = [](Type t) { return cast<MemRefType>(t).getElementType(); };
+    bool f16 = llvm::any_of(func.getArgumentTypes(), [&](Type t) { return elementOf(t).isF16(); });
+    bool bf16 = llvm::any_of(func.getArgumentTypes(), [&](Type t) { return elementOf(t).isBF16(); });
+    if (f16 || bf16) {
+      capabilities += ", StorageBuffer16BitAccess";
+      extensions += ", SPV_KHR_16bit_storage";
+    }
+    if (f16)
+      capabilities += ", Float16";
+    if (bf16)
+      capabilities += ", Int16";
     std::string limits = subgroupLanes ? "subgroup_size = " + std::to_string(subgroupLanes) : "";
-    Attribute env = parseAttribute("#spirv.target_env<#spirv.vce<v1.3, [" + capabilities +
-                                       "], [SPV_KHR_storage_buffer_storage_class]>, api=Vulkan, "
-                                       "#spirv.resource_limits<" +
-                                       limits + ">>",
+    Attribute env = parseAttribute("#spirv.target_env<#spirv.vce<v1.3, [" + capabilities + "], [" + extensions +
+                                       "]>, api=Vulkan, #spirv.resource_limits<" + limits + ">>",
                                    ctx);
     gpuModule->setAttr(spirv::getTargetEnvAttrName(), env);
   }

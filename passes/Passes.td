@@ -215,6 +215,13 @@ def XFConvertGpuToSpirv : Pass<"xf-convert-gpu-to-spirv", "ModuleOp"> {
     `gpu.func` an entry point whose arguments become interface variables) with the `math`, `scf` and
     `ub` patterns added, which attention kernels need. Memory spaces map to Vulkan storage classes
     first. The `gpu.module` is converted in place.
+
+    16-bit operands: f16 buffers stay f16 (16-bit storage, `Float16`; narrower types are not widened to 32
+    bits, which would misread them). bf16 has no SPIR-V type the target takes, so bf16 buffer arguments
+    become i16 buffers first: a load must feed `arith.extf` to f32 (directly or through a
+    `vector.broadcast`) and becomes the word shifted into the high half of an f32; a stored value must be
+    a constant or `arith.truncf` of an f32 and becomes its bits rounded to nearest even (NaN stays NaN).
+    Any other use is an error.
   }];
   let dependentDialects = ["::mlir::spirv::SPIRVDialect"];
 }

@@ -317,6 +317,12 @@ xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_
   GpuLaunch plan;
   if (std::optional<std::string> problem = planGpuLaunch(module, kernelIndex, operands, numOperands, "Vulkan", plan))
     return failure(std::move(*problem));
+  for (const OperandInfo &operand : kernel.operands)
+    if (const char *missing = context.vulkan->missingFor(operand.dtype))
+      return failure(llvm::formatv("kernel '{0}': operand '{1}' is {2}, which needs the Vulkan feature {3}; {4} "
+                                   "lacks it (compile the kernel with f32 operands for this device)",
+                                   kernel.name, operand.name, xfrt_dtype_name(operand.dtype), missing,
+                                   context.vulkan->name()));
   std::vector<VulkanBinding> bindings;
   for (int64_t i = 0; i < numOperands; ++i)
     bindings.push_back({operands[i].data, plan.bytes[i], i == numOperands - 1});

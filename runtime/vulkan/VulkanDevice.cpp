@@ -33,6 +33,7 @@ llvm::Error error(const llvm::Twine &message) {
   X(vkEnumeratePhysicalDevices)                                                                                        \
   X(vkGetPhysicalDeviceProperties)                                                                                     \
   X(vkGetPhysicalDeviceProperties2)                                                                                    \
+  X(vkGetPhysicalDeviceFeatures2)                                                                                      \
   X(vkGetPhysicalDeviceQueueFamilyProperties)                                                                          \
   X(vkGetPhysicalDeviceMemoryProperties)                                                                               \
   X(vkCreateDevice)                                                                                                    \
@@ -193,6 +194,7 @@ struct VulkanDevice::Impl {
   VkPhysicalDevice physical = VK_NULL_HANDLE;
   VkPhysicalDeviceProperties properties{};
   VkPhysicalDeviceSubgroupProperties subgroup{};
+  bool storage16 = false, float16 = false, int16 = false; // enabled 16-bit features (bf16 and f16 operands)
   VkPhysicalDeviceMemoryProperties memory{};
   VkDevice device = VK_NULL_HANDLE;
   VkQueue queue = VK_NULL_HANDLE;
@@ -275,7 +277,7 @@ struct VulkanDevice::Impl {
     auto app = make<VkApplicationInfo>(VK_STRUCTURE_TYPE_APPLICATION_INFO);
     app.pApplicationName = "xf";
     app.pEngineName = "xfrt";
-    app.apiVersion = VK_API_VERSION_1_1;
+    app.apiVersion = VK_API_VERSION_1_2; // 1.1 devices work too; 1.2 adds shaderFloat16 (f16 operands)
     auto info = make<VkInstanceCreateInfo>(VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
     info.pApplicationInfo = &app;
     info.enabledLayerCount = static_cast<uint32_t>(layers.size());
@@ -370,8 +372,31 @@ struct VulkanDevice::Impl {
     queueInfo.queueFamilyIndex = queueFamily;
     queueInfo.queueCount = 1;
     queueInfo.pQueuePriorities = &priority;
-    VkPhysicalDeviceFeatures enabled{}; // xf kernels need no optional feature
+    // Kernels on 16-bit operands read 16-bit storage buffers: f16 ones convert f16 values, bf16 ones work
+    // on i16 words. Whatever of that the device has is enabled; nothing else is needed.
+    auto storage16Features = make<VkPhysicalDevice16BitStorageFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES);
+    auto float16Features =
+        make<VkPhysicalDeviceShaderFloat16Int8Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES);
+    bool vulkan12 = properties.apiVersion >= VK_API_VERSION_1_2; // shaderFloat16 is core from 1.2
+    if (vulkan12)
+      storage16Features.pNext = &float16Features;
+    auto supported = make<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+    supported.pNext = &storage16Features;
+    vk.vkGetPhysicalDeviceFeatures2(physical, &supported);
+    storage16 = storage16Features.storageBuffer16BitAccess;
+    float16 = float16Features.shaderFloat16;
+    int16 = supported.features.shaderInt16;
+    auto enabledStorage16 = make<VkPhysicalDevice16BitStorageFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES);
+    enabledStorage16.storageBuffer16BitAccess = storage16;
+    auto enabledFloat16 =
+        make<VkPhysicalDeviceShaderFloat16Int8Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES);
+    enabledFloat16.shaderFloat16 = float16;
+    if (vulkan12)
+      enabledStorage16.pNext = &enabledFloat16;
+    VkPhysicalDeviceFeatures enabled{};
+    enabled.shaderInt16 = int16;
     auto deviceInfo = make<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+    deviceInfo.pNext = &enabledStorage16;
     deviceInfo.queueCreateInfoCount = 1;
     deviceInfo.pQueueCreateInfos = &queueInfo;
     deviceInfo.pEnabledFeatures = &enabled;
@@ -726,6 +751,18 @@ llvm::Expected<std::vector<std::string>> VulkanDevice::describeDevices() {
 const std::string &VulkanDevice::name() const { return impl->name; }
 
 bool VulkanDevice::isLlvmpipe() const { return llvm::StringRef(impl->properties.deviceName).starts_with("llvmpipe"); }
+
+const char *VulkanDevice::missingFor(xfrt_dtype dtype) const {
+  if (dtype == XFRT_F32)
+    return nullptr;
+  if (!impl->storage16)
+    return "storageBuffer16BitAccess";
+  if (dtype == XFRT_F16 && !impl->float16)
+    return "shaderFloat16";
+  if (dtype == XFRT_BF16 && !impl->int16)
+    return "shaderInt16";
+  return nullptr;
+}
 
 uint32_t VulkanDevice::maxWorkgroups() const { return impl->properties.limits.maxComputeWorkGroupCount[0]; }
 

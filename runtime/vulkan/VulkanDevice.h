@@ -13,6 +13,8 @@
 #ifndef XF_RUNTIME_VULKAN_VULKANDEVICE_H
 #define XF_RUNTIME_VULKAN_VULKANDEVICE_H
 
+#include "xfrt.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
@@ -56,6 +58,9 @@ public:
   /// "vulkan:N (NAME)".
   const std::string &name() const;
   uint32_t maxWorkgroups() const;
+  /// The device feature that operands of `dtype` need and this device lacks, or null: 16-bit operands need
+  /// storageBuffer16BitAccess, f16 ones shaderFloat16 too, bf16 ones (i16 words in the kernel) shaderInt16.
+  const char *missingFor(xfrt_dtype dtype) const;
   /// The last dispatch's own time, from two device timestamps around it; -1 where the queue has none.
   double lastKernelSeconds() const;
 

@@ -303,6 +303,7 @@ INSTANTIATE_TEST_SUITE_P(Stacked, VariantNumerics, testing::ValuesIn(variantCase
 class Bf16CacheVariantNumerics : public testing::TestWithParam<VariantCase> {};
 
 TEST_P(Bf16CacheVariantNumerics, MatchesReference) { checkVariantCase(GetParam(), "cpu"); }
+TEST_P(Bf16CacheVariantNumerics, MatchesReferenceOnVulkan) { checkVariantCase(GetParam(), "vulkan"); }
 TEST_P(Bf16CacheVariantNumerics, MatchesReferenceOnCuda) { checkVariantCase(GetParam(), "cuda"); }
 
 std::vector<VariantCase> bf16CacheCases() {
