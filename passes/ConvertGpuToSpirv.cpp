@@ -51,7 +51,9 @@ LogicalResult bf16BuffersToWords(gpu::GPUFuncOp func) {
     for (Operation *user : users) {
       Location loc = user->getLoc();
       b.setInsertionPoint(user);
-      auto constant = [&](uint32_t v) { return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(static_cast<int32_t>(v))); };
+      auto constant = [&](uint32_t v) {
+        return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(static_cast<int32_t>(v)));
+      };
       if (auto load = dyn_cast<memref::LoadOp>(user)) {
         // The widening may sit behind a broadcast (canonicalization moves extf past it).
         auto isWidening = [](Operation *op) {
@@ -99,8 +101,8 @@ LogicalResult bf16BuffersToWords(gpu::GPUFuncOp func) {
           return store.emitError("a bf16 output on the vulkan target must be rounded from f32 where it is stored");
         Value bits = arith::BitcastOp::create(b, loc, i32, narrow.getIn());
         Value odd = arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, bits, constant(16)), constant(1));
-        Value rounded = arith::ShRUIOp::create(
-            b, loc, arith::AddIOp::create(b, loc, arith::AddIOp::create(b, loc, bits, constant(0x7fff)), odd), constant(16));
+        Value biased = arith::AddIOp::create(b, loc, arith::AddIOp::create(b, loc, bits, constant(0x7fff)), odd);
+        Value rounded = arith::ShRUIOp::create(b, loc, biased, constant(16));
         Value isNan = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, narrow.getIn(), narrow.getIn());
         Value quiet = arith::OrIOp::create(b, loc, arith::ShRUIOp::create(b, loc, bits, constant(16)), constant(0x40));
         Value word = arith::TruncIOp::create(b, loc, i16, arith::SelectOp::create(b, loc, isNan, quiet, rounded));

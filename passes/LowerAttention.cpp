@@ -1404,9 +1404,11 @@ Value AttentionEmitter::decodeChunk(Value buffer, bool split, Value row, int64_t
   Value block = vector::LoadOp::create(b, VectorType::get({2 * lanes}, b.getBF16Type()), buffer,
                                        ValueRange{batch, kvHead, row, idx(c / 2 * 2 * lanes)});
   Value bits = vector::BitCastOp::create(b, words, block);
-  Value widened = c % 2 == 0
-                      ? arith::ShLIOp::create(b, bits, arith::ConstantOp::create(b, DenseElementsAttr::get(words, b.getI32IntegerAttr(16)))).getResult()
-                      : arith::AndIOp::create(b, bits, arith::ConstantOp::create(b, DenseElementsAttr::get(words, b.getI32IntegerAttr(static_cast<int32_t>(0xffff0000u))))).getResult();
+  auto splat = [&](uint32_t v) {
+    return arith::ConstantOp::create(b, DenseElementsAttr::get(words, b.getI32IntegerAttr(static_cast<int32_t>(v))));
+  };
+  Value widened = c % 2 == 0 ? arith::ShLIOp::create(b, bits, splat(16)).getResult()
+                             : arith::AndIOp::create(b, bits, splat(0xffff0000u)).getResult();
   return vector::BitCastOp::create(b, type, widened);
 }
 

@@ -956,8 +956,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       runKernel(s, kernel, {view(queries, {1, Hq, S, D}), cacheView(keys), cacheView(values), view(w.sinks, {Hq}),
                             view(attn, {1, Hq, S, D})}, l);
     else
-      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), cacheView(keys), cacheView(values), view(attn, {1, Hq, S, D})},
-                l);
+      runKernel(s, kernel,
+                {view(queries, {1, Hq, S, D}), cacheView(keys), cacheView(values), view(attn, {1, Hq, S, D})}, l);
 
     std::vector<float> merged(S * Hq * D);
     for (int64_t hh = 0; hh < Hq; ++hh)

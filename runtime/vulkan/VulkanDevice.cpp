@@ -374,7 +374,8 @@ struct VulkanDevice::Impl {
     queueInfo.pQueuePriorities = &priority;
     // Kernels on 16-bit operands read 16-bit storage buffers: f16 ones convert f16 values, bf16 ones work
     // on i16 words. Whatever of that the device has is enabled; nothing else is needed.
-    auto storage16Features = make<VkPhysicalDevice16BitStorageFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES);
+    auto storage16Features =
+        make<VkPhysicalDevice16BitStorageFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES);
     auto float16Features =
         make<VkPhysicalDeviceShaderFloat16Int8Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES);
     bool vulkan12 = properties.apiVersion >= VK_API_VERSION_1_2; // shaderFloat16 is core from 1.2
@@ -386,7 +387,8 @@ struct VulkanDevice::Impl {
     storage16 = storage16Features.storageBuffer16BitAccess;
     float16 = float16Features.shaderFloat16;
     int16 = supported.features.shaderInt16;
-    auto enabledStorage16 = make<VkPhysicalDevice16BitStorageFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES);
+    auto enabledStorage16 =
+        make<VkPhysicalDevice16BitStorageFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES);
     enabledStorage16.storageBuffer16BitAccess = storage16;
     auto enabledFloat16 =
         make<VkPhysicalDeviceShaderFloat16Int8Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES);

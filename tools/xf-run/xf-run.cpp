@@ -436,7 +436,9 @@ int runKernelCommand(const KernelCommand &command) {
 
   // Operands compiled for bf16 or f16 take the float32 .npy data rounded to nearest even; such an output is
   // widened back to float32 for the .npy file.
-  auto dtypeOf = [&](int64_t index) { return static_cast<xfrt_dtype>(xfrt_kernel_operand_dtype(module.get(), kernel.c_str(), index)); };
+  auto dtypeOf = [&](int64_t index) {
+    return static_cast<xfrt_dtype>(xfrt_kernel_operand_dtype(module.get(), kernel.c_str(), index));
+  };
   auto narrow = [](const std::vector<float> &data, xfrt_dtype dtype) {
     std::vector<uint16_t> words(data.size());
     for (size_t i = 0; i < data.size(); ++i)
@@ -538,8 +540,10 @@ int runListCommand(const std::string &modulePath) {
     for (int64_t i = 0; i < numOperands; ++i) {
       int64_t shape[XFRT_MAX_RANK];
       int32_t rank = xfrt_kernel_operand_shape(module.get(), name, i, shape);
-      std::printf("    %-10s %s%s\n", xfrt_kernel_operand_name(module.get(), name, i),
-                  shapeString(shape, rank).c_str(), i + 1 == numOperands ? "  (output)" : "");
+      auto dtype = static_cast<xfrt_dtype>(xfrt_kernel_operand_dtype(module.get(), name, i));
+      std::string type = dtype == XFRT_F32 ? "" : std::string(" ") + xfrt_dtype_name(dtype); // f32 goes unsaid
+      std::printf("    %-10s %s%s%s\n", xfrt_kernel_operand_name(module.get(), name, i),
+                  shapeString(shape, rank).c_str(), type.c_str(), i + 1 == numOperands ? "  (output)" : "");
     }
     int64_t numAttributes = xfrt_kernel_num_attributes(module.get(), name);
     if (numAttributes > 0)

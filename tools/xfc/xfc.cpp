@@ -70,9 +70,9 @@ cl::opt<std::string> cudaPath("cuda-path",
                               cl::desc("--target=cuda: the CUDA toolkit whose nvvm/libdevice the kernels link "
                                        "(default: $CUDA_HOME, else /usr/local/cuda)"));
 cl::opt<std::string> kvDtype("kv-dtype",
-                            cl::desc("The KV cache's element type in models: f32, bf16 or f16 (default: the spec's, f32 "
-                                     "unless its attention sets kv_dtype); 16-bit caches halve decode attention's "
-                                     "bytes"));
+                            cl::desc("The KV cache's element type in models: f32, bf16 or f16 (default: the spec's, "
+                                     "f32 unless its attention sets kv_dtype); 16-bit caches halve decode "
+                                     "attention's bytes"));
 cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"));
 cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"));
 cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"));
