@@ -36,6 +36,8 @@ xf::XFLowerAttentionOptions xf::CpuTargetDescription::attentionTiling() const {
   options.decodeForm = true;
   options.decodeRows = 8;
   options.decodeBlockK = 32;
+  if (emulateTensorCores)
+    options.mmaForm = "emulate";
   return options;
 }
 

@@ -31,6 +31,8 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   options.subgroupLanes = subgroupLanes;
   options.subgroupRows = subgroupRows;
   options.staticKeyLoops = true;
+  if (tensorCores)
+    options.mmaForm = "simt";
   return options;
 }
 

@@ -6,9 +6,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/XFOps.h"
+#include "passes/LowerAttentionMma.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/Support/SaveAndRestore.h"
@@ -2035,6 +2037,8 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       return fail("subgroup-lanes and decode-form cannot be combined");
     if (subgroupLanes && subgroupRows <= 0)
       return fail("subgroup-rows must be positive");
+    if (!mmaForm.empty() && mmaForm != "simt" && mmaForm != "emulate")
+      return fail("mma-form must be simt, emulate or empty, got '" + mmaForm + "'");
     return success();
   }
 
@@ -2075,6 +2079,14 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
         infoList.set("head_gains", gains);
       getOperation()->setAttr("xf.attention_info", infoList.getDictionary(op.getContext()));
       nameOperands(op);
+      if (!mmaForm.empty() && xf::mmaFormTakes(op)) {
+        bool emulate = mmaForm == "emulate";
+        if (!emulate) // a warp's lanes shuffle and multiply together
+          op->getParentOfType<func::FuncOp>()->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(32));
+        xf::emitMmaAttention(op, emulate);
+        op.erase();
+        continue;
+      }
       Tiling opTiling = tiling;
       // The decode form loads rows as vectors: every operand's innermost dimension must be unit-stride.
       if (opTiling.decodeForm)

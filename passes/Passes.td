@@ -87,6 +87,22 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     device (subgroups of at least `L` lanes that can shuffle). Needs `vector-width=1` and `block-q=1`;
     excludes the decode form.
 
+    **Tensor-core form** (`mma-form=simt`, set by `xfc --target=cuda --cuda-tensor-cores`). One warp per
+    16 query rows of one (batch, head): `B * num_heads * ceil(S / 16) * 32` work items, lane `w mod 32`.
+    Q Kᵀ and P V are `nvvm.mma.sync` m16n8k16 on 16-bit operands with f32 accumulators, in PTX's
+    fragment layouts (lane = 4 g + t: A holds rows g, g + 8 and columns 2t, 2t + 1, 8 + 2t, 9 + 2t; B
+    rows 2t, 2t + 1, 8 + 2t, 9 + 2t of column g; C rows g, g + 8 and columns 2t, 2t + 1). Per key block
+    of 16 keys, two S tiles are masked, scaled and put through the online softmax in registers (row
+    maxima over the 4 lanes of a row by `gpu.shuffle xor` 1 and 2; each lane keeps a partial denominator,
+    summed the same way at the end), and the two tiles' probabilities are, rounded to the operand type,
+    exactly the A fragment of P V. Fragments are loaded straight from global memory. The form takes
+    query, key and value of one 16-bit type (bf16 or f16), head dims that are multiples of 16 (`head_dim`)
+    and 8 (`head_dim_v`), `causal` and `window` and no other variant or modifier; any other op keeps the
+    other forms. The kernel gets `xf.subgroup_lanes = 32`. `mma-form=emulate` emits the same program with
+    each warp as one work item whose per-lane values are 32-lane vectors, `mma.sync` computed from the
+    fragments by the layouts above and shuffles as vector shuffles: it runs on the CPU, so the numerics
+    tests check the form's fragment bookkeeping where no GPU is at hand.
+
     Before:
     ```mlir
     xf.attention ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>)
@@ -106,8 +122,12 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+                           "::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
   let options = [
+    Option<"mmaForm", "mma-form", "std::string", "\"\"",
+           "the tensor-core form for the ops it takes: simt (CUDA: nvvm.mma.sync per warp), emulate (each "
+           "warp one work item of 32-lane vectors, for CPU tests), or empty (off)">,
     Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector (16: AVX-512, 8: AVX2/NEON x2)">,
     Option<"blockQ", "block-q", "int64_t", "32", "query rows per work item (a multiple of vector-width)">,
     Option<"blockK", "block-k", "int64_t", "64", "keys per key block (a multiple of key-regs)">,

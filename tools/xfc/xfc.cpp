@@ -100,6 +100,17 @@ cl::opt<int64_t> gpuSubgroupLanes(
              "subgroup, which split the head dims and sum each score with subgroup shuffles; 0 gives each row "
              "one thread (default: 8 on Vulkan, the smallest subgroups common devices have; 32 on CUDA, a warp)"),
     cl::init(-1));
+cl::opt<bool> cudaTensorCores(
+    "cuda-tensor-cores",
+    cl::desc("--target=cuda: attention on bf16 or f16 query, key and value (causal and window, no other variant) "
+             "runs on tensor cores (mma.sync m16n8k16, f32 accumulators). Its PTX assembles for sm_80 and sm_90 "
+             "and its fragment bookkeeping is tested in a CPU emulation, but it has not run on a GPU yet: off by "
+             "default"),
+    cl::init(false));
+cl::opt<bool> emulateTensorCores("xf-emulate-tensor-cores",
+                                 cl::desc("CPU targets, for tests: attention the tensor-core form takes runs its CPU "
+                                          "emulation (each warp one work item of 32-lane vectors)"),
+                                 cl::init(false), cl::Hidden);
 cl::opt<bool> staticRuntime("static-runtime",
                             cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
                                      "C API itself and needs no libxfrt.so"),
@@ -587,6 +598,10 @@ int main(int argc, char **argv) {
   mlir::xf::GpuTargetDescription gpuTarget;
   gpuTarget.workgroupSize = workgroupSize;
   gpuTarget.stageKeyValue = gpuStageKeyValue;
+  gpuTarget.tensorCores = cudaTensorCores;
+  choice.description.emulateTensorCores = emulateTensorCores;
+  if (cudaTensorCores && !cuda)
+    fatal("--cuda-tensor-cores needs --target=cuda");
   gpuTarget.subgroupLanes = gpuSubgroupLanes.getNumOccurrences() ? gpuSubgroupLanes.getValue()
                             : cuda                                 ? 32
                                                                    : 8;

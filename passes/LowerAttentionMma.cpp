@@ -1,0 +1,354 @@
+//===- LowerAttentionMma.cpp - the tensor-core form of xf-lower-attention -===//
+//
+// One warp per 16 query rows of one (batch, head); Q Kᵀ and P V are m16n8k16 matrix multiplies on 16-bit
+// operands with f32 accumulators (see the option `mma-form` in Passes.td). The same emitter writes the
+// SIMT program (one lane per work item, nvvm.mma.sync) and its CPU emulation (one warp per work item,
+// per-lane values as 32-lane vectors), so the fragment bookkeeping is tested where no GPU is.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/LowerAttentionMma.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <array>
+#include <limits>
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kWarp = 32;
+constexpr int64_t kRows = 16; // query rows per warp (the M of m16n8k16)
+constexpr int64_t kKeys = 16; // keys per block: two 8-key S tiles, one K step of P V
+
+/// A, B and C fragments of one m16n8k16 multiply: per lane 8, 4 and 4 values.
+using FragA = std::array<Value, 8>;
+using FragB = std::array<Value, 4>;
+using FragC = std::array<Value, 4>;
+
+class MmaEmitter {
+public:
+  MmaEmitter(xf::AttentionOp op, bool emulate)
+      : op(op), emulate(emulate), b(op.getLoc(), op), f32(b.getF32Type()), index(b.getIndexType()),
+        half(op.getQueryType().getElementType()) {}
+
+  void emit();
+
+private:
+  xf::AttentionOp op;
+  bool emulate;
+  ImplicitLocOpBuilder b;
+  Type f32, index, half;
+  Value batch, head, kvHead; // uniform over the warp
+
+  // Values are uniform (scalars) or per lane: scalars in the SIMT program, 32-lane vectors in the emulation.
+  Type laneType(Type element) { return emulate ? Type(VectorType::get({kWarp}, element)) : element; }
+  Value perLane(Value uniform) {
+    return emulate ? vector::BroadcastOp::create(b, laneType(uniform.getType()), uniform).getResult() : uniform;
+  }
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value laneIdx(int64_t v) { return perLane(idx(v)); }
+  Value laneF32(double v) { return perLane(arith::ConstantOp::create(b, b.getF32FloatAttr(v))); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value minI(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
+  Value cmpI(arith::CmpIPredicate p, Value x, Value y) { return arith::CmpIOp::create(b, p, x, y); }
+
+  /// `buffer[at]` per lane, `at` per-lane indices.
+  Value load(Value buffer, ArrayRef<Value> at);
+  /// `buffer[at] = x` in the lanes where `where` holds.
+  void store(Value x, Value buffer, ArrayRef<Value> at, Value where);
+  /// `x` of lane `lane ^ offset`.
+  Value shuffleXor(Value x, int64_t offset);
+  /// D = A B + C.
+  FragC mma(const FragA &a, const FragB &bFrag, const FragC &c);
+};
+
+Value MmaEmitter::load(Value buffer, ArrayRef<Value> at) {
+  Type element = cast<MemRefType>(buffer.getType()).getElementType();
+  if (!emulate)
+    return memref::LoadOp::create(b, buffer, at);
+  Value init = arith::ConstantOp::create(b, DenseElementsAttr::get(cast<ShapedType>(laneType(element)),
+                                                                   b.getZeroAttr(element)));
+  auto lanes = scf::ForOp::create(b, idx(0), idx(kWarp), idx(1), ValueRange{init},
+                                  [&](OpBuilder &nested, Location loc, Value l, ValueRange acc) {
+                                    ImplicitLocOpBuilder lb(loc, nested);
+                                    SmallVector<Value> scalar;
+                                    for (Value v : at)
+                                      scalar.push_back(vector::ExtractOp::create(lb, v, ArrayRef<OpFoldResult>{l}));
+                                    Value x = memref::LoadOp::create(lb, buffer, scalar);
+                                    Value next = vector::InsertOp::create(lb, x, acc[0], ArrayRef<OpFoldResult>{l});
+                                    scf::YieldOp::create(lb, next);
+                                  });
+  return lanes.getResult(0);
+}
+
+void MmaEmitter::store(Value x, Value buffer, ArrayRef<Value> at, Value where) {
+  Type element = cast<MemRefType>(buffer.getType()).getElementType();
+  if (element != x.getType() && element != getElementTypeOrSelf(x.getType()))
+    x = arith::TruncFOp::create(b, laneType(element), x);
+  if (!emulate) {
+    auto ifWhere = scf::IfOp::create(b, where, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifWhere.thenBlock());
+    memref::StoreOp::create(b, x, buffer, at);
+    return;
+  }
+  scf::ForOp::create(b, idx(0), idx(kWarp), idx(1), ValueRange{},
+                     [&](OpBuilder &nested, Location loc, Value l, ValueRange) {
+                       ImplicitLocOpBuilder lb(loc, nested);
+                       auto lane = [&](Value v) { return vector::ExtractOp::create(lb, v, ArrayRef<OpFoldResult>{l}); };
+                       auto ifWhere = scf::IfOp::create(lb, lane(where), /*withElseRegion=*/false);
+                       lb.setInsertionPointToStart(ifWhere.thenBlock());
+                       SmallVector<Value> scalar;
+                       for (Value v : at)
+                         scalar.push_back(lane(v));
+                       memref::StoreOp::create(lb, lane(x), buffer, scalar);
+                       lb.setInsertionPointAfter(ifWhere);
+                       scf::YieldOp::create(lb);
+                     });
+}
+
+Value MmaEmitter::shuffleXor(Value x, int64_t offset) {
+  if (!emulate)
+    return gpu::ShuffleOp::create(b, x, offset, kWarp, gpu::ShuffleMode::XOR).getShuffleResult();
+  SmallVector<int64_t> mask;
+  for (int64_t l = 0; l < kWarp; ++l)
+    mask.push_back(l ^ offset);
+  return vector::ShuffleOp::create(b, x, x, mask);
+}
+
+FragC MmaEmitter::mma(const FragA &a, const FragB &bFrag, const FragC &c) {
+  if (!emulate) {
+    // Registers hold element pairs, the lower index in the low half: vector<2xf16> for f16, i32 for bf16
+    // (NVGPU's mma.sync has no bf16 lowering, so the NVVM op is built directly).
+    auto pair = [&](Value lo, Value hi) -> Value {
+      Value two = vector::FromElementsOp::create(b, VectorType::get({2}, half), ValueRange{lo, hi});
+      if (half.isF16())
+        return two;
+      Value word = vector::BitCastOp::create(b, VectorType::get({1}, b.getI32Type()), two);
+      return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
+    };
+    SmallVector<Value> aRegs, bRegs;
+    for (int64_t r = 0; r < 4; ++r)
+      aRegs.push_back(pair(a[2 * r], a[2 * r + 1]));
+    for (int64_t r = 0; r < 2; ++r)
+      bRegs.push_back(pair(bFrag[2 * r], bFrag[2 * r + 1]));
+    NVVM::MMATypes type = half.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+    auto result = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    Value d = NVVM::MmaOp::create(b, result, aRegs, bRegs, ValueRange(c), ArrayRef<int64_t>{16, 8, 16},
+                                  std::nullopt, std::nullopt, std::array<NVVM::MMATypes, 2>{type, type},
+                                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+    FragC out;
+    for (int64_t i = 0; i < 4; ++i)
+      out[i] = LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{i});
+    return out;
+  }
+  // Lane L = 4 g + t holds D[g + 8h][2t + i] in register 2h + i. A[r][k] sits in lane 4 (r mod 8) + (k mod 8) / 2,
+  // register (k mod 2) + 2 (r / 8) + 4 (k / 8); B[k][n] in lane 4 n + (k mod 8) / 2, register (k mod 2) + 2 (k / 8).
+  FragA aw;
+  FragB bw;
+  for (int64_t r = 0; r < 8; ++r)
+    aw[r] = arith::ExtFOp::create(b, laneType(f32), a[r]);
+  for (int64_t r = 0; r < 4; ++r)
+    bw[r] = arith::ExtFOp::create(b, laneType(f32), bFrag[r]);
+  FragC out;
+  for (int64_t h = 0; h < 2; ++h)
+    for (int64_t i = 0; i < 2; ++i) {
+      Value acc = c[2 * h + i];
+      for (int64_t k = 0; k < 16; ++k) {
+        SmallVector<int64_t> fromA, fromB;
+        for (int64_t l = 0; l < kWarp; ++l) {
+          fromA.push_back(4 * (l / 4) + (k % 8) / 2);
+          fromB.push_back(4 * (2 * (l % 4) + i) + (k % 8) / 2);
+        }
+        Value av = aw[(k % 2) + 2 * h + 4 * (k / 8)], bv = bw[(k % 2) + 2 * (k / 8)];
+        acc = math::FmaOp::create(b, vector::ShuffleOp::create(b, av, av, fromA),
+                                  vector::ShuffleOp::create(b, bv, bv, fromB), acc);
+      }
+      out[2 * h + i] = acc;
+    }
+  return out;
+}
+
+void MmaEmitter::emit() {
+  int64_t numHeads = op.getNumHeads(), group = numHeads / op.getNumKvHeads();
+  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim(), window = op.getWindow();
+  bool causal = op.getCausal();
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue(), o = op.getOutput();
+  Value batches = memref::DimOp::create(b, q, 0), seqQ = memref::DimOp::create(b, q, 2),
+        seqK = memref::DimOp::create(b, k, 2);
+  Value rowBlocks = arith::CeilDivUIOp::create(b, seqQ, idx(kRows));
+  Value perBatch = mul(idx(numHeads), rowBlocks);
+  Value warps = mul(batches, perBatch);
+  Value items = emulate ? warps : mul(warps, idx(kWarp));
+  auto par = scf::ParallelOp::create(b, ValueRange{idx(0)}, ValueRange{items}, ValueRange{idx(1)});
+  b.setInsertionPointToStart(par.getBody());
+  Value w = par.getInductionVars()[0];
+
+  Value warp = emulate ? w : arith::DivUIOp::create(b, w, idx(kWarp)).getResult();
+  Value lane;
+  if (emulate) {
+    SmallVector<int64_t> iota;
+    for (int64_t l = 0; l < kWarp; ++l)
+      iota.push_back(l);
+    lane = arith::ConstantOp::create(b, DenseElementsAttr::get(VectorType::get({kWarp}, index), ArrayRef<int64_t>(iota)));
+  } else {
+    lane = arith::RemUIOp::create(b, w, idx(kWarp));
+  }
+  batch = arith::DivUIOp::create(b, warp, perBatch);
+  Value rem = arith::RemUIOp::create(b, warp, perBatch);
+  head = arith::DivUIOp::create(b, rem, rowBlocks);
+  kvHead = group == 1 ? head : arith::DivUIOp::create(b, head, idx(group)).getResult();
+  Value r0 = mul(arith::RemUIOp::create(b, rem, rowBlocks), idx(kRows));
+  Value offset = arith::SubIOp::create(b, seqK, seqQ); // query row r sits at position offset + r
+
+  Value g = arith::DivUIOp::create(b, lane, laneIdx(4)), t = arith::RemUIOp::create(b, lane, laneIdx(4));
+  Value twoT = mul(t, laneIdx(2));
+  Value lastQ = arith::SubIOp::create(b, seqQ, idx(1)), lastK = arith::SubIOp::create(b, seqK, idx(1));
+  // This lane's two rows (g and g + 8 of the block): clamped for loads, checked at the store.
+  Value rowA = add(perLane(r0), g), rowB = add(rowA, laneIdx(8));
+  Value rowAc = minI(rowA, perLane(lastQ)), rowBc = minI(rowB, perLane(lastQ));
+  Value posA = add(perLane(offset), rowA), posB = add(perLane(offset), rowB);
+  Value bL = perLane(batch), hL = perLane(head), kvL = perLane(kvHead);
+
+  // Q as A fragments, one per 16 head dims.
+  SmallVector<FragA> qFrags;
+  for (int64_t ks = 0; ks < d / 16; ++ks) {
+    FragA a;
+    for (int64_t r = 0; r < 8; ++r) {
+      Value row = r % 4 < 2 ? rowAc : rowBc;
+      Value col = add(twoT, laneIdx(ks * 16 + 8 * (r / 4) + r % 2));
+      a[r] = load(q, {bL, hL, row, col});
+    }
+    qFrags.push_back(a);
+  }
+
+  // The key blocks any row of the warp sees.
+  Value lastRow = minI(add(r0, idx(kRows - 1)), lastQ);
+  Value keyEnd = causal ? minI(seqK, add(add(offset, lastRow), idx(1))) : seqK;
+  Value keyBegin = idx(0);
+  if (window)
+    keyBegin = arith::MaxSIOp::create(b, idx(0), arith::SubIOp::create(b, add(offset, r0), idx(window - 1)));
+  Value blockBegin = mul(arith::DivUIOp::create(b, keyBegin, idx(kKeys)), idx(kKeys));
+
+  int64_t dvTiles = dv / 8;
+  double ninf = -std::numeric_limits<double>::infinity();
+  SmallVector<Value> init{laneF32(ninf), laneF32(ninf), laneF32(0.0), laneF32(0.0)}; // mA, mB, lA, lB
+  for (int64_t i = 0; i < 4 * dvTiles; ++i)
+    init.push_back(laneF32(0.0));
+  Value scale = laneF32(op.getScale().convertToDouble());
+  auto loop = scf::ForOp::create(b, blockBegin, keyEnd, idx(kKeys), init, [&](OpBuilder &nested, Location loc,
+                                                                              Value j0, ValueRange carried) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+    Value j0L = perLane(j0);
+    // S = Q Kᵀ: two tiles of 8 keys; tile n's B fragment is K row j0 + 8n + g.
+    std::array<FragC, 2> s;
+    for (int64_t n = 0; n < 2; ++n) {
+      Value keyRow = minI(add(j0L, add(g, laneIdx(8 * n))), perLane(lastK));
+      FragC c{laneF32(0.0), laneF32(0.0), laneF32(0.0), laneF32(0.0)};
+      for (int64_t ks = 0; ks < d / 16; ++ks) {
+        FragB kb;
+        for (int64_t r = 0; r < 4; ++r)
+          kb[r] = load(k, {bL, kvL, keyRow, add(twoT, laneIdx(ks * 16 + 8 * (r / 2) + r % 2))});
+        c = mma(qFrags[ks], kb, c);
+      }
+      s[n] = c;
+    }
+    // Scale and mask: register e of tile n is row (e < 2 ? g : g + 8), key j0 + 8n + 2t + e mod 2.
+    Value ninfL = laneF32(ninf);
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value key = add(j0L, add(twoT, laneIdx(8 * n + e % 2)));
+        Value pos = e < 2 ? posA : posB;
+        Value keep = cmpI(arith::CmpIPredicate::slt, key, perLane(seqK));
+        if (causal)
+          keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, key, pos));
+        if (window)
+          keep = arith::AndIOp::create(
+              b, keep, cmpI(arith::CmpIPredicate::sgt, key, arith::SubIOp::create(b, pos, laneIdx(window))));
+        s[n][e] = arith::SelectOp::create(b, keep, arith::MulFOp::create(b, s[n][e], scale), ninfL);
+      }
+    // Online softmax per row; the 4 lanes of a row (same g) agree on its max through two xor shuffles.
+    SmallVector<Value> next;
+    std::array<Value, 2> alpha;
+    std::array<Value, 2> base;
+    for (int64_t h = 0; h < 2; ++h) {
+      Value m = carried[h];
+      Value blockMax = arith::MaximumFOp::create(
+          b, arith::MaximumFOp::create(b, s[0][2 * h], s[0][2 * h + 1]),
+          arith::MaximumFOp::create(b, s[1][2 * h], s[1][2 * h + 1]));
+      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 1));
+      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 2));
+      Value mNew = arith::MaximumFOp::create(b, m, blockMax);
+      // While a row has seen no key its max is -inf: exponentiate against 0 (every term is 0 then).
+      Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mNew, ninfL);
+      base[h] = arith::SelectOp::create(b, none, laneF32(0.0), mNew);
+      alpha[h] = math::ExpOp::create(b, arith::SubFOp::create(b, m, base[h]));
+      next.push_back(mNew);
+    }
+    FragA p;
+    std::array<Value, 2> sums{laneF32(0.0), laneF32(0.0)};
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value x = math::ExpOp::create(b, arith::SubFOp::create(b, s[n][e], base[e / 2]));
+        sums[e / 2] = arith::AddFOp::create(b, sums[e / 2], x);
+        // The two S tiles' registers are, in order, the A fragment of P V (keys 0-7, then 8-15).
+        p[4 * n + e] = arith::TruncFOp::create(b, laneType(half), x);
+      }
+    for (int64_t h = 0; h < 2; ++h)
+      next.push_back(arith::AddFOp::create(b, arith::MulFOp::create(b, carried[2 + h], alpha[h]), sums[h]));
+    // O = alpha O + P V, per 8 value columns; V's B fragment: keys j0 + 2t (+1), j0 + 8 + 2t (+1), column g.
+    for (int64_t tile = 0; tile < dvTiles; ++tile) {
+      FragC acc;
+      for (int64_t e = 0; e < 4; ++e)
+        acc[e] = arith::MulFOp::create(b, carried[4 + 4 * tile + e], alpha[e / 2]);
+      FragB vb;
+      Value col = add(g, laneIdx(8 * tile));
+      for (int64_t r = 0; r < 4; ++r)
+        vb[r] = load(v, {bL, kvL, minI(add(j0L, add(twoT, laneIdx(8 * (r / 2) + r % 2))), perLane(lastK)), col});
+      FragC out = mma(p, vb, acc);
+      next.append(out.begin(), out.end());
+    }
+    scf::YieldOp::create(b, next);
+  });
+
+  // O = acc / l, l summed over the row's 4 lanes; a row that saw no key is 0.
+  std::array<Value, 2> inv;
+  for (int64_t h = 0; h < 2; ++h) {
+    Value l = loop.getResult(2 + h);
+    l = arith::AddFOp::create(b, l, shuffleXor(l, 1));
+    l = arith::AddFOp::create(b, l, shuffleXor(l, 2));
+    Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, laneF32(0.0));
+    inv[h] = arith::SelectOp::create(b, any, arith::DivFOp::create(b, laneF32(1.0), l), laneF32(0.0));
+  }
+  Value inA = cmpI(arith::CmpIPredicate::slt, rowA, perLane(seqQ));
+  Value inB = cmpI(arith::CmpIPredicate::slt, rowB, perLane(seqQ));
+  for (int64_t tile = 0; tile < dvTiles; ++tile)
+    for (int64_t e = 0; e < 4; ++e) {
+      Value x = arith::MulFOp::create(b, loop.getResult(4 + 4 * tile + e), inv[e / 2]);
+      Value col = add(twoT, laneIdx(8 * tile + e % 2));
+      store(x, o, {bL, hL, e < 2 ? rowAc : rowBc, col}, e < 2 ? inA : inB);
+    }
+}
+
+} // namespace
+
+bool mlir::xf::mmaFormTakes(AttentionOp op) {
+  Type element = op.getQueryType().getElementType();
+  if (!element.isBF16() && !element.isF16())
+    return false;
+  if (op.getKeyType().getElementType() != element || op.getValueType().getElementType() != element)
+    return false;
+  if (op.getHeadDim() % 16 || op.getValueHeadDim() % 8 || op.getHeadDim() > 256 || op.getValueHeadDim() > 256)
+    return false;
+  return !op.hasScoreModifier() && !op.hasMaskModifier() && !op.getSinks() && !op.getGates() && !op.getAlpha() &&
+         !op.getCalibratedKeys() && !op.getHeadGains() && op.getSinkTokens() == 0;
+}
+
+void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate) { MmaEmitter(op, emulate).emit(); }

@@ -1,0 +1,19 @@
+//===- LowerAttentionMma.h - the tensor-core form of xf-lower-attention ---===//
+#ifndef XF_PASSES_LOWERATTENTIONMMA_H
+#define XF_PASSES_LOWERATTENTIONMMA_H
+
+#include "dialect/XFOps.h"
+
+namespace mlir::xf {
+
+/// Whether the tensor-core form takes `op`: query, key and value of one 16-bit type, head dims that are
+/// multiples of 16 (key) and 8 (value), and no variant beyond `causal` and `window`.
+bool mmaFormTakes(AttentionOp op);
+
+/// Emits the tensor-core loop nest of `op` (on memrefs) before it: the SIMT program with nvgpu.mma.sync, or
+/// with `emulate` its CPU emulation (one warp per work item, per-lane values as 32-lane vectors).
+void emitMmaAttention(AttentionOp op, bool emulate);
+
+} // namespace mlir::xf
+
+#endif // XF_PASSES_LOWERATTENTIONMMA_H
