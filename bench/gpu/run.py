@@ -8,6 +8,8 @@
    (attention_npy.py, tolerance 1e-4).
 3. Tiny whole models (llama, mistral bf16, gpt-oss) compiled for each target, 32 greedy steps against the
    float64 reference forward computed when the kit was prepared (logits within 1e-3).
+   bf16 kernels on CUDA, in the SIMT form and on tensor cores (`--cuda-tensor-cores`), against the oracle on
+   the same bf16 inputs.
 4. Timings at the CUDA issue's shapes (B * S = 16k, H * D = 2048, d = 64 and 128, causal and not):
    `xf-run kernel --repeat 5 --resident` per target: the kernel's own device time (Vulkan timestamps, CUDA
    events), and the whole call's in parentheses; PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same
@@ -60,6 +62,41 @@ CASES = [
     ("kernels", "mha_d128_full", "1,16,16,77,200,128,128", []),
     ("kernels", "gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
 ]
+
+# bf16 kernels on CUDA (modules bf16-cuda: SIMT form; tc-cuda: tensor cores), inputs made exactly bf16. The
+# output is bf16 (2^-8 relative) and the tensor cores multiply P V with P in bf16 (2^-8 of max |v| ~ 4.5).
+BF16_CASES = [
+    ("mha_d64_causal", "2,32,32,130,130,64,64", ["--causal", "1"]),
+    ("mha_d128_full", "1,16,16,77,200,128,128", []),
+    ("mha_d64_full", "1,32,32,16,16,64,64", []),
+    ("gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
+]
+BF16_TOL = "4e-2"
+
+
+def bf16_numerics():
+    log("== bf16 kernels on CUDA against the float64 oracle on the same bf16 inputs (tolerance %s)" % BF16_TOL)
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for kernel, shape, flags in BF16_CASES:
+            rc, text = oracle("make", "--dir", tmp, "--shape", shape, "--round", "bf16")
+            if rc:
+                log("oracle make failed: " + text)
+                return 1
+            for module in ("bf16", "tc"):
+                lib = os.path.join(HERE, "modules", "%s-cuda.so" % module)
+                out = os.path.join(tmp, "out.npy")
+                rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", "cuda"] +
+                               [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] + ["-o", out])
+                if rc:
+                    verdict = "FAIL (run): " + text.strip().splitlines()[-1]
+                else:
+                    rc, text = oracle("check", "--dir", tmp, "--shape", shape, "--tol", BF16_TOL, *flags)
+                    verdict = text.strip().splitlines()[-1] if text.strip() else "no output"
+                    verdict = ("ok " if rc == 0 else "FAIL ") + verdict
+                failures += not verdict.startswith("ok")
+                log("cuda    %-4s %-14s %-22s %s" % (module, kernel, shape, verdict))
+    return failures
 
 
 def numerics(targets):
@@ -168,6 +205,13 @@ def timings(targets):
                                [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
                                ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
                 row += "  %s %s" % (target, xf_time(rc, text, flops))
+            if "cuda" in targets:  # the same shapes in bf16: SIMT form and tensor cores
+                for module in ("bf16", "tc"):
+                    lib = os.path.join(HERE, "modules", "%s-cuda.so" % module)
+                    rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", "cuda", "--repeat", "5",
+                                    "--resident"] + [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
+                                   ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
+                    row += "  cuda-%s %s" % (module, xf_time(rc, text, flops))
             if torch:
                 from torch.nn.attention import SDPBackend, sdpa_kernel
                 q, k, v = (torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
@@ -233,6 +277,8 @@ def main():
         log("no GPU target available: nothing to check")
         return 1
     failures = numerics(targets) + models(targets)
+    if "cuda" in targets:
+        failures += bf16_numerics()
     log("== %d failure(s) in the checks" % failures)
     if "--no-timings" not in sys.argv:
         timings(targets)

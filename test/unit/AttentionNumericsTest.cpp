@@ -49,6 +49,7 @@ struct NumericsCase {
   bool staticShapes = false; // batch/seq_q/seq_k spelled as integers in the spec
   std::string mlir;          // non-empty: compile this .mlir instead of a generated .xf spec
   xfrt_dtype queryDtype = XFRT_F32, kvDtype = XFRT_F32; // query and output; key and value
+  bool tensorCores = false; // the tensor-core form: its CPU emulation on cpu, mma.sync on cuda
 
   explicit NumericsCase(std::string name) : name(std::move(name)) {
     heads(4, 4).dims(64).seq(1, 1);
@@ -90,6 +91,10 @@ struct NumericsCase {
   NumericsCase &dtypes(xfrt_dtype queryAndOutput, xfrt_dtype keyAndValue) {
     queryDtype = queryAndOutput;
     kvDtype = keyAndValue;
+    return *this;
+  }
+  NumericsCase &onTensorCores() {
+    tensorCores = true;
     return *this;
   }
   NumericsCase &fixedShapes() {
@@ -244,6 +249,13 @@ std::vector<NumericsCase> numericsCases() {
       C("bf16_all_causal_77").heads(4, 2).dims(96).seq(77, 77).causal().dtypes(XFRT_BF16, XFRT_BF16),
       C("f16_all_decode_t129").heads(8, 2).dims(128).seq(1, 129).causal().dtypes(XFRT_F16, XFRT_F16),
       C("f16_kv_window_s40_t200").heads(4, 4).dims(64, 32).seq(40, 200).causal().window(48).dtypes(XFRT_F32, XFRT_F16),
+      // The tensor-core form (its CPU emulation here): row blocks of 16 with ragged ends, GQA, windows,
+      // decode, non-causal, head dims 16 to 128 and value dims of 8.
+      C("mma_bf16_causal_s33_t100").heads(8, 2).seq(33, 100).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
+      C("mma_f16_window_s40_t200").heads(4, 4).dims(64, 32).seq(40, 200).causal().window(48).dtypes(XFRT_F16, XFRT_F16).onTensorCores(),
+      C("mma_bf16_decode_t300_group7").heads(7, 1).seq(1, 300).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
+      C("mma_f16_full_b2_s17_t29").batch(2).heads(4, 2).dims(16, 8).seq(17, 29).dtypes(XFRT_F16, XFRT_F16).onTensorCores(),
+      C("mma_bf16_d128_s64").heads(4, 1).dims(128).seq(64, 64).causal().window(20).dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
       // Score and mask regions (.mlir input).
       C("mlir_softcap_chunked_causal")
           .batch(2)
@@ -286,8 +298,13 @@ void checkCase(const NumericsCase &c, const std::string &target) {
 
   fs::path library;
   std::string name = target == "cpu" ? c.name : c.name + "_" + target;
-  ASSERT_TRUE(c.mlir.empty() ? compile(name, "xf", c.spec(), library, "--target=" + target)
-                             : compile(name, "mlir", c.mlir, library, "--target=" + target));
+  std::string flags = "--target=" + target;
+  if (c.tensorCores && target == "vulkan")
+    GTEST_SKIP() << "the tensor-core form is CUDA's (and the CPU's emulation of it)";
+  if (c.tensorCores)
+    flags += target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
+  ASSERT_TRUE(c.mlir.empty() ? compile(name, "xf", c.spec(), library, flags)
+                             : compile(name, "mlir", c.mlir, library, flags));
   ModulePtr module = openModule(library);
   ASSERT_TRUE(module);
 
@@ -330,8 +347,15 @@ void checkCase(const NumericsCase &c, const std::string &target) {
   // A 16-bit output is the f32 result rounded once: half an ulp, at most 2^-8 relative for bf16 (8
   // significant bits), 2^-11 for f16 (11).
   double rounding = c.queryDtype == XFRT_BF16 ? 0x1p-8 : c.queryDtype == XFRT_F16 ? 0x1p-11 : 0.0;
+  // Tensor cores multiply P V with P rounded to the operand type: each probability off by at most that
+  // relative rounding, so the output by at most rounding * max |v| (the probabilities sum to 1).
+  double largestValue = 0;
+  for (float x : value)
+    largestValue = std::max(largestValue, double(std::abs(x)));
+  double probabilityRounding = c.tensorCores ? rounding * largestValue : 0.0;
   for (size_t index = 0; index < output.size(); ++index) {
-    double error = std::abs(double(output[index]) - expected[index]) - rounding * std::abs(expected[index]);
+    double error = std::abs(double(output[index]) - expected[index]) - rounding * std::abs(expected[index]) -
+                   probabilityRounding;
     if (std::isnan(error))
       error = INFINITY;
     if (error > worstError) {

@@ -50,6 +50,16 @@ def reference(q, k, v, scale, causal, window, score="z", mask="True"):
     return np.divide(out, denom, out=np.zeros_like(out), where=denom > 0)
 
 
+def rounded(x, dtype):
+    """float32 `x` rounded to nearest even in `dtype`, as float32."""
+    if dtype == "f16":
+        return x.astype(np.float16).astype(np.float32)
+    if dtype == "bf16":
+        u = x.view(np.uint32).astype(np.uint64)
+        return (((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16).astype(np.uint32).view(np.float32)
+    return x
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["make", "check"])
@@ -62,14 +72,15 @@ def main():
     ap.add_argument("--mask", default="True", help="mask modifier, e.g. '(i // 16) == (j // 16)'")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--round", choices=["f32", "bf16", "f16"], default="f32",
+                    help="make: inputs already rounded to this type, so a kernel compiled for it reads them exactly")
     a = ap.parse_args()
     B, H, Hkv, S, T, D, Dv = (int(x) for x in a.shape.split(","))
     d = a.dir
     if a.mode == "make":
         rng = np.random.default_rng(a.seed)
-        np.save(f"{d}/q.npy", rng.standard_normal((B, H, S, D), dtype=np.float32))
-        np.save(f"{d}/k.npy", rng.standard_normal((B, Hkv, T, D), dtype=np.float32))
-        np.save(f"{d}/v.npy", rng.standard_normal((B, Hkv, T, Dv), dtype=np.float32))
+        for name, shape in (("q", (B, H, S, D)), ("k", (B, Hkv, T, D)), ("v", (B, Hkv, T, Dv))):
+            np.save(f"{d}/{name}.npy", rounded(rng.standard_normal(shape, dtype=np.float32), a.round))
         return 0
     q, k, v = (np.load(f"{d}/{n}.npy") for n in "qkv")
     out = np.load(f"{d}/out.npy")

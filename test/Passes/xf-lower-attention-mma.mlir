@@ -1,0 +1,53 @@
+// The tensor-core form of xf-lower-attention: one warp (32 work items) per 16 query rows, Q K^T and P V as
+// m16n8k16 mma.sync; mma-form=emulate is the same program on 32-lane vectors for the CPU.
+// RUN: xf-opt %s --xf-lower-attention="mma-form=simt vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4" --canonicalize --cse --split-input-file | FileCheck %s
+// RUN: xf-opt %s --xf-lower-attention="mma-form=emulate" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=EMU
+// RUN: not xf-opt %s --xf-lower-attention="mma-form=wmma" --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: mma-form must be simt, emulate or empty, got 'wmma'
+
+// CHECK-LABEL: func.func @tensor_cores
+// CHECK-SAME: xf.subgroup_lanes = 32 : i64
+// Work items: B * H * ceil(S / 16) warps of 32 lanes.
+// CHECK: %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c16 : index
+// CHECK: scf.parallel (%[[W:.+]]) = (%c0) to (%{{.+}}) step (%c1)
+// CHECK: arith.remui %[[W]], %c32 : index
+// One key block of 16 per iteration: per 8-key S tile D/16 = 4 multiplies, then Dv/8 = 4 for P V.
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16 iter_args
+// CHECK-COUNT-8: nvvm.mma.sync A[{{.+}}] B[{{.+}}] C[{{.+}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// The row maxima: the 4 lanes of a row by xor shuffles 1 and 2.
+// CHECK: gpu.shuffle xor %{{.+}}, %c1_i32, %c32_i32 : f32
+// CHECK: gpu.shuffle xor %{{.+}}, %c2_i32, %c32_i32 : f32
+// CHECK: math.exp
+// P, rounded to bf16, is the A operand of P V.
+// CHECK: arith.truncf %{{.+}} : f32 to bf16
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: scf.yield
+// The denominators over the row's lanes, the rows past S not stored.
+// CHECK: gpu.shuffle xor
+// CHECK: scf.if
+// CHECK: memref.store %{{.+}}, %{{.+}} : memref<?x8x?x32xf32>
+
+// EMU-LABEL: func.func @tensor_cores
+// EMU-NOT: xf.subgroup_lanes
+// EMU-NOT: nvvm.mma.sync
+// EMU: scf.parallel
+// EMU: math.fma %{{.+}}, %{{.+}}, %{{.+}} : vector<32xf32>
+// EMU-NOT: gpu.shuffle
+func.func @tensor_cores(%q: memref<?x8x?x64xbf16>, %k: memref<?x2x?x64xbf16>, %v: memref<?x2x?x32xbf16>, %o: memref<?x8x?x32xf32>) attributes {xf.kernel} {
+  xf.attention ins(%q, %k, %v : memref<?x8x?x64xbf16>, memref<?x2x?x64xbf16>, memref<?x2x?x32xbf16>) outs(%o : memref<?x8x?x32xf32>) {num_heads = 8, num_kv_heads = 2, scale = 0.125 : f64, causal = true, window = 64}
+  return
+}
+
+// -----
+
+// f32 operands (and any variant beyond causal and window) keep the other forms.
+// CHECK-LABEL: func.func @not_taken
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: return
+// EMU-LABEL: func.func @not_taken
+// EMU-NOT: vector<32xf32>
+// EMU: return
+func.func @not_taken(%q: memref<?x8x?x64xf32>, %k: memref<?x2x?x64xf32>, %v: memref<?x2x?x64xf32>, %o: memref<?x8x?x64xf32>) attributes {xf.kernel} {
+  xf.attention ins(%q, %k, %v : memref<?x8x?x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>) outs(%o : memref<?x8x?x64xf32>) {num_heads = 8, num_kv_heads = 2, scale = 0.125 : f64, causal = true}
+  return
+}
