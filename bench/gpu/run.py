@@ -64,14 +64,14 @@ CASES = [
 ]
 
 # bf16 kernels on CUDA (modules bf16-cuda: SIMT form; tc-cuda: tensor cores), inputs made exactly bf16. The
-# output is bf16 (2^-8 relative) and the tensor cores multiply P V with P in bf16 (2^-8 of max |v| ~ 4.5).
+# output is bf16 (2^-8 relative) and the tensor cores multiply P V with P in bf16 (2^-8 of max |v|).
 BF16_CASES = [
     ("mha_d64_causal", "2,32,32,130,130,64,64", ["--causal", "1"]),
     ("mha_d128_full", "1,16,16,77,200,128,128", []),
     ("mha_d64_full", "1,32,32,16,16,64,64", []),
     ("gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
 ]
-BF16_TOL = "4e-2"
+BF16_TOL = "2.5e-2"  # 2^-8 of |o| <= 2, plus 2^-8 of max |v| (about 4.5)
 
 
 def bf16_numerics():
