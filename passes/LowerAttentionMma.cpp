@@ -12,6 +12,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <array>
@@ -66,7 +67,38 @@ private:
   Value shuffleXor(Value x, int64_t offset);
   /// D = A B + C.
   FragC mma(const FragA &a, const FragB &bFrag, const FragC &c);
+  /// The op's score or mask region on per-lane arguments (plus the key count where the region takes it).
+  Value applyRegion(Region &region, SmallVector<Value> args, Value keyCount);
 };
+
+Value MmaEmitter::applyRegion(Region &region, SmallVector<Value> args, Value keyCount) {
+  Block &body = region.front();
+  if (body.getNumArguments() > args.size())
+    args.push_back(perLane(keyCount));
+  auto inlineOn = [&](ImplicitLocOpBuilder &at, ValueRange values) {
+    IRMapping map;
+    map.map(body.getArguments(), values);
+    for (Operation &inner : body.without_terminator())
+      at.clone(inner, map);
+    return map.lookup(cast<xf::YieldOp>(body.getTerminator()).getValues()[0]);
+  };
+  if (!emulate)
+    return inlineOn(b, args);
+  // The region is scalar code: run it once per lane.
+  Type result = cast<xf::YieldOp>(body.getTerminator()).getValues()[0].getType();
+  Value init = arith::ConstantOp::create(b, DenseElementsAttr::get(cast<ShapedType>(laneType(result)),
+                                                                   b.getZeroAttr(result)));
+  auto lanes = scf::ForOp::create(b, idx(0), idx(kWarp), idx(1), ValueRange{init},
+                                  [&](OpBuilder &nested, Location loc, Value l, ValueRange acc) {
+                                    ImplicitLocOpBuilder lb(loc, nested);
+                                    SmallVector<Value> scalars;
+                                    for (Value v : args)
+                                      scalars.push_back(vector::ExtractOp::create(lb, v, ArrayRef<OpFoldResult>{l}));
+                                    Value x = inlineOn(lb, scalars);
+                                    scf::YieldOp::create(lb, vector::InsertOp::create(lb, x, acc[0], ArrayRef<OpFoldResult>{l}).getResult());
+                                  });
+  return lanes.getResult(0);
+}
 
 Value MmaEmitter::load(Value buffer, ArrayRef<Value> at) {
   Type element = cast<MemRefType>(buffer.getType()).getElementType();
@@ -267,12 +299,17 @@ void MmaEmitter::emit() {
         Value key = add(j0L, add(twoT, laneIdx(8 * n + e % 2)));
         Value pos = e < 2 ? posA : posB;
         Value keep = cmpI(arith::CmpIPredicate::slt, key, perLane(seqK));
+        Value z = arith::MulFOp::create(b, s[n][e], scale);
+        if (op.hasScoreModifier()) // before masking, as the op says
+          z = applyRegion(op.getScore(), {z, bL, hL, pos, key}, seqK);
+        if (op.hasMaskModifier())
+          keep = arith::AndIOp::create(b, keep, applyRegion(op.getMask(), {bL, hL, pos, key}, seqK));
         if (causal)
           keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, key, pos));
         if (window)
           keep = arith::AndIOp::create(
               b, keep, cmpI(arith::CmpIPredicate::sgt, key, arith::SubIOp::create(b, pos, laneIdx(window))));
-        s[n][e] = arith::SelectOp::create(b, keep, arith::MulFOp::create(b, s[n][e], scale), ninfL);
+        s[n][e] = arith::SelectOp::create(b, keep, z, ninfL);
       }
     // Online softmax per row; the 4 lanes of a row (same g) agree on its max through two xor shuffles.
     SmallVector<Value> next;
@@ -318,12 +355,22 @@ void MmaEmitter::emit() {
     scf::YieldOp::create(b, next);
   });
 
-  // O = acc / l, l summed over the row's 4 lanes; a row that saw no key is 0.
+  // O = acc / l, l summed over the row's 4 lanes; a row that saw no key is 0. A learned sink adds
+  // exp(sink - m) to l (m the row's max, or 0 while it has none, as in the loop).
+  Value sink;
+  if (op.getSinks())
+    sink = perLane(memref::LoadOp::create(b, op.getSinks(), ValueRange{head}));
   std::array<Value, 2> inv;
   for (int64_t h = 0; h < 2; ++h) {
     Value l = loop.getResult(2 + h);
     l = arith::AddFOp::create(b, l, shuffleXor(l, 1));
     l = arith::AddFOp::create(b, l, shuffleXor(l, 2));
+    if (sink) {
+      Value m = loop.getResult(h);
+      Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m, laneF32(ninf));
+      Value base = arith::SelectOp::create(b, none, laneF32(0.0), m);
+      l = arith::AddFOp::create(b, l, math::ExpOp::create(b, arith::SubFOp::create(b, sink, base)));
+    }
     Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, laneF32(0.0));
     inv[h] = arith::SelectOp::create(b, any, arith::DivFOp::create(b, laneF32(1.0), l), laneF32(0.0));
   }
@@ -347,8 +394,8 @@ bool mlir::xf::mmaFormTakes(AttentionOp op) {
     return false;
   if (op.getHeadDim() % 16 || op.getValueHeadDim() % 8 || op.getHeadDim() > 256 || op.getValueHeadDim() > 256)
     return false;
-  return !op.hasScoreModifier() && !op.hasMaskModifier() && !op.getSinks() && !op.getGates() && !op.getAlpha() &&
-         !op.getCalibratedKeys() && !op.getHeadGains() && op.getSinkTokens() == 0;
+  return !op.getGates() && !op.getAlpha() && !op.getCalibratedKeys() && !op.getHeadGains() &&
+         op.getSinkTokens() == 0;
 }
 
 void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate) { MmaEmitter(op, emulate).emit(); }

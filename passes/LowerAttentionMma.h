@@ -7,7 +7,8 @@
 namespace mlir::xf {
 
 /// Whether the tensor-core form takes `op`: query, key and value of one 16-bit type, head dims that are
-/// multiples of 16 (key) and 8 (value), and no variant beyond `causal` and `window`.
+/// multiples of 16 (key) and 8 (value); causal, window, learned sinks and score/mask regions, no other
+/// variant.
 bool mmaFormTakes(AttentionOp op);
 
 /// Emits the tensor-core loop nest of `op` (on memrefs) before it: the SIMT program with nvgpu.mma.sync, or

@@ -97,8 +97,9 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     summed the same way at the end), and the two tiles' probabilities are, rounded to the operand type,
     exactly the A fragment of P V. Fragments are loaded straight from global memory. The form takes
     query, key and value of one 16-bit type (bf16 or f16), head dims that are multiples of 16 (`head_dim`)
-    and 8 (`head_dim_v`), `causal` and `window` and no other variant or modifier; any other op keeps the
-    other forms. The kernel gets `xf.subgroup_lanes = 32`. `mma-form=emulate` emits the same program with
+    and 8 (`head_dim_v`), `causal`, `window`, learned `sinks` (added to the denominator at the end) and
+    score and mask regions (inlined per score; in the emulation once per lane); gates, head gains,
+    affine scaling, sink calibration and streaming sink tokens keep the other forms. The kernel gets `xf.subgroup_lanes = 32`. `mma-form=emulate` emits the same program with
     each warp as one work item whose per-lane values are 32-lane vectors, `mma.sync` computed from the
     fragments by the layouts above and shuffles as vector shuffles: it runs on the CPU, so the numerics
     tests check the form's fragment bookkeeping where no GPU is at hand.

@@ -43,18 +43,20 @@ struct VariantCase {
   bool causal;
   int64_t window;
   bool bf16Cache = false; // key and value bf16 (a 16-bit KV cache), the rest f32
+  bool tensorCores = false; // query, key and value bf16, the tensor-core form (CPU: its emulation)
   bool has(Variant v) const { return std::find(variants.begin(), variants.end(), v) != variants.end(); }
 };
 void PrintTo(const VariantCase &c, std::ostream *os) { *os << c.name; }
 
 std::string kernelSource(const VariantCase &c) {
-  std::string q = "tensor<?x" + std::to_string(c.heads) + "x?x" + std::to_string(c.headDim) + "xf32>";
+  std::string o = "tensor<?x" + std::to_string(c.heads) + "x?x" + std::to_string(c.headDim) + "xf32>";
+  std::string q = c.tensorCores ? "tensor<?x" + std::to_string(c.heads) + "x?x" + std::to_string(c.headDim) + "xbf16>" : o;
   std::string kv = "tensor<?x" + std::to_string(c.kvHeads) + "x?x" + std::to_string(c.headDim) +
-                   (c.bf16Cache ? "xbf16>" : "xf32>");
+                   (c.bf16Cache || c.tensorCores ? "xbf16>" : "xf32>");
   std::ostringstream os;
-  os << "func.func @attn(%q: " << q << ", %k: " << kv << ", %v: " << kv << ", %o: " << q << ") -> " << q
+  os << "func.func @attn(%q: " << q << ", %k: " << kv << ", %v: " << kv << ", %o: " << o << ") -> " << o
      << " attributes {xf.kernel} {\n"
-     << "  %r = xf.attention ins(%q, %k, %v : " << q << ", " << kv << ", " << kv << ") outs(%o : " << q
+     << "  %r = xf.attention ins(%q, %k, %v : " << q << ", " << kv << ", " << kv << ") outs(%o : " << o
      << ") {num_heads = " << c.heads << ", num_kv_heads = " << c.kvHeads
      << ", scale = " << 1.0 / std::sqrt(double(c.headDim)) << " : f64, causal = " << (c.causal ? "true" : "false")
      << ", window = " << c.window << "}\n";
@@ -67,7 +69,7 @@ std::string kernelSource(const VariantCase &c) {
           "    %c16 = arith.constant 16 : index\n    %ci = arith.divui %i, %c16 : index\n"
           "    %cj = arith.divui %j, %c16 : index\n    %keep = arith.cmpi eq, %ci, %cj : index\n"
           "    xf.yield %keep : i1\n  }\n";
-  os << "  -> " << q << "\n  return %r : " << q << "\n}\n";
+  os << "  -> " << o << "\n  return %r : " << o << "\n}\n";
   return os.str();
 }
 
@@ -107,9 +109,13 @@ void checkVariantCase(const VariantCase &c, const std::string &target) {
   ContextPtr context = makeTargetContext(target, skip);
   if (!context)
     GTEST_SKIP() << "no " << target << " device: " << skip;
+  std::string flags = variantFlags(c) + " --target=" + target;
+  if (c.tensorCores && target == "vulkan")
+    GTEST_SKIP() << "the tensor-core form is CUDA's (and the CPU's emulation of it)";
+  if (c.tensorCores)
+    flags += target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
   fs::path library;
-  ASSERT_TRUE(compile(c.name + "_" + target, "mlir", kernelSource(c), library,
-                      variantFlags(c) + " --target=" + target));
+  ASSERT_TRUE(compile(c.name + "_" + target, "mlir", kernelSource(c), library, flags));
   ModulePtr module = openModule(library);
   ASSERT_TRUE(module);
   // Both loop nests of the kernel: few query rows take the decode form (CPU) or the subgroup form (GPU),
@@ -168,7 +174,8 @@ void checkVariantRun(const VariantCase &c, const xfrt_module *module, xfrt_conte
     }
     if (name == "output")
       values.assign(count, std::nanf(""));
-    if (c.bf16Cache && (name == "key" || name == "value")) {
+    if ((c.bf16Cache && (name == "key" || name == "value")) ||
+        (c.tensorCores && (name == "query" || name == "key" || name == "value"))) {
       // The kernel reads the rounded values, and so does the reference below.
       std::vector<uint16_t> &words = narrowed[name];
       words.resize(count);
@@ -239,7 +246,13 @@ void checkVariantRun(const VariantCase &c, const xfrt_module *module, xfrt_conte
       worst = e;
     }
   }
-  EXPECT_LE(worstError, kTolerance) << "worst element " << worst << ": xf " << out[worst] << ", reference "
+  // Tensor cores multiply P V with P rounded to bf16: each probability off by at most 2^-8 of itself, the
+  // output by at most 2^-8 max |v| (the probabilities sum to 1; a sink only lowers them).
+  double tolerance = kTolerance;
+  if (c.tensorCores)
+    for (float x : data["value"])
+      tolerance = std::max(tolerance, kTolerance + 0x1p-8 * std::fabs(x));
+  EXPECT_LE(worstError, tolerance) << "worst element " << worst << ": xf " << out[worst] << ", reference "
                                     << reference[worst] << "\nshape: B=" << c.batch << " H=" << c.heads
                                     << " Hkv=" << c.kvHeads << " S=" << c.seqQ << " T=" << c.seqK
                                     << " D=" << c.headDim << " causal=" << c.causal << " window=" << c.window
@@ -340,6 +353,48 @@ std::vector<VariantCase> bf16CacheCases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stacked, Bf16CacheVariantNumerics, testing::ValuesIn(bf16CacheCases()),
+                         [](const testing::TestParamInfo<VariantCase> &info) { return info.param.name; });
+
+/// The variants the tensor-core form takes (learned sinks, score and mask regions, windows), bf16 query,
+/// key and value: its CPU emulation here, mma.sync on CUDA. Other variants keep the SIMT form there.
+class TensorCoreVariantNumerics : public testing::TestWithParam<VariantCase> {};
+
+TEST_P(TensorCoreVariantNumerics, MatchesReference) { checkVariantCase(GetParam(), "cpu"); }
+TEST_P(TensorCoreVariantNumerics, MatchesReferenceOnCuda) { checkVariantCase(GetParam(), "cuda"); }
+
+std::vector<VariantCase> tensorCoreCases() {
+  std::vector<std::vector<Variant>> sets = {
+      {LearnedSinks}, {Softcap}, {ChunkMask}, {Emphasis}, {EmphasisLast, Softcap}, {LearnedSinks, Softcap},
+      {ChunkMask, LearnedSinks}, {Emphasis, Softcap, ChunkMask},
+  };
+  std::mt19937 rng(2028);
+  auto pick = [&](std::initializer_list<int64_t> options) {
+    std::vector<int64_t> o(options);
+    return o[std::uniform_int_distribution<size_t>(0, o.size() - 1)(rng)];
+  };
+  std::vector<VariantCase> cases;
+  int64_t headDims[] = {64, 128, 32};
+  for (size_t i = 0; i < std::size(sets); ++i) {
+    VariantCase c;
+    c.variants = sets[i];
+    for (Variant v : sets[i])
+      c.name += std::string(c.name.empty() ? "" : "_") + kVariantNames[v];
+    c.name = "tc_" + c.name;
+    c.tensorCores = true;
+    c.batch = pick({1, 2});
+    c.heads = 8;
+    c.kvHeads = pick({1, 2, 8});
+    c.seqK = pick({37, 77, 130, 201});
+    c.seqQ = pick({1, 3, 33, c.seqK});
+    c.headDim = headDims[i % std::size(headDims)];
+    c.causal = pick({0, 1, 1}) != 0;
+    c.window = pick({0, 0, 24, 100});
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Stacked, TensorCoreVariantNumerics, testing::ValuesIn(tensorCoreCases()),
                          [](const testing::TestParamInfo<VariantCase> &info) { return info.param.name; });
 
 /// The router kernel that MoH adds, against the oracle's gate formula.
