@@ -1,6 +1,6 @@
 //===- LowerAttentionMma.cpp - the tensor-core form of xf-lower-attention -===//
 //
-// One warp per 16 query rows of one (batch, head); Q Kᵀ and P V are m16n8k16 matrix multiplies on 16-bit
+// One warp per 16 (query row, head) pairs of one kv head's group; Q Kᵀ and P V are m16n8k16 multiplies on 16-bit
 // operands with f32 accumulators (see the option `mma-form` in Passes.td). The same emitter writes the
 // SIMT program (one lane per work item, nvvm.mma.sync) and its CPU emulation (one warp per work item,
 // per-lane values as 32-lane vectors), so the fragment bookkeeping is tested where no GPU is.
@@ -44,7 +44,7 @@ private:
   bool emulate;
   ImplicitLocOpBuilder b;
   Type f32, index, half;
-  Value batch, head, kvHead; // uniform over the warp
+  Value batch, kvHead; // uniform over the warp
 
   // Values are uniform (scalars) or per lane: scalars in the SIMT program, 32-lane vectors in the emulation.
   Type laneType(Type element) { return emulate ? Type(VectorType::get({kWarp}, element)) : element; }
@@ -214,8 +214,12 @@ void MmaEmitter::emit() {
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue(), o = op.getOutput();
   Value batches = memref::DimOp::create(b, q, 0), seqQ = memref::DimOp::create(b, q, 2),
         seqK = memref::DimOp::create(b, k, 2);
-  Value rowBlocks = arith::CeilDivUIOp::create(b, seqQ, idx(kRows));
-  Value perBatch = mul(idx(numHeads), rowBlocks);
+  // A warp's 16 rows are packed (query row, head) pairs of one kv head's group: packed row P is query row
+  // P / group of head kvHead * group + P mod group. The group's heads share every K and V fragment, and a
+  // decode step (S = 1) fills `group` rows of the tile instead of one.
+  Value packedRows = mul(seqQ, idx(group));
+  Value rowBlocks = arith::CeilDivUIOp::create(b, packedRows, idx(kRows));
+  Value perBatch = mul(idx(op.getNumKvHeads()), rowBlocks);
   Value warps = mul(batches, perBatch);
   Value items = emulate ? warps : mul(warps, idx(kWarp));
   auto par = scf::ParallelOp::create(b, ValueRange{idx(0)}, ValueRange{items}, ValueRange{idx(1)});
@@ -234,38 +238,45 @@ void MmaEmitter::emit() {
   }
   batch = arith::DivUIOp::create(b, warp, perBatch);
   Value rem = arith::RemUIOp::create(b, warp, perBatch);
-  head = arith::DivUIOp::create(b, rem, rowBlocks);
-  kvHead = group == 1 ? head : arith::DivUIOp::create(b, head, idx(group)).getResult();
-  Value r0 = mul(arith::RemUIOp::create(b, rem, rowBlocks), idx(kRows));
+  kvHead = arith::DivUIOp::create(b, rem, rowBlocks);
+  Value p0 = mul(arith::RemUIOp::create(b, rem, rowBlocks), idx(kRows)); // the warp's first packed row
   Value offset = arith::SubIOp::create(b, seqK, seqQ); // query row r sits at position offset + r
 
   Value g = arith::DivUIOp::create(b, lane, laneIdx(4)), t = arith::RemUIOp::create(b, lane, laneIdx(4));
   Value twoT = mul(t, laneIdx(2));
   Value lastQ = arith::SubIOp::create(b, seqQ, idx(1)), lastK = arith::SubIOp::create(b, seqK, idx(1));
-  // This lane's two rows (g and g + 8 of the block): clamped for loads, checked at the store.
-  Value rowA = add(perLane(r0), g), rowB = add(rowA, laneIdx(8));
+  // This lane's two rows (g and g + 8 of the tile): packed row, query row (clamped for loads; rows past
+  // the last are not stored), head and position.
+  Value bL = perLane(batch), kvL = perLane(kvHead);
+  Value packedA = add(perLane(p0), g), packedB = add(packedA, laneIdx(8));
+  auto queryRow = [&](Value packed) { return arith::DivUIOp::create(b, packed, laneIdx(group)).getResult(); };
+  auto headOf = [&](Value packed) {
+    return add(mul(kvL, laneIdx(group)), arith::RemUIOp::create(b, packed, laneIdx(group)));
+  };
+  Value rowA = queryRow(packedA), rowB = queryRow(packedB);
   Value rowAc = minI(rowA, perLane(lastQ)), rowBc = minI(rowB, perLane(lastQ));
+  Value headA = headOf(packedA), headB = headOf(packedB);
   Value posA = add(perLane(offset), rowA), posB = add(perLane(offset), rowB);
-  Value bL = perLane(batch), hL = perLane(head), kvL = perLane(kvHead);
 
   // Q as A fragments, one per 16 head dims.
   SmallVector<FragA> qFrags;
   for (int64_t ks = 0; ks < d / 16; ++ks) {
     FragA a;
     for (int64_t r = 0; r < 8; ++r) {
-      Value row = r % 4 < 2 ? rowAc : rowBc;
+      bool first = r % 4 < 2; // registers 0, 1, 4, 5 hold row g, the others row g + 8
       Value col = add(twoT, laneIdx(ks * 16 + 8 * (r / 4) + r % 2));
-      a[r] = load(q, {bL, hL, row, col});
+      a[r] = load(q, {bL, first ? headA : headB, first ? rowAc : rowBc, col});
     }
     qFrags.push_back(a);
   }
 
   // The key blocks any row of the warp sees.
-  Value lastRow = minI(add(r0, idx(kRows - 1)), lastQ);
+  Value firstRow = arith::DivUIOp::create(b, p0, idx(group));
+  Value lastRow = minI(arith::DivUIOp::create(b, add(p0, idx(kRows - 1)), idx(group)), lastQ);
   Value keyEnd = causal ? minI(seqK, add(add(offset, lastRow), idx(1))) : seqK;
   Value keyBegin = idx(0);
   if (window)
-    keyBegin = arith::MaxSIOp::create(b, idx(0), arith::SubIOp::create(b, add(offset, r0), idx(window - 1)));
+    keyBegin = arith::MaxSIOp::create(b, idx(0), arith::SubIOp::create(b, add(offset, firstRow), idx(window - 1)));
   Value blockBegin = mul(arith::DivUIOp::create(b, keyBegin, idx(kKeys)), idx(kKeys));
 
   int64_t dvTiles = dv / 8;
@@ -297,7 +308,7 @@ void MmaEmitter::emit() {
     for (int64_t n = 0; n < 2; ++n)
       for (int64_t e = 0; e < 4; ++e) {
         Value key = add(j0L, add(twoT, laneIdx(8 * n + e % 2)));
-        Value pos = e < 2 ? posA : posB;
+        Value pos = e < 2 ? posA : posB, hL = e < 2 ? headA : headB;
         Value keep = cmpI(arith::CmpIPredicate::slt, key, perLane(seqK));
         Value z = arith::MulFOp::create(b, s[n][e], scale);
         if (op.hasScoreModifier()) // before masking, as the op says
@@ -357,11 +368,9 @@ void MmaEmitter::emit() {
 
   // O = acc / l, l summed over the row's 4 lanes; a row that saw no key is 0. A learned sink adds
   // exp(sink - m) to l (m the row's max, or 0 while it has none, as in the loop).
-  Value sink;
-  if (op.getSinks())
-    sink = perLane(memref::LoadOp::create(b, op.getSinks(), ValueRange{head}));
   std::array<Value, 2> inv;
   for (int64_t h = 0; h < 2; ++h) {
+    Value sink = op.getSinks() ? load(op.getSinks(), {h == 0 ? headA : headB}) : Value();
     Value l = loop.getResult(2 + h);
     l = arith::AddFOp::create(b, l, shuffleXor(l, 1));
     l = arith::AddFOp::create(b, l, shuffleXor(l, 2));
@@ -374,13 +383,13 @@ void MmaEmitter::emit() {
     Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, laneF32(0.0));
     inv[h] = arith::SelectOp::create(b, any, arith::DivFOp::create(b, laneF32(1.0), l), laneF32(0.0));
   }
-  Value inA = cmpI(arith::CmpIPredicate::slt, rowA, perLane(seqQ));
-  Value inB = cmpI(arith::CmpIPredicate::slt, rowB, perLane(seqQ));
+  Value inA = cmpI(arith::CmpIPredicate::slt, packedA, perLane(packedRows));
+  Value inB = cmpI(arith::CmpIPredicate::slt, packedB, perLane(packedRows));
   for (int64_t tile = 0; tile < dvTiles; ++tile)
     for (int64_t e = 0; e < 4; ++e) {
       Value x = arith::MulFOp::create(b, loop.getResult(4 + 4 * tile + e), inv[e / 2]);
       Value col = add(twoT, laneIdx(8 * tile + e % 2));
-      store(x, o, {bL, hL, e < 2 ? rowAc : rowBc, col}, e < 2 ? inA : inB);
+      store(x, o, {bL, e < 2 ? headA : headB, e < 2 ? rowAc : rowBc, col}, e < 2 ? inA : inB);
     }
 }
 
