@@ -256,6 +256,8 @@ std::vector<NumericsCase> numericsCases() {
       C("mma_bf16_decode_t300_group7").heads(7, 1).seq(1, 300).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
       C("mma_f16_full_b2_s17_t29").batch(2).heads(4, 2).dims(16, 8).seq(17, 29).dtypes(XFRT_F16, XFRT_F16).onTensorCores(),
       C("mma_bf16_d128_s64").heads(4, 1).dims(128).seq(64, 64).causal().window(20).dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
+      // A group of 3 packs rows of different heads into the tile's row g and row g + 8.
+      C("mma_bf16_group3_s5").heads(6, 2).dims(32, 16).seq(5, 40).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
       // Score and mask regions (.mlir input).
       C("mlir_softcap_chunked_causal")
           .batch(2)
