@@ -35,7 +35,7 @@ class MmaEmitter {
 public:
   MmaEmitter(xf::AttentionOp op, bool emulate)
       : op(op), emulate(emulate), b(op.getLoc(), op), f32(b.getF32Type()), index(b.getIndexType()),
-        half(op.getQueryType().getElementType()) {}
+        half(op.getKeyType().getElementType()) {}
 
   void emit();
 
@@ -266,6 +266,13 @@ void MmaEmitter::emit() {
       bool first = r % 4 < 2; // registers 0, 1, 4, 5 hold row g, the others row g + 8
       Value col = add(twoT, laneIdx(ks * 16 + 8 * (r / 4) + r % 2));
       a[r] = load(q, {bL, first ? headA : headB, first ? rowAc : rowBc, col});
+      // A query of another type is rounded to the keys' type: the multiply takes one type.
+      Type loaded = getElementTypeOrSelf(a[r].getType());
+      if (loaded != half) {
+        if (!loaded.isF32())
+          a[r] = arith::ExtFOp::create(b, laneType(f32), a[r]);
+        a[r] = arith::TruncFOp::create(b, laneType(half), a[r]);
+      }
     }
     qFrags.push_back(a);
   }
@@ -396,10 +403,10 @@ void MmaEmitter::emit() {
 } // namespace
 
 bool mlir::xf::mmaFormTakes(AttentionOp op) {
-  Type element = op.getQueryType().getElementType();
+  Type element = op.getKeyType().getElementType();
   if (!element.isBF16() && !element.isF16())
     return false;
-  if (op.getKeyType().getElementType() != element || op.getValueType().getElementType() != element)
+  if (op.getValueType().getElementType() != element)
     return false;
   if (op.getHeadDim() % 16 || op.getValueHeadDim() % 8 || op.getHeadDim() > 256 || op.getValueHeadDim() > 256)
     return false;

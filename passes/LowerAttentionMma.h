@@ -6,9 +6,9 @@
 
 namespace mlir::xf {
 
-/// Whether the tensor-core form takes `op`: query, key and value of one 16-bit type, head dims that are
-/// multiples of 16 (key) and 8 (value); causal, window, learned sinks and score/mask regions, no other
-/// variant.
+/// Whether the tensor-core form takes `op`: key and value of one 16-bit type (a query of another type is
+/// rounded to it), head dims that are multiples of 16 (key) and 8 (value); causal, window, learned sinks
+/// and score/mask regions, no other variant.
 bool mmaFormTakes(AttentionOp op);
 
 /// Emits the tensor-core loop nest of `op` (on memrefs) before it: the SIMT program with nvgpu.mma.sync, or

@@ -88,15 +88,18 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     excludes the decode form.
 
     **Tensor-core form** (`mma-form=simt`, set by `xfc --target=cuda --cuda-tensor-cores`). One warp per
-    16 query rows of one (batch, head): `B * num_heads * ceil(S / 16) * 32` work items, lane `w mod 32`.
+    16 rows: (query row, head) pairs of one kv head's group, row p being query row p / group of head
+    `kv_head * group + p mod group`, so the group shares every K and V fragment and a decode step fills
+    `group` rows; `B * num_kv_heads * ceil(S * group / 16) * 32` work items, lane `w mod 32`.
     Q Kᵀ and P V are `nvvm.mma.sync` m16n8k16 on 16-bit operands with f32 accumulators, in PTX's
     fragment layouts (lane = 4 g + t: A holds rows g, g + 8 and columns 2t, 2t + 1, 8 + 2t, 9 + 2t; B
     rows 2t, 2t + 1, 8 + 2t, 9 + 2t of column g; C rows g, g + 8 and columns 2t, 2t + 1). Per key block
     of 16 keys, two S tiles are masked, scaled and put through the online softmax in registers (row
     maxima over the 4 lanes of a row by `gpu.shuffle xor` 1 and 2; each lane keeps a partial denominator,
     summed the same way at the end), and the two tiles' probabilities are, rounded to the operand type,
-    exactly the A fragment of P V. Fragments are loaded straight from global memory. The form takes
-    query, key and value of one 16-bit type (bf16 or f16), head dims that are multiples of 16 (`head_dim`)
+    exactly the A fragment of P V. Fragments are loaded straight from global memory. The form takes key
+    and value of one 16-bit type (bf16 or f16; a query of another type is rounded to it, as P is), head
+    dims that are multiples of 16 (`head_dim`)
     and 8 (`head_dim_v`), `causal`, `window`, learned `sinks` (added to the denominator at the end) and
     score and mask regions (inlined per score; in the emulation once per lane); gates, head gains,
     affine scaling, sink calibration and streaming sink tokens keep the other forms. The kernel gets `xf.subgroup_lanes = 32`. `mma-form=emulate` emits the same program with

@@ -256,6 +256,9 @@ std::vector<NumericsCase> numericsCases() {
       C("mma_bf16_decode_t300_group7").heads(7, 1).seq(1, 300).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
       C("mma_f16_full_b2_s17_t29").batch(2).heads(4, 2).dims(16, 8).seq(17, 29).dtypes(XFRT_F16, XFRT_F16).onTensorCores(),
       C("mma_bf16_d128_s64").heads(4, 1).dims(128).seq(64, 64).causal().window(20).dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
+      // An f32 query (a bf16 KV cache): rounded to bf16 for the multiply; the output stays f32.
+      C("mma_f32q_bf16kv_decode_b2").batch(2).heads(8, 2).dims(128).seq(1, 150).causal().dtypes(XFRT_F32, XFRT_BF16).onTensorCores(),
+      C("mma_f32q_f16kv_s20").heads(4, 4).dims(64).seq(20, 60).causal().window(30).dtypes(XFRT_F32, XFRT_F16).onTensorCores(),
       // A group of 3 packs rows of different heads into the tile's row g and row g + 8.
       C("mma_bf16_group3_s5").heads(6, 2).dims(32, 16).seq(5, 40).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
       // Score and mask regions (.mlir input).
@@ -334,6 +337,10 @@ void checkCase(const NumericsCase &c, const std::string &target) {
     }
     return tensorOf(narrowed[index].data(), shape, dtype);
   };
+  // The tensor-core form rounds a query of another type to the keys' type; so does the reference input.
+  if (c.tensorCores && c.queryDtype == XFRT_F32)
+    for (float &x : query)
+      x = c.kvDtype == XFRT_BF16 ? xfrt::fromBf16(xfrt::toBf16(x)) : xfrt::fromF16(xfrt::toF16(x));
   xfrt_tensor operands[] = {operand(0, query, queryShape, c.queryDtype), operand(1, key, keyShape, c.kvDtype),
                             operand(2, value, valueShape, c.kvDtype), operand(3, output, outputShape, c.queryDtype)};
   ASSERT_EQ(messageOf(xfrt_kernel_run(context.get(), module.get(), "attn", operands, 4)), "");
@@ -354,7 +361,8 @@ void checkCase(const NumericsCase &c, const std::string &target) {
   double largestValue = 0;
   for (float x : value)
     largestValue = std::max(largestValue, double(std::abs(x)));
-  double probabilityRounding = c.tensorCores ? rounding * largestValue : 0.0;
+  double operandRounding = c.kvDtype == XFRT_BF16 ? 0x1p-8 : 0x1p-11; // P takes the keys' type
+  double probabilityRounding = c.tensorCores ? operandRounding * largestValue : 0.0;
   for (size_t index = 0; index < output.size(); ++index) {
     double error = std::abs(double(output[index]) - expected[index]) - rounding * std::abs(expected[index]) -
                    probabilityRounding;
