@@ -69,7 +69,27 @@ private:
   FragC mma(const FragA &a, const FragB &bFrag, const FragC &c);
   /// The op's score or mask region on per-lane arguments (plus the key count where the region takes it).
   Value applyRegion(Region &region, SmallVector<Value> args, Value keyCount);
+  /// Emulation: `scalar` (scalar code on one lane's values of `args`, yielding a `result`) run for every lane.
+  Value eachLane(ArrayRef<Value> args, Type result,
+                 function_ref<Value(ImplicitLocOpBuilder &, ValueRange)> scalar);
 };
+
+Value MmaEmitter::eachLane(ArrayRef<Value> args, Type result,
+                           function_ref<Value(ImplicitLocOpBuilder &, ValueRange)> scalar) {
+  Value init = arith::ConstantOp::create(b, DenseElementsAttr::get(cast<ShapedType>(laneType(result)),
+                                                                   b.getZeroAttr(result)));
+  auto lanes = scf::ForOp::create(b, idx(0), idx(kWarp), idx(1), ValueRange{init},
+                                  [&](OpBuilder &nested, Location loc, Value l, ValueRange acc) {
+                                    ImplicitLocOpBuilder lb(loc, nested);
+                                    SmallVector<Value> values;
+                                    for (Value v : args)
+                                      values.push_back(vector::ExtractOp::create(lb, v, ArrayRef<OpFoldResult>{l}));
+                                    Value x = scalar(lb, values);
+                                    scf::YieldOp::create(
+                                        lb, vector::InsertOp::create(lb, x, acc[0], ArrayRef<OpFoldResult>{l}).getResult());
+                                  });
+  return lanes.getResult(0);
+}
 
 Value MmaEmitter::applyRegion(Region &region, SmallVector<Value> args, Value keyCount) {
   Block &body = region.front();
@@ -85,38 +105,16 @@ Value MmaEmitter::applyRegion(Region &region, SmallVector<Value> args, Value key
   if (!emulate)
     return inlineOn(b, args);
   // The region is scalar code: run it once per lane.
-  Type result = cast<xf::YieldOp>(body.getTerminator()).getValues()[0].getType();
-  Value init = arith::ConstantOp::create(b, DenseElementsAttr::get(cast<ShapedType>(laneType(result)),
-                                                                   b.getZeroAttr(result)));
-  auto lanes = scf::ForOp::create(b, idx(0), idx(kWarp), idx(1), ValueRange{init},
-                                  [&](OpBuilder &nested, Location loc, Value l, ValueRange acc) {
-                                    ImplicitLocOpBuilder lb(loc, nested);
-                                    SmallVector<Value> scalars;
-                                    for (Value v : args)
-                                      scalars.push_back(vector::ExtractOp::create(lb, v, ArrayRef<OpFoldResult>{l}));
-                                    Value x = inlineOn(lb, scalars);
-                                    scf::YieldOp::create(lb, vector::InsertOp::create(lb, x, acc[0], ArrayRef<OpFoldResult>{l}).getResult());
-                                  });
-  return lanes.getResult(0);
+  return eachLane(args, cast<xf::YieldOp>(body.getTerminator()).getValues()[0].getType(), inlineOn);
 }
 
 Value MmaEmitter::load(Value buffer, ArrayRef<Value> at) {
   Type element = cast<MemRefType>(buffer.getType()).getElementType();
   if (!emulate)
     return memref::LoadOp::create(b, buffer, at);
-  Value init = arith::ConstantOp::create(b, DenseElementsAttr::get(cast<ShapedType>(laneType(element)),
-                                                                   b.getZeroAttr(element)));
-  auto lanes = scf::ForOp::create(b, idx(0), idx(kWarp), idx(1), ValueRange{init},
-                                  [&](OpBuilder &nested, Location loc, Value l, ValueRange acc) {
-                                    ImplicitLocOpBuilder lb(loc, nested);
-                                    SmallVector<Value> scalar;
-                                    for (Value v : at)
-                                      scalar.push_back(vector::ExtractOp::create(lb, v, ArrayRef<OpFoldResult>{l}));
-                                    Value x = memref::LoadOp::create(lb, buffer, scalar);
-                                    Value next = vector::InsertOp::create(lb, x, acc[0], ArrayRef<OpFoldResult>{l});
-                                    scf::YieldOp::create(lb, next);
-                                  });
-  return lanes.getResult(0);
+  return eachLane(at, element, [&](ImplicitLocOpBuilder &lb, ValueRange indices) -> Value {
+    return memref::LoadOp::create(lb, buffer, indices);
+  });
 }
 
 void MmaEmitter::store(Value x, Value buffer, ArrayRef<Value> at, Value where) {

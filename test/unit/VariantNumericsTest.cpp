@@ -11,6 +11,7 @@
 #include "test/unit/KernelHarness.h"
 
 #include <cmath>
+#include <functional>
 #include <map>
 
 namespace {
@@ -319,37 +320,44 @@ TEST_P(Bf16CacheVariantNumerics, MatchesReference) { checkVariantCase(GetParam()
 TEST_P(Bf16CacheVariantNumerics, MatchesReferenceOnVulkan) { checkVariantCase(GetParam(), "vulkan"); }
 TEST_P(Bf16CacheVariantNumerics, MatchesReferenceOnCuda) { checkVariantCase(GetParam(), "cuda"); }
 
-std::vector<VariantCase> bf16CacheCases() {
-  std::vector<std::vector<Variant>> sets = {
-      {Softcap},           {LearnedSinks, Streaming},    {Calibrated, Affine, LearnedSinks}, {MoH, Affine},
-      {Streaming, Calibrated, MoH}, {Gains, Emphasis, Affine}, {EmphasisLast, Calibrated, ChunkMask},
-      {Calibrated, Affine, ChunkMask},
-  };
-  std::mt19937 rng(2027);
-  auto pick = [&](std::initializer_list<int64_t> options) {
-    std::vector<int64_t> o(options);
-    return o[std::uniform_int_distribution<size_t>(0, o.size() - 1)(rng)];
+/// One case per variant set, named `prefix` + the set, on shapes drawn from `seed`: kv heads and S from the
+/// options given (0 for S = T), head dims taken in turn from `headDims`.
+std::vector<VariantCase> drawCases(const std::vector<std::vector<Variant>> &sets, uint32_t seed,
+                                   const std::string &prefix, std::vector<int64_t> kvHeads,
+                                   std::vector<int64_t> seqQ, std::vector<int64_t> headDims,
+                                   const std::function<void(VariantCase &)> &mark) {
+  std::mt19937 rng(seed);
+  auto pick = [&](const std::vector<int64_t> &options) {
+    return options[std::uniform_int_distribution<size_t>(0, options.size() - 1)(rng)];
   };
   std::vector<VariantCase> cases;
-  int64_t headDims[] = {64, 128, 80};
-  for (size_t i = 0; i < std::size(sets); ++i) {
+  for (size_t i = 0; i < sets.size(); ++i) {
     VariantCase c;
     c.variants = sets[i];
     for (Variant v : sets[i])
       c.name += std::string(c.name.empty() ? "" : "_") + kVariantNames[v];
-    c.name = "kv16_" + c.name;
-    c.bf16Cache = true;
+    c.name = prefix + c.name;
+    mark(c);
     c.batch = pick({1, 2});
     c.heads = 8;
-    c.kvHeads = pick({1, 2, 4});
+    c.kvHeads = pick(kvHeads);
     c.seqK = pick({37, 77, 130, 201});
-    c.seqQ = pick({1, 3, 8});
-    c.headDim = headDims[i % std::size(headDims)];
+    c.seqQ = pick(seqQ);
+    if (c.seqQ == 0)
+      c.seqQ = c.seqK;
+    c.headDim = headDims[i % headDims.size()];
     c.causal = pick({0, 1, 1}) != 0;
     c.window = c.has(Streaming) ? pick({9, 20, 50}) : pick({0, 0, 24, 100});
     cases.push_back(c);
   }
   return cases;
+}
+
+std::vector<VariantCase> bf16CacheCases() {
+  return drawCases({{Softcap}, {LearnedSinks, Streaming}, {Calibrated, Affine, LearnedSinks}, {MoH, Affine},
+                    {Streaming, Calibrated, MoH}, {Gains, Emphasis, Affine}, {EmphasisLast, Calibrated, ChunkMask},
+                    {Calibrated, Affine, ChunkMask}},
+                   2027, "kv16_", {1, 2, 4}, {1, 3, 8}, {64, 128, 80}, [](VariantCase &c) { c.bf16Cache = true; });
 }
 
 INSTANTIATE_TEST_SUITE_P(Stacked, Bf16CacheVariantNumerics, testing::ValuesIn(bf16CacheCases()),
@@ -363,35 +371,9 @@ TEST_P(TensorCoreVariantNumerics, MatchesReference) { checkVariantCase(GetParam(
 TEST_P(TensorCoreVariantNumerics, MatchesReferenceOnCuda) { checkVariantCase(GetParam(), "cuda"); }
 
 std::vector<VariantCase> tensorCoreCases() {
-  std::vector<std::vector<Variant>> sets = {
-      {LearnedSinks}, {Softcap}, {ChunkMask}, {Emphasis}, {EmphasisLast, Softcap}, {LearnedSinks, Softcap},
-      {ChunkMask, LearnedSinks}, {Emphasis, Softcap, ChunkMask},
-  };
-  std::mt19937 rng(2028);
-  auto pick = [&](std::initializer_list<int64_t> options) {
-    std::vector<int64_t> o(options);
-    return o[std::uniform_int_distribution<size_t>(0, o.size() - 1)(rng)];
-  };
-  std::vector<VariantCase> cases;
-  int64_t headDims[] = {64, 128, 32};
-  for (size_t i = 0; i < std::size(sets); ++i) {
-    VariantCase c;
-    c.variants = sets[i];
-    for (Variant v : sets[i])
-      c.name += std::string(c.name.empty() ? "" : "_") + kVariantNames[v];
-    c.name = "tc_" + c.name;
-    c.tensorCores = true;
-    c.batch = pick({1, 2});
-    c.heads = 8;
-    c.kvHeads = pick({1, 2, 8});
-    c.seqK = pick({37, 77, 130, 201});
-    c.seqQ = pick({1, 3, 33, c.seqK});
-    c.headDim = headDims[i % std::size(headDims)];
-    c.causal = pick({0, 1, 1}) != 0;
-    c.window = pick({0, 0, 24, 100});
-    cases.push_back(c);
-  }
-  return cases;
+  return drawCases({{LearnedSinks}, {Softcap}, {ChunkMask}, {Emphasis}, {EmphasisLast, Softcap},
+                    {LearnedSinks, Softcap}, {ChunkMask, LearnedSinks}, {Emphasis, Softcap, ChunkMask}},
+                   2028, "tc_", {1, 2, 8}, {1, 3, 33, 0}, {64, 128, 32}, [](VariantCase &c) { c.tensorCores = true; });
 }
 
 INSTANTIATE_TEST_SUITE_P(Stacked, TensorCoreVariantNumerics, testing::ValuesIn(tensorCoreCases()),
