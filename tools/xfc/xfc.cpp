@@ -603,6 +603,9 @@ int main(int argc, char **argv) {
   choice.description.emulateTensorCores = emulateTensorCores;
   if (cudaTensorCores && !cuda)
     fatal("--cuda-tensor-cores needs --target=cuda");
+  if (cudaTensorCores && workgroupSize % 32)
+    fatal("--cuda-tensor-cores needs whole warps per workgroup: --workgroup-size (" + std::to_string(workgroupSize) +
+          ") must be a multiple of 32");
   gpuTarget.subgroupLanes = gpuSubgroupLanes.getNumOccurrences() ? gpuSubgroupLanes.getValue()
                             : cuda                                 ? 32
                                                                    : 8;
