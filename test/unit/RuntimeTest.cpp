@@ -254,6 +254,32 @@ TEST(RuntimeModule, RejectsFilesThatAreNotSharedLibraries) {
   std::remove(path.c_str());
 }
 
+TEST(RuntimeDtype, NamesSizesAndRounding) {
+  EXPECT_STREQ(xfrt_dtype_name(XFRT_F32), "f32");
+  EXPECT_STREQ(xfrt_dtype_name(XFRT_BF16), "bf16");
+  EXPECT_STREQ(xfrt_dtype_name(XFRT_F16), "f16");
+  EXPECT_EQ(xfrt_dtype_name(static_cast<xfrt_dtype>(7)), nullptr);
+  EXPECT_EQ(xfrt_dtype_size(XFRT_F32), 4u);
+  EXPECT_EQ(xfrt_dtype_size(XFRT_BF16), 2u);
+  EXPECT_EQ(xfrt_dtype_size(static_cast<xfrt_dtype>(7)), 0u);
+  // bf16: round to nearest, ties to even; NaN stays NaN.
+  EXPECT_EQ(xfrt::toBf16(1.0f), 0x3f80);
+  EXPECT_EQ(xfrt::toBf16(1.0f + 0x1p-8f), 0x3f80);           // a tie, to the even 1.0
+  EXPECT_EQ(xfrt::toBf16(1.0f + 3 * 0x1p-8f), 0x3f82);       // a tie, to the even 1 + 2^-6
+  EXPECT_EQ(xfrt::toBf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81); // above the tie
+  EXPECT_TRUE(std::isnan(xfrt::fromBf16(xfrt::toBf16(NAN))));
+  EXPECT_EQ(xfrt::fromBf16(xfrt::toBf16(-2.5f)), -2.5f);
+  // f16: ties to even, overflow to infinity, subnormals kept.
+  EXPECT_EQ(xfrt::toF16(1.0f), 0x3c00);
+  EXPECT_EQ(xfrt::toF16(1.0f + 0x1p-11f), 0x3c00);
+  EXPECT_EQ(xfrt::toF16(1.0f + 3 * 0x1p-11f), 0x3c02);
+  EXPECT_EQ(xfrt::toF16(65504.0f), 0x7bff);
+  EXPECT_EQ(xfrt::toF16(65520.0f), 0x7c00);
+  EXPECT_EQ(xfrt::toF16(-0x1p-24f), 0x8001);
+  EXPECT_EQ(xfrt::fromF16(0x0001), 0x1p-24f);
+  EXPECT_TRUE(std::isinf(xfrt::fromF16(0x7c00)));
+}
+
 TEST(RuntimeModule, RejectsLibrariesWithoutModuleInfo) {
   std::string message = openError(XFRT_LIBRARY_PATH);
   EXPECT_EQ(message, std::string(XFRT_LIBRARY_PATH) + ": not an xf module (no 'xf_module_info' symbol)");
