@@ -13,7 +13,8 @@
 4. Timings at the CUDA issue's shapes (B * S = 16k, H * D = 2048, d = 64 and 128, causal and not):
    `xf-run kernel --repeat 5 --resident` per target: the kernel's own device time (Vulkan timestamps, CUDA
    events), and the whole call's in parentheses; PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same
-   run; one variant (ALiBi + chunks, GQA) against FlexAttention.
+   run; one variant (ALiBi + chunks, GQA) against FlexAttention; decode attention at T = 32768 in K/V GB/s
+   against the device's copy bandwidth (f32, and on CUDA bf16 in both forms).
 Writes everything to $OUT/gpu-report.txt (or ./gpu-report.txt) and prints it as it goes.
 """
 import glob
@@ -179,6 +180,44 @@ def xf_time(rc, text, flops):
     return "%.3f ms%s (call %.3f ms%s)" % (ms, rate, float(call.group(1)), "" if kernel else "; no device time")
 
 
+def decode_timing(targets, torch, tmp):
+    """Decode attention (S = 1, GQA 32/8, d = 128) at a long context: K and V bytes per call over the kernel's
+    device time, against the device's copy bandwidth measured by torch in the same run (read + write)."""
+    import numpy as np
+    B, T = (int(x) for x in os.environ.get("XF_GPU_DECODE_BT", "2,32768").split(","))
+    Hkv, D = 8, 128
+    probe = None
+    if torch:
+        x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
+        y = torch.empty_like(x)
+        probe = 2 * x.numel() / cuda_ms(torch, lambda: y.copy_(x)) / 1e6  # GB/s
+        del x, y
+    log("== decode attention, B = %d, S = 1, T = %d, H = 32, Hkv = 8, d = 128: K/V GB/s by device time%s" %
+        (B, T, "; device copy %.0f GB/s (torch, read + write)" % probe if probe else ""))
+    rng = np.random.default_rng(2)
+    np.save(os.path.join(tmp, "q.npy"), rng.standard_normal((B, 32, 1, D), dtype=np.float32))
+    for n in "kv":
+        np.save(os.path.join(tmp, n + ".npy"), rng.standard_normal((B, Hkv, T, D), dtype=np.float32))
+    runs = [(t, "kernels-%s.so" % t, 4) for t in targets]
+    if "cuda" in targets:
+        runs += [("cuda-bf16", "bf16-cuda.so", 2), ("cuda-tc", "tc-cuda.so", 2)]
+    row = ""
+    for name, module, element in runs:
+        device = "cuda" if name.startswith("cuda") else name
+        rc, text = run([XF, "kernel", os.path.join(HERE, "modules", module), "--kernel", "gqa_decode", "--device",
+                        device, "--repeat", "20", "--resident"] +
+                       [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
+                       ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
+        kernel = re.search(r"kernel ([0-9.]+) ms on the device", text)
+        if rc or not kernel:
+            row += "  %s failed: %s" % (name, (text.strip().splitlines() or ["no output"])[-1][:80])
+            continue
+        gbs = 2 * B * Hkv * T * D * element / float(kernel.group(1)) / 1e6
+        row += "  %s %.3f ms %.0f GB/s%s" % (name, float(kernel.group(1)), gbs,
+                                            " (%.0f%% of the copy)" % (100 * gbs / probe) if probe else "")
+    log(row.strip())
+
+
 def timings(targets):
     import numpy as np
     # XF_GPU_TIMING_BS="B,S" shrinks the shapes (a smoke test on lavapipe).
@@ -227,6 +266,7 @@ def timings(targets):
                         row += "  torch %s unavailable (%s)" % (backend.name, str(error).splitlines()[0][:60])
             log(row)
         variant_timing(targets, torch, tmp)
+        decode_timing(targets, torch, tmp)
 
 
 def variant_timing(targets, torch, tmp):
