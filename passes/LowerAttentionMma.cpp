@@ -78,17 +78,15 @@ Value MmaEmitter::eachLane(ArrayRef<Value> args, Type result,
                            function_ref<Value(ImplicitLocOpBuilder &, ValueRange)> scalar) {
   Value init = arith::ConstantOp::create(b, DenseElementsAttr::get(cast<ShapedType>(laneType(result)),
                                                                    b.getZeroAttr(result)));
-  auto lanes = scf::ForOp::create(b, idx(0), idx(kWarp), idx(1), ValueRange{init},
-                                  [&](OpBuilder &nested, Location loc, Value l, ValueRange acc) {
-                                    ImplicitLocOpBuilder lb(loc, nested);
-                                    SmallVector<Value> values;
-                                    for (Value v : args)
-                                      values.push_back(vector::ExtractOp::create(lb, v, ArrayRef<OpFoldResult>{l}));
-                                    Value x = scalar(lb, values);
-                                    scf::YieldOp::create(
-                                        lb, vector::InsertOp::create(lb, x, acc[0], ArrayRef<OpFoldResult>{l}).getResult());
-                                  });
-  return lanes.getResult(0);
+  auto body = [&](OpBuilder &nested, Location loc, Value l, ValueRange acc) {
+    ImplicitLocOpBuilder lb(loc, nested);
+    SmallVector<Value> values;
+    for (Value v : args)
+      values.push_back(vector::ExtractOp::create(lb, v, ArrayRef<OpFoldResult>{l}));
+    Value x = scalar(lb, values);
+    scf::YieldOp::create(lb, vector::InsertOp::create(lb, x, acc[0], ArrayRef<OpFoldResult>{l}).getResult());
+  };
+  return scf::ForOp::create(b, idx(0), idx(kWarp), idx(1), ValueRange{init}, body).getResult(0);
 }
 
 Value MmaEmitter::applyRegion(Region &region, SmallVector<Value> args, Value keyCount) {
@@ -230,7 +228,8 @@ void MmaEmitter::emit() {
     SmallVector<int64_t> iota;
     for (int64_t l = 0; l < kWarp; ++l)
       iota.push_back(l);
-    lane = arith::ConstantOp::create(b, DenseElementsAttr::get(VectorType::get({kWarp}, index), ArrayRef<int64_t>(iota)));
+    auto lanes = VectorType::get({kWarp}, index);
+    lane = arith::ConstantOp::create(b, DenseElementsAttr::get(lanes, ArrayRef<int64_t>(iota)));
   } else {
     lane = arith::RemUIOp::create(b, w, idx(kWarp));
   }
