@@ -38,6 +38,7 @@ xf::XFLowerAttentionOptions xf::CpuTargetDescription::attentionTiling() const {
   options.decodeBlockK = 32;
   if (emulateTensorCores)
     options.mmaForm = "emulate";
+  options.mmaStageKv = !tensorCoreDirectLoads;
   return options;
 }
 

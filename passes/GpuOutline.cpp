@@ -8,6 +8,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVAttributes.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
 #include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
@@ -279,6 +280,13 @@ LogicalResult Outliner::flattenAccesses(gpu::GPUFuncOp kernel) {
         SmallVector<int64_t> zeros(store.getVectorType().getRank(), 0);
         Value scalar = vector::ExtractOp::create(b, loc, store.getValueToStore(), zeros);
         memref::StoreOp::create(b, loc, scalar, layout.flat, index);
+      } else if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(user); copy && copy.getSrc() == layout.flat) {
+        // The tensor-core form's cp.async from an operand into workgroup memory.
+        Value index = linearIndex(b, loc, layout, copy.getSrcIndices());
+        auto flatCopy = nvgpu::DeviceAsyncCopyOp::create(b, loc, copy.getDst(), copy.getDstIndices(), layout.flat,
+                                                         ValueRange{index}, copy.getDstElementsAttr(),
+                                                         copy.getSrcElements(), copy.getBypassL1Attr());
+        copy.replaceAllUsesWith(flatCopy.getResult());
       } else if (auto dim = dyn_cast<memref::DimOp>(user)) {
         std::optional<int64_t> which = dim.getConstantIndex();
         if (!which || *which < 0 || *which >= static_cast<int64_t>(layout.sizes.size()))
@@ -468,6 +476,9 @@ LogicalResult Outliner::run(ModuleOp module) {
       continue;
     }
     BlockArgument buffer = kernel.addWorkgroupAttribution(alloc.getType(), alloc.getLoc());
+    // 16-byte aligned: the tensor-core form's cp.async copies write 16 bytes at a time.
+    kernel.setWorkgroupAttributionAttr(kernel.getNumWorkgroupAttributions() - 1, "llvm.align",
+                                       b.getI64IntegerAttr(std::max<int64_t>(16, alloc.getAlignment().value_or(1))));
     alloc.replaceAllUsesWith(buffer);
     alloc.erase();
   }

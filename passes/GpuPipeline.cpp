@@ -1,7 +1,13 @@
 //===- GpuPipeline.cpp - the named Vulkan and CUDA pipelines --------------===//
 #include "passes/Passes.h"
 
+#include "mlir/Conversion/GPUCommon/GPUCommonPass.h"
+#include "mlir/Conversion/LLVMCommon/ConversionTarget.h"
+#include "mlir/Conversion/LLVMCommon/TypeConverter.h"
+#include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
@@ -14,6 +20,42 @@
 #include <cstdlib>
 
 using namespace mlir;
+
+namespace {
+/// The tensor-core form's cp.async copies (NVGPU) to NVVM with the index width and memory spaces of the
+/// kernels' own NVVM conversion: upstream convert-nvgpu-to-nvvm describes memrefs with 64-bit indices, and
+/// its descriptors would not meet ours.
+struct LowerAsyncCopies : public PassWrapper<LowerAsyncCopies, OperationPass<gpu::GPUModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerAsyncCopies)
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<NVVM::NVVMDialect, LLVM::LLVMDialect>();
+  }
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    LowerToLLVMOptions options(ctx);
+    options.overrideIndexBitwidth(32);
+    LLVMTypeConverter converter(ctx, options);
+    populateGpuMemorySpaceAttributeConversions(converter, [](gpu::AddressSpace space) -> unsigned {
+      switch (space) {
+      case gpu::AddressSpace::Global:
+        return 1;
+      case gpu::AddressSpace::Workgroup:
+        return 3;
+      case gpu::AddressSpace::Private:
+        return 0;
+      }
+      return 0;
+    });
+    RewritePatternSet patterns(ctx);
+    populateNVGPUToNVVMConversionPatterns(converter, patterns);
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<nvgpu::NVGPUDialect>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
 
 xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   // One query row per thread: every vector has one lane, so the loop nest is scalar code; four keys and
@@ -33,6 +75,7 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   options.staticKeyLoops = true;
   if (tensorCores)
     options.mmaForm = "simt";
+  options.mmaStageKv = !tensorCoreDirectLoads;
   return options;
 }
 
@@ -106,6 +149,7 @@ void xf::buildCudaToHostPipeline(OpPassManager &pm, const CudaTargetOptions &opt
   nvvm.indexBitwidth = 32;
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
   kernels.addPass(createSCFToControlFlowPass());
+  kernels.addPass(std::make_unique<LowerAsyncCopies>()); // the tensor-core form's cp.async copies
   kernels.addPass(createConvertGpuOpsToNVVMOps(nvvm));
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());

@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/Support/SaveAndRestore.h"
@@ -2081,9 +2082,12 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       nameOperands(op);
       if (!mmaForm.empty() && xf::mmaFormTakes(op)) {
         bool emulate = mmaForm == "emulate";
+        auto func = op->getParentOfType<func::FuncOp>();
         if (!emulate) // a warp's lanes shuffle and multiply together
-          op->getParentOfType<func::FuncOp>()->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(32));
-        xf::emitMmaAttention(op, emulate);
+          func->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(32));
+        if (!emulate && mmaStageKv && xf::mmaFormStages(op)) // two warps share the workgroup memory
+          func->setAttr("xf.workgroup_size", attrs.getI64IntegerAttr(64));
+        xf::emitMmaAttention(op, emulate, mmaStageKv);
         op.erase();
         continue;
       }

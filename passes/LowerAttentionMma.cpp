@@ -12,6 +12,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -25,6 +26,7 @@ namespace {
 constexpr int64_t kWarp = 32;
 constexpr int64_t kRows = 16; // query rows per warp (the M of m16n8k16)
 constexpr int64_t kKeys = 16; // keys per block: two 8-key S tiles, one K step of P V
+constexpr int64_t kStageWarps = 2; // warps per workgroup (64 threads) when K/V are staged
 
 /// A, B and C fragments of one m16n8k16 multiply: per lane 8, 4 and 4 values.
 using FragA = std::array<Value, 8>;
@@ -33,15 +35,15 @@ using FragC = std::array<Value, 4>;
 
 class MmaEmitter {
 public:
-  MmaEmitter(xf::AttentionOp op, bool emulate)
-      : op(op), emulate(emulate), b(op.getLoc(), op), f32(b.getF32Type()), index(b.getIndexType()),
+  MmaEmitter(xf::AttentionOp op, bool emulate, bool stage)
+      : op(op), emulate(emulate), stage(stage), b(op.getLoc(), op), f32(b.getF32Type()), index(b.getIndexType()),
         half(op.getKeyType().getElementType()) {}
 
   void emit();
 
 private:
   xf::AttentionOp op;
-  bool emulate;
+  bool emulate, stage;
   ImplicitLocOpBuilder b;
   Type f32, index, half;
   Value batch, kvHead; // uniform over the warp
@@ -67,12 +69,48 @@ private:
   Value shuffleXor(Value x, int64_t offset);
   /// D = A B + C.
   FragC mma(const FragA &a, const FragB &bFrag, const FragC &c);
+  /// Staged K/V: the warp copies key block [j0, j0 + 16) of `source` (rows past the last repeat it) into
+  /// `tiles[slot, buffer]`, 16 bytes per copy, asynchronously on CUDA (cp.async) and plainly in the emulation.
+  void copyBlock(Value source, Value tiles, Value slot, Value buffer, Value j0, Value lastK, Value lane);
   /// The op's score or mask region on per-lane arguments (plus the key count where the region takes it).
   Value applyRegion(Region &region, SmallVector<Value> args, Value keyCount);
   /// Emulation: `scalar` (scalar code on one lane's values of `args`, yielding a `result`) run for every lane.
   Value eachLane(ArrayRef<Value> args, Type result,
                  function_ref<Value(ImplicitLocOpBuilder &, ValueRange)> scalar);
 };
+
+void MmaEmitter::copyBlock(Value source, Value tiles, Value slot, Value buffer, Value j0, Value lastK, Value lane) {
+  int64_t dim = cast<MemRefType>(tiles.getType()).getDimSize(3), chunks = kKeys * dim / 8;
+  auto place = [&](OpBuilder &at, Location loc, Value c) {
+    ImplicitLocOpBuilder cb(loc, at);
+    Value row = arith::DivUIOp::create(cb, c, arith::ConstantIndexOp::create(cb, dim / 8));
+    Value col = arith::MulIOp::create(cb, arith::RemUIOp::create(cb, c, arith::ConstantIndexOp::create(cb, dim / 8)),
+                                      arith::ConstantIndexOp::create(cb, 8));
+    Value key = arith::MinSIOp::create(cb, arith::AddIOp::create(cb, j0, row), lastK);
+    return std::array<Value, 3>{row, col, key};
+  };
+  if (!emulate) {
+    // Lane l copies chunks l, l + 32, ...: consecutive lanes, consecutive 16 bytes of a row.
+    for (int64_t i = 0; i < chunks / kWarp; ++i) {
+      auto [row, col, key] = place(b, b.getLoc(), add(lane, idx(i * kWarp)));
+      nvgpu::DeviceAsyncCopyOp::create(b, tiles, ValueRange{slot, buffer, row, col}, source,
+                                       ValueRange{batch, kvHead, key, col}, b.getIndexAttr(8), Value(),
+                                       b.getUnitAttr());
+    }
+    return;
+  }
+  scf::ForOp::create(b, idx(0), idx(chunks), idx(1), ValueRange{},
+                     [&](OpBuilder &nested, Location loc, Value c, ValueRange) {
+                       auto [row, col, key] = place(nested, loc, c);
+                       ImplicitLocOpBuilder cb(loc, nested);
+                       for (int64_t e = 0; e < 8; ++e) {
+                         Value at = arith::AddIOp::create(cb, col, arith::ConstantIndexOp::create(cb, e));
+                         Value x = memref::LoadOp::create(cb, source, ValueRange{batch, kvHead, key, at});
+                         memref::StoreOp::create(cb, x, tiles, ValueRange{slot, buffer, row, at});
+                       }
+                       scf::YieldOp::create(cb);
+                     });
+}
 
 Value MmaEmitter::eachLane(ArrayRef<Value> args, Type result,
                            function_ref<Value(ImplicitLocOpBuilder &, ValueRange)> scalar) {
@@ -289,11 +327,53 @@ void MmaEmitter::emit() {
   for (int64_t i = 0; i < 4 * dvTiles; ++i)
     init.push_back(laneF32(0.0));
   Value scale = laneF32(op.getScale().convertToDouble());
+
+  // Staged K/V: each warp double-buffers its key blocks in its own slot of workgroup memory (a private
+  // buffer in the emulation): the next block's copies are in flight while the warp computes on this one.
+  Value kTiles, vTiles, slot;
+  if (stage) {
+    auto tilesOf = [&](int64_t dim) -> Value {
+      if (emulate)
+        return memref::AllocaOp::create(b, MemRefType::get({1, 2, kKeys, dim}, half));
+      auto space = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+      return memref::AllocOp::create(
+          b, MemRefType::get({kStageWarps, 2, kKeys, dim}, half, MemRefLayoutAttrInterface(), space));
+    };
+    kTiles = tilesOf(d);
+    vTiles = tilesOf(dv);
+    slot = emulate ? idx(0) : arith::RemUIOp::create(b, warp, idx(kStageWarps)).getResult();
+    // The first block, unless there is none (then T may be 0 and no row can be read).
+    auto any = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::slt, blockBegin, keyEnd), /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(any.thenBlock());
+    copyBlock(k, kTiles, slot, idx(0), blockBegin, lastK, lane);
+    copyBlock(v, vTiles, slot, idx(0), blockBegin, lastK, lane);
+    if (!emulate)
+      NVVM::CpAsyncCommitGroupOp::create(b);
+  }
   auto loop = scf::ForOp::create(b, blockBegin, keyEnd, idx(kKeys), init, [&](OpBuilder &nested, Location loc,
                                                                               Value j0, ValueRange carried) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
     Value j0L = perLane(j0);
+    Value buffer, bufferL;
+    if (stage) {
+      // Block j0 is in buffer ((j0 - first) / 16) mod 2; the next one goes to the other buffer now (past the
+      // last block it copies clamped rows, one wasted block, so every iteration commits one group).
+      buffer = arith::RemUIOp::create(b, arith::DivUIOp::create(b, arith::SubIOp::create(b, j0, blockBegin),
+                                                                idx(kKeys)),
+                                      idx(2));
+      Value other = arith::SubIOp::create(b, idx(1), buffer);
+      copyBlock(k, kTiles, slot, other, add(j0, idx(kKeys)), lastK, lane);
+      copyBlock(v, vTiles, slot, other, add(j0, idx(kKeys)), lastK, lane);
+      if (!emulate) {
+        NVVM::CpAsyncCommitGroupOp::create(b);
+        NVVM::CpAsyncWaitGroupOp::create(b, 1); // all but the newest group: this block has landed
+        NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
+      }
+      bufferL = perLane(buffer);
+    }
+    Value slotL = stage ? perLane(slot) : Value();
     // S = Q Kᵀ: two tiles of 8 keys; tile n's B fragment is K row j0 + 8n + g.
     std::array<FragC, 2> s;
     for (int64_t n = 0; n < 2; ++n) {
@@ -301,8 +381,10 @@ void MmaEmitter::emit() {
       FragC c{laneF32(0.0), laneF32(0.0), laneF32(0.0), laneF32(0.0)};
       for (int64_t ks = 0; ks < d / 16; ++ks) {
         FragB kb;
-        for (int64_t r = 0; r < 4; ++r)
-          kb[r] = load(k, {bL, kvL, keyRow, add(twoT, laneIdx(ks * 16 + 8 * (r / 2) + r % 2))});
+        for (int64_t r = 0; r < 4; ++r) {
+          Value col = add(twoT, laneIdx(ks * 16 + 8 * (r / 2) + r % 2));
+          kb[r] = stage ? load(kTiles, {slotL, bufferL, add(g, laneIdx(8 * n)), col}) : load(k, {bL, kvL, keyRow, col});
+        }
         c = mma(qFrags[ks], kb, c);
       }
       s[n] = c;
@@ -362,13 +444,20 @@ void MmaEmitter::emit() {
         acc[e] = arith::MulFOp::create(b, carried[4 + 4 * tile + e], alpha[e / 2]);
       FragB vb;
       Value col = add(g, laneIdx(8 * tile));
-      for (int64_t r = 0; r < 4; ++r)
-        vb[r] = load(v, {bL, kvL, minI(add(j0L, add(twoT, laneIdx(8 * (r / 2) + r % 2))), perLane(lastK)), col});
+      for (int64_t r = 0; r < 4; ++r) {
+        Value row = add(twoT, laneIdx(8 * (r / 2) + r % 2)); // key j0 + row
+        vb[r] = stage ? load(vTiles, {slotL, bufferL, row, col})
+                      : load(v, {bL, kvL, minI(add(j0L, row), perLane(lastK)), col});
+      }
       FragC out = mma(p, vb, acc);
       next.append(out.begin(), out.end());
     }
+    if (stage && !emulate) // every lane is done with this buffer before the next iteration refills it
+      NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
     scf::YieldOp::create(b, next);
   });
+  if (stage && !emulate)
+    NVVM::CpAsyncWaitGroupOp::create(b, 0); // no copy outlives the warp
 
   // O = acc / l, l summed over the row's 4 lanes; a row that saw no key is 0. A learned sink adds
   // exp(sink - m) to l (m the row's max, or 0 while it has none, as in the loop).
@@ -411,4 +500,12 @@ bool mlir::xf::mmaFormTakes(AttentionOp op) {
          op.getSinkTokens() == 0;
 }
 
-void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate) { MmaEmitter(op, emulate).emit(); }
+bool mlir::xf::mmaFormStages(AttentionOp op) {
+  // 16-byte copies, a whole number per lane; two warps' double buffers within 48 KiB of workgroup memory.
+  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
+  return d % 16 == 0 && dv % 16 == 0 && kStageWarps * 2 * kKeys * (d + dv) * 2 <= 48 * 1024;
+}
+
+void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate, bool stage) {
+  MmaEmitter(op, emulate, stage && mmaFormStages(op)).emit();
+}

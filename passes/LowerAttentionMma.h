@@ -11,9 +11,15 @@ namespace mlir::xf {
 /// and score/mask regions, no other variant.
 bool mmaFormTakes(AttentionOp op);
 
-/// Emits the tensor-core loop nest of `op` (on memrefs) before it: the SIMT program with nvgpu.mma.sync, or
-/// with `emulate` its CPU emulation (one warp per work item, per-lane values as 32-lane vectors).
-void emitMmaAttention(AttentionOp op, bool emulate);
+/// Whether the tensor-core form can stage `op`'s K/V blocks in workgroup memory (head dims multiples of 16,
+/// two warps' double buffers within 48 KiB).
+bool mmaFormStages(AttentionOp op);
+
+/// Emits the tensor-core loop nest of `op` (on memrefs) before it: the SIMT program with nvvm.mma.sync, or
+/// with `emulate` its CPU emulation (one warp per work item, per-lane values as 32-lane vectors). With
+/// `stage` (where mmaFormStages allows) K/V blocks go through double-buffered workgroup memory, copied
+/// with cp.async; otherwise fragments load straight from global memory.
+void emitMmaAttention(AttentionOp op, bool emulate, bool stage);
 
 } // namespace mlir::xf
 

@@ -27,8 +27,10 @@ namespace xf {
 struct CpuTargetDescription {
   int64_t vectorWidth = 16; // f32 lanes of the widest profitable vector register
   int64_t numVectorRegisters = 32;
-  // Tests only: attention ops the tensor-core form takes run its CPU emulation (mma-form=emulate).
+  // Tests only: attention ops the tensor-core form takes run its CPU emulation (mma-form=emulate), with K/V
+  // staged as on CUDA unless tensorCoreDirectLoads.
   bool emulateTensorCores = false;
+  bool tensorCoreDirectLoads = false;
 
   /// AVX-512 when `features` (LLVM target feature string, e.g. "+avx512f,+fma") has it, else AVX2/NEON-
   /// sized vectors.
@@ -60,8 +62,10 @@ struct GpuTargetDescription {
   // which split the head dims and sum scores with shuffles (0: one thread per row). CUDA needs 32 (a warp).
   int64_t subgroupLanes = 8;
   int64_t subgroupRows = 16;
-  // CUDA: attention ops on 16-bit operands take the tensor-core form (mma-form=simt).
+  // CUDA: attention ops on 16-bit operands take the tensor-core form (mma-form=simt), with K/V staged in
+  // workgroup memory unless tensorCoreDirectLoads.
   bool tensorCores = false;
+  bool tensorCoreDirectLoads = false;
   XFLowerAttentionOptions attentionTiling() const;
 };
 

@@ -97,7 +97,12 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     of 16 keys, two S tiles are masked, scaled and put through the online softmax in registers (row
     maxima over the 4 lanes of a row by `gpu.shuffle xor` 1 and 2; each lane keeps a partial denominator,
     summed the same way at the end), and the two tiles' probabilities are, rounded to the operand type,
-    exactly the A fragment of P V. Fragments are loaded straight from global memory. The form takes key
+    exactly the A fragment of P V. With `mma-stage-kv` (the default) each warp double-buffers its key
+    blocks of K and V in its own slot of workgroup memory (two warps, a workgroup of 64): the next block's
+    16-byte `cp.async` copies (`nvgpu.device_async_copy`) are in flight while the warp computes on this
+    one (`cp.async.wait_group 1`, then `bar.warp.sync`, and again before a buffer is refilled); heads too
+    wide for 48 KiB, or whose dims are not multiples of 16, load fragments straight from global memory,
+    as `mma-stage-kv=false` does for all. The form takes key
     and value of one 16-bit type (bf16 or f16; a query of another type is rounded to it, as P is), head
     dims that are multiples of 16 (`head_dim`)
     and 8 (`head_dim_v`), `causal`, `window`, learned `sinks` (added to the denominator at the end) and
@@ -126,12 +131,16 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-                           "::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
   let options = [
     Option<"mmaForm", "mma-form", "std::string", "\"\"",
            "the tensor-core form for the ops it takes: simt (CUDA: nvvm.mma.sync per warp), emulate (each "
            "warp one work item of 32-lane vectors, for CPU tests), or empty (off)">,
+    Option<"mmaStageKv", "mma-stage-kv", "bool", "true",
+           "the tensor-core form double-buffers K/V blocks in workgroup memory, copied with cp.async (false: "
+           "fragments load straight from global memory)">,
     Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector (16: AVX-512, 8: AVX2/NEON x2)">,
     Option<"blockQ", "block-q", "int64_t", "32", "query rows per work item (a multiple of vector-width)">,
     Option<"blockK", "block-k", "int64_t", "64", "keys per key block (a multiple of key-regs)">,

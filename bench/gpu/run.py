@@ -64,7 +64,8 @@ CASES = [
     ("kernels", "gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
 ]
 
-# bf16 kernels on CUDA (modules bf16-cuda: SIMT form; tc-cuda: tensor cores), inputs made exactly bf16. The
+# bf16 kernels on CUDA (modules bf16-cuda: SIMT form; tc-cuda: tensor cores with K/V staged by cp.async;
+# tc-direct-cuda: tensor cores loading fragments straight from global memory), inputs made exactly bf16. The
 # output is bf16 (2^-8 relative) and the tensor cores multiply P V with P in bf16 (2^-8 of max |v|).
 BF16_CASES = [
     ("mha_d64_causal", "2,32,32,130,130,64,64", ["--causal", "1"]),
@@ -84,7 +85,7 @@ def bf16_numerics():
             if rc:
                 log("oracle make failed: " + text)
                 return 1
-            for module in ("bf16", "tc"):
+            for module in ("bf16", "tc", "tc-direct"):
                 lib = os.path.join(HERE, "modules", "%s-cuda.so" % module)
                 out = os.path.join(tmp, "out.npy")
                 rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", "cuda"] +
@@ -96,7 +97,7 @@ def bf16_numerics():
                     verdict = text.strip().splitlines()[-1] if text.strip() else "no output"
                     verdict = ("ok " if rc == 0 else "FAIL ") + verdict
                 failures += not verdict.startswith("ok")
-                log("cuda    %-4s %-14s %-22s %s" % (module, kernel, shape, verdict))
+                log("cuda    %-9s %-14s %-22s %s" % (module, kernel, shape, verdict))
     return failures
 
 
@@ -200,7 +201,8 @@ def decode_timing(targets, torch, tmp):
         np.save(os.path.join(tmp, n + ".npy"), rng.standard_normal((B, Hkv, T, D), dtype=np.float32))
     runs = [(t, "kernels-%s.so" % t, 4) for t in targets]
     if "cuda" in targets:
-        runs += [("cuda-bf16", "bf16-cuda.so", 2), ("cuda-tc", "tc-cuda.so", 2)]
+        runs += [("cuda-bf16", "bf16-cuda.so", 2), ("cuda-tc", "tc-cuda.so", 2),
+                 ("cuda-tc-direct", "tc-direct-cuda.so", 2)]
     row = ""
     for name, module, element in runs:
         device = "cuda" if name.startswith("cuda") else name
@@ -247,7 +249,7 @@ def timings(targets):
                                ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
                 row += "  %s %s" % (target, xf_time(rc, text, flops))
             if "cuda" in targets:  # the same shapes in bf16: SIMT form and tensor cores
-                for module in ("bf16", "tc"):
+                for module in ("bf16", "tc", "tc-direct"):
                     lib = os.path.join(HERE, "modules", "%s-cuda.so" % module)
                     rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", "cuda", "--repeat", "5",
                                     "--resident"] + [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +

@@ -2,17 +2,30 @@
 // m16n8k16 mma.sync; mma-form=emulate is the same program on 32-lane vectors for the CPU.
 // RUN: xf-opt %s --xf-lower-attention="mma-form=simt vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4" --canonicalize --cse --split-input-file | FileCheck %s
 // RUN: xf-opt %s --xf-lower-attention="mma-form=emulate" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=EMU
+// RUN: xf-opt %s --xf-lower-attention="mma-form=simt mma-stage-kv=false vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=DIRECT
 // RUN: not xf-opt %s --xf-lower-attention="mma-form=wmma" --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: mma-form must be simt, emulate or empty, got 'wmma'
 
 // CHECK-LABEL: func.func @tensor_cores
-// CHECK-SAME: xf.subgroup_lanes = 32 : i64
+// CHECK-SAME: xf.subgroup_lanes = 32 : i64, xf.workgroup_size = 64 : i64
 // Work items: B * H * ceil(S / 16) warps of 32 lanes.
 // CHECK: %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c16 : index
 // CHECK: scf.parallel (%[[W:.+]]) = (%c0) to (%{{.+}}) step (%c1)
 // CHECK: arith.remui %[[W]], %c32 : index
+// Staged K/V: per warp slot, two buffers of 16 keys, the first block copied before the loop.
+// CHECK: %[[KT:.+]] = memref.alloc() : memref<2x2x16x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[VT:.+]] = memref.alloc() : memref<2x2x16x32xbf16, #gpu.address_space<workgroup>>
+// CHECK: scf.if
+// CHECK: nvgpu.device_async_copy %{{.+}}, %[[KT]][%{{.+}}, %c0, %{{.+}}, %{{.+}}], 8 {bypassL1}
+// CHECK: nvvm.cp.async.commit.group
 // One key block of 16 per iteration: per 8-key S tile D/16 = 4 multiplies, then Dv/8 = 4 for P V.
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16 iter_args
+// The next block into the other buffer; wait for all but that newest group, then the warp's barrier.
+// CHECK: nvgpu.device_async_copy
+// CHECK: nvvm.cp.async.commit.group
+// CHECK-NEXT: nvvm.cp.async.wait.group 1
+// CHECK-NEXT: nvvm.bar.warp.sync %{{.+}} : i32
+// CHECK: memref.load %[[KT]]
 // CHECK-COUNT-8: nvvm.mma.sync A[{{.+}}] B[{{.+}}] C[{{.+}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
 // The row maxima: the 4 lanes of a row by xor shuffles 1 and 2.
 // CHECK: gpu.shuffle xor %{{.+}}, %c1_i32, %c32_i32 : f32
@@ -21,11 +34,20 @@
 // P, rounded to bf16, is the A operand of P V.
 // CHECK: arith.truncf %{{.+}} : f32 to bf16
 // CHECK-COUNT-4: nvvm.mma.sync
-// CHECK: scf.yield
+// CHECK: nvvm.bar.warp.sync
+// CHECK-NEXT: scf.yield
+// CHECK: nvvm.cp.async.wait.group 0
 // The denominators over the row's lanes, the rows past S not stored.
 // CHECK: gpu.shuffle xor
 // CHECK: scf.if
 // CHECK: memref.store %{{.+}}, %{{.+}} : memref<?x8x?x32xf32>
+
+// Direct loads: no workgroup memory, no copies.
+// DIRECT-LABEL: func.func @tensor_cores
+// DIRECT-NOT: xf.workgroup_size
+// DIRECT-NOT: device_async_copy
+// DIRECT: nvvm.mma.sync
+// DIRECT-NOT: cp.async
 
 // EMU-LABEL: func.func @tensor_cores
 // EMU-NOT: xf.subgroup_lanes

@@ -112,6 +112,11 @@ cl::opt<bool> emulateTensorCores("xf-emulate-tensor-cores",
                                  cl::desc("CPU targets, for tests: attention the tensor-core form takes runs its CPU "
                                           "emulation (each warp one work item of 32-lane vectors)"),
                                  cl::init(false), cl::Hidden);
+cl::opt<bool> tensorCoreDirectLoads("xf-tensor-cores-direct-loads",
+                                   cl::desc("The tensor-core form (CUDA or its emulation) loads K/V fragments "
+                                            "straight from global memory instead of staging blocks in workgroup "
+                                            "memory"),
+                                   cl::init(false), cl::Hidden);
 cl::opt<bool> staticRuntime("static-runtime",
                             cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
                                      "C API itself and needs no libxfrt.so"),
@@ -600,7 +605,9 @@ int main(int argc, char **argv) {
   gpuTarget.workgroupSize = workgroupSize;
   gpuTarget.stageKeyValue = gpuStageKeyValue;
   gpuTarget.tensorCores = cudaTensorCores;
+  gpuTarget.tensorCoreDirectLoads = tensorCoreDirectLoads;
   choice.description.emulateTensorCores = emulateTensorCores;
+  choice.description.tensorCoreDirectLoads = tensorCoreDirectLoads;
   if (cudaTensorCores && !cuda)
     fatal("--cuda-tensor-cores needs --target=cuda");
   if (cudaTensorCores && workgroupSize % 32)
