@@ -70,7 +70,7 @@
 // VULKAN: gpu.barrier
 
 // CUDA-LABEL: gpu.func @causal_window
-// CUDA-SAME: workgroup(%[[KT:.+]] : memref<16x64xf32, #gpu.address_space<workgroup>>, %[[VT:.+]] : memref<16x32xf32, #gpu.address_space<workgroup>>)
+// CUDA-SAME: workgroup(%[[KT:.+]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[VT:.+]] : memref<16x32xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CUDA-SAME: known_block_size = array<i32: 64, 1, 1>
 // CUDA-NOT: memref.alloc()
 // CUDA: memref.store %{{.+}}, %[[KT]]
