@@ -317,14 +317,19 @@ void MmaEmitter::emit() {
   Value lastRow = minI(arith::DivUIOp::create(b, add(p0, idx(kRows - 1)), idx(group)), lastQ);
   Value keyEnd = causal ? minI(seqK, add(add(offset, lastRow), idx(1))) : seqK;
   Value keyBegin = idx(0);
-  if (window)
+  int64_t sinkTokens = op.getSinkTokens();
+  if (window && !sinkTokens) // streaming sink tokens keep the first keys: every block from 0 then
     keyBegin = arith::MaxSIOp::create(b, idx(0), arith::SubIOp::create(b, add(offset, firstRow), idx(window - 1)));
   Value blockBegin = mul(arith::DivUIOp::create(b, keyBegin, idx(kKeys)), idx(kKeys));
 
   int64_t dvTiles = dv / 8;
   double ninf = -std::numeric_limits<double>::infinity();
-  SmallVector<Value> init{laneF32(ninf), laneF32(ninf), laneF32(0.0), laneF32(0.0)}; // mA, mB, lA, lB
-  for (int64_t i = 0; i < 4 * dvTiles; ++i)
+  // Carried: mA, mB, lA, lB, the P V accumulators; with affine scaling also the rows' visible-key counts
+  // (per-lane partials) and visible-value sums (a second multiply, by the 0/1 visibility of the block).
+  bool affine = op.hasAffineScale();
+  SmallVector<Value> init{laneF32(ninf), laneF32(ninf), laneF32(0.0), laneF32(0.0)};
+  int64_t affineAt = 4 + 4 * dvTiles;
+  for (int64_t i = 0; i < 4 * dvTiles + (affine ? 2 + 4 * dvTiles : 0); ++i)
     init.push_back(laneF32(0.0));
   Value scale = laneF32(op.getScale().convertToDouble());
 
@@ -391,6 +396,7 @@ void MmaEmitter::emit() {
     }
     // Scale and mask: register e of tile n is row (e < 2 ? g : g + 8), key j0 + 8n + 2t + e mod 2.
     Value ninfL = laneF32(ninf);
+    std::array<FragC, 2> visible; // 1 or 0 per score, for affine scaling
     for (int64_t n = 0; n < 2; ++n)
       for (int64_t e = 0; e < 4; ++e) {
         Value key = add(j0L, add(twoT, laneIdx(8 * n + e % 2)));
@@ -403,10 +409,14 @@ void MmaEmitter::emit() {
           keep = arith::AndIOp::create(b, keep, applyRegion(op.getMask(), {bL, hL, pos, key}, seqK));
         if (causal)
           keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, key, pos));
-        if (window)
-          keep = arith::AndIOp::create(
-              b, keep, cmpI(arith::CmpIPredicate::sgt, key, arith::SubIOp::create(b, pos, laneIdx(window))));
+        if (window) {
+          Value inWindow = cmpI(arith::CmpIPredicate::sgt, key, arith::SubIOp::create(b, pos, laneIdx(window)));
+          if (sinkTokens)
+            inWindow = arith::OrIOp::create(b, inWindow, cmpI(arith::CmpIPredicate::slt, key, laneIdx(sinkTokens)));
+          keep = arith::AndIOp::create(b, keep, inWindow);
+        }
         s[n][e] = arith::SelectOp::create(b, keep, z, ninfL);
+        visible[n][e] = arith::SelectOp::create(b, keep, laneF32(1.0), laneF32(0.0));
       }
     // Online softmax per row; the 4 lanes of a row (same g) agree on its max through two xor shuffles.
     SmallVector<Value> next;
@@ -437,6 +447,20 @@ void MmaEmitter::emit() {
       }
     for (int64_t h = 0; h < 2; ++h)
       next.push_back(arith::AddFOp::create(b, arith::MulFOp::create(b, carried[2 + h], alpha[h]), sums[h]));
+    SmallVector<Value> affineNext;
+    FragA seen; // the visibility as an A fragment: exact in any 16-bit type
+    if (affine) {
+      for (int64_t h = 0; h < 2; ++h) {
+        Value count = carried[affineAt + h];
+        for (int64_t n = 0; n < 2; ++n)
+          for (int64_t e = 2 * h; e < 2 * h + 2; ++e)
+            count = arith::AddFOp::create(b, count, visible[n][e]);
+        affineNext.push_back(count);
+      }
+      for (int64_t n = 0; n < 2; ++n)
+        for (int64_t e = 0; e < 4; ++e)
+          seen[4 * n + e] = arith::TruncFOp::create(b, laneType(half), visible[n][e]);
+    }
     // O = alpha O + P V, per 8 value columns; V's B fragment: keys j0 + 2t (+1), j0 + 8 + 2t (+1), column g.
     for (int64_t tile = 0; tile < dvTiles; ++tile) {
       FragC acc;
@@ -451,7 +475,15 @@ void MmaEmitter::emit() {
       }
       FragC out = mma(p, vb, acc);
       next.append(out.begin(), out.end());
+      if (affine) {
+        FragC sum;
+        for (int64_t e = 0; e < 4; ++e)
+          sum[e] = carried[affineAt + 2 + 4 * tile + e];
+        FragC summed = mma(seen, vb, sum);
+        affineNext.append(summed.begin(), summed.end());
+      }
     }
+    next.append(affineNext.begin(), affineNext.end());
     if (stage && !emulate) // every lane is done with this buffer before the next iteration refills it
       NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
     scf::YieldOp::create(b, next);
@@ -476,11 +508,50 @@ void MmaEmitter::emit() {
     Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, laneF32(0.0));
     inv[h] = arith::SelectOp::create(b, any, arith::DivFOp::create(b, laneF32(1.0), l), laneF32(0.0));
   }
+  // Affine scaling: O = a acc / l + (alpha_ma - a) vsum / count (0 where no key is visible); gates and head
+  // gains then scale the row (the SIMT form skips rows whose factor is 0; here they compute and store 0).
+  std::array<Value, 2> meanScale;
+  for (int64_t h = 0; h < 2; ++h) {
+    Value headL = h == 0 ? headA : headB, rowL = h == 0 ? rowAc : rowBc;
+    Value factor = laneF32(1.0);
+    if (op.getGates()) {
+      bool perToken = cast<MemRefType>(op.getGates().getType()).getRank() == 3;
+      factor = perToken ? load(op.getGates(), {bL, headL, rowL}) : load(op.getGates(), {headL});
+    }
+    if (auto gains = op.getHeadGains()) {
+      Value gain = laneF32(1.0);
+      for (auto [k, value] : llvm::enumerate(*gains))
+        if (value != 1.0)
+          gain = arith::SelectOp::create(b, cmpI(arith::CmpIPredicate::eq, headL, laneIdx(k)), laneF32(value), gain);
+      factor = arith::MulFOp::create(b, factor, gain);
+    }
+    if (affine) {
+      Value a = load(op.getAlpha(), {bL, headL, rowL});
+      StringRef activation = op.getAlphaActivation();
+      if (activation == "linear_clip")
+        a = arith::MinimumFOp::create(
+            b, arith::MaximumFOp::create(b, math::FmaOp::create(b, a, laneF32(0.1), laneF32(0.5)), laneF32(0.0)),
+            laneF32(1.0));
+      else if (activation == "sigmoid")
+        a = arith::DivFOp::create(
+            b, laneF32(1.0), arith::AddFOp::create(b, laneF32(1.0), math::ExpOp::create(b, arith::NegFOp::create(b, a))));
+      Value count = loop.getResult(affineAt + h);
+      count = arith::AddFOp::create(b, count, shuffleXor(count, 1));
+      count = arith::AddFOp::create(b, count, shuffleXor(count, 2));
+      Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, count, laneF32(0.0));
+      Value mean = arith::DivFOp::create(b, arith::SubFOp::create(b, load(op.getAlphaMa(), {headL}), a), count);
+      meanScale[h] = arith::MulFOp::create(b, arith::SelectOp::create(b, any, mean, laneF32(0.0)), factor);
+      factor = arith::MulFOp::create(b, factor, a);
+    }
+    inv[h] = arith::MulFOp::create(b, inv[h], factor);
+  }
   Value inA = cmpI(arith::CmpIPredicate::slt, packedA, perLane(packedRows));
   Value inB = cmpI(arith::CmpIPredicate::slt, packedB, perLane(packedRows));
   for (int64_t tile = 0; tile < dvTiles; ++tile)
     for (int64_t e = 0; e < 4; ++e) {
       Value x = arith::MulFOp::create(b, loop.getResult(4 + 4 * tile + e), inv[e / 2]);
+      if (affine)
+        x = math::FmaOp::create(b, loop.getResult(affineAt + 2 + 4 * tile + e), meanScale[e / 2], x);
       Value col = add(twoT, laneIdx(8 * tile + e % 2));
       store(x, o, {bL, e < 2 ? headA : headB, e < 2 ? rowAc : rowBc, col}, e < 2 ? inA : inB);
     }
@@ -496,8 +567,7 @@ bool mlir::xf::mmaFormTakes(AttentionOp op) {
     return false;
   if (op.getHeadDim() % 16 || op.getValueHeadDim() % 8 || op.getHeadDim() > 256 || op.getValueHeadDim() > 256)
     return false;
-  return !op.getGates() && !op.getAlpha() && !op.getCalibratedKeys() && !op.getHeadGains() &&
-         op.getSinkTokens() == 0;
+  return !op.getCalibratedKeys();
 }
 
 bool mlir::xf::mmaFormStages(AttentionOp op) {

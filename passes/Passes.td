@@ -102,12 +102,14 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     16-byte `cp.async` copies (`nvgpu.device_async_copy`) are in flight while the warp computes on this
     one (`cp.async.wait_group 1`, then `bar.warp.sync`, and again before a buffer is refilled); heads too
     wide for 48 KiB, or whose dims are not multiples of 16, load fragments straight from global memory,
-    as `mma-stage-kv=false` does for all. The form takes key
-    and value of one 16-bit type (bf16 or f16; a query of another type is rounded to it, as P is), head
-    dims that are multiples of 16 (`head_dim`)
-    and 8 (`head_dim_v`), `causal`, `window`, learned `sinks` (added to the denominator at the end) and
-    score and mask regions (inlined per score; in the emulation once per lane); gates, head gains,
-    affine scaling, sink calibration and streaming sink tokens keep the other forms. The kernel gets `xf.subgroup_lanes = 32`. `mma-form=emulate` emits the same program with
+    as `mma-stage-kv=false` does for all. The form takes key and value of one 16-bit type (bf16 or f16;
+    a query of another type is rounded to it, as P is), head dims that are multiples of 16 (`head_dim`)
+    and 8 (`head_dim_v`), and every variant but ACT sink calibration: `causal`, `window` and streaming
+    `sink_tokens` (then every key block from 0 is visited), learned `sinks` (added to the denominator at
+    the end), score and mask regions (inlined per score; in the emulation once per lane), gates and head
+    gains (scaling the rows at the end) and affine scaling (visible-key counts per row, and the
+    visible-value sums as a second multiply by the block's 0/1 visibility, exact in the operand type).
+    The kernel gets `xf.subgroup_lanes = 32`. `mma-form=emulate` emits the same program with
     each warp as one work item whose per-lane values are 32-lane vectors, `mma.sync` computed from the
     fragments by the layouts above and shuffles as vector shuffles: it runs on the CPU, so the numerics
     tests check the form's fragment bookkeeping where no GPU is at hand.

@@ -363,8 +363,8 @@ std::vector<VariantCase> bf16CacheCases() {
 INSTANTIATE_TEST_SUITE_P(Stacked, Bf16CacheVariantNumerics, testing::ValuesIn(bf16CacheCases()),
                          [](const testing::TestParamInfo<VariantCase> &info) { return info.param.name; });
 
-/// The variants the tensor-core form takes (learned sinks, score and mask regions, windows), bf16 query,
-/// key and value: its CPU emulation here, mma.sync on CUDA. Other variants keep the SIMT form there.
+/// The variants the tensor-core form takes (all but ACT calibration), bf16 query, key and value: its CPU
+/// emulation here, mma.sync on CUDA.
 class TensorCoreVariantNumerics : public testing::TestWithParam<VariantCase> {};
 
 TEST_P(TensorCoreVariantNumerics, MatchesReference) { checkVariantCase(GetParam(), "cpu"); }
@@ -372,7 +372,9 @@ TEST_P(TensorCoreVariantNumerics, MatchesReferenceOnCuda) { checkVariantCase(Get
 
 std::vector<VariantCase> tensorCoreCases() {
   return drawCases({{LearnedSinks}, {Softcap}, {ChunkMask}, {Emphasis}, {EmphasisLast, Softcap},
-                    {LearnedSinks, Softcap}, {ChunkMask, LearnedSinks}, {Emphasis, Softcap, ChunkMask}},
+                    {LearnedSinks, Softcap}, {ChunkMask, LearnedSinks}, {Emphasis, Softcap, ChunkMask},
+                    {Streaming}, {Gains}, {MoH}, {Affine}, {LearnedSinks, Streaming}, {Gains, Emphasis, Affine},
+                    {MoH, Affine, LearnedSinks}, {Streaming, MoH}, {Affine, Softcap}, {ChunkMask, Affine}},
                    2028, "tc_", {1, 2, 8}, {1, 3, 33, 0}, {64, 128, 32}, [](VariantCase &c) { c.tensorCores = true; });
 }
 
