@@ -356,6 +356,62 @@ void MmaEmitter::emit() {
     if (!emulate)
       NVVM::CpAsyncCommitGroupOp::create(b);
   }
+  // ACT sink calibration: on the calibrated heads the main pass leaves the calibrated key columns out; a
+  // second pass over just those columns (below) gives their own max, denominator and accumulator.
+  ArrayRef<int64_t> calKeys, calHeads;
+  if (op.getCalibratedKeys()) {
+    calKeys = *op.getCalibratedKeys();
+    calHeads = *op.getCalibratedHeads();
+  }
+  auto anyEqual = [&](Value x, ArrayRef<int64_t> values) {
+    Value hit = perLane(arith::ConstantOp::create(b, b.getBoolAttr(false)));
+    for (int64_t value : values)
+      hit = arith::OrIOp::create(b, hit, cmpI(arith::CmpIPredicate::eq, x, laneIdx(value)));
+    return hit;
+  };
+  // Scales and masks score tiles in place (register e of tile n: row e < 2 ? g : g + 8, key keyAt(n, e));
+  // returns the 0/1 visibility. `calibrated` keeps the calibration pass's columns, else the main pass's.
+  Value ninfL = laneF32(ninf);
+  auto maskScores = [&](std::array<FragC, 2> &s, function_ref<Value(int64_t, int64_t)> keyAt,
+                        std::optional<bool> calibrated, function_ref<Value(int64_t, int64_t)> slotValid) {
+    std::array<FragC, 2> visible;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value key = keyAt(n, e);
+        Value pos = e < 2 ? posA : posB, hL = e < 2 ? headA : headB;
+        Value keep = cmpI(arith::CmpIPredicate::slt, key, perLane(seqK));
+        if (slotValid)
+          keep = arith::AndIOp::create(b, keep, slotValid(n, e));
+        Value z = arith::MulFOp::create(b, s[n][e], scale);
+        if (op.hasScoreModifier()) // before masking, as the op says
+          z = applyRegion(op.getScore(), {z, bL, hL, pos, key}, seqK);
+        if (op.hasMaskModifier())
+          keep = arith::AndIOp::create(b, keep, applyRegion(op.getMask(), {bL, hL, pos, key}, seqK));
+        if (causal)
+          keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, key, pos));
+        if (window) {
+          Value inWindow = cmpI(arith::CmpIPredicate::sgt, key, arith::SubIOp::create(b, pos, laneIdx(window)));
+          if (sinkTokens)
+            inWindow = arith::OrIOp::create(b, inWindow, cmpI(arith::CmpIPredicate::slt, key, laneIdx(sinkTokens)));
+          keep = arith::AndIOp::create(b, keep, inWindow);
+        }
+        if (calibrated) {
+          Value isCalibrated = anyEqual(hL, calHeads);
+          if (*calibrated)
+            keep = arith::AndIOp::create(b, keep, isCalibrated);
+          else
+            keep = arith::AndIOp::create(
+                b, keep,
+                arith::XOrIOp::create(b, arith::AndIOp::create(b, isCalibrated, anyEqual(key, calKeys)),
+                                      perLane(arith::ConstantOp::create(b, b.getBoolAttr(true)))));
+        }
+        s[n][e] = arith::SelectOp::create(b, keep, z, ninfL);
+        visible[n][e] = arith::SelectOp::create(b, keep, laneF32(1.0), laneF32(0.0));
+      }
+    return visible;
+  };
+  std::optional<bool> mainPass = calKeys.empty() ? std::nullopt : std::optional<bool>(false);
+
   auto loop = scf::ForOp::create(b, blockBegin, keyEnd, idx(kKeys), init, [&](OpBuilder &nested, Location loc,
                                                                               Value j0, ValueRange carried) {
     OpBuilder::InsertionGuard guard(b);
@@ -395,29 +451,8 @@ void MmaEmitter::emit() {
       s[n] = c;
     }
     // Scale and mask: register e of tile n is row (e < 2 ? g : g + 8), key j0 + 8n + 2t + e mod 2.
-    Value ninfL = laneF32(ninf);
-    std::array<FragC, 2> visible; // 1 or 0 per score, for affine scaling
-    for (int64_t n = 0; n < 2; ++n)
-      for (int64_t e = 0; e < 4; ++e) {
-        Value key = add(j0L, add(twoT, laneIdx(8 * n + e % 2)));
-        Value pos = e < 2 ? posA : posB, hL = e < 2 ? headA : headB;
-        Value keep = cmpI(arith::CmpIPredicate::slt, key, perLane(seqK));
-        Value z = arith::MulFOp::create(b, s[n][e], scale);
-        if (op.hasScoreModifier()) // before masking, as the op says
-          z = applyRegion(op.getScore(), {z, bL, hL, pos, key}, seqK);
-        if (op.hasMaskModifier())
-          keep = arith::AndIOp::create(b, keep, applyRegion(op.getMask(), {bL, hL, pos, key}, seqK));
-        if (causal)
-          keep = arith::AndIOp::create(b, keep, cmpI(arith::CmpIPredicate::sle, key, pos));
-        if (window) {
-          Value inWindow = cmpI(arith::CmpIPredicate::sgt, key, arith::SubIOp::create(b, pos, laneIdx(window)));
-          if (sinkTokens)
-            inWindow = arith::OrIOp::create(b, inWindow, cmpI(arith::CmpIPredicate::slt, key, laneIdx(sinkTokens)));
-          keep = arith::AndIOp::create(b, keep, inWindow);
-        }
-        s[n][e] = arith::SelectOp::create(b, keep, z, ninfL);
-        visible[n][e] = arith::SelectOp::create(b, keep, laneF32(1.0), laneF32(0.0));
-      }
+    std::array<FragC, 2> visible = maskScores(
+        s, [&](int64_t n, int64_t e) { return add(j0L, add(twoT, laneIdx(8 * n + e % 2))); }, mainPass, nullptr);
     // Online softmax per row; the 4 lanes of a row (same g) agree on its max through two xor shuffles.
     SmallVector<Value> next;
     std::array<Value, 2> alpha;
@@ -491,9 +526,92 @@ void MmaEmitter::emit() {
   if (stage && !emulate)
     NVVM::CpAsyncWaitGroupOp::create(b, 0); // no copy outlives the warp
 
+  // The calibration pass: the calibrated key columns in chunks of 16 (the last one padded with its last key,
+  // masked), straight-line code with the same fragments and online softmax as a key block.
+  std::array<Value, 2> mS{laneF32(ninf), laneF32(ninf)}, lS{laneF32(0.0), laneF32(0.0)},
+      countS{laneF32(0.0), laneF32(0.0)};
+  SmallVector<Value> accS(4 * dvTiles, laneF32(0.0)), vsumS(4 * dvTiles, laneF32(0.0));
+  auto fromTable = [&](Value lanePart, ArrayRef<int64_t> table) { // table[lanePart] per lane
+    Value x = laneIdx(table[0]);
+    for (size_t i = 1; i < table.size(); ++i)
+      x = arith::SelectOp::create(b, cmpI(arith::CmpIPredicate::eq, lanePart, laneIdx(i)), laneIdx(table[i]), x);
+    return x;
+  };
+  for (size_t first = 0; first < calKeys.size(); first += kKeys) {
+    SmallVector<int64_t> chunk;
+    for (size_t i = first; i < first + kKeys; ++i)
+      chunk.push_back(calKeys[std::min(i, calKeys.size() - 1)]);
+    int64_t count = static_cast<int64_t>(std::min<size_t>(kKeys, calKeys.size() - first));
+    std::array<FragC, 2> sc;
+    for (int64_t n = 0; n < 2; ++n) {
+      Value keyRow = minI(fromTable(g, ArrayRef<int64_t>(chunk).slice(8 * n, 8)), perLane(lastK));
+      FragC c{laneF32(0.0), laneF32(0.0), laneF32(0.0), laneF32(0.0)};
+      for (int64_t ks = 0; ks < d / 16; ++ks) {
+        FragB kb;
+        for (int64_t r = 0; r < 4; ++r)
+          kb[r] = load(k, {bL, kvL, keyRow, add(twoT, laneIdx(ks * 16 + 8 * (r / 2) + r % 2))});
+        c = mma(qFrags[ks], kb, c);
+      }
+      sc[n] = c;
+    }
+    // Slot 8n + 2t + (e mod 2) of the chunk; t picks from 4 keys 2 apart.
+    auto slotKey = [&](int64_t n, int64_t e) {
+      SmallVector<int64_t> keys;
+      for (int64_t tt = 0; tt < 4; ++tt)
+        keys.push_back(chunk[8 * n + 2 * tt + e % 2]);
+      return fromTable(t, keys);
+    };
+    auto slotValid = [&](int64_t n, int64_t e) {
+      return cmpI(arith::CmpIPredicate::slt, add(twoT, laneIdx(8 * n + e % 2)), laneIdx(count));
+    };
+    std::array<FragC, 2> visible = maskScores(sc, slotKey, std::optional<bool>(true), slotValid);
+    std::array<Value, 2> alpha, base;
+    for (int64_t h = 0; h < 2; ++h) {
+      Value blockMax = arith::MaximumFOp::create(b, arith::MaximumFOp::create(b, sc[0][2 * h], sc[0][2 * h + 1]),
+                                                 arith::MaximumFOp::create(b, sc[1][2 * h], sc[1][2 * h + 1]));
+      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 1));
+      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 2));
+      Value mNew = arith::MaximumFOp::create(b, mS[h], blockMax);
+      Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mNew, ninfL);
+      base[h] = arith::SelectOp::create(b, none, laneF32(0.0), mNew);
+      alpha[h] = math::ExpOp::create(b, arith::SubFOp::create(b, mS[h], base[h]));
+      mS[h] = mNew;
+      lS[h] = arith::MulFOp::create(b, lS[h], alpha[h]);
+    }
+    FragA p, seen;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value x = math::ExpOp::create(b, arith::SubFOp::create(b, sc[n][e], base[e / 2]));
+        lS[e / 2] = arith::AddFOp::create(b, lS[e / 2], x);
+        countS[e / 2] = arith::AddFOp::create(b, countS[e / 2], visible[n][e]);
+        p[4 * n + e] = arith::TruncFOp::create(b, laneType(half), x);
+        seen[4 * n + e] = arith::TruncFOp::create(b, laneType(half), visible[n][e]);
+      }
+    for (int64_t tile = 0; tile < dvTiles; ++tile) {
+      FragB vb;
+      Value col = add(g, laneIdx(8 * tile));
+      for (int64_t r = 0; r < 4; ++r) {
+        SmallVector<int64_t> keys;
+        for (int64_t tt = 0; tt < 4; ++tt)
+          keys.push_back(chunk[2 * tt + 8 * (r / 2) + r % 2]);
+        vb[r] = load(v, {bL, kvL, minI(fromTable(t, keys), perLane(lastK)), col});
+      }
+      FragC acc;
+      for (int64_t e = 0; e < 4; ++e)
+        acc[e] = arith::MulFOp::create(b, accS[4 * tile + e], alpha[e / 2]);
+      FragC out = mma(p, vb, acc);
+      std::copy(out.begin(), out.end(), accS.begin() + 4 * tile);
+      if (affine) {
+        FragC sum{vsumS[4 * tile], vsumS[4 * tile + 1], vsumS[4 * tile + 2], vsumS[4 * tile + 3]};
+        FragC summed = mma(seen, vb, sum);
+        std::copy(summed.begin(), summed.end(), vsumS.begin() + 4 * tile);
+      }
+    }
+  }
+
   // O = acc / l, l summed over the row's 4 lanes; a row that saw no key is 0. A learned sink adds
   // exp(sink - m) to l (m the row's max, or 0 while it has none, as in the loop).
-  std::array<Value, 2> inv;
+  std::array<Value, 2> inv, calScale;
   for (int64_t h = 0; h < 2; ++h) {
     Value sink = op.getSinks() ? load(op.getSinks(), {h == 0 ? headA : headB}) : Value();
     Value l = loop.getResult(2 + h);
@@ -507,6 +625,30 @@ void MmaEmitter::emit() {
     }
     Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, laneF32(0.0));
     inv[h] = arith::SelectOp::create(b, any, arith::DivFOp::create(b, laneF32(1.0), l), laneF32(0.0));
+    if (!calKeys.empty()) {
+      // P'[j] = beta P[j] on the calibrated columns, P[j] (1 - beta S) / (1 - S) elsewhere, S their mass:
+      // both parts at the larger of their bases.
+      Value mN = loop.getResult(h);
+      Value baseN = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mN, ninfL),
+                                            laneF32(0.0), mN);
+      Value baseS = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mS[h], ninfL),
+                                            laneF32(0.0), mS[h]);
+      Value top = arith::MaximumFOp::create(b, baseN, baseS);
+      Value shiftS = math::ExpOp::create(b, arith::SubFOp::create(b, baseS, top));
+      Value l2 = arith::AddFOp::create(b, lS[h], shuffleXor(lS[h], 1));
+      l2 = arith::AddFOp::create(b, l2, shuffleXor(l2, 2));
+      Value massS = arith::MulFOp::create(b, l2, shiftS);
+      Value total = arith::AddFOp::create(
+          b, arith::MulFOp::create(b, l, math::ExpOp::create(b, arith::SubFOp::create(b, baseN, top))), massS);
+      Value anyMass = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, total, laneF32(0.0));
+      Value invTotal =
+          arith::SelectOp::create(b, anyMass, arith::DivFOp::create(b, laneF32(1.0), total), laneF32(0.0));
+      Value beta = laneF32(op.getCalibrationBeta().convertToDouble());
+      Value share = arith::MulFOp::create(b, beta, arith::MulFOp::create(b, massS, invTotal));
+      Value rest = arith::SubFOp::create(b, laneF32(1.0), share);
+      inv[h] = arith::MulFOp::create(b, inv[h], rest);
+      calScale[h] = arith::MulFOp::create(b, arith::MulFOp::create(b, beta, shiftS), invTotal);
+    }
   }
   // Affine scaling: O = a acc / l + (alpha_ma - a) vsum / count (0 where no key is visible); gates and head
   // gains then scale the row (the SIMT form skips rows whose factor is 0; here they compute and store 0).
@@ -532,10 +674,13 @@ void MmaEmitter::emit() {
         a = arith::MinimumFOp::create(
             b, arith::MaximumFOp::create(b, math::FmaOp::create(b, a, laneF32(0.1), laneF32(0.5)), laneF32(0.0)),
             laneF32(1.0));
-      else if (activation == "sigmoid")
-        a = arith::DivFOp::create(
-            b, laneF32(1.0), arith::AddFOp::create(b, laneF32(1.0), math::ExpOp::create(b, arith::NegFOp::create(b, a))));
+      else if (activation == "sigmoid") {
+        Value decay = math::ExpOp::create(b, arith::NegFOp::create(b, a));
+        a = arith::DivFOp::create(b, laneF32(1.0), arith::AddFOp::create(b, laneF32(1.0), decay));
+      }
       Value count = loop.getResult(affineAt + h);
+      if (!calKeys.empty()) // the calibrated columns are visible keys too
+        count = arith::AddFOp::create(b, count, countS[h]);
       count = arith::AddFOp::create(b, count, shuffleXor(count, 1));
       count = arith::AddFOp::create(b, count, shuffleXor(count, 2));
       Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, count, laneF32(0.0));
@@ -544,14 +689,22 @@ void MmaEmitter::emit() {
       factor = arith::MulFOp::create(b, factor, a);
     }
     inv[h] = arith::MulFOp::create(b, inv[h], factor);
+    if (!calKeys.empty())
+      calScale[h] = arith::MulFOp::create(b, calScale[h], factor);
   }
   Value inA = cmpI(arith::CmpIPredicate::slt, packedA, perLane(packedRows));
   Value inB = cmpI(arith::CmpIPredicate::slt, packedB, perLane(packedRows));
   for (int64_t tile = 0; tile < dvTiles; ++tile)
     for (int64_t e = 0; e < 4; ++e) {
       Value x = arith::MulFOp::create(b, loop.getResult(4 + 4 * tile + e), inv[e / 2]);
-      if (affine)
-        x = math::FmaOp::create(b, loop.getResult(affineAt + 2 + 4 * tile + e), meanScale[e / 2], x);
+      if (!calKeys.empty())
+        x = math::FmaOp::create(b, accS[4 * tile + e], calScale[e / 2], x);
+      if (affine) {
+        Value vsum = loop.getResult(affineAt + 2 + 4 * tile + e);
+        if (!calKeys.empty())
+          vsum = arith::AddFOp::create(b, vsum, vsumS[4 * tile + e]);
+        x = math::FmaOp::create(b, vsum, meanScale[e / 2], x);
+      }
       Value col = add(twoT, laneIdx(8 * tile + e % 2));
       store(x, o, {bL, e < 2 ? headA : headB, e < 2 ? rowAc : rowBc, col}, e < 2 ? inA : inB);
     }
@@ -567,7 +720,7 @@ bool mlir::xf::mmaFormTakes(AttentionOp op) {
     return false;
   if (op.getHeadDim() % 16 || op.getValueHeadDim() % 8 || op.getHeadDim() > 256 || op.getValueHeadDim() > 256)
     return false;
-  return !op.getCalibratedKeys();
+  return true;
 }
 
 bool mlir::xf::mmaFormStages(AttentionOp op) {

@@ -7,7 +7,7 @@
 namespace mlir::xf {
 
 /// Whether the tensor-core form takes `op`: key and value of one 16-bit type (a query of another type is
-/// rounded to it), head dims that are multiples of 16 (key) and 8 (value), any variant but ACT calibration.
+/// rounded to it), head dims that are multiples of 16 (key) and 8 (value); every variant.
 bool mmaFormTakes(AttentionOp op);
 
 /// Whether the tensor-core form can stage `op`'s K/V blocks in workgroup memory (head dims multiples of 16,

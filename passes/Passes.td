@@ -104,11 +104,14 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     wide for 48 KiB, or whose dims are not multiples of 16, load fragments straight from global memory,
     as `mma-stage-kv=false` does for all. The form takes key and value of one 16-bit type (bf16 or f16;
     a query of another type is rounded to it, as P is), head dims that are multiples of 16 (`head_dim`)
-    and 8 (`head_dim_v`), and every variant but ACT sink calibration: `causal`, `window` and streaming
+    and 8 (`head_dim_v`), and every variant: `causal`, `window` and streaming
     `sink_tokens` (then every key block from 0 is visited), learned `sinks` (added to the denominator at
     the end), score and mask regions (inlined per score; in the emulation once per lane), gates and head
     gains (scaling the rows at the end) and affine scaling (visible-key counts per row, and the
-    visible-value sums as a second multiply by the block's 0/1 visibility, exact in the operand type).
+    visible-value sums as a second multiply by the block's 0/1 visibility, exact in the operand type),
+    and ACT sink calibration (on the calibrated heads the main pass leaves the calibrated columns out;
+    a second pass over just those columns, in chunks of 16 with the same fragments, gives their own max,
+    denominator and accumulator, combined at the end as the op says).
     The kernel gets `xf.subgroup_lanes = 32`. `mma-form=emulate` emits the same program with
     each warp as one work item whose per-lane values are 32-lane vectors, `mma.sync` computed from the
     fragments by the layouts above and shuffles as vector shuffles: it runs on the CPU, so the numerics

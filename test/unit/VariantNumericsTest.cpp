@@ -363,8 +363,8 @@ std::vector<VariantCase> bf16CacheCases() {
 INSTANTIATE_TEST_SUITE_P(Stacked, Bf16CacheVariantNumerics, testing::ValuesIn(bf16CacheCases()),
                          [](const testing::TestParamInfo<VariantCase> &info) { return info.param.name; });
 
-/// The variants the tensor-core form takes (all but ACT calibration), bf16 query, key and value: its CPU
-/// emulation here, mma.sync on CUDA.
+/// Every variant on the tensor-core form, bf16 query, key and value: its CPU emulation here, mma.sync on
+/// CUDA.
 class TensorCoreVariantNumerics : public testing::TestWithParam<VariantCase> {};
 
 TEST_P(TensorCoreVariantNumerics, MatchesReference) { checkVariantCase(GetParam(), "cpu"); }
@@ -374,7 +374,10 @@ std::vector<VariantCase> tensorCoreCases() {
   return drawCases({{LearnedSinks}, {Softcap}, {ChunkMask}, {Emphasis}, {EmphasisLast, Softcap},
                     {LearnedSinks, Softcap}, {ChunkMask, LearnedSinks}, {Emphasis, Softcap, ChunkMask},
                     {Streaming}, {Gains}, {MoH}, {Affine}, {LearnedSinks, Streaming}, {Gains, Emphasis, Affine},
-                    {MoH, Affine, LearnedSinks}, {Streaming, MoH}, {Affine, Softcap}, {ChunkMask, Affine}},
+                    {MoH, Affine, LearnedSinks}, {Streaming, MoH}, {Affine, Softcap}, {ChunkMask, Affine},
+                    {Calibrated}, {Calibrated, Affine}, {LearnedSinks, Calibrated}, {Streaming, Calibrated, MoH},
+                    {Calibrated, Affine, ChunkMask}, {EmphasisLast, Calibrated, ChunkMask}, {Calibrated, Gains},
+                    {Calibrated, Affine, LearnedSinks}},
                    2028, "tc_", {1, 2, 8}, {1, 3, 33, 0}, {64, 128, 32}, [](VariantCase &c) { c.tensorCores = true; });
 }
 

@@ -102,8 +102,8 @@ cl::opt<int64_t> gpuSubgroupLanes(
     cl::init(-1));
 cl::opt<bool> cudaTensorCores(
     "cuda-tensor-cores",
-    cl::desc("--target=cuda: attention on bf16 or f16 keys and values (every variant but ACT calibration; the "
-             "query and the probabilities are rounded to their type) "
+    cl::desc("--target=cuda: attention on bf16 or f16 keys and values (every variant; the query and the "
+             "probabilities are rounded to their type) "
              "runs on tensor cores (mma.sync m16n8k16, f32 accumulators). Its PTX assembles for sm_80 and sm_90 "
              "and its fragment bookkeeping is tested in a CPU emulation, but it has not run on a GPU yet: off by "
              "default"),
