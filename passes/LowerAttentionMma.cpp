@@ -24,7 +24,7 @@ using namespace mlir;
 namespace {
 
 constexpr int64_t kWarp = 32;
-constexpr int64_t kRows = 16; // query rows per warp (the M of m16n8k16)
+constexpr int64_t kRows = 16; // (query row, head) pairs per warp: the M of m16n8k16
 constexpr int64_t kKeys = 16; // keys per block: two 8-key S tiles, one K step of P V
 constexpr int64_t kStageWarps = 2; // warps per workgroup (64 threads) when K/V are staged
 
