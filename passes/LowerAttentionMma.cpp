@@ -412,6 +412,79 @@ void MmaEmitter::emit() {
   };
   std::optional<bool> mainPass = calKeys.empty() ? std::nullopt : std::optional<bool>(false);
 
+  // S = Q Kᵀ for 16 keys: two 8-key tiles, kOf(n, ks, r) register r of tile n's B fragment at head-dim step ks.
+  auto scoreTiles = [&](function_ref<Value(int64_t, int64_t, int64_t)> kOf) {
+    std::array<FragC, 2> tiles;
+    for (int64_t n = 0; n < 2; ++n) {
+      FragC c{laneF32(0.0), laneF32(0.0), laneF32(0.0), laneF32(0.0)};
+      for (int64_t ks = 0; ks < d / 16; ++ks) {
+        FragB kb;
+        for (int64_t r = 0; r < 4; ++r)
+          kb[r] = kOf(n, ks, r);
+        c = mma(qFrags[ks], kb, c);
+      }
+      tiles[n] = c;
+    }
+    return tiles;
+  };
+  // Head-dim column of register r of a K fragment at step ks.
+  auto kColumn = [&](int64_t ks, int64_t r) { return add(twoT, laneIdx(ks * 16 + 8 * (r / 2) + r % 2)); };
+
+  // The online-softmax state of a lane's two rows: maxima, partial denominators (summed over the row's 4
+  // lanes at the end), the P V accumulators and, with affine scaling, partial visible-key counts and
+  // visible-value sums.
+  struct RowState {
+    std::array<Value, 2> m, l, count;
+    SmallVector<Value> acc, vsum;
+  };
+  // Folds one block of 16 keys into `st`: its masked score tiles `s` and their 0/1 visibility. The 4 lanes
+  // of a row (same g) agree on its max through two xor shuffles; the two tiles' probabilities, rounded to
+  // the operand type, are in order the A fragment of P V (keys 0-7, then 8-15). vOf(tile, r) is register r
+  // of the block's V fragment for value columns [8 tile, 8 tile + 8).
+  auto fold = [&](RowState &st, const std::array<FragC, 2> &s, const std::array<FragC, 2> &visible,
+                  function_ref<Value(int64_t, int64_t)> vOf) {
+    std::array<Value, 2> alpha, base;
+    for (int64_t h = 0; h < 2; ++h) {
+      Value blockMax = arith::MaximumFOp::create(b, arith::MaximumFOp::create(b, s[0][2 * h], s[0][2 * h + 1]),
+                                                 arith::MaximumFOp::create(b, s[1][2 * h], s[1][2 * h + 1]));
+      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 1));
+      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 2));
+      Value mNew = arith::MaximumFOp::create(b, st.m[h], blockMax);
+      // While a row has seen no key its max is -inf: exponentiate against 0 (every term is 0 then).
+      Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mNew, ninfL);
+      base[h] = arith::SelectOp::create(b, none, laneF32(0.0), mNew);
+      alpha[h] = math::ExpOp::create(b, arith::SubFOp::create(b, st.m[h], base[h]));
+      st.m[h] = mNew;
+      st.l[h] = arith::MulFOp::create(b, st.l[h], alpha[h]);
+    }
+    FragA p, seen; // seen: the visibility as an A fragment, exact in any 16-bit type
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value x = math::ExpOp::create(b, arith::SubFOp::create(b, s[n][e], base[e / 2]));
+        st.l[e / 2] = arith::AddFOp::create(b, st.l[e / 2], x);
+        p[4 * n + e] = arith::TruncFOp::create(b, laneType(half), x);
+        if (affine) {
+          st.count[e / 2] = arith::AddFOp::create(b, st.count[e / 2], visible[n][e]);
+          seen[4 * n + e] = arith::TruncFOp::create(b, laneType(half), visible[n][e]);
+        }
+      }
+    for (int64_t tile = 0; tile < dvTiles; ++tile) {
+      FragB vb;
+      for (int64_t r = 0; r < 4; ++r)
+        vb[r] = vOf(tile, r);
+      FragC acc;
+      for (int64_t e = 0; e < 4; ++e)
+        acc[e] = arith::MulFOp::create(b, st.acc[4 * tile + e], alpha[e / 2]);
+      FragC out = mma(p, vb, acc);
+      std::copy(out.begin(), out.end(), st.acc.begin() + 4 * tile);
+      if (affine) {
+        FragC sum{st.vsum[4 * tile], st.vsum[4 * tile + 1], st.vsum[4 * tile + 2], st.vsum[4 * tile + 3]};
+        FragC summed = mma(seen, vb, sum);
+        std::copy(summed.begin(), summed.end(), st.vsum.begin() + 4 * tile);
+      }
+    }
+  };
+
   auto loop = scf::ForOp::create(b, blockBegin, keyEnd, idx(kKeys), init, [&](OpBuilder &nested, Location loc,
                                                                               Value j0, ValueRange carried) {
     OpBuilder::InsertionGuard guard(b);
@@ -435,90 +508,33 @@ void MmaEmitter::emit() {
       bufferL = perLane(buffer);
     }
     Value slotL = stage ? perLane(slot) : Value();
-    // S = Q Kᵀ: two tiles of 8 keys; tile n's B fragment is K row j0 + 8n + g.
-    std::array<FragC, 2> s;
-    for (int64_t n = 0; n < 2; ++n) {
-      Value keyRow = minI(add(j0L, add(g, laneIdx(8 * n))), perLane(lastK));
-      FragC c{laneF32(0.0), laneF32(0.0), laneF32(0.0), laneF32(0.0)};
-      for (int64_t ks = 0; ks < d / 16; ++ks) {
-        FragB kb;
-        for (int64_t r = 0; r < 4; ++r) {
-          Value col = add(twoT, laneIdx(ks * 16 + 8 * (r / 2) + r % 2));
-          kb[r] = stage ? load(kTiles, {slotL, bufferL, add(g, laneIdx(8 * n)), col}) : load(k, {bL, kvL, keyRow, col});
-        }
-        c = mma(qFrags[ks], kb, c);
-      }
-      s[n] = c;
-    }
+    // S = Q Kᵀ: tile n's B fragment is K row j0 + 8n + g (staged: row 8n + g of the block's buffer).
+    std::array<FragC, 2> scores = scoreTiles([&](int64_t n, int64_t ks, int64_t r) -> Value {
+      Value row = add(g, laneIdx(8 * n));
+      return stage ? load(kTiles, {slotL, bufferL, row, kColumn(ks, r)})
+                   : load(k, {bL, kvL, minI(add(j0L, row), perLane(lastK)), kColumn(ks, r)});
+    });
     // Scale and mask: register e of tile n is row (e < 2 ? g : g + 8), key j0 + 8n + 2t + e mod 2.
     std::array<FragC, 2> visible = maskScores(
-        s, [&](int64_t n, int64_t e) { return add(j0L, add(twoT, laneIdx(8 * n + e % 2))); }, mainPass, nullptr);
-    // Online softmax per row; the 4 lanes of a row (same g) agree on its max through two xor shuffles.
-    SmallVector<Value> next;
-    std::array<Value, 2> alpha;
-    std::array<Value, 2> base;
-    for (int64_t h = 0; h < 2; ++h) {
-      Value m = carried[h];
-      Value blockMax = arith::MaximumFOp::create(
-          b, arith::MaximumFOp::create(b, s[0][2 * h], s[0][2 * h + 1]),
-          arith::MaximumFOp::create(b, s[1][2 * h], s[1][2 * h + 1]));
-      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 1));
-      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 2));
-      Value mNew = arith::MaximumFOp::create(b, m, blockMax);
-      // While a row has seen no key its max is -inf: exponentiate against 0 (every term is 0 then).
-      Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mNew, ninfL);
-      base[h] = arith::SelectOp::create(b, none, laneF32(0.0), mNew);
-      alpha[h] = math::ExpOp::create(b, arith::SubFOp::create(b, m, base[h]));
-      next.push_back(mNew);
-    }
-    FragA p;
-    std::array<Value, 2> sums{laneF32(0.0), laneF32(0.0)};
-    for (int64_t n = 0; n < 2; ++n)
-      for (int64_t e = 0; e < 4; ++e) {
-        Value x = math::ExpOp::create(b, arith::SubFOp::create(b, s[n][e], base[e / 2]));
-        sums[e / 2] = arith::AddFOp::create(b, sums[e / 2], x);
-        // The two S tiles' registers are, in order, the A fragment of P V (keys 0-7, then 8-15).
-        p[4 * n + e] = arith::TruncFOp::create(b, laneType(half), x);
-      }
-    for (int64_t h = 0; h < 2; ++h)
-      next.push_back(arith::AddFOp::create(b, arith::MulFOp::create(b, carried[2 + h], alpha[h]), sums[h]));
-    SmallVector<Value> affineNext;
-    FragA seen; // the visibility as an A fragment: exact in any 16-bit type
+        scores, [&](int64_t n, int64_t e) { return add(j0L, add(twoT, laneIdx(8 * n + e % 2))); }, mainPass, nullptr);
+    RowState st{{carried[0], carried[1]}, {carried[2], carried[3]}, {}, {}, {}};
+    st.acc.assign(carried.begin() + 4, carried.begin() + affineAt);
     if (affine) {
-      for (int64_t h = 0; h < 2; ++h) {
-        Value count = carried[affineAt + h];
-        for (int64_t n = 0; n < 2; ++n)
-          for (int64_t e = 2 * h; e < 2 * h + 2; ++e)
-            count = arith::AddFOp::create(b, count, visible[n][e]);
-        affineNext.push_back(count);
-      }
-      for (int64_t n = 0; n < 2; ++n)
-        for (int64_t e = 0; e < 4; ++e)
-          seen[4 * n + e] = arith::TruncFOp::create(b, laneType(half), visible[n][e]);
+      st.count = {carried[affineAt], carried[affineAt + 1]};
+      st.vsum.assign(carried.begin() + affineAt + 2, carried.end());
     }
-    // O = alpha O + P V, per 8 value columns; V's B fragment: keys j0 + 2t (+1), j0 + 8 + 2t (+1), column g.
-    for (int64_t tile = 0; tile < dvTiles; ++tile) {
-      FragC acc;
-      for (int64_t e = 0; e < 4; ++e)
-        acc[e] = arith::MulFOp::create(b, carried[4 + 4 * tile + e], alpha[e / 2]);
-      FragB vb;
-      Value col = add(g, laneIdx(8 * tile));
-      for (int64_t r = 0; r < 4; ++r) {
-        Value row = add(twoT, laneIdx(8 * (r / 2) + r % 2)); // key j0 + row
-        vb[r] = stage ? load(vTiles, {slotL, bufferL, row, col})
-                      : load(v, {bL, kvL, minI(add(j0L, row), perLane(lastK)), col});
-      }
-      FragC out = mma(p, vb, acc);
-      next.append(out.begin(), out.end());
-      if (affine) {
-        FragC sum;
-        for (int64_t e = 0; e < 4; ++e)
-          sum[e] = carried[affineAt + 2 + 4 * tile + e];
-        FragC summed = mma(seen, vb, sum);
-        affineNext.append(summed.begin(), summed.end());
-      }
+    // V's B fragment: keys j0 + 2t (+1), j0 + 8 + 2t (+1), column 8 tile + g.
+    fold(st, scores, visible, [&](int64_t tile, int64_t r) -> Value {
+      Value row = add(twoT, laneIdx(8 * (r / 2) + r % 2)), col = add(g, laneIdx(8 * tile));
+      return stage ? load(vTiles, {slotL, bufferL, row, col})
+                   : load(v, {bL, kvL, minI(add(j0L, row), perLane(lastK)), col});
+    });
+    SmallVector<Value> next{st.m[0], st.m[1], st.l[0], st.l[1]};
+    next.append(st.acc);
+    if (affine) {
+      next.append({st.count[0], st.count[1]});
+      next.append(st.vsum);
     }
-    next.append(affineNext.begin(), affineNext.end());
     if (stage && !emulate) // every lane is done with this buffer before the next iteration refills it
       NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
     scf::YieldOp::create(b, next);
@@ -528,9 +544,8 @@ void MmaEmitter::emit() {
 
   // The calibration pass: the calibrated key columns in chunks of 16 (the last one padded with its last key,
   // masked), straight-line code with the same fragments and online softmax as a key block.
-  std::array<Value, 2> mS{laneF32(ninf), laneF32(ninf)}, lS{laneF32(0.0), laneF32(0.0)},
-      countS{laneF32(0.0), laneF32(0.0)};
-  SmallVector<Value> accS(4 * dvTiles, laneF32(0.0)), vsumS(4 * dvTiles, laneF32(0.0));
+  RowState cal{{laneF32(ninf), laneF32(ninf)}, {laneF32(0.0), laneF32(0.0)}, {laneF32(0.0), laneF32(0.0)},
+                SmallVector<Value>(4 * dvTiles, laneF32(0.0)), SmallVector<Value>(4 * dvTiles, laneF32(0.0))};
   auto fromTable = [&](Value lanePart, ArrayRef<int64_t> table) { // table[lanePart] per lane
     Value x = laneIdx(table[0]);
     for (size_t i = 1; i < table.size(); ++i)
@@ -542,71 +557,26 @@ void MmaEmitter::emit() {
     for (size_t i = first; i < first + kKeys; ++i)
       chunk.push_back(calKeys[std::min(i, calKeys.size() - 1)]);
     int64_t count = static_cast<int64_t>(std::min<size_t>(kKeys, calKeys.size() - first));
-    std::array<FragC, 2> sc;
-    for (int64_t n = 0; n < 2; ++n) {
-      Value keyRow = minI(fromTable(g, ArrayRef<int64_t>(chunk).slice(8 * n, 8)), perLane(lastK));
-      FragC c{laneF32(0.0), laneF32(0.0), laneF32(0.0), laneF32(0.0)};
-      for (int64_t ks = 0; ks < d / 16; ++ks) {
-        FragB kb;
-        for (int64_t r = 0; r < 4; ++r)
-          kb[r] = load(k, {bL, kvL, keyRow, add(twoT, laneIdx(ks * 16 + 8 * (r / 2) + r % 2))});
-        c = mma(qFrags[ks], kb, c);
-      }
-      sc[n] = c;
-    }
-    // Slot 8n + 2t + (e mod 2) of the chunk; t picks from 4 keys 2 apart.
-    auto slotKey = [&](int64_t n, int64_t e) {
+    // Slot i of the chunk, i = base + 2t (+ 0 or 1): t picks from the 4 keys 2 apart from `base`.
+    auto slotKeys = [&](int64_t base) {
       SmallVector<int64_t> keys;
       for (int64_t tt = 0; tt < 4; ++tt)
-        keys.push_back(chunk[8 * n + 2 * tt + e % 2]);
+        keys.push_back(chunk[base + 2 * tt]);
       return fromTable(t, keys);
     };
+    std::array<FragC, 2> scores = scoreTiles([&](int64_t n, int64_t ks, int64_t r) -> Value {
+      Value keyRow = minI(fromTable(g, ArrayRef<int64_t>(chunk).slice(8 * n, 8)), perLane(lastK));
+      return load(k, {bL, kvL, keyRow, kColumn(ks, r)});
+    });
     auto slotValid = [&](int64_t n, int64_t e) {
       return cmpI(arith::CmpIPredicate::slt, add(twoT, laneIdx(8 * n + e % 2)), laneIdx(count));
     };
-    std::array<FragC, 2> visible = maskScores(sc, slotKey, std::optional<bool>(true), slotValid);
-    std::array<Value, 2> alpha, base;
-    for (int64_t h = 0; h < 2; ++h) {
-      Value blockMax = arith::MaximumFOp::create(b, arith::MaximumFOp::create(b, sc[0][2 * h], sc[0][2 * h + 1]),
-                                                 arith::MaximumFOp::create(b, sc[1][2 * h], sc[1][2 * h + 1]));
-      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 1));
-      blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 2));
-      Value mNew = arith::MaximumFOp::create(b, mS[h], blockMax);
-      Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mNew, ninfL);
-      base[h] = arith::SelectOp::create(b, none, laneF32(0.0), mNew);
-      alpha[h] = math::ExpOp::create(b, arith::SubFOp::create(b, mS[h], base[h]));
-      mS[h] = mNew;
-      lS[h] = arith::MulFOp::create(b, lS[h], alpha[h]);
-    }
-    FragA p, seen;
-    for (int64_t n = 0; n < 2; ++n)
-      for (int64_t e = 0; e < 4; ++e) {
-        Value x = math::ExpOp::create(b, arith::SubFOp::create(b, sc[n][e], base[e / 2]));
-        lS[e / 2] = arith::AddFOp::create(b, lS[e / 2], x);
-        countS[e / 2] = arith::AddFOp::create(b, countS[e / 2], visible[n][e]);
-        p[4 * n + e] = arith::TruncFOp::create(b, laneType(half), x);
-        seen[4 * n + e] = arith::TruncFOp::create(b, laneType(half), visible[n][e]);
-      }
-    for (int64_t tile = 0; tile < dvTiles; ++tile) {
-      FragB vb;
-      Value col = add(g, laneIdx(8 * tile));
-      for (int64_t r = 0; r < 4; ++r) {
-        SmallVector<int64_t> keys;
-        for (int64_t tt = 0; tt < 4; ++tt)
-          keys.push_back(chunk[2 * tt + 8 * (r / 2) + r % 2]);
-        vb[r] = load(v, {bL, kvL, minI(fromTable(t, keys), perLane(lastK)), col});
-      }
-      FragC acc;
-      for (int64_t e = 0; e < 4; ++e)
-        acc[e] = arith::MulFOp::create(b, accS[4 * tile + e], alpha[e / 2]);
-      FragC out = mma(p, vb, acc);
-      std::copy(out.begin(), out.end(), accS.begin() + 4 * tile);
-      if (affine) {
-        FragC sum{vsumS[4 * tile], vsumS[4 * tile + 1], vsumS[4 * tile + 2], vsumS[4 * tile + 3]};
-        FragC summed = mma(seen, vb, sum);
-        std::copy(summed.begin(), summed.end(), vsumS.begin() + 4 * tile);
-      }
-    }
+    std::array<FragC, 2> visible =
+        maskScores(scores, [&](int64_t n, int64_t e) { return slotKeys(8 * n + e % 2); }, std::optional<bool>(true),
+                   slotValid);
+    fold(cal, scores, visible, [&](int64_t tile, int64_t r) -> Value {
+      return load(v, {bL, kvL, minI(slotKeys(8 * (r / 2) + r % 2), perLane(lastK)), add(g, laneIdx(8 * tile))});
+    });
   }
 
   // O = acc / l, l summed over the row's 4 lanes; a row that saw no key is 0. A learned sink adds
@@ -631,11 +601,11 @@ void MmaEmitter::emit() {
       Value mN = loop.getResult(h);
       Value baseN = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mN, ninfL),
                                             laneF32(0.0), mN);
-      Value baseS = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mS[h], ninfL),
-                                            laneF32(0.0), mS[h]);
+      Value baseS = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, cal.m[h], ninfL),
+                                            laneF32(0.0), cal.m[h]);
       Value top = arith::MaximumFOp::create(b, baseN, baseS);
       Value shiftS = math::ExpOp::create(b, arith::SubFOp::create(b, baseS, top));
-      Value l2 = arith::AddFOp::create(b, lS[h], shuffleXor(lS[h], 1));
+      Value l2 = arith::AddFOp::create(b, cal.l[h], shuffleXor(cal.l[h], 1));
       l2 = arith::AddFOp::create(b, l2, shuffleXor(l2, 2));
       Value massS = arith::MulFOp::create(b, l2, shiftS);
       Value total = arith::AddFOp::create(
@@ -680,7 +650,7 @@ void MmaEmitter::emit() {
       }
       Value count = loop.getResult(affineAt + h);
       if (!calKeys.empty()) // the calibrated columns are visible keys too
-        count = arith::AddFOp::create(b, count, countS[h]);
+        count = arith::AddFOp::create(b, count, cal.count[h]);
       count = arith::AddFOp::create(b, count, shuffleXor(count, 1));
       count = arith::AddFOp::create(b, count, shuffleXor(count, 2));
       Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, count, laneF32(0.0));
@@ -698,11 +668,11 @@ void MmaEmitter::emit() {
     for (int64_t e = 0; e < 4; ++e) {
       Value x = arith::MulFOp::create(b, loop.getResult(4 + 4 * tile + e), inv[e / 2]);
       if (!calKeys.empty())
-        x = math::FmaOp::create(b, accS[4 * tile + e], calScale[e / 2], x);
+        x = math::FmaOp::create(b, cal.acc[4 * tile + e], calScale[e / 2], x);
       if (affine) {
         Value vsum = loop.getResult(affineAt + 2 + 4 * tile + e);
         if (!calKeys.empty())
-          vsum = arith::AddFOp::create(b, vsum, vsumS[4 * tile + e]);
+          vsum = arith::AddFOp::create(b, vsum, cal.vsum[4 * tile + e]);
         x = math::FmaOp::create(b, vsum, meanScale[e / 2], x);
       }
       Value col = add(twoT, laneIdx(8 * tile + e % 2));

@@ -107,6 +107,12 @@ inline float fromF16(uint16_t value) {
   return result;
 }
 
+/// float32 to the 16-bit `dtype` (XFRT_BF16 or XFRT_F16) and back, rounding to nearest even.
+inline uint16_t toHalf(float value, xfrt_dtype dtype) { return dtype == XFRT_BF16 ? toBf16(value) : toF16(value); }
+inline float fromHalf(uint16_t value, xfrt_dtype dtype) {
+  return dtype == XFRT_BF16 ? fromBf16(value) : fromF16(value);
+}
+
 /// A dense row-major view of 16-bit elements (`dtype` XFRT_BF16 or XFRT_F16).
 inline xfrt_tensor tensorOf(uint16_t *data, const std::vector<int64_t> &shape, xfrt_dtype dtype) {
   xfrt_tensor tensor{};

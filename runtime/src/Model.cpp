@@ -593,7 +593,7 @@ struct LayerCache {
     }
     auto *words = reinterpret_cast<uint16_t *>(to);
     for (int64_t d = 0; d < headDim; ++d)
-      words[d] = dtype == XFRT_BF16 ? xfrt::toBf16(values[d]) : xfrt::toF16(values[d]);
+      words[d] = xfrt::toHalf(values[d], dtype);
   }
 
   void reserveFor(int64_t incoming) {

@@ -332,20 +332,20 @@ void checkCase(const NumericsCase &c, const std::string &target) {
       return tensorOf(data, shape);
     narrowed[index].resize(data.size());
     for (size_t i = 0; i < data.size(); ++i) {
-      narrowed[index][i] = dtype == XFRT_BF16 ? xfrt::toBf16(data[i]) : xfrt::toF16(data[i]);
-      data[i] = dtype == XFRT_BF16 ? xfrt::fromBf16(narrowed[index][i]) : xfrt::fromF16(narrowed[index][i]);
+      narrowed[index][i] = xfrt::toHalf(data[i], dtype);
+      data[i] = xfrt::fromHalf(narrowed[index][i], dtype);
     }
     return tensorOf(narrowed[index].data(), shape, dtype);
   };
   // The tensor-core form rounds a query of another type to the keys' type; so does the reference input.
   if (c.tensorCores && c.queryDtype == XFRT_F32)
     for (float &x : query)
-      x = c.kvDtype == XFRT_BF16 ? xfrt::fromBf16(xfrt::toBf16(x)) : xfrt::fromF16(xfrt::toF16(x));
+      x = xfrt::fromHalf(xfrt::toHalf(x, c.kvDtype), c.kvDtype);
   xfrt_tensor operands[] = {operand(0, query, queryShape, c.queryDtype), operand(1, key, keyShape, c.kvDtype),
                             operand(2, value, valueShape, c.kvDtype), operand(3, output, outputShape, c.queryDtype)};
   ASSERT_EQ(messageOf(xfrt_kernel_run(context.get(), module.get(), "attn", operands, 4)), "");
   for (size_t i = 0; i < narrowed[3].size(); ++i)
-    output[i] = c.queryDtype == XFRT_BF16 ? xfrt::fromBf16(narrowed[3][i]) : xfrt::fromF16(narrowed[3][i]);
+    output[i] = xfrt::fromHalf(narrowed[3][i], c.queryDtype);
 
   std::vector<double> expected = xf::reference::attention(p, query, key, value);
   ASSERT_EQ(expected.size(), output.size());

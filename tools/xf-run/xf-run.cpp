@@ -442,7 +442,7 @@ int runKernelCommand(const KernelCommand &command) {
   auto narrow = [](const std::vector<float> &data, xfrt_dtype dtype) {
     std::vector<uint16_t> words(data.size());
     for (size_t i = 0; i < data.size(); ++i)
-      words[i] = dtype == XFRT_BF16 ? xfrt::toBf16(data[i]) : xfrt::toF16(data[i]);
+      words[i] = xfrt::toHalf(data[i], dtype);
     return words;
   };
   std::vector<std::vector<uint16_t>> narrowed(numOperands);
@@ -486,7 +486,7 @@ int runKernelCommand(const KernelCommand &command) {
     xfrt_context_unpin(context.get(), data);
   if (xfrt_dtype dtype = dtypeOf(numOperands - 1); dtype != XFRT_F32)
     for (size_t i = 0; i < output.data.size(); ++i)
-      output.data[i] = dtype == XFRT_BF16 ? xfrt::fromBf16(narrowed.back()[i]) : xfrt::fromF16(narrowed.back()[i]);
+      output.data[i] = xfrt::fromHalf(narrowed.back()[i], dtype);
   std::string writeError = xf::npy::write(command.outputPath, output);
   if (!writeError.empty())
     fail(writeError);
