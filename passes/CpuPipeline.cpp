@@ -39,6 +39,7 @@ xf::XFLowerAttentionOptions xf::CpuTargetDescription::attentionTiling() const {
   if (emulateTensorCores)
     options.mmaForm = "emulate";
   options.mmaStageKv = !tensorCoreDirectLoads;
+  options.mmaSplitMinKeys = tensorCoreSplitMinKeys;
   return options;
 }
 

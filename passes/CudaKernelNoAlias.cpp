@@ -1,7 +1,7 @@
 //===- CudaKernelNoAlias.cpp - read-only, non-aliasing kernel buffers ------===//
 //
 // The CUDA runtime gives every operand its own device buffer and kernels write only their output (the last
-// operand), so the NVPTX backend may read the inputs through the read-only data cache (ld.global.nc). It
+// operand) and scratch (after it; xf-gpu-outline-kernels counts the read-only buffers before them), so the NVPTX backend may read the inputs through the read-only data cache (ld.global.nc). It
 // may only when the pointers say so, and convert-gpu-to-nvvm cannot copy `llvm.noalias` to the pointers
 // of a memref descriptor; this pass marks them after the conversion.
 //
@@ -33,9 +33,12 @@ struct CudaKernelNoAliasPass : public xf::impl::XFCudaKernelNoAliasBase<CudaKern
            i += 5)
         aligned.push_back(i + 1);
       UnitAttr unit = UnitAttr::get(kernel.getContext());
+      size_t readOnly = aligned.empty() ? 0 : aligned.size() - 1;
+      if (auto count = kernel->getAttrOfType<IntegerAttr>("xf.read_only_buffers"))
+        readOnly = std::min<size_t>(readOnly, count.getInt());
       for (auto [k, arg] : llvm::enumerate(aligned)) {
         kernel.setArgAttr(arg, LLVM::LLVMDialect::getNoAliasAttrName(), unit);
-        if (k + 1 < aligned.size())
+        if (k < readOnly)
           kernel.setArgAttr(arg, LLVM::LLVMDialect::getReadonlyAttrName(), unit);
       }
     });

@@ -325,11 +325,27 @@ LogicalResult Outliner::run(ModuleOp module) {
     if (!vulkan && subgroupLanes != 32)
       return func.emitError("CUDA kernels need xf.subgroup_lanes = 32 (a warp), got ") << subgroupLanes;
   }
-  FailureOr<scf::ParallelOp> loop = xf::findKernelWorkLoop(func, /*allowAlloc=*/false);
+  FailureOr<scf::ParallelOp> loop = xf::findKernelWorkLoop(func, /*allowAlloc=*/true);
   if (failed(loop))
     return failure();
   scf::ParallelOp par = *loop;
   Block &body = func.getBody().front();
+  // Scratch shared by the work items (the tensor-core form's split-K partials): a 1-D f32 alloc of
+  // `xf.scratch_words_per_item` words per work item becomes a buffer the runtime provides, zeroed, after the
+  // operands. Any other allocation would be per thread on the device.
+  memref::AllocOp scratch;
+  int64_t scratchWordsPerItem = 0;
+  for (auto alloc : body.getOps<memref::AllocOp>()) {
+    auto words = alloc->getAttrOfType<IntegerAttr>("xf.scratch_words_per_item");
+    if (!words || scratch || words.getInt() <= 0 || alloc.getType().getRank() != 1 ||
+        !alloc.getType().getElementType().isF32())
+      return alloc.emitError("GPU kernels allocate only one scratch buffer (1-D f32 with a positive "
+                             "xf.scratch_words_per_item)");
+    if (vulkan)
+      return alloc.emitError("Vulkan kernels take no scratch buffer");
+    scratch = alloc;
+    scratchWordsPerItem = words.getInt();
+  }
 
   MLIRContext *ctx = func.getContext();
   Location loc = func.getLoc();
@@ -372,6 +388,9 @@ LogicalResult Outliner::run(ModuleOp module) {
       if (ShapedType::isDynamic(size))
         dynamicDims.push_back({static_cast<unsigned>(i), static_cast<unsigned>(d)});
   }
+  unsigned numOperands = argTypes.size();
+  if (scratch)
+    argTypes.push_back(scratch.getType());
   unsigned numBuffers = argTypes.size();
   argTypes.append(dynamicDims.size(), b.getI32Type());
 
@@ -408,10 +427,13 @@ LogicalResult Outliner::run(ModuleOp module) {
   IRMapping map;
   for (auto [i, arg] : llvm::enumerate(func.getArguments()))
     map.map(arg, entry.getArgument(i));
+  if (scratch)
+    map.map(scratch.getResult(), entry.getArgument(numOperands));
   for (Operation &op : body) {
     if (&op == par.getOperation())
       break;
-    b.clone(op, map);
+    if (&op != scratch.getOperation())
+      b.clone(op, map);
   }
   Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -490,6 +512,10 @@ LogicalResult Outliner::run(ModuleOp module) {
   info.set("entry", b.getStringAttr(func.getSymName()));
   info.set("workgroup_size", b.getI64IntegerAttr(workgroupSize));
   info.set("push_constants", b.getArrayAttr(pushConstants));
+  if (scratch)
+    info.set("scratch_words_per_item", b.getI64IntegerAttr(scratchWordsPerItem));
+  // The buffers before the output are read-only (xf-cuda-kernel-noalias); the output and scratch are written.
+  kernel->setAttr("xf.read_only_buffers", b.getI64IntegerAttr(numOperands - 1));
   if (subgroupLanes) {
     info.set("subgroup_lanes", b.getI64IntegerAttr(subgroupLanes));
     if (auto rows = func->getAttrOfType<IntegerAttr>("xf.subgroup_rows"))

@@ -76,6 +76,7 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   if (tensorCores)
     options.mmaForm = "simt";
   options.mmaStageKv = !tensorCoreDirectLoads;
+  options.mmaSplitMinKeys = tensorCoreSplitMinKeys;
   return options;
 }
 

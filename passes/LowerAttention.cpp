@@ -2040,6 +2040,8 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       return fail("subgroup-rows must be positive");
     if (!mmaForm.empty() && mmaForm != "simt" && mmaForm != "emulate")
       return fail("mma-form must be simt, emulate or empty, got '" + mmaForm + "'");
+    if (mmaSplitMinKeys < 0)
+      return fail("mma-split-min-keys must be 0 (no split) or positive, got " + Twine(mmaSplitMinKeys));
     return success();
   }
 
@@ -2087,7 +2089,7 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
           func->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(32));
         if (!emulate && mmaStageKv && xf::mmaFormStages(op)) // two warps share the workgroup memory
           func->setAttr("xf.workgroup_size", attrs.getI64IntegerAttr(64));
-        xf::emitMmaAttention(op, emulate, mmaStageKv);
+        xf::emitMmaAttention(op, emulate, mmaStageKv, mmaSplitMinKeys);
         op.erase();
         continue;
       }

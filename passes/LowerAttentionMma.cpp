@@ -27,6 +27,9 @@ constexpr int64_t kWarp = 32;
 constexpr int64_t kRows = 16; // (query row, head) pairs per warp: the M of m16n8k16
 constexpr int64_t kKeys = 16; // keys per block: two 8-key S tiles, one K step of P V
 constexpr int64_t kStageWarps = 2; // warps per workgroup (64 threads) when K/V are staged
+// Split-K: enough warps to fill an H100/H200 (132 SMs, 8 warps each), at most 64 partials per row block.
+constexpr int64_t kSplitTargetWarps = 1024;
+constexpr int64_t kMaxSplits = 64;
 
 /// A, B and C fragments of one m16n8k16 multiply: per lane 8, 4 and 4 values.
 using FragA = std::array<Value, 8>;
@@ -35,15 +38,16 @@ using FragC = std::array<Value, 4>;
 
 class MmaEmitter {
 public:
-  MmaEmitter(xf::AttentionOp op, bool emulate, bool stage)
-      : op(op), emulate(emulate), stage(stage), b(op.getLoc(), op), f32(b.getF32Type()), index(b.getIndexType()),
-        half(op.getKeyType().getElementType()) {}
+  MmaEmitter(xf::AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys)
+      : op(op), emulate(emulate), stage(stage), splitMinKeys(splitMinKeys), b(op.getLoc(), op), f32(b.getF32Type()),
+        index(b.getIndexType()), half(op.getKeyType().getElementType()) {}
 
   void emit();
 
 private:
   xf::AttentionOp op;
   bool emulate, stage;
+  int64_t splitMinKeys;
   ImplicitLocOpBuilder b;
   Type f32, index, half;
   Value batch, kvHead; // uniform over the warp
@@ -254,13 +258,39 @@ void MmaEmitter::emit() {
   Value packedRows = mul(seqQ, idx(group));
   Value rowBlocks = arith::CeilDivUIOp::create(b, packedRows, idx(kRows));
   Value perBatch = mul(idx(op.getNumKvHeads()), rowBlocks);
-  Value warps = mul(batches, perBatch);
-  Value items = emulate ? warps : mul(warps, idx(kWarp));
+  Value warps = mul(batches, perBatch); // row blocks
+  // Split-K: a row block's key blocks may be split over `splits` warps, so that a decode step (a few row
+  // blocks over many keys) fills the GPU. Each writes its partial max, denominator and accumulator to
+  // scratch; the last to finish (an atomic count) combines them. The emulation runs a row block's splits
+  // one after another in its work item, through the same scratch layout. Affine scaling and ACT carry more
+  // state than the partials hold, so they do not split.
+  bool splittable = splitMinKeys > 0 && !op.hasAffineScale() && !op.getCalibratedKeys();
+  Value splits = idx(1);
+  if (splittable) {
+    Value blocks = arith::CeilDivUIOp::create(b, seqK, idx(kKeys));
+    Value byLength = arith::DivUIOp::create(b, blocks, idx(std::max<int64_t>(1, llvm::divideCeil(splitMinKeys, kKeys))));
+    Value want = arith::CeilDivUIOp::create(b, idx(kSplitTargetWarps), arith::MaxUIOp::create(b, warps, idx(1)));
+    splits = arith::MaxUIOp::create(b, idx(1), arith::MinUIOp::create(b, arith::MinUIOp::create(b, byLength, want),
+                                                                        idx(kMaxSplits)));
+  }
+  Value launched = emulate ? warps : mul(warps, splits);
+  Value items = emulate ? launched : mul(launched, idx(kWarp));
+  // A partial: word 0 the row block's arrival count (in its first split's block), then per tile row its max,
+  // denominator and dv accumulator columns; one block per launched warp, a whole number of words per lane.
+  int64_t rowWords = 2 + dv, partialWords = llvm::alignTo(1 + kRows * rowWords, kWarp);
+  Value scratch;
+  if (splittable && !emulate) {
+    auto alloc = memref::AllocOp::create(b, MemRefType::get({ShapedType::kDynamic}, f32),
+                                         ValueRange{mul(items, idx(partialWords / kWarp))});
+    alloc->setAttr("xf.scratch_words_per_item", b.getI64IntegerAttr(partialWords / kWarp));
+    scratch = alloc;
+  }
   auto par = scf::ParallelOp::create(b, ValueRange{idx(0)}, ValueRange{items}, ValueRange{idx(1)});
   b.setInsertionPointToStart(par.getBody());
   Value w = par.getInductionVars()[0];
 
   Value warp = emulate ? w : arith::DivUIOp::create(b, w, idx(kWarp)).getResult();
+  Value rowBlock = emulate ? warp : arith::DivUIOp::create(b, warp, splits).getResult();
   Value lane;
   if (emulate) {
     SmallVector<int64_t> iota;
@@ -271,8 +301,8 @@ void MmaEmitter::emit() {
   } else {
     lane = arith::RemUIOp::create(b, w, idx(kWarp));
   }
-  batch = arith::DivUIOp::create(b, warp, perBatch);
-  Value rem = arith::RemUIOp::create(b, warp, perBatch);
+  batch = arith::DivUIOp::create(b, rowBlock, perBatch);
+  Value rem = arith::RemUIOp::create(b, rowBlock, perBatch);
   kvHead = arith::DivUIOp::create(b, rem, rowBlocks);
   Value p0 = mul(arith::RemUIOp::create(b, rem, rowBlocks), idx(kRows)); // the warp's first packed row
   Value offset = arith::SubIOp::create(b, seqK, seqQ); // query row r sits at position offset + r
@@ -347,14 +377,6 @@ void MmaEmitter::emit() {
     kTiles = tilesOf(d);
     vTiles = tilesOf(dv);
     slot = emulate ? idx(0) : arith::RemUIOp::create(b, warp, idx(kStageWarps)).getResult();
-    // The first block, unless there is none (then T may be 0 and no row can be read).
-    auto any = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::slt, blockBegin, keyEnd), /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(any.thenBlock());
-    copyBlock(k, kTiles, slot, idx(0), blockBegin, lastK, lane);
-    copyBlock(v, vTiles, slot, idx(0), blockBegin, lastK, lane);
-    if (!emulate)
-      NVVM::CpAsyncCommitGroupOp::create(b);
   }
   // ACT sink calibration: on the calibrated heads the main pass leaves the calibrated key columns out; a
   // second pass over just those columns (below) gives their own max, denominator and accumulator.
@@ -485,8 +507,20 @@ void MmaEmitter::emit() {
     }
   };
 
-  auto loop = scf::ForOp::create(b, blockBegin, keyEnd, idx(kKeys), init, [&](OpBuilder &nested, Location loc,
-                                                                              Value j0, ValueRange carried) {
+  // The key blocks [begin, end) (block-aligned begin) through the online softmax; the loop's results.
+  auto keyPass = [&](Value begin, Value end) -> scf::ForOp {
+  if (stage) {
+    // The first block, unless there is none (then T may be 0 and no row can be read).
+    auto any = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::slt, begin, end), /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(any.thenBlock());
+    copyBlock(k, kTiles, slot, idx(0), begin, lastK, lane);
+    copyBlock(v, vTiles, slot, idx(0), begin, lastK, lane);
+    if (!emulate)
+      NVVM::CpAsyncCommitGroupOp::create(b);
+  }
+  auto loop = scf::ForOp::create(b, begin, end, idx(kKeys), init, [&](OpBuilder &nested, Location loc,
+                                                                      Value j0, ValueRange carried) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
     Value j0L = perLane(j0);
@@ -494,8 +528,7 @@ void MmaEmitter::emit() {
     if (stage) {
       // Block j0 is in buffer ((j0 - first) / 16) mod 2; the next one goes to the other buffer now (past the
       // last block it copies clamped rows, one wasted block, so every iteration commits one group).
-      buffer = arith::RemUIOp::create(b, arith::DivUIOp::create(b, arith::SubIOp::create(b, j0, blockBegin),
-                                                                idx(kKeys)),
+      buffer = arith::RemUIOp::create(b, arith::DivUIOp::create(b, arith::SubIOp::create(b, j0, begin), idx(kKeys)),
                                       idx(2));
       Value other = arith::SubIOp::create(b, idx(1), buffer);
       copyBlock(k, kTiles, slot, other, add(j0, idx(kKeys)), lastK, lane);
@@ -541,6 +574,155 @@ void MmaEmitter::emit() {
   });
   if (stage && !emulate)
     NVVM::CpAsyncWaitGroupOp::create(b, 0); // no copy outlives the warp
+  return loop;
+  };
+
+  // Per lane, its two rows' maxima and denominators (summed over the row's 4 lanes) and its accumulators,
+  // from one pass over the row block's keys or combined from the splits' partials; with affine scaling the
+  // rest of the loop's results.
+  auto quadSum = [&](Value x) {
+    x = arith::AddFOp::create(b, x, shuffleXor(x, 1));
+    return arith::AddFOp::create(b, x, shuffleXor(x, 2)).getResult();
+  };
+  auto finish = [&](scf::ForOp loop) {
+    SmallVector<Value> state{loop.getResult(0), loop.getResult(1), quadSum(loop.getResult(2)),
+                             quadSum(loop.getResult(3))};
+    for (int64_t i = 0; i < 4 * dvTiles; ++i)
+      state.push_back(loop.getResult(4 + i));
+    return state;
+  };
+  // Scratch word of register e's row (e < 2: g, else g + 8) in the partial at `base`: its max (+1: its
+  // denominator, +2 + c: accumulator column c).
+  auto rowWord = [&](Value base, int64_t e) {
+    return add(perLane(add(base, idx(1))), mul(add(g, laneIdx(8 * (e / 2))), laneIdx(rowWords)));
+  };
+  auto writePartial = [&](Value buffer, Value base, ArrayRef<Value> state) {
+    Value first = cmpI(arith::CmpIPredicate::eq, t, laneIdx(0)); // one lane of four writes a row's max, sum
+    Value all = perLane(arith::ConstantOp::create(b, b.getBoolAttr(true)));
+    for (int64_t h = 0; h < 2; ++h) {
+      store(state[h], buffer, {rowWord(base, 2 * h)}, first);
+      store(state[2 + h], buffer, {add(rowWord(base, 2 * h), laneIdx(1))}, first);
+    }
+    for (int64_t tile = 0; tile < dvTiles; ++tile)
+      for (int64_t e = 0; e < 4; ++e)
+        store(state[4 + 4 * tile + e], buffer, {add(rowWord(base, e), add(twoT, laneIdx(2 + 8 * tile + e % 2)))},
+              all);
+  };
+  // Combines `count` partials, `partialWords` apart from `first`: each rescaled to the running max.
+  auto combine = [&](Value buffer, Value first, Value count) {
+    SmallVector<Value> start{laneF32(ninf), laneF32(ninf), laneF32(0.0), laneF32(0.0)};
+    start.append(4 * dvTiles, laneF32(0.0));
+    auto partials = scf::ForOp::create(b, idx(0), count, idx(1), start, [&](OpBuilder &nested, Location loc, Value s,
+                                                                            ValueRange run) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+      Value base = add(first, mul(s, idx(partialWords)));
+      SmallVector<Value> next(run.begin(), run.end());
+      std::array<Value, 2> keep, take;
+      for (int64_t h = 0; h < 2; ++h) {
+        Value m = load(buffer, {rowWord(base, 2 * h)});
+        Value l = load(buffer, {add(rowWord(base, 2 * h), laneIdx(1))});
+        Value top = arith::MaximumFOp::create(b, run[h], m);
+        Value at = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, top, ninfL),
+                                           laneF32(0.0), top);
+        keep[h] = math::ExpOp::create(b, arith::SubFOp::create(b, run[h], at));
+        take[h] = math::ExpOp::create(b, arith::SubFOp::create(b, m, at));
+        next[h] = top;
+        next[2 + h] = math::FmaOp::create(b, l, take[h], arith::MulFOp::create(b, run[2 + h], keep[h]));
+      }
+      for (int64_t tile = 0; tile < dvTiles; ++tile)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value x = load(buffer, {add(rowWord(base, e), add(twoT, laneIdx(2 + 8 * tile + e % 2)))});
+          next[4 + 4 * tile + e] =
+              math::FmaOp::create(b, x, take[e / 2], arith::MulFOp::create(b, run[4 + 4 * tile + e], keep[e / 2]));
+        }
+      scf::YieldOp::create(b, next);
+    });
+    return SmallVector<Value>(partials.getResults());
+  };
+  // The key range of split s of `splits`: whole key blocks, the last split possibly shorter or empty.
+  auto splitRange = [&](Value s) {
+    Value span = arith::MaxSIOp::create(b, arith::SubIOp::create(b, keyEnd, blockBegin), idx(0));
+    Value per = mul(arith::CeilDivUIOp::create(b, arith::CeilDivUIOp::create(b, span, idx(kKeys)), splits),
+                    idx(kKeys));
+    Value begin = add(blockBegin, mul(s, per));
+    return std::pair{begin, minI(keyEnd, add(begin, per))};
+  };
+
+  scf::ForOp loop;              // the one pass when the op does not split (its affine results)
+  SmallVector<Value> state;     // m, l (row sums), acc
+  Value owner;                  // with split-K on the GPU: whether this warp writes the output
+  Value emulatedScratch;
+  if (!splittable) {
+    loop = keyPass(blockBegin, keyEnd);
+    state = finish(loop);
+  } else if (emulate) {
+    emulatedScratch = memref::AllocOp::create(b, MemRefType::get({ShapedType::kDynamic}, f32),
+                                              ValueRange{mul(splits, idx(partialWords))});
+    scf::ForOp::create(b, idx(0), splits, idx(1), ValueRange{}, [&](OpBuilder &nested, Location loc, Value s,
+                                                                   ValueRange) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
+      auto [begin, end] = splitRange(s);
+      writePartial(emulatedScratch, mul(s, idx(partialWords)), finish(keyPass(begin, end)));
+      scf::YieldOp::create(b);
+    });
+    state = combine(emulatedScratch, idx(0), splits);
+  } else {
+    Value split = arith::RemUIOp::create(b, warp, splits);
+    auto [begin, end] = splitRange(split);
+    SmallVector<Value> mine = finish(keyPass(begin, end));
+    SmallVector<Type> types(mine.size(), laneType(f32));
+    types.push_back(b.getI1Type());
+    auto ifSplit = scf::IfOp::create(b, types, cmpI(arith::CmpIPredicate::ugt, splits, idx(1)), /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifSplit.thenBlock());
+      writePartial(scratch, mul(warp, idx(partialWords)), mine);
+      // Every lane's partial is out before lane 0 counts this split in (__threadfence, then the atomic).
+      NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+      NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
+      Value firstBlock = mul(mul(rowBlock, splits), idx(partialWords));
+      auto count = scf::IfOp::create(b, TypeRange{f32}, cmpI(arith::CmpIPredicate::eq, lane, idx(0)),
+                                     /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(count.thenBlock());
+        Value one = arith::ConstantOp::create(b, b.getF32FloatAttr(1.0));
+        scf::YieldOp::create(b, memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf, one, scratch,
+                                                            ValueRange{firstBlock})
+                                    .getResult());
+        b.setInsertionPointToStart(count.elseBlock());
+        scf::YieldOp::create(b, arith::ConstantOp::create(b, b.getF32FloatAttr(0.0)).getResult());
+      }
+      Value arrived = gpu::ShuffleOp::create(b, count.getResult(0), 0, kWarp, gpu::ShuffleMode::IDX).getShuffleResult();
+      Value splitsF = arith::UIToFPOp::create(b, f32, arith::IndexCastUIOp::create(b, b.getI32Type(), splits));
+      Value last = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
+                                         arith::AddFOp::create(b, arrived, arith::ConstantOp::create(b, b.getF32FloatAttr(1.0))),
+                                         splitsF);
+      auto ifLast = scf::IfOp::create(b, TypeRange(types).drop_back(), last, /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(ifLast.thenBlock());
+        NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU); // the other splits' partials, after their count
+        SmallVector<Value> combined = combine(scratch, firstBlock, splits);
+        // The count goes back to 0, so the scratch is ready for the next launch as the runtime hands it out.
+        store(laneF32(0.0), scratch, {perLane(firstBlock)}, cmpI(arith::CmpIPredicate::eq, lane, idx(0)));
+        scf::YieldOp::create(b, combined);
+        b.setInsertionPointToStart(ifLast.elseBlock());
+        scf::YieldOp::create(b, mine);
+      }
+      SmallVector<Value> out(ifLast.getResults());
+      out.push_back(last);
+      scf::YieldOp::create(b, out);
+      b.setInsertionPointToStart(ifSplit.elseBlock());
+      SmallVector<Value> whole = mine;
+      whole.push_back(arith::ConstantOp::create(b, b.getBoolAttr(true)));
+      scf::YieldOp::create(b, whole);
+    }
+    state.assign(ifSplit.getResults().begin(), std::prev(ifSplit.getResults().end()));
+    owner = ifSplit.getResults().back();
+  }
 
   // The calibration pass: the calibrated key columns in chunks of 16 (the last one padded with its last key,
   // masked), straight-line code with the same fragments and online softmax as a key block.
@@ -584,11 +766,9 @@ void MmaEmitter::emit() {
   std::array<Value, 2> inv, calScale;
   for (int64_t h = 0; h < 2; ++h) {
     Value sink = op.getSinks() ? load(op.getSinks(), {h == 0 ? headA : headB}) : Value();
-    Value l = loop.getResult(2 + h);
-    l = arith::AddFOp::create(b, l, shuffleXor(l, 1));
-    l = arith::AddFOp::create(b, l, shuffleXor(l, 2));
+    Value l = state[2 + h];
     if (sink) {
-      Value m = loop.getResult(h);
+      Value m = state[h];
       Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m, laneF32(ninf));
       Value base = arith::SelectOp::create(b, none, laneF32(0.0), m);
       l = arith::AddFOp::create(b, l, math::ExpOp::create(b, arith::SubFOp::create(b, sink, base)));
@@ -598,7 +778,7 @@ void MmaEmitter::emit() {
     if (!calKeys.empty()) {
       // P'[j] = beta P[j] on the calibrated columns, P[j] (1 - beta S) / (1 - S) elsewhere, S their mass:
       // both parts at the larger of their bases.
-      Value mN = loop.getResult(h);
+      Value mN = state[h];
       Value baseN = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mN, ninfL),
                                             laneF32(0.0), mN);
       Value baseS = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, cal.m[h], ninfL),
@@ -664,9 +844,13 @@ void MmaEmitter::emit() {
   }
   Value inA = cmpI(arith::CmpIPredicate::slt, packedA, perLane(packedRows));
   Value inB = cmpI(arith::CmpIPredicate::slt, packedB, perLane(packedRows));
+  if (owner) {
+    inA = arith::AndIOp::create(b, inA, owner);
+    inB = arith::AndIOp::create(b, inB, owner);
+  }
   for (int64_t tile = 0; tile < dvTiles; ++tile)
     for (int64_t e = 0; e < 4; ++e) {
-      Value x = arith::MulFOp::create(b, loop.getResult(4 + 4 * tile + e), inv[e / 2]);
+      Value x = arith::MulFOp::create(b, state[4 + 4 * tile + e], inv[e / 2]);
       if (!calKeys.empty())
         x = math::FmaOp::create(b, cal.acc[4 * tile + e], calScale[e / 2], x);
       if (affine) {
@@ -678,6 +862,8 @@ void MmaEmitter::emit() {
       Value col = add(twoT, laneIdx(8 * tile + e % 2));
       store(x, o, {bL, e < 2 ? headA : headB, e < 2 ? rowAc : rowBc, col}, e < 2 ? inA : inB);
     }
+  if (emulatedScratch)
+    memref::DeallocOp::create(b, emulatedScratch);
 }
 
 } // namespace
@@ -699,6 +885,6 @@ bool mlir::xf::mmaFormStages(AttentionOp op) {
   return d % 16 == 0 && dv % 16 == 0 && kStageWarps * 2 * kKeys * (d + dv) * 2 <= 48 * 1024;
 }
 
-void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate, bool stage) {
-  MmaEmitter(op, emulate, stage && mmaFormStages(op)).emit();
+void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys) {
+  MmaEmitter(op, emulate, stage && mmaFormStages(op), splitMinKeys).emit();
 }

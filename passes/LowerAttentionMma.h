@@ -17,8 +17,9 @@ bool mmaFormStages(AttentionOp op);
 /// Emits the tensor-core loop nest of `op` (on memrefs) before it: the SIMT program with nvvm.mma.sync, or
 /// with `emulate` its CPU emulation (one warp per work item, per-lane values as 32-lane vectors). With
 /// `stage` (where mmaFormStages allows) K/V blocks go through double-buffered workgroup memory, copied
-/// with cp.async; otherwise fragments load straight from global memory.
-void emitMmaAttention(AttentionOp op, bool emulate, bool stage);
+/// with cp.async; otherwise fragments load straight from global memory. With `splitMinKeys` > 0 a row
+/// block's keys may be split over several warps whose partial results the last one to finish combines.
+void emitMmaAttention(AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys);
 
 } // namespace mlir::xf
 

@@ -31,6 +31,7 @@ struct CpuTargetDescription {
   // staged as on CUDA unless tensorCoreDirectLoads.
   bool emulateTensorCores = false;
   bool tensorCoreDirectLoads = false;
+  int64_t tensorCoreSplitMinKeys = 256; // the tensor-core form's split-K (mma-split-min-keys)
 
   /// AVX-512 when `features` (LLVM target feature string, e.g. "+avx512f,+fma") has it, else AVX2/NEON-
   /// sized vectors.
@@ -66,6 +67,7 @@ struct GpuTargetDescription {
   // workgroup memory unless tensorCoreDirectLoads.
   bool tensorCores = false;
   bool tensorCoreDirectLoads = false;
+  int64_t tensorCoreSplitMinKeys = 256; // split-K: the fewest keys per split (mma-split-min-keys; 0: off)
   XFLowerAttentionOptions attentionTiling() const;
 };
 

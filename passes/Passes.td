@@ -112,6 +112,18 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     and ACT sink calibration (on the calibrated heads the main pass leaves the calibrated columns out;
     a second pass over just those columns, in chunks of 16 with the same fragments, gives their own max,
     denominator and accumulator, combined at the end as the op says).
+    **Split-K** (`mma-split-min-keys`, default 256; 0 turns it off): a decode step has few row blocks
+    over many keys, too few warps to fill a GPU. The form then splits each row block's key blocks over
+    `splits = clamp(min(ceil(1024 / row blocks), key blocks / ceil(min-keys / 16)), 1, 64)` warps
+    (whole key blocks, the last split shorter or empty), so `B * num_kv_heads * ceil(S * group / 16) *
+    splits * 32` work items. Each warp writes its rows' max, denominator (summed over the row's lanes)
+    and unnormalized accumulators to a scratch buffer (a 1-D f32 `memref.alloc` marked
+    `xf.scratch_words_per_item`, which xf-gpu-outline-kernels turns into a buffer the runtime zeroes),
+    fences (`membar.gl`), and lane 0 adds one to the row block's count with `memref.atomic_rmw addf`;
+    the warp that completes the count fences again, combines every split's partial (each rescaled to
+    the running max), resets the count, and alone runs the epilogue and stores. Affine scaling and ACT
+    keep more state than a partial holds and do not split. The emulation runs a row block's splits one
+    after another in its work item, through the same partial layout and combine.
     The kernel gets `xf.subgroup_lanes = 32`. `mma-form=emulate` emits the same program with
     each warp as one work item whose per-lane values are 32-lane vectors, `mma.sync` computed from the
     fragments by the layouts above and shuffles as vector shuffles: it runs on the CPU, so the numerics
@@ -146,6 +158,9 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     Option<"mmaStageKv", "mma-stage-kv", "bool", "true",
            "the tensor-core form double-buffers K/V blocks in workgroup memory, copied with cp.async (false: "
            "fragments load straight from global memory)">,
+    Option<"mmaSplitMinKeys", "mma-split-min-keys", "int64_t", "256",
+           "the tensor-core form splits a warp's keys over up to 64 warps (split-K) while every split keeps at "
+           "least this many keys (0: never split)">,
     Option<"vectorWidth", "vector-width", "int64_t", "16", "f32 lanes per vector (16: AVX-512, 8: AVX2/NEON x2)">,
     Option<"blockQ", "block-q", "int64_t", "32", "query rows per work item (a multiple of vector-width)">,
     Option<"blockK", "block-k", "int64_t", "64", "keys per key block (a multiple of key-regs)">,
@@ -201,6 +216,12 @@ def XFGpuOutlineKernels : Pass<"xf-gpu-outline-kernels", "ModuleOp"> {
       its target environment adds `GroupNonUniformShuffle` and declares subgroups of `L` (the shuffles'
       width: SPIR-V xor shuffles within `L` lanes work on any device whose subgroups are at least that
       large), and the launch description records `subgroup_lanes` for the runtime to check the device.
+    - CUDA only: scratch the work items share (a 1-D f32 `memref.alloc` before the loop marked
+      `xf.scratch_words_per_item = W`, the tensor-core form's split-K partials) becomes a buffer argument
+      after the operands; the launch records `scratch_words_per_item`, and the runtime passes a buffer
+      of `W` words per work item, zeroed before each launch. Any other alloc before the loop is an error.
+    - the `gpu.func` gets `xf.read_only_buffers` (the operands before the output), which
+      `xf-cuda-kernel-noalias` marks read-only; the output and scratch are written.
 
     The host function keeps its body (the kernel ABI pass derives the work-item counter from it) and
     gets `xf.gpu_kernel = {entry, workgroup_size, push_constants}` for the runtime's metadata.

@@ -62,6 +62,7 @@ constexpr JitOption kJitErrorLogBufferSizeBytes = 6;
   X(cuMemFree, "cuMemFree_v2", cu::Result, cu::DevicePtr)                                                              \
   X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", cu::Result, cu::DevicePtr, const void *, size_t, cu::Stream)            \
   X(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", cu::Result, void *, cu::DevicePtr, size_t, cu::Stream)                  \
+  X(cuMemsetD32Async, "cuMemsetD32Async", cu::Result, cu::DevicePtr, unsigned, size_t, cu::Stream)                     \
   X(cuStreamCreate, "cuStreamCreate", cu::Result, cu::Stream *, unsigned)                                              \
   X(cuStreamDestroy, "cuStreamDestroy_v2", cu::Result, cu::Stream)                                                     \
   X(cuStreamSynchronize, "cuStreamSynchronize", cu::Result, cu::Stream)                                                \
@@ -301,13 +302,20 @@ struct CudaDevice::Impl {
   }
 
   /// The device address `binding` is read from: its pinned copy, else slot `index`, uploaded unless
-  /// `upload` is false (an output the kernel writes whole).
+  /// `upload` is false (an output the kernel writes whole); scratch (no host data) is zeroed.
   llvm::Expected<cu::DevicePtr> bind(size_t index, const CudaBinding &binding, bool upload) {
-    if (const cu::DevicePtr *resident = binding.download ? nullptr : pinned.find(binding.data, binding.bytes))
+    if (const cu::DevicePtr *resident =
+            binding.download || !binding.data ? nullptr : pinned.find(binding.data, binding.bytes))
       return *resident;
     llvm::Expected<cu::DevicePtr> allocated = buffer(index, binding.bytes);
     if (!allocated)
       return allocated.takeError();
+    if (!binding.data) {
+      if (binding.bytes)
+        if (llvm::Error err = XF_CU_CHECK((*d), cuMemsetD32Async(*allocated, 0, binding.bytes / 4, stream)))
+          return std::move(err);
+      return *allocated;
+    }
     if (upload && binding.bytes)
       if (llvm::Error err = XF_CU_CHECK((*d), cuMemcpyHtoDAsync(*allocated, binding.data, binding.bytes, stream)))
         return std::move(err);

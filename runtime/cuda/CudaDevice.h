@@ -34,7 +34,7 @@ struct CudaKernel {
 
 /// A host array bound to one kernel buffer.
 struct CudaBinding {
-  void *data = nullptr;
+  void *data = nullptr; // nullptr: device scratch, zeroed before the launch
   size_t bytes = 0;
   bool download = false; // copy the buffer back into `data` after the kernel ran
 };

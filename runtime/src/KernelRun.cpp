@@ -279,6 +279,12 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
   std::vector<CudaBinding> bindings;
   for (int64_t i = 0; i < numOperands; ++i)
     bindings.push_back({operands[i].data, plan.bytes[i], i == numOperands - 1});
+  if (gpu.scratchWordsPerItem > 0) {
+    uint64_t words = static_cast<uint64_t>(plan.workItems) * static_cast<uint64_t>(gpu.scratchWordsPerItem);
+    if (words / static_cast<uint64_t>(gpu.scratchWordsPerItem) != static_cast<uint64_t>(plan.workItems))
+      return failure("kernel '" + kernel.name + "': its scratch size overflows");
+    bindings.push_back({nullptr, static_cast<size_t>(words) * sizeof(float), false});
+  }
   // Dense products (y = x w, w [K, N]) go to cuBLAS where it is installed; the compiled kernel is the fallback.
   if (kernel.kind == "dense_matmul" && context.cuda->hasBlas()) {
     int64_t x = kernel.operandIndex("input"), w = kernel.operandIndex("weight"), y = kernel.operandIndex("output");

@@ -203,6 +203,12 @@ llvm::Expected<GpuLaunchInfo> parseGpuLaunch(const json::Value &value, const std
   }
   launch.subgroupRows = object->getInteger("subgroup_rows").value_or(0);
   launch.workgroupBarriers = object->getInteger("workgroup_barriers").value_or(0) != 0;
+  if (const json::Value *words = object->get("scratch_words_per_item")) {
+    std::optional<int64_t> n = words->getAsInteger();
+    if (!n || *n <= 0 || !ptx)
+      return error(where + ": gpu: 'scratch_words_per_item' must be a positive integer, on a cuda kernel");
+    launch.scratchWordsPerItem = *n;
+  }
   const json::Array *slots = object->getArray("push_constants");
   if (!slots)
     return error(where + ": gpu: missing array 'push_constants'");

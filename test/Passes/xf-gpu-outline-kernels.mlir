@@ -31,7 +31,7 @@
 // CHECK: gpu.return
 
 // CUDA: gpu.module @double_gpu {
-// CUDA: gpu.func @double(%{{.+}}: memref<?xf32>, %{{.+}}: memref<?xf32>, %{{.+}}: i32, %{{.+}}: i32) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CUDA: gpu.func @double(%{{.+}}: memref<?xf32>, %{{.+}}: memref<?xf32>, %{{.+}}: i32, %{{.+}}: i32) kernel attributes {known_block_size = array<i32: 128, 1, 1>, xf.read_only_buffers = 1 : i64}
 // CUDA-NEXT: memref.alloca() : memref<4xi64>
 func.func @double(%x: memref<?x4xf32>, %y: memref<?x4xf32>) attributes {xf.kernel} {
   %c0 = arith.constant 0 : index

@@ -3,13 +3,22 @@
 // RUN: xf-opt %s --xf-lower-attention="mma-form=simt vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4" --canonicalize --cse --split-input-file | FileCheck %s
 // RUN: xf-opt %s --xf-lower-attention="mma-form=emulate" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=EMU
 // RUN: xf-opt %s --xf-lower-attention="mma-form=simt mma-stage-kv=false vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=DIRECT
+// RUN: xf-opt %s --xf-lower-attention="mma-form=simt mma-split-min-keys=0 vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=NOSPLIT
 // RUN: not xf-opt %s --xf-lower-attention="mma-form=wmma" --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: mma-form must be simt, emulate or empty, got 'wmma'
+// RUN: not xf-opt %s --xf-lower-attention="mma-form=simt mma-split-min-keys=-1" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADSPLIT
+// BADSPLIT: mma-split-min-keys must be 0 (no split) or positive, got -1
 
 // CHECK-LABEL: func.func @tensor_cores
 // CHECK-SAME: xf.subgroup_lanes = 32 : i64, xf.workgroup_size = 64 : i64
-// Work items: B * H * ceil(S / 16) warps of 32 lanes.
+// Work items: B * H * ceil(S / 16) row blocks, each split over up to 64 warps of 32 lanes: as many as
+// 1024 warps want, with at least 256 keys (16 key blocks) per split.
 // CHECK: %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c16 : index
+// CHECK: arith.ceildivui %c1024
+// CHECK: arith.minui %{{.+}}, %c64 : index
+// The splits' partials: per warp 16 rows of (max, sum, 32 accumulators) and a count, padded to 18 words
+// per lane.
+// CHECK: memref.alloc(%{{.+}}) {xf.scratch_words_per_item = 18 : i64} : memref<?xf32>
 // CHECK: scf.parallel (%[[W:.+]]) = (%c0) to (%{{.+}}) step (%c1)
 // CHECK: arith.remui %[[W]], %c32 : index
 // Staged K/V: per warp slot, two buffers of 16 keys, the first block copied before the loop.
@@ -37,10 +46,29 @@
 // CHECK: nvvm.bar.warp.sync
 // CHECK-NEXT: scf.yield
 // CHECK: nvvm.cp.async.wait.group 0
-// The denominators over the row's lanes, the rows past S not stored.
+// The denominators over the row's lanes.
 // CHECK: gpu.shuffle xor
+// With more than one split: the partial out, a fence, and lane 0 counts it in; the warp that completes
+// the count fences again and combines every split's partial.
+// CHECK: scf.if %{{.+}} -> ({{.+}}, i1)
+// CHECK: memref.store %{{.+}}, %[[SCRATCH:.+]][%{{.+}}] : memref<?xf32>
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: nvvm.bar.warp.sync
+// CHECK: memref.atomic_rmw addf %{{.+}}, %[[SCRATCH]][%{{.+}}] : (f32, memref<?xf32>) -> f32
+// CHECK: gpu.shuffle idx
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args
+// CHECK: memref.load %[[SCRATCH]]
+// CHECK: math.exp
+// Only that warp stores, and not the rows past S.
 // CHECK: scf.if
 // CHECK: memref.store %{{.+}}, %{{.+}} : memref<?x8x?x32xf32>
+
+// NOSPLIT-LABEL: func.func @tensor_cores
+// NOSPLIT-NOT: memref.alloc(%
+// NOSPLIT-NOT: memref.atomic_rmw
+// NOSPLIT: memref.store %{{.+}}, %{{.+}} : memref<?x8x?x32xf32>
+// NOSPLIT-LABEL: func.func @not_taken
 
 // Direct loads: no workgroup memory, no copies.
 // DIRECT-LABEL: func.func @tensor_cores

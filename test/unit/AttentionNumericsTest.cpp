@@ -50,6 +50,7 @@ struct NumericsCase {
   std::string mlir;          // non-empty: compile this .mlir instead of a generated .xf spec
   xfrt_dtype queryDtype = XFRT_F32, kvDtype = XFRT_F32; // query and output; key and value
   bool tensorCores = false; // the tensor-core form: its CPU emulation on cpu, mma.sync on cuda
+  int64_t splitMinKeys = -1; // >= 0: the tensor-core form's split-K threshold (xfc's default otherwise)
 
   explicit NumericsCase(std::string name) : name(std::move(name)) {
     heads(4, 4).dims(64).seq(1, 1);
@@ -93,8 +94,9 @@ struct NumericsCase {
     kvDtype = keyAndValue;
     return *this;
   }
-  NumericsCase &onTensorCores() {
+  NumericsCase &onTensorCores(int64_t splitKeys = -1) {
     tensorCores = true;
+    splitMinKeys = splitKeys;
     return *this;
   }
   NumericsCase &fixedShapes() {
@@ -261,6 +263,12 @@ std::vector<NumericsCase> numericsCases() {
       C("mma_f32q_f16kv_s20").heads(4, 4).dims(64).seq(20, 60).causal().window(30).dtypes(XFRT_F32, XFRT_F16).onTensorCores(),
       // A group of 3 packs rows of different heads into the tile's row g and row g + 8.
       C("mma_bf16_group3_s5").heads(6, 2).dims(32, 16).seq(5, 40).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(),
+      // Split-K: a row block's keys over several warps (15 splits of 64 keys; splits of one block, some
+      // empty under the window; an uneven last split).
+      C("mma_bf16_decode_split").heads(8, 2).seq(1, 1000).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(64),
+      C("mma_f16_window_split").heads(4, 4).dims(64, 32).seq(40, 700).causal().window(300).dtypes(XFRT_F16, XFRT_F16).onTensorCores(16),
+      C("mma_bf16_full_split_b2").batch(2).heads(4, 2).dims(32).seq(20, 333).dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(48),
+      C("mma_f32q_bf16kv_decode_split_t0").heads(8, 2).seq(1, 0).dtypes(XFRT_F32, XFRT_BF16).onTensorCores(16),
       // Score and mask regions (.mlir input).
       C("mlir_softcap_chunked_causal")
           .batch(2)
@@ -308,6 +316,8 @@ void checkCase(const NumericsCase &c, const std::string &target) {
     GTEST_SKIP() << "the tensor-core form is CUDA's (and the CPU's emulation of it)";
   if (c.tensorCores)
     flags += target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
+  if (c.splitMinKeys >= 0)
+    flags += " --xf-tensor-cores-split-min-keys=" + std::to_string(c.splitMinKeys);
   ASSERT_TRUE(c.mlir.empty() ? compile(name, "xf", c.spec(), library, flags)
                              : compile(name, "mlir", c.mlir, library, flags));
   ModulePtr module = openModule(library);

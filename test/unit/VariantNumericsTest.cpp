@@ -45,6 +45,7 @@ struct VariantCase {
   int64_t window;
   bool bf16Cache = false; // key and value bf16 (a 16-bit KV cache), the rest f32
   bool tensorCores = false; // query, key and value bf16, the tensor-core form (CPU: its emulation)
+  int64_t splitMinKeys = -1; // >= 0: the tensor-core form's split-K threshold (else xfc's default)
   bool has(Variant v) const { return std::find(variants.begin(), variants.end(), v) != variants.end(); }
 };
 void PrintTo(const VariantCase &c, std::ostream *os) { *os << c.name; }
@@ -115,6 +116,8 @@ void checkVariantCase(const VariantCase &c, const std::string &target) {
     GTEST_SKIP() << "the tensor-core form is CUDA's (and the CPU's emulation of it)";
   if (c.tensorCores)
     flags += target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
+  if (c.splitMinKeys >= 0)
+    flags += " --xf-tensor-cores-split-min-keys=" + std::to_string(c.splitMinKeys);
   fs::path library;
   ASSERT_TRUE(compile(c.name + "_" + target, "mlir", kernelSource(c), library, flags));
   ModulePtr module = openModule(library);
@@ -378,7 +381,16 @@ std::vector<VariantCase> tensorCoreCases() {
                     {Calibrated}, {Calibrated, Affine}, {LearnedSinks, Calibrated}, {Streaming, Calibrated, MoH},
                     {Calibrated, Affine, ChunkMask}, {EmphasisLast, Calibrated, ChunkMask}, {Calibrated, Gains},
                     {Calibrated, Affine, LearnedSinks}},
-                   2028, "tc_", {1, 2, 8}, {1, 3, 33, 0}, {64, 128, 32}, [](VariantCase &c) { c.tensorCores = true; });
+                   2028, "tc_", {1, 2, 8}, {1, 3, 33, 0}, {64, 128, 32}, [](VariantCase &c) {
+                     c.tensorCores = true;
+                     // Every other case splits its keys over warps of at least 32 keys each (affine and
+                     // ACT never split).
+                     static int drawn = 0;
+                     if (drawn++ % 2) {
+                       c.splitMinKeys = 32;
+                       c.name += "_split";
+                     }
+                   });
 }
 
 INSTANTIATE_TEST_SUITE_P(Stacked, TensorCoreVariantNumerics, testing::ValuesIn(tensorCoreCases()),

@@ -117,6 +117,11 @@ cl::opt<bool> tensorCoreDirectLoads("xf-tensor-cores-direct-loads",
                                             "straight from global memory instead of staging blocks in workgroup "
                                             "memory"),
                                    cl::init(false), cl::Hidden);
+cl::opt<int64_t> tensorCoreSplitMinKeys("xf-tensor-cores-split-min-keys",
+                                       cl::desc("The tensor-core form (CUDA or its emulation) splits a row block's "
+                                                "keys over several warps while each split keeps at least this many "
+                                                "keys (0: never split)"),
+                                       cl::init(256), cl::Hidden);
 cl::opt<bool> staticRuntime("static-runtime",
                             cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
                                      "C API itself and needs no libxfrt.so"),
@@ -608,6 +613,10 @@ int main(int argc, char **argv) {
   gpuTarget.tensorCoreDirectLoads = tensorCoreDirectLoads;
   choice.description.emulateTensorCores = emulateTensorCores;
   choice.description.tensorCoreDirectLoads = tensorCoreDirectLoads;
+  if (tensorCoreSplitMinKeys < 0)
+    fatal("--xf-tensor-cores-split-min-keys must be 0 (no split) or positive");
+  gpuTarget.tensorCoreSplitMinKeys = tensorCoreSplitMinKeys;
+  choice.description.tensorCoreSplitMinKeys = tensorCoreSplitMinKeys;
   if (cudaTensorCores && !cuda)
     fatal("--cuda-tensor-cores needs --target=cuda");
   if (cudaTensorCores && workgroupSize % 32)

@@ -50,6 +50,12 @@ CUresult cuMemcpyHtoDAsync_v2(unsigned long long to, const void *from, size_t by
   memcpy((void *)(uintptr_t)to, from, bytes);
   return 0;
 }
+CUresult cuMemsetD32Async(unsigned long long to, unsigned value, size_t words, void *stream) {
+  fprintf(stderr, "fake-cuda: set %zu words to %u\n", words, value);
+  for (size_t i = 0; i < words; ++i)
+    ((unsigned *)(uintptr_t)to)[i] = value;
+  return 0;
+}
 CUresult cuMemcpyDtoHAsync_v2(void *to, unsigned long long from, size_t bytes, void *stream) {
   memcpy(to, (const void *)(uintptr_t)from, bytes);
   return 0;
