@@ -76,6 +76,14 @@ private:
   /// Staged K/V: the warp copies key block [j0, j0 + 16) of `source` (rows past the last repeat it) into
   /// `tiles[slot, buffer]`, 16 bytes per copy, asynchronously on CUDA (cp.async) and plainly in the emulation.
   void copyBlock(Value source, Value tiles, Value slot, Value buffer, Value j0, Value lastK, Value lane);
+  /// Where a staged tile row keeps its 8-element chunk `chunk`: XOR-swizzled by the row (rows' chunk
+  /// counts that are powers of two), so the 8 rows an ldmatrix phase reads fall in distinct banks.
+  Value swizzle(OpBuilder &at, Location loc, Value row, Value chunk, int64_t dim);
+  /// ldmatrix .x4 (.trans with `transpose`) from `tiles[slot, buffer]`: lane l names row l mod 8 of matrix
+  /// l / 8 as (`row`, logical chunk `chunk`); register i of lane 4 g + t then holds elements 2t and 2t + 1
+  /// of row g of matrix i (transposed: rows 2t and 2t + 1 of column g). Returns [i][element].
+  std::array<std::array<Value, 2>, 4> ldmatrix(Value tiles, Value slot, Value buffer, Value row, Value chunk,
+                                               bool transpose, Value lane);
   /// The op's score or mask region on per-lane arguments (plus the key count where the region takes it).
   Value applyRegion(Region &region, SmallVector<Value> args, Value keyCount);
   /// Emulation: `scalar` (scalar code on one lane's values of `args`, yielding a `result`) run for every lane.
@@ -83,21 +91,36 @@ private:
                  function_ref<Value(ImplicitLocOpBuilder &, ValueRange)> scalar);
 };
 
+Value MmaEmitter::swizzle(OpBuilder &at, Location loc, Value row, Value chunk, int64_t dim) {
+  int64_t chunks = dim / 8;
+  if (!llvm::isPowerOf2_64(chunks) || chunks == 1)
+    return chunk;
+  auto mask = [&](int64_t v) -> Value {
+    Value c = arith::ConstantIndexOp::create(at, loc, v);
+    return isa<VectorType>(row.getType()) ? vector::BroadcastOp::create(at, loc, row.getType(), c).getResult() : c;
+  };
+  Value bits = arith::AndIOp::create(at, loc, row, mask(std::min<int64_t>(8, chunks) - 1));
+  return arith::XOrIOp::create(at, loc, chunk, bits);
+}
+
 void MmaEmitter::copyBlock(Value source, Value tiles, Value slot, Value buffer, Value j0, Value lastK, Value lane) {
   int64_t dim = cast<MemRefType>(tiles.getType()).getDimSize(3), chunks = kKeys * dim / 8;
+  // Chunk c: row c / (dim / 8), source column 8 (c mod dim / 8), and its swizzled column in the tile.
   auto place = [&](OpBuilder &at, Location loc, Value c) {
     ImplicitLocOpBuilder cb(loc, at);
-    Value row = arith::DivUIOp::create(cb, c, arith::ConstantIndexOp::create(cb, dim / 8));
-    Value col = arith::MulIOp::create(cb, arith::RemUIOp::create(cb, c, arith::ConstantIndexOp::create(cb, dim / 8)),
-                                      arith::ConstantIndexOp::create(cb, 8));
+    Value perRow = arith::ConstantIndexOp::create(cb, dim / 8), eight = arith::ConstantIndexOp::create(cb, 8);
+    Value row = arith::DivUIOp::create(cb, c, perRow);
+    Value chunk = arith::RemUIOp::create(cb, c, perRow);
+    Value col = arith::MulIOp::create(cb, chunk, eight);
+    Value tileCol = arith::MulIOp::create(cb, swizzle(at, loc, row, chunk, dim), eight);
     Value key = arith::MinSIOp::create(cb, arith::AddIOp::create(cb, j0, row), lastK);
-    return std::array<Value, 3>{row, col, key};
+    return std::array<Value, 4>{row, col, tileCol, key};
   };
   if (!emulate) {
     // Lane l copies chunks l, l + 32, ...: consecutive lanes, consecutive 16 bytes of a row.
     for (int64_t i = 0; i < chunks / kWarp; ++i) {
-      auto [row, col, key] = place(b, b.getLoc(), add(lane, idx(i * kWarp)));
-      nvgpu::DeviceAsyncCopyOp::create(b, tiles, ValueRange{slot, buffer, row, col}, source,
+      auto [row, col, tileCol, key] = place(b, b.getLoc(), add(lane, idx(i * kWarp)));
+      nvgpu::DeviceAsyncCopyOp::create(b, tiles, ValueRange{slot, buffer, row, tileCol}, source,
                                        ValueRange{batch, kvHead, key, col}, b.getIndexAttr(8), Value(),
                                        b.getUnitAttr());
     }
@@ -105,15 +128,48 @@ void MmaEmitter::copyBlock(Value source, Value tiles, Value slot, Value buffer, 
   }
   scf::ForOp::create(b, idx(0), idx(chunks), idx(1), ValueRange{},
                      [&](OpBuilder &nested, Location loc, Value c, ValueRange) {
-                       auto [row, col, key] = place(nested, loc, c);
+                       auto [row, col, tileCol, key] = place(nested, loc, c);
                        ImplicitLocOpBuilder cb(loc, nested);
                        for (int64_t e = 0; e < 8; ++e) {
-                         Value at = arith::AddIOp::create(cb, col, arith::ConstantIndexOp::create(cb, e));
-                         Value x = memref::LoadOp::create(cb, source, ValueRange{batch, kvHead, key, at});
-                         memref::StoreOp::create(cb, x, tiles, ValueRange{slot, buffer, row, at});
+                         Value offset = arith::ConstantIndexOp::create(cb, e);
+                         Value x = memref::LoadOp::create(cb, source, ValueRange{batch, kvHead, key,
+                                                                                 arith::AddIOp::create(cb, col, offset)});
+                         memref::StoreOp::create(cb, x, tiles,
+                                                 ValueRange{slot, buffer, row, arith::AddIOp::create(cb, tileCol, offset)});
                        }
                        scf::YieldOp::create(cb);
                      });
+}
+
+std::array<std::array<Value, 2>, 4> MmaEmitter::ldmatrix(Value tiles, Value slot, Value buffer, Value row, Value chunk,
+                                                         bool transpose, Value lane) {
+  int64_t dim = cast<MemRefType>(tiles.getType()).getDimSize(3);
+  Value col = mul(swizzle(b, b.getLoc(), row, chunk, dim), laneIdx(8));
+  std::array<std::array<Value, 2>, 4> out;
+  if (!emulate) {
+    Value x = nvgpu::LdMatrixOp::create(b, VectorType::get({4, 2}, half), tiles, ValueRange{slot, buffer, row, col},
+                                        transpose, 4);
+    for (int64_t i = 0; i < 4; ++i)
+      for (int64_t e = 0; e < 2; ++e)
+        out[i][e] = vector::ExtractOp::create(b, x, ArrayRef<int64_t>{i, e});
+    return out;
+  }
+  // Each lane reads from the row address of the lane that names it, at its own offset in that row.
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t e = 0; e < 2; ++e) {
+      SmallVector<int64_t> from, offset;
+      for (int64_t l = 0; l < kWarp; ++l) {
+        int64_t g = l / 4, t = l % 4;
+        from.push_back(8 * i + (transpose ? 2 * t + e : g));
+        offset.push_back(transpose ? g : 2 * t + e);
+      }
+      Value r = vector::ShuffleOp::create(b, row, row, from);
+      Value c = vector::ShuffleOp::create(b, col, col, from);
+      auto lanes = VectorType::get({kWarp}, index);
+      c = add(c, arith::ConstantOp::create(b, DenseElementsAttr::get(lanes, ArrayRef<int64_t>(offset))));
+      out[i][e] = load(tiles, {perLane(slot), perLane(buffer), r, c});
+    }
+  return out;
 }
 
 Value MmaEmitter::eachLane(ArrayRef<Value> args, Type result,
@@ -524,7 +580,7 @@ void MmaEmitter::emit() {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
     Value j0L = perLane(j0);
-    Value buffer, bufferL;
+    Value buffer;
     if (stage) {
       // Block j0 is in buffer ((j0 - first) / 16) mod 2; the next one goes to the other buffer now (past the
       // last block it copies clamped rows, one wasted block, so every iteration commits one group).
@@ -538,14 +594,22 @@ void MmaEmitter::emit() {
         NVVM::CpAsyncWaitGroupOp::create(b, 1); // all but the newest group: this block has landed
         NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
       }
-      bufferL = perLane(buffer);
     }
-    Value slotL = stage ? perLane(slot) : Value();
-    // S = Q Kᵀ: tile n's B fragment is K row j0 + 8n + g (staged: row 8n + g of the block's buffer).
+    // Staged: the block's K fragments by ldmatrix, per head-dim step both S tiles (matrix i: keys 8 (i / 2) to
+    // 8 (i / 2) + 7, chunk 2 ks + i mod 2).
+    SmallVector<std::array<FragB, 2>> kStaged;
+    Value matrix = arith::DivUIOp::create(b, lane, laneIdx(8)), matrixRow = arith::RemUIOp::create(b, lane, laneIdx(8));
+    for (int64_t ks = 0; stage && ks < d / 16; ++ks) {
+      Value row = add(mul(arith::DivUIOp::create(b, matrix, laneIdx(2)), laneIdx(8)), matrixRow);
+      Value chunk = add(arith::RemUIOp::create(b, matrix, laneIdx(2)), laneIdx(2 * ks));
+      auto x = ldmatrix(kTiles, slot, buffer, row, chunk, /*transpose=*/false, lane);
+      kStaged.push_back({FragB{x[0][0], x[0][1], x[1][0], x[1][1]}, FragB{x[2][0], x[2][1], x[3][0], x[3][1]}});
+    }
+    // S = Q Kᵀ: tile n's B fragment is K row j0 + 8n + g.
     std::array<FragC, 2> scores = scoreTiles([&](int64_t n, int64_t ks, int64_t r) -> Value {
-      Value row = add(g, laneIdx(8 * n));
-      return stage ? load(kTiles, {slotL, bufferL, row, kColumn(ks, r)})
-                   : load(k, {bL, kvL, minI(add(j0L, row), perLane(lastK)), kColumn(ks, r)});
+      if (stage)
+        return kStaged[ks][n][r];
+      return load(k, {bL, kvL, minI(add(j0L, add(g, laneIdx(8 * n))), perLane(lastK)), kColumn(ks, r)});
     });
     // Scale and mask: register e of tile n is row (e < 2 ? g : g + 8), key j0 + 8n + 2t + e mod 2.
     std::array<FragC, 2> visible = maskScores(
@@ -556,11 +620,22 @@ void MmaEmitter::emit() {
       st.count = {carried[affineAt], carried[affineAt + 1]};
       st.vsum.assign(carried.begin() + affineAt + 2, carried.end());
     }
+    // Staged: V's fragments by ldmatrix .trans, two value tiles at a time (matrix i: keys 8 (i mod 2) to
+    // 8 (i mod 2) + 7, chunk tile + i / 2).
+    SmallVector<FragB> vStaged;
+    for (int64_t tile = 0; stage && tile < dvTiles; tile += 2) {
+      Value row = add(mul(arith::RemUIOp::create(b, matrix, laneIdx(2)), laneIdx(8)), matrixRow);
+      Value chunk = add(arith::DivUIOp::create(b, matrix, laneIdx(2)), laneIdx(tile));
+      auto x = ldmatrix(vTiles, slot, buffer, row, chunk, /*transpose=*/true, lane);
+      vStaged.push_back(FragB{x[0][0], x[0][1], x[1][0], x[1][1]});
+      vStaged.push_back(FragB{x[2][0], x[2][1], x[3][0], x[3][1]});
+    }
     // V's B fragment: keys j0 + 2t (+1), j0 + 8 + 2t (+1), column 8 tile + g.
     fold(st, scores, visible, [&](int64_t tile, int64_t r) -> Value {
+      if (stage)
+        return vStaged[tile][r];
       Value row = add(twoT, laneIdx(8 * (r / 2) + r % 2)), col = add(g, laneIdx(8 * tile));
-      return stage ? load(vTiles, {slotL, bufferL, row, col})
-                   : load(v, {bL, kvL, minI(add(j0L, row), perLane(lastK)), col});
+      return load(v, {bL, kvL, minI(add(j0L, row), perLane(lastK)), col});
     });
     SmallVector<Value> next{st.m[0], st.m[1], st.l[0], st.l[1]};
     next.append(st.acc);

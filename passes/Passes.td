@@ -100,7 +100,11 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     exactly the A fragment of P V. With `mma-stage-kv` (the default) each warp double-buffers its key
     blocks of K and V in its own slot of workgroup memory (two warps, a workgroup of 64): the next block's
     16-byte `cp.async` copies (`nvgpu.device_async_copy`) are in flight while the warp computes on this
-    one (`cp.async.wait_group 1`, then `bar.warp.sync`, and again before a buffer is refilled); heads too
+    one (`cp.async.wait_group 1`, then `bar.warp.sync`, and again before a buffer is refilled). A tile
+    row keeps its 8-element chunks XOR-swizzled by the row (chunk `c` of row `r` at `c ^ (r mod 8)` when
+    the row has a power-of-two number of chunks), and fragments come out by `nvgpu.ldmatrix` .x4: per
+    head-dim step the K fragments of both S tiles, V's (`transpose`) two value tiles at a time, the 8
+    row addresses of each phase in distinct banks; heads too
     wide for 48 KiB, or whose dims are not multiples of 16, load fragments straight from global memory,
     as `mma-stage-kv=false` does for all. The form takes key and value of one 16-bit type (bf16 or f16;
     a query of another type is rounded to it, as P is), head dims that are multiples of 16 (`head_dim`)
