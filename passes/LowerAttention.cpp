@@ -2087,8 +2087,8 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
         auto func = op->getParentOfType<func::FuncOp>();
         if (!emulate) // a warp's lanes shuffle and multiply together
           func->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(32));
-        if (!emulate && mmaStageKv && xf::mmaFormStages(op)) // two warps share the workgroup memory
-          func->setAttr("xf.workgroup_size", attrs.getI64IntegerAttr(64));
+        if (!emulate && mmaStageKv && xf::mmaFormStages(op)) // the workgroup's warps share the staged K/V
+          func->setAttr("xf.workgroup_size", attrs.getI64IntegerAttr(xf::kMmaStagedWorkgroupSize));
         xf::emitMmaAttention(op, emulate, mmaStageKv, mmaSplitMinKeys);
         op.erase();
         continue;

@@ -26,7 +26,7 @@ namespace {
 constexpr int64_t kWarp = 32;
 constexpr int64_t kRows = 16; // (query row, head) pairs per warp: the M of m16n8k16
 constexpr int64_t kKeys = 16; // keys per block: two 8-key S tiles, one K step of P V
-constexpr int64_t kStageWarps = 2; // warps per workgroup (64 threads) when K/V are staged
+constexpr int64_t kGroupWarps = mlir::xf::kMmaStagedWorkgroupSize / kWarp; // staged: warps sharing K/V blocks
 // Split-K: enough warps to fill an H100/H200 (132 SMs, 8 warps each), at most 64 partials per row block.
 constexpr int64_t kSplitTargetWarps = 1024;
 constexpr int64_t kMaxSplits = 64;
@@ -75,7 +75,9 @@ private:
   FragC mma(const FragA &a, const FragB &bFrag, const FragC &c);
   /// Staged K/V: the warp copies key block [j0, j0 + 16) of `source` (rows past the last repeat it) into
   /// `tiles[slot, buffer]`, 16 bytes per copy, asynchronously on CUDA (cp.async) and plainly in the emulation.
-  void copyBlock(Value source, Value tiles, Value slot, Value buffer, Value j0, Value lastK, Value lane);
+  /// `thread` of `warps` warps (SIMT) copies its share of the 16-byte chunks.
+  void copyBlock(Value source, Value tiles, Value slot, Value buffer, Value j0, Value lastK, Value thread,
+                 int64_t warps);
   /// Where a staged tile row keeps its 8-element chunk `chunk`: XOR-swizzled by the row (rows' chunk
   /// counts that are powers of two), so the 8 rows an ldmatrix phase reads fall in distinct banks.
   Value swizzle(OpBuilder &at, Location loc, Value row, Value chunk, int64_t dim);
@@ -103,7 +105,8 @@ Value MmaEmitter::swizzle(OpBuilder &at, Location loc, Value row, Value chunk, i
   return arith::XOrIOp::create(at, loc, chunk, bits);
 }
 
-void MmaEmitter::copyBlock(Value source, Value tiles, Value slot, Value buffer, Value j0, Value lastK, Value lane) {
+void MmaEmitter::copyBlock(Value source, Value tiles, Value slot, Value buffer, Value j0, Value lastK, Value thread,
+                           int64_t warps) {
   int64_t dim = cast<MemRefType>(tiles.getType()).getDimSize(3), chunks = kKeys * dim / 8;
   // Chunk c: row c / (dim / 8), source column 8 (c mod dim / 8), and its swizzled column in the tile.
   auto place = [&](OpBuilder &at, Location loc, Value c) {
@@ -117,9 +120,18 @@ void MmaEmitter::copyBlock(Value source, Value tiles, Value slot, Value buffer, 
     return std::array<Value, 4>{row, col, tileCol, key};
   };
   if (!emulate) {
-    // Lane l copies chunks l, l + 32, ...: consecutive lanes, consecutive 16 bytes of a row.
-    for (int64_t i = 0; i < chunks / kWarp; ++i) {
-      auto [row, col, tileCol, key] = place(b, b.getLoc(), add(lane, idx(i * kWarp)));
+    // Thread i copies chunks i, i + threads, ...: consecutive threads, consecutive 16 bytes of a row.
+    int64_t threads = warps * kWarp;
+    for (int64_t i = 0; i < llvm::divideCeil(chunks, threads); ++i) {
+      Value c = add(thread, idx(i * threads));
+      std::optional<OpBuilder::InsertionGuard> guard;
+      if ((i + 1) * threads > chunks) {
+        guard.emplace(b);
+        b.setInsertionPointToStart(
+            scf::IfOp::create(b, cmpI(arith::CmpIPredicate::ult, c, idx(chunks)), /*withElseRegion=*/false)
+                .thenBlock());
+      }
+      auto [row, col, tileCol, key] = place(b, b.getLoc(), c);
       nvgpu::DeviceAsyncCopyOp::create(b, tiles, ValueRange{slot, buffer, row, tileCol}, source,
                                        ValueRange{batch, kvHead, key, col}, b.getIndexAttr(8), Value(),
                                        b.getUnitAttr());
@@ -313,8 +325,12 @@ void MmaEmitter::emit() {
   // decode step (S = 1) fills `group` rows of the tile instead of one.
   Value packedRows = mul(seqQ, idx(group));
   Value rowBlocks = arith::CeilDivUIOp::create(b, packedRows, idx(kRows));
-  Value perBatch = mul(idx(op.getNumKvHeads()), rowBlocks);
-  Value warps = mul(batches, perBatch); // row blocks
+  // Staged K/V: the kGroupWarps warps of a workgroup take consecutive row blocks of one (batch, kv head) and
+  // share every key block they copy; a kv head's row blocks are padded to whole workgroups.
+  int64_t groupWarps = stage ? kGroupWarps : 1;
+  Value paddedBlocks = mul(arith::CeilDivUIOp::create(b, rowBlocks, idx(groupWarps)), idx(groupWarps));
+  Value perBatch = mul(idx(op.getNumKvHeads()), paddedBlocks);
+  Value warps = mul(batches, perBatch); // row blocks, padded
   // Split-K: a row block's key blocks may be split over `splits` warps, so that a decode step (a few row
   // blocks over many keys) fills the GPU. Each writes its partial max, denominator and accumulator to
   // scratch; the last to finish (an atomic count) combines them. The emulation runs a row block's splits
@@ -345,8 +361,16 @@ void MmaEmitter::emit() {
   b.setInsertionPointToStart(par.getBody());
   Value w = par.getInductionVars()[0];
 
+  // SIMT: warp (global) = (row group * splits + split) * groupWarps + warp in the group, the row group's
+  // warps taking row blocks row group * groupWarps + 0, 1, ... The emulation's work item is a row block.
   Value warp = emulate ? w : arith::DivUIOp::create(b, w, idx(kWarp)).getResult();
-  Value rowBlock = emulate ? warp : arith::DivUIOp::create(b, warp, splits).getResult();
+  Value rowBlock = warp, split, inGroup = idx(0);
+  if (!emulate) {
+    inGroup = arith::RemUIOp::create(b, warp, idx(groupWarps));
+    Value workgroup = arith::DivUIOp::create(b, warp, idx(groupWarps));
+    split = arith::RemUIOp::create(b, workgroup, splits);
+    rowBlock = add(mul(arith::DivUIOp::create(b, workgroup, splits), idx(groupWarps)), inGroup);
+  }
   Value lane;
   if (emulate) {
     SmallVector<int64_t> iota;
@@ -359,8 +383,10 @@ void MmaEmitter::emit() {
   }
   batch = arith::DivUIOp::create(b, rowBlock, perBatch);
   Value rem = arith::RemUIOp::create(b, rowBlock, perBatch);
-  kvHead = arith::DivUIOp::create(b, rem, rowBlocks);
-  Value p0 = mul(arith::RemUIOp::create(b, rem, rowBlocks), idx(kRows)); // the warp's first packed row
+  kvHead = arith::DivUIOp::create(b, rem, paddedBlocks);
+  Value blockInHead = arith::RemUIOp::create(b, rem, paddedBlocks);
+  Value p0 = mul(blockInHead, idx(kRows)); // the warp's first packed row
+  Value groupP0 = mul(arith::DivUIOp::create(b, blockInHead, idx(groupWarps)), idx(groupWarps * kRows));
   Value offset = arith::SubIOp::create(b, seqK, seqQ); // query row r sits at position offset + r
 
   Value g = arith::DivUIOp::create(b, lane, laneIdx(4)), t = arith::RemUIOp::create(b, lane, laneIdx(4));
@@ -398,15 +424,24 @@ void MmaEmitter::emit() {
     qFrags.push_back(a);
   }
 
-  // The key blocks any row of the warp sees.
-  Value firstRow = arith::DivUIOp::create(b, p0, idx(group));
-  Value lastRow = minI(arith::DivUIOp::create(b, add(p0, idx(kRows - 1)), idx(group)), lastQ);
-  Value keyEnd = causal ? minI(seqK, add(add(offset, lastRow), idx(1))) : seqK;
-  Value keyBegin = idx(0);
+  // The keys any row of `rows` packed rows from `first` sees: [begin, end).
   int64_t sinkTokens = op.getSinkTokens();
-  if (window && !sinkTokens) // streaming sink tokens keep the first keys: every block from 0 then
-    keyBegin = arith::MaxSIOp::create(b, idx(0), arith::SubIOp::create(b, add(offset, firstRow), idx(window - 1)));
+  auto keyRange = [&](Value first, int64_t rows) {
+    Value firstRow = arith::DivUIOp::create(b, first, idx(group));
+    Value lastRow = minI(arith::DivUIOp::create(b, add(first, idx(rows - 1)), idx(group)), lastQ);
+    Value end = causal ? minI(seqK, add(add(offset, lastRow), idx(1))) : seqK;
+    Value begin = idx(0);
+    if (window && !sinkTokens) // streaming sink tokens keep the first keys: every block from 0 then
+      begin = arith::MaxSIOp::create(b, idx(0), arith::SubIOp::create(b, add(offset, firstRow), idx(window - 1)));
+    return std::pair{begin, end};
+  };
+  // The workgroup's warps go through the key blocks of all their rows together; a warp computes only on
+  // those its own rows see.
+  auto [keyBegin, keyEnd] = keyRange(groupP0, groupWarps * kRows);
   Value blockBegin = mul(arith::DivUIOp::create(b, keyBegin, idx(kKeys)), idx(kKeys));
+  Value ownBegin, ownEnd;
+  if (groupWarps > 1)
+    std::tie(ownBegin, ownEnd) = keyRange(p0, kRows);
 
   int64_t dvTiles = dv / 8;
   double ninf = -std::numeric_limits<double>::infinity();
@@ -419,21 +454,22 @@ void MmaEmitter::emit() {
     init.push_back(laneF32(0.0));
   Value scale = laneF32(op.getScale().convertToDouble());
 
-  // Staged K/V: each warp double-buffers its key blocks in its own slot of workgroup memory (a private
-  // buffer in the emulation): the next block's copies are in flight while the warp computes on this one.
+  // Staged K/V: the workgroup double-buffers its key blocks in workgroup memory (a private buffer in the
+  // emulation): the next block's copies are in flight while the warps compute on this one.
   Value kTiles, vTiles, slot;
   if (stage) {
     auto tilesOf = [&](int64_t dim) -> Value {
       if (emulate)
         return memref::AllocaOp::create(b, MemRefType::get({1, 2, kKeys, dim}, half));
       auto space = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-      return memref::AllocOp::create(
-          b, MemRefType::get({kStageWarps, 2, kKeys, dim}, half, MemRefLayoutAttrInterface(), space));
+      return memref::AllocOp::create(b, MemRefType::get({1, 2, kKeys, dim}, half, MemRefLayoutAttrInterface(), space));
     };
     kTiles = tilesOf(d);
     vTiles = tilesOf(dv);
-    slot = emulate ? idx(0) : arith::RemUIOp::create(b, warp, idx(kStageWarps)).getResult();
+    slot = idx(0);
   }
+  // The copying thread of the workgroup (SIMT); the emulation's warp copies whole blocks.
+  Value copier = emulate ? lane : add(mul(inGroup, idx(kWarp)), lane);
   // ACT sink calibration: on the calibrated heads the main pass leaves the calibrated key columns out; a
   // second pass over just those columns (below) gives their own max, denominator and accumulator.
   ArrayRef<int64_t> calKeys, calHeads;
@@ -570,8 +606,8 @@ void MmaEmitter::emit() {
     auto any = scf::IfOp::create(b, cmpI(arith::CmpIPredicate::slt, begin, end), /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(any.thenBlock());
-    copyBlock(k, kTiles, slot, idx(0), begin, lastK, lane);
-    copyBlock(v, vTiles, slot, idx(0), begin, lastK, lane);
+    copyBlock(k, kTiles, slot, idx(0), begin, lastK, copier, groupWarps);
+    copyBlock(v, vTiles, slot, idx(0), begin, lastK, copier, groupWarps);
     if (!emulate)
       NVVM::CpAsyncCommitGroupOp::create(b);
   }
@@ -587,13 +623,26 @@ void MmaEmitter::emit() {
       buffer = arith::RemUIOp::create(b, arith::DivUIOp::create(b, arith::SubIOp::create(b, j0, begin), idx(kKeys)),
                                       idx(2));
       Value other = arith::SubIOp::create(b, idx(1), buffer);
-      copyBlock(k, kTiles, slot, other, add(j0, idx(kKeys)), lastK, lane);
-      copyBlock(v, vTiles, slot, other, add(j0, idx(kKeys)), lastK, lane);
+      copyBlock(k, kTiles, slot, other, add(j0, idx(kKeys)), lastK, copier, groupWarps);
+      copyBlock(v, vTiles, slot, other, add(j0, idx(kKeys)), lastK, copier, groupWarps);
       if (!emulate) {
         NVVM::CpAsyncCommitGroupOp::create(b);
-        NVVM::CpAsyncWaitGroupOp::create(b, 1); // all but the newest group: this block has landed
-        NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
+        NVVM::CpAsyncWaitGroupOp::create(b, 1); // all but the newest group: this thread's copies have landed
+        gpu::BarrierOp::create(b);              // and every thread's
       }
+    }
+    // A warp whose rows see none of the block's keys passes it by (its group's other warps may not).
+    scf::IfOp sees;
+    std::optional<OpBuilder::InsertionGuard> seesGuard;
+    if (ownEnd) {
+      Value overlaps = arith::AndIOp::create(b, cmpI(arith::CmpIPredicate::slt, j0, ownEnd),
+                                             cmpI(arith::CmpIPredicate::sgt, add(j0, idx(kKeys)), ownBegin));
+      overlaps = arith::AndIOp::create(b, overlaps, cmpI(arith::CmpIPredicate::ult, p0, packedRows));
+      sees = scf::IfOp::create(b, TypeRange(ValueRange(carried)), overlaps, /*withElseRegion=*/true);
+      seesGuard.emplace(b);
+      b.setInsertionPointToStart(sees.elseBlock());
+      scf::YieldOp::create(b, carried);
+      b.setInsertionPointToStart(sees.thenBlock());
     }
     // Staged: the block's K fragments by ldmatrix, per head-dim step both S tiles (matrix i: keys 8 (i / 2) to
     // 8 (i / 2) + 7, chunk 2 ks + i mod 2).
@@ -643,8 +692,13 @@ void MmaEmitter::emit() {
       next.append({st.count[0], st.count[1]});
       next.append(st.vsum);
     }
-    if (stage && !emulate) // every lane is done with this buffer before the next iteration refills it
-      NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
+    if (sees) {
+      scf::YieldOp::create(b, next);
+      seesGuard.reset();
+      next.assign(sees.getResults().begin(), sees.getResults().end());
+    }
+    if (stage && !emulate) // every warp is done with this buffer before the next iteration refills it
+      gpu::BarrierOp::create(b);
     scf::YieldOp::create(b, next);
   });
   if (stage && !emulate)
@@ -683,15 +737,15 @@ void MmaEmitter::emit() {
         store(state[4 + 4 * tile + e], buffer, {add(rowWord(base, e), add(twoT, laneIdx(2 + 8 * tile + e % 2)))},
               all);
   };
-  // Combines `count` partials, `partialWords` apart from `first`: each rescaled to the running max.
-  auto combine = [&](Value buffer, Value first, Value count) {
+  // Combines `count` partials, `stride` words apart from `first`: each rescaled to the running max.
+  auto combine = [&](Value buffer, Value first, int64_t stride, Value count) {
     SmallVector<Value> start{laneF32(ninf), laneF32(ninf), laneF32(0.0), laneF32(0.0)};
     start.append(4 * dvTiles, laneF32(0.0));
     auto partials = scf::ForOp::create(b, idx(0), count, idx(1), start, [&](OpBuilder &nested, Location loc, Value s,
                                                                             ValueRange run) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-      Value base = add(first, mul(s, idx(partialWords)));
+      Value base = add(first, mul(s, idx(stride)));
       SmallVector<Value> next(run.begin(), run.end());
       std::array<Value, 2> keep, take;
       for (int64_t h = 0; h < 2; ++h) {
@@ -742,9 +796,8 @@ void MmaEmitter::emit() {
       writePartial(emulatedScratch, mul(s, idx(partialWords)), finish(keyPass(begin, end)));
       scf::YieldOp::create(b);
     });
-    state = combine(emulatedScratch, idx(0), splits);
+    state = combine(emulatedScratch, idx(0), partialWords, splits);
   } else {
-    Value split = arith::RemUIOp::create(b, warp, splits);
     auto [begin, end] = splitRange(split);
     SmallVector<Value> mine = finish(keyPass(begin, end));
     SmallVector<Type> types(mine.size(), laneType(f32));
@@ -757,7 +810,8 @@ void MmaEmitter::emit() {
       // Every lane's partial is out before lane 0 counts this split in (__threadfence, then the atomic).
       NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
       NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
-      Value firstBlock = mul(mul(rowBlock, splits), idx(partialWords));
+      // The row block's warps are groupWarps apart; its count sits in its first split's partial.
+      Value firstBlock = mul(arith::SubIOp::create(b, warp, mul(split, idx(groupWarps))), idx(partialWords));
       auto count = scf::IfOp::create(b, TypeRange{f32}, cmpI(arith::CmpIPredicate::eq, lane, idx(0)),
                                      /*withElseRegion=*/true);
       {
@@ -780,7 +834,7 @@ void MmaEmitter::emit() {
         OpBuilder::InsertionGuard inner(b);
         b.setInsertionPointToStart(ifLast.thenBlock());
         NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU); // the other splits' partials, after their count
-        SmallVector<Value> combined = combine(scratch, firstBlock, splits);
+        SmallVector<Value> combined = combine(scratch, firstBlock, groupWarps * partialWords, splits);
         // The count goes back to 0, so the scratch is ready for the next launch as the runtime hands it out.
         store(laneF32(0.0), scratch, {perLane(firstBlock)}, cmpI(arith::CmpIPredicate::eq, lane, idx(0)));
         scf::YieldOp::create(b, combined);
@@ -957,7 +1011,7 @@ bool mlir::xf::mmaFormTakes(AttentionOp op) {
 bool mlir::xf::mmaFormStages(AttentionOp op) {
   // 16-byte copies, a whole number per lane; two warps' double buffers within 48 KiB of workgroup memory.
   int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
-  return d % 16 == 0 && dv % 16 == 0 && kStageWarps * 2 * kKeys * (d + dv) * 2 <= 48 * 1024;
+  return d % 16 == 0 && dv % 16 == 0 && 2 * kKeys * (d + dv) * 2 <= 48 * 1024;
 }
 
 void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys) {

@@ -6,12 +6,15 @@
 
 namespace mlir::xf {
 
+/// Threads per workgroup of the tensor-core form with staged K/V: four warps share each key block.
+constexpr int64_t kMmaStagedWorkgroupSize = 128;
+
 /// Whether the tensor-core form takes `op`: key and value of one 16-bit type (a query of another type is
 /// rounded to it), head dims that are multiples of 16 (key) and 8 (value); every variant.
 bool mmaFormTakes(AttentionOp op);
 
 /// Whether the tensor-core form can stage `op`'s K/V blocks in workgroup memory (head dims multiples of 16,
-/// two warps' double buffers within 48 KiB).
+/// the double buffer within 48 KiB).
 bool mmaFormStages(AttentionOp op);
 
 /// Emits the tensor-core loop nest of `op` (on memrefs) before it: the SIMT program with nvvm.mma.sync, or

@@ -97,10 +97,13 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     of 16 keys, two S tiles are masked, scaled and put through the online softmax in registers (row
     maxima over the 4 lanes of a row by `gpu.shuffle xor` 1 and 2; each lane keeps a partial denominator,
     summed the same way at the end), and the two tiles' probabilities are, rounded to the operand type,
-    exactly the A fragment of P V. With `mma-stage-kv` (the default) each warp double-buffers its key
-    blocks of K and V in its own slot of workgroup memory (two warps, a workgroup of 64): the next block's
-    16-byte `cp.async` copies (`nvgpu.device_async_copy`) are in flight while the warp computes on this
-    one (`cp.async.wait_group 1`, then `bar.warp.sync`, and again before a buffer is refilled). A tile
+    exactly the A fragment of P V. With `mma-stage-kv` (the default) the four warps of a workgroup (128
+    threads, `xf.workgroup_size`) take four consecutive row blocks of one (batch, kv head) (a kv head's
+    row blocks padded to a multiple of four) and double-buffer the key blocks of K and V that any of their
+    rows sees in workgroup memory, copied by all 128 threads: the next block's 16-byte `cp.async` copies
+    (`nvgpu.device_async_copy`) are in flight while the warps compute on this one
+    (`cp.async.wait_group 1`, then `gpu.barrier`, and again before a buffer is refilled); a warp skips
+    the multiplies of a block its own rows do not see. A tile
     row keeps its 8-element chunks XOR-swizzled by the row (chunk `c` of row `r` at `c ^ (r mod 8)` when
     the row has a power-of-two number of chunks), and fragments come out by `nvgpu.ldmatrix` .x4: per
     head-dim step the K fragments of both S tiles, V's (`transpose`) two value tiles at a time, the 8
