@@ -41,8 +41,8 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     variant hook of the form above works in the decode form: learned sinks, sink tokens + window, causal,
     window, score and mask regions (a key block the mask hides from a row is skipped for that row), head
     gains, per-head and per-token gates (inactive rows are skipped), affine scaling and ACT calibrated
-    heads. The key range is not split across work items: combining partial `(m, l, acc)` would need a
-    second phase, which the one-`scf.parallel` kernel ABI does not have; with `B * num_kv_heads` smaller
+    heads. The key range is not split across work items: combining partial `(m, l, acc)` would need
+    scratch shared by the work items, which the CPU kernel ABI does not have; with `B * num_kv_heads` smaller
     than the thread count some threads idle. The decode form is not emitted (the kernel keeps only the
     form above) when a memref operand's innermost dimension is not unit-stride, since it loads rows as
     vectors.
@@ -90,7 +90,8 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     **Tensor-core form** (`mma-form=simt`, set by `xfc --target=cuda --cuda-tensor-cores`). One warp per
     16 rows: (query row, head) pairs of one kv head's group, row p being query row p / group of head
     `kv_head * group + p mod group`, so the group shares every K and V fragment and a decode step fills
-    `group` rows; `B * num_kv_heads * ceil(S * group / 16) * 32` work items, lane `w mod 32`.
+    `group` rows; `B * num_kv_heads * R * 32` work items with `R = ceil(S * group / 16)` row blocks
+    (staged: rounded up to a multiple of 4), lane `w mod 32`.
     Q Kᵀ and P V are `nvvm.mma.sync` m16n8k16 on 16-bit operands with f32 accumulators, in PTX's
     fragment layouts (lane = 4 g + t: A holds rows g, g + 8 and columns 2t, 2t + 1, 8 + 2t, 9 + 2t; B
     rows 2t, 2t + 1, 8 + 2t, 9 + 2t of column g; C rows g, g + 8 and columns 2t, 2t + 1). Per key block
@@ -122,8 +123,8 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     **Split-K** (`mma-split-min-keys`, default 256; 0 turns it off): a decode step has few row blocks
     over many keys, too few warps to fill a GPU. The form then splits each row block's key blocks over
     `splits = clamp(min(ceil(1024 / row blocks), key blocks / ceil(min-keys / 16)), 1, 64)` warps
-    (whole key blocks, the last split shorter or empty), so `B * num_kv_heads * ceil(S * group / 16) *
-    splits * 32` work items. Each warp writes its rows' max, denominator (summed over the row's lanes)
+    (whole key blocks, the last split shorter or empty), so `B * num_kv_heads * R * splits * 32` work
+    items, a workgroup's warps taking the same split. Each warp writes its rows' max, denominator (summed over the row's lanes)
     and unnormalized accumulators to a scratch buffer (a 1-D f32 `memref.alloc` marked
     `xf.scratch_words_per_item`, which xf-gpu-outline-kernels turns into a buffer the runtime zeroes),
     fences (`membar.gl`), and lane 0 adds one to the row block's count with `memref.atomic_rmw addf`;
