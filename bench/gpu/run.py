@@ -14,7 +14,8 @@
    `xf-run kernel --repeat 5 --resident` per target: the kernel's own device time (Vulkan timestamps, CUDA
    events), and the whole call's in parentheses; PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same
    run; one variant (ALiBi + chunks, GQA) against FlexAttention; decode attention at T = 32768 in K/V GB/s
-   against the device's copy bandwidth (f32, and on CUDA bf16 in both forms).
+   against the device's copy bandwidth (f32, and on CUDA bf16 in both forms, tensor cores with and without
+   split-K).
 Writes everything to $OUT/gpu-report.txt (or ./gpu-report.txt) and prints it as it goes.
 """
 import glob
@@ -85,7 +86,7 @@ def bf16_numerics():
             if rc:
                 log("oracle make failed: " + text)
                 return 1
-            for module in ("bf16", "tc", "tc-direct"):
+            for module in ("bf16", "tc", "tc-direct", "tc-nosplit"):
                 lib = os.path.join(HERE, "modules", "%s-cuda.so" % module)
                 out = os.path.join(tmp, "out.npy")
                 rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", "cuda"] +
@@ -202,7 +203,7 @@ def decode_timing(targets, torch, tmp):
     runs = [(t, "kernels-%s.so" % t, 4) for t in targets]
     if "cuda" in targets:
         runs += [("cuda-bf16", "bf16-cuda.so", 2), ("cuda-tc", "tc-cuda.so", 2),
-                 ("cuda-tc-direct", "tc-direct-cuda.so", 2)]
+                 ("cuda-tc-direct", "tc-direct-cuda.so", 2), ("cuda-tc-nosplit", "tc-nosplit-cuda.so", 2)]
     row = ""
     for name, module, element in runs:
         device = "cuda" if name.startswith("cuda") else name
