@@ -24,7 +24,10 @@ using namespace mlir;
 namespace {
 
 constexpr int64_t kWarp = 32;
-constexpr int64_t kRows = 16; // (query row, head) pairs per warp: the M of m16n8k16
+constexpr int64_t kTileRows = 16; // the M of m16n8k16
+constexpr int64_t kMTiles = 2;     // m-tiles per warp: every K and V fragment a warp loads feeds both
+constexpr int64_t kRows = kMTiles * kTileRows; // (query row, head) pairs per warp
+constexpr int64_t kLaneRows = 2 * kMTiles;     // a lane's rows: g and g + 8 of each m-tile
 constexpr int64_t kKeys = 16; // keys per block: two 8-key S tiles, one K step of P V
 constexpr int64_t kGroupWarps = mlir::xf::kMmaStagedWorkgroupSize / kWarp; // staged: warps sharing K/V blocks
 // Split-K: enough warps to fill an H100/H200 (132 SMs, 8 warps each), at most 64 partials per row block.
@@ -35,6 +38,8 @@ constexpr int64_t kMaxSplits = 64;
 using FragA = std::array<Value, 8>;
 using FragB = std::array<Value, 4>;
 using FragC = std::array<Value, 4>;
+/// A key block's scores (or visibility): per m-tile its two 8-key C fragments.
+using Scores = std::array<std::array<FragC, 2>, kMTiles>;
 
 class MmaEmitter {
 public:
@@ -392,37 +397,42 @@ void MmaEmitter::emit() {
   Value g = arith::DivUIOp::create(b, lane, laneIdx(4)), t = arith::RemUIOp::create(b, lane, laneIdx(4));
   Value twoT = mul(t, laneIdx(2));
   Value lastQ = arith::SubIOp::create(b, seqQ, idx(1)), lastK = arith::SubIOp::create(b, seqK, idx(1));
-  // This lane's two rows (g and g + 8 of the tile): packed row, query row (clamped for loads; rows past
-  // the last are not stored), head and position.
+  // This lane's rows, lane row r = 2m + h being row g + 8h of m-tile m: packed row, query row (clamped for
+  // loads; rows past the last are not stored), head and position. Register e of a C fragment of m-tile m
+  // is lane row 2m + e / 2.
   Value bL = perLane(batch), kvL = perLane(kvHead);
-  Value packedA = add(perLane(p0), g), packedB = add(packedA, laneIdx(8));
   auto queryRow = [&](Value packed) { return arith::DivUIOp::create(b, packed, laneIdx(group)).getResult(); };
   auto headOf = [&](Value packed) {
     return add(mul(kvL, laneIdx(group)), arith::RemUIOp::create(b, packed, laneIdx(group)));
   };
-  Value rowA = queryRow(packedA), rowB = queryRow(packedB);
-  Value rowAc = minI(rowA, perLane(lastQ)), rowBc = minI(rowB, perLane(lastQ));
-  Value headA = headOf(packedA), headB = headOf(packedB);
-  Value posA = add(perLane(offset), rowA), posB = add(perLane(offset), rowB);
-
-  // Q as A fragments, one per 16 head dims.
-  SmallVector<FragA> qFrags;
-  for (int64_t ks = 0; ks < d / 16; ++ks) {
-    FragA a;
-    for (int64_t r = 0; r < 8; ++r) {
-      bool first = r % 4 < 2; // registers 0, 1, 4, 5 hold row g, the others row g + 8
-      Value col = add(twoT, laneIdx(ks * 16 + 8 * (r / 4) + r % 2));
-      a[r] = load(q, {bL, first ? headA : headB, first ? rowAc : rowBc, col});
-      // A query of another type is rounded to the keys' type: the multiply takes one type.
-      Type loaded = getElementTypeOrSelf(a[r].getType());
-      if (loaded != half) {
-        if (!loaded.isF32())
-          a[r] = arith::ExtFOp::create(b, laneType(f32), a[r]);
-        a[r] = arith::TruncFOp::create(b, laneType(half), a[r]);
-      }
-    }
-    qFrags.push_back(a);
+  std::array<Value, kLaneRows> packedR, rowR, rowRc, headR, posR;
+  for (int64_t r = 0; r < kLaneRows; ++r) {
+    packedR[r] = add(perLane(p0), add(g, laneIdx(kTileRows * (r / 2) + 8 * (r % 2))));
+    rowR[r] = queryRow(packedR[r]);
+    rowRc[r] = minI(rowR[r], perLane(lastQ));
+    headR[r] = headOf(packedR[r]);
+    posR[r] = add(perLane(offset), rowR[r]);
   }
+
+  // Q as A fragments, per m-tile one per 16 head dims.
+  std::array<SmallVector<FragA>, kMTiles> qFrags;
+  for (int64_t m = 0; m < kMTiles; ++m)
+    for (int64_t ks = 0; ks < d / 16; ++ks) {
+      FragA a;
+      for (int64_t r = 0; r < 8; ++r) {
+        int64_t laneRow = 2 * m + (r % 4 < 2 ? 0 : 1); // registers 0, 1, 4, 5 hold row g, the others g + 8
+        Value col = add(twoT, laneIdx(ks * 16 + 8 * (r / 4) + r % 2));
+        a[r] = load(q, {bL, headR[laneRow], rowRc[laneRow], col});
+        // A query of another type is rounded to the keys' type: the multiply takes one type.
+        Type loaded = getElementTypeOrSelf(a[r].getType());
+        if (loaded != half) {
+          if (!loaded.isF32())
+            a[r] = arith::ExtFOp::create(b, laneType(f32), a[r]);
+          a[r] = arith::TruncFOp::create(b, laneType(half), a[r]);
+        }
+      }
+      qFrags[m].push_back(a);
+    }
 
   // The keys any row of `rows` packed rows from `first` sees: [begin, end).
   int64_t sinkTokens = op.getSinkTokens();
@@ -445,13 +455,15 @@ void MmaEmitter::emit() {
 
   int64_t dvTiles = dv / 8;
   double ninf = -std::numeric_limits<double>::infinity();
-  // Carried: mA, mB, lA, lB, the P V accumulators; with affine scaling also the rows' visible-key counts
-  // (per-lane partials) and visible-value sums (a second multiply, by the 0/1 visibility of the block).
+  // Carried: the lane rows' maxima and partial denominators, the P V accumulators (per m-tile 4 per value
+  // tile); with affine scaling also the rows' visible-key counts (per-lane partials) and visible-value sums
+  // (a second multiply, by the 0/1 visibility of the block).
   bool affine = op.hasAffineScale();
-  SmallVector<Value> init{laneF32(ninf), laneF32(ninf), laneF32(0.0), laneF32(0.0)};
-  int64_t affineAt = 4 + 4 * dvTiles;
-  for (int64_t i = 0; i < 4 * dvTiles + (affine ? 2 + 4 * dvTiles : 0); ++i)
-    init.push_back(laneF32(0.0));
+  int64_t accWords = 4 * dvTiles; // accumulators of one m-tile
+  int64_t lAt = kLaneRows, accAt = 2 * kLaneRows, affineAt = accAt + kMTiles * accWords,
+          vsumAt = affineAt + kLaneRows;
+  SmallVector<Value> init(kLaneRows, laneF32(ninf));
+  init.append(kLaneRows + kMTiles * accWords + (affine ? kLaneRows + kMTiles * accWords : 0), laneF32(0.0));
   Value scale = laneF32(op.getScale().convertToDouble());
 
   // Staged K/V: the workgroup double-buffers its key blocks in workgroup memory (a private buffer in the
@@ -483,20 +495,22 @@ void MmaEmitter::emit() {
       hit = arith::OrIOp::create(b, hit, cmpI(arith::CmpIPredicate::eq, x, laneIdx(value)));
     return hit;
   };
-  // Scales and masks score tiles in place (register e of tile n: row e < 2 ? g : g + 8, key keyAt(n, e));
-  // returns the 0/1 visibility. `calibrated` keeps the calibration pass's columns, else the main pass's.
+  // Scales and masks score tiles in place (register e of m-tile m's tile n: lane row 2m + e / 2, key
+  // keyAt(n, e)); returns the 0/1 visibility. `calibrated` keeps the calibration pass's columns, else the
+  // main pass's.
   Value ninfL = laneF32(ninf);
-  auto maskScores = [&](std::array<FragC, 2> &s, function_ref<Value(int64_t, int64_t)> keyAt,
-                        std::optional<bool> calibrated, function_ref<Value(int64_t, int64_t)> slotValid) {
-    std::array<FragC, 2> visible;
+  auto maskScores = [&](Scores &s, function_ref<Value(int64_t, int64_t)> keyAt, std::optional<bool> calibrated,
+                        function_ref<Value(int64_t, int64_t)> slotValid) {
+    Scores visible;
+    for (int64_t m = 0; m < kMTiles; ++m)
     for (int64_t n = 0; n < 2; ++n)
       for (int64_t e = 0; e < 4; ++e) {
         Value key = keyAt(n, e);
-        Value pos = e < 2 ? posA : posB, hL = e < 2 ? headA : headB;
+        Value pos = posR[2 * m + e / 2], hL = headR[2 * m + e / 2];
         Value keep = cmpI(arith::CmpIPredicate::slt, key, perLane(seqK));
         if (slotValid)
           keep = arith::AndIOp::create(b, keep, slotValid(n, e));
-        Value z = arith::MulFOp::create(b, s[n][e], scale);
+        Value z = arith::MulFOp::create(b, s[m][n][e], scale);
         if (op.hasScoreModifier()) // before masking, as the op says
           z = applyRegion(op.getScore(), {z, bL, hL, pos, key}, seqK);
         if (op.hasMaskModifier())
@@ -519,26 +533,29 @@ void MmaEmitter::emit() {
                 arith::XOrIOp::create(b, arith::AndIOp::create(b, isCalibrated, anyEqual(key, calKeys)),
                                       perLane(arith::ConstantOp::create(b, b.getBoolAttr(true)))));
         }
-        s[n][e] = arith::SelectOp::create(b, keep, z, ninfL);
-        visible[n][e] = arith::SelectOp::create(b, keep, laneF32(1.0), laneF32(0.0));
+        s[m][n][e] = arith::SelectOp::create(b, keep, z, ninfL);
+        visible[m][n][e] = arith::SelectOp::create(b, keep, laneF32(1.0), laneF32(0.0));
       }
     return visible;
   };
   std::optional<bool> mainPass = calKeys.empty() ? std::nullopt : std::optional<bool>(false);
 
-  // S = Q Kᵀ for 16 keys: two 8-key tiles, kOf(n, ks, r) register r of tile n's B fragment at head-dim step ks.
+  // S = Q Kᵀ for 16 keys: per m-tile two 8-key tiles, kOf(n, ks, r) register r of tile n's B fragment at
+  // head-dim step ks (loaded once for both m-tiles).
   auto scoreTiles = [&](function_ref<Value(int64_t, int64_t, int64_t)> kOf) {
-    std::array<FragC, 2> tiles;
-    for (int64_t n = 0; n < 2; ++n) {
-      FragC c{laneF32(0.0), laneF32(0.0), laneF32(0.0), laneF32(0.0)};
-      for (int64_t ks = 0; ks < d / 16; ++ks) {
+    Scores tiles;
+    for (int64_t m = 0; m < kMTiles; ++m)
+      for (int64_t n = 0; n < 2; ++n)
+        tiles[m][n] = FragC{laneF32(0.0), laneF32(0.0), laneF32(0.0), laneF32(0.0)};
+    // Head-dim step outermost: a step's K fragments are live only while its multiplies run.
+    for (int64_t ks = 0; ks < d / 16; ++ks)
+      for (int64_t n = 0; n < 2; ++n) {
         FragB kb;
         for (int64_t r = 0; r < 4; ++r)
           kb[r] = kOf(n, ks, r);
-        c = mma(qFrags[ks], kb, c);
+        for (int64_t m = 0; m < kMTiles; ++m)
+          tiles[m][n] = mma(qFrags[m][ks], kb, tiles[m][n]);
       }
-      tiles[n] = c;
-    }
     return tiles;
   };
   // Head-dim column of register r of a K fragment at step ks.
@@ -548,19 +565,20 @@ void MmaEmitter::emit() {
   // lanes at the end), the P V accumulators and, with affine scaling, partial visible-key counts and
   // visible-value sums.
   struct RowState {
-    std::array<Value, 2> m, l, count;
-    SmallVector<Value> acc, vsum;
+    std::array<Value, kLaneRows> m, l, count;
+    SmallVector<Value> acc, vsum; // [m-tile * accWords + 4 * value tile + register]
   };
   // Folds one block of 16 keys into `st`: its masked score tiles `s` and their 0/1 visibility. The 4 lanes
   // of a row (same g) agree on its max through two xor shuffles; the two tiles' probabilities, rounded to
   // the operand type, are in order the A fragment of P V (keys 0-7, then 8-15). vOf(tile, r) is register r
   // of the block's V fragment for value columns [8 tile, 8 tile + 8).
-  auto fold = [&](RowState &st, const std::array<FragC, 2> &s, const std::array<FragC, 2> &visible,
-                  function_ref<Value(int64_t, int64_t)> vOf) {
-    std::array<Value, 2> alpha, base;
-    for (int64_t h = 0; h < 2; ++h) {
-      Value blockMax = arith::MaximumFOp::create(b, arith::MaximumFOp::create(b, s[0][2 * h], s[0][2 * h + 1]),
-                                                 arith::MaximumFOp::create(b, s[1][2 * h], s[1][2 * h + 1]));
+  auto fold = [&](RowState &st, const Scores &s, const Scores &visible, function_ref<Value(int64_t, int64_t)> vOf) {
+    std::array<Value, kLaneRows> alpha, base;
+    for (int64_t h = 0; h < kLaneRows; ++h) {
+      const std::array<FragC, 2> &tiles = s[h / 2];
+      int64_t e0 = 2 * (h % 2);
+      Value blockMax = arith::MaximumFOp::create(b, arith::MaximumFOp::create(b, tiles[0][e0], tiles[0][e0 + 1]),
+                                                 arith::MaximumFOp::create(b, tiles[1][e0], tiles[1][e0 + 1]));
       blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 1));
       blockMax = arith::MaximumFOp::create(b, blockMax, shuffleXor(blockMax, 2));
       Value mNew = arith::MaximumFOp::create(b, st.m[h], blockMax);
@@ -571,30 +589,35 @@ void MmaEmitter::emit() {
       st.m[h] = mNew;
       st.l[h] = arith::MulFOp::create(b, st.l[h], alpha[h]);
     }
-    FragA p, seen; // seen: the visibility as an A fragment, exact in any 16-bit type
-    for (int64_t n = 0; n < 2; ++n)
-      for (int64_t e = 0; e < 4; ++e) {
-        Value x = math::ExpOp::create(b, arith::SubFOp::create(b, s[n][e], base[e / 2]));
-        st.l[e / 2] = arith::AddFOp::create(b, st.l[e / 2], x);
-        p[4 * n + e] = arith::TruncFOp::create(b, laneType(half), x);
-        if (affine) {
-          st.count[e / 2] = arith::AddFOp::create(b, st.count[e / 2], visible[n][e]);
-          seen[4 * n + e] = arith::TruncFOp::create(b, laneType(half), visible[n][e]);
+    std::array<FragA, kMTiles> p, seen; // seen: the visibility as an A fragment, exact in any 16-bit type
+    for (int64_t m = 0; m < kMTiles; ++m)
+      for (int64_t n = 0; n < 2; ++n)
+        for (int64_t e = 0; e < 4; ++e) {
+          int64_t h = 2 * m + e / 2;
+          Value x = math::ExpOp::create(b, arith::SubFOp::create(b, s[m][n][e], base[h]));
+          st.l[h] = arith::AddFOp::create(b, st.l[h], x);
+          p[m][4 * n + e] = arith::TruncFOp::create(b, laneType(half), x);
+          if (affine) {
+            st.count[h] = arith::AddFOp::create(b, st.count[h], visible[m][n][e]);
+            seen[m][4 * n + e] = arith::TruncFOp::create(b, laneType(half), visible[m][n][e]);
+          }
         }
-      }
     for (int64_t tile = 0; tile < dvTiles; ++tile) {
       FragB vb;
       for (int64_t r = 0; r < 4; ++r)
         vb[r] = vOf(tile, r);
-      FragC acc;
-      for (int64_t e = 0; e < 4; ++e)
-        acc[e] = arith::MulFOp::create(b, st.acc[4 * tile + e], alpha[e / 2]);
-      FragC out = mma(p, vb, acc);
-      std::copy(out.begin(), out.end(), st.acc.begin() + 4 * tile);
-      if (affine) {
-        FragC sum{st.vsum[4 * tile], st.vsum[4 * tile + 1], st.vsum[4 * tile + 2], st.vsum[4 * tile + 3]};
-        FragC summed = mma(seen, vb, sum);
-        std::copy(summed.begin(), summed.end(), st.vsum.begin() + 4 * tile);
+      for (int64_t m = 0; m < kMTiles; ++m) {
+        int64_t at = m * accWords + 4 * tile;
+        FragC acc;
+        for (int64_t e = 0; e < 4; ++e)
+          acc[e] = arith::MulFOp::create(b, st.acc[at + e], alpha[2 * m + e / 2]);
+        FragC out = mma(p[m], vb, acc);
+        std::copy(out.begin(), out.end(), st.acc.begin() + at);
+        if (affine) {
+          FragC sum{st.vsum[at], st.vsum[at + 1], st.vsum[at + 2], st.vsum[at + 3]};
+          FragC summed = mma(seen[m], vb, sum);
+          std::copy(summed.begin(), summed.end(), st.vsum.begin() + at);
+        }
       }
     }
   };
@@ -644,52 +667,64 @@ void MmaEmitter::emit() {
       scf::YieldOp::create(b, carried);
       b.setInsertionPointToStart(sees.thenBlock());
     }
-    // Staged: the block's K fragments by ldmatrix, per head-dim step both S tiles (matrix i: keys 8 (i / 2) to
-    // 8 (i / 2) + 7, chunk 2 ks + i mod 2).
-    SmallVector<std::array<FragB, 2>> kStaged;
+    // Staged: K fragments by ldmatrix when first asked for, per head-dim step both S tiles' (matrix i: keys
+    // 8 (i / 2) to 8 (i / 2) + 7, chunk 2 ks + i mod 2).
     Value matrix = arith::DivUIOp::create(b, lane, laneIdx(8)), matrixRow = arith::RemUIOp::create(b, lane, laneIdx(8));
-    for (int64_t ks = 0; stage && ks < d / 16; ++ks) {
-      Value row = add(mul(arith::DivUIOp::create(b, matrix, laneIdx(2)), laneIdx(8)), matrixRow);
-      Value chunk = add(arith::RemUIOp::create(b, matrix, laneIdx(2)), laneIdx(2 * ks));
-      auto x = ldmatrix(kTiles, slot, buffer, row, chunk, /*transpose=*/false, lane);
-      kStaged.push_back({FragB{x[0][0], x[0][1], x[1][0], x[1][1]}, FragB{x[2][0], x[2][1], x[3][0], x[3][1]}});
-    }
+    SmallVector<std::optional<std::array<FragB, 2>>> kStaged(d / 16);
+    auto stagedK = [&](int64_t ks) -> std::array<FragB, 2> & {
+      if (!kStaged[ks]) {
+        Value row = add(mul(arith::DivUIOp::create(b, matrix, laneIdx(2)), laneIdx(8)), matrixRow);
+        Value chunk = add(arith::RemUIOp::create(b, matrix, laneIdx(2)), laneIdx(2 * ks));
+        auto x = ldmatrix(kTiles, slot, buffer, row, chunk, /*transpose=*/false, lane);
+        kStaged[ks] = {FragB{x[0][0], x[0][1], x[1][0], x[1][1]}, FragB{x[2][0], x[2][1], x[3][0], x[3][1]}};
+      }
+      return *kStaged[ks];
+    };
     // S = Q Kᵀ: tile n's B fragment is K row j0 + 8n + g.
-    std::array<FragC, 2> scores = scoreTiles([&](int64_t n, int64_t ks, int64_t r) -> Value {
+    Scores scores = scoreTiles([&](int64_t n, int64_t ks, int64_t r) -> Value {
       if (stage)
-        return kStaged[ks][n][r];
+        return stagedK(ks)[n][r];
       return load(k, {bL, kvL, minI(add(j0L, add(g, laneIdx(8 * n))), perLane(lastK)), kColumn(ks, r)});
     });
-    // Scale and mask: register e of tile n is row (e < 2 ? g : g + 8), key j0 + 8n + 2t + e mod 2.
-    std::array<FragC, 2> visible = maskScores(
+    // Scale and mask: register e of tile n is key j0 + 8n + 2t + e mod 2.
+    Scores visible = maskScores(
         scores, [&](int64_t n, int64_t e) { return add(j0L, add(twoT, laneIdx(8 * n + e % 2))); }, mainPass, nullptr);
-    RowState st{{carried[0], carried[1]}, {carried[2], carried[3]}, {}, {}, {}};
-    st.acc.assign(carried.begin() + 4, carried.begin() + affineAt);
-    if (affine) {
-      st.count = {carried[affineAt], carried[affineAt + 1]};
-      st.vsum.assign(carried.begin() + affineAt + 2, carried.end());
+    RowState st;
+    for (int64_t h = 0; h < kLaneRows; ++h) {
+      st.m[h] = carried[h];
+      st.l[h] = carried[lAt + h];
+      if (affine)
+        st.count[h] = carried[affineAt + h];
     }
-    // Staged: V's fragments by ldmatrix .trans, two value tiles at a time (matrix i: keys 8 (i mod 2) to
-    // 8 (i mod 2) + 7, chunk tile + i / 2).
-    SmallVector<FragB> vStaged;
-    for (int64_t tile = 0; stage && tile < dvTiles; tile += 2) {
-      Value row = add(mul(arith::RemUIOp::create(b, matrix, laneIdx(2)), laneIdx(8)), matrixRow);
-      Value chunk = add(arith::DivUIOp::create(b, matrix, laneIdx(2)), laneIdx(tile));
-      auto x = ldmatrix(vTiles, slot, buffer, row, chunk, /*transpose=*/true, lane);
-      vStaged.push_back(FragB{x[0][0], x[0][1], x[1][0], x[1][1]});
-      vStaged.push_back(FragB{x[2][0], x[2][1], x[3][0], x[3][1]});
-    }
+    st.acc.assign(carried.begin() + accAt, carried.begin() + affineAt);
+    if (affine)
+      st.vsum.assign(carried.begin() + vsumAt, carried.end());
+    // Staged: V's fragments by ldmatrix .trans when first asked for, two value tiles at a time (matrix i:
+    // keys 8 (i mod 2) to 8 (i mod 2) + 7, chunk tile + i / 2).
+    SmallVector<std::optional<FragB>> vStaged(dvTiles);
+    auto stagedV = [&](int64_t tile) -> FragB & {
+      if (!vStaged[tile]) {
+        int64_t pair = tile / 2 * 2;
+        Value row = add(mul(arith::RemUIOp::create(b, matrix, laneIdx(2)), laneIdx(8)), matrixRow);
+        Value chunk = add(arith::DivUIOp::create(b, matrix, laneIdx(2)), laneIdx(pair));
+        auto x = ldmatrix(vTiles, slot, buffer, row, chunk, /*transpose=*/true, lane);
+        vStaged[pair] = FragB{x[0][0], x[0][1], x[1][0], x[1][1]};
+        vStaged[pair + 1] = FragB{x[2][0], x[2][1], x[3][0], x[3][1]};
+      }
+      return *vStaged[tile];
+    };
     // V's B fragment: keys j0 + 2t (+1), j0 + 8 + 2t (+1), column 8 tile + g.
     fold(st, scores, visible, [&](int64_t tile, int64_t r) -> Value {
       if (stage)
-        return vStaged[tile][r];
+        return stagedV(tile)[r];
       Value row = add(twoT, laneIdx(8 * (r / 2) + r % 2)), col = add(g, laneIdx(8 * tile));
       return load(v, {bL, kvL, minI(add(j0L, row), perLane(lastK)), col});
     });
-    SmallVector<Value> next{st.m[0], st.m[1], st.l[0], st.l[1]};
+    SmallVector<Value> next(st.m.begin(), st.m.end());
+    next.append(st.l.begin(), st.l.end());
     next.append(st.acc);
     if (affine) {
-      next.append({st.count[0], st.count[1]});
+      next.append(st.count.begin(), st.count.end());
       next.append(st.vsum);
     }
     if (sees) {
@@ -706,65 +741,75 @@ void MmaEmitter::emit() {
   return loop;
   };
 
-  // Per lane, its two rows' maxima and denominators (summed over the row's 4 lanes) and its accumulators,
-  // from one pass over the row block's keys or combined from the splits' partials; with affine scaling the
-  // rest of the loop's results.
+  // Per lane, its rows' maxima and denominators (summed over the row's 4 lanes) and its accumulators,
+  // from one pass over the row block's keys or combined from the splits' partials (state[r], state[lAt + r],
+  // state[accAt + ...]); with affine scaling the rest is the loop's.
   auto quadSum = [&](Value x) {
     x = arith::AddFOp::create(b, x, shuffleXor(x, 1));
     return arith::AddFOp::create(b, x, shuffleXor(x, 2)).getResult();
   };
   auto finish = [&](scf::ForOp loop) {
-    SmallVector<Value> state{loop.getResult(0), loop.getResult(1), quadSum(loop.getResult(2)),
-                             quadSum(loop.getResult(3))};
-    for (int64_t i = 0; i < 4 * dvTiles; ++i)
-      state.push_back(loop.getResult(4 + i));
+    SmallVector<Value> state;
+    for (int64_t h = 0; h < kLaneRows; ++h)
+      state.push_back(loop.getResult(h));
+    for (int64_t h = 0; h < kLaneRows; ++h)
+      state.push_back(quadSum(loop.getResult(lAt + h)));
+    for (int64_t i = accAt; i < affineAt; ++i)
+      state.push_back(loop.getResult(i));
     return state;
   };
-  // Scratch word of register e's row (e < 2: g, else g + 8) in the partial at `base`: its max (+1: its
-  // denominator, +2 + c: accumulator column c).
-  auto rowWord = [&](Value base, int64_t e) {
-    return add(perLane(add(base, idx(1))), mul(add(g, laneIdx(8 * (e / 2))), laneIdx(rowWords)));
+  // Scratch word of lane row h in the partial at `base`: its max (+1: its denominator, +2 + c: accumulator
+  // column c).
+  auto rowWord = [&](Value base, int64_t h) {
+    Value row = add(g, laneIdx(kTileRows * (h / 2) + 8 * (h % 2)));
+    return add(perLane(add(base, idx(1))), mul(row, laneIdx(rowWords)));
+  };
+  // Accumulator register e of value tile `tile`, m-tile m: its state index and scratch word.
+  auto accIndex = [&](int64_t m, int64_t tile, int64_t e) { return accAt + m * accWords + 4 * tile + e; };
+  auto accWord = [&](Value base, int64_t m, int64_t tile, int64_t e) {
+    return add(rowWord(base, 2 * m + e / 2), add(twoT, laneIdx(2 + 8 * tile + e % 2)));
   };
   auto writePartial = [&](Value buffer, Value base, ArrayRef<Value> state) {
     Value first = cmpI(arith::CmpIPredicate::eq, t, laneIdx(0)); // one lane of four writes a row's max, sum
     Value all = perLane(arith::ConstantOp::create(b, b.getBoolAttr(true)));
-    for (int64_t h = 0; h < 2; ++h) {
-      store(state[h], buffer, {rowWord(base, 2 * h)}, first);
-      store(state[2 + h], buffer, {add(rowWord(base, 2 * h), laneIdx(1))}, first);
+    for (int64_t h = 0; h < kLaneRows; ++h) {
+      store(state[h], buffer, {rowWord(base, h)}, first);
+      store(state[lAt + h], buffer, {add(rowWord(base, h), laneIdx(1))}, first);
     }
-    for (int64_t tile = 0; tile < dvTiles; ++tile)
-      for (int64_t e = 0; e < 4; ++e)
-        store(state[4 + 4 * tile + e], buffer, {add(rowWord(base, e), add(twoT, laneIdx(2 + 8 * tile + e % 2)))},
-              all);
+    for (int64_t m = 0; m < kMTiles; ++m)
+      for (int64_t tile = 0; tile < dvTiles; ++tile)
+        for (int64_t e = 0; e < 4; ++e)
+          store(state[accIndex(m, tile, e)], buffer, {accWord(base, m, tile, e)}, all);
   };
   // Combines `count` partials, `stride` words apart from `first`: each rescaled to the running max.
   auto combine = [&](Value buffer, Value first, int64_t stride, Value count) {
-    SmallVector<Value> start{laneF32(ninf), laneF32(ninf), laneF32(0.0), laneF32(0.0)};
-    start.append(4 * dvTiles, laneF32(0.0));
+    SmallVector<Value> start(kLaneRows, laneF32(ninf));
+    start.append(kLaneRows + kMTiles * accWords, laneF32(0.0));
     auto partials = scf::ForOp::create(b, idx(0), count, idx(1), start, [&](OpBuilder &nested, Location loc, Value s,
                                                                             ValueRange run) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
       Value base = add(first, mul(s, idx(stride)));
       SmallVector<Value> next(run.begin(), run.end());
-      std::array<Value, 2> keep, take;
-      for (int64_t h = 0; h < 2; ++h) {
-        Value m = load(buffer, {rowWord(base, 2 * h)});
-        Value l = load(buffer, {add(rowWord(base, 2 * h), laneIdx(1))});
+      std::array<Value, kLaneRows> keep, take;
+      for (int64_t h = 0; h < kLaneRows; ++h) {
+        Value m = load(buffer, {rowWord(base, h)});
+        Value l = load(buffer, {add(rowWord(base, h), laneIdx(1))});
         Value top = arith::MaximumFOp::create(b, run[h], m);
         Value at = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, top, ninfL),
                                            laneF32(0.0), top);
         keep[h] = math::ExpOp::create(b, arith::SubFOp::create(b, run[h], at));
         take[h] = math::ExpOp::create(b, arith::SubFOp::create(b, m, at));
         next[h] = top;
-        next[2 + h] = math::FmaOp::create(b, l, take[h], arith::MulFOp::create(b, run[2 + h], keep[h]));
+        next[lAt + h] = math::FmaOp::create(b, l, take[h], arith::MulFOp::create(b, run[lAt + h], keep[h]));
       }
-      for (int64_t tile = 0; tile < dvTiles; ++tile)
-        for (int64_t e = 0; e < 4; ++e) {
-          Value x = load(buffer, {add(rowWord(base, e), add(twoT, laneIdx(2 + 8 * tile + e % 2)))});
-          next[4 + 4 * tile + e] =
-              math::FmaOp::create(b, x, take[e / 2], arith::MulFOp::create(b, run[4 + 4 * tile + e], keep[e / 2]));
-        }
+      for (int64_t m = 0; m < kMTiles; ++m)
+        for (int64_t tile = 0; tile < dvTiles; ++tile)
+          for (int64_t e = 0; e < 4; ++e) {
+            int64_t i = accIndex(m, tile, e), h = 2 * m + e / 2;
+            Value x = load(buffer, {accWord(base, m, tile, e)});
+            next[i] = math::FmaOp::create(b, x, take[h], arith::MulFOp::create(b, run[i], keep[h]));
+          }
       scf::YieldOp::create(b, next);
     });
     return SmallVector<Value>(partials.getResults());
@@ -855,8 +900,12 @@ void MmaEmitter::emit() {
 
   // The calibration pass: the calibrated key columns in chunks of 16 (the last one padded with its last key,
   // masked), straight-line code with the same fragments and online softmax as a key block.
-  RowState cal{{laneF32(ninf), laneF32(ninf)}, {laneF32(0.0), laneF32(0.0)}, {laneF32(0.0), laneF32(0.0)},
-                SmallVector<Value>(4 * dvTiles, laneF32(0.0)), SmallVector<Value>(4 * dvTiles, laneF32(0.0))};
+  RowState cal;
+  cal.m.fill(laneF32(ninf));
+  cal.l.fill(laneF32(0.0));
+  cal.count.fill(laneF32(0.0));
+  cal.acc.assign(kMTiles * accWords, laneF32(0.0));
+  cal.vsum.assign(kMTiles * accWords, laneF32(0.0));
   auto fromTable = [&](Value lanePart, ArrayRef<int64_t> table) { // table[lanePart] per lane
     Value x = laneIdx(table[0]);
     for (size_t i = 1; i < table.size(); ++i)
@@ -875,14 +924,14 @@ void MmaEmitter::emit() {
         keys.push_back(chunk[base + 2 * tt]);
       return fromTable(t, keys);
     };
-    std::array<FragC, 2> scores = scoreTiles([&](int64_t n, int64_t ks, int64_t r) -> Value {
+    Scores scores = scoreTiles([&](int64_t n, int64_t ks, int64_t r) -> Value {
       Value keyRow = minI(fromTable(g, ArrayRef<int64_t>(chunk).slice(8 * n, 8)), perLane(lastK));
       return load(k, {bL, kvL, keyRow, kColumn(ks, r)});
     });
     auto slotValid = [&](int64_t n, int64_t e) {
       return cmpI(arith::CmpIPredicate::slt, add(twoT, laneIdx(8 * n + e % 2)), laneIdx(count));
     };
-    std::array<FragC, 2> visible =
+    Scores visible =
         maskScores(scores, [&](int64_t n, int64_t e) { return slotKeys(8 * n + e % 2); }, std::optional<bool>(true),
                    slotValid);
     fold(cal, scores, visible, [&](int64_t tile, int64_t r) -> Value {
@@ -892,10 +941,10 @@ void MmaEmitter::emit() {
 
   // O = acc / l, l summed over the row's 4 lanes; a row that saw no key is 0. A learned sink adds
   // exp(sink - m) to l (m the row's max, or 0 while it has none, as in the loop).
-  std::array<Value, 2> inv, calScale;
-  for (int64_t h = 0; h < 2; ++h) {
-    Value sink = op.getSinks() ? load(op.getSinks(), {h == 0 ? headA : headB}) : Value();
-    Value l = state[2 + h];
+  std::array<Value, kLaneRows> inv, calScale;
+  for (int64_t h = 0; h < kLaneRows; ++h) {
+    Value sink = op.getSinks() ? load(op.getSinks(), {headR[h]}) : Value();
+    Value l = state[lAt + h];
     if (sink) {
       Value m = state[h];
       Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m, laneF32(ninf));
@@ -914,9 +963,7 @@ void MmaEmitter::emit() {
                                             laneF32(0.0), cal.m[h]);
       Value top = arith::MaximumFOp::create(b, baseN, baseS);
       Value shiftS = math::ExpOp::create(b, arith::SubFOp::create(b, baseS, top));
-      Value l2 = arith::AddFOp::create(b, cal.l[h], shuffleXor(cal.l[h], 1));
-      l2 = arith::AddFOp::create(b, l2, shuffleXor(l2, 2));
-      Value massS = arith::MulFOp::create(b, l2, shiftS);
+      Value massS = arith::MulFOp::create(b, quadSum(cal.l[h]), shiftS);
       Value total = arith::AddFOp::create(
           b, arith::MulFOp::create(b, l, math::ExpOp::create(b, arith::SubFOp::create(b, baseN, top))), massS);
       Value anyMass = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, total, laneF32(0.0));
@@ -931,9 +978,9 @@ void MmaEmitter::emit() {
   }
   // Affine scaling: O = a acc / l + (alpha_ma - a) vsum / count (0 where no key is visible); gates and head
   // gains then scale the row (the SIMT form skips rows whose factor is 0; here they compute and store 0).
-  std::array<Value, 2> meanScale;
-  for (int64_t h = 0; h < 2; ++h) {
-    Value headL = h == 0 ? headA : headB, rowL = h == 0 ? rowAc : rowBc;
+  std::array<Value, kLaneRows> meanScale;
+  for (int64_t h = 0; h < kLaneRows; ++h) {
+    Value headL = headR[h], rowL = rowRc[h];
     Value factor = laneF32(1.0);
     if (op.getGates()) {
       bool perToken = cast<MemRefType>(op.getGates().getType()).getRank() == 3;
@@ -960,8 +1007,7 @@ void MmaEmitter::emit() {
       Value count = loop.getResult(affineAt + h);
       if (!calKeys.empty()) // the calibrated columns are visible keys too
         count = arith::AddFOp::create(b, count, cal.count[h]);
-      count = arith::AddFOp::create(b, count, shuffleXor(count, 1));
-      count = arith::AddFOp::create(b, count, shuffleXor(count, 2));
+      count = quadSum(count);
       Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, count, laneF32(0.0));
       Value mean = arith::DivFOp::create(b, arith::SubFOp::create(b, load(op.getAlphaMa(), {headL}), a), count);
       meanScale[h] = arith::MulFOp::create(b, arith::SelectOp::create(b, any, mean, laneF32(0.0)), factor);
@@ -971,26 +1017,28 @@ void MmaEmitter::emit() {
     if (!calKeys.empty())
       calScale[h] = arith::MulFOp::create(b, calScale[h], factor);
   }
-  Value inA = cmpI(arith::CmpIPredicate::slt, packedA, perLane(packedRows));
-  Value inB = cmpI(arith::CmpIPredicate::slt, packedB, perLane(packedRows));
-  if (owner) {
-    inA = arith::AndIOp::create(b, inA, owner);
-    inB = arith::AndIOp::create(b, inB, owner);
+  std::array<Value, kLaneRows> stores;
+  for (int64_t h = 0; h < kLaneRows; ++h) {
+    stores[h] = cmpI(arith::CmpIPredicate::slt, packedR[h], perLane(packedRows));
+    if (owner)
+      stores[h] = arith::AndIOp::create(b, stores[h], owner);
   }
-  for (int64_t tile = 0; tile < dvTiles; ++tile)
-    for (int64_t e = 0; e < 4; ++e) {
-      Value x = arith::MulFOp::create(b, state[4 + 4 * tile + e], inv[e / 2]);
-      if (!calKeys.empty())
-        x = math::FmaOp::create(b, cal.acc[4 * tile + e], calScale[e / 2], x);
-      if (affine) {
-        Value vsum = loop.getResult(affineAt + 2 + 4 * tile + e);
+  for (int64_t m = 0; m < kMTiles; ++m)
+    for (int64_t tile = 0; tile < dvTiles; ++tile)
+      for (int64_t e = 0; e < 4; ++e) {
+        int64_t h = 2 * m + e / 2, i = m * accWords + 4 * tile + e;
+        Value x = arith::MulFOp::create(b, state[accAt + i], inv[h]);
         if (!calKeys.empty())
-          vsum = arith::AddFOp::create(b, vsum, cal.vsum[4 * tile + e]);
-        x = math::FmaOp::create(b, vsum, meanScale[e / 2], x);
+          x = math::FmaOp::create(b, cal.acc[i], calScale[h], x);
+        if (affine) {
+          Value vsum = loop.getResult(vsumAt + i);
+          if (!calKeys.empty())
+            vsum = arith::AddFOp::create(b, vsum, cal.vsum[i]);
+          x = math::FmaOp::create(b, vsum, meanScale[h], x);
+        }
+        Value col = add(twoT, laneIdx(8 * tile + e % 2));
+        store(x, o, {bL, headR[h], rowRc[h], col}, stores[h]);
       }
-      Value col = add(twoT, laneIdx(8 * tile + e % 2));
-      store(x, o, {bL, e < 2 ? headA : headB, e < 2 ? rowAc : rowBc, col}, e < 2 ? inA : inB);
-    }
   if (emulatedScratch)
     memref::DeallocOp::create(b, emulatedScratch);
 }

@@ -11,15 +11,16 @@
 
 // CHECK-LABEL: func.func @tensor_cores
 // CHECK-SAME: xf.subgroup_lanes = 32 : i64, xf.workgroup_size = 128 : i64
-// Work items: B * H * ceil(S / 16) row blocks (padded to whole workgroups of 4 warps), each split over
-// up to 64 warps of 32 lanes: as many as 1024 warps want, with at least 256 keys (16 key blocks) per split.
-// CHECK: %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c16 : index
+// Work items: B * H * ceil(S / 32) row blocks (two m-tiles of 16 rows; padded to whole workgroups of 4
+// warps), each split over up to 64 warps of 32 lanes: as many as 1024 warps want, with at least 256 keys
+// (16 key blocks) per split.
+// CHECK: %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c32 : index
 // CHECK: arith.ceildivui %[[BLOCKS]], %c4 : index
 // CHECK: arith.ceildivui %c1024
 // CHECK: arith.minui %{{.+}}, %c64 : index
-// The splits' partials: per warp 16 rows of (max, sum, 32 accumulators) and a count, padded to 18 words
+// The splits' partials: per warp 32 rows of (max, sum, 32 accumulators) and a count, padded to 35 words
 // per lane.
-// CHECK: memref.alloc(%{{.+}}) {xf.scratch_words_per_item = 18 : i64} : memref<?xf32>
+// CHECK: memref.alloc(%{{.+}}) {xf.scratch_words_per_item = 35 : i64} : memref<?xf32>
 // CHECK: scf.parallel (%[[W:.+]]) = (%c0) to (%{{.+}}) step (%c1)
 // CHECK: arith.remui %[[W]], %c32 : index
 // Staged K/V: the workgroup's two buffers of 16 keys, the first block copied before the loop.
@@ -28,7 +29,8 @@
 // CHECK: scf.if
 // CHECK: nvgpu.device_async_copy %{{.+}}, %[[KT]][%{{.+}}, %c0, %{{.+}}, %{{.+}}], 8 {bypassL1}
 // CHECK: nvvm.cp.async.commit.group
-// One key block of 16 per iteration: per 8-key S tile D/16 = 4 multiplies, then Dv/8 = 4 for P V.
+// One key block of 16 per iteration: per 8-key S tile and m-tile D/16 = 4 multiplies (16 in all), then per
+// m-tile Dv/8 = 4 for P V, every K and V fragment feeding both m-tiles.
 // CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16 iter_args
 // The next block into the other buffer; wait for all but that newest group, then the workgroup's barrier.
 // CHECK: nvgpu.device_async_copy
@@ -41,7 +43,7 @@
 // ldmatrix .trans.
 // CHECK: arith.xori
 // CHECK: nvgpu.ldmatrix %[[KT]][{{.+}}] {numTiles = 4 : i32, transpose = false} : memref<1x2x16x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
-// CHECK-COUNT-8: nvvm.mma.sync A[{{.+}}] B[{{.+}}] C[{{.+}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// CHECK-COUNT-16: nvvm.mma.sync A[{{.+}}] B[{{.+}}] C[{{.+}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
 // CHECK: nvgpu.ldmatrix %[[VT]][{{.+}}] {numTiles = 4 : i32, transpose = true} : memref<1x2x16x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // The row maxima: the 4 lanes of a row by xor shuffles 1 and 2.
 // CHECK: gpu.shuffle xor %{{.+}}, %c1_i32, %c32_i32 : f32
@@ -49,7 +51,7 @@
 // CHECK: math.exp
 // P, rounded to bf16, is the A operand of P V.
 // CHECK: arith.truncf %{{.+}} : f32 to bf16
-// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK-COUNT-8: nvvm.mma.sync
 // Every warp is done with the buffer before the next iteration refills it.
 // CHECK: gpu.barrier
 // CHECK-NEXT: scf.yield
