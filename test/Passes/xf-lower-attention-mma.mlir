@@ -44,13 +44,13 @@
 // CHECK: arith.xori
 // CHECK: nvgpu.ldmatrix %[[KT]][{{.+}}] {numTiles = 4 : i32, transpose = false} : memref<1x2x16x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK-COUNT-16: nvvm.mma.sync A[{{.+}}] B[{{.+}}] C[{{.+}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
-// CHECK: nvgpu.ldmatrix %[[VT]][{{.+}}] {numTiles = 4 : i32, transpose = true} : memref<1x2x16x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // The row maxima: the 4 lanes of a row by xor shuffles 1 and 2.
 // CHECK: gpu.shuffle xor %{{.+}}, %c1_i32, %c32_i32 : f32
 // CHECK: gpu.shuffle xor %{{.+}}, %c2_i32, %c32_i32 : f32
 // CHECK: math.exp
 // P, rounded to bf16, is the A operand of P V.
 // CHECK: arith.truncf %{{.+}} : f32 to bf16
+// CHECK: nvgpu.ldmatrix %[[VT]][{{.+}}] {numTiles = 4 : i32, transpose = true} : memref<1x2x16x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK-COUNT-8: nvvm.mma.sync
 // Every warp is done with the buffer before the next iteration refills it.
 // CHECK: gpu.barrier
