@@ -40,6 +40,7 @@ xf::XFLowerAttentionOptions xf::CpuTargetDescription::attentionTiling() const {
     options.mmaForm = "emulate";
   options.mmaStageKv = !tensorCoreDirectLoads;
   options.mmaSplitMinKeys = tensorCoreSplitMinKeys;
+  options.mmaMTiles = tensorCoreMTiles;
   return options;
 }
 

@@ -77,6 +77,7 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
     options.mmaForm = "simt";
   options.mmaStageKv = !tensorCoreDirectLoads;
   options.mmaSplitMinKeys = tensorCoreSplitMinKeys;
+  options.mmaMTiles = tensorCoreMTiles;
   return options;
 }
 

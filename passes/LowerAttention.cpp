@@ -2040,6 +2040,8 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       return fail("subgroup-rows must be positive");
     if (!mmaForm.empty() && mmaForm != "simt" && mmaForm != "emulate")
       return fail("mma-form must be simt, emulate or empty, got '" + mmaForm + "'");
+    if (mmaMTiles != 1 && mmaMTiles != 2)
+      return fail("mma-m-tiles must be 1 or 2, got " + Twine(mmaMTiles));
     if (mmaSplitMinKeys < 0)
       return fail("mma-split-min-keys must be 0 (no split) or positive, got " + Twine(mmaSplitMinKeys));
     return success();
@@ -2089,7 +2091,7 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
           func->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(32));
         if (!emulate && mmaStageKv && xf::mmaFormStages(op)) // the workgroup's warps share the staged K/V
           func->setAttr("xf.workgroup_size", attrs.getI64IntegerAttr(xf::kMmaStagedWorkgroupSize));
-        xf::emitMmaAttention(op, emulate, mmaStageKv, mmaSplitMinKeys);
+        xf::emitMmaAttention(op, emulate, mmaStageKv, mmaSplitMinKeys, mmaMTiles);
         op.erase();
         continue;
       }

@@ -25,9 +25,8 @@ namespace {
 
 constexpr int64_t kWarp = 32;
 constexpr int64_t kTileRows = 16; // the M of m16n8k16
-constexpr int64_t kMTiles = 2;     // m-tiles per warp: every K and V fragment a warp loads feeds both
-constexpr int64_t kRows = kMTiles * kTileRows; // (query row, head) pairs per warp
-constexpr int64_t kLaneRows = 2 * kMTiles;     // a lane's rows: g and g + 8 of each m-tile
+constexpr int64_t kMaxMTiles = 2;  // m-tiles per warp (mma-m-tiles): every K and V fragment feeds each
+constexpr int64_t kMaxLaneRows = 2 * kMaxMTiles; // a lane's rows: g and g + 8 of each m-tile
 constexpr int64_t kKeys = 16; // keys per block: two 8-key S tiles, one K step of P V
 constexpr int64_t kGroupWarps = mlir::xf::kMmaStagedWorkgroupSize / kWarp; // staged: warps sharing K/V blocks
 // Split-K: enough warps to fill an H100/H200 (132 SMs, 8 warps each), at most 64 partials per row block.
@@ -39,13 +38,14 @@ using FragA = std::array<Value, 8>;
 using FragB = std::array<Value, 4>;
 using FragC = std::array<Value, 4>;
 /// A key block's scores (or visibility): per m-tile its two 8-key C fragments.
-using Scores = std::array<std::array<FragC, 2>, kMTiles>;
+using Scores = std::array<std::array<FragC, 2>, kMaxMTiles>;
 
 class MmaEmitter {
 public:
-  MmaEmitter(xf::AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys)
-      : op(op), emulate(emulate), stage(stage), splitMinKeys(splitMinKeys), b(op.getLoc(), op), f32(b.getF32Type()),
-        index(b.getIndexType()), half(op.getKeyType().getElementType()) {}
+  MmaEmitter(xf::AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys, int64_t mTiles)
+      : op(op), emulate(emulate), stage(stage), splitMinKeys(splitMinKeys), mTiles(mTiles), laneRows(2 * mTiles),
+        rows(kTileRows * mTiles), b(op.getLoc(), op), f32(b.getF32Type()), index(b.getIndexType()),
+        half(op.getKeyType().getElementType()) {}
 
   void emit();
 
@@ -53,6 +53,7 @@ private:
   xf::AttentionOp op;
   bool emulate, stage;
   int64_t splitMinKeys;
+  int64_t mTiles, laneRows, rows; // m-tiles, rows per lane (g and g + 8 of each) and per warp
   ImplicitLocOpBuilder b;
   Type f32, index, half;
   Value batch, kvHead; // uniform over the warp
@@ -329,7 +330,7 @@ void MmaEmitter::emit() {
   // P / group of head kvHead * group + P mod group. The group's heads share every K and V fragment, and a
   // decode step (S = 1) fills `group` rows of the tile instead of one.
   Value packedRows = mul(seqQ, idx(group));
-  Value rowBlocks = arith::CeilDivUIOp::create(b, packedRows, idx(kRows));
+  Value rowBlocks = arith::CeilDivUIOp::create(b, packedRows, idx(rows));
   // Staged K/V: the kGroupWarps warps of a workgroup take consecutive row blocks of one (batch, kv head) and
   // share every key block they copy; a kv head's row blocks are padded to whole workgroups.
   int64_t groupWarps = stage ? kGroupWarps : 1;
@@ -354,7 +355,7 @@ void MmaEmitter::emit() {
   Value items = emulate ? launched : mul(launched, idx(kWarp));
   // A partial: word 0 the row block's arrival count (in its first split's block), then per tile row its max,
   // denominator and dv accumulator columns; one block per launched warp, a whole number of words per lane.
-  int64_t rowWords = 2 + dv, partialWords = llvm::alignTo(1 + kRows * rowWords, kWarp);
+  int64_t rowWords = 2 + dv, partialWords = llvm::alignTo(1 + rows * rowWords, kWarp);
   Value scratch;
   if (splittable && !emulate) {
     auto alloc = memref::AllocOp::create(b, MemRefType::get({ShapedType::kDynamic}, f32),
@@ -390,8 +391,8 @@ void MmaEmitter::emit() {
   Value rem = arith::RemUIOp::create(b, rowBlock, perBatch);
   kvHead = arith::DivUIOp::create(b, rem, paddedBlocks);
   Value blockInHead = arith::RemUIOp::create(b, rem, paddedBlocks);
-  Value p0 = mul(blockInHead, idx(kRows)); // the warp's first packed row
-  Value groupP0 = mul(arith::DivUIOp::create(b, blockInHead, idx(groupWarps)), idx(groupWarps * kRows));
+  Value p0 = mul(blockInHead, idx(rows)); // the warp's first packed row
+  Value groupP0 = mul(arith::DivUIOp::create(b, blockInHead, idx(groupWarps)), idx(groupWarps * rows));
   Value offset = arith::SubIOp::create(b, seqK, seqQ); // query row r sits at position offset + r
 
   Value g = arith::DivUIOp::create(b, lane, laneIdx(4)), t = arith::RemUIOp::create(b, lane, laneIdx(4));
@@ -405,8 +406,8 @@ void MmaEmitter::emit() {
   auto headOf = [&](Value packed) {
     return add(mul(kvL, laneIdx(group)), arith::RemUIOp::create(b, packed, laneIdx(group)));
   };
-  std::array<Value, kLaneRows> packedR, rowR, rowRc, headR, posR;
-  for (int64_t r = 0; r < kLaneRows; ++r) {
+  std::array<Value, kMaxLaneRows> packedR, rowR, rowRc, headR, posR;
+  for (int64_t r = 0; r < laneRows; ++r) {
     packedR[r] = add(perLane(p0), add(g, laneIdx(kTileRows * (r / 2) + 8 * (r % 2))));
     rowR[r] = queryRow(packedR[r]);
     rowRc[r] = minI(rowR[r], perLane(lastQ));
@@ -415,8 +416,8 @@ void MmaEmitter::emit() {
   }
 
   // Q as A fragments, per m-tile one per 16 head dims.
-  std::array<SmallVector<FragA>, kMTiles> qFrags;
-  for (int64_t m = 0; m < kMTiles; ++m)
+  std::array<SmallVector<FragA>, kMaxMTiles> qFrags;
+  for (int64_t m = 0; m < mTiles; ++m)
     for (int64_t ks = 0; ks < d / 16; ++ks) {
       FragA a;
       for (int64_t r = 0; r < 8; ++r) {
@@ -447,11 +448,11 @@ void MmaEmitter::emit() {
   };
   // The workgroup's warps go through the key blocks of all their rows together; a warp computes only on
   // those its own rows see.
-  auto [keyBegin, keyEnd] = keyRange(groupP0, groupWarps * kRows);
+  auto [keyBegin, keyEnd] = keyRange(groupP0, groupWarps * rows);
   Value blockBegin = mul(arith::DivUIOp::create(b, keyBegin, idx(kKeys)), idx(kKeys));
   Value ownBegin, ownEnd;
   if (groupWarps > 1)
-    std::tie(ownBegin, ownEnd) = keyRange(p0, kRows);
+    std::tie(ownBegin, ownEnd) = keyRange(p0, rows);
 
   int64_t dvTiles = dv / 8;
   double ninf = -std::numeric_limits<double>::infinity();
@@ -460,10 +461,10 @@ void MmaEmitter::emit() {
   // (a second multiply, by the 0/1 visibility of the block).
   bool affine = op.hasAffineScale();
   int64_t accWords = 4 * dvTiles; // accumulators of one m-tile
-  int64_t lAt = kLaneRows, accAt = 2 * kLaneRows, affineAt = accAt + kMTiles * accWords,
-          vsumAt = affineAt + kLaneRows;
-  SmallVector<Value> init(kLaneRows, laneF32(ninf));
-  init.append(kLaneRows + kMTiles * accWords + (affine ? kLaneRows + kMTiles * accWords : 0), laneF32(0.0));
+  int64_t lAt = laneRows, accAt = 2 * laneRows, affineAt = accAt + mTiles * accWords,
+          vsumAt = affineAt + laneRows;
+  SmallVector<Value> init(laneRows, laneF32(ninf));
+  init.append(laneRows + mTiles * accWords + (affine ? laneRows + mTiles * accWords : 0), laneF32(0.0));
   Value scale = laneF32(op.getScale().convertToDouble());
 
   // Staged K/V: the workgroup double-buffers its key blocks in workgroup memory (a private buffer in the
@@ -502,7 +503,7 @@ void MmaEmitter::emit() {
   auto maskScores = [&](Scores &s, function_ref<Value(int64_t, int64_t)> keyAt, std::optional<bool> calibrated,
                         function_ref<Value(int64_t, int64_t)> slotValid) {
     Scores visible;
-    for (int64_t m = 0; m < kMTiles; ++m)
+    for (int64_t m = 0; m < mTiles; ++m)
     for (int64_t n = 0; n < 2; ++n)
       for (int64_t e = 0; e < 4; ++e) {
         Value key = keyAt(n, e);
@@ -544,7 +545,7 @@ void MmaEmitter::emit() {
   // head-dim step ks (loaded once for both m-tiles).
   auto scoreTiles = [&](function_ref<Value(int64_t, int64_t, int64_t)> kOf) {
     Scores tiles;
-    for (int64_t m = 0; m < kMTiles; ++m)
+    for (int64_t m = 0; m < mTiles; ++m)
       for (int64_t n = 0; n < 2; ++n)
         tiles[m][n] = FragC{laneF32(0.0), laneF32(0.0), laneF32(0.0), laneF32(0.0)};
     // Head-dim step outermost: a step's K fragments are live only while its multiplies run.
@@ -553,7 +554,7 @@ void MmaEmitter::emit() {
         FragB kb;
         for (int64_t r = 0; r < 4; ++r)
           kb[r] = kOf(n, ks, r);
-        for (int64_t m = 0; m < kMTiles; ++m)
+        for (int64_t m = 0; m < mTiles; ++m)
           tiles[m][n] = mma(qFrags[m][ks], kb, tiles[m][n]);
       }
     return tiles;
@@ -565,7 +566,7 @@ void MmaEmitter::emit() {
   // lanes at the end), the P V accumulators and, with affine scaling, partial visible-key counts and
   // visible-value sums.
   struct RowState {
-    std::array<Value, kLaneRows> m, l, count;
+    std::array<Value, kMaxLaneRows> m, l, count;
     SmallVector<Value> acc, vsum; // [m-tile * accWords + 4 * value tile + register]
   };
   // Folds one block of 16 keys into `st`: its masked score tiles `s` and their 0/1 visibility. The 4 lanes
@@ -573,8 +574,8 @@ void MmaEmitter::emit() {
   // the operand type, are in order the A fragment of P V (keys 0-7, then 8-15). vOf(tile, r) is register r
   // of the block's V fragment for value columns [8 tile, 8 tile + 8).
   auto fold = [&](RowState &st, const Scores &s, const Scores &visible, function_ref<Value(int64_t, int64_t)> vOf) {
-    std::array<Value, kLaneRows> alpha, base;
-    for (int64_t h = 0; h < kLaneRows; ++h) {
+    std::array<Value, kMaxLaneRows> alpha, base;
+    for (int64_t h = 0; h < laneRows; ++h) {
       const std::array<FragC, 2> &tiles = s[h / 2];
       int64_t e0 = 2 * (h % 2);
       Value blockMax = arith::MaximumFOp::create(b, arith::MaximumFOp::create(b, tiles[0][e0], tiles[0][e0 + 1]),
@@ -589,8 +590,8 @@ void MmaEmitter::emit() {
       st.m[h] = mNew;
       st.l[h] = arith::MulFOp::create(b, st.l[h], alpha[h]);
     }
-    std::array<FragA, kMTiles> p, seen; // seen: the visibility as an A fragment, exact in any 16-bit type
-    for (int64_t m = 0; m < kMTiles; ++m)
+    std::array<FragA, kMaxMTiles> p, seen; // seen: the visibility as an A fragment, exact in any 16-bit type
+    for (int64_t m = 0; m < mTiles; ++m)
       for (int64_t n = 0; n < 2; ++n)
         for (int64_t e = 0; e < 4; ++e) {
           int64_t h = 2 * m + e / 2;
@@ -606,7 +607,7 @@ void MmaEmitter::emit() {
       FragB vb;
       for (int64_t r = 0; r < 4; ++r)
         vb[r] = vOf(tile, r);
-      for (int64_t m = 0; m < kMTiles; ++m) {
+      for (int64_t m = 0; m < mTiles; ++m) {
         int64_t at = m * accWords + 4 * tile;
         FragC acc;
         for (int64_t e = 0; e < 4; ++e)
@@ -690,7 +691,7 @@ void MmaEmitter::emit() {
     Scores visible = maskScores(
         scores, [&](int64_t n, int64_t e) { return add(j0L, add(twoT, laneIdx(8 * n + e % 2))); }, mainPass, nullptr);
     RowState st;
-    for (int64_t h = 0; h < kLaneRows; ++h) {
+    for (int64_t h = 0; h < laneRows; ++h) {
       st.m[h] = carried[h];
       st.l[h] = carried[lAt + h];
       if (affine)
@@ -720,11 +721,11 @@ void MmaEmitter::emit() {
       Value row = add(twoT, laneIdx(8 * (r / 2) + r % 2)), col = add(g, laneIdx(8 * tile));
       return load(v, {bL, kvL, minI(add(j0L, row), perLane(lastK)), col});
     });
-    SmallVector<Value> next(st.m.begin(), st.m.end());
-    next.append(st.l.begin(), st.l.end());
+    SmallVector<Value> next(st.m.begin(), st.m.begin() + laneRows);
+    next.append(st.l.begin(), st.l.begin() + laneRows);
     next.append(st.acc);
     if (affine) {
-      next.append(st.count.begin(), st.count.end());
+      next.append(st.count.begin(), st.count.begin() + laneRows);
       next.append(st.vsum);
     }
     if (sees) {
@@ -750,9 +751,9 @@ void MmaEmitter::emit() {
   };
   auto finish = [&](scf::ForOp loop) {
     SmallVector<Value> state;
-    for (int64_t h = 0; h < kLaneRows; ++h)
+    for (int64_t h = 0; h < laneRows; ++h)
       state.push_back(loop.getResult(h));
-    for (int64_t h = 0; h < kLaneRows; ++h)
+    for (int64_t h = 0; h < laneRows; ++h)
       state.push_back(quadSum(loop.getResult(lAt + h)));
     for (int64_t i = accAt; i < affineAt; ++i)
       state.push_back(loop.getResult(i));
@@ -772,27 +773,27 @@ void MmaEmitter::emit() {
   auto writePartial = [&](Value buffer, Value base, ArrayRef<Value> state) {
     Value first = cmpI(arith::CmpIPredicate::eq, t, laneIdx(0)); // one lane of four writes a row's max, sum
     Value all = perLane(arith::ConstantOp::create(b, b.getBoolAttr(true)));
-    for (int64_t h = 0; h < kLaneRows; ++h) {
+    for (int64_t h = 0; h < laneRows; ++h) {
       store(state[h], buffer, {rowWord(base, h)}, first);
       store(state[lAt + h], buffer, {add(rowWord(base, h), laneIdx(1))}, first);
     }
-    for (int64_t m = 0; m < kMTiles; ++m)
+    for (int64_t m = 0; m < mTiles; ++m)
       for (int64_t tile = 0; tile < dvTiles; ++tile)
         for (int64_t e = 0; e < 4; ++e)
           store(state[accIndex(m, tile, e)], buffer, {accWord(base, m, tile, e)}, all);
   };
   // Combines `count` partials, `stride` words apart from `first`: each rescaled to the running max.
   auto combine = [&](Value buffer, Value first, int64_t stride, Value count) {
-    SmallVector<Value> start(kLaneRows, laneF32(ninf));
-    start.append(kLaneRows + kMTiles * accWords, laneF32(0.0));
+    SmallVector<Value> start(laneRows, laneF32(ninf));
+    start.append(laneRows + mTiles * accWords, laneF32(0.0));
     auto partials = scf::ForOp::create(b, idx(0), count, idx(1), start, [&](OpBuilder &nested, Location loc, Value s,
                                                                             ValueRange run) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
       Value base = add(first, mul(s, idx(stride)));
       SmallVector<Value> next(run.begin(), run.end());
-      std::array<Value, kLaneRows> keep, take;
-      for (int64_t h = 0; h < kLaneRows; ++h) {
+      std::array<Value, kMaxLaneRows> keep, take;
+      for (int64_t h = 0; h < laneRows; ++h) {
         Value m = load(buffer, {rowWord(base, h)});
         Value l = load(buffer, {add(rowWord(base, h), laneIdx(1))});
         Value top = arith::MaximumFOp::create(b, run[h], m);
@@ -803,7 +804,7 @@ void MmaEmitter::emit() {
         next[h] = top;
         next[lAt + h] = math::FmaOp::create(b, l, take[h], arith::MulFOp::create(b, run[lAt + h], keep[h]));
       }
-      for (int64_t m = 0; m < kMTiles; ++m)
+      for (int64_t m = 0; m < mTiles; ++m)
         for (int64_t tile = 0; tile < dvTiles; ++tile)
           for (int64_t e = 0; e < 4; ++e) {
             int64_t i = accIndex(m, tile, e), h = 2 * m + e / 2;
@@ -904,8 +905,8 @@ void MmaEmitter::emit() {
   cal.m.fill(laneF32(ninf));
   cal.l.fill(laneF32(0.0));
   cal.count.fill(laneF32(0.0));
-  cal.acc.assign(kMTiles * accWords, laneF32(0.0));
-  cal.vsum.assign(kMTiles * accWords, laneF32(0.0));
+  cal.acc.assign(mTiles * accWords, laneF32(0.0));
+  cal.vsum.assign(mTiles * accWords, laneF32(0.0));
   auto fromTable = [&](Value lanePart, ArrayRef<int64_t> table) { // table[lanePart] per lane
     Value x = laneIdx(table[0]);
     for (size_t i = 1; i < table.size(); ++i)
@@ -941,8 +942,8 @@ void MmaEmitter::emit() {
 
   // O = acc / l, l summed over the row's 4 lanes; a row that saw no key is 0. A learned sink adds
   // exp(sink - m) to l (m the row's max, or 0 while it has none, as in the loop).
-  std::array<Value, kLaneRows> inv, calScale;
-  for (int64_t h = 0; h < kLaneRows; ++h) {
+  std::array<Value, kMaxLaneRows> inv, calScale;
+  for (int64_t h = 0; h < laneRows; ++h) {
     Value sink = op.getSinks() ? load(op.getSinks(), {headR[h]}) : Value();
     Value l = state[lAt + h];
     if (sink) {
@@ -978,8 +979,8 @@ void MmaEmitter::emit() {
   }
   // Affine scaling: O = a acc / l + (alpha_ma - a) vsum / count (0 where no key is visible); gates and head
   // gains then scale the row (the SIMT form skips rows whose factor is 0; here they compute and store 0).
-  std::array<Value, kLaneRows> meanScale;
-  for (int64_t h = 0; h < kLaneRows; ++h) {
+  std::array<Value, kMaxLaneRows> meanScale;
+  for (int64_t h = 0; h < laneRows; ++h) {
     Value headL = headR[h], rowL = rowRc[h];
     Value factor = laneF32(1.0);
     if (op.getGates()) {
@@ -1017,13 +1018,13 @@ void MmaEmitter::emit() {
     if (!calKeys.empty())
       calScale[h] = arith::MulFOp::create(b, calScale[h], factor);
   }
-  std::array<Value, kLaneRows> stores;
-  for (int64_t h = 0; h < kLaneRows; ++h) {
+  std::array<Value, kMaxLaneRows> stores;
+  for (int64_t h = 0; h < laneRows; ++h) {
     stores[h] = cmpI(arith::CmpIPredicate::slt, packedR[h], perLane(packedRows));
     if (owner)
       stores[h] = arith::AndIOp::create(b, stores[h], owner);
   }
-  for (int64_t m = 0; m < kMTiles; ++m)
+  for (int64_t m = 0; m < mTiles; ++m)
     for (int64_t tile = 0; tile < dvTiles; ++tile)
       for (int64_t e = 0; e < 4; ++e) {
         int64_t h = 2 * m + e / 2, i = m * accWords + 4 * tile + e;
@@ -1062,6 +1063,7 @@ bool mlir::xf::mmaFormStages(AttentionOp op) {
   return d % 16 == 0 && dv % 16 == 0 && 2 * kKeys * (d + dv) * 2 <= 48 * 1024;
 }
 
-void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys) {
-  MmaEmitter(op, emulate, stage && mmaFormStages(op), splitMinKeys).emit();
+void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys, int64_t mTiles) {
+  assert(mTiles >= 1 && mTiles <= kMaxMTiles && "mma-m-tiles is 1 or 2");
+  MmaEmitter(op, emulate, stage && mmaFormStages(op), splitMinKeys, mTiles).emit();
 }

@@ -166,6 +166,9 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     Option<"mmaStageKv", "mma-stage-kv", "bool", "true",
            "the tensor-core form double-buffers K/V blocks in workgroup memory, copied with cp.async (false: "
            "fragments load straight from global memory)">,
+    Option<"mmaMTiles", "mma-m-tiles", "int64_t", "2",
+           "the tensor-core form's m-tiles of 16 rows per warp (1 or 2): with 2 every K and V fragment loaded "
+           "from shared memory feeds two multiplies, at the cost of registers">,
     Option<"mmaSplitMinKeys", "mma-split-min-keys", "int64_t", "256",
            "the tensor-core form splits a warp's keys over up to 64 warps (split-K) while every split keeps at "
            "least this many keys (0: never split)">,

@@ -8,6 +8,18 @@
 // BAD: mma-form must be simt, emulate or empty, got 'wmma'
 // RUN: not xf-opt %s --xf-lower-attention="mma-form=simt mma-split-min-keys=-1" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADSPLIT
 // BADSPLIT: mma-split-min-keys must be 0 (no split) or positive, got -1
+// RUN: not xf-opt %s --xf-lower-attention="mma-form=simt mma-m-tiles=3" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADTILES
+// BADTILES: mma-m-tiles must be 1 or 2, got 3
+// RUN: xf-opt %s --xf-lower-attention="mma-form=simt mma-m-tiles=1 vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=M1
+// One m-tile: row blocks of 16, per key block 8 multiplies for S and 4 for P V.
+// M1-LABEL: func.func @tensor_cores
+// M1: arith.ceildivui %{{.+}}, %c16 : index
+// M1: xf.scratch_words_per_item = 18 : i64
+// M1: scf.for
+// M1-COUNT-8: nvvm.mma.sync
+// M1: math.exp
+// M1-COUNT-4: nvvm.mma.sync
+// M1: gpu.barrier
 
 // CHECK-LABEL: func.func @tensor_cores
 // CHECK-SAME: xf.subgroup_lanes = 32 : i64, xf.workgroup_size = 128 : i64

@@ -51,6 +51,7 @@ struct NumericsCase {
   xfrt_dtype queryDtype = XFRT_F32, kvDtype = XFRT_F32; // query and output; key and value
   bool tensorCores = false; // the tensor-core form: its CPU emulation on cpu, mma.sync on cuda
   int64_t splitMinKeys = -1; // >= 0: the tensor-core form's split-K threshold (xfc's default otherwise)
+  int64_t mTiles = 0;        // > 0: the tensor-core form's m-tiles per warp (xfc's default otherwise)
 
   explicit NumericsCase(std::string name) : name(std::move(name)) {
     heads(4, 4).dims(64).seq(1, 1);
@@ -94,9 +95,10 @@ struct NumericsCase {
     kvDtype = keyAndValue;
     return *this;
   }
-  NumericsCase &onTensorCores(int64_t splitKeys = -1) {
+  NumericsCase &onTensorCores(int64_t splitKeys = -1, int64_t tiles = 0) {
     tensorCores = true;
     splitMinKeys = splitKeys;
+    mTiles = tiles;
     return *this;
   }
   NumericsCase &fixedShapes() {
@@ -269,6 +271,9 @@ std::vector<NumericsCase> numericsCases() {
       C("mma_f16_window_split").heads(4, 4).dims(64, 32).seq(40, 700).causal().window(300).dtypes(XFRT_F16, XFRT_F16).onTensorCores(16),
       C("mma_bf16_full_split_b2").batch(2).heads(4, 2).dims(32).seq(20, 333).dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(48),
       C("mma_f32q_bf16kv_decode_split_t0").heads(8, 2).seq(1, 0).dtypes(XFRT_F32, XFRT_BF16).onTensorCores(16),
+      // One m-tile of 16 rows per warp (the default is two).
+      C("mma_bf16_causal_m1").heads(8, 2).seq(45, 120).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(-1, 1),
+      C("mma_f16_window_split_m1").heads(4, 4).dims(64, 32).seq(40, 500).causal().window(200).dtypes(XFRT_F16, XFRT_F16).onTensorCores(32, 1),
       // Score and mask regions (.mlir input).
       C("mlir_softcap_chunked_causal")
           .batch(2)
@@ -318,6 +323,8 @@ void checkCase(const NumericsCase &c, const std::string &target) {
     flags += target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
   if (c.splitMinKeys >= 0)
     flags += " --xf-tensor-cores-split-min-keys=" + std::to_string(c.splitMinKeys);
+  if (c.mTiles > 0)
+    flags += " --xf-tensor-cores-m-tiles=" + std::to_string(c.mTiles);
   ASSERT_TRUE(c.mlir.empty() ? compile(name, "xf", c.spec(), library, flags)
                              : compile(name, "mlir", c.mlir, library, flags));
   ModulePtr module = openModule(library);

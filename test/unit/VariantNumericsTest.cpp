@@ -46,6 +46,7 @@ struct VariantCase {
   bool bf16Cache = false; // key and value bf16 (a 16-bit KV cache), the rest f32
   bool tensorCores = false; // query, key and value bf16, the tensor-core form (CPU: its emulation)
   int64_t splitMinKeys = -1; // >= 0: the tensor-core form's split-K threshold (else xfc's default)
+  int64_t mTiles = 0;        // > 0: the tensor-core form's m-tiles per warp (else xfc's default, 2)
   bool has(Variant v) const { return std::find(variants.begin(), variants.end(), v) != variants.end(); }
 };
 void PrintTo(const VariantCase &c, std::ostream *os) { *os << c.name; }
@@ -118,6 +119,8 @@ void checkVariantCase(const VariantCase &c, const std::string &target) {
     flags += target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
   if (c.splitMinKeys >= 0)
     flags += " --xf-tensor-cores-split-min-keys=" + std::to_string(c.splitMinKeys);
+  if (c.mTiles > 0)
+    flags += " --xf-tensor-cores-m-tiles=" + std::to_string(c.mTiles);
   fs::path library;
   ASSERT_TRUE(compile(c.name + "_" + target, "mlir", kernelSource(c), library, flags));
   ModulePtr module = openModule(library);
@@ -384,12 +387,17 @@ std::vector<VariantCase> tensorCoreCases() {
                    2028, "tc_", {1, 2, 8}, {1, 3, 33, 0}, {64, 128, 32}, [](VariantCase &c) {
                      c.tensorCores = true;
                      // Every other case splits its keys over warps of at least 32 keys each (affine and
-                     // ACT never split).
+                     // ACT never split); every third takes one m-tile per warp.
                      static int drawn = 0;
-                     if (drawn++ % 2) {
+                     if (drawn % 2) {
                        c.splitMinKeys = 32;
                        c.name += "_split";
                      }
+                     if (drawn % 3 == 2) {
+                       c.mTiles = 1;
+                       c.name += "_m1";
+                     }
+                     ++drawn;
                    });
 }
 
