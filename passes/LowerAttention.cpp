@@ -2040,8 +2040,8 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       return fail("subgroup-rows must be positive");
     if (!mmaForm.empty() && mmaForm != "simt" && mmaForm != "emulate")
       return fail("mma-form must be simt, emulate or empty, got '" + mmaForm + "'");
-    if (mmaMTiles != 1 && mmaMTiles != 2)
-      return fail("mma-m-tiles must be 1 or 2, got " + Twine(mmaMTiles));
+    if (mmaMTiles < 0 || mmaMTiles > 2)
+      return fail("mma-m-tiles must be 0 (by head dim), 1 or 2, got " + Twine(mmaMTiles));
     if (mmaSplitMinKeys < 0)
       return fail("mma-split-min-keys must be 0 (no split) or positive, got " + Twine(mmaSplitMinKeys));
     return success();

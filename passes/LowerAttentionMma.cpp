@@ -1064,6 +1064,10 @@ bool mlir::xf::mmaFormStages(AttentionOp op) {
 }
 
 void mlir::xf::emitMmaAttention(AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys, int64_t mTiles) {
-  assert(mTiles >= 1 && mTiles <= kMaxMTiles && "mma-m-tiles is 1 or 2");
+  // Two m-tiles hold 2 x (head_dim / 16) Q fragments and 2 x head_dim_v / 2 accumulators per lane: past
+  // head dims of 96 that no longer fits 255 registers without spills.
+  if (mTiles == 0)
+    mTiles = std::max(op.getHeadDim(), op.getValueHeadDim()) <= 96 ? 2 : 1;
+  assert(mTiles >= 1 && mTiles <= kMaxMTiles && "mma-m-tiles is 0, 1 or 2");
   MmaEmitter(op, emulate, stage && mmaFormStages(op), splitMinKeys, mTiles).emit();
 }

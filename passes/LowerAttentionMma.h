@@ -22,7 +22,7 @@ bool mmaFormStages(AttentionOp op);
 /// `stage` (where mmaFormStages allows) K/V blocks go through double-buffered workgroup memory, copied
 /// with cp.async; otherwise fragments load straight from global memory. With `splitMinKeys` > 0 a row
 /// block's keys may be split over several warps whose partial results the last one to finish combines.
-/// Each warp takes `mTiles` (1 or 2) m-tiles of 16 rows.
+/// Each warp takes `mTiles` (1 or 2; 0: 2 for head dims up to 96, else 1) m-tiles of 16 rows.
 void emitMmaAttention(AttentionOp op, bool emulate, bool stage, int64_t splitMinKeys, int64_t mTiles);
 
 } // namespace mlir::xf

@@ -32,7 +32,7 @@ struct CpuTargetDescription {
   bool emulateTensorCores = false;
   bool tensorCoreDirectLoads = false;
   int64_t tensorCoreSplitMinKeys = 256; // the tensor-core form's split-K (mma-split-min-keys)
-  int64_t tensorCoreMTiles = 2;         // and its m-tiles per warp (mma-m-tiles)
+  int64_t tensorCoreMTiles = 0;         // and its m-tiles per warp (mma-m-tiles; 0: by head dim)
 
   /// AVX-512 when `features` (LLVM target feature string, e.g. "+avx512f,+fma") has it, else AVX2/NEON-
   /// sized vectors.
@@ -69,7 +69,7 @@ struct GpuTargetDescription {
   bool tensorCores = false;
   bool tensorCoreDirectLoads = false;
   int64_t tensorCoreSplitMinKeys = 256; // split-K: the fewest keys per split (mma-split-min-keys; 0: off)
-  int64_t tensorCoreMTiles = 2;         // m-tiles of 16 rows per warp (mma-m-tiles)
+  int64_t tensorCoreMTiles = 0;         // m-tiles of 16 rows per warp (mma-m-tiles; 0: by head dim)
   XFLowerAttentionOptions attentionTiling() const;
 };
 

@@ -88,10 +88,11 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     excludes the decode form.
 
     **Tensor-core form** (`mma-form=simt`, set by `xfc --target=cuda --cuda-tensor-cores`). One warp per
-    16 rows: (query row, head) pairs of one kv head's group, row p being query row p / group of head
-    `kv_head * group + p mod group`, so the group shares every K and V fragment and a decode step fills
-    `group` rows; `B * num_kv_heads * R * 32` work items with `R = ceil(S * group / 16)` row blocks
-    (staged: rounded up to a multiple of 4), lane `w mod 32`.
+    `16 * mma-m-tiles` rows (a row block; by default two m-tiles of 16 for head dims up to 96, every K
+    and V fragment the warp loads feeding each, else one, since two would spill registers): (query row, head) pairs of one kv head's group, row p being query row p / group
+    of head `kv_head * group + p mod group`, so the group shares every K and V fragment and a decode step
+    fills `group` rows; `B * num_kv_heads * R * 32` work items with `R = ceil(S * group / rows)` row
+    blocks (staged: rounded up to a multiple of 4), lane `w mod 32`.
     Q Kᵀ and P V are `nvvm.mma.sync` m16n8k16 on 16-bit operands with f32 accumulators, in PTX's
     fragment layouts (lane = 4 g + t: A holds rows g, g + 8 and columns 2t, 2t + 1, 8 + 2t, 9 + 2t; B
     rows 2t, 2t + 1, 8 + 2t, 9 + 2t of column g; C rows g, g + 8 and columns 2t, 2t + 1). Per key block
@@ -166,9 +167,10 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     Option<"mmaStageKv", "mma-stage-kv", "bool", "true",
            "the tensor-core form double-buffers K/V blocks in workgroup memory, copied with cp.async (false: "
            "fragments load straight from global memory)">,
-    Option<"mmaMTiles", "mma-m-tiles", "int64_t", "2",
-           "the tensor-core form's m-tiles of 16 rows per warp (1 or 2): with 2 every K and V fragment loaded "
-           "from shared memory feeds two multiplies, at the cost of registers">,
+    Option<"mmaMTiles", "mma-m-tiles", "int64_t", "0",
+           "the tensor-core form's m-tiles of 16 rows per warp (1 or 2; 0: 2 for head dims up to 96, else 1): "
+           "with 2 every K and V fragment loaded from shared memory feeds two multiplies, at the cost of "
+           "registers">,
     Option<"mmaSplitMinKeys", "mma-split-min-keys", "int64_t", "256",
            "the tensor-core form splits a warp's keys over up to 64 warps (split-K) while every split keeps at "
            "least this many keys (0: never split)">,

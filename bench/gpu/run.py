@@ -67,7 +67,8 @@ CASES = [
 
 # bf16 kernels on CUDA (modules bf16-cuda: SIMT form; tc-cuda: tensor cores with K/V staged by cp.async;
 # tc-direct-cuda: tensor cores loading fragments straight from global memory; tc-nosplit-cuda: no split-K;
-# tc-m1-cuda: one m-tile of 16 rows per warp instead of two), inputs made exactly bf16. The
+# tc-m1-cuda, tc-m2-cuda: one or two m-tiles of 16 rows per warp whatever the head dim), inputs made
+# exactly bf16. The
 # output is bf16 (2^-8 relative) and the tensor cores multiply P V with P in bf16 (2^-8 of max |v|).
 BF16_CASES = [
     ("mha_d64_causal", "2,32,32,130,130,64,64", ["--causal", "1"]),
@@ -87,7 +88,7 @@ def bf16_numerics():
             if rc:
                 log("oracle make failed: " + text)
                 return 1
-            for module in ("bf16", "tc", "tc-direct", "tc-nosplit", "tc-m1"):
+            for module in ("bf16", "tc", "tc-direct", "tc-nosplit", "tc-m1", "tc-m2"):
                 lib = os.path.join(HERE, "modules", "%s-cuda.so" % module)
                 out = os.path.join(tmp, "out.npy")
                 rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", "cuda"] +
@@ -205,7 +206,7 @@ def decode_timing(targets, torch, tmp):
     if "cuda" in targets:
         runs += [("cuda-bf16", "bf16-cuda.so", 2), ("cuda-tc", "tc-cuda.so", 2),
                  ("cuda-tc-direct", "tc-direct-cuda.so", 2), ("cuda-tc-nosplit", "tc-nosplit-cuda.so", 2),
-                 ("cuda-tc-m1", "tc-m1-cuda.so", 2)]
+                 ("cuda-tc-m1", "tc-m1-cuda.so", 2), ("cuda-tc-m2", "tc-m2-cuda.so", 2)]
     row = ""
     for name, module, element in runs:
         device = "cuda" if name.startswith("cuda") else name
@@ -252,7 +253,7 @@ def timings(targets):
                                ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
                 row += "  %s %s" % (target, xf_time(rc, text, flops))
             if "cuda" in targets:  # the same shapes in bf16: SIMT form and tensor cores
-                for module in ("bf16", "tc", "tc-m1", "tc-direct"):
+                for module in ("bf16", "tc", "tc-m1", "tc-m2", "tc-direct"):
                     lib = os.path.join(HERE, "modules", "%s-cuda.so" % module)
                     rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", "cuda", "--repeat", "5",
                                     "--resident"] + [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +

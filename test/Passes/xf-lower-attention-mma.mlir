@@ -9,7 +9,7 @@
 // RUN: not xf-opt %s --xf-lower-attention="mma-form=simt mma-split-min-keys=-1" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADSPLIT
 // BADSPLIT: mma-split-min-keys must be 0 (no split) or positive, got -1
 // RUN: not xf-opt %s --xf-lower-attention="mma-form=simt mma-m-tiles=3" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADTILES
-// BADTILES: mma-m-tiles must be 1 or 2, got 3
+// BADTILES: mma-m-tiles must be 0 (by head dim), 1 or 2, got 3
 // RUN: xf-opt %s --xf-lower-attention="mma-form=simt mma-m-tiles=1 vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=M1
 // One m-tile: row blocks of 16, per key block 8 multiplies for S and 4 for P V.
 // M1-LABEL: func.func @tensor_cores

@@ -271,7 +271,8 @@ std::vector<NumericsCase> numericsCases() {
       C("mma_f16_window_split").heads(4, 4).dims(64, 32).seq(40, 700).causal().window(300).dtypes(XFRT_F16, XFRT_F16).onTensorCores(16),
       C("mma_bf16_full_split_b2").batch(2).heads(4, 2).dims(32).seq(20, 333).dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(48),
       C("mma_f32q_bf16kv_decode_split_t0").heads(8, 2).seq(1, 0).dtypes(XFRT_F32, XFRT_BF16).onTensorCores(16),
-      // One m-tile of 16 rows per warp (the default is two).
+      // One m-tile of 16 rows per warp where the head dim would get two, and two where it would get one.
+      C("mma_bf16_d128_m2").heads(4, 2).dims(128).seq(40, 90).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(-1, 2),
       C("mma_bf16_causal_m1").heads(8, 2).seq(45, 120).causal().dtypes(XFRT_BF16, XFRT_BF16).onTensorCores(-1, 1),
       C("mma_f16_window_split_m1").heads(4, 4).dims(64, 32).seq(40, 500).causal().window(200).dtypes(XFRT_F16, XFRT_F16).onTensorCores(32, 1),
       // Score and mask regions (.mlir input).

@@ -343,7 +343,6 @@ std::vector<VariantCase> drawCases(const std::vector<std::vector<Variant>> &sets
     for (Variant v : sets[i])
       c.name += std::string(c.name.empty() ? "" : "_") + kVariantNames[v];
     c.name = prefix + c.name;
-    mark(c);
     c.batch = pick({1, 2});
     c.heads = 8;
     c.kvHeads = pick(kvHeads);
@@ -354,6 +353,7 @@ std::vector<VariantCase> drawCases(const std::vector<std::vector<Variant>> &sets
     c.headDim = headDims[i % headDims.size()];
     c.causal = pick({0, 1, 1}) != 0;
     c.window = c.has(Streaming) ? pick({9, 20, 50}) : pick({0, 0, 24, 100});
+    mark(c);
     cases.push_back(c);
   }
   return cases;
@@ -387,15 +387,16 @@ std::vector<VariantCase> tensorCoreCases() {
                    2028, "tc_", {1, 2, 8}, {1, 3, 33, 0}, {64, 128, 32}, [](VariantCase &c) {
                      c.tensorCores = true;
                      // Every other case splits its keys over warps of at least 32 keys each (affine and
-                     // ACT never split); every third takes one m-tile per warp.
+                     // ACT never split); every fourth takes the m-tiles per warp its head dim does not
+                     // get by default (two up to 96, else one).
                      static int drawn = 0;
                      if (drawn % 2) {
                        c.splitMinKeys = 32;
                        c.name += "_split";
                      }
-                     if (drawn % 3 == 2) {
-                       c.mTiles = 1;
-                       c.name += "_m1";
+                     if (drawn % 4 == 2) {
+                       c.mTiles = c.headDim <= 96 ? 1 : 2;
+                       c.name += "_m" + std::to_string(c.mTiles);
                      }
                      ++drawn;
                    });

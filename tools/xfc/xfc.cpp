@@ -123,9 +123,9 @@ cl::opt<int64_t> tensorCoreSplitMinKeys("xf-tensor-cores-split-min-keys",
                                                 "keys (0: never split)"),
                                        cl::init(256), cl::Hidden);
 cl::opt<int64_t> tensorCoreMTiles("xf-tensor-cores-m-tiles",
-                                 cl::desc("The tensor-core form's m-tiles of 16 rows per warp: 1 or 2 (default: 2, "
-                                          "every K/V fragment feeding two multiplies)"),
-                                 cl::init(2), cl::Hidden);
+                                 cl::desc("The tensor-core form's m-tiles of 16 rows per warp: 1 or 2 (default 0: 2 "
+                                          "for head dims up to 96, every K/V fragment feeding two multiplies; else 1)"),
+                                 cl::init(0), cl::Hidden);
 cl::opt<bool> staticRuntime("static-runtime",
                             cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
                                      "C API itself and needs no libxfrt.so"),
@@ -621,8 +621,8 @@ int main(int argc, char **argv) {
     fatal("--xf-tensor-cores-split-min-keys must be 0 (no split) or positive");
   gpuTarget.tensorCoreSplitMinKeys = tensorCoreSplitMinKeys;
   choice.description.tensorCoreSplitMinKeys = tensorCoreSplitMinKeys;
-  if (tensorCoreMTiles != 1 && tensorCoreMTiles != 2)
-    fatal("--xf-tensor-cores-m-tiles must be 1 or 2");
+  if (tensorCoreMTiles < 0 || tensorCoreMTiles > 2)
+    fatal("--xf-tensor-cores-m-tiles must be 0 (by head dim), 1 or 2");
   gpuTarget.tensorCoreMTiles = tensorCoreMTiles;
   choice.description.tensorCoreMTiles = tensorCoreMTiles;
   if (cudaTensorCores && !cuda)
