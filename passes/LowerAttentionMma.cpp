@@ -340,9 +340,10 @@ void MmaEmitter::emit() {
   // Split-K: a row block's key blocks may be split over `splits` warps, so that a decode step (a few row
   // blocks over many keys) fills the GPU. Each writes its partial max, denominator and accumulator to
   // scratch; the last to finish (an atomic count) combines them. The emulation runs a row block's splits
-  // one after another in its work item, through the same scratch layout. Affine scaling and ACT carry more
-  // state than the partials hold, so they do not split.
-  bool splittable = splitMinKeys > 0 && !op.hasAffineScale() && !op.getCalibratedKeys();
+  // one after another in its work item, through the same scratch layout. With affine scaling a partial
+  // also holds the rows' visible-key counts and visible-value sums; ACT's calibrated columns are a pass of
+  // their own, which the warp that combines runs.
+  bool splittable = splitMinKeys > 0;
   Value splits = idx(1);
   if (splittable) {
     Value blocks = arith::CeilDivUIOp::create(b, seqK, idx(kKeys));
@@ -353,9 +354,11 @@ void MmaEmitter::emit() {
   }
   Value launched = emulate ? warps : mul(warps, splits);
   Value items = emulate ? launched : mul(launched, idx(kWarp));
-  // A partial: word 0 the row block's arrival count (in its first split's block), then per tile row its max,
-  // denominator and dv accumulator columns; one block per launched warp, a whole number of words per lane.
-  int64_t rowWords = 2 + dv, partialWords = llvm::alignTo(1 + rows * rowWords, kWarp);
+  // A partial: word 0 the row block's arrival count (in its first split's block), then per row its max,
+  // denominator and dv accumulator columns (with affine scaling also its visible-key count and dv visible-
+  // value sums); one block per launched warp, a whole number of words per lane.
+  bool affine = op.hasAffineScale();
+  int64_t rowWords = 2 + dv + (affine ? 1 + dv : 0), partialWords = llvm::alignTo(1 + rows * rowWords, kWarp);
   Value scratch;
   if (splittable && !emulate) {
     auto alloc = memref::AllocOp::create(b, MemRefType::get({ShapedType::kDynamic}, f32),
@@ -459,7 +462,6 @@ void MmaEmitter::emit() {
   // Carried: the lane rows' maxima and partial denominators, the P V accumulators (per m-tile 4 per value
   // tile); with affine scaling also the rows' visible-key counts (per-lane partials) and visible-value sums
   // (a second multiply, by the 0/1 visibility of the block).
-  bool affine = op.hasAffineScale();
   int64_t accWords = 4 * dvTiles; // accumulators of one m-tile
   int64_t lAt = laneRows, accAt = 2 * laneRows, affineAt = accAt + mTiles * accWords,
           vsumAt = affineAt + laneRows;
@@ -742,9 +744,9 @@ void MmaEmitter::emit() {
   return loop;
   };
 
-  // Per lane, its rows' maxima and denominators (summed over the row's 4 lanes) and its accumulators,
-  // from one pass over the row block's keys or combined from the splits' partials (state[r], state[lAt + r],
-  // state[accAt + ...]); with affine scaling the rest is the loop's.
+  // Per lane, in the loop's layout: its rows' maxima, denominators (summed over the row's 4 lanes) and
+  // accumulators, and with affine scaling its rows' visible-key counts (summed likewise) and visible-value
+  // sums; from one pass over the row block's keys or combined from the splits' partials.
   auto quadSum = [&](Value x) {
     x = arith::AddFOp::create(b, x, shuffleXor(x, 1));
     return arith::AddFOp::create(b, x, shuffleXor(x, 2)).getResult();
@@ -757,10 +759,16 @@ void MmaEmitter::emit() {
       state.push_back(quadSum(loop.getResult(lAt + h)));
     for (int64_t i = accAt; i < affineAt; ++i)
       state.push_back(loop.getResult(i));
+    if (affine) {
+      for (int64_t h = 0; h < laneRows; ++h)
+        state.push_back(quadSum(loop.getResult(affineAt + h)));
+      for (int64_t i = vsumAt; i < vsumAt + mTiles * accWords; ++i)
+        state.push_back(loop.getResult(i));
+    }
     return state;
   };
   // Scratch word of lane row h in the partial at `base`: its max (+1: its denominator, +2 + c: accumulator
-  // column c).
+  // column c; affine: +2 + dv its visible-key count, +3 + dv + c its visible-value sums).
   auto rowWord = [&](Value base, int64_t h) {
     Value row = add(g, laneIdx(kTileRows * (h / 2) + 8 * (h % 2)));
     return add(perLane(add(base, idx(1))), mul(row, laneIdx(rowWords)));
@@ -770,6 +778,7 @@ void MmaEmitter::emit() {
   auto accWord = [&](Value base, int64_t m, int64_t tile, int64_t e) {
     return add(rowWord(base, 2 * m + e / 2), add(twoT, laneIdx(2 + 8 * tile + e % 2)));
   };
+  auto vsumWord = [&](Value base, int64_t m, int64_t tile, int64_t e) { return add(accWord(base, m, tile, e), laneIdx(1 + dv)); };
   auto writePartial = [&](Value buffer, Value base, ArrayRef<Value> state) {
     Value first = cmpI(arith::CmpIPredicate::eq, t, laneIdx(0)); // one lane of four writes a row's max, sum
     Value all = perLane(arith::ConstantOp::create(b, b.getBoolAttr(true)));
@@ -779,13 +788,19 @@ void MmaEmitter::emit() {
     }
     for (int64_t m = 0; m < mTiles; ++m)
       for (int64_t tile = 0; tile < dvTiles; ++tile)
-        for (int64_t e = 0; e < 4; ++e)
+        for (int64_t e = 0; e < 4; ++e) {
           store(state[accIndex(m, tile, e)], buffer, {accWord(base, m, tile, e)}, all);
+          if (affine)
+            store(state[accIndex(m, tile, e) - accAt + vsumAt], buffer, {vsumWord(base, m, tile, e)}, all);
+        }
+    for (int64_t h = 0; affine && h < laneRows; ++h)
+      store(state[affineAt + h], buffer, {add(rowWord(base, h), laneIdx(2 + dv))}, first);
   };
-  // Combines `count` partials, `stride` words apart from `first`: each rescaled to the running max.
+  // Combines `count` partials, `stride` words apart from `first`: each rescaled to the running max (the
+  // visible-key counts and value sums of affine scaling just add up).
   auto combine = [&](Value buffer, Value first, int64_t stride, Value count) {
     SmallVector<Value> start(laneRows, laneF32(ninf));
-    start.append(laneRows + mTiles * accWords, laneF32(0.0));
+    start.append(laneRows + mTiles * accWords + (affine ? laneRows + mTiles * accWords : 0), laneF32(0.0));
     auto partials = scf::ForOp::create(b, idx(0), count, idx(1), start, [&](OpBuilder &nested, Location loc, Value s,
                                                                             ValueRange run) {
       OpBuilder::InsertionGuard guard(b);
@@ -810,7 +825,14 @@ void MmaEmitter::emit() {
             int64_t i = accIndex(m, tile, e), h = 2 * m + e / 2;
             Value x = load(buffer, {accWord(base, m, tile, e)});
             next[i] = math::FmaOp::create(b, x, take[h], arith::MulFOp::create(b, run[i], keep[h]));
+            if (affine) {
+              int64_t j = i - accAt + vsumAt;
+              next[j] = arith::AddFOp::create(b, run[j], load(buffer, {vsumWord(base, m, tile, e)}));
+            }
           }
+      for (int64_t h = 0; affine && h < laneRows; ++h)
+        next[affineAt + h] =
+            arith::AddFOp::create(b, run[affineAt + h], load(buffer, {add(rowWord(base, h), laneIdx(2 + dv))}));
       scf::YieldOp::create(b, next);
     });
     return SmallVector<Value>(partials.getResults());
@@ -824,13 +846,11 @@ void MmaEmitter::emit() {
     return std::pair{begin, minI(keyEnd, add(begin, per))};
   };
 
-  scf::ForOp loop;              // the one pass when the op does not split (its affine results)
-  SmallVector<Value> state;     // m, l (row sums), acc
+  SmallVector<Value> state;     // as `finish` gives it
   Value owner;                  // with split-K on the GPU: whether this warp writes the output
   Value emulatedScratch;
   if (!splittable) {
-    loop = keyPass(blockBegin, keyEnd);
-    state = finish(loop);
+    state = finish(keyPass(blockBegin, keyEnd));
   } else if (emulate) {
     emulatedScratch = memref::AllocOp::create(b, MemRefType::get({ShapedType::kDynamic}, f32),
                                               ValueRange{mul(splits, idx(partialWords))});
@@ -1005,10 +1025,9 @@ void MmaEmitter::emit() {
         Value decay = math::ExpOp::create(b, arith::NegFOp::create(b, a));
         a = arith::DivFOp::create(b, laneF32(1.0), arith::AddFOp::create(b, laneF32(1.0), decay));
       }
-      Value count = loop.getResult(affineAt + h);
+      Value count = state[affineAt + h];
       if (!calKeys.empty()) // the calibrated columns are visible keys too
-        count = arith::AddFOp::create(b, count, cal.count[h]);
-      count = quadSum(count);
+        count = arith::AddFOp::create(b, count, quadSum(cal.count[h]));
       Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, count, laneF32(0.0));
       Value mean = arith::DivFOp::create(b, arith::SubFOp::create(b, load(op.getAlphaMa(), {headL}), a), count);
       meanScale[h] = arith::MulFOp::create(b, arith::SelectOp::create(b, any, mean, laneF32(0.0)), factor);
@@ -1032,7 +1051,7 @@ void MmaEmitter::emit() {
         if (!calKeys.empty())
           x = math::FmaOp::create(b, cal.acc[i], calScale[h], x);
         if (affine) {
-          Value vsum = loop.getResult(vsumAt + i);
+          Value vsum = state[vsumAt + i];
           if (!calKeys.empty())
             vsum = arith::AddFOp::create(b, vsum, cal.vsum[i]);
           x = math::FmaOp::create(b, vsum, meanScale[h], x);

@@ -130,8 +130,9 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     `xf.scratch_words_per_item`, which xf-gpu-outline-kernels turns into a buffer the runtime zeroes),
     fences (`membar.gl`), and lane 0 adds one to the row block's count with `memref.atomic_rmw addf`;
     the warp that completes the count fences again, combines every split's partial (each rescaled to
-    the running max), resets the count, and alone runs the epilogue and stores. Affine scaling and ACT
-    keep more state than a partial holds and do not split. The emulation runs a row block's splits one
+    the running max), resets the count, and alone runs the epilogue and stores. With affine scaling a
+    partial also holds each row's visible-key count and visible-value sums, which add up; ACT's pass
+    over the calibrated columns is the combining warp's own. The emulation runs a row block's splits one
     after another in its work item, through the same partial layout and combine.
     The kernel gets `xf.subgroup_lanes = 32`. `mma-form=emulate` emits the same program with
     each warp as one work item whose per-lane values are 32-lane vectors, `mma.sync` computed from the

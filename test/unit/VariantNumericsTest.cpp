@@ -386,9 +386,9 @@ std::vector<VariantCase> tensorCoreCases() {
                     {Calibrated, Affine, LearnedSinks}},
                    2028, "tc_", {1, 2, 8}, {1, 3, 33, 0}, {64, 128, 32}, [](VariantCase &c) {
                      c.tensorCores = true;
-                     // Every other case splits its keys over warps of at least 32 keys each (affine and
-                     // ACT never split); every fourth takes the m-tiles per warp its head dim does not
-                     // get by default (two up to 96, else one).
+                     // Every other case splits its keys over warps of at least 32 keys each; every fourth
+                     // takes the m-tiles per warp its head dim does not get by default (two up to 96, else
+                     // one).
                      static int drawn = 0;
                      if (drawn % 2) {
                        c.splitMinKeys = 32;
