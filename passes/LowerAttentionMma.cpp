@@ -150,10 +150,10 @@ void MmaEmitter::copyBlock(Value source, Value tiles, Value slot, Value buffer, 
                        ImplicitLocOpBuilder cb(loc, nested);
                        for (int64_t e = 0; e < 8; ++e) {
                          Value offset = arith::ConstantIndexOp::create(cb, e);
-                         Value x = memref::LoadOp::create(cb, source, ValueRange{batch, kvHead, key,
-                                                                                 arith::AddIOp::create(cb, col, offset)});
-                         memref::StoreOp::create(cb, x, tiles,
-                                                 ValueRange{slot, buffer, row, arith::AddIOp::create(cb, tileCol, offset)});
+                         Value from = arith::AddIOp::create(cb, col, offset);
+                         Value to = arith::AddIOp::create(cb, tileCol, offset);
+                         Value x = memref::LoadOp::create(cb, source, ValueRange{batch, kvHead, key, from});
+                         memref::StoreOp::create(cb, x, tiles, ValueRange{slot, buffer, row, to});
                        }
                        scf::YieldOp::create(cb);
                      });
@@ -347,7 +347,8 @@ void MmaEmitter::emit() {
   Value splits = idx(1);
   if (splittable) {
     Value blocks = arith::CeilDivUIOp::create(b, seqK, idx(kKeys));
-    Value byLength = arith::DivUIOp::create(b, blocks, idx(std::max<int64_t>(1, llvm::divideCeil(splitMinKeys, kKeys))));
+    int64_t minBlocks = std::max<int64_t>(1, llvm::divideCeil(splitMinKeys, kKeys));
+    Value byLength = arith::DivUIOp::create(b, blocks, idx(minBlocks));
     Value want = arith::CeilDivUIOp::create(b, idx(kSplitTargetWarps), arith::MaxUIOp::create(b, warps, idx(1)));
     splits = arith::MaxUIOp::create(b, idx(1), arith::MinUIOp::create(b, arith::MinUIOp::create(b, byLength, want),
                                                                         idx(kMaxSplits)));
@@ -778,7 +779,9 @@ void MmaEmitter::emit() {
   auto accWord = [&](Value base, int64_t m, int64_t tile, int64_t e) {
     return add(rowWord(base, 2 * m + e / 2), add(twoT, laneIdx(2 + 8 * tile + e % 2)));
   };
-  auto vsumWord = [&](Value base, int64_t m, int64_t tile, int64_t e) { return add(accWord(base, m, tile, e), laneIdx(1 + dv)); };
+  auto vsumWord = [&](Value base, int64_t m, int64_t tile, int64_t e) {
+    return add(accWord(base, m, tile, e), laneIdx(1 + dv));
+  };
   auto writePartial = [&](Value buffer, Value base, ArrayRef<Value> state) {
     Value first = cmpI(arith::CmpIPredicate::eq, t, laneIdx(0)); // one lane of four writes a row's max, sum
     Value all = perLane(arith::ConstantOp::create(b, b.getBoolAttr(true)));
@@ -868,7 +871,8 @@ void MmaEmitter::emit() {
     SmallVector<Value> mine = finish(keyPass(begin, end));
     SmallVector<Type> types(mine.size(), laneType(f32));
     types.push_back(b.getI1Type());
-    auto ifSplit = scf::IfOp::create(b, types, cmpI(arith::CmpIPredicate::ugt, splits, idx(1)), /*withElseRegion=*/true);
+    auto ifSplit =
+        scf::IfOp::create(b, types, cmpI(arith::CmpIPredicate::ugt, splits, idx(1)), /*withElseRegion=*/true);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifSplit.thenBlock());
@@ -892,9 +896,8 @@ void MmaEmitter::emit() {
       }
       Value arrived = gpu::ShuffleOp::create(b, count.getResult(0), 0, kWarp, gpu::ShuffleMode::IDX).getShuffleResult();
       Value splitsF = arith::UIToFPOp::create(b, f32, arith::IndexCastUIOp::create(b, b.getI32Type(), splits));
-      Value last = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
-                                         arith::AddFOp::create(b, arrived, arith::ConstantOp::create(b, b.getF32FloatAttr(1.0))),
-                                         splitsF);
+      Value arrivedNow = arith::AddFOp::create(b, arrived, arith::ConstantOp::create(b, b.getF32FloatAttr(1.0)));
+      Value last = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, arrivedNow, splitsF);
       auto ifLast = scf::IfOp::create(b, TypeRange(types).drop_back(), last, /*withElseRegion=*/true);
       {
         OpBuilder::InsertionGuard inner(b);
