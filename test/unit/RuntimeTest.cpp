@@ -318,7 +318,12 @@ INSTANTIATE_TEST_SUITE_P(
                         "kernel 'attn': operand 'key' dim 1 is 3 but num_kv_heads is 2"},
         BadMetadataCase{"{\"name\":\"key\",\"shape\":[-1,2,-1,8]}",
                         "{\"name\":\"key\",\"shape\":[-1,2,-1,8],\"dtype\":\"f8\"}",
-                        "kernel 'attn': operands[1] ('key'): 'dtype' must be \"f32\", \"bf16\" or \"f16\""}));
+                        "kernel 'attn': operands[1] ('key'): 'dtype' must be \"f32\", \"bf16\" or \"f16\""},
+        // Scratch (split-K partials) is a CUDA launch's: a SPIR-V kernel asking for it is refused.
+        BadMetadataCase{"\"future_kernel_key\":\"ignored\"}",
+                        "\"future_kernel_key\":\"ignored\",\"gpu\":{\"binary\":\"b\",\"entry\":\"attn\","
+                        "\"binary_size\":4,\"workgroup_size\":64,\"push_constants\":[],\"scratch_words_per_item\":2}}",
+                        "kernel 'attn': gpu: 'scratch_words_per_item' must be a positive integer, on a cuda kernel"}));
 
 //===----------------------------------------------------------------------===//
 // Running kernels
