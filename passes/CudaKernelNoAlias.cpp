@@ -41,6 +41,21 @@ struct CudaKernelNoAliasPass : public xf::impl::XFCudaKernelNoAliasBase<CudaKern
         if (k < readOnly)
           kernel.setArgAttr(arg, LLVM::LLVMDialect::getReadonlyAttrName(), unit);
       }
+      // Scratch after the output holds what other warps wrote (split-K partials, read once their writers
+      // have fenced and counted themselves in): its loads are volatile, so they go past the non-coherent L1.
+      if (kernel->hasAttr("xf.read_only_buffers") && aligned.size() > readOnly + 1) {
+        Value scratch = kernel.getArgument(aligned[readOnly + 1]);
+        SmallVector<Value> derived{scratch};
+        while (!derived.empty()) {
+          Value pointer = derived.pop_back_val();
+          for (Operation *user : pointer.getUsers()) {
+            if (auto gep = dyn_cast<LLVM::GEPOp>(user); gep && gep.getBase() == pointer)
+              derived.push_back(gep.getResult());
+            else if (auto load = dyn_cast<LLVM::LoadOp>(user))
+              load.setVolatile_(true);
+          }
+        }
+      }
     });
   }
 };

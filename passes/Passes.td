@@ -321,7 +321,11 @@ def XFCudaKernelNoAlias : Pass<"xf-cuda-kernel-noalias", "ModuleOp"> {
     for every buffer but the last (the output) `llvm.readonly`. That is what the runtime guarantees (one
     device buffer per operand; kernels write only their output) and what lets the NVPTX backend load the
     inputs through the read-only data cache (`ld.global.nc`). `convert-gpu-to-nvvm` itself copies
-    `llvm.noalias` only to bare pointers, which need static shapes.
+    `llvm.noalias` only to bare pointers, which need static shapes. A kernel from
+    `xf-gpu-outline-kernels` says how many buffers are read-only (`xf.read_only_buffers`); a buffer after
+    its output is scratch shared by the work items (the tensor-core form's split-K partials), whose loads
+    become volatile: a warp reads other warps' partials after their fence and count, past the
+    non-coherent L1.
 
     Before:
     ```mlir
