@@ -1,7 +1,7 @@
 //===- LowerAttentionMma.cpp - the tensor-core form of xf-lower-attention -===//
 //
-// One warp per 16 (query row, head) pairs of one kv head's group; Q Kᵀ and P V are m16n8k16 multiplies on 16-bit
-// operands with f32 accumulators (see the option `mma-form` in Passes.td). The same emitter writes the
+// One warp per 16 or 32 (query row, head) pairs of one kv head's group (one or two m-tiles); Q Kᵀ and P V are
+// m16n8k16 multiplies on 16-bit operands with f32 accumulators (see the option `mma-form` in Passes.td). The same emitter writes the
 // SIMT program (one lane per work item, nvvm.mma.sync) and its CPU emulation (one warp per work item,
 // per-lane values as 32-lane vectors), so the fragment bookkeeping is tested where no GPU is.
 //
@@ -326,7 +326,7 @@ void MmaEmitter::emit() {
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue(), o = op.getOutput();
   Value batches = memref::DimOp::create(b, q, 0), seqQ = memref::DimOp::create(b, q, 2),
         seqK = memref::DimOp::create(b, k, 2);
-  // A warp's 16 rows are packed (query row, head) pairs of one kv head's group: packed row P is query row
+  // A warp's rows are packed (query row, head) pairs of one kv head's group: packed row P is query row
   // P / group of head kvHead * group + P mod group. The group's heads share every K and V fragment, and a
   // decode step (S = 1) fills `group` rows of the tile instead of one.
   Value packedRows = mul(seqQ, idx(group));
@@ -565,7 +565,7 @@ void MmaEmitter::emit() {
   // Head-dim column of register r of a K fragment at step ks.
   auto kColumn = [&](int64_t ks, int64_t r) { return add(twoT, laneIdx(ks * 16 + 8 * (r / 2) + r % 2)); };
 
-  // The online-softmax state of a lane's two rows: maxima, partial denominators (summed over the row's 4
+  // The online-softmax state of a lane's rows: maxima, partial denominators (summed over the row's 4
   // lanes at the end), the P V accumulators and, with affine scaling, partial visible-key counts and
   // visible-value sums.
   struct RowState {
