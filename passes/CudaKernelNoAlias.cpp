@@ -1,7 +1,8 @@
 //===- CudaKernelNoAlias.cpp - read-only, non-aliasing kernel buffers ------===//
 //
 // The CUDA runtime gives every operand its own device buffer and kernels write only their output (the last
-// operand) and scratch (after it; xf-gpu-outline-kernels counts the read-only buffers before them), so the NVPTX backend may read the inputs through the read-only data cache (ld.global.nc). It
+// operand) and scratch (after it; xf-gpu-outline-kernels counts the read-only buffers before them), so the
+// NVPTX backend may read the inputs through the read-only data cache (ld.global.nc). It
 // may only when the pointers say so, and convert-gpu-to-nvvm cannot copy `llvm.noalias` to the pointers
 // of a memref descriptor; this pass marks them after the conversion.
 //

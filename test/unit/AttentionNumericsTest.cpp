@@ -321,11 +321,7 @@ void checkCase(const NumericsCase &c, const std::string &target) {
   if (c.tensorCores && target == "vulkan")
     GTEST_SKIP() << "the tensor-core form is CUDA's (and the CPU's emulation of it)";
   if (c.tensorCores)
-    flags += target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
-  if (c.splitMinKeys >= 0)
-    flags += " --xf-tensor-cores-split-min-keys=" + std::to_string(c.splitMinKeys);
-  if (c.mTiles > 0)
-    flags += " --xf-tensor-cores-m-tiles=" + std::to_string(c.mTiles);
+    flags += tensorCoreFlags(target, c.splitMinKeys, c.mTiles);
   ASSERT_TRUE(c.mlir.empty() ? compile(name, "xf", c.spec(), library, flags)
                              : compile(name, "mlir", c.mlir, library, flags));
   ModulePtr module = openModule(library);

@@ -21,6 +21,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string>
 #include <vector>
 
 namespace xf::test {
@@ -137,6 +138,17 @@ inline ContextPtr makeTargetContext(const std::string &target, std::string &skip
   if (target == "cuda")
     return makeCudaContext(skipReason);
   return makeContext(2);
+}
+
+/// xfc flags for the tensor-core form on `target` (mma.sync on cuda, its emulation elsewhere), with the split-K
+/// threshold when `splitMinKeys` >= 0 and the m-tiles per warp when `mTiles` > 0 (else xfc's defaults).
+inline std::string tensorCoreFlags(const std::string &target, int64_t splitMinKeys, int64_t mTiles) {
+  std::string flags = target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
+  if (splitMinKeys >= 0)
+    flags += " --xf-tensor-cores-split-min-keys=" + std::to_string(splitMinKeys);
+  if (mTiles > 0)
+    flags += " --xf-tensor-cores-m-tiles=" + std::to_string(mTiles);
+  return flags;
 }
 
 inline std::vector<float> randomNormals(size_t count, uint32_t seed) {

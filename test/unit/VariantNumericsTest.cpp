@@ -116,11 +116,7 @@ void checkVariantCase(const VariantCase &c, const std::string &target) {
   if (c.tensorCores && target == "vulkan")
     GTEST_SKIP() << "the tensor-core form is CUDA's (and the CPU's emulation of it)";
   if (c.tensorCores)
-    flags += target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
-  if (c.splitMinKeys >= 0)
-    flags += " --xf-tensor-cores-split-min-keys=" + std::to_string(c.splitMinKeys);
-  if (c.mTiles > 0)
-    flags += " --xf-tensor-cores-m-tiles=" + std::to_string(c.mTiles);
+    flags += tensorCoreFlags(target, c.splitMinKeys, c.mTiles);
   fs::path library;
   ASSERT_TRUE(compile(c.name + "_" + target, "mlir", kernelSource(c), library, flags));
   ModulePtr module = openModule(library);
