@@ -331,20 +331,24 @@ LogicalResult Outliner::run(ModuleOp module) {
   scf::ParallelOp par = *loop;
   Block &body = func.getBody().front();
   // Scratch shared by the work items (the tensor-core form's split-K partials): a 1-D f32 alloc of
-  // `xf.scratch_words_per_item` words per work item becomes a buffer the runtime provides, zeroed, after the
-  // operands. Any other allocation would be per thread on the device.
+  // `xf.scratch_words_per_item` words per work item becomes a buffer the runtime provides after the
+  // operands, its first `xf.scratch_zeroed_words_per_item` words per item zeroed before each launch. Any
+  // other allocation would be per thread on the device.
   memref::AllocOp scratch;
-  int64_t scratchWordsPerItem = 0;
+  int64_t scratchWordsPerItem = 0, scratchZeroedWordsPerItem = 0;
   for (auto alloc : body.getOps<memref::AllocOp>()) {
     auto words = alloc->getAttrOfType<IntegerAttr>("xf.scratch_words_per_item");
+    auto zeroed = alloc->getAttrOfType<IntegerAttr>("xf.scratch_zeroed_words_per_item");
     if (!words || scratch || words.getInt() <= 0 || alloc.getType().getRank() != 1 ||
-        !alloc.getType().getElementType().isF32())
+        !alloc.getType().getElementType().isF32() ||
+        (zeroed && (zeroed.getInt() < 0 || zeroed.getInt() > words.getInt())))
       return alloc.emitError("GPU kernels allocate only one scratch buffer (1-D f32 with a positive "
-                             "xf.scratch_words_per_item)");
+                             "xf.scratch_words_per_item, of which xf.scratch_zeroed_words_per_item are zeroed)");
     if (vulkan)
       return alloc.emitError("Vulkan kernels take no scratch buffer");
     scratch = alloc;
     scratchWordsPerItem = words.getInt();
+    scratchZeroedWordsPerItem = zeroed ? zeroed.getInt() : 0;
   }
 
   MLIRContext *ctx = func.getContext();
@@ -512,8 +516,10 @@ LogicalResult Outliner::run(ModuleOp module) {
   info.set("entry", b.getStringAttr(func.getSymName()));
   info.set("workgroup_size", b.getI64IntegerAttr(workgroupSize));
   info.set("push_constants", b.getArrayAttr(pushConstants));
-  if (scratch)
+  if (scratch) {
     info.set("scratch_words_per_item", b.getI64IntegerAttr(scratchWordsPerItem));
+    info.set("scratch_zeroed_words_per_item", b.getI64IntegerAttr(scratchZeroedWordsPerItem));
+  }
   // The buffers before the output are read-only (xf-cuda-kernel-noalias); the output and scratch are written.
   kernel->setAttr("xf.read_only_buffers", b.getI64IntegerAttr(numOperands - 1));
   if (subgroupLanes) {

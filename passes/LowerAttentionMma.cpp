@@ -1,9 +1,10 @@
 //===- LowerAttentionMma.cpp - the tensor-core form of xf-lower-attention -===//
 //
-// One warp per 16 or 32 (query row, head) pairs of one kv head's group (one or two m-tiles); Q Kᵀ and P V are
-// m16n8k16 multiplies on 16-bit operands with f32 accumulators (see the option `mma-form` in Passes.td). The same emitter writes the
-// SIMT program (one lane per work item, nvvm.mma.sync) and its CPU emulation (one warp per work item,
-// per-lane values as 32-lane vectors), so the fragment bookkeeping is tested where no GPU is.
+// One warp per 16 or 32 (query row, head) pairs of one kv head's group (one or two m-tiles); Q Kᵀ and P V
+// are m16n8k16 multiplies on 16-bit operands with f32 accumulators (see the option `mma-form` in
+// Passes.td). The same emitter writes the SIMT program (one lane per work item, nvvm.mma.sync) and its CPU
+// emulation (one warp per work item, per-lane values as 32-lane vectors), so the fragment bookkeeping is
+// tested where no GPU is.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/LowerAttentionMma.h"
@@ -355,16 +356,18 @@ void MmaEmitter::emit() {
   }
   Value launched = emulate ? warps : mul(warps, splits);
   Value items = emulate ? launched : mul(launched, idx(kWarp));
-  // A partial: word 0 the row block's arrival count (in its first split's block), then per row its max,
-  // denominator and dv accumulator columns (with affine scaling also its visible-key count and dv visible-
-  // value sums); one block per launched warp, a whole number of words per lane.
+  // A partial: per row its max, denominator and dv accumulator columns (with affine scaling also its
+  // visible-key count and dv visible-value sums); one per launched warp, a whole number of words per lane.
   bool affine = op.hasAffineScale();
-  int64_t rowWords = 2 + dv + (affine ? 1 + dv : 0), partialWords = llvm::alignTo(1 + rows * rowWords, kWarp);
+  int64_t rowWords = 2 + dv + (affine ? 1 + dv : 0), partialWords = llvm::alignTo(rows * rowWords, kWarp);
+  // GPU scratch: first one word per work item, which the runtime zeroes before each launch (the arrival
+  // count of a row block at its first split's first thread), then the partials, written before they are read.
   Value scratch;
   if (splittable && !emulate) {
     auto alloc = memref::AllocOp::create(b, MemRefType::get({ShapedType::kDynamic}, f32),
-                                         ValueRange{mul(items, idx(partialWords / kWarp))});
-    alloc->setAttr("xf.scratch_words_per_item", b.getI64IntegerAttr(partialWords / kWarp));
+                                         ValueRange{mul(items, idx(1 + partialWords / kWarp))});
+    alloc->setAttr("xf.scratch_words_per_item", b.getI64IntegerAttr(1 + partialWords / kWarp));
+    alloc->setAttr("xf.scratch_zeroed_words_per_item", b.getI64IntegerAttr(1));
     scratch = alloc;
   }
   auto par = scf::ParallelOp::create(b, ValueRange{idx(0)}, ValueRange{items}, ValueRange{idx(1)});
@@ -772,7 +775,7 @@ void MmaEmitter::emit() {
   // column c; affine: +2 + dv its visible-key count, +3 + dv + c its visible-value sums).
   auto rowWord = [&](Value base, int64_t h) {
     Value row = add(g, laneIdx(kTileRows * (h / 2) + 8 * (h % 2)));
-    return add(perLane(add(base, idx(1))), mul(row, laneIdx(rowWords)));
+    return add(perLane(base), mul(row, laneIdx(rowWords)));
   };
   // Accumulator register e of value tile `tile`, m-tile m: its state index and scratch word.
   auto accIndex = [&](int64_t m, int64_t tile, int64_t e) { return accAt + m * accWords + 4 * tile + e; };
@@ -876,12 +879,14 @@ void MmaEmitter::emit() {
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifSplit.thenBlock());
-      writePartial(scratch, mul(warp, idx(partialWords)), mine);
+      auto partialAt = [&](Value warpIndex) { return add(items, mul(warpIndex, idx(partialWords))); };
+      writePartial(scratch, partialAt(warp), mine);
       // Every lane's partial is out before lane 0 counts this split in (__threadfence, then the atomic).
       NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
       NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
-      // The row block's warps are groupWarps apart; its count sits in its first split's partial.
-      Value firstBlock = mul(arith::SubIOp::create(b, warp, mul(split, idx(groupWarps))), idx(partialWords));
+      // The row block's warps are groupWarps apart; its count is its first split's first thread's word.
+      Value firstWarp = arith::SubIOp::create(b, warp, mul(split, idx(groupWarps)));
+      Value counter = mul(firstWarp, idx(kWarp));
       auto count = scf::IfOp::create(b, TypeRange{f32}, cmpI(arith::CmpIPredicate::eq, lane, idx(0)),
                                      /*withElseRegion=*/true);
       {
@@ -889,7 +894,7 @@ void MmaEmitter::emit() {
         b.setInsertionPointToStart(count.thenBlock());
         Value one = arith::ConstantOp::create(b, b.getF32FloatAttr(1.0));
         scf::YieldOp::create(b, memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf, one, scratch,
-                                                            ValueRange{firstBlock})
+                                                            ValueRange{counter})
                                     .getResult());
         b.setInsertionPointToStart(count.elseBlock());
         scf::YieldOp::create(b, arith::ConstantOp::create(b, b.getF32FloatAttr(0.0)).getResult());
@@ -903,10 +908,7 @@ void MmaEmitter::emit() {
         OpBuilder::InsertionGuard inner(b);
         b.setInsertionPointToStart(ifLast.thenBlock());
         NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU); // the other splits' partials, after their count
-        SmallVector<Value> combined = combine(scratch, firstBlock, groupWarps * partialWords, splits);
-        // The count goes back to 0, so the scratch is ready for the next launch as the runtime hands it out.
-        store(laneF32(0.0), scratch, {perLane(firstBlock)}, cmpI(arith::CmpIPredicate::eq, lane, idx(0)));
-        scf::YieldOp::create(b, combined);
+        scf::YieldOp::create(b, combine(scratch, partialAt(firstWarp), groupWarps * partialWords, splits));
         b.setInsertionPointToStart(ifLast.elseBlock());
         scf::YieldOp::create(b, mine);
       }

@@ -125,12 +125,14 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     over many keys, too few warps to fill a GPU. The form then splits each row block's key blocks over
     `splits = clamp(min(ceil(1024 / row blocks), key blocks / ceil(min-keys / 16)), 1, 64)` warps
     (whole key blocks, the last split shorter or empty), so `B * num_kv_heads * R * splits * 32` work
-    items, a workgroup's warps taking the same split. Each warp writes its rows' max, denominator (summed over the row's lanes)
-    and unnormalized accumulators to a scratch buffer (a 1-D f32 `memref.alloc` marked
-    `xf.scratch_words_per_item`, which xf-gpu-outline-kernels turns into a buffer the runtime zeroes),
-    fences (`membar.gl`), and lane 0 adds one to the row block's count with `memref.atomic_rmw addf`;
-    the warp that completes the count fences again, combines every split's partial (each rescaled to
-    the running max), resets the count, and alone runs the epilogue and stores. With affine scaling a
+    items, a workgroup's warps taking the same split. Each warp writes its rows' max, denominator
+    (summed over the row's lanes) and unnormalized accumulators to a scratch buffer (a 1-D f32
+    `memref.alloc` marked `xf.scratch_words_per_item`, which xf-gpu-outline-kernels turns into a buffer
+    the runtime provides: first one word per work item, zeroed before each launch, where the row blocks'
+    arrival counts live, then the partials), fences (`membar.gl`), and lane 0 adds one to the row
+    block's count with `memref.atomic_rmw addf`; the warp that completes the count fences again,
+    combines every split's partial (each rescaled to the running max) and alone runs the epilogue and
+    stores. With affine scaling a
     partial also holds each row's visible-key count and visible-value sums, which add up; ACT's pass
     over the calibrated columns is the combining warp's own. The emulation runs a row block's splits one
     after another in its work item, through the same partial layout and combine.
@@ -231,9 +233,11 @@ def XFGpuOutlineKernels : Pass<"xf-gpu-outline-kernels", "ModuleOp"> {
       width: SPIR-V xor shuffles within `L` lanes work on any device whose subgroups are at least that
       large), and the launch description records `subgroup_lanes` for the runtime to check the device.
     - CUDA only: scratch the work items share (a 1-D f32 `memref.alloc` before the loop marked
-      `xf.scratch_words_per_item = W`, the tensor-core form's split-K partials) becomes a buffer argument
-      after the operands; the launch records `scratch_words_per_item`, and the runtime passes a buffer
-      of `W` words per work item, zeroed before each launch. Any other alloc before the loop is an error.
+      `xf.scratch_words_per_item = W` and `xf.scratch_zeroed_words_per_item = Z`, the tensor-core form's
+      split-K partials) becomes a buffer argument after the operands; the launch records both, and the
+      runtime passes a buffer of `W` words per work item whose first `Z` per work item it zeroes before
+      each launch (only what must start at zero: zeroing all of it would cost a decode step a memset as
+      large as the partials). Any other alloc before the loop is an error.
     - the `gpu.func` gets `xf.read_only_buffers` (the operands before the output), which
       `xf-cuda-kernel-noalias` marks read-only; the output and scratch are written.
 

@@ -302,7 +302,8 @@ struct CudaDevice::Impl {
   }
 
   /// The device address `binding` is read from: its pinned copy, else slot `index`, uploaded unless
-  /// `upload` is false (an output the kernel writes whole); scratch (no host data) is zeroed.
+  /// `upload` is false (an output the kernel writes whole); scratch (no host data) gets its leading
+  /// `zeroBytes` zeroed.
   llvm::Expected<cu::DevicePtr> bind(size_t index, const CudaBinding &binding, bool upload) {
     if (const cu::DevicePtr *resident =
             binding.download || !binding.data ? nullptr : pinned.find(binding.data, binding.bytes))
@@ -311,8 +312,8 @@ struct CudaDevice::Impl {
     if (!allocated)
       return allocated.takeError();
     if (!binding.data) {
-      if (binding.bytes)
-        if (llvm::Error err = XF_CU_CHECK((*d), cuMemsetD32Async(*allocated, 0, binding.bytes / 4, stream)))
+      if (binding.zeroBytes)
+        if (llvm::Error err = XF_CU_CHECK((*d), cuMemsetD32Async(*allocated, 0, binding.zeroBytes / 4, stream)))
           return std::move(err);
       return *allocated;
     }

@@ -34,9 +34,10 @@ struct CudaKernel {
 
 /// A host array bound to one kernel buffer.
 struct CudaBinding {
-  void *data = nullptr; // nullptr: device scratch, zeroed before the launch
+  void *data = nullptr; // nullptr: device scratch
   size_t bytes = 0;
   bool download = false; // copy the buffer back into `data` after the kernel ran
+  size_t zeroBytes = 0;  // scratch: how many leading bytes are zeroed before the launch
 };
 
 class CudaDevice {

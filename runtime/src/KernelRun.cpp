@@ -283,7 +283,8 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
     uint64_t words = static_cast<uint64_t>(plan.workItems) * static_cast<uint64_t>(gpu.scratchWordsPerItem);
     if (words / static_cast<uint64_t>(gpu.scratchWordsPerItem) != static_cast<uint64_t>(plan.workItems))
       return failure("kernel '" + kernel.name + "': its scratch size overflows");
-    bindings.push_back({nullptr, static_cast<size_t>(words) * sizeof(float), false});
+    size_t zeroed = static_cast<size_t>(plan.workItems) * static_cast<size_t>(gpu.scratchZeroedWordsPerItem);
+    bindings.push_back({nullptr, static_cast<size_t>(words) * sizeof(float), false, zeroed * sizeof(float)});
   }
   // Dense products (y = x w, w [K, N]) go to cuBLAS where it is installed; the compiled kernel is the fallback.
   if (kernel.kind == "dense_matmul" && context.cuda->hasBlas()) {

@@ -208,6 +208,11 @@ llvm::Expected<GpuLaunchInfo> parseGpuLaunch(const json::Value &value, const std
     if (!n || *n <= 0 || !ptx)
       return error(where + ": gpu: 'scratch_words_per_item' must be a positive integer, on a cuda kernel");
     launch.scratchWordsPerItem = *n;
+    std::optional<int64_t> zeroed = object->getInteger("scratch_zeroed_words_per_item");
+    if (!zeroed || *zeroed < 0 || *zeroed > *n)
+      return error(where +
+                   ": gpu: 'scratch_zeroed_words_per_item' must be an integer in [0, scratch_words_per_item]");
+    launch.scratchZeroedWordsPerItem = *zeroed;
   }
   const json::Array *slots = object->getArray("push_constants");
   if (!slots)

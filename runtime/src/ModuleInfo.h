@@ -62,8 +62,10 @@ struct GpuLaunchInfo {
   int64_t subgroupLanes = 0; // > 0: runs of this many consecutive threads must be lanes of one subgroup
   int64_t subgroupRows = 0;  // attention: the largest query count that the subgroup form takes
   bool workgroupBarriers = false; // the threads of a workgroup meet at barriers (staged attention)
-  /// > 0: a zeroed f32 scratch buffer of this many words per work item follows the operands (split-K).
+  /// > 0: an f32 scratch buffer of this many words per work item follows the operands (split-K); its first
+  /// scratchZeroedWordsPerItem words per item are zeroed before each launch.
   int64_t scratchWordsPerItem = 0;
+  int64_t scratchZeroedWordsPerItem = 0;
   /// The push constants, in order: (operand index, dimension) whose size each one holds.
   std::vector<std::pair<int64_t, int64_t>> pushConstants;
 };

@@ -14,7 +14,7 @@
 // One m-tile: row blocks of 16, per key block 8 multiplies for S and 4 for P V.
 // M1-LABEL: func.func @tensor_cores
 // M1: arith.ceildivui %{{.+}}, %c16 : index
-// M1: xf.scratch_words_per_item = 18 : i64
+// M1: xf.scratch_words_per_item = 18 : i64, xf.scratch_zeroed_words_per_item = 1 : i64
 // M1: scf.for
 // M1-COUNT-8: nvvm.mma.sync
 // M1: math.exp
@@ -30,9 +30,9 @@
 // CHECK: arith.ceildivui %[[BLOCKS]], %c4 : index
 // CHECK: arith.ceildivui %c1024
 // CHECK: arith.minui %{{.+}}, %c64 : index
-// The splits' partials: per warp 32 rows of (max, sum, 32 accumulators) and a count, padded to 35 words
-// per lane.
-// CHECK: memref.alloc(%{{.+}}) {xf.scratch_words_per_item = 35 : i64} : memref<?xf32>
+// Scratch: per work item one word the runtime zeroes (the row blocks' arrival counts), then the splits'
+// partials, per warp 32 rows of (max, sum, 32 accumulators): 1 + 34 words per lane.
+// CHECK: memref.alloc(%{{.+}}) {xf.scratch_words_per_item = 35 : i64, xf.scratch_zeroed_words_per_item = 1 : i64} : memref<?xf32>
 // CHECK: scf.parallel (%[[W:.+]]) = (%c0) to (%{{.+}}) step (%c1)
 // CHECK: arith.remui %[[W]], %c32 : index
 // Staged K/V: the workgroup's two buffers of 16 keys, the first block copied before the loop.
@@ -79,7 +79,7 @@
 // CHECK: memref.atomic_rmw addf %{{.+}}, %[[SCRATCH]][%{{.+}}] : (f32, memref<?xf32>) -> f32
 // CHECK: gpu.shuffle idx
 // CHECK: nvvm.memory.barrier <gpu>
-// CHECK-NEXT: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args
+// CHECK: scf.for %{{.+}} = %c0 to %{{.+}} step %c1 iter_args
 // CHECK: memref.load %[[SCRATCH]]
 // CHECK: math.exp
 // Only that warp stores, and not the rows past S.
