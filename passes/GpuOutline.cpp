@@ -35,7 +35,23 @@ struct OperandLayout {
   MemRefType type;
   Value flat;                // the flat buffer argument
   SmallVector<Value> sizes;  // every dimension as an index value (constants or kernel arguments)
+  SmallVector<Value> extents; // the extent each dimension is indexed with: its size, or a pitch argument
 };
+
+/// The dimensions indexed with a pitch passed at launch instead of their size: attention's key and value
+/// rows (dim 2 of [B, Hkv, T, D]), so a KV cache allocated for more rows than it holds is read in place.
+SmallVector<std::pair<unsigned, unsigned>> pitchedDims(func::FuncOp func) {
+  SmallVector<std::pair<unsigned, unsigned>> dims;
+  auto names = func->getAttrOfType<ArrayAttr>("xf.operand_names");
+  if (!names)
+    return dims;
+  for (auto [i, name] : llvm::enumerate(names.getAsValueRange<StringAttr>())) {
+    auto type = dyn_cast<MemRefType>(func.getArgumentTypes()[i]);
+    if ((name == "key" || name == "value") && type && type.getRank() == 4 && type.isDynamicDim(2))
+      dims.push_back({static_cast<unsigned>(i), 2});
+  }
+  return dims;
+}
 
 /// SPIR-V has no index type in memory; Vulkan indexes with i32, so index scratch holds i32 and its loads
 /// and stores cast.
@@ -253,7 +269,7 @@ LogicalResult Outliner::checkSignature() {
 Value Outliner::linearIndex(OpBuilder &b, Location loc, const OperandLayout &layout, ValueRange indices) {
   Value linear = indices.empty() ? arith::ConstantIndexOp::create(b, loc, 0).getResult() : indices[0];
   for (size_t d = 1; d < indices.size(); ++d)
-    linear = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, linear, layout.sizes[d]), indices[d]);
+    linear = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, linear, layout.extents[d]), indices[d]);
   return linear;
 }
 
@@ -382,7 +398,7 @@ LogicalResult Outliner::run(ModuleOp module) {
     gpuModule->setAttr(spirv::getTargetEnvAttrName(), env);
   }
 
-  // Signature: one buffer per operand, then one i32 per dynamic dimension.
+  // Signature: one buffer per operand, then one i32 per dynamic dimension, then one per pitched one.
   SmallVector<Type> argTypes;
   SmallVector<std::pair<unsigned, unsigned>> dynamicDims;
   for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
@@ -396,7 +412,8 @@ LogicalResult Outliner::run(ModuleOp module) {
   if (scratch)
     argTypes.push_back(scratch.getType());
   unsigned numBuffers = argTypes.size();
-  argTypes.append(dynamicDims.size(), b.getI32Type());
+  SmallVector<std::pair<unsigned, unsigned>> pitches = pitchedDims(func);
+  argTypes.append(dynamicDims.size() + pitches.size(), b.getI32Type());
 
   b.setInsertionPointToStart(gpuModule.getBody());
   auto kernel = gpu::GPUFuncOp::create(b, loc, func.getSymName(), b.getFunctionType(argTypes, {}));
@@ -418,7 +435,7 @@ LogicalResult Outliner::run(ModuleOp module) {
   Block &entry = kernel.getBody().front();
   b.setInsertionPointToStart(&entry);
   for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
-    OperandLayout layout{cast<MemRefType>(type), entry.getArgument(i), {}};
+    OperandLayout layout{cast<MemRefType>(type), entry.getArgument(i), {}, {}};
     for (int64_t size : layout.type.getShape())
       layout.sizes.push_back(ShapedType::isDynamic(size) ? Value() : arith::ConstantIndexOp::create(b, loc, size));
     operands.push_back(std::move(layout));
@@ -426,6 +443,11 @@ LogicalResult Outliner::run(ModuleOp module) {
   for (auto [slot, dim] : llvm::enumerate(dynamicDims))
     operands[dim.first].sizes[dim.second] =
         arith::IndexCastOp::create(b, loc, b.getIndexType(), entry.getArgument(numBuffers + slot));
+  for (OperandLayout &layout : operands)
+    layout.extents = layout.sizes;
+  for (auto [slot, dim] : llvm::enumerate(pitches))
+    operands[dim.first].extents[dim.second] = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(), entry.getArgument(numBuffers + dynamicDims.size() + slot));
 
   // The setup (item count, shapes) and then the loop body, guarded, with the item from the thread id.
   IRMapping map;
@@ -516,6 +538,12 @@ LogicalResult Outliner::run(ModuleOp module) {
   info.set("entry", b.getStringAttr(func.getSymName()));
   info.set("workgroup_size", b.getI64IntegerAttr(workgroupSize));
   info.set("push_constants", b.getArrayAttr(pushConstants));
+  if (!pitches.empty()) {
+    SmallVector<Attribute> pitchSlots;
+    for (auto [operand, dim] : pitches)
+      pitchSlots.push_back(b.getDenseI64ArrayAttr({operand, dim}));
+    info.set("pitches", b.getArrayAttr(pitchSlots));
+  }
   if (scratch) {
     info.set("scratch_words_per_item", b.getI64IntegerAttr(scratchWordsPerItem));
     info.set("scratch_zeroed_words_per_item", b.getI64IntegerAttr(scratchZeroedWordsPerItem));

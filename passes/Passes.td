@@ -240,9 +240,15 @@ def XFGpuOutlineKernels : Pass<"xf-gpu-outline-kernels", "ModuleOp"> {
       large as the partials). Any other alloc before the loop is an error.
     - the `gpu.func` gets `xf.read_only_buffers` (the operands before the output), which
       `xf-cuda-kernel-noalias` marks read-only; the output and scratch are written.
+    - attention's `key` and `value` (named by `xf.operand_names`, `[B, Hkv, T, D]` with `T` dynamic)
+      are indexed with a row pitch passed at launch instead of `T`: one more `i32` argument each, after
+      the dynamic dimensions. A KV cache allocated for more rows than it holds (`[Hkv, capacity, D]`) is
+      then read in place; a dense call passes `T`.
 
     The host function keeps its body (the kernel ABI pass derives the work-item counter from it) and
-    gets `xf.gpu_kernel = {entry, workgroup_size, push_constants}` for the runtime's metadata.
+    gets `xf.gpu_kernel = {entry, workgroup_size, push_constants, pitches}` for the runtime's metadata
+    (`push_constants` and `pitches` list `[operand, dim]` pairs in argument order; `pitches` only where
+    there are some).
 
     `target=vulkan` also attaches the SPIR-V target environment and ABI attributes, narrows 64-bit
     integers and index scratch to i32 and rewrites what the SPIR-V conversion cannot take (constant
@@ -358,7 +364,7 @@ def XFCudaSerialize : Pass<"xf-cuda-serialize", "ModuleOp"> {
 
     Kernel parameters follow MLIR's memref convention at 32-bit index width: per operand buffer
     `(allocated ptr, aligned ptr, i32 offset, i32 size, i32 stride)`, then one `i32` per dynamic
-    operand dimension (the `push_constants` of the metadata).
+    operand dimension (the `push_constants` of the metadata), then one per row pitch (its `pitches`).
 
     Before:
     ```mlir

@@ -439,6 +439,27 @@ void CudaDevice::unpin(const void *data) {
   });
 }
 
+llvm::Error CudaDevice::update(const void *data, size_t offset, size_t bytes) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  const Driver &d = *impl->d;
+  size_t pinnedBytes = 0;
+  cu::DevicePtr *pointer = impl->pinned.find(data, pinnedBytes);
+  if (!pointer)
+    return error("update of an array that is not pinned");
+  if (offset > pinnedBytes || bytes > pinnedBytes - offset)
+    return error(llvm::formatv("update of bytes [{0}, {1}) of a pinned array of {2}", offset, offset + bytes,
+                               pinnedBytes));
+  if (!bytes)
+    return llvm::Error::success();
+  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
+    return err;
+  // Pageable host memory: the stream is synchronized so the caller may change the bytes again at once.
+  if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(*pointer + offset, static_cast<const uint8_t *>(data) + offset,
+                                                        bytes, impl->stream)))
+    return err;
+  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+}
+
 llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings,
                                llvm::ArrayRef<int32_t> shapes, uint32_t blocks) {
   std::lock_guard<std::mutex> lock(impl->mutex);

@@ -22,6 +22,11 @@ struct xfrt_context_s {
   llvm::Error pin(const void *data, size_t bytes) {
     return vulkan ? vulkan->pin(data, bytes) : cuda ? cuda->pin(data, bytes) : llvm::Error::success();
   }
+  /// Refreshes bytes [offset, offset + bytes) of a pinned array's device copy; nothing on the CPU.
+  llvm::Error updatePinned(const void *data, size_t offset, size_t bytes) {
+    return vulkan ? vulkan->update(data, offset, bytes) : cuda ? cuda->update(data, offset, bytes)
+                                                               : llvm::Error::success();
+  }
   void unpin(const void *data) {
     if (vulkan)
       vulkan->unpin(data);

@@ -207,15 +207,20 @@ int64_t chunkSizeFor(int64_t numWorkItems, unsigned numThreads) {
 /// The byte size of every operand of a GPU kernel. GPU kernels index with 32 bits, so every dimension and
 /// every operand's element count must stay below 2^31.
 std::optional<std::string> gpuOperandBytes(const KernelInfo &kernel, const xfrt_tensor *operands, int64_t numOperands,
-                                           const char *api, std::vector<size_t> &bytes) {
+                                           llvm::ArrayRef<int64_t> extents, const char *api,
+                                           std::vector<size_t> &bytes) {
   for (int64_t i = 0; i < numOperands; ++i) {
     int64_t elements = 1;
     for (int32_t d = 0; d < operands[i].rank; ++d) {
-      if (operands[i].shape[d] > INT32_MAX)
+      int64_t extent = operands[i].shape[d];
+      for (auto [pitch, stored] : llvm::zip(kernel.gpu->pitches, extents))
+        if (pitch == std::pair<int64_t, int64_t>{i, d})
+          extent = stored;
+      if (extent > INT32_MAX)
         return llvm::formatv("kernel '{0}': operand '{1}' dim {2} is {3}; {4} kernels index with 32 bits", kernel.name,
-                             kernel.operands[i].name, d, operands[i].shape[d], api)
+                             kernel.operands[i].name, d, extent, api)
             .str();
-      elements *= operands[i].shape[d];
+      elements *= extent;
     }
     if (elements > INT32_MAX)
       return llvm::formatv("kernel '{0}': operand '{1}' has {2} elements; {3} kernels index with 32 bits (at most "
@@ -227,8 +232,8 @@ std::optional<std::string> gpuOperandBytes(const KernelInfo &kernel, const xfrt_
   return std::nullopt;
 }
 
-/// What a GPU launch needs besides the kernel: each operand's byte size, the dynamic dims in push-constant
-/// order, and the number of workgroups (one work item per thread).
+/// What a GPU launch needs besides the kernel: each operand's byte size, the dynamic dims and then the
+/// pitches in push-constant order, and the number of workgroups (one work item per thread).
 struct GpuLaunch {
   std::vector<size_t> bytes;
   std::vector<int32_t> shapes;
@@ -236,13 +241,32 @@ struct GpuLaunch {
 };
 
 std::optional<std::string> planGpuLaunch(const xfrt_module &module, int64_t kernelIndex, const xfrt_tensor *operands,
-                                         int64_t numOperands, const char *api, GpuLaunch &launch) {
+                                         int64_t numOperands, llvm::ArrayRef<OperandPitch> given, const char *api,
+                                         GpuLaunch &launch) {
   const KernelInfo &kernel = module.info.kernels[kernelIndex];
   const GpuLaunchInfo &gpu = *kernel.gpu;
-  if (std::optional<std::string> problem = gpuOperandBytes(kernel, operands, numOperands, api, launch.bytes))
+  // Each pitched dimension's extent: the size, unless the call stores it farther apart.
+  std::vector<int64_t> extents;
+  for (auto [operand, dim] : gpu.pitches)
+    extents.push_back(operands[operand].shape[dim]);
+  for (const OperandPitch &pitch : given) {
+    auto slot = llvm::find(gpu.pitches, std::pair<int64_t, int64_t>{pitch.operand, pitch.dim});
+    if (slot == gpu.pitches.end())
+      return llvm::formatv("kernel '{0}': operand {1} dim {2} takes no pitch", kernel.name, pitch.operand, pitch.dim)
+          .str();
+    int64_t &extent = extents[slot - gpu.pitches.begin()];
+    if (pitch.extent < extent)
+      return llvm::formatv("kernel '{0}': operand '{1}' dim {2} has {3} rows but a pitch of {4}", kernel.name,
+                           kernel.operands[pitch.operand].name, pitch.dim, extent, pitch.extent)
+          .str();
+    extent = pitch.extent;
+  }
+  if (std::optional<std::string> problem = gpuOperandBytes(kernel, operands, numOperands, extents, api, launch.bytes))
     return problem;
   for (auto [operand, dim] : gpu.pushConstants)
     launch.shapes.push_back(static_cast<int32_t>(operands[operand].shape[dim]));
+  for (int64_t extent : extents)
+    launch.shapes.push_back(static_cast<int32_t>(extent));
   std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
   launch.workItems = callWorkItems(module.entryPoints[kernelIndex].workItems, descriptors);
   if (launch.workItems < 0)
@@ -256,7 +280,7 @@ std::optional<std::string> planGpuLaunch(const xfrt_module &module, int64_t kern
 /// A cuda module's kernel: the PTX image for the device's architecture, operands into device memory, the
 /// work-item count from the host counter, one thread per item, the output back.
 xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t kernelIndex,
-                      const xfrt_tensor *operands, int64_t numOperands) {
+                      const xfrt_tensor *operands, int64_t numOperands, llvm::ArrayRef<OperandPitch> pitches) {
   const KernelInfo &kernel = module.info.kernels[kernelIndex];
   if (!context.cuda)
     return failure("kernel '" + kernel.name + "' is compiled for cuda but the context runs on " + context.device +
@@ -274,7 +298,8 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
                                  kernel.name, context.cuda->name(), capability / 10, capability % 10,
                                  gpu.ptx.front().arch));
   GpuLaunch plan;
-  if (std::optional<std::string> problem = planGpuLaunch(module, kernelIndex, operands, numOperands, "CUDA", plan))
+  if (std::optional<std::string> problem =
+          planGpuLaunch(module, kernelIndex, operands, numOperands, pitches, "CUDA", plan))
     return failure(std::move(*problem));
   std::vector<CudaBinding> bindings;
   for (int64_t i = 0; i < numOperands; ++i)
@@ -315,14 +340,15 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
 /// A vulkan module's kernel: operands into device buffers, the work-item count from the host counter, one
 /// thread per item, the output back.
 xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_t kernelIndex,
-                        const xfrt_tensor *operands, int64_t numOperands) {
+                        const xfrt_tensor *operands, int64_t numOperands, llvm::ArrayRef<OperandPitch> pitches) {
   const KernelInfo &kernel = module.info.kernels[kernelIndex];
   if (!context.vulkan)
     return failure("kernel '" + kernel.name + "' is compiled for vulkan but the context runs on " + context.device +
                    " (create it with xfrt_context_create_on(\"vulkan\", ...))");
   const GpuLaunchInfo &gpu = *kernel.gpu;
   GpuLaunch plan;
-  if (std::optional<std::string> problem = planGpuLaunch(module, kernelIndex, operands, numOperands, "Vulkan", plan))
+  if (std::optional<std::string> problem =
+          planGpuLaunch(module, kernelIndex, operands, numOperands, pitches, "Vulkan", plan))
     return failure(std::move(*problem));
   for (const OperandInfo &operand : kernel.operands)
     if (const char *missing = context.vulkan->missingFor(operand.dtype))
@@ -372,7 +398,7 @@ xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_
 }
 
 xfrt_status runKernel(xfrt_context *context, const xfrt_module *module, const char *kernelName,
-                      const xfrt_tensor *operands, int64_t numOperands) {
+                      const xfrt_tensor *operands, int64_t numOperands, llvm::ArrayRef<OperandPitch> pitches) {
   if (!context)
     return failure("xfrt_kernel_run: 'context' is NULL");
   if (!module)
@@ -385,9 +411,11 @@ xfrt_status runKernel(xfrt_context *context, const xfrt_module *module, const ch
   if (std::optional<std::string> problem = checkCall(kernel, operands, numOperands))
     return failure(std::move(*problem));
   if (kernel.gpu && module->info.target == "cuda")
-    return runOnCuda(*context, *module, kernelIndex, operands, numOperands);
+    return runOnCuda(*context, *module, kernelIndex, operands, numOperands, pitches);
   if (kernel.gpu)
-    return runOnVulkan(*context, *module, kernelIndex, operands, numOperands);
+    return runOnVulkan(*context, *module, kernelIndex, operands, numOperands, pitches);
+  if (!pitches.empty())
+    return failure("kernel '" + kernel.name + "' is a CPU kernel; pitches apply to GPU kernels");
 
   std::vector<MemRefDescriptor> descriptors(operands, operands + numOperands);
   return runChecked(*context, *module, kernelIndex, descriptors);
@@ -414,5 +442,11 @@ xfrt_status xf::rt::runChecked(xfrt_context &context, const xfrt_module &module,
 
 extern "C" xfrt_status xfrt_kernel_run(xfrt_context *context, const xfrt_module *module, const char *kernel,
                                        const xfrt_tensor *operands, int64_t num_operands) {
-  return guarded("xfrt_kernel_run", [&] { return runKernel(context, module, kernel, operands, num_operands); });
+  return guarded("xfrt_kernel_run", [&] { return runKernel(context, module, kernel, operands, num_operands, {}); });
+}
+
+xfrt_status xf::rt::runKernelPitched(xfrt_context *context, const xfrt_module *module, const char *kernel,
+                                     const xfrt_tensor *operands, int64_t numOperands,
+                                     llvm::ArrayRef<OperandPitch> pitches) {
+  return guarded("xfrt_kernel_run", [&] { return runKernel(context, module, kernel, operands, numOperands, pitches); });
 }

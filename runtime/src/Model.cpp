@@ -579,6 +579,10 @@ struct LayerCache {
   int64_t window = 0, sinkTokens = 0;
   xfrt_dtype dtype = XFRT_F32;
   std::vector<uint8_t> k, v;
+  /// On a GPU: the arrays pinned on the device (k and v as they were then), and the rows [0, synced) of
+  /// every head that the device copies hold unchanged.
+  std::vector<uint8_t>::const_pointer deviceK = nullptr, deviceV = nullptr;
+  int64_t synced = 0;
 
   size_t elementBytes() const { return xfrt_dtype_size(dtype); }
   uint8_t *row(std::vector<uint8_t> &t, int64_t head, int64_t slot) {
@@ -607,6 +611,7 @@ struct LayerCache {
           for (int64_t h = 0; h < kvHeads; ++h)
             std::memmove(row(*t, h, keepSinks), row(*t, h, keepSinks + drop), elementBytes() * keepRecent * headDim);
         count -= drop;
+        synced = std::min(synced, keepSinks);
       }
     }
     if (count + incoming <= capacity)
@@ -663,6 +668,10 @@ struct xfrt_session_s {
   ~xfrt_session_s() {
     for (const void *data : pinned)
       context->unpin(data);
+    for (LayerCache &c : caches)
+      for (const void *data : {c.deviceK, c.deviceV})
+        if (data)
+          context->unpin(data);
   }
 };
 
@@ -850,10 +859,11 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
 }
 
 /// A GPU module's kernel, through the public entry point so every call is checked like a user's.
-void runKernel(xfrt_session &s, const char *kernel, std::initializer_list<xfrt_tensor> operands, size_t layer) {
+void runKernel(xfrt_session &s, const char *kernel, std::initializer_list<xfrt_tensor> operands, size_t layer,
+               llvm::ArrayRef<OperandPitch> pitches = {}) {
   std::vector<xfrt_tensor> list(operands);
-  if (xfrt_status status =
-          xfrt_kernel_run(s.context, s.model->module, kernel, list.data(), static_cast<int64_t>(list.size()))) {
+  if (xfrt_status status = runKernelPitched(s.context, s.model->module, kernel, list.data(),
+                                            static_cast<int64_t>(list.size()), pitches)) {
     std::string message = xfrt_status_message(status);
     xfrt_status_free(status);
     fail(layer == SIZE_MAX ? message : "layer " + std::to_string(layer) + ": " + message);
@@ -869,10 +879,40 @@ xfrt_tensor view(std::vector<T> &data, std::initializer_list<int64_t> shape) {
   return t;
 }
 
+/// Brings a layer's KV cache on the device up to date with its host rows. The device keeps a copy of the
+/// whole [Hkv, capacity, D] arrays, which the attention kernel reads in place (its key and value rows are
+/// pitched); a step sends only the rows changed since the last one (its new rows, or the rows a window
+/// moved down), and a grown cache is sent whole once.
+void syncCache(xfrt_session &s, LayerCache &cache, size_t layer) {
+  auto check = [&](llvm::Error err) {
+    if (err)
+      fail("layer " + std::to_string(layer) + ": keeping the KV cache on " + s.context->device + ": " +
+           llvm::toString(std::move(err)));
+  };
+  bool moved = false;
+  for (auto [rows, device] : {std::pair{&cache.k, &cache.deviceK}, std::pair{&cache.v, &cache.deviceV}}) {
+    if (*device == rows->data())
+      continue;
+    if (*device)
+      s.context->unpin(*device);
+    *device = nullptr;
+    check(s.context->pin(rows->data(), rows->size()));
+    *device = rows->data();
+    moved = true;
+  }
+  if (!moved && cache.count > cache.synced) {
+    const size_t rowBytes = static_cast<size_t>(cache.headDim) * cache.elementBytes();
+    for (std::vector<uint8_t> *rows : {&cache.k, &cache.v})
+      for (int64_t h = 0; h < cache.kvHeads; ++h)
+        check(s.context->updatePinned(rows->data(), cache.row(*rows, h, cache.synced) - rows->data(),
+                                      rowBytes * (cache.count - cache.synced)));
+  }
+  cache.synced = cache.count;
+}
+
 /// The forward of a GPU module: every dense op and attention runs as one of its kernels on the context's
-/// device. Token ids, RoPE tables, the KV cache and layout changes between kernels stay on the host (the
-/// device copies operands per call), which is correct but not fast: keeping activations and the cache on
-/// the device is the next step.
+/// device, the weights and the KV cache kept there. Token ids, RoPE tables and layout changes between
+/// kernels stay on the host (the device copies activations per call).
 void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
@@ -925,39 +965,38 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     runKernel(s, "xf_dense_rope", {view(q, {S, Hq, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(qr, {S, Hq, D})}, l);
     runKernel(s, "xf_dense_rope", {view(k, {S, Hkv, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(kr, {S, Hkv, D})}, l);
 
-    // The cache takes [S, Hkv, D] rows at [Hkv, count + t, D]; the kernel reads dense [1, Hkv, Tk, D].
+    // The cache takes [S, Hkv, D] rows at [Hkv, count + t, D].
     cache.reserveFor(S);
-    const int64_t C = cache.capacity, base = cache.count;
+    const int64_t base = cache.count;
     for (int64_t t = 0; t < S; ++t)
       for (int64_t kh = 0; kh < Hkv; ++kh) {
         cache.store(cache.k, kh, base + t, kr.data() + (t * Hkv + kh) * D);
         cache.store(cache.v, kh, base + t, v.data() + (t * Hkv + kh) * D);
       }
     cache.count += S;
+    syncCache(s, cache, l);
     const int64_t Tk = cache.count;
-    // Dense [Hkv, Tk, D] copies of the cache rows, in the cache's element type.
-    size_t headBytes = static_cast<size_t>(Tk * D) * cache.elementBytes();
-    std::vector<uint8_t> keys(Hkv * headBytes), values(Hkv * headBytes);
     std::vector<float> queries(Hq * S * D), attn(Hq * S * D);
-    for (int64_t kh = 0; kh < Hkv; ++kh) {
-      std::memcpy(keys.data() + kh * headBytes, cache.row(cache.k, kh, 0), headBytes);
-      std::memcpy(values.data() + kh * headBytes, cache.row(cache.v, kh, 0), headBytes);
-    }
+    // The kernel reads the cache's [Hkv, capacity, D] rows in place: key and value rows pitched by capacity.
     auto cacheView = [&](std::vector<uint8_t> &rows) {
       xfrt_tensor t = view(rows, {1, Hkv, Tk, D});
       t.dtype = cache.dtype;
       return t;
     };
+    const KernelInfo &attention = m.module->info.kernels[lp.kernelIndex];
+    const OperandPitch pitches[] = {{attention.operandIndex("key"), 2, cache.capacity},
+                                    {attention.operandIndex("value"), 2, cache.capacity}};
     for (int64_t t = 0; t < S; ++t)
       for (int64_t hh = 0; hh < Hq; ++hh)
         std::copy_n(qr.data() + (t * Hq + hh) * D, D, queries.data() + (hh * S + t) * D);
     const char *kernel = m.module->info.kernels[lp.kernelIndex].name.c_str();
     if (lp.learnedSinks)
-      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), cacheView(keys), cacheView(values), view(w.sinks, {Hq}),
-                            view(attn, {1, Hq, S, D})}, l);
+      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v), view(w.sinks, {Hq}),
+                            view(attn, {1, Hq, S, D})}, l, pitches);
     else
       runKernel(s, kernel,
-                {view(queries, {1, Hq, S, D}), cacheView(keys), cacheView(values), view(attn, {1, Hq, S, D})}, l);
+                {view(queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v), view(attn, {1, Hq, S, D})},
+                l, pitches);
 
     std::vector<float> merged(S * Hq * D);
     for (int64_t hh = 0; hh < Hq; ++hh)
@@ -1226,7 +1265,7 @@ void xfrt_session_reset(xfrt_session *session) {
     return;
   session->position = 0;
   for (LayerCache &c : session->caches)
-    c.count = 0;
+    c.count = c.synced = 0;
 }
 
 xfrt_status xfrt_session_run(xfrt_session *session, const int32_t *tokens, int64_t numTokens, float *logits) {

@@ -5,6 +5,8 @@
 #include "ModuleInfo.h"
 #include "xfrt.h"
 
+#include "llvm/ADT/ArrayRef.h"
+
 #include <string>
 #include <vector>
 
@@ -34,6 +36,16 @@ class MemRefDescriptor;
 /// Runs kernel `kernelIndex` on operands the caller has already checked, spread over the context's threads.
 xfrt_status runChecked(xfrt_context &context, const xfrt_module &module, int64_t kernelIndex,
                        std::vector<MemRefDescriptor> &descriptors);
+
+/// A call's row pitch: operand `operand` holds `extent` rows along `dim` (a pitched dimension of its GPU
+/// kernel, see GpuLaunchInfo::pitches), of which its shape uses the first ones.
+struct OperandPitch {
+  int64_t operand = 0, dim = 0, extent = 0;
+};
+
+/// xfrt_kernel_run with pitches for some operands (the model runtime's KV cache, read in place).
+xfrt_status runKernelPitched(xfrt_context *context, const xfrt_module *module, const char *kernel,
+                             const xfrt_tensor *operands, int64_t numOperands, llvm::ArrayRef<OperandPitch> pitches);
 
 } // namespace xf::rt
 

@@ -217,14 +217,34 @@ llvm::Expected<GpuLaunchInfo> parseGpuLaunch(const json::Value &value, const std
   const json::Array *slots = object->getArray("push_constants");
   if (!slots)
     return error(where + ": gpu: missing array 'push_constants'");
-  for (const json::Value &slot : *slots) {
-    const json::Array *pair = slot.getAsArray();
-    std::optional<int64_t> operand = pair && pair->size() == 2 ? (*pair)[0].getAsInteger() : std::nullopt;
-    std::optional<int64_t> dim = pair && pair->size() == 2 ? (*pair)[1].getAsInteger() : std::nullopt;
-    if (!operand || !dim || *operand < 0 || *operand >= static_cast<int64_t>(operands.size()) || *dim < 0 ||
-        *dim >= static_cast<int64_t>(operands[*operand].shape.size()))
-      return error(where + ": gpu: push constants must be [operand, dimension] pairs naming an operand dimension");
-    launch.pushConstants.push_back({*operand, *dim});
+  auto operandDims = [&](const json::Array &list, llvm::StringRef what,
+                         std::vector<std::pair<int64_t, int64_t>> &out) -> llvm::Error {
+    for (const json::Value &slot : list) {
+      const json::Array *pair = slot.getAsArray();
+      std::optional<int64_t> operand = pair && pair->size() == 2 ? (*pair)[0].getAsInteger() : std::nullopt;
+      std::optional<int64_t> dim = pair && pair->size() == 2 ? (*pair)[1].getAsInteger() : std::nullopt;
+      if (!operand || !dim || *operand < 0 || *operand >= static_cast<int64_t>(operands.size()) || *dim < 0 ||
+          *dim >= static_cast<int64_t>(operands[*operand].shape.size()))
+        return error(where + ": gpu: " + what + " must be [operand, dimension] pairs naming an operand dimension");
+      out.push_back({*operand, *dim});
+    }
+    return llvm::Error::success();
+  };
+  if (llvm::Error err = operandDims(*slots, "push constants", launch.pushConstants))
+    return std::move(err);
+  if (const json::Value *pitches = object->get("pitches")) {
+    const json::Array *list = pitches->getAsArray();
+    if (!list)
+      return error(where + ": gpu: 'pitches' must be an array");
+    if (llvm::Error err = operandDims(*list, "pitches", launch.pitches))
+      return std::move(err);
+    // A pitch stands for a dimension's extent in memory: only a dynamic one past the first can have one.
+    for (auto [operand, dim] : launch.pitches)
+      if (dim == 0 || operands[operand].shape[dim] != kDynamicDim)
+        return error(llvm::formatv("{0}: gpu: pitch of operand {1} dim {2}: only a dynamic dimension past the "
+                                   "first can be pitched",
+                                   where, operand, dim)
+                         .str());
   }
   return launch;
 }

@@ -68,6 +68,9 @@ struct GpuLaunchInfo {
   int64_t scratchZeroedWordsPerItem = 0;
   /// The push constants, in order: (operand index, dimension) whose size each one holds.
   std::vector<std::pair<int64_t, int64_t>> pushConstants;
+  /// After them, one per (operand, dimension) indexed with a pitch: the rows the buffer holds along that
+  /// dimension, at least its size (a KV cache's capacity; a dense call passes the size).
+  std::vector<std::pair<int64_t, int64_t>> pitches;
 };
 
 struct KernelInfo {

@@ -54,6 +54,15 @@ public:
     return found != entries.end() && found->second.bytes == bytes ? &found->second.copy : nullptr;
   }
 
+  /// The copy of `data` whatever its size, which goes to `bytes`; nullptr when `data` is not pinned.
+  Copy *find(const void *data, size_t &bytes) {
+    auto found = entries.find(data);
+    if (found == entries.end())
+      return nullptr;
+    bytes = found->second.bytes;
+    return &found->second.copy;
+  }
+
   /// Hands every copy to `destroy` (the device is going away).
   void clear(llvm::function_ref<void(Copy &)> destroy) {
     for (auto &entry : entries)

@@ -792,6 +792,20 @@ void VulkanDevice::unpin(const void *data) {
   impl->pinned.unpin(data, [&](Impl::Buffer &buffer) { impl->destroyBuffer(buffer); });
 }
 
+llvm::Error VulkanDevice::update(const void *data, size_t offset, size_t bytes) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  size_t pinnedBytes = 0;
+  Impl::Buffer *buffer = impl->pinned.find(data, pinnedBytes);
+  if (!buffer)
+    return error("update of an array that is not pinned");
+  if (offset > pinnedBytes || bytes > pinnedBytes - offset)
+    return error(llvm::formatv("update of bytes [{0}, {1}) of a pinned array of {2}", offset, offset + bytes,
+                               pinnedBytes));
+  if (bytes)
+    std::memcpy(static_cast<uint8_t *>(buffer->mapped) + offset, static_cast<const uint8_t *>(data) + offset, bytes);
+  return llvm::Error::success();
+}
+
 llvm::Error VulkanDevice::dispatch(const VulkanKernel &kernel, llvm::ArrayRef<VulkanBinding> bindings,
                                    llvm::ArrayRef<int32_t> pushConstants, uint32_t groups) {
   std::lock_guard<std::mutex> lock(impl->mutex);

@@ -69,6 +69,10 @@ public:
   /// are counted; the copy goes when the count returns to zero.
   llvm::Error pin(const void *data, size_t bytes);
   void unpin(const void *data);
+  /// Copies bytes [offset, offset + bytes) of the pinned host array `data` into its device copy again:
+  /// the caller changed them (a KV cache's new rows). An error if `data` is not pinned or the range
+  /// passes its end.
+  llvm::Error update(const void *data, size_t offset, size_t bytes);
 
   /// Runs `groups` workgroups of `kernel` and waits for them. `key` identifies the kernel for the pipeline
   /// cache (the address of its SPIR-V in a loaded module); the kernel must outlive the device's use of it.

@@ -99,3 +99,41 @@ func.func @strided(%x: memref<?x4xf32, strided<[8, 1]>>) attributes {xf.kernel} 
 func.func @no_loop(%x: memref<?xf32>) attributes {xf.kernel} {
   return
 }
+
+// -----
+
+// Attention's key and value rows ([B, Hkv, T, D], named by xf.operand_names) are indexed with a pitch
+// passed after the dynamic dims, so a KV cache of more rows than T is read in place; the query's rows
+// are not pitched. The launch lists the pitches.
+// CHECK-LABEL: func.func @cache
+// CHECK-SAME: pitches = [array<i64: 1, 2>, array<i64: 2, 2>], push_constants = [array<i64: 0, 0>, array<i64: 0, 2>, array<i64: 1, 0>, array<i64: 1, 2>, array<i64: 2, 0>, array<i64: 2, 2>, array<i64: 3, 0>]
+// CHECK: gpu.func @cache(%[[Q:[^:]+]]: memref<?xf32> {{[^%]+}}, %[[K:[^:]+]]: memref<?xf32> {{[^%]+}}, %[[V:[^:]+]]: memref<?xf32> {{[^%]+}}, %{{[^:]+}}: memref<?xf32> {{[^%]+}}, %{{[^:]+}}: i32 {{[^%]+}}, %[[S:[^:]+]]: i32 {{[^%]+}}, %{{[^:]+}}: i32 {{[^%]+}}, %{{[^:]+}}: i32 {{[^%]+}}, %{{[^:]+}}: i32 {{[^%]+}}, %{{[^:]+}}: i32 {{[^%]+}}, %{{[^:]+}}: i32 {{[^%]+}}, %[[PK:[^:]+]]: i32 {spirv.interface_var_abi = #spirv.interface_var_abi<(1, 7), StorageBuffer>}, %[[PV:[^:]+]]: i32 {spirv.interface_var_abi = #spirv.interface_var_abi<(1, 8), StorageBuffer>})
+// CHECK-DAG: %[[ROWSQ:.+]] = arith.index_cast %[[S]] : i32 to index
+// CHECK-DAG: %[[ROWSK:.+]] = arith.index_cast %[[PK]] : i32 to index
+// CHECK-DAG: %[[ROWSV:.+]] = arith.index_cast %[[PV]] : i32 to index
+// CHECK: arith.muli %{{.+}}, %[[ROWSK]]
+// CHECK: memref.load %[[K]]
+// CHECK: arith.muli %{{.+}}, %[[ROWSV]]
+// CHECK: memref.load %[[V]]
+// CHECK: arith.muli %{{.+}}, %[[ROWSQ]]
+// CHECK: memref.load %[[Q]]
+// CUDA-LABEL: gpu.func @cache
+// CUDA-SAME: %{{[^:]+}}: i32, %{{[^:]+}}: i32) kernel
+func.func @cache(%q: memref<?x2x?x4xf32>, %k: memref<?x1x?x4xf32>, %v: memref<?x1x?x4xf32>, %o: memref<?x2x4xf32>)
+    attributes {xf.kernel, xf.operand_names = ["query", "key", "value", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %n = memref.dim %q, %c0 : memref<?x2x?x4xf32>
+  %t = memref.dim %k, %c2 : memref<?x1x?x4xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %x = memref.load %k[%i, %c0, %t, %c1] : memref<?x1x?x4xf32>
+    %y = memref.load %v[%i, %c0, %t, %c1] : memref<?x1x?x4xf32>
+    %z = memref.load %q[%i, %c1, %t, %c1] : memref<?x2x?x4xf32>
+    %s = arith.addf %x, %y : f32
+    %u = arith.addf %s, %z : f32
+    memref.store %u, %o[%i, %c1, %c1] : memref<?x2x4xf32>
+    scf.reduce
+  }
+  return
+}

@@ -323,7 +323,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadMetadataCase{"\"future_kernel_key\":\"ignored\"}",
                         "\"future_kernel_key\":\"ignored\",\"gpu\":{\"binary\":\"b\",\"entry\":\"attn\","
                         "\"binary_size\":4,\"workgroup_size\":64,\"push_constants\":[],\"scratch_words_per_item\":2}}",
-                        "kernel 'attn': gpu: 'scratch_words_per_item' must be a positive integer, on a cuda kernel"}));
+                        "kernel 'attn': gpu: 'scratch_words_per_item' must be a positive integer, on a cuda kernel"},
+        // Pitches (a KV cache's capacity) stand for dynamic row counts: a fixed or leading dim cannot have one.
+        BadMetadataCase{"\"future_kernel_key\":\"ignored\"}",
+                        "\"future_kernel_key\":\"ignored\",\"gpu\":{\"binary\":\"b\",\"entry\":\"attn\","
+                        "\"binary_size\":4,\"workgroup_size\":64,\"push_constants\":[],\"pitches\":[[1,2],[1,1]]}}",
+                        "kernel 'attn': gpu: pitch of operand 1 dim 1: only a dynamic dimension past the first can be "
+                        "pitched"},
+        BadMetadataCase{"\"future_kernel_key\":\"ignored\"}",
+                        "\"future_kernel_key\":\"ignored\",\"gpu\":{\"binary\":\"b\",\"entry\":\"attn\","
+                        "\"binary_size\":4,\"workgroup_size\":64,\"push_constants\":[],\"pitches\":[[9,2]]}}",
+                        "kernel 'attn': gpu: pitches must be [operand, dimension] pairs naming an operand dimension"}));
 
 //===----------------------------------------------------------------------===//
 // Running kernels
