@@ -291,6 +291,52 @@ func.func @xf_dense_scale(%x: memref<?xf32>, %factor: memref<1xf32>, %y: memref<
   }
   return
 }
+// Columns [offset, offset + C) of every row (params [offset], exact in f32 below 2^24): q, k or v of a
+// fused projection's output, without the host.
+func.func @xf_dense_slice_cols(%x: memref<?x?xf32>, %params: memref<1xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_slice_cols"}, xf.operand_names = ["input", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %m = memref.dim %y, %c0 : memref<?x?xf32>
+  %cols = memref.dim %y, %c1 : memref<?x?xf32>
+  %items = arith.muli %m, %cols : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %cols : index
+    %col = arith.remui %i, %cols : index
+    %offF = memref.load %params[%c0] : memref<1xf32>
+    %offI = arith.fptosi %offF : f32 to i32
+    %off = arith.index_cast %offI : i32 to index
+    %from = arith.addi %off, %col : index
+    %v = memref.load %x[%row, %from] : memref<?x?xf32>
+    memref.store %v, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// [A, B, C] -> [B, A, C]: tokens-major rows to heads-major (attention's [H, S, D]) and back.
+func.func @xf_dense_transpose01(%x: memref<?x?x?xf32>, %y: memref<?x?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_transpose01"}, xf.operand_names = ["input", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %a = memref.dim %x, %c0 : memref<?x?x?xf32>
+  %b = memref.dim %x, %c1 : memref<?x?x?xf32>
+  %c = memref.dim %x, %c2 : memref<?x?x?xf32>
+  %ab = arith.muli %a, %b : index
+  %items = arith.muli %ab, %c : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %k = arith.remui %i, %c : index
+    %rest = arith.divui %i, %c : index
+    %ai = arith.remui %rest, %a : index
+    %bi = arith.divui %rest, %a : index
+    %v = memref.load %x[%ai, %bi, %k] : memref<?x?x?xf32>
+    memref.store %v, %y[%bi, %ai, %k] : memref<?x?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
 // gpt-oss SwiGLU: gate clamped above by limit, up to [-limit, limit], (up + 1) * gate * sigmoid(alpha gate).
 func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params: memref<2xf32>, %y: memref<?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_clamped_swiglu"}, xf.operand_names = ["gate", "up", "params", "output"]} {

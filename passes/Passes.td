@@ -283,6 +283,8 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_bias_add` | input `[M, N]`, bias `[N]`, output | one element |
     | `@xf_dense_scale` | input `[N]`, factor `[1]`, output | one element |
     | `@xf_dense_clamped_swiglu` | gate `[N]`, up `[N]`, params `[alpha, limit]`, output (gpt-oss) | one element |
+    | `@xf_dense_slice_cols` | input `[M, N]`, params `[offset]`, output `[M, C]`: columns `[offset, offset + C)` | one element |
+    | `@xf_dense_transpose01` | input `[A, B, C]`, output `[B, A, C]` | one element |
 
     Each carries `xf.kernel_info = {kind = "dense_<op>"}`; the runtime checks the shapes between
     operands before a call.

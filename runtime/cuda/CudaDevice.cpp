@@ -301,12 +301,19 @@ struct CudaDevice::Impl {
       lastKernelSeconds = ms * 1e-3;
   }
 
-  /// The device address `binding` is read from: its pinned copy, else slot `index`, uploaded unless
-  /// `upload` is false (an output the kernel writes whole); scratch (no host data) gets its leading
-  /// `zeroBytes` zeroed.
+  /// Whether `binding` is bound to its pinned copy: inputs always, outputs when resident (the copy is
+  /// their truth, written in place and not downloaded).
+  const cu::DevicePtr *inPlace(const CudaBinding &binding) {
+    PinTable<cu::DevicePtr>::Found pin = binding.data ? pinned.find(binding.data, binding.bytes)
+                                                      : PinTable<cu::DevicePtr>::Found{};
+    return pin.copy && (!binding.download || pin.resident) ? pin.copy : nullptr;
+  }
+
+  /// The device address `binding` is read from: its pinned copy (inPlace), else slot `index`, uploaded
+  /// unless `upload` is false (an output the kernel writes whole); scratch (no host data) gets its
+  /// leading `zeroBytes` zeroed.
   llvm::Expected<cu::DevicePtr> bind(size_t index, const CudaBinding &binding, bool upload) {
-    if (const cu::DevicePtr *resident =
-            binding.download || !binding.data ? nullptr : pinned.find(binding.data, binding.bytes))
+    if (const cu::DevicePtr *resident = inPlace(binding))
       return *resident;
     llvm::Expected<cu::DevicePtr> allocated = buffer(index, binding.bytes);
     if (!allocated)
@@ -410,17 +417,17 @@ llvm::Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(int index) {
   return std::unique_ptr<CudaDevice>(new CudaDevice(std::move(impl)));
 }
 
-llvm::Error CudaDevice::pin(const void *data, size_t bytes) {
+llvm::Error CudaDevice::pin(const void *data, size_t bytes, bool resident) {
   std::lock_guard<std::mutex> lock(impl->mutex);
   const Driver &d = *impl->d;
   return impl->pinned.pin(
-      data, bytes,
+      data, bytes, resident,
       [&](cu::DevicePtr &pointer) -> llvm::Error {
         if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
           return err;
         if (llvm::Error err = XF_CU_CHECK(d, cuMemAlloc(&pointer, std::max<size_t>(bytes, 4))))
           return err;
-        if (bytes)
+        if (bytes && !resident)
           if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, data, bytes, impl->stream)))
             return err;
         return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
@@ -439,22 +446,46 @@ void CudaDevice::unpin(const void *data) {
   });
 }
 
+/// The pinned copy of `data` when [offset, offset + bytes) lies within it; `what` names the operation.
+static llvm::Expected<cu::DevicePtr> pinnedRange(PinTable<cu::DevicePtr> &pinned, const void *data, size_t offset,
+                                                 size_t bytes, const char *what) {
+  PinTable<cu::DevicePtr>::Found pin = pinned.find(data, 0);
+  if (!pin.copy)
+    return error(llvm::formatv("{0} of an array that is not pinned", what));
+  if (offset > pin.bytes || bytes > pin.bytes - offset)
+    return error(llvm::formatv("{0} of bytes [{1}, {2}) of a pinned array of {3}", what, offset, offset + bytes,
+                               pin.bytes));
+  return *pin.copy;
+}
+
 llvm::Error CudaDevice::update(const void *data, size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
   const Driver &d = *impl->d;
-  size_t pinnedBytes = 0;
-  cu::DevicePtr *pointer = impl->pinned.find(data, pinnedBytes);
+  llvm::Expected<cu::DevicePtr> pointer = pinnedRange(impl->pinned, data, offset, bytes, "update");
   if (!pointer)
-    return error("update of an array that is not pinned");
-  if (offset > pinnedBytes || bytes > pinnedBytes - offset)
-    return error(llvm::formatv("update of bytes [{0}, {1}) of a pinned array of {2}", offset, offset + bytes,
-                               pinnedBytes));
+    return pointer.takeError();
   if (!bytes)
     return llvm::Error::success();
   if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
     return err;
   // Pageable host memory: the stream is synchronized so the caller may change the bytes again at once.
   if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(*pointer + offset, static_cast<const uint8_t *>(data) + offset,
+                                                        bytes, impl->stream)))
+    return err;
+  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+}
+
+llvm::Error CudaDevice::download(void *data, size_t offset, size_t bytes) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  const Driver &d = *impl->d;
+  llvm::Expected<cu::DevicePtr> pointer = pinnedRange(impl->pinned, data, offset, bytes, "download");
+  if (!pointer)
+    return pointer.takeError();
+  if (!bytes)
+    return llvm::Error::success();
+  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
+    return err;
+  if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyDtoHAsync(static_cast<uint8_t *>(data) + offset, *pointer + offset,
                                                         bytes, impl->stream)))
     return err;
   return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
@@ -506,7 +537,7 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
   if (llvm::Error err = XF_CU_CHECK(d, cuEventRecord(impl->finished, impl->stream)))
     return err;
   for (auto [i, binding] : llvm::enumerate(bindings))
-    if (binding.download && binding.bytes)
+    if (binding.download && binding.bytes && !impl->inPlace(binding))
       if (llvm::Error err =
               XF_CU_CHECK(d, cuMemcpyDtoHAsync(binding.data, impl->buffers[i].pointer, binding.bytes, impl->stream)))
         return err;
@@ -575,7 +606,7 @@ llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const
   }
   if (llvm::Error err = XF_CU_CHECK(d, cuEventRecord(impl->finished, impl->stream)))
     return err;
-  if (y.bytes)
+  if (y.bytes && !impl->inPlace(y))
     if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyDtoHAsync(y.data, *yd, y.bytes, impl->stream)))
       return err;
   if (llvm::Error err = XF_CU_CHECK(d, cuStreamSynchronize(impl->stream)))

@@ -18,9 +18,17 @@ struct xfrt_context_s {
   std::unique_ptr<xf::rt::CudaDevice> cuda;
   std::string device = "cpu";
 
-  /// Keeps a device copy of [data, data + bytes) on the context's GPU (counted); nothing on the CPU.
-  llvm::Error pin(const void *data, size_t bytes) {
-    return vulkan ? vulkan->pin(data, bytes) : cuda ? cuda->pin(data, bytes) : llvm::Error::success();
+  /// Keeps a device copy of [data, data + bytes) on the context's GPU (counted); nothing on the CPU. A
+  /// resident copy is the array's truth, written in place by kernels (see VulkanDevice::pin).
+  llvm::Error pin(const void *data, size_t bytes, bool resident = false) {
+    return vulkan ? vulkan->pin(data, bytes, resident)
+           : cuda ? cuda->pin(data, bytes, resident)
+                  : llvm::Error::success();
+  }
+  /// Reads bytes [offset, offset + bytes) of a pinned array's device copy into the array.
+  llvm::Error download(void *data, size_t offset, size_t bytes) {
+    return vulkan ? vulkan->download(data, offset, bytes) : cuda ? cuda->download(data, offset, bytes)
+                                                                 : llvm::Error::success();
   }
   /// Refreshes bytes [offset, offset + bytes) of a pinned array's device copy; nothing on the CPU.
   llvm::Error updatePinned(const void *data, size_t offset, size_t bytes) {

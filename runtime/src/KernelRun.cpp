@@ -137,6 +137,21 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     return sameShape("input", "output");
   } else if (kernel.kind == "dense_scale") {
     return sameShape("input", "output");
+  } else if (kernel.kind == "dense_slice_cols") {
+    float offset = static_cast<const float *>(tensor("params").data)[0];
+    if (dim("output", 0) != dim("input", 0))
+      return llvm::formatv("{0}'output' has {1} rows but 'input' has {2}", where, dim("output", 0), dim("input", 0))
+          .str();
+    if (!(offset >= 0) || offset != std::floor(offset) || offset + dim("output", 1) > dim("input", 1))
+      return llvm::formatv("{0}columns [{1}, {1} + {2}) are not within the input's {3}", where, offset,
+                           dim("output", 1), dim("input", 1))
+          .str();
+  } else if (kernel.kind == "dense_transpose01") {
+    if (dim("output", 0) != dim("input", 1) || dim("output", 1) != dim("input", 0) ||
+        dim("output", 2) != dim("input", 2))
+      return llvm::formatv("{0}'output' must be [{1}, {2}, {3}]", where, dim("input", 1), dim("input", 0),
+                           dim("input", 2))
+          .str();
   } else if (kernel.kind == "dense_silu_gate" || kernel.kind == "dense_gelu_tanh_gate" ||
              kernel.kind == "dense_clamped_swiglu") {
     if (auto problem = sameShape("gate", "up"))

@@ -410,7 +410,8 @@ void checkGpuSupport(const xfrt_model &m) {
     refuse("the '" + p.mlp.activation + "' MLP activation");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_rope", "xf_dense_silu_gate",
                              "xf_dense_gelu_tanh_gate", "xf_dense_clamped_swiglu", "xf_dense_add",
-                             "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed"})
+                             "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
+                             "xf_dense_transpose01"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -645,6 +646,33 @@ struct Scratch {
   }
 };
 
+/// forwardGpu's activations, kept on the device for the session: resident pins, whose device copies are
+/// their truth (the host vectors only name them and size them, and hold what is read back). Each grows to
+/// the largest call so far, pinned anew when it does.
+struct GpuActivations {
+  std::vector<float> x, sum, h, o, qkv, q, k, v, qn, kn, qr, kr, queries, attn, merged, gate, up, act,
+      routerLogits, last, normed, logits;
+
+  void reserve(xfrt_context &context, std::vector<float> &array, int64_t n) {
+    if (static_cast<int64_t>(array.size()) >= n)
+      return;
+    if (!array.empty())
+      context.unpin(array.data());
+    std::vector<float>(static_cast<size_t>(n)).swap(array);
+    if (llvm::Error err = context.pin(array.data(), array.size() * sizeof(float), /*resident=*/true)) {
+      std::vector<float>().swap(array);
+      throw std::runtime_error("keeping activations on " + context.device + ": " + llvm::toString(std::move(err)));
+    }
+  }
+
+  void release(xfrt_context &context) {
+    for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &q, &k, &v, &qn, &kn, &qr, &kr, &queries, &attn,
+                                      &merged, &gate, &up, &act, &routerLogits, &last, &normed, &logits})
+      if (!array->empty())
+        context.unpin(array->data());
+  }
+};
+
 } // namespace
 
 /// The activations of a forward grow with its token count (an 8B model's MLP takes 117 MB per 1024 tokens),
@@ -659,6 +687,7 @@ struct xfrt_session_s {
   int64_t prefillChunk = kDefaultPrefillChunk;
   std::vector<LayerCache> caches;
   Scratch scratch;
+  GpuActivations gpu;
   /// Weights kept on the context's GPU for the session's lifetime.
   std::vector<const void *> pinned;
 
@@ -672,6 +701,7 @@ struct xfrt_session_s {
       for (const void *data : {c.deviceK, c.deviceV})
         if (data)
           context->unpin(data);
+    gpu.release(*context);
   }
 };
 
@@ -911,14 +941,29 @@ void syncCache(xfrt_session &s, LayerCache &cache, size_t layer) {
 }
 
 /// The forward of a GPU module: every dense op and attention runs as one of its kernels on the context's
-/// device, the weights and the KV cache kept there. Token ids, RoPE tables and layout changes between
-/// kernels stay on the host (the device copies activations per call).
+/// device, where the weights, the KV cache and the activations stay. What crosses to the host per layer is
+/// small: the token ids and RoPE tables going up, a step's new key and value rows coming back (the cache
+/// policy and its element rounding run on the host, which sends the rows back: syncCache), and the last
+/// token's logits. MoE layers route on the host, so their activations cross too.
 void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
+  GpuActivations &a = s.gpu;
   const int64_t H = p.hidden, I = p.mlp.intermediate, pos0 = s.position, T = pos0 + S;
   const size_t none = SIZE_MAX;
-  std::vector<float> ids(tokens, tokens + S), x(S * H), h(S * H), o(S * H), sum(S * H);
+  // On the device (resident), sized before any view of them is taken.
+  auto resident = [&](std::vector<float> &v, int64_t n) -> std::vector<float> & {
+    a.reserve(*s.context, v, n);
+    return v;
+  };
+  auto download = [&](std::vector<float> &v, int64_t n, size_t layer) {
+    if (llvm::Error err = s.context->download(v.data(), 0, static_cast<size_t>(n) * sizeof(float)))
+      fail((layer == none ? std::string() : "layer " + std::to_string(layer) + ": ") + "reading back from " +
+           s.context->device + ": " + llvm::toString(std::move(err)));
+  };
+  std::vector<float> &x = resident(a.x, S * H), &sum = resident(a.sum, S * H), &h = resident(a.h, S * H),
+                     &o = resident(a.o, S * H);
+  std::vector<float> ids(tokens, tokens + S);
   std::vector<float> params = {static_cast<float>(p.normEps), p.unitOffset ? 1.0f : 0.0f};
   runKernel(s, "xf_dense_embed", {view(ids, {S}), view(m.embedding, {p.vocab, H}), view(x, {S, H})}, none);
   if (p.embedScale != 1.0) {
@@ -935,6 +980,13 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
+  // Columns [from, from + cols) of in [rows, width].
+  auto slice = [&](std::vector<float> &in, int64_t rows, int64_t width, int64_t from, std::vector<float> &out,
+                   int64_t cols, size_t layer) {
+    std::vector<float> offset = {static_cast<float>(from)};
+    runKernel(s, "xf_dense_slice_cols", {view(in, {rows, width}), view(offset, {1}), view(out, {rows, cols})},
+              layer);
+  };
 
   const int64_t half = p.rope.rotaryDim / 2;
   std::vector<float> cosT(S * half), sinT(S * half);
@@ -946,26 +998,31 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     GpuLayerWeights &g = m.gpuLayers[l];
     LayerCache &cache = s.caches[l];
     const int64_t D = lp.headDim, Hq = lp.heads, Hkv = lp.kvHeads, width = (Hq + 2 * Hkv) * D;
+    std::vector<float> &qkv = resident(a.qkv, S * width), &q = resident(a.q, S * Hq * D),
+                       &k = resident(a.k, S * Hkv * D), &v = resident(a.v, S * Hkv * D),
+                       &qr = resident(a.qr, S * Hq * D), &kr = resident(a.kr, S * Hkv * D),
+                       &attn = resident(a.attn, S * Hq * D);
 
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(w.inputNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
-    std::vector<float> qkv(S * width);
     project(h, H, g.qkv, g.qkvBias, qkv, width, l, S);
-    std::vector<float> q(S * Hq * D), k(S * Hkv * D), v(S * Hkv * D);
-    for (int64_t t = 0; t < S; ++t) {
-      const float *row = qkv.data() + t * width;
-      std::copy(row, row + Hq * D, q.data() + t * Hq * D);
-      std::copy(row + Hq * D, row + (Hq + Hkv) * D, k.data() + t * Hkv * D);
-      std::copy(row + (Hq + Hkv) * D, row + width, v.data() + t * Hkv * D);
-    }
+    slice(qkv, S, width, 0, q, Hq * D, l);
+    slice(qkv, S, width, Hq * D, k, Hkv * D, l);
+    slice(qkv, S, width, (Hq + Hkv) * D, v, Hkv * D, l);
+    std::vector<float> *qIn = &q, *kIn = &k;
     if (lp.qkNorm) {
-      runKernel(s, "xf_dense_rms_norm", {view(q, {S * Hq, D}), view(w.qNorm, {D}), view(params, {2}), view(q, {S * Hq, D})}, l);
-      runKernel(s, "xf_dense_rms_norm", {view(k, {S * Hkv, D}), view(w.kNorm, {D}), view(params, {2}), view(k, {S * Hkv, D})}, l);
+      std::vector<float> &qn = resident(a.qn, S * Hq * D), &kn = resident(a.kn, S * Hkv * D);
+      runKernel(s, "xf_dense_rms_norm", {view(q, {S * Hq, D}), view(w.qNorm, {D}), view(params, {2}), view(qn, {S * Hq, D})}, l);
+      runKernel(s, "xf_dense_rms_norm", {view(k, {S * Hkv, D}), view(w.kNorm, {D}), view(params, {2}), view(kn, {S * Hkv, D})}, l);
+      qIn = &qn;
+      kIn = &kn;
     }
-    std::vector<float> qr(q.size()), kr(k.size());
-    runKernel(s, "xf_dense_rope", {view(q, {S, Hq, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(qr, {S, Hq, D})}, l);
-    runKernel(s, "xf_dense_rope", {view(k, {S, Hkv, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(kr, {S, Hkv, D})}, l);
+    runKernel(s, "xf_dense_rope", {view(*qIn, {S, Hq, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(qr, {S, Hq, D})}, l);
+    runKernel(s, "xf_dense_rope", {view(*kIn, {S, Hkv, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(kr, {S, Hkv, D})}, l);
 
-    // The cache takes [S, Hkv, D] rows at [Hkv, count + t, D].
+    // The new rows come to the host, which keeps the cache's policy and element type, and go back as rows of
+    // the device's [Hkv, capacity, D] copy.
+    download(kr, S * Hkv * D, l);
+    download(v, S * Hkv * D, l);
     cache.reserveFor(S);
     const int64_t base = cache.count;
     for (int64_t t = 0; t < S; ++t)
@@ -976,7 +1033,6 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     cache.count += S;
     syncCache(s, cache, l);
     const int64_t Tk = cache.count;
-    std::vector<float> queries(Hq * S * D), attn(Hq * S * D);
     // The kernel reads the cache's [Hkv, capacity, D] rows in place: key and value rows pitched by capacity.
     auto cacheView = [&](std::vector<uint8_t> &rows) {
       xfrt_tensor t = view(rows, {1, Hkv, Tk, D});
@@ -986,32 +1042,42 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     const KernelInfo &attention = m.module->info.kernels[lp.kernelIndex];
     const OperandPitch pitches[] = {{attention.operandIndex("key"), 2, cache.capacity},
                                     {attention.operandIndex("value"), 2, cache.capacity}};
-    for (int64_t t = 0; t < S; ++t)
-      for (int64_t hh = 0; hh < Hq; ++hh)
-        std::copy_n(qr.data() + (t * Hq + hh) * D, D, queries.data() + (hh * S + t) * D);
-    const char *kernel = m.module->info.kernels[lp.kernelIndex].name.c_str();
+    // Attention takes [Hq, S, D]; one token's [1, Hq, D] rows already are.
+    std::vector<float> *queries = &qr;
+    if (S > 1) {
+      queries = &resident(a.queries, S * Hq * D);
+      runKernel(s, "xf_dense_transpose01", {view(qr, {S, Hq, D}), view(*queries, {Hq, S, D})}, l);
+    }
+    const char *kernel = attention.name.c_str();
     if (lp.learnedSinks)
-      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v), view(w.sinks, {Hq}),
-                            view(attn, {1, Hq, S, D})}, l, pitches);
+      runKernel(s, kernel, {view(*queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v),
+                            view(w.sinks, {Hq}), view(attn, {1, Hq, S, D})}, l, pitches);
     else
       runKernel(s, kernel,
-                {view(queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v), view(attn, {1, Hq, S, D})},
+                {view(*queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v), view(attn, {1, Hq, S, D})},
                 l, pitches);
 
-    std::vector<float> merged(S * Hq * D);
-    for (int64_t hh = 0; hh < Hq; ++hh)
-      for (int64_t t = 0; t < S; ++t)
-        std::copy_n(attn.data() + (hh * S + t) * D, D, merged.data() + (t * Hq + hh) * D);
-    project(merged, Hq * D, g.o, g.oBias, o, H, l, S);
-    if (p.sandwich)
-      runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(o, {S, H})}, l);
-    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(o, {S * H}), view(sum, {S * H})}, l);
+    std::vector<float> *merged = &attn;
+    if (S > 1) {
+      merged = &resident(a.merged, S * Hq * D);
+      runKernel(s, "xf_dense_transpose01", {view(attn, {Hq, S, D}), view(*merged, {S, Hq, D})}, l);
+    }
+    project(*merged, Hq * D, g.o, g.oBias, o, H, l, S);
+    std::vector<float> *attnOut = &o;
+    if (p.sandwich) {
+      runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+      attnOut = &h;
+    }
+    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*attnOut, {S * H}), view(sum, {S * H})}, l);
     x.swap(sum);
 
     std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+    // The MLP's output: o on the device, or, for MoE, the experts' combination on the host.
+    std::vector<float> combined;
+    std::vector<float> *mlpOut = &o;
     if (p.mlp.experts == 0) {
-      std::vector<float> gate(S * I), up(S * I), act(S * I);
+      std::vector<float> &gate = resident(a.gate, S * I), &up = resident(a.up, S * I), &act = resident(a.act, S * I);
       project(h, H, g.gate, g.gateBias, gate, I, l, S);
       project(h, H, g.up, g.upBias, up, I, l, S);
       const char *activation = p.mlp.activation == "silu" ? "xf_dense_silu_gate" : "xf_dense_gelu_tanh_gate";
@@ -1021,11 +1087,15 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       // Routing (top-k, softmax over the chosen logits) and the weighted combine run on the host, as on the
       // CPU; each expert's projections run once on the rows routed to it.
       const int64_t E = p.mlp.experts, K = p.mlp.topK;
-      std::vector<float> logitsE(S * E), none;
+      std::vector<float> &logitsE = resident(a.routerLogits, S * E);
+      std::vector<float> noBias;
       project(h, H, g.router, g.routerBias, logitsE, E, l, S);
+      download(logitsE, S * E, l);
+      download(h, S * H, l);
       std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(logitsE.data(), S, E, E, K);
-      std::fill(o.begin(), o.end(), 0.0f);
-      std::vector<float> params = {static_cast<float>(p.mlp.alpha), static_cast<float>(p.mlp.limit.value_or(0.0))};
+      combined.assign(S * H, 0.0f);
+      std::vector<float> expertParams = {static_cast<float>(p.mlp.alpha),
+                                         static_cast<float>(p.mlp.limit.value_or(0.0))};
       for (int64_t e = 0; e < E; ++e) {
         int64_t n = static_cast<int64_t>(routed[e].size());
         if (n == 0)
@@ -1033,35 +1103,42 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
         std::vector<float> in(n * H), gate(n * I), up(n * I), act(n * I), out(n * H);
         for (int64_t r = 0; r < n; ++r)
           std::copy_n(h.data() + routed[e][r].first * H, H, in.data() + r * H);
-        auto bias = [&](std::vector<std::vector<float>> &b) -> std::vector<float> & { return b.empty() ? none : b[e]; };
+        auto bias = [&](std::vector<std::vector<float>> &b) -> std::vector<float> & { return b.empty() ? noBias : b[e]; };
         project(in, H, g.expertGate[e], bias(g.expertGateBias), gate, I, l, n);
         project(in, H, g.expertUp[e], bias(g.expertUpBias), up, I, l, n);
         if (p.mlp.limit)
           runKernel(s, "xf_dense_clamped_swiglu",
-                    {view(gate, {n * I}), view(up, {n * I}), view(params, {2}), view(act, {n * I})}, l);
+                    {view(gate, {n * I}), view(up, {n * I}), view(expertParams, {2}), view(act, {n * I})}, l);
         else
           runKernel(s, "xf_dense_silu_gate", {view(gate, {n * I}), view(up, {n * I}), view(act, {n * I})}, l);
         project(act, I, g.expertDown[e], bias(g.expertDownBias), out, H, l, n);
         for (int64_t r = 0; r < n; ++r) {
           auto [t, weight] = routed[e][r];
           for (int64_t c = 0; c < H; ++c)
-            o[t * H + c] += weight * out[r * H + c];
+            combined[t * H + c] += weight * out[r * H + c];
         }
       }
+      mlpOut = &combined;
     }
-    if (p.sandwich)
-      runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postFfnNorm, {H}), view(params, {2}), view(o, {S, H})}, l);
-    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(o, {S * H}), view(sum, {S * H})}, l);
+    if (p.sandwich) {
+      runKernel(s, "xf_dense_rms_norm", {view(*mlpOut, {S, H}), view(w.postFfnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+      mlpOut = &h;
+    }
+    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*mlpOut, {S * H}), view(sum, {S * H})}, l);
     x.swap(sum);
   }
 
   s.position = T;
   if (!logits)
     return;
-  std::vector<float> last(x.end() - H, x.end()), normed(H), out(p.vocab);
-  runKernel(s, "xf_dense_rms_norm", {view(last, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
+  // The last token's row (columns of x seen as one row), normed, through the lm_head.
+  std::vector<float> &last = resident(a.last, H), &normed = resident(a.normed, H),
+                     &out = resident(a.logits, p.vocab);
   std::vector<float> noBias;
+  slice(x, 1, S * H, (S - 1) * H, last, H, none);
+  runKernel(s, "xf_dense_rms_norm", {view(last, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
   project(normed, H, m.gpuLmHead, noBias, out, p.vocab, none, 1);
+  download(out, p.vocab, none);
   for (int64_t vv = 0; vv < p.vocab; ++vv)
     logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(out[vv] / *p.finalSoftcap)) : out[vv];
 }

@@ -1,7 +1,9 @@
 //===- PinTable.h - host arrays kept on a device, counted --------------------===//
 //
 // Both GPU devices keep model weights on the device for a session: one device copy per host array, made on
-// the first pin and released when the pin count returns to zero. The device's own lock guards the table.
+// the first pin and released when the pin count returns to zero. A resident pin (a session's activations)
+// starts uninitialized and is the array's truth: kernels write their outputs into it on the device, and
+// the host reads it back explicitly. The device's own lock guards the table.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XF_RUNTIME_SRC_PINTABLE_H
@@ -18,14 +20,21 @@ namespace xf::rt {
 template <typename Copy>
 class PinTable {
 public:
+  struct Found {
+    Copy *copy = nullptr;
+    size_t bytes = 0;
+    bool resident = false;
+  };
+
   /// Counts a pin of the `bytes` at `data`; the first one makes the copy with `create` (on failure `destroy`
-  /// gets what it left and nothing stays pinned). Pinning again with another size is an error.
-  llvm::Error pin(const void *data, size_t bytes, llvm::function_ref<llvm::Error(Copy &)> create,
+  /// gets what it left and nothing stays pinned). Pinning again with another size or residency is an error.
+  llvm::Error pin(const void *data, size_t bytes, bool resident, llvm::function_ref<llvm::Error(Copy &)> create,
                   llvm::function_ref<void(Copy &)> destroy) {
     Entry &entry = entries[data];
     if (entry.count > 0) {
-      if (entry.bytes != bytes)
-        return llvm::createStringError(llvm::inconvertibleErrorCode(), "pinned twice with different sizes");
+      if (entry.bytes != bytes || entry.resident != resident)
+        return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                       "pinned twice with different sizes or residency");
       ++entry.count;
       return llvm::Error::success();
     }
@@ -35,6 +44,7 @@ public:
       return err;
     }
     entry.bytes = bytes;
+    entry.resident = resident;
     entry.count = 1;
     return llvm::Error::success();
   }
@@ -48,19 +58,13 @@ public:
     entries.erase(found);
   }
 
-  /// The copy of `data` when it is pinned with exactly `bytes`, else nullptr.
-  const Copy *find(const void *data, size_t bytes) const {
+  /// The copy of `data` when it is pinned with at least `bytes` (a call may use the front of a pinned
+  /// array), else a Found with no copy.
+  Found find(const void *data, size_t bytes) {
     auto found = entries.find(data);
-    return found != entries.end() && found->second.bytes == bytes ? &found->second.copy : nullptr;
-  }
-
-  /// The copy of `data` whatever its size, which goes to `bytes`; nullptr when `data` is not pinned.
-  Copy *find(const void *data, size_t &bytes) {
-    auto found = entries.find(data);
-    if (found == entries.end())
-      return nullptr;
-    bytes = found->second.bytes;
-    return &found->second.copy;
+    if (found == entries.end() || found->second.bytes < bytes)
+      return {};
+    return {&found->second.copy, found->second.bytes, found->second.resident};
   }
 
   /// Hands every copy to `destroy` (the device is going away).
@@ -75,6 +79,7 @@ private:
     Copy copy{};
     size_t bytes = 0;
     int count = 0;
+    bool resident = false;
   };
   llvm::DenseMap<const void *, Entry> entries;
 };

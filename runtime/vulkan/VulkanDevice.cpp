@@ -614,10 +614,13 @@ struct VulkanDevice::Impl {
 
     std::vector<VkDescriptorBufferInfo> infos(bindings.size());
     std::vector<VkWriteDescriptorSet> writes(bindings.size());
+    // Pinned arrays are bound in place: inputs always, outputs when resident (the copy is their truth).
+    std::vector<bool> inPlace(bindings.size());
     for (size_t i = 0; i < bindings.size(); ++i) {
-      const Buffer *resident = bindings[i].download ? nullptr : pinned.find(bindings[i].data, bindings[i].bytes);
-      if (resident) {
-        infos[i] = {resident->buffer, 0, VK_WHOLE_SIZE};
+      PinTable<Buffer>::Found pin = pinned.find(bindings[i].data, bindings[i].bytes);
+      inPlace[i] = pin.copy && (!bindings[i].download || pin.resident);
+      if (inPlace[i]) {
+        infos[i] = {pin.copy->buffer, 0, VK_WHOLE_SIZE};
       } else {
         if (llvm::Error err = ensureBuffer(i, bindings[i].bytes))
           return err;
@@ -670,7 +673,7 @@ struct VulkanDevice::Impl {
     if (llvm::Error err = check(vk.vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences"))
       return err;
     for (size_t i = 0; i < bindings.size(); ++i)
-      if (bindings[i].download && bindings[i].bytes)
+      if (bindings[i].download && !inPlace[i] && bindings[i].bytes)
         std::memcpy(bindings[i].data, buffers[i].mapped, bindings[i].bytes);
     lastKernelSeconds = -1;
     uint64_t ticks[2] = {};
@@ -773,14 +776,14 @@ double VulkanDevice::lastKernelSeconds() const {
   return impl->lastKernelSeconds;
 }
 
-llvm::Error VulkanDevice::pin(const void *data, size_t bytes) {
+llvm::Error VulkanDevice::pin(const void *data, size_t bytes, bool resident) {
   std::lock_guard<std::mutex> lock(impl->mutex);
   return impl->pinned.pin(
-      data, bytes,
+      data, bytes, resident,
       [&](Impl::Buffer &buffer) -> llvm::Error {
         if (llvm::Error err = impl->ensureCapacity(buffer, bytes))
           return err;
-        if (bytes)
+        if (bytes && !resident)
           std::memcpy(buffer.mapped, data, bytes);
         return llvm::Error::success();
       },
@@ -792,17 +795,39 @@ void VulkanDevice::unpin(const void *data) {
   impl->pinned.unpin(data, [&](Impl::Buffer &buffer) { impl->destroyBuffer(buffer); });
 }
 
+/// The pinned copy of `data` when [offset, offset + bytes) lies within it; `what` names the operation.
+static llvm::Expected<PinTable<VulkanDevice::Impl::Buffer>::Found>
+pinnedRange(PinTable<VulkanDevice::Impl::Buffer> &pinned, const void *data, size_t offset, size_t bytes,
+            const char *what) {
+  PinTable<VulkanDevice::Impl::Buffer>::Found pin = pinned.find(data, 0);
+  if (!pin.copy)
+    return error(llvm::formatv("{0} of an array that is not pinned", what));
+  if (offset > pin.bytes || bytes > pin.bytes - offset)
+    return error(llvm::formatv("{0} of bytes [{1}, {2}) of a pinned array of {3}", what, offset, offset + bytes,
+                               pin.bytes));
+  return pin;
+}
+
 llvm::Error VulkanDevice::update(const void *data, size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  size_t pinnedBytes = 0;
-  Impl::Buffer *buffer = impl->pinned.find(data, pinnedBytes);
-  if (!buffer)
-    return error("update of an array that is not pinned");
-  if (offset > pinnedBytes || bytes > pinnedBytes - offset)
-    return error(llvm::formatv("update of bytes [{0}, {1}) of a pinned array of {2}", offset, offset + bytes,
-                               pinnedBytes));
+  auto pin = pinnedRange(impl->pinned, data, offset, bytes, "update");
+  if (!pin)
+    return pin.takeError();
   if (bytes)
-    std::memcpy(static_cast<uint8_t *>(buffer->mapped) + offset, static_cast<const uint8_t *>(data) + offset, bytes);
+    std::memcpy(static_cast<uint8_t *>(pin->copy->mapped) + offset, static_cast<const uint8_t *>(data) + offset,
+                bytes);
+  return llvm::Error::success();
+}
+
+llvm::Error VulkanDevice::download(void *data, size_t offset, size_t bytes) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  auto pin = pinnedRange(impl->pinned, data, offset, bytes, "download");
+  if (!pin)
+    return pin.takeError();
+  // Every dispatch ends with the shader writes made visible to the host, after its fence.
+  if (bytes)
+    std::memcpy(static_cast<uint8_t *>(data) + offset, static_cast<const uint8_t *>(pin->copy->mapped) + offset,
+                bytes);
   return llvm::Error::success();
 }
 

@@ -66,13 +66,17 @@ public:
 
   /// Keeps a device copy of the host array [data, data + bytes) that dispatches bind instead of copying it
   /// (model weights): the caller promises not to change or free the array before the last unpin. Pins
-  /// are counted; the copy goes when the count returns to zero.
-  llvm::Error pin(const void *data, size_t bytes);
+  /// are counted; the copy goes when the count returns to zero. A `resident` copy (a model's activations)
+  /// starts uninitialized, and kernels whose output it is write it in place: the host array is stale
+  /// until `download`.
+  llvm::Error pin(const void *data, size_t bytes, bool resident = false);
   void unpin(const void *data);
   /// Copies bytes [offset, offset + bytes) of the pinned host array `data` into its device copy again:
   /// the caller changed them (a KV cache's new rows). An error if `data` is not pinned or the range
   /// passes its end.
   llvm::Error update(const void *data, size_t offset, size_t bytes);
+  /// Copies bytes [offset, offset + bytes) of a pinned array's device copy into the host array.
+  llvm::Error download(void *data, size_t offset, size_t bytes);
 
   /// Runs `groups` workgroups of `kernel` and waits for them. `key` identifies the kernel for the pipeline
   /// cache (the address of its SPIR-V in a loaded module); the kernel must outlive the device's use of it.

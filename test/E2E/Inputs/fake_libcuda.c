@@ -57,6 +57,8 @@ CUresult cuMemsetD32Async(unsigned long long to, unsigned value, size_t words, v
   return 0;
 }
 CUresult cuMemcpyDtoHAsync_v2(void *to, unsigned long long from, size_t bytes, void *stream) {
+  if (getenv("FAKE_CUDA_LOG_COPIES"))
+    fprintf(stderr, "fake-cuda: download %zu\n", bytes);
   memcpy(to, (const void *)(uintptr_t)from, bytes);
   return 0;
 }
