@@ -58,10 +58,10 @@
 // CHECK-NOT: gpu.shuffle
 // CHECK: return
 
-// VULKAN: xf.gpu_kernel = {entry = "causal", push_constants = [{{.+}}], subgroup_lanes = 8 : i64, subgroup_rows = 16 : i64, workgroup_size = 64 : i64}
+// VULKAN: xf.gpu_kernel = {entry = "causal", pitches = [array<i64: 1, 2>, array<i64: 2, 2>], push_constants = [{{.+}}], subgroup_lanes = 8 : i64, subgroup_rows = 16 : i64, workgroup_size = 64 : i64}
 // VULKAN: gpu.module @causal_gpu attributes {spirv.target_env = #spirv.target_env<#spirv.vce<v1.3, [Shader, GroupNonUniformShuffle], [SPV_KHR_storage_buffer_storage_class]>, api=Vulkan, #spirv.resource_limits<subgroup_size = 8>>}
 // VULKAN: gpu.shuffle xor
-// CUDA: xf.gpu_kernel = {entry = "causal", push_constants = [{{.+}}], subgroup_lanes = 32 : i64, subgroup_rows = 16 : i64, workgroup_size = 64 : i64}
+// CUDA: xf.gpu_kernel = {entry = "causal", pitches = [array<i64: 1, 2>, array<i64: 2, 2>], push_constants = [{{.+}}], subgroup_lanes = 32 : i64, subgroup_rows = 16 : i64, workgroup_size = 64 : i64}
 // CUDA: gpu.shuffle xor %{{.+}}, %c16_i32, %c32_i32
 
 // NARROW-NOT: xf.subgroup_lanes
