@@ -129,7 +129,7 @@ void MmaEmitter::copyBlock(Value source, Value tiles, Value slot, Value buffer, 
   if (!emulate) {
     // Thread i copies chunks i, i + threads, ...: consecutive threads, consecutive 16 bytes of a row.
     int64_t threads = warps * kWarp;
-    for (int64_t i = 0; i < llvm::divideCeil(chunks, threads); ++i) {
+    for (int64_t i = 0; i < static_cast<int64_t>(llvm::divideCeil(chunks, threads)); ++i) {
       Value c = add(thread, idx(i * threads));
       std::optional<OpBuilder::InsertionGuard> guard;
       if ((i + 1) * threads > chunks) {
@@ -347,7 +347,13 @@ void MmaEmitter::emit() {
   bool splittable = splitMinKeys > 0;
   Value splits = idx(1);
   if (splittable) {
-    Value blocks = arith::CeilDivUIOp::create(b, seqK, idx(kKeys));
+    // The most keys a row block walks: all of them, or with a window (and no sink tokens, which keep the
+    // first keys) the window plus the block's own positions and a block of alignment. Splits beyond that
+    // would be empty.
+    Value span = seqK;
+    if (window && !op.getSinkTokens())
+      span = minI(seqK, idx(window + groupWarps * rows + kKeys));
+    Value blocks = arith::CeilDivUIOp::create(b, span, idx(kKeys));
     int64_t minBlocks = std::max<int64_t>(1, llvm::divideCeil(splitMinKeys, kKeys));
     Value byLength = arith::DivUIOp::create(b, blocks, idx(minBlocks));
     Value want = arith::CeilDivUIOp::create(b, idx(kSplitTargetWarps), arith::MaxUIOp::create(b, warps, idx(1)));
@@ -455,7 +461,8 @@ void MmaEmitter::emit() {
   };
   // The workgroup's warps go through the key blocks of all their rows together; a warp computes only on
   // those its own rows see.
-  auto [keyBegin, keyEnd] = keyRange(groupP0, groupWarps * rows);
+  Value keyBegin, keyEnd;
+  std::tie(keyBegin, keyEnd) = keyRange(groupP0, groupWarps * rows);
   Value blockBegin = mul(arith::DivUIOp::create(b, keyBegin, idx(kKeys)), idx(kKeys));
   Value ownBegin, ownEnd;
   if (groupWarps > 1)

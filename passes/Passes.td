@@ -124,8 +124,9 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     **Split-K** (`mma-split-min-keys`, default 256; 0 turns it off): a decode step has few row blocks
     over many keys, too few warps to fill a GPU. The form then splits each row block's key blocks over
     `splits = clamp(min(ceil(1024 / row blocks), key blocks / ceil(min-keys / 16)), 1, 64)` warps
-    (whole key blocks, the last split shorter or empty), so `B * num_kv_heads * R * splits * 32` work
-    items, a workgroup's warps taking the same split. Each warp writes its rows' max, denominator
+    (whole key blocks, the last split shorter or empty; under a window without sink tokens only the key
+    blocks a workgroup's rows can see count: the window, plus its rows, plus one block), so
+    `B * num_kv_heads * R * splits * 32` work items, a workgroup's warps taking the same split. Each warp writes its rows' max, denominator
     (summed over the row's lanes) and unnormalized accumulators to a scratch buffer (a 1-D f32
     `memref.alloc` marked `xf.scratch_words_per_item`, which xf-gpu-outline-kernels turns into a buffer
     the runtime provides: first one word per work item, zeroed before each launch, where the row blocks'
