@@ -301,6 +301,19 @@ struct CudaDevice::Impl {
       lastKernelSeconds = ms * 1e-3;
   }
 
+  /// Ends a launch or product. Work whose results stay on the device (resident outputs) stays queued on the
+  /// stream, ordered before whatever follows, and the host goes on: a model step then waits only where it
+  /// reads something back. A kernel's own errors (a bad address, a trap) surface at the next
+  /// synchronization; CUDA_LAUNCH_BLOCKING=1 makes every launch report its own.
+  llvm::Error finish(bool returns) {
+    if (!returns)
+      return llvm::Error::success();
+    if (llvm::Error err = XF_CU_CHECK((*d), cuStreamSynchronize(stream)))
+      return err;
+    finishTiming();
+    return llvm::Error::success();
+  }
+
   /// Whether `binding` is bound to its pinned copy: inputs always, outputs when resident (the copy is
   /// their truth, written in place and not downloaded).
   const cu::DevicePtr *inPlace(const CudaBinding &binding) {
@@ -536,16 +549,15 @@ llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBind
       return err;
   if (llvm::Error err = XF_CU_CHECK(d, cuEventRecord(impl->finished, impl->stream)))
     return err;
+  bool returns = false;
   for (auto [i, binding] : llvm::enumerate(bindings))
-    if (binding.download && binding.bytes && !impl->inPlace(binding))
+    if (binding.download && binding.bytes && !impl->inPlace(binding)) {
       if (llvm::Error err =
               XF_CU_CHECK(d, cuMemcpyDtoHAsync(binding.data, impl->buffers[i].pointer, binding.bytes, impl->stream)))
         return err;
-  // Errors of the kernel itself (a bad address, a trap) surface here.
-  if (llvm::Error err = XF_CU_CHECK(d, cuStreamSynchronize(impl->stream)))
-    return err;
-  impl->finishTiming();
-  return llvm::Error::success();
+      returns = true;
+    }
+  return impl->finish(returns);
 }
 
 double CudaDevice::lastKernelSeconds() const {
@@ -606,13 +618,11 @@ llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const
   }
   if (llvm::Error err = XF_CU_CHECK(d, cuEventRecord(impl->finished, impl->stream)))
     return err;
-  if (y.bytes && !impl->inPlace(y))
+  bool returns = y.bytes && !impl->inPlace(y);
+  if (returns)
     if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyDtoHAsync(y.data, *yd, y.bytes, impl->stream)))
       return err;
-  if (llvm::Error err = XF_CU_CHECK(d, cuStreamSynchronize(impl->stream)))
-    return err;
-  impl->finishTiming();
-  return llvm::Error::success();
+  return impl->finish(returns);
 }
 
 #if __has_include(<cuda.h>)

@@ -54,7 +54,8 @@ public:
   /// major * 10 + minor, e.g. 90 for an H100.
   int computeCapability() const;
   uint32_t maxBlocks() const;
-  /// The last launch's or product's own time, between two events on the stream around it; -1 before any.
+  /// The last launch's or product's own time, between two events on the stream around it; -1 before any, and
+  /// after one that did not wait for the device.
   double lastKernelSeconds() const;
 
   /// Keeps a device copy of the host array [data, data + bytes) that launches bind instead of copying it
@@ -71,7 +72,9 @@ public:
   /// Copies bytes [offset, offset + bytes) of a pinned array's device copy into the host array.
   llvm::Error download(void *data, size_t offset, size_t bytes);
 
-  /// Runs `blocks` blocks of `kernel` and waits for them. Kernel parameters are, per binding, MLIR's
+  /// Runs `blocks` blocks of `kernel`, and waits for them when an output comes back to the host (one not
+  /// resident on the device: see pin); otherwise the launch stays queued on the device's stream, which
+  /// orders it before every later launch, copy and read-back. Kernel parameters are, per binding, MLIR's
   /// memref descriptor at 32-bit index width (allocated, aligned, offset 0, size in elements, stride 1;
   /// see xf-cuda-serialize), then the i32 `shapes`. The loaded module is cached per PTX image.
   llvm::Error launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings, llvm::ArrayRef<int32_t> shapes,

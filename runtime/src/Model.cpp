@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <stdexcept>
 
 using namespace xf::rt;
@@ -652,6 +653,21 @@ struct Scratch {
 struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, q, k, v, qn, kn, qr, kr, queries, attn, merged, gate, up, act,
       routerLogits, last, normed, logits;
+  /// A forward's inputs from the host (token ids, RoPE tables), sent once per forward.
+  std::vector<float> ids, cosT, sinT;
+  /// Small operands that never change (norm parameters, slice offsets), pinned once: a kernel whose
+  /// operands are all on the device needs no copy, so on CUDA its launch does not wait (CudaDevice::launch).
+  std::set<std::vector<float>> constants;
+
+  const std::vector<float> &constant(xfrt_context &context, std::vector<float> values) {
+    auto [at, added] = constants.insert(std::move(values));
+    if (added)
+      if (llvm::Error err = context.pin(at->data(), at->size() * sizeof(float))) {
+        constants.erase(at);
+        throw std::runtime_error("keeping constants on " + context.device + ": " + llvm::toString(std::move(err)));
+      }
+    return *at;
+  }
 
   void reserve(xfrt_context &context, std::vector<float> &array, int64_t n) {
     if (static_cast<int64_t>(array.size()) >= n)
@@ -667,9 +683,12 @@ struct GpuActivations {
 
   void release(xfrt_context &context) {
     for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &q, &k, &v, &qn, &kn, &qr, &kr, &queries, &attn,
-                                      &merged, &gate, &up, &act, &routerLogits, &last, &normed, &logits})
+                                      &merged, &gate, &up, &act, &routerLogits, &last, &normed, &logits, &ids,
+                                      &cosT, &sinT})
       if (!array->empty())
         context.unpin(array->data());
+    for (const std::vector<float> &values : constants)
+      context.unpin(values.data());
   }
 };
 
@@ -900,10 +919,11 @@ void runKernel(xfrt_session &s, const char *kernel, std::initializer_list<xfrt_t
   }
 }
 
+/// A tensor over `data` (an input may be const: kernels do not write their inputs).
 template <typename T>
-xfrt_tensor view(std::vector<T> &data, std::initializer_list<int64_t> shape) {
+xfrt_tensor view(const std::vector<T> &data, std::initializer_list<int64_t> shape) {
   xfrt_tensor t{};
-  t.data = data.data();
+  t.data = const_cast<T *>(data.data());
   t.rank = static_cast<int32_t>(shape.size());
   std::copy(shape.begin(), shape.end(), t.shape);
   return t;
@@ -961,14 +981,23 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       fail((layer == none ? std::string() : "layer " + std::to_string(layer) + ": ") + "reading back from " +
            s.context->device + ": " + llvm::toString(std::move(err)));
   };
+  // The forward's host inputs go to their resident arrays once, here.
+  auto send = [&](std::vector<float> &array, int64_t n) {
+    if (llvm::Error err = s.context->updatePinned(array.data(), 0, static_cast<size_t>(n) * sizeof(float)))
+      fail("sending inputs to " + s.context->device + ": " + llvm::toString(std::move(err)));
+  };
+  auto constant = [&](std::vector<float> values) -> const std::vector<float> & {
+    return a.constant(*s.context, std::move(values));
+  };
   std::vector<float> &x = resident(a.x, S * H), &sum = resident(a.sum, S * H), &h = resident(a.h, S * H),
-                     &o = resident(a.o, S * H);
-  std::vector<float> ids(tokens, tokens + S);
-  std::vector<float> params = {static_cast<float>(p.normEps), p.unitOffset ? 1.0f : 0.0f};
+                     &o = resident(a.o, S * H), &ids = resident(a.ids, S);
+  std::copy(tokens, tokens + S, ids.begin());
+  send(ids, S);
+  const std::vector<float> &params = constant({static_cast<float>(p.normEps), p.unitOffset ? 1.0f : 0.0f});
   runKernel(s, "xf_dense_embed", {view(ids, {S}), view(m.embedding, {p.vocab, H}), view(x, {S, H})}, none);
   if (p.embedScale != 1.0) {
-    std::vector<float> factor = {static_cast<float>(p.embedScale)};
-    runKernel(s, "xf_dense_scale", {view(x, {S * H}), view(factor, {1}), view(sum, {S * H})}, none);
+    runKernel(s, "xf_dense_scale",
+              {view(x, {S * H}), view(constant({static_cast<float>(p.embedScale)}), {1}), view(sum, {S * H})}, none);
     x.swap(sum);
   }
   // y = x W (+ b) with W stored [in, out] (loadGpuWeights), the bias added in place.
@@ -983,14 +1012,16 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   // Columns [from, from + cols) of in [rows, width].
   auto slice = [&](std::vector<float> &in, int64_t rows, int64_t width, int64_t from, std::vector<float> &out,
                    int64_t cols, size_t layer) {
-    std::vector<float> offset = {static_cast<float>(from)};
-    runKernel(s, "xf_dense_slice_cols", {view(in, {rows, width}), view(offset, {1}), view(out, {rows, cols})},
+    runKernel(s, "xf_dense_slice_cols",
+              {view(in, {rows, width}), view(constant({static_cast<float>(from)}), {1}), view(out, {rows, cols})},
               layer);
   };
 
   const int64_t half = p.rope.rotaryDim / 2;
-  std::vector<float> cosT(S * half), sinT(S * half);
+  std::vector<float> &cosT = resident(a.cosT, S * half), &sinT = resident(a.sinT, S * half);
   ropeTables(p, pos0, S, cosT.data(), sinT.data());
+  send(cosT, S * half);
+  send(sinT, S * half);
 
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];
@@ -1071,7 +1102,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*attnOut, {S * H}), view(sum, {S * H})}, l);
     x.swap(sum);
 
-    std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
+    const std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
     // The MLP's output: o on the device, or, for MoE, the experts' combination on the host.
     std::vector<float> combined;
@@ -1094,8 +1125,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       download(h, S * H, l);
       std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(logitsE.data(), S, E, E, K);
       combined.assign(S * H, 0.0f);
-      std::vector<float> expertParams = {static_cast<float>(p.mlp.alpha),
-                                         static_cast<float>(p.mlp.limit.value_or(0.0))};
+      const std::vector<float> &expertParams =
+          constant({static_cast<float>(p.mlp.alpha), static_cast<float>(p.mlp.limit.value_or(0.0))});
       for (int64_t e = 0; e < E; ++e) {
         int64_t n = static_cast<int64_t>(routed[e].size());
         if (n == 0)

@@ -31,7 +31,11 @@ CUresult cuDevicePrimaryCtxRelease_v2(int device) { return 0; }
 CUresult cuCtxSetCurrent(void *context) { return 0; }
 CUresult cuStreamCreate(void **stream, unsigned flags) { *stream = (void *)0x2; return 0; }
 CUresult cuStreamDestroy_v2(void *stream) { return 0; }
-CUresult cuStreamSynchronize(void *stream) { return 0; }
+CUresult cuStreamSynchronize(void *stream) {
+  if (getenv("FAKE_CUDA_LOG_COPIES"))
+    fprintf(stderr, "fake-cuda: synchronize\n");
+  return 0;
+}
 // Events: every interval between two of them reads 0.25 ms.
 CUresult cuEventCreate(void **event, unsigned flags) { *event = malloc(1); return 0; }
 CUresult cuEventDestroy_v2(void *event) { free(event); return 0; }
