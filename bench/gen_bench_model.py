@@ -2,6 +2,7 @@
 """Write a random ~100M-parameter llama-style Hugging Face checkpoint for bench/run_model_bench.
 
     /usr/bin/python3 bench/gen_bench_model.py --out DIR [--seed N] [--preset bench100m] [--dtype f32|bf16]
+                                              [--config-only]
 
 DIR/config.json (LlamaForCausalLM) and DIR/model.safetensors (float32, or bfloat16 rounded to nearest even from
 the same float32 values, as Hugging Face publishes most checkpoints; HF tensor names). Preset bench100m:
@@ -92,13 +93,16 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="bench100m", choices=sorted(PRESETS))
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
+    ap.add_argument("--config-only", action="store_true", help="write config.json only (what xfc compiles)")
     args = ap.parse_args(argv)
     cfg = make_config(args.preset, args.dtype)
-    weights = make_weights(cfg, args.seed)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
+    if args.config_only:
+        return 0
+    weights = make_weights(cfg, args.seed)
     size = write_safetensors(os.path.join(args.out, "model.safetensors"), weights, args.dtype)
     params = sum(a.size for a in weights.values())
     print("wrote %s: %.1fM parameters, %.0f MB" % (args.out, params / 1e6, size / 1e6))

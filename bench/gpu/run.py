@@ -16,6 +16,9 @@
    run; one variant (ALiBi + chunks, GQA) against FlexAttention; decode attention at T = 32768 in K/V GB/s
    against the device's copy bandwidth (f32, and on CUDA bf16 in both forms, tensor cores with and without
    split-K).
+5. A whole model: the ~100M-parameter llama of bench/run_model_bench (bf16 weights generated on the device),
+   a 128-token prompt and 128 decode steps per target (cuda-tc: a bf16 KV cache, attention on tensor cores):
+   prefill and decode tokens/s, and decode's weight bytes per step over its time.
 Writes everything to $OUT/gpu-report.txt (or ./gpu-report.txt) and prints it as it goes.
 """
 import glob
@@ -273,6 +276,38 @@ def timings(targets):
             log(row)
         variant_timing(targets, torch, tmp)
         decode_timing(targets, torch, tmp)
+    model_timing(targets)
+
+
+def model_timing(targets):
+    # XF_GPU_MODEL_STEPS="S,N" shrinks the prompt and the decode steps (a smoke test on lavapipe).
+    S, N = (int(x) for x in os.environ.get("XF_GPU_MODEL_STEPS", "128,128").split(","))
+    with tempfile.TemporaryDirectory() as tmp:
+        model = os.path.join(tmp, "bench100m")
+        rc, text = run([sys.executable, os.path.join(HERE, "gen_bench_model.py"), "--out", model, "--dtype", "bf16"])
+        if rc:
+            log("== whole model: generating the checkpoint failed: " + text.strip()[-200:])
+            return
+        # Bytes a decode step streams: the projections of every layer and the lm_head, in bf16.
+        cfg = __import__("json").load(open(os.path.join(model, "config.json")))
+        H, I, L, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"], cfg["vocab_size"]
+        qkv = (cfg["num_attention_heads"] + 2 * cfg["num_key_value_heads"]) * cfg["head_dim"]
+        weight_bytes = 2 * (L * (H * qkv + cfg["num_attention_heads"] * cfg["head_dim"] * H + 3 * H * I) + H * V)
+        log("== whole model (bench100m, bf16 weights, %.0f MB per decode step): %d-token prompt, %d decode steps"
+            % (weight_bytes / 1e6, S, N))
+        prompt = ",".join(str(1 + (7 * i) % 31999) for i in range(S))
+        for target in targets + (["cuda-tc"] if "cuda" in targets else []):
+            lib = os.path.join(HERE, "modules", "bench100m-%s.so" % target)
+            rc, text = run([XF, lib, "--weights", model, "--prompt-ids", prompt, "--max-new", str(N + 1), "--quiet",
+                            "--prefill-runs", "3"], timeout=1800)
+            prefill = re.search(r"^prefill: .* ([0-9.]+) tokens/s", text, re.M)
+            decode = re.search(r"^decode: .* ([0-9.]+) tokens/s", text, re.M)
+            if rc or not prefill or not decode:
+                log("%-8s failed: %s" % (target, (text.strip().splitlines() or ["no output"])[-1][:120]))
+                continue
+            rate = float(decode.group(1))
+            log("%-8s prefill %.1f tokens/s, decode %.1f tokens/s (%.0f GB/s of weights)" %
+                (target, float(prefill.group(1)), rate, rate * weight_bytes / 1e9))
 
 
 def variant_timing(targets, torch, tmp):
