@@ -993,6 +993,11 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                      &o = resident(a.o, S * H), &ids = resident(a.ids, S);
   std::copy(tokens, tokens + S, ids.begin());
   send(ids, S);
+  const int64_t half = p.rope.rotaryDim / 2;
+  std::vector<float> &cosT = resident(a.cosT, S * half), &sinT = resident(a.sinT, S * half);
+  ropeTables(p, pos0, S, cosT.data(), sinT.data());
+  send(cosT, S * half);
+  send(sinT, S * half);
   const std::vector<float> &params = constant({static_cast<float>(p.normEps), p.unitOffset ? 1.0f : 0.0f});
   runKernel(s, "xf_dense_embed", {view(ids, {S}), view(m.embedding, {p.vocab, H}), view(x, {S, H})}, none);
   if (p.embedScale != 1.0) {
@@ -1016,12 +1021,6 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
               {view(in, {rows, width}), view(constant({static_cast<float>(from)}), {1}), view(out, {rows, cols})},
               layer);
   };
-
-  const int64_t half = p.rope.rotaryDim / 2;
-  std::vector<float> &cosT = resident(a.cosT, S * half), &sinT = resident(a.sinT, S * half);
-  ropeTables(p, pos0, S, cosT.data(), sinT.data());
-  send(cosT, S * half);
-  send(sinT, S * half);
 
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];

@@ -11,9 +11,11 @@
 
 #include <dlfcn.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 using namespace xf::rt;
 
@@ -57,6 +59,7 @@ llvm::Error error(const llvm::Twine &message) {
   X(vkCreateDescriptorPool)                                                                                            \
   X(vkDestroyDescriptorPool)                                                                                           \
   X(vkAllocateDescriptorSets)                                                                                          \
+  X(vkResetDescriptorPool)                                                                                             \
   X(vkUpdateDescriptorSets)                                                                                            \
   X(vkCreateCommandPool)                                                                                               \
   X(vkDestroyCommandPool)                                                                                              \
@@ -208,6 +211,20 @@ struct VulkanDevice::Impl {
   double lastKernelSeconds = -1;
   std::string name;
   std::mutex mutex; // one dispatch at a time
+
+  /// Dispatches whose every buffer is pinned are recorded, not submitted: they read and write device
+  /// copies only, so nothing on the host waits for them until it sends or reads something (update,
+  /// download, a dispatch with host operands), which submits the batch first (flush). Each recorded
+  /// dispatch takes a descriptor set of its own from batchPool.
+  static constexpr uint32_t kBatchSets = 256, kBatchDescriptors = kBatchSets * 16;
+  VkDescriptorPool batchPool = VK_NULL_HANDLE;
+  uint32_t batched = 0, batchedDescriptors = 0; // recorded since the last flush
+  const bool logSubmits = [] {
+    const char *setting = std::getenv("XF_VULKAN_LOG_SUBMITS");
+    return setting && std::strcmp(setting, "1") == 0;
+  }();
+  /// A flush that failed where no error could be returned (unpin), reported by the next call that can.
+  std::string deferredFailure;
 
   // Validation messages since the last check; the callback may run on any thread.
   std::mutex messagesMutex;
@@ -573,6 +590,106 @@ struct VulkanDevice::Impl {
       vk.vkDestroyShaderModule(device, p.shader, nullptr);
   }
 
+  /// Appends a dispatch on pinned buffers to the batch (see batchPool), after a barrier that makes the
+  /// batch's earlier writes visible to it.
+  llvm::Error record(const VulkanKernel &kernel, Pipeline &p, llvm::ArrayRef<VulkanBinding> bindings,
+                     llvm::ArrayRef<int32_t> pushConstants, uint32_t groups) {
+    if (batched == kBatchSets || batchedDescriptors + kernel.numBuffers > kBatchDescriptors)
+      if (llvm::Error err = flush())
+        return err;
+    if (!batchPool) {
+      VkDescriptorPoolSize poolSize{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kBatchDescriptors};
+      auto poolInfo = make<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
+      poolInfo.maxSets = kBatchSets;
+      poolInfo.poolSizeCount = 1;
+      poolInfo.pPoolSizes = &poolSize;
+      if (llvm::Error err = check(vk.vkCreateDescriptorPool(device, &poolInfo, nullptr, &batchPool),
+                                  "vkCreateDescriptorPool"))
+        return err;
+    }
+    if (!deferredFailure.empty())
+      return error(std::exchange(deferredFailure, std::string()));
+    if (batched == 0) {
+      vk.vkResetCommandBuffer(commands, 0);
+      auto begin = make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
+      begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+      if (llvm::Error err = check(vk.vkBeginCommandBuffer(commands, &begin), "vkBeginCommandBuffer"))
+        return err;
+    } else {
+      auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+      barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+      barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+      vk.vkCmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0,
+                              1, &barrier, 0, nullptr, 0, nullptr);
+    }
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    auto allocInfo = make<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
+    allocInfo.descriptorPool = batchPool;
+    allocInfo.descriptorSetCount = 1;
+    allocInfo.pSetLayouts = &p.setLayout;
+    if (llvm::Error err = check(vk.vkAllocateDescriptorSets(device, &allocInfo, &set), "vkAllocateDescriptorSets"))
+      return err;
+    std::vector<VkDescriptorBufferInfo> infos(bindings.size());
+    std::vector<VkWriteDescriptorSet> writes(bindings.size());
+    for (size_t i = 0; i < bindings.size(); ++i) {
+      infos[i] = {pinned.find(bindings[i].data, bindings[i].bytes).copy->buffer, 0, VK_WHOLE_SIZE};
+      writes[i] = make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
+      writes[i].dstSet = set;
+      writes[i].dstBinding = static_cast<uint32_t>(i);
+      writes[i].descriptorCount = 1;
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[i].pBufferInfo = &infos[i];
+    }
+    vk.vkUpdateDescriptorSets(device, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+    vk.vkCmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
+    vk.vkCmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
+    if (!pushConstants.empty())
+      vk.vkCmdPushConstants(commands, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                            static_cast<uint32_t>(4 * pushConstants.size()), pushConstants.data());
+    vk.vkCmdDispatch(commands, groups, 1, 1);
+    ++batched;
+    batchedDescriptors += kernel.numBuffers;
+    lastKernelSeconds = -1;
+    return takeValidationMessages();
+  }
+
+  /// Submits the recorded dispatches and waits for them; their writes are then visible to the host.
+  llvm::Error flush() {
+    if (!deferredFailure.empty())
+      return error(std::exchange(deferredFailure, std::string()));
+    if (batched == 0)
+      return llvm::Error::success();
+    uint32_t dispatches = std::exchange(batched, 0);
+    batchedDescriptors = 0;
+    auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vk.vkCmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier,
+                            0, nullptr, 0, nullptr);
+    llvm::Error err = submitAndWait(dispatches);
+    vk.vkResetDescriptorPool(device, batchPool, 0);
+    if (err)
+      return err;
+    return takeValidationMessages();
+  }
+
+  /// Ends the command buffer of `dispatches` dispatches, submits it and waits for its fence. With
+  /// XF_VULKAN_LOG_SUBMITS=1 in the environment each submission is logged to stderr.
+  llvm::Error submitAndWait(uint32_t dispatches) {
+    if (logSubmits)
+      std::fprintf(stderr, "xf-vulkan: submit %u dispatch%s\n", dispatches, dispatches == 1 ? "" : "es");
+    if (llvm::Error err = check(vk.vkEndCommandBuffer(commands), "vkEndCommandBuffer"))
+      return err;
+    auto submit = make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &commands;
+    if (llvm::Error err = check(vk.vkResetFences(device, 1, &fence), "vkResetFences"))
+      return err;
+    if (llvm::Error err = check(vk.vkQueueSubmit(queue, 1, &submit, fence), "vkQueueSubmit"))
+      return err;
+    return check(vk.vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+  }
+
   llvm::Error dispatch(const VulkanKernel &kernel, llvm::ArrayRef<VulkanBinding> bindings,
                        llvm::ArrayRef<int32_t> pushConstants, uint32_t groups) {
     if (bindings.size() != kernel.numBuffers || pushConstants.size() != kernel.numPushConstants)
@@ -611,6 +728,13 @@ struct VulkanDevice::Impl {
     if (!pipeline)
       return pipeline.takeError();
     Pipeline &p = **pipeline;
+    if (llvm::all_of(bindings, [&](const VulkanBinding &binding) {
+          PinTable<Buffer>::Found pin = pinned.find(binding.data, binding.bytes);
+          return pin.copy && (!binding.download || pin.resident);
+        }))
+      return record(kernel, p, bindings, pushConstants, groups);
+    if (llvm::Error err = flush())
+      return err;
 
     std::vector<VkDescriptorBufferInfo> infos(bindings.size());
     std::vector<VkWriteDescriptorSet> writes(bindings.size());
@@ -660,17 +784,7 @@ struct VulkanDevice::Impl {
     barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
     vk.vkCmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier,
                             0, nullptr, 0, nullptr);
-    if (llvm::Error err = check(vk.vkEndCommandBuffer(commands), "vkEndCommandBuffer"))
-      return err;
-
-    auto submit = make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
-    submit.commandBufferCount = 1;
-    submit.pCommandBuffers = &commands;
-    if (llvm::Error err = check(vk.vkResetFences(device, 1, &fence), "vkResetFences"))
-      return err;
-    if (llvm::Error err = check(vk.vkQueueSubmit(queue, 1, &submit, fence), "vkQueueSubmit"))
-      return err;
-    if (llvm::Error err = check(vk.vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences"))
+    if (llvm::Error err = submitAndWait(1))
       return err;
     for (size_t i = 0; i < bindings.size(); ++i)
       if (bindings[i].download && !inPlace[i] && bindings[i].bytes)
@@ -687,6 +801,9 @@ struct VulkanDevice::Impl {
 
   ~Impl() {
     if (device) {
+      llvm::consumeError(flush());
+      if (batchPool)
+        vk.vkDestroyDescriptorPool(device, batchPool, nullptr);
       pinned.clear([&](Buffer &buffer) { destroyBuffer(buffer); });
       for (auto &entry : pipelines)
         destroyPipeline(entry.second);
@@ -773,7 +890,7 @@ uint32_t VulkanDevice::maxWorkgroups() const { return impl->properties.limits.ma
 
 double VulkanDevice::lastKernelSeconds() const {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  return impl->lastKernelSeconds;
+  return impl->lastKernelSeconds; // -1 after a recorded dispatch: a batch has no per-dispatch time
 }
 
 llvm::Error VulkanDevice::pin(const void *data, size_t bytes, bool resident) {
@@ -792,6 +909,9 @@ llvm::Error VulkanDevice::pin(const void *data, size_t bytes, bool resident) {
 
 void VulkanDevice::unpin(const void *data) {
   std::lock_guard<std::mutex> lock(impl->mutex);
+  // Recorded dispatches may use the buffer.
+  if (llvm::Error err = impl->flush())
+    impl->deferredFailure = "recorded dispatches failed: " + llvm::toString(std::move(err));
   impl->pinned.unpin(data, [&](Impl::Buffer &buffer) { impl->destroyBuffer(buffer); });
 }
 
@@ -810,6 +930,8 @@ pinnedRange(PinTable<VulkanDevice::Impl::Buffer> &pinned, const void *data, size
 
 llvm::Error VulkanDevice::update(const void *data, size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
+  if (llvm::Error err = impl->flush()) // recorded dispatches may read the bytes being replaced
+    return err;
   auto pin = pinnedRange(impl->pinned, data, offset, bytes, "update");
   if (!pin)
     return pin.takeError();
@@ -821,6 +943,8 @@ llvm::Error VulkanDevice::update(const void *data, size_t offset, size_t bytes) 
 
 llvm::Error VulkanDevice::download(void *data, size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
+  if (llvm::Error err = impl->flush())
+    return err;
   auto pin = pinnedRange(impl->pinned, data, offset, bytes, "download");
   if (!pin)
     return pin.takeError();
