@@ -78,8 +78,9 @@ const char *xfrt_context_device(const xfrt_context *context);
 xfrt_status xfrt_context_pin(xfrt_context *context, const void *data, size_t bytes);
 void xfrt_context_unpin(xfrt_context *context, const void *data);
 /* The device's own time for the last kernel run on a GPU context, in seconds, measured around the kernel
- * alone (Vulkan timestamps, CUDA events; no copies): -1 on CPU contexts, before any run, or where the device
- * has no timestamps. */
+ * alone (Vulkan timestamps, CUDA events; no copies): -1 on CPU contexts, before any run, where the device
+ * has no timestamps, or after a model session's step (whose kernels are queued together, not timed one by
+ * one). */
 double xfrt_context_last_kernel_seconds(const xfrt_context *context);
 /* Every device this runtime can use, one per line ("cpu: N threads", "vulkan:0: NAME (TYPE, Vulkan X.Y.Z)",
  * "cuda:0: NAME (compute capability X.Y, M MiB)"); free *out with xfrt_string_free. A kind of device the

@@ -130,6 +130,7 @@ void _mlir_ciface_slow(MemRef1 *out, int64_t begin, int64_t end) {
 #else // the test program
 
 #include "runtime/src/Npy.h"
+#include "runtime/src/PinTable.h"
 #include "xfrt.hpp"
 
 #include <gtest/gtest.h>
@@ -278,6 +279,42 @@ TEST(RuntimeDtype, NamesSizesAndRounding) {
   EXPECT_EQ(xfrt::toF16(-0x1p-24f), 0x8001);
   EXPECT_EQ(xfrt::fromF16(0x0001), 0x1p-24f);
   EXPECT_TRUE(std::isinf(xfrt::fromF16(0x7c00)));
+}
+
+// The GPU devices' table of pinned arrays: counted pins, prefix lookups (a call may bind the front of a
+// pinned array, as a model's activations at a smaller token count), residency fixed by the first pin.
+TEST(RuntimePinTable, CountsPinsAndFindsPrefixes) {
+  xf::rt::PinTable<int> table;
+  int created = 0, destroyed = 0;
+  auto create = [&](int &copy) {
+    copy = ++created;
+    return llvm::Error::success();
+  };
+  auto destroy = [&](int &) { ++destroyed; };
+  float weights[8] = {}, activations[4] = {};
+  ASSERT_FALSE(llvm::errorToBool(table.pin(weights, sizeof(weights), false, create, destroy)));
+  ASSERT_FALSE(llvm::errorToBool(table.pin(weights, sizeof(weights), false, create, destroy)));
+  EXPECT_EQ(created, 1);
+  ASSERT_FALSE(llvm::errorToBool(table.pin(activations, sizeof(activations), true, create, destroy)));
+  EXPECT_EQ(*table.find(weights, 8).copy, 1);
+  EXPECT_EQ(table.find(weights, 0).bytes, sizeof(weights));
+  EXPECT_FALSE(table.find(weights, 8).resident);
+  EXPECT_EQ(table.find(weights, sizeof(weights) + 4).copy, nullptr); // more than is pinned
+  EXPECT_EQ(table.find(weights + 1, 4).copy, nullptr);                // not the array's start
+  EXPECT_TRUE(table.find(activations, 16).resident);
+  // Pinning again with another size or residency is refused and leaves the first pin as it was.
+  EXPECT_EQ(llvm::toString(table.pin(weights, 16, false, create, destroy)),
+            "pinned twice with different sizes or residency");
+  EXPECT_EQ(llvm::toString(table.pin(activations, sizeof(activations), false, create, destroy)),
+            "pinned twice with different sizes or residency");
+  table.unpin(weights, destroy);
+  EXPECT_EQ(destroyed, 0);
+  table.unpin(weights, destroy);
+  EXPECT_EQ(destroyed, 1);
+  EXPECT_EQ(table.find(weights, 0).copy, nullptr);
+  EXPECT_NE(table.find(activations, 0).copy, nullptr);
+  table.clear(destroy);
+  EXPECT_EQ(destroyed, 2);
 }
 
 TEST(RuntimeModule, RejectsLibrariesWithoutModuleInfo) {
