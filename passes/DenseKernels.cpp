@@ -367,10 +367,51 @@ func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params
 }
 )mlir";
 
+/// A KV cache's append on the device: rows [S, H, D] into the cache [H, C, D] at rows [base, base + S)
+/// (params [base], exact in f32 below 2^24), rounded to the cache's element type; its other rows are left
+/// as they are. One kernel per element type a cache has.
+std::string cacheStoreKernel(StringRef suffix, StringRef element) {
+  std::string store = element == "f32" ? "memref.store %v, %c[%h, %row, %d] : memref<?x?x?xf32>"
+                                       : ("%n = arith.truncf %v : f32 to " + element +
+                                          "\n    memref.store %n, %c[%h, %row, %d] : memref<?x?x?x" + element + ">")
+                                             .str();
+  return (R"mlir(
+func.func @xf_dense_cache_store)mlir" + suffix + R"mlir((%x: memref<?x?x?xf32>, %params: memref<1xf32>, %c: memref<?x?x?x)mlir" +
+          element + R"mlir(>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_cache_store"}, xf.operand_names = ["input", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %s = memref.dim %x, %c0 : memref<?x?x?xf32>
+  %heads = memref.dim %x, %c1 : memref<?x?x?xf32>
+  %dim = memref.dim %x, %c2 : memref<?x?x?xf32>
+  %sh = arith.muli %s, %heads : index
+  %items = arith.muli %sh, %dim : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %d = arith.remui %i, %dim : index
+    %rest = arith.divui %i, %dim : index
+    %h = arith.remui %rest, %heads : index
+    %t = arith.divui %rest, %heads : index
+    %baseF = memref.load %params[%c0] : memref<1xf32>
+    %baseI = arith.fptosi %baseF : f32 to i32
+    %base = arith.index_cast %baseI : i32 to index
+    %row = arith.addi %base, %t : index
+    %v = memref.load %x[%t, %h, %d] : memref<?x?x?xf32>
+    )mlir" + store + R"mlir(
+    scf.reduce
+  }
+  return
+}
+)mlir")
+      .str();
+}
+
 struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(kDenseKernels, module.getContext());
+    std::string source = kDenseKernels + cacheStoreKernel("", "f32") + cacheStoreKernel("_bf16", "bf16") +
+                         cacheStoreKernel("_f16", "f16");
+    OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(source, module.getContext());
     if (!library) {
       module.emitError("xf-add-dense-kernels: the kernel library does not parse (a bug)");
       return signalPassFailure();

@@ -286,6 +286,7 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_clamped_swiglu` | gate `[N]`, up `[N]`, params `[alpha, limit]`, output (gpt-oss) | one element |
     | `@xf_dense_slice_cols` | input `[M, N]`, params `[offset]`, output `[M, C]`: columns `[offset, offset + C)` | one element |
     | `@xf_dense_transpose01` | input `[A, B, C]`, output `[B, A, C]` | one element |
+    | `@xf_dense_cache_store`, `_bf16`, `_f16` | input `[S, H, D]`, params `[base]`, output: a KV cache `[H, C, D]` of that element type, whose rows `[base, base + S)` get the input rounded to it (the others stay) | one element |
 
     Each carries `xf.kernel_info = {kind = "dense_<op>"}`; the runtime checks the shapes between
     operands before a call.

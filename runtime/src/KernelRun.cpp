@@ -146,6 +146,16 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
       return llvm::formatv("{0}columns [{1}, {1} + {2}) are not within the input's {3}", where, offset,
                            dim("output", 1), dim("input", 1))
           .str();
+  } else if (kernel.kind == "dense_cache_store") {
+    float base = static_cast<const float *>(tensor("params").data)[0];
+    if (dim("output", 0) != dim("input", 1) || dim("output", 2) != dim("input", 2))
+      return llvm::formatv("{0}'output' must be [{1}, C, {2}] for 'input' [S, {1}, {2}]", where, dim("input", 1),
+                           dim("input", 2))
+          .str();
+    if (!(base >= 0) || base != std::floor(base) || base + dim("input", 0) > dim("output", 1))
+      return llvm::formatv("{0}rows [{1}, {1} + {2}) are not within the cache's {3}", where, base, dim("input", 0),
+                           dim("output", 1))
+          .str();
   } else if (kernel.kind == "dense_transpose01") {
     if (dim("output", 0) != dim("input", 1) || dim("output", 1) != dim("input", 0) ||
         dim("output", 2) != dim("input", 2))

@@ -412,7 +412,8 @@ void checkGpuSupport(const xfrt_model &m) {
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_rope", "xf_dense_silu_gate",
                              "xf_dense_gelu_tanh_gate", "xf_dense_clamped_swiglu", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
-                             "xf_dense_transpose01"})
+                             "xf_dense_transpose01", "xf_dense_cache_store", "xf_dense_cache_store_bf16",
+                             "xf_dense_cache_store_f16"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -653,8 +654,10 @@ struct Scratch {
 struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, q, k, v, qn, kn, qr, kr, queries, attn, merged, gate, up, act,
       routerLogits, last, normed, logits;
-  /// A forward's inputs from the host (token ids, RoPE tables), sent once per forward.
+  /// A forward's inputs from the host (token ids, RoPE tables, each layer's KV cache append position), sent
+  /// once per forward.
   std::vector<float> ids, cosT, sinT;
+  std::vector<std::vector<float>> appendAt;
   /// Small operands that never change (norm parameters, slice offsets), pinned once: a kernel whose
   /// operands are all on the device needs no copy, so on CUDA its launch does not wait (CudaDevice::launch).
   std::set<std::vector<float>> constants;
@@ -687,6 +690,9 @@ struct GpuActivations {
                                       &cosT, &sinT})
       if (!array->empty())
         context.unpin(array->data());
+    for (std::vector<float> &array : appendAt)
+      if (!array.empty())
+        context.unpin(array.data());
     for (const std::vector<float> &values : constants)
       context.unpin(values.data());
   }
@@ -929,11 +935,14 @@ xfrt_tensor view(const std::vector<T> &data, std::initializer_list<int64_t> shap
   return t;
 }
 
-/// Brings a layer's KV cache on the device up to date with its host rows. The device keeps a copy of the
-/// whole [Hkv, capacity, D] arrays, which the attention kernel reads in place (its key and value rows are
-/// pitched); a step sends only the rows changed since the last one (its new rows, or the rows a window
-/// moved down), and a grown cache is sent whole once.
-void syncCache(xfrt_session &s, LayerCache &cache, size_t layer) {
+/// A layer's KV cache on a GPU. The device keeps the whole [Hkv, capacity, D] arrays (resident pins),
+/// which the attention kernel reads in place (its key and value rows are pitched) and xf_dense_cache_store
+/// appends a forward's rows to; the host keeps the policy (sink tokens, window moves, growth) on its mirror,
+/// whose rows [synced, count) differ from the device's between the two calls below.
+///
+/// Before the append (the mirror is current): sends the rows the policy moved, or, when the cache grew,
+/// the whole arrays to a new device copy.
+void sendCache(xfrt_session &s, LayerCache &cache, size_t layer) {
   auto check = [&](llvm::Error err) {
     if (err)
       fail("layer " + std::to_string(layer) + ": keeping the KV cache on " + s.context->device + ": " +
@@ -946,8 +955,9 @@ void syncCache(xfrt_session &s, LayerCache &cache, size_t layer) {
     if (*device)
       s.context->unpin(*device);
     *device = nullptr;
-    check(s.context->pin(rows->data(), rows->size()));
+    check(s.context->pin(rows->data(), rows->size(), /*resident=*/true));
     *device = rows->data();
+    check(s.context->updatePinned(rows->data(), 0, rows->size()));
     moved = true;
   }
   if (!moved && cache.count > cache.synced) {
@@ -960,11 +970,23 @@ void syncCache(xfrt_session &s, LayerCache &cache, size_t layer) {
   cache.synced = cache.count;
 }
 
+/// After the forward: reads the appended rows back into the mirror.
+void fetchCache(xfrt_session &s, LayerCache &cache, size_t layer) {
+  const size_t rowBytes = static_cast<size_t>(cache.headDim) * cache.elementBytes();
+  for (std::vector<uint8_t> *rows : {&cache.k, &cache.v})
+    for (int64_t h = 0; cache.count > cache.synced && h < cache.kvHeads; ++h)
+      if (llvm::Error err = s.context->download(rows->data(), cache.row(*rows, h, cache.synced) - rows->data(),
+                                                rowBytes * (cache.count - cache.synced)))
+        fail("layer " + std::to_string(layer) + ": reading the KV cache back from " + s.context->device + ": " +
+             llvm::toString(std::move(err)));
+  cache.synced = cache.count;
+}
+
 /// The forward of a GPU module: every dense op and attention runs as one of its kernels on the context's
-/// device, where the weights, the KV cache and the activations stay. What crosses to the host per layer is
-/// small: the token ids and RoPE tables going up, a step's new key and value rows coming back (the cache
-/// policy and its element rounding run on the host, which sends the rows back: syncCache), and the last
-/// token's logits. MoE layers route on the host, so their activations cross too.
+/// device, where the weights, the KV cache and the activations stay. What crosses between host and device
+/// is small and at the ends: before the first kernel the token ids, the RoPE tables and the cache policy's
+/// changes (sendCache), after the last the logits and the appended cache rows (fetchCache). MoE layers
+/// route on the host, so their activations cross too.
 void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
@@ -998,6 +1020,15 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   ropeTables(p, pos0, S, cosT.data(), sinT.data());
   send(cosT, S * half);
   send(sinT, S * half);
+  // The cache policy runs on the host mirrors first, its changes go to the device, and each layer's
+  // append position up: all before the first kernel, so none of it interrupts the queued work.
+  a.appendAt.resize(p.layers.size());
+  for (size_t l = 0; l < p.layers.size(); ++l) {
+    s.caches[l].reserveFor(S);
+    sendCache(s, s.caches[l], l);
+    resident(a.appendAt[l], 1)[0] = static_cast<float>(s.caches[l].count);
+    send(a.appendAt[l], 1);
+  }
   const std::vector<float> &params = constant({static_cast<float>(p.normEps), p.unitOffset ? 1.0f : 0.0f});
   runKernel(s, "xf_dense_embed", {view(ids, {S}), view(m.embedding, {p.vocab, H}), view(x, {S, H})}, none);
   if (p.embedScale != 1.0) {
@@ -1049,19 +1080,17 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     runKernel(s, "xf_dense_rope", {view(*qIn, {S, Hq, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(qr, {S, Hq, D})}, l);
     runKernel(s, "xf_dense_rope", {view(*kIn, {S, Hkv, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(kr, {S, Hkv, D})}, l);
 
-    // The new rows come to the host, which keeps the cache's policy and element type, and go back as rows of
-    // the device's [Hkv, capacity, D] copy.
-    download(kr, S * Hkv * D, l);
-    download(v, S * Hkv * D, l);
-    cache.reserveFor(S);
-    const int64_t base = cache.count;
-    for (int64_t t = 0; t < S; ++t)
-      for (int64_t kh = 0; kh < Hkv; ++kh) {
-        cache.store(cache.k, kh, base + t, kr.data() + (t * Hkv + kh) * D);
-        cache.store(cache.v, kh, base + t, v.data() + (t * Hkv + kh) * D);
-      }
+    // The new rows are appended on the device, rounded to the cache's element type (read back after the
+    // forward: fetchCache), where the policy made room before the forward.
+    const char *store = cache.dtype == XFRT_BF16  ? "xf_dense_cache_store_bf16"
+                        : cache.dtype == XFRT_F16 ? "xf_dense_cache_store_f16"
+                                                  : "xf_dense_cache_store";
+    for (auto [rows, cached] : {std::pair{&kr, &cache.k}, std::pair{&v, &cache.v}}) {
+      xfrt_tensor into = view(*cached, {Hkv, cache.capacity, D});
+      into.dtype = cache.dtype;
+      runKernel(s, store, {view(*rows, {S, Hkv, D}), view(a.appendAt[l], {1}), into}, l);
+    }
     cache.count += S;
-    syncCache(s, cache, l);
     const int64_t Tk = cache.count;
     // The kernel reads the cache's [Hkv, capacity, D] rows in place: key and value rows pitched by capacity.
     auto cacheView = [&](std::vector<uint8_t> &rows) {
@@ -1159,18 +1188,20 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   }
 
   s.position = T;
-  if (!logits)
-    return;
-  // The last token's row (columns of x seen as one row), normed, through the lm_head.
-  std::vector<float> &last = resident(a.last, H), &normed = resident(a.normed, H),
-                     &out = resident(a.logits, p.vocab);
-  std::vector<float> noBias;
-  slice(x, 1, S * H, (S - 1) * H, last, H, none);
-  runKernel(s, "xf_dense_rms_norm", {view(last, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
-  project(normed, H, m.gpuLmHead, noBias, out, p.vocab, none, 1);
-  download(out, p.vocab, none);
-  for (int64_t vv = 0; vv < p.vocab; ++vv)
-    logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(out[vv] / *p.finalSoftcap)) : out[vv];
+  if (logits) {
+    // The last token's row (columns of x seen as one row), normed, through the lm_head.
+    std::vector<float> &last = resident(a.last, H), &normed = resident(a.normed, H),
+                       &out = resident(a.logits, p.vocab);
+    std::vector<float> noBias;
+    slice(x, 1, S * H, (S - 1) * H, last, H, none);
+    runKernel(s, "xf_dense_rms_norm", {view(last, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
+    project(normed, H, m.gpuLmHead, noBias, out, p.vocab, none, 1);
+    download(out, p.vocab, none);
+    for (int64_t vv = 0; vv < p.vocab; ++vv)
+      logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(out[vv] / *p.finalSoftcap)) : out[vv];
+  }
+  for (size_t l = 0; l < p.layers.size(); ++l)
+    fetchCache(s, s.caches[l], l);
 }
 
 /// Every projection of a CPU model multiplies as `dot` in its prefill GEMMs, except the MoE routers: top-k
