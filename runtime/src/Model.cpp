@@ -583,7 +583,7 @@ struct LayerCache {
   xfrt_dtype dtype = XFRT_F32;
   std::vector<uint8_t> k, v;
   /// On a GPU: the arrays pinned on the device (k and v as they were then), and the rows [0, synced) of
-  /// every head that the device copies hold unchanged.
+  /// every head, which host and device hold alike (see sendCache and fetchCache for the others).
   std::vector<uint8_t>::const_pointer deviceK = nullptr, deviceV = nullptr;
   int64_t synced = 0;
 
