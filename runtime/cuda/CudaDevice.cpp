@@ -459,49 +459,36 @@ void CudaDevice::unpin(const void *data) {
   });
 }
 
-/// The pinned copy of `data` when [offset, offset + bytes) lies within it; `what` names the operation.
-static llvm::Expected<cu::DevicePtr> pinnedRange(PinTable<cu::DevicePtr> &pinned, const void *data, size_t offset,
-                                                 size_t bytes, const char *what) {
-  PinTable<cu::DevicePtr>::Found pin = pinned.find(data, 0);
+/// Copies bytes [offset, offset + bytes) of a pinned array between the host and its device copy (`up`:
+/// to the device) and waits for it: the host memory is pageable, and the caller may use it at once.
+static llvm::Error copyPinned(CudaDevice::Impl &impl, const Driver &d, void *data, size_t offset, size_t bytes,
+                              bool up) {
+  const char *what = up ? "update" : "download";
+  PinTable<cu::DevicePtr>::Found pin = impl.pinned.find(data, 0);
   if (!pin.copy)
     return error(llvm::formatv("{0} of an array that is not pinned", what));
   if (offset > pin.bytes || bytes > pin.bytes - offset)
     return error(llvm::formatv("{0} of bytes [{1}, {2}) of a pinned array of {3}", what, offset, offset + bytes,
                                pin.bytes));
-  return *pin.copy;
+  if (!bytes)
+    return llvm::Error::success();
+  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl.context)))
+    return err;
+  uint8_t *host = static_cast<uint8_t *>(data) + offset;
+  if (llvm::Error err = up ? XF_CU_CHECK(d, cuMemcpyHtoDAsync(*pin.copy + offset, host, bytes, impl.stream))
+                           : XF_CU_CHECK(d, cuMemcpyDtoHAsync(host, *pin.copy + offset, bytes, impl.stream)))
+    return err;
+  return XF_CU_CHECK(d, cuStreamSynchronize(impl.stream));
 }
 
 llvm::Error CudaDevice::update(const void *data, size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  const Driver &d = *impl->d;
-  llvm::Expected<cu::DevicePtr> pointer = pinnedRange(impl->pinned, data, offset, bytes, "update");
-  if (!pointer)
-    return pointer.takeError();
-  if (!bytes)
-    return llvm::Error::success();
-  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
-    return err;
-  // Pageable host memory: the stream is synchronized so the caller may change the bytes again at once.
-  if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(*pointer + offset, static_cast<const uint8_t *>(data) + offset,
-                                                        bytes, impl->stream)))
-    return err;
-  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+  return copyPinned(*impl, *impl->d, const_cast<void *>(data), offset, bytes, /*up=*/true);
 }
 
 llvm::Error CudaDevice::download(void *data, size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  const Driver &d = *impl->d;
-  llvm::Expected<cu::DevicePtr> pointer = pinnedRange(impl->pinned, data, offset, bytes, "download");
-  if (!pointer)
-    return pointer.takeError();
-  if (!bytes)
-    return llvm::Error::success();
-  if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl->context)))
-    return err;
-  if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyDtoHAsync(static_cast<uint8_t *>(data) + offset, *pointer + offset,
-                                                        bytes, impl->stream)))
-    return err;
-  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+  return copyPinned(*impl, *impl->d, data, offset, bytes, /*up=*/false);
 }
 
 llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings,
