@@ -73,8 +73,9 @@ xfrt_status xfrt_context_create_on(const char *device, int32_t num_threads, xfrt
 const char *xfrt_context_device(const xfrt_context *context);
 /* Keeps a device copy of the `bytes` at `data` for the context's GPU device: kernel runs then read that copy
  * instead of copying the array to the device (inputs that stay the same across calls, e.g. weights, or the
- * operands of a timing loop). The caller must not change or free the array until the matching unpin; pins
- * are counted. A no-op on CPU contexts. Outputs are always copied back. */
+ * operands of a timing loop); an operand at the array's start and no larger binds the front of the copy. The
+ * caller must not change or free the array until the matching unpin; pins are counted. A no-op on CPU
+ * contexts. Outputs are always copied back. */
 xfrt_status xfrt_context_pin(xfrt_context *context, const void *data, size_t bytes);
 void xfrt_context_unpin(xfrt_context *context, const void *data);
 /* The device's own time for the last kernel run on a GPU context, in seconds, measured around the kernel
