@@ -7,6 +7,7 @@
 #include <vulkan/vulkan.h>
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <dlfcn.h>
@@ -448,22 +449,20 @@ struct VulkanDevice::Impl {
     return takeValidationMessages();
   }
 
-  llvm::Expected<uint32_t> memoryTypeFor(uint32_t allowed) {
-    // Host-visible and coherent so operands are copied with memcpy; device-local too where a device has
-    // such memory (resizable BAR, integrated GPUs, CPU implementations).
+  /// The memory types a buffer may take, best first. Host-visible and coherent so operands are copied with
+  /// memcpy; device-local ones first (resizable BAR, integrated GPUs, CPU implementations). A discrete GPU
+  /// without resizable BAR has only a small device-local, host-visible heap (256 MB): what does not fit
+  /// there goes to host memory the device reads over the bus, slower but running.
+  llvm::SmallVector<uint32_t> memoryTypesFor(uint32_t allowed) {
     const VkMemoryPropertyFlags required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    std::optional<uint32_t> fallback;
+    llvm::SmallVector<uint32_t> local, other;
     for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
       if (!(allowed & (1u << i)) || (memory.memoryTypes[i].propertyFlags & required) != required)
         continue;
-      if (memory.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
-        return i;
-      if (!fallback)
-        fallback = i;
+      (memory.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT ? local : other).push_back(i);
     }
-    if (fallback)
-      return *fallback;
-    return error(name + ": no host-visible, coherent memory type for storage buffers");
+    local.append(other.begin(), other.end());
+    return local;
   }
 
   void destroyBuffer(Buffer &buffer) {
@@ -494,14 +493,20 @@ struct VulkanDevice::Impl {
       return err;
     VkMemoryRequirements requirements;
     vk.vkGetBufferMemoryRequirements(device, buffer.buffer, &requirements);
-    llvm::Expected<uint32_t> type = memoryTypeFor(requirements.memoryTypeBits);
-    if (!type)
-      return type.takeError();
+    llvm::SmallVector<uint32_t> types = memoryTypesFor(requirements.memoryTypeBits);
+    if (types.empty())
+      return error(name + ": no host-visible, coherent memory type for storage buffers");
     auto alloc = make<VkMemoryAllocateInfo>(VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO);
     alloc.allocationSize = requirements.size;
-    alloc.memoryTypeIndex = *type;
-    if (llvm::Error err = check(vk.vkAllocateMemory(device, &alloc, nullptr, &buffer.memory),
-                                llvm::formatv("vkAllocateMemory ({0} bytes)", requirements.size).str().c_str()))
+    VkResult allocated = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+    for (uint32_t type : types) {
+      alloc.memoryTypeIndex = type;
+      allocated = vk.vkAllocateMemory(device, &alloc, nullptr, &buffer.memory);
+      if (allocated != VK_ERROR_OUT_OF_DEVICE_MEMORY && allocated != VK_ERROR_OUT_OF_HOST_MEMORY)
+        break; // a heap that is full goes on to the next type; anything else is the answer
+    }
+    if (llvm::Error err =
+            check(allocated, llvm::formatv("vkAllocateMemory ({0} bytes)", requirements.size).str().c_str()))
       return err;
     if (llvm::Error err = check(vk.vkBindBufferMemory(device, buffer.buffer, buffer.memory, 0), "vkBindBufferMemory"))
       return err;
