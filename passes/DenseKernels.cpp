@@ -337,6 +337,200 @@ func.func @xf_dense_transpose01(%x: memref<?x?x?xf32>, %y: memref<?x?x?xf32>) at
   return
 }
 
+// MoE routing on the device. Routes are [S * K, 2]: per token t and choice k (row t * K + k) the expert
+// (as f32, exact) and its weight. Top-k by logit, ties to the lower expert (as torch.topk), then a softmax
+// over the chosen logits. One work item per token: choice k is the best expert after choice k - 1 in
+// (logit descending, expert ascending) order, so no list of chosen experts is kept. params [K].
+func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<1xf32>, %routes: memref<?x2xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_topk_softmax"}, xf.operand_names = ["input", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %inf = arith.constant 0x7F800000 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %none = arith.constant -1 : index
+  %s = memref.dim %lg, %c0 : memref<?x?xf32>
+  %e = memref.dim %lg, %c1 : memref<?x?xf32>
+  scf.parallel (%t) = (%c0) to (%s) step (%c1) {
+    %kF = memref.load %params[%c0] : memref<1xf32>
+    %kI = arith.fptosi %kF : f32 to i32
+    %k = arith.index_cast %kI : i32 to index
+    %base = arith.muli %t, %k : index
+    // Choices, their logits parked in the weight column, the maximum and the softmax denominator.
+    %picked:4 = scf.for %j = %c0 to %k step %c1 iter_args(%prevV = %inf, %prevI = %none, %mx = %zero, %sum = %zero)
+        -> (f32, index, f32, f32) {
+      %best:2 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none) -> (f32, index) {
+        %v = memref.load %lg[%t, %x] : memref<?x?xf32>
+        %lt = arith.cmpf olt, %v, %prevV : f32
+        %eq = arith.cmpf oeq, %v, %prevV : f32
+        %after = arith.cmpi sgt, %x, %prevI : index
+        %tieAfter = arith.andi %eq, %after : i1
+        %below = arith.ori %lt, %tieAfter : i1
+        %unset = arith.cmpi slt, %bi, %c0 : index
+        %gt = arith.cmpf ogt, %v, %bv : f32
+        %better = arith.ori %unset, %gt : i1
+        %take = arith.andi %below, %better : i1
+        %nv = arith.select %take, %v, %bv : f32
+        %ni = arith.select %take, %x, %bi : index
+        scf.yield %nv, %ni : f32, index
+      }
+      %first = arith.cmpi eq, %j, %c0 : index
+      %m = arith.select %first, %best#0, %mx : f32
+      %d = arith.subf %best#0, %m : f32
+      %p = math.exp %d : f32
+      %nsum = arith.addf %sum, %p : f32
+      %row = arith.addi %base, %j : index
+      %biI = arith.index_cast %best#1 : index to i32
+      %biF = arith.sitofp %biI : i32 to f32
+      memref.store %biF, %routes[%row, %c0] : memref<?x2xf32>
+      memref.store %best#0, %routes[%row, %c1] : memref<?x2xf32>
+      scf.yield %best#0, %best#1, %m, %nsum : f32, index, f32, f32
+    }
+    scf.for %j = %c0 to %k step %c1 {
+      %row = arith.addi %base, %j : index
+      %v = memref.load %routes[%row, %c1] : memref<?x2xf32>
+      %d = arith.subf %v, %picked#2 : f32
+      %p = math.exp %d : f32
+      %w = arith.divf %p, %picked#3 : f32
+      memref.store %w, %routes[%row, %c1] : memref<?x2xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+// Row r of y is x's row r / per (params [per]: K for the experts' first products, 1 after) times the
+// weights [E, K, N] of expert routes[r, 0]: each token's chosen experts, without the host.
+func.func @xf_dense_matmul_routed(%x: memref<?x?xf32>, %w: memref<?x?x?xf32>, %routes: memref<?x2xf32>, %params: memref<1xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_matmul_routed"}, xf.operand_names = ["input", "weight", "routes", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %r = memref.dim %y, %c0 : memref<?x?xf32>
+  %k = memref.dim %x, %c1 : memref<?x?xf32>
+  %n = memref.dim %y, %c1 : memref<?x?xf32>
+  %items = arith.muli %r, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %perF = memref.load %params[%c0] : memref<1xf32>
+    %perI = arith.fptosi %perF : f32 to i32
+    %per = arith.index_cast %perI : i32 to index
+    %in = arith.divui %row, %per : index
+    %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
+    %eI = arith.fptosi %eF : f32 to i32
+    %ex = arith.index_cast %eI : i32 to index
+    %sum = scf.for %kk = %c0 to %k step %c1 iter_args(%acc = %zero) -> f32 {
+      %a = memref.load %x[%in, %kk] : memref<?x?xf32>
+      %b = memref.load %w[%ex, %kk, %col] : memref<?x?x?xf32>
+      %p = math.fma %a, %b, %acc : f32
+      scf.yield %p : f32
+    }
+    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// The same with the experts' weights in bf16 pairs, [E, ceil(K / 2), N] (as xf_dense_matmul_bf16).
+func.func @xf_dense_matmul_routed_bf16(%x: memref<?x?xf32>, %w: memref<?x?x?xf32>, %routes: memref<?x2xf32>, %params: memref<1xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_matmul_routed_bf16"}, xf.operand_names = ["input", "weight", "routes", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %zero = arith.constant 0.0 : f32
+  %c16 = arith.constant 16 : i32
+  %high = arith.constant -65536 : i32
+  %r = memref.dim %y, %c0 : memref<?x?xf32>
+  %k = memref.dim %x, %c1 : memref<?x?xf32>
+  %kw = memref.dim %w, %c1 : memref<?x?x?xf32>
+  %n = memref.dim %y, %c1 : memref<?x?xf32>
+  %last = arith.subi %k, %c1 : index
+  %items = arith.muli %r, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %perF = memref.load %params[%c0] : memref<1xf32>
+    %perI = arith.fptosi %perF : f32 to i32
+    %per = arith.index_cast %perI : i32 to index
+    %in = arith.divui %row, %per : index
+    %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
+    %eI = arith.fptosi %eF : f32 to i32
+    %ex = arith.index_cast %eI : i32 to index
+    %sum = scf.for %pp = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
+      %word = memref.load %w[%ex, %pp, %col] : memref<?x?x?xf32>
+      %bits = arith.bitcast %word : f32 to i32
+      %lo = arith.shli %bits, %c16 : i32
+      %hi = arith.andi %bits, %high : i32
+      %b0 = arith.bitcast %lo : i32 to f32
+      %b1 = arith.bitcast %hi : i32 to f32
+      %k0 = arith.muli %pp, %c2 : index
+      %k1 = arith.addi %k0, %c1 : index
+      %k1c = arith.minui %k1, %last : index
+      %a0 = memref.load %x[%in, %k0] : memref<?x?xf32>
+      %a1 = memref.load %x[%in, %k1c] : memref<?x?xf32>
+      %p0 = math.fma %a0, %b0, %acc : f32
+      %p1 = math.fma %a1, %b1, %p0 : f32
+      scf.yield %p1 : f32
+    }
+    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// x + bias[routes[r, 0]] per row r: each expert's own bias.
+func.func @xf_dense_bias_add_routed(%x: memref<?x?xf32>, %bias: memref<?x?xf32>, %routes: memref<?x2xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_bias_add_routed"}, xf.operand_names = ["input", "bias", "routes", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %r = memref.dim %x, %c0 : memref<?x?xf32>
+  %n = memref.dim %x, %c1 : memref<?x?xf32>
+  %items = arith.muli %r, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
+    %eI = arith.fptosi %eF : f32 to i32
+    %ex = arith.index_cast %eI : i32 to index
+    %v = memref.load %x[%row, %col] : memref<?x?xf32>
+    %b = memref.load %bias[%ex, %col] : memref<?x?xf32>
+    %o = arith.addf %v, %b : f32
+    memref.store %o, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// out[t] = sum over k of routes[t * K + k, 1] * y[t * K + k], K = rows of y / rows of out.
+func.func @xf_dense_moe_combine(%y: memref<?x?xf32>, %routes: memref<?x2xf32>, %out: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_moe_combine"}, xf.operand_names = ["input", "routes", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %r = memref.dim %y, %c0 : memref<?x?xf32>
+  %s = memref.dim %out, %c0 : memref<?x?xf32>
+  %n = memref.dim %out, %c1 : memref<?x?xf32>
+  %s1 = arith.maxui %s, %c1 : index
+  %k = arith.divui %r, %s1 : index
+  %items = arith.muli %s, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %t = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %base = arith.muli %t, %k : index
+    %sum = scf.for %j = %c0 to %k step %c1 iter_args(%acc = %zero) -> f32 {
+      %row = arith.addi %base, %j : index
+      %w = memref.load %routes[%row, %c1] : memref<?x2xf32>
+      %v = memref.load %y[%row, %col] : memref<?x?xf32>
+      %p = math.fma %w, %v, %acc : f32
+      scf.yield %p : f32
+    }
+    memref.store %sum, %out[%t, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
 // gpt-oss SwiGLU: gate clamped above by limit, up to [-limit, limit], (up + 1) * gate * sigmoid(alpha gate).
 func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params: memref<2xf32>, %y: memref<?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_clamped_swiglu"}, xf.operand_names = ["gate", "up", "params", "output"]} {

@@ -286,6 +286,10 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_clamped_swiglu` | gate `[N]`, up `[N]`, params `[alpha, limit]`, output (gpt-oss) | one element |
     | `@xf_dense_slice_cols` | input `[M, N]`, params `[offset]`, output `[M, C]`: columns `[offset, offset + C)` | one element |
     | `@xf_dense_transpose01` | input `[A, B, C]`, output `[B, A, C]` | one element |
+    | `@xf_dense_topk_softmax` | logits `[S, E]`, params `[K]`, routes `[S * K, 2]`: per token its K experts (ties to the lower) and their softmax weights | one token |
+    | `@xf_dense_matmul_routed`, `_bf16` | input `[M, K]`, weight `[E, K, N]` (or bf16 pairs `[E, ceil(K/2), N]`), routes `[R, 2]`, params `[per]`, output `[R, N]`: row `r` is input row `r / per` times expert `routes[r, 0]`'s weights | one output |
+    | `@xf_dense_bias_add_routed` | input `[R, N]`, bias `[E, N]`, routes `[R, 2]`, output: each row plus its expert's bias | one element |
+    | `@xf_dense_moe_combine` | input `[R, N]`, routes `[R, 2]`, output `[S, N]`: per token the sum of its `R / S` rows by their weights | one output |
     | `@xf_dense_cache_store`, `_bf16`, `_f16` | input `[S, H, D]`, params `[base]`, output: a KV cache `[H, C, D]` of that element type, whose rows `[base, base + S)` get the input rounded to it (the others stay) | one element |
 
     Each carries `xf.kernel_info = {kind = "dense_<op>"}`; the runtime checks the shapes between

@@ -156,6 +156,39 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
       return llvm::formatv("{0}rows [{1}, {1} + {2}) are not within the cache's {3}", where, base, dim("input", 0),
                            dim("output", 1))
           .str();
+  } else if (kernel.kind == "dense_topk_softmax") {
+    float k = static_cast<const float *>(tensor("params").data)[0];
+    if (!(k >= 1) || k != std::floor(k) || k > dim("input", 1))
+      return llvm::formatv("{0}top-{1} of {2} experts", where, k, dim("input", 1)).str();
+    if (dim("output", 0) != dim("input", 0) * static_cast<int64_t>(k))
+      return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0), k).str();
+  } else if (kernel.kind == "dense_matmul_routed" || kernel.kind == "dense_matmul_routed_bf16") {
+    int64_t rows = kernel.kind == "dense_matmul_routed" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
+    float per = static_cast<const float *>(tensor("params").data)[0];
+    if (dim("weight", 1) != rows)
+      return llvm::formatv("{0}'weight' has {1} rows per expert but 'input' has {2} columns", where, dim("weight", 1),
+                           dim("input", 1))
+          .str();
+    if (dim("output", 1) != dim("weight", 2) || dim("routes", 0) != dim("output", 0))
+      return llvm::formatv("{0}'output' must be [routes, {1}] with one route per row", where, dim("weight", 2)).str();
+    if (!(per >= 1) || per != std::floor(per) ||
+        (dim("output", 0) > 0 && (dim("output", 0) - 1) / static_cast<int64_t>(per) >= dim("input", 0)))
+      return llvm::formatv("{0}{1} output rows per input row do not match {2} input rows for {3} output rows", where,
+                           per, dim("input", 0), dim("output", 0))
+          .str();
+  } else if (kernel.kind == "dense_bias_add_routed") {
+    if (dim("bias", 1) != dim("input", 1) || dim("routes", 0) != dim("input", 0))
+      return llvm::formatv("{0}'bias' must be [experts, {1}] and 'routes' have a row per input row", where,
+                           dim("input", 1))
+          .str();
+    return sameShape("input", "output");
+  } else if (kernel.kind == "dense_moe_combine") {
+    if (dim("routes", 0) != dim("input", 0) || dim("output", 1) != dim("input", 1) ||
+        (dim("output", 0) == 0 ? dim("input", 0) != 0 : dim("input", 0) % dim("output", 0) != 0))
+      return llvm::formatv("{0}'input' [{1}, {2}] and 'routes' must hold a whole number of rows per output row of "
+                           "[{3}, {4}]",
+                           where, dim("input", 0), dim("input", 1), dim("output", 0), dim("output", 1))
+          .str();
   } else if (kernel.kind == "dense_transpose01") {
     if (dim("output", 0) != dim("input", 1) || dim("output", 1) != dim("input", 0) ||
         dim("output", 2) != dim("input", 2))

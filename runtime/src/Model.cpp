@@ -270,9 +270,11 @@ public:
 struct GpuLayerWeights {
   std::vector<float> qkv, o, gate, up, down;
   std::vector<float> qkvBias, oBias, gateBias, upBias, downBias; // empty where the model has none
-  // MoE: the router and each expert's projections, in the same layout.
+  // MoE: the router, and each expert's projections in the same layout, read per expert and then stacked
+  // ([E, in, out], biases [E, out]) for the routed kernels.
   std::vector<float> router, routerBias;
   std::vector<std::vector<float>> expertGate, expertUp, expertDown, expertGateBias, expertUpBias, expertDownBias;
+  std::vector<float> gateStack, upStack, downStack, gateBiasStack, upBiasStack, downBiasStack;
 };
 
 struct xfrt_model_s {
@@ -413,7 +415,8 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_gelu_tanh_gate", "xf_dense_clamped_swiglu", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
                              "xf_dense_transpose01", "xf_dense_cache_store", "xf_dense_cache_store_bf16",
-                             "xf_dense_cache_store_f16"})
+                             "xf_dense_cache_store_f16", "xf_dense_topk_softmax", "xf_dense_matmul_routed",
+                             "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -560,6 +563,27 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       layout(w, H);
     for (auto &w : g.expertDown)
       layout(w, I);
+    // One array per projection over the experts (bf16 pairs stay pairs), the per-expert copies freed.
+    auto stack = [&](std::vector<std::vector<float>> &parts, std::vector<float> &all) {
+      bool bf16 = !parts.empty() && m.gpuBf16.contains(parts.front().data());
+      size_t total = 0;
+      for (const std::vector<float> &part : parts)
+        total += part.size();
+      all.reserve(total);
+      for (std::vector<float> &part : parts) {
+        m.gpuBf16.erase(part.data());
+        all.insert(all.end(), part.begin(), part.end());
+      }
+      std::vector<std::vector<float>>().swap(parts);
+      if (bf16)
+        m.gpuBf16.insert(all.data());
+    };
+    stack(g.expertGate, g.gateStack);
+    stack(g.expertUp, g.upStack);
+    stack(g.expertDown, g.downStack);
+    stack(g.expertGateBias, g.gateBiasStack);
+    stack(g.expertUpBias, g.upBiasStack);
+    stack(g.expertDownBias, g.downBiasStack);
   }
   layout(m.gpuLmHead, H);
   std::vector<std::string> extra = store.unused(r.used);
@@ -653,7 +677,7 @@ struct Scratch {
 /// the largest call so far, pinned anew when it does.
 struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, q, k, v, qn, kn, qr, kr, queries, attn, merged, gate, up, act,
-      routerLogits, last, normed, logits;
+      routerLogits, routes, expertOut, last, normed, logits;
   /// A forward's inputs from the host (token ids, RoPE tables, each layer's KV cache append position), sent
   /// once per forward.
   std::vector<float> ids, cosT, sinT;
@@ -686,8 +710,8 @@ struct GpuActivations {
 
   void release(xfrt_context &context) {
     for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &q, &k, &v, &qn, &kn, &qr, &kr, &queries, &attn,
-                                      &merged, &gate, &up, &act, &routerLogits, &last, &normed, &logits, &ids,
-                                      &cosT, &sinT})
+                                      &merged, &gate, &up, &act, &routerLogits, &routes, &expertOut, &last,
+                                      &normed, &logits, &ids, &cosT, &sinT})
       if (!array->empty())
         context.unpin(array->data());
     for (std::vector<float> &array : appendAt)
@@ -986,7 +1010,7 @@ void fetchCache(xfrt_session &s, LayerCache &cache, size_t layer) {
 /// device, where the weights, the KV cache and the activations stay. What crosses between host and device
 /// is small and at the ends: before the first kernel the token ids, the RoPE tables and the cache policy's
 /// changes (sendCache), after the last the logits and the appended cache rows (fetchCache). MoE layers
-/// route on the host, so their activations cross too.
+/// route on the device too.
 void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
@@ -1132,8 +1156,6 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
 
     const std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
-    // The MLP's output: o on the device, or, for MoE, the experts' combination on the host.
-    std::vector<float> combined;
     std::vector<float> *mlpOut = &o;
     if (p.mlp.experts == 0) {
       std::vector<float> &gate = resident(a.gate, S * I), &up = resident(a.up, S * I), &act = resident(a.act, S * I);
@@ -1143,41 +1165,38 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       runKernel(s, activation, {view(gate, {S * I}), view(up, {S * I}), view(act, {S * I})}, l);
       project(act, I, g.down, g.downBias, o, H, l, S);
     } else {
-      // Routing (top-k, softmax over the chosen logits) and the weighted combine run on the host, as on the
-      // CPU; each expert's projections run once on the rows routed to it.
-      const int64_t E = p.mlp.experts, K = p.mlp.topK;
-      std::vector<float> &logitsE = resident(a.routerLogits, S * E);
-      std::vector<float> noBias;
+      // Routing on the device: top-k of the router's logits (ties to the lower expert) and a softmax over
+      // them give each token's K (expert, weight) routes; row t * K + k of the experts' products is token
+      // t through its k-th expert, then the weighted sum per token.
+      const int64_t E = p.mlp.experts, K = p.mlp.topK, R = S * K;
+      std::vector<float> &logitsE = resident(a.routerLogits, S * E), &routes = resident(a.routes, R * 2),
+                         &gate = resident(a.gate, R * I), &up = resident(a.up, R * I), &act = resident(a.act, R * I),
+                         &out = resident(a.expertOut, R * H);
       project(h, H, g.router, g.routerBias, logitsE, E, l, S);
-      download(logitsE, S * E, l);
-      download(h, S * H, l);
-      std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(logitsE.data(), S, E, E, K);
-      combined.assign(S * H, 0.0f);
-      const std::vector<float> &expertParams =
-          constant({static_cast<float>(p.mlp.alpha), static_cast<float>(p.mlp.limit.value_or(0.0))});
-      for (int64_t e = 0; e < E; ++e) {
-        int64_t n = static_cast<int64_t>(routed[e].size());
-        if (n == 0)
-          continue;
-        std::vector<float> in(n * H), gate(n * I), up(n * I), act(n * I), out(n * H);
-        for (int64_t r = 0; r < n; ++r)
-          std::copy_n(h.data() + routed[e][r].first * H, H, in.data() + r * H);
-        auto bias = [&](std::vector<std::vector<float>> &b) -> std::vector<float> & { return b.empty() ? noBias : b[e]; };
-        project(in, H, g.expertGate[e], bias(g.expertGateBias), gate, I, l, n);
-        project(in, H, g.expertUp[e], bias(g.expertUpBias), up, I, l, n);
-        if (p.mlp.limit)
-          runKernel(s, "xf_dense_clamped_swiglu",
-                    {view(gate, {n * I}), view(up, {n * I}), view(expertParams, {2}), view(act, {n * I})}, l);
-        else
-          runKernel(s, "xf_dense_silu_gate", {view(gate, {n * I}), view(up, {n * I}), view(act, {n * I})}, l);
-        project(act, I, g.expertDown[e], bias(g.expertDownBias), out, H, l, n);
-        for (int64_t r = 0; r < n; ++r) {
-          auto [t, weight] = routed[e][r];
-          for (int64_t c = 0; c < H; ++c)
-            combined[t * H + c] += weight * out[r * H + c];
-        }
-      }
-      mlpOut = &combined;
+      runKernel(s, "xf_dense_topk_softmax",
+                {view(logitsE, {S, E}), view(constant({static_cast<float>(K)}), {1}), view(routes, {R, 2})}, l);
+      auto routed = [&](std::vector<float> &in, int64_t inRows, int64_t k, std::vector<float> &weight,
+                        std::vector<float> &bias, std::vector<float> &y, int64_t n, int64_t perInput) {
+        bool bf16 = m.gpuBf16.contains(weight.data());
+        runKernel(s, bf16 ? "xf_dense_matmul_routed_bf16" : "xf_dense_matmul_routed",
+                  {view(in, {inRows, k}), view(weight, {E, bf16 ? (k + 1) / 2 : k, n}), view(routes, {R, 2}),
+                   view(constant({static_cast<float>(perInput)}), {1}), view(y, {R, n})},
+                  l);
+        if (!bias.empty())
+          runKernel(s, "xf_dense_bias_add_routed", {view(y, {R, n}), view(bias, {E, n}), view(routes, {R, 2}),
+                                                    view(y, {R, n})}, l);
+      };
+      routed(h, S, H, g.gateStack, g.gateBiasStack, gate, I, K);
+      routed(h, S, H, g.upStack, g.upBiasStack, up, I, K);
+      if (p.mlp.limit)
+        runKernel(s, "xf_dense_clamped_swiglu",
+                  {view(gate, {R * I}), view(up, {R * I}),
+                   view(constant({static_cast<float>(p.mlp.alpha), static_cast<float>(*p.mlp.limit)}), {2}),
+                   view(act, {R * I})}, l);
+      else
+        runKernel(s, "xf_dense_silu_gate", {view(gate, {R * I}), view(up, {R * I}), view(act, {R * I})}, l);
+      routed(act, R, I, g.downStack, g.downBiasStack, out, H, 1);
+      runKernel(s, "xf_dense_moe_combine", {view(out, {R, H}), view(routes, {R, 2}), view(o, {S, H})}, l);
     }
     if (p.sandwich) {
       runKernel(s, "xf_dense_rms_norm", {view(*mlpOut, {S, H}), view(w.postFfnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
@@ -1349,10 +1368,9 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
       for (const GpuLayerWeights &g : model->gpuLayers) {
         weights.push_back(&g.router);
         weights.push_back(&g.routerBias);
-        for (const auto *list : {&g.expertGate, &g.expertUp, &g.expertDown, &g.expertGateBias, &g.expertUpBias,
-                                 &g.expertDownBias})
-          for (const std::vector<float> &v : *list)
-            weights.push_back(&v);
+        for (const std::vector<float> *v :
+             {&g.gateStack, &g.upStack, &g.downStack, &g.gateBiasStack, &g.upBiasStack, &g.downBiasStack})
+          weights.push_back(v);
       }
       for (const std::vector<float> *v : weights) {
         if (v->empty())
