@@ -328,6 +328,10 @@ struct CudaDevice::Impl {
   llvm::Expected<cu::DevicePtr> bind(size_t index, const CudaBinding &binding, bool upload) {
     if (const cu::DevicePtr *resident = inPlace(binding))
       return *resident;
+    if (pinned.insideResident(binding.data))
+      return error(llvm::formatv("operand {0} points inside an array kept on the device, whose host copy is stale; "
+                                 "bind it from the array's start",
+                                 index));
     llvm::Expected<cu::DevicePtr> allocated = buffer(index, binding.bytes);
     if (!allocated)
       return allocated.takeError();

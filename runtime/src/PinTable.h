@@ -14,6 +14,8 @@
 #include "llvm/Support/Error.h"
 
 #include <cstddef>
+#include <functional>
+#include <map>
 
 namespace xf::rt {
 
@@ -46,6 +48,8 @@ public:
     entry.bytes = bytes;
     entry.resident = resident;
     entry.count = 1;
+    if (resident)
+      residentRanges[static_cast<const char *>(data)] = bytes;
     return llvm::Error::success();
   }
 
@@ -56,6 +60,18 @@ public:
       return;
     destroy(found->second.copy);
     entries.erase(found);
+    residentRanges.erase(static_cast<const char *>(data));
+  }
+
+  /// Whether `data` points into a resident array past its start: its host bytes are stale, and a call
+  /// cannot bind a copy at an offset, so such an operand must be refused rather than read from the host.
+  bool insideResident(const void *data) const {
+    auto after = residentRanges.upper_bound(static_cast<const char *>(data));
+    if (after == residentRanges.begin())
+      return false;
+    auto at = std::prev(after);
+    const char *p = static_cast<const char *>(data);
+    return p > at->first && p < at->first + at->second;
   }
 
   /// The copy of `data` when it is pinned with at least `bytes` (a call may use the front of a pinned
@@ -72,6 +88,7 @@ public:
     for (auto &entry : entries)
       destroy(entry.second.copy);
     entries.clear();
+    residentRanges.clear();
   }
 
 private:
@@ -82,6 +99,8 @@ private:
     bool resident = false;
   };
   llvm::DenseMap<const void *, Entry> entries;
+  /// The resident entries' byte ranges by start, for insideResident.
+  std::map<const char *, size_t, std::less<>> residentRanges;
 };
 
 } // namespace xf::rt

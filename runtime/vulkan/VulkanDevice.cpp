@@ -745,6 +745,11 @@ struct VulkanDevice::Impl {
     std::vector<VkWriteDescriptorSet> writes(bindings.size());
     // Pinned arrays are bound in place: inputs always, outputs when resident (the copy is their truth).
     std::vector<bool> inPlace(bindings.size());
+    for (size_t i = 0; i < bindings.size(); ++i)
+      if (pinned.insideResident(bindings[i].data))
+        return error(llvm::formatv("kernel '{0}': operand {1} points inside an array kept on the device, whose host "
+                                   "copy is stale; bind it from the array's start",
+                                   kernel.entryPoint, i));
     for (size_t i = 0; i < bindings.size(); ++i) {
       PinTable<Buffer>::Found pin = pinned.find(bindings[i].data, bindings[i].bytes);
       inPlace[i] = pin.copy && (!bindings[i].download || pin.resident);

@@ -302,6 +302,12 @@ TEST(RuntimePinTable, CountsPinsAndFindsPrefixes) {
   EXPECT_EQ(table.find(weights, sizeof(weights) + 4).copy, nullptr); // more than is pinned
   EXPECT_EQ(table.find(weights + 1, 4).copy, nullptr);                // not the array's start
   EXPECT_TRUE(table.find(activations, 16).resident);
+  // Inside a resident array, past its start: refused by the devices (its host bytes are stale).
+  EXPECT_TRUE(table.insideResident(activations + 1));
+  EXPECT_TRUE(table.insideResident(activations + 3));
+  EXPECT_FALSE(table.insideResident(activations));
+  EXPECT_FALSE(table.insideResident(activations + 4));
+  EXPECT_FALSE(table.insideResident(weights + 1)); // not resident
   // Pinning again with another size or residency is refused and leaves the first pin as it was.
   EXPECT_EQ(llvm::toString(table.pin(weights, 16, false, create, destroy)),
             "pinned twice with different sizes or residency");
@@ -313,8 +319,12 @@ TEST(RuntimePinTable, CountsPinsAndFindsPrefixes) {
   EXPECT_EQ(destroyed, 1);
   EXPECT_EQ(table.find(weights, 0).copy, nullptr);
   EXPECT_NE(table.find(activations, 0).copy, nullptr);
+  table.unpin(activations, destroy);
+  EXPECT_FALSE(table.insideResident(activations + 1));
+  ASSERT_FALSE(llvm::errorToBool(table.pin(activations, sizeof(activations), true, create, destroy)));
   table.clear(destroy);
-  EXPECT_EQ(destroyed, 2);
+  EXPECT_FALSE(table.insideResident(activations + 1));
+  EXPECT_EQ(destroyed, 3);
 }
 
 TEST(RuntimeModule, RejectsLibrariesWithoutModuleInfo) {
