@@ -400,7 +400,9 @@ func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<1xf32>, %
 }
 
 // Row r of y is x's row r / per (params [per]: K for the experts' first products, 1 after) times the
-// weights [E, K, N] of expert routes[r, 0]: each token's chosen experts, without the host.
+// weights [E, K, N] of expert routes[r, 0]: each token's chosen experts, without the host. The routes
+// are device data the runtime cannot check, so an expert index past the last reads the last expert (the
+// unsigned minimum also sends a negative one there) rather than out of bounds.
 func.func @xf_dense_matmul_routed(%x: memref<?x?xf32>, %w: memref<?x?x?xf32>, %routes: memref<?x2xf32>, %params: memref<1xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_matmul_routed"}, xf.operand_names = ["input", "weight", "routes", "params", "output"]} {
   %c0 = arith.constant 0 : index
@@ -409,6 +411,8 @@ func.func @xf_dense_matmul_routed(%x: memref<?x?xf32>, %w: memref<?x?x?xf32>, %r
   %r = memref.dim %y, %c0 : memref<?x?xf32>
   %k = memref.dim %x, %c1 : memref<?x?xf32>
   %n = memref.dim %y, %c1 : memref<?x?xf32>
+  %experts = memref.dim %w, %c0 : memref<?x?x?xf32>
+  %lastE = arith.subi %experts, %c1 : index
   %items = arith.muli %r, %n : index
   scf.parallel (%i) = (%c0) to (%items) step (%c1) {
     %row = arith.divui %i, %n : index
@@ -419,7 +423,8 @@ func.func @xf_dense_matmul_routed(%x: memref<?x?xf32>, %w: memref<?x?x?xf32>, %r
     %in = arith.divui %row, %per : index
     %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
     %eI = arith.fptosi %eF : f32 to i32
-    %ex = arith.index_cast %eI : i32 to index
+    %eR = arith.index_cast %eI : i32 to index
+    %ex = arith.minui %eR, %lastE : index
     %sum = scf.for %kk = %c0 to %k step %c1 iter_args(%acc = %zero) -> f32 {
       %a = memref.load %x[%in, %kk] : memref<?x?xf32>
       %b = memref.load %w[%ex, %kk, %col] : memref<?x?x?xf32>
@@ -445,6 +450,8 @@ func.func @xf_dense_matmul_routed_bf16(%x: memref<?x?xf32>, %w: memref<?x?x?xf32
   %k = memref.dim %x, %c1 : memref<?x?xf32>
   %kw = memref.dim %w, %c1 : memref<?x?x?xf32>
   %n = memref.dim %y, %c1 : memref<?x?xf32>
+  %experts = memref.dim %w, %c0 : memref<?x?x?xf32>
+  %lastE = arith.subi %experts, %c1 : index
   %last = arith.subi %k, %c1 : index
   %items = arith.muli %r, %n : index
   scf.parallel (%i) = (%c0) to (%items) step (%c1) {
@@ -456,7 +463,8 @@ func.func @xf_dense_matmul_routed_bf16(%x: memref<?x?xf32>, %w: memref<?x?x?xf32
     %in = arith.divui %row, %per : index
     %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
     %eI = arith.fptosi %eF : f32 to i32
-    %ex = arith.index_cast %eI : i32 to index
+    %eR = arith.index_cast %eI : i32 to index
+    %ex = arith.minui %eR, %lastE : index
     %sum = scf.for %pp = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
       %word = memref.load %w[%ex, %pp, %col] : memref<?x?x?xf32>
       %bits = arith.bitcast %word : f32 to i32
@@ -486,13 +494,16 @@ func.func @xf_dense_bias_add_routed(%x: memref<?x?xf32>, %bias: memref<?x?xf32>,
   %c1 = arith.constant 1 : index
   %r = memref.dim %x, %c0 : memref<?x?xf32>
   %n = memref.dim %x, %c1 : memref<?x?xf32>
+  %experts = memref.dim %bias, %c0 : memref<?x?xf32>
+  %lastE = arith.subi %experts, %c1 : index
   %items = arith.muli %r, %n : index
   scf.parallel (%i) = (%c0) to (%items) step (%c1) {
     %row = arith.divui %i, %n : index
     %col = arith.remui %i, %n : index
     %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
     %eI = arith.fptosi %eF : f32 to i32
-    %ex = arith.index_cast %eI : i32 to index
+    %eR = arith.index_cast %eI : i32 to index
+    %ex = arith.minui %eR, %lastE : index
     %v = memref.load %x[%row, %col] : memref<?x?xf32>
     %b = memref.load %bias[%ex, %col] : memref<?x?xf32>
     %o = arith.addf %v, %b : f32

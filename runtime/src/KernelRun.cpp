@@ -95,6 +95,12 @@ std::optional<std::string> checkAttentionOperands(const KernelInfo &kernel, cons
   return std::nullopt;
 }
 
+/// A count or index passed as f32 (the dense kernels' params), as its integer where it is one.
+std::string number(double value) {
+  return value == std::floor(value) && std::fabs(value) < 1e15 ? std::to_string(static_cast<int64_t>(value))
+                                                               : llvm::formatv("{0}", value).str();
+}
+
 /// The dense kernels (xf-add-dense-kernels) index one operand with another's sizes, so sizes that must
 /// agree are checked here, and embedding ids against the table.
 std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xfrt_tensor *operands) {
@@ -143,8 +149,8 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
       return llvm::formatv("{0}'output' has {1} rows but 'input' has {2}", where, dim("output", 0), dim("input", 0))
           .str();
     if (!(offset >= 0) || offset != std::floor(offset) || offset + dim("output", 1) > dim("input", 1))
-      return llvm::formatv("{0}columns [{1}, {1} + {2}) are not within the input's {3}", where, offset,
-                           dim("output", 1), dim("input", 1))
+      return llvm::formatv("{0}columns [{1}, {2}) are not within the input's {3}", where, number(offset),
+                           number(double(offset) + dim("output", 1)), dim("input", 1))
           .str();
   } else if (kernel.kind == "dense_cache_store") {
     float base = static_cast<const float *>(tensor("params").data)[0];
@@ -153,15 +159,16 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
                            dim("input", 2))
           .str();
     if (!(base >= 0) || base != std::floor(base) || base + dim("input", 0) > dim("output", 1))
-      return llvm::formatv("{0}rows [{1}, {1} + {2}) are not within the cache's {3}", where, base, dim("input", 0),
-                           dim("output", 1))
+      return llvm::formatv("{0}rows [{1}, {2}) are not within the cache's {3}", where, number(base),
+                           number(double(base) + dim("input", 0)), dim("output", 1))
           .str();
   } else if (kernel.kind == "dense_topk_softmax") {
     float k = static_cast<const float *>(tensor("params").data)[0];
     if (!(k >= 1) || k != std::floor(k) || k > dim("input", 1))
-      return llvm::formatv("{0}top-{1} of {2} experts", where, k, dim("input", 1)).str();
+      return llvm::formatv("{0}top-{1} of {2} experts", where, number(k), dim("input", 1)).str();
     if (dim("output", 0) != dim("input", 0) * static_cast<int64_t>(k))
-      return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0), k).str();
+      return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0), number(k))
+          .str();
   } else if (kernel.kind == "dense_matmul_routed" || kernel.kind == "dense_matmul_routed_bf16") {
     int64_t rows = kernel.kind == "dense_matmul_routed" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
     float per = static_cast<const float *>(tensor("params").data)[0];
@@ -171,13 +178,16 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
           .str();
     if (dim("output", 1) != dim("weight", 2) || dim("routes", 0) != dim("output", 0))
       return llvm::formatv("{0}'output' must be [routes, {1}] with one route per row", where, dim("weight", 2)).str();
+    if (dim("weight", 0) == 0 && dim("output", 0) > 0)
+      return where + "'weight' holds no expert";
     if (!(per >= 1) || per != std::floor(per) ||
         (dim("output", 0) > 0 && (dim("output", 0) - 1) / static_cast<int64_t>(per) >= dim("input", 0)))
       return llvm::formatv("{0}{1} output rows per input row do not match {2} input rows for {3} output rows", where,
-                           per, dim("input", 0), dim("output", 0))
+                           number(per), dim("input", 0), dim("output", 0))
           .str();
   } else if (kernel.kind == "dense_bias_add_routed") {
-    if (dim("bias", 1) != dim("input", 1) || dim("routes", 0) != dim("input", 0))
+    if (dim("bias", 1) != dim("input", 1) || dim("routes", 0) != dim("input", 0) ||
+        (dim("bias", 0) == 0 && dim("input", 0) > 0))
       return llvm::formatv("{0}'bias' must be [experts, {1}] and 'routes' have a row per input row", where,
                            dim("input", 1))
           .str();

@@ -245,6 +245,125 @@ TEST_P(DenseKernels, GeluTanhGateBiasScale) {
             std::string::npos);
 }
 
+// The layout kernels that keep a model's activations on the device: columns of a fused projection, and
+// [A, B, C] to [B, A, C].
+TEST_P(DenseKernels, SliceColumnsAndTranspose) {
+  const int64_t M = 5, W = 17, C = 9;
+  std::vector<float> x = randomNormals(M * W, 12), y(M * C, std::nanf("")), offset = {4};
+  ASSERT_EQ(run("xf_dense_slice_cols", {tensorOf(x, {M, W}), tensorOf(offset, {1}), tensorOf(y, {M, C})}), "");
+  std::vector<double> expected(M * C);
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c)
+      expected[r * C + c] = x[r * W + 4 + c];
+  EXPECT_EQ(worstError(y, expected), 0.0);
+  std::vector<float> far = {9};
+  EXPECT_NE(run("xf_dense_slice_cols", {tensorOf(x, {M, W}), tensorOf(far, {1}), tensorOf(y, {M, C})})
+                .find("columns [9, 18) are not within the input's 17"),
+            std::string::npos);
+
+  const int64_t A = 3, B = 4, D = 5;
+  std::vector<float> t = randomNormals(A * B * D, 13), u(A * B * D, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_transpose01", {tensorOf(t, {A, B, D}), tensorOf(u, {B, A, D})}), "");
+  std::vector<double> moved(A * B * D);
+  for (int64_t a = 0; a < A; ++a)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t d = 0; d < D; ++d)
+        moved[(b * A + a) * D + d] = t[(a * B + b) * D + d];
+  EXPECT_EQ(worstError(u, moved), 0.0);
+  EXPECT_NE(run("xf_dense_transpose01", {tensorOf(t, {A, B, D}), tensorOf(u, {A, B, D})}).find("'output' must be [4, 3, 5]"),
+            std::string::npos);
+}
+
+// A KV cache's append on the device: rows [S, H, D] at rows [base, base + S) of [H, C, D], rounded to the
+// cache's element type as the host rounds them; the other rows stay as they were.
+TEST_P(DenseKernels, CacheStoreAppendsRoundedRows) {
+  const int64_t S = 2, H = 3, C = 7, D = 5, base = 4;
+  std::vector<float> rows = randomNormals(S * H * D, 14), at = {float(base)};
+  std::vector<float> cache = randomNormals(H * C * D, 15), before = cache;
+  ASSERT_EQ(run("xf_dense_cache_store", {tensorOf(rows, {S, H, D}), tensorOf(at, {1}), tensorOf(cache, {H, C, D})}), "");
+  std::vector<uint16_t> bf16(H * C * D, 0x7fc0), f16(H * C * D, 0x7e00);
+  std::vector<uint16_t> bf16Before = bf16, f16Before = f16;
+  ASSERT_EQ(run("xf_dense_cache_store_bf16", {tensorOf(rows, {S, H, D}), tensorOf(at, {1}),
+                                              tensorOf(bf16.data(), {H, C, D}, XFRT_BF16)}),
+            "");
+  ASSERT_EQ(run("xf_dense_cache_store_f16", {tensorOf(rows, {S, H, D}), tensorOf(at, {1}),
+                                             tensorOf(f16.data(), {H, C, D}, XFRT_F16)}),
+            "");
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t d = 0; d < D; ++d) {
+        int64_t i = (h * C + c) * D + d;
+        bool stored = c >= base && c < base + S;
+        float value = stored ? rows[((c - base) * H + h) * D + d] : before[i];
+        EXPECT_EQ(cache[i], value) << "f32 cache at " << h << ", " << c << ", " << d;
+        EXPECT_EQ(bf16[i], stored ? xfrt::toBf16(value) : bf16Before[i]) << "bf16 cache at " << h << ", " << c;
+        EXPECT_EQ(f16[i], stored ? xfrt::toF16(value) : f16Before[i]) << "f16 cache at " << h << ", " << c;
+      }
+  std::vector<float> late = {6};
+  EXPECT_NE(run("xf_dense_cache_store", {tensorOf(rows, {S, H, D}), tensorOf(late, {1}), tensorOf(cache, {H, C, D})})
+                .find("rows [6, 8) are not within the cache's 7"),
+            std::string::npos);
+}
+
+// MoE routing on the device: top-k with ties to the lower expert and a softmax over the chosen logits, the
+// chosen experts' products per (token, choice) row with their own biases, and the weighted sum per token.
+TEST_P(DenseKernels, RoutedExperts) {
+  const int64_t S = 3, E = 5, K = 2, H = 6, N = 4, R = S * K;
+  std::vector<float> logits = randomNormals(S * E, 16);
+  logits[1 * E + 3] = logits[1 * E + 1] = 4.0f; // a tie at the top: expert 1 first, then 3
+  std::vector<float> k = {float(K)}, routes(R * 2, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(k, {1}), tensorOf(routes, {R, 2})}), "");
+  std::vector<int64_t> chosen(R);
+  for (int64_t t = 0; t < S; ++t) {
+    std::vector<int64_t> order(E);
+    for (int64_t e = 0; e < E; ++e)
+      order[e] = e;
+    const float *lg = logits.data() + t * E;
+    std::sort(order.begin(), order.end(),
+              [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+    double sum = 0;
+    for (int64_t j = 0; j < K; ++j)
+      sum += std::exp(double(lg[order[j]]) - lg[order[0]]);
+    for (int64_t j = 0; j < K; ++j) {
+      chosen[t * K + j] = order[j];
+      EXPECT_EQ(routes[(t * K + j) * 2], float(order[j])) << "token " << t << " choice " << j;
+      EXPECT_NEAR(routes[(t * K + j) * 2 + 1], std::exp(double(lg[order[j]]) - lg[order[0]]) / sum, 1e-6);
+    }
+  }
+  EXPECT_EQ(chosen[2], 1);
+  EXPECT_EQ(chosen[3], 3);
+
+  std::vector<float> x = randomNormals(S * H, 17), w = randomNormals(E * H * N, 18), bias = randomNormals(E * N, 19);
+  std::vector<float> per = {float(K)}, y(R * N, std::nanf("")), yb(R * N, std::nanf("")), out(S * N, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_matmul_routed", {tensorOf(x, {S, H}), tensorOf(w, {E, H, N}), tensorOf(routes, {R, 2}),
+                                           tensorOf(per, {1}), tensorOf(y, {R, N})}),
+            "");
+  ASSERT_EQ(run("xf_dense_bias_add_routed",
+                {tensorOf(y, {R, N}), tensorOf(bias, {E, N}), tensorOf(routes, {R, 2}), tensorOf(yb, {R, N})}),
+            "");
+  ASSERT_EQ(run("xf_dense_moe_combine", {tensorOf(yb, {R, N}), tensorOf(routes, {R, 2}), tensorOf(out, {S, N})}), "");
+  std::vector<double> product(R * N), combined(S * N, 0.0);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = bias[chosen[r] * N + n];
+      for (int64_t i = 0; i < H; ++i)
+        acc += double(x[(r / K) * H + i]) * w[(chosen[r] * H + i) * N + n];
+      product[r * N + n] = acc;
+      combined[(r / K) * N + n] += routes[r * 2 + 1] * acc;
+    }
+  EXPECT_LE(worstError(yb, product), 1e-5);
+  EXPECT_LE(worstError(out, combined), 1e-5);
+  std::vector<float> one = {1}; // 6 rows would read 6 input rows, of 3
+  EXPECT_NE(run("xf_dense_matmul_routed", {tensorOf(x, {S, H}), tensorOf(w, {E, H, N}), tensorOf(routes, {R, 2}),
+                                           tensorOf(one, {1}), tensorOf(y, {R, N})})
+                .find("1 output rows per input row do not match 3 input rows for 6 output rows"),
+            std::string::npos);
+  std::vector<float> six = {6};
+  EXPECT_NE(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(six, {1}), tensorOf(routes, {R, 2})})
+                .find("top-6 of 5 experts"),
+            std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Targets, DenseKernels, testing::Values("cpu", "vulkan"),
                          [](const testing::TestParamInfo<std::string> &info) { return info.param; });
 
