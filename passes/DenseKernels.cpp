@@ -18,77 +18,10 @@ using namespace mlir;
 
 namespace {
 
-// Weights of the products are stored [in, out] (nn.Linear's W transposed), so the threads of consecutive
-// outputs read consecutive addresses at every step of the reduction; token ids arrive as f32 (exact below
-// 2^24).
+// Weights of the products (matmulKernel) are stored [in, out] (nn.Linear's W transposed), so the threads
+// of consecutive outputs read consecutive addresses at every step of the reduction; token ids arrive as f32
+// (exact below 2^24).
 constexpr const char *kDenseKernels = R"mlir(
-func.func @xf_dense_matmul(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_matmul"}, xf.operand_names = ["input", "weight", "output"]} {
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %zero = arith.constant 0.0 : f32
-  %m = memref.dim %x, %c0 : memref<?x?xf32>
-  %k = memref.dim %x, %c1 : memref<?x?xf32>
-  %n = memref.dim %w, %c1 : memref<?x?xf32>
-  %items = arith.muli %m, %n : index
-  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
-    %row = arith.divui %i, %n : index
-    %col = arith.remui %i, %n : index
-    %sum = scf.for %kk = %c0 to %k step %c1 iter_args(%acc = %zero) -> f32 {
-      %a = memref.load %x[%row, %kk] : memref<?x?xf32>
-      %b = memref.load %w[%kk, %col] : memref<?x?xf32>
-      %p = math.fma %a, %b, %acc : f32
-      scf.yield %p : f32
-    }
-    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
-    scf.reduce
-  }
-  return
-}
-
-// The same product with w in bf16, two per 32-bit word: w [ceil(k / 2), n], word (p, c) holding the weights
-// of inputs 2p (low half) and 2p + 1 (high half) for output c (bf16 is the upper half of an f32, so widening
-// is a shift or a mask). Same order of operations as xf_dense_matmul: bit-identical to it on the widened
-// weights. For odd k the last word's upper half is 0 and its x column is clamped, so it adds 0.
-func.func @xf_dense_matmul_bf16(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_matmul_bf16"}, xf.operand_names = ["input", "weight", "output"]} {
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %c2 = arith.constant 2 : index
-  %zero = arith.constant 0.0 : f32
-  %c16 = arith.constant 16 : i32
-  %high = arith.constant -65536 : i32
-  %m = memref.dim %x, %c0 : memref<?x?xf32>
-  %k = memref.dim %x, %c1 : memref<?x?xf32>
-  %kw = memref.dim %w, %c0 : memref<?x?xf32>
-  %n = memref.dim %w, %c1 : memref<?x?xf32>
-  %last = arith.subi %k, %c1 : index
-  %items = arith.muli %m, %n : index
-  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
-    %row = arith.divui %i, %n : index
-    %col = arith.remui %i, %n : index
-    %sum = scf.for %pp = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
-      %word = memref.load %w[%pp, %col] : memref<?x?xf32>
-      %bits = arith.bitcast %word : f32 to i32
-      %lo = arith.shli %bits, %c16 : i32
-      %hi = arith.andi %bits, %high : i32
-      %b0 = arith.bitcast %lo : i32 to f32
-      %b1 = arith.bitcast %hi : i32 to f32
-      %k0 = arith.muli %pp, %c2 : index
-      %k1 = arith.addi %k0, %c1 : index
-      %k1c = arith.minui %k1, %last : index
-      %a0 = memref.load %x[%row, %k0] : memref<?x?xf32>
-      %a1 = memref.load %x[%row, %k1c] : memref<?x?xf32>
-      %p0 = math.fma %a0, %b0, %acc : f32
-      %p1 = math.fma %a1, %b1, %p0 : f32
-      scf.yield %p1 : f32
-    }
-    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
-    scf.reduce
-  }
-  return
-}
-
 func.func @xf_dense_rms_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %params: memref<2xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_rms_norm"}, xf.operand_names = ["input", "weight", "params", "output"]} {
   %c0 = arith.constant 0 : index
@@ -399,94 +332,6 @@ func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<1xf32>, %
   return
 }
 
-// Row r of y is x's row r / per (params [per]: K for the experts' first products, 1 after) times the
-// weights [E, K, N] of expert routes[r, 0]: each token's chosen experts, without the host. The routes
-// are device data the runtime cannot check, so an expert index past the last reads the last expert (the
-// unsigned minimum also sends a negative one there) rather than out of bounds.
-func.func @xf_dense_matmul_routed(%x: memref<?x?xf32>, %w: memref<?x?x?xf32>, %routes: memref<?x2xf32>, %params: memref<1xf32>, %y: memref<?x?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_matmul_routed"}, xf.operand_names = ["input", "weight", "routes", "params", "output"]} {
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %zero = arith.constant 0.0 : f32
-  %r = memref.dim %y, %c0 : memref<?x?xf32>
-  %k = memref.dim %x, %c1 : memref<?x?xf32>
-  %n = memref.dim %y, %c1 : memref<?x?xf32>
-  %experts = memref.dim %w, %c0 : memref<?x?x?xf32>
-  %lastE = arith.subi %experts, %c1 : index
-  %items = arith.muli %r, %n : index
-  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
-    %row = arith.divui %i, %n : index
-    %col = arith.remui %i, %n : index
-    %perF = memref.load %params[%c0] : memref<1xf32>
-    %perI = arith.fptosi %perF : f32 to i32
-    %per = arith.index_cast %perI : i32 to index
-    %in = arith.divui %row, %per : index
-    %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
-    %eI = arith.fptosi %eF : f32 to i32
-    %eR = arith.index_cast %eI : i32 to index
-    %ex = arith.minui %eR, %lastE : index
-    %sum = scf.for %kk = %c0 to %k step %c1 iter_args(%acc = %zero) -> f32 {
-      %a = memref.load %x[%in, %kk] : memref<?x?xf32>
-      %b = memref.load %w[%ex, %kk, %col] : memref<?x?x?xf32>
-      %p = math.fma %a, %b, %acc : f32
-      scf.yield %p : f32
-    }
-    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
-    scf.reduce
-  }
-  return
-}
-
-// The same with the experts' weights in bf16 pairs, [E, ceil(K / 2), N] (as xf_dense_matmul_bf16).
-func.func @xf_dense_matmul_routed_bf16(%x: memref<?x?xf32>, %w: memref<?x?x?xf32>, %routes: memref<?x2xf32>, %params: memref<1xf32>, %y: memref<?x?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_matmul_routed_bf16"}, xf.operand_names = ["input", "weight", "routes", "params", "output"]} {
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %c2 = arith.constant 2 : index
-  %zero = arith.constant 0.0 : f32
-  %c16 = arith.constant 16 : i32
-  %high = arith.constant -65536 : i32
-  %r = memref.dim %y, %c0 : memref<?x?xf32>
-  %k = memref.dim %x, %c1 : memref<?x?xf32>
-  %kw = memref.dim %w, %c1 : memref<?x?x?xf32>
-  %n = memref.dim %y, %c1 : memref<?x?xf32>
-  %experts = memref.dim %w, %c0 : memref<?x?x?xf32>
-  %lastE = arith.subi %experts, %c1 : index
-  %last = arith.subi %k, %c1 : index
-  %items = arith.muli %r, %n : index
-  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
-    %row = arith.divui %i, %n : index
-    %col = arith.remui %i, %n : index
-    %perF = memref.load %params[%c0] : memref<1xf32>
-    %perI = arith.fptosi %perF : f32 to i32
-    %per = arith.index_cast %perI : i32 to index
-    %in = arith.divui %row, %per : index
-    %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
-    %eI = arith.fptosi %eF : f32 to i32
-    %eR = arith.index_cast %eI : i32 to index
-    %ex = arith.minui %eR, %lastE : index
-    %sum = scf.for %pp = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
-      %word = memref.load %w[%ex, %pp, %col] : memref<?x?x?xf32>
-      %bits = arith.bitcast %word : f32 to i32
-      %lo = arith.shli %bits, %c16 : i32
-      %hi = arith.andi %bits, %high : i32
-      %b0 = arith.bitcast %lo : i32 to f32
-      %b1 = arith.bitcast %hi : i32 to f32
-      %k0 = arith.muli %pp, %c2 : index
-      %k1 = arith.addi %k0, %c1 : index
-      %k1c = arith.minui %k1, %last : index
-      %a0 = memref.load %x[%in, %k0] : memref<?x?xf32>
-      %a1 = memref.load %x[%in, %k1c] : memref<?x?xf32>
-      %p0 = math.fma %a0, %b0, %acc : f32
-      %p1 = math.fma %a1, %b1, %p0 : f32
-      scf.yield %p1 : f32
-    }
-    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
-    scf.reduce
-  }
-  return
-}
-
 // x + bias[routes[r, 0]] per row r: each expert's own bias.
 func.func @xf_dense_bias_add_routed(%x: memref<?x?xf32>, %bias: memref<?x?xf32>, %routes: memref<?x2xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_bias_add_routed"}, xf.operand_names = ["input", "bias", "routes", "output"]} {
@@ -572,6 +417,89 @@ func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params
 }
 )mlir";
 
+/// The products y = x w, one work item per output, in four kernels: w [K, N] in f32 (`xf_dense_matmul`),
+/// or in bf16 pairs [ceil(K / 2), N] (`_bf16`), and routed (`_routed`, `_routed_bf16`): row r of y is x's row
+/// r / per (params [per]: K for the experts' first products, 1 after) times the weights of expert
+/// routes[r, 0], stacked [E, K, N]: each token's chosen experts, without the host.
+///
+/// A bf16 word (p, c) holds the weights of inputs 2p (low half) and 2p + 1 (high half) for output c (bf16
+/// is the upper half of an f32, so widening is a shift or a mask), in the f32 product's order of operations:
+/// bit-identical to it on the widened weights. For odd K the last word's upper half is 0 and its x column
+/// is clamped, so it adds 0. Routes are device data the runtime cannot check, so an expert index past the
+/// last reads the last expert (the unsigned minimum sends a negative one there too) rather than out of
+/// bounds.
+std::string matmulKernel(bool routed, bool bf16) {
+  std::string name = std::string("xf_dense_matmul") + (routed ? "_routed" : "") + (bf16 ? "_bf16" : "");
+  std::string weight = routed ? "memref<?x?x?xf32>" : "memref<?x?xf32>";
+  std::string at = routed ? "%ex, " : "";   // the weight's leading index
+  std::string in = routed ? "%in" : "%row"; // the input row
+  std::string text = "\nfunc.func @" + name + "(%x: memref<?x?xf32>, %w: " + weight +
+                     (routed ? ", %routes: memref<?x2xf32>, %params: memref<1xf32>" : "") +
+                     ", %y: memref<?x?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" +
+                     name.substr(3) + "\"}, xf.operand_names = [\"input\", \"weight\", " +
+                     (routed ? "\"routes\", \"params\", " : "") + "\"output\"]} {\n" + R"mlir(
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %zero = arith.constant 0.0 : f32
+  %c16 = arith.constant 16 : i32
+  %high = arith.constant -65536 : i32
+  %m = memref.dim %y, %c0 : memref<?x?xf32>
+  %n = memref.dim %y, %c1 : memref<?x?xf32>
+  %k = memref.dim %x, %c1 : memref<?x?xf32>
+  %last = arith.subi %k, %c1 : index
+  %kw = memref.dim %w, )mlir" + (routed ? "%c1 : " : "%c0 : ") + weight + R"mlir(
+  %items = arith.muli %m, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+)mlir";
+  if (routed)
+    text += R"mlir(    %experts = memref.dim %w, %c0 : memref<?x?x?xf32>
+    %lastE = arith.subi %experts, %c1 : index
+    %perF = memref.load %params[%c0] : memref<1xf32>
+    %perI = arith.fptosi %perF : f32 to i32
+    %per = arith.index_cast %perI : i32 to index
+    %in = arith.divui %row, %per : index
+    %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
+    %eI = arith.fptosi %eF : f32 to i32
+    %eR = arith.index_cast %eI : i32 to index
+    %ex = arith.minui %eR, %lastE : index
+)mlir";
+  if (!bf16)
+    text += R"mlir(    %sum = scf.for %kk = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
+      %a = memref.load %x[)mlir" + in + R"mlir(, %kk] : memref<?x?xf32>
+      %b = memref.load %w[)mlir" + at + "%kk, %col] : " + weight + R"mlir(
+      %p = math.fma %a, %b, %acc : f32
+      scf.yield %p : f32
+    }
+)mlir";
+  else
+    text += R"mlir(    %sum = scf.for %pp = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
+      %word = memref.load %w[)mlir" + at + "%pp, %col] : " + weight + R"mlir(
+      %bits = arith.bitcast %word : f32 to i32
+      %lo = arith.shli %bits, %c16 : i32
+      %hi = arith.andi %bits, %high : i32
+      %b0 = arith.bitcast %lo : i32 to f32
+      %b1 = arith.bitcast %hi : i32 to f32
+      %k0 = arith.muli %pp, %c2 : index
+      %k1 = arith.addi %k0, %c1 : index
+      %k1c = arith.minui %k1, %last : index
+      %a0 = memref.load %x[)mlir" + in + R"mlir(, %k0] : memref<?x?xf32>
+      %a1 = memref.load %x[)mlir" + in + R"mlir(, %k1c] : memref<?x?xf32>
+      %p0 = math.fma %a0, %b0, %acc : f32
+      %p1 = math.fma %a1, %b1, %p0 : f32
+      scf.yield %p1 : f32
+    }
+)mlir";
+  return text + R"mlir(    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+)mlir";
+}
+
 /// A KV cache's append on the device: rows [S, H, D] into the cache [H, C, D] at rows [base, base + S)
 /// (params [base], exact in f32 below 2^24), rounded to the cache's element type; its other rows are left
 /// as they are. One kernel per element type a cache has.
@@ -614,8 +542,11 @@ func.func @xf_dense_cache_store)mlir" + suffix + R"mlir((%x: memref<?x?x?xf32>, 
 struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    std::string source = kDenseKernels + cacheStoreKernel("", "f32") + cacheStoreKernel("_bf16", "bf16") +
-                         cacheStoreKernel("_f16", "f16");
+    std::string source = kDenseKernels;
+    for (bool routed : {false, true})
+      for (bool bf16 : {false, true})
+        source += matmulKernel(routed, bf16);
+    source += cacheStoreKernel("", "f32") + cacheStoreKernel("_bf16", "bf16") + cacheStoreKernel("_f16", "f16");
     OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(source, module.getContext());
     if (!library) {
       module.emitError("xf-add-dense-kernels: the kernel library does not parse (a bug)");

@@ -1022,11 +1022,6 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     a.reserve(*s.context, v, n);
     return v;
   };
-  auto download = [&](std::vector<float> &v, int64_t n, size_t layer) {
-    if (llvm::Error err = s.context->download(v.data(), 0, static_cast<size_t>(n) * sizeof(float)))
-      fail((layer == none ? std::string() : "layer " + std::to_string(layer) + ": ") + "reading back from " +
-           s.context->device + ": " + llvm::toString(std::move(err)));
-  };
   // The forward's host inputs go to their resident arrays once, here.
   auto send = [&](std::vector<float> &array, int64_t n) {
     if (llvm::Error err = s.context->updatePinned(array.data(), 0, static_cast<size_t>(n) * sizeof(float)))
@@ -1215,7 +1210,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     slice(x, 1, S * H, (S - 1) * H, last, H, none);
     runKernel(s, "xf_dense_rms_norm", {view(last, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
     project(normed, H, m.gpuLmHead, noBias, out, p.vocab, none, 1);
-    download(out, p.vocab, none);
+    if (llvm::Error err = s.context->download(out.data(), 0, static_cast<size_t>(p.vocab) * sizeof(float)))
+      fail("reading the logits back from " + s.context->device + ": " + llvm::toString(std::move(err)));
     for (int64_t vv = 0; vv < p.vocab; ++vv)
       logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(out[vv] / *p.finalSoftcap)) : out[vv];
   }
