@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Parser/Parser.h"
 
 namespace mlir::xf {
@@ -417,30 +418,44 @@ func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params
 }
 )mlir";
 
-/// The products y = x w, one work item per output, in four kernels: w [K, N] in f32 (`xf_dense_matmul`),
-/// or in bf16 pairs [ceil(K / 2), N] (`_bf16`), and routed (`_routed`, `_routed_bf16`): row r of y is x's row
+/// The products y = x W^T, in four kernels: W [N, K] (nn.Linear's layout) in f32 (`xf_dense_matmul`), or in
+/// bf16 pairs [N, ceil(K / 2)] (`_bf16`), and routed (`_routed`, `_routed_bf16`): row r of y is x's row
 /// r / per (params [per]: K for the experts' first products, 1 after) times the weights of expert
-/// routes[r, 0], stacked [E, K, N]: each token's chosen experts, without the host.
+/// routes[r, 0], stacked [E, N, K]: each token's chosen experts, without the host.
 ///
-/// A bf16 word (p, c) holds the weights of inputs 2p (low half) and 2p + 1 (high half) for output c (bf16
-/// is the upper half of an f32, so widening is a shift or a mask), in the f32 product's order of operations:
-/// bit-identical to it on the widened weights. For odd K the last word's upper half is 0 and its x column
-/// is clamped, so it adds 0. Routes are device data the runtime cannot check, so an expert index past the
-/// last reads the last expert (the unsigned minimum sends a negative one there too) rather than out of
-/// bounds.
-std::string matmulKernel(bool routed, bool bf16) {
+/// A work item is `lanes` consecutive work items (lanes of one subgroup on a GPU, 1 on the CPU) that share
+/// one output column of up to kMatmulRows rows (1 when routed: each row has its own expert): lane l sums the
+/// input pairs (2p, 2p + 1) for p = l, l + lanes, ..., so the lanes of a subgroup read consecutive words of
+/// a weight row together, and xor shuffles add up their sums. One thread per output instead would give a
+/// decode step (M = 1) only N threads, each streaming a strided column: a few percent of a GPU's memory
+/// bandwidth. The rows of an item share each weight word, a fraction of the traffic at prefill.
+///
+/// A bf16 word (c, p) holds the weights of inputs 2p (low half) and 2p + 1 (high half) for output c (bf16
+/// is the upper half of an f32, so widening is a shift or a mask); the f32 kernel takes the same pairs in
+/// the same order, so the two are bit-identical on the same (widened) weights. For odd K the last pair's
+/// upper weight is 0 and its x column is clamped, so it adds 0. Routes are device data the runtime cannot
+/// check, so an expert index past the last reads the last expert (the unsigned minimum sends a negative one
+/// there too) rather than out of bounds.
+constexpr int64_t kMatmulRows = 4;
+
+std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
+  const int rows = routed ? 1 : kMatmulRows;
   std::string name = std::string("xf_dense_matmul") + (routed ? "_routed" : "") + (bf16 ? "_bf16" : "");
   std::string weight = routed ? "memref<?x?x?xf32>" : "memref<?x?xf32>";
-  std::string at = routed ? "%ex, " : "";   // the weight's leading index
-  std::string in = routed ? "%in" : "%row"; // the input row
+  std::string at = routed ? "%ex, %col, " : "%col, "; // a weight row's leading indices
+  std::string L = std::to_string(lanes);
+  auto num = [](int64_t v) { return std::to_string(v); };
   std::string text = "\nfunc.func @" + name + "(%x: memref<?x?xf32>, %w: " + weight +
                      (routed ? ", %routes: memref<?x2xf32>, %params: memref<1xf32>" : "") +
                      ", %y: memref<?x?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" +
                      name.substr(3) + "\"}, xf.operand_names = [\"input\", \"weight\", " +
-                     (routed ? "\"routes\", \"params\", " : "") + "\"output\"]} {\n" + R"mlir(
+                     (routed ? "\"routes\", \"params\", " : "") + "\"output\"]" +
+                     (lanes > 1 ? ", xf.subgroup_lanes = " + L + " : i64" : "") + "} {\n" + R"mlir(
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c2 = arith.constant 2 : index
+  %cLanes = arith.constant )mlir" + L + R"mlir( : index
+  %cRows = arith.constant )mlir" + num(rows) + R"mlir( : index
   %zero = arith.constant 0.0 : f32
   %c16 = arith.constant 16 : i32
   %high = arith.constant -65536 : i32
@@ -448,11 +463,21 @@ std::string matmulKernel(bool routed, bool bf16) {
   %n = memref.dim %y, %c1 : memref<?x?xf32>
   %k = memref.dim %x, %c1 : memref<?x?xf32>
   %last = arith.subi %k, %c1 : index
-  %kw = memref.dim %w, )mlir" + (routed ? "%c1 : " : "%c0 : ") + weight + R"mlir(
-  %items = arith.muli %m, %n : index
+  %kUp = arith.addi %k, %c1 : index
+  %pairs = arith.divui %kUp, %c2 : index
+  %lastRow = arith.subi %m, %c1 : index
+  %mUp = arith.addi %m, %cRows : index
+  %mUp1 = arith.subi %mUp, %c1 : index
+  %blocks = arith.divui %mUp1, %cRows : index
+  %outputs = arith.muli %blocks, %n : index
+  %items = arith.muli %outputs, %cLanes : index
   scf.parallel (%i) = (%c0) to (%items) step (%c1) {
-    %row = arith.divui %i, %n : index
-    %col = arith.remui %i, %n : index
+    %lane = arith.remui %i, %cLanes : index
+    %o = arith.divui %i, %cLanes : index
+    %col = arith.remui %o, %n : index
+    %block = arith.divui %o, %n : index
+    %row0 = arith.muli %block, %cRows : index
+    %left = arith.subi %m, %row0 : index
 )mlir";
   if (routed)
     text += R"mlir(    %experts = memref.dim %w, %c0 : memref<?x?x?xf32>
@@ -460,39 +485,92 @@ std::string matmulKernel(bool routed, bool bf16) {
     %perF = memref.load %params[%c0] : memref<1xf32>
     %perI = arith.fptosi %perF : f32 to i32
     %per = arith.index_cast %perI : i32 to index
-    %in = arith.divui %row, %per : index
-    %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
+    %in0 = arith.divui %row0, %per : index
+    %eF = memref.load %routes[%row0, %c0] : memref<?x2xf32>
     %eI = arith.fptosi %eF : f32 to i32
     %eR = arith.index_cast %eI : i32 to index
     %ex = arith.minui %eR, %lastE : index
 )mlir";
-  if (!bf16)
-    text += R"mlir(    %sum = scf.for %kk = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
-      %a = memref.load %x[)mlir" + in + R"mlir(, %kk] : memref<?x?xf32>
-      %b = memref.load %w[)mlir" + at + "%kk, %col] : " + weight + R"mlir(
-      %p = math.fma %a, %b, %acc : f32
-      scf.yield %p : f32
-    }
+  else
+    // A short last block reads its last row again for the missing ones and stores only its own.
+    for (int r = 1; r < rows; ++r)
+      text += "    %cr" + num(r) + " = arith.constant " + num(r) + " : index\n    %next" + num(r) +
+              " = arith.addi %row0, %cr" + num(r) + " : index\n    %row" + num(r) + " = arith.minui %next" + num(r) +
+              ", %lastRow : index\n";
+  // The weight pair (%b0, %b1) of inputs (%k0, %k1c) for this column: one word, or two floats.
+  std::string pair = R"mlir(        %k0 = arith.muli %pp, %c2 : index
+        %k1 = arith.addi %k0, %c1 : index
+        %k1c = arith.minui %k1, %last : index
+)mlir";
+  if (bf16)
+    pair += "        %word = memref.load %w[" + at + "%pp] : " + weight + R"mlir(
+        %bits = arith.bitcast %word : f32 to i32
+        %lo = arith.shli %bits, %c16 : i32
+        %hi = arith.andi %bits, %high : i32
+        %b0 = arith.bitcast %lo : i32 to f32
+        %b1 = arith.bitcast %hi : i32 to f32
 )mlir";
   else
-    text += R"mlir(    %sum = scf.for %pp = %c0 to %kw step %c1 iter_args(%acc = %zero) -> f32 {
-      %word = memref.load %w[)mlir" + at + "%pp, %col] : " + weight + R"mlir(
-      %bits = arith.bitcast %word : f32 to i32
-      %lo = arith.shli %bits, %c16 : i32
-      %hi = arith.andi %bits, %high : i32
-      %b0 = arith.bitcast %lo : i32 to f32
-      %b1 = arith.bitcast %hi : i32 to f32
-      %k0 = arith.muli %pp, %c2 : index
-      %k1 = arith.addi %k0, %c1 : index
-      %k1c = arith.minui %k1, %last : index
-      %a0 = memref.load %x[)mlir" + in + R"mlir(, %k0] : memref<?x?xf32>
-      %a1 = memref.load %x[)mlir" + in + R"mlir(, %k1c] : memref<?x?xf32>
-      %p0 = math.fma %a0, %b0, %acc : f32
-      %p1 = math.fma %a1, %b1, %p0 : f32
-      scf.yield %p1 : f32
-    }
+    pair += "        %b0 = memref.load %w[" + at + "%k0] : " + weight + "\n        %w1 = memref.load %w[" + at +
+            "%k1c] : " + weight + R"mlir(
+        %inside = arith.cmpi ult, %k1, %k : index
+        %b1 = arith.select %inside, %w1, %zero : f32
 )mlir";
-  return text + R"mlir(    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
+  // A loop over this lane's pairs with `count` accumulators, rows row0 .. row(count-1), into %<result>#r.
+  auto loop = [&](int count, const std::string &result) {
+    std::string accs, types, yields, body;
+    for (int r = 0; r < count; ++r) {
+      std::string s = num(r), in = routed ? "%in0" : "%row" + s;
+      accs += (r ? ", %acc" : "%acc") + s + " = %zero";
+      types += r ? ", f32" : "f32";
+      yields += (r ? ", %p1_" : "%p1_") + s;
+      body += "        %a0_" + s + " = memref.load %x[" + in + ", %k0] : memref<?x?xf32>\n        %a1_" + s +
+              " = memref.load %x[" + in + ", %k1c] : memref<?x?xf32>\n        %p0_" + s + " = math.fma %a0_" + s +
+              ", %b0, %acc" + s + " : f32\n        %p1_" + s + " = math.fma %a1_" + s + ", %b1, %p0_" + s +
+              " : f32\n";
+    }
+    return "      " + result + ":" + num(count) + " = scf.for %pp = %lane to %pairs step %cLanes iter_args(" + accs +
+           ") -> (" + types + ") {\n" + pair + body + "        scf.yield " + yields + " : " + types + "\n      }\n";
+  };
+  std::vector<std::string> sums;
+  if (rows == 1) {
+    text += loop(1, "%s");
+    sums.push_back("%s#0");
+  } else {
+    // A block of one row (every decode step) runs a loop of one accumulator.
+    std::string types, zeros, all;
+    for (int r = 0; r < rows; ++r) {
+      types += r ? ", f32" : "f32";
+      zeros += r ? ", %zero" : "";
+      all += (r ? ", %r#" : "%r#") + num(r);
+      sums.push_back("%s#" + num(r));
+    }
+    text += "    %multi = arith.cmpi ugt, %left, %c1 : index\n    %s:" + num(rows) + " = scf.if %multi -> (" + types +
+            ") {\n" + loop(rows, "%r") + "      scf.yield " + all + " : " + types + "\n    } else {\n" +
+            loop(1, "%r") + "      scf.yield %r#0" + zeros + " : " + types + "\n    }\n";
+  }
+  // Each lane holds its share; xor shuffles leave every lane with the whole (bit-identical) sum.
+  for (int64_t offset = 1; offset < lanes; offset *= 2) {
+    std::string o = num(offset);
+    text += "    %off" + o + " = arith.constant " + o + " : i32\n    %width" + o + " = arith.constant " + L + " : i32\n";
+    for (size_t r = 0; r < sums.size(); ++r) {
+      std::string id = o + "_" + num(r);
+      text += "    %sh" + id + ", %ok" + id + " = gpu.shuffle xor " + sums[r] + ", %off" + o + ", %width" + o +
+              " : f32\n    %t" + id + " = arith.addf " + sums[r] + ", %sh" + id + " : f32\n";
+      sums[r] = "%t" + id;
+    }
+  }
+  text += "    %first = arith.cmpi eq, %lane, %c0 : index\n    scf.if %first {\n";
+  for (int r = 0; r < rows; ++r) {
+    std::string s = num(r), store = "memref.store " + sums[r] + ", %y[%row" + (r ? s : "0") + ", %col] : memref<?x?xf32>\n";
+    if (r == 0) {
+      text += "      " + store;
+      continue;
+    }
+    text += "      %has" + s + " = arith.cmpi ugt, %left, %cr" + s + " : index\n      scf.if %has" + s + " {\n        " +
+            store + "      }\n";
+  }
+  return text + R"mlir(    }
     scf.reduce
   }
   return
@@ -540,12 +618,19 @@ func.func @xf_dense_cache_store)mlir" + suffix + R"mlir((%x: memref<?x?x?xf32>, 
 }
 
 struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKernelsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (subgroupLanes < 0 || subgroupLanes > 128 || (subgroupLanes & (subgroupLanes - 1))) {
+      module.emitError("xf-add-dense-kernels: subgroup-lanes must be 0 or a power of two up to 128, got ")
+          << subgroupLanes;
+      return signalPassFailure();
+    }
     std::string source = kDenseKernels;
     for (bool routed : {false, true})
       for (bool bf16 : {false, true})
-        source += matmulKernel(routed, bf16);
+        source += matmulKernel(routed, bf16, std::max<int64_t>(subgroupLanes, 1));
     source += cacheStoreKernel("", "f32") + cacheStoreKernel("_bf16", "bf16") + cacheStoreKernel("_f16", "f16");
     OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(source, module.getContext());
     if (!library) {

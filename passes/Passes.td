@@ -273,8 +273,8 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
 
     | kernel | operands | work item |
     |---|---|---|
-    | `@xf_dense_matmul` | input `[M, K]`, weight `[K, N]` (nn.Linear's W transposed: consecutive outputs read consecutive addresses), output `[M, N]` | one output |
-    | `@xf_dense_matmul_bf16` | input `[M, K]`, weight `[ceil(K/2), N]`: bf16 pairs of inputs 2p, 2p + 1 in 32-bit words (2p in the low half), output `[M, N]` | one output |
+    | `@xf_dense_matmul` | input `[M, K]`, weight `[N, K]` (nn.Linear's layout), output `[M, N]` | `L` lanes: one output column of up to 4 rows |
+    | `@xf_dense_matmul_bf16` | input `[M, K]`, weight `[N, ceil(K/2)]`: bf16 pairs of inputs 2p, 2p + 1 in 32-bit words (2p in the low half), output `[M, N]` | `L` lanes: one output column of up to 4 rows |
     | `@xf_dense_rms_norm` | input `[M, C]`, weight `[C]`, params `[eps, weight offset]`, output | one row |
     | `@xf_dense_rope` | input `[S, H, D]`, cos `[S, R/2]`, sin `[S, R/2]`, output (rotate-half on the first `R <= D` dims) | one pair or passed-through dim |
     | `@xf_dense_silu_gate` | gate `[N]`, up `[N]`, output `silu(gate) * up` | one element |
@@ -287,16 +287,28 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_slice_cols` | input `[M, N]`, params `[offset]`, output `[M, C]`: columns `[offset, offset + C)` | one element |
     | `@xf_dense_transpose01` | input `[A, B, C]`, output `[B, A, C]` | one element |
     | `@xf_dense_topk_softmax` | logits `[S, E]`, params `[K]`, routes `[S * K, 2]`: per token its K experts (ties to the lower) and their softmax weights | one token |
-    | `@xf_dense_matmul_routed`, `_bf16` | input `[M, K]`, weight `[E, K, N]` (or bf16 pairs `[E, ceil(K/2), N]`), routes `[R, 2]`, params `[per]`, output `[R, N]`: row `r` is input row `r / per` times expert `routes[r, 0]`'s weights | one output |
+    | `@xf_dense_matmul_routed`, `_bf16` | input `[M, K]`, weight `[E, N, K]` (or bf16 pairs `[E, N, ceil(K/2)]`), routes `[R, 2]`, params `[per]`, output `[R, N]`: row `r` is input row `r / per` times expert `routes[r, 0]`'s weights | `L` lanes: one output |
     | `@xf_dense_bias_add_routed` | input `[R, N]`, bias `[E, N]`, routes `[R, 2]`, output: each row plus its expert's bias | one element |
     | `@xf_dense_moe_combine` | input `[R, N]`, routes `[R, 2]`, output `[S, N]`: per token the sum of its `R / S` rows by their weights | one output |
     | `@xf_dense_cache_store`, `_bf16`, `_f16` | input `[S, H, D]`, params `[base]`, output: a KV cache `[H, C, D]` of that element type, whose rows `[base, base + S)` get the input rounded to it (the others stay) | one element |
 
     Each carries `xf.kernel_info = {kind = "dense_<op>"}`; the runtime checks the shapes between
     operands before a call.
+
+    The products split each output's reduction across `L = subgroup-lanes` consecutive work items, lanes
+    of one subgroup (the kernels get `xf.subgroup_lanes = L`, which the runtime checks against the
+    device): lane `l` sums the input pairs `(2p, 2p + 1)` for `p = l, l + L, ...`, and xor shuffles add
+    the lanes' sums. The lanes of an output thus read consecutive words of its weight row together, and a
+    decode step (`M = 1`) has `N * L` threads rather than `N`, each streaming a strided column. An item of
+    the plain products covers up to 4 rows of its column (one row at `M = 1`), so the rows share each
+    weight word. `L = 0` (the default, and the CPU) gives one work item per output column and rows.
   }];
-  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"];
+  let options = [
+    Option<"subgroupLanes", "subgroup-lanes", "int64_t", "0",
+           "lanes of one subgroup per output of the products (0 or a power of two; 0: one work item per output)">,
+  ];
 }
 
 def XFConvertGpuToSpirv : Pass<"xf-convert-gpu-to-spirv", "ModuleOp"> {

@@ -86,6 +86,7 @@ using Handle = struct cublasContext *;
 using Status = int;
 constexpr Status kSuccess = 0;
 constexpr int kOpN = 0;
+constexpr int kOpT = 1;
 } // namespace blas
 
 #define XF_CUBLAS_FUNCTIONS(X)                                                                                         \
@@ -595,14 +596,14 @@ llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const
   llvm::Expected<cu::DevicePtr> yd = impl->bind(2, y, /*upload=*/false);
   if (!yd)
     return yd.takeError();
-  // cuBLAS is column-major: the row-major y [m, n] is the column-major n x m matrix y^T = w^T x^T, where the
-  // row-major w [k, n] read column-major is n x k (w^T, op N, ld n) and x [m, k] is k x m (x^T, op N).
+  // cuBLAS is column-major: the row-major y [m, n] is the column-major n x m matrix y^T = w x^T, where the
+  // row-major w [n, k] read column-major is k x n (w^T, so op T, ld k) and x [m, k] is k x m (x^T, op N).
   const float alpha = 1.0f, beta = 0.0f;
   if (llvm::Error err = impl->startTiming())
     return err;
   if (m > 0 && n > 0) {
     blas::Status status = impl->blas->cublasSgemm(
-        impl->blasHandle, blas::kOpN, blas::kOpN, n, m, k, &alpha, reinterpret_cast<const float *>(*wd), n,
+        impl->blasHandle, blas::kOpT, blas::kOpN, n, m, k, &alpha, reinterpret_cast<const float *>(*wd), std::max(k, 1),
         reinterpret_cast<const float *>(*xd), std::max(k, 1), &beta, reinterpret_cast<float *>(*yd), n);
     if (status != blas::kSuccess)
       return error(llvm::formatv("cublasSgemm: cuBLAS status {0}", status));

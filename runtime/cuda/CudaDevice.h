@@ -82,8 +82,8 @@ public:
 
   /// Whether cuBLAS could be opened (tried once per device; XF_CUDA_BLAS=0 in the environment turns it off).
   bool hasBlas();
-  /// y[m, n] = x[m, k] w[k, n], row-major, float32, with cublasSgemm; y is written whole. Requires
-  /// hasBlas().
+  /// y[m, n] = x[m, k] w[n, k]^T, row-major, float32 (w in nn.Linear's layout), with cublasSgemm; y is
+  /// written whole. Requires hasBlas().
   llvm::Error matmul(const CudaBinding &x, const CudaBinding &w, const CudaBinding &y, int32_t m, int32_t n,
                      int32_t k);
 

@@ -114,14 +114,14 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
   };
   auto dim = [&](llvm::StringRef name, int d) { return tensor(name).shape[d]; };
   if (kernel.kind == "dense_matmul" || kernel.kind == "dense_matmul_bf16") {
-    // The weight is [K, N]; bf16 weights hold two of its rows per 32-bit word.
-    int64_t rows = kernel.kind == "dense_matmul" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
-    if (dim("weight", 0) != rows)
-      return llvm::formatv("{0}'weight' has {1} rows but 'input' has {2} columns{3}", where, dim("weight", 0),
+    // The weight is [N, K]; bf16 weights hold two of a row's inputs per 32-bit word.
+    int64_t cols = kernel.kind == "dense_matmul" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
+    if (dim("weight", 1) != cols)
+      return llvm::formatv("{0}'weight' has {1} columns but 'input' has {2}{3}", where, dim("weight", 1),
                            dim("input", 1), kernel.kind == "dense_matmul" ? "" : " (bf16 pairs: expected ceil(K/2))")
           .str();
-    if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 1))
-      return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 1)).str();
+    if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 0))
+      return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 0)).str();
   } else if (kernel.kind == "dense_rms_norm") {
     if (dim("weight", 0) != dim("input", 1))
       return llvm::formatv("{0}'weight' has {1} entries but rows have {2}", where, dim("weight", 0), dim("input", 1)).str();
@@ -170,14 +170,16 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
       return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0), number(k))
           .str();
   } else if (kernel.kind == "dense_matmul_routed" || kernel.kind == "dense_matmul_routed_bf16") {
-    int64_t rows = kernel.kind == "dense_matmul_routed" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
+    // The weight is [E, N, K] (bf16: [E, N, ceil(K/2)] words).
+    int64_t cols = kernel.kind == "dense_matmul_routed" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
     float per = static_cast<const float *>(tensor("params").data)[0];
-    if (dim("weight", 1) != rows)
-      return llvm::formatv("{0}'weight' has {1} rows per expert but 'input' has {2} columns", where, dim("weight", 1),
-                           dim("input", 1))
+    if (dim("weight", 2) != cols)
+      return llvm::formatv("{0}'weight' has {1} columns per expert but 'input' has {2}{3}", where, dim("weight", 2),
+                           dim("input", 1),
+                           kernel.kind == "dense_matmul_routed" ? "" : " (bf16 pairs: expected ceil(K/2))")
           .str();
-    if (dim("output", 1) != dim("weight", 2) || dim("routes", 0) != dim("output", 0))
-      return llvm::formatv("{0}'output' must be [routes, {1}] with one route per row", where, dim("weight", 2)).str();
+    if (dim("output", 1) != dim("weight", 1) || dim("routes", 0) != dim("output", 0))
+      return llvm::formatv("{0}'output' must be [routes, {1}] with one route per row", where, dim("weight", 1)).str();
     if (dim("weight", 0) == 0 && dim("output", 0) > 0)
       return where + "'weight' holds no expert";
     if (!(per >= 1) || per != std::floor(per) ||
@@ -379,11 +381,11 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
     size_t zeroed = static_cast<size_t>(plan.workItems) * static_cast<size_t>(gpu.scratchZeroedWordsPerItem);
     bindings.push_back({nullptr, static_cast<size_t>(words) * sizeof(float), false, zeroed * sizeof(float)});
   }
-  // Dense products (y = x w, w [K, N]) go to cuBLAS where it is installed; the compiled kernel is the fallback.
+  // Dense products (y = x w^T, w [N, K]) go to cuBLAS where it is installed; the compiled kernel is the fallback.
   if (kernel.kind == "dense_matmul" && context.cuda->hasBlas()) {
     int64_t x = kernel.operandIndex("input"), w = kernel.operandIndex("weight"), y = kernel.operandIndex("output");
     auto dim = [&](int64_t operand, int d) { return static_cast<int32_t>(operands[operand].shape[d]); };
-    if (llvm::Error err = context.cuda->matmul(bindings[x], bindings[w], bindings[y], dim(x, 0), dim(w, 1), dim(x, 1)))
+    if (llvm::Error err = context.cuda->matmul(bindings[x], bindings[w], bindings[y], dim(x, 0), dim(w, 0), dim(x, 1)))
       return failure("kernel '" + kernel.name + "' (cuBLAS) on " + context.cuda->name() + ": " +
                      llvm::toString(std::move(err)));
     return nullptr;

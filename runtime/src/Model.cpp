@@ -264,14 +264,14 @@ public:
 
 } // namespace
 
-/// A model compiled for a GPU target reads its weights in the Hugging Face layout [out, in]; loadGpuWeights
-/// then stores the projections as [in, out] (or bf16 pairs of rows of that), which the dense GPU kernels
-/// (xf-add-dense-kernels) read.
+/// A model compiled for a GPU target reads its weights in the Hugging Face layout [out, in] and keeps the
+/// projections so (as f32, or as bf16 pairs of consecutive inputs in 32-bit words) for the dense GPU
+/// kernels (xf-add-dense-kernels).
 struct GpuLayerWeights {
   std::vector<float> qkv, o, gate, up, down;
   std::vector<float> qkvBias, oBias, gateBias, upBias, downBias; // empty where the model has none
   // MoE: the router, and each expert's projections in the same layout, read per expert and then stacked
-  // ([E, in, out], biases [E, out]) for the routed kernels.
+  // ([E, out, in], biases [E, out]) for the routed kernels.
   std::vector<float> router, routerBias;
   std::vector<std::vector<float>> expertGate, expertUp, expertDown, expertGateBias, expertUpBias, expertDownBias;
   std::vector<float> gateStack, upStack, downStack, gateBiasStack, upBiasStack, downBiasStack;
@@ -288,7 +288,7 @@ struct xfrt_model_s {
   dense::Dot dot = dense::Dot::F32; // how the CPU prefill GEMMs multiply (xfrt_model_load_with)
   std::vector<GpuLayerWeights> gpuLayers;
   std::vector<float> gpuLmHead; // [vocab, hidden]
-  /// The GPU projections stored as bf16 pairs in 32-bit words ([ceil(in / 2), out], for
+  /// The GPU projections stored as bf16 pairs in 32-bit words ([out, ceil(in / 2)], for
   /// xf_dense_matmul_bf16), by their data pointer (stable when the vectors move).
   llvm::DenseSet<const float *> gpuBf16;
 };
@@ -515,8 +515,8 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     }
   }
   m.gpuLmHead = p.tieEmbeddings ? m.embedding : std::move(lmHead);
-  // The product kernels read projections as [in, out] (consecutive outputs at consecutive addresses), f32 or,
-  // where the whole checkpoint is bf16 (exact) or bf16 is asked for (rounded), bf16 pairs of inputs per word.
+  // The product kernels read projections as [out, in], nn.Linear's layout, f32 or, where the whole
+  // checkpoint is bf16 (exact) or bf16 is asked for (rounded), bf16 pairs of consecutive inputs per word.
   bool bf16 = policy == Storage::BF16;
   if (!policy) {
     bf16 = !r.used.empty();
@@ -525,25 +525,16 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
         bf16 = false;
   }
   auto layout = [&](std::vector<float> &w, int64_t in) {
-    if (w.empty())
+    if (w.empty() || !bf16)
       return;
-    const int64_t out = static_cast<int64_t>(w.size()) / in;
-    if (!bf16) {
-      std::vector<float> transposed(w.size());
-      for (int64_t o = 0; o < out; ++o)
-        for (int64_t i = 0; i < in; ++i)
-          transposed[i * out + o] = w[o * in + i];
-      w = std::move(transposed);
-      return;
-    }
-    const int64_t words = (in + 1) / 2;
+    const int64_t out = static_cast<int64_t>(w.size()) / in, words = (in + 1) / 2;
     std::vector<float> packed(static_cast<size_t>(words * out));
     for (int64_t o = 0; o < out; ++o)
       for (int64_t p = 0; p < words; ++p) {
         uint32_t lo = dense::toStorage16(w[o * in + 2 * p], Storage::BF16);
         uint32_t hi = 2 * p + 1 < in ? dense::toStorage16(w[o * in + 2 * p + 1], Storage::BF16) : 0;
         uint32_t word = lo | hi << 16;
-        std::memcpy(&packed[p * out + o], &word, sizeof(word));
+        std::memcpy(&packed[o * words + p], &word, sizeof(word));
       }
     w = std::move(packed);
     m.gpuBf16.insert(w.data());
@@ -1055,12 +1046,12 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
               {view(x, {S * H}), view(constant({static_cast<float>(p.embedScale)}), {1}), view(sum, {S * H})}, none);
     x.swap(sum);
   }
-  // y = x W (+ b) with W stored [in, out] (loadGpuWeights), the bias added in place.
+  // y = x W^T (+ b) with W stored [out, in] (loadGpuWeights), the bias added in place.
   auto project = [&](std::vector<float> &in, int64_t k, std::vector<float> &weight, std::vector<float> &bias,
                      std::vector<float> &out, int64_t n, size_t layer, int64_t rows) {
     bool bf16 = m.gpuBf16.contains(weight.data());
     runKernel(s, bf16 ? "xf_dense_matmul_bf16" : "xf_dense_matmul",
-              {view(in, {rows, k}), view(weight, {bf16 ? (k + 1) / 2 : k, n}), view(out, {rows, n})}, layer);
+              {view(in, {rows, k}), view(weight, {n, bf16 ? (k + 1) / 2 : k}), view(out, {rows, n})}, layer);
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
@@ -1174,7 +1165,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                         std::vector<float> &bias, std::vector<float> &y, int64_t n, int64_t perInput) {
         bool bf16 = m.gpuBf16.contains(weight.data());
         runKernel(s, bf16 ? "xf_dense_matmul_routed_bf16" : "xf_dense_matmul_routed",
-                  {view(in, {inRows, k}), view(weight, {E, bf16 ? (k + 1) / 2 : k, n}), view(routes, {R, 2}),
+                  {view(in, {inRows, k}), view(weight, {E, n, bf16 ? (k + 1) / 2 : k}), view(routes, {R, 2}),
                    view(constant({static_cast<float>(perInput)}), {1}), view(y, {R, n})},
                   l);
         if (!bias.empty())

@@ -713,7 +713,7 @@ struct VulkanDevice::Impl {
                       (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
       if (!shuffles || subgroup.subgroupSize < kernel.subgroupLanes)
         return error(llvm::formatv(
-            "kernel '{0}' gives each query row {1} lanes of one subgroup, but {2} has {3} (recompile with xfc "
+            "kernel '{0}' runs {1} lanes of one subgroup together, but {2} has {3} (recompile with xfc "
             "--gpu-subgroup-lanes={4})",
             kernel.entryPoint, kernel.subgroupLanes, name,
             shuffles ? llvm::formatv("subgroups of {0}", subgroup.subgroupSize).str()

@@ -28,8 +28,10 @@ protected:
       context = makeContext(2);
     }
     fs::path library;
+    // On Vulkan the products take their subgroup form (8 lanes per output: lavapipe's subgroups).
     ASSERT_TRUE(compile("dense_" + target, "mlir", "module {}\n", library,
-                        "--variant=xf-add-dense-kernels --target=" + target));
+                        std::string("--variant=xf-add-dense-kernels") +
+                            (target == "vulkan" ? "{subgroup-lanes=8}" : "") + " --target=" + target));
     module = openModule(library);
     ASSERT_TRUE(module);
   }
@@ -52,58 +54,82 @@ double worstError(const std::vector<float> &actual, const std::vector<double> &e
   return worst;
 }
 
-// The weight is [K, N] (nn.Linear's W transposed).
-TEST_P(DenseKernels, Matmul) {
-  const int64_t M = 7, K = 93, N = 45;
-  std::vector<float> x = randomNormals(M * K, 1), w = randomNormals(K * N, 2), y(M * N, std::nanf(""));
-  ASSERT_EQ(run("xf_dense_matmul", {tensorOf(x, {M, K}), tensorOf(w, {K, N}), tensorOf(y, {M, N})}), "");
-  std::vector<double> expected(M * N);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < K; ++k)
-        expected[m * N + n] += double(x[m * K + k]) * w[k * N + n];
-  EXPECT_LE(worstError(y, expected), 1e-4);
-}
-
-// bf16 weights [ceil(K/2), N], word (p, n) holding the weights of inputs 2p (low half) and 2p + 1 (high half)
-// for output n; an odd K so the last row of words has one. The expected values use the bf16 weights widened
-// independently (bf16 bits are the top half of an f32).
-TEST_P(DenseKernels, MatmulOnBf16Pairs) {
-  const int64_t M = 6, K = 93, N = 45, W = (K + 1) / 2;
-  std::vector<float> x = randomNormals(M * K, 5), w = randomNormals(K * N, 6), y(M * N, std::nanf(""));
-  std::vector<uint16_t> bits(K * N); // [K, N]
-  for (int64_t i = 0; i < K * N; ++i) {
+/// w [N, K] as bf16 pairs [N, ceil(K/2)]: word (n, p) holds inputs 2p (low half) and 2p + 1 (high half), the
+/// high half 0 past K; `bits` gets each weight's bf16 (truncated: any bf16 value will do).
+std::vector<float> packBf16Pairs(const std::vector<float> &w, int64_t rows, int64_t K, std::vector<uint16_t> &bits) {
+  const int64_t W = (K + 1) / 2;
+  bits.resize(rows * K);
+  for (int64_t i = 0; i < rows * K; ++i) {
     uint32_t word;
     std::memcpy(&word, &w[i], sizeof(word));
-    bits[i] = static_cast<uint16_t>(word >> 16); // truncation: any bf16 value will do
+    bits[i] = static_cast<uint16_t>(word >> 16);
   }
-  std::vector<float> packed(W * N);
-  for (int64_t p = 0; p < W; ++p)
-    for (int64_t n = 0; n < N; ++n) {
-      uint32_t word = bits[2 * p * N + n] | (2 * p + 1 < K ? uint32_t(bits[(2 * p + 1) * N + n]) << 16 : 0u);
-      std::memcpy(&packed[p * N + n], &word, sizeof(word));
+  std::vector<float> packed(rows * W);
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t p = 0; p < W; ++p) {
+      uint32_t word = bits[n * K + 2 * p] | (2 * p + 1 < K ? uint32_t(bits[n * K + 2 * p + 1]) << 16 : 0u);
+      std::memcpy(&packed[n * W + p], &word, sizeof(word));
     }
-  ASSERT_EQ(run("xf_dense_matmul_bf16", {tensorOf(x, {M, K}), tensorOf(packed, {W, N}), tensorOf(y, {M, N})}), "");
-  std::vector<double> expected(M * N);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < K; ++k) {
-        uint32_t wide = uint32_t(bits[k * N + n]) << 16;
-        float weight;
-        std::memcpy(&weight, &wide, sizeof(weight));
-        expected[m * N + n] += double(x[m * K + k]) * weight;
-      }
-  EXPECT_LE(worstError(y, expected), 1e-4);
-  std::vector<float> wrong(K * N);
-  EXPECT_NE(run("xf_dense_matmul_bf16", {tensorOf(x, {M, K}), tensorOf(wrong, {K, N}), tensorOf(y, {M, N})})
+  return packed;
+}
+
+float widenBf16(uint16_t bits) {
+  uint32_t wide = uint32_t(bits) << 16;
+  float value;
+  std::memcpy(&value, &wide, sizeof(value));
+  return value;
+}
+
+// The weight is [N, K] (nn.Linear's layout); an odd K. M covers a decode row, a whole block of 4 rows, and
+// blocks cut short (the GPU form gives each work item up to 4 rows of one output column).
+TEST_P(DenseKernels, Matmul) {
+  const int64_t K = 93, N = 45;
+  for (int64_t M : {1, 4, 6, 7}) {
+    std::vector<float> x = randomNormals(M * K, 1), w = randomNormals(N * K, 2), y(M * N, std::nanf(""));
+    ASSERT_EQ(run("xf_dense_matmul", {tensorOf(x, {M, K}), tensorOf(w, {N, K}), tensorOf(y, {M, N})}), "");
+    std::vector<double> expected(M * N);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k)
+          expected[m * N + n] += double(x[m * K + k]) * w[n * K + k];
+    EXPECT_LE(worstError(y, expected), 1e-4) << "M = " << M;
+  }
+}
+
+// bf16 pairs against the bf16 weights widened independently, and bit for bit against the f32 kernel on those
+// widened weights (both take the same pairs in the same order).
+TEST_P(DenseKernels, MatmulOnBf16Pairs) {
+  const int64_t K = 93, N = 45, W = (K + 1) / 2;
+  for (int64_t M : {1, 6}) {
+    std::vector<float> x = randomNormals(M * K, 5), w = randomNormals(N * K, 6), y(M * N, std::nanf(""));
+    std::vector<uint16_t> bits;
+    std::vector<float> packed = packBf16Pairs(w, N, K, bits), widened(N * K), y32(M * N, std::nanf(""));
+    for (int64_t i = 0; i < N * K; ++i)
+      widened[i] = widenBf16(bits[i]);
+    ASSERT_EQ(run("xf_dense_matmul_bf16", {tensorOf(x, {M, K}), tensorOf(packed, {N, W}), tensorOf(y, {M, N})}), "");
+    ASSERT_EQ(run("xf_dense_matmul", {tensorOf(x, {M, K}), tensorOf(widened, {N, K}), tensorOf(y32, {M, N})}), "");
+    std::vector<double> expected(M * N);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k)
+          expected[m * N + n] += double(x[m * K + k]) * widened[n * K + k];
+    EXPECT_LE(worstError(y, expected), 1e-4) << "M = " << M;
+    EXPECT_EQ(std::memcmp(y.data(), y32.data(), sizeof(float) * y.size()), 0) << "M = " << M;
+  }
+  std::vector<float> x(6 * K), wrong(N * K), y(6 * N);
+  EXPECT_NE(run("xf_dense_matmul_bf16", {tensorOf(x, {6, K}), tensorOf(wrong, {N, K}), tensorOf(y, {6, N})})
                 .find("expected ceil(K/2)"),
             std::string::npos);
 }
 
 TEST_P(DenseKernels, MatmulRejectsMismatchedInnerSizes) {
-  std::vector<float> x(3 * 8), w(9 * 5), y(3 * 5);
-  EXPECT_NE(run("xf_dense_matmul", {tensorOf(x, {3, 8}), tensorOf(w, {9, 5}), tensorOf(y, {3, 5})})
-                .find("'weight' has 9 rows but 'input' has 8 columns"),
+  std::vector<float> x(3 * 8), w(5 * 9), y(3 * 5);
+  EXPECT_NE(run("xf_dense_matmul", {tensorOf(x, {3, 8}), tensorOf(w, {5, 9}), tensorOf(y, {3, 5})})
+                .find("'weight' has 9 columns but 'input' has 8"),
+            std::string::npos);
+  std::vector<float> nine(9 * 8);
+  EXPECT_NE(run("xf_dense_matmul", {tensorOf(x, {3, 8}), tensorOf(nine, {9, 8}), tensorOf(y, {3, 5})})
+                .find("'output' must be [3, 9]"),
             std::string::npos);
 }
 
@@ -333,9 +359,10 @@ TEST_P(DenseKernels, RoutedExperts) {
   EXPECT_EQ(chosen[2], 1);
   EXPECT_EQ(chosen[3], 3);
 
-  std::vector<float> x = randomNormals(S * H, 17), w = randomNormals(E * H * N, 18), bias = randomNormals(E * N, 19);
+  // Expert weights [E, N, H].
+  std::vector<float> x = randomNormals(S * H, 17), w = randomNormals(E * N * H, 18), bias = randomNormals(E * N, 19);
   std::vector<float> per = {float(K)}, y(R * N, std::nanf("")), yb(R * N, std::nanf("")), out(S * N, std::nanf(""));
-  ASSERT_EQ(run("xf_dense_matmul_routed", {tensorOf(x, {S, H}), tensorOf(w, {E, H, N}), tensorOf(routes, {R, 2}),
+  ASSERT_EQ(run("xf_dense_matmul_routed", {tensorOf(x, {S, H}), tensorOf(w, {E, N, H}), tensorOf(routes, {R, 2}),
                                            tensorOf(per, {1}), tensorOf(y, {R, N})}),
             "");
   ASSERT_EQ(run("xf_dense_bias_add_routed",
@@ -347,14 +374,36 @@ TEST_P(DenseKernels, RoutedExperts) {
     for (int64_t n = 0; n < N; ++n) {
       double acc = bias[chosen[r] * N + n];
       for (int64_t i = 0; i < H; ++i)
-        acc += double(x[(r / K) * H + i]) * w[(chosen[r] * H + i) * N + n];
+        acc += double(x[(r / K) * H + i]) * w[(chosen[r] * N + n) * H + i];
       product[r * N + n] = acc;
       combined[(r / K) * N + n] += routes[r * 2 + 1] * acc;
     }
   EXPECT_LE(worstError(yb, product), 1e-5);
   EXPECT_LE(worstError(out, combined), 1e-5);
+  // The bf16 pairs [E, N, ceil(H/2)] give the f32 kernel's bits on the widened weights.
+  std::vector<uint16_t> bits;
+  std::vector<float> packed = packBf16Pairs(w, E * N, H, bits), widened(E * N * H), y16(R * N, std::nanf("")),
+                     y32(R * N, std::nanf(""));
+  for (size_t i = 0; i < widened.size(); ++i)
+    widened[i] = widenBf16(bits[i]);
+  ASSERT_EQ(run("xf_dense_matmul_routed_bf16", {tensorOf(x, {S, H}), tensorOf(packed, {E, N, (H + 1) / 2}),
+                                                tensorOf(routes, {R, 2}), tensorOf(per, {1}), tensorOf(y16, {R, N})}),
+            "");
+  ASSERT_EQ(run("xf_dense_matmul_routed", {tensorOf(x, {S, H}), tensorOf(widened, {E, N, H}), tensorOf(routes, {R, 2}),
+                                           tensorOf(per, {1}), tensorOf(y32, {R, N})}),
+            "");
+  EXPECT_EQ(std::memcmp(y16.data(), y32.data(), sizeof(float) * y16.size()), 0);
+  double widest = 0;
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = 0;
+      for (int64_t i = 0; i < H; ++i)
+        acc += double(x[(r / K) * H + i]) * widened[(chosen[r] * N + n) * H + i];
+      widest = std::max(widest, std::fabs(acc - y16[r * N + n]));
+    }
+  EXPECT_LE(widest, 1e-5);
   std::vector<float> one = {1}; // 6 rows would read 6 input rows, of 3
-  EXPECT_NE(run("xf_dense_matmul_routed", {tensorOf(x, {S, H}), tensorOf(w, {E, H, N}), tensorOf(routes, {R, 2}),
+  EXPECT_NE(run("xf_dense_matmul_routed", {tensorOf(x, {S, H}), tensorOf(w, {E, N, H}), tensorOf(routes, {R, 2}),
                                            tensorOf(one, {1}), tensorOf(y, {R, N})})
                 .find("1 output rows per input row do not match 3 input rows for 6 output rows"),
             std::string::npos);

@@ -367,7 +367,7 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
            ", expected 3 ([B, S, C])");
     return {input[0], *integerAttribute(module, kernel, "num_heads"), input[1]};
   }
-  // The dense kernels of GPU model modules: the product's [input rows, weight columns], the embedding's
+  // The dense kernels of GPU model modules: the product's [input rows, weight rows], the embedding's
   // [ids, table width]; the rest are elementwise over their first operand.
   const std::string kind = xfrt_kernel_kind(module, kernel.c_str());
   // An input's size d, after checking its rank against the compiled one (the run checks the rest).
@@ -384,7 +384,7 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
     return shape.at(d);
   };
   if (kind == "dense_matmul" || kind == "dense_matmul_bf16")
-    return {size("input", 0), size("weight", 1)};
+    return {size("input", 0), size("weight", 0)};
   if (kind == "dense_embed")
     return {size("ids", 0), size("table", 1)};
   for (auto [denseKind, operand] : {std::pair{"dense_rms_norm", "input"}, {"dense_rope", "input"},
