@@ -464,8 +464,8 @@ void CudaDevice::unpin(const void *data) {
   });
 }
 
-/// Copies bytes [offset, offset + bytes) of a pinned array between the host and its device copy (`up`:
-/// to the device) and waits for it: the host memory is pageable, and the caller may use it at once.
+/// Queues a copy of bytes [offset, offset + bytes) of a pinned array between the host and its device copy
+/// (`up`: to the device) on the stream; the caller synchronizes before it uses the host bytes.
 static llvm::Error copyPinned(CudaDevice::Impl &impl, const Driver &d, void *data, size_t offset, size_t bytes,
                               bool up) {
   const char *what = up ? "update" : "download";
@@ -480,20 +480,26 @@ static llvm::Error copyPinned(CudaDevice::Impl &impl, const Driver &d, void *dat
   if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl.context)))
     return err;
   uint8_t *host = static_cast<uint8_t *>(data) + offset;
-  if (llvm::Error err = up ? XF_CU_CHECK(d, cuMemcpyHtoDAsync(*pin.copy + offset, host, bytes, impl.stream))
-                           : XF_CU_CHECK(d, cuMemcpyDtoHAsync(host, *pin.copy + offset, bytes, impl.stream)))
-    return err;
-  return XF_CU_CHECK(d, cuStreamSynchronize(impl.stream));
+  return up ? XF_CU_CHECK(d, cuMemcpyHtoDAsync(*pin.copy + offset, host, bytes, impl.stream))
+            : XF_CU_CHECK(d, cuMemcpyDtoHAsync(host, *pin.copy + offset, bytes, impl.stream));
 }
 
 llvm::Error CudaDevice::update(const void *data, size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  return copyPinned(*impl, *impl->d, const_cast<void *>(data), offset, bytes, /*up=*/true);
+  // The host memory is pageable, and the caller may change it at once.
+  const Driver &d = *impl->d;
+  if (llvm::Error err = copyPinned(*impl, d, const_cast<void *>(data), offset, bytes, /*up=*/true))
+    return err;
+  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
 }
 
-llvm::Error CudaDevice::download(void *data, size_t offset, size_t bytes) {
+llvm::Error CudaDevice::download(llvm::ArrayRef<HostRange> ranges) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  return copyPinned(*impl, *impl->d, data, offset, bytes, /*up=*/false);
+  const Driver &d = *impl->d;
+  for (const HostRange &range : ranges)
+    if (llvm::Error err = copyPinned(*impl, d, range.data, range.offset, range.bytes, /*up=*/false))
+      return err;
+  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
 }
 
 llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings,

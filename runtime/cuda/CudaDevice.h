@@ -12,6 +12,8 @@
 #ifndef XF_RUNTIME_CUDA_CUDADEVICE_H
 #define XF_RUNTIME_CUDA_CUDADEVICE_H
 
+#include "runtime/src/PinTable.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
@@ -69,8 +71,9 @@ public:
   /// the caller changed them (a KV cache's new rows). An error if `data` is not pinned or the range
   /// passes its end.
   llvm::Error update(const void *data, size_t offset, size_t bytes);
-  /// Copies bytes [offset, offset + bytes) of a pinned array's device copy into the host array.
-  llvm::Error download(void *data, size_t offset, size_t bytes);
+  /// Copies byte ranges of pinned arrays' device copies into the host arrays, after every launch queued
+  /// before, and waits once for all of them.
+  llvm::Error download(llvm::ArrayRef<HostRange> ranges);
 
   /// Runs `blocks` blocks of `kernel`, and waits for them when an output comes back to the host (one not
   /// resident on the device: see pin); otherwise the launch stays queued on the device's stream, which

@@ -25,10 +25,9 @@ struct xfrt_context_s {
            : cuda ? cuda->pin(data, bytes, resident)
                   : llvm::Error::success();
   }
-  /// Reads bytes [offset, offset + bytes) of a pinned array's device copy into the array.
-  llvm::Error download(void *data, size_t offset, size_t bytes) {
-    return vulkan ? vulkan->download(data, offset, bytes) : cuda ? cuda->download(data, offset, bytes)
-                                                                 : llvm::Error::success();
+  /// Reads byte ranges of pinned arrays' device copies into the arrays, all after one wait for the device.
+  llvm::Error download(llvm::ArrayRef<xf::rt::HostRange> ranges) {
+    return vulkan ? vulkan->download(ranges) : cuda ? cuda->download(ranges) : llvm::Error::success();
   }
   /// Refreshes bytes [offset, offset + bytes) of a pinned array's device copy; nothing on the CPU.
   llvm::Error updatePinned(const void *data, size_t offset, size_t bytes) {

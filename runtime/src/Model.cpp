@@ -598,7 +598,7 @@ struct LayerCache {
   xfrt_dtype dtype = XFRT_F32;
   std::vector<uint8_t> k, v;
   /// On a GPU: the arrays pinned on the device (k and v as they were then), and the rows [0, synced) of
-  /// every head, which host and device hold alike (see sendCache and fetchCache for the others).
+  /// every head, which host and device hold alike (see sendCache and cacheRowsToFetch for the others).
   std::vector<uint8_t>::const_pointer deviceK = nullptr, deviceV = nullptr;
   int64_t synced = 0;
 
@@ -985,22 +985,20 @@ void sendCache(xfrt_session &s, LayerCache &cache, size_t layer) {
   cache.synced = cache.count;
 }
 
-/// After the forward: reads the appended rows back into the mirror.
-void fetchCache(xfrt_session &s, LayerCache &cache, size_t layer) {
+/// After the forward: the appended rows' ranges, to read back into the mirror.
+void cacheRowsToFetch(LayerCache &cache, std::vector<HostRange> &ranges) {
   const size_t rowBytes = static_cast<size_t>(cache.headDim) * cache.elementBytes();
   for (std::vector<uint8_t> *rows : {&cache.k, &cache.v})
     for (int64_t h = 0; cache.count > cache.synced && h < cache.kvHeads; ++h)
-      if (llvm::Error err = s.context->download(rows->data(), cache.row(*rows, h, cache.synced) - rows->data(),
-                                                rowBytes * (cache.count - cache.synced)))
-        fail("layer " + std::to_string(layer) + ": reading the KV cache back from " + s.context->device + ": " +
-             llvm::toString(std::move(err)));
+      ranges.push_back({rows->data(), static_cast<size_t>(cache.row(*rows, h, cache.synced) - rows->data()),
+                        rowBytes * (cache.count - cache.synced)});
   cache.synced = cache.count;
 }
 
 /// The forward of a GPU module: every dense op and attention runs as one of its kernels on the context's
 /// device, where the weights, the KV cache and the activations stay. What crosses between host and device
 /// is small and at the ends: before the first kernel the token ids, the RoPE tables and the cache policy's
-/// changes (sendCache), after the last the logits and the appended cache rows (fetchCache). MoE layers
+/// changes (sendCache), after the last the logits and the appended cache rows (cacheRowsToFetch). MoE layers
 /// route on the device too.
 void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
@@ -1091,7 +1089,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     runKernel(s, "xf_dense_rope", {view(*kIn, {S, Hkv, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(kr, {S, Hkv, D})}, l);
 
     // The new rows are appended on the device, rounded to the cache's element type (read back after the
-    // forward: fetchCache), where the policy made room before the forward.
+    // forward: cacheRowsToFetch), where the policy made room before the forward.
     const char *store = cache.dtype == XFRT_BF16  ? "xf_dense_cache_store_bf16"
                         : cache.dtype == XFRT_F16 ? "xf_dense_cache_store_f16"
                                                   : "xf_dense_cache_store";
@@ -1201,13 +1199,21 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     slice(x, 1, S * H, (S - 1) * H, last, H, none);
     runKernel(s, "xf_dense_rms_norm", {view(last, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
     project(normed, H, m.gpuLmHead, noBias, out, p.vocab, none, 1);
-    if (llvm::Error err = s.context->download(out.data(), 0, static_cast<size_t>(p.vocab) * sizeof(float)))
-      fail("reading the logits back from " + s.context->device + ": " + llvm::toString(std::move(err)));
-    for (int64_t vv = 0; vv < p.vocab; ++vv)
-      logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(out[vv] / *p.finalSoftcap)) : out[vv];
   }
-  for (size_t l = 0; l < p.layers.size(); ++l)
-    fetchCache(s, s.caches[l], l);
+  // One read-back: the logits and every layer's appended cache rows.
+  std::vector<HostRange> back;
+  if (logits)
+    back.push_back({a.logits.data(), 0, static_cast<size_t>(p.vocab) * sizeof(float)});
+  for (LayerCache &cache : s.caches)
+    cacheRowsToFetch(cache, back);
+  if (llvm::Error err = s.context->download(back))
+    fail("reading the logits and KV cache rows back from " + s.context->device + ": " +
+         llvm::toString(std::move(err)));
+  if (logits)
+    for (int64_t vv = 0; vv < p.vocab; ++vv) {
+      float z = a.logits[vv];
+      logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(z / *p.finalSoftcap)) : z;
+    }
 }
 
 /// Every projection of a CPU model multiplies as `dot` in its prefill GEMMs, except the MoE routers: top-k

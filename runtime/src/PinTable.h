@@ -19,6 +19,12 @@
 
 namespace xf::rt {
 
+/// Bytes [offset, offset + bytes) of the host array at `data` (a pinned one's start).
+struct HostRange {
+  void *data = nullptr;
+  size_t offset = 0, bytes = 0;
+};
+
 template <typename Copy>
 class PinTable {
 public:

@@ -72,6 +72,7 @@ llvm::Error error(const llvm::Twine &message) {
   X(vkCmdBindDescriptorSets)                                                                                           \
   X(vkCmdPushConstants)                                                                                                \
   X(vkCmdDispatch)                                                                                                     \
+  X(vkCmdCopyBuffer)                                                                                                   \
   X(vkCmdPipelineBarrier)                                                                                              \
   X(vkCreateQueryPool)                                                                                                 \
   X(vkDestroyQueryPool)                                                                                                \
@@ -214,12 +215,30 @@ struct VulkanDevice::Impl {
   std::mutex mutex; // one dispatch at a time
 
   /// Dispatches whose every buffer is pinned are recorded, not submitted: they read and write device
-  /// copies only, so nothing on the host waits for them until it sends or reads something (update,
-  /// download, a dispatch with host operands), which submits the batch first (flush). Each recorded
-  /// dispatch takes a descriptor set of its own from batchPool.
+  /// copies only, so nothing on the host waits for them until it reads something (download) or dispatches
+  /// on host operands, which submits the batch first (flush). Each recorded dispatch takes a descriptor set
+  /// of its own from batchPool. With staged pins the copies to and from them are recorded too.
   static constexpr uint32_t kBatchSets = 256, kBatchDescriptors = kBatchSets * 16;
   VkDescriptorPool batchPool = VK_NULL_HANDLE;
-  uint32_t batched = 0, batchedDescriptors = 0; // recorded since the last flush
+  uint32_t batched = 0, batchedDescriptors = 0, batchedCopies = 0; // recorded since the last flush
+
+  /// Where pinned copies live. Staged: in device-local memory the host does not map, filled and read
+  /// back by copies through `staging`, recorded into the batch. That is the only way to use a discrete
+  /// GPU's memory beyond its host-visible window (256 MB without resizable BAR), so it is the default on
+  /// every device that has device-local memory the host cannot map; elsewhere (integrated GPUs, CPU
+  /// implementations) pinned copies are host-visible and the host copies with memcpy.
+  /// XF_VULKAN_STAGING=1 or 0 in the environment forces either.
+  bool staged = false;
+  /// The batch's staging bytes, bump-allocated and reused after each flush; uploads are written into it
+  /// when recorded, downloads (pendingReads) read out of it after the flush.
+  static constexpr VkDeviceSize kStagingChunk = VkDeviceSize(64) << 20;
+  struct PendingRead {
+    void *host;
+    VkDeviceSize from;
+    size_t bytes;
+  };
+  std::vector<PendingRead> pendingReads;
+  VkDeviceSize stagingUsed = 0;
   const bool logSubmits = [] {
     const char *setting = std::getenv("XF_VULKAN_LOG_SUBMITS");
     return setting && std::strcmp(setting, "1") == 0;
@@ -251,6 +270,10 @@ struct VulkanDevice::Impl {
   std::vector<Buffer> buffers;
   /// Pinned host arrays' device copies.
   PinTable<Buffer> pinned;
+  Buffer staging;
+  /// What a buffer is for: a dispatch's host operand (mapped), a staged pin (device-local, unmapped), or
+  /// staging (mapped, the source and destination of copies).
+  enum class Use { Operand, Device, Staging };
 
   static VKAPI_ATTR VkBool32 VKAPI_CALL onMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                   VkDebugUtilsMessageTypeFlagsEXT,
@@ -367,6 +390,7 @@ struct VulkanDevice::Impl {
     physical = (*devices)[index];
     vk.vkGetPhysicalDeviceProperties(physical, &properties);
     vk.vkGetPhysicalDeviceMemoryProperties(physical, &memory);
+    staged = wantsStaging();
     name = llvm::formatv("vulkan:{0} ({1})", index, properties.deviceName).str();
     subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
     VkPhysicalDeviceProperties2 withSubgroup{};
@@ -449,20 +473,38 @@ struct VulkanDevice::Impl {
     return takeValidationMessages();
   }
 
-  /// The memory types a buffer may take, best first. Host-visible and coherent so operands are copied with
-  /// memcpy; device-local ones first (resizable BAR, integrated GPUs, CPU implementations). A discrete GPU
-  /// without resizable BAR has only a small device-local, host-visible heap (256 MB): what does not fit
-  /// there goes to host memory the device reads over the bus, slower but running.
-  llvm::SmallVector<uint32_t> memoryTypesFor(uint32_t allowed) {
-    const VkMemoryPropertyFlags required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    llvm::SmallVector<uint32_t> local, other;
+  /// The memory types a buffer for `use` may take, best first. Operands and unstaged pins: host-visible and
+  /// coherent so the host copies with memcpy, device-local first (resizable BAR, integrated GPUs, CPU
+  /// implementations); a discrete GPU without resizable BAR has only a small device-local, host-visible
+  /// heap (256 MB), and what does not fit there goes to host memory the device reads over the bus. Staging:
+  /// host-visible and coherent, cached first (the host reads downloads from it). Staged pins: device-local
+  /// first, then anything (copies reach every type).
+  llvm::SmallVector<uint32_t> memoryTypesFor(uint32_t allowed, Use use) {
+    const VkMemoryPropertyFlags mapped = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    const VkMemoryPropertyFlags preferred = use == Use::Staging ? VK_MEMORY_PROPERTY_HOST_CACHED_BIT
+                                                                : VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+    llvm::SmallVector<uint32_t> first, other;
     for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
-      if (!(allowed & (1u << i)) || (memory.memoryTypes[i].propertyFlags & required) != required)
+      VkMemoryPropertyFlags flags = memory.memoryTypes[i].propertyFlags;
+      if (!(allowed & (1u << i)) || (use != Use::Device && (flags & mapped) != mapped))
         continue;
-      (memory.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT ? local : other).push_back(i);
+      (flags & preferred ? first : other).push_back(i);
     }
-    local.append(other.begin(), other.end());
-    return local;
+    first.append(other.begin(), other.end());
+    return first;
+  }
+
+  /// Whether the device has device-local memory the host cannot map (a discrete GPU's), unless
+  /// XF_VULKAN_STAGING says otherwise.
+  bool wantsStaging() const {
+    if (const char *setting = std::getenv("XF_VULKAN_STAGING"); setting && *setting)
+      return std::strcmp(setting, "0") != 0;
+    for (uint32_t i = 0; i < memory.memoryTypeCount; ++i)
+      if ((memory.memoryTypes[i].propertyFlags &
+           (VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) ==
+          VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+        return true;
+    return false;
   }
 
   void destroyBuffer(Buffer &buffer) {
@@ -476,10 +518,10 @@ struct VulkanDevice::Impl {
   llvm::Error ensureBuffer(size_t slot, VkDeviceSize bytes) {
     if (buffers.size() <= slot)
       buffers.resize(slot + 1);
-    return ensureCapacity(buffers[slot], bytes);
+    return ensureCapacity(buffers[slot], bytes, Use::Operand);
   }
 
-  llvm::Error ensureCapacity(Buffer &buffer, VkDeviceSize bytes) {
+  llvm::Error ensureCapacity(Buffer &buffer, VkDeviceSize bytes, Use use) {
     // Vulkan buffers cannot be empty; an empty operand still gets a small one.
     bytes = std::max<VkDeviceSize>(bytes, 16);
     if (buffer.capacity >= bytes)
@@ -487,15 +529,20 @@ struct VulkanDevice::Impl {
     destroyBuffer(buffer);
     auto info = make<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);
     info.size = bytes;
-    info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+    info.usage = use == Use::Staging ? VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT
+                 : use == Use::Device
+                     ? VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                           VK_BUFFER_USAGE_TRANSFER_DST_BIT
+                     : VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
     info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     if (llvm::Error err = check(vk.vkCreateBuffer(device, &info, nullptr, &buffer.buffer), "vkCreateBuffer"))
       return err;
     VkMemoryRequirements requirements;
     vk.vkGetBufferMemoryRequirements(device, buffer.buffer, &requirements);
-    llvm::SmallVector<uint32_t> types = memoryTypesFor(requirements.memoryTypeBits);
+    llvm::SmallVector<uint32_t> types = memoryTypesFor(requirements.memoryTypeBits, use);
     if (types.empty())
-      return error(name + ": no host-visible, coherent memory type for storage buffers");
+      return error(name + ": no host-visible, coherent memory type for " +
+                   (use == Use::Staging ? "staging buffers" : "storage buffers"));
     auto alloc = make<VkMemoryAllocateInfo>(VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO);
     alloc.allocationSize = requirements.size;
     VkResult allocated = VK_ERROR_OUT_OF_DEVICE_MEMORY;
@@ -510,8 +557,10 @@ struct VulkanDevice::Impl {
       return err;
     if (llvm::Error err = check(vk.vkBindBufferMemory(device, buffer.buffer, buffer.memory, 0), "vkBindBufferMemory"))
       return err;
-    if (llvm::Error err = check(vk.vkMapMemory(device, buffer.memory, 0, VK_WHOLE_SIZE, 0, &buffer.mapped), "vkMapMemory"))
-      return err;
+    if (use != Use::Device)
+      if (llvm::Error err =
+              check(vk.vkMapMemory(device, buffer.memory, 0, VK_WHOLE_SIZE, 0, &buffer.mapped), "vkMapMemory"))
+        return err;
     buffer.capacity = bytes;
     return llvm::Error::success();
   }
@@ -595,8 +644,27 @@ struct VulkanDevice::Impl {
       vk.vkDestroyShaderModule(device, p.shader, nullptr);
   }
 
-  /// Appends a dispatch on pinned buffers to the batch (see batchPool), after a barrier that makes the
-  /// batch's earlier writes visible to it.
+  /// Begins the batch's command buffer if nothing is recorded yet; otherwise records a barrier that makes
+  /// the batch's earlier shader and transfer writes visible to the next command (stage `next`, accesses
+  /// `access`), and orders it after their reads.
+  llvm::Error openBatch(VkPipelineStageFlags next, VkAccessFlags access) {
+    if (!deferredFailure.empty())
+      return error(std::exchange(deferredFailure, std::string()));
+    if (batched + batchedCopies == 0) {
+      vk.vkResetCommandBuffer(commands, 0);
+      auto begin = make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
+      begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+      return check(vk.vkBeginCommandBuffer(commands, &begin), "vkBeginCommandBuffer");
+    }
+    auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    barrier.dstAccessMask = access;
+    vk.vkCmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, next, 0,
+                            1, &barrier, 0, nullptr, 0, nullptr);
+    return llvm::Error::success();
+  }
+
+  /// Appends a dispatch on pinned buffers to the batch (see batchPool).
   llvm::Error record(const VulkanKernel &kernel, Pipeline &p, llvm::ArrayRef<VulkanBinding> bindings,
                      llvm::ArrayRef<int32_t> pushConstants, uint32_t groups) {
     if (batched == kBatchSets || batchedDescriptors + kernel.numBuffers > kBatchDescriptors)
@@ -612,21 +680,9 @@ struct VulkanDevice::Impl {
                                   "vkCreateDescriptorPool"))
         return err;
     }
-    if (!deferredFailure.empty())
-      return error(std::exchange(deferredFailure, std::string()));
-    if (batched == 0) {
-      vk.vkResetCommandBuffer(commands, 0);
-      auto begin = make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
-      begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-      if (llvm::Error err = check(vk.vkBeginCommandBuffer(commands, &begin), "vkBeginCommandBuffer"))
-        return err;
-    } else {
-      auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
-      barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-      barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-      vk.vkCmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0,
-                              1, &barrier, 0, nullptr, 0, nullptr);
-    }
+    if (llvm::Error err =
+            openBatch(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT))
+      return err;
     VkDescriptorSet set = VK_NULL_HANDLE;
     auto allocInfo = make<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
     allocInfo.descriptorPool = batchPool;
@@ -658,31 +714,84 @@ struct VulkanDevice::Impl {
     return takeValidationMessages();
   }
 
-  /// Submits the recorded dispatches and waits for them; their writes are then visible to the host.
+  /// Appends a copy between two buffers to the batch.
+  llvm::Error recordCopy(VkBuffer from, VkDeviceSize fromOffset, VkBuffer to, VkDeviceSize toOffset,
+                         VkDeviceSize bytes) {
+    if (llvm::Error err =
+            openBatch(VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT))
+      return err;
+    VkBufferCopy region{fromOffset, toOffset, bytes};
+    vk.vkCmdCopyBuffer(commands, from, to, 1, &region);
+    ++batchedCopies;
+    return llvm::Error::success();
+  }
+
+  /// `bytes` (at most kStagingChunk) of the staging buffer for the batch. When they do not fit, the batch
+  /// is flushed first, and the buffer doubles up to kStagingChunk.
+  llvm::Expected<VkDeviceSize> stagingFor(VkDeviceSize bytes) {
+    VkDeviceSize at = (stagingUsed + 15) / 16 * 16;
+    if (at + bytes > staging.capacity) {
+      if (llvm::Error err = flush())
+        return std::move(err);
+      at = 0;
+      if (staging.capacity < kStagingChunk) {
+        VkDeviceSize grown = std::min(std::max({2 * staging.capacity, bytes, VkDeviceSize(1) << 20}), kStagingChunk);
+        destroyBuffer(staging);
+        if (llvm::Error err = ensureCapacity(staging, grown, Use::Staging))
+          return std::move(err);
+      }
+    }
+    stagingUsed = at + bytes;
+    return at;
+  }
+
+  /// Records copies of host bytes into a staged pin's buffer, through staging.
+  llvm::Error upload(const Buffer &to, VkDeviceSize offset, const uint8_t *host, size_t bytes) {
+    for (size_t done = 0; done < bytes;) {
+      VkDeviceSize chunk = std::min<VkDeviceSize>(bytes - done, kStagingChunk);
+      llvm::Expected<VkDeviceSize> at = stagingFor(chunk);
+      if (!at)
+        return at.takeError();
+      std::memcpy(static_cast<uint8_t *>(staging.mapped) + *at, host + done, chunk);
+      if (llvm::Error err = recordCopy(staging.buffer, *at, to.buffer, offset + done, chunk))
+        return err;
+      done += chunk;
+    }
+    return llvm::Error::success();
+  }
+
+  /// Submits the recorded commands and waits for them; their writes are then visible to the host, and
+  /// the downloads they staged are copied out.
   llvm::Error flush() {
     if (!deferredFailure.empty())
       return error(std::exchange(deferredFailure, std::string()));
-    if (batched == 0)
+    if (batched + batchedCopies == 0)
       return llvm::Error::success();
-    uint32_t dispatches = std::exchange(batched, 0);
+    uint32_t dispatches = std::exchange(batched, 0), copies = std::exchange(batchedCopies, 0);
     batchedDescriptors = 0;
+    stagingUsed = 0;
     auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
-    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-    vk.vkCmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier,
-                            0, nullptr, 0, nullptr);
-    llvm::Error err = submitAndWait(dispatches);
-    vk.vkResetDescriptorPool(device, batchPool, 0);
+    vk.vkCmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                            VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+    llvm::Error err = submitAndWait(dispatches, copies);
+    if (batchPool && dispatches)
+      vk.vkResetDescriptorPool(device, batchPool, 0);
+    std::vector<PendingRead> reads = std::exchange(pendingReads, {});
     if (err)
       return err;
+    for (const PendingRead &read : reads)
+      std::memcpy(read.host, static_cast<const uint8_t *>(staging.mapped) + read.from, read.bytes);
     return takeValidationMessages();
   }
 
-  /// Ends the command buffer of `dispatches` dispatches, submits it and waits for its fence. With
-  /// XF_VULKAN_LOG_SUBMITS=1 in the environment each submission is logged to stderr.
-  llvm::Error submitAndWait(uint32_t dispatches) {
+  /// Ends the command buffer of `dispatches` dispatches and `copies` copies, submits it and waits for its
+  /// fence. With XF_VULKAN_LOG_SUBMITS=1 in the environment each submission is logged to stderr.
+  llvm::Error submitAndWait(uint32_t dispatches, uint32_t copies = 0) {
     if (logSubmits)
-      std::fprintf(stderr, "xf-vulkan: submit %u dispatch%s\n", dispatches, dispatches == 1 ? "" : "es");
+      std::fprintf(stderr, "xf-vulkan: submit %u dispatch%s%s\n", dispatches, dispatches == 1 ? "" : "es",
+                   copies ? llvm::formatv(", {0} cop{1}", copies, copies == 1 ? "y" : "ies").str().c_str() : "");
     if (llvm::Error err = check(vk.vkEndCommandBuffer(commands), "vkEndCommandBuffer"))
       return err;
     auto submit = make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
@@ -815,6 +924,7 @@ struct VulkanDevice::Impl {
       if (batchPool)
         vk.vkDestroyDescriptorPool(device, batchPool, nullptr);
       pinned.clear([&](Buffer &buffer) { destroyBuffer(buffer); });
+      destroyBuffer(staging);
       for (auto &entry : pipelines)
         destroyPipeline(entry.second);
       for (Buffer &buffer : buffers)
@@ -905,16 +1015,25 @@ double VulkanDevice::lastKernelSeconds() const {
 
 llvm::Error VulkanDevice::pin(const void *data, size_t bytes, bool resident) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  return impl->pinned.pin(
+  Impl &d = *impl;
+  return d.pinned.pin(
       data, bytes, resident,
       [&](Impl::Buffer &buffer) -> llvm::Error {
-        if (llvm::Error err = impl->ensureCapacity(buffer, bytes))
+        if (llvm::Error err = d.ensureCapacity(buffer, bytes, d.staged ? Impl::Use::Device : Impl::Use::Operand))
           return err;
-        if (bytes && !resident)
+        if (!bytes || resident)
+          return llvm::Error::success();
+        if (!d.staged) {
           std::memcpy(buffer.mapped, data, bytes);
+          return llvm::Error::success();
+        }
+        // The copies join the batch. If one cannot, those recorded may copy into this buffer, which goes:
+        // they run first.
+        if (llvm::Error err = d.upload(buffer, 0, static_cast<const uint8_t *>(data), bytes))
+          return llvm::joinErrors(std::move(err), d.flush());
         return llvm::Error::success();
       },
-      [&](Impl::Buffer &buffer) { impl->destroyBuffer(buffer); });
+      [&](Impl::Buffer &buffer) { d.destroyBuffer(buffer); });
 }
 
 void VulkanDevice::unpin(const void *data) {
@@ -940,28 +1059,51 @@ pinnedRange(PinTable<VulkanDevice::Impl::Buffer> &pinned, const void *data, size
 
 llvm::Error VulkanDevice::update(const void *data, size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  if (llvm::Error err = impl->flush()) // recorded dispatches may read the bytes being replaced
-    return err;
-  auto pin = pinnedRange(impl->pinned, data, offset, bytes, "update");
+  Impl &d = *impl;
+  auto pin = pinnedRange(d.pinned, data, offset, bytes, "update");
   if (!pin)
     return pin.takeError();
+  // Staged: a copy recorded after the batch's dispatches, which it follows on the device.
+  if (d.staged)
+    return d.upload(*pin->copy, offset, static_cast<const uint8_t *>(data) + offset, bytes);
+  if (llvm::Error err = d.flush()) // recorded dispatches may read the bytes being replaced
+    return err;
   if (bytes)
     std::memcpy(static_cast<uint8_t *>(pin->copy->mapped) + offset, static_cast<const uint8_t *>(data) + offset,
                 bytes);
   return llvm::Error::success();
 }
 
-llvm::Error VulkanDevice::download(void *data, size_t offset, size_t bytes) {
+llvm::Error VulkanDevice::download(llvm::ArrayRef<HostRange> ranges) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  if (llvm::Error err = impl->flush())
+  Impl &d = *impl;
+  for (const HostRange &range : ranges) {
+    auto pin = pinnedRange(d.pinned, range.data, range.offset, range.bytes, "download");
+    if (!pin)
+      return pin.takeError();
+    if (!d.staged)
+      continue;
+    // Staged: copies into staging after the batch's dispatches, read out once the batch has run.
+    for (size_t done = 0; done < range.bytes;) {
+      VkDeviceSize chunk = std::min<VkDeviceSize>(range.bytes - done, Impl::kStagingChunk);
+      llvm::Expected<VkDeviceSize> at = d.stagingFor(chunk);
+      if (!at)
+        return at.takeError();
+      if (llvm::Error err = d.recordCopy(pin->copy->buffer, range.offset + done, d.staging.buffer, *at, chunk))
+        return err;
+      d.pendingReads.push_back({static_cast<uint8_t *>(range.data) + range.offset + done, *at, chunk});
+      done += chunk;
+    }
+  }
+  if (llvm::Error err = d.flush())
     return err;
-  auto pin = pinnedRange(impl->pinned, data, offset, bytes, "download");
-  if (!pin)
-    return pin.takeError();
-  // Every dispatch ends with the shader writes made visible to the host, after its fence.
-  if (bytes)
-    std::memcpy(static_cast<uint8_t *>(data) + offset, static_cast<const uint8_t *>(pin->copy->mapped) + offset,
-                bytes);
+  if (d.staged)
+    return llvm::Error::success();
+  // Every submission ends with the shader writes made visible to the host, after its fence.
+  for (const HostRange &range : ranges)
+    if (range.bytes)
+      std::memcpy(static_cast<uint8_t *>(range.data) + range.offset,
+                  static_cast<const uint8_t *>(d.pinned.find(range.data, 0).copy->mapped) + range.offset, range.bytes);
   return llvm::Error::success();
 }
 

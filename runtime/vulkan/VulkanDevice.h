@@ -4,7 +4,9 @@
 // Vulkan and a machine without it gets a clear error only when it asks for a Vulkan device. One device
 // runs one dispatch at a time: operands are copied into host-visible buffers, the kernel's pipeline (built
 // once per kernel and cached) is dispatched with the shapes as push constants, and the output is copied
-// back after a fence.
+// back after a fence. Pinned arrays (weights, a session's activations) stay on the device, where
+// dispatches on them alone are batched into one submission; on a discrete GPU they live in device-local
+// memory, filled and read through a staging buffer by copies that join the batch (XF_VULKAN_STAGING).
 //
 // With XF_VULKAN_VALIDATION=1 in the environment the Khronos validation layer is enabled, and any warning
 // or error it reports fails the call that caused it.
@@ -13,6 +15,7 @@
 #ifndef XF_RUNTIME_VULKAN_VULKANDEVICE_H
 #define XF_RUNTIME_VULKAN_VULKANDEVICE_H
 
+#include "runtime/src/PinTable.h"
 #include "xfrt.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -73,10 +76,12 @@ public:
   void unpin(const void *data);
   /// Copies bytes [offset, offset + bytes) of the pinned host array `data` into its device copy again:
   /// the caller changed them (a KV cache's new rows). An error if `data` is not pinned or the range
-  /// passes its end.
+  /// passes its end. With staging the copy is recorded after the batch's dispatches (the host bytes are
+  /// taken now), so the batch is not submitted.
   llvm::Error update(const void *data, size_t offset, size_t bytes);
-  /// Copies bytes [offset, offset + bytes) of a pinned array's device copy into the host array.
-  llvm::Error download(void *data, size_t offset, size_t bytes);
+  /// Copies byte ranges of pinned arrays' device copies into the host arrays, after everything recorded
+  /// before: one submission for all of them.
+  llvm::Error download(llvm::ArrayRef<HostRange> ranges);
 
   /// Runs `groups` workgroups of `kernel` and waits for them. `key` identifies the kernel for the pipeline
   /// cache (the address of its SPIR-V in a loaded module); the kernel must outlive the device's use of it.
