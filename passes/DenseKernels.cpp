@@ -448,7 +448,7 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
   std::string text = "\nfunc.func @" + name + "(%x: memref<?x?xf32>, %w: " + weight +
                      (routed ? ", %routes: memref<?x2xf32>, %params: memref<1xf32>" : "") +
                      ", %y: memref<?x?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" +
-                     name.substr(3) + "\"}, xf.operand_names = [\"input\", \"weight\", " +
+                     name.substr(3) + "\", weights = \"out_in\"}, xf.operand_names = [\"input\", \"weight\", " +
                      (routed ? "\"routes\", \"params\", " : "") + "\"output\"]" +
                      (lanes > 1 ? ", xf.subgroup_lanes = " + L + " : i64" : "") + "} {\n" + R"mlir(
   %c0 = arith.constant 0 : index
@@ -578,6 +578,180 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
 )mlir";
 }
 
+/// The plain products for many rows (prefill), `xf_dense_matmul_tiled` and `_tiled_bf16`: the operands and
+/// results of `xf_dense_matmul` and `_bf16`, computed by workgroups of kTileThreads threads, each owning a
+/// kTileRows x kTileCols tile of y. Per step of kTileK inputs the workgroup stages its rows of x and its
+/// columns of W (widened) in workgroup memory, meets at a barrier, and each thread adds the products into
+/// its 4 x 8 accumulators (rows 4 tr + i, columns tc + 8 j) before a second barrier. A weight element is
+/// thus read from memory once per 64 rows instead of once per row, and every staged value feeds 4 or 8
+/// products from registers. Each output sums its inputs in order, one FMA each; the f32 and bf16 kernels
+/// are bit-identical on the same (widened) weights. Loads past an edge read a clamped address and stage 0.
+constexpr int64_t kTileThreads = 128, kTileRows = 64, kTileCols = 64, kTileK = 16;
+
+std::string tiledMatmulKernel(bool bf16) {
+  auto num = [](int64_t v) { return std::to_string(v); };
+  std::string name = std::string("xf_dense_matmul_tiled") + (bf16 ? "_bf16" : "");
+  std::string text = "\nfunc.func @" + name +
+                     "(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {\n"
+                     "    xf.kernel, xf.kernel_info = {kind = \"dense_matmul" +
+                     (bf16 ? "_bf16" : "") +
+                     "\", weights = \"out_in\"}, xf.operand_names = [\"input\", \"weight\", \"output\"], "
+                     "xf.workgroup_size = " +
+                     num(kTileThreads) + " : i64} {\n" + R"mlir(
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %c16 = arith.constant 16 : index
+  %cK = arith.constant )mlir" + num(kTileK) + R"mlir( : index
+  %cRows = arith.constant )mlir" + num(kTileRows) + R"mlir( : index
+  %cCols = arith.constant )mlir" + num(kTileCols) + R"mlir( : index
+  %cThreads = arith.constant )mlir" + num(kTileThreads) + R"mlir( : index
+  %zero = arith.constant 0.0 : f32
+  %s16 = arith.constant 16 : i32
+  %high = arith.constant -65536 : i32
+  %m = memref.dim %y, %c0 : memref<?x?xf32>
+  %n = memref.dim %y, %c1 : memref<?x?xf32>
+  %k = memref.dim %x, %c1 : memref<?x?xf32>
+  %kw = memref.dim %w, %c1 : memref<?x?xf32>
+  %lastRow = arith.subi %m, %c1 : index
+  %lastCol = arith.subi %n, %c1 : index
+  %lastK = arith.subi %k, %c1 : index
+  %lastW = arith.subi %kw, %c1 : index
+  %mUp = arith.addi %m, %cRows : index
+  %mUp1 = arith.subi %mUp, %c1 : index
+  %tilesM = arith.divui %mUp1, %cRows : index
+  %nUp = arith.addi %n, %cCols : index
+  %nUp1 = arith.subi %nUp, %c1 : index
+  %tilesN = arith.divui %nUp1, %cCols : index
+  %kUp = arith.addi %k, %cK : index
+  %kUp1 = arith.subi %kUp, %c1 : index
+  %steps = arith.divui %kUp1, %cK : index
+  %tiles = arith.muli %tilesM, %tilesN : index
+  %items = arith.muli %tiles, %cThreads : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %t = arith.remui %i, %cThreads : index
+    %tile = arith.divui %i, %cThreads : index
+    %tn = arith.remui %tile, %tilesN : index
+    %tm = arith.divui %tile, %tilesN : index
+    %row0 = arith.muli %tm, %cRows : index
+    %col0 = arith.muli %tn, %cCols : index
+    %tr = arith.divui %t, %c8 : index
+    %tc = arith.remui %t, %c8 : index
+    %tr4 = arith.muli %tr, %c4 : index
+    %lr = arith.divui %t, %c16 : index
+    %lk = arith.remui %t, %c16 : index
+    %xs = memref.alloc() : memref<64x17xf32, #gpu.address_space<workgroup>>
+    %ws = memref.alloc() : memref<16x65xf32, #gpu.address_space<workgroup>>
+)mlir";
+  // The staged rows (tr4 + r) and columns (tc + 8 c) this thread multiplies, and where it stores them.
+  for (int r = 0; r < 4; ++r)
+    text += "    %ri" + num(r) + " = arith.constant " + num(r) + " : index\n    %ar" + num(r) + " = arith.addi %tr4, %ri" +
+            num(r) + " : index\n";
+  for (int c = 0; c < 8; ++c)
+    text += "    %cj" + num(c) + " = arith.constant " + num(8 * c) + " : index\n    %bc" + num(c) + " = arith.addi %tc, %cj" +
+            num(c) + " : index\n";
+  const int accs = 32;
+  std::string zeros, types, accNames;
+  for (int a = 0; a < accs; ++a) {
+    zeros += (a ? ", %acc" : "%acc") + num(a) + " = %zero";
+    types += a ? ", f32" : "f32";
+  }
+  text += "    %sum:" + num(accs) + " = scf.for %step = %c0 to %steps step %c1 iter_args(" + zeros + ") -> (" + types +
+          ") {\n      %k0 = arith.muli %step, %cK : index\n      %gk = arith.addi %k0, %lk : index\n"
+          "      %kin = arith.cmpi ult, %gk, %k : index\n      %gkc = arith.minui %gk, %lastK : index\n";
+  // x's rows row0 + lr + 8 q, inputs k0 + lk, into xs[lr + 8 q][lk].
+  for (int q = 0; q < 8; ++q) {
+    std::string Q = num(q);
+    text += "      %xq" + Q + " = arith.constant " + num(8 * q) + " : index\n      %xr" + Q + " = arith.addi %lr, %xq" + Q +
+            " : index\n      %xg" + Q + " = arith.addi %row0, %xr" + Q + " : index\n      %xin" + Q +
+            " = arith.cmpi ult, %xg" + Q + ", %m : index\n      %xgc" + Q + " = arith.minui %xg" + Q +
+            ", %lastRow : index\n      %xv" + Q + " = memref.load %x[%xgc" + Q + ", %gkc] : memref<?x?xf32>\n      %xok" +
+            Q + " = arith.andi %xin" + Q + ", %kin : i1\n      %xs" + Q + " = arith.select %xok" + Q + ", %xv" + Q +
+            ", %zero : f32\n      memref.store %xs" + Q + ", %xs[%xr" + Q +
+            ", %lk] : memref<64x17xf32, #gpu.address_space<workgroup>>\n";
+  }
+  if (!bf16) {
+    // W's rows (outputs) col0 + lr + 8 q, inputs k0 + lk, into ws[lk][lr + 8 q].
+    for (int q = 0; q < 8; ++q) {
+      std::string Q = num(q);
+      text += "      %wc" + Q + " = arith.addi %lr, %xq" + Q + " : index\n      %wg" + Q + " = arith.addi %col0, %wc" +
+              Q + " : index\n      %win" + Q + " = arith.cmpi ult, %wg" + Q + ", %n : index\n      %wgc" + Q +
+              " = arith.minui %wg" + Q + ", %lastCol : index\n      %wv" + Q + " = memref.load %w[%wgc" + Q +
+              ", %gkc] : memref<?x?xf32>\n      %wok" + Q + " = arith.andi %win" + Q + ", %kin : i1\n      %wsv" + Q +
+              " = arith.select %wok" + Q + ", %wv" + Q + ", %zero : f32\n      memref.store %wsv" + Q + ", %ws[%lk, %wc" +
+              Q + "] : memref<16x65xf32, #gpu.address_space<workgroup>>\n";
+    }
+  } else {
+    // W's words: rows col0 + t / 8 + 16 q, words k0 / 2 + t % 8, widened into ws[2 p], ws[2 p + 1].
+    text += "      %wp = arith.remui %t, %c8 : index\n      %wr = arith.divui %t, %c8 : index\n"
+            "      %p0 = arith.divui %k0, %c2 : index\n      %gp = arith.addi %p0, %wp : index\n"
+            "      %pin = arith.cmpi ult, %gp, %kw : index\n      %gpc = arith.minui %gp, %lastW : index\n"
+            "      %wlo = arith.muli %wp, %c2 : index\n      %whi = arith.addi %wlo, %c1 : index\n";
+    for (int q = 0; q < 4; ++q) {
+      std::string Q = num(q);
+      text += "      %wq" + Q + " = arith.constant " + num(16 * q) + " : index\n      %wc" + Q + " = arith.addi %wr, %wq" +
+              Q + " : index\n      %wg" + Q + " = arith.addi %col0, %wc" + Q + " : index\n      %win" + Q +
+              " = arith.cmpi ult, %wg" + Q + ", %n : index\n      %wgc" + Q + " = arith.minui %wg" + Q +
+              ", %lastCol : index\n      %word" + Q + " = memref.load %w[%wgc" + Q + ", %gpc] : memref<?x?xf32>\n      %wok" +
+              Q + " = arith.andi %win" + Q + ", %pin : i1\n      %bits" + Q + " = arith.bitcast %word" + Q +
+              " : f32 to i32\n      %lob" + Q + " = arith.shli %bits" + Q + ", %s16 : i32\n      %hib" + Q +
+              " = arith.andi %bits" + Q + ", %high : i32\n      %lof" + Q + " = arith.bitcast %lob" + Q +
+              " : i32 to f32\n      %hif" + Q + " = arith.bitcast %hib" + Q + " : i32 to f32\n      %lov" + Q +
+              " = arith.select %wok" + Q + ", %lof" + Q + ", %zero : f32\n      %hiv" + Q + " = arith.select %wok" + Q +
+              ", %hif" + Q + ", %zero : f32\n      memref.store %lov" + Q + ", %ws[%wlo, %wc" + Q +
+              "] : memref<16x65xf32, #gpu.address_space<workgroup>>\n      memref.store %hiv" + Q + ", %ws[%whi, %wc" + Q +
+              "] : memref<16x65xf32, #gpu.address_space<workgroup>>\n";
+    }
+  }
+  // The products of this step: rows tr4 + i, columns tc + 8 j.
+  std::string inner, carried, yields;
+  for (int a = 0; a < accs; ++a) {
+    carried += (a ? ", %q" : "%q") + num(a) + " = %acc" + num(a);
+    yields += (a ? ", %f" : "%f") + num(a);
+  }
+  for (int r = 0; r < 4; ++r)
+    inner += "        %a" + num(r) + " = memref.load %xs[%ar" + num(r) +
+             ", %kk] : memref<64x17xf32, #gpu.address_space<workgroup>>\n";
+  for (int c = 0; c < 8; ++c)
+    inner += "        %b" + num(c) + " = memref.load %ws[%kk, %bc" + num(c) +
+             "] : memref<16x65xf32, #gpu.address_space<workgroup>>\n";
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 8; ++c) {
+      int a = r * 8 + c;
+      inner += "        %f" + num(a) + " = math.fma %a" + num(r) + ", %b" + num(c) + ", %q" + num(a) + " : f32\n";
+    }
+  text += "      gpu.barrier\n      %part:" + num(accs) + " = scf.for %kk = %c0 to %cK step %c1 iter_args(" + carried +
+          ") -> (" + types + ") {\n" + inner + "        scf.yield " + yields + " : " + types +
+          "\n      }\n      gpu.barrier\n      scf.yield ";
+  for (int a = 0; a < accs; ++a)
+    text += (a ? ", %part#" : "%part#") + num(a);
+  text += " : " + types + "\n    }\n";
+  // Each thread's outputs that lie inside y.
+  for (int r = 0; r < 4; ++r) {
+    std::string R = num(r);
+    text += "    %og" + R + " = arith.addi %row0, %ar" + R + " : index\n    %orin" + R + " = arith.cmpi ult, %og" + R +
+            ", %m : index\n";
+  }
+  for (int c = 0; c < 8; ++c) {
+    std::string C = num(c);
+    text += "    %ocg" + C + " = arith.addi %col0, %bc" + C + " : index\n    %ocin" + C + " = arith.cmpi ult, %ocg" + C +
+            ", %n : index\n";
+  }
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 8; ++c) {
+      std::string A = num(r * 8 + c), R = num(r), C = num(c);
+      text += "    %in" + A + " = arith.andi %orin" + R + ", %ocin" + C + " : i1\n    scf.if %in" + A +
+              " {\n      memref.store %sum#" + A + ", %y[%og" + R + ", %ocg" + C + "] : memref<?x?xf32>\n    }\n";
+    }
+  return text + R"mlir(    scf.reduce
+  }
+  return
+}
+)mlir";
+}
+
 /// A KV cache's append on the device: rows [S, H, D] into the cache [H, C, D] at rows [base, base + S)
 /// (params [base], exact in f32 below 2^24), rounded to the cache's element type; its other rows are left
 /// as they are. One kernel per element type a cache has.
@@ -631,6 +805,8 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
     for (bool routed : {false, true})
       for (bool bf16 : {false, true})
         source += matmulKernel(routed, bf16, std::max<int64_t>(subgroupLanes, 1));
+    if (tiles)
+      source += tiledMatmulKernel(false) + tiledMatmulKernel(true);
     source += cacheStoreKernel("", "f32") + cacheStoreKernel("_bf16", "bf16") + cacheStoreKernel("_f16", "f16");
     OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(source, module.getContext());
     if (!library) {

@@ -275,6 +275,7 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     |---|---|---|
     | `@xf_dense_matmul` | input `[M, K]`, weight `[N, K]` (nn.Linear's layout), output `[M, N]` | `L` lanes: one output column of up to 4 rows |
     | `@xf_dense_matmul_bf16` | input `[M, K]`, weight `[N, ceil(K/2)]`: bf16 pairs of inputs 2p, 2p + 1 in 32-bit words (2p in the low half), output `[M, N]` | `L` lanes: one output column of up to 4 rows |
+    | `@xf_dense_matmul_tiled`, `_tiled_bf16` (with `tiles`) | as `@xf_dense_matmul` and `_bf16` | one of 128 threads of a 64 x 64 output tile |
     | `@xf_dense_rms_norm` | input `[M, C]`, weight `[C]`, params `[eps, weight offset]`, output | one row |
     | `@xf_dense_rope` | input `[S, H, D]`, cos `[S, R/2]`, sin `[S, R/2]`, output (rotate-half on the first `R <= D` dims) | one pair or passed-through dim |
     | `@xf_dense_silu_gate` | gate `[N]`, up `[N]`, output `silu(gate) * up` | one element |
@@ -302,12 +303,22 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     decode step (`M = 1`) has `N * L` threads rather than `N`, each streaming a strided column. An item of
     the plain products covers up to 4 rows of its column (one row at `M = 1`), so the rows share each
     weight word. `L = 0` (the default, and the CPU) gives one work item per output column and rows.
+
+    With `tiles`, `@xf_dense_matmul_tiled` and `@xf_dense_matmul_tiled_bf16` compute the same products
+    as `@xf_dense_matmul` and `_bf16` (same operands and kinds) for many rows: workgroups of 128 threads
+    each own a 64 x 64 tile of the output, stage 16 inputs of its rows of x and columns of W at a time in
+    workgroup memory between two barriers, and accumulate 4 x 8 outputs per thread, so each weight is
+    read once per 64 rows. The runtime takes them for prefill. The products carry
+    `weights = "out_in"` in their kernel info, which the runtime requires (modules from before the
+    layout change fail to run rather than compute with transposed weights).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"];
   let options = [
     Option<"subgroupLanes", "subgroup-lanes", "int64_t", "0",
            "lanes of one subgroup per output of the products (0 or a power of two; 0: one work item per output)">,
+    Option<"tiles", "tiles", "bool", "false",
+           "also add the workgroup-tiled products for many rows (GPU targets only: workgroup memory and barriers)">,
   ];
 }
 

@@ -113,6 +113,12 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     return where + "'" + a.str() + "' and '" + b.str() + "' must have the same shape";
   };
   auto dim = [&](llvm::StringRef name, int d) { return tensor(name).shape[d]; };
+  // The products read W as [N, K] (nn.Linear's layout); modules from before that change read [K, N].
+  if (llvm::StringRef(kernel.kind).starts_with("dense_matmul")) {
+    const KernelAttribute *weights = kernel.findAttribute("weights");
+    if (!weights || weights->json != "\"out_in\"")
+      return where + "its weights are [in, out], from an xfc older than this runtime: recompile the module";
+  }
   if (kernel.kind == "dense_matmul" || kernel.kind == "dense_matmul_bf16") {
     // The weight is [N, K]; bf16 weights hold two of a row's inputs per 32-bit word.
     int64_t cols = kernel.kind == "dense_matmul" ? dim("input", 1) : (dim("input", 1) + 1) / 2;

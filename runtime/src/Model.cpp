@@ -416,7 +416,8 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
                              "xf_dense_transpose01", "xf_dense_cache_store", "xf_dense_cache_store_bf16",
                              "xf_dense_cache_store_f16", "xf_dense_topk_softmax", "xf_dense_matmul_routed",
-                             "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine"})
+                             "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
+                             "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -1000,6 +1001,10 @@ void cacheRowsToFetch(LayerCache &cache, std::vector<HostRange> &ranges) {
 /// is small and at the ends: before the first kernel the token ids, the RoPE tables and the cache policy's
 /// changes (sendCache), after the last the logits and the appended cache rows (cacheRowsToFetch). MoE layers
 /// route on the device too.
+/// The fewest rows a GPU product takes the tiled kernel for: below, most of a 64-row tile would be padding,
+/// and the subgroup form's 4-row items read each weight at most 8 times over.
+constexpr int64_t kTiledRows = 32;
+
 void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
@@ -1044,11 +1049,13 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
               {view(x, {S * H}), view(constant({static_cast<float>(p.embedScale)}), {1}), view(sum, {S * H})}, none);
     x.swap(sum);
   }
-  // y = x W^T (+ b) with W stored [out, in] (loadGpuWeights), the bias added in place.
+  // y = x W^T (+ b) with W stored [out, in] (loadGpuWeights), the bias added in place. Many rows (prefill)
+  // take the workgroup-tiled products, which read each weight once per 64 rows.
   auto project = [&](std::vector<float> &in, int64_t k, std::vector<float> &weight, std::vector<float> &bias,
                      std::vector<float> &out, int64_t n, size_t layer, int64_t rows) {
-    bool bf16 = m.gpuBf16.contains(weight.data());
-    runKernel(s, bf16 ? "xf_dense_matmul_bf16" : "xf_dense_matmul",
+    bool bf16 = m.gpuBf16.contains(weight.data()), tiled = rows >= kTiledRows;
+    runKernel(s, tiled ? (bf16 ? "xf_dense_matmul_tiled_bf16" : "xf_dense_matmul_tiled")
+                       : (bf16 ? "xf_dense_matmul_bf16" : "xf_dense_matmul"),
               {view(in, {rows, k}), view(weight, {n, bf16 ? (k + 1) / 2 : k}), view(out, {rows, n})}, layer);
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 namespace {
 
@@ -28,10 +29,11 @@ protected:
       context = makeContext(2);
     }
     fs::path library;
-    // On Vulkan the products take their subgroup form (8 lanes per output: lavapipe's subgroups).
+    // On Vulkan the products take their subgroup form (8 lanes per output: lavapipe's subgroups), and the
+    // workgroup-tiled products exist.
     ASSERT_TRUE(compile("dense_" + target, "mlir", "module {}\n", library,
-                        std::string("--variant=xf-add-dense-kernels") +
-                            (target == "vulkan" ? "{subgroup-lanes=8}" : "") + " --target=" + target));
+                        std::string("'--variant=xf-add-dense-kernels") +
+                            (target == "vulkan" ? "{subgroup-lanes=8 tiles=true}" : "") + "' --target=" + target));
     module = openModule(library);
     ASSERT_TRUE(module);
   }
@@ -120,6 +122,32 @@ TEST_P(DenseKernels, MatmulOnBf16Pairs) {
   EXPECT_NE(run("xf_dense_matmul_bf16", {tensorOf(x, {6, K}), tensorOf(wrong, {N, K}), tensorOf(y, {6, N})})
                 .find("expected ceil(K/2)"),
             std::string::npos);
+}
+
+// The workgroup-tiled products (64 x 64 output tiles, 16 inputs per step): rows, columns and inputs that
+// end inside a tile, against double loops, and f32 against bf16 pairs bit for bit on the widened weights.
+TEST_P(DenseKernels, MatmulTiled) {
+  if (GetParam() == "cpu")
+    GTEST_SKIP() << "the tiled products use workgroup memory and barriers: GPU targets only";
+  for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{1, 16, 64}, {33, 93, 45}, {130, 40, 129}}) {
+    std::vector<float> x = randomNormals(M * K, 21), w = randomNormals(N * K, 22), y(M * N, std::nanf("")),
+                       y16(M * N, std::nanf(""));
+    std::vector<uint16_t> bits;
+    std::vector<float> packed = packBf16Pairs(w, N, K, bits), widened(N * K);
+    for (int64_t i = 0; i < N * K; ++i)
+      widened[i] = widenBf16(bits[i]);
+    ASSERT_EQ(run("xf_dense_matmul_tiled", {tensorOf(x, {M, K}), tensorOf(widened, {N, K}), tensorOf(y, {M, N})}), "");
+    ASSERT_EQ(run("xf_dense_matmul_tiled_bf16",
+                  {tensorOf(x, {M, K}), tensorOf(packed, {N, (K + 1) / 2}), tensorOf(y16, {M, N})}),
+              "");
+    std::vector<double> expected(M * N);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k)
+          expected[m * N + n] += double(x[m * K + k]) * widened[n * K + k];
+    EXPECT_LE(worstError(y, expected), 1e-4) << M << " x " << K << " x " << N;
+    EXPECT_EQ(std::memcmp(y.data(), y16.data(), sizeof(float) * y.size()), 0) << M << " x " << K << " x " << N;
+  }
 }
 
 TEST_P(DenseKernels, MatmulRejectsMismatchedInnerSizes) {

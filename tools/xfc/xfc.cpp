@@ -641,7 +641,7 @@ int main(int argc, char **argv) {
     runPasses(*module, [&](mlir::OpPassManager &pm) {
       // GPU targets run a model's dense ops as kernels of the artifact too.
       if ((vulkan || cuda) && (*module)->hasAttr("xf.model_plan"))
-        pm.addPass(mlir::xf::createXFAddDenseKernels({gpuTarget.subgroupLanes}));
+        pm.addPass(mlir::xf::createXFAddDenseKernels({gpuTarget.subgroupLanes, /*tiles=*/true}));
       if (vulkan)
         mlir::xf::buildVulkanLoweringPipeline(pm, gpuTarget);
       else if (cuda)
