@@ -578,25 +578,32 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
 )mlir";
 }
 
-/// The plain products for many rows (prefill), `xf_dense_matmul_tiled` and `_tiled_bf16`: the operands and
-/// results of `xf_dense_matmul` and `_bf16`, computed by workgroups of kTileThreads threads, each owning a
-/// kTileRows x kTileCols tile of y. Per step of kTileK inputs the workgroup stages its rows of x and its
-/// columns of W (widened) in workgroup memory, meets at a barrier, and each thread adds the products into
-/// its 4 x 8 accumulators (rows 4 tr + i, columns tc + 8 j) before a second barrier. A weight element is
-/// thus read from memory once per 64 rows instead of once per row, and every staged value feeds 4 or 8
-/// products from registers. Each output sums its inputs in order, one FMA each; the f32 and bf16 kernels
-/// are bit-identical on the same (widened) weights. Loads past an edge read a clamped address and stage 0.
+/// The products for many rows (prefill), computed by workgroups of kTileThreads threads that each own a
+/// kTileRows x kTileCols tile of y:
+///   - `xf_dense_matmul_tiled`, `_tiled_bf16`: the operands and results of `xf_dense_matmul` and `_bf16`;
+///   - `xf_dense_matmul_grouped`, `_grouped_bf16`: those of `xf_dense_matmul_routed` and `_bf16`, with the
+///     rows grouped by expert (`groups` [E, R + 1], from `xf_dense_route_groups`: per expert its row count,
+///     then its rows). A workgroup takes 64 rows of one expert's list, gathering their input rows, so each
+///     expert weight is read once per 64 of its rows; tiles past an expert's count do nothing.
+/// Per step of kTileK inputs the workgroup stages its rows of x and its columns of W (widened) in
+/// workgroup memory, meets at a barrier, and each thread adds the products into its 4 x 8 accumulators
+/// (rows 4 tr + i, columns tc + 8 j) before a second barrier. A weight element is thus read from memory
+/// once per 64 rows instead of once per row, and every staged value feeds 4 or 8 products from registers.
+/// Each output sums its inputs in order, one FMA each; the f32 and bf16 kernels are bit-identical on the
+/// same (widened) weights. Loads past an edge read a clamped address and stage 0.
 constexpr int64_t kTileThreads = 128, kTileRows = 64, kTileCols = 64, kTileK = 16;
 
-std::string tiledMatmulKernel(bool bf16) {
+std::string tiledMatmulKernel(bool bf16, bool grouped) {
   auto num = [](int64_t v) { return std::to_string(v); };
-  std::string name = std::string("xf_dense_matmul_tiled") + (bf16 ? "_bf16" : "");
-  std::string text = "\nfunc.func @" + name +
-                     "(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {\n"
-                     "    xf.kernel, xf.kernel_info = {kind = \"dense_matmul" +
-                     (bf16 ? "_bf16" : "") +
-                     "\", weights = \"out_in\"}, xf.operand_names = [\"input\", \"weight\", \"output\"], "
-                     "xf.workgroup_size = " +
+  std::string suffix = std::string(grouped ? "_grouped" : "_tiled") + (bf16 ? "_bf16" : "");
+  std::string kind = std::string(grouped ? "dense_matmul_grouped" : "dense_matmul") + (bf16 ? "_bf16" : "");
+  std::string weight = grouped ? "memref<?x?x?xf32>" : "memref<?x?xf32>";
+  std::string at = grouped ? "%e, " : ""; // a weight row's leading index
+  std::string text = "\nfunc.func @xf_dense_matmul" + suffix + "(%x: memref<?x?xf32>, %w: " + weight +
+                     (grouped ? ", %groups: memref<?x?xf32>, %params: memref<1xf32>" : "") +
+                     ", %y: memref<?x?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" + kind +
+                     "\", weights = \"out_in\"}, xf.operand_names = [\"input\", \"weight\", " +
+                     (grouped ? "\"groups\", \"params\", " : "") + "\"output\"], xf.workgroup_size = " +
                      num(kTileThreads) + " : i64} {\n" + R"mlir(
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -614,7 +621,7 @@ std::string tiledMatmulKernel(bool bf16) {
   %m = memref.dim %y, %c0 : memref<?x?xf32>
   %n = memref.dim %y, %c1 : memref<?x?xf32>
   %k = memref.dim %x, %c1 : memref<?x?xf32>
-  %kw = memref.dim %w, %c1 : memref<?x?xf32>
+  %kw = memref.dim %w, )mlir" + (grouped ? "%c2" : "%c1") + " : " + weight + R"mlir(
   %lastRow = arith.subi %m, %c1 : index
   %lastCol = arith.subi %n, %c1 : index
   %lastK = arith.subi %k, %c1 : index
@@ -629,12 +636,22 @@ std::string tiledMatmulKernel(bool bf16) {
   %kUp1 = arith.subi %kUp, %c1 : index
   %steps = arith.divui %kUp1, %cK : index
   %tiles = arith.muli %tilesM, %tilesN : index
-  %items = arith.muli %tiles, %cThreads : index
-  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+)mlir";
+  if (grouped)
+    text += R"mlir(  %experts = memref.dim %w, %c0 : memref<?x?x?xf32>
+  %tilesE = arith.muli %tiles, %experts : index
+  %items = arith.muli %tilesE, %cThreads : index
+  %inputs = memref.dim %x, %c0 : memref<?x?xf32>
+  %lastInput = arith.subi %inputs, %c1 : index
+)mlir";
+  else
+    text += "  %items = arith.muli %tiles, %cThreads : index\n";
+  text += R"mlir(  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
     %t = arith.remui %i, %cThreads : index
     %tile = arith.divui %i, %cThreads : index
     %tn = arith.remui %tile, %tilesN : index
-    %tm = arith.divui %tile, %tilesN : index
+    %rest = arith.divui %tile, %tilesN : index
+    %tm = arith.remui %rest, %tilesM : index
     %row0 = arith.muli %tm, %cRows : index
     %col0 = arith.muli %tn, %cCols : index
     %tr = arith.divui %t, %c8 : index
@@ -642,9 +659,38 @@ std::string tiledMatmulKernel(bool bf16) {
     %tr4 = arith.muli %tr, %c4 : index
     %lr = arith.divui %t, %c16 : index
     %lk = arith.remui %t, %c16 : index
-    %xs = memref.alloc() : memref<64x17xf32, #gpu.address_space<workgroup>>
-    %ws = memref.alloc() : memref<16x65xf32, #gpu.address_space<workgroup>>
 )mlir";
+  // Rows of y (`count` of them from row0 on in this tile's list) and the input row each reads.
+  if (grouped)
+    text += R"mlir(    %e = arith.divui %rest, %tilesM : index
+    %countF = memref.load %groups[%e, %c0] : memref<?x?xf32>
+    %countI = arith.fptosi %countF : f32 to i32
+    %countC = arith.index_cast %countI : i32 to index
+    %count = arith.minui %countC, %m : index
+    %perF = memref.load %params[%c0] : memref<1xf32>
+    %perI = arith.fptosi %perF : f32 to i32
+    %per = arith.index_cast %perI : i32 to index
+    %lastListed = arith.subi %count, %c1 : index
+    %busy = arith.cmpi ult, %row0, %count : index
+    scf.if %busy {
+)mlir";
+  else
+    text += "    %count = arith.addi %m, %c0 : index\n    %lastListed = arith.subi %m, %c1 : index\n"
+            "    %true = arith.constant true\n    scf.if %true {\n";
+  // The output row of list entry `j` (clamped into the list), and that row's input row.
+  auto rowOf = [&](const std::string &id, const std::string &j) {
+    std::string out = "    %jc" + id + " = arith.minui " + j + ", %lastListed : index\n";
+    if (!grouped)
+      return out + "    %yr" + id + " = arith.addi %jc" + id + ", %c0 : index\n    %xr" + id + " = arith.addi %jc" + id +
+             ", %c0 : index\n";
+    return out + "    %jl" + id + " = arith.addi %jc" + id + ", %c1 : index\n    %rf" + id + " = memref.load %groups[%e, %jl" +
+           id + "] : memref<?x?xf32>\n    %ri" + id + " = arith.fptosi %rf" + id + " : f32 to i32\n    %rx" + id +
+           " = arith.index_cast %ri" + id + " : i32 to index\n    %yr" + id + " = arith.minui %rx" + id +
+           ", %lastRow : index\n    %xd" + id + " = arith.divui %yr" + id + ", %per : index\n    %xr" + id +
+           " = arith.minui %xd" + id + ", %lastInput : index\n";
+  };
+  text += "    %xs = memref.alloc() : memref<64x17xf32, #gpu.address_space<workgroup>>\n"
+          "    %ws = memref.alloc() : memref<16x65xf32, #gpu.address_space<workgroup>>\n";
   // The staged rows (tr4 + r) and columns (tc + 8 c) this thread multiplies, and where it stores them.
   for (int r = 0; r < 4; ++r)
     text += "    %ri" + num(r) + " = arith.constant " + num(r) + " : index\n    %ar" + num(r) + " = arith.addi %tr4, %ri" +
@@ -652,8 +698,15 @@ std::string tiledMatmulKernel(bool bf16) {
   for (int c = 0; c < 8; ++c)
     text += "    %cj" + num(c) + " = arith.constant " + num(8 * c) + " : index\n    %bc" + num(c) + " = arith.addi %tc, %cj" +
             num(c) + " : index\n";
+  // The rows this thread stages: list entries row0 + lr + 8 q.
+  for (int q = 0; q < 8; ++q) {
+    std::string Q = num(q);
+    text += "    %xq" + Q + " = arith.constant " + num(8 * q) + " : index\n    %xl" + Q + " = arith.addi %lr, %xq" + Q +
+            " : index\n    %xj" + Q + " = arith.addi %row0, %xl" + Q + " : index\n    %xin" + Q + " = arith.cmpi ult, %xj" +
+            Q + ", %count : index\n" + rowOf("s" + Q, "%xj" + Q);
+  }
   const int accs = 32;
-  std::string zeros, types, accNames;
+  std::string zeros, types;
   for (int a = 0; a < accs; ++a) {
     zeros += (a ? ", %acc" : "%acc") + num(a) + " = %zero";
     types += a ? ", f32" : "f32";
@@ -661,27 +714,24 @@ std::string tiledMatmulKernel(bool bf16) {
   text += "    %sum:" + num(accs) + " = scf.for %step = %c0 to %steps step %c1 iter_args(" + zeros + ") -> (" + types +
           ") {\n      %k0 = arith.muli %step, %cK : index\n      %gk = arith.addi %k0, %lk : index\n"
           "      %kin = arith.cmpi ult, %gk, %k : index\n      %gkc = arith.minui %gk, %lastK : index\n";
-  // x's rows row0 + lr + 8 q, inputs k0 + lk, into xs[lr + 8 q][lk].
+  // x's staged rows, inputs k0 + lk, into xs[lr + 8 q][lk].
   for (int q = 0; q < 8; ++q) {
     std::string Q = num(q);
-    text += "      %xq" + Q + " = arith.constant " + num(8 * q) + " : index\n      %xr" + Q + " = arith.addi %lr, %xq" + Q +
-            " : index\n      %xg" + Q + " = arith.addi %row0, %xr" + Q + " : index\n      %xin" + Q +
-            " = arith.cmpi ult, %xg" + Q + ", %m : index\n      %xgc" + Q + " = arith.minui %xg" + Q +
-            ", %lastRow : index\n      %xv" + Q + " = memref.load %x[%xgc" + Q + ", %gkc] : memref<?x?xf32>\n      %xok" +
-            Q + " = arith.andi %xin" + Q + ", %kin : i1\n      %xs" + Q + " = arith.select %xok" + Q + ", %xv" + Q +
-            ", %zero : f32\n      memref.store %xs" + Q + ", %xs[%xr" + Q +
+    text += "      %xv" + Q + " = memref.load %x[%xrs" + Q + ", %gkc] : memref<?x?xf32>\n      %xok" + Q +
+            " = arith.andi %xin" + Q + ", %kin : i1\n      %xsv" + Q + " = arith.select %xok" + Q + ", %xv" + Q +
+            ", %zero : f32\n      memref.store %xsv" + Q + ", %xs[%xl" + Q +
             ", %lk] : memref<64x17xf32, #gpu.address_space<workgroup>>\n";
   }
   if (!bf16) {
     // W's rows (outputs) col0 + lr + 8 q, inputs k0 + lk, into ws[lk][lr + 8 q].
     for (int q = 0; q < 8; ++q) {
       std::string Q = num(q);
-      text += "      %wc" + Q + " = arith.addi %lr, %xq" + Q + " : index\n      %wg" + Q + " = arith.addi %col0, %wc" +
-              Q + " : index\n      %win" + Q + " = arith.cmpi ult, %wg" + Q + ", %n : index\n      %wgc" + Q +
-              " = arith.minui %wg" + Q + ", %lastCol : index\n      %wv" + Q + " = memref.load %w[%wgc" + Q +
-              ", %gkc] : memref<?x?xf32>\n      %wok" + Q + " = arith.andi %win" + Q + ", %kin : i1\n      %wsv" + Q +
-              " = arith.select %wok" + Q + ", %wv" + Q + ", %zero : f32\n      memref.store %wsv" + Q + ", %ws[%lk, %wc" +
-              Q + "] : memref<16x65xf32, #gpu.address_space<workgroup>>\n";
+      text += "      %wg" + Q + " = arith.addi %col0, %xl" + Q + " : index\n      %win" + Q + " = arith.cmpi ult, %wg" + Q +
+              ", %n : index\n      %wgc" + Q + " = arith.minui %wg" + Q + ", %lastCol : index\n      %wv" + Q +
+              " = memref.load %w[" + at + "%wgc" + Q + ", %gkc] : " + weight + "\n      %wok" + Q + " = arith.andi %win" +
+              Q + ", %kin : i1\n      %wsv" + Q + " = arith.select %wok" + Q + ", %wv" + Q +
+              ", %zero : f32\n      memref.store %wsv" + Q + ", %ws[%lk, %xl" + Q +
+              "] : memref<16x65xf32, #gpu.address_space<workgroup>>\n";
     }
   } else {
     // W's words: rows col0 + t / 8 + 16 q, words k0 / 2 + t % 8, widened into ws[2 p], ws[2 p + 1].
@@ -694,9 +744,9 @@ std::string tiledMatmulKernel(bool bf16) {
       text += "      %wq" + Q + " = arith.constant " + num(16 * q) + " : index\n      %wc" + Q + " = arith.addi %wr, %wq" +
               Q + " : index\n      %wg" + Q + " = arith.addi %col0, %wc" + Q + " : index\n      %win" + Q +
               " = arith.cmpi ult, %wg" + Q + ", %n : index\n      %wgc" + Q + " = arith.minui %wg" + Q +
-              ", %lastCol : index\n      %word" + Q + " = memref.load %w[%wgc" + Q + ", %gpc] : memref<?x?xf32>\n      %wok" +
-              Q + " = arith.andi %win" + Q + ", %pin : i1\n      %bits" + Q + " = arith.bitcast %word" + Q +
-              " : f32 to i32\n      %lob" + Q + " = arith.shli %bits" + Q + ", %s16 : i32\n      %hib" + Q +
+              ", %lastCol : index\n      %word" + Q + " = memref.load %w[" + at + "%wgc" + Q + ", %gpc] : " + weight +
+              "\n      %wok" + Q + " = arith.andi %win" + Q + ", %pin : i1\n      %bits" + Q + " = arith.bitcast %word" +
+              Q + " : f32 to i32\n      %lob" + Q + " = arith.shli %bits" + Q + ", %s16 : i32\n      %hib" + Q +
               " = arith.andi %bits" + Q + ", %high : i32\n      %lof" + Q + " = arith.bitcast %lob" + Q +
               " : i32 to f32\n      %hif" + Q + " = arith.bitcast %hib" + Q + " : i32 to f32\n      %lov" + Q +
               " = arith.select %wok" + Q + ", %lof" + Q + ", %zero : f32\n      %hiv" + Q + " = arith.select %wok" + Q +
@@ -728,11 +778,11 @@ std::string tiledMatmulKernel(bool bf16) {
   for (int a = 0; a < accs; ++a)
     text += (a ? ", %part#" : "%part#") + num(a);
   text += " : " + types + "\n    }\n";
-  // Each thread's outputs that lie inside y.
+  // Each thread's outputs that lie inside y (inside the expert's list).
   for (int r = 0; r < 4; ++r) {
     std::string R = num(r);
-    text += "    %og" + R + " = arith.addi %row0, %ar" + R + " : index\n    %orin" + R + " = arith.cmpi ult, %og" + R +
-            ", %m : index\n";
+    text += "    %oj" + R + " = arith.addi %row0, %ar" + R + " : index\n    %orin" + R + " = arith.cmpi ult, %oj" + R +
+            ", %count : index\n" + rowOf("o" + R, "%oj" + R);
   }
   for (int c = 0; c < 8; ++c) {
     std::string C = num(c);
@@ -743,14 +793,53 @@ std::string tiledMatmulKernel(bool bf16) {
     for (int c = 0; c < 8; ++c) {
       std::string A = num(r * 8 + c), R = num(r), C = num(c);
       text += "    %in" + A + " = arith.andi %orin" + R + ", %ocin" + C + " : i1\n    scf.if %in" + A +
-              " {\n      memref.store %sum#" + A + ", %y[%og" + R + ", %ocg" + C + "] : memref<?x?xf32>\n    }\n";
+              " {\n      memref.store %sum#" + A + ", %y[%yro" + R + ", %ocg" + C + "] : memref<?x?xf32>\n    }\n";
     }
-  return text + R"mlir(    scf.reduce
+  return text + R"mlir(    }
+    scf.reduce
   }
   return
 }
 )mlir";
 }
+
+/// Per expert, the rows routed to it (for the grouped products): groups [E, R + 1] gets in row e the count
+/// of routes [R, 2] rows whose expert is e, then those rows in order (f32, exact below 2^24). An expert
+/// index past the last counts as the last, as in the routed products.
+constexpr const char *kRouteGroupsKernel = R"mlir(
+func.func @xf_dense_route_groups(%routes: memref<?x2xf32>, %groups: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_route_groups"}, xf.operand_names = ["routes", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %rows = memref.dim %routes, %c0 : memref<?x2xf32>
+  %experts = memref.dim %groups, %c0 : memref<?x?xf32>
+  %lastE = arith.subi %experts, %c1 : index
+  scf.parallel (%e) = (%c0) to (%experts) step (%c1) {
+    %count = scf.for %r = %c0 to %rows step %c1 iter_args(%seen = %c0) -> (index) {
+      %eF = memref.load %routes[%r, %c0] : memref<?x2xf32>
+      %eI = arith.fptosi %eF : f32 to i32
+      %eR = arith.index_cast %eI : i32 to index
+      %ex = arith.minui %eR, %lastE : index
+      %hit = arith.cmpi eq, %ex, %e : index
+      %next = scf.if %hit -> (index) {
+        %slot = arith.addi %seen, %c1 : index
+        %rI = arith.index_cast %r : index to i32
+        %rF = arith.sitofp %rI : i32 to f32
+        memref.store %rF, %groups[%e, %slot] : memref<?x?xf32>
+        scf.yield %slot : index
+      } else {
+        scf.yield %seen : index
+      }
+      scf.yield %next : index
+    }
+    %cI = arith.index_cast %count : index to i32
+    %cF = arith.sitofp %cI : i32 to f32
+    memref.store %cF, %groups[%e, %c0] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+)mlir";
 
 /// A KV cache's append on the device: rows [S, H, D] into the cache [H, C, D] at rows [base, base + S)
 /// (params [base], exact in f32 below 2^24), rounded to the cache's element type; its other rows are left
@@ -805,8 +894,12 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
     for (bool routed : {false, true})
       for (bool bf16 : {false, true})
         source += matmulKernel(routed, bf16, std::max<int64_t>(subgroupLanes, 1));
-    if (tiles)
-      source += tiledMatmulKernel(false) + tiledMatmulKernel(true);
+    if (tiles) {
+      for (bool grouped : {false, true})
+        for (bool bf16 : {false, true})
+          source += tiledMatmulKernel(bf16, grouped);
+      source += kRouteGroupsKernel;
+    }
     source += cacheStoreKernel("", "f32") + cacheStoreKernel("_bf16", "bf16") + cacheStoreKernel("_f16", "f16");
     OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(source, module.getContext());
     if (!library) {

@@ -276,6 +276,8 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_matmul` | input `[M, K]`, weight `[N, K]` (nn.Linear's layout), output `[M, N]` | `L` lanes: one output column of up to 4 rows |
     | `@xf_dense_matmul_bf16` | input `[M, K]`, weight `[N, ceil(K/2)]`: bf16 pairs of inputs 2p, 2p + 1 in 32-bit words (2p in the low half), output `[M, N]` | `L` lanes: one output column of up to 4 rows |
     | `@xf_dense_matmul_tiled`, `_tiled_bf16` (with `tiles`) | as `@xf_dense_matmul` and `_bf16` | one of 128 threads of a 64 x 64 output tile |
+    | `@xf_dense_route_groups` (with `tiles`) | routes `[R, 2]`, output `[E, R + 1]`: per expert the count of routes to it, then those rows in order | one expert |
+    | `@xf_dense_matmul_grouped`, `_grouped_bf16` (with `tiles`) | as the routed products, with groups `[E, R + 1]` (from `@xf_dense_route_groups`) instead of the routes | one of 128 threads of a tile of 64 of one expert's rows x 64 outputs |
     | `@xf_dense_rms_norm` | input `[M, C]`, weight `[C]`, params `[eps, weight offset]`, output | one row |
     | `@xf_dense_rope` | input `[S, H, D]`, cos `[S, R/2]`, sin `[S, R/2]`, output (rotate-half on the first `R <= D` dims) | one pair or passed-through dim |
     | `@xf_dense_silu_gate` | gate `[N]`, up `[N]`, output `silu(gate) * up` | one element |
@@ -308,7 +310,9 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     as `@xf_dense_matmul` and `_bf16` (same operands and kinds) for many rows: workgroups of 128 threads
     each own a 64 x 64 tile of the output, stage 16 inputs of its rows of x and columns of W at a time in
     workgroup memory between two barriers, and accumulate 4 x 8 outputs per thread, so each weight is
-    read once per 64 rows. The runtime takes them for prefill. The products carry
+    read once per 64 rows. The grouped products do the same for MoE experts over the rows routed to
+    each (a workgroup gathers 64 of one expert's rows; tiles past its count return at once). The
+    runtime takes both for prefill. The products carry
     `weights = "out_in"` in their kernel info, which the runtime requires (modules from before the
     layout change fail to run rather than compute with transposed weights).
   }];

@@ -175,23 +175,37 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     if (dim("output", 0) != dim("input", 0) * static_cast<int64_t>(k))
       return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0), number(k))
           .str();
-  } else if (kernel.kind == "dense_matmul_routed" || kernel.kind == "dense_matmul_routed_bf16") {
-    // The weight is [E, N, K] (bf16: [E, N, ceil(K/2)] words).
-    int64_t cols = kernel.kind == "dense_matmul_routed" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
+  } else if (llvm::StringRef(kernel.kind).starts_with("dense_matmul_routed") ||
+             llvm::StringRef(kernel.kind).starts_with("dense_matmul_grouped")) {
+    // The weight is [E, N, K] (bf16: [E, N, ceil(K/2)] words). Routed products take a route per output
+    // row, grouped ones per expert a count and its rows (groups [E, R + 1], xf_dense_route_groups).
+    bool grouped = llvm::StringRef(kernel.kind).starts_with("dense_matmul_grouped");
+    bool words = llvm::StringRef(kernel.kind).ends_with("_bf16");
+    int64_t cols = words ? (dim("input", 1) + 1) / 2 : dim("input", 1);
     float per = static_cast<const float *>(tensor("params").data)[0];
     if (dim("weight", 2) != cols)
       return llvm::formatv("{0}'weight' has {1} columns per expert but 'input' has {2}{3}", where, dim("weight", 2),
-                           dim("input", 1),
-                           kernel.kind == "dense_matmul_routed" ? "" : " (bf16 pairs: expected ceil(K/2))")
+                           dim("input", 1), words ? " (bf16 pairs: expected ceil(K/2))" : "")
           .str();
-    if (dim("output", 1) != dim("weight", 1) || dim("routes", 0) != dim("output", 0))
+    if (!grouped && (dim("output", 1) != dim("weight", 1) || dim("routes", 0) != dim("output", 0)))
       return llvm::formatv("{0}'output' must be [routes, {1}] with one route per row", where, dim("weight", 1)).str();
+    if (grouped && dim("output", 1) != dim("weight", 1))
+      return llvm::formatv("{0}'output' must be [rows, {1}]", where, dim("weight", 1)).str();
+    if (grouped && (dim("groups", 0) != dim("weight", 0) || dim("groups", 1) != dim("output", 0) + 1))
+      return llvm::formatv("{0}'groups' must be [{1}, {2}]: per expert a count and the output's rows", where,
+                           dim("weight", 0), dim("output", 0) + 1)
+          .str();
     if (dim("weight", 0) == 0 && dim("output", 0) > 0)
       return where + "'weight' holds no expert";
     if (!(per >= 1) || per != std::floor(per) ||
         (dim("output", 0) > 0 && (dim("output", 0) - 1) / static_cast<int64_t>(per) >= dim("input", 0)))
       return llvm::formatv("{0}{1} output rows per input row do not match {2} input rows for {3} output rows", where,
                            number(per), dim("input", 0), dim("output", 0))
+          .str();
+  } else if (kernel.kind == "dense_route_groups") {
+    if (dim("output", 1) != dim("routes", 0) + 1 || (dim("output", 0) == 0 && dim("routes", 0) > 0))
+      return llvm::formatv("{0}'output' must be [experts, {1}]: per expert a count and up to {2} rows", where,
+                           dim("routes", 0) + 1, dim("routes", 0))
           .str();
   } else if (kernel.kind == "dense_bias_add_routed") {
     if (dim("bias", 1) != dim("input", 1) || dim("routes", 0) != dim("input", 0) ||

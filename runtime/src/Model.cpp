@@ -417,7 +417,8 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_transpose01", "xf_dense_cache_store", "xf_dense_cache_store_bf16",
                              "xf_dense_cache_store_f16", "xf_dense_topk_softmax", "xf_dense_matmul_routed",
                              "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
-                             "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16"})
+                             "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_route_groups",
+                             "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -669,7 +670,7 @@ struct Scratch {
 /// the largest call so far, pinned anew when it does.
 struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, q, k, v, qn, kn, qr, kr, queries, attn, merged, gate, up, act,
-      routerLogits, routes, expertOut, last, normed, logits;
+      routerLogits, routes, groups, expertOut, last, normed, logits;
   /// A forward's inputs from the host (token ids, RoPE tables, each layer's KV cache append position), sent
   /// once per forward.
   std::vector<float> ids, cosT, sinT;
@@ -702,7 +703,7 @@ struct GpuActivations {
 
   void release(xfrt_context &context) {
     for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &q, &k, &v, &qn, &kn, &qr, &kr, &queries, &attn,
-                                      &merged, &gate, &up, &act, &routerLogits, &routes, &expertOut, &last,
+                                      &merged, &gate, &up, &act, &routerLogits, &routes, &groups, &expertOut, &last,
                                       &normed, &logits, &ids, &cosT, &sinT})
       if (!array->empty())
         context.unpin(array->data());
@@ -1166,13 +1167,25 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       project(h, H, g.router, g.routerBias, logitsE, E, l, S);
       runKernel(s, "xf_dense_topk_softmax",
                 {view(logitsE, {S, E}), view(constant({static_cast<float>(K)}), {1}), view(routes, {R, 2})}, l);
+      // Many rows (prefill) go through the grouped products, which read each expert's weights once per 64
+      // of its rows; a few (decode) through the routed ones, one (row, choice) per work item.
+      const bool grouped = R >= kTiledRows;
+      std::vector<float> *groups = nullptr;
+      if (grouped) {
+        groups = &resident(a.groups, E * (R + 1));
+        runKernel(s, "xf_dense_route_groups", {view(routes, {R, 2}), view(*groups, {E, R + 1})}, l);
+      }
       auto routed = [&](std::vector<float> &in, int64_t inRows, int64_t k, std::vector<float> &weight,
                         std::vector<float> &bias, std::vector<float> &y, int64_t n, int64_t perInput) {
         bool bf16 = m.gpuBf16.contains(weight.data());
-        runKernel(s, bf16 ? "xf_dense_matmul_routed_bf16" : "xf_dense_matmul_routed",
-                  {view(in, {inRows, k}), view(weight, {E, n, bf16 ? (k + 1) / 2 : k}), view(routes, {R, 2}),
-                   view(constant({static_cast<float>(perInput)}), {1}), view(y, {R, n})},
-                  l);
+        xfrt_tensor input = view(in, {inRows, k}), stacked = view(weight, {E, n, bf16 ? (k + 1) / 2 : k}),
+                    per = view(constant({static_cast<float>(perInput)}), {1}), output = view(y, {R, n});
+        if (grouped)
+          runKernel(s, bf16 ? "xf_dense_matmul_grouped_bf16" : "xf_dense_matmul_grouped",
+                    {input, stacked, view(*groups, {E, R + 1}), per, output}, l);
+        else
+          runKernel(s, bf16 ? "xf_dense_matmul_routed_bf16" : "xf_dense_matmul_routed",
+                    {input, stacked, view(routes, {R, 2}), per, output}, l);
         if (!bias.empty())
           runKernel(s, "xf_dense_bias_add_routed", {view(y, {R, n}), view(bias, {E, n}), view(routes, {R, 2}),
                                                     view(y, {R, n})}, l);
