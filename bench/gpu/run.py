@@ -16,7 +16,10 @@
    run; one variant (ALiBi + chunks, GQA) against FlexAttention; decode attention at T = 32768 in K/V GB/s
    against the device's copy bandwidth (f32, and on CUDA bf16 in both forms, tensor cores with and without
    split-K).
-5. A whole model: the ~100M-parameter llama of bench/run_model_bench (bf16 weights generated on the device),
+5. The projections' products at a 7B model's shapes, bf16 weights (the tiny models check them at small ones):
+   decode (M = 1, the subgroup form) in weight GB/s against the copy bandwidth, prefill (M = 512, the
+   workgroup-tiled form) in TFLOP/s, each checked against NumPy; torch's bf16 F.linear (cuBLAS) beside them.
+6. A whole model: the ~100M-parameter llama of bench/run_model_bench (bf16 weights generated on the device),
    a 128-token prompt and 128 decode steps per target (cuda-tc: a bf16 KV cache, attention on tensor cores):
    prefill and decode tokens/s, and decode's weight bytes per step over its time.
 Writes everything to $OUT/gpu-report.txt (or ./gpu-report.txt) and prints it as it goes.
@@ -276,7 +279,56 @@ def timings(targets):
             log(row)
         variant_timing(targets, torch, tmp)
         decode_timing(targets, torch, tmp)
+        dense_timing(targets, torch, tmp)
     model_timing(targets)
+
+
+def dense_timing(targets, torch, tmp):
+    """The bf16 products of the model modules at N x K = 4096 x 4096 (XF_GPU_DENSE_NK shrinks them): decode,
+    M = 1 (xf_dense_matmul_bf16: weight bytes over the kernel's device time), and prefill, M = 512
+    (xf_dense_matmul_tiled_bf16: TFLOP/s); each output checked against x W^T in float64 (relative 1e-4 of
+    the largest). torch: F.linear in bf16 (activations rounded too), cuBLAS."""
+    import numpy as np
+    N, K = (int(v) for v in os.environ.get("XF_GPU_DENSE_NK", "4096,4096").split(","))
+    rng = np.random.default_rng(3)
+    w = (rng.standard_normal((N, K), dtype=np.float32) * 0.02).view(np.uint32) & np.uint32(0xFFFF0000)
+    words = ((w[:, 0::2] >> np.uint32(16)) | w[:, 1::2]).view(np.float32)  # bf16 pairs, input 2p in the low half
+    wide = w.view(np.float32).astype(np.float64)
+    np.save(os.path.join(tmp, "w.npy"), words)
+    probe = None
+    if torch:
+        a = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
+        b = torch.empty_like(a)
+        probe = 2 * a.numel() / cuda_ms(torch, lambda: b.copy_(a)) / 1e6
+        del a, b
+    log("== bf16 products, N x K = %d x %d: decode (M = 1) weight GB/s%s, prefill (M = 512) TFLOP/s, by device time"
+        % (N, K, "; device copy %.0f GB/s" % probe if probe else ""))
+    for M, kernel in ((1, "xf_dense_matmul_bf16"), (512, "xf_dense_matmul_tiled_bf16")):
+        x = rng.standard_normal((M, K), dtype=np.float32)
+        np.save(os.path.join(tmp, "x.npy"), x)
+        want = x.astype(np.float64) @ wide.T
+        row = "M = %-4d %-27s" % (M, kernel)
+        for target in targets:
+            out = os.path.join(tmp, "y.npy")
+            rc, text = run([XF, "kernel", os.path.join(HERE, "modules", "bench100m-%s.so" % target), "--kernel", kernel,
+                            "--device", target, "--repeat", "20", "--resident", "--in", "input=" + os.path.join(tmp, "x.npy"),
+                            "--in", "weight=" + os.path.join(tmp, "w.npy"), "-o", out], timeout=1200)
+            ms = re.search(r"kernel ([0-9.]+) ms on the device", text)
+            if rc or not ms:
+                row += "  %s failed: %s" % (target, (text.strip().splitlines() or ["no output"])[-1][:80])
+                continue
+            err = np.abs(np.load(out) - want).max() / np.abs(want).max()
+            ms = float(ms.group(1))
+            rate = ("%.0f GB/s" % (N * K * 2 / ms / 1e6) + (" (%.0f%% of the copy)" % (100 * N * K * 2 / ms / 1e6 / probe)
+                                                         if probe else "")) if M == 1 else "%.1f TFLOP/s" % (2 * M * N * K / ms / 1e9)
+            row += "  %s %.3f ms %s, %s (rel. err %.1e)" % (target, ms, rate, "ok" if err <= 1e-4 else "MISMATCH", err)
+        if torch:
+            xt = torch.tensor(x, device="cuda", dtype=torch.bfloat16)
+            wt = torch.tensor(w.view(np.float32), device="cuda", dtype=torch.bfloat16)
+            best = cuda_ms(torch, lambda: torch.nn.functional.linear(xt, wt))
+            row += "  torch bf16 %.3f ms %s" % (best, "%.0f GB/s" % (N * K * 2 / best / 1e6) if M == 1
+                                                 else "%.1f TFLOP/s" % (2 * M * N * K / best / 1e9))
+        log(row)
 
 
 def model_timing(targets):
