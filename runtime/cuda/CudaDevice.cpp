@@ -60,6 +60,8 @@ constexpr JitOption kJitErrorLogBufferSizeBytes = 6;
   X(cuModuleGetFunction, "cuModuleGetFunction", cu::Result, cu::Function *, cu::Module, const char *)                  \
   X(cuMemAlloc, "cuMemAlloc_v2", cu::Result, cu::DevicePtr *, size_t)                                                  \
   X(cuMemFree, "cuMemFree_v2", cu::Result, cu::DevicePtr)                                                              \
+  X(cuMemAllocHost, "cuMemAllocHost_v2", cu::Result, void **, size_t)                                                 \
+  X(cuMemFreeHost, "cuMemFreeHost", cu::Result, void *)                                                               \
   X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", cu::Result, cu::DevicePtr, const void *, size_t, cu::Stream)            \
   X(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", cu::Result, void *, cu::DevicePtr, size_t, cu::Stream)                  \
   X(cuMemsetD32Async, "cuMemsetD32Async", cu::Result, cu::DevicePtr, unsigned, size_t, cu::Stream)                     \
@@ -235,6 +237,11 @@ struct CudaDevice::Impl {
   std::vector<Buffer> buffers;
   /// Pinned host arrays' device copies.
   PinTable<cu::DevicePtr> pinned;
+  /// Page-locked host memory that updates copy through: a copy from it is queued without waiting (one
+  /// from pageable memory would wait for the device first). Bump-allocated, and reused only after the
+  /// stream synchronized, when the copies that read it have run.
+  uint8_t *staging = nullptr;
+  size_t stagingCapacity = 0, stagingUsed = 0;
   /// Events around each launch or product: the kernel's own time.
   cu::Event started = nullptr, finished = nullptr;
   double lastKernelSeconds = -1;
@@ -253,6 +260,8 @@ struct CudaDevice::Impl {
       if (event)
         d->cuEventDestroy(event);
     pinned.clear([&](cu::DevicePtr &pointer) { d->cuMemFree(pointer); });
+    if (staging)
+      d->cuMemFreeHost(staging);
     for (auto &entry : kernels)
       d->cuModuleUnload(entry.second.module);
     for (Buffer &buffer : buffers)
@@ -288,6 +297,30 @@ struct CudaDevice::Impl {
     cu::Function function = loaded.function;
     kernels[kernel.ptx] = std::move(loaded);
     return function;
+  }
+
+  /// `bytes` of staging for a queued copy. When they do not fit, waits for the stream (the queued copies
+  /// have read theirs) and starts over, in a buffer grown to fit.
+  llvm::Expected<uint8_t *> stagingFor(size_t bytes) {
+    size_t at = (stagingUsed + 15) / 16 * 16;
+    if (at + bytes > stagingCapacity) {
+      if (llvm::Error err = XF_CU_CHECK((*d), cuStreamSynchronize(stream)))
+        return std::move(err);
+      at = 0;
+      if (bytes > stagingCapacity) {
+        size_t grown = std::max({bytes, 2 * stagingCapacity, size_t(1) << 20});
+        if (staging)
+          d->cuMemFreeHost(std::exchange(staging, nullptr));
+        stagingCapacity = 0;
+        void *host = nullptr;
+        if (llvm::Error err = XF_CU_CHECK((*d), cuMemAllocHost(&host, grown)))
+          return std::move(err);
+        staging = static_cast<uint8_t *>(host);
+        stagingCapacity = grown;
+      }
+    }
+    stagingUsed = at + bytes;
+    return staging + at;
   }
 
   /// Records the start of the device work whose time lastKernelSeconds reports.
@@ -445,10 +478,11 @@ llvm::Error CudaDevice::pin(const void *data, size_t bytes, bool resident) {
           return err;
         if (llvm::Error err = XF_CU_CHECK(d, cuMemAlloc(&pointer, std::max<size_t>(bytes, 4))))
           return err;
+        // The copy is queued without waiting: the caller keeps the array as it is until the last unpin,
+        // and a resident copy needs none.
         if (bytes && !resident)
-          if (llvm::Error err = XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, data, bytes, impl->stream)))
-            return err;
-        return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+          return XF_CU_CHECK(d, cuMemcpyHtoDAsync(pointer, data, bytes, impl->stream));
+        return llvm::Error::success();
       },
       [&](cu::DevicePtr &pointer) {
         if (pointer)
@@ -465,7 +499,8 @@ void CudaDevice::unpin(const void *data) {
 }
 
 /// Queues a copy of bytes [offset, offset + bytes) of a pinned array between the host and its device copy
-/// (`up`: to the device) on the stream; the caller synchronizes before it uses the host bytes.
+/// (`up`: to the device, through staging, so the host bytes may change at once) on the stream; a download's
+/// caller synchronizes before it uses the host bytes.
 static llvm::Error copyPinned(CudaDevice::Impl &impl, const Driver &d, void *data, size_t offset, size_t bytes,
                               bool up) {
   const char *what = up ? "update" : "download";
@@ -480,17 +515,18 @@ static llvm::Error copyPinned(CudaDevice::Impl &impl, const Driver &d, void *dat
   if (llvm::Error err = XF_CU_CHECK(d, cuCtxSetCurrent(impl.context)))
     return err;
   uint8_t *host = static_cast<uint8_t *>(data) + offset;
-  return up ? XF_CU_CHECK(d, cuMemcpyHtoDAsync(*pin.copy + offset, host, bytes, impl.stream))
-            : XF_CU_CHECK(d, cuMemcpyDtoHAsync(host, *pin.copy + offset, bytes, impl.stream));
+  if (!up)
+    return XF_CU_CHECK(d, cuMemcpyDtoHAsync(host, *pin.copy + offset, bytes, impl.stream));
+  llvm::Expected<uint8_t *> staged = impl.stagingFor(bytes);
+  if (!staged)
+    return staged.takeError();
+  std::memcpy(*staged, host, bytes);
+  return XF_CU_CHECK(d, cuMemcpyHtoDAsync(*pin.copy + offset, *staged, bytes, impl.stream));
 }
 
 llvm::Error CudaDevice::update(const void *data, size_t offset, size_t bytes) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  // The host memory is pageable, and the caller may change it at once.
-  const Driver &d = *impl->d;
-  if (llvm::Error err = copyPinned(*impl, d, const_cast<void *>(data), offset, bytes, /*up=*/true))
-    return err;
-  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+  return copyPinned(*impl, *impl->d, const_cast<void *>(data), offset, bytes, /*up=*/true);
 }
 
 llvm::Error CudaDevice::download(llvm::ArrayRef<HostRange> ranges) {
@@ -499,7 +535,10 @@ llvm::Error CudaDevice::download(llvm::ArrayRef<HostRange> ranges) {
   for (const HostRange &range : ranges)
     if (llvm::Error err = copyPinned(*impl, d, range.data, range.offset, range.bytes, /*up=*/false))
       return err;
-  return XF_CU_CHECK(d, cuStreamSynchronize(impl->stream));
+  if (llvm::Error err = XF_CU_CHECK(d, cuStreamSynchronize(impl->stream)))
+    return err;
+  impl->stagingUsed = 0; // every queued update has run
+  return llvm::Error::success();
 }
 
 llvm::Error CudaDevice::launch(const CudaKernel &kernel, llvm::ArrayRef<CudaBinding> bindings,

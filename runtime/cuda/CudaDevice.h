@@ -69,7 +69,8 @@ public:
   void unpin(const void *data);
   /// Copies bytes [offset, offset + bytes) of the pinned host array `data` into its device copy again:
   /// the caller changed them (a KV cache's new rows). An error if `data` is not pinned or the range
-  /// passes its end.
+  /// passes its end. The bytes are taken at once (into page-locked staging) and the copy is queued on
+  /// the stream, after the launches before it, without waiting.
   llvm::Error update(const void *data, size_t offset, size_t bytes);
   /// Copies byte ranges of pinned arrays' device copies into the host arrays, after every launch queued
   /// before, and waits once for all of them.

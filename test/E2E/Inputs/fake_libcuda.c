@@ -48,6 +48,13 @@ CUresult cuMemAlloc_v2(unsigned long long *pointer, size_t bytes) {
   return 0;
 }
 CUresult cuMemFree_v2(unsigned long long pointer) { free((void *)(uintptr_t)pointer); return 0; }
+CUresult cuMemAllocHost_v2(void **pointer, size_t bytes) {
+  if (getenv("FAKE_CUDA_LOG_COPIES"))
+    fprintf(stderr, "fake-cuda: alloc host %zu\n", bytes);
+  *pointer = calloc(1, bytes);
+  return 0;
+}
+CUresult cuMemFreeHost(void *pointer) { free(pointer); return 0; }
 CUresult cuMemcpyHtoDAsync_v2(unsigned long long to, const void *from, size_t bytes, void *stream) {
   if (getenv("FAKE_CUDA_LOG_COPIES"))
     fprintf(stderr, "fake-cuda: upload %zu\n", bytes);
