@@ -436,7 +436,7 @@ func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params
 /// upper weight is 0 and its x column is clamped, so it adds 0. Routes are device data the runtime cannot
 /// check, so an expert index past the last reads the last expert (the unsigned minimum sends a negative one
 /// there too) rather than out of bounds.
-constexpr int64_t kMatmulRows = 4;
+constexpr int64_t kMatmulRows = 4, kGemvUnroll = 4;
 
 std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
   const int rows = routed ? 1 : kMatmulRows;
@@ -456,6 +456,7 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
   %c2 = arith.constant 2 : index
   %cLanes = arith.constant )mlir" + L + R"mlir( : index
   %cRows = arith.constant )mlir" + num(rows) + R"mlir( : index
+  %cUnroll = arith.constant )mlir" + num(kGemvUnroll) + R"mlir( : index
   %zero = arith.constant 0.0 : f32
   %c16 = arith.constant 16 : i32
   %high = arith.constant -65536 : i32
@@ -497,25 +498,28 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
       text += "    %cr" + num(r) + " = arith.constant " + num(r) + " : index\n    %next" + num(r) +
               " = arith.addi %row0, %cr" + num(r) + " : index\n    %row" + num(r) + " = arith.minui %next" + num(r) +
               ", %lastRow : index\n";
-  // The weight pair (%b0, %b1) of inputs (%k0, %k1c) for this column: one word, or two floats.
-  std::string pair = R"mlir(        %k0 = arith.muli %pp, %c2 : index
-        %k1 = arith.addi %k0, %c1 : index
-        %k1c = arith.minui %k1, %last : index
-)mlir";
-  if (bf16)
-    pair += "        %word = memref.load %w[" + at + "%pp] : " + weight + R"mlir(
-        %bits = arith.bitcast %word : f32 to i32
-        %lo = arith.shli %bits, %c16 : i32
-        %hi = arith.andi %bits, %high : i32
-        %b0 = arith.bitcast %lo : i32 to f32
-        %b1 = arith.bitcast %hi : i32 to f32
-)mlir";
-  else
-    pair += "        %b0 = memref.load %w[" + at + "%k0] : " + weight + "\n        %w1 = memref.load %w[" + at +
-            "%k1c] : " + weight + R"mlir(
-        %inside = arith.cmpi ult, %k1, %k : index
-        %b1 = arith.select %inside, %w1, %zero : f32
-)mlir";
+  // The weight pair (%b0<u>, %b1<u>) of inputs (%k0<u>, %k1c<u>) for this column and pair index `p`: one
+  // word, or two floats.
+  auto pair = [&](const std::string &u, const std::string &p) {
+    std::string text = "        %k0" + u + " = arith.muli " + p + ", %c2 : index\n        %k1" + u + " = arith.addi %k0" + u +
+                       ", %c1 : index\n        %k1c" + u + " = arith.minui %k1" + u + ", %last : index\n";
+    if (bf16)
+      return text + "        %word" + u + " = memref.load %w[" + at + p + "] : " + weight + "\n        %bits" + u +
+             " = arith.bitcast %word" + u + " : f32 to i32\n        %lo" + u + " = arith.shli %bits" + u +
+             ", %c16 : i32\n        %hi" + u + " = arith.andi %bits" + u + ", %high : i32\n        %b0" + u +
+             " = arith.bitcast %lo" + u + " : i32 to f32\n        %b1" + u + " = arith.bitcast %hi" + u + " : i32 to f32\n";
+    return text + "        %b0" + u + " = memref.load %w[" + at + "%k0" + u + "] : " + weight + "\n        %w1" + u +
+           " = memref.load %w[" + at + "%k1c" + u + "] : " + weight + "\n        %inside" + u + " = arith.cmpi ult, %k1" +
+           u + ", %k : index\n        %b1" + u + " = arith.select %inside" + u + ", %w1" + u + ", %zero : f32\n";
+  };
+  // acc + x[in, k0] b0 + x[in, k1] b1 into %p1<u>_<s>.
+  auto fma = [&](const std::string &u, const std::string &s, const std::string &in, const std::string &acc) {
+    std::string id = u + "_" + s;
+    return "        %a0" + id + " = memref.load %x[" + in + ", %k0" + u + "] : memref<?x?xf32>\n        %a1" + id +
+           " = memref.load %x[" + in + ", %k1c" + u + "] : memref<?x?xf32>\n        %p0" + id + " = math.fma %a0" + id +
+           ", %b0" + u + ", " + acc + " : f32\n        %p1" + id + " = math.fma %a1" + id + ", %b1" + u + ", %p0" + id +
+           " : f32\n";
+  };
   // A loop over this lane's pairs with `count` accumulators, rows row0 .. row(count-1), into %<result>#r.
   auto loop = [&](int count, const std::string &result) {
     std::string accs, types, yields, body;
@@ -524,17 +528,35 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
       accs += (r ? ", %acc" : "%acc") + s + " = %zero";
       types += r ? ", f32" : "f32";
       yields += (r ? ", %p1_" : "%p1_") + s;
-      body += "        %a0_" + s + " = memref.load %x[" + in + ", %k0] : memref<?x?xf32>\n        %a1_" + s +
-              " = memref.load %x[" + in + ", %k1c] : memref<?x?xf32>\n        %p0_" + s + " = math.fma %a0_" + s +
-              ", %b0, %acc" + s + " : f32\n        %p1_" + s + " = math.fma %a1_" + s + ", %b1, %p0_" + s +
-              " : f32\n";
+      body += fma("", s, in, "%acc" + s);
     }
     return "      " + result + ":" + num(count) + " = scf.for %pp = %lane to %pairs step %cLanes iter_args(" + accs +
-           ") -> (" + types + ") {\n" + pair + body + "        scf.yield " + yields + " : " + types + "\n      }\n";
+           ") -> (" + types + ") {\n" + pair("", "%pp") + body + "        scf.yield " + yields + " : " + types +
+           "\n      }\n";
+  };
+  // The one-row loop (decode) takes kGemvUnroll of the lane's pairs per step, their loads first, so each
+  // lane has that many reads in flight; the sums keep the pairs' order (the tail's are skipped).
+  auto decodeLoop = [&](const std::string &result) {
+    const std::string in = routed ? "%in0" : "%row0";
+    std::string text = "      %stride = arith.muli %cLanes, %cUnroll : index\n      %lastPair = arith.subi %pairs, %c1 : index\n      " +
+                       result + ":1 = scf.for %pp = %lane to %pairs step %stride iter_args(%acc0 = %zero) -> (f32) {\n";
+    std::string acc = "%acc0";
+    for (int u = 0; u < kGemvUnroll; ++u) {
+      std::string U = num(u);
+      text += "        %off" + U + " = arith.constant " + num(u * lanes) + " : index\n        %pu" + U + " = arith.addi %pp, %off" +
+              U + " : index\n        %valid" + U + " = arith.cmpi ult, %pu" + U + ", %pairs : index\n        %pc" + U +
+              " = arith.minui %pu" + U + ", %lastPair : index\n" + pair(U, "%pc" + U);
+    }
+    for (int u = 0; u < kGemvUnroll; ++u) {
+      std::string U = num(u);
+      text += fma(U, "0", in, acc) + "        %n" + U + " = arith.select %valid" + U + ", %p1" + U + "_0, " + acc + " : f32\n";
+      acc = "%n" + U;
+    }
+    return text + "        scf.yield " + acc + " : f32\n      }\n";
   };
   std::vector<std::string> sums;
   if (rows == 1) {
-    text += loop(1, "%s");
+    text += decodeLoop("%s");
     sums.push_back("%s#0");
   } else {
     // A block of one row (every decode step) runs a loop of one accumulator.
@@ -547,7 +569,7 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
     }
     text += "    %multi = arith.cmpi ugt, %left, %c1 : index\n    %s:" + num(rows) + " = scf.if %multi -> (" + types +
             ") {\n" + loop(rows, "%r") + "      scf.yield " + all + " : " + types + "\n    } else {\n" +
-            loop(1, "%r") + "      scf.yield %r#0" + zeros + " : " + types + "\n    }\n";
+            decodeLoop("%r") + "      scf.yield %r#0" + zeros + " : " + types + "\n    }\n";
   }
   // Each lane holds its share; xor shuffles leave every lane with the whole (bit-identical) sum.
   for (int64_t offset = 1; offset < lanes; offset *= 2) {
