@@ -82,6 +82,17 @@ float widenBf16(uint16_t bits) {
   return value;
 }
 
+/// x [M, K] times W^T (W [N, K]) in double precision.
+std::vector<double> productOf(const std::vector<float> &x, const std::vector<float> &w, int64_t M, int64_t K,
+                              int64_t N) {
+  std::vector<double> y(M * N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k)
+        y[m * N + n] += double(x[m * K + k]) * w[n * K + k];
+  return y;
+}
+
 // The weight is [N, K] (nn.Linear's layout); an odd K. M covers a decode row, a whole block of 4 rows, and
 // blocks cut short (the GPU form gives each work item up to 4 rows of one output column).
 TEST_P(DenseKernels, Matmul) {
@@ -89,11 +100,7 @@ TEST_P(DenseKernels, Matmul) {
   for (int64_t M : {1, 4, 6, 7}) {
     std::vector<float> x = randomNormals(M * K, 1), w = randomNormals(N * K, 2), y(M * N, std::nanf(""));
     ASSERT_EQ(run("xf_dense_matmul", {tensorOf(x, {M, K}), tensorOf(w, {N, K}), tensorOf(y, {M, N})}), "");
-    std::vector<double> expected(M * N);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t k = 0; k < K; ++k)
-          expected[m * N + n] += double(x[m * K + k]) * w[n * K + k];
+    std::vector<double> expected = productOf(x, w, M, K, N);
     EXPECT_LE(worstError(y, expected), 1e-4) << "M = " << M;
   }
 }
@@ -110,11 +117,7 @@ TEST_P(DenseKernels, MatmulOnBf16Pairs) {
       widened[i] = widenBf16(bits[i]);
     ASSERT_EQ(run("xf_dense_matmul_bf16", {tensorOf(x, {M, K}), tensorOf(packed, {N, W}), tensorOf(y, {M, N})}), "");
     ASSERT_EQ(run("xf_dense_matmul", {tensorOf(x, {M, K}), tensorOf(widened, {N, K}), tensorOf(y32, {M, N})}), "");
-    std::vector<double> expected(M * N);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t k = 0; k < K; ++k)
-          expected[m * N + n] += double(x[m * K + k]) * widened[n * K + k];
+    std::vector<double> expected = productOf(x, widened, M, K, N);
     EXPECT_LE(worstError(y, expected), 1e-4) << "M = " << M;
     EXPECT_EQ(std::memcmp(y.data(), y32.data(), sizeof(float) * y.size()), 0) << "M = " << M;
   }
@@ -140,11 +143,7 @@ TEST_P(DenseKernels, MatmulTiled) {
     ASSERT_EQ(run("xf_dense_matmul_tiled_bf16",
                   {tensorOf(x, {M, K}), tensorOf(packed, {N, (K + 1) / 2}), tensorOf(y16, {M, N})}),
               "");
-    std::vector<double> expected(M * N);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t k = 0; k < K; ++k)
-          expected[m * N + n] += double(x[m * K + k]) * widened[n * K + k];
+    std::vector<double> expected = productOf(x, widened, M, K, N);
     EXPECT_LE(worstError(y, expected), 1e-4) << M << " x " << K << " x " << N;
     EXPECT_EQ(std::memcmp(y.data(), y16.data(), sizeof(float) * y.size()), 0) << M << " x " << K << " x " << N;
   }
@@ -501,6 +500,27 @@ TEST_P(DenseKernels, GroupedExperts) {
                                             tensorOf(one, {1}), tensorOf(y, {R, N})})
                 .find("1 output rows per input row do not match 50 input rows for 100 output rows"),
             std::string::npos);
+}
+
+// On a discrete GPU pinned arrays live in device-local memory, filled through staging (XF_VULKAN_STAGING=1
+// forces it on any device): a 84 MB weight goes up in two chunks of the 64 MB staging buffer, which a
+// product then reads in place.
+TEST_P(DenseKernels, StagedPinInChunks) {
+  if (GetParam() == "cpu")
+    GTEST_SKIP() << "staging is a Vulkan device's";
+  setenv("XF_VULKAN_STAGING", "1", 1);
+  std::string skip;
+  ContextPtr staged = makeVulkanContext(skip);
+  unsetenv("XF_VULKAN_STAGING");
+  ASSERT_TRUE(staged) << skip;
+  const int64_t M = 1, K = 5120, N = 4096;
+  std::vector<float> x = randomNormals(M * K, 41), w = randomNormals(N * K, 42), y(M * N, std::nanf(""));
+  ASSERT_EQ(messageOf(xfrt_context_pin(staged.get(), w.data(), w.size() * sizeof(float))), "");
+  std::vector<xfrt_tensor> operands = {tensorOf(x, {M, K}), tensorOf(w, {N, K}), tensorOf(y, {M, N})};
+  EXPECT_EQ(messageOf(xfrt_kernel_run(staged.get(), module.get(), "xf_dense_matmul", operands.data(), operands.size())),
+            "");
+  EXPECT_LE(worstError(y, productOf(x, w, M, K, N)), 1e-3);
+  xfrt_context_unpin(staged.get(), w.data());
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, DenseKernels, testing::Values("cpu", "vulkan"),
