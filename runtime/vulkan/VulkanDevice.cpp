@@ -7,6 +7,7 @@
 #include <vulkan/vulkan.h>
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -221,6 +222,8 @@ struct VulkanDevice::Impl {
   static constexpr uint32_t kBatchSets = 256, kBatchDescriptors = kBatchSets * 16;
   VkDescriptorPool batchPool = VK_NULL_HANDLE;
   uint32_t batched = 0, batchedDescriptors = 0, batchedCopies = 0; // recorded since the last flush
+  /// The buffers the recorded commands use: unpinning one of them must wait for the batch, others need not.
+  llvm::DenseSet<VkBuffer> batchBuffers;
 
   /// Where pinned copies live. Staged: in device-local memory the host does not map, filled and read
   /// back by copies through `staging`, recorded into the batch. That is the only way to use a discrete
@@ -694,6 +697,7 @@ struct VulkanDevice::Impl {
     std::vector<VkWriteDescriptorSet> writes(bindings.size());
     for (size_t i = 0; i < bindings.size(); ++i) {
       infos[i] = {pinned.find(bindings[i].data, bindings[i].bytes).copy->buffer, 0, VK_WHOLE_SIZE};
+      batchBuffers.insert(infos[i].buffer);
       writes[i] = make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
       writes[i].dstSet = set;
       writes[i].dstBinding = static_cast<uint32_t>(i);
@@ -722,6 +726,8 @@ struct VulkanDevice::Impl {
       return err;
     VkBufferCopy region{fromOffset, toOffset, bytes};
     vk.vkCmdCopyBuffer(commands, from, to, 1, &region);
+    batchBuffers.insert(from);
+    batchBuffers.insert(to);
     ++batchedCopies;
     return llvm::Error::success();
   }
@@ -770,6 +776,7 @@ struct VulkanDevice::Impl {
     uint32_t dispatches = std::exchange(batched, 0), copies = std::exchange(batchedCopies, 0);
     batchedDescriptors = 0;
     stagingUsed = 0;
+    batchBuffers.clear();
     auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
     barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
@@ -1038,10 +1045,13 @@ llvm::Error VulkanDevice::pin(const void *data, size_t bytes, bool resident) {
 
 void VulkanDevice::unpin(const void *data) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  // Recorded dispatches may use the buffer.
-  if (llvm::Error err = impl->flush())
-    impl->deferredFailure = "recorded dispatches failed: " + llvm::toString(std::move(err));
-  impl->pinned.unpin(data, [&](Impl::Buffer &buffer) { impl->destroyBuffer(buffer); });
+  impl->pinned.unpin(data, [&](Impl::Buffer &buffer) {
+    // Recorded commands may use the buffer: they run before it goes.
+    if (impl->batchBuffers.contains(buffer.buffer))
+      if (llvm::Error err = impl->flush())
+        impl->deferredFailure = "recorded dispatches failed: " + llvm::toString(std::move(err));
+    impl->destroyBuffer(buffer);
+  });
 }
 
 /// The pinned copy of `data` when [offset, offset + bytes) lies within it; `what` names the operation.
