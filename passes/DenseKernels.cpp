@@ -605,8 +605,9 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
 ///   - `xf_dense_matmul_tiled`, `_tiled_bf16`: the operands and results of `xf_dense_matmul` and `_bf16`;
 ///   - `xf_dense_matmul_grouped`, `_grouped_bf16`: those of `xf_dense_matmul_routed` and `_bf16`, with the
 ///     rows grouped by expert (`groups` [E, R + 1], from `xf_dense_route_groups`: per expert its row count,
-///     then its rows). A workgroup takes 64 rows of one expert's list, gathering their input rows, so each
-///     expert weight is read once per 64 of its rows; tiles past an expert's count do nothing.
+///     then its rows). A workgroup takes tiles of 64 rows of one expert's list (every kGroupSlots-th),
+///     gathering their input rows, so each expert weight is read once per 64 of its rows; tiles past an
+///     expert's count do nothing.
 /// Per step of kTileK inputs the workgroup stages its rows of x and its columns of W (widened) in
 /// workgroup memory, meets at a barrier, and each thread adds the products into its 4 x 8 accumulators
 /// (rows 4 tr + i, columns tc + 8 j) before a second barrier. A weight element is thus read from memory
@@ -614,6 +615,10 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
 /// Each output sums its inputs in order, one FMA each; the f32 and bf16 kernels are bit-identical on the
 /// same (widened) weights. Loads past an edge read a clamped address and stage 0.
 constexpr int64_t kTileThreads = 128, kTileRows = 64, kTileCols = 64, kTileK = 16;
+/// The grouped products' workgroups per expert and column tile, each taking every kGroupSlots-th row tile
+/// of the expert's list: the launch does not scale with experts x rows (most of those tiles would be empty,
+/// and some Vulkan devices allow 65535 workgroups per dispatch).
+constexpr int64_t kGroupSlots = 8;
 
 std::string tiledMatmulKernel(bool bf16, bool grouped) {
   auto num = [](int64_t v) { return std::to_string(v); };
@@ -661,7 +666,10 @@ std::string tiledMatmulKernel(bool bf16, bool grouped) {
 )mlir";
   if (grouped)
     text += R"mlir(  %experts = memref.dim %w, %c0 : memref<?x?x?xf32>
-  %tilesE = arith.muli %tiles, %experts : index
+  %cSlots = arith.constant )mlir" + num(kGroupSlots) + R"mlir( : index
+  %slots = arith.minui %tilesM, %cSlots : index
+  %slotsN = arith.muli %slots, %tilesN : index
+  %tilesE = arith.muli %slotsN, %experts : index
   %items = arith.muli %tilesE, %cThreads : index
   %inputs = memref.dim %x, %c0 : memref<?x?xf32>
   %lastInput = arith.subi %inputs, %c1 : index
@@ -673,8 +681,6 @@ std::string tiledMatmulKernel(bool bf16, bool grouped) {
     %tile = arith.divui %i, %cThreads : index
     %tn = arith.remui %tile, %tilesN : index
     %rest = arith.divui %tile, %tilesN : index
-    %tm = arith.remui %rest, %tilesM : index
-    %row0 = arith.muli %tm, %cRows : index
     %col0 = arith.muli %tn, %cCols : index
     %tr = arith.divui %t, %c8 : index
     %tc = arith.remui %t, %c8 : index
@@ -684,7 +690,8 @@ std::string tiledMatmulKernel(bool bf16, bool grouped) {
 )mlir";
   // Rows of y (`count` of them from row0 on in this tile's list) and the input row each reads.
   if (grouped)
-    text += R"mlir(    %e = arith.divui %rest, %tilesM : index
+    text += R"mlir(    %slot = arith.remui %rest, %slots : index
+    %e = arith.divui %rest, %slots : index
     %countF = memref.load %groups[%e, %c0] : memref<?x?xf32>
     %countI = arith.fptosi %countF : f32 to i32
     %countC = arith.index_cast %countI : i32 to index
@@ -693,12 +700,14 @@ std::string tiledMatmulKernel(bool bf16, bool grouped) {
     %perI = arith.fptosi %perF : f32 to i32
     %per = arith.index_cast %perI : i32 to index
     %lastListed = arith.subi %count, %c1 : index
+    scf.for %tm = %slot to %tilesM step %slots {
+    %row0 = arith.muli %tm, %cRows : index
     %busy = arith.cmpi ult, %row0, %count : index
     scf.if %busy {
 )mlir";
   else
-    text += "    %count = arith.addi %m, %c0 : index\n    %lastListed = arith.subi %m, %c1 : index\n"
-            "    %true = arith.constant true\n    scf.if %true {\n";
+    text += "    %row0 = arith.muli %rest, %cRows : index\n    %count = arith.addi %m, %c0 : index\n"
+            "    %lastListed = arith.subi %m, %c1 : index\n    %true = arith.constant true\n    scf.if %true {\n";
   // The output row of list entry `j` (clamped into the list), and that row's input row.
   auto rowOf = [&](const std::string &id, const std::string &j) {
     std::string out = "    %jc" + id + " = arith.minui " + j + ", %lastListed : index\n";
@@ -817,6 +826,8 @@ std::string tiledMatmulKernel(bool bf16, bool grouped) {
       text += "    %in" + A + " = arith.andi %orin" + R + ", %ocin" + C + " : i1\n    scf.if %in" + A +
               " {\n      memref.store %sum#" + A + ", %y[%yro" + R + ", %ocg" + C + "] : memref<?x?xf32>\n    }\n";
     }
+  if (grouped)
+    text += "    }\n"; // the row tiles' loop
   return text + R"mlir(    }
     scf.reduce
   }

@@ -444,62 +444,68 @@ TEST_P(DenseKernels, RoutedExperts) {
 // grouped products (64-row tiles of one expert's rows, gathering their input rows) against double loops, for
 // the experts' first products (an input row per token, `per` = K) and the last (an input row per route);
 // bf16 pairs give the f32 kernel's bits on the widened weights.
+// 600 tokens give expert 3 600 rows: 10 row tiles, more than the workgroups an expert and column tile get.
 TEST_P(DenseKernels, GroupedExperts) {
   if (GetParam() == "cpu")
     GTEST_SKIP() << "the grouped products use workgroup memory and barriers: GPU targets only";
-  const int64_t S = 50, E = 5, K = 2, R = S * K, H = 37, N = 70;
-  std::vector<float> logits = randomNormals(S * E, 31), k = {float(K)}, routes(R * 2, std::nanf("")),
-                     groups(E * (R + 1), std::nanf(""));
-  for (int64_t t = 0; t < 20; ++t)
-    logits[t * E + 3] = 9.0f; // expert 3 takes more than a 64-row tile
-  ASSERT_EQ(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(k, {1}), tensorOf(routes, {R, 2})}), "");
-  ASSERT_EQ(run("xf_dense_route_groups", {tensorOf(routes, {R, 2}), tensorOf(groups, {E, R + 1})}), "");
-  std::vector<int64_t> expertOf(R);
-  for (int64_t e = 0, listed = 0; e < E; ++e) {
-    std::vector<int64_t> rows;
-    for (int64_t r = 0; r < R; ++r)
-      if (routes[r * 2] == float(e))
-        rows.push_back(r);
-    ASSERT_EQ(groups[e * (R + 1)], float(rows.size())) << "expert " << e;
-    for (size_t j = 0; j < rows.size(); ++j) {
-      EXPECT_EQ(groups[e * (R + 1) + 1 + j], float(rows[j])) << "expert " << e << " entry " << j;
-      expertOf[rows[j]] = e;
+  for (int64_t S : {50, 600}) {
+    const int64_t E = 5, K = 2, R = S * K, H = 37, N = 70;
+    std::vector<float> logits = randomNormals(S * E, 31), k = {float(K)}, routes(R * 2, std::nanf("")),
+                       groups(E * (R + 1), std::nanf(""));
+    for (int64_t t = 0; t < std::min<int64_t>(S, S == 50 ? 20 : S); ++t)
+      logits[t * E + 3] = 9.0f; // expert 3 takes more than a 64-row tile
+    ASSERT_EQ(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(k, {1}), tensorOf(routes, {R, 2})}), "");
+    ASSERT_EQ(run("xf_dense_route_groups", {tensorOf(routes, {R, 2}), tensorOf(groups, {E, R + 1})}), "");
+    std::vector<int64_t> expertOf(R);
+    for (int64_t e = 0, listed = 0; e < E; ++e) {
+      std::vector<int64_t> rows;
+      for (int64_t r = 0; r < R; ++r)
+        if (routes[r * 2] == float(e))
+          rows.push_back(r);
+      ASSERT_EQ(groups[e * (R + 1)], float(rows.size())) << "expert " << e;
+      for (size_t j = 0; j < rows.size(); ++j) {
+        EXPECT_EQ(groups[e * (R + 1) + 1 + j], float(rows[j])) << "expert " << e << " entry " << j;
+        expertOf[rows[j]] = e;
+      }
+      listed += static_cast<int64_t>(rows.size());
+      if (e == E - 1)
+        EXPECT_EQ(listed, R);
     }
-    listed += static_cast<int64_t>(rows.size());
-    if (e == E - 1)
-      EXPECT_EQ(listed, R);
+    for (auto [inRows, in, per] : {std::tuple<int64_t, int64_t, int64_t>{S, H, K}, {R, H, 1}}) {
+      std::vector<float> x = randomNormals(inRows * in, 32), w = randomNormals(E * N * in, 33), widened(E * N * in),
+                         y(R * N, std::nanf("")), y16(R * N, std::nanf("")), perV = {float(per)};
+      std::vector<uint16_t> bits;
+      std::vector<float> packed = packBf16Pairs(w, E * N, in, bits);
+      for (size_t i = 0; i < widened.size(); ++i)
+        widened[i] = widenBf16(bits[i]);
+      ASSERT_EQ(run("xf_dense_matmul_grouped",
+                    {tensorOf(x, {inRows, in}), tensorOf(widened, {E, N, in}), tensorOf(groups, {E, R + 1}),
+                     tensorOf(perV, {1}), tensorOf(y, {R, N})}),
+                "");
+      ASSERT_EQ(run("xf_dense_matmul_grouped_bf16",
+                    {tensorOf(x, {inRows, in}), tensorOf(packed, {E, N, (in + 1) / 2}), tensorOf(groups, {E, R + 1}),
+                     tensorOf(perV, {1}), tensorOf(y16, {R, N})}),
+                "");
+      std::vector<double> expected(R * N);
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t i = 0; i < in; ++i)
+            expected[r * N + n] += double(x[(r / per) * in + i]) * widened[(expertOf[r] * N + n) * in + i];
+      EXPECT_LE(worstError(y, expected), 1e-4) << "S " << S << ", per " << per;
+      EXPECT_EQ(std::memcmp(y.data(), y16.data(), sizeof(float) * y.size()), 0) << "S " << S << ", per " << per;
+    }
+    if (S != 50)
+      continue;
+    std::vector<float> x(S * H), w(E * N * H), y(R * N), one = {1}, shortGroups(E * R);
+    EXPECT_NE(run("xf_dense_matmul_grouped", {tensorOf(x, {S, H}), tensorOf(w, {E, N, H}),
+                                              tensorOf(shortGroups, {E, R}), tensorOf(k, {1}), tensorOf(y, {R, N})})
+                  .find("'groups' must be [5, 101]"),
+              std::string::npos);
+    EXPECT_NE(run("xf_dense_matmul_grouped", {tensorOf(x, {S, H}), tensorOf(w, {E, N, H}), tensorOf(groups, {E, R + 1}),
+                                              tensorOf(one, {1}), tensorOf(y, {R, N})})
+                  .find("1 output rows per input row do not match 50 input rows for 100 output rows"),
+              std::string::npos);
   }
-  for (auto [inRows, in, per] : {std::tuple<int64_t, int64_t, int64_t>{S, H, K}, {R, H, 1}}) {
-    std::vector<float> x = randomNormals(inRows * in, 32), w = randomNormals(E * N * in, 33), widened(E * N * in),
-                       y(R * N, std::nanf("")), y16(R * N, std::nanf("")), perV = {float(per)};
-    std::vector<uint16_t> bits;
-    std::vector<float> packed = packBf16Pairs(w, E * N, in, bits);
-    for (size_t i = 0; i < widened.size(); ++i)
-      widened[i] = widenBf16(bits[i]);
-    ASSERT_EQ(run("xf_dense_matmul_grouped", {tensorOf(x, {inRows, in}), tensorOf(widened, {E, N, in}),
-                                              tensorOf(groups, {E, R + 1}), tensorOf(perV, {1}), tensorOf(y, {R, N})}),
-              "");
-    ASSERT_EQ(run("xf_dense_matmul_grouped_bf16",
-                  {tensorOf(x, {inRows, in}), tensorOf(packed, {E, N, (in + 1) / 2}), tensorOf(groups, {E, R + 1}),
-                   tensorOf(perV, {1}), tensorOf(y16, {R, N})}),
-              "");
-    std::vector<double> expected(R * N);
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t i = 0; i < in; ++i)
-          expected[r * N + n] += double(x[(r / per) * in + i]) * widened[(expertOf[r] * N + n) * in + i];
-    EXPECT_LE(worstError(y, expected), 1e-4) << "per " << per;
-    EXPECT_EQ(std::memcmp(y.data(), y16.data(), sizeof(float) * y.size()), 0) << "per " << per;
-  }
-  std::vector<float> x(S * H), w(E * N * H), y(R * N), one = {1}, shortGroups(E * R);
-  EXPECT_NE(run("xf_dense_matmul_grouped", {tensorOf(x, {S, H}), tensorOf(w, {E, N, H}), tensorOf(shortGroups, {E, R}),
-                                            tensorOf(k, {1}), tensorOf(y, {R, N})})
-                .find("'groups' must be [5, 101]"),
-            std::string::npos);
-  EXPECT_NE(run("xf_dense_matmul_grouped", {tensorOf(x, {S, H}), tensorOf(w, {E, N, H}), tensorOf(groups, {E, R + 1}),
-                                            tensorOf(one, {1}), tensorOf(y, {R, N})})
-                .find("1 output rows per input row do not match 50 input rows for 100 output rows"),
-            std::string::npos);
 }
 
 // On a discrete GPU pinned arrays live in device-local memory, filled through staging (XF_VULKAN_STAGING=1
