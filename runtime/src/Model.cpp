@@ -703,8 +703,8 @@ struct GpuActivations {
 
   void release(xfrt_context &context) {
     for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &q, &k, &v, &qn, &kn, &qr, &kr, &queries, &attn,
-                                      &merged, &gate, &up, &act, &routerLogits, &routes, &groups, &expertOut, &last,
-                                      &normed, &logits, &ids, &cosT, &sinT})
+                                      &merged, &gate, &up, &act, &routerLogits, &routes, &groups, &expertOut,
+                                      &last, &normed, &logits, &ids, &cosT, &sinT})
       if (!array->empty())
         context.unpin(array->data());
     for (std::vector<float> &array : appendAt)
@@ -997,15 +997,15 @@ void cacheRowsToFetch(LayerCache &cache, std::vector<HostRange> &ranges) {
   cache.synced = cache.count;
 }
 
+/// The fewest rows a GPU product takes the tiled kernel for: below, most of a 64-row tile would be padding,
+/// and the subgroup form's 4-row items read each weight at most 8 times over.
+constexpr int64_t kTiledRows = 32;
+
 /// The forward of a GPU module: every dense op and attention runs as one of its kernels on the context's
 /// device, where the weights, the KV cache and the activations stay. What crosses between host and device
 /// is small and at the ends: before the first kernel the token ids, the RoPE tables and the cache policy's
 /// changes (sendCache), after the last the logits and the appended cache rows (cacheRowsToFetch). MoE layers
 /// route on the device too.
-/// The fewest rows a GPU product takes the tiled kernel for: below, most of a 64-row tile would be padding,
-/// and the subgroup form's 4-row items read each weight at most 8 times over.
-constexpr int64_t kTiledRows = 32;
-
 void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
