@@ -1,8 +1,9 @@
 //===- DenseKernels.cpp - the dense ops of a model as GPU-ready kernels ---===//
 //
 // The CPU runs a model's dense ops with Halide kernels; GPU targets need them as xf kernels that take the
-// same pipeline as attention. They are written here in their lowered form (memrefs, one scf.parallel, one
-// work item per output element or row), shape-generic, so one copy serves every layer and model.
+// same pipeline as attention. They are written here in their lowered form (memrefs, one scf.parallel; one
+// work item per output element or row, except the products, whose items are subgroup lanes or workgroup
+// tiles), shape-generic, so one copy serves every layer and model.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -19,9 +20,8 @@ using namespace mlir;
 
 namespace {
 
-// Weights of the products (matmulKernel) are stored [in, out] (nn.Linear's W transposed), so the threads
-// of consecutive outputs read consecutive addresses at every step of the reduction; token ids arrive as f32
-// (exact below 2^24).
+// Token ids arrive as f32 (exact below 2^24). The products are generated below (matmulKernel,
+// tiledMatmulKernel).
 constexpr const char *kDenseKernels = R"mlir(
 func.func @xf_dense_rms_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %params: memref<2xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_rms_norm"}, xf.operand_names = ["input", "weight", "params", "output"]} {
