@@ -13,7 +13,8 @@
 4. Timings at the CUDA issue's shapes (B * S = 16k, H * D = 2048, d = 64 and 128, causal and not):
    `xf-run kernel --repeat 5 --resident` per target: the kernel's own device time (Vulkan timestamps, CUDA
    events), and the whole call's in parentheses; PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same
-   run; one variant (ALiBi + chunks, GQA) against FlexAttention; decode attention at T = 32768 in K/V GB/s
+   run; three variants (ALiBi + chunks, a prefix LM, a sliding window) against FlexAttention; decode
+   attention at T = 32768 in K/V GB/s
    against the device's copy bandwidth (f32, and on CUDA bf16 in both forms, tensor cores with and without
    split-K).
 5. The projections' products at a 7B model's shapes, bf16 weights (the tiny models check them at small ones):
@@ -362,45 +363,52 @@ def model_timing(targets):
                 (target, float(prefill.group(1)), rate, rate * weight_bytes / 1e9))
 
 
+# Variants FlexAttention can express, timed against it (bf16, compiled): (module, kernel, heads, kv heads,
+# head dim, score_mod and mask_mod built from the slopes tensor; None: none).
+FLEX_VARIANTS = [
+    ("modifiers", "alibi_chunked", 8, 2, 64,
+     lambda slopes: lambda score, b, h, q, kv: score - slopes[h] * (q - kv),
+     lambda q, kv: (kv <= q) & (q // 256 == kv // 256)),
+    ("modifiers", "prefix_lm", 8, 8, 64, None, lambda q, kv: (kv < 32) | (kv <= q)),
+    ("gqa", "gqa", 8, 2, 80, None, lambda q, kv: (kv <= q) & (kv > q - 100)),
+]
+
+
 def variant_timing(targets, torch, tmp):
-    """ALiBi + 256-token chunks, causal, GQA 8/2, d = 64 (examples/modifiers.xf alibi_chunked) against
-    FlexAttention with the same score and mask modifiers (bf16, compiled), B = 4, S = T = 4096."""
+    """Variants against FlexAttention with the same score and mask modifiers (bf16, compiled), B = 4,
+    S = T = 4096: ALiBi + 256-token chunks (causal, GQA 8/2, d = 64), a 32-token prefix LM, and a
+    100-token sliding window (causal, GQA 8/2, d = 80)."""
     import numpy as np
     B, S = (int(x) for x in os.environ.get("XF_GPU_TIMING_BS", "4,4096").split(","))
-    H, Hkv, D = 8, 2, 64
-    rng = np.random.default_rng(2)
-    for n, heads in (("q", H), ("k", Hkv), ("v", Hkv)):
-        np.save(os.path.join(tmp, n + ".npy"), rng.standard_normal((B, heads, S, D), dtype=np.float32))
-    row = "%-16s" % "alibi_chunked"
-    for target in targets:
-        lib = os.path.join(HERE, "modules", "modifiers-%s.so" % target)
-        rc, text = run([XF, "kernel", lib, "--kernel", "alibi_chunked", "--device", target, "--repeat", "5",
-                        "--resident"] + [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
-                       ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
-        row += "  %s %s" % (target, xf_time(rc, text, 0))
-    if torch:
-        try:
-            from torch.nn.attention.flex_attention import create_block_mask, flex_attention
-            m = 1
-            while m * 2 <= H:
-                m *= 2
-            slopes = torch.tensor([2.0 ** (-8.0 * k / m) for k in range(1, m + 1)], device="cuda")
-
-            def score_mod(score, b, h, q_idx, kv_idx):
-                return score - slopes[h] * (q_idx - kv_idx)
-
-            def mask_mod(b, h, q_idx, kv_idx):
-                return (kv_idx <= q_idx) & (q_idx // 256 == kv_idx // 256)
-
-            block_mask = create_block_mask(mask_mod, None, None, S, S, device="cuda")
-            flex = torch.compile(flex_attention)
-            q = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
-            k, v = (torch.randn(B, Hkv, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(2))
-            best = cuda_ms(torch, lambda: flex(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=True))
-            row += "  torch FlexAttention %.3f ms" % best
-        except Exception as error:
-            row += "  torch FlexAttention unavailable (%s)" % str(error).splitlines()[0][:80]
-    log(row)
+    for module, kernel, H, Hkv, D, score_of, mask in FLEX_VARIANTS:
+        rng = np.random.default_rng(2)
+        for n, heads in (("q", H), ("k", Hkv), ("v", Hkv)):
+            np.save(os.path.join(tmp, n + ".npy"), rng.standard_normal((B, heads, S, D), dtype=np.float32))
+        row = "%-16s" % kernel
+        for target in targets:
+            lib = os.path.join(HERE, "modules", "%s-%s.so" % (module, target))
+            rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", target, "--repeat", "5",
+                            "--resident"] + [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
+                           ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
+            row += "  %s %s" % (target, xf_time(rc, text, 0))
+        if torch:
+            try:
+                from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+                m = 1
+                while m * 2 <= H:
+                    m *= 2
+                slopes = torch.tensor([2.0 ** (-8.0 * k / m) for k in range(1, m + 1)], device="cuda")
+                block_mask = create_block_mask(lambda b, h, q, kv: mask(q, kv), None, None, S, S, device="cuda")
+                flex = torch.compile(flex_attention)
+                q = torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16)
+                k, v = (torch.randn(B, Hkv, S, D, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+                score_mod = score_of(slopes) if score_of else None
+                best = cuda_ms(torch, lambda: flex(q, k, v, score_mod=score_mod, block_mask=block_mask,
+                                                   enable_gqa=Hkv != H))
+                row += "  torch FlexAttention %.3f ms" % best
+            except Exception as error:  # a head dim or a build FlexAttention does not support
+                row += "  torch FlexAttention unavailable (%s)" % str(error).splitlines()[0][:80]
+        log(row)
 
 
 def main():
