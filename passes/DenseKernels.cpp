@@ -438,6 +438,30 @@ func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params
 /// there too) rather than out of bounds.
 constexpr int64_t kMatmulRows = 4, kGemvUnroll = 4;
 
+/// What both product generators start with: index constants 0 to 2, f32 zero, the bf16 widening constants
+/// (%s16, %high), y's rows %m and columns %n, and x's columns %k.
+constexpr const char *kProductPreamble = R"mlir(
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %zero = arith.constant 0.0 : f32
+  %s16 = arith.constant 16 : i32
+  %high = arith.constant -65536 : i32
+  %m = memref.dim %y, %c0 : memref<?x?xf32>
+  %n = memref.dim %y, %c1 : memref<?x?xf32>
+  %k = memref.dim %x, %c1 : memref<?x?xf32>
+)mlir";
+
+/// The lines that widen the bf16 pair in f32 word `word` into %<lo> (input 2p, the low half) and %<hi>
+/// (2p + 1, the high half); `id` keeps the temporaries' names apart.
+std::string widenPair(const std::string &word, const std::string &lo, const std::string &hi, const std::string &id,
+                      const std::string &indent) {
+  return indent + "%bits" + id + " = arith.bitcast " + word + " : f32 to i32\n" + indent + "%lob" + id +
+         " = arith.shli %bits" + id + ", %s16 : i32\n" + indent + "%hib" + id + " = arith.andi %bits" + id +
+         ", %high : i32\n" + indent + lo + " = arith.bitcast %lob" + id + " : i32 to f32\n" + indent + hi +
+         " = arith.bitcast %hib" + id + " : i32 to f32\n";
+}
+
 std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
   const int rows = routed ? 1 : kMatmulRows;
   std::string name = std::string("xf_dense_matmul") + (routed ? "_routed" : "") + (bf16 ? "_bf16" : "");
@@ -450,19 +474,10 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
                      ", %y: memref<?x?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" +
                      name.substr(3) + "\", weights = \"out_in\"}, xf.operand_names = [\"input\", \"weight\", " +
                      (routed ? "\"routes\", \"params\", " : "") + "\"output\"]" +
-                     (lanes > 1 ? ", xf.subgroup_lanes = " + L + " : i64" : "") + "} {\n" + R"mlir(
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %c2 = arith.constant 2 : index
-  %cLanes = arith.constant )mlir" + L + R"mlir( : index
+                     (lanes > 1 ? ", xf.subgroup_lanes = " + L + " : i64" : "") + "} {" + kProductPreamble +
+                     R"mlir(  %cLanes = arith.constant )mlir" + L + R"mlir( : index
   %cRows = arith.constant )mlir" + num(rows) + R"mlir( : index
   %cUnroll = arith.constant )mlir" + num(kGemvUnroll) + R"mlir( : index
-  %zero = arith.constant 0.0 : f32
-  %c16 = arith.constant 16 : i32
-  %high = arith.constant -65536 : i32
-  %m = memref.dim %y, %c0 : memref<?x?xf32>
-  %n = memref.dim %y, %c1 : memref<?x?xf32>
-  %k = memref.dim %x, %c1 : memref<?x?xf32>
   %last = arith.subi %k, %c1 : index
   %kUp = arith.addi %k, %c1 : index
   %pairs = arith.divui %kUp, %c2 : index
@@ -504,10 +519,8 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
     std::string text = "        %k0" + u + " = arith.muli " + p + ", %c2 : index\n        %k1" + u + " = arith.addi %k0" + u +
                        ", %c1 : index\n        %k1c" + u + " = arith.minui %k1" + u + ", %last : index\n";
     if (bf16)
-      return text + "        %word" + u + " = memref.load %w[" + at + p + "] : " + weight + "\n        %bits" + u +
-             " = arith.bitcast %word" + u + " : f32 to i32\n        %lo" + u + " = arith.shli %bits" + u +
-             ", %c16 : i32\n        %hi" + u + " = arith.andi %bits" + u + ", %high : i32\n        %b0" + u +
-             " = arith.bitcast %lo" + u + " : i32 to f32\n        %b1" + u + " = arith.bitcast %hi" + u + " : i32 to f32\n";
+      return text + "        %word" + u + " = memref.load %w[" + at + p + "] : " + weight + "\n" +
+             widenPair("%word" + u, "%b0" + u, "%b1" + u, u, "        ");
     return text + "        %b0" + u + " = memref.load %w[" + at + "%k0" + u + "] : " + weight + "\n        %w1" + u +
            " = memref.load %w[" + at + "%k1c" + u + "] : " + weight + "\n        %inside" + u + " = arith.cmpi ult, %k1" +
            u + ", %k : index\n        %b1" + u + " = arith.select %inside" + u + ", %w1" + u + ", %zero : f32\n";
@@ -631,23 +644,13 @@ std::string tiledMatmulKernel(bool bf16, bool grouped) {
                      ", %y: memref<?x?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" + kind +
                      "\", weights = \"out_in\"}, xf.operand_names = [\"input\", \"weight\", " +
                      (grouped ? "\"groups\", \"params\", " : "") + "\"output\"], xf.workgroup_size = " +
-                     num(kTileThreads) + " : i64} {\n" + R"mlir(
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %c2 = arith.constant 2 : index
-  %c4 = arith.constant 4 : index
+                     num(kTileThreads) + " : i64} {" + kProductPreamble + R"mlir(  %c4 = arith.constant 4 : index
   %c8 = arith.constant 8 : index
   %c16 = arith.constant 16 : index
   %cK = arith.constant )mlir" + num(kTileK) + R"mlir( : index
   %cRows = arith.constant )mlir" + num(kTileRows) + R"mlir( : index
   %cCols = arith.constant )mlir" + num(kTileCols) + R"mlir( : index
   %cThreads = arith.constant )mlir" + num(kTileThreads) + R"mlir( : index
-  %zero = arith.constant 0.0 : f32
-  %s16 = arith.constant 16 : i32
-  %high = arith.constant -65536 : i32
-  %m = memref.dim %y, %c0 : memref<?x?xf32>
-  %n = memref.dim %y, %c1 : memref<?x?xf32>
-  %k = memref.dim %x, %c1 : memref<?x?xf32>
   %kw = memref.dim %w, )mlir" + (grouped ? "%c2" : "%c1") + " : " + weight + R"mlir(
   %lastRow = arith.subi %m, %c1 : index
   %lastCol = arith.subi %n, %c1 : index
@@ -776,10 +779,8 @@ std::string tiledMatmulKernel(bool bf16, bool grouped) {
               Q + " : index\n      %wg" + Q + " = arith.addi %col0, %wc" + Q + " : index\n      %win" + Q +
               " = arith.cmpi ult, %wg" + Q + ", %n : index\n      %wgc" + Q + " = arith.minui %wg" + Q +
               ", %lastCol : index\n      %word" + Q + " = memref.load %w[" + at + "%wgc" + Q + ", %gpc] : " + weight +
-              "\n      %wok" + Q + " = arith.andi %win" + Q + ", %pin : i1\n      %bits" + Q + " = arith.bitcast %word" +
-              Q + " : f32 to i32\n      %lob" + Q + " = arith.shli %bits" + Q + ", %s16 : i32\n      %hib" + Q +
-              " = arith.andi %bits" + Q + ", %high : i32\n      %lof" + Q + " = arith.bitcast %lob" + Q +
-              " : i32 to f32\n      %hif" + Q + " = arith.bitcast %hib" + Q + " : i32 to f32\n      %lov" + Q +
+              "\n      %wok" + Q + " = arith.andi %win" + Q + ", %pin : i1\n" +
+              widenPair("%word" + Q, "%lof" + Q, "%hif" + Q, Q, "      ") + "      %lov" + Q +
               " = arith.select %wok" + Q + ", %lof" + Q + ", %zero : f32\n      %hiv" + Q + " = arith.select %wok" + Q +
               ", %hif" + Q + ", %zero : f32\n      memref.store %lov" + Q + ", %ws[%wlo, %wc" + Q +
               "] : memref<16x65xf32, #gpu.address_space<workgroup>>\n      memref.store %hiv" + Q + ", %ws[%whi, %wc" + Q +
