@@ -367,7 +367,7 @@ int main(int argc, char **argv) {
         continue;
       Weight w = makeWeight(s, 1, false, dense::Storage::BF16);
       dense::Linear dot = w.xf;
-      dot.dot = dense::Dot::BF16;
+      dot.pairForDot(); // as the model runtime stores them for --dot bf16
       const int64_t M = s.rows, K = s.in, N = w.xf.outPadded;
       std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yd(y.size()), yb(y.size());
       fillRandom(x.data(), M * K, 2);

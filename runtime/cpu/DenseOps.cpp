@@ -12,6 +12,8 @@
 #include "xf_gemm_bf16.h"
 #if defined(__x86_64__)
 #include "xf_gemm_bf16dot.h"
+#include "xf_gemm_bf16dot_paired.h"
+#include "xf_gemv_bf16_paired.h"
 #include <cpuid.h>
 #endif
 #include "xf_gemm_f16.h"
@@ -203,13 +205,55 @@ void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, boo
     std::memcpy(bias.data(), b, sizeof(float) * out);
 }
 
+void Linear::pairForDot() {
+  dot = Dot::BF16;
+#if defined(__x86_64__)
+  if (paired || storage != Storage::BF16 || in % 2 != 0)
+    return;
+#else
+  return; // the bf16 dot runs on x86-64 only
+#endif
+  std::vector<uint16_t> pairs(wt16.size());
+  for (int64_t p = 0; p < outPadded / kPanel; ++p)
+    for (int64_t k = 0; k < in; ++k)
+      for (int64_t j = 0; j < kPanel; ++j)
+        pairs[static_cast<size_t>(((p * (in / 2) + k / 2) * kPanel + j) * 2 + k % 2)] =
+            wt16[static_cast<size_t>((p * in + k) * kPanel + j)];
+  wt16 = std::move(pairs);
+  paired = true;
+}
+
 float Linear::weight(int64_t n, int64_t k) const {
-  size_t index = static_cast<size_t>(((n / kPanel) * in + k) * kPanel + n % kPanel);
+  const int64_t p = n / kPanel, j = n % kPanel;
+  size_t index = paired ? static_cast<size_t>(((p * (in / 2) + k / 2) * kPanel + j) * 2 + k % 2)
+                        : static_cast<size_t>((p * in + k) * kPanel + j);
   return storage == Storage::F32 ? wt[index] : fromStorage16(wt16[index], storage);
 }
 
 void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy) {
   const int64_t panels = layer.outPadded / kPanel;
+  if (layer.paired) {
+    if (layer.dot != Dot::BF16)
+      throw std::logic_error("dense::linear: k-paired weights multiply only in the bf16 dot");
+#if defined(__x86_64__)
+    if (!bf16DotSupported())
+      throw std::runtime_error("bf16 dot products need a CPU with AVX512-BF16 (vdpbf16ps); this one has none");
+    View<uint16_t> pairs(layer.wt16.data(), {{2 * kPanel, 1}, {layer.in / 2, 2 * kPanel}, {panels, layer.in * kPanel}});
+    F bias(layer.bias.data(), {{kPanel, 1}, {panels, kPanel}});
+    if (rows == 1) {
+      F xv(x, {{layer.in, 1}});
+      F yv(y, {{kPanel, 1}, {panels, kPanel}});
+      return check(xf_gemv_bf16_paired(xv.get(), pairs.get(), bias.get(), yv.get()), "xf_gemv_bf16_paired");
+    }
+    if (rows < kMinRows)
+      throw std::logic_error("dense::linear: fewer rows than the GEMM tile");
+    F xv(x, {{layer.in, 1}, {rows, ldx}});
+    F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
+    return check(xf_gemm_bf16dot_paired(xv.get(), pairs.get(), bias.get(), yv.get()), "xf_gemm_bf16dot_paired");
+#else
+    throw std::logic_error("dense::linear: k-paired weights exist only for the x86-64 bf16 dot");
+#endif
+  }
   const std::initializer_list<std::pair<int64_t, int64_t>> shape = {
       {kPanel, 1}, {layer.in, kPanel}, {panels, layer.in * kPanel}};
   F wt32(layer.wt.data(), shape);

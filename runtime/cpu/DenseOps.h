@@ -57,13 +57,20 @@ struct Linear {
   /// BF16 needs Storage::BF16. An odd `in` (no supported architecture has one) runs the F32 GEMM.
   Dot dot = Dot::F32;
   std::vector<float> wt;      // F32: [outPadded / kPanel][in][kPanel]; padding columns are zero
-  std::vector<uint16_t> wt16; // BF16 / F16: the same layout, the bits of each element
+  std::vector<uint16_t> wt16; // BF16 / F16: the same layout, the bits of each element (see `paired`)
   std::vector<float> bias;    // [outPadded], zeros when the layer has none
+  /// wt16 k-paired, [outPadded / kPanel][in / 2][kPanel][2] (pairForDot): the operand layout of the bf16
+  /// dot, so its GEMM does not interleave a panel per call; the decode GEMV reads it as well.
+  bool paired = false;
 
   /// Takes W as [out, in] row-major (`transposed` false) or as [in, out] (true: gpt-oss expert tensors),
   /// rounding to `storage` to nearest even (exact for values that came from that type).
   void assign(const float *w, int64_t out, int64_t in, bool transposed, const float *b,
               Storage storage = Storage::F32);
+  /// Dot::BF16 on k-paired weights, where the layer can take it (bf16 storage, an even `in`, x86-64): the
+  /// results are the unpaired layout's, bit for bit, without its GEMM's interleave per call. Otherwise only
+  /// sets `dot`. For good: the paired layout has no F32 GEMM.
+  void pairForDot();
   /// The stored W[n][k] (n < outPadded), widened.
   float weight(int64_t n, int64_t k) const;
   /// Bytes of stored weights (what a decode step reads).

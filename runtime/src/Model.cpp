@@ -1240,13 +1240,20 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
 /// picks experts from their logits, a discrete choice that rounding could flip, for a GEMM too small to matter.
 void setDot(xfrt_model &m, dense::Dot dot) {
   m.dot = dot;
-  m.lmHead.dot = dot;
+  // Dot::BF16 stores the weights k-paired, its operand layout (Linear::pairForDot).
+  auto set = [&](Linear &l) {
+    if (dot == dense::Dot::BF16)
+      l.pairForDot();
+    else
+      l.dot = dot;
+  };
+  set(m.lmHead);
   for (LayerWeights &w : m.layers) {
     for (Linear *l : {&w.qkv, &w.o, &w.gateUp, &w.down})
-      l->dot = dot;
+      set(*l);
     for (auto *list : {&w.expertGateUp, &w.expertDown})
       for (Linear &l : *list)
-        l.dot = dot;
+        set(l);
   }
 }
 

@@ -23,6 +23,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace xf::rt;
@@ -146,6 +147,43 @@ TEST_F(DenseDotTest, GemvAndOddReductionsStayFloat32) {
     dense::linear(dot, x.data(), in, rows, y1.data(), dot.outPadded);
     EXPECT_EQ(y0, y1) << "rows " << rows << " in " << in;
   }
+}
+
+// Linear::pairForDot stores the weights k-paired (the model's --dot bf16 does): its GEMM gives the unpaired
+// dot GEMM's results and its decode GEMV the float32 GEMV's, bit for bit (K a multiple of 8, every shape a
+// model has), and within float32 rounding of them otherwise; the stored weights read back the same. An odd
+// reduction length stays unpaired (it runs the float32 GEMM).
+TEST_F(DenseDotTest, PairedWeightsGiveTheUnpairedResults) {
+  for (auto [rows, in, out] : {std::tuple<int64_t, int64_t, int64_t>{1, 256, 96}, {1, 6, 70}, {6, 64, 64},
+                               {37, 384, 200}, {13, 130, 100}}) {
+    std::vector<float> w = randomVector(out * in, rng, 1.0f / std::sqrt(float(in))), b = randomVector(out, rng),
+                       x = randomVector(rows * in, rng);
+    dense::Linear plain, unpaired, paired;
+    for (dense::Linear *l : {&plain, &unpaired, &paired})
+      l->assign(w.data(), out, in, false, b.data(), dense::Storage::BF16);
+    unpaired.dot = dense::Dot::BF16;
+    paired.pairForDot();
+    ASSERT_TRUE(paired.paired);
+    for (int64_t n : {int64_t(0), out - 1})
+      for (int64_t k : {int64_t(0), int64_t(1), in - 1})
+        EXPECT_EQ(paired.weight(n, k), unpaired.weight(n, k)) << n << ", " << k;
+    const int64_t ld = plain.outPadded;
+    std::vector<float> y0(rows * ld), y1(rows * ld);
+    dense::linear(rows == 1 ? plain : unpaired, x.data(), in, rows, y0.data(), ld);
+    dense::linear(paired, x.data(), in, rows, y1.data(), ld);
+    if (in % 8 == 0) {
+      EXPECT_EQ(y0, y1) << "rows " << rows << " in " << in;
+      continue;
+    }
+    for (int64_t i = 0; i < rows * ld; ++i)
+      EXPECT_NEAR(y0[i], y1[i], 1e-5 * (1 + std::abs(y0[i]))) << "rows " << rows << " in " << in << " at " << i;
+  }
+  dense::Linear odd;
+  std::vector<float> w(64 * 65, 0.5f);
+  odd.assign(w.data(), 64, 65, false, nullptr, dense::Storage::BF16);
+  odd.pairForDot();
+  EXPECT_FALSE(odd.paired);
+  EXPECT_EQ(odd.dot, dense::Dot::BF16);
 }
 
 // Where the CPU lacks AVX512-BF16 (simulated by XF_CPU_NO_AVX512BF16) the GEMM throws before running.

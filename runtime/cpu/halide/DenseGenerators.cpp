@@ -94,6 +94,9 @@ private:
 /// only: the runtime calls it after checking the CPU (dense::bf16DotSupported).
 class GemmBf16Dot : public Generator<GemmBf16Dot> {
 public:
+  /// The weights already k-paired, [N / 64][K / 2][64][2] (wt(2 j + kk, kp, p) = W[64 p + j][2 kp + kk]):
+  /// no per-call interleave (dense::Linear::pairForDot stores them so).
+  GeneratorParam<bool> paired{"paired", false};
   Input<Buffer<float>> x{"x", 2};
   Input<Buffer<uint16_t>> wt{"wt", 3};
   Input<Buffer<float>> bias{"bias", 2};
@@ -108,7 +111,10 @@ public:
     Expr nearest = cast(UInt(16), (bits + u32(0x7fff) + ((bits >> 16) & u32(1))) >> 16);
     Expr nan = cast(UInt(16), (bits >> 16) | u32(0x40));
     xb(k, m) = select((bits & u32(0x7fffffff)) > u32(0x7f800000), nan, nearest);
-    wpair(kk, j, kp, p) = wt(j, 2 * kp + kk, p);
+    if (paired)
+      wpair(kk, j, kp, p) = wt(2 * j + kk, kp, p);
+    else
+      wpair(kk, j, kp, p) = wt(j, 2 * kp + kk, p);
     r = RDom(0, 2, 0, pairs);
     acc(j, p, m) = bias(j, p);
     acc(j, p, m) += bf16(xb(2 * r.y + r.x, m)) * bf16(wpair(r.x, j, r.y, p));
@@ -135,10 +141,12 @@ public:
         .reorder(r.x, jv, jj, m, r.y)
         .unroll(jj)
         .unroll(m);
-    wpair.compute_at(out, p).fuse(kk, j, kj).vectorize(kj, 2 * vec);
+    if (!paired)
+      wpair.compute_at(out, p).fuse(kk, j, kj).vectorize(kj, 2 * vec);
     xb.compute_root().parallel(m).vectorize(k, 2 * vec, TailStrategy::GuardWithIf);
     x.dim(0).set_min(0);
-    wt.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
+    const int width = paired ? 2 * kPanel : kPanel;
+    wt.dim(0).set_bounds(0, width).dim(1).set_min(0).set_stride(width).dim(2).set_min(0);
     bias.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
     out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
   }
@@ -155,6 +163,8 @@ private:
 /// keep more DRAM requests in flight than one), each with its own accumulators, summed at the end.
 class Gemv : public Generator<Gemv> {
 public:
+  /// bf16 weights k-paired as GemmBf16Dot's `paired` (an even K): the same sums in the same order.
+  GeneratorParam<bool> paired{"paired", false};
   Input<Buffer<float>> x{"x", 1};
   Input<Buffer<>> wt{"wt", 3};
   Input<Buffer<float>> bias{"bias", 2};
@@ -162,13 +172,26 @@ public:
 
   void generate() {
     Expr K = x.dim(0).extent(), quarter = K / kStreams;
-    rq = RDom(0, quarter);
-    part(j, st, p) = 0.0f;
-    part(j, st, p) += x(st * quarter + rq) * widen(wt(j, st * quarter + rq, p));
-    // The K % kStreams rows the quarters leave over.
-    rt = RDom(kStreams * quarter, K - kStreams * quarter);
-    rest(j, p) = bias(j, p);
-    rest(j, p) += x(rt) * widen(wt(j, rt, p));
+    if (paired) {
+      // Whole pairs per step, both loads from one contiguous run of the panel: inputs 2 kp and 2 kp + 1
+      // added in that order, as the unpaired form adds them.
+      Expr pairs = K / 2, quarterPairs = pairs / kStreams;
+      rq = RDom(0, quarterPairs);
+      Expr kp = st * quarterPairs + rq;
+      part(j, st, p) = 0.0f;
+      part(j, st, p) = part(j, st, p) + x(2 * kp) * widen(wt(2 * j, kp, p)) + x(2 * kp + 1) * widen(wt(2 * j + 1, kp, p));
+      rt = RDom(kStreams * quarterPairs, pairs - kStreams * quarterPairs);
+      rest(j, p) = bias(j, p);
+      rest(j, p) = rest(j, p) + x(2 * rt) * widen(wt(2 * j, rt, p)) + x(2 * rt + 1) * widen(wt(2 * j + 1, rt, p));
+    } else {
+      rq = RDom(0, quarter);
+      part(j, st, p) = 0.0f;
+      part(j, st, p) += x(st * quarter + rq) * widen(wt(j, st * quarter + rq, p));
+      // The K % kStreams rows the quarters leave over.
+      rt = RDom(kStreams * quarter, K - kStreams * quarter);
+      rest(j, p) = bias(j, p);
+      rest(j, p) += x(rt) * widen(wt(j, rt, p));
+    }
     Expr sum = rest(j, p);
     for (int i = 0; i < kStreams; ++i)
       sum += part(j, i, p);
@@ -183,7 +206,8 @@ public:
     rest.compute_at(out, p).vectorize(j, vec).unroll(j);
     rest.update().reorder(j, rt).vectorize(j, vec).unroll(j);
     x.dim(0).set_min(0);
-    wt.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
+    const int width = paired ? 2 * kPanel : kPanel;
+    wt.dim(0).set_bounds(0, width).dim(1).set_min(0).set_stride(width).dim(2).set_min(0);
     bias.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
     out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
   }
