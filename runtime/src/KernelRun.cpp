@@ -113,6 +113,9 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     return where + "'" + a.str() + "' and '" + b.str() + "' must have the same shape";
   };
   auto dim = [&](llvm::StringRef name, int d) { return tensor(name).shape[d]; };
+  // Integer parameters arrive as f32 (exact below 2^24); a NaN fails the comparison.
+  auto param = [&](llvm::StringRef name) { return static_cast<const float *>(tensor(name).data)[0]; };
+  auto wholeFrom = [](float value, float least) { return value >= least && value == std::floor(value); };
   // The products read W as [N, K] (nn.Linear's layout); modules from before that change read [K, N].
   if (llvm::StringRef(kernel.kind).starts_with("dense_matmul")) {
     const KernelAttribute *weights = kernel.findAttribute("weights");
@@ -150,27 +153,27 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
   } else if (kernel.kind == "dense_scale") {
     return sameShape("input", "output");
   } else if (kernel.kind == "dense_slice_cols") {
-    float offset = static_cast<const float *>(tensor("params").data)[0];
+    float offset = param("params");
     if (dim("output", 0) != dim("input", 0))
       return llvm::formatv("{0}'output' has {1} rows but 'input' has {2}", where, dim("output", 0), dim("input", 0))
           .str();
-    if (!(offset >= 0) || offset != std::floor(offset) || offset + dim("output", 1) > dim("input", 1))
+    if (!wholeFrom(offset, 0) || offset + dim("output", 1) > dim("input", 1))
       return llvm::formatv("{0}columns [{1}, {2}) are not within the input's {3}", where, number(offset),
                            number(double(offset) + dim("output", 1)), dim("input", 1))
           .str();
   } else if (kernel.kind == "dense_cache_store") {
-    float base = static_cast<const float *>(tensor("params").data)[0];
+    float base = param("params");
     if (dim("output", 0) != dim("input", 1) || dim("output", 2) != dim("input", 2))
       return llvm::formatv("{0}'output' must be [{1}, C, {2}] for 'input' [S, {1}, {2}]", where, dim("input", 1),
                            dim("input", 2))
           .str();
-    if (!(base >= 0) || base != std::floor(base) || base + dim("input", 0) > dim("output", 1))
+    if (!wholeFrom(base, 0) || base + dim("input", 0) > dim("output", 1))
       return llvm::formatv("{0}rows [{1}, {2}) are not within the cache's {3}", where, number(base),
                            number(double(base) + dim("input", 0)), dim("output", 1))
           .str();
   } else if (kernel.kind == "dense_topk_softmax") {
-    float k = static_cast<const float *>(tensor("params").data)[0];
-    if (!(k >= 1) || k != std::floor(k) || k > dim("input", 1))
+    float k = param("params");
+    if (!wholeFrom(k, 1) || k > dim("input", 1))
       return llvm::formatv("{0}top-{1} of {2} experts", where, number(k), dim("input", 1)).str();
     if (dim("output", 0) != dim("input", 0) * static_cast<int64_t>(k))
       return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0), number(k))
@@ -182,7 +185,7 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     bool grouped = llvm::StringRef(kernel.kind).starts_with("dense_matmul_grouped");
     bool words = llvm::StringRef(kernel.kind).ends_with("_bf16");
     int64_t cols = words ? (dim("input", 1) + 1) / 2 : dim("input", 1);
-    float per = static_cast<const float *>(tensor("params").data)[0];
+    float per = param("params");
     if (dim("weight", 2) != cols)
       return llvm::formatv("{0}'weight' has {1} columns per expert but 'input' has {2}{3}", where, dim("weight", 2),
                            dim("input", 1), words ? " (bf16 pairs: expected ceil(K/2))" : "")
@@ -197,7 +200,7 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
           .str();
     if (dim("weight", 0) == 0 && dim("output", 0) > 0)
       return where + "'weight' holds no expert";
-    if (!(per >= 1) || per != std::floor(per) ||
+    if (!wholeFrom(per, 1) ||
         (dim("output", 0) > 0 && (dim("output", 0) - 1) / static_cast<int64_t>(per) >= dim("input", 0)))
       return llvm::formatv("{0}{1} output rows per input row do not match {2} input rows for {3} output rows", where,
                            number(per), dim("input", 0), dim("output", 0))

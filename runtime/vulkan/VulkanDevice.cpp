@@ -1087,12 +1087,15 @@ llvm::Error VulkanDevice::update(const void *data, size_t offset, size_t bytes) 
 llvm::Error VulkanDevice::download(llvm::ArrayRef<HostRange> ranges) {
   std::lock_guard<std::mutex> lock(impl->mutex);
   Impl &d = *impl;
+  std::vector<const Impl::Buffer *> copies; // unstaged: read once the batch has run
   for (const HostRange &range : ranges) {
     auto pin = pinnedRange(d.pinned, range.data, range.offset, range.bytes, "download");
     if (!pin)
       return pin.takeError();
-    if (!d.staged)
+    if (!d.staged) {
+      copies.push_back(pin->copy);
       continue;
+    }
     // Staged: copies into staging after the batch's dispatches, read out once the batch has run.
     for (size_t done = 0; done < range.bytes;) {
       VkDeviceSize chunk = std::min<VkDeviceSize>(range.bytes - done, Impl::kStagingChunk);
@@ -1110,10 +1113,10 @@ llvm::Error VulkanDevice::download(llvm::ArrayRef<HostRange> ranges) {
   if (d.staged)
     return llvm::Error::success();
   // Every submission ends with the shader writes made visible to the host, after its fence.
-  for (const HostRange &range : ranges)
+  for (auto [range, copy] : llvm::zip_equal(ranges, copies))
     if (range.bytes)
       std::memcpy(static_cast<uint8_t *>(range.data) + range.offset,
-                  static_cast<const uint8_t *>(d.pinned.find(range.data, 0).copy->mapped) + range.offset, range.bytes);
+                  static_cast<const uint8_t *>(copy->mapped) + range.offset, range.bytes);
   return llvm::Error::success();
 }
 
