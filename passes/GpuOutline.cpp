@@ -513,9 +513,11 @@ LogicalResult Outliner::run(ModuleOp module) {
     if (space && space.getValue() == gpu::AddressSpace::Workgroup)
       shared.push_back(alloc);
   });
+  int64_t workgroupBytes = 0; // the runtime checks it against the device
   for (memref::AllocOp alloc : shared) {
     if (alloc->getNumOperands() || !alloc.getType().hasStaticShape())
       return alloc.emitError("GPU workgroup buffers must have a static size");
+    workgroupBytes += alloc.getType().getNumElements() * alloc.getType().getElementTypeBitWidth() / 8;
     if (vulkan) {
       MemRefType type = alloc.getType();
       alloc.getResult().setType(MemRefType::get(type.getShape(), type.getElementType(), type.getLayout(),
@@ -555,8 +557,15 @@ LogicalResult Outliner::run(ModuleOp module) {
     if (auto rows = func->getAttrOfType<IntegerAttr>("xf.subgroup_rows"))
       info.set("subgroup_rows", rows);
   }
-  if (kernel.walk([](gpu::BarrierOp) { return WalkResult::interrupt(); }).wasInterrupted())
-    info.set("workgroup_barriers", b.getI64IntegerAttr(1));
+  // Barriers inside a loop (attention's staged K/V) keep that loop and the loops in it from unrolling; the
+  // runtime bounds what such a kernel may run on llvmpipe. A barrier outside loops (the subgroup form's
+  // split combine) does not.
+  if (kernel.walk([](gpu::BarrierOp barrier) {
+               return barrier->getParentOfType<scf::ForOp>() ? WalkResult::interrupt() : WalkResult::advance();
+             }).wasInterrupted())
+    info.set("barrier_loops", b.getI64IntegerAttr(1));
+  if (workgroupBytes)
+    info.set("workgroup_memory", b.getI64IntegerAttr(workgroupBytes));
   func->setAttr("xf.gpu_kernel", info.getDictionary(ctx));
   return success();
 }

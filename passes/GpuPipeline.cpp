@@ -72,6 +72,8 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   options.workgroupMemory = workgroupMemoryBytes;
   options.subgroupLanes = subgroupLanes;
   options.subgroupRows = subgroupRows;
+  // A decode step's rows spread over the whole workgroup: its subgroups split each row's keys.
+  options.subgroupSplits = subgroupLanes ? std::max<int64_t>(1, workgroupSize / subgroupLanes) : 1;
   options.staticKeyLoops = true;
   if (tensorCores)
     options.mmaForm = "simt";

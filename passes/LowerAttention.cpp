@@ -38,6 +38,7 @@ struct Tiling {
   int64_t workgroupRows = 0; // GPU: work items that share each key block of K and V in workgroup memory
   int64_t subgroupLanes = 0; // GPU: lanes per query row in the subgroup form (0: no subgroup form)
   int64_t subgroupRows = 0;  // the largest S that takes the subgroup form
+  int64_t subgroupSplits = 1; // subgroups of one workgroup that split a subgroup-form row's keys
   bool staticKeyLoops = false; // P V runs over every key of a block, a loop of constant trip count
   int64_t queryVectors() const { return blockQ / vectorWidth; }
 };
@@ -252,6 +253,9 @@ private:
   void emitEpilogue(ValueRange m, ValueRange l, ValueRange count);
   void emitCalibratedColumns();
   Value inCalibratedColumns(Value j);
+  void emitSplitCombine(SmallVectorImpl<Value> &state, llvm::function_ref<void()> finish);
+  /// Split keys: whether this is the row's first split (the one that writes its output).
+  Value isFirstSplit() { return cmpI(arith::CmpIPredicate::eq, splitIndex, idx(0)); }
 
   xf::AttentionOp op;
   Tiling t;
@@ -276,9 +280,10 @@ private:
   Value kTile, vTile, lane;
   Value groupFirstPos, groupLastPos, groupLive;
 
-  // Subgroup form: this work item's lane and the lanes per query row (1: one thread per row).
-  Value subgroupLane;
-  int64_t lanes = 1;
+  // Subgroup form: this work item's lane and the lanes per query row (1: one thread per row); with split
+  // keys, this subgroup's split of the row's key blocks and the splits per row (1: no split).
+  Value subgroupLane, splitIndex;
+  int64_t lanes = 1, splits = 1;
   // Block form: the work items that stage each key block in workgroup memory together (0: none). The
   // tiling's workgroup-rows, except in the subgroup form's block items, which do not stage.
   int64_t stagedRows;
@@ -324,7 +329,7 @@ void AttentionEmitter::emit() {
   Value isSubgroup;
   if (t.subgroupLanes) {
     isSubgroup = cmpI(arith::CmpIPredicate::ule, seqQ, idx(t.subgroupRows));
-    Value rowLanes = mul(mul(batches, idx(numHeads)), mul(seqQ, idx(t.subgroupLanes)));
+    Value rowLanes = mul(mul(batches, idx(numHeads)), mul(seqQ, idx(t.subgroupLanes * t.subgroupSplits)));
     items = arith::SelectOp::create(b, isSubgroup, rowLanes, items);
   }
 
@@ -362,9 +367,15 @@ void AttentionEmitter::emit() {
 /// head dims split across them. Scores are summed across the lanes by xor shuffles, so every lane holds
 /// the same score and the mask, softmax and variant logic run unchanged and uniformly on all of them.
 void AttentionEmitter::emitSubgroupItem(Value w, Value seqQ) {
-  llvm::SaveAndRestore<int64_t> rowLanes(lanes, t.subgroupLanes), noStaging(stagedRows, 0);
+  llvm::SaveAndRestore<int64_t> rowLanes(lanes, t.subgroupLanes), noStaging(stagedRows, 0),
+      rowSplits(splits, t.subgroupSplits);
   llvm::SaveAndRestore<Value> rowLane(subgroupLane, arith::RemUIOp::create(b, w, idx(t.subgroupLanes)));
   Value row = arith::DivUIOp::create(b, w, idx(t.subgroupLanes));
+  llvm::SaveAndRestore<Value> rowSplit(splitIndex, Value());
+  if (splits > 1) {
+    splitIndex = arith::RemUIOp::create(b, row, idx(splits));
+    row = arith::DivUIOp::create(b, row, idx(splits));
+  }
   emitBlockItem(row, seqQ, mul(idx(op.getNumHeads()), seqQ), seqQ);
 }
 
@@ -583,6 +594,11 @@ void AttentionEmitter::emitOrZeroRows(Value condition, llvm::function_ref<void()
 }
 
 void AttentionEmitter::storeZeroRow(Value row) {
+  std::optional<OpBuilder::InsertionGuard> guard;
+  if (splitIndex) { // the row's other splits would write the same zeros
+    guard.emplace(b);
+    b.setInsertionPointToStart(scf::IfOp::create(b, isFirstSplit(), /*withElseRegion=*/false).thenBlock());
+  }
   Value zeroF = f32Const(0.0);
   scf::ForOp::create(b, idx(0), idx(valueDims()), idx(1), ValueRange{},
                      [&](OpBuilder &, Location, Value d, ValueRange) {
@@ -645,9 +661,15 @@ void AttentionEmitter::emitWorkItem(Value computes) {
   // sink starts every row at m = s[h], l = exp(s[h] - m) = 1: the sink is a key with no value.
   SmallVector<Value> state;
   if (op.getSinks()) {
+    // Split keys: the sink belongs to the first split's state; the others start empty.
     Value s = memref::LoadOp::create(b, op.getSinks(), ValueRange{head});
-    state.append(nc, vector::BroadcastOp::create(b, vec, s).getResult());
-    state.append(nc, vecConst(1.0));
+    Value m0 = vector::BroadcastOp::create(b, vec, s), l0 = vecConst(1.0);
+    if (splitIndex) {
+      m0 = arith::SelectOp::create(b, isFirstSplit(), m0, vecConst(-std::numeric_limits<double>::infinity()));
+      l0 = arith::SelectOp::create(b, isFirstSplit(), l0, zero);
+    }
+    state.append(nc, m0);
+    state.append(nc, l0);
   } else {
     state.append(nc, vecConst(-std::numeric_limits<double>::infinity()));
     state.append(nc, zero);
@@ -693,6 +715,8 @@ void AttentionEmitter::emitWorkItem(Value computes) {
   SmallVector<Value> results(state);
   if (int64_t sinkTokens = op.getSinkTokens()) {
     Value prefixEnd = minI(idx(sinkTokens), keyEnd);
+    if (splitIndex) // split keys: the first split takes the sink tokens
+      prefixEnd = arith::SelectOp::create(b, isFirstSplit(), prefixEnd, idx(0));
     if (computes)
       results = llvm::to_vector_of<Value>(stagedKeyLoop(idx(0), minI(idx(sinkTokens), groupEnd), idx(0), prefixEnd,
                                                         /*sinkSegment=*/true, results));
@@ -701,6 +725,18 @@ void AttentionEmitter::emitWorkItem(Value computes) {
     keyBegin = maxI(keyBegin, idx(sinkTokens));
     if (computes)
       groupBegin = maxI(groupBegin, idx(sinkTokens));
+  }
+  if (splitIndex) {
+    // Split keys: split p of P walks blocks [p n / P, (p + 1) n / P) of the segment's n key blocks.
+    Value blocks = arith::DivUIOp::create(b, add(maxI(idx(0), sub(keyEnd, keyBegin)), idx(t.blockK - 1)),
+                                          idx(t.blockK));
+    auto boundary = [&](Value p) {
+      Value first = arith::DivUIOp::create(b, mul(p, blocks), idx(splits));
+      return minI(keyEnd, add(keyBegin, mul(first, idx(t.blockK))));
+    };
+    Value splitBegin = boundary(splitIndex);
+    keyEnd = boundary(add(splitIndex, idx(1)));
+    keyBegin = splitBegin;
   }
   if (computes)
     results = llvm::to_vector_of<Value>(
@@ -713,11 +749,94 @@ void AttentionEmitter::emitWorkItem(Value computes) {
     emitEpilogue(ArrayRef<Value>(results).slice(0, nc), ArrayRef<Value>(results).slice(nc, nc),
                  op.hasAffineScale() ? ArrayRef<Value>(results).slice(2 * nc, nc) : ArrayRef<Value>());
   };
+  if (splitIndex) {
+    emitSplitCombine(results, finish);
+    return;
+  }
   if (!computes) {
     finish();
     return;
   }
   emitOrZeroRows(computes, finish);
+}
+
+/// Split keys (subgroup form): every split leaves its state in the workgroup's buffer, and after a barrier
+/// the first split combines them into `state`, `accT` and the value sums, then runs `finish` alone.
+void AttentionEmitter::emitSplitCombine(SmallVectorImpl<Value> &state, llvm::function_ref<void()> finish) {
+  bool affine = op.hasAffineScale();
+  int64_t dvAll = op.getValueHeadDim(), dv = valueDims();
+  int64_t words = 3 + dvAll * (affine ? 2 : 1); // m, l, visible keys; acc; value sums
+  Value partials = memref::AllocOp::create(
+      b, MemRefType::get({splits * words}, f32, MemRefLayoutAttrInterface(),
+                         gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup)));
+  auto scalar = [&](Value v) { return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{0}).getResult(); };
+  auto word = [&](Value at) { return memref::LoadOp::create(b, partials, ValueRange{at}).getResult(); };
+  Value zeroF = f32Const(0.0), ninf = f32Const(-std::numeric_limits<double>::infinity());
+  Value base = mul(splitIndex, idx(words));
+  {
+    // Every lane holds the same m, l and count; lane 0 writes them, each lane its own value columns.
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(
+        scf::IfOp::create(b, cmpI(arith::CmpIPredicate::eq, subgroupLane, idx(0)), /*withElseRegion=*/false)
+            .thenBlock());
+    memref::StoreOp::create(b, scalar(state[0]), partials, ValueRange{base});
+    memref::StoreOp::create(b, scalar(state[1]), partials, ValueRange{add(base, idx(1))});
+    memref::StoreOp::create(b, affine ? scalar(state[2]) : zeroF, partials, ValueRange{add(base, idx(2))});
+  }
+  scf::ForOp::create(b, idx(0), idx(dv), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+    Value at = add(base, add(idx(3), dimOf(d)));
+    memref::StoreOp::create(b, memref::LoadOp::create(b, accT, ValueRange{d, idx(0)}), partials, ValueRange{at});
+    if (affine) {
+      Value sum = arith::AddFOp::create(b, memref::LoadOp::create(b, vsumT, ValueRange{d, idx(0)}),
+                                        memref::LoadOp::create(b, colSum, ValueRange{d}));
+      memref::StoreOp::create(b, sum, partials, ValueRange{add(at, idx(dvAll))});
+    }
+    scf::YieldOp::create(b);
+  });
+  gpu::BarrierOp::create(b);
+
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(scf::IfOp::create(b, isFirstSplit(), /*withElseRegion=*/false).thenBlock());
+  Value m = scf::ForOp::create(b, idx(0), idx(splits), idx(1), ValueRange{ninf},
+                               [&](OpBuilder &, Location, Value p, ValueRange acc) {
+                                 Value mp = word(mul(p, idx(words)));
+                                 scf::YieldOp::create(b, ValueRange{arith::MaximumFOp::create(b, acc[0], mp)});
+                               })
+                .getResult(0);
+  // A row no split saw a key of has m = -inf and l = 0 everywhere: exponentiate against 0.
+  Value mSafe = arith::SelectOp::create(b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m, ninf), zeroF, m);
+  scf::ForOp::create(b, idx(0), idx(dv), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+    memref::StoreOp::create(b, zeroF, accT, ValueRange{d, idx(0)});
+    if (affine) {
+      memref::StoreOp::create(b, zeroF, vsumT, ValueRange{d, idx(0)});
+      memref::StoreOp::create(b, zeroF, colSum, ValueRange{d});
+    }
+    scf::YieldOp::create(b);
+  });
+  auto sums = scf::ForOp::create(
+      b, idx(0), idx(splits), idx(1), ValueRange{zeroF, zeroF}, [&](OpBuilder &, Location, Value p, ValueRange acc) {
+        Value pb = mul(p, idx(words));
+        Value scale = math::ExpOp::create(b, arith::SubFOp::create(b, word(pb), mSafe));
+        Value l = math::FmaOp::create(b, word(add(pb, idx(1))), scale, acc[0]);
+        Value count = arith::AddFOp::create(b, acc[1], word(add(pb, idx(2))));
+        scf::ForOp::create(b, idx(0), idx(dv), idx(1), ValueRange{}, [&](OpBuilder &, Location, Value d, ValueRange) {
+          Value at = add(pb, add(idx(3), dimOf(d)));
+          Value a = memref::LoadOp::create(b, accT, ValueRange{d, idx(0)});
+          memref::StoreOp::create(b, math::FmaOp::create(b, word(at), scale, a), accT, ValueRange{d, idx(0)});
+          if (affine) {
+            Value vs = memref::LoadOp::create(b, vsumT, ValueRange{d, idx(0)});
+            memref::StoreOp::create(b, arith::AddFOp::create(b, vs, word(add(at, idx(dvAll)))), vsumT,
+                                    ValueRange{d, idx(0)});
+          }
+          scf::YieldOp::create(b);
+        });
+        scf::YieldOp::create(b, ValueRange{l, count});
+      });
+  state[0] = vector::BroadcastOp::create(b, vec, m);
+  state[1] = vector::BroadcastOp::create(b, vec, sums.getResult(0));
+  if (affine)
+    state[2] = vector::BroadcastOp::create(b, vec, sums.getResult(1));
+  finish();
 }
 
 /// Staged K/V: the workgroup's items load key block [j0, j0 + block-k) of K and V into the tiles
@@ -2038,6 +2157,12 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       return fail("subgroup-lanes and decode-form cannot be combined");
     if (subgroupLanes && subgroupRows <= 0)
       return fail("subgroup-rows must be positive");
+    if (subgroupSplits < 1 || (subgroupSplits > 1 && !subgroupLanes) || subgroupLanes * subgroupSplits > 1024)
+      return fail("subgroup-splits must be 1, or with subgroup-lanes at most 1024 / subgroup-lanes, got " +
+                  Twine(subgroupSplits));
+    if (subgroupSplits > 1 && workgroupRows && workgroupRows != subgroupLanes * subgroupSplits)
+      return fail("workgroup-rows (" + Twine(workgroupRows) + ") must be subgroup-lanes x subgroup-splits (" +
+                  Twine(subgroupLanes * subgroupSplits) + "): both set the workgroup size");
     if (!mmaForm.empty() && mmaForm != "simt" && mmaForm != "emulate")
       return fail("mma-form must be simt, emulate or empty, got '" + mmaForm + "'");
     if (mmaMTiles < 0 || mmaMTiles > 2)
@@ -2052,7 +2177,7 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       return signalPassFailure();
     Tiling tiling{vectorWidth,   blockQ,        blockK,       keyRegs,       valueRegs,
                   decodeForm,    decodeRows,    decodeBlockK, workgroupRows, subgroupLanes,
-                  subgroupRows,  staticKeyLoops};
+                  subgroupRows,  subgroupSplits, staticKeyLoops};
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
     for (xf::AttentionOp op : ops) {
@@ -2120,10 +2245,19 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       // The subgroup form splits both head dims evenly across the lanes; other heads keep one thread per row.
       if (subgroupLanes && (op.getHeadDim() % subgroupLanes || op.getValueHeadDim() % subgroupLanes))
         opTiling.subgroupLanes = 0;
+      // The splits' partial states must fit the workgroup memory budget too (it holds for the staged tiles).
+      int64_t partialWords = 3 + op.getValueHeadDim() * (op.hasAffineScale() ? 2 : 1);
+      if (4 * opTiling.subgroupSplits * partialWords > workgroupMemory)
+        opTiling.subgroupSplits = 1;
       if (opTiling.subgroupLanes) {
         auto func = op->getParentOfType<func::FuncOp>();
         func->setAttr("xf.subgroup_lanes", attrs.getI64IntegerAttr(subgroupLanes));
         func->setAttr("xf.subgroup_rows", attrs.getI64IntegerAttr(subgroupRows));
+        // A workgroup is one row's splits: they share its buffer of partial states.
+        if (opTiling.subgroupSplits > 1)
+          func->setAttr("xf.workgroup_size", attrs.getI64IntegerAttr(subgroupLanes * opTiling.subgroupSplits));
+      } else {
+        opTiling.subgroupSplits = 1;
       }
       AttentionEmitter(op, opTiling).emit();
       op.erase();

@@ -59,7 +59,8 @@ struct GpuTargetDescription {
   // Attention: the threads of a workgroup take consecutive query rows of one (batch, head) and load each
   // key block of K and V into workgroup memory together, instead of each streaming them on its own.
   bool stageKeyValue = true;
-  int64_t workgroupMemoryBytes = 16384; // what the K/V tiles may take: every Vulkan device offers 16 KiB
+  // What the K/V tiles may take, and again the decode splits' partial states: every Vulkan device offers 16 KiB.
+  int64_t workgroupMemoryBytes = 16384;
   // Attention with S <= subgroupRows (decode): each query row gets subgroupLanes lanes of one subgroup,
   // which split the head dims and sum scores with shuffles (0: one thread per row). CUDA needs 32 (a warp).
   int64_t subgroupLanes = 8;

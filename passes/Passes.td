@@ -87,6 +87,20 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     device (subgroups of at least `L` lanes that can shuffle). Needs `vector-width=1` and `block-q=1`;
     excludes the decode form.
 
+    **Split keys in the subgroup form** (`subgroup-splits=P`, set by the GPU pipelines to workgroup size /
+    `L`). A decode step has only `B * num_heads` rows: one subgroup each, walking all `T` keys, leaves most
+    of a GPU idle at long contexts. With `P > 1` a workgroup of `P * L` threads takes one row (the item
+    count is `B * num_heads * S * L * P`; item `w` is lane `w mod L` of split `(w / L) mod P`): split `p`
+    walks key blocks `[p * n / P, (p + 1) * n / P)` of the row's `n` visible blocks (the sink-token
+    segment and a learned sink's initial state go to split 0 only) and leaves its `(m, l)`, its share of
+    `acc` and, with affine scaling, its visible-key count and value sums in a workgroup buffer of
+    `P * (3 + head_dim_v * (1 + affine))` f32. After a `gpu.barrier`, split 0 combines them
+    (`m = max m_p`, `l = sum l_p exp(m_p - m)`, `acc = sum acc_p exp(m_p - m)`, counts and value sums
+    added) and runs the epilogue (ACT's calibrated columns included) alone. Every item of the workgroup
+    shares the row, so the barrier sits in uniform control flow. The function gets
+    `xf.workgroup_size = P * L`. A buffer larger than `workgroup-memory` bytes leaves the op unsplit; it
+    adds to the staged tiles' workgroup memory, and the runtime checks the total against the device.
+
     **Tensor-core form** (`mma-form=simt`, set by `xfc --target=cuda --cuda-tensor-cores`). One warp per
     `16 * mma-m-tiles` rows (a row block; by default two m-tiles of 16 for head dims up to 96, every K
     and V fragment the warp loads feeding each, else one, since two would spill registers): (query row, head) pairs of one kv head's group, row p being query row p / group
@@ -197,6 +211,10 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
            "GPU targets: also emit the subgroup form, in which this many consecutive work items (lanes of one "
            "subgroup) share a query row, taken at run time when S <= subgroup-rows (0: no subgroup form)">,
     Option<"subgroupRows", "subgroup-rows", "int64_t", "16", "the largest query count S that takes the subgroup form">,
+    Option<"subgroupSplits", "subgroup-splits", "int64_t", "1",
+           "GPU targets: in the subgroup form, this many subgroups of one workgroup share a query row, each "
+           "taking a contiguous share of its key blocks, and combine their partial softmax states in workgroup "
+           "memory (1: one subgroup per row)">,
     Option<"staticKeyLoops", "static-key-loops", "bool", "false",
            "P V runs over all block-k keys of a key block (padding keys have p = 0), so its loop has a constant "
            "trip count; GPU targets set it, and xf-gpu-outline-kernels unrolls such loops">,

@@ -462,7 +462,7 @@ xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_
   // loses keys from about 1800 on. The bound below keeps a margin for the loops that variants add (affine
   // value sums on partly masked blocks, modifier regions); refuse past it rather than return a truncated
   // result.
-  if (gpu.workgroupBarriers && kernel.kind == "attention" && context.vulkan->isLlvmpipe()) {
+  if (gpu.barrierLoops && kernel.kind == "attention" && context.vulkan->isLlvmpipe()) {
     int64_t keyIndex = kernel.operandIndex("key"), queryIndex = kernel.operandIndex("query");
     bool staged = queryIndex < 0 || queryIndex >= numOperands || operands[queryIndex].rank != 4 ||
                   operands[queryIndex].shape[2] > gpu.subgroupRows; // the subgroup form takes the rest
@@ -485,6 +485,7 @@ xfrt_status runOnVulkan(xfrt_context &context, const xfrt_module &module, int64_
   launch.numBuffers = static_cast<uint32_t>(numOperands);
   launch.numPushConstants = static_cast<uint32_t>(plan.shapes.size());
   launch.subgroupLanes = static_cast<uint32_t>(gpu.subgroupLanes);
+  launch.workgroupMemory = static_cast<uint64_t>(gpu.workgroupMemory);
   if (llvm::Error err = context.vulkan->dispatch(launch, bindings, plan.shapes, static_cast<uint32_t>(groups)))
     return failure("kernel '" + kernel.name + "' on " + context.vulkan->name() + ": " + llvm::toString(std::move(err)));
   return nullptr;

@@ -202,7 +202,15 @@ llvm::Expected<GpuLaunchInfo> parseGpuLaunch(const json::Value &value, const std
     launch.subgroupLanes = *n;
   }
   launch.subgroupRows = object->getInteger("subgroup_rows").value_or(0);
-  launch.workgroupBarriers = object->getInteger("workgroup_barriers").value_or(0) != 0;
+  // Modules from before the split combine named it for any barrier, which then sat only in loops.
+  launch.barrierLoops = object->getInteger("barrier_loops").value_or(0) != 0 ||
+                        object->getInteger("workgroup_barriers").value_or(0) != 0;
+  if (const json::Value *bytes = object->get("workgroup_memory")) {
+    std::optional<int64_t> n = bytes->getAsInteger();
+    if (!n || *n < 0)
+      return error(where + ": gpu: 'workgroup_memory' must be a non-negative integer");
+    launch.workgroupMemory = *n;
+  }
   if (const json::Value *words = object->get("scratch_words_per_item")) {
     std::optional<int64_t> n = words->getAsInteger();
     if (!n || *n <= 0 || !ptx)

@@ -61,7 +61,8 @@ struct GpuLaunchInfo {
   int64_t workgroupSize = 0; // threads per workgroup; one work item per thread
   int64_t subgroupLanes = 0; // > 0: runs of this many consecutive threads must be lanes of one subgroup
   int64_t subgroupRows = 0;  // attention: the largest query count that the subgroup form takes
-  bool workgroupBarriers = false; // the threads of a workgroup meet at barriers (staged attention)
+  bool barrierLoops = false;      // a loop holds workgroup barriers (staged attention): it stays a loop
+  int64_t workgroupMemory = 0;    // bytes of workgroup memory the kernel declares
   /// > 0: an f32 scratch buffer of this many words per work item follows the operands (split-K); its first
   /// scratchZeroedWordsPerItem words per item are zeroed before each launch.
   int64_t scratchWordsPerItem = 0;

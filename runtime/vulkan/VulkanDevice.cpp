@@ -837,6 +837,11 @@ struct VulkanDevice::Impl {
             shuffles && subgroup.subgroupSize >= 2 ? llvm::formatv("{0} or 0", subgroup.subgroupSize).str()
                                                    : std::string("0")));
     }
+    if (kernel.workgroupMemory > properties.limits.maxComputeSharedMemorySize)
+      return error(llvm::formatv("kernel '{0}' declares {1} bytes of workgroup memory, {2} allows {3} (recompile "
+                                 "with a smaller xfc --gpu-workgroup-memory)",
+                                 kernel.entryPoint, kernel.workgroupMemory, name,
+                                 properties.limits.maxComputeSharedMemorySize));
     if (4 * pushConstants.size() > properties.limits.maxPushConstantsSize)
       return error(llvm::formatv("kernel '{0}' needs {1} bytes of push constants, {2} allows {3}", kernel.entryPoint,
                                  4 * pushConstants.size(), name, properties.limits.maxPushConstantsSize));

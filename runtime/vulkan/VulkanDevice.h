@@ -37,6 +37,7 @@ struct VulkanKernel {
   uint32_t numBuffers = 0;       // storage buffers at set 0, bindings 0..numBuffers-1
   uint32_t numPushConstants = 0; // i32 members of the push-constant block
   uint32_t subgroupLanes = 0;    // > 0: the kernel shuffles within runs of this many threads of a subgroup
+  uint64_t workgroupMemory = 0;  // bytes of workgroup memory it declares
 };
 
 /// A host array bound to one storage buffer of a dispatch.

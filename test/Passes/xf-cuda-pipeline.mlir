@@ -7,7 +7,7 @@
 // CHECK-DAG: llvm.func @_mlir_ciface_attn_work_items(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr) -> i64
 // CHECK-DAG: llvm.mlir.global external constant @xf_ptx_attn_sm80("{{.*}}.target sm_80{{.*}}.visible .entry attn({{.*}}.maxntid 64, 1, 1{{.*}}\00")
 // CHECK-DAG: llvm.mlir.global external constant @xf_ptx_attn_sm90("{{.*}}.target sm_90{{.*}}.visible .entry attn({{.*}}\00")
-// CHECK-DAG: llvm.mlir.global external constant @xf_module_info("{{.*}}\22gpu\22:{\22entry\22:\22attn\22,\22pitches\22:{{\[\[1,2\],\[2,2\]\]}},\22ptx\22:[{\22arch\22:80,\22size\22:{{[0-9]+}},\22symbol\22:\22xf_ptx_attn_sm80\22},{\22arch\22:90,{{.*}}\22target\22:\22cuda\22
+// CHECK-DAG: llvm.mlir.global external constant @xf_module_info("{{.*}}\22gpu\22:{\22barrier_loops\22:1,\22entry\22:\22attn\22,\22pitches\22:{{\[\[1,2\],\[2,2\]\]}},\22ptx\22:[{\22arch\22:80,\22size\22:{{[0-9]+}},\22symbol\22:\22xf_ptx_attn_sm80\22},{\22arch\22:90,{{.*}}\22target\22:\22cuda\22
 // No host entry point: the kernel runs on the device only.
 // CHECK-NOT: llvm.func @_mlir_ciface_attn(
 // CHECK-NOT: gpu.binary

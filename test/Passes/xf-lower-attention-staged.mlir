@@ -5,6 +5,9 @@
 // The outliner keeps the workgroup buffers per workgroup and takes the kernel's own workgroup size.
 // RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4 workgroup-rows=64" --canonicalize --cse --split-input-file | xf-opt --xf-gpu-outline-kernels="workgroup-size=32" --split-input-file | FileCheck %s --check-prefix=VULKAN
 // RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4 workgroup-rows=64" --canonicalize --cse --split-input-file | xf-opt --xf-gpu-outline-kernels="target=cuda workgroup-size=32" --split-input-file | FileCheck %s --check-prefix=CUDA
+// The outliner records the barrier loop, which the runtime bounds on llvmpipe (it does not unroll).
+// RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4 workgroup-rows=64" --split-input-file | xf-opt --xf-gpu-outline-kernels="workgroup-size=32" --split-input-file | FileCheck %s --check-prefix=INFO
+// INFO: xf.gpu_kernel = {barrier_loops = 1 : i64, entry = "causal_window"
 // RUN: not xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 workgroup-rows=64 decode-form=true" --split-input-file 2>&1 | FileCheck %s --check-prefix=OPTIONS
 
 // OPTIONS: workgroup-rows (staged K/V) and decode-form cannot be combined

@@ -10,6 +10,14 @@
 // RUN: not xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=6" 2>&1 | FileCheck %s --check-prefix=POW2
 // RUN: not xf-opt %s --xf-lower-attention="vector-width=16 block-q=32 subgroup-lanes=8" 2>&1 | FileCheck %s --check-prefix=SCALAR
 // RUN: not xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=8 decode-form=true" 2>&1 | FileCheck %s --check-prefix=DECODE
+// Split keys (subgroup-splits=P; the GPU pipelines set workgroup size / L): P subgroups share a row, each
+// walks a contiguous share of its key blocks, and the first combines their states from workgroup memory.
+// RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4 subgroup-lanes=8 subgroup-rows=4 subgroup-splits=4" --canonicalize --cse | FileCheck %s --check-prefix=SPLIT
+// RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4 subgroup-lanes=8 subgroup-splits=4" --canonicalize --cse | xf-opt --xf-gpu-outline-kernels="workgroup-size=64" | FileCheck %s --check-prefix=SPLITVK
+// RUN: not xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-splits=4" 2>&1 | FileCheck %s --check-prefix=SPLITLANES
+// RUN: not xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=8 subgroup-splits=4 workgroup-rows=64" 2>&1 | FileCheck %s --check-prefix=SPLITWG
+// A buffer of partial states past workgroup-memory leaves the row unsplit: 4 x 35 words take 560 bytes.
+// RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=8 subgroup-splits=4 workgroup-memory=556" | FileCheck %s --check-prefix=NOSPLIT
 // Heads that L does not divide keep one thread per row.
 // RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=64" | FileCheck %s --check-prefix=NARROW
 
@@ -63,6 +71,47 @@
 // VULKAN: gpu.shuffle xor
 // CUDA: xf.gpu_kernel = {entry = "causal", pitches = [array<i64: 1, 2>, array<i64: 2, 2>], push_constants = [{{.+}}], subgroup_lanes = 32 : i64, subgroup_rows = 16 : i64, workgroup_size = 64 : i64}
 // CUDA: gpu.shuffle xor %{{.+}}, %c16_i32, %c32_i32
+
+// SPLITLANES: subgroup-splits must be 1, or with subgroup-lanes at most 1024 / subgroup-lanes, got 4
+// SPLITWG: workgroup-rows (64) must be subgroup-lanes x subgroup-splits (32): both set the workgroup size
+
+// SPLIT-LABEL: func.func @causal
+// SPLIT-SAME: xf.subgroup_lanes = 8 : i64, xf.subgroup_rows = 4 : i64, xf.workgroup_size = 32 : i64
+// B * H * S * L * P work items.
+// SPLIT: %[[SL:.+]] = arith.muli %{{.+}}, %c32
+// SPLIT: scf.parallel (%[[W:.+]]) =
+// Item w: lane w mod 8, split (w / 8) mod 4, row w / 32.
+// SPLIT: %[[LANE:.+]] = arith.remui %[[W]], %c8
+// SPLIT: %[[SUB:.+]] = arith.divui %[[W]], %c8
+// SPLIT: %[[SPLIT:.+]] = arith.remui %[[SUB]], %c4
+// SPLIT: arith.divui %[[SUB]], %c4
+// The split's blocks [p n / 4, (p + 1) n / 4) of the n blocks of 16 keys.
+// SPLIT: %[[N:.+]] = arith.divui %{{.+}}, %c16
+// SPLIT: %[[PN:.+]] = arith.muli %[[SPLIT]], %[[N]]
+// SPLIT: %[[FIRST:.+]] = arith.divui %[[PN]], %c4
+// SPLIT: arith.muli %[[FIRST]], %c16
+// SPLIT: %[[NEXT:.+]] = arith.addi %[[SPLIT]], %c1
+// SPLIT: arith.muli %[[NEXT]], %[[N]]
+// Partial states: 3 + 32 words per split; lane 0 writes m, l and the count, every lane its accumulator columns.
+// SPLIT: %[[BUF:.+]] = memref.alloc() : memref<140xf32, #gpu.address_space<workgroup>>
+// SPLIT: %[[BASE:.+]] = arith.muli %[[SPLIT]], %c35
+// SPLIT: arith.cmpi eq, %[[LANE]], %c0
+// SPLIT: memref.store %{{.+}}, %[[BUF]][%[[BASE]]]
+// SPLIT: gpu.barrier
+// The first split combines: the largest m, then l and acc rescaled to it, and writes the row.
+// SPLIT: %[[IS0:.+]] = arith.cmpi eq, %[[SPLIT]], %c0
+// SPLIT: scf.if %[[IS0]] {
+// SPLIT: arith.maximumf
+// SPLIT: math.exp
+// SPLIT: math.fma
+// SPLIT: memref.store %{{.+}}, %arg3
+// SPLIT: } else {
+// SPLIT-NOT: gpu.barrier
+// SPLIT: return
+
+// SPLITVK: xf.gpu_kernel = {entry = "causal", {{.+}}, subgroup_lanes = 8 : i64, subgroup_rows = 16 : i64, workgroup_memory = 560 : i64, workgroup_size = 32 : i64}
+
+// NOSPLIT-NOT: gpu.barrier
 
 // NARROW-NOT: xf.subgroup_lanes
 // NARROW-NOT: gpu.shuffle

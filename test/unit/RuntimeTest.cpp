@@ -371,6 +371,10 @@ INSTANTIATE_TEST_SUITE_P(
                         "\"future_kernel_key\":\"ignored\",\"gpu\":{\"binary\":\"b\",\"entry\":\"attn\","
                         "\"binary_size\":4,\"workgroup_size\":64,\"push_constants\":[],\"scratch_words_per_item\":2}}",
                         "kernel 'attn': gpu: 'scratch_words_per_item' must be a positive integer, on a cuda kernel"},
+        BadMetadataCase{"\"future_kernel_key\":\"ignored\"}",
+                        "\"future_kernel_key\":\"ignored\",\"gpu\":{\"binary\":\"b\",\"entry\":\"attn\","
+                        "\"binary_size\":4,\"workgroup_size\":64,\"push_constants\":[],\"workgroup_memory\":-4}}",
+                        "kernel 'attn': gpu: 'workgroup_memory' must be a non-negative integer"},
         // Pitches (a KV cache's capacity) stand for dynamic row counts: a fixed or leading dim cannot have one.
         BadMetadataCase{"\"future_kernel_key\":\"ignored\"}",
                         "\"future_kernel_key\":\"ignored\",\"gpu\":{\"binary\":\"b\",\"entry\":\"attn\","

@@ -90,6 +90,12 @@ cl::opt<int64_t> workgroupSize("workgroup-size",
                                cl::desc("GPU targets: threads per workgroup (one work item each), 1 to 1024; the "
                                         "best value depends on the device (default 64)"),
                                cl::init(64));
+cl::opt<int64_t> gpuWorkgroupMemory(
+    "gpu-workgroup-memory",
+    cl::desc("GPU targets: bytes of workgroup memory attention's staged K/V tiles may take, and again its decode "
+             "splits' partial states (default 16384, what every Vulkan device offers; the runtime checks a "
+             "kernel's total against the device)"),
+    cl::init(16384));
 cl::opt<bool> gpuStageKeyValue("gpu-stage-kv",
                                cl::desc("GPU targets: the threads of a workgroup share each key block of K and V "
                                         "in workgroup memory (default on; =false: every thread reads them itself)"),
@@ -612,6 +618,9 @@ int main(int argc, char **argv) {
   TargetChoice choice = chooseTarget();
   mlir::xf::GpuTargetDescription gpuTarget;
   gpuTarget.workgroupSize = workgroupSize;
+  if (gpuWorkgroupMemory < 1024 || gpuWorkgroupMemory > (1 << 20))
+    fatal("--gpu-workgroup-memory must be in [1024, 1048576] bytes, got " + std::to_string(gpuWorkgroupMemory));
+  gpuTarget.workgroupMemoryBytes = gpuWorkgroupMemory;
   gpuTarget.stageKeyValue = gpuStageKeyValue;
   gpuTarget.tensorCores = cudaTensorCores;
   gpuTarget.tensorCoreDirectLoads = tensorCoreDirectLoads;
