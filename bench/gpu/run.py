@@ -4,15 +4,16 @@
 1. `xf-run devices`.
 2. Attention numerics, per available target (cuda, vulkan): GQA with a window (prefill, decode, several
    workgroups per head), DSL score/mask modifiers (ALiBi + chunks, prefix-LM, packed documents with a
-   softcap), the benchmark kernels at small shapes; each against the float64 NumPy oracle
-   (attention_npy.py, tolerance 1e-4).
+   softcap), the benchmark kernels at small shapes, also compiled with wider workgroups (CUDA 256
+   threads, Vulkan 128: more subgroups split each decode row's keys); each against the float64 NumPy
+   oracle (attention_npy.py, tolerance 1e-4).
 3. Tiny whole models (llama, mistral bf16, gpt-oss) compiled for each target, 32 greedy steps against the
    float64 reference forward computed when the kit was prepared (logits within 1e-3).
    bf16 kernels on CUDA, in the SIMT form and on tensor cores (`--cuda-tensor-cores`), against the oracle on
    the same bf16 inputs.
 4. Timings at the CUDA issue's shapes (B * S = 16k, H * D = 2048, d = 64 and 128, causal and not):
-   `xf-run kernel --repeat 5 --resident` per target: the kernel's own device time (Vulkan timestamps, CUDA
-   events), and the whole call's in parentheses; PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same
+   `xf-run kernel --repeat 5 --resident` per target, at the default workgroup size and wider (`-wide`):
+   the kernel's own device time (Vulkan timestamps, CUDA events), and the whole call's in parentheses; PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same
    run; three variants (ALiBi + chunks, a prefix LM, a sliding window) against FlexAttention; decode
    attention at T = 32768 in K/V GB/s
    against the device's copy bandwidth (f32, and on CUDA bf16 in both forms, tensor cores with and without
@@ -23,7 +24,9 @@
 6. A whole model: the ~100M-parameter llama of bench/run_model_bench (bf16 weights generated on the device),
    a 128-token prompt and 128 decode steps per target (cuda-tc: a bf16 KV cache, attention on tensor cores):
    prefill and decode tokens/s, and decode's weight bytes per step over its time.
-Writes everything to $OUT/gpu-report.txt (or ./gpu-report.txt) and prints it as it goes.
+Writes everything to $OUT/gpu-report.txt (or ./gpu-report.txt) and prints it as it goes. Every step is
+bounded by what is left of XF_GPU_BUDGET_S seconds (default 440, inside the device call's 500); a step that
+times out is reported as such, and when the budget runs out the report says what was skipped.
 """
 import glob
 import os
@@ -46,8 +49,24 @@ def log(text=""):
         f.write("\n".join(lines) + "\n")
 
 
+# The device tool stops the whole command at its limit (500 s in the documented call): every step gets at
+# most what is left of XF_GPU_BUDGET_S, so that a hung or slow kernel costs its own line, not the report.
+DEADLINE = time.time() + float(os.environ.get("XF_GPU_BUDGET_S", "440"))
+
+
+class OutOfTime(Exception):
+    pass
+
+
 def run(args, timeout=600):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    left = DEADLINE - time.time()
+    if left < 5:
+        raise OutOfTime()
+    limit = min(timeout, left)
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return 124, "timed out after %.0f s: %s" % (limit, " ".join(os.path.basename(a) for a in args[:4]))
     return p.returncode, p.stdout + p.stderr
 
 
@@ -70,6 +89,9 @@ CASES = [
     ("kernels", "mha_d64_causal", "2,32,32,130,130,64,64", ["--causal", "1"]),
     ("kernels", "mha_d128_full", "1,16,16,77,200,128,128", []),
     ("kernels", "gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
+    # Wider workgroups: a decode row's keys split over 8 warps (CUDA) or 16 subgroups (Vulkan).
+    ("kernels-wide", "gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
+    ("kernels-wide", "mha_d64_causal", "2,32,32,130,130,64,64", ["--causal", "1"]),
 ]
 
 # bf16 kernels on CUDA (modules bf16-cuda: SIMT form; tc-cuda: tensor cores with K/V staged by cp.async;
@@ -209,14 +231,14 @@ def decode_timing(targets, torch, tmp):
     np.save(os.path.join(tmp, "q.npy"), rng.standard_normal((B, 32, 1, D), dtype=np.float32))
     for n in "kv":
         np.save(os.path.join(tmp, n + ".npy"), rng.standard_normal((B, Hkv, T, D), dtype=np.float32))
-    runs = [(t, "kernels-%s.so" % t, 4) for t in targets]
+    runs = [r for t in targets for r in ((t, "kernels-%s.so" % t, 4), (t + "-wide", "kernels-wide-%s.so" % t, 4))]
     if "cuda" in targets:
         runs += [("cuda-bf16", "bf16-cuda.so", 2), ("cuda-tc", "tc-cuda.so", 2),
                  ("cuda-tc-direct", "tc-direct-cuda.so", 2), ("cuda-tc-nosplit", "tc-nosplit-cuda.so", 2),
                  ("cuda-tc-m1", "tc-m1-cuda.so", 2), ("cuda-tc-m2", "tc-m2-cuda.so", 2)]
     row = ""
     for name, module, element in runs:
-        device = "cuda" if name.startswith("cuda") else name
+        device = "cuda" if name.startswith("cuda") else name.split("-")[0]
         rc, text = run([XF, "kernel", os.path.join(HERE, "modules", module), "--kernel", "gqa_decode", "--device",
                         device, "--repeat", "20", "--resident"] +
                        [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
@@ -254,11 +276,12 @@ def timings(targets):
                 np.save(os.path.join(tmp, n + ".npy"), rng.standard_normal((B, H, S, D), dtype=np.float32))
             row = "%-16s" % kernel
             for target in targets:
-                lib = os.path.join(HERE, "modules", "kernels-%s.so" % target)
-                rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", target, "--repeat", "5", "--resident"] +
-                               [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
-                               ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
-                row += "  %s %s" % (target, xf_time(rc, text, flops))
+                for name, module in ((target, "kernels-%s.so" % target), (target + "-wide", "kernels-wide-%s.so" % target)):
+                    lib = os.path.join(HERE, "modules", module)
+                    rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", target, "--repeat", "5",
+                                    "--resident"] + [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
+                                   ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
+                    row += "  %s %s" % (name, xf_time(rc, text, flops))
             if "cuda" in targets:  # the same shapes in bf16: SIMT form and tensor cores
                 for module in ("bf16", "tc", "tc-m1", "tc-m2", "tc-direct"):
                     lib = os.path.join(HERE, "modules", "%s-cuda.so" % module)
@@ -419,12 +442,19 @@ def main():
     if not targets:
         log("no GPU target available: nothing to check")
         return 1
-    failures = numerics(targets) + models(targets)
-    if "cuda" in targets:
-        failures += bf16_numerics()
-    log("== %d failure(s) in the checks" % failures)
-    if "--no-timings" not in sys.argv:
-        timings(targets)
+    failures = 0
+    try:
+        failures += numerics(targets)
+        failures += models(targets)
+        if "cuda" in targets:
+            failures += bf16_numerics()
+        log("== %d failure(s) in the checks" % failures)
+        if "--no-timings" not in sys.argv:
+            timings(targets)
+    except OutOfTime:
+        log("== out of time (XF_GPU_BUDGET_S = %s s): the rest was skipped; %d failure(s) before"
+            % (os.environ.get("XF_GPU_BUDGET_S", "440"), failures))
+        return 1
     return 1 if failures else 0
 
 
