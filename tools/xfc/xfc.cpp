@@ -620,6 +620,11 @@ int main(int argc, char **argv) {
   gpuTarget.workgroupSize = workgroupSize;
   if (gpuWorkgroupMemory < 1024 || gpuWorkgroupMemory > (1 << 20))
     fatal("--gpu-workgroup-memory must be in [1024, 1048576] bytes, got " + std::to_string(gpuWorkgroupMemory));
+  // A CUDA kernel's shared memory is static, at most 48 KiB; the tiles and the partial states may each take
+  // the budget.
+  if (cuda && gpuWorkgroupMemory > 24576)
+    fatal("--gpu-workgroup-memory must be at most 24576 bytes on CUDA (staged tiles and partial states, each "
+          "within it, share 48 KiB of static shared memory), got " + std::to_string(gpuWorkgroupMemory));
   gpuTarget.workgroupMemoryBytes = gpuWorkgroupMemory;
   gpuTarget.stageKeyValue = gpuStageKeyValue;
   gpuTarget.tensorCores = cudaTensorCores;
