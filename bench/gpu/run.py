@@ -14,7 +14,8 @@
 4. Timings at the CUDA issue's shapes (B * S = 16k, H * D = 2048, d = 64 and 128, causal and not):
    `xf-run kernel --repeat 5 --resident` per target, at the default workgroup size and wider (`-wide`):
    the kernel's own device time (Vulkan timestamps, CUDA events), and the whole call's in parentheses; PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same
-   run; three variants (ALiBi + chunks, a prefix LM, a sliding window) against FlexAttention; decode
+   run; three variants (ALiBi + chunks, a prefix LM, a sliding window) against FlexAttention (xf in f32 and,
+   on CUDA, in bf16 on tensor cores like Flex); decode
    attention at T = 32768 in K/V GB/s
    against the device's copy bandwidth (f32, and on CUDA bf16 in both forms, tensor cores with and without
    split-K).
@@ -106,18 +107,28 @@ BF16_CASES = [
     ("gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
 ]
 BF16_TOL = "2.5e-2"  # 2^-8 of |o| <= 2, plus 2^-8 of max |v| (about 4.5)
+# The FlexAttention comparison's variants in bf16 on tensor cores (module tc-variants-cuda).
+TC_VARIANT_CASES = [
+    ("alibi_chunked", "2,8,2,77,300,64,64",
+     ["--causal", "1", "--score", "z - alibi_slopes(8)[h] * (i - j)", "--mask", "i // 256 == j // 256"]),
+    ("prefix_lm", "1,8,8,50,50,64,64", ["--mask", "(j < 32) | (j <= i)"]),
+    ("gqa", "2,8,2,37,301,80,80", ["--causal", "1", "--window", "100"]),
+]
 
 
 def bf16_numerics():
     log("== bf16 kernels on CUDA against the float64 oracle on the same bf16 inputs (tolerance %s)" % BF16_TOL)
     failures = 0
+    cases = [(kernel, shape, flags, ("bf16", "tc", "tc-direct", "tc-nosplit", "tc-m1", "tc-m2"))
+             for kernel, shape, flags in BF16_CASES]
+    cases += [(kernel, shape, flags, ("tc-variants",)) for kernel, shape, flags in TC_VARIANT_CASES]
     with tempfile.TemporaryDirectory() as tmp:
-        for kernel, shape, flags in BF16_CASES:
+        for kernel, shape, flags, modules in cases:
             rc, text = oracle("make", "--dir", tmp, "--shape", shape, "--round", "bf16")
             if rc:
                 log("oracle make failed: " + text)
                 return 1
-            for module in ("bf16", "tc", "tc-direct", "tc-nosplit", "tc-m1", "tc-m2"):
+            for module in modules:
                 lib = os.path.join(HERE, "modules", "%s-cuda.so" % module)
                 out = os.path.join(tmp, "out.npy")
                 rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", "cuda"] +
@@ -414,6 +425,12 @@ def variant_timing(targets, torch, tmp):
                             "--resident"] + [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
                            ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
             row += "  %s %s" % (target, xf_time(rc, text, 0))
+        if "cuda" in targets:  # bf16 on tensor cores, as FlexAttention multiplies
+            rc, text = run([XF, "kernel", os.path.join(HERE, "modules", "tc-variants-cuda.so"), "--kernel", kernel,
+                            "--device", "cuda", "--repeat", "5", "--resident"] +
+                           [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] +
+                           ["-o", os.path.join(tmp, "out.npy")], timeout=1200)
+            row += "  cuda-tc %s" % xf_time(rc, text, 0)
         if torch:
             try:
                 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
