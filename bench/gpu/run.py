@@ -165,7 +165,8 @@ def numerics(targets):
                     verdict = text.strip().splitlines()[-1] if text.strip() else "no output"
                     verdict = ("ok " if rc == 0 else "FAIL ") + verdict
                 failures += not verdict.startswith("ok")
-                log("%-7s %-18s %-22s %s" % (target, kernel, shape, verdict))
+                label = kernel + (" (wide)" if module.endswith("-wide") else "")
+                log("%-7s %-23s %-22s %s" % (target, label, shape, verdict))
     return failures
 
 
