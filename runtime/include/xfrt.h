@@ -33,6 +33,9 @@ typedef enum {
   XFRT_F32 = 0,
   XFRT_BF16 = 1,
   XFRT_F16 = 2,
+  /* Not a dtype: keeps the enum 32 bits wide, so that any int32 a caller passes is a value of the type
+     (the runtime then refuses it as an unknown dtype) rather than undefined behaviour in C++. */
+  XFRT_DTYPE_MAX_ENUM = 0x7fffffff,
 } xfrt_dtype;
 
 /* A dense row-major tensor; `data` is owned by the caller. A tensor initialized without `dtype` is float32. */

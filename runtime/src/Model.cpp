@@ -639,7 +639,7 @@ struct LayerCache {
     int64_t newCapacity = std::max(count + incoming, capacity * 2);
     for (std::vector<uint8_t> *t : {&k, &v}) {
       std::vector<uint8_t> grown(static_cast<size_t>(kvHeads * newCapacity * headDim) * elementBytes());
-      for (int64_t h = 0; h < kvHeads; ++h)
+      for (int64_t h = 0; h < kvHeads && count > 0; ++h) // an empty cache has no rows (nor storage) to copy
         std::memcpy(grown.data() + static_cast<size_t>(h * newCapacity * headDim) * elementBytes(), row(*t, h, 0),
                     elementBytes() * count * headDim);
       t->swap(grown);

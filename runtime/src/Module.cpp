@@ -220,6 +220,8 @@ extern "C" const char *xfrt_dtype_name(xfrt_dtype dtype) {
     return "bf16";
   case XFRT_F16:
     return "f16";
+  case XFRT_DTYPE_MAX_ENUM:
+    break;
   }
   return nullptr;
 }
@@ -231,6 +233,8 @@ extern "C" size_t xfrt_dtype_size(xfrt_dtype dtype) {
   case XFRT_BF16:
   case XFRT_F16:
     return 2;
+  case XFRT_DTYPE_MAX_ENUM:
+    break;
   }
   return 0;
 }
