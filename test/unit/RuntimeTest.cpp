@@ -69,12 +69,16 @@ char xf_module_info[4096] = R"({"format":1,"target":"cpu","future_module_key":{"
   {"name":"slow","kind":"fill","entry":"_mlir_ciface_slow","work_items":"_mlir_ciface_slow_work_items",
    "operands":[{"name":"out","shape":[-1]}]}]})";
 
+// The entry points take untyped descriptor pointers, as the runtime calls them (and as MLIR's are).
 // Causal attention, one work item per query row (b, h, i); the query's last row sees the key's last row.
-int64_t _mlir_ciface_attn_work_items(MemRef4 *q, MemRef4 *, MemRef4 *, MemRef4 *) {
+int64_t _mlir_ciface_attn_work_items(void *query, void *, void *, void *) {
+  auto *q = static_cast<MemRef4 *>(query);
   return q->sizes[0] * q->sizes[1] * q->sizes[2];
 }
-void _mlir_ciface_attn(MemRef4 *q, MemRef4 *k, MemRef4 *v, MemRef4 *o, int64_t begin, int64_t end) {
+void _mlir_ciface_attn(void *query, void *key, void *value, void *output, int64_t begin, int64_t end) {
   noteCall();
+  auto *q = static_cast<MemRef4 *>(query), *k = static_cast<MemRef4 *>(key), *v = static_cast<MemRef4 *>(value),
+       *o = static_cast<MemRef4 *>(output);
   int64_t numHeads = q->sizes[1], queryLength = q->sizes[2], keyLength = k->sizes[2];
   int64_t headsPerKvHead = numHeads / k->sizes[1];
   for (int64_t item = begin; item < end; ++item) {
@@ -99,15 +103,18 @@ void _mlir_ciface_attn(MemRef4 *q, MemRef4 *k, MemRef4 *v, MemRef4 *o, int64_t b
 }
 
 // sum = a0 + 2*a1 + ... + 11*a10: exercises the widest call the runtime supports (12 operands).
-int64_t _mlir_ciface_wide_work_items(MemRef1 *, MemRef1 *, MemRef1 *, MemRef1 *, MemRef1 *, MemRef1 *,
-                                     MemRef1 *, MemRef1 *, MemRef1 *, MemRef1 *, MemRef1 *, MemRef1 *sum) {
-  return sum->sizes[0];
+int64_t _mlir_ciface_wide_work_items(void *, void *, void *, void *, void *, void *, void *, void *, void *, void *,
+                                     void *, void *out) {
+  return static_cast<MemRef1 *>(out)->sizes[0];
 }
-void _mlir_ciface_wide(MemRef1 *a0, MemRef1 *a1, MemRef1 *a2, MemRef1 *a3, MemRef1 *a4, MemRef1 *a5,
-                       MemRef1 *a6, MemRef1 *a7, MemRef1 *a8, MemRef1 *a9, MemRef1 *a10, MemRef1 *sum,
-                       int64_t begin, int64_t end) {
+void _mlir_ciface_wide(void *a0, void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8,
+                       void *a9, void *a10, void *out, int64_t begin, int64_t end) {
   noteCall();
-  MemRef1 *inputs[] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10};
+  auto *sum = static_cast<MemRef1 *>(out);
+  MemRef1 *inputs[11];
+  void *given[] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10};
+  for (int k = 0; k < 11; ++k)
+    inputs[k] = static_cast<MemRef1 *>(given[k]);
   for (int64_t i = begin; i < end; ++i) {
     float total = 0;
     for (int k = 0; k < 11; ++k)
@@ -117,9 +124,10 @@ void _mlir_ciface_wide(MemRef1 *a0, MemRef1 *a1, MemRef1 *a2, MemRef1 *a3, MemRe
 }
 
 // Work items that take long enough (1 ms) that every thread of the pool gets some.
-int64_t _mlir_ciface_slow_work_items(MemRef1 *out) { return out->sizes[0]; }
-void _mlir_ciface_slow(MemRef1 *out, int64_t begin, int64_t end) {
+int64_t _mlir_ciface_slow_work_items(void *out) { return static_cast<MemRef1 *>(out)->sizes[0]; }
+void _mlir_ciface_slow(void *output, int64_t begin, int64_t end) {
   noteCall();
+  auto *out = static_cast<MemRef1 *>(output);
   for (int64_t i = begin; i < end; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     out->aligned[i] = static_cast<float>(i);
