@@ -993,10 +993,13 @@ llvm::Expected<std::vector<std::string>> VulkanDevice::describeDevices() {
                                {VK_SUBGROUP_FEATURE_BALLOT_BIT, "ballot"}})
         if (subgroup.supportedOperations & bit)
           operations += (operations.empty() ? "" : " ") + std::string(name);
-    lines.push_back(llvm::formatv("vulkan:{0}: {1} ({2}, Vulkan {3}.{4}.{5}, subgroups of {6}: {7})", i, p.deviceName,
-                                  typeName(p.deviceType), VK_API_VERSION_MAJOR(p.apiVersion),
+    // The workgroup memory bounds what a kernel's staged tiles and split partial states may take.
+    lines.push_back(llvm::formatv("vulkan:{0}: {1} ({2}, Vulkan {3}.{4}.{5}, subgroups of {6}: {7}; {8} KiB "
+                                  "workgroup memory)",
+                                  i, p.deviceName, typeName(p.deviceType), VK_API_VERSION_MAJOR(p.apiVersion),
                                   VK_API_VERSION_MINOR(p.apiVersion), VK_API_VERSION_PATCH(p.apiVersion),
-                                  subgroup.subgroupSize, operations.empty() ? "no compute operations" : operations)
+                                  subgroup.subgroupSize, operations.empty() ? "no compute operations" : operations,
+                                  p.limits.maxComputeSharedMemorySize / 1024)
                         .str());
   }
   return lines;
