@@ -7,6 +7,8 @@
    softcap), the benchmark kernels at small shapes, also compiled with wider workgroups (CUDA 256
    threads, Vulkan 128: more subgroups split each decode row's keys); each against the float64 NumPy
    oracle (attention_npy.py, tolerance 1e-4).
+   Every variant of VARIANTS.md (learned sinks, streaming, ACT, gains and emphasis, mixture of heads, affine
+   scaling, stacked), decode and prefill, against the CPU kernel of the same flags (variant_cases.py).
 3. Tiny whole models (llama, mistral bf16, gpt-oss) compiled for each target, 32 greedy steps against the
    float64 reference forward computed when the kit was prepared (logits within 1e-3).
    bf16 kernels on CUDA, in the SIMT form and on tensor cores (`--cuda-tensor-cores`), against the oracle on
@@ -167,6 +169,34 @@ def numerics(targets):
                 failures += not verdict.startswith("ok")
                 label = kernel + (" (wide)" if module.endswith("-wide") else "")
                 log("%-7s %-23s %-22s %s" % (target, label, shape, verdict))
+    return failures
+
+
+def variant_numerics(targets):
+    """Every variant (variant_cases.py): each GPU kernel against the CPU kernel of the same flags, on the same
+    inputs; the CPU kernels are held to the float64 oracle by the variant tests."""
+    import json
+    import numpy as np
+    folder = os.path.join(HERE, "variants")
+    with open(os.path.join(folder, "cases.json")) as f:
+        cases = json.load(f)
+    log("== every variant against the CPU kernel's output (max abs difference <= 1e-4)")
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.npy")
+        for case in cases:
+            ref = np.load(os.path.join(folder, case["reference"]))
+            for target in targets:
+                rc, text = run([XF, "kernel", os.path.join(folder, "%s-%s.so" % (case["module"], target)), "--kernel",
+                                "attn", "--device", target, "-o", out] +
+                               [x for n, f in case["inputs"].items() for x in ("--in", "%s=%s" % (n, os.path.join(folder, f)))])
+                if rc:
+                    verdict = "FAIL (run): " + (text.strip().splitlines() or ["no output"])[-1]
+                else:
+                    diff = float(np.max(np.abs(np.load(out).astype(np.float64) - ref)))
+                    verdict = ("ok" if diff <= 1e-4 else "FAIL") + " max abs difference %.3g" % diff
+                failures += not verdict.startswith("ok")
+                log("%-7s %-23s %-16s %s" % (target, case["name"], case["shape"], verdict))
     return failures
 
 
@@ -463,6 +493,7 @@ def main():
     failures = 0
     try:
         failures += numerics(targets)
+        failures += variant_numerics(targets)
         failures += models(targets)
         if "cuda" in targets:
             failures += bf16_numerics()
