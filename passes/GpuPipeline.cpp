@@ -74,6 +74,10 @@ xf::XFLowerAttentionOptions xf::GpuTargetDescription::attentionTiling() const {
   options.subgroupRows = subgroupRows;
   // A decode step's rows spread over the whole workgroup: its subgroups split each row's keys.
   options.subgroupSplits = subgroupLanes ? std::max<int64_t>(1, workgroupSize / subgroupLanes) : 1;
+  if (subgroupLanes && subgroupGlobalSplits > 1) {
+    options.subgroupSplits = 1;
+    options.subgroupGlobalSplits = subgroupGlobalSplits;
+  }
   options.staticKeyLoops = true;
   if (tensorCores)
     options.mmaForm = "simt";

@@ -39,6 +39,7 @@ struct Tiling {
   int64_t subgroupLanes = 0; // GPU: lanes per query row in the subgroup form (0: no subgroup form)
   int64_t subgroupRows = 0;  // the largest S that takes the subgroup form
   int64_t subgroupSplits = 1; // subgroups of one workgroup that split a subgroup-form row's keys
+  int64_t subgroupGlobalSplits = 1; // CUDA: subgroups anywhere that split a row's keys, combined via scratch
   bool staticKeyLoops = false; // P V runs over every key of a block, a loop of constant trip count
   int64_t queryVectors() const { return blockQ / vectorWidth; }
 };
@@ -254,6 +255,8 @@ private:
   void emitCalibratedColumns();
   Value inCalibratedColumns(Value j);
   void emitSplitCombine(SmallVectorImpl<Value> &state, llvm::function_ref<void()> finish);
+  /// A split's partial state: m, l, the visible-key count, acc and (affine scaling) the value sums.
+  int64_t splitPartialWords() { return 3 + op.getValueHeadDim() * (op.hasAffineScale() ? 2 : 1); }
   /// Split keys: whether this is the row's first split (the one that writes its output).
   Value isFirstSplit() { return cmpI(arith::CmpIPredicate::eq, splitIndex, idx(0)); }
 
@@ -284,6 +287,10 @@ private:
   // keys, this subgroup's split of the row's key blocks and the splits per row (1: no split).
   Value subgroupLane, splitIndex;
   int64_t lanes = 1, splits = 1;
+  // Global splits (CUDA): the scratch buffer of arrival counts and partial states, the item count, and
+  // this subgroup's index among all of them.
+  Value scratch, scratchItems, subgroupIndex;
+  bool globalSplits = false;
   // Block form: the work items that stage each key block in workgroup memory together (0: none). The
   // tiling's workgroup-rows, except in the subgroup form's block items, which do not stage.
   int64_t stagedRows;
@@ -329,8 +336,20 @@ void AttentionEmitter::emit() {
   Value isSubgroup;
   if (t.subgroupLanes) {
     isSubgroup = cmpI(arith::CmpIPredicate::ule, seqQ, idx(t.subgroupRows));
-    Value rowLanes = mul(mul(batches, idx(numHeads)), mul(seqQ, idx(t.subgroupLanes * t.subgroupSplits)));
+    Value rowLanes = mul(mul(batches, idx(numHeads)),
+                         mul(seqQ, idx(t.subgroupLanes * t.subgroupSplits * t.subgroupGlobalSplits)));
     items = arith::SelectOp::create(b, isSubgroup, rowLanes, items);
+  }
+  if (t.subgroupLanes && t.subgroupGlobalSplits > 1) {
+    // One zeroed word per item (a row's arrival count sits at its first item), then every subgroup's
+    // partial state, a whole number of words per lane.
+    int64_t perLane = llvm::divideCeil(splitPartialWords(), t.subgroupLanes);
+    auto alloc = memref::AllocOp::create(b, MemRefType::get({ShapedType::kDynamic}, f32),
+                                         ValueRange{mul(items, idx(1 + perLane))});
+    alloc->setAttr("xf.scratch_words_per_item", b.getI64IntegerAttr(1 + perLane));
+    alloc->setAttr("xf.scratch_zeroed_words_per_item", b.getI64IntegerAttr(1));
+    scratch = alloc;
+    scratchItems = items;
   }
 
   auto par = scf::ParallelOp::create(b, ValueRange{idx(0)}, ValueRange{items}, ValueRange{idx(1)});
@@ -371,7 +390,10 @@ void AttentionEmitter::emitSubgroupItem(Value w, Value seqQ) {
       rowSplits(splits, t.subgroupSplits);
   llvm::SaveAndRestore<Value> rowLane(subgroupLane, arith::RemUIOp::create(b, w, idx(t.subgroupLanes)));
   Value row = arith::DivUIOp::create(b, w, idx(t.subgroupLanes));
-  llvm::SaveAndRestore<Value> rowSplit(splitIndex, Value());
+  llvm::SaveAndRestore<Value> rowSplit(splitIndex, Value()), rowSubgroup(subgroupIndex, row);
+  llvm::SaveAndRestore<bool> rowGlobal(globalSplits, t.subgroupGlobalSplits > 1);
+  if (globalSplits)
+    splits = t.subgroupGlobalSplits;
   if (splits > 1) {
     splitIndex = arith::RemUIOp::create(b, row, idx(splits));
     row = arith::DivUIOp::create(b, row, idx(splits));
@@ -761,18 +783,28 @@ void AttentionEmitter::emitWorkItem(Value computes) {
 }
 
 /// Split keys (subgroup form): every split leaves its state in the workgroup's buffer, and after a barrier
-/// the first split combines them into `state`, `accT` and the value sums, then runs `finish` alone.
+/// the first split combines them into `state`, `accT` and the value sums, then runs `finish` alone. With
+/// global splits (CUDA) the states go to scratch instead, and the last split to arrive (an atomic count
+/// per row, after a device-scope fence) combines them.
 void AttentionEmitter::emitSplitCombine(SmallVectorImpl<Value> &state, llvm::function_ref<void()> finish) {
   bool affine = op.hasAffineScale();
   int64_t dvAll = op.getValueHeadDim(), dv = valueDims();
-  int64_t words = 3 + dvAll * (affine ? 2 : 1); // m, l, visible keys; acc; value sums
-  Value partials = memref::AllocOp::create(
-      b, MemRefType::get({splits * words}, f32, MemRefLayoutAttrInterface(),
-                         gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup)));
+  int64_t words = splitPartialWords(); // m, l, visible keys; acc; value sums
+  Value partials = scratch;
+  Value firstOfRow = idx(0); // the row's split 0: its state's offset
+  int64_t stride = words;    // words between the states of consecutive splits of a row
+  if (globalSplits) {
+    stride = llvm::divideCeil(words, lanes) * lanes;
+    firstOfRow = add(scratchItems, mul(sub(subgroupIndex, splitIndex), idx(stride)));
+  } else {
+    partials = memref::AllocOp::create(
+        b, MemRefType::get({splits * words}, f32, MemRefLayoutAttrInterface(),
+                           gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup)));
+  }
   auto scalar = [&](Value v) { return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{0}).getResult(); };
   auto word = [&](Value at) { return memref::LoadOp::create(b, partials, ValueRange{at}).getResult(); };
   Value zeroF = f32Const(0.0), ninf = f32Const(-std::numeric_limits<double>::infinity());
-  Value base = mul(splitIndex, idx(words));
+  Value base = add(firstOfRow, mul(splitIndex, idx(stride)));
   {
     // Every lane holds the same m, l and count; lane 0 writes them, each lane its own value columns.
     OpBuilder::InsertionGuard guard(b);
@@ -793,13 +825,36 @@ void AttentionEmitter::emitSplitCombine(SmallVectorImpl<Value> &state, llvm::fun
     }
     scf::YieldOp::create(b);
   });
-  gpu::BarrierOp::create(b);
-
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(scf::IfOp::create(b, isFirstSplit(), /*withElseRegion=*/false).thenBlock());
+  if (globalSplits) {
+    // Every lane's state is out before lane 0 counts this split in (__threadfence, then the atomic); the
+    // split that brings the count to `splits` combines, after a fence of its own.
+    NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+    NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
+    Value counter = mul(sub(subgroupIndex, splitIndex), idx(lanes)); // the row's first item
+    auto count = scf::IfOp::create(b, TypeRange{f32}, cmpI(arith::CmpIPredicate::eq, subgroupLane, idx(0)),
+                                   /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(count.thenBlock());
+      scf::YieldOp::create(b, memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf, f32Const(1.0), partials,
+                                                          ValueRange{counter})
+                                  .getResult());
+      b.setInsertionPointToStart(count.elseBlock());
+      scf::YieldOp::create(b, zeroF);
+    }
+    Value arrived = gpu::ShuffleOp::create(b, count.getResult(0), 0, lanes, gpu::ShuffleMode::IDX).getShuffleResult();
+    Value last = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, arith::AddFOp::create(b, arrived, f32Const(1.0)),
+                                       f32Const(static_cast<double>(splits)));
+    b.setInsertionPointToStart(scf::IfOp::create(b, last, /*withElseRegion=*/false).thenBlock());
+    NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU); // the other splits' states, after their count
+  } else {
+    gpu::BarrierOp::create(b);
+    b.setInsertionPointToStart(scf::IfOp::create(b, isFirstSplit(), /*withElseRegion=*/false).thenBlock());
+  }
   Value m = scf::ForOp::create(b, idx(0), idx(splits), idx(1), ValueRange{ninf},
                                [&](OpBuilder &, Location, Value p, ValueRange acc) {
-                                 Value mp = word(mul(p, idx(words)));
+                                 Value mp = word(add(firstOfRow, mul(p, idx(stride))));
                                  scf::YieldOp::create(b, ValueRange{arith::MaximumFOp::create(b, acc[0], mp)});
                                })
                 .getResult(0);
@@ -815,7 +870,7 @@ void AttentionEmitter::emitSplitCombine(SmallVectorImpl<Value> &state, llvm::fun
   });
   auto sums = scf::ForOp::create(
       b, idx(0), idx(splits), idx(1), ValueRange{zeroF, zeroF}, [&](OpBuilder &, Location, Value p, ValueRange acc) {
-        Value pb = mul(p, idx(words));
+        Value pb = add(firstOfRow, mul(p, idx(stride)));
         Value scale = math::ExpOp::create(b, arith::SubFOp::create(b, word(pb), mSafe));
         Value l = math::FmaOp::create(b, word(add(pb, idx(1))), scale, acc[0]);
         Value count = arith::AddFOp::create(b, acc[1], word(add(pb, idx(2))));
@@ -2160,6 +2215,9 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
     if (subgroupSplits < 1 || (subgroupSplits > 1 && !subgroupLanes) || subgroupLanes * subgroupSplits > 1024)
       return fail("subgroup-splits must be 1, or with subgroup-lanes at most 1024 / subgroup-lanes, got " +
                   Twine(subgroupSplits));
+    if (subgroupGlobalSplits < 1 || (subgroupGlobalSplits > 1 && (!subgroupLanes || subgroupSplits > 1)))
+      return fail("subgroup-global-splits must be 1, or with subgroup-lanes and subgroup-splits=1, got " +
+                  Twine(subgroupGlobalSplits));
     if (subgroupSplits > 1 && workgroupRows && workgroupRows != subgroupLanes * subgroupSplits)
       return fail("workgroup-rows (" + Twine(workgroupRows) + ") must be subgroup-lanes x subgroup-splits (" +
                   Twine(subgroupLanes * subgroupSplits) + "): both set the workgroup size");
@@ -2177,7 +2235,7 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
       return signalPassFailure();
     Tiling tiling{vectorWidth,   blockQ,        blockK,       keyRegs,       valueRegs,
                   decodeForm,    decodeRows,    decodeBlockK, workgroupRows, subgroupLanes,
-                  subgroupRows,  subgroupSplits, staticKeyLoops};
+                  subgroupRows,  subgroupSplits, subgroupGlobalSplits, staticKeyLoops};
     SmallVector<xf::AttentionOp> ops;
     getOperation().walk([&](xf::AttentionOp op) { ops.push_back(op); });
     for (xf::AttentionOp op : ops) {
@@ -2258,6 +2316,7 @@ struct LowerAttentionPass : public xf::impl::XFLowerAttentionBase<LowerAttention
           func->setAttr("xf.workgroup_size", attrs.getI64IntegerAttr(subgroupLanes * opTiling.subgroupSplits));
       } else {
         opTiling.subgroupSplits = 1;
+        opTiling.subgroupGlobalSplits = 1;
       }
       AttentionEmitter(op, opTiling).emit();
       op.erase();

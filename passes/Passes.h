@@ -65,6 +65,9 @@ struct GpuTargetDescription {
   // which split the head dims and sum scores with shuffles (0: one thread per row). CUDA needs 32 (a warp).
   int64_t subgroupLanes = 8;
   int64_t subgroupRows = 16;
+  // CUDA: a decode row's keys split over this many subgroups of the launch, combined through scratch (1: the
+  // workgroup's subgroups split them instead). Not yet run on a GPU: off by default.
+  int64_t subgroupGlobalSplits = 1;
   // CUDA: attention ops on 16-bit operands take the tensor-core form (mma-form=simt), with K/V staged in
   // workgroup memory unless tensorCoreDirectLoads.
   bool tensorCores = false;

@@ -101,6 +101,13 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
     `xf.workgroup_size = P * L`. A buffer larger than `workgroup-memory` bytes leaves the op unsplit; it
     adds to the staged tiles' workgroup memory, and the runtime checks the total against the device.
 
+    With `subgroup-global-splits=G` (CUDA only, instead of `subgroup-splits`) the `G` splits of a row are
+    any subgroups of the launch (item count `B * num_heads * S * L * G`), so a row's keys spread beyond one
+    workgroup. Each split writes its state to a scratch buffer (`xf.scratch_words_per_item`: one zeroed
+    word per item, then `ceil(words / L)` per item for the states), fences (`nvvm.membar` at GPU scope),
+    and lane 0 adds 1 to the row's arrival count (`memref.atomic_rmw addf` on its first item's word); the
+    split that brings it to `G` fences again, combines the `G` states as above and runs the epilogue.
+
     **Tensor-core form** (`mma-form=simt`, set by `xfc --target=cuda --cuda-tensor-cores`). One warp per
     `16 * mma-m-tiles` rows (a row block; by default two m-tiles of 16 for head dims up to 96, every K
     and V fragment the warp loads feeding each, else one, since two would spill registers): (query row, head) pairs of one kv head's group, row p being query row p / group
@@ -215,6 +222,10 @@ def XFLowerAttention : Pass<"xf-lower-attention", "func::FuncOp"> {
            "GPU targets: in the subgroup form, this many subgroups of one workgroup share a query row, each "
            "taking a contiguous share of its key blocks, and combine their partial softmax states in workgroup "
            "memory (1: one subgroup per row)">,
+    Option<"subgroupGlobalSplits", "subgroup-global-splits", "int64_t", "1",
+           "CUDA: in the subgroup form, this many subgroups anywhere in the launch share a query row, each "
+           "taking a contiguous share of its key blocks; the last to finish (an atomic count in scratch) "
+           "combines their partial states from scratch (1: no global split; excludes subgroup-splits)">,
     Option<"staticKeyLoops", "static-key-loops", "bool", "false",
            "P V runs over all block-k keys of a key block (padding keys have p = 0), so its loop has a constant "
            "trip count; GPU targets set it, and xf-gpu-outline-kernels unrolls such loops">,

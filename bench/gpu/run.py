@@ -95,6 +95,9 @@ CASES = [
     # Wider workgroups: a decode row's keys split over 8 warps (CUDA) or 16 subgroups (Vulkan).
     ("kernels-wide", "gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
     ("kernels-wide", "mha_d64_causal", "2,32,32,130,130,64,64", ["--causal", "1"]),
+    # CUDA only: a decode row's keys split over 16 warps of the launch (--xf-subgroup-global-splits).
+    ("kernels-gsplit", "gqa_decode", "2,32,8,1,1000,128,128", ["--causal", "1"]),
+    ("kernels-gsplit", "gqa_decode", "1,32,8,3,40,128,128", ["--causal", "1"]),
 ]
 
 # bf16 kernels on CUDA (modules bf16-cuda: SIMT form; tc-cuda: tensor cores with K/V staged by cp.async;
@@ -157,6 +160,8 @@ def numerics(targets):
                 return 1
             for target in targets:
                 lib = os.path.join(HERE, "modules", "%s-%s.so" % (module, target))
+                if not os.path.exists(lib):  # a module for some targets only
+                    continue
                 out = os.path.join(tmp, "out.npy")
                 rc, text = run([XF, "kernel", lib, "--kernel", kernel, "--device", target] +
                                [a for n in "qkv" for a in ("--" + n, os.path.join(tmp, n + ".npy"))] + ["-o", out])
@@ -167,7 +172,7 @@ def numerics(targets):
                     verdict = text.strip().splitlines()[-1] if text.strip() else "no output"
                     verdict = ("ok " if rc == 0 else "FAIL ") + verdict
                 failures += not verdict.startswith("ok")
-                label = kernel + (" (wide)" if module.endswith("-wide") else "")
+                label = kernel + {"kernels-wide": " (wide)", "kernels-gsplit": " (gsplit)"}.get(module, "")
                 log("%-7s %-23s %-22s %s" % (target, label, shape, verdict))
     return failures
 
@@ -186,9 +191,10 @@ def variant_numerics(targets):
         out = os.path.join(tmp, "out.npy")
         for case in cases:
             ref = np.load(os.path.join(folder, case["reference"]))
-            for target in targets:
+            for target in targets + (["cuda-gsplit"] if "cuda" in targets else []):
+                device = target.split("-")[0]
                 rc, text = run([XF, "kernel", os.path.join(folder, "%s-%s.so" % (case["module"], target)), "--kernel",
-                                "attn", "--device", target, "-o", out] +
+                                "attn", "--device", device, "-o", out] +
                                [x for n, f in case["inputs"].items() for x in ("--in", "%s=%s" % (n, os.path.join(folder, f)))])
                 if rc:
                     verdict = "FAIL (run): " + (text.strip().splitlines() or ["no output"])[-1]
@@ -275,7 +281,7 @@ def decode_timing(targets, torch, tmp):
         np.save(os.path.join(tmp, n + ".npy"), rng.standard_normal((B, Hkv, T, D), dtype=np.float32))
     runs = [r for t in targets for r in ((t, "kernels-%s.so" % t, 4), (t + "-wide", "kernels-wide-%s.so" % t, 4))]
     if "cuda" in targets:
-        runs += [("cuda-bf16", "bf16-cuda.so", 2), ("cuda-tc", "tc-cuda.so", 2),
+        runs += [("cuda-gsplit", "kernels-gsplit-cuda.so", 4), ("cuda-bf16", "bf16-cuda.so", 2), ("cuda-tc", "tc-cuda.so", 2),
                  ("cuda-tc-direct", "tc-direct-cuda.so", 2), ("cuda-tc-nosplit", "tc-nosplit-cuda.so", 2),
                  ("cuda-tc-m1", "tc-m1-cuda.so", 2), ("cuda-tc-m2", "tc-m2-cuda.so", 2)]
     row = ""

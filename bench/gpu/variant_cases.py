@@ -101,6 +101,9 @@ def main():
         flags = ["--variant=" + v for v in variants]
         for target in ("cpu", "cuda", "vulkan"):
             run([a.xfc, spec, "--target=" + target, "-o", os.path.join(a.out, "%s-%s.so" % (name, target))] + flags)
+        # CUDA with a decode row's keys split over 16 warps of the launch (off by default, not yet run on a GPU).
+        run([a.xfc, spec, "--target=cuda", "--xf-subgroup-global-splits=16", "-o",
+             os.path.join(a.out, "%s-cuda-gsplit.so" % name)] + flags)
         cpu = os.path.join(a.out, "%s-cpu.so" % name)
         names = operands(a.xf_run, cpu)
         for B, S, T in SHAPES:

@@ -18,6 +18,11 @@
 // RUN: not xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=8 subgroup-splits=4 workgroup-rows=64" 2>&1 | FileCheck %s --check-prefix=SPLITWG
 // A buffer of partial states past workgroup-memory leaves the row unsplit: 4 x 35 words take 560 bytes.
 // RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=8 subgroup-splits=4 workgroup-memory=556" | FileCheck %s --check-prefix=NOSPLIT
+// Global splits (subgroup-global-splits=G, CUDA): the G splits of a row are any warps of the launch; their
+// states go to scratch, and the last to arrive (an atomic count, between device-scope fences) combines them.
+// RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 block-k=16 key-regs=4 value-regs=4 subgroup-lanes=32 subgroup-rows=4 subgroup-global-splits=4" --canonicalize --cse | FileCheck %s --check-prefix=GSPLIT
+// RUN: not xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=32 subgroup-splits=2 subgroup-global-splits=4" 2>&1 | FileCheck %s --check-prefix=GSPLITBOTH
+// RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=8 subgroup-global-splits=4" | not xf-opt --xf-gpu-outline-kernels="workgroup-size=64" 2>&1 | FileCheck %s --check-prefix=GSPLITVK
 // Heads that L does not divide keep one thread per row.
 // RUN: xf-opt %s --xf-lower-attention="vector-width=1 block-q=1 subgroup-lanes=64" | FileCheck %s --check-prefix=NARROW
 
@@ -112,6 +117,40 @@
 // SPLITVK: xf.gpu_kernel = {entry = "causal", {{.+}}, subgroup_lanes = 8 : i64, subgroup_rows = 16 : i64, workgroup_memory = 560 : i64, workgroup_size = 32 : i64}
 
 // NOSPLIT-NOT: gpu.barrier
+
+// GSPLITBOTH: subgroup-global-splits must be 1, or with subgroup-lanes and subgroup-splits=1, got 4
+// GSPLITVK: Vulkan kernels take no scratch buffer
+// B * H * S * 32 lanes * 4 splits items; scratch: a zeroed word per item (the arrival counts), then per item
+// ceil(35 / 32) = 2 words of the states (each split's 35 words padded to 64).
+// GSPLIT-LABEL: func.func @causal
+// GSPLIT-NOT: xf.workgroup_size
+// GSPLIT: arith.muli %{{.+}}, %c128
+// GSPLIT: %[[ITEMS:.+]] = arith.select
+// GSPLIT: %[[SCRATCH:.+]] = memref.alloc(%{{.+}}) {xf.scratch_words_per_item = 3 : i64, xf.scratch_zeroed_words_per_item = 1 : i64} : memref<?xf32>
+// GSPLIT: scf.parallel (%[[W:.+]]) =
+// GSPLIT: %[[LANE:.+]] = arith.remui %[[W]], %c32
+// GSPLIT: %[[SUB:.+]] = arith.divui %[[W]], %c32
+// GSPLIT: %[[SPL:.+]] = arith.remui %[[SUB]], %c4
+// The split's state at ITEMS + 64 * (its subgroup), written before the fence.
+// GSPLIT: %[[FIRST:.+]] = arith.subi %[[SUB]], %[[SPL]]
+// GSPLIT: %[[OFF:.+]] = arith.muli %[[FIRST]], %c64
+// GSPLIT: %[[ROWBASE:.+]] = arith.addi %[[ITEMS]], %[[OFF]]
+// GSPLIT: memref.store %{{.+}}, %[[SCRATCH]]
+// GSPLIT: nvvm.memory.barrier <gpu>
+// GSPLIT: nvvm.bar.warp.sync
+// The row's count at its first item; lane 0 adds 1 and every lane learns the count before.
+// GSPLIT: %[[COUNTER:.+]] = arith.muli %[[FIRST]], %c32
+// GSPLIT: memref.atomic_rmw addf %{{.+}}, %[[SCRATCH]][%[[COUNTER]]]
+// GSPLIT: gpu.shuffle  idx
+// GSPLIT: %[[NOW:.+]] = arith.addf
+// GSPLIT: %[[LAST:.+]] = arith.cmpf oeq, %[[NOW]], %cst
+// GSPLIT: scf.if %[[LAST]] {
+// GSPLIT-NEXT: nvvm.memory.barrier <gpu>
+// GSPLIT: memref.load %[[SCRATCH]]
+// GSPLIT: math.exp
+// GSPLIT: memref.store %{{.+}}, %arg3
+// GSPLIT-NOT: gpu.barrier
+// GSPLIT: return
 
 // NARROW-NOT: xf.subgroup_lanes
 // NARROW-NOT: gpu.shuffle

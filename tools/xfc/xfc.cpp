@@ -96,6 +96,12 @@ cl::opt<int64_t> gpuWorkgroupMemory(
              "splits' partial states (default 16384, what every Vulkan device offers; the runtime checks a "
              "kernel's total against the device)"),
     cl::init(16384));
+cl::opt<int64_t> subgroupGlobalSplits(
+    "xf-subgroup-global-splits",
+    cl::desc("--target=cuda: a decode row's keys split over this many warps of the launch instead of the "
+             "workgroup's, their partial states combined through scratch by the last to finish (not yet run on "
+             "a GPU: the GPU kit checks and times it; default 1, off)"),
+    cl::init(1), cl::Hidden);
 cl::opt<bool> gpuStageKeyValue("gpu-stage-kv",
                                cl::desc("GPU targets: the threads of a workgroup share each key block of K and V "
                                         "in workgroup memory (default on; =false: every thread reads them itself)"),
@@ -626,6 +632,11 @@ int main(int argc, char **argv) {
     fatal("--gpu-workgroup-memory must be at most 24576 bytes on CUDA (staged tiles and partial states, each "
           "within it, share 48 KiB of static shared memory), got " + std::to_string(gpuWorkgroupMemory));
   gpuTarget.workgroupMemoryBytes = gpuWorkgroupMemory;
+  if (subgroupGlobalSplits < 1 || subgroupGlobalSplits > 256)
+    fatal("--xf-subgroup-global-splits must be in [1, 256], got " + std::to_string(subgroupGlobalSplits));
+  if (subgroupGlobalSplits > 1 && !cuda)
+    fatal("--xf-subgroup-global-splits needs --target=cuda (Vulkan kernels take no scratch buffer)");
+  gpuTarget.subgroupGlobalSplits = subgroupGlobalSplits;
   gpuTarget.stageKeyValue = gpuStageKeyValue;
   gpuTarget.tensorCores = cudaTensorCores;
   gpuTarget.tensorCoreDirectLoads = tensorCoreDirectLoads;
