@@ -5,8 +5,9 @@
 2. Attention numerics, per available target (cuda, vulkan): GQA with a window (prefill, decode, several
    workgroups per head), DSL score/mask modifiers (ALiBi + chunks, prefix-LM, packed documents with a
    softcap), the benchmark kernels at small shapes, also compiled with wider workgroups (CUDA 256
-   threads, Vulkan 128: more subgroups split each decode row's keys); each against the float64 NumPy
-   oracle (attention_npy.py, tolerance 1e-4).
+   threads, Vulkan 128: more subgroups split each decode row's keys) and, on CUDA, with a decode row's
+   keys split over 16 warps of the launch (`gsplit`); each against the float64 NumPy oracle
+   (attention_npy.py, tolerance 1e-4).
    Every variant of VARIANTS.md (learned sinks, streaming, ACT, gains and emphasis, mixture of heads, affine
    scaling, stacked), decode and prefill, against the CPU kernel of the same flags (variant_cases.py).
 3. Tiny whole models (llama, mistral bf16, gpt-oss) compiled for each target, 32 greedy steps against the
@@ -15,11 +16,11 @@
    the same bf16 inputs.
 4. Timings at the CUDA issue's shapes (B * S = 16k, H * D = 2048, d = 64 and 128, causal and not):
    `xf-run kernel --repeat 5 --resident` per target, at the default workgroup size and wider (`-wide`):
-   the kernel's own device time (Vulkan timestamps, CUDA events), and the whole call's in parentheses; PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same
-   run; three variants (ALiBi + chunks, a prefix LM, a sliding window) against FlexAttention (xf in f32 and,
-   on CUDA, in bf16 on tensor cores like Flex); decode
-   attention at T = 32768 in K/V GB/s
-   against the device's copy bandwidth (f32, and on CUDA bf16 in both forms, tensor cores with and without
+   the kernel's own device time (Vulkan timestamps, CUDA events), and the whole call's in parentheses;
+   PyTorch SDPA (FLASH and CUDNN backends, bf16) in the same run; three variants (ALiBi + chunks, a prefix
+   LM, a sliding window) against FlexAttention (xf in f32 and, on CUDA, in bf16 on tensor cores like
+   Flex); decode attention at T = 32768 in K/V GB/s against the device's copy bandwidth (f32 with its
+   workgroup, wide and gsplit splits, and on CUDA bf16 in both forms, tensor cores with and without
    split-K).
 5. The projections' products at a 7B model's shapes, bf16 weights (the tiny models check them at small ones):
    decode (M = 1, the subgroup form) in weight GB/s against the copy bandwidth, prefill (M = 512, the
