@@ -793,9 +793,11 @@ void AttentionEmitter::emitSplitCombine(SmallVectorImpl<Value> &state, llvm::fun
   Value partials = scratch;
   Value firstOfRow = idx(0); // the row's split 0: its state's offset
   int64_t stride = words;    // words between the states of consecutive splits of a row
+  Value rowSubgroup;         // global splits: the row's split 0 among all subgroups
   if (globalSplits) {
     stride = llvm::divideCeil(words, lanes) * lanes;
-    firstOfRow = add(scratchItems, mul(sub(subgroupIndex, splitIndex), idx(stride)));
+    rowSubgroup = sub(subgroupIndex, splitIndex);
+    firstOfRow = add(scratchItems, mul(rowSubgroup, idx(stride)));
   } else {
     partials = memref::AllocOp::create(
         b, MemRefType::get({splits * words}, f32, MemRefLayoutAttrInterface(),
@@ -831,7 +833,7 @@ void AttentionEmitter::emitSplitCombine(SmallVectorImpl<Value> &state, llvm::fun
     // split that brings the count to `splits` combines, after a fence of its own.
     NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
     NVVM::SyncWarpOp::create(b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)));
-    Value counter = mul(sub(subgroupIndex, splitIndex), idx(lanes)); // the row's first item
+    Value counter = mul(rowSubgroup, idx(lanes)); // the row's first item
     auto count = scf::IfOp::create(b, TypeRange{f32}, cmpI(arith::CmpIPredicate::eq, subgroupLane, idx(0)),
                                    /*withElseRegion=*/true);
     {
