@@ -914,6 +914,92 @@ func.func @xf_dense_cache_store)mlir" + suffix + R"mlir((%x: memref<?x?x?xf32>, 
       .str();
 }
 
+/// The lines that round f32 `value` to bf16 bits in the low half of i32 %<out>: to nearest even, a NaN kept
+/// a quiet NaN (bit for bit the rounding of the runtime's bf16 weights); `id` keeps temporaries apart.
+std::string roundToBf16Bits(const std::string &value, const std::string &out, const std::string &id) {
+  const std::string in = "    ";
+  return in + "%bits" + id + " = arith.bitcast " + value + " : f32 to i32\n" + in + "%top" + id + " = arith.shrui %bits" +
+         id + ", %s16 : i32\n" + in + "%abs" + id + " = arith.andi %bits" + id + ", %magnitude : i32\n" + in + "%nan" +
+         id + " = arith.cmpi ugt, %abs" + id + ", %inf : i32\n" + in + "%quieted" + id + " = arith.ori %top" + id +
+         ", %quiet : i32\n" + in + "%odd" + id + " = arith.andi %top" + id + ", %i1 : i32\n" + in + "%up" + id +
+         " = arith.addi %bits" + id + ", %bias : i32\n" + in + "%even" + id + " = arith.addi %up" + id + ", %odd" + id +
+         " : i32\n" + in + "%rounded" + id + " = arith.shrui %even" + id + ", %s16 : i32\n" + in + out +
+         " = arith.select %nan" + id + ", %quieted" + id + ", %rounded" + id + " : i32\n";
+}
+
+/// The bf16 dot products (`xf-run --dot bf16` on CUDA, where cuBLAS runs `xf_dense_dot_bf16` on tensor
+/// cores): `xf_dense_round_bf16` rounds x [M, K] to bf16 pairs [M, ceil(K/2)] (word p: inputs 2p, low half,
+/// and 2p + 1, high half, 0 past K); `xf_dense_dot_bf16` multiplies such pairs by a bf16 weight's
+/// [N, ceil(K/2)] into f32 y [M, N], both halves of each pair in order, one FMA each. Its compiled form is
+/// the reference for what cuBLAS computes (one work item per output: correct everywhere, fast nowhere).
+std::string bf16DotKernels() {
+  return R"mlir(
+func.func @xf_dense_round_bf16(%x: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_round_bf16"}, xf.operand_names = ["input", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %zero = arith.constant 0.0 : f32
+  %s16 = arith.constant 16 : i32
+  %i1 = arith.constant 1 : i32
+  %bias = arith.constant 32767 : i32
+  %quiet = arith.constant 64 : i32
+  %magnitude = arith.constant 2147483647 : i32
+  %inf = arith.constant 2139095040 : i32
+  %m = memref.dim %y, %c0 : memref<?x?xf32>
+  %pairs = memref.dim %y, %c1 : memref<?x?xf32>
+  %k = memref.dim %x, %c1 : memref<?x?xf32>
+  %last = arith.subi %k, %c1 : index
+  %items = arith.muli %m, %pairs : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %pairs : index
+    %p = arith.remui %i, %pairs : index
+    %k0 = arith.muli %p, %c2 : index
+    %k1 = arith.addi %k0, %c1 : index
+    %k1c = arith.minui %k1, %last : index
+    %inside = arith.cmpi ult, %k1, %k : index
+    %a = memref.load %x[%row, %k0] : memref<?x?xf32>
+    %bLoad = memref.load %x[%row, %k1c] : memref<?x?xf32>
+    %b = arith.select %inside, %bLoad, %zero : f32
+)mlir" + roundToBf16Bits("%a", "%lo", "A") + roundToBf16Bits("%b", "%hi", "B") + R"mlir(    %hiUp = arith.shli %hi, %s16 : i32
+    %word = arith.ori %lo, %hiUp : i32
+    %out = arith.bitcast %word : i32 to f32
+    memref.store %out, %y[%row, %p] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+func.func @xf_dense_dot_bf16(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_dot_bf16"}, xf.operand_names = ["input", "weight", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %s16 = arith.constant 16 : i32
+  %high = arith.constant -65536 : i32
+  %m = memref.dim %y, %c0 : memref<?x?xf32>
+  %n = memref.dim %y, %c1 : memref<?x?xf32>
+  %pairs = memref.dim %x, %c1 : memref<?x?xf32>
+  %items = arith.muli %m, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %sum = scf.for %p = %c0 to %pairs step %c1 iter_args(%acc = %zero) -> (f32) {
+      %xw = memref.load %x[%row, %p] : memref<?x?xf32>
+      %ww = memref.load %w[%col, %p] : memref<?x?xf32>
+)mlir" + widenPair("%xw", "%x0", "%x1", "X", "      ") + widenPair("%ww", "%w0", "%w1", "W", "      ") +
+         R"mlir(      %s0 = math.fma %x0, %w0, %acc : f32
+      %s1 = math.fma %x1, %w1, %s0 : f32
+      scf.yield %s1 : f32
+    }
+    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+)mlir";
+}
+
 struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKernelsPass> {
   using Base::Base;
 
@@ -934,6 +1020,7 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
           source += tiledMatmulKernel(bf16, grouped);
       source += kRouteGroupsKernel;
     }
+    source += bf16DotKernels();
     source += cacheStoreKernel("", "f32") + cacheStoreKernel("_bf16", "bf16") + cacheStoreKernel("_f16", "f16");
     OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(source, module.getContext());
     if (!library) {

@@ -89,6 +89,11 @@ using Status = int;
 constexpr Status kSuccess = 0;
 constexpr int kOpN = 0;
 constexpr int kOpT = 1;
+/// cudaDataType (library_types.h), cublasComputeType_t and cublasGemmAlgo_t values.
+constexpr int kR32F = 0;
+constexpr int kR16BF = 14;
+constexpr int kCompute32F = 68;
+constexpr int kGemmDefault = -1;
 } // namespace blas
 
 #define XF_CUBLAS_FUNCTIONS(X)                                                                                         \
@@ -96,7 +101,9 @@ constexpr int kOpT = 1;
   X(cublasDestroy, "cublasDestroy_v2", blas::Status, blas::Handle)                                                    \
   X(cublasSetStream, "cublasSetStream_v2", blas::Status, blas::Handle, cu::Stream)                                    \
   X(cublasSgemm, "cublasSgemm_v2", blas::Status, blas::Handle, int, int, int, int, int, const float *, const float *, \
-    int, const float *, int, const float *, float *, int)
+    int, const float *, int, const float *, float *, int)                                                              \
+  X(cublasGemmEx, "cublasGemmEx", blas::Status, blas::Handle, int, int, int, int, int, const void *, const void *, int,  \
+    int, const void *, int, int, const void *, void *, int, int, int, int)
 
 struct Blas {
   void *library = nullptr;
@@ -625,7 +632,7 @@ bool CudaDevice::hasBlas() {
 }
 
 llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const CudaBinding &y, int32_t m,
-                               int32_t n, int32_t k) {
+                               int32_t n, int32_t k, Operands operands) {
   std::lock_guard<std::mutex> lock(impl->mutex);
   const Driver &d = *impl->d;
   if (!impl->blasHandle)
@@ -646,12 +653,21 @@ llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const
   const float alpha = 1.0f, beta = 0.0f;
   if (llvm::Error err = impl->startTiming())
     return err;
-  if (m > 0 && n > 0) {
+  if (m > 0 && n > 0 && operands == Operands::F32) {
     blas::Status status = impl->blas->cublasSgemm(
         impl->blasHandle, blas::kOpT, blas::kOpN, n, m, k, &alpha, reinterpret_cast<const float *>(*wd), std::max(k, 1),
         reinterpret_cast<const float *>(*xd), std::max(k, 1), &beta, reinterpret_cast<float *>(*yd), n);
     if (status != blas::kSuccess)
       return error(llvm::formatv("cublasSgemm: cuBLAS status {0}", status));
+  } else if (m > 0 && n > 0) {
+    // The pairs are row-major bf16 arrays [m, k] and [n, k] (a word's low half first): the same mapping, in
+    // bf16 with float32 sums (tensor cores).
+    blas::Status status = impl->blas->cublasGemmEx(
+        impl->blasHandle, blas::kOpT, blas::kOpN, n, m, k, &alpha, reinterpret_cast<const void *>(*wd), blas::kR16BF,
+        std::max(k, 1), reinterpret_cast<const void *>(*xd), blas::kR16BF, std::max(k, 1), &beta,
+        reinterpret_cast<void *>(*yd), blas::kR32F, n, blas::kCompute32F, blas::kGemmDefault);
+    if (status != blas::kSuccess)
+      return error(llvm::formatv("cublasGemmEx (bf16): cuBLAS status {0}", status));
   }
   if (llvm::Error err = XF_CU_CHECK(d, cuEventRecord(impl->finished, impl->stream)))
     return err;

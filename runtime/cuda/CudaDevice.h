@@ -86,10 +86,12 @@ public:
 
   /// Whether cuBLAS could be opened (tried once per device; XF_CUDA_BLAS=0 in the environment turns it off).
   bool hasBlas();
-  /// y[m, n] = x[m, k] w[n, k]^T, row-major, float32 (w in nn.Linear's layout), with cublasSgemm; y is
-  /// written whole. Requires hasBlas().
+  /// What a product's x and w hold: float32, or bf16 (k even: a row's k values in k / 2 words).
+  enum class Operands { F32, BF16 };
+  /// y[m, n] = x[m, k] w[n, k]^T, row-major (w in nn.Linear's layout), y float32 and written whole: with
+  /// cublasSgemm, or for bf16 operands cublasGemmEx summing in float32. Requires hasBlas().
   llvm::Error matmul(const CudaBinding &x, const CudaBinding &w, const CudaBinding &y, int32_t m, int32_t n,
-                     int32_t k);
+                     int32_t k, Operands operands = Operands::F32);
 
   struct Impl;
 

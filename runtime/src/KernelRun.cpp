@@ -131,6 +131,19 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
           .str();
     if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 0))
       return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 0)).str();
+  } else if (kernel.kind == "dense_dot_bf16") {
+    // Both operands are bf16 pairs: input [M, P], weight [N, P].
+    if (dim("weight", 1) != dim("input", 1))
+      return llvm::formatv("{0}'weight' has {1} bf16 pair columns but 'input' has {2}", where, dim("weight", 1),
+                           dim("input", 1))
+          .str();
+    if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 0))
+      return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 0)).str();
+  } else if (kernel.kind == "dense_round_bf16") {
+    if (dim("output", 0) != dim("input", 0) || dim("output", 1) != (dim("input", 1) + 1) / 2)
+      return llvm::formatv("{0}'output' must be [{1}, {2}] (bf16 pairs of the input's {3} columns)", where,
+                           dim("input", 0), (dim("input", 1) + 1) / 2, dim("input", 1))
+          .str();
   } else if (kernel.kind == "dense_rms_norm") {
     if (dim("weight", 0) != dim("input", 1))
       return llvm::formatv("{0}'weight' has {1} entries but rows have {2}", where, dim("weight", 0), dim("input", 1)).str();
@@ -409,6 +422,15 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
     int64_t x = kernel.operandIndex("input"), w = kernel.operandIndex("weight"), y = kernel.operandIndex("output");
     auto dim = [&](int64_t operand, int d) { return static_cast<int32_t>(operands[operand].shape[d]); };
     if (llvm::Error err = context.cuda->matmul(bindings[x], bindings[w], bindings[y], dim(x, 0), dim(w, 0), dim(x, 1)))
+      return failure("kernel '" + kernel.name + "' (cuBLAS) on " + context.cuda->name() + ": " +
+                     llvm::toString(std::move(err)));
+    return nullptr;
+  }
+  if (kernel.kind == "dense_dot_bf16" && context.cuda->hasBlas()) {
+    int64_t x = kernel.operandIndex("input"), w = kernel.operandIndex("weight"), y = kernel.operandIndex("output");
+    auto dim = [&](int64_t operand, int d) { return static_cast<int32_t>(operands[operand].shape[d]); };
+    if (llvm::Error err = context.cuda->matmul(bindings[x], bindings[w], bindings[y], dim(x, 0), dim(w, 0),
+                                               2 * dim(x, 1), CudaDevice::Operands::BF16))
       return failure("kernel '" + kernel.name + "' (cuBLAS) on " + context.cuda->name() + ": " +
                      llvm::toString(std::move(err)));
     return nullptr;

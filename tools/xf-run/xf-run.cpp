@@ -367,8 +367,9 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
            ", expected 3 ([B, S, C])");
     return {input[0], *integerAttribute(module, kernel, "num_heads"), input[1]};
   }
-  // The dense kernels of GPU model modules: the product's [input rows, weight rows], the embedding's
-  // [ids, table width]; the rest are elementwise over their first operand.
+  // The dense kernels of GPU model modules: the product's [input rows, weight rows], the bf16 rounding's
+  // [rows, ceil(K/2)] pairs, the embedding's [ids, table width]; the rest are elementwise over their first
+  // operand.
   const std::string kind = xfrt_kernel_kind(module, kernel.c_str());
   // An input's size d, after checking its rank against the compiled one (the run checks the rest).
   auto size = [&](const std::string &operand, size_t d) {
@@ -383,8 +384,10 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
       }
     return shape.at(d);
   };
-  if (kind == "dense_matmul" || kind == "dense_matmul_bf16")
+  if (kind == "dense_matmul" || kind == "dense_matmul_bf16" || kind == "dense_dot_bf16")
     return {size("input", 0), size("weight", 0)};
+  if (kind == "dense_round_bf16")
+    return {size("input", 0), (size("input", 1) + 1) / 2};
   if (kind == "dense_embed")
     return {size("ids", 0), size("table", 1)};
   for (auto [denseKind, operand] : {std::pair{"dense_rms_norm", "input"}, {"dense_rope", "input"},
