@@ -341,7 +341,10 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     workgroup memory between two barriers, and accumulate 4 x 8 outputs per thread, so each weight is
     read once per 64 rows. The grouped products do the same for MoE experts over the rows routed to
     each (a workgroup gathers 64 of one expert's rows; tiles past its count return at once). The
-    runtime takes both for prefill. The products carry
+    runtime takes both for prefill. `@xf_dense_round_bf16` rounds rows to bf16 pairs (nearest even) and
+    `@xf_dense_dot_bf16` multiplies two such operands with f32 sums, one work item per output: on CUDA
+    the runtime hands the latter to cuBLAS's bf16 GEMM (`xf-run --dot bf16`), so the compiled form is its
+    reference. The products carry
     `weights = "out_in"` in their kernel info, which the runtime requires (modules from before the
     layout change fail to run rather than compute with transposed weights).
   }];

@@ -285,7 +285,9 @@ struct xfrt_model_s {
   Linear lmHead;
   std::vector<LayerWeights> layers;
   bool gpu = false; // the module's target is not the CPU: dense ops run as the module's kernels
-  dense::Dot dot = dense::Dot::F32; // how the CPU prefill GEMMs multiply (xfrt_model_load_with)
+  /// How the prefill products multiply (xfrt_model_load_with): on the CPU the GEMMs; on CUDA, Dot::BF16
+  /// sends the projections of many rows to cuBLAS's bf16 GEMM (xf_dense_round_bf16, xf_dense_dot_bf16).
+  dense::Dot dot = dense::Dot::F32;
   std::vector<GpuLayerWeights> gpuLayers;
   std::vector<float> gpuLmHead; // [vocab, hidden]
   /// The GPU projections stored as bf16 pairs in 32-bit words ([out, ceil(in / 2)], for
@@ -671,6 +673,8 @@ struct Scratch {
 struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, q, k, v, qn, kn, qr, kr, queries, attn, merged, gate, up, act,
       routerLogits, routes, groups, expertOut, last, normed, logits;
+  /// A product's input rounded to bf16 pairs (the CUDA bf16 dot).
+  std::vector<float> pairs;
   /// A forward's inputs from the host (token ids, RoPE tables, each layer's KV cache append position), sent
   /// once per forward.
   std::vector<float> ids, cosT, sinT;
@@ -1051,13 +1055,33 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     x.swap(sum);
   }
   // y = x W^T (+ b) with W stored [out, in] (loadGpuWeights), the bias added in place. Many rows (prefill)
-  // take the workgroup-tiled products, which read each weight once per 64 rows.
+  // take the workgroup-tiled products, which read each weight once per 64 rows, or with the bf16 dot
+  // (bf16 weights, as load ensures) cuBLAS's bf16 GEMM on x rounded to bf16 pairs; not the MoE routers,
+  // whose rounding could change a token's experts (as on the CPU). `rounded`: the previous product
+  // rounded this same input, unchanged since.
+  enum class Use { Plain, Router, Rounded };
+  if (m.dot == dense::Dot::BF16 && S >= kTiledRows) {
+    // The rounded inputs' buffer at its largest (the widest input: hidden, intermediate or heads x dim).
+    int64_t widest = std::max(H, I);
+    for (const LayerPlan &lp : p.layers)
+      widest = std::max(widest, lp.heads * lp.headDim);
+    resident(a.pairs, S * ((widest + 1) / 2));
+  }
   auto project = [&](std::vector<float> &in, int64_t k, std::vector<float> &weight, std::vector<float> &bias,
-                     std::vector<float> &out, int64_t n, size_t layer, int64_t rows) {
+                     std::vector<float> &out, int64_t n, size_t layer, int64_t rows, Use use = Use::Plain) {
     bool bf16 = m.gpuBf16.contains(weight.data()), tiled = rows >= kTiledRows;
-    runKernel(s, tiled ? (bf16 ? "xf_dense_matmul_tiled_bf16" : "xf_dense_matmul_tiled")
-                       : (bf16 ? "xf_dense_matmul_bf16" : "xf_dense_matmul"),
-              {view(in, {rows, k}), view(weight, {n, bf16 ? (k + 1) / 2 : k}), view(out, {rows, n})}, layer);
+    const int64_t words = (k + 1) / 2;
+    if (m.dot == dense::Dot::BF16 && bf16 && tiled && use != Use::Router) {
+      std::vector<float> &pairs = resident(a.pairs, rows * words);
+      if (use != Use::Rounded)
+        runKernel(s, "xf_dense_round_bf16", {view(in, {rows, k}), view(pairs, {rows, words})}, layer);
+      runKernel(s, "xf_dense_dot_bf16", {view(pairs, {rows, words}), view(weight, {n, words}), view(out, {rows, n})},
+                layer);
+    } else {
+      runKernel(s, tiled ? (bf16 ? "xf_dense_matmul_tiled_bf16" : "xf_dense_matmul_tiled")
+                         : (bf16 ? "xf_dense_matmul_bf16" : "xf_dense_matmul"),
+                {view(in, {rows, k}), view(weight, {n, bf16 ? words : k}), view(out, {rows, n})}, layer);
+    }
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
@@ -1152,7 +1176,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (p.mlp.experts == 0) {
       std::vector<float> &gate = resident(a.gate, S * I), &up = resident(a.up, S * I), &act = resident(a.act, S * I);
       project(h, H, g.gate, g.gateBias, gate, I, l, S);
-      project(h, H, g.up, g.upBias, up, I, l, S);
+      project(h, H, g.up, g.upBias, up, I, l, S, Use::Rounded);
       const char *activation = p.mlp.activation == "silu" ? "xf_dense_silu_gate" : "xf_dense_gelu_tanh_gate";
       runKernel(s, activation, {view(gate, {S * I}), view(up, {S * I}), view(act, {S * I})}, l);
       project(act, I, g.down, g.downBias, o, H, l, S);
@@ -1164,7 +1188,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       std::vector<float> &logitsE = resident(a.routerLogits, S * E), &routes = resident(a.routes, R * 2),
                          &gate = resident(a.gate, R * I), &up = resident(a.up, R * I), &act = resident(a.act, R * I),
                          &out = resident(a.expertOut, R * H);
-      project(h, H, g.router, g.routerBias, logitsE, E, l, S);
+      project(h, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
       runKernel(s, "xf_dense_topk_softmax",
                 {view(logitsE, {S, E}), view(constant({static_cast<float>(K)}), {1}), view(routes, {R, 2})}, l);
       // Many rows (prefill) go through the grouped products, which read each expert's weights once per 64
@@ -1282,15 +1306,21 @@ xfrt_status xfrt_model_load_with(const xfrt_module *module, const char *weights,
     if (!dot)
       return failure("xfrt_model_load: dot type '" + dotName + "' is not one of f32, bf16");
     if (*dot == dense::Dot::BF16) {
-      if (module->info.target != "cpu")
-        return failure(llvm::formatv("xfrt_model_load: dot type 'bf16' is for the CPU dense kernels; a {0} module "
-                                     "multiplies as its weight type says",
-                                     module->info.target));
+      const std::string &target = module->info.target;
+      if (target != "cpu" && target != "cuda")
+        return failure(llvm::formatv("xfrt_model_load: dot type 'bf16' is for the CPU dense kernels and CUDA's "
+                                     "cuBLAS; a {0} module multiplies as its weight type says",
+                                     target));
       if (policy && *policy != Storage::BF16)
         return failure(llvm::formatv("xfrt_model_load: dot type 'bf16' multiplies bf16 weights, not '{0}' (use "
                                      "weight type auto or bf16)",
                                      dense::storageName(*policy)));
-      if (!dense::bf16DotSupported())
+      if (target == "cuda") {
+        for (const char *kernel : {"xf_dense_round_bf16", "xf_dense_dot_bf16"})
+          if (findKernelIndex(*module, kernel) < 0)
+            return failure("xfrt_model_load: dot type 'bf16' needs the dense kernel '" + std::string(kernel) +
+                           "', which '" + module->path + "' lacks (compile the model with this xfc)");
+      } else if (!dense::bf16DotSupported())
         return failure("xfrt_model_load: dot type 'bf16' needs a CPU with AVX512-BF16 (vdpbf16ps), and this "
                        "one has none (or the build is not x86-64); use dot type 'f32'");
       policy = Storage::BF16;
@@ -1313,6 +1343,7 @@ xfrt_status xfrt_model_load_with(const xfrt_module *module, const char *weights,
       if (module->info.target == "cuda" && !policy)
         policy = Storage::F32;
       loadGpuWeights(*model, *store, policy);
+      model->dot = *dot;
     } else {
       loadWeights(*model, *store, policy);
       setDot(*model, *dot);
@@ -1370,6 +1401,10 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
     if (target != "cpu" && llvm::StringRef(context->device).split(':').first != target)
       return failure("xfrt_session_create: the model is compiled for " + target + " but the context runs on " +
                      context->device + " (create it with xfrt_context_create_on(\"" + target + "\", ...))");
+    if (model->gpu && model->dot == dense::Dot::BF16 && context->cuda && !context->cuda->hasBlas())
+      return failure("xfrt_session_create: dot type 'bf16' on CUDA multiplies with cuBLAS (cublasGemmEx), which " +
+                     context->device + " lacks: libcublas.so.13, .12 or .11 could not be opened, or XF_CUDA_BLAS=0 "
+                     "turned it off; use dot type 'f32'");
     auto session = std::make_unique<xfrt_session>();
     session->model = model;
     session->context = context;

@@ -149,6 +149,63 @@ TEST_P(DenseKernels, MatmulTiled) {
   }
 }
 
+/// f32 to bf16 bits as the runtime rounds bf16 weights: to nearest even, a NaN kept a quiet NaN.
+uint16_t roundBf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+float floatOfBits(uint32_t bits) {
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+// The bf16 dot's two kernels: the rounding bit for bit, ties (even and odd), the largest float rounding up
+// to infinity, infinities, NaNs of both signs (one whose payload would round away), an odd K (the last
+// pair's high half 0); then the product of rounded pairs against a double loop on the same bf16 values.
+TEST_P(DenseKernels, RoundBf16AndDot) {
+  const int64_t M = 6, K = 37, N = 29, W = (K + 1) / 2;
+  std::vector<float> x = randomNormals(M * K, 31), w = randomNormals(N * K, 32);
+  const uint32_t specials[] = {0x3f808000u, 0x3f818000u, 0x3f80c000u, 0x7f7fffffu, 0x7f800000u, 0xff800000u,
+                               0x7fc00000u, 0xffc00001u, 0x7f800001u, 0x00000001u, 0x80000000u, 0x3f80ffffu};
+  for (size_t i = 0; i < std::size(specials); ++i)
+    x[i] = floatOfBits(specials[i]);
+  std::vector<float> pairs(M * W, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_round_bf16", {tensorOf(x, {M, K}), tensorOf(pairs, {M, W})}), "");
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t p = 0; p < W; ++p) {
+      uint32_t word;
+      std::memcpy(&word, &pairs[m * W + p], sizeof(word));
+      uint32_t lo = roundBf16(x[m * K + 2 * p]), hi = 2 * p + 1 < K ? roundBf16(x[m * K + 2 * p + 1]) : 0u;
+      ASSERT_EQ(word, lo | hi << 16) << "row " << m << ", pair " << p;
+    }
+  // The product on finite inputs: row 0's specials replaced.
+  for (int64_t k = 0; k < K; ++k)
+    x[k] = std::sin(0.3f * k);
+  ASSERT_EQ(run("xf_dense_round_bf16", {tensorOf(x, {M, K}), tensorOf(pairs, {M, W})}), "");
+  std::vector<uint16_t> bits;
+  std::vector<float> packed = packBf16Pairs(w, N, K, bits), y(M * N, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_dot_bf16", {tensorOf(pairs, {M, W}), tensorOf(packed, {N, W}), tensorOf(y, {M, N})}), "");
+  std::vector<float> xw(M * K), ww(N * K);
+  for (int64_t i = 0; i < M * K; ++i)
+    xw[i] = widenBf16(roundBf16(x[i]));
+  for (int64_t i = 0; i < N * K; ++i)
+    ww[i] = widenBf16(bits[i]);
+  EXPECT_LE(worstError(y, productOf(xw, ww, M, K, N)), 1e-5);
+  // Shapes: the pairs must agree, and the rounding's output is ceil(K/2) wide.
+  std::vector<float> wide(N * (W + 1)), short_(M * (W - 1));
+  EXPECT_NE(run("xf_dense_dot_bf16", {tensorOf(pairs, {M, W}), tensorOf(wide, {N, W + 1}), tensorOf(y, {M, N})})
+                .find("'weight' has 20 bf16 pair columns but 'input' has 19"),
+            std::string::npos);
+  EXPECT_NE(run("xf_dense_round_bf16", {tensorOf(x, {M, K}), tensorOf(short_, {M, W - 1})})
+                .find("'output' must be [6, 19] (bf16 pairs of the input's 37 columns)"),
+            std::string::npos);
+}
+
 TEST_P(DenseKernels, MatmulRejectsMismatchedInnerSizes) {
   std::vector<float> x(3 * 8), w(5 * 9), y(3 * 5);
   EXPECT_NE(run("xf_dense_matmul", {tensorOf(x, {3, 8}), tensorOf(w, {5, 9}), tensorOf(y, {3, 5})})

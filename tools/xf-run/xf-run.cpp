@@ -65,11 +65,13 @@ MODEL RUNS (a module compiled from a model spec or config.json):
                      arithmetic is float32 either way; 16-bit weights halve what a decode step reads.
                      GPU models keep f32 or bf16 (Vulkan: a bf16 checkpoint stays bf16; CUDA: auto is
                      f32, for cuBLAS).
-  --dot D            How the CPU prefill GEMMs multiply: f32 (default: float32 arithmetic) or bf16
-                     (opt-in, AVX512-BF16 CPUs: projections kept as bf16, activations rounded to bf16
-                     once per GEMM, bf16 products summed in float32 by vdpbf16ps; not the MoE routers).
-                     Faster prefill, slightly different logits; decode steps stay float32. An error
-                     on a CPU without AVX512-BF16, on GPU models, or with --weight-type f32/f16.
+  --dot D            How the prefill GEMMs multiply: f32 (default: float32 arithmetic) or bf16
+                     (opt-in: projections kept as bf16, activations rounded to bf16 once per GEMM,
+                     bf16 products summed in float32; not the MoE routers). On the CPU vdpbf16ps
+                     (AVX512-BF16 CPUs), on CUDA cuBLAS's tensor-core GEMM (cublasGemmEx). Faster
+                     prefill, slightly different logits; decode steps stay float32. An error on a
+                     CPU without AVX512-BF16, on CUDA without cuBLAS, on Vulkan models, or with
+                     --weight-type f32/f16.
   --threads N        Threads, the calling one included; 0 (default) = all cores.
   --device D         cpu, vulkan or vulkan:N; default: the module's target. Vulkan models (xfc
                      --target=vulkan) run llama-style dense decoders so far.
