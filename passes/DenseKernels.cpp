@@ -1000,6 +1000,142 @@ func.func @xf_dense_dot_bf16(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memre
 )mlir";
 }
 
+/// A layer's attention inputs straight from its stacked projection x = q | k | v [S, W], in one kernel per
+/// destination, instead of slicing the three apart, normalizing and rotating them, transposing the queries
+/// and appending the keys and values in separate launches:
+///   - `xf_dense_qkv_query`: heads [col0, col0 + H * D) of x rotated (RoPE, as `xf_dense_rope`) into the
+///     attention's query layout y [H, S, D];
+///   - `xf_dense_qkv_key<suffix>`: the same for the keys, appended to the cache y [H, C, D] at rows
+///     [base, base + S) (`at` [base]), rounded to the cache's element type;
+///   - `xf_dense_qkv_value<suffix>`: the values, appended likewise, not rotated;
+///   - `_norm` (query and keys): each head RMS-normalized before the rotation (qk-norm: `norm` [D], eps and
+///     the gain offset from `params`).
+/// `params` is [col0, eps, offset] (col0 alone for the values). A work item is one rotated pair or copied
+/// element, as in `xf_dense_rope`, or with the norm one (token, head) row, whose sum of squares it computes
+/// once. Each value takes the arithmetic of the separate kernels, in their order.
+std::string qkvKernel(StringRef part, bool normed, StringRef suffix, StringRef element) {
+  const bool query = part == "query", value = part == "value";
+  const std::string out = query ? "memref<?x?x?xf32>" : ("memref<?x?x?x" + element + ">").str();
+  const std::string name = ("xf_dense_qkv_" + part + (normed ? "_norm" : "") + suffix).str();
+  // The store of f32 %<v> at (%head, row %<at>, column %<c>) of y.
+  auto store = [&](const std::string &v, const std::string &at, const std::string &c, const std::string &id) {
+    if (element == "f32")
+      return "memref.store " + v + ", %y[%head, " + at + ", " + c + "] : " + out + "\n";
+    return "%n" + id + " = arith.truncf " + v + " : f32 to " + element.str() + "\n        memref.store %n" + id +
+           ", %y[%head, " + at + ", " + c + "] : " + out + "\n";
+  };
+  std::string text = "\nfunc.func @" + name + "(%x: memref<?x?xf32>, " +
+                     (value ? std::string("%params: memref<1xf32>, %at: memref<1xf32>")
+                            : "%cosines: memref<?x?xf32>, %sines: memref<?x?xf32>, " +
+                                  std::string(normed ? "%norm: memref<?xf32>, " : "") + "%params: memref<3xf32>" +
+                                  std::string(query ? "" : ", %at: memref<1xf32>")) +
+                     ", %y: " + out + ") attributes {\n    xf.kernel, xf.kernel_info = {kind = \"dense_qkv_" +
+                     part.str() + (normed ? "_norm" : "") + "\"}, xf.operand_names = [\"input\", " +
+                     (value ? "\"params\", \"at\""
+                            : std::string("\"cos\", \"sin\", ") + (normed ? "\"norm\", " : "") + "\"params\"" +
+                                  (query ? "" : ", \"at\"")) +
+                     ", \"output\"]} {\n" + R"mlir(  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %s = memref.dim %x, %c0 : memref<?x?xf32>
+  %heads = memref.dim %y, %c0 : )mlir" + out + R"mlir(
+  %d = memref.dim %y, %c2 : )mlir" + out + "\n";
+  // The parameters, loaded in the work loop (a kernel's body outside it is index arithmetic).
+  std::string loads = "    %col0F = memref.load %params[%c0] : " + std::string(value ? "memref<1xf32>" : "memref<3xf32>") +
+                      "\n    %col0I = arith.fptosi %col0F : f32 to i32\n    %col0 = arith.index_cast %col0I : i32 to index\n";
+  if (!query)
+    loads += "    %baseF = memref.load %at[%c0] : memref<1xf32>\n    %baseI = arith.fptosi %baseF : f32 to i32\n"
+             "    %base = arith.index_cast %baseI : i32 to index\n";
+  if (normed)
+    loads += "    %eps = memref.load %params[%c1] : memref<3xf32>\n    %offset = memref.load %params[%c2] : "
+             "memref<3xf32>\n";
+  const std::string row = query ? "%t" : "%row";
+  if (value)
+    return text + R"mlir(  %sh = arith.muli %s, %heads : index
+  %items = arith.muli %sh, %d : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+)mlir" + loads + R"mlir(    %j = arith.remui %i, %d : index
+    %rest = arith.divui %i, %d : index
+    %head = arith.remui %rest, %heads : index
+    %t = arith.divui %rest, %heads : index
+    %row = arith.addi %base, %t : index
+    %hd = arith.muli %head, %d : index
+    %first = arith.addi %col0, %hd : index
+    %c = arith.addi %first, %j : index
+    %v = memref.load %x[%t, %c] : memref<?x?xf32>
+        )mlir" + store("%v", "%row", "%j", "V") + R"mlir(    scf.reduce
+  }
+  return
+}
+)mlir";
+  // Normalized: one item per (token, head) computing its norm once, walking all of the head's pairs.
+  std::string normalize, a = "%aRaw", b = "%bRaw";
+  if (normed) {
+    normalize = R"mlir(    %ss = scf.for %c = %c0 to %d step %c1 iter_args(%acc = %zero) -> f32 {
+      %col = arith.addi %first, %c : index
+      %v = memref.load %x[%t, %col] : memref<?x?xf32>
+      %p = math.fma %v, %v, %acc : f32
+      scf.yield %p : f32
+    }
+    %dI = arith.index_cast %d : index to i32
+    %dF = arith.sitofp %dI : i32 to f32
+    %mean = arith.divf %ss, %dF : f32
+    %shifted = arith.addf %mean, %eps : f32
+    %inv = math.rsqrt %shifted : f32
+)mlir";
+    a = "%a";
+    b = "%b";
+  }
+  auto scale = [&](const std::string &raw, const std::string &at, const std::string &result) -> std::string {
+    if (!normed)
+      return "";
+    return "        %g" + result + "w = memref.load %norm[" + at + "] : memref<?xf32>\n        %g" + result +
+           " = arith.addf %g" + result + "w, %offset : f32\n        %n" + result + " = arith.mulf " + raw +
+           ", %inv : f32\n        %" + result + " = arith.mulf %n" + result + ", %g" + result + " : f32\n";
+  };
+  return text + R"mlir(  %half = memref.dim %cosines, %c1 : memref<?x?xf32>
+  %perHead = arith.subi %d, %half : index
+  %per = )mlir" + (normed ? "arith.addi %perHead, %c0" : "arith.addi %c1, %c0") + R"mlir( : index
+  %itemsPerHead = arith.divui %perHead, %per : index
+  %perToken = arith.muli %heads, %itemsPerHead : index
+  %items = arith.muli %s, %perToken : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+)mlir" + loads + R"mlir(    %t = arith.divui %i, %perToken : index
+    %rest = arith.remui %i, %perToken : index
+    %head = arith.divui %rest, %itemsPerHead : index
+    %r = arith.remui %rest, %itemsPerHead : index
+    %hd = arith.muli %head, %d : index
+    %first = arith.addi %col0, %hd : index
+)mlir" + (query ? "" : "    %row = arith.addi %base, %t : index\n") + R"mlir()mlir" + normalize + R"mlir(    %j0 = arith.muli %r, %per : index
+    %j1 = arith.addi %j0, %per : index
+    scf.for %j = %j0 to %j1 step %c1 {
+      %rotates = arith.cmpi ult, %j, %half : index
+      %jj = arith.addi %j, %half : index
+      %ca = arith.addi %first, %j : index
+      %cb = arith.addi %first, %jj : index
+      %bRaw = memref.load %x[%t, %cb] : memref<?x?xf32>
+)mlir" + scale("%bRaw", "%jj", "b") + R"mlir(      scf.if %rotates {
+        %aRaw = memref.load %x[%t, %ca] : memref<?x?xf32>
+)mlir" + scale("%aRaw", "%j", "a") + R"mlir(        %cos = memref.load %cosines[%t, %j] : memref<?x?xf32>
+        %sin = memref.load %sines[%t, %j] : memref<?x?xf32>
+        %ac = arith.mulf )mlir" + a + R"mlir(, %cos : f32
+        %bs = arith.mulf )mlir" + b + R"mlir(, %sin : f32
+        %lo = arith.subf %ac, %bs : f32
+        %bc = arith.mulf )mlir" + b + R"mlir(, %cos : f32
+        %as = arith.mulf )mlir" + a + R"mlir(, %sin : f32
+        %hi = arith.addf %bc, %as : f32
+        )mlir" + store("%lo", row, "%j", "Lo") + "        " + store("%hi", row, "%jj", "Hi") + R"mlir(      } else {
+        )mlir" + store(b, row, "%jj", "B") + R"mlir(      }
+    }
+    scf.reduce
+  }
+  return
+}
+)mlir";
+}
+
 struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKernelsPass> {
   using Base::Base;
 
@@ -1021,6 +1157,11 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
       source += kRouteGroupsKernel;
     }
     source += bf16DotKernels();
+    for (bool normed : {false, true}) {
+      source += qkvKernel("query", normed, "", "f32");
+      for (auto [suffix, element] : {std::pair{"", "f32"}, {"_bf16", "bf16"}, {"_f16", "f16"}})
+        source += qkvKernel("key", normed, suffix, element) + (normed ? "" : qkvKernel("value", false, suffix, element));
+    }
     source += cacheStoreKernel("", "f32") + cacheStoreKernel("_bf16", "bf16") + cacheStoreKernel("_f16", "f16");
     OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(source, module.getContext());
     if (!library) {
