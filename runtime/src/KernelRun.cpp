@@ -139,6 +139,34 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
           .str();
     if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 0))
       return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 0)).str();
+  } else if (llvm::StringRef(kernel.kind).starts_with("dense_qkv_")) {
+    // Heads [col0, col0 + H * D) of the stacked projection [S, W], to the queries [H, S, D] or appended to a
+    // cache [H, C, D] at rows [base, base + S).
+    const bool query = llvm::StringRef(kernel.kind).starts_with("dense_qkv_query");
+    const int64_t S = dim("input", 0), H = dim("output", 0), D = dim("output", 2);
+    float col0 = param("params");
+    if (!wholeFrom(col0, 0) || col0 + H * D > dim("input", 1))
+      return llvm::formatv("{0}columns [{1}, {2}) are not within the input's {3}", where, number(col0),
+                           number(double(col0) + H * D), dim("input", 1))
+          .str();
+    if (query && dim("output", 1) != S)
+      return llvm::formatv("{0}'output' must be [{1}, {2}, {3}] for {2} tokens", where, H, S, D).str();
+    if (!query) {
+      float base = param("at");
+      if (!wholeFrom(base, 0) || base + S > dim("output", 1))
+        return llvm::formatv("{0}rows [{1}, {2}) are not within the cache's {3}", where, number(base),
+                             number(double(base) + S), dim("output", 1))
+            .str();
+    }
+    if (kernel.kind != "dense_qkv_value") {
+      for (const char *table : {"cos", "sin"})
+        if (dim(table, 0) != S || 2 * dim(table, 1) > D)
+          return llvm::formatv("{0}'{1}' must be [{2}, R/2] with the rotary dim R at most the head dim {3}", where,
+                               table, S, D)
+              .str();
+      if (kernel.operandIndex("norm") >= 0 && dim("norm", 0) != D)
+        return llvm::formatv("{0}'norm' has {1} entries but heads have {2}", where, dim("norm", 0), D).str();
+    }
   } else if (kernel.kind == "dense_round_bf16") {
     if (dim("output", 0) != dim("input", 0) || dim("output", 1) != (dim("input", 1) + 1) / 2)
       return llvm::formatv("{0}'output' must be [{1}, {2}] (bf16 pairs of the input's {3} columns)", where,

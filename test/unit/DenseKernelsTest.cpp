@@ -415,6 +415,102 @@ TEST_P(DenseKernels, CacheStoreAppendsRoundedRows) {
             std::string::npos);
 }
 
+// The fused attention inputs against the kernels they replace, bit for bit: slices of the stacked q | k | v,
+// qk-norm, RoPE on 2 x 3 of a head's 10 dims (partial rotary), the queries transposed to [H, S, D], keys and
+// values appended to f32, bf16 and f16 caches at rows [2, 5) of 7 (the other rows untouched).
+TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
+  const int64_t S = 3, Hq = 4, Hkv = 2, D = 10, half = 3, W = (Hq + 2 * Hkv) * D, C = 7, base = 2;
+  std::vector<float> qkv = randomNormals(S * W, 41), cosT = randomNormals(S * half, 42),
+                     sinT = randomNormals(S * half, 43), qNorm = randomNormals(D, 44), kNorm = randomNormals(D, 45);
+  std::vector<float> at = {float(base)}, normParams = {1e-6f, 1.0f};
+  auto bytesOf = [](xfrt_dtype dtype) { return dtype == XFRT_F32 ? 4 : 2; };
+  for (bool normed : {false, true}) {
+    SCOPED_TRACE(normed ? "qk-norm" : "no norm");
+    // The separate kernels: slices, norms, ropes, the transpose, the cache stores.
+    std::vector<float> q(S * Hq * D), k(S * Hkv * D), v(S * Hkv * D), qn(S * Hq * D), kn(S * Hkv * D),
+        qr(S * Hq * D), kr(S * Hkv * D), queries(S * Hq * D);
+    for (auto [out, from, width] : {std::tuple{&q, int64_t{0}, Hq * D}, {&k, Hq * D, Hkv * D}, {&v, (Hq + Hkv) * D, Hkv * D}}) {
+      std::vector<float> offset = {float(from)};
+      ASSERT_EQ(run("xf_dense_slice_cols", {tensorOf(qkv, {S, W}), tensorOf(offset, {1}), tensorOf(*out, {S, width})}), "");
+    }
+    std::vector<float> *qIn = &q, *kIn = &k;
+    if (normed) {
+      ASSERT_EQ(run("xf_dense_rms_norm", {tensorOf(q, {S * Hq, D}), tensorOf(qNorm, {D}), tensorOf(normParams, {2}),
+                                          tensorOf(qn, {S * Hq, D})}),
+                "");
+      ASSERT_EQ(run("xf_dense_rms_norm", {tensorOf(k, {S * Hkv, D}), tensorOf(kNorm, {D}), tensorOf(normParams, {2}),
+                                          tensorOf(kn, {S * Hkv, D})}),
+                "");
+      qIn = &qn;
+      kIn = &kn;
+    }
+    ASSERT_EQ(run("xf_dense_rope", {tensorOf(*qIn, {S, Hq, D}), tensorOf(cosT, {S, half}), tensorOf(sinT, {S, half}),
+                                    tensorOf(qr, {S, Hq, D})}),
+              "");
+    ASSERT_EQ(run("xf_dense_rope", {tensorOf(*kIn, {S, Hkv, D}), tensorOf(cosT, {S, half}), tensorOf(sinT, {S, half}),
+                                    tensorOf(kr, {S, Hkv, D})}),
+              "");
+    ASSERT_EQ(run("xf_dense_transpose01", {tensorOf(qr, {S, Hq, D}), tensorOf(queries, {Hq, S, D})}), "");
+    // The fused kernels.
+    const std::string norm = normed ? "_norm" : "";
+    std::vector<float> fusedQ(S * Hq * D, std::nanf(""));
+    std::vector<float> qParams = {0.0f, normParams[0], normParams[1]}, kParams = {float(Hq * D), normParams[0], normParams[1]},
+                       vParams = {float((Hq + Hkv) * D)};
+    std::vector<xfrt_tensor> queryOperands = {tensorOf(qkv, {S, W}), tensorOf(cosT, {S, half}), tensorOf(sinT, {S, half})};
+    if (normed)
+      queryOperands.push_back(tensorOf(qNorm, {D}));
+    queryOperands.push_back(tensorOf(qParams, {3}));
+    queryOperands.push_back(tensorOf(fusedQ, {Hq, S, D}));
+    ASSERT_EQ(run(("xf_dense_qkv_query" + norm).c_str(), queryOperands), "");
+    EXPECT_EQ(std::memcmp(fusedQ.data(), queries.data(), sizeof(float) * queries.size()), 0);
+    for (auto [suffix, dtype] : {std::pair{"", XFRT_F32}, {"_bf16", XFRT_BF16}, {"_f16", XFRT_F16}}) {
+      SCOPED_TRACE(suffix);
+      const size_t bytes = size_t(Hkv * C * D) * bytesOf(dtype);
+      std::vector<uint8_t> separateK(bytes, 0x5a), separateV(bytes, 0x5a), fusedK(bytes, 0x5a), fusedV(bytes, 0x5a);
+      auto cache = [&, dtype = dtype](std::vector<uint8_t> &c) {
+        xfrt_tensor t = tensorOf(reinterpret_cast<uint16_t *>(c.data()), {Hkv, C, D}, XFRT_BF16);
+        t.dtype = dtype;
+        return t;
+      };
+      const std::string store = std::string("xf_dense_cache_store") + suffix;
+      ASSERT_EQ(run(store.c_str(), {tensorOf(kr, {S, Hkv, D}), tensorOf(at, {1}), cache(separateK)}), "");
+      ASSERT_EQ(run(store.c_str(), {tensorOf(v, {S, Hkv, D}), tensorOf(at, {1}), cache(separateV)}), "");
+      std::vector<xfrt_tensor> keyOperands = {tensorOf(qkv, {S, W}), tensorOf(cosT, {S, half}), tensorOf(sinT, {S, half})};
+      if (normed)
+        keyOperands.push_back(tensorOf(kNorm, {D}));
+      keyOperands.push_back(tensorOf(kParams, {3}));
+      keyOperands.push_back(tensorOf(at, {1}));
+      keyOperands.push_back(cache(fusedK));
+      ASSERT_EQ(run(("xf_dense_qkv_key" + norm + suffix).c_str(), keyOperands), "");
+      EXPECT_EQ(fusedK, separateK);
+      if (!normed) {
+        ASSERT_EQ(run((std::string("xf_dense_qkv_value") + suffix).c_str(),
+                      {tensorOf(qkv, {S, W}), tensorOf(vParams, {1}), tensorOf(at, {1}), cache(fusedV)}),
+                  "");
+        EXPECT_EQ(fusedV, separateV);
+      }
+    }
+  }
+  // Refusals: heads past the input's columns, rows past the cache, a norm of the wrong size.
+  std::vector<float> cacheRows(Hkv * C * D), late = {5}, past = {float(W - Hkv * D + 1)}, shortNorm(D - 1),
+                     params = {0.0f, 1e-6f, 0.0f};
+  EXPECT_NE(run("xf_dense_qkv_value", {tensorOf(qkv, {S, W}), tensorOf(past, {1}), tensorOf(at, {1}),
+                                        tensorOf(cacheRows, {Hkv, C, D})})
+                .find("columns [61, 81) are not within the input's 80"),
+            std::string::npos);
+  std::vector<float> zero = {0};
+  EXPECT_NE(run("xf_dense_qkv_value", {tensorOf(qkv, {S, W}), tensorOf(zero, {1}), tensorOf(late, {1}),
+                                        tensorOf(cacheRows, {Hkv, C, D})})
+                .find("rows [5, 8) are not within the cache's 7"),
+            std::string::npos);
+  std::vector<float> queries(S * Hq * D);
+  EXPECT_NE(run("xf_dense_qkv_query_norm", {tensorOf(qkv, {S, W}), tensorOf(cosT, {S, half}), tensorOf(sinT, {S, half}),
+                                             tensorOf(shortNorm, {D - 1}), tensorOf(params, {3}),
+                                             tensorOf(queries, {Hq, S, D})})
+                .find("'norm' has 9 entries but heads have 10"),
+            std::string::npos);
+}
+
 // MoE routing on the device: top-k with ties to the lower expert and a softmax over the chosen logits, the
 // chosen experts' products per (token, choice) row with their own biases, and the weighted sum per token.
 TEST_P(DenseKernels, RoutedExperts) {
