@@ -413,11 +413,14 @@ void checkGpuSupport(const xfrt_model &m) {
   };
   if (p.mlp.activation != "silu" && p.mlp.activation != "gelu_tanh")
     refuse("the '" + p.mlp.activation + "' MLP activation");
-  for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_rope", "xf_dense_silu_gate",
+  for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate",
                              "xf_dense_gelu_tanh_gate", "xf_dense_clamped_swiglu", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
-                             "xf_dense_transpose01", "xf_dense_cache_store", "xf_dense_cache_store_bf16",
-                             "xf_dense_cache_store_f16", "xf_dense_topk_softmax", "xf_dense_matmul_routed",
+                             "xf_dense_transpose01", "xf_dense_qkv_query", "xf_dense_qkv_query_norm",
+                             "xf_dense_qkv_key", "xf_dense_qkv_key_bf16", "xf_dense_qkv_key_f16",
+                             "xf_dense_qkv_key_norm", "xf_dense_qkv_key_norm_bf16", "xf_dense_qkv_key_norm_f16",
+                             "xf_dense_qkv_value", "xf_dense_qkv_value_bf16", "xf_dense_qkv_value_f16",
+                             "xf_dense_topk_softmax", "xf_dense_matmul_routed",
                              "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
                              "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_route_groups",
                              "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16"})
@@ -671,7 +674,7 @@ struct Scratch {
 /// their truth (the host vectors only name them and size them, and hold what is read back). Each grows to
 /// the largest call so far, pinned anew when it does.
 struct GpuActivations {
-  std::vector<float> x, sum, h, o, qkv, q, k, v, qn, kn, qr, kr, queries, attn, merged, gate, up, act,
+  std::vector<float> x, sum, h, o, qkv, queries, attn, merged, gate, up, act,
       routerLogits, routes, groups, expertOut, last, normed, logits;
   /// A product's input rounded to bf16 pairs (the CUDA bf16 dot).
   std::vector<float> pairs;
@@ -706,9 +709,9 @@ struct GpuActivations {
   }
 
   void release(xfrt_context &context) {
-    for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &q, &k, &v, &qn, &kn, &qr, &kr, &queries, &attn,
+    for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &queries, &attn,
                                       &merged, &gate, &up, &act, &routerLogits, &routes, &groups, &expertOut,
-                                      &last, &normed, &logits, &ids, &cosT, &sinT})
+                                      &last, &normed, &logits, &pairs, &ids, &cosT, &sinT})
       if (!array->empty())
         context.unpin(array->data());
     for (std::vector<float> &array : appendAt)
@@ -935,10 +938,9 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
 }
 
 /// A GPU module's kernel, through the public entry point so every call is checked like a user's.
-void runKernel(xfrt_session &s, const char *kernel, std::initializer_list<xfrt_tensor> operands, size_t layer,
+void runKernel(xfrt_session &s, const std::string &kernel, std::vector<xfrt_tensor> list, size_t layer,
                llvm::ArrayRef<OperandPitch> pitches = {}) {
-  std::vector<xfrt_tensor> list(operands);
-  if (xfrt_status status = runKernelPitched(s.context, s.model->module, kernel, list.data(),
+  if (xfrt_status status = runKernelPitched(s.context, s.model->module, kernel.c_str(), list.data(),
                                             static_cast<int64_t>(list.size()), pitches)) {
     std::string message = xfrt_status_message(status);
     xfrt_status_free(status);
@@ -957,8 +959,8 @@ xfrt_tensor view(const std::vector<T> &data, std::initializer_list<int64_t> shap
 }
 
 /// A layer's KV cache on a GPU. The device keeps the whole [Hkv, capacity, D] arrays (resident pins),
-/// which the attention kernel reads in place (its key and value rows are pitched) and xf_dense_cache_store
-/// appends a forward's rows to; the host keeps the policy (sink tokens, window moves, growth) on its mirror,
+/// which the attention kernel reads in place (its key and value rows are pitched) and xf_dense_qkv_key and
+/// _value append a forward's rows to; the host keeps the policy (sink tokens, window moves, growth) on its mirror,
 /// whose rows [synced, count) differ from the device's between the two calls below.
 ///
 /// Before the append (the mirror is current): sends the rows the policy moved, or, when the cache grew,
@@ -1099,37 +1101,39 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     GpuLayerWeights &g = m.gpuLayers[l];
     LayerCache &cache = s.caches[l];
     const int64_t D = lp.headDim, Hq = lp.heads, Hkv = lp.kvHeads, width = (Hq + 2 * Hkv) * D;
-    std::vector<float> &qkv = resident(a.qkv, S * width), &q = resident(a.q, S * Hq * D),
-                       &k = resident(a.k, S * Hkv * D), &v = resident(a.v, S * Hkv * D),
-                       &qr = resident(a.qr, S * Hq * D), &kr = resident(a.kr, S * Hkv * D),
+    std::vector<float> &qkv = resident(a.qkv, S * width), &queries = resident(a.queries, S * Hq * D),
                        &attn = resident(a.attn, S * Hq * D);
 
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(w.inputNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
     project(h, H, g.qkv, g.qkvBias, qkv, width, l, S);
-    slice(qkv, S, width, 0, q, Hq * D, l);
-    slice(qkv, S, width, Hq * D, k, Hkv * D, l);
-    slice(qkv, S, width, (Hq + Hkv) * D, v, Hkv * D, l);
-    std::vector<float> *qIn = &q, *kIn = &k;
-    if (lp.qkNorm) {
-      std::vector<float> &qn = resident(a.qn, S * Hq * D), &kn = resident(a.kn, S * Hkv * D);
-      runKernel(s, "xf_dense_rms_norm", {view(q, {S * Hq, D}), view(w.qNorm, {D}), view(params, {2}), view(qn, {S * Hq, D})}, l);
-      runKernel(s, "xf_dense_rms_norm", {view(k, {S * Hkv, D}), view(w.kNorm, {D}), view(params, {2}), view(kn, {S * Hkv, D})}, l);
-      qIn = &qn;
-      kIn = &kn;
-    }
-    runKernel(s, "xf_dense_rope", {view(*qIn, {S, Hq, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(qr, {S, Hq, D})}, l);
-    runKernel(s, "xf_dense_rope", {view(*kIn, {S, Hkv, D}), view(cosT, {S, half}), view(sinT, {S, half}), view(kr, {S, Hkv, D})}, l);
-
-    // The new rows are appended on the device, rounded to the cache's element type (read back after the
-    // forward: cacheRowsToFetch), where the policy made room before the forward.
-    const char *store = cache.dtype == XFRT_BF16  ? "xf_dense_cache_store_bf16"
-                        : cache.dtype == XFRT_F16 ? "xf_dense_cache_store_f16"
-                                                  : "xf_dense_cache_store";
-    for (auto [rows, cached] : {std::pair{&kr, &cache.k}, std::pair{&v, &cache.v}}) {
-      xfrt_tensor into = view(*cached, {Hkv, cache.capacity, D});
+    // From q | k | v: the queries, normalized (qk-norm) and rotated, in attention's [Hq, S, D]; the keys
+    // likewise and the values appended to the cache on the device, rounded to its element type (read back
+    // after the forward: cacheRowsToFetch), where the policy made room before the forward.
+    const std::string norm = lp.qkNorm ? "_norm" : "",
+                      suffix = cache.dtype == XFRT_BF16 ? "_bf16" : cache.dtype == XFRT_F16 ? "_f16" : "";
+    auto cacheOf = [&](std::vector<uint8_t> &rows) {
+      xfrt_tensor into = view(rows, {Hkv, cache.capacity, D});
       into.dtype = cache.dtype;
-      runKernel(s, store, {view(*rows, {S, Hkv, D}), view(a.appendAt[l], {1}), into}, l);
+      return into;
+    };
+    const float eps = static_cast<float>(p.normEps), offset = p.unitOffset ? 1.0f : 0.0f;
+    std::vector<xfrt_tensor> qOperands = {view(qkv, {S, width}), view(cosT, {S, half}), view(sinT, {S, half})},
+                             kOperands = qOperands;
+    if (lp.qkNorm) {
+      qOperands.push_back(view(w.qNorm, {D}));
+      kOperands.push_back(view(w.kNorm, {D}));
     }
+    qOperands.push_back(view(constant({0.0f, eps, offset}), {3}));
+    qOperands.push_back(view(queries, {Hq, S, D}));
+    kOperands.push_back(view(constant({static_cast<float>(Hq * D), eps, offset}), {3}));
+    kOperands.push_back(view(a.appendAt[l], {1}));
+    kOperands.push_back(cacheOf(cache.k));
+    runKernel(s, "xf_dense_qkv_query" + norm, qOperands, l);
+    runKernel(s, "xf_dense_qkv_key" + norm + suffix, kOperands, l);
+    runKernel(s, "xf_dense_qkv_value" + suffix,
+              {view(qkv, {S, width}), view(constant({static_cast<float>((Hq + Hkv) * D)}), {1}),
+               view(a.appendAt[l], {1}), cacheOf(cache.v)},
+              l);
     cache.count += S;
     const int64_t Tk = cache.count;
     // The kernel reads the cache's [Hkv, capacity, D] rows in place: key and value rows pitched by capacity.
@@ -1141,19 +1145,13 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     const KernelInfo &attention = m.module->info.kernels[lp.kernelIndex];
     const OperandPitch pitches[] = {{attention.operandIndex("key"), 2, cache.capacity},
                                     {attention.operandIndex("value"), 2, cache.capacity}};
-    // Attention takes [Hq, S, D]; one token's [1, Hq, D] rows already are.
-    std::vector<float> *queries = &qr;
-    if (S > 1) {
-      queries = &resident(a.queries, S * Hq * D);
-      runKernel(s, "xf_dense_transpose01", {view(qr, {S, Hq, D}), view(*queries, {Hq, S, D})}, l);
-    }
     const char *kernel = attention.name.c_str();
     if (lp.learnedSinks)
-      runKernel(s, kernel, {view(*queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v),
+      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v),
                             view(w.sinks, {Hq}), view(attn, {1, Hq, S, D})}, l, pitches);
     else
       runKernel(s, kernel,
-                {view(*queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v), view(attn, {1, Hq, S, D})},
+                {view(queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v), view(attn, {1, Hq, S, D})},
                 l, pitches);
 
     std::vector<float> *merged = &attn;
@@ -1240,8 +1238,14 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     std::vector<float> &last = resident(a.last, H), &normed = resident(a.normed, H),
                        &out = resident(a.logits, p.vocab);
     std::vector<float> noBias;
-    slice(x, 1, S * H, (S - 1) * H, last, H, none);
-    runKernel(s, "xf_dense_rms_norm", {view(last, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
+    // The last position's row (a decode step's only one).
+    std::vector<float> *lastRow = &x;
+    if (S > 1) {
+      slice(x, 1, S * H, (S - 1) * H, last, H, none);
+      lastRow = &last;
+    }
+    runKernel(s, "xf_dense_rms_norm",
+              {view(*lastRow, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
     project(normed, H, m.gpuLmHead, noBias, out, p.vocab, none, 1);
   }
   // One read-back: the logits and every layer's appended cache rows.
