@@ -57,26 +57,6 @@ func.func @xf_dense_rms_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %params: me
   return
 }
 
-func.func @xf_dense_silu_gate(%g: memref<?xf32>, %u: memref<?xf32>, %y: memref<?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_silu_gate"}, xf.operand_names = ["gate", "up", "output"]} {
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %one = arith.constant 1.0 : f32
-  %n = memref.dim %g, %c0 : memref<?xf32>
-  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
-    %a = memref.load %g[%i] : memref<?xf32>
-    %b = memref.load %u[%i] : memref<?xf32>
-    %na = arith.negf %a : f32
-    %e = math.exp %na : f32
-    %d = arith.addf %one, %e : f32
-    %s = arith.divf %a, %d : f32
-    %o = arith.mulf %s, %b : f32
-    memref.store %o, %y[%i] : memref<?xf32>
-    scf.reduce
-  }
-  return
-}
-
 func.func @xf_dense_add(%a: memref<?xf32>, %b: memref<?xf32>, %y: memref<?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_add"}, xf.operand_names = ["lhs", "rhs", "output"]} {
   %c0 = arith.constant 0 : index
@@ -157,39 +137,6 @@ func.func @xf_dense_rope(%x: memref<?x?x?xf32>, %cosines: memref<?x?xf32>, %sine
   }
   return
 }
-// gelu_tanh(gate) * up, with tanh(t) = 1 - 2 / (exp(2t) + 1): exact at both ends, where GPU tanh may not be.
-func.func @xf_dense_gelu_tanh_gate(%g: memref<?xf32>, %u: memref<?xf32>, %y: memref<?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_gelu_tanh_gate"}, xf.operand_names = ["gate", "up", "output"]} {
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %half = arith.constant 0.5 : f32
-  %one = arith.constant 1.0 : f32
-  %two = arith.constant 2.0 : f32
-  %k0 = arith.constant 0.7978845608028654 : f32
-  %k1 = arith.constant 0.044715 : f32
-  %n = memref.dim %g, %c0 : memref<?xf32>
-  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
-    %a = memref.load %g[%i] : memref<?xf32>
-    %b = memref.load %u[%i] : memref<?xf32>
-    %a2 = arith.mulf %a, %a : f32
-    %a3 = arith.mulf %a2, %a : f32
-    %inner = math.fma %k1, %a3, %a : f32
-    %t = arith.mulf %k0, %inner : f32
-    %t2 = arith.mulf %two, %t : f32
-    %e = math.exp %t2 : f32
-    %e1 = arith.addf %e, %one : f32
-    %q = arith.divf %two, %e1 : f32
-    %tanh = arith.subf %one, %q : f32
-    %onePlus = arith.addf %one, %tanh : f32
-    %ha = arith.mulf %half, %a : f32
-    %gelu = arith.mulf %ha, %onePlus : f32
-    %o = arith.mulf %gelu, %b : f32
-    memref.store %o, %y[%i] : memref<?xf32>
-    scf.reduce
-  }
-  return
-}
-
 // x[M, N] + bias[N] (projection biases).
 func.func @xf_dense_bias_add(%x: memref<?x?xf32>, %bias: memref<?xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_bias_add"}, xf.operand_names = ["input", "bias", "output"]} {
@@ -417,6 +364,76 @@ func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params
   return
 }
 )mlir";
+
+/// The gated activations f(gate) * up of the dense MLPs: `xf_dense_silu_gate` (SiLU) and
+/// `xf_dense_gelu_tanh_gate` (GELU, tanh form, with tanh(t) = 1 - 2 / (exp(2t) + 1): exact at both ends,
+/// where GPU tanh may not be) over flat gate and up arrays, and `_stacked`, over one product's rows
+/// [gate | up] ([S, 2I], the gate and up projections stacked into one) into y [S, I]. Both forms compute
+/// each value alike.
+std::string gatedActivationKernel(StringRef activation, bool stacked) {
+  const bool silu = activation == "silu";
+  const std::string name = ("xf_dense_" + activation + "_gate" + (stacked ? "_stacked" : "")).str();
+  const std::string constants = silu ? "  %one = arith.constant 1.0 : f32\n"
+                                     : R"mlir(  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %two = arith.constant 2.0 : f32
+  %k0 = arith.constant 0.7978845608028654 : f32
+  %k1 = arith.constant 0.044715 : f32
+)mlir";
+  const std::string body = silu ? R"mlir(    %na = arith.negf %a : f32
+    %e = math.exp %na : f32
+    %d = arith.addf %one, %e : f32
+    %s = arith.divf %a, %d : f32
+    %o = arith.mulf %s, %b : f32
+)mlir"
+                                : R"mlir(    %a2 = arith.mulf %a, %a : f32
+    %a3 = arith.mulf %a2, %a : f32
+    %inner = math.fma %k1, %a3, %a : f32
+    %t = arith.mulf %k0, %inner : f32
+    %t2 = arith.mulf %two, %t : f32
+    %e = math.exp %t2 : f32
+    %e1 = arith.addf %e, %one : f32
+    %q = arith.divf %two, %e1 : f32
+    %tanh = arith.subf %one, %q : f32
+    %onePlus = arith.addf %one, %tanh : f32
+    %ha = arith.mulf %half, %a : f32
+    %gelu = arith.mulf %ha, %onePlus : f32
+    %o = arith.mulf %gelu, %b : f32
+)mlir";
+  const std::string kind = name.substr(3);
+  if (!stacked)
+    return "\nfunc.func @" + name + "(%g: memref<?xf32>, %u: memref<?xf32>, %y: memref<?xf32>) attributes {\n" +
+           "    xf.kernel, xf.kernel_info = {kind = \"" + kind +
+           "\"}, xf.operand_names = [\"gate\", \"up\", \"output\"]} {\n  %c0 = arith.constant 0 : index\n"
+           "  %c1 = arith.constant 1 : index\n" + constants + R"mlir(  %n = memref.dim %g, %c0 : memref<?xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %a = memref.load %g[%i] : memref<?xf32>
+    %b = memref.load %u[%i] : memref<?xf32>
+)mlir" + body + R"mlir(    memref.store %o, %y[%i] : memref<?xf32>
+    scf.reduce
+  }
+  return
+}
+)mlir";
+  return "\nfunc.func @" + name + "(%gu: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {\n" +
+         "    xf.kernel, xf.kernel_info = {kind = \"" + kind +
+         "\"}, xf.operand_names = [\"input\", \"output\"]} {\n  %c0 = arith.constant 0 : index\n"
+         "  %c1 = arith.constant 1 : index\n" + constants + R"mlir(  %rows = memref.dim %y, %c0 : memref<?x?xf32>
+  %cols = memref.dim %y, %c1 : memref<?x?xf32>
+  %n = arith.muli %rows, %cols : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %r = arith.divui %i, %cols : index
+    %c = arith.remui %i, %cols : index
+    %cu = arith.addi %c, %cols : index
+    %a = memref.load %gu[%r, %c] : memref<?x?xf32>
+    %b = memref.load %gu[%r, %cu] : memref<?x?xf32>
+)mlir" + body + R"mlir(    memref.store %o, %y[%r, %c] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+)mlir";
+}
 
 /// The products y = x W^T, in four kernels: W [N, K] (nn.Linear's layout) in f32 (`xf_dense_matmul`), or in
 /// bf16 pairs [N, ceil(K / 2)] (`_bf16`), and routed (`_routed`, `_routed_bf16`): row r of y is x's row
@@ -1147,6 +1164,9 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
       return signalPassFailure();
     }
     std::string source = kDenseKernels;
+    for (StringRef activation : {"silu", "gelu_tanh"})
+      for (bool stacked : {false, true})
+        source += gatedActivationKernel(activation, stacked);
     for (bool routed : {false, true})
       for (bool bf16 : {false, true})
         source += matmulKernel(routed, bf16, std::max<int64_t>(subgroupLanes, 1));

@@ -355,6 +355,30 @@ TEST_P(DenseKernels, GeluTanhGateBiasScale) {
             std::string::npos);
 }
 
+// The gated activations over one product's stacked rows [gate | up] give what the flat kernels give on the
+// two halves, bit for bit.
+TEST_P(DenseKernels, StackedGatedActivations) {
+  const int64_t S = 3, I = 37;
+  std::vector<float> gu = randomNormals(S * 2 * I, 51), gate(S * I), up(S * I);
+  for (int64_t r = 0; r < S; ++r)
+    for (int64_t c = 0; c < I; ++c) {
+      gate[r * I + c] = 3.0f * gu[r * 2 * I + c];
+      gu[r * 2 * I + c] = gate[r * I + c];
+      up[r * I + c] = gu[r * 2 * I + I + c];
+    }
+  for (const char *activation : {"xf_dense_silu_gate", "xf_dense_gelu_tanh_gate"}) {
+    std::vector<float> flat(S * I, std::nanf("")), stacked(S * I, std::nanf(""));
+    ASSERT_EQ(run(activation, {tensorOf(gate, {S * I}), tensorOf(up, {S * I}), tensorOf(flat, {S * I})}), "");
+    ASSERT_EQ(run((std::string(activation) + "_stacked").c_str(), {tensorOf(gu, {S, 2 * I}), tensorOf(stacked, {S, I})}),
+              "");
+    EXPECT_EQ(std::memcmp(flat.data(), stacked.data(), sizeof(float) * flat.size()), 0) << activation;
+  }
+  std::vector<float> wrong(S * (I + 1));
+  EXPECT_NE(run("xf_dense_silu_gate_stacked", {tensorOf(gu, {S, 2 * I}), tensorOf(wrong, {S, I + 1})})
+                .find("'input' [3, 74] must stack gate and up for 'output' [3, 38]"),
+            std::string::npos);
+}
+
 // The layout kernels that keep a model's activations on the device: columns of a fused projection, and
 // [A, B, C] to [B, A, C].
 TEST_P(DenseKernels, SliceColumnsAndTranspose) {
