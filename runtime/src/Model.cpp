@@ -268,8 +268,9 @@ public:
 /// projections so (as f32, or as bf16 pairs of consecutive inputs in 32-bit words) for the dense GPU
 /// kernels (xf-add-dense-kernels).
 struct GpuLayerWeights {
-  std::vector<float> qkv, o, gate, up, down;
-  std::vector<float> qkvBias, oBias, gateBias, upBias, downBias; // empty where the model has none
+  /// A dense MLP's gate and up projections stacked into one [2I, in] (rows gate, then up), like q | k | v.
+  std::vector<float> qkv, o, gateUp, down;
+  std::vector<float> qkvBias, oBias, gateUpBias, downBias; // empty where the model has none
   // MoE: the router, and each expert's projections in the same layout, read per expert and then stacked
   // ([E, out, in], biases [E, out]) for the routed kernels.
   std::vector<float> router, routerBias;
@@ -413,8 +414,8 @@ void checkGpuSupport(const xfrt_model &m) {
   };
   if (p.mlp.activation != "silu" && p.mlp.activation != "gelu_tanh")
     refuse("the '" + p.mlp.activation + "' MLP activation");
-  for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate",
-                             "xf_dense_gelu_tanh_gate", "xf_dense_clamped_swiglu", "xf_dense_add",
+  for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate", "xf_dense_silu_gate_stacked",
+                             "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
                              "xf_dense_transpose01", "xf_dense_qkv_query", "xf_dense_qkv_query_norm",
                              "xf_dense_qkv_key", "xf_dense_qkv_key_bf16", "xf_dense_qkv_key_f16",
@@ -505,19 +506,19 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
         g.expertDownBias.emplace_back(dnb.begin() + e * H, dnb.begin() + (e + 1) * H);
       }
     } else if (phi3) {
-      // gate_up_proj [2I, H]: the gate's rows, then the up projection's.
-      std::vector<float> gateUp = r.read(pre + "mlp.gate_up_proj.weight", {2 * I, H});
-      g.gate.assign(gateUp.begin(), gateUp.begin() + I * H);
-      g.up.assign(gateUp.begin() + I * H, gateUp.end());
+      // gate_up_proj [2I, H]: the gate's rows, then the up projection's, as kept.
+      g.gateUp = r.read(pre + "mlp.gate_up_proj.weight", {2 * I, H});
       g.down = r.read(pre + "mlp.down_proj.weight", {H, I});
     } else {
-      g.gate = r.read(pre + "mlp.gate_proj.weight", {I, H});
-      g.up = r.read(pre + "mlp.up_proj.weight", {I, H});
+      g.gateUp = r.read(pre + "mlp.gate_proj.weight", {I, H});
+      std::vector<float> up = r.read(pre + "mlp.up_proj.weight", {I, H});
+      g.gateUp.insert(g.gateUp.end(), up.begin(), up.end());
       g.down = r.read(pre + "mlp.down_proj.weight", {H, I});
     }
     if (p.mlp.bias && E == 0) {
-      g.gateBias = r.read(pre + "mlp.gate_proj.bias", {I});
-      g.upBias = r.read(pre + "mlp.up_proj.bias", {I});
+      g.gateUpBias = r.read(pre + "mlp.gate_proj.bias", {I});
+      std::vector<float> upBias = r.read(pre + "mlp.up_proj.bias", {I});
+      g.gateUpBias.insert(g.gateUpBias.end(), upBias.begin(), upBias.end());
       g.downBias = r.read(pre + "mlp.down_proj.bias", {H});
     }
   }
@@ -551,8 +552,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     const LayerPlan &lp = p.layers[l];
     layout(g.qkv, H);
     layout(g.o, lp.heads * lp.headDim);
-    layout(g.gate, H);
-    layout(g.up, H);
+    layout(g.gateUp, H);
     layout(g.down, I);
     layout(g.router, H);
     for (auto &w : g.expertGate)
@@ -1059,9 +1059,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   // y = x W^T (+ b) with W stored [out, in] (loadGpuWeights), the bias added in place. Many rows (prefill)
   // take the workgroup-tiled products, which read each weight once per 64 rows, or with the bf16 dot
   // (bf16 weights, as load ensures) cuBLAS's bf16 GEMM on x rounded to bf16 pairs; not the MoE routers,
-  // whose rounding could change a token's experts (as on the CPU). `rounded`: the previous product
-  // rounded this same input, unchanged since.
-  enum class Use { Plain, Router, Rounded };
+  // whose rounding could change a token's experts (as on the CPU).
+  enum class Use { Plain, Router };
   if (m.dot == dense::Dot::BF16 && S >= kTiledRows) {
     // The rounded inputs' buffer at its largest (the widest input: hidden, intermediate or heads x dim).
     int64_t widest = std::max(H, I);
@@ -1075,8 +1074,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     const int64_t words = (k + 1) / 2;
     if (m.dot == dense::Dot::BF16 && bf16 && tiled && use != Use::Router) {
       std::vector<float> &pairs = resident(a.pairs, rows * words);
-      if (use != Use::Rounded)
-        runKernel(s, "xf_dense_round_bf16", {view(in, {rows, k}), view(pairs, {rows, words})}, layer);
+      runKernel(s, "xf_dense_round_bf16", {view(in, {rows, k}), view(pairs, {rows, words})}, layer);
       runKernel(s, "xf_dense_dot_bf16", {view(pairs, {rows, words}), view(weight, {n, words}), view(out, {rows, n})},
                 layer);
     } else {
@@ -1172,11 +1170,12 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
     std::vector<float> *mlpOut = &o;
     if (p.mlp.experts == 0) {
-      std::vector<float> &gate = resident(a.gate, S * I), &up = resident(a.up, S * I), &act = resident(a.act, S * I);
-      project(h, H, g.gate, g.gateBias, gate, I, l, S);
-      project(h, H, g.up, g.upBias, up, I, l, S, Use::Rounded);
-      const char *activation = p.mlp.activation == "silu" ? "xf_dense_silu_gate" : "xf_dense_gelu_tanh_gate";
-      runKernel(s, activation, {view(gate, {S * I}), view(up, {S * I}), view(act, {S * I})}, l);
+      // One product for gate and up ([S, 2I]), then f(gate) * up.
+      std::vector<float> &gateUp = resident(a.gate, S * 2 * I), &act = resident(a.act, S * I);
+      project(h, H, g.gateUp, g.gateUpBias, gateUp, 2 * I, l, S);
+      const char *activation =
+          p.mlp.activation == "silu" ? "xf_dense_silu_gate_stacked" : "xf_dense_gelu_tanh_gate_stacked";
+      runKernel(s, activation, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
       project(act, I, g.down, g.downBias, o, H, l, S);
     } else {
       // Routing on the device: top-k of the router's logits (ties to the lower expert) and a softmax over
@@ -1421,7 +1420,7 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
         const GpuLayerWeights &g = model->gpuLayers[l];
         for (const std::vector<float> *v :
              {&w.inputNorm, &w.postAttnNorm, &w.preFfnNorm, &w.postFfnNorm, &w.qNorm, &w.kNorm, &w.sinks, &g.qkv, &g.o,
-              &g.gate, &g.up, &g.down, &g.qkvBias, &g.oBias, &g.gateBias, &g.upBias, &g.downBias})
+              &g.gateUp, &g.down, &g.qkvBias, &g.oBias, &g.gateUpBias, &g.downBias})
           weights.push_back(v);
       }
       for (const GpuLayerWeights &g : model->gpuLayers) {
