@@ -479,9 +479,19 @@ std::string widenPair(const std::string &word, const std::string &lo, const std:
          " = arith.bitcast %hib" + id + " : i32 to f32\n";
 }
 
-std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
+/// The store of f32 `value` into y at `at`, or with `accumulate` of y's value there plus `value` (the
+/// `_acc` products, y += x W^T: a residual added in the product's epilogue, as `xf_dense_add` adds it).
+std::string storeToY(const std::string &value, const std::string &at, bool accumulate, const std::string &id) {
+  if (!accumulate)
+    return "memref.store " + value + ", %y[" + at + "] : memref<?x?xf32>\n";
+  return "%old" + id + " = memref.load %y[" + at + "] : memref<?x?xf32>\n%acc" + id + " = arith.addf %old" + id +
+         ", " + value + " : f32\nmemref.store %acc" + id + ", %y[" + at + "] : memref<?x?xf32>\n";
+}
+
+std::string matmulKernel(bool routed, bool bf16, int64_t lanes, bool accumulate = false) {
   const int rows = routed ? 1 : kMatmulRows;
-  std::string name = std::string("xf_dense_matmul") + (routed ? "_routed" : "") + (bf16 ? "_bf16" : "");
+  std::string name = std::string("xf_dense_matmul") + (routed ? "_routed" : "") + (bf16 ? "_bf16" : "") +
+                     (accumulate ? "_acc" : "");
   std::string weight = routed ? "memref<?x?x?xf32>" : "memref<?x?xf32>";
   std::string at = routed ? "%ex, %col, " : "%col, "; // a weight row's leading indices
   std::string L = std::to_string(lanes);
@@ -614,12 +624,12 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes) {
   }
   text += "    %first = arith.cmpi eq, %lane, %c0 : index\n    scf.if %first {\n";
   for (int r = 0; r < rows; ++r) {
-    std::string s = num(r), store = "memref.store " + sums[r] + ", %y[%row" + (r ? s : "0") + ", %col] : memref<?x?xf32>\n";
+    std::string s = num(r), store = storeToY(sums[r], "%row" + (r ? s : "0") + ", %col", accumulate, "Y" + s);
     if (r == 0) {
-      text += "      " + store;
+      text += store;
       continue;
     }
-    text += "      %has" + s + " = arith.cmpi ugt, %left, %cr" + s + " : index\n      scf.if %has" + s + " {\n        " +
+    text += "      %has" + s + " = arith.cmpi ugt, %left, %cr" + s + " : index\n      scf.if %has" + s + " {\n" +
             store + "      }\n";
   }
   return text + R"mlir(    }
@@ -650,10 +660,11 @@ constexpr int64_t kTileThreads = 128, kTileRows = 64, kTileCols = 64, kTileK = 1
 /// and some Vulkan devices allow 65535 workgroups per dispatch).
 constexpr int64_t kGroupSlots = 8;
 
-std::string tiledMatmulKernel(bool bf16, bool grouped) {
+std::string tiledMatmulKernel(bool bf16, bool grouped, bool accumulate = false) {
   auto num = [](int64_t v) { return std::to_string(v); };
-  std::string suffix = std::string(grouped ? "_grouped" : "_tiled") + (bf16 ? "_bf16" : "");
-  std::string kind = std::string(grouped ? "dense_matmul_grouped" : "dense_matmul") + (bf16 ? "_bf16" : "");
+  std::string acc = accumulate ? "_acc" : "";
+  std::string suffix = std::string(grouped ? "_grouped" : "_tiled") + (bf16 ? "_bf16" : "") + acc;
+  std::string kind = std::string(grouped ? "dense_matmul_grouped" : "dense_matmul") + (bf16 ? "_bf16" : "") + acc;
   std::string weight = grouped ? "memref<?x?x?xf32>" : "memref<?x?xf32>";
   std::string at = grouped ? "%e, " : ""; // a weight row's leading index
   std::string text = "\nfunc.func @xf_dense_matmul" + suffix + "(%x: memref<?x?xf32>, %w: " + weight +
@@ -841,8 +852,8 @@ std::string tiledMatmulKernel(bool bf16, bool grouped) {
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < 8; ++c) {
       std::string A = num(r * 8 + c), R = num(r), C = num(c);
-      text += "    %in" + A + " = arith.andi %orin" + R + ", %ocin" + C + " : i1\n    scf.if %in" + A +
-              " {\n      memref.store %sum#" + A + ", %y[%yro" + R + ", %ocg" + C + "] : memref<?x?xf32>\n    }\n";
+      text += "    %in" + A + " = arith.andi %orin" + R + ", %ocin" + C + " : i1\n    scf.if %in" + A + " {\n" +
+              storeToY("%sum#" + A, "%yro" + R + ", %ocg" + C, accumulate, "Y" + A) + "    }\n";
     }
   if (grouped)
     text += "    }\n"; // the row tiles' loop
@@ -987,8 +998,15 @@ func.func @xf_dense_round_bf16(%x: memref<?x?xf32>, %y: memref<?x?xf32>) attribu
   return
 }
 
-func.func @xf_dense_dot_bf16(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_dot_bf16"}, xf.operand_names = ["input", "weight", "output"]} {
+)mlir";
+}
+
+/// `xf_dense_dot_bf16` (see bf16DotKernels), or with `accumulate` `xf_dense_dot_bf16_acc`: y += the product.
+std::string dotBf16Kernel(bool accumulate) {
+  const std::string acc = accumulate ? "_acc" : "";
+  return "\nfunc.func @xf_dense_dot_bf16" + acc +
+         "(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {\n    xf.kernel, "
+         "xf.kernel_info = {kind = \"dense_dot_bf16" + acc + R"mlir("}, xf.operand_names = ["input", "weight", "output"]} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %zero = arith.constant 0.0 : f32
@@ -1009,8 +1027,7 @@ func.func @xf_dense_dot_bf16(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %y: memre
       %s1 = math.fma %x1, %w1, %s0 : f32
       scf.yield %s1 : f32
     }
-    memref.store %sum, %y[%row, %col] : memref<?x?xf32>
-    scf.reduce
+)mlir" + storeToY("%sum", "%row, %col", accumulate, "D") + R"mlir(    scf.reduce
   }
   return
 }
@@ -1167,16 +1184,17 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
     for (StringRef activation : {"silu", "gelu_tanh"})
       for (bool stacked : {false, true})
         source += gatedActivationKernel(activation, stacked);
-    for (bool routed : {false, true})
-      for (bool bf16 : {false, true})
-        source += matmulKernel(routed, bf16, std::max<int64_t>(subgroupLanes, 1));
+    const int64_t lanes = std::max<int64_t>(subgroupLanes, 1);
+    for (bool bf16 : {false, true})
+      source += matmulKernel(false, bf16, lanes) + matmulKernel(true, bf16, lanes) +
+                matmulKernel(false, bf16, lanes, /*accumulate=*/true);
     if (tiles) {
-      for (bool grouped : {false, true})
-        for (bool bf16 : {false, true})
-          source += tiledMatmulKernel(bf16, grouped);
+      for (bool bf16 : {false, true})
+        source += tiledMatmulKernel(bf16, false) + tiledMatmulKernel(bf16, true) +
+                  tiledMatmulKernel(bf16, false, /*accumulate=*/true);
       source += kRouteGroupsKernel;
     }
-    source += bf16DotKernels();
+    source += bf16DotKernels() + dotBf16Kernel(false) + dotBf16Kernel(true);
     for (bool normed : {false, true}) {
       source += qkvKernel("query", normed, "", "f32");
       for (auto [suffix, element] : {std::pair{"", "f32"}, {"_bf16", "bf16"}, {"_f16", "f16"}})

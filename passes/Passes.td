@@ -341,7 +341,12 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     workgroup memory between two barriers, and accumulate 4 x 8 outputs per thread, so each weight is
     read once per 64 rows. The grouped products do the same for MoE experts over the rows routed to
     each (a workgroup gathers 64 of one expert's rows; tiles past its count return at once). The
-    runtime takes both for prefill. `@xf_dense_round_bf16` rounds rows to bf16 pairs (nearest even) and
+    runtime takes both for prefill. The plain and tiled products (and the bf16 dot below) also come as
+    `_acc` kernels that add the product to the output (`y += x W^T`: a residual added in the epilogue).
+    `@xf_dense_qkv_query`, `_key` and `_value` (with `_norm` and per cache element type) take a stacked
+    `q | k | v` projection to attention's queries `[H, S, D]` and to the KV cache's rows, with qk-norm and
+    RoPE on the way; `@xf_dense_silu_gate_stacked` and `@xf_dense_gelu_tanh_gate_stacked` read one
+    product's `[gate | up]` rows. `@xf_dense_round_bf16` rounds rows to bf16 pairs (nearest even) and
     `@xf_dense_dot_bf16` multiplies two such operands with f32 sums, one work item per output: on CUDA
     the runtime hands the latter to cuBLAS's bf16 GEMM (`xf-run --dot bf16`), so the compiled form is its
     reference. The products carry

@@ -632,7 +632,7 @@ bool CudaDevice::hasBlas() {
 }
 
 llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const CudaBinding &y, int32_t m,
-                               int32_t n, int32_t k, Operands operands) {
+                               int32_t n, int32_t k, Operands operands, bool accumulate) {
   std::lock_guard<std::mutex> lock(impl->mutex);
   const Driver &d = *impl->d;
   if (!impl->blasHandle)
@@ -645,12 +645,12 @@ llvm::Error CudaDevice::matmul(const CudaBinding &x, const CudaBinding &w, const
   llvm::Expected<cu::DevicePtr> wd = impl->bind(1, w, /*upload=*/true);
   if (!wd)
     return wd.takeError();
-  llvm::Expected<cu::DevicePtr> yd = impl->bind(2, y, /*upload=*/false);
+  llvm::Expected<cu::DevicePtr> yd = impl->bind(2, y, /*upload=*/accumulate);
   if (!yd)
     return yd.takeError();
   // cuBLAS is column-major: the row-major y [m, n] is the column-major n x m matrix y^T = w x^T, where the
   // row-major w [n, k] read column-major is k x n (w^T, so op T, ld k) and x [m, k] is k x m (x^T, op N).
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   if (llvm::Error err = impl->startTiming())
     return err;
   if (m > 0 && n > 0 && operands == Operands::F32) {

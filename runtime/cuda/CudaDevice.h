@@ -88,10 +88,11 @@ public:
   bool hasBlas();
   /// What a product's x and w hold: float32, or bf16 (k even: a row's k values in k / 2 words).
   enum class Operands { F32, BF16 };
-  /// y[m, n] = x[m, k] w[n, k]^T, row-major (w in nn.Linear's layout), y float32 and written whole: with
-  /// cublasSgemm, or for bf16 operands cublasGemmEx summing in float32. Requires hasBlas().
+  /// y[m, n] = x[m, k] w[n, k]^T, row-major (w in nn.Linear's layout), y float32 and written whole, or with
+  /// `accumulate` y += x w^T: with cublasSgemm, or for bf16 operands cublasGemmEx summing in float32.
+  /// Requires hasBlas().
   llvm::Error matmul(const CudaBinding &x, const CudaBinding &w, const CudaBinding &y, int32_t m, int32_t n,
-                     int32_t k, Operands operands = Operands::F32);
+                     int32_t k, Operands operands = Operands::F32, bool accumulate = false);
 
   struct Impl;
 

@@ -122,16 +122,19 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     if (!weights || weights->json != "\"out_in\"")
       return where + "its weights are [in, out], from an xfc older than this runtime: recompile the module";
   }
-  if (kernel.kind == "dense_matmul" || kernel.kind == "dense_matmul_bf16") {
+  // The `_acc` kinds add the product to the output (y += x W^T), with the same operands.
+  llvm::StringRef kind = llvm::StringRef(kernel.kind);
+  kind.consume_back("_acc");
+  if (kind == "dense_matmul" || kind == "dense_matmul_bf16") {
     // The weight is [N, K]; bf16 weights hold two of a row's inputs per 32-bit word.
-    int64_t cols = kernel.kind == "dense_matmul" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
+    int64_t cols = kind == "dense_matmul" ? dim("input", 1) : (dim("input", 1) + 1) / 2;
     if (dim("weight", 1) != cols)
       return llvm::formatv("{0}'weight' has {1} columns but 'input' has {2}{3}", where, dim("weight", 1),
-                           dim("input", 1), kernel.kind == "dense_matmul" ? "" : " (bf16 pairs: expected ceil(K/2))")
+                           dim("input", 1), kind == "dense_matmul" ? "" : " (bf16 pairs: expected ceil(K/2))")
           .str();
     if (dim("output", 0) != dim("input", 0) || dim("output", 1) != dim("weight", 0))
       return llvm::formatv("{0}'output' must be [{1}, {2}]", where, dim("input", 0), dim("weight", 0)).str();
-  } else if (kernel.kind == "dense_dot_bf16") {
+  } else if (kind == "dense_dot_bf16") {
     // Both operands are bf16 pairs: input [M, P], weight [N, P].
     if (dim("weight", 1) != dim("input", 1))
       return llvm::formatv("{0}'weight' has {1} bf16 pair columns but 'input' has {2}", where, dim("weight", 1),
@@ -450,20 +453,18 @@ xfrt_status runOnCuda(xfrt_context &context, const xfrt_module &module, int64_t 
     size_t zeroed = static_cast<size_t>(plan.workItems) * static_cast<size_t>(gpu.scratchZeroedWordsPerItem);
     bindings.push_back({nullptr, static_cast<size_t>(words) * sizeof(float), false, zeroed * sizeof(float)});
   }
-  // Dense products (y = x w^T, w [N, K]) go to cuBLAS where it is installed; the compiled kernel is the fallback.
-  if (kernel.kind == "dense_matmul" && context.cuda->hasBlas()) {
-    int64_t x = kernel.operandIndex("input"), w = kernel.operandIndex("weight"), y = kernel.operandIndex("output");
-    auto dim = [&](int64_t operand, int d) { return static_cast<int32_t>(operands[operand].shape[d]); };
-    if (llvm::Error err = context.cuda->matmul(bindings[x], bindings[w], bindings[y], dim(x, 0), dim(w, 0), dim(x, 1)))
-      return failure("kernel '" + kernel.name + "' (cuBLAS) on " + context.cuda->name() + ": " +
-                     llvm::toString(std::move(err)));
-    return nullptr;
-  }
-  if (kernel.kind == "dense_dot_bf16" && context.cuda->hasBlas()) {
+  // Dense products (y = x w^T, w [N, K]; `_acc`: y += x w^T) go to cuBLAS where it is installed, the compiled
+  // kernel being the fallback; the bf16 dot (both operands bf16 pairs) to its bf16 GEMM.
+  llvm::StringRef kind = llvm::StringRef(kernel.kind);
+  const bool accumulate = kind.consume_back("_acc");
+  if ((kind == "dense_matmul" || kind == "dense_dot_bf16") && context.cuda->hasBlas()) {
+    const bool dot = kind == "dense_dot_bf16";
     int64_t x = kernel.operandIndex("input"), w = kernel.operandIndex("weight"), y = kernel.operandIndex("output");
     auto dim = [&](int64_t operand, int d) { return static_cast<int32_t>(operands[operand].shape[d]); };
     if (llvm::Error err = context.cuda->matmul(bindings[x], bindings[w], bindings[y], dim(x, 0), dim(w, 0),
-                                               2 * dim(x, 1), CudaDevice::Operands::BF16))
+                                               dot ? 2 * dim(x, 1) : dim(x, 1),
+                                               dot ? CudaDevice::Operands::BF16 : CudaDevice::Operands::F32,
+                                               accumulate))
       return failure("kernel '" + kernel.name + "' (cuBLAS) on " + context.cuda->name() + ": " +
                      llvm::toString(std::move(err)));
     return nullptr;

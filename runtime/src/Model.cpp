@@ -423,7 +423,9 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_qkv_value", "xf_dense_qkv_value_bf16", "xf_dense_qkv_value_f16",
                              "xf_dense_topk_softmax", "xf_dense_matmul_routed",
                              "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
-                             "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_route_groups",
+                             "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_matmul_acc",
+                             "xf_dense_matmul_bf16_acc", "xf_dense_matmul_tiled_acc",
+                             "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
                              "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
@@ -1059,8 +1061,9 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   // y = x W^T (+ b) with W stored [out, in] (loadGpuWeights), the bias added in place. Many rows (prefill)
   // take the workgroup-tiled products, which read each weight once per 64 rows, or with the bf16 dot
   // (bf16 weights, as load ensures) cuBLAS's bf16 GEMM on x rounded to bf16 pairs; not the MoE routers,
-  // whose rounding could change a token's experts (as on the CPU).
-  enum class Use { Plain, Router };
+  // whose rounding could change a token's experts (as on the CPU). `Residual`: out += the product (the
+  // `_acc` kernels; no bias), a residual add in the product's epilogue.
+  enum class Use { Plain, Router, Residual };
   if (m.dot == dense::Dot::BF16 && S >= kTiledRows) {
     // The rounded inputs' buffer at its largest (the widest input: hidden, intermediate or heads x dim).
     int64_t widest = std::max(H, I);
@@ -1072,14 +1075,14 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                      std::vector<float> &out, int64_t n, size_t layer, int64_t rows, Use use = Use::Plain) {
     bool bf16 = m.gpuBf16.contains(weight.data()), tiled = rows >= kTiledRows;
     const int64_t words = (k + 1) / 2;
+    const std::string acc = use == Use::Residual ? "_acc" : "";
     if (m.dot == dense::Dot::BF16 && bf16 && tiled && use != Use::Router) {
       std::vector<float> &pairs = resident(a.pairs, rows * words);
       runKernel(s, "xf_dense_round_bf16", {view(in, {rows, k}), view(pairs, {rows, words})}, layer);
-      runKernel(s, "xf_dense_dot_bf16", {view(pairs, {rows, words}), view(weight, {n, words}), view(out, {rows, n})},
-                layer);
+      runKernel(s, "xf_dense_dot_bf16" + acc,
+                {view(pairs, {rows, words}), view(weight, {n, words}), view(out, {rows, n})}, layer);
     } else {
-      runKernel(s, tiled ? (bf16 ? "xf_dense_matmul_tiled_bf16" : "xf_dense_matmul_tiled")
-                         : (bf16 ? "xf_dense_matmul_bf16" : "xf_dense_matmul"),
+      runKernel(s, std::string(tiled ? "xf_dense_matmul_tiled" : "xf_dense_matmul") + (bf16 ? "_bf16" : "") + acc,
                 {view(in, {rows, k}), view(weight, {n, bf16 ? words : k}), view(out, {rows, n})}, layer);
     }
     if (!bias.empty())
@@ -1157,14 +1160,20 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       merged = &resident(a.merged, S * Hq * D);
       runKernel(s, "xf_dense_transpose01", {view(attn, {Hq, S, D}), view(*merged, {S, Hq, D})}, l);
     }
-    project(*merged, Hq * D, g.o, g.oBias, o, H, l, S);
-    std::vector<float> *attnOut = &o;
-    if (p.sandwich) {
-      runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
-      attnOut = &h;
+    // The residual adds go into the o and down products' epilogues (x += ...), except where a norm (Gemma 2's
+    // sandwich) or a bias comes between.
+    if (!p.sandwich && g.oBias.empty()) {
+      project(*merged, Hq * D, g.o, g.oBias, x, H, l, S, Use::Residual);
+    } else {
+      project(*merged, Hq * D, g.o, g.oBias, o, H, l, S);
+      std::vector<float> *attnOut = &o;
+      if (p.sandwich) {
+        runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+        attnOut = &h;
+      }
+      runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*attnOut, {S * H}), view(sum, {S * H})}, l);
+      x.swap(sum);
     }
-    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*attnOut, {S * H}), view(sum, {S * H})}, l);
-    x.swap(sum);
 
     const std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
     runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
@@ -1176,7 +1185,12 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       const char *activation =
           p.mlp.activation == "silu" ? "xf_dense_silu_gate_stacked" : "xf_dense_gelu_tanh_gate_stacked";
       runKernel(s, activation, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
-      project(act, I, g.down, g.downBias, o, H, l, S);
+      if (!p.sandwich && g.downBias.empty()) {
+        project(act, I, g.down, g.downBias, x, H, l, S, Use::Residual);
+        mlpOut = nullptr;
+      } else {
+        project(act, I, g.down, g.downBias, o, H, l, S);
+      }
     } else {
       // Routing on the device: top-k of the router's logits (ties to the lower expert) and a softmax over
       // them give each token's K (expert, weight) routes; row t * K + k of the experts' products is token
@@ -1223,12 +1237,14 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       routed(act, R, I, g.downStack, g.downBiasStack, out, H, 1);
       runKernel(s, "xf_dense_moe_combine", {view(out, {R, H}), view(routes, {R, 2}), view(o, {S, H})}, l);
     }
-    if (p.sandwich) {
+    if (mlpOut && p.sandwich) {
       runKernel(s, "xf_dense_rms_norm", {view(*mlpOut, {S, H}), view(w.postFfnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
       mlpOut = &h;
     }
-    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*mlpOut, {S * H}), view(sum, {S * H})}, l);
-    x.swap(sum);
+    if (mlpOut) {
+      runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*mlpOut, {S * H}), view(sum, {S * H})}, l);
+      x.swap(sum);
+    }
   }
 
   s.position = T;
@@ -1319,7 +1335,7 @@ xfrt_status xfrt_model_load_with(const xfrt_module *module, const char *weights,
                                      "weight type auto or bf16)",
                                      dense::storageName(*policy)));
       if (target == "cuda") {
-        for (const char *kernel : {"xf_dense_round_bf16", "xf_dense_dot_bf16"})
+        for (const char *kernel : {"xf_dense_round_bf16", "xf_dense_dot_bf16", "xf_dense_dot_bf16_acc"})
           if (findKernelIndex(*module, kernel) < 0)
             return failure("xfrt_model_load: dot type 'bf16' needs the dense kernel '" + std::string(kernel) +
                            "', which '" + module->path + "' lacks (compile the model with this xfc)");

@@ -206,6 +206,39 @@ TEST_P(DenseKernels, RoundBf16AndDot) {
             std::string::npos);
 }
 
+// The `_acc` products add to the output what the plain ones write (a residual in the product's epilogue):
+// bit for bit the plain product followed by xf_dense_add, for every form (rows short of a block, odd K).
+TEST_P(DenseKernels, AccumulatingProducts) {
+  const int64_t K = 45, N = 29, W = (K + 1) / 2;
+  std::vector<float> w = randomNormals(N * K, 61);
+  std::vector<uint16_t> bits;
+  std::vector<float> packed = packBf16Pairs(w, N, K, bits);
+  std::vector<std::string> kernels = {"xf_dense_matmul", "xf_dense_matmul_bf16", "xf_dense_dot_bf16"};
+  if (GetParam() != "cpu") {
+    kernels.push_back("xf_dense_matmul_tiled");
+    kernels.push_back("xf_dense_matmul_tiled_bf16");
+  }
+  for (int64_t M : {1, 6, 37})
+    for (const std::string &kernel : kernels) {
+      SCOPED_TRACE(kernel + ", M = " + std::to_string(M));
+      const bool pairsIn = kernel == "xf_dense_dot_bf16", pairsW = kernel.find("bf16") != std::string::npos;
+      std::vector<float> x = randomNormals(M * K, 62), residual = randomNormals(M * N, 63), product(M * N),
+                         expected(M * N), accumulated = residual;
+      std::vector<float> xPairs(M * W);
+      if (pairsIn)
+        ASSERT_EQ(run("xf_dense_round_bf16", {tensorOf(x, {M, K}), tensorOf(xPairs, {M, W})}), "");
+      auto operands = [&](std::vector<float> &y) {
+        return std::vector<xfrt_tensor>{pairsIn ? tensorOf(xPairs, {M, W}) : tensorOf(x, {M, K}),
+                                        pairsW ? tensorOf(packed, {N, W}) : tensorOf(w, {N, K}), tensorOf(y, {M, N})};
+      };
+      ASSERT_EQ(run(kernel.c_str(), operands(product)), "");
+      ASSERT_EQ(run("xf_dense_add", {tensorOf(residual, {M * N}), tensorOf(product, {M * N}), tensorOf(expected, {M * N})}),
+                "");
+      ASSERT_EQ(run((kernel + "_acc").c_str(), operands(accumulated)), "");
+      EXPECT_EQ(std::memcmp(accumulated.data(), expected.data(), sizeof(float) * expected.size()), 0);
+    }
+}
+
 TEST_P(DenseKernels, MatmulRejectsMismatchedInnerSizes) {
   std::vector<float> x(3 * 8), w(5 * 9), y(3 * 5);
   EXPECT_NE(run("xf_dense_matmul", {tensorOf(x, {3, 8}), tensorOf(w, {5, 9}), tensorOf(y, {3, 5})})

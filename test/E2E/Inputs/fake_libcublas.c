@@ -21,8 +21,8 @@ cublasStatus_t cublasSetStream_v2(struct cublasContext *handle, void *stream) {
 cublasStatus_t cublasSgemm_v2(struct cublasContext *handle, int transa, int transb, int m, int n, int k,
                               const float *alpha, const float *A, int lda, const float *B, int ldb,
                               const float *beta, float *C, int ldc) {
-  fprintf(stderr, "fake-cublas: sgemm %c%c m=%d n=%d k=%d lda=%d ldb=%d ldc=%d stream %s\n", transa ? 'T' : 'N',
-          transb ? 'T' : 'N', m, n, k, lda, ldb, ldc, handle->stream ? "set" : "default");
+  fprintf(stderr, "fake-cublas: sgemm %c%c m=%d n=%d k=%d lda=%d ldb=%d ldc=%d stream %s beta %g\n", transa ? 'T' : 'N',
+          transb ? 'T' : 'N', m, n, k, lda, ldb, ldc, handle->stream ? "set" : "default", *beta);
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < m; ++i) {
       double sum = 0.0;
@@ -52,10 +52,11 @@ static float element(const void *matrix, int type, long index) {
 cublasStatus_t cublasGemmEx(struct cublasContext *handle, int transa, int transb, int m, int n, int k,
                             const void *alpha, const void *A, int Atype, int lda, const void *B, int Btype, int ldb,
                             const void *beta, void *C, int Ctype, int ldc, int computeType, int algo) {
-  fprintf(stderr, "fake-cublas: gemmex %c%c m=%d n=%d k=%d lda=%d ldb=%d ldc=%d A %s B %s C %s compute %d stream %s\n",
+  fprintf(stderr,
+          "fake-cublas: gemmex %c%c m=%d n=%d k=%d lda=%d ldb=%d ldc=%d A %s B %s C %s compute %d stream %s beta %g\n",
           transa ? 'T' : 'N', transb ? 'T' : 'N', m, n, k, lda, ldb, ldc, Atype == R16BF ? "bf16" : "f32",
           Btype == R16BF ? "bf16" : "f32", Ctype == R16BF ? "bf16" : "f32", computeType,
-          handle->stream ? "set" : "default");
+          handle->stream ? "set" : "default", *(const float *)beta);
   if (Atype != Btype || (Atype != R32F && Atype != R16BF) || Ctype != R32F || computeType != COMPUTE32F)
     return 15;
   float a0 = *(const float *)alpha, b0 = *(const float *)beta;
