@@ -1131,7 +1131,7 @@ std::string qkvKernel(StringRef part, bool normed, StringRef suffix, StringRef e
   };
   return text + R"mlir(  %half = memref.dim %cosines, %c1 : memref<?x?xf32>
   %perHead = arith.subi %d, %half : index
-  %per = )mlir" + (normed ? "arith.addi %perHead, %c0" : "arith.addi %c1, %c0") + R"mlir( : index
+  %per = )mlir" + (normed ? "arith.maxui %perHead, %c1" : "arith.addi %c1, %c0") + R"mlir( : index
   %itemsPerHead = arith.divui %perHead, %per : index
   %perToken = arith.muli %heads, %itemsPerHead : index
   %items = arith.muli %s, %perToken : index
