@@ -92,7 +92,9 @@ COMMANDS:
 
 OPTIONS (kernel):
   --in NAME=FILE     Input operand NAME (as `xf-run list` names it) from FILE. Repeat for every input:
-                     each operand except the output (the last one) must be given.
+                     each operand except the output (the last one) must be given. An
+                     accumulating product (kind ..._acc, output += product) may also take
+                     its output's initial values (default zeros).
   --q FILE           Shorthand for --in query=FILE.
   --k FILE           Shorthand for --in key=FILE.
   --v FILE           Shorthand for --in value=FILE.
@@ -424,8 +426,12 @@ int runKernelCommand(const KernelCommand &command) {
   std::string outputName = operandNames.back();
   std::vector<std::string> inputNames(operandNames.begin(), operandNames.end() - 1);
 
+  // An accumulating product (kind `..._acc`: output += product) may take its output's initial values.
+  const std::string kind = xfrt_kernel_kind(module.get(), kernel.c_str());
+  const bool accumulates = kind.size() > 4 && kind.compare(kind.size() - 4, 4, "_acc") == 0;
   for (const auto &[operand, file] : command.inputFiles)
-    if (std::find(inputNames.begin(), inputNames.end(), operand) == inputNames.end())
+    if (std::find(inputNames.begin(), inputNames.end(), operand) == inputNames.end() &&
+        !(accumulates && operand == outputName))
       fail("kernel '" + kernel + "' has no input operand '" + operand + "' (inputs: " + joinNames(inputNames) +
            (operand == outputName ? "; '" + outputName + "' is the output, written with -o)" : ")"));
   std::map<std::string, xf::npy::Array> inputs;
@@ -442,6 +448,15 @@ int runKernelCommand(const KernelCommand &command) {
   xf::npy::Array output;
   output.shape = outputShape(module.get(), kernel, inputs, numOperands - 1, outputName);
   output.data.resize(output.numElements());
+  if (auto initial = command.inputFiles.find(outputName); accumulates && initial != command.inputFiles.end()) {
+    xf::npy::ReadResult read = xf::npy::read(initial->second);
+    if (!read)
+      fail(read.error);
+    if (read.array.shape != output.shape)
+      fail("kernel '" + kernel + "': the initial '" + outputName + "' (" + initial->second + ") has shape " +
+           shapeString(read.array.shape) + ", expected " + shapeString(output.shape));
+    output = std::move(read.array);
+  }
 
   // Operands compiled for bf16 or f16 take the float32 .npy data rounded to nearest even; such an output is
   // widened back to float32 for the .npy file.
