@@ -335,46 +335,23 @@ func.func @xf_dense_moe_combine(%y: memref<?x?xf32>, %routes: memref<?x2xf32>, %
   return
 }
 
-// gpt-oss SwiGLU: gate clamped above by limit, up to [-limit, limit], (up + 1) * gate * sigmoid(alpha gate).
-func.func @xf_dense_clamped_swiglu(%g: memref<?xf32>, %u: memref<?xf32>, %params: memref<2xf32>, %y: memref<?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_clamped_swiglu"}, xf.operand_names = ["gate", "up", "params", "output"]} {
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %one = arith.constant 1.0 : f32
-  %n = memref.dim %g, %c0 : memref<?xf32>
-  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
-    %alpha = memref.load %params[%c0] : memref<2xf32>
-    %limit = memref.load %params[%c1] : memref<2xf32>
-    %neg = arith.negf %limit : f32
-    %a = memref.load %g[%i] : memref<?xf32>
-    %b = memref.load %u[%i] : memref<?xf32>
-    %gate = arith.minimumf %a, %limit : f32
-    %upLow = arith.maximumf %b, %neg : f32
-    %up = arith.minimumf %upLow, %limit : f32
-    %ag = arith.mulf %alpha, %gate : f32
-    %nag = arith.negf %ag : f32
-    %e = math.exp %nag : f32
-    %d = arith.addf %one, %e : f32
-    %glu = arith.divf %gate, %d : f32
-    %up1 = arith.addf %up, %one : f32
-    %o = arith.mulf %up1, %glu : f32
-    memref.store %o, %y[%i] : memref<?xf32>
-    scf.reduce
-  }
-  return
-}
 )mlir";
 
 /// The gated activations f(gate) * up of the dense MLPs: `xf_dense_silu_gate` (SiLU) and
 /// `xf_dense_gelu_tanh_gate` (GELU, tanh form, with tanh(t) = 1 - 2 / (exp(2t) + 1): exact at both ends,
-/// where GPU tanh may not be) over flat gate and up arrays, and `_stacked`, over one product's rows
-/// [gate | up] ([S, 2I], the gate and up projections stacked into one) into y [S, I]. Both forms compute
-/// each value alike.
+/// where GPU tanh may not be) and `xf_dense_clamped_swiglu` (gpt-oss: gate clamped above by limit, up to
+/// [-limit, limit], (up + 1) * gate * sigmoid(alpha gate); params [alpha, limit]) over flat gate and up
+/// arrays, and `_stacked`, over one product's rows [gate | up] ([S, 2I], the gate and up projections
+/// stacked into one) into y [S, I]. Both forms compute each value alike.
 std::string gatedActivationKernel(StringRef activation, bool stacked) {
-  const bool silu = activation == "silu";
-  const std::string name = ("xf_dense_" + activation + "_gate" + (stacked ? "_stacked" : "")).str();
-  const std::string constants = silu ? "  %one = arith.constant 1.0 : f32\n"
-                                     : R"mlir(  %half = arith.constant 0.5 : f32
+  const bool silu = activation == "silu", clamped = activation == "clamped_swiglu";
+  const std::string name =
+      ("xf_dense_" + activation + (clamped ? "" : "_gate") + (stacked ? "_stacked" : "")).str();
+  // Clamped SwiGLU takes alpha and the limit from `params`, loaded in the work loop.
+  const std::string params = clamped ? "%params: memref<2xf32>, " : "",
+                    paramName = clamped ? "\"params\", " : "";
+  const std::string constants = silu || clamped ? "  %one = arith.constant 1.0 : f32\n"
+                                                : R"mlir(  %half = arith.constant 0.5 : f32
   %one = arith.constant 1.0 : f32
   %two = arith.constant 2.0 : f32
   %k0 = arith.constant 0.7978845608028654 : f32
@@ -386,7 +363,21 @@ std::string gatedActivationKernel(StringRef activation, bool stacked) {
     %s = arith.divf %a, %d : f32
     %o = arith.mulf %s, %b : f32
 )mlir"
-                                : R"mlir(    %a2 = arith.mulf %a, %a : f32
+                           : clamped ? R"mlir(    %alpha = memref.load %params[%c0] : memref<2xf32>
+    %limit = memref.load %params[%c1] : memref<2xf32>
+    %neg = arith.negf %limit : f32
+    %gate = arith.minimumf %a, %limit : f32
+    %upLow = arith.maximumf %b, %neg : f32
+    %up = arith.minimumf %upLow, %limit : f32
+    %ag = arith.mulf %alpha, %gate : f32
+    %nag = arith.negf %ag : f32
+    %e = math.exp %nag : f32
+    %d = arith.addf %one, %e : f32
+    %glu = arith.divf %gate, %d : f32
+    %up1 = arith.addf %up, %one : f32
+    %o = arith.mulf %up1, %glu : f32
+)mlir"
+                                     : R"mlir(    %a2 = arith.mulf %a, %a : f32
     %a3 = arith.mulf %a2, %a : f32
     %inner = math.fma %k1, %a3, %a : f32
     %t = arith.mulf %k0, %inner : f32
@@ -402,9 +393,10 @@ std::string gatedActivationKernel(StringRef activation, bool stacked) {
 )mlir";
   const std::string kind = name.substr(3);
   if (!stacked)
-    return "\nfunc.func @" + name + "(%g: memref<?xf32>, %u: memref<?xf32>, %y: memref<?xf32>) attributes {\n" +
-           "    xf.kernel, xf.kernel_info = {kind = \"" + kind +
-           "\"}, xf.operand_names = [\"gate\", \"up\", \"output\"]} {\n  %c0 = arith.constant 0 : index\n"
+    return "\nfunc.func @" + name + "(%g: memref<?xf32>, %u: memref<?xf32>, " + params +
+           "%y: memref<?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" + kind +
+           "\"}, xf.operand_names = [\"gate\", \"up\", " + paramName +
+           "\"output\"]} {\n  %c0 = arith.constant 0 : index\n"
            "  %c1 = arith.constant 1 : index\n" + constants + R"mlir(  %n = memref.dim %g, %c0 : memref<?xf32>
   scf.parallel (%i) = (%c0) to (%n) step (%c1) {
     %a = memref.load %g[%i] : memref<?xf32>
@@ -415,9 +407,9 @@ std::string gatedActivationKernel(StringRef activation, bool stacked) {
   return
 }
 )mlir";
-  return "\nfunc.func @" + name + "(%gu: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {\n" +
-         "    xf.kernel, xf.kernel_info = {kind = \"" + kind +
-         "\"}, xf.operand_names = [\"input\", \"output\"]} {\n  %c0 = arith.constant 0 : index\n"
+  return "\nfunc.func @" + name + "(%gu: memref<?x?xf32>, " + params +
+         "%y: memref<?x?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" + kind +
+         "\"}, xf.operand_names = [\"input\", " + paramName + "\"output\"]} {\n  %c0 = arith.constant 0 : index\n"
          "  %c1 = arith.constant 1 : index\n" + constants + R"mlir(  %rows = memref.dim %y, %c0 : memref<?x?xf32>
   %cols = memref.dim %y, %c1 : memref<?x?xf32>
   %n = arith.muli %rows, %cols : index
@@ -1181,7 +1173,7 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
       return signalPassFailure();
     }
     std::string source = kDenseKernels;
-    for (StringRef activation : {"silu", "gelu_tanh"})
+    for (StringRef activation : {"silu", "gelu_tanh", "clamped_swiglu"})
       for (bool stacked : {false, true})
         source += gatedActivationKernel(activation, stacked);
     const int64_t lanes = std::max<int64_t>(subgroupLanes, 1);

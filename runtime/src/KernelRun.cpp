@@ -170,7 +170,7 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
       if (kernel.operandIndex("norm") >= 0 && dim("norm", 0) != D)
         return llvm::formatv("{0}'norm' has {1} entries but heads have {2}", where, dim("norm", 0), D).str();
     }
-  } else if (llvm::StringRef(kernel.kind).ends_with("_gate_stacked")) {
+  } else if (llvm::StringRef(kernel.kind).ends_with("_stacked")) {
     if (dim("output", 0) != dim("input", 0) || 2 * dim("output", 1) != dim("input", 1))
       return llvm::formatv("{0}'input' [{1}, {2}] must stack gate and up for 'output' [{3}, {4}]", where,
                            dim("input", 0), dim("input", 1), dim("output", 0), dim("output", 1))

@@ -274,8 +274,9 @@ struct GpuLayerWeights {
   // MoE: the router, and each expert's projections in the same layout, read per expert and then stacked
   // ([E, out, in], biases [E, out]) for the routed kernels.
   std::vector<float> router, routerBias;
-  std::vector<std::vector<float>> expertGate, expertUp, expertDown, expertGateBias, expertUpBias, expertDownBias;
-  std::vector<float> gateStack, upStack, downStack, gateBiasStack, upBiasStack, downBiasStack;
+  // Each expert's gate and up stacked into one [2I, in] too (as gateUp).
+  std::vector<std::vector<float>> expertGateUp, expertDown, expertGateUpBias, expertDownBias;
+  std::vector<float> gateUpStack, downStack, gateUpBiasStack, downBiasStack;
 };
 
 struct xfrt_model_s {
@@ -414,8 +415,8 @@ void checkGpuSupport(const xfrt_model &m) {
   };
   if (p.mlp.activation != "silu" && p.mlp.activation != "gelu_tanh")
     refuse("the '" + p.mlp.activation + "' MLP activation");
-  for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate", "xf_dense_silu_gate_stacked",
-                             "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu", "xf_dense_add",
+  for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate_stacked",
+                             "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu_stacked", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
                              "xf_dense_transpose01", "xf_dense_qkv_query", "xf_dense_qkv_query_norm",
                              "xf_dense_qkv_key", "xf_dense_qkv_key_bf16", "xf_dense_qkv_key_f16",
@@ -474,8 +475,9 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       g.router = r.read(pre + "block_sparse_moe.gate.weight", {E, H});
       for (int64_t e = 0; e < E; ++e) {
         std::string ex = pre + "block_sparse_moe.experts." + std::to_string(e) + ".";
-        g.expertGate.push_back(r.read(ex + "w1.weight", {I, H}));
-        g.expertUp.push_back(r.read(ex + "w3.weight", {I, H}));
+        std::vector<float> &gateUp = g.expertGateUp.emplace_back(r.read(ex + "w1.weight", {I, H}));
+        std::vector<float> up = r.read(ex + "w3.weight", {I, H});
+        gateUp.insert(gateUp.end(), up.begin(), up.end());
         g.expertDown.push_back(r.read(ex + "w2.weight", {H, I}));
       }
     } else if (E > 0) {
@@ -488,23 +490,22 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       std::vector<float> dn = r.read(pre + "mlp.experts.down_proj", {E, I, H});
       std::vector<float> dnb = r.read(pre + "mlp.experts.down_proj_bias", {E, H});
       for (int64_t e = 0; e < E; ++e) {
-        std::vector<float> gate(I * H), up(I * H), down(H * I), gateBias(I), upBias(I);
+        // Rows [0, I) the gate's, [I, 2I) up's.
+        std::vector<float> gateUp(2 * I * H), down(H * I), gateUpBias(2 * I);
         for (int64_t i = 0; i < I; ++i) {
           for (int64_t c = 0; c < H; ++c) {
-            gate[i * H + c] = gu[(e * H + c) * 2 * I + 2 * i];
-            up[i * H + c] = gu[(e * H + c) * 2 * I + 2 * i + 1];
+            gateUp[i * H + c] = gu[(e * H + c) * 2 * I + 2 * i];
+            gateUp[(I + i) * H + c] = gu[(e * H + c) * 2 * I + 2 * i + 1];
           }
-          gateBias[i] = gub[e * 2 * I + 2 * i];
-          upBias[i] = gub[e * 2 * I + 2 * i + 1];
+          gateUpBias[i] = gub[e * 2 * I + 2 * i];
+          gateUpBias[I + i] = gub[e * 2 * I + 2 * i + 1];
         }
         for (int64_t c = 0; c < H; ++c)
           for (int64_t i = 0; i < I; ++i)
             down[c * I + i] = dn[(e * I + i) * H + c];
-        g.expertGate.push_back(std::move(gate));
-        g.expertUp.push_back(std::move(up));
+        g.expertGateUp.push_back(std::move(gateUp));
         g.expertDown.push_back(std::move(down));
-        g.expertGateBias.push_back(std::move(gateBias));
-        g.expertUpBias.push_back(std::move(upBias));
+        g.expertGateUpBias.push_back(std::move(gateUpBias));
         g.expertDownBias.emplace_back(dnb.begin() + e * H, dnb.begin() + (e + 1) * H);
       }
     } else if (phi3) {
@@ -557,9 +558,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     layout(g.gateUp, H);
     layout(g.down, I);
     layout(g.router, H);
-    for (auto &w : g.expertGate)
-      layout(w, H);
-    for (auto &w : g.expertUp)
+    for (auto &w : g.expertGateUp)
       layout(w, H);
     for (auto &w : g.expertDown)
       layout(w, I);
@@ -578,11 +577,9 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       if (bf16)
         m.gpuBf16.insert(all.data());
     };
-    stack(g.expertGate, g.gateStack);
-    stack(g.expertUp, g.upStack);
+    stack(g.expertGateUp, g.gateUpStack);
     stack(g.expertDown, g.downStack);
-    stack(g.expertGateBias, g.gateBiasStack);
-    stack(g.expertUpBias, g.upBiasStack);
+    stack(g.expertGateUpBias, g.gateUpBiasStack);
     stack(g.expertDownBias, g.downBiasStack);
   }
   layout(m.gpuLmHead, H);
@@ -676,7 +673,7 @@ struct Scratch {
 /// their truth (the host vectors only name them and size them, and hold what is read back). Each grows to
 /// the largest call so far, pinned anew when it does.
 struct GpuActivations {
-  std::vector<float> x, sum, h, o, qkv, queries, attn, merged, gate, up, act,
+  std::vector<float> x, sum, h, o, qkv, queries, attn, merged, gateUp, act,
       routerLogits, routes, groups, expertOut, last, normed, logits;
   /// A product's input rounded to bf16 pairs (the CUDA bf16 dot).
   std::vector<float> pairs;
@@ -712,7 +709,7 @@ struct GpuActivations {
 
   void release(xfrt_context &context) {
     for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &queries, &attn,
-                                      &merged, &gate, &up, &act, &routerLogits, &routes, &groups, &expertOut,
+                                      &merged, &gateUp, &act, &routerLogits, &routes, &groups, &expertOut,
                                       &last, &normed, &logits, &pairs, &ids, &cosT, &sinT})
       if (!array->empty())
         context.unpin(array->data());
@@ -1180,7 +1177,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     std::vector<float> *mlpOut = &o;
     if (p.mlp.experts == 0) {
       // One product for gate and up ([S, 2I]), then f(gate) * up.
-      std::vector<float> &gateUp = resident(a.gate, S * 2 * I), &act = resident(a.act, S * I);
+      std::vector<float> &gateUp = resident(a.gateUp, S * 2 * I), &act = resident(a.act, S * I);
       project(h, H, g.gateUp, g.gateUpBias, gateUp, 2 * I, l, S);
       const char *activation =
           p.mlp.activation == "silu" ? "xf_dense_silu_gate_stacked" : "xf_dense_gelu_tanh_gate_stacked";
@@ -1197,7 +1194,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       // t through its k-th expert, then the weighted sum per token.
       const int64_t E = p.mlp.experts, K = p.mlp.topK, R = S * K;
       std::vector<float> &logitsE = resident(a.routerLogits, S * E), &routes = resident(a.routes, R * 2),
-                         &gate = resident(a.gate, R * I), &up = resident(a.up, R * I), &act = resident(a.act, R * I),
+                         &gateUp = resident(a.gateUp, R * 2 * I), &act = resident(a.act, R * I),
                          &out = resident(a.expertOut, R * H);
       project(h, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
       runKernel(s, "xf_dense_topk_softmax",
@@ -1225,15 +1222,15 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
           runKernel(s, "xf_dense_bias_add_routed", {view(y, {R, n}), view(bias, {E, n}), view(routes, {R, 2}),
                                                     view(y, {R, n})}, l);
       };
-      routed(h, S, H, g.gateStack, g.gateBiasStack, gate, I, K);
-      routed(h, S, H, g.upStack, g.upBiasStack, up, I, K);
+      // The experts' gate and up in one product per (row, choice), [R, 2I], then f(gate) * up.
+      routed(h, S, H, g.gateUpStack, g.gateUpBiasStack, gateUp, 2 * I, K);
       if (p.mlp.limit)
-        runKernel(s, "xf_dense_clamped_swiglu",
-                  {view(gate, {R * I}), view(up, {R * I}),
+        runKernel(s, "xf_dense_clamped_swiglu_stacked",
+                  {view(gateUp, {R, 2 * I}),
                    view(constant({static_cast<float>(p.mlp.alpha), static_cast<float>(*p.mlp.limit)}), {2}),
-                   view(act, {R * I})}, l);
+                   view(act, {R, I})}, l);
       else
-        runKernel(s, "xf_dense_silu_gate", {view(gate, {R * I}), view(up, {R * I}), view(act, {R * I})}, l);
+        runKernel(s, "xf_dense_silu_gate_stacked", {view(gateUp, {R, 2 * I}), view(act, {R, I})}, l);
       routed(act, R, I, g.downStack, g.downBiasStack, out, H, 1);
       runKernel(s, "xf_dense_moe_combine", {view(out, {R, H}), view(routes, {R, 2}), view(o, {S, H})}, l);
     }
@@ -1443,7 +1440,7 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
         weights.push_back(&g.router);
         weights.push_back(&g.routerBias);
         for (const std::vector<float> *v :
-             {&g.gateStack, &g.upStack, &g.downStack, &g.gateBiasStack, &g.upBiasStack, &g.downBiasStack})
+             {&g.gateUpStack, &g.downStack, &g.gateUpBiasStack, &g.downBiasStack})
           weights.push_back(v);
       }
       for (const std::vector<float> *v : weights) {

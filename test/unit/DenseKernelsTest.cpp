@@ -406,6 +406,14 @@ TEST_P(DenseKernels, StackedGatedActivations) {
               "");
     EXPECT_EQ(std::memcmp(flat.data(), stacked.data(), sizeof(float) * flat.size()), 0) << activation;
   }
+  // gpt-oss's clamped SwiGLU (alpha 1.702, limit 2: the values above reach both clamps).
+  std::vector<float> params = {1.702f, 2.0f}, flat(S * I, std::nanf("")), stacked(S * I, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_clamped_swiglu",
+                {tensorOf(gate, {S * I}), tensorOf(up, {S * I}), tensorOf(params, {2}), tensorOf(flat, {S * I})}),
+            "");
+  ASSERT_EQ(run("xf_dense_clamped_swiglu_stacked", {tensorOf(gu, {S, 2 * I}), tensorOf(params, {2}), tensorOf(stacked, {S, I})}),
+            "");
+  EXPECT_EQ(std::memcmp(flat.data(), stacked.data(), sizeof(float) * flat.size()), 0) << "clamped SwiGLU";
   std::vector<float> wrong(S * (I + 1));
   EXPECT_NE(run("xf_dense_silu_gate_stacked", {tensorOf(gu, {S, 2 * I}), tensorOf(wrong, {S, I + 1})})
                 .find("'input' [3, 74] must stack gate and up for 'output' [3, 38]"),

@@ -394,7 +394,7 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
     return {size("input", 0), size("weight", 0)};
   if (kind == "dense_round_bf16")
     return {size("input", 0), (size("input", 1) + 1) / 2};
-  if (kind.size() > 13 && kind.compare(kind.size() - 13, 13, "_gate_stacked") == 0)
+  if (kind.size() > 8 && kind.compare(kind.size() - 8, 8, "_stacked") == 0)
     return {size("input", 0), size("input", 1) / 2};
   if (kind == "dense_embed")
     return {size("ids", 0), size("table", 1)};
