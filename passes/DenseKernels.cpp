@@ -306,10 +306,21 @@ func.func @xf_dense_bias_add_routed(%x: memref<?x?xf32>, %bias: memref<?x?xf32>,
   return
 }
 
-// out[t] = sum over k of routes[t * K + k, 1] * y[t * K + k], K = rows of y / rows of out.
-func.func @xf_dense_moe_combine(%y: memref<?x?xf32>, %routes: memref<?x2xf32>, %out: memref<?x?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_moe_combine"}, xf.operand_names = ["input", "routes", "output"]} {
-  %c0 = arith.constant 0 : index
+
+)mlir";
+
+/// The MoE combine: out[t] = sum over k of routes[t * K + k, 1] * y[t * K + k], K = rows of y / rows of
+/// out; with `accumulate` (`_acc`) added to out (a residual in the epilogue, as the `_acc` products).
+std::string moeCombineKernel(bool accumulate) {
+  const std::string acc = accumulate ? "_acc" : "";
+  const std::string store =
+      accumulate ? "    %old = memref.load %out[%t, %col] : memref<?x?xf32>\n    %total = arith.addf %old, %sum : f32\n"
+                   "    memref.store %total, %out[%t, %col] : memref<?x?xf32>\n"
+                 : "    memref.store %sum, %out[%t, %col] : memref<?x?xf32>\n";
+  return "\nfunc.func @xf_dense_moe_combine" + acc +
+         "(%y: memref<?x?xf32>, %routes: memref<?x2xf32>, %out: memref<?x?xf32>) attributes {\n    xf.kernel, "
+         "xf.kernel_info = {kind = \"dense_moe_combine" + acc +
+         "\"}, xf.operand_names = [\"input\", \"routes\", \"output\"]} {\n" + R"mlir(  %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %zero = arith.constant 0.0 : f32
   %r = memref.dim %y, %c0 : memref<?x?xf32>
@@ -329,13 +340,12 @@ func.func @xf_dense_moe_combine(%y: memref<?x?xf32>, %routes: memref<?x2xf32>, %
       %p = math.fma %w, %v, %acc : f32
       scf.yield %p : f32
     }
-    memref.store %sum, %out[%t, %col] : memref<?x?xf32>
-    scf.reduce
+)mlir" + store + R"mlir(    scf.reduce
   }
   return
 }
-
 )mlir";
+}
 
 /// The gated activations f(gate) * up of the dense MLPs: `xf_dense_silu_gate` (SiLU) and
 /// `xf_dense_gelu_tanh_gate` (GELU, tanh form, with tanh(t) = 1 - 2 / (exp(2t) + 1): exact at both ends,
@@ -1173,6 +1183,7 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
       return signalPassFailure();
     }
     std::string source = kDenseKernels;
+    source += moeCombineKernel(false) + moeCombineKernel(true);
     for (StringRef activation : {"silu", "gelu_tanh", "clamped_swiglu"})
       for (bool stacked : {false, true})
         source += gatedActivationKernel(activation, stacked);

@@ -266,7 +266,7 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
                            dim("input", 1))
           .str();
     return sameShape("input", "output");
-  } else if (kernel.kind == "dense_moe_combine") {
+  } else if (kernel.kind == "dense_moe_combine" || kernel.kind == "dense_moe_combine_acc") {
     if (dim("routes", 0) != dim("input", 0) || dim("output", 1) != dim("input", 1) ||
         (dim("output", 0) == 0 ? dim("input", 0) != 0 : dim("input", 0) % dim("output", 0) != 0))
       return llvm::formatv("{0}'input' [{1}, {2}] and 'routes' must hold a whole number of rows per output row of "

@@ -424,6 +424,7 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_qkv_value", "xf_dense_qkv_value_bf16", "xf_dense_qkv_value_f16",
                              "xf_dense_topk_softmax", "xf_dense_matmul_routed",
                              "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
+                             "xf_dense_moe_combine_acc",
                              "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_matmul_acc",
                              "xf_dense_matmul_bf16_acc", "xf_dense_matmul_tiled_acc",
                              "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
@@ -1232,7 +1233,13 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       else
         runKernel(s, "xf_dense_silu_gate_stacked", {view(gateUp, {R, 2 * I}), view(act, {R, I})}, l);
       routed(act, R, I, g.downStack, g.downBiasStack, out, H, 1);
-      runKernel(s, "xf_dense_moe_combine", {view(out, {R, H}), view(routes, {R, 2}), view(o, {S, H})}, l);
+      // The weighted sum per token, added to the residual unless a norm comes between.
+      if (!p.sandwich) {
+        runKernel(s, "xf_dense_moe_combine_acc", {view(out, {R, H}), view(routes, {R, 2}), view(x, {S, H})}, l);
+        mlpOut = nullptr;
+      } else {
+        runKernel(s, "xf_dense_moe_combine", {view(out, {R, H}), view(routes, {R, 2}), view(o, {S, H})}, l);
+      }
     }
     if (mlpOut && p.sandwich) {
       runKernel(s, "xf_dense_rms_norm", {view(*mlpOut, {S, H}), view(w.postFfnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);

@@ -625,6 +625,12 @@ TEST_P(DenseKernels, RoutedExperts) {
     }
   EXPECT_LE(worstError(yb, product), 1e-5);
   EXPECT_LE(worstError(out, combined), 1e-5);
+  // Added to a residual (`_acc`): bit for bit the combine followed by xf_dense_add.
+  std::vector<float> residual = randomNormals(S * N, 71), added(S * N), accumulated = residual;
+  ASSERT_EQ(run("xf_dense_add", {tensorOf(residual, {S * N}), tensorOf(out, {S * N}), tensorOf(added, {S * N})}), "");
+  ASSERT_EQ(run("xf_dense_moe_combine_acc", {tensorOf(yb, {R, N}), tensorOf(routes, {R, 2}), tensorOf(accumulated, {S, N})}),
+            "");
+  EXPECT_EQ(std::memcmp(added.data(), accumulated.data(), sizeof(float) * added.size()), 0);
   // The bf16 pairs [E, N, ceil(H/2)] give the f32 kernel's bits on the widened weights.
   std::vector<uint16_t> bits;
   std::vector<float> packed = packBf16Pairs(w, E * N, H, bits), widened(E * N * H), y16(R * N, std::nanf("")),
