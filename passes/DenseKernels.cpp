@@ -490,18 +490,20 @@ std::string storeToY(const std::string &value, const std::string &at, bool accum
          ", " + value + " : f32\nmemref.store %acc" + id + ", %y[" + at + "] : memref<?x?xf32>\n";
 }
 
-std::string matmulKernel(bool routed, bool bf16, int64_t lanes, bool accumulate = false) {
+std::string matmulKernel(bool routed, bool bf16, int64_t lanes, bool accumulate = false, bool normed = false) {
   const int rows = routed ? 1 : kMatmulRows;
   std::string name = std::string("xf_dense_matmul") + (routed ? "_routed" : "") + (bf16 ? "_bf16" : "") +
-                     (accumulate ? "_acc" : "");
+                     (accumulate ? "_acc" : "") + (normed ? "_norm" : "");
   std::string weight = routed ? "memref<?x?x?xf32>" : "memref<?x?xf32>";
   std::string at = routed ? "%ex, %col, " : "%col, "; // a weight row's leading indices
   std::string L = std::to_string(lanes);
   auto num = [](int64_t v) { return std::to_string(v); };
-  std::string text = "\nfunc.func @" + name + "(%x: memref<?x?xf32>, %w: " + weight +
+  std::string text = "\nfunc.func @" + name + "(%x: memref<?x?xf32>, " +
+                     (normed ? "%gain: memref<?xf32>, %norm: memref<2xf32>, " : "") + "%w: " + weight +
                      (routed ? ", %routes: memref<?x2xf32>, %params: memref<1xf32>" : "") +
                      ", %y: memref<?x?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" +
-                     name.substr(3) + "\", weights = \"out_in\"}, xf.operand_names = [\"input\", \"weight\", " +
+                     name.substr(3) + "\", weights = \"out_in\"}, xf.operand_names = [\"input\", " +
+                     (normed ? "\"gain\", \"params\", " : "") + "\"weight\", " +
                      (routed ? "\"routes\", \"params\", " : "") + "\"output\"]" +
                      (lanes > 1 ? ", xf.subgroup_lanes = " + L + " : i64" : "") + "} {" + kProductPreamble +
                      R"mlir(  %cLanes = arith.constant )mlir" + L + R"mlir( : index
@@ -523,6 +525,12 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes, bool accumulate 
     %block = arith.divui %o, %n : index
     %row0 = arith.muli %block, %cRows : index
     %left = arith.subi %m, %row0 : index
+)mlir";
+  if (normed)
+    text += R"mlir(    %eps = memref.load %norm[%c0] : memref<2xf32>
+    %offset = memref.load %norm[%c1] : memref<2xf32>
+    %kI = arith.index_cast %k : index to i32
+    %kF = arith.sitofp %kI : i32 to f32
 )mlir";
   if (routed)
     text += R"mlir(    %experts = memref.dim %w, %c0 : memref<?x?x?xf32>
@@ -547,6 +555,11 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes, bool accumulate 
   auto pair = [&](const std::string &u, const std::string &p) {
     std::string text = "        %k0" + u + " = arith.muli " + p + ", %c2 : index\n        %k1" + u + " = arith.addi %k0" + u +
                        ", %c1 : index\n        %k1c" + u + " = arith.minui %k1" + u + ", %last : index\n";
+    if (normed)
+      text += "        %g0" + u + " = memref.load %gain[%k0" + u + "] : memref<?xf32>\n        %g1" + u +
+              " = memref.load %gain[%k1c" + u + "] : memref<?xf32>\n        %ga0" + u + " = arith.addf %g0" + u +
+              ", %offset : f32\n        %ga1" + u + " = arith.addf %g1" + u + ", %offset : f32\n        %in1" + u +
+              " = arith.cmpi ult, %k1" + u + ", %k : index\n";
     if (bf16)
       return text + "        %word" + u + " = memref.load %w[" + at + p + "] : " + weight + "\n" +
              widenPair("%word" + u, "%b0" + u, "%b1" + u, u, "        ");
@@ -554,25 +567,44 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes, bool accumulate 
            " = memref.load %w[" + at + "%k1c" + u + "] : " + weight + "\n        %inside" + u + " = arith.cmpi ult, %k1" +
            u + ", %k : index\n        %b1" + u + " = arith.select %inside" + u + ", %w1" + u + ", %zero : f32\n";
   };
-  // acc + x[in, k0] b0 + x[in, k1] b1 into %p1<u>_<s>.
-  auto fma = [&](const std::string &u, const std::string &s, const std::string &in, const std::string &acc) {
+  // acc + x[in, k0] b0 + x[in, k1] b1 into %p1<u>_<s>; normed, the inputs times their gains, and
+  // sq + x[in, k0]^2 + x[in, k1]^2 (k1 < K) into %q1<u>_<s>.
+  auto fma = [&](const std::string &u, const std::string &s, const std::string &in, const std::string &acc,
+                 const std::string &sq = "") {
     std::string id = u + "_" + s;
-    return "        %a0" + id + " = memref.load %x[" + in + ", %k0" + u + "] : memref<?x?xf32>\n        %a1" + id +
-           " = memref.load %x[" + in + ", %k1c" + u + "] : memref<?x?xf32>\n        %p0" + id + " = math.fma %a0" + id +
-           ", %b0" + u + ", " + acc + " : f32\n        %p1" + id + " = math.fma %a1" + id + ", %b1" + u + ", %p0" + id +
-           " : f32\n";
+    std::string text = "        %a0" + id + " = memref.load %x[" + in + ", %k0" + u + "] : memref<?x?xf32>\n        %a1" +
+                       id + " = memref.load %x[" + in + ", %k1c" + u + "] : memref<?x?xf32>\n";
+    std::string x0 = "%a0" + id, x1 = "%a1" + id;
+    if (normed) {
+      text += "        %xa0" + id + " = arith.mulf %a0" + id + ", %ga0" + u + " : f32\n        %xa1" + id +
+              " = arith.mulf %a1" + id + ", %ga1" + u + " : f32\n        %a1m" + id + " = arith.select %in1" + u +
+              ", %a1" + id + ", %zero : f32\n        %q0" + id + " = math.fma %a0" + id + ", %a0" + id + ", " + sq +
+              " : f32\n        %q1" + id + " = math.fma %a1m" + id + ", %a1m" + id + ", %q0" + id + " : f32\n";
+      x0 = "%xa0" + id;
+      x1 = "%xa1" + id;
+    }
+    return text + "        %p0" + id + " = math.fma " + x0 + ", %b0" + u + ", " + acc + " : f32\n        %p1" + id +
+           " = math.fma " + x1 + ", %b1" + u + ", %p0" + id + " : f32\n";
   };
   // A loop over this lane's pairs with `count` accumulators, rows row0 .. row(count-1), into %<result>#r.
+  // Normed, the sums of squares follow the sums: %<result>#(count + r).
   auto loop = [&](int count, const std::string &result) {
-    std::string accs, types, yields, body;
+    std::string accs, types, yields, body, sqAccs, sqYields;
     for (int r = 0; r < count; ++r) {
       std::string s = num(r), in = routed ? "%in0" : "%row" + s;
       accs += (r ? ", %acc" : "%acc") + s + " = %zero";
       types += r ? ", f32" : "f32";
       yields += (r ? ", %p1_" : "%p1_") + s;
-      body += fma("", s, in, "%acc" + s);
+      body += fma("", s, in, "%acc" + s, "%sq" + s);
+      sqAccs += ", %sq" + s + " = %zero";
+      sqYields += ", %q1_" + s;
     }
-    return "      " + result + ":" + num(count) + " = scf.for %pp = %lane to %pairs step %cLanes iter_args(" + accs +
+    if (normed) {
+      accs += sqAccs;
+      yields += sqYields;
+      types += ", " + types;
+    }
+    return "      " + result + ":" + num(normed ? 2 * count : count) + " = scf.for %pp = %lane to %pairs step %cLanes iter_args(" + accs +
            ") -> (" + types + ") {\n" + pair("", "%pp") + body + "        scf.yield " + yields + " : " + types +
            "\n      }\n";
   };
@@ -581,8 +613,9 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes, bool accumulate 
   auto decodeLoop = [&](const std::string &result) {
     const std::string in = routed ? "%in0" : "%row0";
     std::string text = "      %stride = arith.muli %cLanes, %cUnroll : index\n      %lastPair = arith.subi %pairs, %c1 : index\n      " +
-                       result + ":1 = scf.for %pp = %lane to %pairs step %stride iter_args(%acc0 = %zero) -> (f32) {\n";
-    std::string acc = "%acc0";
+                       result + (normed ? ":2" : ":1") + " = scf.for %pp = %lane to %pairs step %stride iter_args(%acc0 = %zero" +
+                       (normed ? ", %sq0 = %zero) -> (f32, f32)" : ") -> (f32)") + " {\n";
+    std::string acc = "%acc0", sq = "%sq0";
     for (int u = 0; u < kGemvUnroll; ++u) {
       std::string U = num(u);
       text += "        %off" + U + " = arith.constant " + num(u * lanes) + " : index\n        %pu" + U + " = arith.addi %pp, %off" +
@@ -591,27 +624,37 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes, bool accumulate 
     }
     for (int u = 0; u < kGemvUnroll; ++u) {
       std::string U = num(u);
-      text += fma(U, "0", in, acc) + "        %n" + U + " = arith.select %valid" + U + ", %p1" + U + "_0, " + acc + " : f32\n";
+      text += fma(U, "0", in, acc, sq) + "        %n" + U + " = arith.select %valid" + U + ", %p1" + U + "_0, " + acc +
+              " : f32\n";
       acc = "%n" + U;
+      if (normed) {
+        text += "        %nq" + U + " = arith.select %valid" + U + ", %q1" + U + "_0, " + sq + " : f32\n";
+        sq = "%nq" + U;
+      }
     }
-    return text + "        scf.yield " + acc + " : f32\n      }\n";
+    return text + "        scf.yield " + acc + (normed ? ", " + sq + " : f32, f32" : " : f32") + "\n      }\n";
   };
-  std::vector<std::string> sums;
+  std::vector<std::string> sums; // per row its sum, then (normed) per row its sum of squares
   if (rows == 1) {
     text += decodeLoop("%s");
     sums.push_back("%s#0");
+    if (normed)
+      sums.push_back("%s#1");
   } else {
-    // A block of one row (every decode step) runs a loop of one accumulator.
+    // A block of one row (every decode step) runs a loop of one accumulator (and one sum of squares).
+    const int values = normed ? 2 * rows : rows;
     std::string types, zeros, all;
-    for (int r = 0; r < rows; ++r) {
+    for (int r = 0; r < values; ++r) {
       types += r ? ", f32" : "f32";
-      zeros += r ? ", %zero" : "";
       all += (r ? ", %r#" : "%r#") + num(r);
       sums.push_back("%s#" + num(r));
     }
-    text += "    %multi = arith.cmpi ugt, %left, %c1 : index\n    %s:" + num(rows) + " = scf.if %multi -> (" + types +
+    for (int r = 1; r < rows; ++r)
+      zeros += ", %zero";
+    std::string decodeYield = "%r#0" + zeros + (normed ? ", %r#1" + zeros : "");
+    text += "    %multi = arith.cmpi ugt, %left, %c1 : index\n    %s:" + num(values) + " = scf.if %multi -> (" + types +
             ") {\n" + loop(rows, "%r") + "      scf.yield " + all + " : " + types + "\n    } else {\n" +
-            decodeLoop("%r") + "      scf.yield %r#0" + zeros + " : " + types + "\n    }\n";
+            decodeLoop("%r") + "      scf.yield " + decodeYield + " : " + types + "\n    }\n";
   }
   // Each lane holds its share; xor shuffles leave every lane with the whole (bit-identical) sum.
   for (int64_t offset = 1; offset < lanes; offset *= 2) {
@@ -625,6 +668,15 @@ std::string matmulKernel(bool routed, bool bf16, int64_t lanes, bool accumulate 
     }
   }
   text += "    %first = arith.cmpi eq, %lane, %c0 : index\n    scf.if %first {\n";
+  // Normed: y = sum * rsqrt(sum of squares / K + eps), the RMSNorm's scale of the row.
+  if (normed)
+    for (int r = 0; r < rows; ++r) {
+      std::string s = num(r);
+      text += "      %mean" + s + " = arith.divf " + sums[rows + r] + ", %kF : f32\n      %shifted" + s + " = arith.addf %mean" +
+              s + ", %eps : f32\n      %inv" + s + " = math.rsqrt %shifted" + s + " : f32\n      %scaled" + s +
+              " = arith.mulf " + sums[r] + ", %inv" + s + " : f32\n";
+      sums[r] = "%scaled" + s;
+    }
   for (int r = 0; r < rows; ++r) {
     std::string s = num(r), store = storeToY(sums[r], "%row" + (r ? s : "0") + ", %col", accumulate, "Y" + s);
     if (r == 0) {
@@ -1190,7 +1242,8 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
     const int64_t lanes = std::max<int64_t>(subgroupLanes, 1);
     for (bool bf16 : {false, true})
       source += matmulKernel(false, bf16, lanes) + matmulKernel(true, bf16, lanes) +
-                matmulKernel(false, bf16, lanes, /*accumulate=*/true);
+                matmulKernel(false, bf16, lanes, /*accumulate=*/true) +
+                matmulKernel(false, bf16, lanes, /*accumulate=*/false, /*normed=*/true);
     if (tiles) {
       for (bool bf16 : {false, true})
         source += tiledMatmulKernel(bf16, false) + tiledMatmulKernel(bf16, true) +

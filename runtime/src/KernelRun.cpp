@@ -122,9 +122,12 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     if (!weights || weights->json != "\"out_in\"")
       return where + "its weights are [in, out], from an xfc older than this runtime: recompile the module";
   }
-  // The `_acc` kinds add the product to the output (y += x W^T), with the same operands.
+  // The `_acc` kinds add the product to the output (y += x W^T), with the same operands; the `_norm` ones
+  // RMS-normalize x's rows first (gain [K], params [eps, offset]).
   llvm::StringRef kind = llvm::StringRef(kernel.kind);
   kind.consume_back("_acc");
+  if (kind.starts_with("dense_matmul") && kind.consume_back("_norm") && dim("gain", 0) != dim("input", 1))
+    return llvm::formatv("{0}'gain' has {1} entries but rows have {2}", where, dim("gain", 0), dim("input", 1)).str();
   if (kind == "dense_matmul" || kind == "dense_matmul_bf16") {
     // The weight is [N, K]; bf16 weights hold two of a row's inputs per 32-bit word.
     int64_t cols = kind == "dense_matmul" ? dim("input", 1) : (dim("input", 1) + 1) / 2;

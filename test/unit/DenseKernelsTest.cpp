@@ -239,6 +239,40 @@ TEST_P(DenseKernels, AccumulatingProducts) {
     }
 }
 
+// The `_norm` products RMS-normalize x's rows (gain with offset, eps) inside the product: against the
+// norm kernel followed by the plain product, for a decode row and for blocks of rows, an odd K (the last
+// pair's second input counted once), f32 and bf16 weights.
+TEST_P(DenseKernels, NormalizingProducts) {
+  const int64_t K = 45, N = 29, W = (K + 1) / 2;
+  std::vector<float> w = randomNormals(N * K, 81), gain = randomNormals(K, 82), params = {1e-5f, 1.0f};
+  std::vector<uint16_t> bits;
+  std::vector<float> packed = packBf16Pairs(w, N, K, bits);
+  for (int64_t M : {1, 6, 9})
+    for (bool bf16 : {false, true}) {
+      SCOPED_TRACE((bf16 ? "bf16, M = " : "f32, M = ") + std::to_string(M));
+      std::vector<float> x = randomNormals(M * K, 83), h(M * K), expected(M * N), y(M * N, std::nanf(""));
+      for (float &v : x)
+        v *= 3.0f;
+      xfrt_tensor weight = bf16 ? tensorOf(packed, {N, W}) : tensorOf(w, {N, K});
+      ASSERT_EQ(run("xf_dense_rms_norm", {tensorOf(x, {M, K}), tensorOf(gain, {K}), tensorOf(params, {2}), tensorOf(h, {M, K})}),
+                "");
+      ASSERT_EQ(run(bf16 ? "xf_dense_matmul_bf16" : "xf_dense_matmul", {tensorOf(h, {M, K}), weight, tensorOf(expected, {M, N})}),
+                "");
+      ASSERT_EQ(run(bf16 ? "xf_dense_matmul_bf16_norm" : "xf_dense_matmul_norm",
+                    {tensorOf(x, {M, K}), tensorOf(gain, {K}), tensorOf(params, {2}), weight, tensorOf(y, {M, N})}),
+                "");
+      double scale = 0;
+      for (float v : expected)
+        scale = std::max(scale, double(std::fabs(v)));
+      EXPECT_LE(worstError(y, std::vector<double>(expected.begin(), expected.end())), 2e-6 * scale);
+    }
+  std::vector<float> x(2 * K), shortGain(K - 1), y(2 * N);
+  EXPECT_NE(run("xf_dense_matmul_norm", {tensorOf(x, {2, K}), tensorOf(shortGain, {K - 1}), tensorOf(params, {2}),
+                                         tensorOf(w, {N, K}), tensorOf(y, {2, N})})
+                .find("'gain' has 44 entries but rows have 45"),
+            std::string::npos);
+}
+
 TEST_P(DenseKernels, MatmulRejectsMismatchedInnerSizes) {
   std::vector<float> x(3 * 8), w(5 * 9), y(3 * 5);
   EXPECT_NE(run("xf_dense_matmul", {tensorOf(x, {3, 8}), tensorOf(w, {5, 9}), tensorOf(y, {3, 5})})

@@ -390,7 +390,8 @@ std::vector<int64_t> outputShape(const xfrt_module *module, const std::string &k
   };
   // (The `_acc` products add to an output that starts at zero here.)
   if (kind == "dense_matmul" || kind == "dense_matmul_bf16" || kind == "dense_dot_bf16" || kind == "dense_matmul_acc" ||
-      kind == "dense_matmul_bf16_acc" || kind == "dense_dot_bf16_acc")
+      kind == "dense_matmul_bf16_acc" || kind == "dense_dot_bf16_acc" || kind == "dense_matmul_norm" ||
+      kind == "dense_matmul_bf16_norm")
     return {size("input", 0), size("weight", 0)};
   if (kind == "dense_round_bf16")
     return {size("input", 0), (size("input", 1) + 1) / 2};
