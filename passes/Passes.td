@@ -342,7 +342,10 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     read once per 64 rows. The grouped products do the same for MoE experts over the rows routed to
     each (a workgroup gathers 64 of one expert's rows; tiles past its count return at once). The
     runtime takes both for prefill. The plain and tiled products (and the bf16 dot below) also come as
-    `_acc` kernels that add the product to the output (`y += x W^T`: a residual added in the epilogue).
+    `_acc` kernels that add the product to the output (`y += x W^T`: a residual added in the epilogue),
+    and the subgroup-form products as `_norm` kernels that RMS-normalize x's rows inside the product
+    (operands `gain` and `params` [eps, gain offset]: each lane also sums its inputs' squares, and the
+    row's scale multiplies the finished sum).
     `@xf_dense_qkv_query`, `_key` and `_value` (with `_norm` and per cache element type) take a stacked
     `q | k | v` projection to attention's queries `[H, S, D]` and to the KV cache's rows, with qk-norm and
     RoPE on the way; `@xf_dense_silu_gate_stacked` and `@xf_dense_gelu_tanh_gate_stacked` read one

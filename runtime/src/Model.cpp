@@ -426,7 +426,8 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
                              "xf_dense_moe_combine_acc",
                              "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_matmul_acc",
-                             "xf_dense_matmul_bf16_acc", "xf_dense_matmul_tiled_acc",
+                             "xf_dense_matmul_bf16_acc", "xf_dense_matmul_tiled_acc", "xf_dense_matmul_norm",
+                             "xf_dense_matmul_bf16_norm",
                              "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
                              "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16"})
     if (findKernelIndex(*m.module, kernel) < 0)
@@ -1086,6 +1087,27 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
+  // The RMSNorm of `in` [rows, k] (gain [k]) into `normed` and the product of it, y = norm(in) W^T (+ b). A
+  // decode step's rows fold the norm into the product (the `_norm` kernels: the sums of squares in the
+  // product's own loop), one launch instead of two, where the compiled kernel runs it (not cuBLAS's f32
+  // GEMM).
+  auto normProject = [&](std::vector<float> &in, int64_t k, const std::vector<float> &gain, std::vector<float> &normed,
+                         std::vector<float> &weight, std::vector<float> &bias, std::vector<float> &out, int64_t n,
+                         size_t layer) {
+    const bool bf16 = m.gpuBf16.contains(weight.data());
+    if (S < kTiledRows && (bf16 || !s.context->cuda || !s.context->cuda->hasBlas())) {
+      runKernel(s, bf16 ? "xf_dense_matmul_bf16_norm" : "xf_dense_matmul_norm",
+                {view(in, {S, k}), view(gain, {k}), view(params, {2}), view(weight, {n, bf16 ? (k + 1) / 2 : k}),
+                 view(out, {S, n})},
+                layer);
+      if (!bias.empty())
+        runKernel(s, "xf_dense_bias_add", {view(out, {S, n}), view(bias, {n}), view(out, {S, n})}, layer);
+      return;
+    }
+    runKernel(s, "xf_dense_rms_norm", {view(in, {S, k}), view(gain, {k}), view(params, {2}), view(normed, {S, k})},
+              layer);
+    project(normed, k, weight, bias, out, n, layer, S);
+  };
   // Columns [from, from + cols) of in [rows, width].
   auto slice = [&](std::vector<float> &in, int64_t rows, int64_t width, int64_t from, std::vector<float> &out,
                    int64_t cols, size_t layer) {
@@ -1103,8 +1125,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     std::vector<float> &qkv = resident(a.qkv, S * width), &queries = resident(a.queries, S * Hq * D),
                        &attn = resident(a.attn, S * Hq * D);
 
-    runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(w.inputNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
-    project(h, H, g.qkv, g.qkvBias, qkv, width, l, S);
+    normProject(x, H, w.inputNorm, h, g.qkv, g.qkvBias, qkv, width, l);
     // From q | k | v: the queries, normalized (qk-norm) and rotated, in attention's [Hq, S, D]; the keys
     // likewise and the values appended to the cache on the device, rounded to its element type (read back
     // after the forward: cacheRowsToFetch), where the policy made room before the forward.
@@ -1174,12 +1195,11 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     }
 
     const std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
-    runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
     std::vector<float> *mlpOut = &o;
     if (p.mlp.experts == 0) {
-      // One product for gate and up ([S, 2I]), then f(gate) * up.
+      // One product for gate and up ([S, 2I]) of the normed x, then f(gate) * up.
       std::vector<float> &gateUp = resident(a.gateUp, S * 2 * I), &act = resident(a.act, S * I);
-      project(h, H, g.gateUp, g.gateUpBias, gateUp, 2 * I, l, S);
+      normProject(x, H, mlpNorm, h, g.gateUp, g.gateUpBias, gateUp, 2 * I, l);
       const char *activation =
           p.mlp.activation == "silu" ? "xf_dense_silu_gate_stacked" : "xf_dense_gelu_tanh_gate_stacked";
       runKernel(s, activation, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
@@ -1197,6 +1217,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       std::vector<float> &logitsE = resident(a.routerLogits, S * E), &routes = resident(a.routes, R * 2),
                          &gateUp = resident(a.gateUp, R * 2 * I), &act = resident(a.act, R * I),
                          &out = resident(a.expertOut, R * H);
+      // The router and every expert read the normed x.
+      runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
       project(h, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
       runKernel(s, "xf_dense_topk_softmax",
                 {view(logitsE, {S, E}), view(constant({static_cast<float>(K)}), {1}), view(routes, {R, 2})}, l);
