@@ -102,9 +102,19 @@ std::string number(double value) {
 }
 
 /// The dense kernels (xf-add-dense-kernels) index one operand with another's sizes, so sizes that must
-/// agree are checked here, and embedding ids against the table.
-std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xfrt_tensor *operands) {
-  auto tensor = [&](llvm::StringRef name) -> const xfrt_tensor & { return operands[kernel.operandIndex(name)]; };
+/// agree are checked here, and embedding ids against the table. An operand the kind's checks name but the
+/// module's metadata lacks reads as empty and lands in `missing` (see checkDenseOperands).
+std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const xfrt_tensor *operands,
+                                                std::string &missing) {
+  static const xfrt_tensor kAbsent{};
+  auto tensor = [&](llvm::StringRef name) -> const xfrt_tensor & {
+    int64_t index = kernel.operandIndex(name);
+    if (index >= 0)
+      return operands[index];
+    if (missing.empty())
+      missing = name.str();
+    return kAbsent;
+  };
   std::string where = "kernel '" + kernel.name + "': ";
   auto sameShape = [&](llvm::StringRef a, llvm::StringRef b) -> std::optional<std::string> {
     const xfrt_tensor &x = tensor(a), &y = tensor(b);
@@ -114,7 +124,10 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
   };
   auto dim = [&](llvm::StringRef name, int d) { return tensor(name).shape[d]; };
   // Integer parameters arrive as f32 (exact below 2^24); a NaN fails the comparison.
-  auto param = [&](llvm::StringRef name) { return static_cast<const float *>(tensor(name).data)[0]; };
+  auto param = [&](llvm::StringRef name) {
+    const xfrt_tensor &t = tensor(name);
+    return t.data ? static_cast<const float *>(t.data)[0] : NAN;
+  };
   auto wholeFrom = [](float value, float least) { return value >= least && value == std::floor(value); };
   // The products read W as [N, K] (nn.Linear's layout); modules from before that change read [K, N].
   if (llvm::StringRef(kernel.kind).starts_with("dense_matmul")) {
@@ -307,6 +320,15 @@ std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xf
     }
   }
   return std::nullopt;
+}
+
+std::optional<std::string> checkDenseOperands(const KernelInfo &kernel, const xfrt_tensor *operands) {
+  std::string missing;
+  std::optional<std::string> problem = checkDenseOperandsOf(kernel, operands, missing);
+  if (!missing.empty())
+    return "kernel '" + kernel.name + "': its kind '" + kernel.kind + "' needs an operand '" + missing +
+           "', which the module's metadata does not list (a malformed module)";
+  return problem;
 }
 
 std::optional<std::string> checkCall(const KernelInfo &kernel, const xfrt_tensor *operands, int64_t numOperands) {

@@ -515,6 +515,21 @@ TEST(RuntimeRun, PassesTwelveOperands) {
   }
 }
 
+// A dense kind whose checks name operands the metadata lacks is refused, not read out of bounds.
+TEST(RuntimeRun, DenseKindWithoutItsOperandsIsRefused) {
+  FakeModuleMetadata metadata;
+  metadata.replace("\"kind\":\"weighted_sum\"", "\"kind\":\"dense_qkv_value\"");
+  ModulePtr module = openFakeModule();
+  ContextPtr context = makeContext(1);
+  std::vector<std::vector<float>> buffers(12, std::vector<float>(4));
+  std::vector<xfrt_tensor> operands;
+  for (std::vector<float> &buffer : buffers)
+    operands.push_back(tensorOf(buffer, {4}));
+  EXPECT_EQ(messageOf(xfrt_kernel_run(context.get(), module.get(), "wide", operands.data(), 12)),
+            "kernel 'wide': its kind 'dense_qkv_value' needs an operand 'input', which the module's metadata does "
+            "not list (a malformed module)");
+}
+
 TEST(RuntimeRun, ConcurrentCallsShareAContext) {
   ModulePtr module = openFakeModule();
   ContextPtr context = makeContext(2);
