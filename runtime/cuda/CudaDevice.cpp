@@ -689,3 +689,11 @@ static_assert(CU_JIT_ERROR_LOG_BUFFER == cu::kJitErrorLogBuffer &&
               CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES == cu::kJitErrorLogBufferSizeBytes);
 static_assert(CU_STREAM_NON_BLOCKING == 1 && sizeof(CUdeviceptr) == sizeof(cu::DevicePtr));
 #endif
+#if __has_include(<cublas_api.h>)
+#include <cublas_api.h>
+static_assert(CUBLAS_STATUS_SUCCESS == blas::kSuccess && CUBLAS_OP_N == blas::kOpN && CUBLAS_OP_T == blas::kOpT);
+static_assert(CUDA_R_32F == blas::kR32F && CUDA_R_16BF == blas::kR16BF && CUBLAS_COMPUTE_32F == blas::kCompute32F &&
+              CUBLAS_GEMM_DEFAULT == blas::kGemmDefault);
+static_assert(sizeof(cublasOperation_t) == sizeof(int) && sizeof(cudaDataType) == sizeof(int) &&
+              sizeof(cublasComputeType_t) == sizeof(int) && sizeof(cublasGemmAlgo_t) == sizeof(int));
+#endif
