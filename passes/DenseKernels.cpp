@@ -1010,11 +1010,9 @@ std::string roundToBf16Bits(const std::string &value, const std::string &out, co
 }
 
 /// The bf16 dot products (`xf-run --dot bf16` on CUDA, where cuBLAS runs `xf_dense_dot_bf16` on tensor
-/// cores): `xf_dense_round_bf16` rounds x [M, K] to bf16 pairs [M, ceil(K/2)] (word p: inputs 2p, low half,
-/// and 2p + 1, high half, 0 past K); `xf_dense_dot_bf16` multiplies such pairs by a bf16 weight's
-/// [N, ceil(K/2)] into f32 y [M, N], both halves of each pair in order, one FMA each. Its compiled form is
-/// the reference for what cuBLAS computes (one work item per output: correct everywhere, fast nowhere).
-std::string bf16DotKernels() {
+/// cores), first of two kernels: `xf_dense_round_bf16` rounds x [M, K] to bf16 pairs [M, ceil(K/2)] (word
+/// p: inputs 2p, low half, and 2p + 1, high half, 0 past K). The second is dotBf16Kernel.
+std::string roundBf16Kernel() {
   return R"mlir(
 func.func @xf_dense_round_bf16(%x: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_round_bf16"}, xf.operand_names = ["input", "output"]} {
@@ -1055,7 +1053,10 @@ func.func @xf_dense_round_bf16(%x: memref<?x?xf32>, %y: memref<?x?xf32>) attribu
 )mlir";
 }
 
-/// `xf_dense_dot_bf16` (see bf16DotKernels), or with `accumulate` `xf_dense_dot_bf16_acc`: y += the product.
+/// `xf_dense_dot_bf16` multiplies bf16 pairs (roundBf16Kernel) by a bf16 weight's [N, ceil(K/2)] into f32
+/// y [M, N], both halves of each pair in order, one FMA each; with `accumulate`, `xf_dense_dot_bf16_acc`:
+/// y += the product. The compiled form is the reference for what cuBLAS computes (one work item per output:
+/// correct everywhere, fast nowhere).
 std::string dotBf16Kernel(bool accumulate) {
   const std::string acc = accumulate ? "_acc" : "";
   return "\nfunc.func @xf_dense_dot_bf16" + acc +
@@ -1250,7 +1251,7 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
                   tiledMatmulKernel(bf16, false, /*accumulate=*/true);
       source += kRouteGroupsKernel;
     }
-    source += bf16DotKernels() + dotBf16Kernel(false) + dotBf16Kernel(true);
+    source += roundBf16Kernel() + dotBf16Kernel(false) + dotBf16Kernel(true);
     for (bool normed : {false, true}) {
       source += qkvKernel("query", normed, "", "f32");
       for (auto [suffix, element] : {std::pair{"", "f32"}, {"_bf16", "bf16"}, {"_f16", "f16"}})

@@ -1091,11 +1091,12 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   // decode step's rows fold the norm into the product (the `_norm` kernels: the sums of squares in the
   // product's own loop), one launch instead of two, where the compiled kernel runs it (not cuBLAS's f32
   // GEMM).
+  const bool blasF32 = s.context->cuda && s.context->cuda->hasBlas(); // f32 products go to cuBLAS
   auto normProject = [&](std::vector<float> &in, int64_t k, const std::vector<float> &gain, std::vector<float> &normed,
                          std::vector<float> &weight, std::vector<float> &bias, std::vector<float> &out, int64_t n,
                          size_t layer) {
     const bool bf16 = m.gpuBf16.contains(weight.data());
-    if (S < kTiledRows && (bf16 || !s.context->cuda || !s.context->cuda->hasBlas())) {
+    if (S < kTiledRows && (bf16 || !blasF32)) {
       runKernel(s, bf16 ? "xf_dense_matmul_bf16_norm" : "xf_dense_matmul_norm",
                 {view(in, {S, k}), view(gain, {k}), view(params, {2}), view(weight, {n, bf16 ? (k + 1) / 2 : k}),
                  view(out, {S, n})},
