@@ -4,6 +4,7 @@
  *   cc generate.c $(pkg-config --cflags --libs xf) -o xf-generate */
 #include <xfrt.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,15 @@ int main(int argc, char **argv) {
   }
   int32_t prompt[256];
   int64_t n = 0;
-  for (char *id = strtok(argv[3], ","); id && n < 256; id = strtok(NULL, ","))
-    prompt[n++] = (int32_t)atoi(id);
+  for (char *id = strtok(argv[3], ","); id; id = strtok(NULL, ",")) {
+    char *end = NULL;
+    long value = strtol(id, &end, 10);
+    if (*end || value < 0 || value > INT32_MAX || n == 256) {
+      fprintf(stderr, "xf-generate: %s\n", n == 256 ? "at most 256 prompt ids" : "prompt ids are integers >= 0");
+      return 2;
+    }
+    prompt[n++] = (int32_t)value;
+  }
   int steps = atoi(argv[4]);
 
   xfrt_module *module = NULL;

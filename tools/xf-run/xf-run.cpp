@@ -50,7 +50,9 @@ MODEL RUNS (a module compiled from a model spec or config.json):
   line on stderr shows decoding as it goes (not with --quiet).
   --weights PATH     The model's weights (Hugging Face tensor names).
   --prompt-ids LIST  Comma-separated token ids of the prompt.
-  --max-new N        Tokens to generate (default 32; 0 runs only the prefill).
+  --max-new N        Tokens to generate (default 32; 0 runs only the prefill). The prompt and all but
+                     the last new token must fit the session's limit (--max-tokens): a run that would
+                     pass it is refused before it starts.
   --logits FILE      Write the logits used for each generated token, float32 [max-new, vocab] (row 0:
                      the prefill's last position), or [1, vocab] with --max-new 0.
   --max-tokens N     Sequence limit for the KV cache (default: the model's context length).
@@ -73,8 +75,8 @@ MODEL RUNS (a module compiled from a model spec or config.json):
                      CPU without AVX512-BF16, on CUDA without cuBLAS, on Vulkan models, or with
                      --weight-type f32/f16.
   --threads N        Threads, the calling one included; 0 (default) = all cores.
-  --device D         cpu, vulkan or vulkan:N; default: the module's target. Vulkan models (xfc
-                     --target=vulkan) run llama-style dense decoders so far.
+  --device D         cpu, vulkan, vulkan:N, cuda or cuda:N; default: the module's target (a model runs
+                     where xfc compiled it for: --target=cpu, vulkan or cuda).
 
 COMMANDS:
   calibrate Find ACT sink columns from the queries [B, H, N, D] and keys [B, Hkv, N, D] of a causal
@@ -163,6 +165,15 @@ int64_t parseInteger(const std::string &option, const std::string &text) {
   if (text.empty() || *end != '\0' || errno == ERANGE)
     fail("option '" + option + "' expects an integer, got '" + text + "'");
   return value;
+}
+
+/// A cpu module runs on the threads of any context, so a GPU --device for it would silently run on the
+/// CPU: refused, once the context exists (opening the device reports a missing driver first).
+void refuseGpuDeviceForCpuModule(const xfrt_module *module, const std::string &device) {
+  std::string kind = device.substr(0, device.find(':'));
+  if (std::string(xfrt_module_target(module)) == "cpu" && kind != "cpu")
+    fail("the module is compiled for cpu, so it runs on the CPU; --device " + device +
+         " needs one compiled with xfc --target=" + kind);
 }
 
 std::string joinNames(const std::vector<std::string> &names) {
@@ -488,6 +499,7 @@ int runKernelCommand(const KernelCommand &command) {
   xfrt_context *rawContext = nullptr;
   check(xfrt_context_create_on(device.c_str(), command.numThreads, &rawContext));
   ContextHandle context(rawContext);
+  refuseGpuDeviceForCpuModule(module.get(), device);
 
   // --resident: the inputs go to the GPU once, before the timed runs (each run still copies the output back).
   std::vector<const void *> pinned;
@@ -744,6 +756,7 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   xfrt_context *rawContext = nullptr;
   check(xfrt_context_create_on(deviceName.c_str(), static_cast<int32_t>(threads), &rawContext));
   ContextHandle context(rawContext);
+  refuseGpuDeviceForCpuModule(module.get(), deviceName);
   xfrt_model *rawModel = nullptr;
   check(xfrt_model_load_with(module.get(), weights.c_str(), weightType.c_str(), dotType.c_str(), &rawModel));
   xfrt::ModelPtr model(rawModel);
@@ -773,9 +786,24 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   if (chunk <= 0)
     chunk = numPrompt;
 
+  // A run that cannot fit is refused before it starts, not after decoding up to the limit: the prompt
+  // takes numPrompt positions and each generated token but the last is fed back.
+  const int64_t limit = maxTokens ? maxTokens : xfrt_model_max_positions(model.get());
+  if (numPrompt > limit)
+    fail("the prompt's " + std::to_string(numPrompt) + " tokens pass the session's limit of " +
+         std::to_string(limit) + " tokens (--max-tokens, default the model's context length)");
+  if (maxNew > 0 && maxNew - 1 > limit - numPrompt)
+    fail("--max-new " + std::to_string(maxNew) + " after a " + std::to_string(numPrompt) +
+         "-token prompt would pass the session's limit of " + std::to_string(limit) +
+         " tokens (--max-tokens, default the model's context length): at most --max-new " +
+         std::to_string(limit - numPrompt + 1));
+
   const int64_t vocab = xfrt_model_vocab_size(model.get());
   const int64_t rows = std::max<int64_t>(maxNew, 1);
-  std::vector<float> logits(static_cast<size_t>(rows * vocab));
+  // Every step's logits are kept only for --logits; otherwise one row is reused.
+  const bool keepAll = !logitsPath.empty();
+  std::vector<float> logits(static_cast<size_t>((keepAll ? rows : 1) * vocab));
+  auto logitsRow = [&](int64_t step) { return logits.data() + (keepAll ? step : 0) * vocab; };
   std::vector<int32_t> generated;
   auto argmax = [&](const float *row) {
     return static_cast<int32_t>(std::max_element(row, row + vocab) - row);
@@ -815,11 +843,11 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   }
   auto decodeStart = Clock::now(), lastReport = decodeStart;
   for (int64_t step = 0; step < maxNew; ++step) {
-    int32_t next = argmax(logits.data() + step * vocab);
+    int32_t next = argmax(logitsRow(step));
     generated.push_back(next);
     if (step + 1 == maxNew)
       break;
-    check(xfrt_session_run(session.get(), &next, 1, logits.data() + (step + 1) * vocab));
+    check(xfrt_session_run(session.get(), &next, 1, logitsRow(step + 1)));
     if (!quiet && std::chrono::duration<double>(Clock::now() - lastReport).count() > 1.0) {
       lastReport = Clock::now();
       double elapsed = std::chrono::duration<double>(lastReport - decodeStart).count();
