@@ -310,7 +310,8 @@ std::string WeightStore::openIndex(const std::string &indexPath) {
   const llvm::json::Object *root = index->getAsObject();
   const llvm::json::Object *weightMap = root ? root->getObject("weight_map") : nullptr;
   if (!weightMap)
-    return fail("has no 'weight_map' object");
+    return fail("has no 'weight_map' object: not a sharded checkpoint's index (weights are a .safetensors "
+                "file, a model.safetensors.index.json, or the folder holding either)");
 
   // Shard path -> the tensors the index places there, both sorted for deterministic messages.
   StringRef directory = llvm::sys::path::parent_path(indexPath);
