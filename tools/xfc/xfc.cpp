@@ -46,11 +46,13 @@ using namespace llvm;
 namespace {
 enum class Emit { AST, Spec, XF, Lowered, SPIRV, PTX, LLVM, Obj, Lib, Exe };
 
+cl::OptionCategory xfcOptions("xfc options");
+
 cl::opt<std::string> inputFile(cl::Positional,
                                cl::desc("<model.xf | config.json | folder with a config.json | kernel.mlir>"),
-                               cl::Required);
+                               cl::Required, cl::cat(xfcOptions));
 cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout; required for obj and lib)"),
-                                cl::value_desc("file"), cl::init("-"));
+                                cl::value_desc("file"), cl::init("-"), cl::cat(xfcOptions));
 cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Lib),
                    cl::values(clEnumValN(Emit::AST, "ast", "the parsed specification"),
                               clEnumValN(Emit::Spec, "spec", "the canonical .xf specification (also of a config.json)"),
@@ -61,57 +63,57 @@ cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Lib),
                               clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
                               clEnumValN(Emit::Obj, "obj", "an object file"),
                               clEnumValN(Emit::Lib, "lib", "a shared library and its C header"),
-                              clEnumValN(Emit::Exe, "exe", "a standalone executable that runs the model (runtime linked in)")));
+                              clEnumValN(Emit::Exe, "exe", "a standalone executable that runs the model (runtime linked in)")), cl::cat(xfcOptions));
 cl::opt<std::string> target("target",
                             cl::desc("Target device: cpu, vulkan (kernels as SPIR-V, run by the runtime's Vulkan "
                                      "device) or cuda (kernels as PTX for sm_80 and sm_90, run by its CUDA device)"),
-                            cl::init("cpu"));
+                            cl::init("cpu"), cl::cat(xfcOptions));
 cl::opt<std::string> cudaPath("cuda-path",
                               cl::desc("--target=cuda: the CUDA toolkit whose nvvm/libdevice the kernels link "
-                                       "(default: $CUDA_HOME, else /usr/local/cuda)"));
+                                       "(default: $CUDA_HOME, else /usr/local/cuda)"), cl::cat(xfcOptions));
 cl::opt<std::string> kvDtype("kv-dtype",
                             cl::desc("The KV cache's element type in models: f32, bf16 or f16 (default: the spec's, "
                                      "f32 unless its attention sets kv_dtype); 16-bit caches halve decode "
-                                     "attention's bytes"));
-cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"));
-cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"));
-cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"));
-cl::opt<std::string> headerFile("header", cl::desc("Where --emit=lib writes the C header (default: output with .h)"));
+                                     "attention's bytes"), cl::cat(xfcOptions));
+cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"), cl::cat(xfcOptions));
+cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"), cl::cat(xfcOptions));
+cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"), cl::cat(xfcOptions));
+cl::opt<std::string> headerFile("header", cl::desc("Where --emit=lib writes the C header (default: output with .h)"), cl::cat(xfcOptions));
 cl::list<std::string> variants("variant",
                                cl::desc("A variant pass to apply to the xf IR before the target pipeline, with its "
                                         "options, e.g. 'xf-attention-sinks{mode=learned}'; repeatable, applied "
                                         "in order"),
-                               cl::value_desc("pass"));
+                               cl::value_desc("pass"), cl::cat(xfcOptions));
 cl::list<std::string> passPlugins("load-pass-plugin",
                                   cl::desc("Load a pass plugin (an out-of-tree variant), then use its passes "
                                            "with --variant"),
-                                  cl::value_desc("plugin.so"));
+                                  cl::value_desc("plugin.so"), cl::cat(xfcOptions));
 cl::opt<int64_t> workgroupSize("workgroup-size",
                                cl::desc("GPU targets: threads per workgroup (one work item each), 1 to 1024; the "
                                         "best value depends on the device (default 64)"),
-                               cl::init(64));
+                               cl::init(64), cl::cat(xfcOptions));
 cl::opt<int64_t> gpuWorkgroupMemory(
     "gpu-workgroup-memory",
     cl::desc("GPU targets: bytes of workgroup memory attention's staged K/V tiles may take, and again its decode "
              "splits' partial states (default 16384, what every Vulkan device offers; the runtime checks a "
              "kernel's total against the device)"),
-    cl::init(16384));
+    cl::init(16384), cl::cat(xfcOptions));
 cl::opt<int64_t> subgroupGlobalSplits(
     "xf-subgroup-global-splits",
     cl::desc("--target=cuda: a decode row's keys split over this many warps of the launch instead of the "
              "workgroup's, their partial states combined through scratch by the last to finish (not yet run on "
              "a GPU: the GPU kit checks and times it; default 1, off)"),
-    cl::init(1), cl::Hidden);
+    cl::init(1), cl::Hidden, cl::cat(xfcOptions));
 cl::opt<bool> gpuStageKeyValue("gpu-stage-kv",
                                cl::desc("GPU targets: the threads of a workgroup share each key block of K and V "
                                         "in workgroup memory (default on; =false: every thread reads them itself)"),
-                               cl::init(true));
+                               cl::init(true), cl::cat(xfcOptions));
 cl::opt<int64_t> gpuSubgroupLanes(
     "gpu-subgroup-lanes",
     cl::desc("GPU targets: attention with S <= 16 query rows (decode) gives each row this many lanes of one "
              "subgroup, which split the head dims and sum each score with subgroup shuffles; 0 gives each row "
              "one thread (default: 8 on Vulkan, the smallest subgroups common devices have; 32 on CUDA, a warp)"),
-    cl::init(-1));
+    cl::init(-1), cl::cat(xfcOptions));
 cl::opt<bool> cudaTensorCores(
     "cuda-tensor-cores",
     cl::desc("--target=cuda: attention on bf16 or f16 keys and values (every variant; the query and the "
@@ -119,30 +121,30 @@ cl::opt<bool> cudaTensorCores(
              "runs on tensor cores (mma.sync m16n8k16, f32 accumulators). Its PTX assembles for sm_80 and sm_90 "
              "and its fragment bookkeeping is tested in a CPU emulation, but it has not run on a GPU yet: off by "
              "default"),
-    cl::init(false));
+    cl::init(false), cl::cat(xfcOptions));
 cl::opt<bool> emulateTensorCores("xf-emulate-tensor-cores",
                                  cl::desc("CPU targets, for tests: attention the tensor-core form takes runs its CPU "
                                           "emulation (each warp one work item of 32-lane vectors)"),
-                                 cl::init(false), cl::Hidden);
+                                 cl::init(false), cl::Hidden, cl::cat(xfcOptions));
 cl::opt<bool> tensorCoreDirectLoads("xf-tensor-cores-direct-loads",
                                    cl::desc("The tensor-core form (CUDA or its emulation) loads K/V fragments "
                                             "straight from global memory instead of staging blocks in workgroup "
                                             "memory"),
-                                   cl::init(false), cl::Hidden);
+                                   cl::init(false), cl::Hidden, cl::cat(xfcOptions));
 cl::opt<int64_t> tensorCoreSplitMinKeys("xf-tensor-cores-split-min-keys",
                                        cl::desc("The tensor-core form (CUDA or its emulation) splits a row block's "
                                                 "keys over several warps while each split keeps at least this many "
                                                 "keys (0: never split)"),
-                                       cl::init(256), cl::Hidden);
+                                       cl::init(256), cl::Hidden, cl::cat(xfcOptions));
 cl::opt<int64_t> tensorCoreMTiles("xf-tensor-cores-m-tiles",
                                  cl::desc("The tensor-core form's m-tiles of 16 rows per warp: 1 or 2 (default 0: 2 "
                                           "for head dims up to 96, every K/V fragment feeding two multiplies; else 1)"),
-                                 cl::init(0), cl::Hidden);
+                                 cl::init(0), cl::Hidden, cl::cat(xfcOptions));
 cl::opt<bool> staticRuntime("static-runtime",
                             cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
                                      "C API itself and needs no libxfrt.so"),
-                            cl::init(false));
-cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time each xf pass takes"), cl::init(false));
+                            cl::init(false), cl::cat(xfcOptions));
+cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time each xf pass takes"), cl::init(false), cl::cat(xfcOptions));
 
 [[noreturn]] void fatal(const Twine &msg) {
   errs() << "xfc: error: " << msg << "\n";
@@ -498,7 +500,11 @@ int main(int argc, char **argv) {
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
   mlir::xf::registerAllPasses();
-  cl::ParseCommandLineOptions(argc, argv, "xf compiler: .xf specifications to ahead-of-time kernels\n");
+  // --help lists xfc's own options, not the hundreds LLVM registers (they still parse).
+  cl::HideUnrelatedOptions(xfcOptions);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "xf compiler: .xf specifications to ahead-of-time kernels\n\n"
+                              "  MLIR's options (e.g. --mlir-print-ir-after-all) are accepted too.\n");
 
   if (target != "cpu" && target != "vulkan" && target != "cuda")
     fatal("target '" + target + "' is not supported (supported: cpu, vulkan, cuda)");
