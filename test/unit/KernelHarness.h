@@ -143,7 +143,9 @@ inline ContextPtr makeTargetContext(const std::string &target, std::string &skip
 /// xfc flags for the tensor-core form on `target` (mma.sync on cuda, its emulation elsewhere), with the split-K
 /// threshold when `splitMinKeys` >= 0 and the m-tiles per warp when `mTiles` > 0 (else xfc's defaults).
 inline std::string tensorCoreFlags(const std::string &target, int64_t splitMinKeys, int64_t mTiles) {
-  std::string flags = target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores";
+  // The emulation unrolls 32-lane warps into large functions that LLVM -O3 takes minutes to schedule; -O0
+  // compiles them in seconds, and the tests need their numbers, not their speed.
+  std::string flags = target == "cuda" ? " --cuda-tensor-cores" : " --xf-emulate-tensor-cores --xf-llvm-opt-level=0";
   if (splitMinKeys >= 0)
     flags += " --xf-tensor-cores-split-min-keys=" + std::to_string(splitMinKeys);
   if (mTiles > 0)

@@ -144,6 +144,10 @@ cl::opt<bool> staticRuntime("static-runtime",
                             cl::desc("--emit=lib: link the runtime into the library, which then exports the xfrt "
                                      "C API itself and needs no libxfrt.so"),
                             cl::init(false), cl::cat(xfcOptions));
+cl::opt<unsigned> llvmOptLevel("xf-llvm-opt-level",
+                               cl::desc("LLVM's optimization and code generation level for CPU code, 0 to 3 (default "
+                                        "3); tests compiling large emulated kernels use less"),
+                               cl::init(3), cl::Hidden, cl::cat(xfcOptions));
 cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time each xf pass takes"), cl::init(false), cl::cat(xfcOptions));
 
 [[noreturn]] void fatal(const Twine &msg) {
@@ -270,7 +274,7 @@ TargetChoice chooseTarget() {
     fatal("target triple '" + tripleName + "': " + error);
   TargetChoice choice;
   choice.machine.reset(t->createTargetMachine(triple, cpu, features, TargetOptions(), Reloc::PIC_,
-                                              std::nullopt, CodeGenOptLevel::Aggressive));
+                                              std::nullopt, *CodeGenOpt::getLevel(static_cast<int>(llvmOptLevel))));
   if (!choice.machine)
     fatal("cannot create a target machine for '" + tripleName + "' cpu '" + cpu + "'");
   // Ask the subtarget, which knows the features a named CPU implies, which vector width to use.
@@ -506,6 +510,8 @@ int main(int argc, char **argv) {
                               "xf compiler: .xf specifications to ahead-of-time kernels\n\n"
                               "  MLIR's options (e.g. --mlir-print-ir-after-all) are accepted too.\n");
 
+  if (llvmOptLevel > 3)
+    fatal("--xf-llvm-opt-level must be 0 to 3");
   if (target != "cpu" && target != "vulkan" && target != "cuda")
     fatal("target '" + target + "' is not supported (supported: cpu, vulkan, cuda)");
   bool vulkan = target == "vulkan", cuda = target == "cuda";
@@ -714,7 +720,7 @@ int main(int argc, char **argv) {
     fatal("translation to LLVM IR failed");
   llvmModule->setTargetTriple(choice.machine->getTargetTriple());
   llvmModule->setDataLayout(choice.machine->createDataLayout());
-  auto optimize = mlir::makeOptimizingTransformer(3, 0, choice.machine.get());
+  auto optimize = mlir::makeOptimizingTransformer(llvmOptLevel, 0, choice.machine.get());
   if (Error err = optimize(llvmModule.get()))
     fatal("LLVM optimization failed: " + toString(std::move(err)));
 
