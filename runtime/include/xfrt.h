@@ -174,6 +174,14 @@ xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, c
  * and in builds for other architectures; it never runs an instruction the CPU lacks. */
 xfrt_status xfrt_model_load_with(const xfrt_module *module, const char *weights, const char *weight_type,
                                  const char *dot_type, xfrt_model **out);
+/* Reports a long load's progress: `done` of `total` bytes of checkpoint tensors read, called on the loading
+ * thread after each tensor and once more with done == total when every tensor is in; `user` is passed
+ * through. */
+typedef void (*xfrt_progress_fn)(void *user, int64_t done, int64_t total);
+/* As xfrt_model_load_with, calling `progress` (may be NULL) as the weights are read. */
+xfrt_status xfrt_model_load_with_progress(const xfrt_module *module, const char *weights, const char *weight_type,
+                                          const char *dot_type, xfrt_progress_fn progress, void *user,
+                                          xfrt_model **out);
 void xfrt_model_free(xfrt_model *model);
 int64_t xfrt_model_vocab_size(const xfrt_model *model);
 /* The spec's context length (max_position), 0 when it states none. */

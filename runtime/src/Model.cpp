@@ -194,10 +194,17 @@ WeightPolicy parseWeightPolicy(const char *name) {
   fail("weight type '" + n + "' is not one of auto, f32, bf16, f16");
 }
 
+/// Where a model load reports the checkpoint bytes it has read (xfrt_model_load_with_progress).
+struct LoadProgress {
+  xfrt_progress_fn callback = nullptr;
+  void *user = nullptr;
+};
+
 /// Reads weights by HF name, remembering which were used so leftovers can be reported.
 class WeightReader {
 public:
-  WeightReader(const WeightStore &store, WeightPolicy policy) : store(store), policy(policy) {}
+  WeightReader(const WeightStore &store, WeightPolicy policy, const LoadProgress &progress)
+      : store(store), policy(policy), progress(progress), total(store.totalBytes()) {}
 
   std::vector<float> read(const std::string &name, std::vector<int64_t> shape) {
     int64_t n = 1;
@@ -207,11 +214,21 @@ public:
     std::string error = store.readF32(name, shape, data.data());
     if (!error.empty())
       fail(error);
-    used.insert(name);
+    markRead(name);
     return data;
   }
   bool has(const std::string &name) const { return store.find(name) != nullptr; }
-  void ignore(const std::string &name) { used.insert(name); }
+  void ignore(const std::string &name) { markRead(name); }
+  /// Refuses tensors the model did not read, then reports every byte accounted for.
+  void finish(const std::string &modelName) const {
+    std::vector<std::string> extra = store.unused(used);
+    if (!extra.empty())
+      fail("unexpected weight '" + extra.front() + "'" +
+           (extra.size() > 1 ? " (and " + std::to_string(extra.size() - 1) + " more)" : std::string()) +
+           ": the model '" + modelName + "' has no such parameter");
+    if (progress.callback)
+      progress.callback(progress.user, static_cast<int64_t>(total), static_cast<int64_t>(total));
+  }
 
   /// The storage of a projection made of `tensors`: under Auto, 16-bit where all of them are stored in
   /// the same 16-bit type (widening and narrowing back is exact), else float32.
@@ -260,6 +277,19 @@ public:
   const WeightStore &store;
   const WeightPolicy policy;
   llvm::StringSet<> used;
+
+private:
+  void markRead(const std::string &name) {
+    const WeightInfo *info = store.find(name);
+    if (!info || !used.insert(name).second)
+      return;
+    done += info->bytes;
+    if (progress.callback && done < total)
+      progress.callback(progress.user, static_cast<int64_t>(done), static_cast<int64_t>(total));
+  }
+
+  const LoadProgress &progress;
+  uint64_t total, done = 0;
 };
 
 } // namespace
@@ -339,9 +369,9 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
   return routed;
 }
 
-void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy) {
+void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, const LoadProgress &progress) {
   const Plan &p = m.plan;
-  WeightReader r(store, policy);
+  WeightReader r(store, policy, progress);
   int64_t H = p.hidden, I = p.mlp.intermediate;
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
   m.finalNorm = r.read("model.norm.weight", {H});
@@ -398,11 +428,7 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy) {
       }
     }
   }
-  std::vector<std::string> extra = store.unused(r.used);
-  if (!extra.empty())
-    fail("unexpected weight '" + extra.front() + "'" +
-         (extra.size() > 1 ? " (and " + std::to_string(extra.size() - 1) + " more)" : std::string()) +
-         ": the model '" + p.name + "' has no such parameter");
+  r.finish(p.name);
 }
 
 /// What a GPU target's model runtime runs so far: dense llama-style decoders. Anything else is refused
@@ -434,10 +460,10 @@ void checkGpuSupport(const xfrt_model &m) {
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
 
-void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy) {
+void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, const LoadProgress &progress) {
   const Plan &p = m.plan;
   const bool phi3 = p.architecture == "Phi3ForCausalLM";
-  WeightReader r(store, Storage::F32);
+  WeightReader r(store, Storage::F32, progress);
   int64_t H = p.hidden, I = p.mlp.intermediate;
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
   m.finalNorm = r.read("model.norm.weight", {H});
@@ -585,11 +611,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     stack(g.expertDownBias, g.downBiasStack);
   }
   layout(m.gpuLmHead, H);
-  std::vector<std::string> extra = store.unused(r.used);
-  if (!extra.empty())
-    fail("unexpected weight '" + extra.front() + "'" +
-         (extra.size() > 1 ? " (and " + std::to_string(extra.size() - 1) + " more)" : std::string()) +
-         ": the model '" + p.name + "' has no such parameter");
+  r.finish(p.name);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1342,6 +1364,13 @@ xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, c
 
 xfrt_status xfrt_model_load_with(const xfrt_module *module, const char *weights, const char *weightType,
                                  const char *dotType, xfrt_model **out) {
+  return xfrt_model_load_with_progress(module, weights, weightType, dotType, nullptr, nullptr, out);
+}
+
+xfrt_status xfrt_model_load_with_progress(const xfrt_module *module, const char *weights, const char *weightType,
+                                          const char *dotType, xfrt_progress_fn progressFn, void *user,
+                                          xfrt_model **out) {
+  const LoadProgress progress{progressFn, user};
   return guarded("xfrt_model_load", [&]() -> xfrt_status {
     if (!module || !weights || !out)
       return failure("xfrt_model_load: NULL argument");
@@ -1388,10 +1417,10 @@ xfrt_status xfrt_model_load_with(const xfrt_module *module, const char *weights,
       // On CUDA the f32 projections go to cuBLAS, which has no f32 x bf16 product, so "auto" keeps f32 there.
       if (module->info.target == "cuda" && !policy)
         policy = Storage::F32;
-      loadGpuWeights(*model, *store, policy);
+      loadGpuWeights(*model, *store, policy, progress);
       model->dot = *dot;
     } else {
-      loadWeights(*model, *store, policy);
+      loadWeights(*model, *store, policy, progress);
       setDot(*model, *dot);
     }
     *out = model.release();

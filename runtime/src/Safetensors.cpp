@@ -390,6 +390,13 @@ std::vector<std::string> WeightStore::names() const {
   return result;
 }
 
+uint64_t WeightStore::totalBytes() const {
+  uint64_t total = 0;
+  for (const auto &entry : weights)
+    total += entry.getValue().bytes;
+  return total;
+}
+
 std::vector<std::string> WeightStore::unused(const llvm::StringSet<> &used) const {
   std::vector<std::string> result;
   for (const auto &entry : weights)

@@ -70,6 +70,9 @@ public:
   /// the model needs [64, 64]", "<path opened>: missing weight 'x'".
   std::string readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, float *dst) const;
 
+  /// Bytes of tensor data in all files: what reading every tensor once streams (load progress).
+  uint64_t totalBytes() const;
+
   /// The names, sorted, of the tensors not in `used`: what a model loader reports as unexpected weights.
   std::vector<std::string> unused(const llvm::StringSet<> &used) const;
 

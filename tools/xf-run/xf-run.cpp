@@ -46,8 +46,8 @@ USAGE:
 MODEL RUNS (a module compiled from a model spec or config.json):
   Loads the weights (a .safetensors file, a model.safetensors.index.json, or a folder with either),
   runs the prompt as one prefill, then decodes greedily: --max-new tokens (default 32), each fed back.
-  Prints the generated ids on one line (`tokens: ...`), then prefill and decode tokens/s. A progress
-  line on stderr shows decoding as it goes (not with --quiet).
+  Prints the generated ids on one line (`tokens: ...`), then prefill and decode tokens/s. Progress
+  lines on stderr show a long weight load, prefill and decoding as they go (not with --quiet).
   --weights PATH     The model's weights (Hugging Face tensor names).
   --prompt-ids LIST  Comma-separated token ids of the prompt.
   --max-new N        Tokens to generate (default 32; 0 runs only the prefill). The prompt and all but
@@ -758,7 +758,23 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   ContextHandle context(rawContext);
   refuseGpuDeviceForCpuModule(module.get(), deviceName);
   xfrt_model *rawModel = nullptr;
-  check(xfrt_model_load_with(module.get(), weights.c_str(), weightType.c_str(), dotType.c_str(), &rawModel));
+  // A large checkpoint takes a while to read: a progress line each second once the first has passed.
+  struct LoadReport {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last = start;
+    bool shown = false;
+  } report;
+  auto onProgress = [](void *user, int64_t done, int64_t total) {
+    auto &r = *static_cast<LoadReport *>(user);
+    auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - r.last).count() < 1.0 && !(r.shown && done == total))
+      return;
+    r.last = now;
+    r.shown = true;
+    std::fprintf(stderr, "loading weights: %.2f/%.2f GB (%.0f%%), %.1f s\n", done / 1e9, total / 1e9,
+                 total ? 100.0 * done / total : 100.0, std::chrono::duration<double>(now - r.start).count());
+  };
+  check(xfrt_model_load_with_progress(module.get(), weights.c_str(), weightType.c_str(), dotType.c_str(),
+                                      quiet ? nullptr : +onProgress, &report, &rawModel));
   xfrt::ModelPtr model(rawModel);
   if (!quiet) {
     std::fprintf(stderr, "weights: projections kept as %s on %s%s\n", xfrt_model_weight_type(model.get()),
