@@ -80,6 +80,8 @@ struct Linear {
 /// Exact or round-to-nearest-even conversions between float32 and the 16-bit storage types.
 uint16_t toStorage16(float value, Storage storage);
 float fromStorage16(uint16_t bits, Storage storage);
+/// toStorage16 over n values, the same bits (F16C's conversion for float16 where the CPU has it).
+void toStorage16(const float *src, uint16_t *dst, size_t n, Storage storage);
 
 /// While alive, Halide's parallel loops on this thread run on `pool`.
 class ScopedPool {
