@@ -963,11 +963,18 @@ int main(int argc, char **argv) {
     std::string model = openEmbeddedModel();
     std::vector<char *> args(argv, argv + argc);
     args.insert(args.begin() + 1, model.data());
-    if (argc == 1 || (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h"))) {
-      std::printf("USAGE: %s --weights <path> --prompt-ids 1,2,3 [--max-new N] [--logits out.npy] "
-                  "[--threads N] [--max-tokens N] [--quiet]\n(the model run options of xf-run --help)\n",
-                  argv[0]);
-      return argc == 1 ? 1 : 0;
+    bool help = false;
+    for (int i = 1; i < argc; ++i)
+      help |= std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h";
+    if (argc == 1 || help) {
+      // xf-run's model-run section: this executable is xf-run with its model built in.
+      std::string text = kHelp;
+      size_t begin = text.find("MODEL RUNS"), end = text.find("\nCOMMANDS:");
+      std::printf("USAGE: %s --weights <path> --prompt-ids 1,2,3 [--max-new N] [--logits out.npy] [--threads N]\n"
+                  "       [--max-tokens N] [--prefill-chunk N] [--prefill-runs N] [--weight-type T] [--dot D] "
+                  "[--quiet]\n\n%s\n",
+                  argv[0], text.substr(begin, end - begin).c_str());
+      return help ? 0 : 1;
     }
     return runCommandLine(static_cast<int>(args.size()), args.data());
 #else
