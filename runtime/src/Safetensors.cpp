@@ -18,6 +18,9 @@
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/Path.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -406,6 +409,42 @@ std::vector<std::string> WeightStore::unused(const llvm::StringSet<> &used) cons
   return result;
 }
 
+namespace {
+
+void halvesToFloatsScalar(const uint8_t *source, float *dst, uint64_t count) {
+  for (uint64_t i = 0; i < count; ++i)
+    dst[i] = halfToFloat(llvm::support::endian::read<uint16_t, llvm::endianness::little>(source + 2 * i));
+}
+
+#if defined(__x86_64__)
+/// F16C's vcvtph2ps, 8 halves at a time: exact, as halfToFloat, except that it quiets signaling NaNs, so a
+/// group holding an infinity or NaN exponent takes the scalar path and keeps its payloads bit for bit.
+__attribute__((target("avx,f16c"))) void halvesToFloatsF16C(const uint8_t *source, float *dst, uint64_t count) {
+  const __m128i exponent = _mm_set1_epi16(0x7c00);
+  uint64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i *>(source + 2 * i));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(halves, exponent), exponent)))
+      halvesToFloatsScalar(source + 2 * i, dst + i, 8);
+    else
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(halves));
+  }
+  halvesToFloatsScalar(source + 2 * i, dst + i, count - i);
+}
+#endif
+
+/// Little-endian IEEE halves to floats, exactly (halfToFloat's bits).
+void halvesToFloats(const uint8_t *source, float *dst, uint64_t count) {
+#if defined(__x86_64__)
+  static const bool f16c = __builtin_cpu_supports("f16c");
+  if (f16c)
+    return halvesToFloatsF16C(source, dst, count);
+#endif
+  halvesToFloatsScalar(source, dst, count);
+}
+
+} // namespace
+
 std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, float *dst) const {
   const WeightInfo *info = find(name);
   if (!info)
@@ -429,8 +468,7 @@ std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> e
     }
     return "";
   case WeightType::F16:
-    for (uint64_t i = 0; i < count; ++i)
-      dst[i] = halfToFloat(read<uint16_t, llvm::endianness::little>(source + 2 * i));
+    halvesToFloats(source, dst, count);
     return "";
   case WeightType::BF16:
     for (uint64_t i = 0; i < count; ++i)

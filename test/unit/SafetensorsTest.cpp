@@ -197,6 +197,20 @@ TEST_F(SafetensorsTest, ConversionsMatchAPFloatExhaustively) {
   }
 }
 
+// readF32 of every half bit pattern (F16C's vector conversion on x86-64, in groups of 8) gives halfToFloat's
+// bits, NaN payloads included; an odd offset and count exercise the scalar tail.
+TEST_F(SafetensorsTest, F16ReadMatchesScalarExhaustively) {
+  std::vector<uint16_t> halves(0x10000 + 3);
+  for (size_t i = 0; i < halves.size(); ++i)
+    halves[i] = static_cast<uint16_t>((i * 40503u) & 0xffff); // a permutation: finite and NaN neighbours mix
+  auto store = open(image({{"h", "F16", {static_cast<int64_t>(halves.size())}, u16Bytes(halves)}}));
+  ASSERT_TRUE(store);
+  std::vector<float> out(halves.size());
+  ASSERT_EQ(store->readF32("h", {static_cast<int64_t>(halves.size())}, out.data()), "");
+  for (size_t i = 0; i < halves.size(); ++i)
+    ASSERT_EQ(bitsOf(out[i]), bitsOf(xf::rt::halfToFloat(halves[i]))) << "half bits " << halves[i];
+}
+
 TEST_F(SafetensorsTest, UnalignedDataAndEmptyTensors) {
   // A 13-byte header puts the data at offset 21, so the floats are not 4-byte aligned.
   std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
