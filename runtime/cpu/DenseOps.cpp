@@ -201,27 +201,40 @@ void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, boo
   out = outFeatures;
   outPadded = paddedCols(out);
   storage = kind;
-  std::vector<float> panels(static_cast<size_t>(in * outPadded), 0.0f);
-  // Panel by panel; within one, k outer so the 64 source rows of W [N, K] are read along together.
-  for (int64_t n0 = 0; n0 < out; n0 += kPanel) {
-    const int64_t width = std::min(kPanel, out - n0);
-    float *panel = panels.data() + n0 * in;
-    for (int64_t k = 0; k < in; ++k) {
-      float *dst = panel + k * kPanel;
-      if (transposed)
-        std::memcpy(dst, w + k * out + n0, sizeof(float) * width);
-      else
-        for (int64_t j = 0; j < width; ++j)
-          dst[j] = w[(n0 + j) * in + k];
-    }
-  }
+  paired = false;
   wt.clear();
   wt16.clear();
+  // Straight into the stored type, panel by panel (padding columns stay zero). W [N, K] is walked row by
+  // row, each row scattered down one column of its panel (K * kPanel elements, cache-resident), so the
+  // source streams; a 16-bit row is converted first, in bulk.
+  const size_t size = static_cast<size_t>(in * outPadded);
+  auto fill = [&](auto *panels, auto convert) {
+    for (int64_t n0 = 0; n0 < out; n0 += kPanel) {
+      const int64_t width = std::min(kPanel, out - n0);
+      auto *panel = panels + n0 * in;
+      if (transposed) {
+        for (int64_t k = 0; k < in; ++k)
+          convert(w + k * out + n0, width, panel + k * kPanel, 1);
+      } else {
+        for (int64_t j = 0; j < width; ++j)
+          convert(w + (n0 + j) * in, in, panel + j, kPanel);
+      }
+    }
+  };
   if (storage == Storage::F32) {
-    wt = std::move(panels);
+    wt.assign(size, 0.0f);
+    fill(wt.data(), [](const float *src, int64_t n, float *dst, int64_t stride) {
+      for (int64_t i = 0; i < n; ++i)
+        dst[i * stride] = src[i];
+    });
   } else {
-    wt16.resize(panels.size());
-    toStorage16(panels.data(), wt16.data(), panels.size(), storage);
+    wt16.assign(size, 0);
+    std::vector<uint16_t> row(static_cast<size_t>(std::max(in, kPanel)));
+    fill(wt16.data(), [&](const float *src, int64_t n, uint16_t *dst, int64_t stride) {
+      toStorage16(src, row.data(), static_cast<size_t>(n), storage);
+      for (int64_t i = 0; i < n; ++i)
+        dst[i * stride] = row[static_cast<size_t>(i)];
+    });
   }
   bias.assign(static_cast<size_t>(outPadded), 0.0f);
   if (b)

@@ -207,15 +207,29 @@ public:
       : store(store), policy(policy), progress(progress), total(store.totalBytes()) {}
 
   std::vector<float> read(const std::string &name, std::vector<int64_t> shape) {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    std::vector<float> data(static_cast<size_t>(n));
-    std::string error = store.readF32(name, shape, data.data());
+    std::vector<float> data(static_cast<size_t>(elements(shape)));
+    readInto(name, shape, data.data());
+    return data;
+  }
+  /// Reads into caller memory (room for the shape's elements).
+  void readInto(const std::string &name, const std::vector<int64_t> &shape, float *dst) {
+    std::string error = store.readF32(name, shape, dst);
     if (!error.empty())
       fail(error);
     markRead(name);
-    return data;
+  }
+  /// A float32 staging buffer of at least n elements, reused from projection to projection: a large load
+  /// then faults its pages in once, not once per tensor.
+  float *staging(int64_t n) {
+    if (static_cast<int64_t>(stage.size()) < n)
+      stage.resize(static_cast<size_t>(n));
+    return stage.data();
+  }
+  static int64_t elements(const std::vector<int64_t> &shape) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
   }
   bool has(const std::string &name) const { return store.find(name) != nullptr; }
   void ignore(const std::string &name) { markRead(name); }
@@ -251,27 +265,27 @@ public:
   }
 
   void linear(Linear &l, const std::string &prefix, int64_t out, int64_t in, bool bias) {
-    std::vector<float> w = read(prefix + ".weight", {out, in});
-    std::vector<float> b = bias ? read(prefix + ".bias", {out}) : std::vector<float>();
-    l.assign(w.data(), out, in, /*transposed=*/false, bias ? b.data() : nullptr, storageFor({prefix + ".weight"}));
+    fused(l, {{prefix, out}}, in, bias);
   }
 
-  /// Several nn.Linear stacked along their outputs into one (fused QKV, fused gate/up).
+  /// Several nn.Linear stacked along their outputs into one (fused QKV, fused gate/up), read straight into
+  /// the staging buffer.
   void fused(Linear &l, const std::vector<std::pair<std::string, int64_t>> &parts, int64_t in, bool bias) {
-    std::vector<float> w, b;
-    std::vector<std::string> names;
     int64_t out = 0;
+    for (const auto &part : parts)
+      out += part.second;
+    float *w = staging(out * in);
+    std::vector<float> b(bias ? static_cast<size_t>(out) : 0);
+    std::vector<std::string> names;
+    int64_t row = 0;
     for (const auto &[prefix, rows] : parts) {
-      std::vector<float> pw = read(prefix + ".weight", {rows, in});
-      w.insert(w.end(), pw.begin(), pw.end());
+      readInto(prefix + ".weight", {rows, in}, w + row * in);
       names.push_back(prefix + ".weight");
-      if (bias) {
-        std::vector<float> pb = read(prefix + ".bias", {rows});
-        b.insert(b.end(), pb.begin(), pb.end());
-      }
-      out += rows;
+      if (bias)
+        readInto(prefix + ".bias", {rows}, b.data() + row);
+      row += rows;
     }
-    l.assign(w.data(), out, in, /*transposed=*/false, bias ? b.data() : nullptr, storageFor(names));
+    l.assign(w, out, in, /*transposed=*/false, bias ? b.data() : nullptr, storageFor(names));
   }
 
   const WeightStore &store;
@@ -290,6 +304,7 @@ private:
 
   const LoadProgress &progress;
   uint64_t total, done = 0;
+  std::vector<float> stage;
 };
 
 } // namespace
