@@ -380,6 +380,16 @@ void dense::embed(const int32_t *ids, int64_t tokens, const float *table, int64_
   check(xf_embed(iv.get(), tv.get(), scale, yv.get()), "xf_embed");
 }
 
+void dense::embed(const int32_t *ids, int64_t tokens, const uint16_t *table, Storage storage, int64_t vocab,
+                  int64_t width, float scale, float *y) {
+  for (int64_t t = 0; t < tokens; ++t) {
+    // Clamped as the float32 kernel does (callers check the ids first).
+    const uint16_t *row = table + std::clamp<int64_t>(ids[t], 0, vocab - 1) * width;
+    for (int64_t h = 0; h < width; ++h)
+      y[t * width + h] = fromStorage16(row[h], storage) * scale;
+  }
+}
+
 void dense::addScaled(const float *a, int64_t lda, const float *b, int64_t ldb, float scale, int64_t rows,
                       int64_t width, float *y, int64_t ldy) {
   F av(a, {{width, 1}, {rows, lda}});

@@ -120,6 +120,10 @@ void rope(const float *x, int64_t tokens, int64_t sx, int64_t heads, int64_t hx,
 void embed(const int32_t *ids, int64_t tokens, const float *table, int64_t vocab, int64_t width, float scale,
            float *y);
 
+/// The same from a table stored as bf16 or f16 bits, each row widened exactly.
+void embed(const int32_t *ids, int64_t tokens, const uint16_t *table, Storage storage, int64_t vocab, int64_t width,
+           float scale, float *y);
+
 /// y = a + b * scale over rows x width (y may alias a).
 void addScaled(const float *a, int64_t lda, const float *b, int64_t ldb, float scale, int64_t rows, int64_t width,
                float *y, int64_t ldy);

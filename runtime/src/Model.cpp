@@ -327,7 +327,10 @@ struct GpuLayerWeights {
 struct xfrt_model_s {
   const xfrt_module *module = nullptr;
   Plan plan;
-  std::vector<float> embedding; // [vocab, hidden]
+  std::vector<float> embedding; // [vocab, hidden]; on the CPU only for a float32 table
+  /// The CPU's embedding table as the checkpoint stores it when that is bf16 or f16 (embeddingStorage).
+  std::vector<uint16_t> embedding16;
+  dense::Storage embeddingStorage = dense::Storage::F32;
   std::vector<float> finalNorm;
   Linear lmHead;
   std::vector<LayerWeights> layers;
@@ -388,10 +391,26 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
   const Plan &p = m.plan;
   WeightReader r(store, policy, progress);
   int64_t H = p.hidden, I = p.mlp.intermediate;
-  m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
+  // The embedding table stays in the checkpoint's 16-bit type (exact; rows are widened as tokens look them
+  // up): for large vocabularies it is the biggest tensor after the projections.
+  const std::string embedName = "model.embed_tokens.weight";
+  const WeightInfo *embedInfo = store.find(embedName);
+  m.embeddingStorage = !embedInfo                          ? Storage::F32
+                       : embedInfo->type == WeightType::BF16 ? Storage::BF16
+                       : embedInfo->type == WeightType::F16  ? Storage::F16
+                                                             : Storage::F32;
+  float *table = r.staging(p.vocab * H);
+  r.readInto(embedName, {p.vocab, H}, table);
+  if (m.embeddingStorage == Storage::F32) {
+    m.embedding.assign(table, table + p.vocab * H);
+  } else {
+    m.embedding16.resize(static_cast<size_t>(p.vocab * H));
+    dense::toStorage16(table, m.embedding16.data(), m.embedding16.size(), m.embeddingStorage);
+  }
+  if (p.tieEmbeddings)
+    m.lmHead.assign(table, p.vocab, H, false, nullptr, r.storageFor({embedName}));
   m.finalNorm = r.read("model.norm.weight", {H});
   if (p.tieEmbeddings) {
-    m.lmHead.assign(m.embedding.data(), p.vocab, H, false, nullptr, r.storageFor({"model.embed_tokens.weight"}));
     if (r.has("lm_head.weight"))
       r.ignore("lm_head.weight"); // some checkpoints store the tied copy
   } else {
@@ -834,7 +853,10 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   Scratch &sc = s.scratch;
   const int64_t Hp = dense::paddedCols(H);
   float *x = Scratch::sized(sc.x, rows, H), *h = Scratch::sized(sc.h, rows, H), *o = Scratch::sized(sc.o, rows, Hp);
-  dense::embed(tokens, S, m.embedding.data(), p.vocab, H, static_cast<float>(p.embedScale), x);
+  if (m.embeddingStorage == Storage::F32)
+    dense::embed(tokens, S, m.embedding.data(), p.vocab, H, static_cast<float>(p.embedScale), x);
+  else
+    dense::embed(tokens, S, m.embedding16.data(), m.embeddingStorage, p.vocab, H, static_cast<float>(p.embedScale), x);
 
   // Rotation tables for positions pos0 .. T-1, the attention factor folded in.
   const int64_t half = p.rope.rotaryDim / 2;

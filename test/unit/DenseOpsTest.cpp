@@ -264,6 +264,18 @@ TEST_F(DenseOpsTest, EmbedAndAddScaled) {
   for (int64_t s = 0; s < 3; ++s)
     for (int64_t h = 0; h < width; ++h)
       EXPECT_EQ(y[s * width + h], table[ids[s] * width + h] * 2.0f);
+  // A 16-bit table gives the float32 kernel's results on its widened values, bit for bit.
+  for (dense::Storage storage : {dense::Storage::BF16, dense::Storage::F16}) {
+    std::vector<uint16_t> bits(table.size());
+    std::vector<float> widened(table.size()), y16(3 * width), y32(3 * width);
+    dense::toStorage16(table.data(), bits.data(), bits.size(), storage);
+    for (size_t i = 0; i < bits.size(); ++i)
+      widened[i] = dense::fromStorage16(bits[i], storage);
+    dense::embed(ids.data(), 3, widened.data(), vocab, width, 0.37f, y32.data());
+    dense::embed(ids.data(), 3, bits.data(), storage, vocab, width, 0.37f, y16.data());
+    for (size_t i = 0; i < y16.size(); ++i)
+      ASSERT_EQ(y16[i], y32[i]) << dense::storageName(storage) << " " << i;
+  }
   std::vector<float> b = randomVector(3 * width, rng), sum(3 * width);
   dense::addScaled(y.data(), width, b.data(), width, -0.5f, 3, width, sum.data(), width);
   for (size_t i = 0; i < sum.size(); ++i)
