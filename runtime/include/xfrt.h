@@ -159,9 +159,9 @@ xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt
  * the kernels widen weights in registers): "auto" (xfrt_model_load's choice) keeps each as its
  * checkpoint stores it, bf16 and f16 included, which is exact and halves the bytes a decode step reads;
  * "f32", "bf16" or "f16" convert every projection (to 16 bits: round to nearest even, an approximation of
- * f32 checkpoints). Norms, biases and sinks stay float32; on the CPU the
- * embedding table stays in a bf16 or f16 checkpoint's type (exact), elsewhere float32. GPU targets keep projections as f32 or
- * bf16 (no "f16"): on Vulkan "auto" keeps a checkpoint that is bf16 throughout as bf16; on CUDA "auto" means
+ * f32 checkpoints). Norms, biases and sinks stay float32; on the CPU the embedding table stays in a bf16 or
+ * f16 checkpoint's type (exact), elsewhere float32. GPU targets keep projections as f32 or bf16 (no "f16"): on
+ * Vulkan "auto" keeps a checkpoint that is bf16 throughout as bf16; on CUDA "auto" means
  * f32, which cuBLAS multiplies, and "bf16" runs the products as the compiled bf16 kernel. */
 xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, const char *weight_type,
                                xfrt_model **out);
