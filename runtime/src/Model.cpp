@@ -232,6 +232,19 @@ public:
     return n;
   }
   bool has(const std::string &name) const { return store.find(name) != nullptr; }
+  /// gpt-oss expert weights [E, in, out]: the tensor `name`, or its MXFP4 `_blocks` and `_scales` pair
+  /// (how the published checkpoints store them), dequantized exactly.
+  std::vector<float> readExperts(const std::string &name, const std::vector<int64_t> &shape) {
+    if (has(name) || !has(name + "_blocks"))
+      return read(name, shape);
+    std::vector<float> data(static_cast<size_t>(elements(shape)));
+    std::string error = store.readMxfp4(name, shape, data.data());
+    if (!error.empty())
+      fail(error);
+    markRead(name + "_blocks");
+    markRead(name + "_scales");
+    return data;
+  }
   void ignore(const std::string &name) { markRead(name); }
   /// Refuses tensors the model did not read, then reports every byte accounted for.
   void finish(const std::string &modelName) const {
@@ -253,9 +266,13 @@ public:
     std::optional<WeightType> common;
     for (const std::string &name : tensors) {
       const WeightInfo *info = store.find(name);
-      if (!info || (common && *common != info->type))
+      // MXFP4 values (e2m1 times a power of two) are exact in bf16.
+      WeightType type = !info && store.find(name + "_blocks") ? WeightType::BF16 : info ? info->type : WeightType::F32;
+      if (!info && type != WeightType::BF16)
         return Storage::F32;
-      common = info->type;
+      if (common && *common != type)
+        return Storage::F32;
+      common = type;
     }
     if (common == WeightType::BF16)
       return Storage::BF16;
@@ -448,9 +465,9 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
       }
     } else {
       r.linear(w.router, pre + "mlp.router", E, H, true);
-      std::vector<float> gu = r.read(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I});
+      std::vector<float> gu = r.readExperts(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I});
       std::vector<float> gub = r.read(pre + "mlp.experts.gate_up_proj_bias", {E, 2 * I});
-      std::vector<float> dn = r.read(pre + "mlp.experts.down_proj", {E, I, H});
+      std::vector<float> dn = r.readExperts(pre + "mlp.experts.down_proj", {E, I, H});
       std::vector<float> dnb = r.read(pre + "mlp.experts.down_proj_bias", {E, H});
       Storage guStorage = r.storageFor({pre + "mlp.experts.gate_up_proj"});
       Storage dnStorage = r.storageFor({pre + "mlp.experts.down_proj"});
@@ -547,9 +564,9 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       // transposed to [out, in] and de-interleaved here.
       g.router = r.read(pre + "mlp.router.weight", {E, H});
       g.routerBias = r.read(pre + "mlp.router.bias", {E});
-      std::vector<float> gu = r.read(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I});
+      std::vector<float> gu = r.readExperts(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I});
       std::vector<float> gub = r.read(pre + "mlp.experts.gate_up_proj_bias", {E, 2 * I});
-      std::vector<float> dn = r.read(pre + "mlp.experts.down_proj", {E, I, H});
+      std::vector<float> dn = r.readExperts(pre + "mlp.experts.down_proj", {E, I, H});
       std::vector<float> dnb = r.read(pre + "mlp.experts.down_proj_bias", {E, H});
       for (int64_t e = 0; e < E; ++e) {
         // Rows [0, I) the gate's, [I, 2I) up's.
@@ -594,7 +611,9 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
   if (!policy) {
     bf16 = !r.used.empty();
     for (const auto &name : r.used)
-      if (const WeightInfo *info = store.find(name.getKey()); info && info->type != WeightType::BF16)
+      // MXFP4 experts (U8 blocks and scales) are exact in bf16 too.
+      if (const WeightInfo *info = store.find(name.getKey());
+          info && info->type != WeightType::BF16 && info->type != WeightType::U8)
         bf16 = false;
   }
   auto layout = [&](std::vector<float> &w, int64_t in) {

@@ -22,6 +22,7 @@
 #include <immintrin.h>
 #endif
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -42,7 +43,9 @@ constexpr StringRef kMetadataKey = "__metadata__";
 constexpr StringRef kSingleFile = "model.safetensors";
 constexpr StringRef kIndexFile = "model.safetensors.index.json";
 
-uint64_t elementSize(WeightType type) { return type == WeightType::F32 ? 4 : 2; }
+uint64_t elementSize(WeightType type) {
+  return type == WeightType::F32 ? 4 : type == WeightType::U8 ? 1 : 2;
+}
 
 std::optional<WeightType> parseWeightType(StringRef dtype) {
   if (dtype == "F32")
@@ -51,6 +54,8 @@ std::optional<WeightType> parseWeightType(StringRef dtype) {
     return WeightType::F16;
   if (dtype == "BF16")
     return WeightType::BF16;
+  if (dtype == "U8")
+    return WeightType::U8;
   return std::nullopt;
 }
 
@@ -154,7 +159,7 @@ std::optional<std::string> parseEntry(StringRef name, const llvm::json::Value &v
     return tensor + " has no string 'dtype'";
   std::optional<WeightType> type = parseWeightType(*dtype);
   if (!type)
-    return tensor + " has dtype '" + dtype->str() + "'; only F32, F16 and BF16 are supported";
+    return tensor + " has dtype '" + dtype->str() + "'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported";
 
   const llvm::json::Array *shape = entry->getArray("shape");
   if (!shape)
@@ -272,6 +277,8 @@ llvm::StringRef xf::rt::weightTypeName(WeightType type) {
     return "F16";
   case WeightType::BF16:
     return "BF16";
+  case WeightType::U8:
+    return "U8";
   }
   return "?";
 }
@@ -452,6 +459,8 @@ std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> e
   if (llvm::ArrayRef<int64_t>(info->shape) != expectedShape)
     return info->file + ": weight '" + info->name + "' has shape " + shapeString(info->shape) +
            " but the model needs " + shapeString(expectedShape);
+  if (info->type == WeightType::U8)
+    return info->file + ": weight '" + info->name + "' is U8 (packed data), not a float tensor";
   uint64_t count = info->bytes / elementSize(info->type);
   if (count != 0 && !dst)
     return info->file + ": weight '" + info->name + "' cannot be read into a null buffer";
@@ -474,6 +483,49 @@ std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> e
     for (uint64_t i = 0; i < count; ++i)
       dst[i] = bfloat16ToFloat(read<uint16_t, llvm::endianness::little>(source + 2 * i));
     return "";
+  case WeightType::U8:
+    break;
   }
   return info->file + ": weight '" + info->name + "' has unsupported dtype " + weightTypeName(info->type).str();
+}
+
+std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_t> expectedShape, float *dst) const {
+  const std::string blocksName = (prefix + "_blocks").str(), scalesName = (prefix + "_scales").str();
+  const WeightInfo *blocks = find(blocksName), *scales = find(scalesName);
+  if (!blocks || !scales)
+    return path + ": missing weight '" + (blocks ? scalesName : blocksName) + "' (MXFP4 '" + prefix.str() +
+           "' needs both _blocks and _scales)";
+  for (const WeightInfo *info : {blocks, scales})
+    if (info->type != WeightType::U8)
+      return info->file + ": weight '" + info->name + "' has dtype " + weightTypeName(info->type).str() +
+             "; MXFP4 blocks and scales are U8";
+  if (expectedShape.size() != 3 || expectedShape[1] % 32 != 0)
+    return path + ": MXFP4 weight '" + prefix.str() + "' must be [E, K, N] with K a multiple of 32, not " +
+           shapeString(expectedShape);
+  const int64_t E = expectedShape[0], K = expectedShape[1], N = expectedShape[2], G = K / 32;
+  const std::vector<int64_t> blocksShape = {E, N, G, 16}, scalesShape = {E, N, G};
+  if (blocks->shape != blocksShape)
+    return blocks->file + ": weight '" + blocksName + "' has shape " + shapeString(blocks->shape) +
+           " but the model needs " + shapeString(blocksShape) + " (MXFP4 of " + shapeString(expectedShape) + ")";
+  if (scales->shape != scalesShape)
+    return scales->file + ": weight '" + scalesName + "' has shape " + shapeString(scales->shape) +
+           " but the model needs " + shapeString(scalesShape) + " (MXFP4 of " + shapeString(expectedShape) + ")";
+  if (!dst)
+    return path + ": MXFP4 weight '" + prefix.str() + "' cannot be read into a null buffer";
+  // e2m1: sign, 2 exponent bits, 1 mantissa bit.
+  static constexpr float kValues[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+                                        -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t group = (e * N + n) * G + g;
+        const int exponent = static_cast<int>(scales->data[group]) - 127;
+        const uint8_t *bytes = blocks->data + group * 16;
+        float *column = dst + (e * K + g * 32) * N + n; // element k of row n goes to [e][k][n]
+        for (int64_t b = 0; b < 16; ++b) {
+          column[(2 * b) * N] = std::ldexp(kValues[bytes[b] & 0xf], exponent);
+          column[(2 * b + 1) * N] = std::ldexp(kValues[bytes[b] >> 4], exponent);
+        }
+      }
+  return "";
 }

@@ -30,9 +30,10 @@
 
 namespace xf::rt {
 
-enum class WeightType { F32, F16, BF16 };
+/// U8 holds packed data (MXFP4 blocks and scales), read only through readMxfp4.
+enum class WeightType { F32, F16, BF16, U8 };
 
-/// The safetensors dtype name ("F32", "F16", "BF16").
+/// The safetensors dtype name ("F32", "F16", "BF16", "U8").
 llvm::StringRef weightTypeName(WeightType type);
 
 /// One tensor of a checkpoint. `data` points into the mapped file and holds `bytes` bytes of little-endian
@@ -69,6 +70,12 @@ public:
   /// message that starts with the file and names the tensor: "<file>: weight 'x' has shape [64, 32] but
   /// the model needs [64, 64]", "<path opened>: missing weight 'x'".
   std::string readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, float *dst) const;
+
+  /// Dequantizes the MXFP4 pair `prefix`_blocks (U8 [E, R, G, 16]: 32 e2m1 values per group, the low nibble
+  /// first) and `prefix`_scales (U8 [E, R, G]: e8m0 exponents, bias 127) into `dst` as [E, G * 32, R] (the
+  /// layout `expectedShape` names, that of the unquantized tensor `prefix`, as Hugging Face transposes it
+  /// after dequantizing). Exact in float32. Errors name the tensors, like readF32's.
+  std::string readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_t> expectedShape, float *dst) const;
 
   /// Bytes of tensor data in all files: what reading every tensor once streams (load progress).
   uint64_t totalBytes() const;

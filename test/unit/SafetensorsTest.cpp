@@ -211,6 +211,51 @@ TEST_F(SafetensorsTest, F16ReadMatchesScalarExhaustively) {
     ASSERT_EQ(bitsOf(out[i]), bitsOf(xf::rt::halfToFloat(halves[i]))) << "half bits " << halves[i];
 }
 
+// MXFP4 (gpt-oss's experts): e2m1 nibbles, the low one first, times 2^(scale - 127), dequantized into the
+// unquantized tensor's layout [E, K, N] from blocks [E, N, K / 32, 16] and scales [E, N, K / 32].
+TEST_F(SafetensorsTest, Mxfp4DequantizesIntoTheTransposedLayout) {
+  const float values[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0f, -0.5, -1, -1.5, -2, -3, -4, -6};
+  const int64_t E = 2, N = 3, K = 64, G = K / 32;
+  auto expectContains = [](const std::string &text, const std::string &part) {
+    EXPECT_NE(text.find(part), std::string::npos) << "'" << text << "' lacks '" << part << "'";
+  };
+  std::string blocks, scales;
+  auto nibble = [](int64_t e, int64_t n, int64_t k) { return static_cast<uint8_t>((e * 7 + n * 5 + k * 3) & 0xf); };
+  auto exponent = [](int64_t e, int64_t n, int64_t g) { return static_cast<int>(e + n - g) - 1; }; // -2 .. 2
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t g = 0; g < G; ++g) {
+        scales.push_back(static_cast<char>(127 + exponent(e, n, g)));
+        for (int64_t b = 0; b < 16; ++b) {
+          int64_t k = g * 32 + 2 * b;
+          blocks.push_back(static_cast<char>(nibble(e, n, k) | nibble(e, n, k + 1) << 4));
+        }
+      }
+  auto store = open(image({{"x.w_blocks", "U8", {E, N, G, 16}, blocks}, {"x.w_scales", "U8", {E, N, G}, scales}}));
+  ASSERT_TRUE(store);
+  std::vector<float> out(E * K * N, 99.0f);
+  ASSERT_EQ(store->readMxfp4("x.w", {E, K, N}, out.data()), "");
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = 0; n < N; ++n) {
+        float expected = std::ldexp(values[nibble(e, n, k)], exponent(e, n, k / 32));
+        ASSERT_EQ(bitsOf(out[(e * K + k) * N + n]), bitsOf(expected)) << e << " " << k << " " << n;
+      }
+  // The packed tensors are not float tensors, and the pair must match the shape asked for.
+  expectContains(store->readF32("x.w_blocks", {E, N, G, 16}, out.data()), "is U8 (packed data)");
+  expectContains(store->readMxfp4("x.w", {E, K + 32, N}, out.data()), "weight 'x.w_blocks' has shape [2, 3, 2, 16] but the model needs [2, 3, 3, 16]");
+  expectContains(store->readMxfp4("x.w", {E, K, N + 1}, out.data()), "x.w_blocks' has shape");
+  expectContains(store->readMxfp4("x.w", {E, 48, N}, out.data()), "K a multiple of 32");
+  expectContains(store->readMxfp4("y.w", {E, K, N}, out.data()), "missing weight 'y.w_blocks'");
+  auto half = open(image({{"x.w_blocks", "U8", {E, N, G, 16}, blocks}}));
+  ASSERT_TRUE(half);
+  expectContains(half->readMxfp4("x.w", {E, K, N}, out.data()), "missing weight 'x.w_scales' (MXFP4 'x.w' needs both _blocks and _scales)");
+  auto wrongType = open(image({{"x.w_blocks", "U8", {E, N, G, 16}, blocks},
+                               {"x.w_scales", "BF16", {E, N, G}, u16Bytes(std::vector<uint16_t>(E * N * G))}}));
+  ASSERT_TRUE(wrongType);
+  expectContains(wrongType->readMxfp4("x.w", {E, K, N}, out.data()), "weight 'x.w_scales' has dtype BF16; MXFP4 blocks and scales are U8");
+}
+
 TEST_F(SafetensorsTest, UnalignedDataAndEmptyTensors) {
   // A 13-byte header puts the data at offset 21, so the floats are not 4-byte aligned.
   std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
@@ -335,15 +380,17 @@ TEST_F(SafetensorsTest, MalformedFiles) {
       {"dtype not string", oneEntry("{\"dtype\":4,\"shape\":[4],\"data_offsets\":[0,16]}"),
        "tensor 'w' has no string 'dtype'"},
       {"unknown dtype", oneEntry("{\"dtype\":\"Q9\",\"shape\":[4],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'Q9'; only F32, F16 and BF16 are supported"},
+       "tensor 'w' has dtype 'Q9'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
       {"I64", oneEntry("{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}", 16, "position_ids"),
-       "tensor 'position_ids' has dtype 'I64'; only F32, F16 and BF16 are supported"},
+       "tensor 'position_ids' has dtype 'I64'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
       {"F64", oneEntry("{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'F64'; only F32, F16 and BF16 are supported"},
-      {"U8", oneEntry("{\"dtype\":\"U8\",\"shape\":[16],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'U8'; only F32, F16 and BF16 are supported"},
+       "tensor 'w' has dtype 'F64'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
+      {"I8", oneEntry("{\"dtype\":\"I8\",\"shape\":[16],\"data_offsets\":[0,16]}"),
+       "tensor 'w' has dtype 'I8'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
+      {"U8 size", oneEntry("{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[0,16]}"),
+       "tensor 'w' data_offsets [0, 16] hold 16 bytes, but shape [8] of U8 needs 8"},
       {"lowercase dtype", oneEntry("{\"dtype\":\"f32\",\"shape\":[4],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'f32'; only F32, F16 and BF16 are supported"},
+       "tensor 'w' has dtype 'f32'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
       {"no shape", oneEntry("{\"dtype\":\"F32\",\"data_offsets\":[0,16]}"), "tensor 'w' has no 'shape' array"},
       {"shape not array", oneEntry("{\"dtype\":\"F32\",\"shape\":4,\"data_offsets\":[0,16]}"),
        "tensor 'w' has no 'shape' array"},
@@ -391,8 +438,8 @@ TEST_F(SafetensorsTest, MalformedFiles) {
        image("{\"__metadata__\":{\"format\":1},\"w\":" + valid + "}", std::string(16, '\0')),
        "__metadata__ is not an object of strings"},
       {"first bad entry in sorted order",
-       image("{\"b\":{\"dtype\":\"I8\"},\"a\":{\"dtype\":\"U8\"}}"),
-       "tensor 'a' has dtype 'U8'; only F32, F16 and BF16 are supported"},
+       image("{\"b\":{\"dtype\":\"I8\"},\"a\":{\"dtype\":\"I16\"}}"),
+       "tensor 'a' has dtype 'I16'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
   };
   for (const MalformedCase &c : cases) {
     SCOPED_TRACE(c.what);
