@@ -152,8 +152,10 @@ typedef struct xfrt_model_s xfrt_model;
 typedef struct xfrt_session_s xfrt_session;
 
 /* Loads the weights of the module's model from `weights` (a .safetensors file, a
- * model.safetensors.index.json, or a folder holding either). Every weight the model needs must be there
- * with the right shape, and nothing else may be (errors name the tensor). The module must outlive the model. */
+ * model.safetensors.index.json, or a folder holding either): F32, F16 or BF16 tensors, and gpt-oss experts
+ * also as MXFP4 NAME_blocks / NAME_scales pairs (U8; dequantized exactly, kept bf16 under "auto"). Every
+ * weight the model needs must be there with the right shape, and nothing else may be (errors name the
+ * tensor). The module must outlive the model. */
 xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt_model **out);
 /* As xfrt_model_load, choosing how the projection weights are kept in memory (compute is float32 either way,
  * the kernels widen weights in registers): "auto" (xfrt_model_load's choice) keeps each as its

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3} --out DIR
-        [--seed N] [--dtype f32|bf16|f16] [--shards K]
+        [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
@@ -14,6 +14,13 @@ DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 The weights are drawn in float32 from numpy's default_rng(seed) in a fixed order, so the same seed gives
 the same values whatever --dtype and --shards are; --dtype then rounds them to nearest, ties to even
 (bf16: the top 16 bits of the float32; f16: numpy's float16 conversion).
+
+With --mxfp4 (gptoss only) the experts' gate_up_proj and down_proj are stored as the published gpt-oss
+checkpoints store them: MXFP4 `_blocks` (U8 [E, out, in / 32, 16], two e2m1 values per byte, the low
+nibble first) and `_scales` (U8 [E, out, in / 32], e8m0 exponents with bias 127), quantized from the
+drawn values (each group of 32 scaled so that its largest magnitude fits e2m1's 6, then rounded to the
+nearest e2m1 value), and config.json gets `quantization_config` {"quant_method": "mxfp4"}. The model's
+weights are then the dequantized values.
 
 NumPy only: the safetensors format is written by hand (see write_safetensors).
 """
@@ -315,8 +322,31 @@ def f32_to_bf16_bits(a):
     return (u >> 16).astype(np.uint16)
 
 
+E2M1 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
+
+
+def mxfp4_pack(w):
+    """(blocks, scales) U8 arrays of float array w [E, in, out] (the unquantized layout), packed along
+    `in` per (expert, output) row: groups of 32 inputs share the exponent e = ceil(log2(max|w| / 6)), each
+    value the e2m1 nearest to w / 2^e (ties to the lower index)."""
+    rows = np.ascontiguousarray(np.swapaxes(w, 1, 2), dtype=np.float64)   # [E, out, in]
+    E, R, C = rows.shape
+    groups = rows.reshape(E, R, C // 32, 32)
+    amax = np.abs(groups).max(axis=-1)
+    exponent = np.where(amax > 0, np.ceil(np.log2(np.maximum(amax, 1e-30) / 6.0)), 0).astype(np.int64)
+    exponent = np.clip(exponent, -127, 127)
+    scaled = groups / np.ldexp(1.0, exponent)[..., None]
+    codes = np.abs(scaled[..., None] - E2M1).argmin(axis=-1).astype(np.uint8)
+    blocks = (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8)  # [E, R, C / 32, 16]
+    scales = (exponent + 127).astype(np.uint8)                              # [E, R, C / 32]
+    return blocks, scales
+
+
 def encode(a, dtype):
-    """Raw little-endian bytes of float32 array `a` stored as `dtype` (f32, bf16 or f16)."""
+    """Raw little-endian bytes of float32 array `a` stored as `dtype` (f32, bf16 or f16); a uint8 array is
+    stored as it is (U8)."""
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a).tobytes()
     if dtype == "f32":
         return np.ascontiguousarray(a, dtype="<f4").tobytes()
     if dtype == "f16":
@@ -335,7 +365,8 @@ def write_safetensors(path, tensors, dtype, metadata=None):
     offset = 0
     for name, a in tensors.items():
         data = encode(a, dtype)
-        header[name] = {"dtype": ST_DTYPE[dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
+        header[name] = {"dtype": "U8" if a.dtype == np.uint8 else ST_DTYPE[dtype], "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     header["__metadata__"] = dict(metadata or {"format": "pt"})
@@ -356,12 +387,25 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
     ap.add_argument("--shards", type=int, default=1)
+    ap.add_argument("--mxfp4", action="store_true", help="gptoss: store the experts as MXFP4 blocks and scales")
     args = ap.parse_args(argv)
     if args.shards < 1:
         ap.error("--shards must be >= 1")
+    if args.mxfp4 and args.arch != "gptoss":
+        ap.error("--mxfp4 applies to --arch gptoss")
 
     cfg = make_config(args.arch, args.dtype)
     weights = make_weights(cfg, args.seed)
+    if args.mxfp4:
+        cfg["quantization_config"] = {"quant_method": "mxfp4", "modules_to_not_convert": [
+            "model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}
+        packed = {}
+        for name, a in weights.items():
+            if name.endswith(("mlp.experts.gate_up_proj", "mlp.experts.down_proj")):
+                packed[name + "_blocks"], packed[name + "_scales"] = mxfp4_pack(a)
+            else:
+                packed[name] = a
+        weights = packed
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
@@ -376,7 +420,7 @@ def main(argv=None):
     if args.shards > len(names):
         ap.error("--shards %d exceeds the number of tensors (%d)" % (args.shards, len(names)))
     itemsize = 4 if args.dtype == "f32" else 2
-    sizes = [weights[n].size * itemsize for n in names]
+    sizes = [weights[n].size * (1 if weights[n].dtype == np.uint8 else itemsize) for n in names]
     total = sum(sizes)
     # Shard k starts at the first tensor whose byte offset reaches k/K of the total, pushed on where
     # needed so that every shard holds at least one tensor.

@@ -41,6 +41,10 @@ the xf repository. Conventions:
     (gate <= limit, |up| <= limit, gate * sigmoid(1.702 * gate) * (up + 1)).
   * Mixtral MoE: router `block_sparse_moe.gate` (no bias), softmax over all experts, top-k, renormalized
     (= softmax over the top-k logits); expert e: w2(silu(w1 x) * w3 x).
+  * MXFP4 (gpt-oss experts stored as NAME_blocks U8 [..., G, 16] and NAME_scales U8 [..., G]), as
+    transformers' convert_moe_packed_tensors: byte b of a group gives values 2b (low nibble) and 2b + 1
+    (high nibble) from the e2m1 table, times 2^(scale - 127); the [..., G * 32] result is transposed on
+    its last two axes into NAME.
 """
 import argparse
 import json
@@ -53,7 +57,24 @@ import numpy as np
 # --------------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------------
-_ST_DTYPES = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2), "F64": ("<f8", 8)}
+_ST_DTYPES = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2), "F64": ("<f8", 8), "U8": ("u1", 1)}
+_E2M1 = np.array([+0.0, +0.5, +1.0, +1.5, +2.0, +3.0, +4.0, +6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
+
+
+def dequantize_mxfp4(weights):
+    """Replaces each NAME_blocks / NAME_scales pair by the float64 tensor NAME."""
+    for blocks_name in [n for n in weights if n.endswith("_blocks")]:
+        name = blocks_name[: -len("_blocks")]
+        blocks, scales = weights.pop(blocks_name), weights.pop(name + "_scales")
+        lo = _E2M1[blocks & 0x0F]
+        hi = _E2M1[blocks >> 4]
+        values = np.empty(blocks.shape[:-1] + (32,))
+        values[..., 0::2] = lo
+        values[..., 1::2] = hi
+        values = np.ldexp(values, scales.astype(np.int64)[..., None] - 127)
+        values = values.reshape(blocks.shape[:-2] + (blocks.shape[-2] * 32,))
+        weights[name] = np.ascontiguousarray(np.swapaxes(values, -1, -2))
+    return weights
 
 
 def read_safetensors(path):
@@ -77,6 +98,9 @@ def read_safetensors(path):
         if end - begin != count * size:
             raise ValueError("%s: data_offsets do not match shape %s" % (name, shape))
         raw = np.frombuffer(data[begin:end], dtype=np_dt)
+        if dt == "U8":
+            out[name] = raw.reshape(shape).copy()
+            continue
         if dt == "BF16":
             # bfloat16 = the top 16 bits of a float32.
             raw = (raw.astype(np.uint32) << 16).view(np.float32)
@@ -97,8 +121,8 @@ def load_weights(model_dir):
         missing = set(weight_map) - set(weights)
         if missing:
             raise ValueError("tensors in the index but not in the shards: %s" % sorted(missing))
-        return weights
-    return read_safetensors(os.path.join(model_dir, "model.safetensors"))
+        return dequantize_mxfp4(weights)
+    return dequantize_mxfp4(read_safetensors(os.path.join(model_dir, "model.safetensors")))
 
 
 # --------------------------------------------------------------------------------------------------
