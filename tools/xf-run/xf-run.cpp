@@ -958,6 +958,13 @@ std::string openEmbeddedModel() {
 #endif
 
 int main(int argc, char **argv) {
+#ifdef XF_RUN_EMBEDDED
+  // Errors carry the artifact's own name (its users may never have seen xf-run).
+  std::string tool = argc > 0 ? argv[0] : "model";
+  tool = tool.substr(tool.find_last_of('/') + 1);
+#else
+  const std::string tool = "xf-run";
+#endif
   try {
 #ifdef XF_RUN_EMBEDDED
     // `./model --weights ... --prompt-ids ...` runs as `xf-run <embedded model> --weights ...`.
@@ -982,11 +989,11 @@ int main(int argc, char **argv) {
     return runCommandLine(argc, argv);
 #endif
   } catch (const UsageError &error) {
-    std::fprintf(stderr, "xf-run: error: %s\n", error.what());
+    std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), error.what());
   } catch (const std::bad_alloc &) {
-    std::fprintf(stderr, "xf-run: error: out of memory\n");
+    std::fprintf(stderr, "%s: error: out of memory\n", tool.c_str());
   } catch (const std::exception &error) {
-    std::fprintf(stderr, "xf-run: error: %s\n", error.what());
+    std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), error.what());
   }
   return 1;
 }
