@@ -27,6 +27,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <functional>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -106,6 +108,8 @@ const char *dense::storageName(Storage storage) {
     return "bf16";
   case Storage::F16:
     return "f16";
+  case Storage::MXFP4:
+    return "mxfp4";
   }
   return "?";
 }
@@ -241,6 +245,135 @@ void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, boo
     std::memcpy(bias.data(), b, sizeof(float) * out);
 }
 
+namespace {
+
+/// e2m1: sign, 2 exponent bits, 1 mantissa bit.
+constexpr float kE2m1[16] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
+                             -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+
+/// Runs body(begin, end) over [0, count) on the current context's pool, else on this thread.
+void forRange(int64_t count, const std::function<void(int64_t, int64_t)> &body) {
+  if (currentPool && currentPool->numThreads() > 1 && count > 1)
+    currentPool->parallelFor(count, 1, body);
+  else
+    body(0, count);
+}
+
+/// The MXFP4 layer widened to float32 panels, [outPadded / kPanel][in][kPanel].
+void widenMxfp4(const Linear &l, float *dst) {
+  const int64_t groups = l.in / 32;
+  forRange(l.outPadded / kPanel, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p)
+      for (int64_t k = 0; k < l.in; ++k) {
+        const uint8_t *code = l.codes.data() + (p * (l.in / 2) + k / 2) * kPanel;
+        const float *scale = l.scales.data() + (p * groups + k / 32) * kPanel;
+        float *out = dst + (p * l.in + k) * kPanel;
+        for (int64_t j = 0; j < kPanel; ++j)
+          out[j] = kE2m1[k % 2 ? code[j] >> 4 : code[j] & 0xf] * scale[j];
+      }
+  });
+}
+
+/// y = x W^T + b for one row: per panel and group of 32 inputs, the codes' values times x summed (even
+/// and odd inputs apart), then scaled by the group's scale into the output.
+void gemvMxfp4Portable(const Linear &l, const float *x, float *y, int64_t begin, int64_t end) {
+  const int64_t groups = l.in / 32;
+  for (int64_t p = begin; p < end; ++p) {
+    float acc[kPanel];
+    std::memcpy(acc, l.bias.data() + p * kPanel, sizeof(acc));
+    for (int64_t g = 0; g < groups; ++g) {
+      float even[kPanel] = {}, odd[kPanel] = {};
+      for (int64_t b = 0; b < 16; ++b) {
+        const int64_t kp = g * 16 + b;
+        const uint8_t *code = l.codes.data() + (p * (l.in / 2) + kp) * kPanel;
+        for (int64_t j = 0; j < kPanel; ++j) {
+          even[j] += x[2 * kp] * kE2m1[code[j] & 0xf];
+          odd[j] += x[2 * kp + 1] * kE2m1[code[j] >> 4];
+        }
+      }
+      const float *scale = l.scales.data() + (p * groups + g) * kPanel;
+      for (int64_t j = 0; j < kPanel; ++j)
+        acc[j] += (even[j] + odd[j]) * scale[j];
+    }
+    std::memcpy(y + p * kPanel, acc, sizeof(acc));
+  }
+}
+
+#if defined(__x86_64__)
+/// The same with AVX-512: the codes widened 16 at a time, looked up in a 16-entry table by vpermps.
+__attribute__((target("avx512f"))) void gemvMxfp4Avx512(const Linear &l, const float *x, float *y, int64_t begin,
+                                                         int64_t end) {
+  const int64_t groups = l.in / 32;
+  const __m512 table = _mm512_loadu_ps(kE2m1);
+  const __m512i low = _mm512_set1_epi32(0xf);
+  for (int64_t p = begin; p < end; ++p) {
+    __m512 acc[4];
+    for (int c = 0; c < 4; ++c)
+      acc[c] = _mm512_loadu_ps(l.bias.data() + p * kPanel + 16 * c);
+    for (int64_t g = 0; g < groups; ++g) {
+      __m512 even[4], odd[4];
+      for (int c = 0; c < 4; ++c)
+        even[c] = odd[c] = _mm512_setzero_ps();
+      for (int64_t b = 0; b < 16; ++b) {
+        const int64_t kp = g * 16 + b;
+        const uint8_t *code = l.codes.data() + (p * (l.in / 2) + kp) * kPanel;
+        const __m512 xe = _mm512_set1_ps(x[2 * kp]), xo = _mm512_set1_ps(x[2 * kp + 1]);
+        for (int c = 0; c < 4; ++c) {
+          __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(code + 16 * c)));
+          even[c] = _mm512_fmadd_ps(xe, _mm512_permutexvar_ps(_mm512_and_si512(v, low), table), even[c]);
+          odd[c] = _mm512_fmadd_ps(xo, _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table), odd[c]);
+        }
+      }
+      const float *scale = l.scales.data() + (p * groups + g) * kPanel;
+      for (int c = 0; c < 4; ++c)
+        acc[c] = _mm512_fmadd_ps(_mm512_add_ps(even[c], odd[c]), _mm512_loadu_ps(scale + 16 * c), acc[c]);
+    }
+    for (int c = 0; c < 4; ++c)
+      _mm512_storeu_ps(y + p * kPanel + 16 * c, acc[c]);
+  }
+}
+#endif
+
+void gemvMxfp4(const Linear &l, const float *x, float *y) {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512)
+    return forRange(l.outPadded / kPanel, [&](int64_t b, int64_t e) { gemvMxfp4Avx512(l, x, y, b, e); });
+#endif
+  forRange(l.outPadded / kPanel, [&](int64_t b, int64_t e) { gemvMxfp4Portable(l, x, y, b, e); });
+}
+
+} // namespace
+
+void Linear::assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_t outFeatures, int64_t inFeatures,
+                         const float *b) {
+  if (inFeatures % 32 != 0)
+    throw std::invalid_argument("MXFP4 weights need a multiple of 32 inputs");
+  in = inFeatures;
+  out = outFeatures;
+  outPadded = paddedCols(out);
+  storage = Storage::MXFP4;
+  paired = false;
+  wt.clear();
+  wt16.clear();
+  const int64_t groups = in / 32;
+  codes.assign(static_cast<size_t>(outPadded * in / 2), 0);
+  scales.assign(static_cast<size_t>(outPadded * groups), 0.0f);
+  for (int64_t n = 0; n < out; ++n) {
+    const int64_t p = n / kPanel, j = n % kPanel;
+    for (int64_t g = 0; g < groups; ++g) {
+      // Bytes of a group: inputs 32 g + 2 b (low nibble) and 32 g + 2 b + 1 (high), the same packing.
+      for (int64_t byte = 0; byte < 16; ++byte)
+        codes[static_cast<size_t>((p * (in / 2) + g * 16 + byte) * kPanel + j)] = blocks[(n * groups + g) * 16 + byte];
+      scales[static_cast<size_t>((p * groups + g) * kPanel + j)] =
+          std::ldexp(1.0f, static_cast<int>(scaleBits[n * groups + g]) - 127);
+    }
+  }
+  bias.assign(static_cast<size_t>(outPadded), 0.0f);
+  if (b)
+    std::memcpy(bias.data(), b, sizeof(float) * out);
+}
+
 void Linear::pairForDot() {
   dot = Dot::BF16;
 #if defined(__x86_64__)
@@ -261,6 +394,10 @@ void Linear::pairForDot() {
 
 float Linear::weight(int64_t n, int64_t k) const {
   const int64_t p = n / kPanel, j = n % kPanel;
+  if (storage == Storage::MXFP4) {
+    uint8_t code = codes[static_cast<size_t>((p * (in / 2) + k / 2) * kPanel + j)];
+    return kE2m1[k % 2 ? code >> 4 : code & 0xf] * scales[static_cast<size_t>((p * (in / 32) + k / 32) * kPanel + j)];
+  }
   size_t index = paired ? static_cast<size_t>(((p * (in / 2) + k / 2) * kPanel + j) * 2 + k % 2)
                         : static_cast<size_t>((p * in + k) * kPanel + j);
   return storage == Storage::F32 ? wt[index] : fromStorage16(wt16[index], storage);
@@ -268,6 +405,21 @@ float Linear::weight(int64_t n, int64_t k) const {
 
 void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy) {
   const int64_t panels = layer.outPadded / kPanel;
+  if (layer.storage == Storage::MXFP4) {
+    if (rows == 1)
+      return gemvMxfp4(layer, x, y);
+    if (rows < kMinRows)
+      throw std::logic_error("dense::linear: fewer rows than the GEMM tile");
+    // A GEMM widens the layer per call (its rows amortize that) and runs the float32 kernel.
+    thread_local std::vector<float> widened;
+    widened.resize(static_cast<size_t>(layer.in * layer.outPadded));
+    widenMxfp4(layer, widened.data());
+    F wv(widened.data(), {{kPanel, 1}, {layer.in, kPanel}, {panels, layer.in * kPanel}});
+    F bias(layer.bias.data(), {{kPanel, 1}, {panels, kPanel}});
+    F xv(x, {{layer.in, 1}, {rows, ldx}});
+    F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
+    return check(xf_gemm(xv.get(), wv.get(), bias.get(), yv.get()), "xf_gemm");
+  }
   if (layer.paired) {
     if (layer.dot != Dot::BF16)
       throw std::logic_error("dense::linear: k-paired weights multiply only in the bf16 dot");
@@ -308,6 +460,8 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
       return check(xf_gemv_bf16(xv.get(), wt, bias.get(), yv.get()), "xf_gemv_bf16");
     case Storage::F16:
       return check(xf_gemv_f16(xv.get(), wt, bias.get(), yv.get()), "xf_gemv_f16");
+    case Storage::MXFP4: // handled above
+      break;
     }
     return;
   }
@@ -331,6 +485,8 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
     return check(xf_gemm_bf16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_bf16");
   case Storage::F16:
     return check(xf_gemm_f16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_f16");
+  case Storage::MXFP4: // handled above
+    break;
   }
 }
 

@@ -31,10 +31,11 @@ inline int64_t paddedRows(int64_t m) { return m < kMinRows ? kMinRows : m; }
 /// Output columns of a layer with n outputs: n rounded up to whole panels.
 inline int64_t paddedCols(int64_t n) { return (n + kPanel - 1) / kPanel * kPanel; }
 
-/// How a layer keeps its weights.
-enum class Storage { F32, BF16, F16 };
+/// How a layer keeps its weights. MXFP4 only as gpt-oss's experts are published (Linear::assignMxfp4).
+enum class Storage { F32, BF16, F16, MXFP4 };
 const char *storageName(Storage storage);
-/// The storage storageName gives `name` ("f32", "bf16", "f16"), if any.
+/// The storage storageName gives `name` ("f32", "bf16", "f16"; not "mxfp4", which is taken only as
+/// published), if any.
 std::optional<Storage> storageNamed(const std::string &name);
 
 /// How the prefill GEMM (rows > 1) multiplies: F32 widens the stored weights and multiplies in float32;
@@ -62,6 +63,11 @@ struct Linear {
   /// wt16 k-paired, [outPadded / kPanel][in / 2][kPanel][2] (pairForDot): the operand layout of the bf16
   /// dot, so its GEMM does not interleave a panel per call; the decode GEMV reads it as well.
   bool paired = false;
+  /// MXFP4: e2m1 codes two per byte, [outPadded / kPanel][in / 2][kPanel] (input 2i in the low nibble,
+  /// 2i + 1 in the high one), and per output and group of 32 inputs the scale 2^(e - 127) as a float,
+  /// [outPadded / kPanel][in / 32][kPanel]. Padding columns are zero codes.
+  std::vector<uint8_t> codes;
+  std::vector<float> scales;
 
   /// Takes W as [out, in] row-major (`transposed` false) or as [in, out] (true: gpt-oss expert tensors),
   /// rounding to `storage` to nearest even (exact for values that came from that type).
@@ -71,10 +77,20 @@ struct Linear {
   /// results are the unpaired layout's, bit for bit, without its GEMM's interleave per call. Otherwise only
   /// sets `dot`. For good: the paired layout has no F32 GEMM.
   void pairForDot();
+  /// Keeps one expert's MXFP4 weight packed: `blocks` [out][in / 32][16] bytes and `scaleBits` [out][in / 32]
+  /// e8m0 exponents, as Hugging Face stores them (an expert's slice of NAME_blocks / NAME_scales), `in` a
+  /// multiple of 32. The decode GEMV reads the codes (about 0.6 bytes per weight); a GEMM widens the
+  /// layer to float32 per call and runs the float32 kernel, whose sums are then those of the same values
+  /// stored as f32.
+  void assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_t out, int64_t in, const float *b);
   /// The stored W[n][k] (n < outPadded), widened.
   float weight(int64_t n, int64_t k) const;
   /// Bytes of stored weights (what a decode step reads).
-  int64_t weightBytes() const { return in * outPadded * (storage == Storage::F32 ? 4 : 2); }
+  int64_t weightBytes() const {
+    if (storage == Storage::MXFP4)
+      return static_cast<int64_t>(codes.size() + scales.size() * sizeof(float));
+    return in * outPadded * (storage == Storage::F32 ? 4 : 2);
+  }
 };
 
 /// Exact or round-to-nearest-even conversions between float32 and the 16-bit storage types.

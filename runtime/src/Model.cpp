@@ -19,6 +19,7 @@
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -232,6 +233,22 @@ public:
     return n;
   }
   bool has(const std::string &name) const { return store.find(name) != nullptr; }
+  /// Under "auto", gpt-oss experts [E, in, out] published as MXFP4 `name`_blocks / _scales: calls
+  /// take(e, blocks, scales) with each expert's slice and returns true. False (nothing read) otherwise.
+  bool packedExperts(const std::string &name, const std::vector<int64_t> &shape,
+                     const std::function<void(int64_t, const uint8_t *, const uint8_t *)> &take) {
+    if (policy || has(name) || !has(name + "_blocks"))
+      return false;
+    const WeightInfo *blocks = nullptr, *scales = nullptr;
+    if (std::string error = store.findMxfp4(name, shape, blocks, scales); !error.empty())
+      fail(error);
+    const int64_t E = shape[0], perExpert = shape[1] / 32 * shape[2];
+    for (int64_t e = 0; e < E; ++e)
+      take(e, blocks->data + e * perExpert * 16, scales->data + e * perExpert);
+    markRead(name + "_blocks");
+    markRead(name + "_scales");
+    return true;
+  }
   /// gpt-oss expert weights [E, in, out]: the tensor `name`, or its MXFP4 `_blocks` and `_scales` pair
   /// (how the published checkpoints store them), dequantized exactly.
   std::vector<float> readExperts(const std::string &name, const std::vector<int64_t> &shape) {
@@ -465,10 +482,24 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
       }
     } else {
       r.linear(w.router, pre + "mlp.router", E, H, true);
-      std::vector<float> gu = r.readExperts(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I});
       std::vector<float> gub = r.read(pre + "mlp.experts.gate_up_proj_bias", {E, 2 * I});
-      std::vector<float> dn = r.readExperts(pre + "mlp.experts.down_proj", {E, I, H});
       std::vector<float> dnb = r.read(pre + "mlp.experts.down_proj_bias", {E, H});
+      // Experts published in MXFP4 stay packed under "auto" (a quarter of bf16's bytes); the decode GEMV
+      // reads the codes.
+      if (r.packedExperts(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I}, [&](int64_t e, const uint8_t *blocks,
+                                                                                const uint8_t *scales) {
+            w.expertGateUp.emplace_back().assignMxfp4(blocks, scales, 2 * I, H, gub.data() + e * 2 * I);
+          })) {
+        if (!r.packedExperts(pre + "mlp.experts.down_proj", {E, I, H}, [&](int64_t e, const uint8_t *blocks,
+                                                                           const uint8_t *scales) {
+              w.expertDown.emplace_back().assignMxfp4(blocks, scales, H, I, dnb.data() + e * H);
+            }))
+          fail("'" + pre + "mlp.experts.gate_up_proj' is MXFP4 but '" + pre +
+               "mlp.experts.down_proj' is not: expected both packed or neither");
+        continue;
+      }
+      std::vector<float> gu = r.readExperts(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I});
+      std::vector<float> dn = r.readExperts(pre + "mlp.experts.down_proj", {E, I, H});
       Storage guStorage = r.storageFor({pre + "mlp.experts.gate_up_proj"});
       Storage dnStorage = r.storageFor({pre + "mlp.experts.down_proj"});
       for (int64_t e = 0; e < E; ++e) {

@@ -489,9 +489,11 @@ std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> e
   return info->file + ": weight '" + info->name + "' has unsupported dtype " + weightTypeName(info->type).str();
 }
 
-std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_t> expectedShape, float *dst) const {
+std::string WeightStore::findMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_t> expectedShape,
+                                   const WeightInfo *&blocks, const WeightInfo *&scales) const {
   const std::string blocksName = (prefix + "_blocks").str(), scalesName = (prefix + "_scales").str();
-  const WeightInfo *blocks = find(blocksName), *scales = find(scalesName);
+  blocks = find(blocksName);
+  scales = find(scalesName);
   if (!blocks || !scales)
     return path + ": missing weight '" + (blocks ? scalesName : blocksName) + "' (MXFP4 '" + prefix.str() +
            "' needs both _blocks and _scales)";
@@ -510,6 +512,14 @@ std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_
   if (scales->shape != scalesShape)
     return scales->file + ": weight '" + scalesName + "' has shape " + shapeString(scales->shape) +
            " but the model needs " + shapeString(scalesShape) + " (MXFP4 of " + shapeString(expectedShape) + ")";
+  return "";
+}
+
+std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_t> expectedShape, float *dst) const {
+  const WeightInfo *blocks = nullptr, *scales = nullptr;
+  if (std::string error = findMxfp4(prefix, expectedShape, blocks, scales); !error.empty())
+    return error;
+  const int64_t E = expectedShape[0], K = expectedShape[1], N = expectedShape[2], G = K / 32;
   if (!dst)
     return path + ": MXFP4 weight '" + prefix.str() + "' cannot be read into a null buffer";
   // e2m1: sign, 2 exponent bits, 1 mantissa bit.

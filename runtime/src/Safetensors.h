@@ -76,6 +76,9 @@ public:
   /// layout `expectedShape` names, that of the unquantized tensor `prefix`, as Hugging Face transposes it
   /// after dequantizing). Exact in float32. Errors name the tensors, like readF32's.
   std::string readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_t> expectedShape, float *dst) const;
+  /// The checks of readMxfp4 without the dequantization: on success sets `blocks` and `scales`.
+  std::string findMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_t> expectedShape, const WeightInfo *&blocks,
+                        const WeightInfo *&scales) const;
 
   /// Bytes of tensor data in all files: what reading every tensor once streams (load progress).
   uint64_t totalBytes() const;

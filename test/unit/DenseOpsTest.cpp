@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -154,6 +155,65 @@ TEST(DenseStorage, BulkConversionMatchesScalar) {
         ASSERT_EQ(bulk[i], scalar) << dense::storageName(s) << " value " << values[i];
     }
   }
+}
+
+// MXFP4 layers (gpt-oss experts as published): the stored values are e2m1 codes times 2^(e - 127); the
+// decode GEMV (its own kernel) agrees with a float64 loop over them, and the GEMM (the float32 kernel on the
+// layer widened per call) gives the same layer stored as f32 bit for bit. Two threads and one, an output
+// count that pads the last panel.
+TEST_F(DenseOpsTest, Mxfp4LayersMatchTheirValues) {
+  const float e2m1[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0f, -0.5, -1, -1.5, -2, -3, -4, -6};
+  for (auto [out, in] : {std::pair<int64_t, int64_t>{150, 96}, {64, 32}, {7, 320}}) {
+    SCOPED_TRACE("out " + std::to_string(out) + " in " + std::to_string(in));
+    const int64_t groups = in / 32;
+    std::vector<uint8_t> blocks(out * groups * 16), scaleBits(out * groups);
+    std::uniform_int_distribution<int> byte(0, 255), exponent(120, 130);
+    for (uint8_t &v : blocks)
+      v = static_cast<uint8_t>(byte(rng));
+    for (uint8_t &v : scaleBits)
+      v = static_cast<uint8_t>(exponent(rng));
+    std::vector<float> b = randomVector(out, rng), values(out * in);
+    for (int64_t n = 0; n < out; ++n)
+      for (int64_t k = 0; k < in; ++k) {
+        uint8_t code = blocks[(n * groups + k / 32) * 16 + (k % 32) / 2];
+        values[n * in + k] = std::ldexp(e2m1[k % 2 ? code >> 4 : code & 0xf], scaleBits[n * groups + k / 32] - 127);
+      }
+    dense::Linear packed, wide;
+    packed.assignMxfp4(blocks.data(), scaleBits.data(), out, in, b.data());
+    wide.assign(values.data(), out, in, /*transposed=*/false, b.data());
+    ASSERT_EQ(packed.storage, dense::Storage::MXFP4);
+    ASSERT_EQ(packed.weightBytes(), packed.outPadded * in / 2 + packed.outPadded * groups * 4);
+    for (int64_t n = 0; n < packed.outPadded; ++n)
+      for (int64_t k = 0; k < in; ++k)
+        ASSERT_EQ(packed.weight(n, k), n < out ? values[n * in + k] : 0.0f) << n << " " << k;
+    for (int threads : {2, 1}) {
+      ThreadPool one(1);
+      std::optional<dense::ScopedPool> single;
+      if (threads == 1)
+        single.emplace(one);
+      // Decode: within float32 summation error of the exact sum.
+      std::vector<float> x = randomVector(in, rng), y(packed.outPadded, -7.0f);
+      dense::linear(packed, x.data(), in, 1, y.data(), packed.outPadded);
+      for (int64_t n = 0; n < out; ++n) {
+        double ref = b[n], magnitude = std::abs(b[n]);
+        for (int64_t k = 0; k < in; ++k) {
+          ref += double(x[k]) * values[n * in + k];
+          magnitude += std::abs(double(x[k]) * values[n * in + k]);
+        }
+        ASSERT_NEAR(y[n], ref, 1e-6 * magnitude + 1e-30) << n;
+      }
+      // Prefill: the f32 kernel on the same values.
+      const int64_t rows = 9;
+      std::vector<float> xs = randomVector(rows * in, rng), yp(rows * packed.outPadded), yw(rows * packed.outPadded);
+      dense::linear(packed, xs.data(), in, rows, yp.data(), packed.outPadded);
+      dense::linear(wide, xs.data(), in, rows, yw.data(), wide.outPadded);
+      for (int64_t m = 0; m < rows; ++m)
+        for (int64_t n = 0; n < out; ++n)
+          ASSERT_EQ(yp[m * packed.outPadded + n], yw[m * wide.outPadded + n]) << m << " " << n;
+    }
+  }
+  dense::Linear odd;
+  EXPECT_THROW(odd.assignMxfp4(nullptr, nullptr, 4, 48, nullptr), std::invalid_argument);
 }
 
 // The stored layout: whole panels of kPanel columns, each [in][kPanel], padding columns zero.
