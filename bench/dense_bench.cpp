@@ -23,6 +23,8 @@
 //
 // --xf-weights bf16 (or f16) stores xf's weights 16-bit: the values are rounded to that type first and OpenBLAS
 // gets the same values in float32, so both compute the same product; xf's GB/s then counts 2 bytes per weight.
+// --xf-weights mxfp4 stores them as gpt-oss's experts are published (random e2m1 codes, group exponents
+// 2^-9 .. 2^-3; Linear::assignMxfp4): 0.625 bytes per weight (half a byte of code, a float scale per 32).
 //
 // The bf16-dot table (not with --no-dot; --dot-only prints it alone; skipped on CPUs without AVX512-BF16) times the prefill GEMM three
 // ways, measured in turns (a round of one measurement each, repeated), on weights rounded to bf16: xf's float32 GEMM on them stored bf16 (what a bf16 checkpoint runs by
@@ -46,6 +48,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <random>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -128,14 +131,15 @@ Options parseOptions(int argc, char **argv) {
     else if (arg == "--dot-only")
       o.dotOnly = true;
     else if (arg == "--xf-weights") {
-      std::optional<dense::Storage> storage = dense::storageNamed(value());
+      std::string name = value();
+      std::optional<dense::Storage> storage = name == "mxfp4" ? dense::Storage::MXFP4 : dense::storageNamed(name);
       if (!storage)
-        die("--xf-weights takes f32, bf16 or f16");
+        die("--xf-weights takes f32, bf16, f16 or mxfp4");
       o.xfWeights = *storage;
     }
     else if (arg == "-h" || arg == "--help") {
       std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b|moe] [--no-hot] [--no-dot | "
-                  "--dot-only] [--xf-weights f32|bf16|f16]\n");
+                  "--dot-only] [--xf-weights f32|bf16|f16|mxfp4]\n");
       std::exit(0);
     } else
       die("unknown argument '" + arg + "' (try --help)");
@@ -236,13 +240,33 @@ Weight makeWeight(const Shape &s, uint64_t seed, bool withNK, dense::Storage sto
   const int64_t K = s.in, N = s.out, Np = dense::paddedCols(N);
   w.kn.resize(static_cast<size_t>(K * Np));
   fillRandom(w.kn.data(), K * Np, seed);
-  if (storage != dense::Storage::F32)
+  if (storage == dense::Storage::MXFP4) {
+    // Random codes and exponents as Hugging Face packs them; OpenBLAS gets their values.
+    const float e2m1[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0f, -0.5, -1, -1.5, -2, -3, -4, -6};
+    const int64_t groups = K / 32;
+    std::vector<uint8_t> blocks(static_cast<size_t>(N * groups * 16)), scales(static_cast<size_t>(N * groups));
+    std::mt19937_64 rng(seed);
+    for (uint8_t &b : blocks)
+      b = static_cast<uint8_t>(rng());
+    for (uint8_t &s : scales)
+      s = static_cast<uint8_t>(118 + rng() % 7);
+    std::fill(w.kn.begin(), w.kn.end(), 0.0f);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) {
+        uint8_t code = blocks[static_cast<size_t>((n * groups + k / 32) * 16 + (k % 32) / 2)];
+        w.kn[static_cast<size_t>(k * Np + n)] =
+            std::ldexp(e2m1[k % 2 ? code >> 4 : code & 0xf], scales[static_cast<size_t>(n * groups + k / 32)] - 127);
+      }
+    w.xf.assignMxfp4(blocks.data(), scales.data(), N, K, nullptr);
+  }
+  if (storage == dense::Storage::BF16 || storage == dense::Storage::F16)
     for (float &v : w.kn)
       v = dense::fromStorage16(dense::toStorage16(v, storage), storage);
   for (int64_t k = 0; k < K; ++k) // zero the padding columns (none at these shapes)
     std::fill(w.kn.begin() + k * Np + N, w.kn.begin() + (k + 1) * Np, 0.0f);
   // Linear::assign takes [in, out] with row stride `out`: give it the padded width, then fix the sizes.
-  w.xf.assign(w.kn.data(), Np, K, /*transposed=*/true, nullptr, storage);
+  if (storage != dense::Storage::MXFP4)
+    w.xf.assign(w.kn.data(), Np, K, /*transposed=*/true, nullptr, storage);
   w.xf.out = N;
   if (withNK) {
     w.nk.resize(static_cast<size_t>(N * K));
@@ -308,7 +332,9 @@ int main(int argc, char **argv) {
       std::printf(", vdpbf16ps zmm %.1f GF/s", peak.bf16Gflops);
     std::printf("\n");
   }
-  const double weightBytes = o.xfWeights == dense::Storage::F32 ? 4.0 : 2.0;
+  const double weightBytes = o.xfWeights == dense::Storage::F32     ? 4.0
+                             : o.xfWeights == dense::Storage::MXFP4 ? 0.625
+                                                                    : 2.0;
   if (!o.dotOnly) {
     std::printf("xf weights stored as %s%s\n", dense::storageName(o.xfWeights),
                 o.xfWeights == dense::Storage::F32 ? "" : " (OpenBLAS: the same values in f32)");
@@ -406,7 +432,7 @@ int main(int argc, char **argv) {
       if (!selected(o, s))
         continue;
       const int64_t K = s.in, N = dense::paddedCols(s.out);
-      const int64_t bytes = static_cast<int64_t>(weightBytes) * K * N; // xf's copy: the cold set is for it
+      const int64_t bytes = static_cast<int64_t>(weightBytes * double(K) * N); // xf's copy: the cold set is for it
       if (hot && bytes >= kHotMaxBytes)
         continue;
       const int64_t copies = hot ? 1 : std::max<int64_t>(1, (kColdBytes + bytes - 1) / bytes);
