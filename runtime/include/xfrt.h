@@ -153,7 +153,8 @@ typedef struct xfrt_session_s xfrt_session;
 
 /* Loads the weights of the module's model from `weights` (a .safetensors file, a
  * model.safetensors.index.json, or a folder holding either): F32, F16 or BF16 tensors, and gpt-oss experts
- * also as MXFP4 NAME_blocks / NAME_scales pairs (U8; dequantized exactly, kept bf16 under "auto"). Every
+ * also as MXFP4 NAME_blocks / NAME_scales pairs (U8: kept packed on the CPU under "auto", else dequantized
+ * exactly; GPU targets keep them bf16). Every
  * weight the model needs must be there with the right shape, and nothing else may be (errors name the
  * tensor). The module must outlive the model. */
 xfrt_status xfrt_model_load(const xfrt_module *module, const char *weights, xfrt_model **out);

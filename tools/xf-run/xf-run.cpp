@@ -63,8 +63,8 @@ MODEL RUNS (a module compiled from a model spec or config.json):
                      `prefill:` is then the best of runs 2..N (warm) and `prefill_first:` the first,
                      cold one. Every run must give the first run's logits bit for bit (an error if not).
   --weight-type T    How projection weights are kept: auto (default: as the checkpoint stores them;
-                     bf16/f16 checkpoints stay 16-bit, exactly; gpt-oss's MXFP4 experts are dequantized
-                     to bf16, exactly), f32, bf16 or f16 (rounded). The
+                     bf16/f16 checkpoints stay 16-bit, exactly; gpt-oss's MXFP4 experts stay packed on
+                     the CPU, bf16 on GPUs), f32, bf16 or f16 (rounded). The
                      arithmetic is float32 either way; 16-bit weights halve what a decode step reads.
                      GPU models keep f32 or bf16 (Vulkan: a bf16 checkpoint stays bf16; CUDA: auto is
                      f32, for cuBLAS).
