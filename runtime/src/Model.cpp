@@ -19,9 +19,9 @@
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -484,8 +484,8 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
       r.linear(w.router, pre + "mlp.router", E, H, true);
       std::vector<float> gub = r.read(pre + "mlp.experts.gate_up_proj_bias", {E, 2 * I});
       std::vector<float> dnb = r.read(pre + "mlp.experts.down_proj_bias", {E, H});
-      // Experts published in MXFP4 stay packed under "auto" (a quarter of bf16's bytes); the decode GEMV
-      // reads the codes.
+      // Experts published in MXFP4 stay packed under "auto" (under a third of bf16's bytes); the decode
+      // GEMV reads the codes.
       if (r.packedExperts(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I}, [&](int64_t e, const uint8_t *blocks,
                                                                                 const uint8_t *scales) {
             w.expertGateUp.emplace_back().assignMxfp4(blocks, scales, 2 * I, H, gub.data() + e * 2 * I);

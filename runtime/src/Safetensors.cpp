@@ -159,7 +159,8 @@ std::optional<std::string> parseEntry(StringRef name, const llvm::json::Value &v
     return tensor + " has no string 'dtype'";
   std::optional<WeightType> type = parseWeightType(*dtype);
   if (!type)
-    return tensor + " has dtype '" + dtype->str() + "'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported";
+    return tensor + " has dtype '" + dtype->str() +
+           "'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported";
 
   const llvm::json::Array *shape = entry->getArray("shape");
   if (!shape)

@@ -63,22 +63,29 @@ cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Lib),
                               clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
                               clEnumValN(Emit::Obj, "obj", "an object file"),
                               clEnumValN(Emit::Lib, "lib", "a shared library and its C header"),
-                              clEnumValN(Emit::Exe, "exe", "a standalone executable that runs the model (runtime linked in)")), cl::cat(xfcOptions));
+                              clEnumValN(Emit::Exe, "exe", "a standalone executable that runs the model (runtime linked in)")),
+                   cl::cat(xfcOptions));
 cl::opt<std::string> target("target",
                             cl::desc("Target device: cpu, vulkan (kernels as SPIR-V, run by the runtime's Vulkan "
                                      "device) or cuda (kernels as PTX for sm_80 and sm_90, run by its CUDA device)"),
                             cl::init("cpu"), cl::cat(xfcOptions));
 cl::opt<std::string> cudaPath("cuda-path",
                               cl::desc("--target=cuda: the CUDA toolkit whose nvvm/libdevice the kernels link "
-                                       "(default: $CUDA_HOME, else /usr/local/cuda)"), cl::cat(xfcOptions));
+                                       "(default: $CUDA_HOME, else /usr/local/cuda)"),
+                              cl::cat(xfcOptions));
 cl::opt<std::string> kvDtype("kv-dtype",
                             cl::desc("The KV cache's element type in models: f32, bf16 or f16 (default: the spec's, "
                                      "f32 unless its attention sets kv_dtype); 16-bit caches halve decode "
-                                     "attention's bytes"), cl::cat(xfcOptions));
-cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"), cl::cat(xfcOptions));
-cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"), cl::cat(xfcOptions));
-cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"), cl::cat(xfcOptions));
-cl::opt<std::string> headerFile("header", cl::desc("Where --emit=lib writes the C header (default: output with .h)"), cl::cat(xfcOptions));
+                                     "attention's bytes"),
+                            cl::cat(xfcOptions));
+cl::opt<std::string> targetTriple("target-triple", cl::desc("LLVM target triple (default: this host)"),
+                                  cl::cat(xfcOptions));
+cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: this host's, 'generic' for portable code)"),
+                          cl::cat(xfcOptions));
+cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma (default: the CPU's)"),
+                           cl::cat(xfcOptions));
+cl::opt<std::string> headerFile("header", cl::desc("Where --emit=lib writes the C header (default: output with .h)"),
+                                cl::cat(xfcOptions));
 cl::list<std::string> variants("variant",
                                cl::desc("A variant pass to apply to the xf IR before the target pipeline, with its "
                                         "options, e.g. 'xf-attention-sinks{mode=learned}'; repeatable, applied "
@@ -148,7 +155,8 @@ cl::opt<unsigned> llvmOptLevel("xf-llvm-opt-level",
                                cl::desc("LLVM's optimization and code generation level for CPU code, 0 to 3 (default "
                                         "3); tests compiling large emulated kernels use less"),
                                cl::init(3), cl::Hidden, cl::cat(xfcOptions));
-cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time each xf pass takes"), cl::init(false), cl::cat(xfcOptions));
+cl::opt<bool> timePasses("xf-time-passes", cl::desc("Print a report of the time each xf pass takes"), cl::init(false),
+                         cl::cat(xfcOptions));
 
 [[noreturn]] void fatal(const Twine &msg) {
   errs() << "xfc: error: " << msg << "\n";
