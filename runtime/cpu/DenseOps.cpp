@@ -28,9 +28,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <functional>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -208,6 +208,8 @@ void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, boo
   paired = false;
   wt.clear();
   wt16.clear();
+  codes.clear();
+  scales.clear();
   // Straight into the stored type, panel by panel (padding columns stay zero). W [N, K] is walked row by
   // row, each row scattered down one column of its panel (K * kPanel elements, cache-resident), so the
   // source streams; a 16-bit row is converted first, in bulk.
