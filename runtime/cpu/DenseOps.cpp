@@ -408,10 +408,11 @@ float Linear::weight(int64_t n, int64_t k) const {
 void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy) {
   const int64_t panels = layer.outPadded / kPanel;
   if (layer.storage == Storage::MXFP4) {
-    if (rows == 1)
-      return gemvMxfp4(layer, x, y);
-    if (rows < kMinRows)
-      throw std::logic_error("dense::linear: fewer rows than the GEMM tile");
+    if (rows < kMxfp4GemmRows) {
+      for (int64_t m = 0; m < rows; ++m)
+        gemvMxfp4(layer, x + m * ldx, y + m * ldy);
+      return;
+    }
     // A GEMM widens the layer per call (its rows amortize that) and runs the float32 kernel.
     thread_local std::vector<float> widened;
     widened.resize(static_cast<size_t>(layer.in * layer.outPadded));

@@ -109,9 +109,13 @@ private:
   ThreadPool *previous;
 };
 
+/// Below this many rows an MXFP4 layer runs its GEMV once per row: cheaper than widening the layer for a GEMM.
+inline constexpr int64_t kMxfp4GemmRows = 16;
+
 /// y[m, 0:outPadded] (row stride ldy) = x[m, 0:in] (row stride ldx) W^T + b, for m < rows. `rows` == 1 runs
 /// the GEMV; otherwise rows >= kMinRows, the GEMM that layer.dot says (Dot::BF16 throws where
-/// bf16DotSupported() is false, before running anything).
+/// bf16DotSupported() is false, before running anything). An MXFP4 layer takes any rows: fewer than
+/// kMxfp4GemmRows run its GEMV row by row.
 void linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy);
 
 /// y = x * rsqrt(mean(x^2) + eps) * (w + offset) per row of `width` floats.

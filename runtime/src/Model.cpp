@@ -252,15 +252,18 @@ public:
   /// gpt-oss expert weights [E, in, out]: the tensor `name`, or its MXFP4 `_blocks` and `_scales` pair
   /// (how the published checkpoints store them), dequantized exactly.
   std::vector<float> readExperts(const std::string &name, const std::vector<int64_t> &shape) {
-    if (has(name) || !has(name + "_blocks"))
-      return read(name, shape);
     std::vector<float> data(static_cast<size_t>(elements(shape)));
-    std::string error = store.readMxfp4(name, shape, data.data());
+    readExpertsInto(name, shape, data.data());
+    return data;
+  }
+  void readExpertsInto(const std::string &name, const std::vector<int64_t> &shape, float *dst) {
+    if (has(name) || !has(name + "_blocks"))
+      return readInto(name, shape, dst);
+    std::string error = store.readMxfp4(name, shape, dst);
     if (!error.empty())
       fail(error);
     markRead(name + "_blocks");
     markRead(name + "_scales");
-    return data;
   }
   void ignore(const std::string &name) { markRead(name); }
   /// Refuses tensors the model did not read, then reports every byte accounted for.
@@ -498,16 +501,19 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
                "mlp.experts.down_proj' is not: expected both packed or neither");
         continue;
       }
-      std::vector<float> gu = r.readExperts(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I});
-      std::vector<float> dn = r.readExperts(pre + "mlp.experts.down_proj", {E, I, H});
+      // Each stacked tensor through the staging buffer in turn (it holds every expert of one projection).
+      float *gu = r.staging(E * H * 2 * I);
+      r.readExpertsInto(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I}, gu);
       Storage guStorage = r.storageFor({pre + "mlp.experts.gate_up_proj"});
-      Storage dnStorage = r.storageFor({pre + "mlp.experts.down_proj"});
-      for (int64_t e = 0; e < E; ++e) {
-        w.expertGateUp.emplace_back().assign(gu.data() + e * H * 2 * I, 2 * I, H, /*transposed=*/true,
+      for (int64_t e = 0; e < E; ++e)
+        w.expertGateUp.emplace_back().assign(gu + e * H * 2 * I, 2 * I, H, /*transposed=*/true,
                                              gub.data() + e * 2 * I, guStorage);
-        w.expertDown.emplace_back().assign(dn.data() + e * I * H, H, I, /*transposed=*/true, dnb.data() + e * H,
+      float *dn = r.staging(E * I * H);
+      r.readExpertsInto(pre + "mlp.experts.down_proj", {E, I, H}, dn);
+      Storage dnStorage = r.storageFor({pre + "mlp.experts.down_proj"});
+      for (int64_t e = 0; e < E; ++e)
+        w.expertDown.emplace_back().assign(dn + e * I * H, H, I, /*transposed=*/true, dnb.data() + e * H,
                                            dnStorage);
-      }
     }
   }
   r.finish(p.name);
@@ -1009,7 +1015,10 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         if (routed[e].empty())
           continue;
         const Linear &gateUp = w.expertGateUp[e], &down = w.expertDown[e];
-        int64_t n = static_cast<int64_t>(routed[e].size()), nr = n == 1 ? 1 : dense::paddedRows(n);
+        // MXFP4 experts take a few rows one GEMV each (dense::linear), so no padding rows there.
+        int64_t n = static_cast<int64_t>(routed[e].size());
+        int64_t nr = n == 1 || (gateUp.storage == Storage::MXFP4 && n < dense::kMxfp4GemmRows) ? n
+                                                                                               : dense::paddedRows(n);
         float *in = Scratch::sized(sc.expertIn, nr, H), *gu = Scratch::sized(sc.expertGateUp, nr, gateUp.outPadded),
               *act = Scratch::sized(sc.expertAct, nr, I), *out = Scratch::sized(sc.expertOut, nr, Hp);
         for (int64_t r = 0; r < n; ++r)

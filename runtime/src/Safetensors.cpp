@@ -513,6 +513,11 @@ std::string WeightStore::findMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_
   if (scales->shape != scalesShape)
     return scales->file + ": weight '" + scalesName + "' has shape " + shapeString(scales->shape) +
            " but the model needs " + shapeString(scalesShape) + " (MXFP4 of " + shapeString(expectedShape) + ")";
+  // E8M0 reserves 0xff for NaN: no weight of a published checkpoint has it.
+  if (const uint8_t *nan = std::find(scales->data, scales->data + scales->bytes, uint8_t(0xff));
+      nan != scales->data + scales->bytes)
+    return scales->file + ": weight '" + scalesName + "' has the NaN scale 0xff at element " +
+           std::to_string(nan - scales->data);
   return "";
 }
 
@@ -526,17 +531,27 @@ std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_
   // e2m1: sign, 2 exponent bits, 1 mantissa bit.
   static constexpr float kValues[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
                                         -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+  // Rows of 16 outputs at a time: dequantized along k, then written transposed, 16 contiguous floats per k.
+  constexpr int64_t kRows = 16;
+  std::vector<float> rows(static_cast<size_t>(kRows * K));
   for (int64_t e = 0; e < E; ++e)
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t g = 0; g < G; ++g) {
-        const int64_t group = (e * N + n) * G + g;
-        const int exponent = static_cast<int>(scales->data[group]) - 127;
-        const uint8_t *bytes = blocks->data + group * 16;
-        float *column = dst + (e * K + g * 32) * N + n; // element k of row n goes to [e][k][n]
-        for (int64_t b = 0; b < 16; ++b) {
-          column[(2 * b) * N] = std::ldexp(kValues[bytes[b] & 0xf], exponent);
-          column[(2 * b + 1) * N] = std::ldexp(kValues[bytes[b] >> 4], exponent);
+    for (int64_t n0 = 0; n0 < N; n0 += kRows) {
+      const int64_t count = std::min(kRows, N - n0);
+      for (int64_t i = 0; i < count; ++i)
+        for (int64_t g = 0; g < G; ++g) {
+          const int64_t group = (e * N + n0 + i) * G + g;
+          // value * 2^(s - 127): exact in double, rounded once to float (subnormals included).
+          const double scale = std::ldexp(1.0, static_cast<int>(scales->data[group]) - 127);
+          const uint8_t *bytes = blocks->data + group * 16;
+          float *row = rows.data() + i * K + g * 32;
+          for (int64_t b = 0; b < 16; ++b) {
+            row[2 * b] = static_cast<float>(kValues[bytes[b] & 0xf] * scale);
+            row[2 * b + 1] = static_cast<float>(kValues[bytes[b] >> 4] * scale);
+          }
         }
-      }
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t i = 0; i < count; ++i)
+          dst[(e * K + k) * N + n0 + i] = rows[static_cast<size_t>(i * K + k)]; // element k of row n: [e][k][n]
+    }
   return "";
 }

@@ -322,23 +322,26 @@ def f32_to_bf16_bits(a):
     return (u >> 16).astype(np.uint16)
 
 
-E2M1 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
-
-
 def mxfp4_pack(w):
     """(blocks, scales) U8 arrays of float array w [E, in, out] (the unquantized layout), packed along
     `in` per (expert, output) row: groups of 32 inputs share the exponent e = ceil(log2(max|w| / 6)), each
-    value the e2m1 nearest to w / 2^e (ties to the lower index)."""
-    rows = np.ascontiguousarray(np.swapaxes(w, 1, 2), dtype=np.float64)   # [E, out, in]
-    E, R, C = rows.shape
-    groups = rows.reshape(E, R, C // 32, 32)
-    amax = np.abs(groups).max(axis=-1)
-    exponent = np.where(amax > 0, np.ceil(np.log2(np.maximum(amax, 1e-30) / 6.0)), 0).astype(np.int64)
-    exponent = np.clip(exponent, -127, 127)
-    scaled = groups / np.ldexp(1.0, exponent)[..., None]
-    codes = np.abs(scaled[..., None] - E2M1).argmin(axis=-1).astype(np.uint8)
-    blocks = (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8)  # [E, R, C / 32, 16]
-    scales = (exponent + 127).astype(np.uint8)                              # [E, R, C / 32]
+    value the e2m1 nearest to w / 2^e (ties to the smaller magnitude). One expert at a time, so that
+    real-sized experts fit in memory."""
+    E, C, R = w.shape
+    blocks = np.empty((E, R, C // 32, 16), dtype=np.uint8)
+    scales = np.empty((E, R, C // 32), dtype=np.uint8)
+    # Midpoints between consecutive magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6.
+    mids = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0])
+    for e in range(E):
+        groups = np.ascontiguousarray(w[e].T, dtype=np.float64).reshape(R, C // 32, 32)   # [out, in/32, 32]
+        amax = np.abs(groups).max(axis=-1)
+        exponent = np.where(amax > 0, np.ceil(np.log2(np.maximum(amax, 1e-30) / 6.0)), 0).astype(np.int64)
+        exponent = np.clip(exponent, -127, 127)
+        scaled = groups / np.ldexp(1.0, exponent)[..., None]
+        codes = np.searchsorted(mids, np.abs(scaled), side="left").astype(np.uint8)
+        codes |= (np.signbit(scaled) & (codes > 0)).astype(np.uint8) << 3
+        blocks[e] = codes[..., 0::2] | (codes[..., 1::2] << 4)
+        scales[e] = (exponent + 127).astype(np.uint8)
     return blocks, scales
 
 

@@ -202,14 +202,26 @@ TEST_F(DenseOpsTest, Mxfp4LayersMatchTheirValues) {
         }
         ASSERT_NEAR(y[n], ref, 1e-6 * magnitude + 1e-30) << n;
       }
-      // Prefill: the f32 kernel on the same values.
-      const int64_t rows = 9;
-      std::vector<float> xs = randomVector(rows * in, rng), yp(rows * packed.outPadded), yw(rows * packed.outPadded);
-      dense::linear(packed, xs.data(), in, rows, yp.data(), packed.outPadded);
-      dense::linear(wide, xs.data(), in, rows, yw.data(), wide.outPadded);
-      for (int64_t m = 0; m < rows; ++m)
-        for (int64_t n = 0; n < out; ++n)
-          ASSERT_EQ(yp[m * packed.outPadded + n], yw[m * wide.outPadded + n]) << m << " " << n;
+      // Prefill: from kMxfp4GemmRows rows the f32 kernel on the same values; below, the GEMV per row (any
+      // row count, 2 included).
+      for (int64_t rows : {dense::kMxfp4GemmRows, dense::kMxfp4GemmRows + 5, int64_t(2), int64_t(9)}) {
+        std::vector<float> xs = randomVector(rows * in, rng), yp(rows * packed.outPadded), yw(rows * packed.outPadded);
+        dense::linear(packed, xs.data(), in, rows, yp.data(), packed.outPadded);
+        for (int64_t m = 0; m < rows; ++m) {
+          if (rows >= dense::kMxfp4GemmRows)
+            continue;
+          std::vector<float> one(packed.outPadded);
+          dense::linear(packed, xs.data() + m * in, in, 1, one.data(), packed.outPadded);
+          for (int64_t n = 0; n < out; ++n)
+            ASSERT_EQ(yp[m * packed.outPadded + n], one[n]) << rows << " rows, row " << m << " " << n;
+        }
+        if (rows < dense::kMxfp4GemmRows)
+          continue;
+        dense::linear(wide, xs.data(), in, rows, yw.data(), wide.outPadded);
+        for (int64_t m = 0; m < rows; ++m)
+          for (int64_t n = 0; n < out; ++n)
+            ASSERT_EQ(yp[m * packed.outPadded + n], yw[m * wide.outPadded + n]) << m << " " << n;
+      }
     }
   }
   dense::Linear odd;

@@ -253,7 +253,14 @@ TEST_F(SafetensorsTest, Mxfp4DequantizesIntoTheTransposedLayout) {
   auto wrongType = open(image({{"x.w_blocks", "U8", {E, N, G, 16}, blocks},
                                {"x.w_scales", "BF16", {E, N, G}, u16Bytes(std::vector<uint16_t>(E * N * G))}}));
   ASSERT_TRUE(wrongType);
-  expectContains(wrongType->readMxfp4("x.w", {E, K, N}, out.data()), "weight 'x.w_scales' has dtype BF16; MXFP4 blocks and scales are U8");
+  expectContains(wrongType->readMxfp4("x.w", {E, K, N}, out.data()),
+                 "weight 'x.w_scales' has dtype BF16; MXFP4 blocks and scales are U8");
+  // E8M0's NaN scale is refused, not dequantized.
+  std::string nanScales = scales;
+  nanScales[5] = static_cast<char>(0xff);
+  auto nan = open(image({{"x.w_blocks", "U8", {E, N, G, 16}, blocks}, {"x.w_scales", "U8", {E, N, G}, nanScales}}));
+  ASSERT_TRUE(nan);
+  expectContains(nan->readMxfp4("x.w", {E, K, N}, out.data()), "weight 'x.w_scales' has the NaN scale 0xff at element 5");
 }
 
 TEST_F(SafetensorsTest, UnalignedDataAndEmptyTensors) {
