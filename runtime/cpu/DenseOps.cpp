@@ -18,6 +18,7 @@
 #include <immintrin.h>
 #endif
 #include "xf_gemm_f16.h"
+#include "xf_gemm_mxfp4.h"
 #include "xf_gemv.h"
 #include "xf_gemv_bf16.h"
 #include "xf_gemv_f16.h"
@@ -261,21 +262,6 @@ void forRange(int64_t count, const std::function<void(int64_t, int64_t)> &body) 
     body(0, count);
 }
 
-/// The MXFP4 layer widened to float32 panels, [outPadded / kPanel][in][kPanel].
-void widenMxfp4(const Linear &l, float *dst) {
-  const int64_t groups = l.in / 32;
-  forRange(l.outPadded / kPanel, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p)
-      for (int64_t k = 0; k < l.in; ++k) {
-        const uint8_t *code = l.codes.data() + (p * (l.in / 2) + k / 2) * kPanel;
-        const float *scale = l.scales.data() + (p * groups + k / 32) * kPanel;
-        float *out = dst + (p * l.in + k) * kPanel;
-        for (int64_t j = 0; j < kPanel; ++j)
-          out[j] = kE2m1[k % 2 ? code[j] >> 4 : code[j] & 0xf] * scale[j];
-      }
-  });
-}
-
 /// y = x W^T + b for one row: per panel and group of 32 inputs, the codes' values times x summed (even
 /// and odd inputs apart), then scaled by the group's scale into the output.
 void gemvMxfp4Portable(const Linear &l, const float *x, float *y, int64_t begin, int64_t end) {
@@ -413,15 +399,13 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
         gemvMxfp4(layer, x + m * ldx, y + m * ldy);
       return;
     }
-    // A GEMM widens the layer per call (its rows amortize that) and runs the float32 kernel.
-    thread_local std::vector<float> widened;
-    widened.resize(static_cast<size_t>(layer.in * layer.outPadded));
-    widenMxfp4(layer, widened.data());
-    F wv(widened.data(), {{kPanel, 1}, {layer.in, kPanel}, {panels, layer.in * kPanel}});
+    // Each task widens its panel (its rows amortize that) and runs the float32 micro-kernel.
+    View<uint8_t> codes(layer.codes.data(), {{kPanel, 1}, {layer.in / 2, kPanel}, {panels, layer.in / 2 * kPanel}});
+    F scales(layer.scales.data(), {{kPanel, 1}, {layer.in / 32, kPanel}, {panels, layer.in / 32 * kPanel}});
     F bias(layer.bias.data(), {{kPanel, 1}, {panels, kPanel}});
     F xv(x, {{layer.in, 1}, {rows, ldx}});
     F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
-    return check(xf_gemm(xv.get(), wv.get(), bias.get(), yv.get()), "xf_gemm");
+    return check(xf_gemm_mxfp4(xv.get(), codes.get(), scales.get(), bias.get(), yv.get()), "xf_gemm_mxfp4");
   }
   if (layer.paired) {
     if (layer.dot != Dot::BF16)

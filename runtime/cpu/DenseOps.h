@@ -79,9 +79,9 @@ struct Linear {
   void pairForDot();
   /// Keeps one expert's MXFP4 weight packed: `blocks` [out][in / 32][16] bytes and `scaleBits` [out][in / 32]
   /// e8m0 exponents, as Hugging Face stores them (an expert's slice of NAME_blocks / NAME_scales), `in` a
-  /// multiple of 32. The decode GEMV reads the codes (about 0.6 bytes per weight); a GEMM widens the
-  /// layer to float32 per call and runs the float32 kernel, whose sums are then those of the same values
-  /// stored as f32.
+  /// multiple of 32. The decode GEMV reads the codes (about 0.6 bytes per weight); the GEMM (xf_gemm_mxfp4)
+  /// widens each panel once per task and runs the float32 micro-kernel, whose sums are then those of the
+  /// same values stored as f32.
   void assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_t out, int64_t in, const float *b);
   /// The stored W[n][k] (n < outPadded), widened.
   float weight(int64_t n, int64_t k) const;
@@ -109,8 +109,8 @@ private:
   ThreadPool *previous;
 };
 
-/// Below this many rows an MXFP4 layer runs its GEMV once per row: cheaper than widening the layer for a GEMM.
-inline constexpr int64_t kMxfp4GemmRows = 16;
+/// Below this many rows an MXFP4 layer runs its GEMV once per row (the GEMM's tile would be mostly padding).
+inline constexpr int64_t kMxfp4GemmRows = kMinRows;
 
 /// y[m, 0:outPadded] (row stride ldy) = x[m, 0:in] (row stride ldx) W^T + b, for m < rows. `rows` == 1 runs
 /// the GEMV; otherwise rows >= kMinRows, the GEMM that layer.dot says (Dot::BF16 throws where

@@ -80,6 +80,60 @@ private:
   Func acc{"acc"}, wf{"wf"};
 };
 
+/// The GEMM of Gemm on MXFP4 weights (gpt-oss's experts as published, dense::Linear::assignMxfp4): codes
+/// [N / 64][K / 2][64] bytes (input 2i in the low nibble, 2i + 1 in the high one) and float scales
+/// [N / 64][K / 32][64]. Each task widens its panel once, e2m1 decoded arithmetically and times its group's
+/// scale (exact), then runs Gemm's float32 micro-kernel: the sums of the same values stored as f32.
+class GemmMxfp4 : public Generator<GemmMxfp4> {
+public:
+  Input<Buffer<float>> x{"x", 2};
+  Input<Buffer<uint8_t>> codes{"codes", 3};
+  Input<Buffer<float>> scales{"scales", 3};
+  Input<Buffer<float>> bias{"bias", 2};
+  Output<Buffer<float>> out{"out", 3};
+
+  void generate() {
+    r = RDom(0, x.dim(0).extent());
+    Expr byte = cast(Int(32), codes(j, k / 2, p));
+    Expr code = select(k % 2 == 0, byte & 15, byte >> 4);
+    // e2m1: magnitude t = code & 7 is 0, 0.5 for t < 2, else (1 + (t & 1) / 2) 2^((t >> 1) - 1), whose float
+    // bits are (t + 252) << 22; the sign is bit 3.
+    Expr t = code & 7;
+    Expr magnitude = select(t < 2, cast(Float(32), t) * 0.5f, reinterpret(Float(32), cast(UInt(32), (t + 252) << 22)));
+    wf(j, k, p) = select(code >= 8, -magnitude, magnitude) * scales(j, k / 32, p);
+    acc(j, p, m) = bias(j, p);
+    acc(j, p, m) += x(r, m) * wf(j, r, p);
+    out(j, p, m) = acc(j, p, m);
+  }
+
+  void schedule() {
+    const int vec = natural_vector_size<float>();
+    const int tileN = vec >= 16 ? kPanel : 3 * vec;
+    const int tileM = vec >= 16 ? 6 : 4;
+    Var jo, ji, mo, mi;
+    out.split(j, jo, ji, tileN)
+        .split(m, mo, mi, tileM)
+        .reorder(ji, mi, jo, mo, p)
+        .vectorize(ji, vec)
+        .unroll(ji)
+        .unroll(mi)
+        .parallel(p);
+    acc.compute_at(out, jo).vectorize(j, vec).unroll(j).unroll(m);
+    acc.update().reorder(j, m, r).vectorize(j, vec).unroll(j).unroll(m);
+    wf.compute_at(out, p).vectorize(j, vec);
+    x.dim(0).set_min(0);
+    codes.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
+    scales.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
+    bias.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+  }
+
+private:
+  Var j{"j"}, k{"k"}, p{"p"}, m{"m"};
+  RDom r;
+  Func acc{"acc"}, wf{"wf"};
+};
+
 /// The GEMM of Gemm multiplying in bfloat16 (opt-in, `xf-run --dot bf16`): out(j, p, m) = bias(j, p) +
 /// sum_k bf16(x(k, m)) * wt(j, k, p) with float32 accumulation, for bf16 weights (bits as uint16) and an even
 /// K. The activations are rounded to bf16 (to nearest even, as dense::toStorage16) once per call, a
@@ -388,6 +442,7 @@ private:
 
 HALIDE_REGISTER_GENERATOR(Gemm, xf_gemm)
 HALIDE_REGISTER_GENERATOR(GemmBf16Dot, xf_gemm_bf16dot)
+HALIDE_REGISTER_GENERATOR(GemmMxfp4, xf_gemm_mxfp4)
 HALIDE_REGISTER_GENERATOR(Gemv, xf_gemv)
 HALIDE_REGISTER_GENERATOR(RmsNorm, xf_rms_norm)
 HALIDE_REGISTER_GENERATOR(GatedActivation, xf_gated_activation)
