@@ -30,6 +30,24 @@ Expr widen(Expr w) {
   return cast(Float(32), w);
 }
 
+/// The float32 GEMM's schedule, out(j, p, m) from acc with reduction r: each task one panel p, register tiles
+/// of 6 rows x 64 outputs (4 x 3 vectors where vectors are 8 wide), the accumulator tile in registers.
+void scheduleGemm(Func out, Func acc, RDom r, Var j, Var p, Var m, int vec) {
+  // AVX-512: 6 x 4 zmm accumulators of 32 registers (a whole panel); AVX2: 4 x 3 ymm of 16.
+  const int tileN = vec >= 16 ? kPanel : 3 * vec;
+  const int tileM = vec >= 16 ? 6 : 4;
+  Var jo, ji, mo, mi;
+  out.split(j, jo, ji, tileN)
+      .split(m, mo, mi, tileM)
+      .reorder(ji, mi, jo, mo, p)
+      .vectorize(ji, vec)
+      .unroll(ji)
+      .unroll(mi)
+      .parallel(p);
+  acc.compute_at(out, jo).vectorize(j, vec).unroll(j).unroll(m);
+  acc.update().reorder(j, m, r).vectorize(j, vec).unroll(j).unroll(m);
+}
+
 /// out(j, p, m) = bias(j, p) + sum_k x(k, m) * wt(j, k, p). For prefill-sized M: each task owns one panel
 /// of wt (K * 256 contiguous bytes, kept in L2) and walks all row tiles; the accumulator tile lives in
 /// registers.
@@ -50,19 +68,7 @@ public:
 
   void schedule() {
     const int vec = natural_vector_size<float>();
-    // AVX-512: 6 x 4 zmm accumulators of 32 registers (a whole panel); AVX2: 4 x 3 ymm of 16.
-    const int tileN = vec >= 16 ? kPanel : 3 * vec;
-    const int tileM = vec >= 16 ? 6 : 4;
-    Var jo, ji, mo, mi;
-    out.split(j, jo, ji, tileN)
-        .split(m, mo, mi, tileM)
-        .reorder(ji, mi, jo, mo, p)
-        .vectorize(ji, vec)
-        .unroll(ji)
-        .unroll(mi)
-        .parallel(p);
-    acc.compute_at(out, jo).vectorize(j, vec).unroll(j).unroll(m);
-    acc.update().reorder(j, m, r).vectorize(j, vec).unroll(j).unroll(m);
+    scheduleGemm(out, acc, r, j, p, m, vec);
     // Narrow weights: a task widens its panel once (K * 256 bytes, L2-resident) and reuses it for every
     // row tile, so the micro-kernel is the float32 one.
     if (wt.type() != Float(32))
@@ -108,18 +114,7 @@ public:
 
   void schedule() {
     const int vec = natural_vector_size<float>();
-    const int tileN = vec >= 16 ? kPanel : 3 * vec;
-    const int tileM = vec >= 16 ? 6 : 4;
-    Var jo, ji, mo, mi;
-    out.split(j, jo, ji, tileN)
-        .split(m, mo, mi, tileM)
-        .reorder(ji, mi, jo, mo, p)
-        .vectorize(ji, vec)
-        .unroll(ji)
-        .unroll(mi)
-        .parallel(p);
-    acc.compute_at(out, jo).vectorize(j, vec).unroll(j).unroll(m);
-    acc.update().reorder(j, m, r).vectorize(j, vec).unroll(j).unroll(m);
+    scheduleGemm(out, acc, r, j, p, m, vec);
     wf.compute_at(out, p).vectorize(j, vec);
     x.dim(0).set_min(0);
     codes.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel).dim(2).set_min(0);
