@@ -293,7 +293,6 @@ __attribute__((target("avx512f"))) void gemvMxfp4Avx512(const Linear &l, const f
                                                          int64_t end) {
   const int64_t groups = l.in / 32;
   const __m512 table = _mm512_loadu_ps(kE2m1);
-  const __m512i low = _mm512_set1_epi32(0xf);
   for (int64_t p = begin; p < end; ++p) {
     __m512 acc[4];
     for (int c = 0; c < 4; ++c)
@@ -308,7 +307,8 @@ __attribute__((target("avx512f"))) void gemvMxfp4Avx512(const Linear &l, const f
         const __m512 xe = _mm512_set1_ps(x[2 * kp]), xo = _mm512_set1_ps(x[2 * kp + 1]);
         for (int c = 0; c < 4; ++c) {
           __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(code + 16 * c)));
-          even[c] = _mm512_fmadd_ps(xe, _mm512_permutexvar_ps(_mm512_and_si512(v, low), table), even[c]);
+          // vpermps reads only the low 4 bits of each index: the low nibble needs no mask.
+          even[c] = _mm512_fmadd_ps(xe, _mm512_permutexvar_ps(v, table), even[c]);
           odd[c] = _mm512_fmadd_ps(xo, _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table), odd[c]);
         }
       }
