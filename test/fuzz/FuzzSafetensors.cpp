@@ -49,10 +49,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t count = 1;
     for (int64_t dim : info->shape)
       count *= uint64_t(dim); // cannot overflow: the reader checked it
-    uint64_t elementSize = info->type == xf::rt::WeightType::F32 ? 4 : 2;
+    uint64_t elementSize = info->type == xf::rt::WeightType::F32  ? 4
+                           : info->type == xf::rt::WeightType::U8 ? 1
+                                                                  : 2;
     if (info->bytes != count * elementSize)
       fail("tensor '" + name + "' has " + llvm::Twine(info->bytes) + " bytes for " + llvm::Twine(count) +
            " elements");
+    if (info->type == xf::rt::WeightType::U8) {
+      // Packed data: never read as floats. A _blocks tensor shaped like MXFP4's is dequantized (or refused,
+      // for a missing or mis-shaped _scales) with the shape it implies.
+      if (store->readF32(name, info->shape, nullptr).empty())
+        fail("reading U8 tensor '" + name + "' as floats succeeded");
+      llvm::StringRef prefix(name);
+      if (prefix.consume_back("_blocks") && info->shape.size() == 4 && info->shape[3] == 16 &&
+          count <= (uint64_t(1) << 20)) {
+        std::vector<int64_t> shape = {info->shape[0], info->shape[2] * 32, info->shape[1]};
+        values.assign(count * 2, 0.0f);
+        (void)store->readMxfp4(prefix, shape, values.data());
+      }
+      continue;
+    }
     // bytes <= size, so this allocation is bounded by the input.
     values.assign(count, 0.0f);
     std::string problem = store->readF32(name, info->shape, values.data());
