@@ -239,10 +239,8 @@ Weight makeWeight(const Shape &s, uint64_t seed, bool withNK, dense::Storage sto
   Weight w;
   const int64_t K = s.in, N = s.out, Np = dense::paddedCols(N);
   w.kn.resize(static_cast<size_t>(K * Np));
-  fillRandom(w.kn.data(), K * Np, seed);
   if (storage == dense::Storage::MXFP4) {
-    // Random codes and exponents as Hugging Face packs them; OpenBLAS gets their values.
-    const float e2m1[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0f, -0.5, -1, -1.5, -2, -3, -4, -6};
+    // Random codes and exponents as Hugging Face packs them; OpenBLAS gets the values xf stores.
     const int64_t groups = K / 32;
     std::vector<uint8_t> blocks(static_cast<size_t>(N * groups * 16)), scales(static_cast<size_t>(N * groups));
     std::mt19937_64 rng(seed);
@@ -250,14 +248,12 @@ Weight makeWeight(const Shape &s, uint64_t seed, bool withNK, dense::Storage sto
       b = static_cast<uint8_t>(rng());
     for (uint8_t &s : scales)
       s = static_cast<uint8_t>(118 + rng() % 7);
-    std::fill(w.kn.begin(), w.kn.end(), 0.0f);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < K; ++k) {
-        uint8_t code = blocks[static_cast<size_t>((n * groups + k / 32) * 16 + (k % 32) / 2)];
-        w.kn[static_cast<size_t>(k * Np + n)] =
-            std::ldexp(e2m1[k % 2 ? code >> 4 : code & 0xf], scales[static_cast<size_t>(n * groups + k / 32)] - 127);
-      }
     w.xf.assignMxfp4(blocks.data(), scales.data(), N, K, nullptr);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = 0; n < Np; ++n)
+        w.kn[static_cast<size_t>(k * Np + n)] = w.xf.weight(n, k);
+  } else {
+    fillRandom(w.kn.data(), K * Np, seed);
   }
   if (storage == dense::Storage::BF16 || storage == dense::Storage::F16)
     for (float &v : w.kn)
