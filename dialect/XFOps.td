@@ -316,7 +316,9 @@ def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     For every token `t` (`input` is `[tokens, hidden]`, `router_logits` `[tokens, experts]`, computed
     by the model from its router weights), picks the `top_k` experts with the largest logits (ties: the
     lower expert), weighs them by the softmax of those `top_k` logits (gpt-oss; for Mixtral this equals
-    its softmax over all experts renormalized over the chosen ones) and sums their MLPs:
+    its softmax over all experts renormalized over the chosen ones) and sums their MLPs. With
+    `norm_top_k = false` the weights are the softmax over all experts, not renormalized (Qwen3-MoE's
+    `norm_topk_prob = false`), so they sum to less than 1:
 
     ```
     result[t] = sum_{e in topk(t)} w[t, e] * (down[e]^T h_e(t) + down_bias[e])
@@ -343,7 +345,8 @@ def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
                        AnyRankedTensor:$up, AnyRankedTensor:$down, Optional<AnyRankedTensor>:$gate_bias,
                        Optional<AnyRankedTensor>:$up_bias, Optional<AnyRankedTensor>:$down_bias,
                        I64Attr:$top_k, DefaultValuedAttr<StrAttr, "\"silu\"">:$activation,
-                       OptionalAttr<F64Attr>:$limit, DefaultValuedAttr<F64Attr, "1.702">:$alpha);
+                       OptionalAttr<F64Attr>:$limit, DefaultValuedAttr<F64Attr, "1.702">:$alpha,
+                       DefaultValuedAttr<BoolAttr, "true">:$norm_top_k);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $input `,` $router_logits `:` type($input) `,` type($router_logits)

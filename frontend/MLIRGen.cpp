@@ -470,13 +470,16 @@ public:
                   }));
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
+    weightArgs.clear();
+    weightAttrs.clear();
+    weightType = model::weightElementType(func);
 
     Value tokens = func.getArgument(0);
     batch = tensor::DimOp::create(b, loc, tokens, 0).getResult();
     seq = decode ? OpFoldResult(b.getIndexAttr(1)) : OpFoldResult(tensor::DimOp::create(b, loc, tokens, 1).getResult());
     if (decode)
       position = func.getArgument(1);
-    unsigned firstCache = decode ? 2 : 1;
+    firstCache = decode ? 2 : 1;
     keyCaches.clear();
     valueCaches.clear();
     for (size_t l = 0; l < m.layers.size(); ++l) {
@@ -517,6 +520,12 @@ public:
       returned.push_back(valueCaches[l]);
     }
     func::ReturnOp::create(b, loc, returned);
+    // The weights join the signature once, before the caches.
+    SmallVector<DictionaryAttr> argAttrs(inputAttrs.begin(), inputAttrs.begin() + firstCache);
+    argAttrs.append(weightAttrs);
+    argAttrs.append(inputAttrs.begin() + firstCache, inputAttrs.end());
+    func.setType(b.getFunctionType(entry->getArgumentTypes(), results));
+    func.setAllArgAttrs(argAttrs);
     // The builders above ask for the same sizes and constants many times; keep one of each.
     IRRewriter rewriter(ctx);
     DominanceInfo dominance(func);
@@ -524,12 +533,26 @@ public:
   }
 
 private:
-  Value weight(StringRef name, ArrayRef<int64_t> shape) { return model::getOrAddWeight(func, name, shape); }
+  /// The argument of weight `name`, added to the entry block, before the caches, when first read (the
+  /// signature is completed at the end of build: inserting into the function type and argument attributes
+  /// per weight is quadratic, minutes for Qwen3-MoE's 18432 per-expert tensors).
+  Value weight(StringRef name, ArrayRef<int64_t> shape) {
+    auto [it, inserted] = weightArgs.try_emplace(name);
+    if (inserted) {
+      unsigned index = firstCache + weightAttrs.size();
+      it->second = func.getBody().front().insertArgument(index, RankedTensorType::get(shape, weightType), loc);
+      weightAttrs.push_back(b.getDictionaryAttr({b.getNamedAttr(model::kWeightAttr, b.getStringAttr(name))}));
+    }
+    return it->second;
+  }
   Value layerWeight(int64_t layer, StringRef leaf, ArrayRef<int64_t> shape) {
     return weight(model::layerTensorName(layer, leaf), shape);
   }
   bool isGptOss() const { return m.architecture == "GptOssForCausalLM" || m.mlp.limit.has_value(); }
   bool isPhi3() const { return m.architecture == "Phi3ForCausalLM"; }
+  /// Per-expert nn.Linear tensors: Qwen3-MoE's mlp.gate / mlp.experts.E.{gate,up,down}_proj, otherwise
+  /// Mixtral's block_sparse_moe.gate / block_sparse_moe.experts.E.{w1,w3,w2}.
+  bool isQwen3Moe() const { return m.architecture == "Qwen3MoeForCausalLM"; }
 
   /// Positions of this call's tokens: 0..S-1 for a prefill, the given position for a decode step.
   Value positionsTensor() {
@@ -785,8 +808,10 @@ private:
     return tensor::ExtractSliceOp::create(b, loc, w, offsets, sizes, strides);
   }
 
-  /// Mixtral's per-expert tensors, each transposed if `transposeEach`, stacked along a new first dim.
-  Value stackExperts(int64_t layer, StringRef leaf, ArrayRef<int64_t> shape, bool transposeEach) {
+  /// Per-expert tensors `<prefix>.experts.E.<leaf>` (Mixtral, Qwen3-MoE), each transposed if
+  /// `transposeEach`, stacked along a new first dim.
+  Value stackExperts(int64_t layer, StringRef prefix, StringRef leaf, ArrayRef<int64_t> shape,
+                     bool transposeEach) {
     int64_t E = m.mlp.experts;
     SmallVector<int64_t> stored(shape);
     SmallVector<int64_t> each(shape);
@@ -795,9 +820,9 @@ private:
     SmallVector<OpFoldResult> stackSizes{b.getIndexAttr(E)};
     for (int64_t d : each)
       stackSizes.push_back(b.getIndexAttr(d));
-    Value stack = model::emptyTensor(b, loc, stackSizes, model::weightElementType(func));
+    Value stack = model::emptyTensor(b, loc, stackSizes, weightType);
     for (int64_t e = 0; e < E; ++e) {
-      Value w = layerWeight(layer, ("block_sparse_moe.experts." + Twine(e) + "." + leaf).str(), stored);
+      Value w = layerWeight(layer, (prefix + ".experts." + Twine(e) + "." + leaf).str(), stored);
       if (transposeEach)
         w = model::transpose(b, loc, w, {1, 0});
       SmallVector<OpFoldResult> offsets(each.size() + 1, b.getIndexAttr(0)), sizes{b.getIndexAttr(1)};
@@ -838,27 +863,35 @@ private:
       if (p.bias)
         downBias = layerWeight(layer, "mlp.experts.down_proj_bias", {E, C});
     } else {
-      logits = model::linear(b, loc, x, layerWeight(layer, "block_sparse_moe.gate.weight", {E, C}),
-                             p.bias ? layerWeight(layer, "block_sparse_moe.gate.bias", {E}) : Value());
-      // Mixtral: w1 is the activation's input (the gate when gated), w3 the up projection, w2 down.
-      Value first = stackExperts(layer, "w1.weight", {I, C}, /*transposeEach=*/true);
-      Value firstBias = p.bias ? stackExperts(layer, "w1.bias", {I}, false) : Value();
+      // Mixtral: w1 is the activation's input (the gate when gated), w3 the up projection, w2 down;
+      // Qwen3-MoE names them gate_proj, up_proj and down_proj.
+      bool qwen = isQwen3Moe();
+      StringRef prefix = qwen ? "mlp" : "block_sparse_moe";
+      StringRef firstLeaf = qwen ? (p.gated ? "gate_proj" : "up_proj") : "w1";
+      StringRef upLeaf = qwen ? "up_proj" : "w3", downLeaf = qwen ? "down_proj" : "w2";
+      logits = model::linear(b, loc, x, layerWeight(layer, (prefix + ".gate.weight").str(), {E, C}),
+                             p.bias ? layerWeight(layer, (prefix + ".gate.bias").str(), {E}) : Value());
+      auto stack = [&](StringRef leaf, StringRef kind, ArrayRef<int64_t> shape) {
+        return stackExperts(layer, prefix, (leaf + "." + kind).str(), shape, /*transposeEach=*/shape.size() == 2);
+      };
+      Value first = stack(firstLeaf, "weight", {I, C});
+      Value firstBias = p.bias ? stack(firstLeaf, "bias", {I}) : Value();
       if (p.gated) {
         gate = first;
         gateBias = firstBias;
-        up = stackExperts(layer, "w3.weight", {I, C}, true);
-        upBias = p.bias ? stackExperts(layer, "w3.bias", {I}, false) : Value();
+        up = stack(upLeaf, "weight", {I, C});
+        upBias = p.bias ? stack(upLeaf, "bias", {I}) : Value();
       } else {
         up = first;
         upBias = firstBias;
       }
-      down = stackExperts(layer, "w2.weight", {C, I}, true);
-      downBias = p.bias ? stackExperts(layer, "w2.bias", {C}, false) : Value();
+      down = stack(downLeaf, "weight", {C, I});
+      downBias = p.bias ? stack(downLeaf, "bias", {C}) : Value();
     }
     FloatAttr limit = p.limit ? b.getF64FloatAttr(*p.limit) : FloatAttr();
     return mlir::xf::MoEOp::create(b, loc, x.getType(), x, logits, gate, up, down, gateBias, upBias, downBias,
                                    b.getI64IntegerAttr(p.topK), b.getStringAttr(::xf::toString(p.activation)),
-                                   limit, b.getF64FloatAttr(p.alpha));
+                                   limit, b.getF64FloatAttr(p.alpha), b.getBoolAttr(p.normTopK));
   }
 
   OpBuilder &b;
@@ -869,6 +902,10 @@ private:
   bool decode = false;
   Type f32;
   func::FuncOp func;
+  unsigned firstCache = 1;                  // index of the first cache argument
+  llvm::StringMap<Value> weightArgs;        // by tensor name
+  SmallVector<DictionaryAttr> weightAttrs;  // in argument order
+  Type weightType;
   OpFoldResult batch, seq;
   Value position, positions;
   SmallVector<Value> keyCaches, valueCaches;

@@ -174,6 +174,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
                          {"bias", m.mlp.bias},
                          {"experts", m.mlp.experts},
                          {"top_k", m.mlp.topK},
+                         {"norm_top_k", m.mlp.normTopK},
                          {"alpha", m.mlp.alpha}};
   if (m.mlp.limit)
     mlp["limit"] = *m.mlp.limit;

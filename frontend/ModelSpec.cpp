@@ -364,7 +364,7 @@ bool AttentionConfig::operator==(const AttentionConfig &o) const {
 
 bool MlpSpec::operator==(const MlpSpec &o) const {
   return activation == o.activation && gated == o.gated && intermediate == o.intermediate &&
-         bias == o.bias && experts == o.experts && topK == o.topK && limit == o.limit &&
+         bias == o.bias && experts == o.experts && topK == o.topK && normTopK == o.normTopK && limit == o.limit &&
          (!limit || alpha == o.alpha);
 }
 

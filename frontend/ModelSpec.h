@@ -166,6 +166,10 @@ struct MlpSpec {
   bool bias = false;
   int64_t experts = 0; // 0: dense
   int64_t topK = 0;
+  /// The chosen experts' weights are the softmax of their own logits, i.e. the softmax over all experts
+  /// renormalized to sum to 1 (gpt-oss, Mixtral); false: the softmax over all experts, not renormalized
+  /// (Qwen3-MoE's norm_topk_prob = false).
+  bool normTopK = true;
   /// gpt-oss clamped SwiGLU: gate clamped to <= limit, up to [-limit, limit], gate * sigmoid(alpha *
   /// gate) * (up + 1).
   std::optional<double> limit;

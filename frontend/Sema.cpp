@@ -52,7 +52,7 @@ const StringRef kModelKeys[] = {"vocab",        "hidden",        "layers",      
 const StringRef kModelBlocks[] = {"attention", "rope", "mlp", "norm", "layers", "variant"};
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
-                              "experts", "top_k", "limit", "alpha"};
+                              "experts", "top_k", "norm_top_k", "limit", "alpha"};
 const StringRef kRopeKeys[] = {"base",          "partial",          "interleaved",      "scaling",
                                "factor",        "original_max_position", "low_freq_factor",
                                "high_freq_factor", "beta_fast",     "beta_slow",        "truncate",
@@ -2095,6 +2095,12 @@ private:
     else if (mlp.experts > 0 && mlp.topK > mlp.experts)
       diag.error(startLoc(*topK->value), "'top_k' (" + llvm::Twine(mlp.topK) + ") exceeds 'experts' (" +
                                              llvm::Twine(mlp.experts) + ")");
+    if (const Field *f = get(fields, "norm_top_k")) {
+      if (!experts)
+        diag.error(f->keyLoc, "'norm_top_k' needs 'experts' (a mixture of experts)");
+      else if (auto b = boolean(*f))
+        mlp.normTopK = *b;
+    }
     const Field *limit = get(fields, "limit");
     if (limit) {
       if (auto x = positiveNumber(*limit))

@@ -292,6 +292,8 @@ private:
     if (mlp.experts > 0) {
       key(4, "experts", llvm::Twine(mlp.experts));
       key(4, "top_k", llvm::Twine(mlp.topK));
+      if (!mlp.normTopK)
+        key(4, "norm_top_k", "false");
     }
     if (mlp.limit) {
       key(4, "limit", formatNumber(*mlp.limit));

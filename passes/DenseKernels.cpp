@@ -221,8 +221,9 @@ func.func @xf_dense_transpose01(%x: memref<?x?x?xf32>, %y: memref<?x?x?xf32>) at
 // MoE routing on the device. Routes are [S * K, 2]: per token t and choice k (row t * K + k) the expert
 // (as f32, exact) and its weight. Top-k by logit, ties to the lower expert (as torch.topk), then a softmax
 // over the chosen logits. One work item per token: choice k is the best expert after choice k - 1 in
-// (logit descending, expert ascending) order, so no list of chosen experts is kept. params [K].
-func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<1xf32>, %routes: memref<?x2xf32>) attributes {
+// (logit descending, expert ascending) order, so no list of chosen experts is kept. params [K, norm]:
+// norm 0 divides by the softmax denominator over all experts instead (Qwen3-MoE's norm_topk_prob = false).
+func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<2xf32>, %routes: memref<?x2xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_topk_softmax"}, xf.operand_names = ["input", "params", "output"]} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -233,7 +234,7 @@ func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<1xf32>, %
   %s = memref.dim %lg, %c0 : memref<?x?xf32>
   %e = memref.dim %lg, %c1 : memref<?x?xf32>
   scf.parallel (%t) = (%c0) to (%s) step (%c1) {
-    %kF = memref.load %params[%c0] : memref<1xf32>
+    %kF = memref.load %params[%c0] : memref<2xf32>
     %kI = arith.fptosi %kF : f32 to i32
     %k = arith.index_cast %kI : i32 to index
     %base = arith.muli %t, %k : index
@@ -267,12 +268,26 @@ func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<1xf32>, %
       memref.store %best#0, %routes[%row, %c1] : memref<?x2xf32>
       scf.yield %best#0, %best#1, %m, %nsum : f32, index, f32, f32
     }
+    %normF = memref.load %params[%c1] : memref<2xf32>
+    %norm = arith.cmpf one, %normF, %zero : f32
+    %den = scf.if %norm -> (f32) {
+      scf.yield %picked#3 : f32
+    } else {
+      %all = scf.for %x = %c0 to %e step %c1 iter_args(%acc = %zero) -> (f32) {
+        %v = memref.load %lg[%t, %x] : memref<?x?xf32>
+        %d = arith.subf %v, %picked#2 : f32
+        %p = math.exp %d : f32
+        %nacc = arith.addf %acc, %p : f32
+        scf.yield %nacc : f32
+      }
+      scf.yield %all : f32
+    }
     scf.for %j = %c0 to %k step %c1 {
       %row = arith.addi %base, %j : index
       %v = memref.load %routes[%row, %c1] : memref<?x2xf32>
       %d = arith.subf %v, %picked#2 : f32
       %p = math.exp %d : f32
-      %w = arith.divf %p, %picked#3 : f32
+      %w = arith.divf %p, %den : f32
       memref.store %w, %routes[%row, %c1] : memref<?x2xf32>
     }
     scf.reduce

@@ -318,7 +318,7 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_clamped_swiglu` | gate `[N]`, up `[N]`, params `[alpha, limit]`, output (gpt-oss) | one element |
     | `@xf_dense_slice_cols` | input `[M, N]`, params `[offset]`, output `[M, C]`: columns `[offset, offset + C)` | one element |
     | `@xf_dense_transpose01` | input `[A, B, C]`, output `[B, A, C]` | one element |
-    | `@xf_dense_topk_softmax` | logits `[S, E]`, params `[K]`, routes `[S * K, 2]`: per token its K experts (ties to the lower) and their softmax weights | one token |
+    | `@xf_dense_topk_softmax` | logits `[S, E]`, params `[K, norm]`, routes `[S * K, 2]`: per token its K experts (ties to the lower) and their softmax weights, over the K chosen logits (norm 1) or over all E (norm 0) | one token |
     | `@xf_dense_matmul_routed`, `_bf16` | input `[M, K]`, weight `[E, N, K]` (or bf16 pairs `[E, N, ceil(K/2)]`), routes `[R, 2]`, params `[per]`, output `[R, N]`: row `r` is input row `r / per` times expert `routes[r, 0]`'s weights | `L` lanes: one output |
     | `@xf_dense_bias_add_routed` | input `[R, N]`, bias `[E, N]`, routes `[R, 2]`, output: each row plus its expert's bias | one element |
     | `@xf_dense_moe_combine` | input `[R, N]`, routes `[R, 2]`, output `[S, N]`: per token the sum of its `R / S` rows by their weights | one output |

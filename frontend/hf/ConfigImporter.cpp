@@ -164,13 +164,15 @@ const Architecture kArchitectures[] = {
      false, false, false, 0, 0},
     {"MixtralForCausalLM", "mixtral", 1e6, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt,
      131072, false, false, true, 8, 2},
+    {"Qwen3MoeForCausalLM", "qwen3_moe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::Qwen, 4096, 32768,
+     true, false, true, 128, 8},
     {"GptOssForCausalLM", "gpt_oss", 150000.0, 1e-5, false, "silu", 64, true, SlidingStyle::Alternating, 128,
      131072, true, true, true, 128, 4},
 };
 
-const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalLM", "Qwen2ForCausalLM",
-                                        "Qwen3ForCausalLM",   "Gemma2ForCausalLM",  "Phi3ForCausalLM",
-                                        "MixtralForCausalLM", "GptOssForCausalLM"};
+const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalLM",  "Qwen2ForCausalLM",
+                                        "Qwen3ForCausalLM",   "Gemma2ForCausalLM",   "Phi3ForCausalLM",
+                                        "MixtralForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -468,7 +470,7 @@ private:
     else if (const json::Value *v = field("attention_bias"))
       if (asBool(*v, "attention_bias").value_or(false))
         error("attention_bias", arch->name + " has no attention bias switch; true is not what it computes");
-    a.qkNorm = arch->modelType == "qwen3";
+    a.qkNorm = arch->modelType == "qwen3" || arch->modelType == "qwen3_moe";
     if (gemma) {
       a.scaleKind = AttentionConfig::ScaleKind::QueryPreAttnScalar;
       a.scaleValue = numberField("query_pre_attn_scalar", 256);
@@ -476,10 +478,37 @@ private:
       m.finalSoftcap = optionalNumber("final_logit_softcapping", 30.0);
     }
     readSliding(m, *arch);
+    const bool qwenMoe = arch->modelType == "qwen3_moe";
+    if (qwenMoe && boolField("use_sliding_window", false))
+      if (const json::Value *w = root->get("sliding_window"); !w || w->kind() != json::Value::Null)
+        // Transformers releases disagree on which Qwen3-MoE layers slide (from max_window_layers on, or all).
+        error("use_sliding_window", "a sliding window is not supported for " + arch->name +
+                                        " (transformers releases disagree on which layers it applies to)");
 
     // MLP.
     MlpSpec &mlp = m.mlp;
-    mlp.intermediate = intField("intermediate_size", std::nullopt);
+    if (qwenMoe) {
+      // Every layer a mixture of experts of moe_intermediate_size; intermediate_size is that of the dense
+      // MLP layers decoder_sparse_step and mlp_only_layers would add, which the runtime does not mix in.
+      mlp.intermediate = intField("moe_intermediate_size", 768);
+      intField("intermediate_size", 6144);
+      if (int64_t step = intField("decoder_sparse_step", 1); step > 1)
+        error("decoder_sparse_step", "decoder_sparse_step = " + std::to_string(step) +
+                                         " makes some layers dense MLPs; only models whose every layer is a "
+                                         "mixture of experts (1) are supported");
+      if (const json::Value *v = field("mlp_only_layers"); v && v->kind() != json::Value::Null) {
+        const json::Array *list = v->getAsArray();
+        if (!list)
+          error("mlp_only_layers", "expected a list of layer indices, got " + describe(*v));
+        else if (!list->empty())
+          error("mlp_only_layers", "lists " + std::to_string(list->size()) +
+                                       " dense MLP layers; only models whose every layer is a mixture of experts "
+                                       "are supported");
+      }
+      mlp.normTopK = boolField("norm_topk_prob", false);
+    } else {
+      mlp.intermediate = intField("intermediate_size", std::nullopt);
+    }
     readActivation(m, *arch);
     if (arch->name == "LlamaForCausalLM")
       mlp.bias = boolField("mlp_bias", false);
@@ -496,11 +525,12 @@ private:
                          " ignores this field; only 1 is supported");
     }
     if (arch->moe) {
-      mlp.experts = intField("num_local_experts", arch->experts);
+      mlp.experts = intField(qwenMoe ? "num_experts" : "num_local_experts", arch->experts);
       mlp.topK = intField("num_experts_per_tok", arch->topK);
       if (mlp.topK > mlp.experts && mlp.experts > 0)
-        error("num_experts_per_tok", "num_experts_per_tok (" + std::to_string(mlp.topK) +
-                                         ") exceeds num_local_experts (" + std::to_string(mlp.experts) + ")",
+        error("num_experts_per_tok", "num_experts_per_tok (" + std::to_string(mlp.topK) + ") exceeds " +
+                                         (qwenMoe ? "num_experts" : "num_local_experts") + " (" +
+                                         std::to_string(mlp.experts) + ")",
               /*prefix=*/false);
     }
     if (arch->modelType == "gpt_oss") {

@@ -55,6 +55,8 @@ struct Plan {
     std::string activation;
     int64_t intermediate = 0, experts = 0, topK = 0;
     bool bias = false;
+    bool normTopK = true; // false: the chosen experts keep their softmax over all experts
+
     double alpha = 1.702;
     std::optional<double> limit;
   } mlp;
@@ -120,6 +122,7 @@ Plan parsePlan(const xfrt_module &module) {
   p.mlp.intermediate = integer(*mlp, "intermediate");
   p.mlp.experts = integer(*mlp, "experts");
   p.mlp.topK = integer(*mlp, "top_k");
+  p.mlp.normTopK = mlp->getBoolean("norm_top_k").value_or(true);
   p.mlp.bias = boolean(*mlp, "bias");
   p.mlp.alpha = number(*mlp, "alpha");
   if (std::optional<double> l = mlp->getNumber("limit"))
@@ -402,11 +405,24 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
   r.ignore(pre + "self_attn.rotary_emb.inv_freq"); // a buffer older checkpoints saved
 }
 
+/// The tensor names of a mixture of per-expert nn.Linear weights, within a layer: Mixtral's
+/// block_sparse_moe.{gate, experts.E.w1/w3/w2}, or Qwen3-MoE's mlp.{gate, experts.E.gate_proj/up_proj/down_proj}.
+struct ExpertNames {
+  std::string router, prefix, gate, up, down;
+  std::string expert(int64_t e) const { return prefix + ".experts." + std::to_string(e) + "."; }
+};
+
+ExpertNames expertNames(const Plan &p) {
+  if (p.architecture == "Qwen3MoeForCausalLM")
+    return {"mlp.gate", "mlp", "gate_proj", "up_proj", "down_proj"};
+  return {"block_sparse_moe.gate", "block_sparse_moe", "w1", "w3", "w2"};
+}
+
 /// Top-k routing of S tokens over E experts from router logits (row stride `stride`): per expert, the
 /// tokens sent to it with their weights, a softmax over each token's chosen logits (ties to the lower
-/// expert, as torch.topk).
+/// expert, as torch.topk), or with `normTopK` false their softmax over all E logits.
 std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logits, int64_t S, int64_t E,
-                                                              int64_t stride, int64_t K) {
+                                                              int64_t stride, int64_t K, bool normTopK) {
   std::vector<std::vector<std::pair<int64_t, float>>> routed(E);
   std::vector<int64_t> order(E);
   for (int64_t t = 0; t < S; ++t) {
@@ -416,8 +432,8 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
     std::partial_sort(order.begin(), order.begin() + K, order.end(),
                       [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
     double mx = lg[order[0]], sum = 0.0;
-    for (int64_t k = 0; k < K; ++k)
-      sum += std::exp(static_cast<double>(lg[order[k]]) - mx);
+    for (int64_t k = 0; k < (normTopK ? K : E); ++k)
+      sum += std::exp(static_cast<double>(lg[normTopK ? order[k] : k]) - mx);
     for (int64_t k = 0; k < K; ++k)
       routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / sum)});
   }
@@ -454,7 +470,8 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     r.linear(m.lmHead, "lm_head", p.vocab, H, false);
   }
   bool phi3 = p.architecture == "Phi3ForCausalLM";
-  bool mixtral = p.mlp.experts > 0 && !p.mlp.limit;
+  bool perExpert = p.mlp.experts > 0 && !p.mlp.limit;
+  const ExpertNames names = expertNames(p);
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];
     LayerWeights &w = m.layers.emplace_back();
@@ -476,12 +493,12 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
       else
         r.fused(w.gateUp, {{pre + "mlp.gate_proj", I}, {pre + "mlp.up_proj", I}}, H, p.mlp.bias);
       r.linear(w.down, pre + "mlp.down_proj", H, I, p.mlp.bias);
-    } else if (mixtral) {
-      r.linear(w.router, pre + "block_sparse_moe.gate", E, H, false);
+    } else if (perExpert) {
+      r.linear(w.router, pre + names.router, E, H, false);
       for (int64_t e = 0; e < E; ++e) {
-        std::string ex = pre + "block_sparse_moe.experts." + std::to_string(e) + ".";
-        r.fused(w.expertGateUp.emplace_back(), {{ex + "w1", I}, {ex + "w3", I}}, H, false);
-        r.linear(w.expertDown.emplace_back(), ex + "w2", H, I, false);
+        std::string ex = pre + names.expert(e);
+        r.fused(w.expertGateUp.emplace_back(), {{ex + names.gate, I}, {ex + names.up, I}}, H, false);
+        r.linear(w.expertDown.emplace_back(), ex + names.down, H, I, false);
       }
     } else {
       r.linear(w.router, pre + "mlp.router", E, H, true);
@@ -587,14 +604,15 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       g.oBias = r.read(pre + "self_attn.o_proj.bias", {H});
     int64_t E = p.mlp.experts;
     if (E > 0 && !p.mlp.limit) {
-      // Mixtral: w1 (gate), w3 (up), w2 (down) per expert, already [out, in].
-      g.router = r.read(pre + "block_sparse_moe.gate.weight", {E, H});
+      // Per-expert gate, up and down (Mixtral, Qwen3-MoE), already [out, in].
+      const ExpertNames names = expertNames(p);
+      g.router = r.read(pre + names.router + ".weight", {E, H});
       for (int64_t e = 0; e < E; ++e) {
-        std::string ex = pre + "block_sparse_moe.experts." + std::to_string(e) + ".";
-        std::vector<float> &gateUp = g.expertGateUp.emplace_back(r.read(ex + "w1.weight", {I, H}));
-        std::vector<float> up = r.read(ex + "w3.weight", {I, H});
+        std::string ex = pre + names.expert(e);
+        std::vector<float> &gateUp = g.expertGateUp.emplace_back(r.read(ex + names.gate + ".weight", {I, H}));
+        std::vector<float> up = r.read(ex + names.up + ".weight", {I, H});
         gateUp.insert(gateUp.end(), up.begin(), up.end());
-        g.expertDown.push_back(r.read(ex + "w2.weight", {H, I}));
+        g.expertDown.push_back(r.read(ex + names.down + ".weight", {H, I}));
       }
     } else if (E > 0) {
       // gpt-oss: gate_up_proj [E, H, 2I] with gate and up interleaved along 2I, down_proj [E, I, H]; both
@@ -1010,7 +1028,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       std::fill(o, o + rows * Hp, 0.0f);
       float *routerLogits = Scratch::sized(sc.routerLogits, rows, Ep);
       dense::linear(w.router, h, H, rows, routerLogits, Ep);
-      std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(routerLogits, S, E, Ep, K);
+      std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(routerLogits, S, E, Ep, K, p.mlp.normTopK);
       for (int64_t e = 0; e < E; ++e) {
         if (routed[e].empty())
           continue;
@@ -1330,7 +1348,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       }
     } else {
       // Routing on the device: top-k of the router's logits (ties to the lower expert) and a softmax over
-      // them give each token's K (expert, weight) routes; row t * K + k of the experts' products is token
+      // them (or over all logits, without norm_top_k) give each token's K (expert, weight) routes; row t * K + k of the experts' products is token
       // t through its k-th expert, then the weighted sum per token.
       const int64_t E = p.mlp.experts, K = p.mlp.topK, R = S * K;
       std::vector<float> &logitsE = resident(a.routerLogits, S * E), &routes = resident(a.routes, R * 2),
@@ -1340,7 +1358,9 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
       project(h, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
       runKernel(s, "xf_dense_topk_softmax",
-                {view(logitsE, {S, E}), view(constant({static_cast<float>(K)}), {1}), view(routes, {R, 2})}, l);
+                {view(logitsE, {S, E}), view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f}), {2}),
+                 view(routes, {R, 2})},
+                l);
       // Many rows (prefill) go through the grouped products, which read each expert's weights once per 64
       // of its rows; a few (decode) through the routed ones, one (row, choice) per work item.
       const bool grouped = R >= kTiledRows;

@@ -2,12 +2,12 @@
 """Write a tiny random Hugging Face checkpoint (config.json + safetensors) for end-to-end tests.
 
     /usr/bin/python3 test/models/gen_tiny_model.py
-        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3} --out DIR
-        [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4]
+        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe} --out DIR
+        [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
-Phi3ForCausalLM) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
+Phi3ForCausalLM, Qwen3MoeForCausalLM) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 
@@ -33,7 +33,7 @@ import numpy as np
 
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
-ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3"]
+ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -187,6 +187,35 @@ def make_config(arch, dtype):
             "output_router_logits": False,
             "router_aux_loss_coef": 0.02,
         }
+    elif arch == "qwen3moe":
+        # Qwen3-MoE: Qwen 3 attention (head_dim 32 with hidden 64 and 4 heads, as Qwen3-30B-A3B's 128
+        # with 2048 / 32); every layer a mixture of 8 experts of moe_intermediate_size 32, top 2, the
+        # router's softmax over all 8 kept as is (norm_topk_prob false, the class default; --norm-topk-prob
+        # sets it true, as the published models do). intermediate_size is that of dense MLP layers, which
+        # decoder_sparse_step 1 and an empty mlp_only_layers leave none of.
+        cfg = {
+            "architectures": ["Qwen3MoeForCausalLM"],
+            "model_type": "qwen3_moe",
+            **common,
+            "head_dim": 32,
+            "rms_norm_eps": 1e-6,
+            "intermediate_size": 128,
+            "moe_intermediate_size": 32,
+            "num_experts": 8,
+            "num_experts_per_tok": 2,
+            "norm_topk_prob": False,
+            "decoder_sparse_step": 1,
+            "mlp_only_layers": [],
+            "max_position_embeddings": 512,
+            "rope_theta": 1000000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "use_sliding_window": False,
+            "sliding_window": None,
+            "max_window_layers": 2,
+            "output_router_logits": False,
+            "router_aux_loss_coef": 0.001,
+        }
     elif arch == "phi3":
         # Phi-3: fused qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows); RoPE on the first
         # half of each head (partial_rotary_factor 0.5, as Phi-4-mini's 0.75); sliding window 16 on
@@ -275,7 +304,7 @@ def make_weights(cfg, seed):
             w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
             w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
-        if kind == "qwen3":
+        if kind in ("qwen3", "qwen3_moe"):
             w[p + "self_attn.q_norm.weight"] = norm(D)
             w[p + "self_attn.k_norm.weight"] = norm(D)
         if kind == "gpt_oss":
@@ -297,6 +326,14 @@ def make_weights(cfg, seed):
                 w[q + "w1.weight"] = mat(I, H, std=0.15)
                 w[q + "w2.weight"] = mat(H, I)
                 w[q + "w3.weight"] = mat(I, H, std=0.15)
+        elif kind == "qwen3_moe":
+            E, Im = cfg["num_experts"], cfg["moe_intermediate_size"]
+            w[p + "mlp.gate.weight"] = mat(E, H, std=0.3)
+            for e in range(E):
+                q = p + "mlp.experts.%d." % e
+                w[q + "gate_proj.weight"] = mat(Im, H, std=0.15)
+                w[q + "up_proj.weight"] = mat(Im, H, std=0.15)
+                w[q + "down_proj.weight"] = mat(H, Im)
         elif kind == "phi3":
             # gate_up_proj: the gate rows, then the up rows ([2I, hidden]).
             w[p + "mlp.gate_up_proj.weight"] = np.concatenate([mat(I, H), mat(I, H)], axis=0)
@@ -391,13 +428,19 @@ def main(argv=None):
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
     ap.add_argument("--shards", type=int, default=1)
     ap.add_argument("--mxfp4", action="store_true", help="gptoss: store the experts as MXFP4 blocks and scales")
+    ap.add_argument("--norm-topk-prob", action="store_true",
+                    help="qwen3moe: renormalize the chosen experts' weights (norm_topk_prob true)")
     args = ap.parse_args(argv)
     if args.shards < 1:
         ap.error("--shards must be >= 1")
     if args.mxfp4 and args.arch != "gptoss":
         ap.error("--mxfp4 applies to --arch gptoss")
+    if args.norm_topk_prob and args.arch != "qwen3moe":
+        ap.error("--norm-topk-prob applies to --arch qwen3moe")
 
     cfg = make_config(args.arch, args.dtype)
+    if args.norm_topk_prob:
+        cfg["norm_topk_prob"] = True
     weights = make_weights(cfg, args.seed)
     if args.mxfp4:
         cfg["quantization_config"] = {"quant_method": "mxfp4", "modules_to_not_convert": [

@@ -17,7 +17,7 @@ Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --pr
 line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma2 / _qwen2 /
-_qwen3 / _mixtral / _phi3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_qwen3 / _qwen3_moe / _mixtral / _phi3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma 2: * (1 + w).
   * RoPE: rotate-half pairing (i, i + r/2) over the first r = int(head_dim * partial_rotary_factor)
@@ -41,6 +41,10 @@ the xf repository. Conventions:
     (gate <= limit, |up| <= limit, gate * sigmoid(1.702 * gate) * (up + 1)).
   * Mixtral MoE: router `block_sparse_moe.gate` (no bias), softmax over all experts, top-k, renormalized
     (= softmax over the top-k logits); expert e: w2(silu(w1 x) * w3 x).
+  * Qwen3-MoE: Qwen 3 attention (q_norm, k_norm); router `mlp.gate` (no bias), softmax over all experts,
+    top-k of those probabilities, divided by their sum only if norm_topk_prob (class default false);
+    expert e: down_proj(silu(gate_proj x) * up_proj x) of size moe_intermediate_size; no sliding window
+    (use_sliding_window false).
   * MXFP4 (gpt-oss experts stored as NAME_blocks U8 [..., G, 16] and NAME_scales U8 [..., G]), as
     transformers' convert_moe_packed_tensors: byte b of a group gives values 2b (low nibble) and 2b + 1
     (high nibble) from the e2m1 table, times 2^(scale - 127); the [..., G * 32] result is transposed on
@@ -259,13 +263,14 @@ def round_array(a, dtype):
 
 
 ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM",
-                 "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM")
+                 "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
+                 "Qwen3MoeForCausalLM")
 
 
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
-    qk_norm, inv_freq / attention_scaling (RoPE), act, moe ("gptoss", "mixtral" or None),
+    qk_norm, inv_freq / attention_scaling (RoPE), act, moe ("gptoss", "mixtral", "qwen3moe" or None),
     moe_renormalize."""
 
     def __init__(self, model_dir):
@@ -300,8 +305,9 @@ class Model:
         self.windows = self._windows()
         self.unit_offset = gemma
         self.sandwich = gemma
-        self.qk_norm = arch == "Qwen3ForCausalLM"
-        self.moe = "gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM" else None
+        self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM")
+        self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
+                    else "qwen3moe" if arch == "Qwen3MoeForCausalLM" else None)
         self.moe_renormalize = True
         self.kv_dtype = "f32"                     # "bf16" / "f16": round cached keys and values
         if gemma:
@@ -332,6 +338,10 @@ class Model:
             types = cfg.get("layer_types") or ["sliding_attention" if i % 2 == 0 else "full_attention"
                                                for i in range(L)]
             return [window if t == "sliding_attention" else None for t in types]
+        if arch == "Qwen3MoeForCausalLM":
+            if cfg.get("use_sliding_window", False) and cfg.get("sliding_window") is not None:
+                raise NotImplementedError("Qwen3-MoE with a sliding window")
+            return [None] * L
         if arch in ("Qwen2ForCausalLM", "Qwen3ForCausalLM"):
             window = cfg.get("sliding_window", 4096) if cfg.get("use_sliding_window", False) else None
             first = cfg.get("max_window_layers", 28)
@@ -428,6 +438,24 @@ class Model:
                 out[t] += wt * self.linear(h, q + "w2")
         return out
 
+    def qwen3_moe(self, n, x):
+        p = "model.layers.%d.mlp." % n
+        k = self.cfg.get("num_experts_per_tok", 8)
+        logits = self.linear(x, p + "gate")                    # [S, E]
+        out = np.zeros_like(x)
+        for t in range(x.shape[0]):
+            probs = np.exp(logits[t] - logits[t].max())
+            probs /= probs.sum()
+            top = np.argsort(-probs, kind="stable")[:k]
+            weights = probs[top]
+            if self.cfg.get("norm_topk_prob", False):
+                weights = weights / weights.sum()
+            for e, wt in zip(top, weights):
+                q = p + "experts.%d." % e
+                h = self.act(self.linear(x[t], q + "gate_proj")) * self.linear(x[t], q + "up_proj")
+                out[t] += wt * self.linear(h, q + "down_proj")
+        return out
+
     def gptoss_moe(self, n, x):
         p = "model.layers.%d.mlp." % n
         k = self.cfg["num_experts_per_tok"]
@@ -458,6 +486,8 @@ class Model:
             return self.gptoss_moe(n, x)
         if self.moe == "mixtral":
             return self.mixtral_moe(n, x)
+        if self.moe == "qwen3moe":
+            return self.qwen3_moe(n, x)
         return self.dense_mlp(n, x)
 
     def forward(self, ids, start, cache):

@@ -610,33 +610,39 @@ TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
             std::string::npos);
 }
 
-// MoE routing on the device: top-k with ties to the lower expert and a softmax over the chosen logits, the
-// chosen experts' products per (token, choice) row with their own biases, and the weighted sum per token.
+// MoE routing on the device: top-k with ties to the lower expert and a softmax over the chosen logits (or,
+// without norm, over all of them), the chosen experts' products per (token, choice) row with their own
+// biases, and the weighted sum per token.
 TEST_P(DenseKernels, RoutedExperts) {
   const int64_t S = 3, E = 5, K = 2, H = 6, N = 4, R = S * K;
   std::vector<float> logits = randomNormals(S * E, 16);
   logits[1 * E + 3] = logits[1 * E + 1] = 4.0f; // a tie at the top: expert 1 first, then 3
-  std::vector<float> k = {float(K)}, routes(R * 2, std::nanf(""));
-  ASSERT_EQ(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(k, {1}), tensorOf(routes, {R, 2})}), "");
+  std::vector<float> routes(R * 2, std::nanf(""));
   std::vector<int64_t> chosen(R);
-  for (int64_t t = 0; t < S; ++t) {
-    std::vector<int64_t> order(E);
-    for (int64_t e = 0; e < E; ++e)
-      order[e] = e;
-    const float *lg = logits.data() + t * E;
-    std::sort(order.begin(), order.end(),
-              [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
-    double sum = 0;
-    for (int64_t j = 0; j < K; ++j)
-      sum += std::exp(double(lg[order[j]]) - lg[order[0]]);
-    for (int64_t j = 0; j < K; ++j) {
-      chosen[t * K + j] = order[j];
-      EXPECT_EQ(routes[(t * K + j) * 2], float(order[j])) << "token " << t << " choice " << j;
-      EXPECT_NEAR(routes[(t * K + j) * 2 + 1], std::exp(double(lg[order[j]]) - lg[order[0]]) / sum, 1e-6);
+  for (bool norm : {false, true}) {
+    std::vector<float> params = {float(K), norm ? 1.0f : 0.0f};
+    ASSERT_EQ(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(params, {2}), tensorOf(routes, {R, 2})}),
+              "");
+    for (int64_t t = 0; t < S; ++t) {
+      std::vector<int64_t> order(E);
+      for (int64_t e = 0; e < E; ++e)
+        order[e] = e;
+      const float *lg = logits.data() + t * E;
+      std::sort(order.begin(), order.end(),
+                [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+      double sum = 0;
+      for (int64_t j = 0; j < (norm ? K : E); ++j)
+        sum += std::exp(double(lg[order[j]]) - lg[order[0]]);
+      for (int64_t j = 0; j < K; ++j) {
+        chosen[t * K + j] = order[j];
+        EXPECT_EQ(routes[(t * K + j) * 2], float(order[j])) << "token " << t << " choice " << j;
+        EXPECT_NEAR(routes[(t * K + j) * 2 + 1], std::exp(double(lg[order[j]]) - lg[order[0]]) / sum, 1e-6)
+            << "token " << t << " choice " << j << (norm ? " (norm)" : " (all experts)");
+      }
     }
+    EXPECT_EQ(chosen[2], 1);
+    EXPECT_EQ(chosen[3], 3);
   }
-  EXPECT_EQ(chosen[2], 1);
-  EXPECT_EQ(chosen[3], 3);
 
   // Expert weights [E, N, H].
   std::vector<float> x = randomNormals(S * H, 17), w = randomNormals(E * N * H, 18), bias = randomNormals(E * N, 19);
@@ -692,8 +698,8 @@ TEST_P(DenseKernels, RoutedExperts) {
                                            tensorOf(one, {1}), tensorOf(y, {R, N})})
                 .find("1 output rows per input row do not match 3 input rows for 6 output rows"),
             std::string::npos);
-  std::vector<float> six = {6};
-  EXPECT_NE(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(six, {1}), tensorOf(routes, {R, 2})})
+  std::vector<float> six = {6, 1};
+  EXPECT_NE(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(six, {2}), tensorOf(routes, {R, 2})})
                 .find("top-6 of 5 experts"),
             std::string::npos);
 }
@@ -708,11 +714,11 @@ TEST_P(DenseKernels, GroupedExperts) {
     GTEST_SKIP() << "the grouped products use workgroup memory and barriers: GPU targets only";
   for (int64_t S : {50, 600}) {
     const int64_t E = 5, K = 2, R = S * K, H = 37, N = 70;
-    std::vector<float> logits = randomNormals(S * E, 31), k = {float(K)}, routes(R * 2, std::nanf("")),
+    std::vector<float> logits = randomNormals(S * E, 31), k = {float(K), 1}, routes(R * 2, std::nanf("")),
                        groups(E * (R + 1), std::nanf(""));
     for (int64_t t = 0; t < std::min<int64_t>(S, S == 50 ? 20 : S); ++t)
       logits[t * E + 3] = 9.0f; // expert 3 takes more than a 64-row tile
-    ASSERT_EQ(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(k, {1}), tensorOf(routes, {R, 2})}), "");
+    ASSERT_EQ(run("xf_dense_topk_softmax", {tensorOf(logits, {S, E}), tensorOf(k, {2}), tensorOf(routes, {R, 2})}), "");
     ASSERT_EQ(run("xf_dense_route_groups", {tensorOf(routes, {R, 2}), tensorOf(groups, {E, R + 1})}), "");
     std::vector<int64_t> expertOf(R);
     for (int64_t e = 0, listed = 0; e < E; ++e) {
