@@ -206,7 +206,7 @@ struct LayerSpec {
 struct ModelSpec {
   std::string name;
   llvm::SMLoc loc;
-  std::string architecture; // informational (the HF class name), changes nothing
+  std::string architecture; // the HF class name: selects the checkpoint's tensor names, not the math
   int64_t vocab = 0, hidden = 0, numLayers = 0;
   DType dtype = DType::BF16;
   bool tieEmbeddings = false;

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
-For each architecture (llama, mistral, gptoss, gemma2, qwen3, qwen2, mixtral, phi3) it generates a tiny
+For each architecture (llama, mistral, gptoss, gemma2, qwen3, qwen2, mixtral, phi3, qwen3moe) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -11,7 +11,7 @@ checkpoint and checks:
      the transformers modeling code (its own safetensors reader via torch.frombuffer, HF-style RoPE
      tables and partial apply_rotary_pos_emb, additive masks, sink column appended then dropped, the
      dense all-experts gpt-oss MoE, Mixtral's softmax-topk-renormalize routing with per-expert token
-     gathering, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
+     gathering, Qwen3-MoE's routing with and without norm_topk_prob, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
      fused projections split by slicing / chunk), decoding greedily by recomputing the whole sequence
      each step: same tokens, logits to 1e-9;
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
@@ -23,7 +23,7 @@ checkpoint and checks:
      removed (gpt-oss: swiglu clamp, sinks, yarn's truncate=false and attention factor; gemma2: each soft
      cap, the sandwich norms, (1 + w), the embedding scale, query_pre_attn_scalar; qwen3: q/k norms;
      qwen2: q/k/v biases; mixtral: the top-2 renormalization, top-2 itself; phi3: the partial rotary
-     factor), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+     factor; qwen3moe: q/k norms, norm_topk_prob false, top-2 itself), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -164,6 +164,10 @@ class TorchModel:
             # Gemma2Attention: sliding_window if not bool(layer_idx % 2) (or layer_types, when given)
             sliding = c["layer_types"][layer] == "sliding_attention" if c.get("layer_types") else not bool(layer % 2)
             return c["sliding_window"] if sliding else None
+        if self.type == "qwen3_moe":
+            # Qwen3MoeConfig: sliding_window if use_sliding_window else None (not in the tiny models).
+            assert not c.get("use_sliding_window")
+            return None
         if self.type in ("qwen2", "qwen3"):
             # Qwen2Config: sliding_window if use_sliding_window else None; layer_types "sliding_attention"
             # if sliding_window is not None and i >= max_window_layers.
@@ -185,7 +189,7 @@ class TorchModel:
             k = self.lin(h, p + "self_attn.k_proj")
             v = self.lin(h, p + "self_attn.v_proj")
         q, k, v = q.view(S, -1, D), k.view(S, -1, D), v.view(S, -1, D)
-        if self.type == "qwen3":
+        if self.type in ("qwen3", "qwen3_moe"):
             # Qwen3Attention: self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
@@ -197,6 +201,8 @@ class TorchModel:
             return self.moe(p + "mlp.", h)
         if self.type == "mixtral":
             return self.mixtral_moe(p + "block_sparse_moe.", h)
+        if self.type == "qwen3_moe":
+            return self.qwen3_moe(p + "mlp.", h)
         if self.type == "phi3":
             up_states = self.lin(h, p + "mlp.gate_up_proj")
             gate, up_states = up_states.chunk(2, dim=-1)
@@ -301,6 +307,27 @@ class TorchModel:
             q = p + "experts.%d." % e
             out = F.linear(F.silu(F.linear(current, w[q + "w1.weight"])) * F.linear(current, w[q + "w3.weight"]),
                            w[q + "w2.weight"])
+            final.index_add_(0, top_x, out * routing_weights[top_x, idx, None])
+        return final
+
+    def qwen3_moe(self, p, h):
+        """Qwen3MoeSparseMoeBlock: softmax over all experts, topk, divided by the chosen sum only with
+        norm_topk_prob; experts as Qwen3MoeMLP (gate_proj, up_proj, down_proj) on their tokens."""
+        c, w = self.cfg, self.w
+        E, k = c["num_experts"], c["num_experts_per_tok"]
+        router_logits = F.linear(h, w[p + "gate.weight"])
+        routing_weights = F.softmax(router_logits, dim=1, dtype=torch.float64)
+        routing_weights, selected_experts = torch.topk(routing_weights, k, dim=-1)
+        if c.get("norm_topk_prob", False):
+            routing_weights /= routing_weights.sum(dim=-1, keepdim=True)
+        final = torch.zeros_like(h)
+        expert_mask = F.one_hot(selected_experts, num_classes=E).permute(2, 1, 0)    # [E, k, S]
+        for e in range(E):
+            idx, top_x = torch.where(expert_mask[e])
+            current = h[None, top_x].reshape(-1, h.shape[-1])
+            q = p + "experts.%d." % e
+            out = F.linear(F.silu(F.linear(current, w[q + "gate_proj.weight"])) *
+                           F.linear(current, w[q + "up_proj.weight"]), w[q + "down_proj.weight"])
             final.index_add_(0, top_x, out * routing_weights[top_x, idx, None])
         return final
 
@@ -460,6 +487,9 @@ def check_features_matter(arch, model_dir, logits):
         "mixtral": (("top-2 renormalization", setattr_("moe_renormalize", False)),
                     ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
         "phi3": (("partial rotary factor", cfg_("partial_rotary_factor", 1.0)),),
+        "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
+                     ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),
+                     ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
     }
     for name, f in features.get(arch, ()):
         d = run(f)
