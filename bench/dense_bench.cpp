@@ -7,7 +7,7 @@
 // runtime/cpu/DenseOps.cpp (the Halide kernels libxfrt runs, compiled into this program from the same
 // sources and static kernel libraries) against OpenBLAS cblas_sgemm / cblas_sgemv on the same buffers, at the
 // linear-layer shapes of a ~100M llama-style model and of Llama-3-8B, and at the expert shapes of gpt-oss-20b and
-// Mixtral-8x7B (--only moe; their GEMMs take an expert's share of the 512 tokens). Both peers get 2 threads: xf its
+// Mixtral-8x7B and Qwen3-30B-A3B (--only moe; their GEMMs take an expert's share of the 512 tokens). Both peers get 2 threads: xf its
 // ThreadPool under dense::ScopedPool, OpenBLAS openblas_set_num_threads(2) (its default on this 2-core
 // machine; the program prints what OpenBLAS reports).
 //
@@ -97,11 +97,14 @@ const Shape kShapes[] = {
     {"8b", "down 14336->4096", 14336, 4096},
     // MoE experts: a prefill GEMM takes the rows routed to one expert, 512 tokens x top-k / experts on
     // average (gpt-oss-20b: hidden and expert width 2880, 32 experts, top-4; Mixtral-8x7B: 4096 -> 14336,
-    // 8 experts, top-2); a decode step runs each chosen expert as a GEMV.
+    // 8 experts, top-2; Qwen3-30B-A3B: 2048 -> 768, 128 experts, top-8); a decode step runs each chosen
+    // expert as a GEMV.
     {"moe", "gpt-oss gate/up 2880->5760", 2880, 5760, kPrefillRows * 4 / 32},
     {"moe", "gpt-oss down 2880->2880", 2880, 2880, kPrefillRows * 4 / 32},
     {"moe", "Mixtral gate/up 4096->28672", 4096, 28672, kPrefillRows * 2 / 8},
     {"moe", "Mixtral down 14336->4096", 14336, 4096, kPrefillRows * 2 / 8},
+    {"moe", "Qwen3-MoE gate/up 2048->1536", 2048, 1536, kPrefillRows * 8 / 128},
+    {"moe", "Qwen3-MoE down 768->2048", 768, 2048, kPrefillRows * 8 / 128},
 };
 
 [[noreturn]] void die(const std::string &message) {

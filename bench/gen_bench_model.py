@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write a random ~100M-parameter llama-style Hugging Face checkpoint for bench/run_model_bench.
 
-    /usr/bin/python3 bench/gen_bench_model.py --out DIR [--seed N] [--preset bench100m|gptoss-slice]
+    /usr/bin/python3 bench/gen_bench_model.py --out DIR [--seed N] [--preset bench100m|gptoss-slice|qwen3moe-slice]
                                               [--dtype f32|bf16] [--config-only]
 
 DIR/config.json (LlamaForCausalLM) and DIR/model.safetensors (float32, or bfloat16 rounded to nearest even from
@@ -15,6 +15,10 @@ query heads, 8 kv heads, head_dim 64, 32 experts of intermediate 2880, top-4, sl
 layer, yarn RoPE as published), vocab 8192, as the model is published: bf16 except the experts, which are
 MXFP4 `_blocks` / `_scales` (test/models/gen_tiny_model.py's packing) with `quantization_config` mxfp4;
 1.65 G parameters, 1.1 GB. --dtype is ignored for it.
+
+Preset qwen3moe-slice: two layers of Qwen3-30B-A3B at their real sizes (hidden 2048, 32 query heads, 4 kv
+heads, head_dim 128 with q/k norms, 128 experts of moe_intermediate_size 768 on every layer, top 8,
+norm_topk_prob true, RoPE theta 1e6), vocab 8192, bf16 (or --dtype f32): 1.26 G parameters, 2.5 GB in bf16.
 
 Weights are Gaussian with std 1/sqrt(fan_in) (q and k 1.5/sqrt(fan_in), so attention scores are O(1);
 lm_head 2/sqrt(hidden), so the top logits are well separated and greedy tokens do not hinge on rounding),
@@ -159,23 +163,91 @@ def make_gptoss_slice(cfg, seed):
     return w
 
 
+QWEN3MOE_SLICE = {
+    "architectures": ["Qwen3MoeForCausalLM"],
+    "model_type": "qwen3_moe",
+    "vocab_size": 8192,
+    "hidden_size": 2048,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 4,
+    "head_dim": 128,
+    "intermediate_size": 6144,
+    "moe_intermediate_size": 768,
+    "num_experts": 128,
+    "num_experts_per_tok": 8,
+    "norm_topk_prob": True,
+    "decoder_sparse_step": 1,
+    "mlp_only_layers": [],
+    "rms_norm_eps": 1e-6,
+    "rope_theta": 1000000.0,
+    "max_position_embeddings": 40960,
+    "use_sliding_window": False,
+    "sliding_window": None,
+    "tie_word_embeddings": False,
+    "hidden_act": "silu",
+    "attention_bias": False,
+    "use_cache": True,
+}
+
+
+def make_qwen3moe_slice(cfg, seed):
+    rng = np.random.default_rng(seed)
+    V, H, L = cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"]
+    nH, nKV, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    E, I = cfg["num_experts"], cfg["moe_intermediate_size"]
+
+    def mat(out, inp, gain=1.0):
+        a = rng.standard_normal((out, inp), dtype=np.float32)
+        a *= np.float32(gain / np.sqrt(inp))
+        return a
+
+    def norm(n):
+        return (1.0 + 0.1 * rng.standard_normal(n, dtype=np.float32)).astype(np.float32)
+
+    w = {"model.embed_tokens.weight": rng.standard_normal((V, H), dtype=np.float32)}
+    for n in range(L):
+        p = "model.layers.%d." % n
+        w[p + "input_layernorm.weight"] = norm(H)
+        w[p + "post_attention_layernorm.weight"] = norm(H)
+        w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, 1.5)
+        w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, 1.5)
+        w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
+        w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
+        w[p + "self_attn.q_norm.weight"] = norm(D)
+        w[p + "self_attn.k_norm.weight"] = norm(D)
+        w[p + "mlp.gate.weight"] = mat(E, H)
+        for e in range(E):
+            q = p + "mlp.experts.%d." % e
+            w[q + "gate_proj.weight"] = mat(I, H)
+            w[q + "up_proj.weight"] = mat(I, H)
+            w[q + "down_proj.weight"] = mat(H, I)
+    w["model.norm.weight"] = norm(H)
+    w["lm_head.weight"] = mat(V, H, 2.0)
+    return w
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output folder (created)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--preset", default="bench100m", choices=sorted(PRESETS) + ["gptoss-slice"])
+    ap.add_argument("--preset", default="bench100m", choices=sorted(PRESETS) + ["gptoss-slice", "qwen3moe-slice"])
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
     ap.add_argument("--config-only", action="store_true", help="write config.json only (what xfc compiles)")
     args = ap.parse_args(argv)
     slice_ = args.preset == "gptoss-slice"
-    cfg = dict(GPTOSS_SLICE) if slice_ else make_config(args.preset, args.dtype)
+    if args.preset == "qwen3moe-slice":
+        cfg = dict(QWEN3MOE_SLICE, torch_dtype={"f32": "float32", "bf16": "bfloat16"}[args.dtype])
+    else:
+        cfg = dict(GPTOSS_SLICE) if slice_ else make_config(args.preset, args.dtype)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
     if args.config_only:
         return 0
-    weights = make_gptoss_slice(cfg, args.seed) if slice_ else make_weights(cfg, args.seed)
+    weights = (make_gptoss_slice(cfg, args.seed) if slice_ else
+               make_qwen3moe_slice(cfg, args.seed) if args.preset == "qwen3moe-slice" else make_weights(cfg, args.seed))
     size = write_safetensors(os.path.join(args.out, "model.safetensors"), weights, "bf16" if slice_ else args.dtype)
     # A packed MXFP4 byte holds two weights; its scales are not parameters.
     params = sum(a.size * (2 if n.endswith("_blocks") else 0 if n.endswith("_scales") else 1)
