@@ -211,6 +211,7 @@ struct KernelRequest {
   std::vector<::xf::VariantSpec> variants;
   std::vector<int64_t> layers; // for models
   const ::xf::ModelSpec *model = nullptr;
+  const ::xf::RopeSpec *rope = nullptr; // the RoPE of its layers (models)
 };
 
 Type elementTypeOf(MLIRContext *ctx, ::xf::DType t) {
@@ -275,12 +276,13 @@ void buildKernel(OpBuilder &b, ModuleOp module, const KernelRequest &k) {
   // The model facts the variant passes need: the router's input size (MoH), the RoPE base and rotary dims
   // and the depth (phase-bounded RoPE).
   if (const ::xf::ModelSpec *m = k.model) {
-    int64_t rotary = static_cast<int64_t>(std::llround(a.headDim * m->rope.partial));
+    const ::xf::RopeSpec &rope = k.rope ? *k.rope : m->rope;
+    int64_t rotary = static_cast<int64_t>(std::llround(a.headDim * rope.partial));
     func->setAttr("xf.model", b.getDictionaryAttr({
                                   b.getNamedAttr("hidden", b.getI64IntegerAttr(m->hidden)),
                                   b.getNamedAttr("layers", b.getI64IntegerAttr(m->numLayers)),
                                   b.getNamedAttr("max_position", b.getI64IntegerAttr(m->maxPosition)),
-                                  b.getNamedAttr("rope_base", b.getF64FloatAttr(m->rope.baseAuto ? 0.0 : m->rope.base)),
+                                  b.getNamedAttr("rope_base", b.getF64FloatAttr(rope.baseAuto ? 0.0 : rope.base)),
                                   b.getNamedAttr("rotary_dim", b.getI64IntegerAttr(rotary)),
                               }));
   }
@@ -347,11 +349,13 @@ std::vector<KernelRequest> modelKernels(MLIRContext &ctx, const ::xf::ModelSpec 
   Location loc = locationOf(ctx, sm, m.loc);
   for (size_t l = 0; l < m.layers.size(); ++l) {
     const ::xf::LayerSpec &layer = m.layers[l];
+    // Layers share a kernel only with the same RoPE too: the phase-bounded RoPE variant reads its base.
+    const ::xf::RopeSpec *rope = &m.ropeOf(l);
     auto it = llvm::find_if(kernels, [&](const KernelRequest &k) {
-      return k.config == layer.attention && k.variants == layer.variants;
+      return k.config == layer.attention && k.variants == layer.variants && k.rope == rope;
     });
     if (it == kernels.end()) {
-      kernels.push_back({"", loc, layer.attention, layer.variants, {}, &m});
+      kernels.push_back({"", loc, layer.attention, layer.variants, {}, &m, rope});
       it = std::prev(kernels.end());
     }
     it->layers.push_back(l);
@@ -659,8 +663,8 @@ private:
     return tensor::ExpandShapeOp::create(b, loc, type, x, SmallVector<ReassociationIndices>{{0, 1}, {2, 3}}, sizes);
   }
 
-  Value rope(Value x, const ::xf::AttentionConfig &a) {
-    const ::xf::RopeSpec &r = m.rope;
+  Value rope(Value x, const ::xf::AttentionConfig &a, int64_t layer) {
+    const ::xf::RopeSpec &r = m.ropeOf(layer);
     using Scaling = ::xf::RopeSpec::Scaling;
     int64_t rotary = static_cast<int64_t>(std::llround(a.headDim * r.partial));
     NamedAttrList attrs;
@@ -729,8 +733,8 @@ private:
     }
     // [batch, seq, heads, dim] -> [batch, heads, seq, dim], the attention layout.
     SmallVector<int64_t> swap{0, 2, 1, 3};
-    Value qh = rope(model::transpose(b, loc, q4, swap), a);
-    Value kh = rope(model::transpose(b, loc, k4, swap), a);
+    Value qh = rope(model::transpose(b, loc, q4, swap), a, layer);
+    Value kh = rope(model::transpose(b, loc, k4, swap), a, layer);
     Value vh = model::transpose(b, loc, v4, swap);
 
     // The cache: this call's keys and values go to their positions; attention reads positions [0, T).

@@ -150,24 +150,29 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
         {"qkv_bias", a.bias != AttentionBias::None},
         {"o_bias", a.bias == AttentionBias::All},
         {"learned_sinks", learnedSinks},
+        {"sliding_rope", m.slidingRope && m.isSlidingLayer(l)},
     });
   }
 
   int64_t headDim = m.layers.empty() ? 0 : m.layers.front().attention.headDim;
   int64_t rotaryDim = static_cast<int64_t>(std::floor(headDim * m.rope.partial));
   rotaryDim -= rotaryDim % 2;
-  RopeFrequencies freqs = computeRopeFrequencies(m.rope, rotaryDim, m.maxPosition);
-  llvm::json::Object rope{{"rotary_dim", rotaryDim},
-                          {"inv_freq", doubles(freqs.invFreq)},
-                          {"attention_factor", freqs.attentionFactor},
-                          {"scaling", toString(m.rope.scaling)}};
-  if (!freqs.longInvFreq.empty())
-    rope["long_inv_freq"] = doubles(freqs.longInvFreq);
-  if (m.rope.scaling == RopeSpec::Scaling::Dynamic || m.rope.scaling == RopeSpec::Scaling::LongRope) {
-    rope["original_max_position"] = m.rope.originalMaxPosition.value_or(m.maxPosition);
-    rope["factor"] = m.rope.factor;
-    rope["base"] = m.rope.base;
-  }
+  auto describeRope = [&](const RopeSpec &r) {
+    RopeFrequencies freqs = computeRopeFrequencies(r, rotaryDim, m.maxPosition);
+    llvm::json::Object rope{{"rotary_dim", rotaryDim},
+                            {"inv_freq", doubles(freqs.invFreq)},
+                            {"attention_factor", freqs.attentionFactor},
+                            {"scaling", toString(r.scaling)}};
+    if (!freqs.longInvFreq.empty())
+      rope["long_inv_freq"] = doubles(freqs.longInvFreq);
+    if (r.scaling == RopeSpec::Scaling::Dynamic || r.scaling == RopeSpec::Scaling::LongRope) {
+      rope["original_max_position"] = r.originalMaxPosition.value_or(m.maxPosition);
+      rope["factor"] = r.factor;
+      rope["base"] = r.base;
+    }
+    return rope;
+  };
+  llvm::json::Object rope = describeRope(m.rope);
 
   llvm::json::Object mlp{{"activation", toString(m.mlp.activation)},
                          {"intermediate", m.mlp.intermediate},
@@ -196,5 +201,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
   };
   if (m.finalSoftcap)
     plan["final_softcap"] = *m.finalSoftcap;
+  if (m.slidingRope)
+    plan["sliding_rope"] = describeRope(*m.slidingRope);
   return llvm::json::Value(std::move(plan));
 }

@@ -384,6 +384,14 @@ AttentionConfig ModelSpec::layerBase(size_t layer) const {
   return a;
 }
 
+bool ModelSpec::isSlidingLayer(size_t layer) const {
+  return layerTypes.empty() ? attention.window > 0 : layer < layerTypes.size() && layerTypes[layer] == LayerType::Sliding;
+}
+
+const RopeSpec &ModelSpec::ropeOf(size_t layer) const {
+  return slidingRope && isSlidingLayer(layer) ? *slidingRope : rope;
+}
+
 void ModelSpec::resolveLayers() {
   layers.clear();
   for (int64_t l = 0; l < numLayers; ++l)

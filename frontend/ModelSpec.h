@@ -217,6 +217,9 @@ struct ModelSpec {
   NormPlacement normPlacement = NormPlacement::Pre;
   MlpSpec mlp;
   RopeSpec rope;
+  /// The RoPE of sliding layers where it differs from `rope` (Gemma 3's rope_local_base_freq); the same
+  /// rotated dims and pairing as `rope`, only the frequencies differ.
+  std::optional<RopeSpec> slidingRope;
 
   /// The attention block as written (before layer types and overrides).
   AttentionConfig attention;
@@ -231,6 +234,10 @@ struct ModelSpec {
   AttentionConfig layerBase(size_t layer) const;
   /// Fills `layers` from the attention block, the layer types and the model variants (no overrides).
   void resolveLayers();
+  /// Whether `layer` is of type `sliding` (every layer is when the model's attention has a window).
+  bool isSlidingLayer(size_t layer) const;
+  /// The RoPE of `layer`: `slidingRope` for sliding layers when given, `rope` otherwise.
+  const RopeSpec &ropeOf(size_t layer) const;
 };
 
 struct Spec {

@@ -11,6 +11,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/Sequence.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -49,7 +50,7 @@ const StringRef kLayerKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", 
 const StringRef kModelKeys[] = {"vocab",        "hidden",        "layers",      "dtype",
                                 "tie_embeddings", "max_position", "embed_scale", "final_softcap",
                                 "architecture", "layer_types",   "norm_placement"};
-const StringRef kModelBlocks[] = {"attention", "rope", "mlp", "norm", "layers", "variant"};
+const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "norm", "layers", "variant"};
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
                               "experts", "top_k", "norm_top_k", "limit", "alpha"};
@@ -1890,7 +1891,19 @@ private:
     for (const Block *v : variantBlocks)
       if (v->name == "phase_bounded_rope")
         wantsAutoBase = true;
-    analyzeRope(singles.lookup("rope"), m, wantsAutoBase);
+    analyzeRope(singles.lookup("rope"), m, m.rope, wantsAutoBase);
+    if (const Block *sliding = singles.lookup("sliding_rope")) {
+      RopeSpec r;
+      analyzeRope(sliding, m, r, /*phaseBounded=*/false, "sliding_rope");
+      if (r.partial != m.rope.partial || r.interleaved != m.rope.interleaved)
+        diag.error(sliding->loc, "'sliding_rope' must rotate the dims 'rope' rotates (the same 'partial' and "
+                                 "'interleaved'); only the frequencies may differ");
+      else if (wantsAutoBase)
+        diag.error(sliding->loc, "'sliding_rope' cannot be combined with the 'phase_bounded_rope' variant");
+      else if (!llvm::any_of(llvm::seq<int64_t>(0, m.numLayers), [&](int64_t l) { return m.isSlidingLayer(l); }))
+        diag.error(sliding->loc, "'sliding_rope' applies to sliding layers, and model '" + m.name + "' has none");
+      m.slidingRope = r;
+    }
 
     // The layers, expressions and variants are checked whenever the attention's shape is known, so that
     // their errors are reported together with the others.
@@ -2116,12 +2129,11 @@ private:
     }
   }
 
-  void analyzeRope(const Block *ropeBlock, ModelSpec &m, bool phaseBounded) {
+  void analyzeRope(const Block *ropeBlock, ModelSpec &m, RopeSpec &r, bool phaseBounded, StringRef kind = "rope") {
     // Without a rope block the model has RoPE with the defaults (base 10000, every dim rotated).
     static const Block none;
     const Block *block = ropeBlock ? ropeBlock : &none;
-    RopeSpec &r = m.rope;
-    auto fields = collect(*block, kRopeKeys, "rope block");
+    auto fields = collect(*block, kRopeKeys, (kind + " block").str());
     if (const Field *f = get(fields, "base")) {
       auto v = value(*f);
       if (v && v->isWord("auto")) {

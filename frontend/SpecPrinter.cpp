@@ -201,7 +201,9 @@ private:
       key(4, "kv_dtype", toString(a.kvDtype));
     os << "  }\n";
 
-    printRope(m.rope);
+    printRope(m.rope, "rope");
+    if (m.slidingRope)
+      printRope(*m.slidingRope, "sliding_rope");
     printMlp(m.mlp);
 
     // Model-level variants are printed as such only if every layer starts with them (they were resolved
@@ -220,8 +222,8 @@ private:
     os << "}\n";
   }
 
-  void printRope(const RopeSpec &r) {
-    os << "\n  rope {\n";
+  void printRope(const RopeSpec &r, llvm::StringRef block) {
+    os << "\n  " << block << " {\n";
     key(4, "base", r.baseAuto ? std::string("auto") : formatNumber(r.base));
     if (r.partial != 1.0)
       key(4, "partial", formatNumber(r.partial));

@@ -131,6 +131,7 @@ enum class SlidingStyle {
   AllLayers,   // sliding_window applies to every layer (Mistral, Mixtral, Phi-3)
   Qwen,        // use_sliding_window: layers >= max_window_layers slide; or layer_types
   Alternating, // layer_types, by default even layers slide (Gemma 2, gpt-oss)
+  Pattern,     // layer_types, by default every sliding_window_pattern-th layer is full (Gemma 3)
 };
 
 struct Architecture {
@@ -160,6 +161,8 @@ const Architecture kArchitectures[] = {
      false, false, 0, 0},
     {"Gemma2ForCausalLM", "gemma2", 10000.0, 1e-6, true, "gelu_pytorch_tanh", 256, true, SlidingStyle::Alternating,
      4096, 8192, true, false, false, 0, 0},
+    {"Gemma3ForCausalLM", "gemma3_text", 1e6, 1e-6, true, "gelu_pytorch_tanh", 256, true, SlidingStyle::Pattern,
+     4096, 131072, true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
      false, false, false, 0, 0},
     {"MixtralForCausalLM", "mixtral", 1e6, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt,
@@ -171,8 +174,9 @@ const Architecture kArchitectures[] = {
 };
 
 const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalLM",  "Qwen2ForCausalLM",
-                                        "Qwen3ForCausalLM",   "Gemma2ForCausalLM",   "Phi3ForCausalLM",
-                                        "MixtralForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM"};
+                                        "Qwen3ForCausalLM",   "Gemma2ForCausalLM",   "Gemma3ForCausalLM",
+                                        "Phi3ForCausalLM",    "MixtralForCausalLM",  "Qwen3MoeForCausalLM",
+                                        "GptOssForCausalLM"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -420,9 +424,10 @@ private:
     m.norm.eps = numberField("rms_norm_eps", arch->rmsEps);
     if (m.norm.eps > 1)
       error("rms_norm_eps", "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
-    bool gemma = arch->modelType == "gemma2";
+    const bool gemma3 = arch->modelType == "gemma3_text";
+    const bool gemma = arch->modelType == "gemma2" || gemma3;
     if (gemma) {
-      // Gemma: RMSNorm scales by (1 + w), norms before and after attention and MLP, embeddings times
+      // Gemma 2 and 3: RMSNorm scales by (1 + w), norms before and after attention and MLP, embeddings times
       // sqrt(hidden).
       m.norm.unitOffset = true;
       m.normPlacement = NormPlacement::Sandwich;
@@ -470,13 +475,19 @@ private:
     else if (const json::Value *v = field("attention_bias"))
       if (asBool(*v, "attention_bias").value_or(false))
         error("attention_bias", arch->name + " has no attention bias switch; true is not what it computes");
-    a.qkNorm = arch->modelType == "qwen3" || arch->modelType == "qwen3_moe";
+    // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others).
+    a.qkNorm = arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3;
     if (gemma) {
+      // Gemma 3 dropped Gemma 2's soft caps: its class defaults are null.
       a.scaleKind = AttentionConfig::ScaleKind::QueryPreAttnScalar;
       a.scaleValue = numberField("query_pre_attn_scalar", 256);
-      a.softcap = optionalNumber("attn_logit_softcapping", 50.0);
-      m.finalSoftcap = optionalNumber("final_logit_softcapping", 30.0);
+      a.softcap = optionalNumber("attn_logit_softcapping", gemma3 ? std::nullopt : std::optional<double>(50.0));
+      m.finalSoftcap = optionalNumber("final_logit_softcapping", gemma3 ? std::nullopt : std::optional<double>(30.0));
     }
+    if (gemma3)
+      if (boolField("use_bidirectional_attention", false))
+        error("use_bidirectional_attention", "bidirectional attention (an embedding model) is not supported; "
+                                             "Gemma3ForCausalLM is causal");
     readSliding(m, *arch);
     const bool qwenMoe = arch->modelType == "qwen3_moe";
     if (qwenMoe && boolField("use_sliding_window", false))
@@ -553,6 +564,17 @@ private:
     }
 
     readRope(m);
+    if (gemma3) {
+      // Gemma 3's sliding layers rotate with their own base and no scaling (HF's rotary_emb_local).
+      RopeSpec local;
+      local.base = numberField("rope_local_base_freq", 10000.0);
+      if (!(local.base > 1))
+        error("rope_local_base_freq", "expected a base > 1, got " + formatNumber(local.base));
+      local.partial = m.rope.partial;
+      local.interleaved = m.rope.interleaved;
+      if (llvm::is_contained(m.layerTypes, LayerType::Sliding) || m.attention.window > 0)
+        m.slidingRope = local;
+    }
 
     if (const json::Value *v = field("quantization_config")) {
       const json::Object *q = v->getAsObject();
@@ -585,7 +607,7 @@ private:
     return m;
   }
 
-  std::optional<double> optionalNumber(StringRef key, double fallback) {
+  std::optional<double> optionalNumber(StringRef key, std::optional<double> fallback) {
     handled.insert(key);
     const json::Value *v = root->get(key);
     if (!v)
@@ -622,7 +644,7 @@ private:
     // Gemma 2's MLP reads hidden_activation; hidden_act is kept for older code.
     StringRef key = "hidden_act";
     const json::Value *v = field("hidden_act");
-    if (arch.modelType == "gemma2") {
+    if (arch.modelType == "gemma2" || arch.modelType == "gemma3_text") {
       if (const json::Value *g = field("hidden_activation")) {
         v = g;
         key = "hidden_activation";
@@ -667,7 +689,8 @@ private:
     int64_t n = m.numLayers;
     std::vector<LayerType> types(n, LayerType::Full);
     bool explicitTypes = false;
-    if (arch.sliding == SlidingStyle::Qwen || arch.sliding == SlidingStyle::Alternating) {
+    if (arch.sliding == SlidingStyle::Qwen || arch.sliding == SlidingStyle::Alternating ||
+        arch.sliding == SlidingStyle::Pattern) {
       if (const json::Value *v = field("layer_types")) {
         explicitTypes = true;
         const json::Array *list = v->getAsArray();
@@ -713,6 +736,14 @@ private:
         for (int64_t i = 0; i < n; i += 2)
           types[i] = LayerType::Sliding;
       break;
+    case SlidingStyle::Pattern: {
+      // Gemma3TextConfig: layer i slides unless (i + 1) % sliding_window_pattern == 0.
+      int64_t pattern = intField("sliding_window_pattern", 6);
+      if (!explicitTypes && pattern > 0)
+        for (int64_t i = 0; i < n; ++i)
+          types[i] = (i + 1) % pattern ? LayerType::Sliding : LayerType::Full;
+      break;
+    }
     }
     if (!window)
       return; // sliding layers without a window attend to everything

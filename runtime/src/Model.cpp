@@ -42,7 +42,15 @@ struct LayerPlan {
   int64_t kernelIndex = -1;
   int64_t heads = 0, kvHeads = 0, headDim = 0;
   bool qkNorm = false, qkvBias = false, oBias = false, learnedSinks = false;
+  bool slidingRope = false;           // rotates with Plan::slidingRope (Gemma 3's sliding layers)
   int64_t window = 0, sinkTokens = 0; // from the kernel's attributes: the cache policy
+};
+
+struct RopePlan {
+  int64_t rotaryDim = 0, originalMax = 0;
+  std::vector<double> invFreq, longInvFreq;
+  double attentionFactor = 1.0, factor = 1.0, base = 10000.0;
+  std::string scaling;
 };
 
 struct Plan {
@@ -56,16 +64,11 @@ struct Plan {
     int64_t intermediate = 0, experts = 0, topK = 0;
     bool bias = false;
     bool normTopK = true; // false: the chosen experts keep their softmax over all experts
-
     double alpha = 1.702;
     std::optional<double> limit;
   } mlp;
-  struct {
-    int64_t rotaryDim = 0, originalMax = 0;
-    std::vector<double> invFreq, longInvFreq;
-    double attentionFactor = 1.0, factor = 1.0, base = 10000.0;
-    std::string scaling;
-  } rope;
+  RopePlan rope;
+  std::optional<RopePlan> slidingRope; // the RoPE of the layers marked slidingRope
   std::vector<LayerPlan> layers;
 };
 
@@ -127,17 +130,27 @@ Plan parsePlan(const xfrt_module &module) {
   p.mlp.alpha = number(*mlp, "alpha");
   if (std::optional<double> l = mlp->getNumber("limit"))
     p.mlp.limit = *l;
-  p.rope.rotaryDim = integer(*rope, "rotary_dim");
-  p.rope.invFreq = numbers(*rope, "inv_freq");
-  p.rope.longInvFreq = numbers(*rope, "long_inv_freq");
-  p.rope.attentionFactor = number(*rope, "attention_factor");
-  p.rope.scaling = rope->getString("scaling").value_or("none").str();
-  p.rope.originalMax = rope->getInteger("original_max_position").value_or(0);
-  p.rope.factor = rope->getNumber("factor").value_or(1.0);
-  p.rope.base = rope->getNumber("base").value_or(10000.0);
-  if (static_cast<int64_t>(p.rope.invFreq.size()) * 2 != p.rope.rotaryDim)
-    fail("model plan: rope inv_freq has " + llvm::Twine(p.rope.invFreq.size()) + " entries for rotary dim " +
-         llvm::Twine(p.rope.rotaryDim));
+  auto readRope = [&](const json::Object &o) {
+    RopePlan r;
+    r.rotaryDim = integer(o, "rotary_dim");
+    r.invFreq = numbers(o, "inv_freq");
+    r.longInvFreq = numbers(o, "long_inv_freq");
+    r.attentionFactor = number(o, "attention_factor");
+    r.scaling = o.getString("scaling").value_or("none").str();
+    r.originalMax = o.getInteger("original_max_position").value_or(0);
+    r.factor = o.getNumber("factor").value_or(1.0);
+    r.base = o.getNumber("base").value_or(10000.0);
+    if (static_cast<int64_t>(r.invFreq.size()) * 2 != r.rotaryDim)
+      fail("model plan: rope inv_freq has " + llvm::Twine(r.invFreq.size()) + " entries for rotary dim " +
+           llvm::Twine(r.rotaryDim));
+    return r;
+  };
+  p.rope = readRope(*rope);
+  if (const json::Object *sliding = o.getObject("sliding_rope")) {
+    p.slidingRope = readRope(*sliding);
+    if (p.slidingRope->rotaryDim != p.rope.rotaryDim)
+      fail("model plan: the sliding layers' RoPE rotates other dims than the model's");
+  }
 
   for (const json::Value &v : *layers) {
     const json::Object *l = v.getAsObject();
@@ -152,6 +165,9 @@ Plan parsePlan(const xfrt_module &module) {
     lp.qkvBias = boolean(*l, "qkv_bias");
     lp.oBias = boolean(*l, "o_bias");
     lp.learnedSinks = boolean(*l, "learned_sinks");
+    lp.slidingRope = l->getBoolean("sliding_rope").value_or(false);
+    if (lp.slidingRope && !p.slidingRope)
+      fail("model plan: layer " + llvm::Twine(p.layers.size()) + " takes the sliding layers' RoPE, which the plan lacks");
     lp.kernelIndex = findKernelIndex(module, lp.kernel.c_str());
     if (lp.kernelIndex < 0)
       fail("model plan: layer " + llvm::Twine(p.layers.size()) + " names kernel '" + lp.kernel +
@@ -811,7 +827,7 @@ struct GpuActivations {
   std::vector<float> pairs;
   /// A forward's inputs from the host (token ids, RoPE tables, each layer's KV cache append position), sent
   /// once per forward.
-  std::vector<float> ids, cosT, sinT;
+  std::vector<float> ids, cosT, sinT, cosSliding, sinSliding;
   std::vector<std::vector<float>> appendAt;
   /// Small operands that never change (norm parameters, slice offsets), pinned once: a kernel whose
   /// operands are all on the device needs no copy, so on CUDA its launch does not wait (CudaDevice::launch).
@@ -842,7 +858,7 @@ struct GpuActivations {
   void release(xfrt_context &context) {
     for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &queries, &attn,
                                       &merged, &gateUp, &act, &routerLogits, &routes, &groups, &expertOut,
-                                      &last, &normed, &logits, &pairs, &ids, &cosT, &sinT})
+                                      &last, &normed, &logits, &pairs, &ids, &cosT, &sinT, &cosSliding, &sinSliding})
       if (!array->empty())
         context.unpin(array->data());
     for (std::vector<float> &array : appendAt)
@@ -888,8 +904,7 @@ struct xfrt_session_s {
 namespace {
 
 /// The inverse frequencies for a sequence of `length` tokens: dynamic NTK and longrope change with it.
-std::vector<double> ropeFrequencies(const Plan &p, int64_t length) {
-  const auto &r = p.rope;
+std::vector<double> ropeFrequencies(const RopePlan &r, int64_t length) {
   if (r.scaling == "longrope" && r.originalMax > 0 && length > r.originalMax && !r.longInvFreq.empty())
     return r.longInvFreq;
   if (r.scaling == "dynamic" && r.originalMax > 0 && length > r.originalMax) {
@@ -905,14 +920,14 @@ std::vector<double> ropeFrequencies(const Plan &p, int64_t length) {
 
 /// The rotation tables of positions pos0 .. pos0 + S - 1, [S, rotaryDim / 2] each, in double and then
 /// rounded, the attention factor folded in.
-void ropeTables(const Plan &p, int64_t pos0, int64_t S, float *cosT, float *sinT) {
-  const int64_t half = p.rope.rotaryDim / 2;
-  std::vector<double> invFreq = ropeFrequencies(p, pos0 + S);
+void ropeTables(const RopePlan &r, int64_t pos0, int64_t S, float *cosT, float *sinT) {
+  const int64_t half = r.rotaryDim / 2;
+  std::vector<double> invFreq = ropeFrequencies(r, pos0 + S);
   for (int64_t t = 0; t < S; ++t)
     for (int64_t k = 0; k < half; ++k) {
       double angle = static_cast<double>(pos0 + t) * invFreq[k];
-      cosT[t * half + k] = static_cast<float>(std::cos(angle) * p.rope.attentionFactor);
-      sinT[t * half + k] = static_cast<float>(std::sin(angle) * p.rope.attentionFactor);
+      cosT[t * half + k] = static_cast<float>(std::cos(angle) * r.attentionFactor);
+      sinT[t * half + k] = static_cast<float>(std::sin(angle) * r.attentionFactor);
     }
 }
 
@@ -932,17 +947,21 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   else
     dense::embed(tokens, S, m.embedding16.data(), m.embeddingStorage, p.vocab, H, static_cast<float>(p.embedScale), x);
 
-  // Rotation tables for positions pos0 .. T-1, the attention factor folded in.
-  const int64_t half = p.rope.rotaryDim / 2;
-  float *cosT = Scratch::sized(sc.cosT, S, std::max<int64_t>(half, 1));
-  float *sinT = Scratch::sized(sc.sinT, S, std::max<int64_t>(half, 1));
-  ropeTables(p, pos0, S, cosT, sinT);
+  // Rotation tables for positions pos0 .. T-1, the attention factor folded in; the sliding layers' own
+  // after the model's where they differ.
+  const int64_t half = p.rope.rotaryDim / 2, tables = p.slidingRope ? 2 : 1;
+  float *cosAll = Scratch::sized(sc.cosT, tables * S, std::max<int64_t>(half, 1));
+  float *sinAll = Scratch::sized(sc.sinT, tables * S, std::max<int64_t>(half, 1));
+  ropeTables(p.rope, pos0, S, cosAll, sinAll);
+  if (p.slidingRope)
+    ropeTables(*p.slidingRope, pos0, S, cosAll + S * half, sinAll + S * half);
 
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];
     LayerWeights &w = m.layers[l];
     LayerCache &cache = s.caches[l];
     const int64_t D = lp.headDim, Hq = lp.heads, Hkv = lp.kvHeads;
+    const float *cosT = cosAll + (lp.slidingRope ? S * half : 0), *sinT = sinAll + (lp.slidingRope ? S * half : 0);
 
     dense::rmsNorm(x, H, S, H, w.inputNorm.data(), eps, offset, h, H);
     const int64_t ldq = w.qkv.outPadded;
@@ -1173,10 +1192,15 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   std::copy(tokens, tokens + S, ids.begin());
   send(ids, S);
   const int64_t half = p.rope.rotaryDim / 2;
-  std::vector<float> &cosT = resident(a.cosT, S * half), &sinT = resident(a.sinT, S * half);
-  ropeTables(p, pos0, S, cosT.data(), sinT.data());
-  send(cosT, S * half);
-  send(sinT, S * half);
+  std::vector<float> &cosModel = resident(a.cosT, S * half), &sinModel = resident(a.sinT, S * half);
+  ropeTables(p.rope, pos0, S, cosModel.data(), sinModel.data());
+  send(cosModel, S * half);
+  send(sinModel, S * half);
+  if (p.slidingRope) {
+    ropeTables(*p.slidingRope, pos0, S, resident(a.cosSliding, S * half).data(), resident(a.sinSliding, S * half).data());
+    send(a.cosSliding, S * half);
+    send(a.sinSliding, S * half);
+  }
   // The cache policy runs on the host mirrors first, its changes go to the device, and each layer's
   // append position up: all before the first kernel, so none of it interrupts the queued work.
   a.appendAt.resize(p.layers.size());
@@ -1274,6 +1298,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       return into;
     };
     const float eps = static_cast<float>(p.normEps), offset = p.unitOffset ? 1.0f : 0.0f;
+    std::vector<float> &cosT = lp.slidingRope ? a.cosSliding : a.cosT, &sinT = lp.slidingRope ? a.sinSliding : a.sinT;
     std::vector<xfrt_tensor> qOperands = {view(qkv, {S, width}), view(cosT, {S, half}), view(sinT, {S, half})},
                              kOperands = qOperands;
     if (lp.qkNorm) {

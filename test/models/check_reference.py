@@ -86,6 +86,9 @@ def torch_rope(cfg):
     rs = cfg.get("rope_scaling")
     if not rs:
         return inv_freq, 1.0
+    if rs["rope_type"] == "linear":
+        # _compute_linear_scaling_rope_parameters: inv_freq /= factor
+        return inv_freq / rs["factor"], 1.0
     if rs["rope_type"] == "llama3":
         factor, lo, hi = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
         old = rs["original_max_position_embeddings"]
@@ -138,11 +141,16 @@ class TorchModel:
         c = self.cfg
         self.type = c["model_type"]
         self.gptoss = self.type == "gpt_oss"
-        self.gemma = self.type == "gemma2"
+        self.gemma3 = self.type == "gemma3_text"
+        self.gemma = self.type == "gemma2" or self.gemma3
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.w = torch_load(model_dir)
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
+        if self.gemma3:
+            # Gemma3TextModel.rotary_emb_local: rope_theta = rope_local_base_freq, rope_scaling default.
+            local = dict(self.cfg, rope_theta=self.cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
+            self.local_inv_freq, self.local_att_scaling = torch_rope(local)
 
     def lin(self, x, name):
         return F.linear(x, self.w[name + ".weight"], self.w.get(name + ".bias"))
@@ -160,6 +168,9 @@ class TorchModel:
             return c.get("sliding_window")
         if self.gptoss and c["layer_types"][layer] == "sliding_attention":
             return c["sliding_window"]
+        if self.gemma3:
+            # Gemma3Attention: is_sliding = bool((layer_idx + 1) % config.sliding_window_pattern)
+            return c["sliding_window"] if (layer + 1) % c["sliding_window_pattern"] else None
         if self.gemma:
             # Gemma2Attention: sliding_window if not bool(layer_idx % 2) (or layer_types, when given)
             sliding = c["layer_types"][layer] == "sliding_attention" if c.get("layer_types") else not bool(layer % 2)
@@ -189,8 +200,8 @@ class TorchModel:
             k = self.lin(h, p + "self_attn.k_proj")
             v = self.lin(h, p + "self_attn.v_proj")
         q, k, v = q.view(S, -1, D), k.view(S, -1, D), v.view(S, -1, D)
-        if self.type in ("qwen3", "qwen3_moe"):
-            # Qwen3Attention: self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
+        if self.type in ("qwen3", "qwen3_moe", "gemma3_text"):
+            # Qwen3Attention / Gemma3Attention: self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
         return q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
@@ -220,9 +231,13 @@ class TorchModel:
             # Gemma2Model: normalizer = torch.tensor(self.config.hidden_size**0.5, dtype=hidden_states.dtype)
             dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[c["torch_dtype"]]
             x = x * torch.tensor(c["hidden_size"] ** 0.5, dtype=dtype).double()
-        freqs = torch.outer(torch.arange(S, dtype=torch.float64), self.inv_freq)
-        emb = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = emb.cos() * self.att_scaling, emb.sin() * self.att_scaling
+        def tables(inv_freq, att_scaling):
+            freqs = torch.outer(torch.arange(S, dtype=torch.float64), inv_freq)
+            emb = torch.cat((freqs, freqs), dim=-1)
+            return emb.cos() * att_scaling, emb.sin() * att_scaling
+
+        global_tables = tables(self.inv_freq, self.att_scaling)
+        local_tables = tables(self.local_inv_freq, self.local_att_scaling) if self.gemma3 else global_tables
         q_idx = torch.arange(S)[:, None]
         kv_idx = torch.arange(S)[None, :]
         scaling = c["query_pre_attn_scalar"] ** -0.5 if self.gemma else D ** -0.5
@@ -230,6 +245,8 @@ class TorchModel:
             p = "model.layers.%d." % n
             h = self.rms(x, p + "input_layernorm.weight")
             q, k, v = self.qkv(h, p, S, H, KV, D)
+            # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere.
+            cos, sin = local_tables if self.window(n) is not None else global_tables
             q, k = apply_rotary_pos_emb(q, k, cos, sin)
             # repeat_kv: kv head j serves query heads j*n_rep .. j*n_rep + n_rep - 1.
             k = k[:, None].expand(KV, H // KV, S, D).reshape(H, S, D)
@@ -487,6 +504,12 @@ def check_features_matter(arch, model_dir, logits):
         "mixtral": (("top-2 renormalization", setattr_("moe_renormalize", False)),
                     ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
         "phi3": (("partial rotary factor", cfg_("partial_rotary_factor", 1.0)),),
+        "gemma3": (("sandwich norms", setattr_("sandwich", False)),
+                   ("(1 + w) norm", setattr_("unit_offset", False)),
+                   ("q/k norms", setattr_("qk_norm", False)),
+                   ("sliding layers' own RoPE", setattr_("local_rope", None)),
+                   ("linear RoPE scaling of the full layers", cfg_("rope_scaling", None)),
+                   ("query_pre_attn_scalar", lambda r: setattr(r, "scale", r.D ** -0.5))),
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),
                      ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),

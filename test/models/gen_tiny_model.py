@@ -2,12 +2,12 @@
 """Write a tiny random Hugging Face checkpoint (config.json + safetensors) for end-to-end tests.
 
     /usr/bin/python3 test/models/gen_tiny_model.py
-        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe} --out DIR
+        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3} --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
-Phi3ForCausalLM, Qwen3MoeForCausalLM) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
+Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 
@@ -33,7 +33,7 @@ import numpy as np
 
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
-ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe"]
+ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -187,6 +187,34 @@ def make_config(arch, dtype):
             "output_router_logits": False,
             "router_aux_loss_coef": 0.02,
         }
+    elif arch == "gemma3":
+        # Gemma 3: Gemma 2's (1 + w) sandwich norms, scaled embeddings, query_pre_attn_scalar and GeGLU, no
+        # soft caps (the class defaults, null), q_norm / k_norm over head_dim ((1 + w) too); sliding window
+        # pattern 2: layer 0 slides (8 keys) and layer 1 is full (the real models: 5 sliding, then 1 full);
+        # the sliding layers rotate with rope_local_base_freq 1e4 and no scaling, the full ones with
+        # rope_theta 1e6 and linear scaling 8 (as Gemma 3 4B and up). Untied embeddings, as gemma2 here.
+        cfg = {
+            "architectures": ["Gemma3ForCausalLM"],
+            "model_type": "gemma3_text",
+            **common,
+            "head_dim": 32,
+            "rms_norm_eps": 1e-6,
+            "intermediate_size": 128,
+            "hidden_activation": "gelu_pytorch_tanh",
+            "query_pre_attn_scalar": 24,
+            "attn_logit_softcapping": None,
+            "final_logit_softcapping": None,
+            "sliding_window": 8,
+            "sliding_window_pattern": 2,
+            "rope_theta": 1000000.0,
+            "rope_local_base_freq": 10000.0,
+            "rope_scaling": {"rope_type": "linear", "factor": 8.0},
+            "max_position_embeddings": 512,
+            "attention_bias": False,
+            "cache_implementation": "hybrid",
+            "pad_token_id": 0,
+        }
+        del cfg["hidden_act"]
     elif arch == "qwen3moe":
         # Qwen3-MoE: Qwen 3 attention (head_dim 32 with hidden 64 and 4 heads, as Qwen3-30B-A3B's 128
         # with 2048 / 32); every layer a mixture of 8 experts of moe_intermediate_size 32, top 2, the
@@ -272,10 +300,11 @@ def make_weights(cfg, seed):
     w = {}
     # Embeddings ~ N(0, 1): RMSNorm follows, so their scale does not matter much. Gemma 2 multiplies
     # them by sqrt(hidden) = 8: std 0.25 keeps them from drowning the (normed) attention and MLP outputs.
-    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if kind == "gemma2" else 1.0)
+    gemma = kind in ("gemma2", "gemma3_text")
+    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 1.0)
     for n in range(L):
         p = "model.layers.%d." % n
-        if kind == "gemma2":
+        if gemma:
             w[p + "input_layernorm.weight"] = gemma_norm(H)
             w[p + "post_attention_layernorm.weight"] = gemma_norm(H)
             w[p + "pre_feedforward_layernorm.weight"] = gemma_norm(H)
@@ -307,6 +336,9 @@ def make_weights(cfg, seed):
         if kind in ("qwen3", "qwen3_moe"):
             w[p + "self_attn.q_norm.weight"] = norm(D)
             w[p + "self_attn.k_norm.weight"] = norm(D)
+        if kind == "gemma3_text":
+            w[p + "self_attn.q_norm.weight"] = gemma_norm(D)
+            w[p + "self_attn.k_norm.weight"] = gemma_norm(D)
         if kind == "gpt_oss":
             E = cfg["num_local_experts"]
             w[p + "self_attn.sinks"] = rng.standard_normal(nH).astype(np.float32)
@@ -342,7 +374,7 @@ def make_weights(cfg, seed):
             w[p + "mlp.gate_proj.weight"] = mat(I, H)
             w[p + "mlp.up_proj.weight"] = mat(I, H)
             w[p + "mlp.down_proj.weight"] = mat(H, I)
-    w["model.norm.weight"] = gemma_norm(H) if kind == "gemma2" else norm(H)
+    w["model.norm.weight"] = gemma_norm(H) if gemma else norm(H)
     if not cfg.get("tie_word_embeddings", False):
         w["lm_head.weight"] = mat(V, H, std=0.2)
     return w

@@ -17,12 +17,13 @@ Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --pr
 line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma2 / _qwen2 /
-_qwen3 / _qwen3_moe / _mixtral / _phi3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_qwen3 / _qwen3_moe / _gemma3 / _mixtral / _phi3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma 2: * (1 + w).
   * RoPE: rotate-half pairing (i, i + r/2) over the first r = int(head_dim * partial_rotary_factor)
-    dims of each head (the rest pass through); inv_freq[i] = base^(-2i/r); llama3 and yarn scaling as in
-    _compute_llama3_parameters / _compute_yarn_parameters; yarn's attention_factor multiplies cos and sin.
+    dims of each head (the rest pass through); inv_freq[i] = base^(-2i/r); linear, llama3 and yarn
+    scaling as in _compute_linear_scaling_rope_parameters / _compute_llama3_parameters /
+    _compute_yarn_parameters; yarn's attention_factor multiplies cos and sin.
   * Attention: scale 1/sqrt(head_dim) (Gemma 2: 1/sqrt(query_pre_attn_scalar)); query head h reads kv
     head h // (H / Hkv); causal; a sliding window W lets the query at position p see keys j with
     p - W < j <= p (W keys, itself included). Which layers slide: Mistral, Mixtral, Phi-3 every layer
@@ -34,6 +35,10 @@ the xf repository. Conventions:
     attn_logit_softcapping after scaling, before the mask; logits -> c tanh(logits / c) with c =
     final_logit_softcapping; gelu_pytorch_tanh; embeddings tied by default.
   * Qwen 3: q_norm / k_norm, RMSNorm over head_dim of each head, after the projections, before RoPE.
+  * Gemma 3: Gemma 2's (1 + w) sandwich norms, scaled embeddings, query_pre_attn_scalar and
+    gelu_pytorch_tanh, without soft caps by default; q_norm / k_norm as Qwen 3 but (1 + w); layer i
+    slides unless (i + 1) % sliding_window_pattern == 0 (or layer_types); sliding layers rotate with
+    base rope_local_base_freq and no scaling, full layers with rope_theta and rope_scaling.
   * Qwen 2: biases on q, k and v projections (whatever tensors exist are added).
   * Phi-3: qkv_proj rows = [q (H*D); k (Hkv*D); v (Hkv*D)]; gate_up_proj rows = [gate (I); up (I)].
   * gpt-oss sinks: P[i,j] = exp(z[i,j]) / (exp(s[h]) + sum_j' exp(z[i,j'])), s not scaled.
@@ -146,6 +151,9 @@ def rope_parameters(cfg):
     kind = scaling.get("rope_type", scaling.get("type", "default"))
     if kind == "default":
         return inv_freq, 1.0
+
+    if kind == "linear":                          # every frequency divided by the factor
+        return inv_freq / scaling["factor"], 1.0
 
     if kind == "llama3":
         factor = scaling["factor"]
@@ -264,13 +272,13 @@ def round_array(a, dtype):
 
 ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM",
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
-                 "Qwen3MoeForCausalLM")
+                 "Qwen3MoeForCausalLM", "Gemma3ForCausalLM")
 
 
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
-    qk_norm, inv_freq / attention_scaling (RoPE), act, moe ("gptoss", "mixtral", "qwen3moe" or None),
+    qk_norm, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's sliding layers), act, moe ("gptoss", "mixtral", "qwen3moe" or None),
     moe_renormalize."""
 
     def __init__(self, model_dir):
@@ -280,13 +288,16 @@ class Model:
         if arch not in ARCHITECTURES:
             raise NotImplementedError(arch)
         self.arch = arch
-        gemma = arch == "Gemma2ForCausalLM"
+        gemma3 = arch == "Gemma3ForCausalLM"
+        gemma = arch == "Gemma2ForCausalLM" or gemma3
         self.gptoss = arch == "GptOssForCausalLM"
         # Class defaults that differ from the generic ones.
         if gemma:
             cfg.setdefault("head_dim", 256)
             cfg.setdefault("rms_norm_eps", 1e-6)
             cfg.setdefault("tie_word_embeddings", True)
+        if gemma3:
+            cfg.setdefault("rope_theta", 1e6)
         elif arch == "Qwen3ForCausalLM":
             cfg.setdefault("head_dim", 128)
         cfg.setdefault("rope_theta", 1e6 if arch == "MixtralForCausalLM" else 10000.0)
@@ -303,17 +314,24 @@ class Model:
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
+        # (inv_freq, attention_scaling) of the sliding layers where they differ: Gemma 3's default RoPE
+        # with base rope_local_base_freq.
+        self.local_rope = None
+        self.sliding_layers = [w is not None for w in self.windows]   # the layer types
+        if gemma3:
+            local = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
+            self.local_rope = rope_parameters(local)
         self.unit_offset = gemma
         self.sandwich = gemma
-        self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM")
+        self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM")
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
                     else "qwen3moe" if arch == "Qwen3MoeForCausalLM" else None)
         self.moe_renormalize = True
         self.kv_dtype = "f32"                     # "bf16" / "f16": round cached keys and values
         if gemma:
             self.scale = cfg.get("query_pre_attn_scalar", 256) ** -0.5
-            self.attn_softcap = cfg.get("attn_logit_softcapping", 50.0)
-            self.final_softcap = cfg.get("final_logit_softcapping", 30.0)
+            self.attn_softcap = cfg.get("attn_logit_softcapping", None if gemma3 else 50.0)
+            self.final_softcap = cfg.get("final_logit_softcapping", None if gemma3 else 30.0)
             self.embed_scale = round_to_dtype(math.sqrt(cfg["hidden_size"]), cfg.get("torch_dtype", "float32"))
             act = cfg.get("hidden_activation") or cfg.get("hidden_act") or "gelu_pytorch_tanh"
         else:
@@ -332,6 +350,12 @@ class Model:
         cfg, arch, L = self.cfg, self.arch, self.L
         if arch in ("MistralForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM"):
             return [cfg.get("sliding_window", 4096 if arch == "MistralForCausalLM" else None)] * L
+        if arch == "Gemma3ForCausalLM":
+            window = cfg.get("sliding_window", 4096)
+            pattern = cfg.get("sliding_window_pattern", 6)
+            types = cfg.get("layer_types") or ["sliding_attention" if (i + 1) % pattern else "full_attention"
+                                               for i in range(L)]
+            return [window if t == "sliding_attention" else None for t in types]
         if arch in ("GptOssForCausalLM", "Gemma2ForCausalLM"):
             default = 4096 if arch == "Gemma2ForCausalLM" else 128
             window = cfg.get("sliding_window", default)
@@ -378,8 +402,10 @@ class Model:
         if self.qk_norm:                                         # Qwen 3: per head, before RoPE
             q = self.norm(q, p + "q_norm")
             k = self.norm(k, p + "k_norm")
-        q = rotate(q.transpose(1, 0, 2), positions, self.inv_freq, self.attention_scaling)
-        k = rotate(k.transpose(1, 0, 2), positions, self.inv_freq, self.attention_scaling)
+        inv_freq, attention_scaling = (self.local_rope if self.local_rope is not None and self.sliding_layers[n]
+                                       else (self.inv_freq, self.attention_scaling))
+        q = rotate(q.transpose(1, 0, 2), positions, inv_freq, attention_scaling)
+        k = rotate(k.transpose(1, 0, 2), positions, inv_freq, attention_scaling)
         if self.kv_dtype != "f32":                               # xfc --kv-dtype: a 16-bit cache
             k, v = round_array(k, self.kv_dtype), round_array(v, self.kv_dtype)
         cache[n][0] = np.concatenate([cache[n][0], k], axis=1)
