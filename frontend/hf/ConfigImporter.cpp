@@ -163,6 +163,9 @@ const Architecture kArchitectures[] = {
      4096, 8192, true, false, false, 0, 0},
     {"Gemma3ForCausalLM", "gemma3_text", 1e6, 1e-6, true, "gelu_pytorch_tanh", 256, true, SlidingStyle::Pattern,
      4096, 131072, true, false, false, 0, 0},
+    // The language model of Gemma 3's multimodal checkpoints (4B and up): text_config holds its fields.
+    {"Gemma3ForConditionalGeneration", "gemma3", 1e6, 1e-6, true, "gelu_pytorch_tanh", 256, true,
+     SlidingStyle::Pattern, 4096, 131072, true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
      false, false, false, 0, 0},
     {"MixtralForCausalLM", "mixtral", 1e6, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt,
@@ -175,8 +178,8 @@ const Architecture kArchitectures[] = {
 
 const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalLM",  "Qwen2ForCausalLM",
                                         "Qwen3ForCausalLM",   "Gemma2ForCausalLM",   "Gemma3ForCausalLM",
-                                        "Phi3ForCausalLM",    "MixtralForCausalLM",  "Qwen3MoeForCausalLM",
-                                        "GptOssForCausalLM"};
+                                        "Gemma3ForConditionalGeneration",            "Phi3ForCausalLM",
+                                        "MixtralForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -269,8 +272,10 @@ private:
   /// An error at the value of `path` (or at the start if it has none), prefixed with the path unless
   /// the message names it.
   void error(StringRef path, const llvm::Twine &message, bool prefix = true) {
-    size_t offset = positions.find(path).value_or(0);
-    report(offset, (path.empty() || !prefix ? "" : path.str() + ": ") + message.str());
+    // Paths are relative to the object being read (text_config within a multimodal config).
+    std::string full = path.empty() ? StringRef(scope).drop_back(scope.empty() ? 0 : 1).str() : scope + path.str();
+    size_t offset = positions.find(full).value_or(0);
+    report(offset, (full.empty() || !prefix ? "" : full + ": ") + message.str());
   }
   /// Prints every problem in file order; true if there was none.
   bool flush() {
@@ -407,24 +412,29 @@ private:
     if (type && type->getAsString() && *type->getAsString() != arch->modelType)
       error("model_type", "'" + type->getAsString()->str() + "' does not match " + arch->name + " (model_type '" +
                               arch->modelType + "')");
+    const bool gemma3 = arch->modelType == "gemma3_text" || arch->modelType == "gemma3";
+    readDType(m);
+    if (arch->modelType == "gemma3" && !enterTextConfig(m, *arch))
+      return std::nullopt;
 
-    m.vocab = intField("vocab_size", std::nullopt);
-    m.hidden = intField("hidden_size", std::nullopt);
-    m.numLayers = intField("num_hidden_layers", std::nullopt);
+    // Gemma3TextConfig has defaults for every size (those of a 2B model); the other classes' configs
+    // must state them.
+    auto sizeDefault = [&](int64_t v) { return gemma3 ? std::optional<int64_t>(v) : std::nullopt; };
+    m.vocab = intField("vocab_size", sizeDefault(262208));
+    m.hidden = intField("hidden_size", sizeDefault(2304));
+    m.numLayers = intField("num_hidden_layers", sizeDefault(26));
     if (m.numLayers > 100000) {
       error("num_hidden_layers", "implausibly many layers (" + std::to_string(m.numLayers) + ")");
       m.numLayers = 0;
     }
     m.maxPosition = intField("max_position_embeddings", arch->maxPosition);
     m.tieEmbeddings = boolField("tie_word_embeddings", arch->tieEmbeddings);
-    readDType(m);
 
     // Norms.
     m.norm.kind = NormSpec::Kind::RMS;
     m.norm.eps = numberField("rms_norm_eps", arch->rmsEps);
     if (m.norm.eps > 1)
       error("rms_norm_eps", "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
-    const bool gemma3 = arch->modelType == "gemma3_text";
     const bool gemma = arch->modelType == "gemma2" || gemma3;
     if (gemma) {
       // Gemma 2 and 3: RMSNorm scales by (1 + w), norms before and after attention and MLP, embeddings times
@@ -439,8 +449,8 @@ private:
     // Attention.
     AttentionConfig &a = m.attention;
     a.causal = true;
-    a.heads = intField("num_attention_heads", std::nullopt);
-    a.kvHeads = intField("num_key_value_heads", a.heads);
+    a.heads = intField("num_attention_heads", sizeDefault(8));
+    a.kvHeads = intField("num_key_value_heads", gemma3 ? 4 : a.heads);
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
       error("num_key_value_heads", "num_key_value_heads (" + std::to_string(a.kvHeads) +
                                        ") must divide num_attention_heads (" + std::to_string(a.heads) + ")",
@@ -518,7 +528,7 @@ private:
       }
       mlp.normTopK = boolField("norm_topk_prob", false);
     } else {
-      mlp.intermediate = intField("intermediate_size", std::nullopt);
+      mlp.intermediate = intField("intermediate_size", sizeDefault(9216));
     }
     readActivation(m, *arch);
     if (arch->name == "LlamaForCausalLM")
@@ -563,6 +573,7 @@ private:
       m.variants.push_back(sinks);
     }
 
+    m.rope.base = arch->ropeTheta; // the class default of rope_theta
     readRope(m);
     if (gemma3) {
       // Gemma 3's sliding layers rotate with their own base and no scaling (HF's rotary_emb_local).
@@ -607,6 +618,39 @@ private:
     return m;
   }
 
+  /// Switches to the language model of a multimodal config: its fields are those of text_config (with the
+  /// text class's defaults); of the outer ones the dtype is read (text_config may override it) and those
+  /// of the other towers are left to them. Outer fields that might concern the text model are refused.
+  bool enterTextConfig(ModelSpec &m, const Architecture &arch) {
+    for (StringRef key : {"text_config", "vision_config", "mm_tokens_per_image", "boi_token_index", "eoi_token_index",
+                          "image_token_index"})
+      handled.insert(key);
+    for (const auto &entry : *root) {
+      StringRef key = entry.first;
+      if (!handled.contains(key) && !llvm::is_contained(kNoMathFields, key))
+        error(key, "field '" + key + "' of " + arch.name + " is not handled by the importer and may change the "
+                       "computation", /*prefix=*/false);
+    }
+    const json::Value *text = root->get("text_config");
+    const json::Object *object = text ? text->getAsObject() : nullptr;
+    if (!object) {
+      if (text)
+        error("text_config", "expected an object, got " + describe(*text));
+      else
+        error("", "missing 'text_config' (the settings of " + arch.name + "'s language model)");
+      return false;
+    }
+    root = object;
+    scope = "text_config.";
+    handled.clear();
+    handled.insert("model_type");
+    if (const json::Value *type = root->get("model_type"))
+      if (std::optional<StringRef> t = type->getAsString(); !t || *t != "gemma3_text")
+        error("model_type", "expected 'gemma3_text' (the language model), got " + describe(*type));
+    readDType(m, /*inherit=*/true);
+    return true;
+  }
+
   std::optional<double> optionalNumber(StringRef key, std::optional<double> fallback) {
     handled.insert(key);
     const json::Value *v = root->get(key);
@@ -617,14 +661,17 @@ private:
     return asNumber(*v, key);
   }
 
-  void readDType(ModelSpec &m) {
+  /// The dtype; without one, float32 (the PretrainedConfig default) or, with `inherit`, what m has (the
+  /// outer config's, for text_config).
+  void readDType(ModelSpec &m, bool inherit = false) {
     const json::Value *v = field("torch_dtype");
     StringRef key = "torch_dtype";
     if (const json::Value *d = field("dtype")) {
       v = d;
       key = "dtype";
     }
-    m.dtype = DType::F32; // the PretrainedConfig default
+    if (!inherit)
+      m.dtype = DType::F32;
     if (!v)
       return;
     std::optional<StringRef> s = asString(*v, key);
@@ -644,7 +691,7 @@ private:
     // Gemma 2's MLP reads hidden_activation; hidden_act is kept for older code.
     StringRef key = "hidden_act";
     const json::Value *v = field("hidden_act");
-    if (arch.modelType == "gemma2" || arch.modelType == "gemma3_text") {
+    if (arch.modelType == "gemma2" || arch.modelType == "gemma3_text" || arch.modelType == "gemma3") {
       if (const json::Value *g = field("hidden_activation")) {
         v = g;
         key = "hidden_activation";
@@ -810,7 +857,7 @@ private:
     double rotary = double(m.attention.headDim) * r.partial;
     int64_t rotaryDim = int64_t(rotary);
     if (m.attention.headDim > 0 && (double(rotaryDim) != rotary || rotaryDim % 2 || rotaryDim == 0))
-      error(positions.find(partialPath) ? partialPath : std::string("head_dim"),
+      error(positions.find(scope + partialPath) ? partialPath : std::string("head_dim"),
             "RoPE would rotate head_dim * partial_rotary_factor = " + formatNumber(rotary) +
                 " dims, which must be a positive even integer");
     if (!s)
@@ -926,6 +973,7 @@ private:
   llvm::SourceMgr &sm;
   StringRef buffer;
   JsonPositions positions;
+  std::string scope; // the JSON path of `root` with a trailing '.', empty for the document
   const json::Object *root = nullptr;
   llvm::StringSet<> handled;
   std::vector<std::pair<size_t, std::string>> problems;

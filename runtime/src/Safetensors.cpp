@@ -387,7 +387,23 @@ std::unique_ptr<WeightStore> WeightStore::open(const std::string &path, std::str
   return store;
 }
 
+void WeightStore::mapPrefixes(std::vector<std::pair<std::string, std::string>> pairs) { prefixes = std::move(pairs); }
+
+std::string WeightStore::storedName(llvm::StringRef name) const {
+  for (const auto &[from, to] : prefixes)
+    if (name.starts_with(from))
+      return to + name.drop_front(from.size()).str();
+  return name.str();
+}
+
 const WeightInfo *WeightStore::find(llvm::StringRef name) const {
+  if (!prefixes.empty()) {
+    std::string stored = storedName(name);
+    if (llvm::none_of(prefixes, [&](const auto &pair) { return StringRef(stored).starts_with(pair.second); }))
+      return nullptr;
+    auto it = weights.find(stored);
+    return it == weights.end() ? nullptr : &it->second;
+  }
   auto it = weights.find(name);
   return it == weights.end() ? nullptr : &it->second;
 }
@@ -404,15 +420,29 @@ std::vector<std::string> WeightStore::names() const {
 uint64_t WeightStore::totalBytes() const {
   uint64_t total = 0;
   for (const auto &entry : weights)
-    total += entry.getValue().bytes;
+    if (prefixes.empty() ||
+        llvm::any_of(prefixes, [&](const auto &pair) { return entry.getKey().starts_with(pair.second); }))
+      total += entry.getValue().bytes;
   return total;
 }
 
 std::vector<std::string> WeightStore::unused(const llvm::StringSet<> &used) const {
   std::vector<std::string> result;
-  for (const auto &entry : weights)
-    if (!used.contains(entry.getKey()))
-      result.push_back(entry.getKey().str());
+  for (const auto &entry : weights) {
+    StringRef stored = entry.getKey();
+    if (prefixes.empty()) {
+      if (!used.contains(stored))
+        result.push_back(stored.str());
+      continue;
+    }
+    // The name the model asks for; tensors of the other towers are not the model's.
+    for (const auto &[from, to] : prefixes)
+      if (stored.starts_with(to)) {
+        if (!used.contains(from + stored.drop_front(to.size()).str()))
+          result.push_back(stored.str());
+        break;
+      }
+  }
   llvm::sort(result);
   return result;
 }
@@ -456,7 +486,7 @@ void halvesToFloats(const uint8_t *source, float *dst, uint64_t count) {
 std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, float *dst) const {
   const WeightInfo *info = find(name);
   if (!info)
-    return path + ": missing weight '" + name.str() + "'";
+    return path + ": missing weight '" + storedName(name) + "'";
   if (llvm::ArrayRef<int64_t>(info->shape) != expectedShape)
     return info->file + ": weight '" + info->name + "' has shape " + shapeString(info->shape) +
            " but the model needs " + shapeString(expectedShape);
@@ -496,7 +526,7 @@ std::string WeightStore::findMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_
   blocks = find(blocksName);
   scales = find(scalesName);
   if (!blocks || !scales)
-    return path + ": missing weight '" + (blocks ? scalesName : blocksName) + "' (MXFP4 '" + prefix.str() +
+    return path + ": missing weight '" + storedName(blocks ? scalesName : blocksName) + "' (MXFP4 '" + prefix.str() +
            "' needs both _blocks and _scales)";
   for (const WeightInfo *info : {blocks, scales})
     if (info->type != WeightType::U8)

@@ -80,11 +80,20 @@ public:
   std::string findMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_t> expectedShape, const WeightInfo *&blocks,
                         const WeightInfo *&scales) const;
 
-  /// Bytes of tensor data in all files: what reading every tensor once streams (load progress).
+  /// Bytes of tensor data in all files (of the mapped model, after mapPrefixes): what reading every tensor
+  /// once streams (load progress).
   uint64_t totalBytes() const;
 
   /// The names, sorted, of the tensors not in `used`: what a model loader reports as unexpected weights.
   std::vector<std::string> unused(const llvm::StringSet<> &used) const;
+
+  /// Reads a language model stored within a larger checkpoint (Gemma 3's multimodal ones): a name that
+  /// starts with the first of a pair is looked up with the second in its place (the first pair that
+  /// matches), and stored tensors under none of the second prefixes (the other towers) are neither found
+  /// nor reported as unused.
+  void mapPrefixes(std::vector<std::pair<std::string, std::string>> pairs);
+  /// The stored name of tensor `name` (itself unless mapPrefixes maps it).
+  std::string storedName(llvm::StringRef name) const;
 
 private:
   WeightStore() = default;
@@ -96,6 +105,7 @@ private:
   std::string path; // what open() was given, for errors that concern no single file
   std::vector<std::unique_ptr<llvm::MemoryBuffer>> files;
   llvm::StringMap<WeightInfo> weights;
+  std::vector<std::pair<std::string, std::string>> prefixes; // mapPrefixes
 };
 
 } // namespace xf::rt

@@ -138,6 +138,22 @@ def apply_rotary_pos_emb(q, k, cos, sin):
 class TorchModel:
     def __init__(self, model_dir):
         self.cfg = json.load(open(os.path.join(model_dir, "config.json")))
+        self.w = torch_load(model_dir)
+        if self.cfg["model_type"] == "gemma3":
+            # Gemma3ForConditionalGeneration: the language model (Gemma3Model.language_model, its config
+            # text_config) and its tensors under language_model.model. / language_model.lm_head.
+            outer = self.cfg
+            self.cfg = dict(outer["text_config"], torch_dtype=outer["torch_dtype"])
+            self.cfg.setdefault("model_type", "gemma3_text")
+            renamed = {}
+            for name, t in self.w.items():
+                for frm, to in (("language_model.model.", "model."), ("language_model.lm_head.", "lm_head."),
+                                ("model.language_model.", "model.")):
+                    if name.startswith(frm):
+                        renamed[to + name[len(frm):]] = t
+            if "lm_head.weight" in self.w and "model.language_model.embed_tokens.weight" in self.w:
+                renamed["lm_head.weight"] = self.w["lm_head.weight"]
+            self.w = renamed
         c = self.cfg
         self.type = c["model_type"]
         self.gptoss = self.type == "gpt_oss"
@@ -145,7 +161,6 @@ class TorchModel:
         self.gemma = self.type == "gemma2" or self.gemma3
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
-        self.w = torch_load(model_dir)
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
         if self.gemma3:
             # Gemma3TextModel.rotary_emb_local: rope_theta = rope_local_base_freq, rope_scaling default.

@@ -2,12 +2,13 @@
 """Write a tiny random Hugging Face checkpoint (config.json + safetensors) for end-to-end tests.
 
     /usr/bin/python3 test/models/gen_tiny_model.py
-        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3} --out DIR
-        [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob]
+        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm} --out DIR
+        [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
-Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
+Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM; gemma3mm: Gemma3ForConditionalGeneration) with
+tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 
@@ -22,6 +23,11 @@ drawn values (each group of 32 scaled so that its largest magnitude fits e2m1's 
 nearest e2m1 value), and config.json gets `quantization_config` {"quant_method": "mxfp4"}. The model's
 weights are then the dequantized values.
 
+gemma3mm is the gemma3 model packaged as Gemma 3's multimodal checkpoints are: config.json holds its settings
+in text_config beside a vision_config, and its tensors are language_model.model.* and
+language_model.lm_head.weight (--mm-layout old, as Google published them) or model.language_model.* and
+lm_head.weight (--mm-layout new, as newer transformers save them), beside a few vision tower tensors.
+
 NumPy only: the safetensors format is written by hand (see write_safetensors).
 """
 import argparse
@@ -33,13 +39,33 @@ import numpy as np
 
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
-ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3"]
+ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
+         "gemma3mm"]
 
 
 # --------------------------------------------------------------------------------------------------
 # Configs
 # --------------------------------------------------------------------------------------------------
 def make_config(arch, dtype):
+    if arch == "gemma3mm":
+        text = make_config("gemma3", dtype)
+        return {
+            "architectures": ["Gemma3ForConditionalGeneration"],
+            "model_type": "gemma3",
+            "torch_dtype": text.pop("torch_dtype"),
+            "text_config": {k: v for k, v in text.items() if k not in ("architectures", "bos_token_id",
+                                                                        "eos_token_id", "pad_token_id")},
+            "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 16, "image_size": 28,
+                              "patch_size": 14, "num_hidden_layers": 1, "num_attention_heads": 2,
+                              "intermediate_size": 32, "vision_use_head": False},
+            "mm_tokens_per_image": 4,
+            "boi_token_index": 250,
+            "eoi_token_index": 251,
+            "image_token_index": 252,
+            "bos_token_id": 1,
+            "eos_token_id": [2, 106],
+            "initializer_range": 0.02,
+        }
     common = {
         "vocab_size": 256,
         "hidden_size": 64,
@@ -460,6 +486,8 @@ def main(argv=None):
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"])
     ap.add_argument("--shards", type=int, default=1)
     ap.add_argument("--mxfp4", action="store_true", help="gptoss: store the experts as MXFP4 blocks and scales")
+    ap.add_argument("--mm-layout", choices=["old", "new"], default="old",
+                    help="gemma3mm: language_model.model.* (old) or model.language_model.* (new) tensor names")
     ap.add_argument("--norm-topk-prob", action="store_true",
                     help="qwen3moe: renormalize the chosen experts' weights (norm_topk_prob true)")
     args = ap.parse_args(argv)
@@ -473,7 +501,24 @@ def main(argv=None):
     cfg = make_config(args.arch, args.dtype)
     if args.norm_topk_prob:
         cfg["norm_topk_prob"] = True
-    weights = make_weights(cfg, args.seed)
+    if args.arch == "gemma3mm":
+        text = dict(cfg["text_config"], torch_dtype=cfg["torch_dtype"])
+        lm = make_weights(text, args.seed)
+        rng = np.random.default_rng(args.seed + 1000)
+        if args.mm_layout == "old":
+            weights = {("language_model." + n): a for n, a in lm.items()}
+            tower = "vision_tower.vision_model."
+        else:
+            weights = {(n.replace("model.", "model.language_model.", 1) if n.startswith("model.") else n): a
+                       for n, a in lm.items()}
+            tower = "model.vision_tower.vision_model."
+        # A few tensors of the vision tower and projector, which a text model must leave alone.
+        weights[tower + "embeddings.patch_embedding.weight"] = rng.standard_normal((16, 3, 14, 14)).astype(np.float32)
+        weights[tower + "post_layernorm.weight"] = rng.standard_normal(16).astype(np.float32)
+        proj = "multi_modal_projector." if args.mm_layout == "old" else "model.multi_modal_projector."
+        weights[proj + "mm_input_projection_weight"] = rng.standard_normal((16, 64)).astype(np.float32)
+    else:
+        weights = make_weights(cfg, args.seed)
     if args.mxfp4:
         cfg["quantization_config"] = {"quant_method": "mxfp4", "modules_to_not_convert": [
             "model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}

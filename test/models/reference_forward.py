@@ -35,6 +35,9 @@ the xf repository. Conventions:
     attn_logit_softcapping after scaling, before the mask; logits -> c tanh(logits / c) with c =
     final_logit_softcapping; gelu_pytorch_tanh; embeddings tied by default.
   * Qwen 3: q_norm / k_norm, RMSNorm over head_dim of each head, after the projections, before RoPE.
+  * Gemma 3 multimodal (Gemma3ForConditionalGeneration): the language model alone, its settings in
+    text_config (the outer torch_dtype unless text_config has one), its tensors under language_model.model.
+    and language_model.lm_head. (or model.language_model. and lm_head.); the vision tower is ignored.
   * Gemma 3: Gemma 2's (1 + w) sandwich norms, scaled embeddings, query_pre_attn_scalar and
     gelu_pytorch_tanh, without soft caps by default; q_norm / k_norm as Qwen 3 but (1 + w); layer i
     slides unless (i + 1) % sliding_window_pattern == 0 (or layer_types); sliding layers rotate with
@@ -285,6 +288,20 @@ class Model:
         with open(os.path.join(model_dir, "config.json")) as f:
             cfg = json.load(f)
         arch = cfg["architectures"][0]
+        self.w = load_weights(model_dir)
+        if arch == "Gemma3ForConditionalGeneration":
+            text = dict(cfg["text_config"])
+            text.setdefault("torch_dtype", cfg.get("torch_dtype", "float32"))
+            cfg, arch = text, "Gemma3ForCausalLM"
+            layouts = ((("language_model.model.", "model."), ("language_model.lm_head.", "lm_head.")),
+                       (("model.language_model.", "model."), ("lm_head.", "lm_head.")))
+            for layout in layouts:
+                if layout[0][0] + "embed_tokens.weight" in self.w:
+                    self.w = {to + n[len(frm):]: a for n, a in self.w.items()
+                              for frm, to in layout if n.startswith(frm)}
+                    break
+            else:
+                raise ValueError("no language model tensors in this Gemma3ForConditionalGeneration checkpoint")
         if arch not in ARCHITECTURES:
             raise NotImplementedError(arch)
         self.arch = arch
@@ -306,7 +323,6 @@ class Model:
         if cfg.get("num_key_value_heads") is None:
             cfg["num_key_value_heads"] = cfg["num_attention_heads"]
         self.cfg = cfg
-        self.w = load_weights(model_dir)
         self.L = cfg["num_hidden_layers"]
         self.H = cfg["num_attention_heads"]
         self.Hkv = cfg["num_key_value_heads"]
