@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Sampling.h"
 #include "runtime/src/Npy.h"
 #include "xfrt.hpp"
 
@@ -36,6 +37,7 @@ const char *const kHelp = R"(OVERVIEW: xf-run - run the kernels of an xf module 
 USAGE:
   xf-run <model.so> --weights <path> --prompt-ids 1,2,3 [--max-new N] [--logits out.npy] [--threads N]
          [--max-tokens N] [--prefill-chunk N] [--prefill-runs N] [--weight-type T] [--dot D] [--quiet]
+         [--stop-ids LIST] [--temperature T] [--top-k K] [--top-p P] [--seed S]
   xf-run kernel <module.so> [inputs] -o <out.npy> [--kernel NAME] [--device D] [--threads N] [--repeat N]
          [--resident]
   xf-run list <module.so>
@@ -45,7 +47,8 @@ USAGE:
 
 MODEL RUNS (a module compiled from a model spec or config.json):
   Loads the weights (a .safetensors file, a model.safetensors.index.json, or a folder with either),
-  runs the prompt as one prefill, then decodes greedily: --max-new tokens (default 32), each fed back.
+  runs the prompt as one prefill, then decodes --max-new tokens (default 32), each fed back: greedily,
+  or sampled with --temperature.
   Prints the generated ids on one line (`tokens: ...`), then prefill and decode tokens/s. Progress
   lines on stderr show a long weight load, prefill and decoding as they go (not with --quiet).
   --weights PATH     The model's weights (Hugging Face tensor names).
@@ -53,7 +56,15 @@ MODEL RUNS (a module compiled from a model spec or config.json):
   --max-new N        Tokens to generate (default 32; 0 runs only the prefill). The prompt and all but
                      the last new token must fit the session's limit (--max-tokens): a run that would
                      pass it is refused before it starts.
-  --logits FILE      Write the logits used for each generated token, float32 [max-new, vocab] (row 0:
+  --stop-ids LIST    Stop after generating any of these token ids (say, the model's eos_token_id); the
+                     stop token is the last one printed.
+  --temperature T    0 (default): greedy, the first largest logit. T > 0: sample from softmax(logits /
+                     T), as Hugging Face's generate does, after --top-k and --top-p.
+  --top-k K          Sample among the K most probable tokens (default 0: all).
+  --top-p P          Sample among the fewest most probable tokens whose probability reaches P, after
+                     --top-k (default 1: all).
+  --seed S           The sampler's seed (default 0): a seed gives the same tokens on every machine.
+  --logits FILE      Write the logits used for each generated token, float32 [generated, vocab] (row 0:
                      the prefill's last position), or [1, vocab] with --max-new 0.
   --max-tokens N     Sequence limit for the KV cache (default: the model's context length).
   --prefill-chunk N  The most prompt tokens one forward takes (default 1024; 0: the whole prompt at once).
@@ -165,6 +176,15 @@ int64_t parseInteger(const std::string &option, const std::string &text) {
   long long value = std::strtoll(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || errno == ERANGE)
     fail("option '" + option + "' expects an integer, got '" + text + "'");
+  return value;
+}
+
+double parseNumber(const std::string &option, const std::string &text) {
+  errno = 0;
+  char *end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(value))
+    fail("option '" + option + "' expects a number, got '" + text + "'");
   return value;
 }
 
@@ -685,15 +705,15 @@ int runCalibrateCommand(ArgumentReader &reader) {
 // Model runs
 //===----------------------------------------------------------------------===//
 
-std::vector<int32_t> parseIds(const std::string &text) {
+std::vector<int32_t> parseIds(const std::string &option, const std::string &text) {
   std::vector<int32_t> ids;
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
     std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    int64_t id = parseInteger("--prompt-ids", item);
+    int64_t id = parseInteger(option, item);
     if (id < 0 || id > INT32_MAX)
-      fail("--prompt-ids: token id " + item + " is out of range");
+      fail(option + ": token id " + item + " is out of range");
     ids.push_back(static_cast<int32_t>(id));
     if (comma == std::string::npos)
       break;
@@ -704,8 +724,10 @@ std::vector<int32_t> parseIds(const std::string &text) {
 
 int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   std::string weights, logitsPath, weightType = "auto", dotType = "f32";
-  std::vector<int32_t> prompt;
+  std::vector<int32_t> prompt, stopIds;
   int64_t maxNew = 32, maxTokens = 0, threads = 0, prefillRuns = 1;
+  xf::run::SamplingOptions sampling;
+  uint64_t seed = 0;
   std::optional<int64_t> prefillChunk;
   std::optional<std::string> device;
   bool quiet = false;
@@ -713,9 +735,19 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
     if (auto v = reader.optionValue({"--weights"}))
       weights = *v;
     else if (auto v = reader.optionValue({"--prompt-ids"}))
-      prompt = parseIds(*v);
+      prompt = parseIds("--prompt-ids", *v);
     else if (auto v = reader.optionValue({"--max-new"}))
       maxNew = parseInteger("--max-new", *v);
+    else if (auto v = reader.optionValue({"--stop-ids"}))
+      stopIds = parseIds("--stop-ids", *v);
+    else if (auto v = reader.optionValue({"--temperature"}))
+      sampling.temperature = parseNumber("--temperature", *v);
+    else if (auto v = reader.optionValue({"--top-k"}))
+      sampling.topK = parseInteger("--top-k", *v);
+    else if (auto v = reader.optionValue({"--top-p"}))
+      sampling.topP = parseNumber("--top-p", *v);
+    else if (auto v = reader.optionValue({"--seed"}))
+      seed = static_cast<uint64_t>(parseInteger("--seed", *v));
     else if (auto v = reader.optionValue({"--logits"}))
       logitsPath = *v;
     else if (auto v = reader.optionValue({"--max-tokens"}))
@@ -745,6 +777,14 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
     fail("missing --prompt-ids (comma-separated token ids)");
   if (maxNew < 0)
     fail("--max-new must be >= 0");
+  if (!(sampling.temperature >= 0) || !std::isfinite(sampling.temperature))
+    fail("--temperature must be >= 0 (0: greedy)");
+  if (sampling.topK < 0)
+    fail("--top-k must be >= 0 (0: every token)");
+  if (!(sampling.topP > 0 && sampling.topP <= 1))
+    fail("--top-p must be in (0, 1]");
+  if (sampling.temperature == 0 && (sampling.topK > 0 || sampling.topP < 1))
+    fail("--top-k and --top-p shape sampling, which needs --temperature > 0 (0 decodes greedily)");
   if (prefillRuns < 1 || prefillRuns > 1000)
     fail("--prefill-runs must be in [1, 1000]");
   if (prefillChunk && *prefillChunk < 0)
@@ -822,9 +862,7 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   std::vector<float> logits(static_cast<size_t>((keepAll ? rows : 1) * vocab));
   auto logitsRow = [&](int64_t step) { return logits.data() + (keepAll ? step : 0) * vocab; };
   std::vector<int32_t> generated;
-  auto argmax = [&](const float *row) {
-    return static_cast<int32_t>(std::max_element(row, row + vocab) - row);
-  };
+  xf::run::SampleRng rng(seed);
   using Clock = std::chrono::steady_clock;
   // The first prefill is cold (first touches of the session's buffers, threads waking); with --prefill-runs
   // the best of the others is the warm figure. Every run must reproduce the first one's logits bit for bit.
@@ -860,9 +898,9 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
   }
   auto decodeStart = Clock::now(), lastReport = decodeStart;
   for (int64_t step = 0; step < maxNew; ++step) {
-    int32_t next = argmax(logitsRow(step));
+    int32_t next = xf::run::chooseToken(logitsRow(step), vocab, sampling, rng);
     generated.push_back(next);
-    if (step + 1 == maxNew)
+    if (step + 1 == maxNew || std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end())
       break;
     check(xfrt_session_run(session.get(), &next, 1, logitsRow(step + 1)));
     if (!quiet && std::chrono::duration<double>(Clock::now() - lastReport).count() > 1.0) {
@@ -873,7 +911,8 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
     }
   }
   double decodeSeconds = std::chrono::duration<double>(Clock::now() - decodeStart).count();
-  int64_t decoded = std::max<int64_t>(maxNew - 1, 0);
+  const int64_t produced = static_cast<int64_t>(generated.size());
+  int64_t decoded = std::max<int64_t>(produced - 1, 0);
 
   std::string line = "tokens:";
   for (size_t i = 0; i < generated.size(); ++i)
@@ -888,7 +927,8 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
     std::printf("decode: %lld tokens in %.3f ms, %.1f tokens/s\n", static_cast<long long>(decoded),
                 decodeSeconds * 1e3, decoded / decodeSeconds);
   if (!logitsPath.empty())
-    if (std::string error = xf::npy::write(logitsPath, logits.data(), {rows, vocab}); !error.empty())
+    if (std::string error = xf::npy::write(logitsPath, logits.data(), {std::max<int64_t>(produced, 1), vocab});
+        !error.empty())
       fail(error);
   return 0;
 }
