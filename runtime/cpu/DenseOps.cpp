@@ -43,6 +43,14 @@ namespace {
 
 thread_local ThreadPool *currentPool = nullptr;
 
+/// Runs body(begin, end) over [0, count) on the current context's pool, else on this thread.
+void forRange(int64_t count, const std::function<void(int64_t, int64_t)> &body) {
+  if (currentPool && currentPool->numThreads() > 1 && count > 1)
+    currentPool->parallelFor(count, 1, body);
+  else
+    body(0, count);
+}
+
 /// Halide's parallel loops, on the pool of the context that is running the model. Without one (a caller
 /// outside ScopedPool) the loop runs serially on the calling thread.
 int doParFor(void *userContext, halide_task_t task, int min, int size, uint8_t *closure) {
@@ -211,36 +219,47 @@ void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, boo
   wt16.clear();
   codes.clear();
   scales.clear();
-  // Straight into the stored type, panel by panel (padding columns stay zero). W [N, K] is walked row by
-  // row, each row scattered down one column of its panel (K * kPanel elements, cache-resident), so the
-  // source streams; a 16-bit row is converted first, in bulk.
+  // Straight into the stored type, one panel per task, every element written (padding columns zero) so
+  // that the uninitialized storage is first touched by the filling thread. W [N, K] goes through a tile of
+  // kPanel rows x kTile inputs: rows converted in bulk into the tile, then written out a panel row (kPanel
+  // contiguous elements) at a time; [K, N] rows are already panel rows.
+  constexpr int64_t kTile = 64;
   const size_t size = static_cast<size_t>(in * outPadded);
   auto fill = [&](auto *panels, auto convert) {
-    for (int64_t n0 = 0; n0 < out; n0 += kPanel) {
-      const int64_t width = std::min(kPanel, out - n0);
-      auto *panel = panels + n0 * in;
-      if (transposed) {
-        for (int64_t k = 0; k < in; ++k)
-          convert(w + k * out + n0, width, panel + k * kPanel, 1);
-      } else {
-        for (int64_t j = 0; j < width; ++j)
-          convert(w + (n0 + j) * in, in, panel + j, kPanel);
+    using T = std::remove_pointer_t<decltype(panels)>;
+    forRange(outPadded / kPanel, [&](int64_t p0, int64_t p1) {
+      T tile[kPanel * kTile];
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t n0 = p * kPanel, width = std::max<int64_t>(0, std::min(kPanel, out - n0));
+        T *panel = panels + n0 * in;
+        if (transposed) {
+          for (int64_t k = 0; k < in; ++k) {
+            convert(w + k * out + n0, width, panel + k * kPanel);
+            std::fill(panel + k * kPanel + width, panel + (k + 1) * kPanel, T(0));
+          }
+          continue;
+        }
+        for (int64_t k0 = 0; k0 < in; k0 += kTile) {
+          const int64_t kn = std::min(kTile, in - k0);
+          for (int64_t j = 0; j < width; ++j)
+            convert(w + (n0 + j) * in + k0, kn, tile + j * kTile);
+          for (int64_t kk = 0; kk < kn; ++kk) {
+            T *dst = panel + (k0 + kk) * kPanel;
+            for (int64_t j = 0; j < width; ++j)
+              dst[j] = tile[j * kTile + kk];
+            std::fill(dst + width, dst + kPanel, T(0));
+          }
+        }
       }
-    }
+    });
   };
   if (storage == Storage::F32) {
-    wt.assign(size, 0.0f);
-    fill(wt.data(), [](const float *src, int64_t n, float *dst, int64_t stride) {
-      for (int64_t i = 0; i < n; ++i)
-        dst[i * stride] = src[i];
-    });
+    wt.resize(size);
+    fill(wt.data(), [](const float *src, int64_t n, float *dst) { std::copy(src, src + n, dst); });
   } else {
-    wt16.assign(size, 0);
-    std::vector<uint16_t> row(static_cast<size_t>(std::max(in, kPanel)));
-    fill(wt16.data(), [&](const float *src, int64_t n, uint16_t *dst, int64_t stride) {
-      toStorage16(src, row.data(), static_cast<size_t>(n), storage);
-      for (int64_t i = 0; i < n; ++i)
-        dst[i * stride] = row[static_cast<size_t>(i)];
+    wt16.resize(size);
+    fill(wt16.data(), [&](const float *src, int64_t n, uint16_t *dst) {
+      toStorage16(src, dst, static_cast<size_t>(n), storage);
     });
   }
   bias.assign(static_cast<size_t>(outPadded), 0.0f);
@@ -254,13 +273,6 @@ namespace {
 constexpr float kE2m1[16] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
                              -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
 
-/// Runs body(begin, end) over [0, count) on the current context's pool, else on this thread.
-void forRange(int64_t count, const std::function<void(int64_t, int64_t)> &body) {
-  if (currentPool && currentPool->numThreads() > 1 && count > 1)
-    currentPool->parallelFor(count, 1, body);
-  else
-    body(0, count);
-}
 
 /// y = x W^T + b for one row: per panel and group of 32 inputs, the codes' values times x summed (even
 /// and odd inputs apart), then scaled by the group's scale into the output.
@@ -370,7 +382,7 @@ void Linear::pairForDot() {
 #else
   return; // the bf16 dot runs on x86-64 only
 #endif
-  std::vector<uint16_t> pairs(wt16.size());
+  PanelVector<uint16_t> pairs(wt16.size());
   for (int64_t p = 0; p < outPadded / kPanel; ++p)
     for (int64_t k = 0; k < in; ++k)
       for (int64_t j = 0; j < kPanel; ++j)

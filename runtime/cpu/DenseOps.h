@@ -51,14 +51,30 @@ std::optional<Dot> dotNamed(const std::string &name);
 /// the environment answers false, to exercise the error path on a machine that has it.
 bool bf16DotSupported();
 
+/// An allocator whose resize leaves new elements uninitialized: weight panels are written in full by the
+/// threads that fill them, so their pages are first touched (and zeroed by the kernel) in parallel rather
+/// than by one value-initializing pass.
+template <class T> struct UninitializedAllocator : std::allocator<T> {
+  template <class U> struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <class U> UninitializedAllocator(const UninitializedAllocator<U> &) {}
+  template <class U> void construct(U *p) { ::new (static_cast<void *>(p)) U; }
+  template <class U, class... Args> void construct(U *p, Args &&...args) {
+    ::new (static_cast<void *>(p)) U(std::forward<Args>(args)...);
+  }
+};
+template <class T> using PanelVector = std::vector<T, UninitializedAllocator<T>>;
+
 /// A linear layer y = x W^T + b with W stored in padded column panels.
 struct Linear {
   int64_t in = 0, out = 0, outPadded = 0;
   Storage storage = Storage::F32;
   /// BF16 needs Storage::BF16. An odd `in` (no supported architecture has one) runs the F32 GEMM.
   Dot dot = Dot::F32;
-  std::vector<float> wt;      // F32: [outPadded / kPanel][in][kPanel]; padding columns are zero
-  std::vector<uint16_t> wt16; // BF16 / F16: the same layout, the bits of each element (see `paired`)
+  PanelVector<float> wt;      // F32: [outPadded / kPanel][in][kPanel]; padding columns are zero
+  PanelVector<uint16_t> wt16; // BF16 / F16: the same layout, the bits of each element (see `paired`)
   std::vector<float> bias;    // [outPadded], zeros when the layer has none
   /// wt16 k-paired, [outPadded / kPanel][in / 2][kPanel][2] (pairForDot): the operand layout of the bf16
   /// dot, so its GEMM does not interleave a panel per call; the decode GEMV reads it as well.
@@ -70,7 +86,8 @@ struct Linear {
   std::vector<float> scales;
 
   /// Takes W as [out, in] row-major (`transposed` false) or as [in, out] (true: gpt-oss expert tensors),
-  /// rounding to `storage` to nearest even (exact for values that came from that type).
+  /// rounding to `storage` to nearest even (exact for values that came from that type). Panels are filled
+  /// on the current pool's threads (ScopedPool), if any.
   void assign(const float *w, int64_t out, int64_t in, bool transposed, const float *b,
               Storage storage = Storage::F32);
   /// Dot::BF16 on k-paired weights, where the layer can take it (bf16 storage, an even `in`, x86-64): the

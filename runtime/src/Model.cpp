@@ -11,6 +11,7 @@
 #include "Status.h"
 #include "runtime/cpu/DenseOps.h"
 #include "runtime/cpu/MemRefCall.h"
+#include "runtime/cpu/ThreadPool.h"
 #include "xfrt.hpp"
 
 #include "llvm/ADT/DenseSet.h"
@@ -25,6 +26,7 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 using namespace xf::rt;
 using dense::Linear;
@@ -458,6 +460,9 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
 
 void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, const LoadProgress &progress) {
   const Plan &p = m.plan;
+  // Panels are filled on every core (Linear::assign), each thread first touching the pages it writes.
+  ThreadPool pool(std::max(1u, std::thread::hardware_concurrency()));
+  dense::ScopedPool scoped(pool);
   WeightReader r(store, policy, progress);
   int64_t H = p.hidden, I = p.mlp.intermediate;
   // The embedding table stays in the checkpoint's 16-bit type (exact; rows are widened as tokens look them

@@ -228,34 +228,38 @@ TEST_F(DenseOpsTest, Mxfp4LayersMatchTheirValues) {
   EXPECT_THROW(odd.assignMxfp4(nullptr, nullptr, 4, 48, nullptr), std::invalid_argument);
 }
 
-// The stored layout: whole panels of kPanel columns, each [in][kPanel], padding columns zero.
+// The stored layout: whole panels of kPanel columns, each [in][kPanel], padding columns zero; 150 inputs
+// take assign's tiles of 64 inputs twice and a partial one (on the fixture's 2 threads, a panel each).
 TEST_F(DenseOpsTest, LinearStoresColumnPanels) {
-  const int64_t out = 150, in = 7;
-  std::vector<float> w(out * in), wT(out * in);
-  for (int64_t n = 0; n < out; ++n)
-    for (int64_t k = 0; k < in; ++k) {
-      w[n * in + k] = float(n * 1000 + k);
-      wT[k * out + n] = w[n * in + k];
-    }
-  for (dense::Storage storage : {dense::Storage::F32, dense::Storage::BF16, dense::Storage::F16})
-    for (bool transposed : {false, true}) {
-      SCOPED_TRACE(std::string(dense::storageName(storage)) + (transposed ? " transposed" : ""));
-      dense::Linear layer;
-      layer.assign(transposed ? wT.data() : w.data(), out, in, transposed, nullptr, storage);
-      ASSERT_EQ(layer.outPadded, 3 * dense::kPanel);
-      const bool wide = storage == dense::Storage::F32;
-      ASSERT_EQ(int64_t(wide ? layer.wt.size() : layer.wt16.size()), layer.outPadded * in);
-      ASSERT_TRUE(wide ? layer.wt16.empty() : layer.wt.empty());
-      for (int64_t n = 0; n < layer.outPadded; ++n)
-        for (int64_t k = 0; k < in; ++k) {
-          // The stored element: the weight rounded to the storage type (padding columns zero).
-          float value = n < out ? w[n * in + k] : 0.0f;
-          float expected = wide ? value : dense::fromStorage16(dense::toStorage16(value, storage), storage);
-          size_t index = static_cast<size_t>(((n / dense::kPanel) * in + k) * dense::kPanel + n % dense::kPanel);
-          ASSERT_EQ(wide ? layer.wt[index] : dense::fromStorage16(layer.wt16[index], storage), expected);
-          ASSERT_EQ(layer.weight(n, k), expected);
-        }
-    }
+  for (const int64_t in : {7, 150}) {
+    SCOPED_TRACE("in = " + std::to_string(in));
+    const int64_t out = 150;
+    std::vector<float> w(out * in), wT(out * in);
+    for (int64_t n = 0; n < out; ++n)
+      for (int64_t k = 0; k < in; ++k) {
+        w[n * in + k] = float(n * 1000 + k);
+        wT[k * out + n] = w[n * in + k];
+      }
+    for (dense::Storage storage : {dense::Storage::F32, dense::Storage::BF16, dense::Storage::F16})
+      for (bool transposed : {false, true}) {
+        SCOPED_TRACE(std::string(dense::storageName(storage)) + (transposed ? " transposed" : ""));
+        dense::Linear layer;
+        layer.assign(transposed ? wT.data() : w.data(), out, in, transposed, nullptr, storage);
+        ASSERT_EQ(layer.outPadded, 3 * dense::kPanel);
+        const bool wide = storage == dense::Storage::F32;
+        ASSERT_EQ(int64_t(wide ? layer.wt.size() : layer.wt16.size()), layer.outPadded * in);
+        ASSERT_TRUE(wide ? layer.wt16.empty() : layer.wt.empty());
+        for (int64_t n = 0; n < layer.outPadded; ++n)
+          for (int64_t k = 0; k < in; ++k) {
+            // The stored element: the weight rounded to the storage type (padding columns zero).
+            float value = n < out ? w[n * in + k] : 0.0f;
+            float expected = wide ? value : dense::fromStorage16(dense::toStorage16(value, storage), storage);
+            size_t index = static_cast<size_t>(((n / dense::kPanel) * in + k) * dense::kPanel + n % dense::kPanel);
+            ASSERT_EQ(wide ? layer.wt[index] : dense::fromStorage16(layer.wt16[index], storage), expected);
+            ASSERT_EQ(layer.weight(n, k), expected);
+          }
+      }
+  }
 }
 
 TEST_F(DenseOpsTest, RmsNormWithAndWithoutUnitOffset) {
