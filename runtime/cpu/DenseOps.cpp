@@ -208,8 +208,54 @@ float dense::fromStorage16(uint16_t bits, Storage storage) {
   return storage == Storage::F16 ? halfToFloat(bits) : bfloat16ToFloat(bits);
 }
 
-void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, bool transposed, const float *b,
-                    Storage kind) {
+namespace {
+
+/// Fills the panels of an [out, in] weight, one panel per task, every element written (padding columns
+/// zero) so that uninitialized storage is first touched by the thread that fills it. rows(n, k0, kn, dst)
+/// writes inputs [k0, k0 + kn) of row n, in the stored type, to dst; they go through a tile of kPanel rows
+/// x kTile inputs and out a panel row (kPanel contiguous elements) at a time.
+template <typename T, typename Rows>
+void fillPanels(T *panels, int64_t out, int64_t in, int64_t outPadded, const Rows &rows) {
+  constexpr int64_t kTile = 64;
+  forRange(outPadded / kPanel, [&](int64_t p0, int64_t p1) {
+    T tile[kPanel * kTile];
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kPanel, width = std::max<int64_t>(0, std::min(kPanel, out - n0));
+      T *panel = panels + n0 * in;
+      for (int64_t k0 = 0; k0 < in; k0 += kTile) {
+        const int64_t kn = std::min(kTile, in - k0);
+        for (int64_t j = 0; j < width; ++j)
+          rows(n0 + j, k0, kn, tile + j * kTile);
+        for (int64_t kk = 0; kk < kn; ++kk) {
+          T *dst = panel + (k0 + kk) * kPanel;
+          for (int64_t j = 0; j < width; ++j)
+            dst[j] = tile[j * kTile + kk];
+          std::fill(dst + width, dst + kPanel, T(0));
+        }
+      }
+    }
+  });
+}
+
+/// The same for a [in, out] weight, whose rows are already panel rows.
+template <typename T, typename Convert>
+void fillPanelsTransposed(T *panels, const float *w, int64_t out, int64_t in, int64_t outPadded,
+                          const Convert &convert) {
+  forRange(outPadded / kPanel, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kPanel, width = std::max<int64_t>(0, std::min(kPanel, out - n0));
+      T *panel = panels + n0 * in;
+      for (int64_t k = 0; k < in; ++k) {
+        convert(w + k * out + n0, width, panel + k * kPanel);
+        std::fill(panel + k * kPanel + width, panel + (k + 1) * kPanel, T(0));
+      }
+    }
+  });
+}
+
+} // namespace
+
+void Linear::reset(int64_t outFeatures, int64_t inFeatures, Storage kind, const float *b) {
   in = inFeatures;
   out = outFeatures;
   outPadded = paddedCols(out);
@@ -219,52 +265,48 @@ void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, boo
   wt16.clear();
   codes.clear();
   scales.clear();
-  // Straight into the stored type, one panel per task, every element written (padding columns zero) so
-  // that the uninitialized storage is first touched by the filling thread. W [N, K] goes through a tile of
-  // kPanel rows x kTile inputs: rows converted in bulk into the tile, then written out a panel row (kPanel
-  // contiguous elements) at a time; [K, N] rows are already panel rows.
-  constexpr int64_t kTile = 64;
-  const size_t size = static_cast<size_t>(in * outPadded);
-  auto fill = [&](auto *panels, auto convert) {
-    using T = std::remove_pointer_t<decltype(panels)>;
-    forRange(outPadded / kPanel, [&](int64_t p0, int64_t p1) {
-      T tile[kPanel * kTile];
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t n0 = p * kPanel, width = std::max<int64_t>(0, std::min(kPanel, out - n0));
-        T *panel = panels + n0 * in;
-        if (transposed) {
-          for (int64_t k = 0; k < in; ++k) {
-            convert(w + k * out + n0, width, panel + k * kPanel);
-            std::fill(panel + k * kPanel + width, panel + (k + 1) * kPanel, T(0));
-          }
-          continue;
-        }
-        for (int64_t k0 = 0; k0 < in; k0 += kTile) {
-          const int64_t kn = std::min(kTile, in - k0);
-          for (int64_t j = 0; j < width; ++j)
-            convert(w + (n0 + j) * in + k0, kn, tile + j * kTile);
-          for (int64_t kk = 0; kk < kn; ++kk) {
-            T *dst = panel + (k0 + kk) * kPanel;
-            for (int64_t j = 0; j < width; ++j)
-              dst[j] = tile[j * kTile + kk];
-            std::fill(dst + width, dst + kPanel, T(0));
-          }
-        }
-      }
-    });
-  };
-  if (storage == Storage::F32) {
-    wt.resize(size);
-    fill(wt.data(), [](const float *src, int64_t n, float *dst) { std::copy(src, src + n, dst); });
-  } else {
-    wt16.resize(size);
-    fill(wt16.data(), [&](const float *src, int64_t n, uint16_t *dst) {
-      toStorage16(src, dst, static_cast<size_t>(n), storage);
-    });
-  }
+  if (storage == Storage::F32)
+    wt.resize(static_cast<size_t>(in * outPadded));
+  else if (storage != Storage::MXFP4)
+    wt16.resize(static_cast<size_t>(in * outPadded));
   bias.assign(static_cast<size_t>(outPadded), 0.0f);
   if (b)
     std::memcpy(bias.data(), b, sizeof(float) * out);
+}
+
+void Linear::assign(const float *w, int64_t outFeatures, int64_t inFeatures, bool transposed, const float *b,
+                    Storage kind) {
+  reset(outFeatures, inFeatures, kind, b);
+  auto copy = [](const float *src, int64_t n, float *dst) { std::copy(src, src + n, dst); };
+  auto narrow = [&](const float *src, int64_t n, uint16_t *dst) { toStorage16(src, dst, static_cast<size_t>(n), storage); };
+  if (transposed) {
+    if (storage == Storage::F32)
+      fillPanelsTransposed(wt.data(), w, out, in, outPadded, copy);
+    else
+      fillPanelsTransposed(wt16.data(), w, out, in, outPadded, narrow);
+  } else if (storage == Storage::F32) {
+    fillPanels(wt.data(), out, in, outPadded,
+               [&](int64_t n, int64_t k0, int64_t kn, float *dst) { copy(w + n * in + k0, kn, dst); });
+  } else {
+    fillPanels(wt16.data(), out, in, outPadded,
+               [&](int64_t n, int64_t k0, int64_t kn, uint16_t *dst) { narrow(w + n * in + k0, kn, dst); });
+  }
+}
+
+void Linear::assignRows16(const std::function<const uint8_t *(int64_t)> &row, int64_t outFeatures,
+                          int64_t inFeatures, const float *b, Storage kind) {
+  if (kind != Storage::BF16 && kind != Storage::F16)
+    throw std::invalid_argument("assignRows16 takes bf16 or f16 rows");
+  reset(outFeatures, inFeatures, kind, b);
+  fillPanels(wt16.data(), out, in, outPadded, [&](int64_t n, int64_t k0, int64_t kn, uint16_t *dst) {
+    const uint8_t *src = row(n) + 2 * k0; // little-endian, perhaps unaligned
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    std::memcpy(dst, src, static_cast<size_t>(2 * kn));
+#else
+    for (int64_t k = 0; k < kn; ++k)
+      dst[k] = static_cast<uint16_t>(src[2 * k] | src[2 * k + 1] << 8);
+#endif
+  });
 }
 
 namespace {
@@ -349,13 +391,7 @@ void Linear::assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_
                          const float *b) {
   if (inFeatures % 32 != 0)
     throw std::invalid_argument("MXFP4 weights need a multiple of 32 inputs");
-  in = inFeatures;
-  out = outFeatures;
-  outPadded = paddedCols(out);
-  storage = Storage::MXFP4;
-  paired = false;
-  wt.clear();
-  wt16.clear();
+  reset(outFeatures, inFeatures, Storage::MXFP4, b);
   const int64_t groups = in / 32;
   codes.assign(static_cast<size_t>(outPadded * in / 2), 0);
   scales.assign(static_cast<size_t>(outPadded * groups), 0.0f);
@@ -369,9 +405,6 @@ void Linear::assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_
           std::ldexp(1.0f, static_cast<int>(scaleBits[n * groups + g]) - 127);
     }
   }
-  bias.assign(static_cast<size_t>(outPadded), 0.0f);
-  if (b)
-    std::memcpy(bias.data(), b, sizeof(float) * out);
 }
 
 void Linear::pairForDot() {

@@ -18,6 +18,8 @@
 #include "runtime/cpu/ThreadPool.h"
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,6 +92,10 @@ struct Linear {
   /// on the current pool's threads (ScopedPool), if any.
   void assign(const float *w, int64_t out, int64_t in, bool transposed, const float *b,
               Storage storage = Storage::F32);
+  /// Takes W [out, in] stored as `storage` (BF16 or F16) already: row(n) gives row n's `in` values,
+  /// little-endian and perhaps unaligned (a safetensors mapping), copied bit for bit into the panels.
+  void assignRows16(const std::function<const uint8_t *(int64_t)> &row, int64_t out, int64_t in, const float *b,
+                    Storage storage);
   /// Dot::BF16 on k-paired weights, where the layer can take it (bf16 storage, an even `in`, x86-64): the
   /// results are the unpaired layout's, bit for bit, without its GEMM's interleave per call. Otherwise only
   /// sets `dot`. For good: the paired layout has no F32 GEMM.
@@ -100,6 +106,8 @@ struct Linear {
   /// widens each panel once per task and runs the float32 micro-kernel, whose sums are then those of the
   /// same values stored as f32.
   void assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_t out, int64_t in, const float *b);
+  /// Sets the sizes, the storage (uninitialized panels of `storage`'s type) and the bias.
+  void reset(int64_t out, int64_t in, Storage storage, const float *b);
   /// The stored W[n][k] (n < outPadded), widened.
   float weight(int64_t n, int64_t k) const;
   /// Bytes of stored weights (what a decode step reads).

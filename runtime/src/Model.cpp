@@ -326,24 +326,52 @@ public:
     fused(l, {{prefix, out}}, in, bias);
   }
 
-  /// Several nn.Linear stacked along their outputs into one (fused QKV, fused gate/up), read straight into
-  /// the staging buffer.
+  /// Several nn.Linear stacked along their outputs into one (fused QKV, fused gate/up). 16-bit tensors kept
+  /// in their own type are copied from the checkpoint into the panels as they are; others are read into
+  /// the staging buffer and converted.
   void fused(Linear &l, const std::vector<std::pair<std::string, int64_t>> &parts, int64_t in, bool bias) {
     int64_t out = 0;
-    for (const auto &part : parts)
-      out += part.second;
-    float *w = staging(out * in);
-    std::vector<float> b(bias ? static_cast<size_t>(out) : 0);
     std::vector<std::string> names;
+    for (const auto &[prefix, rows] : parts) {
+      out += rows;
+      names.push_back(prefix + ".weight");
+    }
+    const Storage storage = storageFor(names);
+    std::vector<const WeightInfo *> infos;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const WeightInfo *info = nullptr;
+      if (std::string error = store.checkFloat(names[i], {parts[i].second, in}, info); !error.empty())
+        fail(error);
+      infos.push_back(info);
+    }
+    std::vector<float> b(bias ? static_cast<size_t>(out) : 0);
     int64_t row = 0;
     for (const auto &[prefix, rows] : parts) {
-      readInto(prefix + ".weight", {rows, in}, w + row * in);
-      names.push_back(prefix + ".weight");
       if (bias)
         readInto(prefix + ".bias", {rows}, b.data() + row);
       row += rows;
     }
-    l.assign(w, out, in, /*transposed=*/false, bias ? b.data() : nullptr, storageFor(names));
+    const WeightType same = storage == Storage::BF16 ? WeightType::BF16 : WeightType::F16;
+    if (storage != Storage::F32 && llvm::all_of(infos, [&](const WeightInfo *info) { return info->type == same; })) {
+      l.assignRows16(
+          [&](int64_t n) {
+            size_t part = 0;
+            for (; n >= parts[part].second; ++part)
+              n -= parts[part].second;
+            return infos[part]->data + 2 * n * in;
+          },
+          out, in, bias ? b.data() : nullptr, storage);
+    } else {
+      float *w = staging(out * in);
+      row = 0;
+      for (size_t i = 0; i < parts.size(); ++i) {
+        readInto(names[i], {parts[i].second, in}, w + row * in);
+        row += parts[i].second;
+      }
+      l.assign(w, out, in, /*transposed=*/false, bias ? b.data() : nullptr, storage);
+    }
+    for (const std::string &name : names)
+      markRead(name);
   }
 
   const WeightStore &store;

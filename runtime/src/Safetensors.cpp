@@ -483,8 +483,9 @@ void halvesToFloats(const uint8_t *source, float *dst, uint64_t count) {
 
 } // namespace
 
-std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, float *dst) const {
-  const WeightInfo *info = find(name);
+std::string WeightStore::checkFloat(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape,
+                                    const WeightInfo *&info) const {
+  info = find(name);
   if (!info)
     return path + ": missing weight '" + storedName(name) + "'";
   if (llvm::ArrayRef<int64_t>(info->shape) != expectedShape)
@@ -492,6 +493,13 @@ std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> e
            " but the model needs " + shapeString(expectedShape);
   if (info->type == WeightType::U8)
     return info->file + ": weight '" + info->name + "' is U8 (packed data), not a float tensor";
+  return "";
+}
+
+std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, float *dst) const {
+  const WeightInfo *info = nullptr;
+  if (std::string error = checkFloat(name, expectedShape, info); !error.empty())
+    return error;
   uint64_t count = info->bytes / elementSize(info->type);
   if (count != 0 && !dst)
     return info->file + ": weight '" + info->name + "' cannot be read into a null buffer";

@@ -70,6 +70,9 @@ public:
   /// message that starts with the file and names the tensor: "<file>: weight 'x' has shape [64, 32] but
   /// the model needs [64, 64]", "<path opened>: missing weight 'x'".
   std::string readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, float *dst) const;
+  /// readF32's checks without the conversion: on success sets `info` to the tensor, which holds floats of
+  /// exactly `expectedShape`.
+  std::string checkFloat(llvm::StringRef name, llvm::ArrayRef<int64_t> expectedShape, const WeightInfo *&info) const;
 
   /// Dequantizes the MXFP4 pair `prefix`_blocks (U8 [E, R, G, 16]: 32 e2m1 values per group, the low nibble
   /// first) and `prefix`_scales (U8 [E, R, G]: e8m0 exponents, bias 127) into `dst` as [E, G * 32, R] (the

@@ -230,6 +230,7 @@ TEST_F(DenseOpsTest, Mxfp4LayersMatchTheirValues) {
 
 // The stored layout: whole panels of kPanel columns, each [in][kPanel], padding columns zero; 150 inputs
 // take assign's tiles of 64 inputs twice and a partial one (on the fixture's 2 threads, a panel each).
+// assignRows16 gives the same bits from 16-bit rows.
 TEST_F(DenseOpsTest, LinearStoresColumnPanels) {
   for (const int64_t in : {7, 150}) {
     SCOPED_TRACE("in = " + std::to_string(in));
@@ -258,8 +259,25 @@ TEST_F(DenseOpsTest, LinearStoresColumnPanels) {
             ASSERT_EQ(wide ? layer.wt[index] : dense::fromStorage16(layer.wt16[index], storage), expected);
             ASSERT_EQ(layer.weight(n, k), expected);
           }
+        // The same panels from rows already 16-bit, as a checkpoint maps them (little-endian, unaligned).
+        if (wide || transposed)
+          continue;
+        std::vector<uint8_t> bytes(1 + 2 * out * in);
+        for (int64_t i = 0; i < out * in; ++i) {
+          uint16_t bits = dense::toStorage16(w[i], storage);
+          bytes[1 + 2 * i] = static_cast<uint8_t>(bits);
+          bytes[2 + 2 * i] = static_cast<uint8_t>(bits >> 8);
+        }
+        dense::Linear raw;
+        raw.assignRows16([&](int64_t n) { return bytes.data() + 1 + 2 * n * in; }, out, in, nullptr, storage);
+        ASSERT_EQ(raw.storage, storage);
+        ASSERT_EQ(std::vector<uint16_t>(raw.wt16.begin(), raw.wt16.end()),
+                  std::vector<uint16_t>(layer.wt16.begin(), layer.wt16.end()));
       }
   }
+  dense::Linear wrong;
+  EXPECT_THROW(wrong.assignRows16([](int64_t) { return nullptr; }, 1, 1, nullptr, dense::Storage::F32),
+               std::invalid_argument);
 }
 
 TEST_F(DenseOpsTest, RmsNormWithAndWithoutUnitOffset) {
