@@ -210,13 +210,14 @@ float dense::fromStorage16(uint16_t bits, Storage storage) {
 
 namespace {
 
+constexpr int64_t kTile = 64; // inputs per tile: a multiple of an MXFP4 group
+
 /// Fills the panels of an [out, in] weight, one panel per task, every element written (padding columns
 /// zero) so that uninitialized storage is first touched by the thread that fills it. rows(n, k0, kn, dst)
 /// writes inputs [k0, k0 + kn) of row n, in the stored type, to dst; they go through a tile of kPanel rows
 /// x kTile inputs and out a panel row (kPanel contiguous elements) at a time.
 template <typename T, typename Rows>
 void fillPanels(T *panels, int64_t out, int64_t in, int64_t outPadded, const Rows &rows) {
-  constexpr int64_t kTile = 64;
   forRange(outPadded / kPanel, [&](int64_t p0, int64_t p1) {
     T tile[kPanel * kTile];
     for (int64_t p = p0; p < p1; ++p) {
@@ -386,6 +387,39 @@ void gemvMxfp4(const Linear &l, const float *x, float *y) {
 }
 
 } // namespace
+
+void Linear::assignMxfp4Values(const uint8_t *blocks, const uint8_t *scaleBits, int64_t outFeatures,
+                              int64_t inFeatures, const float *b, Storage kind) {
+  if (inFeatures % 32 != 0)
+    throw std::invalid_argument("MXFP4 weights need a multiple of 32 inputs");
+  if (kind == Storage::MXFP4)
+    throw std::invalid_argument("assignMxfp4Values dequantizes: use assignMxfp4 to keep the codes");
+  reset(outFeatures, inFeatures, kind, b);
+  const int64_t groups = in / 32;
+  // Inputs [k0, k0 + kn) of output n, whole groups (fillPanels' tiles are a multiple of 32 inputs). A code
+  // times 2^(s - 127) is exact in float, subnormals included; s = 255 (NaN) was refused when the tensor
+  // was found.
+  auto values = [&](int64_t n, int64_t k0, int64_t kn, float *dst) {
+    for (int64_t g = k0 / 32; g < (k0 + kn) / 32; ++g) {
+      const float scale = std::ldexp(1.0f, static_cast<int>(scaleBits[n * groups + g]) - 127);
+      const uint8_t *bytes = blocks + (n * groups + g) * 16;
+      float *d = dst + (g * 32 - k0);
+      for (int64_t i = 0; i < 16; ++i) {
+        d[2 * i] = kE2m1[bytes[i] & 0xf] * scale;
+        d[2 * i + 1] = kE2m1[bytes[i] >> 4] * scale;
+      }
+    }
+  };
+  if (storage == Storage::F32) {
+    fillPanels(wt.data(), out, in, outPadded, values);
+  } else {
+    fillPanels(wt16.data(), out, in, outPadded, [&](int64_t n, int64_t k0, int64_t kn, uint16_t *dst) {
+      float tile[kTile];
+      values(n, k0, kn, tile);
+      toStorage16(tile, dst, static_cast<size_t>(kn), storage);
+    });
+  }
+}
 
 void Linear::assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_t outFeatures, int64_t inFeatures,
                          const float *b) {

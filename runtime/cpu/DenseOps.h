@@ -106,6 +106,10 @@ struct Linear {
   /// widens each panel once per task and runs the float32 micro-kernel, whose sums are then those of the
   /// same values stored as f32.
   void assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_t out, int64_t in, const float *b);
+  /// The same MXFP4 weight dequantized into `storage` (F32, BF16 or F16): its values, e2m1 codes times
+  /// powers of two, are exact in each (f16 rounds those outside its range).
+  void assignMxfp4Values(const uint8_t *blocks, const uint8_t *scaleBits, int64_t out, int64_t in, const float *b,
+                         Storage storage);
   /// Sets the sizes, the storage (uninitialized panels of `storage`'s type) and the bias.
   void reset(int64_t out, int64_t in, Storage storage, const float *b);
   /// The stored W[n][k] (n < outPadded), widened.

@@ -254,11 +254,11 @@ public:
     return n;
   }
   bool has(const std::string &name) const { return store.find(name) != nullptr; }
-  /// Under "auto", gpt-oss experts [E, in, out] published as MXFP4 `name`_blocks / _scales: calls
-  /// take(e, blocks, scales) with each expert's slice and returns true. False (nothing read) otherwise.
-  bool packedExperts(const std::string &name, const std::vector<int64_t> &shape,
-                     const std::function<void(int64_t, const uint8_t *, const uint8_t *)> &take) {
-    if (policy || has(name) || !has(name + "_blocks"))
+  /// gpt-oss experts [E, in, out] published as MXFP4 `name`_blocks / _scales: calls take(e, blocks, scales)
+  /// with each expert's slice and returns true. False (nothing read) otherwise.
+  bool mxfp4Experts(const std::string &name, const std::vector<int64_t> &shape,
+                    const std::function<void(int64_t, const uint8_t *, const uint8_t *)> &take) {
+    if (has(name) || !has(name + "_blocks"))
       return false;
     const WeightInfo *blocks = nullptr, *scales = nullptr;
     if (std::string error = store.findMxfp4(name, shape, blocks, scales); !error.empty())
@@ -553,16 +553,21 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
       r.linear(w.router, pre + "mlp.router", E, H, true);
       std::vector<float> gub = r.read(pre + "mlp.experts.gate_up_proj_bias", {E, 2 * I});
       std::vector<float> dnb = r.read(pre + "mlp.experts.down_proj_bias", {E, H});
-      // Experts published in MXFP4 stay packed under "auto" (under a third of bf16's bytes); the decode
-      // GEMV reads the codes.
-      if (r.packedExperts(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I}, [&](int64_t e, const uint8_t *blocks,
-                                                                                const uint8_t *scales) {
-            w.expertGateUp.emplace_back().assignMxfp4(blocks, scales, 2 * I, H, gub.data() + e * 2 * I);
-          })) {
-        if (!r.packedExperts(pre + "mlp.experts.down_proj", {E, I, H}, [&](int64_t e, const uint8_t *blocks,
-                                                                           const uint8_t *scales) {
-              w.expertDown.emplace_back().assignMxfp4(blocks, scales, H, I, dnb.data() + e * H);
-            }))
+      // Experts published in MXFP4 stay packed under "auto" (under a third of bf16's bytes; the decode GEMV
+      // reads the codes), and are dequantized straight into their panels under another weight type.
+      auto take = [&](std::vector<Linear> &experts, const std::vector<float> &biases, int64_t out, int64_t in,
+                      Storage storage) {
+        return [&, out, in, storage](int64_t e, const uint8_t *blocks, const uint8_t *scales) {
+          if (storage == Storage::MXFP4)
+            experts.emplace_back().assignMxfp4(blocks, scales, out, in, biases.data() + e * out);
+          else
+            experts.emplace_back().assignMxfp4Values(blocks, scales, out, in, biases.data() + e * out, storage);
+        };
+      };
+      const Storage expertStorage = r.policy ? *r.policy : Storage::MXFP4;
+      if (r.mxfp4Experts(pre + "mlp.experts.gate_up_proj", {E, H, 2 * I},
+                         take(w.expertGateUp, gub, 2 * I, H, expertStorage))) {
+        if (!r.mxfp4Experts(pre + "mlp.experts.down_proj", {E, I, H}, take(w.expertDown, dnb, H, I, expertStorage)))
           fail("'" + pre + "mlp.experts.gate_up_proj' is MXFP4 but '" + pre +
                "mlp.experts.down_proj' is not: expected both packed or neither");
         continue;

@@ -186,6 +186,18 @@ TEST_F(DenseOpsTest, Mxfp4LayersMatchTheirValues) {
     for (int64_t n = 0; n < packed.outPadded; ++n)
       for (int64_t k = 0; k < in; ++k)
         ASSERT_EQ(packed.weight(n, k), n < out ? values[n * in + k] : 0.0f) << n << " " << k;
+    // Dequantized into each storage type straight from the codes: the panels assign() makes of the values.
+    for (dense::Storage storage : {dense::Storage::F32, dense::Storage::BF16, dense::Storage::F16}) {
+      dense::Linear direct, reference;
+      direct.assignMxfp4Values(blocks.data(), scaleBits.data(), out, in, b.data(), storage);
+      reference.assign(values.data(), out, in, /*transposed=*/false, b.data(), storage);
+      ASSERT_EQ(direct.storage, storage);
+      ASSERT_EQ(std::vector<float>(direct.wt.begin(), direct.wt.end()),
+                std::vector<float>(reference.wt.begin(), reference.wt.end()));
+      ASSERT_EQ(std::vector<uint16_t>(direct.wt16.begin(), direct.wt16.end()),
+                std::vector<uint16_t>(reference.wt16.begin(), reference.wt16.end()));
+      ASSERT_EQ(direct.bias, reference.bias);
+    }
     for (int threads : {2, 1}) {
       ThreadPool one(1);
       std::optional<dense::ScopedPool> single;
@@ -226,6 +238,8 @@ TEST_F(DenseOpsTest, Mxfp4LayersMatchTheirValues) {
   }
   dense::Linear odd;
   EXPECT_THROW(odd.assignMxfp4(nullptr, nullptr, 4, 48, nullptr), std::invalid_argument);
+  EXPECT_THROW(odd.assignMxfp4Values(nullptr, nullptr, 4, 48, nullptr, dense::Storage::F32), std::invalid_argument);
+  EXPECT_THROW(odd.assignMxfp4Values(nullptr, nullptr, 4, 64, nullptr, dense::Storage::MXFP4), std::invalid_argument);
 }
 
 // The stored layout: whole panels of kPanel columns, each [in][kPanel], padding columns zero; 150 inputs
