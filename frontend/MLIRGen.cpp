@@ -733,8 +733,14 @@ private:
     }
     // [batch, seq, heads, dim] -> [batch, heads, seq, dim], the attention layout.
     SmallVector<int64_t> swap{0, 2, 1, 3};
-    Value qh = rope(model::transpose(b, loc, q4, swap), a, layer);
-    Value kh = rope(model::transpose(b, loc, k4, swap), a, layer);
+    // NoPE layers (SmolLM3) attend with their queries and keys as projected.
+    const bool rotate = m.usesRope(layer);
+    Value qh = model::transpose(b, loc, q4, swap);
+    if (rotate)
+      qh = rope(qh, a, layer);
+    Value kh = model::transpose(b, loc, k4, swap);
+    if (rotate)
+      kh = rope(kh, a, layer);
     Value vh = model::transpose(b, loc, v4, swap);
 
     // The cache: this call's keys and values go to their positions; attention reads positions [0, T).

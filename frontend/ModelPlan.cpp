@@ -151,6 +151,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
         {"o_bias", a.bias == AttentionBias::All},
         {"learned_sinks", learnedSinks},
         {"sliding_rope", m.slidingRope && m.isSlidingLayer(l)},
+        {"no_rope", !m.usesRope(l)},
     });
   }
 

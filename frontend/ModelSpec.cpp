@@ -1,6 +1,7 @@
 //===- ModelSpec.cpp - a checked, fully resolved specification -------------===//
 #include "frontend/ModelSpec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -390,6 +391,10 @@ bool ModelSpec::isSlidingLayer(size_t layer) const {
 
 const RopeSpec &ModelSpec::ropeOf(size_t layer) const {
   return slidingRope && isSlidingLayer(layer) ? *slidingRope : rope;
+}
+
+bool ModelSpec::usesRope(size_t layer) const {
+  return !std::binary_search(nopeLayers.begin(), nopeLayers.end(), static_cast<int64_t>(layer));
 }
 
 void ModelSpec::resolveLayers() {

@@ -220,6 +220,8 @@ struct ModelSpec {
   /// The RoPE of sliding layers where it differs from `rope` (Gemma 3's rope_local_base_freq); the same
   /// rotated dims and pairing as `rope`, only the frequencies differ.
   std::optional<RopeSpec> slidingRope;
+  /// Layers without positional encoding (NoPE: SmolLM3's every fourth), ascending.
+  std::vector<int64_t> nopeLayers;
 
   /// The attention block as written (before layer types and overrides).
   AttentionConfig attention;
@@ -238,6 +240,8 @@ struct ModelSpec {
   bool isSlidingLayer(size_t layer) const;
   /// The RoPE of `layer`: `slidingRope` for sliding layers when given, `rope` otherwise.
   const RopeSpec &ropeOf(size_t layer) const;
+  /// Whether `layer` rotates its queries and keys at all (not one of `nopeLayers`).
+  bool usesRope(size_t layer) const;
 };
 
 struct Spec {

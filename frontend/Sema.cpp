@@ -49,7 +49,7 @@ const StringRef kLayerKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", 
                                 "score",  "mask",     "qk_norm",  "bias"};
 const StringRef kModelKeys[] = {"vocab",        "hidden",        "layers",      "dtype",
                                 "tie_embeddings", "max_position", "embed_scale", "final_softcap",
-                                "architecture", "layer_types",   "norm_placement"};
+                                "architecture", "layer_types",   "norm_placement", "nope_layers"};
 const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "norm", "layers", "variant"};
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
@@ -1837,6 +1837,31 @@ private:
         if (!ok || int64_t(m.layerTypes.size()) != m.numLayers)
           m.layerTypes.clear();
       }
+    }
+
+    if (const Field *f = get(fields, "nope_layers")) {
+      auto v = value(*f);
+      bool ok = v && v->kind == Val::Kind::Array;
+      if (ok)
+        for (const Val &x : v->items()) {
+          if (!x.isInt() || x.scalar->intValue < 0 || (m.numLayers > 0 && x.scalar->intValue >= m.numLayers)) {
+            diag.error(x.loc, "a NoPE layer is a layer index in [0, " + llvm::Twine(m.numLayers) + ")");
+            ok = false;
+            break;
+          }
+          if (llvm::is_contained(m.nopeLayers, x.scalar->intValue)) {
+            diag.error(x.loc, "layer " + llvm::Twine(x.scalar->intValue) + " is listed twice");
+            ok = false;
+            break;
+          }
+          m.nopeLayers.push_back(x.scalar->intValue);
+        }
+      else if (v)
+        diag.error(startLoc(*f->value), "'nope_layers' must be a list of layer indices");
+      if (ok)
+        llvm::sort(m.nopeLayers);
+      else
+        m.nopeLayers.clear();
     }
 
     // Attention.

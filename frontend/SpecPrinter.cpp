@@ -173,6 +173,14 @@ private:
       printList(os, 2, items);
       os << "\n";
     }
+    if (!m.nopeLayers.empty()) {
+      os.indent(2) << "nope_layers = ";
+      std::vector<std::string> items;
+      for (int64_t l : m.nopeLayers)
+        items.push_back(std::to_string(l));
+      printList(os, 2, items);
+      os << "\n";
+    }
 
     os << "\n  norm {\n";
     key(4, "kind", m.norm.kind == NormSpec::Kind::RMS ? "rms" : "layer");

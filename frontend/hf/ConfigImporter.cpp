@@ -166,6 +166,8 @@ const Architecture kArchitectures[] = {
     // The language model of Gemma 3's multimodal checkpoints (4B and up): text_config holds its fields.
     {"Gemma3ForConditionalGeneration", "gemma3", 1e6, 1e-6, true, "gelu_pytorch_tanh", 256, true,
      SlidingStyle::Pattern, 4096, 131072, true, false, false, 0, 0},
+    {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
+     true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
      false, false, false, 0, 0},
     {"MixtralForCausalLM", "mixtral", 1e6, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt,
@@ -178,8 +180,9 @@ const Architecture kArchitectures[] = {
 
 const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalLM",  "Qwen2ForCausalLM",
                                         "Qwen3ForCausalLM",   "Gemma2ForCausalLM",   "Gemma3ForCausalLM",
-                                        "Gemma3ForConditionalGeneration",            "Phi3ForCausalLM",
-                                        "MixtralForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM"};
+                                        "Gemma3ForConditionalGeneration",            "SmolLM3ForCausalLM",
+                                        "Phi3ForCausalLM",    "MixtralForCausalLM",  "Qwen3MoeForCausalLM",
+                                        "GptOssForCausalLM"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -499,6 +502,8 @@ private:
         error("use_bidirectional_attention", "bidirectional attention (an embedding model) is not supported; "
                                              "Gemma3ForCausalLM is causal");
     readSliding(m, *arch);
+    if (arch->modelType == "smollm3")
+      readSmolLM3Layers(m);
     const bool qwenMoe = arch->modelType == "qwen3_moe";
     if (qwenMoe && boolField("use_sliding_window", false))
       if (const json::Value *w = root->get("sliding_window"); !w || w->kind() != json::Value::Null)
@@ -531,7 +536,7 @@ private:
       mlp.intermediate = intField("intermediate_size", sizeDefault(9216));
     }
     readActivation(m, *arch);
-    if (arch->name == "LlamaForCausalLM")
+    if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM")
       mlp.bias = boolField("mlp_bias", false);
     if (arch->modelType == "phi3") {
       // Phi-4-mini's config carries fields that HF's Phi3 code never reads. Their published values change
@@ -616,6 +621,45 @@ private:
       return std::nullopt;
     m.resolveLayers();
     return m;
+  }
+
+  /// SmolLM3: no_rope_layers (1: the layer uses RoPE, 0: NoPE), by default every no_rope_layer_interval-th
+  /// layer without. Its layer types matter only with a sliding window, which no published model uses.
+  void readSmolLM3Layers(ModelSpec &m) {
+    // The published config also carries Qwen 2's max_window_layers, which SmolLM3's code never reads.
+    for (StringRef key : {"layer_types", "sliding_window", "max_window_layers"})
+      handled.insert(key);
+    if (boolField("use_sliding_window", false))
+      if (const json::Value *w = root->get("sliding_window"); w && w->kind() != json::Value::Null)
+        error("use_sliding_window", "a sliding window is not supported for SmolLM3ForCausalLM");
+    int64_t interval = intField("no_rope_layer_interval", 4);
+    const json::Value *v = field("no_rope_layers");
+    if (!v) {
+      for (int64_t l = 0; interval > 0 && l < m.numLayers; ++l)
+        if ((l + 1) % interval == 0)
+          m.nopeLayers.push_back(l);
+      return;
+    }
+    const json::Array *list = v->getAsArray();
+    if (!list) {
+      error("no_rope_layers", "expected a list of 1 (RoPE) or 0 (NoPE) per layer, got " + describe(*v));
+      return;
+    }
+    if (int64_t(list->size()) < m.numLayers) {
+      error("no_rope_layers", "lists " + std::to_string(list->size()) + " layers but num_hidden_layers is " +
+                                  std::to_string(m.numLayers));
+      return;
+    }
+    for (int64_t l = 0; l < m.numLayers; ++l) {
+      std::optional<int64_t> useRope = (*list)[l].getAsInteger();
+      if (!useRope || (*useRope != 0 && *useRope != 1)) {
+        error("no_rope_layers[" + std::to_string(l) + "]", "expected 1 (RoPE) or 0 (NoPE), got " + describe((*list)[l]));
+        m.nopeLayers.clear();
+        return;
+      }
+      if (*useRope == 0)
+        m.nopeLayers.push_back(l);
+    }
   }
 
   /// Switches to the language model of a multimodal config: its fields are those of text_config (with the

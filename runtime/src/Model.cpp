@@ -45,6 +45,7 @@ struct LayerPlan {
   int64_t heads = 0, kvHeads = 0, headDim = 0;
   bool qkNorm = false, qkvBias = false, oBias = false, learnedSinks = false;
   bool slidingRope = false;           // rotates with Plan::slidingRope (Gemma 3's sliding layers)
+  bool noRope = false;                // no positional encoding (SmolLM3's NoPE layers)
   int64_t window = 0, sinkTokens = 0; // from the kernel's attributes: the cache policy
 };
 
@@ -71,6 +72,7 @@ struct Plan {
   } mlp;
   RopePlan rope;
   std::optional<RopePlan> slidingRope; // the RoPE of the layers marked slidingRope
+  bool anyNoRope = false;              // a layer is marked noRope
   std::vector<LayerPlan> layers;
 };
 
@@ -168,6 +170,8 @@ Plan parsePlan(const xfrt_module &module) {
     lp.oBias = boolean(*l, "o_bias");
     lp.learnedSinks = boolean(*l, "learned_sinks");
     lp.slidingRope = l->getBoolean("sliding_rope").value_or(false);
+    lp.noRope = l->getBoolean("no_rope").value_or(false);
+    p.anyNoRope |= lp.noRope;
     if (lp.slidingRope && !p.slidingRope)
       fail("model plan: layer " + llvm::Twine(p.layers.size()) + " takes the sliding layers' RoPE, which the plan lacks");
     lp.kernelIndex = findKernelIndex(module, lp.kernel.c_str());
@@ -865,7 +869,7 @@ struct GpuActivations {
   std::vector<float> pairs;
   /// A forward's inputs from the host (token ids, RoPE tables, each layer's KV cache append position), sent
   /// once per forward.
-  std::vector<float> ids, cosT, sinT, cosSliding, sinSliding;
+  std::vector<float> ids, cosT, sinT, cosSliding, sinSliding, cosNone, sinNone;
   std::vector<std::vector<float>> appendAt;
   /// Small operands that never change (norm parameters, slice offsets), pinned once: a kernel whose
   /// operands are all on the device needs no copy, so on CUDA its launch does not wait (CudaDevice::launch).
@@ -896,7 +900,8 @@ struct GpuActivations {
   void release(xfrt_context &context) {
     for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &queries, &attn,
                                       &merged, &gateUp, &act, &routerLogits, &routes, &groups, &expertOut,
-                                      &last, &normed, &logits, &pairs, &ids, &cosT, &sinT, &cosSliding, &sinSliding})
+                                      &last, &normed, &logits, &pairs, &ids, &cosT, &sinT, &cosSliding, &sinSliding,
+                                      &cosNone, &sinNone})
       if (!array->empty())
         context.unpin(array->data());
     for (std::vector<float> &array : appendAt)
@@ -985,21 +990,26 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   else
     dense::embed(tokens, S, m.embedding16.data(), m.embeddingStorage, p.vocab, H, static_cast<float>(p.embedScale), x);
 
-  // Rotation tables for positions pos0 .. T-1, the attention factor folded in; the sliding layers' own
-  // after the model's where they differ.
-  const int64_t half = p.rope.rotaryDim / 2, tables = p.slidingRope ? 2 : 1;
-  float *cosAll = Scratch::sized(sc.cosT, tables * S, std::max<int64_t>(half, 1));
-  float *sinAll = Scratch::sized(sc.sinT, tables * S, std::max<int64_t>(half, 1));
+  // Rotation tables for positions pos0 .. T-1, the attention factor folded in: the model's, the sliding
+  // layers' own where they differ, and the identity (cos 1, sin 0) for NoPE layers.
+  const int64_t half = p.rope.rotaryDim / 2;
+  float *cosAll = Scratch::sized(sc.cosT, 3 * S, std::max<int64_t>(half, 1));
+  float *sinAll = Scratch::sized(sc.sinT, 3 * S, std::max<int64_t>(half, 1));
   ropeTables(p.rope, pos0, S, cosAll, sinAll);
   if (p.slidingRope)
     ropeTables(*p.slidingRope, pos0, S, cosAll + S * half, sinAll + S * half);
+  if (p.anyNoRope) {
+    std::fill(cosAll + 2 * S * half, cosAll + 3 * S * half, 1.0f);
+    std::fill(sinAll + 2 * S * half, sinAll + 3 * S * half, 0.0f);
+  }
 
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];
     LayerWeights &w = m.layers[l];
     LayerCache &cache = s.caches[l];
     const int64_t D = lp.headDim, Hq = lp.heads, Hkv = lp.kvHeads;
-    const float *cosT = cosAll + (lp.slidingRope ? S * half : 0), *sinT = sinAll + (lp.slidingRope ? S * half : 0);
+    const int64_t table = lp.noRope ? 2 : lp.slidingRope ? 1 : 0;
+    const float *cosT = cosAll + table * S * half, *sinT = sinAll + table * S * half;
 
     dense::rmsNorm(x, H, S, H, w.inputNorm.data(), eps, offset, h, H);
     const int64_t ldq = w.qkv.outPadded;
@@ -1239,6 +1249,12 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     send(a.cosSliding, S * half);
     send(a.sinSliding, S * half);
   }
+  if (p.anyNoRope) {
+    std::fill_n(resident(a.cosNone, S * half).begin(), S * half, 1.0f);
+    std::fill_n(resident(a.sinNone, S * half).begin(), S * half, 0.0f);
+    send(a.cosNone, S * half);
+    send(a.sinNone, S * half);
+  }
   // The cache policy runs on the host mirrors first, its changes go to the device, and each layer's
   // append position up: all before the first kernel, so none of it interrupts the queued work.
   a.appendAt.resize(p.layers.size());
@@ -1336,7 +1352,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       return into;
     };
     const float eps = static_cast<float>(p.normEps), offset = p.unitOffset ? 1.0f : 0.0f;
-    std::vector<float> &cosT = lp.slidingRope ? a.cosSliding : a.cosT, &sinT = lp.slidingRope ? a.sinSliding : a.sinT;
+    std::vector<float> &cosT = lp.noRope ? a.cosNone : lp.slidingRope ? a.cosSliding : a.cosT,
+                       &sinT = lp.noRope ? a.sinNone : lp.slidingRope ? a.sinSliding : a.sinT;
     std::vector<xfrt_tensor> qOperands = {view(qkv, {S, width}), view(cosT, {S, half}), view(sinT, {S, half})},
                              kOperands = qOperands;
     if (lp.qkNorm) {

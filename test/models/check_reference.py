@@ -3,7 +3,8 @@
 
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
-For each architecture (llama, mistral, gptoss, gemma2, qwen3, qwen2, mixtral, phi3, qwen3moe) it generates a tiny
+For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma2, qwen3, qwen2, mixtral, phi3,
+qwen3moe, gemma3, gemma3mm, smollm3) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -23,7 +24,9 @@ checkpoint and checks:
      removed (gpt-oss: swiglu clamp, sinks, yarn's truncate=false and attention factor; gemma2: each soft
      cap, the sandwich norms, (1 + w), the embedding scale, query_pre_attn_scalar; qwen3: q/k norms;
      qwen2: q/k/v biases; mixtral: the top-2 renormalization, top-2 itself; phi3: the partial rotary
-     factor; qwen3moe: q/k norms, norm_topk_prob false, top-2 itself), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+     factor; qwen3moe: q/k norms, norm_topk_prob false, top-2 itself; gemma3: sandwich norms, (1 + w),
+     q/k norms, the sliding layers' own RoPE, the full layers' linear scaling, query_pre_attn_scalar;
+     smollm3: its NoPE layer), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -190,6 +193,9 @@ class TorchModel:
             # Gemma2Attention: sliding_window if not bool(layer_idx % 2) (or layer_types, when given)
             sliding = c["layer_types"][layer] == "sliding_attention" if c.get("layer_types") else not bool(layer % 2)
             return c["sliding_window"] if sliding else None
+        if self.type == "smollm3":
+            assert not c.get("use_sliding_window")
+            return None
         if self.type == "qwen3_moe":
             # Qwen3MoeConfig: sliding_window if use_sliding_window else None (not in the tiny models).
             assert not c.get("use_sliding_window")
@@ -260,9 +266,11 @@ class TorchModel:
             p = "model.layers.%d." % n
             h = self.rms(x, p + "input_layernorm.weight")
             q, k, v = self.qkv(h, p, S, H, KV, D)
-            # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere.
+            # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere;
+            # SmolLM3Attention: apply_rotary_pos_emb only if config.no_rope_layers[layer_idx].
             cos, sin = local_tables if self.window(n) is not None else global_tables
-            q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            if self.type != "smollm3" or c["no_rope_layers"][n]:
+                q, k = apply_rotary_pos_emb(q, k, cos, sin)
             # repeat_kv: kv head j serves query heads j*n_rep .. j*n_rep + n_rep - 1.
             k = k[:, None].expand(KV, H // KV, S, D).reshape(H, S, D)
             v = v[:, None].expand(KV, H // KV, S, D).reshape(H, S, D)
@@ -525,6 +533,7 @@ def check_features_matter(arch, model_dir, logits):
                    ("sliding layers' own RoPE", setattr_("local_rope", None)),
                    ("linear RoPE scaling of the full layers", cfg_("rope_scaling", None)),
                    ("query_pre_attn_scalar", lambda r: setattr(r, "scale", r.D ** -0.5))),
+        "smollm3": (("NoPE layer", setattr_("rope_layers", [True, True])),),
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),
                      ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),

@@ -2,13 +2,13 @@
 """Write a tiny random Hugging Face checkpoint (config.json + safetensors) for end-to-end tests.
 
     /usr/bin/python3 test/models/gen_tiny_model.py
-        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm} --out DIR
+        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3} --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
-Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM; gemma3mm: Gemma3ForConditionalGeneration) with
-tiny sizes; the weights use the Hugging Face tensor names and layouts. With
+Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM; gemma3mm:
+Gemma3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 
@@ -40,7 +40,7 @@ import numpy as np
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
-         "gemma3mm"]
+         "gemma3mm", "smollm3"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -241,6 +241,27 @@ def make_config(arch, dtype):
             "pad_token_id": 0,
         }
         del cfg["hidden_act"]
+    elif arch == "smollm3":
+        # SmolLM3: Llama with NoPE layers: no_rope_layers 1 where a layer rotates, 0 where it has no
+        # positional encoding (layer 1 here; the real model's every fourth, no_rope_layer_interval 4).
+        cfg = {
+            "architectures": ["SmolLM3ForCausalLM"],
+            "model_type": "smollm3",
+            **common,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 5000000.0,
+            "rope_scaling": None,
+            "no_rope_layers": [1, 0],
+            "no_rope_layer_interval": 4,
+            "use_sliding_window": False,
+            "sliding_window": None,
+            "layer_types": ["full_attention", "full_attention"],
+            "attention_bias": False,
+            "mlp_bias": False,
+            "tie_word_embeddings": False,
+            "pretraining_tp": 2,
+        }
     elif arch == "qwen3moe":
         # Qwen3-MoE: Qwen 3 attention (head_dim 32 with hidden 64 and 4 heads, as Qwen3-30B-A3B's 128
         # with 2048 / 32); every layer a mixture of 8 experts of moe_intermediate_size 32, top 2, the

@@ -35,6 +35,8 @@ the xf repository. Conventions:
     attn_logit_softcapping after scaling, before the mask; logits -> c tanh(logits / c) with c =
     final_logit_softcapping; gelu_pytorch_tanh; embeddings tied by default.
   * Qwen 3: q_norm / k_norm, RMSNorm over head_dim of each head, after the projections, before RoPE.
+  * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
+    skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 multimodal (Gemma3ForConditionalGeneration): the language model alone, its settings in
     text_config (the outer torch_dtype unless text_config has one), its tensors under language_model.model.
     and language_model.lm_head. (or model.language_model. and lm_head.); the vision tower is ignored.
@@ -275,13 +277,13 @@ def round_array(a, dtype):
 
 ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM",
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
-                 "Qwen3MoeForCausalLM", "Gemma3ForCausalLM")
+                 "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM")
 
 
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
-    qk_norm, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's sliding layers), act, moe ("gptoss", "mixtral", "qwen3moe" or None),
+    qk_norm, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" or None),
     moe_renormalize."""
 
     def __init__(self, model_dir):
@@ -317,7 +319,8 @@ class Model:
             cfg.setdefault("rope_theta", 1e6)
         elif arch == "Qwen3ForCausalLM":
             cfg.setdefault("head_dim", 128)
-        cfg.setdefault("rope_theta", 1e6 if arch == "MixtralForCausalLM" else 10000.0)
+        cfg.setdefault("rope_theta", 1e6 if arch == "MixtralForCausalLM" else 2e6 if arch == "SmolLM3ForCausalLM"
+                       else 10000.0)
         if cfg.get("head_dim") is None:
             cfg["head_dim"] = cfg["hidden_size"] // cfg["num_attention_heads"]
         if cfg.get("num_key_value_heads") is None:
@@ -334,6 +337,12 @@ class Model:
         # with base rope_local_base_freq.
         self.local_rope = None
         self.sliding_layers = [w is not None for w in self.windows]   # the layer types
+        # Layers that rotate queries and keys at all (SmolLM3's NoPE layers do not).
+        self.rope_layers = [True] * self.L
+        if arch == "SmolLM3ForCausalLM":
+            interval = cfg.get("no_rope_layer_interval", 4)
+            flags = cfg.get("no_rope_layers") or [int((i + 1) % interval != 0) for i in range(self.L)]
+            self.rope_layers = [bool(flags[i]) for i in range(self.L)]
         if gemma3:
             local = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
             self.local_rope = rope_parameters(local)
@@ -420,8 +429,10 @@ class Model:
             k = self.norm(k, p + "k_norm")
         inv_freq, attention_scaling = (self.local_rope if self.local_rope is not None and self.sliding_layers[n]
                                        else (self.inv_freq, self.attention_scaling))
-        q = rotate(q.transpose(1, 0, 2), positions, inv_freq, attention_scaling)
-        k = rotate(k.transpose(1, 0, 2), positions, inv_freq, attention_scaling)
+        q, k = q.transpose(1, 0, 2), k.transpose(1, 0, 2)
+        if self.rope_layers[n]:
+            q = rotate(q, positions, inv_freq, attention_scaling)
+            k = rotate(k, positions, inv_freq, attention_scaling)
         if self.kv_dtype != "f32":                               # xfc --kv-dtype: a 16-bit cache
             k, v = round_array(k, self.kv_dtype), round_array(v, self.kv_dtype)
         cache[n][0] = np.concatenate([cache[n][0], k], axis=1)
