@@ -427,18 +427,23 @@ void Linear::assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_
     throw std::invalid_argument("MXFP4 weights need a multiple of 32 inputs");
   reset(outFeatures, inFeatures, Storage::MXFP4, b);
   const int64_t groups = in / 32;
-  codes.assign(static_cast<size_t>(outPadded * in / 2), 0);
-  scales.assign(static_cast<size_t>(outPadded * groups), 0.0f);
-  for (int64_t n = 0; n < out; ++n) {
-    const int64_t p = n / kPanel, j = n % kPanel;
-    for (int64_t g = 0; g < groups; ++g) {
-      // Bytes of a group: inputs 32 g + 2 b (low nibble) and 32 g + 2 b + 1 (high), the same packing.
-      for (int64_t byte = 0; byte < 16; ++byte)
-        codes[static_cast<size_t>((p * (in / 2) + g * 16 + byte) * kPanel + j)] = blocks[(n * groups + g) * 16 + byte];
-      scales[static_cast<size_t>((p * groups + g) * kPanel + j)] =
-          std::ldexp(1.0f, static_cast<int>(scaleBits[n * groups + g]) - 127);
-    }
-  }
+  codes.resize(static_cast<size_t>(outPadded * in / 2));
+  scales.resize(static_cast<size_t>(outPadded * groups));
+  // A panel per task, every element written (padding columns: zero codes and scales), as fillPanels.
+  forRange(outPadded / kPanel, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t j = 0; j < kPanel; ++j) {
+        const int64_t n = p * kPanel + j;
+        for (int64_t g = 0; g < groups; ++g) {
+          // Bytes of a group: inputs 32 g + 2 b (low nibble) and 32 g + 2 b + 1 (high), the same packing.
+          for (int64_t byte = 0; byte < 16; ++byte)
+            codes[static_cast<size_t>((p * (in / 2) + g * 16 + byte) * kPanel + j)] =
+                n < out ? blocks[(n * groups + g) * 16 + byte] : 0;
+          scales[static_cast<size_t>((p * groups + g) * kPanel + j)] =
+              n < out ? std::ldexp(1.0f, static_cast<int>(scaleBits[n * groups + g]) - 127) : 0.0f;
+        }
+      }
+  });
 }
 
 void Linear::pairForDot() {

@@ -84,8 +84,8 @@ struct Linear {
   /// MXFP4: e2m1 codes two per byte, [outPadded / kPanel][in / 2][kPanel] (input 2i in the low nibble,
   /// 2i + 1 in the high one), and per output and group of 32 inputs the scale 2^(e - 127) as a float,
   /// [outPadded / kPanel][in / 32][kPanel]. Padding columns are zero codes.
-  std::vector<uint8_t> codes;
-  std::vector<float> scales;
+  PanelVector<uint8_t> codes;
+  PanelVector<float> scales;
 
   /// Takes W as [out, in] row-major (`transposed` false) or as [in, out] (true: gpt-oss expert tensors),
   /// rounding to `storage` to nearest even (exact for values that came from that type). Panels are filled

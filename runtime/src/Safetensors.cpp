@@ -578,13 +578,14 @@ std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_
       for (int64_t i = 0; i < count; ++i)
         for (int64_t g = 0; g < G; ++g) {
           const int64_t group = (e * N + n0 + i) * G + g;
-          // value * 2^(s - 127): exact in double, rounded once to float (subnormals included).
-          const double scale = std::ldexp(1.0, static_cast<int>(scales->data[group]) - 127);
+          // value * 2^(s - 127) is exact in float, subnormals included (s = 255, NaN, was refused; s = 254
+          // times 6 overflows to infinity, as the exact value would round).
+          const float scale = std::ldexp(1.0f, static_cast<int>(scales->data[group]) - 127);
           const uint8_t *bytes = blocks->data + group * 16;
           float *row = rows.data() + i * K + g * 32;
           for (int64_t b = 0; b < 16; ++b) {
-            row[2 * b] = static_cast<float>(kValues[bytes[b] & 0xf] * scale);
-            row[2 * b + 1] = static_cast<float>(kValues[bytes[b] >> 4] * scale);
+            row[2 * b] = kValues[bytes[b] & 0xf] * scale;
+            row[2 * b + 1] = kValues[bytes[b] >> 4] * scale;
           }
         }
       for (int64_t k = 0; k < K; ++k)

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <random>
 #include <tuple>
@@ -234,6 +235,26 @@ TEST_F(DenseOpsTest, Mxfp4LayersMatchTheirValues) {
           for (int64_t n = 0; n < out; ++n)
             ASSERT_EQ(yp[m * packed.outPadded + n], yw[m * wide.outPadded + n]) << m << " " << n;
       }
+    }
+  }
+  // Extreme scales (subnormal and overflowing values) dequantize to the exact values rounded once.
+  {
+    const uint8_t extremes[4] = {0, 1, 253, 254};
+    std::vector<uint8_t> blocks(4 * 16), scaleBits(extremes, extremes + 4);
+    std::vector<float> values(4 * 32);
+    for (int64_t n = 0; n < 4; ++n)
+      for (int64_t k = 0; k < 32; ++k) {
+        blocks[n * 16 + k / 2] = static_cast<uint8_t>(k / 2 | (15 - k / 2) << 4);
+        int code = k % 2 ? 15 - k / 2 : k / 2;
+        values[n * 32 + k] = static_cast<float>(std::ldexp(double(e2m1[code]), int(extremes[n]) - 127));
+      }
+    for (dense::Storage storage : {dense::Storage::F32, dense::Storage::BF16, dense::Storage::F16}) {
+      dense::Linear direct, reference;
+      direct.assignMxfp4Values(blocks.data(), scaleBits.data(), 4, 32, nullptr, storage);
+      reference.assign(values.data(), 4, 32, /*transposed=*/false, nullptr, storage);
+      ASSERT_EQ(std::memcmp(direct.wt.data(), reference.wt.data(), direct.wt.size() * sizeof(float)), 0);
+      ASSERT_EQ(std::vector<uint16_t>(direct.wt16.begin(), direct.wt16.end()),
+                std::vector<uint16_t>(reference.wt16.begin(), reference.wt16.end()));
     }
   }
   dense::Linear odd;

@@ -241,6 +241,27 @@ TEST_F(SafetensorsTest, Mxfp4DequantizesIntoTheTransposedLayout) {
         float expected = std::ldexp(values[nibble(e, n, k)], exponent(e, n, k / 32));
         ASSERT_EQ(bitsOf(out[(e * K + k) * N + n]), bitsOf(expected)) << e << " " << k << " " << n;
       }
+  // Extreme scales: 2^-127 and 2^-126 give subnormals, 2^126 and 2^127 the largest values (6 * 2^127
+  // overflows to infinity): each the exact value rounded once to float.
+  {
+    const uint8_t extremes[4] = {0, 1, 253, 254};
+    std::string extremeBlocks, extremeScales;
+    for (int64_t n = 0; n < 4; ++n) {
+      extremeScales.push_back(static_cast<char>(extremes[n]));
+      for (int64_t b = 0; b < 16; ++b)
+        extremeBlocks.push_back(static_cast<char>(b | (15 - b) << 4));
+    }
+    auto wide = open(image({{"z.w_blocks", "U8", {1, 4, 1, 16}, extremeBlocks}, {"z.w_scales", "U8", {1, 4, 1}, extremeScales}}));
+    ASSERT_TRUE(wide);
+    std::vector<float> z(32 * 4);
+    ASSERT_EQ(wide->readMxfp4("z.w", {1, 32, 4}, z.data()), "");
+    for (int64_t n = 0; n < 4; ++n)
+      for (int64_t k = 0; k < 32; ++k) {
+        int code = k % 2 ? 15 - k / 2 : k / 2;
+        float expected = static_cast<float>(std::ldexp(double(values[code]), int(extremes[n]) - 127));
+        ASSERT_EQ(bitsOf(z[k * 4 + n]), bitsOf(expected)) << "scale " << int(extremes[n]) << " code " << code;
+      }
+  }
   // The packed tensors are not float tensors, and the pair must match the shape asked for.
   expectContains(store->readF32("x.w_blocks", {E, N, G, 16}, out.data()), "is U8 (packed data)");
   expectContains(store->readMxfp4("x.w", {E, K + 32, N}, out.data()), "weight 'x.w_blocks' has shape [2, 3, 2, 16] but the model needs [2, 3, 3, 16]");
