@@ -68,9 +68,12 @@ def make_config(preset, dtype):
 
 
 def make_weights(cfg, seed):
+    """The llama-style presets' weights; for qwen3moe-slice also the q/k norms and, instead of the dense MLP,
+    the router and every expert (the draws of the others come in the same order either way)."""
     rng = np.random.default_rng(seed)
     V, H, L = cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"]
     nH, nKV, D, I = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"], cfg["intermediate_size"]
+    moe = cfg["model_type"] == "qwen3_moe"
 
     def mat(out, inp, gain=1.0):
         a = rng.standard_normal((out, inp), dtype=np.float32)
@@ -89,9 +92,20 @@ def make_weights(cfg, seed):
         w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, 1.5)
         w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
         w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
-        w[p + "mlp.gate_proj.weight"] = mat(I, H)
-        w[p + "mlp.up_proj.weight"] = mat(I, H)
-        w[p + "mlp.down_proj.weight"] = mat(H, I)
+        if not moe:
+            w[p + "mlp.gate_proj.weight"] = mat(I, H)
+            w[p + "mlp.up_proj.weight"] = mat(I, H)
+            w[p + "mlp.down_proj.weight"] = mat(H, I)
+            continue
+        E, Im = cfg["num_experts"], cfg["moe_intermediate_size"]
+        w[p + "self_attn.q_norm.weight"] = norm(D)
+        w[p + "self_attn.k_norm.weight"] = norm(D)
+        w[p + "mlp.gate.weight"] = mat(E, H)
+        for e in range(E):
+            q = p + "mlp.experts.%d." % e
+            w[q + "gate_proj.weight"] = mat(Im, H)
+            w[q + "up_proj.weight"] = mat(Im, H)
+            w[q + "down_proj.weight"] = mat(H, Im)
     w["model.norm.weight"] = norm(H)
     w["lm_head.weight"] = mat(V, H, 2.0)
     return w
@@ -191,42 +205,6 @@ QWEN3MOE_SLICE = {
 }
 
 
-def make_qwen3moe_slice(cfg, seed):
-    rng = np.random.default_rng(seed)
-    V, H, L = cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"]
-    nH, nKV, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
-    E, I = cfg["num_experts"], cfg["moe_intermediate_size"]
-
-    def mat(out, inp, gain=1.0):
-        a = rng.standard_normal((out, inp), dtype=np.float32)
-        a *= np.float32(gain / np.sqrt(inp))
-        return a
-
-    def norm(n):
-        return (1.0 + 0.1 * rng.standard_normal(n, dtype=np.float32)).astype(np.float32)
-
-    w = {"model.embed_tokens.weight": rng.standard_normal((V, H), dtype=np.float32)}
-    for n in range(L):
-        p = "model.layers.%d." % n
-        w[p + "input_layernorm.weight"] = norm(H)
-        w[p + "post_attention_layernorm.weight"] = norm(H)
-        w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, 1.5)
-        w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, 1.5)
-        w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
-        w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
-        w[p + "self_attn.q_norm.weight"] = norm(D)
-        w[p + "self_attn.k_norm.weight"] = norm(D)
-        w[p + "mlp.gate.weight"] = mat(E, H)
-        for e in range(E):
-            q = p + "mlp.experts.%d." % e
-            w[q + "gate_proj.weight"] = mat(I, H)
-            w[q + "up_proj.weight"] = mat(I, H)
-            w[q + "down_proj.weight"] = mat(H, I)
-    w["model.norm.weight"] = norm(H)
-    w["lm_head.weight"] = mat(V, H, 2.0)
-    return w
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output folder (created)")
@@ -246,8 +224,7 @@ def main(argv=None):
         f.write("\n")
     if args.config_only:
         return 0
-    weights = (make_gptoss_slice(cfg, args.seed) if slice_ else
-               make_qwen3moe_slice(cfg, args.seed) if args.preset == "qwen3moe-slice" else make_weights(cfg, args.seed))
+    weights = make_gptoss_slice(cfg, args.seed) if slice_ else make_weights(cfg, args.seed)
     size = write_safetensors(os.path.join(args.out, "model.safetensors"), weights, "bf16" if slice_ else args.dtype)
     # A packed MXFP4 byte holds two weights; its scales are not parameters.
     params = sum(a.size * (2 if n.endswith("_blocks") else 0 if n.endswith("_scales") else 1)

@@ -331,43 +331,32 @@ class TorchModel:
         return (out * scores.transpose(0, 1)[..., None]).sum(dim=0)
 
     def mixtral_moe(self, p, h):
-        """MixtralSparseMoeBlock: softmax over all experts, topk, renormalize, then each expert on the
-        tokens routed to it (index_add_)."""
-        c, w = self.cfg, self.w
-        E, k = c["num_local_experts"], c["num_experts_per_tok"]
-        router_logits = F.linear(h, w[p + "gate.weight"])
-        routing_weights = F.softmax(router_logits, dim=1, dtype=torch.float64)
-        routing_weights, selected_experts = torch.topk(routing_weights, k, dim=-1)
-        routing_weights /= routing_weights.sum(dim=-1, keepdim=True)
-        final = torch.zeros_like(h)
-        expert_mask = F.one_hot(selected_experts, num_classes=E).permute(2, 1, 0)    # [E, k, S]
-        for e in range(E):
-            idx, top_x = torch.where(expert_mask[e])
-            current = h[None, top_x].reshape(-1, h.shape[-1])
-            q = p + "experts.%d." % e
-            out = F.linear(F.silu(F.linear(current, w[q + "w1.weight"])) * F.linear(current, w[q + "w3.weight"]),
-                           w[q + "w2.weight"])
-            final.index_add_(0, top_x, out * routing_weights[top_x, idx, None])
-        return final
+        """MixtralSparseMoeBlock: softmax over all experts, topk, renormalize, then each expert (w1 gate, w3
+        up, w2 down) on the tokens routed to it (index_add_)."""
+        return self.sparse_moe(p, h, self.cfg["num_local_experts"], True, ("w1", "w3", "w2"))
 
     def qwen3_moe(self, p, h):
-        """Qwen3MoeSparseMoeBlock: softmax over all experts, topk, divided by the chosen sum only with
-        norm_topk_prob; experts as Qwen3MoeMLP (gate_proj, up_proj, down_proj) on their tokens."""
-        c, w = self.cfg, self.w
-        E, k = c["num_experts"], c["num_experts_per_tok"]
+        """Qwen3MoeSparseMoeBlock: the same, divided by the chosen sum only with norm_topk_prob; experts as
+        Qwen3MoeMLP (gate_proj, up_proj, down_proj)."""
+        return self.sparse_moe(p, h, self.cfg["num_experts"], self.cfg.get("norm_topk_prob", False),
+                               ("gate_proj", "up_proj", "down_proj"))
+
+    def sparse_moe(self, p, h, E, renormalize, names):
+        w, k = self.w, self.cfg["num_experts_per_tok"]
         router_logits = F.linear(h, w[p + "gate.weight"])
         routing_weights = F.softmax(router_logits, dim=1, dtype=torch.float64)
         routing_weights, selected_experts = torch.topk(routing_weights, k, dim=-1)
-        if c.get("norm_topk_prob", False):
+        if renormalize:
             routing_weights /= routing_weights.sum(dim=-1, keepdim=True)
         final = torch.zeros_like(h)
         expert_mask = F.one_hot(selected_experts, num_classes=E).permute(2, 1, 0)    # [E, k, S]
+        gate, up, down = names
         for e in range(E):
             idx, top_x = torch.where(expert_mask[e])
             current = h[None, top_x].reshape(-1, h.shape[-1])
             q = p + "experts.%d." % e
-            out = F.linear(F.silu(F.linear(current, w[q + "gate_proj.weight"])) *
-                           F.linear(current, w[q + "up_proj.weight"]), w[q + "down_proj.weight"])
+            out = F.linear(F.silu(F.linear(current, w[q + gate + ".weight"])) * F.linear(current, w[q + up + ".weight"]),
+                           w[q + down + ".weight"])
             final.index_add_(0, top_x, out * routing_weights[top_x, idx, None])
         return final
 

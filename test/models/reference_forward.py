@@ -476,37 +476,29 @@ class Model:
         return self.linear(self.act(gate) * up, p + "down_proj")
 
     def mixtral_moe(self, n, x):
-        p = "model.layers.%d.block_sparse_moe." % n
-        k = self.cfg.get("num_experts_per_tok", 2)
-        logits = self.linear(x, p + "gate")                    # [S, E]
-        out = np.zeros_like(x)
-        for t in range(x.shape[0]):
-            top = np.argsort(-logits[t], kind="stable")[:k]
-            weights = np.exp(logits[t, top] - logits[t].max())
-            # Renormalized over the chosen k (Mixtral), or (a test switch) the softmax over all experts.
-            weights /= weights.sum() if self.moe_renormalize else np.exp(logits[t] - logits[t].max()).sum()
-            for e, wt in zip(top, weights):
-                q = p + "experts.%d." % e
-                h = self.act(self.linear(x[t], q + "w1")) * self.linear(x[t], q + "w3")
-                out[t] += wt * self.linear(h, q + "w2")
-        return out
+        # Renormalized over the chosen k (Mixtral), or (a test switch) the softmax over all experts.
+        return self.sparse_moe("model.layers.%d.block_sparse_moe." % n, x, self.cfg.get("num_experts_per_tok", 2),
+                               self.moe_renormalize, ("w1", "w3", "w2"))
 
     def qwen3_moe(self, n, x):
-        p = "model.layers.%d.mlp." % n
-        k = self.cfg.get("num_experts_per_tok", 8)
+        return self.sparse_moe("model.layers.%d.mlp." % n, x, self.cfg.get("num_experts_per_tok", 8),
+                               self.cfg.get("norm_topk_prob", False), ("gate_proj", "up_proj", "down_proj"))
+
+    def sparse_moe(self, p, x, k, renormalize, names):
+        """Router `p`gate (no bias): softmax over all experts, the top k (ties to the lower expert), their
+        probabilities divided by their sum if `renormalize`; expert e: down(act(gate x) * up x)."""
         logits = self.linear(x, p + "gate")                    # [S, E]
+        gate, up, down = names
         out = np.zeros_like(x)
         for t in range(x.shape[0]):
             probs = np.exp(logits[t] - logits[t].max())
             probs /= probs.sum()
-            top = np.argsort(-probs, kind="stable")[:k]
-            weights = probs[top]
-            if self.cfg.get("norm_topk_prob", False):
-                weights = weights / weights.sum()
+            top = np.argsort(-logits[t], kind="stable")[:k]
+            weights = probs[top] / probs[top].sum() if renormalize else probs[top]
             for e, wt in zip(top, weights):
                 q = p + "experts.%d." % e
-                h = self.act(self.linear(x[t], q + "gate_proj")) * self.linear(x[t], q + "up_proj")
-                out[t] += wt * self.linear(h, q + "down_proj")
+                h = self.act(self.linear(x[t], q + gate)) * self.linear(x[t], q + up)
+                out[t] += wt * self.linear(h, q + down)
         return out
 
     def gptoss_moe(self, n, x):
