@@ -163,9 +163,12 @@ const Architecture kArchitectures[] = {
      4096, 8192, true, false, false, 0, 0},
     {"Gemma3ForCausalLM", "gemma3_text", 1e6, 1e-6, true, "gelu_pytorch_tanh", 256, true, SlidingStyle::Pattern,
      4096, 131072, true, false, false, 0, 0},
-    // The language model of Gemma 3's multimodal checkpoints (4B and up): text_config holds its fields.
+    // The language models of multimodal checkpoints: text_config holds their fields. Gemma 3's (4B and up)
+    // has this row's defaults; Mistral 3's (Mistral Small 3.1 and up) is a MistralForCausalLM.
     {"Gemma3ForConditionalGeneration", "gemma3", 1e6, 1e-6, true, "gelu_pytorch_tanh", 256, true,
      SlidingStyle::Pattern, 4096, 131072, true, false, false, 0, 0},
+    {"Mistral3ForConditionalGeneration", "mistral3", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::AllLayers,
+     4096, 131072, false, false, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
      true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
@@ -182,7 +185,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalL
                                         "Qwen3ForCausalLM",   "Gemma2ForCausalLM",   "Gemma3ForCausalLM",
                                         "Gemma3ForConditionalGeneration",            "SmolLM3ForCausalLM",
                                         "Phi3ForCausalLM",    "MixtralForCausalLM",  "Qwen3MoeForCausalLM",
-                                        "GptOssForCausalLM"};
+                                        "GptOssForCausalLM",  "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -376,6 +379,10 @@ private:
   //===--------------------------------------------------------------------===//
   // The model
   //===--------------------------------------------------------------------===//
+  static const Architecture &architectureNamed(StringRef name) {
+    return *llvm::find_if(kArchitectures, [&](const Architecture &a) { return a.name == name; });
+  }
+
   const Architecture *architecture() {
     handled.insert("architectures");
     handled.insert("model_type");
@@ -417,8 +424,12 @@ private:
                               arch->modelType + "')");
     const bool gemma3 = arch->modelType == "gemma3_text" || arch->modelType == "gemma3";
     readDType(m);
-    if (arch->modelType == "gemma3" && !enterTextConfig(m, *arch))
-      return std::nullopt;
+    if (arch->modelType == "gemma3" || arch->modelType == "mistral3") {
+      if (!enterTextConfig(m, *arch))
+        return std::nullopt;
+      if (arch->modelType == "mistral3")
+        arch = &architectureNamed("MistralForCausalLM"); // its text_config is a MistralConfig
+    }
 
     // Gemma3TextConfig has defaults for every size (those of a 2B model); the other classes' configs
     // must state them.
@@ -666,8 +677,10 @@ private:
   /// text class's defaults); of the outer ones the dtype is read (text_config may override it) and those
   /// of the other towers are left to them. Outer fields that might concern the text model are refused.
   bool enterTextConfig(ModelSpec &m, const Architecture &arch) {
+    // The other towers' settings: Gemma 3's SigLIP and Mistral 3's Pixtral with their projectors.
     for (StringRef key : {"text_config", "vision_config", "mm_tokens_per_image", "boi_token_index", "eoi_token_index",
-                          "image_token_index"})
+                          "image_token_index", "multimodal_projector_bias", "projector_hidden_act",
+                          "spatial_merge_size", "vision_feature_layer"})
       handled.insert(key);
     for (const auto &entry : *root) {
       StringRef key = entry.first;
@@ -688,9 +701,10 @@ private:
     scope = "text_config.";
     handled.clear();
     handled.insert("model_type");
+    StringRef textType = arch.modelType == "mistral3" ? "mistral" : "gemma3_text";
     if (const json::Value *type = root->get("model_type"))
-      if (std::optional<StringRef> t = type->getAsString(); !t || *t != "gemma3_text")
-        error("model_type", "expected 'gemma3_text' (the language model), got " + describe(*type));
+      if (std::optional<StringRef> t = type->getAsString(); !t || *t != textType)
+        error("model_type", "expected '" + textType + "' (the language model), got " + describe(*type));
     readDType(m, /*inherit=*/true);
     return true;
   }

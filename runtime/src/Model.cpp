@@ -1603,18 +1603,19 @@ xfrt_status xfrt_model_load_with_progress(const xfrt_module *module, const char 
     std::unique_ptr<WeightStore> store = WeightStore::open(weights, error);
     if (!store)
       return failure(error);
-    if (model->plan.architecture == "Gemma3ForConditionalGeneration") {
+    const std::string &architecture = model->plan.architecture;
+    if (architecture == "Gemma3ForConditionalGeneration" || architecture == "Mistral3ForConditionalGeneration") {
       // The language model of a multimodal checkpoint, beside its vision tower: language_model.model.* and
-      // language_model.lm_head.* as Google published them, model.language_model.* and lm_head.* as newer
-      // transformers save them.
+      // language_model.lm_head.* as Google and Mistral published them, model.language_model.* and lm_head.*
+      // as newer transformers save them.
       if (store->find("language_model.model.embed_tokens.weight"))
         store->mapPrefixes({{"model.", "language_model.model."}, {"lm_head.", "language_model.lm_head."}});
       else if (store->find("model.language_model.embed_tokens.weight"))
         store->mapPrefixes({{"model.", "model.language_model."}, {"lm_head.", "lm_head."}});
       else
-        return failure(std::string(weights) + ": no language model in this Gemma3ForConditionalGeneration checkpoint (neither "
-                                 "'language_model.model.embed_tokens.weight' nor "
-                                 "'model.language_model.embed_tokens.weight')");
+        return failure(std::string(weights) + ": no language model in this " + architecture +
+                       " checkpoint (neither 'language_model.model.embed_tokens.weight' nor "
+                       "'model.language_model.embed_tokens.weight')");
     }
     model->gpu = module->info.target != "cpu";
     if (model->gpu) {

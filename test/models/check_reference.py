@@ -4,7 +4,7 @@
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma2, qwen3, qwen2, mixtral, phi3,
-qwen3moe, gemma3, gemma3mm, smollm3) it generates a tiny
+qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -142,12 +142,12 @@ class TorchModel:
     def __init__(self, model_dir):
         self.cfg = json.load(open(os.path.join(model_dir, "config.json")))
         self.w = torch_load(model_dir)
-        if self.cfg["model_type"] == "gemma3":
-            # Gemma3ForConditionalGeneration: the language model (Gemma3Model.language_model, its config
-            # text_config) and its tensors under language_model.model. / language_model.lm_head.
+        if self.cfg["model_type"] in ("gemma3", "mistral3"):
+            # Gemma3/Mistral3ForConditionalGeneration: the language model (its config text_config) and its
+            # tensors under language_model.model. / language_model.lm_head.
             outer = self.cfg
             self.cfg = dict(outer["text_config"], torch_dtype=outer["torch_dtype"])
-            self.cfg.setdefault("model_type", "gemma3_text")
+            self.cfg.setdefault("model_type", "gemma3_text" if outer["model_type"] == "gemma3" else "mistral")
             renamed = {}
             for name, t in self.w.items():
                 for frm, to in (("language_model.model.", "model."), ("language_model.lm_head.", "lm_head."),

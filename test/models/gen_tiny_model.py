@@ -2,13 +2,14 @@
 """Write a tiny random Hugging Face checkpoint (config.json + safetensors) for end-to-end tests.
 
     /usr/bin/python3 test/models/gen_tiny_model.py
-        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3} --out DIR
+        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm}
+        --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM; gemma3mm:
-Gemma3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
+Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 
@@ -23,8 +24,8 @@ drawn values (each group of 32 scaled so that its largest magnitude fits e2m1's 
 nearest e2m1 value), and config.json gets `quantization_config` {"quant_method": "mxfp4"}. The model's
 weights are then the dequantized values.
 
-gemma3mm is the gemma3 model packaged as Gemma 3's multimodal checkpoints are: config.json holds its settings
-in text_config beside a vision_config, and its tensors are language_model.model.* and
+gemma3mm (mistral3mm) is the gemma3 (mistral) model packaged as Gemma 3's (Mistral 3's) multimodal
+checkpoints are: config.json holds its settings in text_config beside a vision_config, and its tensors are language_model.model.* and
 language_model.lm_head.weight (--mm-layout old, as Google published them) or model.language_model.* and
 lm_head.weight (--mm-layout new, as newer transformers save them), beside a few vision tower tensors.
 
@@ -40,30 +41,40 @@ import numpy as np
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
-         "gemma3mm", "smollm3"]
+         "gemma3mm", "smollm3", "mistral3mm"]
 
 
 # --------------------------------------------------------------------------------------------------
 # Configs
 # --------------------------------------------------------------------------------------------------
+# Multimodal packagings: the text model they wrap, their class, model_type and outer fields.
+MULTIMODAL = {
+    "gemma3mm": ("gemma3", "Gemma3ForConditionalGeneration", "gemma3", {
+        "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 16, "image_size": 28,
+                          "patch_size": 14, "num_hidden_layers": 1, "num_attention_heads": 2,
+                          "intermediate_size": 32, "vision_use_head": False},
+        "mm_tokens_per_image": 4, "boi_token_index": 250, "eoi_token_index": 251, "image_token_index": 252,
+        "eos_token_id": [2, 106]}),
+    "mistral3mm": ("mistral", "Mistral3ForConditionalGeneration", "mistral3", {
+        "vision_config": {"model_type": "pixtral", "hidden_size": 16, "image_size": 28, "patch_size": 14,
+                          "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32},
+        "image_token_index": 10, "multimodal_projector_bias": False, "projector_hidden_act": "gelu",
+        "spatial_merge_size": 2, "vision_feature_layer": -1, "eos_token_id": 2}),
+}
+
+
 def make_config(arch, dtype):
-    if arch == "gemma3mm":
-        text = make_config("gemma3", dtype)
+    if arch in MULTIMODAL:
+        inner, cls, model_type, outer = MULTIMODAL[arch]
+        text = make_config(inner, dtype)
         return {
-            "architectures": ["Gemma3ForConditionalGeneration"],
-            "model_type": "gemma3",
+            "architectures": [cls],
+            "model_type": model_type,
             "torch_dtype": text.pop("torch_dtype"),
             "text_config": {k: v for k, v in text.items() if k not in ("architectures", "bos_token_id",
                                                                         "eos_token_id", "pad_token_id")},
-            "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 16, "image_size": 28,
-                              "patch_size": 14, "num_hidden_layers": 1, "num_attention_heads": 2,
-                              "intermediate_size": 32, "vision_use_head": False},
-            "mm_tokens_per_image": 4,
-            "boi_token_index": 250,
-            "eoi_token_index": 251,
-            "image_token_index": 252,
+            **outer,
             "bos_token_id": 1,
-            "eos_token_id": [2, 106],
             "initializer_range": 0.02,
         }
     common = {
@@ -522,7 +533,7 @@ def main(argv=None):
     cfg = make_config(args.arch, args.dtype)
     if args.norm_topk_prob:
         cfg["norm_topk_prob"] = True
-    if args.arch == "gemma3mm":
+    if args.arch in MULTIMODAL:
         text = dict(cfg["text_config"], torch_dtype=cfg["torch_dtype"])
         lm = make_weights(text, args.seed)
         rng = np.random.default_rng(args.seed + 1000)

@@ -37,7 +37,8 @@ the xf repository. Conventions:
   * Qwen 3: q_norm / k_norm, RMSNorm over head_dim of each head, after the projections, before RoPE.
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
-  * Gemma 3 multimodal (Gemma3ForConditionalGeneration): the language model alone, its settings in
+  * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
+    alone (a Gemma3ForCausalLM / MistralForCausalLM), its settings in
     text_config (the outer torch_dtype unless text_config has one), its tensors under language_model.model.
     and language_model.lm_head. (or model.language_model. and lm_head.); the vision tower is ignored.
   * Gemma 3: Gemma 2's (1 + w) sandwich norms, scaled embeddings, query_pre_attn_scalar and
@@ -291,10 +292,11 @@ class Model:
             cfg = json.load(f)
         arch = cfg["architectures"][0]
         self.w = load_weights(model_dir)
-        if arch == "Gemma3ForConditionalGeneration":
+        if arch in ("Gemma3ForConditionalGeneration", "Mistral3ForConditionalGeneration"):
             text = dict(cfg["text_config"])
             text.setdefault("torch_dtype", cfg.get("torch_dtype", "float32"))
-            cfg, arch = text, "Gemma3ForCausalLM"
+            cfg = text
+            arch = "Gemma3ForCausalLM" if arch.startswith("Gemma3") else "MistralForCausalLM"
             layouts = ((("language_model.model.", "model."), ("language_model.lm_head.", "lm_head.")),
                        (("model.language_model.", "model."), ("lm_head.", "lm_head.")))
             for layout in layouts:
