@@ -601,6 +601,11 @@ private:
       local.interleaved = m.rope.interleaved;
       if (llvm::is_contained(m.layerTypes, LayerType::Sliding) || m.attention.window > 0)
         m.slidingRope = local;
+      else if (const json::Value *w = root->get("sliding_window"); w && w->kind() == json::Value::Null)
+        // HF would still rotate the sliding-type layers with the local base, attending to every key: a
+        // layer type without a window, which the spec does not have.
+        error("sliding_window", "Gemma 3 without a sliding window is not supported (its sliding-type layers "
+                                "would still rotate with rope_local_base_freq)");
     }
 
     if (const json::Value *v = field("quantization_config")) {
