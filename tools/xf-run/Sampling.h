@@ -61,38 +61,47 @@ inline int32_t chooseToken(const float *logits, int64_t vocab, const SamplingOpt
   auto before = [](const std::pair<double, int32_t> &a, const std::pair<double, int32_t> &b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
-  size_t keep = candidates.size();
-  if (options.topK > 0 && static_cast<size_t>(options.topK) < keep)
-    keep = static_cast<size_t>(options.topK);
-  // Only top-p needs the whole order; top-k alone needs its k best.
-  if (options.topP < 1.0)
-    std::sort(candidates.begin(), candidates.end(), before);
-  else
-    std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end(), before);
-  candidates.resize(keep);
-  // Probabilities over the kept tokens (top-k renormalizes, as HF's warpers mask logits to -inf).
-  const double top = candidates.front().first;
-  std::vector<double> weights(keep);
+  // Top-k renormalizes over its k (as HF's warpers mask the others to -inf).
+  if (options.topK > 0 && static_cast<size_t>(options.topK) < candidates.size()) {
+    std::partial_sort(candidates.begin(), candidates.begin() + options.topK, candidates.end(), before);
+    candidates.resize(static_cast<size_t>(options.topK));
+  }
+  // The nucleus and the draw walk a prefix of the order, usually short: sort only as far as it goes
+  // (each step sorts the next block of what is left, so the prefix is the full sort's).
+  size_t sorted = 0;
+  auto sortedUpTo = [&](size_t n) {
+    if (n < sorted)
+      return;
+    size_t more = std::min(candidates.size(), std::max<size_t>(64, 4 * sorted));
+    std::partial_sort(candidates.begin() + sorted, candidates.begin() + more, candidates.end(), before);
+    sorted = more;
+  };
+  const double top = std::max_element(candidates.begin(), candidates.end(), [&](const auto &a, const auto &b) {
+                       return before(b, a);
+                     })->first;
+  auto weight = [&](size_t i) { return std::exp(candidates[i].first - top); };
   double total = 0.0;
-  for (size_t i = 0; i < keep; ++i)
-    total += weights[i] = std::exp(candidates[i].first - top);
+  for (size_t i = 0; i < candidates.size(); ++i)
+    total += weight(i);
+  size_t keep = candidates.size();
   if (options.topP < 1.0) {
     // A token stays while the tokens more probable than it hold less than p of the mass (so at least one).
-    double ahead = 0.0, kept = 0.0;
+    double ahead = 0.0;
     size_t n = 0;
     while (n < keep && ahead < options.topP * total) {
-      ahead += weights[n];
-      kept += weights[n];
-      ++n;
+      sortedUpTo(n);
+      ahead += weight(n++);
     }
     keep = n;
-    total = kept;
+    total = ahead;
   }
   double u = rng.uniform() * total;
   for (size_t i = 0; i < keep; ++i) {
-    if (u < weights[i])
+    sortedUpTo(i);
+    double w = weight(i);
+    if (u < w)
       return candidates[i].second;
-    u -= weights[i];
+    u -= w;
   }
   return candidates[keep - 1].second; // rounding left u at the end
 }
