@@ -498,24 +498,28 @@ public:
     auto hType = RankedTensorType::get({dyn, m.hidden}, f32);
     Value h = mlir::xf::EmbedOp::create(b, loc, hType, table, ids, b.getF64FloatAttr(m.embedScale));
 
-    bool sandwich = m.normPlacement == ::xf::NormPlacement::Sandwich;
+    // Norms before each block (pre), after it (post: OLMo 2), or both (sandwich: Gemma 2 and 3).
+    const bool sandwich = m.normPlacement == ::xf::NormPlacement::Sandwich,
+               post = m.normPlacement == ::xf::NormPlacement::Post, after = sandwich || post;
     for (size_t l = 0; l < m.layers.size(); ++l) {
       int64_t layer = static_cast<int64_t>(l);
-      Value x = norm(h, model::layerTensorName(layer, "input_layernorm"));
+      Value x = post ? h : norm(h, model::layerTensorName(layer, "input_layernorm"));
       x.getDefiningOp()->setAttr(model::kAttentionInputAttr, b.getI64IntegerAttr(layer));
       Value attn = attention(layer, x);
-      if (sandwich)
+      if (after)
         attn = norm(attn, model::layerTensorName(layer, "post_attention_layernorm"));
-      h = add(h, attn);
-      Value y = norm(h, model::layerTensorName(layer, sandwich ? "pre_feedforward_layernorm" : "post_attention_layernorm"));
+      h = add(h, residual(attn));
+      Value y = post ? h : norm(h, model::layerTensorName(layer, sandwich ? "pre_feedforward_layernorm" : "post_attention_layernorm"));
       y = m.mlp.experts > 0 ? moe(layer, y) : mlp(layer, y);
-      if (sandwich)
+      if (after)
         y = norm(y, model::layerTensorName(layer, "post_feedforward_layernorm"));
-      h = add(h, y);
+      h = add(h, residual(y));
     }
     h = norm(h, "model.norm");
     Value head = m.tieEmbeddings ? table : weight("lm_head.weight", {m.vocab, m.hidden});
     Value logits = model::linear(b, loc, h, head);
+    if (m.logitScale != 1.0)
+      logits = scale(logits, m.logitScale);
     if (m.finalSoftcap)
       logits = softcap(logits, *m.finalSoftcap);
     SmallVector<Value> returned{model::splitTokens(b, loc, logits, batch, seq)};
@@ -590,6 +594,15 @@ private:
       return arith::AddFOp::create(nb, nloc, v[0], v[1]);
     });
   }
+
+  Value scale(Value x, double c) {
+    return model::mapElements(b, loc, x, f32, [&](OpBuilder &nb, Location nloc, ValueRange v) -> Value {
+      return arith::MulFOp::create(nb, nloc, v[0], constant(nb, nloc, c));
+    });
+  }
+
+  /// A block's output as added to the residual stream: times residual_scale (Granite), if not 1.
+  Value residual(Value y) { return m.residualScale == 1.0 ? y : scale(y, m.residualScale); }
 
   Value constant(OpBuilder &nb, Location nloc, double v) {
     return arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(static_cast<float>(v)));
@@ -722,10 +735,17 @@ private:
       k = project("k_proj", Hkv * D);
       v = project("v_proj", Hkv * Dv);
     }
+    FloatAttr eps = b.getF64FloatAttr(m.norm.eps);
+    BoolAttr unitOffset = b.getBoolAttr(m.norm.unitOffset);
+    if (a.qkNorm == ::xf::QkNorm::Projection) {
+      // OLMo 2: each token's whole q and k projections.
+      q = mlir::xf::RmsNormOp::create(b, loc, q.getType(), q,
+                                      layerWeight(layer, "self_attn.q_norm.weight", {H * D}), eps, unitOffset);
+      k = mlir::xf::RmsNormOp::create(b, loc, k.getType(), k,
+                                      layerWeight(layer, "self_attn.k_norm.weight", {Hkv * D}), eps, unitOffset);
+    }
     Value q4 = toHeads(q, H, D), k4 = toHeads(k, Hkv, D), v4 = toHeads(v, Hkv, Dv);
-    if (a.qkNorm) {
-      FloatAttr eps = b.getF64FloatAttr(m.norm.eps);
-      BoolAttr unitOffset = b.getBoolAttr(m.norm.unitOffset);
+    if (a.qkNorm == ::xf::QkNorm::PerHead) {
       q4 = mlir::xf::RmsNormOp::create(b, loc, q4.getType(), q4, layerWeight(layer, "self_attn.q_norm.weight", {D}),
                                        eps, unitOffset);
       k4 = mlir::xf::RmsNormOp::create(b, loc, k4.getType(), k4, layerWeight(layer, "self_attn.k_norm.weight", {D}),

@@ -77,6 +77,10 @@ struct Extent {
 
 enum class AttentionBias { None, QKV, All };
 
+/// RMSNorm of the queries and keys before RoPE: over each head's head_dim (Qwen 3, Gemma 3), or over each
+/// token's whole q and k projections (OLMo 2).
+enum class QkNorm { None, PerHead, Projection };
+
 /// A value of a built-in variant parameter.
 struct ParamValue {
   enum class Kind { Int, Float, Bool, Word, IntList };
@@ -120,7 +124,7 @@ struct AttentionConfig {
 
   std::optional<double> softcap; // z' = c * tanh(z / c), applied after every other score modifier
   TypedExprRef score, mask;      // the block's own modifiers (null: none)
-  bool qkNorm = false;           // RMSNorm over head_dim on q and k before RoPE (Qwen3)
+  QkNorm qkNorm = QkNorm::None;
   AttentionBias bias = AttentionBias::None;
   Extent batch, seqQ, seqK;      // kernel blocks only
   DType dtype = DType::F32;      // kernel blocks only: query and output
@@ -153,8 +157,9 @@ struct NormSpec {
   }
 };
 
-/// Where the norms sit: `pre` (x + f(norm(x))) or `sandwich` (x + norm(f(norm(x))), Gemma 2).
-enum class NormPlacement { Pre, Sandwich };
+/// Where the norms sit: `pre` (x + f(norm(x))), `sandwich` (x + norm(f(norm(x))), Gemma 2) or `post`
+/// (x + norm(f(x)), OLMo 2).
+enum class NormPlacement { Pre, Sandwich, Post };
 
 enum class Activation { SiLU, GELU, GELUTanh, ReLU };
 llvm::StringRef toString(Activation a);
@@ -212,6 +217,11 @@ struct ModelSpec {
   bool tieEmbeddings = false;
   int64_t maxPosition = 0; // 0: not stated
   double embedScale = 1.0; // the embedding output is multiplied by it (Gemma: sqrt(hidden))
+  /// Each attention and MLP output is multiplied by it before its residual add (Granite's
+  /// residual_multiplier).
+  double residualScale = 1.0;
+  /// The logits are multiplied by it, before the final soft cap (Granite: 1 / logits_scaling).
+  double logitScale = 1.0;
   std::optional<double> finalSoftcap;
   NormSpec norm;
   NormPlacement normPlacement = NormPlacement::Pre;

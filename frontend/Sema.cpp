@@ -48,8 +48,9 @@ const StringRef kLayerKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", 
                                 "window", "scale",    "query_pre_attn_scalar",  "softcap",
                                 "score",  "mask",     "qk_norm",  "bias"};
 const StringRef kModelKeys[] = {"vocab",        "hidden",        "layers",      "dtype",
-                                "tie_embeddings", "max_position", "embed_scale", "final_softcap",
-                                "architecture", "layer_types",   "norm_placement", "nope_layers"};
+                                "tie_embeddings", "max_position", "embed_scale", "residual_scale",
+                                "logit_scale",  "final_softcap", "architecture",  "layer_types",
+                                "norm_placement", "nope_layers"};
 const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "norm", "layers", "variant"};
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
@@ -237,7 +238,7 @@ struct AttentionPatch {
   std::optional<std::pair<AttentionConfig::ScaleKind, double>> scale;
   std::optional<std::optional<double>> softcap;
   const Expr *score = nullptr, *mask = nullptr;
-  std::optional<bool> qkNorm;
+  std::optional<QkNorm> qkNorm;
   std::optional<AttentionBias> bias;
   std::optional<Extent> batch, seqQ, seqK;
   std::optional<DType> dtype, kvDtype;
@@ -1229,8 +1230,17 @@ private:
       p.score = f->value.get();
     if (const Field *f = get(fields, "mask"))
       p.mask = f->value.get();
-    if (const Field *f = get(fields, "qk_norm"))
-      p.qkNorm = boolean(*f);
+    if (const Field *f = get(fields, "qk_norm")) {
+      if (auto v = value(*f)) {
+        if (v->isBool())
+          p.qkNorm = v->scalar->boolValue ? QkNorm::PerHead : QkNorm::None;
+        else if (v->isWord("projection"))
+          p.qkNorm = QkNorm::Projection;
+        else
+          diag.error(startLoc(*f->value), "'qk_norm' must be true (per head), 'projection' (each token's whole q and "
+                                          "k projections) or false, got '" + spell(*f->value) + "'");
+      }
+    }
     if (const Field *f = get(fields, "bias")) {
       if (auto v = value(*f)) {
         if (v->isBool())
@@ -1799,6 +1809,12 @@ private:
     if (const Field *f = get(fields, "embed_scale"))
       if (auto x = positiveNumber(*f))
         m.embedScale = *x;
+    if (const Field *f = get(fields, "residual_scale"))
+      if (auto x = positiveNumber(*f))
+        m.residualScale = *x;
+    if (const Field *f = get(fields, "logit_scale"))
+      if (auto x = positiveNumber(*f))
+        m.logitScale = *x;
     if (const Field *f = get(fields, "final_softcap"))
       if (auto x = noneOrPositive(*f))
         m.finalSoftcap = *x;
@@ -1810,8 +1826,8 @@ private:
         diag.error(startLoc(*f->value), "'architecture' must be a string such as \"LlamaForCausalLM\"");
     }
     if (const Field *f = get(fields, "norm_placement"))
-      if (auto w = word(*f, {"pre", "sandwich"}))
-        m.normPlacement = *w == "pre" ? NormPlacement::Pre : NormPlacement::Sandwich;
+      if (auto w = word(*f, {"pre", "sandwich", "post"}))
+        m.normPlacement = *w == "pre" ? NormPlacement::Pre : *w == "post" ? NormPlacement::Post : NormPlacement::Sandwich;
     const Field *layerTypesField = get(fields, "layer_types");
     if (layerTypesField) {
       auto v = value(*layerTypesField);

@@ -11,6 +11,10 @@ using namespace xf;
 
 namespace {
 
+const char *qkNormValue(QkNorm n) {
+  return n == QkNorm::Projection ? "projection" : n == QkNorm::PerHead ? "true" : "false";
+}
+
 std::string str(const TypedExpr &e) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -161,10 +165,14 @@ private:
       key(2, "max_position", llvm::Twine(m.maxPosition));
     if (m.embedScale != 1.0)
       key(2, "embed_scale", formatNumber(m.embedScale));
+    if (m.residualScale != 1.0)
+      key(2, "residual_scale", formatNumber(m.residualScale));
+    if (m.logitScale != 1.0)
+      key(2, "logit_scale", formatNumber(m.logitScale));
     if (m.finalSoftcap)
       key(2, "final_softcap", formatNumber(*m.finalSoftcap));
-    if (m.normPlacement == NormPlacement::Sandwich)
-      key(2, "norm_placement", "sandwich");
+    if (m.normPlacement != NormPlacement::Pre)
+      key(2, "norm_placement", m.normPlacement == NormPlacement::Sandwich ? "sandwich" : "post");
     if (!m.layerTypes.empty()) {
       os.indent(2) << "layer_types = ";
       std::vector<std::string> items;
@@ -201,8 +209,8 @@ private:
     if (m.slidingWindow)
       key(4, "sliding_window", llvm::Twine(*m.slidingWindow));
     printAttentionRest(a, 4);
-    if (a.qkNorm)
-      key(4, "qk_norm", "true");
+    if (a.qkNorm != QkNorm::None)
+      key(4, "qk_norm", qkNormValue(a.qkNorm));
     if (a.bias != AttentionBias::None)
       key(4, "bias", biasText(a.bias));
     if (a.kvDtype != DType::F32)
@@ -354,7 +362,7 @@ private:
     if (!equal(a.mask, base.mask))
       kv("mask", a.mask ? str(*a.mask) : std::string("true"));
     if (a.qkNorm != base.qkNorm)
-      kv("qk_norm", a.qkNorm ? "true" : "false");
+      kv("qk_norm", qkNormValue(a.qkNorm));
     if (a.bias != base.bias)
       kv("bias", biasText(a.bias));
     return s;

@@ -159,6 +159,8 @@ const Architecture kArchitectures[] = {
      false, false, 0, 0},
     {"Qwen3ForCausalLM", "qwen3", 10000.0, 1e-6, false, "silu", 128, true, SlidingStyle::Qwen, 4096, 32768, true,
      false, false, 0, 0},
+    {"GemmaForCausalLM", "gemma", 10000.0, 1e-6, true, "gelu_pytorch_tanh", 256, true, SlidingStyle::None,
+     std::nullopt, 8192, true, false, false, 0, 0},
     {"Gemma2ForCausalLM", "gemma2", 10000.0, 1e-6, true, "gelu_pytorch_tanh", 256, true, SlidingStyle::Alternating,
      4096, 8192, true, false, false, 0, 0},
     {"Gemma3ForCausalLM", "gemma3_text", 1e6, 1e-6, true, "gelu_pytorch_tanh", 256, true, SlidingStyle::Pattern,
@@ -169,6 +171,9 @@ const Architecture kArchitectures[] = {
      SlidingStyle::Pattern, 4096, 131072, true, false, false, 0, 0},
     {"Mistral3ForConditionalGeneration", "mistral3", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::AllLayers,
      4096, 131072, false, false, false, 0, 0},
+    // Granite: Llama with four multipliers (embedding, attention scale, residual, logits).
+    {"GraniteForCausalLM", "granite", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 2048,
+     true, false, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
      true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
@@ -182,8 +187,10 @@ const Architecture kArchitectures[] = {
 };
 
 const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalLM",  "Qwen2ForCausalLM",
-                                        "Qwen3ForCausalLM",   "Gemma2ForCausalLM",   "Gemma3ForCausalLM",
-                                        "Gemma3ForConditionalGeneration",            "SmolLM3ForCausalLM",
+                                        "Qwen3ForCausalLM",   "GemmaForCausalLM",    "Gemma2ForCausalLM",
+                                        "Gemma3ForCausalLM",
+                                        "Gemma3ForConditionalGeneration",            "GraniteForCausalLM",
+                                        "SmolLM3ForCausalLM",
                                         "Phi3ForCausalLM",    "MixtralForCausalLM",  "Qwen3MoeForCausalLM",
                                         "GptOssForCausalLM",  "Mistral3ForConditionalGeneration"};
 
@@ -449,12 +456,13 @@ private:
     m.norm.eps = numberField("rms_norm_eps", arch->rmsEps);
     if (m.norm.eps > 1)
       error("rms_norm_eps", "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
-    const bool gemma = arch->modelType == "gemma2" || gemma3;
+    const bool gemma1 = arch->modelType == "gemma", gemma = gemma1 || arch->modelType == "gemma2" || gemma3;
     if (gemma) {
-      // Gemma 2 and 3: RMSNorm scales by (1 + w), norms before and after attention and MLP, embeddings times
-      // sqrt(hidden).
+      // Gemma: RMSNorm scales by (1 + w), embeddings times sqrt(hidden); from Gemma 2 on, norms before and
+      // after attention and MLP.
       m.norm.unitOffset = true;
-      m.normPlacement = NormPlacement::Sandwich;
+      if (!gemma1)
+        m.normPlacement = NormPlacement::Sandwich;
       // HF multiplies by sqrt(hidden) held in a tensor of the model's dtype, so rounded to it.
       if (m.hidden > 0)
         m.embedScale = roundToDType(std::sqrt(double(m.hidden)), m.dtype);
@@ -500,8 +508,9 @@ private:
       if (asBool(*v, "attention_bias").value_or(false))
         error("attention_bias", arch->name + " has no attention bias switch; true is not what it computes");
     // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others).
-    a.qkNorm = arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3;
-    if (gemma) {
+    if (arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3)
+      a.qkNorm = QkNorm::PerHead;
+    if (gemma && !gemma1) {
       // Gemma 3 dropped Gemma 2's soft caps: its class defaults are null.
       a.scaleKind = AttentionConfig::ScaleKind::QueryPreAttnScalar;
       a.scaleValue = numberField("query_pre_attn_scalar", 256);
@@ -547,8 +556,10 @@ private:
       mlp.intermediate = intField("intermediate_size", sizeDefault(9216));
     }
     readActivation(m, *arch);
-    if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM")
+    if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM" || arch->modelType == "granite")
       mlp.bias = boolField("mlp_bias", false);
+    if (arch->modelType == "granite")
+      readGraniteMultipliers(m);
     if (arch->modelType == "phi3") {
       // Phi-4-mini's config carries fields that HF's Phi3 code never reads. Their published values change
       // nothing; any other value would mean a model HF computes differently from what the config says.
@@ -637,6 +648,25 @@ private:
       return std::nullopt;
     m.resolveLayers();
     return m;
+  }
+
+  /// Granite's multipliers: of the embeddings, of each block's output before its residual add, the score
+  /// scale itself (attention_multiplier replaces 1/sqrt(head_dim); its class default is 1), and a divisor
+  /// of the logits.
+  void readGraniteMultipliers(ModelSpec &m) {
+    auto positive = [&](StringRef key) {
+      double v = numberField(key, 1.0);
+      if (!(v > 0) || !std::isfinite(v)) {
+        error(key, "expected a positive number, got " + formatNumber(v));
+        return 1.0;
+      }
+      return v;
+    };
+    m.embedScale = positive("embedding_multiplier");
+    m.residualScale = positive("residual_multiplier");
+    m.attention.scaleKind = AttentionConfig::ScaleKind::Value;
+    m.attention.scaleValue = positive("attention_multiplier");
+    m.logitScale = 1.0 / positive("logits_scaling");
   }
 
   /// SmolLM3: no_rope_layers (1: the layer uses RoPE, 0: NoPE), by default every no_rope_layer_interval-th
@@ -751,14 +781,13 @@ private:
   }
 
   void readActivation(ModelSpec &m, const Architecture &arch) {
-    // Gemma 2's MLP reads hidden_activation; hidden_act is kept for older code.
     StringRef key = "hidden_act";
     const json::Value *v = field("hidden_act");
-    if (arch.modelType == "gemma2" || arch.modelType == "gemma3_text" || arch.modelType == "gemma3") {
-      if (const json::Value *g = field("hidden_activation")) {
-        v = g;
-        key = "hidden_activation";
-      }
+    if (arch.modelType.starts_with("gemma")) {
+      // Gemma's MLP reads hidden_activation, gelu_pytorch_tanh when missing or null; hidden_act is a legacy
+      // field it ignores (Gemma 1's published configs say "gelu" there).
+      key = "hidden_activation";
+      v = field("hidden_activation");
     }
     StringRef act = arch.activation;
     if (v) {

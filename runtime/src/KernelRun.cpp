@@ -200,6 +200,14 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
     if (dim("weight", 0) != dim("input", 1))
       return llvm::formatv("{0}'weight' has {1} entries but rows have {2}", where, dim("weight", 0), dim("input", 1)).str();
     return sameShape("input", "output");
+  } else if (kernel.kind == "dense_rms_norm_cols") {
+    // In place on columns [first, first + N) of the output's rows, N the weight's size.
+    const xfrt_tensor &params = tensor("params");
+    float first = params.data && params.shape[0] >= 3 ? static_cast<const float *>(params.data)[2] : NAN;
+    if (!wholeFrom(first, 0) || first + dim("weight", 0) > dim("output", 1))
+      return llvm::formatv("{0}columns [{1}, {2}) are not within the rows' {3}", where, number(first),
+                           number(double(first) + dim("weight", 0)), dim("output", 1))
+          .str();
   } else if (kernel.kind == "dense_rope") {
     if (dim("cos", 1) != dim("sin", 1) || 2 * dim("cos", 1) > dim("input", 2))
       return llvm::formatv("{0}'cos' and 'sin' must be [{1}, R/2] with the rotary dim R at most the head dim {2}",

@@ -44,6 +44,7 @@ struct LayerPlan {
   int64_t kernelIndex = -1;
   int64_t heads = 0, kvHeads = 0, headDim = 0;
   bool qkNorm = false, qkvBias = false, oBias = false, learnedSinks = false;
+  bool qkNormProjection = false;      // q/k norms over each token's whole projections (OLMo 2), not per head
   bool slidingRope = false;           // rotates with Plan::slidingRope (Gemma 3's sliding layers)
   bool noRope = false;                // no positional encoding (SmolLM3's NoPE layers)
   int64_t window = 0, sinkTokens = 0; // from the kernel's attributes: the cache policy
@@ -60,7 +61,10 @@ struct Plan {
   std::string name, architecture;
   int64_t vocab = 0, hidden = 0, maxPositions = 0;
   bool tieEmbeddings = false, unitOffset = false, sandwich = false;
+  bool postNorms = false; // x + norm(f(x)) (OLMo 2): no norm before the blocks
   double embedScale = 1.0, normEps = 1e-5;
+  double residualScale = 1.0; // multiplies each block's output before its residual add (Granite)
+  double logitScale = 1.0;    // multiplies the logits, before the final soft cap
   std::optional<double> finalSoftcap;
   struct {
     std::string activation;
@@ -115,9 +119,12 @@ Plan parsePlan(const xfrt_module &module) {
   p.maxPositions = integer(o, "max_positions");
   p.tieEmbeddings = boolean(o, "tie_embeddings");
   p.embedScale = number(o, "embed_scale");
+  p.residualScale = number(o, "residual_scale");
+  p.logitScale = number(o, "logit_scale");
   p.normEps = number(o, "norm_eps");
   p.unitOffset = boolean(o, "norm_unit_offset");
   p.sandwich = boolean(o, "sandwich_norms");
+  p.postNorms = boolean(o, "post_norms");
   if (std::optional<double> c = o.getNumber("final_softcap"))
     p.finalSoftcap = *c;
   const json::Object *mlp = o.getObject("mlp");
@@ -166,6 +173,7 @@ Plan parsePlan(const xfrt_module &module) {
     lp.kvHeads = integer(*l, "kv_heads");
     lp.headDim = integer(*l, "head_dim");
     lp.qkNorm = boolean(*l, "qk_norm");
+    lp.qkNormProjection = boolean(*l, "qk_norm_projection");
     lp.qkvBias = boolean(*l, "qkv_bias");
     lp.oBias = boolean(*l, "o_bias");
     lp.learnedSinks = boolean(*l, "learned_sinks");
@@ -440,15 +448,17 @@ namespace {
 /// The per-layer vectors both weight layouts share: norms, q/k norms, learned sinks.
 void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre, LayerWeights &w) {
   int64_t H = p.hidden;
-  w.inputNorm = r.read(pre + "input_layernorm.weight", {H});
+  if (!p.postNorms)
+    w.inputNorm = r.read(pre + "input_layernorm.weight", {H});
   w.postAttnNorm = r.read(pre + "post_attention_layernorm.weight", {H});
-  if (p.sandwich) {
+  if (p.sandwich)
     w.preFfnNorm = r.read(pre + "pre_feedforward_layernorm.weight", {H});
+  if (p.sandwich || p.postNorms)
     w.postFfnNorm = r.read(pre + "post_feedforward_layernorm.weight", {H});
-  }
   if (lp.qkNorm) {
-    w.qNorm = r.read(pre + "self_attn.q_norm.weight", {lp.headDim});
-    w.kNorm = r.read(pre + "self_attn.k_norm.weight", {lp.headDim});
+    const int64_t perHead = lp.qkNormProjection ? 0 : lp.headDim;
+    w.qNorm = r.read(pre + "self_attn.q_norm.weight", {perHead ? perHead : lp.heads * lp.headDim});
+    w.kNorm = r.read(pre + "self_attn.k_norm.weight", {perHead ? perHead : lp.kvHeads * lp.headDim});
   }
   if (lp.learnedSinks)
     w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
@@ -618,7 +628,7 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_matmul_bf16_acc", "xf_dense_matmul_tiled_acc", "xf_dense_matmul_norm",
                              "xf_dense_matmul_bf16_norm",
                              "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
-                             "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16"})
+                             "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16", "xf_dense_rms_norm_cols"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -979,7 +989,8 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   const Plan &p = m.plan;
   const int64_t H = p.hidden, pos0 = s.position, T = pos0 + S;
   const int64_t rows = S == 1 ? 1 : dense::paddedRows(S);
-  const float offset = p.unitOffset ? 1.0f : 0.0f, eps = static_cast<float>(p.normEps);
+  const float offset = p.unitOffset ? 1.0f : 0.0f, eps = static_cast<float>(p.normEps),
+              residualScale = static_cast<float>(p.residualScale);
   dense::ScopedPool pool(s.context->threadPool);
 
   Scratch &sc = s.scratch;
@@ -1011,11 +1022,19 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     const int64_t table = lp.noRope ? 2 : lp.slidingRope ? 1 : 0;
     const float *cosT = cosAll + table * S * half, *sinT = sinAll + table * S * half;
 
-    dense::rmsNorm(x, H, S, H, w.inputNorm.data(), eps, offset, h, H);
+    // Post-norm models (OLMo 2) project x itself, the others its norm.
+    const float *attnIn = x;
+    if (!p.postNorms) {
+      dense::rmsNorm(x, H, S, H, w.inputNorm.data(), eps, offset, h, H);
+      attnIn = h;
+    }
     const int64_t ldq = w.qkv.outPadded;
     float *qkv = Scratch::sized(sc.qkv, rows, ldq);
-    dense::linear(w.qkv, h, H, rows, qkv, ldq);
-    if (lp.qkNorm)
+    dense::linear(w.qkv, attnIn, H, rows, qkv, ldq);
+    if (lp.qkNormProjection) {
+      dense::rmsNorm(qkv, ldq, S, Hq * D, w.qNorm.data(), eps, offset, qkv, ldq);
+      dense::rmsNorm(qkv + Hq * D, ldq, S, Hkv * D, w.kNorm.data(), eps, offset, qkv + Hq * D, ldq);
+    } else if (lp.qkNorm)
       for (int64_t t = 0; t < S; ++t) {
         float *row = qkv + t * ldq;
         dense::rmsNorm(row, D, Hq, D, w.qNorm.data(), eps, offset, row, D);
@@ -1072,16 +1091,20 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
           std::memcpy(merged + t * Hq * D + hh * D, attn + (hh * S + t) * D, sizeof(float) * D);
     }
     dense::linear(w.o, merged, Hq * D, rows, o, Hp);
-    if (p.sandwich)
+    if (p.sandwich || p.postNorms)
       dense::rmsNorm(o, Hp, S, H, w.postAttnNorm.data(), eps, offset, o, Hp);
-    dense::addScaled(x, H, o, Hp, 1.0f, S, H, x, H);
+    dense::addScaled(x, H, o, Hp, residualScale, S, H, x, H);
 
     // MLP.
-    dense::rmsNorm(x, H, S, H, p.sandwich ? w.preFfnNorm.data() : w.postAttnNorm.data(), eps, offset, h, H);
+    const float *mlpIn = x;
+    if (!p.postNorms) {
+      dense::rmsNorm(x, H, S, H, p.sandwich ? w.preFfnNorm.data() : w.postAttnNorm.data(), eps, offset, h, H);
+      mlpIn = h;
+    }
     const int64_t I = p.mlp.intermediate;
     if (p.mlp.experts == 0) {
       float *gu = Scratch::sized(sc.gateUp, rows, w.gateUp.outPadded), *act = Scratch::sized(sc.act, rows, I);
-      dense::linear(w.gateUp, h, H, rows, gu, w.gateUp.outPadded);
+      dense::linear(w.gateUp, mlpIn, H, rows, gu, w.gateUp.outPadded);
       dense::GateKind kind = p.mlp.activation == "silu"       ? dense::GateKind::SiLU
                              : p.mlp.activation == "gelu_tanh" ? dense::GateKind::GELUTanh
                                                                : dense::GateKind::GELU;
@@ -1094,7 +1117,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       // The experts' outputs are summed into o.
       std::fill(o, o + rows * Hp, 0.0f);
       float *routerLogits = Scratch::sized(sc.routerLogits, rows, Ep);
-      dense::linear(w.router, h, H, rows, routerLogits, Ep);
+      dense::linear(w.router, mlpIn, H, rows, routerLogits, Ep);
       std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(routerLogits, S, E, Ep, K, p.mlp.normTopK);
       for (int64_t e = 0; e < E; ++e) {
         if (routed[e].empty())
@@ -1107,7 +1130,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         float *in = Scratch::sized(sc.expertIn, nr, H), *gu = Scratch::sized(sc.expertGateUp, nr, gateUp.outPadded),
               *act = Scratch::sized(sc.expertAct, nr, I), *out = Scratch::sized(sc.expertOut, nr, Hp);
         for (int64_t r = 0; r < n; ++r)
-          std::memcpy(in + r * H, h + routed[e][r].first * H, sizeof(float) * H);
+          std::memcpy(in + r * H, mlpIn + routed[e][r].first * H, sizeof(float) * H);
         dense::linear(gateUp, in, H, nr, gu, gateUp.outPadded);
         if (p.mlp.limit)
           dense::clampedSwiGlu(gu, gateUp.outPadded, n, I, static_cast<float>(*p.mlp.limit),
@@ -1121,9 +1144,9 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         }
       }
     }
-    if (p.sandwich)
+    if (p.sandwich || p.postNorms)
       dense::rmsNorm(o, Hp, S, H, w.postFfnNorm.data(), eps, offset, o, Hp);
-    dense::addScaled(x, H, o, Hp, 1.0f, S, H, x, H);
+    dense::addScaled(x, H, o, Hp, residualScale, S, H, x, H);
   }
 
   s.position = T;
@@ -1135,6 +1158,8 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   dense::linear(m.lmHead, normed, H, 1, out, m.lmHead.outPadded);
   for (int64_t v = 0; v < p.vocab; ++v) {
     float z = out[v];
+    if (p.logitScale != 1.0)
+      z = static_cast<float>(z * p.logitScale);
     if (p.finalSoftcap)
       z = static_cast<float>(*p.finalSoftcap * std::tanh(z / *p.finalSoftcap));
     logits[v] = z;
@@ -1301,6 +1326,18 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
+  // x += residual_scale * y for y = o or h (the other one takes the scaled copy).
+  auto addResidual = [&](std::vector<float> &y, size_t layer) {
+    std::vector<float> *term = &y;
+    if (p.residualScale != 1.0) {
+      term = &y == &o ? &h : &o;
+      runKernel(s, "xf_dense_scale",
+                {view(y, {S * H}), view(constant({static_cast<float>(p.residualScale)}), {1}), view(*term, {S * H})},
+                layer);
+    }
+    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*term, {S * H}), view(sum, {S * H})}, layer);
+    x.swap(sum);
+  };
   // The RMSNorm of `in` [rows, k] (gain [k]) into `normed` and the product of it, y = norm(in) W^T (+ b). A
   // decode step's rows fold the norm into the product (the `_norm` kernels: the sums of squares in the
   // product's own loop), one launch instead of two, where the compiled kernel runs it (not cuBLAS's f32
@@ -1340,23 +1377,36 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     std::vector<float> &qkv = resident(a.qkv, S * width), &queries = resident(a.queries, S * Hq * D),
                        &attn = resident(a.attn, S * Hq * D);
 
-    normProject(x, H, w.inputNorm, h, g.qkv, g.qkvBias, qkv, width, l);
-    // From q | k | v: the queries, normalized (qk-norm) and rotated, in attention's [Hq, S, D]; the keys
-    // likewise and the values appended to the cache on the device, rounded to its element type (read back
-    // after the forward: cacheRowsToFetch), where the policy made room before the forward.
-    const std::string norm = lp.qkNorm ? "_norm" : "",
+    if (p.postNorms)
+      project(x, H, g.qkv, g.qkvBias, qkv, width, l, S); // OLMo 2: no norm before the block
+    else
+      normProject(x, H, w.inputNorm, h, g.qkv, g.qkvBias, qkv, width, l);
+    const float eps = static_cast<float>(p.normEps), offset = p.unitOffset ? 1.0f : 0.0f;
+    if (lp.qkNormProjection) {
+      // OLMo 2's q and k norms over each token's whole projections, in place in q | k | v.
+      runKernel(s, "xf_dense_rms_norm_cols",
+                {view(w.qNorm, {Hq * D}), view(constant({eps, offset, 0.0f}), {3}), view(qkv, {S, width})}, l);
+      runKernel(s, "xf_dense_rms_norm_cols",
+                {view(w.kNorm, {Hkv * D}), view(constant({eps, offset, static_cast<float>(Hq * D)}), {3}),
+                 view(qkv, {S, width})},
+                l);
+    }
+    // From q | k | v: the queries, normalized (per-head qk-norm) and rotated, in attention's [Hq, S, D]; the
+    // keys likewise and the values appended to the cache on the device, rounded to its element type (read
+    // back after the forward: cacheRowsToFetch), where the policy made room before the forward.
+    const bool headNorm = lp.qkNorm && !lp.qkNormProjection;
+    const std::string norm = headNorm ? "_norm" : "",
                       suffix = cache.dtype == XFRT_BF16 ? "_bf16" : cache.dtype == XFRT_F16 ? "_f16" : "";
     auto cacheOf = [&](std::vector<uint8_t> &rows) {
       xfrt_tensor into = view(rows, {Hkv, cache.capacity, D});
       into.dtype = cache.dtype;
       return into;
     };
-    const float eps = static_cast<float>(p.normEps), offset = p.unitOffset ? 1.0f : 0.0f;
     std::vector<float> &cosT = lp.noRope ? a.cosNone : lp.slidingRope ? a.cosSliding : a.cosT,
                        &sinT = lp.noRope ? a.sinNone : lp.slidingRope ? a.sinSliding : a.sinT;
     std::vector<xfrt_tensor> qOperands = {view(qkv, {S, width}), view(cosT, {S, half}), view(sinT, {S, half})},
                              kOperands = qOperands;
-    if (lp.qkNorm) {
+    if (headNorm) {
       qOperands.push_back(view(w.qNorm, {D}));
       kOperands.push_back(view(w.kNorm, {D}));
     }
@@ -1397,18 +1447,18 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       runKernel(s, "xf_dense_transpose01", {view(attn, {Hq, S, D}), view(*merged, {S, Hq, D})}, l);
     }
     // The residual adds go into the o and down products' epilogues (x += ...), except where a norm (Gemma 2's
-    // sandwich) or a bias comes between.
-    if (!p.sandwich && g.oBias.empty()) {
+    // sandwich), a bias or a residual scale (Granite) comes between.
+    const bool fuseResidual = !p.sandwich && !p.postNorms && p.residualScale == 1.0;
+    if (fuseResidual && g.oBias.empty()) {
       project(*merged, Hq * D, g.o, g.oBias, x, H, l, S, Use::Residual);
     } else {
       project(*merged, Hq * D, g.o, g.oBias, o, H, l, S);
       std::vector<float> *attnOut = &o;
-      if (p.sandwich) {
+      if (p.sandwich || p.postNorms) {
         runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
         attnOut = &h;
       }
-      runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*attnOut, {S * H}), view(sum, {S * H})}, l);
-      x.swap(sum);
+      addResidual(*attnOut, l);
     }
 
     const std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
@@ -1416,11 +1466,14 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (p.mlp.experts == 0) {
       // One product for gate and up ([S, 2I]) of the normed x, then f(gate) * up.
       std::vector<float> &gateUp = resident(a.gateUp, S * 2 * I), &act = resident(a.act, S * I);
-      normProject(x, H, mlpNorm, h, g.gateUp, g.gateUpBias, gateUp, 2 * I, l);
+      if (p.postNorms)
+        project(x, H, g.gateUp, g.gateUpBias, gateUp, 2 * I, l, S);
+      else
+        normProject(x, H, mlpNorm, h, g.gateUp, g.gateUpBias, gateUp, 2 * I, l);
       const char *activation =
           p.mlp.activation == "silu" ? "xf_dense_silu_gate_stacked" : "xf_dense_gelu_tanh_gate_stacked";
       runKernel(s, activation, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
-      if (!p.sandwich && g.downBias.empty()) {
+      if (fuseResidual && g.downBias.empty()) {
         project(act, I, g.down, g.downBias, x, H, l, S, Use::Residual);
         mlpOut = nullptr;
       } else {
@@ -1434,9 +1487,11 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       std::vector<float> &logitsE = resident(a.routerLogits, S * E), &routes = resident(a.routes, R * 2),
                          &gateUp = resident(a.gateUp, R * 2 * I), &act = resident(a.act, R * I),
                          &out = resident(a.expertOut, R * H);
-      // The router and every expert read the normed x.
-      runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
-      project(h, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
+      // The router and every expert read the normed x (x itself with post norms).
+      std::vector<float> &moeIn = p.postNorms ? x : h;
+      if (!p.postNorms)
+        runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+      project(moeIn, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
       runKernel(s, "xf_dense_topk_softmax",
                 {view(logitsE, {S, E}), view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f}), {2}),
                  view(routes, {R, 2})},
@@ -1465,7 +1520,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                                                     view(y, {R, n})}, l);
       };
       // The experts' gate and up in one product per (row, choice), [R, 2I], then f(gate) * up.
-      routed(h, S, H, g.gateUpStack, g.gateUpBiasStack, gateUp, 2 * I, K);
+      routed(moeIn, S, H, g.gateUpStack, g.gateUpBiasStack, gateUp, 2 * I, K);
       if (p.mlp.limit)
         runKernel(s, "xf_dense_clamped_swiglu_stacked",
                   {view(gateUp, {R, 2 * I}),
@@ -1475,21 +1530,19 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
         runKernel(s, "xf_dense_silu_gate_stacked", {view(gateUp, {R, 2 * I}), view(act, {R, I})}, l);
       routed(act, R, I, g.downStack, g.downBiasStack, out, H, 1);
       // The weighted sum per token, added to the residual unless a norm comes between.
-      if (!p.sandwich) {
+      if (fuseResidual) {
         runKernel(s, "xf_dense_moe_combine_acc", {view(out, {R, H}), view(routes, {R, 2}), view(x, {S, H})}, l);
         mlpOut = nullptr;
       } else {
         runKernel(s, "xf_dense_moe_combine", {view(out, {R, H}), view(routes, {R, 2}), view(o, {S, H})}, l);
       }
     }
-    if (mlpOut && p.sandwich) {
+    if (mlpOut && (p.sandwich || p.postNorms)) {
       runKernel(s, "xf_dense_rms_norm", {view(*mlpOut, {S, H}), view(w.postFfnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
       mlpOut = &h;
     }
-    if (mlpOut) {
-      runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*mlpOut, {S * H}), view(sum, {S * H})}, l);
-      x.swap(sum);
-    }
+    if (mlpOut)
+      addResidual(*mlpOut, l);
   }
 
   s.position = T;
@@ -1520,6 +1573,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   if (logits)
     for (int64_t vv = 0; vv < p.vocab; ++vv) {
       float z = a.logits[vv];
+      if (p.logitScale != 1.0)
+        z = static_cast<float>(z * p.logitScale);
       logits[vv] = p.finalSoftcap ? static_cast<float>(*p.finalSoftcap * std::tanh(z / *p.finalSoftcap)) : z;
     }
 }

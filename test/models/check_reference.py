@@ -3,8 +3,8 @@
 
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
-For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma2, qwen3, qwen2, mixtral, phi3,
-qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm) it generates a tiny
+For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
+qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -21,12 +21,13 @@ checkpoint and checks:
   5. --shards 2 / 3: the index and shard files are well formed and give the same weights as one file;
   6. that the windows matter (a run without the window gives other logits, from the first row that
      has more keys than the window on), that each architecture's own features change the logits when
-     removed (gpt-oss: swiglu clamp, sinks, yarn's truncate=false and attention factor; gemma2: each soft
+     removed (gpt-oss: swiglu clamp, sinks, yarn's truncate=false and attention factor; gemma: (1 + w),
+     the embedding scale; gemma2: each soft
      cap, the sandwich norms, (1 + w), the embedding scale, query_pre_attn_scalar; qwen3: q/k norms;
      qwen2: q/k/v biases; mixtral: the top-2 renormalization, top-2 itself; phi3: the partial rotary
      factor; qwen3moe: q/k norms, norm_topk_prob false, top-2 itself; gemma3: sandwich norms, (1 + w),
      q/k norms, the sliding layers' own RoPE, the full layers' linear scaling, query_pre_attn_scalar;
-     smollm3: its NoPE layer), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+     smollm3: its NoPE layer; granite: each of its four multipliers), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -161,7 +162,9 @@ class TorchModel:
         self.type = c["model_type"]
         self.gptoss = self.type == "gpt_oss"
         self.gemma3 = self.type == "gemma3_text"
-        self.gemma = self.type == "gemma2" or self.gemma3
+        self.gemma1 = self.type == "gemma"
+        self.gemma = self.gemma1 or self.type == "gemma2" or self.gemma3
+        self.granite = self.type == "granite"
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -189,7 +192,7 @@ class TorchModel:
         if self.gemma3:
             # Gemma3Attention: is_sliding = bool((layer_idx + 1) % config.sliding_window_pattern)
             return c["sliding_window"] if (layer + 1) % c["sliding_window_pattern"] else None
-        if self.gemma:
+        if self.gemma and not self.gemma1:
             # Gemma2Attention: sliding_window if not bool(layer_idx % 2) (or layer_types, when given)
             sliding = c["layer_types"][layer] == "sliding_attention" if c.get("layer_types") else not bool(layer % 2)
             return c["sliding_window"] if sliding else None
@@ -240,7 +243,9 @@ class TorchModel:
             gate, up_states = up_states.chunk(2, dim=-1)
             return self.lin(up_states * F.silu(gate), p + "mlp.down_proj")
         act = (lambda x: F.gelu(x, approximate="tanh")) if self.gemma else F.silu
-        assert c.get("hidden_activation", c.get("hidden_act")) == ("gelu_pytorch_tanh" if self.gemma else "silu")
+        # GemmaMLP: ACT2FN[config.hidden_activation], "gelu_pytorch_tanh" when None (hidden_act is legacy).
+        used = (c.get("hidden_activation") or "gelu_pytorch_tanh") if self.gemma else c.get("hidden_act")
+        assert used == ("gelu_pytorch_tanh" if self.gemma else "silu")
         return self.lin(act(self.lin(h, p + "mlp.gate_proj")) * self.lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
 
     def forward(self, ids):
@@ -261,7 +266,14 @@ class TorchModel:
         local_tables = tables(self.local_inv_freq, self.local_att_scaling) if self.gemma3 else global_tables
         q_idx = torch.arange(S)[:, None]
         kv_idx = torch.arange(S)[None, :]
-        scaling = c["query_pre_attn_scalar"] ** -0.5 if self.gemma else D ** -0.5
+        scaling = c["query_pre_attn_scalar"] ** -0.5 if self.gemma and not self.gemma1 else D ** -0.5
+        # GraniteModel: inputs_embeds * embedding_multiplier; GraniteAttention: scaling = attention_multiplier;
+        # GraniteDecoderLayer: residual + hidden_states * residual_multiplier (both blocks).
+        residual = 1.0
+        if self.granite:
+            x = x * c["embedding_multiplier"]
+            scaling = c["attention_multiplier"]
+            residual = c["residual_multiplier"]
         for n in range(c["num_hidden_layers"]):
             p = "model.layers.%d." % n
             h = self.rms(x, p + "input_layernorm.weight")
@@ -294,19 +306,21 @@ class TorchModel:
                 probs = F.softmax(scores, dim=-1)
             attn = torch.matmul(probs, v).transpose(0, 1).reshape(S, H * D)
             attn = self.lin(attn, p + "self_attn.o_proj")
-            if self.gemma:
+            if self.gemma and not self.gemma1:
                 # Gemma2DecoderLayer: post_attention_layernorm on the attention output, then the residual;
                 # pre_feedforward_layernorm -> mlp -> post_feedforward_layernorm, then the residual.
                 x = x + self.rms(attn, p + "post_attention_layernorm.weight")
                 h = self.rms(x, p + "pre_feedforward_layernorm.weight")
                 x = x + self.rms(self.mlp(p, h), p + "post_feedforward_layernorm.weight")
             else:
-                x = x + attn
+                x = x + attn * residual
                 h = self.rms(x, p + "post_attention_layernorm.weight")
-                x = x + self.mlp(p, h)
+                x = x + self.mlp(p, h) * residual
         x = self.rms(x, "model.norm.weight")
         head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", self.gemma) else w["lm_head.weight"]
         logits = F.linear(x, head)
+        if self.granite:
+            logits = logits / c["logits_scaling"]               # GraniteForCausalLM
         if self.gemma and c.get("final_logit_softcapping") is not None:
             logits = logits / c["final_logit_softcapping"]
             logits = torch.tanh(logits)
@@ -511,6 +525,8 @@ def check_features_matter(arch, model_dir, logits):
                    ("(1 + w) norm", setattr_("unit_offset", False)),
                    ("embedding scale", setattr_("embed_scale", 1.0)),
                    ("query_pre_attn_scalar", lambda r: setattr(r, "scale", r.D ** -0.5))),
+        "gemma": (("(1 + w) norm", setattr_("unit_offset", False)),
+                  ("embedding scale", setattr_("embed_scale", 1.0))),
         "qwen3": (("q/k norms", setattr_("qk_norm", False)),),
         "qwen2": (("q/k/v biases", no_qkv_bias),),
         "mixtral": (("top-2 renormalization", setattr_("moe_renormalize", False)),
@@ -522,6 +538,10 @@ def check_features_matter(arch, model_dir, logits):
                    ("sliding layers' own RoPE", setattr_("local_rope", None)),
                    ("linear RoPE scaling of the full layers", cfg_("rope_scaling", None)),
                    ("query_pre_attn_scalar", lambda r: setattr(r, "scale", r.D ** -0.5))),
+        "granite": (("embedding multiplier", setattr_("embed_scale", 1.0)),
+                    ("residual multiplier", setattr_("residual_scale", 1.0)),
+                    ("attention multiplier (vs head_dim^-0.5)", lambda r: setattr(r, "scale", r.D ** -0.5)),
+                    ("logits scaling", setattr_("logit_scale", 1.0))),
         "smollm3": (("NoPE layer", setattr_("rope_layers", [True, True])),),
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),

@@ -2,13 +2,14 @@
 """Write a tiny random Hugging Face checkpoint (config.json + safetensors) for end-to-end tests.
 
     /usr/bin/python3 test/models/gen_tiny_model.py
-        --arch {llama,mistral,gptoss,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm}
+        --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
+                granite}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
-GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
-Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM; gemma3mm:
+GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
+Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -40,8 +41,8 @@ import numpy as np
 
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
-ARCHS = ["llama", "mistral", "gptoss", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
-         "gemma3mm", "smollm3", "mistral3mm"]
+ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
+         "gemma3mm", "smollm3", "mistral3mm", "granite"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -146,6 +147,24 @@ def make_config(arch, dtype):
             # original_max_position_embeddings, so the two must agree for the model to be unambiguous.
             "max_position_embeddings": 256,
             "attention_bias": True,
+        }
+    elif arch == "gemma":
+        # Gemma (1): (1 + w) RMSNorm before attention and MLP only, embeddings times sqrt(hidden),
+        # scores scaled by head_dim^-0.5, no soft caps, no sliding window. hidden_act says "gelu" as in
+        # the published configs: the model reads hidden_activation, gelu_pytorch_tanh when absent.
+        cfg = {
+            "architectures": ["GemmaForCausalLM"],
+            "model_type": "gemma",
+            **common,
+            "rms_norm_eps": 1e-6,
+            "tie_word_embeddings": False,
+            "hidden_act": "gelu",
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "pad_token_id": 0,
         }
     elif arch == "gemma2":
         # Gemma 2: (1 + w) RMSNorm before and after attention and MLP, embeddings times sqrt(hidden),
@@ -252,6 +271,25 @@ def make_config(arch, dtype):
             "pad_token_id": 0,
         }
         del cfg["hidden_act"]
+    elif arch == "granite":
+        # Granite: Llama with multipliers on the embeddings (12, as Granite 3's 8B), on each block's
+        # output before its residual add, as the score scale (in place of head_dim^-0.5 = 0.25), and a
+        # divisor of the logits; no head_dim key (hidden / heads).
+        cfg = {
+            "architectures": ["GraniteForCausalLM"],
+            "model_type": "granite",
+            **{k: v for k, v in common.items() if k != "head_dim"},
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "mlp_bias": False,
+            "embedding_multiplier": 12.0,
+            "attention_multiplier": 0.125,
+            "residual_multiplier": 0.22,
+            "logits_scaling": 4.0,
+        }
     elif arch == "smollm3":
         # SmolLM3: Llama with NoPE layers: no_rope_layers 1 where a layer rotates, 0 where it has no
         # positional encoding (layer 1 here; the real model's every fourth, no_rope_layer_interval 4).
@@ -358,15 +396,17 @@ def make_weights(cfg, seed):
     w = {}
     # Embeddings ~ N(0, 1): RMSNorm follows, so their scale does not matter much. Gemma 2 multiplies
     # them by sqrt(hidden) = 8: std 0.25 keeps them from drowning the (normed) attention and MLP outputs.
-    gemma = kind in ("gemma2", "gemma3_text")
-    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 1.0)
+    gemma = kind in ("gemma", "gemma2", "gemma3_text")
+    # Granite multiplies them by 12.
+    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 0.1 if kind == "granite" else 1.0)
     for n in range(L):
         p = "model.layers.%d." % n
         if gemma:
             w[p + "input_layernorm.weight"] = gemma_norm(H)
             w[p + "post_attention_layernorm.weight"] = gemma_norm(H)
-            w[p + "pre_feedforward_layernorm.weight"] = gemma_norm(H)
-            w[p + "post_feedforward_layernorm.weight"] = gemma_norm(H)
+            if kind != "gemma":
+                w[p + "pre_feedforward_layernorm.weight"] = gemma_norm(H)
+                w[p + "post_feedforward_layernorm.weight"] = gemma_norm(H)
         else:
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "post_attention_layernorm.weight"] = norm(H)

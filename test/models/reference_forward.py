@@ -6,7 +6,7 @@
 
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: LlamaForCausalLM,
-MistralForCausalLM, GptOssForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM,
+MistralForCausalLM, GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM,
 MixtralForCausalLM, Phi3ForCausalLM (the configs that gen_tiny_model.py writes, and the same
 architectures at other sizes; config fields left out take the transformers class defaults).
 
@@ -16,10 +16,13 @@ token k-1 (one token at a time, with a KV cache). N rows, N generated tokens (th
 Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --print-tokens adds one
 line per step on stderr (step, token, its logit, the runner-up margin).
 
-Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma2 / _qwen2 /
+Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen3_moe / _gemma3 / _mixtral / _phi3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
-  * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma 2: * (1 + w).
+  * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
+  * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
+    dtype, gelu_pytorch_tanh unless hidden_activation says otherwise (hidden_act is ignored), tied
+    embeddings by default.
   * RoPE: rotate-half pairing (i, i + r/2) over the first r = int(head_dim * partial_rotary_factor)
     dims of each head (the rest pass through); inv_freq[i] = base^(-2i/r); linear, llama3 and yarn
     scaling as in _compute_linear_scaling_rope_parameters / _compute_llama3_parameters /
@@ -35,6 +38,10 @@ the xf repository. Conventions:
     attn_logit_softcapping after scaling, before the mask; logits -> c tanh(logits / c) with c =
     final_logit_softcapping; gelu_pytorch_tanh; embeddings tied by default.
   * Qwen 3: q_norm / k_norm, RMSNorm over head_dim of each head, after the projections, before RoPE.
+  * Granite: Llama whose embeddings are multiplied by embedding_multiplier, whose attention and MLP
+    outputs are multiplied by residual_multiplier before their residual adds, whose score scale is
+    attention_multiplier (not head_dim^-0.5; class default 1), and whose logits are divided by
+    logits_scaling.
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
@@ -276,9 +283,10 @@ def round_array(a, dtype):
     return np.asarray(a)
 
 
-ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", "Gemma2ForCausalLM",
+ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", "GemmaForCausalLM",
+                 "Gemma2ForCausalLM",
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
-                 "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM")
+                 "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM")
 
 
 class Model:
@@ -310,7 +318,8 @@ class Model:
             raise NotImplementedError(arch)
         self.arch = arch
         gemma3 = arch == "Gemma3ForCausalLM"
-        gemma = arch == "Gemma2ForCausalLM" or gemma3
+        gemma1 = arch == "GemmaForCausalLM"
+        gemma = gemma1 or arch == "Gemma2ForCausalLM" or gemma3
         self.gptoss = arch == "GptOssForCausalLM"
         # Class defaults that differ from the generic ones.
         if gemma:
@@ -349,24 +358,38 @@ class Model:
             local = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
             self.local_rope = rope_parameters(local)
         self.unit_offset = gemma
-        self.sandwich = gemma
+        self.sandwich = gemma and not gemma1
         self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM")
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
                     else "qwen3moe" if arch == "Qwen3MoeForCausalLM" else None)
         self.moe_renormalize = True
         self.kv_dtype = "f32"                     # "bf16" / "f16": round cached keys and values
         if gemma:
-            self.scale = cfg.get("query_pre_attn_scalar", 256) ** -0.5
-            self.attn_softcap = cfg.get("attn_logit_softcapping", None if gemma3 else 50.0)
-            self.final_softcap = cfg.get("final_logit_softcapping", None if gemma3 else 30.0)
+            if gemma1:
+                self.scale = self.D ** -0.5
+                self.attn_softcap = self.final_softcap = None
+            else:
+                self.scale = cfg.get("query_pre_attn_scalar", 256) ** -0.5
+                self.attn_softcap = cfg.get("attn_logit_softcapping", None if gemma3 else 50.0)
+                self.final_softcap = cfg.get("final_logit_softcapping", None if gemma3 else 30.0)
             self.embed_scale = round_to_dtype(math.sqrt(cfg["hidden_size"]), cfg.get("torch_dtype", "float32"))
-            act = cfg.get("hidden_activation") or cfg.get("hidden_act") or "gelu_pytorch_tanh"
+            # GemmaMLP reads hidden_activation (gelu_pytorch_tanh if unset); hidden_act is a legacy field.
+            act = cfg.get("hidden_activation") or "gelu_pytorch_tanh"
         else:
             self.scale = self.D ** -0.5
             self.attn_softcap = self.final_softcap = None
             self.embed_scale = 1.0
             act = cfg.get("hidden_act", "silu")
         self.act = ACTIVATIONS[act]
+        # Granite: multipliers of the embeddings, of each block's output before its residual add, the score
+        # scale itself, and a divisor of the logits.
+        self.residual_scale = 1.0
+        self.logit_scale = 1.0
+        if arch == "GraniteForCausalLM":
+            self.embed_scale = cfg.get("embedding_multiplier", 1.0)
+            self.residual_scale = cfg.get("residual_multiplier", 1.0)
+            self.scale = cfg.get("attention_multiplier", 1.0)
+            self.logit_scale = 1.0 / cfg.get("logits_scaling", 1.0)
         if cfg.get("tie_word_embeddings", False):
             self.lm_head = self.w["model.embed_tokens.weight"]
         else:
@@ -550,10 +573,10 @@ class Model:
                 x = x + self.norm(self.mlp(n, self.norm(x, p + "pre_feedforward_layernorm")),
                                   p + "post_feedforward_layernorm")
             else:
-                x = x + h
-                x = x + self.mlp(n, self.norm(x, p + "post_attention_layernorm"))
+                x = x + self.residual_scale * h
+                x = x + self.residual_scale * self.mlp(n, self.norm(x, p + "post_attention_layernorm"))
         x = self.norm(x, "model.norm")
-        logits = x @ self.lm_head.T
+        logits = (x @ self.lm_head.T) * self.logit_scale
         if self.final_softcap is not None:
             logits = self.final_softcap * np.tanh(logits / self.final_softcap)
         return logits

@@ -303,6 +303,33 @@ TEST_P(DenseKernels, RmsNormWithGainOffset) {
   EXPECT_LE(worstError(y, expected), 1e-5);
 }
 
+// In place on a column span of each row (OLMo 2's q and k norms inside q | k | v): the span normalized,
+// the columns around it untouched; a span past the rows is refused.
+TEST_P(DenseKernels, RmsNormColumnSpanInPlace) {
+  const int64_t M = 4, C = 53, first = 19, N = 23;
+  std::vector<float> x = randomNormals(M * C, 6), w = randomNormals(N, 7), params = {1e-6f, 0.0f, float(first)};
+  const std::vector<float> before = x;
+  ASSERT_EQ(run("xf_dense_rms_norm_cols", {tensorOf(w, {N}), tensorOf(params, {3}), tensorOf(x, {M, C})}), "");
+  std::vector<double> expected(before.begin(), before.end());
+  for (int64_t m = 0; m < M; ++m) {
+    double ss = 0;
+    for (int64_t c = first; c < first + N; ++c)
+      ss += double(before[m * C + c]) * before[m * C + c];
+    double inv = 1.0 / std::sqrt(ss / N + 1e-6);
+    for (int64_t c = first; c < first + N; ++c)
+      expected[m * C + c] = before[m * C + c] * inv * w[c - first];
+  }
+  EXPECT_LE(worstError(x, expected), 1e-5);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t c = 0; c < C; ++c)
+      if (c < first || c >= first + N)
+        ASSERT_EQ(x[m * C + c], before[m * C + c]) << "row " << m << ", column " << c;
+  std::vector<float> late = {1e-6f, 0.0f, float(C - N + 1)};
+  EXPECT_NE(run("xf_dense_rms_norm_cols", {tensorOf(w, {N}), tensorOf(late, {3}), tensorOf(x, {M, C})})
+                .find("columns [31, 54) are not within the rows' 53"),
+            std::string::npos);
+}
+
 TEST_P(DenseKernels, RopeRotateHalf) {
   const int64_t S = 6, H = 3, D = 10;
   std::vector<float> x = randomNormals(S * H * D, 5), cosines(S * D / 2), sines(S * D / 2), y(S * H * D, std::nanf(""));
