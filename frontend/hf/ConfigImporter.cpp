@@ -174,6 +174,9 @@ const Architecture kArchitectures[] = {
     // Granite: Llama with four multipliers (embedding, attention scale, residual, logits).
     {"GraniteForCausalLM", "granite", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 2048,
      true, false, false, 0, 0},
+    // OLMo 2: norms after each block (none before), q/k norms over each token's whole projections.
+    {"Olmo2ForCausalLM", "olmo2", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 2048, true,
+     false, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
      true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
@@ -190,7 +193,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalL
                                         "Qwen3ForCausalLM",   "GemmaForCausalLM",    "Gemma2ForCausalLM",
                                         "Gemma3ForCausalLM",
                                         "Gemma3ForConditionalGeneration",            "GraniteForCausalLM",
-                                        "SmolLM3ForCausalLM",
+                                        "Olmo2ForCausalLM",   "SmolLM3ForCausalLM",
                                         "Phi3ForCausalLM",    "MixtralForCausalLM",  "Qwen3MoeForCausalLM",
                                         "GptOssForCausalLM",  "Mistral3ForConditionalGeneration"};
 
@@ -510,6 +513,10 @@ private:
     // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others).
     if (arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3)
       a.qkNorm = QkNorm::PerHead;
+    if (arch->modelType == "olmo2") {
+      m.normPlacement = NormPlacement::Post;
+      a.qkNorm = QkNorm::Projection;
+    }
     if (gemma && !gemma1) {
       // Gemma 3 dropped Gemma 2's soft caps: its class defaults are null.
       a.scaleKind = AttentionConfig::ScaleKind::QueryPreAttnScalar;

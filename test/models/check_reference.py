@@ -4,7 +4,7 @@
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
-qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite) it generates a tiny
+qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -27,7 +27,8 @@ checkpoint and checks:
      qwen2: q/k/v biases; mixtral: the top-2 renormalization, top-2 itself; phi3: the partial rotary
      factor; qwen3moe: q/k norms, norm_topk_prob false, top-2 itself; gemma3: sandwich norms, (1 + w),
      q/k norms, the sliding layers' own RoPE, the full layers' linear scaling, query_pre_attn_scalar;
-     smollm3: its NoPE layer; granite: each of its four multipliers), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+     smollm3: its NoPE layer; granite: each of its four multipliers; olmo2: post norms, projection-wide
+     q/k norms), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -165,6 +166,7 @@ class TorchModel:
         self.gemma1 = self.type == "gemma"
         self.gemma = self.gemma1 or self.type == "gemma2" or self.gemma3
         self.granite = self.type == "granite"
+        self.olmo2 = self.type == "olmo2"
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -223,6 +225,10 @@ class TorchModel:
             q = self.lin(h, p + "self_attn.q_proj")
             k = self.lin(h, p + "self_attn.k_proj")
             v = self.lin(h, p + "self_attn.v_proj")
+        if self.olmo2:
+            # Olmo2Attention: self.q_norm(self.q_proj(hidden_states)), then .view(hidden_shape)
+            q = self.rms(q, p + "self_attn.q_norm.weight")
+            k = self.rms(k, p + "self_attn.k_norm.weight")
         q, k, v = q.view(S, -1, D), k.view(S, -1, D), v.view(S, -1, D)
         if self.type in ("qwen3", "qwen3_moe", "gemma3_text"):
             # Qwen3Attention / Gemma3Attention: self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
@@ -276,7 +282,8 @@ class TorchModel:
             residual = c["residual_multiplier"]
         for n in range(c["num_hidden_layers"]):
             p = "model.layers.%d." % n
-            h = self.rms(x, p + "input_layernorm.weight")
+            # Olmo2DecoderLayer: no input_layernorm; the block reads the residual stream itself.
+            h = x if self.olmo2 else self.rms(x, p + "input_layernorm.weight")
             q, k, v = self.qkv(h, p, S, H, KV, D)
             # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere;
             # SmolLM3Attention: apply_rotary_pos_emb only if config.no_rope_layers[layer_idx].
@@ -306,7 +313,12 @@ class TorchModel:
                 probs = F.softmax(scores, dim=-1)
             attn = torch.matmul(probs, v).transpose(0, 1).reshape(S, H * D)
             attn = self.lin(attn, p + "self_attn.o_proj")
-            if self.gemma and not self.gemma1:
+            if self.olmo2:
+                # Olmo2DecoderLayer: residual + post_attention_layernorm(attn), then residual +
+                # post_feedforward_layernorm(mlp(hidden_states)).
+                x = x + self.rms(attn, p + "post_attention_layernorm.weight")
+                x = x + self.rms(self.mlp(p, x), p + "post_feedforward_layernorm.weight")
+            elif self.gemma and not self.gemma1:
                 # Gemma2DecoderLayer: post_attention_layernorm on the attention output, then the residual;
                 # pre_feedforward_layernorm -> mlp -> post_feedforward_layernorm, then the residual.
                 x = x + self.rms(attn, p + "post_attention_layernorm.weight")
@@ -516,6 +528,14 @@ def check_features_matter(arch, model_dir, logits):
             for t in "qkv":
                 del r.w["model.layers.%d.self_attn.%s_proj.bias" % (n, t)]
 
+    def olmo2_pre_norms(r):
+        # The same gains before each block instead of after it.
+        r.post_norms = False
+        for n in range(r.L):
+            p = "model.layers.%d." % n
+            r.w[p + "input_layernorm.weight"] = r.w[p + "post_attention_layernorm.weight"]
+            r.w[p + "post_attention_layernorm.weight"] = r.w[p + "post_feedforward_layernorm.weight"]
+
     features = {
         "gptoss": (("swiglu clamp", no_clamp), ("sinks", no_sinks), ("yarn truncate=false", truncate),
                    ("yarn attention factor", setattr_("attention_scaling", 1.0))),
@@ -542,6 +562,8 @@ def check_features_matter(arch, model_dir, logits):
                     ("residual multiplier", setattr_("residual_scale", 1.0)),
                     ("attention multiplier (vs head_dim^-0.5)", lambda r: setattr(r, "scale", r.D ** -0.5)),
                     ("logits scaling", setattr_("logit_scale", 1.0))),
+        "olmo2": (("post norms (vs pre norms)", olmo2_pre_norms),
+                  ("projection-wide q/k norms (vs none)", setattr_("qk_norm_projection", False))),
         "smollm3": (("NoPE layer", setattr_("rope_layers", [True, True])),),
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),

@@ -3,13 +3,13 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite}
+                granite,olmo2}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
-Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM; gemma3mm:
+Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -42,7 +42,7 @@ import numpy as np
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
-         "gemma3mm", "smollm3", "mistral3mm", "granite"]
+         "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -290,6 +290,20 @@ def make_config(arch, dtype):
             "residual_multiplier": 0.22,
             "logits_scaling": 4.0,
         }
+    elif arch == "olmo2":
+        # OLMo 2: RMSNorm after attention and MLP (post_attention_layernorm, post_feedforward_layernorm;
+        # none before), q_norm / k_norm over each token's whole q and k projections ([H*D], [KV*D]).
+        cfg = {
+            "architectures": ["Olmo2ForCausalLM"],
+            "model_type": "olmo2",
+            **common,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 500000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "pad_token_id": 0,
+        }
     elif arch == "smollm3":
         # SmolLM3: Llama with NoPE layers: no_rope_layers 1 where a layer rotates, 0 where it has no
         # positional encoding (layer 1 here; the real model's every fourth, no_rope_layer_interval 4).
@@ -407,6 +421,11 @@ def make_weights(cfg, seed):
             if kind != "gemma":
                 w[p + "pre_feedforward_layernorm.weight"] = gemma_norm(H)
                 w[p + "post_feedforward_layernorm.weight"] = gemma_norm(H)
+        elif kind == "olmo2":
+            w[p + "post_attention_layernorm.weight"] = norm(H)
+            w[p + "post_feedforward_layernorm.weight"] = norm(H)
+            w[p + "self_attn.q_norm.weight"] = norm(nH * D)
+            w[p + "self_attn.k_norm.weight"] = norm(nKV * D)
         else:
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "post_attention_layernorm.weight"] = norm(H)

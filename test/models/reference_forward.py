@@ -42,6 +42,9 @@ the xf repository. Conventions:
     outputs are multiplied by residual_multiplier before their residual adds, whose score scale is
     attention_multiplier (not head_dim^-0.5; class default 1), and whose logits are divided by
     logits_scaling.
+  * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
+    norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
+    projections, before the split into heads and RoPE.
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
@@ -286,7 +289,8 @@ def round_array(a, dtype):
 ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", "GemmaForCausalLM",
                  "Gemma2ForCausalLM",
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
-                 "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM")
+                 "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
+                 "Olmo2ForCausalLM")
 
 
 class Model:
@@ -360,6 +364,8 @@ class Model:
         self.unit_offset = gemma
         self.sandwich = gemma and not gemma1
         self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM")
+        # OLMo 2: norms after each block only, q/k norms over each token's whole projections.
+        self.post_norms = self.qk_norm_projection = arch == "Olmo2ForCausalLM"
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
                     else "qwen3moe" if arch == "Qwen3MoeForCausalLM" else None)
         self.moe_renormalize = True
@@ -446,6 +452,9 @@ class Model:
             q = self.linear(x, p + "q_proj")
             k = self.linear(x, p + "k_proj")
             v = self.linear(x, p + "v_proj")
+        if self.qk_norm_projection:                              # OLMo 2: the whole projections
+            q = self.norm(q, p + "q_norm")
+            k = self.norm(k, p + "k_norm")
         q = q.reshape(S, H, D)
         k = k.reshape(S, Hkv, D)
         v = v.reshape(S, Hkv, D).transpose(1, 0, 2)
@@ -566,6 +575,10 @@ class Model:
         x = self.w["model.embed_tokens.weight"][np.asarray(ids)] * self.embed_scale
         for n in range(self.L):
             p = "model.layers.%d." % n
+            if self.post_norms:
+                x = x + self.norm(self.attention(n, x, positions, cache), p + "post_attention_layernorm")
+                x = x + self.norm(self.mlp(n, x), p + "post_feedforward_layernorm")
+                continue
             h = self.attention(n, self.norm(x, p + "input_layernorm"), positions, cache)
             if self.sandwich:
                 h = self.norm(h, p + "post_attention_layernorm")
