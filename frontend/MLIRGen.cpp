@@ -558,9 +558,12 @@ private:
   }
   bool isGptOss() const { return m.architecture == "GptOssForCausalLM" || m.mlp.limit.has_value(); }
   bool isPhi3() const { return m.architecture == "Phi3ForCausalLM"; }
-  /// Per-expert nn.Linear tensors: Qwen3-MoE's mlp.gate / mlp.experts.E.{gate,up,down}_proj, otherwise
+  /// Per-expert nn.Linear tensors: Qwen2- and Qwen3-MoE's mlp.gate / mlp.experts.E.{gate,up,down}_proj, otherwise
   /// Mixtral's block_sparse_moe.gate / block_sparse_moe.experts.E.{w1,w3,w2}.
-  bool isQwen3Moe() const { return m.architecture == "Qwen3MoeForCausalLM"; }
+  bool isGraniteMoe() const { return m.architecture == "GraniteMoeForCausalLM"; }
+  bool isQwenMoe() const {
+    return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM";
+  }
 
   /// Positions of this call's tokens: 0..S-1 for a prefill, the given position for a decode step.
   Value positionsTensor() {
@@ -805,16 +808,20 @@ private:
   }
 
   /// A dense MLP (HF names mlp.gate_proj / up_proj / down_proj; Phi-3's fused mlp.gate_up_proj).
-  Value mlp(int64_t layer, Value x) {
+  Value mlp(int64_t layer, Value x) { return mlp(layer, x, "mlp", m.mlp.intermediate, m.mlp.bias); }
+
+  /// A dense MLP of intermediate size I whose tensors are `<prefix>.{gate,up,down}_proj` (Phi-3's model
+  /// MLP: `gate_up_proj`).
+  Value mlp(int64_t layer, Value x, StringRef prefix, int64_t I, bool bias) {
     const ::xf::MlpSpec &p = m.mlp;
-    int64_t I = p.intermediate, C = m.hidden;
+    int64_t C = m.hidden;
     auto project = [&](Value in, StringRef name, int64_t rows, int64_t cols) {
-      std::string leaf = ("mlp." + name).str();
+      std::string leaf = (prefix + "." + name).str();
       return model::linear(b, loc, in, layerWeight(layer, leaf + ".weight", {rows, cols}),
-                           p.bias ? layerWeight(layer, leaf + ".bias", {rows}) : Value());
+                           bias ? layerWeight(layer, leaf + ".bias", {rows}) : Value());
     };
     Value h;
-    if (p.gated && isPhi3()) {
+    if (p.gated && isPhi3() && prefix == "mlp") {
       Value gateUp = project(x, "gate_up_proj", 2 * I, C);
       h = gatedActivation(columns(gateUp, 0, I), columns(gateUp, I, I));
     } else if (p.gated) {
@@ -892,10 +899,29 @@ private:
       down = layerWeight(layer, "mlp.experts.down_proj", {E, I, C});
       if (p.bias)
         downBias = layerWeight(layer, "mlp.experts.down_proj_bias", {E, C});
+    } else if (isGraniteMoe()) {
+      // Granite MoE: the router block_sparse_moe.router.layer; per expert nn.Linear-layout [out, in] blocks,
+      // [gate; up] stacked in input_linear [E, 2I, C] and down in output_linear [E, C, I].
+      logits = model::linear(b, loc, x, layerWeight(layer, "block_sparse_moe.router.layer.weight", {E, C}));
+      const int64_t stacked = p.gated ? 2 : 1;
+      Value inputLinear = layerWeight(layer, "block_sparse_moe.input_linear.weight", {E, stacked * I, C});
+      auto rows = [&](int64_t begin) {
+        SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(begin), b.getIndexAttr(0)},
+            sizes{b.getIndexAttr(E), b.getIndexAttr(I), b.getIndexAttr(C)}, strides(3, b.getIndexAttr(1));
+        return tensor::ExtractSliceOp::create(b, loc, inputLinear, offsets, sizes, strides).getResult();
+      };
+      SmallVector<int64_t> swap{0, 2, 1};
+      if (p.gated) {
+        gate = model::transpose(b, loc, rows(0), swap);
+        up = model::transpose(b, loc, rows(I), swap);
+      } else {
+        up = model::transpose(b, loc, inputLinear, swap);
+      }
+      down = model::transpose(b, loc, layerWeight(layer, "block_sparse_moe.output_linear.weight", {E, C, I}), swap);
     } else {
       // Mixtral: w1 is the activation's input (the gate when gated), w3 the up projection, w2 down;
-      // Qwen3-MoE names them gate_proj, up_proj and down_proj.
-      bool qwen = isQwen3Moe();
+      // Qwen2- and Qwen3-MoE name them gate_proj, up_proj and down_proj.
+      bool qwen = isQwenMoe();
       StringRef prefix = qwen ? "mlp" : "block_sparse_moe";
       StringRef firstLeaf = qwen ? (p.gated ? "gate_proj" : "up_proj") : "w1";
       StringRef upLeaf = qwen ? "up_proj" : "w3", downLeaf = qwen ? "down_proj" : "w2";
@@ -919,9 +945,32 @@ private:
       downBias = p.bias ? stack(downLeaf, "bias", {C}) : Value();
     }
     FloatAttr limit = p.limit ? b.getF64FloatAttr(*p.limit) : FloatAttr();
-    return mlir::xf::MoEOp::create(b, loc, x.getType(), x, logits, gate, up, down, gateBias, upBias, downBias,
-                                   b.getI64IntegerAttr(p.topK), b.getStringAttr(::xf::toString(p.activation)),
-                                   limit, b.getF64FloatAttr(p.alpha), b.getBoolAttr(p.normTopK));
+    Value routed = mlir::xf::MoEOp::create(b, loc, x.getType(), x, logits, gate, up, down, gateBias, upBias, downBias,
+                                           b.getI64IntegerAttr(p.topK), b.getStringAttr(::xf::toString(p.activation)),
+                                           limit, b.getF64FloatAttr(p.alpha), b.getBoolAttr(p.normTopK));
+    if (p.sharedIntermediate == 0)
+      return routed;
+    // Qwen2-MoE's shared expert, which every token takes, times sigmoid(shared_expert_gate . x).
+    Value shared = mlp(layer, x, "mlp.shared_expert", p.sharedIntermediate, /*bias=*/false);
+    if (p.sharedGate)
+      shared = gateRows(shared, model::linear(b, loc, x, layerWeight(layer, "mlp.shared_expert_gate.weight", {1, C})));
+    return add(routed, shared);
+  }
+
+  /// y [tokens, C] with each row times sigmoid(g) of its token (g [tokens, 1]).
+  Value gateRows(Value y, Value g) {
+    MLIRContext *ctx = b.getContext();
+    Value init = model::emptyTensor(b, loc, tensor::getMixedSizes(b, loc, y), f32);
+    AffineMap all = b.getMultiDimIdentityMap(2);
+    AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx), getAffineConstantExpr(0, ctx)}, ctx);
+    SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        b, loc, TypeRange{init.getType()}, ValueRange{y, g}, ValueRange{init}, ArrayRef<AffineMap>{all, row, all},
+        iterators, [&](OpBuilder &nb, Location nloc, ValueRange v) {
+          Value scaled = arith::MulFOp::create(nb, nloc, v[0], sigmoid(nb, nloc, v[1]));
+          linalg::YieldOp::create(nb, nloc, scaled);
+        });
+    return generic.getResult(0);
   }
 
   OpBuilder &b;

@@ -121,6 +121,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
     return fail("MoE experts with biases are supported only in the gpt-oss form");
   if (!m.mlp.gated)
     return fail("a non-gated MLP is not supported by the model runtime yet");
+  if (m.mlp.activation == Activation::ReLU)
+    return fail("the relu MLP activation is not supported by the model runtime yet (silu, gelu and gelu_tanh are)");
 
   llvm::json::Array layers;
   for (size_t l = 0; l < m.layers.size(); ++l) {
@@ -182,6 +184,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
                          {"experts", m.mlp.experts},
                          {"top_k", m.mlp.topK},
                          {"norm_top_k", m.mlp.normTopK},
+                         {"shared_intermediate", m.mlp.sharedIntermediate},
+                         {"shared_gate", m.mlp.sharedGate},
                          {"alpha", m.mlp.alpha}};
   if (m.mlp.limit)
     mlp["limit"] = *m.mlp.limit;

@@ -366,6 +366,7 @@ bool AttentionConfig::operator==(const AttentionConfig &o) const {
 bool MlpSpec::operator==(const MlpSpec &o) const {
   return activation == o.activation && gated == o.gated && intermediate == o.intermediate &&
          bias == o.bias && experts == o.experts && topK == o.topK && normTopK == o.normTopK && limit == o.limit &&
+         sharedIntermediate == o.sharedIntermediate && sharedGate == o.sharedGate &&
          (!limit || alpha == o.alpha);
 }
 

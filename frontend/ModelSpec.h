@@ -175,6 +175,11 @@ struct MlpSpec {
   /// renormalized to sum to 1 (gpt-oss, Mixtral); false: the softmax over all experts, not renormalized
   /// (Qwen3-MoE's norm_topk_prob = false).
   bool normTopK = true;
+  /// A shared expert every token takes besides its routed ones, a gated MLP of this intermediate size
+  /// (Qwen2-MoE's shared_expert_intermediate_size); 0: none.
+  int64_t sharedIntermediate = 0;
+  /// The shared expert's output times sigmoid(g . x), g a learned vector (Qwen2-MoE's shared_expert_gate).
+  bool sharedGate = false;
   /// gpt-oss clamped SwiGLU: gate clamped to <= limit, up to [-limit, limit], gate * sigmoid(alpha *
   /// gate) * (up + 1).
   std::optional<double> limit;

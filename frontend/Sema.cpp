@@ -54,7 +54,8 @@ const StringRef kModelKeys[] = {"vocab",        "hidden",        "layers",      
 const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "norm", "layers", "variant"};
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
-                              "experts", "top_k", "norm_top_k", "limit", "alpha"};
+                              "experts", "top_k", "norm_top_k", "shared_intermediate", "shared_gate",
+                              "limit", "alpha"};
 const StringRef kRopeKeys[] = {"base",          "partial",          "interleaved",      "scaling",
                                "factor",        "original_max_position", "low_freq_factor",
                                "high_freq_factor", "beta_fast",     "beta_slow",        "truncate",
@@ -2155,6 +2156,18 @@ private:
       else if (auto b = boolean(*f))
         mlp.normTopK = *b;
     }
+    if (const Field *f = get(fields, "shared_intermediate")) {
+      if (!experts)
+        diag.error(f->keyLoc, "'shared_intermediate' needs 'experts' (a shared expert beside routed ones)");
+      else if (auto n = positiveInt(*f))
+        mlp.sharedIntermediate = *n;
+    }
+    if (const Field *f = get(fields, "shared_gate")) {
+      if (!get(fields, "shared_intermediate"))
+        diag.error(f->keyLoc, "'shared_gate' needs 'shared_intermediate' (the shared expert it gates)");
+      else if (auto b = boolean(*f))
+        mlp.sharedGate = *b;
+    }
     const Field *limit = get(fields, "limit");
     if (limit) {
       if (auto x = positiveNumber(*limit))
@@ -2168,6 +2181,9 @@ private:
       else if (auto x = positiveNumber(*f))
         mlp.alpha = *x;
     }
+    // The shared expert is a plain gated MLP with the model's activation.
+    if (const Field *f = get(fields, "shared_intermediate"); f && mlp.sharedIntermediate > 0 && (limit || !mlp.gated))
+      diag.error(f->keyLoc, "a shared expert ('shared_intermediate') needs a gated MLP without 'limit'");
   }
 
   void analyzeRope(const Block *ropeBlock, ModelSpec &m, RopeSpec &r, bool phaseBounded, StringRef kind = "rope") {

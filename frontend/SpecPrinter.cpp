@@ -312,6 +312,10 @@ private:
       key(4, "top_k", llvm::Twine(mlp.topK));
       if (!mlp.normTopK)
         key(4, "norm_top_k", "false");
+      if (mlp.sharedIntermediate > 0)
+        key(4, "shared_intermediate", llvm::Twine(mlp.sharedIntermediate));
+      if (mlp.sharedGate)
+        key(4, "shared_gate", "true");
     }
     if (mlp.limit) {
       key(4, "limit", formatNumber(*mlp.limit));

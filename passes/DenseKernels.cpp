@@ -172,6 +172,33 @@ func.func @xf_dense_scale(%x: memref<?xf32>, %factor: memref<1xf32>, %y: memref<
   }
   return
 }
+// y[t, c] += sigmoid(gate[t, 0]) * x[t, c]: Qwen2-MoE's shared expert, gated per token, added to the
+// routed experts' sum.
+func.func @xf_dense_gated_rows_acc(%x: memref<?x?xf32>, %g: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_gated_rows_acc"}, xf.operand_names = ["input", "gate", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x?xf32>
+  %n = memref.dim %x, %c1 : memref<?x?xf32>
+  %items = arith.muli %m, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %v = memref.load %x[%row, %col] : memref<?x?xf32>
+    %z = memref.load %g[%row, %c0] : memref<?x?xf32>
+    %nz = arith.negf %z : f32
+    %e = math.exp %nz : f32
+    %d = arith.addf %one, %e : f32
+    %w = arith.divf %one, %d : f32
+    %acc = memref.load %y[%row, %col] : memref<?x?xf32>
+    %o = math.fma %w, %v, %acc : f32
+    memref.store %o, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
 // RMSNorm in place of columns [first, first + N) of every row, N the gain's size (params [eps, offset,
 // first], `offset` added to the gain): OLMo 2's q and k norms over their whole projections, inside the
 // fused q | k | v rows.

@@ -175,6 +175,10 @@ const Architecture kArchitectures[] = {
     {"GraniteForCausalLM", "granite", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 2048,
      true, false, false, 0, 0},
     // OLMo 2: norms after each block (none before), q/k norms over each token's whole projections.
+    // Granite MoE: Granite's multipliers, a mixture of experts in every layer (softmax over the top-k
+    // logits), the experts' projections stacked in three tensors.
+    {"GraniteMoeForCausalLM", "granitemoe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::None, std::nullopt,
+     2048, true, false, true, 8, 2},
     {"Olmo2ForCausalLM", "olmo2", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 2048, true,
      false, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
@@ -183,19 +187,22 @@ const Architecture kArchitectures[] = {
      false, false, false, 0, 0},
     {"MixtralForCausalLM", "mixtral", 1e6, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt,
      131072, false, false, true, 8, 2},
+    // Qwen2-MoE: Qwen 2's attention, Qwen3-MoE's routing, and a shared expert gated per token.
+    {"Qwen2MoeForCausalLM", "qwen2_moe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::Qwen, 4096, 32768,
+     false, false, true, 60, 4},
     {"Qwen3MoeForCausalLM", "qwen3_moe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::Qwen, 4096, 32768,
      true, false, true, 128, 8},
     {"GptOssForCausalLM", "gpt_oss", 150000.0, 1e-5, false, "silu", 64, true, SlidingStyle::Alternating, 128,
      131072, true, true, true, 128, 4},
 };
 
-const StringRef kArchitectureNames[] = {"LlamaForCausalLM",   "MistralForCausalLM",  "Qwen2ForCausalLM",
-                                        "Qwen3ForCausalLM",   "GemmaForCausalLM",    "Gemma2ForCausalLM",
-                                        "Gemma3ForCausalLM",
-                                        "Gemma3ForConditionalGeneration",            "GraniteForCausalLM",
-                                        "Olmo2ForCausalLM",   "SmolLM3ForCausalLM",
-                                        "Phi3ForCausalLM",    "MixtralForCausalLM",  "Qwen3MoeForCausalLM",
-                                        "GptOssForCausalLM",  "Mistral3ForConditionalGeneration"};
+const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
+                                        "Qwen3ForCausalLM", "GemmaForCausalLM", "Gemma2ForCausalLM",
+                                        "Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "GraniteForCausalLM",
+                                        "Olmo2ForCausalLM", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
+                                        "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
+                                        "GraniteMoeForCausalLM", "GptOssForCausalLM",
+                                        "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -503,7 +510,7 @@ private:
                                  std::to_string(a.heads) + ")", /*prefix=*/false);
     }
     a.headDimV = a.headDim;
-    if (arch->modelType == "qwen2")
+    if (arch->modelType == "qwen2" || arch->modelType == "qwen2_moe")
       a.bias = AttentionBias::QKV; // Qwen2 has q, k, v biases and none on o_proj.
     if (arch->attentionBiasKey)
       a.bias = boolField("attention_bias", arch->attentionBias) ? AttentionBias::All : AttentionBias::None;
@@ -531,10 +538,10 @@ private:
     readSliding(m, *arch);
     if (arch->modelType == "smollm3")
       readSmolLM3Layers(m);
-    const bool qwenMoe = arch->modelType == "qwen3_moe";
+    const bool qwen2Moe = arch->modelType == "qwen2_moe", qwenMoe = qwen2Moe || arch->modelType == "qwen3_moe";
     if (qwenMoe && boolField("use_sliding_window", false))
       if (const json::Value *w = root->get("sliding_window"); !w || w->kind() != json::Value::Null)
-        // Transformers releases disagree on which Qwen3-MoE layers slide (from max_window_layers on, or all).
+        // Transformers releases disagree on which Qwen-MoE layers slide (from max_window_layers on, or all).
         error("use_sliding_window", "a sliding window is not supported for " + arch->name +
                                         " (transformers releases disagree on which layers it applies to)");
 
@@ -543,8 +550,12 @@ private:
     if (qwenMoe) {
       // Every layer a mixture of experts of moe_intermediate_size; intermediate_size is that of the dense
       // MLP layers decoder_sparse_step and mlp_only_layers would add, which the runtime does not mix in.
-      mlp.intermediate = intField("moe_intermediate_size", 768);
-      intField("intermediate_size", 6144);
+      mlp.intermediate = intField("moe_intermediate_size", qwen2Moe ? 1408 : 768);
+      intField("intermediate_size", qwen2Moe ? 5632 : 6144);
+      if (qwen2Moe) {
+        mlp.sharedIntermediate = intField("shared_expert_intermediate_size", 5632);
+        mlp.sharedGate = true;
+      }
       if (int64_t step = intField("decoder_sparse_step", 1); step > 1)
         error("decoder_sparse_step", "decoder_sparse_step = " + std::to_string(step) +
                                          " makes some layers dense MLPs; only models whose every layer is a "
@@ -565,7 +576,7 @@ private:
     readActivation(m, *arch);
     if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM" || arch->modelType == "granite")
       mlp.bias = boolField("mlp_bias", false);
-    if (arch->modelType == "granite")
+    if (arch->modelType == "granite" || arch->modelType == "granitemoe")
       readGraniteMultipliers(m);
     if (arch->modelType == "phi3") {
       // Phi-4-mini's config carries fields that HF's Phi3 code never reads. Their published values change

@@ -200,6 +200,10 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
     if (dim("weight", 0) != dim("input", 1))
       return llvm::formatv("{0}'weight' has {1} entries but rows have {2}", where, dim("weight", 0), dim("input", 1)).str();
     return sameShape("input", "output");
+  } else if (kernel.kind == "dense_gated_rows_acc") {
+    if (dim("gate", 0) != dim("input", 0) || dim("gate", 1) != 1)
+      return llvm::formatv("{0}'gate' must be [{1}, 1]", where, dim("input", 0)).str();
+    return sameShape("input", "output");
   } else if (kernel.kind == "dense_rms_norm_cols") {
     // In place on columns [first, first + N) of the output's rows, N the weight's size.
     const xfrt_tensor &params = tensor("params");

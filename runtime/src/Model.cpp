@@ -71,6 +71,8 @@ struct Plan {
     int64_t intermediate = 0, experts = 0, topK = 0;
     bool bias = false;
     bool normTopK = true; // false: the chosen experts keep their softmax over all experts
+    int64_t sharedIntermediate = 0; // a shared expert beside the routed ones (Qwen2-MoE); 0: none
+    bool sharedGate = false;        // its output times sigmoid(shared_expert_gate . x)
     double alpha = 1.702;
     std::optional<double> limit;
   } mlp;
@@ -137,6 +139,8 @@ Plan parsePlan(const xfrt_module &module) {
   p.mlp.experts = integer(*mlp, "experts");
   p.mlp.topK = integer(*mlp, "top_k");
   p.mlp.normTopK = mlp->getBoolean("norm_top_k").value_or(true);
+  p.mlp.sharedIntermediate = integer(*mlp, "shared_intermediate");
+  p.mlp.sharedGate = boolean(*mlp, "shared_gate");
   p.mlp.bias = boolean(*mlp, "bias");
   p.mlp.alpha = number(*mlp, "alpha");
   if (std::optional<double> l = mlp->getNumber("limit"))
@@ -213,6 +217,7 @@ struct LayerWeights {
   Linear gateUp, down;                           // dense MLP: gateUp holds [gate | up]
   Linear router;                                 // MoE
   std::vector<Linear> expertGateUp, expertDown;  // gpt-oss: gate/up interleaved
+  Linear sharedGateUp, sharedDown, sharedGate;   // Qwen2-MoE's shared expert and its gate (1 output)
 };
 
 /// How a model keeps its projections (xfrt_model_load_as): one storage for all of them, or, when unset
@@ -420,6 +425,8 @@ struct GpuLayerWeights {
   // Each expert's gate and up stacked into one [2I, in] too (as gateUp).
   std::vector<std::vector<float>> expertGateUp, expertDown, expertGateUpBias, expertDownBias;
   std::vector<float> gateUpStack, downStack, gateUpBiasStack, downBiasStack;
+  // Qwen2-MoE's shared expert ([gate | up] [2Is, in], down [H, Is]) and its gate [1, in].
+  std::vector<float> sharedGateUp, sharedDown, sharedGate;
 };
 
 struct xfrt_model_s {
@@ -466,14 +473,15 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
 }
 
 /// The tensor names of a mixture of per-expert nn.Linear weights, within a layer: Mixtral's
-/// block_sparse_moe.{gate, experts.E.w1/w3/w2}, or Qwen3-MoE's mlp.{gate, experts.E.gate_proj/up_proj/down_proj}.
+/// block_sparse_moe.{gate, experts.E.w1/w3/w2}, or Qwen2- and Qwen3-MoE's
+/// mlp.{gate, experts.E.gate_proj/up_proj/down_proj}.
 struct ExpertNames {
   std::string router, prefix, gate, up, down;
   std::string expert(int64_t e) const { return prefix + ".experts." + std::to_string(e) + "."; }
 };
 
 ExpertNames expertNames(const Plan &p) {
-  if (p.architecture == "Qwen3MoeForCausalLM")
+  if (p.architecture == "Qwen3MoeForCausalLM" || p.architecture == "Qwen2MoeForCausalLM")
     return {"mlp.gate", "mlp", "gate_proj", "up_proj", "down_proj"};
   return {"block_sparse_moe.gate", "block_sparse_moe", "w1", "w3", "w2"};
 }
@@ -533,7 +541,8 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     r.linear(m.lmHead, "lm_head", p.vocab, H, false);
   }
   bool phi3 = p.architecture == "Phi3ForCausalLM";
-  bool perExpert = p.mlp.experts > 0 && !p.mlp.limit;
+  const bool graniteMoe = p.architecture == "GraniteMoeForCausalLM";
+  bool perExpert = p.mlp.experts > 0 && !p.mlp.limit && !graniteMoe;
   const ExpertNames names = expertNames(p);
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];
@@ -556,12 +565,34 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
       else
         r.fused(w.gateUp, {{pre + "mlp.gate_proj", I}, {pre + "mlp.up_proj", I}}, H, p.mlp.bias);
       r.linear(w.down, pre + "mlp.down_proj", H, I, p.mlp.bias);
+    } else if (graniteMoe) {
+      // Granite MoE: each expert's [gate; up] in input_linear [E, 2I, H] and down in output_linear [E, H, I],
+      // nn.Linear's [out, in] per expert.
+      r.linear(w.router, pre + "block_sparse_moe.router.layer", E, H, false);
+      const std::string in = pre + "block_sparse_moe.input_linear.weight", out = pre + "block_sparse_moe.output_linear.weight";
+      float *gateUp = r.staging(E * 2 * I * H);
+      r.readInto(in, {E, 2 * I, H}, gateUp);
+      const Storage inStorage = r.storageFor({in});
+      for (int64_t e = 0; e < E; ++e)
+        w.expertGateUp.emplace_back().assign(gateUp + e * 2 * I * H, 2 * I, H, /*transposed=*/false, nullptr, inStorage);
+      float *down = r.staging(E * H * I);
+      r.readInto(out, {E, H, I}, down);
+      const Storage outStorage = r.storageFor({out});
+      for (int64_t e = 0; e < E; ++e)
+        w.expertDown.emplace_back().assign(down + e * H * I, H, I, /*transposed=*/false, nullptr, outStorage);
     } else if (perExpert) {
       r.linear(w.router, pre + names.router, E, H, false);
       for (int64_t e = 0; e < E; ++e) {
         std::string ex = pre + names.expert(e);
         r.fused(w.expertGateUp.emplace_back(), {{ex + names.gate, I}, {ex + names.up, I}}, H, false);
         r.linear(w.expertDown.emplace_back(), ex + names.down, H, I, false);
+      }
+      if (const int64_t Is = p.mlp.sharedIntermediate) {
+        r.fused(w.sharedGateUp, {{pre + "mlp.shared_expert.gate_proj", Is}, {pre + "mlp.shared_expert.up_proj", Is}}, H,
+                false);
+        r.linear(w.sharedDown, pre + "mlp.shared_expert.down_proj", H, Is, false);
+        if (p.mlp.sharedGate)
+          r.linear(w.sharedGate, pre + "mlp.shared_expert_gate", 1, H, false);
       }
     } else {
       r.linear(w.router, pre + "mlp.router", E, H, true);
@@ -614,6 +645,8 @@ void checkGpuSupport(const xfrt_model &m) {
   };
   if (p.mlp.activation != "silu" && p.mlp.activation != "gelu_tanh")
     refuse("the '" + p.mlp.activation + "' MLP activation");
+  if (p.mlp.sharedIntermediate > 0 && !p.mlp.sharedGate)
+    refuse("a shared expert without a gate");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate_stacked",
                              "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu_stacked", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
@@ -628,7 +661,8 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_matmul_bf16_acc", "xf_dense_matmul_tiled_acc", "xf_dense_matmul_norm",
                              "xf_dense_matmul_bf16_norm",
                              "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
-                             "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16", "xf_dense_rms_norm_cols"})
+                             "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16", "xf_dense_rms_norm_cols",
+                             "xf_dense_gated_rows_acc"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -671,8 +705,17 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     if (lp.oBias)
       g.oBias = r.read(pre + "self_attn.o_proj.bias", {H});
     int64_t E = p.mlp.experts;
-    if (E > 0 && !p.mlp.limit) {
-      // Per-expert gate, up and down (Mixtral, Qwen3-MoE), already [out, in].
+    if (E > 0 && p.architecture == "GraniteMoeForCausalLM") {
+      // Granite MoE: [gate; up] per expert in input_linear [E, 2I, H], down in output_linear [E, H, I].
+      g.router = r.read(pre + "block_sparse_moe.router.layer.weight", {E, H});
+      std::vector<float> in = r.read(pre + "block_sparse_moe.input_linear.weight", {E, 2 * I, H});
+      std::vector<float> out = r.read(pre + "block_sparse_moe.output_linear.weight", {E, H, I});
+      for (int64_t e = 0; e < E; ++e) {
+        g.expertGateUp.emplace_back(in.begin() + e * 2 * I * H, in.begin() + (e + 1) * 2 * I * H);
+        g.expertDown.emplace_back(out.begin() + e * H * I, out.begin() + (e + 1) * H * I);
+      }
+    } else if (E > 0 && !p.mlp.limit) {
+      // Per-expert gate, up and down (Mixtral, Qwen2- and Qwen3-MoE), already [out, in].
       const ExpertNames names = expertNames(p);
       g.router = r.read(pre + names.router + ".weight", {E, H});
       for (int64_t e = 0; e < E; ++e) {
@@ -681,6 +724,14 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
         std::vector<float> up = r.read(ex + names.up + ".weight", {I, H});
         gateUp.insert(gateUp.end(), up.begin(), up.end());
         g.expertDown.push_back(r.read(ex + names.down + ".weight", {H, I}));
+      }
+      if (const int64_t Is = p.mlp.sharedIntermediate) {
+        g.sharedGateUp = r.read(pre + "mlp.shared_expert.gate_proj.weight", {Is, H});
+        std::vector<float> up = r.read(pre + "mlp.shared_expert.up_proj.weight", {Is, H});
+        g.sharedGateUp.insert(g.sharedGateUp.end(), up.begin(), up.end());
+        g.sharedDown = r.read(pre + "mlp.shared_expert.down_proj.weight", {H, Is});
+        if (p.mlp.sharedGate)
+          g.sharedGate = r.read(pre + "mlp.shared_expert_gate.weight", {1, H});
       }
     } else if (E > 0) {
       // gpt-oss: gate_up_proj [E, H, 2I] with gate and up interleaved along 2I, down_proj [E, I, H]; both
@@ -762,6 +813,9 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     layout(g.gateUp, H);
     layout(g.down, I);
     layout(g.router, H);
+    layout(g.sharedGateUp, H);
+    layout(g.sharedDown, p.mlp.sharedIntermediate);
+    layout(g.sharedGate, H);
     for (auto &w : g.expertGateUp)
       layout(w, H);
     for (auto &w : g.expertDown)
@@ -858,7 +912,7 @@ struct LayerCache {
 /// are never read).
 struct Scratch {
   std::vector<float> x, h, o, qkv, q, keys, attn, merged, gateUp, act, cosT, sinT, normed, logits;
-  std::vector<float> routerLogits, expertIn, expertGateUp, expertAct, expertOut; // MoE
+  std::vector<float> routerLogits, expertIn, expertGateUp, expertAct, expertOut, sharedGate; // MoE
   std::vector<MemRefDescriptor> operands;
 
   static float *sized(std::vector<float> &v, int64_t rows, int64_t cols) {
@@ -874,7 +928,7 @@ struct Scratch {
 /// the largest call so far, pinned anew when it does.
 struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, queries, attn, merged, gateUp, act,
-      routerLogits, routes, groups, expertOut, last, normed, logits;
+      routerLogits, routes, groups, expertOut, last, normed, logits, sharedGateUp, sharedAct, sharedOut, sharedGate;
   /// A product's input rounded to bf16 pairs (the CUDA bf16 dot).
   std::vector<float> pairs;
   /// A forward's inputs from the host (token ids, RoPE tables, each layer's KV cache append position), sent
@@ -911,7 +965,7 @@ struct GpuActivations {
     for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &queries, &attn,
                                       &merged, &gateUp, &act, &routerLogits, &routes, &groups, &expertOut,
                                       &last, &normed, &logits, &pairs, &ids, &cosT, &sinT, &cosSliding, &sinSliding,
-                                      &cosNone, &sinNone})
+                                      &cosNone, &sinNone, &sharedGateUp, &sharedAct, &sharedOut, &sharedGate})
       if (!array->empty())
         context.unpin(array->data());
     for (std::vector<float> &array : appendAt)
@@ -991,6 +1045,10 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   const int64_t rows = S == 1 ? 1 : dense::paddedRows(S);
   const float offset = p.unitOffset ? 1.0f : 0.0f, eps = static_cast<float>(p.normEps),
               residualScale = static_cast<float>(p.residualScale);
+  // Every gated MLP's activation: the dense one's, each routed expert's and the shared expert's.
+  const dense::GateKind gateKind = p.mlp.activation == "silu"        ? dense::GateKind::SiLU
+                                   : p.mlp.activation == "gelu_tanh" ? dense::GateKind::GELUTanh
+                                                                     : dense::GateKind::GELU;
   dense::ScopedPool pool(s.context->threadPool);
 
   Scratch &sc = s.scratch;
@@ -1105,10 +1163,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     if (p.mlp.experts == 0) {
       float *gu = Scratch::sized(sc.gateUp, rows, w.gateUp.outPadded), *act = Scratch::sized(sc.act, rows, I);
       dense::linear(w.gateUp, mlpIn, H, rows, gu, w.gateUp.outPadded);
-      dense::GateKind kind = p.mlp.activation == "silu"       ? dense::GateKind::SiLU
-                             : p.mlp.activation == "gelu_tanh" ? dense::GateKind::GELUTanh
-                                                               : dense::GateKind::GELU;
-      dense::gatedActivation(kind, gu, w.gateUp.outPadded, S, I, act, I);
+      dense::gatedActivation(gateKind, gu, w.gateUp.outPadded, S, I, act, I);
       dense::linear(w.down, act, I, rows, o, Hp);
     } else {
       // Route each token to its top-k experts (softmax over the chosen logits), then run each expert once
@@ -1136,11 +1191,30 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
           dense::clampedSwiGlu(gu, gateUp.outPadded, n, I, static_cast<float>(*p.mlp.limit),
                                static_cast<float>(p.mlp.alpha), act, I);
         else
-          dense::gatedActivation(dense::GateKind::SiLU, gu, gateUp.outPadded, n, I, act, I);
+          dense::gatedActivation(gateKind, gu, gateUp.outPadded, n, I, act, I);
         dense::linear(down, act, I, nr, out, Hp);
         for (int64_t r = 0; r < n; ++r) {
           auto [t, weight] = routed[e][r];
           dense::addScaled(o + t * Hp, Hp, out + r * Hp, Hp, weight, 1, H, o + t * Hp, Hp);
+        }
+      }
+      if (const int64_t Is = p.mlp.sharedIntermediate) {
+        // Qwen2-MoE's shared expert on every row, added times sigmoid(shared_expert_gate . x) per token.
+        const Linear &gateUp = w.sharedGateUp;
+        float *gu = Scratch::sized(sc.gateUp, rows, gateUp.outPadded), *act = Scratch::sized(sc.act, rows, Is),
+              *out = Scratch::sized(sc.expertOut, rows, Hp);
+        dense::linear(gateUp, mlpIn, H, rows, gu, gateUp.outPadded);
+        dense::gatedActivation(gateKind, gu, gateUp.outPadded, S, Is, act, Is);
+        dense::linear(w.sharedDown, act, Is, rows, out, Hp);
+        const float *gate = nullptr;
+        if (p.mlp.sharedGate) {
+          float *g = Scratch::sized(sc.sharedGate, rows, w.sharedGate.outPadded);
+          dense::linear(w.sharedGate, mlpIn, H, rows, g, w.sharedGate.outPadded);
+          gate = g;
+        }
+        for (int64_t t = 0; t < S; ++t) {
+          const float weight = gate ? 1.0f / (1.0f + std::exp(-gate[t * w.sharedGate.outPadded])) : 1.0f;
+          dense::addScaled(o + t * Hp, Hp, out + t * Hp, Hp, weight, 1, H, o + t * Hp, Hp);
         }
       }
     }
@@ -1326,6 +1400,9 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
+  // Every gated MLP's f(gate) * up (checkGpuSupport refused other activations).
+  const char *gateKernel =
+      p.mlp.activation == "silu" ? "xf_dense_silu_gate_stacked" : "xf_dense_gelu_tanh_gate_stacked";
   // x += residual_scale * y for y = o or h (the other one takes the scaled copy).
   auto addResidual = [&](std::vector<float> &y, size_t layer) {
     std::vector<float> *term = &y;
@@ -1470,9 +1547,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
         project(x, H, g.gateUp, g.gateUpBias, gateUp, 2 * I, l, S);
       else
         normProject(x, H, mlpNorm, h, g.gateUp, g.gateUpBias, gateUp, 2 * I, l);
-      const char *activation =
-          p.mlp.activation == "silu" ? "xf_dense_silu_gate_stacked" : "xf_dense_gelu_tanh_gate_stacked";
-      runKernel(s, activation, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
+      runKernel(s, gateKernel, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
       if (fuseResidual && g.downBias.empty()) {
         project(act, I, g.down, g.downBias, x, H, l, S, Use::Residual);
         mlpOut = nullptr;
@@ -1527,7 +1602,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                    view(constant({static_cast<float>(p.mlp.alpha), static_cast<float>(*p.mlp.limit)}), {2}),
                    view(act, {R, I})}, l);
       else
-        runKernel(s, "xf_dense_silu_gate_stacked", {view(gateUp, {R, 2 * I}), view(act, {R, I})}, l);
+        runKernel(s, gateKernel, {view(gateUp, {R, 2 * I}), view(act, {R, I})}, l);
       routed(act, R, I, g.downStack, g.downBiasStack, out, H, 1);
       // The weighted sum per token, added to the residual unless a norm comes between.
       if (fuseResidual) {
@@ -1535,6 +1610,19 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
         mlpOut = nullptr;
       } else {
         runKernel(s, "xf_dense_moe_combine", {view(out, {R, H}), view(routes, {R, 2}), view(o, {S, H})}, l);
+      }
+      if (const int64_t Is = p.mlp.sharedIntermediate) {
+        // Qwen2-MoE's shared expert on every row, times sigmoid(shared_expert_gate . x) per token, added to
+        // the routed experts' sum (in x when that went to the residual).
+        std::vector<float> &sharedGateUp = resident(a.sharedGateUp, S * 2 * Is), &sharedAct = resident(a.sharedAct, S * Is),
+                           &sharedOut = resident(a.sharedOut, S * H), &sharedGate = resident(a.sharedGate, S);
+        std::vector<float> noBias;
+        project(moeIn, H, g.sharedGateUp, noBias, sharedGateUp, 2 * Is, l, S);
+        runKernel(s, gateKernel, {view(sharedGateUp, {S, 2 * Is}), view(sharedAct, {S, Is})}, l);
+        project(sharedAct, Is, g.sharedDown, noBias, sharedOut, H, l, S);
+        project(moeIn, H, g.sharedGate, noBias, sharedGate, 1, l, S, Use::Router);
+        runKernel(s, "xf_dense_gated_rows_acc",
+                  {view(sharedOut, {S, H}), view(sharedGate, {S, 1}), view(mlpOut ? o : x, {S, H})}, l);
       }
     }
     if (mlpOut && (p.sandwich || p.postNorms)) {
@@ -1764,7 +1852,8 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
         weights.push_back(&g.router);
         weights.push_back(&g.routerBias);
         for (const std::vector<float> *v :
-             {&g.gateUpStack, &g.downStack, &g.gateUpBiasStack, &g.downBiasStack})
+             {&g.gateUpStack, &g.downStack, &g.gateUpBiasStack, &g.downBiasStack, &g.sharedGateUp, &g.sharedDown,
+              &g.sharedGate})
           weights.push_back(v);
       }
       for (const std::vector<float> *v : weights) {

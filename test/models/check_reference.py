@@ -4,7 +4,7 @@
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
-qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2) it generates a tiny
+qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -28,7 +28,8 @@ checkpoint and checks:
      factor; qwen3moe: q/k norms, norm_topk_prob false, top-2 itself; gemma3: sandwich norms, (1 + w),
      q/k norms, the sliding layers' own RoPE, the full layers' linear scaling, query_pre_attn_scalar;
      smollm3: its NoPE layer; granite: each of its four multipliers; olmo2: post norms, projection-wide
-     q/k norms), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+     q/k norms; qwen2moe: q/k/v biases, the shared expert and its gate, top-2; granitemoe: three multipliers, top-2),
+     and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -165,7 +166,7 @@ class TorchModel:
         self.gemma3 = self.type == "gemma3_text"
         self.gemma1 = self.type == "gemma"
         self.gemma = self.gemma1 or self.type == "gemma2" or self.gemma3
-        self.granite = self.type == "granite"
+        self.granite = self.type in ("granite", "granitemoe")
         self.olmo2 = self.type == "olmo2"
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
@@ -201,7 +202,7 @@ class TorchModel:
         if self.type == "smollm3":
             assert not c.get("use_sliding_window")
             return None
-        if self.type == "qwen3_moe":
+        if self.type in ("qwen3_moe", "qwen2_moe"):
             # Qwen3MoeConfig: sliding_window if use_sliding_window else None (not in the tiny models).
             assert not c.get("use_sliding_window")
             return None
@@ -244,6 +245,10 @@ class TorchModel:
             return self.mixtral_moe(p + "block_sparse_moe.", h)
         if self.type == "qwen3_moe":
             return self.qwen3_moe(p + "mlp.", h)
+        if self.type == "qwen2_moe":
+            return self.qwen2_moe(p + "mlp.", h)
+        if self.type == "granitemoe":
+            return self.granite_moe(p + "block_sparse_moe.", h)
         if self.type == "phi3":
             up_states = self.lin(h, p + "mlp.gate_up_proj")
             gate, up_states = up_states.chunk(2, dim=-1)
@@ -366,6 +371,32 @@ class TorchModel:
         Qwen3MoeMLP (gate_proj, up_proj, down_proj)."""
         return self.sparse_moe(p, h, self.cfg["num_experts"], self.cfg.get("norm_topk_prob", False),
                                ("gate_proj", "up_proj", "down_proj"))
+
+    def qwen2_moe(self, p, h):
+        """Qwen2MoeSparseMoeBlock: Qwen3-MoE's routed experts, plus shared_expert_output =
+        F.sigmoid(self.shared_expert_gate(hidden_states)) * self.shared_expert(hidden_states)."""
+        w, q = self.w, p + "shared_expert."
+        routed = self.sparse_moe(p, h, self.cfg["num_experts"], self.cfg.get("norm_topk_prob", False),
+                                 ("gate_proj", "up_proj", "down_proj"))
+        shared = F.linear(F.silu(F.linear(h, w[q + "gate_proj.weight"])) * F.linear(h, w[q + "up_proj.weight"]),
+                          w[q + "down_proj.weight"])
+        return routed + torch.sigmoid(F.linear(h, w[p + "shared_expert_gate.weight"])) * shared
+
+    def granite_moe(self, p, h):
+        """GraniteMoeTopKGating: logits.topk(top_k, dim=1), softmax over them; GraniteMoeParallelExperts:
+        F.linear with expert e's block of input_linear, chunk(2, dim=-1) into gate and up, act(gate) * up,
+        then its block of output_linear."""
+        w, k = self.w, self.cfg["num_experts_per_tok"]
+        logits = F.linear(h, w[p + "router.layer.weight"])
+        top_k_logits, top_k_indices = logits.topk(k, dim=1)
+        top_k_gates = torch.softmax(top_k_logits, dim=1)
+        out = torch.zeros_like(h)
+        for t in range(h.shape[0]):
+            for j in range(k):
+                e = int(top_k_indices[t, j])
+                gate, up = F.linear(h[t], w[p + "input_linear.weight"][e]).chunk(2, dim=-1)
+                out[t] += top_k_gates[t, j] * F.linear(F.silu(gate) * up, w[p + "output_linear.weight"][e])
+        return out
 
     def sparse_moe(self, p, h, E, renormalize, names):
         w, k = self.w, self.cfg["num_experts_per_tok"]
@@ -528,6 +559,11 @@ def check_features_matter(arch, model_dir, logits):
             for t in "qkv":
                 del r.w["model.layers.%d.self_attn.%s_proj.bias" % (n, t)]
 
+    def no_shared_expert(r):
+        for n in range(r.L):
+            r.w["model.layers.%d.mlp.shared_expert.down_proj.weight" % n] = (
+                0 * r.w["model.layers.%d.mlp.shared_expert.down_proj.weight" % n])
+
     def olmo2_pre_norms(r):
         # The same gains before each block instead of after it.
         r.post_norms = False
@@ -549,6 +585,10 @@ def check_features_matter(arch, model_dir, logits):
                   ("embedding scale", setattr_("embed_scale", 1.0))),
         "qwen3": (("q/k norms", setattr_("qk_norm", False)),),
         "qwen2": (("q/k/v biases", no_qkv_bias),),
+        "qwen2moe": (("q/k/v biases", no_qkv_bias),
+                     ("shared expert gate", setattr_("shared_gate", False)),
+                     ("shared expert", no_shared_expert),
+                     ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
         "mixtral": (("top-2 renormalization", setattr_("moe_renormalize", False)),
                     ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
         "phi3": (("partial rotary factor", cfg_("partial_rotary_factor", 1.0)),),
@@ -564,6 +604,10 @@ def check_features_matter(arch, model_dir, logits):
                     ("logits scaling", setattr_("logit_scale", 1.0))),
         "olmo2": (("post norms (vs pre norms)", olmo2_pre_norms),
                   ("projection-wide q/k norms (vs none)", setattr_("qk_norm_projection", False))),
+        "granitemoe": (("embedding multiplier", setattr_("embed_scale", 1.0)),
+                       ("residual multiplier", setattr_("residual_scale", 1.0)),
+                       ("logits scaling", setattr_("logit_scale", 1.0)),
+                       ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
         "smollm3": (("NoPE layer", setattr_("rope_layers", [True, True])),),
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),

@@ -3,13 +3,13 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2}
+                granite,olmo2,qwen2moe,granitemoe}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
-Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM; gemma3mm:
+Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -42,7 +42,7 @@ import numpy as np
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
-         "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2"]
+         "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -290,6 +290,28 @@ def make_config(arch, dtype):
             "residual_multiplier": 0.22,
             "logits_scaling": 4.0,
         }
+    elif arch == "granitemoe":
+        # Granite MoE: granite's multipliers, and in every layer 4 experts of intermediate_size 32, top 2
+        # (softmax over the two logits), their [gate; up] stacked in block_sparse_moe.input_linear
+        # [E, 2I, hidden] and down in output_linear [E, hidden, I]; the router block_sparse_moe.router.layer.
+        cfg = {
+            "architectures": ["GraniteMoeForCausalLM"],
+            "model_type": "granitemoe",
+            **{k: v for k, v in common.items() if k != "head_dim"},
+            "intermediate_size": 32,
+            "num_local_experts": 4,
+            "num_experts_per_tok": 2,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "embedding_multiplier": 12.0,
+            "attention_multiplier": 0.125,
+            "residual_multiplier": 0.22,
+            "logits_scaling": 4.0,
+            "output_router_logits": False,
+            "router_aux_loss_coef": 0.001,
+        }
     elif arch == "olmo2":
         # OLMo 2: RMSNorm after attention and MLP (post_attention_layernorm, post_feedforward_layernorm;
         # none before), q_norm / k_norm over each token's whole q and k projections ([H*D], [KV*D]).
@@ -354,6 +376,32 @@ def make_config(arch, dtype):
             "output_router_logits": False,
             "router_aux_loss_coef": 0.001,
         }
+    elif arch == "qwen2moe":
+        # Qwen2-MoE: Qwen 2 attention (q, k, v biases; no head_dim key), every layer a mixture of 8 experts
+        # of moe_intermediate_size 32, top 2 (norm_topk_prob false, the class default; --norm-topk-prob
+        # sets it), plus a shared expert of shared_expert_intermediate_size 48 that every token takes,
+        # its output times sigmoid(shared_expert_gate . x).
+        cfg = {
+            "architectures": ["Qwen2MoeForCausalLM"],
+            "model_type": "qwen2_moe",
+            **{k: v for k, v in common.items() if k != "head_dim"},
+            "rms_norm_eps": 1e-6,
+            "intermediate_size": 128,
+            "moe_intermediate_size": 32,
+            "shared_expert_intermediate_size": 48,
+            "num_experts": 8,
+            "num_experts_per_tok": 2,
+            "norm_topk_prob": False,
+            "decoder_sparse_step": 1,
+            "mlp_only_layers": [],
+            "max_position_embeddings": 512,
+            "rope_theta": 1000000.0,
+            "use_sliding_window": False,
+            "sliding_window": 4096,
+            "max_window_layers": 2,
+            "output_router_logits": False,
+            "router_aux_loss_coef": 0.001,
+        }
     elif arch == "phi3":
         # Phi-3: fused qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows); RoPE on the first
         # half of each head (partial_rotary_factor 0.5, as Phi-4-mini's 0.75); sliding window 16 on
@@ -412,7 +460,7 @@ def make_weights(cfg, seed):
     # them by sqrt(hidden) = 8: std 0.25 keeps them from drowning the (normed) attention and MLP outputs.
     gemma = kind in ("gemma", "gemma2", "gemma3_text")
     # Granite multiplies them by 12.
-    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 0.1 if kind == "granite" else 1.0)
+    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 0.1 if kind.startswith("granite") else 1.0)
     for n in range(L):
         p = "model.layers.%d." % n
         if gemma:
@@ -445,7 +493,7 @@ def make_weights(cfg, seed):
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
             w[p + "self_attn.v_proj.bias"] = bias(nKV * D)
             w[p + "self_attn.o_proj.bias"] = bias(H)
-        if kind == "qwen2":
+        if kind in ("qwen2", "qwen2_moe"):
             # q, k, v biases, none on o_proj; std 0.1 so that they move the logits visibly.
             w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
@@ -475,7 +523,7 @@ def make_weights(cfg, seed):
                 w[q + "w1.weight"] = mat(I, H, std=0.15)
                 w[q + "w2.weight"] = mat(H, I)
                 w[q + "w3.weight"] = mat(I, H, std=0.15)
-        elif kind == "qwen3_moe":
+        elif kind in ("qwen3_moe", "qwen2_moe"):
             E, Im = cfg["num_experts"], cfg["moe_intermediate_size"]
             w[p + "mlp.gate.weight"] = mat(E, H, std=0.3)
             for e in range(E):
@@ -483,6 +531,20 @@ def make_weights(cfg, seed):
                 w[q + "gate_proj.weight"] = mat(Im, H, std=0.15)
                 w[q + "up_proj.weight"] = mat(Im, H, std=0.15)
                 w[q + "down_proj.weight"] = mat(H, Im)
+            if kind == "qwen2_moe":
+                Is = cfg["shared_expert_intermediate_size"]
+                q = p + "mlp.shared_expert."
+                w[q + "gate_proj.weight"] = mat(Is, H, std=0.15)
+                w[q + "up_proj.weight"] = mat(Is, H, std=0.15)
+                w[q + "down_proj.weight"] = mat(H, Is)
+                # std 0.3: the gate's sigmoid spreads over (0, 1) between tokens.
+                w[p + "mlp.shared_expert_gate.weight"] = mat(1, H, std=0.3)
+        elif kind == "granitemoe":
+            E = cfg["num_local_experts"]
+            w[p + "block_sparse_moe.router.layer.weight"] = mat(E, H, std=0.3)
+            # Each expert's gate rows, then its up rows.
+            w[p + "block_sparse_moe.input_linear.weight"] = mat(E, 2 * I, H, std=0.15)
+            w[p + "block_sparse_moe.output_linear.weight"] = mat(E, H, I)
         elif kind == "phi3":
             # gate_up_proj: the gate rows, then the up rows ([2I, hidden]).
             w[p + "mlp.gate_up_proj.weight"] = np.concatenate([mat(I, H), mat(I, H)], axis=0)
@@ -580,14 +642,14 @@ def main(argv=None):
     ap.add_argument("--mm-layout", choices=["old", "new"], default="old",
                     help="gemma3mm: language_model.model.* (old) or model.language_model.* (new) tensor names")
     ap.add_argument("--norm-topk-prob", action="store_true",
-                    help="qwen3moe: renormalize the chosen experts' weights (norm_topk_prob true)")
+                    help="qwen3moe, qwen2moe: renormalize the chosen experts' weights (norm_topk_prob true)")
     args = ap.parse_args(argv)
     if args.shards < 1:
         ap.error("--shards must be >= 1")
     if args.mxfp4 and args.arch != "gptoss":
         ap.error("--mxfp4 applies to --arch gptoss")
-    if args.norm_topk_prob and args.arch != "qwen3moe":
-        ap.error("--norm-topk-prob applies to --arch qwen3moe")
+    if args.norm_topk_prob and args.arch not in ("qwen3moe", "qwen2moe"):
+        ap.error("--norm-topk-prob applies to --arch qwen3moe and qwen2moe")
 
     cfg = make_config(args.arch, args.dtype)
     if args.norm_topk_prob:

@@ -17,7 +17,7 @@ Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --pr
 line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
-_qwen3 / _qwen3_moe / _gemma3 / _mixtral / _phi3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -42,6 +42,10 @@ the xf repository. Conventions:
     outputs are multiplied by residual_multiplier before their residual adds, whose score scale is
     attention_multiplier (not head_dim^-0.5; class default 1), and whose logits are divided by
     logits_scaling.
+  * Granite MoE: Granite's multipliers; every layer's MLP a mixture: router block_sparse_moe.router.layer
+    (no bias), the top num_experts_per_tok logits with a softmax over them; expert e computes
+    output_linear[e] (act(gate x) * up x), gate and up the first and last intermediate_size rows of
+    input_linear[e] ([E, 2I, hidden], nn.Linear layout per expert).
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
     norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
     projections, before the split into heads and RoPE.
@@ -62,6 +66,10 @@ the xf repository. Conventions:
     (gate <= limit, |up| <= limit, gate * sigmoid(1.702 * gate) * (up + 1)).
   * Mixtral MoE: router `block_sparse_moe.gate` (no bias), softmax over all experts, top-k, renormalized
     (= softmax over the top-k logits); expert e: w2(silu(w1 x) * w3 x).
+  * Qwen2-MoE: Qwen 2 attention (q, k, v biases), Qwen3-MoE's routing (num_experts_per_tok default 4),
+    plus mlp.shared_expert (gate_proj / up_proj / down_proj of shared_expert_intermediate_size) on every
+    token, its output times sigmoid(mlp.shared_expert_gate x) ([1, hidden], no bias), added to the
+    routed experts' sum.
   * Qwen3-MoE: Qwen 3 attention (q_norm, k_norm); router `mlp.gate` (no bias), softmax over all experts,
     top-k of those probabilities, divided by their sum only if norm_topk_prob (class default false);
     expert e: down_proj(silu(gate_proj x) * up_proj x) of size moe_intermediate_size; no sliding window
@@ -290,7 +298,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Gemma2ForCausalLM",
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
                  "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
-                 "Olmo2ForCausalLM")
+                 "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM")
 
 
 class Model:
@@ -367,7 +375,10 @@ class Model:
         # OLMo 2: norms after each block only, q/k norms over each token's whole projections.
         self.post_norms = self.qk_norm_projection = arch == "Olmo2ForCausalLM"
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
-                    else "qwen3moe" if arch == "Qwen3MoeForCausalLM" else None)
+                    else "qwen3moe" if arch == "Qwen3MoeForCausalLM"
+                    else "qwen2moe" if arch == "Qwen2MoeForCausalLM"
+                    else "granitemoe" if arch == "GraniteMoeForCausalLM" else None)
+        self.shared_gate = True                   # Qwen2-MoE's sigmoid gate of the shared expert
         self.moe_renormalize = True
         self.kv_dtype = "f32"                     # "bf16" / "f16": round cached keys and values
         if gemma:
@@ -391,7 +402,7 @@ class Model:
         # scale itself, and a divisor of the logits.
         self.residual_scale = 1.0
         self.logit_scale = 1.0
-        if arch == "GraniteForCausalLM":
+        if arch in ("GraniteForCausalLM", "GraniteMoeForCausalLM"):
             self.embed_scale = cfg.get("embedding_multiplier", 1.0)
             self.residual_scale = cfg.get("residual_multiplier", 1.0)
             self.scale = cfg.get("attention_multiplier", 1.0)
@@ -418,9 +429,9 @@ class Model:
             types = cfg.get("layer_types") or ["sliding_attention" if i % 2 == 0 else "full_attention"
                                                for i in range(L)]
             return [window if t == "sliding_attention" else None for t in types]
-        if arch == "Qwen3MoeForCausalLM":
+        if arch in ("Qwen3MoeForCausalLM", "Qwen2MoeForCausalLM"):
             if cfg.get("use_sliding_window", False) and cfg.get("sliding_window") is not None:
-                raise NotImplementedError("Qwen3-MoE with a sliding window")
+                raise NotImplementedError("Qwen-MoE with a sliding window")
             return [None] * L
         if arch in ("Qwen2ForCausalLM", "Qwen3ForCausalLM"):
             window = cfg.get("sliding_window", 4096) if cfg.get("use_sliding_window", False) else None
@@ -518,6 +529,36 @@ class Model:
         return self.sparse_moe("model.layers.%d.mlp." % n, x, self.cfg.get("num_experts_per_tok", 8),
                                self.cfg.get("norm_topk_prob", False), ("gate_proj", "up_proj", "down_proj"))
 
+    def qwen2_moe(self, n, x):
+        """Qwen3-MoE's routed experts plus the shared expert times sigmoid(shared_expert_gate . x)."""
+        p = "model.layers.%d.mlp." % n
+        routed = self.sparse_moe(p, x, self.cfg.get("num_experts_per_tok", 4), self.cfg.get("norm_topk_prob", False),
+                                 ("gate_proj", "up_proj", "down_proj"))
+        q = p + "shared_expert."
+        shared = self.linear(self.act(self.linear(x, q + "gate_proj")) * self.linear(x, q + "up_proj"), q + "down_proj")
+        if self.shared_gate:
+            shared = sigmoid(self.linear(x, p + "shared_expert_gate")) * shared
+        return routed + shared
+
+    def granite_moe(self, n, x):
+        """Router block_sparse_moe.router.layer: the top k logits (ties to the lower expert), softmax over
+        them; expert e: its rows of output_linear [E, H, I] times act(gate x) * up x, with gate and up the
+        first and last I rows of its input_linear [E, 2I, H]."""
+        p = "model.layers.%d.block_sparse_moe." % n
+        k = self.cfg.get("num_experts_per_tok", 2)
+        logits = self.linear(x, p + "router.layer")
+        w_in, w_out = self.w[p + "input_linear.weight"], self.w[p + "output_linear.weight"]
+        I = w_out.shape[2]
+        out = np.zeros_like(x)
+        for t in range(x.shape[0]):
+            top = np.argsort(-logits[t], kind="stable")[:k]
+            weights = np.exp(logits[t, top] - logits[t, top].max())
+            weights /= weights.sum()
+            for e, wt in zip(top, weights):
+                h = w_in[e] @ x[t]
+                out[t] += wt * (w_out[e] @ (self.act(h[:I]) * h[I:]))
+        return out
+
     def sparse_moe(self, p, x, k, renormalize, names):
         """Router `p`gate (no bias): softmax over all experts, the top k (ties to the lower expert), their
         probabilities divided by their sum if `renormalize`; expert e: down(act(gate x) * up x)."""
@@ -567,6 +608,10 @@ class Model:
             return self.mixtral_moe(n, x)
         if self.moe == "qwen3moe":
             return self.qwen3_moe(n, x)
+        if self.moe == "qwen2moe":
+            return self.qwen2_moe(n, x)
+        if self.moe == "granitemoe":
+            return self.granite_moe(n, x)
         return self.dense_mlp(n, x)
 
     def forward(self, ids, start, cache):

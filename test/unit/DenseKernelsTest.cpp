@@ -330,6 +330,25 @@ TEST_P(DenseKernels, RmsNormColumnSpanInPlace) {
             std::string::npos);
 }
 
+// out += sigmoid(gate[m]) * x[m, :] (Qwen2-MoE's gated shared expert), accumulated into what out holds;
+// a gate that is not one column per row is refused.
+TEST_P(DenseKernels, GatedRowsAccumulate) {
+  const int64_t M = 5, N = 37;
+  std::vector<float> x = randomNormals(M * N, 8), gate = randomNormals(M, 9), out = randomNormals(M * N, 10);
+  for (float &g : gate)
+    g *= 3.0f;
+  std::vector<double> expected(M * N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n)
+      expected[m * N + n] = out[m * N + n] + x[m * N + n] / (1.0 + std::exp(-double(gate[m])));
+  ASSERT_EQ(run("xf_dense_gated_rows_acc", {tensorOf(x, {M, N}), tensorOf(gate, {M, 1}), tensorOf(out, {M, N})}), "");
+  EXPECT_LE(worstError(out, expected), 1e-5);
+  std::vector<float> wide(M * 2);
+  EXPECT_NE(run("xf_dense_gated_rows_acc", {tensorOf(x, {M, N}), tensorOf(wide, {M, 2}), tensorOf(out, {M, N})})
+                .find("'gate' must be [5, 1]"),
+            std::string::npos);
+}
+
 TEST_P(DenseKernels, RopeRotateHalf) {
   const int64_t S = 6, H = 3, D = 10;
   std::vector<float> x = randomNormals(S * H * D, 5), cosines(S * D / 2), sines(S * D / 2), y(S * H * D, std::nanf(""));
