@@ -121,6 +121,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
     return fail("MoE experts with biases are supported only in the gpt-oss form");
   if (!m.mlp.gated)
     return fail("a non-gated MLP is not supported by the model runtime yet");
+  if (m.mlp.limit && m.mlp.experts == 0)
+    return fail("the clamped SwiGLU ('limit') is supported by the model runtime only in gpt-oss's mixture of experts");
   if (m.mlp.activation == Activation::ReLU)
     return fail("the relu MLP activation is not supported by the model runtime yet (silu, gelu and gelu_tanh are)");
 
