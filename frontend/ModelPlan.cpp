@@ -113,8 +113,6 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
           kernelOfLayer[l] = f.getSymName().str();
   });
 
-  if (m.norm.kind != NormSpec::Kind::RMS)
-    return fail("layer norm is not supported by the model runtime yet (RMSNorm is)");
   if (m.rope.interleaved)
     return fail("interleaved RoPE is not supported by the model runtime yet");
   if (m.mlp.experts > 0 && !m.mlp.limit && m.mlp.bias)
@@ -204,6 +202,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
       {"logit_scale", m.logitScale},
       {"norm_eps", m.norm.eps},
       {"norm_unit_offset", m.norm.unitOffset},
+      {"layer_norm", m.norm.kind == NormSpec::Kind::Layer},
       {"sandwich_norms", m.normPlacement == NormPlacement::Sandwich},
       {"post_norms", m.normPlacement == NormPlacement::Post},
       {"mlp", std::move(mlp)},

@@ -57,6 +57,49 @@ func.func @xf_dense_rms_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %params: me
   return
 }
 
+// nn.LayerNorm of each row: (x - mean) / sqrt(var + eps) * w + b, var the mean squared deviation
+// (params [eps]).
+func.func @xf_dense_layer_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %b: memref<?xf32>, %params: memref<1xf32>,
+                               %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_layer_norm"}, xf.operand_names = ["input", "weight", "bias", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %rows = memref.dim %x, %c0 : memref<?x?xf32>
+  %cols = memref.dim %x, %c1 : memref<?x?xf32>
+  %colsI = arith.index_cast %cols : index to i32
+  %colsF = arith.sitofp %colsI : i32 to f32
+  scf.parallel (%r) = (%c0) to (%rows) step (%c1) {
+    %eps = memref.load %params[%c0] : memref<1xf32>
+    %sum = scf.for %c = %c0 to %cols step %c1 iter_args(%acc = %zero) -> f32 {
+      %v = memref.load %x[%r, %c] : memref<?x?xf32>
+      %s = arith.addf %acc, %v : f32
+      scf.yield %s : f32
+    }
+    %mean = arith.divf %sum, %colsF : f32
+    %ss = scf.for %c = %c0 to %cols step %c1 iter_args(%acc = %zero) -> f32 {
+      %v = memref.load %x[%r, %c] : memref<?x?xf32>
+      %d = arith.subf %v, %mean : f32
+      %p = math.fma %d, %d, %acc : f32
+      scf.yield %p : f32
+    }
+    %var = arith.divf %ss, %colsF : f32
+    %shifted = arith.addf %var, %eps : f32
+    %inv = math.rsqrt %shifted : f32
+    scf.for %c = %c0 to %cols step %c1 {
+      %v = memref.load %x[%r, %c] : memref<?x?xf32>
+      %g = memref.load %w[%c] : memref<?xf32>
+      %bb = memref.load %b[%c] : memref<?xf32>
+      %d = arith.subf %v, %mean : f32
+      %n = arith.mulf %d, %inv : f32
+      %o = math.fma %n, %g, %bb : f32
+      memref.store %o, %y[%r, %c] : memref<?x?xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
 func.func @xf_dense_add(%a: memref<?xf32>, %b: memref<?xf32>, %y: memref<?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_add"}, xf.operand_names = ["lhs", "rhs", "output"]} {
   %c0 = arith.constant 0 : index

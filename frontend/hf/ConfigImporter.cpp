@@ -181,6 +181,9 @@ const Architecture kArchitectures[] = {
      2048, true, false, true, 8, 2},
     {"Olmo2ForCausalLM", "olmo2", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 2048, true,
      false, false, 0, 0},
+    // StableLM (2): LayerNorm with biases, a quarter of each head rotated, q/k/v biases with use_qkv_bias.
+    {"StableLmForCausalLM", "stablelm", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 4096,
+     false, false, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
      true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
@@ -199,9 +202,9 @@ const Architecture kArchitectures[] = {
 const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
                                         "Qwen3ForCausalLM", "GemmaForCausalLM", "Gemma2ForCausalLM",
                                         "Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "GraniteForCausalLM",
-                                        "Olmo2ForCausalLM", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
-                                        "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
-                                        "GraniteMoeForCausalLM", "GptOssForCausalLM",
+                                        "Olmo2ForCausalLM", "StableLmForCausalLM", "SmolLM3ForCausalLM",
+                                        "Phi3ForCausalLM", "MixtralForCausalLM", "Qwen2MoeForCausalLM",
+                                        "Qwen3MoeForCausalLM", "GraniteMoeForCausalLM", "GptOssForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -461,11 +464,13 @@ private:
     m.maxPosition = intField("max_position_embeddings", arch->maxPosition);
     m.tieEmbeddings = boolField("tie_word_embeddings", arch->tieEmbeddings);
 
-    // Norms.
-    m.norm.kind = NormSpec::Kind::RMS;
-    m.norm.eps = numberField("rms_norm_eps", arch->rmsEps);
+    // Norms: StableLM's are nn.LayerNorm (with biases), the others RMSNorm.
+    const bool stablelm = arch->modelType == "stablelm";
+    const StringRef epsKey = stablelm ? "layer_norm_eps" : "rms_norm_eps";
+    m.norm.kind = stablelm ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
+    m.norm.eps = numberField(epsKey, arch->rmsEps);
     if (m.norm.eps > 1)
-      error("rms_norm_eps", "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
+      error(epsKey, "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
     const bool gemma1 = arch->modelType == "gemma", gemma = gemma1 || arch->modelType == "gemma2" || gemma3;
     if (gemma) {
       // Gemma: RMSNorm scales by (1 + w), embeddings times sqrt(hidden); from Gemma 2 on, norms before and
@@ -511,7 +516,15 @@ private:
     }
     a.headDimV = a.headDim;
     if (arch->modelType == "qwen2" || arch->modelType == "qwen2_moe")
-      a.bias = AttentionBias::QKV; // Qwen2 has q, k, v biases and none on o_proj.
+      a.bias = AttentionBias::QKV;
+    if (stablelm) {
+      if (boolField("use_qkv_bias", false))
+        a.bias = AttentionBias::QKV;
+      if (boolField("qk_layernorm", false))
+        error("qk_layernorm", "per-head q/k layer norms (StableLM 2 12B) are not supported");
+      if (boolField("use_parallel_residual", false))
+        error("use_parallel_residual", "parallel attention and MLP residuals are not supported");
+    } // Qwen2 has q, k, v biases and none on o_proj.
     if (arch->attentionBiasKey)
       a.bias = boolField("attention_bias", arch->attentionBias) ? AttentionBias::All : AttentionBias::None;
     else if (const json::Value *v = field("attention_bias"))

@@ -200,6 +200,10 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
     if (dim("weight", 0) != dim("input", 1))
       return llvm::formatv("{0}'weight' has {1} entries but rows have {2}", where, dim("weight", 0), dim("input", 1)).str();
     return sameShape("input", "output");
+  } else if (kernel.kind == "dense_layer_norm") {
+    if (dim("weight", 0) != dim("input", 1) || dim("bias", 0) != dim("input", 1))
+      return llvm::formatv("{0}'weight' and 'bias' must have the rows' {1} entries", where, dim("input", 1)).str();
+    return sameShape("input", "output");
   } else if (kernel.kind == "dense_gated_rows_acc") {
     if (dim("gate", 0) != dim("input", 0) || dim("gate", 1) != 1)
       return llvm::formatv("{0}'gate' must be [{1}, 1]", where, dim("input", 0)).str();

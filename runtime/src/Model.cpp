@@ -62,6 +62,7 @@ struct Plan {
   int64_t vocab = 0, hidden = 0, maxPositions = 0;
   bool tieEmbeddings = false, unitOffset = false, sandwich = false;
   bool postNorms = false; // x + norm(f(x)) (OLMo 2): no norm before the blocks
+  bool layerNorm = false; // the norms are LayerNorms with biases (StableLM), not RMSNorms
   double embedScale = 1.0, normEps = 1e-5;
   double residualScale = 1.0; // multiplies each block's output before its residual add (Granite)
   double logitScale = 1.0;    // multiplies the logits, before the final soft cap
@@ -127,6 +128,7 @@ Plan parsePlan(const xfrt_module &module) {
   p.unitOffset = boolean(o, "norm_unit_offset");
   p.sandwich = boolean(o, "sandwich_norms");
   p.postNorms = boolean(o, "post_norms");
+  p.layerNorm = boolean(o, "layer_norm");
   if (std::optional<double> c = o.getNumber("final_softcap"))
     p.finalSoftcap = *c;
   const json::Object *mlp = o.getObject("mlp");
@@ -213,6 +215,8 @@ Plan parsePlan(const xfrt_module &module) {
 
 struct LayerWeights {
   std::vector<float> inputNorm, postAttnNorm, preFfnNorm, postFfnNorm, qNorm, kNorm, sinks;
+  // A LayerNorm model's norm biases (empty for RMSNorm).
+  std::vector<float> inputNormBias, postAttnNormBias, preFfnNormBias, postFfnNormBias;
   Linear qkv, o;
   Linear gateUp, down;                           // dense MLP: gateUp holds [gate | up]
   Linear router;                                 // MoE
@@ -436,7 +440,7 @@ struct xfrt_model_s {
   /// The CPU's embedding table as the checkpoint stores it when that is bf16 or f16 (embeddingStorage).
   std::vector<uint16_t> embedding16;
   dense::Storage embeddingStorage = dense::Storage::F32;
-  std::vector<float> finalNorm;
+  std::vector<float> finalNorm, finalNormBias; // the bias of a LayerNorm model
   Linear lmHead;
   std::vector<LayerWeights> layers;
   bool gpu = false; // the module's target is not the CPU: dense ops run as the module's kernels
@@ -455,13 +459,19 @@ namespace {
 /// The per-layer vectors both weight layouts share: norms, q/k norms, learned sinks.
 void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre, LayerWeights &w) {
   int64_t H = p.hidden;
+  // A LayerNorm's bias beside each gain.
+  auto norm = [&](const char *name, std::vector<float> &gain, std::vector<float> &bias) {
+    gain = r.read(pre + name + ".weight", {H});
+    if (p.layerNorm)
+      bias = r.read(pre + name + ".bias", {H});
+  };
   if (!p.postNorms)
-    w.inputNorm = r.read(pre + "input_layernorm.weight", {H});
-  w.postAttnNorm = r.read(pre + "post_attention_layernorm.weight", {H});
+    norm("input_layernorm", w.inputNorm, w.inputNormBias);
+  norm("post_attention_layernorm", w.postAttnNorm, w.postAttnNormBias);
   if (p.sandwich)
-    w.preFfnNorm = r.read(pre + "pre_feedforward_layernorm.weight", {H});
+    norm("pre_feedforward_layernorm", w.preFfnNorm, w.preFfnNormBias);
   if (p.sandwich || p.postNorms)
-    w.postFfnNorm = r.read(pre + "post_feedforward_layernorm.weight", {H});
+    norm("post_feedforward_layernorm", w.postFfnNorm, w.postFfnNormBias);
   if (lp.qkNorm) {
     const int64_t perHead = lp.qkNormProjection ? 0 : lp.headDim;
     w.qNorm = r.read(pre + "self_attn.q_norm.weight", {perHead ? perHead : lp.heads * lp.headDim});
@@ -534,6 +544,8 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
   if (p.tieEmbeddings)
     m.lmHead.assign(table, p.vocab, H, false, nullptr, r.storageFor({embedName}));
   m.finalNorm = r.read("model.norm.weight", {H});
+  if (p.layerNorm)
+    m.finalNormBias = r.read("model.norm.bias", {H});
   if (p.tieEmbeddings) {
     if (r.has("lm_head.weight"))
       r.ignore("lm_head.weight"); // some checkpoints store the tied copy
@@ -662,7 +674,7 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_matmul_bf16_norm",
                              "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
                              "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16", "xf_dense_rms_norm_cols",
-                             "xf_dense_gated_rows_acc"})
+                             "xf_dense_gated_rows_acc", "xf_dense_layer_norm"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -674,6 +686,8 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
   int64_t H = p.hidden, I = p.mlp.intermediate;
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
   m.finalNorm = r.read("model.norm.weight", {H});
+  if (p.layerNorm)
+    m.finalNormBias = r.read("model.norm.bias", {H});
   std::vector<float> lmHead;
   if (p.tieEmbeddings) {
     if (r.has("lm_head.weight"))
@@ -1038,6 +1052,30 @@ void ropeTables(const RopePlan &r, int64_t pos0, int64_t S, float *cosT, float *
     }
 }
 
+/// y = norm(x) row by row: RMSNorm (times offset + w) without `bias`; with it LayerNorm: (x - mean) /
+/// sqrt(var + eps) * w + bias, var the mean squared deviation (nn.LayerNorm). y may be x.
+void normRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, const float *w, const float *bias, float eps,
+              float offset, float *y, int64_t ldy) {
+  if (!bias)
+    return dense::rmsNorm(x, ldx, rows, cols, w, eps, offset, y, ldy);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *in = x + r * ldx;
+    double sum = 0, squares = 0;
+    for (int64_t c = 0; c < cols; ++c)
+      sum += in[c];
+    const double mean = sum / cols;
+    for (int64_t c = 0; c < cols; ++c)
+      squares += (in[c] - mean) * (in[c] - mean);
+    const float inv = static_cast<float>(1.0 / std::sqrt(squares / cols + eps)), m = static_cast<float>(mean);
+    float *out = y + r * ldy;
+    for (int64_t c = 0; c < cols; ++c)
+      out[c] = (in[c] - m) * inv * w[c] + bias[c];
+  }
+}
+
+/// The bias of a LayerNorm model's norm, null for RMSNorm.
+const float *normBias(const std::vector<float> &bias) { return bias.empty() ? nullptr : bias.data(); }
+
 void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
@@ -1083,7 +1121,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     // Post-norm models (OLMo 2) project x itself, the others its norm.
     const float *attnIn = x;
     if (!p.postNorms) {
-      dense::rmsNorm(x, H, S, H, w.inputNorm.data(), eps, offset, h, H);
+      normRows(x, H, S, H, w.inputNorm.data(), normBias(w.inputNormBias), eps, offset, h, H);
       attnIn = h;
     }
     const int64_t ldq = w.qkv.outPadded;
@@ -1150,13 +1188,16 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     }
     dense::linear(w.o, merged, Hq * D, rows, o, Hp);
     if (p.sandwich || p.postNorms)
-      dense::rmsNorm(o, Hp, S, H, w.postAttnNorm.data(), eps, offset, o, Hp);
+      normRows(o, Hp, S, H, w.postAttnNorm.data(), normBias(w.postAttnNormBias), eps, offset, o, Hp);
     dense::addScaled(x, H, o, Hp, residualScale, S, H, x, H);
 
     // MLP.
     const float *mlpIn = x;
     if (!p.postNorms) {
-      dense::rmsNorm(x, H, S, H, p.sandwich ? w.preFfnNorm.data() : w.postAttnNorm.data(), eps, offset, h, H);
+      if (p.sandwich)
+        normRows(x, H, S, H, w.preFfnNorm.data(), normBias(w.preFfnNormBias), eps, offset, h, H);
+      else
+        normRows(x, H, S, H, w.postAttnNorm.data(), normBias(w.postAttnNormBias), eps, offset, h, H);
       mlpIn = h;
     }
     const int64_t I = p.mlp.intermediate;
@@ -1219,7 +1260,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       }
     }
     if (p.sandwich || p.postNorms)
-      dense::rmsNorm(o, Hp, S, H, w.postFfnNorm.data(), eps, offset, o, Hp);
+      normRows(o, Hp, S, H, w.postFfnNorm.data(), normBias(w.postFfnNormBias), eps, offset, o, Hp);
     dense::addScaled(x, H, o, Hp, residualScale, S, H, x, H);
   }
 
@@ -1228,7 +1269,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     return;
   const float *last = x + (S - 1) * H;
   float *normed = Scratch::sized(sc.normed, 1, H), *out = Scratch::sized(sc.logits, 1, m.lmHead.outPadded);
-  dense::rmsNorm(last, H, 1, H, m.finalNorm.data(), eps, offset, normed, H);
+  normRows(last, H, 1, H, m.finalNorm.data(), normBias(m.finalNormBias), eps, offset, normed, H);
   dense::linear(m.lmHead, normed, H, 1, out, m.lmHead.outPadded);
   for (int64_t v = 0; v < p.vocab; ++v) {
     float z = out[v];
@@ -1415,16 +1456,29 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     runKernel(s, "xf_dense_add", {view(x, {S * H}), view(*term, {S * H}), view(sum, {S * H})}, layer);
     x.swap(sum);
   };
-  // The RMSNorm of `in` [rows, k] (gain [k]) into `normed` and the product of it, y = norm(in) W^T (+ b). A
-  // decode step's rows fold the norm into the product (the `_norm` kernels: the sums of squares in the
+  // The norm of rows [rows, k] of `in` into `out`: RMSNorm, or a LayerNorm model's (with its bias).
+  const std::vector<float> &layerNormParams = constant({static_cast<float>(p.normEps)});
+  auto normRows = [&](std::vector<float> &in, int64_t rows, int64_t k, const std::vector<float> &gain,
+                      const std::vector<float> &normBias, std::vector<float> &out, size_t layer) {
+    if (p.layerNorm)
+      runKernel(s, "xf_dense_layer_norm",
+                {view(in, {rows, k}), view(gain, {k}), view(normBias, {k}), view(layerNormParams, {1}),
+                 view(out, {rows, k})},
+                layer);
+    else
+      runKernel(s, "xf_dense_rms_norm", {view(in, {rows, k}), view(gain, {k}), view(params, {2}), view(out, {rows, k})},
+                layer);
+  };
+  // The norm of `in` [rows, k] (gain [k]) into `normed` and the product of it, y = norm(in) W^T (+ b). A
+  // decode step's rows fold an RMSNorm into the product (the `_norm` kernels: the sums of squares in the
   // product's own loop), one launch instead of two, where the compiled kernel runs it (not cuBLAS's f32
   // GEMM).
   const bool blasF32 = s.context->cuda && s.context->cuda->hasBlas(); // f32 products go to cuBLAS
-  auto normProject = [&](std::vector<float> &in, int64_t k, const std::vector<float> &gain, std::vector<float> &normed,
-                         std::vector<float> &weight, std::vector<float> &bias, std::vector<float> &out, int64_t n,
-                         size_t layer) {
+  auto normProject = [&](std::vector<float> &in, int64_t k, const std::vector<float> &gain,
+                         const std::vector<float> &normBias, std::vector<float> &normed, std::vector<float> &weight,
+                         std::vector<float> &bias, std::vector<float> &out, int64_t n, size_t layer) {
     const bool bf16 = m.gpuBf16.contains(weight.data());
-    if (S < kTiledRows && (bf16 || !blasF32)) {
+    if (S < kTiledRows && (bf16 || !blasF32) && !p.layerNorm) {
       runKernel(s, bf16 ? "xf_dense_matmul_bf16_norm" : "xf_dense_matmul_norm",
                 {view(in, {S, k}), view(gain, {k}), view(params, {2}), view(weight, {n, bf16 ? (k + 1) / 2 : k}),
                  view(out, {S, n})},
@@ -1433,8 +1487,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
         runKernel(s, "xf_dense_bias_add", {view(out, {S, n}), view(bias, {n}), view(out, {S, n})}, layer);
       return;
     }
-    runKernel(s, "xf_dense_rms_norm", {view(in, {S, k}), view(gain, {k}), view(params, {2}), view(normed, {S, k})},
-              layer);
+    normRows(in, S, k, gain, normBias, normed, layer);
     project(normed, k, weight, bias, out, n, layer, S);
   };
   // Columns [from, from + cols) of in [rows, width].
@@ -1457,7 +1510,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (p.postNorms)
       project(x, H, g.qkv, g.qkvBias, qkv, width, l, S); // OLMo 2: no norm before the block
     else
-      normProject(x, H, w.inputNorm, h, g.qkv, g.qkvBias, qkv, width, l);
+      normProject(x, H, w.inputNorm, w.inputNormBias, h, g.qkv, g.qkvBias, qkv, width, l);
     const float eps = static_cast<float>(p.normEps), offset = p.unitOffset ? 1.0f : 0.0f;
     if (lp.qkNormProjection) {
       // OLMo 2's q and k norms over each token's whole projections, in place in q | k | v.
@@ -1532,13 +1585,14 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       project(*merged, Hq * D, g.o, g.oBias, o, H, l, S);
       std::vector<float> *attnOut = &o;
       if (p.sandwich || p.postNorms) {
-        runKernel(s, "xf_dense_rms_norm", {view(o, {S, H}), view(w.postAttnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+        normRows(o, S, H, w.postAttnNorm, w.postAttnNormBias, h, l);
         attnOut = &h;
       }
       addResidual(*attnOut, l);
     }
 
-    const std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm;
+    const std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm,
+                             &mlpNormBias = p.sandwich ? w.preFfnNormBias : w.postAttnNormBias;
     std::vector<float> *mlpOut = &o;
     if (p.mlp.experts == 0) {
       // One product for gate and up ([S, 2I]) of the normed x, then f(gate) * up.
@@ -1546,7 +1600,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       if (p.postNorms)
         project(x, H, g.gateUp, g.gateUpBias, gateUp, 2 * I, l, S);
       else
-        normProject(x, H, mlpNorm, h, g.gateUp, g.gateUpBias, gateUp, 2 * I, l);
+        normProject(x, H, mlpNorm, mlpNormBias, h, g.gateUp, g.gateUpBias, gateUp, 2 * I, l);
       runKernel(s, gateKernel, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
       if (fuseResidual && g.downBias.empty()) {
         project(act, I, g.down, g.downBias, x, H, l, S, Use::Residual);
@@ -1565,7 +1619,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       // The router and every expert read the normed x (x itself with post norms).
       std::vector<float> &moeIn = p.postNorms ? x : h;
       if (!p.postNorms)
-        runKernel(s, "xf_dense_rms_norm", {view(x, {S, H}), view(mlpNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+        normRows(x, S, H, mlpNorm, mlpNormBias, h, l);
       project(moeIn, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
       runKernel(s, "xf_dense_topk_softmax",
                 {view(logitsE, {S, E}), view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f}), {2}),
@@ -1626,7 +1680,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       }
     }
     if (mlpOut && (p.sandwich || p.postNorms)) {
-      runKernel(s, "xf_dense_rms_norm", {view(*mlpOut, {S, H}), view(w.postFfnNorm, {H}), view(params, {2}), view(h, {S, H})}, l);
+      normRows(*mlpOut, S, H, w.postFfnNorm, w.postFfnNormBias, h, l);
       mlpOut = &h;
     }
     if (mlpOut)
@@ -1645,8 +1699,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       slice(x, 1, S * H, (S - 1) * H, last, H, none);
       lastRow = &last;
     }
-    runKernel(s, "xf_dense_rms_norm",
-              {view(*lastRow, {1, H}), view(m.finalNorm, {H}), view(params, {2}), view(normed, {1, H})}, none);
+    normRows(*lastRow, 1, H, m.finalNorm, m.finalNormBias, normed, none);
     project(normed, H, m.gpuLmHead, noBias, out, p.vocab, none, 1);
   }
   // One read-back: the logits and every layer's appended cache rows.
@@ -1839,13 +1892,15 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
     session->maxTokens = maxTokens ? maxTokens : limit;
     if (model->gpu && (context->vulkan || context->cuda)) {
       // Weights go to the device once; every kernel call then binds them instead of copying them.
-      std::vector<const std::vector<float> *> weights = {&model->embedding, &model->finalNorm, &model->gpuLmHead};
+      std::vector<const std::vector<float> *> weights = {&model->embedding, &model->finalNorm, &model->finalNormBias,
+                                                         &model->gpuLmHead};
       for (size_t l = 0; l < model->layers.size(); ++l) {
         const LayerWeights &w = model->layers[l];
         const GpuLayerWeights &g = model->gpuLayers[l];
         for (const std::vector<float> *v :
              {&w.inputNorm, &w.postAttnNorm, &w.preFfnNorm, &w.postFfnNorm, &w.qNorm, &w.kNorm, &w.sinks, &g.qkv, &g.o,
-              &g.gateUp, &g.down, &g.qkvBias, &g.oBias, &g.gateUpBias, &g.downBias})
+              &g.gateUp, &g.down, &g.qkvBias, &g.oBias, &g.gateUpBias, &g.downBias, &w.inputNormBias,
+              &w.postAttnNormBias, &w.preFfnNormBias, &w.postFfnNormBias})
           weights.push_back(v);
       }
       for (const GpuLayerWeights &g : model->gpuLayers) {

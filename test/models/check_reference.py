@@ -4,7 +4,7 @@
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
-qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe) it generates a tiny
+qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -28,8 +28,8 @@ checkpoint and checks:
      factor; qwen3moe: q/k norms, norm_topk_prob false, top-2 itself; gemma3: sandwich norms, (1 + w),
      q/k norms, the sliding layers' own RoPE, the full layers' linear scaling, query_pre_attn_scalar;
      smollm3: its NoPE layer; granite: each of its four multipliers; olmo2: post norms, projection-wide
-     q/k norms; qwen2moe: q/k/v biases, the shared expert and its gate, top-2; granitemoe: three multipliers, top-2),
-     and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+     q/k norms; qwen2moe: q/k/v biases, the shared expert and its gate, top-2; granitemoe: three multipliers, top-2;
+     stablelm: layer norms, q/k/v biases, the partial rotary factor), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -168,6 +168,7 @@ class TorchModel:
         self.gemma = self.gemma1 or self.type == "gemma2" or self.gemma3
         self.granite = self.type in ("granite", "granitemoe")
         self.olmo2 = self.type == "olmo2"
+        self.stablelm = self.type == "stablelm"
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -180,6 +181,10 @@ class TorchModel:
         return F.linear(x, self.w[name + ".weight"], self.w.get(name + ".bias"))
 
     def rms(self, x, name):
+        if self.stablelm:
+            # StableLmDecoderLayer / StableLmModel: nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+            return F.layer_norm(x, x.shape[-1:], self.w[name], self.w[name[:-len("weight")] + "bias"],
+                                self.cfg["layer_norm_eps"])
         var = x.pow(2).mean(-1, keepdim=True)
         if self.gemma:
             # Gemma2RMSNorm: output * (1.0 + self.weight.float())
@@ -608,6 +613,9 @@ def check_features_matter(arch, model_dir, logits):
                        ("residual multiplier", setattr_("residual_scale", 1.0)),
                        ("logits scaling", setattr_("logit_scale", 1.0)),
                        ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
+        "stablelm": (("layer norms (vs RMSNorm)", setattr_("layer_norm", False)),
+                     ("q/k/v biases", no_qkv_bias),
+                     ("partial rotary factor", cfg_("partial_rotary_factor", 1.0))),
         "smollm3": (("NoPE layer", setattr_("rope_layers", [True, True])),),
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),

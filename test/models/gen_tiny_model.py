@@ -3,13 +3,13 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2,qwen2moe,granitemoe}
+                granite,olmo2,qwen2moe,granitemoe,stablelm}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
-Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM; gemma3mm:
+Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -42,7 +42,7 @@ import numpy as np
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
-         "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe"]
+         "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -312,6 +312,26 @@ def make_config(arch, dtype):
             "output_router_logits": False,
             "router_aux_loss_coef": 0.001,
         }
+    elif arch == "stablelm":
+        # StableLM (2): nn.LayerNorm (weight and bias, layer_norm_eps) before attention and MLP and at the
+        # end, RoPE on the first quarter of each head (partial_rotary_factor 0.25: 4 of 16 dims), q/k/v
+        # biases (use_qkv_bias, as StableLM 2 1.6B), no head_dim key.
+        cfg = {
+            "architectures": ["StableLmForCausalLM"],
+            "model_type": "stablelm",
+            **{k: v for k, v in common.items() if k not in ("head_dim", "rms_norm_eps")},
+            "layer_norm_eps": 1e-5,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "partial_rotary_factor": 0.25,
+            "use_qkv_bias": True,
+            "qk_layernorm": False,
+            "use_parallel_residual": False,
+            "hidden_dropout": 0.0,
+            "attention_dropout": 0.0,
+        }
     elif arch == "olmo2":
         # OLMo 2: RMSNorm after attention and MLP (post_attention_layernorm, post_feedforward_layernorm;
         # none before), q_norm / k_norm over each token's whole q and k projections ([H*D], [KV*D]).
@@ -477,6 +497,9 @@ def make_weights(cfg, seed):
         else:
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "post_attention_layernorm.weight"] = norm(H)
+            if kind == "stablelm":
+                w[p + "input_layernorm.bias"] = bias(H, std=0.1)
+                w[p + "post_attention_layernorm.bias"] = bias(H, std=0.1)
         if kind == "phi3":
             # qkv_proj: the q, k and v rows stacked ([H*D + 2*KV*D, hidden]).
             w[p + "self_attn.qkv_proj.weight"] = np.concatenate(
@@ -493,7 +516,7 @@ def make_weights(cfg, seed):
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
             w[p + "self_attn.v_proj.bias"] = bias(nKV * D)
             w[p + "self_attn.o_proj.bias"] = bias(H)
-        if kind in ("qwen2", "qwen2_moe"):
+        if kind in ("qwen2", "qwen2_moe") or cfg.get("use_qkv_bias"):
             # q, k, v biases, none on o_proj; std 0.1 so that they move the logits visibly.
             w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
@@ -554,6 +577,8 @@ def make_weights(cfg, seed):
             w[p + "mlp.up_proj.weight"] = mat(I, H)
             w[p + "mlp.down_proj.weight"] = mat(H, I)
     w["model.norm.weight"] = gemma_norm(H) if gemma else norm(H)
+    if kind == "stablelm":
+        w["model.norm.bias"] = bias(H, std=0.1)
     if not cfg.get("tie_word_embeddings", False):
         w["lm_head.weight"] = mat(V, H, std=0.2)
     return w

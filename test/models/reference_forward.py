@@ -46,6 +46,9 @@ the xf repository. Conventions:
     (no bias), the top num_experts_per_tok logits with a softmax over them; expert e computes
     output_linear[e] (act(gate x) * up x), gate and up the first and last intermediate_size rows of
     input_linear[e] ([E, 2I, hidden], nn.Linear layout per expert).
+  * StableLM: Llama's layout with nn.LayerNorm ((x - mean) / sqrt(var + eps) * w + b, var the mean
+    squared deviation, eps layer_norm_eps) for every norm, q/k/v biases with use_qkv_bias, RoPE on the
+    first partial_rotary_factor (default 0.25) of each head.
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
     norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
     projections, before the split into heads and RoPE.
@@ -298,7 +301,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Gemma2ForCausalLM",
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
                  "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
-                 "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM")
+                 "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM")
 
 
 class Model:
@@ -354,6 +357,10 @@ class Model:
         self.Hkv = cfg["num_key_value_heads"]
         self.D = cfg["head_dim"]
         self.eps = cfg.get("rms_norm_eps", 1e-6)
+        # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
+        self.layer_norm = arch == "StableLmForCausalLM"
+        if self.layer_norm:
+            self.eps = cfg.get("layer_norm_eps", 1e-5)
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
         # (inv_freq, attention_scaling) of the sliding layers where they differ: Gemma 3's default RoPE
@@ -451,6 +458,10 @@ class Model:
         return y if b is None else y + b
 
     def norm(self, x, name):
+        if self.layer_norm:
+            mean = x.mean(axis=-1, keepdims=True)
+            var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+            return (x - mean) / np.sqrt(var + self.eps) * self.w[name + ".weight"] + self.w[name + ".bias"]
         return rms_norm(x, self.w[name + ".weight"], self.eps, self.unit_offset)
 
     def attention(self, n, x, positions, cache):

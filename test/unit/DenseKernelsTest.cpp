@@ -349,6 +349,36 @@ TEST_P(DenseKernels, GatedRowsAccumulate) {
             std::string::npos);
 }
 
+// nn.LayerNorm of each row: (x - mean) / sqrt(var + eps) * w + b, var the mean squared deviation.
+TEST_P(DenseKernels, LayerNormWithBias) {
+  const int64_t M = 4, C = 61;
+  std::vector<float> x = randomNormals(M * C, 11), w = randomNormals(C, 12), b = randomNormals(C, 13), params = {1e-5f};
+  for (float &v : x)
+    v = 2.0f * v + 0.5f; // a mean far from 0
+  std::vector<float> y(M * C, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_layer_norm",
+                {tensorOf(x, {M, C}), tensorOf(w, {C}), tensorOf(b, {C}), tensorOf(params, {1}), tensorOf(y, {M, C})}),
+            "");
+  std::vector<double> expected(M * C);
+  for (int64_t m = 0; m < M; ++m) {
+    double mean = 0, var = 0;
+    for (int64_t c = 0; c < C; ++c)
+      mean += x[m * C + c];
+    mean /= C;
+    for (int64_t c = 0; c < C; ++c)
+      var += (x[m * C + c] - mean) * (x[m * C + c] - mean);
+    double inv = 1.0 / std::sqrt(var / C + 1e-5);
+    for (int64_t c = 0; c < C; ++c)
+      expected[m * C + c] = (x[m * C + c] - mean) * inv * w[c] + b[c];
+  }
+  EXPECT_LE(worstError(y, expected), 2e-5);
+  std::vector<float> shortBias(C - 1);
+  EXPECT_NE(run("xf_dense_layer_norm", {tensorOf(x, {M, C}), tensorOf(w, {C}), tensorOf(shortBias, {C - 1}),
+                                        tensorOf(params, {1}), tensorOf(y, {M, C})})
+                .find("'weight' and 'bias' must have the rows' 61 entries"),
+            std::string::npos);
+}
+
 TEST_P(DenseKernels, RopeRotateHalf) {
   const int64_t S = 6, H = 3, D = 10;
   std::vector<float> x = randomNormals(S * H * D, 5), cosines(S * D / 2), sines(S * D / 2), y(S * H * D, std::nanf(""));
