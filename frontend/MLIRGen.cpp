@@ -561,6 +561,8 @@ private:
   /// Per-expert nn.Linear tensors: Qwen2- and Qwen3-MoE's mlp.gate / mlp.experts.E.{gate,up,down}_proj, otherwise
   /// Mixtral's block_sparse_moe.gate / block_sparse_moe.experts.E.{w1,w3,w2}.
   bool isGraniteMoe() const { return m.architecture == "GraniteMoeForCausalLM"; }
+  /// Starcoder 2's MLP without a gate: mlp.c_fc and mlp.c_proj.
+  bool isStarcoder2() const { return m.architecture == "Starcoder2ForCausalLM"; }
   bool isQwenMoe() const {
     return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM";
   }
@@ -827,10 +829,11 @@ private:
     } else if (p.gated) {
       h = gatedActivation(project(x, "gate_proj", I, C), project(x, "up_proj", I, C));
     } else {
-      h = model::mapElements(b, loc, project(x, "up_proj", I, C), f32,
+      StringRef upName = isStarcoder2() && prefix == "mlp" ? "c_fc" : "up_proj";
+      h = model::mapElements(b, loc, project(x, upName, I, C), f32,
                              [&](OpBuilder &nb, Location nloc, ValueRange v) { return activate(nb, nloc, v[0]); });
     }
-    return project(h, "down_proj", C, I);
+    return project(h, isStarcoder2() && prefix == "mlp" ? "c_proj" : "down_proj", C, I);
   }
 
   /// Slices [.., begin::2] of the last dim of a weight (gpt-oss interleaves gate and up columns).

@@ -117,8 +117,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
     return fail("interleaved RoPE is not supported by the model runtime yet");
   if (m.mlp.experts > 0 && !m.mlp.limit && m.mlp.bias)
     return fail("MoE experts with biases are supported only in the gpt-oss form");
-  if (!m.mlp.gated)
-    return fail("a non-gated MLP is not supported by the model runtime yet");
+  if (!m.mlp.gated && m.mlp.experts > 0)
+    return fail("experts without a gate are not supported by the model runtime yet");
   if (m.mlp.limit && m.mlp.experts == 0)
     return fail("the clamped SwiGLU ('limit') is supported by the model runtime only in gpt-oss's mixture of experts");
   if (m.mlp.activation == Activation::ReLU)
@@ -179,6 +179,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
   llvm::json::Object rope = describeRope(m.rope);
 
   llvm::json::Object mlp{{"activation", toString(m.mlp.activation)},
+                         {"gated", m.mlp.gated},
                          {"intermediate", m.mlp.intermediate},
                          {"bias", m.mlp.bias},
                          {"experts", m.mlp.experts},

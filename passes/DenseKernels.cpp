@@ -478,8 +478,10 @@ std::string moeCombineKernel(bool accumulate) {
 /// where GPU tanh may not be) and `xf_dense_clamped_swiglu` (gpt-oss: gate clamped above by limit, up to
 /// [-limit, limit], (up + 1) * gate * sigmoid(alpha gate); params [alpha, limit]) over flat gate and up
 /// arrays, and `_stacked`, over one product's rows [gate | up] ([S, 2I], the gate and up projections
-/// stacked into one) into y [S, I]. Both forms compute each value alike.
-std::string gatedActivationKernel(StringRef activation, bool stacked) {
+/// stacked into one) into y [S, I]. Both forms compute each value alike. Without `gated`, the
+/// activation alone over a flat array (`xf_dense_silu`, `xf_dense_gelu_tanh`: the MLPs without a gate,
+/// Starcoder 2's), the same arithmetic with up = 1.
+std::string gatedActivationKernel(StringRef activation, bool stacked, bool gated = true) {
   const bool silu = activation == "silu", clamped = activation == "clamped_swiglu";
   const std::string name =
       ("xf_dense_" + activation + (clamped ? "" : "_gate") + (stacked ? "_stacked" : "")).str();
@@ -528,6 +530,22 @@ std::string gatedActivationKernel(StringRef activation, bool stacked) {
     %o = arith.mulf %gelu, %b : f32
 )mlir";
   const std::string kind = name.substr(3);
+  if (!gated) {
+    const std::string plain = ("xf_dense_" + activation).str();
+    return "\nfunc.func @" + plain + "(%x: memref<?xf32>, %y: memref<?xf32>) attributes {\n    xf.kernel, " +
+           "xf.kernel_info = {kind = \"" + plain.substr(3) + "\"}, xf.operand_names = [\"input\", \"output\"]} {\n" +
+           "  %c0 = arith.constant 0 : index\n  %c1 = arith.constant 1 : index\n" + constants +
+           R"mlir(  %n = memref.dim %x, %c0 : memref<?xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %a = memref.load %x[%i] : memref<?xf32>
+    %b = arith.constant 1.0 : f32
+)mlir" + body + R"mlir(    memref.store %o, %y[%i] : memref<?xf32>
+    scf.reduce
+  }
+  return
+}
+)mlir";
+  }
   if (!stacked)
     return "\nfunc.func @" + name + "(%g: memref<?xf32>, %u: memref<?xf32>, " + params +
            "%y: memref<?xf32>) attributes {\n    xf.kernel, xf.kernel_info = {kind = \"" + kind +
@@ -1366,6 +1384,8 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
     for (StringRef activation : {"silu", "gelu_tanh", "clamped_swiglu"})
       for (bool stacked : {false, true})
         source += gatedActivationKernel(activation, stacked);
+    for (StringRef activation : {"silu", "gelu_tanh"})
+      source += gatedActivationKernel(activation, /*stacked=*/false, /*gated=*/false);
     const int64_t lanes = std::max<int64_t>(subgroupLanes, 1);
     for (bool bf16 : {false, true})
       source += matmulKernel(false, bf16, lanes) + matmulKernel(true, bf16, lanes) +

@@ -316,6 +316,7 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_add` | lhs `[N]`, rhs `[N]`, output | one element |
     | `@xf_dense_embed` | ids `[S]` (f32), table `[V, C]`, output `[S, C]` | one element |
     | `@xf_dense_gelu_tanh_gate` | gate `[N]`, up `[N]`, output `gelu_tanh(gate) * up` | one element |
+    | `@xf_dense_silu`, `@xf_dense_gelu_tanh` | input `[N]`, output `f(input)`: MLPs without a gate (Starcoder 2) | one element |
     | `@xf_dense_bias_add` | input `[M, N]`, bias `[N]`, output | one element |
     | `@xf_dense_scale` | input `[N]`, factor `[1]`, output | one element |
     | `@xf_dense_clamped_swiglu` | gate `[N]`, up `[N]`, params `[alpha, limit]`, output (gpt-oss) | one element |

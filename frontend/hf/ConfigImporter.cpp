@@ -184,6 +184,9 @@ const Architecture kArchitectures[] = {
     // StableLM (2): LayerNorm with biases, a quarter of each head rotated, q/k/v biases with use_qkv_bias.
     {"StableLmForCausalLM", "stablelm", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 4096,
      false, false, false, 0, 0},
+    // Starcoder 2: LayerNorm, biases on every projection (use_bias), an MLP without a gate (c_fc, c_proj).
+    {"Starcoder2ForCausalLM", "starcoder2", 10000.0, 1e-5, true, "gelu_pytorch_tanh", 0, true, SlidingStyle::AllLayers,
+     std::nullopt, 4096, false, false, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
      true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
@@ -202,18 +205,19 @@ const Architecture kArchitectures[] = {
 const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
                                         "Qwen3ForCausalLM", "GemmaForCausalLM", "Gemma2ForCausalLM",
                                         "Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "GraniteForCausalLM",
-                                        "Olmo2ForCausalLM", "StableLmForCausalLM", "SmolLM3ForCausalLM",
-                                        "Phi3ForCausalLM", "MixtralForCausalLM", "Qwen2MoeForCausalLM",
-                                        "Qwen3MoeForCausalLM", "GraniteMoeForCausalLM", "GptOssForCausalLM",
-                                        "Mistral3ForConditionalGeneration"};
+                                        "Olmo2ForCausalLM", "StableLmForCausalLM", "Starcoder2ForCausalLM",
+                                        "SmolLM3ForCausalLM", "Phi3ForCausalLM", "MixtralForCausalLM",
+                                        "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "GraniteMoeForCausalLM",
+                                        "GptOssForCausalLM", "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
 const StringRef kNoMathFields[] = {
     "_name_or_path", "transformers_version", "architectures", "model_type", "use_cache", "bos_token_id",
     "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "initializer_range",
-    "attention_dropout", "embd_pdrop", "resid_pdrop", "hidden_dropout", "hidden_dropout_prob",
-    "output_router_logits", "router_aux_loss_coef", "router_jitter_noise", "auto_map", "tokenizer_class",
+    "attention_dropout", "embd_pdrop", "resid_pdrop", "hidden_dropout", "hidden_dropout_prob", "residual_dropout",
+    "embedding_dropout", "output_router_logits", "router_aux_loss_coef", "router_jitter_noise", "auto_map",
+    "tokenizer_class",
     "cache_implementation", "initial_context_length", "return_dict", "output_hidden_states",
     "output_attentions", "torchscript", "use_bfloat16", "tf_legacy_loss", "pruned_heads",
     "chunk_size_feed_forward", "is_encoder_decoder", "is_decoder", "add_cross_attention",
@@ -464,10 +468,10 @@ private:
     m.maxPosition = intField("max_position_embeddings", arch->maxPosition);
     m.tieEmbeddings = boolField("tie_word_embeddings", arch->tieEmbeddings);
 
-    // Norms: StableLM's are nn.LayerNorm (with biases), the others RMSNorm.
-    const bool stablelm = arch->modelType == "stablelm";
-    const StringRef epsKey = stablelm ? "layer_norm_eps" : "rms_norm_eps";
-    m.norm.kind = stablelm ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
+    // Norms: StableLM's and Starcoder 2's are nn.LayerNorm (with biases), the others RMSNorm.
+    const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2";
+    const StringRef epsKey = stablelm ? "layer_norm_eps" : starcoder2 ? "norm_epsilon" : "rms_norm_eps";
+    m.norm.kind = stablelm || starcoder2 ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
     m.norm.eps = numberField(epsKey, arch->rmsEps);
     if (m.norm.eps > 1)
       error(epsKey, "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
@@ -517,6 +521,8 @@ private:
     a.headDimV = a.headDim;
     if (arch->modelType == "qwen2" || arch->modelType == "qwen2_moe")
       a.bias = AttentionBias::QKV;
+    if (starcoder2 && boolField("use_bias", true))
+      a.bias = AttentionBias::All;
     if (stablelm) {
       if (boolField("use_qkv_bias", false))
         a.bias = AttentionBias::QKV;
@@ -587,6 +593,18 @@ private:
       mlp.intermediate = intField("intermediate_size", sizeDefault(9216));
     }
     readActivation(m, *arch);
+    if (starcoder2) {
+      // Starcoder2MLP: c_proj(act(c_fc(x))), both with use_bias's biases.
+      mlp.gated = false;
+      mlp.bias = a.bias == AttentionBias::All;
+      // The published configs keep two fields of the original code that HF's class never reads; their
+      // values there describe this model, any other would not.
+      for (auto [key, expected] : {std::pair<StringRef, StringRef>{"mlp_type", "default"}, {"norm_type", "layer_norm"}})
+        if (const json::Value *v = field(key))
+          if (std::optional<StringRef> s = v->getAsString(); !s || *s != expected)
+            error(key, "'" + key + "' = " + describe(*v) + ": only \"" + expected +
+                           "\" is supported (HF's " + arch->name + " ignores this field)");
+    }
     if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM" || arch->modelType == "granite")
       mlp.bias = boolField("mlp_bias", false);
     if (arch->modelType == "granite" || arch->modelType == "granitemoe")

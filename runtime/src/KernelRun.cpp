@@ -316,6 +316,8 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
     if (auto problem = sameShape("gate", "up"))
       return problem;
     return sameShape("gate", "output");
+  } else if (kernel.kind == "dense_silu" || kernel.kind == "dense_gelu_tanh") {
+    return sameShape("input", "output");
   } else if (kernel.kind == "dense_add") {
     if (auto problem = sameShape("lhs", "rhs"))
       return problem;

@@ -69,6 +69,7 @@ struct Plan {
   std::optional<double> finalSoftcap;
   struct {
     std::string activation;
+    bool gated = true; // act(gate x) * up x; false: act(up x) (Starcoder 2's c_fc)
     int64_t intermediate = 0, experts = 0, topK = 0;
     bool bias = false;
     bool normTopK = true; // false: the chosen experts keep their softmax over all experts
@@ -137,6 +138,7 @@ Plan parsePlan(const xfrt_module &module) {
   if (!mlp || !rope || !layers)
     fail("model plan: missing 'mlp', 'rope' or 'layers'");
   p.mlp.activation = mlp->getString("activation").value_or("").str();
+  p.mlp.gated = mlp->getBoolean("gated").value_or(true);
   p.mlp.intermediate = integer(*mlp, "intermediate");
   p.mlp.experts = integer(*mlp, "experts");
   p.mlp.topK = integer(*mlp, "top_k");
@@ -490,6 +492,18 @@ struct ExpertNames {
   std::string expert(int64_t e) const { return prefix + ".experts." + std::to_string(e) + "."; }
 };
 
+/// The projections of a dense MLP without a gate: Starcoder 2's mlp.c_fc / mlp.c_proj, otherwise
+/// mlp.up_proj / mlp.down_proj.
+struct DenseMlpNames {
+  std::string up, down;
+};
+
+DenseMlpNames denseMlpNames(const Plan &p) {
+  if (p.architecture == "Starcoder2ForCausalLM")
+    return {"mlp.c_fc", "mlp.c_proj"};
+  return {"mlp.up_proj", "mlp.down_proj"};
+}
+
 ExpertNames expertNames(const Plan &p) {
   if (p.architecture == "Qwen3MoeForCausalLM" || p.architecture == "Qwen2MoeForCausalLM")
     return {"mlp.gate", "mlp", "gate_proj", "up_proj", "down_proj"};
@@ -571,7 +585,12 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     r.linear(w.o, pre + "self_attn.o_proj", H, qRows, lp.oBias);
 
     int64_t E = p.mlp.experts;
-    if (E == 0) {
+    if (E == 0 && !p.mlp.gated) {
+      // An MLP without a gate: gateUp holds the up projection alone.
+      const DenseMlpNames names = denseMlpNames(p);
+      r.linear(w.gateUp, pre + names.up, I, H, p.mlp.bias);
+      r.linear(w.down, pre + names.down, H, I, p.mlp.bias);
+    } else if (E == 0) {
       if (phi3)
         r.linear(w.gateUp, pre + "mlp.gate_up_proj", 2 * I, H, p.mlp.bias);
       else
@@ -674,7 +693,7 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_matmul_bf16_norm",
                              "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
                              "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16", "xf_dense_rms_norm_cols",
-                             "xf_dense_gated_rows_acc", "xf_dense_layer_norm"})
+                             "xf_dense_gated_rows_acc", "xf_dense_layer_norm", "xf_dense_silu", "xf_dense_gelu_tanh"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -775,6 +794,14 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
         g.expertGateUpBias.push_back(std::move(gateUpBias));
         g.expertDownBias.emplace_back(dnb.begin() + e * H, dnb.begin() + (e + 1) * H);
       }
+    } else if (!p.mlp.gated) {
+      const DenseMlpNames names = denseMlpNames(p);
+      g.gateUp = r.read(pre + names.up + ".weight", {I, H});
+      g.down = r.read(pre + names.down + ".weight", {H, I});
+      if (p.mlp.bias) {
+        g.gateUpBias = r.read(pre + names.up + ".bias", {I});
+        g.downBias = r.read(pre + names.down + ".bias", {H});
+      }
     } else if (phi3) {
       // gate_up_proj [2I, H]: the gate's rows, then the up projection's, as kept.
       g.gateUp = r.read(pre + "mlp.gate_up_proj.weight", {2 * I, H});
@@ -785,7 +812,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       g.gateUp.insert(g.gateUp.end(), up.begin(), up.end());
       g.down = r.read(pre + "mlp.down_proj.weight", {H, I});
     }
-    if (p.mlp.bias && E == 0) {
+    if (p.mlp.bias && E == 0 && p.mlp.gated) {
       g.gateUpBias = r.read(pre + "mlp.gate_proj.bias", {I});
       std::vector<float> upBias = r.read(pre + "mlp.up_proj.bias", {I});
       g.gateUpBias.insert(g.gateUpBias.end(), upBias.begin(), upBias.end());
@@ -1073,6 +1100,22 @@ void normRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, const flo
   }
 }
 
+/// y = act(x) row by row, for MLPs without a gate (as torch computes gelu_pytorch_tanh, gelu and silu).
+void activateRows(dense::GateKind kind, const float *x, int64_t ldx, int64_t rows, int64_t cols, float *y, int64_t ldy) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = x[r * ldx + c];
+      float out;
+      if (kind == dense::GateKind::SiLU)
+        out = v / (1.0f + std::exp(-v));
+      else if (kind == dense::GateKind::GELUTanh)
+        out = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+      else
+        out = 0.5f * v * (1.0f + std::erf(v * 0.7071067811865476f));
+      y[r * ldy + c] = out;
+    }
+}
+
 /// The bias of a LayerNorm model's norm, null for RMSNorm.
 const float *normBias(const std::vector<float> &bias) { return bias.empty() ? nullptr : bias.data(); }
 
@@ -1204,7 +1247,10 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     if (p.mlp.experts == 0) {
       float *gu = Scratch::sized(sc.gateUp, rows, w.gateUp.outPadded), *act = Scratch::sized(sc.act, rows, I);
       dense::linear(w.gateUp, mlpIn, H, rows, gu, w.gateUp.outPadded);
-      dense::gatedActivation(gateKind, gu, w.gateUp.outPadded, S, I, act, I);
+      if (p.mlp.gated)
+        dense::gatedActivation(gateKind, gu, w.gateUp.outPadded, S, I, act, I);
+      else
+        activateRows(gateKind, gu, w.gateUp.outPadded, S, I, act, I);
       dense::linear(w.down, act, I, rows, o, Hp);
     } else {
       // Route each token to its top-k experts (softmax over the chosen logits), then run each expert once
@@ -1596,12 +1642,18 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     std::vector<float> *mlpOut = &o;
     if (p.mlp.experts == 0) {
       // One product for gate and up ([S, 2I]) of the normed x, then f(gate) * up.
-      std::vector<float> &gateUp = resident(a.gateUp, S * 2 * I), &act = resident(a.act, S * I);
+      // Without a gate (Starcoder 2), act(up x) alone: one product of width I.
+      const int64_t width = p.mlp.gated ? 2 * I : I;
+      std::vector<float> &gateUp = resident(a.gateUp, S * width), &act = resident(a.act, S * I);
       if (p.postNorms)
-        project(x, H, g.gateUp, g.gateUpBias, gateUp, 2 * I, l, S);
+        project(x, H, g.gateUp, g.gateUpBias, gateUp, width, l, S);
       else
-        normProject(x, H, mlpNorm, mlpNormBias, h, g.gateUp, g.gateUpBias, gateUp, 2 * I, l);
-      runKernel(s, gateKernel, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
+        normProject(x, H, mlpNorm, mlpNormBias, h, g.gateUp, g.gateUpBias, gateUp, width, l);
+      if (p.mlp.gated)
+        runKernel(s, gateKernel, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
+      else
+        runKernel(s, p.mlp.activation == "silu" ? "xf_dense_silu" : "xf_dense_gelu_tanh",
+                  {view(gateUp, {S * I}), view(act, {S * I})}, l);
       if (fuseResidual && g.downBias.empty()) {
         project(act, I, g.down, g.downBias, x, H, l, S, Use::Residual);
         mlpOut = nullptr;

@@ -4,7 +4,8 @@
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
-qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm) it generates a tiny
+qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2) it
+generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -29,7 +30,8 @@ checkpoint and checks:
      q/k norms, the sliding layers' own RoPE, the full layers' linear scaling, query_pre_attn_scalar;
      smollm3: its NoPE layer; granite: each of its four multipliers; olmo2: post norms, projection-wide
      q/k norms; qwen2moe: q/k/v biases, the shared expert and its gate, top-2; granitemoe: three multipliers, top-2;
-     stablelm: layer norms, q/k/v biases, the partial rotary factor), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+     stablelm: layer norms, q/k/v biases, the partial rotary factor; starcoder2: layer norms, MLP biases), and
+     that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -169,6 +171,7 @@ class TorchModel:
         self.granite = self.type in ("granite", "granitemoe")
         self.olmo2 = self.type == "olmo2"
         self.stablelm = self.type == "stablelm"
+        self.starcoder2 = self.type == "starcoder2"
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -181,10 +184,11 @@ class TorchModel:
         return F.linear(x, self.w[name + ".weight"], self.w.get(name + ".bias"))
 
     def rms(self, x, name):
-        if self.stablelm:
-            # StableLmDecoderLayer / StableLmModel: nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        if self.stablelm or self.starcoder2:
+            # StableLmDecoderLayer / Starcoder2DecoderLayer: nn.LayerNorm(hidden_size, eps=layer_norm_eps /
+            # norm_epsilon)
             return F.layer_norm(x, x.shape[-1:], self.w[name], self.w[name[:-len("weight")] + "bias"],
-                                self.cfg["layer_norm_eps"])
+                                self.cfg["layer_norm_eps" if self.stablelm else "norm_epsilon"])
         var = x.pow(2).mean(-1, keepdim=True)
         if self.gemma:
             # Gemma2RMSNorm: output * (1.0 + self.weight.float())
@@ -193,7 +197,7 @@ class TorchModel:
 
     def window(self, layer):
         c = self.cfg
-        if self.type in ("mistral", "mixtral", "phi3"):
+        if self.type in ("mistral", "mixtral", "phi3", "starcoder2"):
             return c.get("sliding_window")
         if self.gptoss and c["layer_types"][layer] == "sliding_attention":
             return c["sliding_window"]
@@ -258,6 +262,10 @@ class TorchModel:
             up_states = self.lin(h, p + "mlp.gate_up_proj")
             gate, up_states = up_states.chunk(2, dim=-1)
             return self.lin(up_states * F.silu(gate), p + "mlp.down_proj")
+        if self.starcoder2:
+            # Starcoder2MLP: c_proj(act(c_fc(hidden_states))), act gelu_pytorch_tanh here.
+            assert c["hidden_act"] == "gelu_pytorch_tanh"
+            return self.lin(F.gelu(self.lin(h, p + "mlp.c_fc"), approximate="tanh"), p + "mlp.c_proj")
         act = (lambda x: F.gelu(x, approximate="tanh")) if self.gemma else F.silu
         # GemmaMLP: ACT2FN[config.hidden_activation], "gelu_pytorch_tanh" when None (hidden_act is legacy).
         used = (c.get("hidden_activation") or "gelu_pytorch_tanh") if self.gemma else c.get("hidden_act")
@@ -339,7 +347,8 @@ class TorchModel:
                 h = self.rms(x, p + "post_attention_layernorm.weight")
                 x = x + self.mlp(p, h) * residual
         x = self.rms(x, "model.norm.weight")
-        head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", self.gemma) else w["lm_head.weight"]
+        head = (w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", self.gemma or self.starcoder2)
+                else w["lm_head.weight"])
         logits = F.linear(x, head)
         if self.granite:
             logits = logits / c["logits_scaling"]               # GraniteForCausalLM
@@ -564,6 +573,11 @@ def check_features_matter(arch, model_dir, logits):
             for t in "qkv":
                 del r.w["model.layers.%d.self_attn.%s_proj.bias" % (n, t)]
 
+    def no_mlp_bias(r):
+        for n in range(r.L):
+            for name in ("c_fc", "c_proj"):
+                del r.w["model.layers.%d.mlp.%s.bias" % (n, name)]
+
     def no_shared_expert(r):
         for n in range(r.L):
             r.w["model.layers.%d.mlp.shared_expert.down_proj.weight" % n] = (
@@ -616,6 +630,8 @@ def check_features_matter(arch, model_dir, logits):
         "stablelm": (("layer norms (vs RMSNorm)", setattr_("layer_norm", False)),
                      ("q/k/v biases", no_qkv_bias),
                      ("partial rotary factor", cfg_("partial_rotary_factor", 1.0))),
+        "starcoder2": (("layer norms (vs RMSNorm)", setattr_("layer_norm", False)),
+                       ("MLP biases", no_mlp_bias)),
         "smollm3": (("NoPE layer", setattr_("rope_layers", [True, True])),),
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),

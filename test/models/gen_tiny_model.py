@@ -3,13 +3,14 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2,qwen2moe,granitemoe,stablelm}
+                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
-Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM; gemma3mm:
+Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
+Starcoder2ForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -42,7 +43,8 @@ import numpy as np
 TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
-         "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm"]
+         "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
+         "starcoder2"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -332,6 +334,26 @@ def make_config(arch, dtype):
             "hidden_dropout": 0.0,
             "attention_dropout": 0.0,
         }
+    elif arch == "starcoder2":
+        # Starcoder 2: nn.LayerNorm (norm_epsilon) with biases, biases on every projection (use_bias), an MLP
+        # without a gate (c_proj(gelu_pytorch_tanh(c_fc x))), a sliding window of 8 on every layer; no
+        # head_dim key; tied embeddings are the class default (PretrainedConfig's), untied here.
+        cfg = {
+            "architectures": ["Starcoder2ForCausalLM"],
+            "model_type": "starcoder2",
+            **{k: v for k, v in common.items() if k not in ("head_dim", "rms_norm_eps")},
+            "hidden_act": "gelu_pytorch_tanh",
+            "norm_epsilon": 1e-5,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 100000.0,
+            "rope_scaling": None,
+            "sliding_window": 8,
+            "use_bias": True,
+            "residual_dropout": 0.0,
+            "embedding_dropout": 0.0,
+            "attention_dropout": 0.0,
+        }
     elif arch == "olmo2":
         # OLMo 2: RMSNorm after attention and MLP (post_attention_layernorm, post_feedforward_layernorm;
         # none before), q_norm / k_norm over each token's whole q and k projections ([H*D], [KV*D]).
@@ -497,7 +519,7 @@ def make_weights(cfg, seed):
         else:
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "post_attention_layernorm.weight"] = norm(H)
-            if kind == "stablelm":
+            if kind in ("stablelm", "starcoder2"):
                 w[p + "input_layernorm.bias"] = bias(H, std=0.1)
                 w[p + "post_attention_layernorm.bias"] = bias(H, std=0.1)
         if kind == "phi3":
@@ -511,7 +533,7 @@ def make_weights(cfg, seed):
             w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, std=0.15)
             w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
             w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
-        if cfg.get("attention_bias", False):
+        if cfg.get("attention_bias", False) or cfg.get("use_bias", False):
             w[p + "self_attn.q_proj.bias"] = bias(nH * D)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
             w[p + "self_attn.v_proj.bias"] = bias(nKV * D)
@@ -568,6 +590,11 @@ def make_weights(cfg, seed):
             # Each expert's gate rows, then its up rows.
             w[p + "block_sparse_moe.input_linear.weight"] = mat(E, 2 * I, H, std=0.15)
             w[p + "block_sparse_moe.output_linear.weight"] = mat(E, H, I)
+        elif kind == "starcoder2":
+            w[p + "mlp.c_fc.weight"] = mat(I, H)
+            w[p + "mlp.c_fc.bias"] = bias(I)
+            w[p + "mlp.c_proj.weight"] = mat(H, I)
+            w[p + "mlp.c_proj.bias"] = bias(H)
         elif kind == "phi3":
             # gate_up_proj: the gate rows, then the up rows ([2I, hidden]).
             w[p + "mlp.gate_up_proj.weight"] = np.concatenate([mat(I, H), mat(I, H)], axis=0)
@@ -577,7 +604,7 @@ def make_weights(cfg, seed):
             w[p + "mlp.up_proj.weight"] = mat(I, H)
             w[p + "mlp.down_proj.weight"] = mat(H, I)
     w["model.norm.weight"] = gemma_norm(H) if gemma else norm(H)
-    if kind == "stablelm":
+    if kind in ("stablelm", "starcoder2"):
         w["model.norm.bias"] = bias(H, std=0.1)
     if not cfg.get("tie_word_embeddings", False):
         w["lm_head.weight"] = mat(V, H, std=0.2)

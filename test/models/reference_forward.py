@@ -49,6 +49,9 @@ the xf repository. Conventions:
   * StableLM: Llama's layout with nn.LayerNorm ((x - mean) / sqrt(var + eps) * w + b, var the mean
     squared deviation, eps layer_norm_eps) for every norm, q/k/v biases with use_qkv_bias, RoPE on the
     first partial_rotary_factor (default 0.25) of each head.
+  * Starcoder 2: nn.LayerNorm (eps norm_epsilon) with biases, biases on q, k, v, o (use_bias), the MLP
+    c_proj(act(c_fc x)) with biases and no gate, sliding_window on every layer when set; embeddings
+    tied unless tie_word_embeddings is false (PretrainedConfig's default).
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
     norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
     projections, before the split into heads and RoPE.
@@ -301,7 +304,8 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Gemma2ForCausalLM",
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
                  "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
-                 "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM")
+                 "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
+                 "Starcoder2ForCausalLM")
 
 
 class Model:
@@ -341,6 +345,8 @@ class Model:
             cfg.setdefault("head_dim", 256)
             cfg.setdefault("rms_norm_eps", 1e-6)
             cfg.setdefault("tie_word_embeddings", True)
+        if arch == "Starcoder2ForCausalLM":
+            cfg.setdefault("tie_word_embeddings", True)
         if gemma3:
             cfg.setdefault("rope_theta", 1e6)
         elif arch == "Qwen3ForCausalLM":
@@ -358,9 +364,9 @@ class Model:
         self.D = cfg["head_dim"]
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
-        self.layer_norm = arch == "StableLmForCausalLM"
+        self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM")
         if self.layer_norm:
-            self.eps = cfg.get("layer_norm_eps", 1e-5)
+            self.eps = cfg.get("layer_norm_eps" if arch == "StableLmForCausalLM" else "norm_epsilon", 1e-5)
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
         # (inv_freq, attention_scaling) of the sliding layers where they differ: Gemma 3's default RoPE
@@ -422,7 +428,7 @@ class Model:
     def _windows(self):
         """The window of each layer, None for full attention."""
         cfg, arch, L = self.cfg, self.arch, self.L
-        if arch in ("MistralForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM"):
+        if arch in ("MistralForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM", "Starcoder2ForCausalLM"):
             return [cfg.get("sliding_window", 4096 if arch == "MistralForCausalLM" else None)] * L
         if arch == "Gemma3ForCausalLM":
             window = cfg.get("sliding_window", 4096)
@@ -523,6 +529,8 @@ class Model:
 
     def dense_mlp(self, n, x):
         p = "model.layers.%d.mlp." % n
+        if p + "c_fc.weight" in self.w:                         # Starcoder 2: no gate
+            return self.linear(self.act(self.linear(x, p + "c_fc")), p + "c_proj")
         if p + "gate_up_proj.weight" in self.w:                 # Phi-3: [gate; up] rows
             gate_up = self.linear(x, p + "gate_up_proj")
             I = gate_up.shape[-1] // 2

@@ -379,6 +379,32 @@ TEST_P(DenseKernels, LayerNormWithBias) {
             std::string::npos);
 }
 
+// The activations of MLPs without a gate compute what the gated kernels do with up = 1, bit for bit, and
+// match a double-precision loop.
+TEST_P(DenseKernels, UngatedActivations) {
+  const int64_t N = 203;
+  std::vector<float> x = randomNormals(N, 14), ones(N, 1.0f);
+  for (float &v : x)
+    v *= 4.0f;
+  for (const char *act : {"silu", "gelu_tanh"}) {
+    SCOPED_TRACE(act);
+    std::vector<float> y(N, std::nanf("")), gated(N, std::nanf(""));
+    ASSERT_EQ(run((std::string("xf_dense_") + act).c_str(), {tensorOf(x, {N}), tensorOf(y, {N})}), "");
+    ASSERT_EQ(run((std::string("xf_dense_") + act + "_gate").c_str(),
+                  {tensorOf(x, {N}), tensorOf(ones, {N}), tensorOf(gated, {N})}),
+              "");
+    EXPECT_EQ(0, std::memcmp(y.data(), gated.data(), sizeof(float) * N));
+    std::vector<double> expected(N);
+    for (int64_t i = 0; i < N; ++i) {
+      double v = x[i];
+      expected[i] = std::string(act) == "silu"
+                        ? v / (1.0 + std::exp(-v))
+                        : 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    }
+    EXPECT_LE(worstError(y, expected), 2e-5);
+  }
+}
+
 TEST_P(DenseKernels, RopeRotateHalf) {
   const int64_t S = 6, H = 3, D = 10;
   std::vector<float> x = randomNormals(S * H * D, 5), cosines(S * D / 2), sines(S * D / 2), y(S * H * D, std::nanf(""));
