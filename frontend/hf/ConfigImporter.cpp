@@ -650,6 +650,8 @@ private:
     }
 
     m.rope.base = arch->ropeTheta; // the class default of rope_theta
+    if (stablelm)
+      m.rope.partial = 0.25; // StableLmConfig's partial_rotary_factor default
     readRope(m);
     if (gemma3) {
       // Gemma 3's sliding layers rotate with their own base and no scaling (HF's rotary_emb_local).
@@ -976,7 +978,7 @@ private:
 
     std::string basePath = "rope_theta", partialPath = "partial_rotary_factor";
     r.base = numberField("rope_theta", r.base);
-    r.partial = numberField("partial_rotary_factor", 1.0);
+    r.partial = numberField("partial_rotary_factor", r.partial);
     if (s && prefix == "rope_parameters") {
       if (const json::Value *v = get("rope_theta")) {
         basePath = path("rope_theta");

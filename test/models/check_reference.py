@@ -172,6 +172,8 @@ class TorchModel:
         self.olmo2 = self.type == "olmo2"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
+        if self.stablelm:
+            c.setdefault("partial_rotary_factor", 0.25)          # StableLmConfig's default
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)

@@ -347,6 +347,8 @@ class Model:
             cfg.setdefault("tie_word_embeddings", True)
         if arch == "Starcoder2ForCausalLM":
             cfg.setdefault("tie_word_embeddings", True)
+        if arch == "StableLmForCausalLM":
+            cfg.setdefault("partial_rotary_factor", 0.25)
         if gemma3:
             cfg.setdefault("rope_theta", 1e6)
         elif arch == "Qwen3ForCausalLM":
