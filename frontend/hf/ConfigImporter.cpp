@@ -491,10 +491,11 @@ private:
     AttentionConfig &a = m.attention;
     a.causal = true;
     a.heads = intField("num_attention_heads", sizeDefault(8));
-    // Starcoder2Config's default (2) is not the heads' count; its configs must say it.
-    a.kvHeads = intField("num_key_value_heads", gemma3       ? std::optional<int64_t>(4)
-                                                : starcoder2 ? std::nullopt
-                                                             : std::optional<int64_t>(a.heads));
+    // Starcoder2Config's and GemmaConfig's defaults (2, 16) are not the heads' count; their configs must
+    // say it.
+    a.kvHeads = intField("num_key_value_heads", gemma3                  ? std::optional<int64_t>(4)
+                                                : starcoder2 || gemma1 ? std::nullopt
+                                                                        : std::optional<int64_t>(a.heads));
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
       error("num_key_value_heads", "num_key_value_heads (" + std::to_string(a.kvHeads) +
                                        ") must divide num_attention_heads (" + std::to_string(a.heads) + ")",
