@@ -500,12 +500,19 @@ public:
 
     // Norms before each block (pre), after it (post: OLMo 2), or both (sandwich: Gemma 2 and 3).
     const bool sandwich = m.normPlacement == ::xf::NormPlacement::Sandwich,
-               post = m.normPlacement == ::xf::NormPlacement::Post, after = sandwich || post;
+               post = m.normPlacement == ::xf::NormPlacement::Post, after = sandwich || post,
+               parallel = m.normPlacement == ::xf::NormPlacement::Parallel;
     for (size_t l = 0; l < m.layers.size(); ++l) {
       int64_t layer = static_cast<int64_t>(l);
       Value x = post ? h : norm(h, model::layerTensorName(layer, "input_layernorm"));
       x.getDefiningOp()->setAttr(model::kAttentionInputAttr, b.getI64IntegerAttr(layer));
       Value attn = attention(layer, x);
+      if (parallel) {
+        // Phi: attention and MLP read the same normed x; both outputs join the residual.
+        Value y = m.mlp.experts > 0 ? moe(layer, x) : mlp(layer, x);
+        h = add(add(h, residual(attn)), residual(y));
+        continue;
+      }
       if (after)
         attn = norm(attn, model::layerTensorName(layer, "post_attention_layernorm"));
       h = add(h, residual(attn));
@@ -515,9 +522,9 @@ public:
         y = norm(y, model::layerTensorName(layer, "post_feedforward_layernorm"));
       h = add(h, residual(y));
     }
-    h = norm(h, "model.norm");
+    h = norm(h, isPhi() ? "model.final_layernorm" : "model.norm");
     Value head = m.tieEmbeddings ? table : weight("lm_head.weight", {m.vocab, m.hidden});
-    Value logits = model::linear(b, loc, h, head);
+    Value logits = model::linear(b, loc, h, head, m.lmHeadBias ? weight("lm_head.bias", {m.vocab}) : Value());
     if (m.logitScale != 1.0)
       logits = scale(logits, m.logitScale);
     if (m.finalSoftcap)
@@ -563,6 +570,8 @@ private:
   bool isGraniteMoe() const { return m.architecture == "GraniteMoeForCausalLM"; }
   /// Starcoder 2's MLP without a gate: mlp.c_fc and mlp.c_proj.
   bool isStarcoder2() const { return m.architecture == "Starcoder2ForCausalLM"; }
+  /// Phi: self_attn.dense, mlp.fc1 / fc2 (no gate), model.final_layernorm.
+  bool isPhi() const { return m.architecture == "PhiForCausalLM"; }
   bool isQwenMoe() const {
     return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM";
   }
@@ -805,8 +814,10 @@ private:
     Value o = model::castTo(b, loc, call.getResult(0), init.getType());
     Value merged = tensor::CollapseShapeOp::create(b, loc, model::transpose(b, loc, o, swap),
                                                    SmallVector<ReassociationIndices>{{0, 1}, {2, 3}});
-    return model::linear(b, loc, merged, layerWeight(layer, "self_attn.o_proj.weight", {C, H * Dv}),
-                         outBias ? layerWeight(layer, "self_attn.o_proj.bias", {C}) : Value());
+    // Phi names the output projection self_attn.dense.
+    const std::string out = isPhi() ? "self_attn.dense" : "self_attn.o_proj";
+    return model::linear(b, loc, merged, layerWeight(layer, out + ".weight", {C, H * Dv}),
+                         outBias ? layerWeight(layer, out + ".bias", {C}) : Value());
   }
 
   /// A dense MLP (HF names mlp.gate_proj / up_proj / down_proj; Phi-3's fused mlp.gate_up_proj).
@@ -829,11 +840,11 @@ private:
     } else if (p.gated) {
       h = gatedActivation(project(x, "gate_proj", I, C), project(x, "up_proj", I, C));
     } else {
-      StringRef upName = isStarcoder2() && prefix == "mlp" ? "c_fc" : "up_proj";
+      StringRef upName = prefix != "mlp" ? "up_proj" : isStarcoder2() ? "c_fc" : isPhi() ? "fc1" : "up_proj";
       h = model::mapElements(b, loc, project(x, upName, I, C), f32,
                              [&](OpBuilder &nb, Location nloc, ValueRange v) { return activate(nb, nloc, v[0]); });
     }
-    return project(h, isStarcoder2() && prefix == "mlp" ? "c_proj" : "down_proj", C, I);
+    return project(h, prefix != "mlp" ? "down_proj" : isStarcoder2() ? "c_proj" : isPhi() ? "fc2" : "down_proj", C, I);
   }
 
   /// Slices [.., begin::2] of the last dim of a weight (gpt-oss interleaves gate and up columns).

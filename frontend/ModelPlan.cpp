@@ -206,6 +206,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
       {"layer_norm", m.norm.kind == NormSpec::Kind::Layer},
       {"sandwich_norms", m.normPlacement == NormPlacement::Sandwich},
       {"post_norms", m.normPlacement == NormPlacement::Post},
+      {"parallel_residual", m.normPlacement == NormPlacement::Parallel},
+      {"lm_head_bias", m.lmHeadBias},
       {"mlp", std::move(mlp)},
       {"rope", std::move(rope)},
       {"layers", std::move(layers)},

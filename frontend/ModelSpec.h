@@ -157,9 +157,9 @@ struct NormSpec {
   }
 };
 
-/// Where the norms sit: `pre` (x + f(norm(x))), `sandwich` (x + norm(f(norm(x))), Gemma 2) or `post`
-/// (x + norm(f(x)), OLMo 2).
-enum class NormPlacement { Pre, Sandwich, Post };
+/// Where the norms sit: `pre` (x + f(norm(x))), `sandwich` (x + norm(f(norm(x))), Gemma 2), `post`
+/// (x + norm(f(x)), OLMo 2) or `parallel` (x + attention(norm(x)) + mlp(norm(x)), one norm: Phi).
+enum class NormPlacement { Pre, Sandwich, Post, Parallel };
 
 enum class Activation { SiLU, GELU, GELUTanh, ReLU };
 llvm::StringRef toString(Activation a);
@@ -227,6 +227,7 @@ struct ModelSpec {
   double residualScale = 1.0;
   /// The logits are multiplied by it, before the final soft cap (Granite: 1 / logits_scaling).
   double logitScale = 1.0;
+  bool lmHeadBias = false; // the output projection has a bias (Phi)
   std::optional<double> finalSoftcap;
   NormSpec norm;
   NormPlacement normPlacement = NormPlacement::Pre;

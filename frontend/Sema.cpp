@@ -49,7 +49,7 @@ const StringRef kLayerKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", 
                                 "score",  "mask",     "qk_norm",  "bias"};
 const StringRef kModelKeys[] = {"vocab",        "hidden",        "layers",      "dtype",
                                 "tie_embeddings", "max_position", "embed_scale", "residual_scale",
-                                "logit_scale",  "final_softcap", "architecture",  "layer_types",
+                                "logit_scale",  "lm_head_bias",  "final_softcap", "architecture",  "layer_types",
                                 "norm_placement", "nope_layers"};
 const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "norm", "layers", "variant"};
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset"};
@@ -1816,6 +1816,9 @@ private:
     if (const Field *f = get(fields, "logit_scale"))
       if (auto x = positiveNumber(*f))
         m.logitScale = *x;
+    if (const Field *f = get(fields, "lm_head_bias"))
+      if (auto b = boolean(*f))
+        m.lmHeadBias = *b;
     if (const Field *f = get(fields, "final_softcap"))
       if (auto x = noneOrPositive(*f))
         m.finalSoftcap = *x;
@@ -1827,8 +1830,11 @@ private:
         diag.error(startLoc(*f->value), "'architecture' must be a string such as \"LlamaForCausalLM\"");
     }
     if (const Field *f = get(fields, "norm_placement"))
-      if (auto w = word(*f, {"pre", "sandwich", "post"}))
-        m.normPlacement = *w == "pre" ? NormPlacement::Pre : *w == "post" ? NormPlacement::Post : NormPlacement::Sandwich;
+      if (auto w = word(*f, {"pre", "sandwich", "post", "parallel"}))
+        m.normPlacement = *w == "pre"        ? NormPlacement::Pre
+                          : *w == "post"     ? NormPlacement::Post
+                          : *w == "parallel" ? NormPlacement::Parallel
+                                             : NormPlacement::Sandwich;
     const Field *layerTypesField = get(fields, "layer_types");
     if (layerTypesField) {
       auto v = value(*layerTypesField);

@@ -171,8 +171,12 @@ private:
       key(2, "logit_scale", formatNumber(m.logitScale));
     if (m.finalSoftcap)
       key(2, "final_softcap", formatNumber(*m.finalSoftcap));
+    if (m.lmHeadBias)
+      key(2, "lm_head_bias", "true");
     if (m.normPlacement != NormPlacement::Pre)
-      key(2, "norm_placement", m.normPlacement == NormPlacement::Sandwich ? "sandwich" : "post");
+      key(2, "norm_placement", m.normPlacement == NormPlacement::Sandwich ? "sandwich"
+                               : m.normPlacement == NormPlacement::Post   ? "post"
+                                                                          : "parallel");
     if (!m.layerTypes.empty()) {
       os.indent(2) << "layer_types = ";
       std::vector<std::string> items;

@@ -187,6 +187,10 @@ const Architecture kArchitectures[] = {
     // Starcoder 2: LayerNorm, biases on every projection (use_bias), an MLP without a gate (c_fc, c_proj).
     {"Starcoder2ForCausalLM", "starcoder2", 10000.0, 1e-5, true, "gelu_pytorch_tanh", 0, true, SlidingStyle::AllLayers,
      std::nullopt, 4096, false, false, false, 0, 0},
+    // Phi (1, 1.5, 2): attention and an MLP without a gate side by side after one LayerNorm, biases on every
+    // projection and the lm_head, partial rotary.
+    {"PhiForCausalLM", "phi", 10000.0, 1e-5, false, "gelu_new", 0, false, SlidingStyle::None, std::nullopt, 2048, false,
+     false, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
      true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
@@ -206,9 +210,10 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "Qwen3ForCausalLM", "GemmaForCausalLM", "Gemma2ForCausalLM",
                                         "Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "GraniteForCausalLM",
                                         "Olmo2ForCausalLM", "StableLmForCausalLM", "Starcoder2ForCausalLM",
-                                        "SmolLM3ForCausalLM", "Phi3ForCausalLM", "MixtralForCausalLM",
-                                        "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "GraniteMoeForCausalLM",
-                                        "GptOssForCausalLM", "Mistral3ForConditionalGeneration"};
+                                        "PhiForCausalLM", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
+                                        "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
+                                        "GraniteMoeForCausalLM", "GptOssForCausalLM",
+                                        "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -469,9 +474,10 @@ private:
     m.tieEmbeddings = boolField("tie_word_embeddings", arch->tieEmbeddings);
 
     // Norms: StableLM's and Starcoder 2's are nn.LayerNorm (with biases), the others RMSNorm.
-    const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2";
-    const StringRef epsKey = stablelm ? "layer_norm_eps" : starcoder2 ? "norm_epsilon" : "rms_norm_eps";
-    m.norm.kind = stablelm || starcoder2 ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
+    const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2",
+               phi = arch->modelType == "phi";
+    const StringRef epsKey = stablelm || phi ? "layer_norm_eps" : starcoder2 ? "norm_epsilon" : "rms_norm_eps";
+    m.norm.kind = stablelm || starcoder2 || phi ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
     m.norm.eps = numberField(epsKey, arch->rmsEps);
     if (m.norm.eps > 1)
       error(epsKey, "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
@@ -527,6 +533,14 @@ private:
       a.bias = AttentionBias::QKV;
     if (starcoder2 && boolField("use_bias", true))
       a.bias = AttentionBias::All;
+    if (phi) {
+      // PhiDecoderLayer: attention and MLP both read input_layernorm(x); every projection has a bias.
+      m.normPlacement = NormPlacement::Parallel;
+      a.bias = AttentionBias::All;
+      m.lmHeadBias = true;
+      if (boolField("qk_layernorm", false))
+        error("qk_layernorm", "per-head q/k layer norms are not supported");
+    }
     if (stablelm) {
       if (boolField("use_qkv_bias", false))
         a.bias = AttentionBias::QKV;
@@ -597,6 +611,11 @@ private:
       mlp.intermediate = intField("intermediate_size", sizeDefault(9216));
     }
     readActivation(m, *arch);
+    if (phi) {
+      // PhiMLP: fc2(act(fc1(x))), both with biases.
+      mlp.gated = false;
+      mlp.bias = true;
+    }
     if (starcoder2) {
       // Starcoder2MLP: c_proj(act(c_fc(x))), both with use_bias's biases.
       mlp.gated = false;
@@ -656,6 +675,8 @@ private:
     m.rope.base = arch->ropeTheta; // the class default of rope_theta
     if (stablelm)
       m.rope.partial = 0.25; // StableLmConfig's partial_rotary_factor default
+    if (phi)
+      m.rope.partial = 0.5; // PhiConfig's
     readRope(m);
     if (gemma3) {
       // Gemma 3's sliding layers rotate with their own base and no scaling (HF's rotary_emb_local).

@@ -63,6 +63,8 @@ struct Plan {
   bool tieEmbeddings = false, unitOffset = false, sandwich = false;
   bool postNorms = false; // x + norm(f(x)) (OLMo 2): no norm before the blocks
   bool layerNorm = false; // the norms are LayerNorms with biases (StableLM), not RMSNorms
+  bool parallel = false;  // x + attention(norm(x)) + mlp(norm(x)), one norm per layer (Phi)
+  bool lmHeadBias = false;
   double embedScale = 1.0, normEps = 1e-5;
   double residualScale = 1.0; // multiplies each block's output before its residual add (Granite)
   double logitScale = 1.0;    // multiplies the logits, before the final soft cap
@@ -130,6 +132,8 @@ Plan parsePlan(const xfrt_module &module) {
   p.sandwich = boolean(o, "sandwich_norms");
   p.postNorms = boolean(o, "post_norms");
   p.layerNorm = boolean(o, "layer_norm");
+  p.parallel = boolean(o, "parallel_residual");
+  p.lmHeadBias = boolean(o, "lm_head_bias");
   if (std::optional<double> c = o.getNumber("final_softcap"))
     p.finalSoftcap = *c;
   const json::Object *mlp = o.getObject("mlp");
@@ -450,7 +454,8 @@ struct xfrt_model_s {
   /// sends the projections of many rows to cuBLAS's bf16 GEMM (xf_dense_round_bf16, xf_dense_dot_bf16).
   dense::Dot dot = dense::Dot::F32;
   std::vector<GpuLayerWeights> gpuLayers;
-  std::vector<float> gpuLmHead; // [vocab, hidden]
+  std::vector<float> gpuLmHead;     // [vocab, hidden]
+  std::vector<float> gpuLmHeadBias; // [vocab] (Phi), else empty
   /// The GPU projections stored as bf16 pairs in 32-bit words ([out, ceil(in / 2)], for
   /// xf_dense_matmul_bf16), by their data pointer (stable when the vectors move).
   llvm::DenseSet<const float *> gpuBf16;
@@ -469,7 +474,8 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
   };
   if (!p.postNorms)
     norm("input_layernorm", w.inputNorm, w.inputNormBias);
-  norm("post_attention_layernorm", w.postAttnNorm, w.postAttnNormBias);
+  if (!p.parallel)
+    norm("post_attention_layernorm", w.postAttnNorm, w.postAttnNormBias);
   if (p.sandwich)
     norm("pre_feedforward_layernorm", w.preFfnNorm, w.preFfnNormBias);
   if (p.sandwich || p.postNorms)
@@ -501,7 +507,17 @@ struct DenseMlpNames {
 DenseMlpNames denseMlpNames(const Plan &p) {
   if (p.architecture == "Starcoder2ForCausalLM")
     return {"mlp.c_fc", "mlp.c_proj"};
+  if (p.architecture == "PhiForCausalLM")
+    return {"mlp.fc1", "mlp.fc2"};
   return {"mlp.up_proj", "mlp.down_proj"};
+}
+
+/// The attention output projection within a layer (Phi: self_attn.dense) and the final norm.
+std::string outProjection(const Plan &p) {
+  return p.architecture == "PhiForCausalLM" ? "self_attn.dense" : "self_attn.o_proj";
+}
+std::string finalNormName(const Plan &p) {
+  return p.architecture == "PhiForCausalLM" ? "model.final_layernorm" : "model.norm";
 }
 
 ExpertNames expertNames(const Plan &p) {
@@ -557,14 +573,14 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
   }
   if (p.tieEmbeddings)
     m.lmHead.assign(table, p.vocab, H, false, nullptr, r.storageFor({embedName}));
-  m.finalNorm = r.read("model.norm.weight", {H});
+  m.finalNorm = r.read(finalNormName(p) + ".weight", {H});
   if (p.layerNorm)
-    m.finalNormBias = r.read("model.norm.bias", {H});
+    m.finalNormBias = r.read(finalNormName(p) + ".bias", {H});
   if (p.tieEmbeddings) {
     if (r.has("lm_head.weight"))
       r.ignore("lm_head.weight"); // some checkpoints store the tied copy
   } else {
-    r.linear(m.lmHead, "lm_head", p.vocab, H, false);
+    r.linear(m.lmHead, "lm_head", p.vocab, H, p.lmHeadBias);
   }
   bool phi3 = p.architecture == "Phi3ForCausalLM";
   const bool graniteMoe = p.architecture == "GraniteMoeForCausalLM";
@@ -582,7 +598,7 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
       r.fused(w.qkv, {{pre + "self_attn.q_proj", qRows}, {pre + "self_attn.k_proj", kvRows},
                       {pre + "self_attn.v_proj", kvRows}},
               H, lp.qkvBias);
-    r.linear(w.o, pre + "self_attn.o_proj", H, qRows, lp.oBias);
+    r.linear(w.o, pre + outProjection(p), H, qRows, lp.oBias);
 
     int64_t E = p.mlp.experts;
     if (E == 0 && !p.mlp.gated) {
@@ -704,15 +720,17 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
   WeightReader r(store, Storage::F32, progress);
   int64_t H = p.hidden, I = p.mlp.intermediate;
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
-  m.finalNorm = r.read("model.norm.weight", {H});
+  m.finalNorm = r.read(finalNormName(p) + ".weight", {H});
   if (p.layerNorm)
-    m.finalNormBias = r.read("model.norm.bias", {H});
+    m.finalNormBias = r.read(finalNormName(p) + ".bias", {H});
   std::vector<float> lmHead;
   if (p.tieEmbeddings) {
     if (r.has("lm_head.weight"))
       r.ignore("lm_head.weight");
   } else {
     lmHead = r.read("lm_head.weight", {p.vocab, H});
+    if (p.lmHeadBias)
+      m.gpuLmHeadBias = r.read("lm_head.bias", {p.vocab});
   }
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];
@@ -734,9 +752,9 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
         g.qkvBias.insert(g.qkvBias.end(), bias.begin(), bias.end());
       }
     }
-    g.o = r.read(pre + "self_attn.o_proj.weight", {H, qRows});
+    g.o = r.read(pre + outProjection(p) + ".weight", {H, qRows});
     if (lp.oBias)
-      g.oBias = r.read(pre + "self_attn.o_proj.bias", {H});
+      g.oBias = r.read(pre + outProjection(p) + ".bias", {H});
     int64_t E = p.mlp.experts;
     if (E > 0 && p.architecture == "GraniteMoeForCausalLM") {
       // Granite MoE: [gate; up] per expert in input_linear [E, 2I, H], down in output_linear [E, H, I].
@@ -1234,9 +1252,9 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       normRows(o, Hp, S, H, w.postAttnNorm.data(), normBias(w.postAttnNormBias), eps, offset, o, Hp);
     dense::addScaled(x, H, o, Hp, residualScale, S, H, x, H);
 
-    // MLP.
-    const float *mlpIn = x;
-    if (!p.postNorms) {
+    // MLP: with parallel residuals (Phi) it reads the attention's normed input, h.
+    const float *mlpIn = p.parallel ? h : x;
+    if (!p.postNorms && !p.parallel) {
       if (p.sandwich)
         normRows(x, H, S, H, w.preFfnNorm.data(), normBias(w.preFfnNormBias), eps, offset, h, H);
       else
@@ -1524,7 +1542,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                          const std::vector<float> &normBias, std::vector<float> &normed, std::vector<float> &weight,
                          std::vector<float> &bias, std::vector<float> &out, int64_t n, size_t layer) {
     const bool bf16 = m.gpuBf16.contains(weight.data());
-    if (S < kTiledRows && (bf16 || !blasF32) && !p.layerNorm) {
+    if (S < kTiledRows && (bf16 || !blasF32) && !p.layerNorm && !p.parallel) {
       runKernel(s, bf16 ? "xf_dense_matmul_bf16_norm" : "xf_dense_matmul_norm",
                 {view(in, {S, k}), view(gain, {k}), view(params, {2}), view(weight, {n, bf16 ? (k + 1) / 2 : k}),
                  view(out, {S, n})},
@@ -1647,6 +1665,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       std::vector<float> &gateUp = resident(a.gateUp, S * width), &act = resident(a.act, S * I);
       if (p.postNorms)
         project(x, H, g.gateUp, g.gateUpBias, gateUp, width, l, S);
+      else if (p.parallel)
+        project(h, H, g.gateUp, g.gateUpBias, gateUp, width, l, S); // the attention's normed input
       else
         normProject(x, H, mlpNorm, mlpNormBias, h, g.gateUp, g.gateUpBias, gateUp, width, l);
       if (p.mlp.gated)
@@ -1670,7 +1690,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                          &out = resident(a.expertOut, R * H);
       // The router and every expert read the normed x (x itself with post norms).
       std::vector<float> &moeIn = p.postNorms ? x : h;
-      if (!p.postNorms)
+      if (!p.postNorms && !p.parallel)
         normRows(x, S, H, mlpNorm, mlpNormBias, h, l);
       project(moeIn, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
       runKernel(s, "xf_dense_topk_softmax",
@@ -1744,7 +1764,6 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     // The last token's row (columns of x seen as one row), normed, through the lm_head.
     std::vector<float> &last = resident(a.last, H), &normed = resident(a.normed, H),
                        &out = resident(a.logits, p.vocab);
-    std::vector<float> noBias;
     // The last position's row (a decode step's only one).
     std::vector<float> *lastRow = &x;
     if (S > 1) {
@@ -1752,7 +1771,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       lastRow = &last;
     }
     normRows(*lastRow, 1, H, m.finalNorm, m.finalNormBias, normed, none);
-    project(normed, H, m.gpuLmHead, noBias, out, p.vocab, none, 1);
+    project(normed, H, m.gpuLmHead, m.gpuLmHeadBias, out, p.vocab, none, 1);
   }
   // One read-back: the logits and every layer's appended cache rows.
   std::vector<HostRange> back;
@@ -1945,7 +1964,7 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
     if (model->gpu && (context->vulkan || context->cuda)) {
       // Weights go to the device once; every kernel call then binds them instead of copying them.
       std::vector<const std::vector<float> *> weights = {&model->embedding, &model->finalNorm, &model->finalNormBias,
-                                                         &model->gpuLmHead};
+                                                         &model->gpuLmHead, &model->gpuLmHeadBias};
       for (size_t l = 0; l < model->layers.size(); ++l) {
         const LayerWeights &w = model->layers[l];
         const GpuLayerWeights &g = model->gpuLayers[l];

@@ -4,8 +4,8 @@
     /usr/bin/python3 test/models/check_reference.py [--max-new 64] [--keep DIR] [--xfc build/bin/xfc]
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
-qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2) it
-generates a tiny
+qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
+phi) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -30,8 +30,8 @@ checkpoint and checks:
      q/k norms, the sliding layers' own RoPE, the full layers' linear scaling, query_pre_attn_scalar;
      smollm3: its NoPE layer; granite: each of its four multipliers; olmo2: post norms, projection-wide
      q/k norms; qwen2moe: q/k/v biases, the shared expert and its gate, top-2; granitemoe: three multipliers, top-2;
-     stablelm: layer norms, q/k/v biases, the partial rotary factor; starcoder2: layer norms, MLP biases), and
-     that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+     stablelm: layer norms, q/k/v biases, the partial rotary factor; starcoder2: layer norms, MLP biases; phi:
+     the parallel residual, the lm_head bias, the partial rotary factor), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -172,8 +172,11 @@ class TorchModel:
         self.olmo2 = self.type == "olmo2"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
+        self.phi = self.type == "phi"
         if self.stablelm:
             c.setdefault("partial_rotary_factor", 0.25)          # StableLmConfig's default
+        if self.phi:
+            c.setdefault("partial_rotary_factor", 0.5)           # PhiConfig's
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -186,11 +189,11 @@ class TorchModel:
         return F.linear(x, self.w[name + ".weight"], self.w.get(name + ".bias"))
 
     def rms(self, x, name):
-        if self.stablelm or self.starcoder2:
-            # StableLmDecoderLayer / Starcoder2DecoderLayer: nn.LayerNorm(hidden_size, eps=layer_norm_eps /
+        if self.stablelm or self.starcoder2 or self.phi:
+            # StableLm / Starcoder2 / PhiDecoderLayer: nn.LayerNorm(hidden_size, eps=layer_norm_eps /
             # norm_epsilon)
             return F.layer_norm(x, x.shape[-1:], self.w[name], self.w[name[:-len("weight")] + "bias"],
-                                self.cfg["layer_norm_eps" if self.stablelm else "norm_epsilon"])
+                                self.cfg["norm_epsilon" if self.starcoder2 else "layer_norm_eps"])
         var = x.pow(2).mean(-1, keepdim=True)
         if self.gemma:
             # Gemma2RMSNorm: output * (1.0 + self.weight.float())
@@ -264,6 +267,10 @@ class TorchModel:
             up_states = self.lin(h, p + "mlp.gate_up_proj")
             gate, up_states = up_states.chunk(2, dim=-1)
             return self.lin(up_states * F.silu(gate), p + "mlp.down_proj")
+        if self.phi:
+            # PhiMLP: fc2(activation_fn(fc1(hidden_states))), gelu_new here.
+            assert c["hidden_act"] == "gelu_new"
+            return self.lin(F.gelu(self.lin(h, p + "mlp.fc1"), approximate="tanh"), p + "mlp.fc2")
         if self.starcoder2:
             # Starcoder2MLP: c_proj(act(c_fc(hidden_states))), act gelu_pytorch_tanh here.
             assert c["hidden_act"] == "gelu_pytorch_tanh"
@@ -332,7 +339,12 @@ class TorchModel:
             else:
                 probs = F.softmax(scores, dim=-1)
             attn = torch.matmul(probs, v).transpose(0, 1).reshape(S, H * D)
-            attn = self.lin(attn, p + "self_attn.o_proj")
+            attn = self.lin(attn, p + ("self_attn.dense" if self.phi else "self_attn.o_proj"))
+            if self.phi:
+                # PhiDecoderLayer: attn_outputs + feed_forward_hidden_states + residual, both from the same
+                # input_layernorm output.
+                x = x + attn + self.mlp(p, h)
+                continue
             if self.olmo2:
                 # Olmo2DecoderLayer: residual + post_attention_layernorm(attn), then residual +
                 # post_feedforward_layernorm(mlp(hidden_states)).
@@ -348,10 +360,10 @@ class TorchModel:
                 x = x + attn * residual
                 h = self.rms(x, p + "post_attention_layernorm.weight")
                 x = x + self.mlp(p, h) * residual
-        x = self.rms(x, "model.norm.weight")
+        x = self.rms(x, "model.final_layernorm.weight" if self.phi else "model.norm.weight")
         head = (w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", self.gemma or self.starcoder2)
                 else w["lm_head.weight"])
-        logits = F.linear(x, head)
+        logits = F.linear(x, head, w.get("lm_head.bias"))
         if self.granite:
             logits = logits / c["logits_scaling"]               # GraniteForCausalLM
         if self.gemma and c.get("final_logit_softcapping") is not None:
@@ -575,6 +587,14 @@ def check_features_matter(arch, model_dir, logits):
             for t in "qkv":
                 del r.w["model.layers.%d.self_attn.%s_proj.bias" % (n, t)]
 
+    def phi_sequential(r):
+        # The same norm before the MLP too, but of x after the attention's residual add.
+        r.parallel = False
+        for n in range(r.L):
+            p = "model.layers.%d." % n
+            r.w[p + "post_attention_layernorm.weight"] = r.w[p + "input_layernorm.weight"]
+            r.w[p + "post_attention_layernorm.bias"] = r.w[p + "input_layernorm.bias"]
+
     def no_mlp_bias(r):
         for n in range(r.L):
             for name in ("c_fc", "c_proj"):
@@ -634,6 +654,9 @@ def check_features_matter(arch, model_dir, logits):
                      ("partial rotary factor", cfg_("partial_rotary_factor", 1.0))),
         "starcoder2": (("layer norms (vs RMSNorm)", setattr_("layer_norm", False)),
                        ("MLP biases", no_mlp_bias)),
+        "phi": (("parallel residual (vs sequential)", phi_sequential),
+                ("lm_head bias", lambda r: r.w.pop("lm_head.bias")),
+                ("partial rotary factor", cfg_("partial_rotary_factor", 1.0))),
         "smollm3": (("NoPE layer", setattr_("rope_layers", [True, True])),),
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),

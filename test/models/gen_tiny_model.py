@@ -3,14 +3,14 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2}
+                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
-Starcoder2ForCausalLM; gemma3mm:
+Starcoder2ForCausalLM, PhiForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -44,7 +44,7 @@ TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
-         "starcoder2"]
+         "starcoder2", "phi"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -334,6 +334,27 @@ def make_config(arch, dtype):
             "hidden_dropout": 0.0,
             "attention_dropout": 0.0,
         }
+    elif arch == "phi":
+        # Phi (2): one LayerNorm (layer_norm_eps) whose output feeds attention and MLP side by side (parallel
+        # residual), biases on q, k, v, self_attn.dense, mlp.fc1 / fc2 (no gate, gelu_new) and the lm_head,
+        # RoPE on 6 of each head's 16 dims (partial_rotary_factor 0.375; Phi-2's 0.4 of 80 is 32),
+        # model.final_layernorm.
+        cfg = {
+            "architectures": ["PhiForCausalLM"],
+            "model_type": "phi",
+            **{k: v for k, v in common.items() if k not in ("head_dim", "rms_norm_eps")},
+            "hidden_act": "gelu_new",
+            "layer_norm_eps": 1e-5,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "partial_rotary_factor": 0.375,
+            "qk_layernorm": False,
+            "resid_pdrop": 0.0,
+            "embd_pdrop": 0.0,
+            "attention_dropout": 0.0,
+        }
     elif arch == "starcoder2":
         # Starcoder 2: nn.LayerNorm (norm_epsilon) with biases, biases on every projection (use_bias), an MLP
         # without a gate (c_proj(gelu_pytorch_tanh(c_fc x))), a sliding window of 8 on every layer; no
@@ -516,13 +537,24 @@ def make_weights(cfg, seed):
             w[p + "post_feedforward_layernorm.weight"] = norm(H)
             w[p + "self_attn.q_norm.weight"] = norm(nH * D)
             w[p + "self_attn.k_norm.weight"] = norm(nKV * D)
+        elif kind == "phi":
+            w[p + "input_layernorm.weight"] = norm(H)
+            w[p + "input_layernorm.bias"] = bias(H, std=0.1)
         else:
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "post_attention_layernorm.weight"] = norm(H)
             if kind in ("stablelm", "starcoder2"):
                 w[p + "input_layernorm.bias"] = bias(H, std=0.1)
                 w[p + "post_attention_layernorm.bias"] = bias(H, std=0.1)
-        if kind == "phi3":
+        if kind == "phi":
+            # self_attn.dense is Phi's output projection; every projection has a bias.
+            w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, std=0.15)
+            w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, std=0.15)
+            w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
+            w[p + "self_attn.dense.weight"] = mat(H, nH * D)
+            for name, n_out in (("q_proj", nH * D), ("k_proj", nKV * D), ("v_proj", nKV * D), ("dense", H)):
+                w[p + "self_attn.%s.bias" % name] = bias(n_out)
+        elif kind == "phi3":
             # qkv_proj: the q, k and v rows stacked ([H*D + 2*KV*D, hidden]).
             w[p + "self_attn.qkv_proj.weight"] = np.concatenate(
                 [mat(nH * D, H, std=0.15), mat(nKV * D, H, std=0.15), mat(nKV * D, H)], axis=0)
@@ -590,6 +622,11 @@ def make_weights(cfg, seed):
             # Each expert's gate rows, then its up rows.
             w[p + "block_sparse_moe.input_linear.weight"] = mat(E, 2 * I, H, std=0.15)
             w[p + "block_sparse_moe.output_linear.weight"] = mat(E, H, I)
+        elif kind == "phi":
+            w[p + "mlp.fc1.weight"] = mat(I, H)
+            w[p + "mlp.fc1.bias"] = bias(I)
+            w[p + "mlp.fc2.weight"] = mat(H, I)
+            w[p + "mlp.fc2.bias"] = bias(H)
         elif kind == "starcoder2":
             w[p + "mlp.c_fc.weight"] = mat(I, H)
             w[p + "mlp.c_fc.bias"] = bias(I)
@@ -603,11 +640,14 @@ def make_weights(cfg, seed):
             w[p + "mlp.gate_proj.weight"] = mat(I, H)
             w[p + "mlp.up_proj.weight"] = mat(I, H)
             w[p + "mlp.down_proj.weight"] = mat(H, I)
-    w["model.norm.weight"] = gemma_norm(H) if gemma else norm(H)
-    if kind in ("stablelm", "starcoder2"):
-        w["model.norm.bias"] = bias(H, std=0.1)
+    final = "model.final_layernorm." if kind == "phi" else "model.norm."
+    w[final + "weight"] = gemma_norm(H) if gemma else norm(H)
+    if kind in ("stablelm", "starcoder2", "phi"):
+        w[final + "bias"] = bias(H, std=0.1)
     if not cfg.get("tie_word_embeddings", False):
         w["lm_head.weight"] = mat(V, H, std=0.2)
+    if kind == "phi":
+        w["lm_head.bias"] = bias(V, std=0.1)
     return w
 
 

@@ -52,6 +52,9 @@ the xf repository. Conventions:
   * Starcoder 2: nn.LayerNorm (eps norm_epsilon) with biases, biases on q, k, v, o (use_bias), the MLP
     c_proj(act(c_fc x)) with biases and no gate, sliding_window on every layer when set; embeddings
     tied unless tie_word_embeddings is false (PretrainedConfig's default).
+  * Phi: x + attention(ln(x)) + mlp(ln(x)) with one nn.LayerNorm (input_layernorm, layer_norm_eps);
+    biases on q, k, v, self_attn.dense (the output projection), mlp.fc1 / fc2 (no gate, gelu_new) and the
+    lm_head; RoPE on the first partial_rotary_factor (default 0.5) of each head; model.final_layernorm.
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
     norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
     projections, before the split into heads and RoPE.
@@ -305,7 +308,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
                  "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
-                 "Starcoder2ForCausalLM")
+                 "Starcoder2ForCausalLM", "PhiForCausalLM")
 
 
 class Model:
@@ -349,6 +352,9 @@ class Model:
             cfg.setdefault("tie_word_embeddings", True)
         if arch == "StableLmForCausalLM":
             cfg.setdefault("partial_rotary_factor", 0.25)
+        if arch == "PhiForCausalLM":
+            cfg.setdefault("partial_rotary_factor", 0.5)
+            cfg.setdefault("hidden_act", "gelu_new")
         if gemma3:
             cfg.setdefault("rope_theta", 1e6)
         elif arch == "Qwen3ForCausalLM":
@@ -366,9 +372,12 @@ class Model:
         self.D = cfg["head_dim"]
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
-        self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM")
+        self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM", "PhiForCausalLM")
         if self.layer_norm:
-            self.eps = cfg.get("layer_norm_eps" if arch == "StableLmForCausalLM" else "norm_epsilon", 1e-5)
+            self.eps = cfg.get("norm_epsilon" if arch == "Starcoder2ForCausalLM" else "layer_norm_eps", 1e-5)
+        # Phi: attention and MLP side by side on one norm's output; its output projection is
+        # self_attn.dense, its last norm model.final_layernorm, its lm_head has a bias.
+        self.phi = self.parallel = arch == "PhiForCausalLM"
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
         # (inv_freq, attention_scaling) of the sliding layers where they differ: Gemma 3's default RoPE
@@ -527,12 +536,14 @@ class Model:
                 P = e / e.sum(axis=-1, keepdims=True)
             out[h] = P @ V[kv]
         out = out.transpose(1, 0, 2).reshape(S, H * D)
-        return self.linear(out, p + "o_proj")
+        return self.linear(out, p + ("dense" if self.phi else "o_proj"))
 
     def dense_mlp(self, n, x):
         p = "model.layers.%d.mlp." % n
         if p + "c_fc.weight" in self.w:                         # Starcoder 2: no gate
             return self.linear(self.act(self.linear(x, p + "c_fc")), p + "c_proj")
+        if p + "fc1.weight" in self.w:                          # Phi: no gate
+            return self.linear(self.act(self.linear(x, p + "fc1")), p + "fc2")
         if p + "gate_up_proj.weight" in self.w:                 # Phi-3: [gate; up] rows
             gate_up = self.linear(x, p + "gate_up_proj")
             I = gate_up.shape[-1] // 2
@@ -641,6 +652,10 @@ class Model:
         x = self.w["model.embed_tokens.weight"][np.asarray(ids)] * self.embed_scale
         for n in range(self.L):
             p = "model.layers.%d." % n
+            if self.parallel:
+                h = self.norm(x, p + "input_layernorm")
+                x = x + self.attention(n, h, positions, cache) + self.mlp(n, h)
+                continue
             if self.post_norms:
                 x = x + self.norm(self.attention(n, x, positions, cache), p + "post_attention_layernorm")
                 x = x + self.norm(self.mlp(n, x), p + "post_feedforward_layernorm")
@@ -654,8 +669,11 @@ class Model:
             else:
                 x = x + self.residual_scale * h
                 x = x + self.residual_scale * self.mlp(n, self.norm(x, p + "post_attention_layernorm"))
-        x = self.norm(x, "model.norm")
-        logits = (x @ self.lm_head.T) * self.logit_scale
+        x = self.norm(x, "model.final_layernorm" if self.phi else "model.norm")
+        logits = x @ self.lm_head.T
+        if "lm_head.bias" in self.w:
+            logits = logits + self.w["lm_head.bias"]
+        logits = logits * self.logit_scale
         if self.final_softcap is not None:
             logits = self.final_softcap * np.tanh(logits / self.final_softcap)
         return logits
