@@ -546,8 +546,9 @@ private:
         a.bias = AttentionBias::QKV;
       if (boolField("qk_layernorm", false))
         error("qk_layernorm", "per-head q/k layer norms (StableLM 2 12B) are not supported");
+      // StableLmDecoderLayer with use_parallel_residual: attention and MLP both on input_layernorm's output.
       if (boolField("use_parallel_residual", false))
-        error("use_parallel_residual", "parallel attention and MLP residuals are not supported");
+        m.normPlacement = NormPlacement::Parallel;
     } // Qwen2 has q, k, v biases and none on o_proj.
     if (arch->attentionBiasKey)
       a.bias = boolField("attention_bias", arch->attentionBias) ? AttentionBias::All : AttentionBias::None;

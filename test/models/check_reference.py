@@ -340,9 +340,9 @@ class TorchModel:
                 probs = F.softmax(scores, dim=-1)
             attn = torch.matmul(probs, v).transpose(0, 1).reshape(S, H * D)
             attn = self.lin(attn, p + ("self_attn.dense" if self.phi else "self_attn.o_proj"))
-            if self.phi:
-                # PhiDecoderLayer: attn_outputs + feed_forward_hidden_states + residual, both from the same
-                # input_layernorm output.
+            if self.phi or (self.stablelm and c.get("use_parallel_residual")):
+                # PhiDecoderLayer (and StableLmDecoderLayer with use_parallel_residual): attn_outputs +
+                # feed_forward_hidden_states + residual, both from the same input_layernorm output.
                 x = x + attn + self.mlp(p, h)
                 continue
             if self.olmo2:
@@ -458,9 +458,9 @@ class TorchModel:
 # --------------------------------------------------------------------------------------------------
 # Checks
 # --------------------------------------------------------------------------------------------------
-def gen(root, arch, dtype="f32", shards=1, seed=0):
-    out = os.path.join(root, "%s-%s-s%d-seed%d" % (arch, dtype, shards, seed))
-    args = ["--arch", arch, "--out", out, "--dtype", dtype, "--shards", str(shards), "--seed", str(seed)]
+def gen(root, arch, dtype="f32", shards=1, seed=0, extra=()):
+    out = os.path.join(root, "%s-%s-s%d-seed%d%s" % (arch, dtype, shards, seed, "".join(extra)))
+    args = ["--arch", arch, "--out", out, "--dtype", dtype, "--shards", str(shards), "--seed", str(seed)] + list(extra)
     rc = subprocess.run([sys.executable, os.path.join(HERE, "gen_tiny_model.py")] + args).returncode
     if rc != 0:
         raise RuntimeError("gen_tiny_model.py %s failed" % " ".join(args))
@@ -699,6 +699,10 @@ def main():
             for dtype in ("bf16", "f16"):
                 check_decode("%s %s" % (arch, dtype), gen(root, arch, dtype), args.max_new)
             check_decode("%s bf16 shards=2 seed=1" % arch, gen(root, arch, "bf16", 2, seed=1), args.max_new)
+        # StableLM's parallel form (use_parallel_residual), as Phi's.
+        d = gen(root, "stablelm", extra=("--parallel-residual",))
+        check_importer(args.xfc, "stablelm --parallel-residual", d)
+        check_decode("stablelm --parallel-residual f32", d, args.max_new)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

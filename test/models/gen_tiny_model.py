@@ -6,6 +6,7 @@
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
+        [--parallel-residual]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
@@ -546,6 +547,9 @@ def make_weights(cfg, seed):
             if kind in ("stablelm", "starcoder2"):
                 w[p + "input_layernorm.bias"] = bias(H, std=0.1)
                 w[p + "post_attention_layernorm.bias"] = bias(H, std=0.1)
+            if cfg.get("use_parallel_residual"):
+                # StableLM's parallel form has no post_attention_layernorm.
+                del w[p + "post_attention_layernorm.weight"], w[p + "post_attention_layernorm.bias"]
         if kind == "phi":
             # self_attn.dense is Phi's output projection; every projection has a bias.
             w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, std=0.15)
@@ -735,6 +739,8 @@ def main(argv=None):
                     help="gemma3mm: language_model.model.* (old) or model.language_model.* (new) tensor names")
     ap.add_argument("--norm-topk-prob", action="store_true",
                     help="qwen3moe, qwen2moe: renormalize the chosen experts' weights (norm_topk_prob true)")
+    ap.add_argument("--parallel-residual", action="store_true",
+                    help="stablelm: attention and MLP on input_layernorm's output (use_parallel_residual true)")
     args = ap.parse_args(argv)
     if args.shards < 1:
         ap.error("--shards must be >= 1")
@@ -742,10 +748,14 @@ def main(argv=None):
         ap.error("--mxfp4 applies to --arch gptoss")
     if args.norm_topk_prob and args.arch not in ("qwen3moe", "qwen2moe"):
         ap.error("--norm-topk-prob applies to --arch qwen3moe and qwen2moe")
+    if args.parallel_residual and args.arch != "stablelm":
+        ap.error("--parallel-residual applies to --arch stablelm")
 
     cfg = make_config(args.arch, args.dtype)
     if args.norm_topk_prob:
         cfg["norm_topk_prob"] = True
+    if args.parallel_residual:
+        cfg["use_parallel_residual"] = True
     if args.arch in MULTIMODAL:
         text = dict(cfg["text_config"], torch_dtype=cfg["torch_dtype"])
         lm = make_weights(text, args.seed)

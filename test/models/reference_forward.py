@@ -52,7 +52,7 @@ the xf repository. Conventions:
   * Starcoder 2: nn.LayerNorm (eps norm_epsilon) with biases, biases on q, k, v, o (use_bias), the MLP
     c_proj(act(c_fc x)) with biases and no gate, sliding_window on every layer when set; embeddings
     tied unless tie_word_embeddings is false (PretrainedConfig's default).
-  * Phi: x + attention(ln(x)) + mlp(ln(x)) with one nn.LayerNorm (input_layernorm, layer_norm_eps);
+  * Phi, and StableLM with use_parallel_residual: x + attention(ln(x)) + mlp(ln(x)) with one nn.LayerNorm (input_layernorm, layer_norm_eps);
     biases on q, k, v, self_attn.dense (the output projection), mlp.fc1 / fc2 (no gate, gelu_new) and the
     lm_head; RoPE on the first partial_rotary_factor (default 0.5) of each head; model.final_layernorm.
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
@@ -377,7 +377,9 @@ class Model:
             self.eps = cfg.get("norm_epsilon" if arch == "Starcoder2ForCausalLM" else "layer_norm_eps", 1e-5)
         # Phi: attention and MLP side by side on one norm's output; its output projection is
         # self_attn.dense, its last norm model.final_layernorm, its lm_head has a bias.
-        self.phi = self.parallel = arch == "PhiForCausalLM"
+        self.phi = arch == "PhiForCausalLM"
+        # StableLM with use_parallel_residual: the same side-by-side form.
+        self.parallel = self.phi or (arch == "StableLmForCausalLM" and cfg.get("use_parallel_residual", False))
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
         # (inv_freq, attention_scaling) of the sliding layers where they differ: Gemma 3's default RoPE
