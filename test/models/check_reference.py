@@ -23,15 +23,17 @@ checkpoint and checks:
   6. that the windows matter (a run without the window gives other logits, from the first row that
      has more keys than the window on), that each architecture's own features change the logits when
      removed (gpt-oss: swiglu clamp, sinks, yarn's truncate=false and attention factor; gemma: (1 + w),
-     the embedding scale; gemma2: each soft
-     cap, the sandwich norms, (1 + w), the embedding scale, query_pre_attn_scalar; qwen3: q/k norms;
-     qwen2: q/k/v biases; mixtral: the top-2 renormalization, top-2 itself; phi3: the partial rotary
-     factor; qwen3moe: q/k norms, norm_topk_prob false, top-2 itself; gemma3: sandwich norms, (1 + w),
-     q/k norms, the sliding layers' own RoPE, the full layers' linear scaling, query_pre_attn_scalar;
-     smollm3: its NoPE layer; granite: each of its four multipliers; olmo2: post norms, projection-wide
-     q/k norms; qwen2moe: q/k/v biases, the shared expert and its gate, top-2; granitemoe: three multipliers, top-2;
-     stablelm: layer norms, q/k/v biases, the partial rotary factor; starcoder2: layer norms, MLP biases; phi:
-     the parallel residual, the lm_head bias, the partial rotary factor), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built).
+     the embedding scale; gemma2: each soft cap, the sandwich norms, (1 + w), the embedding scale,
+     query_pre_attn_scalar; qwen3: q/k norms; qwen2: q/k/v biases; mixtral: the top-2
+     renormalization, top-2 itself; phi3: the partial rotary factor; qwen3moe: q/k norms,
+     norm_topk_prob false, top-2 itself; gemma3: sandwich norms, (1 + w), q/k norms, the sliding
+     layers' own RoPE, the full layers' linear scaling, query_pre_attn_scalar; smollm3: its NoPE layer;
+     granite: each of its four multipliers; olmo2: post norms, projection-wide q/k norms; qwen2moe:
+     q/k/v biases, the shared expert and its gate, top-2; granitemoe: three multipliers, top-2;
+     stablelm: layer norms, q/k/v biases, the partial rotary factor; starcoder2: layer norms, MLP
+     biases; phi: the parallel residual, the lm_head bias, the partial rotary factor), and that
+     `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
+  7. StableLM's parallel form (gen_tiny_model --parallel-residual) against torch, as in 2.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse

@@ -5,10 +5,11 @@
         --out logits.npy [--print-tokens]
 
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
-F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: LlamaForCausalLM,
-MistralForCausalLM, GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM,
-MixtralForCausalLM, Phi3ForCausalLM (the configs that gen_tiny_model.py writes, and the same
-architectures at other sizes; config fields left out take the transformers class defaults).
+F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
+Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
+OLMo 2, StableLM, Starcoder 2, Phi) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
+transformers class defaults).
 
 Greedy decoding: the prompt runs as one causal prefill; row 0 of the output is the logits of the last
 prompt position, its argmax is the first generated token; row k is the logits after feeding generated
