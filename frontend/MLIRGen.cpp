@@ -498,7 +498,8 @@ public:
     auto hType = RankedTensorType::get({dyn, m.hidden}, f32);
     Value h = mlir::xf::EmbedOp::create(b, loc, hType, table, ids, b.getF64FloatAttr(m.embedScale));
 
-    // Norms before each block (pre), after it (post: OLMo 2), or both (sandwich: Gemma 2 and 3).
+    // Norms before each block (pre), after it (post: OLMo 2), both (sandwich: Gemma 2 and 3), or one before
+    // attention and MLP side by side (parallel: Phi).
     const bool sandwich = m.normPlacement == ::xf::NormPlacement::Sandwich,
                post = m.normPlacement == ::xf::NormPlacement::Post, after = sandwich || post,
                parallel = m.normPlacement == ::xf::NormPlacement::Parallel;
@@ -516,7 +517,9 @@ public:
       if (after)
         attn = norm(attn, model::layerTensorName(layer, "post_attention_layernorm"));
       h = add(h, residual(attn));
-      Value y = post ? h : norm(h, model::layerTensorName(layer, sandwich ? "pre_feedforward_layernorm" : "post_attention_layernorm"));
+      Value y = post ? h
+                     : norm(h, model::layerTensorName(layer, sandwich ? "pre_feedforward_layernorm"
+                                                                      : "post_attention_layernorm"));
       y = m.mlp.experts > 0 ? moe(layer, y) : mlp(layer, y);
       if (after)
         y = norm(y, model::layerTensorName(layer, "post_feedforward_layernorm"));
@@ -844,7 +847,8 @@ private:
       h = model::mapElements(b, loc, project(x, upName, I, C), f32,
                              [&](OpBuilder &nb, Location nloc, ValueRange v) { return activate(nb, nloc, v[0]); });
     }
-    return project(h, prefix != "mlp" ? "down_proj" : isStarcoder2() ? "c_proj" : isPhi() ? "fc2" : "down_proj", C, I);
+    StringRef downName = prefix != "mlp" ? "down_proj" : isStarcoder2() ? "c_proj" : isPhi() ? "fc2" : "down_proj";
+    return project(h, downName, C, I);
   }
 
   /// Slices [.., begin::2] of the last dim of a weight (gpt-oss interleaves gate and up columns).

@@ -174,11 +174,11 @@ const Architecture kArchitectures[] = {
     // Granite: Llama with four multipliers (embedding, attention scale, residual, logits).
     {"GraniteForCausalLM", "granite", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 2048,
      true, false, false, 0, 0},
-    // OLMo 2: norms after each block (none before), q/k norms over each token's whole projections.
     // Granite MoE: Granite's multipliers, a mixture of experts in every layer (softmax over the top-k
     // logits), the experts' projections stacked in three tensors.
     {"GraniteMoeForCausalLM", "granitemoe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::None, std::nullopt,
      2048, true, false, true, 8, 2},
+    // OLMo 2: norms after each block (none before), q/k norms over each token's whole projections.
     {"Olmo2ForCausalLM", "olmo2", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::None, std::nullopt, 2048, true,
      false, false, 0, 0},
     // StableLM (2): LayerNorm with biases, a quarter of each head rotated, q/k/v biases with use_qkv_bias.
@@ -473,7 +473,7 @@ private:
     m.maxPosition = intField("max_position_embeddings", arch->maxPosition);
     m.tieEmbeddings = boolField("tie_word_embeddings", arch->tieEmbeddings);
 
-    // Norms: StableLM's and Starcoder 2's are nn.LayerNorm (with biases), the others RMSNorm.
+    // Norms: StableLM's, Starcoder 2's and Phi's are nn.LayerNorm (with biases), the others RMSNorm.
     const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2",
                phi = arch->modelType == "phi";
     const StringRef epsKey = stablelm || phi ? "layer_norm_eps" : starcoder2 ? "norm_epsilon" : "rms_norm_eps";
@@ -530,7 +530,7 @@ private:
     }
     a.headDimV = a.headDim;
     if (arch->modelType == "qwen2" || arch->modelType == "qwen2_moe")
-      a.bias = AttentionBias::QKV;
+      a.bias = AttentionBias::QKV; // Qwen2 has q, k, v biases and none on o_proj.
     if (starcoder2 && boolField("use_bias", true))
       a.bias = AttentionBias::All;
     if (phi) {
@@ -549,7 +549,7 @@ private:
       // StableLmDecoderLayer with use_parallel_residual: attention and MLP both on input_layernorm's output.
       if (boolField("use_parallel_residual", false))
         m.normPlacement = NormPlacement::Parallel;
-    } // Qwen2 has q, k, v biases and none on o_proj.
+    }
     if (arch->attentionBiasKey)
       a.bias = boolField("attention_bias", arch->attentionBias) ? AttentionBias::All : AttentionBias::None;
     else if (const json::Value *v = field("attention_bias"))

@@ -616,12 +616,14 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
       // Granite MoE: each expert's [gate; up] in input_linear [E, 2I, H] and down in output_linear [E, H, I],
       // nn.Linear's [out, in] per expert.
       r.linear(w.router, pre + "block_sparse_moe.router.layer", E, H, false);
-      const std::string in = pre + "block_sparse_moe.input_linear.weight", out = pre + "block_sparse_moe.output_linear.weight";
+      const std::string in = pre + "block_sparse_moe.input_linear.weight",
+                        out = pre + "block_sparse_moe.output_linear.weight";
       float *gateUp = r.staging(E * 2 * I * H);
       r.readInto(in, {E, 2 * I, H}, gateUp);
       const Storage inStorage = r.storageFor({in});
       for (int64_t e = 0; e < E; ++e)
-        w.expertGateUp.emplace_back().assign(gateUp + e * 2 * I * H, 2 * I, H, /*transposed=*/false, nullptr, inStorage);
+        w.expertGateUp.emplace_back().assign(gateUp + e * 2 * I * H, 2 * I, H, /*transposed=*/false, nullptr,
+                                             inStorage);
       float *down = r.staging(E * H * I);
       r.readInto(out, {E, H, I}, down);
       const Storage outStorage = r.storageFor({out});
@@ -1119,7 +1121,8 @@ void normRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, const flo
 }
 
 /// y = act(x) row by row, for MLPs without a gate (as torch computes gelu_pytorch_tanh, gelu and silu).
-void activateRows(dense::GateKind kind, const float *x, int64_t ldx, int64_t rows, int64_t cols, float *y, int64_t ldy) {
+void activateRows(dense::GateKind kind, const float *x, int64_t ldx, int64_t rows, int64_t cols, float *y,
+                  int64_t ldy) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       const float v = x[r * ldx + c];
@@ -1740,8 +1743,9 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       if (const int64_t Is = p.mlp.sharedIntermediate) {
         // Qwen2-MoE's shared expert on every row, times sigmoid(shared_expert_gate . x) per token, added to
         // the routed experts' sum (in x when that went to the residual).
-        std::vector<float> &sharedGateUp = resident(a.sharedGateUp, S * 2 * Is), &sharedAct = resident(a.sharedAct, S * Is),
-                           &sharedOut = resident(a.sharedOut, S * H), &sharedGate = resident(a.sharedGate, S);
+        std::vector<float> &sharedGateUp = resident(a.sharedGateUp, S * 2 * Is),
+                           &sharedAct = resident(a.sharedAct, S * Is), &sharedOut = resident(a.sharedOut, S * H),
+                           &sharedGate = resident(a.sharedGate, S);
         std::vector<float> noBias;
         project(moeIn, H, g.sharedGateUp, noBias, sharedGateUp, 2 * Is, l, S);
         runKernel(s, gateKernel, {view(sharedGateUp, {S, 2 * Is}), view(sharedAct, {S, Is})}, l);
