@@ -1525,7 +1525,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   };
   // The norm of rows [rows, k] of `in` into `out`: RMSNorm, or a LayerNorm model's (with its bias).
   const std::vector<float> &layerNormParams = constant({static_cast<float>(p.normEps)});
-  auto normRows = [&](std::vector<float> &in, int64_t rows, int64_t k, const std::vector<float> &gain,
+  auto normKernel = [&](std::vector<float> &in, int64_t rows, int64_t k, const std::vector<float> &gain,
                       const std::vector<float> &normBias, std::vector<float> &out, size_t layer) {
     if (p.layerNorm)
       runKernel(s, "xf_dense_layer_norm",
@@ -1554,7 +1554,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
         runKernel(s, "xf_dense_bias_add", {view(out, {S, n}), view(bias, {n}), view(out, {S, n})}, layer);
       return;
     }
-    normRows(in, S, k, gain, normBias, normed, layer);
+    normKernel(in, S, k, gain, normBias, normed, layer);
     project(normed, k, weight, bias, out, n, layer, S);
   };
   // Columns [from, from + cols) of in [rows, width].
@@ -1652,7 +1652,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       project(*merged, Hq * D, g.o, g.oBias, o, H, l, S);
       std::vector<float> *attnOut = &o;
       if (p.sandwich || p.postNorms) {
-        normRows(o, S, H, w.postAttnNorm, w.postAttnNormBias, h, l);
+        normKernel(o, S, H, w.postAttnNorm, w.postAttnNormBias, h, l);
         attnOut = &h;
       }
       addResidual(*attnOut, l);
@@ -1694,7 +1694,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       // The router and every expert read the normed x (x itself with post norms).
       std::vector<float> &moeIn = p.postNorms ? x : h;
       if (!p.postNorms && !p.parallel)
-        normRows(x, S, H, mlpNorm, mlpNormBias, h, l);
+        normKernel(x, S, H, mlpNorm, mlpNormBias, h, l);
       project(moeIn, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
       runKernel(s, "xf_dense_topk_softmax",
                 {view(logitsE, {S, E}), view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f}), {2}),
@@ -1756,7 +1756,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       }
     }
     if (mlpOut && (p.sandwich || p.postNorms)) {
-      normRows(*mlpOut, S, H, w.postFfnNorm, w.postFfnNormBias, h, l);
+      normKernel(*mlpOut, S, H, w.postFfnNorm, w.postFfnNormBias, h, l);
       mlpOut = &h;
     }
     if (mlpOut)
@@ -1774,7 +1774,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       slice(x, 1, S * H, (S - 1) * H, last, H, none);
       lastRow = &last;
     }
-    normRows(*lastRow, 1, H, m.finalNorm, m.finalNormBias, normed, none);
+    normKernel(*lastRow, 1, H, m.finalNorm, m.finalNormBias, normed, none);
     project(normed, H, m.gpuLmHead, m.gpuLmHeadBias, out, p.vocab, none, 1);
   }
   // One read-back: the logits and every layer's appended cache rows.
