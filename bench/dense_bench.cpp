@@ -1,7 +1,7 @@
 //===- dense_bench.cpp - the Halide dense kernels against OpenBLAS ---------===//
 //
 // xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b|moe] [--no-hot] [--no-dot | --dot-only]
-//                [--xf-weights f32|bf16|f16]
+//                [--xf-weights f32|bf16|f16|mxfp4] [--rows M]
 //
 // One process, one table per kernel: xf's GEMM (M = 512 tokens, prefill) and GEMV (M = 1, decode) from
 // runtime/cpu/DenseOps.cpp (the Halide kernels libxfrt runs, compiled into this program from the same
@@ -31,6 +31,9 @@
 // default), xf's bf16-dot GEMM (dense::Dot::BF16, xf-run --dot bf16: activations rounded to bf16, vdpbf16ps)
 // and OpenBLAS sgemm on the same values in float32. Its rel.err is the bf16 dot's against OpenBLAS: the
 // rounding of the activations (2^-9 relative each), checked against 2e-2.
+//
+// --rows M (at least kMinRows, the GEMM tile's height) gives every GEMM M rows instead of its shape's: an
+// expert's share of a shorter prompt.
 //
 // Every result is checked against OpenBLAS before it is timed (max |xf - blas| / max |blas|).
 // Timings: best of up to --runs measurements after a warm-up; a measurement repeats the call until it
@@ -77,6 +80,7 @@ struct Options {
   bool hot = true;
   bool dot = true, dotOnly = false;
   dense::Storage xfWeights = dense::Storage::F32;
+  int64_t rows = 0; // --rows: M of every GEMM instead of the shape's
 };
 
 struct Shape {
@@ -140,9 +144,13 @@ Options parseOptions(int argc, char **argv) {
         die("--xf-weights takes f32, bf16, f16 or mxfp4");
       o.xfWeights = *storage;
     }
-    else if (arg == "-h" || arg == "--help") {
+    else if (arg == "--rows") {
+      o.rows = std::atoll(value().c_str());
+      if (o.rows < dense::kMinRows)
+        die("--rows takes at least " + std::to_string(dense::kMinRows) + " rows (the GEMM tile's height)");
+    } else if (arg == "-h" || arg == "--help") {
       std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b|moe] [--no-hot] [--no-dot | "
-                  "--dot-only] [--xf-weights f32|bf16|f16|mxfp4]\n");
+                  "--dot-only] [--xf-weights f32|bf16|f16|mxfp4] [--rows M]\n");
       std::exit(0);
     } else
       die("unknown argument '" + arg + "' (try --help)");
@@ -345,9 +353,14 @@ int main(int argc, char **argv) {
 
   // GEMM, M = 512.
   if (!o.dotOnly) {
-    std::printf("\nGEMM, M = %lld (prefill; an MoE expert: its share of %lld tokens), same weights: xf in its "
-                "64-column panels, OpenBLAS as [K, N]\n",
-                (long long)kPrefillRows, (long long)kPrefillRows);
+    if (o.rows)
+      std::printf("\nGEMM, M = %lld for every shape (--rows), same weights: xf in its 64-column panels, OpenBLAS as "
+                  "[K, N]\n",
+                  (long long)o.rows);
+    else
+      std::printf("\nGEMM, M = %lld (prefill; an MoE expert: its share of %lld tokens), same weights: xf in its "
+                  "64-column panels, OpenBLAS as [K, N]\n",
+                  (long long)kPrefillRows, (long long)kPrefillRows);
     printHeader(false);
   }
   for (const Shape &s : kShapes) {
@@ -355,7 +368,7 @@ int main(int argc, char **argv) {
       continue;
     Weight w = makeWeight(s, 1, false, o.xfWeights);
     const dense::Linear &l = w.xf;
-    const int64_t M = s.rows, K = s.in, N = l.outPadded;
+    const int64_t M = o.rows ? o.rows : s.rows, K = s.in, N = l.outPadded;
     std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yb(y.size());
     fillRandom(x.data(), M * K, 2);
     auto xf = [&](int64_t) { dense::linear(l, x.data(), K, M, y.data(), N); };
@@ -379,9 +392,10 @@ int main(int argc, char **argv) {
   if (o.dot && !dense::bf16DotSupported()) {
     std::printf("\nGEMM with bf16 dot products: skipped, this CPU has no AVX512-BF16\n");
   } else if (o.dot) {
-    std::printf("\nGEMM, M = %lld (prefill; an MoE expert: its share), weights rounded to bf16: xf float32 GEMM on "
-                "them stored bf16 (f32), xf bf16-dot GEMM (dot: --dot bf16), OpenBLAS sgemm on the same values (blas)\n",
-                (long long)kPrefillRows);
+    std::printf("\nGEMM, M = %lld%s, weights rounded to bf16: xf float32 GEMM on them stored bf16 (f32), xf "
+                "bf16-dot GEMM (dot: --dot bf16), OpenBLAS sgemm on the same values (blas)\n",
+                (long long)(o.rows ? o.rows : kPrefillRows),
+                o.rows ? " for every shape (--rows)" : " (prefill; an MoE expert: its share)");
     std::printf("the three measured in turns (each round: blas, f32, dot), best of up to %d rounds\n", o.runs);
     std::printf("GF/s = 2*M*K*N / time; dot/f32 and dot/blas = time ratios (speedup of the bf16 dot); rel.err = "
                 "max |dot - blas| / max |blas|\n");
@@ -393,7 +407,7 @@ int main(int argc, char **argv) {
       Weight w = makeWeight(s, 1, false, dense::Storage::BF16);
       dense::Linear dot = w.xf;
       dot.pairForDot(); // as the model runtime stores them for --dot bf16
-      const int64_t M = s.rows, K = s.in, N = w.xf.outPadded;
+      const int64_t M = o.rows ? o.rows : s.rows, K = s.in, N = w.xf.outPadded;
       std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yd(y.size()), yb(y.size());
       fillRandom(x.data(), M * K, 2);
       auto f32 = [&](int64_t) { dense::linear(w.xf, x.data(), K, M, y.data(), N); };
