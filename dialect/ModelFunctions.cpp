@@ -33,7 +33,22 @@ BlockArgument xf::model::addArgumentBeforeCaches(func::FuncOp f, Type type, Dict
   return f.getArgument(index);
 }
 
-Value xf::model::getOrAddWeight(func::FuncOp f, StringRef name, ArrayRef<int64_t> shape) {
+std::string xf::model::storedTensorName(func::FuncOp f, StringRef name) {
+  auto facts = f->getAttrOfType<DictionaryAttr>(kModelAttr);
+  auto pairs = facts ? facts.getAs<ArrayAttr>(kTensorPrefixesFact) : ArrayAttr();
+  for (Attribute pair : pairs ? pairs.getValue() : ArrayRef<Attribute>()) {
+    auto strings = dyn_cast<ArrayAttr>(pair);
+    if (!strings || strings.size() != 2)
+      continue;
+    auto from = dyn_cast<StringAttr>(strings[0]), to = dyn_cast<StringAttr>(strings[1]);
+    if (from && to && name.starts_with(from.getValue()))
+      return (to.getValue() + name.drop_front(from.size())).str();
+  }
+  return name.str();
+}
+
+Value xf::model::getOrAddWeight(func::FuncOp f, StringRef canonical, ArrayRef<int64_t> shape) {
+  std::string name = storedTensorName(f, canonical);
   for (unsigned i = 0; i < f.getNumArguments(); ++i)
     if (auto attr = f.getArgAttrOfType<StringAttr>(i, kWeightAttr); attr && attr.getValue() == name)
       return f.getArgument(i);

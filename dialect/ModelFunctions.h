@@ -48,8 +48,14 @@ Type weightElementType(func::FuncOp f);
 /// none) and returns it.
 BlockArgument addArgumentBeforeCaches(func::FuncOp f, Type type, DictionaryAttr attrs);
 
-/// The argument of `f` that holds the weight `name`, added (with the model's weight element type and
-/// `shape`) if `f` has none yet.
+/// The entry of the model facts (kModelAttr) that lists, for architectures whose checkpoints name their
+/// tensors other than Llama's, pairs [Llama-style prefix, stored prefix]; a name takes the first that matches.
+inline constexpr llvm::StringLiteral kTensorPrefixesFact = "tensor_prefixes";
+/// `name` as the checkpoint of model function `f` stores it (see kTensorPrefixesFact).
+std::string storedTensorName(func::FuncOp f, llvm::StringRef name);
+
+/// The argument of `f` that holds the weight `name` (a Llama-style name, stored as storedTensorName says),
+/// added (with the model's weight element type and `shape`) if `f` has none yet.
 Value getOrAddWeight(func::FuncOp f, llvm::StringRef name, ArrayRef<int64_t> shape);
 
 /// Layer `layer`'s attention input in `f` ([tokens, hidden], f32), or null if `f` marks none.

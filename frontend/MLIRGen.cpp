@@ -422,7 +422,8 @@ class ModelFunctionBuilder {
 public:
   ModelFunctionBuilder(OpBuilder &builder, ModuleOp module, const ::xf::ModelSpec &m, Location loc,
                        ArrayRef<std::string> kernelOfLayer)
-      : b(builder), module(module), m(m), loc(loc), kernelOfLayer(kernelOfLayer) {}
+      : b(builder), module(module), m(m), loc(loc), kernelOfLayer(kernelOfLayer),
+        tensorPrefixes(m.tensorPrefixes()) {}
 
   void build(StringRef name, bool decode) {
     this->decode = decode;
@@ -463,15 +464,22 @@ public:
     func.setAllArgAttrs(inputAttrs);
     func.setAllResultAttrs(resultAttrs);
     func->setAttr(model::kEntryAttr, b.getStringAttr(decode ? "decode" : "prefill"));
-    func->setAttr(model::kModelAttr,
-                  b.getDictionaryAttr({
-                      b.getNamedAttr("name", b.getStringAttr(m.name)),
-                      b.getNamedAttr("dtype", TypeAttr::get(elementTypeOf(ctx, m.dtype))),
-                      b.getNamedAttr("vocab", b.getI64IntegerAttr(m.vocab)),
-                      b.getNamedAttr("hidden", b.getI64IntegerAttr(m.hidden)),
-                      b.getNamedAttr("layers", b.getI64IntegerAttr(m.numLayers)),
-                      b.getNamedAttr("max_position", b.getI64IntegerAttr(m.maxPosition)),
-                  }));
+    NamedAttrList facts({
+        b.getNamedAttr("name", b.getStringAttr(m.name)),
+        b.getNamedAttr("dtype", TypeAttr::get(elementTypeOf(ctx, m.dtype))),
+        b.getNamedAttr("vocab", b.getI64IntegerAttr(m.vocab)),
+        b.getNamedAttr("hidden", b.getI64IntegerAttr(m.hidden)),
+        b.getNamedAttr("layers", b.getI64IntegerAttr(m.numLayers)),
+        b.getNamedAttr("max_position", b.getI64IntegerAttr(m.maxPosition)),
+    });
+    if (!tensorPrefixes.empty()) {
+      // For the weights passes add (model::getOrAddWeight): the names the checkpoint stores.
+      SmallVector<Attribute> pairs;
+      for (const auto &[from, to] : tensorPrefixes)
+        pairs.push_back(b.getStrArrayAttr({from, to}));
+      facts.append(model::kTensorPrefixesFact, b.getArrayAttr(pairs));
+    }
+    func->setAttr(model::kModelAttr, facts.getDictionary(ctx));
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
     weightArgs.clear();
@@ -498,19 +506,21 @@ public:
     auto hType = RankedTensorType::get({dyn, m.hidden}, f32);
     Value h = mlir::xf::EmbedOp::create(b, loc, hType, table, ids, b.getF64FloatAttr(m.embedScale));
 
-    // Norms before each block (pre), after it (post: OLMo 2), both (sandwich: Gemma 2 and 3), or one before
-    // attention and MLP side by side (parallel: Phi).
+    // Norms before each block (pre), after it (post: OLMo 2), both (sandwich: Gemma 2 and 3), or before
+    // attention and MLP side by side (parallel: one norm for both, Phi; or one each, GPT-NeoX).
     const bool sandwich = m.normPlacement == ::xf::NormPlacement::Sandwich,
                post = m.normPlacement == ::xf::NormPlacement::Post, after = sandwich || post,
-               parallel = m.normPlacement == ::xf::NormPlacement::Parallel;
+               parallel = ::xf::isParallel(m.normPlacement),
+               twoNorms = m.normPlacement == ::xf::NormPlacement::ParallelTwoNorms;
     for (size_t l = 0; l < m.layers.size(); ++l) {
       int64_t layer = static_cast<int64_t>(l);
       Value x = post ? h : norm(h, model::layerTensorName(layer, "input_layernorm"));
       x.getDefiningOp()->setAttr(model::kAttentionInputAttr, b.getI64IntegerAttr(layer));
       Value attn = attention(layer, x);
       if (parallel) {
-        // Phi: attention and MLP read the same normed x; both outputs join the residual.
-        Value y = m.mlp.experts > 0 ? moe(layer, x) : mlp(layer, x);
+        // Attention and MLP read the same residual stream; both outputs join it.
+        Value mlpIn = twoNorms ? norm(h, model::layerTensorName(layer, "post_attention_layernorm")) : x;
+        Value y = m.mlp.experts > 0 ? moe(layer, mlpIn) : mlp(layer, mlpIn);
         h = add(add(h, residual(attn)), residual(y));
         continue;
       }
@@ -554,7 +564,14 @@ private:
   /// The argument of weight `name`, added to the entry block, before the caches, when first read (the
   /// signature is completed at the end of build: inserting into the function type and argument attributes
   /// per weight is quadratic, minutes for Qwen3-MoE's 18432 per-expert tensors).
-  Value weight(StringRef name, ArrayRef<int64_t> shape) {
+  Value weight(StringRef canonical, ArrayRef<int64_t> shape) {
+    // The checkpoint's own name, where the architecture's prefixes are not Llama's (GPT-NeoX).
+    std::string name = canonical.str();
+    for (const auto &[from, to] : tensorPrefixes)
+      if (StringRef(name).starts_with(from)) {
+        name = to + name.substr(from.size());
+        break;
+      }
     auto [it, inserted] = weightArgs.try_emplace(name);
     if (inserted) {
       unsigned index = firstCache + weightAttrs.size();
@@ -575,6 +592,9 @@ private:
   bool isStarcoder2() const { return m.architecture == "Starcoder2ForCausalLM"; }
   /// Phi: self_attn.dense, mlp.fc1 / fc2 (no gate), model.final_layernorm.
   bool isPhi() const { return m.architecture == "PhiForCausalLM"; }
+  /// GPT-NeoX: attention.query_key_value (q, k and v per head), attention.dense, mlp.dense_h_to_4h /
+  /// dense_4h_to_h (no gate), under the prefixes of tensorPrefixes.
+  bool isNeoX() const { return m.architecture == "GPTNeoXForCausalLM"; }
   bool isQwenMoe() const {
     return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM";
   }
@@ -734,7 +754,18 @@ private:
     int64_t H = a.heads, Hkv = a.kvHeads, D = a.headDim, Dv = a.headDimV, C = m.hidden;
     bool qkvBias = a.bias != ::xf::AttentionBias::None, outBias = a.bias == ::xf::AttentionBias::All;
     Value q, k, v;
-    if (isPhi3()) {
+    if (isNeoX()) {
+      // GPT-NeoX stores q, k and v of each head in turn: rows [head][q | k | v][dim].
+      int64_t rows = H * 3 * D;
+      Value w = layerWeight(layer, "attention.query_key_value.weight", {rows, C});
+      Value bias = qkvBias ? layerWeight(layer, "attention.query_key_value.bias", {rows}) : Value();
+      auto part = [&](int64_t j) {
+        return model::linear(b, loc, x, headRows(w, H, j, D), bias ? headRows(bias, H, j, D) : Value());
+      };
+      q = part(0);
+      k = part(1);
+      v = part(2);
+    } else if (isPhi3()) {
       // Phi-3 stores q, k and v as one projection.
       int64_t rows = H * D + Hkv * D + Hkv * Dv;
       Value qkv = model::linear(b, loc, x, layerWeight(layer, "self_attn.qkv_proj.weight", {rows, C}),
@@ -817,8 +848,8 @@ private:
     Value o = model::castTo(b, loc, call.getResult(0), init.getType());
     Value merged = tensor::CollapseShapeOp::create(b, loc, model::transpose(b, loc, o, swap),
                                                    SmallVector<ReassociationIndices>{{0, 1}, {2, 3}});
-    // Phi names the output projection self_attn.dense.
-    const std::string out = isPhi() ? "self_attn.dense" : "self_attn.o_proj";
+    // Phi names the output projection self_attn.dense, GPT-NeoX attention.dense.
+    const std::string out = isPhi() ? "self_attn.dense" : isNeoX() ? "attention.dense" : "self_attn.o_proj";
     return model::linear(b, loc, merged, layerWeight(layer, out + ".weight", {C, H * Dv}),
                          outBias ? layerWeight(layer, out + ".bias", {C}) : Value());
   }
@@ -843,12 +874,44 @@ private:
     } else if (p.gated) {
       h = gatedActivation(project(x, "gate_proj", I, C), project(x, "up_proj", I, C));
     } else {
-      StringRef upName = prefix != "mlp" ? "up_proj" : isStarcoder2() ? "c_fc" : isPhi() ? "fc1" : "up_proj";
+      StringRef upName = prefix != "mlp"    ? "up_proj"
+                         : isStarcoder2() ? "c_fc"
+                         : isPhi()        ? "fc1"
+                         : isNeoX()       ? "dense_h_to_4h"
+                                          : "up_proj";
       h = model::mapElements(b, loc, project(x, upName, I, C), f32,
                              [&](OpBuilder &nb, Location nloc, ValueRange v) { return activate(nb, nloc, v[0]); });
     }
-    StringRef downName = prefix != "mlp" ? "down_proj" : isStarcoder2() ? "c_proj" : isPhi() ? "fc2" : "down_proj";
+    StringRef downName = prefix != "mlp"    ? "down_proj"
+                         : isStarcoder2() ? "c_proj"
+                         : isPhi()        ? "fc2"
+                         : isNeoX()       ? "dense_4h_to_h"
+                                          : "down_proj";
     return project(h, downName, C, I);
+  }
+
+  /// Part `j` of every head of a weight (or bias) whose first dim is [heads][parts][dim] (GPT-NeoX's
+  /// query_key_value, 3 parts): [heads * dim, ...].
+  Value headRows(Value w, int64_t heads, int64_t j, int64_t dim, int64_t parts = 3) {
+    auto type = cast<RankedTensorType>(w.getType());
+    SmallVector<int64_t> split{heads, parts, dim}, sliced{heads, 1, dim}, merged{heads * dim};
+    SmallVector<ReassociationIndices> reassociation{{0, 1, 2}};
+    for (int64_t d = 1; d < type.getRank(); ++d) {
+      split.push_back(type.getDimSize(d));
+      sliced.push_back(type.getDimSize(d));
+      merged.push_back(type.getDimSize(d));
+      reassociation.push_back({d + 2});
+    }
+    Value expanded = tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get(split, type.getElementType()), w,
+                                                   reassociation);
+    SmallVector<OpFoldResult> offsets(split.size(), b.getIndexAttr(0)), sizes, strides(split.size(), b.getIndexAttr(1));
+    offsets[1] = b.getIndexAttr(j);
+    for (int64_t s : sliced)
+      sizes.push_back(b.getIndexAttr(s));
+    Value part = tensor::ExtractSliceOp::create(b, loc, RankedTensorType::get(sliced, type.getElementType()),
+                                                expanded, offsets, sizes, strides);
+    return tensor::CollapseShapeOp::create(b, loc, RankedTensorType::get(merged, type.getElementType()), part,
+                                           reassociation);
   }
 
   /// Slices [.., begin::2] of the last dim of a weight (gpt-oss interleaves gate and up columns).
@@ -996,6 +1059,7 @@ private:
   const ::xf::ModelSpec &m;
   Location loc;
   ArrayRef<std::string> kernelOfLayer;
+  std::vector<std::pair<std::string, std::string>> tensorPrefixes; // ModelSpec::tensorPrefixes
   bool decode = false;
   Type f32;
   func::FuncOp func;

@@ -204,14 +204,18 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
       {"norm_eps", m.norm.eps},
       {"norm_unit_offset", m.norm.unitOffset},
       {"layer_norm", m.norm.kind == NormSpec::Kind::Layer},
-      {"sandwich_norms", m.normPlacement == NormPlacement::Sandwich},
-      {"post_norms", m.normPlacement == NormPlacement::Post},
-      {"parallel_residual", m.normPlacement == NormPlacement::Parallel},
+      {"norm_placement", toString(m.normPlacement)},
       {"lm_head_bias", m.lmHeadBias},
       {"mlp", std::move(mlp)},
       {"rope", std::move(rope)},
       {"layers", std::move(layers)},
   };
+  if (auto pairs = m.tensorPrefixes(); !pairs.empty()) {
+    llvm::json::Array prefixes;
+    for (const auto &[from, to] : pairs)
+      prefixes.push_back(llvm::json::Array{from, to});
+    plan["tensor_prefixes"] = std::move(prefixes);
+  }
   if (m.finalSoftcap)
     plan["final_softcap"] = *m.finalSoftcap;
   if (m.slidingRope)

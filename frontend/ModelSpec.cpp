@@ -33,6 +33,39 @@ llvm::StringRef xf::toString(DType t) {
   return "";
 }
 
+std::vector<std::pair<std::string, std::string>> ModelSpec::tensorPrefixes() const {
+  if (architecture == "GPTNeoXForCausalLM")
+    return {{"model.embed_tokens.", "gpt_neox.embed_in."},
+            {"model.norm.", "gpt_neox.final_layer_norm."},
+            {"model.layers.", "gpt_neox.layers."},
+            {"lm_head.", "embed_out."}};
+  return {};
+}
+
+llvm::StringRef xf::toString(NormPlacement p) {
+  switch (p) {
+  case NormPlacement::Pre:
+    return "pre";
+  case NormPlacement::Sandwich:
+    return "sandwich";
+  case NormPlacement::Post:
+    return "post";
+  case NormPlacement::Parallel:
+    return "parallel";
+  case NormPlacement::ParallelTwoNorms:
+    return "parallel_two_norms";
+  }
+  return "";
+}
+
+std::optional<NormPlacement> xf::normPlacementNamed(llvm::StringRef name) {
+  for (NormPlacement p : {NormPlacement::Pre, NormPlacement::Sandwich, NormPlacement::Post, NormPlacement::Parallel,
+                          NormPlacement::ParallelTwoNorms})
+    if (toString(p) == name)
+      return p;
+  return std::nullopt;
+}
+
 llvm::StringRef xf::toString(Activation a) {
   switch (a) {
   case Activation::SiLU:

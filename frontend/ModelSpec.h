@@ -158,8 +158,14 @@ struct NormSpec {
 };
 
 /// Where the norms sit: `pre` (x + f(norm(x))), `sandwich` (x + norm(f(norm(x))), Gemma 2), `post`
-/// (x + norm(f(x)), OLMo 2) or `parallel` (x + attention(norm(x)) + mlp(norm(x)), one norm: Phi).
-enum class NormPlacement { Pre, Sandwich, Post, Parallel };
+/// (x + norm(f(x)), OLMo 2), `parallel` (x + attention(norm(x)) + mlp(norm(x)), one norm: Phi) or
+/// `parallel_two_norms` (x + attention(norm1(x)) + mlp(norm2(x)): GPT-NeoX).
+enum class NormPlacement { Pre, Sandwich, Post, Parallel, ParallelTwoNorms };
+llvm::StringRef toString(NormPlacement p);
+/// The placement toString gives `name`, if any.
+std::optional<NormPlacement> normPlacementNamed(llvm::StringRef name);
+/// Whether attention and MLP read the same residual stream side by side (either parallel form).
+inline bool isParallel(NormPlacement p) { return p == NormPlacement::Parallel || p == NormPlacement::ParallelTwoNorms; }
 
 enum class Activation { SiLU, GELU, GELUTanh, ReLU };
 llvm::StringRef toString(Activation a);
@@ -258,6 +264,10 @@ struct ModelSpec {
   const RopeSpec &ropeOf(size_t layer) const;
   /// Whether `layer` rotates its queries and keys at all (not one of `nopeLayers`).
   bool usesRope(size_t layer) const;
+  /// Where the architecture's checkpoint names differ from Llama's by prefix: each pair is a Llama-style
+  /// prefix (`model.layers.`) and the stored one (GPT-NeoX's `gpt_neox.layers.`); a name takes the first
+  /// pair it starts with. Empty for the other architectures.
+  std::vector<std::pair<std::string, std::string>> tensorPrefixes() const;
 };
 
 struct Spec {

@@ -1830,11 +1830,8 @@ private:
         diag.error(startLoc(*f->value), "'architecture' must be a string such as \"LlamaForCausalLM\"");
     }
     if (const Field *f = get(fields, "norm_placement"))
-      if (auto w = word(*f, {"pre", "sandwich", "post", "parallel"}))
-        m.normPlacement = *w == "pre"        ? NormPlacement::Pre
-                          : *w == "post"     ? NormPlacement::Post
-                          : *w == "parallel" ? NormPlacement::Parallel
-                                             : NormPlacement::Sandwich;
+      if (auto w = word(*f, {"pre", "sandwich", "post", "parallel", "parallel_two_norms"}))
+        m.normPlacement = *normPlacementNamed(*w);
     const Field *layerTypesField = get(fields, "layer_types");
     if (layerTypesField) {
       auto v = value(*layerTypesField);
@@ -2006,6 +2003,18 @@ private:
         llvm::append_range(layers[l].layerVariants, extra);
       }
     }
+
+    // GPT-NeoX's query_key_value holds as many key/value heads as query heads (the model functions and the
+    // runtime take it apart per head).
+    if (m.architecture == "GPTNeoXForCausalLM")
+      for (int64_t l = 0; l < m.numLayers; ++l)
+        if (layers[l].config.kvHeads != layers[l].config.heads) {
+          diag.error(attentionBlock->loc, "GPTNeoXForCausalLM has as many key/value heads as query heads (its "
+                                          "query_key_value holds them per head); layer " + llvm::Twine(l) + " has " +
+                                              llvm::Twine(layers[l].config.kvHeads) + " for " +
+                                              llvm::Twine(layers[l].config.heads));
+          break;
+        }
 
     // Expressions and variants, against the final attention of each layer.
     if (base.score)

@@ -174,9 +174,7 @@ private:
     if (m.lmHeadBias)
       key(2, "lm_head_bias", "true");
     if (m.normPlacement != NormPlacement::Pre)
-      key(2, "norm_placement", m.normPlacement == NormPlacement::Sandwich ? "sandwich"
-                               : m.normPlacement == NormPlacement::Post   ? "post"
-                                                                          : "parallel");
+      key(2, "norm_placement", toString(m.normPlacement));
     if (!m.layerTypes.empty()) {
       os.indent(2) << "layer_types = ";
       std::vector<std::string> items;

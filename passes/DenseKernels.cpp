@@ -475,20 +475,41 @@ std::string moeCombineKernel(bool accumulate) {
 
 /// The gated activations f(gate) * up of the dense MLPs: `xf_dense_silu_gate` (SiLU) and
 /// `xf_dense_gelu_tanh_gate` (GELU, tanh form, with tanh(t) = 1 - 2 / (exp(2t) + 1): exact at both ends,
-/// where GPU tanh may not be) and `xf_dense_clamped_swiglu` (gpt-oss: gate clamped above by limit, up to
+/// where GPU tanh may not be), `xf_dense_gelu_gate` (GELU, x * Phi(x), with 2 Phi(x) = erfc(-x / sqrt 2) from
+/// a Chebyshev fit of erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z / 2), relative error under 1.2e-7 for
+/// z >= 0, and erfc(-z) = 2 - erfc(z): GPU targets have no erf; with z^2 = x^2 / 2, exp(-z^2) is taken as
+/// exp(-xh^2 / 2) exp(-(x - xh)(x + xh) / 2), xh x with 12 significant bits, whose square is exact, so that
+/// the tail keeps its relative precision) and `xf_dense_clamped_swiglu` (gpt-oss: gate clamped above by limit, up to
 /// [-limit, limit], (up + 1) * gate * sigmoid(alpha gate); params [alpha, limit]) over flat gate and up
 /// arrays, and `_stacked`, over one product's rows [gate | up] ([S, 2I], the gate and up projections
 /// stacked into one) into y [S, I]. Both forms compute each value alike. Without `gated`, the
-/// activation alone over a flat array (`xf_dense_silu`, `xf_dense_gelu_tanh`: the MLPs without a gate,
-/// Starcoder 2's), the same arithmetic with up = 1.
+/// activation alone over a flat array (`xf_dense_silu`, `xf_dense_gelu_tanh`, `xf_dense_gelu`: the MLPs
+/// without a gate, Starcoder 2's and GPT-NeoX's), the same arithmetic with up = 1.
 std::string gatedActivationKernel(StringRef activation, bool stacked, bool gated = true) {
-  const bool silu = activation == "silu", clamped = activation == "clamped_swiglu";
+  const bool silu = activation == "silu", clamped = activation == "clamped_swiglu", gelu = activation == "gelu";
   const std::string name =
       ("xf_dense_" + activation + (clamped ? "" : "_gate") + (stacked ? "_stacked" : "")).str();
   // Clamped SwiGLU takes alpha and the limit from `params`, loaded in the work loop.
   const std::string params = clamped ? "%params: memref<2xf32>, " : "",
                     paramName = clamped ? "\"params\", " : "";
   const std::string constants = silu || clamped ? "  %one = arith.constant 1.0 : f32\n"
+                                : gelu          ? R"mlir(  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %two = arith.constant 2.0 : f32
+  %zero = arith.constant 0.0 : f32
+  %rsqrt2 = arith.constant 0.7071067811865476 : f32
+  %highMask = arith.constant -4096 : i32
+  %e0 = arith.constant -1.26551223 : f32
+  %e1 = arith.constant 1.00002368 : f32
+  %e2 = arith.constant 0.37409196 : f32
+  %e3 = arith.constant 0.09678418 : f32
+  %e4 = arith.constant -0.18628806 : f32
+  %e5 = arith.constant 0.27886807 : f32
+  %e6 = arith.constant -1.13520398 : f32
+  %e7 = arith.constant 1.48851587 : f32
+  %e8 = arith.constant -0.82215223 : f32
+  %e9 = arith.constant 0.17087277 : f32
+)mlir"
                                                 : R"mlir(  %half = arith.constant 0.5 : f32
   %one = arith.constant 1.0 : f32
   %two = arith.constant 2.0 : f32
@@ -500,6 +521,42 @@ std::string gatedActivationKernel(StringRef activation, bool stacked, bool gated
     %d = arith.addf %one, %e : f32
     %s = arith.divf %a, %d : f32
     %o = arith.mulf %s, %b : f32
+)mlir"
+                           : gelu ? R"mlir(    %ax = math.absf %a : f32
+    %z = arith.mulf %ax, %rsqrt2 : f32
+    %hz = arith.mulf %half, %z : f32
+    %den = arith.addf %one, %hz : f32
+    %t = arith.divf %one, %den : f32
+    %p8 = math.fma %t, %e9, %e8 : f32
+    %p7 = math.fma %t, %p8, %e7 : f32
+    %p6 = math.fma %t, %p7, %e6 : f32
+    %p5 = math.fma %t, %p6, %e5 : f32
+    %p4 = math.fma %t, %p5, %e4 : f32
+    %p3 = math.fma %t, %p4, %e3 : f32
+    %p2 = math.fma %t, %p3, %e2 : f32
+    %p1 = math.fma %t, %p2, %e1 : f32
+    %p0 = math.fma %t, %p1, %e0 : f32
+    %xBits = arith.bitcast %ax : f32 to i32
+    %xHighBits = arith.andi %xBits, %highMask : i32
+    %xh = arith.bitcast %xHighBits : i32 to f32
+    %xh2 = arith.mulf %xh, %xh : f32
+    %zh2 = arith.mulf %half, %xh2 : f32
+    %nzh2 = arith.negf %zh2 : f32
+    %eHigh = math.exp %nzh2 : f32
+    %xLow = arith.subf %ax, %xh : f32
+    %xSum = arith.addf %ax, %xh : f32
+    %xRest = arith.mulf %xLow, %xSum : f32
+    %rest = arith.mulf %half, %xRest : f32
+    %ex = arith.subf %p0, %rest : f32
+    %eLow = math.exp %ex : f32
+    %ee = arith.mulf %eHigh, %eLow : f32
+    %erfc = arith.mulf %t, %ee : f32
+    %twoMinus = arith.subf %two, %erfc : f32
+    %nonNeg = arith.cmpf oge, %a, %zero : f32
+    %cdf2 = arith.select %nonNeg, %twoMinus, %erfc : f32
+    %ha = arith.mulf %half, %a : f32
+    %gelu = arith.mulf %ha, %cdf2 : f32
+    %o = arith.mulf %gelu, %b : f32
 )mlir"
                            : clamped ? R"mlir(    %alpha = memref.load %params[%c0] : memref<2xf32>
     %limit = memref.load %params[%c1] : memref<2xf32>
@@ -1381,10 +1438,10 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
     }
     std::string source = kDenseKernels;
     source += moeCombineKernel(false) + moeCombineKernel(true);
-    for (StringRef activation : {"silu", "gelu_tanh", "clamped_swiglu"})
+    for (StringRef activation : {"silu", "gelu_tanh", "gelu", "clamped_swiglu"})
       for (bool stacked : {false, true})
         source += gatedActivationKernel(activation, stacked);
-    for (StringRef activation : {"silu", "gelu_tanh"})
+    for (StringRef activation : {"silu", "gelu_tanh", "gelu"})
       source += gatedActivationKernel(activation, /*stacked=*/false, /*gated=*/false);
     const int64_t lanes = std::max<int64_t>(subgroupLanes, 1);
     for (bool bf16 : {false, true})

@@ -316,7 +316,8 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_add` | lhs `[N]`, rhs `[N]`, output | one element |
     | `@xf_dense_embed` | ids `[S]` (f32), table `[V, C]`, output `[S, C]` | one element |
     | `@xf_dense_gelu_tanh_gate` | gate `[N]`, up `[N]`, output `gelu_tanh(gate) * up` | one element |
-    | `@xf_dense_silu`, `@xf_dense_gelu_tanh` | input `[N]`, output `f(input)`: MLPs without a gate (Starcoder 2) | one element |
+    | `@xf_dense_gelu_gate` | gate `[N]`, up `[N]`, output `gelu(gate) * up`, GELU exact to float precision without erf (erfc from a Chebyshev fit and two exps) | one element |
+    | `@xf_dense_silu`, `@xf_dense_gelu_tanh`, `@xf_dense_gelu` | input `[N]`, output `f(input)`: MLPs without a gate (Starcoder 2, GPT-NeoX) | one element |
     | `@xf_dense_bias_add` | input `[M, N]`, bias `[N]`, output | one element |
     | `@xf_dense_scale` | input `[N]`, factor `[1]`, output | one element |
     | `@xf_dense_clamped_swiglu` | gate `[N]`, up `[N]`, params `[alpha, limit]`, output (gpt-oss) | one element |
@@ -352,7 +353,8 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     row's scale multiplies the finished sum).
     `@xf_dense_qkv_query`, `_key` and `_value` (with `_norm` and per cache element type) take a stacked
     `q | k | v` projection to attention's queries `[H, S, D]` and to the KV cache's rows, with qk-norm and
-    RoPE on the way; `@xf_dense_silu_gate_stacked` and `@xf_dense_gelu_tanh_gate_stacked` read one
+    RoPE on the way; `@xf_dense_silu_gate_stacked`, `@xf_dense_gelu_tanh_gate_stacked` and
+    `@xf_dense_gelu_gate_stacked` read one
     product's `[gate | up]` rows. `@xf_dense_round_bf16` rounds rows to bf16 pairs (nearest even) and
     `@xf_dense_dot_bf16` multiplies two such operands with f32 sums, one work item per output: on CUDA
     the runtime hands the latter to cuBLAS's bf16 GEMM (`xf-run --dot bf16`), so the compiled form is its

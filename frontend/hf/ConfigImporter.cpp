@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <map>
+#include <tuple>
 
 using namespace xf;
 using llvm::SMLoc;
@@ -191,6 +192,10 @@ const Architecture kArchitectures[] = {
     // projection and the lm_head, partial rotary.
     {"PhiForCausalLM", "phi", 10000.0, 1e-5, false, "gelu_new", 0, false, SlidingStyle::None, std::nullopt, 2048, false,
      false, false, 0, 0},
+    // GPT-NeoX (Pythia): attention and an MLP without a gate side by side, each after its own LayerNorm
+    // (use_parallel_residual), q, k and v of each head in one projection, a quarter of each head rotated.
+    {"GPTNeoXForCausalLM", "gpt_neox", 10000.0, 1e-5, false, "gelu", 0, false, SlidingStyle::None, std::nullopt, 2048,
+     true, true, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
      true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
@@ -210,7 +215,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "Qwen3ForCausalLM", "GemmaForCausalLM", "Gemma2ForCausalLM",
                                         "Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "GraniteForCausalLM",
                                         "Olmo2ForCausalLM", "StableLmForCausalLM", "Starcoder2ForCausalLM",
-                                        "PhiForCausalLM", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
+                                        "PhiForCausalLM", "GPTNeoXForCausalLM", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
@@ -222,7 +227,7 @@ const StringRef kNoMathFields[] = {
     "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "initializer_range",
     "attention_dropout", "embd_pdrop", "resid_pdrop", "hidden_dropout", "hidden_dropout_prob", "residual_dropout",
     "embedding_dropout", "output_router_logits", "router_aux_loss_coef", "router_jitter_noise", "auto_map",
-    "tokenizer_class",
+    "tokenizer_class", "classifier_dropout",
     "cache_implementation", "initial_context_length", "return_dict", "output_hidden_states",
     "output_attentions", "torchscript", "use_bfloat16", "tf_legacy_loss", "pruned_heads",
     "chunk_size_feed_forward", "is_encoder_decoder", "is_decoder", "add_cross_attention",
@@ -473,11 +478,12 @@ private:
     m.maxPosition = intField("max_position_embeddings", arch->maxPosition);
     m.tieEmbeddings = boolField("tie_word_embeddings", arch->tieEmbeddings);
 
-    // Norms: StableLM's, Starcoder 2's and Phi's are nn.LayerNorm (with biases), the others RMSNorm.
+    // Norms: StableLM's, Starcoder 2's, Phi's and GPT-NeoX's are nn.LayerNorm (with biases), the others
+    // RMSNorm.
     const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2",
-               phi = arch->modelType == "phi";
-    const StringRef epsKey = stablelm || phi ? "layer_norm_eps" : starcoder2 ? "norm_epsilon" : "rms_norm_eps";
-    m.norm.kind = stablelm || starcoder2 || phi ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
+               phi = arch->modelType == "phi", neox = arch->modelType == "gpt_neox";
+    const StringRef epsKey = stablelm || phi || neox ? "layer_norm_eps" : starcoder2 ? "norm_epsilon" : "rms_norm_eps";
+    m.norm.kind = stablelm || starcoder2 || phi || neox ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
     m.norm.eps = numberField(epsKey, arch->rmsEps);
     if (m.norm.eps > 1)
       error(epsKey, "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
@@ -498,10 +504,11 @@ private:
     a.causal = true;
     a.heads = intField("num_attention_heads", sizeDefault(8));
     // Starcoder2Config's and GemmaConfig's defaults (2, 16) are not the heads' count; their configs must
-    // say it.
-    a.kvHeads = intField("num_key_value_heads", gemma3                  ? std::optional<int64_t>(4)
-                                                : starcoder2 || gemma1 ? std::nullopt
-                                                                        : std::optional<int64_t>(a.heads));
+    // say it. GPT-NeoX has as many key/value heads as query heads (its config has no such field).
+    a.kvHeads = neox ? a.heads
+                     : intField("num_key_value_heads", gemma3                  ? std::optional<int64_t>(4)
+                                                       : starcoder2 || gemma1 ? std::nullopt
+                                                                               : std::optional<int64_t>(a.heads));
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
       error("num_key_value_heads", "num_key_value_heads (" + std::to_string(a.kvHeads) +
                                        ") must divide num_attention_heads (" + std::to_string(a.heads) + ")",
@@ -540,6 +547,11 @@ private:
       m.lmHeadBias = true;
       if (boolField("qk_layernorm", false))
         error("qk_layernorm", "per-head q/k layer norms are not supported");
+    }
+    if (neox) {
+      // GPTNeoXLayer: x + attention(input_layernorm(x)) + mlp(post_attention_layernorm(x)) by default,
+      // otherwise each block after its own norm in turn.
+      m.normPlacement = boolField("use_parallel_residual", true) ? NormPlacement::ParallelTwoNorms : NormPlacement::Pre;
     }
     if (stablelm) {
       if (boolField("use_qkv_bias", false))
@@ -612,8 +624,8 @@ private:
       mlp.intermediate = intField("intermediate_size", sizeDefault(9216));
     }
     readActivation(m, *arch);
-    if (phi) {
-      // PhiMLP: fc2(act(fc1(x))), both with biases.
+    if (phi || neox) {
+      // PhiMLP: fc2(act(fc1(x))); GPTNeoXMLP: dense_4h_to_h(act(dense_h_to_4h(x))); both with biases.
       mlp.gated = false;
       mlp.bias = true;
     }
@@ -678,6 +690,8 @@ private:
       m.rope.partial = 0.25; // StableLmConfig's partial_rotary_factor default
     if (phi)
       m.rope.partial = 0.5; // PhiConfig's
+    if (neox)
+      readNeoXRope(m);
     readRope(m);
     if (gemma3) {
       // Gemma 3's sliding layers rotate with their own base and no scaling (HF's rotary_emb_local).
@@ -744,6 +758,20 @@ private:
     m.attention.scaleKind = AttentionConfig::ScaleKind::Value;
     m.attention.scaleValue = positive("attention_multiplier");
     m.logitScale = 1.0 / positive("logits_scaling");
+  }
+
+  /// GPT-NeoX names its RoPE base and fraction rotary_emb_base and rotary_pct (class defaults 10000 and 0.25);
+  /// newer configs may carry rope_theta and partial_rotary_factor as well, which readRope reads after these
+  /// and which must then agree with them.
+  void readNeoXRope(ModelSpec &m) {
+    m.rope.base = numberField("rotary_emb_base", 10000.0);
+    m.rope.partial = numberField("rotary_pct", 0.25);
+    for (auto [key, alias, value] : {std::tuple<StringRef, StringRef, double>{"rope_theta", "rotary_emb_base", m.rope.base},
+                                     {"partial_rotary_factor", "rotary_pct", m.rope.partial}})
+      if (const json::Value *v = root->get(key); v && root->get(alias))
+        if (std::optional<double> d = v->getAsNumber(); d && *d != value)
+          error(key, "'" + key + "' = " + formatNumber(*d) + " disagrees with '" + alias + "' = " + formatNumber(value),
+                /*prefix=*/false);
   }
 
   /// SmolLM3: no_rope_layers (1: the layer uses RoPE, 0: NoPE), by default every no_rope_layer_interval-th

@@ -312,11 +312,11 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
                            dim("input", 2))
           .str();
   } else if (kernel.kind == "dense_silu_gate" || kernel.kind == "dense_gelu_tanh_gate" ||
-             kernel.kind == "dense_clamped_swiglu") {
+             kernel.kind == "dense_gelu_gate" || kernel.kind == "dense_clamped_swiglu") {
     if (auto problem = sameShape("gate", "up"))
       return problem;
     return sameShape("gate", "output");
-  } else if (kernel.kind == "dense_silu" || kernel.kind == "dense_gelu_tanh") {
+  } else if (kernel.kind == "dense_silu" || kernel.kind == "dense_gelu_tanh" || kernel.kind == "dense_gelu") {
     return sameShape("input", "output");
   } else if (kernel.kind == "dense_add") {
     if (auto problem = sameShape("lhs", "rhs"))

@@ -60,11 +60,20 @@ struct RopePlan {
 struct Plan {
   std::string name, architecture;
   int64_t vocab = 0, hidden = 0, maxPositions = 0;
-  bool tieEmbeddings = false, unitOffset = false, sandwich = false;
-  bool postNorms = false; // x + norm(f(x)) (OLMo 2): no norm before the blocks
+  bool tieEmbeddings = false, unitOffset = false;
   bool layerNorm = false; // the norms are LayerNorms with biases (StableLM), not RMSNorms
-  bool parallel = false;  // x + attention(norm(x)) + mlp(norm(x)), one norm per layer (Phi)
   bool lmHeadBias = false;
+  /// Where the norms sit (the spec's norm_placement): pre, x + f(norm(x)); sandwich, x + norm(f(norm(x)))
+  /// (Gemma 2); post, x + norm(f(x)) (OLMo 2: no norm before the blocks); parallel, x + attention(norm(x)) +
+  /// mlp(norm(x)) with one norm (Phi) or two (GPT-NeoX: the MLP's is post_attention_layernorm).
+  enum class Placement { Pre, Sandwich, Post, Parallel, ParallelTwoNorms } placement = Placement::Pre;
+  bool sandwich() const { return placement == Placement::Sandwich; }
+  bool postNorms() const { return placement == Placement::Post; }
+  /// Attention and MLP side by side on the same residual stream (either parallel form).
+  bool parallel() const { return placement == Placement::Parallel || placement == Placement::ParallelTwoNorms; }
+  bool twoNorms() const { return placement == Placement::ParallelTwoNorms; }
+  /// Llama-style tensor-name prefixes and the checkpoint's (WeightStore::mapPrefixes), where they differ.
+  std::vector<std::pair<std::string, std::string>> tensorPrefixes;
   double embedScale = 1.0, normEps = 1e-5;
   double residualScale = 1.0; // multiplies each block's output before its residual add (Granite)
   double logitScale = 1.0;    // multiplies the logits, before the final soft cap
@@ -129,10 +138,32 @@ Plan parsePlan(const xfrt_module &module) {
   p.logitScale = number(o, "logit_scale");
   p.normEps = number(o, "norm_eps");
   p.unitOffset = boolean(o, "norm_unit_offset");
-  p.sandwich = boolean(o, "sandwich_norms");
-  p.postNorms = boolean(o, "post_norms");
   p.layerNorm = boolean(o, "layer_norm");
-  p.parallel = boolean(o, "parallel_residual");
+  // Required: plans from before it said sandwich_norms / post_norms / parallel_residual, which this runtime
+  // would otherwise take for pre norms.
+  std::optional<llvm::StringRef> named = o.getString("norm_placement");
+  if (!named)
+    fail("model plan: no norm_placement (the artifact is from an older xfc: recompile it)");
+  llvm::StringRef placement = *named;
+  if (placement == "pre")
+    p.placement = Plan::Placement::Pre;
+  else if (placement == "sandwich")
+    p.placement = Plan::Placement::Sandwich;
+  else if (placement == "post")
+    p.placement = Plan::Placement::Post;
+  else if (placement == "parallel")
+    p.placement = Plan::Placement::Parallel;
+  else if (placement == "parallel_two_norms")
+    p.placement = Plan::Placement::ParallelTwoNorms;
+  else
+    fail("model plan: unknown norm_placement '" + placement + "'");
+  if (const json::Array *prefixes = o.getArray("tensor_prefixes"))
+    for (const json::Value &pair : *prefixes) {
+      const json::Array *a = pair.getAsArray();
+      if (!a || a->size() != 2 || !(*a)[0].getAsString() || !(*a)[1].getAsString())
+        fail("model plan: tensor_prefixes holds pairs of strings");
+      p.tensorPrefixes.emplace_back((*a)[0].getAsString()->str(), (*a)[1].getAsString()->str());
+    }
   p.lmHeadBias = boolean(o, "lm_head_bias");
   if (std::optional<double> c = o.getNumber("final_softcap"))
     p.finalSoftcap = *c;
@@ -355,8 +386,10 @@ public:
 
   /// Several nn.Linear stacked along their outputs into one (fused QKV, fused gate/up). 16-bit tensors kept
   /// in their own type are copied from the checkpoint into the panels as they are; others are read into
-  /// the staging buffer and converted.
-  void fused(Linear &l, const std::vector<std::pair<std::string, int64_t>> &parts, int64_t in, bool bias) {
+  /// the staging buffer and converted. With `rowOf`, output row n (weight and bias) is stored row rowOf(n)
+  /// of the stack (GPT-NeoX's q, k and v regrouped from per-head order).
+  void fused(Linear &l, const std::vector<std::pair<std::string, int64_t>> &parts, int64_t in, bool bias,
+             const std::function<int64_t(int64_t)> &rowOf = nullptr) {
     int64_t out = 0;
     std::vector<std::string> names;
     for (const auto &[prefix, rows] : parts) {
@@ -378,10 +411,18 @@ public:
         readInto(prefix + ".bias", {rows}, b.data() + row);
       row += rows;
     }
+    if (rowOf && bias) {
+      std::vector<float> stored = std::move(b);
+      b.resize(stored.size());
+      for (int64_t n = 0; n < out; ++n)
+        b[n] = stored[rowOf(n)];
+    }
     const WeightType same = storage == Storage::BF16 ? WeightType::BF16 : WeightType::F16;
     if (storage != Storage::F32 && llvm::all_of(infos, [&](const WeightInfo *info) { return info->type == same; })) {
       l.assignRows16(
           [&](int64_t n) {
+            if (rowOf)
+              n = rowOf(n);
             size_t part = 0;
             for (; n >= parts[part].second; ++part)
               n -= parts[part].second;
@@ -394,6 +435,13 @@ public:
       for (size_t i = 0; i < parts.size(); ++i) {
         readInto(names[i], {parts[i].second, in}, w + row * in);
         row += parts[i].second;
+      }
+      std::vector<float> regrouped;
+      if (rowOf) {
+        regrouped.resize(static_cast<size_t>(out * in));
+        for (int64_t n = 0; n < out; ++n)
+          std::memcpy(regrouped.data() + n * in, w + rowOf(n) * in, sizeof(float) * in);
+        w = regrouped.data();
       }
       l.assign(w, out, in, /*transposed=*/false, bias ? b.data() : nullptr, storage);
     }
@@ -463,6 +511,9 @@ struct xfrt_model_s {
 
 namespace {
 
+/// GPT-NeoX: its tensors are named under gpt_neox. (Plan::tensorPrefixes) and per layer as below.
+bool isNeoX(const Plan &p) { return p.architecture == "GPTNeoXForCausalLM"; }
+
 /// The per-layer vectors both weight layouts share: norms, q/k norms, learned sinks.
 void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre, LayerWeights &w) {
   int64_t H = p.hidden;
@@ -472,13 +523,13 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
     if (p.layerNorm)
       bias = r.read(pre + name + ".bias", {H});
   };
-  if (!p.postNorms)
+  if (!p.postNorms())
     norm("input_layernorm", w.inputNorm, w.inputNormBias);
-  if (!p.parallel)
+  if (!p.parallel() || p.twoNorms())
     norm("post_attention_layernorm", w.postAttnNorm, w.postAttnNormBias);
-  if (p.sandwich)
+  if (p.sandwich())
     norm("pre_feedforward_layernorm", w.preFfnNorm, w.preFfnNormBias);
-  if (p.sandwich || p.postNorms)
+  if (p.sandwich() || p.postNorms())
     norm("post_feedforward_layernorm", w.postFfnNorm, w.postFfnNormBias);
   if (lp.qkNorm) {
     const int64_t perHead = lp.qkNormProjection ? 0 : lp.headDim;
@@ -488,6 +539,17 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
   if (lp.learnedSinks)
     w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
   r.ignore(pre + "self_attn.rotary_emb.inv_freq"); // a buffer older checkpoints saved
+  if (isNeoX(p))
+    // Buffers older GPT-NeoX checkpoints saved: the causal mask, its fill value, the RoPE frequencies.
+    for (const char *buffer : {"attention.bias", "attention.masked_bias", "attention.rotary_emb.inv_freq"})
+      r.ignore(pre + buffer);
+}
+
+/// GPT-NeoX's query_key_value [heads * 3 * D, in] holds q, k and v per head; row n of the [q | k | v]
+/// stack the runtime keeps is its row neoxQkvRow(n).
+int64_t neoxQkvRow(int64_t n, int64_t heads, int64_t headDim) {
+  const int64_t part = n / (heads * headDim), head = n % (heads * headDim) / headDim, d = n % headDim;
+  return (head * 3 + part) * headDim + d;
 }
 
 /// The tensor names of a mixture of per-expert nn.Linear weights, within a layer: Mixtral's
@@ -509,12 +571,15 @@ DenseMlpNames denseMlpNames(const Plan &p) {
     return {"mlp.c_fc", "mlp.c_proj"};
   if (p.architecture == "PhiForCausalLM")
     return {"mlp.fc1", "mlp.fc2"};
+  if (isNeoX(p))
+    return {"mlp.dense_h_to_4h", "mlp.dense_4h_to_h"};
   return {"mlp.up_proj", "mlp.down_proj"};
 }
 
-/// The attention output projection within a layer (Phi: self_attn.dense) and the final norm.
+/// The attention output projection within a layer (Phi: self_attn.dense; GPT-NeoX: attention.dense) and
+/// the final norm.
 std::string outProjection(const Plan &p) {
-  return p.architecture == "PhiForCausalLM" ? "self_attn.dense" : "self_attn.o_proj";
+  return p.architecture == "PhiForCausalLM" ? "self_attn.dense" : isNeoX(p) ? "attention.dense" : "self_attn.o_proj";
 }
 std::string finalNormName(const Plan &p) {
   return p.architecture == "PhiForCausalLM" ? "model.final_layernorm" : "model.norm";
@@ -594,6 +659,9 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     readLayerVectors(r, p, lp, pre, w);
     if (phi3)
       r.linear(w.qkv, pre + "self_attn.qkv_proj", qRows + 2 * kvRows, H, lp.qkvBias);
+    else if (isNeoX(p))
+      r.fused(w.qkv, {{pre + "attention.query_key_value", qRows + 2 * kvRows}}, H, lp.qkvBias,
+              [&](int64_t n) { return neoxQkvRow(n, lp.heads, lp.headDim); });
     else
       r.fused(w.qkv, {{pre + "self_attn.q_proj", qRows}, {pre + "self_attn.k_proj", kvRows},
                       {pre + "self_attn.v_proj", kvRows}},
@@ -692,8 +760,6 @@ void checkGpuSupport(const xfrt_model &m) {
     fail("model '" + p.name + "' on " + m.module->info.target + ": " + what +
          " (not supported by the GPU model runtime yet; compile for --target=cpu)");
   };
-  if (p.mlp.activation != "silu" && p.mlp.activation != "gelu_tanh")
-    refuse("the '" + p.mlp.activation + "' MLP activation");
   if (p.mlp.sharedIntermediate > 0 && !p.mlp.sharedGate)
     refuse("a shared expert without a gate");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate_stacked",
@@ -711,7 +777,8 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_matmul_bf16_norm",
                              "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
                              "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16", "xf_dense_rms_norm_cols",
-                             "xf_dense_gated_rows_acc", "xf_dense_layer_norm", "xf_dense_silu", "xf_dense_gelu_tanh"})
+                             "xf_dense_gated_rows_acc", "xf_dense_layer_norm", "xf_dense_silu", "xf_dense_gelu_tanh",
+                             "xf_dense_gelu", "xf_dense_gelu_gate_stacked"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
@@ -744,8 +811,23 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     // q, k and v stacked along their outputs: one matmul gives [S, q | k | v] (Phi-3 stores them so).
     if (phi3)
       g.qkv = r.read(pre + "self_attn.qkv_proj.weight", {qRows + 2 * kvRows, H});
+    if (isNeoX(p)) {
+      // GPT-NeoX's per-head q, k, v regrouped into [q | k | v].
+      const int64_t rows = qRows + 2 * kvRows;
+      std::vector<float> stored = r.read(pre + "attention.query_key_value.weight", {rows, H}), bias;
+      if (lp.qkvBias)
+        bias = r.read(pre + "attention.query_key_value.bias", {rows});
+      g.qkv.resize(static_cast<size_t>(rows * H));
+      g.qkvBias.resize(bias.size());
+      for (int64_t n = 0; n < rows; ++n) {
+        const int64_t from = neoxQkvRow(n, lp.heads, lp.headDim);
+        std::copy_n(stored.begin() + from * H, H, g.qkv.begin() + n * H);
+        if (!bias.empty())
+          g.qkvBias[n] = bias[from];
+      }
+    }
     for (auto [name, rows] : {std::pair{"q_proj", qRows}, std::pair{"k_proj", kvRows}, std::pair{"v_proj", kvRows}}) {
-      if (phi3)
+      if (phi3 || isNeoX(p))
         break;
       std::vector<float> part = r.read(pre + "self_attn." + name + ".weight", {rows, H});
       g.qkv.insert(g.qkv.end(), part.begin(), part.end());
@@ -973,6 +1055,7 @@ struct LayerCache {
 /// are never read).
 struct Scratch {
   std::vector<float> x, h, o, qkv, q, keys, attn, merged, gateUp, act, cosT, sinT, normed, logits;
+  std::vector<float> mlpNormed; // the MLP's own norm of x, side by side with attention (GPT-NeoX)
   std::vector<float> routerLogits, expertIn, expertGateUp, expertAct, expertOut, sharedGate; // MoE
   std::vector<MemRefDescriptor> operands;
 
@@ -990,6 +1073,7 @@ struct Scratch {
 struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, queries, attn, merged, gateUp, act,
       routerLogits, routes, groups, expertOut, last, normed, logits, sharedGateUp, sharedAct, sharedOut, sharedGate;
+  std::vector<float> mlpNormed; // the MLP's own norm of x, side by side with attention (GPT-NeoX)
   /// A product's input rounded to bf16 pairs (the CUDA bf16 dot).
   std::vector<float> pairs;
   /// A forward's inputs from the host (token ids, RoPE tables, each layer's KV cache append position), sent
@@ -1184,9 +1268,15 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
 
     // Post-norm models (OLMo 2) project x itself, the others its norm.
     const float *attnIn = x;
-    if (!p.postNorms) {
+    if (!p.postNorms()) {
       normRows(x, H, S, H, w.inputNorm.data(), normBias(w.inputNormBias), eps, offset, h, H);
       attnIn = h;
+    }
+    // GPT-NeoX's MLP reads its own norm of the layer's input, before attention joins the residual.
+    float *mlpNormed = nullptr;
+    if (p.twoNorms()) {
+      mlpNormed = Scratch::sized(sc.mlpNormed, rows, H);
+      normRows(x, H, S, H, w.postAttnNorm.data(), normBias(w.postAttnNormBias), eps, offset, mlpNormed, H);
     }
     const int64_t ldq = w.qkv.outPadded;
     float *qkv = Scratch::sized(sc.qkv, rows, ldq);
@@ -1251,14 +1341,14 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
           std::memcpy(merged + t * Hq * D + hh * D, attn + (hh * S + t) * D, sizeof(float) * D);
     }
     dense::linear(w.o, merged, Hq * D, rows, o, Hp);
-    if (p.sandwich || p.postNorms)
+    if (p.sandwich() || p.postNorms())
       normRows(o, Hp, S, H, w.postAttnNorm.data(), normBias(w.postAttnNormBias), eps, offset, o, Hp);
     dense::addScaled(x, H, o, Hp, residualScale, S, H, x, H);
 
-    // MLP: with parallel residuals (Phi) it reads the attention's normed input, h.
-    const float *mlpIn = p.parallel ? h : x;
-    if (!p.postNorms && !p.parallel) {
-      if (p.sandwich)
+    // MLP: with parallel residuals it reads the attention's normed input, h (Phi), or its own (GPT-NeoX).
+    const float *mlpIn = p.twoNorms() ? mlpNormed : p.parallel() ? h : x;
+    if (!p.postNorms() && !p.parallel()) {
+      if (p.sandwich())
         normRows(x, H, S, H, w.preFfnNorm.data(), normBias(w.preFfnNormBias), eps, offset, h, H);
       else
         normRows(x, H, S, H, w.postAttnNorm.data(), normBias(w.postAttnNormBias), eps, offset, h, H);
@@ -1326,7 +1416,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         }
       }
     }
-    if (p.sandwich || p.postNorms)
+    if (p.sandwich() || p.postNorms())
       normRows(o, Hp, S, H, w.postFfnNorm.data(), normBias(w.postFfnNormBias), eps, offset, o, Hp);
     dense::addScaled(x, H, o, Hp, residualScale, S, H, x, H);
   }
@@ -1509,8 +1599,9 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
   // Every gated MLP's f(gate) * up (checkGpuSupport refused other activations).
-  const char *gateKernel =
-      p.mlp.activation == "silu" ? "xf_dense_silu_gate_stacked" : "xf_dense_gelu_tanh_gate_stacked";
+  // The MLP activation (the plan's: silu, gelu_tanh or gelu), with a gate and without.
+  const std::string gateKernel = "xf_dense_" + p.mlp.activation + "_gate_stacked",
+                    activationKernel = "xf_dense_" + p.mlp.activation;
   // x += residual_scale * y for y = o or h (the other one takes the scaled copy).
   auto addResidual = [&](std::vector<float> &y, size_t layer) {
     std::vector<float> *term = &y;
@@ -1545,7 +1636,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                          const std::vector<float> &normBias, std::vector<float> &normed, std::vector<float> &weight,
                          std::vector<float> &bias, std::vector<float> &out, int64_t n, size_t layer) {
     const bool bf16 = m.gpuBf16.contains(weight.data());
-    if (S < kTiledRows && (bf16 || !blasF32) && !p.layerNorm && !p.parallel) {
+    if (S < kTiledRows && (bf16 || !blasF32) && !p.layerNorm && !p.parallel()) {
       runKernel(s, bf16 ? "xf_dense_matmul_bf16_norm" : "xf_dense_matmul_norm",
                 {view(in, {S, k}), view(gain, {k}), view(params, {2}), view(weight, {n, bf16 ? (k + 1) / 2 : k}),
                  view(out, {S, n})},
@@ -1574,10 +1665,16 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     std::vector<float> &qkv = resident(a.qkv, S * width), &queries = resident(a.queries, S * Hq * D),
                        &attn = resident(a.attn, S * Hq * D);
 
-    if (p.postNorms)
+    if (p.postNorms())
       project(x, H, g.qkv, g.qkvBias, qkv, width, l, S); // OLMo 2: no norm before the block
     else
       normProject(x, H, w.inputNorm, w.inputNormBias, h, g.qkv, g.qkvBias, qkv, width, l);
+    // GPT-NeoX's MLP reads its own norm of the layer's input, before attention joins the residual.
+    std::vector<float> *mlpNormed = &h;
+    if (p.twoNorms()) {
+      mlpNormed = &resident(a.mlpNormed, S * H);
+      normKernel(x, S, H, w.postAttnNorm, w.postAttnNormBias, *mlpNormed, l);
+    }
     const float eps = static_cast<float>(p.normEps), offset = p.unitOffset ? 1.0f : 0.0f;
     if (lp.qkNormProjection) {
       // OLMo 2's q and k norms over each token's whole projections, in place in q | k | v.
@@ -1645,38 +1742,37 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     }
     // The residual adds go into the o and down products' epilogues (x += ...), except where a norm (Gemma 2's
     // sandwich), a bias or a residual scale (Granite) comes between.
-    const bool fuseResidual = !p.sandwich && !p.postNorms && p.residualScale == 1.0;
+    const bool fuseResidual = !p.sandwich() && !p.postNorms() && p.residualScale == 1.0;
     if (fuseResidual && g.oBias.empty()) {
       project(*merged, Hq * D, g.o, g.oBias, x, H, l, S, Use::Residual);
     } else {
       project(*merged, Hq * D, g.o, g.oBias, o, H, l, S);
       std::vector<float> *attnOut = &o;
-      if (p.sandwich || p.postNorms) {
+      if (p.sandwich() || p.postNorms()) {
         normKernel(o, S, H, w.postAttnNorm, w.postAttnNormBias, h, l);
         attnOut = &h;
       }
       addResidual(*attnOut, l);
     }
 
-    const std::vector<float> &mlpNorm = p.sandwich ? w.preFfnNorm : w.postAttnNorm,
-                             &mlpNormBias = p.sandwich ? w.preFfnNormBias : w.postAttnNormBias;
+    const std::vector<float> &mlpNorm = p.sandwich() ? w.preFfnNorm : w.postAttnNorm,
+                             &mlpNormBias = p.sandwich() ? w.preFfnNormBias : w.postAttnNormBias;
     std::vector<float> *mlpOut = &o;
     if (p.mlp.experts == 0) {
       // One product for gate and up ([S, 2I]) of the normed x, then f(gate) * up.
       // Without a gate (Starcoder 2), act(up x) alone: one product of width I.
       const int64_t width = p.mlp.gated ? 2 * I : I;
       std::vector<float> &gateUp = resident(a.gateUp, S * width), &act = resident(a.act, S * I);
-      if (p.postNorms)
+      if (p.postNorms())
         project(x, H, g.gateUp, g.gateUpBias, gateUp, width, l, S);
-      else if (p.parallel)
-        project(h, H, g.gateUp, g.gateUpBias, gateUp, width, l, S); // the attention's normed input
+      else if (p.parallel())
+        project(*mlpNormed, H, g.gateUp, g.gateUpBias, gateUp, width, l, S); // h, or GPT-NeoX's own norm
       else
         normProject(x, H, mlpNorm, mlpNormBias, h, g.gateUp, g.gateUpBias, gateUp, width, l);
       if (p.mlp.gated)
         runKernel(s, gateKernel, {view(gateUp, {S, 2 * I}), view(act, {S, I})}, l);
       else
-        runKernel(s, p.mlp.activation == "silu" ? "xf_dense_silu" : "xf_dense_gelu_tanh",
-                  {view(gateUp, {S * I}), view(act, {S * I})}, l);
+        runKernel(s, activationKernel, {view(gateUp, {S * I}), view(act, {S * I})}, l);
       if (fuseResidual && g.downBias.empty()) {
         project(act, I, g.down, g.downBias, x, H, l, S, Use::Residual);
         mlpOut = nullptr;
@@ -1692,8 +1788,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                          &gateUp = resident(a.gateUp, R * 2 * I), &act = resident(a.act, R * I),
                          &out = resident(a.expertOut, R * H);
       // The router and every expert read the normed x (x itself with post norms).
-      std::vector<float> &moeIn = p.postNorms ? x : h;
-      if (!p.postNorms && !p.parallel)
+      std::vector<float> &moeIn = p.postNorms() ? x : p.parallel() ? *mlpNormed : h;
+      if (!p.postNorms() && !p.parallel())
         normKernel(x, S, H, mlpNorm, mlpNormBias, h, l);
       project(moeIn, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
       runKernel(s, "xf_dense_topk_softmax",
@@ -1755,7 +1851,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                   {view(sharedOut, {S, H}), view(sharedGate, {S, 1}), view(mlpOut ? o : x, {S, H})}, l);
       }
     }
-    if (mlpOut && (p.sandwich || p.postNorms)) {
+    if (mlpOut && (p.sandwich() || p.postNorms())) {
       normKernel(*mlpOut, S, H, w.postFfnNorm, w.postFfnNormBias, h, l);
       mlpOut = &h;
     }
@@ -1887,6 +1983,9 @@ xfrt_status xfrt_model_load_with_progress(const xfrt_module *module, const char 
         return failure(std::string(weights) + ": no language model in this " + architecture +
                        " checkpoint (neither 'language_model.model.embed_tokens.weight' nor "
                        "'model.language_model.embed_tokens.weight')");
+    } else if (!model->plan.tensorPrefixes.empty()) {
+      // Tensors named other than Llama's by prefix (GPT-NeoX's gpt_neox.layers.*, embed_out).
+      store->mapPrefixes(model->plan.tensorPrefixes);
     }
     model->gpu = module->info.target != "cpu";
     if (model->gpu) {

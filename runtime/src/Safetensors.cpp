@@ -44,7 +44,7 @@ constexpr StringRef kSingleFile = "model.safetensors";
 constexpr StringRef kIndexFile = "model.safetensors.index.json";
 
 uint64_t elementSize(WeightType type) {
-  return type == WeightType::F32 ? 4 : type == WeightType::U8 ? 1 : 2;
+  return type == WeightType::F32 ? 4 : type == WeightType::U8 || type == WeightType::Bool ? 1 : 2;
 }
 
 std::optional<WeightType> parseWeightType(StringRef dtype) {
@@ -56,6 +56,8 @@ std::optional<WeightType> parseWeightType(StringRef dtype) {
     return WeightType::BF16;
   if (dtype == "U8")
     return WeightType::U8;
+  if (dtype == "BOOL")
+    return WeightType::Bool;
   return std::nullopt;
 }
 
@@ -160,7 +162,7 @@ std::optional<std::string> parseEntry(StringRef name, const llvm::json::Value &v
   std::optional<WeightType> type = parseWeightType(*dtype);
   if (!type)
     return tensor + " has dtype '" + dtype->str() +
-           "'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported";
+           "'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported";
 
   const llvm::json::Array *shape = entry->getArray("shape");
   if (!shape)
@@ -280,6 +282,8 @@ llvm::StringRef xf::rt::weightTypeName(WeightType type) {
     return "BF16";
   case WeightType::U8:
     return "U8";
+  case WeightType::Bool:
+    return "BOOL";
   }
   return "?";
 }
@@ -493,6 +497,8 @@ std::string WeightStore::checkFloat(llvm::StringRef name, llvm::ArrayRef<int64_t
            " but the model needs " + shapeString(expectedShape);
   if (info->type == WeightType::U8)
     return info->file + ": weight '" + info->name + "' is U8 (packed data), not a float tensor";
+  if (info->type == WeightType::Bool)
+    return info->file + ": weight '" + info->name + "' is BOOL (a mask), not a float tensor";
   return "";
 }
 
@@ -523,6 +529,7 @@ std::string WeightStore::readF32(llvm::StringRef name, llvm::ArrayRef<int64_t> e
       dst[i] = bfloat16ToFloat(read<uint16_t, llvm::endianness::little>(source + 2 * i));
     return "";
   case WeightType::U8:
+  case WeightType::Bool:
     break;
   }
   return info->file + ": weight '" + info->name + "' has unsupported dtype " + weightTypeName(info->type).str();

@@ -31,9 +31,11 @@
 namespace xf::rt {
 
 /// U8 holds packed data (MXFP4 blocks and scales), read only through readMxfp4.
-enum class WeightType { F32, F16, BF16, U8 };
+/// BOOL is taken so that the masks older checkpoints saved as buffers (GPT-NeoX's attention.bias) can be
+/// ignored by name; like U8, it is never read as floats.
+enum class WeightType { F32, F16, BF16, U8, Bool };
 
-/// The safetensors dtype name ("F32", "F16", "BF16", "U8").
+/// The safetensors dtype name ("F32", "F16", "BF16", "U8", "BOOL").
 llvm::StringRef weightTypeName(WeightType type);
 
 /// One tensor of a checkpoint. `data` points into the mapped file and holds `bytes` bytes of little-endian
@@ -90,10 +92,10 @@ public:
   /// The names, sorted, of the tensors not in `used`: what a model loader reports as unexpected weights.
   std::vector<std::string> unused(const llvm::StringSet<> &used) const;
 
-  /// Reads a language model stored within a larger checkpoint (Gemma 3's multimodal ones): a name that
-  /// starts with the first of a pair is looked up with the second in its place (the first pair that
-  /// matches), and stored tensors under none of the second prefixes (the other towers) are neither found
-  /// nor reported as unused.
+  /// Reads a language model stored within a larger checkpoint (Gemma 3's multimodal ones), or one whose
+  /// names differ from Llama's by prefix (GPT-NeoX): a name that starts with the first of a pair is looked
+  /// up with the second in its place (the first pair that matches), and stored tensors under none of the
+  /// second prefixes (another tower's) are neither found nor reported as unused.
   void mapPrefixes(std::vector<std::pair<std::string, std::string>> pairs);
   /// The stored name of tensor `name` (itself unless mapPrefixes maps it).
   std::string storedName(llvm::StringRef name) const;

@@ -49,12 +49,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t count = 1;
     for (int64_t dim : info->shape)
       count *= uint64_t(dim); // cannot overflow: the reader checked it
-    uint64_t elementSize = info->type == xf::rt::WeightType::F32  ? 4
-                           : info->type == xf::rt::WeightType::U8 ? 1
-                                                                  : 2;
+    const bool bytes1 = info->type == xf::rt::WeightType::U8 || info->type == xf::rt::WeightType::Bool;
+    uint64_t elementSize = info->type == xf::rt::WeightType::F32 ? 4 : bytes1 ? 1 : 2;
     if (info->bytes != count * elementSize)
       fail("tensor '" + name + "' has " + llvm::Twine(info->bytes) + " bytes for " + llvm::Twine(count) +
            " elements");
+    if (info->type == xf::rt::WeightType::Bool) {
+      // Masks: never read as floats.
+      if (store->readF32(name, info->shape, nullptr).empty())
+        fail("reading BOOL tensor '" + name + "' as floats succeeded");
+      continue;
+    }
     if (info->type == xf::rt::WeightType::U8) {
       // Packed data: never read as floats. A _blocks tensor shaped like MXFP4's is dequantized (or refused,
       // for a missing or mis-shaped _scales) with the shape it implies.

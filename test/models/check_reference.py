@@ -5,7 +5,7 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi) it generates a tiny
+phi, gptneox) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -14,7 +14,8 @@ checkpoint and checks:
      tables and partial apply_rotary_pos_emb, additive masks, sink column appended then dropped, the
      dense all-experts gpt-oss MoE, Mixtral's softmax-topk-renormalize routing with per-expert token
      gathering, Qwen3-MoE's routing with and without norm_topk_prob, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
-     fused projections split by slicing / chunk), decoding greedily by recomputing the whole sequence
+     fused projections split by slicing / chunk, GPT-NeoX in its own names and per-head qkv layout),
+     decoding greedily by recomputing the whole sequence
      each step: same tokens, logits to 1e-9;
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
   4. --dtype bf16 / f16: every weight read back equals torch's round-to-nearest-even conversion of
@@ -31,9 +32,11 @@ checkpoint and checks:
      granite: each of its four multipliers; olmo2: post norms, projection-wide q/k norms; qwen2moe:
      q/k/v biases, the shared expert and its gate, top-2; granitemoe: three multipliers, top-2;
      stablelm: layer norms, q/k/v biases, the partial rotary factor; starcoder2: layer norms, MLP
-     biases; phi: the parallel residual, the lm_head bias, the partial rotary factor), and that
+     biases; phi: the parallel residual, the lm_head bias, the partial rotary factor; gptneox: the
+     parallel residual, the MLP's own norm, exact GELU, the partial rotary factor), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
-  7. StableLM's parallel form (gen_tiny_model --parallel-residual) against torch, as in 2.
+  7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
+     (--sequential-residual) and its older checkpoints' buffers (--neox-buffers) against torch, as in 2.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -70,7 +73,7 @@ def check(ok, what, detail=""):
 # Independent torch float64 model
 # --------------------------------------------------------------------------------------------------
 def torch_load(model_dir):
-    tdt = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+    tdt = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "BOOL": torch.bool}
     index = os.path.join(model_dir, "model.safetensors.index.json")
     files = sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index) else ["model.safetensors"]
     out = {}
@@ -179,6 +182,8 @@ class TorchModel:
             c.setdefault("partial_rotary_factor", 0.25)          # StableLmConfig's default
         if self.phi:
             c.setdefault("partial_rotary_factor", 0.5)           # PhiConfig's
+        if self.type == "gpt_neox":
+            return                                               # forward_neox reads its own fields
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -283,8 +288,51 @@ class TorchModel:
         assert used == ("gelu_pytorch_tanh" if self.gemma else "silu")
         return self.lin(act(self.lin(h, p + "mlp.gate_proj")) * self.lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
 
+    def forward_neox(self, ids):
+        """GPTNeoXForCausalLM: its own names and layout, written from modeling_gpt_neox."""
+        c, w = self.cfg, self.w
+        S, H = len(ids), c["num_attention_heads"]
+        D = c["hidden_size"] // H
+        # GPTNeoXRotaryEmbedding: dim = int(head_size * rotary_pct), base rotary_emb_base.
+        rot = int(D * c.get("rotary_pct", 0.25))
+        inv_freq = 1.0 / (c.get("rotary_emb_base", 10000) ** (torch.arange(0, rot, 2, dtype=torch.int64).double() / rot))
+        freqs = torch.outer(torch.arange(S, dtype=torch.float64), inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        eps = c.get("layer_norm_eps", 1e-5)
+
+        def ln(x, name):
+            return F.layer_norm(x, x.shape[-1:], w[name + ".weight"], w[name + ".bias"], eps)
+
+        def mlp(p, h):
+            # GPTNeoXMLP: dense_4h_to_h(act(dense_h_to_4h(x))), act = ACT2FN["gelu"] (exact) here.
+            assert c.get("hidden_act", "gelu") == "gelu"
+            return self.lin(F.gelu(self.lin(h, p + "mlp.dense_h_to_4h")), p + "mlp.dense_4h_to_h")
+
+        causal = torch.zeros(S, S, dtype=torch.float64).masked_fill(
+            torch.arange(S)[None, :] > torch.arange(S)[:, None], float("-inf"))
+        x = F.embedding(torch.tensor(ids), w["gpt_neox.embed_in.weight"])
+        for n in range(c["num_hidden_layers"]):
+            p = "gpt_neox.layers.%d." % n
+            # GPTNeoXAttention: qkv.view(..., -1, 3 * head_size).transpose(1, 2).chunk(3, dim=-1)
+            qkv = self.lin(ln(x, p + "input_layernorm"), p + "attention.query_key_value")
+            q, k, v = qkv.view(S, H, 3 * D).transpose(0, 1).chunk(3, dim=-1)
+            q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            probs = F.softmax(torch.matmul(q, k.transpose(1, 2)) * D ** -0.5 + causal, dim=-1)
+            attn = self.lin(torch.matmul(probs, v).transpose(0, 1).reshape(S, H * D), p + "attention.dense")
+            if c.get("use_parallel_residual", True):
+                # GPTNeoXLayer: x = x + attn(ln1(x)) + mlp(ln2(x))
+                x = mlp(p, ln(x, p + "post_attention_layernorm")) + attn + x
+            else:
+                # x = x + attn(ln1(x)); x = x + mlp(ln2(x))
+                attn = attn + x
+                x = mlp(p, ln(attn, p + "post_attention_layernorm")) + attn
+        return F.linear(ln(x, "gpt_neox.final_layer_norm"), w["embed_out.weight"])
+
     def forward(self, ids):
         """Logits of every position of `ids` (no cache)."""
+        if self.type == "gpt_neox":
+            return self.forward_neox(ids)
         c, w = self.cfg, self.w
         S, H, KV, D = len(ids), c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
         x = F.embedding(torch.tensor(ids), w["model.embed_tokens.weight"])
@@ -660,6 +708,10 @@ def check_features_matter(arch, model_dir, logits):
                 ("lm_head bias", lambda r: r.w.pop("lm_head.bias")),
                 ("partial rotary factor", cfg_("partial_rotary_factor", 1.0))),
         "smollm3": (("NoPE layer", setattr_("rope_layers", [True, True])),),
+        "gptneox": (("parallel residual (vs sequential)", setattr_("parallel", False)),
+                    ("MLP's own norm (vs the attention's)", setattr_("parallel_mlp_norm", False)),
+                    ("exact GELU (vs its tanh form)", setattr_("act", reference_forward.ACTIVATIONS["gelu_new"])),
+                    ("partial rotary factor", cfg_("partial_rotary_factor", 1.0))),
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),
                      ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
@@ -705,6 +757,11 @@ def main():
         d = gen(root, "stablelm", extra=("--parallel-residual",))
         check_importer(args.xfc, "stablelm --parallel-residual", d)
         check_decode("stablelm --parallel-residual f32", d, args.max_new)
+        # GPT-NeoX in Llama's order (use_parallel_residual false), and with the buffers older checkpoints saved.
+        d = gen(root, "gptneox", extra=("--sequential-residual",))
+        check_importer(args.xfc, "gptneox --sequential-residual", d)
+        check_decode("gptneox --sequential-residual f32", d, args.max_new)
+        check_decode("gptneox --neox-buffers f16", gen(root, "gptneox", "f16", extra=("--neox-buffers",)), args.max_new)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

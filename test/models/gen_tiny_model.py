@@ -3,15 +3,15 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi}
+                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
-        [--parallel-residual]
+        [--parallel-residual] [--sequential-residual] [--neox-buffers]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
-Starcoder2ForCausalLM, PhiForCausalLM; gemma3mm:
+Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -45,7 +45,7 @@ TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
-         "starcoder2", "phi"]
+         "starcoder2", "phi", "gptneox"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -356,6 +356,28 @@ def make_config(arch, dtype):
             "embd_pdrop": 0.0,
             "attention_dropout": 0.0,
         }
+    elif arch == "gptneox":
+        # GPT-NeoX (Pythia): attention and an MLP without a gate (gelu, exact) side by side, each after its
+        # own nn.LayerNorm (use_parallel_residual), q, k and v of each head in one query_key_value, biases on
+        # every projection but embed_out, RoPE on 4 of each head's 16 dims (rotary_pct 0.25), no
+        # num_key_value_heads and no head_dim keys.
+        cfg = {
+            "architectures": ["GPTNeoXForCausalLM"],
+            "model_type": "gpt_neox",
+            **{k: v for k, v in common.items()
+               if k not in ("head_dim", "rms_norm_eps", "num_key_value_heads", "hidden_act")},
+            "hidden_act": "gelu",
+            "layer_norm_eps": 1e-5,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rotary_emb_base": 10000,
+            "rotary_pct": 0.25,
+            "use_parallel_residual": True,
+            "classifier_dropout": 0.1,
+            "hidden_dropout": 0.0,
+            "attention_dropout": 0.0,
+            "initializer_range": 0.02,
+        }
     elif arch == "starcoder2":
         # Starcoder 2: nn.LayerNorm (norm_epsilon) with biases, biases on every projection (use_bias), an MLP
         # without a gate (c_proj(gelu_pytorch_tanh(c_fc x))), a sliding window of 8 on every layer; no
@@ -496,8 +518,60 @@ def make_config(arch, dtype):
 # --------------------------------------------------------------------------------------------------
 # Weights (float32, drawn in a fixed order)
 # --------------------------------------------------------------------------------------------------
-def make_weights(cfg, seed):
+def make_neox_weights(cfg, rng, buffers):
+    """GPT-NeoX's tensors: gpt_neox.embed_in, per layer two LayerNorms, attention.query_key_value (rows
+    [head][q | k | v][dim]), attention.dense and mlp.dense_h_to_4h / dense_4h_to_h, all with biases,
+    gpt_neox.final_layer_norm and embed_out. With `buffers`, also the per-layer buffers older checkpoints
+    saved (attention.bias, a BOOL causal mask; attention.masked_bias; attention.rotary_emb.inv_freq)."""
+    V, H, nH, I, L = (cfg[k] for k in ("vocab_size", "hidden_size", "num_attention_heads", "intermediate_size",
+                                       "num_hidden_layers"))
+    D = H // nH
+
+    def mat(*shape, std=0.08):
+        return (rng.standard_normal(shape) * std).astype(np.float32)
+
+    def norm(n):
+        return (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
+
+    def bias(*shape, std=0.02):
+        return (std * rng.standard_normal(shape)).astype(np.float32)
+
+    w = {"gpt_neox.embed_in.weight": mat(V, H, std=1.0)}
+    for n in range(L):
+        p = "gpt_neox.layers.%d." % n
+        for name in ("input_layernorm", "post_attention_layernorm"):
+            w[p + name + ".weight"] = norm(H)
+            w[p + name + ".bias"] = bias(H, std=0.1)
+        # q/k std 0.15 so that attention scores are O(1); drawn per projection, then interleaved per head.
+        q, k, v = mat(nH, D, H, std=0.15), mat(nH, D, H, std=0.15), mat(nH, D, H)
+        w[p + "attention.query_key_value.weight"] = np.stack([q, k, v], axis=1).reshape(nH * 3 * D, H)
+        w[p + "attention.query_key_value.bias"] = bias(nH * 3 * D, std=0.1)
+        w[p + "attention.dense.weight"] = mat(H, H)
+        w[p + "attention.dense.bias"] = bias(H)
+        # std 0.3: pre-activations of O(2), where exact GELU and its tanh form differ most, and an MLP output
+        # that carries the difference to the logits.
+        w[p + "mlp.dense_h_to_4h.weight"] = mat(I, H, std=0.3)
+        w[p + "mlp.dense_h_to_4h.bias"] = bias(I)
+        w[p + "mlp.dense_4h_to_h.weight"] = mat(H, I, std=0.3)
+        w[p + "mlp.dense_4h_to_h.bias"] = bias(H)
+        if buffers:
+            P = cfg["max_position_embeddings"]
+            R = int(D * cfg["rotary_pct"])
+            w[p + "attention.bias"] = np.tril(np.ones((P, P), dtype=np.bool_)).reshape(1, 1, P, P)
+            w[p + "attention.masked_bias"] = np.array(-1e9, dtype=np.float32)
+            w[p + "attention.rotary_emb.inv_freq"] = (
+                1.0 / cfg["rotary_emb_base"] ** (np.arange(0, R, 2) / R)).astype(np.float32)
+    w["gpt_neox.final_layer_norm.weight"] = norm(H)
+    w["gpt_neox.final_layer_norm.bias"] = bias(H, std=0.1)
+    # std 0.4: logits that show the MLP's activation (exact GELU against its tanh form: about 2e-3).
+    w["embed_out.weight"] = mat(V, H, std=0.4)
+    return w
+
+
+def make_weights(cfg, seed, neox_buffers=False):
     rng = np.random.default_rng(seed)
+    if cfg["model_type"] == "gpt_neox":
+        return make_neox_weights(cfg, rng, neox_buffers)
     V, H = cfg["vocab_size"], cfg["hidden_size"]
     nH = cfg["num_attention_heads"]
     nKV = cfg.get("num_key_value_heads", nH)
@@ -690,9 +764,9 @@ def mxfp4_pack(w):
 
 
 def encode(a, dtype):
-    """Raw little-endian bytes of float32 array `a` stored as `dtype` (f32, bf16 or f16); a uint8 array is
-    stored as it is (U8)."""
-    if a.dtype == np.uint8:
+    """Raw little-endian bytes of float32 array `a` stored as `dtype` (f32, bf16 or f16); a uint8 (U8) or
+    bool (BOOL) array is stored as it is."""
+    if a.dtype in (np.uint8, np.bool_):
         return np.ascontiguousarray(a).tobytes()
     if dtype == "f32":
         return np.ascontiguousarray(a, dtype="<f4").tobytes()
@@ -712,7 +786,8 @@ def write_safetensors(path, tensors, dtype, metadata=None):
     offset = 0
     for name, a in tensors.items():
         data = encode(a, dtype)
-        header[name] = {"dtype": "U8" if a.dtype == np.uint8 else ST_DTYPE[dtype], "shape": list(a.shape),
+        stored = "U8" if a.dtype == np.uint8 else "BOOL" if a.dtype == np.bool_ else ST_DTYPE[dtype]
+        header[name] = {"dtype": stored, "shape": list(a.shape),
                         "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
@@ -741,6 +816,11 @@ def main(argv=None):
                     help="qwen3moe, qwen2moe: renormalize the chosen experts' weights (norm_topk_prob true)")
     ap.add_argument("--parallel-residual", action="store_true",
                     help="stablelm: attention and MLP on input_layernorm's output (use_parallel_residual true)")
+    ap.add_argument("--sequential-residual", action="store_true",
+                    help="gptneox: attention, then the MLP, each after its norm (use_parallel_residual false)")
+    ap.add_argument("--neox-buffers", action="store_true",
+                    help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
+                         "masked_bias, rotary_emb.inv_freq)")
     args = ap.parse_args(argv)
     if args.shards < 1:
         ap.error("--shards must be >= 1")
@@ -750,12 +830,16 @@ def main(argv=None):
         ap.error("--norm-topk-prob applies to --arch qwen3moe and qwen2moe")
     if args.parallel_residual and args.arch != "stablelm":
         ap.error("--parallel-residual applies to --arch stablelm")
+    if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
+        ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
 
     cfg = make_config(args.arch, args.dtype)
     if args.norm_topk_prob:
         cfg["norm_topk_prob"] = True
     if args.parallel_residual:
         cfg["use_parallel_residual"] = True
+    if args.sequential_residual:
+        cfg["use_parallel_residual"] = False
     if args.arch in MULTIMODAL:
         text = dict(cfg["text_config"], torch_dtype=cfg["torch_dtype"])
         lm = make_weights(text, args.seed)
@@ -773,7 +857,7 @@ def main(argv=None):
         proj = "multi_modal_projector." if args.mm_layout == "old" else "model.multi_modal_projector."
         weights[proj + "mm_input_projection_weight"] = rng.standard_normal((16, 64)).astype(np.float32)
     else:
-        weights = make_weights(cfg, args.seed)
+        weights = make_weights(cfg, args.seed, args.neox_buffers)
     if args.mxfp4:
         cfg["quantization_config"] = {"quant_method": "mxfp4", "modules_to_not_convert": [
             "model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}
@@ -798,7 +882,7 @@ def main(argv=None):
     if args.shards > len(names):
         ap.error("--shards %d exceeds the number of tensors (%d)" % (args.shards, len(names)))
     itemsize = 4 if args.dtype == "f32" else 2
-    sizes = [weights[n].size * (1 if weights[n].dtype == np.uint8 else itemsize) for n in names]
+    sizes = [weights[n].size * (1 if weights[n].dtype in (np.uint8, np.bool_) else itemsize) for n in names]
     total = sum(sizes)
     # Shard k starts at the first tensor whose byte offset reaches k/K of the total, pushed on where
     # needed so that every shard holds at least one tensor.

@@ -7,7 +7,7 @@
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
-OLMo 2, StableLM, Starcoder 2, Phi) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -56,6 +56,12 @@ the xf repository. Conventions:
   * Phi, and StableLM with use_parallel_residual: x + attention(ln(x)) + mlp(ln(x)) with one nn.LayerNorm (input_layernorm, layer_norm_eps);
     biases on q, k, v, self_attn.dense (the output projection), mlp.fc1 / fc2 (no gate, gelu_new) and the
     lm_head; RoPE on the first partial_rotary_factor (default 0.5) of each head; model.final_layernorm.
+  * GPT-NeoX: x + attention(input_layernorm(x)) + mlp(post_attention_layernorm(x)) (use_parallel_residual,
+    the default; otherwise Llama's order), nn.LayerNorm (layer_norm_eps) everywhere; q, k and v of each
+    head in turn in attention.query_key_value (rows [head][q | k | v][dim]), output attention.dense, MLP
+    mlp.dense_4h_to_h(act(mlp.dense_h_to_4h x)) (hidden_act, default gelu), all with biases; RoPE on the
+    first rotary_pct (default 0.25) of each head with base rotary_emb_base; tensors under gpt_neox. (read
+    here as model.: embed_in as embed_tokens, final_layer_norm as norm) and embed_out as the lm_head.
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
     norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
     projections, before the split into heads and RoPE.
@@ -100,7 +106,8 @@ import numpy as np
 # --------------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------------
-_ST_DTYPES = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2), "F64": ("<f8", 8), "U8": ("u1", 1)}
+_ST_DTYPES = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2), "F64": ("<f8", 8), "U8": ("u1", 1),
+              "BOOL": ("u1", 1)}
 _E2M1 = np.array([+0.0, +0.5, +1.0, +1.5, +2.0, +3.0, +4.0, +6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
 
 
@@ -141,7 +148,7 @@ def read_safetensors(path):
         if end - begin != count * size:
             raise ValueError("%s: data_offsets do not match shape %s" % (name, shape))
         raw = np.frombuffer(data[begin:end], dtype=np_dt)
-        if dt == "U8":
+        if dt in ("U8", "BOOL"):
             out[name] = raw.reshape(shape).copy()
             continue
         if dt == "BF16":
@@ -309,7 +316,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
                  "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
-                 "Starcoder2ForCausalLM", "PhiForCausalLM")
+                 "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM")
 
 
 class Model:
@@ -337,6 +344,15 @@ class Model:
                     break
             else:
                 raise ValueError("no language model tensors in this Gemma3ForConditionalGeneration checkpoint")
+        if arch == "GPTNeoXForCausalLM":
+            # GPTNeoXForCausalLM's module paths, read under Llama's names.
+            renames = (("gpt_neox.embed_in.", "model.embed_tokens."), ("gpt_neox.final_layer_norm.", "model.norm."),
+                       ("gpt_neox.layers.", "model.layers."), ("embed_out.", "lm_head."))
+            self.w = {next((to + n[len(frm):] for frm, to in renames if n.startswith(frm)), n): a
+                      for n, a in self.w.items()}
+            cfg.setdefault("partial_rotary_factor", cfg.get("rotary_pct", 0.25))
+            cfg.setdefault("rope_theta", cfg.get("rotary_emb_base", 10000.0))
+            cfg.setdefault("hidden_act", "gelu")
         if arch not in ARCHITECTURES:
             raise NotImplementedError(arch)
         self.arch = arch
@@ -373,14 +389,19 @@ class Model:
         self.D = cfg["head_dim"]
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
-        self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM", "PhiForCausalLM")
+        self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM", "PhiForCausalLM",
+                                   "GPTNeoXForCausalLM")
         if self.layer_norm:
             self.eps = cfg.get("norm_epsilon" if arch == "Starcoder2ForCausalLM" else "layer_norm_eps", 1e-5)
         # Phi: attention and MLP side by side on one norm's output; its output projection is
         # self_attn.dense, its last norm model.final_layernorm, its lm_head has a bias.
         self.phi = arch == "PhiForCausalLM"
-        # StableLM with use_parallel_residual: the same side-by-side form.
-        self.parallel = self.phi or (arch == "StableLmForCausalLM" and cfg.get("use_parallel_residual", False))
+        # StableLM with use_parallel_residual: the same side-by-side form. GPT-NeoX's (by default) gives the
+        # MLP its own norm, post_attention_layernorm of the same x.
+        self.neox = arch == "GPTNeoXForCausalLM"
+        self.parallel = (self.phi or (arch == "StableLmForCausalLM" and cfg.get("use_parallel_residual", False))
+                         or (self.neox and cfg.get("use_parallel_residual", True)))
+        self.parallel_mlp_norm = self.neox
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
         # (inv_freq, attention_scaling) of the sliding layers where they differ: Gemma 3's default RoPE
@@ -487,7 +508,11 @@ class Model:
     def attention(self, n, x, positions, cache):
         p = "model.layers.%d.self_attn." % n
         S, H, Hkv, D = x.shape[0], self.H, self.Hkv, self.D
-        if p + "qkv_proj.weight" in self.w:                    # Phi-3: [q; k; v] rows
+        neox = "model.layers.%d.attention." % n
+        if neox + "query_key_value.weight" in self.w:          # GPT-NeoX: [head][q | k | v][dim] rows
+            qkv = self.linear(x, neox + "query_key_value").reshape(S, H, 3, D)
+            q, k, v = (qkv[:, :, i].reshape(S, H * D) for i in range(3))
+        elif p + "qkv_proj.weight" in self.w:                  # Phi-3: [q; k; v] rows
             qkv = self.linear(x, p + "qkv_proj")
             q, k, v = qkv[:, :H * D], qkv[:, H * D:(H + Hkv) * D], qkv[:, (H + Hkv) * D:]
         else:
@@ -539,6 +564,8 @@ class Model:
                 P = e / e.sum(axis=-1, keepdims=True)
             out[h] = P @ V[kv]
         out = out.transpose(1, 0, 2).reshape(S, H * D)
+        if self.neox:
+            return self.linear(out, neox + "dense")
         return self.linear(out, p + ("dense" if self.phi else "o_proj"))
 
     def dense_mlp(self, n, x):
@@ -547,6 +574,8 @@ class Model:
             return self.linear(self.act(self.linear(x, p + "c_fc")), p + "c_proj")
         if p + "fc1.weight" in self.w:                          # Phi: no gate
             return self.linear(self.act(self.linear(x, p + "fc1")), p + "fc2")
+        if p + "dense_h_to_4h.weight" in self.w:                # GPT-NeoX: no gate
+            return self.linear(self.act(self.linear(x, p + "dense_h_to_4h")), p + "dense_4h_to_h")
         if p + "gate_up_proj.weight" in self.w:                 # Phi-3: [gate; up] rows
             gate_up = self.linear(x, p + "gate_up_proj")
             I = gate_up.shape[-1] // 2
@@ -657,7 +686,8 @@ class Model:
             p = "model.layers.%d." % n
             if self.parallel:
                 h = self.norm(x, p + "input_layernorm")
-                x = x + self.attention(n, h, positions, cache) + self.mlp(n, h)
+                mlp_in = self.norm(x, p + "post_attention_layernorm") if self.parallel_mlp_norm else h
+                x = x + self.attention(n, h, positions, cache) + self.mlp(n, mlp_in)
                 continue
             if self.post_norms:
                 x = x + self.norm(self.attention(n, x, positions, cache), p + "post_attention_layernorm")

@@ -386,7 +386,7 @@ TEST_P(DenseKernels, UngatedActivations) {
   std::vector<float> x = randomNormals(N, 14), ones(N, 1.0f);
   for (float &v : x)
     v *= 4.0f;
-  for (const char *act : {"silu", "gelu_tanh"}) {
+  for (const char *act : {"silu", "gelu_tanh", "gelu"}) {
     SCOPED_TRACE(act);
     std::vector<float> y(N, std::nanf("")), gated(N, std::nanf(""));
     ASSERT_EQ(run((std::string("xf_dense_") + act).c_str(), {tensorOf(x, {N}), tensorOf(y, {N})}), "");
@@ -397,11 +397,35 @@ TEST_P(DenseKernels, UngatedActivations) {
     std::vector<double> expected(N);
     for (int64_t i = 0; i < N; ++i) {
       double v = x[i];
-      expected[i] = std::string(act) == "silu"
-                        ? v / (1.0 + std::exp(-v))
-                        : 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+      expected[i] = std::string(act) == "silu"  ? v / (1.0 + std::exp(-v))
+                    : std::string(act) == "gelu" ? 0.5 * v * std::erfc(-v / std::sqrt(2.0))
+                                                 : 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
     }
     EXPECT_LE(worstError(y, expected), 2e-5);
+  }
+}
+
+// Exact GELU without erf on the device (xf_dense_gelu: x Phi(x) from a Chebyshev fit of erfc), relative to
+// each value over the whole range, both tails included (where x Phi(x) underflows toward 0 on the left and
+// meets x on the right): within 2e-6 for |x| <= 4, and in the left tail within what a GPU's exp of
+// -x^2 / 2 may miss by (Vulkan allows 3 + 2 |arg| ulps: about 1.2e-5 at x = -14).
+TEST_P(DenseKernels, ExactGeluRelative) {
+  std::vector<float> x;
+  for (float v = -14.0f; v <= 14.0f; v += 0.0625f)
+    x.push_back(v);
+  for (float v : {1e-30f, -1e-30f, 1e-3f, -1e-3f, 30.0f, -30.0f, 0.0f})
+    x.push_back(v);
+  const int64_t N = static_cast<int64_t>(x.size());
+  std::vector<float> y(N, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_gelu", {tensorOf(x, {N}), tensorOf(y, {N})}), "");
+  for (int64_t i = 0; i < N; ++i) {
+    const double v = x[i], expected = 0.5 * v * std::erfc(-v / std::sqrt(2.0));
+    if (std::fabs(expected) < 1e-37) {
+      EXPECT_LE(std::fabs(y[i]), 1e-37) << "x = " << v;
+      continue;
+    }
+    const double bound = std::fabs(v) <= 4 ? 2e-6 : 2e-6 + (3 + v * v) * std::ldexp(1.0, -24);
+    EXPECT_LE(std::fabs(y[i] - expected) / std::fabs(expected), bound) << "x = " << v;
   }
 }
 
@@ -535,7 +559,7 @@ TEST_P(DenseKernels, StackedGatedActivations) {
       gu[r * 2 * I + c] = gate[r * I + c];
       up[r * I + c] = gu[r * 2 * I + I + c];
     }
-  for (const char *activation : {"xf_dense_silu_gate", "xf_dense_gelu_tanh_gate"}) {
+  for (const char *activation : {"xf_dense_silu_gate", "xf_dense_gelu_tanh_gate", "xf_dense_gelu_gate"}) {
     std::vector<float> flat(S * I, std::nanf("")), stacked(S * I, std::nanf(""));
     ASSERT_EQ(run(activation, {tensorOf(gate, {S * I}), tensorOf(up, {S * I}), tensorOf(flat, {S * I})}), "");
     ASSERT_EQ(run((std::string(activation) + "_stacked").c_str(), {tensorOf(gu, {S, 2 * I}), tensorOf(stacked, {S, I})}),

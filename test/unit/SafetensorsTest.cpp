@@ -297,6 +297,23 @@ TEST_F(SafetensorsTest, UnalignedDataAndEmptyTensors) {
   EXPECT_EQ(store->find("e")->bytes, 0u);
 }
 
+// Masks older checkpoints saved as buffers (GPT-NeoX's attention.bias) open, have a byte per element, and are
+// never read as floats.
+TEST_F(SafetensorsTest, BoolMasksOpenButAreNotFloats) {
+  std::string header = "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[1,1,2,2],\"data_offsets\":[0,4]},"
+                       "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+  auto store = open(image(header, std::string("\x01\x00\x01\x01", 4) + f32Bytes({2.0f})));
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->find("m"));
+  EXPECT_EQ(store->find("m")->type, WeightType::Bool);
+  EXPECT_EQ(store->find("m")->bytes, 4u);
+  std::vector<float> out(4);
+  EXPECT_NE(store->readF32("m", {1, 1, 2, 2}, out.data()).find("weight 'm' is BOOL (a mask), not a float tensor"),
+            std::string::npos);
+  EXPECT_EQ(store->readF32("w", {1}, out.data()), "");
+  EXPECT_EQ(out[0], 2.0f);
+}
+
 TEST_F(SafetensorsTest, OverlappingTensorsAreAllowed) {
   std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                        "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[4,8]}}";
@@ -408,17 +425,17 @@ TEST_F(SafetensorsTest, MalformedFiles) {
       {"dtype not string", oneEntry("{\"dtype\":4,\"shape\":[4],\"data_offsets\":[0,16]}"),
        "tensor 'w' has no string 'dtype'"},
       {"unknown dtype", oneEntry("{\"dtype\":\"Q9\",\"shape\":[4],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'Q9'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
+       "tensor 'w' has dtype 'Q9'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
       {"I64", oneEntry("{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}", 16, "position_ids"),
-       "tensor 'position_ids' has dtype 'I64'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
+       "tensor 'position_ids' has dtype 'I64'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
       {"F64", oneEntry("{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'F64'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
+       "tensor 'w' has dtype 'F64'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
       {"I8", oneEntry("{\"dtype\":\"I8\",\"shape\":[16],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'I8'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
+       "tensor 'w' has dtype 'I8'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
       {"U8 size", oneEntry("{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[0,16]}"),
        "tensor 'w' data_offsets [0, 16] hold 16 bytes, but shape [8] of U8 needs 8"},
       {"lowercase dtype", oneEntry("{\"dtype\":\"f32\",\"shape\":[4],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'f32'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
+       "tensor 'w' has dtype 'f32'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
       {"no shape", oneEntry("{\"dtype\":\"F32\",\"data_offsets\":[0,16]}"), "tensor 'w' has no 'shape' array"},
       {"shape not array", oneEntry("{\"dtype\":\"F32\",\"shape\":4,\"data_offsets\":[0,16]}"),
        "tensor 'w' has no 'shape' array"},
@@ -467,7 +484,7 @@ TEST_F(SafetensorsTest, MalformedFiles) {
        "__metadata__ is not an object of strings"},
       {"first bad entry in sorted order",
        image("{\"b\":{\"dtype\":\"I8\"},\"a\":{\"dtype\":\"I16\"}}"),
-       "tensor 'a' has dtype 'I16'; only F32, F16, BF16 and U8 (MXFP4 blocks and scales) are supported"},
+       "tensor 'a' has dtype 'I16'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
   };
   for (const MalformedCase &c : cases) {
     SCOPED_TRACE(c.what);
