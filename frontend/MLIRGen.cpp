@@ -524,15 +524,17 @@ public:
         h = add(add(h, residual(attn)), residual(y));
         continue;
       }
+      // Gemma's and OLMo 2's names; GLM-4's sandwich names its norms after the block they follow.
+      const bool glm4 = isGlm4() && sandwich;
       if (after)
-        attn = norm(attn, model::layerTensorName(layer, "post_attention_layernorm"));
+        attn = norm(attn, model::layerTensorName(layer, glm4 ? "post_self_attn_layernorm" : "post_attention_layernorm"));
       h = add(h, residual(attn));
       Value y = post ? h
-                     : norm(h, model::layerTensorName(layer, sandwich ? "pre_feedforward_layernorm"
-                                                                      : "post_attention_layernorm"));
+                     : norm(h, model::layerTensorName(layer, sandwich && !glm4 ? "pre_feedforward_layernorm"
+                                                                               : "post_attention_layernorm"));
       y = m.mlp.experts > 0 ? moe(layer, y) : mlp(layer, y);
       if (after)
-        y = norm(y, model::layerTensorName(layer, "post_feedforward_layernorm"));
+        y = norm(y, model::layerTensorName(layer, glm4 ? "post_mlp_layernorm" : "post_feedforward_layernorm"));
       h = add(h, residual(y));
     }
     h = norm(h, isPhi() ? "model.final_layernorm" : "model.norm");
@@ -585,6 +587,11 @@ private:
   }
   bool isGptOss() const { return m.architecture == "GptOssForCausalLM" || m.mlp.limit.has_value(); }
   bool isPhi3() const { return m.architecture == "Phi3ForCausalLM"; }
+  /// GLM and GLM-4: the MLP's gate and up projections stored as one, mlp.gate_up_proj (as Phi-3's).
+  bool isGlm() const { return m.architecture == "GlmForCausalLM" || isGlm4(); }
+  /// GLM-4's sandwich norms: post_self_attn_layernorm after attention, post_attention_layernorm before the
+  /// MLP and post_mlp_layernorm after it.
+  bool isGlm4() const { return m.architecture == "Glm4ForCausalLM"; }
   /// Per-expert nn.Linear tensors: Qwen2- and Qwen3-MoE's mlp.gate / mlp.experts.E.{gate,up,down}_proj, otherwise
   /// Mixtral's block_sparse_moe.gate / block_sparse_moe.experts.E.{w1,w3,w2}.
   bool isGraniteMoe() const { return m.architecture == "GraniteMoeForCausalLM"; }
@@ -621,7 +628,8 @@ private:
     FloatAttr eps = b.getF64FloatAttr(m.norm.eps);
     BoolAttr unitOffset = b.getBoolAttr(m.norm.unitOffset);
     if (m.norm.kind == ::xf::NormSpec::Kind::Layer)
-      return mlir::xf::LayerNormOp::create(b, loc, x.getType(), x, w, weight(prefix + ".bias", {features}), eps,
+      return mlir::xf::LayerNormOp::create(b, loc, x.getType(), x, w,
+                                           m.norm.bias ? weight(prefix + ".bias", {features}) : Value(), eps,
                                            unitOffset);
     return mlir::xf::RmsNormOp::create(b, loc, x.getType(), x, w, eps, unitOffset);
   }
@@ -868,7 +876,7 @@ private:
                            bias ? layerWeight(layer, leaf + ".bias", {rows}) : Value());
     };
     Value h;
-    if (p.gated && isPhi3() && prefix == "mlp") {
+    if (p.gated && (isPhi3() || isGlm()) && prefix == "mlp") {
       Value gateUp = project(x, "gate_up_proj", 2 * I, C);
       h = gatedActivation(columns(gateUp, 0, I), columns(gateUp, I, I));
     } else if (p.gated) {

@@ -113,8 +113,6 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
           kernelOfLayer[l] = f.getSymName().str();
   });
 
-  if (m.rope.interleaved)
-    return fail("interleaved RoPE is not supported by the model runtime yet");
   if (m.mlp.experts > 0 && !m.mlp.limit && m.mlp.bias)
     return fail("MoE experts with biases are supported only in the gpt-oss form");
   if (!m.mlp.gated && m.mlp.experts > 0)
@@ -166,7 +164,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
     llvm::json::Object rope{{"rotary_dim", rotaryDim},
                             {"inv_freq", doubles(freqs.invFreq)},
                             {"attention_factor", freqs.attentionFactor},
-                            {"scaling", toString(r.scaling)}};
+                            {"scaling", toString(r.scaling)},
+                            {"interleaved", r.interleaved}};
     if (!freqs.longInvFreq.empty())
       rope["long_inv_freq"] = doubles(freqs.longInvFreq);
     if (r.scaling == RopeSpec::Scaling::Dynamic || r.scaling == RopeSpec::Scaling::LongRope) {
@@ -204,6 +203,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
       {"norm_eps", m.norm.eps},
       {"norm_unit_offset", m.norm.unitOffset},
       {"layer_norm", m.norm.kind == NormSpec::Kind::Layer},
+      {"layer_norm_bias", m.norm.kind == NormSpec::Kind::Layer && m.norm.bias},
       {"norm_placement", toString(m.normPlacement)},
       {"lm_head_bias", m.lmHeadBias},
       {"mlp", std::move(mlp)},

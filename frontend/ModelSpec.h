@@ -152,8 +152,9 @@ struct NormSpec {
   Kind kind = Kind::RMS;
   double eps = 1e-5;
   bool unitOffset = false; // weight stored as w - 1 and applied as (1 + w) (Gemma)
+  bool bias = true;        // a LayerNorm adds a bias (Cohere's has none); RMSNorm never does
   bool operator==(const NormSpec &o) const {
-    return kind == o.kind && eps == o.eps && unitOffset == o.unitOffset;
+    return kind == o.kind && eps == o.eps && unitOffset == o.unitOffset && bias == o.bias;
   }
 };
 

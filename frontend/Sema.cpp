@@ -52,7 +52,7 @@ const StringRef kModelKeys[] = {"vocab",        "hidden",        "layers",      
                                 "logit_scale",  "lm_head_bias",  "final_softcap", "architecture",  "layer_types",
                                 "norm_placement", "nope_layers"};
 const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "norm", "layers", "variant"};
-const StringRef kNormKeys[] = {"kind", "eps", "unit_offset"};
+const StringRef kNormKeys[] = {"kind", "eps", "unit_offset", "bias"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
                               "experts", "top_k", "norm_top_k", "shared_intermediate", "shared_gate",
                               "limit", "alpha"};
@@ -2107,6 +2107,12 @@ private:
     if (const Field *f = get(fields, "unit_offset"))
       if (auto b = boolean(*f))
         m.norm.unitOffset = *b;
+    if (const Field *f = get(fields, "bias"))
+      if (auto b = boolean(*f)) {
+        if (m.norm.kind != NormSpec::Kind::Layer && *b)
+          diag.error(f->keyLoc, "'bias' applies to 'kind = layer': an RMSNorm has no bias");
+        m.norm.bias = *b;
+      }
   }
 
   void analyzeMlp(const Block *block, const Block &model, ModelSpec &m) {

@@ -197,6 +197,8 @@ private:
     key(4, "eps", formatNumber(m.norm.eps));
     if (m.norm.unitOffset)
       key(4, "unit_offset", "true");
+    if (m.norm.kind == NormSpec::Kind::Layer && !m.norm.bias)
+      key(4, "bias", "false");
     os << "  }\n";
 
     const AttentionConfig &a = m.attention;

@@ -196,6 +196,17 @@ const Architecture kArchitectures[] = {
     // (use_parallel_residual), q, k and v of each head in one projection, a quarter of each head rotated.
     {"GPTNeoXForCausalLM", "gpt_neox", 10000.0, 1e-5, false, "gelu", 0, false, SlidingStyle::None, std::nullopt, 2048,
      true, true, false, 0, 0},
+    // GLM (4): Llama's blocks with q/k/v biases (none on o_proj), one gate_up_proj, half of each head rotated
+    // in adjacent pairs (interleaved RoPE).
+    {"GlmForCausalLM", "glm", 10000.0, 1.5625e-7, false, "silu", 128, true, SlidingStyle::None, std::nullopt, 131072,
+     true, true, false, 0, 0},
+    // GLM-4 (0414): GLM's attention and MLP with norms after them too (sandwich).
+    {"Glm4ForCausalLM", "glm4", 10000.0, 1.5625e-7, false, "silu", 128, true, SlidingStyle::None, std::nullopt, 131072,
+     true, true, false, 0, 0},
+    // Cohere (Command R): attention and MLP side by side after one LayerNorm without bias, RoPE in adjacent
+    // pairs, tied embeddings, the logits scaled (logit_scale).
+    {"CohereForCausalLM", "cohere", 10000.0, 1e-5, true, "silu", 0, false, SlidingStyle::None, std::nullopt, 8192, true,
+     false, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
      true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
@@ -215,7 +226,8 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "Qwen3ForCausalLM", "GemmaForCausalLM", "Gemma2ForCausalLM",
                                         "Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "GraniteForCausalLM",
                                         "Olmo2ForCausalLM", "StableLmForCausalLM", "Starcoder2ForCausalLM",
-                                        "PhiForCausalLM", "GPTNeoXForCausalLM", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
+                                        "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM", "Glm4ForCausalLM",
+                                        "CohereForCausalLM", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
@@ -478,12 +490,15 @@ private:
     m.maxPosition = intField("max_position_embeddings", arch->maxPosition);
     m.tieEmbeddings = boolField("tie_word_embeddings", arch->tieEmbeddings);
 
-    // Norms: StableLM's, Starcoder 2's, Phi's and GPT-NeoX's are nn.LayerNorm (with biases), the others
-    // RMSNorm.
+    // Norms: StableLM's, Starcoder 2's, Phi's and GPT-NeoX's are nn.LayerNorm (with biases), Cohere's a
+    // LayerNorm without bias, the others RMSNorm.
     const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2",
-               phi = arch->modelType == "phi", neox = arch->modelType == "gpt_neox";
-    const StringRef epsKey = stablelm || phi || neox ? "layer_norm_eps" : starcoder2 ? "norm_epsilon" : "rms_norm_eps";
-    m.norm.kind = stablelm || starcoder2 || phi || neox ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
+               phi = arch->modelType == "phi", neox = arch->modelType == "gpt_neox",
+               cohere = arch->modelType == "cohere";
+    const StringRef epsKey =
+        stablelm || phi || neox || cohere ? "layer_norm_eps" : starcoder2 ? "norm_epsilon" : "rms_norm_eps";
+    m.norm.kind = stablelm || starcoder2 || phi || neox || cohere ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
+    m.norm.bias = !cohere;
     m.norm.eps = numberField(epsKey, arch->rmsEps);
     if (m.norm.eps > 1)
       error(epsKey, "expected an epsilon in (0, 1], got " + formatNumber(m.norm.eps));
@@ -503,12 +518,15 @@ private:
     AttentionConfig &a = m.attention;
     a.causal = true;
     a.heads = intField("num_attention_heads", sizeDefault(8));
-    // Starcoder2Config's and GemmaConfig's defaults (2, 16) are not the heads' count; their configs must
-    // say it. GPT-NeoX has as many key/value heads as query heads (its config has no such field).
+    // Starcoder2Config's, GemmaConfig's and GlmConfig's defaults (2, 16, 2) are not the heads' count; their
+    // configs must say it. GPT-NeoX has as many key/value heads as query heads (its config has no such field).
+    const bool glm = arch->modelType == "glm" || arch->modelType == "glm4";
+    if (arch->modelType == "glm4")
+      m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
     a.kvHeads = neox ? a.heads
-                     : intField("num_key_value_heads", gemma3                  ? std::optional<int64_t>(4)
-                                                       : starcoder2 || gemma1 ? std::nullopt
-                                                                               : std::optional<int64_t>(a.heads));
+                     : intField("num_key_value_heads", gemma3                          ? std::optional<int64_t>(4)
+                                                       : starcoder2 || gemma1 || glm ? std::nullopt
+                                                                                       : std::optional<int64_t>(a.heads));
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
       error("num_key_value_heads", "num_key_value_heads (" + std::to_string(a.kvHeads) +
                                        ") must divide num_attention_heads (" + std::to_string(a.heads) + ")",
@@ -548,6 +566,14 @@ private:
       if (boolField("qk_layernorm", false))
         error("qk_layernorm", "per-head q/k layer norms are not supported");
     }
+    if (cohere) {
+      // CohereDecoderLayer: attention and MLP both read input_layernorm(x); CohereForCausalLM multiplies the
+      // logits by logit_scale.
+      m.normPlacement = NormPlacement::Parallel;
+      m.logitScale = numberField("logit_scale", 0.0625);
+      if (boolField("use_qk_norm", false))
+        error("use_qk_norm", "per-head q/k layer norms (Command R+) are not supported");
+    }
     if (neox) {
       // GPTNeoXLayer: x + attention(input_layernorm(x)) + mlp(post_attention_layernorm(x)) by default,
       // otherwise each block after its own norm in turn.
@@ -567,6 +593,8 @@ private:
     else if (const json::Value *v = field("attention_bias"))
       if (asBool(*v, "attention_bias").value_or(false))
         error("attention_bias", arch->name + " has no attention bias switch; true is not what it computes");
+    if (glm && a.bias == AttentionBias::All)
+      a.bias = AttentionBias::QKV; // GlmAttention: attention_bias on q, k and v; o_proj has none
     // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others).
     if (arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3)
       a.qkNorm = QkNorm::PerHead;
@@ -692,6 +720,12 @@ private:
       m.rope.partial = 0.5; // PhiConfig's
     if (neox)
       readNeoXRope(m);
+    if (glm) {
+      m.rope.partial = 0.5; // GlmConfig's partial_rotary_factor
+      m.rope.interleaved = true;
+    }
+    if (cohere)
+      m.rope.interleaved = true; // CohereRotaryEmbedding: each frequency on a pair of adjacent dims
     readRope(m);
     if (gemma3) {
       // Gemma 3's sliding layers rotate with their own base and no scaling (HF's rotary_emb_local).

@@ -52,6 +52,9 @@ struct LayerPlan {
 
 struct RopePlan {
   int64_t rotaryDim = 0, originalMax = 0;
+  /// Pairs (2i, 2i + 1) rotate (GLM) rather than (i, i + R / 2). The kernels rotate the latter: the model's
+  /// q and k rows are stored with each head's dims permuted to match (ropeDimOf).
+  bool interleaved = false;
   std::vector<double> invFreq, longInvFreq;
   double attentionFactor = 1.0, factor = 1.0, base = 10000.0;
   std::string scaling;
@@ -61,7 +64,8 @@ struct Plan {
   std::string name, architecture;
   int64_t vocab = 0, hidden = 0, maxPositions = 0;
   bool tieEmbeddings = false, unitOffset = false;
-  bool layerNorm = false; // the norms are LayerNorms with biases (StableLM), not RMSNorms
+  bool layerNorm = false;     // the norms are LayerNorms (StableLM), not RMSNorms
+  bool layerNormBias = false; // with biases (all but Cohere's): without, the runtime keeps zeros
   bool lmHeadBias = false;
   /// Where the norms sit (the spec's norm_placement): pre, x + f(norm(x)); sandwich, x + norm(f(norm(x)))
   /// (Gemma 2); post, x + norm(f(x)) (OLMo 2: no norm before the blocks); parallel, x + attention(norm(x)) +
@@ -139,6 +143,7 @@ Plan parsePlan(const xfrt_module &module) {
   p.normEps = number(o, "norm_eps");
   p.unitOffset = boolean(o, "norm_unit_offset");
   p.layerNorm = boolean(o, "layer_norm");
+  p.layerNormBias = boolean(o, "layer_norm_bias");
   // Required: plans from before it said sandwich_norms / post_norms / parallel_residual, which this runtime
   // would otherwise take for pre norms.
   std::optional<llvm::StringRef> named = o.getString("norm_placement");
@@ -194,6 +199,7 @@ Plan parsePlan(const xfrt_module &module) {
     r.originalMax = o.getInteger("original_max_position").value_or(0);
     r.factor = o.getNumber("factor").value_or(1.0);
     r.base = o.getNumber("base").value_or(10000.0);
+    r.interleaved = boolean(o, "interleaved");
     if (static_cast<int64_t>(r.invFreq.size()) * 2 != r.rotaryDim)
       fail("model plan: rope inv_freq has " + llvm::Twine(r.invFreq.size()) + " entries for rotary dim " +
            llvm::Twine(r.rotaryDim));
@@ -513,6 +519,31 @@ namespace {
 
 /// GPT-NeoX: its tensors are named under gpt_neox. (Plan::tensorPrefixes) and per layer as below.
 bool isNeoX(const Plan &p) { return p.architecture == "GPTNeoXForCausalLM"; }
+/// The bias of norm `name`: a LayerNorm's, zeros for one without (Cohere's), none for an RMSNorm.
+std::vector<float> readNormBias(WeightReader &r, const Plan &p, const std::string &name, int64_t width) {
+  if (!p.layerNorm)
+    return {};
+  if (!p.layerNormBias)
+    return std::vector<float>(static_cast<size_t>(width), 0.0f);
+  return r.read(name + ".bias", {width});
+}
+
+/// Phi-3 and GLM store an MLP's gate and up projections as one, gate_up_proj: the gate's rows, then up's.
+bool fusedGateUp(const Plan &p) {
+  return p.architecture == "Phi3ForCausalLM" || p.architecture == "GlmForCausalLM" ||
+         p.architecture == "Glm4ForCausalLM";
+}
+
+/// Head dim d as the kernels rotate it, taken from the model's dim ropeDimOf(d): where the model rotates
+/// pairs (2i, 2i + 1) of its first R dims (RopePlan::interleaved), q and k keep dim 2i at i and 2i + 1 at
+/// i + R / 2, the pair the kernels rotate with frequency i. The same permutation of q and k leaves every
+/// score q . k as it was.
+int64_t ropeDimOf(int64_t d, int64_t rotaryDim) {
+  if (d >= rotaryDim)
+    return d;
+  return d < rotaryDim / 2 ? 2 * d : 2 * (d - rotaryDim / 2) + 1;
+}
+
 
 /// The per-layer vectors both weight layouts share: norms, q/k norms, learned sinks.
 void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre, LayerWeights &w) {
@@ -520,21 +551,35 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
   // A LayerNorm's bias beside each gain.
   auto norm = [&](const char *name, std::vector<float> &gain, std::vector<float> &bias) {
     gain = r.read(pre + name + ".weight", {H});
-    if (p.layerNorm)
-      bias = r.read(pre + name + ".bias", {H});
+    bias = readNormBias(r, p, pre + name, H);
   };
+  // The norm after attention, before the MLP and after it: Gemma's and OLMo 2's names, or GLM-4's (which
+  // names its sandwich norms after the block they follow).
+  const bool glm4 = p.architecture == "Glm4ForCausalLM" && p.sandwich();
+  const char *postAttn = glm4 ? "post_self_attn_layernorm" : "post_attention_layernorm",
+             *preFfn = glm4 ? "post_attention_layernorm" : "pre_feedforward_layernorm",
+             *postFfn = glm4 ? "post_mlp_layernorm" : "post_feedforward_layernorm";
   if (!p.postNorms())
     norm("input_layernorm", w.inputNorm, w.inputNormBias);
   if (!p.parallel() || p.twoNorms())
-    norm("post_attention_layernorm", w.postAttnNorm, w.postAttnNormBias);
+    norm(postAttn, w.postAttnNorm, w.postAttnNormBias);
   if (p.sandwich())
-    norm("pre_feedforward_layernorm", w.preFfnNorm, w.preFfnNormBias);
+    norm(preFfn, w.preFfnNorm, w.preFfnNormBias);
   if (p.sandwich() || p.postNorms())
-    norm("post_feedforward_layernorm", w.postFfnNorm, w.postFfnNormBias);
+    norm(postFfn, w.postFfnNorm, w.postFfnNormBias);
   if (lp.qkNorm) {
     const int64_t perHead = lp.qkNormProjection ? 0 : lp.headDim;
     w.qNorm = r.read(pre + "self_attn.q_norm.weight", {perHead ? perHead : lp.heads * lp.headDim});
     w.kNorm = r.read(pre + "self_attn.k_norm.weight", {perHead ? perHead : lp.kvHeads * lp.headDim});
+    if (p.rope.interleaved)
+      // Each head's gains in the order its q and k rows are kept (qkvRowOf).
+      for (std::vector<float> *gains : {&w.qNorm, &w.kNorm}) {
+        std::vector<float> stored = *gains;
+        for (size_t i = 0; i < gains->size(); ++i) {
+          const int64_t D = lp.headDim, n = static_cast<int64_t>(i);
+          (*gains)[i] = stored[n / D * D + ropeDimOf(n % D, p.rope.rotaryDim)];
+        }
+      }
   }
   if (lp.learnedSinks)
     w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
@@ -545,11 +590,33 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
       r.ignore(pre + buffer);
 }
 
-/// GPT-NeoX's query_key_value [heads * 3 * D, in] holds q, k and v per head; row n of the [q | k | v]
-/// stack the runtime keeps is its row neoxQkvRow(n).
-int64_t neoxQkvRow(int64_t n, int64_t heads, int64_t headDim) {
-  const int64_t part = n / (heads * headDim), head = n % (heads * headDim) / headDim, d = n % headDim;
-  return (head * 3 + part) * headDim + d;
+/// The checkpoint tensors whose rows, stacked, hold a layer's q, k and v: Phi-3's qkv_proj, GPT-NeoX's
+/// query_key_value (per head: see qkvRowOf), or q_proj, k_proj and v_proj.
+std::vector<std::pair<std::string, int64_t>> qkvParts(const Plan &p, const LayerPlan &lp, const std::string &pre) {
+  const int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
+  if (p.architecture == "Phi3ForCausalLM")
+    return {{pre + "self_attn.qkv_proj", qRows + 2 * kvRows}};
+  if (isNeoX(p))
+    return {{pre + "attention.query_key_value", qRows + 2 * kvRows}};
+  return {{pre + "self_attn.q_proj", qRows}, {pre + "self_attn.k_proj", kvRows}, {pre + "self_attn.v_proj", kvRows}};
+}
+
+/// Row n of the [q | k | v] projection the runtime keeps is row rowOf(n) of qkvParts' stack: GPT-NeoX's
+/// per-head [q | k | v] regrouped, and interleaved RoPE's dims permuted in q and k. Null when the two
+/// agree.
+std::function<int64_t(int64_t)> qkvRowOf(const Plan &p, const LayerPlan &lp) {
+  const bool neox = isNeoX(p), interleaved = p.rope.interleaved;
+  if (!neox && !interleaved)
+    return nullptr;
+  const int64_t D = lp.headDim, heads = lp.heads, qkRows = (lp.heads + lp.kvHeads) * D, R = p.rope.rotaryDim;
+  return [=](int64_t n) {
+    if (interleaved && n < qkRows)
+      n = n / D * D + ropeDimOf(n % D, R);
+    if (!neox)
+      return n;
+    const int64_t part = n / (heads * D), head = n % (heads * D) / D, d = n % D;
+    return (head * 3 + part) * D + d;
+  };
 }
 
 /// The tensor names of a mixture of per-expert nn.Linear weights, within a layer: Mixtral's
@@ -639,15 +706,13 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
   if (p.tieEmbeddings)
     m.lmHead.assign(table, p.vocab, H, false, nullptr, r.storageFor({embedName}));
   m.finalNorm = r.read(finalNormName(p) + ".weight", {H});
-  if (p.layerNorm)
-    m.finalNormBias = r.read(finalNormName(p) + ".bias", {H});
+  m.finalNormBias = readNormBias(r, p, finalNormName(p), H);
   if (p.tieEmbeddings) {
     if (r.has("lm_head.weight"))
       r.ignore("lm_head.weight"); // some checkpoints store the tied copy
   } else {
     r.linear(m.lmHead, "lm_head", p.vocab, H, p.lmHeadBias);
   }
-  bool phi3 = p.architecture == "Phi3ForCausalLM";
   const bool graniteMoe = p.architecture == "GraniteMoeForCausalLM";
   bool perExpert = p.mlp.experts > 0 && !p.mlp.limit && !graniteMoe;
   const ExpertNames names = expertNames(p);
@@ -655,17 +720,9 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     const LayerPlan &lp = p.layers[l];
     LayerWeights &w = m.layers.emplace_back();
     std::string pre = "model.layers." + std::to_string(l) + ".";
-    int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
+    const int64_t qRows = lp.heads * lp.headDim;
     readLayerVectors(r, p, lp, pre, w);
-    if (phi3)
-      r.linear(w.qkv, pre + "self_attn.qkv_proj", qRows + 2 * kvRows, H, lp.qkvBias);
-    else if (isNeoX(p))
-      r.fused(w.qkv, {{pre + "attention.query_key_value", qRows + 2 * kvRows}}, H, lp.qkvBias,
-              [&](int64_t n) { return neoxQkvRow(n, lp.heads, lp.headDim); });
-    else
-      r.fused(w.qkv, {{pre + "self_attn.q_proj", qRows}, {pre + "self_attn.k_proj", kvRows},
-                      {pre + "self_attn.v_proj", kvRows}},
-              H, lp.qkvBias);
+    r.fused(w.qkv, qkvParts(p, lp, pre), H, lp.qkvBias, qkvRowOf(p, lp));
     r.linear(w.o, pre + outProjection(p), H, qRows, lp.oBias);
 
     int64_t E = p.mlp.experts;
@@ -675,7 +732,7 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
       r.linear(w.gateUp, pre + names.up, I, H, p.mlp.bias);
       r.linear(w.down, pre + names.down, H, I, p.mlp.bias);
     } else if (E == 0) {
-      if (phi3)
+      if (fusedGateUp(p))
         r.linear(w.gateUp, pre + "mlp.gate_up_proj", 2 * I, H, p.mlp.bias);
       else
         r.fused(w.gateUp, {{pre + "mlp.gate_proj", I}, {pre + "mlp.up_proj", I}}, H, p.mlp.bias);
@@ -785,13 +842,11 @@ void checkGpuSupport(const xfrt_model &m) {
 
 void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, const LoadProgress &progress) {
   const Plan &p = m.plan;
-  const bool phi3 = p.architecture == "Phi3ForCausalLM";
   WeightReader r(store, Storage::F32, progress);
   int64_t H = p.hidden, I = p.mlp.intermediate;
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
   m.finalNorm = r.read(finalNormName(p) + ".weight", {H});
-  if (p.layerNorm)
-    m.finalNormBias = r.read(finalNormName(p) + ".bias", {H});
+  m.finalNormBias = readNormBias(r, p, finalNormName(p), H);
   std::vector<float> lmHead;
   if (p.tieEmbeddings) {
     if (r.has("lm_head.weight"))
@@ -808,33 +863,28 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     std::string pre = "model.layers." + std::to_string(l) + ".";
     int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
     readLayerVectors(r, p, lp, pre, w);
-    // q, k and v stacked along their outputs: one matmul gives [S, q | k | v] (Phi-3 stores them so).
-    if (phi3)
-      g.qkv = r.read(pre + "self_attn.qkv_proj.weight", {qRows + 2 * kvRows, H});
-    if (isNeoX(p)) {
-      // GPT-NeoX's per-head q, k, v regrouped into [q | k | v].
-      const int64_t rows = qRows + 2 * kvRows;
-      std::vector<float> stored = r.read(pre + "attention.query_key_value.weight", {rows, H}), bias;
-      if (lp.qkvBias)
-        bias = r.read(pre + "attention.query_key_value.bias", {rows});
-      g.qkv.resize(static_cast<size_t>(rows * H));
-      g.qkvBias.resize(bias.size());
-      for (int64_t n = 0; n < rows; ++n) {
-        const int64_t from = neoxQkvRow(n, lp.heads, lp.headDim);
-        std::copy_n(stored.begin() + from * H, H, g.qkv.begin() + n * H);
-        if (!bias.empty())
-          g.qkvBias[n] = bias[from];
+    // q, k and v stacked along their outputs: one matmul gives [S, q | k | v].
+    std::vector<float> stored, storedBias;
+    for (const auto &[name, rows] : qkvParts(p, lp, pre)) {
+      std::vector<float> part = r.read(name + ".weight", {rows, H});
+      stored.insert(stored.end(), part.begin(), part.end());
+      if (lp.qkvBias) {
+        std::vector<float> bias = r.read(name + ".bias", {rows});
+        storedBias.insert(storedBias.end(), bias.begin(), bias.end());
       }
     }
-    for (auto [name, rows] : {std::pair{"q_proj", qRows}, std::pair{"k_proj", kvRows}, std::pair{"v_proj", kvRows}}) {
-      if (phi3 || isNeoX(p))
-        break;
-      std::vector<float> part = r.read(pre + "self_attn." + name + ".weight", {rows, H});
-      g.qkv.insert(g.qkv.end(), part.begin(), part.end());
-      if (lp.qkvBias) {
-        std::vector<float> bias = r.read(pre + "self_attn." + name + ".bias", {rows});
-        g.qkvBias.insert(g.qkvBias.end(), bias.begin(), bias.end());
+    if (const auto rowOf = qkvRowOf(p, lp)) {
+      const int64_t rows = qRows + 2 * kvRows;
+      g.qkv.resize(stored.size());
+      g.qkvBias.resize(storedBias.size());
+      for (int64_t n = 0; n < rows; ++n) {
+        std::copy_n(stored.begin() + rowOf(n) * H, H, g.qkv.begin() + n * H);
+        if (!storedBias.empty())
+          g.qkvBias[n] = storedBias[rowOf(n)];
       }
+    } else {
+      g.qkv = std::move(stored);
+      g.qkvBias = std::move(storedBias);
     }
     g.o = r.read(pre + outProjection(p) + ".weight", {H, qRows});
     if (lp.oBias)
@@ -904,7 +954,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
         g.gateUpBias = r.read(pre + names.up + ".bias", {I});
         g.downBias = r.read(pre + names.down + ".bias", {H});
       }
-    } else if (phi3) {
+    } else if (fusedGateUp(p)) {
       // gate_up_proj [2I, H]: the gate's rows, then the up projection's, as kept.
       g.gateUp = r.read(pre + "mlp.gate_up_proj.weight", {2 * I, H});
       g.down = r.read(pre + "mlp.down_proj.weight", {H, I});

@@ -5,7 +5,7 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox) it generates a tiny
+phi, gptneox, glm, glm4, cohere) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -33,7 +33,9 @@ checkpoint and checks:
      q/k/v biases, the shared expert and its gate, top-2; granitemoe: three multipliers, top-2;
      stablelm: layer norms, q/k/v biases, the partial rotary factor; starcoder2: layer norms, MLP
      biases; phi: the parallel residual, the lm_head bias, the partial rotary factor; gptneox: the
-     parallel residual, the MLP's own norm, exact GELU, the partial rotary factor), and that
+     parallel residual, the MLP's own norm, exact GELU, the partial rotary factor; glm: interleaved RoPE,
+     q/k/v biases, the partial rotary factor; glm4: interleaved RoPE, the sandwich norms; cohere:
+     interleaved RoPE, the parallel residual, the logit scale, the layer norms), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers) against torch, as in 2.
@@ -148,6 +150,24 @@ def apply_rotary_pos_emb(q, k, cos, sin):
     return q_embed, k_embed
 
 
+def glm_apply_rotary_pos_emb(q, k, cos, sin):
+    """modeling_glm's apply_rotary_pos_emb: the first half of cos / sin repeated per pair, rotate_half_llm on
+    adjacent pairs (x[..., 0::2], x[..., 1::2]) of the first rotary dims."""
+    cos = cos[..., : cos.shape[-1] // 2].repeat_interleave(2, dim=-1)
+    sin = sin[..., : sin.shape[-1] // 2].repeat_interleave(2, dim=-1)
+    rotary_dim = cos.shape[-1]
+
+    def rotate_half_llm(x):
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return torch.stack((-x2, x1), dim=-1).flatten(-2)
+
+    q_rot, q_pass = q[..., :rotary_dim], q[..., rotary_dim:]
+    k_rot, k_pass = k[..., :rotary_dim], k[..., rotary_dim:]
+    q_embed = torch.cat([(q_rot * cos) + (rotate_half_llm(q_rot) * sin), q_pass], dim=-1)
+    k_embed = torch.cat([(k_rot * cos) + (rotate_half_llm(k_rot) * sin), k_pass], dim=-1)
+    return q_embed, k_embed
+
+
 class TorchModel:
     def __init__(self, model_dir):
         self.cfg = json.load(open(os.path.join(model_dir, "config.json")))
@@ -184,6 +204,10 @@ class TorchModel:
             c.setdefault("partial_rotary_factor", 0.5)           # PhiConfig's
         if self.type == "gpt_neox":
             return                                               # forward_neox reads its own fields
+        self.glm = self.type in ("glm", "glm4")
+        self.cohere = self.type == "cohere"
+        if self.glm:
+            c.setdefault("partial_rotary_factor", 0.5)           # GlmConfig's
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -196,6 +220,11 @@ class TorchModel:
         return F.linear(x, self.w[name + ".weight"], self.w.get(name + ".bias"))
 
     def rms(self, x, name):
+        if self.cohere:
+            # CohereLayerNorm: (x - mean) * rsqrt(variance + eps), times the weight; no bias.
+            mean = x.mean(-1, keepdim=True)
+            variance = (x - mean).pow(2).mean(-1, keepdim=True)
+            return self.w[name] * ((x - mean) * torch.rsqrt(variance + self.cfg["layer_norm_eps"]))
         if self.stablelm or self.starcoder2 or self.phi:
             # StableLm / Starcoder2 / PhiDecoderLayer: nn.LayerNorm(hidden_size, eps=layer_norm_eps /
             # norm_epsilon)
@@ -270,7 +299,8 @@ class TorchModel:
             return self.qwen2_moe(p + "mlp.", h)
         if self.type == "granitemoe":
             return self.granite_moe(p + "block_sparse_moe.", h)
-        if self.type == "phi3":
+        if self.type in ("phi3", "glm", "glm4"):
+            # Phi3MLP / GlmMLP: gate_up_proj(x).chunk(2, dim=-1), down_proj(up * act(gate)).
             up_states = self.lin(h, p + "mlp.gate_up_proj")
             gate, up_states = up_states.chunk(2, dim=-1)
             return self.lin(up_states * F.silu(gate), p + "mlp.down_proj")
@@ -365,7 +395,11 @@ class TorchModel:
             # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere;
             # SmolLM3Attention: apply_rotary_pos_emb only if config.no_rope_layers[layer_idx].
             cos, sin = local_tables if self.window(n) is not None else global_tables
-            if self.type != "smollm3" or c["no_rope_layers"][n]:
+            if self.glm or self.cohere:
+                # Cohere's apply_rotary_pos_emb (repeat_interleave'd frequencies, rotate_half on adjacent
+                # pairs, every dim) computes what GLM's does when the whole head rotates.
+                q, k = glm_apply_rotary_pos_emb(q, k, cos, sin)
+            elif self.type != "smollm3" or c["no_rope_layers"][n]:
                 q, k = apply_rotary_pos_emb(q, k, cos, sin)
             # repeat_kv: kv head j serves query heads j*n_rep .. j*n_rep + n_rep - 1.
             k = k[:, None].expand(KV, H // KV, S, D).reshape(H, S, D)
@@ -390,7 +424,7 @@ class TorchModel:
                 probs = F.softmax(scores, dim=-1)
             attn = torch.matmul(probs, v).transpose(0, 1).reshape(S, H * D)
             attn = self.lin(attn, p + ("self_attn.dense" if self.phi else "self_attn.o_proj"))
-            if self.phi or (self.stablelm and c.get("use_parallel_residual")):
+            if self.phi or self.cohere or (self.stablelm and c.get("use_parallel_residual")):
                 # PhiDecoderLayer (and StableLmDecoderLayer with use_parallel_residual): attn_outputs +
                 # feed_forward_hidden_states + residual, both from the same input_layernorm output.
                 x = x + attn + self.mlp(p, h)
@@ -400,6 +434,12 @@ class TorchModel:
                 # post_feedforward_layernorm(mlp(hidden_states)).
                 x = x + self.rms(attn, p + "post_attention_layernorm.weight")
                 x = x + self.rms(self.mlp(p, x), p + "post_feedforward_layernorm.weight")
+            elif self.type == "glm4":
+                # Glm4DecoderLayer: post_self_attn_layernorm on the attention output, then the residual;
+                # post_attention_layernorm -> mlp -> post_mlp_layernorm, then the residual.
+                x = x + self.rms(attn, p + "post_self_attn_layernorm.weight")
+                h = self.rms(x, p + "post_attention_layernorm.weight")
+                x = x + self.rms(self.mlp(p, h), p + "post_mlp_layernorm.weight")
             elif self.gemma and not self.gemma1:
                 # Gemma2DecoderLayer: post_attention_layernorm on the attention output, then the residual;
                 # pre_feedforward_layernorm -> mlp -> post_feedforward_layernorm, then the residual.
@@ -411,11 +451,13 @@ class TorchModel:
                 h = self.rms(x, p + "post_attention_layernorm.weight")
                 x = x + self.mlp(p, h) * residual
         x = self.rms(x, "model.final_layernorm.weight" if self.phi else "model.norm.weight")
-        head = (w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", self.gemma or self.starcoder2)
+        head = (w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", self.gemma or self.starcoder2 or self.cohere)
                 else w["lm_head.weight"])
         logits = F.linear(x, head, w.get("lm_head.bias"))
         if self.granite:
             logits = logits / c["logits_scaling"]               # GraniteForCausalLM
+        if self.cohere:
+            logits = logits * c["logit_scale"]                  # CohereForCausalLM
         if self.gemma and c.get("final_logit_softcapping") is not None:
             logits = logits / c["final_logit_softcapping"]
             logits = torch.tanh(logits)
@@ -643,7 +685,8 @@ def check_features_matter(arch, model_dir, logits):
         for n in range(r.L):
             p = "model.layers.%d." % n
             r.w[p + "post_attention_layernorm.weight"] = r.w[p + "input_layernorm.weight"]
-            r.w[p + "post_attention_layernorm.bias"] = r.w[p + "input_layernorm.bias"]
+            if p + "input_layernorm.bias" in r.w:                 # Cohere's norms have none
+                r.w[p + "post_attention_layernorm.bias"] = r.w[p + "input_layernorm.bias"]
 
     def no_mlp_bias(r):
         for n in range(r.L):
@@ -654,6 +697,13 @@ def check_features_matter(arch, model_dir, logits):
         for n in range(r.L):
             r.w["model.layers.%d.mlp.shared_expert.down_proj.weight" % n] = (
                 0 * r.w["model.layers.%d.mlp.shared_expert.down_proj.weight" % n])
+
+    def glm4_pre_norms(r):
+        # The norms before the blocks alone (post_attention_layernorm, read as pre_feedforward, before the MLP).
+        r.sandwich = False
+        for n in range(r.L):
+            p = "model.layers.%d." % n
+            r.w[p + "post_attention_layernorm.weight"] = r.w[p + "pre_feedforward_layernorm.weight"]
 
     def olmo2_pre_norms(r):
         # The same gains before each block instead of after it.
@@ -708,6 +758,15 @@ def check_features_matter(arch, model_dir, logits):
                 ("lm_head bias", lambda r: r.w.pop("lm_head.bias")),
                 ("partial rotary factor", cfg_("partial_rotary_factor", 1.0))),
         "smollm3": (("NoPE layer", setattr_("rope_layers", [True, True])),),
+        "cohere": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
+                   ("parallel residual (vs sequential)", phi_sequential),
+                   ("logit scale", setattr_("logit_scale", 1.0)),
+                   ("layer norms without bias (vs RMSNorm)", setattr_("layer_norm", False))),
+        "glm4": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
+                 ("sandwich norms", glm4_pre_norms)),
+        "glm": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
+                ("q/k/v biases", no_qkv_bias),
+                ("partial rotary factor", cfg_("partial_rotary_factor", 1.0))),
         "gptneox": (("parallel residual (vs sequential)", setattr_("parallel", False)),
                     ("MLP's own norm (vs the attention's)", setattr_("parallel_mlp_norm", False)),
                     ("exact GELU (vs its tanh form)", setattr_("act", reference_forward.ACTIVATIONS["gelu_new"])),

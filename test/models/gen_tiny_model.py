@@ -3,7 +3,7 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox}
+                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers]
@@ -11,7 +11,7 @@
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
-Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM; gemma3mm:
+Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -45,7 +45,7 @@ TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
-         "starcoder2", "phi", "gptneox"]
+         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -378,6 +378,41 @@ def make_config(arch, dtype):
             "attention_dropout": 0.0,
             "initializer_range": 0.02,
         }
+    elif arch in ("glm", "glm4"):
+        # GLM (4): Llama's blocks with q/k/v biases (attention_bias; none on o_proj), one mlp.gate_up_proj,
+        # RoPE on the first half of each head (partial_rotary_factor 0.5: 8 of 16 dims) in adjacent pairs
+        # (2i, 2i + 1). GLM-4 (0414): norms after attention and MLP too (post_self_attn_layernorm,
+        # post_mlp_layernorm).
+        cfg = {
+            "architectures": ["GlmForCausalLM" if arch == "glm" else "Glm4ForCausalLM"],
+            "model_type": arch,
+            **common,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "partial_rotary_factor": 0.5,
+            "rope_theta": 10000.0,
+            "attention_bias": True,
+            "attention_dropout": 0.0,
+            "pad_token_id": 0,
+        }
+    elif arch == "cohere":
+        # Cohere (Command R): one LayerNorm without bias (layer_norm_eps) whose output feeds attention and MLP
+        # side by side, RoPE over every head dim in adjacent pairs, embeddings tied (the class default: no
+        # tie_word_embeddings key), the logits times logit_scale 0.25; no head_dim key.
+        cfg = {
+            "architectures": ["CohereForCausalLM"],
+            "model_type": "cohere",
+            **{k: v for k, v in common.items() if k not in ("head_dim", "rms_norm_eps", "tie_word_embeddings")},
+            "layer_norm_eps": 1e-5,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "logit_scale": 0.25,
+            "attention_bias": False,
+            "use_qk_norm": False,
+            "attention_dropout": 0.0,
+            "pad_token_id": 0,
+        }
     elif arch == "starcoder2":
         # Starcoder 2: nn.LayerNorm (norm_epsilon) with biases, biases on every projection (use_bias), an MLP
         # without a gate (c_proj(gelu_pytorch_tanh(c_fc x))), a sliding window of 8 on every layer; no
@@ -615,6 +650,13 @@ def make_weights(cfg, seed, neox_buffers=False):
         elif kind == "phi":
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "input_layernorm.bias"] = bias(H, std=0.1)
+        elif kind == "cohere":
+            w[p + "input_layernorm.weight"] = norm(H)               # no bias, no second norm
+        elif kind == "glm4":
+            # Before attention, after it, before the MLP (post_attention_layernorm), after it.
+            for name in ("input_layernorm", "post_self_attn_layernorm", "post_attention_layernorm",
+                         "post_mlp_layernorm"):
+                w[p + name + ".weight"] = norm(H)
         else:
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "post_attention_layernorm.weight"] = norm(H)
@@ -647,7 +689,8 @@ def make_weights(cfg, seed, neox_buffers=False):
             w[p + "self_attn.q_proj.bias"] = bias(nH * D)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
             w[p + "self_attn.v_proj.bias"] = bias(nKV * D)
-            w[p + "self_attn.o_proj.bias"] = bias(H)
+            if kind not in ("glm", "glm4"):      # GLM's o_proj has none
+                w[p + "self_attn.o_proj.bias"] = bias(H)
         if kind in ("qwen2", "qwen2_moe") or cfg.get("use_qkv_bias"):
             # q, k, v biases, none on o_proj; std 0.1 so that they move the logits visibly.
             w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
@@ -710,7 +753,7 @@ def make_weights(cfg, seed, neox_buffers=False):
             w[p + "mlp.c_fc.bias"] = bias(I)
             w[p + "mlp.c_proj.weight"] = mat(H, I)
             w[p + "mlp.c_proj.bias"] = bias(H)
-        elif kind == "phi3":
+        elif kind in ("phi3", "glm", "glm4"):
             # gate_up_proj: the gate rows, then the up rows ([2I, hidden]).
             w[p + "mlp.gate_up_proj.weight"] = np.concatenate([mat(I, H), mat(I, H)], axis=0)
             w[p + "mlp.down_proj.weight"] = mat(H, I)
@@ -722,7 +765,7 @@ def make_weights(cfg, seed, neox_buffers=False):
     w[final + "weight"] = gemma_norm(H) if gemma else norm(H)
     if kind in ("stablelm", "starcoder2", "phi"):
         w[final + "bias"] = bias(H, std=0.1)
-    if not cfg.get("tie_word_embeddings", False):
+    if not cfg.get("tie_word_embeddings", kind == "cohere"):   # CohereConfig ties by default
         w["lm_head.weight"] = mat(V, H, std=0.2)
     if kind == "phi":
         w["lm_head.bias"] = bias(V, std=0.1)

@@ -7,7 +7,7 @@
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
-OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -62,6 +62,17 @@ the xf repository. Conventions:
     mlp.dense_4h_to_h(act(mlp.dense_h_to_4h x)) (hidden_act, default gelu), all with biases; RoPE on the
     first rotary_pct (default 0.25) of each head with base rotary_emb_base; tensors under gpt_neox. (read
     here as model.: embed_in as embed_tokens, final_layer_norm as norm) and embed_out as the lm_head.
+  * GLM: Llama's blocks with q/k/v biases (attention_bias, default true; none on o_proj), mlp.gate_up_proj
+    as Phi-3's, RoPE on the first partial_rotary_factor (default 0.5) of each head in adjacent pairs
+    (2i, 2i + 1) with frequency i (apply_rotary_pos_emb's repeat_interleave); num_key_value_heads
+    default 2, head_dim 128, rms_norm_eps 1.5625e-7.
+  * GLM-4 (Glm4ForCausalLM): GLM with Gemma 2's sandwich (without (1 + w)) under its own names:
+    post_self_attn_layernorm after attention, post_attention_layernorm before the MLP, post_mlp_layernorm
+    after it (read here under Gemma's names).
+  * Cohere: x + attention(ln(x)) + mlp(ln(x)) with one LayerNorm without bias (input_layernorm,
+    layer_norm_eps; model.norm the same), RoPE over every head dim in adjacent pairs (2i, 2i + 1)
+    (repeat_interleave'd frequencies), embeddings tied unless tie_word_embeddings is false, the logits
+    times logit_scale (default 0.0625).
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
     norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
     projections, before the split into heads and RoPE.
@@ -245,13 +256,20 @@ def rope_parameters(cfg):
     raise NotImplementedError("rope_type %r" % kind)
 
 
-def rotate(x, positions, inv_freq, attention_scaling):
+def rotate(x, positions, inv_freq, attention_scaling, interleaved=False):
     """x [heads, S, D]; rotate-half RoPE at the given absolute positions over the first
-    r = 2 len(inv_freq) dims of each head (pairs (i, i + r/2)); dims r..D-1 pass through."""
+    r = 2 len(inv_freq) dims of each head (pairs (i, i + r/2), or (2i, 2i + 1) if `interleaved`, both with
+    frequency i); dims r..D-1 pass through."""
     angles = np.outer(positions, inv_freq)                        # [S, r/2]
     cos = np.cos(angles) * attention_scaling
     sin = np.sin(angles) * attention_scaling
     half = len(inv_freq)
+    if interleaved:
+        x1, x2, rest = x[..., 0:2 * half:2], x[..., 1:2 * half:2], x[..., 2 * half:]
+        out = np.empty(x.shape[:-1] + (2 * half,))
+        out[..., 0::2] = x1 * cos - x2 * sin
+        out[..., 1::2] = x2 * cos + x1 * sin
+        return np.concatenate([out, rest], axis=-1)
     x1, x2, rest = x[..., :half], x[..., half:2 * half], x[..., 2 * half:]
     return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin, rest], axis=-1)
 
@@ -316,7 +334,8 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Qwen3ForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
                  "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
-                 "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM")
+                 "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
+                 "Glm4ForCausalLM", "CohereForCausalLM")
 
 
 class Model:
@@ -372,6 +391,19 @@ class Model:
         if arch == "PhiForCausalLM":
             cfg.setdefault("partial_rotary_factor", 0.5)
             cfg.setdefault("hidden_act", "gelu_new")
+        if arch == "Glm4ForCausalLM":
+            # Glm4DecoderLayer's norms under the names of the sandwich below.
+            renames = {"post_attention_layernorm": "pre_feedforward_layernorm",
+                       "post_self_attn_layernorm": "post_attention_layernorm",
+                       "post_mlp_layernorm": "post_feedforward_layernorm"}
+            self.w = {".".join(renames.get(part, part) for part in n.split(".")): a for n, a in self.w.items()}
+        if arch == "CohereForCausalLM":
+            cfg.setdefault("tie_word_embeddings", True)
+        if arch in ("GlmForCausalLM", "Glm4ForCausalLM"):
+            cfg.setdefault("partial_rotary_factor", 0.5)
+            cfg.setdefault("head_dim", 128)
+            cfg.setdefault("num_key_value_heads", 2)
+            cfg.setdefault("rms_norm_eps", 1.5625e-7)
         if gemma3:
             cfg.setdefault("rope_theta", 1e6)
         elif arch == "Qwen3ForCausalLM":
@@ -390,7 +422,7 @@ class Model:
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
         self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM", "PhiForCausalLM",
-                                   "GPTNeoXForCausalLM")
+                                   "GPTNeoXForCausalLM", "CohereForCausalLM")
         if self.layer_norm:
             self.eps = cfg.get("norm_epsilon" if arch == "Starcoder2ForCausalLM" else "layer_norm_eps", 1e-5)
         # Phi: attention and MLP side by side on one norm's output; its output projection is
@@ -400,8 +432,10 @@ class Model:
         # MLP its own norm, post_attention_layernorm of the same x.
         self.neox = arch == "GPTNeoXForCausalLM"
         self.parallel = (self.phi or (arch == "StableLmForCausalLM" and cfg.get("use_parallel_residual", False))
-                         or (self.neox and cfg.get("use_parallel_residual", True)))
+                         or (self.neox and cfg.get("use_parallel_residual", True)) or arch == "CohereForCausalLM")
         self.parallel_mlp_norm = self.neox
+        # GLM rotates adjacent pairs.
+        self.interleaved_rope = arch in ("GlmForCausalLM", "Glm4ForCausalLM", "CohereForCausalLM")
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
         # (inv_freq, attention_scaling) of the sliding layers where they differ: Gemma 3's default RoPE
@@ -418,7 +452,7 @@ class Model:
             local = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
             self.local_rope = rope_parameters(local)
         self.unit_offset = gemma
-        self.sandwich = gemma and not gemma1
+        self.sandwich = (gemma and not gemma1) or arch == "Glm4ForCausalLM"
         self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM")
         # OLMo 2: norms after each block only, q/k norms over each token's whole projections.
         self.post_norms = self.qk_norm_projection = arch == "Olmo2ForCausalLM"
@@ -455,6 +489,8 @@ class Model:
             self.residual_scale = cfg.get("residual_multiplier", 1.0)
             self.scale = cfg.get("attention_multiplier", 1.0)
             self.logit_scale = 1.0 / cfg.get("logits_scaling", 1.0)
+        if arch == "CohereForCausalLM":
+            self.logit_scale = cfg.get("logit_scale", 0.0625)
         if cfg.get("tie_word_embeddings", False):
             self.lm_head = self.w["model.embed_tokens.weight"]
         else:
@@ -502,7 +538,8 @@ class Model:
         if self.layer_norm:
             mean = x.mean(axis=-1, keepdims=True)
             var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-            return (x - mean) / np.sqrt(var + self.eps) * self.w[name + ".weight"] + self.w[name + ".bias"]
+            y = (x - mean) / np.sqrt(var + self.eps) * self.w[name + ".weight"]
+            return y if self.arch == "CohereForCausalLM" else y + self.w[name + ".bias"]   # Cohere's has no bias
         return rms_norm(x, self.w[name + ".weight"], self.eps, self.unit_offset)
 
     def attention(self, n, x, positions, cache):
@@ -532,8 +569,8 @@ class Model:
                                        else (self.inv_freq, self.attention_scaling))
         q, k = q.transpose(1, 0, 2), k.transpose(1, 0, 2)
         if self.rope_layers[n]:
-            q = rotate(q, positions, inv_freq, attention_scaling)
-            k = rotate(k, positions, inv_freq, attention_scaling)
+            q = rotate(q, positions, inv_freq, attention_scaling, self.interleaved_rope)
+            k = rotate(k, positions, inv_freq, attention_scaling, self.interleaved_rope)
         if self.kv_dtype != "f32":                               # xfc --kv-dtype: a 16-bit cache
             k, v = round_array(k, self.kv_dtype), round_array(v, self.kv_dtype)
         cache[n][0] = np.concatenate([cache[n][0], k], axis=1)
