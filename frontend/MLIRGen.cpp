@@ -422,8 +422,7 @@ class ModelFunctionBuilder {
 public:
   ModelFunctionBuilder(OpBuilder &builder, ModuleOp module, const ::xf::ModelSpec &m, Location loc,
                        ArrayRef<std::string> kernelOfLayer)
-      : b(builder), module(module), m(m), loc(loc), kernelOfLayer(kernelOfLayer),
-        tensorPrefixes(m.tensorPrefixes()) {}
+      : b(builder), module(module), m(m), loc(loc), kernelOfLayer(kernelOfLayer) {}
 
   void build(StringRef name, bool decode) {
     this->decode = decode;
@@ -472,10 +471,10 @@ public:
         b.getNamedAttr("layers", b.getI64IntegerAttr(m.numLayers)),
         b.getNamedAttr("max_position", b.getI64IntegerAttr(m.maxPosition)),
     });
-    if (!tensorPrefixes.empty()) {
-      // For the weights passes add (model::getOrAddWeight): the names the checkpoint stores.
+    if (auto prefixes = m.tensorPrefixes(); !prefixes.empty()) {
+      // The names the checkpoint stores, for weight() and for the weights passes add (model::getOrAddWeight).
       SmallVector<Attribute> pairs;
-      for (const auto &[from, to] : tensorPrefixes)
+      for (const auto &[from, to] : prefixes)
         pairs.push_back(b.getStrArrayAttr({from, to}));
       facts.append(model::kTensorPrefixesFact, b.getArrayAttr(pairs));
     }
@@ -527,7 +526,8 @@ public:
       // Gemma's and OLMo 2's names; GLM-4's sandwich names its norms after the block they follow.
       const bool glm4 = isGlm4() && sandwich;
       if (after)
-        attn = norm(attn, model::layerTensorName(layer, glm4 ? "post_self_attn_layernorm" : "post_attention_layernorm"));
+        attn = norm(attn,
+                    model::layerTensorName(layer, glm4 ? "post_self_attn_layernorm" : "post_attention_layernorm"));
       h = add(h, residual(attn));
       Value y = post ? h
                      : norm(h, model::layerTensorName(layer, sandwich && !glm4 ? "pre_feedforward_layernorm"
@@ -568,12 +568,7 @@ private:
   /// per weight is quadratic, minutes for Qwen3-MoE's 18432 per-expert tensors).
   Value weight(StringRef canonical, ArrayRef<int64_t> shape) {
     // The checkpoint's own name, where the architecture's prefixes are not Llama's (GPT-NeoX).
-    std::string name = canonical.str();
-    for (const auto &[from, to] : tensorPrefixes)
-      if (StringRef(name).starts_with(from)) {
-        name = to + name.substr(from.size());
-        break;
-      }
+    std::string name = model::storedTensorName(func, canonical);
     auto [it, inserted] = weightArgs.try_emplace(name);
     if (inserted) {
       unsigned index = firstCache + weightAttrs.size();
@@ -1067,7 +1062,6 @@ private:
   const ::xf::ModelSpec &m;
   Location loc;
   ArrayRef<std::string> kernelOfLayer;
-  std::vector<std::pair<std::string, std::string>> tensorPrefixes; // ModelSpec::tensorPrefixes
   bool decode = false;
   Type f32;
   func::FuncOp func;

@@ -523,10 +523,10 @@ private:
     const bool glm = arch->modelType == "glm" || arch->modelType == "glm4";
     if (arch->modelType == "glm4")
       m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
-    a.kvHeads = neox ? a.heads
-                     : intField("num_key_value_heads", gemma3                          ? std::optional<int64_t>(4)
-                                                       : starcoder2 || gemma1 || glm ? std::nullopt
-                                                                                       : std::optional<int64_t>(a.heads));
+    std::optional<int64_t> kvDefault = gemma3 ? std::optional<int64_t>(4)
+                                       : starcoder2 || gemma1 || glm ? std::nullopt
+                                                                     : std::optional<int64_t>(a.heads);
+    a.kvHeads = neox ? a.heads : intField("num_key_value_heads", kvDefault);
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
       error("num_key_value_heads", "num_key_value_heads (" + std::to_string(a.kvHeads) +
                                        ") must divide num_attention_heads (" + std::to_string(a.heads) + ")",
@@ -800,8 +800,9 @@ private:
   void readNeoXRope(ModelSpec &m) {
     m.rope.base = numberField("rotary_emb_base", 10000.0);
     m.rope.partial = numberField("rotary_pct", 0.25);
-    for (auto [key, alias, value] : {std::tuple<StringRef, StringRef, double>{"rope_theta", "rotary_emb_base", m.rope.base},
-                                     {"partial_rotary_factor", "rotary_pct", m.rope.partial}})
+    using Alias = std::tuple<StringRef, StringRef, double>;
+    for (auto [key, alias, value] : {Alias{"rope_theta", "rotary_emb_base", m.rope.base},
+                                     Alias{"partial_rotary_factor", "rotary_pct", m.rope.partial}})
       if (const json::Value *v = root->get(key); v && root->get(alias))
         if (std::optional<double> d = v->getAsNumber(); d && *d != value)
           error(key, "'" + key + "' = " + formatNumber(*d) + " disagrees with '" + alias + "' = " + formatNumber(value),

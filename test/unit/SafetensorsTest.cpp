@@ -425,17 +425,22 @@ TEST_F(SafetensorsTest, MalformedFiles) {
       {"dtype not string", oneEntry("{\"dtype\":4,\"shape\":[4],\"data_offsets\":[0,16]}"),
        "tensor 'w' has no string 'dtype'"},
       {"unknown dtype", oneEntry("{\"dtype\":\"Q9\",\"shape\":[4],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'Q9'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
+       "tensor 'w' has dtype 'Q9'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) "
+       "are supported"},
       {"I64", oneEntry("{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}", 16, "position_ids"),
-       "tensor 'position_ids' has dtype 'I64'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
+       "tensor 'position_ids' has dtype 'I64'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) "
+       "are supported"},
       {"F64", oneEntry("{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'F64'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
+       "tensor 'w' has dtype 'F64'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) "
+       "are supported"},
       {"I8", oneEntry("{\"dtype\":\"I8\",\"shape\":[16],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'I8'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
+       "tensor 'w' has dtype 'I8'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) "
+       "are supported"},
       {"U8 size", oneEntry("{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[0,16]}"),
        "tensor 'w' data_offsets [0, 16] hold 16 bytes, but shape [8] of U8 needs 8"},
       {"lowercase dtype", oneEntry("{\"dtype\":\"f32\",\"shape\":[4],\"data_offsets\":[0,16]}"),
-       "tensor 'w' has dtype 'f32'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
+       "tensor 'w' has dtype 'f32'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) "
+       "are supported"},
       {"no shape", oneEntry("{\"dtype\":\"F32\",\"data_offsets\":[0,16]}"), "tensor 'w' has no 'shape' array"},
       {"shape not array", oneEntry("{\"dtype\":\"F32\",\"shape\":4,\"data_offsets\":[0,16]}"),
        "tensor 'w' has no 'shape' array"},
@@ -484,7 +489,8 @@ TEST_F(SafetensorsTest, MalformedFiles) {
        "__metadata__ is not an object of strings"},
       {"first bad entry in sorted order",
        image("{\"b\":{\"dtype\":\"I8\"},\"a\":{\"dtype\":\"I16\"}}"),
-       "tensor 'a' has dtype 'I16'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) are supported"},
+       "tensor 'a' has dtype 'I16'; only F32, F16, BF16, U8 (MXFP4 blocks and scales) and BOOL (masks, never read) "
+       "are supported"},
   };
   for (const MalformedCase &c : cases) {
     SCOPED_TRACE(c.what);
