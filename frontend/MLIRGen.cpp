@@ -504,6 +504,8 @@ public:
     Value table = weight("model.embed_tokens.weight", {m.vocab, m.hidden});
     auto hType = RankedTensorType::get({dyn, m.hidden}, f32);
     Value h = mlir::xf::EmbedOp::create(b, loc, hType, table, ids, b.getF64FloatAttr(m.embedScale));
+    if (m.learnedPositions)
+      h = addPositionEmbeddings(h);
 
     // Norms before each block (pre), after it (post: OLMo 2), both (sandwich: Gemma 2 and 3), or before
     // attention and MLP side by side (parallel: one norm for both, Phi; or one each, GPT-NeoX).
@@ -513,7 +515,7 @@ public:
                twoNorms = m.normPlacement == ::xf::NormPlacement::ParallelTwoNorms;
     for (size_t l = 0; l < m.layers.size(); ++l) {
       int64_t layer = static_cast<int64_t>(l);
-      Value x = post ? h : norm(h, model::layerTensorName(layer, "input_layernorm"));
+      Value x = post ? h : norm(h, model::layerTensorName(layer, isGpt2() ? "ln_1" : "input_layernorm"));
       x.getDefiningOp()->setAttr(model::kAttentionInputAttr, b.getI64IntegerAttr(layer));
       Value attn = attention(layer, x);
       if (parallel) {
@@ -531,7 +533,8 @@ public:
       h = add(h, residual(attn));
       Value y = post ? h
                      : norm(h, model::layerTensorName(layer, sandwich && !glm4 ? "pre_feedforward_layernorm"
-                                                                               : "post_attention_layernorm"));
+                                                             : isGpt2()          ? "ln_2"
+                                                                                 : "post_attention_layernorm"));
       y = m.mlp.experts > 0 ? moe(layer, y) : mlp(layer, y);
       if (after)
         y = norm(y, model::layerTensorName(layer, glm4 ? "post_mlp_layernorm" : "post_feedforward_layernorm"));
@@ -597,6 +600,35 @@ private:
   /// GPT-NeoX: attention.query_key_value (q, k and v per head), attention.dense, mlp.dense_h_to_4h /
   /// dense_4h_to_h (no gate), under the prefixes of tensorPrefixes.
   bool isNeoX() const { return m.architecture == "GPTNeoXForCausalLM"; }
+  /// GPT-2: Conv1D weights ([in, out]) named attn.c_attn (q | k | v), attn.c_proj, mlp.c_fc, mlp.c_proj;
+  /// norms ln_1 and ln_2.
+  bool isGpt2() const { return m.architecture == "GPT2LMHeadModel"; }
+
+  /// `x W (+ bias)` for a Conv1D weight W [in, out] (GPT-2): nn.Linear's product on W transposed.
+  Value conv1d(Value x, Value w, Value bias) { return model::linear(b, loc, x, model::transpose(b, loc, w, {1, 0}), bias); }
+
+  /// h [tokens, hidden] plus each token's row of the learned position table (GPT-2's wpe) at its position.
+  Value addPositionEmbeddings(Value h) {
+    Value table = weight("model.embed_positions.weight", {m.maxPosition, m.hidden});
+    int64_t dyn = ShapedType::kDynamic;
+    auto rowsType = RankedTensorType::get({decode ? 1 : dyn, m.hidden}, f32);
+    Value rows = mlir::xf::EmbedOp::create(b, loc, rowsType, table, positions, b.getF64FloatAttr(1.0));
+    // [batch, seq, hidden] + [seq, hidden], broadcast over the batch.
+    Value split = model::splitTokens(b, loc, h, batch, seq);
+    auto type = cast<RankedTensorType>(split.getType());
+    MLIRContext *ctx = b.getContext();
+    AffineMap same = AffineMap::getMultiDimIdentityMap(3, ctx);
+    AffineMap perPosition = AffineMap::get(3, 0, {b.getAffineDimExpr(1), b.getAffineDimExpr(2)}, ctx);
+    Value init = tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, split), f32);
+    auto sum = linalg::GenericOp::create(
+        b, loc, TypeRange{type}, ValueRange{split, rows}, ValueRange{init},
+        ArrayRef<AffineMap>{same, perPosition, same},
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+        [](OpBuilder &nb, Location nloc, ValueRange v) {
+          linalg::YieldOp::create(nb, nloc, ValueRange{arith::AddFOp::create(nb, nloc, v[0], v[1])});
+        });
+    return tensor::CollapseShapeOp::create(b, loc, sum.getResult(0), SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  }
   bool isQwenMoe() const {
     return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM";
   }
@@ -757,7 +789,15 @@ private:
     int64_t H = a.heads, Hkv = a.kvHeads, D = a.headDim, Dv = a.headDimV, C = m.hidden;
     bool qkvBias = a.bias != ::xf::AttentionBias::None, outBias = a.bias == ::xf::AttentionBias::All;
     Value q, k, v;
-    if (isNeoX()) {
+    if (isGpt2()) {
+      // GPT-2's c_attn: one Conv1D whose outputs are q | k | v.
+      int64_t cols = H * D + Hkv * D + Hkv * Dv;
+      Value qkv = conv1d(x, layerWeight(layer, "attn.c_attn.weight", {C, cols}),
+                         qkvBias ? layerWeight(layer, "attn.c_attn.bias", {cols}) : Value());
+      q = columns(qkv, 0, H * D);
+      k = columns(qkv, H * D, Hkv * D);
+      v = columns(qkv, H * D + Hkv * D, Hkv * Dv);
+    } else if (isNeoX()) {
       // GPT-NeoX stores q, k and v of each head in turn: rows [head][q | k | v][dim].
       int64_t rows = H * 3 * D;
       Value w = layerWeight(layer, "attention.query_key_value.weight", {rows, C});
@@ -851,7 +891,10 @@ private:
     Value o = model::castTo(b, loc, call.getResult(0), init.getType());
     Value merged = tensor::CollapseShapeOp::create(b, loc, model::transpose(b, loc, o, swap),
                                                    SmallVector<ReassociationIndices>{{0, 1}, {2, 3}});
-    // Phi names the output projection self_attn.dense, GPT-NeoX attention.dense.
+    // Phi names the output projection self_attn.dense, GPT-NeoX attention.dense; GPT-2's is a Conv1D.
+    if (isGpt2())
+      return conv1d(merged, layerWeight(layer, "attn.c_proj.weight", {H * Dv, C}),
+                    outBias ? layerWeight(layer, "attn.c_proj.bias", {C}) : Value());
     const std::string out = isPhi() ? "self_attn.dense" : isNeoX() ? "attention.dense" : "self_attn.o_proj";
     return model::linear(b, loc, merged, layerWeight(layer, out + ".weight", {C, H * Dv}),
                          outBias ? layerWeight(layer, out + ".bias", {C}) : Value());
@@ -867,8 +910,10 @@ private:
     int64_t C = m.hidden;
     auto project = [&](Value in, StringRef name, int64_t rows, int64_t cols) {
       std::string leaf = (prefix + "." + name).str();
-      return model::linear(b, loc, in, layerWeight(layer, leaf + ".weight", {rows, cols}),
-                           bias ? layerWeight(layer, leaf + ".bias", {rows}) : Value());
+      Value b0 = bias ? layerWeight(layer, leaf + ".bias", {rows}) : Value();
+      if (isGpt2() && prefix == "mlp") // Conv1D: [in, out]
+        return conv1d(in, layerWeight(layer, leaf + ".weight", {cols, rows}), b0);
+      return model::linear(b, loc, in, layerWeight(layer, leaf + ".weight", {rows, cols}), b0);
     };
     Value h;
     if (p.gated && (isPhi3() || isGlm()) && prefix == "mlp") {
@@ -878,7 +923,7 @@ private:
       h = gatedActivation(project(x, "gate_proj", I, C), project(x, "up_proj", I, C));
     } else {
       StringRef upName = prefix != "mlp"    ? "up_proj"
-                         : isStarcoder2() ? "c_fc"
+                         : isStarcoder2() || isGpt2() ? "c_fc"
                          : isPhi()        ? "fc1"
                          : isNeoX()       ? "dense_h_to_4h"
                                           : "up_proj";
@@ -886,7 +931,7 @@ private:
                              [&](OpBuilder &nb, Location nloc, ValueRange v) { return activate(nb, nloc, v[0]); });
     }
     StringRef downName = prefix != "mlp"    ? "down_proj"
-                         : isStarcoder2() ? "c_proj"
+                         : isStarcoder2() || isGpt2() ? "c_proj"
                          : isPhi()        ? "fc2"
                          : isNeoX()       ? "dense_4h_to_h"
                                           : "down_proj";

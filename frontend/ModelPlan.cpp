@@ -119,6 +119,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
     return fail("experts without a gate are not supported by the model runtime yet");
   if (m.mlp.limit && m.mlp.experts == 0)
     return fail("the clamped SwiGLU ('limit') is supported by the model runtime only in gpt-oss's mixture of experts");
+  if (m.learnedPositions && m.maxPosition <= 0)
+    return fail("learned positions need 'max_position', the rows of the position table");
   if (m.mlp.activation == Activation::ReLU)
     return fail("the relu MLP activation is not supported by the model runtime yet (silu, gelu and gelu_tanh are)");
 
@@ -206,6 +208,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
       {"layer_norm_bias", m.norm.kind == NormSpec::Kind::Layer && m.norm.bias},
       {"norm_placement", toString(m.normPlacement)},
       {"lm_head_bias", m.lmHeadBias},
+      {"learned_positions", m.learnedPositions},
       {"mlp", std::move(mlp)},
       {"rope", std::move(rope)},
       {"layers", std::move(layers)},

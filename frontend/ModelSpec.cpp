@@ -34,6 +34,11 @@ llvm::StringRef xf::toString(DType t) {
 }
 
 std::vector<std::pair<std::string, std::string>> ModelSpec::tensorPrefixes() const {
+  if (architecture == "GPT2LMHeadModel")
+    return {{"model.embed_tokens.", "transformer.wte."},
+            {"model.embed_positions.", "transformer.wpe."},
+            {"model.norm.", "transformer.ln_f."},
+            {"model.layers.", "transformer.h."}};
   if (architecture == "GPTNeoXForCausalLM")
     return {{"model.embed_tokens.", "gpt_neox.embed_in."},
             {"model.norm.", "gpt_neox.final_layer_norm."},

@@ -235,6 +235,8 @@ struct ModelSpec {
   /// The logits are multiplied by it, before the final soft cap (Granite: 1 / logits_scaling).
   double logitScale = 1.0;
   bool lmHeadBias = false; // the output projection has a bias (Phi)
+  /// A learned table of absolute positions ([max_position, hidden], GPT-2's wpe) added to the embeddings.
+  bool learnedPositions = false;
   std::optional<double> finalSoftcap;
   NormSpec norm;
   NormPlacement normPlacement = NormPlacement::Pre;

@@ -49,7 +49,7 @@ const StringRef kLayerKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", 
                                 "score",  "mask",     "qk_norm",  "bias"};
 const StringRef kModelKeys[] = {"vocab",        "hidden",        "layers",      "dtype",
                                 "tie_embeddings", "max_position", "embed_scale", "residual_scale",
-                                "logit_scale",  "lm_head_bias",  "final_softcap", "architecture",  "layer_types",
+                                "logit_scale",  "lm_head_bias", "learned_positions",  "final_softcap", "architecture",  "layer_types",
                                 "norm_placement", "nope_layers"};
 const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "norm", "layers", "variant"};
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset", "bias"};
@@ -1819,6 +1819,9 @@ private:
     if (const Field *f = get(fields, "lm_head_bias"))
       if (auto b = boolean(*f))
         m.lmHeadBias = *b;
+    if (const Field *f = get(fields, "learned_positions"))
+      if (auto b = boolean(*f))
+        m.learnedPositions = *b;
     if (const Field *f = get(fields, "final_softcap"))
       if (auto x = noneOrPositive(*f))
         m.finalSoftcap = *x;

@@ -173,6 +173,8 @@ private:
       key(2, "final_softcap", formatNumber(*m.finalSoftcap));
     if (m.lmHeadBias)
       key(2, "lm_head_bias", "true");
+    if (m.learnedPositions)
+      key(2, "learned_positions", "true");
     if (m.normPlacement != NormPlacement::Pre)
       key(2, "norm_placement", toString(m.normPlacement));
     if (!m.layerTypes.empty()) {

@@ -207,6 +207,10 @@ const Architecture kArchitectures[] = {
     // pairs, tied embeddings, the logits scaled (logit_scale).
     {"CohereForCausalLM", "cohere", 10000.0, 1e-5, true, "silu", 0, false, SlidingStyle::None, std::nullopt, 8192, true,
      false, false, 0, 0},
+    // GPT-2: learned absolute positions and no RoPE, Conv1D weights ([in, out]), one c_attn for q, k and v,
+    // LayerNorms with biases, an MLP without a gate, tied embeddings.
+    {"GPT2LMHeadModel", "gpt2", 10000.0, 1e-5, true, "gelu_new", 0, false, SlidingStyle::None, std::nullopt, 1024,
+     false, false, false, 0, 0},
     {"SmolLM3ForCausalLM", "smollm3", 2e6, 1e-6, true, "silu", 0, true, SlidingStyle::None, std::nullopt, 32768,
      true, false, false, 0, 0},
     {"Phi3ForCausalLM", "phi3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 4096,
@@ -227,7 +231,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "GraniteForCausalLM",
                                         "Olmo2ForCausalLM", "StableLmForCausalLM", "Starcoder2ForCausalLM",
                                         "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM", "Glm4ForCausalLM",
-                                        "CohereForCausalLM", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
+                                        "CohereForCausalLM", "GPT2LMHeadModel", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
@@ -325,6 +329,7 @@ private:
   /// the message names it.
   void error(StringRef path, const llvm::Twine &message, bool prefix = true) {
     // Paths are relative to the object being read (text_config within a multimodal config).
+    path = keyOf(path);
     std::string full = path.empty() ? StringRef(scope).drop_back(scope.empty() ? 0 : 1).str() : scope + path.str();
     size_t offset = positions.find(full).value_or(0);
     report(offset, (full.empty() || !prefix ? "" : full + ": ") + message.str());
@@ -351,7 +356,15 @@ private:
   //===--------------------------------------------------------------------===//
   // Typed reads; each marks its field handled
   //===--------------------------------------------------------------------===//
+  /// The name `key` has in this config: GPT-2's config stores hidden_size as n_embd (its class's
+  /// attribute_map), and so on; the typed reads and errors use the stored name.
+  StringRef keyOf(StringRef key) const {
+    auto it = aliases.find(key);
+    return it == aliases.end() ? key : it->second;
+  }
+
   const json::Value *field(StringRef key) {
+    key = keyOf(key);
     handled.insert(key);
     const json::Value *v = root->get(key);
     return v && v->kind() != json::Value::Null ? v : nullptr;
@@ -406,7 +419,7 @@ private:
     if (const json::Value *v = field(key))
       return asInt(*v, key, lo, lo > 0 ? "a positive integer" : "a non-negative integer").value_or(0);
     if (!fallback) {
-      error("", "missing '" + key + "'");
+      error("", "missing '" + keyOf(key) + "'");
       return 0;
     }
     return *fallback;
@@ -469,6 +482,13 @@ private:
       error("model_type", "'" + type->getAsString()->str() + "' does not match " + arch->name + " (model_type '" +
                               arch->modelType + "')");
     const bool gemma3 = arch->modelType == "gemma3_text" || arch->modelType == "gemma3";
+    const bool gpt2 = arch->modelType == "gpt2";
+    if (gpt2)
+      // GPT2Config's attribute_map, and its own names for the activation, the epsilon and the MLP width.
+      aliases = {{"hidden_size", "n_embd"},           {"num_attention_heads", "n_head"},
+                 {"num_hidden_layers", "n_layer"},    {"max_position_embeddings", "n_positions"},
+                 {"intermediate_size", "n_inner"},    {"hidden_act", "activation_function"},
+                 {"layer_norm_eps", "layer_norm_epsilon"}};
     readDType(m);
     if (arch->modelType == "gemma3" || arch->modelType == "mistral3") {
       if (!enterTextConfig(m, *arch))
@@ -495,9 +515,11 @@ private:
     const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2",
                phi = arch->modelType == "phi", neox = arch->modelType == "gpt_neox",
                cohere = arch->modelType == "cohere";
-    const StringRef epsKey =
-        stablelm || phi || neox || cohere ? "layer_norm_eps" : starcoder2 ? "norm_epsilon" : "rms_norm_eps";
-    m.norm.kind = stablelm || starcoder2 || phi || neox || cohere ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
+    const StringRef epsKey = stablelm || phi || neox || cohere || gpt2 ? "layer_norm_eps"
+                             : starcoder2                             ? "norm_epsilon"
+                                                                      : "rms_norm_eps";
+    m.norm.kind =
+        stablelm || starcoder2 || phi || neox || cohere || gpt2 ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
     m.norm.bias = !cohere;
     m.norm.eps = numberField(epsKey, arch->rmsEps);
     if (m.norm.eps > 1)
@@ -565,6 +587,26 @@ private:
       m.lmHeadBias = true;
       if (boolField("qk_layernorm", false))
         error("qk_layernorm", "per-head q/k layer norms are not supported");
+    }
+    if (gpt2) {
+      // GPT2Attention: c_attn and c_proj with biases; scores scaled by 1/sqrt(head_dim) unless
+      // scale_attn_weights is false; reorder_and_upcast_attn only computes in float32, as xf does.
+      a.bias = AttentionBias::All;
+      if (!boolField("scale_attn_weights", true)) {
+        a.scaleKind = AttentionConfig::ScaleKind::Value;
+        a.scaleValue = 1.0;
+      }
+      if (boolField("scale_attn_by_inverse_layer_idx", false))
+        error("scale_attn_by_inverse_layer_idx", "scaling each layer's scores by 1 / (layer + 1) is not supported");
+      boolField("reorder_and_upcast_attn", false);
+      // GPT2Model: learned absolute positions (wpe) added to the embeddings; no rotary embedding.
+      m.learnedPositions = true;
+      for (int64_t l = 0; l < m.numLayers; ++l)
+        m.nopeLayers.push_back(l);
+      // n_ctx, older configs' copy of n_positions, and the sequence-summary head's settings.
+      for (StringRef key : {"n_ctx", "summary_type", "summary_use_proj", "summary_activation",
+                            "summary_proj_to_labels", "summary_first_dropout", "attn_pdrop"})
+        handled.insert(key);
     }
     if (cohere) {
       // CohereDecoderLayer: attention and MLP both read input_layernorm(x); CohereForCausalLM multiplies the
@@ -649,11 +691,13 @@ private:
       }
       mlp.normTopK = boolField("norm_topk_prob", false);
     } else {
-      mlp.intermediate = intField("intermediate_size", sizeDefault(9216));
+      // GPT-2's n_inner is null for 4 * n_embd.
+      mlp.intermediate = intField("intermediate_size", gpt2 ? std::optional<int64_t>(4 * m.hidden) : sizeDefault(9216));
     }
     readActivation(m, *arch);
-    if (phi || neox) {
-      // PhiMLP: fc2(act(fc1(x))); GPTNeoXMLP: dense_4h_to_h(act(dense_h_to_4h(x))); both with biases.
+    if (phi || neox || gpt2) {
+      // PhiMLP: fc2(act(fc1(x))); GPTNeoXMLP: dense_4h_to_h(act(dense_h_to_4h(x))); GPT2MLP: c_proj(act(c_fc(x)));
+      // all with biases.
       mlp.gated = false;
       mlp.bias = true;
     }
@@ -940,14 +984,15 @@ private:
     mlp.gated = true;
     if (act == "silu" || act == "swish")
       mlp.activation = Activation::SiLU;
-    else if (act == "gelu_pytorch_tanh" || act == "gelu_new")
+    else if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast")
+      // gelu_fast (GPT-NeoX-20B) is the tanh form written x (1 + 0.044715 x^2) instead of x + 0.044715 x^3.
       mlp.activation = Activation::GELUTanh;
     else if (act == "gelu")
       mlp.activation = Activation::GELU;
     else if (act == "relu")
       mlp.activation = Activation::ReLU;
     else
-      error(key, "unsupported activation '" + act + "' (silu, gelu, gelu_pytorch_tanh, gelu_new or relu)");
+      error(key, "unsupported activation '" + act + "' (silu, gelu, gelu_pytorch_tanh, gelu_new, gelu_fast or relu)");
   }
 
   void readSliding(ModelSpec &m, const Architecture &arch) {
@@ -1208,6 +1253,7 @@ private:
   std::string scope; // the JSON path of `root` with a trailing '.', empty for the document
   const json::Object *root = nullptr;
   llvm::StringSet<> handled;
+  llvm::StringMap<StringRef> aliases; // keyOf
   std::vector<std::pair<size_t, std::string>> problems;
 };
 

@@ -67,6 +67,7 @@ struct Plan {
   bool layerNorm = false;     // the norms are LayerNorms (StableLM), not RMSNorms
   bool layerNormBias = false; // with biases (all but Cohere's): without, the runtime keeps zeros
   bool lmHeadBias = false;
+  bool learnedPositions = false; // a learned table of absolute positions added to the embeddings (GPT-2)
   /// Where the norms sit (the spec's norm_placement): pre, x + f(norm(x)); sandwich, x + norm(f(norm(x)))
   /// (Gemma 2); post, x + norm(f(x)) (OLMo 2: no norm before the blocks); parallel, x + attention(norm(x)) +
   /// mlp(norm(x)) with one norm (Phi) or two (GPT-NeoX: the MLP's is post_attention_layernorm).
@@ -170,6 +171,7 @@ Plan parsePlan(const xfrt_module &module) {
       p.tensorPrefixes.emplace_back((*a)[0].getAsString()->str(), (*a)[1].getAsString()->str());
     }
   p.lmHeadBias = boolean(o, "lm_head_bias");
+  p.learnedPositions = boolean(o, "learned_positions");
   if (std::optional<double> c = o.getNumber("final_softcap"))
     p.finalSoftcap = *c;
   const json::Object *mlp = o.getObject("mlp");
@@ -386,16 +388,19 @@ public:
     return Storage::F32;
   }
 
-  void linear(Linear &l, const std::string &prefix, int64_t out, int64_t in, bool bias) {
-    fused(l, {{prefix, out}}, in, bias);
+  void linear(Linear &l, const std::string &prefix, int64_t out, int64_t in, bool bias, bool transposed = false) {
+    fused(l, {{prefix, out}}, in, bias, nullptr, transposed);
   }
 
   /// Several nn.Linear stacked along their outputs into one (fused QKV, fused gate/up). 16-bit tensors kept
   /// in their own type are copied from the checkpoint into the panels as they are; others are read into
   /// the staging buffer and converted. With `rowOf`, output row n (weight and bias) is stored row rowOf(n)
-  /// of the stack (GPT-NeoX's q, k and v regrouped from per-head order).
+  /// of the stack (GPT-NeoX's q, k and v regrouped from per-head order). `transposed`: one part, stored
+  /// [in, out] (GPT-2's Conv1D).
   void fused(Linear &l, const std::vector<std::pair<std::string, int64_t>> &parts, int64_t in, bool bias,
-             const std::function<int64_t(int64_t)> &rowOf = nullptr) {
+             const std::function<int64_t(int64_t)> &rowOf = nullptr, bool transposed = false) {
+    if (transposed && (parts.size() != 1 || rowOf))
+      throw std::logic_error("WeightReader::fused: a transposed weight is read as one part, in order");
     int64_t out = 0;
     std::vector<std::string> names;
     for (const auto &[prefix, rows] : parts) {
@@ -406,7 +411,9 @@ public:
     std::vector<const WeightInfo *> infos;
     for (size_t i = 0; i < parts.size(); ++i) {
       const WeightInfo *info = nullptr;
-      if (std::string error = store.checkFloat(names[i], {parts[i].second, in}, info); !error.empty())
+      const std::vector<int64_t> shape = transposed ? std::vector<int64_t>{in, parts[i].second}
+                                                    : std::vector<int64_t>{parts[i].second, in};
+      if (std::string error = store.checkFloat(names[i], shape, info); !error.empty())
         fail(error);
       infos.push_back(info);
     }
@@ -424,7 +431,8 @@ public:
         b[n] = stored[rowOf(n)];
     }
     const WeightType same = storage == Storage::BF16 ? WeightType::BF16 : WeightType::F16;
-    if (storage != Storage::F32 && llvm::all_of(infos, [&](const WeightInfo *info) { return info->type == same; })) {
+    if (!transposed && storage != Storage::F32 &&
+        llvm::all_of(infos, [&](const WeightInfo *info) { return info->type == same; })) {
       l.assignRows16(
           [&](int64_t n) {
             if (rowOf)
@@ -439,7 +447,9 @@ public:
       float *w = staging(out * in);
       row = 0;
       for (size_t i = 0; i < parts.size(); ++i) {
-        readInto(names[i], {parts[i].second, in}, w + row * in);
+        readInto(names[i], transposed ? std::vector<int64_t>{in, parts[i].second}
+                                      : std::vector<int64_t>{parts[i].second, in},
+                 w + row * in);
         row += parts[i].second;
       }
       std::vector<float> regrouped;
@@ -449,7 +459,7 @@ public:
           std::memcpy(regrouped.data() + n * in, w + rowOf(n) * in, sizeof(float) * in);
         w = regrouped.data();
       }
-      l.assign(w, out, in, /*transposed=*/false, bias ? b.data() : nullptr, storage);
+      l.assign(w, out, in, transposed, bias ? b.data() : nullptr, storage);
     }
     for (const std::string &name : names)
       markRead(name);
@@ -501,6 +511,7 @@ struct xfrt_model_s {
   std::vector<uint16_t> embedding16;
   dense::Storage embeddingStorage = dense::Storage::F32;
   std::vector<float> finalNorm, finalNormBias; // the bias of a LayerNorm model
+  std::vector<float> positionTable;            // [max_positions, hidden] (GPT-2's wpe), else empty
   Linear lmHead;
   std::vector<LayerWeights> layers;
   bool gpu = false; // the module's target is not the CPU: dense ops run as the module's kernels
@@ -519,6 +530,9 @@ namespace {
 
 /// GPT-NeoX: its tensors are named under gpt_neox. (Plan::tensorPrefixes) and per layer as below.
 bool isNeoX(const Plan &p) { return p.architecture == "GPTNeoXForCausalLM"; }
+/// GPT-2: Conv1D projections, W stored [in, out] (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj), norms ln_1
+/// and ln_2, its tensors under transformer. (or none: a checkpoint saved from GPT2Model).
+bool isGpt2(const Plan &p) { return p.architecture == "GPT2LMHeadModel"; }
 /// The bias of norm `name`: a LayerNorm's, zeros for one without (Cohere's), none for an RMSNorm.
 std::vector<float> readNormBias(WeightReader &r, const Plan &p, const std::string &name, int64_t width) {
   if (!p.layerNorm)
@@ -560,9 +574,9 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
              *preFfn = glm4 ? "post_attention_layernorm" : "pre_feedforward_layernorm",
              *postFfn = glm4 ? "post_mlp_layernorm" : "post_feedforward_layernorm";
   if (!p.postNorms())
-    norm("input_layernorm", w.inputNorm, w.inputNormBias);
+    norm(isGpt2(p) ? "ln_1" : "input_layernorm", w.inputNorm, w.inputNormBias);
   if (!p.parallel() || p.twoNorms())
-    norm(postAttn, w.postAttnNorm, w.postAttnNormBias);
+    norm(isGpt2(p) ? "ln_2" : postAttn, w.postAttnNorm, w.postAttnNormBias);
   if (p.sandwich())
     norm(preFfn, w.preFfnNorm, w.preFfnNormBias);
   if (p.sandwich() || p.postNorms())
@@ -588,6 +602,10 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
     // Buffers older GPT-NeoX checkpoints saved: the causal mask, its fill value, the RoPE frequencies.
     for (const char *buffer : {"attention.bias", "attention.masked_bias", "attention.rotary_emb.inv_freq"})
       r.ignore(pre + buffer);
+  if (isGpt2(p))
+    // GPT-2's: the causal mask and its fill value.
+    for (const char *buffer : {"attn.bias", "attn.masked_bias"})
+      r.ignore(pre + buffer);
 }
 
 /// The checkpoint tensors whose rows, stacked, hold a layer's q, k and v: Phi-3's qkv_proj, GPT-NeoX's
@@ -596,6 +614,8 @@ std::vector<std::pair<std::string, int64_t>> qkvParts(const Plan &p, const Layer
   const int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
   if (p.architecture == "Phi3ForCausalLM")
     return {{pre + "self_attn.qkv_proj", qRows + 2 * kvRows}};
+  if (isGpt2(p))
+    return {{pre + "attn.c_attn", qRows + 2 * kvRows}};
   if (isNeoX(p))
     return {{pre + "attention.query_key_value", qRows + 2 * kvRows}};
   return {{pre + "self_attn.q_proj", qRows}, {pre + "self_attn.k_proj", kvRows}, {pre + "self_attn.v_proj", kvRows}};
@@ -634,7 +654,7 @@ struct DenseMlpNames {
 };
 
 DenseMlpNames denseMlpNames(const Plan &p) {
-  if (p.architecture == "Starcoder2ForCausalLM")
+  if (p.architecture == "Starcoder2ForCausalLM" || isGpt2(p))
     return {"mlp.c_fc", "mlp.c_proj"};
   if (p.architecture == "PhiForCausalLM")
     return {"mlp.fc1", "mlp.fc2"};
@@ -646,7 +666,10 @@ DenseMlpNames denseMlpNames(const Plan &p) {
 /// The attention output projection within a layer (Phi: self_attn.dense; GPT-NeoX: attention.dense) and
 /// the final norm.
 std::string outProjection(const Plan &p) {
-  return p.architecture == "PhiForCausalLM" ? "self_attn.dense" : isNeoX(p) ? "attention.dense" : "self_attn.o_proj";
+  return p.architecture == "PhiForCausalLM" ? "self_attn.dense"
+         : isNeoX(p)                         ? "attention.dense"
+         : isGpt2(p)                         ? "attn.c_proj"
+                                             : "self_attn.o_proj";
 }
 std::string finalNormName(const Plan &p) {
   return p.architecture == "PhiForCausalLM" ? "model.final_layernorm" : "model.norm";
@@ -707,6 +730,8 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     m.lmHead.assign(table, p.vocab, H, false, nullptr, r.storageFor({embedName}));
   m.finalNorm = r.read(finalNormName(p) + ".weight", {H});
   m.finalNormBias = readNormBias(r, p, finalNormName(p), H);
+  if (p.learnedPositions)
+    m.positionTable = r.read("model.embed_positions.weight", {p.maxPositions, H});
   if (p.tieEmbeddings) {
     if (r.has("lm_head.weight"))
       r.ignore("lm_head.weight"); // some checkpoints store the tied copy
@@ -722,15 +747,15 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     std::string pre = "model.layers." + std::to_string(l) + ".";
     const int64_t qRows = lp.heads * lp.headDim;
     readLayerVectors(r, p, lp, pre, w);
-    r.fused(w.qkv, qkvParts(p, lp, pre), H, lp.qkvBias, qkvRowOf(p, lp));
-    r.linear(w.o, pre + outProjection(p), H, qRows, lp.oBias);
+    r.fused(w.qkv, qkvParts(p, lp, pre), H, lp.qkvBias, qkvRowOf(p, lp), isGpt2(p));
+    r.linear(w.o, pre + outProjection(p), H, qRows, lp.oBias, isGpt2(p));
 
     int64_t E = p.mlp.experts;
     if (E == 0 && !p.mlp.gated) {
       // An MLP without a gate: gateUp holds the up projection alone.
       const DenseMlpNames names = denseMlpNames(p);
-      r.linear(w.gateUp, pre + names.up, I, H, p.mlp.bias);
-      r.linear(w.down, pre + names.down, H, I, p.mlp.bias);
+      r.linear(w.gateUp, pre + names.up, I, H, p.mlp.bias, isGpt2(p));
+      r.linear(w.down, pre + names.down, H, I, p.mlp.bias, isGpt2(p));
     } else if (E == 0) {
       if (fusedGateUp(p))
         r.linear(w.gateUp, pre + "mlp.gate_up_proj", 2 * I, H, p.mlp.bias);
@@ -844,9 +869,21 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
   const Plan &p = m.plan;
   WeightReader r(store, Storage::F32, progress);
   int64_t H = p.hidden, I = p.mlp.intermediate;
+  // A projection's weight [out, in]; GPT-2's Conv1D stores it [in, out].
+  auto readWeight = [&](const std::string &name, int64_t out, int64_t in) {
+    if (!isGpt2(p))
+      return r.read(name, {out, in});
+    std::vector<float> stored = r.read(name, {in, out}), w(static_cast<size_t>(out * in));
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t o = 0; o < out; ++o)
+        w[o * in + i] = stored[i * out + o];
+    return w;
+  };
   m.embedding = r.read("model.embed_tokens.weight", {p.vocab, H});
   m.finalNorm = r.read(finalNormName(p) + ".weight", {H});
   m.finalNormBias = readNormBias(r, p, finalNormName(p), H);
+  if (p.learnedPositions)
+    m.positionTable = r.read("model.embed_positions.weight", {p.maxPositions, H});
   std::vector<float> lmHead;
   if (p.tieEmbeddings) {
     if (r.has("lm_head.weight"))
@@ -866,7 +903,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     // q, k and v stacked along their outputs: one matmul gives [S, q | k | v].
     std::vector<float> stored, storedBias;
     for (const auto &[name, rows] : qkvParts(p, lp, pre)) {
-      std::vector<float> part = r.read(name + ".weight", {rows, H});
+      std::vector<float> part = readWeight(name + ".weight", rows, H);
       stored.insert(stored.end(), part.begin(), part.end());
       if (lp.qkvBias) {
         std::vector<float> bias = r.read(name + ".bias", {rows});
@@ -886,7 +923,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       g.qkv = std::move(stored);
       g.qkvBias = std::move(storedBias);
     }
-    g.o = r.read(pre + outProjection(p) + ".weight", {H, qRows});
+    g.o = readWeight(pre + outProjection(p) + ".weight", H, qRows);
     if (lp.oBias)
       g.oBias = r.read(pre + outProjection(p) + ".bias", {H});
     int64_t E = p.mlp.experts;
@@ -948,8 +985,8 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       }
     } else if (!p.mlp.gated) {
       const DenseMlpNames names = denseMlpNames(p);
-      g.gateUp = r.read(pre + names.up + ".weight", {I, H});
-      g.down = r.read(pre + names.down + ".weight", {H, I});
+      g.gateUp = readWeight(pre + names.up + ".weight", I, H);
+      g.down = readWeight(pre + names.down + ".weight", H, I);
       if (p.mlp.bias) {
         g.gateUpBias = r.read(pre + names.up + ".bias", {I});
         g.downBias = r.read(pre + names.down + ".bias", {H});
@@ -1124,6 +1161,7 @@ struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, queries, attn, merged, gateUp, act,
       routerLogits, routes, groups, expertOut, last, normed, logits, sharedGateUp, sharedAct, sharedOut, sharedGate;
   std::vector<float> mlpNormed; // the MLP's own norm of x, side by side with attention (GPT-NeoX)
+  std::vector<float> positionIds; // a forward's positions, rows of the learned position table (GPT-2)
   /// A product's input rounded to bf16 pairs (the CUDA bf16 dot).
   std::vector<float> pairs;
   /// A forward's inputs from the host (token ids, RoPE tables, each layer's KV cache append position), sent
@@ -1160,7 +1198,8 @@ struct GpuActivations {
     for (std::vector<float> *array : {&x, &sum, &h, &o, &qkv, &queries, &attn,
                                       &merged, &gateUp, &act, &routerLogits, &routes, &groups, &expertOut,
                                       &last, &normed, &logits, &pairs, &ids, &cosT, &sinT, &cosSliding, &sinSliding,
-                                      &cosNone, &sinNone, &sharedGateUp, &sharedAct, &sharedOut, &sharedGate})
+                                      &cosNone, &sinNone, &sharedGateUp, &sharedAct, &sharedOut, &sharedGate,
+                                      &mlpNormed, &positionIds})
       if (!array->empty())
         context.unpin(array->data());
     for (std::vector<float> &array : appendAt)
@@ -1294,6 +1333,8 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     dense::embed(tokens, S, m.embedding.data(), p.vocab, H, static_cast<float>(p.embedScale), x);
   else
     dense::embed(tokens, S, m.embedding16.data(), m.embeddingStorage, p.vocab, H, static_cast<float>(p.embedScale), x);
+  if (p.learnedPositions) // GPT-2: the learned rows of positions pos0 .. T-1
+    dense::addScaled(x, H, m.positionTable.data() + pos0 * H, H, 1.0f, S, H, x, H);
 
   // Rotation tables for positions pos0 .. T-1, the attention factor folded in: the model's, the sliding
   // layers' own where they differ, and the identity (cos 1, sin 0) for NoPE layers.
@@ -1586,6 +1627,12 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                      &o = resident(a.o, S * H), &ids = resident(a.ids, S);
   std::copy(tokens, tokens + S, ids.begin());
   send(ids, S);
+  if (p.learnedPositions) {
+    std::vector<float> &positionIds = resident(a.positionIds, S);
+    for (int64_t t = 0; t < S; ++t)
+      positionIds[t] = static_cast<float>(pos0 + t);
+    send(positionIds, S);
+  }
   const int64_t half = p.rope.rotaryDim / 2;
   std::vector<float> &cosModel = resident(a.cosT, S * half), &sinModel = resident(a.sinT, S * half);
   ropeTables(p.rope, pos0, S, cosModel.data(), sinModel.data());
@@ -1616,6 +1663,13 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   if (p.embedScale != 1.0) {
     runKernel(s, "xf_dense_scale",
               {view(x, {S * H}), view(constant({static_cast<float>(p.embedScale)}), {1}), view(sum, {S * H})}, none);
+    x.swap(sum);
+  }
+  if (p.learnedPositions) {
+    // GPT-2: the rows of the learned position table at the tokens' positions, added.
+    runKernel(s, "xf_dense_embed",
+              {view(a.positionIds, {S}), view(m.positionTable, {p.maxPositions, H}), view(h, {S, H})}, none);
+    runKernel(s, "xf_dense_add", {view(x, {S * H}), view(h, {S * H}), view(sum, {S * H})}, none);
     x.swap(sum);
   }
   // y = x W^T (+ b) with W stored [out, in] (loadGpuWeights), the bias added in place. Many rows (prefill)
@@ -2034,8 +2088,16 @@ xfrt_status xfrt_model_load_with_progress(const xfrt_module *module, const char 
                        " checkpoint (neither 'language_model.model.embed_tokens.weight' nor "
                        "'model.language_model.embed_tokens.weight')");
     } else if (!model->plan.tensorPrefixes.empty()) {
-      // Tensors named other than Llama's by prefix (GPT-NeoX's gpt_neox.layers.*, embed_out).
-      store->mapPrefixes(model->plan.tensorPrefixes);
+      // Tensors named other than Llama's by prefix (GPT-NeoX's gpt_neox.layers.*, embed_out). A GPT-2
+      // checkpoint saved from GPT2Model (as OpenAI's gpt2 is) names them without GPT2LMHeadModel's
+      // transformer.
+      std::vector<std::pair<std::string, std::string>> prefixes = model->plan.tensorPrefixes;
+      const llvm::StringRef base = "transformer.";
+      if (architecture == "GPT2LMHeadModel" && !store->find("transformer.wte.weight") && store->find("wte.weight"))
+        for (auto &[from, to] : prefixes)
+          if (llvm::StringRef(to).starts_with(base))
+            to = to.substr(base.size());
+      store->mapPrefixes(prefixes);
     }
     model->gpu = module->info.target != "cpu";
     if (model->gpu) {
@@ -2117,7 +2179,8 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
     if (model->gpu && (context->vulkan || context->cuda)) {
       // Weights go to the device once; every kernel call then binds them instead of copying them.
       std::vector<const std::vector<float> *> weights = {&model->embedding, &model->finalNorm, &model->finalNormBias,
-                                                         &model->gpuLmHead, &model->gpuLmHeadBias};
+                                                         &model->gpuLmHead, &model->gpuLmHeadBias,
+                                                         &model->positionTable};
       for (size_t l = 0; l < model->layers.size(); ++l) {
         const LayerWeights &w = model->layers[l];
         const GpuLayerWeights &g = model->gpuLayers[l];

@@ -5,7 +5,7 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere) it generates a tiny
+phi, gptneox, glm, glm4, cohere, gpt2) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -35,7 +35,8 @@ checkpoint and checks:
      biases; phi: the parallel residual, the lm_head bias, the partial rotary factor; gptneox: the
      parallel residual, the MLP's own norm, exact GELU, the partial rotary factor; glm: interleaved RoPE,
      q/k/v biases, the partial rotary factor; glm4: interleaved RoPE, the sandwich norms; cohere:
-     interleaved RoPE, the parallel residual, the logit scale, the layer norms), and that
+     interleaved RoPE, the parallel residual, the logit scale, the layer norms; gpt2: the learned positions,
+     the tanh form of GELU), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers) against torch, as in 2.
@@ -202,8 +203,8 @@ class TorchModel:
             c.setdefault("partial_rotary_factor", 0.25)          # StableLmConfig's default
         if self.phi:
             c.setdefault("partial_rotary_factor", 0.5)           # PhiConfig's
-        if self.type == "gpt_neox":
-            return                                               # forward_neox reads its own fields
+        if self.type in ("gpt_neox", "gpt2"):
+            return                                               # forward_neox / _gpt2 read their own fields
         self.glm = self.type in ("glm", "glm4")
         self.cohere = self.type == "cohere"
         if self.glm:
@@ -359,10 +360,47 @@ class TorchModel:
                 x = mlp(p, ln(attn, p + "post_attention_layernorm")) + attn
         return F.linear(ln(x, "gpt_neox.final_layer_norm"), w["embed_out.weight"])
 
+    def forward_gpt2(self, ids):
+        """GPT2LMHeadModel: its own names, Conv1D weights and learned positions, from modeling_gpt2."""
+        c, w = self.cfg, self.w
+        S, H = len(ids), c["n_head"]
+        D = c["n_embd"] // H
+        t = "transformer." if "transformer.wte.weight" in w else ""   # GPT2Model checkpoints have none
+
+        def conv1d(x, name):
+            # Conv1D: torch.addmm(bias, x, weight), weight [nx, nf].
+            return torch.addmm(w[name + ".bias"], x, w[name + ".weight"])
+
+        def ln(x, name):
+            return F.layer_norm(x, x.shape[-1:], w[name + ".weight"], w[name + ".bias"], c["layer_norm_epsilon"])
+
+        assert c.get("activation_function", "gelu_new") == "gelu_new"
+        causal = torch.zeros(S, S, dtype=torch.float64).masked_fill(
+            torch.arange(S)[None, :] > torch.arange(S)[:, None], float("-inf"))
+        # GPT2Model: inputs_embeds + wpe(position_ids)
+        x = F.embedding(torch.tensor(ids), w[t + "wte.weight"]) + F.embedding(torch.arange(S), w[t + "wpe.weight"])
+        for n in range(c["n_layer"]):
+            p = t + "h.%d." % n
+            # GPT2Attention: c_attn(x).split(split_size, dim=2), heads split, scores / sqrt(head_dim)
+            q, k, v = conv1d(ln(x, p + "ln_1"), p + "attn.c_attn").split(c["n_embd"], dim=-1)
+            q, k, v = (z.view(S, H, D).transpose(0, 1) for z in (q, k, v))
+            scores = torch.matmul(q, k.transpose(-1, -2))
+            if c.get("scale_attn_weights", True):
+                scores = scores / (D ** 0.5)
+            probs = F.softmax(scores + causal, dim=-1)
+            x = x + conv1d(torch.matmul(probs, v).transpose(0, 1).reshape(S, H * D), p + "attn.c_proj")
+            # GPT2MLP: c_proj(act(c_fc(hidden_states))), act gelu_new
+            h = F.gelu(conv1d(ln(x, p + "ln_2"), p + "mlp.c_fc"), approximate="tanh")
+            x = x + conv1d(h, p + "mlp.c_proj")
+        # GPT2LMHeadModel: lm_head tied to wte
+        return F.linear(ln(x, t + "ln_f"), w[t + "wte.weight"])
+
     def forward(self, ids):
         """Logits of every position of `ids` (no cache)."""
         if self.type == "gpt_neox":
             return self.forward_neox(ids)
+        if self.type == "gpt2":
+            return self.forward_gpt2(ids)
         c, w = self.cfg, self.w
         S, H, KV, D = len(ids), c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
         x = F.embedding(torch.tensor(ids), w["model.embed_tokens.weight"])
@@ -698,6 +736,9 @@ def check_features_matter(arch, model_dir, logits):
             r.w["model.layers.%d.mlp.shared_expert.down_proj.weight" % n] = (
                 0 * r.w["model.layers.%d.mlp.shared_expert.down_proj.weight" % n])
 
+    def no_positions(r):
+        r.w["model.embed_positions.weight"] = 0 * r.w["model.embed_positions.weight"]
+
     def glm4_pre_norms(r):
         # The norms before the blocks alone (post_attention_layernorm, read as pre_feedforward, before the MLP).
         r.sandwich = False
@@ -762,6 +803,8 @@ def check_features_matter(arch, model_dir, logits):
                    ("parallel residual (vs sequential)", phi_sequential),
                    ("logit scale", setattr_("logit_scale", 1.0)),
                    ("layer norms without bias (vs RMSNorm)", setattr_("layer_norm", False))),
+        "gpt2": (("learned positions", no_positions),
+                 ("exact-form GELU (vs its tanh form)", setattr_("act", reference_forward.ACTIVATIONS["gelu"]))),
         "glm4": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
                  ("sandwich norms", glm4_pre_norms)),
         "glm": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
@@ -821,6 +864,10 @@ def main():
         check_importer(args.xfc, "gptneox --sequential-residual", d)
         check_decode("gptneox --sequential-residual f32", d, args.max_new)
         check_decode("gptneox --neox-buffers f16", gen(root, "gptneox", "f16", extra=("--neox-buffers",)), args.max_new)
+        # GPT-2 saved from GPT2Model: no transformer. prefix.
+        d = gen(root, "gpt2", extra=("--base-model-names",))
+        check_importer(args.xfc, "gpt2 --base-model-names", d)
+        check_decode("gpt2 --base-model-names f32", d, args.max_new)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

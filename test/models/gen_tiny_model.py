@@ -3,15 +3,15 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere}
+                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
-        [--parallel-residual] [--sequential-residual] [--neox-buffers]
+        [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
-Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM; gemma3mm:
+Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -45,7 +45,7 @@ TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
-         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere"]
+         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -413,6 +413,34 @@ def make_config(arch, dtype):
             "attention_dropout": 0.0,
             "pad_token_id": 0,
         }
+    elif arch == "gpt2":
+        # GPT-2: its config's own names (n_embd, n_head, n_layer, n_positions, n_inner null for 4 * n_embd,
+        # activation_function, layer_norm_epsilon), learned positions, tied embeddings (the class default).
+        cfg = {
+            "architectures": ["GPT2LMHeadModel"],
+            "model_type": "gpt2",
+            "vocab_size": common["vocab_size"],
+            "n_embd": common["hidden_size"],
+            "n_head": common["num_attention_heads"],
+            "n_layer": common["num_hidden_layers"],
+            "n_positions": 128,
+            "n_ctx": 128,
+            "n_inner": None,
+            "activation_function": "gelu_new",
+            "layer_norm_epsilon": 1e-5,
+            "attn_pdrop": 0.0,
+            "embd_pdrop": 0.0,
+            "resid_pdrop": 0.0,
+            "summary_type": "cls_index",
+            "summary_use_proj": True,
+            "summary_activation": None,
+            "summary_proj_to_labels": True,
+            "summary_first_dropout": 0.1,
+            "scale_attn_weights": True,
+            "torch_dtype": common["torch_dtype"],
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+        }
     elif arch == "starcoder2":
         # Starcoder 2: nn.LayerNorm (norm_epsilon) with biases, biases on every projection (use_bias), an MLP
         # without a gate (c_proj(gelu_pytorch_tanh(c_fc x))), a sliding window of 8 on every layer; no
@@ -603,10 +631,48 @@ def make_neox_weights(cfg, rng, buffers):
     return w
 
 
-def make_weights(cfg, seed, neox_buffers=False):
+def make_gpt2_weights(cfg, rng, base_model_names):
+    """GPT-2's tensors: transformer.wte / wpe, per layer ln_1, attn.c_attn (Conv1D [in, 3 * hidden]: q | k | v
+    along its outputs), attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj (Conv1D: [in, out]), all with biases, ln_f;
+    no lm_head (tied). `base_model_names`: as OpenAI's gpt2 checkpoint, saved from GPT2Model: without
+    transformer., and with the per-layer buffers attn.bias (the causal mask, F32) and attn.masked_bias."""
+    V, H, L, P = cfg["vocab_size"], cfg["n_embd"], cfg["n_layer"], cfg["n_positions"]
+    I = cfg["n_inner"] or 4 * H
+
+    def mat(*shape, std=0.08):
+        return (rng.standard_normal(shape) * std).astype(np.float32)
+
+    def norm(n):
+        return (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
+
+    def bias(*shape, std=0.02):
+        return (std * rng.standard_normal(shape)).astype(np.float32)
+
+    t = "" if base_model_names else "transformer."
+    w = {t + "wte.weight": mat(V, H, std=1.0), t + "wpe.weight": mat(P, H, std=0.5)}
+    for n in range(L):
+        p = t + "h.%d." % n
+        w[p + "ln_1.weight"], w[p + "ln_1.bias"] = norm(H), bias(H, std=0.1)
+        # [in, out]: q and k columns std 0.15 so that attention scores are O(1).
+        w[p + "attn.c_attn.weight"] = np.concatenate([mat(H, H, std=0.15), mat(H, H, std=0.15), mat(H, H)], axis=1)
+        w[p + "attn.c_attn.bias"] = bias(3 * H, std=0.1)
+        w[p + "attn.c_proj.weight"], w[p + "attn.c_proj.bias"] = mat(H, H), bias(H)
+        w[p + "ln_2.weight"], w[p + "ln_2.bias"] = norm(H), bias(H, std=0.1)
+        w[p + "mlp.c_fc.weight"], w[p + "mlp.c_fc.bias"] = mat(H, I), bias(I)
+        w[p + "mlp.c_proj.weight"], w[p + "mlp.c_proj.bias"] = mat(I, H), bias(H)
+        if base_model_names:
+            w[p + "attn.bias"] = np.tril(np.ones((P, P), dtype=np.float32)).reshape(1, 1, P, P)
+            w[p + "attn.masked_bias"] = np.array(-1e4, dtype=np.float32)
+    w[t + "ln_f.weight"], w[t + "ln_f.bias"] = norm(H), bias(H, std=0.1)
+    return w
+
+
+def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
     rng = np.random.default_rng(seed)
     if cfg["model_type"] == "gpt_neox":
         return make_neox_weights(cfg, rng, neox_buffers)
+    if cfg["model_type"] == "gpt2":
+        return make_gpt2_weights(cfg, rng, base_model_names)
     V, H = cfg["vocab_size"], cfg["hidden_size"]
     nH = cfg["num_attention_heads"]
     nKV = cfg.get("num_key_value_heads", nH)
@@ -861,6 +927,9 @@ def main(argv=None):
                     help="stablelm: attention and MLP on input_layernorm's output (use_parallel_residual true)")
     ap.add_argument("--sequential-residual", action="store_true",
                     help="gptneox: attention, then the MLP, each after its norm (use_parallel_residual false)")
+    ap.add_argument("--base-model-names", action="store_true",
+                    help="gpt2: as a checkpoint saved from GPT2Model: tensor names without transformer., and the "
+                         "attn.bias / attn.masked_bias buffers")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -875,6 +944,8 @@ def main(argv=None):
         ap.error("--parallel-residual applies to --arch stablelm")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
         ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
+    if args.base_model_names and args.arch != "gpt2":
+        ap.error("--base-model-names applies to --arch gpt2")
 
     cfg = make_config(args.arch, args.dtype)
     if args.norm_topk_prob:
@@ -900,7 +971,7 @@ def main(argv=None):
         proj = "multi_modal_projector." if args.mm_layout == "old" else "model.multi_modal_projector."
         weights[proj + "mm_input_projection_weight"] = rng.standard_normal((16, 64)).astype(np.float32)
     else:
-        weights = make_weights(cfg, args.seed, args.neox_buffers)
+        weights = make_weights(cfg, args.seed, args.neox_buffers, args.base_model_names)
     if args.mxfp4:
         cfg["quantization_config"] = {"quant_method": "mxfp4", "modules_to_not_convert": [
             "model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}

@@ -7,7 +7,7 @@
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
-OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -73,6 +73,12 @@ the xf repository. Conventions:
     layer_norm_eps; model.norm the same), RoPE over every head dim in adjacent pairs (2i, 2i + 1)
     (repeat_interleave'd frequencies), embeddings tied unless tie_word_embeddings is false, the logits
     times logit_scale (default 0.0625).
+  * GPT-2: the embeddings plus a learned position table (wpe, row = position), no RoPE; Llama's order
+    with nn.LayerNorm (ln_1, ln_2, ln_f; layer_norm_epsilon); Conv1D projections y = x W + b with W
+    [in, out] (attn.c_attn's outputs q | k | v, attn.c_proj, mlp.c_proj(act(mlp.c_fc x)), act
+    activation_function, default gelu_new); scores times 1/sqrt(head_dim) (1 without scale_attn_weights);
+    embeddings tied; the config's own names (n_embd, n_head, n_layer, n_positions, n_inner: null for
+    4 * n_embd); tensors under transformer. or, saved from GPT2Model, without it.
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
     norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
     projections, before the split into heads and RoPE.
@@ -301,6 +307,7 @@ ACTIVATIONS = {
     "swish": silu,
     "gelu_pytorch_tanh": gelu_tanh,
     "gelu_new": gelu_tanh,
+    "gelu_fast": gelu_tanh,
     "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
     "relu": lambda x: np.maximum(x, 0.0),
 }
@@ -335,7 +342,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
-                 "Glm4ForCausalLM", "CohereForCausalLM")
+                 "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel")
 
 
 class Model:
@@ -399,6 +406,8 @@ class Model:
             self.w = {".".join(renames.get(part, part) for part in n.split(".")): a for n, a in self.w.items()}
         if arch == "CohereForCausalLM":
             cfg.setdefault("tie_word_embeddings", True)
+        if arch == "GPT2LMHeadModel":
+            cfg, self.w = self._gpt2(cfg, self.w)
         if arch in ("GlmForCausalLM", "Glm4ForCausalLM"):
             cfg.setdefault("partial_rotary_factor", 0.5)
             cfg.setdefault("head_dim", 128)
@@ -422,7 +431,7 @@ class Model:
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
         self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM", "PhiForCausalLM",
-                                   "GPTNeoXForCausalLM", "CohereForCausalLM")
+                                   "GPTNeoXForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel")
         if self.layer_norm:
             self.eps = cfg.get("norm_epsilon" if arch == "Starcoder2ForCausalLM" else "layer_norm_eps", 1e-5)
         # Phi: attention and MLP side by side on one norm's output; its output projection is
@@ -444,6 +453,8 @@ class Model:
         self.sliding_layers = [w is not None for w in self.windows]   # the layer types
         # Layers that rotate queries and keys at all (SmolLM3's NoPE layers do not).
         self.rope_layers = [True] * self.L
+        if arch == "GPT2LMHeadModel":
+            self.rope_layers = [False] * self.L          # learned positions instead
         if arch == "SmolLM3ForCausalLM":
             interval = cfg.get("no_rope_layer_interval", 4)
             flags = cfg.get("no_rope_layers") or [int((i + 1) % interval != 0) for i in range(self.L)]
@@ -484,6 +495,8 @@ class Model:
         # scale itself, and a divisor of the logits.
         self.residual_scale = 1.0
         self.logit_scale = 1.0
+        if arch == "GPT2LMHeadModel" and not cfg.get("scale_attn_weights", True):
+            self.scale = 1.0
         if arch in ("GraniteForCausalLM", "GraniteMoeForCausalLM"):
             self.embed_scale = cfg.get("embedding_multiplier", 1.0)
             self.residual_scale = cfg.get("residual_multiplier", 1.0)
@@ -495,6 +508,43 @@ class Model:
             self.lm_head = self.w["model.embed_tokens.weight"]
         else:
             self.lm_head = self.w["lm_head.weight"]
+
+    @staticmethod
+    def _gpt2(cfg, w):
+        """GPT-2's config and tensors under the Llama names this class reads: its own config names mapped,
+        Conv1D weights [in, out] transposed to nn.Linear's [out, in], c_attn split into q, k and v, the
+        masks dropped."""
+        H = cfg["n_embd"]
+        cfg = dict(cfg, hidden_size=H, num_attention_heads=cfg["n_head"], num_hidden_layers=cfg["n_layer"],
+                   max_position_embeddings=cfg["n_positions"], intermediate_size=cfg.get("n_inner") or 4 * H,
+                   hidden_act=cfg.get("activation_function", "gelu_new"),
+                   layer_norm_eps=cfg.get("layer_norm_epsilon", 1e-5))
+        cfg.setdefault("tie_word_embeddings", True)
+        base = "transformer." if "transformer.wte.weight" in w else ""
+        out = {}
+        for name, a in w.items():
+            if not name.startswith(base):
+                continue
+            name = name[len(base):]
+            if name.startswith("h."):
+                _, n, rest = name.split(".", 2)
+                if rest in ("attn.bias", "attn.masked_bias"):      # the causal mask and its fill value
+                    continue
+                p = "model.layers.%s." % n
+                if rest == "attn.c_attn.weight":
+                    for t, part in zip("qkv", np.split(a.T, 3, axis=0)):
+                        out[p + "self_attn.%s_proj.weight" % t] = part
+                elif rest == "attn.c_attn.bias":
+                    for t, part in zip("qkv", np.split(a, 3)):
+                        out[p + "self_attn.%s_proj.bias" % t] = part
+                else:
+                    rest = (rest.replace("ln_1.", "input_layernorm.").replace("ln_2.", "post_attention_layernorm.")
+                            .replace("attn.c_proj.", "self_attn.o_proj."))
+                    out[p + rest] = a.T if rest.endswith("proj.weight") or rest.endswith("c_fc.weight") else a
+            else:
+                out[{"wte.weight": "model.embed_tokens.weight", "wpe.weight": "model.embed_positions.weight",
+                     "ln_f.weight": "model.norm.weight", "ln_f.bias": "model.norm.bias"}[name]] = a
+        return cfg, out
 
     def _windows(self):
         """The window of each layer, None for full attention."""
@@ -719,6 +769,8 @@ class Model:
         """Logits [len(ids), vocab] of tokens `ids` at positions start, start+1, ...; appends to cache."""
         positions = np.arange(start, start + len(ids))
         x = self.w["model.embed_tokens.weight"][np.asarray(ids)] * self.embed_scale
+        if "model.embed_positions.weight" in self.w:            # GPT-2's learned positions
+            x = x + self.w["model.embed_positions.weight"][positions]
         for n in range(self.L):
             p = "model.layers.%d." % n
             if self.parallel:
