@@ -38,7 +38,9 @@ std::vector<std::pair<std::string, std::string>> ModelSpec::tensorPrefixes() con
     return {{"model.embed_tokens.", "transformer.wte."},
             {"model.embed_positions.", "transformer.wpe."},
             {"model.norm.", "transformer.ln_f."},
-            {"model.layers.", "transformer.h."}};
+            {"model.layers.", "transformer.h."},
+            // Kept as it is, so that a checkpoint's lm_head (a tied copy, or an untied one) is seen.
+            {"lm_head.", "lm_head."}};
   if (architecture == "GPTNeoXForCausalLM")
     return {{"model.embed_tokens.", "gpt_neox.embed_in."},
             {"model.norm.", "gpt_neox.final_layer_norm."},
