@@ -39,7 +39,8 @@ checkpoint and checks:
      the tanh form of GELU), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
-     (--sequential-residual) and its older checkpoints' buffers (--neox-buffers) against torch, as in 2.
+     (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
+     GPT2Model (--base-model-names) and untied (--untied), against torch, as in 2.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -392,8 +393,9 @@ class TorchModel:
             # GPT2MLP: c_proj(act(c_fc(hidden_states))), act gelu_new
             h = F.gelu(conv1d(ln(x, p + "ln_2"), p + "mlp.c_fc"), approximate="tanh")
             x = x + conv1d(h, p + "mlp.c_proj")
-        # GPT2LMHeadModel: lm_head tied to wte
-        return F.linear(ln(x, t + "ln_f"), w[t + "wte.weight"])
+        # GPT2LMHeadModel: lm_head, tied to wte unless tie_word_embeddings is false
+        head = w[t + "wte.weight"] if c.get("tie_word_embeddings", True) else w["lm_head.weight"]
+        return F.linear(ln(x, t + "ln_f"), head)
 
     def forward(self, ids):
         """Logits of every position of `ids` (no cache)."""
@@ -868,6 +870,9 @@ def main():
         d = gen(root, "gpt2", extra=("--base-model-names",))
         check_importer(args.xfc, "gpt2 --base-model-names", d)
         check_decode("gpt2 --base-model-names f32", d, args.max_new)
+        d = gen(root, "gpt2", extra=("--untied",))
+        check_importer(args.xfc, "gpt2 --untied", d)
+        check_decode("gpt2 --untied f32", d, args.max_new)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

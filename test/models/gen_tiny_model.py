@@ -6,7 +6,7 @@
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
-        [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names]
+        [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
@@ -930,6 +930,8 @@ def main(argv=None):
     ap.add_argument("--base-model-names", action="store_true",
                     help="gpt2: as a checkpoint saved from GPT2Model: tensor names without transformer., and the "
                          "attn.bias / attn.masked_bias buffers")
+    ap.add_argument("--untied", action="store_true",
+                    help="gpt2: tie_word_embeddings false and an lm_head.weight of its own")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -944,8 +946,10 @@ def main(argv=None):
         ap.error("--parallel-residual applies to --arch stablelm")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
         ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
-    if args.base_model_names and args.arch != "gpt2":
-        ap.error("--base-model-names applies to --arch gpt2")
+    if (args.base_model_names or args.untied) and args.arch != "gpt2":
+        ap.error("--base-model-names and --untied apply to --arch gpt2")
+    if args.base_model_names and args.untied:
+        ap.error("--untied needs GPT2LMHeadModel's names (a GPT2Model checkpoint has no lm_head)")
 
     cfg = make_config(args.arch, args.dtype)
     if args.norm_topk_prob:
@@ -972,6 +976,10 @@ def main(argv=None):
         weights[proj + "mm_input_projection_weight"] = rng.standard_normal((16, 64)).astype(np.float32)
     else:
         weights = make_weights(cfg, args.seed, args.neox_buffers, args.base_model_names)
+    if args.untied:
+        cfg["tie_word_embeddings"] = False
+        rng = np.random.default_rng(args.seed + 2000)
+        weights["lm_head.weight"] = (0.2 * rng.standard_normal((cfg["vocab_size"], cfg["n_embd"]))).astype(np.float32)
     if args.mxfp4:
         cfg["quantization_config"] = {"quant_method": "mxfp4", "modules_to_not_convert": [
             "model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}

@@ -523,6 +523,9 @@ class Model:
         base = "transformer." if "transformer.wte.weight" in w else ""
         out = {}
         for name, a in w.items():
+            if name == "lm_head.weight":                          # untied (tie_word_embeddings false)
+                out[name] = a
+                continue
             if not name.startswith(base):
                 continue
             name = name[len(base):]
