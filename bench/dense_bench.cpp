@@ -32,8 +32,8 @@
 // and OpenBLAS sgemm on the same values in float32. Its rel.err is the bf16 dot's against OpenBLAS: the
 // rounding of the activations (2^-9 relative each), checked against 2e-2.
 //
-// --rows M (at least kMinRows, the GEMM tile's height) gives every GEMM M rows instead of its shape's: an
-// expert's share of a shorter prompt.
+// --rows M (at least kSkinnyRows; below kMinRows the skinny GEMM runs) gives every GEMM M rows instead of
+// its shape's: an expert's share of a shorter prompt.
 //
 // Every result is checked against OpenBLAS before it is timed (max |xf - blas| / max |blas|).
 // Timings: best of up to --runs measurements after a warm-up; a measurement repeats the call until it
@@ -146,8 +146,8 @@ Options parseOptions(int argc, char **argv) {
     }
     else if (arg == "--rows") {
       o.rows = std::atoll(value().c_str());
-      if (o.rows < dense::kMinRows)
-        die("--rows takes at least " + std::to_string(dense::kMinRows) + " rows (the GEMM tile's height)");
+      if (o.rows < dense::kSkinnyRows)
+        die("--rows takes at least " + std::to_string(dense::kSkinnyRows) + " rows (the skinny GEMM tile's height)");
     } else if (arg == "-h" || arg == "--help") {
       std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b|moe] [--no-hot] [--no-dot | "
                   "--dot-only] [--xf-weights f32|bf16|f16|mxfp4] [--rows M]\n");

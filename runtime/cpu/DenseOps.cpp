@@ -19,6 +19,9 @@
 #endif
 #include "xf_gemm_f16.h"
 #include "xf_gemm_mxfp4.h"
+#include "xf_gemm_skinny.h"
+#include "xf_gemm_skinny_bf16.h"
+#include "xf_gemm_skinny_f16.h"
 #include "xf_gemv.h"
 #include "xf_gemv_bf16.h"
 #include "xf_gemv_f16.h"
@@ -504,8 +507,20 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
       F yv(y, {{kPanel, 1}, {panels, kPanel}});
       return check(xf_gemv_bf16_paired(xv.get(), pairs.get(), bias.get(), yv.get()), "xf_gemv_bf16_paired");
     }
-    if (rows < kMinRows)
-      throw std::logic_error("dense::linear: fewer rows than the GEMM tile");
+    if (rows < kMinRows) {
+      // A few rows (an expert's): copied into the dot GEMM's tile, zero rows below, and back.
+      thread_local std::vector<float> xs, ys;
+      xs.assign(static_cast<size_t>(kMinRows * layer.in), 0.0f);
+      ys.resize(static_cast<size_t>(kMinRows * layer.outPadded));
+      for (int64_t m = 0; m < rows; ++m)
+        std::copy_n(x + m * ldx, layer.in, xs.data() + m * layer.in);
+      F xv(xs.data(), {{layer.in, 1}, {kMinRows, layer.in}});
+      F yv(ys.data(), {{kPanel, 1}, {panels, kPanel}, {kMinRows, layer.outPadded}});
+      check(xf_gemm_bf16dot_paired(xv.get(), pairs.get(), bias.get(), yv.get()), "xf_gemm_bf16dot_paired");
+      for (int64_t m = 0; m < rows; ++m)
+        std::copy_n(ys.data() + m * layer.outPadded, layer.outPadded, y + m * ldy);
+      return;
+    }
     F xv(x, {{layer.in, 1}, {rows, ldx}});
     F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
     return check(xf_gemm_bf16dot_paired(xv.get(), pairs.get(), bias.get(), yv.get()), "xf_gemm_bf16dot_paired");
@@ -536,10 +551,23 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
     }
     return;
   }
-  if (rows < kMinRows)
-    throw std::logic_error("dense::linear: fewer rows than the GEMM tile");
+  if (rows < kSkinnyRows)
+    throw std::logic_error("dense::linear: fewer rows than the skinny GEMM's tile");
   F xv(x, {{layer.in, 1}, {rows, ldx}});
   F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
+  if (rows < kMinRows) {
+    // An expert's few rows: 4-row tiles streaming the weights once (float32 arithmetic, as the GEMV).
+    switch (layer.storage) {
+    case Storage::F32:
+      return check(xf_gemm_skinny(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_skinny");
+    case Storage::BF16:
+      return check(xf_gemm_skinny_bf16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_skinny_bf16");
+    case Storage::F16:
+      return check(xf_gemm_skinny_f16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_skinny_f16");
+    case Storage::MXFP4: // handled above
+      break;
+    }
+  }
   if (layer.dot == Dot::BF16 && layer.in % 2 == 0) {
     if (layer.storage != Storage::BF16)
       throw std::logic_error("dense::linear: bf16 dot products need bf16 weights");

@@ -26,8 +26,11 @@
 
 namespace xf::rt::dense {
 
-/// Smallest operand sizes the GEMM tiles accept (runtime/cpu/halide/DenseGenerators.cpp).
+/// Smallest operand sizes the GEMM tiles accept (runtime/cpu/halide/DenseGenerators.cpp): kMinRows for the
+/// prefill GEMM; kSkinnyRows for the skinny GEMM, which linear() runs for fewer than kMinRows rows (an MoE
+/// expert's share of a short prompt: the weights stream once, where a 6-row tile would compute padding).
 inline constexpr int64_t kMinRows = 6;
+inline constexpr int64_t kSkinnyRows = 4;
 inline constexpr int64_t kPanel = 64;
 inline int64_t paddedRows(int64_t m) { return m < kMinRows ? kMinRows : m; }
 /// Output columns of a layer with n outputs: n rounded up to whole panels.
@@ -142,9 +145,10 @@ private:
 inline constexpr int64_t kMxfp4GemmRows = kMinRows;
 
 /// y[m, 0:outPadded] (row stride ldy) = x[m, 0:in] (row stride ldx) W^T + b, for m < rows. `rows` == 1 runs
-/// the GEMV; otherwise rows >= kMinRows, the GEMM that layer.dot says (Dot::BF16 throws where
-/// bf16DotSupported() is false, before running anything). An MXFP4 layer takes any rows: fewer than
-/// kMxfp4GemmRows run its GEMV row by row.
+/// the GEMV; otherwise rows >= kSkinnyRows: fewer than kMinRows the skinny GEMM in float32 (k-paired weights:
+/// the bf16-dot GEMM on a copy padded to its tile), more the GEMM that layer.dot says (Dot::BF16 throws where bf16DotSupported() is false,
+/// before running anything). An MXFP4 layer takes any rows: fewer than kMxfp4GemmRows run its GEMV row by
+/// row.
 void linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy);
 
 /// y = x * rsqrt(mean(x^2) + eps) * (w + offset) per row of `width` floats.

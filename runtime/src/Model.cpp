@@ -1467,10 +1467,11 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         if (routed[e].empty())
           continue;
         const Linear &gateUp = w.expertGateUp[e], &down = w.expertDown[e];
-        // MXFP4 experts take a few rows one GEMV each (dense::linear), so no padding rows there.
+        // A few rows run the skinny GEMM (padded to its 4-row tile), MXFP4 experts one GEMV each
+        // (dense::linear), so no padding rows there.
         int64_t n = static_cast<int64_t>(routed[e].size());
         int64_t nr = n == 1 || (gateUp.storage == Storage::MXFP4 && n < dense::kMxfp4GemmRows) ? n
-                                                                                               : dense::paddedRows(n);
+                                                                                               : std::max(n, dense::kSkinnyRows);
         float *in = Scratch::sized(sc.expertIn, nr, H), *gu = Scratch::sized(sc.expertGateUp, nr, gateUp.outPadded),
               *act = Scratch::sized(sc.expertAct, nr, I), *out = Scratch::sized(sc.expertOut, nr, Hp);
         for (int64_t r = 0; r < n; ++r)

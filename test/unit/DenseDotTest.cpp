@@ -186,6 +186,27 @@ TEST_F(DenseDotTest, PairedWeightsGiveTheUnpairedResults) {
   EXPECT_EQ(odd.dot, dense::Dot::BF16);
 }
 
+// An expert's few rows (4, 5) on k-paired weights run the dot GEMM on a copy padded to its 6-row tile: each
+// row's results are those of the same rows within 6, bit for bit.
+TEST_F(DenseDotTest, PairedFewRowsMatchTheFullTile) {
+  if (!dense::bf16DotSupported())
+    GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  const int64_t in = 256, out = 96;
+  std::vector<float> w = randomVector(out * in, rng, 1.0f / std::sqrt(float(in))), b = randomVector(out, rng),
+                     x = randomVector(dense::kMinRows * in, rng);
+  dense::Linear paired;
+  paired.assign(w.data(), out, in, false, b.data(), dense::Storage::BF16);
+  paired.pairForDot();
+  const int64_t ld = paired.outPadded;
+  std::vector<float> full(dense::kMinRows * ld);
+  dense::linear(paired, x.data(), in, dense::kMinRows, full.data(), ld);
+  for (int64_t rows : {dense::kSkinnyRows, dense::kSkinnyRows + 1}) {
+    std::vector<float> few(rows * ld);
+    dense::linear(paired, x.data(), in, rows, few.data(), ld);
+    EXPECT_EQ(0, std::memcmp(few.data(), full.data(), sizeof(float) * rows * ld)) << rows << " rows";
+  }
+}
+
 // Where the CPU lacks AVX512-BF16 (simulated by XF_CPU_NO_AVX512BF16) the GEMM throws before running.
 TEST(DenseDotRefusal, ThrowsWithoutTheCpuFeature) {
   ThreadPool pool{1};

@@ -1,7 +1,7 @@
 //===- DenseOpsTest.cpp - the Halide dense kernels against double loops ---===//
 //
-// Shapes cover the GEMV (one row), the GEMM's minimum tile, tiles that do not divide the sizes (the last
-// tile shifts inwards), outputs narrower than a panel or not a whole number of panels (padded), reductions
+// Shapes cover the GEMV (one row), the skinny GEMM (4 and 5 rows), the GEMM's minimum tile, tiles that do not
+// divide the sizes (the last tile shifts inwards), outputs narrower than a panel or not a whole number of panels (padded), reductions
 // not a multiple of the GEMV's 4-row step, row strides wider than the rows, and two threads, for each weight
 // storage (f32, bf16, f16). Tolerances: float32 accumulation over K terms of O(1) values, 1e-4 relative to the
 // output scale, against the double-precision product with the weights as stored; the stored weights are
@@ -87,9 +87,37 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
                                            LinearCase{1, 771, 200, true, false},
                                            LinearCase{1, 2048, 768, false, true},
                                            LinearCase{9, 771, 200, true, true},
-                                           LinearCase{64, 768, 1280, false, false}),
+                                           LinearCase{64, 768, 1280, false, false},
+                                           // The skinny GEMM: 4 rows, 5 (two tiles, the last shifted inwards).
+                                           LinearCase{4, 300, 130, true, false}, LinearCase{5, 771, 200, false, true}),
                                             ::testing::Values(dense::Storage::F32, dense::Storage::BF16,
                                                               dense::Storage::F16)));
+
+// The skinny GEMM (4 and 5 rows) computes what the GEMM computes on the same rows, bit for bit: the same
+// sums in the same order, its weights widened as they stream rather than a panel at a time.
+TEST_F(DenseOpsTest, SkinnyGemmMatchesTheGemm) {
+  const int64_t in = 517, out = 200, ld = in + 1;
+  std::vector<float> w = randomVector(in * out, rng, 1.0f / std::sqrt(float(in))), b = randomVector(out, rng);
+  for (dense::Storage storage : {dense::Storage::F32, dense::Storage::BF16, dense::Storage::F16}) {
+    dense::Linear layer;
+    layer.assign(w.data(), out, in, false, b.data(), storage);
+    const int64_t ldy = layer.outPadded;
+    std::vector<float> x = randomVector(dense::kMinRows * ld, rng);
+    std::vector<float> gemm(dense::kMinRows * ldy);
+    dense::linear(layer, x.data(), ld, dense::kMinRows, gemm.data(), ldy);
+    for (int64_t rows : {dense::kSkinnyRows, dense::kSkinnyRows + 1}) {
+      std::vector<float> skinny(rows * ldy);
+      dense::linear(layer, x.data(), ld, rows, skinny.data(), ldy);
+      EXPECT_EQ(0, std::memcmp(skinny.data(), gemm.data(), sizeof(float) * rows * ldy))
+          << rows << " rows, " << dense::storageName(storage);
+    }
+  }
+  // Fewer rows than the skinny tile are the caller's to pad.
+  dense::Linear layer;
+  layer.assign(w.data(), out, in, false, nullptr);
+  std::vector<float> x(3 * in), y(3 * layer.outPadded);
+  EXPECT_THROW(dense::linear(layer, x.data(), in, 3, y.data(), layer.outPadded), std::logic_error);
+}
 
 // Round to nearest even, ties included; values of the type itself and non-finite ones are kept.
 TEST(DenseStorage, SixteenBitConversions) {

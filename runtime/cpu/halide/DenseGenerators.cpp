@@ -30,12 +30,16 @@ Expr widen(Expr w) {
   return cast(Float(32), w);
 }
 
+// Rows of the skinny GEMM's tile (Gemm with `skinny`): an MoE expert's few rows.
+constexpr int kSkinnyRows = 4;
+
 /// The float32 GEMM's schedule, out(j, p, m) from acc with reduction r: each task one panel p, register tiles
 /// of 6 rows x 64 outputs (4 x 3 vectors where vectors are 8 wide), the accumulator tile in registers.
-void scheduleGemm(Func out, Func acc, RDom r, Var j, Var p, Var m, int vec) {
+/// `skinny`: tiles of kSkinnyRows rows (AVX-512: 4 x 4 zmm; AVX2: 4 x 2 ymm).
+void scheduleGemm(Func out, Func acc, RDom r, Var j, Var p, Var m, int vec, bool skinny = false) {
   // AVX-512: 6 x 4 zmm accumulators of 32 registers (a whole panel); AVX2: 4 x 3 ymm of 16.
-  const int tileN = vec >= 16 ? kPanel : 3 * vec;
-  const int tileM = vec >= 16 ? 6 : 4;
+  const int tileN = vec >= 16 ? kPanel : skinny ? 2 * vec : 3 * vec;
+  const int tileM = skinny ? kSkinnyRows : vec >= 16 ? 6 : 4;
   Var jo, ji, mo, mi;
   out.split(j, jo, ji, tileN)
       .split(m, mo, mi, tileM)
@@ -50,9 +54,11 @@ void scheduleGemm(Func out, Func acc, RDom r, Var j, Var p, Var m, int vec) {
 
 /// out(j, p, m) = bias(j, p) + sum_k x(k, m) * wt(j, k, p). For prefill-sized M: each task owns one panel
 /// of wt (K * 256 contiguous bytes, kept in L2) and walks all row tiles; the accumulator tile lives in
-/// registers.
+/// registers. `skinny` (M of kSkinnyRows up to 5: an MoE expert's rows): 4-row tiles, the weights widened
+/// as they stream instead of a panel at a time; the same sums in the same order.
 class Gemm : public Generator<Gemm> {
 public:
+  GeneratorParam<bool> skinny{"skinny", false};
   Input<Buffer<float>> x{"x", 2};
   Input<Buffer<>> wt{"wt", 3};
   Input<Buffer<float>> bias{"bias", 2};
@@ -68,10 +74,11 @@ public:
 
   void schedule() {
     const int vec = natural_vector_size<float>();
-    scheduleGemm(out, acc, r, j, p, m, vec);
+    scheduleGemm(out, acc, r, j, p, m, vec, skinny);
     // Narrow weights: a task widens its panel once (K * 256 bytes, L2-resident) and reuses it for every
-    // row tile, so the micro-kernel is the float32 one.
-    if (wt.type() != Float(32))
+    // row tile, so the micro-kernel is the float32 one. A skinny GEMM has one or two row tiles: it widens
+    // each vector of weights as it loads it, as the GEMV does.
+    if (wt.type() != Float(32) && !skinny)
       wf.compute_at(out, p).vectorize(j, vec);
     static_assert(kMaxTileM >= 6, "runtime padding must cover every tile");
     x.dim(0).set_min(0);
