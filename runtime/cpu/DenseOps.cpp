@@ -99,6 +99,26 @@ void check(int result, const char *kernel) {
                              std::to_string(result) + ")");
 }
 
+/// One product kernel per weight storage (GEMV, skinny GEMM, GEMM): x, weights, bias, out.
+using ProductKernel = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+struct ProductKernels {
+  ProductKernel f32, bf16, f16;
+  const char *names[3];
+};
+constexpr ProductKernels kGemv{xf_gemv, xf_gemv_bf16, xf_gemv_f16, {"xf_gemv", "xf_gemv_bf16", "xf_gemv_f16"}};
+constexpr ProductKernels kSkinnyGemm{xf_gemm_skinny, xf_gemm_skinny_bf16, xf_gemm_skinny_f16,
+                                     {"xf_gemm_skinny", "xf_gemm_skinny_bf16", "xf_gemm_skinny_f16"}};
+constexpr ProductKernels kGemm{xf_gemm, xf_gemm_bf16, xf_gemm_f16, {"xf_gemm", "xf_gemm_bf16", "xf_gemm_f16"}};
+
+/// Runs the kernel of `kernels` for `storage` (F32, BF16 or F16; MXFP4 has kernels of its own).
+void runProduct(const ProductKernels &kernels, Storage storage, halide_buffer_t *x, halide_buffer_t *wt,
+                halide_buffer_t *bias, halide_buffer_t *out) {
+  if (storage == Storage::MXFP4)
+    throw std::logic_error("dense::linear: MXFP4 weights have kernels of their own");
+  const int i = storage == Storage::F32 ? 0 : storage == Storage::BF16 ? 1 : 2;
+  check((i == 0 ? kernels.f32 : i == 1 ? kernels.bf16 : kernels.f16)(x, wt, bias, out), kernels.names[i]);
+}
+
 } // namespace
 
 ScopedPool::ScopedPool(ThreadPool &pool) : previous(currentPool) {
@@ -539,35 +559,14 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
   if (rows == 1) {
     F xv(x, {{layer.in, 1}});
     F yv(y, {{kPanel, 1}, {panels, kPanel}});
-    switch (layer.storage) {
-    case Storage::F32:
-      return check(xf_gemv(xv.get(), wt, bias.get(), yv.get()), "xf_gemv");
-    case Storage::BF16:
-      return check(xf_gemv_bf16(xv.get(), wt, bias.get(), yv.get()), "xf_gemv_bf16");
-    case Storage::F16:
-      return check(xf_gemv_f16(xv.get(), wt, bias.get(), yv.get()), "xf_gemv_f16");
-    case Storage::MXFP4: // handled above
-      break;
-    }
-    return;
+    return runProduct(kGemv, layer.storage, xv.get(), wt, bias.get(), yv.get());
   }
   if (rows < kSkinnyRows)
     throw std::logic_error("dense::linear: fewer rows than the skinny GEMM's tile");
   F xv(x, {{layer.in, 1}, {rows, ldx}});
   F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
-  if (rows < kMinRows) {
-    // An expert's few rows: 4-row tiles streaming the weights once (float32 arithmetic, as the GEMV).
-    switch (layer.storage) {
-    case Storage::F32:
-      return check(xf_gemm_skinny(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_skinny");
-    case Storage::BF16:
-      return check(xf_gemm_skinny_bf16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_skinny_bf16");
-    case Storage::F16:
-      return check(xf_gemm_skinny_f16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_skinny_f16");
-    case Storage::MXFP4: // handled above
-      break;
-    }
-  }
+  if (rows < kMinRows) // an expert's few rows: 4-row tiles streaming the weights once (float32, as the GEMV)
+    return runProduct(kSkinnyGemm, layer.storage, xv.get(), wt, bias.get(), yv.get());
   if (layer.dot == Dot::BF16 && layer.in % 2 == 0) {
     if (layer.storage != Storage::BF16)
       throw std::logic_error("dense::linear: bf16 dot products need bf16 weights");
@@ -577,16 +576,7 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
     return check(xf_gemm_bf16dot(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_bf16dot");
 #endif
   }
-  switch (layer.storage) {
-  case Storage::F32:
-    return check(xf_gemm(xv.get(), wt, bias.get(), yv.get()), "xf_gemm");
-  case Storage::BF16:
-    return check(xf_gemm_bf16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_bf16");
-  case Storage::F16:
-    return check(xf_gemm_f16(xv.get(), wt, bias.get(), yv.get()), "xf_gemm_f16");
-  case Storage::MXFP4: // handled above
-    break;
-  }
+  runProduct(kGemm, layer.storage, xv.get(), wt, bias.get(), yv.get());
 }
 
 void dense::rmsNorm(const float *x, int64_t ldx, int64_t rows, int64_t width, const float *w, float eps,

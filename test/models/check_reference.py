@@ -857,22 +857,15 @@ def main():
             for dtype in ("bf16", "f16"):
                 check_decode("%s %s" % (arch, dtype), gen(root, arch, dtype), args.max_new)
             check_decode("%s bf16 shards=2 seed=1" % arch, gen(root, arch, "bf16", 2, seed=1), args.max_new)
-        # StableLM's parallel form (use_parallel_residual), as Phi's.
-        d = gen(root, "stablelm", extra=("--parallel-residual",))
-        check_importer(args.xfc, "stablelm --parallel-residual", d)
-        check_decode("stablelm --parallel-residual f32", d, args.max_new)
-        # GPT-NeoX in Llama's order (use_parallel_residual false), and with the buffers older checkpoints saved.
-        d = gen(root, "gptneox", extra=("--sequential-residual",))
-        check_importer(args.xfc, "gptneox --sequential-residual", d)
-        check_decode("gptneox --sequential-residual f32", d, args.max_new)
-        check_decode("gptneox --neox-buffers f16", gen(root, "gptneox", "f16", extra=("--neox-buffers",)), args.max_new)
-        # GPT-2 saved from GPT2Model: no transformer. prefix.
-        d = gen(root, "gpt2", extra=("--base-model-names",))
-        check_importer(args.xfc, "gpt2 --base-model-names", d)
-        check_decode("gpt2 --base-model-names f32", d, args.max_new)
-        d = gen(root, "gpt2", extra=("--untied",))
-        check_importer(args.xfc, "gpt2 --untied", d)
-        check_decode("gpt2 --untied f32", d, args.max_new)
+        # Forms of a family that its default tiny model does not take: StableLM's parallel residual (as Phi's),
+        # GPT-NeoX in Llama's order and with the buffers older checkpoints saved, GPT-2 saved from GPT2Model
+        # (no transformer. prefix) and untied.
+        for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
+                                  ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
+                                  ("gpt2", "f32", "--untied")):
+            d = gen(root, arch, dtype, extra=(flag,))
+            check_importer(args.xfc, "%s %s" % (arch, flag), d)
+            check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
