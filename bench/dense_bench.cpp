@@ -32,8 +32,8 @@
 // and OpenBLAS sgemm on the same values in float32. Its rel.err is the bf16 dot's against OpenBLAS: the
 // rounding of the activations (2^-9 relative each), checked against 2e-2.
 //
-// --rows M (at least kSkinnyRows; below kMinRows the skinny GEMM runs) gives every GEMM M rows instead of
-// its shape's: an expert's share of a shorter prompt.
+// --rows M (at least kSkinnyRows; dense::runsSkinny says whether the skinny GEMM or the GEMM runs them) gives
+// every GEMM M rows instead of its shape's: an expert's share of a shorter prompt.
 //
 // Every result is checked against OpenBLAS before it is timed (max |xf - blas| / max |blas|).
 // Timings: best of up to --runs measurements after a warm-up; a measurement repeats the call until it
@@ -354,9 +354,13 @@ int main(int argc, char **argv) {
   // GEMM, M = 512.
   if (!o.dotOnly) {
     if (o.rows)
-      std::printf("\nGEMM, M = %lld for every shape (--rows), same weights: xf in its 64-column panels, OpenBLAS as "
-                  "[K, N]\n",
-                  (long long)o.rows);
+      std::printf("\nGEMM, M = %lld for every shape (--rows), same weights: xf in its 64-column panels (%s), "
+                  "OpenBLAS as [K, N]\n",
+                  (long long)o.rows,
+                  o.xfWeights == dense::Storage::MXFP4
+                      ? (o.rows < dense::kMxfp4GemmRows ? "the MXFP4 GEMV per row" : "the MXFP4 GEMM")
+                  : dense::runsSkinny(o.xfWeights, o.rows) ? "the skinny GEMM's 4-row tiles"
+                                                           : "the GEMM's 6-row tiles");
     else
       std::printf("\nGEMM, M = %lld (prefill; an MoE expert: its share of %lld tokens), same weights: xf in its "
                   "64-column panels, OpenBLAS as [K, N]\n",

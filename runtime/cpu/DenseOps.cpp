@@ -565,9 +565,11 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
     throw std::logic_error("dense::linear: fewer rows than the skinny GEMM's tile");
   F xv(x, {{layer.in, 1}, {rows, ldx}});
   F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
-  if (rows < kMinRows) // an expert's few rows: 4-row tiles streaming the weights once (float32, as the GEMV)
+  // An expert's few rows: 4-row tiles streaming the weights once (float32 arithmetic, as the GEMV).
+  const bool dot = layer.dot == Dot::BF16 && layer.in % 2 == 0;
+  if (rows < kMinRows || (!dot && runsSkinny(layer.storage, rows)))
     return runProduct(kSkinnyGemm, layer.storage, xv.get(), wt, bias.get(), yv.get());
-  if (layer.dot == Dot::BF16 && layer.in % 2 == 0) {
+  if (dot) {
     if (layer.storage != Storage::BF16)
       throw std::logic_error("dense::linear: bf16 dot products need bf16 weights");
     if (!bf16DotSupported())

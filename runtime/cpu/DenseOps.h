@@ -27,12 +27,15 @@
 namespace xf::rt::dense {
 
 /// Smallest operand sizes the GEMM tiles accept (runtime/cpu/halide/DenseGenerators.cpp): kMinRows for the
-/// prefill GEMM; kSkinnyRows for the skinny GEMM, which linear() runs for fewer than kMinRows rows (an MoE
-/// expert's share of a short prompt: the weights stream once, where a 6-row tile would compute padding).
+/// prefill GEMM; kSkinnyRows for the skinny GEMM, which linear() runs for few rows (runsSkinny: an MoE
+/// expert's share of a short prompt, whose weights stream once where 6-row tiles would compute padding).
 inline constexpr int64_t kMinRows = 6;
 inline constexpr int64_t kSkinnyRows = 4;
 inline constexpr int64_t kPanel = 64;
 inline int64_t paddedRows(int64_t m) { return m < kMinRows ? kMinRows : m; }
+/// Below this many rows, 16-bit weights run the skinny GEMM: the GEMM widens a panel per task, which its few
+/// rows do not amortize (bench/RESULTS.md, "Skinny GEMM": 4-row tiles win to 32 rows, tie at 48).
+inline constexpr int64_t kSkinny16Rows = 48;
 /// Output columns of a layer with n outputs: n rounded up to whole panels.
 inline int64_t paddedCols(int64_t n) { return (n + kPanel - 1) / kPanel * kPanel; }
 
@@ -144,10 +147,22 @@ private:
 /// Below this many rows an MXFP4 layer runs its GEMV once per row (the GEMM's tile would be mostly padding).
 inline constexpr int64_t kMxfp4GemmRows = kMinRows;
 
+/// Whether linear() runs `rows` (>= kSkinnyRows) rows of an f32, bf16 or f16 layer outside the bf16 dot in the
+/// skinny GEMM's 4-row tiles rather than the GEMM's 6-row ones: fewer than kMinRows; 16-bit weights below
+/// kSkinny16Rows; float32 weights where 4-row tiles pad fewer rows (7, 8, 13-16, 19, 20), below 24.
+inline bool runsSkinny(Storage storage, int64_t rows) {
+  if (rows < kMinRows)
+    return true;
+  if (storage != Storage::F32)
+    return rows < kSkinny16Rows;
+  auto padded = [rows](int64_t tile) { return (rows + tile - 1) / tile * tile; };
+  return rows < 24 && padded(kSkinnyRows) < padded(kMinRows);
+}
+
 /// y[m, 0:outPadded] (row stride ldy) = x[m, 0:in] (row stride ldx) W^T + b, for m < rows. `rows` == 1 runs
 /// the GEMV; otherwise rows >= kSkinnyRows: fewer than kMinRows the skinny GEMM in float32 (k-paired weights:
-/// the bf16-dot GEMM on a copy padded to its tile), more the GEMM that layer.dot says (Dot::BF16 throws where bf16DotSupported() is false,
-/// before running anything). An MXFP4 layer takes any rows: fewer than kMxfp4GemmRows run its GEMV row by
+/// the bf16-dot GEMM on a copy padded to its tile), more the GEMM that layer.dot says (Dot::BF16 throws where
+/// bf16DotSupported() is false, before running anything), where runsSkinny() does not pick the skinny GEMM. An MXFP4 layer takes any rows: fewer than kMxfp4GemmRows run its GEMV row by
 /// row.
 void linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy);
 

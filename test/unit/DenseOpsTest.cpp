@@ -93,19 +93,21 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
                                             ::testing::Values(dense::Storage::F32, dense::Storage::BF16,
                                                               dense::Storage::F16)));
 
-// The skinny GEMM (4 and 5 rows) computes what the GEMM computes on the same rows, bit for bit: the same
-// sums in the same order, its weights widened as they stream rather than a panel at a time.
+// The skinny GEMM computes what the GEMM computes on the same rows, bit for bit: the same sums in the same
+// order, its weights widened as they stream rather than a panel at a time. kSkinny16Rows rows run the GEMM
+// for every storage; fewer rows run the skinny GEMM where runsSkinny says so.
 TEST_F(DenseOpsTest, SkinnyGemmMatchesTheGemm) {
-  const int64_t in = 517, out = 200, ld = in + 1;
+  const int64_t in = 517, out = 200, ld = in + 1, gemmRows = dense::kSkinny16Rows;
   std::vector<float> w = randomVector(in * out, rng, 1.0f / std::sqrt(float(in))), b = randomVector(out, rng);
   for (dense::Storage storage : {dense::Storage::F32, dense::Storage::BF16, dense::Storage::F16}) {
+    ASSERT_FALSE(dense::runsSkinny(storage, gemmRows));
     dense::Linear layer;
     layer.assign(w.data(), out, in, false, b.data(), storage);
     const int64_t ldy = layer.outPadded;
-    std::vector<float> x = randomVector(dense::kMinRows * ld, rng);
-    std::vector<float> gemm(dense::kMinRows * ldy);
-    dense::linear(layer, x.data(), ld, dense::kMinRows, gemm.data(), ldy);
-    for (int64_t rows : {dense::kSkinnyRows, dense::kSkinnyRows + 1}) {
+    std::vector<float> x = randomVector(gemmRows * ld, rng);
+    std::vector<float> gemm(gemmRows * ldy);
+    dense::linear(layer, x.data(), ld, gemmRows, gemm.data(), ldy);
+    for (int64_t rows : {dense::kSkinnyRows, dense::kSkinnyRows + 1, int64_t(7), int64_t(16), int64_t(47)}) {
       std::vector<float> skinny(rows * ldy);
       dense::linear(layer, x.data(), ld, rows, skinny.data(), ldy);
       EXPECT_EQ(0, std::memcmp(skinny.data(), gemm.data(), sizeof(float) * rows * ldy))
@@ -117,6 +119,22 @@ TEST_F(DenseOpsTest, SkinnyGemmMatchesTheGemm) {
   layer.assign(w.data(), out, in, false, nullptr);
   std::vector<float> x(3 * in), y(3 * layer.outPadded);
   EXPECT_THROW(dense::linear(layer, x.data(), in, 3, y.data(), layer.outPadded), std::logic_error);
+}
+
+// Which rows take 4-row tiles: float32 weights where they pad fewer rows than 6-row tiles, 16-bit weights
+// (the GEMM widens a panel per task) below kSkinny16Rows.
+TEST(DenseRouting, SkinnyRows) {
+  using dense::Storage;
+  for (int64_t rows : {4, 5, 7, 8, 13, 14, 15, 16, 19, 20})
+    EXPECT_TRUE(dense::runsSkinny(Storage::F32, rows)) << rows;
+  for (int64_t rows : {6, 9, 10, 11, 12, 17, 18, 21, 24, 25, 28, 512})
+    EXPECT_FALSE(dense::runsSkinny(Storage::F32, rows)) << rows;
+  for (Storage storage : {Storage::BF16, Storage::F16}) {
+    for (int64_t rows : {4, 6, 12, 47})
+      EXPECT_TRUE(dense::runsSkinny(storage, rows)) << rows;
+    for (int64_t rows : {48, 128})
+      EXPECT_FALSE(dense::runsSkinny(storage, rows)) << rows;
+  }
 }
 
 // Round to nearest even, ties included; values of the type itself and non-finite ones are kept.
