@@ -358,7 +358,7 @@ int main(int argc, char **argv) {
                   "OpenBLAS as [K, N]\n",
                   (long long)o.rows,
                   o.xfWeights == dense::Storage::MXFP4
-                      ? (o.rows < dense::kMxfp4GemmRows ? "the MXFP4 GEMV per row" : "the MXFP4 GEMM")
+                      ? (o.rows < dense::kMxfp4GemmRows ? "the MXFP4 GEMV, tiles of up to 4 rows" : "the MXFP4 GEMM")
                   : dense::runsSkinny(o.xfWeights, o.rows) ? "the skinny GEMM's 4-row tiles"
                                                            : "the GEMM's 6-row tiles");
     else

@@ -342,9 +342,13 @@ constexpr float kE2m1[16] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
 
 /// y = x W^T + b for one row: per panel and group of 32 inputs, the codes' values times x summed (even
 /// and odd inputs apart), then scaled by the group's scale into the output.
-void gemvMxfp4Portable(const Linear &l, const float *x, float *y, int64_t begin, int64_t end) {
+/// Rows [0, rows) of panel p: y[m] = x[m] W^T + b, the codes looked up per (input pair, output) and the
+/// group's scale applied once per 32 inputs (even and odd inputs summed apart, then together).
+void gemvMxfp4Portable(const Linear &l, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy,
+                       int64_t p) {
   const int64_t groups = l.in / 32;
-  for (int64_t p = begin; p < end; ++p) {
+  for (int64_t m = 0; m < rows; ++m) {
+    const float *xm = x + m * ldx;
     float acc[kPanel];
     std::memcpy(acc, l.bias.data() + p * kPanel, sizeof(acc));
     for (int64_t g = 0; g < groups; ++g) {
@@ -353,60 +357,94 @@ void gemvMxfp4Portable(const Linear &l, const float *x, float *y, int64_t begin,
         const int64_t kp = g * 16 + b;
         const uint8_t *code = l.codes.data() + (p * (l.in / 2) + kp) * kPanel;
         for (int64_t j = 0; j < kPanel; ++j) {
-          even[j] += x[2 * kp] * kE2m1[code[j] & 0xf];
-          odd[j] += x[2 * kp + 1] * kE2m1[code[j] >> 4];
+          even[j] += xm[2 * kp] * kE2m1[code[j] & 0xf];
+          odd[j] += xm[2 * kp + 1] * kE2m1[code[j] >> 4];
         }
       }
       const float *scale = l.scales.data() + (p * groups + g) * kPanel;
       for (int64_t j = 0; j < kPanel; ++j)
         acc[j] += (even[j] + odd[j]) * scale[j];
     }
-    std::memcpy(y + p * kPanel, acc, sizeof(acc));
+    std::memcpy(y + m * ldy + p * kPanel, acc, sizeof(acc));
   }
 }
 
 #if defined(__x86_64__)
-/// The same with AVX-512: the codes widened 16 at a time, looked up in a 16-entry table by vpermps.
-__attribute__((target("avx512f"))) void gemvMxfp4Avx512(const Linear &l, const float *x, float *y, int64_t begin,
-                                                         int64_t end) {
+/// The same with AVX-512 for R rows at once: each 16 codes are widened and looked up (vpermps in the
+/// 16-entry table) once for all R rows, which is what a row costs in the GEMV (its FMAs are a third of its
+/// instructions). Per row and output the sums are the one-row kernel's, in the same order, bit for bit. One
+/// row keeps the panel's 4 vectors of outputs in registers; more rows take the panel in two halves of 2
+/// vectors, so that the 3 accumulators per (row, vector) fit in the 32 zmm.
+template <int R>
+__attribute__((target("avx512f"))) void gemvMxfp4Avx512(const Linear &l, const float *x, int64_t ldx, float *y,
+                                                         int64_t ldy, int64_t p) {
+  constexpr int C = R == 1 ? 4 : 2;
   const int64_t groups = l.in / 32;
   const __m512 table = _mm512_loadu_ps(kE2m1);
-  for (int64_t p = begin; p < end; ++p) {
-    __m512 acc[4];
-    for (int c = 0; c < 4; ++c)
-      acc[c] = _mm512_loadu_ps(l.bias.data() + p * kPanel + 16 * c);
+  for (int c0 = 0; c0 < 4; c0 += C) {
+    __m512 acc[C][R];
+    for (int c = 0; c < C; ++c)
+      for (int m = 0; m < R; ++m)
+        acc[c][m] = _mm512_loadu_ps(l.bias.data() + p * kPanel + 16 * (c0 + c));
     for (int64_t g = 0; g < groups; ++g) {
-      __m512 even[4], odd[4];
-      for (int c = 0; c < 4; ++c)
-        even[c] = odd[c] = _mm512_setzero_ps();
+      __m512 even[C][R], odd[C][R];
+      for (int c = 0; c < C; ++c)
+        for (int m = 0; m < R; ++m)
+          even[c][m] = odd[c][m] = _mm512_setzero_ps();
       for (int64_t b = 0; b < 16; ++b) {
         const int64_t kp = g * 16 + b;
-        const uint8_t *code = l.codes.data() + (p * (l.in / 2) + kp) * kPanel;
-        const __m512 xe = _mm512_set1_ps(x[2 * kp]), xo = _mm512_set1_ps(x[2 * kp + 1]);
-        for (int c = 0; c < 4; ++c) {
+        const uint8_t *code = l.codes.data() + (p * (l.in / 2) + kp) * kPanel + 16 * c0;
+        for (int c = 0; c < C; ++c) {
           __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(code + 16 * c)));
           // vpermps reads only the low 4 bits of each index: the low nibble needs no mask.
-          even[c] = _mm512_fmadd_ps(xe, _mm512_permutexvar_ps(v, table), even[c]);
-          odd[c] = _mm512_fmadd_ps(xo, _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table), odd[c]);
+          const __m512 we = _mm512_permutexvar_ps(v, table), wo = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+          for (int m = 0; m < R; ++m) {
+            even[c][m] = _mm512_fmadd_ps(_mm512_set1_ps(x[m * ldx + 2 * kp]), we, even[c][m]);
+            odd[c][m] = _mm512_fmadd_ps(_mm512_set1_ps(x[m * ldx + 2 * kp + 1]), wo, odd[c][m]);
+          }
         }
       }
-      const float *scale = l.scales.data() + (p * groups + g) * kPanel;
-      for (int c = 0; c < 4; ++c)
-        acc[c] = _mm512_fmadd_ps(_mm512_add_ps(even[c], odd[c]), _mm512_loadu_ps(scale + 16 * c), acc[c]);
+      const float *scale = l.scales.data() + (p * groups + g) * kPanel + 16 * c0;
+      for (int c = 0; c < C; ++c) {
+        const __m512 s = _mm512_loadu_ps(scale + 16 * c);
+        for (int m = 0; m < R; ++m)
+          acc[c][m] = _mm512_fmadd_ps(_mm512_add_ps(even[c][m], odd[c][m]), s, acc[c][m]);
+      }
     }
-    for (int c = 0; c < 4; ++c)
-      _mm512_storeu_ps(y + p * kPanel + 16 * c, acc[c]);
+    for (int c = 0; c < C; ++c)
+      for (int m = 0; m < R; ++m)
+        _mm512_storeu_ps(y + m * ldy + p * kPanel + 16 * (c0 + c), acc[c][m]);
   }
 }
 #endif
 
-void gemvMxfp4(const Linear &l, const float *x, float *y) {
+/// y[m] = x[m] W^T + b for m < rows (fewer than kMxfp4GemmRows): each task takes whole panels and runs every
+/// row through them, in tiles of up to 4 rows of even height (5 rows: 3 + 2), so the panel's codes are read
+/// from DRAM once and decoded once per tile.
+void gemvMxfp4(const Linear &l, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy) {
 #if defined(__x86_64__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   if (avx512)
-    return forRange(l.outPadded / kPanel, [&](int64_t b, int64_t e) { gemvMxfp4Avx512(l, x, y, b, e); });
+    return forRange(l.outPadded / kPanel, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p)
+        for (int64_t m = 0; m < rows;) {
+          const int64_t left = rows - m, tile = (left + (left + 3) / 4 - 1) / ((left + 3) / 4);
+          const float *xm = x + m * ldx;
+          float *ym = y + m * ldy;
+          switch (tile) {
+          case 1: gemvMxfp4Avx512<1>(l, xm, ldx, ym, ldy, p); break;
+          case 2: gemvMxfp4Avx512<2>(l, xm, ldx, ym, ldy, p); break;
+          case 3: gemvMxfp4Avx512<3>(l, xm, ldx, ym, ldy, p); break;
+          default: gemvMxfp4Avx512<4>(l, xm, ldx, ym, ldy, p); break;
+          }
+          m += tile;
+        }
+    });
 #endif
-  forRange(l.outPadded / kPanel, [&](int64_t b, int64_t e) { gemvMxfp4Portable(l, x, y, b, e); });
+  forRange(l.outPadded / kPanel, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p)
+      gemvMxfp4Portable(l, x, ldx, rows, y, ldy, p);
+  });
 }
 
 } // namespace
@@ -501,11 +539,8 @@ float Linear::weight(int64_t n, int64_t k) const {
 void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy) {
   const int64_t panels = layer.outPadded / kPanel;
   if (layer.storage == Storage::MXFP4) {
-    if (rows < kMxfp4GemmRows) {
-      for (int64_t m = 0; m < rows; ++m)
-        gemvMxfp4(layer, x + m * ldx, y + m * ldy);
-      return;
-    }
+    if (rows < kMxfp4GemmRows)
+      return gemvMxfp4(layer, x, ldx, rows, y, ldy);
     // Each task widens its panel (its rows amortize that) and runs the float32 micro-kernel.
     View<uint8_t> codes(layer.codes.data(), {{kPanel, 1}, {layer.in / 2, kPanel}, {panels, layer.in / 2 * kPanel}});
     F scales(layer.scales.data(), {{kPanel, 1}, {layer.in / 32, kPanel}, {panels, layer.in / 32 * kPanel}});

@@ -144,8 +144,11 @@ private:
   ThreadPool *previous;
 };
 
-/// Below this many rows an MXFP4 layer runs its GEMV once per row (the GEMM's tile would be mostly padding).
-inline constexpr int64_t kMxfp4GemmRows = kMinRows;
+/// Below this many rows an MXFP4 layer runs its GEMV on tiles of up to 4 rows, each code decoded once per
+/// tile, rather than the GEMM, whose tasks decode their panel once for every row but through memory: the
+/// tiles are 1.36-1.73x faster at 6 and 8 rows and 1.05-1.15x at 16, the GEMM 1.08-1.17x faster at 24
+/// (bench/RESULTS.md, "MXFP4 experts").
+inline constexpr int64_t kMxfp4GemmRows = 20;
 
 /// Whether linear() runs `rows` (>= kSkinnyRows) rows of an f32, bf16 or f16 layer outside the bf16 dot in the
 /// skinny GEMM's 4-row tiles rather than the GEMM's 6-row ones: fewer than kMinRows; 16-bit weights below
@@ -162,8 +165,9 @@ inline bool runsSkinny(Storage storage, int64_t rows) {
 /// y[m, 0:outPadded] (row stride ldy) = x[m, 0:in] (row stride ldx) W^T + b, for m < rows. `rows` == 1 runs
 /// the GEMV; otherwise rows >= kSkinnyRows: fewer than kMinRows the skinny GEMM in float32 (k-paired weights:
 /// the bf16-dot GEMM on a copy padded to its tile), more the GEMM that layer.dot says (Dot::BF16 throws where
-/// bf16DotSupported() is false, before running anything), where runsSkinny() does not pick the skinny GEMM. An MXFP4 layer takes any rows: fewer than kMxfp4GemmRows run its GEMV row by
-/// row.
+/// bf16DotSupported() is false, before running anything), where runsSkinny() does not pick the skinny GEMM.
+/// An MXFP4 layer takes any rows: fewer than kMxfp4GemmRows run its GEMV (tiles of up to 4 rows, each row's
+/// sums those of the one-row GEMV, bit for bit).
 void linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy);
 
 /// y = x * rsqrt(mean(x^2) + eps) * (w + offset) per row of `width` floats.

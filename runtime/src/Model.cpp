@@ -1467,8 +1467,8 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         if (routed[e].empty())
           continue;
         const Linear &gateUp = w.expertGateUp[e], &down = w.expertDown[e];
-        // A few rows run the skinny GEMM (padded to its 4-row tile), MXFP4 experts one GEMV each
-        // (dense::linear), so no padding rows there.
+        // A few rows run the skinny GEMM (padded to its 4-row tile), MXFP4 experts their GEMV (dense::linear),
+        // which takes any rows.
         int64_t n = static_cast<int64_t>(routed[e].size());
         int64_t nr = n == 1 || (gateUp.storage == Storage::MXFP4 && n < dense::kMxfp4GemmRows) ? n
                                                                                                : std::max(n, dense::kSkinnyRows);

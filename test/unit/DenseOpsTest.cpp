@@ -261,9 +261,10 @@ TEST_F(DenseOpsTest, Mxfp4LayersMatchTheirValues) {
         }
         ASSERT_NEAR(y[n], ref, 1e-6 * magnitude + 1e-30) << n;
       }
-      // Prefill: from kMxfp4GemmRows rows the f32 kernel on the same values; below, the GEMV per row (any
-      // row count, 2 included).
-      for (int64_t rows : {dense::kMxfp4GemmRows, dense::kMxfp4GemmRows + 5, int64_t(2), int64_t(9)}) {
+      // Prefill: from kMxfp4GemmRows rows the f32 kernel on the same values; below, the GEMV in tiles of up
+      // to 4 rows, each row bit for bit the one-row GEMV's (every tile height, and 5 rows as 3 + 2).
+      for (int64_t rows : {dense::kMxfp4GemmRows, dense::kMxfp4GemmRows + 5, int64_t(2), int64_t(3), int64_t(4),
+                           int64_t(5), int64_t(9), dense::kMxfp4GemmRows - 1}) {
         std::vector<float> xs = randomVector(rows * in, rng), yp(rows * packed.outPadded), yw(rows * packed.outPadded);
         dense::linear(packed, xs.data(), in, rows, yp.data(), packed.outPadded);
         for (int64_t m = 0; m < rows; ++m) {
