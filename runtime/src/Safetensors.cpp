@@ -26,6 +26,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <thread>
 
 using namespace xf::rt;
 using llvm::StringRef;
@@ -577,27 +578,37 @@ std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_
   static constexpr float kValues[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
                                         -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
   // Rows of 16 outputs at a time: dequantized along k, then written transposed, 16 contiguous floats per k.
+  // Experts are split over the cores (a whole gpt-oss-20b dequantizes 19 G weights).
   constexpr int64_t kRows = 16;
-  std::vector<float> rows(static_cast<size_t>(kRows * K));
-  for (int64_t e = 0; e < E; ++e)
-    for (int64_t n0 = 0; n0 < N; n0 += kRows) {
-      const int64_t count = std::min(kRows, N - n0);
-      for (int64_t i = 0; i < count; ++i)
-        for (int64_t g = 0; g < G; ++g) {
-          const int64_t group = (e * N + n0 + i) * G + g;
-          // value * 2^(s - 127) is exact in float, subnormals included (s = 255, NaN, was refused; s = 254
-          // times 6 overflows to infinity, as the exact value would round).
-          const float scale = std::ldexp(1.0f, static_cast<int>(scales->data[group]) - 127);
-          const uint8_t *bytes = blocks->data + group * 16;
-          float *row = rows.data() + i * K + g * 32;
-          for (int64_t b = 0; b < 16; ++b) {
-            row[2 * b] = kValues[bytes[b] & 0xf] * scale;
-            row[2 * b + 1] = kValues[bytes[b] >> 4] * scale;
-          }
-        }
-      for (int64_t k = 0; k < K; ++k)
+  auto experts = [&](int64_t e0, int64_t e1) {
+    std::vector<float> rows(static_cast<size_t>(kRows * K));
+    for (int64_t e = e0; e < e1; ++e)
+      for (int64_t n0 = 0; n0 < N; n0 += kRows) {
+        const int64_t count = std::min(kRows, N - n0);
         for (int64_t i = 0; i < count; ++i)
-          dst[(e * K + k) * N + n0 + i] = rows[static_cast<size_t>(i * K + k)]; // element k of row n: [e][k][n]
-    }
+          for (int64_t g = 0; g < G; ++g) {
+            const int64_t group = (e * N + n0 + i) * G + g;
+            // value * 2^(s - 127) is exact in float, subnormals included (s = 255, NaN, was refused; s = 254
+            // times 6 overflows to infinity, as the exact value would round).
+            const float scale = std::ldexp(1.0f, static_cast<int>(scales->data[group]) - 127);
+            const uint8_t *bytes = blocks->data + group * 16;
+            float *row = rows.data() + i * K + g * 32;
+            for (int64_t b = 0; b < 16; ++b) {
+              row[2 * b] = kValues[bytes[b] & 0xf] * scale;
+              row[2 * b + 1] = kValues[bytes[b] >> 4] * scale;
+            }
+          }
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t i = 0; i < count; ++i)
+            dst[(e * K + k) * N + n0 + i] = rows[static_cast<size_t>(i * K + k)]; // element k of row n: [e][k][n]
+      }
+  };
+  const int64_t threads = std::min<int64_t>(E, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> workers;
+  for (int64_t t = 1; t < threads; ++t)
+    workers.emplace_back(experts, t * E / threads, (t + 1) * E / threads);
+  experts(0, E / threads);
+  for (std::thread &worker : workers)
+    worker.join();
   return "";
 }

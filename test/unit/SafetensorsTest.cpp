@@ -215,13 +215,13 @@ TEST_F(SafetensorsTest, F16ReadMatchesScalarExhaustively) {
 // unquantized tensor's layout [E, K, N] from blocks [E, N, K / 32, 16] and scales [E, N, K / 32].
 TEST_F(SafetensorsTest, Mxfp4DequantizesIntoTheTransposedLayout) {
   const float values[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0f, -0.5, -1, -1.5, -2, -3, -4, -6};
-  const int64_t E = 2, N = 3, K = 64, G = K / 32;
+  const int64_t E = 3, N = 3, K = 64, G = K / 32; // 3 experts: split unevenly over the cores
   auto expectContains = [](const std::string &text, const std::string &part) {
     EXPECT_NE(text.find(part), std::string::npos) << "'" << text << "' lacks '" << part << "'";
   };
   std::string blocks, scales;
   auto nibble = [](int64_t e, int64_t n, int64_t k) { return static_cast<uint8_t>((e * 7 + n * 5 + k * 3) & 0xf); };
-  auto exponent = [](int64_t e, int64_t n, int64_t g) { return static_cast<int>(e + n - g) - 1; }; // -2 .. 2
+  auto exponent = [](int64_t e, int64_t n, int64_t g) { return static_cast<int>(e + n - g) - 1; }; // -2 .. 3
   for (int64_t e = 0; e < E; ++e)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t g = 0; g < G; ++g) {
@@ -264,7 +264,7 @@ TEST_F(SafetensorsTest, Mxfp4DequantizesIntoTheTransposedLayout) {
   }
   // The packed tensors are not float tensors, and the pair must match the shape asked for.
   expectContains(store->readF32("x.w_blocks", {E, N, G, 16}, out.data()), "is U8 (packed data)");
-  expectContains(store->readMxfp4("x.w", {E, K + 32, N}, out.data()), "weight 'x.w_blocks' has shape [2, 3, 2, 16] but the model needs [2, 3, 3, 16]");
+  expectContains(store->readMxfp4("x.w", {E, K + 32, N}, out.data()), "weight 'x.w_blocks' has shape [3, 3, 2, 16] but the model needs [3, 3, 3, 16]");
   expectContains(store->readMxfp4("x.w", {E, K, N + 1}, out.data()), "x.w_blocks' has shape");
   expectContains(store->readMxfp4("x.w", {E, 48, N}, out.data()), "K a multiple of 32");
   expectContains(store->readMxfp4("y.w", {E, K, N}, out.data()), "missing weight 'y.w_blocks'");
