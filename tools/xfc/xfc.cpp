@@ -185,13 +185,19 @@ SmallString<256> runtimeDir(const char *argv0, void *mainAddr, StringRef what) {
   return dir;
 }
 
-void writeSpec(const xf::Spec &spec) {
+/// Writes what `print` prints to -o (stdout by default) and exits. exit() runs no destructors: the file is
+/// flushed and closed first, or a buffered tail (a short spec: all of it) would be lost.
+[[noreturn]] void writeAndExit(llvm::function_ref<void(raw_ostream &)> print) {
   std::string error;
   auto out = mlir::openOutputFile(outputFile, &error);
   if (!out)
     fatal(error);
-  xf::printSpec(spec, out->os());
+  print(out->os());
+  out->os().flush();
+  if (out->os().has_error())
+    fatal("cannot write '" + outputFile + "': " + out->os().error().message());
   out->keep();
+  out.reset();
   exit(0);
 }
 
@@ -211,15 +217,8 @@ mlir::OwningOpRef<mlir::ModuleOp> loadSpec(mlir::MLIRContext &ctx, SourceMgr &sm
     std::optional<xf::SpecFile> file = xf::parseSpec(sm, sm.getMainFileID());
     if (!file)
       return nullptr;
-    if (emit == Emit::AST) {
-      std::string error;
-      auto out = mlir::openOutputFile(outputFile, &error);
-      if (!out)
-        fatal(error);
-      xf::printAST(*file, out->os());
-      out->keep();
-      exit(0);
-    }
+    if (emit == Emit::AST)
+      writeAndExit([&](raw_ostream &os) { xf::printAST(*file, os); });
     spec = xf::analyzeSpec(*file, sm);
     if (!spec)
       return nullptr;
@@ -237,7 +236,7 @@ mlir::OwningOpRef<mlir::ModuleOp> loadSpec(mlir::MLIRContext &ctx, SourceMgr &sm
     }
   }
   if (emit == Emit::Spec)
-    writeSpec(*spec);
+    writeAndExit([&](raw_ostream &os) { xf::printSpec(*spec, os); });
   return xf::generateModule(ctx, *spec, sm);
 }
 
