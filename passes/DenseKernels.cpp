@@ -242,6 +242,26 @@ func.func @xf_dense_gated_rows_acc(%x: memref<?x?xf32>, %g: memref<?x?xf32>, %y:
   return
 }
 
+// y[t, c] += x[t, c]: a shared expert without a gate, added to the routed experts' sum.
+func.func @xf_dense_rows_acc(%x: memref<?x?xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_rows_acc"}, xf.operand_names = ["input", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %m = memref.dim %x, %c0 : memref<?x?xf32>
+  %n = memref.dim %x, %c1 : memref<?x?xf32>
+  %items = arith.muli %m, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %v = memref.load %x[%row, %col] : memref<?x?xf32>
+    %acc = memref.load %y[%row, %col] : memref<?x?xf32>
+    %o = arith.addf %acc, %v : f32
+    memref.store %o, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
 // RMSNorm in place of columns [first, first + N) of every row, N the gain's size (params [eps, offset,
 // first], `offset` added to the gain): OLMo 2's q and k norms over their whole projections, inside the
 // fused q | k | v rows.

@@ -208,6 +208,8 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
     if (dim("gate", 0) != dim("input", 0) || dim("gate", 1) != 1)
       return llvm::formatv("{0}'gate' must be [{1}, 1]", where, dim("input", 0)).str();
     return sameShape("input", "output");
+  } else if (kernel.kind == "dense_rows_acc") {
+    return sameShape("input", "output");
   } else if (kernel.kind == "dense_rms_norm_cols") {
     // In place on columns [first, first + N) of the output's rows, N the weight's size.
     const xfrt_tensor &params = tensor("params");

@@ -834,16 +834,9 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
   r.finish(p.name);
 }
 
-/// What a GPU target's model runtime runs so far: dense llama-style decoders. Anything else is refused
-/// when the model loads, by name.
+/// The GPU model runtime runs every model the CPU one does; it needs the dense kernels it calls in the
+/// artifact (one from an older xfc may lack some), checked when the model loads, by name.
 void checkGpuSupport(const xfrt_model &m) {
-  const Plan &p = m.plan;
-  auto refuse = [&](const std::string &what) {
-    fail("model '" + p.name + "' on " + m.module->info.target + ": " + what +
-         " (not supported by the GPU model runtime yet; compile for --target=cpu)");
-  };
-  if (p.mlp.sharedIntermediate > 0 && !p.mlp.sharedGate)
-    refuse("a shared expert without a gate");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate_stacked",
                              "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu_stacked", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
@@ -859,7 +852,7 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_matmul_bf16_norm",
                              "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
                              "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16", "xf_dense_rms_norm_cols",
-                             "xf_dense_gated_rows_acc", "xf_dense_layer_norm", "xf_dense_silu", "xf_dense_gelu_tanh",
+                             "xf_dense_gated_rows_acc", "xf_dense_rows_acc", "xf_dense_layer_norm", "xf_dense_silu", "xf_dense_gelu_tanh",
                              "xf_dense_gelu", "xf_dense_gelu_gate_stacked"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
@@ -1703,7 +1696,6 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
-  // Every gated MLP's f(gate) * up (checkGpuSupport refused other activations).
   // The MLP activation (the plan's: silu, gelu_tanh or gelu), with a gate and without.
   const std::string gateKernel = "xf_dense_" + p.mlp.activation + "_gate_stacked",
                     activationKernel = "xf_dense_" + p.mlp.activation;
@@ -1942,18 +1934,22 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
         runKernel(s, "xf_dense_moe_combine", {view(out, {R, H}), view(routes, {R, 2}), view(o, {S, H})}, l);
       }
       if (const int64_t Is = p.mlp.sharedIntermediate) {
-        // Qwen2-MoE's shared expert on every row, times sigmoid(shared_expert_gate . x) per token, added to
-        // the routed experts' sum (in x when that went to the residual).
+        // The shared expert on every row, times sigmoid(shared_expert_gate . x) per token where it has a
+        // gate (Qwen2-MoE), added to the routed experts' sum (in x when that went to the residual).
         std::vector<float> &sharedGateUp = resident(a.sharedGateUp, S * 2 * Is),
-                           &sharedAct = resident(a.sharedAct, S * Is), &sharedOut = resident(a.sharedOut, S * H),
-                           &sharedGate = resident(a.sharedGate, S);
+                           &sharedAct = resident(a.sharedAct, S * Is), &sharedOut = resident(a.sharedOut, S * H);
         std::vector<float> noBias;
         project(moeIn, H, g.sharedGateUp, noBias, sharedGateUp, 2 * Is, l, S);
         runKernel(s, gateKernel, {view(sharedGateUp, {S, 2 * Is}), view(sharedAct, {S, Is})}, l);
         project(sharedAct, Is, g.sharedDown, noBias, sharedOut, H, l, S);
-        project(moeIn, H, g.sharedGate, noBias, sharedGate, 1, l, S, Use::Router);
-        runKernel(s, "xf_dense_gated_rows_acc",
-                  {view(sharedOut, {S, H}), view(sharedGate, {S, 1}), view(mlpOut ? o : x, {S, H})}, l);
+        if (p.mlp.sharedGate) {
+          std::vector<float> &sharedGate = resident(a.sharedGate, S);
+          project(moeIn, H, g.sharedGate, noBias, sharedGate, 1, l, S, Use::Router);
+          runKernel(s, "xf_dense_gated_rows_acc",
+                    {view(sharedOut, {S, H}), view(sharedGate, {S, 1}), view(mlpOut ? o : x, {S, H})}, l);
+        } else {
+          runKernel(s, "xf_dense_rows_acc", {view(sharedOut, {S, H}), view(mlpOut ? o : x, {S, H})}, l);
+        }
       }
     }
     if (mlpOut && (p.sandwich() || p.postNorms())) {

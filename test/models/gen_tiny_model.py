@@ -923,6 +923,9 @@ def main(argv=None):
                     help="gemma3mm: language_model.model.* (old) or model.language_model.* (new) tensor names")
     ap.add_argument("--norm-topk-prob", action="store_true",
                     help="qwen3moe, qwen2moe: renormalize the chosen experts' weights (norm_topk_prob true)")
+    ap.add_argument("--no-shared-gate", action="store_true",
+                    help="qwen2moe: no mlp.shared_expert_gate tensors (a .xf spec's shared expert without "
+                         "shared_gate; config.json still names Qwen2-MoE, whose class has the gate)")
     ap.add_argument("--parallel-residual", action="store_true",
                     help="stablelm: attention and MLP on input_layernorm's output (use_parallel_residual true)")
     ap.add_argument("--sequential-residual", action="store_true",
@@ -942,6 +945,8 @@ def main(argv=None):
         ap.error("--mxfp4 applies to --arch gptoss")
     if args.norm_topk_prob and args.arch not in ("qwen3moe", "qwen2moe"):
         ap.error("--norm-topk-prob applies to --arch qwen3moe and qwen2moe")
+    if args.no_shared_gate and args.arch != "qwen2moe":
+        ap.error("--no-shared-gate applies to --arch qwen2moe")
     if args.parallel_residual and args.arch != "stablelm":
         ap.error("--parallel-residual applies to --arch stablelm")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
@@ -976,6 +981,8 @@ def main(argv=None):
         weights[proj + "mm_input_projection_weight"] = rng.standard_normal((16, 64)).astype(np.float32)
     else:
         weights = make_weights(cfg, args.seed, args.neox_buffers, args.base_model_names)
+    if args.no_shared_gate:
+        weights = {n: a for n, a in weights.items() if not n.endswith("mlp.shared_expert_gate.weight")}
     if args.untied:
         cfg["tie_word_embeddings"] = False
         rng = np.random.default_rng(args.seed + 2000)

@@ -827,6 +827,9 @@ def main(argv=None):
     ap.add_argument("--max-new", type=int, required=True, help="tokens to generate (rows of logits)")
     ap.add_argument("--out", required=True, help="output .npy, float32 [max_new, vocab]")
     ap.add_argument("--print-tokens", action="store_true", help="also print one line per step on stderr")
+    ap.add_argument("--no-shared-gate", action="store_true",
+                    help="Qwen2-MoE checkpoint without shared_expert_gate: the shared expert's output added as is "
+                         "(a .xf spec's shared expert without shared_gate)")
     ap.add_argument("--kv-dtype", choices=("f32", "bf16", "f16"), default="f32",
                     help="round cached keys and values like a model compiled with xfc --kv-dtype")
     args = ap.parse_args(argv)
@@ -837,6 +840,8 @@ def main(argv=None):
         ap.error("--max-new must be >= 1")
     model = Model(args.model)
     model.kv_dtype = args.kv_dtype
+    if args.no_shared_gate:
+        model.shared_gate = False
     V = model.cfg["vocab_size"]
     if any(t < 0 or t >= V for t in prompt):
         ap.error("prompt ids must lie in [0, %d)" % V)

@@ -349,6 +349,19 @@ TEST_P(DenseKernels, GatedRowsAccumulate) {
             std::string::npos);
 }
 
+// out += x (a shared expert without a gate), accumulated into what out holds; shapes must agree.
+TEST_P(DenseKernels, RowsAccumulate) {
+  const int64_t M = 5, N = 37;
+  std::vector<float> x = randomNormals(M * N, 11), out = randomNormals(M * N, 12);
+  std::vector<double> expected(M * N);
+  for (int64_t i = 0; i < M * N; ++i)
+    expected[i] = double(out[i]) + x[i];
+  ASSERT_EQ(run("xf_dense_rows_acc", {tensorOf(x, {M, N}), tensorOf(out, {M, N})}), "");
+  EXPECT_LE(worstError(out, expected), 1e-6);
+  std::vector<float> narrow(M * (N - 1));
+  EXPECT_NE(run("xf_dense_rows_acc", {tensorOf(x, {M, N}), tensorOf(narrow, {M, N - 1})}), "");
+}
+
 // nn.LayerNorm of each row: (x - mean) / sqrt(var + eps) * w + b, var the mean squared deviation.
 TEST_P(DenseKernels, LayerNormWithBias) {
   const int64_t M = 4, C = 61;
