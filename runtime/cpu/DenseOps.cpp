@@ -340,8 +340,6 @@ constexpr float kE2m1[16] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
                              -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
 
 
-/// y = x W^T + b for one row: per panel and group of 32 inputs, the codes' values times x summed (even
-/// and odd inputs apart), then scaled by the group's scale into the output.
 /// Rows [0, rows) of panel p: y[m] = x[m] W^T + b, the codes looked up per (input pair, output) and the
 /// group's scale applied once per 32 inputs (even and odd inputs summed apart, then together).
 void gemvMxfp4Portable(const Linear &l, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy,
@@ -371,10 +369,10 @@ void gemvMxfp4Portable(const Linear &l, const float *x, int64_t ldx, int64_t row
 
 #if defined(__x86_64__)
 /// The same with AVX-512 for R rows at once: each 16 codes are widened and looked up (vpermps in the
-/// 16-entry table) once for all R rows, which is what a row costs in the GEMV (its FMAs are a third of its
-/// instructions). Per row and output the sums are the one-row kernel's, in the same order, bit for bit. One
-/// row keeps the panel's 4 vectors of outputs in registers; more rows take the panel in two halves of 2
-/// vectors, so that the 3 accumulators per (row, vector) fit in the 32 zmm.
+/// 16-entry table) once for all R rows; that decoding is two thirds of the one-row GEMV's instructions.
+/// Per row and output the sums are the one-row kernel's, in the same order, bit for bit. One row keeps
+/// the panel's 4 vectors of outputs in registers; more rows take the panel in two halves of 2 vectors,
+/// so that the 3 accumulators per (row, vector) fit in the 32 zmm.
 template <int R>
 __attribute__((target("avx512f"))) void gemvMxfp4Avx512(const Linear &l, const float *x, int64_t ldx, float *y,
                                                          int64_t ldy, int64_t p) {
@@ -397,7 +395,8 @@ __attribute__((target("avx512f"))) void gemvMxfp4Avx512(const Linear &l, const f
         for (int c = 0; c < C; ++c) {
           __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(code + 16 * c)));
           // vpermps reads only the low 4 bits of each index: the low nibble needs no mask.
-          const __m512 we = _mm512_permutexvar_ps(v, table), wo = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+          const __m512 we = _mm512_permutexvar_ps(v, table),
+                       wo = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
           for (int m = 0; m < R; ++m) {
             even[c][m] = _mm512_fmadd_ps(_mm512_set1_ps(x[m * ldx + 2 * kp]), we, even[c][m]);
             odd[c][m] = _mm512_fmadd_ps(_mm512_set1_ps(x[m * ldx + 2 * kp + 1]), wo, odd[c][m]);
@@ -419,8 +418,8 @@ __attribute__((target("avx512f"))) void gemvMxfp4Avx512(const Linear &l, const f
 #endif
 
 /// y[m] = x[m] W^T + b for m < rows (fewer than kMxfp4GemmRows): each task takes whole panels and runs every
-/// row through them, in tiles of up to 4 rows of even height (5 rows: 3 + 2), so the panel's codes are read
-/// from DRAM once and decoded once per tile.
+/// row through them, in tiles of up to 4 rows of balanced heights (5 rows: 3 + 2), so the panel's codes are
+/// read from DRAM once and decoded once per tile.
 void gemvMxfp4(const Linear &l, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy) {
 #if defined(__x86_64__)
   static const bool avx512 = __builtin_cpu_supports("avx512f");

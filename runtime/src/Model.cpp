@@ -852,8 +852,8 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_matmul_bf16_norm",
                              "xf_dense_matmul_tiled_bf16_acc", "xf_dense_route_groups",
                              "xf_dense_matmul_grouped", "xf_dense_matmul_grouped_bf16", "xf_dense_rms_norm_cols",
-                             "xf_dense_gated_rows_acc", "xf_dense_rows_acc", "xf_dense_layer_norm", "xf_dense_silu", "xf_dense_gelu_tanh",
-                             "xf_dense_gelu", "xf_dense_gelu_gate_stacked"})
+                             "xf_dense_gated_rows_acc", "xf_dense_rows_acc", "xf_dense_layer_norm", "xf_dense_silu",
+                             "xf_dense_gelu_tanh", "xf_dense_gelu", "xf_dense_gelu_gate_stacked"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
 }
