@@ -40,7 +40,8 @@ checkpoint and checks:
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
-     GPT2Model (--base-model-names) and untied (--untied), against torch, as in 2.
+     GPT2Model (--base-model-names) and untied (--untied), and Qwen2-MoE's shared expert without its gate
+     (--no-shared-gate, the reference's shared_gate off), against torch, as in 2.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -540,6 +541,8 @@ class TorchModel:
                                  ("gate_proj", "up_proj", "down_proj"))
         shared = F.linear(F.silu(F.linear(h, w[q + "gate_proj.weight"])) * F.linear(h, w[q + "up_proj.weight"]),
                           w[q + "down_proj.weight"])
+        if p + "shared_expert_gate.weight" not in w:  # a .xf spec's shared expert without a gate
+            return routed + shared
         return routed + torch.sigmoid(F.linear(h, w[p + "shared_expert_gate.weight"])) * shared
 
     def granite_moe(self, p, h):
@@ -603,8 +606,9 @@ def maxdiff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def check_decode(tag, model_dir, max_new):
+def check_decode(tag, model_dir, max_new, shared_gate=True):
     ref = reference_forward.Model(model_dir)
+    ref.shared_gate = shared_gate
     logits, tokens = reference_forward.greedy(ref, PROMPT, max_new)
     # 1. Cache vs full recompute.
     full = ref.forward(PROMPT + tokens[:-1], 0, ref.new_cache())[len(PROMPT) - 1:]
@@ -859,13 +863,13 @@ def main():
             check_decode("%s bf16 shards=2 seed=1" % arch, gen(root, arch, "bf16", 2, seed=1), args.max_new)
         # Forms of a family that its default tiny model does not take: StableLM's parallel residual (as Phi's),
         # GPT-NeoX in Llama's order and with the buffers older checkpoints saved, GPT-2 saved from GPT2Model
-        # (no transformer. prefix) and untied.
+        # (no transformer. prefix) and untied, Qwen2-MoE's shared expert without its gate (a .xf spec's).
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
-                                  ("gpt2", "f32", "--untied")):
+                                  ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate")):
             d = gen(root, arch, dtype, extra=(flag,))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
-            check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new)
+            check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new, shared_gate=flag != "--no-shared-gate")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
