@@ -30,6 +30,7 @@
 #include "xf_silu_gate.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -448,6 +449,18 @@ void gemvMxfp4(const Linear &l, const float *x, int64_t ldx, int64_t rows, float
 
 } // namespace
 
+/// 2^(s - 127) for each E8M0 scale byte s, exact (s = 0 is the subnormal 2^-127); s = 255 is NaN and
+/// refused before a layer is built.
+static const std::array<float, 256> &e8m0Scales() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> t{};
+    for (int s = 0; s < 256; ++s)
+      t[static_cast<size_t>(s)] = std::ldexp(1.0f, s - 127);
+    return t;
+  }();
+  return table;
+}
+
 void Linear::assignMxfp4Values(const uint8_t *blocks, const uint8_t *scaleBits, int64_t outFeatures,
                               int64_t inFeatures, const float *b, Storage kind) {
   if (inFeatures % 32 != 0)
@@ -456,12 +469,13 @@ void Linear::assignMxfp4Values(const uint8_t *blocks, const uint8_t *scaleBits, 
     throw std::invalid_argument("assignMxfp4Values dequantizes: use assignMxfp4 to keep the codes");
   reset(outFeatures, inFeatures, kind, b);
   const int64_t groups = in / 32;
+  const std::array<float, 256> &scaleOf = e8m0Scales();
   // Inputs [k0, k0 + kn) of output n, whole groups (fillPanels' tiles are a multiple of 32 inputs). A code
   // times 2^(s - 127) is exact in float, subnormals included; s = 255 (NaN) was refused when the tensor
   // was found.
   auto values = [&](int64_t n, int64_t k0, int64_t kn, float *dst) {
     for (int64_t g = k0 / 32; g < (k0 + kn) / 32; ++g) {
-      const float scale = std::ldexp(1.0f, static_cast<int>(scaleBits[n * groups + g]) - 127);
+      const float scale = scaleOf[scaleBits[n * groups + g]];
       const uint8_t *bytes = blocks + (n * groups + g) * 16;
       float *d = dst + (g * 32 - k0);
       for (int64_t i = 0; i < 16; ++i) {
@@ -489,19 +503,29 @@ void Linear::assignMxfp4(const uint8_t *blocks, const uint8_t *scaleBits, int64_
   const int64_t groups = in / 32;
   codes.resize(static_cast<size_t>(outPadded * in / 2));
   scales.resize(static_cast<size_t>(outPadded * groups));
-  // A panel per task, every element written (padding columns: zero codes and scales), as fillPanels.
+  const std::array<float, 256> &scaleOf = e8m0Scales();
+  // A panel per task, every element written (padding columns: zero codes and scales), as fillPanels; per
+  // group, the 64 outputs' 16 bytes are gathered into a tile and written out as 16 whole 64-byte rows.
   forRange(outPadded / kPanel, [&](int64_t p0, int64_t p1) {
+    uint8_t tile[kPanel][16];
     for (int64_t p = p0; p < p1; ++p)
-      for (int64_t j = 0; j < kPanel; ++j) {
-        const int64_t n = p * kPanel + j;
-        for (int64_t g = 0; g < groups; ++g) {
-          // Bytes of a group: inputs 32 g + 2 b (low nibble) and 32 g + 2 b + 1 (high), the same packing.
-          for (int64_t byte = 0; byte < 16; ++byte)
-            codes[static_cast<size_t>((p * (in / 2) + g * 16 + byte) * kPanel + j)] =
-                n < out ? blocks[(n * groups + g) * 16 + byte] : 0;
-          scales[static_cast<size_t>((p * groups + g) * kPanel + j)] =
-              n < out ? std::ldexp(1.0f, static_cast<int>(scaleBits[n * groups + g]) - 127) : 0.0f;
+      for (int64_t g = 0; g < groups; ++g) {
+        float *scale = scales.data() + (p * groups + g) * kPanel;
+        for (int64_t j = 0; j < kPanel; ++j) {
+          const int64_t n = p * kPanel + j;
+          if (n < out) {
+            std::memcpy(tile[j], blocks + (n * groups + g) * 16, 16);
+            scale[j] = scaleOf[scaleBits[n * groups + g]];
+          } else {
+            std::memset(tile[j], 0, 16);
+            scale[j] = 0.0f;
+          }
         }
+        // Bytes of a group: inputs 32 g + 2 b (low nibble) and 32 g + 2 b + 1 (high), the same packing.
+        uint8_t *row = codes.data() + (p * (in / 2) + g * 16) * kPanel;
+        for (int64_t byte = 0; byte < 16; ++byte)
+          for (int64_t j = 0; j < kPanel; ++j)
+            row[byte * kPanel + j] = tile[j][byte];
       }
   });
 }
