@@ -580,6 +580,11 @@ std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_
   // Rows of 16 outputs at a time: dequantized along k, then written transposed, 16 contiguous floats per k.
   // Experts are split over the cores (a whole gpt-oss-20b dequantizes 19 G weights).
   constexpr int64_t kRows = 16;
+  // value * 2^(s - 127) is exact in float, subnormals included (s = 255, NaN, was refused; s = 254 times 6
+  // overflows to infinity, as the exact value would round).
+  float scaleOf[256];
+  for (int s = 0; s < 256; ++s)
+    scaleOf[s] = std::ldexp(1.0f, s - 127);
   auto experts = [&](int64_t e0, int64_t e1) {
     std::vector<float> rows(static_cast<size_t>(kRows * K));
     for (int64_t e = e0; e < e1; ++e)
@@ -588,9 +593,7 @@ std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_
         for (int64_t i = 0; i < count; ++i)
           for (int64_t g = 0; g < G; ++g) {
             const int64_t group = (e * N + n0 + i) * G + g;
-            // value * 2^(s - 127) is exact in float, subnormals included (s = 255, NaN, was refused; s = 254
-            // times 6 overflows to infinity, as the exact value would round).
-            const float scale = std::ldexp(1.0f, static_cast<int>(scales->data[group]) - 127);
+            const float scale = scaleOf[scales->data[group]];
             const uint8_t *bytes = blocks->data + group * 16;
             float *row = rows.data() + i * K + g * 32;
             for (int64_t b = 0; b < 16; ++b) {
