@@ -834,8 +834,9 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
   r.finish(p.name);
 }
 
-/// The GPU model runtime runs every model the CPU one does; it needs the dense kernels it calls in the
-/// artifact (one from an older xfc may lack some), checked when the model loads, by name.
+/// The GPU model runtime runs every model layout the CPU one does (weight types: f32 and bf16); it needs the
+/// dense kernels it calls in the artifact (one from an older xfc may lack some), checked when the model
+/// loads, by name.
 void checkGpuSupport(const xfrt_model &m) {
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate_stacked",
                              "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu_stacked", "xf_dense_add",

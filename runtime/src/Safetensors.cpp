@@ -606,7 +606,7 @@ std::string WeightStore::readMxfp4(llvm::StringRef prefix, llvm::ArrayRef<int64_
             dst[(e * K + k) * N + n0 + i] = rows[static_cast<size_t>(i * K + k)]; // element k of row n: [e][k][n]
       }
   };
-  const int64_t threads = std::min<int64_t>(E, std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(E, std::thread::hardware_concurrency()));
   std::vector<std::thread> workers;
   for (int64_t t = 1; t < threads; ++t)
     workers.emplace_back(experts, t * E / threads, (t + 1) * E / threads);
