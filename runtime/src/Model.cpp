@@ -1464,8 +1464,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         // A few rows run the skinny GEMM (padded to its 4-row tile), MXFP4 experts their GEMV (dense::linear),
         // which takes any rows.
         int64_t n = static_cast<int64_t>(routed[e].size());
-        int64_t nr = n == 1 || (gateUp.storage == Storage::MXFP4 && n < dense::kMxfp4GemmRows) ? n
-                                                                                               : std::max(n, dense::kSkinnyRows);
+        int64_t nr = n == 1 || gateUp.storage == Storage::MXFP4 ? n : std::max(n, dense::kSkinnyRows);
         float *in = Scratch::sized(sc.expertIn, nr, H), *gu = Scratch::sized(sc.expertGateUp, nr, gateUp.outPadded),
               *act = Scratch::sized(sc.expertAct, nr, I), *out = Scratch::sized(sc.expertOut, nr, Hp);
         for (int64_t r = 0; r < n; ++r)
