@@ -462,8 +462,9 @@ LogicalResult EmbedOp::verify() {
 // RmsNormOp, LayerNormOp
 //===----------------------------------------------------------------------===//
 
-/// The rules both norms share: result type = input type, float input with a static last dim, 1-D float
-/// per-feature operands of that size, eps in (0, 1].
+/// The rules both norms share: result type = input type, float input with a static last dim, float
+/// per-feature operands shaped as the input's trailing dims (one entry per feature, or per head and feature:
+/// [heads, head_dim] of a [..., heads, head_dim] input), eps in (0, 1].
 static LogicalResult verifyNorm(Operation *op, Value input, ArrayRef<std::pair<StringRef, Value>> perFeature,
                                 Type resultType, double eps) {
   auto in = cast<RankedTensorType>(input.getType());
@@ -478,9 +479,11 @@ static LogicalResult verifyNorm(Operation *op, Value input, ArrayRef<std::pair<S
     if (!value)
       continue;
     auto t = cast<RankedTensorType>(value.getType());
-    if (t.getRank() != 1 || !isa<FloatType>(t.getElementType()) || t.getDimSize(0) != features)
-      return op->emitOpError() << name << " must be a 1-D float tensor of " << features
-                               << " entries (the input's last dim), got " << t;
+    ArrayRef<int64_t> trailing = in.getShape().take_back(std::min<int64_t>(t.getRank(), in.getRank()));
+    if (t.getRank() < 1 || t.getRank() > std::min<int64_t>(2, in.getRank()) || !isa<FloatType>(t.getElementType()) ||
+        t.getShape() != trailing || ShapedType::isDynamicShape(t.getShape()))
+      return op->emitOpError() << name << " must be a float tensor of the input's last dim (" << features
+                               << " entries) or of its last two static dims, got " << t;
   }
   if (!(eps > 0.0 && eps <= 1.0))
     return op->emitOpError() << "eps must be in (0, 1], got " << eps;

@@ -276,8 +276,9 @@ def XF_RmsNormOp : XF_Op<"rms_norm", [Pure]> {
   let description = [{
     `result = x / sqrt(mean(x^2) + eps) * w` over the last dimension of `input`, with `w = weight`, or
     `w = 1 + weight` when `unit_offset` is set (Gemma stores the weight minus one). `weight` has one entry
-    per element of the last dimension and is widened to the input's element type. The same op serves the
-    layer norms (`[tokens, hidden]`) and Qwen3's per-head q/k norms (`[B, S, heads, head_dim]`).
+    per element of the last dimension, or is `[heads, head_dim]` over an input `[..., heads, head_dim]` (each
+    head its own gains), and is widened to the input's element type. The same op serves the layer norms
+    (`[tokens, hidden]`) and Qwen3's per-head q/k norms (`[B, S, heads, head_dim]`).
 
     ```mlir
     %y = xf.rms_norm %x, %w {eps = 1.0e-06 : f64, unit_offset = true} : tensor<?x3584xf32>, tensor<3584xbf16> -> tensor<?x3584xf32>
@@ -295,7 +296,9 @@ def XF_LayerNormOp : XF_Op<"layer_norm", [Pure]> {
   let description = [{
     `result = (x - mean(x)) / sqrt(var(x) + eps) * w + bias` over the last dimension of `input` (biased
     variance, as `torch.nn.LayerNorm`), with `w = weight`, or `1 + weight` with `unit_offset`. `weight`
-    and the optional `bias` have one entry per element of the last dimension.
+    and the optional `bias` have one entry per element of the last dimension, or are `[heads, head_dim]`
+    over an input `[..., heads, head_dim]` (Cohere's and StableLM 2's per-head q/k norms: each head its own
+    gains).
 
     ```mlir
     %y = xf.layer_norm %x, %w, %b {eps = 1.0e-05 : f64} : tensor<?x512xf32>, tensor<512xf16>, tensor<512xf16> -> tensor<?x512xf32>

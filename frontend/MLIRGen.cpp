@@ -661,6 +661,27 @@ private:
     return mlir::xf::RmsNormOp::create(b, loc, x.getType(), x, w, eps, unitOffset);
   }
 
+  /// The model's norm of the queries or keys over their last dim, without a bias.
+  Value qkNorm(Value x, Value gains) {
+    FloatAttr eps = b.getF64FloatAttr(m.norm.eps);
+    BoolAttr unitOffset = b.getBoolAttr(m.norm.unitOffset);
+    if (m.norm.kind == ::xf::NormSpec::Kind::Layer)
+      return mlir::xf::LayerNormOp::create(b, loc, x.getType(), x, gains, Value(), eps, unitOffset);
+    return mlir::xf::RmsNormOp::create(b, loc, x.getType(), x, gains, eps, unitOffset);
+  }
+
+  /// Each q or k head's own norm gains, [heads, D]: StableLM's one tensor per head
+  /// (`<which>_layernorm.norms.h.weight`), stacked, or Cohere's one tensor (`<which>_norm.weight`).
+  Value headGains(int64_t layer, StringRef which, int64_t heads, int64_t D) {
+    std::string attn = "self_attn." + which.str();
+    if (m.architecture != "StableLmForCausalLM")
+      return layerWeight(layer, attn + "_norm.weight", {heads, D});
+    SmallVector<std::string> names;
+    for (int64_t h = 0; h < heads; ++h)
+      names.push_back(model::layerTensorName(layer, attn + "_layernorm.norms." + std::to_string(h) + ".weight"));
+    return stack(names, {D}, /*transposeEach=*/false);
+  }
+
   Value add(Value x, Value y) {
     return model::mapElements(b, loc, {x, y}, f32, [](OpBuilder &nb, Location nloc, ValueRange v) -> Value {
       return arith::AddFOp::create(nb, nloc, v[0], v[1]);
@@ -826,21 +847,18 @@ private:
       k = project("k_proj", Hkv * D);
       v = project("v_proj", Hkv * Dv);
     }
-    FloatAttr eps = b.getF64FloatAttr(m.norm.eps);
-    BoolAttr unitOffset = b.getBoolAttr(m.norm.unitOffset);
     if (a.qkNorm == ::xf::QkNorm::Projection) {
       // OLMo 2: each token's whole q and k projections.
-      q = mlir::xf::RmsNormOp::create(b, loc, q.getType(), q,
-                                      layerWeight(layer, "self_attn.q_norm.weight", {H * D}), eps, unitOffset);
-      k = mlir::xf::RmsNormOp::create(b, loc, k.getType(), k,
-                                      layerWeight(layer, "self_attn.k_norm.weight", {Hkv * D}), eps, unitOffset);
+      q = qkNorm(q, layerWeight(layer, "self_attn.q_norm.weight", {H * D}));
+      k = qkNorm(k, layerWeight(layer, "self_attn.k_norm.weight", {Hkv * D}));
     }
     Value q4 = toHeads(q, H, D), k4 = toHeads(k, Hkv, D), v4 = toHeads(v, Hkv, Dv);
     if (a.qkNorm == ::xf::QkNorm::PerHead) {
-      q4 = mlir::xf::RmsNormOp::create(b, loc, q4.getType(), q4, layerWeight(layer, "self_attn.q_norm.weight", {D}),
-                                       eps, unitOffset);
-      k4 = mlir::xf::RmsNormOp::create(b, loc, k4.getType(), k4, layerWeight(layer, "self_attn.k_norm.weight", {D}),
-                                       eps, unitOffset);
+      q4 = qkNorm(q4, layerWeight(layer, "self_attn.q_norm.weight", {D}));
+      k4 = qkNorm(k4, layerWeight(layer, "self_attn.k_norm.weight", {D}));
+    } else if (a.qkNorm == ::xf::QkNorm::PerHeadGains) {
+      q4 = qkNorm(q4, headGains(layer, "q", H, D));
+      k4 = qkNorm(k4, headGains(layer, "k", Hkv, D));
     }
     // [batch, seq, heads, dim] -> [batch, heads, seq, dim], the attention layout.
     SmallVector<int64_t> swap{0, 2, 1, 3};
@@ -978,7 +996,15 @@ private:
   /// `transposeEach`, stacked along a new first dim.
   Value stackExperts(int64_t layer, StringRef prefix, StringRef leaf, ArrayRef<int64_t> shape,
                      bool transposeEach) {
-    int64_t E = m.mlp.experts;
+    SmallVector<std::string> names;
+    for (int64_t e = 0; e < m.mlp.experts; ++e)
+      names.push_back(model::layerTensorName(layer, (prefix + ".experts." + Twine(e) + "." + leaf).str()));
+    return stack(names, shape, transposeEach);
+  }
+
+  /// The tensors `names`, each of `shape` and transposed if `transposeEach`, stacked along a new first dim.
+  Value stack(ArrayRef<std::string> names, ArrayRef<int64_t> shape, bool transposeEach) {
+    const int64_t E = static_cast<int64_t>(names.size());
     SmallVector<int64_t> stored(shape);
     SmallVector<int64_t> each(shape);
     if (transposeEach)
@@ -988,7 +1014,7 @@ private:
       stackSizes.push_back(b.getIndexAttr(d));
     Value stack = model::emptyTensor(b, loc, stackSizes, weightType);
     for (int64_t e = 0; e < E; ++e) {
-      Value w = layerWeight(layer, (prefix + ".experts." + Twine(e) + "." + leaf).str(), stored);
+      Value w = weight(names[e], stored);
       if (transposeEach)
         w = model::transpose(b, loc, w, {1, 0});
       SmallVector<OpFoldResult> offsets(each.size() + 1, b.getIndexAttr(0)), sizes{b.getIndexAttr(1)};

@@ -150,6 +150,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
         {"head_dim", a.headDim},
         {"qk_norm", a.qkNorm != QkNorm::None},
         {"qk_norm_projection", a.qkNorm == QkNorm::Projection},
+        {"qk_norm_head_gains", a.qkNorm == QkNorm::PerHeadGains},
         {"qkv_bias", a.bias != AttentionBias::None},
         {"o_bias", a.bias == AttentionBias::All},
         {"learned_sinks", learnedSinks},

@@ -77,9 +77,11 @@ struct Extent {
 
 enum class AttentionBias { None, QKV, All };
 
-/// RMSNorm of the queries and keys before RoPE: over each head's head_dim (Qwen 3, Gemma 3), or over each
-/// token's whole q and k projections (OLMo 2).
-enum class QkNorm { None, PerHead, Projection };
+/// The model's norm (RMSNorm or LayerNorm, never a bias) of the queries and keys before RoPE: over each
+/// head's head_dim with gains shared by all heads (Qwen 3, Gemma 3) or each head's own gains, [heads,
+/// head_dim] (Cohere's use_qk_norm, StableLM 2's qk_layernorm), or over each token's whole q and k
+/// projections (OLMo 2).
+enum class QkNorm { None, PerHead, PerHeadGains, Projection };
 
 /// A value of a built-in variant parameter.
 struct ParamValue {

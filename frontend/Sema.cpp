@@ -1237,9 +1237,12 @@ private:
           p.qkNorm = v->scalar->boolValue ? QkNorm::PerHead : QkNorm::None;
         else if (v->isWord("projection"))
           p.qkNorm = QkNorm::Projection;
+        else if (v->isWord("per_head_gains"))
+          p.qkNorm = QkNorm::PerHeadGains;
         else
-          diag.error(startLoc(*f->value), "'qk_norm' must be true (per head), 'projection' (each token's whole q and "
-                                          "k projections) or false, got '" + spell(*f->value) + "'");
+          diag.error(startLoc(*f->value), "'qk_norm' must be true (per head), 'per_head_gains' (per head, each its "
+                                          "own gains), 'projection' (each token's whole q and k projections) or "
+                                          "false, got '" + spell(*f->value) + "'");
       }
     }
     if (const Field *f = get(fields, "bias")) {
@@ -2108,8 +2111,12 @@ private:
       if (auto x = number(*f, 0, 1, false, "in (0, 1]"))
         m.norm.eps = *x;
     if (const Field *f = get(fields, "unit_offset"))
-      if (auto b = boolean(*f))
+      if (auto b = boolean(*f)) {
+        // The runtimes' LayerNorms multiply by w itself: no model stores a LayerNorm's gain minus one.
+        if (m.norm.kind == NormSpec::Kind::Layer && *b)
+          diag.error(f->keyLoc, "'unit_offset' applies to 'kind = rms' (Gemma's (1 + w)): a LayerNorm's gain is w");
         m.norm.unitOffset = *b;
+      }
     if (const Field *f = get(fields, "bias"))
       if (auto b = boolean(*f)) {
         if (m.norm.kind != NormSpec::Kind::Layer && *b)

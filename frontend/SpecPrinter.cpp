@@ -12,7 +12,17 @@ using namespace xf;
 namespace {
 
 const char *qkNormValue(QkNorm n) {
-  return n == QkNorm::Projection ? "projection" : n == QkNorm::PerHead ? "true" : "false";
+  switch (n) {
+  case QkNorm::None:
+    return "false";
+  case QkNorm::PerHead:
+    return "true";
+  case QkNorm::PerHeadGains:
+    return "per_head_gains";
+  case QkNorm::Projection:
+    return "projection";
+  }
+  llvm_unreachable("unknown QkNorm");
 }
 
 std::string str(const TypedExpr &e) {

@@ -1318,11 +1318,13 @@ std::string dotBf16Kernel(bool accumulate) {
 ///   - `xf_dense_qkv_key<suffix>`: the same for the keys, appended to the cache y [H, C, D] at rows
 ///     [base, base + S) (`at` [base]), rounded to the cache's element type;
 ///   - `xf_dense_qkv_value<suffix>`: the values, appended likewise, not rotated;
-///   - `_norm` (query and keys): each head RMS-normalized before the rotation (qk-norm: `norm` [D], eps and
-///     the gain offset from `params`).
-/// `params` is [col0, eps, offset] (col0 alone for the values). A work item is one rotated pair or copied
-/// element, as in `xf_dense_rope`, or with the norm one (token, head) row, whose sum of squares it computes
-/// once. Each value takes the arithmetic of the separate kernels, in their order.
+///   - `_norm` (query and keys): each head normalized before the rotation (qk-norm), by RMSNorm or, with
+///     `center` 1, by LayerNorm without a bias; gains `norm` [1, D] shared by the heads or [H, D] each head's
+///     own, plus the gain offset.
+/// `params` is [col0, eps, offset] ([col0, eps, offset, center] with the norm, col0 alone for the values). A
+/// work item is one rotated pair or copied element, as in `xf_dense_rope`, or with the norm one (token, head)
+/// row, whose mean and squares it computes once. Each value takes the arithmetic of the separate kernels
+/// (`xf_dense_rms_norm` or `xf_dense_layer_norm`, the rope, the store), in their order.
 std::string qkvKernel(StringRef part, bool normed, StringRef suffix, StringRef element) {
   const bool query = part == "query", value = part == "value";
   const std::string out = query ? "memref<?x?x?xf32>" : ("memref<?x?x?x" + element + ">").str();
@@ -1337,7 +1339,8 @@ std::string qkvKernel(StringRef part, bool normed, StringRef suffix, StringRef e
   std::string text = "\nfunc.func @" + name + "(%x: memref<?x?xf32>, " +
                      (value ? std::string("%params: memref<1xf32>, %at: memref<1xf32>")
                             : "%cosines: memref<?x?xf32>, %sines: memref<?x?xf32>, " +
-                                  std::string(normed ? "%norm: memref<?xf32>, " : "") + "%params: memref<3xf32>" +
+                                  std::string(normed ? "%norm: memref<?x?xf32>, %params: memref<4xf32>"
+                                                     : "%params: memref<3xf32>") +
                                   std::string(query ? "" : ", %at: memref<1xf32>")) +
                      ", %y: " + out + ") attributes {\n    xf.kernel, xf.kernel_info = {kind = \"dense_qkv_" +
                      part.str() + (normed ? "_norm" : "") + "\"}, xf.operand_names = [\"input\", " +
@@ -1347,20 +1350,22 @@ std::string qkvKernel(StringRef part, bool normed, StringRef suffix, StringRef e
                      ", \"output\"]} {\n" + R"mlir(  %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c2 = arith.constant 2 : index
+  %c3 = arith.constant 3 : index
   %zero = arith.constant 0.0 : f32
   %one = arith.constant 1.0 : f32
   %s = memref.dim %x, %c0 : memref<?x?xf32>
   %heads = memref.dim %y, %c0 : )mlir" + out + R"mlir(
   %d = memref.dim %y, %c2 : )mlir" + out + "\n";
   // The parameters, loaded in the work loop (a kernel's body outside it is index arithmetic).
-  std::string loads = "    %col0F = memref.load %params[%c0] : " + std::string(value ? "memref<1xf32>" : "memref<3xf32>") +
+  const std::string paramsType = value ? "memref<1xf32>" : normed ? "memref<4xf32>" : "memref<3xf32>";
+  std::string loads = "    %col0F = memref.load %params[%c0] : " + paramsType +
                       "\n    %col0I = arith.fptosi %col0F : f32 to i32\n    %col0 = arith.index_cast %col0I : i32 to index\n";
   if (!query)
     loads += "    %baseF = memref.load %at[%c0] : memref<1xf32>\n    %baseI = arith.fptosi %baseF : f32 to i32\n"
              "    %base = arith.index_cast %baseI : i32 to index\n";
   if (normed)
-    loads += "    %eps = memref.load %params[%c1] : memref<3xf32>\n    %offset = memref.load %params[%c2] : "
-             "memref<3xf32>\n";
+    loads += "    %eps = memref.load %params[%c1] : memref<4xf32>\n    %offset = memref.load %params[%c2] : "
+             "memref<4xf32>\n    %center = memref.load %params[%c3] : memref<4xf32>\n";
   const std::string row = query ? "%t" : "%row";
   if (value)
     return text + R"mlir(  %sh = arith.muli %s, %heads : index
@@ -1383,14 +1388,26 @@ std::string qkvKernel(StringRef part, bool normed, StringRef suffix, StringRef e
   // Normalized: one item per (token, head) computing its norm once, walking all of the head's pairs.
   std::string normalize, a = "%aRaw", b = "%bRaw";
   if (normed) {
-    normalize = R"mlir(    %ss = scf.for %c = %c0 to %d step %c1 iter_args(%acc = %zero) -> f32 {
+    // LayerNorm subtracts the mean (centre 1); RMSNorm subtracts 0, leaving every value as it was.
+    normalize = R"mlir(    %dI = arith.index_cast %d : index to i32
+    %dF = arith.sitofp %dI : i32 to f32
+    %gainRows = memref.dim %norm, %c0 : memref<?x?xf32>
+    %gainRow = arith.remui %head, %gainRows : index
+    %sum = scf.for %c = %c0 to %d step %c1 iter_args(%acc = %zero) -> f32 {
       %col = arith.addi %first, %c : index
       %v = memref.load %x[%t, %col] : memref<?x?xf32>
-      %p = math.fma %v, %v, %acc : f32
+      %sv = arith.addf %acc, %v : f32
+      scf.yield %sv : f32
+    }
+    %average = arith.divf %sum, %dF : f32
+    %mu = arith.mulf %average, %center : f32
+    %ss = scf.for %c = %c0 to %d step %c1 iter_args(%acc = %zero) -> f32 {
+      %col = arith.addi %first, %c : index
+      %v = memref.load %x[%t, %col] : memref<?x?xf32>
+      %dv = arith.subf %v, %mu : f32
+      %p = math.fma %dv, %dv, %acc : f32
       scf.yield %p : f32
     }
-    %dI = arith.index_cast %d : index to i32
-    %dF = arith.sitofp %dI : i32 to f32
     %mean = arith.divf %ss, %dF : f32
     %shifted = arith.addf %mean, %eps : f32
     %inv = math.rsqrt %shifted : f32
@@ -1401,9 +1418,10 @@ std::string qkvKernel(StringRef part, bool normed, StringRef suffix, StringRef e
   auto scale = [&](const std::string &raw, const std::string &at, const std::string &result) -> std::string {
     if (!normed)
       return "";
-    return "        %g" + result + "w = memref.load %norm[" + at + "] : memref<?xf32>\n        %g" + result +
-           " = arith.addf %g" + result + "w, %offset : f32\n        %n" + result + " = arith.mulf " + raw +
-           ", %inv : f32\n        %" + result + " = arith.mulf %n" + result + ", %g" + result + " : f32\n";
+    return "        %g" + result + "w = memref.load %norm[%gainRow, " + at + "] : memref<?x?xf32>\n        %g" +
+           result + " = arith.addf %g" + result + "w, %offset : f32\n        %z" + result + " = arith.subf " + raw +
+           ", %mu : f32\n        %n" + result + " = arith.mulf %z" + result + ", %inv : f32\n        %" + result +
+           " = arith.mulf %n" + result + ", %g" + result + " : f32\n";
   };
   return text + R"mlir(  %half = memref.dim %cosines, %c1 : memref<?x?xf32>
   %perHead = arith.subi %d, %half : index

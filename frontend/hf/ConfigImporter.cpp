@@ -613,8 +613,9 @@ private:
       // logits by logit_scale.
       m.normPlacement = NormPlacement::Parallel;
       m.logitScale = numberField("logit_scale", 0.0625);
+      // Command R+: CohereLayerNorm of q and k per head, weights [heads, head_dim].
       if (boolField("use_qk_norm", false))
-        error("use_qk_norm", "per-head q/k layer norms (Command R+) are not supported");
+        a.qkNorm = QkNorm::PerHeadGains;
     }
     if (neox) {
       // GPTNeoXLayer: x + attention(input_layernorm(x)) + mlp(post_attention_layernorm(x)) by default,
@@ -624,8 +625,9 @@ private:
     if (stablelm) {
       if (boolField("use_qkv_bias", false))
         a.bias = AttentionBias::QKV;
+      // StableLM 2 12B: StableLmLayerNormPerHead, one nn.LayerNorm without bias per head.
       if (boolField("qk_layernorm", false))
-        error("qk_layernorm", "per-head q/k layer norms (StableLM 2 12B) are not supported");
+        a.qkNorm = QkNorm::PerHeadGains;
       // StableLmDecoderLayer with use_parallel_residual: attention and MLP both on input_layernorm's output.
       if (boolField("use_parallel_residual", false))
         m.normPlacement = NormPlacement::Parallel;

@@ -183,8 +183,12 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
           return llvm::formatv("{0}'{1}' must be [{2}, R/2] with the rotary dim R at most the head dim {3}", where,
                                table, S, D)
               .str();
-      if (kernel.operandIndex("norm") >= 0 && dim("norm", 0) != D)
-        return llvm::formatv("{0}'norm' has {1} entries but heads have {2}", where, dim("norm", 0), D).str();
+      if (kernel.operandIndex("norm") >= 0 &&
+          (dim("norm", 1) != D || (dim("norm", 0) != 1 && dim("norm", 0) != H)))
+        return llvm::formatv("{0}'norm' must be [1, {1}] (gains shared by the heads) or [{2}, {1}] (each head's "
+                             "own), got [{3}, {4}]",
+                             where, D, H, dim("norm", 0), dim("norm", 1))
+            .str();
     }
   } else if (llvm::StringRef(kernel.kind).ends_with("_stacked")) {
     if (dim("output", 0) != dim("input", 0) || 2 * dim("output", 1) != dim("input", 1))

@@ -45,6 +45,7 @@ struct LayerPlan {
   int64_t heads = 0, kvHeads = 0, headDim = 0;
   bool qkNorm = false, qkvBias = false, oBias = false, learnedSinks = false;
   bool qkNormProjection = false;      // q/k norms over each token's whole projections (OLMo 2), not per head
+  bool qkNormHeadGains = false;       // per head, each head its own gains [heads, D] (Cohere, StableLM 2)
   bool slidingRope = false;           // rotates with Plan::slidingRope (Gemma 3's sliding layers)
   bool noRope = false;                // no positional encoding (SmolLM3's NoPE layers)
   int64_t window = 0, sinkTokens = 0; // from the kernel's attributes: the cache policy
@@ -225,6 +226,7 @@ Plan parsePlan(const xfrt_module &module) {
     lp.headDim = integer(*l, "head_dim");
     lp.qkNorm = boolean(*l, "qk_norm");
     lp.qkNormProjection = boolean(*l, "qk_norm_projection");
+    lp.qkNormHeadGains = boolean(*l, "qk_norm_head_gains");
     lp.qkvBias = boolean(*l, "qkv_bias");
     lp.oBias = boolean(*l, "o_bias");
     lp.learnedSinks = boolean(*l, "learned_sinks");
@@ -582,9 +584,23 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
   if (p.sandwich() || p.postNorms())
     norm(postFfn, w.postFfnNorm, w.postFfnNormBias);
   if (lp.qkNorm) {
-    const int64_t perHead = lp.qkNormProjection ? 0 : lp.headDim;
-    w.qNorm = r.read(pre + "self_attn.q_norm.weight", {perHead ? perHead : lp.heads * lp.headDim});
-    w.kNorm = r.read(pre + "self_attn.k_norm.weight", {perHead ? perHead : lp.kvHeads * lp.headDim});
+    const int64_t D = lp.headDim;
+    // The gains: [D] shared by every head, [heads, D] (StableLM's one tensor per head), or [heads * D] over
+    // the whole projection.
+    auto gains = [&](const char *which, int64_t heads) {
+      const std::string attn = pre + "self_attn." + which;
+      if (lp.qkNormHeadGains && p.architecture == "StableLmForCausalLM") {
+        std::vector<float> all(static_cast<size_t>(heads * D));
+        for (int64_t h = 0; h < heads; ++h)
+          r.readInto(attn + "_layernorm.norms." + std::to_string(h) + ".weight", {D}, all.data() + h * D);
+        return all;
+      }
+      if (lp.qkNormHeadGains)
+        return r.read(attn + "_norm.weight", {heads, D});
+      return r.read(attn + "_norm.weight", {lp.qkNormProjection ? heads * D : D});
+    };
+    w.qNorm = gains("q", lp.heads);
+    w.kNorm = gains("k", lp.kvHeads);
     if (p.rope.interleaved)
       // Each head's gains in the order its q and k rows are kept (qkvRowOf).
       for (std::vector<float> *gains : {&w.qNorm, &w.kNorm}) {
@@ -857,6 +873,12 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_gelu_tanh", "xf_dense_gelu", "xf_dense_gelu_gate_stacked"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
+  // The device's norm over whole projections (xf_dense_rms_norm_cols) is an RMSNorm; no published model has
+  // LayerNorm there.
+  for (const LayerPlan &lp : m.plan.layers)
+    if (lp.qkNormProjection && m.plan.layerNorm)
+      fail("'" + m.module->path + "': LayerNorm q/k norms over whole projections (qk_norm = projection with "
+           "norm kind = layer) run on the CPU only");
 }
 
 void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, const LoadProgress &progress) {
@@ -1266,12 +1288,10 @@ void ropeTables(const RopePlan &r, int64_t pos0, int64_t S, float *cosT, float *
     }
 }
 
-/// y = norm(x) row by row: RMSNorm (times offset + w) without `bias`; with it LayerNorm: (x - mean) /
-/// sqrt(var + eps) * w + bias, var the mean squared deviation (nn.LayerNorm). y may be x.
-void normRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, const float *w, const float *bias, float eps,
-              float offset, float *y, int64_t ldy) {
-  if (!bias)
-    return dense::rmsNorm(x, ldx, rows, cols, w, eps, offset, y, ldy);
+/// y = (x - mean) / sqrt(var + eps) * w (+ bias, if any) row by row, var the mean squared deviation
+/// (nn.LayerNorm). y may be x.
+void layerNormRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, const float *w, const float *bias,
+                   float eps, float *y, int64_t ldy) {
   for (int64_t r = 0; r < rows; ++r) {
     const float *in = x + r * ldx;
     double sum = 0, squares = 0;
@@ -1283,7 +1303,37 @@ void normRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, const flo
     const float inv = static_cast<float>(1.0 / std::sqrt(squares / cols + eps)), m = static_cast<float>(mean);
     float *out = y + r * ldy;
     for (int64_t c = 0; c < cols; ++c)
-      out[c] = (in[c] - m) * inv * w[c] + bias[c];
+      out[c] = (in[c] - m) * inv * w[c] + (bias ? bias[c] : 0.0f);
+  }
+}
+
+/// y = norm(x) row by row: RMSNorm (times offset + w) without `bias`; with it LayerNorm: (x - mean) /
+/// sqrt(var + eps) * w + bias, var the mean squared deviation (nn.LayerNorm). y may be x.
+void normRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, const float *w, const float *bias, float eps,
+              float offset, float *y, int64_t ldy) {
+  if (!bias)
+    return dense::rmsNorm(x, ldx, rows, cols, w, eps, offset, y, ldy);
+  layerNormRows(x, ldx, rows, cols, w, bias, eps, y, ldy);
+}
+
+/// The q or k norms in place in S rows of x (pitch ldx) of `heads` heads of D: the model's norm (LayerNorm
+/// or RMSNorm) without a bias, with `gains` [D] shared by every head or [heads, D] each head's own.
+void normHeads(const Plan &p, float *x, int64_t ldx, int64_t S, int64_t heads, int64_t D,
+               const std::vector<float> &gains, float eps, float offset) {
+  const bool shared = static_cast<int64_t>(gains.size()) == D;
+  if (shared && !p.layerNorm) {
+    if (heads == 1)
+      return dense::rmsNorm(x, ldx, S, D, gains.data(), eps, offset, x, ldx);
+    for (int64_t t = 0; t < S; ++t) // one call per token: its heads are contiguous rows of D
+      dense::rmsNorm(x + t * ldx, D, heads, D, gains.data(), eps, offset, x + t * ldx, D);
+    return;
+  }
+  for (int64_t h = 0; h < heads; ++h) {
+    const float *g = gains.data() + (shared ? 0 : h * D);
+    if (p.layerNorm)
+      layerNormRows(x + h * D, ldx, S, D, g, nullptr, eps, x + h * D, ldx);
+    else
+      dense::rmsNorm(x + h * D, ldx, S, D, g, eps, offset, x + h * D, ldx);
   }
 }
 
@@ -1367,14 +1417,13 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     float *qkv = Scratch::sized(sc.qkv, rows, ldq);
     dense::linear(w.qkv, attnIn, H, rows, qkv, ldq);
     if (lp.qkNormProjection) {
-      dense::rmsNorm(qkv, ldq, S, Hq * D, w.qNorm.data(), eps, offset, qkv, ldq);
-      dense::rmsNorm(qkv + Hq * D, ldq, S, Hkv * D, w.kNorm.data(), eps, offset, qkv + Hq * D, ldq);
-    } else if (lp.qkNorm)
-      for (int64_t t = 0; t < S; ++t) {
-        float *row = qkv + t * ldq;
-        dense::rmsNorm(row, D, Hq, D, w.qNorm.data(), eps, offset, row, D);
-        dense::rmsNorm(row + Hq * D, D, Hkv, D, w.kNorm.data(), eps, offset, row + Hq * D, D);
-      }
+      // The whole projections as one head each.
+      normHeads(p, qkv, ldq, S, 1, Hq * D, w.qNorm, eps, offset);
+      normHeads(p, qkv + Hq * D, ldq, S, 1, Hkv * D, w.kNorm, eps, offset);
+    } else if (lp.qkNorm) {
+      normHeads(p, qkv, ldq, S, Hq, D, w.qNorm, eps, offset);
+      normHeads(p, qkv + Hq * D, ldq, S, Hkv, D, w.kNorm, eps, offset);
+    }
 
     cache.reserveFor(S);
     const int64_t C = cache.capacity, base = cache.count;
@@ -1797,13 +1846,18 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                        &sinT = lp.noRope ? a.sinNone : lp.slidingRope ? a.sinSliding : a.sinT;
     std::vector<xfrt_tensor> qOperands = {view(qkv, {S, width}), view(cosT, {S, half}), view(sinT, {S, half})},
                              kOperands = qOperands;
+    // The norm's gains [1, D] shared by the heads or [heads, D]; params end in 1 for a LayerNorm.
+    const float center = p.layerNorm ? 1.0f : 0.0f;
+    auto params = [&](float col0) {
+      return headNorm ? view(constant({col0, eps, offset, center}), {4}) : view(constant({col0, eps, offset}), {3});
+    };
     if (headNorm) {
-      qOperands.push_back(view(w.qNorm, {D}));
-      kOperands.push_back(view(w.kNorm, {D}));
+      qOperands.push_back(view(w.qNorm, {lp.qkNormHeadGains ? Hq : 1, D}));
+      kOperands.push_back(view(w.kNorm, {lp.qkNormHeadGains ? Hkv : 1, D}));
     }
-    qOperands.push_back(view(constant({0.0f, eps, offset}), {3}));
+    qOperands.push_back(params(0.0f));
     qOperands.push_back(view(queries, {Hq, S, D}));
-    kOperands.push_back(view(constant({static_cast<float>(Hq * D), eps, offset}), {3}));
+    kOperands.push_back(params(static_cast<float>(Hq * D)));
     kOperands.push_back(view(a.appendAt[l], {1}));
     kOperands.push_back(cacheOf(cache.k));
     runKernel(s, "xf_dense_qkv_query" + norm, qOperands, l);

@@ -561,9 +561,25 @@ func.func @rms_norm_features(%x: tensor<4x?xf32>, %w: tensor<64xf32>) -> tensor<
 // -----
 
 func.func @rms_norm_weight(%x: tensor<?x64xf32>, %w: tensor<32xf32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{weight must be a 1-D float tensor of 64 entries (the input's last dim), got 'tensor<32xf32>'}}
+  // expected-error @+1 {{weight must be a float tensor of the input's last dim (64 entries) or of its last two static dims, got 'tensor<32xf32>'}}
   %r = xf.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<32xf32> -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @rms_norm_head_gains(%x: tensor<?x?x8x64xf32>, %w: tensor<4x64xf32>) -> tensor<?x?x8x64xf32> {
+  // expected-error @+1 {{weight must be a float tensor of the input's last dim (64 entries) or of its last two static dims, got 'tensor<4x64xf32>'}}
+  %r = xf.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x?x8x64xf32>, tensor<4x64xf32> -> tensor<?x?x8x64xf32>
+  return %r : tensor<?x?x8x64xf32>
+}
+
+// -----
+
+func.func @layer_norm_gains_rank(%x: tensor<2x8x64xf32>, %w: tensor<2x8x64xf32>) -> tensor<2x8x64xf32> {
+  // expected-error @+1 {{weight must be a float tensor of the input's last dim (64 entries) or of its last two static dims, got 'tensor<2x8x64xf32>'}}
+  %r = xf.layer_norm %x, %w {eps = 1.0e-05 : f64} : tensor<2x8x64xf32>, tensor<2x8x64xf32> -> tensor<2x8x64xf32>
+  return %r : tensor<2x8x64xf32>
 }
 
 // -----
@@ -577,7 +593,7 @@ func.func @rms_norm_eps(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64
 // -----
 
 func.func @layer_norm_bias(%x: tensor<?x64xf32>, %w: tensor<64xf32>, %b: tensor<64x1xf32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{bias must be a 1-D float tensor of 64 entries (the input's last dim), got 'tensor<64x1xf32>'}}
+  // expected-error @+1 {{bias must be a float tensor of the input's last dim (64 entries) or of its last two static dims, got 'tensor<64x1xf32>'}}
   %r = xf.layer_norm %x, %w, %b {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<64x1xf32> -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }
@@ -585,7 +601,7 @@ func.func @layer_norm_bias(%x: tensor<?x64xf32>, %w: tensor<64xf32>, %b: tensor<
 // -----
 
 func.func @layer_norm_weight(%x: tensor<?x64xf32>, %w: tensor<64xi8>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{weight must be a 1-D float tensor of 64 entries (the input's last dim), got 'tensor<64xi8>'}}
+  // expected-error @+1 {{weight must be a float tensor of the input's last dim (64 entries) or of its last two static dims, got 'tensor<64xi8>'}}
   %r = xf.layer_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xi8> -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }

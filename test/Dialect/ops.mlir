@@ -102,3 +102,13 @@ func.func @model_ops(%table: tensor<1000x64xbf16>, %ids: tensor<?xi32>, %w: tens
   %r2 = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 4, interleaved = true, scaling = "longrope", factor = 4.0 : f64, original_max_position = 4096, short_factor = array<f64: 1.0, 1.5>, long_factor = array<f64: 2.0, 3.0>} : tensor<?x8x?x64xf32>, tensor<?xi64> -> tensor<?x8x?x64xf32>
   return %m2, %r, %r2 : tensor<?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>
 }
+
+// Per-head q/k norms: each head its own gains, [heads, head_dim] over [batch, seq, heads, head_dim].
+// CHECK-LABEL: func.func @head_gains
+// CHECK: xf.layer_norm %{{.+}}, %{{.+}} {eps = 1.000000e-05 : f64} : tensor<?x?x8x64xf32>, tensor<8x64xbf16> -> tensor<?x?x8x64xf32>
+// CHECK: xf.rms_norm %{{.+}}, %{{.+}} {eps = 9.9999999999999995E-7 : f64} : tensor<?x?x8x64xf32>, tensor<8x64xf32> -> tensor<?x?x8x64xf32>
+func.func @head_gains(%q: tensor<?x?x8x64xf32>, %g: tensor<8x64xbf16>, %r: tensor<8x64xf32>) -> tensor<?x?x8x64xf32> {
+  %l = xf.layer_norm %q, %g {eps = 1.0e-05 : f64} : tensor<?x?x8x64xf32>, tensor<8x64xbf16> -> tensor<?x?x8x64xf32>
+  %n = xf.rms_norm %l, %r {eps = 1.0e-06 : f64} : tensor<?x?x8x64xf32>, tensor<8x64xf32> -> tensor<?x?x8x64xf32>
+  return %n : tensor<?x?x8x64xf32>
+}

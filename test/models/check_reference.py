@@ -41,7 +41,10 @@ checkpoint and checks:
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
      GPT2Model (--base-model-names) and untied (--untied), and Qwen2-MoE's shared expert without its gate
-     (--no-shared-gate, the reference's shared_gate off), against torch, as in 2.
+     (--no-shared-gate, the reference's shared_gate off), and Cohere's and StableLM's per-head q/k layer
+     norms (--qk-norm: CohereLayerNorm of shape (heads, head_dim), StableLmLayerNormPerHead; f32 and bf16,
+     and StableLM with --parallel-residual too, as StableLM 2 12B), against torch, as in 2; for the
+     --qk-norm forms also that the norms and each head's own gains change the logits, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -288,7 +291,25 @@ class TorchModel:
             # Qwen3Attention / Gemma3Attention: self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
-        return q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
+        if self.cohere and self.cfg.get("use_qk_norm"):
+            # CohereAttention: q_norm = CohereLayerNorm(hidden_size=(num_heads, head_dim)) on the viewed
+            # [.., heads, head_dim] states: its [heads, head_dim] weight gives each head its own gains.
+            q = self.rms(q, p + "self_attn.q_norm.weight")
+            k = self.rms(k, p + "self_attn.k_norm.weight")
+        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
+        if self.stablelm and self.cfg.get("qk_layernorm"):
+            # StableLmAttention: q_layernorm(query_states) after the transpose to [heads, S, D].
+            q = self.layer_norm_per_head(q, p + "self_attn.q_layernorm.")
+            k = self.layer_norm_per_head(k, p + "self_attn.k_layernorm.")
+        return q, k, v
+
+    def layer_norm_per_head(self, x, prefix):
+        """StableLmLayerNormPerHead: torch.split(hidden_states, 1, dim=1) (the heads axis), each through its
+        own norms[h] = nn.LayerNorm(head_dim, eps=layer_norm_eps, bias=False), torch.cat back."""
+        states_per_heads = torch.split(x, 1, dim=0)
+        return torch.cat([F.layer_norm(h, h.shape[-1:], self.w[prefix + "norms.%d.weight" % i], None,
+                                       self.cfg["layer_norm_eps"])
+                          for i, h in enumerate(states_per_heads)], dim=0)
 
     def mlp(self, p, h):
         c = self.cfg
@@ -752,6 +773,17 @@ def check_features_matter(arch, model_dir, logits):
             p = "model.layers.%d." % n
             r.w[p + "post_attention_layernorm.weight"] = r.w[p + "pre_feedforward_layernorm.weight"]
 
+    def shared_qk_gains(r):
+        # Every head with head 0's q / k gains (Cohere's [heads, D] rows, StableLM's norms.h).
+        for n in range(r.L):
+            p = "model.layers.%d.self_attn." % n
+            for t, heads in (("q", r.H), ("k", r.Hkv)):
+                if p + t + "_norm.weight" in r.w:
+                    r.w[p + t + "_norm.weight"] = np.broadcast_to(r.w[p + t + "_norm.weight"][:1], (heads, r.D))
+                else:
+                    for h in range(heads):
+                        r.w[p + "%s_layernorm.norms.%d.weight" % (t, h)] = r.w[p + "%s_layernorm.norms.0.weight" % t]
+
     def olmo2_pre_norms(r):
         # The same gains before each block instead of after it.
         r.post_norms = False
@@ -824,6 +856,10 @@ def check_features_matter(arch, model_dir, logits):
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),
                      ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
     }
+    # gen_tiny_model --qk-norm (use_qk_norm / qk_layernorm): the norms, and each head's own gains.
+    for a in ("cohere --qk-norm", "stablelm --qk-norm", "stablelm --parallel-residual --qk-norm"):
+        features[a] = (("per-head q/k layer norms (vs none)", setattr_("qk_head_norm", False)),
+                       ("each head's own q/k gains (vs head 0's)", shared_qk_gains))
     for name, f in features.get(arch, ()):
         d = run(f)
         check(d > 1e-3, "%s: the model exercises the %s" % (arch, name), "logits move by %.3g without it" % d)
@@ -863,13 +899,20 @@ def main():
             check_decode("%s bf16 shards=2 seed=1" % arch, gen(root, arch, "bf16", 2, seed=1), args.max_new)
         # Forms of a family that its default tiny model does not take: StableLM's parallel residual (as Phi's),
         # GPT-NeoX in Llama's order and with the buffers older checkpoints saved, GPT-2 saved from GPT2Model
-        # (no transformer. prefix) and untied, Qwen2-MoE's shared expert without its gate (a .xf spec's).
+        # (no transformer. prefix) and untied, Qwen2-MoE's shared expert without its gate (a .xf spec's), Cohere's
+        # and StableLM's per-head q/k norms (Command R+; StableLM 2 12B, which has the parallel residual too).
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
-                                  ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate")):
-            d = gen(root, arch, dtype, extra=(flag,))
+                                  ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
+                                  ("cohere", "f32", "--qk-norm"), ("cohere", "bf16", "--qk-norm"),
+                                  ("stablelm", "f32", "--qk-norm"), ("stablelm", "bf16", "--qk-norm"),
+                                  ("stablelm", "f32", "--parallel-residual --qk-norm")):
+            d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
-            check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new, shared_gate=flag != "--no-shared-gate")
+            logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,
+                                     shared_gate=flag != "--no-shared-gate")
+            if dtype == "f32":
+                check_features_matter("%s %s" % (arch, flag), d, logits)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

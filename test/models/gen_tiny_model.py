@@ -6,7 +6,7 @@
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
-        [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied]
+        [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
@@ -31,6 +31,12 @@ gemma3mm (mistral3mm) is the gemma3 (mistral) model packaged as Gemma 3's (Mistr
 checkpoints are: config.json holds its settings in text_config beside a vision_config, and its tensors are language_model.model.* and
 language_model.lm_head.weight (--mm-layout old, as Google published them) or model.language_model.* and
 lm_head.weight (--mm-layout new, as newer transformers save them), beside a few vision tower tensors.
+
+With --qk-norm (cohere, stablelm) q and k get a LayerNorm without bias over head_dim with each head's own
+gains, as Command R+ (use_qk_norm) and StableLM 2 12B (qk_layernorm) have: self_attn.q_norm.weight [H, D]
+and k_norm.weight [KV, D] (CohereLayerNorm), or self_attn.q_layernorm.norms.h.weight [D] for h < H and
+k_layernorm.norms.h.weight for h < KV (StableLmLayerNormPerHead). Their gains come from a generator of
+their own (seed + 3000), so that every other weight is the same as without the flag.
 
 NumPy only: the safetensors format is written by hand (see write_safetensors).
 """
@@ -669,6 +675,9 @@ def make_gpt2_weights(cfg, rng, base_model_names):
 
 def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
     rng = np.random.default_rng(seed)
+    # Per-head q/k gains (--qk-norm) from their own stream: the main one, and so every other weight, stays as
+    # it is without them.
+    qk_rng = np.random.default_rng(seed + 3000)
     if cfg["model_type"] == "gpt_neox":
         return make_neox_weights(cfg, rng, neox_buffers)
     if cfg["model_type"] == "gpt2":
@@ -762,6 +771,19 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
             w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
+        if (kind == "cohere" and cfg.get("use_qk_norm")) or (kind == "stablelm" and cfg.get("qk_layernorm")):
+            # Per-head LayerNorm gains [heads, D], std 0.2 so that the heads' gains differ visibly.
+            gq = (1.0 + 0.2 * qk_rng.standard_normal((nH, D))).astype(np.float32)
+            gk = (1.0 + 0.2 * qk_rng.standard_normal((nKV, D))).astype(np.float32)
+            if kind == "cohere":
+                # CohereLayerNorm(hidden_size=(num_heads, head_dim)): one [heads, D] weight.
+                w[p + "self_attn.q_norm.weight"] = gq
+                w[p + "self_attn.k_norm.weight"] = gk
+            else:
+                # StableLmLayerNormPerHead: a ModuleList of nn.LayerNorm(head_dim, bias=False), one per head.
+                for name, g in (("q_layernorm", gq), ("k_layernorm", gk)):
+                    for h in range(g.shape[0]):
+                        w[p + "self_attn.%s.norms.%d.weight" % (name, h)] = g[h]
         if kind in ("qwen3", "qwen3_moe"):
             w[p + "self_attn.q_norm.weight"] = norm(D)
             w[p + "self_attn.k_norm.weight"] = norm(D)
@@ -935,6 +957,9 @@ def main(argv=None):
                          "attn.bias / attn.masked_bias buffers")
     ap.add_argument("--untied", action="store_true",
                     help="gpt2: tie_word_embeddings false and an lm_head.weight of its own")
+    ap.add_argument("--qk-norm", action="store_true",
+                    help="cohere, stablelm: per-head q/k LayerNorms with each head's own gains (use_qk_norm / "
+                         "qk_layernorm true)")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -949,6 +974,8 @@ def main(argv=None):
         ap.error("--no-shared-gate applies to --arch qwen2moe")
     if args.parallel_residual and args.arch != "stablelm":
         ap.error("--parallel-residual applies to --arch stablelm")
+    if args.qk_norm and args.arch not in ("cohere", "stablelm"):
+        ap.error("--qk-norm applies to --arch cohere and stablelm")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
         ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
     if (args.base_model_names or args.untied) and args.arch != "gpt2":
@@ -963,6 +990,8 @@ def main(argv=None):
         cfg["use_parallel_residual"] = True
     if args.sequential_residual:
         cfg["use_parallel_residual"] = False
+    if args.qk_norm:
+        cfg["use_qk_norm" if args.arch == "cohere" else "qk_layernorm"] = True
     if args.arch in MULTIMODAL:
         text = dict(cfg["text_config"], torch_dtype=cfg["torch_dtype"])
         lm = make_weights(text, args.seed)

@@ -49,7 +49,9 @@ the xf repository. Conventions:
     input_linear[e] ([E, 2I, hidden], nn.Linear layout per expert).
   * StableLM: Llama's layout with nn.LayerNorm ((x - mean) / sqrt(var + eps) * w + b, var the mean
     squared deviation, eps layer_norm_eps) for every norm, q/k/v biases with use_qkv_bias, RoPE on the
-    first partial_rotary_factor (default 0.25) of each head.
+    first partial_rotary_factor (default 0.25) of each head; with qk_layernorm (StableLM 2 12B) q and k
+    normed per head as Cohere's use_qk_norm, head h by self_attn.q_layernorm.norms.h / k_layernorm.norms.h
+    (StableLmLayerNormPerHead: nn.LayerNorm(head_dim) without bias per head).
   * Starcoder 2: nn.LayerNorm (eps norm_epsilon) with biases, biases on q, k, v, o (use_bias), the MLP
     c_proj(act(c_fc x)) with biases and no gate, sliding_window on every layer when set; embeddings
     tied unless tie_word_embeddings is false (PretrainedConfig's default).
@@ -72,7 +74,9 @@ the xf repository. Conventions:
   * Cohere: x + attention(ln(x)) + mlp(ln(x)) with one LayerNorm without bias (input_layernorm,
     layer_norm_eps; model.norm the same), RoPE over every head dim in adjacent pairs (2i, 2i + 1)
     (repeat_interleave'd frequencies), embeddings tied unless tie_word_embeddings is false, the logits
-    times logit_scale (default 0.0625).
+    times logit_scale (default 0.0625). use_qk_norm (Command R+): q and k, after the projections and
+    before RoPE, each LayerNorm'd without bias over head_dim of each head, with each head's own gains
+    (self_attn.q_norm.weight [H, D], k_norm.weight [Hkv, D]: CohereLayerNorm of shape (heads, head_dim)).
   * GPT-2: the embeddings plus a learned position table (wpe, row = position), no RoPE; Llama's order
     with nn.LayerNorm (ln_1, ln_2, ln_f; layer_norm_epsilon); Conv1D projections y = x W + b with W
     [in, out] (attn.c_attn's outputs q | k | v, attn.c_proj, mlp.c_proj(act(mlp.c_fc x)), act
@@ -348,7 +352,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
-    qk_norm, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" or None),
+    qk_norm, qk_head_norm, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" or None),
     moe_renormalize."""
 
     def __init__(self, model_dir):
@@ -465,6 +469,10 @@ class Model:
         self.unit_offset = gemma
         self.sandwich = (gemma and not gemma1) or arch == "Glm4ForCausalLM"
         self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM")
+        # Cohere (use_qk_norm) and StableLM (qk_layernorm): a LayerNorm without bias over head_dim, each head
+        # with its own gains.
+        self.qk_head_norm = ((arch == "CohereForCausalLM" and cfg.get("use_qk_norm", False))
+                             or (arch == "StableLmForCausalLM" and cfg.get("qk_layernorm", False)))
         # OLMo 2: norms after each block only, q/k norms over each token's whole projections.
         self.post_norms = self.qk_norm_projection = arch == "Olmo2ForCausalLM"
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
@@ -595,6 +603,18 @@ class Model:
             return y if self.arch == "CohereForCausalLM" else y + self.w[name + ".bias"]   # Cohere's has no bias
         return rms_norm(x, self.w[name + ".weight"], self.eps, self.unit_offset)
 
+    def head_layer_norm(self, x, p, which):
+        """x [S, heads, D]: (x - mean) / sqrt(var + eps) over head_dim, times head h's gains, no bias; the
+        gains [heads, D] from Cohere's self_attn.{q,k}_norm.weight or StableLM's
+        self_attn.{q,k}_layernorm.norms.h.weight."""
+        if self.arch == "CohereForCausalLM":
+            gains = self.w[p + which + "_norm.weight"]
+        else:
+            gains = np.stack([self.w[p + "%s_layernorm.norms.%d.weight" % (which, h)] for h in range(x.shape[1])])
+        mean = x.mean(axis=-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + self.eps) * gains
+
     def attention(self, n, x, positions, cache):
         p = "model.layers.%d.self_attn." % n
         S, H, Hkv, D = x.shape[0], self.H, self.Hkv, self.D
@@ -618,6 +638,9 @@ class Model:
         if self.qk_norm:                                         # Qwen 3: per head, before RoPE
             q = self.norm(q, p + "q_norm")
             k = self.norm(k, p + "k_norm")
+        if self.qk_head_norm:                                    # Cohere / StableLM: each head's own gains
+            q = self.head_layer_norm(q, p, "q")
+            k = self.head_layer_norm(k, p, "k")
         inv_freq, attention_scaling = (self.local_rope if self.local_rope is not None and self.sliding_layers[n]
                                        else (self.inv_freq, self.attention_scaling))
         q, k = q.transpose(1, 0, 2), k.transpose(1, 0, 2)

@@ -655,16 +655,36 @@ TEST_P(DenseKernels, CacheStoreAppendsRoundedRows) {
 }
 
 // The fused attention inputs against the kernels they replace, bit for bit: slices of the stacked q | k | v,
-// qk-norm, RoPE on 2 x 3 of a head's 10 dims (partial rotary), the queries transposed to [H, S, D], keys and
-// values appended to f32, bf16 and f16 caches at rows [2, 5) of 7 (the other rows untouched).
+// qk-norm (RMSNorm with gains shared by the heads, or LayerNorm with each head's own), RoPE on 2 x 3 of a
+// head's 10 dims (partial rotary), the queries transposed to [H, S, D], keys and values appended to f32, bf16
+// and f16 caches at rows [2, 5) of 7 (the other rows untouched).
 TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
   const int64_t S = 3, Hq = 4, Hkv = 2, D = 10, half = 3, W = (Hq + 2 * Hkv) * D, C = 7, base = 2;
   std::vector<float> qkv = randomNormals(S * W, 41), cosT = randomNormals(S * half, 42),
-                     sinT = randomNormals(S * half, 43), qNorm = randomNormals(D, 44), kNorm = randomNormals(D, 45);
+                     sinT = randomNormals(S * half, 43), qNorm = randomNormals(D, 44), kNorm = randomNormals(D, 45),
+                     qHeadGains = randomNormals(Hq * D, 46), kHeadGains = randomNormals(Hkv * D, 47);
   std::vector<float> at = {float(base)}, normParams = {1e-6f, 1.0f};
   auto bytesOf = [](xfrt_dtype dtype) { return dtype == XFRT_F32 ? 4 : 2; };
-  for (bool normed : {false, true}) {
-    SCOPED_TRACE(normed ? "qk-norm" : "no norm");
+  // Each head's rows [S, D] of x [S * H, D] through xf_dense_layer_norm with its own gains, no bias.
+  auto layerNormHeads = [&](const std::vector<float> &x, const std::vector<float> &gains, int64_t H,
+                            std::vector<float> &y) {
+    std::vector<float> rows(S * D), normed(S * D), noBias(D, 0.0f), eps = {normParams[0]};
+    std::vector<float> gain(D);
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t t = 0; t < S; ++t)
+        std::copy_n(x.begin() + (t * H + h) * D, D, rows.begin() + t * D);
+      std::copy_n(gains.begin() + h * D, D, gain.begin());
+      ASSERT_EQ(run("xf_dense_layer_norm", {tensorOf(rows, {S, D}), tensorOf(gain, {D}), tensorOf(noBias, {D}),
+                                            tensorOf(eps, {1}), tensorOf(normed, {S, D})}),
+                "");
+      for (int64_t t = 0; t < S; ++t)
+        std::copy_n(normed.begin() + t * D, D, y.begin() + (t * H + h) * D);
+    }
+  };
+  enum class Norm { None, Rms, LayerHeads };
+  for (Norm mode : {Norm::None, Norm::Rms, Norm::LayerHeads}) {
+    const bool normed = mode != Norm::None, layer = mode == Norm::LayerHeads;
+    SCOPED_TRACE(mode == Norm::None ? "no norm" : layer ? "LayerNorm, per-head gains" : "RMSNorm");
     // The separate kernels: slices, norms, ropes, the transpose, the cache stores.
     std::vector<float> q(S * Hq * D), k(S * Hkv * D), v(S * Hkv * D), qn(S * Hq * D), kn(S * Hkv * D),
         qr(S * Hq * D), kr(S * Hkv * D), queries(S * Hq * D);
@@ -673,7 +693,12 @@ TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
       ASSERT_EQ(run("xf_dense_slice_cols", {tensorOf(qkv, {S, W}), tensorOf(offset, {1}), tensorOf(*out, {S, width})}), "");
     }
     std::vector<float> *qIn = &q, *kIn = &k;
-    if (normed) {
+    if (layer) {
+      layerNormHeads(q, qHeadGains, Hq, qn);
+      layerNormHeads(k, kHeadGains, Hkv, kn);
+      qIn = &qn;
+      kIn = &kn;
+    } else if (normed) {
       ASSERT_EQ(run("xf_dense_rms_norm", {tensorOf(q, {S * Hq, D}), tensorOf(qNorm, {D}), tensorOf(normParams, {2}),
                                           tensorOf(qn, {S * Hq, D})}),
                 "");
@@ -693,12 +718,19 @@ TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
     // The fused kernels.
     const std::string norm = normed ? "_norm" : "";
     std::vector<float> fusedQ(S * Hq * D, std::nanf(""));
-    std::vector<float> qParams = {0.0f, normParams[0], normParams[1]}, kParams = {float(Hq * D), normParams[0], normParams[1]},
+    // LayerNorm: no gain offset, centre 1.
+    const float offset = layer ? 0.0f : normParams[1], center = layer ? 1.0f : 0.0f;
+    std::vector<float> qParams = {0.0f, normParams[0], offset}, kParams = {float(Hq * D), normParams[0], offset},
                        vParams = {float((Hq + Hkv) * D)};
+    if (normed) {
+      qParams.push_back(center);
+      kParams.push_back(center);
+    }
+    const int64_t paramCount = static_cast<int64_t>(qParams.size());
     std::vector<xfrt_tensor> queryOperands = {tensorOf(qkv, {S, W}), tensorOf(cosT, {S, half}), tensorOf(sinT, {S, half})};
     if (normed)
-      queryOperands.push_back(tensorOf(qNorm, {D}));
-    queryOperands.push_back(tensorOf(qParams, {3}));
+      queryOperands.push_back(layer ? tensorOf(qHeadGains, {Hq, D}) : tensorOf(qNorm, {1, D}));
+    queryOperands.push_back(tensorOf(qParams, {paramCount}));
     queryOperands.push_back(tensorOf(fusedQ, {Hq, S, D}));
     ASSERT_EQ(run(("xf_dense_qkv_query" + norm).c_str(), queryOperands), "");
     EXPECT_EQ(std::memcmp(fusedQ.data(), queries.data(), sizeof(float) * queries.size()), 0);
@@ -716,8 +748,8 @@ TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
       ASSERT_EQ(run(store.c_str(), {tensorOf(v, {S, Hkv, D}), tensorOf(at, {1}), cache(separateV)}), "");
       std::vector<xfrt_tensor> keyOperands = {tensorOf(qkv, {S, W}), tensorOf(cosT, {S, half}), tensorOf(sinT, {S, half})};
       if (normed)
-        keyOperands.push_back(tensorOf(kNorm, {D}));
-      keyOperands.push_back(tensorOf(kParams, {3}));
+        keyOperands.push_back(layer ? tensorOf(kHeadGains, {Hkv, D}) : tensorOf(kNorm, {1, D}));
+      keyOperands.push_back(tensorOf(kParams, {paramCount}));
       keyOperands.push_back(tensorOf(at, {1}));
       keyOperands.push_back(cache(fusedK));
       ASSERT_EQ(run(("xf_dense_qkv_key" + norm + suffix).c_str(), keyOperands), "");
@@ -731,8 +763,8 @@ TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
     }
   }
   // Refusals: heads past the input's columns, rows past the cache, a norm of the wrong size.
-  std::vector<float> cacheRows(Hkv * C * D), late = {5}, past = {float(W - Hkv * D + 1)}, shortNorm(D - 1),
-                     params = {0.0f, 1e-6f, 0.0f};
+  std::vector<float> cacheRows(Hkv * C * D), late = {5}, past = {float(W - Hkv * D + 1)}, shortNorm(3 * D),
+                     params = {0.0f, 1e-6f, 0.0f, 0.0f};
   EXPECT_NE(run("xf_dense_qkv_value", {tensorOf(qkv, {S, W}), tensorOf(past, {1}), tensorOf(at, {1}),
                                         tensorOf(cacheRows, {Hkv, C, D})})
                 .find("columns [61, 81) are not within the input's 80"),
@@ -744,9 +776,9 @@ TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
             std::string::npos);
   std::vector<float> queries(S * Hq * D);
   EXPECT_NE(run("xf_dense_qkv_query_norm", {tensorOf(qkv, {S, W}), tensorOf(cosT, {S, half}), tensorOf(sinT, {S, half}),
-                                             tensorOf(shortNorm, {D - 1}), tensorOf(params, {3}),
+                                             tensorOf(shortNorm, {3, D}), tensorOf(params, {4}),
                                              tensorOf(queries, {Hq, S, D})})
-                .find("'norm' has 9 entries but heads have 10"),
+                .find("'norm' must be [1, 10] (gains shared by the heads) or [4, 10] (each head's own), got [3, 10]"),
             std::string::npos);
 }
 
