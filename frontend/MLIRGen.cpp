@@ -629,8 +629,10 @@ private:
         });
     return tensor::CollapseShapeOp::create(b, loc, sum.getResult(0), SmallVector<ReassociationIndices>{{0, 1}, {2}});
   }
+  /// Qwen's and OLMoE's expert names: mlp.gate, mlp.experts.E.{gate,up,down}_proj.
   bool isQwenMoe() const {
-    return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM";
+    return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM" ||
+           m.architecture == "OlmoeForCausalLM";
   }
 
   /// Positions of this call's tokens: 0..S-1 for a prefill, the given position for a decode step.
@@ -1075,7 +1077,7 @@ private:
       down = model::transpose(b, loc, layerWeight(layer, "block_sparse_moe.output_linear.weight", {E, C, I}), swap);
     } else {
       // Mixtral: w1 is the activation's input (the gate when gated), w3 the up projection, w2 down;
-      // Qwen2- and Qwen3-MoE name them gate_proj, up_proj and down_proj.
+      // Qwen2-, Qwen3-MoE and OLMoE name them gate_proj, up_proj and down_proj.
       bool qwen = isQwenMoe();
       StringRef prefix = qwen ? "mlp" : "block_sparse_moe";
       StringRef firstLeaf = qwen ? (p.gated ? "gate_proj" : "up_proj") : "w1";

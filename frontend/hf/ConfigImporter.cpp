@@ -222,6 +222,10 @@ const Architecture kArchitectures[] = {
      false, false, true, 60, 4},
     {"Qwen3MoeForCausalLM", "qwen3_moe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::Qwen, 4096, 32768,
      true, false, true, 128, 8},
+    // OLMoE: Llama's pre-norm blocks, OLMo 2's q/k norms over the whole projections, every MLP a mixture of
+    // experts routed as Qwen3-MoE's (softmax over all, top-k, not renormalized by default).
+    {"OlmoeForCausalLM", "olmoe", 10000.0, 1e-5, false, "silu", 0, false, SlidingStyle::None, std::nullopt, 4096,
+     true, false, true, 64, 8},
     {"GptOssForCausalLM", "gpt_oss", 150000.0, 1e-5, false, "silu", 64, true, SlidingStyle::Alternating, 128,
      131072, true, true, true, 128, 4},
 };
@@ -233,7 +237,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM", "Glm4ForCausalLM",
                                         "CohereForCausalLM", "GPT2LMHeadModel", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
-                                        "GraniteMoeForCausalLM", "GptOssForCausalLM",
+                                        "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -646,6 +650,11 @@ private:
       m.normPlacement = NormPlacement::Post;
       a.qkNorm = QkNorm::Projection;
     }
+    if (arch->modelType == "olmoe") {
+      a.qkNorm = QkNorm::Projection;
+      if (const json::Value *v = field("clip_qkv"); v && v->kind() != json::Value::Null)
+        error("clip_qkv", "clamping q, k and v (clip_qkv) is not supported; the published OLMoE configs have null");
+    }
     if (gemma && !gemma1) {
       // Gemma 3 dropped Gemma 2's soft caps: its class defaults are null.
       a.scaleKind = AttentionConfig::ScaleKind::QueryPreAttnScalar;
@@ -660,7 +669,8 @@ private:
     readSliding(m, *arch);
     if (arch->modelType == "smollm3")
       readSmolLM3Layers(m);
-    const bool qwen2Moe = arch->modelType == "qwen2_moe", qwenMoe = qwen2Moe || arch->modelType == "qwen3_moe";
+    const bool qwen2Moe = arch->modelType == "qwen2_moe", qwenMoe = qwen2Moe || arch->modelType == "qwen3_moe",
+               olmoe = arch->modelType == "olmoe";
     if (qwenMoe && boolField("use_sliding_window", false))
       if (const json::Value *w = root->get("sliding_window"); !w || w->kind() != json::Value::Null)
         // Transformers releases disagree on which Qwen-MoE layers slide (from max_window_layers on, or all).
@@ -691,6 +701,10 @@ private:
                                        " dense MLP layers; only models whose every layer is a mixture of experts "
                                        "are supported");
       }
+      mlp.normTopK = boolField("norm_topk_prob", false);
+    } else if (olmoe) {
+      // OlmoeSparseMoeBlock: every layer's experts of intermediate_size, as Qwen3-MoE's routing.
+      mlp.intermediate = intField("intermediate_size", 2048);
       mlp.normTopK = boolField("norm_topk_prob", false);
     } else {
       // GPT-2's n_inner is null for 4 * n_embd.
@@ -732,11 +746,12 @@ private:
                          " ignores this field; only 1 is supported");
     }
     if (arch->moe) {
-      mlp.experts = intField(qwenMoe ? "num_experts" : "num_local_experts", arch->experts);
+      const bool numExperts = qwenMoe || olmoe; // Mixtral's and gpt-oss's key: num_local_experts
+      mlp.experts = intField(numExperts ? "num_experts" : "num_local_experts", arch->experts);
       mlp.topK = intField("num_experts_per_tok", arch->topK);
       if (mlp.topK > mlp.experts && mlp.experts > 0)
         error("num_experts_per_tok", "num_experts_per_tok (" + std::to_string(mlp.topK) + ") exceeds " +
-                                         (qwenMoe ? "num_experts" : "num_local_experts") + " (" +
+                                         (numExperts ? "num_experts" : "num_local_experts") + " (" +
                                          std::to_string(mlp.experts) + ")",
               /*prefix=*/false);
     }

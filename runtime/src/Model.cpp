@@ -692,7 +692,8 @@ std::string finalNormName(const Plan &p) {
 }
 
 ExpertNames expertNames(const Plan &p) {
-  if (p.architecture == "Qwen3MoeForCausalLM" || p.architecture == "Qwen2MoeForCausalLM")
+  if (p.architecture == "Qwen3MoeForCausalLM" || p.architecture == "Qwen2MoeForCausalLM" ||
+      p.architecture == "OlmoeForCausalLM")
     return {"mlp.gate", "mlp", "gate_proj", "up_proj", "down_proj"};
   return {"block_sparse_moe.gate", "block_sparse_moe", "w1", "w3", "w2"};
 }

@@ -5,7 +5,7 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere, gpt2) it generates a tiny
+phi, gptneox, glm, glm4, cohere, gpt2, olmoe) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -13,7 +13,7 @@ checkpoint and checks:
      the transformers modeling code (its own safetensors reader via torch.frombuffer, HF-style RoPE
      tables and partial apply_rotary_pos_emb, additive masks, sink column appended then dropped, the
      dense all-experts gpt-oss MoE, Mixtral's softmax-topk-renormalize routing with per-expert token
-     gathering, Qwen3-MoE's routing with and without norm_topk_prob, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
+     gathering, Qwen3-MoE's (and OLMoE's) routing with and without norm_topk_prob, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
      fused projections split by slicing / chunk, GPT-NeoX in its own names and per-head qkv layout),
      decoding greedily by recomputing the whole sequence
      each step: same tokens, logits to 1e-9;
@@ -36,15 +36,17 @@ checkpoint and checks:
      parallel residual, the MLP's own norm, exact GELU, the partial rotary factor; glm: interleaved RoPE,
      q/k/v biases, the partial rotary factor; glm4: interleaved RoPE, the sandwich norms; cohere:
      interleaved RoPE, the parallel residual, the logit scale, the layer norms; gpt2: the learned positions,
-     the tanh form of GELU), and that
+     the tanh form of GELU; olmoe: pre norms (vs OLMo 2's post norms), projection-wide q/k norms (vs none, vs
+     per head), norm_topk_prob false, top-2 itself), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
      GPT2Model (--base-model-names) and untied (--untied), and Qwen2-MoE's shared expert without its gate
      (--no-shared-gate, the reference's shared_gate off), and Cohere's and StableLM's per-head q/k layer
      norms (--qk-norm: CohereLayerNorm of shape (heads, head_dim), StableLmLayerNormPerHead; f32 and bf16,
-     and StableLM with --parallel-residual too, as StableLM 2 12B), against torch, as in 2; for the
-     --qk-norm forms also that the norms and each head's own gains change the logits, as in 6.
+     and StableLM with --parallel-residual too, as StableLM 2 12B), and OLMoE with norm_topk_prob true
+     (--norm-topk-prob), against torch, as in 2; for the --qk-norm forms also that the norms and each head's
+     own gains change the logits, for OLMoE's that the renormalization does, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -201,6 +203,7 @@ class TorchModel:
         self.gemma = self.gemma1 or self.type == "gemma2" or self.gemma3
         self.granite = self.type in ("granite", "granitemoe")
         self.olmo2 = self.type == "olmo2"
+        self.olmoe = self.type == "olmoe"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -282,8 +285,9 @@ class TorchModel:
             q = self.lin(h, p + "self_attn.q_proj")
             k = self.lin(h, p + "self_attn.k_proj")
             v = self.lin(h, p + "self_attn.v_proj")
-        if self.olmo2:
-            # Olmo2Attention: self.q_norm(self.q_proj(hidden_states)), then .view(hidden_shape)
+        if self.olmo2 or self.olmoe:
+            # Olmo2Attention: self.q_norm(self.q_proj(hidden_states)), then .view(hidden_shape); OlmoeAttention the
+            # same, q_norm = OlmoeRMSNorm(hidden_size), k_norm = OlmoeRMSNorm(head_dim * num_key_value_heads).
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
         q, k, v = q.view(S, -1, D), k.view(S, -1, D), v.view(S, -1, D)
@@ -321,6 +325,8 @@ class TorchModel:
             return self.qwen3_moe(p + "mlp.", h)
         if self.type == "qwen2_moe":
             return self.qwen2_moe(p + "mlp.", h)
+        if self.olmoe:
+            return self.olmoe_moe(p + "mlp.", h)
         if self.type == "granitemoe":
             return self.granite_moe(p + "block_sparse_moe.", h)
         if self.type in ("phi3", "glm", "glm4"):
@@ -551,6 +557,13 @@ class TorchModel:
     def qwen3_moe(self, p, h):
         """Qwen3MoeSparseMoeBlock: the same, divided by the chosen sum only with norm_topk_prob; experts as
         Qwen3MoeMLP (gate_proj, up_proj, down_proj)."""
+        return self.sparse_moe(p, h, self.cfg["num_experts"], self.cfg.get("norm_topk_prob", False),
+                               ("gate_proj", "up_proj", "down_proj"))
+
+    def olmoe_moe(self, p, h):
+        """OlmoeSparseMoeBlock: gate (nn.Linear, no bias), softmax over all num_experts, topk, divided by the chosen
+        sum only with norm_topk_prob; experts as OlmoeMLP (down_proj(act(gate_proj x) * up_proj x))."""
+        assert self.cfg["hidden_act"] == "silu" and not self.cfg.get("clip_qkv")
         return self.sparse_moe(p, h, self.cfg["num_experts"], self.cfg.get("norm_topk_prob", False),
                                ("gate_proj", "up_proj", "down_proj"))
 
@@ -792,6 +805,23 @@ def check_features_matter(arch, model_dir, logits):
             r.w[p + "input_layernorm.weight"] = r.w[p + "post_attention_layernorm.weight"]
             r.w[p + "post_attention_layernorm.weight"] = r.w[p + "post_feedforward_layernorm.weight"]
 
+    def olmoe_post_norms(r):
+        # OLMo 2's placement with the same gains: input_layernorm's after attention, post_attention_layernorm's
+        # (before the MLP) after the MLP.
+        r.post_norms = True
+        for n in range(r.L):
+            p = "model.layers.%d." % n
+            r.w[p + "post_feedforward_layernorm.weight"] = r.w[p + "post_attention_layernorm.weight"]
+            r.w[p + "post_attention_layernorm.weight"] = r.w[p + "input_layernorm.weight"]
+
+    def per_head_qk_norms(r):
+        # Qwen 3's statistics over each head's D dims, the [H*D] / [KV*D] gains read as [H, D] / [KV, D].
+        r.qk_norm_projection, r.qk_norm = False, True
+        for n in range(r.L):
+            p = "model.layers.%d.self_attn." % n
+            r.w[p + "q_norm.weight"] = r.w[p + "q_norm.weight"].reshape(r.H, r.D)
+            r.w[p + "k_norm.weight"] = r.w[p + "k_norm.weight"].reshape(r.Hkv, r.D)
+
     features = {
         "gptoss": (("swiglu clamp", no_clamp), ("sinks", no_sinks), ("yarn truncate=false", truncate),
                    ("yarn attention factor", setattr_("attention_scaling", 1.0))),
@@ -855,6 +885,13 @@ def check_features_matter(arch, model_dir, logits):
         "qwen3moe": (("q/k norms", setattr_("qk_norm", False)),
                      ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),
                      ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
+        "olmoe": (("pre norms (vs OLMo 2's post norms)", olmoe_post_norms),
+                  ("projection-wide q/k norms (vs none)", setattr_("qk_norm_projection", False)),
+                  ("projection-wide q/k norms (vs per head)", per_head_qk_norms),
+                  ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),
+                  ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
+        # gen_tiny_model --norm-topk-prob: the chosen two's weights renormalized.
+        "olmoe --norm-topk-prob": (("norm_topk_prob true (vs the softmax over all)", cfg_("norm_topk_prob", False)),),
     }
     # gen_tiny_model --qk-norm (use_qk_norm / qk_layernorm): the norms, and each head's own gains.
     for a in ("cohere --qk-norm", "stablelm --qk-norm", "stablelm --parallel-residual --qk-norm"):
@@ -900,13 +937,15 @@ def main():
         # Forms of a family that its default tiny model does not take: StableLM's parallel residual (as Phi's),
         # GPT-NeoX in Llama's order and with the buffers older checkpoints saved, GPT-2 saved from GPT2Model
         # (no transformer. prefix) and untied, Qwen2-MoE's shared expert without its gate (a .xf spec's), Cohere's
-        # and StableLM's per-head q/k norms (Command R+; StableLM 2 12B, which has the parallel residual too).
+        # and StableLM's per-head q/k norms (Command R+; StableLM 2 12B, which has the parallel residual too), OLMoE's
+        # renormalized routing (norm_topk_prob true).
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
                                   ("cohere", "f32", "--qk-norm"), ("cohere", "bf16", "--qk-norm"),
                                   ("stablelm", "f32", "--qk-norm"), ("stablelm", "bf16", "--qk-norm"),
-                                  ("stablelm", "f32", "--parallel-residual --qk-norm")):
+                                  ("stablelm", "f32", "--parallel-residual --qk-norm"),
+                                  ("olmoe", "f32", "--norm-topk-prob"), ("olmoe", "bf16", "--norm-topk-prob")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

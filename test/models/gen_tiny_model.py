@@ -3,7 +3,7 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2}
+                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
@@ -11,7 +11,8 @@
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
-Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel; gemma3mm:
+Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
+OlmoeForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -51,7 +52,7 @@ TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
-         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2"]
+         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -557,6 +558,31 @@ def make_config(arch, dtype):
             "output_router_logits": False,
             "router_aux_loss_coef": 0.001,
         }
+    elif arch == "olmoe":
+        # OLMoE (OlmoeForCausalLM): Llama's pre-norm blocks with OLMo 2's q_norm / k_norm over each token's whole
+        # q and k projections ([H*D] = [64], [KV*D] = [32]: 2 kv heads so that the two sizes differ); every layer
+        # a mixture of 8 experts of intermediate_size 32 (OlmoeConfig has no moe_intermediate_size), top 2,
+        # routed as Qwen3-MoE (norm_topk_prob false, the class default and the published models';
+        # --norm-topk-prob sets it). No head_dim key (OlmoeConfig has none: hidden / heads); clip_qkv null, as
+        # published (the importer refuses a clamp).
+        cfg = {
+            "architectures": ["OlmoeForCausalLM"],
+            "model_type": "olmoe",
+            **{k: v for k, v in common.items() if k != "head_dim"},
+            "intermediate_size": 32,
+            "num_experts": 8,
+            "num_experts_per_tok": 2,
+            "norm_topk_prob": False,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "clip_qkv": None,
+            "output_router_logits": False,
+            "router_aux_loss_coef": 0.01,
+            "pad_token_id": 1,
+        }
     elif arch == "phi3":
         # Phi-3: fused qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows); RoPE on the first
         # half of each head (partial_rotary_factor 0.5, as Phi-4-mini's 0.75); sliding window 16 on
@@ -787,6 +813,10 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
         if kind in ("qwen3", "qwen3_moe"):
             w[p + "self_attn.q_norm.weight"] = norm(D)
             w[p + "self_attn.k_norm.weight"] = norm(D)
+        if kind == "olmoe":
+            # OlmoeRMSNorm(hidden_size) and OlmoeRMSNorm(head_dim * num_key_value_heads): whole projections.
+            w[p + "self_attn.q_norm.weight"] = norm(nH * D)
+            w[p + "self_attn.k_norm.weight"] = norm(nKV * D)
         if kind == "gemma3_text":
             w[p + "self_attn.q_norm.weight"] = gemma_norm(D)
             w[p + "self_attn.k_norm.weight"] = gemma_norm(D)
@@ -809,8 +839,9 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[q + "w1.weight"] = mat(I, H, std=0.15)
                 w[q + "w2.weight"] = mat(H, I)
                 w[q + "w3.weight"] = mat(I, H, std=0.15)
-        elif kind in ("qwen3_moe", "qwen2_moe"):
-            E, Im = cfg["num_experts"], cfg["moe_intermediate_size"]
+        elif kind in ("qwen3_moe", "qwen2_moe", "olmoe"):
+            # OLMoE's experts are of intermediate_size.
+            E, Im = cfg["num_experts"], I if kind == "olmoe" else cfg["moe_intermediate_size"]
             w[p + "mlp.gate.weight"] = mat(E, H, std=0.3)
             for e in range(E):
                 q = p + "mlp.experts.%d." % e
@@ -944,7 +975,7 @@ def main(argv=None):
     ap.add_argument("--mm-layout", choices=["old", "new"], default="old",
                     help="gemma3mm: language_model.model.* (old) or model.language_model.* (new) tensor names")
     ap.add_argument("--norm-topk-prob", action="store_true",
-                    help="qwen3moe, qwen2moe: renormalize the chosen experts' weights (norm_topk_prob true)")
+                    help="qwen3moe, qwen2moe, olmoe: renormalize the chosen experts' weights (norm_topk_prob true)")
     ap.add_argument("--no-shared-gate", action="store_true",
                     help="qwen2moe: no mlp.shared_expert_gate tensors (a .xf spec's shared expert without "
                          "shared_gate; config.json still names Qwen2-MoE, whose class has the gate)")
@@ -968,8 +999,8 @@ def main(argv=None):
         ap.error("--shards must be >= 1")
     if args.mxfp4 and args.arch != "gptoss":
         ap.error("--mxfp4 applies to --arch gptoss")
-    if args.norm_topk_prob and args.arch not in ("qwen3moe", "qwen2moe"):
-        ap.error("--norm-topk-prob applies to --arch qwen3moe and qwen2moe")
+    if args.norm_topk_prob and args.arch not in ("qwen3moe", "qwen2moe", "olmoe"):
+        ap.error("--norm-topk-prob applies to --arch qwen3moe, qwen2moe and olmoe")
     if args.no_shared_gate and args.arch != "qwen2moe":
         ap.error("--no-shared-gate applies to --arch qwen2moe")
     if args.parallel_residual and args.arch != "stablelm":

@@ -7,7 +7,7 @@
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
-OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -18,7 +18,7 @@ Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --pr
 line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
-_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -86,6 +86,12 @@ the xf repository. Conventions:
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
     norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
     projections, before the split into heads and RoPE.
+  * OLMoE (OlmoeForCausalLM): Llama's pre-norm blocks (input_layernorm, post_attention_layernorm) with OLMo 2's
+    q_norm / k_norm (OlmoeRMSNorm(hidden_size), OlmoeRMSNorm(head_dim * num_key_value_heads): over each token's
+    whole q and k projections, before the split into heads and RoPE); every layer's MLP a mixture routed as
+    Qwen3-MoE's (OlmoeSparseMoeBlock: router mlp.gate, softmax over all experts, top num_experts_per_tok (class
+    default 8), divided by their sum only if norm_topk_prob (default false)), experts of intermediate_size; no
+    biases, head_dim = hidden / heads, rms_norm_eps default 1e-5; clip_qkv must be null (not implemented).
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
@@ -346,14 +352,15 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
-                 "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel")
+                 "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM")
 
 
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
-    qk_norm, qk_head_norm, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" or None),
-    moe_renormalize."""
+    qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's
+    sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe"
+    or None), moe_renormalize."""
 
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
@@ -410,6 +417,10 @@ class Model:
             self.w = {".".join(renames.get(part, part) for part in n.split(".")): a for n, a in self.w.items()}
         if arch == "CohereForCausalLM":
             cfg.setdefault("tie_word_embeddings", True)
+        if arch == "OlmoeForCausalLM":
+            cfg.setdefault("rms_norm_eps", 1e-5)
+            if cfg.get("clip_qkv") is not None:
+                raise NotImplementedError("OLMoE with clip_qkv")
         if arch == "GPT2LMHeadModel":
             cfg, self.w = self._gpt2(cfg, self.w)
         if arch in ("GlmForCausalLM", "Glm4ForCausalLM"):
@@ -473,10 +484,13 @@ class Model:
         # with its own gains.
         self.qk_head_norm = ((arch == "CohereForCausalLM" and cfg.get("use_qk_norm", False))
                              or (arch == "StableLmForCausalLM" and cfg.get("qk_layernorm", False)))
-        # OLMo 2: norms after each block only, q/k norms over each token's whole projections.
-        self.post_norms = self.qk_norm_projection = arch == "Olmo2ForCausalLM"
+        # OLMo 2: norms after each block only, q/k norms over each token's whole projections; OLMoE: those q/k
+        # norms in Llama's pre-norm blocks.
+        self.post_norms = arch == "Olmo2ForCausalLM"
+        self.qk_norm_projection = arch in ("Olmo2ForCausalLM", "OlmoeForCausalLM")
+        # OLMoE routes as Qwen3-MoE, with the same class defaults (top 8, norm_topk_prob false).
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
-                    else "qwen3moe" if arch == "Qwen3MoeForCausalLM"
+                    else "qwen3moe" if arch in ("Qwen3MoeForCausalLM", "OlmoeForCausalLM")
                     else "qwen2moe" if arch == "Qwen2MoeForCausalLM"
                     else "granitemoe" if arch == "GraniteMoeForCausalLM" else None)
         self.shared_gate = True                   # Qwen2-MoE's sigmoid gate of the shared expert
@@ -629,7 +643,7 @@ class Model:
             q = self.linear(x, p + "q_proj")
             k = self.linear(x, p + "k_proj")
             v = self.linear(x, p + "v_proj")
-        if self.qk_norm_projection:                              # OLMo 2: the whole projections
+        if self.qk_norm_projection:                              # OLMo 2, OLMoE: the whole projections
             q = self.norm(q, p + "q_norm")
             k = self.norm(k, p + "k_norm")
         q = q.reshape(S, H, D)
