@@ -222,6 +222,10 @@ const Architecture kArchitectures[] = {
      false, false, true, 60, 4},
     {"Qwen3MoeForCausalLM", "qwen3_moe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::Qwen, 4096, 32768,
      true, false, true, 128, 8},
+    // ERNIE 4.5 (dense): Llama's blocks with RoPE over whole heads in adjacent pairs (GLM's form), biases on
+    // every projection with use_bias.
+    {"Ernie4_5ForCausalLM", "ernie4_5", 500000.0, 1e-5, true, "silu", 128, true, SlidingStyle::None, std::nullopt,
+     131072, false, false, false, 0, 0},
     // OLMoE: Llama's pre-norm blocks, OLMo 2's q/k norms over the whole projections, every MLP a mixture of
     // experts routed as Qwen3-MoE's (softmax over all, top-k, not renormalized by default).
     {"OlmoeForCausalLM", "olmoe", 10000.0, 1e-5, false, "silu", 0, false, SlidingStyle::None, std::nullopt, 4096,
@@ -237,7 +241,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM", "Glm4ForCausalLM",
                                         "CohereForCausalLM", "GPT2LMHeadModel", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
-                                        "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM",
+                                        "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM", "Ernie4_5ForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -544,13 +548,14 @@ private:
     AttentionConfig &a = m.attention;
     a.causal = true;
     a.heads = intField("num_attention_heads", sizeDefault(8));
-    // Starcoder2Config's, GemmaConfig's and GlmConfig's defaults (2, 16, 2) are not the heads' count; their
-    // configs must say it. GPT-NeoX has as many key/value heads as query heads (its config has no such field).
-    const bool glm = arch->modelType == "glm" || arch->modelType == "glm4";
+    // Starcoder2Config's, GemmaConfig's, GlmConfig's and Ernie4_5Config's defaults (2, 16, 2, 2) are not the
+    // heads' count; their configs must say it. GPT-NeoX has as many key/value heads as query heads (its config
+    // has no such field).
+    const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernie = arch->modelType == "ernie4_5";
     if (arch->modelType == "glm4")
       m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
     std::optional<int64_t> kvDefault = gemma3 ? std::optional<int64_t>(4)
-                                       : starcoder2 || gemma1 || glm ? std::nullopt
+                                       : starcoder2 || gemma1 || glm || ernie ? std::nullopt
                                                                      : std::optional<int64_t>(a.heads);
     a.kvHeads = neox ? a.heads : intField("num_key_value_heads", kvDefault);
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
@@ -641,6 +646,8 @@ private:
     else if (const json::Value *v = field("attention_bias"))
       if (asBool(*v, "attention_bias").value_or(false))
         error("attention_bias", arch->name + " has no attention bias switch; true is not what it computes");
+    if (ernie && boolField("use_bias", false))
+      a.bias = AttentionBias::All; // Ernie4_5Attention and Ernie4_5MLP: every projection
     if (glm && a.bias == AttentionBias::All)
       a.bias = AttentionBias::QKV; // GlmAttention: attention_bias on q, k and v; o_proj has none
     // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others).
@@ -731,6 +738,8 @@ private:
     }
     if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM" || arch->modelType == "granite")
       mlp.bias = boolField("mlp_bias", false);
+    if (ernie)
+      mlp.bias = a.bias == AttentionBias::All;
     if (arch->modelType == "granite" || arch->modelType == "granitemoe")
       readGraniteMultipliers(m);
     if (arch->modelType == "phi3") {
@@ -785,8 +794,8 @@ private:
       m.rope.partial = 0.5; // GlmConfig's partial_rotary_factor
       m.rope.interleaved = true;
     }
-    if (cohere)
-      m.rope.interleaved = true; // CohereRotaryEmbedding: each frequency on a pair of adjacent dims
+    if (cohere || ernie)
+      m.rope.interleaved = true; // Cohere's and ERNIE 4.5's RoPE: each frequency on a pair of adjacent dims
     readRope(m);
     if (gemma3) {
       // Gemma 3's sliding layers rotate with their own base and no scaling (HF's rotary_emb_local).

@@ -5,7 +5,7 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere, gpt2, olmoe) it generates a tiny
+phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -14,7 +14,8 @@ checkpoint and checks:
      tables and partial apply_rotary_pos_emb, additive masks, sink column appended then dropped, the
      dense all-experts gpt-oss MoE, Mixtral's softmax-topk-renormalize routing with per-expert token
      gathering, Qwen3-MoE's (and OLMoE's) routing with and without norm_topk_prob, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
-     fused projections split by slicing / chunk, GPT-NeoX in its own names and per-head qkv layout),
+     fused projections split by slicing / chunk, GPT-NeoX in its own names and per-head qkv layout, ERNIE 4.5's
+     own apply_rotary_pos_emb),
      decoding greedily by recomputing the whole sequence
      each step: same tokens, logits to 1e-9;
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
@@ -37,7 +38,9 @@ checkpoint and checks:
      q/k/v biases, the partial rotary factor; glm4: interleaved RoPE, the sandwich norms; cohere:
      interleaved RoPE, the parallel residual, the logit scale, the layer norms; gpt2: the learned positions,
      the tanh form of GELU; olmoe: pre norms (vs OLMo 2's post norms), projection-wide q/k norms (vs none, vs
-     per head), norm_topk_prob false, top-2 itself), and that
+     per head), norm_topk_prob false, top-2 itself; ernie4_5: interleaved RoPE (vs rotate-half), the attention
+     biases, o_proj's bias (vs GLM's q/k/v only), the MLP biases, head_dim 32 in the score scale and the RoPE
+     (vs hidden / heads = 16)), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
@@ -45,8 +48,10 @@ checkpoint and checks:
      (--no-shared-gate, the reference's shared_gate off), and Cohere's and StableLM's per-head q/k layer
      norms (--qk-norm: CohereLayerNorm of shape (heads, head_dim), StableLmLayerNormPerHead; f32 and bf16,
      and StableLM with --parallel-residual too, as StableLM 2 12B), and OLMoE with norm_topk_prob true
-     (--norm-topk-prob), against torch, as in 2; for the --qk-norm forms also that the norms and each head's
-     own gains change the logits, for OLMoE's that the renormalization does, as in 6.
+     (--norm-topk-prob), and ERNIE 4.5 without biases (--no-bias, use_bias false, as published; f32 and
+     bf16), against torch, as in 2; for the --qk-norm forms also that the norms and each head's own gains
+     change the logits, for OLMoE's that the renormalization does, for ERNIE 4.5's that the interleaved RoPE
+     does, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -158,6 +163,20 @@ def apply_rotary_pos_emb(q, k, cos, sin):
     return q_embed, k_embed
 
 
+def ernie4_5_apply_rotary_pos_emb(q, k, cos, sin):
+    """modeling_ernie4_5's apply_rotary_pos_emb ("glm rope style (with full dim)"): the first half of cos / sin
+    repeat_interleave'd, rotate_half on adjacent pairs, every dim. Its q.float() / .to(original_dtype) round
+    trip is left out: everything here is float64."""
+    cos = cos[..., : cos.shape[-1] // 2].repeat_interleave(2, dim=-1)
+    sin = sin[..., : sin.shape[-1] // 2].repeat_interleave(2, dim=-1)
+
+    def rotate_half(x):
+        # Ernie4_5's rotate_half: stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
+        return torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
+
+    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+
+
 def glm_apply_rotary_pos_emb(q, k, cos, sin):
     """modeling_glm's apply_rotary_pos_emb: the first half of cos / sin repeated per pair, rotate_half_llm on
     adjacent pairs (x[..., 0::2], x[..., 1::2]) of the first rotary dims."""
@@ -204,6 +223,7 @@ class TorchModel:
         self.granite = self.type in ("granite", "granitemoe")
         self.olmo2 = self.type == "olmo2"
         self.olmoe = self.type == "olmoe"
+        self.ernie = self.type == "ernie4_5"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -217,6 +237,13 @@ class TorchModel:
         self.cohere = self.type == "cohere"
         if self.glm:
             c.setdefault("partial_rotary_factor", 0.5)           # GlmConfig's
+        if self.ernie:
+            # Ernie4_5Attention / Ernie4_5MLP: nn.Linear(..., bias=config.use_bias) on all seven projections.
+            biases = {n for n in self.w if n.endswith(".bias")}
+            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(c["num_hidden_layers"])
+                    for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                              "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")} if c.get("use_bias", False) else set()
+            assert biases == want, "ERNIE 4.5 bias tensors do not follow use_bias"
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -463,7 +490,9 @@ class TorchModel:
             # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere;
             # SmolLM3Attention: apply_rotary_pos_emb only if config.no_rope_layers[layer_idx].
             cos, sin = local_tables if self.window(n) is not None else global_tables
-            if self.glm or self.cohere:
+            if self.ernie:
+                q, k = ernie4_5_apply_rotary_pos_emb(q, k, cos, sin)
+            elif self.glm or self.cohere:
                 # Cohere's apply_rotary_pos_emb (repeat_interleave'd frequencies, rotate_half on adjacent
                 # pairs, every dim) computes what GLM's does when the whole head rotates.
                 q, k = glm_apply_rotary_pos_emb(q, k, cos, sin)
@@ -519,7 +548,8 @@ class TorchModel:
                 h = self.rms(x, p + "post_attention_layernorm.weight")
                 x = x + self.mlp(p, h) * residual
         x = self.rms(x, "model.final_layernorm.weight" if self.phi else "model.norm.weight")
-        head = (w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", self.gemma or self.starcoder2 or self.cohere)
+        head = (w["model.embed_tokens.weight"]
+                if c.get("tie_word_embeddings", self.gemma or self.starcoder2 or self.cohere or self.ernie)
                 else w["lm_head.weight"])
         logits = F.linear(x, head, w.get("lm_head.bias"))
         if self.granite:
@@ -822,6 +852,13 @@ def check_features_matter(arch, model_dir, logits):
             r.w[p + "q_norm.weight"] = r.w[p + "q_norm.weight"].reshape(r.H, r.D)
             r.w[p + "k_norm.weight"] = r.w[p + "k_norm.weight"].reshape(r.Hkv, r.D)
 
+    def no_biases(names):
+        def f(r):
+            for n in range(r.L):
+                for name in names:
+                    del r.w["model.layers.%d.%s.bias" % (n, name)]
+        return f
+
     features = {
         "gptoss": (("swiglu clamp", no_clamp), ("sinks", no_sinks), ("yarn truncate=false", truncate),
                    ("yarn attention factor", setattr_("attention_scaling", 1.0))),
@@ -890,6 +927,16 @@ def check_features_matter(arch, model_dir, logits):
                   ("projection-wide q/k norms (vs per head)", per_head_qk_norms),
                   ("norm_topk_prob false (vs renormalized)", cfg_("norm_topk_prob", True)),
                   ("top-2 routing (vs top-1)", lambda r: r.cfg.__setitem__("num_experts_per_tok", 1))),
+        # head_dim 32 where hidden / heads is 16: a runtime that derived it would scale the scores by 16^-0.5 and
+        # rotate the first 16 dims of each head at 16-dim frequencies.
+        "ernie4_5": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
+                     ("q/k/v/o biases (vs none)", no_biases(("self_attn.q_proj", "self_attn.k_proj",
+                                                             "self_attn.v_proj", "self_attn.o_proj"))),
+                     ("o_proj bias (vs GLM's q/k/v only)", no_biases(("self_attn.o_proj",))),
+                     ("MLP biases (vs none)", no_biases(("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"))),
+                     ("head_dim 32's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5)),
+                     ("RoPE over head_dim 32 (vs hidden / heads = 16 dims)", cfg_("partial_rotary_factor", 0.5))),
+        "ernie4_5 --no-bias": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),),
         # gen_tiny_model --norm-topk-prob: the chosen two's weights renormalized.
         "olmoe --norm-topk-prob": (("norm_topk_prob true (vs the softmax over all)", cfg_("norm_topk_prob", False)),),
     }
@@ -938,14 +985,15 @@ def main():
         # GPT-NeoX in Llama's order and with the buffers older checkpoints saved, GPT-2 saved from GPT2Model
         # (no transformer. prefix) and untied, Qwen2-MoE's shared expert without its gate (a .xf spec's), Cohere's
         # and StableLM's per-head q/k norms (Command R+; StableLM 2 12B, which has the parallel residual too), OLMoE's
-        # renormalized routing (norm_topk_prob true).
+        # renormalized routing (norm_topk_prob true), ERNIE 4.5 without biases (use_bias false, as published).
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
                                   ("cohere", "f32", "--qk-norm"), ("cohere", "bf16", "--qk-norm"),
                                   ("stablelm", "f32", "--qk-norm"), ("stablelm", "bf16", "--qk-norm"),
                                   ("stablelm", "f32", "--parallel-residual --qk-norm"),
-                                  ("olmoe", "f32", "--norm-topk-prob"), ("olmoe", "bf16", "--norm-topk-prob")):
+                                  ("olmoe", "f32", "--norm-topk-prob"), ("olmoe", "bf16", "--norm-topk-prob"),
+                                  ("ernie4_5", "f32", "--no-bias"), ("ernie4_5", "bf16", "--no-bias")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

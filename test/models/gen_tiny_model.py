@@ -3,16 +3,17 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe}
+                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
+        [--no-bias]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
-OlmoeForCausalLM; gemma3mm:
+OlmoeForCausalLM, Ernie4_5ForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -39,6 +40,9 @@ and k_norm.weight [KV, D] (CohereLayerNorm), or self_attn.q_layernorm.norms.h.we
 k_layernorm.norms.h.weight for h < KV (StableLmLayerNormPerHead). Their gains come from a generator of
 their own (seed + 3000), so that every other weight is the same as without the flag.
 
+With --no-bias (ernie4_5) config.json says use_bias false and the checkpoint has no bias tensors (as the
+published ERNIE 4.5 dense models); the other tensors are those the same seed gives with the biases.
+
 NumPy only: the safetensors format is written by hand (see write_safetensors).
 """
 import argparse
@@ -52,7 +56,7 @@ TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
-         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe"]
+         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -583,6 +587,26 @@ def make_config(arch, dtype):
             "router_aux_loss_coef": 0.01,
             "pad_token_id": 1,
         }
+    elif arch == "ernie4_5":
+        # ERNIE 4.5 dense (Ernie4_5ForCausalLM): Llama's pre-norm blocks, RoPE over the whole head in adjacent
+        # pairs (2i, 2i + 1), as Cohere's; use_bias puts a bias on every projection (q, k, v, o, gate, up, down;
+        # the published models have none: --no-bias). head_dim 32 with hidden 64 and 4 heads, so that it is not
+        # hidden / heads (the published 0.3B: 128 = 1024 / 16, given explicitly as here). num_key_value_heads
+        # given, as Ernie4_5Config's default (2) is not the head count; tied embeddings, the class default and
+        # the published models'. The other keys as the published config.
+        cfg = {
+            "architectures": ["Ernie4_5ForCausalLM"],
+            "model_type": "ernie4_5",
+            **common,
+            "head_dim": 32,
+            "tie_word_embeddings": True,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 500000.0,
+            "rope_scaling": None,
+            "use_bias": True,
+            "pad_token_id": 0,
+        }
     elif arch == "phi3":
         # Phi-3: fused qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows); RoPE on the first
         # half of each head (partial_rotary_factor 0.5, as Phi-4-mini's 0.75); sliding window 16 on
@@ -733,8 +757,10 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
     # Embeddings ~ N(0, 1): RMSNorm follows, so their scale does not matter much. Gemma 2 multiplies
     # them by sqrt(hidden) = 8: std 0.25 keeps them from drowning the (normed) attention and MLP outputs.
     gemma = kind in ("gemma", "gemma2", "gemma3_text")
-    # Granite multiplies them by 12.
-    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 0.1 if kind.startswith("granite") else 1.0)
+    # Granite multiplies them by 12. ERNIE 4.5 ties the lm_head to them: at std 1 the last token's own embedding
+    # outweighs the blocks' outputs and greedy decoding repeats it forever; at 0.1 the blocks decide.
+    small = kind.startswith("granite") or kind == "ernie4_5"
+    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 0.1 if small else 1.0)
     for n in range(L):
         p = "model.layers.%d." % n
         if gemma:
@@ -786,7 +812,14 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, std=0.15)
             w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
             w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
-        if cfg.get("attention_bias", False) or cfg.get("use_bias", False):
+        if kind == "ernie4_5":
+            if cfg["use_bias"]:
+                # Ernie4_5Attention: bias=config.use_bias on all four; std 0.1 so that they move the logits visibly.
+                w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
+                w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
+                w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
+                w[p + "self_attn.o_proj.bias"] = bias(H, std=0.1)
+        elif cfg.get("attention_bias", False) or cfg.get("use_bias", False):
             w[p + "self_attn.q_proj.bias"] = bias(nH * D)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
             w[p + "self_attn.v_proj.bias"] = bias(nKV * D)
@@ -880,6 +913,11 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "mlp.gate_proj.weight"] = mat(I, H)
             w[p + "mlp.up_proj.weight"] = mat(I, H)
             w[p + "mlp.down_proj.weight"] = mat(H, I)
+            if kind == "ernie4_5" and cfg["use_bias"]:
+                # Ernie4_5MLP: bias=config.use_bias on gate_proj, up_proj and down_proj.
+                w[p + "mlp.gate_proj.bias"] = bias(I, std=0.1)
+                w[p + "mlp.up_proj.bias"] = bias(I, std=0.1)
+                w[p + "mlp.down_proj.bias"] = bias(H, std=0.1)
     final = "model.final_layernorm." if kind == "phi" else "model.norm."
     w[final + "weight"] = gemma_norm(H) if gemma else norm(H)
     if kind in ("stablelm", "starcoder2", "phi"):
@@ -991,6 +1029,9 @@ def main(argv=None):
     ap.add_argument("--qk-norm", action="store_true",
                     help="cohere, stablelm: per-head q/k LayerNorms with each head's own gains (use_qk_norm / "
                          "qk_layernorm true)")
+    ap.add_argument("--no-bias", action="store_true",
+                    help="ernie4_5: use_bias false and no bias tensors (as the published models); the other "
+                         "weights as with the biases")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1007,6 +1048,8 @@ def main(argv=None):
         ap.error("--parallel-residual applies to --arch stablelm")
     if args.qk_norm and args.arch not in ("cohere", "stablelm"):
         ap.error("--qk-norm applies to --arch cohere and stablelm")
+    if args.no_bias and args.arch != "ernie4_5":
+        ap.error("--no-bias applies to --arch ernie4_5")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
         ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
     if (args.base_model_names or args.untied) and args.arch != "gpt2":
@@ -1043,6 +1086,10 @@ def main(argv=None):
         weights = make_weights(cfg, args.seed, args.neox_buffers, args.base_model_names)
     if args.no_shared_gate:
         weights = {n: a for n, a in weights.items() if not n.endswith("mlp.shared_expert_gate.weight")}
+    if args.no_bias:
+        # Drawn, then dropped: every other weight stays the one the same seed gives with use_bias.
+        cfg["use_bias"] = False
+        weights = {n: a for n, a in weights.items() if not n.endswith(".bias")}
     if args.untied:
         cfg["tie_word_embeddings"] = False
         rng = np.random.default_rng(args.seed + 2000)

@@ -7,7 +7,7 @@
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
-OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -18,7 +18,7 @@ Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --pr
 line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
-_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -92,6 +92,11 @@ the xf repository. Conventions:
     Qwen3-MoE's (OlmoeSparseMoeBlock: router mlp.gate, softmax over all experts, top num_experts_per_tok (class
     default 8), divided by their sum only if norm_topk_prob (default false)), experts of intermediate_size; no
     biases, head_dim = hidden / heads, rms_norm_eps default 1e-5; clip_qkv must be null (not implemented).
+  * ERNIE 4.5 dense (Ernie4_5ForCausalLM): Llama's pre-norm blocks; RoPE over every head dim in adjacent pairs
+    (2i, 2i + 1) with frequency i, as Cohere's (its apply_rotary_pos_emb: GLM's with the full dim); with use_bias
+    (default false) biases on q, k, v, o_proj and on the MLP's gate_proj, up_proj and down_proj (a checkpoint
+    whose bias tensors disagree with use_bias is refused); class defaults head_dim 128 (hidden / heads only when
+    null), num_key_value_heads 2, rope_theta 5e5, rms_norm_eps 1e-5, tied embeddings.
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
@@ -352,7 +357,8 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "SmolLM3ForCausalLM", "GraniteForCausalLM",
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
-                 "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM")
+                 "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
+                 "Ernie4_5ForCausalLM")
 
 
 class Model:
@@ -421,6 +427,16 @@ class Model:
             cfg.setdefault("rms_norm_eps", 1e-5)
             if cfg.get("clip_qkv") is not None:
                 raise NotImplementedError("OLMoE with clip_qkv")
+        if arch == "Ernie4_5ForCausalLM":
+            # Ernie4_5Config: head_dim 128 (null: hidden / heads, below), 2 kv heads whatever the head count.
+            cfg.setdefault("head_dim", 128)
+            cfg.setdefault("num_key_value_heads", 2)
+            cfg.setdefault("rope_theta", 500000.0)
+            cfg.setdefault("rms_norm_eps", 1e-5)
+            cfg.setdefault("tie_word_embeddings", True)
+            # bias=config.use_bias: HF would leave missing biases random and ignore unexpected ones.
+            if any(n.endswith(".bias") for n in self.w) != cfg.get("use_bias", False):
+                raise ValueError("ERNIE 4.5: the bias tensors disagree with use_bias")
         if arch == "GPT2LMHeadModel":
             cfg, self.w = self._gpt2(cfg, self.w)
         if arch in ("GlmForCausalLM", "Glm4ForCausalLM"):
@@ -458,8 +474,9 @@ class Model:
         self.parallel = (self.phi or (arch == "StableLmForCausalLM" and cfg.get("use_parallel_residual", False))
                          or (self.neox and cfg.get("use_parallel_residual", True)) or arch == "CohereForCausalLM")
         self.parallel_mlp_norm = self.neox
-        # GLM rotates adjacent pairs.
-        self.interleaved_rope = arch in ("GlmForCausalLM", "Glm4ForCausalLM", "CohereForCausalLM")
+        # GLM, Cohere and ERNIE 4.5 rotate adjacent pairs.
+        self.interleaved_rope = arch in ("GlmForCausalLM", "Glm4ForCausalLM", "CohereForCausalLM",
+                                         "Ernie4_5ForCausalLM")
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
         # (inv_freq, attention_scaling) of the sliding layers where they differ: Gemma 3's default RoPE
