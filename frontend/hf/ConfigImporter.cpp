@@ -222,6 +222,10 @@ const Architecture kArchitectures[] = {
      false, false, true, 60, 4},
     {"Qwen3MoeForCausalLM", "qwen3_moe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::Qwen, 4096, 32768,
      true, false, true, 128, 8},
+    // EXAONE 4.0: OLMo 2's norms after attention and MLP, Qwen 3's per-head q/k norms, by default three
+    // sliding layers in four with the fourth attending to everything without RoPE (NoPE).
+    {"Exaone4ForCausalLM", "exaone4", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::Pattern, 4096, 2048,
+     false, false, false, 0, 0},
     // ERNIE 4.5 (dense): Llama's blocks with RoPE over whole heads in adjacent pairs (GLM's form), biases on
     // every projection with use_bias.
     {"Ernie4_5ForCausalLM", "ernie4_5", 500000.0, 1e-5, true, "silu", 128, true, SlidingStyle::None, std::nullopt,
@@ -242,6 +246,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "CohereForCausalLM", "GPT2LMHeadModel", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM", "Ernie4_5ForCausalLM",
+                                        "Exaone4ForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -657,6 +662,11 @@ private:
       m.normPlacement = NormPlacement::Post;
       a.qkNorm = QkNorm::Projection;
     }
+    if (arch->modelType == "exaone4") {
+      // Exaone4DecoderLayer is Olmo2DecoderLayer; Exaone4Attention norms q and k per head before RoPE.
+      m.normPlacement = NormPlacement::Post;
+      a.qkNorm = QkNorm::PerHead;
+    }
     if (arch->modelType == "olmoe") {
       a.qkNorm = QkNorm::Projection;
       if (const json::Value *v = field("clip_qkv"); v && v->kind() != json::Value::Null)
@@ -674,6 +684,15 @@ private:
         error("use_bidirectional_attention", "bidirectional attention (an embedding model) is not supported; "
                                              "Gemma3ForCausalLM is causal");
     readSliding(m, *arch);
+    if (arch->modelType == "exaone4") {
+      // Exaone4Attention rotates q and k only where the model has no window or the layer slides: with a
+      // window, its full layers are NoPE.
+      const json::Value *sw = root->get("sliding_window");
+      if (!sw || sw->kind() != json::Value::Null)
+        for (int64_t l = 0; l < m.numLayers; ++l)
+          if (!m.isSlidingLayer(l))
+            m.nopeLayers.push_back(l);
+    }
     if (arch->modelType == "smollm3")
       readSmolLM3Layers(m);
     const bool qwen2Moe = arch->modelType == "qwen2_moe", qwenMoe = qwen2Moe || arch->modelType == "qwen3_moe",
@@ -1087,8 +1106,21 @@ private:
           types[i] = LayerType::Sliding;
       break;
     case SlidingStyle::Pattern: {
-      // Gemma3TextConfig: layer i slides unless (i + 1) % sliding_window_pattern == 0.
-      int64_t pattern = intField("sliding_window_pattern", 6);
+      // Gemma3TextConfig and Exaone4Config: layer i slides unless (i + 1) % sliding_window_pattern == 0. EXAONE's
+      // published configs list layer_types beside a pattern written as a string ("LLLG"), which its class then
+      // ignores.
+      const bool exaone = arch.modelType == "exaone4";
+      if (exaone && explicitTypes) {
+        handled.insert("sliding_window_pattern");
+        break;
+      }
+      // Exaone4Config sets the pattern to 0 (every layer full) when sliding_window is null.
+      const json::Value *sw = root->get("sliding_window");
+      if (exaone && sw && sw->kind() == json::Value::Null) {
+        handled.insert("sliding_window_pattern");
+        break;
+      }
+      int64_t pattern = intField("sliding_window_pattern", exaone ? 4 : 6);
       if (!explicitTypes && pattern > 0)
         for (int64_t i = 0; i < n; ++i)
           types[i] = (i + 1) % pattern ? LayerType::Sliding : LayerType::Full;

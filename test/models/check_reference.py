@@ -5,7 +5,7 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5) it generates a tiny
+phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -15,7 +15,7 @@ checkpoint and checks:
      dense all-experts gpt-oss MoE, Mixtral's softmax-topk-renormalize routing with per-expert token
      gathering, Qwen3-MoE's (and OLMoE's) routing with and without norm_topk_prob, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
      fused projections split by slicing / chunk, GPT-NeoX in its own names and per-head qkv layout, ERNIE 4.5's
-     own apply_rotary_pos_emb),
+     own apply_rotary_pos_emb, Exaone4Config's layer_types derivation and Exaone4Attention's RoPE condition),
      decoding greedily by recomputing the whole sequence
      each step: same tokens, logits to 1e-9;
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
@@ -40,7 +40,8 @@ checkpoint and checks:
      the tanh form of GELU; olmoe: pre norms (vs OLMo 2's post norms), projection-wide q/k norms (vs none, vs
      per head), norm_topk_prob false, top-2 itself; ernie4_5: interleaved RoPE (vs rotate-half), the attention
      biases, o_proj's bias (vs GLM's q/k/v only), the MLP biases, head_dim 32 in the score scale and the RoPE
-     (vs hidden / heads = 16)), and that
+     (vs hidden / heads = 16); exaone4: post norms (vs pre), per-head q/k norms (vs none), NoPE on the full
+     layer (vs RoPE there), head_dim 32 in the score scale and the RoPE, llama3 scaling (vs none)), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
@@ -49,9 +50,12 @@ checkpoint and checks:
      norms (--qk-norm: CohereLayerNorm of shape (heads, head_dim), StableLmLayerNormPerHead; f32 and bf16,
      and StableLM with --parallel-residual too, as StableLM 2 12B), and OLMoE with norm_topk_prob true
      (--norm-topk-prob), and ERNIE 4.5 without biases (--no-bias, use_bias false, as published; f32 and
-     bf16), against torch, as in 2; for the --qk-norm forms also that the norms and each head's own gains
-     change the logits, for OLMoE's that the renormalization does, for ERNIE 4.5's that the interleaved RoPE
-     does, as in 6.
+     bf16), and EXAONE 4.0 with layer_types listed beside a string sliding_window_pattern "LLLG" (--layer-types)
+     and with sliding_window null (--no-window), against torch, as in 2; for the --qk-norm forms also that the
+     norms and each head's own gains change the logits, for OLMoE's that the renormalization does, for ERNIE
+     4.5's that the interleaved RoPE does, for EXAONE's --layer-types that the listed types (vs the pattern's),
+     the window and NoPE on the full layers do, for --no-window that RoPE on every layer (vs NoPE on the full
+     ones) does, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -224,6 +228,7 @@ class TorchModel:
         self.olmo2 = self.type == "olmo2"
         self.olmoe = self.type == "olmoe"
         self.ernie = self.type == "ernie4_5"
+        self.exaone = self.type == "exaone4"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -244,6 +249,16 @@ class TorchModel:
                     for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                               "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")} if c.get("use_bias", False) else set()
             assert biases == want, "ERNIE 4.5 bias tensors do not follow use_bias"
+        if self.exaone:
+            # Exaone4Config: class defaults, then __post_init__: no window sets the pattern to 0; layer_types
+            # derived from the pattern only when not given (a string pattern beside them is left alone).
+            c.setdefault("sliding_window", 4096)
+            c.setdefault("sliding_window_pattern", 4)
+            if c["sliding_window"] is None:
+                c["sliding_window_pattern"] = 0
+            if c.get("layer_types") is None:
+                c["layer_types"] = ["sliding_attention" if (i + 1) % c["sliding_window_pattern"] != 0
+                                    else "full_attention" for i in range(c["num_hidden_layers"])]
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -288,6 +303,10 @@ class TorchModel:
         if self.type == "smollm3":
             assert not c.get("use_sliding_window")
             return None
+        if self.exaone:
+            # Exaone4Attention: sliding_window=self.sliding_window if self.is_sliding else None, is_sliding =
+            # layer_types[layer_idx] == "sliding_attention".
+            return c["sliding_window"] if c["layer_types"][layer] == "sliding_attention" else None
         if self.type in ("qwen3_moe", "qwen2_moe"):
             # Qwen3MoeConfig: sliding_window if use_sliding_window else None (not in the tiny models).
             assert not c.get("use_sliding_window")
@@ -318,8 +337,9 @@ class TorchModel:
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
         q, k, v = q.view(S, -1, D), k.view(S, -1, D), v.view(S, -1, D)
-        if self.type in ("qwen3", "qwen3_moe", "gemma3_text"):
+        if self.type in ("qwen3", "qwen3_moe", "gemma3_text", "exaone4"):
             # Qwen3Attention / Gemma3Attention: self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
+            # Exaone4Attention: self.q_norm(query_states) after the view and transpose (the same per-head RMSNorm).
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
         if self.cohere and self.cfg.get("use_qk_norm"):
@@ -484,14 +504,19 @@ class TorchModel:
             residual = c["residual_multiplier"]
         for n in range(c["num_hidden_layers"]):
             p = "model.layers.%d." % n
-            # Olmo2DecoderLayer: no input_layernorm; the block reads the residual stream itself.
-            h = x if self.olmo2 else self.rms(x, p + "input_layernorm.weight")
+            # Olmo2DecoderLayer (and Exaone4DecoderLayer, the same): no input_layernorm; the block reads the
+            # residual stream itself.
+            h = x if self.olmo2 or self.exaone else self.rms(x, p + "input_layernorm.weight")
             q, k, v = self.qkv(h, p, S, H, KV, D)
             # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere;
             # SmolLM3Attention: apply_rotary_pos_emb only if config.no_rope_layers[layer_idx].
             cos, sin = local_tables if self.window(n) is not None else global_tables
             if self.ernie:
                 q, k = ernie4_5_apply_rotary_pos_emb(q, k, cos, sin)
+            elif self.exaone:
+                # Exaone4Attention: "We use global NoPE for hybrid attention model".
+                if c["sliding_window"] is None or c["layer_types"][n] == "sliding_attention":
+                    q, k = apply_rotary_pos_emb(q, k, cos, sin)
             elif self.glm or self.cohere:
                 # Cohere's apply_rotary_pos_emb (repeat_interleave'd frequencies, rotate_half on adjacent
                 # pairs, every dim) computes what GLM's does when the whole head rotates.
@@ -526,7 +551,7 @@ class TorchModel:
                 # feed_forward_hidden_states + residual, both from the same input_layernorm output.
                 x = x + attn + self.mlp(p, h)
                 continue
-            if self.olmo2:
+            if self.olmo2 or self.exaone:
                 # Olmo2DecoderLayer: residual + post_attention_layernorm(attn), then residual +
                 # post_feedforward_layernorm(mlp(hidden_states)).
                 x = x + self.rms(attn, p + "post_attention_layernorm.weight")
@@ -750,7 +775,9 @@ def check_window_matters(arch, model_dir, logits):
     # The first rows see fewer keys than the window: identical; later rows must differ.
     W = min(w for w in reference_forward.Model(model_dir).windows if w)
     early = len(PROMPT) + np.arange(logits.shape[0]) <= W
-    check(maxdiff(nowin[early], logits[early]) <= 1e-12 and maxdiff(nowin[~early], logits[~early]) > 1e-3,
+    # (exaone4's window of 4 is shorter than the prompt: no early rows.)
+    check((not early.any() or maxdiff(nowin[early], logits[early]) <= 1e-12)
+          and maxdiff(nowin[~early], logits[~early]) > 1e-3,
           "%s: the sliding window changes exactly the rows past %d keys" % (arch, W))
 
 
@@ -852,6 +879,11 @@ def check_features_matter(arch, model_dir, logits):
             r.w[p + "q_norm.weight"] = r.w[p + "q_norm.weight"].reshape(r.H, r.D)
             r.w[p + "k_norm.weight"] = r.w[p + "k_norm.weight"].reshape(r.Hkv, r.D)
 
+    def exaone_pattern_types(r):
+        # The layer types sliding_window_pattern 4 gives (layers 0-2 slide, 3 is full and NoPE), not the listed ones.
+        r.windows = [r.cfg["sliding_window"]] * 3 + [None]
+        r.rope_layers = [True] * 3 + [False]
+
     def no_biases(names):
         def f(r):
             for n in range(r.L):
@@ -937,6 +969,21 @@ def check_features_matter(arch, model_dir, logits):
                      ("head_dim 32's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5)),
                      ("RoPE over head_dim 32 (vs hidden / heads = 16 dims)", cfg_("partial_rotary_factor", 0.5))),
         "ernie4_5 --no-bias": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),),
+        # Layers 0-2 slide over 4 keys (check_window_matters), layer 3 full and NoPE; head_dim 32 as ernie4_5's.
+        "exaone4": (("post norms (vs pre norms)", olmo2_pre_norms),
+                    ("per-head q/k norms (vs none)", setattr_("qk_norm", False)),
+                    ("NoPE on the full layer 3 (vs RoPE there)", setattr_("rope_layers", [True] * 4)),
+                    ("head_dim 32's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5)),
+                    ("RoPE over head_dim 32 (vs hidden / heads = 16 dims)", cfg_("partial_rotary_factor", 0.5)),
+                    ("llama3 RoPE scaling (vs none)", cfg_("rope_scaling", None))),
+        # gen_tiny_model --layer-types: sliding, full, sliding, full, beside a pattern "LLLG" that must be ignored.
+        "exaone4 --layer-types": (("listed layer_types (vs the pattern's: 0-2 sliding, 3 full)", exaone_pattern_types),
+                                  ("sliding window on layers 0 and 2 (vs none)", setattr_("windows", [None] * 4)),
+                                  ("NoPE on the full layers 1 and 3 (vs RoPE there)",
+                                   setattr_("rope_layers", [True] * 4))),
+        # gen_tiny_model --no-window: sliding_window null, every layer full and rotated.
+        "exaone4 --no-window": (("RoPE on every layer (vs NoPE on the full ones, here all)",
+                                 setattr_("rope_layers", [False] * 4)),),
         # gen_tiny_model --norm-topk-prob: the chosen two's weights renormalized.
         "olmoe --norm-topk-prob": (("norm_topk_prob true (vs the softmax over all)", cfg_("norm_topk_prob", False)),),
     }
@@ -985,7 +1032,8 @@ def main():
         # GPT-NeoX in Llama's order and with the buffers older checkpoints saved, GPT-2 saved from GPT2Model
         # (no transformer. prefix) and untied, Qwen2-MoE's shared expert without its gate (a .xf spec's), Cohere's
         # and StableLM's per-head q/k norms (Command R+; StableLM 2 12B, which has the parallel residual too), OLMoE's
-        # renormalized routing (norm_topk_prob true), ERNIE 4.5 without biases (use_bias false, as published).
+        # renormalized routing (norm_topk_prob true), ERNIE 4.5 without biases (use_bias false, as published), EXAONE
+        # 4.0 with layer_types listed (as the 32B) and without a window (every layer rotated).
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -993,7 +1041,9 @@ def main():
                                   ("stablelm", "f32", "--qk-norm"), ("stablelm", "bf16", "--qk-norm"),
                                   ("stablelm", "f32", "--parallel-residual --qk-norm"),
                                   ("olmoe", "f32", "--norm-topk-prob"), ("olmoe", "bf16", "--norm-topk-prob"),
-                                  ("ernie4_5", "f32", "--no-bias"), ("ernie4_5", "bf16", "--no-bias")):
+                                  ("ernie4_5", "f32", "--no-bias"), ("ernie4_5", "bf16", "--no-bias"),
+                                  ("exaone4", "f32", "--layer-types"), ("exaone4", "bf16", "--layer-types"),
+                                  ("exaone4", "f32", "--no-window"), ("exaone4", "bf16", "--no-window")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

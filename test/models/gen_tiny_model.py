@@ -3,17 +3,18 @@
 
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
-                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5}
+                granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
+                exaone4}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
-        [--no-bias]
+        [--no-bias] [--layer-types] [--no-window]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
-OlmoeForCausalLM, Ernie4_5ForCausalLM; gemma3mm:
+OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -43,6 +44,14 @@ their own (seed + 3000), so that every other weight is the same as without the f
 With --no-bias (ernie4_5) config.json says use_bias false and the checkpoint has no bias tensors (as the
 published ERNIE 4.5 dense models); the other tensors are those the same seed gives with the biases.
 
+exaone4 by default lists no layer_types: Exaone4Config derives them from sliding_window_pattern 4 (layers 0-2
+slide, layer 3 is full and, as a window is set, has no RoPE). With --layer-types config.json lists them
+(sliding, full, sliding, full) beside "sliding_window_pattern": "LLLG", which the class then ignores (as in
+the published EXAONE-4.0-32B config); with --no-window it says "sliding_window": null (every layer full and
+rotated: global attention everywhere, as the 1.2B) and lists four full_attention layer_types, since
+Exaone4Config cannot derive them then (its pattern becomes 0 and (i + 1) % 0 raises). The weights are the
+same for the three forms.
+
 NumPy only: the safetensors format is written by hand (see write_safetensors).
 """
 import argparse
@@ -56,7 +65,7 @@ TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
-         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5"]
+         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -607,6 +616,36 @@ def make_config(arch, dtype):
             "use_bias": True,
             "pad_token_id": 0,
         }
+    elif arch == "exaone4":
+        # EXAONE 4.0 (Exaone4ForCausalLM): OLMo 2's blocks (RMSNorm after attention and MLP, none before), Qwen 3's
+        # q_norm / k_norm per head ([head_dim], before RoPE); sliding_window 4 (small, so that it cuts into an
+        # 8-token prompt) with sliding_window_pattern 4 and no layer_types: layers 0-2 slide, layer 3 attends to
+        # everything without RoPE (Exaone4Attention rotates only where sliding_window is null or the layer slides),
+        # as the 32B's 3:1. head_dim 32 given, not hidden / heads = 16; num_key_value_heads given (the class
+        # default is num_attention_heads). rope_theta 1e6 and llama3 scaling as the published 1.2B, but with
+        # original_max_position_embeddings 64 (8192 there), as llama's here, so that the scaling reaches these
+        # short sequences.
+        cfg = {
+            "architectures": ["Exaone4ForCausalLM"],
+            "model_type": "exaone4",
+            **common,
+            "head_dim": 32,
+            "num_hidden_layers": 4,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 1000000.0,
+            "rope_scaling": {
+                "rope_type": "llama3",
+                "factor": 16.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 64,
+            },
+            "sliding_window": 4,
+            "sliding_window_pattern": 4,
+            "attention_dropout": 0.0,
+            "pad_token_id": 0,
+        }
     elif arch == "phi3":
         # Phi-3: fused qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows); RoPE on the first
         # half of each head (partial_rotary_factor 0.5, as Phi-4-mini's 0.75); sliding window 16 on
@@ -774,6 +813,10 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "post_feedforward_layernorm.weight"] = norm(H)
             w[p + "self_attn.q_norm.weight"] = norm(nH * D)
             w[p + "self_attn.k_norm.weight"] = norm(nKV * D)
+        elif kind == "exaone4":
+            # Exaone4DecoderLayer = Olmo2DecoderLayer: the same two norms; its q/k norms are per head (below).
+            w[p + "post_attention_layernorm.weight"] = norm(H)
+            w[p + "post_feedforward_layernorm.weight"] = norm(H)
         elif kind == "phi":
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "input_layernorm.bias"] = bias(H, std=0.1)
@@ -843,7 +886,7 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 for name, g in (("q_layernorm", gq), ("k_layernorm", gk)):
                     for h in range(g.shape[0]):
                         w[p + "self_attn.%s.norms.%d.weight" % (name, h)] = g[h]
-        if kind in ("qwen3", "qwen3_moe"):
+        if kind in ("qwen3", "qwen3_moe", "exaone4"):
             w[p + "self_attn.q_norm.weight"] = norm(D)
             w[p + "self_attn.k_norm.weight"] = norm(D)
         if kind == "olmoe":
@@ -1032,6 +1075,12 @@ def main(argv=None):
     ap.add_argument("--no-bias", action="store_true",
                     help="ernie4_5: use_bias false and no bias tensors (as the published models); the other "
                          "weights as with the biases")
+    ap.add_argument("--layer-types", action="store_true",
+                    help="exaone4: list layer_types (sliding, full, sliding, full) beside sliding_window_pattern "
+                         "\"LLLG\", which the class then ignores")
+    ap.add_argument("--no-window", action="store_true",
+                    help="exaone4: sliding_window null (every layer full and rotated) and four full_attention "
+                         "layer_types")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1050,6 +1099,10 @@ def main(argv=None):
         ap.error("--qk-norm applies to --arch cohere and stablelm")
     if args.no_bias and args.arch != "ernie4_5":
         ap.error("--no-bias applies to --arch ernie4_5")
+    if (args.layer_types or args.no_window) and args.arch != "exaone4":
+        ap.error("--layer-types and --no-window apply to --arch exaone4")
+    if args.layer_types and args.no_window:
+        ap.error("--layer-types and --no-window exclude each other")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
         ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
     if (args.base_model_names or args.untied) and args.arch != "gpt2":
@@ -1066,6 +1119,13 @@ def main(argv=None):
         cfg["use_parallel_residual"] = False
     if args.qk_norm:
         cfg["use_qk_norm" if args.arch == "cohere" else "qk_layernorm"] = True
+    if args.layer_types:
+        # Not the pattern's (sliding, sliding, sliding, full): a reader that derived them from "LLLG" would differ.
+        cfg["layer_types"] = ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]
+        cfg["sliding_window_pattern"] = "LLLG"
+    if args.no_window:
+        cfg["sliding_window"] = None
+        cfg["layer_types"] = ["full_attention"] * cfg["num_hidden_layers"]
     if args.arch in MULTIMODAL:
         text = dict(cfg["text_config"], torch_dtype=cfg["torch_dtype"])
         lm = make_weights(text, args.seed)

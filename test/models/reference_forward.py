@@ -7,7 +7,7 @@
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
-OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -18,7 +18,8 @@ Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --pr
 line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
-_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4,
+modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -97,6 +98,15 @@ the xf repository. Conventions:
     (default false) biases on q, k, v, o_proj and on the MLP's gate_proj, up_proj and down_proj (a checkpoint
     whose bias tensors disagree with use_bias is refused); class defaults head_dim 128 (hidden / heads only when
     null), num_key_value_heads 2, rope_theta 5e5, rms_norm_eps 1e-5, tied embeddings.
+  * EXAONE 4.0 (Exaone4ForCausalLM): OLMo 2's blocks (post_attention_layernorm / post_feedforward_layernorm
+    after attention and MLP, no norm before) with Qwen 3's q_norm / k_norm (over head_dim of each head, one
+    [head_dim] gain, before RoPE); no biases. Layer types as Exaone4Config: layer_types when given (a string
+    sliding_window_pattern such as "LLLG" beside them is ignored), else layer i slides unless
+    (i + 1) % sliding_window_pattern == 0 (class defaults sliding_window 4096, pattern 4); sliding layers see
+    the last sliding_window keys. RoPE (with rope_scaling) only where sliding_window is null or the layer
+    slides: with a window the full layers are NoPE. sliding_window null: every layer full and rotated
+    (whatever layer_types says; HF cannot derive them then, its pattern 0 divides by zero). Class defaults
+    num_key_value_heads = heads, head_dim = hidden / heads, rms_norm_eps 1e-5, untied embeddings.
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
@@ -358,7 +368,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
-                 "Ernie4_5ForCausalLM")
+                 "Ernie4_5ForCausalLM", "Exaone4ForCausalLM")
 
 
 class Model:
@@ -437,6 +447,8 @@ class Model:
             # bias=config.use_bias: HF would leave missing biases random and ignore unexpected ones.
             if any(n.endswith(".bias") for n in self.w) != cfg.get("use_bias", False):
                 raise ValueError("ERNIE 4.5: the bias tensors disagree with use_bias")
+        if arch == "Exaone4ForCausalLM":
+            cfg.setdefault("rms_norm_eps", 1e-5)
         if arch == "GPT2LMHeadModel":
             cfg, self.w = self._gpt2(cfg, self.w)
         if arch in ("GlmForCausalLM", "Glm4ForCausalLM"):
@@ -491,19 +503,22 @@ class Model:
             interval = cfg.get("no_rope_layer_interval", 4)
             flags = cfg.get("no_rope_layers") or [int((i + 1) % interval != 0) for i in range(self.L)]
             self.rope_layers = [bool(flags[i]) for i in range(self.L)]
+        if arch == "Exaone4ForCausalLM" and cfg.get("sliding_window", 4096) is not None:
+            # Exaone4Attention: apply_rotary_pos_emb only `if self.sliding_window is None or self.is_sliding`.
+            self.rope_layers = list(self.sliding_layers)
         if gemma3:
             local = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
             self.local_rope = rope_parameters(local)
         self.unit_offset = gemma
         self.sandwich = (gemma and not gemma1) or arch == "Glm4ForCausalLM"
-        self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM")
+        self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "Exaone4ForCausalLM")
         # Cohere (use_qk_norm) and StableLM (qk_layernorm): a LayerNorm without bias over head_dim, each head
         # with its own gains.
         self.qk_head_norm = ((arch == "CohereForCausalLM" and cfg.get("use_qk_norm", False))
                              or (arch == "StableLmForCausalLM" and cfg.get("qk_layernorm", False)))
-        # OLMo 2: norms after each block only, q/k norms over each token's whole projections; OLMoE: those q/k
-        # norms in Llama's pre-norm blocks.
-        self.post_norms = arch == "Olmo2ForCausalLM"
+        # OLMo 2 (and EXAONE 4.0's Olmo2DecoderLayer): norms after each block only; OLMo 2's q/k norms over each
+        # token's whole projections; OLMoE: those q/k norms in Llama's pre-norm blocks.
+        self.post_norms = arch in ("Olmo2ForCausalLM", "Exaone4ForCausalLM")
         self.qk_norm_projection = arch in ("Olmo2ForCausalLM", "OlmoeForCausalLM")
         # OLMoE routes as Qwen3-MoE, with the same class defaults (top 8, norm_topk_prob false).
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
@@ -593,6 +608,19 @@ class Model:
         cfg, arch, L = self.cfg, self.arch, self.L
         if arch in ("MistralForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM", "Starcoder2ForCausalLM"):
             return [cfg.get("sliding_window", 4096 if arch == "MistralForCausalLM" else None)] * L
+        if arch == "Exaone4ForCausalLM":
+            # Exaone4Config: sliding_window null sets the pattern to 0 and nothing slides (the attention passes
+            # sliding_window=None); otherwise layer_types, by default from the pattern.
+            window = cfg.get("sliding_window", 4096)
+            if window is None:
+                return [None] * L
+            types = cfg.get("layer_types")
+            if types is None:
+                pattern = cfg.get("sliding_window_pattern", 4)
+                if not isinstance(pattern, int):
+                    raise ValueError("EXAONE 4.0: sliding_window_pattern %r without layer_types" % (pattern,))
+                types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(L)]
+            return [window if t == "sliding_attention" else None for t in types]
         if arch == "Gemma3ForCausalLM":
             window = cfg.get("sliding_window", 4096)
             pattern = cfg.get("sliding_window_pattern", 6)
