@@ -226,6 +226,10 @@ const Architecture kArchitectures[] = {
     // sliding layers in four with the fourth attending to everything without RoPE (NoPE).
     {"Exaone4ForCausalLM", "exaone4", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::Pattern, 4096, 2048,
      false, false, false, 0, 0},
+    // Seed-OSS: Llama's blocks with head_dim 128 given, biases on q, k and v (attention_bias) and on o_proj only
+    // with attention_out_bias.
+    {"SeedOssForCausalLM", "seed_oss", 10000.0, 1e-6, false, "silu", 128, true, SlidingStyle::None, std::nullopt,
+     524288, true, true, false, 0, 0},
     // ERNIE 4.5 (dense): Llama's blocks with RoPE over whole heads in adjacent pairs (GLM's form), biases on
     // every projection with use_bias.
     {"Ernie4_5ForCausalLM", "ernie4_5", 500000.0, 1e-5, true, "silu", 128, true, SlidingStyle::None, std::nullopt,
@@ -246,7 +250,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "CohereForCausalLM", "GPT2LMHeadModel", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM", "Ernie4_5ForCausalLM",
-                                        "Exaone4ForCausalLM",
+                                        "Exaone4ForCausalLM", "SeedOssForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -556,11 +560,12 @@ private:
     // Starcoder2Config's, GemmaConfig's, GlmConfig's and Ernie4_5Config's defaults (2, 16, 2, 2) are not the
     // heads' count; their configs must say it. GPT-NeoX has as many key/value heads as query heads (its config
     // has no such field).
-    const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernie = arch->modelType == "ernie4_5";
+    const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernie = arch->modelType == "ernie4_5",
+               seed = arch->modelType == "seed_oss";
     if (arch->modelType == "glm4")
       m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
     std::optional<int64_t> kvDefault = gemma3 ? std::optional<int64_t>(4)
-                                       : starcoder2 || gemma1 || glm || ernie ? std::nullopt
+                                       : starcoder2 || gemma1 || glm || ernie || seed ? std::nullopt
                                                                      : std::optional<int64_t>(a.heads);
     a.kvHeads = neox ? a.heads : intField("num_key_value_heads", kvDefault);
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
@@ -653,6 +658,14 @@ private:
         error("attention_bias", arch->name + " has no attention bias switch; true is not what it computes");
     if (ernie && boolField("use_bias", false))
       a.bias = AttentionBias::All; // Ernie4_5Attention and Ernie4_5MLP: every projection
+    if (seed) {
+      // SeedOssAttention: attention_bias on q, k and v, attention_out_bias on o_proj.
+      const bool out = boolField("attention_out_bias", false);
+      if (a.bias == AttentionBias::None && out)
+        error("attention_out_bias", "a bias on o_proj alone (attention_bias false) is not supported");
+      else if (a.bias == AttentionBias::All && !out)
+        a.bias = AttentionBias::QKV;
+    }
     if (glm && a.bias == AttentionBias::All)
       a.bias = AttentionBias::QKV; // GlmAttention: attention_bias on q, k and v; o_proj has none
     // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others).
@@ -755,7 +768,8 @@ private:
             error(key, "'" + key + "' = " + describe(*v) + ": only \"" + expected +
                            "\" is supported (HF's " + arch->name + " ignores this field)");
     }
-    if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM" || arch->modelType == "granite")
+    if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM" || arch->modelType == "granite" ||
+        arch->modelType == "seed_oss")
       mlp.bias = boolField("mlp_bias", false);
     if (ernie)
       mlp.bias = a.bias == AttentionBias::All;

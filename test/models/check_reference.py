@@ -5,7 +5,7 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4) it generates a tiny
+phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -41,7 +41,9 @@ checkpoint and checks:
      per head), norm_topk_prob false, top-2 itself; ernie4_5: interleaved RoPE (vs rotate-half), the attention
      biases, o_proj's bias (vs GLM's q/k/v only), the MLP biases, head_dim 32 in the score scale and the RoPE
      (vs hidden / heads = 16); exaone4: post norms (vs pre), per-head q/k norms (vs none), NoPE on the full
-     layer (vs RoPE there), head_dim 32 in the score scale and the RoPE, llama3 scaling (vs none)), and that
+     layer (vs RoPE there), head_dim 32 in the score scale and the RoPE, llama3 scaling (vs none); seed_oss: the
+     q/k/v biases (vs none), head_dim 32 in the score scale and the RoPE (vs hidden / heads = 16), RoPE itself (vs
+     none) and rope_theta 1e7 (vs 1e4)), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
@@ -51,11 +53,12 @@ checkpoint and checks:
      and StableLM with --parallel-residual too, as StableLM 2 12B), and OLMoE with norm_topk_prob true
      (--norm-topk-prob), and ERNIE 4.5 without biases (--no-bias, use_bias false, as published; f32 and
      bf16), and EXAONE 4.0 with layer_types listed beside a string sliding_window_pattern "LLLG" (--layer-types)
-     and with sliding_window null (--no-window), against torch, as in 2; for the --qk-norm forms also that the
+     and with sliding_window null (--no-window), and Seed-OSS with attention_out_bias and mlp_bias true
+     (--all-biases; f32 and bf16), against torch, as in 2; for the --qk-norm forms also that the
      norms and each head's own gains change the logits, for OLMoE's that the renormalization does, for ERNIE
      4.5's that the interleaved RoPE does, for EXAONE's --layer-types that the listed types (vs the pattern's),
      the window and NoPE on the full layers do, for --no-window that RoPE on every layer (vs NoPE on the full
-     ones) does, as in 6.
+     ones) does, for Seed-OSS's --all-biases that o_proj's bias (vs q/k/v only) and the MLP biases do, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -116,7 +119,7 @@ def torch_rope(cfg):
     dim = int(cfg["head_dim"] * cfg.get("partial_rotary_factor", 1.0))
     inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).double() / dim))
     rs = cfg.get("rope_scaling")
-    if not rs:
+    if not rs or rs.get("rope_type") == "default":    # ROPE_INIT_FUNCTIONS["default"]: no scaling
         return inv_freq, 1.0
     if rs["rope_type"] == "linear":
         # _compute_linear_scaling_rope_parameters: inv_freq /= factor
@@ -229,6 +232,7 @@ class TorchModel:
         self.olmoe = self.type == "olmoe"
         self.ernie = self.type == "ernie4_5"
         self.exaone = self.type == "exaone4"
+        self.seed = self.type == "seed_oss"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -249,6 +253,20 @@ class TorchModel:
                     for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                               "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")} if c.get("use_bias", False) else set()
             assert biases == want, "ERNIE 4.5 bias tensors do not follow use_bias"
+        if self.seed:
+            # SeedOssAttention: q_proj, k_proj, v_proj with bias=config.attention_bias, o_proj with
+            # bias=config.attention_out_bias; SeedOssMLP: bias=config.mlp_bias on all three (SeedOssConfig's defaults
+            # true, false, false). head_dim: SeedOssConfig's 128 when absent (hidden / heads when null, below).
+            c.setdefault("head_dim", 128)
+            attention_bias, out_bias, mlp_bias = (c.get("attention_bias", True), c.get("attention_out_bias", False),
+                                                  c.get("mlp_bias", False))
+            biases = {n for n in self.w if n.endswith(".bias")}
+            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(c["num_hidden_layers"])
+                    for m, on in (("self_attn.q_proj", attention_bias), ("self_attn.k_proj", attention_bias),
+                                  ("self_attn.v_proj", attention_bias), ("self_attn.o_proj", out_bias),
+                                  ("mlp.gate_proj", mlp_bias), ("mlp.up_proj", mlp_bias), ("mlp.down_proj", mlp_bias))
+                    if on}
+            assert biases == want, "Seed-OSS bias tensors do not follow attention_bias / attention_out_bias / mlp_bias"
         if self.exaone:
             # Exaone4Config: class defaults, then __post_init__: no window sets the pattern to 0; layer_types
             # derived from the pattern only when not given (a string pattern beside them is left alone).
@@ -984,6 +1002,18 @@ def check_features_matter(arch, model_dir, logits):
         # gen_tiny_model --no-window: sliding_window null, every layer full and rotated.
         "exaone4 --no-window": (("RoPE on every layer (vs NoPE on the full ones, here all)",
                                  setattr_("rope_layers", [False] * 4)),),
+        # head_dim 32 where hidden / heads is 16, as ernie4_5's; rope_theta 1e7 as published: the first dims of each
+        # head still turn (inv_freq 1, 0.37, 0.13, ...) over these 72 positions.
+        "seed_oss": (("q/k/v biases (vs none)", no_qkv_bias),
+                     ("head_dim 32's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5)),
+                     ("RoPE over head_dim 32 (vs hidden / heads = 16 dims)", cfg_("partial_rotary_factor", 0.5)),
+                     ("RoPE (vs none)", setattr_("rope_layers", [False] * 2)),
+                     ("rope_theta 1e7 (vs 1e4)", cfg_("rope_theta", 10000.0))),
+        # gen_tiny_model --all-biases: attention_out_bias and mlp_bias true.
+        "seed_oss --all-biases": (("q/k/v biases (vs none)", no_qkv_bias),
+                                  ("o_proj bias (vs q/k/v only)", no_biases(("self_attn.o_proj",))),
+                                  ("MLP biases (vs none)",
+                                   no_biases(("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")))),
         # gen_tiny_model --norm-topk-prob: the chosen two's weights renormalized.
         "olmoe --norm-topk-prob": (("norm_topk_prob true (vs the softmax over all)", cfg_("norm_topk_prob", False)),),
     }
@@ -1033,7 +1063,8 @@ def main():
         # (no transformer. prefix) and untied, Qwen2-MoE's shared expert without its gate (a .xf spec's), Cohere's
         # and StableLM's per-head q/k norms (Command R+; StableLM 2 12B, which has the parallel residual too), OLMoE's
         # renormalized routing (norm_topk_prob true), ERNIE 4.5 without biases (use_bias false, as published), EXAONE
-        # 4.0 with layer_types listed (as the 32B) and without a window (every layer rotated).
+        # 4.0 with layer_types listed (as the 32B) and without a window (every layer rotated), Seed-OSS with biases on
+        # o_proj and the MLP too.
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -1043,7 +1074,8 @@ def main():
                                   ("olmoe", "f32", "--norm-topk-prob"), ("olmoe", "bf16", "--norm-topk-prob"),
                                   ("ernie4_5", "f32", "--no-bias"), ("ernie4_5", "bf16", "--no-bias"),
                                   ("exaone4", "f32", "--layer-types"), ("exaone4", "bf16", "--layer-types"),
-                                  ("exaone4", "f32", "--no-window"), ("exaone4", "bf16", "--no-window")):
+                                  ("exaone4", "f32", "--no-window"), ("exaone4", "bf16", "--no-window"),
+                                  ("seed_oss", "f32", "--all-biases"), ("seed_oss", "bf16", "--all-biases")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

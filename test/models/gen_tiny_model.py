@@ -4,17 +4,17 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4}
+                exaone4,seed_oss}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
-        [--no-bias] [--layer-types] [--no-window]
+        [--no-bias] [--layer-types] [--no-window] [--all-biases]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
-OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM; gemma3mm:
+OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -52,6 +52,10 @@ rotated: global attention everywhere, as the 1.2B) and lists four full_attention
 Exaone4Config cannot derive them then (its pattern becomes 0 and (i + 1) % 0 raises). The weights are the
 same for the three forms.
 
+seed_oss has biases on q, k and v only (attention_bias true, attention_out_bias and mlp_bias false), as the
+published Seed-OSS-36B. With --all-biases config.json says attention_out_bias and mlp_bias true and the checkpoint
+has o_proj's and the MLP's biases too; the other tensors are those the same seed gives without them.
+
 NumPy only: the safetensors format is written by hand (see write_safetensors).
 """
 import argparse
@@ -65,7 +69,7 @@ TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
-         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4"]
+         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -646,6 +650,33 @@ def make_config(arch, dtype):
             "attention_dropout": 0.0,
             "pad_token_id": 0,
         }
+    elif arch == "seed_oss":
+        # Seed-OSS (SeedOssForCausalLM): Llama's pre-norm blocks and SwiGLU MLP; SeedOssAttention has bias=attention_bias
+        # on q, k and v and bias=attention_out_bias on o_proj (true and false, as the published 36B; --all-biases sets
+        # attention_out_bias and mlp_bias). head_dim 32 given, so that it is not hidden / heads = 16 (the 36B: 128,
+        # with 5120 / 80 = 64); num_key_value_heads given, as SeedOssConfig's default (8) is not the head count.
+        # rope_theta 1e7 and rope_scaling {"rope_type": "default"} as published; the dropouts only act in training.
+        # The other keys as the published config.
+        cfg = {
+            "architectures": ["SeedOssForCausalLM"],
+            "model_type": "seed_oss",
+            **common,
+            "head_dim": 32,
+            "rms_norm_eps": 1e-6,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000000.0,
+            "rope_scaling": {"rope_type": "default"},
+            "attention_bias": True,
+            "attention_out_bias": False,
+            "mlp_bias": False,
+            "attention_dropout": 0.1,
+            "residual_dropout": 0.1,
+            "pretraining_tp": 1,
+            "initializer_range": 0.02,
+            "bos_token_id": 0,
+            "pad_token_id": 1,
+        }
     elif arch == "phi3":
         # Phi-3: fused qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows); RoPE on the first
         # half of each head (partial_rotary_factor 0.5, as Phi-4-mini's 0.75); sliding window 16 on
@@ -862,6 +893,16 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
                 w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
                 w[p + "self_attn.o_proj.bias"] = bias(H, std=0.1)
+        elif kind == "seed_oss":
+            # SeedOssAttention: bias=attention_bias on q, k and v, bias=attention_out_bias on o_proj; std 0.1 so that
+            # they move the logits visibly. All four drawn whatever the flags, so that --all-biases changes no other
+            # weight.
+            qkv, out = cfg["attention_bias"], cfg["attention_out_bias"]
+            for name, n_out, on in (("q_proj", nH * D, qkv), ("k_proj", nKV * D, qkv), ("v_proj", nKV * D, qkv),
+                                    ("o_proj", H, out)):
+                b = bias(n_out, std=0.1)
+                if on:
+                    w[p + "self_attn.%s.bias" % name] = b
         elif cfg.get("attention_bias", False) or cfg.get("use_bias", False):
             w[p + "self_attn.q_proj.bias"] = bias(nH * D)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
@@ -961,6 +1002,12 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[p + "mlp.gate_proj.bias"] = bias(I, std=0.1)
                 w[p + "mlp.up_proj.bias"] = bias(I, std=0.1)
                 w[p + "mlp.down_proj.bias"] = bias(H, std=0.1)
+            if kind == "seed_oss":
+                # SeedOssMLP: bias=config.mlp_bias on all three; drawn whatever the flag, as the attention's.
+                for name, n_out in (("gate_proj", I), ("up_proj", I), ("down_proj", H)):
+                    b = bias(n_out, std=0.1)
+                    if cfg["mlp_bias"]:
+                        w[p + "mlp.%s.bias" % name] = b
     final = "model.final_layernorm." if kind == "phi" else "model.norm."
     w[final + "weight"] = gemma_norm(H) if gemma else norm(H)
     if kind in ("stablelm", "starcoder2", "phi"):
@@ -1081,6 +1128,9 @@ def main(argv=None):
     ap.add_argument("--no-window", action="store_true",
                     help="exaone4: sliding_window null (every layer full and rotated) and four full_attention "
                          "layer_types")
+    ap.add_argument("--all-biases", action="store_true",
+                    help="seed_oss: attention_out_bias and mlp_bias true, with o_proj's and the MLP's bias tensors; the "
+                         "other weights as without them")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1099,6 +1149,8 @@ def main(argv=None):
         ap.error("--qk-norm applies to --arch cohere and stablelm")
     if args.no_bias and args.arch != "ernie4_5":
         ap.error("--no-bias applies to --arch ernie4_5")
+    if args.all_biases and args.arch != "seed_oss":
+        ap.error("--all-biases applies to --arch seed_oss")
     if (args.layer_types or args.no_window) and args.arch != "exaone4":
         ap.error("--layer-types and --no-window apply to --arch exaone4")
     if args.layer_types and args.no_window:
@@ -1126,6 +1178,9 @@ def main(argv=None):
     if args.no_window:
         cfg["sliding_window"] = None
         cfg["layer_types"] = ["full_attention"] * cfg["num_hidden_layers"]
+    if args.all_biases:
+        cfg["attention_out_bias"] = True
+        cfg["mlp_bias"] = True
     if args.arch in MULTIMODAL:
         text = dict(cfg["text_config"], torch_dtype=cfg["torch_dtype"])
         lm = make_weights(text, args.seed)

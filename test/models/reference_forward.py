@@ -7,7 +7,7 @@
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
-OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -18,7 +18,7 @@ Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --pr
 line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
-_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4,
+_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss,
 modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
@@ -107,6 +107,12 @@ the xf repository. Conventions:
     slides: with a window the full layers are NoPE. sliding_window null: every layer full and rotated
     (whatever layer_types says; HF cannot derive them then, its pattern 0 divides by zero). Class defaults
     num_key_value_heads = heads, head_dim = hidden / heads, rms_norm_eps 1e-5, untied embeddings.
+  * Seed-OSS (SeedOssForCausalLM): Llama's blocks and RoPE (rotate-half over the whole head), scores times
+    head_dim^-0.5 with the config's head_dim; biases on q, k and v with attention_bias (default true), on o_proj
+    with attention_out_bias (default false), on the MLP's gate_proj, up_proj and down_proj with mlp_bias (default
+    false) (a checkpoint whose bias tensors disagree with the three is refused); class defaults head_dim 128
+    (hidden / heads only when null), num_key_value_heads 8, rms_norm_eps 1e-6, rope_theta 1e4, untied
+    embeddings; attention_dropout and residual_dropout act in training only.
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
@@ -368,7 +374,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
-                 "Ernie4_5ForCausalLM", "Exaone4ForCausalLM")
+                 "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM")
 
 
 class Model:
@@ -449,6 +455,20 @@ class Model:
                 raise ValueError("ERNIE 4.5: the bias tensors disagree with use_bias")
         if arch == "Exaone4ForCausalLM":
             cfg.setdefault("rms_norm_eps", 1e-5)
+        if arch == "SeedOssForCausalLM":
+            # SeedOssConfig: head_dim 128 (null: hidden / heads, below), 8 kv heads whatever the head count (null: the
+            # head count, below); rms_norm_eps 1e-6, rope_theta 1e4 and untied embeddings are the generic defaults.
+            cfg.setdefault("head_dim", 128)
+            cfg.setdefault("num_key_value_heads", 8)
+            # nn.Linear(..., bias=attention_bias) for q, k, v, bias=attention_out_bias for o_proj, bias=mlp_bias for the
+            # MLP: HF would leave missing biases random and ignore unexpected ones.
+            qkv, out, mlp = (cfg.get("attention_bias", True), cfg.get("attention_out_bias", False),
+                             cfg.get("mlp_bias", False))
+            on = {"self_attn.q_proj": qkv, "self_attn.k_proj": qkv, "self_attn.v_proj": qkv, "self_attn.o_proj": out,
+                  "mlp.gate_proj": mlp, "mlp.up_proj": mlp, "mlp.down_proj": mlp}
+            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(cfg["num_hidden_layers"]) for m in on if on[m]}
+            if {n for n in self.w if n.endswith(".bias")} != want:
+                raise ValueError("Seed-OSS: the bias tensors disagree with attention_bias / attention_out_bias / mlp_bias")
         if arch == "GPT2LMHeadModel":
             cfg, self.w = self._gpt2(cfg, self.w)
         if arch in ("GlmForCausalLM", "Glm4ForCausalLM"):
