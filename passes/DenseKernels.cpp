@@ -1388,7 +1388,7 @@ std::string qkvKernel(StringRef part, bool normed, StringRef suffix, StringRef e
   // Normalized: one item per (token, head) computing its norm once, walking all of the head's pairs.
   std::string normalize, a = "%aRaw", b = "%bRaw";
   if (normed) {
-    // LayerNorm subtracts the mean (centre 1); RMSNorm subtracts 0, leaving every value as it was.
+    // LayerNorm subtracts the mean (center 1); RMSNorm subtracts 0, leaving every value as it was.
     normalize = R"mlir(    %dI = arith.index_cast %d : index to i32
     %dF = arith.sitofp %dI : i32 to f32
     %gainRows = memref.dim %norm, %c0 : memref<?x?xf32>

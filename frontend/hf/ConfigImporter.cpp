@@ -222,6 +222,9 @@ const Architecture kArchitectures[] = {
      false, false, true, 60, 4},
     {"Qwen3MoeForCausalLM", "qwen3_moe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::Qwen, 4096, 32768,
      true, false, true, 128, 8},
+    // OLMo 3: OLMo 2 with three sliding layers in four (the fourth full).
+    {"Olmo3ForCausalLM", "olmo3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::Pattern, 4096, 2048, true,
+     false, false, 0, 0},
     // EXAONE 4.0: OLMo 2's norms after attention and MLP, Qwen 3's per-head q/k norms, by default three
     // sliding layers in four with the fourth attending to everything without RoPE (NoPE).
     {"Exaone4ForCausalLM", "exaone4", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::Pattern, 4096, 2048,
@@ -249,8 +252,9 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM", "Glm4ForCausalLM",
                                         "CohereForCausalLM", "GPT2LMHeadModel", "SmolLM3ForCausalLM", "Phi3ForCausalLM",
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
-                                        "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM", "Ernie4_5ForCausalLM",
-                                        "Exaone4ForCausalLM", "SeedOssForCausalLM",
+                                        "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM",
+                                        "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM",
+                                        "Olmo3ForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -557,8 +561,8 @@ private:
     AttentionConfig &a = m.attention;
     a.causal = true;
     a.heads = intField("num_attention_heads", sizeDefault(8));
-    // Starcoder2Config's, GemmaConfig's, GlmConfig's and Ernie4_5Config's defaults (2, 16, 2, 2) are not the
-    // heads' count; their configs must say it. GPT-NeoX has as many key/value heads as query heads (its config
+    // Starcoder2Config's, GemmaConfig's, GlmConfig's, Ernie4_5Config's and SeedOssConfig's defaults (2, 16, 2,
+    // 2, 8) are not the heads' count; their configs must say it. GPT-NeoX has as many key/value heads as query heads (its config
     // has no such field).
     const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernie = arch->modelType == "ernie4_5",
                seed = arch->modelType == "seed_oss";
@@ -566,7 +570,7 @@ private:
       m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
     std::optional<int64_t> kvDefault = gemma3 ? std::optional<int64_t>(4)
                                        : starcoder2 || gemma1 || glm || ernie || seed ? std::nullopt
-                                                                     : std::optional<int64_t>(a.heads);
+                                                                                      : std::optional<int64_t>(a.heads);
     a.kvHeads = neox ? a.heads : intField("num_key_value_heads", kvDefault);
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
       error("num_key_value_heads", "num_key_value_heads (" + std::to_string(a.kvHeads) +
@@ -671,7 +675,7 @@ private:
     // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others).
     if (arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3)
       a.qkNorm = QkNorm::PerHead;
-    if (arch->modelType == "olmo2") {
+    if (arch->modelType == "olmo2" || arch->modelType == "olmo3") {
       m.normPlacement = NormPlacement::Post;
       a.qkNorm = QkNorm::Projection;
     }
@@ -830,6 +834,11 @@ private:
     if (cohere || ernie)
       m.rope.interleaved = true; // Cohere's and ERNIE 4.5's RoPE: each frequency on a pair of adjacent dims
     readRope(m);
+    if (arch->modelType == "olmo3" && m.rope.scaling != RopeSpec::Scaling::None &&
+        (!m.layerTypes.empty() || m.attention.window > 0))
+      error(field("rope_parameters") ? "rope_parameters" : "rope_scaling",
+            "scaled RoPE is not supported for Olmo3ForCausalLM with sliding layers (transformers releases disagree "
+            "on whether the sliding layers apply the scaling)");
     if (gemma3) {
       // Gemma 3's sliding layers rotate with their own base and no scaling (HF's rotary_emb_local).
       RopeSpec local;
@@ -1134,7 +1143,8 @@ private:
         handled.insert("sliding_window_pattern");
         break;
       }
-      int64_t pattern = intField("sliding_window_pattern", exaone ? 4 : 6);
+      // Olmo3Config has no pattern field: layer i slides unless (i + 1) % 4 == 0.
+      int64_t pattern = arch.modelType == "olmo3" ? 4 : intField("sliding_window_pattern", exaone ? 4 : 6);
       if (!explicitTypes && pattern > 0)
         for (int64_t i = 0; i < n; ++i)
           types[i] = (i + 1) % pattern ? LayerType::Sliding : LayerType::Full;

@@ -5,7 +5,7 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss) it generates a tiny
+phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -15,7 +15,8 @@ checkpoint and checks:
      dense all-experts gpt-oss MoE, Mixtral's softmax-topk-renormalize routing with per-expert token
      gathering, Qwen3-MoE's (and OLMoE's) routing with and without norm_topk_prob, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
      fused projections split by slicing / chunk, GPT-NeoX in its own names and per-head qkv layout, ERNIE 4.5's
-     own apply_rotary_pos_emb, Exaone4Config's layer_types derivation and Exaone4Attention's RoPE condition),
+     own apply_rotary_pos_emb, Exaone4Config's layer_types derivation and Exaone4Attention's RoPE condition,
+     Olmo3Config's layer_types derivation),
      decoding greedily by recomputing the whole sequence
      each step: same tokens, logits to 1e-9;
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
@@ -43,7 +44,9 @@ checkpoint and checks:
      (vs hidden / heads = 16); exaone4: post norms (vs pre), per-head q/k norms (vs none), NoPE on the full
      layer (vs RoPE there), head_dim 32 in the score scale and the RoPE, llama3 scaling (vs none); seed_oss: the
      q/k/v biases (vs none), head_dim 32 in the score scale and the RoPE (vs hidden / heads = 16), RoPE itself (vs
-     none) and rope_theta 1e7 (vs 1e4)), and that
+     none) and rope_theta 1e7 (vs 1e4); olmo3: the window on the sliding layers 0-2 (vs none), full attention on
+     layer 3 (vs the window there too), RoPE on the full layer (vs NoPE there, as EXAONE's), post norms (vs pre),
+     projection-wide q/k norms (vs none, vs per head)), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
@@ -54,11 +57,14 @@ checkpoint and checks:
      (--norm-topk-prob), and ERNIE 4.5 without biases (--no-bias, use_bias false, as published; f32 and
      bf16), and EXAONE 4.0 with layer_types listed beside a string sliding_window_pattern "LLLG" (--layer-types)
      and with sliding_window null (--no-window), and Seed-OSS with attention_out_bias and mlp_bias true
-     (--all-biases; f32 and bf16), against torch, as in 2; for the --qk-norm forms also that the
+     (--all-biases; f32 and bf16), and OLMo 3 with layer_types listed (--layer-types: full, sliding, full, sliding;
+     f32 and bf16), against torch, as in 2; for the --qk-norm forms also that the
      norms and each head's own gains change the logits, for OLMoE's that the renormalization does, for ERNIE
      4.5's that the interleaved RoPE does, for EXAONE's --layer-types that the listed types (vs the pattern's),
      the window and NoPE on the full layers do, for --no-window that RoPE on every layer (vs NoPE on the full
-     ones) does, for Seed-OSS's --all-biases that o_proj's bias (vs q/k/v only) and the MLP biases do, as in 6.
+     ones) does, for Seed-OSS's --all-biases that o_proj's bias (vs q/k/v only) and the MLP biases do, for OLMo
+     3's --layer-types that the listed types (vs the default pattern's), their window and RoPE on their full layers
+     do, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -233,6 +239,7 @@ class TorchModel:
         self.ernie = self.type == "ernie4_5"
         self.exaone = self.type == "exaone4"
         self.seed = self.type == "seed_oss"
+        self.olmo3 = self.type == "olmo3"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -277,6 +284,15 @@ class TorchModel:
             if c.get("layer_types") is None:
                 c["layer_types"] = ["sliding_attention" if (i + 1) % c["sliding_window_pattern"] != 0
                                     else "full_attention" for i in range(c["num_hidden_layers"])]
+        if self.olmo3:
+            # Olmo3Config: sliding_window 4096 by default; layer_types, when not given, "sliding_attention" if
+            # (i + 1) % 4 != 0 else "full_attention". Every layer rotates with one RoPE: transformers releases
+            # disagree on whether the sliding layers apply a scaling, which the tiny models do not have.
+            c.setdefault("sliding_window", 4096)
+            if c.get("layer_types") is None:
+                c["layer_types"] = ["sliding_attention" if (i + 1) % 4 != 0 else "full_attention"
+                                    for i in range(c["num_hidden_layers"])]
+            assert not c.get("rope_scaling") or c["rope_scaling"].get("rope_type") == "default"
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq, self.att_scaling = torch_rope(self.cfg)
@@ -325,6 +341,10 @@ class TorchModel:
             # Exaone4Attention: sliding_window=self.sliding_window if self.is_sliding else None, is_sliding =
             # layer_types[layer_idx] == "sliding_attention".
             return c["sliding_window"] if c["layer_types"][layer] == "sliding_attention" else None
+        if self.olmo3:
+            # Olmo3Attention: self.sliding_window = config.sliding_window if self.attention_type == "sliding_attention"
+            # else None, attention_type = config.layer_types[layer_idx].
+            return c["sliding_window"] if c["layer_types"][layer] == "sliding_attention" else None
         if self.type in ("qwen3_moe", "qwen2_moe"):
             # Qwen3MoeConfig: sliding_window if use_sliding_window else None (not in the tiny models).
             assert not c.get("use_sliding_window")
@@ -349,9 +369,10 @@ class TorchModel:
             q = self.lin(h, p + "self_attn.q_proj")
             k = self.lin(h, p + "self_attn.k_proj")
             v = self.lin(h, p + "self_attn.v_proj")
-        if self.olmo2 or self.olmoe:
-            # Olmo2Attention: self.q_norm(self.q_proj(hidden_states)), then .view(hidden_shape); OlmoeAttention the
-            # same, q_norm = OlmoeRMSNorm(hidden_size), k_norm = OlmoeRMSNorm(head_dim * num_key_value_heads).
+        if self.olmo2 or self.olmoe or self.olmo3:
+            # Olmo2Attention (and Olmo3Attention, the same): self.q_norm(self.q_proj(hidden_states)), then
+            # .view(hidden_shape); OlmoeAttention the same, q_norm = OlmoeRMSNorm(hidden_size), k_norm =
+            # OlmoeRMSNorm(head_dim * num_key_value_heads).
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
         q, k, v = q.view(S, -1, D), k.view(S, -1, D), v.view(S, -1, D)
@@ -522,9 +543,9 @@ class TorchModel:
             residual = c["residual_multiplier"]
         for n in range(c["num_hidden_layers"]):
             p = "model.layers.%d." % n
-            # Olmo2DecoderLayer (and Exaone4DecoderLayer, the same): no input_layernorm; the block reads the
-            # residual stream itself.
-            h = x if self.olmo2 or self.exaone else self.rms(x, p + "input_layernorm.weight")
+            # Olmo2DecoderLayer (and Exaone4DecoderLayer and Olmo3DecoderLayer, the same): no input_layernorm; the
+            # block reads the residual stream itself.
+            h = x if self.olmo2 or self.exaone or self.olmo3 else self.rms(x, p + "input_layernorm.weight")
             q, k, v = self.qkv(h, p, S, H, KV, D)
             # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere;
             # SmolLM3Attention: apply_rotary_pos_emb only if config.no_rope_layers[layer_idx].
@@ -569,7 +590,7 @@ class TorchModel:
                 # feed_forward_hidden_states + residual, both from the same input_layernorm output.
                 x = x + attn + self.mlp(p, h)
                 continue
-            if self.olmo2 or self.exaone:
+            if self.olmo2 or self.exaone or self.olmo3:
                 # Olmo2DecoderLayer: residual + post_attention_layernorm(attn), then residual +
                 # post_feedforward_layernorm(mlp(hidden_states)).
                 x = x + self.rms(attn, p + "post_attention_layernorm.weight")
@@ -1014,6 +1035,21 @@ def check_features_matter(arch, model_dir, logits):
                                   ("o_proj bias (vs q/k/v only)", no_biases(("self_attn.o_proj",))),
                                   ("MLP biases (vs none)",
                                    no_biases(("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")))),
+        # Layers 0-2 slide over 4 keys (check_window_matters: every layer's window vs none), layer 3 full; every layer
+        # rotated.
+        "olmo3": (("sliding window on layers 0-2 (vs none)", setattr_("windows", [None] * 4)),
+                  ("full attention on layer 3 (vs the window there too)", setattr_("windows", [4] * 4)),
+                  ("RoPE on the full layer 3 (vs NoPE there, as EXAONE 4.0's)",
+                   setattr_("rope_layers", [True] * 3 + [False])),
+                  ("post norms (vs pre norms)", olmo2_pre_norms),
+                  ("projection-wide q/k norms (vs none)", setattr_("qk_norm_projection", False)),
+                  ("projection-wide q/k norms (vs per head)", per_head_qk_norms)),
+        # gen_tiny_model --layer-types: full, sliding, full, sliding.
+        "olmo3 --layer-types": (("listed layer_types (vs the default: 0-2 sliding, 3 full)",
+                                 setattr_("windows", [4] * 3 + [None])),
+                                ("sliding window on layers 1 and 3 (vs none)", setattr_("windows", [None] * 4)),
+                                ("RoPE on the full layers 0 and 2 (vs NoPE there)",
+                                 setattr_("rope_layers", [False, True, False, True]))),
         # gen_tiny_model --norm-topk-prob: the chosen two's weights renormalized.
         "olmoe --norm-topk-prob": (("norm_topk_prob true (vs the softmax over all)", cfg_("norm_topk_prob", False)),),
     }
@@ -1064,7 +1100,7 @@ def main():
         # and StableLM's per-head q/k norms (Command R+; StableLM 2 12B, which has the parallel residual too), OLMoE's
         # renormalized routing (norm_topk_prob true), ERNIE 4.5 without biases (use_bias false, as published), EXAONE
         # 4.0 with layer_types listed (as the 32B) and without a window (every layer rotated), Seed-OSS with biases on
-        # o_proj and the MLP too.
+        # o_proj and the MLP too, OLMo 3 with layer_types listed (not the default pattern).
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -1075,7 +1111,8 @@ def main():
                                   ("ernie4_5", "f32", "--no-bias"), ("ernie4_5", "bf16", "--no-bias"),
                                   ("exaone4", "f32", "--layer-types"), ("exaone4", "bf16", "--layer-types"),
                                   ("exaone4", "f32", "--no-window"), ("exaone4", "bf16", "--no-window"),
-                                  ("seed_oss", "f32", "--all-biases"), ("seed_oss", "bf16", "--all-biases")):
+                                  ("seed_oss", "f32", "--all-biases"), ("seed_oss", "bf16", "--all-biases"),
+                                  ("olmo3", "f32", "--layer-types"), ("olmo3", "bf16", "--layer-types")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

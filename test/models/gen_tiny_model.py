@@ -4,7 +4,7 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss}
+                exaone4,seed_oss,olmo3}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
@@ -14,7 +14,7 @@ DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, 
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
-OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM; gemma3mm:
+OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -52,6 +52,10 @@ rotated: global attention everywhere, as the 1.2B) and lists four full_attention
 Exaone4Config cannot derive them then (its pattern becomes 0 and (i + 1) % 0 raises). The weights are the
 same for the three forms.
 
+olmo3 by default lists no layer_types: Olmo3Config makes layer i slide unless (i + 1) % 4 == 0 (layers 0-2
+slide, layer 3 is full; every layer rotates). With --layer-types config.json lists (full, sliding, full, sliding)
+instead; the weights are the same.
+
 seed_oss has biases on q, k and v only (attention_bias true, attention_out_bias and mlp_bias false), as the
 published Seed-OSS-36B. With --all-biases config.json says attention_out_bias and mlp_bias true and the checkpoint
 has o_proj's and the MLP's biases too; the other tensors are those the same seed gives without them.
@@ -69,7 +73,8 @@ TORCH_DTYPE = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
 ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
-         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss"]
+         "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
+         "olmo3"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -650,6 +655,31 @@ def make_config(arch, dtype):
             "attention_dropout": 0.0,
             "pad_token_id": 0,
         }
+    elif arch == "olmo3":
+        # OLMo 3 (Olmo3ForCausalLM): OLMo 2's blocks (RMSNorm after attention and MLP, none before) and q_norm / k_norm
+        # over each token's whole q and k projections ([H*D] = [64], [KV*D] = [32]: 2 kv heads, so that the two sizes
+        # differ; Olmo3Config's default is the head count). 4 layers, sliding_window 4 (small, so that it cuts into an
+        # 8-token prompt) and no layer_types: Olmo3Config makes layer i slide unless (i + 1) % 4 == 0 (layers 0-2 here,
+        # layer 3 full), the 3:1 the published 7B lists. Every layer rotates with the same RoPE; rope_scaling null, as
+        # the importer refuses a scaled RoPE beside sliding layers (the 7B's yarn: transformers releases disagree on
+        # whether the sliding layers apply it). rope_theta 5e5, rms_norm_eps 1e-6 and the other keys as the published
+        # config.
+        cfg = {
+            "architectures": ["Olmo3ForCausalLM"],
+            "model_type": "olmo3",
+            **common,
+            "num_hidden_layers": 4,
+            "rms_norm_eps": 1e-6,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 500000.0,
+            "rope_scaling": None,
+            "sliding_window": 4,
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "initializer_range": 0.02,
+            "pad_token_id": 1,
+        }
     elif arch == "seed_oss":
         # Seed-OSS (SeedOssForCausalLM): Llama's pre-norm blocks and SwiGLU MLP; SeedOssAttention has bias=attention_bias
         # on q, k and v and bias=attention_out_bias on o_proj (true and false, as the published 36B; --all-biases sets
@@ -839,7 +869,8 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             if kind != "gemma":
                 w[p + "pre_feedforward_layernorm.weight"] = gemma_norm(H)
                 w[p + "post_feedforward_layernorm.weight"] = gemma_norm(H)
-        elif kind == "olmo2":
+        elif kind in ("olmo2", "olmo3"):
+            # Olmo3DecoderLayer / Olmo3Attention = OLMo 2's: the same tensors.
             w[p + "post_attention_layernorm.weight"] = norm(H)
             w[p + "post_feedforward_layernorm.weight"] = norm(H)
             w[p + "self_attn.q_norm.weight"] = norm(nH * D)
@@ -1124,7 +1155,8 @@ def main(argv=None):
                          "weights as with the biases")
     ap.add_argument("--layer-types", action="store_true",
                     help="exaone4: list layer_types (sliding, full, sliding, full) beside sliding_window_pattern "
-                         "\"LLLG\", which the class then ignores")
+                         "\"LLLG\", which the class then ignores; olmo3: list layer_types (full, sliding, full, "
+                         "sliding)")
     ap.add_argument("--no-window", action="store_true",
                     help="exaone4: sliding_window null (every layer full and rotated) and four full_attention "
                          "layer_types")
@@ -1151,8 +1183,10 @@ def main(argv=None):
         ap.error("--no-bias applies to --arch ernie4_5")
     if args.all_biases and args.arch != "seed_oss":
         ap.error("--all-biases applies to --arch seed_oss")
-    if (args.layer_types or args.no_window) and args.arch != "exaone4":
-        ap.error("--layer-types and --no-window apply to --arch exaone4")
+    if args.layer_types and args.arch not in ("exaone4", "olmo3"):
+        ap.error("--layer-types applies to --arch exaone4 and olmo3")
+    if args.no_window and args.arch != "exaone4":
+        ap.error("--no-window applies to --arch exaone4")
     if args.layer_types and args.no_window:
         ap.error("--layer-types and --no-window exclude each other")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
@@ -1171,7 +1205,10 @@ def main(argv=None):
         cfg["use_parallel_residual"] = False
     if args.qk_norm:
         cfg["use_qk_norm" if args.arch == "cohere" else "qk_layernorm"] = True
-    if args.layer_types:
+    if args.layer_types and args.arch == "olmo3":
+        # Not the default (sliding, sliding, sliding, full): a reader that ignored them would differ on layers 0, 2, 3.
+        cfg["layer_types"] = ["full_attention", "sliding_attention", "full_attention", "sliding_attention"]
+    elif args.layer_types:
         # Not the pattern's (sliding, sliding, sliding, full): a reader that derived them from "LLLG" would differ.
         cfg["layer_types"] = ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]
         cfg["sliding_window_pattern"] = "LLLG"

@@ -7,7 +7,8 @@
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
-OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
+OLMo 3) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -18,8 +19,8 @@ Saves float32 [N, vocab] to --out and prints `tokens: t0,t1,...` on stdout. --pr
 line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
-_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss,
-modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
+_olmo3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -87,6 +88,12 @@ the xf repository. Conventions:
   * OLMo 2: x + post_attention_layernorm(attention(x)), then x + post_feedforward_layernorm(mlp(x)) (no
     norm before either); q_norm / k_norm: RMSNorm over each token's whole q (H*D) and k (Hkv*D)
     projections, before the split into heads and RoPE.
+  * OLMo 3 (Olmo3ForCausalLM): OLMo 2 (Olmo3DecoderLayer, Olmo3Attention) with sliding layers: layer_types when
+    given, else layer i slides unless (i + 1) % 4 == 0 (Olmo3Config has no pattern field); sliding layers see the
+    last sliding_window keys (class default 4096; null: they see everything). Every layer rotates, with the same
+    RoPE; a scaled RoPE beside sliding layers is refused, as xf's importer does (transformers releases disagree on
+    whether the sliding layers apply the scaling). Class defaults num_key_value_heads = heads, head_dim = hidden /
+    heads, rms_norm_eps 1e-5, untied embeddings.
   * OLMoE (OlmoeForCausalLM): Llama's pre-norm blocks (input_layernorm, post_attention_layernorm) with OLMo 2's
     q_norm / k_norm (OlmoeRMSNorm(hidden_size), OlmoeRMSNorm(head_dim * num_key_value_heads): over each token's
     whole q and k projections, before the split into heads and RoPE); every layer's MLP a mixture routed as
@@ -374,7 +381,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
-                 "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM")
+                 "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM")
 
 
 class Model:
@@ -453,7 +460,7 @@ class Model:
             # bias=config.use_bias: HF would leave missing biases random and ignore unexpected ones.
             if any(n.endswith(".bias") for n in self.w) != cfg.get("use_bias", False):
                 raise ValueError("ERNIE 4.5: the bias tensors disagree with use_bias")
-        if arch == "Exaone4ForCausalLM":
+        if arch in ("Exaone4ForCausalLM", "Olmo3ForCausalLM"):
             cfg.setdefault("rms_norm_eps", 1e-5)
         if arch == "SeedOssForCausalLM":
             # SeedOssConfig: head_dim 128 (null: hidden / heads, below), 8 kv heads whatever the head count (null: the
@@ -511,6 +518,11 @@ class Model:
                                          "Ernie4_5ForCausalLM")
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
+        if arch == "Olmo3ForCausalLM" and any(w is not None for w in self.windows):
+            # As xf's importer: some transformers releases scale the sliding layers' RoPE too, others leave it default.
+            scaling = cfg.get("rope_scaling") or {}
+            if scaling.get("rope_type", scaling.get("type", "default")) != "default":
+                raise NotImplementedError("OLMo 3 with a scaled RoPE and sliding layers")
         # (inv_freq, attention_scaling) of the sliding layers where they differ: Gemma 3's default RoPE
         # with base rope_local_base_freq.
         self.local_rope = None
@@ -536,10 +548,10 @@ class Model:
         # with its own gains.
         self.qk_head_norm = ((arch == "CohereForCausalLM" and cfg.get("use_qk_norm", False))
                              or (arch == "StableLmForCausalLM" and cfg.get("qk_layernorm", False)))
-        # OLMo 2 (and EXAONE 4.0's Olmo2DecoderLayer): norms after each block only; OLMo 2's q/k norms over each
-        # token's whole projections; OLMoE: those q/k norms in Llama's pre-norm blocks.
-        self.post_norms = arch in ("Olmo2ForCausalLM", "Exaone4ForCausalLM")
-        self.qk_norm_projection = arch in ("Olmo2ForCausalLM", "OlmoeForCausalLM")
+        # OLMo 2 (and EXAONE 4.0's and OLMo 3's Olmo2DecoderLayer): norms after each block only; OLMo 2's (and OLMo
+        # 3's) q/k norms over each token's whole projections; OLMoE: those q/k norms in Llama's pre-norm blocks.
+        self.post_norms = arch in ("Olmo2ForCausalLM", "Exaone4ForCausalLM", "Olmo3ForCausalLM")
+        self.qk_norm_projection = arch in ("Olmo2ForCausalLM", "OlmoeForCausalLM", "Olmo3ForCausalLM")
         # OLMoE routes as Qwen3-MoE, with the same class defaults (top 8, norm_topk_prob false).
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
                     else "qwen3moe" if arch in ("Qwen3MoeForCausalLM", "OlmoeForCausalLM")
@@ -640,6 +652,13 @@ class Model:
                 if not isinstance(pattern, int):
                     raise ValueError("EXAONE 4.0: sliding_window_pattern %r without layer_types" % (pattern,))
                 types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(L)]
+            return [window if t == "sliding_attention" else None for t in types]
+        if arch == "Olmo3ForCausalLM":
+            # Olmo3Config: layer_types, by default sliding unless (i + 1) % 4 == 0; Olmo3Attention: sliding_window on
+            # the sliding layers (null: none).
+            window = cfg.get("sliding_window", 4096)
+            types = cfg.get("layer_types") or ["sliding_attention" if (i + 1) % 4 else "full_attention"
+                                               for i in range(L)]
             return [window if t == "sliding_attention" else None for t in types]
         if arch == "Gemma3ForCausalLM":
             window = cfg.get("sliding_window", 4096)

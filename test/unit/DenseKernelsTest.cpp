@@ -718,7 +718,7 @@ TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
     // The fused kernels.
     const std::string norm = normed ? "_norm" : "";
     std::vector<float> fusedQ(S * Hq * D, std::nanf(""));
-    // LayerNorm: no gain offset, centre 1.
+    // LayerNorm: no gain offset, center 1.
     const float offset = layer ? 0.0f : normParams[1], center = layer ? 1.0f : 0.0f;
     std::vector<float> qParams = {0.0f, normParams[0], offset}, kParams = {float(Hq * D), normParams[0], offset},
                        vParams = {float((Hq + Hkv) * D)};
