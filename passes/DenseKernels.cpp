@@ -263,28 +263,40 @@ func.func @xf_dense_rows_acc(%x: memref<?x?xf32>, %y: memref<?x?xf32>) attribute
 }
 
 // RMSNorm in place of columns [first, first + N) of every row, N the gain's size (params [eps, offset,
-// first], `offset` added to the gain): OLMo 2's q and k norms over their whole projections, inside the
-// fused q | k | v rows.
-func.func @xf_dense_rms_norm_cols(%w: memref<?xf32>, %params: memref<3xf32>, %x: memref<?x?xf32>) attributes {
+// first, center], `offset` added to the gain), or with `center` 1 a LayerNorm without bias (the mean
+// subtracted; 0 subtracts 0, leaving the RMSNorm's values as they were): OLMo 2's q and k norms over their
+// whole projections, inside the fused q | k | v rows.
+func.func @xf_dense_rms_norm_cols(%w: memref<?xf32>, %params: memref<4xf32>, %x: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_rms_norm_cols"}, xf.operand_names = ["weight", "params", "output"]} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c2 = arith.constant 2 : index
+  %c3 = arith.constant 3 : index
   %zero = arith.constant 0.0 : f32
   %rows = memref.dim %x, %c0 : memref<?x?xf32>
   %n = memref.dim %w, %c0 : memref<?xf32>
   %nI = arith.index_cast %n : index to i32
   %nF = arith.sitofp %nI : i32 to f32
   scf.parallel (%r) = (%c0) to (%rows) step (%c1) {
-    %eps = memref.load %params[%c0] : memref<3xf32>
-    %offset = memref.load %params[%c1] : memref<3xf32>
-    %firstF = memref.load %params[%c2] : memref<3xf32>
+    %eps = memref.load %params[%c0] : memref<4xf32>
+    %offset = memref.load %params[%c1] : memref<4xf32>
+    %firstF = memref.load %params[%c2] : memref<4xf32>
+    %center = memref.load %params[%c3] : memref<4xf32>
     %firstI = arith.fptosi %firstF : f32 to i32
     %first = arith.index_cast %firstI : i32 to index
+    %sum = scf.for %c = %c0 to %n step %c1 iter_args(%acc = %zero) -> f32 {
+      %cc = arith.addi %first, %c : index
+      %v = memref.load %x[%r, %cc] : memref<?x?xf32>
+      %sv = arith.addf %acc, %v : f32
+      scf.yield %sv : f32
+    }
+    %average = arith.divf %sum, %nF : f32
+    %mu = arith.mulf %average, %center : f32
     %ss = scf.for %c = %c0 to %n step %c1 iter_args(%acc = %zero) -> f32 {
       %cc = arith.addi %first, %c : index
       %v = memref.load %x[%r, %cc] : memref<?x?xf32>
-      %p = math.fma %v, %v, %acc : f32
+      %dv = arith.subf %v, %mu : f32
+      %p = math.fma %dv, %dv, %acc : f32
       scf.yield %p : f32
     }
     %mean = arith.divf %ss, %nF : f32
@@ -295,7 +307,8 @@ func.func @xf_dense_rms_norm_cols(%w: memref<?xf32>, %params: memref<3xf32>, %x:
       %v = memref.load %x[%r, %cc] : memref<?x?xf32>
       %g = memref.load %w[%c] : memref<?xf32>
       %gain = arith.addf %g, %offset : f32
-      %nv = arith.mulf %v, %inv : f32
+      %zv = arith.subf %v, %mu : f32
+      %nv = arith.mulf %zv, %inv : f32
       %o = arith.mulf %nv, %gain : f32
       memref.store %o, %x[%r, %cc] : memref<?x?xf32>
     }

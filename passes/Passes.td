@@ -311,7 +311,7 @@ def XFAddDenseKernels : Pass<"xf-add-dense-kernels", "ModuleOp"> {
     | `@xf_dense_gated_rows_acc` | input `[M, N]`, gate `[M, 1]`, output `[M, N]` += `sigmoid(gate[m]) * input[m, :]` (Qwen2-MoE's gated shared expert) | one element |
     | `@xf_dense_rows_acc` | input `[M, N]`, output `[M, N]` += input (a shared expert without a gate) | one element |
     | `@xf_dense_layer_norm` | input `[M, C]`, weight `[C]`, bias `[C]`, params `[eps]`, output: nn.LayerNorm of each row (StableLM) | one row |
-    | `@xf_dense_rms_norm_cols` | weight `[N]`, params `[eps, weight offset, first]`, in place on `[M, C]`: columns `[first, first + N)` of each row (OLMo 2's q and k norms inside the fused q, k, v rows) | one row |
+    | `@xf_dense_rms_norm_cols` | weight `[N]`, params `[eps, weight offset, first, center]`, in place on `[M, C]`: columns `[first, first + N)` of each row, an RMSNorm or with center 1 a LayerNorm without bias (OLMo 2's q and k norms inside the fused q, k, v rows) | one row |
     | `@xf_dense_rope` | input `[S, H, D]`, cos `[S, R/2]`, sin `[S, R/2]`, output (rotate-half on the first `R <= D` dims) | one pair or passed-through dim |
     | `@xf_dense_silu_gate` | gate `[N]`, up `[N]`, output `silu(gate) * up` | one element |
     | `@xf_dense_add` | lhs `[N]`, rhs `[N]`, output | one element |

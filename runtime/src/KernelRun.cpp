@@ -217,7 +217,7 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
   } else if (kernel.kind == "dense_rms_norm_cols") {
     // In place on columns [first, first + N) of the output's rows, N the weight's size.
     const xfrt_tensor &params = tensor("params");
-    float first = params.data && params.shape[0] >= 3 ? static_cast<const float *>(params.data)[2] : NAN;
+    float first = params.data && params.shape[0] >= 4 ? static_cast<const float *>(params.data)[2] : NAN;
     if (!wholeFrom(first, 0) || first + dim("weight", 0) > dim("output", 1))
       return llvm::formatv("{0}columns [{1}, {2}) are not within the rows' {3}", where, number(first),
                            number(double(first) + dim("weight", 0)), dim("output", 1))

@@ -874,12 +874,6 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_gelu_tanh", "xf_dense_gelu", "xf_dense_gelu_gate_stacked"})
     if (findKernelIndex(*m.module, kernel) < 0)
       fail("'" + m.module->path + "' lacks the dense kernel '" + kernel + "' (compile the model with xfc)");
-  // The device's norm over whole projections (xf_dense_rms_norm_cols) is an RMSNorm; no published model has
-  // LayerNorm there.
-  for (const LayerPlan &lp : m.plan.layers)
-    if (lp.qkNormProjection && m.plan.layerNorm)
-      fail("'" + m.module->path + "': LayerNorm q/k norms over whole projections (qk_norm = projection with "
-           "norm kind = layer) run on the CPU only");
 }
 
 void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, const LoadProgress &progress) {
@@ -1822,13 +1816,15 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       mlpNormed = &resident(a.mlpNormed, S * H);
       normKernel(x, S, H, w.postAttnNorm, w.postAttnNormBias, *mlpNormed, l);
     }
-    const float eps = static_cast<float>(p.normEps), offset = p.unitOffset ? 1.0f : 0.0f;
+    const float eps = static_cast<float>(p.normEps), offset = p.unitOffset ? 1.0f : 0.0f,
+                center = p.layerNorm ? 1.0f : 0.0f; // the q/k norms are the model's kind: LayerNorms center
     if (lp.qkNormProjection) {
       // OLMo 2's q and k norms over each token's whole projections, in place in q | k | v.
       runKernel(s, "xf_dense_rms_norm_cols",
-                {view(w.qNorm, {Hq * D}), view(constant({eps, offset, 0.0f}), {3}), view(qkv, {S, width})}, l);
+                {view(w.qNorm, {Hq * D}), view(constant({eps, offset, 0.0f, center}), {4}), view(qkv, {S, width})},
+                l);
       runKernel(s, "xf_dense_rms_norm_cols",
-                {view(w.kNorm, {Hkv * D}), view(constant({eps, offset, static_cast<float>(Hq * D)}), {3}),
+                {view(w.kNorm, {Hkv * D}), view(constant({eps, offset, static_cast<float>(Hq * D), center}), {4}),
                  view(qkv, {S, width})},
                 l);
     }
@@ -1847,8 +1843,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                        &sinT = lp.noRope ? a.sinNone : lp.slidingRope ? a.sinSliding : a.sinT;
     std::vector<xfrt_tensor> qOperands = {view(qkv, {S, width}), view(cosT, {S, half}), view(sinT, {S, half})},
                              kOperands = qOperands;
-    // The norm's gains [1, D] shared by the heads or [heads, D]; params end in 1 for a LayerNorm.
-    const float center = p.layerNorm ? 1.0f : 0.0f;
+    // The norm's gains [1, D] shared by the heads or [heads, D]; params end in the center flag.
     auto params = [&](float col0) {
       return headNorm ? view(constant({col0, eps, offset, center}), {4}) : view(constant({col0, eps, offset}), {3});
     };

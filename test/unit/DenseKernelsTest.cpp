@@ -305,27 +305,40 @@ TEST_P(DenseKernels, RmsNormWithGainOffset) {
 
 // In place on a column span of each row (OLMo 2's q and k norms inside q | k | v): the span normalized,
 // the columns around it untouched; a span past the rows is refused.
+// Columns [first, first + N) of each row normed in place against a double-precision reference: RMSNorm
+// (center 0) and LayerNorm without bias (center 1, the mean subtracted); the other columns untouched.
 TEST_P(DenseKernels, RmsNormColumnSpanInPlace) {
   const int64_t M = 4, C = 53, first = 19, N = 23;
-  std::vector<float> x = randomNormals(M * C, 6), w = randomNormals(N, 7), params = {1e-6f, 0.0f, float(first)};
-  const std::vector<float> before = x;
-  ASSERT_EQ(run("xf_dense_rms_norm_cols", {tensorOf(w, {N}), tensorOf(params, {3}), tensorOf(x, {M, C})}), "");
-  std::vector<double> expected(before.begin(), before.end());
-  for (int64_t m = 0; m < M; ++m) {
-    double ss = 0;
-    for (int64_t c = first; c < first + N; ++c)
-      ss += double(before[m * C + c]) * before[m * C + c];
-    double inv = 1.0 / std::sqrt(ss / N + 1e-6);
-    for (int64_t c = first; c < first + N; ++c)
-      expected[m * C + c] = before[m * C + c] * inv * w[c - first];
+  for (float center : {0.0f, 1.0f}) {
+    SCOPED_TRACE(center ? "LayerNorm" : "RMSNorm");
+    std::vector<float> x = randomNormals(M * C, 6), w = randomNormals(N, 7),
+                       params = {1e-6f, 0.0f, float(first), center};
+    // A common shift, which only the LayerNorm removes.
+    for (float &v : x)
+      v += 0.5f;
+    const std::vector<float> before = x;
+    ASSERT_EQ(run("xf_dense_rms_norm_cols", {tensorOf(w, {N}), tensorOf(params, {4}), tensorOf(x, {M, C})}), "");
+    std::vector<double> expected(before.begin(), before.end());
+    for (int64_t m = 0; m < M; ++m) {
+      double mean = 0, ss = 0;
+      for (int64_t c = first; c < first + N; ++c)
+        mean += before[m * C + c];
+      mean = center ? mean / N : 0.0;
+      for (int64_t c = first; c < first + N; ++c)
+        ss += (before[m * C + c] - mean) * (before[m * C + c] - mean);
+      double inv = 1.0 / std::sqrt(ss / N + 1e-6);
+      for (int64_t c = first; c < first + N; ++c)
+        expected[m * C + c] = (before[m * C + c] - mean) * inv * w[c - first];
+    }
+    EXPECT_LE(worstError(x, expected), 1e-5);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t c = 0; c < C; ++c)
+        if (c < first || c >= first + N)
+          ASSERT_EQ(x[m * C + c], before[m * C + c]) << "row " << m << ", column " << c;
   }
-  EXPECT_LE(worstError(x, expected), 1e-5);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t c = 0; c < C; ++c)
-      if (c < first || c >= first + N)
-        ASSERT_EQ(x[m * C + c], before[m * C + c]) << "row " << m << ", column " << c;
-  std::vector<float> late = {1e-6f, 0.0f, float(C - N + 1)};
-  EXPECT_NE(run("xf_dense_rms_norm_cols", {tensorOf(w, {N}), tensorOf(late, {3}), tensorOf(x, {M, C})})
+  std::vector<float> x = randomNormals(M * C, 6), w = randomNormals(N, 7);
+  std::vector<float> late = {1e-6f, 0.0f, float(C - N + 1), 0.0f};
+  EXPECT_NE(run("xf_dense_rms_norm_cols", {tensorOf(w, {N}), tensorOf(late, {4}), tensorOf(x, {M, C})})
                 .find("columns [31, 54) are not within the rows' 53"),
             std::string::npos);
 }
