@@ -222,6 +222,10 @@ const Architecture kArchitectures[] = {
      false, false, true, 60, 4},
     {"Qwen3MoeForCausalLM", "qwen3_moe", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::Qwen, 4096, 32768,
      true, false, true, 128, 8},
+    // Helium: Llama's blocks with RoPE over whole heads in adjacent pairs, attention_bias on q, k and v only
+    // (o_proj maps hidden to hidden without one).
+    {"HeliumForCausalLM", "helium", 100000.0, 1e-8, false, "silu", 128, true, SlidingStyle::None, std::nullopt,
+     4096, true, false, false, 0, 0},
     // OLMo 3: OLMo 2 with three sliding layers in four (the fourth full).
     {"Olmo3ForCausalLM", "olmo3", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::Pattern, 4096, 2048, true,
      false, false, 0, 0},
@@ -254,7 +258,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM",
                                         "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM",
-                                        "Olmo3ForCausalLM",
+                                        "Olmo3ForCausalLM", "HeliumForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -565,10 +569,12 @@ private:
     // 2, 8) are not the heads' count; their configs must say it. GPT-NeoX has as many key/value heads as query heads (its config
     // has no such field).
     const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernie = arch->modelType == "ernie4_5",
-               seed = arch->modelType == "seed_oss";
+               seed = arch->modelType == "seed_oss", helium = arch->modelType == "helium";
     if (arch->modelType == "glm4")
       m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
+    // HeliumConfig's is 20 whatever the heads.
     std::optional<int64_t> kvDefault = gemma3 ? std::optional<int64_t>(4)
+                                       : helium ? std::optional<int64_t>(20)
                                        : starcoder2 || gemma1 || glm || ernie || seed ? std::nullopt
                                                                                       : std::optional<int64_t>(a.heads);
     a.kvHeads = neox ? a.heads : intField("num_key_value_heads", kvDefault);
@@ -670,8 +676,13 @@ private:
       else if (a.bias == AttentionBias::All && !out)
         a.bias = AttentionBias::QKV;
     }
-    if (glm && a.bias == AttentionBias::All)
-      a.bias = AttentionBias::QKV; // GlmAttention: attention_bias on q, k and v; o_proj has none
+    if ((glm || helium) && a.bias == AttentionBias::All)
+      a.bias = AttentionBias::QKV; // GlmAttention, HeliumAttention: attention_bias on q, k and v; o_proj has none
+    if (helium && a.heads > 0 && a.headDim > 0 && m.hidden > 0 && a.heads * a.headDim != m.hidden)
+      // HeliumAttention's o_proj is nn.Linear(hidden_size, hidden_size): the heads must fill hidden_size.
+      error("head_dim", "num_attention_heads * head_dim (" + std::to_string(a.heads * a.headDim) +
+                            ") must equal hidden_size (" + std::to_string(m.hidden) + ") for HeliumForCausalLM",
+            /*prefix=*/false);
     // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others).
     if (arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3)
       a.qkNorm = QkNorm::PerHead;
@@ -773,7 +784,7 @@ private:
                            "\" is supported (HF's " + arch->name + " ignores this field)");
     }
     if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM" || arch->modelType == "granite" ||
-        arch->modelType == "seed_oss")
+        arch->modelType == "seed_oss" || helium)
       mlp.bias = boolField("mlp_bias", false);
     if (ernie)
       mlp.bias = a.bias == AttentionBias::All;
@@ -831,8 +842,8 @@ private:
       m.rope.partial = 0.5; // GlmConfig's partial_rotary_factor
       m.rope.interleaved = true;
     }
-    if (cohere || ernie)
-      m.rope.interleaved = true; // Cohere's and ERNIE 4.5's RoPE: each frequency on a pair of adjacent dims
+    if (cohere || ernie || helium)
+      m.rope.interleaved = true; // their RoPE puts each frequency on a pair of adjacent dims
     readRope(m);
     if (arch->modelType == "olmo3" && m.rope.scaling != RopeSpec::Scaling::None &&
         (!m.layerTypes.empty() || m.attention.window > 0))

@@ -5,7 +5,7 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3) it generates a tiny
+phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium) it generates a tiny
 checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
@@ -15,7 +15,7 @@ checkpoint and checks:
      dense all-experts gpt-oss MoE, Mixtral's softmax-topk-renormalize routing with per-expert token
      gathering, Qwen3-MoE's (and OLMoE's) routing with and without norm_topk_prob, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
      fused projections split by slicing / chunk, GPT-NeoX in its own names and per-head qkv layout, ERNIE 4.5's
-     own apply_rotary_pos_emb, Exaone4Config's layer_types derivation and Exaone4Attention's RoPE condition,
+     own apply_rotary_pos_emb (Helium's too), Exaone4Config's layer_types derivation and Exaone4Attention's RoPE condition,
      Olmo3Config's layer_types derivation),
      decoding greedily by recomputing the whole sequence
      each step: same tokens, logits to 1e-9;
@@ -46,7 +46,8 @@ checkpoint and checks:
      q/k/v biases (vs none), head_dim 32 in the score scale and the RoPE (vs hidden / heads = 16), RoPE itself (vs
      none) and rope_theta 1e7 (vs 1e4); olmo3: the window on the sliding layers 0-2 (vs none), full attention on
      layer 3 (vs the window there too), RoPE on the full layer (vs NoPE there, as EXAONE's), post norms (vs pre),
-     projection-wide q/k norms (vs none, vs per head)), and that
+     projection-wide q/k norms (vs none, vs per head); helium: interleaved RoPE (vs rotate-half), the q/k/v biases
+     (vs none), the MLP biases (vs none)), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
@@ -240,6 +241,7 @@ class TorchModel:
         self.exaone = self.type == "exaone4"
         self.seed = self.type == "seed_oss"
         self.olmo3 = self.type == "olmo3"
+        self.helium = self.type == "helium"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -274,6 +276,23 @@ class TorchModel:
                                   ("mlp.gate_proj", mlp_bias), ("mlp.up_proj", mlp_bias), ("mlp.down_proj", mlp_bias))
                     if on}
             assert biases == want, "Seed-OSS bias tensors do not follow attention_bias / attention_out_bias / mlp_bias"
+        if self.helium:
+            # HeliumAttention: q_proj, k_proj, v_proj with bias=config.attention_bias, o_proj = nn.Linear(hidden_size,
+            # hidden_size, bias=False); HeliumMLP (LlamaMLP): bias=config.mlp_bias on all three (HeliumConfig's
+            # defaults false, false). HeliumConfig: head_dim 128, 20 kv heads, rope_theta 1e5, rms_norm_eps 1e-8.
+            c.setdefault("head_dim", 128)
+            c.setdefault("num_key_value_heads", 20)
+            c.setdefault("rope_theta", 100000.0)
+            c.setdefault("rms_norm_eps", 1e-8)
+            assert c["num_attention_heads"] * c["head_dim"] == c["hidden_size"], "Helium's o_proj is [hidden, hidden]"
+            attention_bias, mlp_bias = c.get("attention_bias", False), c.get("mlp_bias", False)
+            biases = {n for n in self.w if n.endswith(".bias")}
+            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(c["num_hidden_layers"])
+                    for m, on in (("self_attn.q_proj", attention_bias), ("self_attn.k_proj", attention_bias),
+                                  ("self_attn.v_proj", attention_bias), ("mlp.gate_proj", mlp_bias),
+                                  ("mlp.up_proj", mlp_bias), ("mlp.down_proj", mlp_bias))
+                    if on}
+            assert biases == want, "Helium bias tensors do not follow attention_bias / mlp_bias"
         if self.exaone:
             # Exaone4Config: class defaults, then __post_init__: no window sets the pattern to 0; layer_types
             # derived from the pattern only when not given (a string pattern beside them is left alone).
@@ -550,7 +569,9 @@ class TorchModel:
             # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere;
             # SmolLM3Attention: apply_rotary_pos_emb only if config.no_rope_layers[layer_idx].
             cos, sin = local_tables if self.window(n) is not None else global_tables
-            if self.ernie:
+            if self.ernie or self.helium:
+                # modeling_helium's apply_rotary_pos_emb is ERNIE 4.5's: the first half of cos / sin
+                # repeat_interleave'd, rotate_half on adjacent pairs (x[..., 0::2], x[..., 1::2]), every dim.
                 q, k = ernie4_5_apply_rotary_pos_emb(q, k, cos, sin)
             elif self.exaone:
                 # Exaone4Attention: "We use global NoPE for hybrid attention model".
@@ -1008,6 +1029,10 @@ def check_features_matter(arch, model_dir, logits):
                      ("head_dim 32's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5)),
                      ("RoPE over head_dim 32 (vs hidden / heads = 16 dims)", cfg_("partial_rotary_factor", 0.5))),
         "ernie4_5 --no-bias": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),),
+        # attention_bias and mlp_bias true (false in the published helium-1-2b); o_proj has no bias either way.
+        "helium": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
+                   ("q/k/v biases (vs none)", no_qkv_bias),
+                   ("MLP biases (vs none)", no_biases(("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")))),
         # Layers 0-2 slide over 4 keys (check_window_matters), layer 3 full and NoPE; head_dim 32 as ernie4_5's.
         "exaone4": (("post norms (vs pre norms)", olmo2_pre_norms),
                     ("per-head q/k norms (vs none)", setattr_("qk_norm", False)),

@@ -4,7 +4,7 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss,olmo3}
+                exaone4,seed_oss,olmo3,helium}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
@@ -14,7 +14,7 @@ DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, 
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
-OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM; gemma3mm:
+OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -74,7 +74,7 @@ ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
          "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
-         "olmo3"]
+         "olmo3", "helium"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -625,6 +625,28 @@ def make_config(arch, dtype):
             "use_bias": True,
             "pad_token_id": 0,
         }
+    elif arch == "helium":
+        # Helium (HeliumForCausalLM, kyutai/helium-1-2b): Llama's pre-norm blocks and SwiGLU MLP, RoPE over the whole
+        # head in adjacent pairs (2i, 2i + 1), as ERNIE 4.5's. HeliumAttention: bias=attention_bias on q, k and v but
+        # never on o_proj; HeliumMLP: bias=mlp_bias on gate, up and down. Both true here (false in the published
+        # model), so that the biases are checked. num_key_value_heads given (HeliumConfig's default is a literal 20);
+        # head_dim 16 = hidden / heads, as o_proj is nn.Linear(hidden, hidden) and needs heads * head_dim = hidden.
+        # rms_norm_eps 1e-8, rope_theta 1e5 and the other keys as HeliumConfig's defaults; untied.
+        cfg = {
+            "architectures": ["HeliumForCausalLM"],
+            "model_type": "helium",
+            **common,
+            "rms_norm_eps": 1e-08,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 100000.0,
+            "rope_scaling": None,
+            "attention_bias": True,
+            "mlp_bias": True,
+            "attention_dropout": 0.0,
+            "initializer_range": 0.02,
+            "pad_token_id": 3,
+        }
     elif arch == "exaone4":
         # EXAONE 4.0 (Exaone4ForCausalLM): OLMo 2's blocks (RMSNorm after attention and MLP, none before), Qwen 3's
         # q_norm / k_norm per head ([head_dim], before RoPE); sliding_window 4 (small, so that it cuts into an
@@ -924,6 +946,13 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
                 w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
                 w[p + "self_attn.o_proj.bias"] = bias(H, std=0.1)
+        elif kind == "helium":
+            # HeliumAttention: bias=attention_bias on q, k and v; o_proj never has one. std 0.1 so that they move the
+            # logits visibly.
+            if cfg["attention_bias"]:
+                w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
+                w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
+                w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
         elif kind == "seed_oss":
             # SeedOssAttention: bias=attention_bias on q, k and v, bias=attention_out_bias on o_proj; std 0.1 so that
             # they move the logits visibly. All four drawn whatever the flags, so that --all-biases changes no other
@@ -1030,6 +1059,11 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "mlp.down_proj.weight"] = mat(H, I)
             if kind == "ernie4_5" and cfg["use_bias"]:
                 # Ernie4_5MLP: bias=config.use_bias on gate_proj, up_proj and down_proj.
+                w[p + "mlp.gate_proj.bias"] = bias(I, std=0.1)
+                w[p + "mlp.up_proj.bias"] = bias(I, std=0.1)
+                w[p + "mlp.down_proj.bias"] = bias(H, std=0.1)
+            if kind == "helium" and cfg["mlp_bias"]:
+                # HeliumMLP (LlamaMLP): bias=config.mlp_bias on gate_proj, up_proj and down_proj.
                 w[p + "mlp.gate_proj.bias"] = bias(I, std=0.1)
                 w[p + "mlp.up_proj.bias"] = bias(I, std=0.1)
                 w[p + "mlp.down_proj.bias"] = bias(H, std=0.1)

@@ -8,7 +8,7 @@ Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
 OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
-OLMo 3) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 3, Helium) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -20,7 +20,7 @@ line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
-_olmo3, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_olmo3 / _helium, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -120,6 +120,12 @@ the xf repository. Conventions:
     false) (a checkpoint whose bias tensors disagree with the three is refused); class defaults head_dim 128
     (hidden / heads only when null), num_key_value_heads 8, rms_norm_eps 1e-6, rope_theta 1e4, untied
     embeddings; attention_dropout and residual_dropout act in training only.
+  * Helium (HeliumForCausalLM): Llama's pre-norm blocks and SwiGLU MLP; RoPE over every head dim in adjacent pairs
+    (2i, 2i + 1) with frequency i, as ERNIE 4.5's; biases on q, k and v with attention_bias (default false), never on
+    o_proj (nn.Linear(hidden, hidden, bias=False)), on the MLP's gate_proj, up_proj and down_proj with mlp_bias (default
+    false) (a checkpoint whose bias tensors disagree with the two is refused); class defaults head_dim 128,
+    num_key_value_heads 20 (whatever the head count), rope_theta 1e5, rms_norm_eps 1e-8, untied embeddings; o_proj
+    needs heads * head_dim = hidden.
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
@@ -381,7 +387,8 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Olmo2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM", "StableLmForCausalLM",
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
-                 "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM")
+                 "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM",
+                 "HeliumForCausalLM")
 
 
 class Model:
@@ -476,6 +483,23 @@ class Model:
             want = {"model.layers.%d.%s.bias" % (n, m) for n in range(cfg["num_hidden_layers"]) for m in on if on[m]}
             if {n for n in self.w if n.endswith(".bias")} != want:
                 raise ValueError("Seed-OSS: the bias tensors disagree with attention_bias / attention_out_bias / mlp_bias")
+        if arch == "HeliumForCausalLM":
+            # HeliumConfig: head_dim 128, 20 kv heads whatever the head count, rope_theta 1e5, rms_norm_eps 1e-8;
+            # untied embeddings are the generic default.
+            cfg.setdefault("head_dim", 128)
+            cfg.setdefault("num_key_value_heads", 20)
+            cfg.setdefault("rope_theta", 100000.0)
+            cfg.setdefault("rms_norm_eps", 1e-8)
+            if cfg["num_attention_heads"] * (cfg["head_dim"] or 0) != cfg["hidden_size"]:
+                raise ValueError("Helium: o_proj is [hidden, hidden], so heads * head_dim must be hidden_size")
+            # bias=attention_bias on q, k, v (none on o_proj), bias=mlp_bias on the MLP: HF would leave missing biases
+            # random and ignore unexpected ones.
+            qkv, mlp = cfg.get("attention_bias", False), cfg.get("mlp_bias", False)
+            on = {"self_attn.q_proj": qkv, "self_attn.k_proj": qkv, "self_attn.v_proj": qkv,
+                  "mlp.gate_proj": mlp, "mlp.up_proj": mlp, "mlp.down_proj": mlp}
+            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(cfg["num_hidden_layers"]) for m in on if on[m]}
+            if {n for n in self.w if n.endswith(".bias")} != want:
+                raise ValueError("Helium: the bias tensors disagree with attention_bias / mlp_bias")
         if arch == "GPT2LMHeadModel":
             cfg, self.w = self._gpt2(cfg, self.w)
         if arch in ("GlmForCausalLM", "Glm4ForCausalLM"):
@@ -513,9 +537,9 @@ class Model:
         self.parallel = (self.phi or (arch == "StableLmForCausalLM" and cfg.get("use_parallel_residual", False))
                          or (self.neox and cfg.get("use_parallel_residual", True)) or arch == "CohereForCausalLM")
         self.parallel_mlp_norm = self.neox
-        # GLM, Cohere and ERNIE 4.5 rotate adjacent pairs.
+        # GLM, Cohere, ERNIE 4.5 and Helium rotate adjacent pairs.
         self.interleaved_rope = arch in ("GlmForCausalLM", "Glm4ForCausalLM", "CohereForCausalLM",
-                                         "Ernie4_5ForCausalLM")
+                                         "Ernie4_5ForCausalLM", "HeliumForCausalLM")
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
         if arch == "Olmo3ForCausalLM" and any(w is not None for w in self.windows):
