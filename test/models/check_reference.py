@@ -255,27 +255,25 @@ class TorchModel:
         self.cohere = self.type == "cohere"
         if self.glm:
             c.setdefault("partial_rotary_factor", 0.5)           # GlmConfig's
+        def expect_biases(what, attention, out, mlp):
+            # The checkpoint's bias tensors are exactly those of the projections built with bias=True (HF would
+            # leave missing ones random and ignore unexpected ones).
+            on = {"self_attn.q_proj": attention, "self_attn.k_proj": attention, "self_attn.v_proj": attention,
+                  "self_attn.o_proj": out, "mlp.gate_proj": mlp, "mlp.up_proj": mlp, "mlp.down_proj": mlp}
+            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(c["num_hidden_layers"]) for m in on if on[m]}
+            assert {n for n in self.w if n.endswith(".bias")} == want, "%s bias tensors do not follow %s" % what
+
         if self.ernie:
             # Ernie4_5Attention / Ernie4_5MLP: nn.Linear(..., bias=config.use_bias) on all seven projections.
-            biases = {n for n in self.w if n.endswith(".bias")}
-            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(c["num_hidden_layers"])
-                    for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                              "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")} if c.get("use_bias", False) else set()
-            assert biases == want, "ERNIE 4.5 bias tensors do not follow use_bias"
+            use_bias = c.get("use_bias", False)
+            expect_biases(("ERNIE 4.5", "use_bias"), use_bias, use_bias, use_bias)
         if self.seed:
             # SeedOssAttention: q_proj, k_proj, v_proj with bias=config.attention_bias, o_proj with
             # bias=config.attention_out_bias; SeedOssMLP: bias=config.mlp_bias on all three (SeedOssConfig's defaults
             # true, false, false). head_dim: SeedOssConfig's 128 when absent (hidden / heads when null, below).
             c.setdefault("head_dim", 128)
-            attention_bias, out_bias, mlp_bias = (c.get("attention_bias", True), c.get("attention_out_bias", False),
-                                                  c.get("mlp_bias", False))
-            biases = {n for n in self.w if n.endswith(".bias")}
-            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(c["num_hidden_layers"])
-                    for m, on in (("self_attn.q_proj", attention_bias), ("self_attn.k_proj", attention_bias),
-                                  ("self_attn.v_proj", attention_bias), ("self_attn.o_proj", out_bias),
-                                  ("mlp.gate_proj", mlp_bias), ("mlp.up_proj", mlp_bias), ("mlp.down_proj", mlp_bias))
-                    if on}
-            assert biases == want, "Seed-OSS bias tensors do not follow attention_bias / attention_out_bias / mlp_bias"
+            expect_biases(("Seed-OSS", "attention_bias / attention_out_bias / mlp_bias"), c.get("attention_bias", True),
+                          c.get("attention_out_bias", False), c.get("mlp_bias", False))
         if self.helium:
             # HeliumAttention: q_proj, k_proj, v_proj with bias=config.attention_bias, o_proj = nn.Linear(hidden_size,
             # hidden_size, bias=False); HeliumMLP (LlamaMLP): bias=config.mlp_bias on all three (HeliumConfig's
@@ -285,14 +283,8 @@ class TorchModel:
             c.setdefault("rope_theta", 100000.0)
             c.setdefault("rms_norm_eps", 1e-8)
             assert c["num_attention_heads"] * c["head_dim"] == c["hidden_size"], "Helium's o_proj is [hidden, hidden]"
-            attention_bias, mlp_bias = c.get("attention_bias", False), c.get("mlp_bias", False)
-            biases = {n for n in self.w if n.endswith(".bias")}
-            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(c["num_hidden_layers"])
-                    for m, on in (("self_attn.q_proj", attention_bias), ("self_attn.k_proj", attention_bias),
-                                  ("self_attn.v_proj", attention_bias), ("mlp.gate_proj", mlp_bias),
-                                  ("mlp.up_proj", mlp_bias), ("mlp.down_proj", mlp_bias))
-                    if on}
-            assert biases == want, "Helium bias tensors do not follow attention_bias / mlp_bias"
+            expect_biases(("Helium", "attention_bias / mlp_bias"), c.get("attention_bias", False), False,
+                          c.get("mlp_bias", False))
         if self.exaone:
             # Exaone4Config: class defaults, then __post_init__: no window sets the pattern to 0; layer_types
             # derived from the pattern only when not given (a string pattern beside them is left alone).

@@ -391,6 +391,17 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "HeliumForCausalLM")
 
 
+def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
+    """The checkpoint's bias tensors are exactly those of the projections built with bias=True (q, k, v:
+    `attention`; o_proj: `out`; the MLP's three: `mlp`): HF would leave missing ones random and ignore
+    unexpected ones."""
+    on = {"self_attn.q_proj": attention, "self_attn.k_proj": attention, "self_attn.v_proj": attention,
+          "self_attn.o_proj": out, "mlp.gate_proj": mlp, "mlp.up_proj": mlp, "mlp.down_proj": mlp}
+    want = {"model.layers.%d.%s.bias" % (n, m) for n in range(cfg["num_hidden_layers"]) for m in on if on[m]}
+    if {n for n in w if n.endswith(".bias")} != want:
+        raise ValueError("%s: the bias tensors disagree with %s" % (arch, keys))
+
+
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
@@ -464,9 +475,8 @@ class Model:
             cfg.setdefault("rope_theta", 500000.0)
             cfg.setdefault("rms_norm_eps", 1e-5)
             cfg.setdefault("tie_word_embeddings", True)
-            # bias=config.use_bias: HF would leave missing biases random and ignore unexpected ones.
-            if any(n.endswith(".bias") for n in self.w) != cfg.get("use_bias", False):
-                raise ValueError("ERNIE 4.5: the bias tensors disagree with use_bias")
+            use_bias = cfg.get("use_bias", False)   # bias=config.use_bias on all seven projections
+            check_bias_tensors(self.w, cfg, "ERNIE 4.5", "use_bias", use_bias, use_bias, use_bias)
         if arch in ("Exaone4ForCausalLM", "Olmo3ForCausalLM"):
             cfg.setdefault("rms_norm_eps", 1e-5)
         if arch == "SeedOssForCausalLM":
@@ -474,15 +484,10 @@ class Model:
             # head count, below); rms_norm_eps 1e-6, rope_theta 1e4 and untied embeddings are the generic defaults.
             cfg.setdefault("head_dim", 128)
             cfg.setdefault("num_key_value_heads", 8)
-            # nn.Linear(..., bias=attention_bias) for q, k, v, bias=attention_out_bias for o_proj, bias=mlp_bias for the
-            # MLP: HF would leave missing biases random and ignore unexpected ones.
-            qkv, out, mlp = (cfg.get("attention_bias", True), cfg.get("attention_out_bias", False),
-                             cfg.get("mlp_bias", False))
-            on = {"self_attn.q_proj": qkv, "self_attn.k_proj": qkv, "self_attn.v_proj": qkv, "self_attn.o_proj": out,
-                  "mlp.gate_proj": mlp, "mlp.up_proj": mlp, "mlp.down_proj": mlp}
-            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(cfg["num_hidden_layers"]) for m in on if on[m]}
-            if {n for n in self.w if n.endswith(".bias")} != want:
-                raise ValueError("Seed-OSS: the bias tensors disagree with attention_bias / attention_out_bias / mlp_bias")
+            # bias=attention_bias for q, k, v, bias=attention_out_bias for o_proj, bias=mlp_bias for the MLP.
+            check_bias_tensors(self.w, cfg, "Seed-OSS", "attention_bias / attention_out_bias / mlp_bias",
+                               cfg.get("attention_bias", True), cfg.get("attention_out_bias", False),
+                               cfg.get("mlp_bias", False))
         if arch == "HeliumForCausalLM":
             # HeliumConfig: head_dim 128, 20 kv heads whatever the head count, rope_theta 1e5, rms_norm_eps 1e-8;
             # untied embeddings are the generic default.
@@ -492,14 +497,9 @@ class Model:
             cfg.setdefault("rms_norm_eps", 1e-8)
             if cfg["num_attention_heads"] * (cfg["head_dim"] or 0) != cfg["hidden_size"]:
                 raise ValueError("Helium: o_proj is [hidden, hidden], so heads * head_dim must be hidden_size")
-            # bias=attention_bias on q, k, v (none on o_proj), bias=mlp_bias on the MLP: HF would leave missing biases
-            # random and ignore unexpected ones.
-            qkv, mlp = cfg.get("attention_bias", False), cfg.get("mlp_bias", False)
-            on = {"self_attn.q_proj": qkv, "self_attn.k_proj": qkv, "self_attn.v_proj": qkv,
-                  "mlp.gate_proj": mlp, "mlp.up_proj": mlp, "mlp.down_proj": mlp}
-            want = {"model.layers.%d.%s.bias" % (n, m) for n in range(cfg["num_hidden_layers"]) for m in on if on[m]}
-            if {n for n in self.w if n.endswith(".bias")} != want:
-                raise ValueError("Helium: the bias tensors disagree with attention_bias / mlp_bias")
+            # bias=attention_bias on q, k, v (none on o_proj), bias=mlp_bias on the MLP.
+            check_bias_tensors(self.w, cfg, "Helium", "attention_bias / mlp_bias", cfg.get("attention_bias", False),
+                               False, cfg.get("mlp_bias", False))
         if arch == "GPT2LMHeadModel":
             cfg, self.w = self._gpt2(cfg, self.w)
         if arch in ("GlmForCausalLM", "Glm4ForCausalLM"):
