@@ -550,6 +550,25 @@ LogicalResult MoEOp::verify() {
   int64_t topK = getTopKAttr().getInt();
   if (topK < 1 || topK > experts)
     return emitOpError() << "top_k (" << topK << ") must be in [1, " << experts << " experts]";
+  StringRef router = getRouter();
+  if (router != "softmax" && router != "sigmoid")
+    return emitOpError() << "router must be softmax or sigmoid, got '" << router << "'";
+  int64_t groups = getGroupsAttr().getInt(), topGroups = getTopGroupsAttr().getInt();
+  double routedScale = getRoutedScaleAttr().getValueAsDouble();
+  if (router == "softmax" && (getSelectionBias() || groups != 1 || topGroups != 1 || routedScale != 1.0))
+    return emitOpError("selection_bias, groups, top_groups and routed_scale need router = \"sigmoid\"");
+  if (groups < 1 || experts % groups != 0 || (groups > 1 && experts / groups < 2))
+    return emitOpError() << "groups (" << groups << ") must divide the " << experts
+                         << " experts into groups of at least 2";
+  if (topGroups < 1 || topGroups > groups)
+    return emitOpError() << "top_groups (" << topGroups << ") must be in [1, " << groups << " groups]";
+  if (!(routedScale > 0.0))
+    return emitOpError() << "routed_scale must be positive, got " << routedScale;
+  if (Value bias = getSelectionBias()) {
+    auto t = cast<RankedTensorType>(bias.getType());
+    if (!isa<FloatType>(t.getElementType()) || t.getShape() != ArrayRef<int64_t>{experts})
+      return emitOpError() << "selection_bias must be a float tensor [experts] = [" << experts << "], got " << t;
+  }
   StringRef act = getActivation();
   if (!llvm::is_contained({"silu", "gelu", "gelu_tanh", "relu"}, act))
     return emitOpError() << "activation must be silu, gelu, gelu_tanh or relu, got '" << act << "'";

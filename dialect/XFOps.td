@@ -321,7 +321,14 @@ def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     lower expert), weighs them by the softmax of those `top_k` logits (gpt-oss; for Mixtral this equals
     its softmax over all experts renormalized over the chosen ones) and sums their MLPs. With
     `norm_top_k = false` the weights are the softmax over all experts, not renormalized (Qwen3-MoE's
-    `norm_topk_prob = false`), so they sum to less than 1:
+    `norm_topk_prob = false`), so they sum to less than 1.
+
+    `router = "sigmoid"` (GLM-4.5, DeepSeek-V3) scores each expert by `s[t, e] = sigmoid(logit)` and
+    chooses by `c[t, e] = s[t, e] + selection_bias[e]` (the bias, `[experts]`, only chooses); with
+    `groups = G > 1` the experts form G equal groups, each scored by the sum of its two largest `c`, and the
+    experts outside the `top_groups` best groups (ties: the lower group) choose with `c = 0`. The `top_k`
+    largest `c` (ties: the lower expert) are weighed by their `s`, divided by `sum(s) + 1e-20` under
+    `norm_top_k`, times `routed_scale`:
 
     ```
     result[t] = sum_{e in topk(t)} w[t, e] * (down[e]^T h_e(t) + down_bias[e])
@@ -347,9 +354,13 @@ def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
   let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$router_logits, Optional<AnyRankedTensor>:$gate,
                        AnyRankedTensor:$up, AnyRankedTensor:$down, Optional<AnyRankedTensor>:$gate_bias,
                        Optional<AnyRankedTensor>:$up_bias, Optional<AnyRankedTensor>:$down_bias,
+                       Optional<AnyRankedTensor>:$selection_bias,
                        I64Attr:$top_k, DefaultValuedAttr<StrAttr, "\"silu\"">:$activation,
                        OptionalAttr<F64Attr>:$limit, DefaultValuedAttr<F64Attr, "1.702">:$alpha,
-                       DefaultValuedAttr<BoolAttr, "true">:$norm_top_k);
+                       DefaultValuedAttr<BoolAttr, "true">:$norm_top_k,
+                       DefaultValuedAttr<StrAttr, "\"softmax\"">:$router,
+                       DefaultValuedAttr<I64Attr, "1">:$groups, DefaultValuedAttr<I64Attr, "1">:$top_groups,
+                       DefaultValuedAttr<F64Attr, "1.0">:$routed_scale);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $input `,` $router_logits `:` type($input) `,` type($router_logits)
@@ -359,6 +370,7 @@ def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     (`gate_bias` `(` $gate_bias^ `:` type($gate_bias) `)`)?
     (`up_bias` `(` $up_bias^ `:` type($up_bias) `)`)?
     (`down_bias` `(` $down_bias^ `:` type($down_bias) `)`)?
+    (`selection_bias` `(` $selection_bias^ `:` type($selection_bias) `)`)?
     attr-dict `->` type($result)
   }];
   let hasVerifier = 1;

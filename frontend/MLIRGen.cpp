@@ -521,7 +521,7 @@ public:
       if (parallel) {
         // Attention and MLP read the same residual stream; both outputs join it.
         Value mlpIn = twoNorms ? norm(h, model::layerTensorName(layer, "post_attention_layernorm")) : x;
-        Value y = m.mlp.experts > 0 ? moe(layer, mlpIn) : mlp(layer, mlpIn);
+        Value y = m.mlp.isDenseLayer(layer) ? mlp(layer, mlpIn) : moe(layer, mlpIn);
         h = add(add(h, residual(attn)), residual(y));
         continue;
       }
@@ -535,7 +535,7 @@ public:
                      : norm(h, model::layerTensorName(layer, sandwich && !glm4 ? "pre_feedforward_layernorm"
                                                              : isGpt2()          ? "ln_2"
                                                                                  : "post_attention_layernorm"));
-      y = m.mlp.experts > 0 ? moe(layer, y) : mlp(layer, y);
+      y = m.mlp.isDenseLayer(layer) ? mlp(layer, y) : moe(layer, y);
       if (after)
         y = norm(y, model::layerTensorName(layer, glm4 ? "post_mlp_layernorm" : "post_feedforward_layernorm"));
       h = add(h, residual(y));
@@ -569,13 +569,14 @@ private:
   /// The argument of weight `name`, added to the entry block, before the caches, when first read (the
   /// signature is completed at the end of build: inserting into the function type and argument attributes
   /// per weight is quadratic, minutes for Qwen3-MoE's 18432 per-expert tensors).
-  Value weight(StringRef canonical, ArrayRef<int64_t> shape) {
+  Value weight(StringRef canonical, ArrayRef<int64_t> shape, Type elementType = {}) {
     // The checkpoint's own name, where the architecture's prefixes are not Llama's (GPT-NeoX).
     std::string name = model::storedTensorName(func, canonical);
     auto [it, inserted] = weightArgs.try_emplace(name);
     if (inserted) {
       unsigned index = firstCache + weightAttrs.size();
-      it->second = func.getBody().front().insertArgument(index, RankedTensorType::get(shape, weightType), loc);
+      it->second = func.getBody().front().insertArgument(
+          index, RankedTensorType::get(shape, elementType ? elementType : weightType), loc);
       weightAttrs.push_back(b.getDictionaryAttr({b.getNamedAttr(model::kWeightAttr, b.getStringAttr(name))}));
     }
     return it->second;
@@ -629,10 +630,10 @@ private:
         });
     return tensor::CollapseShapeOp::create(b, loc, sum.getResult(0), SmallVector<ReassociationIndices>{{0, 1}, {2}});
   }
-  /// Qwen's and OLMoE's expert names: mlp.gate, mlp.experts.E.{gate,up,down}_proj.
+  /// Qwen's, OLMoE's and GLM-4.5's expert names: mlp.gate, mlp.experts.E.{gate,up,down}_proj.
   bool isQwenMoe() const {
     return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM" ||
-           m.architecture == "OlmoeForCausalLM";
+           m.architecture == "OlmoeForCausalLM" || m.architecture == "Glm4MoeForCausalLM";
   }
 
   /// Positions of this call's tokens: 0..S-1 for a prefill, the given position for a decode step.
@@ -921,7 +922,10 @@ private:
   }
 
   /// A dense MLP (HF names mlp.gate_proj / up_proj / down_proj; Phi-3's fused mlp.gate_up_proj).
-  Value mlp(int64_t layer, Value x) { return mlp(layer, x, "mlp", m.mlp.intermediate, m.mlp.bias); }
+  /// The dense MLP (of a dense model, or a dense layer of a mixture-of-experts one).
+  Value mlp(int64_t layer, Value x) {
+    return mlp(layer, x, "mlp", m.mlp.experts > 0 ? m.mlp.denseIntermediate : m.mlp.intermediate, m.mlp.bias);
+  }
 
   /// A dense MLP of intermediate size I whose tensors are `<prefix>.{gate,up,down}_proj` (Phi-3's model
   /// MLP: `gate_up_proj`).
@@ -1102,13 +1106,21 @@ private:
       downBias = p.bias ? stack(downLeaf, "bias", {C}) : Value();
     }
     FloatAttr limit = p.limit ? b.getF64FloatAttr(*p.limit) : FloatAttr();
-    Value routed = mlir::xf::MoEOp::create(b, loc, x.getType(), x, logits, gate, up, down, gateBias, upBias, downBias,
-                                           b.getI64IntegerAttr(p.topK), b.getStringAttr(::xf::toString(p.activation)),
-                                           limit, b.getF64FloatAttr(p.alpha), b.getBoolAttr(p.normTopK));
+    const bool sigmoidRouter = p.router == ::xf::MlpSpec::Router::Sigmoid;
+    // GLM-4.5 keeps its selection bias in float32 whatever the other weights' type.
+    Value selectionBias =
+        p.selectionBias ? weight(model::layerTensorName(layer, "mlp.gate.e_score_correction_bias"), {E}, f32) : Value();
+    Value routed = mlir::xf::MoEOp::create(
+        b, loc, x.getType(), x, logits, gate, up, down, gateBias, upBias, downBias, selectionBias,
+        b.getI64IntegerAttr(p.topK), b.getStringAttr(::xf::toString(p.activation)), limit,
+        b.getF64FloatAttr(p.alpha), b.getBoolAttr(p.normTopK), b.getStringAttr(sigmoidRouter ? "sigmoid" : "softmax"),
+        b.getI64IntegerAttr(p.groups), b.getI64IntegerAttr(p.topGroups), b.getF64FloatAttr(p.routedScale));
     if (p.sharedIntermediate == 0)
       return routed;
-    // Qwen2-MoE's shared expert, which every token takes, times sigmoid(shared_expert_gate . x).
-    Value shared = mlp(layer, x, "mlp.shared_expert", p.sharedIntermediate, /*bias=*/false);
+    // The shared expert, which every token takes (GLM-4.5's mlp.shared_experts), times
+    // sigmoid(shared_expert_gate . x) in Qwen2-MoE.
+    Value shared = mlp(layer, x, m.architecture == "Glm4MoeForCausalLM" ? "mlp.shared_experts" : "mlp.shared_expert",
+                       p.sharedIntermediate, /*bias=*/false);
     if (p.sharedGate)
       shared = gateRows(shared, model::linear(b, loc, x, layerWeight(layer, "mlp.shared_expert_gate.weight", {1, C})));
     return add(routed, shared);

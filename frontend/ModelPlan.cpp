@@ -117,6 +117,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
     return fail("MoE experts with biases are supported only in the gpt-oss form");
   if (!m.mlp.gated && m.mlp.experts > 0)
     return fail("experts without a gate are not supported by the model runtime yet");
+  if (m.mlp.limit && !m.mlp.denseLayers.empty())
+    return fail("dense layers beside gpt-oss's clamped-SwiGLU experts are not supported by the model runtime");
   if (m.mlp.limit && m.mlp.experts == 0)
     return fail("the clamped SwiGLU ('limit') is supported by the model runtime only in gpt-oss's mixture of experts");
   if (m.learnedPositions && m.maxPosition <= 0)
@@ -156,6 +158,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
         {"learned_sinks", learnedSinks},
         {"sliding_rope", m.slidingRope && m.isSlidingLayer(l)},
         {"no_rope", !m.usesRope(l)},
+        {"dense_mlp", m.mlp.isDenseLayer(static_cast<int64_t>(l))},
     });
   }
 
@@ -189,7 +192,13 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
                          {"norm_top_k", m.mlp.normTopK},
                          {"shared_intermediate", m.mlp.sharedIntermediate},
                          {"shared_gate", m.mlp.sharedGate},
-                         {"alpha", m.mlp.alpha}};
+                         {"alpha", m.mlp.alpha},
+                         {"router", m.mlp.router == MlpSpec::Router::Sigmoid ? "sigmoid" : "softmax"},
+                         {"selection_bias", m.mlp.selectionBias},
+                         {"groups", m.mlp.groups},
+                         {"top_groups", m.mlp.topGroups},
+                         {"routed_scale", m.mlp.routedScale},
+                         {"dense_intermediate", m.mlp.experts > 0 ? m.mlp.denseIntermediate : m.mlp.intermediate}};
   if (m.mlp.limit)
     mlp["limit"] = *m.mlp.limit;
 
@@ -210,6 +219,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
       {"norm_placement", toString(m.normPlacement)},
       {"lm_head_bias", m.lmHeadBias},
       {"learned_positions", m.learnedPositions},
+      {"mtp_layers", m.mtpLayers},
       {"mlp", std::move(mlp)},
       {"rope", std::move(rope)},
       {"layers", std::move(layers)},

@@ -406,8 +406,10 @@ bool AttentionConfig::operator==(const AttentionConfig &o) const {
 bool MlpSpec::operator==(const MlpSpec &o) const {
   return activation == o.activation && gated == o.gated && intermediate == o.intermediate &&
          bias == o.bias && experts == o.experts && topK == o.topK && normTopK == o.normTopK && limit == o.limit &&
-         sharedIntermediate == o.sharedIntermediate && sharedGate == o.sharedGate &&
-         (!limit || alpha == o.alpha);
+         sharedIntermediate == o.sharedIntermediate && sharedGate == o.sharedGate && router == o.router &&
+         selectionBias == o.selectionBias && groups == o.groups && topGroups == o.topGroups &&
+         routedScale == o.routedScale && denseLayers == o.denseLayers &&
+         (denseLayers.empty() || denseIntermediate == o.denseIntermediate) && (!limit || alpha == o.alpha);
 }
 
 bool RopeSpec::operator==(const RopeSpec &o) const {

@@ -9,6 +9,7 @@
 #ifndef XF_FRONTEND_MODELSPEC_H
 #define XF_FRONTEND_MODELSPEC_H
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/SMLoc.h"
 #include "llvm/Support/raw_ostream.h"
@@ -173,6 +174,10 @@ inline bool isParallel(NormPlacement p) { return p == NormPlacement::Parallel ||
 enum class Activation { SiLU, GELU, GELUTanh, ReLU };
 llvm::StringRef toString(Activation a);
 
+/// The most expert groups a sigmoid router may have: the GPU's routing keeps the chosen groups as the bits
+/// of a 32-bit word.
+constexpr int64_t kMaxExpertGroups = 32;
+
 struct MlpSpec {
   Activation activation = Activation::SiLU;
   bool gated = true; // act(gate(x)) * up(x)
@@ -189,6 +194,24 @@ struct MlpSpec {
   int64_t sharedIntermediate = 0;
   /// The shared expert's output times sigmoid(g . x), g a learned vector (Qwen2-MoE's shared_expert_gate).
   bool sharedGate = false;
+  /// How router logits become expert scores: softmax over all experts (Mixtral, Qwen), or each logit's
+  /// sigmoid (GLM-4.5, DeepSeek-V3), whose chosen weights are normalized by their sum (+ 1e-20) under
+  /// normTopK.
+  enum class Router { Softmax, Sigmoid };
+  Router router = Router::Softmax;
+  /// Sigmoid routers: a learned [experts] bias added to the scores only to choose the experts, not to
+  /// weigh them (GLM-4.5's e_score_correction_bias).
+  bool selectionBias = false;
+  /// Sigmoid routers: experts in `groups` equal groups, each scored by its two best choice scores; only
+  /// the `topGroups` best groups' experts may be chosen (the others' choice scores become 0).
+  int64_t groups = 1, topGroups = 1;
+  /// Sigmoid routers: the routed experts' weights are multiplied by it (routed_scaling_factor).
+  double routedScale = 1.0;
+  /// Layers whose MLP is dense (a gated MLP of `denseIntermediate`), not the mixture (GLM-4.5's first
+  /// first_k_dense_replace layers, Qwen-MoE's mlp_only_layers), ascending.
+  std::vector<int64_t> denseLayers;
+  int64_t denseIntermediate = 0;
+  bool isDenseLayer(int64_t layer) const { return experts == 0 || llvm::is_contained(denseLayers, layer); }
   /// gpt-oss clamped SwiGLU: gate clamped to <= limit, up to [-limit, limit], gate * sigmoid(alpha *
   /// gate) * (up + 1).
   std::optional<double> limit;
@@ -249,6 +272,9 @@ struct ModelSpec {
   std::optional<RopeSpec> slidingRope;
   /// Layers without positional encoding (NoPE: SmolLM3's every fourth), ascending.
   std::vector<int64_t> nopeLayers;
+  /// Multi-token-prediction layers the checkpoint holds after the model's own (GLM-4.5's
+  /// num_nextn_predict_layers): the runtime skips their tensors.
+  int64_t mtpLayers = 0;
 
   /// The attention block as written (before layer types and overrides).
   AttentionConfig attention;

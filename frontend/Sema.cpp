@@ -50,12 +50,13 @@ const StringRef kLayerKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", 
 const StringRef kModelKeys[] = {"vocab",        "hidden",        "layers",      "dtype",
                                 "tie_embeddings", "max_position", "embed_scale", "residual_scale",
                                 "logit_scale",  "lm_head_bias", "learned_positions",  "final_softcap", "architecture",  "layer_types",
-                                "norm_placement", "nope_layers"};
+                                "norm_placement", "nope_layers", "mtp_layers"};
 const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "norm", "layers", "variant"};
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset", "bias"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
                               "experts", "top_k", "norm_top_k", "shared_intermediate", "shared_gate",
-                              "limit", "alpha"};
+                              "router", "selection_bias", "groups", "top_groups", "routed_scale",
+                              "dense_layers", "dense_intermediate", "limit", "alpha"};
 const StringRef kRopeKeys[] = {"base",          "partial",          "interleaved",      "scaling",
                                "factor",        "original_max_position", "low_freq_factor",
                                "high_freq_factor", "beta_fast",     "beta_slow",        "truncate",
@@ -1865,30 +1866,11 @@ private:
       }
     }
 
-    if (const Field *f = get(fields, "nope_layers")) {
-      auto v = value(*f);
-      bool ok = v && v->kind == Val::Kind::Array;
-      if (ok)
-        for (const Val &x : v->items()) {
-          if (!x.isInt() || x.scalar->intValue < 0 || (m.numLayers > 0 && x.scalar->intValue >= m.numLayers)) {
-            diag.error(x.loc, "a NoPE layer is a layer index in [0, " + llvm::Twine(m.numLayers) + ")");
-            ok = false;
-            break;
-          }
-          if (llvm::is_contained(m.nopeLayers, x.scalar->intValue)) {
-            diag.error(x.loc, "layer " + llvm::Twine(x.scalar->intValue) + " is listed twice");
-            ok = false;
-            break;
-          }
-          m.nopeLayers.push_back(x.scalar->intValue);
-        }
-      else if (v)
-        diag.error(startLoc(*f->value), "'nope_layers' must be a list of layer indices");
-      if (ok)
-        llvm::sort(m.nopeLayers);
-      else
-        m.nopeLayers.clear();
-    }
+    if (const Field *f = get(fields, "nope_layers"))
+      m.nopeLayers = layerIndices(*f, m.numLayers, "a NoPE layer");
+    if (const Field *f = get(fields, "mtp_layers"))
+      if (auto n = positiveInt(*f))
+        m.mtpLayers = *n;
 
     // Attention.
     AttentionPatch base;
@@ -2125,6 +2107,89 @@ private:
       }
   }
 
+  /// A list of distinct layer indices in [0, numLayers), sorted; empty (after an error) otherwise.
+  std::vector<int64_t> layerIndices(const Field &f, int64_t numLayers, StringRef what) {
+    std::vector<int64_t> out;
+    auto v = value(f);
+    if (!v)
+      return out;
+    if (v->kind != Val::Kind::Array) {
+      diag.error(startLoc(*f.value), "'" + f.key + "' must be a list of layer indices");
+      return out;
+    }
+    for (const Val &x : v->items()) {
+      if (!x.isInt() || x.scalar->intValue < 0 || (numLayers > 0 && x.scalar->intValue >= numLayers)) {
+        diag.error(x.loc, what + " is a layer index in [0, " + llvm::Twine(numLayers) + ")");
+        return {};
+      }
+      if (llvm::is_contained(out, x.scalar->intValue)) {
+        diag.error(x.loc, "layer " + llvm::Twine(x.scalar->intValue) + " is listed twice");
+        return {};
+      }
+      out.push_back(x.scalar->intValue);
+    }
+    llvm::sort(out);
+    return out;
+  }
+
+  /// The router's scoring, its group limit and scale, and which layers stay dense.
+  void analyzeRouting(const llvm::StringMap<const Field *> &fields, MlpSpec &mlp, int64_t numLayers) {
+    const bool moe = get(fields, "experts") != nullptr;
+    auto needsExperts = [&](const Field *f) {
+      if (f && !moe)
+        diag.error(f->keyLoc, "'" + f->key + "' needs 'experts' (a mixture of experts)");
+      return f && moe;
+    };
+    if (const Field *f = get(fields, "router"); needsExperts(f))
+      if (auto w = word(*f, {"softmax", "sigmoid"}))
+        mlp.router = *w == "sigmoid" ? MlpSpec::Router::Sigmoid : MlpSpec::Router::Softmax;
+    auto needsSigmoid = [&](const Field *f) {
+      if (!needsExperts(f))
+        return false;
+      if (mlp.router != MlpSpec::Router::Sigmoid) {
+        diag.error(f->keyLoc, "'" + f->key + "' applies to 'router = sigmoid'");
+        return false;
+      }
+      return true;
+    };
+    if (const Field *f = get(fields, "selection_bias"); needsSigmoid(f))
+      if (auto b = boolean(*f))
+        mlp.selectionBias = *b;
+    if (const Field *f = get(fields, "routed_scale"); needsSigmoid(f))
+      if (auto x = positiveNumber(*f))
+        mlp.routedScale = *x;
+    const Field *groups = get(fields, "groups"), *topGroups = get(fields, "top_groups");
+    if (needsSigmoid(groups))
+      if (auto n = positiveInt(*groups))
+        mlp.groups = *n;
+    if (needsSigmoid(topGroups))
+      if (auto n = positiveInt(*topGroups))
+        mlp.topGroups = *n;
+    if (mlp.experts > 0 && mlp.groups > 1 && (mlp.experts % mlp.groups != 0 || mlp.experts / mlp.groups < 2))
+      diag.error(groups->keyLoc, "'groups' (" + llvm::Twine(mlp.groups) + ") must divide 'experts' (" +
+                                     llvm::Twine(mlp.experts) + ") into groups of at least 2 (each is scored " +
+                                     "by its two best experts)");
+    else if (mlp.groups > kMaxExpertGroups)
+      diag.error(groups->keyLoc, "'groups' must be at most " + llvm::Twine(kMaxExpertGroups) + ", got " +
+                                     llvm::Twine(mlp.groups));
+    else if (mlp.topGroups > mlp.groups)
+      diag.error(topGroups->keyLoc, "'top_groups' (" + llvm::Twine(mlp.topGroups) + ") exceeds 'groups' (" +
+                                        llvm::Twine(mlp.groups) + ")");
+    const Field *dense = get(fields, "dense_layers"), *denseI = get(fields, "dense_intermediate");
+    if (needsExperts(dense)) {
+      mlp.denseLayers = layerIndices(*dense, numLayers, "a dense layer");
+      if (numLayers > 0 && static_cast<int64_t>(mlp.denseLayers.size()) == numLayers)
+        diag.error(dense->keyLoc, "'dense_layers' lists every layer: drop 'experts' for a dense model");
+    }
+    mlp.denseIntermediate = mlp.intermediate;
+    if (denseI) {
+      if (!dense)
+        diag.error(denseI->keyLoc, "'dense_intermediate' needs 'dense_layers' (the layers it sizes)");
+      else if (auto n = positiveInt(*denseI))
+        mlp.denseIntermediate = *n;
+    }
+  }
+
   void analyzeMlp(const Block *block, const Block &model, ModelSpec &m) {
     if (!block) {
       diag.error(model.nameLoc, "model '" + model.name + "' needs an 'mlp' block");
@@ -2199,6 +2264,7 @@ private:
       else if (auto b = boolean(*f))
         mlp.sharedGate = *b;
     }
+    analyzeRouting(fields, mlp, m.numLayers);
     const Field *limit = get(fields, "limit");
     if (limit) {
       if (auto x = positiveNumber(*limit))

@@ -89,6 +89,15 @@ public:
 private:
   void key(unsigned indent, llvm::StringRef k, const llvm::Twine &v) { os.indent(indent) << k << " = " << v << "\n"; }
 
+  void layerList(unsigned indent, llvm::StringRef k, llvm::ArrayRef<int64_t> layers) {
+    os.indent(indent) << k << " = ";
+    std::vector<std::string> items;
+    for (int64_t l : layers)
+      items.push_back(std::to_string(l));
+    printList(os, indent, items);
+    os << "\n";
+  }
+
   void printKernel(const AttentionSpec &a) {
     os << "\nattention " << a.name << " {\n";
     const AttentionConfig &c = a.config;
@@ -195,14 +204,10 @@ private:
       printList(os, 2, items);
       os << "\n";
     }
-    if (!m.nopeLayers.empty()) {
-      os.indent(2) << "nope_layers = ";
-      std::vector<std::string> items;
-      for (int64_t l : m.nopeLayers)
-        items.push_back(std::to_string(l));
-      printList(os, 2, items);
-      os << "\n";
-    }
+    if (!m.nopeLayers.empty())
+      layerList(2, "nope_layers", m.nopeLayers);
+    if (m.mtpLayers > 0)
+      key(2, "mtp_layers", llvm::Twine(m.mtpLayers));
 
     os << "\n  norm {\n";
     key(4, "kind", m.norm.kind == NormSpec::Kind::RMS ? "rms" : "layer");
@@ -332,6 +337,22 @@ private:
         key(4, "shared_intermediate", llvm::Twine(mlp.sharedIntermediate));
       if (mlp.sharedGate)
         key(4, "shared_gate", "true");
+      if (mlp.router == MlpSpec::Router::Sigmoid) {
+        key(4, "router", "sigmoid");
+        if (mlp.selectionBias)
+          key(4, "selection_bias", "true");
+        if (mlp.groups > 1) {
+          key(4, "groups", llvm::Twine(mlp.groups));
+          key(4, "top_groups", llvm::Twine(mlp.topGroups));
+        }
+        if (mlp.routedScale != 1.0)
+          key(4, "routed_scale", formatNumber(mlp.routedScale));
+      }
+      if (!mlp.denseLayers.empty()) {
+        layerList(4, "dense_layers", mlp.denseLayers);
+        if (mlp.denseIntermediate != mlp.intermediate)
+          key(4, "dense_intermediate", llvm::Twine(mlp.denseIntermediate));
+      }
     }
     if (mlp.limit) {
       key(4, "limit", formatNumber(*mlp.limit));

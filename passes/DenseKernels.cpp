@@ -439,6 +439,151 @@ func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<2xf32>, %
   return
 }
 
+// Sigmoid routing on the device (GLM-4.5, DeepSeek-V3), routes as xf_dense_topk_softmax's. Expert x scores
+// s = sigmoid(logit) and chooses by c = s + bias[x]; each of the equal groups is scored by its two largest c,
+// and the experts outside the top_groups best groups (ties: the lower group) choose with c = 0. Choice k is
+// the best expert after choice k - 1 in (c descending, expert ascending) order; its weight is s / (sum of the
+// chosen s + 1e-20) (s alone with norm 0) times scale. params [K, norm, groups, top_groups, scale]; the kept
+// groups are bits of a 32-bit mask (at most 32 groups), a group kept when fewer than top_groups rank ahead.
+func.func @xf_dense_topk_sigmoid(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %params: memref<5xf32>, %routes: memref<?x2xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_topk_sigmoid"}, xf.operand_names = ["input", "bias", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %tiny = arith.constant 1.0e-20 : f32
+  %inf = arith.constant 0x7F800000 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %none = arith.constant -1 : index
+  %m0 = arith.constant 0 : i32
+  %m1 = arith.constant 1 : i32
+  %s = memref.dim %lg, %c0 : memref<?x?xf32>
+  %e = memref.dim %lg, %c1 : memref<?x?xf32>
+  scf.parallel (%t) = (%c0) to (%s) step (%c1) {
+    %kF = memref.load %params[%c0] : memref<5xf32>
+    %kI = arith.fptosi %kF : f32 to i32
+    %k = arith.index_cast %kI : i32 to index
+    %gF = memref.load %params[%c2] : memref<5xf32>
+    %gI = arith.fptosi %gF : f32 to i32
+    %g = arith.index_cast %gI : i32 to index
+    %tgF = memref.load %params[%c3] : memref<5xf32>
+    %tgI = arith.fptosi %tgF : f32 to i32
+    %tg = arith.index_cast %tgI : i32 to index
+    %per = arith.divui %e, %g : index
+    %base = arith.muli %t, %k : index
+    %mask = scf.for %gi = %c0 to %g step %c1 iter_args(%m = %m0) -> (i32) {
+      %loA = arith.muli %gi, %per : index
+      %hiA = arith.addi %loA, %per : index
+      %topA:2 = scf.for %x = %loA to %hiA step %c1 iter_args(%a = %ninf, %b = %ninf) -> (f32, f32) {
+        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+        %nl = arith.negf %l : f32
+        %ex = math.exp %nl : f32
+        %den = arith.addf %one, %ex : f32
+        %sg = arith.divf %one, %den : f32
+        %bb = memref.load %bias[%x] : memref<?xf32>
+        %c = arith.addf %sg, %bb : f32
+        %gtA = arith.cmpf ogt, %c, %a : f32
+        %gtB = arith.cmpf ogt, %c, %b : f32
+        %na = arith.select %gtA, %c, %a : f32
+        %nb0 = arith.select %gtB, %c, %b : f32
+        %nb = arith.select %gtA, %a, %nb0 : f32
+        scf.yield %na, %nb : f32, f32
+      }
+      %gs = arith.addf %topA#0, %topA#1 : f32
+      %ahead = scf.for %h = %c0 to %g step %c1 iter_args(%n = %c0) -> (index) {
+        %loB = arith.muli %h, %per : index
+        %hiB = arith.addi %loB, %per : index
+        %topB:2 = scf.for %x = %loB to %hiB step %c1 iter_args(%a = %ninf, %b = %ninf) -> (f32, f32) {
+          %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+          %nl = arith.negf %l : f32
+          %ex = math.exp %nl : f32
+          %den = arith.addf %one, %ex : f32
+          %sg = arith.divf %one, %den : f32
+          %bb = memref.load %bias[%x] : memref<?xf32>
+          %c = arith.addf %sg, %bb : f32
+          %gtA = arith.cmpf ogt, %c, %a : f32
+          %gtB = arith.cmpf ogt, %c, %b : f32
+          %na = arith.select %gtA, %c, %a : f32
+          %nb0 = arith.select %gtB, %c, %b : f32
+          %nb = arith.select %gtA, %a, %nb0 : f32
+          scf.yield %na, %nb : f32, f32
+        }
+        %hs = arith.addf %topB#0, %topB#1 : f32
+      %gt = arith.cmpf ogt, %hs, %gs : f32
+        %eq = arith.cmpf oeq, %hs, %gs : f32
+        %lt = arith.cmpi ult, %h, %gi : index
+        %tie = arith.andi %eq, %lt : i1
+        %before = arith.ori %gt, %tie : i1
+        %inc = arith.addi %n, %c1 : index
+        %nn = arith.select %before, %inc, %n : index
+        scf.yield %nn : index
+      }
+      %keep = arith.cmpi ult, %ahead, %tg : index
+      %gi32 = arith.index_cast %gi : index to i32
+      %bit = arith.shli %m1, %gi32 : i32
+      %set = arith.ori %m, %bit : i32
+      %nm = arith.select %keep, %set, %m : i32
+      scf.yield %nm : i32
+    }
+    // Choices, their scores parked in the weight column, and the scores' sum.
+    %picked:3 = scf.for %j = %c0 to %k step %c1 iter_args(%prevV = %inf, %prevI = %none, %sum = %zero)
+        -> (f32, index, f32) {
+      %best:3 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none, %bs = %zero) -> (f32, index, f32) {
+        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+        %nl = arith.negf %l : f32
+        %ex = math.exp %nl : f32
+        %den = arith.addf %one, %ex : f32
+        %sg = arith.divf %one, %den : f32
+        %bb = memref.load %bias[%x] : memref<?xf32>
+        %c = arith.addf %sg, %bb : f32
+        %grp = arith.divui %x, %per : index
+        %grp32 = arith.index_cast %grp : index to i32
+        %sh = arith.shrui %mask, %grp32 : i32
+        %bit = arith.andi %sh, %m1 : i32
+        %kept = arith.cmpi ne, %bit, %m0 : i32
+        %v = arith.select %kept, %c, %zero : f32
+        %lt = arith.cmpf olt, %v, %prevV : f32
+        %eq = arith.cmpf oeq, %v, %prevV : f32
+        %after = arith.cmpi sgt, %x, %prevI : index
+        %tieAfter = arith.andi %eq, %after : i1
+        %below = arith.ori %lt, %tieAfter : i1
+        %unset = arith.cmpi slt, %bi, %c0 : index
+        %gt = arith.cmpf ogt, %v, %bv : f32
+        %better = arith.ori %unset, %gt : i1
+        %take = arith.andi %below, %better : i1
+        %nv = arith.select %take, %v, %bv : f32
+        %ni = arith.select %take, %x, %bi : index
+        %ns = arith.select %take, %sg, %bs : f32
+        scf.yield %nv, %ni, %ns : f32, index, f32
+      }
+      %row = arith.addi %base, %j : index
+      %biI = arith.index_cast %best#1 : index to i32
+      %biF = arith.sitofp %biI : i32 to f32
+      memref.store %biF, %routes[%row, %c0] : memref<?x2xf32>
+      memref.store %best#2, %routes[%row, %c1] : memref<?x2xf32>
+      %nsum = arith.addf %sum, %best#2 : f32
+      scf.yield %best#0, %best#1, %nsum : f32, index, f32
+    }
+    %normF = memref.load %params[%c1] : memref<5xf32>
+    %norm = arith.cmpf one, %normF, %zero : f32
+    %total = arith.addf %picked#2, %tiny : f32
+    %den = arith.select %norm, %total, %one : f32
+    %scale = memref.load %params[%c4] : memref<5xf32>
+    scf.for %j = %c0 to %k step %c1 {
+      %row = arith.addi %base, %j : index
+      %v = memref.load %routes[%row, %c1] : memref<?x2xf32>
+      %q = arith.divf %v, %den : f32
+      %w = arith.mulf %q, %scale : f32
+      memref.store %w, %routes[%row, %c1] : memref<?x2xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
 // x + bias[routes[r, 0]] per row r: each expert's own bias.
 func.func @xf_dense_bias_add_routed(%x: memref<?x?xf32>, %bias: memref<?x?xf32>, %routes: memref<?x2xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_bias_add_routed"}, xf.operand_names = ["input", "bias", "routes", "output"]} {

@@ -247,6 +247,11 @@ const Architecture kArchitectures[] = {
      true, false, true, 64, 8},
     {"GptOssForCausalLM", "gpt_oss", 150000.0, 1e-5, false, "silu", 64, true, SlidingStyle::Alternating, 128,
      131072, true, true, true, 128, 4},
+    // GLM-4.5: Llama's pre-norm blocks with q/k/v biases (attention_bias), optional per-head q/k norms,
+    // RoPE over half of each head, dense first layers, then sigmoid-routed experts with a selection bias,
+    // a group limit, a routed scale and shared experts.
+    {"Glm4MoeForCausalLM", "glm4_moe", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::None, std::nullopt,
+     131072, true, false, true, 128, 8},
 };
 
 const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
@@ -258,7 +263,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM",
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM",
                                         "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM",
-                                        "Olmo3ForCausalLM", "HeliumForCausalLM",
+                                        "Olmo3ForCausalLM", "HeliumForCausalLM", "Glm4MoeForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -569,13 +574,14 @@ private:
     // 2, 8) are not the heads' count; their configs must say it. GPT-NeoX has as many key/value heads as query heads (its config
     // has no such field).
     const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernie = arch->modelType == "ernie4_5",
-               seed = arch->modelType == "seed_oss", helium = arch->modelType == "helium";
+               seed = arch->modelType == "seed_oss", helium = arch->modelType == "helium",
+               glmMoe = arch->modelType == "glm4_moe";
     if (arch->modelType == "glm4")
       m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
     // HeliumConfig's is 20 whatever the heads.
     std::optional<int64_t> kvDefault = gemma3 ? std::optional<int64_t>(4)
                                        : helium ? std::optional<int64_t>(20)
-                                       : starcoder2 || gemma1 || glm || ernie || seed ? std::nullopt
+                                       : starcoder2 || gemma1 || glm || ernie || seed || glmMoe ? std::nullopt
                                                                                       : std::optional<int64_t>(a.heads);
     a.kvHeads = neox ? a.heads : intField("num_key_value_heads", kvDefault);
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
@@ -676,15 +682,17 @@ private:
       else if (a.bias == AttentionBias::All && !out)
         a.bias = AttentionBias::QKV;
     }
-    if ((glm || helium) && a.bias == AttentionBias::All)
-      a.bias = AttentionBias::QKV; // GlmAttention, HeliumAttention: attention_bias on q, k and v; o_proj has none
+    if ((glm || helium || glmMoe) && a.bias == AttentionBias::All)
+      a.bias = AttentionBias::QKV; // their attention_bias is on q, k and v; o_proj has none
     if (helium && a.heads > 0 && a.headDim > 0 && m.hidden > 0 && a.heads * a.headDim != m.hidden)
       // HeliumAttention's o_proj is nn.Linear(hidden_size, hidden_size): the heads must fill hidden_size.
       error("head_dim", "num_attention_heads * head_dim (" + std::to_string(a.heads * a.headDim) +
                             ") must equal hidden_size (" + std::to_string(m.hidden) + ") for HeliumForCausalLM",
             /*prefix=*/false);
-    // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others).
-    if (arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3)
+    // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others); so
+    // does GLM-4.5 with use_qk_norm.
+    if (arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3 ||
+        (glmMoe && boolField("use_qk_norm", false)))
       a.qkNorm = QkNorm::PerHead;
     if (arch->modelType == "olmo2" || arch->modelType == "olmo3") {
       m.normPlacement = NormPlacement::Post;
@@ -734,28 +742,39 @@ private:
     // MLP.
     MlpSpec &mlp = m.mlp;
     if (qwenMoe) {
-      // Every layer a mixture of experts of moe_intermediate_size; intermediate_size is that of the dense
-      // MLP layers decoder_sparse_step and mlp_only_layers would add, which the runtime does not mix in.
+      // The experts of moe_intermediate_size; intermediate_size is that of the dense MLP layers.
       mlp.intermediate = intField("moe_intermediate_size", qwen2Moe ? 1408 : 768);
-      intField("intermediate_size", qwen2Moe ? 5632 : 6144);
+      const int64_t denseIntermediate = intField("intermediate_size", qwen2Moe ? 5632 : 6144);
       if (qwen2Moe) {
         mlp.sharedIntermediate = intField("shared_expert_intermediate_size", 5632);
         mlp.sharedGate = true;
       }
-      if (int64_t step = intField("decoder_sparse_step", 1); step > 1)
-        error("decoder_sparse_step", "decoder_sparse_step = " + std::to_string(step) +
-                                         " makes some layers dense MLPs; only models whose every layer is a "
-                                         "mixture of experts (1) are supported");
+      // Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: layer l is a mixture when it is not in mlp_only_layers
+      // and (l + 1) % decoder_sparse_step == 0, otherwise a dense MLP of intermediate_size.
+      const int64_t step = intField("decoder_sparse_step", 1);
+      std::vector<int64_t> only;
       if (const json::Value *v = field("mlp_only_layers"); v && v->kind() != json::Value::Null) {
         const json::Array *list = v->getAsArray();
         if (!list)
           error("mlp_only_layers", "expected a list of layer indices, got " + describe(*v));
-        else if (!list->empty())
-          error("mlp_only_layers", "lists " + std::to_string(list->size()) +
-                                       " dense MLP layers; only models whose every layer is a mixture of experts "
-                                       "are supported");
+        else
+          for (size_t i = 0; i < list->size(); ++i) {
+            std::string path = "mlp_only_layers[" + std::to_string(i) + "]";
+            std::optional<int64_t> l = asInt((*list)[i], path, 0, "a layer index");
+            if (l && *l >= m.numLayers)
+              error(path, "layer " + std::to_string(*l) + " is past the model's " + std::to_string(m.numLayers) +
+                              " layers");
+            else if (l)
+              only.push_back(*l);
+          }
       }
+      for (int64_t l = 0; l < m.numLayers; ++l)
+        if (llvm::is_contained(only, l) || (step > 0 && (l + 1) % step != 0))
+          mlp.denseLayers.push_back(l);
+      mlp.denseIntermediate = denseIntermediate;
       mlp.normTopK = boolField("norm_topk_prob", false);
+    } else if (glmMoe) {
+      // Read with the routing (readGlmMoe).
     } else if (olmoe) {
       // OlmoeSparseMoeBlock: every layer's experts of intermediate_size, as Qwen3-MoE's routing.
       mlp.intermediate = intField("intermediate_size", 2048);
@@ -804,13 +823,26 @@ private:
     }
     if (arch->moe) {
       const bool numExperts = qwenMoe || olmoe; // Mixtral's and gpt-oss's key: num_local_experts
-      mlp.experts = intField(numExperts ? "num_experts" : "num_local_experts", arch->experts);
+      const StringRef expertsKey = glmMoe ? "n_routed_experts" : numExperts ? "num_experts" : "num_local_experts";
+      mlp.experts = intField(expertsKey, arch->experts);
       mlp.topK = intField("num_experts_per_tok", arch->topK);
       if (mlp.topK > mlp.experts && mlp.experts > 0)
         error("num_experts_per_tok", "num_experts_per_tok (" + std::to_string(mlp.topK) + ") exceeds " +
-                                         (numExperts ? "num_experts" : "num_local_experts") + " (" +
-                                         std::to_string(mlp.experts) + ")",
+                                         expertsKey + " (" + std::to_string(mlp.experts) + ")",
               /*prefix=*/false);
+    }
+    if (glmMoe)
+      readGlmMoe(m);
+    if (mlp.experts > 0 && static_cast<int64_t>(mlp.denseLayers.size()) == m.numLayers && m.numLayers > 0) {
+      // Every layer dense (decoder_sparse_step, mlp_only_layers, first_k_dense_replace): a dense model.
+      mlp.intermediate = mlp.denseIntermediate;
+      mlp.experts = mlp.topK = mlp.sharedIntermediate = 0;
+      mlp.sharedGate = mlp.selectionBias = false;
+      mlp.normTopK = true;
+      mlp.router = MlpSpec::Router::Softmax;
+      mlp.groups = mlp.topGroups = 1;
+      mlp.routedScale = 1.0;
+      mlp.denseLayers.clear();
     }
     if (arch->modelType == "gpt_oss") {
       // gpt-oss: every projection has a bias (the router's too), a clamped SwiGLU, learned sinks.
@@ -838,6 +870,8 @@ private:
       m.rope.partial = 0.5; // PhiConfig's
     if (neox)
       readNeoXRope(m);
+    if (glmMoe)
+      m.rope.partial = 0.5; // Glm4MoeConfig's partial_rotary_factor; its RoPE pairs (i, i + R / 2), as Llama's
     if (glm) {
       m.rope.partial = 0.5; // GlmConfig's partial_rotary_factor
       m.rope.interleaved = true;
@@ -896,6 +930,42 @@ private:
       return std::nullopt;
     m.resolveLayers();
     return m;
+  }
+
+  /// GLM-4.5's mixture (Glm4MoeMoE): the first first_k_dense_replace layers dense (intermediate_size), the
+  /// others n_routed_experts of moe_intermediate_size routed by sigmoid scores, chosen with
+  /// e_score_correction_bias within the topk_group best of n_group groups, normalized (norm_topk_prob) and
+  /// scaled (routed_scaling_factor), plus n_shared_experts experts' worth of shared expert. The checkpoint
+  /// holds num_nextn_predict_layers multi-token-prediction layers after the last, which the class skips.
+  void readGlmMoe(ModelSpec &m) {
+    MlpSpec &mlp = m.mlp;
+    mlp.intermediate = intField("moe_intermediate_size", std::nullopt);
+    mlp.denseIntermediate = intField("intermediate_size", std::nullopt);
+    mlp.sharedIntermediate = mlp.intermediate * intField("n_shared_experts", 1);
+    mlp.router = MlpSpec::Router::Sigmoid;
+    mlp.selectionBias = true;
+    mlp.normTopK = boolField("norm_topk_prob", true);
+    mlp.routedScale = numberField("routed_scaling_factor", 1.0);
+    if (!(mlp.routedScale > 0) || !std::isfinite(mlp.routedScale))
+      error("routed_scaling_factor", "expected a positive number, got " + formatNumber(mlp.routedScale));
+    mlp.groups = intField("n_group", 1);
+    mlp.topGroups = intField("topk_group", 1);
+    if (mlp.groups > 0 && mlp.experts > 0 &&
+        (mlp.experts % mlp.groups != 0 || (mlp.groups > 1 && mlp.experts / mlp.groups < 2)))
+      error("n_group", "n_group (" + std::to_string(mlp.groups) + ") must divide n_routed_experts (" +
+                           std::to_string(mlp.experts) + ") into groups of at least 2",
+            /*prefix=*/false);
+    else if (mlp.groups > kMaxExpertGroups)
+      error("n_group", "at most " + std::to_string(kMaxExpertGroups) + " expert groups are supported, got " +
+                           std::to_string(mlp.groups));
+    else if (mlp.topGroups > mlp.groups)
+      error("topk_group", "topk_group (" + std::to_string(mlp.topGroups) + ") exceeds n_group (" +
+                              std::to_string(mlp.groups) + ")",
+            /*prefix=*/false);
+    const int64_t dense = intField("first_k_dense_replace", 1, /*lo=*/0);
+    for (int64_t l = 0; l < std::min(dense, m.numLayers); ++l)
+      mlp.denseLayers.push_back(l);
+    m.mtpLayers = intField("num_nextn_predict_layers", 0, /*lo=*/0);
   }
 
   /// Granite's multipliers: of the embeddings, of each block's output before its residual add, the score

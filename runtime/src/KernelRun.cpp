@@ -265,6 +265,26 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
     if (dim("output", 0) != dim("input", 0) * static_cast<int64_t>(k))
       return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0), number(k))
           .str();
+  } else if (kernel.kind == "dense_topk_sigmoid") {
+    // params [K, norm, groups, top_groups, scale]: the groups index a 32-bit mask of kept groups.
+    const xfrt_tensor &params = tensor("params");
+    const float *v = static_cast<const float *>(params.data);
+    const int64_t experts = dim("input", 1);
+    if (!v || params.rank != 1 || params.shape[0] != 5)
+      return where + "'params' must be [5]: top-k, norm, groups, top groups, scale";
+    if (!wholeFrom(v[0], 1) || v[0] > experts)
+      return llvm::formatv("{0}top-{1} of {2} experts", where, number(v[0]), experts).str();
+    if (!wholeFrom(v[2], 1) || v[2] > 32 || experts % static_cast<int64_t>(v[2]) != 0 || !wholeFrom(v[3], 1) ||
+        v[3] > v[2])
+      return llvm::formatv("{0}{1} of {2} expert groups (at most 32, dividing the {3} experts)", where, number(v[3]),
+                           number(v[2]), experts)
+          .str();
+    if (dim("bias", 0) != experts)
+      return llvm::formatv("{0}'bias' must be [{1}] (one per expert)", where, experts).str();
+    if (dim("output", 0) != dim("input", 0) * static_cast<int64_t>(v[0]))
+      return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0),
+                           number(v[0]))
+          .str();
   } else if (llvm::StringRef(kernel.kind).starts_with("dense_matmul_routed") ||
              llvm::StringRef(kernel.kind).starts_with("dense_matmul_grouped")) {
     // The weight is [E, N, K] (bf16: [E, N, ceil(K/2)] words). Routed products take a route per output

@@ -48,6 +48,7 @@ struct LayerPlan {
   bool qkNormHeadGains = false;       // per head, each head its own gains [heads, D] (Cohere, StableLM 2)
   bool slidingRope = false;           // rotates with Plan::slidingRope (Gemma 3's sliding layers)
   bool noRope = false;                // no positional encoding (SmolLM3's NoPE layers)
+  bool denseMlp = true;               // a dense MLP, not the mixture of experts (GLM-4.5's first layers)
   int64_t window = 0, sinkTokens = 0; // from the kernel's attributes: the cache policy
 };
 
@@ -69,6 +70,7 @@ struct Plan {
   bool layerNormBias = false; // with biases (all but Cohere's): without, the runtime keeps zeros
   bool lmHeadBias = false;
   bool learnedPositions = false; // a learned table of absolute positions added to the embeddings (GPT-2)
+  int64_t mtpLayers = 0;         // multi-token-prediction layers after the last, in the checkpoint only
   /// Where the norms sit (the spec's norm_placement): pre, x + f(norm(x)); sandwich, x + norm(f(norm(x)))
   /// (Gemma 2); post, x + norm(f(x)) (OLMo 2: no norm before the blocks); parallel, x + attention(norm(x)) +
   /// mlp(norm(x)) with one norm (Phi) or two (GPT-NeoX: the MLP's is post_attention_layernorm).
@@ -92,6 +94,12 @@ struct Plan {
     bool normTopK = true; // false: the chosen experts keep their softmax over all experts
     int64_t sharedIntermediate = 0; // a shared expert beside the routed ones (Qwen2-MoE); 0: none
     bool sharedGate = false;        // its output times sigmoid(shared_expert_gate . x)
+    /// Sigmoid routing (GLM-4.5): experts scored by sigmoid(logit), chosen by score + selection bias
+    /// within the top_groups best of `groups` groups, weighed by score (normalized), times routedScale.
+    bool sigmoidRouter = false, selectionBias = false;
+    int64_t groups = 1, topGroups = 1;
+    double routedScale = 1.0;
+    int64_t denseIntermediate = 0; // the dense layers' MLP
     double alpha = 1.702;
     std::optional<double> limit;
   } mlp;
@@ -192,6 +200,17 @@ Plan parsePlan(const xfrt_module &module) {
   p.mlp.alpha = number(*mlp, "alpha");
   if (std::optional<double> l = mlp->getNumber("limit"))
     p.mlp.limit = *l;
+  p.mlp.sigmoidRouter = mlp->getString("router").value_or("softmax") == "sigmoid";
+  p.mlp.selectionBias = boolean(*mlp, "selection_bias");
+  p.mlp.groups = mlp->getInteger("groups").value_or(1);
+  p.mlp.topGroups = mlp->getInteger("top_groups").value_or(1);
+  p.mlp.routedScale = mlp->getNumber("routed_scale").value_or(1.0);
+  p.mlp.denseIntermediate = mlp->getInteger("dense_intermediate").value_or(p.mlp.intermediate);
+  if (p.mlp.experts > 0 && (p.mlp.groups < 1 || p.mlp.experts % p.mlp.groups != 0 || p.mlp.topGroups < 1 ||
+                            p.mlp.topGroups > p.mlp.groups))
+    fail("model plan: " + llvm::Twine(p.mlp.groups) + " expert groups (" + llvm::Twine(p.mlp.topGroups) +
+         " kept) do not fit " + llvm::Twine(p.mlp.experts) + " experts");
+  p.mtpLayers = o.getInteger("mtp_layers").value_or(0);
   auto readRope = [&](const json::Object &o) {
     RopePlan r;
     r.rotaryDim = integer(o, "rotary_dim");
@@ -232,6 +251,7 @@ Plan parsePlan(const xfrt_module &module) {
     lp.learnedSinks = boolean(*l, "learned_sinks");
     lp.slidingRope = l->getBoolean("sliding_rope").value_or(false);
     lp.noRope = l->getBoolean("no_rope").value_or(false);
+    lp.denseMlp = p.mlp.experts == 0 || l->getBoolean("dense_mlp").value_or(false);
     p.anyNoRope |= lp.noRope;
     if (lp.slidingRope && !p.slidingRope)
       fail("model plan: layer " + llvm::Twine(p.layers.size()) + " takes the sliding layers' RoPE, which the plan lacks");
@@ -267,6 +287,7 @@ struct LayerWeights {
   Linear qkv, o;
   Linear gateUp, down;                           // dense MLP: gateUp holds [gate | up]
   Linear router;                                 // MoE
+  std::vector<float> selectionBias;              // [E]: added to the router's scores to choose (GLM-4.5)
   std::vector<Linear> expertGateUp, expertDown;  // gpt-oss: gate/up interleaved
   Linear sharedGateUp, sharedDown, sharedGate;   // Qwen2-MoE's shared expert and its gate (1 output)
 };
@@ -355,6 +376,14 @@ public:
     markRead(name + "_scales");
   }
   void ignore(const std::string &name) { markRead(name); }
+  /// The checkpoint's multi-token-prediction layers (model.layers.N.* from the model's last layer on):
+  /// not part of the model, so not read.
+  void skipMtpLayers(const Plan &p) {
+    for (const std::string &name : store.unused(used))
+      for (int64_t i = 0; i < p.mtpLayers; ++i)
+        if (llvm::StringRef(name).starts_with("model.layers." + std::to_string(p.layers.size() + i) + "."))
+          markRead(name);
+  }
   /// Refuses tensors the model did not read, then reports every byte accounted for.
   void finish(const std::string &modelName) const {
     std::vector<std::string> extra = store.unused(used);
@@ -657,9 +686,10 @@ std::function<int64_t(int64_t)> qkvRowOf(const Plan &p, const LayerPlan &lp) {
 
 /// The tensor names of a mixture of per-expert nn.Linear weights, within a layer: Mixtral's
 /// block_sparse_moe.{gate, experts.E.w1/w3/w2}, or Qwen2- and Qwen3-MoE's
-/// mlp.{gate, experts.E.gate_proj/up_proj/down_proj}.
+/// mlp.{gate, experts.E.gate_proj/up_proj/down_proj}; the shared expert's prefix (mlp.shared_expert, GLM-4.5's
+/// mlp.shared_experts).
 struct ExpertNames {
-  std::string router, prefix, gate, up, down;
+  std::string router, prefix, gate, up, down, shared = "mlp.shared_expert";
   std::string expert(int64_t e) const { return prefix + ".experts." + std::to_string(e) + "."; }
 };
 
@@ -692,30 +722,93 @@ std::string finalNormName(const Plan &p) {
 }
 
 ExpertNames expertNames(const Plan &p) {
+  if (p.architecture == "Glm4MoeForCausalLM")
+    return {"mlp.gate", "mlp", "gate_proj", "up_proj", "down_proj", "mlp.shared_experts"};
   if (p.architecture == "Qwen3MoeForCausalLM" || p.architecture == "Qwen2MoeForCausalLM" ||
       p.architecture == "OlmoeForCausalLM")
     return {"mlp.gate", "mlp", "gate_proj", "up_proj", "down_proj"};
   return {"block_sparse_moe.gate", "block_sparse_moe", "w1", "w3", "w2"};
 }
 
-/// Top-k routing of S tokens over E experts from router logits (row stride `stride`): per expert, the
-/// tokens sent to it with their weights, a softmax over each token's chosen logits (ties to the lower
-/// expert, as torch.topk), or with `normTopK` false their softmax over all E logits.
-std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logits, int64_t S, int64_t E,
-                                                              int64_t stride, int64_t K, bool normTopK) {
+/// How router logits choose and weigh experts (Plan::mlp's routing fields).
+struct Routing {
+  int64_t experts = 0, topK = 0;
+  bool normTopK = true, sigmoid = false;
+  const float *selectionBias = nullptr; // [experts], or none
+  int64_t groups = 1, topGroups = 1;
+  double scale = 1.0;
+};
+
+Routing routingOf(const Plan &p, const LayerWeights &w) {
+  return {p.mlp.experts, p.mlp.topK,    p.mlp.normTopK,  p.mlp.sigmoidRouter,
+          w.selectionBias.empty() ? nullptr : w.selectionBias.data(), p.mlp.groups, p.mlp.topGroups,
+          p.mlp.routedScale};
+}
+
+/// Top-k routing of S tokens from router logits (row stride `stride`): per expert, the tokens sent to it
+/// with their weights. Softmax routers take the k largest logits (ties to the lower expert, as torch.topk)
+/// weighed by the softmax over them, or with `normTopK` false their softmax over all experts. Sigmoid
+/// routers score s = sigmoid(logit) and choose by c = s + selection bias: each group of experts is scored
+/// by its two largest c, the experts outside the topGroups best groups choose with c = 0, and the k largest
+/// c (ties to the lower expert) are weighed by s / (sum s + 1e-20) (s alone without normTopK) times scale.
+std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logits, int64_t S, int64_t stride,
+                                                              const Routing &r) {
+  const int64_t E = r.experts, K = r.topK;
   std::vector<std::vector<std::pair<int64_t, float>>> routed(E);
-  std::vector<int64_t> order(E);
+  std::vector<int64_t> order(E), groupOrder(r.groups);
+  std::vector<float> score(E), choice(E), groupScore(r.groups);
   for (int64_t t = 0; t < S; ++t) {
     const float *lg = logits + t * stride;
     for (int64_t e = 0; e < E; ++e)
       order[e] = e;
-    std::partial_sort(order.begin(), order.begin() + K, order.end(),
-                      [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
-    double mx = lg[order[0]], sum = 0.0;
-    for (int64_t k = 0; k < (normTopK ? K : E); ++k)
-      sum += std::exp(static_cast<double>(lg[normTopK ? order[k] : k]) - mx);
+    if (!r.sigmoid) {
+      std::partial_sort(order.begin(), order.begin() + K, order.end(),
+                        [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+      double mx = lg[order[0]], sum = 0.0;
+      for (int64_t k = 0; k < (r.normTopK ? K : E); ++k)
+        sum += std::exp(static_cast<double>(lg[r.normTopK ? order[k] : k]) - mx);
+      for (int64_t k = 0; k < K; ++k)
+        routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / sum)});
+      continue;
+    }
+    for (int64_t e = 0; e < E; ++e) {
+      score[e] = 1.0f / (1.0f + std::exp(-lg[e]));
+      choice[e] = score[e] + (r.selectionBias ? r.selectionBias[e] : 0.0f);
+    }
+    if (r.topGroups < r.groups) {
+      const int64_t per = E / r.groups;
+      for (int64_t g = 0; g < r.groups; ++g) {
+        float first = -INFINITY, second = -INFINITY;
+        for (int64_t e = g * per; e < (g + 1) * per; ++e) {
+          if (choice[e] > first) {
+            second = first;
+            first = choice[e];
+          } else if (choice[e] > second) {
+            second = choice[e];
+          }
+        }
+        groupScore[g] = first + second;
+        groupOrder[g] = g;
+      }
+      std::partial_sort(groupOrder.begin(), groupOrder.begin() + r.topGroups, groupOrder.end(), [&](int64_t a, int64_t b) {
+        return groupScore[a] > groupScore[b] || (groupScore[a] == groupScore[b] && a < b);
+      });
+      std::vector<bool> kept(r.groups, false);
+      for (int64_t g = 0; g < r.topGroups; ++g)
+        kept[groupOrder[g]] = true;
+      for (int64_t e = 0; e < E; ++e)
+        if (!kept[e / per])
+          choice[e] = 0.0f;
+    }
+    std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int64_t a, int64_t b) {
+      return choice[a] > choice[b] || (choice[a] == choice[b] && a < b);
+    });
+    double sum = 0.0;
     for (int64_t k = 0; k < K; ++k)
-      routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / sum)});
+      sum += score[order[k]];
+    const double den = r.normTopK ? sum + 1e-20 : 1.0;
+    for (int64_t k = 0; k < K; ++k)
+      routed[order[k]].push_back({t, static_cast<float>(score[order[k]] / den * r.scale)});
   }
   return routed;
 }
@@ -726,7 +819,7 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
   ThreadPool pool(std::max(1u, std::thread::hardware_concurrency()));
   dense::ScopedPool scoped(pool);
   WeightReader r(store, policy, progress);
-  int64_t H = p.hidden, I = p.mlp.intermediate;
+  const int64_t H = p.hidden;
   // The embedding table stays in the checkpoint's 16-bit type (exact; rows are widened as tokens look them
   // up): for large vocabularies it is the biggest tensor after the projections.
   const std::string embedName = "model.embed_tokens.weight";
@@ -767,7 +860,9 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     r.fused(w.qkv, qkvParts(p, lp, pre), H, lp.qkvBias, qkvRowOf(p, lp), isGpt2(p));
     r.linear(w.o, pre + outProjection(p), H, qRows, lp.oBias, isGpt2(p));
 
-    int64_t E = p.mlp.experts;
+    const int64_t E = lp.denseMlp ? 0 : p.mlp.experts, I = lp.denseMlp ? p.mlp.denseIntermediate : p.mlp.intermediate;
+    if (E > 0 && p.mlp.selectionBias)
+      w.selectionBias = r.read(pre + names.router + ".e_score_correction_bias", {E});
     if (E == 0 && !p.mlp.gated) {
       // An MLP without a gate: gateUp holds the up projection alone.
       const DenseMlpNames names = denseMlpNames(p);
@@ -804,9 +899,9 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
         r.linear(w.expertDown.emplace_back(), ex + names.down, H, I, false);
       }
       if (const int64_t Is = p.mlp.sharedIntermediate) {
-        r.fused(w.sharedGateUp, {{pre + "mlp.shared_expert.gate_proj", Is}, {pre + "mlp.shared_expert.up_proj", Is}}, H,
-                false);
-        r.linear(w.sharedDown, pre + "mlp.shared_expert.down_proj", H, Is, false);
+        const std::string shared = pre + names.shared;
+        r.fused(w.sharedGateUp, {{shared + ".gate_proj", Is}, {shared + ".up_proj", Is}}, H, false);
+        r.linear(w.sharedDown, shared + ".down_proj", H, Is, false);
         if (p.mlp.sharedGate)
           r.linear(w.sharedGate, pre + "mlp.shared_expert_gate", 1, H, false);
       }
@@ -848,6 +943,7 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
                                            dnStorage);
     }
   }
+  r.skipMtpLayers(p);
   r.finish(p.name);
 }
 
@@ -862,7 +958,7 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_qkv_key", "xf_dense_qkv_key_bf16", "xf_dense_qkv_key_f16",
                              "xf_dense_qkv_key_norm", "xf_dense_qkv_key_norm_bf16", "xf_dense_qkv_key_norm_f16",
                              "xf_dense_qkv_value", "xf_dense_qkv_value_bf16", "xf_dense_qkv_value_f16",
-                             "xf_dense_topk_softmax", "xf_dense_matmul_routed",
+                             "xf_dense_topk_softmax", "xf_dense_topk_sigmoid", "xf_dense_matmul_routed",
                              "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
                              "xf_dense_moe_combine_acc",
                              "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_matmul_acc",
@@ -879,7 +975,8 @@ void checkGpuSupport(const xfrt_model &m) {
 void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, const LoadProgress &progress) {
   const Plan &p = m.plan;
   WeightReader r(store, Storage::F32, progress);
-  int64_t H = p.hidden, I = p.mlp.intermediate;
+  const int64_t H = p.hidden;
+  auto intermediateOf = [&](const LayerPlan &lp) { return lp.denseMlp ? p.mlp.denseIntermediate : p.mlp.intermediate; };
   // A projection's weight [out, in]; GPT-2's Conv1D stores it [in, out].
   auto readWeight = [&](const std::string &name, int64_t out, int64_t in) {
     if (!isGpt2(p))
@@ -937,7 +1034,10 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     g.o = readWeight(pre + outProjection(p) + ".weight", H, qRows);
     if (lp.oBias)
       g.oBias = r.read(pre + outProjection(p) + ".bias", {H});
-    int64_t E = p.mlp.experts;
+    const int64_t E = lp.denseMlp ? 0 : p.mlp.experts, I = intermediateOf(lp);
+    const ExpertNames names = expertNames(p);
+    if (E > 0 && p.mlp.selectionBias)
+      w.selectionBias = r.read(pre + names.router + ".e_score_correction_bias", {E});
     if (E > 0 && p.architecture == "GraniteMoeForCausalLM") {
       // Granite MoE: [gate; up] per expert in input_linear [E, 2I, H], down in output_linear [E, H, I].
       g.router = r.read(pre + "block_sparse_moe.router.layer.weight", {E, H});
@@ -948,8 +1048,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
         g.expertDown.emplace_back(out.begin() + e * H * I, out.begin() + (e + 1) * H * I);
       }
     } else if (E > 0 && !p.mlp.limit) {
-      // Per-expert gate, up and down (Mixtral, Qwen2- and Qwen3-MoE), already [out, in].
-      const ExpertNames names = expertNames(p);
+      // Per-expert gate, up and down (Mixtral, Qwen2- and Qwen3-MoE, GLM-4.5), already [out, in].
       g.router = r.read(pre + names.router + ".weight", {E, H});
       for (int64_t e = 0; e < E; ++e) {
         std::string ex = pre + names.expert(e);
@@ -959,10 +1058,11 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
         g.expertDown.push_back(r.read(ex + names.down + ".weight", {H, I}));
       }
       if (const int64_t Is = p.mlp.sharedIntermediate) {
-        g.sharedGateUp = r.read(pre + "mlp.shared_expert.gate_proj.weight", {Is, H});
-        std::vector<float> up = r.read(pre + "mlp.shared_expert.up_proj.weight", {Is, H});
+        const std::string shared = pre + names.shared;
+        g.sharedGateUp = r.read(shared + ".gate_proj.weight", {Is, H});
+        std::vector<float> up = r.read(shared + ".up_proj.weight", {Is, H});
         g.sharedGateUp.insert(g.sharedGateUp.end(), up.begin(), up.end());
-        g.sharedDown = r.read(pre + "mlp.shared_expert.down_proj.weight", {H, Is});
+        g.sharedDown = r.read(shared + ".down_proj.weight", {H, Is});
         if (p.mlp.sharedGate)
           g.sharedGate = r.read(pre + "mlp.shared_expert_gate.weight", {1, H});
       }
@@ -995,12 +1095,12 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
         g.expertDownBias.emplace_back(dnb.begin() + e * H, dnb.begin() + (e + 1) * H);
       }
     } else if (!p.mlp.gated) {
-      const DenseMlpNames names = denseMlpNames(p);
-      g.gateUp = readWeight(pre + names.up + ".weight", I, H);
-      g.down = readWeight(pre + names.down + ".weight", H, I);
+      const DenseMlpNames dense = denseMlpNames(p);
+      g.gateUp = readWeight(pre + dense.up + ".weight", I, H);
+      g.down = readWeight(pre + dense.down + ".weight", H, I);
       if (p.mlp.bias) {
-        g.gateUpBias = r.read(pre + names.up + ".bias", {I});
-        g.downBias = r.read(pre + names.down + ".bias", {H});
+        g.gateUpBias = r.read(pre + dense.up + ".bias", {I});
+        g.downBias = r.read(pre + dense.down + ".bias", {H});
       }
     } else if (fusedGateUp(p)) {
       // gate_up_proj [2I, H]: the gate's rows, then the up projection's, as kept.
@@ -1019,6 +1119,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       g.downBias = r.read(pre + "mlp.down_proj.bias", {H});
     }
   }
+  r.skipMtpLayers(p);
   m.gpuLmHead = p.tieEmbeddings ? m.embedding : std::move(lmHead);
   // The product kernels read projections as [out, in], nn.Linear's layout, f32 or, where the whole
   // checkpoint is bf16 (exact) or bf16 is asked for (rounded), bf16 pairs of consecutive inputs per word.
@@ -1026,9 +1127,11 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
   if (!policy) {
     bf16 = !r.used.empty();
     for (const auto &name : r.used)
-      // MXFP4 experts (U8 blocks and scales) are exact in bf16 too.
+      // MXFP4 experts (U8 blocks and scales) are exact in bf16 too; a selection bias (float32 in GLM-4.5's
+      // bf16 checkpoints) is no projection.
       if (const WeightInfo *info = store.find(name.getKey());
-          info && info->type != WeightType::BF16 && info->type != WeightType::U8)
+          info && info->type != WeightType::BF16 && info->type != WeightType::U8 &&
+          !name.getKey().ends_with(".e_score_correction_bias"))
         bf16 = false;
   }
   auto layout = [&](std::vector<float> &w, int64_t in) {
@@ -1049,6 +1152,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
   for (size_t l = 0; l < p.layers.size(); ++l) {
     GpuLayerWeights &g = m.gpuLayers[l];
     const LayerPlan &lp = p.layers[l];
+    const int64_t I = intermediateOf(lp);
     layout(g.qkv, H);
     layout(g.o, lp.heads * lp.headDim);
     layout(g.gateUp, H);
@@ -1483,8 +1587,8 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         normRows(x, H, S, H, w.postAttnNorm.data(), normBias(w.postAttnNormBias), eps, offset, h, H);
       mlpIn = h;
     }
-    const int64_t I = p.mlp.intermediate;
-    if (p.mlp.experts == 0) {
+    const int64_t I = lp.denseMlp ? p.mlp.denseIntermediate : p.mlp.intermediate;
+    if (lp.denseMlp) {
       float *gu = Scratch::sized(sc.gateUp, rows, w.gateUp.outPadded), *act = Scratch::sized(sc.act, rows, I);
       dense::linear(w.gateUp, mlpIn, H, rows, gu, w.gateUp.outPadded);
       if (p.mlp.gated)
@@ -1493,14 +1597,13 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         activateRows(gateKind, gu, w.gateUp.outPadded, S, I, act, I);
       dense::linear(w.down, act, I, rows, o, Hp);
     } else {
-      // Route each token to its top-k experts (softmax over the chosen logits), then run each expert once
-      // on the rows routed to it.
-      const int64_t E = p.mlp.experts, K = p.mlp.topK, Ep = w.router.outPadded;
+      // Route each token to its top-k experts, then run each expert once on the rows routed to it.
+      const int64_t E = p.mlp.experts, Ep = w.router.outPadded;
       // The experts' outputs are summed into o.
       std::fill(o, o + rows * Hp, 0.0f);
       float *routerLogits = Scratch::sized(sc.routerLogits, rows, Ep);
       dense::linear(w.router, mlpIn, H, rows, routerLogits, Ep);
-      std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(routerLogits, S, E, Ep, K, p.mlp.normTopK);
+      std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(routerLogits, S, Ep, routingOf(p, w));
       for (int64_t e = 0; e < E; ++e) {
         if (routed[e].empty())
           continue;
@@ -1526,7 +1629,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         }
       }
       if (const int64_t Is = p.mlp.sharedIntermediate) {
-        // Qwen2-MoE's shared expert on every row, added times sigmoid(shared_expert_gate . x) per token.
+        // The shared expert on every row, added (times sigmoid(shared_expert_gate . x) per token in Qwen2-MoE).
         const Linear &gateUp = w.sharedGateUp;
         float *gu = Scratch::sized(sc.gateUp, rows, gateUp.outPadded), *act = Scratch::sized(sc.act, rows, Is),
               *out = Scratch::sized(sc.expertOut, rows, Hp);
@@ -1646,7 +1749,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
   GpuActivations &a = s.gpu;
-  const int64_t H = p.hidden, I = p.mlp.intermediate, pos0 = s.position, T = pos0 + S;
+  const int64_t H = p.hidden, pos0 = s.position, T = pos0 + S;
   const size_t none = SIZE_MAX;
   // On the device (resident), sized before any view of them is taken.
   auto resident = [&](std::vector<float> &v, int64_t n) -> std::vector<float> & {
@@ -1661,6 +1764,12 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   auto constant = [&](std::vector<float> values) -> const std::vector<float> & {
     return a.constant(*s.context, std::move(values));
   };
+  if (p.mlp.experts > 0) {
+    // Dense and mixture layers share the MLP's arrays: sized for both before any layer takes a view.
+    const int64_t denseWidth = p.mlp.gated ? 2 * p.mlp.denseIntermediate : p.mlp.denseIntermediate;
+    resident(a.gateUp, S * std::max(denseWidth, p.mlp.topK * 2 * p.mlp.intermediate));
+    resident(a.act, S * std::max(p.mlp.denseIntermediate, p.mlp.topK * p.mlp.intermediate));
+  }
   std::vector<float> &x = resident(a.x, S * H), &sum = resident(a.sum, S * H), &h = resident(a.h, S * H),
                      &o = resident(a.o, S * H), &ids = resident(a.ids, S);
   std::copy(tokens, tokens + S, ids.begin());
@@ -1718,7 +1827,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
   enum class Use { Plain, Router, Residual };
   if (m.dot == dense::Dot::BF16 && S >= kTiledRows) {
     // The rounded inputs' buffer at its largest (the widest input: hidden, intermediate or heads x dim).
-    int64_t widest = std::max(H, I);
+    int64_t widest = std::max({H, p.mlp.intermediate, p.mlp.denseIntermediate, p.mlp.sharedIntermediate});
     for (const LayerPlan &lp : p.layers)
       widest = std::max(widest, lp.heads * lp.headDim);
     resident(a.pairs, S * ((widest + 1) / 2));
@@ -1905,7 +2014,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     const std::vector<float> &mlpNorm = p.sandwich() ? w.preFfnNorm : w.postAttnNorm,
                              &mlpNormBias = p.sandwich() ? w.preFfnNormBias : w.postAttnNormBias;
     std::vector<float> *mlpOut = &o;
-    if (p.mlp.experts == 0) {
+    const int64_t I = lp.denseMlp ? p.mlp.denseIntermediate : p.mlp.intermediate;
+    if (lp.denseMlp) {
       // One product for gate and up ([S, 2I]) of the normed x, then f(gate) * up.
       // Without a gate (Starcoder 2), act(up x) alone: one product of width I.
       const int64_t width = p.mlp.gated ? 2 * I : I;
@@ -1927,9 +2037,8 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
         project(act, I, g.down, g.downBias, o, H, l, S);
       }
     } else {
-      // Routing on the device: top-k of the router's logits (ties to the lower expert) and a softmax over
-      // them (or over all logits, without norm_top_k) give each token's K (expert, weight) routes; row t * K + k of the experts' products is token
-      // t through its k-th expert, then the weighted sum per token.
+      // Routing on the device gives each token's K (expert, weight) routes (routeTopK's rules); row t * K + k
+      // of the experts' products is token t through its k-th expert, then the weighted sum per token.
       const int64_t E = p.mlp.experts, K = p.mlp.topK, R = S * K;
       std::vector<float> &logitsE = resident(a.routerLogits, S * E), &routes = resident(a.routes, R * 2),
                          &gateUp = resident(a.gateUp, R * 2 * I), &act = resident(a.act, R * I),
@@ -1939,10 +2048,20 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       if (!p.postNorms() && !p.parallel())
         normKernel(x, S, H, mlpNorm, mlpNormBias, h, l);
       project(moeIn, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
-      runKernel(s, "xf_dense_topk_softmax",
-                {view(logitsE, {S, E}), view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f}), {2}),
-                 view(routes, {R, 2})},
-                l);
+      if (p.mlp.sigmoidRouter)
+        runKernel(s, "xf_dense_topk_sigmoid",
+                  {view(logitsE, {S, E}),
+                   w.selectionBias.empty() ? view(constant(std::vector<float>(E, 0.0f)), {E}) : view(w.selectionBias, {E}),
+                   view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f, static_cast<float>(p.mlp.groups),
+                                  static_cast<float>(p.mlp.topGroups), static_cast<float>(p.mlp.routedScale)}),
+                        {5}),
+                   view(routes, {R, 2})},
+                  l);
+      else
+        runKernel(s, "xf_dense_topk_softmax",
+                  {view(logitsE, {S, E}), view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f}), {2}),
+                   view(routes, {R, 2})},
+                  l);
       // Many rows (prefill) go through the grouped products, which read each expert's weights once per 64
       // of its rows; a few (decode) through the routed ones, one (row, choice) per work item.
       const bool grouped = R >= kTiledRows;
@@ -2234,7 +2353,7 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
         for (const std::vector<float> *v :
              {&w.inputNorm, &w.postAttnNorm, &w.preFfnNorm, &w.postFfnNorm, &w.qNorm, &w.kNorm, &w.sinks, &g.qkv, &g.o,
               &g.gateUp, &g.down, &g.qkvBias, &g.oBias, &g.gateUpBias, &g.downBias, &w.inputNormBias,
-              &w.postAttnNormBias, &w.preFfnNormBias, &w.postFfnNormBias})
+              &w.postAttnNormBias, &w.preFfnNormBias, &w.postFfnNormBias, &w.selectionBias})
           weights.push_back(v);
       }
       for (const GpuLayerWeights &g : model->gpuLayers) {

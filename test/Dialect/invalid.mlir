@@ -749,3 +749,51 @@ func.func @rope_scaling(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor
   %r = xf.rope %q, %pos {base = 10000.0 : f64, rotary_dim = 64, scaling = "ntk"} : tensor<1x4x8x64xf32>, tensor<8xi64> -> tensor<1x4x8x64xf32>
   return %r : tensor<1x4x8x64xf32>
 }
+
+// -----
+
+func.func @moe_router(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{router must be softmax or sigmoid, got 'relu'}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, router = "relu"} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_softmax_groups(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{selection_bias, groups, top_groups and routed_scale need router = "sigmoid"}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, groups = 2} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_groups(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{groups (4) must divide the 4 experts into groups of at least 2}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, router = "sigmoid", groups = 4} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_top_groups(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{top_groups (3) must be in [1, 2 groups]}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, router = "sigmoid", groups = 2, top_groups = 3} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_selection_bias(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>, %c: tensor<8xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{selection_bias must be a float tensor [experts] = [4], got 'tensor<8xf32>'}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) selection_bias(%c : tensor<8xf32>) {top_k = 2, router = "sigmoid"} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_routed_scale(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{routed_scale must be positive, got -1}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, router = "sigmoid", routed_scale = -1.0 : f64} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}

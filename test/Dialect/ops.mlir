@@ -112,3 +112,11 @@ func.func @head_gains(%q: tensor<?x?x8x64xf32>, %g: tensor<8x64xbf16>, %r: tenso
   %n = xf.rms_norm %l, %r {eps = 1.0e-06 : f64} : tensor<?x?x8x64xf32>, tensor<8x64xf32> -> tensor<?x?x8x64xf32>
   return %n : tensor<?x?x8x64xf32>
 }
+
+// A sigmoid router with a selection bias and a group limit (GLM-4.5, DeepSeek-V3).
+// CHECK-LABEL: func.func @moe_sigmoid
+// CHECK: xf.moe %{{.+}}, %{{.+}} : tensor<?x64xf32>, tensor<?x8xf32> gate(%{{.+}} : tensor<8x64x32xbf16>) up(%{{.+}} : tensor<8x64x32xbf16>) down(%{{.+}} : tensor<8x32x64xbf16>) selection_bias(%{{.+}} : tensor<8xf32>) {groups = 4 : i64, routed_scale = 2.500000e+00 : f64, router = "sigmoid", top_groups = 2 : i64, top_k = 3 : i64} -> tensor<?x64xf32>
+func.func @moe_sigmoid(%x: tensor<?x64xf32>, %l: tensor<?x8xf32>, %g: tensor<8x64x32xbf16>, %u: tensor<8x64x32xbf16>, %d: tensor<8x32x64xbf16>, %c: tensor<8xf32>) -> tensor<?x64xf32> {
+  %m = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x8xf32> gate(%g : tensor<8x64x32xbf16>) up(%u : tensor<8x64x32xbf16>) down(%d : tensor<8x32x64xbf16>) selection_bias(%c : tensor<8xf32>) {top_k = 3, router = "sigmoid", groups = 4, top_groups = 2, routed_scale = 2.5 : f64} -> tensor<?x64xf32>
+  return %m : tensor<?x64xf32>
+}

@@ -5,8 +5,8 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium) it generates a tiny
-checkpoint and checks:
+phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe) it generates a
+tiny checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
   2. against an independent float64 implementation written here with torch 1.13 ops in the style of
@@ -16,12 +16,18 @@ checkpoint and checks:
      gathering, Qwen3-MoE's (and OLMoE's) routing with and without norm_topk_prob, Gemma 2's (1 + w) norms, sandwich placement, tanh soft caps and normalizer tensor, Phi-3's
      fused projections split by slicing / chunk, GPT-NeoX in its own names and per-head qkv layout, ERNIE 4.5's
      own apply_rotary_pos_emb (Helium's too), Exaone4Config's layer_types derivation and Exaone4Attention's RoPE condition,
-     Olmo3Config's layer_types derivation),
+     Olmo3Config's layer_types derivation, Glm4MoeMoE's route_tokens_to_experts (group scores by topk(2), group mask,
+     masked_fill 0.0, gather of the sigmoids) with the experts on their tokens and the shared experts, Glm4MoeModel
+     leaving the MTP layers unloaded, Qwen*MoeDecoderLayer's choice between the sparse block and a dense MLP),
      decoding greedily by recomputing the whole sequence
-     each step: same tokens, logits to 1e-9;
+     each step: same tokens, logits to 1e-9; for glm4_moe, qwen3moe and qwen2moe also that torch reads every tensor
+     of the checkpoint (GLM-4.5's MTP layer aside; an expert no token chose counts when its router was read), and
+     for glm4_moe that the MTP layer it ignores holds an MoE decoder layer's tensors plus eh_proj, enorm, hnorm and
+     shared_head.norm;
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
   4. --dtype bf16 / f16: every weight read back equals torch's round-to-nearest-even conversion of
-     the float32 weights of the same seed, and the decode still matches torch;
+     the float32 weights of the same seed (glm4_moe's e_score_correction_bias: stored F32, unchanged), and the
+     decode still matches torch;
   5. --shards 2 / 3: the index and shard files are well formed and give the same weights as one file;
   6. that the windows matter (a run without the window gives other logits, from the first row that
      has more keys than the window on), that each architecture's own features change the logits when
@@ -47,7 +53,11 @@ checkpoint and checks:
      none) and rope_theta 1e7 (vs 1e4); olmo3: the window on the sliding layers 0-2 (vs none), full attention on
      layer 3 (vs the window there too), RoPE on the full layer (vs NoPE there, as EXAONE's), post norms (vs pre),
      projection-wide q/k norms (vs none, vs per head); helium: interleaved RoPE (vs rotate-half), the q/k/v biases
-     (vs none), the MLP biases (vs none)), and that
+     (vs none), the MLP biases (vs none); glm4_moe: the e_score_correction_bias in the choice (vs none), weights
+     without it (vs with it), the group limit (vs topk_group = n_group), the dropped groups' experts scoring 0.0 (vs
+     -inf), routed_scaling_factor 2.5 (vs 1), norm_topk_prob, top-3 (vs top-1), the shared experts (vs none), the
+     dense MLP on layer 0 (vs layer 1's mixture there), the q/k/v biases, rotate-half RoPE (vs GLM's adjacent pairs),
+     the partial rotary factor, head_dim 24 in the score scale (vs hidden / heads = 16)), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
@@ -59,13 +69,17 @@ checkpoint and checks:
      bf16), and EXAONE 4.0 with layer_types listed beside a string sliding_window_pattern "LLLG" (--layer-types)
      and with sliding_window null (--no-window), and Seed-OSS with attention_out_bias and mlp_bias true
      (--all-biases; f32 and bf16), and OLMo 3 with layer_types listed (--layer-types: full, sliding, full, sliding;
-     f32 and bf16), against torch, as in 2; for the --qk-norm forms also that the
+     f32 and bf16), and GLM-4.5 MoE with use_qk_norm (--qk-norm) and in the single-group form (--single-group), and
+     Qwen3-MoE and Qwen2-MoE with dense layers (--mixed-layers: decoder_sparse_step 2, mlp_only_layers [3]) (f32 and
+     bf16), against torch, as in 2; for Cohere's and StableLM's --qk-norm forms also that the
      norms and each head's own gains change the logits, for OLMoE's that the renormalization does, for ERNIE
      4.5's that the interleaved RoPE does, for EXAONE's --layer-types that the listed types (vs the pattern's),
      the window and NoPE on the full layers do, for --no-window that RoPE on every layer (vs NoPE on the full
      ones) does, for Seed-OSS's --all-biases that o_proj's bias (vs q/k/v only) and the MLP biases do, for OLMo
      3's --layer-types that the listed types (vs the default pattern's), their window and RoPE on their full layers
-     do, as in 6.
+     do, for GLM-4.5 MoE's --qk-norm that the norms do, for --single-group that the correction bias, weights
+     without it, top-3 and the shared expert do, for --mixed-layers that the dense MLPs on the layers the step makes
+     dense and on the mlp_only_layers one (each vs layer 1's mixture there) do, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -209,6 +223,23 @@ def glm_apply_rotary_pos_emb(q, k, cos, sin):
     return q_embed, k_embed
 
 
+class UsedDict(dict):
+    """The weights, remembering which were read (`used`)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.used = set()
+
+    def __getitem__(self, name):
+        self.used.add(name)
+        return super().__getitem__(name)
+
+    def get(self, name, default=None):
+        if name in self:
+            self.used.add(name)
+        return super().get(name, default)
+
+
 class TorchModel:
     def __init__(self, model_dir):
         self.cfg = json.load(open(os.path.join(model_dir, "config.json")))
@@ -242,6 +273,7 @@ class TorchModel:
         self.seed = self.type == "seed_oss"
         self.olmo3 = self.type == "olmo3"
         self.helium = self.type == "helium"
+        self.glm4moe = self.type == "glm4_moe"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -263,6 +295,21 @@ class TorchModel:
             want = {"model.layers.%d.%s.bias" % (n, m) for n in range(c["num_hidden_layers"]) for m in on if on[m]}
             assert {n for n in self.w if n.endswith(".bias")} == want, "%s bias tensors do not follow %s" % what
 
+        if self.glm4moe:
+            # Glm4MoeConfig's defaults (kwargs.setdefault("partial_rotary_factor", 0.5)); Glm4MoeModel builds
+            # num_hidden_layers layers, so the checkpoint's MTP layers (model.layers.L + i.*, num_nextn_predict_layers of
+            # them) are unexpected keys, left unloaded: kept aside here (check_decode looks at their form).
+            for key, value in (("partial_rotary_factor", 0.5), ("num_key_value_heads", 8), ("rms_norm_eps", 1e-5),
+                               ("attention_bias", False), ("use_qk_norm", False), ("num_experts_per_tok", 8),
+                               ("n_shared_experts", 1), ("n_routed_experts", 128), ("routed_scaling_factor", 1.0),
+                               ("n_group", 1), ("topk_group", 1), ("first_k_dense_replace", 1),
+                               ("norm_topk_prob", True)):
+                c.setdefault(key, value)
+            L = c["num_hidden_layers"]
+            self.mtp = {n: t for n, t in self.w.items() if n.startswith("model.layers.") and int(n.split(".")[2]) >= L}
+            self.w = {n: t for n, t in self.w.items() if n not in self.mtp}
+            # Glm4MoeAttention: q/k/v_proj with bias=config.attention_bias, o_proj bias=False; Glm4MoeMLP: no biases.
+            expect_biases(("GLM-4.5 MoE", "attention_bias"), c["attention_bias"], False, False)
         if self.ernie:
             # Ernie4_5Attention / Ernie4_5MLP: nn.Linear(..., bias=config.use_bias) on all seven projections.
             use_bias = c.get("use_bias", False)
@@ -311,6 +358,7 @@ class TorchModel:
             # Gemma3TextModel.rotary_emb_local: rope_theta = rope_local_base_freq, rope_scaling default.
             local = dict(self.cfg, rope_theta=self.cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
             self.local_inv_freq, self.local_att_scaling = torch_rope(local)
+        self.w = UsedDict(self.w)
 
     def lin(self, x, name):
         return F.linear(x, self.w[name + ".weight"], self.w.get(name + ".bias"))
@@ -387,9 +435,11 @@ class TorchModel:
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
         q, k, v = q.view(S, -1, D), k.view(S, -1, D), v.view(S, -1, D)
-        if self.type in ("qwen3", "qwen3_moe", "gemma3_text", "exaone4"):
+        if self.type in ("qwen3", "qwen3_moe", "gemma3_text", "exaone4") or (self.glm4moe and self.cfg["use_qk_norm"]):
             # Qwen3Attention / Gemma3Attention: self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
             # Exaone4Attention: self.q_norm(query_states) after the view and transpose (the same per-head RMSNorm).
+            # Glm4MoeAttention (use_qk_norm): q_norm = Glm4MoeRMSNorm(head_dim) on the viewed states, before the
+            # transpose and RoPE.
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
         if self.cohere and self.cfg.get("use_qk_norm"):
@@ -414,14 +464,23 @@ class TorchModel:
 
     def mlp(self, p, h):
         c = self.cfg
+        n = int(p.split(".")[2])
+        if self.glm4moe and n >= c["first_k_dense_replace"]:
+            # Glm4MoeDecoderLayer: Glm4MoeMoE if layer_idx >= config.first_k_dense_replace, else Glm4MoeMLP(config)
+            # (intermediate_size: the SwiGLU below).
+            return self.glm4_moe(p + "mlp.", h)
+        if self.type in ("qwen3_moe", "qwen2_moe") and (
+                n not in (c.get("mlp_only_layers") or [])
+                and c.get("num_experts", 128 if self.type == "qwen3_moe" else 60) > 0
+                and (n + 1) % c.get("decoder_sparse_step", 1) == 0):
+            # Qwen3MoeDecoderLayer / Qwen2MoeDecoderLayer: the sparse block if (layer_idx not in config.mlp_only_layers)
+            # and (config.num_experts > 0 and (layer_idx + 1) % config.decoder_sparse_step == 0), else
+            # Qwen3MoeMLP(config, intermediate_size=config.intermediate_size) (the SwiGLU below; no shared expert).
+            return self.qwen3_moe(p + "mlp.", h) if self.type == "qwen3_moe" else self.qwen2_moe(p + "mlp.", h)
         if self.gptoss:
             return self.moe(p + "mlp.", h)
         if self.type == "mixtral":
             return self.mixtral_moe(p + "block_sparse_moe.", h)
-        if self.type == "qwen3_moe":
-            return self.qwen3_moe(p + "mlp.", h)
-        if self.type == "qwen2_moe":
-            return self.qwen2_moe(p + "mlp.", h)
         if self.olmoe:
             return self.olmoe_moe(p + "mlp.", h)
         if self.type == "granitemoe":
@@ -686,6 +745,46 @@ class TorchModel:
             return routed + shared
         return routed + torch.sigmoid(F.linear(h, w[p + "shared_expert_gate.weight"])) * shared
 
+    def glm4_moe(self, p, h):
+        """Glm4MoeMoE: Glm4MoeTopkRouter (router_logits = F.linear(x.float32, weight.float32): float64 here), then
+        route_tokens_to_experts as transformers writes it, the experts on the tokens routed to them (index_add_), plus
+        shared_experts(residuals)."""
+        c, w = self.cfg, self.w
+        E, G, top_k = c["n_routed_experts"], c["n_group"], c["num_experts_per_tok"]
+        router_logits = F.linear(h, w[p + "gate.weight"]).sigmoid()
+        router_logits_for_choice = router_logits + w[p + "gate.e_score_correction_bias"]
+        group_scores = router_logits_for_choice.view(-1, G, E // G).topk(2, dim=-1)[0].sum(dim=-1)
+        group_idx = torch.topk(group_scores, k=c["topk_group"], dim=-1, sorted=False)[1]
+        group_mask = torch.zeros_like(group_scores)
+        group_mask.scatter_(1, group_idx, 1)
+        score_mask = group_mask.unsqueeze(-1).expand(-1, G, E // G).reshape(-1, E)
+        scores_for_choice = router_logits_for_choice.masked_fill(~score_mask.bool(), 0.0)
+        # transformers: torch.topk(scores_for_choice, k=self.top_k, dim=-1, sorted=False)[1]. The dropped groups'
+        # experts all score 0.0 and win over negative scores (the tiny model has such tokens), and torch.topk takes tied
+        # ones in no defined order (on CPU not by index): a stable descending sort takes the lower expert first, the
+        # order the reference (and xf) define.
+        topk_indices = torch.sort(scores_for_choice, dim=-1, descending=True, stable=True)[1][:, :top_k]
+        topk_weights = router_logits.gather(1, topk_indices)
+        if c["norm_topk_prob"]:
+            denominator = topk_weights.sum(dim=-1, keepdim=True) + 1e-20
+            topk_weights /= denominator
+        topk_weights = topk_weights * c["routed_scaling_factor"]
+        # Glm4MoeMoE.moe: one_hot(topk_indices).permute(2, 0, 1), each expert (Glm4MoeMLP) on its tokens.
+        final = torch.zeros_like(h)
+        expert_mask = F.one_hot(topk_indices, num_classes=E).permute(2, 0, 1)
+        for e in range(E):
+            token_indices, weight_indices = torch.where(expert_mask[e])
+            if token_indices.numel() > 0:
+                q = p + "experts.%d." % e
+                x = h[token_indices]
+                out = F.linear(F.silu(F.linear(x, w[q + "gate_proj.weight"])) * F.linear(x, w[q + "up_proj.weight"]),
+                               w[q + "down_proj.weight"])
+                final.index_add_(0, token_indices, out * topk_weights[token_indices, weight_indices].unsqueeze(-1))
+        q = p + "shared_experts."
+        shared = F.linear(F.silu(F.linear(h, w[q + "gate_proj.weight"])) * F.linear(h, w[q + "up_proj.weight"]),
+                          w[q + "down_proj.weight"])
+        return final + shared
+
     def granite_moe(self, p, h):
         """GraniteMoeTopKGating: logits.topk(top_k, dim=1), softmax over them; GraniteMoeParallelExperts:
         F.linear with expert e's block of input_linear, chunk(2, dim=-1) into gate and up, act(gate) * up,
@@ -761,7 +860,33 @@ def check_decode(tag, model_dir, max_new, shared_gate=True):
           "" if ttokens == tokens else "first mismatch at %d" % next(i for i, (a, b) in enumerate(zip(tokens, ttokens)) if a != b))
     d = maxdiff(tlogits, logits) if tlogits.shape == logits.shape else float("inf")
     check(d <= 1e-9, "%s: logits == torch float64" % tag, "max diff %.2e, |logits| max %.2f" % (d, np.abs(logits).max()))
+    if tm.type in ("glm4_moe", "qwen3_moe", "qwen2_moe"):
+        # Mixed dense / MoE layers: every tensor the checkpoint has (GLM-4.5's MTP layers aside) is read; an expert that
+        # no token chose counts as read when its layer's router was (HF loads it all the same).
+        unused = sorted(n for n in set(tm.w) - tm.w.used
+                        if not (".mlp.experts." in n and n.split("experts.")[0] + "gate.weight" in tm.w.used))
+        check(not unused, "%s: torch reads every tensor" % tag, "unused: %s" % unused[:4] if unused else "")
+    if tm.type == "glm4_moe":
+        check_mtp_layers(tag, tm)
     return logits, tokens
+
+
+def check_mtp_layers(tag, tm):
+    """GLM-4.5's MTP layers, which the class ignores, are as the published ones: layer L + i holds an MoE decoder
+    layer's tensors (those of layer L - 1, renamed) plus eh_proj [H, 2H], enorm, hnorm and shared_head.norm [H]."""
+    c = tm.cfg
+    L, H = c["num_hidden_layers"], c["hidden_size"]
+    ok = bool(tm.mtp) or c.get("num_nextn_predict_layers", 0) == 0
+    for i in range(c.get("num_nextn_predict_layers", 0)):
+        last, p = "model.layers.%d." % (L - 1), "model.layers.%d." % (L + i)
+        want = {p + n[len(last):]: tuple(t.shape) for n, t in tm.w.items() if n.startswith(last)}
+        want.update({p + "eh_proj.weight": (H, 2 * H), p + "enorm.weight": (H,), p + "hnorm.weight": (H,),
+                     p + "shared_head.norm.weight": (H,)})
+        got = {n: tuple(t.shape) for n, t in tm.mtp.items() if n.startswith(p)}
+        ok = ok and got == want
+    ok = ok and all(int(n.split(".")[2]) < L + c.get("num_nextn_predict_layers", 0) for n in tm.mtp)
+    check(ok, "%s: the MTP layers (ignored) hold an MoE layer, eh_proj, enorm, hnorm, shared_head.norm" % tag,
+          "%d tensors" % len(tm.mtp))
 
 
 def check_cli(tag, model_dir, max_new, logits, tokens, tmp):
@@ -781,11 +906,14 @@ def check_cli(tag, model_dir, max_new, logits, tokens, tmp):
 
 def check_rounding(root, arch):
     f32 = reference_forward.load_weights(gen(root, arch, "f32"))
+    # Stored F32 whatever --dtype (GLM-4.5's e_score_correction_bias): read back unchanged.
+    keep = {n for n in f32 if n.endswith(gen_tiny_model.FLOAT32_TENSORS)}
     for dtype, tdtype in (("bf16", torch.bfloat16), ("f16", torch.float16)):
         low = reference_forward.load_weights(gen(root, arch, dtype))
-        bad = [n for n in f32 if not np.array_equal(torch.from_numpy(f32[n]).float().to(tdtype).double().numpy(), low[n])]
-        changed = sum(int(np.any(f32[n] != low[n])) for n in f32)
-        check(set(low) == set(f32) and not bad and changed == len(f32),
+        bad = [n for n in f32 if not np.array_equal(
+            f32[n] if n in keep else torch.from_numpy(f32[n]).float().to(tdtype).double().numpy(), low[n])]
+        changed = sum(int(np.any(f32[n] != low[n])) for n in f32 if n not in keep)
+        check(set(low) == set(f32) and not bad and changed == len(f32) - len(keep),
               "%s %s: weights read back == torch RNE rounding of the f32 weights" % (arch, dtype),
               "mismatched: %s" % bad[:3] if bad else "%d tensors" % len(f32))
 
@@ -813,7 +941,8 @@ def check_shards(root, arch):
         index = json.load(open(os.path.join(d, "model.safetensors.index.json")))
         names = ["model-%05d-of-%05d.safetensors" % (i + 1, k) for i in range(k)]
         files_ok = sorted(set(index["weight_map"].values())) == names and all(os.path.exists(os.path.join(d, f)) for f in names)
-        size_ok = index["metadata"]["total_size"] == sum(a.size * 2 for a in one.values())
+        size_ok = index["metadata"]["total_size"] == sum(
+            a.size * (4 if n.endswith(gen_tiny_model.FLOAT32_TENSORS) else 2) for n, a in one.items())
         many = reference_forward.load_weights(d)
         same = set(many) == set(one) and all(np.array_equal(many[n], one[n]) for n in one)
         check(ok_one and files_ok and size_ok and same and check_format(d),
@@ -943,6 +1072,26 @@ def check_features_matter(arch, model_dir, logits):
                     del r.w["model.layers.%d.%s.bias" % (n, name)]
         return f
 
+    def zeroed(suffix):
+        # Every layer's tensor `suffix` (where the layer has it) set to 0.
+        def f(r):
+            for n in range(r.L):
+                name = "model.layers.%d.%s" % (n, suffix)
+                if name in r.w:
+                    r.w[name] = 0 * r.w[name]
+        return f
+
+    def mixture_on(layers, **settings):
+        # Layer 1's mixture (its mlp.* tensors copied) on the given dense layers too, the config saying so: the dense
+        # MLPs the model reads there matter.
+        def f(r):
+            src = "model.layers.1.mlp."
+            for name in [x for x in r.w if x.startswith(src)]:
+                for n in layers:
+                    r.w["model.layers.%d.mlp.%s" % (n, name[len(src):])] = r.w[name]
+            r.cfg.update(settings)
+        return f
+
     features = {
         "gptoss": (("swiglu clamp", no_clamp), ("sinks", no_sinks), ("yarn truncate=false", truncate),
                    ("yarn attention factor", setattr_("attention_scaling", 1.0))),
@@ -1069,7 +1218,39 @@ def check_features_matter(arch, model_dir, logits):
                                  setattr_("rope_layers", [False, True, False, True]))),
         # gen_tiny_model --norm-topk-prob: the chosen two's weights renormalized.
         "olmoe --norm-topk-prob": (("norm_topk_prob true (vs the softmax over all)", cfg_("norm_topk_prob", False)),),
+        # Layer 0 dense, layers 1-2 the mixture: 8 experts in 4 groups, top 2 groups, top 3 experts; head_dim 24 where
+        # hidden / heads is 16.
+        "glm4_moe": (("e_score_correction_bias in the choice (vs none)", zeroed("mlp.gate.e_score_correction_bias")),
+                     ("weights without the correction bias (vs with it)", setattr_("weights_with_correction", True)),
+                     ("group limit, topk_group 2 of n_group 4 (vs every group)", cfg_("topk_group", 4)),
+                     ("dropped groups' experts scoring 0.0 (vs -inf: they win over negative scores)",
+                      setattr_("masked_group_score", -np.inf)),
+                     ("routed_scaling_factor 2.5 (vs 1)", cfg_("routed_scaling_factor", 1.0)),
+                     ("norm_topk_prob true (vs the sigmoids as they are)", cfg_("norm_topk_prob", False)),
+                     ("top-3 routing (vs top-1)", cfg_("num_experts_per_tok", 1)),
+                     ("shared experts (vs none)", zeroed("mlp.shared_experts.down_proj.weight")),
+                     ("dense MLP on layer 0, first_k_dense_replace 1 (vs layer 1's mixture there)",
+                      mixture_on([0], first_k_dense_replace=0)),
+                     ("q/k/v biases (vs none)", no_qkv_bias),
+                     ("rotate-half RoPE (vs GLM's adjacent pairs)", setattr_("interleaved_rope", True)),
+                     ("partial rotary factor 0.5 (vs 1)", cfg_("partial_rotary_factor", 1.0)),
+                     ("head_dim 24's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5))),
+        # gen_tiny_model --qk-norm: use_qk_norm true.
+        "glm4_moe --qk-norm": (("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),),
+        # gen_tiny_model --single-group: n_group 1, topk_group 1, routed_scaling_factor 1, one shared expert.
+        "glm4_moe --single-group": (("e_score_correction_bias in the choice (vs none)",
+                                     zeroed("mlp.gate.e_score_correction_bias")),
+                                    ("weights without the correction bias (vs with it)",
+                                     setattr_("weights_with_correction", True)),
+                                    ("top-3 routing (vs top-1)", cfg_("num_experts_per_tok", 1)),
+                                    ("shared expert (vs none)", zeroed("mlp.shared_experts.down_proj.weight"))),
     }
+    # gen_tiny_model --mixed-layers: layer 1 the mixture, 0 and 2 dense by decoder_sparse_step 2, 3 by mlp_only_layers.
+    for a in ("qwen3moe --mixed-layers", "qwen2moe --mixed-layers"):
+        features[a] = (("dense MLPs on layers 0 and 2, decoder_sparse_step 2 (vs layer 1's mixture there)",
+                        mixture_on([0, 2], decoder_sparse_step=1)),
+                       ("dense MLP on layer 3, mlp_only_layers [3] (vs layer 1's mixture there)",
+                        mixture_on([3], mlp_only_layers=[])))
     # gen_tiny_model --qk-norm (use_qk_norm / qk_layernorm): the norms, and each head's own gains.
     for a in ("cohere --qk-norm", "stablelm --qk-norm", "stablelm --parallel-residual --qk-norm"):
         features[a] = (("per-head q/k layer norms (vs none)", setattr_("qk_head_norm", False)),
@@ -1117,7 +1298,8 @@ def main():
         # and StableLM's per-head q/k norms (Command R+; StableLM 2 12B, which has the parallel residual too), OLMoE's
         # renormalized routing (norm_topk_prob true), ERNIE 4.5 without biases (use_bias false, as published), EXAONE
         # 4.0 with layer_types listed (as the 32B) and without a window (every layer rotated), Seed-OSS with biases on
-        # o_proj and the MLP too, OLMo 3 with layer_types listed (not the default pattern).
+        # o_proj and the MLP too, OLMo 3 with layer_types listed (not the default pattern), GLM-4.5 MoE with q/k norms
+        # (as GLM-4.5) and in the published single-group routing form, Qwen2/3-MoE with dense layers.
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -1129,7 +1311,11 @@ def main():
                                   ("exaone4", "f32", "--layer-types"), ("exaone4", "bf16", "--layer-types"),
                                   ("exaone4", "f32", "--no-window"), ("exaone4", "bf16", "--no-window"),
                                   ("seed_oss", "f32", "--all-biases"), ("seed_oss", "bf16", "--all-biases"),
-                                  ("olmo3", "f32", "--layer-types"), ("olmo3", "bf16", "--layer-types")):
+                                  ("olmo3", "f32", "--layer-types"), ("olmo3", "bf16", "--layer-types"),
+                                  ("glm4_moe", "f32", "--qk-norm"), ("glm4_moe", "bf16", "--qk-norm"),
+                                  ("glm4_moe", "f32", "--single-group"), ("glm4_moe", "bf16", "--single-group"),
+                                  ("qwen3moe", "f32", "--mixed-layers"), ("qwen3moe", "bf16", "--mixed-layers"),
+                                  ("qwen2moe", "f32", "--mixed-layers"), ("qwen2moe", "bf16", "--mixed-layers")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

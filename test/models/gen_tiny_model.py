@@ -4,24 +4,27 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss,olmo3,helium}
+                exaone4,seed_oss,olmo3,helium,glm4_moe}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
-        [--no-bias] [--layer-types] [--no-window] [--all-biases]
+        [--no-bias] [--layer-types] [--no-window] [--all-biases] [--mixed-layers] [--single-group]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
-OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM; gemma3mm:
+OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM,
+Glm4MoeForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 
 The weights are drawn in float32 from numpy's default_rng(seed) in a fixed order, so the same seed gives
 the same values whatever --dtype and --shards are; --dtype then rounds them to nearest, ties to even
-(bf16: the top 16 bits of the float32; f16: numpy's float16 conversion).
+(bf16: the top 16 bits of the float32; f16: numpy's float16 conversion). The tensors FLOAT32_TENSORS names
+(glm4_moe's mlp.gate.e_score_correction_bias, which the published bf16 checkpoints keep in float32 and
+transformers keeps in float32: _keep_in_fp32_modules_strict) are stored F32 whatever --dtype.
 
 With --mxfp4 (gptoss only) the experts' gate_up_proj and down_proj are stored as the published gpt-oss
 checkpoints store them: MXFP4 `_blocks` (U8 [E, out, in / 32, 16], two e2m1 values per byte, the low
@@ -38,8 +41,23 @@ lm_head.weight (--mm-layout new, as newer transformers save them), beside a few 
 With --qk-norm (cohere, stablelm) q and k get a LayerNorm without bias over head_dim with each head's own
 gains, as Command R+ (use_qk_norm) and StableLM 2 12B (qk_layernorm) have: self_attn.q_norm.weight [H, D]
 and k_norm.weight [KV, D] (CohereLayerNorm), or self_attn.q_layernorm.norms.h.weight [D] for h < H and
-k_layernorm.norms.h.weight for h < KV (StableLmLayerNormPerHead). Their gains come from a generator of
-their own (seed + 3000), so that every other weight is the same as without the flag.
+k_layernorm.norms.h.weight for h < KV (StableLmLayerNormPerHead). With --qk-norm (glm4_moe) use_qk_norm true
+and q and k get an RMSNorm over head_dim with one [head_dim] gain shared by every head, before RoPE, as GLM-4.5
+(355B) has: self_attn.q_norm.weight [D], self_attn.k_norm.weight [D] (Glm4MoeRMSNorm(head_dim)). Their gains come
+from a generator of their own (seed + 3000), so that every other weight is the same as without the flag.
+
+glm4_moe (Glm4MoeForCausalLM: GLM-4.5, GLM-4.5-Air, GLM-4.6) has 3 layers: layer 0 a dense MLP (first_k_dense_replace
+1), layers 1-2 a sigmoid-routed mixture (8 experts in 4 groups, top 2 groups, top 3 experts, a float32
+e_score_correction_bias in the choice only, routed_scaling_factor 2.5) plus 2 shared experts. The checkpoint also
+holds one multi-token-prediction layer after the last (num_nextn_predict_layers 1: model.layers.3.*, a decoder
+layer of the MoE form plus eh_proj, enorm, hnorm and shared_head.norm), as the published ones do; the class
+ignores it. With --single-group the published routing form: n_group 1, topk_group 1, routed_scaling_factor 1.0,
+n_shared_experts 1.
+
+With --mixed-layers (qwen3moe, qwen2moe) some layers have a dense MLP, as Qwen*MoeDecoderLayer builds one where
+(layer in mlp_only_layers) or (layer + 1) % decoder_sparse_step != 0: 4 layers, decoder_sparse_step 2 and
+mlp_only_layers [3] make layer 1 the only mixture, layers 0 and 2 dense by the step and layer 3 dense by the list;
+the dense MLPs are mlp.{gate,up,down}_proj of intermediate_size 96 (not moe_intermediate_size 32).
 
 With --no-bias (ernie4_5) config.json says use_bias false and the checkpoint has no bias tensors (as the
 published ERNIE 4.5 dense models); the other tensors are those the same seed gives with the biases.
@@ -74,7 +92,9 @@ ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
          "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
-         "olmo3", "helium"]
+         "olmo3", "helium", "glm4_moe"]
+# Stored F32 whatever --dtype (a suffix of the tensor name).
+FLOAT32_TENSORS = (".e_score_correction_bias",)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -422,6 +442,48 @@ def make_config(arch, dtype):
             "rope_theta": 10000.0,
             "attention_bias": True,
             "attention_dropout": 0.0,
+            "pad_token_id": 0,
+        }
+    elif arch == "glm4_moe":
+        # GLM-4.5 / GLM-4.5-Air / GLM-4.6 (Glm4MoeForCausalLM): Llama's pre-norm blocks (input_layernorm,
+        # post_attention_layernorm), q/k/v biases (attention_bias; none on o_proj), RoPE rotate-half (not GLM's
+        # adjacent pairs) on the first half of each head (partial_rotary_factor 0.5: 12 of 24 dims); head_dim 24 given,
+        # so that heads * head_dim = 96 is not hidden (the published 128 with 96 heads and hidden 5120); use_qk_norm
+        # false (GLM-4.5-Air; --qk-norm: true, as GLM-4.5). Layer 0 a dense MLP of intermediate_size 96
+        # (first_k_dense_replace 1), layers 1-2 Glm4MoeMoE: the sigmoid of the router logits, plus the float32
+        # e_score_correction_bias for the choice only; the experts of the top topk_group 2 of n_group 4 groups (each
+        # scored by the sum of its 2 best) compete, the others score 0.0; the top 3 of 8 (moe_intermediate_size 32),
+        # weighted by their sigmoids (without the bias) divided by their sum (norm_topk_prob) times
+        # routed_scaling_factor 2.5; plus shared experts of moe_intermediate_size * n_shared_experts = 64. Groups and
+        # two shared experts so that the group limit and the shared size are exercised; --single-group gives the
+        # published routing form (n_group 1, topk_group 1: no group limit; one shared expert) with
+        # routed_scaling_factor 1.0. 3 layers, so that there are two MoE layers; num_nextn_predict_layers 1: the
+        # checkpoint holds one MTP layer more, model.layers.3.*, which the class ignores.
+        cfg = {
+            "architectures": ["Glm4MoeForCausalLM"],
+            "model_type": "glm4_moe",
+            **common,
+            "num_hidden_layers": 3,
+            "head_dim": 24,
+            "partial_rotary_factor": 0.5,
+            "intermediate_size": 96,
+            "moe_intermediate_size": 32,
+            "n_routed_experts": 8,
+            "num_experts_per_tok": 3,
+            "n_group": 4,
+            "topk_group": 2,
+            "routed_scaling_factor": 2.5,
+            "norm_topk_prob": True,
+            "n_shared_experts": 2,
+            "first_k_dense_replace": 1,
+            "num_nextn_predict_layers": 1,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "attention_bias": True,
+            "use_qk_norm": False,
+            "attention_dropout": 0.0,
+            "initializer_range": 0.02,
             "pad_token_id": 0,
         }
     elif arch == "cohere":
@@ -845,6 +907,19 @@ def make_gpt2_weights(cfg, rng, base_model_names):
     return w
 
 
+def moe_layer(cfg, n):
+    """Whether decoder layer n has a mixture of experts (else a dense MLP of intermediate_size): Glm4MoeDecoderLayer's
+    layer_idx >= first_k_dense_replace; Qwen2/3-MoE's (layer_idx not in mlp_only_layers) and num_experts > 0 and
+    (layer_idx + 1) % decoder_sparse_step == 0."""
+    kind = cfg["model_type"]
+    if kind == "glm4_moe":
+        return n >= cfg["first_k_dense_replace"]
+    if kind in ("qwen3_moe", "qwen2_moe"):
+        return (n not in cfg["mlp_only_layers"] and cfg["num_experts"] > 0
+                and (n + 1) % cfg["decoder_sparse_step"] == 0)
+    return True
+
+
 def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
     rng = np.random.default_rng(seed)
     # Per-head q/k gains (--qk-norm) from their own stream: the main one, and so every other weight, stays as
@@ -883,8 +958,16 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
     # outweighs the blocks' outputs and greedy decoding repeats it forever; at 0.1 the blocks decide.
     small = kind.startswith("granite") or kind == "ernie4_5"
     w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 0.1 if small else 1.0)
-    for n in range(L):
+    # GLM-4.5's multi-token-prediction layers: num_nextn_predict_layers full decoder layers (of the MoE form) after the
+    # last, model.layers.L + i.*, each with its own eh_proj [H, 2H], enorm, hnorm and shared_head.norm; the class
+    # ignores them.
+    for n in range(L + cfg.get("num_nextn_predict_layers", 0)):
         p = "model.layers.%d." % n
+        if n >= L:
+            w[p + "enorm.weight"] = norm(H)
+            w[p + "hnorm.weight"] = norm(H)
+            w[p + "eh_proj.weight"] = mat(H, 2 * H)
+            w[p + "shared_head.norm.weight"] = norm(H)
         if gemma:
             w[p + "input_layernorm.weight"] = gemma_norm(H)
             w[p + "post_attention_layernorm.weight"] = gemma_norm(H)
@@ -963,6 +1046,13 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 b = bias(n_out, std=0.1)
                 if on:
                     w[p + "self_attn.%s.bias" % name] = b
+        elif kind == "glm4_moe":
+            # Glm4MoeAttention: bias=attention_bias on q, k and v, never on o_proj; std 0.1 so that they move the
+            # logits visibly.
+            if cfg["attention_bias"]:
+                w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
+                w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
+                w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
         elif cfg.get("attention_bias", False) or cfg.get("use_bias", False):
             w[p + "self_attn.q_proj.bias"] = bias(nH * D)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
@@ -990,6 +1080,10 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
         if kind in ("qwen3", "qwen3_moe", "exaone4"):
             w[p + "self_attn.q_norm.weight"] = norm(D)
             w[p + "self_attn.k_norm.weight"] = norm(D)
+        if kind == "glm4_moe" and cfg["use_qk_norm"]:
+            # Glm4MoeRMSNorm(head_dim): one [D] gain for every head; std 0.2 so that the norms' gains matter.
+            w[p + "self_attn.q_norm.weight"] = (1.0 + 0.2 * qk_rng.standard_normal(D)).astype(np.float32)
+            w[p + "self_attn.k_norm.weight"] = (1.0 + 0.2 * qk_rng.standard_normal(D)).astype(np.float32)
         if kind == "olmoe":
             # OlmoeRMSNorm(hidden_size) and OlmoeRMSNorm(head_dim * num_key_value_heads): whole projections.
             w[p + "self_attn.q_norm.weight"] = norm(nH * D)
@@ -1016,8 +1110,26 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[q + "w1.weight"] = mat(I, H, std=0.15)
                 w[q + "w2.weight"] = mat(H, I)
                 w[q + "w3.weight"] = mat(I, H, std=0.15)
-        elif kind in ("qwen3_moe", "qwen2_moe", "olmoe"):
-            # OLMoE's experts are of intermediate_size.
+        elif kind == "glm4_moe" and moe_layer(cfg, n):
+            # Glm4MoeMoE: router mlp.gate (no bias; std 0.3 so that the sigmoids spread over (0, 1) between tokens) and
+            # its e_score_correction_bias (float32, stored F32 whatever --dtype; std 0.3, about the spread of the
+            # sigmoids, so that it changes which experts win), the routed experts, then the shared experts
+            # (moe_intermediate_size * n_shared_experts, no gate of their own).
+            E, Im, Is = cfg["n_routed_experts"], cfg["moe_intermediate_size"], \
+                cfg["moe_intermediate_size"] * cfg["n_shared_experts"]
+            w[p + "mlp.gate.weight"] = mat(E, H, std=0.3)
+            w[p + "mlp.gate.e_score_correction_bias"] = bias(E, std=0.3)
+            for e in range(E):
+                q = p + "mlp.experts.%d." % e
+                w[q + "gate_proj.weight"] = mat(Im, H, std=0.15)
+                w[q + "up_proj.weight"] = mat(Im, H, std=0.15)
+                w[q + "down_proj.weight"] = mat(H, Im)
+            q = p + "mlp.shared_experts."
+            w[q + "gate_proj.weight"] = mat(Is, H, std=0.15)
+            w[q + "up_proj.weight"] = mat(Is, H, std=0.15)
+            w[q + "down_proj.weight"] = mat(H, Is)
+        elif kind in ("qwen3_moe", "qwen2_moe", "olmoe") and moe_layer(cfg, n):
+            # OLMoE's experts are of intermediate_size; Qwen's dense layers (--mixed-layers) take the last branch.
             E, Im = cfg["num_experts"], I if kind == "olmoe" else cfg["moe_intermediate_size"]
             w[p + "mlp.gate.weight"] = mat(E, H, std=0.3)
             for e in range(E):
@@ -1135,13 +1247,14 @@ def encode(a, dtype):
 def write_safetensors(path, tensors, dtype, metadata=None):
     """tensors: ordered {name: float32 array}. Header: 8-byte little-endian length N, N bytes of JSON
     padded with spaces to a multiple of 8, then the data, each tensor at its data_offsets (relative to
-    the end of the header)."""
+    the end of the header). The FLOAT32_TENSORS stay F32."""
     header = {}
     blobs = []
     offset = 0
     for name, a in tensors.items():
-        data = encode(a, dtype)
-        stored = "U8" if a.dtype == np.uint8 else "BOOL" if a.dtype == np.bool_ else ST_DTYPE[dtype]
+        tdtype = "f32" if name.endswith(FLOAT32_TENSORS) else dtype
+        data = encode(a, tdtype)
+        stored = "U8" if a.dtype == np.uint8 else "BOOL" if a.dtype == np.bool_ else ST_DTYPE[tdtype]
         header[name] = {"dtype": stored, "shape": list(a.shape),
                         "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
@@ -1183,7 +1296,8 @@ def main(argv=None):
                     help="gpt2: tie_word_embeddings false and an lm_head.weight of its own")
     ap.add_argument("--qk-norm", action="store_true",
                     help="cohere, stablelm: per-head q/k LayerNorms with each head's own gains (use_qk_norm / "
-                         "qk_layernorm true)")
+                         "qk_layernorm true); glm4_moe: use_qk_norm true, q/k RMSNorms over head_dim with one gain "
+                         "for every head")
     ap.add_argument("--no-bias", action="store_true",
                     help="ernie4_5: use_bias false and no bias tensors (as the published models); the other "
                          "weights as with the biases")
@@ -1197,6 +1311,12 @@ def main(argv=None):
     ap.add_argument("--all-biases", action="store_true",
                     help="seed_oss: attention_out_bias and mlp_bias true, with o_proj's and the MLP's bias tensors; the "
                          "other weights as without them")
+    ap.add_argument("--mixed-layers", action="store_true",
+                    help="qwen3moe, qwen2moe: 4 layers, decoder_sparse_step 2 and mlp_only_layers [3]: layer 1 a mixture, "
+                         "layers 0, 2 and 3 dense MLPs of intermediate_size 96")
+    ap.add_argument("--single-group", action="store_true",
+                    help="glm4_moe: the published routing form: n_group 1, topk_group 1, routed_scaling_factor 1.0, "
+                         "n_shared_experts 1")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1211,8 +1331,12 @@ def main(argv=None):
         ap.error("--no-shared-gate applies to --arch qwen2moe")
     if args.parallel_residual and args.arch != "stablelm":
         ap.error("--parallel-residual applies to --arch stablelm")
-    if args.qk_norm and args.arch not in ("cohere", "stablelm"):
-        ap.error("--qk-norm applies to --arch cohere and stablelm")
+    if args.qk_norm and args.arch not in ("cohere", "stablelm", "glm4_moe"):
+        ap.error("--qk-norm applies to --arch cohere, stablelm and glm4_moe")
+    if args.mixed_layers and args.arch not in ("qwen3moe", "qwen2moe"):
+        ap.error("--mixed-layers applies to --arch qwen3moe and qwen2moe")
+    if args.single_group and args.arch != "glm4_moe":
+        ap.error("--single-group applies to --arch glm4_moe")
     if args.no_bias and args.arch != "ernie4_5":
         ap.error("--no-bias applies to --arch ernie4_5")
     if args.all_biases and args.arch != "seed_oss":
@@ -1238,7 +1362,19 @@ def main(argv=None):
     if args.sequential_residual:
         cfg["use_parallel_residual"] = False
     if args.qk_norm:
-        cfg["use_qk_norm" if args.arch == "cohere" else "qk_layernorm"] = True
+        cfg["use_qk_norm" if args.arch in ("cohere", "glm4_moe") else "qk_layernorm"] = True
+    if args.mixed_layers:
+        # Layers 0 and 2 dense by the step, 3 by the list (the step would make it a mixture), 1 the mixture.
+        cfg["num_hidden_layers"] = 4
+        cfg["decoder_sparse_step"] = 2
+        cfg["mlp_only_layers"] = [3]
+        cfg["intermediate_size"] = 96
+        cfg["max_window_layers"] = 4
+    if args.single_group:
+        cfg["n_group"] = 1
+        cfg["topk_group"] = 1
+        cfg["routed_scaling_factor"] = 1.0
+        cfg["n_shared_experts"] = 1
     if args.layer_types and args.arch == "olmo3":
         # Not the default (sliding, sliding, sliding, full): a reader that ignored them would differ on layers 0, 2, 3.
         cfg["layer_types"] = ["full_attention", "sliding_attention", "full_attention", "sliding_attention"]
@@ -1304,7 +1440,8 @@ def main(argv=None):
     if args.shards > len(names):
         ap.error("--shards %d exceeds the number of tensors (%d)" % (args.shards, len(names)))
     itemsize = 4 if args.dtype == "f32" else 2
-    sizes = [weights[n].size * (1 if weights[n].dtype in (np.uint8, np.bool_) else itemsize) for n in names]
+    sizes = [weights[n].size * (1 if weights[n].dtype in (np.uint8, np.bool_) else 4 if n.endswith(FLOAT32_TENSORS)
+                                else itemsize) for n in names]
     total = sum(sizes)
     # Shard k starts at the first tensor whose byte offset reaches k/K of the total, pushed on where
     # needed so that every shard holds at least one tensor.

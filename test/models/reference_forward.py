@@ -8,7 +8,7 @@ Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
 OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
-OLMo 3, Helium) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 3, Helium, GLM-4.5 MoE) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -20,7 +20,7 @@ line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
-_olmo3 / _helium, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_olmo3 / _helium / _glm4_moe, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -151,6 +151,26 @@ the xf repository. Conventions:
     top-k of those probabilities, divided by their sum only if norm_topk_prob (class default false);
     expert e: down_proj(silu(gate_proj x) * up_proj x) of size moe_intermediate_size; no sliding window
     (use_sliding_window false).
+  * Qwen2-MoE and Qwen3-MoE dense layers: layer i has the mixture only if i is not in mlp_only_layers (default
+    []), num_experts > 0 and (i + 1) % decoder_sparse_step == 0 (default 1); otherwise a dense MLP
+    mlp.{gate,up,down}_proj of intermediate_size (Qwen2-MoE's without a shared expert).
+  * GLM-4.5 MoE (Glm4MoeForCausalLM: GLM-4.5, GLM-4.5-Air, GLM-4.6): Llama's pre-norm blocks; biases on q, k and v
+    with attention_bias (default false), never on o_proj; use_qk_norm (default false): q_norm / k_norm, an RMSNorm
+    over head_dim with one [head_dim] gain for every head, before RoPE (as Qwen 3); RoPE rotate-half (not GLM's
+    adjacent pairs) over the first partial_rotary_factor (default 0.5) of each head; scores times head_dim^-0.5.
+    Layers i < first_k_dense_replace (default 1): a dense MLP of intermediate_size; the others Glm4MoeMoE: s =
+    sigmoid(x . mlp.gate.weight) (no bias) over n_routed_experts (default 128); choice scores c = s +
+    mlp.gate.e_score_correction_bias (float32 in the checkpoints); c viewed as n_group (default 1) groups, each
+    scored by the sum of its 2 largest c; the topk_group (default 1) best groups kept (ties to the lower group),
+    the other groups' experts scored 0.0 (not -inf: they can beat negative scores); the top num_experts_per_tok
+    (default 8) experts by those scores (ties to the lower expert) weighted by s (without the bias), divided by
+    their sum + 1e-20 if norm_topk_prob (default true), times routed_scaling_factor (default 1); experts
+    mlp.experts.E.{gate,up,down}_proj of moe_intermediate_size, plus mlp.shared_experts (gate_proj / up_proj /
+    down_proj of moe_intermediate_size * n_shared_experts (default 1), no gate) on every token. The
+    num_nextn_predict_layers multi-token-prediction layers the checkpoints hold after the last
+    (model.layers.{num_hidden_layers + i}.*) are ignored, as the class does; every other tensor must be one the
+    class loads, and each of those must be there. Class defaults num_key_value_heads 8, head_dim = hidden / heads,
+    rms_norm_eps 1e-5, rope_theta 1e4, untied embeddings.
   * MXFP4 (gpt-oss experts stored as NAME_blocks U8 [..., G, 16] and NAME_scales U8 [..., G]), as
     transformers' convert_moe_packed_tensors: byte b of a group gives values 2b (low nibble) and 2b + 1
     (high nibble) from the e2m1 table, times 2^(scale - 127); the [..., G * 32] result is transposed on
@@ -388,7 +408,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
                  "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM",
-                 "HeliumForCausalLM")
+                 "HeliumForCausalLM", "Glm4MoeForCausalLM")
 
 
 def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
@@ -402,12 +422,49 @@ def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
         raise ValueError("%s: the bias tensors disagree with %s" % (arch, keys))
 
 
+def glm4_moe_tensors(w, cfg):
+    """Glm4MoeForCausalLM's tensors: drops the multi-token-prediction layers (model.layers.N.* for num_hidden_layers
+    <= N < num_hidden_layers + num_nextn_predict_layers), which the class ignores, and checks that the rest are exactly
+    the tensors the class loads (HF would leave missing ones random and ignore unexpected ones)."""
+    L, E = cfg["num_hidden_layers"], cfg["n_routed_experts"]
+    mtp = range(L, L + cfg.get("num_nextn_predict_layers", 0))
+    kept = {}
+    for name, a in w.items():
+        parts = name.split(".")
+        if name.startswith("model.layers.") and int(parts[2]) >= L:
+            if int(parts[2]) not in mtp:
+                raise ValueError("GLM-4.5 MoE: %s is past the last layer and the num_nextn_predict_layers MTP layers"
+                                 % name)
+            continue
+        kept[name] = a
+    want = {"model.embed_tokens.weight", "model.norm.weight"}
+    if not cfg["tie_word_embeddings"]:
+        want.add("lm_head.weight")
+    for n in range(L):
+        p = "model.layers.%d." % n
+        want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
+        want |= {p + "self_attn.%s_proj.weight" % t for t in "qkvo"}
+        if cfg["attention_bias"]:
+            want |= {p + "self_attn.%s_proj.bias" % t for t in "qkv"}
+        if cfg["use_qk_norm"]:
+            want |= {p + "self_attn.q_norm.weight", p + "self_attn.k_norm.weight"}
+        mlps = [p + "mlp."]
+        if n >= cfg["first_k_dense_replace"]:
+            want |= {p + "mlp.gate.weight", p + "mlp.gate.e_score_correction_bias"}
+            mlps = [p + "mlp.experts.%d." % e for e in range(E)] + [p + "mlp.shared_experts."]
+        want |= {q + "%s_proj.weight" % t for q in mlps for t in ("gate", "up", "down")}
+    if set(kept) != want:
+        raise ValueError("GLM-4.5 MoE: tensors the class does not load: %s; tensors it needs that are missing: %s"
+                         % (sorted(set(kept) - want)[:5], sorted(want - set(kept))[:5]))
+    return kept
+
+
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
     qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's
-    sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe"
-    or None), moe_renormalize."""
+    sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe",
+    "glm4moe" or None), moe_renormalize, masked_group_score and weights_with_correction (GLM-4.5 MoE's routing)."""
 
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
@@ -464,6 +521,15 @@ class Model:
             self.w = {".".join(renames.get(part, part) for part in n.split(".")): a for n, a in self.w.items()}
         if arch == "CohereForCausalLM":
             cfg.setdefault("tie_word_embeddings", True)
+        if arch == "Glm4MoeForCausalLM":
+            # Glm4MoeConfig's defaults (head_dim: getattr(config, "head_dim", hidden / heads), below).
+            for key, value in (("partial_rotary_factor", 0.5), ("num_key_value_heads", 8), ("rms_norm_eps", 1e-5),
+                               ("tie_word_embeddings", False), ("attention_bias", False), ("use_qk_norm", False),
+                               ("num_experts_per_tok", 8), ("n_shared_experts", 1), ("n_routed_experts", 128),
+                               ("routed_scaling_factor", 1.0), ("n_group", 1), ("topk_group", 1),
+                               ("first_k_dense_replace", 1), ("norm_topk_prob", True)):
+                cfg.setdefault(key, value)
+            self.w = glm4_moe_tensors(self.w, cfg)
         if arch == "OlmoeForCausalLM":
             cfg.setdefault("rms_norm_eps", 1e-5)
             if cfg.get("clip_qkv") is not None:
@@ -567,7 +633,8 @@ class Model:
             self.local_rope = rope_parameters(local)
         self.unit_offset = gemma
         self.sandwich = (gemma and not gemma1) or arch == "Glm4ForCausalLM"
-        self.qk_norm = arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "Exaone4ForCausalLM")
+        self.qk_norm = (arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "Exaone4ForCausalLM")
+                        or (arch == "Glm4MoeForCausalLM" and cfg["use_qk_norm"]))
         # Cohere (use_qk_norm) and StableLM (qk_layernorm): a LayerNorm without bias over head_dim, each head
         # with its own gains.
         self.qk_head_norm = ((arch == "CohereForCausalLM" and cfg.get("use_qk_norm", False))
@@ -580,9 +647,14 @@ class Model:
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
                     else "qwen3moe" if arch in ("Qwen3MoeForCausalLM", "OlmoeForCausalLM")
                     else "qwen2moe" if arch == "Qwen2MoeForCausalLM"
-                    else "granitemoe" if arch == "GraniteMoeForCausalLM" else None)
+                    else "granitemoe" if arch == "GraniteMoeForCausalLM"
+                    else "glm4moe" if arch == "Glm4MoeForCausalLM" else None)
         self.shared_gate = True                   # Qwen2-MoE's sigmoid gate of the shared expert
         self.moe_renormalize = True
+        # GLM-4.5 MoE (test switches): the choice score of the experts outside the kept groups (masked_fill 0.0), and
+        # whether the chosen experts' weights include the correction bias (they do not).
+        self.masked_group_score = 0.0
+        self.weights_with_correction = False
         self.kv_dtype = "f32"                     # "bf16" / "f16": round cached keys and values
         if gemma:
             if gemma1:
@@ -875,6 +947,48 @@ class Model:
                 out[t] += wt * self.linear(h, q + down)
         return out
 
+    def glm4_moe(self, n, x):
+        """Glm4MoeMoE: sigmoid router scores s; choice scores s + e_score_correction_bias, limited to the experts of the
+        topk_group groups whose two best choice scores sum highest (the others score masked_group_score, 0.0); the top
+        k experts by choice score (ties to the lower group / expert), weighted by s, renormalized (norm_topk_prob) and
+        times routed_scaling_factor; plus the shared experts."""
+        cfg = self.cfg
+        p = "model.layers.%d.mlp." % n
+        E, G, k = cfg["n_routed_experts"], cfg["n_group"], cfg["num_experts_per_tok"]
+        scores = sigmoid(self.linear(x, p + "gate"))                       # [S, E]
+        choice = scores + self.w[p + "gate.e_score_correction_bias"]
+        out = np.zeros_like(x)
+        for t in range(x.shape[0]):
+            groups = np.sort(choice[t].reshape(G, E // G), axis=-1)[:, -2:].sum(axis=-1)
+            kept = np.argsort(-groups, kind="stable")[:cfg["topk_group"]]
+            in_kept = np.zeros(G, dtype=bool)
+            in_kept[kept] = True
+            masked = np.where(np.repeat(in_kept, E // G), choice[t], self.masked_group_score)
+            top = np.argsort(-masked, kind="stable")[:k]
+            weights = (choice if self.weights_with_correction else scores)[t, top]
+            if cfg["norm_topk_prob"]:
+                weights = weights / (weights.sum() + 1e-20)
+            weights = weights * cfg["routed_scaling_factor"]
+            for e, wt in zip(top, weights):
+                q = p + "experts.%d." % e
+                h = self.act(self.linear(x[t], q + "gate_proj")) * self.linear(x[t], q + "up_proj")
+                out[t] += wt * self.linear(h, q + "down_proj")
+        q = p + "shared_experts."
+        shared = self.linear(self.act(self.linear(x, q + "gate_proj")) * self.linear(x, q + "up_proj"), q + "down_proj")
+        return out + shared
+
+    def moe_layer(self, n):
+        """Whether layer n has the mixture (else a dense MLP of intermediate_size): GLM-4.5 MoE from
+        first_k_dense_replace on; Qwen2/3-MoE where n is not in mlp_only_layers, num_experts > 0 and
+        (n + 1) % decoder_sparse_step == 0."""
+        cfg = self.cfg
+        if self.moe == "glm4moe":
+            return n >= cfg["first_k_dense_replace"]
+        if self.arch in ("Qwen3MoeForCausalLM", "Qwen2MoeForCausalLM"):
+            return (n not in (cfg.get("mlp_only_layers") or []) and cfg.get("num_experts", 1) > 0
+                    and (n + 1) % cfg.get("decoder_sparse_step", 1) == 0)
+        return True
+
     def gptoss_moe(self, n, x):
         p = "model.layers.%d.mlp." % n
         k = self.cfg["num_experts_per_tok"]
@@ -901,6 +1015,10 @@ class Model:
         return out
 
     def mlp(self, n, x):
+        if not self.moe_layer(n):
+            return self.dense_mlp(n, x)
+        if self.moe == "glm4moe":
+            return self.glm4_moe(n, x)
         if self.moe == "gptoss":
             return self.gptoss_moe(n, x)
         if self.moe == "mixtral":

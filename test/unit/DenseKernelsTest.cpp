@@ -889,6 +889,91 @@ TEST_P(DenseKernels, RoutedExperts) {
             std::string::npos);
 }
 
+// Sigmoid routing on the device (GLM-4.5): scores s = sigmoid(logit), choices c = s + bias; groups scored by
+// their two best c, the experts outside the kept groups choosing with c = 0; the k best c (ties to the lower
+// expert) weighed by s / (sum + 1e-20) (or s) times the scale; against a double reference.
+TEST_P(DenseKernels, SigmoidRouting) {
+  const int64_t S = 4, E = 8, K = 3, R = S * K;
+  std::vector<float> logits = randomNormals(S * E, 41), bias = randomNormals(E, 42);
+  // Token 2: every kept expert's choice below 0, so experts of dropped groups (c = 0) win, the lower first.
+  for (int64_t e = 0; e < E; ++e)
+    logits[2 * E + e] = -3.0f;
+  logits[2 * E + 6] = logits[2 * E + 7] = 2.0f; // group 3 ranks first
+  std::vector<float> negative(E, -0.9f);
+  // Token 3: groups 0 and 1 tie; the lower group is kept.
+  for (int64_t e = 0; e < 4; ++e)
+    logits[3 * E + e] = e % 2 ? 1.0f : 0.5f;
+  struct Case {
+    int64_t groups, topGroups;
+    bool norm;
+    float scale;
+    std::vector<float> *bias;
+  };
+  for (const Case &c : {Case{4, 2, true, 2.5f, &bias}, Case{4, 2, false, 1.0f, &bias}, Case{1, 1, true, 1.0f, &bias},
+                        Case{4, 1, true, 1.5f, &negative}, Case{2, 1, true, 1.0f, &bias}}) {
+    std::vector<float> params = {float(K), c.norm ? 1.0f : 0.0f, float(c.groups), float(c.topGroups), c.scale},
+                       routes(R * 2, std::nanf(""));
+    ASSERT_EQ(run("xf_dense_topk_sigmoid", {tensorOf(logits, {S, E}), tensorOf(*c.bias, {E}), tensorOf(params, {5}),
+                                            tensorOf(routes, {R, 2})}),
+              "");
+    const int64_t per = E / c.groups;
+    for (int64_t t = 0; t < S; ++t) {
+      std::vector<double> score(E), choice(E), groupScore(c.groups);
+      for (int64_t e = 0; e < E; ++e) {
+        score[e] = 1.0 / (1.0 + std::exp(-double(logits[t * E + e])));
+        choice[e] = score[e] + (*c.bias)[e];
+      }
+      for (int64_t g = 0; g < c.groups; ++g) {
+        std::vector<double> members(choice.begin() + g * per, choice.begin() + (g + 1) * per);
+        std::sort(members.rbegin(), members.rend());
+        groupScore[g] = members[0] + members[1];
+      }
+      for (int64_t g = 0; g < c.groups; ++g) {
+        int64_t ahead = 0;
+        for (int64_t h = 0; h < c.groups; ++h)
+          ahead += groupScore[h] > groupScore[g] || (groupScore[h] == groupScore[g] && h < g);
+        if (ahead >= c.topGroups)
+          for (int64_t e = g * per; e < (g + 1) * per; ++e)
+            choice[e] = 0.0;
+      }
+      std::vector<int64_t> order(E);
+      for (int64_t e = 0; e < E; ++e)
+        order[e] = e;
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return choice[a] > choice[b]; });
+      double sum = 0;
+      for (int64_t j = 0; j < K; ++j)
+        sum += score[order[j]];
+      for (int64_t j = 0; j < K; ++j) {
+        const std::string where = "token " + std::to_string(t) + " choice " + std::to_string(j) + ", " +
+                                  std::to_string(c.topGroups) + " of " + std::to_string(c.groups) + " groups";
+        EXPECT_EQ(routes[(t * K + j) * 2], float(order[j])) << where;
+        EXPECT_NEAR(routes[(t * K + j) * 2 + 1], score[order[j]] / (c.norm ? sum + 1e-20 : 1.0) * c.scale, 1e-6)
+            << where;
+      }
+      if (c.bias == &negative && t == 2)
+        // Only group 3 kept, and every kept choice negative: the dropped experts' zeros win, lowest first.
+        for (int64_t j = 0; j < K; ++j)
+          EXPECT_EQ(routes[(t * K + j) * 2], float(j));
+    }
+  }
+  // Refusals: more groups than the kept-group mask holds, more kept than there are, a bias per other experts.
+  std::vector<float> routes(R * 2), shortBias(E - 1);
+  std::vector<float> many = {float(K), 1, 64, 1, 1}, over = {float(K), 1, 4, 5, 1}, fine = {float(K), 1, 4, 2, 1};
+  std::vector<float> wide(S * 64);
+  EXPECT_NE(run("xf_dense_topk_sigmoid", {tensorOf(wide, {S, 64}), tensorOf(wide, {64}), tensorOf(many, {5}),
+                                          tensorOf(routes, {R, 2})})
+                .find("1 of 64 expert groups (at most 32, dividing the 64 experts)"),
+            std::string::npos);
+  EXPECT_NE(run("xf_dense_topk_sigmoid", {tensorOf(logits, {S, E}), tensorOf(bias, {E}), tensorOf(over, {5}),
+                                          tensorOf(routes, {R, 2})})
+                .find("5 of 4 expert groups"),
+            std::string::npos);
+  EXPECT_NE(run("xf_dense_topk_sigmoid", {tensorOf(logits, {S, E}), tensorOf(shortBias, {E - 1}), tensorOf(fine, {5}),
+                                          tensorOf(routes, {R, 2})})
+                .find("'bias' must be [8] (one per expert)"),
+            std::string::npos);
+}
+
 // Prefill's MoE products on GPU targets: routes grouped by expert (count, then rows in order), and the
 // grouped products (64-row tiles of one expert's rows, gathering their input rows) against double loops, for
 // the experts' first products (an input row per token, `per` = K) and the last (an input row per route);
