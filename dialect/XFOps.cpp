@@ -554,9 +554,7 @@ LogicalResult MoEOp::verify() {
   if (router != "softmax" && router != "sigmoid")
     return emitOpError() << "router must be softmax or sigmoid, got '" << router << "'";
   int64_t groups = getGroupsAttr().getInt(), topGroups = getTopGroupsAttr().getInt();
-  double routedScale = getRoutedScaleAttr().getValueAsDouble();
-  if (router == "softmax" && (getSelectionBias() || groups != 1 || topGroups != 1 || routedScale != 1.0))
-    return emitOpError("selection_bias, groups, top_groups and routed_scale need router = \"sigmoid\"");
+  double routedScale = getRoutedScaleAttr().getValueAsDouble(), normMin = getNormMinAttr().getValueAsDouble();
   if (groups < 1 || experts % groups != 0 || (groups > 1 && experts / groups < 2))
     return emitOpError() << "groups (" << groups << ") must divide the " << experts
                          << " experts into groups of at least 2";
@@ -564,10 +562,15 @@ LogicalResult MoEOp::verify() {
     return emitOpError() << "top_groups (" << topGroups << ") must be in [1, " << groups << " groups]";
   if (!(routedScale > 0.0))
     return emitOpError() << "routed_scale must be positive, got " << routedScale;
+  if (!(normMin >= 0.0) || (normMin > 0.0 && !getNormTopK()))
+    return emitOpError() << "norm_min must be >= 0 and needs norm_top_k, got " << normMin;
   if (Value bias = getSelectionBias()) {
+    // ERNIE 4.5 stores it [1, experts].
     auto t = cast<RankedTensorType>(bias.getType());
-    if (!isa<FloatType>(t.getElementType()) || t.getShape() != ArrayRef<int64_t>{experts})
-      return emitOpError() << "selection_bias must be a float tensor [experts] = [" << experts << "], got " << t;
+    bool shaped = t.getShape() == ArrayRef<int64_t>{experts} || t.getShape() == ArrayRef<int64_t>{1, experts};
+    if (!isa<FloatType>(t.getElementType()) || !shaped)
+      return emitOpError() << "selection_bias must be a float tensor [experts] or [1, experts] with " << experts
+                           << " experts, got " << t;
   }
   StringRef act = getActivation();
   if (!llvm::is_contained({"silu", "gelu", "gelu_tanh", "relu"}, act))

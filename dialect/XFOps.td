@@ -323,12 +323,13 @@ def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     `norm_top_k = false` the weights are the softmax over all experts, not renormalized (Qwen3-MoE's
     `norm_topk_prob = false`), so they sum to less than 1.
 
-    `router = "sigmoid"` (GLM-4.5, DeepSeek-V3) scores each expert by `s[t, e] = sigmoid(logit)` and
-    chooses by `c[t, e] = s[t, e] + selection_bias[e]` (the bias, `[experts]`, only chooses); with
-    `groups = G > 1` the experts form G equal groups, each scored by the sum of its two largest `c`, and the
-    experts outside the `top_groups` best groups (ties: the lower group) choose with `c = 0`. The `top_k`
-    largest `c` (ties: the lower expert) are weighed by their `s`, divided by `sum(s) + 1e-20` under
-    `norm_top_k`, times `routed_scale`:
+    Scored routing: the scores `s[t, e]` are the softmax over all experts, or with `router = "sigmoid"`
+    (GLM-4.5, DeepSeek-V3) each logit's sigmoid. Experts are chosen by `c[t, e] = s[t, e] +
+    selection_bias[e]` (the bias, `[experts]` or `[1, experts]`, only chooses); with `groups = G > 1` the
+    experts form G equal groups, each scored by the sum of its two largest `c`, and the experts outside the
+    `top_groups` best groups (ties: the lower group) choose with `c = 0`. The `top_k` largest `c` (ties: the
+    lower expert) are weighed by their `s`, under `norm_top_k` divided by `max(sum(s) + eps, norm_min)` (eps
+    1e-20 for sigmoid scores, 0 for softmax ones), times `routed_scale`:
 
     ```
     result[t] = sum_{e in topk(t)} w[t, e] * (down[e]^T h_e(t) + down_bias[e])
@@ -360,7 +361,8 @@ def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
                        DefaultValuedAttr<BoolAttr, "true">:$norm_top_k,
                        DefaultValuedAttr<StrAttr, "\"softmax\"">:$router,
                        DefaultValuedAttr<I64Attr, "1">:$groups, DefaultValuedAttr<I64Attr, "1">:$top_groups,
-                       DefaultValuedAttr<F64Attr, "1.0">:$routed_scale);
+                       DefaultValuedAttr<F64Attr, "1.0">:$routed_scale,
+                       DefaultValuedAttr<F64Attr, "0.0">:$norm_min);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $input `,` $router_logits `:` type($input) `,` type($router_logits)

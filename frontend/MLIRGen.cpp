@@ -633,8 +633,12 @@ private:
   /// Qwen's, OLMoE's and GLM-4.5's expert names: mlp.gate, mlp.experts.E.{gate,up,down}_proj.
   bool isQwenMoe() const {
     return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM" ||
-           m.architecture == "OlmoeForCausalLM" || m.architecture == "Glm4MoeForCausalLM";
+           m.architecture == "OlmoeForCausalLM" || isGlmOrErnieMoe();
   }
+  /// GLM-4.5's and ERNIE 4.5's mixtures: Qwen's expert names, mlp.shared_experts, and a float32 selection
+  /// bias (ERNIE's [1, experts] in mlp.moe_statics, with a float32 router).
+  bool isErnieMoe() const { return m.architecture == "Ernie4_5_MoeForCausalLM"; }
+  bool isGlmOrErnieMoe() const { return m.architecture == "Glm4MoeForCausalLM" || isErnieMoe(); }
 
   /// Positions of this call's tokens: 0..S-1 for a prefill, the given position for a decode step.
   Value positionsTensor() {
@@ -1086,8 +1090,9 @@ private:
       StringRef prefix = qwen ? "mlp" : "block_sparse_moe";
       StringRef firstLeaf = qwen ? (p.gated ? "gate_proj" : "up_proj") : "w1";
       StringRef upLeaf = qwen ? "up_proj" : "w3", downLeaf = qwen ? "down_proj" : "w2";
-      logits = model::linear(b, loc, x, layerWeight(layer, (prefix + ".gate.weight").str(), {E, C}),
-                             p.bias ? layerWeight(layer, (prefix + ".gate.bias").str(), {E}) : Value());
+      Value router = isErnieMoe() ? weight(model::layerTensorName(layer, "mlp.gate.weight"), {E, C}, f32)
+                                  : layerWeight(layer, (prefix + ".gate.weight").str(), {E, C});
+      logits = model::linear(b, loc, x, router, p.bias ? layerWeight(layer, (prefix + ".gate.bias").str(), {E}) : Value());
       auto stack = [&](StringRef leaf, StringRef kind, ArrayRef<int64_t> shape) {
         return stackExperts(layer, prefix, (leaf + "." + kind).str(), shape, /*transposeEach=*/shape.size() == 2);
       };
@@ -1107,20 +1112,23 @@ private:
     }
     FloatAttr limit = p.limit ? b.getF64FloatAttr(*p.limit) : FloatAttr();
     const bool sigmoidRouter = p.router == ::xf::MlpSpec::Router::Sigmoid;
-    // GLM-4.5 keeps its selection bias in float32 whatever the other weights' type.
-    Value selectionBias =
-        p.selectionBias ? weight(model::layerTensorName(layer, "mlp.gate.e_score_correction_bias"), {E}, f32) : Value();
+    Value selectionBias;
+    if (p.selectionBias && isErnieMoe())
+      selectionBias = weight(model::layerTensorName(layer, "mlp.moe_statics.e_score_correction_bias"), {1, E}, f32);
+    else if (p.selectionBias)
+      selectionBias = weight(model::layerTensorName(layer, "mlp.gate.e_score_correction_bias"), {E}, f32);
     Value routed = mlir::xf::MoEOp::create(
         b, loc, x.getType(), x, logits, gate, up, down, gateBias, upBias, downBias, selectionBias,
         b.getI64IntegerAttr(p.topK), b.getStringAttr(::xf::toString(p.activation)), limit,
         b.getF64FloatAttr(p.alpha), b.getBoolAttr(p.normTopK), b.getStringAttr(sigmoidRouter ? "sigmoid" : "softmax"),
-        b.getI64IntegerAttr(p.groups), b.getI64IntegerAttr(p.topGroups), b.getF64FloatAttr(p.routedScale));
+        b.getI64IntegerAttr(p.groups), b.getI64IntegerAttr(p.topGroups), b.getF64FloatAttr(p.routedScale),
+        b.getF64FloatAttr(p.normMin));
     if (p.sharedIntermediate == 0)
       return routed;
-    // The shared expert, which every token takes (GLM-4.5's mlp.shared_experts), times
+    // The shared expert, which every token takes (GLM-4.5's and ERNIE 4.5's mlp.shared_experts), times
     // sigmoid(shared_expert_gate . x) in Qwen2-MoE.
-    Value shared = mlp(layer, x, m.architecture == "Glm4MoeForCausalLM" ? "mlp.shared_experts" : "mlp.shared_expert",
-                       p.sharedIntermediate, /*bias=*/false);
+    Value shared =
+        mlp(layer, x, isGlmOrErnieMoe() ? "mlp.shared_experts" : "mlp.shared_expert", p.sharedIntermediate, /*bias=*/false);
     if (p.sharedGate)
       shared = gateRows(shared, model::linear(b, loc, x, layerWeight(layer, "mlp.shared_expert_gate.weight", {1, C})));
     return add(routed, shared);

@@ -198,6 +198,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
                          {"groups", m.mlp.groups},
                          {"top_groups", m.mlp.topGroups},
                          {"routed_scale", m.mlp.routedScale},
+                         {"norm_min", m.mlp.normMin},
                          {"dense_intermediate", m.mlp.experts > 0 ? m.mlp.denseIntermediate : m.mlp.intermediate}};
   if (m.mlp.limit)
     mlp["limit"] = *m.mlp.limit;

@@ -199,14 +199,21 @@ struct MlpSpec {
   /// normTopK.
   enum class Router { Softmax, Sigmoid };
   Router router = Router::Softmax;
-  /// Sigmoid routers: a learned [experts] bias added to the scores only to choose the experts, not to
-  /// weigh them (GLM-4.5's e_score_correction_bias).
+  /// A learned [experts] bias added to the scores only to choose the experts, not to weigh them
+  /// (GLM-4.5's and ERNIE 4.5's e_score_correction_bias).
   bool selectionBias = false;
-  /// Sigmoid routers: experts in `groups` equal groups, each scored by its two best choice scores; only
-  /// the `topGroups` best groups' experts may be chosen (the others' choice scores become 0).
+  /// Experts in `groups` equal groups, each scored by its two best choice scores; only the `topGroups`
+  /// best groups' experts may be chosen (the others' choice scores become 0).
   int64_t groups = 1, topGroups = 1;
-  /// Sigmoid routers: the routed experts' weights are multiplied by it (routed_scaling_factor).
+  /// The routed experts' weights are multiplied by it (routed_scaling_factor).
   double routedScale = 1.0;
+  /// Under normTopK, the chosen scores' sum is taken as at least this before dividing (ERNIE 4.5's
+  /// moe_norm_min); 0: no floor.
+  double normMin = 0.0;
+  /// Whether routing takes more than the plain top-k of the logits (with a softmax over them or over all).
+  bool scoredRouting() const {
+    return router == Router::Sigmoid || selectionBias || groups > 1 || routedScale != 1.0 || normMin > 0.0;
+  }
   /// Layers whose MLP is dense (a gated MLP of `denseIntermediate`), not the mixture (GLM-4.5's first
   /// first_k_dense_replace layers, Qwen-MoE's mlp_only_layers), ascending.
   std::vector<int64_t> denseLayers;

@@ -55,7 +55,7 @@ const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "n
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset", "bias"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
                               "experts", "top_k", "norm_top_k", "shared_intermediate", "shared_gate",
-                              "router", "selection_bias", "groups", "top_groups", "routed_scale",
+                              "router", "selection_bias", "groups", "top_groups", "routed_scale", "norm_min",
                               "dense_layers", "dense_intermediate", "limit", "alpha"};
 const StringRef kRopeKeys[] = {"base",          "partial",          "interleaved",      "scaling",
                                "factor",        "original_max_position", "low_freq_factor",
@@ -2143,26 +2143,23 @@ private:
     if (const Field *f = get(fields, "router"); needsExperts(f))
       if (auto w = word(*f, {"softmax", "sigmoid"}))
         mlp.router = *w == "sigmoid" ? MlpSpec::Router::Sigmoid : MlpSpec::Router::Softmax;
-    auto needsSigmoid = [&](const Field *f) {
-      if (!needsExperts(f))
-        return false;
-      if (mlp.router != MlpSpec::Router::Sigmoid) {
-        diag.error(f->keyLoc, "'" + f->key + "' applies to 'router = sigmoid'");
-        return false;
-      }
-      return true;
-    };
-    if (const Field *f = get(fields, "selection_bias"); needsSigmoid(f))
+    if (const Field *f = get(fields, "selection_bias"); needsExperts(f))
       if (auto b = boolean(*f))
         mlp.selectionBias = *b;
-    if (const Field *f = get(fields, "routed_scale"); needsSigmoid(f))
+    if (const Field *f = get(fields, "routed_scale"); needsExperts(f))
       if (auto x = positiveNumber(*f))
         mlp.routedScale = *x;
+    if (const Field *f = get(fields, "norm_min"); needsExperts(f)) {
+      if (auto x = positiveNumber(*f))
+        mlp.normMin = *x;
+      if (!mlp.normTopK)
+        diag.error(f->keyLoc, "'norm_min' bounds the sum 'norm_top_k' divides by; it needs 'norm_top_k = true'");
+    }
     const Field *groups = get(fields, "groups"), *topGroups = get(fields, "top_groups");
-    if (needsSigmoid(groups))
+    if (needsExperts(groups))
       if (auto n = positiveInt(*groups))
         mlp.groups = *n;
-    if (needsSigmoid(topGroups))
+    if (needsExperts(topGroups))
       if (auto n = positiveInt(*topGroups))
         mlp.topGroups = *n;
     if (mlp.experts > 0 && mlp.groups > 1 && (mlp.experts % mlp.groups != 0 || mlp.experts / mlp.groups < 2))

@@ -337,17 +337,18 @@ private:
         key(4, "shared_intermediate", llvm::Twine(mlp.sharedIntermediate));
       if (mlp.sharedGate)
         key(4, "shared_gate", "true");
-      if (mlp.router == MlpSpec::Router::Sigmoid) {
+      if (mlp.router == MlpSpec::Router::Sigmoid)
         key(4, "router", "sigmoid");
-        if (mlp.selectionBias)
-          key(4, "selection_bias", "true");
-        if (mlp.groups > 1) {
-          key(4, "groups", llvm::Twine(mlp.groups));
-          key(4, "top_groups", llvm::Twine(mlp.topGroups));
-        }
-        if (mlp.routedScale != 1.0)
-          key(4, "routed_scale", formatNumber(mlp.routedScale));
+      if (mlp.selectionBias)
+        key(4, "selection_bias", "true");
+      if (mlp.groups > 1) {
+        key(4, "groups", llvm::Twine(mlp.groups));
+        key(4, "top_groups", llvm::Twine(mlp.topGroups));
       }
+      if (mlp.routedScale != 1.0)
+        key(4, "routed_scale", formatNumber(mlp.routedScale));
+      if (mlp.normMin > 0.0)
+        key(4, "norm_min", formatNumber(mlp.normMin));
       if (!mlp.denseLayers.empty()) {
         layerList(4, "dense_layers", mlp.denseLayers);
         if (mlp.denseIntermediate != mlp.intermediate)

@@ -439,19 +439,23 @@ func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<2xf32>, %
   return
 }
 
-// Sigmoid routing on the device (GLM-4.5, DeepSeek-V3), routes as xf_dense_topk_softmax's. Expert x scores
-// s = sigmoid(logit) and chooses by c = s + bias[x]; each of the equal groups is scored by its two largest c,
-// and the experts outside the top_groups best groups (ties: the lower group) choose with c = 0. Choice k is
-// the best expert after choice k - 1 in (c descending, expert ascending) order; its weight is s / (sum of the
-// chosen s + 1e-20) (s alone with norm 0) times scale. params [K, norm, groups, top_groups, scale]; the kept
-// groups are bits of a 32-bit mask (at most 32 groups), a group kept when fewer than top_groups rank ahead.
-func.func @xf_dense_topk_sigmoid(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %params: memref<5xf32>, %routes: memref<?x2xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_topk_sigmoid"}, xf.operand_names = ["input", "bias", "params", "output"]} {
+// Scored MoE routing on the device (GLM-4.5, DeepSeek-V3, ERNIE 4.5), routes as xf_dense_topk_softmax's.
+// Expert x scores s = sigmoid(logit), or with softmax 1 the softmax over all experts, and chooses by
+// c = s + bias[x]; each of the equal groups is scored by its two largest c, and the experts outside the
+// top_groups best groups (ties: the lower group) choose with c = 0. Choice k is the best expert after choice
+// k - 1 in (c descending, expert ascending) order; its weight is s / max(sum of the chosen s + eps, norm_min)
+// (eps 1e-20 for sigmoid scores, 0 for softmax ones; s alone with norm 0) times scale. params [K, norm,
+// groups, top_groups, scale, softmax, norm_min]; the kept groups are bits of a 32-bit mask (at most 32
+// groups), a group kept when fewer than top_groups rank ahead of it.
+func.func @xf_dense_topk_scored(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %params: memref<7xf32>, %routes: memref<?x2xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_topk_scored"}, xf.operand_names = ["input", "bias", "params", "output"]} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c2 = arith.constant 2 : index
   %c3 = arith.constant 3 : index
   %c4 = arith.constant 4 : index
+  %c5 = arith.constant 5 : index
+  %c6 = arith.constant 6 : index
   %zero = arith.constant 0.0 : f32
   %one = arith.constant 1.0 : f32
   %tiny = arith.constant 1.0e-20 : f32
@@ -463,17 +467,32 @@ func.func @xf_dense_topk_sigmoid(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %pa
   %s = memref.dim %lg, %c0 : memref<?x?xf32>
   %e = memref.dim %lg, %c1 : memref<?x?xf32>
   scf.parallel (%t) = (%c0) to (%s) step (%c1) {
-    %kF = memref.load %params[%c0] : memref<5xf32>
+    %kF = memref.load %params[%c0] : memref<7xf32>
     %kI = arith.fptosi %kF : f32 to i32
     %k = arith.index_cast %kI : i32 to index
-    %gF = memref.load %params[%c2] : memref<5xf32>
+    %gF = memref.load %params[%c2] : memref<7xf32>
     %gI = arith.fptosi %gF : f32 to i32
     %g = arith.index_cast %gI : i32 to index
-    %tgF = memref.load %params[%c3] : memref<5xf32>
+    %tgF = memref.load %params[%c3] : memref<7xf32>
     %tgI = arith.fptosi %tgF : f32 to i32
     %tg = arith.index_cast %tgI : i32 to index
+    %softF = memref.load %params[%c5] : memref<7xf32>
+    %softmax = arith.cmpf one, %softF, %zero : f32
     %per = arith.divui %e, %g : index
     %base = arith.muli %t, %k : index
+    // The softmax's maximum and denominator (unused by sigmoid scores).
+    %mx = scf.for %x = %c0 to %e step %c1 iter_args(%m = %ninf) -> (f32) {
+      %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+      %nm = arith.maximumf %m, %l : f32
+      scf.yield %nm : f32
+    }
+    %total = scf.for %x = %c0 to %e step %c1 iter_args(%acc = %zero) -> (f32) {
+      %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+      %d = arith.subf %l, %mx : f32
+      %p = math.exp %d : f32
+      %nacc = arith.addf %acc, %p : f32
+      scf.yield %nacc : f32
+    }
     %mask = scf.for %gi = %c0 to %g step %c1 iter_args(%m = %m0) -> (i32) {
       %loA = arith.muli %gi, %per : index
       %hiA = arith.addi %loA, %per : index
@@ -482,7 +501,11 @@ func.func @xf_dense_topk_sigmoid(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %pa
         %nl = arith.negf %l : f32
         %ex = math.exp %nl : f32
         %den = arith.addf %one, %ex : f32
-        %sg = arith.divf %one, %den : f32
+        %sig = arith.divf %one, %den : f32
+        %dl = arith.subf %l, %mx : f32
+        %el = math.exp %dl : f32
+        %soft = arith.divf %el, %total : f32
+        %sg = arith.select %softmax, %soft, %sig : f32
         %bb = memref.load %bias[%x] : memref<?xf32>
         %c = arith.addf %sg, %bb : f32
         %gtA = arith.cmpf ogt, %c, %a : f32
@@ -501,7 +524,11 @@ func.func @xf_dense_topk_sigmoid(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %pa
           %nl = arith.negf %l : f32
           %ex = math.exp %nl : f32
           %den = arith.addf %one, %ex : f32
-          %sg = arith.divf %one, %den : f32
+          %sig = arith.divf %one, %den : f32
+          %dl = arith.subf %l, %mx : f32
+          %el = math.exp %dl : f32
+          %soft = arith.divf %el, %total : f32
+          %sg = arith.select %softmax, %soft, %sig : f32
           %bb = memref.load %bias[%x] : memref<?xf32>
           %c = arith.addf %sg, %bb : f32
           %gtA = arith.cmpf ogt, %c, %a : f32
@@ -512,7 +539,7 @@ func.func @xf_dense_topk_sigmoid(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %pa
           scf.yield %na, %nb : f32, f32
         }
         %hs = arith.addf %topB#0, %topB#1 : f32
-      %gt = arith.cmpf ogt, %hs, %gs : f32
+        %gt = arith.cmpf ogt, %hs, %gs : f32
         %eq = arith.cmpf oeq, %hs, %gs : f32
         %lt = arith.cmpi ult, %h, %gi : index
         %tie = arith.andi %eq, %lt : i1
@@ -536,7 +563,11 @@ func.func @xf_dense_topk_sigmoid(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %pa
         %nl = arith.negf %l : f32
         %ex = math.exp %nl : f32
         %den = arith.addf %one, %ex : f32
-        %sg = arith.divf %one, %den : f32
+        %sig = arith.divf %one, %den : f32
+        %dl = arith.subf %l, %mx : f32
+        %el = math.exp %dl : f32
+        %soft = arith.divf %el, %total : f32
+        %sg = arith.select %softmax, %soft, %sig : f32
         %bb = memref.load %bias[%x] : memref<?xf32>
         %c = arith.addf %sg, %bb : f32
         %grp = arith.divui %x, %per : index
@@ -567,11 +598,14 @@ func.func @xf_dense_topk_sigmoid(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %pa
       %nsum = arith.addf %sum, %best#2 : f32
       scf.yield %best#0, %best#1, %nsum : f32, index, f32
     }
-    %normF = memref.load %params[%c1] : memref<5xf32>
+    %normF = memref.load %params[%c1] : memref<7xf32>
     %norm = arith.cmpf one, %normF, %zero : f32
-    %total = arith.addf %picked#2, %tiny : f32
-    %den = arith.select %norm, %total, %one : f32
-    %scale = memref.load %params[%c4] : memref<5xf32>
+    %eps = arith.select %softmax, %zero, %tiny : f32
+    %sumEps = arith.addf %picked#2, %eps : f32
+    %floor = memref.load %params[%c6] : memref<7xf32>
+    %floored = arith.maximumf %sumEps, %floor : f32
+    %den = arith.select %norm, %floored, %one : f32
+    %scale = memref.load %params[%c4] : memref<7xf32>
     scf.for %j = %c0 to %k step %c1 {
       %row = arith.addi %base, %j : index
       %v = memref.load %routes[%row, %c1] : memref<?x2xf32>

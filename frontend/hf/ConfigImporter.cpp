@@ -252,6 +252,10 @@ const Architecture kArchitectures[] = {
     // a group limit, a routed scale and shared experts.
     {"Glm4MoeForCausalLM", "glm4_moe", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::None, std::nullopt,
      131072, true, false, true, 128, 8},
+    // ERNIE 4.5 MoE: ERNIE 4.5's attention, dense layers outside moe_layer_start_index..end_index every
+    // moe_layer_interval, softmax routing chosen with a correction bias, shared experts.
+    {"Ernie4_5_MoeForCausalLM", "ernie4_5_moe", 500000.0, 1e-5, true, "silu", 0, true, SlidingStyle::None,
+     std::nullopt, 131072, false, false, true, 64, 6},
 };
 
 const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
@@ -264,7 +268,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM",
                                         "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM",
                                         "Olmo3ForCausalLM", "HeliumForCausalLM", "Glm4MoeForCausalLM",
-                                        "Mistral3ForConditionalGeneration"};
+                                        "Ernie4_5_MoeForCausalLM", "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -573,7 +577,8 @@ private:
     // Starcoder2Config's, GemmaConfig's, GlmConfig's, Ernie4_5Config's and SeedOssConfig's defaults (2, 16, 2,
     // 2, 8) are not the heads' count; their configs must say it. GPT-NeoX has as many key/value heads as query heads (its config
     // has no such field).
-    const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernie = arch->modelType == "ernie4_5",
+    const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernieMoe = arch->modelType == "ernie4_5_moe",
+               ernie = arch->modelType == "ernie4_5" || ernieMoe,
                seed = arch->modelType == "seed_oss", helium = arch->modelType == "helium",
                glmMoe = arch->modelType == "glm4_moe";
     if (arch->modelType == "glm4")
@@ -672,8 +677,12 @@ private:
     else if (const json::Value *v = field("attention_bias"))
       if (asBool(*v, "attention_bias").value_or(false))
         error("attention_bias", arch->name + " has no attention bias switch; true is not what it computes");
-    if (ernie && boolField("use_bias", false))
+    if (ernie && boolField("use_bias", false)) {
       a.bias = AttentionBias::All; // Ernie4_5Attention and Ernie4_5MLP: every projection
+      if (ernieMoe)
+        error("use_bias", "biases on every projection are not supported for Ernie4_5_MoeForCausalLM (its experts "
+                          "and lm_head would have them too)");
+    }
     if (seed) {
       // SeedOssAttention: attention_bias on q, k and v, attention_out_bias on o_proj.
       const bool out = boolField("attention_out_bias", false);
@@ -773,8 +782,8 @@ private:
           mlp.denseLayers.push_back(l);
       mlp.denseIntermediate = denseIntermediate;
       mlp.normTopK = boolField("norm_topk_prob", false);
-    } else if (glmMoe) {
-      // Read with the routing (readGlmMoe).
+    } else if (glmMoe || ernieMoe) {
+      // Read with the routing (readGlmMoe, readErnieMoe).
     } else if (olmoe) {
       // OlmoeSparseMoeBlock: every layer's experts of intermediate_size, as Qwen3-MoE's routing.
       mlp.intermediate = intField("intermediate_size", 2048);
@@ -823,16 +832,22 @@ private:
     }
     if (arch->moe) {
       const bool numExperts = qwenMoe || olmoe; // Mixtral's and gpt-oss's key: num_local_experts
-      const StringRef expertsKey = glmMoe ? "n_routed_experts" : numExperts ? "num_experts" : "num_local_experts";
+      const StringRef expertsKey = glmMoe     ? "n_routed_experts"
+                                   : ernieMoe ? "moe_num_experts"
+                                   : numExperts ? "num_experts"
+                                                : "num_local_experts",
+                      topKKey = ernieMoe ? "moe_k" : "num_experts_per_tok";
       mlp.experts = intField(expertsKey, arch->experts);
-      mlp.topK = intField("num_experts_per_tok", arch->topK);
+      mlp.topK = intField(topKKey, arch->topK);
       if (mlp.topK > mlp.experts && mlp.experts > 0)
-        error("num_experts_per_tok", "num_experts_per_tok (" + std::to_string(mlp.topK) + ") exceeds " +
-                                         expertsKey + " (" + std::to_string(mlp.experts) + ")",
+        error(topKKey, topKKey + " (" + std::to_string(mlp.topK) + ") exceeds " + expertsKey + " (" +
+                           std::to_string(mlp.experts) + ")",
               /*prefix=*/false);
     }
     if (glmMoe)
       readGlmMoe(m);
+    if (ernieMoe)
+      readErnieMoe(m);
     if (mlp.experts > 0 && static_cast<int64_t>(mlp.denseLayers.size()) == m.numLayers && m.numLayers > 0) {
       // Every layer dense (decoder_sparse_step, mlp_only_layers, first_k_dense_replace): a dense model.
       mlp.intermediate = mlp.denseIntermediate;
@@ -966,6 +981,32 @@ private:
     for (int64_t l = 0; l < std::min(dense, m.numLayers); ++l)
       mlp.denseLayers.push_back(l);
     m.mtpLayers = intField("num_nextn_predict_layers", 0, /*lo=*/0);
+  }
+
+  /// ERNIE 4.5's mixture (Ernie4_5_MoeSparseMoeBlock): layer l has it when (l + 1) % moe_layer_interval == 0
+  /// and moe_layer_start_index <= l <= moe_layer_end_index (-1: the last layer), others a dense MLP of
+  /// intermediate_size; moe_num_experts of moe_intermediate_size chosen by softmax + e_score_correction_bias,
+  /// weighed by the softmax divided by the chosen ones' sum (at least moe_norm_min), plus
+  /// moe_num_shared_experts experts' worth of shared expert.
+  void readErnieMoe(ModelSpec &m) {
+    MlpSpec &mlp = m.mlp;
+    mlp.intermediate = intField("moe_intermediate_size", std::nullopt);
+    mlp.denseIntermediate = intField("intermediate_size", std::nullopt);
+    mlp.sharedIntermediate = mlp.intermediate * intField("moe_num_shared_experts", 2, /*lo=*/0);
+    mlp.selectionBias = true;
+    mlp.normTopK = true;
+    mlp.normMin = numberField("moe_norm_min", 1e-12);
+    if (!(mlp.normMin > 0) || !std::isfinite(mlp.normMin))
+      error("moe_norm_min", "expected a positive number, got " + formatNumber(mlp.normMin));
+    const int64_t start = intField("moe_layer_start_index", 1, /*lo=*/0),
+                  interval = intField("moe_layer_interval", 1);
+    int64_t end = m.numLayers - 1;
+    if (const json::Value *v = field("moe_layer_end_index"))
+      if (std::optional<int64_t> e = asInt(*v, "moe_layer_end_index", -1, "a layer index or -1"); e && *e >= 0)
+        end = *e;
+    for (int64_t l = 0; l < m.numLayers; ++l)
+      if (!(interval > 0 && (l + 1) % interval == 0 && l >= start && l <= end))
+        mlp.denseLayers.push_back(l);
   }
 
   /// Granite's multipliers: of the embeddings, of each block's output before its residual add, the score

@@ -265,13 +265,13 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
     if (dim("output", 0) != dim("input", 0) * static_cast<int64_t>(k))
       return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0), number(k))
           .str();
-  } else if (kernel.kind == "dense_topk_sigmoid") {
-    // params [K, norm, groups, top_groups, scale]: the groups index a 32-bit mask of kept groups.
+  } else if (kernel.kind == "dense_topk_scored") {
+    // params [K, norm, groups, top_groups, scale, softmax, norm_min]: the groups index a 32-bit mask.
     const xfrt_tensor &params = tensor("params");
     const float *v = static_cast<const float *>(params.data);
     const int64_t experts = dim("input", 1);
-    if (!v || params.rank != 1 || params.shape[0] != 5)
-      return where + "'params' must be [5]: top-k, norm, groups, top groups, scale";
+    if (!v || params.rank != 1 || params.shape[0] != 7)
+      return where + "'params' must be [7]: top-k, norm, groups, top groups, scale, softmax, norm floor";
     if (!wholeFrom(v[0], 1) || v[0] > experts)
       return llvm::formatv("{0}top-{1} of {2} experts", where, number(v[0]), experts).str();
     if (!wholeFrom(v[2], 1) || v[2] > 32 || experts % static_cast<int64_t>(v[2]) != 0 || !wholeFrom(v[3], 1) ||

@@ -94,11 +94,13 @@ struct Plan {
     bool normTopK = true; // false: the chosen experts keep their softmax over all experts
     int64_t sharedIntermediate = 0; // a shared expert beside the routed ones (Qwen2-MoE); 0: none
     bool sharedGate = false;        // its output times sigmoid(shared_expert_gate . x)
-    /// Sigmoid routing (GLM-4.5): experts scored by sigmoid(logit), chosen by score + selection bias
-    /// within the top_groups best of `groups` groups, weighed by score (normalized), times routedScale.
+    /// Scored routing (routeTopK): experts scored by sigmoid(logit) (GLM-4.5) or the softmax, chosen by
+    /// score + selection bias within the top_groups best of `groups` groups, weighed by score (normalized,
+    /// the sum floored at normMin), times routedScale.
     bool sigmoidRouter = false, selectionBias = false;
     int64_t groups = 1, topGroups = 1;
-    double routedScale = 1.0;
+    double routedScale = 1.0, normMin = 0.0;
+    bool scored() const { return sigmoidRouter || selectionBias || groups > 1 || routedScale != 1.0 || normMin > 0.0; }
     int64_t denseIntermediate = 0; // the dense layers' MLP
     double alpha = 1.702;
     std::optional<double> limit;
@@ -205,6 +207,7 @@ Plan parsePlan(const xfrt_module &module) {
   p.mlp.groups = mlp->getInteger("groups").value_or(1);
   p.mlp.topGroups = mlp->getInteger("top_groups").value_or(1);
   p.mlp.routedScale = mlp->getNumber("routed_scale").value_or(1.0);
+  p.mlp.normMin = mlp->getNumber("norm_min").value_or(0.0);
   p.mlp.denseIntermediate = mlp->getInteger("dense_intermediate").value_or(p.mlp.intermediate);
   if (p.mlp.experts > 0 && (p.mlp.groups < 1 || p.mlp.experts % p.mlp.groups != 0 || p.mlp.topGroups < 1 ||
                             p.mlp.topGroups > p.mlp.groups))
@@ -376,13 +379,17 @@ public:
     markRead(name + "_scales");
   }
   void ignore(const std::string &name) { markRead(name); }
-  /// The checkpoint's multi-token-prediction layers (model.layers.N.* from the model's last layer on):
-  /// not part of the model, so not read.
+  /// The checkpoint's multi-token-prediction layers, not part of the model, so not read: model.layers.N.*
+  /// from the model's last layer on (GLM-4.5), or as ERNIE 4.5's class skips them, every name holding "mtp".
   void skipMtpLayers(const Plan &p) {
-    for (const std::string &name : store.unused(used))
-      for (int64_t i = 0; i < p.mtpLayers; ++i)
-        if (llvm::StringRef(name).starts_with("model.layers." + std::to_string(p.layers.size() + i) + "."))
-          markRead(name);
+    const bool ernie = p.architecture == "Ernie4_5_MoeForCausalLM";
+    for (const std::string &name : store.unused(used)) {
+      bool mtp = ernie && llvm::StringRef(name).contains("mtp");
+      for (int64_t i = 0; i < p.mtpLayers && !mtp; ++i)
+        mtp = llvm::StringRef(name).starts_with("model.layers." + std::to_string(p.layers.size() + i) + ".");
+      if (mtp)
+        markRead(name);
+    }
   }
   /// Refuses tensors the model did not read, then reports every byte accounted for.
   void finish(const std::string &modelName) const {
@@ -693,6 +700,14 @@ struct ExpertNames {
   std::string expert(int64_t e) const { return prefix + ".experts." + std::to_string(e) + "."; }
 };
 
+/// The selection bias of a layer's router (`pre` its prefix) as stored: GLM-4.5's
+/// mlp.gate.e_score_correction_bias [E] or ERNIE 4.5's mlp.moe_statics.e_score_correction_bias [1, E].
+std::pair<std::string, std::vector<int64_t>> selectionBiasTensor(const Plan &p, const std::string &pre) {
+  if (p.architecture == "Ernie4_5_MoeForCausalLM")
+    return {pre + "mlp.moe_statics.e_score_correction_bias", {1, p.mlp.experts}};
+  return {pre + "mlp.gate.e_score_correction_bias", {p.mlp.experts}};
+}
+
 /// The projections of a dense MLP without a gate: Starcoder 2's mlp.c_fc / mlp.c_proj, otherwise
 /// mlp.up_proj / mlp.down_proj.
 struct DenseMlpNames {
@@ -722,7 +737,7 @@ std::string finalNormName(const Plan &p) {
 }
 
 ExpertNames expertNames(const Plan &p) {
-  if (p.architecture == "Glm4MoeForCausalLM")
+  if (p.architecture == "Glm4MoeForCausalLM" || p.architecture == "Ernie4_5_MoeForCausalLM")
     return {"mlp.gate", "mlp", "gate_proj", "up_proj", "down_proj", "mlp.shared_experts"};
   if (p.architecture == "Qwen3MoeForCausalLM" || p.architecture == "Qwen2MoeForCausalLM" ||
       p.architecture == "OlmoeForCausalLM")
@@ -733,24 +748,25 @@ ExpertNames expertNames(const Plan &p) {
 /// How router logits choose and weigh experts (Plan::mlp's routing fields).
 struct Routing {
   int64_t experts = 0, topK = 0;
-  bool normTopK = true, sigmoid = false;
+  bool normTopK = true, scored = false, sigmoid = false;
   const float *selectionBias = nullptr; // [experts], or none
   int64_t groups = 1, topGroups = 1;
-  double scale = 1.0;
+  double scale = 1.0, normMin = 0.0;
 };
 
 Routing routingOf(const Plan &p, const LayerWeights &w) {
-  return {p.mlp.experts, p.mlp.topK,    p.mlp.normTopK,  p.mlp.sigmoidRouter,
+  return {p.mlp.experts,      p.mlp.topK,      p.mlp.normTopK,    p.mlp.scored(),     p.mlp.sigmoidRouter,
           w.selectionBias.empty() ? nullptr : w.selectionBias.data(), p.mlp.groups, p.mlp.topGroups,
-          p.mlp.routedScale};
+          p.mlp.routedScale, p.mlp.normMin};
 }
 
 /// Top-k routing of S tokens from router logits (row stride `stride`): per expert, the tokens sent to it
-/// with their weights. Softmax routers take the k largest logits (ties to the lower expert, as torch.topk)
-/// weighed by the softmax over them, or with `normTopK` false their softmax over all experts. Sigmoid
-/// routers score s = sigmoid(logit) and choose by c = s + selection bias: each group of experts is scored
-/// by its two largest c, the experts outside the topGroups best groups choose with c = 0, and the k largest
-/// c (ties to the lower expert) are weighed by s / (sum s + 1e-20) (s alone without normTopK) times scale.
+/// with their weights. Plain routing takes the k largest logits (ties to the lower expert, as torch.topk)
+/// weighed by the softmax over them, or with `normTopK` false their softmax over all experts. Scored
+/// routing scores s = sigmoid(logit) or the softmax over all and chooses by c = s + selection bias: each
+/// group of experts is scored by its two largest c, the experts outside the topGroups best groups choose
+/// with c = 0, and the k largest c (ties to the lower expert) are weighed by s / max(sum s + eps, normMin)
+/// (eps 1e-20 for sigmoid scores, 0 for softmax ones; s alone without normTopK) times scale.
 std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logits, int64_t S, int64_t stride,
                                                               const Routing &r) {
   const int64_t E = r.experts, K = r.topK;
@@ -761,7 +777,7 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
     const float *lg = logits + t * stride;
     for (int64_t e = 0; e < E; ++e)
       order[e] = e;
-    if (!r.sigmoid) {
+    if (!r.scored) {
       std::partial_sort(order.begin(), order.begin() + K, order.end(),
                         [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
       double mx = lg[order[0]], sum = 0.0;
@@ -771,10 +787,19 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
         routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / sum)});
       continue;
     }
-    for (int64_t e = 0; e < E; ++e) {
-      score[e] = 1.0f / (1.0f + std::exp(-lg[e]));
-      choice[e] = score[e] + (r.selectionBias ? r.selectionBias[e] : 0.0f);
+    if (r.sigmoid) {
+      for (int64_t e = 0; e < E; ++e)
+        score[e] = 1.0f / (1.0f + std::exp(-lg[e]));
+    } else {
+      const float mx = *std::max_element(lg, lg + E);
+      double sum = 0.0;
+      for (int64_t e = 0; e < E; ++e)
+        sum += std::exp(static_cast<double>(lg[e]) - mx);
+      for (int64_t e = 0; e < E; ++e)
+        score[e] = static_cast<float>(std::exp(static_cast<double>(lg[e]) - mx) / sum);
     }
+    for (int64_t e = 0; e < E; ++e)
+      choice[e] = score[e] + (r.selectionBias ? r.selectionBias[e] : 0.0f);
     if (r.topGroups < r.groups) {
       const int64_t per = E / r.groups;
       for (int64_t g = 0; g < r.groups; ++g) {
@@ -806,7 +831,7 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
     double sum = 0.0;
     for (int64_t k = 0; k < K; ++k)
       sum += score[order[k]];
-    const double den = r.normTopK ? sum + 1e-20 : 1.0;
+    const double den = r.normTopK ? std::max(sum + (r.sigmoid ? 1e-20 : 0.0), r.normMin) : 1.0;
     for (int64_t k = 0; k < K; ++k)
       routed[order[k]].push_back({t, static_cast<float>(score[order[k]] / den * r.scale)});
   }
@@ -861,8 +886,10 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     r.linear(w.o, pre + outProjection(p), H, qRows, lp.oBias, isGpt2(p));
 
     const int64_t E = lp.denseMlp ? 0 : p.mlp.experts, I = lp.denseMlp ? p.mlp.denseIntermediate : p.mlp.intermediate;
-    if (E > 0 && p.mlp.selectionBias)
-      w.selectionBias = r.read(pre + names.router + ".e_score_correction_bias", {E});
+    if (E > 0 && p.mlp.selectionBias) {
+      const auto [name, shape] = selectionBiasTensor(p, pre);
+      w.selectionBias = r.read(name, shape);
+    }
     if (E == 0 && !p.mlp.gated) {
       // An MLP without a gate: gateUp holds the up projection alone.
       const DenseMlpNames names = denseMlpNames(p);
@@ -958,7 +985,7 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_qkv_key", "xf_dense_qkv_key_bf16", "xf_dense_qkv_key_f16",
                              "xf_dense_qkv_key_norm", "xf_dense_qkv_key_norm_bf16", "xf_dense_qkv_key_norm_f16",
                              "xf_dense_qkv_value", "xf_dense_qkv_value_bf16", "xf_dense_qkv_value_f16",
-                             "xf_dense_topk_softmax", "xf_dense_topk_sigmoid", "xf_dense_matmul_routed",
+                             "xf_dense_topk_softmax", "xf_dense_topk_scored", "xf_dense_matmul_routed",
                              "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
                              "xf_dense_moe_combine_acc",
                              "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_matmul_acc",
@@ -1036,8 +1063,10 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
       g.oBias = r.read(pre + outProjection(p) + ".bias", {H});
     const int64_t E = lp.denseMlp ? 0 : p.mlp.experts, I = intermediateOf(lp);
     const ExpertNames names = expertNames(p);
-    if (E > 0 && p.mlp.selectionBias)
-      w.selectionBias = r.read(pre + names.router + ".e_score_correction_bias", {E});
+    if (E > 0 && p.mlp.selectionBias) {
+      const auto [name, shape] = selectionBiasTensor(p, pre);
+      w.selectionBias = r.read(name, shape);
+    }
     if (E > 0 && p.architecture == "GraniteMoeForCausalLM") {
       // Granite MoE: [gate; up] per expert in input_linear [E, 2I, H], down in output_linear [E, H, I].
       g.router = r.read(pre + "block_sparse_moe.router.layer.weight", {E, H});
@@ -2048,13 +2077,14 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       if (!p.postNorms() && !p.parallel())
         normKernel(x, S, H, mlpNorm, mlpNormBias, h, l);
       project(moeIn, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
-      if (p.mlp.sigmoidRouter)
-        runKernel(s, "xf_dense_topk_sigmoid",
+      if (p.mlp.scored())
+        runKernel(s, "xf_dense_topk_scored",
                   {view(logitsE, {S, E}),
                    w.selectionBias.empty() ? view(constant(std::vector<float>(E, 0.0f)), {E}) : view(w.selectionBias, {E}),
                    view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f, static_cast<float>(p.mlp.groups),
-                                  static_cast<float>(p.mlp.topGroups), static_cast<float>(p.mlp.routedScale)}),
-                        {5}),
+                                  static_cast<float>(p.mlp.topGroups), static_cast<float>(p.mlp.routedScale),
+                                  p.mlp.sigmoidRouter ? 0.0f : 1.0f, static_cast<float>(p.mlp.normMin)}),
+                        {7}),
                    view(routes, {R, 2})},
                   l);
       else

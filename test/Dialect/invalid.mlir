@@ -760,9 +760,9 @@ func.func @moe_router(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64
 
 // -----
 
-func.func @moe_softmax_groups(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{selection_bias, groups, top_groups and routed_scale need router = "sigmoid"}}
-  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, groups = 2} -> tensor<?x64xf32>
+func.func @moe_norm_min(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{norm_min must be >= 0 and needs norm_top_k, got 1.000000e-12}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, norm_top_k = false, norm_min = 1.0e-12 : f64} -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }
 
@@ -785,7 +785,7 @@ func.func @moe_top_groups(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<
 // -----
 
 func.func @moe_selection_bias(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>, %c: tensor<8xf32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{selection_bias must be a float tensor [experts] = [4], got 'tensor<8xf32>'}}
+  // expected-error @+1 {{selection_bias must be a float tensor [experts] or [1, experts] with 4 experts, got 'tensor<8xf32>'}}
   %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) selection_bias(%c : tensor<8xf32>) {top_k = 2, router = "sigmoid"} -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }

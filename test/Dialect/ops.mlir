@@ -120,3 +120,11 @@ func.func @moe_sigmoid(%x: tensor<?x64xf32>, %l: tensor<?x8xf32>, %g: tensor<8x6
   %m = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x8xf32> gate(%g : tensor<8x64x32xbf16>) up(%u : tensor<8x64x32xbf16>) down(%d : tensor<8x32x64xbf16>) selection_bias(%c : tensor<8xf32>) {top_k = 3, router = "sigmoid", groups = 4, top_groups = 2, routed_scale = 2.5 : f64} -> tensor<?x64xf32>
   return %m : tensor<?x64xf32>
 }
+
+// A softmax router with ERNIE 4.5's [1, experts] selection bias and a floor under the weights' sum.
+// CHECK-LABEL: func.func @moe_softmax_bias
+// CHECK: selection_bias(%{{.+}} : tensor<1x8xf32>) {norm_min = 9.9999999999999998E-13 : f64, top_k = 3 : i64}
+func.func @moe_softmax_bias(%x: tensor<?x64xf32>, %l: tensor<?x8xf32>, %g: tensor<8x64x32xbf16>, %u: tensor<8x64x32xbf16>, %d: tensor<8x32x64xbf16>, %c: tensor<1x8xf32>) -> tensor<?x64xf32> {
+  %m = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x8xf32> gate(%g : tensor<8x64x32xbf16>) up(%u : tensor<8x64x32xbf16>) down(%d : tensor<8x32x64xbf16>) selection_bias(%c : tensor<1x8xf32>) {top_k = 3, norm_min = 1.0e-12 : f64} -> tensor<?x64xf32>
+  return %m : tensor<?x64xf32>
+}

@@ -5,8 +5,8 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe) it generates a
-tiny checkpoint and checks:
+phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe, ernie4_5_moe) it
+generates a tiny checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
   2. against an independent float64 implementation written here with torch 1.13 ops in the style of
@@ -18,16 +18,20 @@ tiny checkpoint and checks:
      own apply_rotary_pos_emb (Helium's too), Exaone4Config's layer_types derivation and Exaone4Attention's RoPE condition,
      Olmo3Config's layer_types derivation, Glm4MoeMoE's route_tokens_to_experts (group scores by topk(2), group mask,
      masked_fill 0.0, gather of the sigmoids) with the experts on their tokens and the shared experts, Glm4MoeModel
-     leaving the MTP layers unloaded, Qwen*MoeDecoderLayer's choice between the sparse block and a dense MLP),
+     leaving the MTP layers unloaded, Qwen*MoeDecoderLayer's choice between the sparse block and a dense MLP,
+     Ernie4_5_MoeSparseMoeBlock's softmax, topk of moe_statics(p), gather and clamp(min=moe_norm_min) with the experts
+     on their tokens and the shared experts, Ernie4_5_MoeDecoderLayer's choice by interval, start and end index,
+     Ernie4_5_MoeConfig's moe_layer_end_index -1, the "mtp" tensors left unloaded),
      decoding greedily by recomputing the whole sequence
-     each step: same tokens, logits to 1e-9; for glm4_moe, qwen3moe and qwen2moe also that torch reads every tensor
-     of the checkpoint (GLM-4.5's MTP layer aside; an expert no token chose counts when its router was read), and
-     for glm4_moe that the MTP layer it ignores holds an MoE decoder layer's tensors plus eh_proj, enorm, hnorm and
-     shared_head.norm;
+     each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, qwen3moe and qwen2moe also that torch reads
+     every tensor of the checkpoint (GLM-4.5's MTP layer and ERNIE 4.5 MoE's "mtp" tensors aside; an expert no token
+     chose counts when its router was read), for glm4_moe that the MTP layer it ignores holds an MoE decoder layer's
+     tensors plus eh_proj, enorm, hnorm and shared_head.norm, and for ernie4_5_moe that the tensors it ignores are the
+     MTP layer's (model.mtp_block.0.*, mtp_emb_norm.0, mtp_hidden_norm.0, mtp_linear_proj.0 [H, 2H]);
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
   4. --dtype bf16 / f16: every weight read back equals torch's round-to-nearest-even conversion of
-     the float32 weights of the same seed (glm4_moe's e_score_correction_bias: stored F32, unchanged), and the
-     decode still matches torch;
+     the float32 weights of the same seed (glm4_moe's e_score_correction_bias, ernie4_5_moe's mlp.gate.weight and
+     e_score_correction_bias: stored F32, unchanged), and the decode still matches torch;
   5. --shards 2 / 3: the index and shard files are well formed and give the same weights as one file;
   6. that the windows matter (a run without the window gives other logits, from the first row that
      has more keys than the window on), that each architecture's own features change the logits when
@@ -57,7 +61,11 @@ tiny checkpoint and checks:
      without it (vs with it), the group limit (vs topk_group = n_group), the dropped groups' experts scoring 0.0 (vs
      -inf), routed_scaling_factor 2.5 (vs 1), norm_topk_prob, top-3 (vs top-1), the shared experts (vs none), the
      dense MLP on layer 0 (vs layer 1's mixture there), the q/k/v biases, rotate-half RoPE (vs GLM's adjacent pairs),
-     the partial rotary factor, head_dim 24 in the score scale (vs hidden / heads = 16)), and that
+     the partial rotary factor, head_dim 24 in the score scale (vs hidden / heads = 16); ernie4_5_moe: the
+     e_score_correction_bias in the choice (vs none), weights without it (vs with it), moe_norm_min 1e-12 (vs 1.0: the
+     clamp keeps the chosen probabilities as they are), top-3 (vs top-1), the shared experts (vs none), the dense
+     MLPs on layer 0 (moe_layer_start_index 1) and layer 4 (moe_layer_end_index 3) (each vs layer 1's mixture there),
+     interleaved RoPE (vs rotate-half), head_dim 32 in the score scale and the RoPE (vs hidden / heads = 16)), and that
      `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
@@ -70,8 +78,9 @@ tiny checkpoint and checks:
      and with sliding_window null (--no-window), and Seed-OSS with attention_out_bias and mlp_bias true
      (--all-biases; f32 and bf16), and OLMo 3 with layer_types listed (--layer-types: full, sliding, full, sliding;
      f32 and bf16), and GLM-4.5 MoE with use_qk_norm (--qk-norm) and in the single-group form (--single-group), and
-     Qwen3-MoE and Qwen2-MoE with dense layers (--mixed-layers: decoder_sparse_step 2, mlp_only_layers [3]) (f32 and
-     bf16), against torch, as in 2; for Cohere's and StableLM's --qk-norm forms also that the
+     Qwen3-MoE and Qwen2-MoE with dense layers (--mixed-layers: decoder_sparse_step 2, mlp_only_layers [3]), and ERNIE
+     4.5 MoE with moe_layer_interval 2 and moe_layer_end_index -1 (--interval) and without shared experts (--no-shared)
+     (f32 and bf16), against torch, as in 2; for Cohere's and StableLM's --qk-norm forms also that the
      norms and each head's own gains change the logits, for OLMoE's that the renormalization does, for ERNIE
      4.5's that the interleaved RoPE does, for EXAONE's --layer-types that the listed types (vs the pattern's),
      the window and NoPE on the full layers do, for --no-window that RoPE on every layer (vs NoPE on the full
@@ -79,7 +88,9 @@ tiny checkpoint and checks:
      3's --layer-types that the listed types (vs the default pattern's), their window and RoPE on their full layers
      do, for GLM-4.5 MoE's --qk-norm that the norms do, for --single-group that the correction bias, weights
      without it, top-3 and the shared expert do, for --mixed-layers that the dense MLPs on the layers the step makes
-     dense and on the mlp_only_layers one (each vs layer 1's mixture there) do, as in 6.
+     dense and on the mlp_only_layers one (each vs layer 1's mixture there) do, for ERNIE 4.5 MoE's --interval that the
+     dense MLPs on layers 2 and 4 (vs layer 1's mixture there) and moe_layer_end_index -1 read as num_hidden_layers - 1
+     (vs literally: no mixture) do, for --no-shared that the correction bias and top-3 do, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -274,6 +285,7 @@ class TorchModel:
         self.olmo3 = self.type == "olmo3"
         self.helium = self.type == "helium"
         self.glm4moe = self.type == "glm4_moe"
+        self.ernie_moe = self.type == "ernie4_5_moe"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -310,6 +322,23 @@ class TorchModel:
             self.w = {n: t for n, t in self.w.items() if n not in self.mtp}
             # Glm4MoeAttention: q/k/v_proj with bias=config.attention_bias, o_proj bias=False; Glm4MoeMLP: no biases.
             expect_biases(("GLM-4.5 MoE", "attention_bias"), c["attention_bias"], False, False)
+        if self.ernie_moe:
+            # Ernie4_5_MoeConfig's defaults (no head_dim: getattr(config, "head_dim", hidden / heads), below) and its
+            # self.moe_layer_end_index = self.num_hidden_layers - 1 if moe_layer_end_index == -1.
+            # Ernie4_5_MoePreTrainedModel: _keys_to_ignore_on_load_unexpected = ["mtp"] (re.search): every tensor whose
+            # name contains "mtp" is left unloaded, kept aside here (check_decode looks at them).
+            for key, value in (("num_key_value_heads", 4), ("rope_theta", 500000.0), ("rms_norm_eps", 1e-5),
+                               ("use_bias", False), ("moe_num_experts", 64), ("moe_k", 6),
+                               ("moe_num_shared_experts", 2), ("moe_layer_start_index", 1), ("moe_layer_end_index", -1),
+                               ("moe_layer_interval", 1), ("moe_norm_min", 1e-12)):
+                c.setdefault(key, value)
+            if c["moe_layer_end_index"] == -1:
+                c["moe_layer_end_index"] = c["num_hidden_layers"] - 1
+            self.mtp = {n: t for n, t in self.w.items() if "mtp" in n}
+            self.w = {n: t for n, t in self.w.items() if n not in self.mtp}
+            # bias=config.use_bias everywhere (the experts' and the lm_head's too); the tiny model has use_bias false.
+            assert not c["use_bias"]
+            expect_biases(("ERNIE 4.5 MoE", "use_bias"), False, False, False)
         if self.ernie:
             # Ernie4_5Attention / Ernie4_5MLP: nn.Linear(..., bias=config.use_bias) on all seven projections.
             use_bias = c.get("use_bias", False)
@@ -469,6 +498,12 @@ class TorchModel:
             # Glm4MoeDecoderLayer: Glm4MoeMoE if layer_idx >= config.first_k_dense_replace, else Glm4MoeMLP(config)
             # (intermediate_size: the SwiGLU below).
             return self.glm4_moe(p + "mlp.", h)
+        if self.ernie_moe and ((n + 1) % c["moe_layer_interval"] == 0 and n >= c["moe_layer_start_index"]
+                               and n <= c["moe_layer_end_index"]):
+            # Ernie4_5_MoeDecoderLayer: Ernie4_5_MoeSparseMoeBlock if ((layer_idx + 1) % config.moe_layer_interval == 0)
+            # and layer_idx >= config.moe_layer_start_index and layer_idx <= config.moe_layer_end_index, else
+            # Ernie4_5_MoeMLP(config) (intermediate_size: the SwiGLU below).
+            return self.ernie4_5_moe(p + "mlp.", h)
         if self.type in ("qwen3_moe", "qwen2_moe") and (
                 n not in (c.get("mlp_only_layers") or [])
                 and c.get("num_experts", 128 if self.type == "qwen3_moe" else 60) > 0
@@ -620,9 +655,10 @@ class TorchModel:
             # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere;
             # SmolLM3Attention: apply_rotary_pos_emb only if config.no_rope_layers[layer_idx].
             cos, sin = local_tables if self.window(n) is not None else global_tables
-            if self.ernie or self.helium:
-                # modeling_helium's apply_rotary_pos_emb is ERNIE 4.5's: the first half of cos / sin
-                # repeat_interleave'd, rotate_half on adjacent pairs (x[..., 0::2], x[..., 1::2]), every dim.
+            if self.ernie or self.helium or self.ernie_moe:
+                # modeling_helium's (and modeling_ernie4_5_moe's) apply_rotary_pos_emb is ERNIE 4.5's: the first half
+                # of cos / sin repeat_interleave'd, rotate_half on adjacent pairs (x[..., 0::2], x[..., 1::2]), every
+                # dim.
                 q, k = ernie4_5_apply_rotary_pos_emb(q, k, cos, sin)
             elif self.exaone:
                 # Exaone4Attention: "We use global NoPE for hybrid attention model".
@@ -685,7 +721,8 @@ class TorchModel:
                 x = x + self.mlp(p, h) * residual
         x = self.rms(x, "model.final_layernorm.weight" if self.phi else "model.norm.weight")
         head = (w["model.embed_tokens.weight"]
-                if c.get("tie_word_embeddings", self.gemma or self.starcoder2 or self.cohere or self.ernie)
+                if c.get("tie_word_embeddings",
+                         self.gemma or self.starcoder2 or self.cohere or self.ernie or self.ernie_moe)
                 else w["lm_head.weight"])
         logits = F.linear(x, head, w.get("lm_head.bias"))
         if self.granite:
@@ -785,6 +822,43 @@ class TorchModel:
                           w[q + "down_proj.weight"])
         return final + shared
 
+    def ernie4_5_moe(self, p, h):
+        """Ernie4_5_MoeSparseMoeBlock as transformers writes it: shared_experts(hidden_states) first; router_logits =
+        self.gate(hidden_states.float()) (float32 there, float64 here), softmax, topk of moe_statics(routing_weights)
+        (the probabilities plus e_score_correction_bias.squeeze()), gather of the probabilities, divided by
+        clamp(sum, min=moe_norm_min); each hit expert (Ernie4_5_MoeMLP) on its tokens (index_add_), then
+        + shared_output. torch.topk takes tied scores in no defined order; with the random bias added there are none."""
+        c, w = self.cfg, self.w
+        E, top_k = c["moe_num_experts"], c["moe_k"]
+        shared_output = None
+        if c["moe_num_shared_experts"] > 0:
+            q = p + "shared_experts."
+            shared_output = F.linear(
+                F.silu(F.linear(h, w[q + "gate_proj.weight"])) * F.linear(h, w[q + "up_proj.weight"]),
+                w[q + "down_proj.weight"])
+        router_logits = F.linear(h, w[p + "gate.weight"])
+        routing_weights = F.softmax(router_logits, dim=1, dtype=torch.float64)
+        # Ernie4_5_MoeStatics.forward: hidden_states + self.e_score_correction_bias.squeeze()
+        choice = routing_weights + w[p + "moe_statics.e_score_correction_bias"].squeeze()
+        _, selected_experts = torch.topk(choice, top_k, dim=-1)
+        routing_weights = torch.gather(routing_weights, dim=-1, index=selected_experts)
+        routing_weights = routing_weights / torch.clamp(routing_weights.sum(dim=-1, keepdim=True),
+                                                        min=c["moe_norm_min"])
+        final = torch.zeros_like(h)
+        expert_mask = F.one_hot(selected_experts, num_classes=E).permute(2, 1, 0)    # [E, k, S]
+        expert_hit = torch.greater(expert_mask.sum(dim=(-1, -2)), 0).nonzero()
+        for expert_idx in expert_hit:
+            e = int(expert_idx)
+            idx, top_x = torch.where(expert_mask[e])
+            current = h[None, top_x].reshape(-1, h.shape[-1])
+            q = p + "experts.%d." % e
+            out = F.linear(F.silu(F.linear(current, w[q + "gate_proj.weight"]))
+                           * F.linear(current, w[q + "up_proj.weight"]), w[q + "down_proj.weight"])
+            final.index_add_(0, top_x, out * routing_weights[top_x, idx, None])
+        if shared_output is not None:
+            final = final + shared_output
+        return final
+
     def granite_moe(self, p, h):
         """GraniteMoeTopKGating: logits.topk(top_k, dim=1), softmax over them; GraniteMoeParallelExperts:
         F.linear with expert e's block of input_linear, chunk(2, dim=-1) into gate and up, act(gate) * up,
@@ -860,15 +934,37 @@ def check_decode(tag, model_dir, max_new, shared_gate=True):
           "" if ttokens == tokens else "first mismatch at %d" % next(i for i, (a, b) in enumerate(zip(tokens, ttokens)) if a != b))
     d = maxdiff(tlogits, logits) if tlogits.shape == logits.shape else float("inf")
     check(d <= 1e-9, "%s: logits == torch float64" % tag, "max diff %.2e, |logits| max %.2f" % (d, np.abs(logits).max()))
-    if tm.type in ("glm4_moe", "qwen3_moe", "qwen2_moe"):
-        # Mixed dense / MoE layers: every tensor the checkpoint has (GLM-4.5's MTP layers aside) is read; an expert that
-        # no token chose counts as read when its layer's router was (HF loads it all the same).
+    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe"):
+        # Mixed dense / MoE layers: every tensor the checkpoint has (GLM-4.5's MTP layers and ERNIE 4.5 MoE's "mtp"
+        # tensors aside) is read; an expert that no token chose counts as read when its layer's router was (HF loads it
+        # all the same).
         unused = sorted(n for n in set(tm.w) - tm.w.used
                         if not (".mlp.experts." in n and n.split("experts.")[0] + "gate.weight" in tm.w.used))
         check(not unused, "%s: torch reads every tensor" % tag, "unused: %s" % unused[:4] if unused else "")
     if tm.type == "glm4_moe":
         check_mtp_layers(tag, tm)
+    if tm.type == "ernie4_5_moe":
+        check_ernie_mtp(tag, tm)
     return logits, tokens
+
+
+def check_ernie_mtp(tag, tm):
+    """The tensors ERNIE 4.5 MoE ignores (names containing "mtp") are the MTP layer gen_tiny_model writes, as the
+    published checkpoints hold one: a decoder layer model.mtp_block.0.* (with a dense MLP of intermediate_size) plus
+    model.mtp_emb_norm.0.weight, model.mtp_hidden_norm.0.weight [H] and model.mtp_linear_proj.0.weight [H, 2H]."""
+    c = tm.cfg
+    H, I, q, kv = c["hidden_size"], c["intermediate_size"], c["num_attention_heads"] * c["head_dim"], \
+        c["num_key_value_heads"] * c["head_dim"]
+    p = "model.mtp_block.0."
+    want = {p + "input_layernorm.weight": (H,), p + "post_attention_layernorm.weight": (H,),
+            p + "self_attn.q_proj.weight": (q, H), p + "self_attn.k_proj.weight": (kv, H),
+            p + "self_attn.v_proj.weight": (kv, H), p + "self_attn.o_proj.weight": (H, q),
+            p + "mlp.gate_proj.weight": (I, H), p + "mlp.up_proj.weight": (I, H), p + "mlp.down_proj.weight": (H, I),
+            "model.mtp_emb_norm.0.weight": (H,), "model.mtp_hidden_norm.0.weight": (H,),
+            "model.mtp_linear_proj.0.weight": (H, 2 * H)}
+    got = {n: tuple(t.shape) for n, t in tm.mtp.items()}
+    check(got == want, "%s: the ignored \"mtp\" tensors are the MTP layer (mtp_block.0, mtp_emb_norm, mtp_hidden_norm, "
+          "mtp_linear_proj)" % tag, "%d tensors" % len(tm.mtp))
 
 
 def check_mtp_layers(tag, tm):
@@ -906,8 +1002,9 @@ def check_cli(tag, model_dir, max_new, logits, tokens, tmp):
 
 def check_rounding(root, arch):
     f32 = reference_forward.load_weights(gen(root, arch, "f32"))
-    # Stored F32 whatever --dtype (GLM-4.5's e_score_correction_bias): read back unchanged.
-    keep = {n for n in f32 if n.endswith(gen_tiny_model.FLOAT32_TENSORS)}
+    # Stored F32 whatever --dtype (GLM-4.5's e_score_correction_bias, ERNIE 4.5 MoE's router and correction bias): read
+    # back unchanged.
+    keep = {n for n in f32 if n.endswith(gen_tiny_model.FLOAT32_TENSORS.get(arch, ()))}
     for dtype, tdtype in (("bf16", torch.bfloat16), ("f16", torch.float16)):
         low = reference_forward.load_weights(gen(root, arch, dtype))
         bad = [n for n in f32 if not np.array_equal(
@@ -942,7 +1039,7 @@ def check_shards(root, arch):
         names = ["model-%05d-of-%05d.safetensors" % (i + 1, k) for i in range(k)]
         files_ok = sorted(set(index["weight_map"].values())) == names and all(os.path.exists(os.path.join(d, f)) for f in names)
         size_ok = index["metadata"]["total_size"] == sum(
-            a.size * (4 if n.endswith(gen_tiny_model.FLOAT32_TENSORS) else 2) for n, a in one.items())
+            a.size * (4 if n.endswith(gen_tiny_model.FLOAT32_TENSORS.get(arch, ())) else 2) for n, a in one.items())
         many = reference_forward.load_weights(d)
         same = set(many) == set(one) and all(np.array_equal(many[n], one[n]) for n in one)
         check(ok_one and files_ok and size_ok and same and check_format(d),
@@ -1079,6 +1176,16 @@ def check_features_matter(arch, model_dir, logits):
                 name = "model.layers.%d.%s" % (n, suffix)
                 if name in r.w:
                     r.w[name] = 0 * r.w[name]
+        return f
+
+    def dense_on(layers, **settings):
+        # Layer 0's dense MLP (its mlp.{gate,up,down}_proj copied) on the given mixture layers too, the config saying
+        # so: the mixtures the model reads there matter.
+        def f(r):
+            for n in layers:
+                for t in ("gate_proj", "up_proj", "down_proj"):
+                    r.w["model.layers.%d.mlp.%s.weight" % (n, t)] = r.w["model.layers.0.mlp.%s.weight" % t]
+            r.cfg.update(settings)
         return f
 
     def mixture_on(layers, **settings):
@@ -1235,6 +1342,33 @@ def check_features_matter(arch, model_dir, logits):
                      ("rotate-half RoPE (vs GLM's adjacent pairs)", setattr_("interleaved_rope", True)),
                      ("partial rotary factor 0.5 (vs 1)", cfg_("partial_rotary_factor", 1.0)),
                      ("head_dim 24's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5))),
+        # Layers 1-3 the mixture (moe_layer_start_index 1, moe_layer_end_index 3), 0 and 4 dense: softmax router over
+        # 8 experts, top 3 by p + e_score_correction_bias, weighted by p / max(sum, moe_norm_min), 2 shared experts;
+        # head_dim 32 where hidden / heads is 16, as ernie4_5's.
+        "ernie4_5_moe": (("e_score_correction_bias in the choice (vs none)",
+                          zeroed("mlp.moe_statics.e_score_correction_bias")),
+                         ("weights without the correction bias (vs with it)",
+                          setattr_("weights_with_correction", True)),
+                         ("moe_norm_min 1e-12 (vs 1.0: the clamp keeps the chosen probabilities as they are)",
+                          cfg_("moe_norm_min", 1.0)),
+                         ("top-3 routing (vs top-1)", cfg_("moe_k", 1)),
+                         ("shared experts (vs none)", zeroed("mlp.shared_experts.down_proj.weight")),
+                         ("dense MLP on layer 0, moe_layer_start_index 1 (vs layer 1's mixture there)",
+                          mixture_on([0], moe_layer_start_index=0)),
+                         ("dense MLP on layer 4, moe_layer_end_index 3 (vs layer 1's mixture there)",
+                          mixture_on([4], moe_layer_end_index=4)),
+                         ("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
+                         ("head_dim 32's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5)),
+                         ("RoPE over head_dim 32 (vs hidden / heads = 16 dims)", cfg_("partial_rotary_factor", 0.5))),
+        # gen_tiny_model --interval: moe_layer_interval 2, moe_layer_end_index -1 (4): layers 1 and 3 the mixtures.
+        "ernie4_5_moe --interval": (("dense MLPs on layers 2 and 4, moe_layer_interval 2 (vs layer 1's mixture there)",
+                                     mixture_on([2, 4], moe_layer_interval=1)),
+                                    ("moe_layer_end_index -1 as num_hidden_layers - 1 (vs -1 literally: no mixture)",
+                                     dense_on([1, 3], moe_layer_end_index=-1))),
+        # gen_tiny_model --no-shared: moe_num_shared_experts 0.
+        "ernie4_5_moe --no-shared": (("e_score_correction_bias in the choice (vs none)",
+                                      zeroed("mlp.moe_statics.e_score_correction_bias")),
+                                     ("top-3 routing (vs top-1)", cfg_("moe_k", 1))),
         # gen_tiny_model --qk-norm: use_qk_norm true.
         "glm4_moe --qk-norm": (("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),),
         # gen_tiny_model --single-group: n_group 1, topk_group 1, routed_scaling_factor 1, one shared expert.
@@ -1299,7 +1433,8 @@ def main():
         # renormalized routing (norm_topk_prob true), ERNIE 4.5 without biases (use_bias false, as published), EXAONE
         # 4.0 with layer_types listed (as the 32B) and without a window (every layer rotated), Seed-OSS with biases on
         # o_proj and the MLP too, OLMo 3 with layer_types listed (not the default pattern), GLM-4.5 MoE with q/k norms
-        # (as GLM-4.5) and in the published single-group routing form, Qwen2/3-MoE with dense layers.
+        # (as GLM-4.5) and in the published single-group routing form, Qwen2/3-MoE with dense layers, ERNIE 4.5 MoE with
+        # its mixtures every other layer up to the last (moe_layer_end_index -1) and without shared experts.
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -1315,7 +1450,9 @@ def main():
                                   ("glm4_moe", "f32", "--qk-norm"), ("glm4_moe", "bf16", "--qk-norm"),
                                   ("glm4_moe", "f32", "--single-group"), ("glm4_moe", "bf16", "--single-group"),
                                   ("qwen3moe", "f32", "--mixed-layers"), ("qwen3moe", "bf16", "--mixed-layers"),
-                                  ("qwen2moe", "f32", "--mixed-layers"), ("qwen2moe", "bf16", "--mixed-layers")):
+                                  ("qwen2moe", "f32", "--mixed-layers"), ("qwen2moe", "bf16", "--mixed-layers"),
+                                  ("ernie4_5_moe", "f32", "--interval"), ("ernie4_5_moe", "bf16", "--interval"),
+                                  ("ernie4_5_moe", "f32", "--no-shared"), ("ernie4_5_moe", "bf16", "--no-shared")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

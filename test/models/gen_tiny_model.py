@@ -4,27 +4,29 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss,olmo3,helium,glm4_moe}
+                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
-        [--no-bias] [--layer-types] [--no-window] [--all-biases] [--mixed-layers] [--single-group]
+        [--no-bias] [--layer-types] [--no-window] [--all-biases] [--mixed-layers] [--single-group] [--interval]
+        [--no-shared]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
 OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM,
-Glm4MoeForCausalLM; gemma3mm:
+Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 
 The weights are drawn in float32 from numpy's default_rng(seed) in a fixed order, so the same seed gives
 the same values whatever --dtype and --shards are; --dtype then rounds them to nearest, ties to even
-(bf16: the top 16 bits of the float32; f16: numpy's float16 conversion). The tensors FLOAT32_TENSORS names
-(glm4_moe's mlp.gate.e_score_correction_bias, which the published bf16 checkpoints keep in float32 and
-transformers keeps in float32: _keep_in_fp32_modules_strict) are stored F32 whatever --dtype.
+(bf16: the top 16 bits of the float32; f16: numpy's float16 conversion). The tensors FLOAT32_TENSORS names for the
+arch (glm4_moe's mlp.gate.e_score_correction_bias; ernie4_5_moe's mlp.gate.weight and
+mlp.moe_statics.e_score_correction_bias: those the published bf16 checkpoints keep in float32 and transformers keeps
+in float32, _keep_in_fp32_modules_strict) are stored F32 whatever --dtype.
 
 With --mxfp4 (gptoss only) the experts' gate_up_proj and down_proj are stored as the published gpt-oss
 checkpoints store them: MXFP4 `_blocks` (U8 [E, out, in / 32, 16], two e2m1 values per byte, the low
@@ -53,6 +55,17 @@ holds one multi-token-prediction layer after the last (num_nextn_predict_layers 
 layer of the MoE form plus eh_proj, enorm, hnorm and shared_head.norm), as the published ones do; the class
 ignores it. With --single-group the published routing form: n_group 1, topk_group 1, routed_scaling_factor 1.0,
 n_shared_experts 1.
+
+ernie4_5_moe (Ernie4_5_MoeForCausalLM: ERNIE-4.5-21B-A3B, ERNIE-4.5-300B-A47B) has 5 layers: layers 1-3 an
+Ernie4_5_MoeSparseMoeBlock (moe_layer_start_index 1, moe_layer_end_index 3, moe_layer_interval 1), layers 0 and 4 a
+dense MLP of intermediate_size 96. The block: a softmax router over 8 experts (mlp.gate.weight, F32), the top 3 by the
+probabilities plus the F32 mlp.moe_statics.e_score_correction_bias [1, 8], weighted by the probabilities alone divided
+by max(their sum, moe_norm_min 1e-12), plus 2 shared experts (mlp.shared_experts.*, intermediate 2 * 32). The checkpoint
+also holds a multi-token-prediction layer (model.mtp_block.0.*, model.mtp_emb_norm.0.weight,
+model.mtp_hidden_norm.0.weight, model.mtp_linear_proj.0.weight [hidden, 2 * hidden]), as the published ones do; the
+class ignores every tensor whose name contains "mtp". With --interval moe_layer_interval 2 and moe_layer_end_index -1
+(num_hidden_layers - 1): layers 1 and 3 are the mixtures, 0, 2 and 4 dense. With --no-shared moe_num_shared_experts 0
+and no mlp.shared_experts tensors; the other tensors are those the same seed gives with them.
 
 With --mixed-layers (qwen3moe, qwen2moe) some layers have a dense MLP, as Qwen*MoeDecoderLayer builds one where
 (layer in mlp_only_layers) or (layer + 1) % decoder_sparse_step != 0: 4 layers, decoder_sparse_step 2 and
@@ -92,9 +105,12 @@ ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
          "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
-         "olmo3", "helium", "glm4_moe"]
-# Stored F32 whatever --dtype (a suffix of the tensor name).
-FLOAT32_TENSORS = (".e_score_correction_bias",)
+         "olmo3", "helium", "glm4_moe", "ernie4_5_moe"]
+# Stored F32 whatever --dtype (suffixes of the tensor names), per arch: the modules transformers keeps in float32
+# (_keep_in_fp32_modules_strict), as the published bf16 checkpoints store them. ERNIE 4.5 MoE's "gate" and
+# "moe_statics": the router mlp.gate.weight (not the experts' gate_proj) and the correction bias.
+FLOAT32_TENSORS = {"glm4_moe": (".e_score_correction_bias",),
+                   "ernie4_5_moe": (".mlp.gate.weight", ".mlp.moe_statics.e_score_correction_bias")}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -687,6 +703,41 @@ def make_config(arch, dtype):
             "use_bias": True,
             "pad_token_id": 0,
         }
+    elif arch == "ernie4_5_moe":
+        # ERNIE 4.5 MoE (Ernie4_5_MoeForCausalLM: ERNIE-4.5-21B-A3B, ERNIE-4.5-300B-A47B): ERNIE 4.5's attention
+        # (Llama's pre-norm blocks, RoPE over the whole head in adjacent pairs (2i, 2i + 1), head_dim 32 given where
+        # hidden / heads is 16), use_bias false (as published: no bias anywhere), tied embeddings (the class default and
+        # the published models'). 5 layers: layer l is an Ernie4_5_MoeSparseMoeBlock iff
+        # (l + 1) % moe_layer_interval == 0 and moe_layer_start_index <= l <= moe_layer_end_index (1 and 3 here: layers
+        # 1-3), else an Ernie4_5_MoeMLP of intermediate_size 96, so that there is a dense layer before the start and one
+        # after the end. The block: p = softmax(x . mlp.gate.weight) over moe_num_experts 8 (float32), the top moe_k 3
+        # of p + e_score_correction_bias, weighted by p (without the bias) / max(their sum, moe_norm_min); experts of
+        # moe_intermediate_size 32, plus shared experts of 32 * moe_num_shared_experts 2 = 64. num_key_value_heads given
+        # (the class default is 4).
+        cfg = {
+            "architectures": ["Ernie4_5_MoeForCausalLM"],
+            "model_type": "ernie4_5_moe",
+            **common,
+            "num_hidden_layers": 5,
+            "head_dim": 32,
+            "tie_word_embeddings": True,
+            "intermediate_size": 96,
+            "max_position_embeddings": 512,
+            "rope_theta": 500000.0,
+            "rope_scaling": None,
+            "use_bias": False,
+            "moe_intermediate_size": 32,
+            "moe_num_experts": 8,
+            "moe_k": 3,
+            "moe_num_shared_experts": 2,
+            "moe_layer_start_index": 1,
+            "moe_layer_end_index": 3,
+            "moe_layer_interval": 1,
+            "moe_norm_min": 1e-12,
+            "output_router_logits": False,
+            "router_aux_loss_coef": 0.001,
+            "pad_token_id": 0,
+        }
     elif arch == "helium":
         # Helium (HeliumForCausalLM, kyutai/helium-1-2b): Llama's pre-norm blocks and SwiGLU MLP, RoPE over the whole
         # head in adjacent pairs (2i, 2i + 1), as ERNIE 4.5's. HeliumAttention: bias=attention_bias on q, k and v but
@@ -910,10 +961,15 @@ def make_gpt2_weights(cfg, rng, base_model_names):
 def moe_layer(cfg, n):
     """Whether decoder layer n has a mixture of experts (else a dense MLP of intermediate_size): Glm4MoeDecoderLayer's
     layer_idx >= first_k_dense_replace; Qwen2/3-MoE's (layer_idx not in mlp_only_layers) and num_experts > 0 and
-    (layer_idx + 1) % decoder_sparse_step == 0."""
+    (layer_idx + 1) % decoder_sparse_step == 0; Ernie4_5_MoeDecoderLayer's (layer_idx + 1) % moe_layer_interval == 0 and
+    moe_layer_start_index <= layer_idx <= moe_layer_end_index (-1: num_hidden_layers - 1, as Ernie4_5_MoeConfig)."""
     kind = cfg["model_type"]
     if kind == "glm4_moe":
         return n >= cfg["first_k_dense_replace"]
+    if kind == "ernie4_5_moe":
+        end = cfg["moe_layer_end_index"]
+        end = cfg["num_hidden_layers"] - 1 if end == -1 else end
+        return (n + 1) % cfg["moe_layer_interval"] == 0 and cfg["moe_layer_start_index"] <= n <= end
     if kind in ("qwen3_moe", "qwen2_moe"):
         return (n not in cfg["mlp_only_layers"] and cfg["num_experts"] > 0
                 and (n + 1) % cfg["decoder_sparse_step"] == 0)
@@ -954,9 +1010,9 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
     # Embeddings ~ N(0, 1): RMSNorm follows, so their scale does not matter much. Gemma 2 multiplies
     # them by sqrt(hidden) = 8: std 0.25 keeps them from drowning the (normed) attention and MLP outputs.
     gemma = kind in ("gemma", "gemma2", "gemma3_text")
-    # Granite multiplies them by 12. ERNIE 4.5 ties the lm_head to them: at std 1 the last token's own embedding
-    # outweighs the blocks' outputs and greedy decoding repeats it forever; at 0.1 the blocks decide.
-    small = kind.startswith("granite") or kind == "ernie4_5"
+    # Granite multiplies them by 12. ERNIE 4.5 (and its MoE) ties the lm_head to them: at std 1 the last token's own
+    # embedding outweighs the blocks' outputs and greedy decoding repeats it forever; at 0.1 the blocks decide.
+    small = kind.startswith("granite") or kind in ("ernie4_5", "ernie4_5_moe")
     w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 0.1 if small else 1.0)
     # GLM-4.5's multi-token-prediction layers: num_nextn_predict_layers full decoder layers (of the MoE form) after the
     # last, model.layers.L + i.*, each with its own eh_proj [H, 2H], enorm, hnorm and shared_head.norm; the class
@@ -1022,9 +1078,10 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, std=0.15)
             w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
             w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
-        if kind == "ernie4_5":
+        if kind in ("ernie4_5", "ernie4_5_moe"):
             if cfg["use_bias"]:
                 # Ernie4_5Attention: bias=config.use_bias on all four; std 0.1 so that they move the logits visibly.
+                # (ernie4_5_moe's use_bias is false, as published.)
                 w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
                 w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
                 w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
@@ -1128,6 +1185,26 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[q + "gate_proj.weight"] = mat(Is, H, std=0.15)
             w[q + "up_proj.weight"] = mat(Is, H, std=0.15)
             w[q + "down_proj.weight"] = mat(H, Is)
+        elif kind == "ernie4_5_moe" and moe_layer(cfg, n):
+            # Ernie4_5_MoeSparseMoeBlock: router mlp.gate (no bias, float32: stored F32; std 0.3 so that the softmax is
+            # peaked and its winners change between tokens) and mlp.moe_statics.e_score_correction_bias [1, E] (float32,
+            # stored F32; std 0.3, about the spread of the probabilities, so that it changes which experts win), the
+            # routed experts, then the shared experts (moe_intermediate_size * moe_num_shared_experts, no gate of their
+            # own; --no-shared drops them after the draw).
+            E, Im = cfg["moe_num_experts"], cfg["moe_intermediate_size"]
+            Is = Im * cfg["moe_num_shared_experts"]
+            w[p + "mlp.gate.weight"] = mat(E, H, std=0.3)
+            w[p + "mlp.moe_statics.e_score_correction_bias"] = bias(1, E, std=0.3)
+            for e in range(E):
+                q = p + "mlp.experts.%d." % e
+                w[q + "gate_proj.weight"] = mat(Im, H, std=0.15)
+                w[q + "up_proj.weight"] = mat(Im, H, std=0.15)
+                w[q + "down_proj.weight"] = mat(H, Im)
+            if Is > 0:
+                q = p + "mlp.shared_experts."
+                w[q + "gate_proj.weight"] = mat(Is, H, std=0.15)
+                w[q + "up_proj.weight"] = mat(Is, H, std=0.15)
+                w[q + "down_proj.weight"] = mat(H, Is)
         elif kind in ("qwen3_moe", "qwen2_moe", "olmoe") and moe_layer(cfg, n):
             # OLMoE's experts are of intermediate_size; Qwen's dense layers (--mixed-layers) take the last branch.
             E, Im = cfg["num_experts"], I if kind == "olmoe" else cfg["moe_intermediate_size"]
@@ -1193,6 +1270,24 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
         w["lm_head.weight"] = mat(V, H, std=0.2)
     if kind == "phi":
         w["lm_head.bias"] = bias(V, std=0.1)
+    if kind == "ernie4_5_moe":
+        # ERNIE 4.5 MoE's multi-token-prediction layer, as the published checkpoints hold one: a decoder layer
+        # model.mtp_block.0.* (with a dense MLP here) beside mtp_emb_norm.0, mtp_hidden_norm.0 and mtp_linear_proj.0
+        # [H, 2H]; the class ignores every tensor whose name contains "mtp". Drawn last: every other weight is the one
+        # the same seed gives without them.
+        p = "model.mtp_block.0."
+        w[p + "input_layernorm.weight"] = norm(H)
+        w[p + "post_attention_layernorm.weight"] = norm(H)
+        w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, std=0.15)
+        w[p + "self_attn.k_proj.weight"] = mat(nKV * D, H, std=0.15)
+        w[p + "self_attn.v_proj.weight"] = mat(nKV * D, H)
+        w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
+        w[p + "mlp.gate_proj.weight"] = mat(I, H)
+        w[p + "mlp.up_proj.weight"] = mat(I, H)
+        w[p + "mlp.down_proj.weight"] = mat(H, I)
+        w["model.mtp_emb_norm.0.weight"] = norm(H)
+        w["model.mtp_hidden_norm.0.weight"] = norm(H)
+        w["model.mtp_linear_proj.0.weight"] = mat(H, 2 * H)
     return w
 
 
@@ -1244,15 +1339,16 @@ def encode(a, dtype):
     raise ValueError(dtype)
 
 
-def write_safetensors(path, tensors, dtype, metadata=None):
+def write_safetensors(path, tensors, dtype, metadata=None, float32=()):
     """tensors: ordered {name: float32 array}. Header: 8-byte little-endian length N, N bytes of JSON
     padded with spaces to a multiple of 8, then the data, each tensor at its data_offsets (relative to
-    the end of the header). The FLOAT32_TENSORS stay F32."""
+    the end of the header). The tensors whose names end with one of `float32` (the arch's FLOAT32_TENSORS) stay
+    F32."""
     header = {}
     blobs = []
     offset = 0
     for name, a in tensors.items():
-        tdtype = "f32" if name.endswith(FLOAT32_TENSORS) else dtype
+        tdtype = "f32" if name.endswith(float32) else dtype
         data = encode(a, tdtype)
         stored = "U8" if a.dtype == np.uint8 else "BOOL" if a.dtype == np.bool_ else ST_DTYPE[tdtype]
         header[name] = {"dtype": stored, "shape": list(a.shape),
@@ -1317,6 +1413,12 @@ def main(argv=None):
     ap.add_argument("--single-group", action="store_true",
                     help="glm4_moe: the published routing form: n_group 1, topk_group 1, routed_scaling_factor 1.0, "
                          "n_shared_experts 1")
+    ap.add_argument("--interval", action="store_true",
+                    help="ernie4_5_moe: moe_layer_interval 2 and moe_layer_end_index -1 (num_hidden_layers - 1): "
+                         "layers 1 and 3 the mixtures, layers 0, 2 and 4 dense MLPs")
+    ap.add_argument("--no-shared", action="store_true",
+                    help="ernie4_5_moe: moe_num_shared_experts 0 and no mlp.shared_experts tensors; the other weights "
+                         "as with them")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1339,6 +1441,8 @@ def main(argv=None):
         ap.error("--single-group applies to --arch glm4_moe")
     if args.no_bias and args.arch != "ernie4_5":
         ap.error("--no-bias applies to --arch ernie4_5")
+    if (args.interval or args.no_shared) and args.arch != "ernie4_5_moe":
+        ap.error("--interval and --no-shared apply to --arch ernie4_5_moe")
     if args.all_biases and args.arch != "seed_oss":
         ap.error("--all-biases applies to --arch seed_oss")
     if args.layer_types and args.arch not in ("exaone4", "olmo3"):
@@ -1388,6 +1492,11 @@ def main(argv=None):
     if args.all_biases:
         cfg["attention_out_bias"] = True
         cfg["mlp_bias"] = True
+    if args.interval:
+        # Layers 1 and 3 the mixtures ((l + 1) % 2 == 0, 1 <= l <= 4), 0 (before the start), 2 and 4 (by the interval)
+        # dense.
+        cfg["moe_layer_interval"] = 2
+        cfg["moe_layer_end_index"] = -1
     if args.arch in MULTIMODAL:
         text = dict(cfg["text_config"], torch_dtype=cfg["torch_dtype"])
         lm = make_weights(text, args.seed)
@@ -1412,6 +1521,10 @@ def main(argv=None):
         # Drawn, then dropped: every other weight stays the one the same seed gives with use_bias.
         cfg["use_bias"] = False
         weights = {n: a for n, a in weights.items() if not n.endswith(".bias")}
+    if args.no_shared:
+        # Drawn, then dropped: every other weight stays the one the same seed gives with the shared experts.
+        cfg["moe_num_shared_experts"] = 0
+        weights = {n: a for n, a in weights.items() if ".mlp.shared_experts." not in n}
     if args.untied:
         cfg["tie_word_embeddings"] = False
         rng = np.random.default_rng(args.seed + 2000)
@@ -1431,8 +1544,9 @@ def main(argv=None):
         json.dump(cfg, f, indent=2)
         f.write("\n")
 
+    float32 = FLOAT32_TENSORS.get(args.arch, ())
     if args.shards == 1:
-        write_safetensors(os.path.join(args.out, "model.safetensors"), weights, args.dtype)
+        write_safetensors(os.path.join(args.out, "model.safetensors"), weights, args.dtype, float32=float32)
         return 0
 
     # Split the tensors, in order, into K contiguous groups of roughly equal byte size.
@@ -1440,7 +1554,7 @@ def main(argv=None):
     if args.shards > len(names):
         ap.error("--shards %d exceeds the number of tensors (%d)" % (args.shards, len(names)))
     itemsize = 4 if args.dtype == "f32" else 2
-    sizes = [weights[n].size * (1 if weights[n].dtype in (np.uint8, np.bool_) else 4 if n.endswith(FLOAT32_TENSORS)
+    sizes = [weights[n].size * (1 if weights[n].dtype in (np.uint8, np.bool_) else 4 if n.endswith(float32)
                                 else itemsize) for n in names]
     total = sum(sizes)
     # Shard k starts at the first tensor whose byte offset reaches k/K of the total, pushed on where
@@ -1455,7 +1569,7 @@ def main(argv=None):
     weight_map = {}
     for k, group in enumerate(groups):
         fname = "model-%05d-of-%05d.safetensors" % (k + 1, args.shards)
-        write_safetensors(os.path.join(args.out, fname), {n: weights[n] for n in group}, args.dtype)
+        write_safetensors(os.path.join(args.out, fname), {n: weights[n] for n in group}, args.dtype, float32=float32)
         for n in group:
             weight_map[n] = fname
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}

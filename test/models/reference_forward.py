@@ -8,7 +8,7 @@ Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
 OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
-OLMo 3, Helium, GLM-4.5 MoE) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
+OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
 gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
@@ -20,7 +20,7 @@ line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
-_olmo3 / _helium / _glm4_moe, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
+_olmo3 / _helium / _glm4_moe / _ernie4_5_moe, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
 the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -171,6 +171,21 @@ the xf repository. Conventions:
     (model.layers.{num_hidden_layers + i}.*) are ignored, as the class does; every other tensor must be one the
     class loads, and each of those must be there. Class defaults num_key_value_heads 8, head_dim = hidden / heads,
     rms_norm_eps 1e-5, rope_theta 1e4, untied embeddings.
+  * ERNIE 4.5 MoE (Ernie4_5_MoeForCausalLM: ERNIE-4.5-21B-A3B, ERNIE-4.5-300B-A47B): ERNIE 4.5's blocks and RoPE
+    (adjacent pairs over every head dim); use_bias must be false (as published; with it the experts and the lm_head
+    would have biases too: refused). Layer i is an Ernie4_5_MoeSparseMoeBlock iff
+    (i + 1) % moe_layer_interval (default 1) == 0 and moe_layer_start_index (default 1) <= i <= moe_layer_end_index
+    (default -1: num_hidden_layers - 1, as Ernie4_5_MoeConfig resolves it), otherwise a dense MLP
+    mlp.{gate,up,down}_proj of intermediate_size. The block: p = softmax(x . mlp.gate.weight) (no bias; float32 in the
+    checkpoints) over moe_num_experts (default 64); the top moe_k (default 6) experts by p +
+    mlp.moe_statics.e_score_correction_bias ([1, E], float32) (ties to the lower expert), weighted by p (without the
+    bias) divided by max(their sum, moe_norm_min) (default 1e-12); experts mlp.experts.E.{gate,up,down}_proj of
+    moe_intermediate_size, plus, when moe_num_shared_experts (default 2) > 0, mlp.shared_experts (gate_proj / up_proj /
+    down_proj of moe_intermediate_size * moe_num_shared_experts, no gate) on every token. Every tensor whose name
+    contains "mtp" (the multi-token-prediction layer: model.mtp_block.N.*, model.mtp_emb_norm.N, ...) is ignored, as the
+    class does (_keys_to_ignore_on_load_unexpected ["mtp"]); every other tensor must be one the class loads, and each of
+    those must be there. Class defaults num_key_value_heads 4, head_dim = hidden / heads, rope_theta 5e5, rms_norm_eps
+    1e-5, tied embeddings.
   * MXFP4 (gpt-oss experts stored as NAME_blocks U8 [..., G, 16] and NAME_scales U8 [..., G]), as
     transformers' convert_moe_packed_tensors: byte b of a group gives values 2b (low nibble) and 2b + 1
     (high nibble) from the e2m1 table, times 2^(scale - 127); the [..., G * 32] result is transposed on
@@ -408,7 +423,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
                  "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM",
-                 "HeliumForCausalLM", "Glm4MoeForCausalLM")
+                 "HeliumForCausalLM", "Glm4MoeForCausalLM", "Ernie4_5_MoeForCausalLM")
 
 
 def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
@@ -459,12 +474,51 @@ def glm4_moe_tensors(w, cfg):
     return kept
 
 
+def ernie4_5_moe_layer(cfg, n):
+    """Ernie4_5_MoeDecoderLayer: an Ernie4_5_MoeSparseMoeBlock iff (n + 1) % moe_layer_interval == 0 and
+    moe_layer_start_index <= n <= moe_layer_end_index (already resolved: -1 is num_hidden_layers - 1)."""
+    return ((n + 1) % cfg["moe_layer_interval"] == 0
+            and cfg["moe_layer_start_index"] <= n <= cfg["moe_layer_end_index"])
+
+
+def ernie4_5_moe_tensors(w, cfg):
+    """Ernie4_5_MoeForCausalLM's tensors: drops every tensor whose name contains "mtp"
+    (_keys_to_ignore_on_load_unexpected ["mtp"]: the multi-token-prediction layer, which the class ignores), and checks
+    that the rest are exactly the tensors the class loads (HF would leave missing ones random and ignore unexpected
+    ones), the correction bias [1, E]."""
+    L, E = cfg["num_hidden_layers"], cfg["moe_num_experts"]
+    kept = {name: a for name, a in w.items() if "mtp" not in name}
+    want = {"model.embed_tokens.weight", "model.norm.weight"}
+    if not cfg["tie_word_embeddings"]:
+        want.add("lm_head.weight")
+    for n in range(L):
+        p = "model.layers.%d." % n
+        want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
+        want |= {p + "self_attn.%s_proj.weight" % t for t in "qkvo"}
+        mlps = [p + "mlp."]
+        if ernie4_5_moe_layer(cfg, n):
+            want |= {p + "mlp.gate.weight", p + "mlp.moe_statics.e_score_correction_bias"}
+            mlps = [p + "mlp.experts.%d." % e for e in range(E)]
+            if cfg["moe_num_shared_experts"] > 0:
+                mlps.append(p + "mlp.shared_experts.")
+        want |= {q + "%s_proj.weight" % t for q in mlps for t in ("gate", "up", "down")}
+    if set(kept) != want:
+        raise ValueError("ERNIE 4.5 MoE: tensors the class does not load: %s; tensors it needs that are missing: %s"
+                         % (sorted(set(kept) - want)[:5], sorted(want - set(kept))[:5]))
+    bad = [name for name, a in kept.items()
+           if name.endswith(".moe_statics.e_score_correction_bias") and a.shape != (1, E)]
+    if bad:
+        raise ValueError("ERNIE 4.5 MoE: %s is not [1, %d] (Ernie4_5_MoeStatics)" % (bad[0], E))
+    return kept
+
+
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
     qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's
     sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe",
-    "glm4moe" or None), moe_renormalize, masked_group_score and weights_with_correction (GLM-4.5 MoE's routing)."""
+    "glm4moe", "ernie4_5moe" or None), moe_renormalize, masked_group_score and weights_with_correction (GLM-4.5 MoE's
+    and ERNIE 4.5 MoE's routing)."""
 
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
@@ -543,6 +597,20 @@ class Model:
             cfg.setdefault("tie_word_embeddings", True)
             use_bias = cfg.get("use_bias", False)   # bias=config.use_bias on all seven projections
             check_bias_tensors(self.w, cfg, "ERNIE 4.5", "use_bias", use_bias, use_bias, use_bias)
+        if arch == "Ernie4_5_MoeForCausalLM":
+            # Ernie4_5_MoeConfig's defaults (no head_dim field: getattr(config, "head_dim", hidden / heads), below), and
+            # its moe_layer_end_index -1 resolved to num_hidden_layers - 1.
+            for key, value in (("num_key_value_heads", 4), ("rope_theta", 500000.0), ("rms_norm_eps", 1e-5),
+                               ("tie_word_embeddings", True), ("use_bias", False), ("moe_num_experts", 64),
+                               ("moe_k", 6), ("moe_num_shared_experts", 2), ("moe_layer_start_index", 1),
+                               ("moe_layer_end_index", -1), ("moe_layer_interval", 1), ("moe_norm_min", 1e-12)):
+                cfg.setdefault(key, value)
+            if cfg["moe_layer_end_index"] == -1:
+                cfg["moe_layer_end_index"] = cfg["num_hidden_layers"] - 1
+            if cfg["use_bias"]:
+                # bias=config.use_bias on every projection, the experts' and the lm_head's included: not implemented.
+                raise NotImplementedError("ERNIE 4.5 MoE with use_bias")
+            self.w = ernie4_5_moe_tensors(self.w, cfg)
         if arch in ("Exaone4ForCausalLM", "Olmo3ForCausalLM"):
             cfg.setdefault("rms_norm_eps", 1e-5)
         if arch == "SeedOssForCausalLM":
@@ -603,9 +671,9 @@ class Model:
         self.parallel = (self.phi or (arch == "StableLmForCausalLM" and cfg.get("use_parallel_residual", False))
                          or (self.neox and cfg.get("use_parallel_residual", True)) or arch == "CohereForCausalLM")
         self.parallel_mlp_norm = self.neox
-        # GLM, Cohere, ERNIE 4.5 and Helium rotate adjacent pairs.
+        # GLM, Cohere, ERNIE 4.5 (and its MoE) and Helium rotate adjacent pairs.
         self.interleaved_rope = arch in ("GlmForCausalLM", "Glm4ForCausalLM", "CohereForCausalLM",
-                                         "Ernie4_5ForCausalLM", "HeliumForCausalLM")
+                                         "Ernie4_5ForCausalLM", "HeliumForCausalLM", "Ernie4_5_MoeForCausalLM")
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         self.windows = self._windows()
         if arch == "Olmo3ForCausalLM" and any(w is not None for w in self.windows):
@@ -648,11 +716,12 @@ class Model:
                     else "qwen3moe" if arch in ("Qwen3MoeForCausalLM", "OlmoeForCausalLM")
                     else "qwen2moe" if arch == "Qwen2MoeForCausalLM"
                     else "granitemoe" if arch == "GraniteMoeForCausalLM"
-                    else "glm4moe" if arch == "Glm4MoeForCausalLM" else None)
+                    else "glm4moe" if arch == "Glm4MoeForCausalLM"
+                    else "ernie4_5moe" if arch == "Ernie4_5_MoeForCausalLM" else None)
         self.shared_gate = True                   # Qwen2-MoE's sigmoid gate of the shared expert
         self.moe_renormalize = True
         # GLM-4.5 MoE (test switches): the choice score of the experts outside the kept groups (masked_fill 0.0), and
-        # whether the chosen experts' weights include the correction bias (they do not).
+        # whether the chosen experts' weights include the correction bias (they do not; ERNIE 4.5 MoE's neither).
         self.masked_group_score = 0.0
         self.weights_with_correction = False
         self.kv_dtype = "f32"                     # "bf16" / "f16": round cached keys and values
@@ -977,13 +1046,41 @@ class Model:
         shared = self.linear(self.act(self.linear(x, q + "gate_proj")) * self.linear(x, q + "up_proj"), q + "down_proj")
         return out + shared
 
+    def ernie4_5_moe(self, n, x):
+        """Ernie4_5_MoeSparseMoeBlock: p = softmax(x . mlp.gate.weight) over all experts; the top moe_k experts by p +
+        mlp.moe_statics.e_score_correction_bias (ties to the lower expert), weighted by p (without the bias) divided by
+        max(their sum, moe_norm_min); plus the shared experts when moe_num_shared_experts > 0."""
+        cfg = self.cfg
+        p = "model.layers.%d.mlp." % n
+        logits = self.linear(x, p + "gate")                                # [S, E]
+        probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probs /= probs.sum(axis=-1, keepdims=True)
+        choice = probs + self.w[p + "moe_statics.e_score_correction_bias"].reshape(-1)
+        out = np.zeros_like(x)
+        for t in range(x.shape[0]):
+            top = np.argsort(-choice[t], kind="stable")[:cfg["moe_k"]]
+            weights = (choice if self.weights_with_correction else probs)[t, top]
+            weights = weights / max(weights.sum(), cfg["moe_norm_min"])
+            for e, wt in zip(top, weights):
+                q = p + "experts.%d." % e
+                h = self.act(self.linear(x[t], q + "gate_proj")) * self.linear(x[t], q + "up_proj")
+                out[t] += wt * self.linear(h, q + "down_proj")
+        if cfg["moe_num_shared_experts"] > 0:
+            q = p + "shared_experts."
+            out = out + self.linear(self.act(self.linear(x, q + "gate_proj")) * self.linear(x, q + "up_proj"),
+                                    q + "down_proj")
+        return out
+
     def moe_layer(self, n):
         """Whether layer n has the mixture (else a dense MLP of intermediate_size): GLM-4.5 MoE from
         first_k_dense_replace on; Qwen2/3-MoE where n is not in mlp_only_layers, num_experts > 0 and
-        (n + 1) % decoder_sparse_step == 0."""
+        (n + 1) % decoder_sparse_step == 0; ERNIE 4.5 MoE where (n + 1) % moe_layer_interval == 0 and
+        moe_layer_start_index <= n <= moe_layer_end_index."""
         cfg = self.cfg
         if self.moe == "glm4moe":
             return n >= cfg["first_k_dense_replace"]
+        if self.moe == "ernie4_5moe":
+            return ernie4_5_moe_layer(cfg, n)
         if self.arch in ("Qwen3MoeForCausalLM", "Qwen2MoeForCausalLM"):
             return (n not in (cfg.get("mlp_only_layers") or []) and cfg.get("num_experts", 1) > 0
                     and (n + 1) % cfg.get("decoder_sparse_step", 1) == 0)
@@ -1019,6 +1116,8 @@ class Model:
             return self.dense_mlp(n, x)
         if self.moe == "glm4moe":
             return self.glm4_moe(n, x)
+        if self.moe == "ernie4_5moe":
+            return self.ernie4_5_moe(n, x)
         if self.moe == "gptoss":
             return self.gptoss_moe(n, x)
         if self.moe == "mixtral":

@@ -889,10 +889,11 @@ TEST_P(DenseKernels, RoutedExperts) {
             std::string::npos);
 }
 
-// Sigmoid routing on the device (GLM-4.5): scores s = sigmoid(logit), choices c = s + bias; groups scored by
-// their two best c, the experts outside the kept groups choosing with c = 0; the k best c (ties to the lower
-// expert) weighed by s / (sum + 1e-20) (or s) times the scale; against a double reference.
-TEST_P(DenseKernels, SigmoidRouting) {
+// Scored routing on the device (GLM-4.5, ERNIE 4.5): scores s = sigmoid(logit) or the softmax over all,
+// choices c = s + bias; groups scored by their two best c, the experts outside the kept groups choosing with
+// c = 0; the k best c (ties to the lower expert) weighed by s / max(sum + eps, floor) (or s) times the scale;
+// against a double reference.
+TEST_P(DenseKernels, ScoredRouting) {
   const int64_t S = 4, E = 8, K = 3, R = S * K;
   std::vector<float> logits = randomNormals(S * E, 41), bias = randomNormals(E, 42);
   // Token 2: every kept expert's choice below 0, so experts of dropped groups (c = 0) win, the lower first.
@@ -908,19 +909,29 @@ TEST_P(DenseKernels, SigmoidRouting) {
     bool norm;
     float scale;
     std::vector<float> *bias;
+    bool softmax = false;
+    float floor = 0.0f;
   };
   for (const Case &c : {Case{4, 2, true, 2.5f, &bias}, Case{4, 2, false, 1.0f, &bias}, Case{1, 1, true, 1.0f, &bias},
-                        Case{4, 1, true, 1.5f, &negative}, Case{2, 1, true, 1.0f, &bias}}) {
-    std::vector<float> params = {float(K), c.norm ? 1.0f : 0.0f, float(c.groups), float(c.topGroups), c.scale},
+                        Case{4, 1, true, 1.5f, &negative}, Case{2, 1, true, 1.0f, &bias},
+                        Case{1, 1, true, 1.0f, &bias, true, 1e-12f}, Case{1, 1, true, 1.0f, &bias, true, 0.99f},
+                        Case{4, 2, false, 2.0f, &bias, true}}) {
+    std::vector<float> params = {float(K), c.norm ? 1.0f : 0.0f, float(c.groups), float(c.topGroups), c.scale,
+                                 c.softmax ? 1.0f : 0.0f, c.floor},
                        routes(R * 2, std::nanf(""));
-    ASSERT_EQ(run("xf_dense_topk_sigmoid", {tensorOf(logits, {S, E}), tensorOf(*c.bias, {E}), tensorOf(params, {5}),
-                                            tensorOf(routes, {R, 2})}),
+    ASSERT_EQ(run("xf_dense_topk_scored", {tensorOf(logits, {S, E}), tensorOf(*c.bias, {E}), tensorOf(params, {7}),
+                                           tensorOf(routes, {R, 2})}),
               "");
     const int64_t per = E / c.groups;
+    bool floorBinds = false;
     for (int64_t t = 0; t < S; ++t) {
       std::vector<double> score(E), choice(E), groupScore(c.groups);
+      double total = 0;
+      for (int64_t e = 0; e < E; ++e)
+        total += std::exp(double(logits[t * E + e]));
       for (int64_t e = 0; e < E; ++e) {
-        score[e] = 1.0 / (1.0 + std::exp(-double(logits[t * E + e])));
+        score[e] = c.softmax ? std::exp(double(logits[t * E + e])) / total
+                             : 1.0 / (1.0 + std::exp(-double(logits[t * E + e])));
         choice[e] = score[e] + (*c.bias)[e];
       }
       for (int64_t g = 0; g < c.groups; ++g) {
@@ -947,28 +958,33 @@ TEST_P(DenseKernels, SigmoidRouting) {
         const std::string where = "token " + std::to_string(t) + " choice " + std::to_string(j) + ", " +
                                   std::to_string(c.topGroups) + " of " + std::to_string(c.groups) + " groups";
         EXPECT_EQ(routes[(t * K + j) * 2], float(order[j])) << where;
-        EXPECT_NEAR(routes[(t * K + j) * 2 + 1], score[order[j]] / (c.norm ? sum + 1e-20 : 1.0) * c.scale, 1e-6)
-            << where;
+        const double den = c.norm ? std::max(sum + (c.softmax ? 0.0 : 1e-20), double(c.floor)) : 1.0;
+        EXPECT_NEAR(routes[(t * K + j) * 2 + 1], score[order[j]] / den * c.scale, 1e-6)
+            << where << (c.softmax ? " (softmax)" : " (sigmoid)");
       }
+      floorBinds |= sum < c.floor;
       if (c.bias == &negative && t == 2)
         // Only group 3 kept, and every kept choice negative: the dropped experts' zeros win, lowest first.
         for (int64_t j = 0; j < K; ++j)
           EXPECT_EQ(routes[(t * K + j) * 2], float(j));
     }
+    if (c.floor > 0.5f)
+      EXPECT_TRUE(floorBinds) << "the floor must bind for some token to test it";
   }
   // Refusals: more groups than the kept-group mask holds, more kept than there are, a bias per other experts.
   std::vector<float> routes(R * 2), shortBias(E - 1);
-  std::vector<float> many = {float(K), 1, 64, 1, 1}, over = {float(K), 1, 4, 5, 1}, fine = {float(K), 1, 4, 2, 1};
+  std::vector<float> many = {float(K), 1, 64, 1, 1, 0, 0}, over = {float(K), 1, 4, 5, 1, 0, 0},
+                     fine = {float(K), 1, 4, 2, 1, 0, 0};
   std::vector<float> wide(S * 64);
-  EXPECT_NE(run("xf_dense_topk_sigmoid", {tensorOf(wide, {S, 64}), tensorOf(wide, {64}), tensorOf(many, {5}),
+  EXPECT_NE(run("xf_dense_topk_scored", {tensorOf(wide, {S, 64}), tensorOf(wide, {64}), tensorOf(many, {7}),
                                           tensorOf(routes, {R, 2})})
                 .find("1 of 64 expert groups (at most 32, dividing the 64 experts)"),
             std::string::npos);
-  EXPECT_NE(run("xf_dense_topk_sigmoid", {tensorOf(logits, {S, E}), tensorOf(bias, {E}), tensorOf(over, {5}),
+  EXPECT_NE(run("xf_dense_topk_scored", {tensorOf(logits, {S, E}), tensorOf(bias, {E}), tensorOf(over, {7}),
                                           tensorOf(routes, {R, 2})})
                 .find("5 of 4 expert groups"),
             std::string::npos);
-  EXPECT_NE(run("xf_dense_topk_sigmoid", {tensorOf(logits, {S, E}), tensorOf(shortBias, {E - 1}), tensorOf(fine, {5}),
+  EXPECT_NE(run("xf_dense_topk_scored", {tensorOf(logits, {S, E}), tensorOf(shortBias, {E - 1}), tensorOf(fine, {7}),
                                           tensorOf(routes, {R, 2})})
                 .find("'bias' must be [8] (one per expert)"),
             std::string::npos);
