@@ -630,15 +630,18 @@ private:
         });
     return tensor::CollapseShapeOp::create(b, loc, sum.getResult(0), SmallVector<ReassociationIndices>{{0, 1}, {2}});
   }
-  /// Qwen's, OLMoE's and GLM-4.5's expert names: mlp.gate, mlp.experts.E.{gate,up,down}_proj.
+  /// Qwen's, OLMoE's, GLM-4.5's, dots.llm1's and ERNIE 4.5's expert names: mlp.gate,
+  /// mlp.experts.E.{gate,up,down}_proj.
   bool isQwenMoe() const {
     return m.architecture == "Qwen3MoeForCausalLM" || m.architecture == "Qwen2MoeForCausalLM" ||
-           m.architecture == "OlmoeForCausalLM" || isGlmOrErnieMoe();
+           m.architecture == "OlmoeForCausalLM" || namesSharedExperts();
   }
-  /// GLM-4.5's and ERNIE 4.5's mixtures: Qwen's expert names, mlp.shared_experts, and a float32 selection
-  /// bias (ERNIE's [1, experts] in mlp.moe_statics, with a float32 router).
+  /// GLM-4.5's, dots.llm1's and ERNIE 4.5's mixtures: Qwen's expert names, mlp.shared_experts, and a float32
+  /// selection bias (ERNIE's [1, experts] in mlp.moe_statics, with a float32 router).
   bool isErnieMoe() const { return m.architecture == "Ernie4_5_MoeForCausalLM"; }
-  bool isGlmOrErnieMoe() const { return m.architecture == "Glm4MoeForCausalLM" || isErnieMoe(); }
+  bool namesSharedExperts() const {
+    return m.architecture == "Glm4MoeForCausalLM" || m.architecture == "Dots1ForCausalLM" || isErnieMoe();
+  }
 
   /// Positions of this call's tokens: 0..S-1 for a prefill, the given position for a decode step.
   Value positionsTensor() {
@@ -1125,10 +1128,10 @@ private:
         b.getF64FloatAttr(p.normMin));
     if (p.sharedIntermediate == 0)
       return routed;
-    // The shared expert, which every token takes (GLM-4.5's and ERNIE 4.5's mlp.shared_experts), times
+    // The shared expert, which every token takes (mlp.shared_experts in GLM-4.5, dots.llm1, ERNIE 4.5), times
     // sigmoid(shared_expert_gate . x) in Qwen2-MoE.
     Value shared =
-        mlp(layer, x, isGlmOrErnieMoe() ? "mlp.shared_experts" : "mlp.shared_expert", p.sharedIntermediate, /*bias=*/false);
+        mlp(layer, x, namesSharedExperts() ? "mlp.shared_experts" : "mlp.shared_expert", p.sharedIntermediate, /*bias=*/false);
     if (p.sharedGate)
       shared = gateRows(shared, model::linear(b, loc, x, layerWeight(layer, "mlp.shared_expert_gate.weight", {1, C})));
     return add(routed, shared);

@@ -133,6 +133,7 @@ enum class SlidingStyle {
   Qwen,        // use_sliding_window: layers >= max_window_layers slide; or layer_types
   Alternating, // layer_types, by default even layers slide (Gemma 2, gpt-oss)
   Pattern,     // layer_types, by default every sliding_window_pattern-th layer is full (Gemma 3)
+  WindowLayers, // layer_types, by default the layers from max_window_layers on slide (Dots1: no switch)
 };
 
 struct Architecture {
@@ -148,7 +149,7 @@ struct Architecture {
   bool attentionBiasKey;       // the class reads attention_bias
   bool attentionBias;          // its default
   bool moe;
-  int64_t experts, topK;       // MoE defaults
+  int64_t experts, topK;       // MoE defaults; 0: the config must give them
 };
 
 const Architecture kArchitectures[] = {
@@ -252,6 +253,10 @@ const Architecture kArchitectures[] = {
     // a group limit, a routed scale and shared experts.
     {"Glm4MoeForCausalLM", "glm4_moe", 10000.0, 1e-5, false, "silu", 0, true, SlidingStyle::None, std::nullopt,
      131072, true, false, true, 128, 8},
+    // dots.llm1: Qwen 3's attention (q/k norms per head, attention_bias on all four projections) with
+    // DeepSeek-V3's mixture, GLM-4.5's routing. Expert counts have no class default.
+    {"Dots1ForCausalLM", "dots1", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::WindowLayers, 4096, 2048,
+     true, false, true, 0, 0},
     // ERNIE 4.5 MoE: ERNIE 4.5's attention, dense layers outside moe_layer_start_index..end_index every
     // moe_layer_interval, softmax routing chosen with a correction bias, shared experts.
     {"Ernie4_5_MoeForCausalLM", "ernie4_5_moe", 500000.0, 1e-5, true, "silu", 0, true, SlidingStyle::None,
@@ -268,7 +273,8 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM",
                                         "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM",
                                         "Olmo3ForCausalLM", "HeliumForCausalLM", "Glm4MoeForCausalLM",
-                                        "Ernie4_5_MoeForCausalLM", "Mistral3ForConditionalGeneration"};
+                                        "Dots1ForCausalLM", "Ernie4_5_MoeForCausalLM",
+                                        "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -580,7 +586,7 @@ private:
     const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernieMoe = arch->modelType == "ernie4_5_moe",
                ernie = arch->modelType == "ernie4_5" || ernieMoe,
                seed = arch->modelType == "seed_oss", helium = arch->modelType == "helium",
-               glmMoe = arch->modelType == "glm4_moe";
+               glmMoe = arch->modelType == "glm4_moe", dots1 = arch->modelType == "dots1";
     if (arch->modelType == "glm4")
       m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
     // HeliumConfig's is 20 whatever the heads.
@@ -700,7 +706,7 @@ private:
             /*prefix=*/false);
     // Qwen 3 and Gemma 3 norm q and k per head before RoPE (Gemma's norms scale by 1 + w, as its others); so
     // does GLM-4.5 with use_qk_norm.
-    if (arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3 ||
+    if (arch->modelType == "qwen3" || arch->modelType == "qwen3_moe" || gemma3 || dots1 ||
         (glmMoe && boolField("use_qk_norm", false)))
       a.qkNorm = QkNorm::PerHead;
     if (arch->modelType == "olmo2" || arch->modelType == "olmo3") {
@@ -782,8 +788,8 @@ private:
           mlp.denseLayers.push_back(l);
       mlp.denseIntermediate = denseIntermediate;
       mlp.normTopK = boolField("norm_topk_prob", false);
-    } else if (glmMoe || ernieMoe) {
-      // Read with the routing (readGlmMoe, readErnieMoe).
+    } else if (glmMoe || dots1 || ernieMoe) {
+      // Read with the routing (readDeepSeekMoe, readErnieMoe).
     } else if (olmoe) {
       // OlmoeSparseMoeBlock: every layer's experts of intermediate_size, as Qwen3-MoE's routing.
       mlp.intermediate = intField("intermediate_size", 2048);
@@ -832,20 +838,21 @@ private:
     }
     if (arch->moe) {
       const bool numExperts = qwenMoe || olmoe; // Mixtral's and gpt-oss's key: num_local_experts
-      const StringRef expertsKey = glmMoe     ? "n_routed_experts"
+      const StringRef expertsKey = glmMoe || dots1 ? "n_routed_experts"
                                    : ernieMoe ? "moe_num_experts"
                                    : numExperts ? "num_experts"
                                                 : "num_local_experts",
                       topKKey = ernieMoe ? "moe_k" : "num_experts_per_tok";
-      mlp.experts = intField(expertsKey, arch->experts);
-      mlp.topK = intField(topKKey, arch->topK);
+      auto classDefault = [](int64_t v) { return v ? std::optional<int64_t>(v) : std::nullopt; };
+      mlp.experts = intField(expertsKey, classDefault(arch->experts));
+      mlp.topK = intField(topKKey, classDefault(arch->topK));
       if (mlp.topK > mlp.experts && mlp.experts > 0)
         error(topKKey, topKKey + " (" + std::to_string(mlp.topK) + ") exceeds " + expertsKey + " (" +
                            std::to_string(mlp.experts) + ")",
               /*prefix=*/false);
     }
-    if (glmMoe)
-      readGlmMoe(m);
+    if (glmMoe || dots1)
+      readDeepSeekMoe(m, glmMoe);
     if (ernieMoe)
       readErnieMoe(m);
     if (mlp.experts > 0 && static_cast<int64_t>(mlp.denseLayers.size()) == m.numLayers && m.numLayers > 0) {
@@ -947,19 +954,31 @@ private:
     return m;
   }
 
-  /// GLM-4.5's mixture (Glm4MoeMoE): the first first_k_dense_replace layers dense (intermediate_size), the
-  /// others n_routed_experts of moe_intermediate_size routed by sigmoid scores, chosen with
-  /// e_score_correction_bias within the topk_group best of n_group groups, normalized (norm_topk_prob) and
-  /// scaled (routed_scaling_factor), plus n_shared_experts experts' worth of shared expert. The checkpoint
-  /// holds num_nextn_predict_layers multi-token-prediction layers after the last, which the class skips.
-  void readGlmMoe(ModelSpec &m) {
+  /// DeepSeek-V3's mixture as GLM-4.5 (Glm4MoeMoE) and dots.llm1 (Dots1MoE) have it: the first
+  /// first_k_dense_replace layers dense (intermediate_size), the others n_routed_experts of
+  /// moe_intermediate_size routed by sigmoid scores, chosen with e_score_correction_bias within the
+  /// topk_group best of n_group groups, normalized (norm_topk_prob) and scaled (routed_scaling_factor), plus
+  /// n_shared_experts experts' worth of shared expert. GLM-4.5's checkpoints hold num_nextn_predict_layers
+  /// multi-token-prediction layers after the last, which its class skips.
+  void readDeepSeekMoe(ModelSpec &m, bool glm) {
     MlpSpec &mlp = m.mlp;
     mlp.intermediate = intField("moe_intermediate_size", std::nullopt);
     mlp.denseIntermediate = intField("intermediate_size", std::nullopt);
-    mlp.sharedIntermediate = mlp.intermediate * intField("n_shared_experts", 1);
+    mlp.sharedIntermediate = mlp.intermediate * intField("n_shared_experts", glm ? std::optional<int64_t>(1) : std::nullopt);
     mlp.router = MlpSpec::Router::Sigmoid;
     mlp.selectionBias = true;
-    mlp.normTopK = boolField("norm_topk_prob", true);
+    mlp.normTopK = boolField("norm_topk_prob", glm);
+    // Fields of DeepSeek-V3's original configuration that HF's classes never read: only the values that
+    // describe what they compute are accepted.
+    if (int64_t freq = intField("moe_layer_freq", 1); freq != 1)
+      error("moe_layer_freq", "'moe_layer_freq' = " + std::to_string(freq) + ": HF's " + m.architecture +
+                                  " ignores this field (every layer from first_k_dense_replace on is a mixture); "
+                                  "only 1 is supported");
+    for (auto [key, expected] : {std::pair<StringRef, StringRef>{"scoring_func", "sigmoid"}, {"topk_method", "noaux_tc"}})
+      if (const json::Value *v = field(key))
+        if (std::optional<StringRef> s = v->getAsString(); !s || *s != expected)
+          error(key, "'" + key + "' = " + describe(*v) + ": only \"" + expected + "\" is supported (HF's " +
+                         m.architecture + " ignores this field)");
     mlp.routedScale = numberField("routed_scaling_factor", 1.0);
     if (!(mlp.routedScale > 0) || !std::isfinite(mlp.routedScale))
       error("routed_scaling_factor", "expected a positive number, got " + formatNumber(mlp.routedScale));
@@ -977,10 +996,11 @@ private:
       error("topk_group", "topk_group (" + std::to_string(mlp.topGroups) + ") exceeds n_group (" +
                               std::to_string(mlp.groups) + ")",
             /*prefix=*/false);
-    const int64_t dense = intField("first_k_dense_replace", 1, /*lo=*/0);
+    const int64_t dense = intField("first_k_dense_replace", glm ? 1 : 0, /*lo=*/0);
     for (int64_t l = 0; l < std::min(dense, m.numLayers); ++l)
       mlp.denseLayers.push_back(l);
-    m.mtpLayers = intField("num_nextn_predict_layers", 0, /*lo=*/0);
+    if (glm)
+      m.mtpLayers = intField("num_nextn_predict_layers", 0, /*lo=*/0);
   }
 
   /// ERNIE 4.5's mixture (Ernie4_5_MoeSparseMoeBlock): layer l has it when (l + 1) % moe_layer_interval == 0
@@ -1204,7 +1224,7 @@ private:
     std::vector<LayerType> types(n, LayerType::Full);
     bool explicitTypes = false;
     if (arch.sliding == SlidingStyle::Qwen || arch.sliding == SlidingStyle::Alternating ||
-        arch.sliding == SlidingStyle::Pattern) {
+        arch.sliding == SlidingStyle::Pattern || arch.sliding == SlidingStyle::WindowLayers) {
       if (const json::Value *v = field("layer_types")) {
         explicitTypes = true;
         const json::Array *list = v->getAsArray();
@@ -1240,6 +1260,14 @@ private:
       int64_t maxWindowLayers = intField("max_window_layers", 28, 0);
       if (!use)
         window.reset();
+      if (!explicitTypes && window)
+        for (int64_t i = maxWindowLayers; i < n; ++i)
+          types[i] = LayerType::Sliding;
+      break;
+    }
+    case SlidingStyle::WindowLayers: {
+      // Dots1Config: the layers from max_window_layers (default 62) on slide when sliding_window is set.
+      int64_t maxWindowLayers = intField("max_window_layers", 62, 0);
       if (!explicitTypes && window)
         for (int64_t i = maxWindowLayers; i < n; ++i)
           types[i] = LayerType::Sliding;

@@ -693,14 +693,14 @@ std::function<int64_t(int64_t)> qkvRowOf(const Plan &p, const LayerPlan &lp) {
 
 /// The tensor names of a mixture of per-expert nn.Linear weights, within a layer: Mixtral's
 /// block_sparse_moe.{gate, experts.E.w1/w3/w2}, or Qwen2- and Qwen3-MoE's
-/// mlp.{gate, experts.E.gate_proj/up_proj/down_proj}; the shared expert's prefix (mlp.shared_expert, GLM-4.5's
-/// mlp.shared_experts).
+/// mlp.{gate, experts.E.gate_proj/up_proj/down_proj}; the shared expert's prefix (mlp.shared_expert, or
+/// mlp.shared_experts in GLM-4.5, dots.llm1 and ERNIE 4.5).
 struct ExpertNames {
   std::string router, prefix, gate, up, down, shared = "mlp.shared_expert";
   std::string expert(int64_t e) const { return prefix + ".experts." + std::to_string(e) + "."; }
 };
 
-/// The selection bias of a layer's router (`pre` its prefix) as stored: GLM-4.5's
+/// The selection bias of a layer's router (`pre` its prefix) as stored: GLM-4.5's and dots.llm1's
 /// mlp.gate.e_score_correction_bias [E] or ERNIE 4.5's mlp.moe_statics.e_score_correction_bias [1, E].
 std::pair<std::string, std::vector<int64_t>> selectionBiasTensor(const Plan &p, const std::string &pre) {
   if (p.architecture == "Ernie4_5_MoeForCausalLM")
@@ -737,7 +737,8 @@ std::string finalNormName(const Plan &p) {
 }
 
 ExpertNames expertNames(const Plan &p) {
-  if (p.architecture == "Glm4MoeForCausalLM" || p.architecture == "Ernie4_5_MoeForCausalLM")
+  if (p.architecture == "Glm4MoeForCausalLM" || p.architecture == "Dots1ForCausalLM" ||
+      p.architecture == "Ernie4_5_MoeForCausalLM")
     return {"mlp.gate", "mlp", "gate_proj", "up_proj", "down_proj", "mlp.shared_experts"};
   if (p.architecture == "Qwen3MoeForCausalLM" || p.architecture == "Qwen2MoeForCausalLM" ||
       p.architecture == "OlmoeForCausalLM")
@@ -1004,6 +1005,8 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
   WeightReader r(store, Storage::F32, progress);
   const int64_t H = p.hidden;
   auto intermediateOf = [&](const LayerPlan &lp) { return lp.denseMlp ? p.mlp.denseIntermediate : p.mlp.intermediate; };
+  // Routers stored in float32 beside 16-bit projections stay float32 (they choose the experts).
+  llvm::StringSet<> f32Routers;
   // A projection's weight [out, in]; GPT-2's Conv1D stores it [in, out].
   auto readWeight = [&](const std::string &name, int64_t out, int64_t in) {
     if (!isGpt2(p))
@@ -1079,6 +1082,8 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     } else if (E > 0 && !p.mlp.limit) {
       // Per-expert gate, up and down (Mixtral, Qwen2- and Qwen3-MoE, GLM-4.5), already [out, in].
       g.router = r.read(pre + names.router + ".weight", {E, H});
+      if (const WeightInfo *info = store.find(pre + names.router + ".weight"); info && info->type == WeightType::F32)
+        f32Routers.insert(pre + names.router + ".weight"); // ERNIE 4.5 MoE keeps its routers in float32
       for (int64_t e = 0; e < E; ++e) {
         std::string ex = pre + names.expert(e);
         std::vector<float> &gateUp = g.expertGateUp.emplace_back(r.read(ex + names.gate + ".weight", {I, H}));
@@ -1157,10 +1162,10 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     bf16 = !r.used.empty();
     for (const auto &name : r.used)
       // MXFP4 experts (U8 blocks and scales) are exact in bf16 too; a selection bias (float32 in GLM-4.5's
-      // bf16 checkpoints) is no projection.
+      // bf16 checkpoints) is no projection, and float32 routers stay so.
       if (const WeightInfo *info = store.find(name.getKey());
           info && info->type != WeightType::BF16 && info->type != WeightType::U8 &&
-          !name.getKey().ends_with(".e_score_correction_bias"))
+          !name.getKey().ends_with(".e_score_correction_bias") && !f32Routers.contains(name.getKey()))
         bf16 = false;
   }
   auto layout = [&](std::vector<float> &w, int64_t in) {
@@ -1186,7 +1191,8 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     layout(g.o, lp.heads * lp.headDim);
     layout(g.gateUp, H);
     layout(g.down, I);
-    layout(g.router, H);
+    if (f32Routers.empty() || policy == Storage::BF16)
+      layout(g.router, H);
     layout(g.sharedGateUp, H);
     layout(g.sharedDown, p.mlp.sharedIntermediate);
     layout(g.sharedGate, H);

@@ -5,8 +5,8 @@
 
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
-phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe, ernie4_5_moe) it
-generates a tiny checkpoint and checks:
+phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe, ernie4_5_moe,
+dots1) it generates a tiny checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10);
   2. against an independent float64 implementation written here with torch 1.13 ops in the style of
@@ -21,17 +21,18 @@ generates a tiny checkpoint and checks:
      leaving the MTP layers unloaded, Qwen*MoeDecoderLayer's choice between the sparse block and a dense MLP,
      Ernie4_5_MoeSparseMoeBlock's softmax, topk of moe_statics(p), gather and clamp(min=moe_norm_min) with the experts
      on their tokens and the shared experts, Ernie4_5_MoeDecoderLayer's choice by interval, start and end index,
-     Ernie4_5_MoeConfig's moe_layer_end_index -1, the "mtp" tensors left unloaded),
-     decoding greedily by recomputing the whole sequence
-     each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, qwen3moe and qwen2moe also that torch reads
-     every tensor of the checkpoint (GLM-4.5's MTP layer and ERNIE 4.5 MoE's "mtp" tensors aside; an expert no token
-     chose counts when its router was read), for glm4_moe that the MTP layer it ignores holds an MoE decoder layer's
-     tensors plus eh_proj, enorm, hnorm and shared_head.norm, and for ernie4_5_moe that the tensors it ignores are the
-     MTP layer's (model.mtp_block.0.*, mtp_emb_norm.0, mtp_hidden_norm.0, mtp_linear_proj.0 [H, 2H]);
+     Ernie4_5_MoeConfig's moe_layer_end_index -1, the "mtp" tensors left unloaded, Dots1Config's layer_types derivation
+     and Dots1Attention's (Qwen3Attention's) window and q/k norms, Dots1MoE routed by Glm4MoeMoE's code, which
+     DeepseekV3MoE's is), decoding greedily by recomputing the whole sequence
+     each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, qwen3moe and qwen2moe also that torch
+     reads every tensor of the checkpoint (GLM-4.5's MTP layer and ERNIE 4.5 MoE's "mtp" tensors aside; an expert no
+     token chose counts when its router was read), for glm4_moe that the MTP layer it ignores holds an MoE decoder
+     layer's tensors plus eh_proj, enorm, hnorm and shared_head.norm, and for ernie4_5_moe that the tensors it ignores
+     are the MTP layer's (model.mtp_block.0.*, mtp_emb_norm.0, mtp_hidden_norm.0, mtp_linear_proj.0 [H, 2H]);
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
   4. --dtype bf16 / f16: every weight read back equals torch's round-to-nearest-even conversion of
-     the float32 weights of the same seed (glm4_moe's e_score_correction_bias, ernie4_5_moe's mlp.gate.weight and
-     e_score_correction_bias: stored F32, unchanged), and the decode still matches torch;
+     the float32 weights of the same seed (glm4_moe's and dots1's e_score_correction_bias, ernie4_5_moe's
+     mlp.gate.weight and e_score_correction_bias: stored F32, unchanged), and the decode still matches torch;
   5. --shards 2 / 3: the index and shard files are well formed and give the same weights as one file;
   6. that the windows matter (a run without the window gives other logits, from the first row that
      has more keys than the window on), that each architecture's own features change the logits when
@@ -65,8 +66,13 @@ generates a tiny checkpoint and checks:
      e_score_correction_bias in the choice (vs none), weights without it (vs with it), moe_norm_min 1e-12 (vs 1.0: the
      clamp keeps the chosen probabilities as they are), top-3 (vs top-1), the shared experts (vs none), the dense
      MLPs on layer 0 (moe_layer_start_index 1) and layer 4 (moe_layer_end_index 3) (each vs layer 1's mixture there),
-     interleaved RoPE (vs rotate-half), head_dim 32 in the score scale and the RoPE (vs hidden / heads = 16)), and that
-     `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
+     interleaved RoPE (vs rotate-half), head_dim 32 in the score scale and the RoPE (vs hidden / heads = 16); dots1: the
+     e_score_correction_bias in the choice (vs none), weights without it (vs with it), the group limit (vs topk_group =
+     n_group), the dropped groups' experts scoring 0.0 (vs -inf), routed_scaling_factor 2.5 (vs 1), norm_topk_prob,
+     top-3 (vs top-1), the shared experts (vs none), the dense MLP on layer 0 (vs layer 1's mixture there), the per-head
+     q/k RMSNorms (vs none), RoPE over the whole head (vs glm4_moe's partial_rotary_factor 0.5), head_dim 24 in the
+     score scale (vs hidden / heads = 16)), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not
+     built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
      GPT2Model (--base-model-names) and untied (--untied), and Qwen2-MoE's shared expert without its gate
@@ -80,17 +86,21 @@ generates a tiny checkpoint and checks:
      f32 and bf16), and GLM-4.5 MoE with use_qk_norm (--qk-norm) and in the single-group form (--single-group), and
      Qwen3-MoE and Qwen2-MoE with dense layers (--mixed-layers: decoder_sparse_step 2, mlp_only_layers [3]), and ERNIE
      4.5 MoE with moe_layer_interval 2 and moe_layer_end_index -1 (--interval) and without shared experts (--no-shared)
-     (f32 and bf16), against torch, as in 2; for Cohere's and StableLM's --qk-norm forms also that the
-     norms and each head's own gains change the logits, for OLMoE's that the renormalization does, for ERNIE
-     4.5's that the interleaved RoPE does, for EXAONE's --layer-types that the listed types (vs the pattern's),
-     the window and NoPE on the full layers do, for --no-window that RoPE on every layer (vs NoPE on the full
-     ones) does, for Seed-OSS's --all-biases that o_proj's bias (vs q/k/v only) and the MLP biases do, for OLMo
-     3's --layer-types that the listed types (vs the default pattern's), their window and RoPE on their full layers
-     do, for GLM-4.5 MoE's --qk-norm that the norms do, for --single-group that the correction bias, weights
-     without it, top-3 and the shared expert do, for --mixed-layers that the dense MLPs on the layers the step makes
-     dense and on the mlp_only_layers one (each vs layer 1's mixture there) do, for ERNIE 4.5 MoE's --interval that the
-     dense MLPs on layers 2 and 4 (vs layer 1's mixture there) and moe_layer_end_index -1 read as num_hidden_layers - 1
-     (vs literally: no mixture) do, for --no-shared that the correction bias and top-3 do, as in 6.
+     (f32 and bf16), and dots.llm1 with attention_bias true (--all-biases: q, k, v and o_proj) and with sliding_window
+     16 and layer_types listed (--layer-types: full, sliding, full, sliding) (f32 and bf16), against torch, as in 2; for
+     Cohere's and StableLM's --qk-norm forms also that the norms and each head's own gains change the logits, for
+     OLMoE's that the renormalization does, for ERNIE 4.5's that the interleaved RoPE does, for EXAONE's --layer-types
+     that the listed types (vs the pattern's), the window and NoPE on the full layers do, for --no-window that RoPE on
+     every layer (vs NoPE on the full ones) does, for Seed-OSS's --all-biases that o_proj's bias (vs q/k/v only) and the
+     MLP biases do, for OLMo 3's --layer-types that the listed types (vs the default pattern's), their window and RoPE
+     on their full layers do, for GLM-4.5 MoE's --qk-norm that the norms do, for --single-group that the correction
+     bias, weights without it, top-3 and the shared expert do, for --mixed-layers that the dense MLPs on the layers the
+     step makes dense and on the mlp_only_layers one (each vs layer 1's mixture there) do, for ERNIE 4.5 MoE's
+     --interval that the dense MLPs on layers 2 and 4 (vs layer 1's mixture there) and moe_layer_end_index -1 read as
+     num_hidden_layers - 1 (vs literally: no mixture) do, for --no-shared that the correction bias and top-3 do, for
+     dots.llm1's --all-biases that the q/k/v biases (vs none) and o_proj's (vs q/k/v only) do, for its --layer-types
+     that the window on layers 1 and 3 (vs none) and full attention on layers 0 and 2 (vs the window there too) do, as
+     in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -286,6 +296,7 @@ class TorchModel:
         self.helium = self.type == "helium"
         self.glm4moe = self.type == "glm4_moe"
         self.ernie_moe = self.type == "ernie4_5_moe"
+        self.dots1 = self.type == "dots1"
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -322,6 +333,23 @@ class TorchModel:
             self.w = {n: t for n, t in self.w.items() if n not in self.mtp}
             # Glm4MoeAttention: q/k/v_proj with bias=config.attention_bias, o_proj bias=False; Glm4MoeMLP: no biases.
             expect_biases(("GLM-4.5 MoE", "attention_bias"), c["attention_bias"], False, False)
+        if self.dots1:
+            # Dots1Config's defaults (no head_dim field: getattr(config, "head_dim", hidden / heads), below), then its
+            # __post_init__: layer_types, when not given, "sliding_attention" if sliding_window is not None and i >=
+            # max_window_layers. Dots1PreTrainedModel: _keys_to_ignore_on_load_unexpected = None (DeepseekV3's skips its
+            # MTP layer): nothing is set aside, and check_decode sees that every tensor is read.
+            for key, value in (("num_key_value_heads", 32), ("rms_norm_eps", 1e-6), ("rope_theta", 10000.0),
+                               ("attention_bias", False), ("n_group", 1), ("topk_group", 1),
+                               ("first_k_dense_replace", 0), ("norm_topk_prob", False), ("routed_scaling_factor", 1.0),
+                               ("sliding_window", 4096), ("max_window_layers", 62)):
+                c.setdefault(key, value)
+            if c.get("layer_types") is None:
+                c["layer_types"] = ["sliding_attention"
+                                    if c["sliding_window"] is not None and i >= c["max_window_layers"]
+                                    else "full_attention" for i in range(c["num_hidden_layers"])]
+            # Dots1Attention (Qwen3Attention): q/k/v/o_proj with bias=config.attention_bias, all four; Dots1MLP
+            # (DeepseekV3MLP): no biases.
+            expect_biases(("dots.llm1", "attention_bias"), c["attention_bias"], c["attention_bias"], False)
         if self.ernie_moe:
             # Ernie4_5_MoeConfig's defaults (no head_dim: getattr(config, "head_dim", hidden / heads), below) and its
             # self.moe_layer_end_index = self.num_hidden_layers - 1 if moe_layer_end_index == -1.
@@ -433,6 +461,10 @@ class TorchModel:
             # Olmo3Attention: self.sliding_window = config.sliding_window if self.attention_type == "sliding_attention"
             # else None, attention_type = config.layer_types[layer_idx].
             return c["sliding_window"] if c["layer_types"][layer] == "sliding_attention" else None
+        if self.dots1:
+            # Dots1Attention (Qwen3Attention): self.sliding_window = config.sliding_window if
+            # config.layer_types[layer_idx] == "sliding_attention" else None.
+            return c["sliding_window"] if c["layer_types"][layer] == "sliding_attention" else None
         if self.type in ("qwen3_moe", "qwen2_moe"):
             # Qwen3MoeConfig: sliding_window if use_sliding_window else None (not in the tiny models).
             assert not c.get("use_sliding_window")
@@ -464,8 +496,10 @@ class TorchModel:
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
         q, k, v = q.view(S, -1, D), k.view(S, -1, D), v.view(S, -1, D)
-        if self.type in ("qwen3", "qwen3_moe", "gemma3_text", "exaone4") or (self.glm4moe and self.cfg["use_qk_norm"]):
-            # Qwen3Attention / Gemma3Attention: self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
+        if (self.type in ("qwen3", "qwen3_moe", "gemma3_text", "exaone4", "dots1")
+                or (self.glm4moe and self.cfg["use_qk_norm"])):
+            # Qwen3Attention (and Dots1Attention, which it is) / Gemma3Attention:
+            # self.q_norm(self.q_proj(hidden_states).view(hidden_shape)).transpose(1, 2)
             # Exaone4Attention: self.q_norm(query_states) after the view and transpose (the same per-head RMSNorm).
             # Glm4MoeAttention (use_qk_norm): q_norm = Glm4MoeRMSNorm(head_dim) on the viewed states, before the
             # transpose and RoPE.
@@ -494,9 +528,10 @@ class TorchModel:
     def mlp(self, p, h):
         c = self.cfg
         n = int(p.split(".")[2])
-        if self.glm4moe and n >= c["first_k_dense_replace"]:
+        if (self.glm4moe or self.dots1) and n >= c["first_k_dense_replace"]:
             # Glm4MoeDecoderLayer: Glm4MoeMoE if layer_idx >= config.first_k_dense_replace, else Glm4MoeMLP(config)
-            # (intermediate_size: the SwiGLU below).
+            # (intermediate_size: the SwiGLU below). Dots1DecoderLayer (DeepseekV3DecoderLayer): the same, with Dots1MoE
+            # (DeepseekV3MoE, whose DeepseekV3TopkRouter and moe() are Glm4MoeMoE's code).
             return self.glm4_moe(p + "mlp.", h)
         if self.ernie_moe and ((n + 1) % c["moe_layer_interval"] == 0 and n >= c["moe_layer_start_index"]
                                and n <= c["moe_layer_end_index"]):
@@ -783,9 +818,10 @@ class TorchModel:
         return routed + torch.sigmoid(F.linear(h, w[p + "shared_expert_gate.weight"])) * shared
 
     def glm4_moe(self, p, h):
-        """Glm4MoeMoE: Glm4MoeTopkRouter (router_logits = F.linear(x.float32, weight.float32): float64 here), then
-        route_tokens_to_experts as transformers writes it, the experts on the tokens routed to them (index_add_), plus
-        shared_experts(residuals)."""
+        """Glm4MoeMoE (and Dots1MoE: DeepseekV3MoE, the same code): Glm4MoeTopkRouter (router_logits =
+        F.linear(x.float32, weight.float32): float64 here), then route_tokens_to_experts (DeepseekV3TopkRouter's
+        get_topk_indices and forward) as transformers writes it, the experts on the tokens routed to them (index_add_),
+        plus shared_experts(residuals)."""
         c, w = self.cfg, self.w
         E, G, top_k = c["n_routed_experts"], c["n_group"], c["num_experts_per_tok"]
         router_logits = F.linear(h, w[p + "gate.weight"]).sigmoid()
@@ -934,10 +970,10 @@ def check_decode(tag, model_dir, max_new, shared_gate=True):
           "" if ttokens == tokens else "first mismatch at %d" % next(i for i, (a, b) in enumerate(zip(tokens, ttokens)) if a != b))
     d = maxdiff(tlogits, logits) if tlogits.shape == logits.shape else float("inf")
     check(d <= 1e-9, "%s: logits == torch float64" % tag, "max diff %.2e, |logits| max %.2f" % (d, np.abs(logits).max()))
-    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe"):
+    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1"):
         # Mixed dense / MoE layers: every tensor the checkpoint has (GLM-4.5's MTP layers and ERNIE 4.5 MoE's "mtp"
-        # tensors aside) is read; an expert that no token chose counts as read when its layer's router was (HF loads it
-        # all the same).
+        # tensors aside; dots.llm1's all) is read; an expert that no token chose counts as read when its layer's router
+        # was (HF loads it all the same).
         unused = sorted(n for n in set(tm.w) - tm.w.used
                         if not (".mlp.experts." in n and n.split("experts.")[0] + "gate.weight" in tm.w.used))
         check(not unused, "%s: torch reads every tensor" % tag, "unused: %s" % unused[:4] if unused else "")
@@ -1369,6 +1405,31 @@ def check_features_matter(arch, model_dir, logits):
         "ernie4_5_moe --no-shared": (("e_score_correction_bias in the choice (vs none)",
                                       zeroed("mlp.moe_statics.e_score_correction_bias")),
                                      ("top-3 routing (vs top-1)", cfg_("moe_k", 1))),
+        # Layer 0 dense, layers 1-3 the mixture routed as glm4_moe's: 8 experts in 4 groups, top 2 groups, top 3
+        # experts; Qwen 3's per-head q/k norms; head_dim 24 where hidden / heads is 16, rotated whole (not glm4_moe's
+        # half).
+        "dots1": (("e_score_correction_bias in the choice (vs none)", zeroed("mlp.gate.e_score_correction_bias")),
+                  ("weights without the correction bias (vs with it)", setattr_("weights_with_correction", True)),
+                  ("group limit, topk_group 2 of n_group 4 (vs every group)", cfg_("topk_group", 4)),
+                  ("dropped groups' experts scoring 0.0 (vs -inf: they win over negative scores)",
+                   setattr_("masked_group_score", -np.inf)),
+                  ("routed_scaling_factor 2.5 (vs 1)", cfg_("routed_scaling_factor", 1.0)),
+                  ("norm_topk_prob true (vs the sigmoids as they are)", cfg_("norm_topk_prob", False)),
+                  ("top-3 routing (vs top-1)", cfg_("num_experts_per_tok", 1)),
+                  ("shared experts (vs none)", zeroed("mlp.shared_experts.down_proj.weight")),
+                  ("dense MLP on layer 0, first_k_dense_replace 1 (vs layer 1's mixture there)",
+                   mixture_on([0], first_k_dense_replace=0)),
+                  ("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),
+                  ("RoPE over the whole head (vs glm4_moe's partial_rotary_factor 0.5)",
+                   cfg_("partial_rotary_factor", 0.5)),
+                  ("head_dim 24's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5))),
+        # gen_tiny_model --all-biases: attention_bias true, biases on q, k, v and o_proj.
+        "dots1 --all-biases": (("q/k/v biases (vs none)", no_qkv_bias),
+                               ("o_proj bias (vs q/k/v only, as glm4_moe's)", no_biases(("self_attn.o_proj",)))),
+        # gen_tiny_model --layer-types: sliding_window 16, layer_types full, sliding, full, sliding.
+        "dots1 --layer-types": (("sliding window on layers 1 and 3 (vs none)", setattr_("windows", [None] * 4)),
+                                ("full attention on layers 0 and 2 (vs the window there too)",
+                                 setattr_("windows", [16] * 4))),
         # gen_tiny_model --qk-norm: use_qk_norm true.
         "glm4_moe --qk-norm": (("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),),
         # gen_tiny_model --single-group: n_group 1, topk_group 1, routed_scaling_factor 1, one shared expert.
@@ -1434,7 +1495,8 @@ def main():
         # 4.0 with layer_types listed (as the 32B) and without a window (every layer rotated), Seed-OSS with biases on
         # o_proj and the MLP too, OLMo 3 with layer_types listed (not the default pattern), GLM-4.5 MoE with q/k norms
         # (as GLM-4.5) and in the published single-group routing form, Qwen2/3-MoE with dense layers, ERNIE 4.5 MoE with
-        # its mixtures every other layer up to the last (moe_layer_end_index -1) and without shared experts.
+        # its mixtures every other layer up to the last (moe_layer_end_index -1) and without shared experts, dots.llm1
+        # with biases on q, k, v and o_proj and with layer_types listed (two sliding layers).
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -1452,7 +1514,9 @@ def main():
                                   ("qwen3moe", "f32", "--mixed-layers"), ("qwen3moe", "bf16", "--mixed-layers"),
                                   ("qwen2moe", "f32", "--mixed-layers"), ("qwen2moe", "bf16", "--mixed-layers"),
                                   ("ernie4_5_moe", "f32", "--interval"), ("ernie4_5_moe", "bf16", "--interval"),
-                                  ("ernie4_5_moe", "f32", "--no-shared"), ("ernie4_5_moe", "bf16", "--no-shared")):
+                                  ("ernie4_5_moe", "f32", "--no-shared"), ("ernie4_5_moe", "bf16", "--no-shared"),
+                                  ("dots1", "f32", "--all-biases"), ("dots1", "bf16", "--all-biases"),
+                                  ("dots1", "f32", "--layer-types"), ("dots1", "bf16", "--layer-types")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

@@ -4,7 +4,7 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe}
+                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
@@ -16,7 +16,7 @@ GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2F
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
 OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM,
-Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM; gemma3mm:
+Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM, Dots1ForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -24,7 +24,7 @@ DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 The weights are drawn in float32 from numpy's default_rng(seed) in a fixed order, so the same seed gives
 the same values whatever --dtype and --shards are; --dtype then rounds them to nearest, ties to even
 (bf16: the top 16 bits of the float32; f16: numpy's float16 conversion). The tensors FLOAT32_TENSORS names for the
-arch (glm4_moe's mlp.gate.e_score_correction_bias; ernie4_5_moe's mlp.gate.weight and
+arch (glm4_moe's and dots1's mlp.gate.e_score_correction_bias; ernie4_5_moe's mlp.gate.weight and
 mlp.moe_statics.e_score_correction_bias: those the published bf16 checkpoints keep in float32 and transformers keeps
 in float32, _keep_in_fp32_modules_strict) are stored F32 whatever --dtype.
 
@@ -67,6 +67,16 @@ class ignores every tensor whose name contains "mtp". With --interval moe_layer_
 (num_hidden_layers - 1): layers 1 and 3 are the mixtures, 0, 2 and 4 dense. With --no-shared moe_num_shared_experts 0
 and no mlp.shared_experts tensors; the other tensors are those the same seed gives with them.
 
+dots1 (Dots1ForCausalLM: dots.llm1) is Qwen 3's attention and blocks with DeepSeek-V3's mixture, routed as glm4_moe's.
+4 layers: layer 0 a dense MLP (first_k_dense_replace 1), layers 1-3 the sigmoid-routed mixture of glm4_moe (8 experts in
+4 groups, top 2 groups, top 3 experts, a float32 e_score_correction_bias in the choice only, routed_scaling_factor 2.5)
+plus 2 shared experts; per-head q/k RMSNorms (self_attn.q_norm / k_norm.weight [head_dim]) before RoPE over the whole
+head_dim 24 (heads * head_dim = 96, not hidden). No multi-token-prediction layer: the class loads every tensor
+(_keys_to_ignore_on_load_unexpected None). attention_bias false; with --all-biases true: q, k, v and o_proj all get
+biases (the other tensors are those the same seed gives without them). sliding_window null and max_window_layers 4: no
+layer slides; with --layer-types sliding_window 16 and layer_types (full, sliding, full, sliding), the weights the
+same.
+
 With --mixed-layers (qwen3moe, qwen2moe) some layers have a dense MLP, as Qwen*MoeDecoderLayer builds one where
 (layer in mlp_only_layers) or (layer + 1) % decoder_sparse_step != 0: 4 layers, decoder_sparse_step 2 and
 mlp_only_layers [3] make layer 1 the only mixture, layers 0 and 2 dense by the step and layer 3 dense by the list;
@@ -89,7 +99,8 @@ instead; the weights are the same.
 
 seed_oss has biases on q, k and v only (attention_bias true, attention_out_bias and mlp_bias false), as the
 published Seed-OSS-36B. With --all-biases config.json says attention_out_bias and mlp_bias true and the checkpoint
-has o_proj's and the MLP's biases too; the other tensors are those the same seed gives without them.
+has o_proj's and the MLP's biases too; the other tensors are those the same seed gives without them. (dots1's
+--all-biases: above.)
 
 NumPy only: the safetensors format is written by hand (see write_safetensors).
 """
@@ -105,12 +116,14 @@ ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
          "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
-         "olmo3", "helium", "glm4_moe", "ernie4_5_moe"]
+         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1"]
 # Stored F32 whatever --dtype (suffixes of the tensor names), per arch: the modules transformers keeps in float32
 # (_keep_in_fp32_modules_strict), as the published bf16 checkpoints store them. ERNIE 4.5 MoE's "gate" and
-# "moe_statics": the router mlp.gate.weight (not the experts' gate_proj) and the correction bias.
+# "moe_statics": the router mlp.gate.weight (not the experts' gate_proj) and the correction bias. dots.llm1's: that of
+# DeepseekV3PreTrainedModel, which Dots1PreTrainedModel is.
 FLOAT32_TENSORS = {"glm4_moe": (".e_score_correction_bias",),
-                   "ernie4_5_moe": (".mlp.gate.weight", ".mlp.moe_statics.e_score_correction_bias")}
+                   "ernie4_5_moe": (".mlp.gate.weight", ".mlp.moe_statics.e_score_correction_bias"),
+                   "dots1": (".e_score_correction_bias",)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -501,6 +514,45 @@ def make_config(arch, dtype):
             "attention_dropout": 0.0,
             "initializer_range": 0.02,
             "pad_token_id": 0,
+        }
+    elif arch == "dots1":
+        # dots.llm1 (Dots1ForCausalLM): Qwen3Attention (q/k/v/o with bias=attention_bias, all four; q_norm / k_norm an
+        # RMSNorm over head_dim with one [head_dim] gain for every head, before RoPE; rotate-half RoPE over the whole
+        # head) and DeepseekV3DecoderLayer's pre-norm blocks, whose mixture (DeepseekV3MoE, DeepseekV3TopkRouter) is
+        # glm4_moe's: layer 0 a dense MLP of intermediate_size 96 (first_k_dense_replace 1), layers 1-3 the sigmoid
+        # router with the float32 e_score_correction_bias in the choice only, top topk_group 2 of n_group 4 groups, top
+        # 3 of 8 experts (moe_intermediate_size 32), weights normalized (norm_topk_prob) times routed_scaling_factor
+        # 2.5, plus shared experts of 32 * n_shared_experts 2 = 64. head_dim 24 given (Dots1Config has no such field:
+        # the attention's getattr(config, "head_dim", hidden / heads) reads it), so that heads * head_dim = 96 is not
+        # hidden. attention_bias false (--all-biases: true). Layer types as Dots1Config: layer_types when given, else
+        # layer i slides iff sliding_window is not null and i >= max_window_layers; sliding_window null and
+        # max_window_layers 4 here: no layer slides (--layer-types: sliding_window 16, layers 1 and 3 slide). 4 layers,
+        # so that there are three MoE layers and two of each type; no MTP layer (the class would not load one).
+        cfg = {
+            "architectures": ["Dots1ForCausalLM"],
+            "model_type": "dots1",
+            **common,
+            "num_hidden_layers": 4,
+            "head_dim": 24,
+            "rms_norm_eps": 1e-6,
+            "intermediate_size": 96,
+            "moe_intermediate_size": 32,
+            "n_routed_experts": 8,
+            "num_experts_per_tok": 3,
+            "n_shared_experts": 2,
+            "n_group": 4,
+            "topk_group": 2,
+            "routed_scaling_factor": 2.5,
+            "norm_topk_prob": True,
+            "first_k_dense_replace": 1,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "sliding_window": None,
+            "max_window_layers": 4,
+            "initializer_range": 0.02,
         }
     elif arch == "cohere":
         # Cohere (Command R): one LayerNorm without bias (layer_norm_eps) whose output feeds attention and MLP
@@ -960,11 +1012,12 @@ def make_gpt2_weights(cfg, rng, base_model_names):
 
 def moe_layer(cfg, n):
     """Whether decoder layer n has a mixture of experts (else a dense MLP of intermediate_size): Glm4MoeDecoderLayer's
-    layer_idx >= first_k_dense_replace; Qwen2/3-MoE's (layer_idx not in mlp_only_layers) and num_experts > 0 and
-    (layer_idx + 1) % decoder_sparse_step == 0; Ernie4_5_MoeDecoderLayer's (layer_idx + 1) % moe_layer_interval == 0 and
-    moe_layer_start_index <= layer_idx <= moe_layer_end_index (-1: num_hidden_layers - 1, as Ernie4_5_MoeConfig)."""
+    (and Dots1DecoderLayer's, DeepseekV3's) layer_idx >= first_k_dense_replace; Qwen2/3-MoE's (layer_idx not in
+    mlp_only_layers) and num_experts > 0 and (layer_idx + 1) % decoder_sparse_step == 0; Ernie4_5_MoeDecoderLayer's
+    (layer_idx + 1) % moe_layer_interval == 0 and moe_layer_start_index <= layer_idx <= moe_layer_end_index (-1:
+    num_hidden_layers - 1, as Ernie4_5_MoeConfig)."""
     kind = cfg["model_type"]
-    if kind == "glm4_moe":
+    if kind in ("glm4_moe", "dots1"):
         return n >= cfg["first_k_dense_replace"]
     if kind == "ernie4_5_moe":
         end = cfg["moe_layer_end_index"]
@@ -1093,11 +1146,12 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
                 w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
                 w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
-        elif kind == "seed_oss":
-            # SeedOssAttention: bias=attention_bias on q, k and v, bias=attention_out_bias on o_proj; std 0.1 so that
-            # they move the logits visibly. All four drawn whatever the flags, so that --all-biases changes no other
-            # weight.
-            qkv, out = cfg["attention_bias"], cfg["attention_out_bias"]
+        elif kind in ("seed_oss", "dots1"):
+            # SeedOssAttention: bias=attention_bias on q, k and v, bias=attention_out_bias on o_proj; Dots1Attention
+            # (Qwen3Attention): bias=attention_bias on all four. std 0.1 so that they move the logits visibly. All four
+            # drawn whatever the flags, so that --all-biases changes no other weight.
+            qkv = cfg["attention_bias"]
+            out = cfg["attention_out_bias"] if kind == "seed_oss" else qkv
             for name, n_out, on in (("q_proj", nH * D, qkv), ("k_proj", nKV * D, qkv), ("v_proj", nKV * D, qkv),
                                     ("o_proj", H, out)):
                 b = bias(n_out, std=0.1)
@@ -1134,7 +1188,7 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 for name, g in (("q_layernorm", gq), ("k_layernorm", gk)):
                     for h in range(g.shape[0]):
                         w[p + "self_attn.%s.norms.%d.weight" % (name, h)] = g[h]
-        if kind in ("qwen3", "qwen3_moe", "exaone4"):
+        if kind in ("qwen3", "qwen3_moe", "exaone4", "dots1"):
             w[p + "self_attn.q_norm.weight"] = norm(D)
             w[p + "self_attn.k_norm.weight"] = norm(D)
         if kind == "glm4_moe" and cfg["use_qk_norm"]:
@@ -1167,11 +1221,11 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[q + "w1.weight"] = mat(I, H, std=0.15)
                 w[q + "w2.weight"] = mat(H, I)
                 w[q + "w3.weight"] = mat(I, H, std=0.15)
-        elif kind == "glm4_moe" and moe_layer(cfg, n):
-            # Glm4MoeMoE: router mlp.gate (no bias; std 0.3 so that the sigmoids spread over (0, 1) between tokens) and
-            # its e_score_correction_bias (float32, stored F32 whatever --dtype; std 0.3, about the spread of the
-            # sigmoids, so that it changes which experts win), the routed experts, then the shared experts
-            # (moe_intermediate_size * n_shared_experts, no gate of their own).
+        elif kind in ("glm4_moe", "dots1") and moe_layer(cfg, n):
+            # Glm4MoeMoE (and Dots1MoE, DeepseekV3's: the same tensors): router mlp.gate (no bias; std 0.3 so that the
+            # sigmoids spread over (0, 1) between tokens) and its e_score_correction_bias (float32, stored F32 whatever
+            # --dtype; std 0.3, about the spread of the sigmoids, so that it changes which experts win), the routed
+            # experts, then the shared experts (moe_intermediate_size * n_shared_experts, no gate of their own).
             E, Im, Is = cfg["n_routed_experts"], cfg["moe_intermediate_size"], \
                 cfg["moe_intermediate_size"] * cfg["n_shared_experts"]
             w[p + "mlp.gate.weight"] = mat(E, H, std=0.3)
@@ -1400,13 +1454,14 @@ def main(argv=None):
     ap.add_argument("--layer-types", action="store_true",
                     help="exaone4: list layer_types (sliding, full, sliding, full) beside sliding_window_pattern "
                          "\"LLLG\", which the class then ignores; olmo3: list layer_types (full, sliding, full, "
-                         "sliding)")
+                         "sliding); dots1: sliding_window 16 and layer_types (full, sliding, full, sliding)")
     ap.add_argument("--no-window", action="store_true",
                     help="exaone4: sliding_window null (every layer full and rotated) and four full_attention "
                          "layer_types")
     ap.add_argument("--all-biases", action="store_true",
-                    help="seed_oss: attention_out_bias and mlp_bias true, with o_proj's and the MLP's bias tensors; the "
-                         "other weights as without them")
+                    help="seed_oss: attention_out_bias and mlp_bias true, with o_proj's and the MLP's bias tensors; "
+                         "dots1: attention_bias true, with q/k/v/o_proj's bias tensors; the other weights as without "
+                         "them")
     ap.add_argument("--mixed-layers", action="store_true",
                     help="qwen3moe, qwen2moe: 4 layers, decoder_sparse_step 2 and mlp_only_layers [3]: layer 1 a mixture, "
                          "layers 0, 2 and 3 dense MLPs of intermediate_size 96")
@@ -1443,10 +1498,10 @@ def main(argv=None):
         ap.error("--no-bias applies to --arch ernie4_5")
     if (args.interval or args.no_shared) and args.arch != "ernie4_5_moe":
         ap.error("--interval and --no-shared apply to --arch ernie4_5_moe")
-    if args.all_biases and args.arch != "seed_oss":
-        ap.error("--all-biases applies to --arch seed_oss")
-    if args.layer_types and args.arch not in ("exaone4", "olmo3"):
-        ap.error("--layer-types applies to --arch exaone4 and olmo3")
+    if args.all_biases and args.arch not in ("seed_oss", "dots1"):
+        ap.error("--all-biases applies to --arch seed_oss and dots1")
+    if args.layer_types and args.arch not in ("exaone4", "olmo3", "dots1"):
+        ap.error("--layer-types applies to --arch exaone4, olmo3 and dots1")
     if args.no_window and args.arch != "exaone4":
         ap.error("--no-window applies to --arch exaone4")
     if args.layer_types and args.no_window:
@@ -1482,6 +1537,11 @@ def main(argv=None):
     if args.layer_types and args.arch == "olmo3":
         # Not the default (sliding, sliding, sliding, full): a reader that ignored them would differ on layers 0, 2, 3.
         cfg["layer_types"] = ["full_attention", "sliding_attention", "full_attention", "sliding_attention"]
+    elif args.layer_types and args.arch == "dots1":
+        # Not what max_window_layers 4 derives (every layer full) nor every layer sliding: a reader that derived them,
+        # or put the window on every layer, would differ. A window of 16, which prompts of more than 16 tokens cross.
+        cfg["sliding_window"] = 16
+        cfg["layer_types"] = ["full_attention", "sliding_attention", "full_attention", "sliding_attention"]
     elif args.layer_types:
         # Not the pattern's (sliding, sliding, sliding, full): a reader that derived them from "LLLG" would differ.
         cfg["layer_types"] = ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]
@@ -1489,7 +1549,9 @@ def main(argv=None):
     if args.no_window:
         cfg["sliding_window"] = None
         cfg["layer_types"] = ["full_attention"] * cfg["num_hidden_layers"]
-    if args.all_biases:
+    if args.all_biases and args.arch == "dots1":
+        cfg["attention_bias"] = True
+    elif args.all_biases:
         cfg["attention_out_bias"] = True
         cfg["mlp_bias"] = True
     if args.interval:

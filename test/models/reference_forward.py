@@ -8,8 +8,8 @@ Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
 OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
-OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE) and the Gemma 3 / Mistral 3 multimodal packagings (the configs that
-gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
+OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1) and the Gemma 3 / Mistral 3 multimodal packagings (the configs
+that gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
 transformers class defaults).
 
 Greedy decoding: the prompt runs as one causal prefill; row 0 of the output is the logits of the last
@@ -20,8 +20,8 @@ line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
-_olmo3 / _helium / _glm4_moe / _ernie4_5_moe, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares no code with
-the xf repository. Conventions:
+_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares
+no code with the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
     dtype, gelu_pytorch_tanh unless hidden_activation says otherwise (hidden_act is ignored), tied
@@ -34,7 +34,8 @@ the xf repository. Conventions:
     head h // (H / Hkv); causal; a sliding window W lets the query at position p see keys j with
     p - W < j <= p (W keys, itself included). Which layers slide: Mistral, Mixtral, Phi-3 every layer
     when sliding_window is set; gpt-oss and Gemma 2 layer_types, by default the even layers; Qwen 2/3
-    only with use_sliding_window, then layer_types, by default the layers i >= max_window_layers.
+    only with use_sliding_window, then layer_types, by default the layers i >= max_window_layers; dots.llm1
+    layer_types, by default the layers i >= max_window_layers while sliding_window is set.
   * Gemma 2: embeddings times sqrt(hidden) rounded to the config dtype (a tensor of that dtype in HF);
     sandwich norms (input / post_attention around attention, pre / post_feedforward around the MLP,
     each output normed before its residual add); scores z -> c tanh(z / c) with c =
@@ -186,6 +187,19 @@ the xf repository. Conventions:
     class does (_keys_to_ignore_on_load_unexpected ["mtp"]); every other tensor must be one the class loads, and each of
     those must be there. Class defaults num_key_value_heads 4, head_dim = hidden / heads, rope_theta 5e5, rms_norm_eps
     1e-5, tied embeddings.
+  * dots.llm1 (Dots1ForCausalLM): Qwen 3's attention (Qwen3Attention: q_norm / k_norm, an RMSNorm over head_dim with
+    one [head_dim] gain for every head, before RoPE; rotate-half RoPE over the whole head; scores times head_dim^-0.5)
+    with biases on q, k, v and o_proj, all four, with attention_bias (default false); DeepseekV3DecoderLayer's pre-norm
+    blocks and mixture, routed as GLM-4.5 MoE's (DeepseekV3TopkRouter is Glm4MoeTopkRouter: the sigmoid, the float32
+    e_score_correction_bias in the choice only, the group limit with the dropped groups' experts scored 0.0, the
+    weights divided by their sum + 1e-20 with norm_topk_prob, times routed_scaling_factor; the shared experts added),
+    the layers i < first_k_dense_replace dense. Layer types as Dots1Config: layer_types when given, else layer i slides
+    iff sliding_window is not null and i >= max_window_layers; sliding layers see the last sliding_window keys. No MTP
+    layer: _keys_to_ignore_on_load_unexpected is None, so every tensor must be one the class loads, and each of those
+    must be there. Class defaults num_key_value_heads 32, head_dim = hidden / heads, rms_norm_eps 1e-6, rope_theta 1e4,
+    n_group 1, topk_group 1, first_k_dense_replace 0, norm_topk_prob false, routed_scaling_factor 1, sliding_window
+    4096, max_window_layers 62, untied embeddings; n_routed_experts, num_experts_per_tok and n_shared_experts have none
+    (null: refused).
   * MXFP4 (gpt-oss experts stored as NAME_blocks U8 [..., G, 16] and NAME_scales U8 [..., G]), as
     transformers' convert_moe_packed_tensors: byte b of a group gives values 2b (low nibble) and 2b + 1
     (high nibble) from the e2m1 table, times 2^(scale - 127); the [..., G * 32] result is transposed on
@@ -423,7 +437,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
                  "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM",
-                 "HeliumForCausalLM", "Glm4MoeForCausalLM", "Ernie4_5_MoeForCausalLM")
+                 "HeliumForCausalLM", "Glm4MoeForCausalLM", "Ernie4_5_MoeForCausalLM", "Dots1ForCausalLM")
 
 
 def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
@@ -437,10 +451,12 @@ def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
         raise ValueError("%s: the bias tensors disagree with %s" % (arch, keys))
 
 
-def glm4_moe_tensors(w, cfg):
-    """Glm4MoeForCausalLM's tensors: drops the multi-token-prediction layers (model.layers.N.* for num_hidden_layers
-    <= N < num_hidden_layers + num_nextn_predict_layers), which the class ignores, and checks that the rest are exactly
-    the tensors the class loads (HF would leave missing ones random and ignore unexpected ones)."""
+def sigmoid_moe_tensors(w, cfg, what, biases, qk_norm):
+    """Glm4MoeForCausalLM's or Dots1ForCausalLM's tensors (`what` names the model): drops the multi-token-prediction
+    layers (model.layers.N.* for num_hidden_layers <= N < num_hidden_layers + num_nextn_predict_layers; GLM-4.5's, which
+    the class ignores; dots.llm1 has none), and checks that the rest are exactly the tensors the class loads (HF would
+    leave missing ones random and ignore unexpected ones): biases on the projections `biases` names ("qkv", "qkvo" or
+    ""), q_norm / k_norm if `qk_norm`, the mixture from first_k_dense_replace on."""
     L, E = cfg["num_hidden_layers"], cfg["n_routed_experts"]
     mtp = range(L, L + cfg.get("num_nextn_predict_layers", 0))
     kept = {}
@@ -448,8 +464,8 @@ def glm4_moe_tensors(w, cfg):
         parts = name.split(".")
         if name.startswith("model.layers.") and int(parts[2]) >= L:
             if int(parts[2]) not in mtp:
-                raise ValueError("GLM-4.5 MoE: %s is past the last layer and the num_nextn_predict_layers MTP layers"
-                                 % name)
+                raise ValueError("%s: %s is past the last layer and the num_nextn_predict_layers MTP layers"
+                                 % (what, name))
             continue
         kept[name] = a
     want = {"model.embed_tokens.weight", "model.norm.weight"}
@@ -459,9 +475,8 @@ def glm4_moe_tensors(w, cfg):
         p = "model.layers.%d." % n
         want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
         want |= {p + "self_attn.%s_proj.weight" % t for t in "qkvo"}
-        if cfg["attention_bias"]:
-            want |= {p + "self_attn.%s_proj.bias" % t for t in "qkv"}
-        if cfg["use_qk_norm"]:
+        want |= {p + "self_attn.%s_proj.bias" % t for t in biases}
+        if qk_norm:
             want |= {p + "self_attn.q_norm.weight", p + "self_attn.k_norm.weight"}
         mlps = [p + "mlp."]
         if n >= cfg["first_k_dense_replace"]:
@@ -469,8 +484,8 @@ def glm4_moe_tensors(w, cfg):
             mlps = [p + "mlp.experts.%d." % e for e in range(E)] + [p + "mlp.shared_experts."]
         want |= {q + "%s_proj.weight" % t for q in mlps for t in ("gate", "up", "down")}
     if set(kept) != want:
-        raise ValueError("GLM-4.5 MoE: tensors the class does not load: %s; tensors it needs that are missing: %s"
-                         % (sorted(set(kept) - want)[:5], sorted(want - set(kept))[:5]))
+        raise ValueError("%s: tensors the class does not load: %s; tensors it needs that are missing: %s"
+                         % (what, sorted(set(kept) - want)[:5], sorted(want - set(kept))[:5]))
     return kept
 
 
@@ -517,8 +532,8 @@ class Model:
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
     qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's
     sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe",
-    "glm4moe", "ernie4_5moe" or None), moe_renormalize, masked_group_score and weights_with_correction (GLM-4.5 MoE's
-    and ERNIE 4.5 MoE's routing)."""
+    "glm4moe" (also dots.llm1's), "ernie4_5moe" or None), moe_renormalize, masked_group_score and
+    weights_with_correction (GLM-4.5 MoE's, dots.llm1's and ERNIE 4.5 MoE's routing)."""
 
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
@@ -583,7 +598,22 @@ class Model:
                                ("routed_scaling_factor", 1.0), ("n_group", 1), ("topk_group", 1),
                                ("first_k_dense_replace", 1), ("norm_topk_prob", True)):
                 cfg.setdefault(key, value)
-            self.w = glm4_moe_tensors(self.w, cfg)
+            # Glm4MoeAttention: bias=attention_bias on q, k and v, never on o_proj.
+            self.w = sigmoid_moe_tensors(self.w, cfg, "GLM-4.5 MoE", "qkv" if cfg["attention_bias"] else "",
+                                         cfg["use_qk_norm"])
+        if arch == "Dots1ForCausalLM":
+            # Dots1Config's defaults (no head_dim field: getattr(config, "head_dim", hidden / heads), below); it has
+            # none for the expert counts (None: the class cannot be built).
+            for key, value in (("num_key_value_heads", 32), ("rms_norm_eps", 1e-6), ("tie_word_embeddings", False),
+                               ("attention_bias", False), ("n_group", 1), ("topk_group", 1),
+                               ("first_k_dense_replace", 0), ("norm_topk_prob", False), ("routed_scaling_factor", 1.0),
+                               ("sliding_window", 4096), ("max_window_layers", 62)):
+                cfg.setdefault(key, value)
+            for key in ("n_routed_experts", "num_experts_per_tok", "n_shared_experts"):
+                if cfg.get(key) is None:
+                    raise ValueError("dots.llm1: %s must be given (Dots1Config has no default)" % key)
+            # Dots1Attention (Qwen3Attention): bias=attention_bias on q, k, v and o_proj; q_norm / k_norm always.
+            self.w = sigmoid_moe_tensors(self.w, cfg, "dots.llm1", "qkvo" if cfg["attention_bias"] else "", True)
         if arch == "OlmoeForCausalLM":
             cfg.setdefault("rms_norm_eps", 1e-5)
             if cfg.get("clip_qkv") is not None:
@@ -701,7 +731,8 @@ class Model:
             self.local_rope = rope_parameters(local)
         self.unit_offset = gemma
         self.sandwich = (gemma and not gemma1) or arch == "Glm4ForCausalLM"
-        self.qk_norm = (arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "Exaone4ForCausalLM")
+        self.qk_norm = (arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "Exaone4ForCausalLM",
+                                 "Dots1ForCausalLM")
                         or (arch == "Glm4MoeForCausalLM" and cfg["use_qk_norm"]))
         # Cohere (use_qk_norm) and StableLM (qk_layernorm): a LayerNorm without bias over head_dim, each head
         # with its own gains.
@@ -711,17 +742,19 @@ class Model:
         # 3's) q/k norms over each token's whole projections; OLMoE: those q/k norms in Llama's pre-norm blocks.
         self.post_norms = arch in ("Olmo2ForCausalLM", "Exaone4ForCausalLM", "Olmo3ForCausalLM")
         self.qk_norm_projection = arch in ("Olmo2ForCausalLM", "OlmoeForCausalLM", "Olmo3ForCausalLM")
-        # OLMoE routes as Qwen3-MoE, with the same class defaults (top 8, norm_topk_prob false).
+        # OLMoE routes as Qwen3-MoE, with the same class defaults (top 8, norm_topk_prob false); dots.llm1 as GLM-4.5
+        # MoE (DeepseekV3TopkRouter and DeepseekV3MoE).
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
                     else "qwen3moe" if arch in ("Qwen3MoeForCausalLM", "OlmoeForCausalLM")
                     else "qwen2moe" if arch == "Qwen2MoeForCausalLM"
                     else "granitemoe" if arch == "GraniteMoeForCausalLM"
-                    else "glm4moe" if arch == "Glm4MoeForCausalLM"
+                    else "glm4moe" if arch in ("Glm4MoeForCausalLM", "Dots1ForCausalLM")
                     else "ernie4_5moe" if arch == "Ernie4_5_MoeForCausalLM" else None)
         self.shared_gate = True                   # Qwen2-MoE's sigmoid gate of the shared expert
         self.moe_renormalize = True
-        # GLM-4.5 MoE (test switches): the choice score of the experts outside the kept groups (masked_fill 0.0), and
-        # whether the chosen experts' weights include the correction bias (they do not; ERNIE 4.5 MoE's neither).
+        # GLM-4.5 MoE and dots.llm1 (test switches): the choice score of the experts outside the kept groups
+        # (masked_fill 0.0), and whether the chosen experts' weights include the correction bias (they do not; ERNIE 4.5
+        # MoE's neither).
         self.masked_group_score = 0.0
         self.weights_with_correction = False
         self.kv_dtype = "f32"                     # "bf16" / "f16": round cached keys and values
@@ -841,6 +874,14 @@ class Model:
             if cfg.get("use_sliding_window", False) and cfg.get("sliding_window") is not None:
                 raise NotImplementedError("Qwen-MoE with a sliding window")
             return [None] * L
+        if arch == "Dots1ForCausalLM":
+            # Dots1Config: layer_types, by default "sliding_attention" iff sliding_window is not None and i >=
+            # max_window_layers (no use_sliding_window); Dots1Attention: sliding_window on the sliding layers.
+            window = cfg["sliding_window"]
+            first = cfg["max_window_layers"]
+            types = cfg.get("layer_types") or ["sliding_attention" if window is not None and i >= first
+                                               else "full_attention" for i in range(L)]
+            return [window if t == "sliding_attention" else None for t in types]
         if arch in ("Qwen2ForCausalLM", "Qwen3ForCausalLM"):
             window = cfg.get("sliding_window", 4096) if cfg.get("use_sliding_window", False) else None
             first = cfg.get("max_window_layers", 28)
@@ -1017,10 +1058,11 @@ class Model:
         return out
 
     def glm4_moe(self, n, x):
-        """Glm4MoeMoE: sigmoid router scores s; choice scores s + e_score_correction_bias, limited to the experts of the
-        topk_group groups whose two best choice scores sum highest (the others score masked_group_score, 0.0); the top
-        k experts by choice score (ties to the lower group / expert), weighted by s, renormalized (norm_topk_prob) and
-        times routed_scaling_factor; plus the shared experts."""
+        """Glm4MoeMoE (and Dots1MoE, DeepseekV3MoE: the same): sigmoid router scores s; choice scores s +
+        e_score_correction_bias, limited to the experts of the topk_group groups whose two best choice scores sum
+        highest (the others score masked_group_score, 0.0); the top k experts by choice score (ties to the lower group /
+        expert), weighted by s, renormalized (norm_topk_prob) and times routed_scaling_factor; plus the shared
+        experts."""
         cfg = self.cfg
         p = "model.layers.%d.mlp." % n
         E, G, k = cfg["n_routed_experts"], cfg["n_group"], cfg["num_experts_per_tok"]
@@ -1072,7 +1114,7 @@ class Model:
         return out
 
     def moe_layer(self, n):
-        """Whether layer n has the mixture (else a dense MLP of intermediate_size): GLM-4.5 MoE from
+        """Whether layer n has the mixture (else a dense MLP of intermediate_size): GLM-4.5 MoE and dots.llm1 from
         first_k_dense_replace on; Qwen2/3-MoE where n is not in mlp_only_layers, num_experts > 0 and
         (n + 1) % decoder_sparse_step == 0; ERNIE 4.5 MoE where (n + 1) % moe_layer_interval == 0 and
         moe_layer_start_index <= n <= moe_layer_end_index."""
