@@ -551,8 +551,15 @@ LogicalResult MoEOp::verify() {
   if (topK < 1 || topK > experts)
     return emitOpError() << "top_k (" << topK << ") must be in [1, " << experts << " experts]";
   StringRef router = getRouter();
-  if (router != "softmax" && router != "sigmoid")
-    return emitOpError() << "router must be softmax or sigmoid, got '" << router << "'";
+  if (router != "softmax" && router != "sigmoid" && router != "sparsemixer")
+    return emitOpError() << "router must be softmax, sigmoid or sparsemixer, got '" << router << "'";
+  if (router == "sparsemixer" && (topK != 2 || getSelectionBias() || getGroupsAttr().getInt() != 1 ||
+                                  getTopGroupsAttr().getInt() != 1 || getRoutedScaleAttr().getValueAsDouble() != 1.0 ||
+                                  getNormMinAttr().getValueAsDouble() != 0.0))
+    return emitOpError("router sparsemixer picks top_k = 2 experts without selection_bias, groups, routed_scale "
+                       "or norm_min");
+  if (double eps = getJitterEpsAttr().getValueAsDouble(); !(eps >= 0.0))
+    return emitOpError() << "jitter_eps must be >= 0, got " << eps;
   int64_t groups = getGroupsAttr().getInt(), topGroups = getTopGroupsAttr().getInt();
   double routedScale = getRoutedScaleAttr().getValueAsDouble(), normMin = getNormMinAttr().getValueAsDouble();
   if (groups < 1 || experts % groups != 0 || (groups > 1 && experts / groups < 2))

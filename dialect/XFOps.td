@@ -329,7 +329,11 @@ def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     experts form G equal groups, each scored by the sum of its two largest `c`, and the experts outside the
     `top_groups` best groups (ties: the lower group) choose with `c = 0`. The `top_k` largest `c` (ties: the
     lower expert) are weighed by their `s`, under `norm_top_k` divided by `max(sum(s) + eps, norm_min)` (eps
-    1e-20 for sigmoid scores, 0 for softmax ones), times `routed_scale`:
+    1e-20 for sigmoid scores, 0 for softmax ones), times `routed_scale`.
+
+    `router = "sparsemixer"` (Phi-3.5-MoE, `top_k = 2`): the first choice is the largest logit `m`, weighed
+    by the softmax over the experts whose logits `l` are not excluded by `(m - l) / max(|l|, m) > 2 *
+    jitter_eps`; the second is the largest of the others, weighed the same way among them with its own `m`:
 
     ```
     result[t] = sum_{e in topk(t)} w[t, e] * (down[e]^T h_e(t) + down_bias[e])
@@ -362,7 +366,8 @@ def XF_MoEOp : XF_Op<"moe", [Pure, AttrSizedOperandSegments]> {
                        DefaultValuedAttr<StrAttr, "\"softmax\"">:$router,
                        DefaultValuedAttr<I64Attr, "1">:$groups, DefaultValuedAttr<I64Attr, "1">:$top_groups,
                        DefaultValuedAttr<F64Attr, "1.0">:$routed_scale,
-                       DefaultValuedAttr<F64Attr, "0.0">:$norm_min);
+                       DefaultValuedAttr<F64Attr, "0.0">:$norm_min,
+                       DefaultValuedAttr<F64Attr, "0.01">:$jitter_eps);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $input `,` $router_logits `:` type($input) `,` type($router_logits)

@@ -1114,7 +1114,6 @@ private:
       downBias = p.bias ? stack(downLeaf, "bias", {C}) : Value();
     }
     FloatAttr limit = p.limit ? b.getF64FloatAttr(*p.limit) : FloatAttr();
-    const bool sigmoidRouter = p.router == ::xf::MlpSpec::Router::Sigmoid;
     Value selectionBias;
     if (p.selectionBias && isErnieMoe())
       selectionBias = weight(model::layerTensorName(layer, "mlp.moe_statics.e_score_correction_bias"), {1, E}, f32);
@@ -1123,9 +1122,9 @@ private:
     Value routed = mlir::xf::MoEOp::create(
         b, loc, x.getType(), x, logits, gate, up, down, gateBias, upBias, downBias, selectionBias,
         b.getI64IntegerAttr(p.topK), b.getStringAttr(::xf::toString(p.activation)), limit,
-        b.getF64FloatAttr(p.alpha), b.getBoolAttr(p.normTopK), b.getStringAttr(sigmoidRouter ? "sigmoid" : "softmax"),
+        b.getF64FloatAttr(p.alpha), b.getBoolAttr(p.normTopK), b.getStringAttr(p.routerName()),
         b.getI64IntegerAttr(p.groups), b.getI64IntegerAttr(p.topGroups), b.getF64FloatAttr(p.routedScale),
-        b.getF64FloatAttr(p.normMin));
+        b.getF64FloatAttr(p.normMin), b.getF64FloatAttr(p.jitterEps));
     if (p.sharedIntermediate == 0)
       return routed;
     // The shared expert, which every token takes (mlp.shared_experts in GLM-4.5, dots.llm1, ERNIE 4.5), times

@@ -408,7 +408,8 @@ bool MlpSpec::operator==(const MlpSpec &o) const {
          bias == o.bias && experts == o.experts && topK == o.topK && normTopK == o.normTopK && limit == o.limit &&
          sharedIntermediate == o.sharedIntermediate && sharedGate == o.sharedGate && router == o.router &&
          selectionBias == o.selectionBias && groups == o.groups && topGroups == o.topGroups &&
-         routedScale == o.routedScale && normMin == o.normMin && denseLayers == o.denseLayers &&
+         routedScale == o.routedScale && normMin == o.normMin &&
+         (router != Router::SparseMixer || jitterEps == o.jitterEps) && denseLayers == o.denseLayers &&
          (denseLayers.empty() || denseIntermediate == o.denseIntermediate) && (!limit || alpha == o.alpha);
 }
 

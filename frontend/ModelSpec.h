@@ -197,8 +197,11 @@ struct MlpSpec {
   /// How router logits become expert scores: softmax over all experts (Mixtral, Qwen), or each logit's
   /// sigmoid (GLM-4.5, DeepSeek-V3), whose chosen weights are normalized by their sum (+ 1e-20) under
   /// normTopK.
-  enum class Router { Softmax, Sigmoid };
+  /// SparseMixer (Phi-3.5-MoE, top-2 only): the best logit's expert, weighed by the softmax over the
+  /// experts whose logits are within 2 * jitterEps (relative) of it, then the same among the others.
+  enum class Router { Softmax, Sigmoid, SparseMixer };
   Router router = Router::Softmax;
+  double jitterEps = 0.01;
   /// A learned [experts] bias added to the scores only to choose the experts, not to weigh them
   /// (GLM-4.5's and ERNIE 4.5's e_score_correction_bias).
   bool selectionBias = false;
@@ -213,6 +216,9 @@ struct MlpSpec {
   /// Whether routing takes more than the plain top-k of the logits (with a softmax over them or over all).
   bool scoredRouting() const {
     return router == Router::Sigmoid || selectionBias || groups > 1 || routedScale != 1.0 || normMin > 0.0;
+  }
+  llvm::StringRef routerName() const {
+    return router == Router::Sigmoid ? "sigmoid" : router == Router::SparseMixer ? "sparsemixer" : "softmax";
   }
   /// Layers whose MLP is dense (a gated MLP of `denseIntermediate`), not the mixture (GLM-4.5's first
   /// first_k_dense_replace layers, Qwen-MoE's mlp_only_layers), ascending.

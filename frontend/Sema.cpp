@@ -55,7 +55,7 @@ const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "n
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset", "bias"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
                               "experts", "top_k", "norm_top_k", "shared_intermediate", "shared_gate",
-                              "router", "selection_bias", "groups", "top_groups", "routed_scale", "norm_min",
+                              "router", "jitter_eps", "selection_bias", "groups", "top_groups", "routed_scale", "norm_min",
                               "dense_layers", "dense_intermediate", "limit", "alpha"};
 const StringRef kRopeKeys[] = {"base",          "partial",          "interleaved",      "scaling",
                                "factor",        "original_max_position", "low_freq_factor",
@@ -2140,9 +2140,18 @@ private:
         diag.error(f->keyLoc, "'" + f->key + "' needs 'experts' (a mixture of experts)");
       return f && moe;
     };
-    if (const Field *f = get(fields, "router"); needsExperts(f))
-      if (auto w = word(*f, {"softmax", "sigmoid"}))
-        mlp.router = *w == "sigmoid" ? MlpSpec::Router::Sigmoid : MlpSpec::Router::Softmax;
+    const Field *router = get(fields, "router");
+    if (needsExperts(router))
+      if (auto w = word(*router, {"softmax", "sigmoid", "sparsemixer"}))
+        mlp.router = *w == "sigmoid"       ? MlpSpec::Router::Sigmoid
+                     : *w == "sparsemixer" ? MlpSpec::Router::SparseMixer
+                                           : MlpSpec::Router::Softmax;
+    if (const Field *f = get(fields, "jitter_eps")) {
+      if (mlp.router != MlpSpec::Router::SparseMixer)
+        diag.error(f->keyLoc, "'jitter_eps' applies to 'router = sparsemixer'");
+      else if (auto x = number(*f, 0, 1, true, "in [0, 1]"))
+        mlp.jitterEps = *x;
+    }
     if (const Field *f = get(fields, "selection_bias"); needsExperts(f))
       if (auto b = boolean(*f))
         mlp.selectionBias = *b;
@@ -2177,6 +2186,15 @@ private:
       mlp.denseLayers = layerIndices(*dense, numLayers, "a dense layer");
       if (numLayers > 0 && static_cast<int64_t>(mlp.denseLayers.size()) == numLayers)
         diag.error(dense->keyLoc, "'dense_layers' lists every layer: drop 'experts' for a dense model");
+    }
+    if (mlp.router == MlpSpec::Router::SparseMixer) {
+      // It picks two experts in turn; the other routing keys do not apply to it.
+      if (mlp.topK != 2)
+        diag.error(router->keyLoc, "'router = sparsemixer' picks exactly 2 experts per token; 'top_k' is " +
+                                       llvm::Twine(mlp.topK));
+      for (StringRef key : {"selection_bias", "groups", "top_groups", "routed_scale", "norm_min", "norm_top_k"})
+        if (const Field *f = get(fields, key))
+          diag.error(f->keyLoc, "'" + key + "' does not apply to 'router = sparsemixer'");
     }
     mlp.denseIntermediate = mlp.intermediate;
     if (denseI) {

@@ -337,8 +337,10 @@ private:
         key(4, "shared_intermediate", llvm::Twine(mlp.sharedIntermediate));
       if (mlp.sharedGate)
         key(4, "shared_gate", "true");
-      if (mlp.router == MlpSpec::Router::Sigmoid)
-        key(4, "router", "sigmoid");
+      if (mlp.router != MlpSpec::Router::Softmax)
+        key(4, "router", mlp.routerName());
+      if (mlp.router == MlpSpec::Router::SparseMixer)
+        key(4, "jitter_eps", formatNumber(mlp.jitterEps));
       if (mlp.selectionBias)
         key(4, "selection_bias", "true");
       if (mlp.groups > 1) {

@@ -618,6 +618,94 @@ func.func @xf_dense_topk_scored(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %par
   return
 }
 
+// SparseMixer routing on the device (Phi-3.5-MoE), two routes per token as xf_dense_topk_softmax's: the
+// largest logit m (the lower expert on ties), weighed by the softmax over the experts whose logits l are not
+// excluded by (m - l) / max(|l|, m) > 2 eps (0 / 0 excludes none), then the same among the other experts
+// with their own largest logit. params [eps].
+func.func @xf_dense_topk_sparsemixer(%lg: memref<?x?xf32>, %params: memref<1xf32>, %routes: memref<?x2xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_topk_sparsemixer"}, xf.operand_names = ["input", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %two = arith.constant 2.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %none = arith.constant -1 : index
+  %true = arith.constant true
+  %s = memref.dim %lg, %c0 : memref<?x?xf32>
+  %e = memref.dim %lg, %c1 : memref<?x?xf32>
+  scf.parallel (%t) = (%c0) to (%s) step (%c1) {
+    %eps = memref.load %params[%c0] : memref<1xf32>
+    %twoEps = arith.mulf %two, %eps : f32
+    %base = arith.muli %t, %c2 : index
+    %best1:2 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none) -> (f32, index) {
+        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+        %unset = arith.cmpi slt, %bi, %c0 : index
+        %gt = arith.cmpf ogt, %l, %bv : f32
+        %better = arith.ori %unset, %gt : i1
+        %nv = arith.select %better, %l, %bv : f32
+        %ni = arith.select %better, %x, %bi : index
+        scf.yield %nv, %ni : f32, index
+    }
+    %sum1 = scf.for %x = %c0 to %e step %c1 iter_args(%acc = %zero) -> (f32) {
+        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+        %abs = math.absf %l : f32
+        %factor = arith.maximumf %abs, %best1#0 : f32
+        %gap = arith.subf %best1#0, %l : f32
+        %rel = arith.divf %gap, %factor : f32
+        %out = arith.cmpf ogt, %rel, %twoEps : f32
+        %kept = arith.xori %out, %true : i1
+        %d = arith.subf %l, %best1#0 : f32
+        %p = math.exp %d : f32
+        %add = arith.addf %acc, %p : f32
+        %nacc = arith.select %kept, %add, %acc : f32
+        scf.yield %nacc : f32
+    }
+    %w1 = arith.divf %one, %sum1 : f32
+    %row1 = arith.addi %base, %c0 : index
+    %e1I = arith.index_cast %best1#1 : index to i32
+    %e1F = arith.sitofp %e1I : i32 to f32
+    memref.store %e1F, %routes[%row1, %c0] : memref<?x2xf32>
+    memref.store %w1, %routes[%row1, %c1] : memref<?x2xf32>
+    %best2:2 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none) -> (f32, index) {
+        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+        %other = arith.cmpi ne, %x, %best1#1 : index
+        %unset = arith.cmpi slt, %bi, %c0 : index
+        %gt = arith.cmpf ogt, %l, %bv : f32
+        %better = arith.ori %unset, %gt : i1
+        %cand = arith.andi %better, %other : i1
+        %nv = arith.select %cand, %l, %bv : f32
+        %ni = arith.select %cand, %x, %bi : index
+        scf.yield %nv, %ni : f32, index
+    }
+    %sum2 = scf.for %x = %c0 to %e step %c1 iter_args(%acc = %zero) -> (f32) {
+        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+        %abs = math.absf %l : f32
+        %factor = arith.maximumf %abs, %best2#0 : f32
+        %gap = arith.subf %best2#0, %l : f32
+        %rel = arith.divf %gap, %factor : f32
+        %out = arith.cmpf ogt, %rel, %twoEps : f32
+        %kept = arith.xori %out, %true : i1
+        %other = arith.cmpi ne, %x, %best1#1 : index
+        %in = arith.andi %kept, %other : i1
+        %d = arith.subf %l, %best2#0 : f32
+        %p = math.exp %d : f32
+        %add = arith.addf %acc, %p : f32
+        %nacc = arith.select %in, %add, %acc : f32
+        scf.yield %nacc : f32
+    }
+    %w2 = arith.divf %one, %sum2 : f32
+    %row2 = arith.addi %base, %c1 : index
+    %e2I = arith.index_cast %best2#1 : index to i32
+    %e2F = arith.sitofp %e2I : i32 to f32
+    memref.store %e2F, %routes[%row2, %c0] : memref<?x2xf32>
+    memref.store %w2, %routes[%row2, %c1] : memref<?x2xf32>
+    scf.reduce
+  }
+  return
+}
+
 // x + bias[routes[r, 0]] per row r: each expert's own bias.
 func.func @xf_dense_bias_add_routed(%x: memref<?x?xf32>, %bias: memref<?x?xf32>, %routes: memref<?x2xf32>, %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_bias_add_routed"}, xf.operand_names = ["input", "bias", "routes", "output"]} {

@@ -257,6 +257,10 @@ const Architecture kArchitectures[] = {
     // DeepSeek-V3's mixture, GLM-4.5's routing. Expert counts have no class default.
     {"Dots1ForCausalLM", "dots1", 10000.0, 1e-6, false, "silu", 0, true, SlidingStyle::WindowLayers, 4096, 2048,
      true, false, true, 0, 0},
+    // Phi-3.5-MoE: Mixtral's blocks with LayerNorms (biases, eps rms_norm_eps), biases on q, k, v and o
+    // (attention_bias) and the lm_head (lm_head_bias), SparseMixer routing.
+    {"PhimoeForCausalLM", "phimoe", 1e6, 1e-5, false, "silu", 0, true, SlidingStyle::AllLayers, std::nullopt, 131072,
+     true, false, true, 16, 2},
     // ERNIE 4.5 MoE: ERNIE 4.5's attention, dense layers outside moe_layer_start_index..end_index every
     // moe_layer_interval, softmax routing chosen with a correction bias, shared experts.
     {"Ernie4_5_MoeForCausalLM", "ernie4_5_moe", 500000.0, 1e-5, true, "silu", 0, true, SlidingStyle::None,
@@ -273,7 +277,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "GraniteMoeForCausalLM", "GptOssForCausalLM", "OlmoeForCausalLM",
                                         "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM",
                                         "Olmo3ForCausalLM", "HeliumForCausalLM", "Glm4MoeForCausalLM",
-                                        "Dots1ForCausalLM", "Ernie4_5_MoeForCausalLM",
+                                        "Dots1ForCausalLM", "Ernie4_5_MoeForCausalLM", "PhimoeForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -502,6 +506,9 @@ private:
       return nullptr;
     }
     StringRef name = *(*list)[0].getAsString();
+    // Phi-3.5-MoE's published config names its remote-code class; transformers' own is PhimoeForCausalLM.
+    if (name == "PhiMoEForCausalLM")
+      name = "PhimoeForCausalLM";
     for (const Architecture &a : kArchitectures)
       if (a.name == name)
         return &a;
@@ -554,12 +561,12 @@ private:
     // LayerNorm without bias, the others RMSNorm.
     const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2",
                phi = arch->modelType == "phi", neox = arch->modelType == "gpt_neox",
-               cohere = arch->modelType == "cohere";
+               cohere = arch->modelType == "cohere", phimoe = arch->modelType == "phimoe";
     const StringRef epsKey = stablelm || phi || neox || cohere || gpt2 ? "layer_norm_eps"
                              : starcoder2                             ? "norm_epsilon"
                                                                       : "rms_norm_eps";
-    m.norm.kind =
-        stablelm || starcoder2 || phi || neox || cohere || gpt2 ? NormSpec::Kind::Layer : NormSpec::Kind::RMS;
+    m.norm.kind = stablelm || starcoder2 || phi || neox || cohere || gpt2 || phimoe ? NormSpec::Kind::Layer
+                                                                                  : NormSpec::Kind::RMS;
     m.norm.bias = !cohere;
     m.norm.eps = numberField(epsKey, arch->rmsEps);
     if (m.norm.eps > 1)
@@ -853,6 +860,24 @@ private:
     }
     if (glmMoe || dots1)
       readDeepSeekMoe(m, glmMoe);
+    if (phimoe) {
+      // PhimoeTopKRouter: sparsemixer with router_jitter_noise as its exclusion eps, top-2 only (its second
+      // choice is fixed); input_jitter_noise only acts in training.
+      mlp.router = MlpSpec::Router::SparseMixer;
+      if (const json::Value *v = field("router_jitter_noise"))
+        if (std::optional<double> eps = asNumber(*v, "router_jitter_noise", /*positive=*/false)) {
+          if (*eps < 0 || *eps > 1)
+            error("router_jitter_noise", "expected a number in [0, 1], got " + formatNumber(*eps));
+          else
+            mlp.jitterEps = *eps;
+        }
+      if (const json::Value *v = field("input_jitter_noise"))
+        asNumber(*v, "input_jitter_noise", /*positive=*/false);
+      if (mlp.topK != 2)
+        error("num_experts_per_tok", "PhimoeForCausalLM's sparsemixer routing picks 2 experts, not " +
+                                         std::to_string(mlp.topK));
+      m.lmHeadBias = boolField("lm_head_bias", false);
+    }
     if (ernieMoe)
       readErnieMoe(m);
     if (mlp.experts > 0 && static_cast<int64_t>(mlp.denseLayers.size()) == m.numLayers && m.numLayers > 0) {
@@ -1444,6 +1469,18 @@ private:
       number("attention_factor", attentionFactor);
       number("factor", factor);
       r.attentionFactor = attentionFactor;
+      if (m.architecture == "PhimoeForCausalLM") {
+        // PhimoeRotaryEmbedding scales cos and sin by short_mscale or long_mscale (by the same length test as
+        // the factors) instead of the attention factor.
+        std::optional<double> shortMscale, longMscale;
+        require("short_mscale", shortMscale);
+        require("long_mscale", longMscale);
+        if (shortMscale && longMscale && *shortMscale != *longMscale)
+          error(path("long_mscale"), "differs from short_mscale (" + formatNumber(*shortMscale) +
+                                         "): one scale for short and long contexts is supported");
+        else if (shortMscale)
+          r.attentionFactor = shortMscale;
+      }
       r.originalMaxPosition = original ? original : originalTop;
       if (!r.originalMaxPosition)
         error(prefix, "rope_type 'longrope' needs original_max_position_embeddings (here or at the top level)");

@@ -265,6 +265,15 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
     if (dim("output", 0) != dim("input", 0) * static_cast<int64_t>(k))
       return llvm::formatv("{0}'output' must have {1} x {2} rows (tokens x choices)", where, dim("input", 0), number(k))
           .str();
+  } else if (kernel.kind == "dense_topk_sparsemixer") {
+    // Two routes per token among at least two experts; params [eps].
+    float eps = param("params");
+    if (!(eps >= 0.0f))
+      return llvm::formatv("{0}the exclusion eps must be >= 0, got {1}", where, number(eps)).str();
+    if (dim("input", 1) < 2)
+      return llvm::formatv("{0}sparsemixer picks 2 of at least 2 experts, got {1}", where, dim("input", 1)).str();
+    if (dim("output", 0) != dim("input", 0) * 2)
+      return llvm::formatv("{0}'output' must have {1} x 2 rows (tokens x choices)", where, dim("input", 0)).str();
   } else if (kernel.kind == "dense_topk_scored") {
     // params [K, norm, groups, top_groups, scale, softmax, norm_min]: the groups index a 32-bit mask.
     const xfrt_tensor &params = tensor("params");

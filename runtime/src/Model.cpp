@@ -100,6 +100,9 @@ struct Plan {
     bool sigmoidRouter = false, selectionBias = false;
     int64_t groups = 1, topGroups = 1;
     double routedScale = 1.0, normMin = 0.0;
+    /// Phi-3.5-MoE's top-2 SparseMixer routing (routeTopK), which excludes experts by jitterEps.
+    bool sparseMixer = false;
+    double jitterEps = 0.01;
     bool scored() const { return sigmoidRouter || selectionBias || groups > 1 || routedScale != 1.0 || normMin > 0.0; }
     int64_t denseIntermediate = 0; // the dense layers' MLP
     double alpha = 1.702;
@@ -202,7 +205,12 @@ Plan parsePlan(const xfrt_module &module) {
   p.mlp.alpha = number(*mlp, "alpha");
   if (std::optional<double> l = mlp->getNumber("limit"))
     p.mlp.limit = *l;
-  p.mlp.sigmoidRouter = mlp->getString("router").value_or("softmax") == "sigmoid";
+  const llvm::StringRef router = mlp->getString("router").value_or("softmax");
+  p.mlp.sigmoidRouter = router == "sigmoid";
+  p.mlp.sparseMixer = router == "sparsemixer";
+  p.mlp.jitterEps = mlp->getNumber("jitter_eps").value_or(0.01);
+  if (p.mlp.sparseMixer && p.mlp.topK != 2)
+    fail("model plan: the sparsemixer router picks 2 experts, not " + llvm::Twine(p.mlp.topK));
   p.mlp.selectionBias = boolean(*mlp, "selection_bias");
   p.mlp.groups = mlp->getInteger("groups").value_or(1);
   p.mlp.topGroups = mlp->getInteger("top_groups").value_or(1);
@@ -753,12 +761,32 @@ struct Routing {
   const float *selectionBias = nullptr; // [experts], or none
   int64_t groups = 1, topGroups = 1;
   double scale = 1.0, normMin = 0.0;
+  bool sparseMixer = false;
+  double jitterEps = 0.01;
 };
 
 Routing routingOf(const Plan &p, const LayerWeights &w) {
   return {p.mlp.experts,      p.mlp.topK,      p.mlp.normTopK,    p.mlp.scored(),     p.mlp.sigmoidRouter,
           w.selectionBias.empty() ? nullptr : w.selectionBias.data(), p.mlp.groups, p.mlp.topGroups,
-          p.mlp.routedScale, p.mlp.normMin};
+          p.mlp.routedScale, p.mlp.normMin, p.mlp.sparseMixer, p.mlp.jitterEps};
+}
+
+/// SparseMixer's choice among `lg` without `skip` (-1: none): the largest logit m (the lower expert on
+/// ties) and its softmax among the experts whose logits l are not excluded by (m - l) / max(|l|, m) > 2 eps
+/// (0 / 0 excludes none; `skip` is excluded too).
+std::pair<int64_t, float> sparseMixerChoice(const float *lg, int64_t E, int64_t skip, double eps) {
+  int64_t best = -1;
+  for (int64_t e = 0; e < E; ++e)
+    if (e != skip && (best < 0 || lg[e] > lg[best]))
+      best = e;
+  const float m = lg[best];
+  double sum = 0.0;
+  for (int64_t e = 0; e < E; ++e) {
+    const float factor = std::max(std::fabs(lg[e]), m);
+    if (e != skip && !((m - lg[e]) / factor > static_cast<float>(2 * eps)))
+      sum += std::exp(static_cast<double>(lg[e]) - m);
+  }
+  return {best, static_cast<float>(1.0 / sum)};
 }
 
 /// Top-k routing of S tokens from router logits (row stride `stride`): per expert, the tokens sent to it
@@ -767,7 +795,8 @@ Routing routingOf(const Plan &p, const LayerWeights &w) {
 /// routing scores s = sigmoid(logit) or the softmax over all and chooses by c = s + selection bias: each
 /// group of experts is scored by its two largest c, the experts outside the topGroups best groups choose
 /// with c = 0, and the k largest c (ties to the lower expert) are weighed by s / max(sum s + eps, normMin)
-/// (eps 1e-20 for sigmoid scores, 0 for softmax ones; s alone without normTopK) times scale.
+/// (eps 1e-20 for sigmoid scores, 0 for softmax ones; s alone without normTopK) times scale. SparseMixer
+/// routing takes two sparseMixerChoice-s, the second without the first.
 std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logits, int64_t S, int64_t stride,
                                                               const Routing &r) {
   const int64_t E = r.experts, K = r.topK;
@@ -778,6 +807,13 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
     const float *lg = logits + t * stride;
     for (int64_t e = 0; e < E; ++e)
       order[e] = e;
+    if (r.sparseMixer) {
+      const auto [first, w1] = sparseMixerChoice(lg, E, -1, r.jitterEps);
+      const auto [second, w2] = sparseMixerChoice(lg, E, first, r.jitterEps);
+      routed[first].push_back({t, w1});
+      routed[second].push_back({t, w2});
+      continue;
+    }
     if (!r.scored) {
       std::partial_sort(order.begin(), order.begin() + K, order.end(),
                         [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
@@ -986,7 +1022,7 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_qkv_key", "xf_dense_qkv_key_bf16", "xf_dense_qkv_key_f16",
                              "xf_dense_qkv_key_norm", "xf_dense_qkv_key_norm_bf16", "xf_dense_qkv_key_norm_f16",
                              "xf_dense_qkv_value", "xf_dense_qkv_value_bf16", "xf_dense_qkv_value_f16",
-                             "xf_dense_topk_softmax", "xf_dense_topk_scored", "xf_dense_matmul_routed",
+                             "xf_dense_topk_softmax", "xf_dense_topk_scored", "xf_dense_topk_sparsemixer", "xf_dense_matmul_routed",
                              "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
                              "xf_dense_moe_combine_acc",
                              "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_matmul_acc",
@@ -2083,7 +2119,12 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
       if (!p.postNorms() && !p.parallel())
         normKernel(x, S, H, mlpNorm, mlpNormBias, h, l);
       project(moeIn, H, g.router, g.routerBias, logitsE, E, l, S, Use::Router);
-      if (p.mlp.scored())
+      if (p.mlp.sparseMixer)
+        runKernel(s, "xf_dense_topk_sparsemixer",
+                  {view(logitsE, {S, E}), view(constant({static_cast<float>(p.mlp.jitterEps)}), {1}),
+                   view(routes, {R, 2})},
+                  l);
+      else if (p.mlp.scored())
         runKernel(s, "xf_dense_topk_scored",
                   {view(logitsE, {S, E}),
                    w.selectionBias.empty() ? view(constant(std::vector<float>(E, 0.0f)), {E}) : view(w.selectionBias, {E}),

@@ -753,7 +753,7 @@ func.func @rope_scaling(%q: tensor<1x4x8x64xf32>, %pos: tensor<8xi64>) -> tensor
 // -----
 
 func.func @moe_router(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{router must be softmax or sigmoid, got 'relu'}}
+  // expected-error @+1 {{router must be softmax, sigmoid or sparsemixer, got 'relu'}}
   %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, router = "relu"} -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }
@@ -795,5 +795,21 @@ func.func @moe_selection_bias(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: ten
 func.func @moe_routed_scale(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
   // expected-error @+1 {{routed_scale must be positive, got -1}}
   %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, router = "sigmoid", routed_scale = -1.0 : f64} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_sparsemixer(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{router sparsemixer picks top_k = 2 experts without selection_bias, groups, routed_scale or norm_min}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 3, router = "sparsemixer"} -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @moe_jitter(%x: tensor<?x64xf32>, %l: tensor<?x4xf32>, %g: tensor<4x64x32xbf16>, %u: tensor<4x64x32xbf16>, %d: tensor<4x32x64xbf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{jitter_eps must be >= 0, got -1}}
+  %r = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x4xf32> gate(%g : tensor<4x64x32xbf16>) up(%u : tensor<4x64x32xbf16>) down(%d : tensor<4x32x64xbf16>) {top_k = 2, router = "sparsemixer", jitter_eps = -1.0 : f64} -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }

@@ -128,3 +128,11 @@ func.func @moe_softmax_bias(%x: tensor<?x64xf32>, %l: tensor<?x8xf32>, %g: tenso
   %m = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x8xf32> gate(%g : tensor<8x64x32xbf16>) up(%u : tensor<8x64x32xbf16>) down(%d : tensor<8x32x64xbf16>) selection_bias(%c : tensor<1x8xf32>) {top_k = 3, norm_min = 1.0e-12 : f64} -> tensor<?x64xf32>
   return %m : tensor<?x64xf32>
 }
+
+// Phi-3.5-MoE's sparsemixer router.
+// CHECK-LABEL: func.func @moe_sparsemixer
+// CHECK: {jitter_eps = 1.000000e-01 : f64, router = "sparsemixer", top_k = 2 : i64}
+func.func @moe_sparsemixer(%x: tensor<?x64xf32>, %l: tensor<?x8xf32>, %g: tensor<8x64x32xbf16>, %u: tensor<8x64x32xbf16>, %d: tensor<8x32x64xbf16>) -> tensor<?x64xf32> {
+  %m = xf.moe %x, %l : tensor<?x64xf32>, tensor<?x8xf32> gate(%g : tensor<8x64x32xbf16>) up(%u : tensor<8x64x32xbf16>) down(%d : tensor<8x32x64xbf16>) {top_k = 2, router = "sparsemixer", jitter_eps = 0.1 : f64} -> tensor<?x64xf32>
+  return %m : tensor<?x64xf32>
+}

@@ -6,9 +6,10 @@
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
 phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe, ernie4_5_moe,
-dots1) it generates a tiny checkpoint and checks:
+dots1, phimoe) it generates a tiny checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
-     (every row, to 1e-10);
+     (every row, to 1e-10; for phimoe's longrope, whose factors follow each forward's length while the cached keys
+     keep theirs, with the choice pinned to the short and to the long factors);
   2. against an independent float64 implementation written here with torch 1.13 ops in the style of
      the transformers modeling code (its own safetensors reader via torch.frombuffer, HF-style RoPE
      tables and partial apply_rotary_pos_emb, additive masks, sink column appended then dropped, the
@@ -23,12 +24,17 @@ dots1) it generates a tiny checkpoint and checks:
      on their tokens and the shared experts, Ernie4_5_MoeDecoderLayer's choice by interval, start and end index,
      Ernie4_5_MoeConfig's moe_layer_end_index -1, the "mtp" tensors left unloaded, Dots1Config's layer_types derivation
      and Dots1Attention's (Qwen3Attention's) window and q/k norms, Dots1MoE routed by Glm4MoeMoE's code, which
-     DeepseekV3MoE's is), decoding greedily by recomputing the whole sequence
-     each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, qwen3moe and qwen2moe also that torch
-     reads every tensor of the checkpoint (GLM-4.5's MTP layer and ERNIE 4.5 MoE's "mtp" tensors aside; an expert no
-     token chose counts when its router was read), for glm4_moe that the MTP layer it ignores holds an MoE decoder
-     layer's tensors plus eh_proj, enorm, hnorm and shared_head.norm, and for ernie4_5_moe that the tensors it ignores
-     are the MTP layer's (model.mtp_block.0.*, mtp_emb_norm.0, mtp_hidden_norm.0, mtp_linear_proj.0 [H, 2H]);
+     DeepseekV3MoE's is, PhimoeSparseMoeBlock's sparsemixer (training=False) as transformers writes it with
+     MixtralExperts' per-expert loop, nn.LayerNorm(eps=rms_norm_eps), PhimoeRotaryEmbedding's longrope tables with
+     short_mscale / long_mscale, per forward as HF's cached decoding computes them: the prompt's positions by its
+     length, each decoded one by its own), decoding greedily by recomputing the whole sequence
+     each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, phimoe, qwen3moe and qwen2moe also that
+     torch reads every tensor of the checkpoint (GLM-4.5's MTP layer and ERNIE 4.5 MoE's "mtp" tensors aside; an expert
+     no token chose counts when its router was read), for phimoe that SparseMixer's masks keep several experts in some
+     routings and the chosen one alone in others (each of its two softmaxes), for glm4_moe that the MTP layer it
+     ignores holds an MoE decoder layer's tensors plus eh_proj, enorm, hnorm and shared_head.norm, and for ernie4_5_moe
+     that the tensors it ignores are the MTP layer's (model.mtp_block.0.*, mtp_emb_norm.0, mtp_hidden_norm.0,
+     mtp_linear_proj.0 [H, 2H]);
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
   4. --dtype bf16 / f16: every weight read back equals torch's round-to-nearest-even conversion of
      the float32 weights of the same seed (glm4_moe's and dots1's e_score_correction_bias, ernie4_5_moe's
@@ -71,7 +77,11 @@ dots1) it generates a tiny checkpoint and checks:
      n_group), the dropped groups' experts scoring 0.0 (vs -inf), routed_scaling_factor 2.5 (vs 1), norm_topk_prob,
      top-3 (vs top-1), the shared experts (vs none), the dense MLP on layer 0 (vs layer 1's mixture there), the per-head
      q/k RMSNorms (vs none), RoPE over the whole head (vs glm4_moe's partial_rotary_factor 0.5), head_dim 24 in the
-     score scale (vs hidden / heads = 16)), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not
+     score scale (vs hidden / heads = 16); phimoe: router_jitter_noise 0.01 in SparseMixer's masks (vs 0.5),
+     SparseMixer (vs Mixtral's top-2 softmax), the layer norms' biases (vs none), layer norms (vs RMSNorm), the q/k/v
+     biases (vs none), o_proj's (vs q/k/v only), the lm_head bias, short_mscale / long_mscale (vs longrope's attention
+     factor), short_factor (vs plain RoPE), long_factor past original_max_position_embeddings (vs short_factor there,
+     on a 20-token prompt's prefill)), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not
      built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
@@ -87,7 +97,8 @@ dots1) it generates a tiny checkpoint and checks:
      Qwen3-MoE and Qwen2-MoE with dense layers (--mixed-layers: decoder_sparse_step 2, mlp_only_layers [3]), and ERNIE
      4.5 MoE with moe_layer_interval 2 and moe_layer_end_index -1 (--interval) and without shared experts (--no-shared)
      (f32 and bf16), and dots.llm1 with attention_bias true (--all-biases: q, k, v and o_proj) and with sliding_window
-     16 and layer_types listed (--layer-types: full, sliding, full, sliding) (f32 and bf16), against torch, as in 2; for
+     16 and layer_types listed (--layer-types: full, sliding, full, sliding) (f32 and bf16), and Phi-3.5-MoE without
+     rope_scaling (--no-rope-scaling; f32 and bf16), against torch, as in 2; for
      Cohere's and StableLM's --qk-norm forms also that the norms and each head's own gains change the logits, for
      OLMoE's that the renormalization does, for ERNIE 4.5's that the interleaved RoPE does, for EXAONE's --layer-types
      that the listed types (vs the pattern's), the window and NoPE on the full layers do, for --no-window that RoPE on
@@ -99,8 +110,8 @@ dots1) it generates a tiny checkpoint and checks:
      --interval that the dense MLPs on layers 2 and 4 (vs layer 1's mixture there) and moe_layer_end_index -1 read as
      num_hidden_layers - 1 (vs literally: no mixture) do, for --no-shared that the correction bias and top-3 do, for
      dots.llm1's --all-biases that the q/k/v biases (vs none) and o_proj's (vs q/k/v only) do, for its --layer-types
-     that the window on layers 1 and 3 (vs none) and full attention on layers 0 and 2 (vs the window there too) do, as
-     in 6.
+     that the window on layers 1 and 3 (vs none) and full attention on layers 0 and 2 (vs the window there too) do, for
+     phimoe's --no-rope-scaling that SparseMixer (vs Mixtral's routing) does, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -154,8 +165,9 @@ def torch_load(model_dir):
     return out
 
 
-def torch_rope(cfg):
-    """inv_freq and attention scaling, following transformers' modeling_rope_utils."""
+def torch_rope(cfg, seq_len=None):
+    """inv_freq and attention scaling, following transformers' modeling_rope_utils (`seq_len`: the forward's, which
+    longrope's choice of factors reads)."""
     base = cfg["rope_theta"]
     # _compute_default_rope_parameters: dim = int(head_dim * partial_rotary_factor)
     dim = int(cfg["head_dim"] * cfg.get("partial_rotary_factor", 1.0))
@@ -194,6 +206,24 @@ def torch_rope(cfg):
         extrapolation_factor = 1 - ramp
         inv = (1.0 / (factor * pos_freqs)) * (1 - extrapolation_factor) + (1.0 / pos_freqs) * extrapolation_factor
         return inv, 0.1 * math.log(factor) + 1.0
+    if rs["rope_type"] == "longrope":
+        # _compute_longrope_parameters: original_max_position_embeddings from the rope parameters (the config's when
+        # they have none), factor max_position_embeddings / original when not given, attention_factor
+        # sqrt(1 + log(factor) / log(original)) when not given; ext_factors long_factor if seq_len > original.
+        original = (rs.get("original_max_position_embeddings") or cfg.get("original_max_position_embeddings")
+                    or cfg["max_position_embeddings"])
+        factor = rs.get("factor")
+        if factor is None:
+            factor = cfg["max_position_embeddings"] / original
+        attention_factor = rs.get("attention_factor")
+        if attention_factor is None:
+            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original))
+        if seq_len and seq_len > original:
+            ext_factors = torch.tensor(rs["long_factor"], dtype=torch.float64)
+        else:
+            ext_factors = torch.tensor(rs["short_factor"], dtype=torch.float64)
+        inv_freq_shape = torch.arange(0, dim, 2, dtype=torch.int64).double() / dim
+        return 1.0 / (ext_factors * base ** inv_freq_shape), attention_factor
     raise NotImplementedError(rs["rope_type"])
 
 
@@ -297,6 +327,8 @@ class TorchModel:
         self.glm4moe = self.type == "glm4_moe"
         self.ernie_moe = self.type == "ernie4_5_moe"
         self.dots1 = self.type == "dots1"
+        self.phimoe = self.type == "phimoe"
+        self.phimoe_kept = None            # check_sparsemixer_mask: [(w1's, w2's) softmax sizes] per layer, when a list
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
@@ -350,6 +382,31 @@ class TorchModel:
             # Dots1Attention (Qwen3Attention): q/k/v/o_proj with bias=config.attention_bias, all four; Dots1MLP
             # (DeepseekV3MLP): no biases.
             expect_biases(("dots.llm1", "attention_bias"), c["attention_bias"], c["attention_bias"], False)
+        if self.phimoe:
+            # PhimoeConfig's defaults (no head_dim field: getattr(config, "head_dim", hidden / heads), below), and its
+            # rope_scaling["rope_type"] = rope_scaling.get("type").
+            for key, value in (("num_key_value_heads", 8), ("rope_theta", 1e6), ("rms_norm_eps", 1e-5),
+                               ("attention_bias", False), ("lm_head_bias", False), ("num_local_experts", 16),
+                               ("num_experts_per_tok", 2), ("router_jitter_noise", 0.01)):
+                c.setdefault(key, value)
+            if c.get("rope_scaling"):
+                c["rope_scaling"].setdefault("rope_type", c["rope_scaling"].get("type"))
+            # PhimoeDecoderLayer / PhimoeModel: nn.LayerNorm(elementwise_affine=True: weight and bias); PhimoeAttention
+            # (LlamaAttention): q/k/v/o_proj with bias=config.attention_bias; PhimoeSparseMoeBlock: the router
+            # (block_sparse_moe.gate, no bias) and Mixtral's experts (w1, w2, w3); lm_head with bias=lm_head_bias.
+            want = {"model.embed_tokens.weight", "model.norm.weight", "model.norm.bias"}
+            want |= {"lm_head.weight"} if not c.get("tie_word_embeddings", False) else set()
+            want |= {"lm_head.bias"} if c["lm_head_bias"] else set()
+            for n in range(c["num_hidden_layers"]):
+                p = "model.layers.%d." % n
+                want |= {p + a + b for a in ("input_layernorm", "post_attention_layernorm")
+                         for b in (".weight", ".bias")}
+                want |= {p + "self_attn.%s_proj.%s" % (t, b) for t in "qkvo"
+                         for b in (("weight", "bias") if c["attention_bias"] else ("weight",))}
+                want |= {p + "block_sparse_moe.gate.weight"}
+                want |= {p + "block_sparse_moe.experts.%d.%s.weight" % (e, t) for e in range(c["num_local_experts"])
+                         for t in ("w1", "w2", "w3")}
+            assert set(self.w) == want, "Phi-3.5-MoE tensors: %s" % sorted(set(self.w) ^ want)[:4]
         if self.ernie_moe:
             # Ernie4_5_MoeConfig's defaults (no head_dim: getattr(config, "head_dim", hidden / heads), below) and its
             # self.moe_layer_end_index = self.num_hidden_layers - 1 if moe_layer_end_index == -1.
@@ -426,11 +483,11 @@ class TorchModel:
             mean = x.mean(-1, keepdim=True)
             variance = (x - mean).pow(2).mean(-1, keepdim=True)
             return self.w[name] * ((x - mean) * torch.rsqrt(variance + self.cfg["layer_norm_eps"]))
-        if self.stablelm or self.starcoder2 or self.phi:
+        if self.stablelm or self.starcoder2 or self.phi or self.phimoe:
             # StableLm / Starcoder2 / PhiDecoderLayer: nn.LayerNorm(hidden_size, eps=layer_norm_eps /
-            # norm_epsilon)
-            return F.layer_norm(x, x.shape[-1:], self.w[name], self.w[name[:-len("weight")] + "bias"],
-                                self.cfg["norm_epsilon" if self.starcoder2 else "layer_norm_eps"])
+            # norm_epsilon); PhimoeDecoderLayer / PhimoeModel: nn.LayerNorm(hidden_size, eps=config.rms_norm_eps)
+            eps = "norm_epsilon" if self.starcoder2 else "rms_norm_eps" if self.phimoe else "layer_norm_eps"
+            return F.layer_norm(x, x.shape[-1:], self.w[name], self.w[name[:-len("weight")] + "bias"], self.cfg[eps])
         var = x.pow(2).mean(-1, keepdim=True)
         if self.gemma:
             # Gemma2RMSNorm: output * (1.0 + self.weight.float())
@@ -551,6 +608,8 @@ class TorchModel:
             return self.moe(p + "mlp.", h)
         if self.type == "mixtral":
             return self.mixtral_moe(p + "block_sparse_moe.", h)
+        if self.phimoe:
+            return self.phimoe_moe(p + "block_sparse_moe.", h)
         if self.olmoe:
             return self.olmoe_moe(p + "mlp.", h)
         if self.type == "granitemoe":
@@ -651,8 +710,9 @@ class TorchModel:
         head = w[t + "wte.weight"] if c.get("tie_word_embeddings", True) else w["lm_head.weight"]
         return F.linear(ln(x, t + "ln_f"), head)
 
-    def forward(self, ids):
-        """Logits of every position of `ids` (no cache)."""
+    def forward(self, ids, prefill=None):
+        """Logits of every position of `ids` (no cache). `prefill`: the length of the prompt HF's cached decoding ran as
+        one forward (default: all of `ids`), which Phi-3.5-MoE's longrope tables follow (phimoe_tables)."""
         if self.type == "gpt_neox":
             return self.forward_neox(ids)
         if self.type == "gpt2":
@@ -670,6 +730,8 @@ class TorchModel:
             return emb.cos() * att_scaling, emb.sin() * att_scaling
 
         global_tables = tables(self.inv_freq, self.att_scaling)
+        if self.phimoe and c.get("rope_scaling"):
+            global_tables = self.phimoe_tables(S, len(ids) if prefill is None else prefill)
         local_tables = tables(self.local_inv_freq, self.local_att_scaling) if self.gemma3 else global_tables
         q_idx = torch.arange(S)[:, None]
         kv_idx = torch.arange(S)[None, :]
@@ -769,6 +831,69 @@ class TorchModel:
             logits = torch.tanh(logits)
             logits = logits * c["final_logit_softcapping"]
         return logits
+
+    def phimoe_tables(self, S, prefill):
+        """cos, sin [S, head_dim] as PhimoeRotaryEmbedding.forward gives them in each forward of HF's cached decoding:
+        seq_len = torch.max(position_ids) + 1; mscale = long_mscale if seq_len > rope_parameters'
+        original_max_position_embeddings else short_mscale; inv_freq, attention_scaling = rope_init_fn(config, device,
+        seq_len) (longrope); cos = cos(position * inv_freq) * mscale. The prompt's forward gives its positions
+        0..prefill-1 the seq_len `prefill`, each decoded token's forward its position + 1; the keys cached keep the
+        rotation they got: one pass rotating position j by seq_len max(prefill, j + 1) is that decode."""
+        rs = self.cfg["rope_scaling"]
+        cos, sin = [], []
+        for j in range(S):
+            seq_len = max(prefill, j + 1)
+            mscale = rs["long_mscale"] if seq_len > rs["original_max_position_embeddings"] else rs["short_mscale"]
+            inv_freq, attention_scaling = torch_rope(self.cfg, seq_len)
+            mscale = attention_scaling if mscale is None else mscale
+            emb = torch.cat((j * inv_freq, j * inv_freq), dim=-1)
+            cos.append(emb.cos() * mscale)
+            sin.append(emb.sin() * mscale)
+        return torch.stack(cos), torch.stack(sin)
+
+    def phimoe_moe(self, p, h):
+        """PhimoeSparseMoeBlock at inference: PhimoeTopKRouter (router_logits = the gate, an nn.Linear without bias),
+        sparsemixer(router_logits, jitter_eps=router_jitter_noise, training=False) as transformers writes it, then
+        PhimoeExperts (MixtralExperts: one_hot(selected).permute(2, 1, 0), each hit expert on its tokens, index_add_),
+        w1 gate, w3 up, w2 down."""
+        c, w = self.cfg, self.w
+        E, jitter_eps = c["num_local_experts"], c["router_jitter_noise"]
+        scores = F.linear(h, w[p + "gate.weight"])
+        # Compute mask for sparsity
+        mask_logits_threshold, max_ind = scores.max(dim=-1, keepdim=True)
+        factor = scores.abs().clamp(min=mask_logits_threshold)
+        mask_logits_threshold = ((mask_logits_threshold - scores) / factor) > (2 * jitter_eps)
+        masked_gates = scores.masked_fill(mask_logits_threshold, float("-inf"))
+        selected_experts = max_ind
+        kept = torch.isfinite(masked_gates).sum(dim=-1)
+        masked_gates = torch.softmax(masked_gates, dim=-1)
+        multiplier = masked_gates.gather(dim=-1, index=selected_experts)
+        # Masked out first expert
+        masked_scores = torch.scatter(scores, -1, selected_experts, float("-inf"))
+        mask_logits_threshold, max_ind = masked_scores.max(dim=-1, keepdim=True)
+        factor = scores.abs().clamp(min=mask_logits_threshold)
+        mask_logits_threshold = ((mask_logits_threshold - scores) / factor) > (2 * jitter_eps)
+        masked_gates_top2 = masked_scores.masked_fill(mask_logits_threshold, float("-inf"))
+        selected_experts_top2 = max_ind
+        kept_top2 = torch.isfinite(masked_gates_top2).sum(dim=-1)
+        masked_gates_top2 = torch.softmax(masked_gates_top2, dim=-1)
+        multiplier_top2 = masked_gates_top2.gather(dim=-1, index=selected_experts_top2)
+        multiplier = torch.concat((multiplier, multiplier_top2), dim=-1)
+        selected_experts = torch.concat((selected_experts, selected_experts_top2), dim=-1)
+        if self.phimoe_kept is not None:
+            self.phimoe_kept.append((kept, kept_top2))
+        final = torch.zeros_like(h)
+        expert_mask = F.one_hot(selected_experts, num_classes=E).permute(2, 1, 0)    # [E, 2, S]
+        expert_hit = torch.greater(expert_mask.sum(dim=(-1, -2)), 0).nonzero()
+        for expert_idx in expert_hit:
+            e = int(expert_idx[0])
+            top_k_pos, token_idx = torch.where(expert_mask[e])
+            current = h[token_idx]
+            q = p + "experts.%d." % e
+            out = F.linear(F.silu(F.linear(current, w[q + "w1.weight"])) * F.linear(current, w[q + "w3.weight"]),
+                           w[q + "w2.weight"])
+            final.index_add_(0, token_idx, out * multiplier[token_idx, top_k_pos, None])
+        return final
 
     def moe(self, p, h):
         """GptOssTopKRouter + GptOssExperts (the dense path: every expert, weighted by the scores)."""
@@ -934,7 +1059,7 @@ class TorchModel:
         ids, rows = list(prompt), []
         with torch.no_grad():
             for _ in range(n):
-                logits = self.forward(ids)[-1]
+                logits = self.forward(ids, len(prompt))[-1]
                 rows.append(logits.numpy())
                 ids.append(int(torch.argmax(logits)))
         return np.array(rows), ids[len(prompt):]
@@ -960,9 +1085,21 @@ def check_decode(tag, model_dir, max_new, shared_gate=True):
     ref = reference_forward.Model(model_dir)
     ref.shared_gate = shared_gate
     logits, tokens = reference_forward.greedy(ref, PROMPT, max_new)
-    # 1. Cache vs full recompute.
-    full = ref.forward(PROMPT + tokens[:-1], 0, ref.new_cache())[len(PROMPT) - 1:]
-    check(maxdiff(full, logits) <= 1e-10, "%s: KV-cache decode == full recompute" % tag, "max diff %.2e" % maxdiff(full, logits))
+    # 1. Cache vs full recompute. longrope's factors (and Phi-3.5-MoE's mscale) follow each forward's length and the
+    # cached keys keep the rotation of the forward that computed them, so that once the decode passes the original
+    # length one forward of the whole sequence rotates the early keys otherwise: there the cache is checked with the
+    # choice pinned, to the short and to the long tables (the decode itself against torch's in 2).
+    for pin in [None] if ref.long_rope is None else [float("inf"), 0]:
+        r, lg, tk, what = ref, logits, tokens, ""
+        if pin is not None:
+            r = reference_forward.Model(model_dir)
+            r.shared_gate = shared_gate
+            r.long_rope = (pin,) + r.long_rope[1:]
+            lg, tk = reference_forward.greedy(r, PROMPT, max_new)
+            what = " (longrope pinned to its %s factors)" % ("short" if pin else "long")
+        full = r.forward(PROMPT + tk[:-1], 0, r.new_cache())[len(PROMPT) - 1:]
+        check(maxdiff(full, lg) <= 1e-10, "%s: KV-cache decode == full recompute%s" % (tag, what),
+              "max diff %.2e" % maxdiff(full, lg))
     # 2. Independent torch.
     tm = TorchModel(model_dir)
     tlogits, ttokens = tm.greedy(PROMPT, max_new)
@@ -970,18 +1107,35 @@ def check_decode(tag, model_dir, max_new, shared_gate=True):
           "" if ttokens == tokens else "first mismatch at %d" % next(i for i, (a, b) in enumerate(zip(tokens, ttokens)) if a != b))
     d = maxdiff(tlogits, logits) if tlogits.shape == logits.shape else float("inf")
     check(d <= 1e-9, "%s: logits == torch float64" % tag, "max diff %.2e, |logits| max %.2f" % (d, np.abs(logits).max()))
-    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1"):
+    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1", "phimoe"):
         # Mixed dense / MoE layers: every tensor the checkpoint has (GLM-4.5's MTP layers and ERNIE 4.5 MoE's "mtp"
-        # tensors aside; dots.llm1's all) is read; an expert that no token chose counts as read when its layer's router
-        # was (HF loads it all the same).
+        # tensors aside; dots.llm1's and Phi-3.5-MoE's all) is read; an expert that no token chose counts as read when
+        # its layer's router was (HF loads it all the same).
         unused = sorted(n for n in set(tm.w) - tm.w.used
-                        if not (".mlp.experts." in n and n.split("experts.")[0] + "gate.weight" in tm.w.used))
+                        if not (".experts." in n and n.split("experts.")[0] + "gate.weight" in tm.w.used))
         check(not unused, "%s: torch reads every tensor" % tag, "unused: %s" % unused[:4] if unused else "")
     if tm.type == "glm4_moe":
         check_mtp_layers(tag, tm)
     if tm.type == "ernie4_5_moe":
         check_ernie_mtp(tag, tm)
+    if tm.type == "phimoe":
+        check_sparsemixer_mask(tag, tm, PROMPT + ttokens[:-1])
     return logits, tokens
+
+
+def check_sparsemixer_mask(tag, tm, ids):
+    """The tiny model's SparseMixer masks leave several experts in the softmax of some routings (token and layer) and
+    the chosen expert alone in others, in each of the two choices: torch's counts over the decode of `ids`."""
+    tm.phimoe_kept = []
+    with torch.no_grad():
+        tm.forward(ids, len(PROMPT))
+    first = torch.cat([a.reshape(-1) for a, _ in tm.phimoe_kept])
+    second = torch.cat([b.reshape(-1) for _, b in tm.phimoe_kept])
+    tm.phimoe_kept = None
+    counts = [int((k == 1).sum()) for k in (first, second)] + [int((k > 1).sum()) for k in (first, second)]
+    check(min(counts) > 0, "%s: SparseMixer's masks keep several experts in some routings, the chosen one alone in "
+          "others" % tag, "of %d routings the first softmax over 1 expert: %d, the second: %d; over more: %d, %d"
+          % ((len(first),) + tuple(counts)))
 
 
 def check_ernie_mtp(tag, tm):
@@ -1098,10 +1252,14 @@ def check_window_matters(arch, model_dir, logits):
 def check_features_matter(arch, model_dir, logits):
     """Each architecture feature, switched off in the reference, changes the logits (so the test model
     exercises it)."""
-    def run(mutate):
+    def run(mutate, prompt=None):
         ref = reference_forward.Model(model_dir)
         mutate(ref)
-        return maxdiff(reference_forward.greedy(ref, PROMPT, logits.shape[0])[0], logits)
+        if prompt is None:
+            return maxdiff(reference_forward.greedy(ref, PROMPT, logits.shape[0])[0], logits)
+        # A prompt of its own: the row of its prefill, against the unchanged model's.
+        base = reference_forward.greedy(reference_forward.Model(model_dir), prompt, 1)[0]
+        return maxdiff(reference_forward.greedy(ref, prompt, 1)[0], base)
 
     def setattr_(name, value):
         return lambda r: setattr(r, name, value)
@@ -1213,6 +1371,17 @@ def check_features_matter(arch, model_dir, logits):
                 if name in r.w:
                     r.w[name] = 0 * r.w[name]
         return f
+
+    def no_norm_biases(r):
+        # nn.LayerNorm's biases (every layer's two and model.norm's) set to 0.
+        for name in [x for x in r.w if x.endswith("layernorm.bias") or x == "model.norm.bias"]:
+            r.w[name] = 0 * r.w[name]
+
+    def longrope_attention_factor(r):
+        # longrope's own multiplier of cos and sin (Phi-3's: sqrt(1 + ln(64 / 16) / ln 16)) in place of the mscales.
+        factor = reference_forward.rope_parameters(r.cfg)[1]
+        r.attention_scaling = factor
+        r.long_rope = r.long_rope[:2] + (factor,)
 
     def dense_on(layers, **settings):
         # Layer 0's dense MLP (its mlp.{gate,up,down}_proj copied) on the given mixture layers too, the config saying
@@ -1430,6 +1599,27 @@ def check_features_matter(arch, model_dir, logits):
         "dots1 --layer-types": (("sliding window on layers 1 and 3 (vs none)", setattr_("windows", [None] * 4)),
                                 ("full attention on layers 0 and 2 (vs the window there too)",
                                  setattr_("windows", [16] * 4))),
+        # Every layer SparseMixer-routed over 6 experts (router_jitter_noise 0.01); nn.LayerNorms with biases; biases on
+        # q, k, v, o_proj and the lm_head; longrope (original_max_position_embeddings 16) with short_mscale /
+        # long_mscale 1.243. The 5-token prompt's decode passes 16 tokens at its row 12; the 20-token prompt's prefill
+        # is past them already.
+        "phimoe": (("router_jitter_noise 0.01 in SparseMixer's masks (vs 0.5)",
+                    lambda r: r.cfg.__setitem__("router_jitter_noise", 0.5)),
+                   ("SparseMixer routing (vs Mixtral's top-2 softmax)", setattr_("moe", "mixtral")),
+                   ("layer norm biases (vs none)", no_norm_biases),
+                   ("layer norms (vs RMSNorm)", setattr_("layer_norm", False)),
+                   ("q/k/v biases (vs none)", no_qkv_bias),
+                   ("o_proj bias (vs q/k/v only)", no_biases(("self_attn.o_proj",))),
+                   ("lm_head bias", lambda r: r.w.pop("lm_head.bias")),
+                   ("short_mscale / long_mscale 1.243 (vs longrope's attention factor sqrt(1 + ln 4 / ln 16))",
+                    longrope_attention_factor),
+                   ("short_factor (vs plain RoPE)", lambda r: setattr(
+                       r, "inv_freq", reference_forward.rope_parameters(dict(r.cfg, rope_scaling=None))[0])),
+                   ("long_factor past original_max_position_embeddings 16 (vs short_factor; a 20-token prompt's "
+                    "prefill)", lambda r: setattr(r, "long_rope", (r.long_rope[0], r.inv_freq, r.long_rope[2])),
+                    [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4])),
+        # gen_tiny_model --no-rope-scaling: rope_scaling null.
+        "phimoe --no-rope-scaling": (("SparseMixer routing (vs Mixtral's top-2 softmax)", setattr_("moe", "mixtral")),),
         # gen_tiny_model --qk-norm: use_qk_norm true.
         "glm4_moe --qk-norm": (("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),),
         # gen_tiny_model --single-group: n_group 1, topk_group 1, routed_scaling_factor 1, one shared expert.
@@ -1450,8 +1640,8 @@ def check_features_matter(arch, model_dir, logits):
     for a in ("cohere --qk-norm", "stablelm --qk-norm", "stablelm --parallel-residual --qk-norm"):
         features[a] = (("per-head q/k layer norms (vs none)", setattr_("qk_head_norm", False)),
                        ("each head's own q/k gains (vs head 0's)", shared_qk_gains))
-    for name, f in features.get(arch, ()):
-        d = run(f)
+    for name, f, *prompt in features.get(arch, ()):
+        d = run(f, *prompt)
         check(d > 1e-3, "%s: the model exercises the %s" % (arch, name), "logits move by %.3g without it" % d)
 
 
@@ -1496,7 +1686,8 @@ def main():
         # o_proj and the MLP too, OLMo 3 with layer_types listed (not the default pattern), GLM-4.5 MoE with q/k norms
         # (as GLM-4.5) and in the published single-group routing form, Qwen2/3-MoE with dense layers, ERNIE 4.5 MoE with
         # its mixtures every other layer up to the last (moe_layer_end_index -1) and without shared experts, dots.llm1
-        # with biases on q, k, v and o_proj and with layer_types listed (two sliding layers).
+        # with biases on q, k, v and o_proj and with layer_types listed (two sliding layers), Phi-3.5-MoE without
+        # rope_scaling.
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -1516,7 +1707,8 @@ def main():
                                   ("ernie4_5_moe", "f32", "--interval"), ("ernie4_5_moe", "bf16", "--interval"),
                                   ("ernie4_5_moe", "f32", "--no-shared"), ("ernie4_5_moe", "bf16", "--no-shared"),
                                   ("dots1", "f32", "--all-biases"), ("dots1", "bf16", "--all-biases"),
-                                  ("dots1", "f32", "--layer-types"), ("dots1", "bf16", "--layer-types")):
+                                  ("dots1", "f32", "--layer-types"), ("dots1", "bf16", "--layer-types"),
+                                  ("phimoe", "f32", "--no-rope-scaling"), ("phimoe", "bf16", "--no-rope-scaling")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

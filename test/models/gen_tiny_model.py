@@ -4,19 +4,19 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1}
+                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1,phimoe}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
         [--no-bias] [--layer-types] [--no-window] [--all-biases] [--mixed-layers] [--single-group] [--interval]
-        [--no-shared]
+        [--no-shared] [--no-rope-scaling]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
 OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM,
-Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM, Dots1ForCausalLM; gemma3mm:
+Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM, Dots1ForCausalLM, PhimoeForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -77,6 +77,17 @@ biases (the other tensors are those the same seed gives without them). sliding_w
 layer slides; with --layer-types sliding_window 16 and layer_types (full, sliding, full, sliding), the weights the
 same.
 
+phimoe (PhimoeForCausalLM: Phi-3.5-MoE) is Mixtral's blocks with nn.LayerNorms (weight and bias, eps rms_norm_eps) and
+biases on q, k, v, o_proj (attention_bias) and the lm_head (lm_head_bias). 3 layers, each a mixture of 6 experts
+(block_sparse_moe.experts.E.w1 / w3 / w2, intermediate_size 48) routed by SparseMixer (top 2, router_jitter_noise
+0.01: the experts whose logits lie more than 2 * 0.01 below the best, relative to max(|logit|, best), are left out of
+each choice's softmax). The router's rows share one drawn row plus a small one of their own, so that the logits of a
+token sit close together relative to their size for some tokens (the mask keeps more than the best) and apart for
+others (it keeps the best alone). RoPE longrope over the whole head (original_max_position_embeddings 16,
+max_position_embeddings 64: long_factor past 16 tokens, short_factor up to them) with cos and sin times
+short_mscale / long_mscale 1.243 (PhimoeRotaryEmbedding's). With --no-rope-scaling rope_scaling null (plain RoPE,
+cos and sin unscaled); the weights the same.
+
 With --mixed-layers (qwen3moe, qwen2moe) some layers have a dense MLP, as Qwen*MoeDecoderLayer builds one where
 (layer in mlp_only_layers) or (layer + 1) % decoder_sparse_step != 0: 4 layers, decoder_sparse_step 2 and
 mlp_only_layers [3] make layer 1 the only mixture, layers 0 and 2 dense by the step and layer 3 dense by the list;
@@ -116,7 +127,7 @@ ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
          "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
-         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1"]
+         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1", "phimoe"]
 # Stored F32 whatever --dtype (suffixes of the tensor names), per arch: the modules transformers keeps in float32
 # (_keep_in_fp32_modules_strict), as the published bf16 checkpoints store them. ERNIE 4.5 MoE's "gate" and
 # "moe_statics": the router mlp.gate.weight (not the experts' gate_proj) and the correction bias. dots.llm1's: that of
@@ -552,6 +563,46 @@ def make_config(arch, dtype):
             "attention_dropout": 0.0,
             "sliding_window": None,
             "max_window_layers": 4,
+            "initializer_range": 0.02,
+        }
+    elif arch == "phimoe":
+        # Phi-3.5-MoE (PhimoeForCausalLM): MixtralDecoderLayer with nn.LayerNorm(hidden, eps=rms_norm_eps) (weight and
+        # bias) for input_layernorm, post_attention_layernorm and model.norm; LlamaAttention (bias=attention_bias on q,
+        # k, v and o_proj, all four; rotate-half RoPE over the whole head, head_dim = hidden / heads: PhimoeConfig has
+        # no head_dim); every layer a PhimoeSparseMoeBlock: router block_sparse_moe.gate (no bias), SparseMixer's top 2
+        # with router_jitter_noise 0.01 as its eps (input_jitter_noise acts in training only), 6 Mixtral experts (w1
+        # gate, w3 up, w2 down) of intermediate_size 48; nn.Linear lm_head with bias=lm_head_bias. RoPE: longrope's
+        # factors (short_factor up to original_max_position_embeddings 16 tokens, long_factor past them; 8 = head_dim
+        # / 2 each, made up) with cos and sin times short_mscale / long_mscale (the published 1.243 for both), not
+        # longrope's attention factor. max_position_embeddings 64 = 4 x 16, as the published 131072 = 32 x 4096
+        # (longrope's attention factor, which a toggle compares with, is sqrt(1 + ln 4 / ln 16)). sliding_window null
+        # (LlamaAttention has none). 3 layers; untied.
+        cfg = {
+            "architectures": ["PhimoeForCausalLM"],
+            "model_type": "phimoe",
+            **{k: v for k, v in common.items() if k != "head_dim"},
+            "num_hidden_layers": 3,
+            "intermediate_size": 48,
+            "num_local_experts": 6,
+            "num_experts_per_tok": 2,
+            "router_jitter_noise": 0.01,
+            "input_jitter_noise": 0.0,
+            "max_position_embeddings": 64,
+            "rope_theta": 10000.0,
+            "rope_scaling": {
+                "type": "longrope",
+                "short_factor": [1.0, 1.02, 1.05, 1.1, 1.16, 1.24, 1.35, 1.5],
+                "long_factor": [1.3, 1.8, 2.6, 3.7, 5.0, 6.8, 9.0, 12.0],
+                "short_mscale": 1.243,
+                "long_mscale": 1.243,
+                "original_max_position_embeddings": 16,
+            },
+            "sliding_window": None,
+            "attention_bias": True,
+            "lm_head_bias": True,
+            "attention_dropout": 0.0,
+            "output_router_logits": False,
+            "router_aux_loss_coef": 0.001,
             "initializer_range": 0.02,
         }
     elif arch == "cohere":
@@ -1106,7 +1157,7 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
         else:
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "post_attention_layernorm.weight"] = norm(H)
-            if kind in ("stablelm", "starcoder2"):
+            if kind in ("stablelm", "starcoder2", "phimoe"):
                 w[p + "input_layernorm.bias"] = bias(H, std=0.1)
                 w[p + "post_attention_layernorm.bias"] = bias(H, std=0.1)
             if cfg.get("use_parallel_residual"):
@@ -1157,6 +1208,14 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 b = bias(n_out, std=0.1)
                 if on:
                     w[p + "self_attn.%s.bias" % name] = b
+        elif kind == "phimoe":
+            # PhimoeAttention (LlamaAttention): bias=attention_bias on q, k, v and o_proj, all four; std 0.1 so that
+            # they move the logits visibly.
+            if cfg["attention_bias"]:
+                w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
+                w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
+                w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
+                w[p + "self_attn.o_proj.bias"] = bias(H, std=0.1)
         elif kind == "glm4_moe":
             # Glm4MoeAttention: bias=attention_bias on q, k and v, never on o_proj; std 0.1 so that they move the
             # logits visibly.
@@ -1213,9 +1272,16 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "mlp.experts.gate_up_proj_bias"] = bias(E, 2 * I)
             w[p + "mlp.experts.down_proj"] = mat(E, I, H)
             w[p + "mlp.experts.down_proj_bias"] = bias(E, H)
-        elif kind == "mixtral":
+        elif kind in ("mixtral", "phimoe"):
             E = cfg["num_local_experts"]
-            w[p + "block_sparse_moe.gate.weight"] = mat(E, H, std=0.3)
+            if kind == "phimoe":
+                # SparseMixer leaves out of each choice's softmax the experts whose logits lie more than 2 * jitter eps
+                # below the best, relative to the larger of the best and their own magnitude. Rows with a shared part
+                # (std 0.3: logits of magnitude ~2) plus a small own part (std 0.05: gaps of ~0.1 to ~0.5) make the
+                # mask keep several experts for some tokens and the best alone for others.
+                w[p + "block_sparse_moe.gate.weight"] = mat(1, H, std=0.3) + mat(E, H, std=0.05)
+            else:
+                w[p + "block_sparse_moe.gate.weight"] = mat(E, H, std=0.3)
             for e in range(E):
                 q = p + "block_sparse_moe.experts.%d." % e
                 w[q + "w1.weight"] = mat(I, H, std=0.15)
@@ -1318,11 +1384,11 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                         w[p + "mlp.%s.bias" % name] = b
     final = "model.final_layernorm." if kind == "phi" else "model.norm."
     w[final + "weight"] = gemma_norm(H) if gemma else norm(H)
-    if kind in ("stablelm", "starcoder2", "phi"):
+    if kind in ("stablelm", "starcoder2", "phi", "phimoe"):
         w[final + "bias"] = bias(H, std=0.1)
     if not cfg.get("tie_word_embeddings", kind == "cohere"):   # CohereConfig ties by default
         w["lm_head.weight"] = mat(V, H, std=0.2)
-    if kind == "phi":
+    if kind == "phi" or (kind == "phimoe" and cfg["lm_head_bias"]):
         w["lm_head.bias"] = bias(V, std=0.1)
     if kind == "ernie4_5_moe":
         # ERNIE 4.5 MoE's multi-token-prediction layer, as the published checkpoints hold one: a decoder layer
@@ -1474,6 +1540,8 @@ def main(argv=None):
     ap.add_argument("--no-shared", action="store_true",
                     help="ernie4_5_moe: moe_num_shared_experts 0 and no mlp.shared_experts tensors; the other weights "
                          "as with them")
+    ap.add_argument("--no-rope-scaling", action="store_true",
+                    help="phimoe: rope_scaling null (plain RoPE, cos and sin unscaled); the weights the same")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1506,6 +1574,8 @@ def main(argv=None):
         ap.error("--no-window applies to --arch exaone4")
     if args.layer_types and args.no_window:
         ap.error("--layer-types and --no-window exclude each other")
+    if args.no_rope_scaling and args.arch != "phimoe":
+        ap.error("--no-rope-scaling applies to --arch phimoe")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
         ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
     if (args.base_model_names or args.untied) and args.arch != "gpt2":
@@ -1554,6 +1624,8 @@ def main(argv=None):
     elif args.all_biases:
         cfg["attention_out_bias"] = True
         cfg["mlp_bias"] = True
+    if args.no_rope_scaling:
+        cfg["rope_scaling"] = None
     if args.interval:
         # Layers 1 and 3 the mixtures ((l + 1) % 2 == 0, 1 <= l <= 4), 0 (before the start), 2 and 4 (by the interval)
         # dense.

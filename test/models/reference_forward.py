@@ -8,9 +8,9 @@ Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
 OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
-OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1) and the Gemma 3 / Mistral 3 multimodal packagings (the configs
-that gen_tiny_model.py writes, and the same architectures at other sizes; config fields left out take the
-transformers class defaults).
+OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1, Phi-3.5-MoE) and the Gemma 3 / Mistral 3 multimodal
+packagings (the configs that gen_tiny_model.py writes, and the same architectures at other sizes; config fields left
+out take the transformers class defaults).
 
 Greedy decoding: the prompt runs as one causal prefill; row 0 of the output is the logits of the last
 prompt position, its argmax is the first generated token; row k is the logits after feeding generated
@@ -20,8 +20,8 @@ line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
-_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1, modeling_rope_utils) and /work/shared/VARIANTS.md; it shares
-no code with the xf repository. Conventions:
+_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1 / _phimoe, modeling_rope_utils) and /work/shared/VARIANTS.md;
+it shares no code with the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
     dtype, gelu_pytorch_tanh unless hidden_activation says otherwise (hidden_act is ignored), tied
@@ -29,7 +29,17 @@ no code with the xf repository. Conventions:
   * RoPE: rotate-half pairing (i, i + r/2) over the first r = int(head_dim * partial_rotary_factor)
     dims of each head (the rest pass through); inv_freq[i] = base^(-2i/r); linear, llama3 and yarn
     scaling as in _compute_linear_scaling_rope_parameters / _compute_llama3_parameters /
-    _compute_yarn_parameters; yarn's attention_factor multiplies cos and sin.
+    _compute_yarn_parameters; yarn's attention_factor multiplies cos and sin. longrope as
+    _compute_longrope_parameters: inv_freq[i] = 1 / (ext[i] base^(2i/r)), ext = long_factor when the forward's
+    sequence (its largest position + 1: every token so far) is longer than original_max_position_embeddings (of
+    rope_scaling, else the top level, else max_position_embeddings), short_factor otherwise; cos and sin times
+    attention_factor (default sqrt(1 + ln(f) / ln(original)) with f = factor, else max_position_embeddings /
+    original; 1 when f <= 1). HF recomputes the choice in every forward (Phi-3's dynamic_rope_update,
+    PhimoeRotaryEmbedding.forward), and the cached keys keep the rotation of the forward that computed them: a
+    prefill of P tokens rotates all of them by P's choice, each decoded token by its own length's. (HF's
+    generate() also drops the cache when the sequence first passes the original length and recomputes every key
+    with the long factors, PhimoeForCausalLM.prepare_inputs_for_generation; a forward with past_key_values, which
+    this follows, does not.)
   * Attention: scale 1/sqrt(head_dim) (Gemma 2: 1/sqrt(query_pre_attn_scalar)); query head h reads kv
     head h // (H / Hkv); causal; a sliding window W lets the query at position p see keys j with
     p - W < j <= p (W keys, itself included). Which layers slide: Mistral, Mixtral, Phi-3 every layer
@@ -200,6 +210,23 @@ no code with the xf repository. Conventions:
     n_group 1, topk_group 1, first_k_dense_replace 0, norm_topk_prob false, routed_scaling_factor 1, sliding_window
     4096, max_window_layers 62, untied embeddings; n_routed_experts, num_experts_per_tok and n_shared_experts have none
     (null: refused).
+  * Phi-3.5-MoE (PhimoeForCausalLM): MixtralDecoderLayer's pre-norm blocks with nn.LayerNorm (weight and bias, eps
+    rms_norm_eps) for input_layernorm, post_attention_layernorm and model.norm; LlamaAttention (biases on q, k, v and
+    o_proj with attention_bias, default false; rotate-half RoPE over the whole head; scores times head_dim^-0.5,
+    head_dim = hidden / heads; no sliding window whatever sliding_window says); every layer a PhimoeSparseMoeBlock:
+    logits = x . block_sparse_moe.gate.weight (no bias), routed by SparseMixer at inference
+    (sparsemixer(training=False), eps = router_jitter_noise, default 0.01): the best expert t1 (ties to the lower),
+    weighted by the softmax, at t1, of the logits with every expert e masked to -inf where
+    (l[t1] - l[e]) / max(|l[e]|, l[t1]) > 2 eps (0 / 0 masks nothing); then the best t2 of the logits with t1 set to
+    -inf, weighted likewise by the softmax of those logits masked where (l[t2] - l[e]) / max(|l[e]|, l[t2]) > 2 eps
+    (l the logits with t1 included, as transformers' factor reads them); num_experts_per_tok must be 2 (class
+    default). Experts block_sparse_moe.experts.E.{w1,w3,w2} as Mixtral's
+    (intermediate_size). RoPE longrope when rope_scaling says so ("type" or "rope_type": PhimoeConfig requires
+    short_mscale and long_mscale), with cos and sin times rope_scaling's long_mscale when the forward's sequence is
+    longer than its original_max_position_embeddings, else short_mscale (PhimoeRotaryEmbedding), not longrope's
+    attention factor. The lm_head has a bias with lm_head_bias (default false). Every tensor must be one the class
+    loads, and each of those must be there. Class defaults num_key_value_heads 8, rope_theta 1e6, rms_norm_eps 1e-5,
+    num_local_experts 16, untied embeddings; input_jitter_noise acts in training only.
   * MXFP4 (gpt-oss experts stored as NAME_blocks U8 [..., G, 16] and NAME_scales U8 [..., G]), as
     transformers' convert_moe_packed_tensors: byte b of a group gives values 2b (low nibble) and 2b + 1
     (high nibble) from the e2m1 table, times 2^(scale - 127); the [..., G * 32] result is transposed on
@@ -292,9 +319,10 @@ def rotary_dim(cfg):
     return int(cfg["head_dim"] * cfg.get("partial_rotary_factor", 1.0))
 
 
-def rope_parameters(cfg):
+def rope_parameters(cfg, seq_len=None):
     """(inv_freq [d/2], attention_scaling) as transformers' modeling_rope_utils computes them, d the
-    rotary dim int(head_dim * partial_rotary_factor)."""
+    rotary dim int(head_dim * partial_rotary_factor); `seq_len`: the forward's sequence length (longrope's choice of
+    factors; None: the short ones)."""
     d = rotary_dim(cfg)
     base = float(cfg["rope_theta"])
     inv_freq = 1.0 / base ** (np.arange(0, d, 2, dtype=np.float64) / d)
@@ -352,7 +380,29 @@ def rope_parameters(cfg):
         out = (inv_freq / factor) * ramp + inv_freq * (1.0 - ramp)
         return out, attention_factor
 
+    if kind == "longrope":
+        original = longrope_original(cfg)
+        factor = scaling.get("factor")
+        if factor is None:                        # Phi-3's max_position_embeddings / original
+            factor = cfg["max_position_embeddings"] / original
+        attention_factor = scaling.get("attention_factor")
+        if attention_factor is None:
+            attention_factor = math.sqrt(1 + math.log(factor) / math.log(original)) if factor > 1.0 else 1.0
+        ext = scaling["long_factor"] if seq_len and seq_len > original else scaling["short_factor"]
+        if len(ext) != d // 2:
+            raise ValueError("longrope lists %d factors; RoPE over %d dims needs %d" % (len(ext), d, d // 2))
+        return 1.0 / (np.asarray(ext, dtype=np.float64) * base ** (np.arange(0, d, 2, dtype=np.float64) / d)), \
+            attention_factor
+
     raise NotImplementedError("rope_type %r" % kind)
+
+
+def longrope_original(cfg):
+    """longrope's original_max_position_embeddings: rope_scaling's, else the config's (Phi-3's field), else
+    max_position_embeddings."""
+    scaling = cfg.get("rope_scaling") or {}
+    return (scaling.get("original_max_position_embeddings") or cfg.get("original_max_position_embeddings")
+            or cfg["max_position_embeddings"])
 
 
 def rotate(x, positions, inv_freq, attention_scaling, interleaved=False):
@@ -437,7 +487,8 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Starcoder2ForCausalLM", "PhiForCausalLM", "GPTNeoXForCausalLM", "GlmForCausalLM",
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
                  "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM",
-                 "HeliumForCausalLM", "Glm4MoeForCausalLM", "Ernie4_5_MoeForCausalLM", "Dots1ForCausalLM")
+                 "HeliumForCausalLM", "Glm4MoeForCausalLM", "Ernie4_5_MoeForCausalLM", "Dots1ForCausalLM",
+                 "PhimoeForCausalLM")
 
 
 def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
@@ -527,13 +578,60 @@ def ernie4_5_moe_tensors(w, cfg):
     return kept
 
 
+def phimoe_tensors(w, cfg):
+    """PhimoeForCausalLM's tensors: checks that they are exactly those the class loads (HF would leave missing ones
+    random and ignore unexpected ones): nn.LayerNorms with weight and bias, q/k/v/o_proj biases with attention_bias, the
+    router block_sparse_moe.gate and the experts' w1 / w2 / w3 on every layer, the lm_head's bias with lm_head_bias."""
+    L, E = cfg["num_hidden_layers"], cfg["num_local_experts"]
+    want = {"model.embed_tokens.weight", "model.norm.weight", "model.norm.bias"}
+    if not cfg["tie_word_embeddings"]:
+        want.add("lm_head.weight")
+    if cfg["lm_head_bias"]:
+        want.add("lm_head.bias")
+    for n in range(L):
+        p = "model.layers.%d." % n
+        want |= {p + "%s.%s" % (norm, t) for norm in ("input_layernorm", "post_attention_layernorm")
+                 for t in ("weight", "bias")}
+        want |= {p + "self_attn.%s_proj.weight" % t for t in "qkvo"}
+        if cfg["attention_bias"]:
+            want |= {p + "self_attn.%s_proj.bias" % t for t in "qkvo"}
+        want.add(p + "block_sparse_moe.gate.weight")
+        want |= {p + "block_sparse_moe.experts.%d.%s.weight" % (e, t) for e in range(E) for t in ("w1", "w2", "w3")}
+    if set(w) != want:
+        raise ValueError("Phi-3.5-MoE: tensors the class does not load: %s; tensors it needs that are missing: %s"
+                         % (sorted(set(w) - want)[:5], sorted(want - set(w))[:5]))
+    return w
+
+
+def sparsemixer(logits, eps):
+    """SparseMixer's inference routing of one token's router logits [E] (transformers' sparsemixer, training=False):
+    ((t1, t2), (w1, w2)). t1 = the best expert (ties to the lower), w1 = the softmax at t1 of the logits with every
+    expert e set to -inf where (l[t1] - l[e]) / max(|l[e]|, l[t1]) > 2 eps; t2 = the best with t1 set to -inf, w2 = the
+    softmax at t2 of those logits with e set to -inf where (l[t2] - l[e]) / max(|l[e]|, l[t2]) > 2 eps (the factor
+    from the logits with t1 in them). A 0 / 0 (NaN) masks nothing, as the comparison is false."""
+    chosen, weights = [], []
+    scores = np.asarray(logits, dtype=np.float64)
+    for _ in range(2):
+        top = int(np.argmax(scores))
+        best = scores[top]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            masked = (best - logits) / np.maximum(np.abs(logits), best) > 2 * eps
+        gates = np.where(masked, -np.inf, scores)
+        e = np.exp(gates - best)
+        chosen.append(top)
+        weights.append(e[top] / e.sum())
+        scores = np.where(np.arange(len(scores)) == top, -np.inf, scores)
+    return tuple(chosen), tuple(weights)
+
+
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
     qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's
-    sliding layers), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe",
-    "glm4moe" (also dots.llm1's), "ernie4_5moe" or None), moe_renormalize, masked_group_score and
-    weights_with_correction (GLM-4.5 MoE's, dots.llm1's and ERNIE 4.5 MoE's routing)."""
+    sliding layers), long_rope (longrope's long factors and their multiplier past the original length), rope_layers,
+    act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe", "glm4moe" (also dots.llm1's),
+    "ernie4_5moe", "phimoe" or None), moe_renormalize, masked_group_score and weights_with_correction (GLM-4.5 MoE's,
+    dots.llm1's and ERNIE 4.5 MoE's routing)."""
 
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
@@ -614,6 +712,24 @@ class Model:
                     raise ValueError("dots.llm1: %s must be given (Dots1Config has no default)" % key)
             # Dots1Attention (Qwen3Attention): bias=attention_bias on q, k, v and o_proj; q_norm / k_norm always.
             self.w = sigmoid_moe_tensors(self.w, cfg, "dots.llm1", "qkvo" if cfg["attention_bias"] else "", True)
+        if arch == "PhimoeForCausalLM":
+            # PhimoeConfig's defaults (no head_dim field: getattr(config, "head_dim", hidden / heads), below).
+            for key, value in (("num_key_value_heads", 8), ("rope_theta", 1e6), ("rms_norm_eps", 1e-5),
+                               ("tie_word_embeddings", False), ("attention_bias", False), ("lm_head_bias", False),
+                               ("num_local_experts", 16), ("num_experts_per_tok", 2), ("router_jitter_noise", 0.01)):
+                cfg.setdefault(key, value)
+            if cfg["num_experts_per_tok"] != 2:
+                raise NotImplementedError("Phi-3.5-MoE: SparseMixer routes to 2 experts, not %d"
+                                          % cfg["num_experts_per_tok"])
+            scaling = cfg.get("rope_scaling")
+            if scaling is not None:
+                # PhimoeConfig: rope_type from "type"; short_mscale and long_mscale must be numbers.
+                if scaling.get("rope_type", scaling.get("type")) != "longrope":
+                    raise NotImplementedError("Phi-3.5-MoE with rope_scaling other than longrope")
+                for key in ("short_mscale", "long_mscale"):
+                    if not isinstance(scaling.get(key), (int, float)):
+                        raise ValueError("Phi-3.5-MoE: rope_scaling's %s must be a number" % key)
+            self.w = phimoe_tensors(self.w, cfg)
         if arch == "OlmoeForCausalLM":
             cfg.setdefault("rms_norm_eps", 1e-5)
             if cfg.get("clip_qkv") is not None:
@@ -689,8 +805,8 @@ class Model:
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
         self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM", "PhiForCausalLM",
-                                   "GPTNeoXForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel")
-        if self.layer_norm:
+                                   "GPTNeoXForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "PhimoeForCausalLM")
+        if self.layer_norm and arch != "PhimoeForCausalLM":     # Phi-3.5-MoE's LayerNorms take rms_norm_eps
             self.eps = cfg.get("norm_epsilon" if arch == "Starcoder2ForCausalLM" else "layer_norm_eps", 1e-5)
         # Phi: attention and MLP side by side on one norm's output; its output projection is
         # self_attn.dense, its last norm model.final_layernorm, its lm_head has a bias.
@@ -705,6 +821,17 @@ class Model:
         self.interleaved_rope = arch in ("GlmForCausalLM", "Glm4ForCausalLM", "CohereForCausalLM",
                                          "Ernie4_5ForCausalLM", "HeliumForCausalLM", "Ernie4_5_MoeForCausalLM")
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
+        # longrope: (original_max_position_embeddings, inv_freq, attention_scaling) of the forwards whose sequence is
+        # longer than the original length (rope_at); self.inv_freq / attention_scaling are the short ones.
+        self.long_rope = None
+        scaling = cfg.get("rope_scaling") or {}
+        if scaling.get("rope_type", scaling.get("type")) == "longrope":
+            original = longrope_original(cfg)
+            self.long_rope = (original,) + rope_parameters(cfg, original + 1)
+            if arch == "PhimoeForCausalLM":
+                # PhimoeRotaryEmbedding: cos and sin times short_mscale / long_mscale, by the same length test.
+                self.attention_scaling = scaling["short_mscale"]
+                self.long_rope = (original, self.long_rope[1], scaling["long_mscale"])
         self.windows = self._windows()
         if arch == "Olmo3ForCausalLM" and any(w is not None for w in self.windows):
             # As xf's importer: some transformers releases scale the sliding layers' RoPE too, others leave it default.
@@ -749,7 +876,8 @@ class Model:
                     else "qwen2moe" if arch == "Qwen2MoeForCausalLM"
                     else "granitemoe" if arch == "GraniteMoeForCausalLM"
                     else "glm4moe" if arch in ("Glm4MoeForCausalLM", "Dots1ForCausalLM")
-                    else "ernie4_5moe" if arch == "Ernie4_5_MoeForCausalLM" else None)
+                    else "ernie4_5moe" if arch == "Ernie4_5_MoeForCausalLM"
+                    else "phimoe" if arch == "PhimoeForCausalLM" else None)
         self.shared_gate = True                   # Qwen2-MoE's sigmoid gate of the shared expert
         self.moe_renormalize = True
         # GLM-4.5 MoE and dots.llm1 (test switches): the choice score of the experts outside the kept groups
@@ -894,6 +1022,13 @@ class Model:
         empty = lambda: np.zeros((self.Hkv, 0, self.D))
         return [[empty(), empty()] for _ in range(self.L)]
 
+    def rope_at(self, length):
+        """(inv_freq, attention_scaling) of a forward whose sequence is `length` tokens long (its largest position + 1,
+        HF's torch.max(position_ids) + 1): longrope's long ones past the original length, else the others."""
+        if self.long_rope is not None and length > self.long_rope[0]:
+            return self.long_rope[1:]
+        return self.inv_freq, self.attention_scaling
+
     def linear(self, x, name):
         y = x @ self.w[name + ".weight"].T
         b = self.w.get(name + ".bias")
@@ -946,7 +1081,7 @@ class Model:
             q = self.head_layer_norm(q, p, "q")
             k = self.head_layer_norm(k, p, "k")
         inv_freq, attention_scaling = (self.local_rope if self.local_rope is not None and self.sliding_layers[n]
-                                       else (self.inv_freq, self.attention_scaling))
+                                       else self.rope_at(positions[-1] + 1))
         q, k = q.transpose(1, 0, 2), k.transpose(1, 0, 2)
         if self.rope_layers[n]:
             q = rotate(q, positions, inv_freq, attention_scaling, self.interleaved_rope)
@@ -1005,6 +1140,19 @@ class Model:
         # Renormalized over the chosen k (Mixtral), or (a test switch) the softmax over all experts.
         return self.sparse_moe("model.layers.%d.block_sparse_moe." % n, x, self.cfg.get("num_experts_per_tok", 2),
                                self.moe_renormalize, ("w1", "w3", "w2"))
+
+    def phimoe_moe(self, n, x):
+        """PhimoeSparseMoeBlock: router block_sparse_moe.gate (no bias), SparseMixer's two experts and weights (eps
+        router_jitter_noise); expert e: w2(act(w1 x) * w3 x)."""
+        p = "model.layers.%d.block_sparse_moe." % n
+        logits = self.linear(x, p + "gate")                    # [S, E]
+        out = np.zeros_like(x)
+        for t in range(x.shape[0]):
+            for e, wt in zip(*sparsemixer(logits[t], self.cfg["router_jitter_noise"])):
+                q = p + "experts.%d." % e
+                h = self.act(self.linear(x[t], q + "w1")) * self.linear(x[t], q + "w3")
+                out[t] += wt * self.linear(h, q + "w2")
+        return out
 
     def qwen3_moe(self, n, x):
         return self.sparse_moe("model.layers.%d.mlp." % n, x, self.cfg.get("num_experts_per_tok", 8),
@@ -1164,6 +1312,8 @@ class Model:
             return self.gptoss_moe(n, x)
         if self.moe == "mixtral":
             return self.mixtral_moe(n, x)
+        if self.moe == "phimoe":
+            return self.phimoe_moe(n, x)
         if self.moe == "qwen3moe":
             return self.qwen3_moe(n, x)
         if self.moe == "qwen2moe":

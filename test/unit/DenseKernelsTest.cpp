@@ -990,6 +990,57 @@ TEST_P(DenseKernels, ScoredRouting) {
             std::string::npos);
 }
 
+// SparseMixer routing on the device (Phi-3.5-MoE): the largest logit m weighed by the softmax over the experts
+// not excluded by (m - l) / max(|l|, m) > 2 eps, then the same among the others; against a double reference,
+// with tokens where the exclusion keeps one expert, several, and a tie.
+TEST_P(DenseKernels, SparseMixerRouting) {
+  const int64_t S = 5, E = 6, R = S * 2;
+  std::vector<float> logits = randomNormals(S * E, 51);
+  for (int64_t e = 0; e < E; ++e)
+    logits[1 * E + e] = 2.0f + 0.01f * e; // token 1: every logit within 2 eps of the max
+  logits[2 * E + 4] = logits[2 * E + 1] = 5.0f; // token 2: a tie at the top, expert 1 first
+  logits[3 * E + 0] = 0.0f;                     // token 3: a zero logit
+  for (float eps : {0.01f, 0.3f}) {
+    std::vector<float> params = {eps}, routes(R * 2, std::nanf(""));
+    ASSERT_EQ(run("xf_dense_topk_sparsemixer", {tensorOf(logits, {S, E}), tensorOf(params, {1}), tensorOf(routes, {R, 2})}),
+              "");
+    int64_t several = 0;
+    for (int64_t t = 0; t < S; ++t) {
+      const float *lg = logits.data() + t * E;
+      int64_t skip = -1;
+      for (int64_t j = 0; j < 2; ++j) {
+        int64_t best = -1;
+        for (int64_t e = 0; e < E; ++e)
+          if (e != skip && (best < 0 || lg[e] > lg[best]))
+            best = e;
+        double m = lg[best], sum = 0;
+        int64_t kept = 0;
+        for (int64_t e = 0; e < E; ++e)
+          if (e != skip && !((m - lg[e]) / std::max(std::fabs(double(lg[e])), m) > 2.0 * eps)) {
+            sum += std::exp(lg[e] - m);
+            ++kept;
+          }
+        several += kept > 1;
+        const std::string where = "token " + std::to_string(t) + " choice " + std::to_string(j) + " eps " +
+                                  std::to_string(eps);
+        EXPECT_EQ(routes[(t * 2 + j) * 2], float(best)) << where;
+        EXPECT_NEAR(routes[(t * 2 + j) * 2 + 1], 1.0 / sum, 1e-6) << where;
+        skip = best;
+      }
+    }
+    EXPECT_GT(several, 0) << "some choice must weigh over several experts";
+    EXPECT_EQ(routes[(2 * 2) * 2], 1.0f);
+    EXPECT_EQ(routes[(2 * 2 + 1) * 2], 4.0f);
+  }
+  std::vector<float> routes(R * 2), negative = {-1.0f}, small = {0.01f}, shortRoutes(S * 2);
+  EXPECT_NE(run("xf_dense_topk_sparsemixer", {tensorOf(logits, {S, E}), tensorOf(negative, {1}), tensorOf(routes, {R, 2})})
+                .find("the exclusion eps must be >= 0, got -1"),
+            std::string::npos);
+  EXPECT_NE(run("xf_dense_topk_sparsemixer", {tensorOf(logits, {S, E}), tensorOf(small, {1}), tensorOf(shortRoutes, {S, 2})})
+                .find("'output' must have 5 x 2 rows (tokens x choices)"),
+            std::string::npos);
+}
+
 // Prefill's MoE products on GPU targets: routes grouped by expert (count, then rows in order), and the
 // grouped products (64-row tiles of one expert's rows, gathering their input rows) against double loops, for
 // the experts' first products (an input row per token, `per` = K) and the last (an input row per route);
