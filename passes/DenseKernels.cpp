@@ -362,11 +362,102 @@ func.func @xf_dense_transpose01(%x: memref<?x?x?xf32>, %y: memref<?x?x?xf32>) at
   return
 }
 
-// MoE routing on the device. Routes are [S * K, 2]: per token t and choice k (row t * K + k) the expert
-// (as f32, exact) and its weight. Top-k by logit, ties to the lower expert (as torch.topk), then a softmax
-// over the chosen logits. One work item per token: choice k is the best expert after choice k - 1 in
-// (logit descending, expert ascending) order, so no list of chosen experts is kept. params [K, norm]:
-// norm 0 divides by the softmax denominator over all experts instead (Qwen3-MoE's norm_topk_prob = false).
+// x + bias[routes[r, 0]] per row r: each expert's own bias.
+func.func @xf_dense_bias_add_routed(%x: memref<?x?xf32>, %bias: memref<?x?xf32>, %routes: memref<?x2xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_bias_add_routed"}, xf.operand_names = ["input", "bias", "routes", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %r = memref.dim %x, %c0 : memref<?x?xf32>
+  %n = memref.dim %x, %c1 : memref<?x?xf32>
+  %experts = memref.dim %bias, %c0 : memref<?x?xf32>
+  %lastE = arith.subi %experts, %c1 : index
+  %items = arith.muli %r, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %row = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
+    %eI = arith.fptosi %eF : f32 to i32
+    %eR = arith.index_cast %eI : i32 to index
+    %ex = arith.minui %eR, %lastE : index
+    %v = memref.load %x[%row, %col] : memref<?x?xf32>
+    %b = memref.load %bias[%ex, %col] : memref<?x?xf32>
+    %o = arith.addf %v, %b : f32
+    memref.store %o, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+)mlir";
+
+/// The MoE combine: out[t] = sum over k of routes[t * K + k, 1] * y[t * K + k], K = rows of y / rows of
+/// out; with `accumulate` (`_acc`) added to out (a residual in the epilogue, as the `_acc` products).
+std::string moeCombineKernel(bool accumulate) {
+  const std::string acc = accumulate ? "_acc" : "";
+  const std::string store =
+      accumulate ? "    %old = memref.load %out[%t, %col] : memref<?x?xf32>\n    %total = arith.addf %old, %sum : f32\n"
+                   "    memref.store %total, %out[%t, %col] : memref<?x?xf32>\n"
+                 : "    memref.store %sum, %out[%t, %col] : memref<?x?xf32>\n";
+  return "\nfunc.func @xf_dense_moe_combine" + acc +
+         "(%y: memref<?x?xf32>, %routes: memref<?x2xf32>, %out: memref<?x?xf32>) attributes {\n    xf.kernel, "
+         "xf.kernel_info = {kind = \"dense_moe_combine" + acc +
+         "\"}, xf.operand_names = [\"input\", \"routes\", \"output\"]} {\n" + R"mlir(  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %r = memref.dim %y, %c0 : memref<?x?xf32>
+  %s = memref.dim %out, %c0 : memref<?x?xf32>
+  %n = memref.dim %out, %c1 : memref<?x?xf32>
+  %s1 = arith.maxui %s, %c1 : index
+  %k = arith.divui %r, %s1 : index
+  %items = arith.muli %s, %n : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %t = arith.divui %i, %n : index
+    %col = arith.remui %i, %n : index
+    %base = arith.muli %t, %k : index
+    %sum = scf.for %j = %c0 to %k step %c1 iter_args(%acc = %zero) -> f32 {
+      %row = arith.addi %base, %j : index
+      %w = memref.load %routes[%row, %c1] : memref<?x2xf32>
+      %v = memref.load %y[%row, %col] : memref<?x?xf32>
+      %p = math.fma %w, %v, %acc : f32
+      scf.yield %p : f32
+    }
+)mlir" + store + R"mlir(    scf.reduce
+  }
+  return
+}
+)mlir";
+}
+
+/// Indents each line of `text` by `indent` spaces.
+std::string indented(StringRef text, unsigned indent) {
+  std::string out;
+  SmallVector<StringRef> lines;
+  text.split(lines, '\n', -1, /*KeepEmpty=*/false);
+  for (StringRef line : lines)
+    out += std::string(indent, ' ') + line.str() + "\n";
+  return out;
+}
+
+/// Inside a loop over expert %x: whether value %v (of expert %x) comes after the previous choice (%prevV,
+/// %prevI) in (value descending, expert ascending) order and beats the best so far (%bv, %bi; none while %bi
+/// < 0): %take. Choice k is then the best after choice k - 1, so no list of chosen experts is kept.
+constexpr const char *kNextChoice = R"mlir(%lt = arith.cmpf olt, %v, %prevV : f32
+%eq = arith.cmpf oeq, %v, %prevV : f32
+%after = arith.cmpi sgt, %x, %prevI : index
+%tieAfter = arith.andi %eq, %after : i1
+%below = arith.ori %lt, %tieAfter : i1
+%unset = arith.cmpi slt, %bi, %c0 : index
+%gt = arith.cmpf ogt, %v, %bv : f32
+%better = arith.ori %unset, %gt : i1
+%take = arith.andi %below, %better : i1
+)mlir";
+
+/// MoE routing on the device. Routes are [S * K, 2]: per token t and choice k (row t * K + k) the expert
+/// (as f32, exact) and its weight. Top-k by logit, ties to the lower expert (as torch.topk), then a softmax
+/// over the chosen logits. One work item per token: choice k is the best expert after choice k - 1 in
+/// (logit descending, expert ascending) order, so no list of chosen experts is kept. params [K, norm]:
+/// norm 0 divides by the softmax denominator over all experts instead (Qwen3-MoE's norm_topk_prob = false).
+std::string topKSoftmaxKernel() {
+  return std::string(R"mlir(
 func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<2xf32>, %routes: memref<?x2xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_topk_softmax"}, xf.operand_names = ["input", "params", "output"]} {
   %c0 = arith.constant 0 : index
@@ -387,16 +478,8 @@ func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<2xf32>, %
         -> (f32, index, f32, f32) {
       %best:2 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none) -> (f32, index) {
         %v = memref.load %lg[%t, %x] : memref<?x?xf32>
-        %lt = arith.cmpf olt, %v, %prevV : f32
-        %eq = arith.cmpf oeq, %v, %prevV : f32
-        %after = arith.cmpi sgt, %x, %prevI : index
-        %tieAfter = arith.andi %eq, %after : i1
-        %below = arith.ori %lt, %tieAfter : i1
-        %unset = arith.cmpi slt, %bi, %c0 : index
-        %gt = arith.cmpf ogt, %v, %bv : f32
-        %better = arith.ori %unset, %gt : i1
-        %take = arith.andi %below, %better : i1
-        %nv = arith.select %take, %v, %bv : f32
+)mlir") +
+         indented(kNextChoice, 8) + R"mlir(        %nv = arith.select %take, %v, %bv : f32
         %ni = arith.select %take, %x, %bi : index
         scf.yield %nv, %ni : f32, index
       }
@@ -438,15 +521,54 @@ func.func @xf_dense_topk_softmax(%lg: memref<?x?xf32>, %params: memref<2xf32>, %
   }
   return
 }
+)mlir";
+}
 
-// Scored MoE routing on the device (GLM-4.5, DeepSeek-V3, ERNIE 4.5), routes as xf_dense_topk_softmax's.
-// Expert x scores s = sigmoid(logit), or with softmax 1 the softmax over all experts, and chooses by
-// c = s + bias[x]; each of the equal groups is scored by its two largest c, and the experts outside the
-// top_groups best groups (ties: the lower group) choose with c = 0. Choice k is the best expert after choice
-// k - 1 in (c descending, expert ascending) order; its weight is s / max(sum of the chosen s + eps, norm_min)
-// (eps 1e-20 for sigmoid scores, 0 for softmax ones; s alone with norm 0) times scale. params [K, norm,
-// groups, top_groups, scale, softmax, norm_min]; the kept groups are bits of a 32-bit mask (at most 32
-// groups), a group kept when fewer than top_groups rank ahead of it.
+/// Inside a loop over expert %x of token %t: its score %sg (the sigmoid of its logit, or with %softmax its
+/// softmax with the row's %mx and %total) and its choice score %c (plus its selection bias).
+constexpr const char *kExpertScore = R"mlir(%l = memref.load %lg[%t, %x] : memref<?x?xf32>
+%nl = arith.negf %l : f32
+%ex = math.exp %nl : f32
+%den = arith.addf %one, %ex : f32
+%sig = arith.divf %one, %den : f32
+%dl = arith.subf %l, %mx : f32
+%el = math.exp %dl : f32
+%soft = arith.divf %el, %total : f32
+%sg = arith.select %softmax, %soft, %sig : f32
+%bb = memref.load %bias[%x] : memref<?xf32>
+%c = arith.addf %sg, %bb : f32
+)mlir";
+
+/// The sum of the two largest choice scores of the experts of group `group` into `name`; `id` keeps the
+/// loop's SSA names apart from another such sum in the same region.
+std::string groupTopTwo(StringRef group, StringRef name, StringRef id, unsigned indent) {
+  const std::string i = id.str(), g = group.str();
+  return indented("%lo" + i + " = arith.muli " + g + ", %per : index\n%hi" + i + " = arith.addi %lo" + i +
+                      ", %per : index\n%top" + i + ":2 = scf.for %x = %lo" + i + " to %hi" + i +
+                      " step %c1 iter_args(%a = %ninf, %b = %ninf) -> (f32, f32) {\n",
+                  indent) +
+         indented(kExpertScore, indent + 2) +
+         indented(R"mlir(%gtA = arith.cmpf ogt, %c, %a : f32
+%gtB = arith.cmpf ogt, %c, %b : f32
+%na = arith.select %gtA, %c, %a : f32
+%nb0 = arith.select %gtB, %c, %b : f32
+%nb = arith.select %gtA, %a, %nb0 : f32
+scf.yield %na, %nb : f32, f32
+)mlir",
+                  indent + 2) +
+         indented("}\n" + name.str() + " = arith.addf %top" + i + "#0, %top" + i + "#1 : f32\n", indent);
+}
+
+/// Scored MoE routing on the device (GLM-4.5, DeepSeek-V3, ERNIE 4.5), routes as xf_dense_topk_softmax's.
+/// Expert x scores s = sigmoid(logit), or with softmax 1 the softmax over all experts, and chooses by
+/// c = s + bias[x]; each of the equal groups is scored by its two largest c, and the experts outside the
+/// top_groups best groups (ties: the lower group) choose with c = 0. Choice k is the best expert after choice
+/// k - 1 in (c descending, expert ascending) order; its weight is s / max(sum of the chosen s + eps, norm_min)
+/// (eps 1e-20 for sigmoid scores, 0 for softmax ones; s alone with norm 0) times scale. params [K, norm,
+/// groups, top_groups, scale, softmax, norm_min]; the kept groups are bits of a 32-bit mask (at most 32
+/// groups), a group kept when fewer than top_groups rank ahead of it.
+std::string scoredRoutingKernel() {
+  return std::string(R"mlir(
 func.func @xf_dense_topk_scored(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %params: memref<7xf32>, %routes: memref<?x2xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_topk_scored"}, xf.operand_names = ["input", "bias", "params", "output"]} {
   %c0 = arith.constant 0 : index
@@ -494,52 +616,9 @@ func.func @xf_dense_topk_scored(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %par
       scf.yield %nacc : f32
     }
     %mask = scf.for %gi = %c0 to %g step %c1 iter_args(%m = %m0) -> (i32) {
-      %loA = arith.muli %gi, %per : index
-      %hiA = arith.addi %loA, %per : index
-      %topA:2 = scf.for %x = %loA to %hiA step %c1 iter_args(%a = %ninf, %b = %ninf) -> (f32, f32) {
-        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
-        %nl = arith.negf %l : f32
-        %ex = math.exp %nl : f32
-        %den = arith.addf %one, %ex : f32
-        %sig = arith.divf %one, %den : f32
-        %dl = arith.subf %l, %mx : f32
-        %el = math.exp %dl : f32
-        %soft = arith.divf %el, %total : f32
-        %sg = arith.select %softmax, %soft, %sig : f32
-        %bb = memref.load %bias[%x] : memref<?xf32>
-        %c = arith.addf %sg, %bb : f32
-        %gtA = arith.cmpf ogt, %c, %a : f32
-        %gtB = arith.cmpf ogt, %c, %b : f32
-        %na = arith.select %gtA, %c, %a : f32
-        %nb0 = arith.select %gtB, %c, %b : f32
-        %nb = arith.select %gtA, %a, %nb0 : f32
-        scf.yield %na, %nb : f32, f32
-      }
-      %gs = arith.addf %topA#0, %topA#1 : f32
-      %ahead = scf.for %h = %c0 to %g step %c1 iter_args(%n = %c0) -> (index) {
-        %loB = arith.muli %h, %per : index
-        %hiB = arith.addi %loB, %per : index
-        %topB:2 = scf.for %x = %loB to %hiB step %c1 iter_args(%a = %ninf, %b = %ninf) -> (f32, f32) {
-          %l = memref.load %lg[%t, %x] : memref<?x?xf32>
-          %nl = arith.negf %l : f32
-          %ex = math.exp %nl : f32
-          %den = arith.addf %one, %ex : f32
-          %sig = arith.divf %one, %den : f32
-          %dl = arith.subf %l, %mx : f32
-          %el = math.exp %dl : f32
-          %soft = arith.divf %el, %total : f32
-          %sg = arith.select %softmax, %soft, %sig : f32
-          %bb = memref.load %bias[%x] : memref<?xf32>
-          %c = arith.addf %sg, %bb : f32
-          %gtA = arith.cmpf ogt, %c, %a : f32
-          %gtB = arith.cmpf ogt, %c, %b : f32
-          %na = arith.select %gtA, %c, %a : f32
-          %nb0 = arith.select %gtB, %c, %b : f32
-          %nb = arith.select %gtA, %a, %nb0 : f32
-          scf.yield %na, %nb : f32, f32
-        }
-        %hs = arith.addf %topB#0, %topB#1 : f32
-        %gt = arith.cmpf ogt, %hs, %gs : f32
+)mlir") +
+         groupTopTwo("%gi", "%gs", "A", 6) + "      %ahead = scf.for %h = %c0 to %g step %c1 iter_args(%n = %c0) -> (index) {\n" +
+         groupTopTwo("%h", "%hs", "B", 8) + R"mlir(        %gt = arith.cmpf ogt, %hs, %gs : f32
         %eq = arith.cmpf oeq, %hs, %gs : f32
         %lt = arith.cmpi ult, %h, %gi : index
         %tie = arith.andi %eq, %lt : i1
@@ -559,33 +638,14 @@ func.func @xf_dense_topk_scored(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %par
     %picked:3 = scf.for %j = %c0 to %k step %c1 iter_args(%prevV = %inf, %prevI = %none, %sum = %zero)
         -> (f32, index, f32) {
       %best:3 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none, %bs = %zero) -> (f32, index, f32) {
-        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
-        %nl = arith.negf %l : f32
-        %ex = math.exp %nl : f32
-        %den = arith.addf %one, %ex : f32
-        %sig = arith.divf %one, %den : f32
-        %dl = arith.subf %l, %mx : f32
-        %el = math.exp %dl : f32
-        %soft = arith.divf %el, %total : f32
-        %sg = arith.select %softmax, %soft, %sig : f32
-        %bb = memref.load %bias[%x] : memref<?xf32>
-        %c = arith.addf %sg, %bb : f32
-        %grp = arith.divui %x, %per : index
+)mlir" + indented(kExpertScore, 8) +
+         R"mlir(        %grp = arith.divui %x, %per : index
         %grp32 = arith.index_cast %grp : index to i32
         %sh = arith.shrui %mask, %grp32 : i32
         %bit = arith.andi %sh, %m1 : i32
         %kept = arith.cmpi ne, %bit, %m0 : i32
         %v = arith.select %kept, %c, %zero : f32
-        %lt = arith.cmpf olt, %v, %prevV : f32
-        %eq = arith.cmpf oeq, %v, %prevV : f32
-        %after = arith.cmpi sgt, %x, %prevI : index
-        %tieAfter = arith.andi %eq, %after : i1
-        %below = arith.ori %lt, %tieAfter : i1
-        %unset = arith.cmpi slt, %bi, %c0 : index
-        %gt = arith.cmpf ogt, %v, %bv : f32
-        %better = arith.ori %unset, %gt : i1
-        %take = arith.andi %below, %better : i1
-        %nv = arith.select %take, %v, %bv : f32
+)mlir" + indented(kNextChoice, 8) + R"mlir(        %nv = arith.select %take, %v, %bv : f32
         %ni = arith.select %take, %x, %bi : index
         %ns = arith.select %take, %sg, %bs : f32
         scf.yield %nv, %ni, %ns : f32, index, f32
@@ -617,11 +677,44 @@ func.func @xf_dense_topk_scored(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %par
   }
   return
 }
+)mlir";
+}
 
-// SparseMixer routing on the device (Phi-3.5-MoE), two routes per token as xf_dense_topk_softmax's: the
-// largest logit m (the lower expert on ties), weighed by the softmax over the experts whose logits l are not
-// excluded by (m - l) / max(|l|, m) > 2 eps (0 / 0 excludes none), then the same among the other experts
-// with their own largest logit. params [eps].
+/// One SparseMixer choice (`id` 1 or 2) of token %t: the largest logit among the experts other than `skip`
+/// (none when empty; the lower expert on ties), weighed by the softmax over those experts whose logits l are
+/// not excluded by (m - l) / max(|l|, m) > 2 eps (0 / 0 excludes none), stored as route row %base + id - 1.
+std::string sparseMixerChoice(StringRef id, StringRef skip) {
+  const std::string i = id.str(), row = id == "1" ? "%c0" : "%c1";
+  const std::string other = skip.empty() ? "" : "%other = arith.cmpi ne, %x, " + skip.str() + " : index\n";
+  std::string text = "%best" + i + ":2 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none) -> (f32, index) {\n";
+  text += indented("%l = memref.load %lg[%t, %x] : memref<?x?xf32>\n" + other +
+                       "%unset = arith.cmpi slt, %bi, %c0 : index\n%gt = arith.cmpf ogt, %l, %bv : f32\n"
+                       "%better = arith.ori %unset, %gt : i1\n" +
+                       (skip.empty() ? "%take = arith.andi %better, %true : i1\n" : "%take = arith.andi %better, %other : i1\n") +
+                       "%nv = arith.select %take, %l, %bv : f32\n%ni = arith.select %take, %x, %bi : index\n"
+                       "scf.yield %nv, %ni : f32, index\n",
+                   2);
+  text += "}\n%sum" + i + " = scf.for %x = %c0 to %e step %c1 iter_args(%acc = %zero) -> (f32) {\n";
+  text += indented("%l = memref.load %lg[%t, %x] : memref<?x?xf32>\n%abs = math.absf %l : f32\n"
+                   "%factor = arith.maximumf %abs, %best" + i + "#0 : f32\n%gap = arith.subf %best" + i +
+                       "#0, %l : f32\n%rel = arith.divf %gap, %factor : f32\n%out = arith.cmpf ogt, %rel, %twoEps : f32\n"
+                       "%kept = arith.xori %out, %true : i1\n" + other +
+                       (skip.empty() ? "%in = arith.andi %kept, %true : i1\n" : "%in = arith.andi %kept, %other : i1\n") +
+                       "%d = arith.subf %l, %best" + i + "#0 : f32\n%p = math.exp %d : f32\n%add = arith.addf %acc, %p : f32\n"
+                       "%nacc = arith.select %in, %add, %acc : f32\nscf.yield %nacc : f32\n",
+                   2);
+  text += "}\n%w" + i + " = arith.divf %one, %sum" + i + " : f32\n%row" + i + " = arith.addi %base, " + row +
+          " : index\n%e" + i + "I = arith.index_cast %best" + i + "#1 : index to i32\n%e" + i +
+          "F = arith.sitofp %e" + i + "I : i32 to f32\nmemref.store %e" + i + "F, %routes[%row" + i +
+          ", %c0] : memref<?x2xf32>\nmemref.store %w" + i + ", %routes[%row" + i + ", %c1] : memref<?x2xf32>\n";
+  return indented(text, 4);
+}
+
+/// SparseMixer routing on the device (Phi-3.5-MoE), two routes per token as xf_dense_topk_softmax's: the
+/// largest logit m weighed by the softmax over the experts it does not exclude, then the same among the other
+/// experts with their own largest logit (sparseMixerChoice). params [eps].
+std::string sparseMixerKernel() {
+  return std::string(R"mlir(
 func.func @xf_dense_topk_sparsemixer(%lg: memref<?x?xf32>, %params: memref<1xf32>, %routes: memref<?x2xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_topk_sparsemixer"}, xf.operand_names = ["input", "params", "output"]} {
   %c0 = arith.constant 0 : index
@@ -639,134 +732,8 @@ func.func @xf_dense_topk_sparsemixer(%lg: memref<?x?xf32>, %params: memref<1xf32
     %eps = memref.load %params[%c0] : memref<1xf32>
     %twoEps = arith.mulf %two, %eps : f32
     %base = arith.muli %t, %c2 : index
-    %best1:2 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none) -> (f32, index) {
-        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
-        %unset = arith.cmpi slt, %bi, %c0 : index
-        %gt = arith.cmpf ogt, %l, %bv : f32
-        %better = arith.ori %unset, %gt : i1
-        %nv = arith.select %better, %l, %bv : f32
-        %ni = arith.select %better, %x, %bi : index
-        scf.yield %nv, %ni : f32, index
-    }
-    %sum1 = scf.for %x = %c0 to %e step %c1 iter_args(%acc = %zero) -> (f32) {
-        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
-        %abs = math.absf %l : f32
-        %factor = arith.maximumf %abs, %best1#0 : f32
-        %gap = arith.subf %best1#0, %l : f32
-        %rel = arith.divf %gap, %factor : f32
-        %out = arith.cmpf ogt, %rel, %twoEps : f32
-        %kept = arith.xori %out, %true : i1
-        %d = arith.subf %l, %best1#0 : f32
-        %p = math.exp %d : f32
-        %add = arith.addf %acc, %p : f32
-        %nacc = arith.select %kept, %add, %acc : f32
-        scf.yield %nacc : f32
-    }
-    %w1 = arith.divf %one, %sum1 : f32
-    %row1 = arith.addi %base, %c0 : index
-    %e1I = arith.index_cast %best1#1 : index to i32
-    %e1F = arith.sitofp %e1I : i32 to f32
-    memref.store %e1F, %routes[%row1, %c0] : memref<?x2xf32>
-    memref.store %w1, %routes[%row1, %c1] : memref<?x2xf32>
-    %best2:2 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none) -> (f32, index) {
-        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
-        %other = arith.cmpi ne, %x, %best1#1 : index
-        %unset = arith.cmpi slt, %bi, %c0 : index
-        %gt = arith.cmpf ogt, %l, %bv : f32
-        %better = arith.ori %unset, %gt : i1
-        %cand = arith.andi %better, %other : i1
-        %nv = arith.select %cand, %l, %bv : f32
-        %ni = arith.select %cand, %x, %bi : index
-        scf.yield %nv, %ni : f32, index
-    }
-    %sum2 = scf.for %x = %c0 to %e step %c1 iter_args(%acc = %zero) -> (f32) {
-        %l = memref.load %lg[%t, %x] : memref<?x?xf32>
-        %abs = math.absf %l : f32
-        %factor = arith.maximumf %abs, %best2#0 : f32
-        %gap = arith.subf %best2#0, %l : f32
-        %rel = arith.divf %gap, %factor : f32
-        %out = arith.cmpf ogt, %rel, %twoEps : f32
-        %kept = arith.xori %out, %true : i1
-        %other = arith.cmpi ne, %x, %best1#1 : index
-        %in = arith.andi %kept, %other : i1
-        %d = arith.subf %l, %best2#0 : f32
-        %p = math.exp %d : f32
-        %add = arith.addf %acc, %p : f32
-        %nacc = arith.select %in, %add, %acc : f32
-        scf.yield %nacc : f32
-    }
-    %w2 = arith.divf %one, %sum2 : f32
-    %row2 = arith.addi %base, %c1 : index
-    %e2I = arith.index_cast %best2#1 : index to i32
-    %e2F = arith.sitofp %e2I : i32 to f32
-    memref.store %e2F, %routes[%row2, %c0] : memref<?x2xf32>
-    memref.store %w2, %routes[%row2, %c1] : memref<?x2xf32>
-    scf.reduce
-  }
-  return
-}
-
-// x + bias[routes[r, 0]] per row r: each expert's own bias.
-func.func @xf_dense_bias_add_routed(%x: memref<?x?xf32>, %bias: memref<?x?xf32>, %routes: memref<?x2xf32>, %y: memref<?x?xf32>) attributes {
-    xf.kernel, xf.kernel_info = {kind = "dense_bias_add_routed"}, xf.operand_names = ["input", "bias", "routes", "output"]} {
-  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %r = memref.dim %x, %c0 : memref<?x?xf32>
-  %n = memref.dim %x, %c1 : memref<?x?xf32>
-  %experts = memref.dim %bias, %c0 : memref<?x?xf32>
-  %lastE = arith.subi %experts, %c1 : index
-  %items = arith.muli %r, %n : index
-  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
-    %row = arith.divui %i, %n : index
-    %col = arith.remui %i, %n : index
-    %eF = memref.load %routes[%row, %c0] : memref<?x2xf32>
-    %eI = arith.fptosi %eF : f32 to i32
-    %eR = arith.index_cast %eI : i32 to index
-    %ex = arith.minui %eR, %lastE : index
-    %v = memref.load %x[%row, %col] : memref<?x?xf32>
-    %b = memref.load %bias[%ex, %col] : memref<?x?xf32>
-    %o = arith.addf %v, %b : f32
-    memref.store %o, %y[%row, %col] : memref<?x?xf32>
-    scf.reduce
-  }
-  return
-}
-
-
-)mlir";
-
-/// The MoE combine: out[t] = sum over k of routes[t * K + k, 1] * y[t * K + k], K = rows of y / rows of
-/// out; with `accumulate` (`_acc`) added to out (a residual in the epilogue, as the `_acc` products).
-std::string moeCombineKernel(bool accumulate) {
-  const std::string acc = accumulate ? "_acc" : "";
-  const std::string store =
-      accumulate ? "    %old = memref.load %out[%t, %col] : memref<?x?xf32>\n    %total = arith.addf %old, %sum : f32\n"
-                   "    memref.store %total, %out[%t, %col] : memref<?x?xf32>\n"
-                 : "    memref.store %sum, %out[%t, %col] : memref<?x?xf32>\n";
-  return "\nfunc.func @xf_dense_moe_combine" + acc +
-         "(%y: memref<?x?xf32>, %routes: memref<?x2xf32>, %out: memref<?x?xf32>) attributes {\n    xf.kernel, "
-         "xf.kernel_info = {kind = \"dense_moe_combine" + acc +
-         "\"}, xf.operand_names = [\"input\", \"routes\", \"output\"]} {\n" + R"mlir(  %c0 = arith.constant 0 : index
-  %c1 = arith.constant 1 : index
-  %zero = arith.constant 0.0 : f32
-  %r = memref.dim %y, %c0 : memref<?x?xf32>
-  %s = memref.dim %out, %c0 : memref<?x?xf32>
-  %n = memref.dim %out, %c1 : memref<?x?xf32>
-  %s1 = arith.maxui %s, %c1 : index
-  %k = arith.divui %r, %s1 : index
-  %items = arith.muli %s, %n : index
-  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
-    %t = arith.divui %i, %n : index
-    %col = arith.remui %i, %n : index
-    %base = arith.muli %t, %k : index
-    %sum = scf.for %j = %c0 to %k step %c1 iter_args(%acc = %zero) -> f32 {
-      %row = arith.addi %base, %j : index
-      %w = memref.load %routes[%row, %c1] : memref<?x2xf32>
-      %v = memref.load %y[%row, %col] : memref<?x?xf32>
-      %p = math.fma %w, %v, %acc : f32
-      scf.yield %p : f32
-    }
-)mlir" + store + R"mlir(    scf.reduce
+)mlir") +
+         sparseMixerChoice("1", "") + sparseMixerChoice("2", "%best1#1") + R"mlir(    scf.reduce
   }
   return
 }
@@ -1755,7 +1722,8 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
       return signalPassFailure();
     }
     std::string source = kDenseKernels;
-    source += moeCombineKernel(false) + moeCombineKernel(true);
+    source += moeCombineKernel(false) + moeCombineKernel(true) + topKSoftmaxKernel() + scoredRoutingKernel() +
+              sparseMixerKernel();
     for (StringRef activation : {"silu", "gelu_tanh", "gelu", "clamped_swiglu"})
       for (bool stacked : {false, true})
         source += gatedActivationKernel(activation, stacked);

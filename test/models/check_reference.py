@@ -1404,6 +1404,22 @@ def check_features_matter(arch, model_dir, logits):
             r.cfg.update(settings)
         return f
 
+    # glm4_moe's and dots1's mixture, routed alike (dots1 as glm4_moe): sigmoid scores over 8 experts in 4 groups, top 2
+    # groups, top 3 experts by score + e_score_correction_bias, routed_scaling_factor 2.5, shared experts, layer 0 dense
+    # by first_k_dense_replace 1. One tuple, so that a routing check added for one model is made on the other too.
+    sigmoid_routing = (
+        ("e_score_correction_bias in the choice (vs none)", zeroed("mlp.gate.e_score_correction_bias")),
+        ("weights without the correction bias (vs with it)", setattr_("weights_with_correction", True)),
+        ("group limit, topk_group 2 of n_group 4 (vs every group)", cfg_("topk_group", 4)),
+        ("dropped groups' experts scoring 0.0 (vs -inf: they win over negative scores)",
+         setattr_("masked_group_score", -np.inf)),
+        ("routed_scaling_factor 2.5 (vs 1)", cfg_("routed_scaling_factor", 1.0)),
+        ("norm_topk_prob true (vs the sigmoids as they are)", cfg_("norm_topk_prob", False)),
+        ("top-3 routing (vs top-1)", cfg_("num_experts_per_tok", 1)),
+        ("shared experts (vs none)", zeroed("mlp.shared_experts.down_proj.weight")),
+        ("dense MLP on layer 0, first_k_dense_replace 1 (vs layer 1's mixture there)",
+         mixture_on([0], first_k_dense_replace=0)))
+
     features = {
         "gptoss": (("swiglu clamp", no_clamp), ("sinks", no_sinks), ("yarn truncate=false", truncate),
                    ("yarn attention factor", setattr_("attention_scaling", 1.0))),
@@ -1532,21 +1548,11 @@ def check_features_matter(arch, model_dir, logits):
         "olmoe --norm-topk-prob": (("norm_topk_prob true (vs the softmax over all)", cfg_("norm_topk_prob", False)),),
         # Layer 0 dense, layers 1-2 the mixture: 8 experts in 4 groups, top 2 groups, top 3 experts; head_dim 24 where
         # hidden / heads is 16.
-        "glm4_moe": (("e_score_correction_bias in the choice (vs none)", zeroed("mlp.gate.e_score_correction_bias")),
-                     ("weights without the correction bias (vs with it)", setattr_("weights_with_correction", True)),
-                     ("group limit, topk_group 2 of n_group 4 (vs every group)", cfg_("topk_group", 4)),
-                     ("dropped groups' experts scoring 0.0 (vs -inf: they win over negative scores)",
-                      setattr_("masked_group_score", -np.inf)),
-                     ("routed_scaling_factor 2.5 (vs 1)", cfg_("routed_scaling_factor", 1.0)),
-                     ("norm_topk_prob true (vs the sigmoids as they are)", cfg_("norm_topk_prob", False)),
-                     ("top-3 routing (vs top-1)", cfg_("num_experts_per_tok", 1)),
-                     ("shared experts (vs none)", zeroed("mlp.shared_experts.down_proj.weight")),
-                     ("dense MLP on layer 0, first_k_dense_replace 1 (vs layer 1's mixture there)",
-                      mixture_on([0], first_k_dense_replace=0)),
-                     ("q/k/v biases (vs none)", no_qkv_bias),
-                     ("rotate-half RoPE (vs GLM's adjacent pairs)", setattr_("interleaved_rope", True)),
-                     ("partial rotary factor 0.5 (vs 1)", cfg_("partial_rotary_factor", 1.0)),
-                     ("head_dim 24's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5))),
+        "glm4_moe": sigmoid_routing + (
+            ("q/k/v biases (vs none)", no_qkv_bias),
+            ("rotate-half RoPE (vs GLM's adjacent pairs)", setattr_("interleaved_rope", True)),
+            ("partial rotary factor 0.5 (vs 1)", cfg_("partial_rotary_factor", 1.0)),
+            ("head_dim 24's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5))),
         # Layers 1-3 the mixture (moe_layer_start_index 1, moe_layer_end_index 3), 0 and 4 dense: softmax router over
         # 8 experts, top 3 by p + e_score_correction_bias, weighted by p / max(sum, moe_norm_min), 2 shared experts;
         # head_dim 32 where hidden / heads is 16, as ernie4_5's.
@@ -1577,21 +1583,10 @@ def check_features_matter(arch, model_dir, logits):
         # Layer 0 dense, layers 1-3 the mixture routed as glm4_moe's: 8 experts in 4 groups, top 2 groups, top 3
         # experts; Qwen 3's per-head q/k norms; head_dim 24 where hidden / heads is 16, rotated whole (not glm4_moe's
         # half).
-        "dots1": (("e_score_correction_bias in the choice (vs none)", zeroed("mlp.gate.e_score_correction_bias")),
-                  ("weights without the correction bias (vs with it)", setattr_("weights_with_correction", True)),
-                  ("group limit, topk_group 2 of n_group 4 (vs every group)", cfg_("topk_group", 4)),
-                  ("dropped groups' experts scoring 0.0 (vs -inf: they win over negative scores)",
-                   setattr_("masked_group_score", -np.inf)),
-                  ("routed_scaling_factor 2.5 (vs 1)", cfg_("routed_scaling_factor", 1.0)),
-                  ("norm_topk_prob true (vs the sigmoids as they are)", cfg_("norm_topk_prob", False)),
-                  ("top-3 routing (vs top-1)", cfg_("num_experts_per_tok", 1)),
-                  ("shared experts (vs none)", zeroed("mlp.shared_experts.down_proj.weight")),
-                  ("dense MLP on layer 0, first_k_dense_replace 1 (vs layer 1's mixture there)",
-                   mixture_on([0], first_k_dense_replace=0)),
-                  ("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),
-                  ("RoPE over the whole head (vs glm4_moe's partial_rotary_factor 0.5)",
-                   cfg_("partial_rotary_factor", 0.5)),
-                  ("head_dim 24's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5))),
+        "dots1": sigmoid_routing + (
+            ("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),
+            ("RoPE over the whole head (vs glm4_moe's partial_rotary_factor 0.5)", cfg_("partial_rotary_factor", 0.5)),
+            ("head_dim 24's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5))),
         # gen_tiny_model --all-biases: attention_bias true, biases on q, k, v and o_proj.
         "dots1 --all-biases": (("q/k/v biases (vs none)", no_qkv_bias),
                                ("o_proj bias (vs q/k/v only, as glm4_moe's)", no_biases(("self_attn.o_proj",)))),

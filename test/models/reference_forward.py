@@ -502,6 +502,31 @@ def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
         raise ValueError("%s: the bias tensors disagree with %s" % (arch, keys))
 
 
+def check_moe_tensors(w, cfg, what, E, attention, mixture, correction_bias, shared):
+    """Raises unless `w` holds exactly the tensors of a decoder whose MLP is a dense one or a mixture (HF would leave
+    missing ones random and ignore unexpected ones): the embedding, the final norm, the lm_head unless tied; on each
+    layer its two norms, q/k/v/o_proj and the attention's `attention` (biases, q/k norms); the mixture's router gate,
+    its `correction_bias`, the E experts and (if `shared`) the shared experts where `mixture(n)`, else the dense
+    mlp.*. One check for GLM-4.5's, dots.llm1's and ERNIE 4.5's MoE, which differ only in those; `what` names the
+    model in the error."""
+    want = {"model.embed_tokens.weight", "model.norm.weight"}
+    if not cfg["tie_word_embeddings"]:
+        want.add("lm_head.weight")
+    for n in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % n
+        want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
+        want |= {p + "self_attn.%s_proj.weight" % t for t in "qkvo"}
+        want |= {p + a for a in attention}
+        mlps = [p + "mlp."]
+        if mixture(n):
+            want |= {p + "mlp.gate.weight", p + correction_bias}
+            mlps = [p + "mlp.experts.%d." % e for e in range(E)] + ([p + "mlp.shared_experts."] if shared else [])
+        want |= {q + "%s_proj.weight" % t for q in mlps for t in ("gate", "up", "down")}
+    if set(w) != want:
+        raise ValueError("%s: tensors the class does not load: %s; tensors it needs that are missing: %s"
+                         % (what, sorted(set(w) - want)[:5], sorted(want - set(w))[:5]))
+
+
 def sigmoid_moe_tensors(w, cfg, what, biases, qk_norm):
     """Glm4MoeForCausalLM's or Dots1ForCausalLM's tensors (`what` names the model): drops the multi-token-prediction
     layers (model.layers.N.* for num_hidden_layers <= N < num_hidden_layers + num_nextn_predict_layers; GLM-4.5's, which
@@ -519,24 +544,11 @@ def sigmoid_moe_tensors(w, cfg, what, biases, qk_norm):
                                  % (what, name))
             continue
         kept[name] = a
-    want = {"model.embed_tokens.weight", "model.norm.weight"}
-    if not cfg["tie_word_embeddings"]:
-        want.add("lm_head.weight")
-    for n in range(L):
-        p = "model.layers.%d." % n
-        want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
-        want |= {p + "self_attn.%s_proj.weight" % t for t in "qkvo"}
-        want |= {p + "self_attn.%s_proj.bias" % t for t in biases}
-        if qk_norm:
-            want |= {p + "self_attn.q_norm.weight", p + "self_attn.k_norm.weight"}
-        mlps = [p + "mlp."]
-        if n >= cfg["first_k_dense_replace"]:
-            want |= {p + "mlp.gate.weight", p + "mlp.gate.e_score_correction_bias"}
-            mlps = [p + "mlp.experts.%d." % e for e in range(E)] + [p + "mlp.shared_experts."]
-        want |= {q + "%s_proj.weight" % t for q in mlps for t in ("gate", "up", "down")}
-    if set(kept) != want:
-        raise ValueError("%s: tensors the class does not load: %s; tensors it needs that are missing: %s"
-                         % (what, sorted(set(kept) - want)[:5], sorted(want - set(kept))[:5]))
+    attention = ["self_attn.%s_proj.bias" % t for t in biases]
+    if qk_norm:
+        attention += ["self_attn.q_norm.weight", "self_attn.k_norm.weight"]
+    check_moe_tensors(kept, cfg, what, E, attention, lambda n: n >= cfg["first_k_dense_replace"],
+                      "mlp.gate.e_score_correction_bias", True)
     return kept
 
 
@@ -552,25 +564,10 @@ def ernie4_5_moe_tensors(w, cfg):
     (_keys_to_ignore_on_load_unexpected ["mtp"]: the multi-token-prediction layer, which the class ignores), and checks
     that the rest are exactly the tensors the class loads (HF would leave missing ones random and ignore unexpected
     ones), the correction bias [1, E]."""
-    L, E = cfg["num_hidden_layers"], cfg["moe_num_experts"]
+    E = cfg["moe_num_experts"]
     kept = {name: a for name, a in w.items() if "mtp" not in name}
-    want = {"model.embed_tokens.weight", "model.norm.weight"}
-    if not cfg["tie_word_embeddings"]:
-        want.add("lm_head.weight")
-    for n in range(L):
-        p = "model.layers.%d." % n
-        want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
-        want |= {p + "self_attn.%s_proj.weight" % t for t in "qkvo"}
-        mlps = [p + "mlp."]
-        if ernie4_5_moe_layer(cfg, n):
-            want |= {p + "mlp.gate.weight", p + "mlp.moe_statics.e_score_correction_bias"}
-            mlps = [p + "mlp.experts.%d." % e for e in range(E)]
-            if cfg["moe_num_shared_experts"] > 0:
-                mlps.append(p + "mlp.shared_experts.")
-        want |= {q + "%s_proj.weight" % t for q in mlps for t in ("gate", "up", "down")}
-    if set(kept) != want:
-        raise ValueError("ERNIE 4.5 MoE: tensors the class does not load: %s; tensors it needs that are missing: %s"
-                         % (sorted(set(kept) - want)[:5], sorted(want - set(kept))[:5]))
+    check_moe_tensors(kept, cfg, "ERNIE 4.5 MoE", E, (), lambda n: ernie4_5_moe_layer(cfg, n),
+                      "mlp.moe_statics.e_score_correction_bias", cfg["moe_num_shared_experts"] > 0)
     bad = [name for name, a in kept.items()
            if name.endswith(".moe_statics.e_score_correction_bias") and a.shape != (1, E)]
     if bad:
