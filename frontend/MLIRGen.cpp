@@ -1095,7 +1095,8 @@ private:
       StringRef upLeaf = qwen ? "up_proj" : "w3", downLeaf = qwen ? "down_proj" : "w2";
       Value router = isErnieMoe() ? weight(model::layerTensorName(layer, "mlp.gate.weight"), {E, C}, f32)
                                   : layerWeight(layer, (prefix + ".gate.weight").str(), {E, C});
-      logits = model::linear(b, loc, x, router, p.bias ? layerWeight(layer, (prefix + ".gate.bias").str(), {E}) : Value());
+      logits =
+          model::linear(b, loc, x, router, p.bias ? layerWeight(layer, (prefix + ".gate.bias").str(), {E}) : Value());
       auto stack = [&](StringRef leaf, StringRef kind, ArrayRef<int64_t> shape) {
         return stackExperts(layer, prefix, (leaf + "." + kind).str(), shape, /*transposeEach=*/shape.size() == 2);
       };
@@ -1129,8 +1130,8 @@ private:
       return routed;
     // The shared expert, which every token takes (mlp.shared_experts in GLM-4.5, dots.llm1, ERNIE 4.5), times
     // sigmoid(shared_expert_gate . x) in Qwen2-MoE.
-    Value shared =
-        mlp(layer, x, namesSharedExperts() ? "mlp.shared_experts" : "mlp.shared_expert", p.sharedIntermediate, /*bias=*/false);
+    Value shared = mlp(layer, x, namesSharedExperts() ? "mlp.shared_experts" : "mlp.shared_expert",
+                       p.sharedIntermediate, /*bias=*/false);
     if (p.sharedGate)
       shared = gateRows(shared, model::linear(b, loc, x, layerWeight(layer, "mlp.shared_expert_gate.weight", {1, C})));
     return add(routed, shared);

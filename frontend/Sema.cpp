@@ -55,8 +55,8 @@ const StringRef kModelBlocks[] = {"attention", "rope", "sliding_rope", "mlp", "n
 const StringRef kNormKeys[] = {"kind", "eps", "unit_offset", "bias"};
 const StringRef kMlpKeys[] = {"kind", "activation", "gated", "intermediate", "bias",
                               "experts", "top_k", "norm_top_k", "shared_intermediate", "shared_gate",
-                              "router", "jitter_eps", "selection_bias", "groups", "top_groups", "routed_scale", "norm_min",
-                              "dense_layers", "dense_intermediate", "limit", "alpha"};
+                              "router", "jitter_eps", "selection_bias", "groups", "top_groups", "routed_scale",
+                              "norm_min", "dense_layers", "dense_intermediate", "limit", "alpha"};
 const StringRef kRopeKeys[] = {"base",          "partial",          "interleaved",      "scaling",
                                "factor",        "original_max_position", "low_freq_factor",
                                "high_freq_factor", "beta_fast",     "beta_slow",        "truncate",

@@ -437,6 +437,14 @@ std::string indented(StringRef text, unsigned indent) {
   return out;
 }
 
+/// `text` with each `$name` of `values` replaced.
+std::string substitute(std::string text, std::initializer_list<std::pair<StringRef, StringRef>> values) {
+  for (auto [name, value] : values)
+    for (size_t at = text.find(name.str()); at != std::string::npos; at = text.find(name.str(), at + value.size()))
+      text.replace(at, name.size(), value.str());
+  return text;
+}
+
 /// Inside a loop over expert %x: whether value %v (of expert %x) comes after the previous choice (%prevV,
 /// %prevI) in (value descending, expert ascending) order and beats the best so far (%bv, %bi; none while %bi
 /// < 0): %take. Choice k is then the best after choice k - 1, so no list of chosen experts is kept.
@@ -539,24 +547,25 @@ constexpr const char *kExpertScore = R"mlir(%l = memref.load %lg[%t, %x] : memre
 %c = arith.addf %sg, %bb : f32
 )mlir";
 
-/// The sum of the two largest choice scores of the experts of group `group` into `name`; `id` keeps the
-/// loop's SSA names apart from another such sum in the same region.
+/// The sum of the two largest choice scores of the experts of group $group into $name, each expert scored by
+/// kExpertScore; $id keeps the loop's SSA names apart from another such sum in the same region.
+constexpr const char *kGroupTopTwo = R"mlir(%lo$id = arith.muli $group, %per : index
+%hi$id = arith.addi %lo$id, %per : index
+%top$id:2 = scf.for %x = %lo$id to %hi$id step %c1 iter_args(%a = %ninf, %b = %ninf) -> (f32, f32) {
+$score  %gtA = arith.cmpf ogt, %c, %a : f32
+  %gtB = arith.cmpf ogt, %c, %b : f32
+  %na = arith.select %gtA, %c, %a : f32
+  %nb0 = arith.select %gtB, %c, %b : f32
+  %nb = arith.select %gtA, %a, %nb0 : f32
+  scf.yield %na, %nb : f32, f32
+}
+$name = arith.addf %top$id#0, %top$id#1 : f32
+)mlir";
+
 std::string groupTopTwo(StringRef group, StringRef name, StringRef id, unsigned indent) {
-  const std::string i = id.str(), g = group.str();
-  return indented("%lo" + i + " = arith.muli " + g + ", %per : index\n%hi" + i + " = arith.addi %lo" + i +
-                      ", %per : index\n%top" + i + ":2 = scf.for %x = %lo" + i + " to %hi" + i +
-                      " step %c1 iter_args(%a = %ninf, %b = %ninf) -> (f32, f32) {\n",
-                  indent) +
-         indented(kExpertScore, indent + 2) +
-         indented(R"mlir(%gtA = arith.cmpf ogt, %c, %a : f32
-%gtB = arith.cmpf ogt, %c, %b : f32
-%na = arith.select %gtA, %c, %a : f32
-%nb0 = arith.select %gtB, %c, %b : f32
-%nb = arith.select %gtA, %a, %nb0 : f32
-scf.yield %na, %nb : f32, f32
-)mlir",
-                  indent + 2) +
-         indented("}\n" + name.str() + " = arith.addf %top" + i + "#0, %top" + i + "#1 : f32\n", indent);
+  const std::string score = indented(kExpertScore, 2);
+  return indented(substitute(kGroupTopTwo, {{"$id", id}, {"$group", group}, {"$name", name}, {"$score", score}}),
+                  indent);
 }
 
 /// Scored MoE routing on the device (GLM-4.5, DeepSeek-V3, ERNIE 4.5), routes as xf_dense_topk_softmax's.
@@ -617,7 +626,8 @@ func.func @xf_dense_topk_scored(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %par
     }
     %mask = scf.for %gi = %c0 to %g step %c1 iter_args(%m = %m0) -> (i32) {
 )mlir") +
-         groupTopTwo("%gi", "%gs", "A", 6) + "      %ahead = scf.for %h = %c0 to %g step %c1 iter_args(%n = %c0) -> (index) {\n" +
+         groupTopTwo("%gi", "%gs", "A", 6) +
+         "      %ahead = scf.for %h = %c0 to %g step %c1 iter_args(%n = %c0) -> (index) {\n" +
          groupTopTwo("%h", "%hs", "B", 8) + R"mlir(        %gt = arith.cmpf ogt, %hs, %gs : f32
         %eq = arith.cmpf oeq, %hs, %gs : f32
         %lt = arith.cmpi ult, %h, %gi : index
@@ -680,39 +690,47 @@ func.func @xf_dense_topk_scored(%lg: memref<?x?xf32>, %bias: memref<?xf32>, %par
 )mlir";
 }
 
-/// One SparseMixer choice (`id` 1 or 2) of token %t: the largest logit among the experts other than `skip`
-/// (none when empty; the lower expert on ties), weighed by the softmax over those experts whose logits l are
-/// not excluded by (m - l) / max(|l|, m) > 2 eps (0 / 0 excludes none), stored as route row %base + id - 1.
-std::string sparseMixerChoice(StringRef id, StringRef skip) {
-  const std::string i = id.str(), row = id == "1" ? "%c0" : "%c1";
-  const std::string other = skip.empty() ? "" : "%other = arith.cmpi ne, %x, " + skip.str() + " : index\n";
-  std::string text = "%best" + i + ":2 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none) -> (f32, index) {\n";
-  text += indented("%l = memref.load %lg[%t, %x] : memref<?x?xf32>\n" + other +
-                       "%unset = arith.cmpi slt, %bi, %c0 : index\n%gt = arith.cmpf ogt, %l, %bv : f32\n"
-                       "%better = arith.ori %unset, %gt : i1\n" +
-                       (skip.empty() ? "%take = arith.andi %better, %true : i1\n" : "%take = arith.andi %better, %other : i1\n") +
-                       "%nv = arith.select %take, %l, %bv : f32\n%ni = arith.select %take, %x, %bi : index\n"
-                       "scf.yield %nv, %ni : f32, index\n",
-                   2);
-  text += "}\n%sum" + i + " = scf.for %x = %c0 to %e step %c1 iter_args(%acc = %zero) -> (f32) {\n";
-  text += indented("%l = memref.load %lg[%t, %x] : memref<?x?xf32>\n%abs = math.absf %l : f32\n"
-                   "%factor = arith.maximumf %abs, %best" + i + "#0 : f32\n%gap = arith.subf %best" + i +
-                       "#0, %l : f32\n%rel = arith.divf %gap, %factor : f32\n%out = arith.cmpf ogt, %rel, %twoEps : f32\n"
-                       "%kept = arith.xori %out, %true : i1\n" + other +
-                       (skip.empty() ? "%in = arith.andi %kept, %true : i1\n" : "%in = arith.andi %kept, %other : i1\n") +
-                       "%d = arith.subf %l, %best" + i + "#0 : f32\n%p = math.exp %d : f32\n%add = arith.addf %acc, %p : f32\n"
-                       "%nacc = arith.select %in, %add, %acc : f32\nscf.yield %nacc : f32\n",
-                   2);
-  text += "}\n%w" + i + " = arith.divf %one, %sum" + i + " : f32\n%row" + i + " = arith.addi %base, " + row +
-          " : index\n%e" + i + "I = arith.index_cast %best" + i + "#1 : index to i32\n%e" + i +
-          "F = arith.sitofp %e" + i + "I : i32 to f32\nmemref.store %e" + i + "F, %routes[%row" + i +
-          ", %c0] : memref<?x2xf32>\nmemref.store %w" + i + ", %routes[%row" + i + ", %c1] : memref<?x2xf32>\n";
-  return indented(text, 4);
-}
+/// One SparseMixer choice ($i, 1 or 2) of token %t: the largest logit among the experts other than $skip
+/// (%none for the first; the lower expert on ties), weighed by the softmax over those experts whose logits l
+/// are not excluded by (m - l) / max(|l|, m) > 2 eps (0 / 0 excludes none), stored as route row $row.
+constexpr const char *kSparseMixerChoice = R"mlir(    %best$i:2 = scf.for %x = %c0 to %e step %c1 iter_args(%bv = %ninf, %bi = %none) -> (f32, index) {
+      %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+      %other = arith.cmpi ne, %x, $skip : index
+      %unset = arith.cmpi slt, %bi, %c0 : index
+      %gt = arith.cmpf ogt, %l, %bv : f32
+      %better = arith.ori %unset, %gt : i1
+      %take = arith.andi %better, %other : i1
+      %nv = arith.select %take, %l, %bv : f32
+      %ni = arith.select %take, %x, %bi : index
+      scf.yield %nv, %ni : f32, index
+    }
+    %sum$i = scf.for %x = %c0 to %e step %c1 iter_args(%acc = %zero) -> (f32) {
+      %l = memref.load %lg[%t, %x] : memref<?x?xf32>
+      %abs = math.absf %l : f32
+      %factor = arith.maximumf %abs, %best$i#0 : f32
+      %gap = arith.subf %best$i#0, %l : f32
+      %rel = arith.divf %gap, %factor : f32
+      %out = arith.cmpf ogt, %rel, %twoEps : f32
+      %kept = arith.xori %out, %true : i1
+      %other = arith.cmpi ne, %x, $skip : index
+      %in = arith.andi %kept, %other : i1
+      %d = arith.subf %l, %best$i#0 : f32
+      %p = math.exp %d : f32
+      %add = arith.addf %acc, %p : f32
+      %nacc = arith.select %in, %add, %acc : f32
+      scf.yield %nacc : f32
+    }
+    %w$i = arith.divf %one, %sum$i : f32
+    %row$i = arith.addi %base, $row : index
+    %e$iI = arith.index_cast %best$i#1 : index to i32
+    %e$iF = arith.sitofp %e$iI : i32 to f32
+    memref.store %e$iF, %routes[%row$i, %c0] : memref<?x2xf32>
+    memref.store %w$i, %routes[%row$i, %c1] : memref<?x2xf32>
+)mlir";
 
 /// SparseMixer routing on the device (Phi-3.5-MoE), two routes per token as xf_dense_topk_softmax's: the
 /// largest logit m weighed by the softmax over the experts it does not exclude, then the same among the other
-/// experts with their own largest logit (sparseMixerChoice). params [eps].
+/// experts with their own largest logit (kSparseMixerChoice). params [eps].
 std::string sparseMixerKernel() {
   return std::string(R"mlir(
 func.func @xf_dense_topk_sparsemixer(%lg: memref<?x?xf32>, %params: memref<1xf32>, %routes: memref<?x2xf32>) attributes {
@@ -733,7 +751,8 @@ func.func @xf_dense_topk_sparsemixer(%lg: memref<?x?xf32>, %params: memref<1xf32
     %twoEps = arith.mulf %two, %eps : f32
     %base = arith.muli %t, %c2 : index
 )mlir") +
-         sparseMixerChoice("1", "") + sparseMixerChoice("2", "%best1#1") + R"mlir(    scf.reduce
+         substitute(kSparseMixerChoice, {{"$i", "1"}, {"$skip", "%none"}, {"$row", "%c0"}}) +
+         substitute(kSparseMixerChoice, {{"$i", "2"}, {"$skip", "%best1#1"}, {"$row", "%c1"}}) + R"mlir(    scf.reduce
   }
   return
 }

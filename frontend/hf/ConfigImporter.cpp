@@ -590,8 +590,8 @@ private:
     // Starcoder2Config's, GemmaConfig's, GlmConfig's, Ernie4_5Config's and SeedOssConfig's defaults (2, 16, 2,
     // 2, 8) are not the heads' count; their configs must say it. GPT-NeoX has as many key/value heads as query heads (its config
     // has no such field).
-    const bool glm = arch->modelType == "glm" || arch->modelType == "glm4", ernieMoe = arch->modelType == "ernie4_5_moe",
-               ernie = arch->modelType == "ernie4_5" || ernieMoe,
+    const bool glm = arch->modelType == "glm" || arch->modelType == "glm4",
+               ernieMoe = arch->modelType == "ernie4_5_moe", ernie = arch->modelType == "ernie4_5" || ernieMoe,
                seed = arch->modelType == "seed_oss", helium = arch->modelType == "helium",
                glmMoe = arch->modelType == "glm4_moe", dots1 = arch->modelType == "dots1";
     if (arch->modelType == "glm4")
@@ -989,7 +989,8 @@ private:
     MlpSpec &mlp = m.mlp;
     mlp.intermediate = intField("moe_intermediate_size", std::nullopt);
     mlp.denseIntermediate = intField("intermediate_size", std::nullopt);
-    mlp.sharedIntermediate = mlp.intermediate * intField("n_shared_experts", glm ? std::optional<int64_t>(1) : std::nullopt);
+    mlp.sharedIntermediate =
+        mlp.intermediate * intField("n_shared_experts", glm ? std::optional<int64_t>(1) : std::nullopt);
     mlp.router = MlpSpec::Router::Sigmoid;
     mlp.selectionBias = true;
     mlp.normTopK = boolField("norm_topk_prob", glm);
@@ -999,7 +1000,8 @@ private:
       error("moe_layer_freq", "'moe_layer_freq' = " + std::to_string(freq) + ": HF's " + m.architecture +
                                   " ignores this field (every layer from first_k_dense_replace on is a mixture); "
                                   "only 1 is supported");
-    for (auto [key, expected] : {std::pair<StringRef, StringRef>{"scoring_func", "sigmoid"}, {"topk_method", "noaux_tc"}})
+    for (auto [key, expected] :
+         {std::pair<StringRef, StringRef>{"scoring_func", "sigmoid"}, {"topk_method", "noaux_tc"}})
       if (const json::Value *v = field(key))
         if (std::optional<StringRef> s = v->getAsString(); !s || *s != expected)
           error(key, "'" + key + "' = " + describe(*v) + ": only \"" + expected + "\" is supported (HF's " +

@@ -852,9 +852,10 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
         groupScore[g] = first + second;
         groupOrder[g] = g;
       }
-      std::partial_sort(groupOrder.begin(), groupOrder.begin() + r.topGroups, groupOrder.end(), [&](int64_t a, int64_t b) {
-        return groupScore[a] > groupScore[b] || (groupScore[a] == groupScore[b] && a < b);
-      });
+      std::partial_sort(groupOrder.begin(), groupOrder.begin() + r.topGroups, groupOrder.end(),
+                        [&](int64_t a, int64_t b) {
+                          return groupScore[a] > groupScore[b] || (groupScore[a] == groupScore[b] && a < b);
+                        });
       std::vector<bool> kept(r.groups, false);
       for (int64_t g = 0; g < r.topGroups; ++g)
         kept[groupOrder[g]] = true;
@@ -1022,9 +1023,9 @@ void checkGpuSupport(const xfrt_model &m) {
                              "xf_dense_qkv_key", "xf_dense_qkv_key_bf16", "xf_dense_qkv_key_f16",
                              "xf_dense_qkv_key_norm", "xf_dense_qkv_key_norm_bf16", "xf_dense_qkv_key_norm_f16",
                              "xf_dense_qkv_value", "xf_dense_qkv_value_bf16", "xf_dense_qkv_value_f16",
-                             "xf_dense_topk_softmax", "xf_dense_topk_scored", "xf_dense_topk_sparsemixer", "xf_dense_matmul_routed",
-                             "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed", "xf_dense_moe_combine",
-                             "xf_dense_moe_combine_acc",
+                             "xf_dense_topk_softmax", "xf_dense_topk_scored", "xf_dense_topk_sparsemixer",
+                             "xf_dense_matmul_routed", "xf_dense_matmul_routed_bf16", "xf_dense_bias_add_routed",
+                             "xf_dense_moe_combine", "xf_dense_moe_combine_acc",
                              "xf_dense_matmul_tiled", "xf_dense_matmul_tiled_bf16", "xf_dense_matmul_acc",
                              "xf_dense_matmul_bf16_acc", "xf_dense_matmul_tiled_acc", "xf_dense_matmul_norm",
                              "xf_dense_matmul_bf16_norm",
@@ -2125,15 +2126,16 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                    view(routes, {R, 2})},
                   l);
       else if (p.mlp.scored())
-        runKernel(s, "xf_dense_topk_scored",
-                  {view(logitsE, {S, E}),
-                   w.selectionBias.empty() ? view(constant(std::vector<float>(E, 0.0f)), {E}) : view(w.selectionBias, {E}),
-                   view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f, static_cast<float>(p.mlp.groups),
-                                  static_cast<float>(p.mlp.topGroups), static_cast<float>(p.mlp.routedScale),
-                                  p.mlp.sigmoidRouter ? 0.0f : 1.0f, static_cast<float>(p.mlp.normMin)}),
-                        {7}),
-                   view(routes, {R, 2})},
-                  l);
+        runKernel(
+            s, "xf_dense_topk_scored",
+            {view(logitsE, {S, E}),
+             w.selectionBias.empty() ? view(constant(std::vector<float>(E, 0.0f)), {E}) : view(w.selectionBias, {E}),
+             view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f, static_cast<float>(p.mlp.groups),
+                            static_cast<float>(p.mlp.topGroups), static_cast<float>(p.mlp.routedScale),
+                            p.mlp.sigmoidRouter ? 0.0f : 1.0f, static_cast<float>(p.mlp.normMin)}),
+                  {7}),
+             view(routes, {R, 2})},
+            l);
       else
         runKernel(s, "xf_dense_topk_softmax",
                   {view(logitsE, {S, E}), view(constant({static_cast<float>(K), p.mlp.normTopK ? 1.0f : 0.0f}), {2}),

@@ -1002,8 +1002,9 @@ TEST_P(DenseKernels, SparseMixerRouting) {
   logits[3 * E + 0] = 0.0f;                     // token 3: a zero logit
   for (float eps : {0.01f, 0.3f}) {
     std::vector<float> params = {eps}, routes(R * 2, std::nanf(""));
-    ASSERT_EQ(run("xf_dense_topk_sparsemixer", {tensorOf(logits, {S, E}), tensorOf(params, {1}), tensorOf(routes, {R, 2})}),
-              "");
+    ASSERT_EQ(
+        run("xf_dense_topk_sparsemixer", {tensorOf(logits, {S, E}), tensorOf(params, {1}), tensorOf(routes, {R, 2})}),
+        "");
     int64_t several = 0;
     for (int64_t t = 0; t < S; ++t) {
       const float *lg = logits.data() + t * E;
@@ -1033,9 +1034,10 @@ TEST_P(DenseKernels, SparseMixerRouting) {
     EXPECT_EQ(routes[(2 * 2 + 1) * 2], 4.0f);
   }
   std::vector<float> routes(R * 2), negative = {-1.0f}, small = {0.01f}, shortRoutes(S * 2);
-  EXPECT_NE(run("xf_dense_topk_sparsemixer", {tensorOf(logits, {S, E}), tensorOf(negative, {1}), tensorOf(routes, {R, 2})})
-                .find("the exclusion eps must be >= 0, got -1"),
-            std::string::npos);
+  EXPECT_NE(
+      run("xf_dense_topk_sparsemixer", {tensorOf(logits, {S, E}), tensorOf(negative, {1}), tensorOf(routes, {R, 2})})
+          .find("the exclusion eps must be >= 0, got -1"),
+      std::string::npos);
   EXPECT_NE(run("xf_dense_topk_sparsemixer", {tensorOf(logits, {S, E}), tensorOf(small, {1}), tensorOf(shortRoutes, {S, 2})})
                 .find("'output' must have 5 x 2 rows (tokens x choices)"),
             std::string::npos);
