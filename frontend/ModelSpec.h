@@ -174,8 +174,8 @@ inline bool isParallel(NormPlacement p) { return p == NormPlacement::Parallel ||
 enum class Activation { SiLU, GELU, GELUTanh, ReLU };
 llvm::StringRef toString(Activation a);
 
-/// The most expert groups a sigmoid router may have: the GPU's routing keeps the chosen groups as the bits
-/// of a 32-bit word.
+/// The most expert groups a router may have: the GPU's routing keeps the chosen groups as the bits of a
+/// 32-bit word.
 constexpr int64_t kMaxExpertGroups = 32;
 
 struct MlpSpec {
@@ -196,9 +196,8 @@ struct MlpSpec {
   bool sharedGate = false;
   /// How router logits become expert scores: softmax over all experts (Mixtral, Qwen), or each logit's
   /// sigmoid (GLM-4.5, DeepSeek-V3), whose chosen weights are normalized by their sum (+ 1e-20) under
-  /// normTopK.
-  /// SparseMixer (Phi-3.5-MoE, top-2 only): the best logit's expert, weighed by the softmax over the
-  /// experts whose logits are within 2 * jitterEps (relative) of it, then the same among the others.
+  /// normTopK; or SparseMixer (Phi-3.5-MoE, top-2 only): the best logit's expert, weighed by the softmax
+  /// over the experts whose logits are within 2 * jitterEps (relative) of it, then the same among the others.
   enum class Router { Softmax, Sigmoid, SparseMixer };
   Router router = Router::Softmax;
   double jitterEps = 0.01;
