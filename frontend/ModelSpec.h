@@ -212,10 +212,6 @@ struct MlpSpec {
   /// Under normTopK, the chosen scores' sum is taken as at least this before dividing (ERNIE 4.5's
   /// moe_norm_min); 0: no floor.
   double normMin = 0.0;
-  /// Whether routing takes more than the plain top-k of the logits (with a softmax over them or over all).
-  bool scoredRouting() const {
-    return router == Router::Sigmoid || selectionBias || groups > 1 || routedScale != 1.0 || normMin > 0.0;
-  }
   llvm::StringRef routerName() const {
     return router == Router::Sigmoid ? "sigmoid" : router == Router::SparseMixer ? "sparsemixer" : "softmax";
   }

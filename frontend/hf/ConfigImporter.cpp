@@ -881,15 +881,14 @@ private:
     if (ernieMoe)
       readErnieMoe(m);
     if (mlp.experts > 0 && static_cast<int64_t>(mlp.denseLayers.size()) == m.numLayers && m.numLayers > 0) {
-      // Every layer dense (decoder_sparse_step, mlp_only_layers, first_k_dense_replace): a dense model.
-      mlp.intermediate = mlp.denseIntermediate;
-      mlp.experts = mlp.topK = mlp.sharedIntermediate = 0;
-      mlp.sharedGate = mlp.selectionBias = false;
-      mlp.normTopK = true;
-      mlp.router = MlpSpec::Router::Softmax;
-      mlp.groups = mlp.topGroups = 1;
-      mlp.routedScale = 1.0;
-      mlp.denseLayers.clear();
+      // Every layer dense (decoder_sparse_step, mlp_only_layers, first_k_dense_replace): a dense model,
+      // with none of the mixture's settings.
+      MlpSpec dense;
+      dense.activation = mlp.activation;
+      dense.gated = mlp.gated;
+      dense.bias = mlp.bias;
+      dense.intermediate = mlp.denseIntermediate;
+      mlp = dense;
     }
     if (arch->modelType == "gpt_oss") {
       // gpt-oss: every projection has a bias (the router's too), a clamped SwiGLU, learned sinks.

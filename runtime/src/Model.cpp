@@ -86,7 +86,7 @@ struct Plan {
   double residualScale = 1.0; // multiplies each block's output before its residual add (Granite)
   double logitScale = 1.0;    // multiplies the logits, before the final soft cap
   std::optional<double> finalSoftcap;
-  struct {
+  struct MlpPlan {
     std::string activation;
     bool gated = true; // act(gate x) * up x; false: act(up x) (Starcoder 2's c_fc)
     int64_t intermediate = 0, experts = 0, topK = 0;
@@ -755,22 +755,6 @@ ExpertNames expertNames(const Plan &p) {
 }
 
 /// How router logits choose and weigh experts (Plan::mlp's routing fields).
-struct Routing {
-  int64_t experts = 0, topK = 0;
-  bool normTopK = true, scored = false, sigmoid = false;
-  const float *selectionBias = nullptr; // [experts], or none
-  int64_t groups = 1, topGroups = 1;
-  double scale = 1.0, normMin = 0.0;
-  bool sparseMixer = false;
-  double jitterEps = 0.01;
-};
-
-Routing routingOf(const Plan &p, const LayerWeights &w) {
-  return {p.mlp.experts,      p.mlp.topK,      p.mlp.normTopK,    p.mlp.scored(),     p.mlp.sigmoidRouter,
-          w.selectionBias.empty() ? nullptr : w.selectionBias.data(), p.mlp.groups, p.mlp.topGroups,
-          p.mlp.routedScale, p.mlp.normMin, p.mlp.sparseMixer, p.mlp.jitterEps};
-}
-
 /// SparseMixer's choice among `lg` without `skip` (-1: none): the largest logit m (the lower expert on
 /// ties) and its softmax among the experts whose logits l are not excluded by (m - l) / max(|l|, m) > 2 eps
 /// (0 / 0 excludes none; `skip` is excluded too).
@@ -789,16 +773,17 @@ std::pair<int64_t, float> sparseMixerChoice(const float *lg, int64_t E, int64_t 
   return {best, static_cast<float>(1.0 / sum)};
 }
 
-/// Top-k routing of S tokens from router logits (row stride `stride`): per expert, the tokens sent to it
-/// with their weights. Plain routing takes the k largest logits (ties to the lower expert, as torch.topk)
-/// weighed by the softmax over them, or with `normTopK` false their softmax over all experts. Scored
-/// routing scores s = sigmoid(logit) or the softmax over all and chooses by c = s + selection bias: each
-/// group of experts is scored by its two largest c, the experts outside the topGroups best groups choose
-/// with c = 0, and the k largest c (ties to the lower expert) are weighed by s / max(sum s + eps, normMin)
-/// (eps 1e-20 for sigmoid scores, 0 for softmax ones; s alone without normTopK) times scale. SparseMixer
-/// routing takes two sparseMixerChoice-s, the second without the first.
+/// Top-k routing of S tokens from router logits (row stride `stride`) by the plan's MLP `r`: per expert, the
+/// tokens sent to it with their weights. Plain routing takes the k largest logits (ties to the lower expert,
+/// as torch.topk) weighed by the softmax over them, or with `normTopK` false their softmax over all experts.
+/// Scored routing scores s = sigmoid(logit) or the softmax over all and chooses by c = s + `selectionBias`
+/// ([experts], or null for none): each group of experts is scored by its two largest c, the experts outside
+/// the topGroups best groups choose with c = 0, and the k largest c (ties to the lower expert) are weighed by
+/// s / max(sum s + eps, normMin) (eps 1e-20 for sigmoid scores, 0 for softmax ones; s alone without
+/// normTopK) times routedScale. SparseMixer routing takes two sparseMixerChoice-s, the second without the
+/// first.
 std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logits, int64_t S, int64_t stride,
-                                                              const Routing &r) {
+                                                              const Plan::MlpPlan &r, const float *selectionBias) {
   const int64_t E = r.experts, K = r.topK;
   std::vector<std::vector<std::pair<int64_t, float>>> routed(E);
   std::vector<int64_t> order(E), groupOrder(r.groups);
@@ -814,7 +799,7 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
       routed[second].push_back({t, w2});
       continue;
     }
-    if (!r.scored) {
+    if (!r.scored()) {
       std::partial_sort(order.begin(), order.begin() + K, order.end(),
                         [&](int64_t a, int64_t b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
       double mx = lg[order[0]], sum = 0.0;
@@ -824,7 +809,7 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
         routed[order[k]].push_back({t, static_cast<float>(std::exp(lg[order[k]] - mx) / sum)});
       continue;
     }
-    if (r.sigmoid) {
+    if (r.sigmoidRouter) {
       for (int64_t e = 0; e < E; ++e)
         score[e] = 1.0f / (1.0f + std::exp(-lg[e]));
     } else {
@@ -836,7 +821,7 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
         score[e] = static_cast<float>(std::exp(static_cast<double>(lg[e]) - mx) / sum);
     }
     for (int64_t e = 0; e < E; ++e)
-      choice[e] = score[e] + (r.selectionBias ? r.selectionBias[e] : 0.0f);
+      choice[e] = score[e] + (selectionBias ? selectionBias[e] : 0.0f);
     if (r.topGroups < r.groups) {
       const int64_t per = E / r.groups;
       for (int64_t g = 0; g < r.groups; ++g) {
@@ -869,9 +854,9 @@ std::vector<std::vector<std::pair<int64_t, float>>> routeTopK(const float *logit
     double sum = 0.0;
     for (int64_t k = 0; k < K; ++k)
       sum += score[order[k]];
-    const double den = r.normTopK ? std::max(sum + (r.sigmoid ? 1e-20 : 0.0), r.normMin) : 1.0;
+    const double den = r.normTopK ? std::max(sum + (r.sigmoidRouter ? 1e-20 : 0.0), r.normMin) : 1.0;
     for (int64_t k = 0; k < K; ++k)
-      routed[order[k]].push_back({t, static_cast<float>(score[order[k]] / den * r.scale)});
+      routed[order[k]].push_back({t, static_cast<float>(score[order[k]] / den * r.routedScale)});
   }
   return routed;
 }
@@ -1675,7 +1660,8 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       std::fill(o, o + rows * Hp, 0.0f);
       float *routerLogits = Scratch::sized(sc.routerLogits, rows, Ep);
       dense::linear(w.router, mlpIn, H, rows, routerLogits, Ep);
-      std::vector<std::vector<std::pair<int64_t, float>>> routed = routeTopK(routerLogits, S, Ep, routingOf(p, w));
+      std::vector<std::vector<std::pair<int64_t, float>>> routed =
+          routeTopK(routerLogits, S, Ep, p.mlp, w.selectionBias.empty() ? nullptr : w.selectionBias.data());
       for (int64_t e = 0; e < E; ++e) {
         if (routed[e].empty())
           continue;
