@@ -50,6 +50,9 @@ struct LayerPlan {
   bool noRope = false;                // no positional encoding (SmolLM3's NoPE layers)
   bool denseMlp = true;               // a dense MLP, not the mixture of experts (GLM-4.5's first layers)
   int64_t window = 0, sinkTokens = 0; // from the kernel's attributes: the cache policy
+  int64_t routerIndex = -1;           // mixture-of-head attention: the kernel computing the head gates
+  bool affine = false;                // affine-scaled attention: the kernel takes alpha and alpha_ma
+  int64_t sharedHeads = 0;            // the router's always-active heads
 };
 
 struct RopePlan {
@@ -273,11 +276,29 @@ Plan parsePlan(const xfrt_module &module) {
     const KernelInfo &k = module.info.kernels[lp.kernelIndex];
     lp.window = k.integerAttribute("window").value_or(0);
     lp.sinkTokens = k.integerAttribute("sink_tokens").value_or(0);
-    for (const OperandInfo &operand : k.operands)
-      if (operand.name != "query" && operand.name != "key" && operand.name != "value" &&
-          operand.name != "output" && !(operand.name == "sinks" && lp.learnedSinks))
-        fail("layer " + llvm::Twine(p.layers.size()) + ": kernel '" + lp.kernel + "' takes operand '" +
-             operand.name + "', which the model runtime does not compute yet");
+    for (const OperandInfo &operand : k.operands) {
+      const std::string &name = operand.name;
+      if (name == "query" || name == "key" || name == "value" || name == "output" ||
+          (name == "sinks" && lp.learnedSinks))
+        continue;
+      if (name == "gates") {
+        // Mixture-of-head attention: the gates come from the router kernel the variant pass adds beside it.
+        const std::string router = lp.kernel + "_router";
+        lp.routerIndex = findKernelIndex(module, router.c_str());
+        if (lp.routerIndex < 0 || module.info.kernels[lp.routerIndex].kind != "moh_router")
+          fail("model plan: layer " + llvm::Twine(p.layers.size()) + ": kernel '" + lp.kernel +
+               "' takes head gates, but the artifact has no router kernel '" + router + "'");
+        lp.sharedHeads = module.info.kernels[lp.routerIndex].integerAttribute("shared_heads").value_or(0);
+      } else if (name == "alpha" || name == "alpha_ma") {
+        lp.affine = k.operandIndex("alpha") >= 0 && k.operandIndex("alpha_ma") >= 0;
+        if (!lp.affine)
+          fail("model plan: layer " + llvm::Twine(p.layers.size()) + ": kernel '" + lp.kernel +
+               "' takes one of alpha and alpha_ma without the other");
+      } else {
+        fail("layer " + llvm::Twine(p.layers.size()) + ": kernel '" + lp.kernel + "' takes operand '" + name +
+             "', which the model runtime does not compute yet");
+      }
+    }
     if (lp.headDim < p.rope.rotaryDim)
       fail("model plan: rotary dim exceeds the head dim");
     p.layers.push_back(std::move(lp));
@@ -301,6 +322,10 @@ struct LayerWeights {
   std::vector<float> selectionBias;              // [E]: added to the router's scores to choose (GLM-4.5)
   std::vector<Linear> expertGateUp, expertDown;  // gpt-oss: gate/up interleaved
   Linear sharedGateUp, sharedDown, sharedGate;   // Qwen2-MoE's shared expert and its gate (1 output)
+  // Mixture-of-head attention's router weights, as its kernel takes them (float32).
+  std::vector<float> mohRouted, mohShared, mohHead;
+  Linear alphaProj;            // affine-scaled attention: alpha's pre-activation [heads] per token
+  std::vector<float> alphaMa;  // its frozen moving average [heads]
 };
 
 /// How a model keeps its projections (xfrt_model_load_as): one storage for all of them, or, when unset
@@ -547,6 +572,7 @@ struct GpuLayerWeights {
   std::vector<float> gateUpStack, downStack, gateUpBiasStack, downBiasStack;
   // Qwen2-MoE's shared expert ([gate | up] [2Is, in], down [H, Is]) and its gate [1, in].
   std::vector<float> sharedGateUp, sharedDown, sharedGate;
+  std::vector<float> alphaProj; // affine-scaled attention's [heads, in]
 };
 
 struct xfrt_model_s {
@@ -657,6 +683,14 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
   }
   if (lp.learnedSinks)
     w.sinks = r.read(pre + "self_attn.sinks", {lp.heads});
+  if (lp.routerIndex >= 0) {
+    const std::string router = pre + "self_attn.moh_router.";
+    w.mohRouted = r.read(router + "w_routed", {lp.heads - lp.sharedHeads, H});
+    w.mohShared = r.read(router + "w_shared", {lp.sharedHeads, H});
+    w.mohHead = r.read(router + "w_head", {2, H});
+  }
+  if (lp.affine)
+    w.alphaMa = r.read(pre + "self_attn.alpha_ma", {lp.heads});
   r.ignore(pre + "self_attn.rotary_emb.inv_freq"); // a buffer older checkpoints saved
   if (isNeoX(p))
     // Buffers older GPT-NeoX checkpoints saved: the causal mask, its fill value, the RoPE frequencies.
@@ -907,6 +941,8 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     readLayerVectors(r, p, lp, pre, w);
     r.fused(w.qkv, qkvParts(p, lp, pre), H, lp.qkvBias, qkvRowOf(p, lp), isGpt2(p));
     r.linear(w.o, pre + outProjection(p), H, qRows, lp.oBias, isGpt2(p));
+    if (lp.affine)
+      r.linear(w.alphaProj, pre + "self_attn.alpha_proj", lp.heads, H, false);
 
     const int64_t E = lp.denseMlp ? 0 : p.mlp.experts, I = lp.denseMlp ? p.mlp.denseIntermediate : p.mlp.intermediate;
     if (E > 0 && p.mlp.selectionBias) {
@@ -1086,6 +1122,8 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     g.o = readWeight(pre + outProjection(p) + ".weight", H, qRows);
     if (lp.oBias)
       g.oBias = r.read(pre + outProjection(p) + ".bias", {H});
+    if (lp.affine)
+      g.alphaProj = r.read(pre + "self_attn.alpha_proj.weight", {lp.heads, H});
     const int64_t E = lp.denseMlp ? 0 : p.mlp.experts, I = intermediateOf(lp);
     const ExpertNames names = expertNames(p);
     if (E > 0 && p.mlp.selectionBias) {
@@ -1316,6 +1354,7 @@ struct Scratch {
   std::vector<float> x, h, o, qkv, q, keys, attn, merged, gateUp, act, cosT, sinT, normed, logits;
   std::vector<float> mlpNormed; // the MLP's own norm of x, side by side with attention (GPT-NeoX)
   std::vector<float> routerLogits, expertIn, expertGateUp, expertAct, expertOut, sharedGate; // MoE
+  std::vector<float> gates, alphaRows, alpha; // mixture-of-head and affine-scaled attention's per-token operands
   std::vector<MemRefDescriptor> operands;
 
   static float *sized(std::vector<float> &v, int64_t rows, int64_t cols) {
@@ -1332,6 +1371,7 @@ struct Scratch {
 struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, queries, attn, merged, gateUp, act,
       routerLogits, routes, groups, expertOut, last, normed, logits, sharedGateUp, sharedAct, sharedOut, sharedGate;
+  std::vector<float> gates, alphaRows, alpha; // mixture-of-head and affine-scaled attention's per-token operands
   std::vector<float> mlpNormed; // the MLP's own norm of x, side by side with attention (GPT-NeoX)
   std::vector<float> positionIds; // a forward's positions, rows of the learned position table (GPT-2)
   /// A product's input rounded to bf16 pairs (the CUDA bf16 dot).
@@ -1601,27 +1641,68 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
         cache.store(cache.v, kh, base + t, qkv + t * ldq + (Hq + Hkv + kh) * D);
     cache.count += S;
 
-    // The kernel sees the cache rows as key/value [1, Hkv, count, D] in place.
+    auto run = [&](int64_t kernel, std::vector<MemRefDescriptor> &operands) {
+      if (xfrt_status status = runChecked(*s.context, *m.module, kernel, operands)) {
+        std::string message = xfrt_status_message(status);
+        xfrt_status_free(status);
+        fail("layer " + llvm::Twine(l) + ": " + message);
+      }
+    };
+    // Per-token operands of the attention input: head gates [1, Hq, S] from the router kernel, affine
+    // attention's alpha [1, Hq, S] (before its activation, which the kernel applies).
+    int64_t headRows[3] = {1, Hq, S}, headRowStrides[3] = {Hq * S, S, 1}, headShape[1] = {Hq}, unit[1] = {1};
+    float *gates = nullptr, *alpha = nullptr;
+    if (lp.routerIndex >= 0) {
+      gates = Scratch::sized(sc.gates, Hq, S);
+      const int64_t routed = Hq - lp.sharedHeads;
+      int64_t inShape[3] = {1, S, H}, inStrides[3] = {S * H, H, 1}, wRouted[2] = {routed, H},
+              wShared[2] = {lp.sharedHeads, H}, wHead[2] = {2, H}, wStrides[2] = {H, 1};
+      std::vector<MemRefDescriptor> &operands = sc.operands;
+      operands.clear();
+      operands.emplace_back(const_cast<float *>(attnIn), 3, inShape, inStrides);
+      operands.emplace_back(w.mohRouted.data(), 2, wRouted, wStrides);
+      operands.emplace_back(w.mohShared.data(), 2, wShared, wStrides);
+      operands.emplace_back(w.mohHead.data(), 2, wHead, wStrides);
+      operands.emplace_back(gates, 3, headRows, headRowStrides);
+      run(lp.routerIndex, operands);
+    }
+    if (lp.affine) {
+      const int64_t ld = w.alphaProj.outPadded;
+      float *perToken = Scratch::sized(sc.alphaRows, rows, ld);
+      dense::linear(w.alphaProj, attnIn, H, rows, perToken, ld);
+      alpha = Scratch::sized(sc.alpha, Hq, S);
+      for (int64_t t = 0; t < S; ++t)
+        for (int64_t hh = 0; hh < Hq; ++hh)
+          alpha[hh * S + t] = perToken[t * ld + hh];
+    }
+
+    // The kernel sees the cache rows as key/value [1, Hkv, count, D] in place; its operands in its order.
     const int64_t Tk = cache.count;
     int64_t qShape[4] = {1, Hq, S, D}, qStrides[4] = {Hq * S * D, S * D, D, 1};
     int64_t kvShape[4] = {1, Hkv, Tk, D}, kvStrides[4] = {Hkv * C * D, C * D, D, 1};
     std::vector<MemRefDescriptor> &operands = sc.operands;
     operands.clear();
-    operands.emplace_back(q, 4, qShape, qStrides);
-    operands.emplace_back(cache.k.data(), 4, kvShape, kvStrides);
-    operands.emplace_back(cache.v.data(), 4, kvShape, kvStrides);
-    if (lp.learnedSinks) {
-      int64_t sShape[1] = {Hq}, sStrides[1] = {1};
-      operands.emplace_back(w.sinks.data(), 1, sShape, sStrides);
+    for (const OperandInfo &operand : m.module->info.kernels[lp.kernelIndex].operands) {
+      const std::string &name = operand.name;
+      if (name == "query")
+        operands.emplace_back(q, 4, qShape, qStrides);
+      else if (name == "key")
+        operands.emplace_back(cache.k.data(), 4, kvShape, kvStrides);
+      else if (name == "value")
+        operands.emplace_back(cache.v.data(), 4, kvShape, kvStrides);
+      else if (name == "sinks")
+        operands.emplace_back(w.sinks.data(), 1, headShape, unit);
+      else if (name == "gates")
+        operands.emplace_back(gates, 3, headRows, headRowStrides);
+      else if (name == "alpha")
+        operands.emplace_back(alpha, 3, headRows, headRowStrides);
+      else if (name == "alpha_ma")
+        operands.emplace_back(w.alphaMa.data(), 1, headShape, unit);
+      else
+        operands.emplace_back(attn, 4, qShape, qStrides); // the output: the plan admits no other operand
     }
-    operands.emplace_back(attn, 4, qShape, qStrides);
-    if (xfrt_status status = runChecked(*s.context, *m.module, lp.kernelIndex, operands)) {
-      std::string message = xfrt_status_message(status);
-      xfrt_status_free(status);
-      fail("layer " + llvm::Twine(l) + ": " + message);
-    }
+    run(lp.kernelIndex, operands);
 
-    // [Hq, S, D] -> [S, Hq * D] for the output projection.
     // [Hq, S, D] -> [S, Hq * D] for the output projection (at S = 1 the two are the same).
     float *merged = attn;
     if (S > 1) {
@@ -1973,10 +2054,34 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     std::vector<float> &qkv = resident(a.qkv, S * width), &queries = resident(a.queries, S * Hq * D),
                        &attn = resident(a.attn, S * Hq * D);
 
-    if (p.postNorms())
+    // Head gates and affine attention's alpha read the attention input: a norm folded into the q | k | v
+    // product would leave none to read.
+    const bool perTokenOperands = lp.routerIndex >= 0 || lp.affine;
+    std::vector<float> *attnIn = p.postNorms() ? &x : &h;
+    if (p.postNorms()) {
       project(x, H, g.qkv, g.qkvBias, qkv, width, l, S); // OLMo 2: no norm before the block
-    else
+    } else if (perTokenOperands) {
+      normKernel(x, S, H, w.inputNorm, w.inputNormBias, h, l);
+      project(h, H, g.qkv, g.qkvBias, qkv, width, l, S);
+    } else {
       normProject(x, H, w.inputNorm, w.inputNormBias, h, g.qkv, g.qkvBias, qkv, width, l);
+    }
+    // [1, Hq, S] per token and head: the router kernel's gates; alpha before its activation (the kernel's).
+    std::vector<float> *gates = nullptr, *alpha = nullptr;
+    if (lp.routerIndex >= 0) {
+      gates = &resident(a.gates, Hq * S);
+      runKernel(s, m.module->info.kernels[lp.routerIndex].name,
+                {view(*attnIn, {1, S, H}), view(w.mohRouted, {Hq - lp.sharedHeads, H}),
+                 view(w.mohShared, {lp.sharedHeads, H}), view(w.mohHead, {2, H}), view(*gates, {1, Hq, S})},
+                l);
+    }
+    if (lp.affine) {
+      std::vector<float> &perToken = resident(a.alphaRows, S * Hq);
+      alpha = &resident(a.alpha, Hq * S);
+      std::vector<float> noBias;
+      project(*attnIn, H, g.alphaProj, noBias, perToken, Hq, l, S);
+      runKernel(s, "xf_dense_transpose01", {view(perToken, {S, Hq, 1}), view(*alpha, {Hq, S, 1})}, l);
+    }
     // GPT-NeoX's MLP reads its own norm of the layer's input, before attention joins the residual.
     std::vector<float> *mlpNormed = &h;
     if (p.twoNorms()) {
@@ -2040,14 +2145,19 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     const KernelInfo &attention = m.module->info.kernels[lp.kernelIndex];
     const OperandPitch pitches[] = {{attention.operandIndex("key"), 2, cache.capacity},
                                     {attention.operandIndex("value"), 2, cache.capacity}};
-    const char *kernel = attention.name.c_str();
-    if (lp.learnedSinks)
-      runKernel(s, kernel, {view(queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v),
-                            view(w.sinks, {Hq}), view(attn, {1, Hq, S, D})}, l, pitches);
-    else
-      runKernel(s, kernel,
-                {view(queries, {1, Hq, S, D}), cacheView(cache.k), cacheView(cache.v), view(attn, {1, Hq, S, D})},
-                l, pitches);
+    std::vector<xfrt_tensor> operands;
+    for (const OperandInfo &operand : attention.operands) {
+      const std::string &name = operand.name;
+      operands.push_back(name == "query"      ? view(queries, {1, Hq, S, D})
+                         : name == "key"      ? cacheView(cache.k)
+                         : name == "value"    ? cacheView(cache.v)
+                         : name == "sinks"    ? view(w.sinks, {Hq})
+                         : name == "gates"    ? view(*gates, {1, Hq, S})
+                         : name == "alpha"    ? view(*alpha, {1, Hq, S})
+                         : name == "alpha_ma" ? view(w.alphaMa, {Hq})
+                                              : view(attn, {1, Hq, S, D})); // the output (the plan admits no other)
+    }
+    runKernel(s, attention.name, std::move(operands), l, pitches);
 
     std::vector<float> *merged = &attn;
     if (S > 1) {
@@ -2418,7 +2528,8 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
         for (const std::vector<float> *v :
              {&w.inputNorm, &w.postAttnNorm, &w.preFfnNorm, &w.postFfnNorm, &w.qNorm, &w.kNorm, &w.sinks, &g.qkv, &g.o,
               &g.gateUp, &g.down, &g.qkvBias, &g.oBias, &g.gateUpBias, &g.downBias, &w.inputNormBias,
-              &w.postAttnNormBias, &w.preFfnNormBias, &w.postFfnNormBias, &w.selectionBias})
+              &w.postAttnNormBias, &w.preFfnNormBias, &w.postFfnNormBias, &w.selectionBias, &w.mohRouted,
+              &w.mohShared, &w.mohHead, &w.alphaMa, &g.alphaProj})
           weights.push_back(v);
       }
       for (const GpuLayerWeights &g : model->gpuLayers) {

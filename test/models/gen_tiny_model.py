@@ -9,7 +9,7 @@
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
         [--no-bias] [--layer-types] [--no-window] [--all-biases] [--mixed-layers] [--single-group] [--interval]
-        [--no-shared] [--no-rope-scaling]
+        [--no-shared] [--no-rope-scaling] [--moh SHARED,TOPK] [--affine]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
@@ -47,6 +47,15 @@ k_layernorm.norms.h.weight for h < KV (StableLmLayerNormPerHead). With --qk-norm
 and q and k get an RMSNorm over head_dim with one [head_dim] gain shared by every head, before RoPE, as GLM-4.5
 (355B) has: self_attn.q_norm.weight [D], self_attn.k_norm.weight [D] (Glm4MoeRMSNorm(head_dim)). Their gains come
 from a generator of their own (seed + 3000), so that every other weight is the same as without the flag.
+
+--moh SHARED,TOPK and --affine (llama) add the weights of two attention variants that no Hugging Face class has (xf's
+xf-mixture-of-heads and xf-affine-scale read them; reference_forward.py's --moh and --affine use them); config.json
+is unchanged, and each flag draws from a generator of its own (seed + 4000, seed + 5000), so that every other tensor
+is the same as without the flags. --moh: per layer self_attn.moh_router.w_routed [H - SHARED, hidden],
+moh_router.w_shared [SHARED, hidden] (with SHARED 0 an empty [0, hidden] tensor: zero bytes, which the writer and
+the reader handle) and moh_router.w_head [2, hidden] (no .weight suffix), H = num_attention_heads,
+0 <= SHARED < H, 1 <= TOPK <= H - SHARED. --affine: per layer self_attn.alpha_proj.weight [H, hidden] and
+self_attn.alpha_ma [H] (uniform in [0.2, 0.9]).
 
 glm4_moe (Glm4MoeForCausalLM: GLM-4.5, GLM-4.5-Air, GLM-4.6) has 3 layers: layer 0 a dense MLP (first_k_dense_replace
 1), layers 1-2 a sigmoid-routed mixture (8 experts in 4 groups, top 2 groups, top 3 experts, a float32
@@ -1080,6 +1089,34 @@ def moe_layer(cfg, n):
     return True
 
 
+def make_variant_weights(cfg, seed, moh, affine):
+    """The Mixture-of-Heads router (moh: (shared, top_k) or None) and affine-scaling (affine) tensors of every layer,
+    each from a generator of its own, so that neither changes the model's other tensors nor the other's."""
+    C, nH, L = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"]
+    w = {}
+    if moh is not None:
+        rng = np.random.default_rng(seed + 4000)
+        shared = moh[0]
+        # The router's input is the normed layer input (each feature ~1): std 1/sqrt(hidden) gives logits of std ~1,
+        # softmaxes neither uniform nor one-hot.
+        std = 1.0 / np.sqrt(C)
+        for n in range(L):
+            p = "model.layers.%d.self_attn.moh_router." % n
+            w[p + "w_routed"] = (std * rng.standard_normal((nH - shared, C))).astype(np.float32)
+            w[p + "w_shared"] = (std * rng.standard_normal((shared, C))).astype(np.float32)
+            w[p + "w_head"] = (std * rng.standard_normal((2, C))).astype(np.float32)
+    if affine:
+        rng = np.random.default_rng(seed + 5000)
+        # std 4.5/sqrt(hidden): pre-activations of std ~4.5, so that 0.1 pre + 0.5 leaves [0, 1] (|pre| > 5) for
+        # about a quarter of the (token, head) pairs: the clamp is exercised, most stay inside.
+        std = 4.5 / np.sqrt(C)
+        for n in range(L):
+            p = "model.layers.%d.self_attn." % n
+            w[p + "alpha_proj.weight"] = (std * rng.standard_normal((nH, C))).astype(np.float32)
+            w[p + "alpha_ma"] = rng.uniform(0.2, 0.9, nH).astype(np.float32)
+    return w
+
+
 def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
     rng = np.random.default_rng(seed)
     # Per-head q/k gains (--qk-norm) from their own stream: the main one, and so every other weight, stays as
@@ -1545,6 +1582,12 @@ def main(argv=None):
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
+    ap.add_argument("--moh", metavar="SHARED,TOPK",
+                    help="llama: add Mixture-of-Heads router tensors (self_attn.moh_router.w_routed / w_shared / "
+                         "w_head) for SHARED shared heads and TOPK active routed heads; config.json unchanged")
+    ap.add_argument("--affine", action="store_true",
+                    help="llama: add affine-scaling tensors (self_attn.alpha_proj.weight, self_attn.alpha_ma); "
+                         "config.json unchanged")
     args = ap.parse_args(argv)
     if args.shards < 1:
         ap.error("--shards must be >= 1")
@@ -1582,8 +1625,22 @@ def main(argv=None):
         ap.error("--base-model-names and --untied apply to --arch gpt2")
     if args.base_model_names and args.untied:
         ap.error("--untied needs GPT2LMHeadModel's names (a GPT2Model checkpoint has no lm_head)")
+    if (args.moh is not None or args.affine) and args.arch != "llama":
+        ap.error("--moh and --affine apply to --arch llama")
+    moh = None
+    if args.moh is not None:
+        try:
+            moh = tuple(int(t) for t in args.moh.split(","))
+        except ValueError:
+            moh = ()
+        if len(moh) != 2:
+            ap.error("--moh takes SHARED,TOPK (two integers), got %r" % args.moh)
 
     cfg = make_config(args.arch, args.dtype)
+    if moh is not None:
+        heads = cfg["num_attention_heads"]
+        if not 0 <= moh[0] < heads or not 1 <= moh[1] <= heads - moh[0]:
+            ap.error("--moh %d,%d: need 0 <= SHARED < %d and 1 <= TOPK <= %d - SHARED" % (moh + (heads, heads)))
     if args.norm_topk_prob:
         cfg["norm_topk_prob"] = True
     if args.parallel_residual:
@@ -1649,6 +1706,8 @@ def main(argv=None):
         weights[proj + "mm_input_projection_weight"] = rng.standard_normal((16, 64)).astype(np.float32)
     else:
         weights = make_weights(cfg, args.seed, args.neox_buffers, args.base_model_names)
+    if moh is not None or args.affine:
+        weights.update(make_variant_weights(cfg, args.seed, moh, args.affine))
     if args.no_shared_gate:
         weights = {n: a for n, a in weights.items() if not n.endswith("mlp.shared_expert_gate.weight")}
     if args.no_bias:

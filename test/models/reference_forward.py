@@ -2,7 +2,7 @@
 """Float64 NumPy reference forward pass and greedy decoding for tiny Hugging Face checkpoints.
 
     /usr/bin/python3 test/models/reference_forward.py --model DIR --prompt-ids 1,2,3 --max-new N
-        --out logits.npy [--print-tokens]
+        --out logits.npy [--print-tokens] [--kv-dtype f32|bf16|f16] [--moh SHARED,TOPK] [--affine clip|sigmoid]
 
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
@@ -227,6 +227,16 @@ it shares no code with the xf repository. Conventions:
     attention factor. The lm_head has a bias with lm_head_bias (default false). Every tensor must be one the class
     loads, and each of those must be there. Class defaults num_key_value_heads 8, rope_theta 1e6, rms_norm_eps 1e-5,
     num_local_experts 16, untied embeddings; input_jitter_noise acts in training only.
+  * Mixture of Heads (--moh SHARED,TOPK = hs, k; any architecture, xf's xf-mixture-of-heads): for each token x (the
+    input of q_proj) g_r = softmax(moh_router.w_routed x) over the H - hs routed heads hs..H-1, M its top-k mask (ties
+    to the lower head), g~_r = k (g_r M) / max(sum(g_r M), 1e-6), g_s = hs softmax(moh_router.w_shared x) (empty with
+    hs 0, when moh_router.w_shared may be missing), [a1, a2] = 2 softmax(moh_router.w_head x); head h's attention
+    output for the token (before the output projection) times gate[h], gate = (a1 g_s, a2 g~_r). The tensors sit
+    under self_attn., without a .weight suffix.
+  * Affine scaling (--affine clip|sigmoid; any architecture, xf's xf-affine-scale): a = phi(self_attn.alpha_proj x)
+    per token and head, phi clip: min(max(0.1 z + 0.5, 0), 1), sigmoid: 1 / (1 + exp(-z)); head h's output for query i
+    a[i, h] (P V)[i] + (alpha_ma[h] - a[i, h]) times the mean of V over the keys i sees (the softmax's mask: causal and
+    the window), alpha_ma = self_attn.alpha_ma [H]. With both, the gates multiply the affine output.
   * MXFP4 (gpt-oss experts stored as NAME_blocks U8 [..., G, 16] and NAME_scales U8 [..., G]), as
     transformers' convert_moe_packed_tensors: byte b of a group gives values 2b (low nibble) and 2b + 1
     (high nibble) from the e2m1 table, times 2^(scale - 127); the [..., G * 32] result is transposed on
@@ -883,6 +893,10 @@ class Model:
         self.masked_group_score = 0.0
         self.weights_with_correction = False
         self.kv_dtype = "f32"                     # "bf16" / "f16": round cached keys and values
+        # Attention variants no Hugging Face class has (options only, never from config.json): moh (shared, top_k) for
+        # Mixture-of-Heads gates, affine "clip" / "sigmoid" for affine-scaled softmax weights; None: off.
+        self.moh = None
+        self.affine = None
         if gemma:
             if gemma1:
                 self.scale = self.D ** -0.5
@@ -1051,6 +1065,54 @@ class Model:
         var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
         return (x - mean) / np.sqrt(var + self.eps) * gains
 
+    def variant_weight(self, name, option, shape):
+        """Tensor `name` of an attention variant, checked against `shape`; a clear error where it is missing."""
+        if name not in self.w:
+            raise ValueError("%s needs tensor %s, which the checkpoint does not hold" % (option, name))
+        a = self.w[name]
+        if a.shape != shape:
+            raise ValueError("%s: %s is %s, expected %s" % (option, name, list(a.shape), list(shape)))
+        return a
+
+    def moh_gates(self, p, x):
+        """Mixture-of-Heads gates [S, H] of the tokens x [S, hidden]: shared heads 0..hs-1, routed hs..H-1."""
+        hs, k = self.moh
+        H, C = self.H, x.shape[-1]
+        if not 0 <= hs < H or not 1 <= k <= H - hs:
+            raise ValueError("--moh %d,%d: need 0 <= SHARED < %d and 1 <= TOPK <= %d - SHARED" % (hs, k, H, H))
+        q = p + "moh_router."
+        w_routed = self.variant_weight(q + "w_routed", "--moh", (H - hs, C))
+        # No shared heads: nothing reads w_shared, so a checkpoint may leave the empty tensor out.
+        w_shared = (np.zeros((0, C)) if hs == 0 and q + "w_shared" not in self.w
+                    else self.variant_weight(q + "w_shared", "--moh", (hs, C)))
+        w_head = self.variant_weight(q + "w_head", "--moh", (2, C))
+
+        def softmax(z):
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True)
+
+        g_r = softmax(x @ w_routed.T)                                       # [S, H - hs]
+        mask = np.zeros_like(g_r)
+        for t in range(x.shape[0]):
+            mask[t, np.argsort(-g_r[t], kind="stable")[:k]] = 1.0           # ties: the lower head
+        kept = g_r * mask
+        g_r = k * kept / np.maximum(kept.sum(axis=-1, keepdims=True), 1e-6)
+        g_s = hs * softmax(x @ w_shared.T) if hs else np.zeros((x.shape[0], 0))
+        a = 2.0 * softmax(x @ w_head.T)                                     # [S, 2]
+        return np.concatenate([a[:, :1] * g_s, a[:, 1:] * g_r], axis=-1)
+
+    def affine_alpha(self, p, x):
+        """(alpha [S, H], alpha_ma [H]) of the tokens x [S, hidden]."""
+        pre = x @ self.variant_weight(p + "alpha_proj.weight", "--affine", (self.H, x.shape[-1])).T
+        alpha_ma = self.variant_weight(p + "alpha_ma", "--affine", (self.H,))
+        if self.affine == "clip":
+            alpha = np.minimum(np.maximum(0.1 * pre + 0.5, 0.0), 1.0)
+        elif self.affine == "sigmoid":
+            alpha = sigmoid(pre)
+        else:
+            raise ValueError("--affine must be clip or sigmoid, got %r" % (self.affine,))
+        return alpha, alpha_ma
+
     def attention(self, n, x, positions, cache):
         p = "model.layers.%d.self_attn." % n
         S, H, Hkv, D = x.shape[0], self.H, self.Hkv, self.D
@@ -1095,6 +1157,11 @@ class Model:
         if W is not None:
             visible &= key_pos[None, :] > positions[:, None] - W
         group = H // Hkv
+        if self.affine is not None:
+            alpha, alpha_ma = self.affine_alpha(p, x)
+            # Mean of V over each query's visible keys (the softmax's mask).
+            mean_weights = visible / visible.sum(axis=-1, keepdims=True)
+        gates = self.moh_gates(p, x) if self.moh is not None else None
         out = np.empty((H, S, D))
         for h in range(H):
             kv = h // group
@@ -1112,6 +1179,10 @@ class Model:
                 e = np.exp(z - m)
                 P = e / e.sum(axis=-1, keepdims=True)
             out[h] = P @ V[kv]
+            if self.affine is not None:
+                out[h] = alpha[:, h, None] * out[h] + (alpha_ma[h] - alpha[:, h, None]) * (mean_weights @ V[kv])
+            if gates is not None:
+                out[h] *= gates[:, h, None]
         out = out.transpose(1, 0, 2).reshape(S, H * D)
         if self.neox:
             return self.linear(out, neox + "dense")
@@ -1383,6 +1454,12 @@ def main(argv=None):
                          "(a .xf spec's shared expert without shared_gate)")
     ap.add_argument("--kv-dtype", choices=("f32", "bf16", "f16"), default="f32",
                     help="round cached keys and values like a model compiled with xfc --kv-dtype")
+    ap.add_argument("--moh", metavar="SHARED,TOPK",
+                    help="Mixture-of-Heads gates from the self_attn.moh_router tensors: SHARED shared heads, TOPK "
+                         "active routed heads per token")
+    ap.add_argument("--affine", choices=("clip", "sigmoid"),
+                    help="affine-scaled softmax weights from self_attn.alpha_proj / alpha_ma, alpha = "
+                         "clamp(0.1 z + 0.5, 0, 1) (clip) or sigmoid(z)")
     args = ap.parse_args(argv)
     prompt = [int(t) for t in args.prompt_ids.split(",") if t.strip()]
     if not prompt:
@@ -1391,6 +1468,17 @@ def main(argv=None):
         ap.error("--max-new must be >= 1")
     model = Model(args.model)
     model.kv_dtype = args.kv_dtype
+    if args.moh is not None:
+        try:
+            model.moh = tuple(int(t) for t in args.moh.split(","))
+        except ValueError:
+            model.moh = ()
+        if len(model.moh) != 2:
+            ap.error("--moh takes SHARED,TOPK (two integers), got %r" % args.moh)
+        hs, k = model.moh
+        if not 0 <= hs < model.H or not 1 <= k <= model.H - hs:
+            ap.error("--moh %d,%d: need 0 <= SHARED < %d and 1 <= TOPK <= %d - SHARED" % (hs, k, model.H, model.H))
+    model.affine = args.affine
     if args.no_shared_gate:
         model.shared_gate = False
     V = model.cfg["vocab_size"]
