@@ -277,7 +277,7 @@ void buildKernel(OpBuilder &b, ModuleOp module, const KernelRequest &k) {
   // and the depth (phase-bounded RoPE).
   if (const ::xf::ModelSpec *m = k.model) {
     const ::xf::RopeSpec &rope = k.rope ? *k.rope : m->rope;
-    int64_t rotary = static_cast<int64_t>(std::llround(a.headDim * rope.partial));
+    int64_t rotary = m->latent.enabled() ? m->latent.ropeDim : static_cast<int64_t>(std::llround(a.headDim * rope.partial));
     func->setAttr("xf.model", b.getDictionaryAttr({
                                   b.getNamedAttr("hidden", b.getI64IntegerAttr(m->hidden)),
                                   b.getNamedAttr("layers", b.getI64IntegerAttr(m->numLayers)),
@@ -640,7 +640,8 @@ private:
   /// selection bias (ERNIE's [1, experts] in mlp.moe_statics, with a float32 router).
   bool isErnieMoe() const { return m.architecture == "Ernie4_5_MoeForCausalLM"; }
   bool namesSharedExperts() const {
-    return m.architecture == "Glm4MoeForCausalLM" || m.architecture == "Dots1ForCausalLM" || isErnieMoe();
+    return m.architecture == "Glm4MoeForCausalLM" || m.architecture == "Dots1ForCausalLM" ||
+           m.architecture == "DeepseekV3ForCausalLM" || isErnieMoe();
   }
 
   /// Positions of this call's tokens: 0..S-1 for a prefill, the given position for a decode step.
@@ -782,7 +783,7 @@ private:
   Value rope(Value x, const ::xf::AttentionConfig &a, int64_t layer) {
     const ::xf::RopeSpec &r = m.ropeOf(layer);
     using Scaling = ::xf::RopeSpec::Scaling;
-    int64_t rotary = static_cast<int64_t>(std::llround(a.headDim * r.partial));
+    int64_t rotary = m.latent.enabled() ? m.latent.ropeDim : static_cast<int64_t>(std::llround(a.headDim * r.partial));
     NamedAttrList attrs;
     attrs.set("base", b.getF64FloatAttr(r.baseAuto ? 0.0 : r.base));
     attrs.set("rotary_dim", b.getI64IntegerAttr(rotary));
@@ -813,6 +814,58 @@ private:
     return mlir::xf::RopeOp::create(b, loc, TypeRange{x.getType()}, ValueRange{x, positions}, attrs.getAttrs());
   }
 
+  /// [tokens, heads * dim] -> [tokens, heads, dim] and back.
+  Value splitHeads(Value x, int64_t heads, int64_t dim) {
+    SmallVector<OpFoldResult> sizes{tensor::getMixedSizes(b, loc, x)[0], b.getIndexAttr(heads), b.getIndexAttr(dim)};
+    auto type = RankedTensorType::get({ShapedType::kDynamic, heads, dim}, f32);
+    return tensor::ExpandShapeOp::create(b, loc, type, x, SmallVector<ReassociationIndices>{{0}, {1, 2}}, sizes);
+  }
+  Value mergeHeads(Value x) {
+    return tensor::CollapseShapeOp::create(b, loc, x, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+  }
+  /// Dims [begin, begin + size) of every head of x [tokens, heads, dim].
+  Value headDims(Value x, int64_t begin, int64_t size) {
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    sizes[2] = b.getIndexAttr(size);
+    SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(0), b.getIndexAttr(begin)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, strides);
+  }
+
+  /// Latent attention's q, k and v ([tokens, heads * dims]) on the normalized input `x`: q from q_proj or
+  /// q_b_proj(norm(q_a_proj x)); each head's keys and values from kv_b_proj(norm(latent)), the latent and
+  /// the shared rotated key dims from kv_a_proj_with_mqa. A head of q and k is kept [rope dims | the rest]
+  /// (stored: the rest, then the rope dims): RoPE rotates a head's first dims, and the same order in q and k
+  /// leaves every score as it was.
+  std::tuple<Value, Value, Value> latentProjections(int64_t layer, Value x) {
+    const ::xf::AttentionConfig &a = m.layers[layer].attention;
+    const ::xf::LatentAttentionSpec &lat = m.latent;
+    const int64_t H = a.heads, D = a.headDim, Dv = a.headDimV, R = lat.ropeDim, nope = D - R, C = m.hidden;
+    const bool bias = a.bias == ::xf::AttentionBias::All;
+    auto project = [&](Value in, StringRef name, int64_t rows, int64_t cols, bool withBias) {
+      std::string leaf = ("self_attn." + name).str();
+      return model::linear(b, loc, in, layerWeight(layer, leaf + ".weight", {rows, cols}),
+                           withBias ? layerWeight(layer, leaf + ".bias", {rows}) : Value());
+    };
+    Value q = lat.qRank > 0 ? project(norm(project(x, "q_a_proj", lat.qRank, C, bias),
+                                           model::layerTensorName(layer, "self_attn.q_a_layernorm")),
+                                      "q_b_proj", H * D, lat.qRank, false)
+                            : project(x, "q_proj", H * D, C, false);
+    Value compressed = project(x, "kv_a_proj_with_mqa", lat.kvRank + R, C, bias);
+    Value latent = norm(columns(compressed, 0, lat.kvRank), model::layerTensorName(layer, "self_attn.kv_a_layernorm"));
+    Value kv = splitHeads(project(latent, "kv_b_proj", H * (nope + Dv), lat.kvRank, false), H, nope + Dv);
+    // The rotated key dims, one set per token, for every head.
+    Value shared = columns(compressed, lat.kvRank, R);
+    Value init = model::emptyTensor(b, loc, {tensor::getMixedSizes(b, loc, shared)[0], b.getIndexAttr(H),
+                                             b.getIndexAttr(R)}, f32);
+    Value rotated = linalg::BroadcastOp::create(b, loc, shared, init, ArrayRef<int64_t>{1})->getResult(0);
+    Value q3 = splitHeads(q, H, D);
+    q = mergeHeads(tensor::ConcatOp::create(b, loc, 2, ValueRange{headDims(q3, nope, R), headDims(q3, 0, nope)}));
+    Value k = mergeHeads(tensor::ConcatOp::create(b, loc, 2, ValueRange{rotated, headDims(kv, 0, nope)}));
+    Value v = mergeHeads(headDims(kv, nope, Dv));
+    return {q, k, v};
+  }
+
   /// One layer's attention on its normalized input `x` ([tokens, hidden]): projections, q/k norms, RoPE,
   /// the cache update, a call of the layer's kernel, and the output projection.
   Value attention(int64_t layer, Value x) {
@@ -820,7 +873,9 @@ private:
     int64_t H = a.heads, Hkv = a.kvHeads, D = a.headDim, Dv = a.headDimV, C = m.hidden;
     bool qkvBias = a.bias != ::xf::AttentionBias::None, outBias = a.bias == ::xf::AttentionBias::All;
     Value q, k, v;
-    if (isGpt2()) {
+    if (m.latent.enabled()) {
+      std::tie(q, k, v) = latentProjections(layer, x);
+    } else if (isGpt2()) {
       // GPT-2's c_attn: one Conv1D whose outputs are q | k | v.
       int64_t cols = H * D + Hkv * D + Hkv * Dv;
       Value qkv = conv1d(x, layerWeight(layer, "attn.c_attn.weight", {C, cols}),

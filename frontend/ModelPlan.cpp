@@ -131,8 +131,10 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
     const AttentionConfig &a = m.layers[l].attention;
     if (kernelOfLayer[l].empty())
       return fail("layer " + llvm::Twine(l) + " has no attention kernel");
-    if (a.headDimV != a.headDim)
-      return fail("layer " + llvm::Twine(l) + ": a value head dim other than the key head dim is not supported");
+    if (a.headDimV != a.headDim && !m.latent.enabled())
+      return fail("layer " + llvm::Twine(l) +
+                  ": a value head dim other than the key head dim is supported by the model runtime only in latent "
+                  "attention");
     // The per-token operands of mixture-of-heads and affine-scaled attention the runtime computes from
     // the kernels' own operands (gates: the router kernel; alpha, alpha_ma), not from the plan.
     bool learnedSinks = false;
@@ -147,6 +149,7 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
         {"heads", a.heads},
         {"kv_heads", a.kvHeads},
         {"head_dim", a.headDim},
+        {"head_dim_v", a.headDimV},
         {"qk_norm", a.qkNorm != QkNorm::None},
         {"qk_norm_projection", a.qkNorm == QkNorm::Projection},
         {"qk_norm_head_gains", a.qkNorm == QkNorm::PerHeadGains},
@@ -162,6 +165,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
   int64_t headDim = m.layers.empty() ? 0 : m.layers.front().attention.headDim;
   int64_t rotaryDim = static_cast<int64_t>(std::floor(headDim * m.rope.partial));
   rotaryDim -= rotaryDim % 2;
+  if (m.latent.enabled())
+    rotaryDim = m.latent.ropeDim;
   auto describeRope = [&](const RopeSpec &r) {
     RopeFrequencies freqs = computeRopeFrequencies(r, rotaryDim, m.maxPosition);
     llvm::json::Object rope{{"rotary_dim", rotaryDim},
@@ -231,6 +236,9 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
   }
   if (m.finalSoftcap)
     plan["final_softcap"] = *m.finalSoftcap;
+  if (m.latent.enabled())
+    plan["latent"] = llvm::json::Object{
+        {"q_rank", m.latent.qRank}, {"kv_rank", m.latent.kvRank}, {"rope_dim", m.latent.ropeDim}};
   if (m.slidingRope)
     plan["sliding_rope"] = describeRope(*m.slidingRope);
   return llvm::json::Value(std::move(plan));

@@ -253,6 +253,21 @@ struct LayerSpec {
   std::vector<VariantSpec> variants; // the model's, then the layer's own
 };
 
+/// Multi-head latent attention (DeepSeek-V2/V3): each token's keys and values are expanded per head from one
+/// latent of `kvRank` features (self_attn.kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj), plus `ropeDim`
+/// rotated key dims per token that every head shares; queries come from q_proj, or through a latent of
+/// `qRank` features (q_a_proj, q_a_layernorm, q_b_proj). head_dim is the query/key dims (the unrotated
+/// ones, then `ropeDim` rotated ones, as stored), head_dim_v the value dims.
+struct LatentAttentionSpec {
+  int64_t qRank = 0;  // 0: q_proj
+  int64_t kvRank = 0; // 0: plain attention
+  int64_t ropeDim = 0;
+  bool enabled() const { return kvRank > 0; }
+  bool operator==(const LatentAttentionSpec &o) const {
+    return qRank == o.qRank && kvRank == o.kvRank && ropeDim == o.ropeDim;
+  }
+};
+
 struct ModelSpec {
   std::string name;
   llvm::SMLoc loc;
@@ -286,6 +301,7 @@ struct ModelSpec {
 
   /// The attention block as written (before layer types and overrides).
   AttentionConfig attention;
+  LatentAttentionSpec latent;
   std::optional<int64_t> slidingWindow; // the window of `sliding` layers
   std::vector<LayerType> layerTypes;    // empty, or one per layer
   std::vector<VariantSpec> variants;    // applied to every layer

@@ -43,7 +43,8 @@ const StringRef kKernelKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v",
 const StringRef kModelAttentionKeys[] = {"heads",   "kv_heads", "head_dim", "head_dim_v", "causal",
                                          "window",  "sliding_window",       "scale",
                                          "query_pre_attn_scalar", "softcap", "score", "mask",
-                                         "qk_norm", "bias",    "kv_dtype"};
+                                         "qk_norm", "bias",    "kv_dtype", "q_lora_rank", "kv_lora_rank",
+                                         "rope_head_dim"};
 const StringRef kLayerKeys[] = {"heads",  "kv_heads", "head_dim", "head_dim_v", "causal",
                                 "window", "scale",    "query_pre_attn_scalar",  "softcap",
                                 "score",  "mask",     "qk_norm",  "bias"};
@@ -237,6 +238,7 @@ struct AttentionPatch {
   std::optional<bool> causal;
   std::optional<int64_t> window;                      // 0: none
   std::optional<int64_t> slidingWindow;               // 0: none
+  std::optional<int64_t> qLoraRank, kvLoraRank, ropeHeadDim; // latent attention (the model's block only)
   std::optional<std::pair<AttentionConfig::ScaleKind, double>> scale;
   std::optional<std::optional<double>> softcap;
   const Expr *score = nullptr, *mask = nullptr;
@@ -1172,6 +1174,59 @@ private:
     return "";
   }
 
+  /// Latent attention's keys (`kv_lora_rank`, `rope_head_dim`, optionally `q_lora_rank`) and what they
+  /// require of the model: every layer's heads, kv_heads and head dims alike, kv_heads = heads (each head
+  /// expands its own keys and values), RoPE over the rope dims only, no q/k norms.
+  void analyzeLatent(const AttentionPatch &base, ModelSpec &m, const std::vector<PendingLayer> &layers) {
+    if (!base.kvLoraRank && !base.qLoraRank && !base.ropeHeadDim)
+      return;
+    auto at = [&](StringRef key) { return base.keyLocs.lookup(key); };
+    if (!base.kvLoraRank || !base.ropeHeadDim) {
+      StringRef given = base.kvLoraRank ? "kv_lora_rank" : base.ropeHeadDim ? "rope_head_dim" : "q_lora_rank";
+      diag.error(at(given), "latent attention needs both 'kv_lora_rank' and 'rope_head_dim'");
+      return;
+    }
+    const AttentionConfig &a = m.attention;
+    const int64_t rope = *base.ropeHeadDim;
+    if (rope % 2 != 0 || rope >= a.headDim) {
+      diag.error(at("rope_head_dim"), "'rope_head_dim' (" + llvm::Twine(rope) +
+                                          ") must be even and below head_dim (" + llvm::Twine(a.headDim) +
+                                          "): a head's other dims are its unrotated ones");
+      return;
+    }
+    if (a.kvHeads != a.heads) {
+      diag.error(at("kv_lora_rank"), "latent attention expands keys and values for every head: kv_heads (" +
+                                         llvm::Twine(a.kvHeads) + ") must equal heads (" + llvm::Twine(a.heads) + ")");
+      return;
+    }
+    if (a.qkNorm != QkNorm::None || a.bias == AttentionBias::QKV) {
+      diag.error(at(a.qkNorm != QkNorm::None ? "qk_norm" : "bias"),
+                 "latent attention takes no q/k norms and either no biases or 'bias = true' (q_a_proj, "
+                 "kv_a_proj_with_mqa and o_proj)");
+      return;
+    }
+    if (m.norm.kind != NormSpec::Kind::RMS) {
+      diag.error(at("kv_lora_rank"), "latent attention norms its latents with the model's RMSNorm: the norm "
+                                     "block must say 'kind = rms'");
+      return;
+    }
+    if (m.rope.partial != 1.0 || m.rope.scaling == RopeSpec::Scaling::LongRope) {
+      diag.error(at("rope_head_dim"), "latent attention rotates its 'rope_head_dim' dims: the rope block's "
+                                      "'partial' and longrope do not apply");
+      return;
+    }
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const AttentionConfig &c = layers[l].config;
+      if (c.heads != a.heads || c.kvHeads != a.kvHeads || c.headDim != a.headDim || c.headDimV != a.headDimV ||
+          c.qkNorm != a.qkNorm || c.bias != a.bias) {
+        diag.error(at("kv_lora_rank"), "with latent attention every layer has the attention block's heads, head "
+                                       "dims, q/k norms and biases; layer " + llvm::Twine(l) + " differs");
+        return;
+      }
+    }
+    m.latent = {base.qLoraRank.value_or(0), *base.kvLoraRank, rope};
+  }
+
   AttentionPatch readAttention(const Block &block, llvm::ArrayRef<StringRef> keys, StringRef what, StringRef site) {
     AttentionPatch p;
     auto fields = collect(block, keys, what, [&](StringRef key) { return attentionKeyElsewhere(key, site); });
@@ -1188,6 +1243,9 @@ private:
     positive("kv_heads", p.kvHeads);
     positive("head_dim", p.headDim);
     positive("head_dim_v", p.headDimV);
+    positive("q_lora_rank", p.qLoraRank);
+    positive("kv_lora_rank", p.kvLoraRank);
+    positive("rope_head_dim", p.ropeHeadDim);
     if (const Field *f = get(fields, "causal"))
       p.causal = boolean(*f);
     auto windowKey = [&](StringRef key, std::optional<int64_t> &out) {
@@ -2003,6 +2061,8 @@ private:
                                               llvm::Twine(layers[l].config.heads));
           break;
         }
+
+    analyzeLatent(base, m, layers);
 
     // Expressions and variants, against the final attention of each layer.
     if (base.score)

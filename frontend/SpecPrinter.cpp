@@ -236,6 +236,12 @@ private:
       key(4, "bias", biasText(a.bias));
     if (a.kvDtype != DType::F32)
       key(4, "kv_dtype", toString(a.kvDtype));
+    if (m.latent.qRank > 0)
+      key(4, "q_lora_rank", llvm::Twine(m.latent.qRank));
+    if (m.latent.enabled()) {
+      key(4, "kv_lora_rank", llvm::Twine(m.latent.kvRank));
+      key(4, "rope_head_dim", llvm::Twine(m.latent.ropeDim));
+    }
     os << "  }\n";
 
     printRope(m.rope, "rope");

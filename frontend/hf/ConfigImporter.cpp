@@ -265,6 +265,10 @@ const Architecture kArchitectures[] = {
     // moe_layer_interval, softmax routing chosen with a correction bias, shared experts.
     {"Ernie4_5_MoeForCausalLM", "ernie4_5_moe", 500000.0, 1e-5, true, "silu", 0, true, SlidingStyle::None,
      std::nullopt, 131072, false, false, true, 64, 6},
+    // DeepSeek-V3 (also Kimi K2, Moonlight): multi-head latent attention (readLatentAttention), then
+    // GLM-4.5's mixture (readDeepSeekMoe). attention_bias is on q_a_proj, kv_a_proj_with_mqa and o_proj.
+    {"DeepseekV3ForCausalLM", "deepseek_v3", 10000.0, 1e-6, false, "silu", 0, false, SlidingStyle::None,
+     std::nullopt, 4096, true, false, true, 256, 8},
 };
 
 const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
@@ -278,7 +282,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM",
                                         "Olmo3ForCausalLM", "HeliumForCausalLM", "Glm4MoeForCausalLM",
                                         "Dots1ForCausalLM", "Ernie4_5_MoeForCausalLM", "PhimoeForCausalLM",
-                                        "Mistral3ForConditionalGeneration"};
+                                        "DeepseekV3ForCausalLM", "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -593,7 +597,8 @@ private:
     const bool glm = arch->modelType == "glm" || arch->modelType == "glm4",
                ernieMoe = arch->modelType == "ernie4_5_moe", ernie = arch->modelType == "ernie4_5" || ernieMoe,
                seed = arch->modelType == "seed_oss", helium = arch->modelType == "helium",
-               glmMoe = arch->modelType == "glm4_moe", dots1 = arch->modelType == "dots1";
+               glmMoe = arch->modelType == "glm4_moe", dots1 = arch->modelType == "dots1",
+               deepseek = arch->modelType == "deepseek_v3";
     if (arch->modelType == "glm4")
       m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
     // HeliumConfig's is 20 whatever the heads.
@@ -608,7 +613,9 @@ private:
             /*prefix=*/false);
     int64_t derived = a.heads > 0 && m.hidden % a.heads == 0 ? m.hidden / a.heads : 0;
     int64_t headDimDefault = arch->headDim ? arch->headDim : derived;
-    if (arch->headDimKey) {
+    if (deepseek) {
+      // readLatentAttention
+    } else if (arch->headDimKey) {
       // Without a default (hidden not a multiple of heads), head_dim must be given; if heads or hidden
       // are themselves wrong, that was reported.
       bool sizesKnown = a.heads > 0 && m.hidden > 0;
@@ -629,6 +636,8 @@ private:
                                  std::to_string(a.heads) + ")", /*prefix=*/false);
     }
     a.headDimV = a.headDim;
+    if (deepseek)
+      readLatentAttention(m);
     if (arch->modelType == "qwen2" || arch->modelType == "qwen2_moe")
       a.bias = AttentionBias::QKV; // Qwen2 has q, k, v biases and none on o_proj.
     if (starcoder2 && boolField("use_bias", true))
@@ -795,7 +804,7 @@ private:
           mlp.denseLayers.push_back(l);
       mlp.denseIntermediate = denseIntermediate;
       mlp.normTopK = boolField("norm_topk_prob", false);
-    } else if (glmMoe || dots1 || ernieMoe) {
+    } else if (glmMoe || dots1 || ernieMoe || deepseek) {
       // Read with the routing (readDeepSeekMoe, readErnieMoe).
     } else if (olmoe) {
       // OlmoeSparseMoeBlock: every layer's experts of intermediate_size, as Qwen3-MoE's routing.
@@ -845,7 +854,7 @@ private:
     }
     if (arch->moe) {
       const bool numExperts = qwenMoe || olmoe; // Mixtral's and gpt-oss's key: num_local_experts
-      const StringRef expertsKey = glmMoe || dots1 ? "n_routed_experts"
+      const StringRef expertsKey = glmMoe || dots1 || deepseek ? "n_routed_experts"
                                    : ernieMoe ? "moe_num_experts"
                                    : numExperts ? "num_experts"
                                                 : "num_local_experts",
@@ -858,8 +867,8 @@ private:
                            std::to_string(mlp.experts) + ")",
               /*prefix=*/false);
     }
-    if (glmMoe || dots1)
-      readDeepSeekMoe(m, glmMoe);
+    if (glmMoe || dots1 || deepseek)
+      readDeepSeekMoe(m, arch->modelType);
     if (phimoe) {
       // PhimoeTopKRouter: sparsemixer with router_jitter_noise as its exclusion eps, top-2 only (its second
       // choice is fixed); input_jitter_noise only acts in training.
@@ -924,7 +933,16 @@ private:
     }
     if (cohere || ernie || helium)
       m.rope.interleaved = true; // their RoPE puts each frequency on a pair of adjacent dims
+    if (deepseek)
+      m.rope.interleaved = boolField("rope_interleave", true); // pairs (2i, 2i + 1) of the rotated dims
     readRope(m);
+    if (deepseek && m.rope.scaling != RopeSpec::Scaling::None && m.rope.mscaleAllDim && *m.rope.mscaleAllDim != 0) {
+      // DeepseekV3Attention: with a scaled RoPE, the scores are also scaled by yarn_get_mscale(factor,
+      // mscale_all_dim)^2.
+      const double mscale = m.rope.factor <= 1 ? 1.0 : 0.1 * *m.rope.mscaleAllDim * std::log(m.rope.factor) + 1.0;
+      m.attention.scaleKind = AttentionConfig::ScaleKind::Value;
+      m.attention.scaleValue = mscale * mscale / std::sqrt(double(m.attention.headDim));
+    }
     if (arch->modelType == "olmo3" && m.rope.scaling != RopeSpec::Scaling::None &&
         (!m.layerTypes.empty() || m.attention.window > 0))
       error(field("rope_parameters") ? "rope_parameters" : "rope_scaling",
@@ -984,15 +1002,17 @@ private:
   /// topk_group best of n_group groups, normalized (norm_topk_prob) and scaled (routed_scaling_factor), plus
   /// n_shared_experts experts' worth of shared expert. GLM-4.5's checkpoints hold num_nextn_predict_layers
   /// multi-token-prediction layers after the last, which its class skips.
-  void readDeepSeekMoe(ModelSpec &m, bool glm) {
+  void readDeepSeekMoe(ModelSpec &m, StringRef modelType) {
+    // The classes' defaults: GLM-4.5's and DeepSeek-V3's configs have them, dots.llm1's must give them.
+    const bool glm = modelType == "glm4_moe", deepseek = modelType == "deepseek_v3";
+    auto orNone = [](bool has, int64_t v) { return has ? std::optional<int64_t>(v) : std::nullopt; };
     MlpSpec &mlp = m.mlp;
-    mlp.intermediate = intField("moe_intermediate_size", std::nullopt);
-    mlp.denseIntermediate = intField("intermediate_size", std::nullopt);
-    mlp.sharedIntermediate =
-        mlp.intermediate * intField("n_shared_experts", glm ? std::optional<int64_t>(1) : std::nullopt);
+    mlp.intermediate = intField("moe_intermediate_size", orNone(deepseek, 2048));
+    mlp.denseIntermediate = intField("intermediate_size", orNone(deepseek, 18432));
+    mlp.sharedIntermediate = mlp.intermediate * intField("n_shared_experts", orNone(glm || deepseek, 1));
     mlp.router = MlpSpec::Router::Sigmoid;
     mlp.selectionBias = true;
-    mlp.normTopK = boolField("norm_topk_prob", glm);
+    mlp.normTopK = boolField("norm_topk_prob", glm || deepseek);
     // Fields of DeepSeek-V3's original configuration that HF's classes never read: only the values that
     // describe what they compute are accepted.
     if (int64_t freq = intField("moe_layer_freq", 1); freq != 1)
@@ -1005,11 +1025,11 @@ private:
         if (std::optional<StringRef> s = v->getAsString(); !s || *s != expected)
           error(key, "'" + key + "' = " + describe(*v) + ": only \"" + expected + "\" is supported (HF's " +
                          m.architecture + " ignores this field)");
-    mlp.routedScale = numberField("routed_scaling_factor", 1.0);
+    mlp.routedScale = numberField("routed_scaling_factor", deepseek ? 2.5 : 1.0);
     if (!(mlp.routedScale > 0) || !std::isfinite(mlp.routedScale))
       error("routed_scaling_factor", "expected a positive number, got " + formatNumber(mlp.routedScale));
-    mlp.groups = intField("n_group", 1);
-    mlp.topGroups = intField("topk_group", 1);
+    mlp.groups = intField("n_group", deepseek ? 8 : 1);
+    mlp.topGroups = intField("topk_group", deepseek ? 4 : 1);
     if (mlp.groups > 0 && mlp.experts > 0 &&
         (mlp.experts % mlp.groups != 0 || (mlp.groups > 1 && mlp.experts / mlp.groups < 2)))
       error("n_group", "n_group (" + std::to_string(mlp.groups) + ") must divide n_routed_experts (" +
@@ -1022,11 +1042,45 @@ private:
       error("topk_group", "topk_group (" + std::to_string(mlp.topGroups) + ") exceeds n_group (" +
                               std::to_string(mlp.groups) + ")",
             /*prefix=*/false);
-    const int64_t dense = intField("first_k_dense_replace", glm ? 1 : 0, /*lo=*/0);
+    const int64_t dense = intField("first_k_dense_replace", glm ? 1 : deepseek ? 3 : 0, /*lo=*/0);
     for (int64_t l = 0; l < std::min(dense, m.numLayers); ++l)
       mlp.denseLayers.push_back(l);
-    if (glm)
+    if (glm || deepseek)
       m.mtpLayers = intField("num_nextn_predict_layers", 0, /*lo=*/0);
+    if (deepseek) {
+      // Fields of DeepSeek-V3's original configuration about training and expert placement.
+      intField("ep_size", 1);
+      numberField("aux_loss_alpha", 0.0);
+      boolField("seq_aux", true);
+    }
+  }
+
+  /// DeepSeek-V3's multi-head latent attention (DeepseekV3Attention): queries from q_proj, or through a
+  /// q_lora_rank latent (null: none); keys and values from a kv_lora_rank latent per token, each head's
+  /// qk_nope_head_dim unrotated key dims and v_head_dim value dims, plus qk_rope_head_dim rotated key dims
+  /// every head shares. Scores over qk_nope_head_dim + qk_rope_head_dim dims.
+  void readLatentAttention(ModelSpec &m) {
+    AttentionConfig &a = m.attention;
+    LatentAttentionSpec &latent = m.latent;
+    const json::Value *q = root->get("q_lora_rank");
+    latent.qRank = q && q->kind() == json::Value::Null ? 0 : intField("q_lora_rank", 1536);
+    handled.insert("q_lora_rank");
+    latent.kvRank = intField("kv_lora_rank", 512);
+    latent.ropeDim = intField("qk_rope_head_dim", 64);
+    a.headDim = intField("qk_nope_head_dim", 128) + latent.ropeDim;
+    a.headDimV = intField("v_head_dim", 128);
+    if (latent.ropeDim % 2 != 0)
+      error("qk_rope_head_dim", "expected an even number of rotated dims, got " + std::to_string(latent.ropeDim));
+    // DeepseekV3Config sets head_dim to qk_rope_head_dim (its rotary embedding's size); saved configs carry it.
+    if (root->get("head_dim"))
+      if (int64_t headDim = intField("head_dim", 0); headDim != latent.ropeDim && latent.ropeDim > 0)
+        error("head_dim", "DeepseekV3Config's head_dim is qk_rope_head_dim (" + std::to_string(latent.ropeDim) +
+                              "), got " + std::to_string(headDim));
+    if (a.kvHeads != a.heads && a.kvHeads > 0)
+      error("num_key_value_heads", "latent attention expands keys and values for every head: num_key_value_heads (" +
+                                       std::to_string(a.kvHeads) + ") must equal num_attention_heads (" +
+                                       std::to_string(a.heads) + ")",
+            /*prefix=*/false);
   }
 
   /// ERNIE 4.5's mixture (Ernie4_5_MoeSparseMoeBlock): layer l has it when (l + 1) % moe_layer_interval == 0

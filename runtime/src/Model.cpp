@@ -42,7 +42,7 @@ namespace {
 struct LayerPlan {
   std::string kernel;
   int64_t kernelIndex = -1;
-  int64_t heads = 0, kvHeads = 0, headDim = 0;
+  int64_t heads = 0, kvHeads = 0, headDim = 0, headDimV = 0;
   bool qkNorm = false, qkvBias = false, oBias = false, learnedSinks = false;
   bool qkNormProjection = false;      // q/k norms over each token's whole projections (OLMo 2), not per head
   bool qkNormHeadGains = false;       // per head, each head its own gains [heads, D] (Cohere, StableLM 2)
@@ -111,6 +111,11 @@ struct Plan {
     double alpha = 1.702;
     std::optional<double> limit;
   } mlp;
+  /// Multi-head latent attention (DeepSeek-V2/V3): see latentQkv.
+  struct LatentPlan {
+    int64_t qRank = 0, kvRank = 0, ropeDim = 0;
+    bool enabled() const { return kvRank > 0; }
+  } latent;
   RopePlan rope;
   std::optional<RopePlan> slidingRope; // the RoPE of the layers marked slidingRope
   bool anyNoRope = false;              // a layer is marked noRope
@@ -242,6 +247,13 @@ Plan parsePlan(const xfrt_module &module) {
     return r;
   };
   p.rope = readRope(*rope);
+  if (const json::Object *latent = o.getObject("latent")) {
+    p.latent.qRank = integer(*latent, "q_rank");
+    p.latent.kvRank = integer(*latent, "kv_rank");
+    p.latent.ropeDim = integer(*latent, "rope_dim");
+    if (p.latent.kvRank <= 0 || p.latent.qRank < 0 || p.latent.ropeDim != p.rope.rotaryDim)
+      fail("model plan: latent attention needs a positive kv rank and RoPE over its rope dims");
+  }
   if (const json::Object *sliding = o.getObject("sliding_rope")) {
     p.slidingRope = readRope(*sliding);
     if (p.slidingRope->rotaryDim != p.rope.rotaryDim)
@@ -257,6 +269,11 @@ Plan parsePlan(const xfrt_module &module) {
     lp.heads = integer(*l, "heads");
     lp.kvHeads = integer(*l, "kv_heads");
     lp.headDim = integer(*l, "head_dim");
+    lp.headDimV = l->getInteger("head_dim_v").value_or(lp.headDim);
+    if (lp.headDimV != lp.headDim && !p.latent.enabled())
+      fail("model plan: layer " + llvm::Twine(p.layers.size()) + " has value heads of other dims than its keys");
+    if (p.latent.enabled() && (lp.kvHeads != lp.heads || p.latent.ropeDim >= lp.headDim))
+      fail("model plan: latent attention needs kv_heads = heads and rope dims below head_dim");
     lp.qkNorm = boolean(*l, "qk_norm");
     lp.qkNormProjection = boolean(*l, "qk_norm_projection");
     lp.qkNormHeadGains = boolean(*l, "qk_norm_head_gains");
@@ -326,6 +343,10 @@ struct LayerWeights {
   std::vector<float> mohRouted, mohShared, mohHead;
   Linear alphaProj;            // affine-scaled attention: alpha's pre-activation [heads] per token
   std::vector<float> alphaMa;  // its frozen moving average [heads]
+  // Latent attention (latentQkv): q_a_proj (or q_proj), q_b_proj, kv_a_proj_with_mqa, kv_b_proj, and the
+  // latents' norm gains.
+  Linear qA, qB, kvA, kvB;
+  std::vector<float> qANorm, kvANorm;
 };
 
 /// How a model keeps its projections (xfrt_model_load_as): one storage for all of them, or, when unset
@@ -702,6 +723,35 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
       r.ignore(pre + buffer);
 }
 
+/// Latent attention's projections. Rows are stored so that a head of q, and the shared rotated key dims,
+/// come in the order the kernels rotate (latentQkv): a stored head of q is [unrotated | rotated] and is
+/// kept [rotated | unrotated], the rotated dims permuted by ropeDimOf where the model rotates pairs
+/// (2i, 2i + 1) (DeepSeek-V3's rope_interleave). Biases (the model's attention bias) on q_a_proj,
+/// kv_a_proj_with_mqa and o_proj only.
+void readLatentAttention(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre,
+                         LayerWeights &w) {
+  const Plan::LatentPlan &lat = p.latent;
+  const int64_t H = p.hidden, D = lp.headDim, R = lat.ropeDim, nope = D - R;
+  const bool bias = lp.oBias;
+  auto rotated = [&](int64_t d) { return p.rope.interleaved ? ropeDimOf(d, R) : d; };
+  auto qRowOf = [=](int64_t n) {
+    const int64_t head = n / D, d = n % D;
+    return head * D + (d < R ? nope + rotated(d) : d - R);
+  };
+  const std::string attn = pre + "self_attn.";
+  if (lat.qRank > 0) {
+    r.linear(w.qA, attn + "q_a_proj", lat.qRank, H, bias);
+    w.qANorm = r.read(attn + "q_a_layernorm.weight", {lat.qRank});
+    r.fused(w.qB, {{attn + "q_b_proj", lp.heads * D}}, lat.qRank, false, qRowOf);
+  } else {
+    r.fused(w.qA, {{attn + "q_proj", lp.heads * D}}, H, false, qRowOf);
+  }
+  r.fused(w.kvA, {{attn + "kv_a_proj_with_mqa", lat.kvRank + R}}, H, bias,
+          [=](int64_t n) { return n < lat.kvRank ? n : lat.kvRank + rotated(n - lat.kvRank); });
+  w.kvANorm = r.read(attn + "kv_a_layernorm.weight", {lat.kvRank});
+  r.linear(w.kvB, attn + "kv_b_proj", lp.heads * (nope + lp.headDimV), lat.kvRank, false);
+}
+
 /// The checkpoint tensors whose rows, stacked, hold a layer's q, k and v: Phi-3's qkv_proj, GPT-NeoX's
 /// query_key_value (per head: see qkvRowOf), or q_proj, k_proj and v_proj.
 std::vector<std::pair<std::string, int64_t>> qkvParts(const Plan &p, const LayerPlan &lp, const std::string &pre) {
@@ -736,7 +786,7 @@ std::function<int64_t(int64_t)> qkvRowOf(const Plan &p, const LayerPlan &lp) {
 /// The tensor names of a mixture of per-expert nn.Linear weights, within a layer: Mixtral's
 /// block_sparse_moe.{gate, experts.E.w1/w3/w2}, or Qwen2- and Qwen3-MoE's
 /// mlp.{gate, experts.E.gate_proj/up_proj/down_proj}; the shared expert's prefix (mlp.shared_expert, or
-/// mlp.shared_experts in GLM-4.5, dots.llm1 and ERNIE 4.5).
+/// mlp.shared_experts in GLM-4.5, dots.llm1, ERNIE 4.5 and DeepSeek-V3).
 struct ExpertNames {
   std::string router, prefix, gate, up, down, shared = "mlp.shared_expert";
   std::string expert(int64_t e) const { return prefix + ".experts." + std::to_string(e) + "."; }
@@ -780,7 +830,7 @@ std::string finalNormName(const Plan &p) {
 
 ExpertNames expertNames(const Plan &p) {
   if (p.architecture == "Glm4MoeForCausalLM" || p.architecture == "Dots1ForCausalLM" ||
-      p.architecture == "Ernie4_5_MoeForCausalLM")
+      p.architecture == "Ernie4_5_MoeForCausalLM" || p.architecture == "DeepseekV3ForCausalLM")
     return {"mlp.gate", "mlp", "gate_proj", "up_proj", "down_proj", "mlp.shared_experts"};
   if (p.architecture == "Qwen3MoeForCausalLM" || p.architecture == "Qwen2MoeForCausalLM" ||
       p.architecture == "OlmoeForCausalLM")
@@ -939,8 +989,11 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     std::string pre = "model.layers." + std::to_string(l) + ".";
     const int64_t qRows = lp.heads * lp.headDim;
     readLayerVectors(r, p, lp, pre, w);
-    r.fused(w.qkv, qkvParts(p, lp, pre), H, lp.qkvBias, qkvRowOf(p, lp), isGpt2(p));
-    r.linear(w.o, pre + outProjection(p), H, qRows, lp.oBias, isGpt2(p));
+    if (p.latent.enabled())
+      readLatentAttention(r, p, lp, pre, w);
+    else
+      r.fused(w.qkv, qkvParts(p, lp, pre), H, lp.qkvBias, qkvRowOf(p, lp), isGpt2(p));
+    r.linear(w.o, pre + outProjection(p), H, lp.heads * lp.headDimV, lp.oBias, isGpt2(p));
     if (lp.affine)
       r.linear(w.alphaProj, pre + "self_attn.alpha_proj", lp.heads, H, false);
 
@@ -1037,6 +1090,8 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
 /// dense kernels it calls in the artifact (one from an older xfc may lack some), checked when the model
 /// loads, by name.
 void checkGpuSupport(const xfrt_model &m) {
+  if (m.plan.latent.enabled())
+    fail("latent attention (DeepSeek-V2/V3's) runs on the CPU only so far; compile the model with --target=cpu");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate_stacked",
                              "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu_stacked", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
@@ -1293,7 +1348,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
 /// windowed layer keeps the `sinkTokens` first rows plus the newest ones its window can still see: before
 /// new rows would overflow, older rows are dropped by moving the kept ones down (amortized O(1) per token).
 struct LayerCache {
-  int64_t kvHeads = 0, headDim = 0, capacity = 0, count = 0;
+  int64_t kvHeads = 0, headDim = 0, headDimV = 0, capacity = 0, count = 0; // headDimV: the value rows
   int64_t window = 0, sinkTokens = 0;
   xfrt_dtype dtype = XFRT_F32;
   std::vector<uint8_t> k, v;
@@ -1303,18 +1358,21 @@ struct LayerCache {
   int64_t synced = 0;
 
   size_t elementBytes() const { return xfrt_dtype_size(dtype); }
+  /// The dims of a row of `t`: k's or v's.
+  int64_t dimsOf(const std::vector<uint8_t> &t) const { return &t == &v ? headDimV : headDim; }
   uint8_t *row(std::vector<uint8_t> &t, int64_t head, int64_t slot) {
-    return t.data() + static_cast<size_t>((head * capacity + slot) * headDim) * elementBytes();
+    return t.data() + static_cast<size_t>((head * capacity + slot) * dimsOf(t)) * elementBytes();
   }
-  /// Writes `headDim` floats at (head, slot), rounded to the cache's element type.
+  /// Writes a row of floats at (head, slot), rounded to the cache's element type.
   void store(std::vector<uint8_t> &t, int64_t head, int64_t slot, const float *values) {
     uint8_t *to = row(t, head, slot);
+    const int64_t dims = dimsOf(t);
     if (dtype == XFRT_F32) {
-      std::memcpy(to, values, sizeof(float) * headDim);
+      std::memcpy(to, values, sizeof(float) * dims);
       return;
     }
     auto *words = reinterpret_cast<uint16_t *>(to);
-    for (int64_t d = 0; d < headDim; ++d)
+    for (int64_t d = 0; d < dims; ++d)
       words[d] = xfrt::toHalf(values[d], dtype);
   }
 
@@ -1327,7 +1385,7 @@ struct LayerCache {
       if (drop > 0) {
         for (std::vector<uint8_t> *t : {&k, &v})
           for (int64_t h = 0; h < kvHeads; ++h)
-            std::memmove(row(*t, h, keepSinks), row(*t, h, keepSinks + drop), elementBytes() * keepRecent * headDim);
+            std::memmove(row(*t, h, keepSinks), row(*t, h, keepSinks + drop), elementBytes() * keepRecent * dimsOf(*t));
         count -= drop;
         synced = std::min(synced, keepSinks);
       }
@@ -1336,10 +1394,11 @@ struct LayerCache {
       return;
     int64_t newCapacity = std::max(count + incoming, capacity * 2);
     for (std::vector<uint8_t> *t : {&k, &v}) {
-      std::vector<uint8_t> grown(static_cast<size_t>(kvHeads * newCapacity * headDim) * elementBytes());
+      const int64_t dims = dimsOf(*t);
+      std::vector<uint8_t> grown(static_cast<size_t>(kvHeads * newCapacity * dims) * elementBytes());
       for (int64_t h = 0; h < kvHeads && count > 0; ++h) // an empty cache has no rows (nor storage) to copy
-        std::memcpy(grown.data() + static_cast<size_t>(h * newCapacity * headDim) * elementBytes(), row(*t, h, 0),
-                    elementBytes() * count * headDim);
+        std::memcpy(grown.data() + static_cast<size_t>(h * newCapacity * dims) * elementBytes(), row(*t, h, 0),
+                    elementBytes() * count * dims);
       t->swap(grown);
     }
     capacity = newCapacity;
@@ -1355,6 +1414,7 @@ struct Scratch {
   std::vector<float> mlpNormed; // the MLP's own norm of x, side by side with attention (GPT-NeoX)
   std::vector<float> routerLogits, expertIn, expertGateUp, expertAct, expertOut, sharedGate; // MoE
   std::vector<float> gates, alphaRows, alpha; // mixture-of-head and affine-scaled attention's per-token operands
+  std::vector<float> queryLatent, queryNormed, queries, keyLatent, keyNormed, keysValues; // latent attention
   std::vector<MemRefDescriptor> operands;
 
   static float *sized(std::vector<float> &v, int64_t rows, int64_t cols) {
@@ -1553,6 +1613,48 @@ void activateRows(dense::GateKind kind, const float *x, int64_t ldx, int64_t row
 /// The bias of a LayerNorm model's norm, null for RMSNorm.
 const float *normBias(const std::vector<float> &bias) { return bias.empty() ? nullptr : bias.data(); }
 
+/// Latent attention's q | k | v rows ([S, ldq]: q [heads * D], k [heads * D], v [heads * Dv]) from the
+/// normalized input `in`, in the layout the other attentions' fused projection gives: q from q_a_proj,
+/// its norm and q_b_proj (or q_proj); each head's k as the shared rotated dims then its own unrotated
+/// dims from kv_b_proj, v from kv_b_proj, both of the normalized latent (readLatentAttention stores the
+/// rows in that order).
+void latentQkv(const Plan &p, const LayerPlan &lp, const LayerWeights &w, Scratch &sc, const float *in, int64_t S,
+               int64_t rows, float eps, float offset, float *qkv, int64_t ldq) {
+  const Plan::LatentPlan &lat = p.latent;
+  const int64_t H = p.hidden, Hq = lp.heads, D = lp.headDim, Dv = lp.headDimV, R = lat.ropeDim, nope = D - R;
+  const float *q = nullptr;
+  int64_t ldQ = 0;
+  float *a = Scratch::sized(sc.queryLatent, rows, w.qA.outPadded);
+  dense::linear(w.qA, in, H, rows, a, w.qA.outPadded);
+  if (lat.qRank > 0) {
+    float *normed = Scratch::sized(sc.queryNormed, rows, lat.qRank);
+    dense::rmsNorm(a, w.qA.outPadded, S, lat.qRank, w.qANorm.data(), eps, offset, normed, lat.qRank);
+    float *full = Scratch::sized(sc.queries, rows, w.qB.outPadded);
+    dense::linear(w.qB, normed, lat.qRank, rows, full, w.qB.outPadded);
+    q = full;
+    ldQ = w.qB.outPadded;
+  } else {
+    q = a;
+    ldQ = w.qA.outPadded;
+  }
+  float *c = Scratch::sized(sc.keyLatent, rows, w.kvA.outPadded);
+  dense::linear(w.kvA, in, H, rows, c, w.kvA.outPadded);
+  float *latent = Scratch::sized(sc.keyNormed, rows, lat.kvRank);
+  dense::rmsNorm(c, w.kvA.outPadded, S, lat.kvRank, w.kvANorm.data(), eps, offset, latent, lat.kvRank);
+  float *kv = Scratch::sized(sc.keysValues, rows, w.kvB.outPadded);
+  dense::linear(w.kvB, latent, lat.kvRank, rows, kv, w.kvB.outPadded);
+  for (int64_t t = 0; t < S; ++t) {
+    float *row = qkv + t * ldq, *keys = row + Hq * D, *values = keys + Hq * D;
+    const float *perHead = kv + t * w.kvB.outPadded;
+    std::memcpy(row, q + t * ldQ, sizeof(float) * Hq * D);
+    for (int64_t h = 0; h < Hq; ++h) {
+      std::memcpy(keys + h * D, c + t * w.kvA.outPadded + lat.kvRank, sizeof(float) * R);
+      std::memcpy(keys + h * D + R, perHead + h * (nope + Dv), sizeof(float) * nope);
+      std::memcpy(values + h * Dv, perHead + h * (nope + Dv) + nope, sizeof(float) * Dv);
+    }
+  }
+}
+
 void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   xfrt_model &m = *s.model;
   const Plan &p = m.plan;
@@ -1593,7 +1695,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     const LayerPlan &lp = p.layers[l];
     LayerWeights &w = m.layers[l];
     LayerCache &cache = s.caches[l];
-    const int64_t D = lp.headDim, Hq = lp.heads, Hkv = lp.kvHeads;
+    const int64_t D = lp.headDim, Dv = lp.headDimV, Hq = lp.heads, Hkv = lp.kvHeads;
     const int64_t table = lp.noRope ? 2 : lp.slidingRope ? 1 : 0;
     const float *cosT = cosAll + table * S * half, *sinT = sinAll + table * S * half;
 
@@ -1609,9 +1711,12 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       mlpNormed = Scratch::sized(sc.mlpNormed, rows, H);
       normRows(x, H, S, H, w.postAttnNorm.data(), normBias(w.postAttnNormBias), eps, offset, mlpNormed, H);
     }
-    const int64_t ldq = w.qkv.outPadded;
+    const int64_t ldq = p.latent.enabled() ? Hq * D + Hkv * (D + Dv) : w.qkv.outPadded;
     float *qkv = Scratch::sized(sc.qkv, rows, ldq);
-    dense::linear(w.qkv, attnIn, H, rows, qkv, ldq);
+    if (p.latent.enabled())
+      latentQkv(p, lp, w, sc, attnIn, S, rows, eps, offset, qkv, ldq);
+    else
+      dense::linear(w.qkv, attnIn, H, rows, qkv, ldq);
     if (lp.qkNormProjection) {
       // The whole projections as one head each.
       normHeads(p, qkv, ldq, S, 1, Hq * D, w.qNorm, eps, offset);
@@ -1623,7 +1728,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
 
     cache.reserveFor(S);
     const int64_t C = cache.capacity, base = cache.count;
-    float *q = Scratch::sized(sc.q, Hq * S, D), *attn = Scratch::sized(sc.attn, Hq * S, D);
+    float *q = Scratch::sized(sc.q, Hq * S, D), *attn = Scratch::sized(sc.attn, Hq * S, Dv);
     dense::rope(qkv, S, ldq, Hq, D, D, cosT, sinT, half, q, D, S * D);
     if (cache.dtype == XFRT_F32) {
       dense::rope(qkv + Hq * D, S, ldq, Hkv, D, D, cosT, sinT, half,
@@ -1638,7 +1743,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     }
     for (int64_t t = 0; t < S; ++t)
       for (int64_t kh = 0; kh < Hkv; ++kh)
-        cache.store(cache.v, kh, base + t, qkv + t * ldq + (Hq + Hkv + kh) * D);
+        cache.store(cache.v, kh, base + t, qkv + t * ldq + (Hq + Hkv) * D + kh * Dv);
     cache.count += S;
 
     auto run = [&](int64_t kernel, std::vector<MemRefDescriptor> &operands) {
@@ -1680,6 +1785,8 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     const int64_t Tk = cache.count;
     int64_t qShape[4] = {1, Hq, S, D}, qStrides[4] = {Hq * S * D, S * D, D, 1};
     int64_t kvShape[4] = {1, Hkv, Tk, D}, kvStrides[4] = {Hkv * C * D, C * D, D, 1};
+    int64_t vShape[4] = {1, Hkv, Tk, Dv}, vStrides[4] = {Hkv * C * Dv, C * Dv, Dv, 1};
+    int64_t outShape[4] = {1, Hq, S, Dv}, outStrides[4] = {Hq * S * Dv, S * Dv, Dv, 1};
     std::vector<MemRefDescriptor> &operands = sc.operands;
     operands.clear();
     for (const OperandInfo &operand : m.module->info.kernels[lp.kernelIndex].operands) {
@@ -1689,7 +1796,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       else if (name == "key")
         operands.emplace_back(cache.k.data(), 4, kvShape, kvStrides);
       else if (name == "value")
-        operands.emplace_back(cache.v.data(), 4, kvShape, kvStrides);
+        operands.emplace_back(cache.v.data(), 4, vShape, vStrides);
       else if (name == "sinks")
         operands.emplace_back(w.sinks.data(), 1, headShape, unit);
       else if (name == "gates")
@@ -1699,19 +1806,19 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       else if (name == "alpha_ma")
         operands.emplace_back(w.alphaMa.data(), 1, headShape, unit);
       else
-        operands.emplace_back(attn, 4, qShape, qStrides); // the output: the plan admits no other operand
+        operands.emplace_back(attn, 4, outShape, outStrides); // the output: the plan admits no other operand
     }
     run(lp.kernelIndex, operands);
 
     // [Hq, S, D] -> [S, Hq * D] for the output projection (at S = 1 the two are the same).
     float *merged = attn;
     if (S > 1) {
-      merged = Scratch::sized(sc.merged, rows, Hq * D);
+      merged = Scratch::sized(sc.merged, rows, Hq * Dv);
       for (int64_t hh = 0; hh < Hq; ++hh)
         for (int64_t t = 0; t < S; ++t)
-          std::memcpy(merged + t * Hq * D + hh * D, attn + (hh * S + t) * D, sizeof(float) * D);
+          std::memcpy(merged + t * Hq * Dv + hh * Dv, attn + (hh * S + t) * Dv, sizeof(float) * Dv);
     }
-    dense::linear(w.o, merged, Hq * D, rows, o, Hp);
+    dense::linear(w.o, merged, Hq * Dv, rows, o, Hp);
     if (p.sandwich() || p.postNorms())
       normRows(o, Hp, S, H, w.postAttnNorm.data(), normBias(w.postAttnNormBias), eps, offset, o, Hp);
     dense::addScaled(x, H, o, Hp, residualScale, S, H, x, H);
@@ -2349,7 +2456,7 @@ void setDot(xfrt_model &m, dense::Dot dot) {
   };
   set(m.lmHead);
   for (LayerWeights &w : m.layers) {
-    for (Linear *l : {&w.qkv, &w.o, &w.gateUp, &w.down})
+    for (Linear *l : {&w.qkv, &w.o, &w.gateUp, &w.down, &w.qA, &w.qB, &w.kvA, &w.kvB})
       set(*l);
     for (auto *list : {&w.expertGateUp, &w.expertDown})
       for (Linear &l : *list)
@@ -2560,6 +2667,7 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
       c.dtype = key->dtype;
       c.kvHeads = lp.kvHeads;
       c.headDim = lp.headDim;
+      c.headDimV = lp.headDimV;
       c.window = lp.window;
       c.sinkTokens = lp.sinkTokens;
     }

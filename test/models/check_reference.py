@@ -6,7 +6,7 @@
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
 phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe, ernie4_5_moe,
-dots1, phimoe) it generates a tiny checkpoint and checks:
+dots1, phimoe, deepseek_v3) it generates a tiny checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10; for phimoe's longrope, whose factors follow each forward's length while the cached keys
      keep theirs, with the choice pinned to the short and to the long factors);
@@ -27,18 +27,25 @@ dots1, phimoe) it generates a tiny checkpoint and checks:
      DeepseekV3MoE's is, PhimoeSparseMoeBlock's sparsemixer (training=False) as transformers writes it with
      MixtralExperts' per-expert loop, nn.LayerNorm(eps=rms_norm_eps), PhimoeRotaryEmbedding's longrope tables with
      short_mscale / long_mscale, per forward as HF's cached decoding computes them: the prompt's positions by its
-     length, each decoded one by its own), decoding greedily by recomputing the whole sequence
-     each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, phimoe, qwen3moe and qwen2moe also that
-     torch reads every tensor of the checkpoint (GLM-4.5's MTP layer and ERNIE 4.5 MoE's "mtp" tensors aside; an expert
-     no token chose counts when its router was read), for phimoe that SparseMixer's masks keep several experts in some
-     routings and the chosen one alone in others (each of its two softmaxes), for glm4_moe that the MTP layer it
-     ignores holds an MoE decoder layer's tensors plus eh_proj, enorm, hnorm and shared_head.norm, and for ernie4_5_moe
+     length, each decoded one by its own, DeepseekV3Attention's latent attention as transformers writes it (q_a_proj,
+     q_a_layernorm, q_b_proj or q_proj; torch.split of kv_a_proj_with_mqa into the latent and the shared k_rot,
+     kv_a_layernorm, kv_b_proj split into k_pass and the values; apply_rotary_pos_emb_interleave's view / transpose /
+     reshape before rotate_half; k_rot expanded to every head; its scaling with yarn_get_mscale(factor,
+     mscale_all_dim)^2), _compute_yarn_parameters' attention factor from mscale / mscale_all_dim, DeepseekV3MoE routed
+     by Glm4MoeMoE's code, the MTP layer left unloaded), decoding greedily by recomputing the whole sequence
+     each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, phimoe, deepseek_v3, qwen3moe and
+     qwen2moe also that torch reads every tensor of the checkpoint (GLM-4.5's and DeepSeek-V3's MTP layer and ERNIE 4.5
+     MoE's "mtp" tensors aside; an expert no token chose counts when its router was read), for phimoe that SparseMixer's
+     masks keep several experts in some routings and the chosen one alone in others (each of its two softmaxes), for
+     glm4_moe and deepseek_v3 that the MTP layer they ignore holds an MoE decoder layer's tensors plus eh_proj, enorm,
+     hnorm and shared_head.norm, and for ernie4_5_moe
      that the tensors it ignores are the MTP layer's (model.mtp_block.0.*, mtp_emb_norm.0, mtp_hidden_norm.0,
      mtp_linear_proj.0 [H, 2H]);
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
   4. --dtype bf16 / f16: every weight read back equals torch's round-to-nearest-even conversion of
-     the float32 weights of the same seed (glm4_moe's and dots1's e_score_correction_bias, ernie4_5_moe's
-     mlp.gate.weight and e_score_correction_bias: stored F32, unchanged), and the decode still matches torch;
+     the float32 weights of the same seed (glm4_moe's, dots1's and deepseek_v3's e_score_correction_bias,
+     ernie4_5_moe's mlp.gate.weight and e_score_correction_bias: stored F32, unchanged), and the decode still matches
+     torch;
   5. --shards 2 / 3: the index and shard files are well formed and give the same weights as one file;
   6. that the windows matter (a run without the window gives other logits, from the first row that
      has more keys than the window on), that each architecture's own features change the logits when
@@ -81,8 +88,10 @@ dots1, phimoe) it generates a tiny checkpoint and checks:
      SparseMixer (vs Mixtral's top-2 softmax), the layer norms' biases (vs none), layer norms (vs RMSNorm), the q/k/v
      biases (vs none), o_proj's (vs q/k/v only), the lm_head bias, short_mscale / long_mscale (vs longrope's attention
      factor), short_factor (vs plain RoPE), long_factor past original_max_position_embeddings (vs short_factor there,
-     on a 20-token prompt's prefill)), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not
-     built);
+     on a 20-token prompt's prefill); deepseek_v3: glm4_moe's routing checks but the dropped groups' 0.0 (its top 2 of
+     the kept group of 4 never reach them), rope_interleave's de-interleave (vs rotate-half as stored), q_a_layernorm
+     (vs none), kv_a_layernorm (vs none), the RoPE key shared by every head (vs none), the score scale 24^-0.5 (vs
+     (hidden / heads)^-0.5)), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
      GPT2Model (--base-model-names) and untied (--untied), and Qwen2-MoE's shared expert without its gate
@@ -98,7 +107,9 @@ dots1, phimoe) it generates a tiny checkpoint and checks:
      4.5 MoE with moe_layer_interval 2 and moe_layer_end_index -1 (--interval) and without shared experts (--no-shared)
      (f32 and bf16), and dots.llm1 with attention_bias true (--all-biases: q, k, v and o_proj) and with sliding_window
      16 and layer_types listed (--layer-types: full, sliding, full, sliding) (f32 and bf16), and Phi-3.5-MoE without
-     rope_scaling (--no-rope-scaling; f32 and bf16), against torch, as in 2; for
+     rope_scaling (--no-rope-scaling; f32 and bf16), and DeepSeek-V3 without the q LoRA (--no-q-lora), with
+     rope_interleave false (--no-interleave), with its yarn scaling (--yarn: mscale 1.0, mscale_all_dim 0.8) and with
+     attention_bias true (--attention-bias) (f32 and bf16), and with all four (f32), against torch, as in 2; for
      Cohere's and StableLM's --qk-norm forms also that the norms and each head's own gains change the logits, for
      OLMoE's that the renormalization does, for ERNIE 4.5's that the interleaved RoPE does, for EXAONE's --layer-types
      that the listed types (vs the pattern's), the window and NoPE on the full layers do, for --no-window that RoPE on
@@ -111,7 +122,11 @@ dots1, phimoe) it generates a tiny checkpoint and checks:
      num_hidden_layers - 1 (vs literally: no mixture) do, for --no-shared that the correction bias and top-3 do, for
      dots.llm1's --all-biases that the q/k/v biases (vs none) and o_proj's (vs q/k/v only) do, for its --layer-types
      that the window on layers 1 and 3 (vs none) and full attention on layers 0 and 2 (vs the window there too) do, for
-     phimoe's --no-rope-scaling that SparseMixer (vs Mixtral's routing) does, as in 6.
+     phimoe's --no-rope-scaling that SparseMixer (vs Mixtral's routing) does, for DeepSeek-V3's --no-q-lora that
+     rope_interleave does, for --no-interleave that rotate-half as stored (vs de-interleaved) does, for --yarn that
+     yarn's frequencies (vs plain RoPE), cos and sin times mscale(1.0) / mscale(0.8) (vs 0.1 ln 4 + 1, vs 1) and the
+     scores times mscale(0.8)^2 (vs 24^-0.5 alone) do, for --attention-bias that q_a_proj's, kv_a_proj_with_mqa's and
+     o_proj's biases (each vs none) do, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -205,7 +220,20 @@ def torch_rope(cfg, seq_len=None):
         pos_freqs = base ** (torch.arange(0, dim, 2).double() / dim)
         extrapolation_factor = 1 - ramp
         inv = (1.0 / (factor * pos_freqs)) * (1 - extrapolation_factor) + (1.0 / pos_freqs) * extrapolation_factor
-        return inv, 0.1 * math.log(factor) + 1.0
+
+        def get_mscale(scale, mscale=1):
+            return 1.0 if scale <= 1 else 0.1 * mscale * math.log(scale) + 1.0
+
+        # attention_factor when given, else get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim) when both
+        # are (DeepSeek-V3's), else get_mscale(factor).
+        attention_factor = rs.get("attention_factor")
+        if attention_factor is None:
+            mscale, mscale_all_dim = rs.get("mscale"), rs.get("mscale_all_dim")
+            if mscale and mscale_all_dim:
+                attention_factor = float(get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim))
+            else:
+                attention_factor = get_mscale(factor)
+        return inv, attention_factor
     if rs["rope_type"] == "longrope":
         # _compute_longrope_parameters: original_max_position_embeddings from the rope parameters (the config's when
         # they have none), factor max_position_embeddings / original when not given, attention_factor
@@ -327,6 +355,7 @@ class TorchModel:
         self.glm4moe = self.type == "glm4_moe"
         self.ernie_moe = self.type == "ernie4_5_moe"
         self.dots1 = self.type == "dots1"
+        self.deepseek = self.type == "deepseek_v3"
         self.phimoe = self.type == "phimoe"
         self.phimoe_kept = None            # check_sparsemixer_mask: [(w1's, w2's) softmax sizes] per layer, when a list
         self.stablelm = self.type == "stablelm"
@@ -382,6 +411,31 @@ class TorchModel:
             # Dots1Attention (Qwen3Attention): q/k/v/o_proj with bias=config.attention_bias, all four; Dots1MLP
             # (DeepseekV3MLP): no biases.
             expect_biases(("dots.llm1", "attention_bias"), c["attention_bias"], c["attention_bias"], False)
+        if self.deepseek:
+            # DeepseekV3Config's defaults; head_dim = qk_rope_head_dim (LlamaRotaryEmbedding's dim); rope_type from the
+            # published "type" (standardize_rope_params). DeepseekV3Model builds num_hidden_layers layers: the MTP
+            # layers after them (model.layers.L + i.*) are unexpected keys, left unloaded, kept aside here.
+            for key, value in (("num_key_value_heads", 128), ("rms_norm_eps", 1e-6), ("attention_bias", False),
+                               ("q_lora_rank", 1536), ("kv_lora_rank", 512), ("qk_nope_head_dim", 128),
+                               ("qk_rope_head_dim", 64), ("v_head_dim", 128), ("rope_interleave", True),
+                               ("n_routed_experts", 256), ("num_experts_per_tok", 8), ("n_group", 8), ("topk_group", 4),
+                               ("n_shared_experts", 1), ("routed_scaling_factor", 2.5), ("first_k_dense_replace", 3),
+                               ("norm_topk_prob", True)):
+                c.setdefault(key, value)
+            assert c["num_key_value_heads"] == c["num_attention_heads"] and "head_dim" not in c
+            c["head_dim"] = c["qk_rope_head_dim"]
+            if c.get("rope_scaling"):
+                c["rope_scaling"].setdefault("rope_type", c["rope_scaling"].get("type"))
+            L = c["num_hidden_layers"]
+            self.mtp = {n: t for n, t in self.w.items() if n.startswith("model.layers.") and int(n.split(".")[2]) >= L}
+            self.w = {n: t for n, t in self.w.items() if n not in self.mtp}
+            # DeepseekV3Attention: q_a_proj, kv_a_proj_with_mqa and o_proj with bias=config.attention_bias; q_proj,
+            # q_b_proj, kv_b_proj bias=False; DeepseekV3MLP: none.
+            biased = ({"kv_a_proj_with_mqa", "o_proj"} | ({"q_a_proj"} if c["q_lora_rank"] else set())
+                      if c["attention_bias"] else set())
+            want = {"model.layers.%d.self_attn.%s.bias" % (n, m) for n in range(L) for m in biased}
+            assert {n for n in self.w if n.endswith(".bias")} == want, \
+                "DeepSeek-V3 bias tensors do not follow attention_bias"
         if self.phimoe:
             # PhimoeConfig's defaults (no head_dim field: getattr(config, "head_dim", hidden / heads), below), and its
             # rope_scaling["rope_type"] = rope_scaling.get("type").
@@ -582,10 +636,52 @@ class TorchModel:
                                        self.cfg["layer_norm_eps"])
                           for i, h in enumerate(states_per_heads)], dim=0)
 
+    def mla(self, p, h, cos, sin):
+        """DeepseekV3Attention.forward (multi-head latent attention) as transformers writes it, without the batch axis
+        (and no cache: every key recomputed), eager attention (repeat_kv by heads / num_key_value_heads = 1, the causal
+        additive mask, softmax, then the values)."""
+        c = self.cfg
+        S, nope, rope = h.shape[0], c["qk_nope_head_dim"], c["qk_rope_head_dim"]
+        qk_head_dim = nope + rope
+        if c["q_lora_rank"] is None:
+            q_states = self.lin(h, p + "q_proj")
+        else:
+            q_states = self.lin(self.rms(self.lin(h, p + "q_a_proj"), p + "q_a_layernorm.weight"), p + "q_b_proj")
+        q_states = q_states.view(S, -1, qk_head_dim).transpose(0, 1)
+        q_pass, q_rot = torch.split(q_states, [nope, rope], dim=-1)
+        compressed_kv = self.lin(h, p + "kv_a_proj_with_mqa")
+        k_pass, k_rot = torch.split(compressed_kv, [c["kv_lora_rank"], rope], dim=-1)
+        k_pass = self.lin(self.rms(k_pass, p + "kv_a_layernorm.weight"), p + "kv_b_proj")
+        k_pass = k_pass.view(S, -1, nope + c["v_head_dim"]).transpose(0, 1)
+        k_pass, value_states = torch.split(k_pass, [nope, c["v_head_dim"]], dim=-1)
+        k_rot = k_rot.view(1, S, rope)
+        if c["rope_interleave"]:
+            # apply_rotary_pos_emb_interleave: view(..., d // 2, 2).transpose(-1, -2).reshape(..., d), then rotate_half.
+            q_rot = q_rot.reshape(-1, S, rope // 2, 2).transpose(-1, -2).reshape(-1, S, rope)
+            k_rot = k_rot.reshape(1, S, rope // 2, 2).transpose(-1, -2).reshape(1, S, rope)
+        q_rot = (q_rot * cos) + (rotate_half(q_rot) * sin)
+        k_rot = (k_rot * cos) + (rotate_half(k_rot) * sin)
+        k_rot = k_rot.expand(*k_pass.shape[:-1], -1)
+        query_states = torch.cat((q_pass, q_rot), dim=-1)
+        key_states = torch.cat((k_pass, k_rot), dim=-1)
+        # self.scaling = qk_head_dim ** -0.5, times yarn_get_mscale(factor, mscale_all_dim) ** 2 when the rope type is
+        # not default and mscale_all_dim is nonzero.
+        scaling = qk_head_dim ** -0.5
+        rs = c.get("rope_scaling") or {}
+        if rs.get("rope_type", "default") != "default" and rs.get("mscale_all_dim", 0):
+            factor, mscale_all_dim = rs["factor"], rs["mscale_all_dim"]
+            mscale = 1.0 if factor <= 1 else 0.1 * mscale_all_dim * math.log(factor) + 1.0
+            scaling = scaling * mscale * mscale
+        causal = torch.zeros(S, S, dtype=torch.float64).masked_fill(
+            torch.arange(S)[None, :] > torch.arange(S)[:, None], float("-inf"))
+        probs = F.softmax(torch.matmul(query_states, key_states.transpose(1, 2)) * scaling + causal, dim=-1)
+        attn = torch.matmul(probs, value_states).transpose(0, 1).reshape(S, -1)
+        return self.lin(attn, p + "o_proj")
+
     def mlp(self, p, h):
         c = self.cfg
         n = int(p.split(".")[2])
-        if (self.glm4moe or self.dots1) and n >= c["first_k_dense_replace"]:
+        if (self.glm4moe or self.dots1 or self.deepseek) and n >= c["first_k_dense_replace"]:
             # Glm4MoeDecoderLayer: Glm4MoeMoE if layer_idx >= config.first_k_dense_replace, else Glm4MoeMLP(config)
             # (intermediate_size: the SwiGLU below). Dots1DecoderLayer (DeepseekV3DecoderLayer): the same, with Dots1MoE
             # (DeepseekV3MoE, whose DeepseekV3TopkRouter and moe() are Glm4MoeMoE's code).
@@ -748,6 +844,11 @@ class TorchModel:
             # Olmo2DecoderLayer (and Exaone4DecoderLayer and Olmo3DecoderLayer, the same): no input_layernorm; the
             # block reads the residual stream itself.
             h = x if self.olmo2 or self.exaone or self.olmo3 else self.rms(x, p + "input_layernorm.weight")
+            if self.deepseek:
+                # DeepseekV3DecoderLayer (LlamaDecoderLayer): residual adds around the attention and the MLP.
+                x = x + self.mla(p + "self_attn.", h, *global_tables)
+                x = x + self.mlp(p, self.rms(x, p + "post_attention_layernorm.weight"))
+                continue
             q, k, v = self.qkv(h, p, S, H, KV, D)
             # Gemma3DecoderLayer: position_embeddings_local on sliding layers, the global ones elsewhere;
             # SmolLM3Attention: apply_rotary_pos_emb only if config.no_rope_layers[layer_idx].
@@ -1107,14 +1208,14 @@ def check_decode(tag, model_dir, max_new, shared_gate=True):
           "" if ttokens == tokens else "first mismatch at %d" % next(i for i, (a, b) in enumerate(zip(tokens, ttokens)) if a != b))
     d = maxdiff(tlogits, logits) if tlogits.shape == logits.shape else float("inf")
     check(d <= 1e-9, "%s: logits == torch float64" % tag, "max diff %.2e, |logits| max %.2f" % (d, np.abs(logits).max()))
-    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1", "phimoe"):
-        # Mixed dense / MoE layers: every tensor the checkpoint has (GLM-4.5's MTP layers and ERNIE 4.5 MoE's "mtp"
-        # tensors aside; dots.llm1's and Phi-3.5-MoE's all) is read; an expert that no token chose counts as read when
-        # its layer's router was (HF loads it all the same).
+    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1", "phimoe", "deepseek_v3"):
+        # Mixed dense / MoE layers: every tensor the checkpoint has (GLM-4.5's and DeepSeek-V3's MTP layers and ERNIE
+        # 4.5 MoE's "mtp" tensors aside; dots.llm1's and Phi-3.5-MoE's all) is read; an expert that no token chose
+        # counts as read when its layer's router was (HF loads it all the same).
         unused = sorted(n for n in set(tm.w) - tm.w.used
                         if not (".experts." in n and n.split("experts.")[0] + "gate.weight" in tm.w.used))
         check(not unused, "%s: torch reads every tensor" % tag, "unused: %s" % unused[:4] if unused else "")
-    if tm.type == "glm4_moe":
+    if tm.type in ("glm4_moe", "deepseek_v3"):
         check_mtp_layers(tag, tm)
     if tm.type == "ernie4_5_moe":
         check_ernie_mtp(tag, tm)
@@ -1158,8 +1259,9 @@ def check_ernie_mtp(tag, tm):
 
 
 def check_mtp_layers(tag, tm):
-    """GLM-4.5's MTP layers, which the class ignores, are as the published ones: layer L + i holds an MoE decoder
-    layer's tensors (those of layer L - 1, renamed) plus eh_proj [H, 2H], enorm, hnorm and shared_head.norm [H]."""
+    """GLM-4.5's (and DeepSeek-V3's) MTP layers, which the class ignores, are as the published ones: layer L + i holds
+    an MoE decoder layer's tensors (those of layer L - 1, renamed) plus eh_proj [H, 2H], enorm, hnorm and
+    shared_head.norm [H]."""
     c = tm.cfg
     L, H = c["num_hidden_layers"], c["hidden_size"]
     ok = bool(tm.mtp) or c.get("num_nextn_predict_layers", 0) == 0
@@ -1404,21 +1506,38 @@ def check_features_matter(arch, model_dir, logits):
             r.cfg.update(settings)
         return f
 
-    # glm4_moe's and dots1's mixture, routed alike (dots1 as glm4_moe): sigmoid scores over 8 experts in 4 groups, top 2
-    # groups, top 3 experts by score + e_score_correction_bias, routed_scaling_factor 2.5, shared experts, layer 0 dense
-    # by first_k_dense_replace 1. One tuple, so that a routing check added for one model is made on the other too.
-    sigmoid_routing = (
-        ("e_score_correction_bias in the choice (vs none)", zeroed("mlp.gate.e_score_correction_bias")),
-        ("weights without the correction bias (vs with it)", setattr_("weights_with_correction", True)),
-        ("group limit, topk_group 2 of n_group 4 (vs every group)", cfg_("topk_group", 4)),
-        ("dropped groups' experts scoring 0.0 (vs -inf: they win over negative scores)",
-         setattr_("masked_group_score", -np.inf)),
-        ("routed_scaling_factor 2.5 (vs 1)", cfg_("routed_scaling_factor", 1.0)),
-        ("norm_topk_prob true (vs the sigmoids as they are)", cfg_("norm_topk_prob", False)),
-        ("top-3 routing (vs top-1)", cfg_("num_experts_per_tok", 1)),
-        ("shared experts (vs none)", zeroed("mlp.shared_experts.down_proj.weight")),
-        ("dense MLP on layer 0, first_k_dense_replace 1 (vs layer 1's mixture there)",
-         mixture_on([0], first_k_dense_replace=0)))
+    def sigmoid_routing(kept, groups, top, masked=True):
+        """glm4_moe's, dots1's and deepseek_v3's mixture, routed alike (DeepseekV3MoE's code): sigmoid scores over 8
+        experts in `groups` groups, the top `kept` groups, the top `top` experts by score + e_score_correction_bias,
+        routed_scaling_factor 2.5, shared experts, layer 0 dense by first_k_dense_replace 1. One list, so that a
+        routing check added for one model is made on the others too; `masked`: whether the dropped groups' experts
+        scoring 0.0 win in some routing (deepseek_v3's top 2 of the kept group of 4 never reach them)."""
+        return (
+            ("e_score_correction_bias in the choice (vs none)", zeroed("mlp.gate.e_score_correction_bias")),
+            ("weights without the correction bias (vs with it)", setattr_("weights_with_correction", True)),
+            ("group limit, topk_group %d of n_group %d (vs every group)" % (kept, groups), cfg_("topk_group", groups)),
+        ) + ((("dropped groups' experts scoring 0.0 (vs -inf: they win over negative scores)",
+               setattr_("masked_group_score", -np.inf)),) if masked else ()) + (
+            ("routed_scaling_factor 2.5 (vs 1)", cfg_("routed_scaling_factor", 1.0)),
+            ("norm_topk_prob true (vs the sigmoids as they are)", cfg_("norm_topk_prob", False)),
+            ("top-%d routing (vs top-1)" % top, cfg_("num_experts_per_tok", 1)),
+            ("shared experts (vs none)", zeroed("mlp.shared_experts.down_proj.weight")),
+            ("dense MLP on layer 0, first_k_dense_replace 1 (vs layer 1's mixture there)",
+             mixture_on([0], first_k_dense_replace=0)))
+
+    def no_norm(suffix):
+        # The RMSNorm `suffix` names (gains and normalization) left out: its input as it is.
+        def f(r):
+            norm = r.norm
+            r.norm = lambda x, name: x if name.endswith(suffix) else norm(x, name)
+        return f
+
+    def no_k_rot(r):
+        # kv_a_proj_with_mqa's last qk_rope_head_dim rows (the RoPE key shared by every head) set to 0.
+        for n in range(r.L):
+            name = "model.layers.%d.self_attn.kv_a_proj_with_mqa.weight" % n
+            r.w[name] = r.w[name].copy()
+            r.w[name][r.cfg["kv_lora_rank"]:] = 0
 
     features = {
         "gptoss": (("swiglu clamp", no_clamp), ("sinks", no_sinks), ("yarn truncate=false", truncate),
@@ -1548,7 +1667,7 @@ def check_features_matter(arch, model_dir, logits):
         "olmoe --norm-topk-prob": (("norm_topk_prob true (vs the softmax over all)", cfg_("norm_topk_prob", False)),),
         # Layer 0 dense, layers 1-2 the mixture: 8 experts in 4 groups, top 2 groups, top 3 experts; head_dim 24 where
         # hidden / heads is 16.
-        "glm4_moe": sigmoid_routing + (
+        "glm4_moe": sigmoid_routing(2, 4, 3) + (
             ("q/k/v biases (vs none)", no_qkv_bias),
             ("rotate-half RoPE (vs GLM's adjacent pairs)", setattr_("interleaved_rope", True)),
             ("partial rotary factor 0.5 (vs 1)", cfg_("partial_rotary_factor", 1.0)),
@@ -1583,7 +1702,7 @@ def check_features_matter(arch, model_dir, logits):
         # Layer 0 dense, layers 1-3 the mixture routed as glm4_moe's: 8 experts in 4 groups, top 2 groups, top 3
         # experts; Qwen 3's per-head q/k norms; head_dim 24 where hidden / heads is 16, rotated whole (not glm4_moe's
         # half).
-        "dots1": sigmoid_routing + (
+        "dots1": sigmoid_routing(2, 4, 3) + (
             ("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),
             ("RoPE over the whole head (vs glm4_moe's partial_rotary_factor 0.5)", cfg_("partial_rotary_factor", 0.5)),
             ("head_dim 24's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5))),
@@ -1613,6 +1732,38 @@ def check_features_matter(arch, model_dir, logits):
                    ("long_factor past original_max_position_embeddings 16 (vs short_factor; a 20-token prompt's "
                     "prefill)", lambda r: setattr(r, "long_rope", (r.long_rope[0], r.inv_freq, r.long_rope[2])),
                     [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4])),
+        # Multi-head latent attention: q through q_lora_rank 32, keys and values through a kv_lora_rank 16 latent, 16
+        # query / key dims without RoPE and 8 with it (one RoPE key for every head), de-interleaved before rotate-half;
+        # layer 0 dense, layers 1-2 the mixture routed as glm4_moe's: 8 experts in 2 groups, top 1 group, top 2 experts.
+        "deepseek_v3": sigmoid_routing(1, 2, 2, masked=False) + (
+            ("rope_interleave: de-interleaved before rotate-half (vs rotate-half as stored)",
+             setattr_("interleaved_rope", False)),
+            ("q_a_layernorm between q_a_proj and q_b_proj (vs none)", no_norm("q_a_layernorm")),
+            ("kv_a_layernorm on the latent (vs none)", no_norm("kv_a_layernorm")),
+            ("RoPE key shared by every head, from kv_a_proj_with_mqa (vs none)", no_k_rot),
+            ("score scale (qk_nope_head_dim + qk_rope_head_dim)^-0.5 = 24^-0.5 (vs (hidden / heads)^-0.5)",
+             setattr_("scale", 16 ** -0.5))),
+        # gen_tiny_model --no-q-lora: q_lora_rank null, one q_proj.
+        "deepseek_v3 --no-q-lora": (("rope_interleave: de-interleaved before rotate-half (vs rotate-half as stored)",
+                                     setattr_("interleaved_rope", False)),),
+        # gen_tiny_model --no-interleave: rope_interleave false.
+        "deepseek_v3 --no-interleave": (("rotate-half as stored (vs de-interleaved first)",
+                                         setattr_("interleaved_rope", True)),),
+        # gen_tiny_model --yarn: factor 4 over 128 positions, mscale 1.0, mscale_all_dim 0.8.
+        "deepseek_v3 --yarn": (("yarn's frequencies (vs plain RoPE)", lambda r: setattr(
+                                    r, "inv_freq",
+                                    reference_forward.rope_parameters(dict(r.cfg, rope_scaling=None))[0])),
+                               ("cos and sin times mscale(1.0) / mscale(0.8) = 1.025 (vs yarn's 0.1 ln 4 + 1)",
+                                setattr_("attention_scaling", 0.1 * math.log(4) + 1)),
+                               ("cos and sin times mscale(1.0) / mscale(0.8) = 1.025 (vs 1)",
+                                setattr_("attention_scaling", 1.0)),
+                               ("scores times mscale(0.8)^2 = 1.234 (vs 24^-0.5 alone)",
+                                setattr_("scale", 24 ** -0.5))),
+        # gen_tiny_model --attention-bias: attention_bias true.
+        "deepseek_v3 --attention-bias": (("q_a_proj bias (vs none)", no_biases(("self_attn.q_a_proj",))),
+                                         ("kv_a_proj_with_mqa bias (vs none)",
+                                          no_biases(("self_attn.kv_a_proj_with_mqa",))),
+                                         ("o_proj bias (vs none)", no_biases(("self_attn.o_proj",)))),
         # gen_tiny_model --no-rope-scaling: rope_scaling null.
         "phimoe --no-rope-scaling": (("SparseMixer routing (vs Mixtral's top-2 softmax)", setattr_("moe", "mixtral")),),
         # gen_tiny_model --qk-norm: use_qk_norm true.
@@ -1703,7 +1854,13 @@ def main():
                                   ("ernie4_5_moe", "f32", "--no-shared"), ("ernie4_5_moe", "bf16", "--no-shared"),
                                   ("dots1", "f32", "--all-biases"), ("dots1", "bf16", "--all-biases"),
                                   ("dots1", "f32", "--layer-types"), ("dots1", "bf16", "--layer-types"),
-                                  ("phimoe", "f32", "--no-rope-scaling"), ("phimoe", "bf16", "--no-rope-scaling")):
+                                  ("phimoe", "f32", "--no-rope-scaling"), ("phimoe", "bf16", "--no-rope-scaling"),
+                                  ("deepseek_v3", "f32", "--no-q-lora"), ("deepseek_v3", "bf16", "--no-q-lora"),
+                                  ("deepseek_v3", "f32", "--no-interleave"), ("deepseek_v3", "bf16", "--no-interleave"),
+                                  ("deepseek_v3", "f32", "--yarn"), ("deepseek_v3", "bf16", "--yarn"),
+                                  ("deepseek_v3", "f32", "--attention-bias"),
+                                  ("deepseek_v3", "bf16", "--attention-bias"),
+                                  ("deepseek_v3", "f32", "--no-q-lora --no-interleave --yarn --attention-bias")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

@@ -4,19 +4,20 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1,phimoe}
+                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1,phimoe,deepseek_v3}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
         [--no-bias] [--layer-types] [--no-window] [--all-biases] [--mixed-layers] [--single-group] [--interval]
-        [--no-shared] [--no-rope-scaling] [--moh SHARED,TOPK] [--affine]
+        [--no-shared] [--no-rope-scaling] [--moh SHARED,TOPK] [--affine] [--no-q-lora] [--no-interleave] [--yarn]
+        [--attention-bias]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
 OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM,
-Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM, Dots1ForCausalLM, PhimoeForCausalLM; gemma3mm:
+Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM, Dots1ForCausalLM, PhimoeForCausalLM, DeepseekV3ForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -24,7 +25,7 @@ DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
 The weights are drawn in float32 from numpy's default_rng(seed) in a fixed order, so the same seed gives
 the same values whatever --dtype and --shards are; --dtype then rounds them to nearest, ties to even
 (bf16: the top 16 bits of the float32; f16: numpy's float16 conversion). The tensors FLOAT32_TENSORS names for the
-arch (glm4_moe's and dots1's mlp.gate.e_score_correction_bias; ernie4_5_moe's mlp.gate.weight and
+arch (glm4_moe's, dots1's and deepseek_v3's mlp.gate.e_score_correction_bias; ernie4_5_moe's mlp.gate.weight and
 mlp.moe_statics.e_score_correction_bias: those the published bf16 checkpoints keep in float32 and transformers keeps
 in float32, _keep_in_fp32_modules_strict) are stored F32 whatever --dtype.
 
@@ -97,6 +98,19 @@ max_position_embeddings 64: long_factor past 16 tokens, short_factor up to them)
 short_mscale / long_mscale 1.243 (PhimoeRotaryEmbedding's). With --no-rope-scaling rope_scaling null (plain RoPE,
 cos and sin unscaled); the weights the same.
 
+deepseek_v3 (DeepseekV3ForCausalLM: DeepSeek-V3 / R1, Kimi K2, Moonlight) has multi-head latent attention (4 heads):
+q = q_b_proj(RMSNorm(q_a_proj x)) through q_lora_rank 32 (--no-q-lora: q_lora_rank null and one q_proj), per head
+qk_nope_head_dim 16 dims without RoPE and qk_rope_head_dim 8 with it; kv_a_proj_with_mqa x gives a kv_lora_rank 16
+latent (RMSNorm'd by kv_a_layernorm, then kv_b_proj into each head's 16 key and v_head_dim 16 value dims) and one
+8-dim RoPE key shared by every head. rope_interleave true: the RoPE dims are de-interleaved before rotate-half
+(--no-interleave: false). 3 layers: layer 0 a dense MLP (first_k_dense_replace 1), layers 1-2 the sigmoid-routed
+mixture of glm4_moe (8 experts in 2 groups, top 1 group, top 2 experts, routed_scaling_factor 2.5) plus one shared
+expert; one multi-token-prediction layer after the last (model.layers.3.*, as glm4_moe's), which the class ignores.
+rope_scaling null; --yarn: DeepSeek-V3's yarn form (factor 4 over original_max_position_embeddings 128, mscale 1.0,
+mscale_all_dim 0.8: cos and sin times mscale(1.0) / mscale(0.8), the scores times mscale(0.8)^2). attention_bias
+false; --attention-bias: true, with q_a_proj's (without --no-q-lora), kv_a_proj_with_mqa's and o_proj's biases. Each
+flag leaves the other tensors as the same seed gives without it.
+
 With --mixed-layers (qwen3moe, qwen2moe) some layers have a dense MLP, as Qwen*MoeDecoderLayer builds one where
 (layer in mlp_only_layers) or (layer + 1) % decoder_sparse_step != 0: 4 layers, decoder_sparse_step 2 and
 mlp_only_layers [3] make layer 1 the only mixture, layers 0 and 2 dense by the step and layer 3 dense by the list;
@@ -136,14 +150,15 @@ ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
          "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
-         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1", "phimoe"]
+         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1", "phimoe", "deepseek_v3"]
 # Stored F32 whatever --dtype (suffixes of the tensor names), per arch: the modules transformers keeps in float32
 # (_keep_in_fp32_modules_strict), as the published bf16 checkpoints store them. ERNIE 4.5 MoE's "gate" and
-# "moe_statics": the router mlp.gate.weight (not the experts' gate_proj) and the correction bias. dots.llm1's: that of
-# DeepseekV3PreTrainedModel, which Dots1PreTrainedModel is.
+# "moe_statics": the router mlp.gate.weight (not the experts' gate_proj) and the correction bias. DeepSeek-V3's:
+# DeepseekV3PreTrainedModel's, which dots.llm1's Dots1PreTrainedModel is too.
 FLOAT32_TENSORS = {"glm4_moe": (".e_score_correction_bias",),
                    "ernie4_5_moe": (".mlp.gate.weight", ".mlp.moe_statics.e_score_correction_bias"),
-                   "dots1": (".e_score_correction_bias",)}
+                   "dots1": (".e_score_correction_bias",),
+                   "deepseek_v3": (".e_score_correction_bias",)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -614,6 +629,55 @@ def make_config(arch, dtype):
             "router_aux_loss_coef": 0.001,
             "initializer_range": 0.02,
         }
+    elif arch == "deepseek_v3":
+        # DeepSeek-V3 / R1, Kimi K2, Moonlight (DeepseekV3ForCausalLM): DeepseekV3Attention (multi-head latent
+        # attention: q through q_lora_rank 32 with q_a_layernorm, keys and values through one kv_lora_rank 16 latent
+        # with kv_a_layernorm, each head's qk_nope_head_dim 16 query / key dims without RoPE, qk_rope_head_dim 8 with it
+        # (one RoPE key for every head), v_head_dim 16, so that the ranks and head sizes differ from each other and the
+        # query / key heads (24) from hidden / heads (16); scores times 24^-0.5; rope_interleave true, the class default
+        # and the published models') in Llama's pre-norm blocks. Layer 0 a dense MLP of intermediate_size 128
+        # (first_k_dense_replace 1), layers 1-2 DeepseekV3MoE (glm4_moe's routing: 8 experts in n_group 2 groups,
+        # topk_group 1, top 2, routed_scaling_factor 2.5 as published, norm_topk_prob) plus one shared expert of
+        # moe_intermediate_size 32. num_key_value_heads 4: the class needs the head count (its default is 128). No
+        # head_dim key: DeepseekV3Config sets head_dim = qk_rope_head_dim (a head_dim in config.json would override it).
+        # num_nextn_predict_layers 1: one MTP layer more, model.layers.3.*, as published (the class ignores it).
+        # topk_method, scoring_func, moe_layer_freq and ep_size as the published config.json has them; DeepseekV3Config
+        # does not read them.
+        cfg = {
+            "architectures": ["DeepseekV3ForCausalLM"],
+            "model_type": "deepseek_v3",
+            **{k: v for k, v in common.items() if k != "head_dim"},
+            "num_hidden_layers": 3,
+            "num_key_value_heads": 4,
+            "rms_norm_eps": 1e-6,
+            "q_lora_rank": 32,
+            "kv_lora_rank": 16,
+            "qk_nope_head_dim": 16,
+            "qk_rope_head_dim": 8,
+            "v_head_dim": 16,
+            "rope_interleave": True,
+            "intermediate_size": 128,
+            "moe_intermediate_size": 32,
+            "n_routed_experts": 8,
+            "num_experts_per_tok": 2,
+            "n_group": 2,
+            "topk_group": 1,
+            "n_shared_experts": 1,
+            "routed_scaling_factor": 2.5,
+            "norm_topk_prob": True,
+            "first_k_dense_replace": 1,
+            "num_nextn_predict_layers": 1,
+            "topk_method": "noaux_tc",
+            "scoring_func": "sigmoid",
+            "moe_layer_freq": 1,
+            "ep_size": 1,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "initializer_range": 0.02,
+        }
     elif arch == "cohere":
         # Cohere (Command R): one LayerNorm without bias (layer_norm_eps) whose output feeds attention and MLP
         # side by side, RoPE over every head dim in adjacent pairs, embeddings tied (the class default: no
@@ -1077,7 +1141,7 @@ def moe_layer(cfg, n):
     (layer_idx + 1) % moe_layer_interval == 0 and moe_layer_start_index <= layer_idx <= moe_layer_end_index (-1:
     num_hidden_layers - 1, as Ernie4_5_MoeConfig)."""
     kind = cfg["model_type"]
-    if kind in ("glm4_moe", "dots1"):
+    if kind in ("glm4_moe", "dots1", "deepseek_v3"):
         return n >= cfg["first_k_dense_replace"]
     if kind == "ernie4_5_moe":
         end = cfg["moe_layer_end_index"]
@@ -1115,6 +1179,45 @@ def make_variant_weights(cfg, seed, moh, affine):
             w[p + "alpha_proj.weight"] = (std * rng.standard_normal((nH, C))).astype(np.float32)
             w[p + "alpha_ma"] = rng.uniform(0.2, 0.9, nH).astype(np.float32)
     return w
+
+
+def mla_weights(cfg, p, mat, norm, bias):
+    """DeepseekV3Attention's tensors of the layer under `p` (multi-head latent attention), drawn with `mat`, `norm` and
+    `bias` in a fixed order: q_a_proj, q_a_layernorm, q_b_proj and q_proj, kv_a_proj_with_mqa, kv_a_layernorm,
+    kv_b_proj, o_proj, then the biases of q_a_proj, kv_a_proj_with_mqa and o_proj. All of them whatever q_lora_rank and
+    attention_bias say, and those the config does not use left out, so that each form's tensors are those the same seed
+    gives the other: q_a_* and q_b_proj with q_lora_rank (q_proj, bias=False, without), the biases with
+    attention_bias."""
+    C, nH = cfg["hidden_size"], cfg["num_attention_heads"]
+    nope, rope, dv = cfg["qk_nope_head_dim"], cfg["qk_rope_head_dim"], cfg["v_head_dim"]
+    rank = cfg["kv_lora_rank"]
+    # q_lora_rank null (q_proj): the unused q_a_* drawn at the tiny config's rank, so that the stream is the same.
+    q_rank = cfg["q_lora_rank"] or 32
+    w = {}
+    # Each projection's std gives outputs of std ~1 (the inputs are RMSNorm'd, features ~1), so that the scores over
+    # the 24 query / key dims are O(1) and the softmax is neither flat nor one-hot.
+    w["self_attn.q_a_proj.weight"] = mat(q_rank, C, std=0.15)
+    w["self_attn.q_a_layernorm.weight"] = norm(q_rank)
+    w["self_attn.q_b_proj.weight"] = mat(nH * (nope + rope), q_rank, std=0.2)
+    w["self_attn.q_proj.weight"] = mat(nH * (nope + rope), C, std=0.15)
+    # The latent's rank rows, then the shared RoPE key's.
+    w["self_attn.kv_a_proj_with_mqa.weight"] = mat(rank + rope, C, std=0.15)
+    w["self_attn.kv_a_layernorm.weight"] = norm(rank)
+    # Per head its nope key rows, then its value rows.
+    w["self_attn.kv_b_proj.weight"] = mat(nH * (nope + dv), rank, std=0.25)
+    w["self_attn.o_proj.weight"] = mat(C, nH * dv)
+    # std 0.1 so that the biases move the logits visibly.
+    biases = {"self_attn.q_a_proj.bias": bias(q_rank, std=0.1),
+              "self_attn.kv_a_proj_with_mqa.bias": bias(rank + rope, std=0.1),
+              "self_attn.o_proj.bias": bias(C, std=0.1)}
+    if cfg["q_lora_rank"] is None:
+        del w["self_attn.q_a_proj.weight"], w["self_attn.q_a_layernorm.weight"], w["self_attn.q_b_proj.weight"]
+        del biases["self_attn.q_a_proj.bias"]              # q_proj has none
+    else:
+        del w["self_attn.q_proj.weight"]
+    if cfg["attention_bias"]:
+        w.update(biases)
+    return {p + name: a for name, a in w.items()}
 
 
 def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
@@ -1213,6 +1316,8 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "self_attn.qkv_proj.weight"] = np.concatenate(
                 [mat(nH * D, H, std=0.15), mat(nKV * D, H, std=0.15), mat(nKV * D, H)], axis=0)
             w[p + "self_attn.o_proj.weight"] = mat(H, nH * D)
+        elif kind == "deepseek_v3":
+            w.update(mla_weights(cfg, p, mat, norm, bias))
         else:
             # q/k std 0.15 so that attention scores are O(1) and the softmax is not flat.
             w[p + "self_attn.q_proj.weight"] = mat(nH * D, H, std=0.15)
@@ -1260,6 +1365,8 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
                 w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
                 w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
+        elif kind == "deepseek_v3":
+            pass                                                # mla_weights drew its biases
         elif cfg.get("attention_bias", False) or cfg.get("use_bias", False):
             w[p + "self_attn.q_proj.bias"] = bias(nH * D)
             w[p + "self_attn.k_proj.bias"] = bias(nKV * D)
@@ -1324,11 +1431,11 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[q + "w1.weight"] = mat(I, H, std=0.15)
                 w[q + "w2.weight"] = mat(H, I)
                 w[q + "w3.weight"] = mat(I, H, std=0.15)
-        elif kind in ("glm4_moe", "dots1") and moe_layer(cfg, n):
-            # Glm4MoeMoE (and Dots1MoE, DeepseekV3's: the same tensors): router mlp.gate (no bias; std 0.3 so that the
-            # sigmoids spread over (0, 1) between tokens) and its e_score_correction_bias (float32, stored F32 whatever
-            # --dtype; std 0.3, about the spread of the sigmoids, so that it changes which experts win), the routed
-            # experts, then the shared experts (moe_intermediate_size * n_shared_experts, no gate of their own).
+        elif kind in ("glm4_moe", "dots1", "deepseek_v3") and moe_layer(cfg, n):
+            # Glm4MoeMoE (and Dots1MoE and DeepseekV3MoE: the same tensors): router mlp.gate (no bias; std 0.3 so that
+            # the sigmoids spread over (0, 1) between tokens) and its e_score_correction_bias (float32, stored F32
+            # whatever --dtype; std 0.3, about the spread of the sigmoids, so that it changes which experts win), the
+            # routed experts, then the shared experts (moe_intermediate_size * n_shared_experts, no gate of their own).
             E, Im, Is = cfg["n_routed_experts"], cfg["moe_intermediate_size"], \
                 cfg["moe_intermediate_size"] * cfg["n_shared_experts"]
             w[p + "mlp.gate.weight"] = mat(E, H, std=0.3)
@@ -1579,6 +1686,18 @@ def main(argv=None):
                          "as with them")
     ap.add_argument("--no-rope-scaling", action="store_true",
                     help="phimoe: rope_scaling null (plain RoPE, cos and sin unscaled); the weights the same")
+    ap.add_argument("--no-q-lora", action="store_true",
+                    help="deepseek_v3: q_lora_rank null, one self_attn.q_proj instead of q_a_proj, q_a_layernorm and "
+                         "q_b_proj; the other weights as with them")
+    ap.add_argument("--no-interleave", action="store_true",
+                    help="deepseek_v3: rope_interleave false (rotate-half on the RoPE dims as stored)")
+    ap.add_argument("--yarn", action="store_true",
+                    help="deepseek_v3: DeepSeek-V3's yarn rope_scaling (type yarn, factor 4, "
+                         "original_max_position_embeddings 128, beta_fast 32, beta_slow 1, mscale 1.0, mscale_all_dim "
+                         "0.8); max_position_embeddings stays 512 = 4 x 128")
+    ap.add_argument("--attention-bias", action="store_true",
+                    help="deepseek_v3: attention_bias true, with q_a_proj's, kv_a_proj_with_mqa's and o_proj's biases; "
+                         "the other weights as without them")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1619,6 +1738,8 @@ def main(argv=None):
         ap.error("--layer-types and --no-window exclude each other")
     if args.no_rope_scaling and args.arch != "phimoe":
         ap.error("--no-rope-scaling applies to --arch phimoe")
+    if (args.no_q_lora or args.no_interleave or args.yarn or args.attention_bias) and args.arch != "deepseek_v3":
+        ap.error("--no-q-lora, --no-interleave, --yarn and --attention-bias apply to --arch deepseek_v3")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
         ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
     if (args.base_model_names or args.untied) and args.arch != "gpt2":
@@ -1683,6 +1804,20 @@ def main(argv=None):
         cfg["mlp_bias"] = True
     if args.no_rope_scaling:
         cfg["rope_scaling"] = None
+    if args.no_q_lora:
+        cfg["q_lora_rank"] = None
+    if args.no_interleave:
+        cfg["rope_interleave"] = False
+    if args.yarn:
+        # As DeepSeek-V3 publishes it ("type", integer betas), with mscale != mscale_all_dim (1.0 both there) so that
+        # cos and sin are scaled (by mscale(1.0) / mscale(0.8) = 1.025) as well as the scores (by mscale(0.8)^2 =
+        # 1.234).
+        # factor 4 = max_position_embeddings / original_max_position_embeddings: transformers 4.x reads that ratio as
+        # the factor, 5.x the factor as given.
+        cfg["rope_scaling"] = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 128, "beta_fast": 32,
+                               "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 0.8}
+    if args.attention_bias:
+        cfg["attention_bias"] = True
     if args.interval:
         # Layers 1 and 3 the mixtures ((l + 1) % 2 == 0, 1 <= l <= 4), 0 (before the start), 2 and 4 (by the interval)
         # dense.

@@ -8,7 +8,7 @@ Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
 OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
-OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1, Phi-3.5-MoE) and the Gemma 3 / Mistral 3 multimodal
+OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1, Phi-3.5-MoE, DeepSeek-V3) and the Gemma 3 / Mistral 3 multimodal
 packagings (the configs that gen_tiny_model.py writes, and the same architectures at other sizes; config fields left
 out take the transformers class defaults).
 
@@ -20,7 +20,8 @@ line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
-_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1 / _phimoe, modeling_rope_utils) and /work/shared/VARIANTS.md;
+_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1 / _phimoe / _deepseek_v3, modeling_rope_utils) and
+/work/shared/VARIANTS.md;
 it shares no code with the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -29,7 +30,12 @@ it shares no code with the xf repository. Conventions:
   * RoPE: rotate-half pairing (i, i + r/2) over the first r = int(head_dim * partial_rotary_factor)
     dims of each head (the rest pass through); inv_freq[i] = base^(-2i/r); linear, llama3 and yarn
     scaling as in _compute_linear_scaling_rope_parameters / _compute_llama3_parameters /
-    _compute_yarn_parameters; yarn's attention_factor multiplies cos and sin. longrope as
+    _compute_yarn_parameters (transformers 5's: the factor as given, where 4.x replaced it by max_position_embeddings /
+    original_max_position_embeddings when rope_scaling gives the latter; original_max_position_embeddings that of
+    rope_scaling, else max_position_embeddings; the correction range floored and ceiled unless truncate is false);
+    yarn's attention_factor multiplies cos and sin: rope_scaling's when given, else mscale(factor, mscale) /
+    mscale(factor, mscale_all_dim) when both are given and nonzero (DeepSeek-V3's form), else mscale(factor), with
+    mscale(s, m = 1) = 0.1 m ln(s) + 1 (1 for s <= 1). longrope as
     _compute_longrope_parameters: inv_freq[i] = 1 / (ext[i] base^(2i/r)), ext = long_factor when the forward's
     sequence (its largest position + 1: every token so far) is longer than original_max_position_embeddings (of
     rope_scaling, else the top level, else max_position_embeddings), short_factor otherwise; cos and sin times
@@ -227,6 +233,27 @@ it shares no code with the xf repository. Conventions:
     attention factor. The lm_head has a bias with lm_head_bias (default false). Every tensor must be one the class
     loads, and each of those must be there. Class defaults num_key_value_heads 8, rope_theta 1e6, rms_norm_eps 1e-5,
     num_local_experts 16, untied embeddings; input_jitter_noise acts in training only.
+  * DeepSeek-V3 (DeepseekV3ForCausalLM: DeepSeek-V3 / R1, Kimi K2, Moonlight): Llama's pre-norm blocks with
+    DeepseekV3Attention, multi-head latent attention over H heads: q = q_b_proj(RMSNorm(q_a_proj x)) (q_a_layernorm;
+    with q_lora_rank null q_proj x) viewed [H, nope + rope] (qk_nope_head_dim, qk_rope_head_dim); kv_a_proj_with_mqa
+    x = [latent (kv_lora_rank), k_rot (rope)]; kv_b_proj(RMSNorm(latent)) (kv_a_layernorm) viewed [H, nope + dv]
+    (v_head_dim) = [k_pass, value]. RoPE (head_dim = qk_rope_head_dim, rope_scaling as above) on each head's last rope
+    query dims and on k_rot, one key for every head; with rope_interleave (default true) both are de-interleaved first
+    ((x0, x1, x2, x3, ...) -> (x0, x2, ..., x1, x3, ...), apply_rotary_pos_emb_interleave), then rotate-half. Query
+    [q_pass, q_rot], key [k_pass, k_rot], scores times (nope + rope)^-0.5, and with a rope type other than default and
+    a nonzero rope_scaling mscale_all_dim also times mscale(factor, mscale_all_dim)^2; the heads' [S, dv] outputs
+    through o_proj. Biases on q_a_proj, kv_a_proj_with_mqa and o_proj with attention_bias (default false), none on
+    q_proj, q_b_proj, kv_b_proj. num_key_value_heads must be the head count (kv_b_proj gives each head its own key and
+    value; DeepseekV3Attention's repeat_kv fails otherwise), head_dim absent or qk_rope_head_dim, no
+    partial_rotary_factor (refused otherwise); --kv-dtype rounds each head's expanded keys and values. Layers
+    i < first_k_dense_replace (default 3) a dense MLP of intermediate_size, the others DeepseekV3MoE: GLM-4.5 MoE's
+    routing and shared experts (DeepseekV3TopkRouter, route_tokens_to_experts: the same code). The
+    num_nextn_predict_layers MTP layers after the last are ignored, as GLM-4.5's; every other tensor must be one the
+    class loads, of the shape the config gives, and each must be there. Class defaults DeepSeek-V3's sizes
+    (q_lora_rank 1536, kv_lora_rank 512, qk_nope_head_dim 128, qk_rope_head_dim 64, v_head_dim 128, 256 experts in 8
+    groups, top 4 groups, top 8, one shared expert, routed_scaling_factor 2.5, norm_topk_prob true), rms_norm_eps
+    1e-6, rope_theta 1e4, untied embeddings; topk_method, scoring_func, moe_layer_freq and ep_size, which published
+    configs carry, are not read (as the class).
   * Mixture of Heads (--moh SHARED,TOPK = hs, k; any architecture, xf's xf-mixture-of-heads): for each token x (the
     input of q_proj) g_r = softmax(moh_router.w_routed x) over the H - hs routed heads hs..H-1, M its top-k mask (ties
     to the lower head), g~_r = k (g_r M) / max(sum(g_r M), 1e-6), g_s = hs softmax(moh_router.w_shared x) (empty with
@@ -371,9 +398,14 @@ def rope_parameters(cfg, seq_len=None):
         truncate = scaling.get("truncate", True)
         attention_factor = scaling.get("attention_factor")
         if attention_factor is None:
-            if scaling.get("mscale") or scaling.get("mscale_all_dim"):
-                raise NotImplementedError("yarn mscale / mscale_all_dim")
-            attention_factor = 0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0
+            # DeepSeek-V3's form: with mscale and mscale_all_dim both given and nonzero, their ratio (1 when they are
+            # equal, as published: DeepseekV3Attention then scales the scores by mscale(mscale_all_dim)^2 instead);
+            # else the paper's 0.1 ln(factor) + 1.
+            mscale, mscale_all_dim = scaling.get("mscale"), scaling.get("mscale_all_dim")
+            if mscale and mscale_all_dim:
+                attention_factor = yarn_mscale(factor, mscale) / yarn_mscale(factor, mscale_all_dim)
+            else:
+                attention_factor = yarn_mscale(factor)
 
         def correction_dim(num_rotations):
             return d * math.log(original / (num_rotations * 2 * math.pi)) / (2 * math.log(base))
@@ -405,6 +437,11 @@ def rope_parameters(cfg, seq_len=None):
             attention_factor
 
     raise NotImplementedError("rope_type %r" % kind)
+
+
+def yarn_mscale(factor, mscale=1.0):
+    """transformers' get_mscale / yarn_get_mscale: 0.1 mscale ln(factor) + 1, 1 for factor <= 1."""
+    return 1.0 if factor <= 1 else 0.1 * mscale * math.log(factor) + 1.0
 
 
 def longrope_original(cfg):
@@ -498,7 +535,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
                  "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM",
                  "HeliumForCausalLM", "Glm4MoeForCausalLM", "Ernie4_5_MoeForCausalLM", "Dots1ForCausalLM",
-                 "PhimoeForCausalLM")
+                 "PhimoeForCausalLM", "DeepseekV3ForCausalLM")
 
 
 def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
@@ -512,20 +549,46 @@ def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
         raise ValueError("%s: the bias tensors disagree with %s" % (arch, keys))
 
 
+def qkvo_attention(biases="", qk_norm=False):
+    """The self_attn tensors of an attention with q/k/v/o_proj: their weights, the biases of the projections `biases`
+    names ("qkv", "qkvo" or ""), q_norm / k_norm if `qk_norm`."""
+    names = ["self_attn.%s_proj.weight" % t for t in "qkvo"] + ["self_attn.%s_proj.bias" % t for t in biases]
+    return names + (["self_attn.q_norm.weight", "self_attn.k_norm.weight"] if qk_norm else [])
+
+
+def mla_attention(cfg):
+    """DeepseekV3Attention's tensors and their shapes, {name: shape}: q_proj (bias=False) with q_lora_rank null, else
+    q_a_proj (bias=attention_bias), q_a_layernorm and q_b_proj (bias=False); kv_a_proj_with_mqa (bias=attention_bias),
+    kv_a_layernorm, kv_b_proj (bias=False), o_proj (bias=attention_bias)."""
+    C, H, rank, q_rank = cfg["hidden_size"], cfg["num_attention_heads"], cfg["kv_lora_rank"], cfg["q_lora_rank"]
+    nope, rope, dv = cfg["qk_nope_head_dim"], cfg["qk_rope_head_dim"], cfg["v_head_dim"]
+    out = {"self_attn.kv_a_proj_with_mqa.weight": (rank + rope, C), "self_attn.kv_a_layernorm.weight": (rank,),
+           "self_attn.kv_b_proj.weight": (H * (nope + dv), rank), "self_attn.o_proj.weight": (C, H * dv)}
+    if q_rank is None:
+        out["self_attn.q_proj.weight"] = (H * (nope + rope), C)
+    else:
+        out.update({"self_attn.q_a_proj.weight": (q_rank, C), "self_attn.q_a_layernorm.weight": (q_rank,),
+                    "self_attn.q_b_proj.weight": (H * (nope + rope), q_rank)})
+    if cfg["attention_bias"]:
+        out.update({"self_attn.kv_a_proj_with_mqa.bias": (rank + rope,), "self_attn.o_proj.bias": (C,)})
+        if q_rank is not None:
+            out["self_attn.q_a_proj.bias"] = (q_rank,)
+    return out
+
+
 def check_moe_tensors(w, cfg, what, E, attention, mixture, correction_bias, shared):
     """Raises unless `w` holds exactly the tensors of a decoder whose MLP is a dense one or a mixture (HF would leave
     missing ones random and ignore unexpected ones): the embedding, the final norm, the lm_head unless tied; on each
-    layer its two norms, q/k/v/o_proj and the attention's `attention` (biases, q/k norms); the mixture's router gate,
-    its `correction_bias`, the E experts and (if `shared`) the shared experts where `mixture(n)`, else the dense
-    mlp.*. One check for GLM-4.5's, dots.llm1's and ERNIE 4.5's MoE, which differ only in those; `what` names the
-    model in the error."""
+    layer its two norms and its attention's `attention` (the self_attn.* names: projections, biases, norms); the
+    mixture's router gate, its `correction_bias`, the E experts and (if `shared`) the shared experts where
+    `mixture(n)`, else the dense mlp.*. One check for GLM-4.5's, dots.llm1's, DeepSeek-V3's and ERNIE 4.5's MoE, which
+    differ only in those; `what` names the model in the error."""
     want = {"model.embed_tokens.weight", "model.norm.weight"}
     if not cfg["tie_word_embeddings"]:
         want.add("lm_head.weight")
     for n in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % n
         want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
-        want |= {p + "self_attn.%s_proj.weight" % t for t in "qkvo"}
         want |= {p + a for a in attention}
         mlps = [p + "mlp."]
         if mixture(n):
@@ -537,12 +600,12 @@ def check_moe_tensors(w, cfg, what, E, attention, mixture, correction_bias, shar
                          % (what, sorted(set(w) - want)[:5], sorted(want - set(w))[:5]))
 
 
-def sigmoid_moe_tensors(w, cfg, what, biases, qk_norm):
-    """Glm4MoeForCausalLM's or Dots1ForCausalLM's tensors (`what` names the model): drops the multi-token-prediction
-    layers (model.layers.N.* for num_hidden_layers <= N < num_hidden_layers + num_nextn_predict_layers; GLM-4.5's, which
-    the class ignores; dots.llm1 has none), and checks that the rest are exactly the tensors the class loads (HF would
-    leave missing ones random and ignore unexpected ones): biases on the projections `biases` names ("qkv", "qkvo" or
-    ""), q_norm / k_norm if `qk_norm`, the mixture from first_k_dense_replace on."""
+def sigmoid_moe_tensors(w, cfg, what, attention):
+    """Glm4MoeForCausalLM's, Dots1ForCausalLM's or DeepseekV3ForCausalLM's tensors (`what` names the model): drops the
+    multi-token-prediction layers (model.layers.N.* for num_hidden_layers <= N < num_hidden_layers +
+    num_nextn_predict_layers; GLM-4.5's and DeepSeek-V3's, which the class ignores; dots.llm1 has none), and checks that
+    the rest are exactly the tensors the class loads (HF would leave missing ones random and ignore unexpected ones):
+    each layer's self_attn tensors `attention`, the mixture from first_k_dense_replace on."""
     L, E = cfg["num_hidden_layers"], cfg["n_routed_experts"]
     mtp = range(L, L + cfg.get("num_nextn_predict_layers", 0))
     kept = {}
@@ -554,9 +617,6 @@ def sigmoid_moe_tensors(w, cfg, what, biases, qk_norm):
                                  % (what, name))
             continue
         kept[name] = a
-    attention = ["self_attn.%s_proj.bias" % t for t in biases]
-    if qk_norm:
-        attention += ["self_attn.q_norm.weight", "self_attn.k_norm.weight"]
     check_moe_tensors(kept, cfg, what, E, attention, lambda n: n >= cfg["first_k_dense_replace"],
                       "mlp.gate.e_score_correction_bias", True)
     return kept
@@ -576,7 +636,7 @@ def ernie4_5_moe_tensors(w, cfg):
     ones), the correction bias [1, E]."""
     E = cfg["moe_num_experts"]
     kept = {name: a for name, a in w.items() if "mtp" not in name}
-    check_moe_tensors(kept, cfg, "ERNIE 4.5 MoE", E, (), lambda n: ernie4_5_moe_layer(cfg, n),
+    check_moe_tensors(kept, cfg, "ERNIE 4.5 MoE", E, qkvo_attention(), lambda n: ernie4_5_moe_layer(cfg, n),
                       "mlp.moe_statics.e_score_correction_bias", cfg["moe_num_shared_experts"] > 0)
     bad = [name for name, a in kept.items()
            if name.endswith(".moe_statics.e_score_correction_bias") and a.shape != (1, E)]
@@ -634,11 +694,12 @@ def sparsemixer(logits, eps):
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
-    qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq / attention_scaling (RoPE), local_rope (Gemma 3's
-    sliding layers), long_rope (longrope's long factors and their multiplier past the original length), rope_layers,
-    act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe", "glm4moe" (also dots.llm1's),
-    "ernie4_5moe", "phimoe" or None), moe_renormalize, masked_group_score and weights_with_correction (GLM-4.5 MoE's,
-    dots.llm1's and ERNIE 4.5 MoE's routing)."""
+    qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq / attention_scaling (RoPE), interleaved_rope (also
+    DeepSeek-V3's rope_interleave), local_rope (Gemma 3's sliding layers), long_rope (longrope's long factors and their
+    multiplier past the original length), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's),
+    "qwen2moe", "granitemoe", "glm4moe" (also dots.llm1's and DeepSeek-V3's), "ernie4_5moe", "phimoe" or None),
+    moe_renormalize, masked_group_score and weights_with_correction (GLM-4.5 MoE's, dots.llm1's, DeepSeek-V3's and ERNIE
+    4.5 MoE's routing)."""
 
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
@@ -704,8 +765,8 @@ class Model:
                                ("first_k_dense_replace", 1), ("norm_topk_prob", True)):
                 cfg.setdefault(key, value)
             # Glm4MoeAttention: bias=attention_bias on q, k and v, never on o_proj.
-            self.w = sigmoid_moe_tensors(self.w, cfg, "GLM-4.5 MoE", "qkv" if cfg["attention_bias"] else "",
-                                         cfg["use_qk_norm"])
+            self.w = sigmoid_moe_tensors(self.w, cfg, "GLM-4.5 MoE", qkvo_attention(
+                "qkv" if cfg["attention_bias"] else "", cfg["use_qk_norm"]))
         if arch == "Dots1ForCausalLM":
             # Dots1Config's defaults (no head_dim field: getattr(config, "head_dim", hidden / heads), below); it has
             # none for the expert counts (None: the class cannot be built).
@@ -718,7 +779,40 @@ class Model:
                 if cfg.get(key) is None:
                     raise ValueError("dots.llm1: %s must be given (Dots1Config has no default)" % key)
             # Dots1Attention (Qwen3Attention): bias=attention_bias on q, k, v and o_proj; q_norm / k_norm always.
-            self.w = sigmoid_moe_tensors(self.w, cfg, "dots.llm1", "qkvo" if cfg["attention_bias"] else "", True)
+            self.w = sigmoid_moe_tensors(self.w, cfg, "dots.llm1", qkvo_attention(
+                "qkvo" if cfg["attention_bias"] else "", True))
+        if arch == "DeepseekV3ForCausalLM":
+            # DeepseekV3Config's defaults (DeepSeek-V3's sizes; num_key_value_heads null: the head count).
+            for key, value in (("num_key_value_heads", 128), ("rms_norm_eps", 1e-6), ("tie_word_embeddings", False),
+                               ("attention_bias", False), ("q_lora_rank", 1536), ("kv_lora_rank", 512),
+                               ("qk_nope_head_dim", 128), ("qk_rope_head_dim", 64), ("v_head_dim", 128),
+                               ("rope_interleave", True), ("n_routed_experts", 256), ("num_experts_per_tok", 8),
+                               ("n_group", 8), ("topk_group", 4), ("n_shared_experts", 1),
+                               ("routed_scaling_factor", 2.5), ("first_k_dense_replace", 3), ("norm_topk_prob", True)):
+                cfg.setdefault(key, value)
+            if cfg["num_key_value_heads"] is None:
+                cfg["num_key_value_heads"] = cfg["num_attention_heads"]
+            if cfg["num_key_value_heads"] != cfg["num_attention_heads"]:
+                # kv_b_proj gives every query head its own key and value; DeepseekV3Attention's repeat_kv by heads /
+                # num_key_value_heads would then make too many (or none), and the class fails.
+                raise NotImplementedError("DeepSeek-V3 with num_key_value_heads %d != num_attention_heads %d"
+                                          % (cfg["num_key_value_heads"], cfg["num_attention_heads"]))
+            # DeepseekV3Config sets head_dim = qk_rope_head_dim, the dims its rotary embedding covers; a head_dim or a
+            # partial_rotary_factor in config.json would change them and break apply_rotary_pos_emb's shapes.
+            if cfg.get("head_dim") not in (None, cfg["qk_rope_head_dim"]):
+                raise NotImplementedError("DeepSeek-V3 with head_dim %s != qk_rope_head_dim %d"
+                                          % (cfg["head_dim"], cfg["qk_rope_head_dim"]))
+            if cfg.get("partial_rotary_factor", 1.0) != 1.0:
+                raise NotImplementedError("DeepSeek-V3 with partial_rotary_factor")
+            cfg["head_dim"] = cfg["qk_rope_head_dim"]
+            shapes = mla_attention(cfg)
+            self.w = sigmoid_moe_tensors(self.w, cfg, "DeepSeek-V3", list(shapes))
+            for n in range(cfg["num_hidden_layers"]):
+                for name, shape in shapes.items():
+                    a = self.w["model.layers.%d.%s" % (n, name)]
+                    if a.shape != shape:
+                        raise ValueError("DeepSeek-V3: model.layers.%d.%s is %s, the config's sizes make it %s"
+                                         % (n, name, list(a.shape), list(shape)))
         if arch == "PhimoeForCausalLM":
             # PhimoeConfig's defaults (no head_dim field: getattr(config, "head_dim", hidden / heads), below).
             for key, value in (("num_key_value_heads", 8), ("rope_theta", 1e6), ("rms_norm_eps", 1e-5),
@@ -809,6 +903,13 @@ class Model:
         self.H = cfg["num_attention_heads"]
         self.Hkv = cfg["num_key_value_heads"]
         self.D = cfg["head_dim"]
+        self.Dv = self.D                          # value heads
+        # DeepSeek-V3's multi-head latent attention (mla_qkv): query and key heads of qk_nope_head_dim +
+        # qk_rope_head_dim dims (RoPE over the last qk_rope_head_dim, which head_dim is), value heads of v_head_dim.
+        self.mla = arch == "DeepseekV3ForCausalLM"
+        if self.mla:
+            self.D = cfg["qk_nope_head_dim"] + cfg["qk_rope_head_dim"]
+            self.Dv = cfg["v_head_dim"]
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
         self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM", "PhiForCausalLM",
@@ -827,6 +928,9 @@ class Model:
         # GLM, Cohere, ERNIE 4.5 (and its MoE) and Helium rotate adjacent pairs.
         self.interleaved_rope = arch in ("GlmForCausalLM", "Glm4ForCausalLM", "CohereForCausalLM",
                                          "Ernie4_5ForCausalLM", "HeliumForCausalLM", "Ernie4_5_MoeForCausalLM")
+        if self.mla:
+            # DeepSeek-V3's rope_interleave: de-interleaved, then rotate-half (mla_qkv).
+            self.interleaved_rope = cfg["rope_interleave"]
         self.inv_freq, self.attention_scaling = rope_parameters(cfg)
         # longrope: (original_max_position_embeddings, inv_freq, attention_scaling) of the forwards whose sequence is
         # longer than the original length (rope_at); self.inv_freq / attention_scaling are the short ones.
@@ -876,13 +980,13 @@ class Model:
         # 3's) q/k norms over each token's whole projections; OLMoE: those q/k norms in Llama's pre-norm blocks.
         self.post_norms = arch in ("Olmo2ForCausalLM", "Exaone4ForCausalLM", "Olmo3ForCausalLM")
         self.qk_norm_projection = arch in ("Olmo2ForCausalLM", "OlmoeForCausalLM", "Olmo3ForCausalLM")
-        # OLMoE routes as Qwen3-MoE, with the same class defaults (top 8, norm_topk_prob false); dots.llm1 as GLM-4.5
-        # MoE (DeepseekV3TopkRouter and DeepseekV3MoE).
+        # OLMoE routes as Qwen3-MoE, with the same class defaults (top 8, norm_topk_prob false); dots.llm1 and
+        # DeepSeek-V3 as GLM-4.5 MoE (DeepseekV3TopkRouter and DeepseekV3MoE).
         self.moe = ("gptoss" if self.gptoss else "mixtral" if arch == "MixtralForCausalLM"
                     else "qwen3moe" if arch in ("Qwen3MoeForCausalLM", "OlmoeForCausalLM")
                     else "qwen2moe" if arch == "Qwen2MoeForCausalLM"
                     else "granitemoe" if arch == "GraniteMoeForCausalLM"
-                    else "glm4moe" if arch in ("Glm4MoeForCausalLM", "Dots1ForCausalLM")
+                    else "glm4moe" if arch in ("Glm4MoeForCausalLM", "Dots1ForCausalLM", "DeepseekV3ForCausalLM")
                     else "ernie4_5moe" if arch == "Ernie4_5_MoeForCausalLM"
                     else "phimoe" if arch == "PhimoeForCausalLM" else None)
         self.shared_gate = True                   # Qwen2-MoE's sigmoid gate of the shared expert
@@ -927,6 +1031,13 @@ class Model:
             self.logit_scale = 1.0 / cfg.get("logits_scaling", 1.0)
         if arch == "CohereForCausalLM":
             self.logit_scale = cfg.get("logit_scale", 0.0625)
+        if self.mla:
+            # DeepseekV3Attention: scores times (qk_nope_head_dim + qk_rope_head_dim)^-0.5 (self.D's), and with a scaled
+            # RoPE (rope type not default) and a nonzero mscale_all_dim also times yarn_get_mscale(factor,
+            # mscale_all_dim)^2.
+            scaling = cfg.get("rope_scaling") or {}
+            if scaling.get("rope_type", scaling.get("type", "default")) != "default" and scaling.get("mscale_all_dim"):
+                self.scale *= yarn_mscale(scaling["factor"], scaling["mscale_all_dim"]) ** 2
         if cfg.get("tie_word_embeddings", False):
             self.lm_head = self.w["model.embed_tokens.weight"]
         else:
@@ -1030,8 +1141,7 @@ class Model:
         return [None] * L
 
     def new_cache(self):
-        empty = lambda: np.zeros((self.Hkv, 0, self.D))
-        return [[empty(), empty()] for _ in range(self.L)]
+        return [[np.zeros((self.Hkv, 0, self.D)), np.zeros((self.Hkv, 0, self.Dv))] for _ in range(self.L)]
 
     def rope_at(self, length):
         """(inv_freq, attention_scaling) of a forward whose sequence is `length` tokens long (its largest position + 1,
@@ -1113,7 +1223,9 @@ class Model:
             raise ValueError("--affine must be clip or sigmoid, got %r" % (self.affine,))
         return alpha, alpha_ma
 
-    def attention(self, n, x, positions, cache):
+    def qkv(self, n, x, positions):
+        """Layer n's queries [H, S, D], keys and values [Hkv, S, D] of the tokens x at `positions`: the projections, the
+        q/k norms, RoPE."""
         p = "model.layers.%d.self_attn." % n
         S, H, Hkv, D = x.shape[0], self.H, self.Hkv, self.D
         neox = "model.layers.%d.attention." % n
@@ -1145,7 +1257,44 @@ class Model:
         if self.rope_layers[n]:
             q = rotate(q, positions, inv_freq, attention_scaling, self.interleaved_rope)
             k = rotate(k, positions, inv_freq, attention_scaling, self.interleaved_rope)
+        return q, k, v
+
+    def mla_qkv(self, n, x, positions):
+        """DeepseekV3Attention's queries and keys [H, S, nope + rope] and values [H, S, dv] (multi-head latent
+        attention): q = q_b_proj(RMSNorm(q_a_proj x)) (q_proj x with q_lora_rank null); kv_a_proj_with_mqa x = [latent
+        (kv_lora_rank), k_rot (rope)]; kv_b_proj(RMSNorm(latent)) = per head [k_pass (nope), value (dv)]; RoPE on each
+        head's last qk_rope_head_dim query dims and on k_rot, one key for every head, after a de-interleave
+        (rope_interleave, apply_rotary_pos_emb_interleave: (x0, x1, x2, x3, ...) -> (x0, x2, ..., x1, x3, ...)) and
+        rotate-half; query [q_pass, q_rot], key [k_pass, k_rot]."""
+        cfg, p = self.cfg, "model.layers.%d.self_attn." % n
+        S, H = x.shape[0], self.H
+        nope, rope, rank = cfg["qk_nope_head_dim"], cfg["qk_rope_head_dim"], cfg["kv_lora_rank"]
+        if cfg["q_lora_rank"] is None:
+            q = self.linear(x, p + "q_proj")
+        else:
+            q = self.linear(self.norm(self.linear(x, p + "q_a_proj"), p + "q_a_layernorm"), p + "q_b_proj")
+        q = q.reshape(S, H, nope + rope).transpose(1, 0, 2)
+        compressed = self.linear(x, p + "kv_a_proj_with_mqa")                   # [S, rank + rope]
+        kv = self.linear(self.norm(compressed[:, :rank], p + "kv_a_layernorm"), p + "kv_b_proj")
+        kv = kv.reshape(S, H, nope + self.Dv).transpose(1, 0, 2)
+        q_rot, k_rot = q[..., nope:], compressed[None, :, rank:]               # k_rot [1, S, rope]
+        if self.interleaved_rope:
+            order = np.concatenate([np.arange(0, rope, 2), np.arange(1, rope, 2)])
+            q_rot, k_rot = q_rot[..., order], k_rot[..., order]
+        inv_freq, attention_scaling = self.rope_at(positions[-1] + 1)
+        q_rot = rotate(q_rot, positions, inv_freq, attention_scaling)
+        k_rot = rotate(k_rot, positions, inv_freq, attention_scaling)
+        q = np.concatenate([q[..., :nope], q_rot], axis=-1)
+        k = np.concatenate([kv[..., :nope], np.broadcast_to(k_rot, (H, S, rope))], axis=-1)
+        return q, k, kv[..., nope:]
+
+    def attention(self, n, x, positions, cache):
+        p = "model.layers.%d.self_attn." % n
+        S, H, Hkv = x.shape[0], self.H, self.Hkv
+        neox = "model.layers.%d.attention." % n
+        q, k, v = (self.mla_qkv if self.mla else self.qkv)(n, x, positions)
         if self.kv_dtype != "f32":                               # xfc --kv-dtype: a 16-bit cache
+            # Latent attention too: xf caches each head's expanded keys and values, rounded element by element.
             k, v = round_array(k, self.kv_dtype), round_array(v, self.kv_dtype)
         cache[n][0] = np.concatenate([cache[n][0], k], axis=1)
         cache[n][1] = np.concatenate([cache[n][1], v], axis=1)
@@ -1162,7 +1311,7 @@ class Model:
             # Mean of V over each query's visible keys (the softmax's mask).
             mean_weights = visible / visible.sum(axis=-1, keepdims=True)
         gates = self.moh_gates(p, x) if self.moh is not None else None
-        out = np.empty((H, S, D))
+        out = np.empty((H, S, V.shape[-1]))
         for h in range(H):
             kv = h // group
             z = (q[h] @ K[kv].T) * self.scale                    # [S, T]
@@ -1183,7 +1332,7 @@ class Model:
                 out[h] = alpha[:, h, None] * out[h] + (alpha_ma[h] - alpha[:, h, None]) * (mean_weights @ V[kv])
             if gates is not None:
                 out[h] *= gates[:, h, None]
-        out = out.transpose(1, 0, 2).reshape(S, H * D)
+        out = out.transpose(1, 0, 2).reshape(S, -1)
         if self.neox:
             return self.linear(out, neox + "dense")
         return self.linear(out, p + ("dense" if self.phi else "o_proj"))
@@ -1330,8 +1479,8 @@ class Model:
         return out
 
     def moe_layer(self, n):
-        """Whether layer n has the mixture (else a dense MLP of intermediate_size): GLM-4.5 MoE and dots.llm1 from
-        first_k_dense_replace on; Qwen2/3-MoE where n is not in mlp_only_layers, num_experts > 0 and
+        """Whether layer n has the mixture (else a dense MLP of intermediate_size): GLM-4.5 MoE, dots.llm1 and
+        DeepSeek-V3 from first_k_dense_replace on; Qwen2/3-MoE where n is not in mlp_only_layers, num_experts > 0 and
         (n + 1) % decoder_sparse_step == 0; ERNIE 4.5 MoE where (n + 1) % moe_layer_interval == 0 and
         moe_layer_start_index <= n <= moe_layer_end_index."""
         cfg = self.cfg
