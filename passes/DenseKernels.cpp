@@ -339,6 +339,69 @@ func.func @xf_dense_slice_cols(%x: memref<?x?xf32>, %params: memref<1xf32>, %y: 
   return
 }
 
+// Latent attention's q | k | v rows y [S, H * D + H * D + H * Dv], the layout of a fused projection, from
+// q [S, H * D], the latent projection c [S, rank + R] (its last R columns the rotated key dims every head
+// shares) and kv_b_proj's output kv [S, H * nope | H * Dv]: a head of k is c's R dims, then its own nope =
+// D - R dims. params [rank, D] (exact in f32 below 2^24).
+func.func @xf_dense_latent_qkv(%q: memref<?x?xf32>, %c: memref<?x?xf32>, %kv: memref<?x?xf32>, %params: memref<2xf32>, %y: memref<?x?xf32>) attributes {
+    xf.kernel, xf.kernel_info = {kind = "dense_latent_qkv"}, xf.operand_names = ["query", "latent", "keys_values", "params", "output"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %rows = memref.dim %y, %c0 : memref<?x?xf32>
+  %width = memref.dim %y, %c1 : memref<?x?xf32>
+  %qw = memref.dim %q, %c1 : memref<?x?xf32>
+  %cw = memref.dim %c, %c1 : memref<?x?xf32>
+  %items = arith.muli %rows, %width : index
+  scf.parallel (%i) = (%c0) to (%items) step (%c1) {
+    %rankF = memref.load %params[%c0] : memref<2xf32>
+    %dF = memref.load %params[%c1] : memref<2xf32>
+    %rankI = arith.fptosi %rankF : f32 to i32
+    %dI = arith.fptosi %dF : f32 to i32
+    %rank = arith.index_cast %rankI : i32 to index
+    %d = arith.index_cast %dI : i32 to index
+    %r = arith.subi %cw, %rank : index
+    %nope = arith.subi %d, %r : index
+    %heads = arith.divui %qw, %d : index
+    %keyCols = arith.muli %heads, %nope : index
+    %row = arith.divui %i, %width : index
+    %col = arith.remui %i, %width : index
+    %isQ = arith.cmpi ult, %col, %qw : index
+    %v = scf.if %isQ -> (f32) {
+      %x = memref.load %q[%row, %col] : memref<?x?xf32>
+      scf.yield %x : f32
+    } else {
+      %col2 = arith.subi %col, %qw : index
+      %isK = arith.cmpi ult, %col2, %qw : index
+      %kvv = scf.if %isK -> (f32) {
+        %head = arith.divui %col2, %d : index
+        %dim = arith.remui %col2, %d : index
+        %rotated = arith.cmpi ult, %dim, %r : index
+        %kx = scf.if %rotated -> (f32) {
+          %at = arith.addi %rank, %dim : index
+          %x = memref.load %c[%row, %at] : memref<?x?xf32>
+          scf.yield %x : f32
+        } else {
+          %base = arith.muli %head, %nope : index
+          %own = arith.subi %dim, %r : index
+          %at = arith.addi %base, %own : index
+          %x = memref.load %kv[%row, %at] : memref<?x?xf32>
+          scf.yield %x : f32
+        }
+        scf.yield %kx : f32
+      } else {
+        %col3 = arith.subi %col2, %qw : index
+        %at = arith.addi %keyCols, %col3 : index
+        %x = memref.load %kv[%row, %at] : memref<?x?xf32>
+        scf.yield %x : f32
+      }
+      scf.yield %kvv : f32
+    }
+    memref.store %v, %y[%row, %col] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
 // [A, B, C] -> [B, A, C]: tokens-major rows to heads-major (attention's [H, S, D]) and back.
 func.func @xf_dense_transpose01(%x: memref<?x?x?xf32>, %y: memref<?x?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_transpose01"}, xf.operand_names = ["input", "output"]} {

@@ -1072,7 +1072,8 @@ private:
     if (latent.ropeDim % 2 != 0)
       error("qk_rope_head_dim", "expected an even number of rotated dims, got " + std::to_string(latent.ropeDim));
     // DeepseekV3Config sets head_dim to qk_rope_head_dim (its rotary embedding's size); saved configs carry it.
-    if (root->get("head_dim"))
+    handled.insert("head_dim");
+    if (const json::Value *v = root->get("head_dim"); v && v->kind() != json::Value::Null)
       if (int64_t headDim = intField("head_dim", 0); headDim != latent.ropeDim && latent.ropeDim > 0)
         error("head_dim", "DeepseekV3Config's head_dim is qk_rope_head_dim (" + std::to_string(latent.ropeDim) +
                               "), got " + std::to_string(headDim));

@@ -248,6 +248,24 @@ std::optional<std::string> checkDenseOperandsOf(const KernelInfo &kernel, const 
       return llvm::formatv("{0}columns [{1}, {2}) are not within the input's {3}", where, number(offset),
                            number(double(offset) + dim("output", 1)), dim("input", 1))
           .str();
+  } else if (kernel.kind == "dense_latent_qkv") {
+    // params [rank, D]: q [S, H * D], latent [S, rank + R], keys_values [S, H * (D - R) + H * Dv],
+    // output [S, 2 * H * D + H * Dv].
+    const xfrt_tensor &params = tensor("params");
+    const float *v = static_cast<const float *>(params.data);
+    const int64_t rows = dim("output", 0), qw = dim("query", 1), cw = dim("latent", 1);
+    if (!v || params.rank != 1 || params.shape[0] != 2 || !wholeFrom(v[0], 1) || !wholeFrom(v[1], 1) ||
+        v[0] >= cw || qw % static_cast<int64_t>(v[1]) != 0)
+      return where + "'params' must be [rank, D]: a rank below the latent's columns and D dividing q's";
+    const int64_t D = static_cast<int64_t>(v[1]), R = cw - static_cast<int64_t>(v[0]), heads = qw / D;
+    const int64_t keyCols = heads * (D - R), valueCols = dim("output", 1) - 2 * qw;
+    if (R > D || dim("query", 0) != rows || dim("latent", 0) != rows || dim("keys_values", 0) != rows ||
+        valueCols <= 0 || valueCols % heads != 0 || dim("keys_values", 1) != keyCols + valueCols)
+      return llvm::formatv("{0}'output' [{1}, {2}] is not q | k | v for q [{3}, {4}], latent [{5}, {6}] and "
+                           "keys_values [{7}, {8}]",
+                           where, rows, dim("output", 1), dim("query", 0), qw, dim("latent", 0), cw,
+                           dim("keys_values", 0), dim("keys_values", 1))
+          .str();
   } else if (kernel.kind == "dense_cache_store") {
     float base = param("params");
     if (dim("output", 0) != dim("input", 1) || dim("output", 2) != dim("input", 2))

@@ -594,6 +594,8 @@ struct GpuLayerWeights {
   // Qwen2-MoE's shared expert ([gate | up] [2Is, in], down [H, Is]) and its gate [1, in].
   std::vector<float> sharedGateUp, sharedDown, sharedGate;
   std::vector<float> alphaProj; // affine-scaled attention's [heads, in]
+  // Latent attention (readGpuLatent): q_a_proj or q_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj.
+  std::vector<float> qA, qABias, qB, kvA, kvABias, kvB;
 };
 
 struct xfrt_model_s {
@@ -723,33 +725,83 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
       r.ignore(pre + buffer);
 }
 
-/// Latent attention's projections. Rows are stored so that a head of q, and the shared rotated key dims,
-/// come in the order the kernels rotate (latentQkv): a stored head of q is [unrotated | rotated] and is
-/// kept [rotated | unrotated], the rotated dims permuted by ropeDimOf where the model rotates pairs
-/// (2i, 2i + 1) (DeepSeek-V3's rope_interleave). Biases (the model's attention bias) on q_a_proj,
-/// kv_a_proj_with_mqa and o_proj only.
+/// Where latent attention keeps the rows of its projections (row n kept = row rowOf(n) stored), for
+/// latentQkv and xf_dense_latent_qkv: a head of q (q_proj or q_b_proj), stored [unrotated | rotated], is
+/// kept [rotated | unrotated], and kv_a_proj_with_mqa's rotated rows, with the rotated dims permuted by
+/// ropeDimOf where the model rotates pairs (2i, 2i + 1) (DeepSeek-V3's rope_interleave), so the kernels
+/// rotate a head's first dims as everywhere else; kv_b_proj's rows, stored per head [unrotated keys |
+/// values], are kept as every head's keys, then every head's values.
+struct LatentRows {
+  std::function<int64_t(int64_t)> query, latent, keysValues;
+};
+
+LatentRows latentRows(const Plan &p, const LayerPlan &lp) {
+  const int64_t D = lp.headDim, Dv = lp.headDimV, R = p.latent.ropeDim, nope = D - R, rank = p.latent.kvRank,
+                keyRows = lp.heads * nope;
+  const bool interleaved = p.rope.interleaved;
+  auto rotated = [=](int64_t d) { return interleaved ? ropeDimOf(d, R) : d; };
+  return {[=](int64_t n) {
+            const int64_t head = n / D, d = n % D;
+            return head * D + (d < R ? nope + rotated(d) : d - R);
+          },
+          [=](int64_t n) { return n < rank ? n : rank + rotated(n - rank); },
+          [=](int64_t n) {
+            return n < keyRows ? n / nope * (nope + Dv) + n % nope
+                               : (n - keyRows) / Dv * (nope + Dv) + nope + (n - keyRows) % Dv;
+          }};
+}
+
+/// The GPU's latent attention projections: [out, in] float32 (bf16 pairs later, as the other
+/// projections), rows kept as latentRows says; the latents' norm gains into `w`.
+void readGpuLatent(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre, LayerWeights &w,
+                   GpuLayerWeights &g) {
+  const Plan::LatentPlan &lat = p.latent;
+  const int64_t H = p.hidden, R = lat.ropeDim, qRows = lp.heads * lp.headDim, cRows = lat.kvRank + R,
+                kvRows = lp.heads * (lp.headDim - R + lp.headDimV);
+  const LatentRows rows = latentRows(p, lp);
+  const std::string attn = pre + "self_attn.";
+  // Row n of the kept [out, in] matrix (or bias: in = 1) is row rowOf(n) of the stored one.
+  auto kept = [](const std::vector<float> &stored, int64_t out, int64_t in, const std::function<int64_t(int64_t)> &rowOf) {
+    std::vector<float> w(stored.size());
+    for (int64_t n = 0; n < out; ++n)
+      std::copy_n(stored.begin() + rowOf(n) * in, in, w.begin() + n * in);
+    return w;
+  };
+  if (lat.qRank > 0) {
+    g.qA = r.read(attn + "q_a_proj.weight", {lat.qRank, H});
+    if (lp.oBias)
+      g.qABias = r.read(attn + "q_a_proj.bias", {lat.qRank});
+    w.qANorm = r.read(attn + "q_a_layernorm.weight", {lat.qRank});
+    g.qB = kept(r.read(attn + "q_b_proj.weight", {qRows, lat.qRank}), qRows, lat.qRank, rows.query);
+  } else {
+    g.qA = kept(r.read(attn + "q_proj.weight", {qRows, H}), qRows, H, rows.query);
+  }
+  g.kvA = kept(r.read(attn + "kv_a_proj_with_mqa.weight", {cRows, H}), cRows, H, rows.latent);
+  if (lp.oBias)
+    g.kvABias = kept(r.read(attn + "kv_a_proj_with_mqa.bias", {cRows}), cRows, 1, rows.latent);
+  w.kvANorm = r.read(attn + "kv_a_layernorm.weight", {lat.kvRank});
+  g.kvB = kept(r.read(attn + "kv_b_proj.weight", {kvRows, lat.kvRank}), kvRows, lat.kvRank, rows.keysValues);
+}
+
+/// Latent attention's projections (rows kept as latentRows says). Biases (the model's attention bias) on
+/// q_a_proj, kv_a_proj_with_mqa and o_proj only.
 void readLatentAttention(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre,
                          LayerWeights &w) {
   const Plan::LatentPlan &lat = p.latent;
-  const int64_t H = p.hidden, D = lp.headDim, R = lat.ropeDim, nope = D - R;
+  const int64_t H = p.hidden, D = lp.headDim, R = lat.ropeDim;
   const bool bias = lp.oBias;
-  auto rotated = [&](int64_t d) { return p.rope.interleaved ? ropeDimOf(d, R) : d; };
-  auto qRowOf = [=](int64_t n) {
-    const int64_t head = n / D, d = n % D;
-    return head * D + (d < R ? nope + rotated(d) : d - R);
-  };
+  const LatentRows rows = latentRows(p, lp);
   const std::string attn = pre + "self_attn.";
   if (lat.qRank > 0) {
     r.linear(w.qA, attn + "q_a_proj", lat.qRank, H, bias);
     w.qANorm = r.read(attn + "q_a_layernorm.weight", {lat.qRank});
-    r.fused(w.qB, {{attn + "q_b_proj", lp.heads * D}}, lat.qRank, false, qRowOf);
+    r.fused(w.qB, {{attn + "q_b_proj", lp.heads * D}}, lat.qRank, false, rows.query);
   } else {
-    r.fused(w.qA, {{attn + "q_proj", lp.heads * D}}, H, false, qRowOf);
+    r.fused(w.qA, {{attn + "q_proj", lp.heads * D}}, H, false, rows.query);
   }
-  r.fused(w.kvA, {{attn + "kv_a_proj_with_mqa", lat.kvRank + R}}, H, bias,
-          [=](int64_t n) { return n < lat.kvRank ? n : lat.kvRank + rotated(n - lat.kvRank); });
+  r.fused(w.kvA, {{attn + "kv_a_proj_with_mqa", lat.kvRank + R}}, H, bias, rows.latent);
   w.kvANorm = r.read(attn + "kv_a_layernorm.weight", {lat.kvRank});
-  r.linear(w.kvB, attn + "kv_b_proj", lp.heads * (nope + lp.headDimV), lat.kvRank, false);
+  r.fused(w.kvB, {{attn + "kv_b_proj", lp.heads * (D - R + lp.headDimV)}}, lat.kvRank, false, rows.keysValues);
 }
 
 /// The checkpoint tensors whose rows, stacked, hold a layer's q, k and v: Phi-3's qkv_proj, GPT-NeoX's
@@ -987,7 +1039,6 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
     const LayerPlan &lp = p.layers[l];
     LayerWeights &w = m.layers.emplace_back();
     std::string pre = "model.layers." + std::to_string(l) + ".";
-    const int64_t qRows = lp.heads * lp.headDim;
     readLayerVectors(r, p, lp, pre, w);
     if (p.latent.enabled())
       readLatentAttention(r, p, lp, pre, w);
@@ -1090,8 +1141,8 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
 /// dense kernels it calls in the artifact (one from an older xfc may lack some), checked when the model
 /// loads, by name.
 void checkGpuSupport(const xfrt_model &m) {
-  if (m.plan.latent.enabled())
-    fail("latent attention (DeepSeek-V2/V3's) runs on the CPU only so far; compile the model with --target=cpu");
+  if (m.plan.latent.enabled() && findKernelIndex(*m.module, "xf_dense_latent_qkv") < 0)
+    fail("'" + m.module->path + "' lacks the dense kernel 'xf_dense_latent_qkv' (compile the model with xfc)");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate_stacked",
                              "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu_stacked", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
@@ -1151,30 +1202,34 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     std::string pre = "model.layers." + std::to_string(l) + ".";
     int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
     readLayerVectors(r, p, lp, pre, w);
-    // q, k and v stacked along their outputs: one matmul gives [S, q | k | v].
-    std::vector<float> stored, storedBias;
-    for (const auto &[name, rows] : qkvParts(p, lp, pre)) {
-      std::vector<float> part = readWeight(name + ".weight", rows, H);
-      stored.insert(stored.end(), part.begin(), part.end());
-      if (lp.qkvBias) {
-        std::vector<float> bias = r.read(name + ".bias", {rows});
-        storedBias.insert(storedBias.end(), bias.begin(), bias.end());
-      }
-    }
-    if (const auto rowOf = qkvRowOf(p, lp)) {
-      const int64_t rows = qRows + 2 * kvRows;
-      g.qkv.resize(stored.size());
-      g.qkvBias.resize(storedBias.size());
-      for (int64_t n = 0; n < rows; ++n) {
-        std::copy_n(stored.begin() + rowOf(n) * H, H, g.qkv.begin() + n * H);
-        if (!storedBias.empty())
-          g.qkvBias[n] = storedBias[rowOf(n)];
-      }
+    if (p.latent.enabled()) {
+      readGpuLatent(r, p, lp, pre, w, g);
     } else {
-      g.qkv = std::move(stored);
-      g.qkvBias = std::move(storedBias);
+      // q, k and v stacked along their outputs: one matmul gives [S, q | k | v].
+      std::vector<float> stored, storedBias;
+      for (const auto &[name, rows] : qkvParts(p, lp, pre)) {
+        std::vector<float> part = readWeight(name + ".weight", rows, H);
+        stored.insert(stored.end(), part.begin(), part.end());
+        if (lp.qkvBias) {
+          std::vector<float> bias = r.read(name + ".bias", {rows});
+          storedBias.insert(storedBias.end(), bias.begin(), bias.end());
+        }
+      }
+      if (const auto rowOf = qkvRowOf(p, lp)) {
+        const int64_t rows = qRows + 2 * kvRows;
+        g.qkv.resize(stored.size());
+        g.qkvBias.resize(storedBias.size());
+        for (int64_t n = 0; n < rows; ++n) {
+          std::copy_n(stored.begin() + rowOf(n) * H, H, g.qkv.begin() + n * H);
+          if (!storedBias.empty())
+            g.qkvBias[n] = storedBias[rowOf(n)];
+        }
+      } else {
+        g.qkv = std::move(stored);
+        g.qkvBias = std::move(storedBias);
+      }
     }
-    g.o = readWeight(pre + outProjection(p) + ".weight", H, qRows);
+    g.o = readWeight(pre + outProjection(p) + ".weight", H, lp.heads * lp.headDimV);
     if (lp.oBias)
       g.oBias = r.read(pre + outProjection(p) + ".bias", {H});
     if (lp.affine)
@@ -1303,7 +1358,11 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     const LayerPlan &lp = p.layers[l];
     const int64_t I = intermediateOf(lp);
     layout(g.qkv, H);
-    layout(g.o, lp.heads * lp.headDim);
+    layout(g.o, lp.heads * lp.headDimV);
+    layout(g.qA, H);
+    layout(g.qB, p.latent.qRank);
+    layout(g.kvA, H);
+    layout(g.kvB, p.latent.kvRank);
     layout(g.gateUp, H);
     layout(g.down, I);
     if (f32Routers.empty() || policy == Storage::BF16)
@@ -1432,6 +1491,8 @@ struct GpuActivations {
   std::vector<float> x, sum, h, o, qkv, queries, attn, merged, gateUp, act,
       routerLogits, routes, groups, expertOut, last, normed, logits, sharedGateUp, sharedAct, sharedOut, sharedGate;
   std::vector<float> gates, alphaRows, alpha; // mixture-of-head and affine-scaled attention's per-token operands
+  std::vector<float> latentQuery, latentQueryNormed, latentQueries, latentKeys, latentKeysOnly, latentKeysNormed,
+      keysValues; // latent attention
   std::vector<float> mlpNormed; // the MLP's own norm of x, side by side with attention (GPT-NeoX)
   std::vector<float> positionIds; // a forward's positions, rows of the learned position table (GPT-2)
   /// A product's input rounded to bf16 pairs (the CUDA bf16 dot).
@@ -1616,8 +1677,8 @@ const float *normBias(const std::vector<float> &bias) { return bias.empty() ? nu
 /// Latent attention's q | k | v rows ([S, ldq]: q [heads * D], k [heads * D], v [heads * Dv]) from the
 /// normalized input `in`, in the layout the other attentions' fused projection gives: q from q_a_proj,
 /// its norm and q_b_proj (or q_proj); each head's k as the shared rotated dims then its own unrotated
-/// dims from kv_b_proj, v from kv_b_proj, both of the normalized latent (readLatentAttention stores the
-/// rows in that order).
+/// dims from kv_b_proj, v from kv_b_proj, both of the normalized latent (rows kept as latentRows says;
+/// xf_dense_latent_qkv is the same on GPUs).
 void latentQkv(const Plan &p, const LayerPlan &lp, const LayerWeights &w, Scratch &sc, const float *in, int64_t S,
                int64_t rows, float eps, float offset, float *qkv, int64_t ldq) {
   const Plan::LatentPlan &lat = p.latent;
@@ -1645,13 +1706,13 @@ void latentQkv(const Plan &p, const LayerPlan &lp, const LayerWeights &w, Scratc
   dense::linear(w.kvB, latent, lat.kvRank, rows, kv, w.kvB.outPadded);
   for (int64_t t = 0; t < S; ++t) {
     float *row = qkv + t * ldq, *keys = row + Hq * D, *values = keys + Hq * D;
-    const float *perHead = kv + t * w.kvB.outPadded;
+    const float *expanded = kv + t * w.kvB.outPadded;
     std::memcpy(row, q + t * ldQ, sizeof(float) * Hq * D);
     for (int64_t h = 0; h < Hq; ++h) {
       std::memcpy(keys + h * D, c + t * w.kvA.outPadded + lat.kvRank, sizeof(float) * R);
-      std::memcpy(keys + h * D + R, perHead + h * (nope + Dv), sizeof(float) * nope);
-      std::memcpy(values + h * Dv, perHead + h * (nope + Dv) + nope, sizeof(float) * Dv);
+      std::memcpy(keys + h * D + R, expanded + h * nope, sizeof(float) * nope);
     }
+    std::memcpy(values, expanded + Hq * nope, sizeof(float) * Hq * Dv);
   }
 }
 
@@ -1963,22 +2024,24 @@ void sendCache(xfrt_session &s, LayerCache &cache, size_t layer) {
     moved = true;
   }
   if (!moved && cache.count > cache.synced) {
-    const size_t rowBytes = static_cast<size_t>(cache.headDim) * cache.elementBytes();
-    for (std::vector<uint8_t> *rows : {&cache.k, &cache.v})
+    for (std::vector<uint8_t> *rows : {&cache.k, &cache.v}) {
+      const size_t rowBytes = static_cast<size_t>(cache.dimsOf(*rows)) * cache.elementBytes();
       for (int64_t h = 0; h < cache.kvHeads; ++h)
         check(s.context->updatePinned(rows->data(), cache.row(*rows, h, cache.synced) - rows->data(),
                                       rowBytes * (cache.count - cache.synced)));
+    }
   }
   cache.synced = cache.count;
 }
 
 /// After the forward: the appended rows' ranges, to read back into the mirror.
 void cacheRowsToFetch(LayerCache &cache, std::vector<HostRange> &ranges) {
-  const size_t rowBytes = static_cast<size_t>(cache.headDim) * cache.elementBytes();
-  for (std::vector<uint8_t> *rows : {&cache.k, &cache.v})
+  for (std::vector<uint8_t> *rows : {&cache.k, &cache.v}) {
+    const size_t rowBytes = static_cast<size_t>(cache.dimsOf(*rows)) * cache.elementBytes();
     for (int64_t h = 0; cache.count > cache.synced && h < cache.kvHeads; ++h)
       ranges.push_back({rows->data(), static_cast<size_t>(cache.row(*rows, h, cache.synced) - rows->data()),
                         rowBytes * (cache.count - cache.synced)});
+  }
   cache.synced = cache.count;
 }
 
@@ -2152,27 +2215,59 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
               layer);
   };
 
+  // Latent attention's q | k | v [S, width] from the attention input, as the CPU's latentQkv: the query
+  // latent's product, norm and expansion (or q_proj), the key/value latent's product and norm, kv_b_proj,
+  // then xf_dense_latent_qkv.
+  auto latentQkv = [&](std::vector<float> &in, size_t layer, std::vector<float> &qkv, int64_t width) {
+    const LayerPlan &lp = p.layers[layer];
+    const LayerWeights &w = m.layers[layer];
+    GpuLayerWeights &g = m.gpuLayers[layer];
+    const Plan::LatentPlan &lat = p.latent;
+    const int64_t Hq = lp.heads, D = lp.headDim, rank = lat.kvRank, cols = rank + lat.ropeDim,
+                  kvCols = Hq * (D - lat.ropeDim + lp.headDimV), qOut = lat.qRank > 0 ? lat.qRank : Hq * D;
+    std::vector<float> noBias;
+    std::vector<float> &qa = resident(a.latentQuery, S * qOut);
+    project(in, H, g.qA, g.qABias, qa, qOut, layer, S);
+    std::vector<float> *q = &qa;
+    if (lat.qRank > 0) {
+      std::vector<float> &normed = resident(a.latentQueryNormed, S * lat.qRank);
+      normKernel(qa, S, lat.qRank, w.qANorm, noBias, normed, layer);
+      q = &resident(a.latentQueries, S * Hq * D);
+      project(normed, lat.qRank, g.qB, noBias, *q, Hq * D, layer, S);
+    }
+    std::vector<float> &c = resident(a.latentKeys, S * cols), &latent = resident(a.latentKeysOnly, S * rank),
+                       &normed = resident(a.latentKeysNormed, S * rank), &kv = resident(a.keysValues, S * kvCols);
+    project(in, H, g.kvA, g.kvABias, c, cols, layer, S);
+    slice(c, S, cols, 0, latent, rank, layer);
+    normKernel(latent, S, rank, w.kvANorm, noBias, normed, layer);
+    project(normed, rank, g.kvB, noBias, kv, kvCols, layer, S);
+    runKernel(s, "xf_dense_latent_qkv",
+              {view(*q, {S, Hq * D}), view(c, {S, cols}), view(kv, {S, kvCols}),
+               view(constant({static_cast<float>(rank), static_cast<float>(D)}), {2}), view(qkv, {S, width})},
+              layer);
+  };
+
   for (size_t l = 0; l < p.layers.size(); ++l) {
     const LayerPlan &lp = p.layers[l];
     LayerWeights &w = m.layers[l];
     GpuLayerWeights &g = m.gpuLayers[l];
     LayerCache &cache = s.caches[l];
-    const int64_t D = lp.headDim, Hq = lp.heads, Hkv = lp.kvHeads, width = (Hq + 2 * Hkv) * D;
+    const int64_t D = lp.headDim, Dv = lp.headDimV, Hq = lp.heads, Hkv = lp.kvHeads, width = Hq * D + Hkv * (D + Dv);
     std::vector<float> &qkv = resident(a.qkv, S * width), &queries = resident(a.queries, S * Hq * D),
-                       &attn = resident(a.attn, S * Hq * D);
+                       &attn = resident(a.attn, S * Hq * Dv);
 
-    // Head gates and affine attention's alpha read the attention input: a norm folded into the q | k | v
-    // product would leave none to read.
-    const bool perTokenOperands = lp.routerIndex >= 0 || lp.affine;
+    // Head gates, affine attention's alpha and latent attention's projections read the attention input: a
+    // norm folded into the q | k | v product would leave none to read.
+    const bool ownNorm = lp.routerIndex >= 0 || lp.affine || p.latent.enabled();
     std::vector<float> *attnIn = p.postNorms() ? &x : &h;
-    if (p.postNorms()) {
-      project(x, H, g.qkv, g.qkvBias, qkv, width, l, S); // OLMo 2: no norm before the block
-    } else if (perTokenOperands) {
+    if (ownNorm && !p.postNorms())
       normKernel(x, S, H, w.inputNorm, w.inputNormBias, h, l);
-      project(h, H, g.qkv, g.qkvBias, qkv, width, l, S);
-    } else {
+    if (p.latent.enabled())
+      latentQkv(*attnIn, l, qkv, width);
+    else if (p.postNorms() || ownNorm)
+      project(*attnIn, H, g.qkv, g.qkvBias, qkv, width, l, S); // OLMo 2: no norm before the block
+    else
       normProject(x, H, w.inputNorm, w.inputNormBias, h, g.qkv, g.qkvBias, qkv, width, l);
-    }
     // [1, Hq, S] per token and head: the router kernel's gates; alpha before its activation (the kernel's).
     std::vector<float> *gates = nullptr, *alpha = nullptr;
     if (lp.routerIndex >= 0) {
@@ -2214,7 +2309,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     const std::string norm = headNorm ? "_norm" : "",
                       suffix = cache.dtype == XFRT_BF16 ? "_bf16" : cache.dtype == XFRT_F16 ? "_f16" : "";
     auto cacheOf = [&](std::vector<uint8_t> &rows) {
-      xfrt_tensor into = view(rows, {Hkv, cache.capacity, D});
+      xfrt_tensor into = view(rows, {Hkv, cache.capacity, cache.dimsOf(rows)});
       into.dtype = cache.dtype;
       return into;
     };
@@ -2245,7 +2340,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     const int64_t Tk = cache.count;
     // The kernel reads the cache's [Hkv, capacity, D] rows in place: key and value rows pitched by capacity.
     auto cacheView = [&](std::vector<uint8_t> &rows) {
-      xfrt_tensor t = view(rows, {1, Hkv, Tk, D});
+      xfrt_tensor t = view(rows, {1, Hkv, Tk, cache.dimsOf(rows)});
       t.dtype = cache.dtype;
       return t;
     };
@@ -2262,22 +2357,22 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
                          : name == "gates"    ? view(*gates, {1, Hq, S})
                          : name == "alpha"    ? view(*alpha, {1, Hq, S})
                          : name == "alpha_ma" ? view(w.alphaMa, {Hq})
-                                              : view(attn, {1, Hq, S, D})); // the output (the plan admits no other)
+                                              : view(attn, {1, Hq, S, Dv})); // the output (the plan admits no other)
     }
     runKernel(s, attention.name, std::move(operands), l, pitches);
 
     std::vector<float> *merged = &attn;
     if (S > 1) {
-      merged = &resident(a.merged, S * Hq * D);
-      runKernel(s, "xf_dense_transpose01", {view(attn, {Hq, S, D}), view(*merged, {S, Hq, D})}, l);
+      merged = &resident(a.merged, S * Hq * Dv);
+      runKernel(s, "xf_dense_transpose01", {view(attn, {Hq, S, Dv}), view(*merged, {S, Hq, Dv})}, l);
     }
     // The residual adds go into the o and down products' epilogues (x += ...), except where a norm (Gemma 2's
     // sandwich), a bias or a residual scale (Granite) comes between.
     const bool fuseResidual = !p.sandwich() && !p.postNorms() && p.residualScale == 1.0;
     if (fuseResidual && g.oBias.empty()) {
-      project(*merged, Hq * D, g.o, g.oBias, x, H, l, S, Use::Residual);
+      project(*merged, Hq * Dv, g.o, g.oBias, x, H, l, S, Use::Residual);
     } else {
-      project(*merged, Hq * D, g.o, g.oBias, o, H, l, S);
+      project(*merged, Hq * Dv, g.o, g.oBias, o, H, l, S);
       std::vector<float> *attnOut = &o;
       if (p.sandwich() || p.postNorms()) {
         normKernel(o, S, H, w.postAttnNorm, w.postAttnNormBias, h, l);
@@ -2636,7 +2731,8 @@ xfrt_status xfrt_session_create(xfrt_model *model, xfrt_context *context, int64_
              {&w.inputNorm, &w.postAttnNorm, &w.preFfnNorm, &w.postFfnNorm, &w.qNorm, &w.kNorm, &w.sinks, &g.qkv, &g.o,
               &g.gateUp, &g.down, &g.qkvBias, &g.oBias, &g.gateUpBias, &g.downBias, &w.inputNormBias,
               &w.postAttnNormBias, &w.preFfnNormBias, &w.postFfnNormBias, &w.selectionBias, &w.mohRouted,
-              &w.mohShared, &w.mohHead, &w.alphaMa, &g.alphaProj})
+              &w.mohShared, &w.mohHead, &w.alphaMa, &g.alphaProj, &g.qA, &g.qABias, &g.qB, &g.kvA, &g.kvABias,
+              &g.kvB, &w.qANorm, &w.kvANorm})
           weights.push_back(v);
       }
       for (const GpuLayerWeights &g : model->gpuLayers) {

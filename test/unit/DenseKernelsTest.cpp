@@ -636,6 +636,37 @@ TEST_P(DenseKernels, SliceColumnsAndTranspose) {
             std::string::npos);
 }
 
+// Latent attention's q | k | v on the device: q as given, each head's keys the latent projection's R shared
+// rotated dims then its own unrotated ones, the values after every head's keys in kv_b_proj's output.
+TEST_P(DenseKernels, LatentQkvAssemblesHeads) {
+  const int64_t S = 3, H = 2, D = 6, R = 2, nope = D - R, Dv = 3, rank = 5;
+  std::vector<float> q = randomNormals(S * H * D, 16), c = randomNormals(S * (rank + R), 17),
+                     kv = randomNormals(S * H * (nope + Dv), 18), params = {float(rank), float(D)};
+  const int64_t width = 2 * H * D + H * Dv;
+  std::vector<float> y(S * width, std::nanf(""));
+  ASSERT_EQ(run("xf_dense_latent_qkv", {tensorOf(q, {S, H * D}), tensorOf(c, {S, rank + R}),
+                                        tensorOf(kv, {S, H * (nope + Dv)}), tensorOf(params, {2}), tensorOf(y, {S, width})}),
+            "");
+  std::vector<double> expected(S * width);
+  for (int64_t t = 0; t < S; ++t) {
+    double *row = expected.data() + t * width;
+    for (int64_t i = 0; i < H * D; ++i)
+      row[i] = q[t * H * D + i];
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t d = 0; d < D; ++d)
+        row[H * D + h * D + d] = d < R ? c[t * (rank + R) + rank + d] : kv[t * H * (nope + Dv) + h * nope + d - R];
+    for (int64_t i = 0; i < H * Dv; ++i)
+      row[2 * H * D + i] = kv[t * H * (nope + Dv) + H * nope + i];
+  }
+  EXPECT_EQ(worstError(y, expected), 0.0);
+  std::vector<float> narrow(S * (width - 1));
+  EXPECT_NE(run("xf_dense_latent_qkv", {tensorOf(q, {S, H * D}), tensorOf(c, {S, rank + R}),
+                                        tensorOf(kv, {S, H * (nope + Dv)}), tensorOf(params, {2}),
+                                        tensorOf(narrow, {S, width - 1})})
+                .find("is not q | k | v for q [3, 12]"),
+            std::string::npos);
+}
+
 // A KV cache's append on the device: rows [S, H, D] at rows [base, base + S) of [H, C, D], rounded to the
 // cache's element type as the host rounds them; the other rows stay as they were.
 TEST_P(DenseKernels, CacheStoreAppendsRoundedRows) {

@@ -242,12 +242,8 @@ mlir::OwningOpRef<mlir::ModuleOp> loadSpec(mlir::MLIRContext &ctx, SourceMgr &sm
 
 /// Records the model's plan (frontend/ModelPlan.h) for the kernel ABI pass to put in the artifact's
 /// metadata. A model the runtime cannot run still compiles: its artifact serves the attention kernels.
-void attachModelPlan(mlir::ModuleOp module, const xf::ModelSpec &model, StringRef target) {
+void attachModelPlan(mlir::ModuleOp module, const xf::ModelSpec &model) {
   Expected<json::Value> plan = xf::describeModelPlan(model, module);
-  if (plan && target != "cpu" && model.latent.enabled())
-    plan = createStringError(inconvertibleErrorCode(), "model '" + model.name +
-                                                           "': latent attention runs on the CPU only so far "
-                                                           "(--target=cpu)");
   if (!plan) {
     errs() << "xfc: warning: " << toString(plan.takeError())
            << "; the artifact holds the model's attention kernels only\n";
@@ -600,7 +596,7 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
   if (spec && spec->models.size() == 1 && emit != Emit::XF)
-    attachModelPlan(*module, spec->models.front(), target);
+    attachModelPlan(*module, spec->models.front());
 
   {
     // The variants the spec declares, then those given with --variant. Variant passes anchor on functions
