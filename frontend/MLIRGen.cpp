@@ -277,7 +277,8 @@ void buildKernel(OpBuilder &b, ModuleOp module, const KernelRequest &k) {
   // and the depth (phase-bounded RoPE).
   if (const ::xf::ModelSpec *m = k.model) {
     const ::xf::RopeSpec &rope = k.rope ? *k.rope : m->rope;
-    int64_t rotary = m->latent.enabled() ? m->latent.ropeDim : static_cast<int64_t>(std::llround(a.headDim * rope.partial));
+    int64_t rotary =
+        m->latent.enabled() ? m->latent.ropeDim : static_cast<int64_t>(std::llround(a.headDim * rope.partial));
     func->setAttr("xf.model", b.getDictionaryAttr({
                                   b.getNamedAttr("hidden", b.getI64IntegerAttr(m->hidden)),
                                   b.getNamedAttr("layers", b.getI64IntegerAttr(m->numLayers)),

@@ -208,6 +208,10 @@ const Architecture kArchitectures[] = {
     // pairs, tied embeddings, the logits scaled (logit_scale).
     {"CohereForCausalLM", "cohere", 10000.0, 1e-5, true, "silu", 0, false, SlidingStyle::None, std::nullopt, 8192, true,
      false, false, 0, 0},
+    // Cohere 2 (Command R7B, Command A): Cohere's block, sliding layers every sliding_window_pattern - 1 of
+    // sliding_window_pattern, RoPE on the sliding layers only (the others NoPE), no q/k norms.
+    {"Cohere2ForCausalLM", "cohere2", 10000.0, 1e-5, true, "silu", 0, false, SlidingStyle::Pattern, 4096, 8192, true,
+     false, false, 0, 0},
     // GPT-2: learned absolute positions and no RoPE, Conv1D weights ([in, out]), one c_attn for q, k and v,
     // LayerNorms with biases, an MLP without a gate, tied embeddings.
     {"GPT2LMHeadModel", "gpt2", 10000.0, 1e-5, true, "gelu_new", 0, false, SlidingStyle::None, std::nullopt, 1024,
@@ -282,7 +286,8 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM",
                                         "Olmo3ForCausalLM", "HeliumForCausalLM", "Glm4MoeForCausalLM",
                                         "Dots1ForCausalLM", "Ernie4_5_MoeForCausalLM", "PhimoeForCausalLM",
-                                        "DeepseekV3ForCausalLM", "Mistral3ForConditionalGeneration"};
+                                        "DeepseekV3ForCausalLM", "Cohere2ForCausalLM",
+                                        "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -565,7 +570,8 @@ private:
     // LayerNorm without bias, the others RMSNorm.
     const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2",
                phi = arch->modelType == "phi", neox = arch->modelType == "gpt_neox",
-               cohere = arch->modelType == "cohere", phimoe = arch->modelType == "phimoe";
+               cohere2 = arch->modelType == "cohere2", cohere = arch->modelType == "cohere" || cohere2,
+               phimoe = arch->modelType == "phimoe";
     const StringRef epsKey = stablelm || phi || neox || cohere || gpt2 ? "layer_norm_eps"
                              : starcoder2                             ? "norm_epsilon"
                                                                       : "rms_norm_eps";
@@ -675,10 +681,12 @@ private:
       // logits by logit_scale.
       m.normPlacement = NormPlacement::Parallel;
       m.logitScale = numberField("logit_scale", 0.0625);
-      // Command R+: CohereLayerNorm of q and k per head, weights [heads, head_dim].
-      if (boolField("use_qk_norm", false))
+      // Command R+: CohereLayerNorm of q and k per head, weights [heads, head_dim]. Cohere 2 has none.
+      if (!cohere2 && boolField("use_qk_norm", false))
         a.qkNorm = QkNorm::PerHeadGains;
     }
+    if (cohere2)
+      readCohere2Fields(m);
     if (neox) {
       // GPTNeoXLayer: x + attention(input_layernorm(x)) + mlp(post_attention_layernorm(x)) by default,
       // otherwise each block after its own norm in turn.
@@ -759,6 +767,16 @@ private:
         for (int64_t l = 0; l < m.numLayers; ++l)
           if (!m.isSlidingLayer(l))
             m.nopeLayers.push_back(l);
+    }
+    if (cohere2) {
+      // Cohere2Attention rotates q and k only in sliding layers: the full ones are NoPE. With sliding_window
+      // null no layer would rotate.
+      if (const json::Value *sw = root->get("sliding_window"); sw && sw->kind() == json::Value::Null)
+        error("sliding_window", "Cohere2ForCausalLM without a sliding window (no layer would apply RoPE) is not "
+                                "supported");
+      for (int64_t l = 0; l < m.numLayers; ++l)
+        if (!m.isSlidingLayer(l))
+          m.nopeLayers.push_back(l);
     }
     if (arch->modelType == "smollm3")
       readSmolLM3Layers(m);
@@ -1052,6 +1070,38 @@ private:
       intField("ep_size", 1);
       numberField("aux_loss_alpha", 0.0);
       boolField("seq_aux", true);
+    }
+  }
+
+  /// Fields of Cohere's original configuration that Cohere2Config never reads (the published Command R7B
+  /// config carries them): only values describing what the class computes are accepted. Its head_dim is
+  /// always hidden_size / num_attention_heads.
+  void readCohere2Fields(const ModelSpec &m) {
+    const AttentionConfig &a = m.attention;
+    if (const json::Value *v = field("head_dim"))
+      if (std::optional<int64_t> d = asInt(*v, "head_dim", 1, "a positive integer"); d && *d != a.headDim)
+        error("head_dim", "Cohere2Config's head_dim is hidden_size / num_attention_heads (" +
+                              std::to_string(a.headDim) + "), got " + std::to_string(*d));
+    auto expect = [&](StringRef key, const json::Value &expected) {
+      if (const json::Value *v = field(key); v && *v != expected)
+        error(key, "'" + key + "' = " + describe(*v) + ": only " + describe(expected) + " is supported (HF's " +
+                       m.architecture + " ignores this field)");
+    };
+    expect("order_of_interleaved_layers", "local_attn_first");
+    expect("position_embedding_type", "rope_gptj");
+    expect("use_gated_activation", true);
+    expect("use_embedding_sharing", m.tieEmbeddings);
+    if (const json::Value *v = field("rotary_pct"))
+      if (std::optional<double> pct = asNumber(*v, "rotary_pct"); pct && *pct != 1.0)
+        error("rotary_pct", "'rotary_pct' = " + formatNumber(*pct) + ": only 1 is supported (HF's " + m.architecture +
+                                " ignores this field)");
+    // layer_switch: the original name of sliding_window_pattern (read with the layer types).
+    if (const json::Value *v = field("layer_switch")) {
+      const json::Value *pattern = root->get("sliding_window_pattern");
+      std::optional<int64_t> expected = pattern ? pattern->getAsInteger() : std::optional<int64_t>(4);
+      if (std::optional<int64_t> n = asInt(*v, "layer_switch", 1, "a positive integer"); n && n != expected)
+        error("layer_switch", "'layer_switch' (" + std::to_string(*n) +
+                                  ") disagrees with sliding_window_pattern, which HF's " + m.architecture + " reads");
     }
   }
 
@@ -1375,7 +1425,9 @@ private:
         break;
       }
       // Olmo3Config has no pattern field: layer i slides unless (i + 1) % 4 == 0.
-      int64_t pattern = arch.modelType == "olmo3" ? 4 : intField("sliding_window_pattern", exaone ? 4 : 6);
+      int64_t pattern = arch.modelType == "olmo3"
+                            ? 4
+                            : intField("sliding_window_pattern", exaone || arch.modelType == "cohere2" ? 4 : 6);
       if (!explicitTypes && pattern > 0)
         for (int64_t i = 0; i < n; ++i)
           types[i] = (i + 1) % pattern ? LayerType::Sliding : LayerType::Full;

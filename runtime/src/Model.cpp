@@ -761,7 +761,8 @@ void readGpuLatent(WeightReader &r, const Plan &p, const LayerPlan &lp, const st
   const LatentRows rows = latentRows(p, lp);
   const std::string attn = pre + "self_attn.";
   // Row n of the kept [out, in] matrix (or bias: in = 1) is row rowOf(n) of the stored one.
-  auto kept = [](const std::vector<float> &stored, int64_t out, int64_t in, const std::function<int64_t(int64_t)> &rowOf) {
+  auto kept = [](const std::vector<float> &stored, int64_t out, int64_t in,
+                 const std::function<int64_t(int64_t)> &rowOf) {
     std::vector<float> w(stored.size());
     for (int64_t n = 0; n < out; ++n)
       std::copy_n(stored.begin() + rowOf(n) * in, in, w.begin() + n * in);
@@ -1402,10 +1403,11 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
 // KV cache
 //===----------------------------------------------------------------------===//
 
-/// One layer's keys and values, [kvHeads, capacity, headDim] each, rows in position order, of the element
-/// type the layer's attention kernel reads (float32, or bf16 / f16 words rounded as they are stored). A
-/// windowed layer keeps the `sinkTokens` first rows plus the newest ones its window can still see: before
-/// new rows would overflow, older rows are dropped by moving the kept ones down (amortized O(1) per token).
+/// One layer's keys and values, [kvHeads, capacity, headDim] and [kvHeads, capacity, headDimV] (narrower
+/// value heads in latent attention), rows in position order, of the element type the layer's attention
+/// kernel reads (float32, or bf16 / f16 words rounded as they are stored). A windowed layer keeps the
+/// `sinkTokens` first rows plus the newest ones its window can still see: before new rows would overflow,
+/// older rows are dropped by moving the kept ones down (amortized O(1) per token).
 struct LayerCache {
   int64_t kvHeads = 0, headDim = 0, headDimV = 0, capacity = 0, count = 0; // headDimV: the value rows
   int64_t window = 0, sinkTokens = 0;
@@ -1842,7 +1844,8 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
           alpha[hh * S + t] = perToken[t * ld + hh];
     }
 
-    // The kernel sees the cache rows as key/value [1, Hkv, count, D] in place; its operands in its order.
+    // The kernel sees the cache rows as key [1, Hkv, count, D] and value [1, Hkv, count, Dv] in place; its
+    // operands in its order.
     const int64_t Tk = cache.count;
     int64_t qShape[4] = {1, Hq, S, D}, qStrides[4] = {Hq * S * D, S * D, D, 1};
     int64_t kvShape[4] = {1, Hkv, Tk, D}, kvStrides[4] = {Hkv * C * D, C * D, D, 1};
@@ -1871,7 +1874,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
     }
     run(lp.kernelIndex, operands);
 
-    // [Hq, S, D] -> [S, Hq * D] for the output projection (at S = 1 the two are the same).
+    // [Hq, S, Dv] -> [S, Hq * Dv] for the output projection (at S = 1 the two are the same).
     float *merged = attn;
     if (S > 1) {
       merged = Scratch::sized(sc.merged, rows, Hq * Dv);
@@ -2265,7 +2268,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (p.latent.enabled())
       latentQkv(*attnIn, l, qkv, width);
     else if (p.postNorms() || ownNorm)
-      project(*attnIn, H, g.qkv, g.qkvBias, qkv, width, l, S); // OLMo 2: no norm before the block
+      project(*attnIn, H, g.qkv, g.qkvBias, qkv, width, l, S); // normed above, or no norm before (OLMo 2)
     else
       normProject(x, H, w.inputNorm, w.inputNormBias, h, g.qkv, g.qkvBias, qkv, width, l);
     // [1, Hq, S] per token and head: the router kernel's gates; alpha before its activation (the kernel's).
@@ -2338,7 +2341,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
               l);
     cache.count += S;
     const int64_t Tk = cache.count;
-    // The kernel reads the cache's [Hkv, capacity, D] rows in place: key and value rows pitched by capacity.
+    // The kernel reads the cache's [Hkv, capacity, D] (values: Dv) rows in place, pitched by capacity.
     auto cacheView = [&](std::vector<uint8_t> &rows) {
       xfrt_tensor t = view(rows, {1, Hkv, Tk, cache.dimsOf(rows)});
       t.dtype = cache.dtype;

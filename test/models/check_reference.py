@@ -6,7 +6,7 @@
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
 phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe, ernie4_5_moe,
-dots1, phimoe, deepseek_v3) it generates a tiny checkpoint and checks:
+dots1, phimoe, deepseek_v3, cohere2) it generates a tiny checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10; for phimoe's longrope, whose factors follow each forward's length while the cached keys
      keep theirs, with the choice pinned to the short and to the long factors);
@@ -32,9 +32,11 @@ dots1, phimoe, deepseek_v3) it generates a tiny checkpoint and checks:
      kv_a_layernorm, kv_b_proj split into k_pass and the values; apply_rotary_pos_emb_interleave's view / transpose /
      reshape before rotate_half; k_rot expanded to every head; its scaling with yarn_get_mscale(factor,
      mscale_all_dim)^2), _compute_yarn_parameters' attention factor from mscale / mscale_all_dim, DeepseekV3MoE routed
-     by Glm4MoeMoE's code, the MTP layer left unloaded), decoding greedily by recomputing the whole sequence
-     each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, phimoe, deepseek_v3, qwen3moe and
-     qwen2moe also that torch reads every tensor of the checkpoint (GLM-4.5's and DeepSeek-V3's MTP layer and ERNIE 4.5
+     by Glm4MoeMoE's code, the MTP layer left unloaded, Cohere2Config's head_dim and layer_types derivation,
+     Cohere2RotaryEmbedding's repeat_interleave'd tables with Cohere's own apply_rotary_pos_emb on the sliding layers
+     only, Cohere2Attention's window), decoding greedily by recomputing the whole sequence each step: same tokens,
+     logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, phimoe, deepseek_v3, qwen3moe, qwen2moe and cohere2 also that
+     torch reads every tensor of the checkpoint (GLM-4.5's and DeepSeek-V3's MTP layer and ERNIE 4.5
      MoE's "mtp" tensors aside; an expert no token chose counts when its router was read), for phimoe that SparseMixer's
      masks keep several experts in some routings and the chosen one alone in others (each of its two softmaxes), for
      glm4_moe and deepseek_v3 that the MTP layer they ignore holds an MoE decoder layer's tensors plus eh_proj, enorm,
@@ -91,7 +93,11 @@ dots1, phimoe, deepseek_v3) it generates a tiny checkpoint and checks:
      on a 20-token prompt's prefill); deepseek_v3: glm4_moe's routing checks but the dropped groups' 0.0 (its top 2 of
      the kept group of 4 never reach them), rope_interleave's de-interleave (vs rotate-half as stored), q_a_layernorm
      (vs none), kv_a_layernorm (vs none), the RoPE key shared by every head (vs none), the score scale 24^-0.5 (vs
-     (hidden / heads)^-0.5)), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
+     (hidden / heads)^-0.5); cohere2: the window on the sliding layers 0-2 (vs none), full attention on layer 3 (vs
+     the window there too), NoPE on the full layer 3 (vs RoPE there), RoPE on the sliding layers (vs none anywhere),
+     sliding_window_pattern 4's layer types (vs every layer sliding and rotated), interleaved RoPE (vs rotate-half),
+     rope_theta 5e4 (vs 1e4), the parallel residual, the logit scale, the layer norms without bias (vs RMSNorm)), and
+     that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
      GPT2Model (--base-model-names) and untied (--untied), and Qwen2-MoE's shared expert without its gate
@@ -109,8 +115,11 @@ dots1, phimoe, deepseek_v3) it generates a tiny checkpoint and checks:
      16 and layer_types listed (--layer-types: full, sliding, full, sliding) (f32 and bf16), and Phi-3.5-MoE without
      rope_scaling (--no-rope-scaling; f32 and bf16), and DeepSeek-V3 without the q LoRA (--no-q-lora), with
      rope_interleave false (--no-interleave), with its yarn scaling (--yarn: mscale 1.0, mscale_all_dim 0.8) and with
-     attention_bias true (--attention-bias) (f32 and bf16), and with all four (f32), against torch, as in 2; for
-     Cohere's and StableLM's --qk-norm forms also that the norms and each head's own gains change the logits, for
+     attention_bias true (--attention-bias) (f32 and bf16), and with all four (f32), and Cohere 2 with layer_types
+     listed beside sliding_window_pattern 4 (--layer-types: full, sliding, sliding, full), with attention_bias true
+     (--attention-bias: q, k, v and o_proj) and untied (--untied) (f32 and bf16), and with all three (f32),
+     against torch, as in 2; for Cohere's and StableLM's --qk-norm forms also that the norms and each head's own
+     gains change the logits, for
      OLMoE's that the renormalization does, for ERNIE 4.5's that the interleaved RoPE does, for EXAONE's --layer-types
      that the listed types (vs the pattern's), the window and NoPE on the full layers do, for --no-window that RoPE on
      every layer (vs NoPE on the full ones) does, for Seed-OSS's --all-biases that o_proj's bias (vs q/k/v only) and the
@@ -126,7 +135,9 @@ dots1, phimoe, deepseek_v3) it generates a tiny checkpoint and checks:
      rope_interleave does, for --no-interleave that rotate-half as stored (vs de-interleaved) does, for --yarn that
      yarn's frequencies (vs plain RoPE), cos and sin times mscale(1.0) / mscale(0.8) (vs 0.1 ln 4 + 1, vs 1) and the
      scores times mscale(0.8)^2 (vs 24^-0.5 alone) do, for --attention-bias that q_a_proj's, kv_a_proj_with_mqa's and
-     o_proj's biases (each vs none) do, as in 6.
+     o_proj's biases (each vs none) do, for Cohere 2's --layer-types that the listed types (vs the pattern's), their
+     window and NoPE on their full layers do, for --attention-bias that the q/k/v biases (vs none) and o_proj's (vs
+     q/k/v only) do, for --untied that the lm_head (vs the tied embeddings) does, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -284,6 +295,19 @@ def ernie4_5_apply_rotary_pos_emb(q, k, cos, sin):
     return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
 
 
+def cohere_apply_rotary_pos_emb(q, k, cos, sin):
+    """modeling_cohere's apply_rotary_pos_emb (Cohere2's too), with cos / sin from Cohere2RotaryEmbedding (the
+    frequencies repeat_interleave'd, not cat'ed): rotate_half on adjacent pairs, stack([-x2, x1]).flatten(-2), every
+    dim. Its q.float() / .to(dtype) round trip is left out: everything here is float64."""
+
+    def rotate_half(x):
+        x1 = x[..., ::2]
+        x2 = x[..., 1::2]
+        return torch.stack([-x2, x1], dim=-1).flatten(-2)
+
+    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+
+
 def glm_apply_rotary_pos_emb(q, k, cos, sin):
     """modeling_glm's apply_rotary_pos_emb: the first half of cos / sin repeated per pair, rotate_half_llm on
     adjacent pairs (x[..., 0::2], x[..., 1::2]) of the first rotary dims."""
@@ -368,7 +392,9 @@ class TorchModel:
         if self.type in ("gpt_neox", "gpt2"):
             return                                               # forward_neox / _gpt2 read their own fields
         self.glm = self.type in ("glm", "glm4")
-        self.cohere = self.type == "cohere"
+        # Cohere 2 shares Cohere's LayerNorm, parallel block, tied embeddings and logit_scale (self.cohere).
+        self.cohere = self.type in ("cohere", "cohere2")
+        self.cohere2 = self.type == "cohere2"
         if self.glm:
             c.setdefault("partial_rotary_factor", 0.5)           # GlmConfig's
         def expect_biases(what, attention, out, mlp):
@@ -379,6 +405,24 @@ class TorchModel:
             want = {"model.layers.%d.%s.bias" % (n, m) for n in range(c["num_hidden_layers"]) for m in on if on[m]}
             assert {n for n in self.w if n.endswith(".bias")} == want, "%s bias tensors do not follow %s" % what
 
+        if self.cohere2:
+            # Cohere2Config's defaults, then its __post_init__: num_key_value_heads null -> the head count, head_dim =
+            # hidden_size // num_attention_heads (overwriting config.json's), layer_types when not given
+            # "sliding_attention" if (i + 1) % sliding_window_pattern (kwargs.pop, default 4) else "full_attention".
+            for key, value in (("num_key_value_heads", None), ("layer_norm_eps", 1e-5), ("logit_scale", 0.0625),
+                               ("rope_theta", 10000.0), ("attention_bias", False), ("sliding_window", 4096)):
+                c.setdefault(key, value)
+            if c["num_key_value_heads"] is None:
+                c["num_key_value_heads"] = c["num_attention_heads"]
+            c["head_dim"] = c["hidden_size"] // c["num_attention_heads"]
+            if c.get("layer_types") is None:
+                pattern = c.get("sliding_window_pattern", 4)
+                c["layer_types"] = ["sliding_attention" if bool((i + 1) % pattern) else "full_attention"
+                                    for i in range(c["num_hidden_layers"])]
+            # Cohere2Model.forward builds create_sliding_window_causal_mask every time: it raises without a window.
+            assert c["sliding_window"] is not None
+            # Cohere2Attention: q/k/v/o_proj with bias=config.attention_bias, all four; CohereMLP: bias=False.
+            expect_biases(("Cohere2", "attention_bias"), c["attention_bias"], c["attention_bias"], False)
         if self.glm4moe:
             # Glm4MoeConfig's defaults (kwargs.setdefault("partial_rotary_factor", 0.5)); Glm4MoeModel builds
             # num_hidden_layers layers, so the checkpoint's MTP layers (model.layers.L + i.*, num_nextn_predict_layers of
@@ -576,6 +620,10 @@ class TorchModel:
             # Dots1Attention (Qwen3Attention): self.sliding_window = config.sliding_window if
             # config.layer_types[layer_idx] == "sliding_attention" else None.
             return c["sliding_window"] if c["layer_types"][layer] == "sliding_attention" else None
+        if self.cohere2:
+            # Cohere2Attention: self.sliding_window = config.sliding_window if config.layer_types[layer_idx] ==
+            # "sliding_attention" else None; Cohere2Model passes that layer type's mask.
+            return c["sliding_window"] if c["layer_types"][layer] == "sliding_attention" else None
         if self.type in ("qwen3_moe", "qwen2_moe"):
             # Qwen3MoeConfig: sliding_window if use_sliding_window else None (not in the tiny models).
             assert not c.get("use_sliding_window")
@@ -616,7 +664,7 @@ class TorchModel:
             # transpose and RoPE.
             q = self.rms(q, p + "self_attn.q_norm.weight")
             k = self.rms(k, p + "self_attn.k_norm.weight")
-        if self.cohere and self.cfg.get("use_qk_norm"):
+        if self.type == "cohere" and self.cfg.get("use_qk_norm"):    # Cohere2Attention has no q/k norms
             # CohereAttention: q_norm = CohereLayerNorm(hidden_size=(num_heads, head_dim)) on the viewed
             # [.., heads, head_dim] states: its [heads, head_dim] weight gives each head its own gains.
             q = self.rms(q, p + "self_attn.q_norm.weight")
@@ -829,6 +877,11 @@ class TorchModel:
         if self.phimoe and c.get("rope_scaling"):
             global_tables = self.phimoe_tables(S, len(ids) if prefill is None else prefill)
         local_tables = tables(self.local_inv_freq, self.local_att_scaling) if self.gemma3 else global_tables
+        if self.cohere2:
+            # Cohere2RotaryEmbedding: emb = torch.repeat_interleave(freqs, 2, dim=-1) ("we interleave() instead of
+            # cat()"), cos and sin times attention_scaling.
+            emb = torch.repeat_interleave(torch.outer(torch.arange(S, dtype=torch.float64), self.inv_freq), 2, dim=-1)
+            global_tables = local_tables = (emb.cos() * self.att_scaling, emb.sin() * self.att_scaling)
         q_idx = torch.arange(S)[:, None]
         kv_idx = torch.arange(S)[None, :]
         scaling = c["query_pre_attn_scalar"] ** -0.5 if self.gemma and not self.gemma1 else D ** -0.5
@@ -862,6 +915,11 @@ class TorchModel:
                 # Exaone4Attention: "We use global NoPE for hybrid attention model".
                 if c["sliding_window"] is None or c["layer_types"][n] == "sliding_attention":
                     q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            elif self.cohere2:
+                # Cohere2Attention: apply_rotary_pos_emb only `if self.sliding_window is not None`: the full layers are
+                # NoPE.
+                if self.window(n) is not None:
+                    q, k = cohere_apply_rotary_pos_emb(q, k, cos, sin)
             elif self.glm or self.cohere:
                 # Cohere's apply_rotary_pos_emb (repeat_interleave'd frequencies, rotate_half on adjacent
                 # pairs, every dim) computes what GLM's does when the whole head rotates.
@@ -1208,10 +1266,11 @@ def check_decode(tag, model_dir, max_new, shared_gate=True):
           "" if ttokens == tokens else "first mismatch at %d" % next(i for i, (a, b) in enumerate(zip(tokens, ttokens)) if a != b))
     d = maxdiff(tlogits, logits) if tlogits.shape == logits.shape else float("inf")
     check(d <= 1e-9, "%s: logits == torch float64" % tag, "max diff %.2e, |logits| max %.2f" % (d, np.abs(logits).max()))
-    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1", "phimoe", "deepseek_v3"):
-        # Mixed dense / MoE layers: every tensor the checkpoint has (GLM-4.5's and DeepSeek-V3's MTP layers and ERNIE
-        # 4.5 MoE's "mtp" tensors aside; dots.llm1's and Phi-3.5-MoE's all) is read; an expert that no token chose
-        # counts as read when its layer's router was (HF loads it all the same).
+    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1", "phimoe", "deepseek_v3", "cohere2"):
+        # Mixed dense / MoE layers (and Cohere 2's biases and lm_head by its flags): every tensor the checkpoint has
+        # (GLM-4.5's and DeepSeek-V3's MTP layers and ERNIE 4.5 MoE's "mtp" tensors aside; dots.llm1's, Phi-3.5-MoE's
+        # and Cohere 2's all) is read; an expert that no token chose counts as read when its layer's router was (HF
+        # loads it all the same).
         unused = sorted(n for n in set(tm.w) - tm.w.used
                         if not (".experts." in n and n.split("experts.")[0] + "gate.weight" in tm.w.used))
         check(not unused, "%s: torch reads every tensor" % tag, "unused: %s" % unused[:4] if unused else "")
@@ -1453,6 +1512,13 @@ def check_features_matter(arch, model_dir, logits):
             r.w[p + "q_norm.weight"] = r.w[p + "q_norm.weight"].reshape(r.H, r.D)
             r.w[p + "k_norm.weight"] = r.w[p + "k_norm.weight"].reshape(r.Hkv, r.D)
 
+    def cohere2_types(sliding):
+        # The layers `sliding` marks slide (window 8) and rotate, the others attend to everything without RoPE.
+        def f(r):
+            r.windows = [8 if t else None for t in sliding]
+            r.rope_layers = list(sliding)
+        return f
+
     def exaone_pattern_types(r):
         # The layer types sliding_window_pattern 4 gives (layers 0-2 slide, 3 is full and NoPE), not the listed ones.
         r.windows = [r.cfg["sliding_window"]] * 3 + [None]
@@ -1588,6 +1654,32 @@ def check_features_matter(arch, model_dir, logits):
                    ("parallel residual (vs sequential)", phi_sequential),
                    ("logit scale", setattr_("logit_scale", 1.0)),
                    ("layer norms without bias (vs RMSNorm)", setattr_("layer_norm", False))),
+        # sliding_window_pattern 4: layers 0-2 slide over 8 keys (check_window_matters) and rotate, layer 3 full and
+        # NoPE.
+        "cohere2": (("sliding window on layers 0-2 (vs none)", setattr_("windows", [None] * 4)),
+                    ("full attention on layer 3 (vs the window there too)", setattr_("windows", [8] * 4)),
+                    ("NoPE on the full layer 3 (vs RoPE there)", setattr_("rope_layers", [True] * 4)),
+                    ("RoPE on the sliding layers 0-2 (vs none anywhere)", setattr_("rope_layers", [False] * 4)),
+                    ("layer types of sliding_window_pattern 4 (vs every layer sliding and rotated)",
+                     cohere2_types([True] * 4)),
+                    ("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
+                    ("rope_theta 5e4 (vs 1e4)", cfg_("rope_theta", 10000.0)),
+                    ("parallel residual (vs sequential)", phi_sequential),
+                    ("logit scale 0.25 (vs 1)", setattr_("logit_scale", 1.0)),
+                    ("layer norms without bias (vs RMSNorm)", setattr_("layer_norm", False))),
+        # gen_tiny_model --layer-types: full, sliding, sliding, full, beside a sliding_window_pattern 4 that must be
+        # ignored.
+        "cohere2 --layer-types": (("listed layer_types (vs the pattern's: 0-2 sliding, 3 full)",
+                                   cohere2_types([True, True, True, False])),
+                                  ("sliding window on layers 1 and 2 (vs none)", setattr_("windows", [None] * 4)),
+                                  ("NoPE on the full layers 0 and 3 (vs RoPE there)",
+                                   setattr_("rope_layers", [True] * 4))),
+        # gen_tiny_model --attention-bias: attention_bias true, biases on q, k, v and o_proj.
+        "cohere2 --attention-bias": (("q/k/v biases (vs none)", no_qkv_bias),
+                                     ("o_proj bias (vs q/k/v only)", no_biases(("self_attn.o_proj",)))),
+        # gen_tiny_model --untied: tie_word_embeddings false, an lm_head.weight of its own.
+        "cohere2 --untied": (("lm_head.weight (vs the tied embeddings)",
+                              lambda r: setattr(r, "lm_head", r.w["model.embed_tokens.weight"])),),
         "gpt2": (("learned positions", no_positions),
                  ("exact-form GELU (vs its tanh form)", setattr_("act", reference_forward.ACTIVATIONS["gelu"]))),
         "glm4": (("interleaved RoPE (vs rotate-half)", setattr_("interleaved_rope", False)),
@@ -1833,7 +1925,8 @@ def main():
         # (as GLM-4.5) and in the published single-group routing form, Qwen2/3-MoE with dense layers, ERNIE 4.5 MoE with
         # its mixtures every other layer up to the last (moe_layer_end_index -1) and without shared experts, dots.llm1
         # with biases on q, k, v and o_proj and with layer_types listed (two sliding layers), Phi-3.5-MoE without
-        # rope_scaling.
+        # rope_scaling, Cohere 2 with layer_types listed (not the pattern's), with biases on q, k, v and o_proj and
+        # untied.
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -1860,7 +1953,11 @@ def main():
                                   ("deepseek_v3", "f32", "--yarn"), ("deepseek_v3", "bf16", "--yarn"),
                                   ("deepseek_v3", "f32", "--attention-bias"),
                                   ("deepseek_v3", "bf16", "--attention-bias"),
-                                  ("deepseek_v3", "f32", "--no-q-lora --no-interleave --yarn --attention-bias")):
+                                  ("deepseek_v3", "f32", "--no-q-lora --no-interleave --yarn --attention-bias"),
+                                  ("cohere2", "f32", "--layer-types"), ("cohere2", "bf16", "--layer-types"),
+                                  ("cohere2", "f32", "--attention-bias"), ("cohere2", "bf16", "--attention-bias"),
+                                  ("cohere2", "f32", "--untied"), ("cohere2", "bf16", "--untied"),
+                                  ("cohere2", "f32", "--layer-types --attention-bias --untied")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

@@ -4,7 +4,7 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1,phimoe,deepseek_v3}
+                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1,phimoe,deepseek_v3,cohere2}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
@@ -17,7 +17,8 @@ GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2F
 Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM, Qwen2MoeForCausalLM, GraniteMoeForCausalLM, StableLmForCausalLM,
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
 OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM,
-Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM, Dots1ForCausalLM, PhimoeForCausalLM, DeepseekV3ForCausalLM; gemma3mm:
+Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM, Dots1ForCausalLM, PhimoeForCausalLM, DeepseekV3ForCausalLM,
+Cohere2ForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -111,6 +112,17 @@ mscale_all_dim 0.8: cos and sin times mscale(1.0) / mscale(0.8), the scores time
 false; --attention-bias: true, with q_a_proj's (without --no-q-lora), kv_a_proj_with_mqa's and o_proj's biases. Each
 flag leaves the other tensors as the same seed gives without it.
 
+cohere2 (Cohere2ForCausalLM: Command R7B, Command A) is cohere's parallel block (one LayerNorm without bias feeding
+attention and a SwiGLU MLP side by side, the logits times logit_scale 0.25, tied embeddings) on 4 layers with
+sliding_window 8 and sliding_window_pattern 4 and no layer_types: layers 0-2 slide and rotate (RoPE in cohere's
+adjacent pairs, rope_theta 5e4), layer 3 attends to everything without any positional encoding (NoPE). No q/k norms.
+config.json also carries the fields the published Command R7B config has and Cohere2Config ignores
+(cache_implementation, layer_switch, order_of_interleaved_layers, position_embedding_type, rotary_pct,
+use_embedding_sharing, use_gated_activation, head_dim = hidden / heads). With --layer-types it lists layer_types
+(full, sliding, sliding, full) beside sliding_window_pattern 4, which the class then ignores; with --attention-bias
+attention_bias true and q, k, v and o_proj biases; with --untied tie_word_embeddings (and use_embedding_sharing) false
+and an lm_head.weight, drawn last. Each flag leaves the other tensors as the same seed gives without it.
+
 With --mixed-layers (qwen3moe, qwen2moe) some layers have a dense MLP, as Qwen*MoeDecoderLayer builds one where
 (layer in mlp_only_layers) or (layer + 1) % decoder_sparse_step != 0: 4 layers, decoder_sparse_step 2 and
 mlp_only_layers [3] make layer 1 the only mixture, layers 0 and 2 dense by the step and layer 3 dense by the list;
@@ -150,7 +162,7 @@ ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
          "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
-         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1", "phimoe", "deepseek_v3"]
+         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1", "phimoe", "deepseek_v3", "cohere2"]
 # Stored F32 whatever --dtype (suffixes of the tensor names), per arch: the modules transformers keeps in float32
 # (_keep_in_fp32_modules_strict), as the published bf16 checkpoints store them. ERNIE 4.5 MoE's "gate" and
 # "moe_statics": the router mlp.gate.weight (not the experts' gate_proj) and the correction bias. DeepSeek-V3's:
@@ -694,6 +706,38 @@ def make_config(arch, dtype):
             "attention_bias": False,
             "use_qk_norm": False,
             "attention_dropout": 0.0,
+            "pad_token_id": 0,
+        }
+    elif arch == "cohere2":
+        # Cohere 2 (Command R7B, Command A): cohere's parallel block, LayerNorm without bias, interleaved RoPE and
+        # logit_scale; no q/k norms. 4 layers, sliding_window 8 (small, so that prompts of 20 tokens and more cross it)
+        # and sliding_window_pattern 4 without layer_types: Cohere2Config makes layers 0-2 slide and layer 3 full, and
+        # Cohere2Attention rotates only on the sliding layers (the full one is NoPE), as Command R7B's 3:1. Tied
+        # embeddings, as the class default and the published models. rope_theta 5e4 and the fields from
+        # "cache_implementation" on as the published R7B config.json; Cohere2Config reads none of those (head_dim
+        # it overwrites with hidden / heads, which it is here).
+        cfg = {
+            "architectures": ["Cohere2ForCausalLM"],
+            "model_type": "cohere2",
+            **{k: v for k, v in common.items() if k != "rms_norm_eps"},
+            "num_hidden_layers": 4,
+            "tie_word_embeddings": True,
+            "layer_norm_eps": 1e-5,
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 50000.0,
+            "logit_scale": 0.25,
+            "sliding_window": 8,
+            "sliding_window_pattern": 4,
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "cache_implementation": "hybrid",
+            "layer_switch": 4,
+            "order_of_interleaved_layers": "local_attn_first",
+            "position_embedding_type": "rope_gptj",
+            "rotary_pct": 1.0,
+            "use_embedding_sharing": True,
+            "use_gated_activation": True,
             "pad_token_id": 0,
         }
     elif arch == "gpt2":
@@ -1254,9 +1298,10 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
     # Embeddings ~ N(0, 1): RMSNorm follows, so their scale does not matter much. Gemma 2 multiplies
     # them by sqrt(hidden) = 8: std 0.25 keeps them from drowning the (normed) attention and MLP outputs.
     gemma = kind in ("gemma", "gemma2", "gemma3_text")
-    # Granite multiplies them by 12. ERNIE 4.5 (and its MoE) ties the lm_head to them: at std 1 the last token's own
-    # embedding outweighs the blocks' outputs and greedy decoding repeats it forever; at 0.1 the blocks decide.
-    small = kind.startswith("granite") or kind in ("ernie4_5", "ernie4_5_moe")
+    # Granite multiplies them by 12. ERNIE 4.5 (and its MoE) and Cohere 2 tie the lm_head to them: at std 1 the last
+    # token's own embedding outweighs the blocks' outputs and greedy decoding repeats it forever; at 0.1 the blocks
+    # decide.
+    small = kind.startswith("granite") or kind in ("ernie4_5", "ernie4_5_moe", "cohere2")
     w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 0.1 if small else 1.0)
     # GLM-4.5's multi-token-prediction layers: num_nextn_predict_layers full decoder layers (of the MoE form) after the
     # last, model.layers.L + i.*, each with its own eh_proj [H, 2H], enorm, hnorm and shared_head.norm; the class
@@ -1287,7 +1332,7 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
         elif kind == "phi":
             w[p + "input_layernorm.weight"] = norm(H)
             w[p + "input_layernorm.bias"] = bias(H, std=0.1)
-        elif kind == "cohere":
+        elif kind in ("cohere", "cohere2"):
             w[p + "input_layernorm.weight"] = norm(H)               # no bias, no second norm
         elif kind == "glm4":
             # Before attention, after it, before the MLP (post_attention_layernorm), after it.
@@ -1339,10 +1384,11 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
                 w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
                 w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
-        elif kind in ("seed_oss", "dots1"):
+        elif kind in ("seed_oss", "dots1", "cohere2"):
             # SeedOssAttention: bias=attention_bias on q, k and v, bias=attention_out_bias on o_proj; Dots1Attention
-            # (Qwen3Attention): bias=attention_bias on all four. std 0.1 so that they move the logits visibly. All four
-            # drawn whatever the flags, so that --all-biases changes no other weight.
+            # (Qwen3Attention) and Cohere2Attention: bias=attention_bias on all four. std 0.1 so that they move the
+            # logits visibly. All four drawn whatever the flags, so that --all-biases (--attention-bias) changes no
+            # other weight.
             qkv = cfg["attention_bias"]
             out = cfg["attention_out_bias"] if kind == "seed_oss" else qkv
             for name, n_out, on in (("q_proj", nH * D, qkv), ("k_proj", nKV * D, qkv), ("v_proj", nKV * D, qkv),
@@ -1653,7 +1699,8 @@ def main(argv=None):
                     help="gpt2: as a checkpoint saved from GPT2Model: tensor names without transformer., and the "
                          "attn.bias / attn.masked_bias buffers")
     ap.add_argument("--untied", action="store_true",
-                    help="gpt2: tie_word_embeddings false and an lm_head.weight of its own")
+                    help="gpt2: tie_word_embeddings false and an lm_head.weight of its own; cohere2: the same, with "
+                         "use_embedding_sharing false")
     ap.add_argument("--qk-norm", action="store_true",
                     help="cohere, stablelm: per-head q/k LayerNorms with each head's own gains (use_qk_norm / "
                          "qk_layernorm true); glm4_moe: use_qk_norm true, q/k RMSNorms over head_dim with one gain "
@@ -1664,7 +1711,9 @@ def main(argv=None):
     ap.add_argument("--layer-types", action="store_true",
                     help="exaone4: list layer_types (sliding, full, sliding, full) beside sliding_window_pattern "
                          "\"LLLG\", which the class then ignores; olmo3: list layer_types (full, sliding, full, "
-                         "sliding); dots1: sliding_window 16 and layer_types (full, sliding, full, sliding)")
+                         "sliding); dots1: sliding_window 16 and layer_types (full, sliding, full, sliding); cohere2: "
+                         "layer_types (full, sliding, sliding, full) beside sliding_window_pattern 4, which the class "
+                         "then ignores")
     ap.add_argument("--no-window", action="store_true",
                     help="exaone4: sliding_window null (every layer full and rotated) and four full_attention "
                          "layer_types")
@@ -1697,7 +1746,7 @@ def main(argv=None):
                          "0.8); max_position_embeddings stays 512 = 4 x 128")
     ap.add_argument("--attention-bias", action="store_true",
                     help="deepseek_v3: attention_bias true, with q_a_proj's, kv_a_proj_with_mqa's and o_proj's biases; "
-                         "the other weights as without them")
+                         "cohere2: attention_bias true, with q/k/v/o_proj's biases; the other weights as without them")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1730,20 +1779,24 @@ def main(argv=None):
         ap.error("--interval and --no-shared apply to --arch ernie4_5_moe")
     if args.all_biases and args.arch not in ("seed_oss", "dots1"):
         ap.error("--all-biases applies to --arch seed_oss and dots1")
-    if args.layer_types and args.arch not in ("exaone4", "olmo3", "dots1"):
-        ap.error("--layer-types applies to --arch exaone4, olmo3 and dots1")
+    if args.layer_types and args.arch not in ("exaone4", "olmo3", "dots1", "cohere2"):
+        ap.error("--layer-types applies to --arch exaone4, olmo3, dots1 and cohere2")
     if args.no_window and args.arch != "exaone4":
         ap.error("--no-window applies to --arch exaone4")
     if args.layer_types and args.no_window:
         ap.error("--layer-types and --no-window exclude each other")
     if args.no_rope_scaling and args.arch != "phimoe":
         ap.error("--no-rope-scaling applies to --arch phimoe")
-    if (args.no_q_lora or args.no_interleave or args.yarn or args.attention_bias) and args.arch != "deepseek_v3":
-        ap.error("--no-q-lora, --no-interleave, --yarn and --attention-bias apply to --arch deepseek_v3")
+    if (args.no_q_lora or args.no_interleave or args.yarn) and args.arch != "deepseek_v3":
+        ap.error("--no-q-lora, --no-interleave and --yarn apply to --arch deepseek_v3")
+    if args.attention_bias and args.arch not in ("deepseek_v3", "cohere2"):
+        ap.error("--attention-bias applies to --arch deepseek_v3 and cohere2")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
         ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
-    if (args.base_model_names or args.untied) and args.arch != "gpt2":
-        ap.error("--base-model-names and --untied apply to --arch gpt2")
+    if args.base_model_names and args.arch != "gpt2":
+        ap.error("--base-model-names applies to --arch gpt2")
+    if args.untied and args.arch not in ("gpt2", "cohere2"):
+        ap.error("--untied applies to --arch gpt2 and cohere2")
     if args.base_model_names and args.untied:
         ap.error("--untied needs GPT2LMHeadModel's names (a GPT2Model checkpoint has no lm_head)")
     if (args.moh is not None or args.affine) and args.arch != "llama":
@@ -1785,6 +1838,10 @@ def main(argv=None):
     if args.layer_types and args.arch == "olmo3":
         # Not the default (sliding, sliding, sliding, full): a reader that ignored them would differ on layers 0, 2, 3.
         cfg["layer_types"] = ["full_attention", "sliding_attention", "full_attention", "sliding_attention"]
+    elif args.layer_types and args.arch == "cohere2":
+        # Not the pattern's (sliding, sliding, sliding, full): a reader that derived them from sliding_window_pattern 4,
+        # which stays beside them as published, would differ on layers 0 and 3 (window and RoPE).
+        cfg["layer_types"] = ["full_attention", "sliding_attention", "sliding_attention", "full_attention"]
     elif args.layer_types and args.arch == "dots1":
         # Not what max_window_layers 4 derives (every layer full) nor every layer sliding: a reader that derived them,
         # or put the window on every layer, would differ. A window of 16, which prompts of more than 16 tokens cross.
@@ -1818,6 +1875,10 @@ def main(argv=None):
                                "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 0.8}
     if args.attention_bias:
         cfg["attention_bias"] = True
+    if args.untied and args.arch == "cohere2":
+        # make_weights draws the lm_head last: every other weight stays the one the same seed gives tied.
+        cfg["tie_word_embeddings"] = False
+        cfg["use_embedding_sharing"] = False
     if args.interval:
         # Layers 1 and 3 the mixtures ((l + 1) % 2 == 0, 1 <= l <= 4), 0 (before the start), 2 and 4 (by the interval)
         # dense.
@@ -1853,7 +1914,7 @@ def main(argv=None):
         # Drawn, then dropped: every other weight stays the one the same seed gives with the shared experts.
         cfg["moe_num_shared_experts"] = 0
         weights = {n: a for n, a in weights.items() if ".mlp.shared_experts." not in n}
-    if args.untied:
+    if args.untied and args.arch == "gpt2":
         cfg["tie_word_embeddings"] = False
         rng = np.random.default_rng(args.seed + 2000)
         weights["lm_head.weight"] = (0.2 * rng.standard_normal((cfg["vocab_size"], cfg["n_embd"]))).astype(np.float32)

@@ -8,9 +8,9 @@ Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
 OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
-OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1, Phi-3.5-MoE, DeepSeek-V3) and the Gemma 3 / Mistral 3 multimodal
-packagings (the configs that gen_tiny_model.py writes, and the same architectures at other sizes; config fields left
-out take the transformers class defaults).
+OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1, Phi-3.5-MoE, DeepSeek-V3, Cohere 2) and the Gemma 3 / Mistral 3
+multimodal packagings (the configs that gen_tiny_model.py writes, and the same architectures at other sizes; config
+fields left out take the transformers class defaults).
 
 Greedy decoding: the prompt runs as one causal prefill; row 0 of the output is the logits of the last
 prompt position, its argmax is the first generated token; row k is the logits after feeding generated
@@ -20,8 +20,8 @@ line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
-_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1 / _phimoe / _deepseek_v3, modeling_rope_utils) and
-/work/shared/VARIANTS.md;
+_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1 / _phimoe / _deepseek_v3 / _cohere / _cohere2,
+modeling_rope_utils) and /work/shared/VARIANTS.md;
 it shares no code with the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -51,7 +51,8 @@ it shares no code with the xf repository. Conventions:
     p - W < j <= p (W keys, itself included). Which layers slide: Mistral, Mixtral, Phi-3 every layer
     when sliding_window is set; gpt-oss and Gemma 2 layer_types, by default the even layers; Qwen 2/3
     only with use_sliding_window, then layer_types, by default the layers i >= max_window_layers; dots.llm1
-    layer_types, by default the layers i >= max_window_layers while sliding_window is set.
+    layer_types, by default the layers i >= max_window_layers while sliding_window is set; Cohere 2 layer_types,
+    by default the layers with (i + 1) % sliding_window_pattern != 0.
   * Gemma 2: embeddings times sqrt(hidden) rounded to the config dtype (a tensor of that dtype in HF);
     sandwich norms (input / post_attention around attention, pre / post_feedforward around the MLP,
     each output normed before its residual add); scores z -> c tanh(z / c) with c =
@@ -96,6 +97,16 @@ it shares no code with the xf repository. Conventions:
     times logit_scale (default 0.0625). use_qk_norm (Command R+): q and k, after the projections and
     before RoPE, each LayerNorm'd without bias over head_dim of each head, with each head's own gains
     (self_attn.q_norm.weight [H, D], k_norm.weight [Hkv, D]: CohereLayerNorm of shape (heads, head_dim)).
+  * Cohere 2 (Cohere2ForCausalLM: Command R7B, Command A): Cohere's parallel block (x + attention(ln(x)) +
+    mlp(ln(x)), one LayerNorm without bias, layer_norm_eps; model.norm the same), SwiGLU MLP, biases on q, k, v and
+    o_proj with attention_bias (default false; a checkpoint whose bias tensors disagree is refused), the logits times
+    logit_scale (default 0.0625), embeddings tied unless tie_word_embeddings is false; no q/k norms (use_qk_norm, which
+    Cohere2Config has not, is ignored). head_dim is always hidden / heads (Cohere2Config overwrites a given one).
+    Layer types as Cohere2Config: layer_types when given (sliding_window_pattern beside them ignored), else layer i
+    slides unless (i + 1) % sliding_window_pattern == 0 (default 4); sliding layers see the last sliding_window keys
+    (default 4096) and rotate (Cohere's adjacent pairs, rope_theta), full layers have no positional encoding (NoPE).
+    sliding_window null is refused: Cohere2Model builds a sliding-window mask in every forward and transformers raises
+    without a window (and no layer would rotate).
   * GPT-2: the embeddings plus a learned position table (wpe, row = position), no RoPE; Llama's order
     with nn.LayerNorm (ln_1, ln_2, ln_f; layer_norm_epsilon); Conv1D projections y = x W + b with W
     [in, out] (attn.c_attn's outputs q | k | v, attn.c_proj, mlp.c_proj(act(mlp.c_fc x)), act
@@ -535,7 +546,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
                  "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM",
                  "HeliumForCausalLM", "Glm4MoeForCausalLM", "Ernie4_5_MoeForCausalLM", "Dots1ForCausalLM",
-                 "PhimoeForCausalLM", "DeepseekV3ForCausalLM")
+                 "PhimoeForCausalLM", "DeepseekV3ForCausalLM", "Cohere2ForCausalLM")
 
 
 def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
@@ -756,6 +767,19 @@ class Model:
             self.w = {".".join(renames.get(part, part) for part in n.split(".")): a for n, a in self.w.items()}
         if arch == "CohereForCausalLM":
             cfg.setdefault("tie_word_embeddings", True)
+        if arch == "Cohere2ForCausalLM":
+            # Cohere2Config's defaults; its __post_init__ sets head_dim = hidden / heads whatever config.json says.
+            for key, value in (("tie_word_embeddings", True), ("attention_bias", False), ("sliding_window", 4096)):
+                cfg.setdefault(key, value)
+            if cfg["sliding_window"] is None:
+                # Cohere2Model builds the sliding-window mask in every forward, and create_sliding_window_causal_mask
+                # raises without a window; Cohere2Attention would rotate no layer.
+                raise NotImplementedError("Cohere2 with sliding_window null (transformers cannot build its "
+                                          "sliding-window mask; no layer would slide or rotate)")
+            cfg["head_dim"] = cfg["hidden_size"] // cfg["num_attention_heads"]
+            # Cohere2Attention: bias=attention_bias on q, k, v and o_proj; CohereMLP: none.
+            bias = cfg["attention_bias"]
+            check_bias_tensors(self.w, cfg, "Cohere2", "attention_bias", bias, bias, False)
         if arch == "Glm4MoeForCausalLM":
             # Glm4MoeConfig's defaults (head_dim: getattr(config, "head_dim", hidden / heads), below).
             for key, value in (("partial_rotary_factor", 0.5), ("num_key_value_heads", 8), ("rms_norm_eps", 1e-5),
@@ -913,7 +937,8 @@ class Model:
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
         self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM", "PhiForCausalLM",
-                                   "GPTNeoXForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "PhimoeForCausalLM")
+                                   "GPTNeoXForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "PhimoeForCausalLM",
+                                   "Cohere2ForCausalLM")
         if self.layer_norm and arch != "PhimoeForCausalLM":     # Phi-3.5-MoE's LayerNorms take rms_norm_eps
             self.eps = cfg.get("norm_epsilon" if arch == "Starcoder2ForCausalLM" else "layer_norm_eps", 1e-5)
         # Phi: attention and MLP side by side on one norm's output; its output projection is
@@ -923,11 +948,13 @@ class Model:
         # MLP its own norm, post_attention_layernorm of the same x.
         self.neox = arch == "GPTNeoXForCausalLM"
         self.parallel = (self.phi or (arch == "StableLmForCausalLM" and cfg.get("use_parallel_residual", False))
-                         or (self.neox and cfg.get("use_parallel_residual", True)) or arch == "CohereForCausalLM")
+                         or (self.neox and cfg.get("use_parallel_residual", True))
+                         or arch in ("CohereForCausalLM", "Cohere2ForCausalLM"))
         self.parallel_mlp_norm = self.neox
-        # GLM, Cohere, ERNIE 4.5 (and its MoE) and Helium rotate adjacent pairs.
+        # GLM, Cohere (1 and 2), ERNIE 4.5 (and its MoE) and Helium rotate adjacent pairs.
         self.interleaved_rope = arch in ("GlmForCausalLM", "Glm4ForCausalLM", "CohereForCausalLM",
-                                         "Ernie4_5ForCausalLM", "HeliumForCausalLM", "Ernie4_5_MoeForCausalLM")
+                                         "Ernie4_5ForCausalLM", "HeliumForCausalLM", "Ernie4_5_MoeForCausalLM",
+                                         "Cohere2ForCausalLM")
         if self.mla:
             # DeepSeek-V3's rope_interleave: de-interleaved, then rotate-half (mla_qkv).
             self.interleaved_rope = cfg["rope_interleave"]
@@ -961,8 +988,10 @@ class Model:
             interval = cfg.get("no_rope_layer_interval", 4)
             flags = cfg.get("no_rope_layers") or [int((i + 1) % interval != 0) for i in range(self.L)]
             self.rope_layers = [bool(flags[i]) for i in range(self.L)]
-        if arch == "Exaone4ForCausalLM" and cfg.get("sliding_window", 4096) is not None:
-            # Exaone4Attention: apply_rotary_pos_emb only `if self.sliding_window is None or self.is_sliding`.
+        if ((arch == "Exaone4ForCausalLM" and cfg.get("sliding_window", 4096) is not None)
+                or arch == "Cohere2ForCausalLM"):
+            # Exaone4Attention: apply_rotary_pos_emb only `if self.sliding_window is None or self.is_sliding`;
+            # Cohere2Attention only `if self.sliding_window is not None` (its window is never null here).
             self.rope_layers = list(self.sliding_layers)
         if gemma3:
             local = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
@@ -1029,7 +1058,7 @@ class Model:
             self.residual_scale = cfg.get("residual_multiplier", 1.0)
             self.scale = cfg.get("attention_multiplier", 1.0)
             self.logit_scale = 1.0 / cfg.get("logits_scaling", 1.0)
-        if arch == "CohereForCausalLM":
+        if arch in ("CohereForCausalLM", "Cohere2ForCausalLM"):
             self.logit_scale = cfg.get("logit_scale", 0.0625)
         if self.mla:
             # DeepseekV3Attention: scores times (qk_nope_head_dim + qk_rope_head_dim)^-0.5 (self.D's), and with a scaled
@@ -1101,6 +1130,19 @@ class Model:
                     raise ValueError("EXAONE 4.0: sliding_window_pattern %r without layer_types" % (pattern,))
                 types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(L)]
             return [window if t == "sliding_attention" else None for t in types]
+        if arch == "Cohere2ForCausalLM":
+            # Cohere2Config: layer_types, by default sliding unless (i + 1) % sliding_window_pattern == 0 (the pattern
+            # is ignored beside them); Cohere2Attention: sliding_window on the sliding layers.
+            types = cfg.get("layer_types")
+            if types is None:
+                pattern = cfg.get("sliding_window_pattern", 4)
+                if not isinstance(pattern, int) or isinstance(pattern, bool) or pattern < 1:
+                    raise ValueError("Cohere2: sliding_window_pattern %r without layer_types" % (pattern,))
+                types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(L)]
+            if len(types) != L or not set(types) <= {"sliding_attention", "full_attention"}:
+                raise ValueError("Cohere2: layer_types must list %d of sliding_attention / full_attention, got %r"
+                                 % (L, types))
+            return [cfg["sliding_window"] if t == "sliding_attention" else None for t in types]
         if arch == "Olmo3ForCausalLM":
             # Olmo3Config: layer_types, by default sliding unless (i + 1) % 4 == 0; Olmo3Attention: sliding_window on
             # the sliding layers (null: none).
@@ -1160,7 +1202,8 @@ class Model:
             mean = x.mean(axis=-1, keepdims=True)
             var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
             y = (x - mean) / np.sqrt(var + self.eps) * self.w[name + ".weight"]
-            return y if self.arch == "CohereForCausalLM" else y + self.w[name + ".bias"]   # Cohere's has no bias
+            # Cohere's (and Cohere 2's) has no bias.
+            return y if self.arch in ("CohereForCausalLM", "Cohere2ForCausalLM") else y + self.w[name + ".bias"]
         return rms_norm(x, self.w[name + ".weight"], self.eps, self.unit_offset)
 
     def head_layer_norm(self, x, p, which):

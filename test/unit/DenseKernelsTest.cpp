@@ -645,7 +645,8 @@ TEST_P(DenseKernels, LatentQkvAssemblesHeads) {
   const int64_t width = 2 * H * D + H * Dv;
   std::vector<float> y(S * width, std::nanf(""));
   ASSERT_EQ(run("xf_dense_latent_qkv", {tensorOf(q, {S, H * D}), tensorOf(c, {S, rank + R}),
-                                        tensorOf(kv, {S, H * (nope + Dv)}), tensorOf(params, {2}), tensorOf(y, {S, width})}),
+                                        tensorOf(kv, {S, H * (nope + Dv)}), tensorOf(params, {2}),
+                                        tensorOf(y, {S, width})}),
             "");
   std::vector<double> expected(S * width);
   for (int64_t t = 0; t < S; ++t) {
