@@ -747,6 +747,10 @@ private:
     }
     case ::xf::Activation::ReLU:
       return arith::MaximumFOp::create(nb, nloc, x, constant(nb, nloc, 0.0));
+    case ::xf::Activation::ReLU2: {
+      Value r = arith::MaximumFOp::create(nb, nloc, x, constant(nb, nloc, 0.0));
+      return arith::MulFOp::create(nb, nloc, r, r);
+    }
     }
     llvm_unreachable("unknown activation");
   }

@@ -83,6 +83,8 @@ llvm::StringRef xf::toString(Activation a) {
     return "gelu_tanh";
   case Activation::ReLU:
     return "relu";
+  case Activation::ReLU2:
+    return "relu2";
   }
   return "";
 }

@@ -171,7 +171,7 @@ std::optional<NormPlacement> normPlacementNamed(llvm::StringRef name);
 /// Whether attention and MLP read the same residual stream side by side (either parallel form).
 inline bool isParallel(NormPlacement p) { return p == NormPlacement::Parallel || p == NormPlacement::ParallelTwoNorms; }
 
-enum class Activation { SiLU, GELU, GELUTanh, ReLU };
+enum class Activation { SiLU, GELU, GELUTanh, ReLU, ReLU2 }; // ReLU2: relu(x)^2 (Arcee, Nemotron)
 llvm::StringRef toString(Activation a);
 
 /// The most expert groups a router may have: the GPU's routing keeps the chosen groups as the bits of a

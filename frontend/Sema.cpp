@@ -2288,11 +2288,12 @@ private:
       }
     } else {
       if (activation)
-        if (auto w = word(*activation, {"silu", "gelu", "gelu_tanh", "relu"}))
-          mlp.activation = *w == "silu" ? Activation::SiLU
-                           : *w == "gelu" ? Activation::GELU
+        if (auto w = word(*activation, {"silu", "gelu", "gelu_tanh", "relu", "relu2"}))
+          mlp.activation = *w == "silu"        ? Activation::SiLU
+                           : *w == "gelu"      ? Activation::GELU
                            : *w == "gelu_tanh" ? Activation::GELUTanh
-                                               : Activation::ReLU;
+                           : *w == "relu"      ? Activation::ReLU
+                                               : Activation::ReLU2;
       if (gated)
         if (auto b = boolean(*gated))
           mlp.gated = *b;

@@ -832,16 +832,19 @@ func.func @xf_dense_topk_sparsemixer(%lg: memref<?x?xf32>, %params: memref<1xf32
 /// [-limit, limit], (up + 1) * gate * sigmoid(alpha gate); params [alpha, limit]) over flat gate and up
 /// arrays, and `_stacked`, over one product's rows [gate | up] ([S, 2I], the gate and up projections
 /// stacked into one) into y [S, I]. Both forms compute each value alike. Without `gated`, the
-/// activation alone over a flat array (`xf_dense_silu`, `xf_dense_gelu_tanh`, `xf_dense_gelu`: the MLPs
-/// without a gate, Starcoder 2's and GPT-NeoX's), the same arithmetic with up = 1.
+/// activation alone over a flat array (`xf_dense_silu`, `xf_dense_gelu_tanh`, `xf_dense_gelu`, `xf_dense_relu`,
+/// `xf_dense_relu2` (relu(x)^2): the MLPs without a gate, Starcoder 2's, GPT-NeoX's, Arcee's), the same
+/// arithmetic with up = 1.
 std::string gatedActivationKernel(StringRef activation, bool stacked, bool gated = true) {
-  const bool silu = activation == "silu", clamped = activation == "clamped_swiglu", gelu = activation == "gelu";
+  const bool silu = activation == "silu", clamped = activation == "clamped_swiglu", gelu = activation == "gelu",
+             relu = activation == "relu" || activation == "relu2";
   const std::string name =
       ("xf_dense_" + activation + (clamped ? "" : "_gate") + (stacked ? "_stacked" : "")).str();
   // Clamped SwiGLU takes alpha and the limit from `params`, loaded in the work loop.
   const std::string params = clamped ? "%params: memref<2xf32>, " : "",
                     paramName = clamped ? "\"params\", " : "";
-  const std::string constants = silu || clamped ? "  %one = arith.constant 1.0 : f32\n"
+  const std::string constants = relu            ? "  %zero = arith.constant 0.0 : f32\n"
+                                : silu || clamped ? "  %one = arith.constant 1.0 : f32\n"
                                 : gelu          ? R"mlir(  %half = arith.constant 0.5 : f32
   %one = arith.constant 1.0 : f32
   %two = arith.constant 2.0 : f32
@@ -865,7 +868,14 @@ std::string gatedActivationKernel(StringRef activation, bool stacked, bool gated
   %k0 = arith.constant 0.7978845608028654 : f32
   %k1 = arith.constant 0.044715 : f32
 )mlir";
-  const std::string body = silu ? R"mlir(    %na = arith.negf %a : f32
+  const std::string body = activation == "relu"    ? R"mlir(    %r = arith.maximumf %a, %zero : f32
+    %o = arith.mulf %r, %b : f32
+)mlir"
+                           : activation == "relu2" ? R"mlir(    %r = arith.maximumf %a, %zero : f32
+    %r2 = arith.mulf %r, %r : f32
+    %o = arith.mulf %r2, %b : f32
+)mlir"
+                           : silu ? R"mlir(    %na = arith.negf %a : f32
     %e = math.exp %na : f32
     %d = arith.addf %one, %e : f32
     %s = arith.divf %a, %d : f32
@@ -1809,7 +1819,7 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
     for (StringRef activation : {"silu", "gelu_tanh", "gelu", "clamped_swiglu"})
       for (bool stacked : {false, true})
         source += gatedActivationKernel(activation, stacked);
-    for (StringRef activation : {"silu", "gelu_tanh", "gelu"})
+    for (StringRef activation : {"silu", "gelu_tanh", "gelu", "relu", "relu2"})
       source += gatedActivationKernel(activation, /*stacked=*/false, /*gated=*/false);
     const int64_t lanes = std::max<int64_t>(subgroupLanes, 1);
     for (bool bf16 : {false, true})

@@ -208,6 +208,9 @@ const Architecture kArchitectures[] = {
     // pairs, tied embeddings, the logits scaled (logit_scale).
     {"CohereForCausalLM", "cohere", 10000.0, 1e-5, true, "silu", 0, false, SlidingStyle::None, std::nullopt, 8192, true,
      false, false, 0, 0},
+    // Arcee (AFM-4.5B): Llama with an MLP without a gate, up_proj then relu2 (relu(x)^2) then down_proj.
+    {"ArceeForCausalLM", "arcee", 10000.0, 1e-5, false, "relu2", 0, true, SlidingStyle::None, std::nullopt, 4096, true,
+     false, false, 0, 0},
     // Cohere 2 (Command R7B, Command A): Cohere's block, sliding layers every sliding_window_pattern - 1 of
     // sliding_window_pattern, RoPE on the sliding layers only (the others NoPE), no q/k norms.
     {"Cohere2ForCausalLM", "cohere2", 10000.0, 1e-5, true, "silu", 0, false, SlidingStyle::Pattern, 4096, 8192, true,
@@ -286,7 +289,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM",
                                         "Olmo3ForCausalLM", "HeliumForCausalLM", "Glm4MoeForCausalLM",
                                         "Dots1ForCausalLM", "Ernie4_5_MoeForCausalLM", "PhimoeForCausalLM",
-                                        "DeepseekV3ForCausalLM", "Cohere2ForCausalLM",
+                                        "DeepseekV3ForCausalLM", "Cohere2ForCausalLM", "ArceeForCausalLM",
                                         "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
@@ -851,8 +854,10 @@ private:
             error(key, "'" + key + "' = " + describe(*v) + ": only \"" + expected +
                            "\" is supported (HF's " + arch->name + " ignores this field)");
     }
+    if (arch->modelType == "arcee")
+      mlp.gated = false; // ArceeMLP: down_proj(act(up_proj(x)))
     if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM" || arch->modelType == "granite" ||
-        arch->modelType == "seed_oss" || helium)
+        arch->modelType == "seed_oss" || helium || arch->modelType == "arcee")
       mlp.bias = boolField("mlp_bias", false);
     if (ernie)
       mlp.bias = a.bias == AttentionBias::All;
@@ -1332,8 +1337,11 @@ private:
       mlp.activation = Activation::GELU;
     else if (act == "relu")
       mlp.activation = Activation::ReLU;
+    else if (act == "relu2")
+      mlp.activation = Activation::ReLU2;
     else
-      error(key, "unsupported activation '" + act + "' (silu, gelu, gelu_pytorch_tanh, gelu_new, gelu_fast or relu)");
+      error(key, "unsupported activation '" + act +
+                     "' (silu, gelu, gelu_pytorch_tanh, gelu_new, gelu_fast, relu or relu2)");
   }
 
   void readSliding(ModelSpec &m, const Architecture &arch) {

@@ -203,6 +203,10 @@ Plan parsePlan(const xfrt_module &module) {
     fail("model plan: missing 'mlp', 'rope' or 'layers'");
   p.mlp.activation = mlp->getString("activation").value_or("").str();
   p.mlp.gated = mlp->getBoolean("gated").value_or(true);
+  if (!llvm::is_contained({"silu", "gelu", "gelu_tanh", "relu", "relu2"}, p.mlp.activation) ||
+      (p.mlp.gated && (p.mlp.activation == "relu" || p.mlp.activation == "relu2")))
+    fail("model plan: the MLP activation '" + p.mlp.activation + "'" + (p.mlp.gated ? " with a gate" : "") +
+         " is not one the runtime computes");
   p.mlp.intermediate = integer(*mlp, "intermediate");
   p.mlp.experts = integer(*mlp, "experts");
   p.mlp.topK = integer(*mlp, "top_k");
@@ -1144,6 +1148,10 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
 void checkGpuSupport(const xfrt_model &m) {
   if (m.plan.latent.enabled() && findKernelIndex(*m.module, "xf_dense_latent_qkv") < 0)
     fail("'" + m.module->path + "' lacks the dense kernel 'xf_dense_latent_qkv' (compile the model with xfc)");
+  if (llvm::StringRef(m.plan.mlp.activation).starts_with("relu") &&
+      findKernelIndex(*m.module, ("xf_dense_" + m.plan.mlp.activation).c_str()) < 0)
+    fail("'" + m.module->path + "' lacks the dense kernel 'xf_dense_" + m.plan.mlp.activation +
+         "' (compile the model with xfc)");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate_stacked",
                              "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu_stacked", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
@@ -1656,21 +1664,25 @@ void normHeads(const Plan &p, float *x, int64_t ldx, int64_t S, int64_t heads, i
   }
 }
 
-/// y = act(x) row by row, for MLPs without a gate (as torch computes gelu_pytorch_tanh, gelu and silu).
-void activateRows(dense::GateKind kind, const float *x, int64_t ldx, int64_t rows, int64_t cols, float *y,
+/// y = act(x) row by row, for MLPs without a gate (as torch computes silu, gelu_pytorch_tanh, gelu, relu and
+/// relu2, relu(x)^2), the activation chosen once per call.
+void activateRows(const std::string &activation, const float *x, int64_t ldx, int64_t rows, int64_t cols, float *y,
                   int64_t ldy) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      const float v = x[r * ldx + c];
-      float out;
-      if (kind == dense::GateKind::SiLU)
-        out = v / (1.0f + std::exp(-v));
-      else if (kind == dense::GateKind::GELUTanh)
-        out = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-      else
-        out = 0.5f * v * (1.0f + std::erf(v * 0.7071067811865476f));
-      y[r * ldy + c] = out;
-    }
+  auto map = [&](auto act) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        y[r * ldy + c] = act(x[r * ldx + c]);
+  };
+  if (activation == "silu")
+    map([](float v) { return v / (1.0f + std::exp(-v)); });
+  else if (activation == "gelu_tanh")
+    map([](float v) { return 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v))); });
+  else if (activation == "relu")
+    map([](float v) { return std::max(v, 0.0f); });
+  else if (activation == "relu2")
+    map([](float v) { return v > 0.0f ? v * v : 0.0f; });
+  else
+    map([](float v) { return 0.5f * v * (1.0f + std::erf(v * 0.7071067811865476f)); });
 }
 
 /// The bias of a LayerNorm model's norm, null for RMSNorm.
@@ -1903,7 +1915,7 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
       if (p.mlp.gated)
         dense::gatedActivation(gateKind, gu, w.gateUp.outPadded, S, I, act, I);
       else
-        activateRows(gateKind, gu, w.gateUp.outPadded, S, I, act, I);
+        activateRows(p.mlp.activation, gu, w.gateUp.outPadded, S, I, act, I);
       dense::linear(w.down, act, I, rows, o, Hp);
     } else {
       // Route each token to its top-k experts, then run each expert once on the rows routed to it.

@@ -6,7 +6,7 @@
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
 phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe, ernie4_5_moe,
-dots1, phimoe, deepseek_v3, cohere2) it generates a tiny checkpoint and checks:
+dots1, phimoe, deepseek_v3, cohere2, arcee) it generates a tiny checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10; for phimoe's longrope, whose factors follow each forward's length while the cached keys
      keep theirs, with the choice pinned to the short and to the long factors);
@@ -34,15 +34,15 @@ dots1, phimoe, deepseek_v3, cohere2) it generates a tiny checkpoint and checks:
      mscale_all_dim)^2), _compute_yarn_parameters' attention factor from mscale / mscale_all_dim, DeepseekV3MoE routed
      by Glm4MoeMoE's code, the MTP layer left unloaded, Cohere2Config's head_dim and layer_types derivation,
      Cohere2RotaryEmbedding's repeat_interleave'd tables with Cohere's own apply_rotary_pos_emb on the sliding layers
-     only, Cohere2Attention's window), decoding greedily by recomputing the whole sequence each step: same tokens,
-     logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, phimoe, deepseek_v3, qwen3moe, qwen2moe and cohere2 also that
-     torch reads every tensor of the checkpoint (GLM-4.5's and DeepSeek-V3's MTP layer and ERNIE 4.5
-     MoE's "mtp" tensors aside; an expert no token chose counts when its router was read), for phimoe that SparseMixer's
-     masks keep several experts in some routings and the chosen one alone in others (each of its two softmaxes), for
-     glm4_moe and deepseek_v3 that the MTP layer they ignore holds an MoE decoder layer's tensors plus eh_proj, enorm,
-     hnorm and shared_head.norm, and for ernie4_5_moe
-     that the tensors it ignores are the MTP layer's (model.mtp_block.0.*, mtp_emb_norm.0, mtp_hidden_norm.0,
-     mtp_linear_proj.0 [H, 2H]);
+     only, Cohere2Attention's window, ArceeMLP's (NemotronMLP's) down_proj(act_fn(up_proj(x))) without a gate, with
+     ACT2FN's ReLUSquaredActivation (torch.square(relu(x))) and ReLU), decoding greedily by recomputing the whole
+     sequence each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, phimoe, deepseek_v3, qwen3moe,
+     qwen2moe, cohere2 and arcee also that torch reads every tensor of the checkpoint (GLM-4.5's and DeepSeek-V3's MTP
+     layer and ERNIE 4.5 MoE's "mtp" tensors aside; an expert no token chose counts when its router was read), for
+     phimoe that SparseMixer's masks keep several experts in some routings and the chosen one alone in others (each of
+     its two softmaxes), for glm4_moe and deepseek_v3 that the MTP layer they ignore holds an MoE decoder layer's
+     tensors plus eh_proj, enorm, hnorm and shared_head.norm, and for ernie4_5_moe that the tensors it ignores are
+     the MTP layer's (model.mtp_block.0.*, mtp_emb_norm.0, mtp_hidden_norm.0, mtp_linear_proj.0 [H, 2H]);
   3. the command line (float32 .npy [N, vocab] and the `tokens:` line);
   4. --dtype bf16 / f16: every weight read back equals torch's round-to-nearest-even conversion of
      the float32 weights of the same seed (glm4_moe's, dots1's and deepseek_v3's e_score_correction_bias,
@@ -96,8 +96,10 @@ dots1, phimoe, deepseek_v3, cohere2) it generates a tiny checkpoint and checks:
      (hidden / heads)^-0.5); cohere2: the window on the sliding layers 0-2 (vs none), full attention on layer 3 (vs
      the window there too), NoPE on the full layer 3 (vs RoPE there), RoPE on the sliding layers (vs none anywhere),
      sliding_window_pattern 4's layer types (vs every layer sliding and rotated), interleaved RoPE (vs rotate-half),
-     rope_theta 5e4 (vs 1e4), the parallel residual, the logit scale, the layer norms without bias (vs RMSNorm)), and
-     that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not built);
+     rope_theta 5e4 (vs 1e4), the parallel residual, the logit scale, the layer norms without bias (vs RMSNorm); arcee:
+     relu2 (vs relu, vs silu), the relu before the square (vs x^2), the MLP without a gate (vs Llama's gated form with
+     up_proj's weights as the gate)), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not
+     built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
      GPT2Model (--base-model-names) and untied (--untied), and Qwen2-MoE's shared expert without its gate
@@ -117,8 +119,10 @@ dots1, phimoe, deepseek_v3, cohere2) it generates a tiny checkpoint and checks:
      rope_interleave false (--no-interleave), with its yarn scaling (--yarn: mscale 1.0, mscale_all_dim 0.8) and with
      attention_bias true (--attention-bias) (f32 and bf16), and with all four (f32), and Cohere 2 with layer_types
      listed beside sliding_window_pattern 4 (--layer-types: full, sliding, sliding, full), with attention_bias true
-     (--attention-bias: q, k, v and o_proj) and untied (--untied) (f32 and bf16), and with all three (f32),
-     against torch, as in 2; for Cohere's and StableLM's --qk-norm forms also that the norms and each head's own
+     (--attention-bias: q, k, v and o_proj) and untied (--untied) (f32 and bf16), and with all three (f32), and Arcee
+     with AFM-4.5B's yarn scaling (--yarn: mscale 1.0 without mscale_all_dim), with mlp_bias true (--mlp-bias: up_proj
+     and down_proj) and with hidden_act relu (--relu) (f32 and bf16), and with all three (f32), against torch, as in
+     2; for Cohere's and StableLM's --qk-norm forms also that the norms and each head's own
      gains change the logits, for
      OLMoE's that the renormalization does, for ERNIE 4.5's that the interleaved RoPE does, for EXAONE's --layer-types
      that the listed types (vs the pattern's), the window and NoPE on the full layers do, for --no-window that RoPE on
@@ -137,7 +141,10 @@ dots1, phimoe, deepseek_v3, cohere2) it generates a tiny checkpoint and checks:
      scores times mscale(0.8)^2 (vs 24^-0.5 alone) do, for --attention-bias that q_a_proj's, kv_a_proj_with_mqa's and
      o_proj's biases (each vs none) do, for Cohere 2's --layer-types that the listed types (vs the pattern's), their
      window and NoPE on their full layers do, for --attention-bias that the q/k/v biases (vs none) and o_proj's (vs
-     q/k/v only) do, for --untied that the lm_head (vs the tied embeddings) does, as in 6.
+     q/k/v only) do, for --untied that the lm_head (vs the tied embeddings) does, for Arcee's --yarn that yarn's
+     frequencies (vs plain RoPE), its correction range floored and ceiled (vs truncate false) and cos and sin times
+     0.1 ln 4 + 1 (vs 1) do, for --mlp-bias that up_proj's and down_proj's biases (each vs none) do, for --relu that
+     relu (vs relu2, vs silu) does, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -266,6 +273,11 @@ def torch_rope(cfg, seq_len=None):
     raise NotImplementedError(rs["rope_type"])
 
 
+# transformers' ACT2FN (activations.py) for the hidden_act values the tiny models name: ReLUSquaredActivation
+# (torch.square(relu(x))), nn.ReLU, nn.SiLU.
+ACT2FN = {"relu2": lambda x: torch.square(F.relu(x)), "relu": F.relu, "silu": F.silu}
+
+
 def rotate_half(x):
     x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
     return torch.cat((-x2, x1), dim=-1)
@@ -385,6 +397,7 @@ class TorchModel:
         self.stablelm = self.type == "stablelm"
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
+        self.arcee = self.type == "arcee"
         if self.stablelm:
             c.setdefault("partial_rotary_factor", 0.25)          # StableLmConfig's default
         if self.phi:
@@ -544,6 +557,28 @@ class TorchModel:
             assert c["num_attention_heads"] * c["head_dim"] == c["hidden_size"], "Helium's o_proj is [hidden, hidden]"
             expect_biases(("Helium", "attention_bias / mlp_bias"), c.get("attention_bias", False), False,
                           c.get("mlp_bias", False))
+        if self.arcee:
+            # ArceeConfig (LlamaConfig's fields, pretraining_tp deleted): hidden_act "relu2", rms_norm_eps 1e-5,
+            # rope_theta 1e4, untied, no biases; num_key_value_heads null -> the head count, head_dim null -> hidden /
+            # heads (below). ArceeForCausalLM is LlamaForCausalLM: ArceeAttention (LlamaAttention) with q/k/v/o_proj
+            # bias=config.attention_bias; ArceeMLP (NemotronMLP) up_proj and down_proj with bias=config.mlp_bias and no
+            # gate_proj. The checkpoint holds exactly the tensors the class loads (a gate_proj would be left unloaded).
+            for key, value in (("hidden_act", "relu2"), ("rms_norm_eps", 1e-5), ("rope_theta", 10000.0),
+                               ("num_key_value_heads", None), ("tie_word_embeddings", False), ("attention_bias", False),
+                               ("mlp_bias", False)):
+                c.setdefault(key, value)
+            if c["num_key_value_heads"] is None:
+                c["num_key_value_heads"] = c["num_attention_heads"]
+            want = {"model.embed_tokens.weight", "model.norm.weight"}
+            want |= {"lm_head.weight"} if not c["tie_word_embeddings"] else set()
+            for n in range(c["num_hidden_layers"]):
+                p = "model.layers.%d." % n
+                want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
+                want |= {p + "self_attn.%s_proj.%s" % (t, b) for t in "qkvo"
+                         for b in (("weight", "bias") if c["attention_bias"] else ("weight",))}
+                want |= {p + "mlp.%s_proj.%s" % (t, b) for t in ("up", "down")
+                         for b in (("weight", "bias") if c["mlp_bias"] else ("weight",))}
+            assert set(self.w) == want, "Arcee tensors: %s" % sorted(set(self.w) ^ want)[:4]
         if self.exaone:
             # Exaone4Config: class defaults, then __post_init__: no window sets the pattern to 0; layer_types
             # derived from the pattern only when not given (a string pattern beside them is left alone).
@@ -771,6 +806,10 @@ class TorchModel:
             # Starcoder2MLP: c_proj(act(c_fc(hidden_states))), act gelu_pytorch_tanh here.
             assert c["hidden_act"] == "gelu_pytorch_tanh"
             return self.lin(F.gelu(self.lin(h, p + "mlp.c_fc"), approximate="tanh"), p + "mlp.c_proj")
+        if self.arcee:
+            # ArceeMLP (NemotronMLP): self.down_proj(self.act_fn(self.up_proj(x))), act_fn = ACT2FN[config.hidden_act];
+            # no gate.
+            return self.lin(ACT2FN[c["hidden_act"]](self.lin(h, p + "mlp.up_proj")), p + "mlp.down_proj")
         act = (lambda x: F.gelu(x, approximate="tanh")) if self.gemma else F.silu
         # GemmaMLP: ACT2FN[config.hidden_activation], "gelu_pytorch_tanh" when None (hidden_act is legacy).
         used = (c.get("hidden_activation") or "gelu_pytorch_tanh") if self.gemma else c.get("hidden_act")
@@ -1266,11 +1305,12 @@ def check_decode(tag, model_dir, max_new, shared_gate=True):
           "" if ttokens == tokens else "first mismatch at %d" % next(i for i, (a, b) in enumerate(zip(tokens, ttokens)) if a != b))
     d = maxdiff(tlogits, logits) if tlogits.shape == logits.shape else float("inf")
     check(d <= 1e-9, "%s: logits == torch float64" % tag, "max diff %.2e, |logits| max %.2f" % (d, np.abs(logits).max()))
-    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1", "phimoe", "deepseek_v3", "cohere2"):
-        # Mixed dense / MoE layers (and Cohere 2's biases and lm_head by its flags): every tensor the checkpoint has
-        # (GLM-4.5's and DeepSeek-V3's MTP layers and ERNIE 4.5 MoE's "mtp" tensors aside; dots.llm1's, Phi-3.5-MoE's
-        # and Cohere 2's all) is read; an expert that no token chose counts as read when its layer's router was (HF
-        # loads it all the same).
+    if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1", "phimoe", "deepseek_v3", "cohere2",
+                   "arcee"):
+        # Mixed dense / MoE layers (and Cohere 2's biases and lm_head, Arcee's MLP biases, by their flags): every tensor
+        # the checkpoint has (GLM-4.5's and DeepSeek-V3's MTP layers and ERNIE 4.5 MoE's "mtp" tensors aside;
+        # dots.llm1's, Phi-3.5-MoE's, Cohere 2's and Arcee's all) is read; an expert that no token chose counts as read
+        # when its layer's router was (HF loads it all the same).
         unused = sorted(n for n in set(tm.w) - tm.w.used
                         if not (".experts." in n and n.split("experts.")[0] + "gate.weight" in tm.w.used))
         check(not unused, "%s: torch reads every tensor" % tag, "unused: %s" % unused[:4] if unused else "")
@@ -1598,6 +1638,21 @@ def check_features_matter(arch, model_dir, logits):
             r.norm = lambda x, name: x if name.endswith(suffix) else norm(x, name)
         return f
 
+    def gated_by_up(r):
+        # Llama's gated form, down(act(gate x) * up x), with up_proj's weights (and bias) as gate_proj's: a runtime that
+        # read Arcee's MLP as Llama's with its one input projection in both roles.
+        r.gated_mlp = True
+        for n in range(r.L):
+            p = "model.layers.%d.mlp." % n
+            for t in ("weight", "bias"):
+                if p + "up_proj." + t in r.w:
+                    r.w[p + "gate_proj." + t] = r.w[p + "up_proj." + t]
+
+    def untruncated(r):
+        # yarn's correction range as computed (truncate false), not floored and ceiled (truncate unset: true).
+        r.cfg["rope_scaling"]["truncate"] = False
+        r.inv_freq, r.attention_scaling = reference_forward.rope_parameters(r.cfg)
+
     def no_k_rot(r):
         # kv_a_proj_with_mqa's last qk_rope_head_dim rows (the RoPE key shared by every head) set to 0.
         for n in range(r.L):
@@ -1858,6 +1913,24 @@ def check_features_matter(arch, model_dir, logits):
                                          ("o_proj bias (vs none)", no_biases(("self_attn.o_proj",)))),
         # gen_tiny_model --no-rope-scaling: rope_scaling null.
         "phimoe --no-rope-scaling": (("SparseMixer routing (vs Mixtral's top-2 softmax)", setattr_("moe", "mixtral")),),
+        # Llama's blocks with ArceeMLP: down_proj(relu2(up_proj x)), no gate.
+        "arcee": (("relu2 = relu(x)^2 (vs relu)", setattr_("act", reference_forward.ACTIVATIONS["relu"])),
+                  ("relu2 (vs silu, LlamaConfig's hidden_act)", setattr_("act", reference_forward.ACTIVATIONS["silu"])),
+                  ("relu before the square (vs x^2)", setattr_("act", lambda x: x * x)),
+                  ("MLP without a gate, down(act(up x)) (vs down(act(gate x) * up x) with gate_proj = up_proj)",
+                   gated_by_up)),
+        # gen_tiny_model --relu: hidden_act relu.
+        "arcee --relu": (("relu (vs relu2)", setattr_("act", reference_forward.ACTIVATIONS["relu2"])),
+                         ("relu (vs silu)", setattr_("act", reference_forward.ACTIVATIONS["silu"]))),
+        # gen_tiny_model --mlp-bias: mlp_bias true, biases on up_proj and down_proj.
+        "arcee --mlp-bias": (("up_proj bias (vs none)", no_biases(("mlp.up_proj",))),
+                             ("down_proj bias (vs none)", no_biases(("mlp.down_proj",)))),
+        # gen_tiny_model --yarn: AFM-4.5B's form, factor 4 over 128 positions, mscale 1.0 and no mscale_all_dim.
+        "arcee --yarn": (("yarn's frequencies (vs plain RoPE)", lambda r: setattr(
+                              r, "inv_freq", reference_forward.rope_parameters(dict(r.cfg, rope_scaling=None))[0])),
+                         ("yarn's correction range floored and ceiled (vs truncate false)", untruncated),
+                         ("cos and sin times mscale(4) = 0.1 ln 4 + 1 (vs rope_scaling's mscale 1.0 itself)",
+                          setattr_("attention_scaling", 1.0))),
         # gen_tiny_model --qk-norm: use_qk_norm true.
         "glm4_moe --qk-norm": (("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),),
         # gen_tiny_model --single-group: n_group 1, topk_group 1, routed_scaling_factor 1, one shared expert.
@@ -1926,7 +1999,7 @@ def main():
         # its mixtures every other layer up to the last (moe_layer_end_index -1) and without shared experts, dots.llm1
         # with biases on q, k, v and o_proj and with layer_types listed (two sliding layers), Phi-3.5-MoE without
         # rope_scaling, Cohere 2 with layer_types listed (not the pattern's), with biases on q, k, v and o_proj and
-        # untied.
+        # untied, Arcee with AFM-4.5B's yarn, with MLP biases and with plain relu.
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -1957,7 +2030,11 @@ def main():
                                   ("cohere2", "f32", "--layer-types"), ("cohere2", "bf16", "--layer-types"),
                                   ("cohere2", "f32", "--attention-bias"), ("cohere2", "bf16", "--attention-bias"),
                                   ("cohere2", "f32", "--untied"), ("cohere2", "bf16", "--untied"),
-                                  ("cohere2", "f32", "--layer-types --attention-bias --untied")):
+                                  ("cohere2", "f32", "--layer-types --attention-bias --untied"),
+                                  ("arcee", "f32", "--yarn"), ("arcee", "bf16", "--yarn"),
+                                  ("arcee", "f32", "--mlp-bias"), ("arcee", "bf16", "--mlp-bias"),
+                                  ("arcee", "f32", "--relu"), ("arcee", "bf16", "--relu"),
+                                  ("arcee", "f32", "--yarn --mlp-bias --relu")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

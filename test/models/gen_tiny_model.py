@@ -4,13 +4,13 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1,phimoe,deepseek_v3,cohere2}
+                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1,phimoe,deepseek_v3,cohere2,arcee}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
         [--no-bias] [--layer-types] [--no-window] [--all-biases] [--mixed-layers] [--single-group] [--interval]
         [--no-shared] [--no-rope-scaling] [--moh SHARED,TOPK] [--affine] [--no-q-lora] [--no-interleave] [--yarn]
-        [--attention-bias]
+        [--attention-bias] [--mlp-bias] [--relu]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
@@ -18,7 +18,7 @@ Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, Gra
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
 OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM,
 Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM, Dots1ForCausalLM, PhimoeForCausalLM, DeepseekV3ForCausalLM,
-Cohere2ForCausalLM; gemma3mm:
+Cohere2ForCausalLM, ArceeForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -123,6 +123,16 @@ use_embedding_sharing, use_gated_activation, head_dim = hidden / heads). With --
 attention_bias true and q, k, v and o_proj biases; with --untied tie_word_embeddings (and use_embedding_sharing) false
 and an lm_head.weight, drawn last. Each flag leaves the other tensors as the same seed gives without it.
 
+arcee (ArceeForCausalLM: AFM-4.5B) is Llama's blocks and attention with an MLP without a gate: down_proj(act(up_proj
+x)) (ArceeMLP, NemotronMLP's), act relu2 = relu(x)^2 (ArceeConfig's default hidden_act, AFM-4.5B's): per layer
+mlp.up_proj.weight [intermediate, hidden] and mlp.down_proj.weight [hidden, intermediate], no gate_proj. up_proj is
+drawn with std 0.06 (pre-activations of std ~0.5), so that the squares leave the MLP's output about as large as
+Llama's SwiGLU's and the logit margins like the other archs'. rope_scaling null; --yarn: AFM-4.5B's form (rope_type
+yarn, factor 4 over original_max_position_embeddings 128, beta_fast 32, beta_slow 1, mscale 1.0 without
+mscale_all_dim: cos and sin times 0.1 ln 4 + 1). --mlp-bias: mlp_bias true, with up_proj's and down_proj's biases.
+--relu: hidden_act "relu" (the class takes any ACT2FN name). Each flag leaves the other tensors as the same seed gives
+without it.
+
 With --mixed-layers (qwen3moe, qwen2moe) some layers have a dense MLP, as Qwen*MoeDecoderLayer builds one where
 (layer in mlp_only_layers) or (layer + 1) % decoder_sparse_step != 0: 4 layers, decoder_sparse_step 2 and
 mlp_only_layers [3] make layer 1 the only mixture, layers 0 and 2 dense by the step and layer 3 dense by the list;
@@ -162,7 +172,7 @@ ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
          "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
-         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1", "phimoe", "deepseek_v3", "cohere2"]
+         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1", "phimoe", "deepseek_v3", "cohere2", "arcee"]
 # Stored F32 whatever --dtype (suffixes of the tensor names), per arch: the modules transformers keeps in float32
 # (_keep_in_fp32_modules_strict), as the published bf16 checkpoints store them. ERNIE 4.5 MoE's "gate" and
 # "moe_statics": the router mlp.gate.weight (not the experts' gate_proj) and the correction bias. DeepSeek-V3's:
@@ -1062,6 +1072,22 @@ def make_config(arch, dtype):
             "bos_token_id": 0,
             "pad_token_id": 1,
         }
+    elif arch == "arcee":
+        # Arcee (AFM-4.5B): ArceeConfig is LlamaConfig with hidden_act "relu2" and rms_norm_eps 1e-5 by default;
+        # ArceeMLP has no gate (up_proj and down_proj, bias=mlp_bias). rope_scaling null (--yarn: AFM-4.5B's yarn).
+        cfg = {
+            "architectures": ["ArceeForCausalLM"],
+            "model_type": "arcee",
+            **common,
+            "hidden_act": "relu2",
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "mlp_bias": False,
+        }
     elif arch == "phi3":
         # Phi-3: fused qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows); RoPE on the first
         # half of each head (partial_rotary_factor 0.5, as Phi-4-mini's 0.75); sliding window 16 on
@@ -1548,6 +1574,18 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "mlp.c_fc.bias"] = bias(I)
             w[p + "mlp.c_proj.weight"] = mat(H, I)
             w[p + "mlp.c_proj.bias"] = bias(H)
+        elif kind == "arcee":
+            # ArceeMLP (NemotronMLP): up_proj and down_proj, no gate. up_proj std 0.06 (pre-activations of std ~0.5):
+            # relu(x)^2 then keeps the MLP's output about as large as Llama's SwiGLU's (at 0.1 and more the squares
+            # come to rival the residual stream and greedy decoding falls into short loops). The biases
+            # (bias=mlp_bias on both; std 0.1 so that they move the logits visibly) are drawn whatever the flag, so
+            # that --mlp-bias changes no other weight.
+            w[p + "mlp.up_proj.weight"] = mat(I, H, std=0.06)
+            w[p + "mlp.down_proj.weight"] = mat(H, I)
+            for name, n_out in (("up_proj", I), ("down_proj", H)):
+                b = bias(n_out, std=0.1)
+                if cfg["mlp_bias"]:
+                    w[p + "mlp.%s.bias" % name] = b
         elif kind in ("phi3", "glm", "glm4"):
             # gate_up_proj: the gate rows, then the up rows ([2I, hidden]).
             w[p + "mlp.gate_up_proj.weight"] = np.concatenate([mat(I, H), mat(I, H)], axis=0)
@@ -1743,10 +1781,16 @@ def main(argv=None):
     ap.add_argument("--yarn", action="store_true",
                     help="deepseek_v3: DeepSeek-V3's yarn rope_scaling (type yarn, factor 4, "
                          "original_max_position_embeddings 128, beta_fast 32, beta_slow 1, mscale 1.0, mscale_all_dim "
-                         "0.8); max_position_embeddings stays 512 = 4 x 128")
+                         "0.8); arcee: AFM-4.5B's (rope_type yarn, factor 4, original_max_position_embeddings 128, "
+                         "beta_fast 32, beta_slow 1, mscale 1.0); max_position_embeddings stays 512 = 4 x 128")
     ap.add_argument("--attention-bias", action="store_true",
                     help="deepseek_v3: attention_bias true, with q_a_proj's, kv_a_proj_with_mqa's and o_proj's biases; "
                          "cohere2: attention_bias true, with q/k/v/o_proj's biases; the other weights as without them")
+    ap.add_argument("--mlp-bias", action="store_true",
+                    help="arcee: mlp_bias true, with up_proj's and down_proj's biases; the other weights as without "
+                         "them")
+    ap.add_argument("--relu", action="store_true",
+                    help="arcee: hidden_act \"relu\" (not relu2 = relu(x)^2); the weights the same")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1787,8 +1831,12 @@ def main(argv=None):
         ap.error("--layer-types and --no-window exclude each other")
     if args.no_rope_scaling and args.arch != "phimoe":
         ap.error("--no-rope-scaling applies to --arch phimoe")
-    if (args.no_q_lora or args.no_interleave or args.yarn) and args.arch != "deepseek_v3":
-        ap.error("--no-q-lora, --no-interleave and --yarn apply to --arch deepseek_v3")
+    if (args.no_q_lora or args.no_interleave) and args.arch != "deepseek_v3":
+        ap.error("--no-q-lora and --no-interleave apply to --arch deepseek_v3")
+    if args.yarn and args.arch not in ("deepseek_v3", "arcee"):
+        ap.error("--yarn applies to --arch deepseek_v3 and arcee")
+    if (args.mlp_bias or args.relu) and args.arch != "arcee":
+        ap.error("--mlp-bias and --relu apply to --arch arcee")
     if args.attention_bias and args.arch not in ("deepseek_v3", "cohere2"):
         ap.error("--attention-bias applies to --arch deepseek_v3 and cohere2")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
@@ -1865,7 +1913,13 @@ def main(argv=None):
         cfg["q_lora_rank"] = None
     if args.no_interleave:
         cfg["rope_interleave"] = False
-    if args.yarn:
+    if args.yarn and args.arch == "arcee":
+        # As AFM-4.5B publishes it: "rope_type", float betas, mscale 1.0 and no mscale_all_dim, so that cos and sin are
+        # scaled by _compute_yarn_parameters' default get_mscale(factor) = 0.1 ln 4 + 1 (not by mscale itself).
+        # factor 4 = max_position_embeddings / original_max_position_embeddings, as for deepseek_v3 below.
+        cfg["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 128,
+                               "beta_fast": 32.0, "beta_slow": 1.0, "mscale": 1.0}
+    elif args.yarn:
         # As DeepSeek-V3 publishes it ("type", integer betas), with mscale != mscale_all_dim (1.0 both there) so that
         # cos and sin are scaled (by mscale(1.0) / mscale(0.8) = 1.025) as well as the scores (by mscale(0.8)^2 =
         # 1.234).
@@ -1875,6 +1929,10 @@ def main(argv=None):
                                "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 0.8}
     if args.attention_bias:
         cfg["attention_bias"] = True
+    if args.mlp_bias:
+        cfg["mlp_bias"] = True
+    if args.relu:
+        cfg["hidden_act"] = "relu"
     if args.untied and args.arch == "cohere2":
         # make_weights draws the lm_head last: every other weight stays the one the same seed gives tied.
         cfg["tie_word_embeddings"] = False

@@ -8,9 +8,9 @@ Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
 OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
-OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1, Phi-3.5-MoE, DeepSeek-V3, Cohere 2) and the Gemma 3 / Mistral 3
-multimodal packagings (the configs that gen_tiny_model.py writes, and the same architectures at other sizes; config
-fields left out take the transformers class defaults).
+OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1, Phi-3.5-MoE, DeepSeek-V3, Cohere 2, Arcee) and the Gemma 3 /
+Mistral 3 multimodal packagings (the configs that gen_tiny_model.py writes, and the same architectures at other sizes;
+config fields left out take the transformers class defaults).
 
 Greedy decoding: the prompt runs as one causal prefill; row 0 of the output is the logits of the last
 prompt position, its argmax is the first generated token; row k is the logits after feeding generated
@@ -20,10 +20,12 @@ line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
-_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1 / _phimoe / _deepseek_v3 / _cohere / _cohere2,
-modeling_rope_utils) and /work/shared/VARIANTS.md;
+_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1 / _phimoe / _deepseek_v3 / _cohere / _cohere2 / _arcee,
+modeling_rope_utils, activations) and /work/shared/VARIANTS.md;
 it shares no code with the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
+  * Activations (hidden_act, as transformers' ACT2FN names them): silu / swish, gelu (exact, erf), gelu_pytorch_tanh /
+    gelu_new / gelu_fast (the tanh form), relu, relu2 (ReLUSquaredActivation: relu(x)^2).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
     dtype, gelu_pytorch_tanh unless hidden_activation says otherwise (hidden_act is ignored), tied
     embeddings by default.
@@ -154,6 +156,12 @@ it shares no code with the xf repository. Conventions:
     false) (a checkpoint whose bias tensors disagree with the two is refused); class defaults head_dim 128,
     num_key_value_heads 20 (whatever the head count), rope_theta 1e5, rms_norm_eps 1e-8, untied embeddings; o_proj
     needs heads * head_dim = hidden.
+  * Arcee (ArceeForCausalLM: AFM-4.5B): Llama's pre-norm blocks, attention and RoPE (biases on q, k, v and o_proj with
+    attention_bias, default false; rope_scaling as above, AFM-4.5B's yarn with mscale 1.0 and no mscale_all_dim: cos and
+    sin times mscale(factor)); the MLP ArceeMLP (NemotronMLP's) has no gate: down_proj(act(up_proj x)), biases on both
+    with mlp_bias (default false), act = ACT2FN[hidden_act] (default relu2; relu too). Every tensor must be one the
+    class loads (a Llama checkpoint's mlp.gate_proj is refused), and each of those must be there. Class defaults
+    rms_norm_eps 1e-5, rope_theta 1e4, head_dim = hidden / heads, num_key_value_heads = heads, untied embeddings.
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
@@ -511,6 +519,7 @@ ACTIVATIONS = {
     "gelu_fast": gelu_tanh,
     "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
     "relu": lambda x: np.maximum(x, 0.0),
+    "relu2": lambda x: np.maximum(x, 0.0) ** 2,      # ReLUSquaredActivation (Arcee's and Nemotron's default)
 }
 
 
@@ -546,7 +555,7 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
                  "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM",
                  "HeliumForCausalLM", "Glm4MoeForCausalLM", "Ernie4_5_MoeForCausalLM", "Dots1ForCausalLM",
-                 "PhimoeForCausalLM", "DeepseekV3ForCausalLM", "Cohere2ForCausalLM")
+                 "PhimoeForCausalLM", "DeepseekV3ForCausalLM", "Cohere2ForCausalLM", "ArceeForCausalLM")
 
 
 def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
@@ -681,6 +690,26 @@ def phimoe_tensors(w, cfg):
     return w
 
 
+def arcee_tensors(w, cfg):
+    """ArceeForCausalLM's tensors: checks that they are exactly those the class loads (HF would leave missing ones
+    random and ignore unexpected ones, a Llama checkpoint's mlp.gate_proj among them): q/k/v/o_proj with
+    bias=attention_bias, ArceeMLP's up_proj and down_proj (no gate) with bias=mlp_bias, the lm_head unless tied."""
+    want = {"model.embed_tokens.weight", "model.norm.weight"}
+    if not cfg["tie_word_embeddings"]:
+        want.add("lm_head.weight")
+    mlp = ["mlp.%s_proj.weight" % t for t in ("up", "down")]
+    if cfg["mlp_bias"]:
+        mlp += ["mlp.%s_proj.bias" % t for t in ("up", "down")]
+    for n in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % n
+        want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
+        want |= {p + a for a in qkvo_attention("qkvo" if cfg["attention_bias"] else "") + mlp}
+    if set(w) != want:
+        raise ValueError("Arcee: tensors the class does not load: %s; tensors it needs that are missing: %s"
+                         % (sorted(set(w) - want)[:5], sorted(want - set(w))[:5]))
+    return w
+
+
 def sparsemixer(logits, eps):
     """SparseMixer's inference routing of one token's router logits [E] (transformers' sparsemixer, training=False):
     ((t1, t2), (w1, w2)). t1 = the best expert (ties to the lower), w1 = the softmax at t1 of the logits with every
@@ -707,10 +736,10 @@ class Model:
     can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
     qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq / attention_scaling (RoPE), interleaved_rope (also
     DeepSeek-V3's rope_interleave), local_rope (Gemma 3's sliding layers), long_rope (longrope's long factors and their
-    multiplier past the original length), rope_layers, act, moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's),
-    "qwen2moe", "granitemoe", "glm4moe" (also dots.llm1's and DeepSeek-V3's), "ernie4_5moe", "phimoe" or None),
-    moe_renormalize, masked_group_score and weights_with_correction (GLM-4.5 MoE's, dots.llm1's, DeepSeek-V3's and ERNIE
-    4.5 MoE's routing)."""
+    multiplier past the original length), rope_layers, act, gated_mlp (false: Arcee's MLP without a gate), moe
+    ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe", "glm4moe" (also dots.llm1's and
+    DeepSeek-V3's), "ernie4_5moe", "phimoe" or None), moe_renormalize, masked_group_score and weights_with_correction
+    (GLM-4.5 MoE's, dots.llm1's, DeepSeek-V3's and ERNIE 4.5 MoE's routing)."""
 
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
@@ -855,6 +884,13 @@ class Model:
                     if not isinstance(scaling.get(key), (int, float)):
                         raise ValueError("Phi-3.5-MoE: rope_scaling's %s must be a number" % key)
             self.w = phimoe_tensors(self.w, cfg)
+        if arch == "ArceeForCausalLM":
+            # ArceeConfig's defaults where they differ from the generic ones (relu2, not silu; rms_norm_eps 1e-5, not
+            # 1e-6); head_dim and num_key_value_heads null are derived below, as LlamaConfig does.
+            for key, value in (("hidden_act", "relu2"), ("rms_norm_eps", 1e-5), ("tie_word_embeddings", False),
+                               ("attention_bias", False), ("mlp_bias", False)):
+                cfg.setdefault(key, value)
+            self.w = arcee_tensors(self.w, cfg)
         if arch == "OlmoeForCausalLM":
             cfg.setdefault("rms_norm_eps", 1e-5)
             if cfg.get("clip_qkv") is not None:
@@ -1046,7 +1082,11 @@ class Model:
             self.attn_softcap = self.final_softcap = None
             self.embed_scale = 1.0
             act = cfg.get("hidden_act", "silu")
+        if act not in ACTIVATIONS:
+            raise NotImplementedError("hidden_act %r" % act)
         self.act = ACTIVATIONS[act]
+        # The dense MLP's form: act(gate x) * up x, or Arcee's down(act(up x)) without a gate.
+        self.gated_mlp = arch != "ArceeForCausalLM"
         # Granite: multipliers of the embeddings, of each block's output before its residual add, the score
         # scale itself, and a divisor of the logits.
         self.residual_scale = 1.0
@@ -1388,6 +1428,8 @@ class Model:
             return self.linear(self.act(self.linear(x, p + "fc1")), p + "fc2")
         if p + "dense_h_to_4h.weight" in self.w:                # GPT-NeoX: no gate
             return self.linear(self.act(self.linear(x, p + "dense_h_to_4h")), p + "dense_4h_to_h")
+        if not self.gated_mlp:                                  # Arcee (NemotronMLP): no gate
+            return self.linear(self.act(self.linear(x, p + "up_proj")), p + "down_proj")
         if p + "gate_up_proj.weight" in self.w:                 # Phi-3: [gate; up] rows
             gate_up = self.linear(x, p + "gate_up_proj")
             I = gate_up.shape[-1] // 2

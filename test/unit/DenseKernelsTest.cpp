@@ -430,6 +430,18 @@ TEST_P(DenseKernels, UngatedActivations) {
     }
     EXPECT_LE(worstError(y, expected), 2e-5);
   }
+  // relu and relu2 (relu(x)^2, Arcee's), exact: the MLPs without a gate only.
+  for (const char *act : {"relu", "relu2"}) {
+    SCOPED_TRACE(act);
+    std::vector<float> y(N, std::nanf(""));
+    ASSERT_EQ(run((std::string("xf_dense_") + act).c_str(), {tensorOf(x, {N}), tensorOf(y, {N})}), "");
+    std::vector<double> expected(N);
+    for (int64_t i = 0; i < N; ++i) {
+      const float r = std::max(x[i], 0.0f);
+      expected[i] = std::string(act) == "relu" ? r : r * r;
+    }
+    EXPECT_EQ(worstError(y, expected), 0.0);
+  }
 }
 
 // Exact GELU without erf on the device (xf_dense_gelu: x Phi(x) from a Chebyshev fit of erfc), relative to
