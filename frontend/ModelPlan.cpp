@@ -137,8 +137,8 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
       return fail("layer " + llvm::Twine(l) +
                   ": a value head dim other than the key head dim is supported by the model runtime only in latent "
                   "attention");
-    // The per-token operands of mixture-of-heads and affine-scaled attention the runtime computes from
-    // the kernels' own operands (gates: the router kernel; alpha, alpha_ma), not from the plan.
+    // Mixture-of-head and affine-scaled attention need nothing here: the runtime reads their per-token
+    // operands off the kernel's own (gates: the router kernel; alpha, alpha_ma).
     bool learnedSinks = false;
     for (const VariantSpec &v : m.layers[l].variants) {
       if (v.builtin && v.name == "sinks") {

@@ -171,7 +171,7 @@ std::optional<NormPlacement> normPlacementNamed(llvm::StringRef name);
 /// Whether attention and MLP read the same residual stream side by side (either parallel form).
 inline bool isParallel(NormPlacement p) { return p == NormPlacement::Parallel || p == NormPlacement::ParallelTwoNorms; }
 
-enum class Activation { SiLU, GELU, GELUTanh, ReLU, ReLU2 }; // ReLU2: relu(x)^2 (Arcee, Nemotron)
+enum class Activation { SiLU, GELU, GELUTanh, ReLU, ReLU2 }; // ReLU2: relu(x)^2 (Arcee)
 llvm::StringRef toString(Activation a);
 
 /// The most expert groups a router may have: the GPU's routing keeps the chosen groups as the bits of a
@@ -263,9 +263,6 @@ struct LatentAttentionSpec {
   int64_t kvRank = 0; // 0: plain attention
   int64_t ropeDim = 0;
   bool enabled() const { return kvRank > 0; }
-  bool operator==(const LatentAttentionSpec &o) const {
-    return qRank == o.qRank && kvRank == o.kvRank && ropeDim == o.ropeDim;
-  }
 };
 
 struct ModelSpec {
