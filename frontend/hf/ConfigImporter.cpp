@@ -272,7 +272,7 @@ const Architecture kArchitectures[] = {
     // moe_layer_interval, softmax routing chosen with a correction bias, shared experts.
     {"Ernie4_5_MoeForCausalLM", "ernie4_5_moe", 500000.0, 1e-5, true, "silu", 0, true, SlidingStyle::None,
      std::nullopt, 131072, false, false, true, 64, 6},
-    // DeepSeek-V3 (also Kimi K2, Moonlight): multi-head latent attention (readLatentAttention), then
+    // DeepSeek-V3 and R1: multi-head latent attention (readLatentAttention), then
     // GLM-4.5's mixture (readDeepSeekMoe). attention_bias is on q_a_proj, kv_a_proj_with_mqa and o_proj.
     {"DeepseekV3ForCausalLM", "deepseek_v3", 10000.0, 1e-6, false, "silu", 0, false, SlidingStyle::None,
      std::nullopt, 4096, true, false, true, 256, 8},

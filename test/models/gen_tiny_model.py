@@ -99,7 +99,7 @@ max_position_embeddings 64: long_factor past 16 tokens, short_factor up to them)
 short_mscale / long_mscale 1.243 (PhimoeRotaryEmbedding's). With --no-rope-scaling rope_scaling null (plain RoPE,
 cos and sin unscaled); the weights the same.
 
-deepseek_v3 (DeepseekV3ForCausalLM: DeepSeek-V3 / R1, Kimi K2, Moonlight) has multi-head latent attention (4 heads):
+deepseek_v3 (DeepseekV3ForCausalLM: DeepSeek-V3 / R1) has multi-head latent attention (4 heads):
 q = q_b_proj(RMSNorm(q_a_proj x)) through q_lora_rank 32 (--no-q-lora: q_lora_rank null and one q_proj), per head
 qk_nope_head_dim 16 dims without RoPE and qk_rope_head_dim 8 with it; kv_a_proj_with_mqa x gives a kv_lora_rank 16
 latent (RMSNorm'd by kv_a_layernorm, then kv_b_proj into each head's 16 key and v_head_dim 16 value dims) and one
@@ -652,7 +652,7 @@ def make_config(arch, dtype):
             "initializer_range": 0.02,
         }
     elif arch == "deepseek_v3":
-        # DeepSeek-V3 / R1, Kimi K2, Moonlight (DeepseekV3ForCausalLM): DeepseekV3Attention (multi-head latent
+        # DeepSeek-V3 / R1 (DeepseekV3ForCausalLM): DeepseekV3Attention (multi-head latent
         # attention: q through q_lora_rank 32 with q_a_layernorm, keys and values through one kv_lora_rank 16 latent
         # with kv_a_layernorm, each head's qk_nope_head_dim 16 query / key dims without RoPE, qk_rope_head_dim 8 with it
         # (one RoPE key for every head), v_head_dim 16, so that the ranks and head sizes differ from each other and the

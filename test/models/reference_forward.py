@@ -252,7 +252,7 @@ it shares no code with the xf repository. Conventions:
     attention factor. The lm_head has a bias with lm_head_bias (default false). Every tensor must be one the class
     loads, and each of those must be there. Class defaults num_key_value_heads 8, rope_theta 1e6, rms_norm_eps 1e-5,
     num_local_experts 16, untied embeddings; input_jitter_noise acts in training only.
-  * DeepSeek-V3 (DeepseekV3ForCausalLM: DeepSeek-V3 / R1, Kimi K2, Moonlight): Llama's pre-norm blocks with
+  * DeepSeek-V3 (DeepseekV3ForCausalLM: DeepSeek-V3 / R1): Llama's pre-norm blocks with
     DeepseekV3Attention, multi-head latent attention over H heads: q = q_b_proj(RMSNorm(q_a_proj x)) (q_a_layernorm;
     with q_lora_rank null q_proj x) viewed [H, nope + rope] (qk_nope_head_dim, qk_rope_head_dim); kv_a_proj_with_mqa
     x = [latent (kv_lora_rank), k_rot (rope)]; kv_b_proj(RMSNorm(latent)) (kv_a_layernorm) viewed [H, nope + dv]
