@@ -20,6 +20,7 @@
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -658,7 +659,8 @@ int64_t ropeDimOf(int64_t d, int64_t rotaryDim) {
 }
 
 
-/// The per-layer vectors both weight layouts share: norms, q/k norms, learned sinks.
+/// The per-layer vectors both weight layouts share: norms, q/k norms, learned sinks, the variants' router
+/// weights and alpha_ma, latent attention's norm gains.
 void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre, LayerWeights &w) {
   int64_t H = p.hidden;
   // A LayerNorm's bias beside each gain.
@@ -718,6 +720,10 @@ void readLayerVectors(WeightReader &r, const Plan &p, const LayerPlan &lp, const
   }
   if (lp.affine)
     w.alphaMa = r.read(pre + "self_attn.alpha_ma", {lp.heads});
+  if (p.latent.qRank > 0)
+    w.qANorm = r.read(pre + "self_attn.q_a_layernorm.weight", {p.latent.qRank});
+  if (p.latent.enabled())
+    w.kvANorm = r.read(pre + "self_attn.kv_a_layernorm.weight", {p.latent.kvRank});
   r.ignore(pre + "self_attn.rotary_emb.inv_freq"); // a buffer older checkpoints saved
   if (isNeoX(p))
     // Buffers older GPT-NeoX checkpoints saved: the causal mask, its fill value, the RoPE frequencies.
@@ -755,58 +761,61 @@ LatentRows latentRows(const Plan &p, const LayerPlan &lp) {
           }};
 }
 
-/// The GPU's latent attention projections: [out, in] float32 (bf16 pairs later, as the other
-/// projections), rows kept as latentRows says; the latents' norm gains into `w`.
-void readGpuLatent(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre, LayerWeights &w,
-                   GpuLayerWeights &g) {
+/// One of latent attention's projections as the checkpoint stores it, [out, in] (prefix: its tensor name
+/// without `.weight`), whether it has the attention bias, and where its rows are kept (null: as stored).
+struct LatentProjection {
+  std::string prefix;
+  int64_t out = 0, in = 0;
+  bool bias = false;
+  std::function<int64_t(int64_t)> rowOf;
+};
+
+/// q_a_proj (or q_proj), q_b_proj (none without the query latent), kv_a_proj_with_mqa and kv_b_proj, rows
+/// kept as latentRows says; the attention bias on q_a_proj, kv_a_proj_with_mqa (and o_proj) only.
+std::array<LatentProjection, 4> latentProjections(const Plan &p, const LayerPlan &lp, const std::string &pre) {
   const Plan::LatentPlan &lat = p.latent;
-  const int64_t H = p.hidden, R = lat.ropeDim, qRows = lp.heads * lp.headDim, cRows = lat.kvRank + R,
-                kvRows = lp.heads * (lp.headDim - R + lp.headDimV);
+  const int64_t H = p.hidden, D = lp.headDim, R = lat.ropeDim, qRows = lp.heads * D;
   const LatentRows rows = latentRows(p, lp);
   const std::string attn = pre + "self_attn.";
+  LatentProjection kvA{attn + "kv_a_proj_with_mqa", lat.kvRank + R, H, lp.oBias, rows.latent},
+      kvB{attn + "kv_b_proj", lp.heads * (D - R + lp.headDimV), lat.kvRank, false, rows.keysValues};
+  if (lat.qRank == 0)
+    return {LatentProjection{attn + "q_proj", qRows, H, false, rows.query}, LatentProjection{}, kvA, kvB};
+  return {LatentProjection{attn + "q_a_proj", lat.qRank, H, lp.oBias, nullptr},
+          LatentProjection{attn + "q_b_proj", qRows, lat.qRank, false, rows.query}, kvA, kvB};
+}
+
+/// The GPU's latent attention projections: [out, in] float32 (bf16 pairs later, as the other projections).
+void readGpuLatent(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre, GpuLayerWeights &g) {
   // Row n of the kept [out, in] matrix (or bias: in = 1) is row rowOf(n) of the stored one.
-  auto kept = [](const std::vector<float> &stored, int64_t out, int64_t in,
-                 const std::function<int64_t(int64_t)> &rowOf) {
+  auto kept = [](std::vector<float> stored, int64_t out, int64_t in, const std::function<int64_t(int64_t)> &rowOf) {
+    if (!rowOf)
+      return stored;
     std::vector<float> w(stored.size());
     for (int64_t n = 0; n < out; ++n)
       std::copy_n(stored.begin() + rowOf(n) * in, in, w.begin() + n * in);
     return w;
   };
-  if (lat.qRank > 0) {
-    g.qA = r.read(attn + "q_a_proj.weight", {lat.qRank, H});
-    if (lp.oBias)
-      g.qABias = r.read(attn + "q_a_proj.bias", {lat.qRank});
-    w.qANorm = r.read(attn + "q_a_layernorm.weight", {lat.qRank});
-    g.qB = kept(r.read(attn + "q_b_proj.weight", {qRows, lat.qRank}), qRows, lat.qRank, rows.query);
-  } else {
-    g.qA = kept(r.read(attn + "q_proj.weight", {qRows, H}), qRows, H, rows.query);
+  std::vector<float> *weights[] = {&g.qA, &g.qB, &g.kvA, &g.kvB}, *biases[] = {&g.qABias, nullptr, &g.kvABias, nullptr};
+  const std::array<LatentProjection, 4> parts = latentProjections(p, lp, pre);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const LatentProjection &part = parts[i];
+    if (part.prefix.empty())
+      continue;
+    *weights[i] = kept(r.read(part.prefix + ".weight", {part.out, part.in}), part.out, part.in, part.rowOf);
+    if (part.bias)
+      *biases[i] = kept(r.read(part.prefix + ".bias", {part.out}), part.out, 1, part.rowOf);
   }
-  g.kvA = kept(r.read(attn + "kv_a_proj_with_mqa.weight", {cRows, H}), cRows, H, rows.latent);
-  if (lp.oBias)
-    g.kvABias = kept(r.read(attn + "kv_a_proj_with_mqa.bias", {cRows}), cRows, 1, rows.latent);
-  w.kvANorm = r.read(attn + "kv_a_layernorm.weight", {lat.kvRank});
-  g.kvB = kept(r.read(attn + "kv_b_proj.weight", {kvRows, lat.kvRank}), kvRows, lat.kvRank, rows.keysValues);
 }
 
-/// Latent attention's projections (rows kept as latentRows says). Biases (the model's attention bias) on
-/// q_a_proj, kv_a_proj_with_mqa and o_proj only.
+/// The CPU's latent attention projections, in panels.
 void readLatentAttention(WeightReader &r, const Plan &p, const LayerPlan &lp, const std::string &pre,
                          LayerWeights &w) {
-  const Plan::LatentPlan &lat = p.latent;
-  const int64_t H = p.hidden, D = lp.headDim, R = lat.ropeDim;
-  const bool bias = lp.oBias;
-  const LatentRows rows = latentRows(p, lp);
-  const std::string attn = pre + "self_attn.";
-  if (lat.qRank > 0) {
-    r.linear(w.qA, attn + "q_a_proj", lat.qRank, H, bias);
-    w.qANorm = r.read(attn + "q_a_layernorm.weight", {lat.qRank});
-    r.fused(w.qB, {{attn + "q_b_proj", lp.heads * D}}, lat.qRank, false, rows.query);
-  } else {
-    r.fused(w.qA, {{attn + "q_proj", lp.heads * D}}, H, false, rows.query);
-  }
-  r.fused(w.kvA, {{attn + "kv_a_proj_with_mqa", lat.kvRank + R}}, H, bias, rows.latent);
-  w.kvANorm = r.read(attn + "kv_a_layernorm.weight", {lat.kvRank});
-  r.fused(w.kvB, {{attn + "kv_b_proj", lp.heads * (D - R + lp.headDimV)}}, lat.kvRank, false, rows.keysValues);
+  Linear *into[] = {&w.qA, &w.qB, &w.kvA, &w.kvB};
+  const std::array<LatentProjection, 4> parts = latentProjections(p, lp, pre);
+  for (size_t i = 0; i < parts.size(); ++i)
+    if (!parts[i].prefix.empty())
+      r.fused(*into[i], {{parts[i].prefix, parts[i].out}}, parts[i].in, parts[i].bias, parts[i].rowOf);
 }
 
 /// The checkpoint tensors whose rows, stacked, hold a layer's q, k and v: Phi-3's qkv_proj, GPT-NeoX's
@@ -1212,7 +1221,7 @@ void loadGpuWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy
     int64_t qRows = lp.heads * lp.headDim, kvRows = lp.kvHeads * lp.headDim;
     readLayerVectors(r, p, lp, pre, w);
     if (p.latent.enabled()) {
-      readGpuLatent(r, p, lp, pre, w, g);
+      readGpuLatent(r, p, lp, pre, g);
     } else {
       // q, k and v stacked along their outputs: one matmul gives [S, q | k | v].
       std::vector<float> stored, storedBias;
