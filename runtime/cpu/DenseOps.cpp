@@ -14,6 +14,9 @@
 #include "xf_gemm_bf16dot.h"
 #include "xf_gemm_bf16dot_paired.h"
 #include "xf_gemv_bf16_paired.h"
+#include "xf_gemm_i8dot.h"
+#include "xf_gemm_i8dot_rows.h"
+#include "xf_gemv_i8dot.h"
 #include <cpuid.h>
 #include <immintrin.h>
 #endif
@@ -37,6 +40,7 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -143,6 +147,8 @@ const char *dense::storageName(Storage storage) {
     return "f16";
   case Storage::MXFP4:
     return "mxfp4";
+  case Storage::I8:
+    return "int8";
   }
   return "?";
 }
@@ -154,10 +160,10 @@ std::optional<Storage> dense::storageNamed(const std::string &name) {
   return std::nullopt;
 }
 
-const char *dense::dotName(Dot dot) { return dot == Dot::BF16 ? "bf16" : "f32"; }
+const char *dense::dotName(Dot dot) { return dot == Dot::BF16 ? "bf16" : dot == Dot::I8 ? "int8" : "f32"; }
 
 std::optional<Dot> dense::dotNamed(const std::string &name) {
-  for (Dot dot : {Dot::F32, Dot::BF16})
+  for (Dot dot : {Dot::F32, Dot::BF16, Dot::I8})
     if (name == dotName(dot))
       return dot;
   return std::nullopt;
@@ -189,6 +195,8 @@ bool dense::bf16DotSupported() {
   return false;
 #endif
 }
+
+bool dense::int8DotSupported() { return bf16DotSupported(); }
 
 uint16_t dense::toStorage16(float value, Storage storage) {
   if (storage == Storage::F16) {
@@ -290,6 +298,9 @@ void Linear::reset(int64_t outFeatures, int64_t inFeatures, Storage kind, const 
   wt16.clear();
   codes.clear();
   scales.clear();
+  q8.clear();
+  q8Scale.clear();
+  q8Offset.clear();
   if (storage == Storage::F32)
     wt.resize(static_cast<size_t>(in * outPadded));
   else if (storage != Storage::MXFP4)
@@ -548,8 +559,127 @@ void Linear::pairForDot() {
   paired = true;
 }
 
+namespace {
+
+int64_t quads(int64_t in) { return (in + 3) / 4; }
+
+#if defined(__x86_64__)
+/// quantizeRows for one row: max|x| by 16 lanes, then x / scale rounded to nearest even, clamped, + 128.
+__attribute__((target("avx512f,avx512bw"))) void quantizeRowAvx512(const float *x, int64_t in, uint8_t *q,
+                                                                   float *scale) {
+  __m512 amax = _mm512_setzero_ps();
+  __mmask16 nan = 0; // vmaxps drops NaNs
+  for (int64_t k = 0; k < in; k += 16) {
+    const __mmask16 mask = in - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (in - k)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(mask, x + k);
+    amax = _mm512_max_ps(amax, _mm512_abs_ps(v));
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  }
+  const float a = nan ? std::numeric_limits<float>::quiet_NaN() : _mm512_reduce_max_ps(amax);
+  // A non-finite activation makes the row's outputs NaN (the float32 product would give inf or NaN too).
+  const float s = !std::isfinite(a) ? std::numeric_limits<float>::quiet_NaN() : a > 0 ? a / 127.0f : 1.0f;
+  *scale = s;
+  const __m512 divisor = _mm512_set1_ps(std::isfinite(s) ? s : 1.0f);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), bias = _mm512_set1_epi32(128);
+  for (int64_t k = 0; k < in; k += 16) {
+    const __mmask16 mask = in - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (in - k)) - 1);
+    __m512i v = _mm512_cvt_roundps_epi32(_mm512_div_ps(_mm512_maskz_loadu_ps(mask, x + k), divisor),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), bias);
+    _mm512_mask_cvtepi32_storeu_epi8(q + k, mask, v);
+  }
+}
+#endif
+
+/// The same without AVX-512 (and the definition the vector form follows).
+void quantizeRowPortable(const float *x, int64_t in, uint8_t *q, float *scale) {
+  float a = 0.0f;
+  for (int64_t k = 0; k < in; ++k)
+    a = std::isnan(x[k]) || std::isnan(a) ? x[k] + a : std::max(a, std::fabs(x[k]));
+  const float s = !std::isfinite(a) ? std::numeric_limits<float>::quiet_NaN() : a > 0 ? a / 127.0f : 1.0f;
+  *scale = s;
+  const float divisor = std::isfinite(s) ? s : 1.0f;
+  for (int64_t k = 0; k < in; ++k) {
+    const float v = std::nearbyint(x[k] / divisor);
+    q[k] = static_cast<uint8_t>(std::clamp(std::isnan(v) ? 0.0f : v, -127.0f, 127.0f) + 128.0f);
+  }
+}
+
+} // namespace
+
+void dense::quantizeRows(const float *x, int64_t ldx, int64_t rows, int64_t in, uint8_t *xq, int64_t ldq,
+                         float *scale) {
+  const int64_t in4 = 4 * quads(in);
+  auto body = [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      uint8_t *q = xq + m * ldq;
+#if defined(__x86_64__)
+      static const bool avx512 = __builtin_cpu_supports("avx512bw");
+      if (avx512)
+        quantizeRowAvx512(x + m * ldx, in, q, scale + m);
+      else
+#endif
+        quantizeRowPortable(x + m * ldx, in, q, scale + m);
+      std::fill(q + in, q + in4, uint8_t(128)); // zero
+    }
+  };
+  // Parallel only where a row block outweighs a hand-off (a prefill's rows; not decode's one).
+  if (rows >= 32)
+    forRange((rows + 15) / 16, [&](int64_t b0, int64_t b1) { body(16 * b0, std::min(rows, 16 * b1)); });
+  else
+    body(0, rows);
+}
+
+void Linear::quantizeForDot() {
+  dot = Dot::I8;
+  if (storage == Storage::MXFP4 || storage == Storage::I8)
+    return;
+  const int64_t in4 = 4 * quads(in), panels = outPadded / kPanel;
+  PanelVector<int8_t> q(static_cast<size_t>(panels * in4 * kPanel));
+  std::vector<float> scale(static_cast<size_t>(outPadded), 0.0f);
+  std::vector<int32_t> offset(static_cast<size_t>(outPadded), 0);
+  forRange(panels, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      float amax[kPanel] = {};
+      for (int64_t k = 0; k < in; ++k)
+        for (int64_t j = 0; j < kPanel; ++j) {
+          const float v = std::fabs(weight(p * kPanel + j, k));
+          amax[j] = std::isnan(v) ? v : std::max(amax[j], v); // NaN stays once seen: max(NaN, v) is NaN
+        }
+      float divisor[kPanel];
+      for (int64_t j = 0; j < kPanel; ++j) {
+        // A row with a non-finite weight gives NaN outputs, as its float32 products would give inf or NaN.
+        const bool finite = std::isfinite(amax[j]);
+        scale[p * kPanel + j] = !finite ? std::numeric_limits<float>::quiet_NaN() : amax[j] / 127.0f;
+        divisor[j] = finite && amax[j] > 0 ? amax[j] / 127.0f : 1.0f;
+      }
+      int32_t sum[kPanel] = {};
+      int8_t *panel = q.data() + p * in4 * kPanel;
+      for (int64_t k = 0; k < in4; ++k)
+        for (int64_t j = 0; j < kPanel; ++j) {
+          float v = k < in ? std::nearbyint(weight(p * kPanel + j, k) / divisor[j]) : 0.0f;
+          const int8_t code = static_cast<int8_t>(std::clamp(std::isnan(v) ? 0.0f : v, -127.0f, 127.0f));
+          panel[((k / 4) * kPanel + j) * 4 + k % 4] = code;
+          sum[j] += code;
+        }
+      for (int64_t j = 0; j < kPanel; ++j)
+        offset[p * kPanel + j] = -128 * sum[j];
+    }
+  });
+  wt = PanelVector<float>();
+  wt16 = PanelVector<uint16_t>();
+  paired = false;
+  q8 = std::move(q);
+  q8Scale = std::move(scale);
+  q8Offset = std::move(offset);
+  storage = Storage::I8;
+}
+
 float Linear::weight(int64_t n, int64_t k) const {
   const int64_t p = n / kPanel, j = n % kPanel;
+  if (storage == Storage::I8)
+    return q8[static_cast<size_t>(((p * quads(in) + k / 4) * kPanel + j) * 4 + k % 4)] *
+           q8Scale[static_cast<size_t>(n)];
   if (storage == Storage::MXFP4) {
     uint8_t code = codes[static_cast<size_t>((p * (in / 2) + k / 2) * kPanel + j)];
     return kE2m1[k % 2 ? code >> 4 : code & 0xf] * scales[static_cast<size_t>((p * (in / 32) + k / 32) * kPanel + j)];
@@ -572,6 +702,39 @@ void dense::linear(const Linear &layer, const float *x, int64_t ldx, int64_t row
     F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
     return check(xf_gemm_mxfp4(xv.get(), codes.get(), scales.get(), bias.get(), yv.get()), "xf_gemm_mxfp4");
   }
+  if (layer.storage == Storage::I8) {
+    if (!int8DotSupported())
+      throw std::runtime_error("int8 dot products need a CPU with AVX512-VNNI (vpdpbusd); this one has none");
+#if defined(__x86_64__)
+    const int64_t in4 = 4 * quads(layer.in);
+    thread_local PanelVector<uint8_t> xq;
+    thread_local std::vector<float> sx;
+    xq.resize(static_cast<size_t>(rows * in4));
+    sx.resize(static_cast<size_t>(rows));
+    quantizeRows(x, ldx, rows, layer.in, xq.data(), in4, sx.data());
+    View<int8_t> wt(layer.q8.data(), {{4 * kPanel, 1}, {in4 / 4, 4 * kPanel}, {panels, in4 * kPanel}});
+    F scale(layer.q8Scale.data(), {{kPanel, 1}, {panels, kPanel}});
+    View<int32_t> offset(layer.q8Offset.data(), {{kPanel, 1}, {panels, kPanel}});
+    F bias(layer.bias.data(), {{kPanel, 1}, {panels, kPanel}});
+    F sv(sx.data(), {{rows, 1}});
+    if (rows == 1) {
+      View<uint8_t> xv(xq.data(), {{in4, 1}});
+      F yv(y, {{kPanel, 1}, {panels, kPanel}});
+      return check(xf_gemv_i8dot(xv.get(), sv.get(), wt.get(), scale.get(), offset.get(), bias.get(), yv.get()),
+                   "xf_gemv_i8dot");
+    }
+    View<uint8_t> xv(xq.data(), {{in4, 1}, {rows, in4}});
+    F yv(y, {{kPanel, 1}, {panels, kPanel}, {rows, ldy}});
+    if (rows < kMinRows)
+      return check(
+          xf_gemm_i8dot_rows(xv.get(), sv.get(), wt.get(), scale.get(), offset.get(), bias.get(), yv.get()),
+          "xf_gemm_i8dot_rows");
+    return check(xf_gemm_i8dot(xv.get(), sv.get(), wt.get(), scale.get(), offset.get(), bias.get(), yv.get()),
+                 "xf_gemm_i8dot");
+#endif
+  }
+  if (layer.dot == Dot::I8)
+    throw std::logic_error("dense::linear: the int8 dot needs weights quantized by Linear::quantizeForDot");
   if (layer.paired) {
     if (layer.dot != Dot::BF16)
       throw std::logic_error("dense::linear: k-paired weights multiply only in the bf16 dot");

@@ -8,7 +8,8 @@
 // caller sizes its scratch with paddedRows). Weights are stored as float32, bfloat16 or float16 and widened in
 // registers (float32 arithmetic either way): a bf16 checkpoint kept as bf16 gives the same results as its
 // float32 widening with half the bytes per decode step. Opt-in, a layer with Dot::BF16 runs its GEMM in bf16
-// arithmetic instead (AVX512-BF16; see Dot). Halide's parallel loops run on the calling context's thread
+// arithmetic instead (AVX512-BF16; see Dot), and one with Dot::I8 keeps int8 weights and multiplies in integers
+// (AVX512-VNNI). Halide's parallel loops run on the calling context's thread
 // pool (see ScopedPool).
 //
 //===----------------------------------------------------------------------===//
@@ -39,25 +40,33 @@ inline constexpr int64_t kSkinny16Rows = 48;
 /// Output columns of a layer with n outputs: n rounded up to whole panels.
 inline int64_t paddedCols(int64_t n) { return (n + kPanel - 1) / kPanel * kPanel; }
 
-/// How a layer keeps its weights. MXFP4 only as gpt-oss's experts are published (Linear::assignMxfp4).
-enum class Storage { F32, BF16, F16, MXFP4 };
+/// How a layer keeps its weights. MXFP4 only as gpt-oss's experts are published (Linear::assignMxfp4); I8
+/// only as the int8 dot quantizes them (Linear::quantizeForDot).
+enum class Storage { F32, BF16, F16, MXFP4, I8 };
 const char *storageName(Storage storage);
 /// The storage storageName gives `name` ("f32", "bf16", "f16"; not "mxfp4", which is taken only as
-/// published), if any.
+/// published, nor "int8", which only the int8 dot makes), if any.
 std::optional<Storage> storageNamed(const std::string &name);
 
 /// How the prefill GEMM (rows > 1) multiplies: F32 widens the stored weights and multiplies in float32;
 /// BF16 (opt-in) rounds the activations to bfloat16 once per call and multiplies bf16 by bf16 weights with
 /// float32 accumulation (AVX512-BF16 vdpbf16ps): the products are exact, the sums are float32 in another
 /// order, the activations lose their low 16 bits. The decode GEMV multiplies in float32 either way.
-enum class Dot { F32, BF16 };
+/// I8 (opt-in) quantizes each weight row (output) to int8 once, at load, with a float32 scale max|w| / 127, and
+/// each activation row to int8 per call, scale max|x| / 127, and sums the products exactly in int32 (AVX512-VNNI
+/// vpdpbusd): y = sum * scale_x * scale_w + b. Prefill and decode alike (a row's result does not depend on the
+/// others, nor on which kernel ran it), a quarter of float32's bytes per decode step.
+enum class Dot { F32, BF16, I8 };
 const char *dotName(Dot dot);
-/// The dot dotName gives `name` ("f32", "bf16"), if any.
+/// The dot dotName gives `name` ("f32", "bf16", "int8"), if any.
 std::optional<Dot> dotNamed(const std::string &name);
 /// Whether Dot::BF16 can run here: an x86-64 build whose CPU (and OS) has AVX-512 with BF16, VNNI, IFMA
 /// and VBMI (what the kernel's Halide target, avx512_sapphirerapids, may use). XF_CPU_NO_AVX512BF16=1 in
 /// the environment answers false, to exercise the error path on a machine that has it.
 bool bf16DotSupported();
+/// Whether Dot::I8 can run here: its kernels have the bf16 dot's Halide target, so the same CPU test
+/// (XF_CPU_NO_AVX512BF16=1 answers false here too).
+bool int8DotSupported();
 
 /// An allocator whose resize leaves new elements uninitialized: weight panels are written in full by the
 /// threads that fill them, so their pages are first touched (and zeroed by the kernel) in parallel rather
@@ -79,7 +88,8 @@ template <class T> using PanelVector = std::vector<T, UninitializedAllocator<T>>
 struct Linear {
   int64_t in = 0, out = 0, outPadded = 0;
   Storage storage = Storage::F32;
-  /// BF16 needs Storage::BF16. An odd `in` (no supported architecture has one) runs the F32 GEMM.
+  /// BF16 needs Storage::BF16. An odd `in` (no supported architecture has one) runs the F32 GEMM. I8 needs
+  /// Storage::I8 (quantizeForDot).
   Dot dot = Dot::F32;
   PanelVector<float> wt;      // F32: [outPadded / kPanel][in][kPanel]; padding columns are zero
   PanelVector<uint16_t> wt16; // BF16 / F16: the same layout, the bits of each element (see `paired`)
@@ -92,6 +102,13 @@ struct Linear {
   /// [outPadded / kPanel][in / 32][kPanel]. Padding columns are zero codes.
   PanelVector<uint8_t> codes;
   PanelVector<float> scales;
+  /// I8: int8 weights k-quadded, [outPadded / kPanel][in4 / 4][kPanel][4] with in4 = `in` rounded up to a
+  /// multiple of 4 (zeros beyond `in` and in padding columns), the operand layout of vpdpbusd; per output the
+  /// scale (zero for padding columns) and -128 times the row's sum of codes (the activations are stored
+  /// + 128, as unsigned bytes).
+  PanelVector<int8_t> q8;
+  std::vector<float> q8Scale;
+  std::vector<int32_t> q8Offset;
 
   /// Takes W as [out, in] row-major (`transposed` false) or as [in, out] (true: gpt-oss expert tensors),
   /// rounding to `storage` to nearest even (exact for values that came from that type). Panels are filled
@@ -106,6 +123,10 @@ struct Linear {
   /// results are the unpaired layout's, bit for bit, without its GEMM's interleave per call. Otherwise only
   /// sets `dot`. For good: the paired layout has no F32 GEMM.
   void pairForDot();
+  /// Dot::I8: the weights, whatever their storage (not MXFP4, which keeps its own 4-bit kernels and ignores
+  /// the dot), quantized per output row to int8 (Storage::I8), the float weights freed. Panels on the current
+  /// pool's threads (ScopedPool), if any.
+  void quantizeForDot();
   /// Keeps one expert's MXFP4 weight packed: `blocks` [out][in / 32][16] bytes and `scaleBits` [out][in / 32]
   /// e8m0 exponents, as Hugging Face stores them (an expert's slice of NAME_blocks / NAME_scales), `in` a
   /// multiple of 32. The decode GEMV reads the codes (about 0.6 bytes per weight); the GEMM (xf_gemm_mxfp4)
@@ -124,6 +145,8 @@ struct Linear {
   int64_t weightBytes() const {
     if (storage == Storage::MXFP4)
       return static_cast<int64_t>(codes.size() + scales.size() * sizeof(float));
+    if (storage == Storage::I8)
+      return static_cast<int64_t>(q8.size() + q8Scale.size() * sizeof(float) + q8Offset.size() * sizeof(int32_t));
     return in * outPadded * (storage == Storage::F32 ? 4 : 2);
   }
 };
@@ -133,6 +156,10 @@ uint16_t toStorage16(float value, Storage storage);
 float fromStorage16(uint16_t bits, Storage storage);
 /// toStorage16 over n values, the same bits (F16C's conversion for float16 where the CPU has it).
 void toStorage16(const float *src, uint16_t *dst, size_t n, Storage storage);
+/// Dot::I8's activations: per row m, scale[m] = max|x| / 127 (1 for a zero row) and xq[m][k] =
+/// round(x / scale[m]) + 128 (clamped to [1, 255]; round to nearest even) for k < in, 128 up to `in` rounded up
+/// to a multiple of 4 (row stride ldq). Needs int8DotSupported().
+void quantizeRows(const float *x, int64_t ldx, int64_t rows, int64_t in, uint8_t *xq, int64_t ldq, float *scale);
 
 /// While alive, Halide's parallel loops on this thread run on `pool`.
 class ScopedPool {
@@ -167,7 +194,9 @@ inline bool runsSkinny(Storage storage, int64_t rows) {
 /// the bf16-dot GEMM on a copy padded to its tile), more the GEMM that layer.dot says (Dot::BF16 throws where
 /// bf16DotSupported() is false, before running anything), where runsSkinny() does not pick the skinny GEMM.
 /// An MXFP4 layer takes any rows: fewer than kMxfp4GemmRows run its GEMV (tiles of up to 4 rows, each row's
-/// sums those of the one-row GEMV, bit for bit).
+/// sums those of the one-row GEMV, bit for bit). An I8 layer takes any rows too (int8DotSupported() must hold):
+/// the activations are quantized per row, then 1 row runs the GEMV, fewer than kMinRows the 1-row GEMM, more
+/// the 6-row GEMM, all with the same results per row.
 void linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, float *y, int64_t ldy);
 
 /// y = x * rsqrt(mean(x^2) + eps) * (w + offset) per row of `width` floats.

@@ -146,7 +146,7 @@ xfrt_status xfrt_kernel_run(xfrt_context *context, const xfrt_module *module, co
  * the model; xfrt_model_load binds it to Hugging Face weights and a session runs it: prefill with the
  * prompt, then one token per decode step, the KV cache kept in the session (float32, or bf16 / f16 rows
  * rounded as they are cached when the artifact was compiled with `xfc --kv-dtype`). Batch size 1, float32
- * compute (unless xfrt_model_load_with asks for bf16 products in the CPU prefill GEMMs).
+ * compute (unless xfrt_model_load_with asks for bf16 or int8 products in the CPU GEMMs).
  *===------------------------------------------------------------------------===*/
 typedef struct xfrt_model_s xfrt_model;
 typedef struct xfrt_session_s xfrt_session;
@@ -175,7 +175,15 @@ xfrt_status xfrt_model_load_as(const xfrt_module *module, const char *weights, c
  * multiplies bf16 by bf16 with float32 accumulation (AVX512-BF16 vdpbf16ps: exact products, float32 sums in
  * another order). The activations' rounding (2^-9 relative) changes the logits slightly; decode steps (one token)
  * multiply in float32 either way. "bf16" fails with a message on a CPU without AVX512-BF16, on GPU targets,
- * and in builds for other architectures; it never runs an instruction the CPU lacks. */
+ * and in builds for other architectures; it never runs an instruction the CPU lacks.
+ * "int8", opt-in, CPU only: every projection but the MoE routers (and MXFP4 experts, which keep their codes) is
+ * quantized at load, per output row, to int8 codes with a float32 scale max|w| / 127, from whatever weight_type
+ * loaded; every product, prefill and decode alike, quantizes each activation row the same way (scale
+ * max|x| / 127, round to nearest even), sums the code products exactly in int32 (AVX512-VNNI vpdpbusd) and
+ * scales the sum back in float32. A quarter of float32's bytes per decode step; the rounding of weights and
+ * activations (up to half a step of max/127 each) changes the logits more than "bf16" does. A row's results
+ * do not depend on the other rows, so chunked prefill and decode agree. It fails with a message where the CPU
+ * lacks the kernels' ISA (AVX512-VNNI and -BF16), on GPU targets and in builds for other architectures. */
 xfrt_status xfrt_model_load_with(const xfrt_module *module, const char *weights, const char *weight_type,
                                  const char *dot_type, xfrt_model **out);
 /* Reports a long load's progress: `done` of `total` bytes of checkpoint tensors read, called on the loading
@@ -190,10 +198,11 @@ void xfrt_model_free(xfrt_model *model);
 int64_t xfrt_model_vocab_size(const xfrt_model *model);
 /* The spec's context length (max_position), 0 when it states none. */
 int64_t xfrt_model_max_positions(const xfrt_model *model);
-/* How the model keeps its projection weights: "f32", "bf16", "f16", or "mixed" (some of each, as a
- * checkpoint with mixed types loads under "auto"); NULL for a NULL model. */
+/* How the model keeps its projection weights: "f32", "bf16", "f16", "int8" (dot type "int8"), "mxfp4", or
+ * "mixed" (some of each, as a checkpoint with mixed types loads under "auto", or an MoE model's float32
+ * routers beside int8 projections); NULL for a NULL model. */
 const char *xfrt_model_weight_type(const xfrt_model *model);
-/* How the model's CPU prefill GEMMs multiply: "f32" or "bf16" (xfrt_model_load_with); NULL for a NULL model. */
+/* How the model's CPU products multiply: "f32", "bf16" or "int8" (xfrt_model_load_with); NULL for a NULL model. */
 const char *xfrt_model_dot_type(const xfrt_model *model);
 
 /* A session holds the KV cache of one sequence. `max_tokens` caps the sequence length (0: the model's

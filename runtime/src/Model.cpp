@@ -2562,20 +2562,23 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     }
 }
 
-/// Every projection of a CPU model multiplies as `dot` in its prefill GEMMs, except the MoE routers: top-k
-/// picks experts from their logits, a discrete choice that rounding could flip, for a GEMM too small to matter.
+/// Every projection of a CPU model multiplies as `dot`, except the MoE routers and a shared expert's gate: top-k
+/// picks experts from the routers' logits, a discrete choice that rounding could flip, for a GEMM too small to
+/// matter. (Nor the variants' small per-head products: the MoH router, affine attention's alpha.)
 void setDot(xfrt_model &m, dense::Dot dot) {
   m.dot = dot;
-  // Dot::BF16 stores the weights k-paired, its operand layout (Linear::pairForDot).
+  // Dot::BF16 stores the weights k-paired, its operand layout (Linear::pairForDot); Dot::I8 quantizes them.
   auto set = [&](Linear &l) {
     if (dot == dense::Dot::BF16)
       l.pairForDot();
+    else if (dot == dense::Dot::I8)
+      l.quantizeForDot();
     else
       l.dot = dot;
   };
   set(m.lmHead);
   for (LayerWeights &w : m.layers) {
-    for (Linear *l : {&w.qkv, &w.o, &w.gateUp, &w.down, &w.qA, &w.qB, &w.kvA, &w.kvB})
+    for (Linear *l : {&w.qkv, &w.o, &w.gateUp, &w.down, &w.qA, &w.qB, &w.kvA, &w.kvB, &w.sharedGateUp, &w.sharedDown})
       set(*l);
     for (auto *list : {&w.expertGateUp, &w.expertDown})
       for (Linear &l : *list)
@@ -2613,7 +2616,17 @@ xfrt_status xfrt_model_load_with_progress(const xfrt_module *module, const char 
     std::string dotName = dotType ? dotType : "f32";
     std::optional<dense::Dot> dot = dense::dotNamed(dotName);
     if (!dot)
-      return failure("xfrt_model_load: dot type '" + dotName + "' is not one of f32, bf16");
+      return failure("xfrt_model_load: dot type '" + dotName + "' is not one of f32, bf16, int8");
+    if (*dot == dense::Dot::I8) {
+      if (module->info.target != "cpu")
+        return failure(llvm::formatv("xfrt_model_load: dot type 'int8' is for the CPU dense kernels; a {0} "
+                                     "module multiplies as its weight type says",
+                                     module->info.target));
+      if (!dense::int8DotSupported())
+        return failure("xfrt_model_load: dot type 'int8' needs a CPU with AVX512-VNNI (vpdpbusd; the kernels' "
+                       "target also takes AVX512-BF16), and this one lacks it (or the build is not x86-64); use "
+                       "dot type 'f32'");
+    }
     if (*dot == dense::Dot::BF16) {
       const std::string &target = module->info.target;
       if (target != "cpu" && target != "cuda")

@@ -3,6 +3,7 @@
 
     /usr/bin/python3 test/models/reference_forward.py --model DIR --prompt-ids 1,2,3 --max-new N
         --out logits.npy [--print-tokens] [--kv-dtype f32|bf16|f16] [--moh SHARED,TOPK] [--affine clip|sigmoid]
+        [--dot int8]
 
 Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.json and its shards),
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
@@ -304,10 +305,15 @@ _ST_DTYPES = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2), "F64": (
 _E2M1 = np.array([+0.0, +0.5, +1.0, +1.5, +2.0, +3.0, +4.0, +6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
 
 
+# Names of the tensors dequantize_mxfp4 made (--dot int8 leaves them unquantized, as xf keeps MXFP4 experts).
+FROM_MXFP4 = set()
+
+
 def dequantize_mxfp4(weights):
     """Replaces each NAME_blocks / NAME_scales pair by the float64 tensor NAME."""
     for blocks_name in [n for n in weights if n.endswith("_blocks")]:
         name = blocks_name[: -len("_blocks")]
+        FROM_MXFP4.add(name)
         blocks, scales = weights.pop(blocks_name), weights.pop(name + "_scales")
         lo = _E2M1[blocks & 0x0F]
         hi = _E2M1[blocks >> 4]
@@ -318,6 +324,17 @@ def dequantize_mxfp4(weights):
         values = values.reshape(blocks.shape[:-2] + (blocks.shape[-2] * 32,))
         weights[name] = np.ascontiguousarray(np.swapaxes(values, -1, -2))
     return weights
+
+
+def int8_values(a):
+    """--dot int8's rounding of `a` (the model runtime's dense::Dot::I8): per row (last axis), in float32 arithmetic,
+    scale s = max|row| / 127 (1 for a zero row), codes round(a / s) to nearest even, clamped to [-127, 127];
+    returns codes * s in float64, the values its int32 products multiply (their sums are exact there)."""
+    a32 = np.asarray(a, dtype=np.float32)
+    amax = np.abs(a32).max(axis=-1, keepdims=True)
+    s = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+    codes = np.clip(np.rint(a32 / s), -127, 127)
+    return codes.astype(np.float64) * s.astype(np.float64)
 
 
 def read_safetensors(path):
@@ -1066,6 +1083,8 @@ class Model:
         # Mixture-of-Heads gates, affine "clip" / "sigmoid" for affine-scaled softmax weights; None: off.
         self.moh = None
         self.affine = None
+        self.int8 = False                         # --dot int8: quantized projections (int8_values)
+        self.int8_cache = {}
         if gemma:
             if gemma1:
                 self.scale = self.D ** -0.5
@@ -1232,8 +1251,32 @@ class Model:
             return self.long_rope[1:]
         return self.inv_freq, self.attention_scaling
 
+    def int8_weight(self, name, w):
+        """w [..., out, in] as --dot int8 multiplies it (rows quantized once), or w itself without --dot int8."""
+        if not self.int8 or name in FROM_MXFP4:
+            return w
+        if name not in self.int8_cache:
+            self.int8_cache[name] = int8_values(w)
+        return self.int8_cache[name]
+
+    def int8_t(self, name, w):
+        """The same for w [..., in, out] (gpt-oss's experts): quantized per output column."""
+        if not self.int8 or name in FROM_MXFP4:
+            return w
+        if name not in self.int8_cache:
+            self.int8_cache[name] = np.swapaxes(int8_values(np.swapaxes(w, -1, -2)), -1, -2)
+        return self.int8_cache[name]
+
+    def int8_input(self, x, name=""):
+        return int8_values(x) if self.int8 and name not in FROM_MXFP4 else x
+
     def linear(self, x, name):
-        y = x @ self.w[name + ".weight"].T
+        # --dot int8 quantizes every projection but the MoE routers and Qwen2-MoE's shared-expert gate.
+        router = name.endswith((".gate", ".router", "router.layer", "shared_expert_gate"))
+        if router:
+            y = x @ self.w[name + ".weight"].T
+        else:
+            y = self.int8_input(x) @ self.int8_weight(name + ".weight", self.w[name + ".weight"]).T
         b = self.w.get(name + ".bias")
         return y if b is None else y + b
 
@@ -1486,8 +1529,9 @@ class Model:
             weights = np.exp(logits[t, top] - logits[t, top].max())
             weights /= weights.sum()
             for e, wt in zip(top, weights):
-                h = w_in[e] @ x[t]
-                out[t] += wt * (w_out[e] @ (self.act(h[:I]) * h[I:]))
+                h = self.int8_weight(p + "input_linear.weight", w_in)[e] @ self.int8_input(x[t])
+                act = self.int8_input(self.act(h[:I]) * h[I:])
+                out[t] += wt * (self.int8_weight(p + "output_linear.weight", w_out)[e] @ act)
         return out
 
     def sparse_moe(self, p, x, k, renormalize, names):
@@ -1595,12 +1639,14 @@ class Model:
             weights = np.exp(vals - vals.max())
             weights /= weights.sum()
             for e, wt in zip(top, weights):
-                gate_up = x[t] @ gate_up_w[e] + gate_up_b[e]
+                gate_up = (self.int8_input(x[t], p + "experts.gate_up_proj")
+                           @ self.int8_t(p + "experts.gate_up_proj", gate_up_w)[e] + gate_up_b[e])
                 gate, up = gate_up[0::2], gate_up[1::2]
                 gate = np.minimum(gate, limit)
                 up = np.clip(up, -limit, limit)
                 glu = gate * sigmoid(gate * alpha)
-                out[t] += wt * (((up + 1.0) * glu) @ down_w[e] + down_b[e])
+                out[t] += wt * (self.int8_input((up + 1.0) * glu, p + "experts.down_proj")
+                                @ self.int8_t(p + "experts.down_proj", down_w)[e] + down_b[e])
         return out
 
     def mlp(self, n, x):
@@ -1651,7 +1697,7 @@ class Model:
                 x = x + self.residual_scale * h
                 x = x + self.residual_scale * self.mlp(n, self.norm(x, p + "post_attention_layernorm"))
         x = self.norm(x, "model.final_layernorm" if self.phi else "model.norm")
-        logits = x @ self.lm_head.T
+        logits = self.int8_input(x) @ self.int8_weight("lm_head", self.lm_head).T
         if "lm_head.bias" in self.w:
             logits = logits + self.w["lm_head.bias"]
         logits = logits * self.logit_scale
@@ -1688,6 +1734,8 @@ def main(argv=None):
                          "(a .xf spec's shared expert without shared_gate)")
     ap.add_argument("--kv-dtype", choices=("f32", "bf16", "f16"), default="f32",
                     help="round cached keys and values like a model compiled with xfc --kv-dtype")
+    ap.add_argument("--dot", choices=("f32", "int8"), default="f32",
+                    help="int8: quantize the projections' weights and inputs per row as xf-run --dot int8 does")
     ap.add_argument("--moh", metavar="SHARED,TOPK",
                     help="Mixture-of-Heads gates from the self_attn.moh_router tensors: SHARED shared heads, TOPK "
                          "active routed heads per token")
@@ -1702,6 +1750,7 @@ def main(argv=None):
         ap.error("--max-new must be >= 1")
     model = Model(args.model)
     model.kv_dtype = args.kv_dtype
+    model.int8 = args.dot == "int8"
     if args.moh is not None:
         try:
             model.moh = tuple(int(t) for t in args.moh.split(","))

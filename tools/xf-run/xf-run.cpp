@@ -79,13 +79,18 @@ MODEL RUNS (a module compiled from a model spec or config.json):
                      arithmetic is float32 either way; 16-bit weights halve what a decode step reads.
                      GPU models keep f32 or bf16 (Vulkan: a bf16 checkpoint stays bf16; CUDA: auto is
                      f32, for cuBLAS).
-  --dot D            How the prefill GEMMs multiply: f32 (default: float32 arithmetic) or bf16
+  --dot D            How the products multiply: f32 (default: float32 arithmetic) or bf16
                      (opt-in: projections kept as bf16, activations rounded to bf16 once per GEMM,
                      bf16 products summed in float32; not the MoE routers). On the CPU vdpbf16ps
                      (AVX512-BF16 CPUs), on CUDA cuBLAS's tensor-core GEMM (cublasGemmEx). Faster
                      prefill, slightly different logits; decode steps stay float32. An error on a
                      CPU without AVX512-BF16, on CUDA without cuBLAS, on Vulkan models, or with
                      --weight-type f32/f16.
+                     int8 (opt-in, CPU): projections quantized at load per output row to int8 (scale
+                     max|w|/127), each product's activations per row likewise, code products summed
+                     exactly in int32 (vpdpbusd, AVX512-VNNI CPUs); prefill and decode, a quarter of
+                     f32's bytes per decode step; not the MoE routers nor MXFP4 experts. Logits move
+                     more than with bf16.
   --threads N        Threads, the calling one included; 0 (default) = all cores.
   --device D         cpu, vulkan, vulkan:N, cuda or cuda:N; default: the module's target (a model runs
                      where xfc compiled it for: --target=cpu, vulkan or cuda).
@@ -818,9 +823,12 @@ int runModelCommand(const std::string &modulePath, ArgumentReader &reader) {
                                       quiet ? nullptr : +onProgress, &report, &rawModel));
   xfrt::ModelPtr model(rawModel);
   if (!quiet) {
+    const std::string dot = xfrt_model_dot_type(model.get());
     std::fprintf(stderr, "weights: projections kept as %s on %s%s\n", xfrt_model_weight_type(model.get()),
                  deviceName.c_str(),
-                 std::string(xfrt_model_dot_type(model.get())) == "bf16" ? ", prefill GEMMs multiply in bf16" : "");
+                 dot == "bf16"   ? ", prefill GEMMs multiply in bf16"
+                 : dot == "int8" ? ", products multiply int8 codes"
+                                 : "");
     // The cache holds what the attention kernels read (xfc --kv-dtype).
     const char *cacheType = "f32";
     for (int64_t k = 0; k < xfrt_module_num_kernels(module.get()); ++k) {

@@ -214,6 +214,126 @@ private:
   Func acc{"acc"}, xb{"xb"}, wpair{"wpair"};
 };
 
+/// The int8 dot (dense::Dot::I8): out(j, p, m) = f32(offset(j, p) + sum_k xq(k, m) * wt(k, j, p)) * (sx(m) *
+/// ws(j, p)) + bias(j, p), with xq the activations quantized per row to uint8 (value + 128, scale sx) and wt
+/// the weights quantized per output to int8 (scale ws), k-quads [N / 64][K4 / 4][64][4] (wt(4 j + kk, kq, p)
+/// = Wq[64 p + j][4 kq + kk]), the operand layout of AVX512-VNNI's vpdpbusd (unsigned bytes times signed
+/// ones, four products per lane summed into int32). offset = -128 sum_k Wq[n][k] takes the + 128 back out.
+/// The integer sums are exact, so every tile shape gives the same results bit for bit. `rows`: the register
+/// tile's rows (6: 6 x 4 zmm accumulators, the prefill GEMM; 1: any M, each row streaming the weights, for a
+/// few rows); the decode GEMV is GemvI8Dot. AVX512-VNNI only: the runtime checks the CPU first.
+class GemmI8Dot : public Generator<GemmI8Dot> {
+public:
+  GeneratorParam<int> rows{"rows", kMaxTileM};
+  Input<Buffer<uint8_t>> xq{"xq", 2};
+  Input<Buffer<float>> sx{"sx", 1};
+  Input<Buffer<int8_t>> wt{"wt", 3};
+  Input<Buffer<float>> ws{"ws", 2};
+  Input<Buffer<int32_t>> offset{"offset", 2};
+  Input<Buffer<float>> bias{"bias", 2};
+  Output<Buffer<float>> out{"out", 3};
+
+  void generate() {
+    r = RDom(0, 4, 0, xq.dim(0).extent() / 4);
+    acc(j, p, m) = offset(j, p);
+    acc(j, p, m) += cast<int32_t>(xq(4 * r.y + r.x, m)) * cast<int32_t>(wt(4 * j + r.x, r.y, p));
+    out(j, p, m) = cast<float>(acc(j, p, m)) * (sx(m) * ws(j, p)) + bias(j, p);
+  }
+
+  void schedule() {
+    const int vec = natural_vector_size<float>();
+    Var jo, ji, mo, mi, jj, jv;
+    if (rows > 1) {
+      out.split(j, jo, ji, kPanel)
+          .split(m, mo, mi, rows)
+          .reorder(ji, mi, jo, mo, p)
+          .vectorize(ji, vec)
+          .unroll(ji)
+          .unroll(mi)
+          .parallel(p);
+      acc.compute_at(out, jo).vectorize(j, vec).unroll(j).unroll(m);
+    } else {
+      out.split(j, jo, ji, kPanel).reorder(ji, jo, m, p).vectorize(ji, vec).unroll(ji).parallel(p);
+      acc.compute_at(out, jo).vectorize(j, vec).unroll(j);
+    }
+    // Per k-quad: one 4-byte broadcast per row, 4 vectors of weights, rows x 4 vpdpbusd.
+    acc.update()
+        .split(j, jj, jv, vec)
+        .atomic()
+        .vectorize(r.x)
+        .vectorize(jv)
+        .reorder(r.x, jv, jj, m, r.y)
+        .unroll(jj)
+        .unroll(m);
+    xq.dim(0).set_min(0);
+    sx.dim(0).set_min(0);
+    wt.dim(0).set_bounds(0, 4 * kPanel).dim(1).set_min(0).set_stride(4 * kPanel).dim(2).set_min(0);
+    for (Input<Buffer<float>> *b : {&ws, &bias})
+      b->dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    offset.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+  }
+
+private:
+  Var j{"j"}, p{"p"}, m{"m"};
+  RDom r;
+  Func acc{"acc"};
+};
+
+/// GemmI8Dot for one row (decode): the k-quads in kStreams runs read side by side, as Gemv's quarters, for
+/// more memory streams in flight; integer partial sums, so the result is GemmI8Dot's bit for bit.
+class GemvI8Dot : public Generator<GemvI8Dot> {
+public:
+  Input<Buffer<uint8_t>> xq{"xq", 1};
+  Input<Buffer<float>> sx{"sx", 1};
+  Input<Buffer<int8_t>> wt{"wt", 3};
+  Input<Buffer<float>> ws{"ws", 2};
+  Input<Buffer<int32_t>> offset{"offset", 2};
+  Input<Buffer<float>> bias{"bias", 2};
+  Output<Buffer<float>> out{"out", 2};
+
+  void generate() {
+    Expr quads = xq.dim(0).extent() / 4, run = quads / kStreams;
+    rq = RDom(0, 4, 0, run);
+    Expr kq = st * run + rq.y;
+    part(j, st, p) = 0;
+    part(j, st, p) += cast<int32_t>(xq(4 * kq + rq.x)) * cast<int32_t>(wt(4 * j + rq.x, kq, p));
+    // The quads the runs leave over.
+    rt = RDom(0, 4, kStreams * run, quads - kStreams * run);
+    rest(j, p) = offset(j, p);
+    rest(j, p) += cast<int32_t>(xq(4 * rt.y + rt.x)) * cast<int32_t>(wt(4 * j + rt.x, rt.y, p));
+    Expr sum = rest(j, p);
+    for (int i = 0; i < kStreams; ++i)
+      sum += part(j, i, p);
+    out(j, p) = cast<float>(sum) * (sx(0) * ws(j, p)) + bias(j, p);
+  }
+
+  void schedule() {
+    const int vec = natural_vector_size<float>();
+    Var jj, jv;
+    out.vectorize(j, vec).unroll(j).parallel(p);
+    part.compute_at(out, p).bound(st, 0, kStreams).vectorize(j, vec).unroll(j).unroll(st);
+    part.update().split(j, jj, jv, vec).atomic().vectorize(rq.x).vectorize(jv).reorder(rq.x, jv, jj, st, rq.y)
+        .unroll(jj).unroll(st);
+    rest.compute_at(out, p).vectorize(j, vec).unroll(j);
+    rest.update().split(j, jj, jv, vec).atomic().vectorize(rt.x).vectorize(jv).reorder(rt.x, jv, jj, rt.y)
+        .unroll(jj);
+    xq.dim(0).set_min(0);
+    sx.dim(0).set_min(0);
+    wt.dim(0).set_bounds(0, 4 * kPanel).dim(1).set_min(0).set_stride(4 * kPanel).dim(2).set_min(0);
+    for (Input<Buffer<float>> *b : {&ws, &bias})
+      b->dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    offset.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+  }
+
+private:
+  static constexpr int kStreams = 4;
+  Var j{"j"}, st{"st"}, p{"p"};
+  RDom rq, rt;
+  Func part{"part"}, rest{"rest"};
+};
+
 /// out(j, p) = bias(j, p) + sum_k x(k) * wt(j, k, p) for one token (decode). Memory-bound: each task reads
 /// one panel, split along k into kStreams quarters read side by side (several sequential streams per core
 /// keep more DRAM requests in flight than one), each with its own accumulators, summed at the end.
@@ -444,6 +564,8 @@ private:
 
 HALIDE_REGISTER_GENERATOR(Gemm, xf_gemm)
 HALIDE_REGISTER_GENERATOR(GemmBf16Dot, xf_gemm_bf16dot)
+HALIDE_REGISTER_GENERATOR(GemmI8Dot, xf_gemm_i8dot)
+HALIDE_REGISTER_GENERATOR(GemvI8Dot, xf_gemv_i8dot)
 HALIDE_REGISTER_GENERATOR(GemmMxfp4, xf_gemm_mxfp4)
 HALIDE_REGISTER_GENERATOR(Gemv, xf_gemv)
 HALIDE_REGISTER_GENERATOR(RmsNorm, xf_rms_norm)
