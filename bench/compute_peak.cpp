@@ -45,6 +45,20 @@ __attribute__((target("avx512f,avx512bf16"))) float bf16Chains() {
     sum += _mm512_reduce_add_ps(acc[i]);
   return sum;
 }
+
+__attribute__((target("avx512f,avx512vnni"))) float int8Chains() {
+  __m512i acc[kChains];
+  for (int i = 0; i < kChains; ++i)
+    acc[i] = _mm512_set1_epi32(i);
+  const __m512i x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(-2);
+  for (long n = 0; n < kIterations; ++n)
+    for (int i = 0; i < kChains; ++i)
+      acc[i] = _mm512_dpbusd_epi32(acc[i], x, y);
+  int sum = 0;
+  for (int i = 0; i < kChains; ++i)
+    sum += _mm512_reduce_add_epi32(acc[i]);
+  return static_cast<float>(sum);
+}
 #endif
 
 /// GFLOP/s of `body` run on `threads` threads at once, `flops` per call and thread.
@@ -76,6 +90,8 @@ ComputePeak measureComputePeak(unsigned threads) {
       peak.fmaGflops = std::max(peak.fmaGflops, timed(threads, fmaChains, instructions * 32));
     if (__builtin_cpu_supports("avx512bf16"))
       peak.bf16Gflops = std::max(peak.bf16Gflops, timed(threads, bf16Chains, instructions * 64));
+    if (__builtin_cpu_supports("avx512vnni"))
+      peak.int8Gops = std::max(peak.int8Gops, timed(threads, int8Chains, instructions * 128));
   }
 #else
   (void)threads;

@@ -13,9 +13,10 @@ namespace xf::bench {
 struct ComputePeak {
   double fmaGflops = 0;  // 512-bit vfmadd231ps (float32 FMA), 32 flops each; 0 where not measured
   double bf16Gflops = 0; // 512-bit vdpbf16ps (bf16 pairs summed into float32), 64 flops each; 0 without AVX512-BF16
+  double int8Gops = 0;   // 512-bit vpdpbusd (u8 x s8 quads summed into int32), 128 ops each; 0 without AVX512-VNNI
 };
 
-/// Measures both on `threads` threads, best of three (about 2 s in all). x86-64 with AVX-512 only; zeros
+/// Measures each on `threads` threads, best of three (about 2 s in all). x86-64 with AVX-512 only; zeros
 /// elsewhere.
 ComputePeak measureComputePeak(unsigned threads);
 

@@ -26,11 +26,14 @@
 // --xf-weights mxfp4 stores them as gpt-oss's experts are published (random e2m1 codes, group exponents
 // 2^-9 .. 2^-3; Linear::assignMxfp4): 0.625 bytes per weight (half a byte of code, a float scale per 32).
 //
-// The bf16-dot table (not with --no-dot; --dot-only prints it alone; skipped on CPUs without AVX512-BF16) times the prefill GEMM three
-// ways, measured in turns (a round of one measurement each, repeated), on weights rounded to bf16: xf's float32 GEMM on them stored bf16 (what a bf16 checkpoint runs by
-// default), xf's bf16-dot GEMM (dense::Dot::BF16, xf-run --dot bf16: activations rounded to bf16, vdpbf16ps)
-// and OpenBLAS sgemm on the same values in float32. Its rel.err is the bf16 dot's against OpenBLAS: the
-// rounding of the activations (2^-9 relative each), checked against 2e-2.
+// The dot table (not with --no-dot; --dot-only prints it alone; skipped on CPUs without AVX512-BF16) times the
+// prefill GEMM four ways, measured in turns (a round of one measurement each, repeated), on weights rounded to
+// bf16: xf's float32 GEMM on them stored bf16 (what a bf16 checkpoint runs by default), xf's bf16-dot GEMM
+// (dense::Dot::BF16, xf-run --dot bf16: activations rounded to bf16, vdpbf16ps), xf's int8-dot GEMM
+// (dense::Dot::I8, xf-run --dot int8: those weights quantized per row to int8, the activations per row per call,
+// vpdpbusd) and OpenBLAS sgemm on the bf16 values in float32. Its rel.errs are against OpenBLAS: the bf16
+// dot's, the rounding of the activations (2^-9 relative each), checked against 2e-2; the int8 dot's, the
+// quantization of both operands (half a step of max/127 each), checked against 5e-2.
 //
 // --rows M (at least kSkinnyRows; dense::runsSkinny says whether the skinny GEMM or the GEMM runs them) gives
 // every GEMM M rows instead of its shape's: an expert's share of a shorter prompt.
@@ -70,6 +73,7 @@ constexpr unsigned kThreads = 2;
 constexpr int64_t kPrefillRows = 512;
 constexpr double kTolerance = 1e-4;
 constexpr double kDotTolerance = 2e-2;
+constexpr double kInt8Tolerance = 5e-2;
 constexpr int64_t kColdBytes = 256ll << 20; // >= 8x the L3
 constexpr int64_t kHotMaxBytes = 16ll << 20;
 
@@ -337,6 +341,8 @@ int main(int argc, char **argv) {
                 peak.fmaGflops);
     if (peak.bf16Gflops > 0)
       std::printf(", vdpbf16ps zmm %.1f GF/s", peak.bf16Gflops);
+    if (peak.int8Gops > 0)
+      std::printf(", vpdpbusd zmm %.1f GOP/s", peak.int8Gops);
     std::printf("\n");
   }
   const double weightBytes = o.xfWeights == dense::Storage::F32     ? 4.0
@@ -394,40 +400,49 @@ int main(int argc, char **argv) {
 
   // GEMM, M = 512, multiplying in bf16.
   if (o.dot && !dense::bf16DotSupported()) {
-    std::printf("\nGEMM with bf16 dot products: skipped, this CPU has no AVX512-BF16\n");
+    std::printf("\nGEMM with bf16 and int8 dot products: skipped, this CPU has no AVX512-BF16\n");
   } else if (o.dot) {
     std::printf("\nGEMM, M = %lld%s, weights rounded to bf16: xf float32 GEMM on them stored bf16 (f32), xf "
-                "bf16-dot GEMM (dot: --dot bf16), OpenBLAS sgemm on the same values (blas)\n",
+                "bf16-dot GEMM (dot: --dot bf16), xf int8-dot GEMM on them quantized (i8: --dot int8), OpenBLAS "
+                "sgemm on the bf16 values (blas)\n",
                 (long long)(o.rows ? o.rows : kPrefillRows),
                 o.rows ? " for every shape (--rows)" : " (prefill; an MoE expert: its share)");
-    std::printf("the three measured in turns (each round: blas, f32, dot), best of up to %d rounds\n", o.runs);
-    std::printf("GF/s = 2*M*K*N / time; dot/f32 and dot/blas = time ratios (speedup of the bf16 dot); rel.err = "
-                "max |dot - blas| / max |blas|\n");
-    std::printf("%-31s %5s %9s %9s %9s %9s %9s %9s %8s %8s %9s\n", "shape (K->N)", "M", "f32 ms", "f32 GF/s",
-                "dot ms", "dot GF/s", "blas ms", "blas GF/s", "dot/f32", "dot/blas", "rel.err");
+    std::printf("the four measured in turns (each round: blas, f32, dot, i8), best of up to %d rounds\n", o.runs);
+    std::printf("GF/s = 2*M*K*N / time (i8: operations on int8 codes); dot/blas and i8/blas = time ratios "
+                "(speedups over OpenBLAS); rel.err = max |xf - blas| / max |blas| (dot; i8)\n");
+    std::printf("%-31s %5s %9s %9s %9s %9s %9s %9s %9s %9s %8s %8s %9s %9s\n", "shape (K->N)", "M", "f32 ms",
+                "f32 GF/s", "dot ms", "dot GF/s", "i8 ms", "i8 GF/s", "blas ms", "blas GF/s", "dot/blas", "i8/blas",
+                "dot err", "i8 err");
     for (const Shape &s : kShapes) {
       if (!selected(o, s))
         continue;
       Weight w = makeWeight(s, 1, false, dense::Storage::BF16);
       dense::Linear dot = w.xf;
       dot.pairForDot(); // as the model runtime stores them for --dot bf16
+      dense::Linear int8 = w.xf;
+      int8.quantizeForDot(); // and for --dot int8
       const int64_t M = o.rows ? o.rows : s.rows, K = s.in, N = w.xf.outPadded;
       std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N)), yd(y.size()), yb(y.size());
       fillRandom(x.data(), M * K, 2);
       auto f32 = [&](int64_t) { dense::linear(w.xf, x.data(), K, M, y.data(), N); };
       auto bf16 = [&](int64_t) { dense::linear(dot, x.data(), K, M, yd.data(), N); };
+      std::vector<float> yi(y.size());
+      auto i8 = [&](int64_t) { dense::linear(int8, x.data(), K, M, yi.data(), N); };
       auto blas = [&](int64_t) { blasGemm(w, x.data(), M, K, N, yb.data()); };
       f32(0);
       bf16(0);
+      i8(0);
       blas(0);
       const double error = relativeError(yd.data(), yb.data(), M, s.out, N, N);
-      ok &= error <= kDotTolerance && relativeError(y.data(), yb.data(), M, s.out, N, N) <= kTolerance;
+      const double error8 = relativeError(yi.data(), yb.data(), M, s.out, N, N);
+      ok &= error <= kDotTolerance && error8 <= kInt8Tolerance &&
+            relativeError(y.data(), yb.data(), M, s.out, N, N) <= kTolerance;
       const double flops = 2.0 * M * K * s.out;
-      const std::vector<double> t = bestSecondsInterleaved(o, {blas, f32, bf16});
-      const double tb = t[0], tf = t[1], td = t[2];
-      std::printf("%-31s %5lld %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %7.2fx %7.2fx %9.2e\n", s.name, (long long)M,
-                  tf * 1e3, flops / tf * 1e-9, td * 1e3, flops / td * 1e-9, tb * 1e3, flops / tb * 1e-9, tf / td,
-                  tb / td, error);
+      const std::vector<double> t = bestSecondsInterleaved(o, {blas, f32, bf16, i8});
+      const double tb = t[0], tf = t[1], td = t[2], ti = t[3];
+      std::printf("%-31s %5lld %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %9.3f %9.1f %7.2fx %7.2fx %9.2e %9.2e\n", s.name,
+                  (long long)M, tf * 1e3, flops / tf * 1e-9, td * 1e3, flops / td * 1e-9, ti * 1e3,
+                  flops / ti * 1e-9, tb * 1e3, flops / tb * 1e-9, tb / td, tb / ti, error, error8);
       std::fflush(stdout);
     }
   }
@@ -509,7 +524,7 @@ int main(int argc, char **argv) {
                 "the sleeping worker), best of 50\n",
                 kThreads, best * 1e6, (long long)(10 * ThreadPool::kSpinMicros));
   }
-  std::printf("\nchecks (rel.err <= %g before timing; bf16 dot <= %g): %s\n", kTolerance, kDotTolerance,
-              ok ? "ok" : "FAILED");
+  std::printf("\nchecks (rel.err <= %g before timing; bf16 dot <= %g, int8 dot <= %g): %s\n", kTolerance,
+              kDotTolerance, kInt8Tolerance, ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }

@@ -2,7 +2,7 @@
 """The PyTorch eager peer of bench/run_model_bench: a llama-style forward with a KV cache, float32.
 
     /usr/bin/python3 bench/torch_model.py --model DIR --prompt-ids 1,2,3 [--max-new N] [--runs R]
-        [--threads 2]
+        [--threads 2] [--mv] [--int8]
 
 DIR holds a Hugging Face config.json (LlamaForCausalLM or MistralForCausalLM without a sliding window,
 default RoPE) and model.safetensors (or model.safetensors.index.json with shards). Plain nn modules in the
@@ -19,6 +19,10 @@ best decode are reported, plus the warm-up's (first, cold) prefill.
 --mv sends single-token linears through torch.mv (GEMV) rather than nn.Linear's addmm (a GEMM with M = 1,
 several times slower here); run_model_bench times torch both as-is and tuned (--mv with OMP_WAIT_POLICY=
 PASSIVE, which stops libgomp's idle threads from spinning against OpenBLAS's own threads on the 2 cores).
+
+--int8 is PyTorch's own int8 inference, the peer of xf-run --dot int8: torch.ao.quantization.quantize_dynamic
+turns every projection (lm_head included) into a dynamically quantized linear, int8 weights per output channel
+(per_channel_dynamic_qconfig), activations quantized per call, products on the quantized engine (here oneDNN).
 
 Attention: the 4 query heads of a kv head multiply its K and V in one batched matmul (q viewed as
 [Hkv, group * S, D]) instead of HF's repeat_kv copy, which only makes the peer faster; the KV cache is
@@ -248,6 +252,7 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--mv", action="store_true", help="single-token linears through torch.mv (see Linear)")
+    ap.add_argument("--int8", action="store_true", help="projections dynamically quantized to int8 (quantize_dynamic)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     Linear.mv = args.mv
@@ -256,6 +261,12 @@ def main(argv=None):
     prompt = [int(t) for t in args.prompt_ids.split(",")]
     with torch.no_grad():
         model = Llama(cfg, read_weights(args.model)).eval()
+        if args.int8:
+            for m in model.modules():
+                if type(m) is Linear:
+                    m.__class__ = nn.Linear  # what quantize_dynamic converts (Linear only adds --mv)
+            q = torch.ao.quantization
+            model = q.quantize_dynamic(model, {nn.Linear: q.per_channel_dynamic_qconfig})
         tokens, first_prefill, _ = generate(model, prompt, args.max_new)  # warm-up
         best_prefill = best_decode = float("inf")
         for _ in range(args.runs):
@@ -273,7 +284,8 @@ def main(argv=None):
         print("decode: %d tokens in %.3f ms, %.1f tokens/s" % (N, best_decode * 1e3, N / best_decode))
     print("torch: %s, %d threads, OMP_WAIT_POLICY=%s, single-token linears: %s"
           % (torch.__version__, torch.get_num_threads(), os.environ.get("OMP_WAIT_POLICY", "(unset)"),
-             "torch.mv" if args.mv else "nn.Linear (addmm)"))
+             ("dynamic int8 (%s engine)" % torch.backends.quantized.engine) if args.int8
+             else "torch.mv" if args.mv else "nn.Linear (addmm)"))
     return 0
 
 
