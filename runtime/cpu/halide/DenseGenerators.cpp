@@ -214,7 +214,19 @@ private:
   Func acc{"acc"}, xb{"xb"}, wpair{"wpair"};
 };
 
-/// The int8 dot (dense::Dot::I8): out(j, p, m) = f32(offset(j, p) + sum_k xq(k, m) * wt(k, j, p)) * (sx(m) *
+/// The int8 dot's operand layouts, as the runtime passes them (GemmI8Dot, GemvI8Dot): whole k-quad panels,
+/// per-output vectors of kPanel, outputs in panels.
+template <typename G> void constrainInt8Operands(G &g) {
+  g.xq.dim(0).set_min(0);
+  g.sx.dim(0).set_min(0);
+  g.wt.dim(0).set_bounds(0, 4 * kPanel).dim(1).set_min(0).set_stride(4 * kPanel).dim(2).set_min(0);
+  for (auto *b : {&g.ws, &g.bias})
+    b->dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+  g.offset.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+  g.out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+}
+
+/// The int8 dot (dense::Dot::I8): out(j, p, m) = f32(offset(j, p) + sum_k xq(k, m) * Wq[64 p + j][k]) * (sx(m) *
 /// ws(j, p)) + bias(j, p), with xq the activations quantized per row to uint8 (value + 128, scale sx) and wt
 /// the weights quantized per output to int8 (scale ws), k-quads [N / 64][K4 / 4][64][4] (wt(4 j + kk, kq, p)
 /// = Wq[64 p + j][4 kq + kk]), the operand layout of AVX512-VNNI's vpdpbusd (unsigned bytes times signed
@@ -265,13 +277,7 @@ public:
         .reorder(r.x, jv, jj, m, r.y)
         .unroll(jj)
         .unroll(m);
-    xq.dim(0).set_min(0);
-    sx.dim(0).set_min(0);
-    wt.dim(0).set_bounds(0, 4 * kPanel).dim(1).set_min(0).set_stride(4 * kPanel).dim(2).set_min(0);
-    for (Input<Buffer<float>> *b : {&ws, &bias})
-      b->dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
-    offset.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
-    out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    constrainInt8Operands(*this);
   }
 
 private:
@@ -318,13 +324,7 @@ public:
     rest.compute_at(out, p).vectorize(j, vec).unroll(j);
     rest.update().split(j, jj, jv, vec).atomic().vectorize(rt.x).vectorize(jv).reorder(rt.x, jv, jj, rt.y)
         .unroll(jj);
-    xq.dim(0).set_min(0);
-    sx.dim(0).set_min(0);
-    wt.dim(0).set_bounds(0, 4 * kPanel).dim(1).set_min(0).set_stride(4 * kPanel).dim(2).set_min(0);
-    for (Input<Buffer<float>> *b : {&ws, &bias})
-      b->dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
-    offset.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
-    out.dim(0).set_bounds(0, kPanel).dim(1).set_min(0).set_stride(kPanel);
+    constrainInt8Operands(*this);
   }
 
 private:
