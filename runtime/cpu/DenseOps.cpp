@@ -630,6 +630,99 @@ void dense::quantizeRows(const float *x, int64_t ldx, int64_t rows, int64_t in, 
     body(0, rows);
 }
 
+namespace {
+
+#if defined(__x86_64__)
+/// quantizePanel with AVX-512: per vector of 16 outputs, max |w| over the rows, then 4 rows' codes at a time
+/// packed into one int32 per output (byte kk = row 4 kq + kk), the k-quad layout.
+__attribute__((target("avx512f,avx512bw"))) void quantizePanelAvx512(const float *w, int64_t in, int64_t in4,
+                                                                     int8_t *codes, float *scale,
+                                                                     int32_t *offset) {
+  constexpr int C = kPanel / 16;
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 amax[C], divisor[C];
+  __mmask16 bad[C]; // rows (outputs) with a NaN or an infinity
+  for (int c = 0; c < C; ++c) {
+    amax[c] = _mm512_setzero_ps();
+    bad[c] = 0;
+  }
+  for (int64_t k = 0; k < in; ++k)
+    for (int c = 0; c < C; ++c) {
+      const __m512 v = _mm512_abs_ps(_mm512_loadu_ps(w + k * kPanel + 16 * c));
+      amax[c] = _mm512_max_ps(amax[c], v);
+      bad[c] |= _mm512_cmp_ps_mask(v, inf, _CMP_NLT_UQ); // not below infinity: inf or NaN
+    }
+  for (int c = 0; c < C; ++c) {
+    const __m512 s = _mm512_div_ps(amax[c], _mm512_set1_ps(127.0f));
+    _mm512_storeu_ps(scale + 16 * c, _mm512_mask_mov_ps(s, bad[c], _mm512_set1_ps(std::nanf(""))));
+    const __mmask16 usable = ~bad[c] & _mm512_cmp_ps_mask(amax[c], _mm512_setzero_ps(), _CMP_GT_OQ);
+    divisor[c] = _mm512_mask_mov_ps(_mm512_set1_ps(1.0f), usable, s);
+  }
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), byte = _mm512_set1_epi32(0xff);
+  __m512i sum[C];
+  for (int c = 0; c < C; ++c)
+    sum[c] = _mm512_setzero_si512();
+  for (int64_t kq = 0; kq < in4 / 4; ++kq)
+    for (int c = 0; c < C; ++c) {
+      __m512i packed = _mm512_setzero_si512();
+      for (int kk = 0; kk < 4; ++kk) {
+        const int64_t k = 4 * kq + kk;
+        if (k >= in)
+          break;
+        const __m512 v = _mm512_loadu_ps(w + k * kPanel + 16 * c);
+        const __mmask16 finite = _mm512_cmp_ps_mask(_mm512_abs_ps(v), inf, _CMP_LT_OQ);
+        __m512i q = _mm512_maskz_cvt_roundps_epi32(finite, _mm512_div_ps(v, divisor[c]),
+                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+        sum[c] = _mm512_add_epi32(sum[c], q);
+        packed = _mm512_or_si512(packed, _mm512_slli_epi32(_mm512_and_si512(q, byte), 8 * kk));
+      }
+      _mm512_storeu_si512(codes + (kq * kPanel + 16 * c) * 4, packed);
+    }
+  for (int c = 0; c < C; ++c)
+    _mm512_storeu_si512(offset + 16 * c, _mm512_mullo_epi32(sum[c], _mm512_set1_epi32(-128)));
+}
+#endif
+
+/// Quantizes one panel's weights, w [in][kPanel] (row k: input k of the panel's outputs), into its k-quads
+/// (codes [in4 / 4][kPanel][4], zeros beyond `in`), scales and offsets (kPanel each). Per output: scale =
+/// max |w| / 127, codes round(w / scale) (nearest even) clamped to [-127, 127], offset -128 * sum of codes; an
+/// all-zero output has scale 0 and zero codes; one with a NaN or an infinity has scale NaN (its outputs are
+/// NaN, as float32 products would give inf or NaN) and zero codes in their place.
+void quantizePanel(const float *w, int64_t in, int64_t in4, int8_t *codes, float *scale, int32_t *offset) {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512bw");
+  if (avx512)
+    return quantizePanelAvx512(w, in, in4, codes, scale, offset);
+#endif
+  float amax[kPanel] = {}, divisor[kPanel];
+  bool bad[kPanel] = {};
+  for (int64_t k = 0; k < in; ++k)
+    for (int64_t j = 0; j < kPanel; ++j) {
+      const float v = std::fabs(w[k * kPanel + j]);
+      bad[j] |= !(v < std::numeric_limits<float>::infinity());
+      amax[j] = std::max(amax[j], v);
+    }
+  for (int64_t j = 0; j < kPanel; ++j) {
+    scale[j] = bad[j] ? std::numeric_limits<float>::quiet_NaN() : amax[j] / 127.0f;
+    divisor[j] = !bad[j] && amax[j] > 0 ? amax[j] / 127.0f : 1.0f;
+  }
+  int32_t sum[kPanel] = {};
+  for (int64_t k = 0; k < in4; ++k)
+    for (int64_t j = 0; j < kPanel; ++j) {
+      const float v = k < in ? w[k * kPanel + j] : 0.0f;
+      const float code = std::fabs(v) < std::numeric_limits<float>::infinity()
+                             ? std::clamp(std::nearbyint(v / divisor[j]), -127.0f, 127.0f)
+                             : 0.0f;
+      codes[((k / 4) * kPanel + j) * 4 + k % 4] = static_cast<int8_t>(code);
+      sum[j] += static_cast<int32_t>(code);
+    }
+  for (int64_t j = 0; j < kPanel; ++j)
+    offset[j] = -128 * sum[j];
+}
+
+} // namespace
+
 void Linear::quantizeForDot() {
   dot = Dot::I8;
   if (storage == Storage::MXFP4 || storage == Storage::I8)
@@ -639,31 +732,23 @@ void Linear::quantizeForDot() {
   std::vector<float> scale(static_cast<size_t>(outPadded), 0.0f);
   std::vector<int32_t> offset(static_cast<size_t>(outPadded), 0);
   forRange(panels, [&](int64_t p0, int64_t p1) {
+    std::vector<float> widened; // a 16-bit or k-paired panel as float32 rows
     for (int64_t p = p0; p < p1; ++p) {
-      float amax[kPanel] = {};
-      for (int64_t k = 0; k < in; ++k)
-        for (int64_t j = 0; j < kPanel; ++j) {
-          const float v = std::fabs(weight(p * kPanel + j, k));
-          amax[j] = std::isnan(v) ? v : std::max(amax[j], v); // NaN stays once seen: max(NaN, v) is NaN
+      const float *w = wt.data() + p * in * kPanel;
+      if (storage != Storage::F32 || paired) {
+        widened.resize(static_cast<size_t>(in * kPanel));
+        if (paired) {
+          for (int64_t k = 0; k < in; ++k)
+            for (int64_t j = 0; j < kPanel; ++j)
+              widened[static_cast<size_t>(k * kPanel + j)] = weight(p * kPanel + j, k);
+        } else {
+          const uint16_t *bits = wt16.data() + p * in * kPanel;
+          for (int64_t i = 0; i < in * kPanel; ++i)
+            widened[static_cast<size_t>(i)] = fromStorage16(bits[i], storage);
         }
-      float divisor[kPanel];
-      for (int64_t j = 0; j < kPanel; ++j) {
-        // A row with a non-finite weight gives NaN outputs, as its float32 products would give inf or NaN.
-        const bool finite = std::isfinite(amax[j]);
-        scale[p * kPanel + j] = !finite ? std::numeric_limits<float>::quiet_NaN() : amax[j] / 127.0f;
-        divisor[j] = finite && amax[j] > 0 ? amax[j] / 127.0f : 1.0f;
+        w = widened.data();
       }
-      int32_t sum[kPanel] = {};
-      int8_t *panel = q.data() + p * in4 * kPanel;
-      for (int64_t k = 0; k < in4; ++k)
-        for (int64_t j = 0; j < kPanel; ++j) {
-          float v = k < in ? std::nearbyint(weight(p * kPanel + j, k) / divisor[j]) : 0.0f;
-          const int8_t code = static_cast<int8_t>(std::clamp(std::isnan(v) ? 0.0f : v, -127.0f, 127.0f));
-          panel[((k / 4) * kPanel + j) * 4 + k % 4] = code;
-          sum[j] += code;
-        }
-      for (int64_t j = 0; j < kPanel; ++j)
-        offset[p * kPanel + j] = -128 * sum[j];
+      quantizePanel(w, in, in4, q.data() + p * in4 * kPanel, scale.data() + p * kPanel, offset.data() + p * kPanel);
     }
   });
   wt = PanelVector<float>();

@@ -91,6 +91,7 @@ TEST_F(DenseInt8Test, QuantizesRowsAsDocumented) {
 struct Int8Case {
   int64_t rows, in, out;
   bool bias;
+  dense::Storage storage = dense::Storage::F32; // what the weights were loaded as, before quantizing
 };
 
 class Int8GemmTest : public DenseInt8Test, public ::testing::WithParamInterface<Int8Case> {};
@@ -100,7 +101,11 @@ TEST_P(Int8GemmTest, MatchesDoubleLoops) {
   std::vector<float> w = randomVector(c.in * c.out, rng, 1.0f / std::sqrt(float(c.in)));
   std::vector<float> b = randomVector(c.out, rng);
   dense::Linear layer;
-  layer.assign(w.data(), c.out, c.in, /*transposed=*/false, c.bias ? b.data() : nullptr, dense::Storage::F32);
+  layer.assign(w.data(), c.out, c.in, /*transposed=*/false, c.bias ? b.data() : nullptr, c.storage);
+  std::vector<float> stored(w.size());
+  for (int64_t n = 0; n < c.out; ++n)
+    for (int64_t k = 0; k < c.in; ++k)
+      stored[n * c.in + k] = layer.weight(n, k);
   layer.quantizeForDot();
   ASSERT_EQ(layer.storage, dense::Storage::I8);
   ASSERT_EQ(layer.dot, dense::Dot::I8);
@@ -120,7 +125,7 @@ TEST_P(Int8GemmTest, MatchesDoubleLoops) {
         const double code = std::nearbyint(layer.weight(n, k) / sw);
         ASSERT_LE(std::abs(code), 127.0);
         sum += (double(qx[k]) - 128.0) * code;
-        const double xv = x[m * ldx + k], wv = w[n * c.in + k];
+        const double xv = x[m * ldx + k], wv = stored[n * c.in + k];
         exact += xv * wv;
         slack += std::abs(xv) * sw / 2 + sx / 2.0 * std::abs(wv) + sx * sw / 4;
       }
@@ -138,13 +143,15 @@ TEST_P(Int8GemmTest, MatchesDoubleLoops) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Int8GemmTest,
                          ::testing::Values(Int8Case{1, 64, 64, false}, Int8Case{1, 130, 100, true},
-                                           Int8Case{3, 37, 70, true}, Int8Case{6, 64, 64, false},
-                                           Int8Case{7, 130, 100, true}, Int8Case{13, 768, 200, true},
-                                           Int8Case{64, 2048, 192, false}),
+                                           Int8Case{3, 37, 70, true, dense::Storage::BF16},
+                                           Int8Case{6, 64, 64, false, dense::Storage::F16},
+                                           Int8Case{7, 130, 100, true, dense::Storage::BF16},
+                                           Int8Case{13, 768, 200, true}, Int8Case{64, 2048, 192, false}),
                          [](const ::testing::TestParamInfo<Int8Case> &info) {
                            const Int8Case &c = info.param;
                            return "rows" + std::to_string(c.rows) + "_in" + std::to_string(c.in) + "_out" +
-                                  std::to_string(c.out) + (c.bias ? "_bias" : "");
+                                  std::to_string(c.out) + (c.bias ? "_bias" : "") + "_" +
+                                  dense::storageName(c.storage);
                          });
 
 // A row's results do not depend on the kernel (GEMM tile, its 1-row form, GEMV) nor on the other rows.
@@ -163,6 +170,32 @@ TEST_F(DenseInt8Test, EveryKernelGivesEachRowTheSameResults) {
     dense::linear(layer, x.data() + 3 * in, in, count, some.data(), ld);
     EXPECT_EQ(0, std::memcmp(some.data(), all.data() + 3 * ld, sizeof(float) * count * ld)) << count << " rows";
   }
+}
+
+// The codes do not depend on how the weights were held: k-paired bf16 (the bf16 dot's layout) quantizes as
+// the same values unpaired, and both read back as code * scale within half a step of the stored value (and
+// float32 rounding).
+TEST_F(DenseInt8Test, QuantizesWhateverTheLayout) {
+  const int64_t in = 130, out = 100;
+  std::vector<float> w = randomVector(out * in, rng);
+  dense::Linear plain, paired;
+  plain.assign(w.data(), out, in, false, nullptr, dense::Storage::BF16);
+  paired.assign(w.data(), out, in, false, nullptr, dense::Storage::BF16);
+  paired.pairForDot();
+  std::vector<float> stored(out * in);
+  for (int64_t n = 0; n < out; ++n)
+    for (int64_t k = 0; k < in; ++k)
+      stored[n * in + k] = plain.weight(n, k);
+  plain.quantizeForDot();
+  paired.quantizeForDot();
+  EXPECT_FALSE(paired.paired);
+  EXPECT_EQ(plain.q8, paired.q8);
+  EXPECT_EQ(plain.q8Scale, paired.q8Scale);
+  EXPECT_EQ(plain.q8Offset, paired.q8Offset);
+  for (int64_t n = 0; n < out; ++n)
+    for (int64_t k = 0; k < in; ++k)
+      ASSERT_LE(std::abs(plain.weight(n, k) - stored[n * in + k]), plain.q8Scale[n] * (0.5f + 1e-4f))
+          << n << ", " << k;
 }
 
 // A NaN or infinite activation makes its row NaN and leaves the others alone; a zero row gives the bias; a
