@@ -2153,12 +2153,8 @@ private:
       if (auto x = number(*f, 0, 1, false, "in (0, 1]"))
         m.norm.eps = *x;
     if (const Field *f = get(fields, "unit_offset"))
-      if (auto b = boolean(*f)) {
-        // The runtimes' LayerNorms multiply by w itself: no model stores a LayerNorm's gain minus one.
-        if (m.norm.kind == NormSpec::Kind::Layer && *b)
-          diag.error(f->keyLoc, "'unit_offset' applies to 'kind = rms' (Gemma's (1 + w)): a LayerNorm's gain is w");
-        m.norm.unitOffset = *b;
-      }
+      if (auto b = boolean(*f))
+        m.norm.unitOffset = *b; // Gemma's RMSNorms, Nemotron's LayerNorms (LayerNorm1P)
     if (const Field *f = get(fields, "bias"))
       if (auto b = boolean(*f)) {
         if (m.norm.kind != NormSpec::Kind::Layer && *b)

@@ -57,9 +57,9 @@ func.func @xf_dense_rms_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %params: me
   return
 }
 
-// nn.LayerNorm of each row: (x - mean) / sqrt(var + eps) * w + b, var the mean squared deviation
-// (params [eps]).
-func.func @xf_dense_layer_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %b: memref<?xf32>, %params: memref<1xf32>,
+// nn.LayerNorm of each row: (x - mean) / sqrt(var + eps) * (offset + w) + b, var the mean squared deviation
+// (params [eps, offset]: offset 1 for gains stored minus one, Nemotron's LayerNorm1P).
+func.func @xf_dense_layer_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %b: memref<?xf32>, %params: memref<2xf32>,
                                %y: memref<?x?xf32>) attributes {
     xf.kernel, xf.kernel_info = {kind = "dense_layer_norm"}, xf.operand_names = ["input", "weight", "bias", "params", "output"]} {
   %c0 = arith.constant 0 : index
@@ -70,7 +70,8 @@ func.func @xf_dense_layer_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %b: memre
   %colsI = arith.index_cast %cols : index to i32
   %colsF = arith.sitofp %colsI : i32 to f32
   scf.parallel (%r) = (%c0) to (%rows) step (%c1) {
-    %eps = memref.load %params[%c0] : memref<1xf32>
+    %eps = memref.load %params[%c0] : memref<2xf32>
+    %offset = memref.load %params[%c1] : memref<2xf32>
     %sum = scf.for %c = %c0 to %cols step %c1 iter_args(%acc = %zero) -> f32 {
       %v = memref.load %x[%r, %c] : memref<?x?xf32>
       %s = arith.addf %acc, %v : f32
@@ -88,7 +89,8 @@ func.func @xf_dense_layer_norm(%x: memref<?x?xf32>, %w: memref<?xf32>, %b: memre
     %inv = math.rsqrt %shifted : f32
     scf.for %c = %c0 to %cols step %c1 {
       %v = memref.load %x[%r, %c] : memref<?x?xf32>
-      %g = memref.load %w[%c] : memref<?xf32>
+      %w0 = memref.load %w[%c] : memref<?xf32>
+      %g = arith.addf %w0, %offset : f32
       %bb = memref.load %b[%c] : memref<?xf32>
       %d = arith.subf %v, %mean : f32
       %n = arith.mulf %d, %inv : f32

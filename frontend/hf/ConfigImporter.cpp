@@ -211,6 +211,10 @@ const Architecture kArchitectures[] = {
     // Arcee (AFM-4.5B): Llama with an MLP without a gate, up_proj then relu2 (relu(x)^2) then down_proj.
     {"ArceeForCausalLM", "arcee", 10000.0, 1e-5, false, "relu2", 0, true, SlidingStyle::None, std::nullopt, 4096, true,
      false, false, 0, 0},
+    // Nemotron (Nemotron-4, Minitron, Nemotron-Mini): LayerNorms whose gains are stored minus one
+    // (LayerNorm1P), RoPE on half of each head, an MLP without a gate (up_proj, relu2, down_proj).
+    {"NemotronForCausalLM", "nemotron", 10000.0, 1e-5, false, "relu2", 0, true, SlidingStyle::None, std::nullopt,
+     4096, true, false, false, 0, 0},
     // Cohere 2 (Command R7B, Command A): Cohere's block, sliding layers every sliding_window_pattern - 1 of
     // sliding_window_pattern, RoPE on the sliding layers only (the others NoPE), no q/k norms.
     {"Cohere2ForCausalLM", "cohere2", 10000.0, 1e-5, true, "silu", 0, false, SlidingStyle::Pattern, 4096, 8192, true,
@@ -290,7 +294,7 @@ const StringRef kArchitectureNames[] = {"LlamaForCausalLM", "MistralForCausalLM"
                                         "Olmo3ForCausalLM", "HeliumForCausalLM", "Glm4MoeForCausalLM",
                                         "Dots1ForCausalLM", "Ernie4_5_MoeForCausalLM", "PhimoeForCausalLM",
                                         "DeepseekV3ForCausalLM", "Cohere2ForCausalLM", "ArceeForCausalLM",
-                                        "Mistral3ForConditionalGeneration"};
+                                        "NemotronForCausalLM", "Mistral3ForConditionalGeneration"};
 
 /// Fields that do not change what the model computes at inference: identity, token ids, generation
 /// defaults, dropout, initialization, training-only router losses, caching hints, remote code.
@@ -574,12 +578,15 @@ private:
     const bool stablelm = arch->modelType == "stablelm", starcoder2 = arch->modelType == "starcoder2",
                phi = arch->modelType == "phi", neox = arch->modelType == "gpt_neox",
                cohere2 = arch->modelType == "cohere2", cohere = arch->modelType == "cohere" || cohere2,
-               phimoe = arch->modelType == "phimoe";
+               phimoe = arch->modelType == "phimoe", nemotron = arch->modelType == "nemotron";
     const StringRef epsKey = stablelm || phi || neox || cohere || gpt2 ? "layer_norm_eps"
                              : starcoder2                             ? "norm_epsilon"
+                             : nemotron                               ? "norm_eps"
                                                                       : "rms_norm_eps";
-    m.norm.kind = stablelm || starcoder2 || phi || neox || cohere || gpt2 || phimoe ? NormSpec::Kind::Layer
-                                                                                  : NormSpec::Kind::RMS;
+    m.norm.kind = stablelm || starcoder2 || phi || neox || cohere || gpt2 || phimoe || nemotron
+                      ? NormSpec::Kind::Layer
+                      : NormSpec::Kind::RMS;
+    m.norm.unitOffset = nemotron; // NemotronLayerNorm1P: F.layer_norm(x, weight + 1, bias)
     m.norm.bias = !cohere;
     m.norm.eps = numberField(epsKey, arch->rmsEps);
     if (m.norm.eps > 1)
@@ -854,10 +861,10 @@ private:
             error(key, "'" + key + "' = " + describe(*v) + ": only \"" + expected +
                            "\" is supported (HF's " + arch->name + " ignores this field)");
     }
-    if (arch->modelType == "arcee")
-      mlp.gated = false; // ArceeMLP: down_proj(act(up_proj(x)))
+    if (arch->modelType == "arcee" || nemotron)
+      mlp.gated = false; // ArceeMLP, NemotronMLP: down_proj(act(up_proj(x)))
     if (arch->name == "LlamaForCausalLM" || arch->name == "SmolLM3ForCausalLM" || arch->modelType == "granite" ||
-        arch->modelType == "seed_oss" || helium || arch->modelType == "arcee")
+        arch->modelType == "seed_oss" || helium || arch->modelType == "arcee" || nemotron)
       mlp.bias = boolField("mlp_bias", false);
     if (ernie)
       mlp.bias = a.bias == AttentionBias::All;
@@ -944,8 +951,8 @@ private:
     m.rope.base = arch->ropeTheta; // the class default of rope_theta
     if (stablelm)
       m.rope.partial = 0.25; // StableLmConfig's partial_rotary_factor default
-    if (phi)
-      m.rope.partial = 0.5; // PhiConfig's
+    if (phi || nemotron)
+      m.rope.partial = 0.5; // PhiConfig's, NemotronConfig's partial_rotary_factor default
     if (neox)
       readNeoXRope(m);
     if (glmMoe)
@@ -958,6 +965,10 @@ private:
       m.rope.interleaved = true; // their RoPE puts each frequency on a pair of adjacent dims
     if (deepseek)
       m.rope.interleaved = boolField("rope_interleave", true); // pairs (2i, 2i + 1) of the rotated dims
+    if (nemotron)
+      if (const json::Value *v = field("rope_scaling"); v && v->kind() != json::Value::Null)
+        error("rope_scaling", "NemotronForCausalLM always rotates with the default RoPE (HF's "
+                              "NemotronRotaryEmbedding ignores rope_scaling): give null or leave it out");
     readRope(m);
     if (deepseek && m.rope.scaling != RopeSpec::Scaling::None && m.rope.mscaleAllDim && *m.rope.mscaleAllDim != 0) {
       // DeepseekV3Attention: with a scaled RoPE, the scores are also scaled by yarn_get_mscale(factor,

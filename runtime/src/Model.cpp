@@ -1624,10 +1624,10 @@ void ropeTables(const RopePlan &r, int64_t pos0, int64_t S, float *cosT, float *
     }
 }
 
-/// y = (x - mean) / sqrt(var + eps) * w (+ bias, if any) row by row, var the mean squared deviation
-/// (nn.LayerNorm). y may be x.
+/// y = (x - mean) / sqrt(var + eps) * (offset + w) (+ bias, if any) row by row, var the mean squared deviation
+/// (nn.LayerNorm; offset 1: Nemotron's LayerNorm1P). y may be x.
 void layerNormRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, const float *w, const float *bias,
-                   float eps, float *y, int64_t ldy) {
+                   float eps, float offset, float *y, int64_t ldy) {
   for (int64_t r = 0; r < rows; ++r) {
     const float *in = x + r * ldx;
     double sum = 0, squares = 0;
@@ -1639,17 +1639,17 @@ void layerNormRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, cons
     const float inv = static_cast<float>(1.0 / std::sqrt(squares / cols + eps)), m = static_cast<float>(mean);
     float *out = y + r * ldy;
     for (int64_t c = 0; c < cols; ++c)
-      out[c] = (in[c] - m) * inv * w[c] + (bias ? bias[c] : 0.0f);
+      out[c] = (in[c] - m) * inv * (w[c] + offset) + (bias ? bias[c] : 0.0f);
   }
 }
 
 /// y = norm(x) row by row: RMSNorm (times offset + w) without `bias`; with it LayerNorm: (x - mean) /
-/// sqrt(var + eps) * w + bias, var the mean squared deviation (nn.LayerNorm). y may be x.
+/// sqrt(var + eps) * (offset + w) + bias, var the mean squared deviation (nn.LayerNorm). y may be x.
 void normRows(const float *x, int64_t ldx, int64_t rows, int64_t cols, const float *w, const float *bias, float eps,
               float offset, float *y, int64_t ldy) {
   if (!bias)
     return dense::rmsNorm(x, ldx, rows, cols, w, eps, offset, y, ldy);
-  layerNormRows(x, ldx, rows, cols, w, bias, eps, y, ldy);
+  layerNormRows(x, ldx, rows, cols, w, bias, eps, offset, y, ldy);
 }
 
 /// The q or k norms in place in S rows of x (pitch ldx) of `heads` heads of D: the model's norm (LayerNorm
@@ -1667,7 +1667,7 @@ void normHeads(const Plan &p, float *x, int64_t ldx, int64_t S, int64_t heads, i
   for (int64_t h = 0; h < heads; ++h) {
     const float *g = gains.data() + (shared ? 0 : h * D);
     if (p.layerNorm)
-      layerNormRows(x + h * D, ldx, S, D, g, nullptr, eps, x + h * D, ldx);
+      layerNormRows(x + h * D, ldx, S, D, g, nullptr, eps, offset, x + h * D, ldx);
     else
       dense::rmsNorm(x + h * D, ldx, S, D, g, eps, offset, x + h * D, ldx);
   }
@@ -2198,12 +2198,12 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     x.swap(sum);
   };
   // The norm of rows [rows, k] of `in` into `out`: RMSNorm, or a LayerNorm model's (with its bias).
-  const std::vector<float> &layerNormParams = constant({static_cast<float>(p.normEps)});
+  const std::vector<float> &layerNormParams = constant({static_cast<float>(p.normEps), p.unitOffset ? 1.0f : 0.0f});
   auto normKernel = [&](std::vector<float> &in, int64_t rows, int64_t k, const std::vector<float> &gain,
                       const std::vector<float> &normBias, std::vector<float> &out, size_t layer) {
     if (p.layerNorm)
       runKernel(s, "xf_dense_layer_norm",
-                {view(in, {rows, k}), view(gain, {k}), view(normBias, {k}), view(layerNormParams, {1}),
+                {view(in, {rows, k}), view(gain, {k}), view(normBias, {k}), view(layerNormParams, {2}),
                  view(out, {rows, k})},
                 layer);
     else

@@ -375,15 +375,19 @@ TEST_P(DenseKernels, RowsAccumulate) {
   EXPECT_NE(run("xf_dense_rows_acc", {tensorOf(x, {M, N}), tensorOf(narrow, {M, N - 1})}), "");
 }
 
-// nn.LayerNorm of each row: (x - mean) / sqrt(var + eps) * w + b, var the mean squared deviation.
+// nn.LayerNorm of each row: (x - mean) / sqrt(var + eps) * (offset + w) + b, var the mean squared deviation;
+// offset 0, and 1 (Nemotron's LayerNorm1P).
 TEST_P(DenseKernels, LayerNormWithBias) {
+  for (float offset : {0.0f, 1.0f}) {
+  SCOPED_TRACE(offset);
   const int64_t M = 4, C = 61;
-  std::vector<float> x = randomNormals(M * C, 11), w = randomNormals(C, 12), b = randomNormals(C, 13), params = {1e-5f};
+  std::vector<float> x = randomNormals(M * C, 11), w = randomNormals(C, 12), b = randomNormals(C, 13),
+                     params = {1e-5f, offset};
   for (float &v : x)
     v = 2.0f * v + 0.5f; // a mean far from 0
   std::vector<float> y(M * C, std::nanf(""));
   ASSERT_EQ(run("xf_dense_layer_norm",
-                {tensorOf(x, {M, C}), tensorOf(w, {C}), tensorOf(b, {C}), tensorOf(params, {1}), tensorOf(y, {M, C})}),
+                {tensorOf(x, {M, C}), tensorOf(w, {C}), tensorOf(b, {C}), tensorOf(params, {2}), tensorOf(y, {M, C})}),
             "");
   std::vector<double> expected(M * C);
   for (int64_t m = 0; m < M; ++m) {
@@ -395,14 +399,15 @@ TEST_P(DenseKernels, LayerNormWithBias) {
       var += (x[m * C + c] - mean) * (x[m * C + c] - mean);
     double inv = 1.0 / std::sqrt(var / C + 1e-5);
     for (int64_t c = 0; c < C; ++c)
-      expected[m * C + c] = (x[m * C + c] - mean) * inv * w[c] + b[c];
+      expected[m * C + c] = (x[m * C + c] - mean) * inv * (double(w[c]) + offset) + b[c];
   }
   EXPECT_LE(worstError(y, expected), 2e-5);
   std::vector<float> shortBias(C - 1);
   EXPECT_NE(run("xf_dense_layer_norm", {tensorOf(x, {M, C}), tensorOf(w, {C}), tensorOf(shortBias, {C - 1}),
-                                        tensorOf(params, {1}), tensorOf(y, {M, C})})
+                                        tensorOf(params, {2}), tensorOf(y, {M, C})})
                 .find("'weight' and 'bias' must have the rows' 61 entries"),
             std::string::npos);
+  }
 }
 
 // The activations of MLPs without a gate compute what the gated kernels do with up = 1, bit for bit, and
@@ -725,14 +730,14 @@ TEST_P(DenseKernels, QkvMatchesTheSeparateKernels) {
   // Each head's rows [S, D] of x [S * H, D] through xf_dense_layer_norm with its own gains, no bias.
   auto layerNormHeads = [&](const std::vector<float> &x, const std::vector<float> &gains, int64_t H,
                             std::vector<float> &y) {
-    std::vector<float> rows(S * D), normed(S * D), noBias(D, 0.0f), eps = {normParams[0]};
+    std::vector<float> rows(S * D), normed(S * D), noBias(D, 0.0f), eps = {normParams[0], 0.0f};
     std::vector<float> gain(D);
     for (int64_t h = 0; h < H; ++h) {
       for (int64_t t = 0; t < S; ++t)
         std::copy_n(x.begin() + (t * H + h) * D, D, rows.begin() + t * D);
       std::copy_n(gains.begin() + h * D, D, gain.begin());
       ASSERT_EQ(run("xf_dense_layer_norm", {tensorOf(rows, {S, D}), tensorOf(gain, {D}), tensorOf(noBias, {D}),
-                                            tensorOf(eps, {1}), tensorOf(normed, {S, D})}),
+                                            tensorOf(eps, {2}), tensorOf(normed, {S, D})}),
                 "");
       for (int64_t t = 0; t < S; ++t)
         std::copy_n(normed.begin() + t * D, D, y.begin() + (t * H + h) * D);
