@@ -6,7 +6,7 @@
 For each architecture (gen_tiny_model.ARCHS: llama, mistral, gptoss, gemma, gemma2, qwen3, qwen2, mixtral, phi3,
 qwen3moe, gemma3, gemma3mm, smollm3, mistral3mm, granite, olmo2, qwen2moe, granitemoe, stablelm, starcoder2,
 phi, gptneox, glm, glm4, cohere, gpt2, olmoe, ernie4_5, exaone4, seed_oss, olmo3, helium, glm4_moe, ernie4_5_moe,
-dots1, phimoe, deepseek_v3, cohere2, arcee) it generates a tiny checkpoint and checks:
+dots1, phimoe, deepseek_v3, cohere2, arcee, nemotron) it generates a tiny checkpoint and checks:
   1. reference_forward's KV-cache greedy decode against a full-sequence recompute with the same code
      (every row, to 1e-10; for phimoe's longrope, whose factors follow each forward's length while the cached keys
      keep theirs, with the choice pinned to the short and to the long factors);
@@ -35,9 +35,11 @@ dots1, phimoe, deepseek_v3, cohere2, arcee) it generates a tiny checkpoint and c
      by Glm4MoeMoE's code, the MTP layer left unloaded, Cohere2Config's head_dim and layer_types derivation,
      Cohere2RotaryEmbedding's repeat_interleave'd tables with Cohere's own apply_rotary_pos_emb on the sliding layers
      only, Cohere2Attention's window, ArceeMLP's (NemotronMLP's) down_proj(act_fn(up_proj(x))) without a gate, with
-     ACT2FN's ReLUSquaredActivation (torch.square(relu(x))) and ReLU), decoding greedily by recomputing the whole
-     sequence each step: same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, phimoe, deepseek_v3, qwen3moe,
-     qwen2moe, cohere2 and arcee also that torch reads every tensor of the checkpoint (GLM-4.5's and DeepSeek-V3's MTP
+     ACT2FN's ReLUSquaredActivation (torch.square(relu(x))) and ReLU, NemotronLayerNorm1P (F.layer_norm with weight + 1
+     and the bias, eps norm_eps) everywhere, NemotronRotaryEmbedding's default RoPE (rope_scaling ignored) over the
+     first int(head_dim * partial_rotary_factor) dims), decoding greedily by recomputing the whole sequence each step:
+     same tokens, logits to 1e-9; for glm4_moe, ernie4_5_moe, dots1, phimoe, deepseek_v3, qwen3moe, qwen2moe, cohere2,
+     arcee and nemotron also that torch reads every tensor of the checkpoint (GLM-4.5's and DeepSeek-V3's MTP
      layer and ERNIE 4.5 MoE's "mtp" tensors aside; an expert no token chose counts when its router was read), for
      phimoe that SparseMixer's masks keep several experts in some routings and the chosen one alone in others (each of
      its two softmaxes), for glm4_moe and deepseek_v3 that the MTP layer they ignore holds an MoE decoder layer's
@@ -98,8 +100,10 @@ dots1, phimoe, deepseek_v3, cohere2, arcee) it generates a tiny checkpoint and c
      sliding_window_pattern 4's layer types (vs every layer sliding and rotated), interleaved RoPE (vs rotate-half),
      rope_theta 5e4 (vs 1e4), the parallel residual, the logit scale, the layer norms without bias (vs RMSNorm); arcee:
      relu2 (vs relu, vs silu), the relu before the square (vs x^2), the MLP without a gate (vs Llama's gated form with
-     up_proj's weights as the gate)), and that `xfc CONFIG --emit=spec` accepts each config (skipped if xfc is not
-     built);
+     up_proj's weights as the gate); nemotron: the layer norms' (1 + w) (vs w), their biases (vs none), layer norms (vs
+     RMSNorm), relu2 (vs relu), the relu before the square (vs x^2), the MLP without a gate, the partial rotary factor
+     0.5 (vs 1), head_dim 24 in the score scale and the RoPE (vs hidden / heads = 16)), and that `xfc CONFIG
+     --emit=spec` accepts each config (skipped if xfc is not built);
   7. StableLM's parallel form (gen_tiny_model --parallel-residual), GPT-NeoX's sequential one
      (--sequential-residual) and its older checkpoints' buffers (--neox-buffers), and GPT-2 saved from
      GPT2Model (--base-model-names) and untied (--untied), and Qwen2-MoE's shared expert without its gate
@@ -121,9 +125,10 @@ dots1, phimoe, deepseek_v3, cohere2, arcee) it generates a tiny checkpoint and c
      listed beside sliding_window_pattern 4 (--layer-types: full, sliding, sliding, full), with attention_bias true
      (--attention-bias: q, k, v and o_proj) and untied (--untied) (f32 and bf16), and with all three (f32), and Arcee
      with AFM-4.5B's yarn scaling (--yarn: mscale 1.0 without mscale_all_dim), with mlp_bias true (--mlp-bias: up_proj
-     and down_proj) and with hidden_act relu (--relu) (f32 and bf16), and with all three (f32), against torch, as in
-     2; for Cohere's and StableLM's --qk-norm forms also that the norms and each head's own
-     gains change the logits, for
+     and down_proj) and with hidden_act relu (--relu) (f32 and bf16), and with all three (f32), and Nemotron tied
+     (--tied), with attention_bias true (--attention-bias: q, k, v and o_proj) and with mlp_bias true (--mlp-bias:
+     up_proj and down_proj) (f32 and bf16), and with all three (f32), against torch, as in 2; for Cohere's and
+     StableLM's --qk-norm forms also that the norms and each head's own gains change the logits, for
      OLMoE's that the renormalization does, for ERNIE 4.5's that the interleaved RoPE does, for EXAONE's --layer-types
      that the listed types (vs the pattern's), the window and NoPE on the full layers do, for --no-window that RoPE on
      every layer (vs NoPE on the full ones) does, for Seed-OSS's --all-biases that o_proj's bias (vs q/k/v only) and the
@@ -144,7 +149,8 @@ dots1, phimoe, deepseek_v3, cohere2, arcee) it generates a tiny checkpoint and c
      q/k/v only) do, for --untied that the lm_head (vs the tied embeddings) does, for Arcee's --yarn that yarn's
      frequencies (vs plain RoPE), its correction range floored and ceiled (vs truncate false) and cos and sin times
      0.1 ln 4 + 1 (vs 1) do, for --mlp-bias that up_proj's and down_proj's biases (each vs none) do, for --relu that
-     relu (vs relu2, vs silu) does, as in 6.
+     relu (vs relu2, vs silu) does, for Nemotron's --attention-bias that the q/k/v biases (vs none) and o_proj's (vs
+     q/k/v only) do, for --mlp-bias that up_proj's and down_proj's biases (each vs none) do, as in 6.
 Prints PASS or FAIL per check, exits non-zero on any failure.
 """
 import argparse
@@ -398,6 +404,7 @@ class TorchModel:
         self.starcoder2 = self.type == "starcoder2"
         self.phi = self.type == "phi"
         self.arcee = self.type == "arcee"
+        self.nemotron = self.type == "nemotron"
         if self.stablelm:
             c.setdefault("partial_rotary_factor", 0.25)          # StableLmConfig's default
         if self.phi:
@@ -579,6 +586,28 @@ class TorchModel:
                 want |= {p + "mlp.%s_proj.%s" % (t, b) for t in ("up", "down")
                          for b in (("weight", "bias") if c["mlp_bias"] else ("weight",))}
             assert set(self.w) == want, "Arcee tensors: %s" % sorted(set(self.w) ^ want)[:4]
+        if self.nemotron:
+            # NemotronConfig: hidden_act "relu2", norm_eps 1e-5, rope_theta 1e4, partial_rotary_factor 0.5, untied, no
+            # biases; head_dim null -> hidden / heads (below); num_key_value_heads stays null when not given (and
+            # NemotronAttention's num_heads // num_key_value_heads fails). NemotronDecoderLayer / NemotronModel:
+            # NemotronLayerNorm1P (nn.LayerNorm: weight and bias); NemotronAttention: q/k/v/o_proj with
+            # bias=config.attention_bias; NemotronMLP: up_proj and down_proj with bias=config.mlp_bias, no gate_proj.
+            for key, value in (("hidden_act", "relu2"), ("norm_eps", 1e-5), ("rope_theta", 10000.0),
+                               ("partial_rotary_factor", 0.5), ("tie_word_embeddings", False),
+                               ("attention_bias", False), ("mlp_bias", False)):
+                c.setdefault(key, value)
+            assert c.get("num_key_value_heads") is not None, "NemotronConfig has no num_key_value_heads default"
+            want = {"model.embed_tokens.weight", "model.norm.weight", "model.norm.bias"}
+            want |= {"lm_head.weight"} if not c["tie_word_embeddings"] else set()
+            for n in range(c["num_hidden_layers"]):
+                p = "model.layers.%d." % n
+                want |= {p + a + b for a in ("input_layernorm", "post_attention_layernorm")
+                         for b in (".weight", ".bias")}
+                want |= {p + "self_attn.%s_proj.%s" % (t, b) for t in "qkvo"
+                         for b in (("weight", "bias") if c["attention_bias"] else ("weight",))}
+                want |= {p + "mlp.%s_proj.%s" % (t, b) for t in ("up", "down")
+                         for b in (("weight", "bias") if c["mlp_bias"] else ("weight",))}
+            assert set(self.w) == want, "Nemotron tensors: %s" % sorted(set(self.w) ^ want)[:4]
         if self.exaone:
             # Exaone4Config: class defaults, then __post_init__: no window sets the pattern to 0; layer_types
             # derived from the pattern only when not given (a string pattern beside them is left alone).
@@ -600,7 +629,8 @@ class TorchModel:
             assert not c.get("rope_scaling") or c["rope_scaling"].get("rope_type") == "default"
         # getattr(config, "head_dim", hidden_size // num_attention_heads), as the attention classes do.
         c["head_dim"] = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
-        self.inv_freq, self.att_scaling = torch_rope(self.cfg)
+        # NemotronRotaryEmbedding: self.rope_type = "default" whatever the config's rope scaling says.
+        self.inv_freq, self.att_scaling = torch_rope(dict(self.cfg, rope_scaling=None) if self.nemotron else self.cfg)
         if self.gemma3:
             # Gemma3TextModel.rotary_emb_local: rope_theta = rope_local_base_freq, rope_scaling default.
             local = dict(self.cfg, rope_theta=self.cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
@@ -611,6 +641,11 @@ class TorchModel:
         return F.linear(x, self.w[name + ".weight"], self.w.get(name + ".bias"))
 
     def rms(self, x, name):
+        if self.nemotron:
+            # NemotronLayerNorm1P: F.layer_norm(input, normalized_shape, self.weight + 1, self.bias, self.eps), eps =
+            # config.norm_eps.
+            return F.layer_norm(x, x.shape[-1:], self.w[name] + 1, self.w[name[:-len("weight")] + "bias"],
+                                self.cfg["norm_eps"])
         if self.cohere:
             # CohereLayerNorm: (x - mean) * rsqrt(variance + eps), times the weight; no bias.
             mean = x.mean(-1, keepdim=True)
@@ -806,7 +841,7 @@ class TorchModel:
             # Starcoder2MLP: c_proj(act(c_fc(hidden_states))), act gelu_pytorch_tanh here.
             assert c["hidden_act"] == "gelu_pytorch_tanh"
             return self.lin(F.gelu(self.lin(h, p + "mlp.c_fc"), approximate="tanh"), p + "mlp.c_proj")
-        if self.arcee:
+        if self.arcee or self.nemotron:
             # ArceeMLP (NemotronMLP): self.down_proj(self.act_fn(self.up_proj(x))), act_fn = ACT2FN[config.hidden_act];
             # no gate.
             return self.lin(ACT2FN[c["hidden_act"]](self.lin(h, p + "mlp.up_proj")), p + "mlp.down_proj")
@@ -1306,11 +1341,12 @@ def check_decode(tag, model_dir, max_new, shared_gate=True):
     d = maxdiff(tlogits, logits) if tlogits.shape == logits.shape else float("inf")
     check(d <= 1e-9, "%s: logits == torch float64" % tag, "max diff %.2e, |logits| max %.2f" % (d, np.abs(logits).max()))
     if tm.type in ("glm4_moe", "ernie4_5_moe", "qwen3_moe", "qwen2_moe", "dots1", "phimoe", "deepseek_v3", "cohere2",
-                   "arcee"):
-        # Mixed dense / MoE layers (and Cohere 2's biases and lm_head, Arcee's MLP biases, by their flags): every tensor
-        # the checkpoint has (GLM-4.5's and DeepSeek-V3's MTP layers and ERNIE 4.5 MoE's "mtp" tensors aside;
-        # dots.llm1's, Phi-3.5-MoE's, Cohere 2's and Arcee's all) is read; an expert that no token chose counts as read
-        # when its layer's router was (HF loads it all the same).
+                   "arcee", "nemotron"):
+        # Mixed dense / MoE layers (and Cohere 2's biases and lm_head, Arcee's MLP biases, Nemotron's norm, attention
+        # and MLP biases and lm_head, by their flags): every tensor the checkpoint has (GLM-4.5's and DeepSeek-V3's MTP
+        # layers and ERNIE 4.5 MoE's "mtp" tensors aside; dots.llm1's, Phi-3.5-MoE's, Cohere 2's, Arcee's and
+        # Nemotron's all) is read; an expert that no token chose counts as read when its layer's router was (HF loads
+        # it all the same).
         unused = sorted(n for n in set(tm.w) - tm.w.used
                         if not (".experts." in n and n.split("experts.")[0] + "gate.weight" in tm.w.used))
         check(not unused, "%s: torch reads every tensor" % tag, "unused: %s" % unused[:4] if unused else "")
@@ -1931,6 +1967,25 @@ def check_features_matter(arch, model_dir, logits):
                          ("yarn's correction range floored and ceiled (vs truncate false)", untruncated),
                          ("cos and sin times mscale(4) = 0.1 ln 4 + 1 (vs rope_scaling's mscale 1.0 itself)",
                           setattr_("attention_scaling", 1.0))),
+        # Arcee's MLP with NemotronLayerNorm1P everywhere ((1 + w), biases), RoPE on the first 12 of head_dim 24's dims
+        # (partial_rotary_factor 0.5) where hidden / heads is 16.
+        "nemotron": (("layer norms' (1 + w), NemotronLayerNorm1P (vs w)", setattr_("unit_offset", False)),
+                     ("layer norm biases (vs none)", no_norm_biases),
+                     ("layer norms (vs (1 + w) RMSNorm)", setattr_("layer_norm", False)),
+                     ("relu2 = relu(x)^2 (vs relu)", setattr_("act", reference_forward.ACTIVATIONS["relu"])),
+                     ("relu before the square (vs x^2)", setattr_("act", lambda x: x * x)),
+                     ("MLP without a gate, down(act(up x)) (vs down(act(gate x) * up x) with gate_proj = up_proj)",
+                      gated_by_up),
+                     ("partial rotary factor 0.5 (vs 1)", cfg_("partial_rotary_factor", 1.0)),
+                     ("head_dim 24's score scale (vs (hidden / heads)^-0.5)", setattr_("scale", 16 ** -0.5)),
+                     ("RoPE over int(0.5 * head_dim 24) = 12 dims (vs 8, half of hidden / heads = 16)", lambda r: setattr(
+                         r, "inv_freq", reference_forward.rope_parameters(dict(r.cfg, head_dim=16))[0]))),
+        # gen_tiny_model --attention-bias: attention_bias true, biases on q, k, v and o_proj.
+        "nemotron --attention-bias": (("q/k/v biases (vs none)", no_qkv_bias),
+                                      ("o_proj bias (vs q/k/v only)", no_biases(("self_attn.o_proj",)))),
+        # gen_tiny_model --mlp-bias: mlp_bias true, biases on up_proj and down_proj.
+        "nemotron --mlp-bias": (("up_proj bias (vs none)", no_biases(("mlp.up_proj",))),
+                                ("down_proj bias (vs none)", no_biases(("mlp.down_proj",)))),
         # gen_tiny_model --qk-norm: use_qk_norm true.
         "glm4_moe --qk-norm": (("per-head q/k RMSNorms (vs none)", setattr_("qk_norm", False)),),
         # gen_tiny_model --single-group: n_group 1, topk_group 1, routed_scaling_factor 1, one shared expert.
@@ -1999,7 +2054,8 @@ def main():
         # its mixtures every other layer up to the last (moe_layer_end_index -1) and without shared experts, dots.llm1
         # with biases on q, k, v and o_proj and with layer_types listed (two sliding layers), Phi-3.5-MoE without
         # rope_scaling, Cohere 2 with layer_types listed (not the pattern's), with biases on q, k, v and o_proj and
-        # untied, Arcee with AFM-4.5B's yarn, with MLP biases and with plain relu.
+        # untied, Arcee with AFM-4.5B's yarn, with MLP biases and with plain relu, Nemotron tied, with biases on q, k, v
+        # and o_proj and with MLP biases.
         for arch, dtype, flag in (("stablelm", "f32", "--parallel-residual"), ("gptneox", "f32", "--sequential-residual"),
                                   ("gptneox", "f16", "--neox-buffers"), ("gpt2", "f32", "--base-model-names"),
                                   ("gpt2", "f32", "--untied"), ("qwen2moe", "f32", "--no-shared-gate"),
@@ -2034,7 +2090,11 @@ def main():
                                   ("arcee", "f32", "--yarn"), ("arcee", "bf16", "--yarn"),
                                   ("arcee", "f32", "--mlp-bias"), ("arcee", "bf16", "--mlp-bias"),
                                   ("arcee", "f32", "--relu"), ("arcee", "bf16", "--relu"),
-                                  ("arcee", "f32", "--yarn --mlp-bias --relu")):
+                                  ("arcee", "f32", "--yarn --mlp-bias --relu"),
+                                  ("nemotron", "f32", "--tied"), ("nemotron", "bf16", "--tied"),
+                                  ("nemotron", "f32", "--attention-bias"), ("nemotron", "bf16", "--attention-bias"),
+                                  ("nemotron", "f32", "--mlp-bias"), ("nemotron", "bf16", "--mlp-bias"),
+                                  ("nemotron", "f32", "--tied --attention-bias --mlp-bias")):
             d = gen(root, arch, dtype, extra=tuple(flag.split()))
             check_importer(args.xfc, "%s %s" % (arch, flag), d)
             logits, _ = check_decode("%s %s %s" % (arch, flag, dtype), d, args.max_new,

@@ -4,13 +4,14 @@
     /usr/bin/python3 test/models/gen_tiny_model.py
         --arch {llama,mistral,gptoss,gemma,gemma2,qwen3,qwen2,mixtral,phi3,qwen3moe,gemma3,gemma3mm,smollm3,mistral3mm,
                 granite,olmo2,qwen2moe,granitemoe,stablelm,starcoder2,phi,gptneox,glm,glm4,cohere,gpt2,olmoe,ernie4_5,
-                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1,phimoe,deepseek_v3,cohere2,arcee}
+                exaone4,seed_oss,olmo3,helium,glm4_moe,ernie4_5_moe,dots1,phimoe,deepseek_v3,cohere2,arcee,
+                nemotron}
         --out DIR
         [--seed N] [--dtype f32|bf16|f16] [--shards K] [--mxfp4] [--norm-topk-prob] [--mm-layout old|new]
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
         [--no-bias] [--layer-types] [--no-window] [--all-biases] [--mixed-layers] [--single-group] [--interval]
         [--no-shared] [--no-rope-scaling] [--moh SHARED,TOPK] [--affine] [--no-q-lora] [--no-interleave] [--yarn]
-        [--attention-bias] [--mlp-bias] [--relu]
+        [--attention-bias] [--mlp-bias] [--relu] [--tied]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
@@ -18,7 +19,7 @@ Phi3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM, Gra
 Starcoder2ForCausalLM, PhiForCausalLM, GPTNeoXForCausalLM, GlmForCausalLM, Glm4ForCausalLM, CohereForCausalLM, GPT2LMHeadModel,
 OlmoeForCausalLM, Ernie4_5ForCausalLM, Exaone4ForCausalLM, SeedOssForCausalLM, Olmo3ForCausalLM, HeliumForCausalLM,
 Glm4MoeForCausalLM, Ernie4_5_MoeForCausalLM, Dots1ForCausalLM, PhimoeForCausalLM, DeepseekV3ForCausalLM,
-Cohere2ForCausalLM, ArceeForCausalLM; gemma3mm:
+Cohere2ForCausalLM, ArceeForCausalLM, NemotronForCausalLM; gemma3mm:
 Gemma3ForConditionalGeneration; mistral3mm: Mistral3ForConditionalGeneration) with tiny sizes; the weights use the Hugging Face tensor names and layouts. With
 --shards 1 (the default) they go to DIR/model.safetensors; with --shards K > 1 to
 DIR/model-0000i-of-0000K.safetensors plus DIR/model.safetensors.index.json.
@@ -133,6 +134,19 @@ mscale_all_dim: cos and sin times 0.1 ln 4 + 1). --mlp-bias: mlp_bias true, with
 --relu: hidden_act "relu" (the class takes any ACT2FN name). Each flag leaves the other tensors as the same seed gives
 without it.
 
+nemotron (NemotronForCausalLM: Nemotron-4, Minitron, Nemotron-Mini) is Llama's pre-norm blocks with every norm a
+NemotronLayerNorm1P, F.layer_norm(x, weight + 1, bias, norm_eps): per layer input_layernorm.{weight,bias} and
+post_attention_layernorm.{weight,bias}, and model.norm.{weight,bias}, the weights stored as the gains - 1 (drawn
+around 0, std 0.1) and the biases std 0.1; norm_eps 1e-5 (NemotronConfig's name, not rms_norm_eps). Attention with GQA
+(4 heads, 2 kv heads) and head_dim 24 where hidden / heads is 16 (as Minitron-8B's 128 with 4096 / 48), RoPE
+rotate-half on the first int(24 * partial_rotary_factor 0.5) = 12 dims of each head (NemotronRotaryEmbedding's rope
+type is always "default": rope_scaling null); arcee's MLP without a gate, down_proj(relu2(up_proj x)) (NemotronMLP),
+up_proj std 0.06 as there. Embeddings std 0.25 (at 1 greedy decoding falls into one-token loops). Untied
+(NemotronConfig's default), lm_head.weight drawn last; bos_token_id 2, eos_token_id 3. --tied: tie_word_embeddings
+true and no lm_head.weight (its greedy decodes mostly repeat one token).
+--attention-bias: attention_bias true, with q/k/v/o_proj's biases. --mlp-bias: mlp_bias true, with up_proj's and
+down_proj's biases. Each flag leaves the other tensors as the same seed gives without it.
+
 With --mixed-layers (qwen3moe, qwen2moe) some layers have a dense MLP, as Qwen*MoeDecoderLayer builds one where
 (layer in mlp_only_layers) or (layer + 1) % decoder_sparse_step != 0: 4 layers, decoder_sparse_step 2 and
 mlp_only_layers [3] make layer 1 the only mixture, layers 0 and 2 dense by the step and layer 3 dense by the list;
@@ -172,7 +186,8 @@ ST_DTYPE = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
 ARCHS = ["llama", "mistral", "gptoss", "gemma", "gemma2", "qwen3", "qwen2", "mixtral", "phi3", "qwen3moe", "gemma3",
          "gemma3mm", "smollm3", "mistral3mm", "granite", "olmo2", "qwen2moe", "granitemoe", "stablelm",
          "starcoder2", "phi", "gptneox", "glm", "glm4", "cohere", "gpt2", "olmoe", "ernie4_5", "exaone4", "seed_oss",
-         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1", "phimoe", "deepseek_v3", "cohere2", "arcee"]
+         "olmo3", "helium", "glm4_moe", "ernie4_5_moe", "dots1", "phimoe", "deepseek_v3", "cohere2", "arcee",
+         "nemotron"]
 # Stored F32 whatever --dtype (suffixes of the tensor names), per arch: the modules transformers keeps in float32
 # (_keep_in_fp32_modules_strict), as the published bf16 checkpoints store them. ERNIE 4.5 MoE's "gate" and
 # "moe_statics": the router mlp.gate.weight (not the experts' gate_proj) and the correction bias. DeepSeek-V3's:
@@ -1088,6 +1103,31 @@ def make_config(arch, dtype):
             "attention_dropout": 0.0,
             "mlp_bias": False,
         }
+    elif arch == "nemotron":
+        # Nemotron (Nemotron-4, Minitron, Nemotron-Mini): NemotronConfig reads norm_eps (not rms_norm_eps) and
+        # partial_rotary_factor (default 0.5); hidden_act relu2, bos 2 and eos 3 as its defaults. head_dim 24 given where
+        # hidden / heads is 16 (Minitron-8B: 128 with 4096 / 48); num_key_value_heads given, as NemotronConfig leaves it
+        # null otherwise (and NemotronAttention cannot be built). rope_scaling null: NemotronRotaryEmbedding always
+        # computes the default RoPE. Untied, NemotronConfig's default (--tied: tied); initializer_range its default.
+        cfg = {
+            "architectures": ["NemotronForCausalLM"],
+            "model_type": "nemotron",
+            **{k: v for k, v in common.items() if k != "rms_norm_eps"},
+            "head_dim": 24,
+            "norm_eps": 1e-5,
+            "hidden_act": "relu2",
+            "intermediate_size": 128,
+            "max_position_embeddings": 512,
+            "rope_theta": 10000.0,
+            "rope_scaling": None,
+            "partial_rotary_factor": 0.5,
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "mlp_bias": False,
+            "initializer_range": 0.0134,
+            "bos_token_id": 2,
+            "eos_token_id": 3,
+        }
     elif arch == "phi3":
         # Phi-3: fused qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows); RoPE on the first
         # half of each head (partial_rotary_factor 0.5, as Phi-4-mini's 0.75); sliding window 16 on
@@ -1328,7 +1368,9 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
     # token's own embedding outweighs the blocks' outputs and greedy decoding repeats it forever; at 0.1 the blocks
     # decide.
     small = kind.startswith("granite") or kind in ("ernie4_5", "ernie4_5_moe", "cohere2")
-    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma else 0.1 if small else 1.0)
+    # Nemotron at std 1: the token's own embedding outweighs the two blocks' outputs and greedy decoding falls into
+    # one-token loops (seed 0 repeats one token for its last 30 of 64 steps); at 0.25 the blocks decide.
+    w["model.embed_tokens.weight"] = mat(V, H, std=0.25 if gemma or kind == "nemotron" else 0.1 if small else 1.0)
     # GLM-4.5's multi-token-prediction layers: num_nextn_predict_layers full decoder layers (of the MoE form) after the
     # last, model.layers.L + i.*, each with its own eh_proj [H, 2H], enorm, hnorm and shared_head.norm; the class
     # ignores them.
@@ -1360,6 +1402,12 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "input_layernorm.bias"] = bias(H, std=0.1)
         elif kind in ("cohere", "cohere2"):
             w[p + "input_layernorm.weight"] = norm(H)               # no bias, no second norm
+        elif kind == "nemotron":
+            # NemotronLayerNorm1P: F.layer_norm with weight + 1, so the stored weights lie around 0 (as Gemma's), and
+            # a bias; std 0.1 so that both move the logits visibly.
+            for name in ("input_layernorm", "post_attention_layernorm"):
+                w[p + name + ".weight"] = gemma_norm(H)
+                w[p + name + ".bias"] = bias(H, std=0.1)
         elif kind == "glm4":
             # Before attention, after it, before the MLP (post_attention_layernorm), after it.
             for name in ("input_layernorm", "post_self_attn_layernorm", "post_attention_layernorm",
@@ -1410,11 +1458,11 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                 w[p + "self_attn.q_proj.bias"] = bias(nH * D, std=0.1)
                 w[p + "self_attn.k_proj.bias"] = bias(nKV * D, std=0.1)
                 w[p + "self_attn.v_proj.bias"] = bias(nKV * D, std=0.1)
-        elif kind in ("seed_oss", "dots1", "cohere2"):
+        elif kind in ("seed_oss", "dots1", "cohere2", "nemotron"):
             # SeedOssAttention: bias=attention_bias on q, k and v, bias=attention_out_bias on o_proj; Dots1Attention
-            # (Qwen3Attention) and Cohere2Attention: bias=attention_bias on all four. std 0.1 so that they move the
-            # logits visibly. All four drawn whatever the flags, so that --all-biases (--attention-bias) changes no
-            # other weight.
+            # (Qwen3Attention), Cohere2Attention and NemotronAttention: bias=attention_bias on all four. std 0.1 so that
+            # they move the logits visibly. All four drawn whatever the flags, so that --all-biases (--attention-bias)
+            # changes no other weight.
             qkv = cfg["attention_bias"]
             out = cfg["attention_out_bias"] if kind == "seed_oss" else qkv
             for name, n_out, on in (("q_proj", nH * D, qkv), ("k_proj", nKV * D, qkv), ("v_proj", nKV * D, qkv),
@@ -1574,7 +1622,7 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
             w[p + "mlp.c_fc.bias"] = bias(I)
             w[p + "mlp.c_proj.weight"] = mat(H, I)
             w[p + "mlp.c_proj.bias"] = bias(H)
-        elif kind == "arcee":
+        elif kind in ("arcee", "nemotron"):
             # ArceeMLP (NemotronMLP): up_proj and down_proj, no gate. up_proj std 0.06 (pre-activations of std ~0.5):
             # relu(x)^2 then keeps the MLP's output about as large as Llama's SwiGLU's (at 0.1 and more the squares
             # come to rival the residual stream and greedy decoding falls into short loops). The biases
@@ -1611,8 +1659,9 @@ def make_weights(cfg, seed, neox_buffers=False, base_model_names=False):
                     if cfg["mlp_bias"]:
                         w[p + "mlp.%s.bias" % name] = b
     final = "model.final_layernorm." if kind == "phi" else "model.norm."
-    w[final + "weight"] = gemma_norm(H) if gemma else norm(H)
-    if kind in ("stablelm", "starcoder2", "phi", "phimoe"):
+    # Nemotron's model.norm is a NemotronLayerNorm1P too (weight + 1): its weight around 0.
+    w[final + "weight"] = gemma_norm(H) if gemma or kind == "nemotron" else norm(H)
+    if kind in ("stablelm", "starcoder2", "phi", "phimoe", "nemotron"):
         w[final + "bias"] = bias(H, std=0.1)
     if not cfg.get("tie_word_embeddings", kind == "cohere"):   # CohereConfig ties by default
         w["lm_head.weight"] = mat(V, H, std=0.2)
@@ -1785,12 +1834,16 @@ def main(argv=None):
                          "beta_fast 32, beta_slow 1, mscale 1.0); max_position_embeddings stays 512 = 4 x 128")
     ap.add_argument("--attention-bias", action="store_true",
                     help="deepseek_v3: attention_bias true, with q_a_proj's, kv_a_proj_with_mqa's and o_proj's biases; "
-                         "cohere2: attention_bias true, with q/k/v/o_proj's biases; the other weights as without them")
+                         "cohere2, nemotron: attention_bias true, with q/k/v/o_proj's biases; the other weights as "
+                         "without them")
     ap.add_argument("--mlp-bias", action="store_true",
-                    help="arcee: mlp_bias true, with up_proj's and down_proj's biases; the other weights as without "
-                         "them")
+                    help="arcee, nemotron: mlp_bias true, with up_proj's and down_proj's biases; the other weights as "
+                         "without them")
     ap.add_argument("--relu", action="store_true",
                     help="arcee: hidden_act \"relu\" (not relu2 = relu(x)^2); the weights the same")
+    ap.add_argument("--tied", action="store_true",
+                    help="nemotron: tie_word_embeddings true and no lm_head.weight (drawn last: the other weights as "
+                         "untied)")
     ap.add_argument("--neox-buffers", action="store_true",
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
@@ -1835,10 +1888,14 @@ def main(argv=None):
         ap.error("--no-q-lora and --no-interleave apply to --arch deepseek_v3")
     if args.yarn and args.arch not in ("deepseek_v3", "arcee"):
         ap.error("--yarn applies to --arch deepseek_v3 and arcee")
-    if (args.mlp_bias or args.relu) and args.arch != "arcee":
-        ap.error("--mlp-bias and --relu apply to --arch arcee")
-    if args.attention_bias and args.arch not in ("deepseek_v3", "cohere2"):
-        ap.error("--attention-bias applies to --arch deepseek_v3 and cohere2")
+    if args.mlp_bias and args.arch not in ("arcee", "nemotron"):
+        ap.error("--mlp-bias applies to --arch arcee and nemotron")
+    if args.relu and args.arch != "arcee":
+        ap.error("--relu applies to --arch arcee")
+    if args.attention_bias and args.arch not in ("deepseek_v3", "cohere2", "nemotron"):
+        ap.error("--attention-bias applies to --arch deepseek_v3, cohere2 and nemotron")
+    if args.tied and args.arch != "nemotron":
+        ap.error("--tied applies to --arch nemotron")
     if (args.sequential_residual or args.neox_buffers) and args.arch != "gptneox":
         ap.error("--sequential-residual and --neox-buffers apply to --arch gptneox")
     if args.base_model_names and args.arch != "gpt2":
@@ -1937,6 +1994,10 @@ def main(argv=None):
         # make_weights draws the lm_head last: every other weight stays the one the same seed gives tied.
         cfg["tie_word_embeddings"] = False
         cfg["use_embedding_sharing"] = False
+    if args.tied:
+        # make_weights draws the lm_head last, and not when tied: every other weight stays the one the same seed gives
+        # untied.
+        cfg["tie_word_embeddings"] = True
     if args.interval:
         # Layers 1 and 3 the mixtures ((l + 1) % 2 == 0, 1 <= l <= 4), 0 (before the start), 2 and 4 (by the interval)
         # dense.

@@ -9,9 +9,9 @@ Reads DIR/config.json and DIR/model.safetensors (or DIR/model.safetensors.index.
 F32 / F16 / BF16 tensors, every weight widened exactly to float64. Supported: ARCHITECTURES below (Llama,
 Mistral, gpt-oss, Gemma 1/2/3, Qwen 2/3, Mixtral, Phi-3, Qwen2/3-MoE, SmolLM3, Granite, Granite MoE,
 OLMo 2, StableLM, Starcoder 2, Phi, GPT-NeoX, GLM, GLM-4, Cohere, GPT-2, OLMoE, ERNIE 4.5, EXAONE 4.0, Seed-OSS,
-OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1, Phi-3.5-MoE, DeepSeek-V3, Cohere 2, Arcee) and the Gemma 3 /
-Mistral 3 multimodal packagings (the configs that gen_tiny_model.py writes, and the same architectures at other sizes;
-config fields left out take the transformers class defaults).
+OLMo 3, Helium, GLM-4.5 MoE, ERNIE 4.5 MoE, dots.llm1, Phi-3.5-MoE, DeepSeek-V3, Cohere 2, Arcee, Nemotron) and the
+Gemma 3 / Mistral 3 multimodal packagings (the configs that gen_tiny_model.py writes, and the same architectures at
+other sizes; config fields left out take the transformers class defaults).
 
 Greedy decoding: the prompt runs as one causal prefill; row 0 of the output is the logits of the last
 prompt position, its argmax is the first generated token; row k is the logits after feeding generated
@@ -21,10 +21,12 @@ line per step on stderr (step, token, its logit, the runner-up margin).
 
 Written from the transformers modeling code (modeling_llama / _mistral / _gpt_oss / _gemma / _gemma2 / _qwen2 /
 _qwen3 / _qwen2_moe / _qwen3_moe / _gemma3 / _mixtral / _phi3 / _olmo2 / _olmoe / _ernie4_5 / _exaone4 / _seed_oss /
-_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1 / _phimoe / _deepseek_v3 / _cohere / _cohere2 / _arcee,
-modeling_rope_utils, activations) and /work/shared/VARIANTS.md;
+_olmo3 / _helium / _glm4_moe / _ernie4_5_moe / _dots1 / _phimoe / _deepseek_v3 / _cohere / _cohere2 / _arcee /
+_nemotron, modeling_rope_utils, activations) and /work/shared/VARIANTS.md;
 it shares no code with the xf repository. Conventions:
   * RMSNorm: x / sqrt(mean(x^2) + eps) * w; Gemma: * (1 + w).
+  * LayerNorm (nn.LayerNorm): (x - mean) / sqrt(var + eps) * w + b, var the mean squared deviation; Nemotron's
+    NemotronLayerNorm1P: * (1 + w) + b.
   * Activations (hidden_act, as transformers' ACT2FN names them): silu / swish, gelu (exact, erf), gelu_pytorch_tanh /
     gelu_new / gelu_fast (the tanh form), relu, relu2 (ReLUSquaredActivation: relu(x)^2).
   * Gemma (1): Llama's layout with (1 + w) norms, embeddings times sqrt(hidden) rounded to the config
@@ -163,6 +165,16 @@ it shares no code with the xf repository. Conventions:
     with mlp_bias (default false), act = ACT2FN[hidden_act] (default relu2; relu too). Every tensor must be one the
     class loads (a Llama checkpoint's mlp.gate_proj is refused), and each of those must be there. Class defaults
     rms_norm_eps 1e-5, rope_theta 1e4, head_dim = hidden / heads, num_key_value_heads = heads, untied embeddings.
+  * Nemotron (NemotronForCausalLM: Nemotron-4, Minitron, Nemotron-Mini): Llama's pre-norm blocks, x + attention(
+    input_layernorm(x)), then + mlp(post_attention_layernorm(.)), with every norm (model.norm too) a NemotronLayerNorm1P:
+    F.layer_norm(x, weight + 1, bias, norm_eps), weight and bias tensors, eps from norm_eps (default 1e-5); Llama's
+    attention (GQA, scores times head_dim^-0.5) with biases on q, k, v and o_proj with attention_bias (default false);
+    RoPE rotate-half over the first int(head_dim * partial_rotary_factor) dims of each head (default 0.5), always the
+    default RoPE (NemotronRotaryEmbedding hard-codes rope_type "default": rope_scaling is ignored, as there); Arcee's
+    MLP (NemotronMLP) down_proj(act(up_proj x)) without a gate, biases on both with mlp_bias (default false), act =
+    ACT2FN[hidden_act] (default relu2); embeddings unscaled. Every tensor must be one the class loads, and each of
+    those must be there. Class defaults head_dim = hidden / heads (when absent or null), rope_theta 1e4, untied
+    embeddings; num_key_value_heads has none (null: refused, as NemotronAttention cannot be built).
   * SmolLM3: Llama whose layers with no_rope_layers[i] == 0 (by default every no_rope_layer_interval-th)
     skip RoPE (NoPE); no sliding window (use_sliding_window false).
   * Gemma 3 and Mistral 3 multimodal (Gemma3 / Mistral3ForConditionalGeneration): the language model
@@ -572,7 +584,8 @@ ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "GptOssForCausalLM", 
                  "Glm4ForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "OlmoeForCausalLM",
                  "Ernie4_5ForCausalLM", "Exaone4ForCausalLM", "SeedOssForCausalLM", "Olmo3ForCausalLM",
                  "HeliumForCausalLM", "Glm4MoeForCausalLM", "Ernie4_5_MoeForCausalLM", "Dots1ForCausalLM",
-                 "PhimoeForCausalLM", "DeepseekV3ForCausalLM", "Cohere2ForCausalLM", "ArceeForCausalLM")
+                 "PhimoeForCausalLM", "DeepseekV3ForCausalLM", "Cohere2ForCausalLM", "ArceeForCausalLM",
+                 "NemotronForCausalLM")
 
 
 def check_bias_tensors(w, cfg, arch, keys, attention, out, mlp):
@@ -727,6 +740,28 @@ def arcee_tensors(w, cfg):
     return w
 
 
+def nemotron_tensors(w, cfg):
+    """NemotronForCausalLM's tensors: checks that they are exactly those the class loads (HF would leave missing ones
+    random and ignore unexpected ones): NemotronLayerNorm1P's weight and bias for input_layernorm,
+    post_attention_layernorm and model.norm, q/k/v/o_proj with bias=attention_bias, NemotronMLP's up_proj and down_proj
+    (no gate) with bias=mlp_bias, the lm_head unless tied."""
+    want = {"model.embed_tokens.weight", "model.norm.weight", "model.norm.bias"}
+    if not cfg["tie_word_embeddings"]:
+        want.add("lm_head.weight")
+    mlp = ["mlp.%s_proj.weight" % t for t in ("up", "down")]
+    if cfg["mlp_bias"]:
+        mlp += ["mlp.%s_proj.bias" % t for t in ("up", "down")]
+    norms = ["%s.%s" % (norm, t) for norm in ("input_layernorm", "post_attention_layernorm")
+             for t in ("weight", "bias")]
+    for n in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % n
+        want |= {p + a for a in norms + qkvo_attention("qkvo" if cfg["attention_bias"] else "") + mlp}
+    if set(w) != want:
+        raise ValueError("Nemotron: tensors the class does not load: %s; tensors it needs that are missing: %s"
+                         % (sorted(set(w) - want)[:5], sorted(want - set(w))[:5]))
+    return w
+
+
 def sparsemixer(logits, eps):
     """SparseMixer's inference routing of one token's router logits [E] (transformers' sparsemixer, training=False):
     ((t1, t2), (w1, w2)). t1 = the best expert (ties to the lower), w1 = the softmax at t1 of the logits with every
@@ -750,13 +785,14 @@ def sparsemixer(logits, eps):
 
 class Model:
     """The forward pass. Each architecture feature is an attribute set from the config (so that a test
-    can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset, embed_scale,
-    qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq / attention_scaling (RoPE), interleaved_rope (also
-    DeepSeek-V3's rope_interleave), local_rope (Gemma 3's sliding layers), long_rope (longrope's long factors and their
-    multiplier past the original length), rope_layers, act, gated_mlp (false: Arcee's MLP without a gate), moe
-    ("gptoss", "mixtral", "qwen3moe" (also OLMoE's), "qwen2moe", "granitemoe", "glm4moe" (also dots.llm1's and
-    DeepSeek-V3's), "ernie4_5moe", "phimoe" or None), moe_renormalize, masked_group_score and weights_with_correction
-    (GLM-4.5 MoE's, dots.llm1's, DeepSeek-V3's and ERNIE 4.5 MoE's routing)."""
+    can switch one off): windows, scale, attn_softcap, final_softcap, sandwich, unit_offset ((1 + w): Gemma's RMSNorms,
+    Nemotron's LayerNorms), layer_norm, embed_scale, qk_norm, qk_head_norm, qk_norm_projection, post_norms, inv_freq /
+    attention_scaling (RoPE), interleaved_rope (also DeepSeek-V3's rope_interleave), local_rope (Gemma 3's sliding
+    layers), long_rope (longrope's long factors and their multiplier past the original length), rope_layers, act,
+    gated_mlp (false: Arcee's and Nemotron's MLP without a gate), moe ("gptoss", "mixtral", "qwen3moe" (also OLMoE's),
+    "qwen2moe", "granitemoe", "glm4moe" (also dots.llm1's and DeepSeek-V3's), "ernie4_5moe", "phimoe" or None),
+    moe_renormalize, masked_group_score and weights_with_correction (GLM-4.5 MoE's, dots.llm1's, DeepSeek-V3's and ERNIE
+    4.5 MoE's routing)."""
 
     def __init__(self, model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
@@ -908,6 +944,18 @@ class Model:
                                ("attention_bias", False), ("mlp_bias", False)):
                 cfg.setdefault(key, value)
             self.w = arcee_tensors(self.w, cfg)
+        if arch == "NemotronForCausalLM":
+            # NemotronConfig's defaults where they differ from the generic ones (relu2, not silu; partial_rotary_factor
+            # 0.5; its eps is norm_eps); head_dim null is derived below. NemotronConfig leaves num_key_value_heads null
+            # when not given, and NemotronAttention's num_heads // num_key_value_heads then fails: refused.
+            for key, value in (("hidden_act", "relu2"), ("norm_eps", 1e-5), ("partial_rotary_factor", 0.5),
+                               ("tie_word_embeddings", False), ("attention_bias", False), ("mlp_bias", False)):
+                cfg.setdefault(key, value)
+            if cfg.get("num_key_value_heads") is None:
+                raise ValueError("Nemotron: num_key_value_heads must be given (NemotronConfig has no default)")
+            # NemotronRotaryEmbedding: rope_type "default" whatever rope_scaling says.
+            cfg["rope_scaling"] = None
+            self.w = nemotron_tensors(self.w, cfg)
         if arch == "OlmoeForCausalLM":
             cfg.setdefault("rms_norm_eps", 1e-5)
             if cfg.get("clip_qkv") is not None:
@@ -991,9 +1039,10 @@ class Model:
         # StableLM: nn.LayerNorm (weight and bias) wherever the others have RMSNorm.
         self.layer_norm = arch in ("StableLmForCausalLM", "Starcoder2ForCausalLM", "PhiForCausalLM",
                                    "GPTNeoXForCausalLM", "CohereForCausalLM", "GPT2LMHeadModel", "PhimoeForCausalLM",
-                                   "Cohere2ForCausalLM")
+                                   "Cohere2ForCausalLM", "NemotronForCausalLM")
         if self.layer_norm and arch != "PhimoeForCausalLM":     # Phi-3.5-MoE's LayerNorms take rms_norm_eps
-            self.eps = cfg.get("norm_epsilon" if arch == "Starcoder2ForCausalLM" else "layer_norm_eps", 1e-5)
+            self.eps = cfg.get({"Starcoder2ForCausalLM": "norm_epsilon", "NemotronForCausalLM": "norm_eps"}.get(
+                arch, "layer_norm_eps"), 1e-5)
         # Phi: attention and MLP side by side on one norm's output; its output projection is
         # self_attn.dense, its last norm model.final_layernorm, its lm_head has a bias.
         self.phi = arch == "PhiForCausalLM"
@@ -1049,7 +1098,8 @@ class Model:
         if gemma3:
             local = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
             self.local_rope = rope_parameters(local)
-        self.unit_offset = gemma
+        # (1 + w): Gemma's RMSNorms, Nemotron's LayerNorms (NemotronLayerNorm1P).
+        self.unit_offset = gemma or arch == "NemotronForCausalLM"
         self.sandwich = (gemma and not gemma1) or arch == "Glm4ForCausalLM"
         self.qk_norm = (arch in ("Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Gemma3ForCausalLM", "Exaone4ForCausalLM",
                                  "Dots1ForCausalLM")
@@ -1104,8 +1154,8 @@ class Model:
         if act not in ACTIVATIONS:
             raise NotImplementedError("hidden_act %r" % act)
         self.act = ACTIVATIONS[act]
-        # The dense MLP's form: act(gate x) * up x, or Arcee's down(act(up x)) without a gate.
-        self.gated_mlp = arch != "ArceeForCausalLM"
+        # The dense MLP's form: act(gate x) * up x, or Arcee's (and Nemotron's) down(act(up x)) without a gate.
+        self.gated_mlp = arch not in ("ArceeForCausalLM", "NemotronForCausalLM")
         # Granite: multipliers of the embeddings, of each block's output before its residual add, the score
         # scale itself, and a divisor of the logits.
         self.residual_scale = 1.0
@@ -1284,7 +1334,9 @@ class Model:
         if self.layer_norm:
             mean = x.mean(axis=-1, keepdims=True)
             var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-            y = (x - mean) / np.sqrt(var + self.eps) * self.w[name + ".weight"]
+            weight = self.w[name + ".weight"]
+            # Nemotron's NemotronLayerNorm1P: F.layer_norm with weight + 1.
+            y = (x - mean) / np.sqrt(var + self.eps) * (1.0 + weight if self.unit_offset else weight)
             # Cohere's (and Cohere 2's) has no bias.
             return y if self.arch in ("CohereForCausalLM", "Cohere2ForCausalLM") else y + self.w[name + ".bias"]
         return rms_norm(x, self.w[name + ".weight"], self.eps, self.unit_offset)
@@ -1471,7 +1523,7 @@ class Model:
             return self.linear(self.act(self.linear(x, p + "fc1")), p + "fc2")
         if p + "dense_h_to_4h.weight" in self.w:                # GPT-NeoX: no gate
             return self.linear(self.act(self.linear(x, p + "dense_h_to_4h")), p + "dense_4h_to_h")
-        if not self.gated_mlp:                                  # Arcee (NemotronMLP): no gate
+        if not self.gated_mlp:                                  # Arcee, Nemotron (NemotronMLP): no gate
             return self.linear(self.act(self.linear(x, p + "up_proj")), p + "down_proj")
         if p + "gate_up_proj.weight" in self.w:                 # Phi-3: [gate; up] rows
             gate_up = self.linear(x, p + "gate_up_proj")
