@@ -617,11 +617,12 @@ private:
                deepseek = arch->modelType == "deepseek_v3";
     if (arch->modelType == "glm4")
       m.normPlacement = NormPlacement::Sandwich; // Glm4DecoderLayer: post_self_attn and post_mlp norms too
-    // HeliumConfig's is 20 whatever the heads.
+    // HeliumConfig's is 20 whatever the heads; NemotronConfig leaves it null, which its attention cannot build.
     std::optional<int64_t> kvDefault = gemma3 ? std::optional<int64_t>(4)
                                        : helium ? std::optional<int64_t>(20)
-                                       : starcoder2 || gemma1 || glm || ernie || seed || glmMoe ? std::nullopt
-                                                                                      : std::optional<int64_t>(a.heads);
+                                       : starcoder2 || gemma1 || glm || ernie || seed || glmMoe || nemotron
+                                           ? std::nullopt
+                                           : std::optional<int64_t>(a.heads);
     a.kvHeads = neox ? a.heads : intField("num_key_value_heads", kvDefault);
     if (a.heads > 0 && a.kvHeads > 0 && a.heads % a.kvHeads != 0)
       error("num_key_value_heads", "num_key_value_heads (" + std::to_string(a.kvHeads) +

@@ -158,7 +158,7 @@ float fromStorage16(uint16_t bits, Storage storage);
 void toStorage16(const float *src, uint16_t *dst, size_t n, Storage storage);
 /// Dot::I8's activations: per row m, scale[m] = max|x| / 127 (1 for a zero row) and xq[m][k] =
 /// round(x / scale[m]) + 128 (clamped to [1, 255]; round to nearest even) for k < in, 128 up to `in` rounded up
-/// to a multiple of 4 (row stride ldq). Needs int8DotSupported().
+/// to a multiple of 4 (row stride ldq). A row with a NaN or an infinity gets scale NaN (its products are NaN).
 void quantizeRows(const float *x, int64_t ldx, int64_t rows, int64_t in, uint8_t *xq, int64_t ldq, float *scale);
 
 /// While alive, Halide's parallel loops on this thread run on `pool`.
