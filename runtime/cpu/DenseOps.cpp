@@ -734,8 +734,10 @@ void Linear::quantizeForDot() {
   forRange(panels, [&](int64_t p0, int64_t p1) {
     std::vector<float> widened; // a 16-bit or k-paired panel as float32 rows
     for (int64_t p = p0; p < p1; ++p) {
-      const float *w = wt.data() + p * in * kPanel;
-      if (storage != Storage::F32 || paired) {
+      const float *w = nullptr;
+      if (storage == Storage::F32 && !paired) {
+        w = wt.data() + p * in * kPanel;
+      } else {
         widened.resize(static_cast<size_t>(in * kPanel));
         if (paired) {
           for (int64_t k = 0; k < in; ++k)
