@@ -123,10 +123,6 @@ llvm::Expected<llvm::json::Value> xf::describeModelPlan(const ModelSpec &m, mlir
     return fail("the clamped SwiGLU ('limit') is supported by the model runtime only in gpt-oss's mixture of experts");
   if (m.learnedPositions && m.maxPosition <= 0)
     return fail("learned positions need 'max_position', the rows of the position table");
-  if ((m.mlp.activation == Activation::ReLU || m.mlp.activation == Activation::ReLU2) && m.mlp.gated)
-    return fail("a gated " + toString(m.mlp.activation) +
-                " MLP is not supported by the model runtime yet (gated silu, gelu and gelu_tanh are, and relu and "
-                "relu2 without a gate)");
 
   llvm::json::Array layers;
   for (size_t l = 0; l < m.layers.size(); ++l) {

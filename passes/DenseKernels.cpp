@@ -870,12 +870,12 @@ std::string gatedActivationKernel(StringRef activation, bool stacked, bool gated
   %k0 = arith.constant 0.7978845608028654 : f32
   %k1 = arith.constant 0.044715 : f32
 )mlir";
-  const std::string body = activation == "relu"    ? R"mlir(    %r = arith.maximumf %a, %zero : f32
-    %o = arith.mulf %r, %b : f32
+  const std::string body = activation == "relu"    ? R"mlir(    %pos = arith.maximumf %a, %zero : f32
+    %o = arith.mulf %pos, %b : f32
 )mlir"
-                           : activation == "relu2" ? R"mlir(    %r = arith.maximumf %a, %zero : f32
-    %r2 = arith.mulf %r, %r : f32
-    %o = arith.mulf %r2, %b : f32
+                           : activation == "relu2" ? R"mlir(    %pos = arith.maximumf %a, %zero : f32
+    %sq = arith.mulf %pos, %pos : f32
+    %o = arith.mulf %sq, %b : f32
 )mlir"
                            : silu ? R"mlir(    %na = arith.negf %a : f32
     %e = math.exp %na : f32
@@ -1818,7 +1818,7 @@ struct AddDenseKernelsPass : public xf::impl::XFAddDenseKernelsBase<AddDenseKern
     std::string source = kDenseKernels;
     source += moeCombineKernel(false) + moeCombineKernel(true) + topKSoftmaxKernel() + scoredRoutingKernel() +
               sparseMixerKernel();
-    for (StringRef activation : {"silu", "gelu_tanh", "gelu", "clamped_swiglu"})
+    for (StringRef activation : {"silu", "gelu_tanh", "gelu", "relu", "relu2", "clamped_swiglu"})
       for (bool stacked : {false, true})
         source += gatedActivationKernel(activation, stacked);
     for (StringRef activation : {"silu", "gelu_tanh", "gelu", "relu", "relu2"})

@@ -8,6 +8,8 @@
 #include "xf_embed.h"
 #include "xf_gelu_gate.h"
 #include "xf_gelu_tanh_gate.h"
+#include "xf_relu2_gate.h"
+#include "xf_relu_gate.h"
 #include "xf_gemm.h"
 #include "xf_gemm_bf16.h"
 #if defined(__x86_64__)
@@ -908,6 +910,10 @@ void dense::gatedActivation(GateKind kind, const float *g, int64_t ldg, int64_t 
     return check(xf_gelu_tanh_gate(gv.get(), yv.get()), "xf_gelu_tanh_gate");
   case GateKind::GELU:
     return check(xf_gelu_gate(gv.get(), yv.get()), "xf_gelu_gate");
+  case GateKind::ReLU:
+    return check(xf_relu_gate(gv.get(), yv.get()), "xf_relu_gate");
+  case GateKind::ReLU2:
+    return check(xf_relu2_gate(gv.get(), yv.get()), "xf_relu2_gate");
   }
 }
 

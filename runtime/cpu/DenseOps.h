@@ -203,7 +203,7 @@ void linear(const Linear &layer, const float *x, int64_t ldx, int64_t rows, floa
 void rmsNorm(const float *x, int64_t ldx, int64_t rows, int64_t width, const float *w, float eps, float offset,
              float *y, int64_t ldy);
 
-enum class GateKind { SiLU, GELUTanh, GELU };
+enum class GateKind { SiLU, GELUTanh, GELU, ReLU, ReLU2 };
 /// y[m, i] = act(g[m, i]) * g[m, inter + i] for i < inter (a fused [gate | up] projection).
 void gatedActivation(GateKind kind, const float *g, int64_t ldg, int64_t rows, int64_t inter, float *y,
                      int64_t ldy);

@@ -204,10 +204,8 @@ Plan parsePlan(const xfrt_module &module) {
     fail("model plan: missing 'mlp', 'rope' or 'layers'");
   p.mlp.activation = mlp->getString("activation").value_or("").str();
   p.mlp.gated = mlp->getBoolean("gated").value_or(true);
-  if (!llvm::is_contained({"silu", "gelu", "gelu_tanh", "relu", "relu2"}, p.mlp.activation) ||
-      (p.mlp.gated && (p.mlp.activation == "relu" || p.mlp.activation == "relu2")))
-    fail("model plan: the MLP activation '" + p.mlp.activation + "'" + (p.mlp.gated ? " with a gate" : "") +
-         " is not one the runtime computes");
+  if (!llvm::is_contained({"silu", "gelu", "gelu_tanh", "relu", "relu2"}, p.mlp.activation))
+    fail("model plan: the MLP activation '" + p.mlp.activation + "' is not one the runtime computes");
   p.mlp.intermediate = integer(*mlp, "intermediate");
   p.mlp.experts = integer(*mlp, "experts");
   p.mlp.topK = integer(*mlp, "top_k");
@@ -1157,10 +1155,11 @@ void loadWeights(xfrt_model &m, const WeightStore &store, WeightPolicy policy, c
 void checkGpuSupport(const xfrt_model &m) {
   if (m.plan.latent.enabled() && findKernelIndex(*m.module, "xf_dense_latent_qkv") < 0)
     fail("'" + m.module->path + "' lacks the dense kernel 'xf_dense_latent_qkv' (compile the model with xfc)");
-  if (llvm::StringRef(m.plan.mlp.activation).starts_with("relu") &&
-      findKernelIndex(*m.module, ("xf_dense_" + m.plan.mlp.activation).c_str()) < 0)
-    fail("'" + m.module->path + "' lacks the dense kernel 'xf_dense_" + m.plan.mlp.activation +
-         "' (compile the model with xfc)");
+  // relu and relu2 came after the other activations: an older artifact may lack their kernels.
+  const std::string reluKernel =
+      "xf_dense_" + m.plan.mlp.activation + (m.plan.mlp.gated ? "_gate_stacked" : "");
+  if (llvm::StringRef(m.plan.mlp.activation).starts_with("relu") && findKernelIndex(*m.module, reluKernel.c_str()) < 0)
+    fail("'" + m.module->path + "' lacks the dense kernel '" + reluKernel + "' (compile the model with xfc)");
   for (const char *kernel : {"xf_dense_matmul", "xf_dense_rms_norm", "xf_dense_silu_gate_stacked",
                              "xf_dense_gelu_tanh_gate_stacked", "xf_dense_clamped_swiglu_stacked", "xf_dense_add",
                              "xf_dense_bias_add", "xf_dense_scale", "xf_dense_embed", "xf_dense_slice_cols",
@@ -1749,6 +1748,8 @@ void forward(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits) {
   // Every gated MLP's activation: the dense one's, each routed expert's and the shared expert's.
   const dense::GateKind gateKind = p.mlp.activation == "silu"        ? dense::GateKind::SiLU
                                    : p.mlp.activation == "gelu_tanh" ? dense::GateKind::GELUTanh
+                                   : p.mlp.activation == "relu"      ? dense::GateKind::ReLU
+                                   : p.mlp.activation == "relu2"     ? dense::GateKind::ReLU2
                                                                      : dense::GateKind::GELU;
   dense::ScopedPool pool(s.context->threadPool);
 
@@ -2182,7 +2183,7 @@ void forwardGpu(xfrt_session &s, const int32_t *tokens, int64_t S, float *logits
     if (!bias.empty())
       runKernel(s, "xf_dense_bias_add", {view(out, {rows, n}), view(bias, {n}), view(out, {rows, n})}, layer);
   };
-  // The MLP activation (the plan's: silu, gelu_tanh or gelu), with a gate and without.
+  // The MLP activation (the plan's: silu, gelu_tanh, gelu, relu or relu2), with a gate and without.
   const std::string gateKernel = "xf_dense_" + p.mlp.activation + "_gate_stacked",
                     activationKernel = "xf_dense_" + p.mlp.activation;
   // x += residual_scale * y for y = o or h (the other one takes the scaled copy).

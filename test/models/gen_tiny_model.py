@@ -11,7 +11,7 @@
         [--parallel-residual] [--sequential-residual] [--neox-buffers] [--base-model-names] [--untied] [--qk-norm]
         [--no-bias] [--layer-types] [--no-window] [--all-biases] [--mixed-layers] [--single-group] [--interval]
         [--no-shared] [--no-rope-scaling] [--moh SHARED,TOPK] [--affine] [--no-q-lora] [--no-interleave] [--yarn]
-        [--attention-bias] [--mlp-bias] [--relu] [--tied]
+        [--attention-bias] [--mlp-bias] [--relu] [--relu2] [--tied]
 
 DIR/config.json is a Hugging Face config of the architecture (LlamaForCausalLM, MistralForCausalLM,
 GptOssForCausalLM, GemmaForCausalLM, Gemma2ForCausalLM, Qwen3ForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM,
@@ -132,7 +132,8 @@ Llama's SwiGLU's and the logit margins like the other archs'. rope_scaling null;
 yarn, factor 4 over original_max_position_embeddings 128, beta_fast 32, beta_slow 1, mscale 1.0 without
 mscale_all_dim: cos and sin times 0.1 ln 4 + 1). --mlp-bias: mlp_bias true, with up_proj's and down_proj's biases.
 --relu: hidden_act "relu" (the class takes any ACT2FN name). Each flag leaves the other tensors as the same seed gives
-without it.
+without it. For llama, --relu and --relu2 set hidden_act "relu" or "relu2" under its gate, act(gate_proj x) *
+up_proj x (LlamaMLP takes any ACT2FN name; ReLU-gated Llamas exist), the weights the same.
 
 nemotron (NemotronForCausalLM: Nemotron-4, Minitron, Nemotron-Mini) is Llama's pre-norm blocks with every norm a
 NemotronLayerNorm1P, F.layer_norm(x, weight + 1, bias, norm_eps): per layer input_layernorm.{weight,bias} and
@@ -1840,7 +1841,10 @@ def main(argv=None):
                     help="arcee, nemotron: mlp_bias true, with up_proj's and down_proj's biases; the other weights as "
                          "without them")
     ap.add_argument("--relu", action="store_true",
-                    help="arcee: hidden_act \"relu\" (not relu2 = relu(x)^2); the weights the same")
+                    help="arcee: hidden_act \"relu\" (not relu2 = relu(x)^2); llama: \"relu\" under the gate (not "
+                         "silu); the weights the same")
+    ap.add_argument("--relu2", action="store_true",
+                    help="llama: hidden_act \"relu2\" (relu(x)^2) under the gate; the weights the same")
     ap.add_argument("--tied", action="store_true",
                     help="nemotron: tie_word_embeddings true and no lm_head.weight (drawn last: the other weights as "
                          "untied)")
@@ -1890,8 +1894,12 @@ def main(argv=None):
         ap.error("--yarn applies to --arch deepseek_v3 and arcee")
     if args.mlp_bias and args.arch not in ("arcee", "nemotron"):
         ap.error("--mlp-bias applies to --arch arcee and nemotron")
-    if args.relu and args.arch != "arcee":
-        ap.error("--relu applies to --arch arcee")
+    if args.relu and args.arch not in ("arcee", "llama"):
+        ap.error("--relu applies to --arch arcee and llama")
+    if args.relu2 and args.arch != "llama":
+        ap.error("--relu2 applies to --arch llama")
+    if args.relu and args.relu2:
+        ap.error("--relu and --relu2 exclude each other")
     if args.attention_bias and args.arch not in ("deepseek_v3", "cohere2", "nemotron"):
         ap.error("--attention-bias applies to --arch deepseek_v3, cohere2 and nemotron")
     if args.tied and args.arch != "nemotron":
@@ -1990,6 +1998,8 @@ def main(argv=None):
         cfg["mlp_bias"] = True
     if args.relu:
         cfg["hidden_act"] = "relu"
+    if args.relu2:
+        cfg["hidden_act"] = "relu2"
     if args.untied and args.arch == "cohere2":
         # make_weights draws the lm_head last: every other weight stays the one the same seed gives tied.
         cfg["tie_word_embeddings"] = False

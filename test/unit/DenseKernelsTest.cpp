@@ -435,11 +435,15 @@ TEST_P(DenseKernels, UngatedActivations) {
     }
     EXPECT_LE(worstError(y, expected), 2e-5);
   }
-  // relu and relu2 (relu(x)^2, Arcee's), exact: the MLPs without a gate only.
+  // relu and relu2 (relu(x)^2, Arcee's), exact; the gated forms with up = 1 the same bits.
   for (const char *act : {"relu", "relu2"}) {
     SCOPED_TRACE(act);
-    std::vector<float> y(N, std::nanf(""));
+    std::vector<float> y(N, std::nanf("")), gated(N, std::nanf(""));
     ASSERT_EQ(run((std::string("xf_dense_") + act).c_str(), {tensorOf(x, {N}), tensorOf(y, {N})}), "");
+    ASSERT_EQ(run((std::string("xf_dense_") + act + "_gate").c_str(),
+                  {tensorOf(x, {N}), tensorOf(ones, {N}), tensorOf(gated, {N})}),
+              "");
+    EXPECT_EQ(0, std::memcmp(y.data(), gated.data(), sizeof(float) * N));
     std::vector<double> expected(N);
     for (int64_t i = 0; i < N; ++i) {
       const float r = std::max(x[i], 0.0f);
@@ -603,7 +607,8 @@ TEST_P(DenseKernels, StackedGatedActivations) {
       gu[r * 2 * I + c] = gate[r * I + c];
       up[r * I + c] = gu[r * 2 * I + I + c];
     }
-  for (const char *activation : {"xf_dense_silu_gate", "xf_dense_gelu_tanh_gate", "xf_dense_gelu_gate"}) {
+  for (const char *activation : {"xf_dense_silu_gate", "xf_dense_gelu_tanh_gate", "xf_dense_gelu_gate",
+                                 "xf_dense_relu_gate", "xf_dense_relu2_gate"}) {
     std::vector<float> flat(S * I, std::nanf("")), stacked(S * I, std::nanf(""));
     ASSERT_EQ(run(activation, {tensorOf(gate, {S * I}), tensorOf(up, {S * I}), tensorOf(flat, {S * I})}), "");
     ASSERT_EQ(run((std::string(activation) + "_stacked").c_str(), {tensorOf(gu, {S, 2 * I}), tensorOf(stacked, {S, I})}),

@@ -386,9 +386,13 @@ TEST_F(DenseOpsTest, GatedActivations) {
     return 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
   };
   auto silu = [](double v) { return v / (1.0 + std::exp(-v)); };
+  auto relu = [](double v) { return std::max(v, 0.0); };
+  auto relu2 = [](double v) { return std::max(v, 0.0) * std::max(v, 0.0); };
   for (auto [kind, act] : {std::pair<dense::GateKind, double (*)(double)>{dense::GateKind::SiLU, silu},
                            {dense::GateKind::GELUTanh, geluTanh},
-                           {dense::GateKind::GELU, gelu}}) {
+                           {dense::GateKind::GELU, gelu},
+                           {dense::GateKind::ReLU, relu},
+                           {dense::GateKind::ReLU2, relu2}}) {
     dense::gatedActivation(kind, g.data(), ldg, rows, inter, y.data(), inter);
     for (int64_t m = 0; m < rows; ++m)
       for (int64_t i = 0; i < inter; ++i)

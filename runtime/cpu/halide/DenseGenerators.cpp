@@ -448,8 +448,11 @@ public:
     } else if (k == 1) {
       Expr u = 0.7978845608028654f * (gate + 0.044715f * gate * gate * gate);
       act = 0.5f * gate * (1.0f + tanh(u));
-    } else {
+    } else if (k == 2) {
       act = 0.5f * gate * (1.0f + erf(gate * 0.7071067811865476f));
+    } else {
+      Expr r = max(gate, 0.0f);
+      act = k == 3 ? r : r * r; // relu, relu2 (relu(x)^2)
     }
     out(i, m) = act * up;
   }
