@@ -1852,10 +1852,10 @@ def main(argv=None):
                     help="gptneox: also write the buffers older checkpoints saved (a BOOL causal mask, "
                          "masked_bias, rotary_emb.inv_freq)")
     ap.add_argument("--moh", metavar="SHARED,TOPK",
-                    help="llama: add Mixture-of-Heads router tensors (self_attn.moh_router.w_routed / w_shared / "
+                    help="llama, deepseek_v3: add Mixture-of-Heads router tensors (self_attn.moh_router.w_routed / w_shared / "
                          "w_head) for SHARED shared heads and TOPK active routed heads; config.json unchanged")
     ap.add_argument("--affine", action="store_true",
-                    help="llama: add affine-scaling tensors (self_attn.alpha_proj.weight, self_attn.alpha_ma); "
+                    help="llama, deepseek_v3: add affine-scaling tensors (self_attn.alpha_proj.weight, self_attn.alpha_ma); "
                          "config.json unchanged")
     args = ap.parse_args(argv)
     if args.shards < 1:
@@ -1912,8 +1912,8 @@ def main(argv=None):
         ap.error("--untied applies to --arch gpt2 and cohere2")
     if args.base_model_names and args.untied:
         ap.error("--untied needs GPT2LMHeadModel's names (a GPT2Model checkpoint has no lm_head)")
-    if (args.moh is not None or args.affine) and args.arch != "llama":
-        ap.error("--moh and --affine apply to --arch llama")
+    if (args.moh is not None or args.affine) and args.arch not in ("llama", "deepseek_v3"):
+        ap.error("--moh and --affine apply to --arch llama and deepseek_v3")
     moh = None
     if args.moh is not None:
         try:

@@ -626,6 +626,14 @@ def mla_attention(cfg):
     return out
 
 
+def hf_names(w):
+    """The names of `w` an HF class could load: all but the attention variants' own tensors (self_attn.moh_router.*,
+    self_attn.alpha_proj.weight, self_attn.alpha_ma), which no transformers class has and which --moh / --affine read
+    beside any architecture."""
+    return {n for n in w if ".self_attn.moh_router." not in n and not n.endswith(("self_attn.alpha_proj.weight",
+                                                                                   "self_attn.alpha_ma"))}
+
+
 def check_moe_tensors(w, cfg, what, E, attention, mixture, correction_bias, shared):
     """Raises unless `w` holds exactly the tensors of a decoder whose MLP is a dense one or a mixture (HF would leave
     missing ones random and ignore unexpected ones): the embedding, the final norm, the lm_head unless tied; on each
@@ -645,9 +653,9 @@ def check_moe_tensors(w, cfg, what, E, attention, mixture, correction_bias, shar
             want |= {p + "mlp.gate.weight", p + correction_bias}
             mlps = [p + "mlp.experts.%d." % e for e in range(E)] + ([p + "mlp.shared_experts."] if shared else [])
         want |= {q + "%s_proj.weight" % t for q in mlps for t in ("gate", "up", "down")}
-    if set(w) != want:
+    if hf_names(w) != want:
         raise ValueError("%s: tensors the class does not load: %s; tensors it needs that are missing: %s"
-                         % (what, sorted(set(w) - want)[:5], sorted(want - set(w))[:5]))
+                         % (what, sorted(hf_names(w) - want)[:5], sorted(want - hf_names(w))[:5]))
 
 
 def sigmoid_moe_tensors(w, cfg, what, attention):
@@ -714,9 +722,9 @@ def phimoe_tensors(w, cfg):
             want |= {p + "self_attn.%s_proj.bias" % t for t in "qkvo"}
         want.add(p + "block_sparse_moe.gate.weight")
         want |= {p + "block_sparse_moe.experts.%d.%s.weight" % (e, t) for e in range(E) for t in ("w1", "w2", "w3")}
-    if set(w) != want:
+    if hf_names(w) != want:
         raise ValueError("Phi-3.5-MoE: tensors the class does not load: %s; tensors it needs that are missing: %s"
-                         % (sorted(set(w) - want)[:5], sorted(want - set(w))[:5]))
+                         % (sorted(hf_names(w) - want)[:5], sorted(want - hf_names(w))[:5]))
     return w
 
 
@@ -734,9 +742,9 @@ def arcee_tensors(w, cfg):
         p = "model.layers.%d." % n
         want |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
         want |= {p + a for a in qkvo_attention("qkvo" if cfg["attention_bias"] else "") + mlp}
-    if set(w) != want:
+    if hf_names(w) != want:
         raise ValueError("Arcee: tensors the class does not load: %s; tensors it needs that are missing: %s"
-                         % (sorted(set(w) - want)[:5], sorted(want - set(w))[:5]))
+                         % (sorted(hf_names(w) - want)[:5], sorted(want - hf_names(w))[:5]))
     return w
 
 
@@ -756,9 +764,9 @@ def nemotron_tensors(w, cfg):
     for n in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % n
         want |= {p + a for a in norms + qkvo_attention("qkvo" if cfg["attention_bias"] else "") + mlp}
-    if set(w) != want:
+    if hf_names(w) != want:
         raise ValueError("Nemotron: tensors the class does not load: %s; tensors it needs that are missing: %s"
-                         % (sorted(set(w) - want)[:5], sorted(want - set(w))[:5]))
+                         % (sorted(hf_names(w) - want)[:5], sorted(want - hf_names(w))[:5]))
     return w
 
 
