@@ -79,8 +79,8 @@ MODEL RUNS (a module compiled from a model spec or config.json):
                      arithmetic is float32 either way; 16-bit weights halve what a decode step reads.
                      GPU models keep f32 or bf16 (Vulkan: a bf16 checkpoint stays bf16; CUDA: auto is
                      f32, for cuBLAS).
-  --dot D            How the products multiply: f32 (default: float32 arithmetic) or bf16
-                     (opt-in: projections kept as bf16, activations rounded to bf16 once per GEMM,
+  --dot D            How the products multiply: f32 (default: float32 arithmetic), bf16 or int8.
+                     bf16 (opt-in: projections kept as bf16, activations rounded to bf16 once per GEMM,
                      bf16 products summed in float32; not the MoE routers). On the CPU vdpbf16ps
                      (AVX512-BF16 CPUs), on CUDA cuBLAS's tensor-core GEMM (cublasGemmEx). Faster
                      prefill, slightly different logits; decode steps stay float32. An error on a
