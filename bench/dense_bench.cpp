@@ -25,6 +25,9 @@
 // gets the same values in float32, so both compute the same product; xf's GB/s then counts 2 bytes per weight.
 // --xf-weights mxfp4 stores them as gpt-oss's experts are published (random e2m1 codes, group exponents
 // 2^-9 .. 2^-3; Linear::assignMxfp4): 0.625 bytes per weight (half a byte of code, a float scale per 32).
+// --xf-weights int8 stores them as --dot int8 does (dense::Linear::quantizeForDot: per-row int8 codes and scales),
+// OpenBLAS getting the stored values (codes times scales) in float32: only the per-call quantization of the
+// activations separates the results (checked against 5e-2); 1 byte per weight.
 //
 // The dot table (not with --no-dot; --dot-only prints it alone; skipped on CPUs without AVX512-BF16) times the
 // prefill GEMM four ways, measured in turns (a round of one measurement each, repeated), on weights rounded to
@@ -143,9 +146,11 @@ Options parseOptions(int argc, char **argv) {
       o.dotOnly = true;
     else if (arg == "--xf-weights") {
       std::string name = value();
-      std::optional<dense::Storage> storage = name == "mxfp4" ? dense::Storage::MXFP4 : dense::storageNamed(name);
+      std::optional<dense::Storage> storage = name == "mxfp4"  ? dense::Storage::MXFP4
+                                               : name == "int8" ? dense::Storage::I8
+                                                                : dense::storageNamed(name);
       if (!storage)
-        die("--xf-weights takes f32, bf16, f16 or mxfp4");
+        die("--xf-weights takes f32, bf16, f16, mxfp4 or int8");
       o.xfWeights = *storage;
     }
     else if (arg == "--rows") {
@@ -154,13 +159,15 @@ Options parseOptions(int argc, char **argv) {
         die("--rows takes at least " + std::to_string(dense::kSkinnyRows) + " rows (the skinny GEMM tile's height)");
     } else if (arg == "-h" || arg == "--help") {
       std::printf("usage: xf-dense-bench [--runs N] [--budget SECONDS] [--only 100m|8b|moe] [--no-hot] [--no-dot | "
-                  "--dot-only] [--xf-weights f32|bf16|f16|mxfp4] [--rows M]\n");
+                  "--dot-only] [--xf-weights f32|bf16|f16|mxfp4|int8] [--rows M]\n");
       std::exit(0);
     } else
       die("unknown argument '" + arg + "' (try --help)");
   }
   if (o.dotOnly && !o.dot)
     die("--dot-only and --no-dot exclude each other");
+  if (o.xfWeights == dense::Storage::I8 && !dense::int8DotSupported())
+    die("--xf-weights int8 needs a CPU with AVX512-VNNI (the int8 dot's kernels)");
   if (!o.only.empty() && o.only != "100m" && o.only != "8b" && o.only != "moe")
     die("--only takes 100m, 8b or moe");
   return o;
@@ -270,13 +277,22 @@ Weight makeWeight(const Shape &s, uint64_t seed, bool withNK, dense::Storage sto
   } else {
     fillRandom(w.kn.data(), K * Np, seed);
   }
+  if (storage == dense::Storage::I8) {
+    // Quantized as --dot int8 stores them; OpenBLAS gets the values xf stores (codes times scales), so that
+    // only the activations' per-call quantization separates the two.
+    w.xf.assign(w.kn.data(), Np, K, /*transposed=*/true, nullptr, dense::Storage::F32);
+    w.xf.quantizeForDot();
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = 0; n < Np; ++n)
+        w.kn[static_cast<size_t>(k * Np + n)] = w.xf.weight(n, k);
+  }
   if (storage == dense::Storage::BF16 || storage == dense::Storage::F16)
     for (float &v : w.kn)
       v = dense::fromStorage16(dense::toStorage16(v, storage), storage);
   for (int64_t k = 0; k < K; ++k) // zero the padding columns (none at these shapes)
     std::fill(w.kn.begin() + k * Np + N, w.kn.begin() + (k + 1) * Np, 0.0f);
   // Linear::assign takes [in, out] with row stride `out`: give it the padded width, then fix the sizes.
-  if (storage != dense::Storage::MXFP4)
+  if (storage != dense::Storage::MXFP4 && storage != dense::Storage::I8)
     w.xf.assign(w.kn.data(), Np, K, /*transposed=*/true, nullptr, storage);
   w.xf.out = N;
   if (withNK) {
@@ -347,7 +363,10 @@ int main(int argc, char **argv) {
   }
   const double weightBytes = o.xfWeights == dense::Storage::F32     ? 4.0
                              : o.xfWeights == dense::Storage::MXFP4 ? 0.625
+                             : o.xfWeights == dense::Storage::I8    ? 1.0
                                                                     : 2.0;
+  // int8 weights: the activations are quantized per call, which the comparison with OpenBLAS sees.
+  const double tolerance = o.xfWeights == dense::Storage::I8 ? kInt8Tolerance : kTolerance;
   if (!o.dotOnly) {
     std::printf("xf weights stored as %s%s\n", dense::storageName(o.xfWeights),
                 o.xfWeights == dense::Storage::F32 ? "" : " (OpenBLAS: the same values in f32)");
@@ -365,6 +384,8 @@ int main(int argc, char **argv) {
                   (long long)o.rows,
                   o.xfWeights == dense::Storage::MXFP4
                       ? (o.rows < dense::kMxfp4GemmRows ? "the MXFP4 GEMV, tiles of up to 4 rows" : "the MXFP4 GEMM")
+                  : o.xfWeights == dense::Storage::I8
+                      ? (o.rows < dense::kMinRows ? "the int8 GEMM's 1-row form" : "the int8 GEMM's 6-row tiles")
                   : dense::runsSkinny(o.xfWeights, o.rows) ? "the skinny GEMM's 4-row tiles"
                                                            : "the GEMM's 6-row tiles");
     else
@@ -388,7 +409,7 @@ int main(int argc, char **argv) {
     Row r;
     r.name = s.name;
     r.error = relativeError(y.data(), yb.data(), M, s.out, N, N);
-    ok &= r.error <= kTolerance;
+    ok &= r.error <= tolerance;
     r.flops = 2.0 * M * K * s.out;
     r.bytes = 4.0 * (double(K) * s.out + M * K + M * s.out);
     r.xfBytes = weightBytes * double(K) * s.out + 4.0 * (M * K + M * s.out);
@@ -491,7 +512,7 @@ int main(int argc, char **argv) {
         r.error = std::max({r.error, relativeError(y.data(), yb.data(), 1, s.out, N, N),
                             relativeError(yn.data(), yb.data(), 1, s.out, N, N)});
       }
-      ok &= r.error <= kTolerance;
+      ok &= r.error <= tolerance;
       r.flops = 2.0 * K * s.out;
       r.bytes = 4.0 * (double(K) * s.out + K + s.out);
       r.xfBytes = weightBytes * double(K) * s.out + 4.0 * (K + s.out);
@@ -524,7 +545,7 @@ int main(int argc, char **argv) {
                 "the sleeping worker), best of 50\n",
                 kThreads, best * 1e6, (long long)(10 * ThreadPool::kSpinMicros));
   }
-  std::printf("\nchecks (rel.err <= %g before timing; bf16 dot <= %g, int8 dot <= %g): %s\n", kTolerance,
+  std::printf("\nchecks (rel.err <= %g before timing; bf16 dot <= %g, int8 dot <= %g): %s\n", tolerance,
               kDotTolerance, kInt8Tolerance, ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }
