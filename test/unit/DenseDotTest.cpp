@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/cpu/DenseOps.h"
 #include "test/unit/RandomVector.h"
+#include "test/unit/ScopedEnv.h"
 
 #include <gtest/gtest.h>
 
@@ -211,19 +212,13 @@ TEST_F(DenseDotTest, PairedFewRowsMatchTheFullTile) {
 TEST(DenseDotRefusal, ThrowsWithoutTheCpuFeature) {
   ThreadPool pool{1};
   dense::ScopedPool scope{pool};
-  const char *before = std::getenv("XF_CPU_NO_AVX512BF16");
-  const std::string saved = before ? before : "";
-  ::setenv("XF_CPU_NO_AVX512BF16", "1", 1);
+  const xf::test::ScopedEnv noBf16("XF_CPU_NO_AVX512BF16", "1");
   EXPECT_FALSE(dense::bf16DotSupported());
   std::vector<float> w(64 * 16, 0.5f), x(6 * 16, 1.0f), y(6 * 64, -1.0f);
   dense::Linear layer;
   layer.assign(w.data(), 64, 16, false, nullptr, dense::Storage::BF16);
   layer.dot = dense::Dot::BF16;
   EXPECT_THROW(dense::linear(layer, x.data(), 16, 6, y.data(), 64), std::runtime_error);
-  if (before)
-    ::setenv("XF_CPU_NO_AVX512BF16", saved.c_str(), 1);
-  else
-    ::unsetenv("XF_CPU_NO_AVX512BF16");
   EXPECT_EQ(y, std::vector<float>(6 * 64, -1.0f));
 }
 
